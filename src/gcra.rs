@@ -1,0 +1,176 @@
+//! The GCRA arithmetic on one state word, as pure functions: the limiter (and
+//! every keyed table) runs them inside its own CAS loop.
+//!
+//! A bucket's debt is the capacity in use, in ticks: `tat - now`, at least 0.
+//! A request of `cost` needs `cost * T` ticks and is admitted when
+//! `debt + cost * T <= burst * T`; the new tat is `now + debt + cost * T`.
+//! Because admission raises debt by exactly `cost * T` and time lowers it by
+//! exactly the elapsed ticks, a bucket full at time `t0` admits at most
+//! `burst + floor(rate * t)` over `[t0, t0 + t]`.
+
+use crate::decision::{Decision, Outcome};
+use crate::quota::Quota;
+use crate::state::StateWord;
+
+/// A decision and, when it charges or refunds, the word to store.
+pub(crate) struct Evaluation {
+    pub(crate) decision: Decision,
+    pub(crate) next: Option<StateWord>,
+}
+
+/// Decides a request of `cost` against `word` at `now_ns`. A `cost` of 0
+/// peeks: it reports the bucket and never writes.
+pub(crate) fn evaluate(word: StateWord, quota: &Quota, now_ns: u64, cost: u64) -> Evaluation {
+    let now = quota.ticks_at(now_ns);
+    let debt = word.debt_at(now);
+    let capacity = quota.capacity_ticks();
+    let report = |outcome, debt: u64, retry_ticks: u64| {
+        Decision::new(
+            outcome,
+            quota.burst(),
+            capacity.saturating_sub(debt) / quota.token_ticks(),
+            quota.ticks_to_ns(debt),
+            quota.ticks_to_ns(retry_ticks),
+        )
+    };
+    if cost > quota.burst() {
+        return Evaluation {
+            decision: report(Outcome::CannotFit, debt, 0),
+            next: None,
+        };
+    }
+    // cost <= burst, so need <= capacity: no overflow.
+    let need = cost * quota.token_ticks();
+    if debt <= capacity - need {
+        let charged = debt + need;
+        Evaluation {
+            decision: report(Outcome::Admitted, charged, 0),
+            next: (cost > 0).then(|| StateWord::with_debt(word.generation(), now, charged)),
+        }
+    } else {
+        // debt < 2^60 and need <= 2^59: no overflow; the wait is at least 1 tick.
+        let wait = debt + need - capacity;
+        Evaluation {
+            decision: report(Outcome::Denied, debt, wait),
+            next: None,
+        }
+    }
+}
+
+/// Gives `amount` units of capacity back; the bucket never goes above full.
+pub(crate) fn refund(word: StateWord, quota: &Quota, now_ns: u64, amount: u64) -> Evaluation {
+    let now = quota.ticks_at(now_ns);
+    let debt = word.debt_at(now);
+    let returned = debt.saturating_sub(amount.saturating_mul(quota.token_ticks()));
+    let next = (amount > 0 && debt > 0)
+        .then(|| StateWord::with_debt(word.generation(), now, returned));
+    Evaluation {
+        decision: evaluate(
+            next.unwrap_or(word),
+            quota,
+            now_ns,
+            0, // report the refunded bucket without charging it
+        )
+        .decision,
+        next,
+    }
+}
+
+/// Re-expresses `word`, measured under `from`, under `to` in `generation`.
+///
+/// The rule: the capacity in use, counted in requests (fractions included),
+/// is kept, capped at the new burst. A bucket that had used 40 of 60 has 20
+/// left under a burst of 60, 0 left under a burst of 40, and 60 left under a
+/// burst of 100; its debt then drains at the new rate.
+pub(crate) fn convert(
+    word: StateWord,
+    from: &Quota,
+    to: &Quota,
+    now_ns: u64,
+    generation: usize,
+) -> StateWord {
+    let debt = word.debt_at(from.ticks_at(now_ns));
+    let scaled =
+        (u128::from(debt) * u128::from(to.token_ticks())).div_ceil(u128::from(from.token_ticks()));
+    let kept = scaled.min(u128::from(to.capacity_ticks())) as u64;
+    StateWord::with_debt(generation, to.ticks_at(now_ns), kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(per_second: u64, burst: u64) -> Quota {
+        Quota::per_second(per_second)
+            .unwrap()
+            .with_burst(burst)
+            .unwrap()
+    }
+
+    #[test]
+    fn admits_the_burst_then_denies_with_exact_retry() {
+        let q = quota(30, 60);
+        let mut word = StateWord::FRESH;
+        for i in 0..60 {
+            let e = evaluate(word, &q, 0, 1);
+            assert_eq!(e.decision.outcome(), Outcome::Admitted, "request {i}");
+            assert_eq!(e.decision.remaining(), 59 - i);
+            word = e.next.unwrap();
+        }
+        let e = evaluate(word, &q, 0, 1);
+        assert_eq!(e.decision.outcome(), Outcome::Denied);
+        assert_eq!(e.decision.retry_after_ns(), 33_333_334);
+        assert_eq!(e.decision.reset_after_ns(), 2_000_000_000);
+        assert!(e.next.is_none());
+        // exactly 30 more after one second
+        let mut admitted = 0;
+        while let Some(next) = evaluate(word, &q, 1_000_000_000, 1).next {
+            word = next;
+            admitted += 1;
+        }
+        assert_eq!(admitted, 30);
+    }
+
+    #[test]
+    fn cost_beyond_burst_cannot_fit() {
+        let q = quota(10, 10);
+        let e = evaluate(StateWord::FRESH, &q, 0, 11);
+        assert_eq!(e.decision.outcome(), Outcome::CannotFit);
+        assert_eq!(e.decision.retry_after(), None);
+        assert_eq!(e.decision.remaining(), 10);
+        let e = evaluate(StateWord::FRESH, &q, 0, u64::MAX);
+        assert_eq!(e.decision.outcome(), Outcome::CannotFit);
+    }
+
+    #[test]
+    fn peek_reports_without_writing() {
+        let q = quota(10, 10);
+        let word = evaluate(StateWord::FRESH, &q, 0, 4).next.unwrap();
+        let e = evaluate(word, &q, 0, 0);
+        assert!(e.next.is_none());
+        assert_eq!(e.decision.remaining(), 6);
+    }
+
+    #[test]
+    fn refund_never_overfills() {
+        let q = quota(10, 10);
+        let word = evaluate(StateWord::FRESH, &q, 0, 3).next.unwrap();
+        let e = refund(word, &q, 0, 100);
+        assert_eq!(e.decision.remaining(), 10);
+        assert_eq!(e.next.unwrap().debt_at(0), 0);
+        assert!(refund(StateWord::FRESH, &q, 0, 5).next.is_none());
+    }
+
+    #[test]
+    fn conversion_keeps_requests_used() {
+        let from = quota(30, 60);
+        let word = evaluate(StateWord::FRESH, &from, 0, 40).next.unwrap();
+        let to = quota(50, 100);
+        let converted = convert(word, &from, &to, 0, 1);
+        assert_eq!(converted.generation(), 1);
+        assert_eq!(evaluate(converted, &to, 0, 0).decision.remaining(), 60);
+        let smaller = quota(50, 30);
+        let converted = convert(word, &from, &smaller, 0, 1);
+        assert_eq!(evaluate(converted, &smaller, 0, 0).decision.remaining(), 0);
+    }
+}

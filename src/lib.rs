@@ -1,0 +1,35 @@
+//! # floodgate
+//!
+//! A lock-free rate-limiting engine. Each token bucket is GCRA state (its
+//! theoretical arrival time) packed into one atomic word and updated by
+//! compare-and-swap: no mutex on the check path, no allocation, exact integer
+//! arithmetic, from any number of threads.
+//!
+//! ```
+//! use floodgate::{Limiter, Outcome, Quota};
+//!
+//! let limiter = Limiter::new(Quota::per_second(30)?.with_burst(60)?);
+//! let decision = limiter.check(1);
+//! match decision.outcome() {
+//!     Outcome::Admitted => { /* serve; decision.remaining() goes in X-RateLimit-Remaining */ }
+//!     Outcome::Denied => { /* 429 with Retry-After: decision.retry_after() */ }
+//!     _ => { /* the cost exceeds the burst: it can never fit */ }
+//! }
+//! # Ok::<(), floodgate::Error>(())
+//! ```
+
+mod clock;
+mod decision;
+mod error;
+mod gcra;
+mod limiter;
+mod quota;
+mod quota_ring;
+mod state;
+mod sync;
+
+pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use decision::{Decision, Outcome};
+pub use error::{Error, Result};
+pub use limiter::Limiter;
+pub use quota::{Quota, MAX_TICKS_PER_NS};

@@ -1,0 +1,281 @@
+//! Quotas: a rate (count per period) and a burst capacity, kept exactly.
+//!
+//! GCRA needs the emission interval `T = period / count`, which is rarely a
+//! whole number of nanoseconds (30/s is 33_333_333.3 ns). Rounding it would
+//! change the rate, so a quota measures time in *ticks* of `1/k` ns, where
+//! `k = count / gcd(count, period_ns)`: then `T` is exactly `period_ns / gcd`
+//! ticks and every sum the limiter does is exact integer arithmetic.
+//!
+//! The price of a finer tick is a shorter wrap-around span of the state word
+//! (see `state.rs`), so `k` is capped at [`MAX_TICKS_PER_NS`]. The few quotas
+//! whose `k` is larger (say 1_000_003 per second) round `T` *up* by less than
+//! 1/32 ns: never more than the configured rate, and [`Quota::is_exact`] says so.
+
+use crate::error::{Error, Result};
+use crate::state::MAX_CAPACITY_TICKS;
+use std::fmt;
+use std::time::Duration;
+
+/// The finest tick a quota uses: 1/32 ns. See the module docs for the trade-off.
+pub const MAX_TICKS_PER_NS: u64 = 32;
+
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
+
+/// A rate limit: `count` requests per `period`, with up to `burst` at once.
+///
+/// ```
+/// use floodgate::Quota;
+/// use std::time::Duration;
+///
+/// // GenieOS per-key limit: 30 requests per second, bursts of 60.
+/// let quota = Quota::per_second(30)?.with_burst(60)?;
+/// assert_eq!((quota.count(), quota.period(), quota.burst()), (30, Duration::from_secs(1), 60));
+/// assert!(quota.is_exact());
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Quota {
+    count: u64,
+    period_ns: u64,
+    burst: u64,
+    ticks_per_ns: u64,
+    token_ticks: u64,
+    exact: bool,
+}
+
+impl Quota {
+    /// `count` requests per `period`, with a burst of `count`.
+    ///
+    /// ```
+    /// use floodgate::{Error, Quota};
+    /// use std::time::Duration;
+    /// assert!(Quota::new(600, Duration::from_secs(60)).is_ok());
+    /// assert_eq!(Quota::new(1, Duration::ZERO), Err(Error::ZeroPeriod));
+    /// ```
+    pub fn new(count: u64, period: Duration) -> Result<Self> {
+        let period_ns = u64::try_from(period.as_nanos()).map_err(|_| Error::PeriodTooLong)?;
+        Self::from_parts(count, period_ns, count)
+    }
+
+    /// `count` requests per second, with a burst of `count`.
+    ///
+    /// ```
+    /// let quota = floodgate::Quota::per_second(400_000_000)?;
+    /// assert_eq!(quota.count(), 400_000_000); // not rounded to 500M/s
+    /// assert!(quota.is_exact());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn per_second(count: u64) -> Result<Self> {
+        Self::from_parts(count, NANOS_PER_SECOND, count)
+    }
+
+    /// `count` requests per minute, with a burst of `count`.
+    ///
+    /// ```
+    /// assert_eq!(floodgate::Quota::per_minute(600)?.burst(), 600);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn per_minute(count: u64) -> Result<Self> {
+        Self::from_parts(count, 60 * NANOS_PER_SECOND, count)
+    }
+
+    /// `count` requests per hour, with a burst of `count`.
+    ///
+    /// ```
+    /// assert_eq!(floodgate::Quota::per_hour(5_000)?.count(), 5_000);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn per_hour(count: u64) -> Result<Self> {
+        Self::from_parts(count, 3_600 * NANOS_PER_SECOND, count)
+    }
+
+    /// `count` requests per day, with a burst of `count`.
+    ///
+    /// ```
+    /// assert_eq!(floodgate::Quota::per_day(1)?.period().as_secs(), 86_400);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn per_day(count: u64) -> Result<Self> {
+        Self::from_parts(count, 86_400 * NANOS_PER_SECOND, count)
+    }
+
+    /// The same rate with a different burst capacity.
+    ///
+    /// ```
+    /// use floodgate::{Error, Quota};
+    /// assert_eq!(Quota::per_second(15)?.with_burst(0), Err(Error::ZeroBurst));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn with_burst(self, burst: u64) -> Result<Self> {
+        Self::from_parts(self.count, self.period_ns, burst)
+    }
+
+    /// The one constructor every other calls: validates and precomputes ticks.
+    fn from_parts(count: u64, period_ns: u64, burst: u64) -> Result<Self> {
+        if count == 0 {
+            return Err(Error::ZeroCount);
+        }
+        if period_ns == 0 {
+            return Err(Error::ZeroPeriod);
+        }
+        if burst == 0 {
+            return Err(Error::ZeroBurst);
+        }
+        if count > period_ns {
+            return Err(Error::RateTooHigh);
+        }
+        let divisor = gcd(count, period_ns);
+        let reduced_count = count / divisor;
+        let (ticks_per_ns, token_ticks, exact) = if reduced_count <= MAX_TICKS_PER_NS {
+            (reduced_count, period_ns / divisor, true)
+        } else {
+            let scaled = u128::from(period_ns) * u128::from(MAX_TICKS_PER_NS);
+            let token_ticks = scaled.div_ceil(u128::from(count));
+            // count <= period_ns bounds this by period_ns * 32 / 33 < 2^64.
+            (MAX_TICKS_PER_NS, token_ticks as u64, false)
+        };
+        match burst.checked_mul(token_ticks) {
+            Some(capacity) if capacity <= MAX_CAPACITY_TICKS => {}
+            _ => return Err(Error::BurstTooLarge),
+        }
+        Ok(Self {
+            count,
+            period_ns,
+            burst,
+            ticks_per_ns,
+            token_ticks,
+            exact,
+        })
+    }
+
+    /// Requests allowed per [`period`](Self::period).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The period the count applies to.
+    pub fn period(&self) -> Duration {
+        Duration::from_nanos(self.period_ns)
+    }
+
+    /// The period in nanoseconds.
+    pub fn period_ns(&self) -> u64 {
+        self.period_ns
+    }
+
+    /// How many requests may go at once from a full bucket.
+    pub fn burst(&self) -> u64 {
+        self.burst
+    }
+
+    /// The time one unit of capacity takes to refill, rounded down to whole ns
+    /// for display; the limiter itself keeps the exact fraction.
+    ///
+    /// ```
+    /// let quota = floodgate::Quota::per_second(30)?;
+    /// assert_eq!(quota.emission_interval().as_nanos(), 33_333_333);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn emission_interval(&self) -> Duration {
+        Duration::from_nanos(self.period_ns / self.count)
+    }
+
+    /// Whether the limiter enforces exactly `count / period`. False only when
+    /// the reduced fraction's denominator exceeds [`MAX_TICKS_PER_NS`]; the rate
+    /// is then rounded down by less than 1/32 ns per request.
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// Ticks one unit of cost takes to refill.
+    pub(crate) fn token_ticks(&self) -> u64 {
+        self.token_ticks
+    }
+
+    /// Ticks a whole burst takes to refill: the most debt a bucket may carry.
+    pub(crate) fn capacity_ticks(&self) -> u64 {
+        // Validated in `from_parts` not to overflow.
+        self.burst * self.token_ticks
+    }
+
+    /// A nanosecond timestamp on this quota's tick scale, modulo the word's span.
+    pub(crate) fn ticks_at(&self, now_ns: u64) -> u64 {
+        now_ns.wrapping_mul(self.ticks_per_ns)
+    }
+
+    /// A tick span as nanoseconds, rounded up so a wait is never reported short.
+    pub(crate) fn ticks_to_ns(&self, ticks: u64) -> u64 {
+        ticks.div_ceil(self.ticks_per_ns)
+    }
+}
+
+impl fmt::Debug for Quota {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Quota")
+            .field("count", &self.count)
+            .field("period", &self.period())
+            .field("burst", &self.burst)
+            .field("exact", &self.exact)
+            .finish()
+    }
+}
+
+impl fmt::Display for Quota {
+    /// `30/1s burst 60`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{:?} burst {}", self.count, self.period(), self.burst)
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduces_the_rate_to_exact_ticks() {
+        let q = Quota::per_second(30).unwrap();
+        assert_eq!((q.ticks_per_ns, q.token_ticks()), (3, 100_000_000));
+        let q = Quota::per_second(400_000_000).unwrap();
+        assert_eq!((q.ticks_per_ns, q.token_ticks()), (2, 5));
+        let q = Quota::per_second(1_000_000_000).unwrap();
+        assert_eq!((q.ticks_per_ns, q.token_ticks()), (1, 1));
+        let q = Quota::per_minute(600).unwrap();
+        assert_eq!((q.ticks_per_ns, q.token_ticks()), (1, 100_000_000));
+    }
+
+    #[test]
+    fn rounds_a_fine_denominator_up_never_down() {
+        let q = Quota::per_second(1_000_003).unwrap();
+        assert!(!q.is_exact());
+        assert_eq!(q.ticks_per_ns, MAX_TICKS_PER_NS);
+        // exact interval is 999.997 ns = 31_999.904 ticks of 1/32 ns
+        assert_eq!(q.token_ticks(), 32_000);
+    }
+
+    #[test]
+    fn rejects_bad_quotas() {
+        assert_eq!(Quota::per_second(0), Err(Error::ZeroCount));
+        assert_eq!(Quota::per_second(2_000_000_000), Err(Error::RateTooHigh));
+        assert_eq!(
+            Quota::new(1, Duration::from_secs(u64::MAX)),
+            Err(Error::PeriodTooLong)
+        );
+        assert_eq!(
+            Quota::per_day(1).unwrap().with_burst(u64::MAX),
+            Err(Error::BurstTooLarge)
+        );
+    }
+
+    #[test]
+    fn displays_rate_and_burst() {
+        let q = Quota::per_second(30).unwrap().with_burst(60).unwrap();
+        assert_eq!(q.to_string(), "30/1s burst 60");
+    }
+}

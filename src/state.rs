@@ -1,0 +1,126 @@
+//! The GCRA state word: everything a bucket knows, in one `u64`.
+//!
+//! ```text
+//!  63  62   61   60                                          0
+//! [ generation | live |  tat: theoretical arrival time, ticks ]
+//! ```
+//!
+//! * `tat` is the GCRA theoretical arrival time on the tick scale of the quota
+//!   the word was written under, modulo 2^61. Only its distance from *now*
+//!   matters, read as a signed 61-bit number: ahead of now is debt (capacity in
+//!   use), behind now is a full bucket. Absolute timestamps of any size (a
+//!   monotonic clock, Unix nanoseconds) therefore work without overflow.
+//! * `live` is clear in a word that has never been charged or was refunded to
+//!   full: such a word is a full bucket whatever its `tat` says, so a fresh
+//!   limiter needs no timestamp to start from.
+//! * `generation` names which of the limiter's quota slots the ticks are
+//!   measured in (see `quota_ring.rs`); a reconfiguration converts the word to
+//!   the next generation.
+//!
+//! A `tat` ahead of now by more than 2^60 ticks reads as behind. A bucket
+//! left in debt and then untouched for 2^60 ticks (at least 417 days at the
+//! finest tick of 1/32 ns, 36 years at one tick per ns) may therefore read as
+//! indebted again: that can only deny, never admit, and ends when real debt
+//! would have. Debt is capped at [`MAX_CAPACITY_TICKS`] so a timestamp up to
+//! 2^59 ticks behind the last one still reads as debt, never as a full bucket.
+
+/// The largest burst capacity in ticks a quota may have.
+pub(crate) const MAX_CAPACITY_TICKS: u64 = 1 << 59;
+
+const TAT_BITS: u32 = 61;
+const TAT_MASK: u64 = (1 << TAT_BITS) - 1;
+const LIVE_BIT: u64 = 1 << TAT_BITS;
+const GENERATION_SHIFT: u32 = TAT_BITS + 1;
+/// How many quota slots a generation can name.
+pub(crate) const GENERATIONS: usize = 4;
+/// A `tat` at least this far ahead of now is behind it (wrapped).
+const AHEAD_WINDOW: u64 = 1 << (TAT_BITS - 1);
+
+/// One bucket's packed state. See the module docs for the layout.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct StateWord(u64);
+
+impl StateWord {
+    /// A full bucket in generation 0.
+    pub(crate) const FRESH: StateWord = StateWord(0);
+
+    pub(crate) fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    pub(crate) fn into_bits(self) -> u64 {
+        self.0
+    }
+
+    /// Which quota slot this word's ticks are measured in.
+    pub(crate) fn generation(self) -> usize {
+        (self.0 >> GENERATION_SHIFT) as usize
+    }
+
+    /// Capacity in use, in ticks, at `now_ticks` (a timestamp already on this
+    /// word's tick scale). Zero for a full bucket.
+    pub(crate) fn debt_at(self, now_ticks: u64) -> u64 {
+        if self.0 & LIVE_BIT == 0 {
+            return 0;
+        }
+        let ahead = (self.0 & TAT_MASK).wrapping_sub(now_ticks) & TAT_MASK;
+        if ahead >= AHEAD_WINDOW {
+            0
+        } else {
+            ahead
+        }
+    }
+
+    /// The word in `generation` carrying `debt` ticks at `now_ticks`; a zero
+    /// debt is stored as a full (not live) bucket.
+    pub(crate) fn with_debt(generation: usize, now_ticks: u64, debt: u64) -> Self {
+        debug_assert!(generation < GENERATIONS && debt < AHEAD_WINDOW);
+        let generation_bits = (generation as u64) << GENERATION_SHIFT;
+        if debt == 0 {
+            return Self(generation_bits);
+        }
+        Self(generation_bits | LIVE_BIT | (now_ticks.wrapping_add(debt) & TAT_MASK))
+    }
+
+    /// The generation a reconfiguration moves this word to.
+    pub(crate) fn next_generation(self) -> usize {
+        (self.generation() + 1) % GENERATIONS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_is_full_at_any_time() {
+        for now in [0, 1, AHEAD_WINDOW, TAT_MASK, u64::MAX] {
+            assert_eq!(StateWord::FRESH.debt_at(now), 0);
+        }
+    }
+
+    #[test]
+    fn debt_survives_wrap_of_the_tick_field() {
+        let now = TAT_MASK - 5;
+        let word = StateWord::with_debt(3, now, 100);
+        assert_eq!(word.generation(), 3);
+        assert_eq!(word.debt_at(now), 100);
+        assert_eq!(word.debt_at(now + 40), 60);
+        assert_eq!(word.debt_at(now + 100), 0);
+        assert_eq!(word.debt_at(now + 1_000), 0);
+    }
+
+    #[test]
+    fn a_timestamp_behind_reads_as_more_debt() {
+        let word = StateWord::with_debt(0, 1_000, 10);
+        assert_eq!(word.debt_at(900), 110);
+    }
+
+    #[test]
+    fn zero_debt_is_stored_full() {
+        let word = StateWord::with_debt(2, 77, 0);
+        assert_eq!(word.debt_at(0), 0);
+        assert_eq!(word.generation(), 2);
+        assert_eq!(word.next_generation(), 3);
+    }
+}

@@ -1,0 +1,36 @@
+//! The one place floodgate takes its atomics from.
+//!
+//! Under `cfg(loom)` every type here is loom's model-checked twin, so the
+//! protocols in `limiter.rs` and `quota_ring.rs` are explored exhaustively by
+//! `tests/loom.rs`; otherwise they are the std types, at no cost.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::Mutex;
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::Mutex;
+
+/// Eases a CAS retry under contention. Loom explores every interleaving
+/// itself, so there the backoff is a no-op that keeps the model small.
+pub(crate) struct Backoff {
+    #[cfg(not(loom))]
+    inner: crossbeam_utils::Backoff,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: crossbeam_utils::Backoff::new(),
+        }
+    }
+
+    pub(crate) fn spin(&self) {
+        #[cfg(not(loom))]
+        self.inner.spin();
+    }
+}
