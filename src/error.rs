@@ -25,6 +25,25 @@ pub enum Error {
     /// Burst times the emission interval exceeds the span the state word can
     /// hold (2^59 ticks: about 18 years of refill time at one tick per ns).
     BurstTooLarge,
+    /// A sliding window's or in-flight cap's limit was zero.
+    ZeroLimit,
+    /// A limit above what its counter can hold: [`MAX_WINDOW_LIMIT`](crate::MAX_WINDOW_LIMIT)
+    /// for a sliding window, [`MAX_IN_FLIGHT`](crate::MAX_IN_FLIGHT) for an in-flight cap.
+    LimitTooLarge,
+    /// A sliding window's length was zero.
+    ZeroWindow,
+    /// A sliding window longer than [`MAX_WINDOW`](crate::MAX_WINDOW).
+    WindowTooLong,
+    /// The in-flight permit was already released.
+    PermitAlreadyReleased,
+    /// The in-flight permit belongs to another in-flight cap.
+    ForeignPermit,
+    /// A `Retry-After` value that is neither (fractional) seconds nor an HTTP date.
+    InvalidRetryAfter,
+    /// A message template with an unknown `{placeholder}` or an unmatched brace.
+    InvalidTemplate,
+    /// A retry policy with a zero growth factor or an initial delay above its cap.
+    InvalidRetryPolicy,
 }
 
 impl fmt::Display for Error {
@@ -36,6 +55,15 @@ impl fmt::Display for Error {
             Error::PeriodTooLong => "quota period must fit in 2^64 ns",
             Error::RateTooHigh => "quota rate must not exceed 1 per ns (1e9 per second)",
             Error::BurstTooLarge => "quota burst x emission interval exceeds 2^59 ticks",
+            Error::ZeroLimit => "limit must be at least 1",
+            Error::LimitTooLarge => "limit exceeds what the counter can hold",
+            Error::ZeroWindow => "window must be at least 1 ns",
+            Error::WindowTooLong => "window must not exceed 2^62 ns",
+            Error::PermitAlreadyReleased => "in-flight permit already released",
+            Error::ForeignPermit => "in-flight permit belongs to another cap",
+            Error::InvalidRetryAfter => "Retry-After is neither seconds nor an HTTP date",
+            Error::InvalidTemplate => "message template has an unknown placeholder or stray brace",
+            Error::InvalidRetryPolicy => "retry policy needs factor >= 1 and initial delay <= max delay",
         })
     }
 }

@@ -21,15 +21,19 @@
 mod clock;
 mod decision;
 mod error;
+#[doc(hidden)] // The C ABI, documented in include/floodgate.h; see src/ffi/mod.rs.
+pub mod ffi;
 mod gcra;
 mod limiter;
 mod quota;
 mod quota_ring;
 mod state;
 mod sync;
+mod window;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use decision::{Decision, Outcome};
 pub use error::{Error, Result};
 pub use limiter::Limiter;
 pub use quota::{Quota, MAX_TICKS_PER_NS};
+pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};

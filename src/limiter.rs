@@ -200,8 +200,10 @@ impl<C: Clock> Limiter<C> {
     /// of the quota its generation names, store the result if it changed.
     fn update(&self, mut step: impl FnMut(StateWord, &Quota) -> Evaluation) -> Decision {
         // Acquire: a word converted by `reconfigure_at` names a slot whose
-        // quota must be visible here; release sequences carry this through
-        // the relaxed CASes of other checks.
+        // new pointer must be visible here; release sequences carry this
+        // through the relaxed CASes of other checks. (Loom's model of Relaxed
+        // loads is incomplete and passes Relaxed here; the slot load below
+        // would then be free to return the slot's previous quota.)
         let mut current = StateWord::from_bits(self.state.load(Ordering::Acquire));
         let backoff = Backoff::new();
         loop {

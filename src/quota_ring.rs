@@ -13,8 +13,8 @@
 
 use crate::quota::Quota;
 use crate::state::GENERATIONS;
-use crate::sync::{AtomicPtr, Mutex, Ordering};
-use std::sync::{MutexGuard, PoisonError};
+use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
+use std::sync::PoisonError;
 
 pub(crate) struct QuotaRing {
     slots: [AtomicPtr<Quota>; GENERATIONS],
@@ -43,7 +43,9 @@ impl QuotaRing {
     /// The quota that words of `generation` are measured in.
     pub(crate) fn get(&self, generation: usize) -> &Quota {
         // Acquire: pairs with the Release in `install`, so the quota's fields
-        // are visible even to a check that reads a slot newer than its word.
+        // are visible even to a check that reads a slot newer than its word
+        // (plain memory that loom does not track, hence no loom test fails
+        // with Relaxed; the C++ model does require it).
         let pointer = self.slots[generation].load(Ordering::Acquire);
         // SAFETY: every pointer stored in a slot comes from a Box owned by
         // `published`, which never removes or moves its boxes and is dropped

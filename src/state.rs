@@ -10,9 +10,9 @@
 //!   matters, read as a signed 61-bit number: ahead of now is debt (capacity in
 //!   use), behind now is a full bucket. Absolute timestamps of any size (a
 //!   monotonic clock, Unix nanoseconds) therefore work without overflow.
-//! * `live` is clear in a word that has never been charged or was refunded to
-//!   full: such a word is a full bucket whatever its `tat` says, so a fresh
-//!   limiter needs no timestamp to start from.
+//! * `live` is clear only in a word that has never been written: such a word
+//!   is a full bucket whatever its `tat` says, so a fresh limiter needs no
+//!   timestamp to start from.
 //! * `generation` names which of the limiter's quota slots the ticks are
 //!   measured in (see `quota_ring.rs`); a reconfiguration converts the word to
 //!   the next generation.
@@ -71,14 +71,12 @@ impl StateWord {
         }
     }
 
-    /// The word in `generation` carrying `debt` ticks at `now_ticks`; a zero
-    /// debt is stored as a full (not live) bucket.
+    /// The word in `generation` carrying `debt` ticks at `now_ticks`. Even a
+    /// zero debt is stored live, as `tat = now`: a timestamp that later steps
+    /// behind `now` must still see the bucket as it was then, not fresh.
     pub(crate) fn with_debt(generation: usize, now_ticks: u64, debt: u64) -> Self {
         debug_assert!(generation < GENERATIONS && debt < AHEAD_WINDOW);
         let generation_bits = (generation as u64) << GENERATION_SHIFT;
-        if debt == 0 {
-            return Self(generation_bits);
-        }
         Self(generation_bits | LIVE_BIT | (now_ticks.wrapping_add(debt) & TAT_MASK))
     }
 
@@ -117,9 +115,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_debt_is_stored_full() {
+    fn zero_debt_remembers_its_time() {
         let word = StateWord::with_debt(2, 77, 0);
-        assert_eq!(word.debt_at(0), 0);
+        assert_eq!(word.debt_at(77), 0);
+        assert_eq!(word.debt_at(70), 7);
         assert_eq!(word.generation(), 2);
         assert_eq!(word.next_generation(), 3);
     }

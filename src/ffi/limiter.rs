@@ -1,0 +1,301 @@
+//! `fg_limiter`: one GCRA bucket behind an opaque handle.
+
+use super::args::{self, Out, VersionedOut};
+use super::decision::{FgDecision, FG_SCOPE_SINGLE};
+use super::quota::FgQuota;
+use super::status::{guard, FgStatus};
+use crate::decision::Decision;
+use crate::limiter::Limiter;
+
+/// An opaque handle to one rate-limited bucket, timed by the library's
+/// monotonic clock or by timestamps the caller supplies (`*_at` functions).
+/// Create with `fg_limiter_new`, release with `fg_limiter_free`.
+pub struct FgLimiter {
+    limiter: Limiter,
+}
+
+/// Creates a limiter whose bucket starts full, and stores its handle in `*out`.
+/// On failure `*out` is set to NULL (when `out` itself is usable).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, the quota errors (`FG_STATUS_ZERO_COUNT` ...
+/// `FG_STATUS_BURST_TOO_LARGE`), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `quota` must be NULL or point to `quota->struct_size` readable bytes; `out`
+/// must be NULL or point to writable storage for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_new(
+    quota: *const FgQuota,
+    out: *mut *mut FgLimiter,
+) -> FgStatus {
+    guard("fg_limiter_new", || {
+        let out = Out::new(out, "out")?;
+        // NULL first, so every failure below leaves a NULL handle behind.
+        // SAFETY: checked non-NULL and aligned; writable by the caller's contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: `quota` readable for its struct_size by the caller's contract.
+        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+        let handle = Box::into_raw(Box::new(FgLimiter {
+            limiter: Limiter::new(quota),
+        }));
+        // SAFETY: as for the NULL above.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Releases a limiter. NULL is a no-op. The handle must not be in use by any
+/// other thread, and must not be used (or freed) again afterwards.
+///
+/// # Safety
+/// `limiter` must be NULL or a handle from `fg_limiter_new` not yet freed,
+/// with no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_free(limiter: *mut FgLimiter) {
+    if limiter.is_null() {
+        return;
+    }
+    // Dropping a limiter frees memory and runs no user code; catching keeps
+    // even a bug there from unwinding into C.
+    let _ = guard("fg_limiter_free", || {
+        // SAFETY: a live handle from `fg_limiter_new` (Box::into_raw), owned
+        // exclusively by this call per the contract above.
+        drop(unsafe { Box::from_raw(limiter) });
+        Ok(())
+    });
+}
+
+/// The shared body of every call that answers with a decision: checks both
+/// pointers before `operation` runs, so a refused call charges nothing.
+///
+/// # Safety
+/// The contract of the export calling it: `limiter` NULL or live, `out` NULL
+/// or writable for an `fg_decision`.
+#[inline(always)]
+unsafe fn decide(
+    function: &'static str,
+    limiter: *const FgLimiter,
+    out: *mut FgDecision,
+    operation: impl FnOnce(&Limiter) -> Decision,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the export's contract.
+        let limiter = unsafe { args::handle(limiter, "limiter") }?;
+        let out = Out::new(out, "out")?;
+        let decision = operation(&limiter.limiter);
+        // SAFETY: checked non-NULL and aligned; writable by the export's contract.
+        unsafe { out.write(FgDecision::new(&decision, FG_SCOPE_SINGLE)) };
+        Ok(())
+    })
+}
+
+/// Decides a request of `cost` units now, by the library's monotonic clock,
+/// and fills `*out`. A cost of 0 only peeks; a cost above the burst answers
+/// `FG_OUTCOME_CANNOT_FIT` and charges nothing. A denied request is not an
+/// error: the status is `FG_STATUS_OK` and `out->admitted` is false.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out` NULL or writable for an `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_check(
+    limiter: *const FgLimiter,
+    cost: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide("fg_limiter_check", limiter, out, |limiter| {
+            limiter.check(cost)
+        })
+    }
+}
+
+/// `fg_limiter_check` at `now_ns`, a caller-supplied timestamp in nanoseconds
+/// on any monotonic timeline of the caller's choosing (its origin does not
+/// matter). Feed one limiter from one timeline: mixing these with the clock
+/// functions compares unrelated times. A timestamp slightly behind an earlier
+/// one only makes the limiter stricter.
+///
+/// Errors: as `fg_limiter_check`.
+///
+/// # Safety
+/// As `fg_limiter_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_check_at(
+    limiter: *const FgLimiter,
+    cost: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide("fg_limiter_check_at", limiter, out, |limiter| {
+            limiter.check_at(cost, now_ns)
+        })
+    }
+}
+
+/// Fills `*out` with the bucket as it stands now, charging nothing (the same
+/// as a check of cost 0).
+///
+/// Errors: as `fg_limiter_check`.
+///
+/// # Safety
+/// As `fg_limiter_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_peek(
+    limiter: *const FgLimiter,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe { decide("fg_limiter_peek", limiter, out, Limiter::peek) }
+}
+
+/// `fg_limiter_peek` at a caller-supplied `now_ns` (see `fg_limiter_check_at`).
+///
+/// Errors: as `fg_limiter_check`.
+///
+/// # Safety
+/// As `fg_limiter_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_peek_at(
+    limiter: *const FgLimiter,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide("fg_limiter_peek_at", limiter, out, |limiter| {
+            limiter.peek_at(now_ns)
+        })
+    }
+}
+
+/// Gives back `amount` units (say, the work they paid for failed) and fills
+/// `*out` with the bucket afterwards. The bucket never goes above its burst,
+/// so any amount is accepted.
+///
+/// Errors: as `fg_limiter_check`.
+///
+/// # Safety
+/// As `fg_limiter_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_refund(
+    limiter: *const FgLimiter,
+    amount: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide("fg_limiter_refund", limiter, out, |limiter| {
+            limiter.refund(amount)
+        })
+    }
+}
+
+/// `fg_limiter_refund` at a caller-supplied `now_ns` (see `fg_limiter_check_at`).
+///
+/// Errors: as `fg_limiter_check`.
+///
+/// # Safety
+/// As `fg_limiter_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_refund_at(
+    limiter: *const FgLimiter,
+    amount: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide("fg_limiter_refund_at", limiter, out, |limiter| {
+            limiter.refund_at(amount, now_ns)
+        })
+    }
+}
+
+/// Replaces the quota while other threads keep checking. What was used carries
+/// over, counted in requests and capped at the new burst: a bucket that used
+/// 40 of 60 has 60 left under a burst of 100, and 0 under a burst of 20.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_PANIC`; on error the
+/// old quota stays in force.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `quota` NULL or readable for
+/// `quota->struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_reconfigure(
+    limiter: *const FgLimiter,
+    quota: *const FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `reconfigure`'s.
+    unsafe { reconfigure("fg_limiter_reconfigure", limiter, quota, None) }
+}
+
+/// `fg_limiter_reconfigure` at a caller-supplied `now_ns` (see `fg_limiter_check_at`).
+///
+/// Errors: as `fg_limiter_reconfigure`.
+///
+/// # Safety
+/// As `fg_limiter_reconfigure`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_reconfigure_at(
+    limiter: *const FgLimiter,
+    quota: *const FgQuota,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `reconfigure`'s.
+    unsafe { reconfigure("fg_limiter_reconfigure_at", limiter, quota, Some(now_ns)) }
+}
+
+/// # Safety
+/// `limiter` NULL or live; `quota` NULL or readable for its `struct_size`.
+unsafe fn reconfigure(
+    function: &'static str,
+    limiter: *const FgLimiter,
+    quota: *const FgQuota,
+    now_ns: Option<u64>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let limiter = &unsafe { args::handle(limiter, "limiter") }?.limiter;
+        // SAFETY: readable for its struct_size, by the contract.
+        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+        match now_ns {
+            Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
+            None => limiter.reconfigure(quota),
+        }
+        Ok(())
+    })
+}
+
+/// Fills `*out` with the quota in force. Set `out->struct_size =
+/// sizeof(fg_quota)` first; the library keeps it and zeroes any bytes past
+/// the fields it knows.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out` NULL or readable and
+/// writable for `out->struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_quota(
+    limiter: *const FgLimiter,
+    out: *mut FgQuota,
+) -> FgStatus {
+    guard("fg_limiter_quota", || {
+        // SAFETY: NULL or live, by the contract.
+        let limiter = &unsafe { args::handle(limiter, "limiter") }?.limiter;
+        // SAFETY: readable for a usize, by the contract.
+        let out = unsafe { VersionedOut::new(out, "out") }?;
+        // SAFETY: writable for its struct_size, by the contract.
+        unsafe { out.write(FgQuota::from_quota(&limiter.quota())) };
+        Ok(())
+    })
+}

@@ -1,0 +1,35 @@
+//! The C ABI: the functions and types `include/floodgate.h` declares.
+//!
+//! `build.rs` runs cbindgen over this module (and only this module) to write
+//! the header, so every doc comment on an exported item below is also the C
+//! documentation. Rust callers use the Rust API; this module is public only so
+//! benchmarks and tests can call the ABI exactly as C does.
+//!
+//! Conventions every export follows:
+//! - it returns an [`FgStatus`]: `FG_STATUS_OK` (0) or a negative error;
+//!   the exceptions are `fg_abi_version`, `fg_last_error_message` and the
+//!   `*_free` functions, which cannot fail;
+//! - it checks every pointer (NULL, alignment) and length before touching any
+//!   state, so a call that fails has changed nothing;
+//! - it runs inside `catch_unwind`: a panic becomes `FG_STATUS_PANIC`, never an
+//!   unwind into C (the library is built with `panic = "unwind"`, the default);
+//! - on failure it records a message for `fg_last_error_message` on the
+//!   calling thread; success leaves that message alone (no thread-local write
+//!   on the fast path).
+
+mod args;
+mod decision;
+mod limiter;
+mod quota;
+mod status;
+mod version;
+
+pub use decision::{FgDecision, FgOutcome, FG_SCOPE_SINGLE};
+pub use limiter::{
+    fg_limiter_check, fg_limiter_check_at, fg_limiter_free, fg_limiter_new, fg_limiter_peek,
+    fg_limiter_peek_at, fg_limiter_quota, fg_limiter_reconfigure, fg_limiter_reconfigure_at,
+    fg_limiter_refund, fg_limiter_refund_at, FgLimiter,
+};
+pub use quota::FgQuota;
+pub use status::{fg_last_error_message, FgStatus};
+pub use version::{fg_abi_version, FG_ABI_VERSION};

@@ -1,0 +1,52 @@
+//! `fg_quota`: the versioned config struct a limiter is created from.
+
+use super::args::Versioned;
+use super::status::Failure;
+use crate::quota::Quota;
+use std::time::Duration;
+
+/// A rate limit: `count` requests per `period_ns` nanoseconds, with bursts of
+/// up to `burst` at once. The library keeps the rate exact (30 per second is
+/// not rounded to one per 33 ms).
+///
+/// Set `struct_size = sizeof(fg_quota)` so later versions of the library can
+/// add fields without breaking programs built against this header:
+///
+/// ```c
+/// fg_quota quota = { .struct_size = sizeof(fg_quota), .count = 30,
+///                    .period_ns = 1000000000, .burst = 60 };
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FgQuota {
+    /// `sizeof(fg_quota)` as the caller compiled it.
+    pub struct_size: usize,
+    /// Requests per period; at least 1 and at most `period_ns`.
+    pub count: u64,
+    /// The period in nanoseconds; at least 1.
+    pub period_ns: u64,
+    /// Requests allowed at once from a full bucket; at least 1.
+    pub burst: u64,
+}
+
+// SAFETY: repr(C), starts with `struct_size: usize`, plain integers only.
+unsafe impl Versioned for FgQuota {}
+
+impl FgQuota {
+    /// Validates the fields into a [`Quota`] (the same checks the Rust API runs).
+    pub(crate) fn to_quota(self) -> Result<Quota, Failure> {
+        let period = Duration::from_nanos(self.period_ns);
+        Ok(Quota::new(self.count, period)?.with_burst(self.burst)?)
+    }
+
+    /// The fields of `quota`, for a caller-provided struct (the writer keeps
+    /// the caller's `struct_size`).
+    pub(crate) fn from_quota(quota: &Quota) -> Self {
+        Self {
+            struct_size: std::mem::size_of::<Self>(),
+            count: quota.count(),
+            period_ns: quota.period_ns(),
+            burst: quota.burst(),
+        }
+    }
+}

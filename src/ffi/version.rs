@@ -1,0 +1,18 @@
+//! The ABI version, so a program can refuse a library it was not built for.
+
+/// The ABI version this header describes: major in the high 16 bits, minor in
+/// the low 16. A library is compatible with a program built against this
+/// header when the majors are equal and the library's minor is at least the
+/// header's (minors only add functions).
+pub const FG_ABI_VERSION: u32 = 0x0001_0000;
+
+/// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
+///
+/// ```c
+/// uint32_t v = fg_abi_version();
+/// if ((v >> 16) != (FG_ABI_VERSION >> 16) || (v & 0xffff) < (FG_ABI_VERSION & 0xffff)) abort();
+/// ```
+#[no_mangle]
+pub extern "C" fn fg_abi_version() -> u32 {
+    FG_ABI_VERSION
+}

@@ -1,0 +1,301 @@
+//! [`SlidingWindow`]: a sliding-window counter whose whole state is one
+//! atomic word.
+//!
+//! # Accuracy against an exact sliding log
+//!
+//! The counter keeps two counts, the current fixed window's and the previous
+//! one's, and estimates the last `W` ns as
+//! `current + previous * (W - elapsed) / W`. It assumes the previous window's
+//! requests were spread evenly; an exact sliding log (every timestamp kept)
+//! needs no assumption. The worst cases:
+//!
+//! * **Over-admission.** Any fixed window `[kW, (k+1)W)` admits at most
+//!   `limit`. Any sliding interval of length `W` ending `e` ns into a window
+//!   admits at most `limit + previous * e / W`, which is below `2 * limit`:
+//!   reached only when the previous window's requests all came at its very
+//!   end and the current window's at its very end too.
+//! * **Under-admission.** When the previous window's requests all came at its
+//!   start, they have already left the exact log but still weigh
+//!   `previous * (W - e) / W` here: at worst the counter denies that many
+//!   requests the log would admit.
+//!
+//! On realistic traffic the two sides are rare. `tests/window.rs` replays
+//! random Poisson traffic at 0.5x to 3x the limit, and bursty on/off traffic,
+//! against an exact log fed the same admissions; it measured 0.04% to 1.3%
+//! of decisions differing (Cloudflare reports 0.003% on its production
+//! traffic, far below its limits), never more than `limit + previous * e / W`
+//! in a sliding interval, and asserts those bounds.
+
+mod estimate;
+mod word;
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::decision::Decision;
+use crate::error::{Error, Result};
+use crate::sync::{AtomicU64, Backoff, Ordering};
+use crossbeam_utils::CachePadded;
+use estimate::Evaluation;
+use std::time::Duration;
+use word::WindowWord;
+
+/// The largest limit a [`SlidingWindow`] takes: each count has 21 bits.
+pub const MAX_WINDOW_LIMIT: u64 = word::MAX_COUNT;
+
+/// The longest window a [`SlidingWindow`] takes: 2^62 ns (about 146 years),
+/// so waits of up to three windows fit in 64 bits of nanoseconds.
+pub const MAX_WINDOW: Duration = Duration::from_nanos(1 << 62);
+
+/// A lock-free sliding-window counter: at most `limit` cost units in any
+/// window of the configured length, estimated from two counts.
+///
+/// Windows are aligned to the clock's origin (to minutes of Unix time when
+/// fed Unix nanoseconds through [`check_at`](Self::check_at)). See the
+/// [module docs](self) for its accuracy against an exact log.
+///
+/// ```
+/// use floodgate::{ManualClock, Outcome, SlidingWindow};
+/// use std::time::Duration;
+///
+/// // GenieOS per-workspace cap: 600 requests per minute.
+/// let clock = ManualClock::new();
+/// let window = SlidingWindow::with_clock(600, Duration::from_secs(60), clock.clone())?;
+/// for _ in 0..600 {
+///     assert!(window.check(1).is_admitted());
+/// }
+/// let denied = window.check(1);
+/// assert_eq!(denied.outcome(), Outcome::Denied);
+/// // The next minute's first slot opens once 1/600 of the 600 has slid out.
+/// assert_eq!(denied.retry_after(), Some(Duration::from_millis(60_100)));
+/// clock.advance(Duration::from_secs(90));
+/// assert_eq!(window.peek().remaining(), 300);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+pub struct SlidingWindow<C: Clock = MonotonicClock> {
+    state: CachePadded<AtomicU64>,
+    limit: AtomicU64,
+    window_ns: u64,
+    clock: C,
+}
+
+impl SlidingWindow<MonotonicClock> {
+    /// An empty counter of `limit` per `window`, timed by a new [`MonotonicClock`].
+    ///
+    /// ```
+    /// use floodgate::{Error, SlidingWindow};
+    /// use std::time::Duration;
+    /// assert!(SlidingWindow::new(600, Duration::from_secs(60)).is_ok());
+    /// assert_eq!(SlidingWindow::new(0, Duration::from_secs(60)).err(), Some(Error::ZeroLimit));
+    /// assert_eq!(SlidingWindow::new(1, Duration::ZERO).err(), Some(Error::ZeroWindow));
+    /// ```
+    pub fn new(limit: u64, window: Duration) -> Result<Self> {
+        Self::with_clock(limit, window, MonotonicClock::new())
+    }
+}
+
+impl<C: Clock> SlidingWindow<C> {
+    /// An empty counter of `limit` per `window`, timed by `clock`.
+    ///
+    /// ```
+    /// use floodgate::{Error, ManualClock, SlidingWindow, MAX_WINDOW_LIMIT};
+    /// use std::time::Duration;
+    /// let too_many = SlidingWindow::with_clock(MAX_WINDOW_LIMIT + 1, Duration::from_secs(1), ManualClock::new());
+    /// assert_eq!(too_many.err(), Some(Error::LimitTooLarge));
+    /// ```
+    pub fn with_clock(limit: u64, window: Duration, clock: C) -> Result<Self> {
+        validate_limit(limit)?;
+        if window.is_zero() {
+            return Err(Error::ZeroWindow);
+        }
+        if window > MAX_WINDOW {
+            return Err(Error::WindowTooLong);
+        }
+        Ok(Self {
+            state: CachePadded::new(AtomicU64::new(WindowWord::EMPTY.into_bits())),
+            limit: AtomicU64::new(limit),
+            // At most 2^62 ns, checked above.
+            window_ns: window.as_nanos() as u64,
+            clock,
+        })
+    }
+
+    /// The clock this counter reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The window length.
+    ///
+    /// ```
+    /// # use floodgate::SlidingWindow;
+    /// # use std::time::Duration;
+    /// let window = SlidingWindow::new(600, Duration::from_secs(60))?;
+    /// assert_eq!(window.window(), Duration::from_secs(60));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn window(&self) -> Duration {
+        Duration::from_nanos(self.window_ns)
+    }
+
+    /// The limit in force.
+    ///
+    /// ```
+    /// # use floodgate::SlidingWindow;
+    /// # use std::time::Duration;
+    /// assert_eq!(SlidingWindow::new(1_800, Duration::from_secs(60))?.limit(), 1_800);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn limit(&self) -> u64 {
+        // Relaxed: the limit is a standalone value; the counts never depend on it.
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Decides a request of `cost` units now. A cost of 0 peeks; a cost above
+    /// the limit returns [`Outcome::CannotFit`](crate::Outcome::CannotFit).
+    ///
+    /// The decision's `reset_after` is the time until the estimate is back
+    /// to 0 (full capacity); when denied, `retry_after` is the exact earliest
+    /// time the same cost fits, never zero.
+    ///
+    /// ```
+    /// # use floodgate::{ManualClock, Outcome, SlidingWindow};
+    /// # use std::time::Duration;
+    /// let window = SlidingWindow::with_clock(10, Duration::from_secs(1), ManualClock::new())?;
+    /// assert_eq!(window.check(11).outcome(), Outcome::CannotFit);
+    /// let decision = window.check(4);
+    /// assert_eq!((decision.remaining(), decision.reset_after()), (6, Duration::from_secs(2)));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn check(&self, cost: u64) -> Decision {
+        self.check_at(cost, self.clock.now_ns())
+    }
+
+    /// [`check`](Self::check) at a caller-supplied time on this counter's timeline.
+    ///
+    /// ```
+    /// # use floodgate::SlidingWindow;
+    /// # use std::time::Duration;
+    /// let window = SlidingWindow::new(1, Duration::from_secs(1))?;
+    /// assert!(window.check_at(1, 5_000_000_000).is_admitted());
+    /// assert!(!window.check_at(1, 5_900_000_000).is_admitted());
+    /// assert!(window.check_at(1, 7_000_000_000).is_admitted());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn check_at(&self, cost: u64, now_ns: u64) -> Decision {
+        self.update(|word, limit, window_ns| {
+            estimate::evaluate(word, limit, window_ns, now_ns, cost)
+        })
+    }
+
+    /// The counter as it stands now, charging nothing (same as `check(0)`).
+    ///
+    /// ```
+    /// # use floodgate::{ManualClock, SlidingWindow};
+    /// # use std::time::Duration;
+    /// let window = SlidingWindow::with_clock(5, Duration::from_secs(1), ManualClock::new())?;
+    /// window.check(2);
+    /// assert_eq!(window.peek().remaining(), 3);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn peek(&self) -> Decision {
+        self.check(0)
+    }
+
+    /// [`peek`](Self::peek) at a caller-supplied time.
+    pub fn peek_at(&self, now_ns: u64) -> Decision {
+        self.check_at(0, now_ns)
+    }
+
+    /// Gives back `amount` units (say, the downstream call failed), taken off
+    /// the current window's count first and the previous window's after, and
+    /// returns the counter afterwards. Counts never go below zero.
+    ///
+    /// ```
+    /// # use floodgate::{ManualClock, SlidingWindow};
+    /// # use std::time::Duration;
+    /// let window = SlidingWindow::with_clock(5, Duration::from_secs(1), ManualClock::new())?;
+    /// window.check(3);
+    /// assert_eq!(window.refund(1).remaining(), 3);
+    /// assert_eq!(window.refund(100).remaining(), 5);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn refund(&self, amount: u64) -> Decision {
+        self.refund_at(amount, self.clock.now_ns())
+    }
+
+    /// [`refund`](Self::refund) at a caller-supplied time.
+    pub fn refund_at(&self, amount: u64, now_ns: u64) -> Decision {
+        self.update(|word, limit, window_ns| {
+            estimate::refund(word, limit, window_ns, now_ns, amount)
+        })
+    }
+
+    /// Replaces the limit, from any thread, while checks go on; the counts
+    /// are kept, so a lowered limit may deny until they slide out. A check
+    /// racing the change decides under either limit. The window length is
+    /// fixed for the counter's life: counts of one length cannot be
+    /// re-weighted into another without the log they summarise.
+    ///
+    /// ```
+    /// # use floodgate::{Error, ManualClock, SlidingWindow};
+    /// # use std::time::Duration;
+    /// let window = SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new())?;
+    /// window.check(500);
+    /// window.reconfigure(1_800)?; // Hobby -> Pro
+    /// assert_eq!(window.peek().remaining(), 1_300);
+    /// assert_eq!(window.reconfigure(0), Err(Error::ZeroLimit));
+    /// assert_eq!(window.limit(), 1_800);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reconfigure(&self, limit: u64) -> Result<()> {
+        validate_limit(limit)?;
+        // Relaxed: see `limit`.
+        self.limit.store(limit, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The CAS loop every operation runs.
+    fn update(&self, mut step: impl FnMut(WindowWord, u64, u64) -> Evaluation) -> Decision {
+        let limit = self.limit();
+        // Relaxed: the word is the whole state; nothing else is published with it.
+        let mut current = WindowWord::from_bits(self.state.load(Ordering::Relaxed));
+        let backoff = Backoff::new();
+        loop {
+            let evaluation = step(current, limit, self.window_ns);
+            let Some(next) = evaluation.next else {
+                return evaluation.decision;
+            };
+            // Relaxed both ways: the CAS itself orders updates of this one word.
+            match self.state.compare_exchange_weak(
+                current.into_bits(),
+                next.into_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return evaluation.decision,
+                Err(actual) => {
+                    current = WindowWord::from_bits(actual);
+                    backoff.spin();
+                }
+            }
+        }
+    }
+}
+
+fn validate_limit(limit: u64) -> Result<()> {
+    if limit == 0 {
+        Err(Error::ZeroLimit)
+    } else if limit > MAX_WINDOW_LIMIT {
+        Err(Error::LimitTooLarge)
+    } else {
+        Ok(())
+    }
+}
+
+impl<C: Clock> std::fmt::Debug for SlidingWindow<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlidingWindow")
+            .field("limit", &self.limit())
+            .field("window", &self.window())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,122 @@
+//! A plain reference model of one GCRA bucket, written independently of the
+//! engine: absolute time in u128 units of 1/count ns, no packing, no wrap.
+//! Property tests require the engine to make identical decisions.
+
+/// The numbers a decision reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    pub verdict: Verdict,
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset_after_ns: u64,
+    pub retry_after_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Admitted,
+    Denied,
+    CannotFit,
+}
+
+/// count per period_ns, burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u64,
+    pub period_ns: u64,
+    pub burst: u64,
+}
+
+impl Rate {
+    /// Units of time this model counts in: 1/count ns.
+    fn units_per_ns(&self) -> u128 {
+        self.count.into()
+    }
+    /// One request's interval in those units.
+    fn interval(&self) -> u128 {
+        self.period_ns.into()
+    }
+    fn capacity(&self) -> u128 {
+        self.interval() * u128::from(self.burst)
+    }
+    /// Ticks are the engine's documented resolution: 1/k ns with
+    /// k = count / gcd(count, period); fractions round up to whole ticks.
+    fn units_per_tick(&self) -> u128 {
+        gcd(self.count, self.period_ns).into()
+    }
+}
+
+pub struct Bucket {
+    pub rate: Rate,
+    /// Theoretical arrival time in units of 1/count ns; None when never charged.
+    tat: Option<u128>,
+}
+
+impl Bucket {
+    pub fn new(rate: Rate) -> Self {
+        Self { rate, tat: None }
+    }
+
+    fn debt(&self, now_ns: u64) -> u128 {
+        let now = u128::from(now_ns) * self.rate.units_per_ns();
+        self.tat.map_or(0, |tat| tat.saturating_sub(now))
+    }
+
+    fn ns_up(&self, units: u128) -> u64 {
+        units.div_ceil(self.rate.units_per_ns()) as u64
+    }
+
+    fn report(&self, verdict: Verdict, debt: u128, retry: u128) -> Reported {
+        Reported {
+            verdict,
+            limit: self.rate.burst,
+            remaining: (self.rate.capacity().saturating_sub(debt) / self.rate.interval()) as u64,
+            reset_after_ns: self.ns_up(debt),
+            retry_after_ns: self.ns_up(retry),
+        }
+    }
+
+    pub fn check(&mut self, cost: u64, now_ns: u64) -> Reported {
+        let debt = self.debt(now_ns);
+        if cost > self.rate.burst {
+            return self.report(Verdict::CannotFit, debt, 0);
+        }
+        let need = u128::from(cost) * self.rate.interval();
+        if debt + need <= self.rate.capacity() {
+            if cost > 0 {
+                self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + debt + need);
+            }
+            self.report(Verdict::Admitted, debt + need, 0)
+        } else {
+            self.report(Verdict::Denied, debt, debt + need - self.rate.capacity())
+        }
+    }
+
+    pub fn refund(&mut self, amount: u64, now_ns: u64) -> Reported {
+        let debt = self.debt(now_ns);
+        if debt > 0 && amount > 0 {
+            let left = debt.saturating_sub(u128::from(amount) * self.rate.interval());
+            self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + left);
+        }
+        self.check(0, now_ns)
+    }
+
+    /// Requests in use carry over, rounded up to the new rate's tick, capped
+    /// at the new burst.
+    pub fn reconfigure(&mut self, rate: Rate, now_ns: u64) {
+        let debt = self.debt(now_ns);
+        // debt / old interval requests, each worth the new interval
+        let exact_units = debt * rate.interval();
+        let per_tick = rate.units_per_tick() * self.rate.interval();
+        let kept = (exact_units.div_ceil(per_tick) * rate.units_per_tick()).min(rate.capacity());
+        self.rate = rate;
+        self.tat = Some(u128::from(now_ns) * rate.units_per_ns() + kept);
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
