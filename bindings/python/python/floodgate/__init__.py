@@ -1,0 +1,31 @@
+"""floodgate: lock-free GCRA rate limiting for Python services.
+
+Every bucket is one atomic word in Rust, updated by compare-and-swap, so a
+check is safe from any number of threads and costs well under a microsecond.
+
+>>> import floodgate
+>>> limiter = floodgate.Limiter(floodgate.Quota.per_second(30, burst=60))
+>>> decision = limiter.check()
+>>> decision.admitted, decision.limit, decision.remaining
+(True, 60, 59)
+
+The ASGI middleware lives in :mod:`floodgate.asgi`.
+"""
+
+from floodgate._floodgate import (
+    Decision,
+    FloodgateError,
+    Limiter,
+    ManualClock,
+    Outcome,
+    Quota,
+)
+
+__all__ = [
+    "Decision",
+    "FloodgateError",
+    "Limiter",
+    "ManualClock",
+    "Outcome",
+    "Quota",
+]

@@ -1,0 +1,26 @@
+//! The `floodgate._floodgate` extension module: Python classes over the
+//! floodgate engine. The pure-Python package `floodgate` re-exports them.
+
+mod args;
+mod clock;
+mod decision;
+mod errors;
+mod limiter;
+mod quota;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_floodgate")]
+fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<quota::PyQuota>()?;
+    module.add_class::<decision::PyOutcome>()?;
+    module.add_class::<decision::PyDecision>()?;
+    module.add_class::<clock::PyManualClock>()?;
+    module.add_class::<limiter::PyLimiter>()?;
+    module.add(
+        "FloodgateError",
+        module.py().get_type::<errors::FloodgateError>(),
+    )?;
+    Ok(())
+}
