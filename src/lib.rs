@@ -24,6 +24,7 @@ mod error;
 #[doc(hidden)] // The C ABI, documented in include/floodgate.h; see src/ffi/mod.rs.
 pub mod ffi;
 mod gcra;
+mod inflight;
 mod limiter;
 mod quota;
 mod quota_ring;
@@ -34,6 +35,7 @@ mod window;
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use decision::{Decision, Outcome};
 pub use error::{Error, Result};
+pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use limiter::Limiter;
 pub use quota::{Quota, MAX_TICKS_PER_NS};
 pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};

@@ -288,9 +288,9 @@ mod tests {
         let mut word = WindowWord::EMPTY;
         run(&mut word, 10, 0, 6);
         run(&mut word, 10, MINUTE, 3);
-        let e = refund(word, 10, MINUTE, 5);
+        let e = refund(word, 10, MINUTE, MINUTE, 5);
         let view = e.next.unwrap().view(1);
         assert_eq!((view.previous, view.current), (4, 0));
-        assert!(refund(WindowWord::EMPTY, 10, 0, 3).next.is_none());
+        assert!(refund(WindowWord::EMPTY, 10, MINUTE, 0, 3).next.is_none());
     }
 }

@@ -19,12 +19,22 @@
 //!   `previous * (W - e) / W` here: at worst the counter denies that many
 //!   requests the log would admit.
 //!
-//! On realistic traffic the two sides are rare. `tests/window.rs` replays
-//! random Poisson traffic at 0.5x to 3x the limit, and bursty on/off traffic,
-//! against an exact log fed the same admissions; it measured 0.04% to 1.3%
-//! of decisions differing (Cloudflare reports 0.003% on its production
-//! traffic, far below its limits), never more than `limit + previous * e / W`
-//! in a sliding interval, and asserts those bounds.
+//! Measured by `tests/window.rs` (600 per minute, seeded workloads, every
+//! decision replayed against an exact sliding log):
+//!
+//! | workload | decisions that differ from the log fed the same admissions | throughput vs an exact log limiter | fullest sliding minute |
+//! |---|---|---|---|
+//! | Poisson, 0.5x and 0.8x the limit | 0 | 1.000x | 363, 564 |
+//! | Poisson, 0.9x | 0.28% (822 over, 70 under of 324k) | 1.000x | 620 (1.03x) |
+//! | Poisson, 1.5x / 3x | 30% / 52% (timing) | 1.000x / 0.998x | 612 / 603 |
+//! | bursts of 10 s at 30/s, 100/s, then 0-80 s idle | 8% / 41% (timing) | 1.004x / 0.976x | 896 (1.49x) / 1,106 (1.84x) |
+//!
+//! Overloaded, both admit about as much but at different moments, so most
+//! decisions "differ" in timing only. Cloudflare's 0.003% of wrong decisions
+//! is over production traffic, nearly all far below its limits (like the
+//! 0.5x and 0.8x rows). Bursts right after idle minutes are the shape that
+//! approaches the `2 * limit` worst case; use a token bucket
+//! ([`Limiter`](crate::Limiter)) where that matters.
 
 mod estimate;
 mod word;

@@ -1,0 +1,335 @@
+//! The sliding-window counter against an exact sliding log, plus its
+//! behaviour on the GenieOS per-workspace numbers.
+
+use floodgate::{Error, ManualClock, Outcome, SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECOND: u64 = 1_000_000_000;
+const MINUTE: u64 = 60 * SECOND;
+
+/// SplitMix64: a tiny deterministic generator for workloads.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// An exponential gap with the given mean, in ns (Poisson arrivals).
+    fn gap(&mut self, mean_ns: f64) -> u64 {
+        let uniform = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        (-(1.0 - uniform).ln() * mean_ns) as u64 + 1
+    }
+}
+
+/// Every admission with its time: the exact answer the counter estimates.
+struct SlidingLog {
+    admitted: VecDeque<u64>,
+    window_ns: u64,
+}
+
+impl SlidingLog {
+    fn count_at(&mut self, now: u64) -> u64 {
+        while self
+            .admitted
+            .front()
+            .is_some_and(|&t| t + self.window_ns <= now)
+        {
+            self.admitted.pop_front();
+        }
+        self.admitted.len() as u64
+    }
+}
+
+#[derive(Default, Debug)]
+struct Replay {
+    requests: u64,
+    /// The counter admitted what the exact log, fed the counter's own
+    /// admissions, would have denied; and the reverse.
+    over_admitted: u64,
+    under_admitted: u64,
+    /// Admissions of the counter, and of an exact sliding-log limiter run
+    /// on its own over the same arrivals.
+    admitted: u64,
+    exact_admitted: u64,
+    /// The most admissions the counter let into one sliding interval.
+    peak_in_interval: u64,
+}
+
+impl Replay {
+    fn disagreement(&self) -> f64 {
+        (self.over_admitted + self.under_admitted) as f64 / self.requests as f64
+    }
+
+    fn throughput_vs_exact(&self) -> f64 {
+        self.admitted as f64 / self.exact_admitted as f64
+    }
+}
+
+/// Replays `arrivals` (ns timestamps, ascending, cost 1) through a counter,
+/// comparing each decision with the exact log fed the same admissions, and
+/// checking the documented over-admission bound at every admission.
+fn replay(limit: u64, arrivals: impl Iterator<Item = u64>) -> Replay {
+    let window = SlidingWindow::new(limit, Duration::from_nanos(MINUTE)).unwrap();
+    let mut log = SlidingLog {
+        admitted: VecDeque::new(),
+        window_ns: MINUTE,
+    };
+    let mut exact = SlidingLog {
+        admitted: VecDeque::new(),
+        window_ns: MINUTE,
+    };
+    let mut per_window: Vec<u64> = Vec::new();
+    let mut result = Replay::default();
+    for now in arrivals {
+        result.requests += 1;
+        if exact.count_at(now) < limit {
+            exact.admitted.push_back(now);
+            result.exact_admitted += 1;
+        }
+        let exact_admits = log.count_at(now) < limit;
+        let decision = window.check_at(1, now);
+        match (decision.is_admitted(), exact_admits) {
+            (true, false) => result.over_admitted += 1,
+            (false, true) => result.under_admitted += 1,
+            _ => {}
+        }
+        if decision.is_admitted() {
+            result.admitted += 1;
+            log.admitted.push_back(now);
+            let index = (now / MINUTE) as usize;
+            if per_window.len() <= index {
+                per_window.resize(index + 1, 0);
+            }
+            per_window[index] += 1;
+            assert!(
+                per_window[index] <= limit,
+                "a fixed window exceeded the limit"
+            );
+            // limit + previous * elapsed / W, compared multiplied by W.
+            let previous = index.checked_sub(1).map_or(0, |i| per_window[i]);
+            let in_interval = log.count_at(now);
+            result.peak_in_interval = result.peak_in_interval.max(in_interval);
+            let bound = u128::from(limit) * u128::from(MINUTE)
+                + u128::from(previous) * u128::from(now % MINUTE);
+            assert!(u128::from(in_interval) * u128::from(MINUTE) <= bound);
+            assert!(in_interval < 2 * limit);
+        }
+    }
+    result
+}
+
+fn poisson(seed: u64, per_minute: f64, minutes: u64) -> impl Iterator<Item = u64> {
+    let mut rng = Rng(seed);
+    let mean = MINUTE as f64 / per_minute;
+    let mut now = 0;
+    std::iter::from_fn(move || {
+        now += rng.gap(mean);
+        (now < minutes * MINUTE).then_some(now)
+    })
+}
+
+/// Bursts: 10 s at `peak` requests per second, then a random pause of 0 to
+/// 80 s.
+fn bursty(seed: u64, peak_per_second: f64, minutes: u64) -> impl Iterator<Item = u64> {
+    let mut rng = Rng(seed);
+    let mean = SECOND as f64 / peak_per_second;
+    let mut now = 0;
+    let mut burst_end = 10 * SECOND;
+    std::iter::from_fn(move || {
+        now += rng.gap(mean);
+        if now >= burst_end {
+            now = burst_end + rng.next() % (80 * SECOND);
+            burst_end = now + 10 * SECOND;
+        }
+        (now < minutes * MINUTE).then_some(now)
+    })
+}
+
+/// Under the limit, decisions of the counter and of an exact log fed the
+/// same admissions; the rates the module docs quote, measured on seeded
+/// workloads, each bound the measured rate rounded up.
+#[test]
+fn below_the_limit_decisions_agree_with_an_exact_log() {
+    let cases = [
+        ("poisson 0.5x", replay(600, poisson(1, 300.0, 600)), 0.0),
+        ("poisson 0.8x", replay(600, poisson(2, 480.0, 600)), 0.0005),
+        ("poisson 0.9x", replay(600, poisson(3, 540.0, 600)), 0.004),
+    ];
+    report_and_check(&cases, |replay| replay.disagreement());
+}
+
+/// Overloaded, decisions differ in timing (each admits as its own state
+/// frees room), so what matters is how much each lets through: throughput
+/// against an exact sliding-log limiter, and the fullest sliding interval
+/// (the module docs quote these; each bound is the measured peak rounded up).
+#[test]
+fn overloaded_throughput_and_peaks_stay_within_the_documented_bounds() {
+    let cases = [
+        ("poisson 1.5x", replay(600, poisson(4, 900.0, 300)), 620),
+        ("poisson 3x", replay(600, poisson(5, 1_800.0, 200)), 610),
+        ("bursty 30/s", replay(600, bursty(6, 30.0, 300)), 900),
+        ("bursty 100/s", replay(600, bursty(7, 100.0, 200)), 1_110),
+    ];
+    let cases = cases.map(|(name, replay, peak)| (name, replay, peak as f64));
+    report_and_check(&cases, |replay| replay.peak_in_interval as f64);
+    for (name, measured, _) in &cases {
+        let ratio = measured.throughput_vs_exact();
+        assert!((0.97..=1.01).contains(&ratio), "{name}: throughput {ratio}");
+    }
+}
+
+fn report_and_check(cases: &[(&str, Replay, f64)], metric: impl Fn(&Replay) -> f64) {
+    for (name, measured, _) in cases {
+        println!(
+            "{name}: {} requests; decisions differ {:.4}% ({} over, {} under); \
+             throughput {:.4}x exact; peak {} in a sliding minute",
+            measured.requests,
+            100.0 * measured.disagreement(),
+            measured.over_admitted,
+            measured.under_admitted,
+            measured.throughput_vs_exact(),
+            measured.peak_in_interval,
+        );
+    }
+    for (name, measured, bound) in cases {
+        assert!(measured.requests > 50_000, "{name}: workload too small");
+        assert!(
+            metric(measured) <= *bound,
+            "{name}: {measured:?} beyond {bound}"
+        );
+    }
+}
+
+/// The adversarial worst case of the module docs: the previous window's
+/// requests all at its end, then the current window's all at its end.
+#[test]
+fn worst_case_over_admission_is_below_twice_the_limit() {
+    let limit = 600;
+    let window = SlidingWindow::new(limit, Duration::from_nanos(MINUTE)).unwrap();
+    let end_of_first = MINUTE - 1;
+    assert!(window.check_at(limit, end_of_first).is_admitted());
+    let end_of_second = 2 * MINUTE - 1;
+    // 1 ns before the end, the first window's 600 weigh 600 * 1 / W: 0.00...
+    let again = window.check_at(0, end_of_second).remaining();
+    assert_eq!(again, limit - 1);
+    assert!(window.check_at(again, end_of_second).is_admitted());
+    // 1,199 admitted within 60 s + 1 ns: under 2 x limit, as documented.
+    assert_eq!(limit + again, 2 * limit - 1);
+}
+
+#[test]
+fn genieos_workspace_600_per_minute() {
+    let clock = ManualClock::starting_at(7 * MINUTE);
+    let workspace = SlidingWindow::with_clock(600, Duration::from_secs(60), clock.clone()).unwrap();
+    for i in 0..600 {
+        let decision = workspace.check(1);
+        assert!(decision.is_admitted(), "request {i}");
+        assert_eq!(decision.limit(), 600);
+    }
+    let denied = workspace.check(1);
+    assert_eq!(denied.outcome(), Outcome::Denied);
+    assert_eq!(denied.remaining(), 0);
+    assert_eq!(denied.retry_after(), Some(Duration::from_millis(60_100)));
+    clock.advance(Duration::from_millis(60_100));
+    assert!(workspace.check(1).is_admitted());
+    assert!(!workspace.check(1).is_admitted());
+    // "Spread, don't batch": 500 a minute, evenly spaced, always fits.
+    for i in 0..5_000 {
+        clock.advance(Duration::from_millis(120));
+        assert!(workspace.check(1).is_admitted(), "spread request {i}");
+    }
+}
+
+#[test]
+fn denied_retry_after_is_exact_and_never_zero() {
+    let window = SlidingWindow::new(7, Duration::from_millis(1_000)).unwrap();
+    let mut rng = Rng(99);
+    let mut now = 0;
+    for _ in 0..20_000 {
+        now += rng.next() % (SECOND / 5);
+        let cost = 1 + rng.next() % 7;
+        let decision = window.check_at(cost, now);
+        if let Some(wait) = decision.retry_after() {
+            let wait = wait.as_nanos() as u64;
+            assert!(wait >= 1);
+            assert!(window.peek_at(now + wait - 1).remaining() < cost);
+            assert!(window.peek_at(now + wait).remaining() >= cost);
+        }
+    }
+}
+
+#[test]
+fn reset_after_is_when_the_estimate_is_back_to_zero() {
+    let window = SlidingWindow::new(10, Duration::from_nanos(MINUTE)).unwrap();
+    let decision = window.check_at(3, MINUTE / 4);
+    assert_eq!(decision.reset_after_ns(), 2 * MINUTE - MINUTE / 4);
+    assert_eq!(window.peek_at(2 * MINUTE - 1).remaining(), 9);
+    assert_eq!(window.peek_at(2 * MINUTE).remaining(), 10);
+    assert_eq!(window.peek_at(2 * MINUTE).reset_after(), Duration::ZERO);
+}
+
+#[test]
+fn reconfigure_keeps_counts_and_refuses_bad_limits() {
+    let window = SlidingWindow::new(600, Duration::from_nanos(MINUTE)).unwrap();
+    assert!(window.check_at(500, 0).is_admitted());
+    window.reconfigure(100).unwrap();
+    let denied = window.check_at(1, 0);
+    assert_eq!(denied.outcome(), Outcome::Denied);
+    assert_eq!(denied.limit(), 100);
+    // 500 counted against 100: in the next window, once their weight is
+    // down to 99, that is 401/500 of the way in.
+    assert_eq!(denied.retry_after_ns(), MINUTE + MINUTE / 500 * 401);
+    assert_eq!(
+        window.reconfigure(MAX_WINDOW_LIMIT + 1),
+        Err(Error::LimitTooLarge)
+    );
+    assert_eq!(window.limit(), 100);
+}
+
+#[test]
+fn refuses_bad_configuration() {
+    let clock = ManualClock::new();
+    let too_long = MAX_WINDOW + Duration::from_nanos(1);
+    assert_eq!(
+        SlidingWindow::with_clock(1, too_long, clock.clone()).err(),
+        Some(Error::WindowTooLong)
+    );
+    assert!(SlidingWindow::with_clock(MAX_WINDOW_LIMIT, MAX_WINDOW, clock).is_ok());
+}
+
+#[test]
+fn the_largest_window_and_limit_do_not_overflow() {
+    let window = SlidingWindow::new(MAX_WINDOW_LIMIT, MAX_WINDOW).unwrap();
+    let late = u64::MAX - 1;
+    assert!(window.check_at(MAX_WINDOW_LIMIT, late).is_admitted());
+    let denied = window.check_at(MAX_WINDOW_LIMIT, late);
+    assert_eq!(denied.outcome(), Outcome::Denied);
+    assert!(denied.retry_after_ns() > 0);
+}
+
+#[test]
+fn threads_together_never_exceed_the_limit() {
+    let clock = ManualClock::starting_at(MINUTE);
+    let window =
+        Arc::new(SlidingWindow::with_clock(1_000, Duration::from_secs(60), clock).unwrap());
+    let admitted: u64 = (0..4)
+        .map(|_| {
+            let window = window.clone();
+            std::thread::spawn(move || {
+                (0..1_000).filter(|_| window.check(1).is_admitted()).count() as u64
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .sum();
+    assert_eq!(admitted, 1_000);
+    assert_eq!(window.peek().remaining(), 0);
+}
