@@ -1,0 +1,241 @@
+"""The ASGI middleware in a real Starlette app, driven by httpx."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from floodgate import Limiter, ManualClock, Quota
+from floodgate._render import reset_timestamp, retry_after_value
+from floodgate.asgi import RateLimitMiddleware, client_ip, header, path
+
+WALL_CLOCK = 1_776_688_440.0  # 2026-04-20T12:34:00Z
+HOBBY = Quota.per_second(30, burst=60)
+
+
+async def hello(request):
+    return PlainTextResponse("hello", headers={"x-app": "yes"})
+
+
+def app_with(limiter, **options):
+    options.setdefault("wall_clock", lambda: WALL_CLOCK)
+    return Starlette(
+        routes=[Route("/", hello), Route("/other", hello)],
+        middleware=[Middleware(RateLimitMiddleware, limiter=limiter, **options)],
+    )
+
+
+def hobby_limiter():
+    clock = ManualClock()
+    return Limiter(HOBBY, clock=clock), clock
+
+
+def get_many(app, count, url="/", headers=None):
+    async def run():
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4242))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [await client.get(url, headers=headers) for _ in range(count)]
+
+    return asyncio.run(run())
+
+
+def test_admitted_responses_carry_rate_limit_headers_and_reach_the_app():
+    limiter, _ = hobby_limiter()
+    first, second = get_many(app_with(limiter), 2)
+    assert first.status_code == 200 and first.text == "hello"
+    assert first.headers["x-app"] == "yes"
+    assert first.headers["x-ratelimit-limit"] == "60"
+    assert first.headers["x-ratelimit-remaining"] == "59"
+    assert second.headers["x-ratelimit-remaining"] == "58"
+    assert first.headers["x-ratelimit-scope"] == "key"
+    # Reset after one interval (33.3 ms) rounds up to the next whole second.
+    assert first.headers["x-ratelimit-reset"] == "2026-04-20T12:34:01Z"
+    assert "retry-after" not in first.headers
+
+
+def test_61st_request_gets_429_with_retry_after_and_genieos_body():
+    limiter, _ = hobby_limiter()
+    responses = get_many(app_with(limiter), 61, headers={"x-request-id": "req_01JABC"})
+    assert [r.status_code for r in responses[:60]] == [200] * 60
+    denied = responses[60]
+    assert denied.status_code == 429
+    assert denied.headers["retry-after"] == "0.034"
+    assert denied.headers["x-ratelimit-limit"] == "60"
+    assert denied.headers["x-ratelimit-remaining"] == "0"
+    assert denied.headers["x-ratelimit-scope"] == "key"
+    assert denied.headers["x-ratelimit-reset"] == "2026-04-20T12:34:02Z"
+    assert denied.headers["content-type"] == "application/json"
+    assert "x-app" not in denied.headers  # the app never ran
+    assert denied.json() == {
+        "error": {
+            "type": "rate_limit_exceeded",
+            "code": "key_rate_limit",
+            "message": "API key exceeded its rate limit. Retry after 0.034s.",
+            "retry_after_seconds": 0.034,
+            "request_id": "req_01JABC",
+        }
+    }
+
+
+def test_retry_after_in_whole_seconds_and_custom_error_fields():
+    limiter = Limiter(Quota.per_second(15), clock=ManualClock())
+    app = app_with(
+        limiter,
+        fractional_retry_after=False,
+        scope_name="user",
+        error_type="throttled",
+        error_code="CONN_THROTTLED",
+        message="exceeded limit of {limit} requests per second",
+    )
+    denied = get_many(app, 16)[15]
+    assert denied.status_code == 429
+    assert denied.headers["retry-after"] == "1"
+    assert denied.headers["x-ratelimit-scope"] == "user"
+    body = denied.json()["error"]
+    assert (body["type"], body["code"]) == ("throttled", "CONN_THROTTLED")
+    assert body["message"] == "exceeded limit of 15 requests per second"
+    assert body["retry_after_seconds"] == 1
+    assert body["request_id"].startswith("req_")
+
+
+def test_requests_pass_again_after_the_wait():
+    limiter, clock = hobby_limiter()
+    app = app_with(limiter)
+    assert get_many(app, 61)[60].status_code == 429
+    clock.advance(0.034)
+    (again,) = get_many(app, 1)
+    assert again.status_code == 200
+    assert again.headers["x-ratelimit-remaining"] == "0"
+
+
+def test_cost_beyond_the_burst_is_refused_without_retry_after():
+    limiter, _ = hobby_limiter()
+    (response,) = get_many(app_with(limiter, cost=61), 1)
+    assert response.status_code == 429
+    assert "retry-after" not in response.headers
+    assert response.json()["error"]["retry_after_seconds"] is None
+    assert limiter.peek().remaining == 60
+
+
+def test_cost_function_weighs_requests_by_path():
+    limiter, _ = hobby_limiter()
+    app = app_with(limiter, cost=lambda scope: 10 if scope["path"] == "/other" else 1)
+    assert get_many(app, 1, "/other")[0].headers["x-ratelimit-remaining"] == "50"
+    assert get_many(app, 1, "/")[0].headers["x-ratelimit-remaining"] == "49"
+
+
+def test_requests_without_a_key_are_not_limited_and_get_no_headers():
+    limiter, _ = hobby_limiter()
+    app = app_with(limiter, key=header("X-API-Key"))
+    unkeyed = get_many(app, 3)
+    assert all(r.status_code == 200 for r in unkeyed)
+    assert all("x-ratelimit-limit" not in r.headers for r in unkeyed)
+    assert limiter.peek().remaining == 60
+    keyed = get_many(app, 1, headers={"x-api-key": "mg_live_1"})[0]
+    assert keyed.headers["x-ratelimit-remaining"] == "59"
+
+
+@pytest.mark.parametrize("kind", ["websocket", "lifespan"])
+def test_non_http_traffic_passes_through_unlimited(kind):
+    limiter = Limiter(Quota.per_hour(1), clock=ManualClock())
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["type"])
+        await send({"type": "sent"})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {}
+
+    middleware = RateLimitMiddleware(app, limiter)
+    scope = {"type": kind, "path": "/ws", "client": ("203.0.113.7", 1), "headers": []}
+    for _ in range(3):
+        asyncio.run(middleware(scope, receive, send))
+    assert seen == [kind] * 3
+    assert sent == [{"type": "sent"}] * 3
+    assert limiter.peek().remaining == 1
+
+
+def test_key_functions_read_the_scope():
+    scope = {
+        "type": "http",
+        "path": "/v1/send",
+        "client": ("198.51.100.4", 5000),
+        "headers": [(b"x-api-key", b"mg_live_7"), (b"accept", b"*/*")],
+    }
+    assert client_ip(scope) == "198.51.100.4"
+    assert client_ip({**scope, "client": None}) is None
+    assert path(scope) == "/v1/send"
+    assert header("X-Api-Key")(scope) == b"mg_live_7"
+    assert header("authorization")(scope) is None
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"limiter": object()}, TypeError, "limiter must be a floodgate.Limiter"),
+        ({"key": "x-api-key"}, TypeError, "key must be a function"),
+        ({"cost": -1}, ValueError, "cost must be a non-negative int"),
+        ({"cost": 1.5}, ValueError, "cost must be a non-negative int"),
+        ({"message": "wait {seconds}s"}, ValueError, "message template is invalid"),
+    ],
+)
+def test_bad_configuration_is_refused_at_construction(options, error, message):
+    options.setdefault("limiter", Limiter(HOBBY))
+    with pytest.raises(error, match=message):
+        RateLimitMiddleware(hello, **options)
+
+
+@pytest.mark.parametrize(
+    ("nanos", "fractional", "expected"),
+    [
+        (33_333_334, True, "0.034"),
+        (600_000_000, True, "0.6"),
+        (1, True, "0.001"),
+        (2_000_000_000, True, "2"),
+        (1_500_000_001, True, "1.501"),
+        (33_333_334, False, "1"),
+        (2_000_000_000, False, "2"),
+        (2_000_000_001, False, "3"),
+    ],
+)
+def test_retry_after_rounds_up_and_never_reads_zero(nanos, fractional, expected):
+    assert retry_after_value(nanos, fractional=fractional) == expected
+
+
+def test_reset_timestamp_is_utc_iso_rounded_up():
+    assert reset_timestamp(WALL_CLOCK, 0) == "2026-04-20T12:34:00Z"
+    assert reset_timestamp(WALL_CLOCK, 1) == "2026-04-20T12:34:01Z"
+    assert reset_timestamp(WALL_CLOCK + 0.25, 59_750_000_000) == "2026-04-20T12:35:00Z"
+
+
+def test_error_body_is_compact_json():
+    limiter, _ = hobby_limiter()
+    limiter.check(60)
+    body = get_many(app_with(limiter, request_id=lambda scope: "req_fixed"), 1)[0].content
+    assert json.loads(body)["error"]["request_id"] == "req_fixed"
+    assert b" " not in body.replace(b"API key exceeded its rate limit. Retry after 0.034s.", b"")
+
+
+def test_json_route_and_app_headers_survive():
+    async def data(request):
+        return JSONResponse({"ok": True}, headers={"x-ratelimit-custom": "1"})
+
+    app = Starlette(
+        routes=[Route("/data", data)],
+        middleware=[Middleware(RateLimitMiddleware, limiter=Limiter(HOBBY), key=path)],
+    )
+    (response,) = get_many(app, 1, "/data")
+    assert response.json() == {"ok": True}
+    assert response.headers["x-ratelimit-custom"] == "1"
+    assert response.headers["x-ratelimit-limit"] == "60"
