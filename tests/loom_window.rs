@@ -1,0 +1,79 @@
+//! Loom model checks of the sliding-window counter: checks and refunds
+//! racing on its one word, within a window and across a window boundary.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=2 \
+//!       cargo test --release --test loom_window`
+#![cfg(loom)]
+
+use floodgate::{ManualClock, SlidingWindow};
+use loom::sync::Arc;
+use loom::thread;
+use std::time::Duration;
+
+const WINDOW_NS: u64 = 1_000;
+
+fn window(limit: u64) -> Arc<SlidingWindow<ManualClock>> {
+    let window =
+        SlidingWindow::with_clock(limit, Duration::from_nanos(WINDOW_NS), ManualClock::new());
+    Arc::new(window.unwrap())
+}
+
+#[test]
+fn racing_checks_admit_exactly_the_limit_and_lose_no_count() {
+    loom::model(|| {
+        let counter = window(2);
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = counter.clone();
+                thread::spawn(move || counter.check_at(1, 10).is_admitted())
+            })
+            .collect();
+        let mine = counter.check_at(1, 10).is_admitted();
+        let admitted = others
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .chain([mine])
+            .filter(|&admitted| admitted)
+            .count();
+        assert_eq!(admitted, 2);
+        assert_eq!(counter.peek_at(10).remaining(), 0);
+    });
+}
+
+#[test]
+fn checks_racing_across_a_window_boundary_keep_every_count() {
+    loom::model(|| {
+        let counter = window(4);
+        assert!(counter.check_at(2, 900).is_admitted());
+        let late = {
+            let counter = counter.clone();
+            // Half way into the next window: the 2 weigh 1.
+            thread::spawn(move || counter.check_at(1, WINDOW_NS + 500).is_admitted())
+        };
+        let early = counter.check_at(1, 950).is_admitted();
+        let late = late.join().unwrap();
+        assert!(early && late);
+        // Early first: window 0 holds 3 (weighing 1.5 at 500 in), window 1
+        // holds 1. Late first: the early check, one window behind, counts in
+        // window 1 from its start, so window 0 holds 2 (weighing 1) and
+        // window 1 holds 2. Either way one whole request is left.
+        assert_eq!(counter.peek_at(WINDOW_NS + 500).remaining(), 1);
+    });
+}
+
+#[test]
+fn a_refund_racing_a_check_loses_neither() {
+    loom::model(|| {
+        let counter = window(3);
+        assert!(counter.check_at(3, 10).is_admitted());
+        let refunder = {
+            let counter = counter.clone();
+            thread::spawn(move || counter.refund_at(1, 10))
+        };
+        let checked = counter.check_at(1, 10);
+        refunder.join().unwrap();
+        // Checked before the refund it is denied, after it admitted.
+        let expected = if checked.is_admitted() { 0 } else { 1 };
+        assert_eq!(counter.peek_at(10).remaining(), expected);
+    });
+}
