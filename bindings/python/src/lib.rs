@@ -5,8 +5,10 @@ mod args;
 mod clock;
 mod decision;
 mod errors;
+mod inflight;
 mod limiter;
 mod quota;
+mod window;
 
 use pyo3::prelude::*;
 
@@ -18,6 +20,9 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<decision::PyDecision>()?;
     module.add_class::<clock::PyManualClock>()?;
     module.add_class::<limiter::PyLimiter>()?;
+    module.add_class::<window::PySlidingWindow>()?;
+    module.add_class::<inflight::PyInFlight>()?;
+    module.add_class::<inflight::PyPermit>()?;
     module.add(
         "FloodgateError",
         module.py().get_type::<errors::FloodgateError>(),

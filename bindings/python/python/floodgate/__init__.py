@@ -15,17 +15,23 @@ The ASGI middleware lives in :mod:`floodgate.asgi`.
 from floodgate._floodgate import (
     Decision,
     FloodgateError,
+    InFlight,
     Limiter,
     ManualClock,
     Outcome,
+    Permit,
     Quota,
+    SlidingWindow,
 )
 
 __all__ = [
     "Decision",
     "FloodgateError",
+    "InFlight",
     "Limiter",
     "ManualClock",
     "Outcome",
+    "Permit",
     "Quota",
+    "SlidingWindow",
 ]

@@ -1,9 +1,20 @@
 """Type stubs for the floodgate extension module (checked by tests/test_stubs.py)."""
 
 import datetime
-from typing import ClassVar, final
+from types import TracebackType
+from typing import ClassVar, Literal, final
 
-__all__ = ["Decision", "FloodgateError", "Limiter", "ManualClock", "Outcome", "Quota"]
+__all__ = [
+    "Decision",
+    "FloodgateError",
+    "InFlight",
+    "Limiter",
+    "ManualClock",
+    "Outcome",
+    "Permit",
+    "Quota",
+    "SlidingWindow",
+]
 
 _Seconds = int | float | datetime.timedelta
 
@@ -99,3 +110,52 @@ class Limiter:
     def reconfigure(self, quota: Quota, now_ns: int | None = None) -> None: ...
     @property
     def quota(self) -> Quota: ...
+
+@final
+class SlidingWindow:
+    """At most `limit` units per sliding `window`, safe from any number of threads."""
+
+    def __new__(
+        cls, limit: int, window: _Seconds, *, clock: ManualClock | None = None
+    ) -> SlidingWindow: ...
+    def check(self, cost: int = 1, now_ns: int | None = None) -> Decision: ...
+    def peek(self, now_ns: int | None = None) -> Decision: ...
+    def refund(self, amount: int = 1, now_ns: int | None = None) -> Decision: ...
+    def reconfigure(self, limit: int) -> None: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def window(self) -> float: ...
+    @property
+    def window_ns(self) -> int: ...
+
+@final
+class InFlight:
+    """At most `limit` permits out at once; lock-free."""
+
+    def __new__(cls, limit: int) -> InFlight: ...
+    def try_acquire(self) -> Permit | None: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+
+@final
+class Permit:
+    """One unit of an InFlight cap: release(), a with block, or dropping it gives it back."""
+
+    def release(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    def __enter__(self) -> Permit: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> Literal[False]: ...

@@ -1,0 +1,123 @@
+//! `floodgate.InFlight` and `floodgate.Permit`: a cap on concurrent requests.
+
+use crate::args;
+use crate::errors::engine_error;
+use floodgate::{Error, InFlight, PermitToken};
+use pyo3::prelude::*;
+
+/// At most `limit` permits out at once (GenieOS: 4 batch calls in flight per
+/// workspace). Lock-free and safe from any number of threads.
+#[pyclass(frozen, name = "InFlight", module = "floodgate")]
+pub(crate) struct PyInFlight(InFlight);
+
+/// One unit of an InFlight cap. Give it back with `release()`, by leaving a
+/// `with` block, or by dropping the last reference to it.
+#[pyclass(frozen, name = "Permit", module = "floodgate")]
+pub(crate) struct PyPermit {
+    cap: Py<PyInFlight>,
+    token: PermitToken,
+    in_flight: u64,
+    limit: u64,
+}
+
+fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    args::unsigned(value, "limit")
+}
+
+#[pymethods]
+impl PyInFlight {
+    /// A cap of `limit` concurrent permits, none out.
+    #[new]
+    fn new(#[pyo3(from_py_with = limit)] limit: u64) -> PyResult<Self> {
+        InFlight::new(limit).map(Self).map_err(engine_error)
+    }
+
+    /// A permit if fewer than `limit` are out, else None.
+    fn try_acquire(slf: &Bound<'_, Self>) -> Option<PyPermit> {
+        let permit = slf.get().0.try_acquire().ok()?;
+        let (in_flight, limit) = (permit.in_flight(), permit.limit());
+        Some(PyPermit {
+            cap: slf.clone().unbind(),
+            token: permit.into_token(),
+            in_flight,
+            limit,
+        })
+    }
+
+    /// The cap.
+    #[getter]
+    fn limit(&self) -> u64 {
+        self.0.limit()
+    }
+
+    /// Permits out right now (a snapshot: other threads move it).
+    #[getter]
+    fn in_flight(&self) -> u64 {
+        self.0.in_flight()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "InFlight({}, in_flight={})",
+            self.0.limit(),
+            self.0.in_flight()
+        )
+    }
+}
+
+#[pymethods]
+impl PyPermit {
+    /// Gives the permit back; returns the permits out afterwards. A second
+    /// release raises FloodgateError and changes nothing.
+    fn release(&self) -> PyResult<u64> {
+        self.cap.get().0.release(self.token).map_err(engine_error)
+    }
+
+    /// Permits out just after this one was taken, this one included.
+    #[getter]
+    fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// The cap's limit.
+    #[getter]
+    fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Permits that could still be taken just after this one was.
+    #[getter]
+    fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.in_flight)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Releases the permit unless the block already did; never swallows the
+    /// block's exception.
+    fn __exit__(
+        &self,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc_value: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        match self.cap.get().0.release(self.token) {
+            Ok(_) | Err(Error::PermitAlreadyReleased) => Ok(false),
+            Err(other) => Err(engine_error(other)),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Permit(in_flight={}, limit={})", self.in_flight, self.limit)
+    }
+}
+
+impl Drop for PyPermit {
+    /// A permit dropped while held gives its unit back, as Rust's Permit does;
+    /// one already released is refused by the cap and nothing changes.
+    fn drop(&mut self) {
+        let _already_released_is_fine = self.cap.get().0.release(self.token);
+    }
+}

@@ -1,0 +1,107 @@
+//! `floodgate.SlidingWindow`: a sliding-window counter in one atomic word.
+
+use crate::args;
+use crate::clock::{BindingClock, PyManualClock};
+use crate::decision::PyDecision;
+use crate::errors::engine_error;
+use floodgate::SlidingWindow;
+use pyo3::prelude::*;
+use std::time::Duration;
+
+/// At most `limit` units per sliding `window` (GenieOS: 600 per minute per
+/// workspace), the previous window weighted by its overlap. Safe from any
+/// number of threads.
+#[pyclass(frozen, name = "SlidingWindow", module = "floodgate")]
+pub(crate) struct PySlidingWindow(SlidingWindow<BindingClock>);
+
+fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    args::unsigned(value, "limit")
+}
+
+fn window(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "window")
+}
+
+#[pymethods]
+impl PySlidingWindow {
+    /// An empty counter of `limit` per `window` (seconds or a timedelta),
+    /// timed by `clock` (a ManualClock) or a monotonic clock of its own.
+    #[new]
+    #[pyo3(signature = (limit, window, *, clock = None))]
+    fn new(
+        #[pyo3(from_py_with = limit)] limit: u64,
+        #[pyo3(from_py_with = window)] window: Duration,
+        clock: Option<&Bound<'_, PyManualClock>>,
+    ) -> PyResult<Self> {
+        SlidingWindow::with_clock(limit, window, BindingClock::from_option(clock))
+            .map(Self)
+            .map_err(engine_error)
+    }
+
+    /// Decides a request of `cost` units, now or at `now_ns`.
+    #[pyo3(signature = (cost = 1, now_ns = None))]
+    fn check(
+        &self,
+        #[pyo3(from_py_with = args::cost)] cost: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyDecision {
+        PyDecision(match now_ns {
+            Some(now_ns) => self.0.check_at(cost, now_ns),
+            None => self.0.check(cost),
+        })
+    }
+
+    /// The counter as it stands, charging nothing.
+    #[pyo3(signature = (now_ns = None))]
+    fn peek(&self, #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>) -> PyDecision {
+        PyDecision(match now_ns {
+            Some(now_ns) => self.0.peek_at(now_ns),
+            None => self.0.peek(),
+        })
+    }
+
+    /// Gives back `amount` units; counts never go below zero.
+    #[pyo3(signature = (amount = 1, now_ns = None))]
+    fn refund(
+        &self,
+        #[pyo3(from_py_with = args::amount)] amount: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyDecision {
+        PyDecision(match now_ns {
+            Some(now_ns) => self.0.refund_at(amount, now_ns),
+            None => self.0.refund(amount),
+        })
+    }
+
+    /// Replaces the limit while checks go on; the counts are kept.
+    fn reconfigure(&self, #[pyo3(from_py_with = limit)] limit: u64) -> PyResult<()> {
+        self.0.reconfigure(limit).map_err(engine_error)
+    }
+
+    /// The limit in force.
+    #[getter]
+    fn limit(&self) -> u64 {
+        self.0.limit()
+    }
+
+    /// The window length in seconds.
+    #[getter]
+    fn window(&self) -> f64 {
+        self.0.window().as_secs_f64()
+    }
+
+    /// The window length in nanoseconds.
+    #[getter]
+    fn window_ns(&self) -> u64 {
+        // Windows are at most 2^62 ns (MAX_WINDOW), so this always fits.
+        u64::try_from(self.0.window().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SlidingWindow({}, {})",
+            self.0.limit(),
+            self.0.window().as_secs_f64()
+        )
+    }
+}
