@@ -32,12 +32,31 @@ pub enum Outcome {
 pub struct Decision {
     outcome: Outcome,
     limit: u64,
-    remaining: u64,
-    reset_after_ns: u64,
-    retry_after_ns: u64,
+    figures: Figures,
+}
+
+/// How a decision's numbers are kept until someone reads them. A GCRA check
+/// keeps raw ticks so the hot path does no division: the accessors divide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Figures {
+    Ticks {
+        /// Capacity in use after the decision.
+        debt: u64,
+        /// Ticks until the same cost fits (denied only).
+        wait: u64,
+        token_ticks: u64,
+        ticks_per_ns: u64,
+    },
+    Plain {
+        remaining: u64,
+        reset_after_ns: u64,
+        retry_after_ns: u64,
+    },
 }
 
 impl Decision {
+    /// A decision from figures already in requests and nanoseconds.
+    #[allow(dead_code)] // the policies that build plain decisions land next
     pub(crate) fn new(
         outcome: Outcome,
         limit: u64,
@@ -48,50 +67,97 @@ impl Decision {
         Self {
             outcome,
             limit,
-            remaining,
-            reset_after_ns,
-            retry_after_ns,
+            figures: Figures::Plain {
+                remaining,
+                reset_after_ns,
+                retry_after_ns,
+            },
+        }
+    }
+
+    /// A GCRA decision in ticks: `debt` is the capacity in use afterwards,
+    /// `wait` the ticks until the same cost fits.
+    #[inline]
+    pub(crate) fn from_ticks(
+        outcome: Outcome,
+        limit: u64,
+        debt: u64,
+        wait: u64,
+        token_ticks: u64,
+        ticks_per_ns: u64,
+    ) -> Self {
+        Self {
+            outcome,
+            limit,
+            figures: Figures::Ticks {
+                debt,
+                wait,
+                token_ticks,
+                ticks_per_ns,
+            },
         }
     }
 
     /// The verdict.
+    #[inline]
     pub fn outcome(&self) -> Outcome {
         self.outcome
     }
 
     /// Whether the request may go.
+    #[inline]
     pub fn is_admitted(&self) -> bool {
         self.outcome == Outcome::Admitted
     }
 
     /// The burst capacity: what `X-RateLimit-Limit` reports.
+    #[inline]
     pub fn limit(&self) -> u64 {
         self.limit
     }
 
     /// Whole units of capacity left after this decision.
+    #[inline]
     pub fn remaining(&self) -> u64 {
-        self.remaining
+        match self.figures {
+            Figures::Ticks {
+                debt, token_ticks, ..
+            } => (self.limit * token_ticks).saturating_sub(debt) / token_ticks,
+            Figures::Plain { remaining, .. } => remaining,
+        }
     }
 
     /// Time until the bucket is full again.
     pub fn reset_after(&self) -> Duration {
-        Duration::from_nanos(self.reset_after_ns)
+        Duration::from_nanos(self.reset_after_ns())
     }
 
-    /// [`reset_after`](Self::reset_after) in nanoseconds.
+    /// [`reset_after`](Self::reset_after) in nanoseconds, rounded up.
+    #[inline]
     pub fn reset_after_ns(&self) -> u64 {
-        self.reset_after_ns
+        match self.figures {
+            Figures::Ticks {
+                debt, ticks_per_ns, ..
+            } => debt.div_ceil(ticks_per_ns),
+            Figures::Plain { reset_after_ns, .. } => reset_after_ns,
+        }
     }
 
     /// When denied, the wait after which the same cost is admitted (never
     /// zero); `None` otherwise, including for [`Outcome::CannotFit`].
     pub fn retry_after(&self) -> Option<Duration> {
-        (self.outcome == Outcome::Denied).then(|| Duration::from_nanos(self.retry_after_ns))
+        (self.outcome == Outcome::Denied).then(|| Duration::from_nanos(self.retry_after_ns()))
     }
 
-    /// [`retry_after`](Self::retry_after) in nanoseconds, 0 when not denied.
+    /// [`retry_after`](Self::retry_after) in nanoseconds (rounded up, so
+    /// never 0 while denied), 0 when not denied.
+    #[inline]
     pub fn retry_after_ns(&self) -> u64 {
-        self.retry_after_ns
+        match self.figures {
+            Figures::Ticks {
+                wait, ticks_per_ns, ..
+            } => wait.div_ceil(ticks_per_ns),
+            Figures::Plain { retry_after_ns, .. } => retry_after_ns,
+        }
     }
 }

@@ -20,17 +20,19 @@ pub(crate) struct Evaluation {
 
 /// Decides a request of `cost` against `word` at `now_ns`. A `cost` of 0
 /// peeks: it reports the bucket and never writes.
+#[inline]
 pub(crate) fn evaluate(word: StateWord, quota: &Quota, now_ns: u64, cost: u64) -> Evaluation {
     let now = quota.ticks_at(now_ns);
     let debt = word.debt_at(now);
     let capacity = quota.capacity_ticks();
-    let report = |outcome, debt: u64, retry_ticks: u64| {
-        Decision::new(
+    let report = |outcome, debt: u64, wait: u64| {
+        Decision::from_ticks(
             outcome,
             quota.burst(),
-            capacity.saturating_sub(debt) / quota.token_ticks(),
-            quota.ticks_to_ns(debt),
-            quota.ticks_to_ns(retry_ticks),
+            debt,
+            wait,
+            quota.token_ticks(),
+            quota.ticks_per_ns(),
         )
     };
     if cost > quota.burst() {
@@ -58,12 +60,13 @@ pub(crate) fn evaluate(word: StateWord, quota: &Quota, now_ns: u64, cost: u64) -
 }
 
 /// Gives `amount` units of capacity back; the bucket never goes above full.
+#[inline]
 pub(crate) fn refund(word: StateWord, quota: &Quota, now_ns: u64, amount: u64) -> Evaluation {
     let now = quota.ticks_at(now_ns);
     let debt = word.debt_at(now);
     let returned = debt.saturating_sub(amount.saturating_mul(quota.token_ticks()));
-    let next = (amount > 0 && debt > 0)
-        .then(|| StateWord::with_debt(word.generation(), now, returned));
+    let next =
+        (amount > 0 && debt > 0).then(|| StateWord::with_debt(word.generation(), now, returned));
     Evaluation {
         decision: evaluate(
             next.unwrap_or(word),

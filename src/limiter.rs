@@ -75,6 +75,7 @@ impl<C: Clock> Limiter<C> {
     /// assert_eq!(limiter.check(10).outcome(), Outcome::Admitted);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
+    #[inline]
     pub fn check(&self, cost: u64) -> Decision {
         self.check_at(cost, self.clock.now_ns())
     }
@@ -89,6 +90,7 @@ impl<C: Clock> Limiter<C> {
     /// assert!(limiter.check_at(1, 6_000_000_000).is_admitted());
     /// # Ok::<(), floodgate::Error>(())
     /// ```
+    #[inline]
     pub fn check_at(&self, cost: u64, now_ns: u64) -> Decision {
         self.update(|word, quota| gcra::evaluate(word, quota, now_ns, cost))
     }
@@ -102,11 +104,13 @@ impl<C: Clock> Limiter<C> {
     /// assert_eq!(limiter.peek().remaining(), 3);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
+    #[inline]
     pub fn peek(&self) -> Decision {
         self.check(0)
     }
 
     /// [`peek`](Self::peek) at a caller-supplied time.
+    #[inline]
     pub fn peek_at(&self, now_ns: u64) -> Decision {
         self.check_at(0, now_ns)
     }
@@ -198,6 +202,7 @@ impl<C: Clock> Limiter<C> {
 
     /// The CAS loop every operation runs: read the word, decide in the units
     /// of the quota its generation names, store the result if it changed.
+    #[inline(always)]
     fn update(&self, mut step: impl FnMut(StateWord, &Quota) -> Evaluation) -> Decision {
         // Acquire: a word converted by `reconfigure_at` names a slot whose
         // new pointer must be visible here; release sequences carry this

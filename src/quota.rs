@@ -164,6 +164,7 @@ impl Quota {
     }
 
     /// How many requests may go at once from a full bucket.
+    #[inline]
     pub fn burst(&self) -> u64 {
         self.burst
     }
@@ -188,24 +189,28 @@ impl Quota {
     }
 
     /// Ticks one unit of cost takes to refill.
+    #[inline]
     pub(crate) fn token_ticks(&self) -> u64 {
         self.token_ticks
     }
 
     /// Ticks a whole burst takes to refill: the most debt a bucket may carry.
+    #[inline]
     pub(crate) fn capacity_ticks(&self) -> u64 {
         // Validated in `from_parts` not to overflow.
         self.burst * self.token_ticks
     }
 
     /// A nanosecond timestamp on this quota's tick scale, modulo the word's span.
+    #[inline]
     pub(crate) fn ticks_at(&self, now_ns: u64) -> u64 {
         now_ns.wrapping_mul(self.ticks_per_ns)
     }
 
-    /// A tick span as nanoseconds, rounded up so a wait is never reported short.
-    pub(crate) fn ticks_to_ns(&self, ticks: u64) -> u64 {
-        ticks.div_ceil(self.ticks_per_ns)
+    /// Ticks per nanosecond of this quota's time scale.
+    #[inline]
+    pub(crate) fn ticks_per_ns(&self) -> u64 {
+        self.ticks_per_ns
     }
 }
 

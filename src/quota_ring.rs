@@ -19,13 +19,16 @@ use std::sync::PoisonError;
 pub(crate) struct QuotaRing {
     slots: [AtomicPtr<Quota>; GENERATIONS],
     /// Owner of every slot's quota. Its mutex also serializes writers:
-    /// reconfigurations take turns, checks never touch it.
+    /// reconfigurations take turns, checks never touch it. The boxes keep
+    /// each quota's address fixed while the vector grows.
+    #[allow(clippy::vec_box)]
     published: Mutex<Vec<Box<Quota>>>,
 }
 
 /// Exclusive right to install quotas, held for one whole reconfiguration.
 pub(crate) struct RingWriter<'a> {
     ring: &'a QuotaRing,
+    #[allow(clippy::vec_box)] // see `QuotaRing::published`
     published: MutexGuard<'a, Vec<Box<Quota>>>,
 }
 
@@ -41,6 +44,7 @@ impl QuotaRing {
     }
 
     /// The quota that words of `generation` are measured in.
+    #[inline]
     pub(crate) fn get(&self, generation: usize) -> &Quota {
         // Acquire: pairs with the Release in `install`, so the quota's fields
         // are visible even to a check that reads a slot newer than its word

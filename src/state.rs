@@ -44,21 +44,25 @@ impl StateWord {
     /// A full bucket in generation 0.
     pub(crate) const FRESH: StateWord = StateWord(0);
 
+    #[inline]
     pub(crate) fn from_bits(bits: u64) -> Self {
         Self(bits)
     }
 
+    #[inline]
     pub(crate) fn into_bits(self) -> u64 {
         self.0
     }
 
     /// Which quota slot this word's ticks are measured in.
+    #[inline]
     pub(crate) fn generation(self) -> usize {
         (self.0 >> GENERATION_SHIFT) as usize
     }
 
     /// Capacity in use, in ticks, at `now_ticks` (a timestamp already on this
     /// word's tick scale). Zero for a full bucket.
+    #[inline]
     pub(crate) fn debt_at(self, now_ticks: u64) -> u64 {
         if self.0 & LIVE_BIT == 0 {
             return 0;
@@ -74,6 +78,7 @@ impl StateWord {
     /// The word in `generation` carrying `debt` ticks at `now_ticks`. Even a
     /// zero debt is stored live, as `tat = now`: a timestamp that later steps
     /// behind `now` must still see the bucket as it was then, not fresh.
+    #[inline]
     pub(crate) fn with_debt(generation: usize, now_ticks: u64, debt: u64) -> Self {
         debug_assert!(generation < GENERATIONS && debt < AHEAD_WINDOW);
         let generation_bits = (generation as u64) << GENERATION_SHIFT;
@@ -81,6 +86,7 @@ impl StateWord {
     }
 
     /// The generation a reconfiguration moves this word to.
+    #[inline]
     pub(crate) fn next_generation(self) -> usize {
         (self.generation() + 1) % GENERATIONS
     }

@@ -16,7 +16,10 @@ fn bound(quota: &Quota, elapsed_ns: u64) -> u64 {
 
 #[test]
 fn real_clock_never_over_admits() {
-    let quota = Quota::per_second(1_000_000).unwrap().with_burst(500).unwrap();
+    let quota = Quota::per_second(1_000_000)
+        .unwrap()
+        .with_burst(500)
+        .unwrap();
     let clock = MonotonicClock::new();
     let limiter = Arc::new(Limiter::with_clock(quota, clock.clone()));
     let start = clock.now_ns();
@@ -73,7 +76,10 @@ fn manual_clock_ticking_underneath_never_over_admits() {
     let limit = bound(&quota, clock.now_ns());
     assert!(admitted <= limit, "admitted {admitted}, bound {limit}");
     // The threads spun the whole time: at least the first burst was taken.
-    assert!(admitted >= quota.burst(), "admitted {admitted}, bound {limit}");
+    assert!(
+        admitted >= quota.burst(),
+        "admitted {admitted}, bound {limit}"
+    );
 }
 
 #[test]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test floodgate has, on a fresh machine: formatting, lints, unit,
+# integration and doc tests (the C/C++ ABI tests under valgrind among them),
+# the loom model checks, and the Python and Node packages' suites.
+# It installs what it needs (valgrind from Debian, a Python venv, npm packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+need_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        step "installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+need_apt valgrind
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "unit, integration and doc tests"
+cargo test --quiet
+
+step "loom model checks"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
+    cargo test --release --quiet --test 'loom_*'
+
+if [ -x bindings/python/run-tests.sh ]; then
+    step "python package"
+    bindings/python/run-tests.sh
+fi
+
+if [ -x bindings/node/run-tests.sh ]; then
+    step "node package"
+    bindings/node/run-tests.sh
+fi
+
+step "all tests passed"
