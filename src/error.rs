@@ -44,6 +44,8 @@ pub enum Error {
     InvalidTemplate,
     /// A retry policy with a zero growth factor or an initial delay above its cap.
     InvalidRetryPolicy,
+    /// A `RateLimit-Policy` name with a character outside printable ASCII.
+    InvalidPolicyName,
 }
 
 impl fmt::Display for Error {
@@ -63,7 +65,10 @@ impl fmt::Display for Error {
             Error::ForeignPermit => "in-flight permit belongs to another cap",
             Error::InvalidRetryAfter => "Retry-After is neither seconds nor an HTTP date",
             Error::InvalidTemplate => "message template has an unknown placeholder or stray brace",
-            Error::InvalidRetryPolicy => "retry policy needs factor >= 1 and initial delay <= max delay",
+            Error::InvalidRetryPolicy => {
+                "retry policy needs factor >= 1 and initial delay <= max delay"
+            }
+            Error::InvalidPolicyName => "policy name must be printable ASCII",
         })
     }
 }

@@ -24,6 +24,7 @@ mod error;
 #[doc(hidden)] // The C ABI, documented in include/floodgate.h; see src/ffi/mod.rs.
 pub mod ffi;
 mod gcra;
+mod headers;
 mod inflight;
 mod limiter;
 mod quota;
@@ -35,6 +36,7 @@ mod window;
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use decision::{Decision, Outcome};
 pub use error::{Error, Result};
+pub use headers::{ErrorBody, Headers, Policy, RenderedHeaders, RetryAfterFormat, Scope};
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use limiter::Limiter;
 pub use quota::{Quota, MAX_TICKS_PER_NS};

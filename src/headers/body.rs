@@ -1,0 +1,250 @@
+//! The JSON body of a 429: GenieOS's and Clarifai's shapes, configurable.
+
+use super::json::push_string;
+use super::scope::Scope;
+use super::seconds::RetryAfterFormat;
+use super::template::{Field, Template};
+use crate::decision::Decision;
+use crate::error::Result;
+
+/// The JSON error body a rejected request gets, in one of two shapes.
+///
+/// GenieOS:
+/// `{"error":{"type":..,"code":..,"message":..,"retry_after_seconds":0.6,"request_id":".."}}`;
+/// Clarifai:
+/// `{"status":{"code":"CONN_THROTTLED","description":..,"details":..,"req_id":".."}}`
+/// (or `"code":11005`). Messages are templates: `{retry_after}` (seconds,
+/// in the body's [`RetryAfterFormat`]; `never` when the cost can never fit),
+/// `{limit}`, `{remaining}`, `{scope}`; `{{` and `}}` for braces.
+///
+/// ```
+/// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
+///
+/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// limiter.check(60);
+/// let denied = limiter.check(1);
+/// let body = ErrorBody::genieos_key().render(&denied, Scope::Key, "req_01JABC");
+/// assert_eq!(
+///     body,
+///     r#"{"error":{"type":"rate_limit_exceeded","code":"key_rate_limit","message":"API key exceeded its rate limit. Retry after 0.1s.","retry_after_seconds":0.1,"request_id":"req_01JABC"}}"#
+/// );
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ErrorBody {
+    shape: Shape,
+    retry_after: RetryAfterFormat,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Shape {
+    GenieOs {
+        kind: String,
+        code: String,
+        message: Template,
+    },
+    Clarifai {
+        code: ClarifaiCode,
+        description: String,
+        details: Template,
+    },
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum ClarifaiCode {
+    Name(String),
+    Number(u64),
+}
+
+impl ErrorBody {
+    /// A GenieOS-shaped body with `type` `rate_limit_exceeded` and the given
+    /// `code` and `message` template.
+    ///
+    /// ```
+    /// use floodgate::{Error, ErrorBody};
+    /// assert!(ErrorBody::genieos("ip_rate_limit", "Slow down ({scope}).").is_ok());
+    /// assert_eq!(ErrorBody::genieos("x", "{oops}").err(), Some(Error::InvalidTemplate));
+    /// ```
+    pub fn genieos(code: &str, message: &str) -> Result<Self> {
+        Ok(Self {
+            shape: Shape::GenieOs {
+                kind: "rate_limit_exceeded".to_owned(),
+                code: code.to_owned(),
+                message: Template::parse(message)?,
+            },
+            retry_after: RetryAfterFormat::default(),
+        })
+    }
+
+    /// GenieOS's per-key body: code `key_rate_limit`, "API key exceeded its
+    /// rate limit. Retry after {retry_after}s.".
+    pub fn genieos_key() -> Self {
+        Self::genieos(
+            "key_rate_limit",
+            "API key exceeded its rate limit. Retry after {retry_after}s.",
+        )
+        .expect("a valid built-in template")
+    }
+
+    /// GenieOS's per-workspace body: code `workspace_rate_limit`,
+    /// "Workspace exceeded its rate limit. Retry after {retry_after}s.".
+    ///
+    /// ```
+    /// use floodgate::{ErrorBody, ManualClock, Scope, SlidingWindow};
+    /// use std::time::Duration;
+    /// let workspace = SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new())?;
+    /// workspace.check(600);
+    /// let body = ErrorBody::genieos_workspace().render(&workspace.check(1), Scope::Workspace, "req_1");
+    /// assert!(body.contains(r#""retry_after_seconds":60.1"#));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn genieos_workspace() -> Self {
+        Self::genieos(
+            "workspace_rate_limit",
+            "Workspace exceeded its rate limit. Retry after {retry_after}s.",
+        )
+        .expect("a valid built-in template")
+    }
+
+    /// A Clarifai-shaped body: status code `CONN_THROTTLED`, description
+    /// "Making too many requests" and the given `details` template.
+    ///
+    /// ```
+    /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
+    /// let limiter = Limiter::with_clock(Quota::per_second(15)?, ManualClock::new());
+    /// limiter.check(15);
+    /// let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second")?
+    ///     .with_numeric_code(11005)
+    ///     .render(&limiter.check(1), Scope::Key, "abc");
+    /// assert_eq!(
+    ///     body,
+    ///     r#"{"status":{"code":11005,"description":"Making too many requests","details":"exceeded limit of 15 requests per second","req_id":"abc"}}"#
+    /// );
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn clarifai(details: &str) -> Result<Self> {
+        Ok(Self {
+            shape: Shape::Clarifai {
+                code: ClarifaiCode::Name("CONN_THROTTLED".to_owned()),
+                description: "Making too many requests".to_owned(),
+                details: Template::parse(details)?,
+            },
+            retry_after: RetryAfterFormat::default(),
+        })
+    }
+
+    /// Replaces the GenieOS `type` (ignored by a Clarifai body).
+    pub fn with_type(mut self, kind: &str) -> Self {
+        if let Shape::GenieOs { kind: k, .. } = &mut self.shape {
+            *k = kind.to_owned();
+        }
+        self
+    }
+
+    /// Replaces the code with a string (`"code":"CONN_THROTTLED"`).
+    ///
+    /// ```
+    /// let body = floodgate::ErrorBody::genieos_key().with_code("ip_rate_limit");
+    /// # let _ = body;
+    /// ```
+    pub fn with_code(mut self, code: &str) -> Self {
+        match &mut self.shape {
+            Shape::GenieOs { code: c, .. } => *c = code.to_owned(),
+            Shape::Clarifai { code: c, .. } => *c = ClarifaiCode::Name(code.to_owned()),
+        }
+        self
+    }
+
+    /// Makes a Clarifai body's code a number (`"code":11005`); a GenieOS
+    /// body's code becomes its decimal string.
+    pub fn with_numeric_code(mut self, code: u64) -> Self {
+        match &mut self.shape {
+            Shape::GenieOs { code: c, .. } => *c = code.to_string(),
+            Shape::Clarifai { code: c, .. } => *c = ClarifaiCode::Number(code),
+        }
+        self
+    }
+
+    /// Replaces the message template (GenieOS `message`, Clarifai `details`).
+    ///
+    /// ```
+    /// use floodgate::{Error, ErrorBody};
+    /// let body = ErrorBody::genieos_key().with_message("Too fast, wait {retry_after}s")?;
+    /// assert_eq!(body.with_message("{").err(), Some(Error::InvalidTemplate));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn with_message(mut self, template: &str) -> Result<Self> {
+        let parsed = Template::parse(template)?;
+        match &mut self.shape {
+            Shape::GenieOs { message, .. } => *message = parsed,
+            Shape::Clarifai { details, .. } => *details = parsed,
+        }
+        Ok(self)
+    }
+
+    /// Replaces a Clarifai body's description (ignored by a GenieOS body).
+    pub fn with_description(mut self, text: &str) -> Self {
+        if let Shape::Clarifai { description, .. } = &mut self.shape {
+            *description = text.to_owned();
+        }
+        self
+    }
+
+    /// How waits are written in the body (default: one decimal, rounded up).
+    pub fn with_retry_after_format(mut self, format: RetryAfterFormat) -> Self {
+        self.retry_after = format;
+        self
+    }
+
+    /// The body for `decision` from `scope`, answering request `request_id`.
+    pub fn render(&self, decision: &Decision, scope: Scope, request_id: &str) -> String {
+        let retry_after = decision
+            .retry_after()
+            .map(|wait| self.retry_after.format(wait));
+        let value = |field| match field {
+            Field::RetryAfter => retry_after.clone().unwrap_or_else(|| "never".to_owned()),
+            Field::Limit => decision.limit().to_string(),
+            Field::Remaining => decision.remaining().to_string(),
+            Field::Scope => scope.as_str().to_owned(),
+        };
+        let mut out = String::with_capacity(192);
+        match &self.shape {
+            Shape::GenieOs {
+                kind,
+                code,
+                message,
+            } => {
+                out.push_str(r#"{"error":{"type":"#);
+                push_string(&mut out, kind);
+                out.push_str(r#","code":"#);
+                push_string(&mut out, code);
+                out.push_str(r#","message":"#);
+                push_string(&mut out, &message.fill(value));
+                out.push_str(r#","retry_after_seconds":"#);
+                // A decimal of digits and at most one point: a JSON number.
+                out.push_str(retry_after.as_deref().unwrap_or("null"));
+                out.push_str(r#","request_id":"#);
+                push_string(&mut out, request_id);
+            }
+            Shape::Clarifai {
+                code,
+                description,
+                details,
+            } => {
+                out.push_str(r#"{"status":{"code":"#);
+                match code {
+                    ClarifaiCode::Name(name) => push_string(&mut out, name),
+                    ClarifaiCode::Number(number) => out.push_str(&number.to_string()),
+                }
+                out.push_str(r#","description":"#);
+                push_string(&mut out, description);
+                out.push_str(r#","details":"#);
+                push_string(&mut out, &details.fill(value));
+                out.push_str(r#","req_id":"#);
+                push_string(&mut out, request_id);
+            }
+        }
+        out.push_str("}}");
+        out
+    }
+}

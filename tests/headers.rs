@@ -1,0 +1,190 @@
+//! Response metadata on the seeds' numbers: GenieOS headers and bodies,
+//! Clarifai's body, the IETF draft fields.
+
+use floodgate::{
+    Error, ErrorBody, Headers, Limiter, ManualClock, Outcome, Policy, Quota, RetryAfterFormat,
+    Scope, SlidingWindow,
+};
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// 2026-04-20T12:33:00Z.
+const NOW_UNIX_NS: u64 = 1_776_688_380_000_000_000;
+
+#[test]
+fn genieos_workspace_window_denies_the_601st_with_scope_workspace() {
+    let workspace =
+        SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new()).unwrap();
+    for _ in 0..600 {
+        assert!(workspace.check(1).is_admitted());
+    }
+    let denied = workspace.check(1);
+    assert_eq!(denied.outcome(), Outcome::Denied);
+    let headers = Headers::new().render_at(&denied, Scope::Workspace, NOW_UNIX_NS);
+    assert_eq!(headers.get("retry-after"), Some("60.1"));
+    assert_eq!(headers.get("X-RateLimit-Limit"), Some("600"));
+    assert_eq!(headers.get("X-RateLimit-Remaining"), Some("0"));
+    assert_eq!(headers.get("X-RateLimit-Scope"), Some("workspace"));
+    // The 600 slide out completely two minutes after the window began.
+    assert_eq!(
+        headers.get("X-RateLimit-Reset"),
+        Some("2026-04-20T12:35:00Z")
+    );
+
+    let body = ErrorBody::genieos_workspace().render(&denied, Scope::Workspace, "req_01JABC");
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        parsed,
+        json!({"error": {
+            "type": "rate_limit_exceeded",
+            "code": "workspace_rate_limit",
+            "message": "Workspace exceeded its rate limit. Retry after 60.1s.",
+            "retry_after_seconds": 60.1,
+            "request_id": "req_01JABC",
+        }})
+    );
+}
+
+#[test]
+fn genieos_key_body_says_retry_after_0_6() {
+    // 5 per 3 s, burst 1: the second request waits exactly 0.6 s.
+    let limiter = Limiter::with_clock(
+        Quota::new(5, Duration::from_secs(3))
+            .unwrap()
+            .with_burst(1)
+            .unwrap(),
+        ManualClock::new(),
+    );
+    assert!(limiter.check(1).is_admitted());
+    let denied = limiter.check(1);
+    assert_eq!(denied.retry_after(), Some(Duration::from_millis(600)));
+    let headers = Headers::new().render_at(&denied, Scope::Key, NOW_UNIX_NS);
+    assert_eq!(headers.get("Retry-After"), Some("0.6"));
+    assert_eq!(headers.get("X-RateLimit-Scope"), Some("key"));
+    assert_eq!(
+        headers.get("X-RateLimit-Reset"),
+        Some("2026-04-20T12:33:01Z")
+    );
+    let body = ErrorBody::genieos_key().render(&denied, Scope::Key, "req_01JABC...");
+    assert_eq!(
+        body,
+        r#"{"error":{"type":"rate_limit_exceeded","code":"key_rate_limit","message":"API key exceeded its rate limit. Retry after 0.6s.","retry_after_seconds":0.6,"request_id":"req_01JABC..."}}"#
+    );
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed["error"]["retry_after_seconds"], json!(0.6));
+}
+
+#[test]
+fn retry_after_is_never_zero_while_denied() {
+    let limiter = Limiter::with_clock(
+        Quota::per_second(1_000_000_000).unwrap(),
+        ManualClock::new(),
+    );
+    limiter.check(1_000_000_000);
+    let denied = limiter.check(1);
+    assert_eq!(denied.retry_after_ns(), 1);
+    for format in [
+        RetryAfterFormat::WholeSeconds,
+        RetryAfterFormat::Fractional { decimals: 1 },
+        RetryAfterFormat::Fractional { decimals: 9 },
+    ] {
+        let headers =
+            Headers::new()
+                .with_retry_after_format(format)
+                .render_at(&denied, Scope::Key, 0);
+        let value: f64 = headers.get("Retry-After").unwrap().parse().unwrap();
+        assert!(value > 0.0, "{format:?}");
+    }
+}
+
+#[test]
+fn clarifai_body_with_name_or_number() {
+    let limiter = Limiter::with_clock(Quota::per_second(15).unwrap(), ManualClock::new());
+    limiter.check(15);
+    let denied = limiter.check(1);
+    let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second").unwrap();
+    let named: Value = serde_json::from_str(&body.render(&denied, Scope::Key, "r1")).unwrap();
+    assert_eq!(
+        named,
+        json!({"status": {
+            "code": "CONN_THROTTLED",
+            "description": "Making too many requests",
+            "details": "exceeded limit of 15 requests per second",
+            "req_id": "r1",
+        }})
+    );
+    let numbered = body
+        .with_numeric_code(11005)
+        .render(&denied, Scope::Key, "r1");
+    let numbered: Value = serde_json::from_str(&numbered).unwrap();
+    assert_eq!(numbered["status"]["code"], json!(11005));
+}
+
+#[test]
+fn bodies_escape_whatever_they_are_given() {
+    let limiter = Limiter::with_clock(Quota::per_second(1).unwrap(), ManualClock::new());
+    limiter.check(1);
+    let denied = limiter.check(1);
+    let hostile = "\"}\\\n\u{0}é🦀";
+    let body = ErrorBody::genieos(hostile, "{scope}: {{\"{remaining}\"}} {limit}")
+        .unwrap()
+        .with_type(hostile)
+        .render(&denied, Scope::Named("a\"b"), hostile);
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed["error"]["code"], json!(hostile));
+    assert_eq!(parsed["error"]["type"], json!(hostile));
+    assert_eq!(parsed["error"]["request_id"], json!(hostile));
+    assert_eq!(parsed["error"]["message"], json!("a\"b: {\"0\"} 1"));
+}
+
+#[test]
+fn cannot_fit_has_no_retry_after() {
+    let limiter = Limiter::with_clock(Quota::per_second(10).unwrap(), ManualClock::new());
+    let decision = limiter.check(11);
+    assert_eq!(decision.outcome(), Outcome::CannotFit);
+    let headers = Headers::new().render_at(&decision, Scope::Endpoint, 0);
+    assert_eq!(headers.get("Retry-After"), None);
+    let body = ErrorBody::genieos_key().render(&decision, Scope::Endpoint, "r");
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed["error"]["retry_after_seconds"], Value::Null);
+}
+
+#[test]
+fn ietf_draft_fields() {
+    let window =
+        SlidingWindow::with_clock(100, Duration::from_secs(60), ManualClock::new()).unwrap();
+    window.check(58);
+    let decision = window.check_at(0, 43_000_000_000);
+    let policy = Policy::new("default", 100, Duration::from_secs(60)).unwrap();
+    let headers = Headers::new()
+        .without_legacy_fields()
+        .with_policy(policy)
+        .render_at(&decision, Scope::Workspace, NOW_UNIX_NS);
+    let names: Vec<_> = headers.iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["RateLimit-Policy", "RateLimit"]);
+    assert_eq!(
+        headers.get("RateLimit-Policy"),
+        Some("\"default\";q=100;w=60")
+    );
+    assert_eq!(headers.get("RateLimit"), Some("\"default\";r=42;t=77"));
+    let odd = Policy::new("a\"b\\c", 5, Duration::from_millis(1_500)).unwrap();
+    assert_eq!(odd.field(), r#""a\"b\\c";q=5;w=2"#);
+    assert_eq!(
+        Policy::new("é", 1, Duration::from_secs(1)),
+        Err(Error::InvalidPolicyName)
+    );
+}
+
+#[test]
+fn render_reads_the_wall_clock() {
+    let decision = Limiter::new(Quota::per_second(30).unwrap()).check(0);
+    let at = UNIX_EPOCH + Duration::from_nanos(NOW_UNIX_NS);
+    let headers = Headers::new().render(&decision, Scope::Ip, at);
+    assert_eq!(
+        headers.get("X-RateLimit-Reset"),
+        Some("2026-04-20T12:33:00Z")
+    );
+    assert_eq!(headers.get("X-RateLimit-Scope"), Some("ip"));
+    let now = Headers::new().render(&decision, Scope::Ip, SystemTime::now());
+    assert!(now.get("X-RateLimit-Reset").unwrap().starts_with("20"));
+}
