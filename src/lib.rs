@@ -18,6 +18,11 @@
 //! # Ok::<(), floodgate::Error>(())
 //! ```
 
+/// The README's examples run as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod clock;
 mod decision;
 mod error;
@@ -29,6 +34,7 @@ mod inflight;
 mod limiter;
 mod quota;
 mod quota_ring;
+mod retry;
 mod state;
 mod sync;
 mod window;
@@ -40,4 +46,5 @@ pub use headers::{ErrorBody, Headers, Policy, RenderedHeaders, RetryAfterFormat,
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use limiter::Limiter;
 pub use quota::{Quota, MAX_TICKS_PER_NS};
+pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};
 pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};
