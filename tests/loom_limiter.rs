@@ -102,7 +102,10 @@ fn two_reconfigurations_and_a_check_agree_on_the_last_quota() {
         let checked = limiter.check_at(1, NOW);
         first.join().unwrap();
         second.join().unwrap();
-        assert!(checked.is_admitted(), "one unit always fits every quota here");
+        assert!(
+            checked.is_admitted(),
+            "one unit always fits every quota here"
+        );
         let last = limiter.quota();
         assert!(last == wide || last == narrow);
         // One unit used, counted in requests, survives every conversion.
