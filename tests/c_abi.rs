@@ -96,6 +96,11 @@ fn run(command: &mut Command) -> Output {
 
 /// Compiles `source` (in tests/c) against the committed header and links it.
 fn build(source: &str, language: Language, linkage: Linkage) -> PathBuf {
+    build_from(&crate_dir().join("tests/c").join(source), language, linkage)
+}
+
+fn build_from(source_path: &Path, language: Language, linkage: Linkage) -> PathBuf {
+    let source = source_path.file_name().expect("a file").to_string_lossy();
     let (compiler, standard_flags): (String, &[&str]) = match language {
         Language::C => (
             std::env::var("CC").unwrap_or_else(|_| "cc".into()),
@@ -118,7 +123,7 @@ fn build(source: &str, language: Language, linkage: Linkage) -> PathBuf {
         .arg(crate_dir().join("include"))
         .arg("-I")
         .arg(crate_dir().join("tests/c"))
-        .arg(crate_dir().join("tests/c").join(source))
+        .arg(source_path)
         .arg("-o")
         .arg(&binary);
     match linkage {
@@ -151,18 +156,24 @@ fn prove(source: &str, language: Language, linkage: Linkage, scale: &str, valgri
     let binary = build(source, language, linkage);
     let output = run(Command::new(&binary).arg(scale));
     assert!(String::from_utf8_lossy(&output.stdout).contains(": ok"));
-    if valgrind_wanted() {
-        run(Command::new("valgrind")
-            .args([
-                "--quiet",
-                "--error-exitcode=1",
-                "--leak-check=full",
-                "--show-leak-kinds=all",
-                "--errors-for-leak-kinds=all",
-            ])
-            .arg(&binary)
-            .arg(valgrind_scale));
+    memcheck(Command::new(&binary).arg(valgrind_scale));
+}
+
+/// Runs `program` under valgrind memcheck: any error or leak fails.
+fn memcheck(program: &Command) {
+    if !valgrind_wanted() {
+        return;
     }
+    run(Command::new("valgrind")
+        .args([
+            "--quiet",
+            "--error-exitcode=1",
+            "--leak-check=full",
+            "--show-leak-kinds=all",
+            "--errors-for-leak-kinds=all",
+        ])
+        .arg(program.get_program())
+        .args(program.get_args()));
 }
 
 #[test]
@@ -193,4 +204,38 @@ fn cpp_api_static() {
 #[test]
 fn cpp_api_shared() {
     prove("api_test.cpp", Language::Cpp, Linkage::Shared, "20", "2");
+}
+
+/// examples/c builds with the flags its Makefile uses and enforces each layer.
+#[test]
+fn license_api_example() {
+    let source = crate_dir().join("examples/c/license_api.c");
+    let binary = build_from(&source, Language::C, Linkage::Static);
+    let stdout = String::from_utf8(run(&mut Command::new(&binary)).stdout).expect("UTF-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 37, "{stdout}");
+    let status_of = |at: &str| {
+        let line = lines
+            .iter()
+            .find(|line| line.trim_start().starts_with(&format!("{at} ms ")))
+            .unwrap_or_else(|| panic!("no request at {at} ms in\n{stdout}"));
+        line.split_whitespace()
+            .nth(5)
+            .expect("status column")
+            .to_string()
+    };
+    // Three validations fit the critical burst; the fourth is refused by it.
+    assert_eq!(status_of("200"), "200");
+    assert!(stdout.contains("300 ms  203.0.113.7     tok_alice /v1/licenses/validate        429  limit=token:critical retry-after=10s"));
+    // Ordinary endpoints stay open to the same token until its own limit.
+    assert_eq!(status_of("900"), "200");
+    assert!(stdout.contains("950 ms  203.0.113.7     tok_alice /v1/products                 429  limit=token retry-after=1s"));
+    // One address rotating tokens hits the per-IP limit (burst 20).
+    assert_eq!(status_of("1390"), "200");
+    assert!(stdout
+        .contains("1400 ms  198.51.100.23   tok_b3    /v1/licenses                 429  limit=ip"));
+    // Ten seconds refill one critical unit (6 per minute), not two.
+    assert_eq!(status_of("10500"), "200");
+    assert_eq!(status_of("10600"), "429");
+    memcheck(&Command::new(&binary));
 }
