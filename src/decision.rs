@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// GenieOS's warning zone: remaining at or below 20 % of the limit.
+pub const WARNING_ZONE_PERCENT: u64 = 20;
+
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -149,10 +152,46 @@ impl Decision {
         (self.outcome == Outcome::Denied).then(|| Duration::from_nanos(self.retry_after_ns()))
     }
 
+    /// For an admitted reservation ([`Limiter::reserve`](crate::Limiter::reserve)),
+    /// how long to wait before proceeding; zero for everything else.
+    #[inline]
+    pub fn delay(&self) -> Duration {
+        if self.outcome == Outcome::Admitted {
+            Duration::from_nanos(self.wait_ns())
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Whether at most `threshold_percent` of the limit remains: GenieOS's
+    /// warning zone is [`WARNING_ZONE_PERCENT`] (20 %), "log it, slow down".
+    ///
+    /// ```
+    /// use floodgate::{Limiter, ManualClock, Quota, WARNING_ZONE_PERCENT};
+    /// let limiter = Limiter::with_clock(Quota::per_second(30)?, ManualClock::new());
+    /// assert!(!limiter.check(23).in_warning_zone(WARNING_ZONE_PERCENT)); // 7 left
+    /// assert!(limiter.check(1).in_warning_zone(WARNING_ZONE_PERCENT)); // 6 left = 20 %
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    #[inline]
+    pub fn in_warning_zone(&self, threshold_percent: u64) -> bool {
+        u128::from(self.remaining()) * 100 <= u128::from(threshold_percent) * u128::from(self.limit)
+    }
+
     /// [`retry_after`](Self::retry_after) in nanoseconds (rounded up, so
     /// never 0 while denied), 0 when not denied.
     #[inline]
     pub fn retry_after_ns(&self) -> u64 {
+        if self.outcome == Outcome::Denied {
+            self.wait_ns()
+        } else {
+            0
+        }
+    }
+
+    /// The decision's wait (Retry-After when denied, delay when reserved).
+    #[inline]
+    fn wait_ns(&self) -> u64 {
         match self.figures {
             Figures::Ticks {
                 wait, ticks_per_ns, ..

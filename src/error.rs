@@ -25,6 +25,9 @@ pub enum Error {
     /// Burst times the emission interval exceeds the span the state word can
     /// hold (2^59 ticks: about 18 years of refill time at one tick per ns).
     BurstTooLarge,
+    /// A quota's lockout plus its burst exceeds the span the state word can
+    /// hold (2^59 ticks).
+    LockoutTooLong,
     /// A sliding window's or in-flight cap's limit was zero.
     ZeroLimit,
     /// A limit above what its counter can hold: [`MAX_WINDOW_LIMIT`](crate::MAX_WINDOW_LIMIT)
@@ -46,6 +49,19 @@ pub enum Error {
     InvalidRetryPolicy,
     /// A `RateLimit-Policy` name with a character outside printable ASCII.
     InvalidPolicyName,
+    /// A keyed limiter built with a capacity of zero keys.
+    ZeroCapacity,
+    /// A keyed limiter capacity above [`MAX_KEYED_CAPACITY`](crate::MAX_KEYED_CAPACITY).
+    CapacityTooLarge,
+    /// An empty byte-string key.
+    EmptyKey,
+    /// A byte-string key longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
+    KeyTooLong,
+    /// The key's probe window in a keyed limiter holds only active keys, so a
+    /// per-key quota could not be pinned for it.
+    TableFull,
+    /// A keyed limiter already holds its maximum number of per-key quotas.
+    TooManyOverrides,
 }
 
 impl fmt::Display for Error {
@@ -57,6 +73,7 @@ impl fmt::Display for Error {
             Error::PeriodTooLong => "quota period must fit in 2^64 ns",
             Error::RateTooHigh => "quota rate must not exceed 1 per ns (1e9 per second)",
             Error::BurstTooLarge => "quota burst x emission interval exceeds 2^59 ticks",
+            Error::LockoutTooLong => "quota lockout plus burst exceeds 2^59 ticks",
             Error::ZeroLimit => "limit must be at least 1",
             Error::LimitTooLarge => "limit exceeds what the counter can hold",
             Error::ZeroWindow => "window must be at least 1 ns",
@@ -69,6 +86,12 @@ impl fmt::Display for Error {
                 "retry policy needs factor >= 1 and initial delay <= max delay"
             }
             Error::InvalidPolicyName => "policy name must be printable ASCII",
+            Error::ZeroCapacity => "keyed limiter capacity must be at least 1",
+            Error::CapacityTooLarge => "keyed limiter capacity exceeds MAX_KEYED_CAPACITY",
+            Error::EmptyKey => "key must not be empty",
+            Error::KeyTooLong => "key exceeds MAX_KEY_LEN bytes",
+            Error::TableFull => "no free slot for the key in the keyed limiter",
+            Error::TooManyOverrides => "keyed limiter holds its maximum number of per-key quotas",
         })
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::decision::{Decision, Outcome};
 use crate::quota::Quota;
-use crate::state::StateWord;
+use crate::state::{StateWord, MAX_CAPACITY_TICKS};
 
 /// A decision and, when it charges or refunds, the word to store.
 pub(crate) struct Evaluation {
@@ -50,10 +50,71 @@ pub(crate) fn evaluate(word: StateWord, quota: &Quota, now_ns: u64, cost: u64) -
             next: (cost > 0).then(|| StateWord::with_debt(word.generation(), now, charged)),
         }
     } else {
+        // With lockout on, a denied request is charged anyway (bounded), so
+        // retrying during the cooldown extends it; otherwise nothing changes.
+        let debt_after = match quota.lockout_ticks() {
+            0 => debt,
+            lockout => debt.max((debt + need).min(capacity + lockout)),
+        };
         // debt < 2^60 and need <= 2^59: no overflow; the wait is at least 1 tick.
-        let wait = debt + need - capacity;
+        let wait = debt_after + need - capacity;
         Evaluation {
-            decision: report(Outcome::Denied, debt, wait),
+            decision: report(Outcome::Denied, debt_after, wait),
+            next: (debt_after > debt)
+                .then(|| StateWord::with_debt(word.generation(), now, debt_after)),
+        }
+    }
+}
+
+/// Like [`evaluate`], but a request that does not fit now may still be
+/// admitted *later*: if the wait is at most `max_wait_ns`, the capacity is
+/// reserved at once and the decision is admitted with that
+/// [`delay`](Decision::delay). Cancelling is refunding the same cost.
+#[inline]
+pub(crate) fn reserve(
+    word: StateWord,
+    quota: &Quota,
+    now_ns: u64,
+    cost: u64,
+    max_wait_ns: u64,
+) -> Evaluation {
+    let immediate = evaluate(word, quota, now_ns, cost);
+    if immediate.decision.outcome() != Outcome::Denied || cost == 0 {
+        return immediate;
+    }
+    let now = quota.ticks_at(now_ns);
+    let debt = word.debt_at(now);
+    let capacity = quota.capacity_ticks();
+    let need = cost * quota.token_ticks();
+    let late = debt + need - capacity;
+    // Reserved debt stays below capacity + 2^59 < 2^60, inside the word's window.
+    let max_wait = max_wait_ns
+        .saturating_mul(quota.ticks_per_ns())
+        .min(MAX_CAPACITY_TICKS);
+    let outcome = if late <= max_wait {
+        Outcome::Admitted
+    } else {
+        Outcome::Denied
+    };
+    let decision = |debt, wait| {
+        Decision::from_ticks(
+            outcome,
+            quota.burst(),
+            debt,
+            wait,
+            quota.token_ticks(),
+            quota.ticks_per_ns(),
+        )
+    };
+    if outcome == Outcome::Admitted {
+        Evaluation {
+            decision: decision(debt + need, late),
+            next: Some(StateWord::with_debt(word.generation(), now, debt + need)),
+        }
+    } else {
+        // The same reservation fits once the wait has shrunk to max_wait.
+        Evaluation {
+            decision: decision(debt, late - max_wait),
             next: None,
         }
     }
@@ -162,6 +223,52 @@ mod tests {
         assert_eq!(e.decision.remaining(), 10);
         assert_eq!(e.next.unwrap().debt_at(0), 0);
         assert!(refund(StateWord::FRESH, &q, 0, 5).next.is_none());
+    }
+
+    #[test]
+    fn lockout_charges_denials_up_to_its_ceiling() {
+        let q = quota(10, 10)
+            .with_lockout(std::time::Duration::from_secs(1))
+            .unwrap();
+        let mut word = evaluate(StateWord::FRESH, &q, 0, 10).next.unwrap();
+        let mut waits = Vec::new();
+        for _ in 0..15 {
+            let e = evaluate(word, &q, 0, 1);
+            assert_eq!(e.decision.outcome(), Outcome::Denied);
+            waits.push(e.decision.retry_after_ns());
+            word = e.next.unwrap_or(word);
+        }
+        assert_eq!(waits[0], 200_000_000); // charged, then one more interval
+        assert!(waits.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert_eq!(*waits.last().unwrap(), 1_100_000_000); // capped: 1 s + 1 interval
+    }
+
+    #[test]
+    fn without_lockout_a_denial_writes_nothing() {
+        let q = quota(10, 10);
+        let word = evaluate(StateWord::FRESH, &q, 0, 10).next.unwrap();
+        assert!(evaluate(word, &q, 0, 1).next.is_none());
+        // partly refilled: still nothing charged
+        assert!(evaluate(word, &q, 50_000_000, 2).next.is_none());
+    }
+
+    #[test]
+    fn reservation_delays_within_the_bound() {
+        let q = quota(10, 10);
+        let word = evaluate(StateWord::FRESH, &q, 0, 10).next.unwrap();
+        let e = reserve(word, &q, 0, 2, 250_000_000);
+        assert_eq!(e.decision.outcome(), Outcome::Admitted);
+        assert_eq!(e.decision.delay().as_millis(), 200);
+        let word = e.next.unwrap();
+        let e = reserve(word, &q, 0, 1, 250_000_000);
+        assert_eq!(e.decision.outcome(), Outcome::Denied);
+        assert_eq!(e.decision.retry_after_ns(), 50_000_000);
+        let cancelled = refund(word, &q, 0, 2).next.unwrap();
+        assert_eq!(evaluate(cancelled, &q, 0, 0).decision.remaining(), 0);
+        assert_eq!(
+            evaluate(cancelled, &q, 100_000_000, 1).decision.outcome(),
+            Outcome::Admitted
+        );
     }
 
     #[test]

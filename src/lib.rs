@@ -40,7 +40,7 @@ mod sync;
 mod window;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
-pub use decision::{Decision, Outcome};
+pub use decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
 pub use error::{Error, Result};
 pub use headers::{ErrorBody, Headers, Policy, RenderedHeaders, RetryAfterFormat, Scope};
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};

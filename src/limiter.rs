@@ -8,6 +8,7 @@ use crate::quota_ring::QuotaRing;
 use crate::state::StateWord;
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
+use std::time::Duration;
 
 /// A lock-free GCRA rate limiter for one bucket.
 ///
@@ -93,6 +94,34 @@ impl<C: Clock> Limiter<C> {
     #[inline]
     pub fn check_at(&self, cost: u64, now_ns: u64) -> Decision {
         self.update(|word, quota| gcra::evaluate(word, quota, now_ns, cost))
+    }
+
+    /// Delay instead of reject (Genera: "throttled or delayed"): if `cost`
+    /// fits within `max_wait`, the capacity is reserved now and the decision
+    /// is admitted with the [`delay`](Decision::delay) to wait before
+    /// proceeding; past `max_wait` it is denied, with the wait after which
+    /// the same reservation would be accepted. Cancel a reservation by
+    /// [`refund`](Self::refund)ing its cost.
+    ///
+    /// ```
+    /// # use floodgate::{Limiter, ManualClock, Quota};
+    /// use std::time::Duration;
+    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, ManualClock::new());
+    /// limiter.check(10);
+    /// let reserved = limiter.reserve(1, Duration::from_secs(1));
+    /// assert!(reserved.is_admitted());
+    /// assert_eq!(reserved.delay(), Duration::from_millis(100));
+    /// limiter.refund(1); // the caller gave up: cancel
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reserve(&self, cost: u64, max_wait: Duration) -> Decision {
+        self.reserve_at(cost, max_wait, self.clock.now_ns())
+    }
+
+    /// [`reserve`](Self::reserve) at a caller-supplied time.
+    pub fn reserve_at(&self, cost: u64, max_wait: Duration, now_ns: u64) -> Decision {
+        let max_wait_ns = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        self.update(|word, quota| gcra::reserve(word, quota, now_ns, cost, max_wait_ns))
     }
 
     /// The bucket as it stands now, charging nothing (same as `check(0)`).

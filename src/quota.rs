@@ -40,6 +40,7 @@ pub struct Quota {
     burst: u64,
     ticks_per_ns: u64,
     token_ticks: u64,
+    lockout_ticks: u64,
     exact: bool,
 }
 
@@ -107,7 +108,55 @@ impl Quota {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn with_burst(self, burst: u64) -> Result<Self> {
-        Self::from_parts(self.count, self.period_ns, burst)
+        Self::from_parts(self.count, self.period_ns, burst)?.with_lockout_ticks(self.lockout_ticks)
+    }
+
+    /// Makes hammering counterproductive (GenieOS: "hammering during the
+    /// cooldown re-arms the bucket and extends the lockout"). Each denied
+    /// request is charged its cost as if it had been admitted, so every retry
+    /// made during the cooldown pushes the cooldown further out; the debt
+    /// never exceeds a full burst plus `max_lockout`, so a client that stops
+    /// hammering waits at most `max_lockout` plus one request's interval past
+    /// an empty bucket. `Duration::ZERO` turns it off (the default).
+    ///
+    /// ```
+    /// use floodgate::{Limiter, ManualClock, Quota};
+    /// use std::time::Duration;
+    ///
+    /// let quota = Quota::per_second(10)?.with_lockout(Duration::from_secs(5))?;
+    /// let limiter = Limiter::with_clock(quota, ManualClock::new());
+    /// limiter.check(10);
+    /// let first = limiter.check(1).retry_after().unwrap();
+    /// let second = limiter.check(1).retry_after().unwrap();
+    /// assert!(second > first); // hammering extended the lockout
+    /// for _ in 0..1_000 {
+    ///     limiter.check(1);
+    /// }
+    /// assert_eq!(limiter.check(1).retry_after(), Some(Duration::from_millis(5_100)));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn with_lockout(self, max_lockout: Duration) -> Result<Self> {
+        let nanos = u64::try_from(max_lockout.as_nanos()).map_err(|_| Error::LockoutTooLong)?;
+        let ticks = nanos
+            .checked_mul(self.ticks_per_ns)
+            .ok_or(Error::LockoutTooLong)?;
+        self.with_lockout_ticks(ticks)
+    }
+
+    fn with_lockout_ticks(self, lockout_ticks: u64) -> Result<Self> {
+        match self.capacity_ticks().checked_add(lockout_ticks) {
+            Some(span) if span <= MAX_CAPACITY_TICKS => Ok(Self {
+                lockout_ticks,
+                ..self
+            }),
+            _ => Err(Error::LockoutTooLong),
+        }
+    }
+
+    /// The longest a denied client can be held past an empty bucket by
+    /// hammering; zero when lockout is off.
+    pub fn lockout(&self) -> Duration {
+        Duration::from_nanos(self.lockout_ticks / self.ticks_per_ns)
     }
 
     /// The one constructor every other calls: validates and precomputes ticks.
@@ -144,6 +193,7 @@ impl Quota {
             burst,
             ticks_per_ns,
             token_ticks,
+            lockout_ticks: 0,
             exact,
         })
     }
@@ -201,6 +251,12 @@ impl Quota {
         self.burst * self.token_ticks
     }
 
+    /// The most debt hammering may build beyond a full burst.
+    #[inline]
+    pub(crate) fn lockout_ticks(&self) -> u64 {
+        self.lockout_ticks
+    }
+
     /// A nanosecond timestamp on this quota's tick scale, modulo the word's span.
     #[inline]
     pub(crate) fn ticks_at(&self, now_ns: u64) -> u64 {
@@ -220,6 +276,7 @@ impl fmt::Debug for Quota {
             .field("count", &self.count)
             .field("period", &self.period())
             .field("burst", &self.burst)
+            .field("lockout", &self.lockout())
             .field("exact", &self.exact)
             .finish()
     }

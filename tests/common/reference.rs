@@ -25,6 +25,9 @@ pub struct Rate {
     pub count: u64,
     pub period_ns: u64,
     pub burst: u64,
+    /// How much longer than a full burst hammering may push the wait, in ns
+    /// (whole ticks); 0 turns lockout off.
+    pub lockout_ns: u64,
 }
 
 impl Rate {
@@ -38,6 +41,9 @@ impl Rate {
     }
     fn capacity(&self) -> u128 {
         self.interval() * u128::from(self.burst)
+    }
+    fn lockout(&self) -> u128 {
+        u128::from(self.lockout_ns) * self.units_per_ns()
     }
     /// Ticks are the engine's documented resolution: 1/k ns with
     /// k = count / gcd(count, period); fractions round up to whole ticks.
@@ -87,8 +93,37 @@ impl Bucket {
                 self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + debt + need);
             }
             self.report(Verdict::Admitted, debt + need, 0)
+        } else if self.rate.lockout_ns > 0 {
+            // a denied request is charged, up to burst + lockout
+            let charged = debt.max((debt + need).min(self.rate.capacity() + self.rate.lockout()));
+            self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + charged);
+            self.report(
+                Verdict::Denied,
+                charged,
+                charged + need - self.rate.capacity(),
+            )
         } else {
             self.report(Verdict::Denied, debt, debt + need - self.rate.capacity())
+        }
+    }
+
+    /// Admits now, or later within `max_wait_ns` by reserving capacity.
+    pub fn reserve(&mut self, cost: u64, max_wait_ns: u64, now_ns: u64) -> Reported {
+        let debt = self.debt(now_ns);
+        let need = u128::from(cost) * self.rate.interval();
+        if cost == 0 || cost > self.rate.burst || debt + need <= self.rate.capacity() {
+            return self.check(cost, now_ns);
+        }
+        let late = debt + need - self.rate.capacity();
+        let max_wait = u128::from(max_wait_ns) * self.rate.units_per_ns();
+        if late <= max_wait {
+            self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + debt + need);
+            Reported {
+                retry_after_ns: 0,
+                ..self.report(Verdict::Admitted, debt + need, 0)
+            }
+        } else {
+            self.report(Verdict::Denied, debt, late - max_wait)
         }
     }
 
