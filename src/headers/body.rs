@@ -4,7 +4,7 @@ use super::json::push_string;
 use super::scope::Scope;
 use super::seconds::RetryAfterFormat;
 use super::template::{Field, Template};
-use crate::decision::Decision;
+use crate::decision::{Decision, Outcome};
 use crate::error::Result;
 
 /// The JSON error body a rejected request gets, in one of two shapes.
@@ -14,7 +14,8 @@ use crate::error::Result;
 /// Clarifai:
 /// `{"status":{"code":"CONN_THROTTLED","description":..,"details":..,"req_id":".."}}`
 /// (or `"code":11005`). Messages are templates: `{retry_after}` (seconds,
-/// in the body's [`RetryAfterFormat`]; `never` when the cost can never fit),
+/// in the body's [`RetryAfterFormat`]; a cost that can never fit gets its own
+/// message, see [`ErrorBody::with_cannot_fit_message`]),
 /// `{limit}`, `{remaining}`, `{scope}`; `{{` and `}}` for braces.
 ///
 /// ```
@@ -34,7 +35,14 @@ use crate::error::Result;
 pub struct ErrorBody {
     shape: Shape,
     retry_after: RetryAfterFormat,
+    /// The message (GenieOS) or details (Clarifai) for a cost above the
+    /// burst, which no wait can fix.
+    cannot_fit: Template,
 }
+
+/// The default message for [`Outcome::CannotFit`](crate::Outcome::CannotFit).
+const CANNOT_FIT: &str =
+    "Request cost exceeds the {scope} limit of {limit}; it can never be admitted.";
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 enum Shape {
@@ -73,6 +81,7 @@ impl ErrorBody {
                 message: Template::parse(message)?,
             },
             retry_after: RetryAfterFormat::default(),
+            cannot_fit: Template::parse(CANNOT_FIT)?,
         })
     }
 
@@ -130,6 +139,7 @@ impl ErrorBody {
                 details: Template::parse(details)?,
             },
             retry_after: RetryAfterFormat::default(),
+            cannot_fit: Template::parse(CANNOT_FIT)?,
         })
     }
 
@@ -190,10 +200,37 @@ impl ErrorBody {
         self
     }
 
+    /// Replaces the message used when the cost can never fit (default:
+    /// "Request cost exceeds the {scope} limit of {limit}; it can never be
+    /// admitted."); `retry_after_seconds` is then `null`.
+    ///
+    /// ```
+    /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
+    /// let limiter = Limiter::with_clock(Quota::per_second(15)?, ManualClock::new());
+    /// let body = ErrorBody::genieos_key().render(&limiter.check(16), Scope::Key, "req_1");
+    /// assert!(body.contains("exceeds the key limit of 15; it can never be admitted."));
+    /// assert!(body.contains(r#""retry_after_seconds":null"#));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn with_cannot_fit_message(mut self, template: &str) -> Result<Self> {
+        self.cannot_fit = Template::parse(template)?;
+        Ok(self)
+    }
+
     /// How waits are written in the body (default: one decimal, rounded up).
     pub fn with_retry_after_format(mut self, format: RetryAfterFormat) -> Self {
         self.retry_after = format;
         self
+    }
+
+    /// The template that explains `decision`: `usual`, or the cannot-fit
+    /// message when no wait will help.
+    fn message_for<'a>(&'a self, decision: &Decision, usual: &'a Template) -> &'a Template {
+        if decision.outcome() == Outcome::CannotFit {
+            &self.cannot_fit
+        } else {
+            usual
+        }
     }
 
     /// The body for `decision` from `scope`, answering request `request_id`.
@@ -202,7 +239,7 @@ impl ErrorBody {
             .retry_after()
             .map(|wait| self.retry_after.format(wait));
         let value = |field| match field {
-            Field::RetryAfter => retry_after.clone().unwrap_or_else(|| "never".to_owned()),
+            Field::RetryAfter => retry_after.clone().unwrap_or_default(),
             Field::Limit => decision.limit().to_string(),
             Field::Remaining => decision.remaining().to_string(),
             Field::Scope => scope.as_str().to_owned(),
@@ -219,7 +256,7 @@ impl ErrorBody {
                 out.push_str(r#","code":"#);
                 push_string(&mut out, code);
                 out.push_str(r#","message":"#);
-                push_string(&mut out, &message.fill(value));
+                push_string(&mut out, &self.message_for(decision, message).fill(value));
                 out.push_str(r#","retry_after_seconds":"#);
                 // A decimal of digits and at most one point: a JSON number.
                 out.push_str(retry_after.as_deref().unwrap_or("null"));
@@ -239,7 +276,7 @@ impl ErrorBody {
                 out.push_str(r#","description":"#);
                 push_string(&mut out, description);
                 out.push_str(r#","details":"#);
-                push_string(&mut out, &details.fill(value));
+                push_string(&mut out, &self.message_for(decision, details).fill(value));
                 out.push_str(r#","req_id":"#);
                 push_string(&mut out, request_id);
             }
