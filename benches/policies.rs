@@ -9,7 +9,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use floodgate::{
-    ErrorBody, Headers, InFlight, Limiter, ManualClock, Policy, Quota, Scope, SlidingWindow,
+    ErrorBody, Headers, InFlight, Limiter, ManualClock, RateLimitPolicy, Quota, Scope, SlidingWindow,
     MAX_WINDOW_LIMIT,
 };
 use governor::clock::FakeRelativeClock;
@@ -140,7 +140,7 @@ fn rendering(c: &mut Criterion) {
     window.check_at(600, NOW);
     let denied = window.check_at(1, NOW);
     let headers =
-        Headers::new().with_policy(Policy::new("workspace", 600, Duration::from_secs(60)).unwrap());
+        Headers::new().with_policy(RateLimitPolicy::new("workspace", 600, Duration::from_secs(60)).unwrap());
     let now_unix_ns = 1_776_688_380_000_000_000;
     group.bench_function("floodgate/render 429 headers", |b| {
         b.iter(|| {

@@ -42,7 +42,7 @@ mod window;
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
 pub use error::{Error, Result};
-pub use headers::{ErrorBody, Headers, Policy, RenderedHeaders, RetryAfterFormat, Scope};
+pub use headers::{ErrorBody, Headers, RateLimitPolicy, RenderedHeaders, RetryAfterFormat, Scope};
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use limiter::Limiter;
 pub use quota::{Quota, MAX_TICKS_PER_NS};

@@ -2,7 +2,7 @@
 //! Clarifai's body, the IETF draft fields.
 
 use floodgate::{
-    Error, ErrorBody, Headers, Limiter, ManualClock, Outcome, Policy, Quota, RetryAfterFormat,
+    Error, ErrorBody, Headers, Limiter, ManualClock, Outcome, RateLimitPolicy, Quota, RetryAfterFormat,
     Scope, SlidingWindow,
 };
 use serde_json::{json, Value};
@@ -155,7 +155,7 @@ fn ietf_draft_fields() {
         SlidingWindow::with_clock(100, Duration::from_secs(60), ManualClock::new()).unwrap();
     window.check(58);
     let decision = window.check_at(0, 43_000_000_000);
-    let policy = Policy::new("default", 100, Duration::from_secs(60)).unwrap();
+    let policy = RateLimitPolicy::new("default", 100, Duration::from_secs(60)).unwrap();
     let headers = Headers::new()
         .without_legacy_fields()
         .with_policy(policy)
@@ -167,10 +167,10 @@ fn ietf_draft_fields() {
         Some("\"default\";q=100;w=60")
     );
     assert_eq!(headers.get("RateLimit"), Some("\"default\";r=42;t=77"));
-    let odd = Policy::new("a\"b\\c", 5, Duration::from_millis(1_500)).unwrap();
+    let odd = RateLimitPolicy::new("a\"b\\c", 5, Duration::from_millis(1_500)).unwrap();
     assert_eq!(odd.field(), r#""a\"b\\c";q=5;w=2"#);
     assert_eq!(
-        Policy::new("é", 1, Duration::from_secs(1)),
+        RateLimitPolicy::new("é", 1, Duration::from_secs(1)),
         Err(Error::InvalidPolicyName)
     );
 }

@@ -27,23 +27,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// `RateLimit-Policy: "default";q=100;w=60`.
 ///
 /// ```
-/// use floodgate::{Error, Policy, Quota};
+/// use floodgate::{Error, RateLimitPolicy, Quota};
 /// use std::time::Duration;
 ///
-/// let policy = Policy::new("workspace", 600, Duration::from_secs(60))?;
+/// let policy = RateLimitPolicy::new("workspace", 600, Duration::from_secs(60))?;
 /// assert_eq!(policy.field(), r#""workspace";q=600;w=60"#);
-/// assert_eq!(Policy::from_quota("key", &Quota::per_second(30)?)?.field(), r#""key";q=30;w=1"#);
-/// assert_eq!(Policy::new("bad\n", 1, Duration::from_secs(1)).err(), Some(Error::InvalidPolicyName));
+/// assert_eq!(RateLimitPolicy::from_quota("key", &Quota::per_second(30)?)?.field(), r#""key";q=30;w=1"#);
+/// assert_eq!(RateLimitPolicy::new("bad\n", 1, Duration::from_secs(1)).err(), Some(Error::InvalidPolicyName));
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Policy {
+pub struct RateLimitPolicy {
     name: String,
     quota: u64,
     window_seconds: u64,
 }
 
-impl Policy {
+impl RateLimitPolicy {
     /// `quota` units per `window`; the window is written in whole seconds,
     /// rounded up (at least 1). The name must be printable ASCII (it is
     /// written as a structured-field string).
@@ -96,7 +96,7 @@ fn quoted(name: &str) -> String {
 /// By default: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
 /// `X-RateLimit-Reset` (ISO-8601 UTC, the GenieOS form), `X-RateLimit-Scope`,
 /// and `Retry-After` when denied, with one decimal rounded up. Add a
-/// [`Policy`] to also render the IETF draft `RateLimit-Policy` and
+/// [`RateLimitPolicy`] to also render the IETF draft `RateLimit-Policy` and
 /// `RateLimit` fields.
 ///
 /// ```
@@ -118,7 +118,7 @@ fn quoted(name: &str) -> String {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Headers {
     legacy: bool,
-    policy: Option<Policy>,
+    policy: Option<RateLimitPolicy>,
     retry_after: RetryAfterFormat,
 }
 
@@ -141,19 +141,19 @@ impl Headers {
     /// Also render `RateLimit-Policy` and `RateLimit` for `policy`.
     ///
     /// ```
-    /// use floodgate::{Headers, ManualClock, Policy, Scope, SlidingWindow};
+    /// use floodgate::{Headers, ManualClock, RateLimitPolicy, Scope, SlidingWindow};
     /// use std::time::Duration;
     /// let window = SlidingWindow::with_clock(100, Duration::from_secs(60), ManualClock::new())?;
     /// window.check(58);
     /// let decision = window.check_at(0, 43_000_000_000);
     /// let headers = Headers::new()
-    ///     .with_policy(Policy::new("default", 100, Duration::from_secs(60))?)
+    ///     .with_policy(RateLimitPolicy::new("default", 100, Duration::from_secs(60))?)
     ///     .render_at(&decision, Scope::Workspace, 0);
     /// assert_eq!(headers.get("RateLimit-Policy"), Some(r#""default";q=100;w=60"#));
     /// assert_eq!(headers.get("RateLimit"), Some(r#""default";r=42;t=77"#));
     /// # Ok::<(), floodgate::Error>(())
     /// ```
-    pub fn with_policy(mut self, policy: Policy) -> Self {
+    pub fn with_policy(mut self, policy: RateLimitPolicy) -> Self {
         self.policy = Some(policy);
         self
     }
