@@ -5,6 +5,7 @@ mod args;
 mod clock;
 mod decision;
 mod errors;
+mod headers;
 mod inflight;
 mod limiter;
 mod quota;
@@ -23,6 +24,9 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<window::PySlidingWindow>()?;
     module.add_class::<inflight::PyInFlight>()?;
     module.add_class::<inflight::PyPermit>()?;
+    module.add_class::<headers::PyRateLimitPolicy>()?;
+    module.add_class::<headers::PyHeaders>()?;
+    module.add_class::<headers::PyErrorBody>()?;
     module.add(
         "FloodgateError",
         module.py().get_type::<errors::FloodgateError>(),

@@ -14,24 +14,30 @@ The ASGI middleware lives in :mod:`floodgate.asgi`.
 
 from floodgate._floodgate import (
     Decision,
+    ErrorBody,
     FloodgateError,
+    Headers,
     InFlight,
     Limiter,
     ManualClock,
     Outcome,
     Permit,
     Quota,
+    RateLimitPolicy,
     SlidingWindow,
 )
 
 __all__ = [
     "Decision",
+    "ErrorBody",
     "FloodgateError",
+    "Headers",
     "InFlight",
     "Limiter",
     "ManualClock",
     "Outcome",
     "Permit",
     "Quota",
+    "RateLimitPolicy",
     "SlidingWindow",
 ]

@@ -6,13 +6,16 @@ from typing import ClassVar, Literal, final
 
 __all__ = [
     "Decision",
+    "ErrorBody",
     "FloodgateError",
+    "Headers",
     "InFlight",
     "Limiter",
     "ManualClock",
     "Outcome",
     "Permit",
     "Quota",
+    "RateLimitPolicy",
     "SlidingWindow",
 ]
 
@@ -159,3 +162,48 @@ class Permit:
         traceback: TracebackType | None,
         /,
     ) -> Literal[False]: ...
+
+@final
+class RateLimitPolicy:
+    """A named quota for the IETF draft RateLimit-Policy / RateLimit fields."""
+
+    def __new__(cls, name: str, quota: int, window: _Seconds) -> RateLimitPolicy: ...
+    @staticmethod
+    def from_quota(name: str, quota: Quota) -> RateLimitPolicy: ...
+    @property
+    def field(self) -> str: ...
+
+@final
+class Headers:
+    """Which rate-limit header fields to render from a decision, and how."""
+
+    def __new__(
+        cls,
+        *,
+        retry_after_decimals: int | None = 1,
+        policy: RateLimitPolicy | None = None,
+        legacy: bool = True,
+    ) -> Headers: ...
+    def render(
+        self, decision: Decision, scope: str = "key", now_unix_ns: int | None = None
+    ) -> list[tuple[str, str]]: ...
+
+@final
+class ErrorBody:
+    """The JSON body of a 429 response (GenieOS or Clarifai shape)."""
+
+    @staticmethod
+    def genieos(code: str, message: str) -> ErrorBody: ...
+    @staticmethod
+    def genieos_key() -> ErrorBody: ...
+    @staticmethod
+    def genieos_workspace() -> ErrorBody: ...
+    @staticmethod
+    def clarifai(details: str) -> ErrorBody: ...
+    def with_type(self, kind: str) -> ErrorBody: ...
+    def with_code(self, code: str) -> ErrorBody: ...
+    def with_numeric_code(self, code: int) -> ErrorBody: ...
+    def with_message(self, template: str) -> ErrorBody: ...
+    def with_description(self, text: str) -> ErrorBody: ...
+    def with_retry_after_decimals(self, decimals: int | None) -> ErrorBody: ...
+    def render(self, decision: Decision, scope: str = "key", request_id: str = "") -> str: ...

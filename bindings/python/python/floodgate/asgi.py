@@ -12,6 +12,8 @@ Each limited request's response carries ``X-RateLimit-Limit``,
 ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``X-RateLimit-Scope``.
 A denied request never reaches the app: it gets ``429 Too Many Requests``
 with ``Retry-After`` and the JSON error body of the GenieOS rate-limit page.
+The engine renders both (:class:`floodgate.Headers`, :class:`floodgate.ErrorBody`),
+so every floodgate binding writes them alike.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Union
 
-from floodgate import _render
-from floodgate._floodgate import Decision, Limiter
+from floodgate._floodgate import Decision, ErrorBody, Headers, Limiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,9 +38,6 @@ KeyFunction = Callable[[Scope], Union[Key, None]]
 """Picks a request's key from its ASGI scope; None leaves the request unlimited."""
 
 CostFunction = Callable[[Scope], int]
-
-DEFAULT_MESSAGE = "API key exceeded its rate limit. Retry after {retry_after}s."
-CANNOT_FIT_MESSAGE = "The request costs more than the rate limit's burst; it can never be admitted."
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -82,12 +80,13 @@ class RateLimitMiddleware:
     (say, one without an API key, left for the app to refuse). ``cost`` is
     the units each request charges, or a function of the scope.
 
-    ``scope_name`` fills ``X-RateLimit-Scope``; ``error_type``, ``error_code``
-    and ``message`` fill the 429 body (the message may use ``{retry_after}``,
-    ``{limit}``, ``{remaining}`` and ``{scope}``). ``fractional_retry_after``
-    writes ``Retry-After: 0.034`` instead of whole seconds (``1``); both round
-    up. ``wall_clock`` gives the Unix time ``X-RateLimit-Reset`` counts from.
-    Non-HTTP traffic (lifespan, websockets) passes through.
+    The engine renders what the client reads: ``headers`` (a
+    :class:`floodgate.Headers`; default X-RateLimit-* and ``Retry-After``
+    with one decimal, rounded up, as GenieOS writes it) and ``body`` (a
+    :class:`floodgate.ErrorBody`; default GenieOS's per-key body), both for
+    layer ``scope_name``. ``request_id`` names the request in the body;
+    ``wall_clock`` gives the Unix time in ns that ``X-RateLimit-Reset``
+    counts from. Non-HTTP traffic (lifespan, websockets) passes through.
     """
 
     def __init__(
@@ -98,12 +97,10 @@ class RateLimitMiddleware:
         key: KeyFunction = client_ip,
         cost: int | CostFunction = 1,
         scope_name: str = "key",
-        error_type: str = "rate_limit_exceeded",
-        error_code: str = "key_rate_limit",
-        message: str = DEFAULT_MESSAGE,
-        fractional_retry_after: bool = True,
+        headers: Headers | None = None,
+        body: ErrorBody | None = None,
         request_id: Callable[[Scope], str] = request_id_from_header,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], int] = time.time_ns,
     ) -> None:
         if not isinstance(limiter, Limiter):
             raise TypeError(f"limiter must be a floodgate.Limiter, got {type(limiter).__name__}")
@@ -111,22 +108,15 @@ class RateLimitMiddleware:
             raise TypeError("key must be a function of the ASGI scope")
         if not callable(cost) and (not isinstance(cost, int) or isinstance(cost, bool) or cost < 0):
             raise ValueError(f"cost must be a non-negative int or a function of the scope, got {cost!r}")
-        try:
-            message.format(retry_after="1", limit=1, remaining=0, scope=scope_name)
-        except (KeyError, IndexError, ValueError) as error:
-            raise ValueError(f"message template is invalid: {error!r}") from None
         self.app = app
         self.limiter = limiter
         self.key = key
         self.cost = cost
         self.scope_name = scope_name
-        self.error_type = error_type
-        self.error_code = error_code
-        self.message = message
-        self.fractional_retry_after = fractional_retry_after
+        self.headers = Headers() if headers is None else headers
+        self.body = ErrorBody.genieos_key() if body is None else body
         self.request_id = request_id
         self.wall_clock = wall_clock
-        self._scope_header = (b"x-ratelimit-scope", scope_name.encode("latin-1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,14 +128,17 @@ class RateLimitMiddleware:
             return
         cost = self.cost(scope) if callable(self.cost) else self.cost
         decision = self._check(key, cost)
-        headers = self._headers(decision)
+        fields = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.headers.render(decision, self.scope_name, self.wall_clock())
+        ]
         if not decision.admitted:
-            await self._reject(scope, send, decision, headers)
+            await self._reject(scope, send, decision, fields)
             return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *headers]}
+                message = {**message, "headers": [*message.get("headers", ()), *fields]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -154,45 +147,16 @@ class RateLimitMiddleware:
         # One bucket for every request: the key only decides who is limited.
         return self.limiter.check(cost)
 
-    def _headers(self, decision: Decision) -> list[tuple[bytes, bytes]]:
-        reset = _render.reset_timestamp(self.wall_clock(), decision.reset_after_ns)
-        return [
-            (b"x-ratelimit-limit", str(decision.limit).encode()),
-            (b"x-ratelimit-remaining", str(decision.remaining).encode()),
-            (b"x-ratelimit-reset", reset.encode()),
-            self._scope_header,
-        ]
-
     async def _reject(
-        self, scope: Scope, send: Send, decision: Decision, headers: list[tuple[bytes, bytes]]
+        self, scope: Scope, send: Send, decision: Decision, fields: list[tuple[bytes, bytes]]
     ) -> None:
-        retry_after = None
-        if decision.retry_after_ns:
-            retry_after = _render.retry_after_value(
-                decision.retry_after_ns, fractional=self.fractional_retry_after
-            )
-            headers = [(b"retry-after", retry_after.encode()), *headers]
-            message = self.message.format(
-                retry_after=retry_after,
-                limit=decision.limit,
-                remaining=decision.remaining,
-                scope=self.scope_name,
-            )
-        else:
-            message = CANNOT_FIT_MESSAGE
-        body = _render.error_body(
-            error_type=self.error_type,
-            code=self.error_code,
-            message=message,
-            retry_after=retry_after,
-            request_id=self.request_id(scope),
-        )
+        body = self.body.render(decision, self.scope_name, self.request_id(scope)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 429,
                 "headers": [
-                    *headers,
+                    *fields,
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                 ],
