@@ -1,0 +1,73 @@
+'use strict';
+// ABI status codes (enum fg_status in include/floodgate.h) as JS errors.
+// Every error carries `code` ('ERR_FLOODGATE_<STATUS>') and, when the library
+// refused a call, `status` (the negative fg_status) with the library's message.
+
+const { ffi } = require('./native.js');
+
+/** fg_status values by name; test/abi.test.js checks them against the header. */
+const STATUS = Object.freeze({
+  OK: 0,
+  NULL_POINTER: -1,
+  MISALIGNED_POINTER: -2,
+  STRUCT_SIZE: -3,
+  INVALID_LENGTH: -4,
+  INVALID_ARGUMENT: -5,
+  ZERO_COUNT: -10,
+  ZERO_PERIOD: -11,
+  ZERO_BURST: -12,
+  PERIOD_TOO_LONG: -13,
+  RATE_TOO_HIGH: -14,
+  BURST_TOO_LARGE: -15,
+  PANIC: -100,
+});
+
+const NAMES = new Map(Object.entries(STATUS).map(([name, value]) => [value, name]));
+
+/** Statuses that mean "this value is out of range" (the caller's to fix). */
+const RANGE_STATUSES = new Set([
+  STATUS.INVALID_LENGTH,
+  STATUS.INVALID_ARGUMENT,
+  STATUS.ZERO_COUNT,
+  STATUS.ZERO_PERIOD,
+  STATUS.ZERO_BURST,
+  STATUS.PERIOD_TOO_LONG,
+  STATUS.RATE_TOO_HIGH,
+  STATUS.BURST_TOO_LARGE,
+]);
+
+/** A failure that is not the caller's argument: a closed handle, a library bug. */
+class FloodgateError extends Error {
+  constructor(message, code, status) {
+    super(message);
+    this.name = 'FloodgateError';
+    this.code = code;
+    if (status !== undefined) this.status = status;
+  }
+}
+
+/** A value the library refused as out of range (say, a quota burst of 0). */
+class FloodgateRangeError extends RangeError {
+  constructor(message, code, status) {
+    super(message);
+    this.name = 'FloodgateRangeError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The error for a non-OK status, with fg_last_error_message's text. */
+function statusError(status) {
+  const name = NAMES.get(status) ?? `STATUS_${-status}`;
+  const message = ffi.lastErrorMessage() || `floodgate call failed with status ${status}`;
+  const code = `ERR_FLOODGATE_${name}`;
+  return RANGE_STATUSES.has(status)
+    ? new FloodgateRangeError(message, code, status)
+    : new FloodgateError(message, code, status);
+}
+
+function closedError(what) {
+  return new FloodgateError(`${what} is closed`, 'ERR_FLOODGATE_CLOSED');
+}
+
+module.exports = { STATUS, FloodgateError, FloodgateRangeError, closedError, statusError };

@@ -1,0 +1,56 @@
+'use strict';
+// Where the floodgate shared library lives, and how to build it: shared by
+// the install script (scripts/build.js) and the loader (lib/native.js).
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+/** The Rust crate this package binds: two levels above bindings/node. */
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+const FILE_NAMES = { darwin: 'libfloodgate.dylib', win32: 'floodgate.dll' };
+
+function libraryFileName() {
+  return FILE_NAMES[process.platform] ?? 'libfloodgate.so';
+}
+
+/** True when REPO_ROOT really is the floodgate crate (not a copied package). */
+function hasCrate() {
+  const manifest = path.join(REPO_ROOT, 'Cargo.toml');
+  return fs.existsSync(manifest) && /^name\s*=\s*"floodgate"/m.test(fs.readFileSync(manifest, 'utf8'));
+}
+
+/** FLOODGATE_LIBRARY if set, else the release cdylib in the crate's target dir. */
+function libraryPath() {
+  if (process.env.FLOODGATE_LIBRARY) return path.resolve(process.env.FLOODGATE_LIBRARY);
+  const targetDir = process.env.CARGO_TARGET_DIR
+    ? path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR)
+    : path.join(REPO_ROOT, 'target');
+  return path.join(targetDir, 'release', libraryFileName());
+}
+
+/**
+ * Runs `cargo build --release --lib` at the crate root. Cargo's output goes to
+ * stderr so a build triggered while loading never pollutes a program's stdout.
+ */
+function buildLibrary() {
+  if (!hasCrate()) {
+    throw new Error(
+      `floodgate: no floodgate crate at ${REPO_ROOT}; install this package from the repository ` +
+        '(npm install <repo>/bindings/node) or set FLOODGATE_LIBRARY to a built libfloodgate',
+    );
+  }
+  const cargo = process.env.CARGO || 'cargo';
+  try {
+    execFileSync(cargo, ['build', '--release', '--lib'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', process.stderr, process.stderr],
+    });
+  } catch (error) {
+    const reason = error.code === 'ENOENT' ? `${cargo} not found: install a Rust toolchain (https://rustup.rs)` : error.message;
+    throw new Error(`floodgate: building the Rust library failed: ${reason}`);
+  }
+}
+
+module.exports = { REPO_ROOT, buildLibrary, hasCrate, libraryPath };

@@ -1,0 +1,44 @@
+'use strict';
+// The JS view of the C ABI against include/floodgate.h, so a header change
+// that this package has not followed fails here.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { STATUS, abiVersion } = require('..');
+
+const header = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'include', 'floodgate.h'), 'utf8');
+
+function enumValues(name, prefix) {
+  const body = header.match(new RegExp(`enum ${name}\\b[^{]*\\{([^}]*)\\}`))[1];
+  return Object.fromEntries(
+    [...body.matchAll(new RegExp(`${prefix}(\\w+) = (-?\\d+)`, 'g'))].map(([, key, value]) => [key, Number(value)]),
+  );
+}
+
+test('STATUS matches enum fg_status', () => {
+  assert.deepEqual({ ...STATUS }, enumValues('fg_status', 'FG_STATUS_'));
+});
+
+test('outcome strings follow enum fg_outcome', () => {
+  const { OUTCOMES } = require('../lib/decision.js');
+  const outcomes = enumValues('fg_outcome', 'FG_OUTCOME_');
+  for (const [name, value] of Object.entries(outcomes)) assert.equal(OUTCOMES[value], name.toLowerCase());
+  assert.equal(OUTCOMES.length, Object.keys(outcomes).length);
+});
+
+test('the loaded library speaks the header ABI major', () => {
+  const declared = Number(header.match(/#define FG_ABI_VERSION (\d+)/)[1]);
+  assert.equal(abiVersion.major, declared >>> 16);
+  assert.ok(abiVersion.minor >= (declared & 0xffff));
+});
+
+test('struct layouts are the C ones on this platform', () => {
+  const { layout } = require('../lib/native.js');
+  assert.equal(layout.decision.size, 48);
+  assert.deepEqual(
+    [layout.decision.admitted, layout.decision.outcome, layout.decision.limit, layout.decision.scope],
+    [0, 4, 8, 40],
+  );
+  assert.equal(layout.quota.size, 32);
+});
