@@ -28,6 +28,16 @@ pub enum Error {
     /// A quota's lockout plus its burst exceeds the span the state word can
     /// hold (2^59 ticks).
     LockoutTooLong,
+    /// A policy was built without layers.
+    NoLayers,
+    /// A policy was given more than [`MAX_LAYERS`](crate::MAX_LAYERS) layers.
+    TooManyLayers,
+    /// A layered check got a different number of keys than the policy has layers.
+    LayerKeyCount,
+    /// A key of the wrong kind for its layer (say, a key for an unkeyed layer).
+    LayerKeyMismatch,
+    /// No layer has that index.
+    NoSuchLayer,
     /// A sliding window's or in-flight cap's limit was zero.
     ZeroLimit,
     /// A limit above what its counter can hold: [`MAX_WINDOW_LIMIT`](crate::MAX_WINDOW_LIMIT)
@@ -74,6 +84,11 @@ impl fmt::Display for Error {
             Error::RateTooHigh => "quota rate must not exceed 1 per ns (1e9 per second)",
             Error::BurstTooLarge => "quota burst x emission interval exceeds 2^59 ticks",
             Error::LockoutTooLong => "quota lockout plus burst exceeds 2^59 ticks",
+            Error::NoLayers => "a policy needs at least one layer",
+            Error::TooManyLayers => "a policy has at most 32 layers",
+            Error::LayerKeyCount => "a layered check needs exactly one key per layer",
+            Error::LayerKeyMismatch => "key of the wrong kind for its layer",
+            Error::NoSuchLayer => "no layer has that index",
             Error::ZeroLimit => "limit must be at least 1",
             Error::LimitTooLarge => "limit exceeds what the counter can hold",
             Error::ZeroWindow => "window must be at least 1 ns",

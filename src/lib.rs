@@ -32,6 +32,7 @@ mod gcra;
 mod headers;
 mod inflight;
 mod limiter;
+mod policy;
 mod quota;
 mod quota_ring;
 mod retry;
@@ -45,6 +46,9 @@ pub use error::{Error, Result};
 pub use headers::{ErrorBody, Headers, RateLimitPolicy, RenderedHeaders, RetryAfterFormat, Scope};
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use limiter::Limiter;
+pub use policy::{
+    Layer, LayerCounters, LayerKey, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS,
+};
 pub use quota::{Quota, MAX_TICKS_PER_NS};
 pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};
 pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};

@@ -229,6 +229,13 @@ impl<C: Clock> Limiter<C> {
         }
     }
 
+    /// What `check_at(cost, now_ns)` would decide, without charging.
+    pub(crate) fn probe_at(&self, cost: u64, now_ns: u64) -> Decision {
+        // Acquire: as in `update`.
+        let word = StateWord::from_bits(self.state.load(Ordering::Acquire));
+        gcra::evaluate(word, self.quotas.get(word.generation()), now_ns, cost).decision
+    }
+
     /// The CAS loop every operation runs: read the word, decide in the units
     /// of the quota its generation names, store the result if it changed.
     #[inline(always)]

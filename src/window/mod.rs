@@ -263,6 +263,13 @@ impl<C: Clock> SlidingWindow<C> {
         Ok(())
     }
 
+    /// What `check_at(cost, now_ns)` would decide, without charging.
+    pub(crate) fn probe_at(&self, cost: u64, now_ns: u64) -> Decision {
+        // Relaxed: see `update`.
+        let word = WindowWord::from_bits(self.state.load(Ordering::Relaxed));
+        estimate::evaluate(word, self.limit(), self.window_ns, now_ns, cost).decision
+    }
+
     /// The CAS loop every operation runs.
     fn update(&self, mut step: impl FnMut(WindowWord, u64, u64) -> Evaluation) -> Decision {
         let limit = self.limit();

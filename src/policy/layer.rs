@@ -1,0 +1,139 @@
+//! One limit a [`Policy`](super::Policy) consults, and the key it is asked about.
+
+use crate::clock::Clock;
+use crate::decision::Decision;
+use crate::error::{Error, Result};
+use crate::limiter::Limiter;
+use crate::window::SlidingWindow;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The key a request presents to one layer: nothing for a global limit, an
+/// id, bytes (an API key, a token) or an IP address.
+///
+/// ```
+/// use floodgate::LayerKey;
+/// use std::net::{IpAddr, Ipv4Addr};
+/// assert!(matches!(LayerKey::from("gos_live_1"), LayerKey::Bytes(b"gos_live_1")));
+/// assert!(matches!(LayerKey::from(7u64), LayerKey::Id(7)));
+/// assert!(matches!(LayerKey::from(IpAddr::V4(Ipv4Addr::LOCALHOST)), LayerKey::Ip(_)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LayerKey<'a> {
+    /// For a layer that limits everything together.
+    Unkeyed,
+    /// A numeric id (workspace 42).
+    Id(u64),
+    /// Bytes: an API key, an access token, an endpoint name.
+    Bytes(&'a [u8]),
+    /// A source address.
+    Ip(IpAddr),
+}
+
+impl From<u64> for LayerKey<'_> {
+    fn from(id: u64) -> Self {
+        LayerKey::Id(id)
+    }
+}
+
+impl<'a> From<&'a str> for LayerKey<'a> {
+    fn from(key: &'a str) -> Self {
+        LayerKey::Bytes(key.as_bytes())
+    }
+}
+
+impl<'a> From<&'a [u8]> for LayerKey<'a> {
+    fn from(key: &'a [u8]) -> Self {
+        LayerKey::Bytes(key)
+    }
+}
+
+impl From<IpAddr> for LayerKey<'_> {
+    fn from(address: IpAddr) -> Self {
+        LayerKey::Ip(address)
+    }
+}
+
+/// A limit that can take part in a layered check. Every method gets the
+/// policy's timestamp, so all layers of one check share one "now".
+///
+/// Implemented for [`Limiter`], [`SlidingWindow`] and the keyed limiters, and
+/// for `Arc`s of them, so an application can keep a handle to a layer (to
+/// reconfigure it) while the policy uses it.
+pub trait Layer: Send + Sync {
+    /// Whether this layer can be asked about `key`; checked for every layer
+    /// before any is charged, so a bad key changes no state.
+    fn accepts(&self, key: LayerKey<'_>) -> Result<()>;
+
+    /// Decides `cost` for `key` at `now_ns`, charging it when admitted.
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision;
+
+    /// What [`check_at`](Self::check_at) would decide, charging nothing.
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision;
+
+    /// Gives back `cost` charged by an admitted [`check_at`](Self::check_at).
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64);
+}
+
+/// Unkeyed layers take only [`LayerKey::Unkeyed`], so a request whose keys
+/// are listed in the wrong order fails loudly instead of limiting the wrong thing.
+fn unkeyed(key: LayerKey<'_>) -> Result<()> {
+    match key {
+        LayerKey::Unkeyed => Ok(()),
+        _ => Err(Error::LayerKeyMismatch),
+    }
+}
+
+impl<C: Clock> Layer for Limiter<C> {
+    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+        unkeyed(key)
+    }
+
+    fn check_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+        Limiter::check_at(self, cost, now_ns)
+    }
+
+    fn probe_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+        Limiter::probe_at(self, cost, now_ns)
+    }
+
+    fn refund_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) {
+        Limiter::refund_at(self, cost, now_ns);
+    }
+}
+
+impl<C: Clock> Layer for SlidingWindow<C> {
+    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+        unkeyed(key)
+    }
+
+    fn check_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+        SlidingWindow::check_at(self, cost, now_ns)
+    }
+
+    fn probe_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+        SlidingWindow::probe_at(self, cost, now_ns)
+    }
+
+    fn refund_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) {
+        SlidingWindow::refund_at(self, cost, now_ns);
+    }
+}
+
+impl<L: Layer + ?Sized> Layer for Arc<L> {
+    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+        (**self).accepts(key)
+    }
+
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+        (**self).check_at(key, cost, now_ns)
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+        (**self).probe_at(key, cost, now_ns)
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) {
+        (**self).refund_at(key, cost, now_ns)
+    }
+}
