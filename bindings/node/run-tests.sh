@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Tests of the Node package: builds the Rust cdylib, installs the package's
+# dev dependencies (from package-lock.json), type-checks index.d.ts against a
+# typed usage file, and runs the node:test suite. Needs node >= 20, npm, cargo.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+echo "== cargo build --release --lib" >&2
+(cd ../.. && cargo build --release --lib --quiet)
+
+echo "== npm ci" >&2
+# The library is built above, so the package's own install script is skipped.
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+echo "== tsc --noEmit" >&2
+node_modules/.bin/tsc -p tsconfig.json
+
+echo "== node --test" >&2
+node --test --test-reporter=spec test/
