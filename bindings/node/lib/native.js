@@ -7,7 +7,6 @@
 // object costs ~840 ns per call here, reading it from a reused buffer ~5 ns
 // (BENCHMARKS.md, "Node").
 
-const fs = require('node:fs');
 const os = require('node:os');
 const koffi = require('koffi');
 const { buildLibrary, libraryPath } = require('../scripts/library.js');
@@ -17,12 +16,13 @@ const ABI_MAJOR = 1;
 const ABI_MINOR = 0;
 
 function loadLibrary() {
-  const file = libraryPath();
-  if (!fs.existsSync(file) && !process.env.FLOODGATE_LIBRARY) {
+  let file = libraryPath();
+  if (file === null) {
     // npm 11 skips dependency install scripts unless allowed, so the first
     // load builds what `npm install` did not.
-    process.stderr.write(`floodgate: ${file} is missing; running cargo build --release --lib\n`);
+    process.stderr.write('floodgate: no built library yet; running cargo build --release --lib\n');
     buildLibrary();
+    file = libraryPath();
   }
   const library = koffi.load(file);
   const version = library.func('uint32_t fg_abi_version(void)')();
@@ -95,4 +95,4 @@ const ffi = {
   lastErrorMessage: fn('fg_last_error_message', 'const char *', []),
 };
 
-module.exports = { ffi, layout, libraryFile: libraryPath(), version };
+module.exports = { ffi, layout, version };

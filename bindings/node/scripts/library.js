@@ -21,13 +21,33 @@ function hasCrate() {
   return fs.existsSync(manifest) && /^name\s*=\s*"floodgate"/m.test(fs.readFileSync(manifest, 'utf8'));
 }
 
-/** FLOODGATE_LIBRARY if set, else the release cdylib in the crate's target dir. */
-function libraryPath() {
-  if (process.env.FLOODGATE_LIBRARY) return path.resolve(process.env.FLOODGATE_LIBRARY);
+/** The release cdylib in the crate's target dir. */
+function builtPath() {
   const targetDir = process.env.CARGO_TARGET_DIR
     ? path.resolve(REPO_ROOT, process.env.CARGO_TARGET_DIR)
     : path.join(REPO_ROOT, 'target');
   return path.join(targetDir, 'release', libraryFileName());
+}
+
+/** The copy the build script leaves inside the package (for copied installs). */
+function packagedPath() {
+  return path.join(__dirname, '..', 'native', libraryFileName());
+}
+
+/**
+ * The library to load: FLOODGATE_LIBRARY if set; else the crate's build when
+ * it exists (freshest for a linked package); else the packaged copy. Null
+ * when there is none yet.
+ */
+function libraryPath() {
+  if (process.env.FLOODGATE_LIBRARY) return path.resolve(process.env.FLOODGATE_LIBRARY);
+  return [builtPath(), packagedPath()].find((file) => fs.existsSync(file)) ?? null;
+}
+
+/** Copies the crate's build into the package, so a packed copy carries it. */
+function packageLibrary() {
+  fs.mkdirSync(path.dirname(packagedPath()), { recursive: true });
+  fs.copyFileSync(builtPath(), packagedPath());
 }
 
 /**
@@ -53,4 +73,4 @@ function buildLibrary() {
   }
 }
 
-module.exports = { REPO_ROOT, buildLibrary, hasCrate, libraryPath };
+module.exports = { REPO_ROOT, buildLibrary, hasCrate, libraryPath, packageLibrary, packagedPath };
