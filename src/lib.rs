@@ -31,6 +31,7 @@ pub mod ffi;
 mod gcra;
 mod headers;
 mod inflight;
+mod keyed;
 mod limiter;
 mod policy;
 mod quota;
@@ -45,6 +46,9 @@ pub use decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
 pub use error::{Error, Result};
 pub use headers::{ErrorBody, Headers, RateLimitPolicy, RenderedHeaders, RetryAfterFormat, Scope};
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
+pub use keyed::{
+    FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
+};
 pub use limiter::Limiter;
 pub use policy::{
     Layer, LayerCounters, LayerKey, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS,

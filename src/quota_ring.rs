@@ -72,6 +72,16 @@ impl<'a> RingWriter<'a> {
     /// Makes slot `generation` name `quota` and returns the installed copy.
     /// The caller must not let any word of that generation exist meanwhile.
     pub(crate) fn install(&mut self, generation: usize, quota: Quota) -> &'a Quota {
+        let installed = self.intern(quota);
+        // Release: see `get`.
+        self.ring.slots[generation].store(quota_pointer(installed), Ordering::Release);
+        installed
+    }
+
+    /// The ring's own copy of `quota`, valid and unchanged for the ring's
+    /// whole life, without naming it in any slot. Keyed per-key quotas keep
+    /// pointers to such copies (`keyed/overrides.rs`).
+    pub(crate) fn intern(&mut self, quota: Quota) -> &'a Quota {
         let index = match self.published.iter().position(|known| **known == quota) {
             Some(index) => index,
             None => {
@@ -80,8 +90,6 @@ impl<'a> RingWriter<'a> {
             }
         };
         let pointer = quota_pointer(&self.published[index]);
-        // Release: see `get`.
-        self.ring.slots[generation].store(pointer, Ordering::Release);
         // SAFETY: as in `get`: the box is owned by `published` for the ring's life.
         unsafe { &*pointer }
     }

@@ -90,6 +90,41 @@ impl StateWord {
     pub(crate) fn next_generation(self) -> usize {
         (self.generation() + 1) % GENERATIONS
     }
+
+    /// A keyed-table slot word that holds no bucket: `mark` in `generation`.
+    /// Marks are the words that are not live yet have a non-zero `tat`;
+    /// no bucket is ever such a word (`FRESH` has `tat` 0 and `with_debt`
+    /// is always live), so a slot's word alone tells a bucket from a mark.
+    #[inline]
+    pub(crate) fn marked(mark: SlotMark, generation: usize) -> Self {
+        debug_assert!(generation < GENERATIONS);
+        Self(((generation as u64) << GENERATION_SHIFT) | mark as u64)
+    }
+
+    /// The mark this word is, or `None` when it is a bucket.
+    #[inline]
+    pub(crate) fn mark(self) -> Option<SlotMark> {
+        if self.0 & LIVE_BIT != 0 {
+            return None;
+        }
+        match self.0 & TAT_MASK {
+            1 => Some(SlotMark::Empty),
+            2 => Some(SlotMark::Free),
+            3 => Some(SlotMark::Pending),
+            _ => None,
+        }
+    }
+}
+
+/// What a keyed-table slot holds when it holds no bucket (see `keyed/table.rs`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SlotMark {
+    /// Never used: no key lives at or beyond it in any probe window.
+    Empty = 1,
+    /// Given up: free for a new key, but keys may live beyond it.
+    Free = 2,
+    /// Claimed by an insertion that has not yet proved its key unique.
+    Pending = 3,
 }
 
 #[cfg(test)]
@@ -118,6 +153,20 @@ mod tests {
     fn a_timestamp_behind_reads_as_more_debt() {
         let word = StateWord::with_debt(0, 1_000, 10);
         assert_eq!(word.debt_at(900), 110);
+    }
+
+    #[test]
+    fn marks_are_never_buckets() {
+        for mark in [SlotMark::Empty, SlotMark::Free, SlotMark::Pending] {
+            for generation in 0..GENERATIONS {
+                let word = StateWord::marked(mark, generation);
+                assert_eq!(word.mark(), Some(mark));
+                assert_eq!(word.generation(), generation);
+            }
+        }
+        assert_eq!(StateWord::FRESH.mark(), None);
+        assert_eq!(StateWord::with_debt(1, 2, 0).mark(), None);
+        assert_eq!(StateWord::with_debt(3, 0, 1).mark(), None);
     }
 
     #[test]

@@ -1,0 +1,151 @@
+//! Building a [`KeyedLimiter`]: capacity, full-table behaviour, clock.
+
+use super::key::Key;
+use super::limiter::KeyedLimiter;
+use crate::clock::{Clock, MonotonicClock};
+use crate::error::{Error, Result};
+use crate::quota::Quota;
+use std::marker::PhantomData;
+
+/// The most keys a [`KeyedLimiter`] may be built for (2^32 slots: 64 GiB of
+/// `u64` slots); larger capacities get [`Error::CapacityTooLarge`].
+pub const MAX_KEYED_CAPACITY: usize = 1 << 32;
+
+/// Capacity when none is given.
+const DEFAULT_CAPACITY: usize = 65_536;
+
+/// What a check of a new key gets when its probe window holds only active
+/// keys. Every such check also counts one
+/// [`full_table_event`](KeyedLimiter::full_table_events).
+///
+/// ```
+/// use floodgate::{FullTable, KeyedLimiter, ManualClock, Outcome, Quota};
+///
+/// let limiter: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(Quota::per_second(1)?)
+///     .capacity(1)
+///     .on_full(FullTable::Deny)
+///     .clock(ManualClock::new())
+///     .build()?;
+/// assert!(limiter.check(&1, 1).is_admitted());
+/// assert_eq!(limiter.check(&2, 1).outcome(), Outcome::Denied);
+/// assert_eq!(limiter.full_table_events(), 1);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FullTable {
+    /// Deny, as if the key's bucket were empty: `retry_after` is the time
+    /// the cost takes to refill at the default rate (a hint; a slot frees up
+    /// when some key's bucket refills).
+    #[default]
+    Deny,
+    /// Admit as if the key's bucket were full, tracking nothing.
+    Admit,
+    /// Charge one overflow bucket, with the default quota, shared by every
+    /// key that finds no slot.
+    Overflow,
+}
+
+/// Configures a [`KeyedLimiter`]; start with [`KeyedLimiter::builder`].
+///
+/// ```
+/// use floodgate::{FullTable, KeyedLimiter, Quota};
+///
+/// let limiter: KeyedLimiter<str> = KeyedLimiter::builder(Quota::per_minute(600)?)
+///     .capacity(100_000)
+///     .on_full(FullTable::Overflow)
+///     .max_overrides(1_000)
+///     .build()?;
+/// assert_eq!(limiter.capacity(), 100_000);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use]
+pub struct KeyedLimiterBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
+    quota: Quota,
+    capacity: usize,
+    on_full: FullTable,
+    max_overrides: Option<usize>,
+    clock: C,
+    _key: PhantomData<fn(&K)>,
+}
+
+impl<K: Key + ?Sized> KeyedLimiter<K> {
+    /// A builder for a keyed limiter whose keys get `default_quota` unless
+    /// given their own. Defaults: capacity 65 536 keys, [`FullTable::Deny`],
+    /// up to capacity / 8 per-key quotas, a [`MonotonicClock`].
+    pub fn builder(default_quota: Quota) -> KeyedLimiterBuilder<K> {
+        KeyedLimiterBuilder {
+            quota: default_quota,
+            capacity: DEFAULT_CAPACITY,
+            on_full: FullTable::default(),
+            max_overrides: None,
+            clock: MonotonicClock::new(),
+            _key: PhantomData,
+        }
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
+    /// How many keys the table holds at once. Memory is allocated up front:
+    /// 16 bytes per slot for `u64` keys, 24 for byte keys and IP addresses.
+    /// Keys whose buckets have refilled give their slots up to new keys, so
+    /// this bounds *active* keys, not keys ever seen. About 1.25x the active
+    /// keys you expect keeps probe windows short.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// What a new key gets when there is no slot for it.
+    pub fn on_full(mut self, on_full: FullTable) -> Self {
+        self.on_full = on_full;
+        self
+    }
+
+    /// How many keys may hold their own quota at once (default: capacity /
+    /// 8). Their side table takes 48 bytes per allowed override, allocated at
+    /// the first [`set_quota`](KeyedLimiter::set_quota).
+    pub fn max_overrides(mut self, max_overrides: usize) -> Self {
+        self.max_overrides = Some(max_overrides);
+        self
+    }
+
+    /// The clock checks without an explicit time read.
+    pub fn clock<C2: Clock>(self, clock: C2) -> KeyedLimiterBuilder<K, C2> {
+        KeyedLimiterBuilder {
+            quota: self.quota,
+            capacity: self.capacity,
+            on_full: self.on_full,
+            max_overrides: self.max_overrides,
+            clock,
+            _key: PhantomData,
+        }
+    }
+
+    /// The limiter, or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`].
+    ///
+    /// ```
+    /// use floodgate::{Error, KeyedLimiter, Quota};
+    /// let built = KeyedLimiter::<u64>::builder(Quota::per_second(1)?).capacity(0).build();
+    /// assert_eq!(built.err(), Some(Error::ZeroCapacity));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn build(self) -> Result<KeyedLimiter<K, C>> {
+        if self.capacity == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if self.capacity > MAX_KEYED_CAPACITY {
+            return Err(Error::CapacityTooLarge);
+        }
+        let max_overrides = self
+            .max_overrides
+            .unwrap_or(self.capacity / 8)
+            .min(self.capacity);
+        Ok(KeyedLimiter::from_parts(
+            self.quota,
+            self.capacity,
+            self.on_full,
+            max_overrides,
+            self.clock,
+        ))
+    }
+}

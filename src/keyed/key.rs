@@ -1,0 +1,324 @@
+//! Keys: what a keyed limiter accepts, and the identity a slot stores for each.
+//!
+//! * `u64` keys are stored whole: two keys share a bucket only if they are
+//!   equal. Their home slot comes from a seeded multiply-fold of the key.
+//! * Byte keys (`str`, `[u8]`) and IP addresses are stored as a 128-bit
+//!   fingerprint: SipHash-1-3 with 128-bit output under a 128-bit key drawn
+//!   from std's `RandomState` (seeded from the OS) when the limiter is built.
+//!   SipHash is a pseudo-random function, so without the key an attacker
+//!   can neither predict slots nor find colliding keys faster than by luck:
+//!   two distinct keys get the same fingerprint, and so share a bucket, with
+//!   probability about 2^-128, and share even the 64-bit half that a slot's
+//!   CAS compares (see `pair.rs`) with probability about 2^-64 per pair.
+//!   The home slot comes from the low half, the tag from the high half, so
+//!   neighbours in a probe window are no likelier to share a tag.
+
+use crate::error::{Error, Result};
+use siphasher::sip128::SipHasher13;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The longest byte-string key accepted, in bytes. Longer keys are refused
+/// with [`Error::KeyTooLong`], which bounds the hashing work one request
+/// can cause.
+pub const MAX_KEY_LEN: usize = 4096;
+
+/// A kind of key a [`KeyedLimiter`](crate::KeyedLimiter) can be keyed by:
+/// `u64`, `str`, `[u8]`, [`IpAddr`], [`Ipv4Addr`] and [`Ipv6Addr`].
+///
+/// [`Answer`](Key::Answer) is what a call with such a key returns: the
+/// value itself for keys that are always valid (`u64`, IP addresses), and a
+/// [`Result`] for byte strings, which may be empty or too long.
+///
+/// ```
+/// use floodgate::{Error, KeyedLimiter, Quota};
+///
+/// let ids: KeyedLimiter<u64> = KeyedLimiter::builder(Quota::per_second(5)?).build()?;
+/// let decision = ids.check(&42, 1); // a Decision
+/// assert!(decision.is_admitted());
+///
+/// let tokens: KeyedLimiter<str> = KeyedLimiter::builder(Quota::per_second(5)?).build()?;
+/// assert!(tokens.check("sk_live_abc", 1)?.is_admitted()); // a Result<Decision>
+/// assert_eq!(tokens.check("", 1), Err(Error::EmptyKey));
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+pub trait Key: sealed::Sealed {
+    /// What a call keyed by this type returns around its value `T`.
+    type Answer<T>;
+    /// How a slot stores this key.
+    #[doc(hidden)]
+    type Stored: StoredKey;
+    /// Validates the key and hands its stored form to `then`.
+    #[doc(hidden)]
+    fn with_stored<T>(
+        &self,
+        hasher: &KeyHasher,
+        then: impl FnOnce(Self::Stored) -> T,
+    ) -> Self::Answer<T>;
+    /// One `Result` out of a fallible operation's answer.
+    #[doc(hidden)]
+    fn into_result<T>(answer: Self::Answer<Result<T>>) -> Result<T>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u64 {}
+    impl Sealed for str {}
+    impl Sealed for [u8] {}
+    impl Sealed for std::net::IpAddr {}
+    impl Sealed for std::net::Ipv4Addr {}
+    impl Sealed for std::net::Ipv6Addr {}
+}
+
+/// A key as its slot stores it.
+#[doc(hidden)]
+pub trait StoredKey: Copy {
+    /// Whether the key has a second half kept outside the 16-byte pair.
+    const HAS_EXTRA: bool;
+    /// 64 uniformly spread bits that choose the home slot.
+    fn home(self) -> u64;
+    /// The half stored beside the bucket word and compared by every CAS.
+    fn tag(self) -> u64;
+    /// The other half (0 when there is none).
+    fn extra(self) -> u64;
+}
+
+/// A `u64` key and its home hash.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Exact {
+    key: u64,
+    home: u64,
+}
+
+impl StoredKey for Exact {
+    const HAS_EXTRA: bool = false;
+    #[inline]
+    fn home(self) -> u64 {
+        self.home
+    }
+    #[inline]
+    fn tag(self) -> u64 {
+        self.key
+    }
+    #[inline]
+    fn extra(self) -> u64 {
+        0
+    }
+}
+
+/// A byte key's 128-bit fingerprint.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Fingerprint {
+    high: u64,
+    low: u64,
+}
+
+impl StoredKey for Fingerprint {
+    const HAS_EXTRA: bool = true;
+    #[inline]
+    fn home(self) -> u64 {
+        self.low
+    }
+    #[inline]
+    fn tag(self) -> u64 {
+        self.high
+    }
+    #[inline]
+    fn extra(self) -> u64 {
+        self.low
+    }
+}
+
+/// The per-limiter secret that turns keys into slots and fingerprints.
+#[doc(hidden)]
+pub struct KeyHasher {
+    salt: u64,
+    multiplier: u64,
+    sip: SipHasher13,
+}
+
+impl KeyHasher {
+    /// A hasher keyed by 256 fresh random bits.
+    pub(crate) fn random() -> Self {
+        // Loom replays each execution and needs the same slots every time.
+        #[cfg(loom)]
+        let secret: [u64; 4] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 3, 4];
+        // RandomState is SipHash-1-3 under OS-random keys: hashing four
+        // distinct inputs yields four unpredictable words.
+        #[cfg(not(loom))]
+        let secret: [u64; 4] = {
+            let state = std::collections::hash_map::RandomState::new();
+            std::array::from_fn(|i| state.hash_one(i))
+        };
+        Self {
+            salt: secret[0],
+            multiplier: secret[1] | 1,
+            sip: SipHasher13::new_with_keys(secret[2], secret[3]),
+        }
+    }
+
+    #[inline]
+    fn exact(&self, key: u64) -> Exact {
+        let product = u128::from(key ^ self.salt) * u128::from(self.multiplier);
+        Exact {
+            key,
+            home: (product as u64) ^ ((product >> 64) as u64),
+        }
+    }
+
+    #[inline]
+    fn fingerprint(&self, bytes: &[u8]) -> Fingerprint {
+        let hash = self.sip.hash(bytes);
+        Fingerprint {
+            high: hash.h1,
+            low: hash.h2,
+        }
+    }
+
+    fn checked_fingerprint(&self, bytes: &[u8]) -> Result<Fingerprint> {
+        match bytes.len() {
+            0 => Err(Error::EmptyKey),
+            len if len > MAX_KEY_LEN => Err(Error::KeyTooLong),
+            _ => Ok(self.fingerprint(bytes)),
+        }
+    }
+}
+
+impl Key for u64 {
+    type Answer<T> = T;
+    type Stored = Exact;
+    #[inline]
+    fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Exact) -> T) -> T {
+        then(hasher.exact(*self))
+    }
+    fn into_result<T>(answer: Result<T>) -> Result<T> {
+        answer
+    }
+}
+
+impl Key for [u8] {
+    type Answer<T> = Result<T>;
+    type Stored = Fingerprint;
+    #[inline]
+    fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> Result<T> {
+        hasher.checked_fingerprint(self).map(then)
+    }
+    fn into_result<T>(answer: Result<Result<T>>) -> Result<T> {
+        answer?
+    }
+}
+
+impl Key for str {
+    type Answer<T> = Result<T>;
+    type Stored = Fingerprint;
+    #[inline]
+    fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> Result<T> {
+        hasher.checked_fingerprint(self.as_bytes()).map(then)
+    }
+    fn into_result<T>(answer: Result<Result<T>>) -> Result<T> {
+        answer?
+    }
+}
+
+/// IPv4 and IPv6 addresses hash their 4 or 16 octets: inputs of different
+/// lengths, so an IPv4 address and an IPv6 one never share a fingerprint
+/// except by the 2^-128 chance. `::ffff:1.2.3.4` and `1.2.3.4` are distinct
+/// keys; use [`IpAddr::to_canonical`] first to merge them.
+impl Key for IpAddr {
+    type Answer<T> = T;
+    type Stored = Fingerprint;
+    #[inline]
+    fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
+        match self {
+            IpAddr::V4(v4) => v4.with_stored(hasher, then),
+            IpAddr::V6(v6) => v6.with_stored(hasher, then),
+        }
+    }
+    fn into_result<T>(answer: Result<T>) -> Result<T> {
+        answer
+    }
+}
+
+impl Key for Ipv4Addr {
+    type Answer<T> = T;
+    type Stored = Fingerprint;
+    #[inline]
+    fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
+        then(hasher.fingerprint(&self.octets()))
+    }
+    fn into_result<T>(answer: Result<T>) -> Result<T> {
+        answer
+    }
+}
+
+impl Key for Ipv6Addr {
+    type Answer<T> = T;
+    type Stored = Fingerprint;
+    #[inline]
+    fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
+        then(hasher.fingerprint(&self.octets()))
+    }
+    fn into_result<T>(answer: Result<T>) -> Result<T> {
+        answer
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_keys_are_validated() {
+        let hasher = KeyHasher::random();
+        assert_eq!("".with_stored(&hasher, |_| ()), Err(Error::EmptyKey));
+        let long = vec![b'k'; MAX_KEY_LEN + 1];
+        assert_eq!(
+            long[..].with_stored(&hasher, |_| ()),
+            Err(Error::KeyTooLong)
+        );
+        assert!(long[..MAX_KEY_LEN].with_stored(&hasher, |_| ()).is_ok());
+    }
+
+    #[test]
+    fn str_and_bytes_fingerprint_alike_and_distinct_keys_differ() {
+        let hasher = KeyHasher::random();
+        let a = "api-key-1"
+            .with_stored(&hasher, |f| (f.tag(), f.extra()))
+            .unwrap();
+        let b = b"api-key-1"[..]
+            .with_stored(&hasher, |f| (f.tag(), f.extra()))
+            .unwrap();
+        let c = "api-key-2"
+            .with_stored(&hasher, |f| (f.tag(), f.extra()))
+            .unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn u64_keys_are_stored_whole() {
+        let hasher = KeyHasher::random();
+        assert_eq!(7u64.with_stored(&hasher, |e| e.tag()), 7);
+        const { assert!(!Exact::HAS_EXTRA && Fingerprint::HAS_EXTRA) };
+    }
+
+    #[test]
+    fn ipv4_and_mapped_ipv6_are_distinct_keys() {
+        let hasher = KeyHasher::random();
+        let v4: IpAddr = "1.2.3.4".parse().unwrap();
+        let mapped: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
+        let tag = |ip: &IpAddr| ip.with_stored(&hasher, |f| f.tag());
+        assert_ne!(tag(&v4), tag(&mapped));
+        assert_eq!(tag(&v4), tag(&mapped.to_canonical()));
+    }
+
+    #[test]
+    fn two_limiters_hash_differently() {
+        let one = KeyHasher::random();
+        let two = KeyHasher::random();
+        let home = |h: &KeyHasher| 99u64.with_stored(h, |e| e.home());
+        assert_ne!(home(&one), home(&two));
+    }
+}

@@ -1,0 +1,540 @@
+//! [`KeyedLimiter`]: one GCRA bucket per key, in a lock-free slot table.
+
+use super::builder::FullTable;
+use super::key::{Key, KeyHasher};
+use super::overrides::{self, override_generation, override_parity, Overrides};
+use super::table::{Insertion, Lookup, Slot, Table};
+use crate::clock::{Clock, ManualClock, MonotonicClock};
+use crate::decision::Decision;
+use crate::error::{Error, Result};
+use crate::gcra::{self, Evaluation};
+use crate::limiter::Limiter;
+use crate::quota::Quota;
+use crate::quota_ring::QuotaRing;
+use crate::state::StateWord;
+use crate::sync::{AtomicU64, Backoff, Ordering};
+use crossbeam_utils::CachePadded;
+use std::marker::PhantomData;
+
+/// Rate limits per key (API key, token, user id, IP address): one GCRA
+/// bucket per key, in a fixed-size table that checks and inserts without
+/// locks or allocation, and reuses the slots of keys whose buckets have
+/// refilled.
+///
+/// Keys are `u64`, `str`, `[u8]` or IP addresses (see [`Key`]). Calls keyed
+/// by `u64` or IP addresses return their value directly; calls keyed by
+/// byte strings return a [`Result`](crate::Result), since an empty or
+/// oversized key is refused with a typed error and changes nothing.
+///
+/// ```
+/// use floodgate::{KeyedLimiter, ManualClock, Outcome, Quota};
+/// use std::net::IpAddr;
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let per_ip: KeyedLimiter<IpAddr, ManualClock> =
+///     KeyedLimiter::builder(Quota::per_second(2)?).capacity(10_000).clock(clock.clone()).build()?;
+/// let ip: IpAddr = "203.0.113.7".parse().unwrap();
+/// assert!(per_ip.check(&ip, 1).is_admitted());
+/// assert!(per_ip.check(&ip, 1).is_admitted());
+/// let denied = per_ip.check(&ip, 1);
+/// assert_eq!(denied.outcome(), Outcome::Denied);
+/// assert_eq!(denied.retry_after(), Some(Duration::from_millis(500)));
+/// // Another address has its own bucket.
+/// assert!(per_ip.check(&"203.0.113.8".parse().unwrap(), 1).is_admitted());
+/// clock.advance(Duration::from_secs(1));
+/// assert_eq!(per_ip.peek(&ip).remaining(), 2);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+///
+/// # Guarantees
+///
+/// * A check charges only its own key's bucket, even while other threads
+///   insert keys into the same slot or reclaim it: every write is one 16-byte
+///   compare-and-swap of the slot's key and bucket together.
+/// * A key has at most one bucket, however many threads insert it at once.
+/// * Memory is fixed at build time. A bucket that has refilled is identical
+///   to a fresh one, so its slot is reused by the next new key that probes
+///   past it: no sweeper thread, no O(n) pass on any check.
+/// * When a new key finds no slot, [`FullTable`] decides, and
+///   [`full_table_events`](Self::full_table_events) counts it.
+/// * Byte keys are fingerprinted with SipHash-1-3 (128-bit output) under a
+///   random per-limiter key: two keys share a bucket with probability about
+///   2^-128, and an attacker cannot steer keys into one slot.
+///
+/// Reclaiming a refilled bucket forgets its last timestamp, so a later call
+/// whose supplied time is *behind* the reclaiming check's time sees a full
+/// bucket rather than the little debt it would have read (the single
+/// [`Limiter`] reads it as debt). With one clock for all calls this cannot
+/// happen by more than the clock's skew between threads.
+pub struct KeyedLimiter<K: Key + ?Sized, C: Clock = MonotonicClock> {
+    table: Table<K::Stored>,
+    hasher: KeyHasher,
+    /// The default quota, in generations 0 and 1; also owns override quotas.
+    defaults: QuotaRing,
+    /// Which default generation is current; changed under the ring's writer lock.
+    default_generation: AtomicU64,
+    overrides: Overrides,
+    on_full: FullTable,
+    /// The bucket [`FullTable::Overflow`] charges; only `*_at` calls reach it.
+    overflow: Limiter<ManualClock>,
+    full_table_events: CachePadded<AtomicU64>,
+    clock: C,
+    _key: PhantomData<fn(&K)>,
+}
+
+impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
+    pub(crate) fn from_parts(
+        quota: Quota,
+        capacity: usize,
+        on_full: FullTable,
+        max_overrides: usize,
+        clock: C,
+    ) -> Self {
+        Self {
+            table: Table::new(capacity),
+            hasher: KeyHasher::random(),
+            defaults: QuotaRing::new(quota),
+            default_generation: AtomicU64::new(0),
+            overrides: Overrides::new(max_overrides),
+            on_full,
+            overflow: Limiter::with_clock(quota, ManualClock::new()),
+            full_table_events: CachePadded::new(AtomicU64::new(0)),
+            clock,
+            _key: PhantomData,
+        }
+    }
+
+    /// The clock this limiter reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Decides a request of `cost` units for `key` now. A cost of 0 peeks; a
+    /// cost above the key's burst is [`Outcome::CannotFit`](crate::Outcome::CannotFit).
+    ///
+    /// ```
+    /// # use floodgate::{Error, KeyedLimiter, ManualClock, Quota};
+    /// let limiter: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(Quota::per_second(10)?)
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
+    /// assert_eq!(limiter.check("alice", 10)?.remaining(), 0);
+    /// assert!(!limiter.check("alice", 1)?.is_admitted());
+    /// assert!(limiter.check("bob", 1)?.is_admitted());
+    /// assert_eq!(limiter.check("", 1), Err(Error::EmptyKey));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    #[inline]
+    pub fn check(&self, key: &K, cost: u64) -> K::Answer<Decision> {
+        self.check_at(key, cost, self.clock.now_ns())
+    }
+
+    /// [`check`](Self::check) at a caller-supplied time on this limiter's timeline.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, Quota};
+    /// let limiter: KeyedLimiter<u64> = KeyedLimiter::builder(Quota::per_second(1)?).build()?;
+    /// assert!(limiter.check_at(&7, 1, 5_000_000_000).is_admitted());
+    /// assert!(!limiter.check_at(&7, 1, 5_500_000_000).is_admitted());
+    /// assert!(limiter.check_at(&7, 1, 6_000_000_000).is_admitted());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    #[inline]
+    pub fn check_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
+        key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, cost, |word, quota| {
+                gcra::evaluate(word, quota, now_ns, cost)
+            })
+        })
+    }
+
+    /// `key`'s bucket as it stands now, charging nothing. A key with no
+    /// bucket reads as full and is not inserted.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
+    /// let limiter: KeyedLimiter<u64, ManualClock> =
+    ///     KeyedLimiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build()?;
+    /// limiter.check(&1, 2);
+    /// assert_eq!(limiter.peek(&1).remaining(), 3);
+    /// assert_eq!(limiter.peek(&2).remaining(), 5);
+    /// assert_eq!(limiter.len(), 1);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    #[inline]
+    pub fn peek(&self, key: &K) -> K::Answer<Decision> {
+        self.peek_at(key, self.clock.now_ns())
+    }
+
+    /// [`peek`](Self::peek) at a caller-supplied time.
+    #[inline]
+    pub fn peek_at(&self, key: &K, now_ns: u64) -> K::Answer<Decision> {
+        self.check_at(key, 0, now_ns)
+    }
+
+    /// Gives `amount` units back to `key`'s bucket (the downstream call
+    /// failed, say) and returns the bucket afterwards; never above full.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
+    /// let limiter: KeyedLimiter<u64, ManualClock> =
+    ///     KeyedLimiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build()?;
+    /// limiter.check(&1, 3);
+    /// assert_eq!(limiter.refund(&1, 1).remaining(), 3);
+    /// assert_eq!(limiter.refund(&1, 100).remaining(), 5);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn refund(&self, key: &K, amount: u64) -> K::Answer<Decision> {
+        self.refund_at(key, amount, self.clock.now_ns())
+    }
+
+    /// [`refund`](Self::refund) at a caller-supplied time.
+    pub fn refund_at(&self, key: &K, amount: u64, now_ns: u64) -> K::Answer<Decision> {
+        key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, 0, |word, quota| {
+                gcra::refund(word, quota, now_ns, amount)
+            })
+        })
+    }
+
+    /// Gives `key` its own quota (a customer's plan), from any thread while
+    /// checks go on; its next check uses it. What the key has used is kept,
+    /// counted in requests and capped at the new burst (as
+    /// [`reconfigure`](Self::reconfigure) does for the default). A key with
+    /// its own quota keeps its slot until [`clear_quota`](Self::clear_quota).
+    ///
+    /// Errors: a bad byte key; [`Error::TooManyOverrides`] when
+    /// [`max_overrides`](crate::KeyedLimiterBuilder::max_overrides) keys
+    /// already have one; [`Error::TableFull`] when the key has no slot and
+    /// its probe window holds only active keys. Nothing changes on error.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
+    /// let limiter: KeyedLimiter<str, ManualClock> =
+    ///     KeyedLimiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build()?;
+    /// limiter.check("acme", 4)?;
+    /// limiter.set_quota("acme", Quota::per_second(100)?)?;
+    /// assert_eq!(limiter.peek("acme")?.remaining(), 96);
+    /// assert_eq!(limiter.quota_for("acme")?, Quota::per_second(100)?);
+    /// assert_eq!(limiter.quota_for("other")?, Quota::per_second(10)?);
+    /// limiter.clear_quota("acme")?;
+    /// assert_eq!(limiter.peek("acme")?.remaining(), 6);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn set_quota(&self, key: &K, quota: Quota) -> Result<()> {
+        self.set_quota_at(key, quota, self.clock.now_ns())
+    }
+
+    /// [`set_quota`](Self::set_quota) at a caller-supplied time.
+    pub fn set_quota_at(&self, key: &K, quota: Quota, now_ns: u64) -> Result<()> {
+        K::into_result(key.with_stored(&self.hasher, |stored| self.pin(stored, quota, now_ns)))
+    }
+
+    /// Returns `key` to the default quota, keeping what it has used (capped
+    /// at the default burst). A key without its own quota is left as is.
+    pub fn clear_quota(&self, key: &K) -> K::Answer<()> {
+        self.clear_quota_at(key, self.clock.now_ns())
+    }
+
+    /// [`clear_quota`](Self::clear_quota) at a caller-supplied time.
+    pub fn clear_quota_at(&self, key: &K, now_ns: u64) -> K::Answer<()> {
+        key.with_stored(&self.hasher, |stored| self.unpin(stored, now_ns))
+    }
+
+    /// The quota `key`'s checks use: its own, or the default.
+    pub fn quota_for(&self, key: &K) -> K::Answer<Quota> {
+        key.with_stored(&self.hasher, |stored| {
+            let backoff = Backoff::new();
+            loop {
+                let Lookup::Found(slot) = self.table.find(stored, |_| false) else {
+                    return self.default_quota();
+                };
+                match self.quota_of(slot) {
+                    Some(quota) => return *quota,
+                    // The override was cleared under us: look again.
+                    None => backoff.spin(),
+                }
+            }
+        })
+    }
+
+    /// The quota of every key without its own.
+    pub fn default_quota(&self) -> Quota {
+        // Acquire: the ring slot it names was installed before.
+        *self
+            .defaults
+            .get(self.default_generation.load(Ordering::Acquire) as usize)
+    }
+
+    /// Replaces the default quota while checks go on, keeping what each key
+    /// has used (counted in requests, capped at the new burst). Keys with
+    /// their own quota keep it. Visits every slot once (a few milliseconds
+    /// per million slots); checks never wait for it, and a check that starts
+    /// after it returns uses the new quota.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
+    /// let limiter: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(Quota::per_second(30)?.with_burst(60)?)
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
+    /// limiter.check(&9, 40);
+    /// limiter.reconfigure(Quota::per_second(50)?.with_burst(100)?);
+    /// assert_eq!(limiter.peek(&9).remaining(), 60);
+    /// assert_eq!(limiter.default_quota().burst(), 100);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reconfigure(&self, default_quota: Quota) {
+        self.reconfigure_at(default_quota, self.clock.now_ns())
+    }
+
+    /// [`reconfigure`](Self::reconfigure) at a caller-supplied time.
+    pub fn reconfigure_at(&self, default_quota: Quota, now_ns: u64) {
+        let mut ring = self.defaults.writer();
+        // Relaxed: only writers change it, and they hold the ring's lock.
+        let from_generation = self.default_generation.load(Ordering::Relaxed) as usize;
+        let to_generation = from_generation ^ 1;
+        // The previous sweep left no word in `to_generation`.
+        let to = ring.install(to_generation, default_quota);
+        let from = self.defaults.get(from_generation);
+        self.table.sweep(from_generation, |word| match word.mark() {
+            Some(mark) => StateWord::marked(mark, to_generation),
+            None => gcra::convert(word, from, to, now_ns, to_generation),
+        });
+        // Release: pairs with the Acquire in `default_quota`.
+        self.default_generation
+            .store(to_generation as u64, Ordering::Release);
+        self.overflow.reconfigure_at(default_quota, now_ns);
+    }
+
+    /// Keys holding a slot, refilled ones not yet reused included. Counts
+    /// the whole table: O(capacity), meant for metrics, not the check path.
+    pub fn len(&self) -> usize {
+        self.table.occupied()
+    }
+
+    /// Whether no key holds a slot (O(capacity), as [`len`](Self::len)).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many keys the table was built for.
+    pub fn capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// How many checks of a new key found no slot and fell back to
+    /// [`FullTable`]'s choice.
+    pub fn full_table_events(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.full_table_events.load(Ordering::Relaxed)
+    }
+
+    /// Runs `step` on `key`'s bucket until its result is stored, inserting
+    /// the key if `step` charges a bucket it does not have yet.
+    #[inline]
+    fn settle(
+        &self,
+        key: K::Stored,
+        now_ns: u64,
+        cost: u64,
+        step: impl Fn(StateWord, &Quota) -> Evaluation,
+    ) -> Decision {
+        let backoff = Backoff::new();
+        loop {
+            match self.table.find(key, |word| self.reclaimable(word, now_ns)) {
+                Lookup::Found(mut slot) => {
+                    // `None`: a stale override word; look again.
+                    while let Some(quota) = self.quota_of(slot) {
+                        let evaluation = step(slot.word, quota);
+                        let Some(next) = evaluation.next else {
+                            return evaluation.decision;
+                        };
+                        // Relaxed on success: a charge publishes nothing but the word.
+                        match self.table.replace(key, slot, next, Ordering::Relaxed) {
+                            Ok(()) => return evaluation.decision,
+                            Err(Some(word)) => {
+                                slot.word = word;
+                                backoff.spin();
+                            }
+                            Err(None) => break, // reclaimed under us: look again
+                        }
+                    }
+                }
+                Lookup::Absent(vacancy) => {
+                    // No bucket is a full bucket: decide on one, store only a charge.
+                    let generation = vacancy.map_or_else(
+                        // Relaxed: any default generation's quota is a valid answer.
+                        || self.default_generation.load(Ordering::Relaxed) as usize,
+                        |vacancy| vacancy.generation(),
+                    );
+                    let on_full_bucket = |generation: usize| {
+                        let quota = self.defaults.get(generation);
+                        step(
+                            StateWord::with_debt(generation, quota.ticks_at(now_ns), 0),
+                            quota,
+                        )
+                    };
+                    let evaluation = on_full_bucket(generation);
+                    if evaluation.next.is_none() {
+                        return evaluation.decision;
+                    }
+                    let Some(vacancy) = vacancy else {
+                        return self.when_full(generation, now_ns, cost);
+                    };
+                    match self.table.insert(key, vacancy, |generation, _| {
+                        let evaluation = on_full_bucket(generation);
+                        evaluation
+                            .next
+                            .map(|word| (word, evaluation.decision))
+                            .ok_or(evaluation.decision)
+                    }) {
+                        Insertion::Published(result) | Insertion::Declined(result) => {
+                            return result
+                        }
+                        Insertion::Retry => backoff.spin(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The quota `slot`'s word is measured in; `None` if the word is a
+    /// stale override word whose entry is gone.
+    #[inline]
+    fn quota_of(&self, slot: Slot) -> Option<&Quota> {
+        let generation = slot.word.generation();
+        match override_parity(generation) {
+            None => Some(self.defaults.get(generation)),
+            Some(parity) => self.overrides.get(slot.index, parity),
+        }
+    }
+
+    /// Whether a bucket is full at `now_ns` and may be reused by a new key.
+    /// Pinned (override) buckets never are.
+    #[inline]
+    fn reclaimable(&self, word: StateWord, now_ns: u64) -> bool {
+        let generation = word.generation();
+        overrides::is_default(generation)
+            && word.debt_at(self.defaults.get(generation).ticks_at(now_ns)) == 0
+    }
+
+    /// A new key found no slot: count it and apply [`FullTable`].
+    #[cold]
+    fn when_full(&self, generation: usize, now_ns: u64, cost: u64) -> Decision {
+        // Relaxed: a statistic.
+        self.full_table_events.fetch_add(1, Ordering::Relaxed);
+        let quota = self.defaults.get(generation);
+        let now = quota.ticks_at(now_ns);
+        match self.on_full {
+            FullTable::Deny => {
+                let empty = StateWord::with_debt(generation, now, quota.capacity_ticks());
+                gcra::evaluate(empty, quota, now_ns, cost).decision
+            }
+            FullTable::Admit => {
+                let full = StateWord::with_debt(generation, now, 0);
+                gcra::evaluate(full, quota, now_ns, cost).decision
+            }
+            FullTable::Overflow => self.overflow.check_at(cost, now_ns),
+        }
+    }
+
+    /// Gives `key` its own `quota`, pinning its slot (see `set_quota`).
+    fn pin(&self, key: K::Stored, quota: Quota, now_ns: u64) -> Result<()> {
+        let mut ring = self.defaults.writer();
+        let mut overrides = self.overrides.writer();
+        let quota = ring.intern(quota);
+        loop {
+            match self.table.find(key, |word| self.reclaimable(word, now_ns)) {
+                Lookup::Found(mut slot) => loop {
+                    let generation = slot.word.generation();
+                    let (from, parity) = match override_parity(generation) {
+                        Some(parity) => {
+                            let Some(from) = self.overrides.get(slot.index, parity) else {
+                                break;
+                            };
+                            (from, parity ^ 1)
+                        }
+                        None => (self.defaults.get(generation), 0),
+                    };
+                    overrides.set(slot.index, parity, quota)?;
+                    let next =
+                        gcra::convert(slot.word, from, quota, now_ns, override_generation(parity));
+                    // Release: a check that reads the pinned word must find its entry.
+                    match self.table.replace(key, slot, next, Ordering::Release) {
+                        Ok(()) => return Ok(()),
+                        Err(Some(word)) => slot.word = word,
+                        Err(None) => {
+                            // Reclaimed before we pinned it: drop the entry, look again.
+                            if overrides::is_default(generation) {
+                                overrides.remove(slot.index);
+                            }
+                            break;
+                        }
+                    }
+                },
+                Lookup::Absent(None) => return Err(Error::TableFull),
+                Lookup::Absent(Some(vacancy)) => {
+                    if overrides.is_full() {
+                        return Err(Error::TooManyOverrides);
+                    }
+                    let pinned = self.table.insert(key, vacancy, |_, index| {
+                        if let Err(error) = overrides.set(index, 0, quota) {
+                            return Err(Err(error));
+                        }
+                        let full =
+                            StateWord::with_debt(override_generation(0), quota.ticks_at(now_ns), 0);
+                        Ok((full, Ok(())))
+                    });
+                    match pinned {
+                        Insertion::Published(result) | Insertion::Declined(result) => {
+                            return result
+                        }
+                        Insertion::Retry => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns `key` to the default quota (see `clear_quota`).
+    fn unpin(&self, key: K::Stored, now_ns: u64) {
+        let _ring = self.defaults.writer();
+        let mut overrides = self.overrides.writer();
+        loop {
+            let Lookup::Found(mut slot) = self.table.find(key, |_| false) else {
+                return;
+            };
+            loop {
+                let Some(parity) = override_parity(slot.word.generation()) else {
+                    return;
+                };
+                let Some(from) = self.overrides.get(slot.index, parity) else {
+                    return;
+                };
+                // Relaxed: writers, which alone change it, hold the ring's lock.
+                let generation = self.default_generation.load(Ordering::Relaxed) as usize;
+                let to = self.defaults.get(generation);
+                let next = gcra::convert(slot.word, from, to, now_ns, generation);
+                // Release: a check that reads the word must see the ring slot.
+                match self.table.replace(key, slot, next, Ordering::Release) {
+                    Ok(()) => {
+                        overrides.remove(slot.index);
+                        return;
+                    }
+                    Err(Some(word)) => slot.word = word,
+                    Err(None) => break,
+                }
+            }
+        }
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock> std::fmt::Debug for KeyedLimiter<K, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedLimiter")
+            .field("default_quota", &self.default_quota())
+            .field("capacity", &self.capacity())
+            .field("on_full", &self.on_full)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,514 @@
+//! The slot table and the protocol that keeps each key in exactly one slot.
+//!
+//! Slots are contiguous [`AtomicPair`]s (16 bytes), plus for byte keys a
+//! parallel array holding each fingerprint's other half (8 bytes). A key may
+//! live only in the [`WINDOW`] slots from its home slot on (wrapping at the
+//! end), so finding or placing a key reads at most one short run of
+//! contiguous memory, and nothing on a check ever walks the whole table.
+//!
+//! A slot's word is a bucket or one of three marks (`state.rs`):
+//! `Empty` (never used: no key lives at or after it in any window, because
+//! a slot never becomes `Empty` again), `Free` (given up, reusable) and
+//! `Pending` (claimed by an insertion that has not yet proved its key
+//! unique). A bucket whose debt is zero is *reclaimable*: it is a full
+//! bucket, identical to no bucket at all, so a new key may take its slot in
+//! place with one CAS of the pair. No sweeper, no tombstone build-up: the
+//! slot goes straight from the old key to the new one, and probe chains
+//! through it stay intact because it is never empty.
+//!
+//! # One slot per key
+//!
+//! Two threads inserting the same key could pick different vacancies (one
+//! saw a slot still indebted that the other saw reclaimable), so an insertion
+//! first *claims* its vacancy with a `Pending` mark carrying the key's tag,
+//! then scans the window again (the claim CAS and these loads are `SeqCst`):
+//!
+//! * the key live in another slot: give the claim up, use that slot;
+//! * the key pending at a smaller distance from home: give up and retry;
+//! * the key pending at a larger distance: wait until that claim resolves;
+//! * otherwise publish the bucket in the claimed slot.
+//!
+//! Of two claims of one key, the later one's scan starts after both claims,
+//! so it sees the earlier one (store-buffer order, hence `SeqCst`); whichever
+//! sees the other yields or waits, and the nearer claim wins. Waits only go
+//! from a nearer claim to a farther one, and a farther one never waits on a
+//! nearer one, so no cycle can form. The only waiting on the insertion path
+//! is therefore for another thread's insertion of the *same* new key, in its
+//! few-instruction window between claim and publish. A pending slot is
+//! changed only by its claimer (publish or give up) and by a
+//! reconfiguration sweep (which only moves its generation), so it has no ABA.
+
+use super::key::StoredKey;
+use super::pair::{AtomicPair, Pair};
+use crate::state::{SlotMark, StateWord};
+use crate::sync::{AtomicU64, Ordering};
+use crossbeam_utils::Backoff;
+use std::marker::PhantomData;
+
+/// How many slots from its home a key may live in.
+pub(crate) const WINDOW: usize = 32;
+
+pub(crate) struct Table<S> {
+    pairs: Box<[AtomicPair]>,
+    /// Byte keys' second fingerprint half, by slot; empty for `u64` keys.
+    extras: Box<[AtomicU64]>,
+    window: usize,
+    _stored: PhantomData<fn(S)>,
+}
+
+/// Where a key is, as last read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub(crate) index: usize,
+    pub(crate) word: StateWord,
+}
+
+/// A slot a new key may take, with what it held when read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Vacancy {
+    index: usize,
+    distance: usize,
+    held: Pair,
+}
+
+impl Vacancy {
+    /// The default generation a key placed here starts in.
+    pub(crate) fn generation(&self) -> usize {
+        self.held.word.generation()
+    }
+}
+
+pub(crate) enum Lookup {
+    Found(Slot),
+    /// The key holds no slot; where it may go, if anywhere.
+    Absent(Option<Vacancy>),
+}
+
+pub(crate) enum Insertion<R> {
+    /// The key now has its bucket, with what `publish` returned.
+    Published(R),
+    /// `publish` declined once the slot was the key's alone; nothing stored.
+    Declined(R),
+    /// The table moved under the attempt: look the key up again.
+    Retry,
+}
+
+/// A vacancy this thread has marked `Pending` for its key.
+struct Claim {
+    index: usize,
+    distance: usize,
+}
+
+impl<S: StoredKey> Table<S> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let empty = Pair {
+            tag: 0,
+            word: StateWord::marked(SlotMark::Empty, 0),
+        };
+        Self {
+            pairs: (0..capacity).map(|_| AtomicPair::new(empty)).collect(),
+            extras: if S::HAS_EXTRA {
+                (0..capacity).map(|_| AtomicU64::new(0)).collect()
+            } else {
+                Box::new([])
+            },
+            window: WINDOW.min(capacity),
+            _stored: PhantomData,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Slots holding a key's bucket (refilled ones not yet reused included).
+    pub(crate) fn occupied(&self) -> usize {
+        self.pairs
+            .iter()
+            // Relaxed: a statistic, read while the table moves.
+            .filter(|pair| pair.load(Ordering::Relaxed).word.mark().is_none())
+            .count()
+    }
+
+    #[inline]
+    fn home(&self, key: S) -> usize {
+        // Multiply-shift maps the hash onto any capacity, not just powers of two.
+        ((u128::from(key.home()) * self.pairs.len() as u128) >> 64) as usize
+    }
+
+    #[inline]
+    fn index(&self, home: usize, distance: usize) -> usize {
+        let index = home + distance;
+        if index >= self.pairs.len() {
+            index - self.pairs.len()
+        } else {
+            index
+        }
+    }
+
+    /// Whether `pair`, read from `index`, is `key`'s bucket.
+    #[inline]
+    fn holds(&self, index: usize, key: S, pair: Pair) -> bool {
+        pair.tag == key.tag()
+            && pair.word.mark().is_none()
+            // Relaxed: the extra half was stored before the Release that
+            // published this bucket, and `pair` was read with Acquire.
+            && (!S::HAS_EXTRA || self.extras[index].load(Ordering::Relaxed) == key.extra())
+    }
+
+    /// Finds `key`, or else the first slot of its window a new key may
+    /// take: `Empty`, `Free`, or a bucket `reclaimable` says is full.
+    pub(crate) fn find(&self, key: S, reclaimable: impl Fn(StateWord) -> bool) -> Lookup {
+        let home = self.home(key);
+        let mut marked_vacancy = None;
+        for distance in 0..self.window {
+            let index = self.index(home, distance);
+            let pair = self.settled(index, key);
+            match pair.word.mark() {
+                None if self.holds(index, key, pair) => {
+                    return Lookup::Found(Slot {
+                        index,
+                        word: pair.word,
+                    })
+                }
+                Some(SlotMark::Empty) => {
+                    marked_vacancy = Some(Vacancy {
+                        index,
+                        distance,
+                        held: pair,
+                    });
+                    break;
+                }
+                Some(SlotMark::Free) if marked_vacancy.is_none() => {
+                    marked_vacancy = Some(Vacancy {
+                        index,
+                        distance,
+                        held: pair,
+                    })
+                }
+                _ => {}
+            }
+        }
+        // The key is absent. A reclaimable bucket nearer home than the first
+        // marked vacancy is preferred; checked only now, so a known key's
+        // lookup never pays for it.
+        let end = marked_vacancy.map_or(self.window, |vacancy| vacancy.distance);
+        (0..end)
+            .find_map(|distance| {
+                let index = self.index(home, distance);
+                // Acquire: as in `settled`.
+                let held = self.pairs[index].load(Ordering::Acquire);
+                (held.word.mark().is_none() && reclaimable(held.word)).then_some(Vacancy {
+                    index,
+                    distance,
+                    held,
+                })
+            })
+            .or(marked_vacancy)
+            .map_or(Lookup::Absent(None), |vacancy| {
+                Lookup::Absent(Some(vacancy))
+            })
+    }
+
+    /// The pair at `index` once no insertion of `key` is pending there.
+    #[inline]
+    fn settled(&self, index: usize, key: S) -> Pair {
+        let backoff = Backoff::new();
+        loop {
+            // Acquire: a published bucket's extra half (and, for a per-key
+            // quota, its override entry) must be visible with it.
+            let pair = self.pairs[index].load(Ordering::Acquire);
+            if pair.word.mark() != Some(SlotMark::Pending) || pair.tag != key.tag() {
+                return pair;
+            }
+            wait_for_claimer(&backoff);
+        }
+    }
+
+    /// Swaps `key`'s bucket from `slot.word` to `next`. On failure, the word
+    /// the slot holds instead if it is still `key`'s, else `None`.
+    #[inline]
+    pub(crate) fn replace(
+        &self,
+        key: S,
+        slot: Slot,
+        next: StateWord,
+        success: Ordering,
+    ) -> Result<(), Option<StateWord>> {
+        let tag = key.tag();
+        // Acquire on failure: the word read instead may be a conversion that
+        // names a newly installed quota, or another key's publication.
+        self.pairs[slot.index]
+            .compare_exchange(
+                Pair {
+                    tag,
+                    word: slot.word,
+                },
+                Pair { tag, word: next },
+                success,
+                Ordering::Acquire,
+            )
+            .map_err(|held| self.holds(slot.index, key, held).then_some(held.word))
+    }
+
+    /// Places `key` in `vacancy` (see the module docs). `publish` gets the
+    /// generation the claimed slot is in and its index, and returns the
+    /// bucket to store, or `Err` to store nothing.
+    pub(crate) fn insert<R>(
+        &self,
+        key: S,
+        vacancy: Vacancy,
+        mut publish: impl FnMut(usize, usize) -> Result<(StateWord, R), R>,
+    ) -> Insertion<R> {
+        let Some(claim) = self.claim(key, vacancy) else {
+            return Insertion::Retry;
+        };
+        if !self.is_unique(key, &claim) {
+            self.give_up(&claim);
+            return Insertion::Retry;
+        }
+        loop {
+            // Relaxed: only this thread and a sweep change a pending slot.
+            let pending = self.pairs[claim.index].load(Ordering::Relaxed);
+            let (word, result) = match publish(pending.word.generation(), claim.index) {
+                Ok(bucket) => bucket,
+                Err(result) => {
+                    self.give_up(&claim);
+                    return Insertion::Declined(result);
+                }
+            };
+            // Release: the extra half and any override entry go with the bucket.
+            let published = Pair {
+                tag: key.tag(),
+                word,
+            };
+            if self.pairs[claim.index]
+                .compare_exchange(pending, published, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Insertion::Published(result);
+            }
+        }
+    }
+
+    fn claim(&self, key: S, vacancy: Vacancy) -> Option<Claim> {
+        let pending = Pair {
+            tag: key.tag(),
+            word: StateWord::marked(SlotMark::Pending, vacancy.generation()),
+        };
+        // SeqCst: with the loads in `is_unique`, two claims of one key order
+        // so that at least one sees the other (see the module docs).
+        self.pairs[vacancy.index]
+            .compare_exchange(vacancy.held, pending, Ordering::SeqCst, Ordering::Relaxed)
+            .ok()?;
+        if S::HAS_EXTRA {
+            // Relaxed: published by the Release of the publishing CAS.
+            self.extras[vacancy.index].store(key.extra(), Ordering::Relaxed);
+        }
+        Some(Claim {
+            index: vacancy.index,
+            distance: vacancy.distance,
+        })
+    }
+
+    /// Whether `claim` may be published: no other slot of the window holds
+    /// or has a nearer claim on `key`; waits out farther claims.
+    fn is_unique(&self, key: S, claim: &Claim) -> bool {
+        let home = self.home(key);
+        for distance in (0..self.window).filter(|&distance| distance != claim.distance) {
+            let index = self.index(home, distance);
+            let backoff = Backoff::new();
+            loop {
+                // SeqCst: see `claim`.
+                let pair = self.pairs[index].load(Ordering::SeqCst);
+                match pair.word.mark() {
+                    // Nothing lives beyond a never-used slot.
+                    Some(SlotMark::Empty) => return true,
+                    // A pending tag match may be another key sharing the tag
+                    // (2^-64): treating it as ours only costs a wait.
+                    Some(SlotMark::Pending) if pair.tag == key.tag() => {
+                        if distance < claim.distance {
+                            return false;
+                        }
+                        wait_for_claimer(&backoff);
+                    }
+                    None if self.holds(index, key, pair) => return false,
+                    _ => break,
+                }
+            }
+        }
+        true
+    }
+
+    fn give_up(&self, claim: &Claim) {
+        // Relaxed: only this thread and a sweep change a pending slot.
+        let mut pending = self.pairs[claim.index].load(Ordering::Relaxed);
+        loop {
+            let free = Pair {
+                tag: 0,
+                word: StateWord::marked(SlotMark::Free, pending.word.generation()),
+            };
+            // Release: the next claimer's extra-half store must come after ours.
+            match self.pairs[claim.index].compare_exchange(
+                pending,
+                free,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(()) => return,
+                Err(held) => pending = held,
+            }
+        }
+    }
+
+    /// Rewrites every slot word in generation `from` with `convert`: marks
+    /// and buckets alike, so no word of `from` is left once it returns.
+    pub(crate) fn sweep(&self, from: usize, convert: impl Fn(StateWord) -> StateWord) {
+        for slot in self.pairs.iter() {
+            // Relaxed: the CAS below validates what we read.
+            let mut held = slot.load(Ordering::Relaxed);
+            while held.word.generation() == from {
+                let next = Pair {
+                    tag: held.tag,
+                    word: convert(held.word),
+                };
+                // Release: a check that reads the converted word must see the
+                // quota installed for its generation.
+                match slot.compare_exchange(held, next, Ordering::Release, Ordering::Relaxed) {
+                    Ok(()) => break,
+                    Err(actual) => held = actual,
+                }
+            }
+        }
+    }
+}
+
+/// Lets the claimer of a pending slot run. Loom must be told a thread spins.
+fn wait_for_claimer(backoff: &Backoff) {
+    #[cfg(loom)]
+    {
+        let _ = backoff;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    backoff.snooze();
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::keyed::key::{Key, KeyHasher};
+
+    fn exact(hasher: &KeyHasher, key: u64) -> crate::keyed::key::Exact {
+        key.with_stored(hasher, |stored| stored)
+    }
+
+    fn bucket(debt: u64) -> StateWord {
+        StateWord::with_debt(0, 0, debt)
+    }
+
+    fn put(
+        table: &Table<crate::keyed::key::Exact>,
+        key: crate::keyed::key::Exact,
+        word: StateWord,
+    ) -> usize {
+        let Lookup::Absent(Some(vacancy)) = table.find(key, |_| false) else {
+            panic!("no vacancy");
+        };
+        assert!(matches!(
+            table.insert(key, vacancy, |_, _| Ok::<_, ()>((word, ()))),
+            Insertion::Published(())
+        ));
+        let Lookup::Found(slot) = table.find(key, |_| false) else {
+            panic!("published key not found");
+        };
+        slot.index
+    }
+
+    #[test]
+    fn keys_are_found_where_they_were_put() {
+        let hasher = KeyHasher::random();
+        let table = Table::new(64);
+        let indexes: Vec<usize> = (0..40)
+            .map(|k| put(&table, exact(&hasher, k), bucket(5)))
+            .collect();
+        for (k, index) in (0..40).zip(indexes) {
+            let Lookup::Found(slot) = table.find(exact(&hasher, k), |_| false) else {
+                panic!("key {k} lost");
+            };
+            assert_eq!(slot.index, index);
+        }
+        assert_eq!(table.occupied(), 40);
+    }
+
+    #[test]
+    fn a_full_window_has_no_vacancy_until_a_bucket_is_reclaimable() {
+        let hasher = KeyHasher::random();
+        let table = Table::new(3);
+        for k in 0..3 {
+            put(&table, exact(&hasher, k), bucket(5));
+        }
+        let newcomer = exact(&hasher, 99);
+        assert!(matches!(
+            table.find(newcomer, |_| false),
+            Lookup::Absent(None)
+        ));
+        let Lookup::Absent(Some(vacancy)) = table.find(newcomer, |_| true) else {
+            panic!("reclaimable bucket not offered");
+        };
+        assert!(matches!(
+            table.insert(newcomer, vacancy, |_, _| Ok::<_, ()>((bucket(1), ()))),
+            Insertion::Published(())
+        ));
+        assert_eq!(table.occupied(), 3);
+        assert!(
+            matches!(table.find(newcomer, |_| false), Lookup::Found(slot) if slot.index == vacancy.index)
+        );
+    }
+
+    #[test]
+    fn a_declined_insertion_frees_its_claim() {
+        let hasher = KeyHasher::random();
+        let table = Table::<crate::keyed::key::Exact>::new(4);
+        let key = exact(&hasher, 1);
+        let Lookup::Absent(Some(vacancy)) = table.find(key, |_| false) else {
+            panic!("no vacancy");
+        };
+        assert!(matches!(
+            table.insert(key, vacancy, |_, _| Err::<(StateWord, ()), _>(())),
+            Insertion::Declined(())
+        ));
+        assert_eq!(table.occupied(), 0);
+        assert!(matches!(
+            table.find(key, |_| false),
+            Lookup::Absent(Some(_))
+        ));
+    }
+
+    #[test]
+    fn a_replace_against_a_reused_slot_fails() {
+        let hasher = KeyHasher::random();
+        let table = Table::new(1);
+        let (old, new) = (exact(&hasher, 1), exact(&hasher, 2));
+        let index = put(&table, old, bucket(0));
+        let stale = Slot {
+            index,
+            word: bucket(0),
+        };
+        let Lookup::Absent(Some(vacancy)) = table.find(new, |_| true) else {
+            panic!("not reclaimable");
+        };
+        // The new key's bucket has the very bits the old key's check read.
+        assert!(matches!(
+            table.insert(new, vacancy, |_, _| Ok::<_, ()>((bucket(0), ()))),
+            Insertion::Published(())
+        ));
+        assert_eq!(
+            table.replace(old, stale, bucket(9), Ordering::Relaxed),
+            Err(None)
+        );
+        assert!(
+            matches!(table.find(new, |_| false), Lookup::Found(slot) if slot.word == bucket(0))
+        );
+    }
+}
