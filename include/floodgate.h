@@ -145,6 +145,11 @@ enum fg_outcome
    * charged). Not an error: the call returns `FG_STATUS_OK`.
    */
   FG_OUTCOME_CANNOT_FIT = 2,
+  /**
+   * The key is suspended, not rate limited (nothing was charged);
+   * `retry_after_ns` is the end of the suspension, 0 when it has none.
+   */
+  FG_OUTCOME_SUSPENDED = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

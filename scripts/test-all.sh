@@ -20,7 +20,8 @@ need_apt() {
     fi
 }
 
-need_apt valgrind
+# valgrind checks the C ABI programs; gcc/g++ build them (tests/c_abi.rs).
+need_apt valgrind gcc g++
 
 step "rustfmt"
 cargo fmt --all --check

@@ -15,6 +15,10 @@ pub enum Outcome {
     Denied,
     /// The cost exceeds the burst capacity, so it can never be admitted.
     CannotFit,
+    /// The key is suspended (not rate limited): nothing was charged.
+    /// [`Decision::retry_after`] is the end of the suspension, `None` when
+    /// it has none.
+    Suspended,
 }
 
 /// The answer to a check: the [`Outcome`] and the rate-limit metadata a
@@ -59,7 +63,6 @@ enum Figures {
 
 impl Decision {
     /// A decision from figures already in requests and nanoseconds.
-    #[allow(dead_code)] // the policies that build plain decisions land next
     pub(crate) fn new(
         outcome: Outcome,
         limit: u64,
@@ -147,9 +150,12 @@ impl Decision {
     }
 
     /// When denied, the wait after which the same cost is admitted (never
-    /// zero); `None` otherwise, including for [`Outcome::CannotFit`].
+    /// zero); when suspended until a time, the wait until then; `None`
+    /// otherwise, including for [`Outcome::CannotFit`] and an open-ended
+    /// suspension.
     pub fn retry_after(&self) -> Option<Duration> {
-        (self.outcome == Outcome::Denied).then(|| Duration::from_nanos(self.retry_after_ns()))
+        let wait = self.retry_after_ns();
+        (wait > 0).then(|| Duration::from_nanos(wait))
     }
 
     /// For an admitted reservation ([`Limiter::reserve`](crate::Limiter::reserve)),
@@ -179,13 +185,12 @@ impl Decision {
     }
 
     /// [`retry_after`](Self::retry_after) in nanoseconds (rounded up, so
-    /// never 0 while denied), 0 when not denied.
+    /// never 0 while denied), 0 when there is none.
     #[inline]
     pub fn retry_after_ns(&self) -> u64 {
-        if self.outcome == Outcome::Denied {
-            self.wait_ns()
-        } else {
-            0
+        match self.outcome {
+            Outcome::Denied | Outcome::Suspended => self.wait_ns(),
+            _ => 0,
         }
     }
 

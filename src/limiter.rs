@@ -1,7 +1,7 @@
 //! [`Limiter`]: one GCRA bucket whose whole state is one atomic word.
 
 use crate::clock::{Clock, MonotonicClock};
-use crate::decision::Decision;
+use crate::decision::{Decision, Outcome};
 use crate::gcra::{self, Evaluation};
 use crate::quota::Quota;
 use crate::quota_ring::QuotaRing;
@@ -33,10 +33,22 @@ use std::time::Duration;
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct Limiter<C: Clock = MonotonicClock> {
-    state: CachePadded<AtomicU64>,
+    hot: CachePadded<Hot>,
     quotas: QuotaRing,
     clock: C,
 }
+
+/// What every check reads, on one cache line.
+struct Hot {
+    state: AtomicU64,
+    /// The first timestamp at which the bucket is no longer suspended:
+    /// [`NOT_SUSPENDED`] (0, in the past of every timestamp) or
+    /// [`SUSPENDED_INDEFINITELY`].
+    suspended_until: AtomicU64,
+}
+
+const NOT_SUSPENDED: u64 = 0;
+const SUSPENDED_INDEFINITELY: u64 = u64::MAX;
 
 impl Limiter<MonotonicClock> {
     /// A full bucket for `quota`, timed by a new [`MonotonicClock`].
@@ -55,7 +67,10 @@ impl<C: Clock> Limiter<C> {
     /// A full bucket for `quota`, timed by `clock`.
     pub fn with_clock(quota: Quota, clock: C) -> Self {
         Self {
-            state: CachePadded::new(AtomicU64::new(StateWord::FRESH.into_bits())),
+            hot: CachePadded::new(Hot {
+                state: AtomicU64::new(StateWord::FRESH.into_bits()),
+                suspended_until: AtomicU64::new(NOT_SUSPENDED),
+            }),
             quotas: QuotaRing::new(quota),
             clock,
         }
@@ -93,6 +108,9 @@ impl<C: Clock> Limiter<C> {
     /// ```
     #[inline]
     pub fn check_at(&self, cost: u64, now_ns: u64) -> Decision {
+        if let Some(suspended) = self.suspended(now_ns) {
+            return suspended;
+        }
         self.update(|word, quota| gcra::evaluate(word, quota, now_ns, cost))
     }
 
@@ -120,6 +138,9 @@ impl<C: Clock> Limiter<C> {
 
     /// [`reserve`](Self::reserve) at a caller-supplied time.
     pub fn reserve_at(&self, cost: u64, max_wait: Duration, now_ns: u64) -> Decision {
+        if let Some(suspended) = self.suspended(now_ns) {
+            return suspended;
+        }
         let max_wait_ns = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
         self.update(|word, quota| gcra::reserve(word, quota, now_ns, cost, max_wait_ns))
     }
@@ -174,7 +195,7 @@ impl<C: Clock> Limiter<C> {
     /// ```
     pub fn quota(&self) -> Quota {
         // Acquire: the slot the word names must be visible (see `update`).
-        let word = StateWord::from_bits(self.state.load(Ordering::Acquire));
+        let word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
         *self.quotas.get(word.generation())
     }
 
@@ -204,7 +225,7 @@ impl<C: Clock> Limiter<C> {
         let mut writer = self.quotas.writer();
         // Relaxed: only writers change the generation, and the writer lock
         // orders us after the previous writer's install and conversion.
-        let mut current = StateWord::from_bits(self.state.load(Ordering::Relaxed));
+        let mut current = StateWord::from_bits(self.hot.state.load(Ordering::Relaxed));
         let generation = current.next_generation();
         let to = writer.install(generation, quota);
         let from = self.quotas.get(current.generation());
@@ -214,7 +235,7 @@ impl<C: Clock> Limiter<C> {
             // Release: a check that reads the converted word must see the
             // quota just installed. Relaxed on failure: checks change only
             // the tat, never the generation, so `from` stays right.
-            match self.state.compare_exchange_weak(
+            match self.hot.state.compare_exchange_weak(
                 current.into_bits(),
                 converted.into_bits(),
                 Ordering::Release,
@@ -231,9 +252,78 @@ impl<C: Clock> Limiter<C> {
 
     /// What `check_at(cost, now_ns)` would decide, without charging.
     pub(crate) fn probe_at(&self, cost: u64, now_ns: u64) -> Decision {
+        if let Some(suspended) = self.suspended(now_ns) {
+            return suspended;
+        }
         // Acquire: as in `update`.
-        let word = StateWord::from_bits(self.state.load(Ordering::Acquire));
+        let word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
         gcra::evaluate(word, self.quotas.get(word.generation()), now_ns, cost).decision
+    }
+
+    /// Suspends the bucket (Genera: "non-compliance can suspend access")
+    /// until `until_ns` on its timeline, or indefinitely with `None`. Checks
+    /// meanwhile answer [`Outcome::Suspended`](crate::Outcome::Suspended) and
+    /// charge nothing; the bucket keeps its state for when it is lifted.
+    ///
+    /// ```
+    /// # use floodgate::{Limiter, ManualClock, Outcome, Quota};
+    /// use std::time::Duration;
+    /// let clock = ManualClock::new();
+    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, clock.clone());
+    /// limiter.suspend_until(Some(5_000_000_000));
+    /// let decision = limiter.check(1);
+    /// assert_eq!(decision.outcome(), Outcome::Suspended);
+    /// assert_eq!(decision.retry_after(), Some(Duration::from_secs(5)));
+    /// limiter.suspend_until(None);
+    /// assert_eq!(limiter.check(1).retry_after(), None); // no end in sight
+    /// limiter.lift_suspension();
+    /// assert!(limiter.check(1).is_admitted());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn suspend_until(&self, until_ns: Option<u64>) {
+        let until = until_ns.map_or(SUSPENDED_INDEFINITELY, |until| until.min(u64::MAX - 1));
+        // Relaxed: the flag publishes nothing but itself.
+        self.hot.suspended_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Suspends the bucket for `duration` from now on its clock.
+    pub fn suspend_for(&self, duration: Duration) {
+        let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.suspend_until(Some(self.clock.now_ns().saturating_add(duration)));
+    }
+
+    /// Ends a suspension; the next check is decided by the bucket again.
+    pub fn lift_suspension(&self) {
+        // Relaxed: see `suspend_until`.
+        self.hot
+            .suspended_until
+            .store(NOT_SUSPENDED, Ordering::Relaxed);
+    }
+
+    /// The suspension's end if the bucket is suspended at `now_ns`:
+    /// `Some(None)` for an open-ended one.
+    pub fn suspension_at(&self, now_ns: u64) -> Option<Option<u64>> {
+        // Relaxed: see `suspend_until`.
+        match self.hot.suspended_until.load(Ordering::Relaxed) {
+            SUSPENDED_INDEFINITELY => Some(None),
+            until if now_ns < until => Some(Some(until)),
+            _ => None,
+        }
+    }
+
+    /// The suspended answer at `now_ns`, if the bucket is suspended.
+    #[inline]
+    fn suspended(&self, now_ns: u64) -> Option<Decision> {
+        let until = self.suspension_at(now_ns)?;
+        let quota = self.quota();
+        let wait = until.map_or(0, |until| until - now_ns);
+        Some(Decision::new(
+            Outcome::Suspended,
+            quota.burst(),
+            0,
+            wait,
+            wait,
+        ))
     }
 
     /// The CAS loop every operation runs: read the word, decide in the units
@@ -245,7 +335,7 @@ impl<C: Clock> Limiter<C> {
         // through the relaxed CASes of other checks. (Loom's model of Relaxed
         // loads is incomplete and passes Relaxed here; the slot load below
         // would then be free to return the slot's previous quota.)
-        let mut current = StateWord::from_bits(self.state.load(Ordering::Acquire));
+        let mut current = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
         let backoff = Backoff::new();
         loop {
             let evaluation = step(current, self.quotas.get(current.generation()));
@@ -254,7 +344,7 @@ impl<C: Clock> Limiter<C> {
             };
             // Relaxed on success: a check publishes nothing but the word.
             // Acquire on failure: the word read instead may be a conversion.
-            match self.state.compare_exchange_weak(
+            match self.hot.state.compare_exchange_weak(
                 current.into_bits(),
                 next.into_bits(),
                 Ordering::Relaxed,

@@ -58,6 +58,22 @@ impl Quota {
         Self::from_parts(count, period_ns, count)
     }
 
+    /// `count` requests per `period` with a burst of `burst`, validated in one
+    /// step: `new(..)?.with_burst(..)` can refuse a very long period whose
+    /// default burst of `count` does not fit the state word though `burst` does.
+    ///
+    /// ```
+    /// use floodgate::Quota;
+    /// use std::time::Duration;
+    /// let year = Duration::from_secs(365 * 86_400);
+    /// assert!(Quota::per_period(19, year, 1).is_ok());
+    /// assert!(Quota::new(19, year).is_err());
+    /// ```
+    pub fn per_period(count: u64, period: Duration, burst: u64) -> Result<Self> {
+        let period_ns = u64::try_from(period.as_nanos()).map_err(|_| Error::PeriodTooLong)?;
+        Self::from_parts(count, period_ns, burst)
+    }
+
     /// `count` requests per second, with a burst of `count`.
     ///
     /// ```

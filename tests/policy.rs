@@ -162,3 +162,28 @@ fn concurrent_layered_checks_never_over_admit_any_layer() {
     assert_eq!(policy.counters().admitted as usize, admitted);
     assert_eq!(policy.counters().denied as usize, 4_000 - admitted);
 }
+
+#[test]
+fn a_suspended_layer_refuses_with_its_own_outcome_and_count() {
+    let clock = ManualClock::new();
+    let token = limiter(10, 10, &clock);
+    let policy = Policy::builder()
+        .layer(Scope::Ip, limiter(100, 100, &clock))
+        .layer(Scope::Token, token.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    token.suspend_until(Some(2_000_000_000));
+    let verdict = policy.check(&TWO, 1).unwrap();
+    assert_eq!(verdict.decision().outcome(), Outcome::Suspended);
+    assert_eq!(verdict.scope(), Scope::Token);
+    assert_eq!(
+        verdict.decision().retry_after(),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(policy.counters().suspended, 1);
+    assert_eq!(policy.counters().denied, 0);
+    assert_eq!(policy.layer_counters(1).unwrap().suspended, 1);
+    clock.advance(Duration::from_secs(2));
+    assert!(policy.check(&TWO, 1).unwrap().is_admitted());
+}

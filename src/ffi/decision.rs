@@ -13,6 +13,9 @@ pub enum FgOutcome {
     /// The cost exceeds the burst, so it can never be admitted (nothing was
     /// charged). Not an error: the call returns `FG_STATUS_OK`.
     CannotFit = 2,
+    /// The key is suspended, not rate limited (nothing was charged);
+    /// `retry_after_ns` is the end of the suspension, 0 when it has none.
+    Suspended = 3,
 }
 
 /// `fg_decision.scope` for a check on one limit (an `fg_limiter`): the
@@ -50,6 +53,7 @@ impl FgDecision {
             Outcome::Admitted => FgOutcome::Admitted,
             Outcome::Denied => FgOutcome::Denied,
             Outcome::CannotFit => FgOutcome::CannotFit,
+            Outcome::Suspended => FgOutcome::Suspended,
         };
         Self {
             admitted: outcome == FgOutcome::Admitted,

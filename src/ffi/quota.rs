@@ -36,7 +36,7 @@ impl FgQuota {
     /// Validates the fields into a [`Quota`] (the same checks the Rust API runs).
     pub(crate) fn to_quota(self) -> Result<Quota, Failure> {
         let period = Duration::from_nanos(self.period_ns);
-        Ok(Quota::new(self.count, period)?.with_burst(self.burst)?)
+        Ok(Quota::per_period(self.count, period, self.burst)?)
     }
 
     /// The fields of `quota`, for a caller-provided struct (the writer keeps

@@ -58,6 +58,7 @@ pub struct Policy<C: Clock = MonotonicClock> {
     layers: Vec<PolicyLayer>,
     admitted: StripedCounter,
     denied: StripedCounter,
+    suspended: StripedCounter,
     clock: C,
 }
 
@@ -67,6 +68,7 @@ struct PolicyLayer {
     shadow: bool,
     denied: StripedCounter,
     shadow_denied: StripedCounter,
+    suspended: StripedCounter,
 }
 
 /// Builds a [`Policy`]: its layers, in the order requests list their keys.
@@ -110,8 +112,10 @@ impl Verdict {
 pub struct PolicyCounters {
     /// Requests every enforcing layer admitted.
     pub admitted: u64,
-    /// Requests an enforcing layer refused.
+    /// Requests an enforcing layer refused on rate (denied or cannot fit).
     pub denied: u64,
+    /// Requests refused because a layer's key is suspended.
+    pub suspended: u64,
 }
 
 /// One layer's counts so far. A request passes only when every enforcing
@@ -122,6 +126,8 @@ pub struct LayerCounters {
     pub denied: u64,
     /// Requests this shadow layer would have refused.
     pub shadow_denied: u64,
+    /// Requests this layer refused because the key is suspended.
+    pub suspended: u64,
 }
 
 impl Policy<MonotonicClock> {
@@ -163,6 +169,7 @@ impl<C: Clock> PolicyBuilder<C> {
             shadow,
             denied: StripedCounter::new(),
             shadow_denied: StripedCounter::new(),
+            suspended: StripedCounter::new(),
         });
         self
     }
@@ -187,6 +194,7 @@ impl<C: Clock> PolicyBuilder<C> {
             layers: self.layers,
             admitted: StripedCounter::new(),
             denied: StripedCounter::new(),
+            suspended: StripedCounter::new(),
             clock: self.clock,
         })
     }
@@ -258,8 +266,7 @@ impl<C: Clock> Policy<C> {
         cost: u64,
         now_ns: u64,
     ) -> Verdict {
-        self.denied.add(1);
-        self.layers[first].denied.add(1);
+        self.layers[first].count_refusal(&decision);
         let mut worst = (first, decision);
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate().skip(first + 1) {
             if layer.shadow {
@@ -269,11 +276,17 @@ impl<C: Clock> Policy<C> {
             if probed.is_admitted() {
                 continue;
             }
-            layer.denied.add(1);
+            layer.count_refusal(&probed);
             if wait_rank(&probed) > wait_rank(&worst.1) {
                 worst = (index, probed);
             }
         }
+        let refused_by = if worst.1.outcome() == Outcome::Suspended {
+            &self.suspended
+        } else {
+            &self.denied
+        };
+        refused_by.add(1);
         Verdict {
             decision: worst.1,
             scope: self.layers[worst.0].scope,
@@ -286,6 +299,7 @@ impl<C: Clock> Policy<C> {
         PolicyCounters {
             admitted: self.admitted.total(),
             denied: self.denied.total(),
+            suspended: self.suspended.total(),
         }
     }
 
@@ -295,6 +309,7 @@ impl<C: Clock> Policy<C> {
         Ok(LayerCounters {
             denied: layer.denied.total(),
             shadow_denied: layer.shadow_denied.total(),
+            suspended: layer.suspended.total(),
         })
     }
 
@@ -314,11 +329,22 @@ impl<C: Clock> Policy<C> {
     }
 }
 
+impl PolicyLayer {
+    fn count_refusal(&self, decision: &Decision) {
+        match decision.outcome() {
+            Outcome::Suspended => self.suspended.add(1),
+            _ => self.denied.add(1),
+        }
+    }
+}
+
 /// Orders refusals by how long the client must wait: a cost that can never
-/// fit outranks any finite wait.
+/// fit, or a suspension without an end, outranks any finite wait.
 fn wait_rank(decision: &Decision) -> u64 {
-    match decision.outcome() {
-        Outcome::CannotFit => u64::MAX,
-        _ => decision.retry_after_ns(),
+    match decision.retry_after() {
+        Some(wait) if decision.outcome() != Outcome::CannotFit => {
+            u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX - 1)
+        }
+        _ => u64::MAX,
     }
 }
