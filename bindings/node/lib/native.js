@@ -8,8 +8,18 @@
 // (BENCHMARKS.md, "Node").
 
 const os = require('node:os');
-const koffi = require('koffi');
+const koffi = requireKoffi();
 const { buildLibrary, libraryPath } = require('../scripts/library.js');
+
+function requireKoffi() {
+  try {
+    return require('koffi');
+  } catch (error) {
+    // `npm install <folder>` links a folder outside the project without
+    // installing the folder's own dependencies.
+    throw new Error(`floodgate: cannot load koffi (${error.message}); run npm install in ${require('node:path').join(__dirname, '..')} or install with --install-links`);
+  }
+}
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
