@@ -65,7 +65,12 @@ export declare class Quota {
   toJSON(): { count: string; periodNs: string; burst: string };
 }
 
-export type Outcome = 'admitted' | 'denied' | 'cannot_fit';
+/**
+ * 'cannot_fit': the cost exceeds the burst (nothing charged); 'suspended': the
+ * key is suspended, not rate limited (retryAfterNs is the suspension's end, 0
+ * when open-ended).
+ */
+export type Outcome = 'admitted' | 'denied' | 'cannot_fit' | 'suspended';
 
 /**
  * The answer to a check, peek or refund, as a plain object. Nanosecond and

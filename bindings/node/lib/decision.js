@@ -6,7 +6,7 @@
 
 const { layout } = require('./native.js');
 
-const OUTCOMES = Object.freeze(['admitted', 'denied', 'cannot_fit']);
+const OUTCOMES = Object.freeze(['admitted', 'denied', 'cannot_fit', 'suspended']);
 const TWO_POW_32 = 2 ** 32;
 
 const { decision: at, littleEndian } = layout;

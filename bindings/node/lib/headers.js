@@ -61,6 +61,7 @@ function rateLimitHeaders(decision, options = {}) {
 
 const DEFAULT_MESSAGE = 'API key exceeded its rate limit. Retry after {retryAfter}s.';
 const CANNOT_FIT_MESSAGE = "The request costs more than the rate limit's burst; it can never be admitted.";
+const SUSPENDED_MESSAGE = 'The key is suspended until further notice.';
 
 /** Fills `{retryAfter}`, `{limit}`, `{remaining}` and `{scope}` in `template`. */
 function fillTemplate(template, values) {
@@ -71,7 +72,7 @@ function fillTemplate(template, values) {
  * The GenieOS 429 body for a denied `decision`:
  * {"error":{"type","code","message","retry_after_seconds","request_id"}}.
  * `retry_after_seconds` is the number Retry-After carries, or null when no
- * wait helps (the cost exceeds the burst).
+ * wait helps (the cost exceeds the burst; a suspension without an end).
  */
 function errorBody(decision, options = {}) {
   const {
@@ -86,7 +87,7 @@ function errorBody(decision, options = {}) {
     decision.retryAfterNs > 0 ? retryAfterSeconds(decision.retryAfterNs, retryAfterDecimals) : null;
   const text =
     retryAfter === null
-      ? CANNOT_FIT_MESSAGE
+      ? decision.outcome === 'suspended' ? SUSPENDED_MESSAGE : CANNOT_FIT_MESSAGE
       : fillTemplate(message, { retryAfter, limit: decision.limit, remaining: decision.remaining, scope });
   return JSON.stringify({
     error: {

@@ -81,4 +81,7 @@ test('errorBody: the GenieOS body, templated; null retry when the cost cannot fi
   const cannotFit = JSON.parse(errorBody({ ...denied, outcome: 'cannot_fit', retryAfterNs: 0 }));
   assert.equal(cannotFit.error.retry_after_seconds, null);
   assert.match(cannotFit.error.message, /never be admitted/);
+  const suspended = JSON.parse(errorBody({ ...denied, outcome: 'suspended', retryAfterNs: 0 }));
+  assert.equal(suspended.error.retry_after_seconds, null);
+  assert.match(suspended.error.message, /suspended/);
 });
