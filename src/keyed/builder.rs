@@ -71,7 +71,7 @@ pub struct KeyedLimiterBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
 impl<K: Key + ?Sized> KeyedLimiter<K> {
     /// A builder for a keyed limiter whose keys get `default_quota` unless
     /// given their own. Defaults: capacity 65 536 keys, [`FullTable::Deny`],
-    /// up to capacity / 8 per-key quotas, a [`MonotonicClock`].
+    /// up to capacity / 8 (at least 1) per-key quotas, a [`MonotonicClock`].
     pub fn builder(default_quota: Quota) -> KeyedLimiterBuilder<K> {
         KeyedLimiterBuilder {
             quota: default_quota,
@@ -101,9 +101,9 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
         self
     }
 
-    /// How many keys may hold their own quota at once (default: capacity /
-    /// 8). Their side table takes 48 bytes per allowed override, allocated at
-    /// the first [`set_quota`](KeyedLimiter::set_quota).
+    /// How many keys may hold their own quota at once (default: capacity / 8,
+    /// at least 1). Their side table takes 48 bytes per allowed override,
+    /// allocated at the first [`set_quota`](KeyedLimiter::set_quota).
     pub fn max_overrides(mut self, max_overrides: usize) -> Self {
         self.max_overrides = Some(max_overrides);
         self
@@ -138,7 +138,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
         }
         let max_overrides = self
             .max_overrides
-            .unwrap_or(self.capacity / 8)
+            .unwrap_or((self.capacity / 8).max(1))
             .min(self.capacity);
         Ok(KeyedLimiter::from_parts(
             self.quota,

@@ -1,0 +1,38 @@
+//! The keyed limiter's memory is fixed at build time: a stream of new keys
+//! many times its capacity reuses refilled slots instead of growing. Alone
+//! in its own test binary, so no other test's allocations enter the count.
+
+use floodgate::{KeyedLimiter, ManualClock, Quota};
+use std::time::Duration;
+
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[test]
+fn memory_is_fixed_at_build_time() {
+    let Some(start) = resident_bytes() else {
+        return; // no /proc: nothing to measure
+    };
+    let ids: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(Quota::per_second(1).unwrap())
+        .capacity(1 << 16)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    for key in 0..(1 << 15) {
+        ids.check(&key, 1);
+    }
+    let before = resident_bytes().unwrap_or(start);
+    // Ten times the capacity in distinct keys, as buckets refill: no growth.
+    for round in 0..20u64 {
+        ids.clock().advance(Duration::from_secs(2));
+        for key in 0..(1u64 << 15) {
+            ids.check(&((round + 1) << 32 | key), 1);
+        }
+    }
+    let grown = resident_bytes().unwrap_or(before).saturating_sub(before);
+    assert!(grown < 4 << 20, "resident memory grew by {grown} bytes");
+    assert!(ids.len() <= ids.capacity());
+}
