@@ -1,0 +1,167 @@
+//! Loom model checks of the keyed table's protocols: every interleaving of
+//! keys racing into one slot, a reclaim racing a check of the slot's old
+//! key, and insertions of one new key racing each other (one bucket only).
+//!
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=2 \
+//!       cargo test --release --test loom_keyed`
+#![cfg(loom)]
+
+use floodgate::{FullTable, KeyedLimiter, ManualClock, Outcome, Quota};
+use loom::sync::Arc;
+use loom::thread;
+use std::time::Duration;
+
+const SECOND: u64 = 1_000_000_000;
+const T1: u64 = 100 * SECOND;
+
+fn limiter(per: Duration, burst: u64, capacity: usize) -> Arc<KeyedLimiter<u64, ManualClock>> {
+    let quota = Quota::new(1, per).unwrap().with_burst(burst).unwrap();
+    Arc::new(
+        KeyedLimiter::builder(quota)
+            .capacity(capacity)
+            .on_full(FullTable::Deny)
+            .clock(ManualClock::new())
+            .build()
+            .unwrap(),
+    )
+}
+
+fn check_on_thread(
+    limiter: &Arc<KeyedLimiter<u64, ManualClock>>,
+    key: u64,
+    cost: u64,
+    now: u64,
+) -> thread::JoinHandle<bool> {
+    let limiter = limiter.clone();
+    thread::spawn(move || limiter.check_at(&key, cost, now).is_admitted())
+}
+
+/// Two new keys, one slot: one gets it, the other is refused as a full
+/// table, and neither bucket holds the other's charge.
+#[test]
+fn two_keys_racing_into_one_slot() {
+    loom::model(|| {
+        let limiter = limiter(Duration::from_secs(1), 2, 1);
+        let other = check_on_thread(&limiter, 2, 2, T1);
+        let mine = limiter.check_at(&1, 1, T1).is_admitted();
+        let other = other.join().unwrap();
+        assert!(mine != other, "exactly one key gets the slot");
+        assert_eq!(limiter.full_table_events(), 1);
+        assert_eq!(limiter.len(), 1);
+        // The winner carries exactly its own cost; the loser nothing.
+        assert_eq!(
+            limiter.peek_at(&1, T1).remaining(),
+            if mine { 1 } else { 2 }
+        );
+        assert_eq!(
+            limiter.peek_at(&2, T1).remaining(),
+            if other { 0 } else { 2 }
+        );
+    });
+}
+
+/// Key 1's refilled bucket is reclaimed by key 2 while key 1 is checked
+/// again: whichever wins, key 2 is never charged for key 1 or vice versa.
+#[test]
+fn reclaim_racing_a_check_of_the_old_key() {
+    loom::model(|| {
+        let limiter = limiter(Duration::from_secs(1), 2, 1);
+        assert!(limiter.check_at(&1, 1, T1 - SECOND).is_admitted());
+        let newcomer = check_on_thread(&limiter, 2, 2, T1);
+        let old = limiter.check_at(&1, 1, T1).is_admitted();
+        let newcomer = newcomer.join().unwrap();
+        assert!(old != newcomer, "one slot, one winner");
+        assert_eq!(limiter.peek_at(&1, T1).remaining(), if old { 1 } else { 2 });
+        assert_eq!(
+            limiter.peek_at(&2, T1).remaining(),
+            if newcomer { 0 } else { 2 }
+        );
+        assert_eq!(limiter.len(), 1);
+    });
+}
+
+/// The ABA case: key 1's check read a full word; meanwhile key 2 reclaims
+/// the slot, is charged and refunded back to the very same bits. Key 1's
+/// CAS must still fail (the pair's tag differs): key 2 ends full, and key 1
+/// is charged only in a bucket of its own.
+#[test]
+fn a_reused_slot_with_identical_bits_is_not_charged() {
+    loom::model(|| {
+        let limiter = limiter(Duration::from_secs(1), 2, 1);
+        // Key 1's word now has tat = T1: full at T1, bits that key 2's
+        // bucket also has after a charge and refund at T1.
+        assert!(limiter.check_at(&1, 1, T1 - SECOND).is_admitted());
+        let newcomer = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                limiter.check_at(&2, 1, T1);
+                limiter.refund_at(&2, 1, T1);
+            })
+        };
+        let old = limiter.check_at(&1, 1, T1).is_admitted();
+        newcomer.join().unwrap();
+        assert_eq!(limiter.peek_at(&2, T1).remaining(), 2);
+        assert_eq!(limiter.peek_at(&1, T1).remaining(), if old { 1 } else { 2 });
+    });
+}
+
+/// Two threads insert one new key into a two-slot window at once: one
+/// bucket takes both charges, so a burst of 1 admits exactly one.
+#[test]
+fn insert_racing_insert_of_the_same_key() {
+    loom::model(|| {
+        let limiter = limiter(Duration::from_secs(1), 1, 2);
+        let other = check_on_thread(&limiter, 7, 1, T1);
+        let mine = limiter.check_at(&7, 1, T1).is_admitted();
+        let other = other.join().unwrap();
+        assert!(mine != other, "one bucket for one key");
+        assert_eq!(limiter.len(), 1);
+        assert_eq!(limiter.peek_at(&7, T1).remaining(), 0);
+    });
+}
+
+/// Two insertions of one new key that see the table differently: at the
+/// later time, an old key's bucket has refilled and its slot may be reused;
+/// at the earlier time it is still in debt, so the insertion looks further.
+/// The claim protocol must still leave one bucket, which admits one of the
+/// two costs (the other does not fit). Several keys, so that for some the
+/// reclaimable slot comes first in the window.
+#[test]
+fn insertions_that_pick_different_vacancies_make_one_bucket() {
+    for key in 2..6 {
+        loom::model(move || {
+            let limiter = limiter(Duration::from_secs(10), 2, 2);
+            // Key 1 owes 10 s at T1 - 10 s: in debt at T1 - 5 s, full at T1.
+            assert!(limiter.check_at(&1, 1, T1 - 10 * SECOND).is_admitted());
+            let late = check_on_thread(&limiter, key, 2, T1);
+            let early = limiter.check_at(&key, 2, T1 - 5 * SECOND).is_admitted();
+            let late = late.join().unwrap();
+            assert!(early != late, "key {key}: one bucket admits one");
+            assert_eq!(limiter.peek_at(&key, T1).outcome(), Outcome::Admitted);
+            assert!(limiter.peek_at(&key, T1).remaining() == 0);
+        });
+    }
+}
+
+/// A per-key quota set while the key is checked: the check is decided in
+/// exactly one quota's units, and the override is never lost.
+#[test]
+fn override_racing_a_check() {
+    loom::model(|| {
+        let limiter = limiter(Duration::from_secs(1), 2, 2);
+        assert!(limiter.check_at(&1, 1, T1).is_admitted());
+        let setter = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                let own = Quota::per_second(10).unwrap().with_burst(10).unwrap();
+                limiter.set_quota_at(&1, own, T1).unwrap();
+            })
+        };
+        let checked = limiter.check_at(&1, 1, T1);
+        setter.join().unwrap();
+        assert!(checked.is_admitted());
+        // Two requests used, whichever quota each was counted in.
+        assert_eq!(limiter.peek_at(&1, T1).remaining(), 8);
+        assert_eq!(limiter.quota_for(&1).burst(), 10);
+    });
+}
