@@ -81,6 +81,12 @@ impl Decision {
         }
     }
 
+    /// The answer of a layer that does not limit this request (an unlimited
+    /// plan tier, a key that is not suspended): admitted, nothing to count.
+    pub(crate) fn unlimited() -> Self {
+        Self::new(Outcome::Admitted, u64::MAX, u64::MAX, 0, 0)
+    }
+
     /// A GCRA decision in ticks: `debt` is the capacity in use afterwards,
     /// `wait` the ticks until the same cost fits.
     #[inline]

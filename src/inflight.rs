@@ -160,13 +160,19 @@ impl InFlight {
         if max > MAX_IN_FLIGHT {
             return Err(Error::LimitTooLarge);
         }
+        Ok(Self::validated(max))
+    }
+
+    /// A cap of `max`, already checked as [`new`](Self::new) does.
+    pub(crate) fn validated(max: u64) -> Self {
+        debug_assert!((1..=MAX_IN_FLIGHT).contains(&max));
         // Relaxed: uniqueness is all an id needs.
         let owner = NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Self {
+        Self {
             count: CachePadded::new(AtomicU64::new(0)),
             slots: (0..max).map(|_| AtomicU64::new(SlotWord::FREE.0)).collect(),
             owner,
-        })
+        }
     }
 
     /// The cap.

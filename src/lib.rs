@@ -32,12 +32,17 @@ mod gcra;
 mod headers;
 mod inflight;
 mod keyed;
+mod keyed_cells;
+mod keyed_inflight;
+mod keyed_windows;
 mod limiter;
+mod plans;
 mod policy;
 mod quota;
 mod quota_ring;
 mod retry;
 mod state;
+mod suspensions;
 mod sync;
 mod window;
 
@@ -49,9 +54,13 @@ pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use keyed::{
     FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
 };
+pub use keyed_inflight::KeyedInFlight;
+pub use keyed_windows::KeyedWindows;
 pub use limiter::Limiter;
+pub use suspensions::Suspensions;
+pub use plans::{Plans, PlansBuilder, TierId, TierLimits};
 pub use policy::{
-    Layer, LayerCounters, LayerKey, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS,
+    Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS,
 };
 pub use quota::{Quota, MAX_TICKS_PER_NS};
 pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};

@@ -178,11 +178,17 @@ impl KeyHasher {
     }
 
     fn checked_fingerprint(&self, bytes: &[u8]) -> Result<Fingerprint> {
-        match bytes.len() {
-            0 => Err(Error::EmptyKey),
-            len if len > MAX_KEY_LEN => Err(Error::KeyTooLong),
-            _ => Ok(self.fingerprint(bytes)),
-        }
+        check_key_len(bytes)?;
+        Ok(self.fingerprint(bytes))
+    }
+}
+
+/// The rule every byte key obeys: not empty, at most [`MAX_KEY_LEN`] bytes.
+pub(crate) fn check_key_len(bytes: &[u8]) -> Result<()> {
+    match bytes.len() {
+        0 => Err(Error::EmptyKey),
+        len if len > MAX_KEY_LEN => Err(Error::KeyTooLong),
+        _ => Ok(()),
     }
 }
 

@@ -148,6 +148,52 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         })
     }
 
+    /// Delay instead of reject for `key` (Genera: "throttled or delayed"):
+    /// as [`Limiter::reserve`](crate::Limiter::reserve), within `max_wait`
+    /// the capacity is reserved now and the decision carries the
+    /// [`delay`](Decision::delay); cancel by refunding the cost.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
+    /// use std::time::Duration;
+    /// let limiter: KeyedLimiter<str, ManualClock> =
+    ///     KeyedLimiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build()?;
+    /// limiter.check("cust_1", 10)?;
+    /// let reserved = limiter.reserve("cust_1", 2, Duration::from_secs(1))?;
+    /// assert_eq!(reserved.delay(), Duration::from_millis(200));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reserve(&self, key: &K, cost: u64, max_wait: std::time::Duration) -> K::Answer<Decision> {
+        self.reserve_at(key, cost, max_wait, self.clock.now_ns())
+    }
+
+    /// [`reserve`](Self::reserve) at a caller-supplied time.
+    pub fn reserve_at(
+        &self,
+        key: &K,
+        cost: u64,
+        max_wait: std::time::Duration,
+        now_ns: u64,
+    ) -> K::Answer<Decision> {
+        let max_wait_ns = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, cost, |word, quota| {
+                gcra::reserve(word, quota, now_ns, cost, max_wait_ns)
+            })
+        })
+    }
+
+    /// What `check_at(key, cost, now_ns)` would decide, charging nothing and
+    /// inserting nothing (a layered check's look at its later layers).
+    pub(crate) fn probe_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
+        key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, cost, |word, quota| Evaluation {
+                next: None,
+                ..gcra::evaluate(word, quota, now_ns, cost)
+            })
+        })
+    }
+
     /// `key`'s bucket as it stands now, charging nothing. A key with no
     /// bucket reads as full and is not inserted.
     ///

@@ -77,5 +77,6 @@ mod pair;
 mod table;
 
 pub use builder::{FullTable, KeyedLimiterBuilder, MAX_KEYED_CAPACITY};
+pub(crate) use key::{check_key_len, KeyHasher, StoredKey};
 pub use key::{Key, MAX_KEY_LEN};
 pub use limiter::KeyedLimiter;

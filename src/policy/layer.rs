@@ -57,22 +57,25 @@ impl From<IpAddr> for LayerKey<'_> {
 /// A limit that can take part in a layered check. Every method gets the
 /// policy's timestamp, so all layers of one check share one "now".
 ///
-/// Implemented for [`Limiter`], [`SlidingWindow`] and the keyed limiters, and
-/// for `Arc`s of them, so an application can keep a handle to a layer (to
-/// reconfigure it) while the policy uses it.
+/// Implemented for [`Limiter`], [`SlidingWindow`], [`KeyedLimiter`] and
+/// [`KeyedWindows`](crate::KeyedWindows), and for `Arc`s of them, so an
+/// application can keep a handle to a layer (to reconfigure it) while the
+/// policy uses it.
+///
+/// [`KeyedLimiter`]: crate::KeyedLimiter
 pub trait Layer: Send + Sync {
     /// Whether this layer can be asked about `key`; checked for every layer
     /// before any is charged, so a bad key changes no state.
     fn accepts(&self, key: LayerKey<'_>) -> Result<()>;
 
     /// Decides `cost` for `key` at `now_ns`, charging it when admitted.
-    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision;
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision>;
 
     /// What [`check_at`](Self::check_at) would decide, charging nothing.
-    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision;
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision>;
 
     /// Gives back `cost` charged by an admitted [`check_at`](Self::check_at).
-    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64);
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
 }
 
 /// Unkeyed layers take only [`LayerKey::Unkeyed`], so a request whose keys
@@ -84,56 +87,48 @@ fn unkeyed(key: LayerKey<'_>) -> Result<()> {
     }
 }
 
-impl<C: Clock> Layer for Limiter<C> {
-    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-        unkeyed(key)
-    }
+/// The unkeyed limits, each asked through its own `*_at` methods.
+macro_rules! unkeyed_layer {
+    ($limit:ident) => {
+        impl<C: Clock> Layer for $limit<C> {
+            fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+                unkeyed(key)
+            }
 
-    fn check_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
-        Limiter::check_at(self, cost, now_ns)
-    }
+            fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
+                unkeyed(key).map(|()| $limit::check_at(self, cost, now_ns))
+            }
 
-    fn probe_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
-        Limiter::probe_at(self, cost, now_ns)
-    }
+            fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
+                unkeyed(key).map(|()| $limit::probe_at(self, cost, now_ns))
+            }
 
-    fn refund_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) {
-        Limiter::refund_at(self, cost, now_ns);
-    }
+            fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+                unkeyed(key).map(|()| {
+                    $limit::refund_at(self, cost, now_ns);
+                })
+            }
+        }
+    };
 }
 
-impl<C: Clock> Layer for SlidingWindow<C> {
-    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-        unkeyed(key)
-    }
-
-    fn check_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
-        SlidingWindow::check_at(self, cost, now_ns)
-    }
-
-    fn probe_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
-        SlidingWindow::probe_at(self, cost, now_ns)
-    }
-
-    fn refund_at(&self, _: LayerKey<'_>, cost: u64, now_ns: u64) {
-        SlidingWindow::refund_at(self, cost, now_ns);
-    }
-}
+unkeyed_layer!(Limiter);
+unkeyed_layer!(SlidingWindow);
 
 impl<L: Layer + ?Sized> Layer for Arc<L> {
     fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
         (**self).accepts(key)
     }
 
-    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         (**self).check_at(key, cost, now_ns)
     }
 
-    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Decision {
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         (**self).probe_at(key, cost, now_ns)
     }
 
-    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) {
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
         (**self).refund_at(key, cost, now_ns)
     }
 }

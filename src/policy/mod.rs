@@ -19,8 +19,10 @@
 //! can be rolled out and watched before it is enforced.
 
 mod counters;
+mod keyed;
 mod layer;
 
+pub use keyed::LayerKeyKind;
 pub use layer::{Layer, LayerKey};
 
 use crate::clock::{Clock, MonotonicClock};
@@ -86,6 +88,14 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    pub(crate) fn new(decision: Decision, scope: Scope, layer: usize) -> Self {
+        Self {
+            decision,
+            scope,
+            layer,
+        }
+    }
+
     /// The decision to act on and to render headers from (see the module docs).
     pub fn decision(&self) -> Decision {
         self.decision
@@ -221,7 +231,11 @@ impl<C: Clock> Policy<C> {
         let mut charged = 0u32;
         let mut tightest: Option<(usize, Decision)> = None;
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
-            let decision = layer.limit.check_at(key, cost, now_ns);
+            // Every key was accepted above, so a layer cannot fail here; if
+            // one did, the request still leaves no charge behind.
+            let decision = layer.limit.check_at(key, cost, now_ns).inspect_err(|_| {
+                self.refund(charged, keys, cost, now_ns);
+            })?;
             if decision.is_admitted() {
                 charged |= 1 << index;
                 if !layer.shadow
@@ -233,13 +247,15 @@ impl<C: Clock> Policy<C> {
                 layer.shadow_denied.add(1);
             } else {
                 self.refund(charged, keys, cost, now_ns);
-                return Ok(self.denial(index, decision, keys, cost, now_ns));
+                return self.denial(index, decision, keys, cost, now_ns);
             }
         }
         self.admitted.add(1);
         // All layers shadow: report the first, which admitted or would not have.
-        let (layer, decision) =
-            tightest.unwrap_or_else(|| (0, self.layers[0].limit.probe_at(keys[0], 0, now_ns)));
+        let (layer, decision) = match tightest {
+            Some(tightest) => tightest,
+            None => (0, self.layers[0].limit.probe_at(keys[0], 0, now_ns)?),
+        };
         Ok(Verdict {
             decision,
             scope: self.layers[layer].scope,
@@ -251,7 +267,8 @@ impl<C: Clock> Policy<C> {
     fn refund(&self, charged: u32, keys: &[LayerKey<'_>], cost: u64, now_ns: u64) {
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
             if charged & (1 << index) != 0 {
-                layer.limit.refund_at(key, cost, now_ns);
+                // The key was charged, so it was accepted: the refund cannot fail.
+                let _ = layer.limit.refund_at(key, cost, now_ns);
             }
         }
     }
@@ -265,14 +282,14 @@ impl<C: Clock> Policy<C> {
         keys: &[LayerKey<'_>],
         cost: u64,
         now_ns: u64,
-    ) -> Verdict {
+    ) -> Result<Verdict> {
         self.layers[first].count_refusal(&decision);
         let mut worst = (first, decision);
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate().skip(first + 1) {
             if layer.shadow {
                 continue;
             }
-            let probed = layer.limit.probe_at(key, cost, now_ns);
+            let probed = layer.limit.probe_at(key, cost, now_ns)?;
             if probed.is_admitted() {
                 continue;
             }
@@ -287,11 +304,11 @@ impl<C: Clock> Policy<C> {
             &self.denied
         };
         refused_by.add(1);
-        Verdict {
+        Ok(Verdict {
             decision: worst.1,
             scope: self.layers[worst.0].scope,
             layer: worst.0,
-        }
+        })
     }
 
     /// The policy's counts so far.

@@ -119,13 +119,20 @@ impl<C: Clock> SlidingWindow<C> {
         if window > MAX_WINDOW {
             return Err(Error::WindowTooLong);
         }
-        Ok(Self {
+        Ok(Self::validated(limit, window, clock))
+    }
+
+    /// An empty counter from a `limit` and `window` already validated as
+    /// [`with_clock`](Self::with_clock) does.
+    pub(crate) fn validated(limit: u64, window: Duration, clock: C) -> Self {
+        debug_assert!(validate_limit(limit).is_ok() && !window.is_zero() && window <= MAX_WINDOW);
+        Self {
             state: CachePadded::new(AtomicU64::new(WindowWord::EMPTY.into_bits())),
             limit: AtomicU64::new(limit),
-            // At most 2^62 ns, checked above.
+            // At most 2^62 ns, checked by the caller.
             window_ns: window.as_nanos() as u64,
             clock,
-        })
+        }
     }
 
     /// The clock this counter reads.

@@ -1,0 +1,248 @@
+//! [`KeyedWindows`]: one sliding window per key (per workspace, say).
+//!
+//! Workspaces are few and long-lived next to API keys, so their windows live
+//! in a lock-free, insert-only map (`keyed_cells.rs`) that grows to its fixed
+//! capacity: a workspace's window is created by its first check and kept
+//! until the table is dropped. A workspace that finds no room gets the
+//! table's [`FullTable`] behaviour.
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::decision::{Decision, Outcome};
+use crate::error::{Error, Result};
+use crate::keyed::{FullTable, Key};
+use crate::keyed_cells::KeyedCells;
+use crate::sync::{AtomicU64, Ordering};
+use crate::window::SlidingWindow;
+use std::time::Duration;
+
+/// Sliding windows of `limit` per `window`, one per key.
+///
+/// ```
+/// use floodgate::{KeyedWindows, ManualClock, Outcome, Scope};
+/// use std::time::Duration;
+///
+/// // GenieOS per-workspace cap: 600 requests per minute per workspace.
+/// let workspaces: KeyedWindows<u64, _> =
+///     KeyedWindows::with_clock(600, Duration::from_secs(60), 10_000, ManualClock::new())?;
+/// assert!(workspaces.check(&7, 600).is_admitted());
+/// assert_eq!(workspaces.check(&7, 1).outcome(), Outcome::Denied);
+/// assert!(workspaces.check(&8, 1).is_admitted()); // another workspace
+/// assert_eq!(workspaces.len(), 2);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+pub struct KeyedWindows<K: Key + ?Sized, C: Clock = MonotonicClock> {
+    cells: KeyedCells<K, SlidingWindow<C>>,
+    limit: u64,
+    window: Duration,
+    on_full: FullTable,
+    /// The window every key shares under [`FullTable::Overflow`].
+    overflow: SlidingWindow<C>,
+    full_table_events: AtomicU64,
+    clock: C,
+}
+
+impl<K: Key + ?Sized> KeyedWindows<K, MonotonicClock> {
+    /// Windows of `limit` per `window` for up to `capacity` keys, timed by a
+    /// new [`MonotonicClock`].
+    ///
+    /// ```
+    /// use floodgate::{Error, KeyedWindows};
+    /// use std::time::Duration;
+    /// let minute = Duration::from_secs(60);
+    /// assert!(KeyedWindows::<str>::new(600, minute, 1_000).is_ok());
+    /// assert_eq!(KeyedWindows::<str>::new(600, minute, 0).err(), Some(Error::ZeroCapacity));
+    /// assert_eq!(KeyedWindows::<str>::new(0, minute, 10).err(), Some(Error::ZeroLimit));
+    /// ```
+    pub fn new(limit: u64, window: Duration, capacity: usize) -> Result<Self> {
+        Self::with_clock(limit, window, capacity, MonotonicClock::new())
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
+    /// Windows of `limit` per `window` for up to `capacity` keys, timed by `clock`.
+    pub fn with_clock(limit: u64, window: Duration, capacity: usize, clock: C) -> Result<Self> {
+        let cells = KeyedCells::new(capacity)?;
+        // Validates limit and window once for every window made later.
+        let overflow = SlidingWindow::with_clock(limit, window, clock.clone())?;
+        Ok(Self {
+            cells,
+            limit,
+            window,
+            on_full: FullTable::default(),
+            overflow,
+            full_table_events: AtomicU64::new(0),
+            clock,
+        })
+    }
+
+    /// What a key that finds no slot gets (default [`FullTable::Deny`]).
+    pub fn on_full(mut self, on_full: FullTable) -> Self {
+        self.on_full = on_full;
+        self
+    }
+
+    /// Decides `cost` for `key` now.
+    pub fn check(&self, key: &K, cost: u64) -> K::Answer<Decision> {
+        self.check_at(key, cost, self.clock.now_ns())
+    }
+
+    /// [`check`](Self::check) at a caller-supplied time.
+    pub fn check_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
+        self.cells.with_key(key, |stored| {
+            match self.cells.get_or_insert_with(stored, || self.new_window()) {
+                Some(window) => window.check_at(cost, now_ns),
+                None => self.full_table(cost, now_ns),
+            }
+        })
+    }
+
+    /// `key`'s window now, charging nothing. A key not seen yet is reported
+    /// as an empty window and not inserted.
+    pub fn peek(&self, key: &K) -> K::Answer<Decision> {
+        self.peek_at(key, self.clock.now_ns())
+    }
+
+    /// [`peek`](Self::peek) at a caller-supplied time.
+    pub fn peek_at(&self, key: &K, now_ns: u64) -> K::Answer<Decision> {
+        self.probe_at(key, 0, now_ns)
+    }
+
+    /// Gives back `amount` charged to `key`.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedWindows, ManualClock};
+    /// # use std::time::Duration;
+    /// let windows: KeyedWindows<str, _> =
+    ///     KeyedWindows::with_clock(10, Duration::from_secs(1), 100, ManualClock::new())?;
+    /// windows.check("ws_1", 4)?;
+    /// assert_eq!(windows.refund("ws_1", 3)?.remaining(), 9);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn refund(&self, key: &K, amount: u64) -> K::Answer<Decision> {
+        self.refund_at(key, amount, self.clock.now_ns())
+    }
+
+    /// [`refund`](Self::refund) at a caller-supplied time.
+    pub fn refund_at(&self, key: &K, amount: u64, now_ns: u64) -> K::Answer<Decision> {
+        self.cells
+            .with_key(key, |stored| match self.cells.get(stored) {
+                Some(window) => window.refund_at(amount, now_ns),
+                None => self.fresh(0, now_ns),
+            })
+    }
+
+    /// Sets `key`'s own limit (a workspace's contract), keeping its counts;
+    /// the next check uses it.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedWindows, ManualClock};
+    /// # use std::time::Duration;
+    /// let windows: KeyedWindows<u64, _> =
+    ///     KeyedWindows::with_clock(600, Duration::from_secs(60), 100, ManualClock::new())?;
+    /// windows.check(&1, 500);
+    /// windows.set_limit(&1, 1_800)?;
+    /// assert_eq!(windows.peek(&1).remaining(), 1_300);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn set_limit(&self, key: &K, limit: u64) -> Result<()> {
+        let outcome = self.cells.with_key(key, |stored| {
+            match self.cells.get_or_insert_with(stored, || self.new_window()) {
+                Some(window) => window.reconfigure(limit),
+                None => Err(Error::TableFull),
+            }
+        });
+        K::into_result(outcome)
+    }
+
+    /// Decides `cost` for `key` under `limit`, which becomes the key's limit
+    /// (counts kept) if it was not already: how a plan's limit follows a
+    /// workspace whose plan changed.
+    pub(crate) fn check_under_at(
+        &self,
+        key: &K,
+        limit: u64,
+        cost: u64,
+        now_ns: u64,
+    ) -> K::Answer<Result<Decision>> {
+        self.cells.with_key(key, |stored| {
+            match self.cells.get_or_insert_with(stored, || self.new_window()) {
+                Some(window) => {
+                    if window.limit() != limit {
+                        window.reconfigure(limit)?;
+                    }
+                    Ok(window.check_at(cost, now_ns))
+                }
+                None => Ok(self.full_table(cost, now_ns)),
+            }
+        })
+    }
+
+    /// What `check_at` would decide, charging nothing and inserting nothing.
+    pub(crate) fn probe_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
+        self.cells
+            .with_key(key, |stored| match self.cells.get(stored) {
+                Some(window) => window.probe_at(cost, now_ns),
+                None => self.fresh(cost, now_ns),
+            })
+    }
+
+    /// The limit windows start with.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The window length.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Keys holding a window.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether no key holds a window yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most keys the table can hold.
+    pub fn capacity(&self) -> usize {
+        self.cells.capacity()
+    }
+
+    /// How many checks found no slot for their key.
+    pub fn full_table_events(&self) -> u64 {
+        // Relaxed: a monitoring count.
+        self.full_table_events.load(Ordering::Relaxed)
+    }
+
+    /// The clock this table reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    fn new_window(&self) -> SlidingWindow<C> {
+        SlidingWindow::validated(self.limit, self.window, self.clock.clone())
+    }
+
+    /// A key with no window yet: an empty window's answer.
+    fn fresh(&self, cost: u64, now_ns: u64) -> Decision {
+        self.new_window().probe_at(cost, now_ns)
+    }
+
+    /// The answer for a key that found no slot.
+    fn full_table(&self, cost: u64, now_ns: u64) -> Decision {
+        // Relaxed: a monitoring count.
+        self.full_table_events.fetch_add(1, Ordering::Relaxed);
+        match self.on_full {
+            FullTable::Deny if cost <= self.limit => {
+                // As if the window were full: try again in one window.
+                let window_ns = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
+                Decision::new(Outcome::Denied, self.limit, 0, window_ns, window_ns)
+            }
+            FullTable::Deny | FullTable::Admit => self.fresh(cost, now_ns),
+            FullTable::Overflow => self.overflow.check_at(cost, now_ns),
+        }
+    }
+}

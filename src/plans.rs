@@ -1,0 +1,390 @@
+//! Plan tiers: named limits for keys and workspaces, as API providers sell them.
+//!
+//! A tier is at most two layers, checked together by a [`Policy`] (a denial
+//! charges neither): a token bucket per key and a sliding window per
+//! workspace. Either may be absent, and a tier with neither (GenieOS's
+//! Sandbox) admits everything without touching any state.
+//!
+//! **Where the plan comes from.** The application authenticates each request
+//! and knows its workspace's plan, so it names the tier on every check.
+//! Moving a workspace to another tier therefore takes effect on its next
+//! check: its window is shared by all tiers and switches to the new tier's
+//! limit, counts kept; its keys are checked in the new tier's key table, whose
+//! buckets start full (each tier keeps its own key table, sized by
+//! [`PlansBuilder::key_capacity`]). Changing a tier's own numbers at runtime
+//! ([`Plans::reconfigure_tier`], an Enterprise contract renegotiated) keeps
+//! every key's usage, by the rule of [`KeyedLimiter::reconfigure`].
+//!
+//! [`KeyedLimiter::reconfigure`]: crate::KeyedLimiter::reconfigure
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::decision::Decision;
+use crate::error::{Error, Result};
+use crate::headers::Scope;
+use crate::keyed::KeyedLimiter;
+use crate::keyed_windows::KeyedWindows;
+use crate::policy::{Layer, LayerKey, LayerKeyKind, Policy, PolicyCounters, Verdict};
+use crate::quota::Quota;
+use crate::sync::{AtomicU64, Ordering};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One tier's limits: per key and per workspace; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierLimits {
+    /// Each key's token bucket.
+    pub per_key: Option<Quota>,
+    /// Each workspace's requests per window.
+    pub per_workspace: Option<u64>,
+}
+
+/// A tier's position in its [`Plans`], from [`Plans::tier`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TierId(usize);
+
+/// Named tiers checked per key and per workspace.
+///
+/// `K` is the key type (API keys: `str`), `W` the workspace id type.
+///
+/// ```
+/// use floodgate::{ManualClock, Outcome, Plans, Scope};
+///
+/// let plans: Plans<str, u64, _> = Plans::genieos()?.clock(ManualClock::new()).build()?;
+/// let hobby = plans.tier("hobby").unwrap();
+/// for _ in 0..60 {
+///     assert!(plans.check(hobby, "gos_live_a", &1, 1)?.is_admitted());
+/// }
+/// let denied = plans.check(hobby, "gos_live_a", &1, 1)?;
+/// assert_eq!((denied.decision().outcome(), denied.scope()), (Outcome::Denied, Scope::Key));
+///
+/// let sandbox = plans.tier("sandbox").unwrap();
+/// assert!(plans.check(sandbox, "gos_test_a", &1, 1_000_000)?.is_admitted());
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+pub struct Plans<K, W, C = MonotonicClock>
+where
+    K: LayerKeyKind + ?Sized,
+    W: LayerKeyKind + ?Sized,
+    C: Clock + Clone,
+{
+    tiers: Vec<Tier<K, W, C>>,
+    clock: C,
+}
+
+struct Tier<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> {
+    name: String,
+    keys: Option<Arc<KeyedLimiter<K, C>>>,
+    workspaces: Option<Arc<TierWindows<W, C>>>,
+    /// The tier's layers; `None` for an unlimited tier.
+    policy: Option<Policy<C>>,
+}
+
+/// The workspace windows as one tier sees them: its own limit, applied to
+/// the window a workspace shares with every tier.
+struct TierWindows<W: LayerKeyKind + ?Sized, C: Clock + Clone> {
+    windows: Arc<KeyedWindows<W, C>>,
+    limit: AtomicU64,
+}
+
+/// The key and workspace types a builder is for, owning neither.
+type KeyKinds<K, W> = PhantomData<(fn(&K), fn(&W))>;
+
+/// Configures [`Plans`]; start with [`Plans::builder`] or [`Plans::genieos`].
+pub struct PlansBuilder<K: ?Sized, W: ?Sized, C> {
+    tiers: Vec<(String, TierLimits)>,
+    window: Duration,
+    key_capacity: usize,
+    workspace_capacity: usize,
+    clock: C,
+    _keys: KeyKinds<K, W>,
+}
+
+impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized> Plans<K, W, MonotonicClock> {
+    /// Tiers whose workspace limits count requests per `window`.
+    pub fn builder(window: Duration) -> PlansBuilder<K, W, MonotonicClock> {
+        PlansBuilder {
+            tiers: Vec::new(),
+            window,
+            key_capacity: 100_000,
+            workspace_capacity: 10_000,
+            clock: MonotonicClock::new(),
+            _keys: PhantomData,
+        }
+    }
+
+    /// The GenieOS plan table (../shared/seeds/001): per key 60, 30, 60 and
+    /// 120 requests per second for Sandbox, Hobby, Pro and Scale, each with a
+    /// burst of twice its rate (the page gives 60 for Hobby's 30/s); per
+    /// workspace unlimited, 600, 1,800 and 6,000 per minute; Sandbox keys
+    /// are not limited at all. Enterprise is bespoke: add it with
+    /// [`PlansBuilder::tier`].
+    pub fn genieos() -> Result<PlansBuilder<K, W, MonotonicClock>> {
+        let per_key =
+            |rate: u64| Some(Quota::per_second(rate).and_then(|q| q.with_burst(2 * rate)));
+        let tier = |key: Option<Result<Quota>>, workspace| -> Result<TierLimits> {
+            Ok(TierLimits {
+                per_key: key.transpose()?,
+                per_workspace: workspace,
+            })
+        };
+        Ok(Self::builder(Duration::from_secs(60))
+            .tier("sandbox", tier(None, None)?)
+            .tier("hobby", tier(per_key(30), Some(600))?)
+            .tier("pro", tier(per_key(60), Some(1_800))?)
+            .tier("scale", tier(per_key(120), Some(6_000))?))
+    }
+}
+
+impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> PlansBuilder<K, W, C> {
+    /// Adds (or replaces) the tier `name`.
+    pub fn tier(mut self, name: &str, limits: TierLimits) -> Self {
+        match self.tiers.iter_mut().find(|(known, _)| known == name) {
+            Some((_, existing)) => *existing = limits,
+            None => self.tiers.push((name.to_owned(), limits)),
+        }
+        self
+    }
+
+    /// Slots in each tier's key table (default 100,000).
+    pub fn key_capacity(mut self, capacity: usize) -> Self {
+        self.key_capacity = capacity;
+        self
+    }
+
+    /// Slots in the workspace table (default 10,000).
+    pub fn workspace_capacity(mut self, capacity: usize) -> Self {
+        self.workspace_capacity = capacity;
+        self
+    }
+
+    /// Times every tier by `clock`.
+    pub fn clock<D: Clock + Clone>(self, clock: D) -> PlansBuilder<K, W, D> {
+        PlansBuilder {
+            tiers: self.tiers,
+            window: self.window,
+            key_capacity: self.key_capacity,
+            workspace_capacity: self.workspace_capacity,
+            clock,
+            _keys: PhantomData,
+        }
+    }
+
+    /// The plans; errors for no tiers, a zero capacity, or a bad limit.
+    pub fn build(self) -> Result<Plans<K, W, C>>
+    where
+        K: 'static,
+        W: 'static,
+        C: 'static,
+    {
+        if self.tiers.is_empty() {
+            return Err(Error::NoLayers);
+        }
+        let largest = self
+            .tiers
+            .iter()
+            .filter_map(|(_, limits)| limits.per_workspace)
+            .max()
+            .unwrap_or(1);
+        let windows = Arc::new(KeyedWindows::with_clock(
+            largest,
+            self.window,
+            self.workspace_capacity,
+            self.clock.clone(),
+        )?);
+        let tiers = self
+            .tiers
+            .into_iter()
+            .map(|(name, limits)| Tier::new(name, limits, self.key_capacity, &windows, &self.clock))
+            .collect::<Result<_>>()?;
+        Ok(Plans {
+            tiers,
+            clock: self.clock,
+        })
+    }
+}
+
+impl<K, W, C> Tier<K, W, C>
+where
+    K: LayerKeyKind + ?Sized + 'static,
+    W: LayerKeyKind + ?Sized + 'static,
+    C: Clock + Clone + 'static,
+{
+    fn new(
+        name: String,
+        limits: TierLimits,
+        key_capacity: usize,
+        windows: &Arc<KeyedWindows<W, C>>,
+        clock: &C,
+    ) -> Result<Self> {
+        let keys = limits
+            .per_key
+            .map(|quota| {
+                KeyedLimiter::builder(quota)
+                    .capacity(key_capacity)
+                    .clock(clock.clone())
+                    .build()
+                    .map(Arc::new)
+            })
+            .transpose()?;
+        let workspaces = limits
+            .per_workspace
+            .map(|limit| {
+                // The shared table validated the largest limit; check this one.
+                crate::window::SlidingWindow::with_clock(limit, windows.window(), clock.clone())?;
+                Ok::<_, Error>(Arc::new(TierWindows {
+                    windows: Arc::clone(windows),
+                    limit: AtomicU64::new(limit),
+                }))
+            })
+            .transpose()?;
+        let mut builder = Policy::builder().clock(clock.clone());
+        if let Some(keys) = &keys {
+            builder = builder.layer(Scope::Key, Arc::clone(keys));
+        }
+        if let Some(workspaces) = &workspaces {
+            builder = builder.layer(Scope::Workspace, Arc::clone(workspaces));
+        }
+        let policy = (keys.is_some() || workspaces.is_some())
+            .then(|| builder.build())
+            .transpose()?;
+        Ok(Self {
+            name,
+            keys,
+            workspaces,
+            policy,
+        })
+    }
+}
+
+impl<K, W, C> Plans<K, W, C>
+where
+    K: LayerKeyKind + ?Sized,
+    W: LayerKeyKind + ?Sized,
+    C: Clock + Clone,
+{
+    /// The tier called `name`.
+    pub fn tier(&self, name: &str) -> Option<TierId> {
+        self.tiers
+            .iter()
+            .position(|tier| tier.name == name)
+            .map(TierId)
+    }
+
+    /// The tiers' names, in [`TierId`] order.
+    pub fn tier_names(&self) -> impl Iterator<Item = &str> {
+        self.tiers.iter().map(|tier| tier.name.as_str())
+    }
+
+    /// Checks `cost` for `key` of `workspace` on `tier` now.
+    pub fn check(&self, tier: TierId, key: &K, workspace: &W, cost: u64) -> Result<Verdict> {
+        self.check_at(tier, key, workspace, cost, self.clock.now_ns())
+    }
+
+    /// [`check`](Self::check) at a caller-supplied time. An unlimited tier
+    /// answers admitted with limit and remaining `u64::MAX`, charging nothing.
+    pub fn check_at(
+        &self,
+        tier: TierId,
+        key: &K,
+        workspace: &W,
+        cost: u64,
+        now_ns: u64,
+    ) -> Result<Verdict> {
+        let tier = self.tiers.get(tier.0).ok_or(Error::NoSuchLayer)?;
+        let Some(policy) = &tier.policy else {
+            return Ok(Verdict::new(Decision::unlimited(), Scope::Key, 0));
+        };
+        let key = key.layer_key();
+        let workspace = workspace.layer_key();
+        match (&tier.keys, &tier.workspaces) {
+            (Some(_), Some(_)) => policy.check_at(&[key, workspace], cost, now_ns),
+            (Some(_), None) => policy.check_at(&[key], cost, now_ns),
+            _ => policy.check_at(&[workspace], cost, now_ns),
+        }
+    }
+
+    /// Replaces `tier`'s limits at runtime. A limit can be changed, not
+    /// added or removed ([`Error::NoSuchLayer`] otherwise): keys keep their
+    /// usage and workspaces their counts.
+    ///
+    /// ```
+    /// # use floodgate::{ManualClock, Plans, Quota, TierLimits};
+    /// let plans: Plans<str, u64, _> = Plans::genieos()?.clock(ManualClock::new()).build()?;
+    /// let pro = plans.tier("pro").unwrap();
+    /// plans.check(pro, "k", &1, 100)?;
+    /// plans.reconfigure_tier(pro, TierLimits {
+    ///     per_key: Some(Quota::per_second(100)?.with_burst(200)?),
+    ///     per_workspace: Some(3_000),
+    /// })?;
+    /// assert_eq!(plans.check(pro, "k", &1, 1)?.decision().remaining(), 99);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reconfigure_tier(&self, tier: TierId, limits: TierLimits) -> Result<()> {
+        let tier = self.tiers.get(tier.0).ok_or(Error::NoSuchLayer)?;
+        if tier.keys.is_some() != limits.per_key.is_some()
+            || tier.workspaces.is_some() != limits.per_workspace.is_some()
+        {
+            return Err(Error::NoSuchLayer);
+        }
+        if let (Some(workspaces), Some(limit)) = (&tier.workspaces, limits.per_workspace) {
+            crate::window::SlidingWindow::with_clock(
+                limit,
+                workspaces.windows.window(),
+                self.clock.clone(),
+            )?;
+            // Relaxed: each check applies whichever limit it reads.
+            workspaces.limit.store(limit, Ordering::Relaxed);
+        }
+        if let (Some(keys), Some(quota)) = (&tier.keys, limits.per_key) {
+            keys.reconfigure(quota);
+        }
+        Ok(())
+    }
+
+    /// `tier`'s counts so far.
+    pub fn counters(&self, tier: TierId) -> Result<PolicyCounters> {
+        let tier = self.tiers.get(tier.0).ok_or(Error::NoSuchLayer)?;
+        Ok(tier
+            .policy
+            .as_ref()
+            .map(Policy::counters)
+            .unwrap_or_default())
+    }
+
+    /// The clock the plans read.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+}
+
+impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> TierWindows<W, C> {
+    /// The tier's limit now.
+    fn limit(&self) -> u64 {
+        // Relaxed: see `Plans::reconfigure_tier`.
+        self.limit.load(Ordering::Relaxed)
+    }
+}
+
+impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> Layer for TierWindows<W, C> {
+    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+        self.windows.accepts(key)
+    }
+
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
+        W::with_layer_key(key, |workspace| {
+            W::into_result(
+                self.windows
+                    .check_under_at(workspace, self.limit(), cost, now_ns),
+            )
+        })?
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
+        self.windows.probe_at(key, cost, now_ns)
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+        self.windows.refund_at(key, cost, now_ns)
+    }
+}

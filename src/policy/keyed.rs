@@ -1,0 +1,123 @@
+//! Keyed limits as layers: a [`LayerKey`] of the right kind picks the key.
+
+use super::layer::{Layer, LayerKey};
+use crate::clock::Clock;
+use crate::decision::Decision;
+use crate::error::{Error, Result};
+use crate::keyed::{check_key_len, Key, KeyedLimiter};
+use crate::keyed_windows::KeyedWindows;
+use std::net::IpAddr;
+
+/// A key type a [`LayerKey`] can present, and how its keyed calls answer.
+pub trait LayerKeyKind: Key {
+    /// Hands the key `layer_key` carries to `then`, or
+    /// [`Error::LayerKeyMismatch`] (or the key's own error) when it carries
+    /// another kind.
+    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T>;
+
+    /// One `Result` from a keyed call's answer.
+    fn settle(answer: Self::Answer<Decision>) -> Result<Decision>;
+
+    /// The [`LayerKey`] that presents this key.
+    fn layer_key(&self) -> LayerKey<'_>;
+}
+
+impl LayerKeyKind for u64 {
+    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
+        match layer_key {
+            LayerKey::Id(id) => Ok(then(&id)),
+            _ => Err(Error::LayerKeyMismatch),
+        }
+    }
+
+    fn settle(answer: Decision) -> Result<Decision> {
+        Ok(answer)
+    }
+
+    fn layer_key(&self) -> LayerKey<'_> {
+        LayerKey::Id(*self)
+    }
+}
+
+impl LayerKeyKind for [u8] {
+    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
+        match layer_key {
+            LayerKey::Bytes(bytes) => check_key_len(bytes).map(|()| then(bytes)),
+            _ => Err(Error::LayerKeyMismatch),
+        }
+    }
+
+    fn settle(answer: Result<Decision>) -> Result<Decision> {
+        answer
+    }
+
+    fn layer_key(&self) -> LayerKey<'_> {
+        LayerKey::Bytes(self)
+    }
+}
+
+impl LayerKeyKind for str {
+    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
+        match layer_key {
+            LayerKey::Bytes(bytes) => {
+                check_key_len(bytes)?;
+                let text = std::str::from_utf8(bytes).map_err(|_| Error::LayerKeyMismatch)?;
+                Ok(then(text))
+            }
+            _ => Err(Error::LayerKeyMismatch),
+        }
+    }
+
+    fn settle(answer: Result<Decision>) -> Result<Decision> {
+        answer
+    }
+
+    fn layer_key(&self) -> LayerKey<'_> {
+        LayerKey::Bytes(self.as_bytes())
+    }
+}
+
+impl LayerKeyKind for IpAddr {
+    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
+        match layer_key {
+            LayerKey::Ip(address) => Ok(then(&address)),
+            _ => Err(Error::LayerKeyMismatch),
+        }
+    }
+
+    fn settle(answer: Decision) -> Result<Decision> {
+        Ok(answer)
+    }
+
+    fn layer_key(&self) -> LayerKey<'_> {
+        LayerKey::Ip(*self)
+    }
+}
+
+/// The keyed limits, each asked through its own keyed `*_at` methods.
+macro_rules! keyed_layer {
+    ($limit:ident, $($bound:tt)+) => {
+        impl<K: LayerKeyKind + ?Sized, C: $($bound)+> Layer for $limit<K, C> {
+            fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+                K::with_layer_key(key, |_| ())
+            }
+
+            fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
+                K::with_layer_key(key, |key| K::settle($limit::check_at(self, key, cost, now_ns)))?
+            }
+
+            fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
+                K::with_layer_key(key, |key| K::settle($limit::probe_at(self, key, cost, now_ns)))?
+            }
+
+            fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+                K::with_layer_key(key, |key| {
+                    K::settle($limit::refund_at(self, key, cost, now_ns)).map(|_| ())
+                })?
+            }
+        }
+    };
+}
+
+keyed_layer!(KeyedLimiter, Clock);
+keyed_layer!(KeyedWindows, Clock + Clone);

@@ -1,0 +1,150 @@
+//! [`Suspensions`]: keys suspended until a time or indefinitely, as a layer.
+//!
+//! Genera: "Failure to comply may result in temporary or permanent
+//! suspension of access." A suspension is not rate limiting: a suspended key
+//! gets [`Outcome::Suspended`] (its own outcome, counted apart by a
+//! [`Policy`](crate::Policy)), and its buckets are left as they are for when
+//! it is lifted. Put this layer first in a policy so a suspended request is
+//! refused before any bucket is charged.
+//!
+//! Suspended keys are kept in a lock-free insert-only map (`keyed_cells.rs`):
+//! a key suspended once keeps its cell, and lifting the suspension clears it.
+//! Checks while no key has ever been suspended cost one load.
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::decision::{Decision, Outcome};
+use crate::error::{Error, Result};
+use crate::keyed::Key;
+use crate::keyed_cells::KeyedCells;
+use crate::policy::{Layer, LayerKey, LayerKeyKind};
+use crate::sync::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The cell value of a key that is not suspended (0, before every timestamp).
+const NOT_SUSPENDED: u64 = 0;
+/// The cell value of a suspension without an end.
+const INDEFINITELY: u64 = u64::MAX;
+
+/// Keys suspended until a time or indefinitely.
+///
+/// ```
+/// use floodgate::{ManualClock, Outcome, Suspensions};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let suspensions: Suspensions<str, _> = Suspensions::with_clock(1_000, clock.clone())?;
+/// suspensions.suspend_for("cust_42", Duration::from_secs(3_600))?;
+/// let decision = suspensions.check("cust_42")?.unwrap();
+/// assert_eq!(decision.outcome(), Outcome::Suspended);
+/// assert_eq!(decision.retry_after(), Some(Duration::from_secs(3_600)));
+/// assert_eq!(suspensions.check("cust_7")?, None);
+/// suspensions.lift("cust_42")?;
+/// assert_eq!(suspensions.check("cust_42")?, None);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+pub struct Suspensions<K: Key + ?Sized, C: Clock = MonotonicClock> {
+    cells: KeyedCells<K, AtomicU64>,
+    clock: C,
+}
+
+impl<K: Key + ?Sized> Suspensions<K, MonotonicClock> {
+    /// Room for `capacity` suspended keys, timed by a new [`MonotonicClock`].
+    pub fn new(capacity: usize) -> Result<Self> {
+        Self::with_clock(capacity, MonotonicClock::new())
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
+    /// Room for `capacity` suspended keys, timed by `clock`.
+    pub fn with_clock(capacity: usize, clock: C) -> Result<Self> {
+        Ok(Self {
+            cells: KeyedCells::new(capacity)?,
+            clock,
+        })
+    }
+
+    /// Suspends `key` until `until_ns` on the clock's timeline, or
+    /// indefinitely with `None`. [`Error::TableFull`] when there is no room.
+    pub fn suspend_until(&self, key: &K, until_ns: Option<u64>) -> Result<()> {
+        let until = until_ns.map_or(INDEFINITELY, |until| until.min(INDEFINITELY - 1));
+        K::into_result(self.cells.with_key(key, |stored| {
+            let cell = self
+                .cells
+                .get_or_insert_with(stored, || AtomicU64::new(NOT_SUSPENDED))
+                .ok_or(Error::TableFull)?;
+            // Relaxed: the cell publishes nothing but itself.
+            cell.store(until, Ordering::Relaxed);
+            Ok(())
+        }))
+    }
+
+    /// Suspends `key` for `duration` from now.
+    pub fn suspend_for(&self, key: &K, duration: Duration) -> Result<()> {
+        let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.suspend_until(key, Some(self.clock.now_ns().saturating_add(duration)))
+    }
+
+    /// Lifts `key`'s suspension (nothing happens if it has none).
+    pub fn lift(&self, key: &K) -> K::Answer<()> {
+        self.cells.with_key(key, |stored| {
+            if let Some(cell) = self.cells.get(stored) {
+                // Relaxed: see `suspend_until`.
+                cell.store(NOT_SUSPENDED, Ordering::Relaxed);
+            }
+        })
+    }
+
+    /// The suspended answer for `key` now, `None` when it may go on.
+    pub fn check(&self, key: &K) -> K::Answer<Option<Decision>> {
+        self.check_at(key, self.clock.now_ns())
+    }
+
+    /// [`check`](Self::check) at a caller-supplied time.
+    pub fn check_at(&self, key: &K, now_ns: u64) -> K::Answer<Option<Decision>> {
+        self.cells
+            .with_key(key, |stored| self.suspended(stored, now_ns))
+    }
+
+    fn suspended(&self, key: K::Stored, now_ns: u64) -> Option<Decision> {
+        if self.cells.len() == 0 {
+            return None;
+        }
+        // Relaxed: see `suspend_until`.
+        let until = self.cells.get(key)?.load(Ordering::Relaxed);
+        let wait = match until {
+            INDEFINITELY => 0,
+            until if now_ns < until => until - now_ns,
+            _ => return None,
+        };
+        Some(Decision::new(Outcome::Suspended, 0, 0, wait, wait))
+    }
+
+    /// The clock the suspensions read.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+}
+
+impl<K: LayerKeyKind + ?Sized, C: Clock> Layer for Suspensions<K, C> {
+    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
+        K::with_layer_key(key, |_| ())
+    }
+
+    fn check_at(&self, key: LayerKey<'_>, _cost: u64, now_ns: u64) -> Result<Decision> {
+        self.probe_at(key, 0, now_ns)
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, _cost: u64, now_ns: u64) -> Result<Decision> {
+        K::with_layer_key(key, |key| {
+            K::into_result(self.cells.with_key(key, |stored| {
+                Ok(self
+                    .suspended(stored, now_ns)
+                    .unwrap_or_else(Decision::unlimited))
+            }))
+        })?
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, _cost: u64, _now_ns: u64) -> Result<()> {
+        K::with_layer_key(key, |_| ())
+    }
+}
