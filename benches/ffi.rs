@@ -38,6 +38,7 @@ impl CLimiter {
             count,
             period_ns: 1_000_000_000,
             burst,
+            lockout_ns: 0,
         };
         let mut handle = std::ptr::null_mut();
         // SAFETY: both pointers are to live locals of the right types.

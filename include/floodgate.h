@@ -33,18 +33,157 @@
 #include <stdint.h>
 
 /**
- * `fg_decision.scope` for a check on one limit (an `fg_limiter`): the
- * decision is that limit's own.
+ * `fg_decision.scope` for a check on one limit (an `fg_limiter`,
+ * `fg_keyed_limiter` or `fg_window`): the decision is that limit's own.
  */
 #define FG_SCOPE_SINGLE 0
+
+/**
+ * `fg_decision.scope` of a policy layer limiting per API key.
+ */
+#define FG_SCOPE_KEY 1
+
+/**
+ * `fg_decision.scope` of a policy layer limiting per workspace.
+ */
+#define FG_SCOPE_WORKSPACE 2
+
+/**
+ * `fg_decision.scope` of a policy layer limiting per source IP address.
+ */
+#define FG_SCOPE_IP 3
+
+/**
+ * `fg_decision.scope` of a policy layer limiting per endpoint or resource.
+ */
+#define FG_SCOPE_ENDPOINT 4
+
+/**
+ * `fg_decision.scope` of a policy layer limiting per access token.
+ */
+#define FG_SCOPE_TOKEN 5
+
+/**
+ * `fg_decision.scope` of a policy layer with a name of its own: read it
+ * from `fg_verdict.scope_name` or `fg_policy_layer_scope`.
+ */
+#define FG_SCOPE_NAMED 6
+
+/**
+ * `fg_headers_config.flags`: leave out the `X-RateLimit-*` fields (render
+ * only `Retry-After` and the draft fields).
+ */
+#define FG_HEADERS_NO_LEGACY_FIELDS 1
+
+/**
+ * `fg_error_body_config.shape`: GenieOS's per-key body (code
+ * `key_rate_limit`, "API key exceeded its rate limit. Retry after {retry_after}s.").
+ */
+#define FG_BODY_GENIEOS_KEY 0
+
+/**
+ * `fg_error_body_config.shape`: GenieOS's per-workspace body (code
+ * `workspace_rate_limit`).
+ */
+#define FG_BODY_GENIEOS_WORKSPACE 1
+
+/**
+ * `fg_error_body_config.shape`: a GenieOS body with your `code` and `message`.
+ */
+#define FG_BODY_GENIEOS 2
+
+/**
+ * `fg_error_body_config.shape`: a Clarifai body (`CONN_THROTTLED`, "Making
+ * too many requests") with `message` as its `details`.
+ */
+#define FG_BODY_CLARIFAI 3
+
+/**
+ * `fg_error_body_config.flags`: write `numeric_code` as the code, a JSON
+ * number in a Clarifai body (`"code":11005`).
+ */
+#define FG_BODY_NUMERIC_CODE 1
+
+/**
+ * `fg_keyed_config.key_kind`: keys are `uint64_t` ids, checked with the
+ * `*_u64` functions and stored exactly.
+ */
+#define FG_KEY_U64 1
+
+/**
+ * `fg_keyed_config.key_kind`: keys are byte strings (API keys, tokens) of 1
+ * to `FG_MAX_KEY_LEN` bytes, checked with the `*_bytes` functions.
+ */
+#define FG_KEY_BYTES 2
+
+/**
+ * `fg_keyed_config.key_kind`: keys are IP addresses, passed to the
+ * `*_bytes` functions as 4 (IPv4) or 16 (IPv6) bytes in network order.
+ */
+#define FG_KEY_IP 3
+
+/**
+ * `fg_keyed_config.on_full`: a new key that finds no slot is denied as if
+ * its bucket were empty.
+ */
+#define FG_FULL_TABLE_DENY 0
+
+/**
+ * `fg_keyed_config.on_full`: a new key that finds no slot is admitted,
+ * tracking nothing.
+ */
+#define FG_FULL_TABLE_ADMIT 1
+
+/**
+ * `fg_keyed_config.on_full`: keys that find no slot share one overflow
+ * bucket with the default quota.
+ */
+#define FG_FULL_TABLE_OVERFLOW 2
+
+/**
+ * `fg_layer.flags`: the layer is evaluated and counted but never denies
+ * (shadow mode, to roll a new limit out safely).
+ */
+#define FG_LAYER_SHADOW 1
+
+/**
+ * The most layers a policy has.
+ */
+#define FG_MAX_LAYERS MAX_LAYERS
+
+/**
+ * `fg_layer_key.kind`: no key, for a layer that limits everything together
+ * (an `fg_limiter` or `fg_window`).
+ */
+#define FG_LAYER_KEY_NONE 0
+
+/**
+ * `fg_layer_key.kind`: `id`, for a keyed limiter built with `FG_KEY_U64`.
+ */
+#define FG_LAYER_KEY_ID 1
+
+/**
+ * `fg_layer_key.kind`: (`bytes`, `len`), for a keyed limiter built with
+ * `FG_KEY_BYTES`.
+ */
+#define FG_LAYER_KEY_BYTES 2
+
+/**
+ * `fg_layer_key.kind`: an IP address as 4 or 16 bytes in (`bytes`, `len`),
+ * for a keyed limiter built with `FG_KEY_IP`.
+ */
+#define FG_LAYER_KEY_IP 3
 
 /**
  * The ABI version this header describes: major in the high 16 bits, minor in
  * the low 16. A library is compatible with a program built against this
  * header when the majors are equal and the library's minor is at least the
- * header's (minors only add functions).
+ * header's (minors only add functions, and fields at the end of structs
+ * that carry a `struct_size`). 1.1 added keyed limiters, sliding windows,
+ * in-flight caps, layered policies, response headers and bodies,
+ * suspension, reservations and quota lockouts.
  */
-#define FG_ABI_VERSION 65536
+#define FG_ABI_VERSION 65537
 
 /**
  * What a call did: `FG_STATUS_OK` (0) or why it refused (negative). A call
@@ -71,19 +210,38 @@ enum fg_status
    */
   FG_STATUS_MISALIGNED_POINTER = -2,
   /**
-   * A config struct's `struct_size` was smaller than this version's struct,
-   * larger than 4096, or larger with non-zero bytes past the fields this
-   * version knows (a newer caller asked for something this library lacks).
+   * A config struct's `struct_size` was smaller than the struct's first
+   * version, not a multiple of its alignment, larger than 4096, or larger
+   * with non-zero bytes past the fields this version knows (a newer caller
+   * asked for something this library lacks). A caller built against an
+   * older header declares an older, smaller size: that is accepted, and
+   * the fields added since read as zero.
    */
   FG_STATUS_STRUCT_SIZE = -3,
   /**
-   * A length argument is impossible (more than `PTRDIFF_MAX` bytes).
+   * A length argument is impossible: more than `PTRDIFF_MAX` bytes, or an
+   * IP address key that is not 4 or 16 bytes.
    */
   FG_STATUS_INVALID_LENGTH = -4,
   /**
    * An argument is invalid in a way no more specific status names.
    */
   FG_STATUS_INVALID_ARGUMENT = -5,
+  /**
+   * A caller's buffer is too small for the text; the call stored the
+   * length needed (without the terminating NUL) in its `out_len`.
+   */
+  FG_STATUS_BUFFER_TOO_SMALL = -6,
+  /**
+   * A name or template argument is not UTF-8.
+   */
+  FG_STATUS_INVALID_UTF8 = -7,
+  /**
+   * A keyed call's key is of another kind than the limiter's (a `u64` key
+   * for a byte-keyed limiter, say), or a layer key of the wrong kind for
+   * its layer.
+   */
+  FG_STATUS_KEY_KIND_MISMATCH = -8,
   /**
    * A quota's `count` was 0.
    */
@@ -109,6 +267,93 @@ enum fg_status
    * bucket can hold (about 18 years of refill at one tick per ns).
    */
   FG_STATUS_BURST_TOO_LARGE = -15,
+  /**
+   * A quota's `lockout_ns` plus its burst exceeds what a bucket can hold
+   * (2^59 ticks).
+   */
+  FG_STATUS_LOCKOUT_TOO_LONG = -16,
+  /**
+   * A policy was given no layers.
+   */
+  FG_STATUS_NO_LAYERS = -20,
+  /**
+   * A policy was given more than 32 layers.
+   */
+  FG_STATUS_TOO_MANY_LAYERS = -21,
+  /**
+   * A layered check got a different number of keys than the policy has layers.
+   */
+  FG_STATUS_LAYER_KEY_COUNT = -22,
+  /**
+   * No layer has that index.
+   */
+  FG_STATUS_NO_SUCH_LAYER = -23,
+  /**
+   * A sliding window's or in-flight cap's limit was 0.
+   */
+  FG_STATUS_ZERO_LIMIT = -30,
+  /**
+   * A limit above what its counter holds (`FG_MAX_WINDOW_LIMIT` for a
+   * window, `FG_MAX_IN_FLIGHT` for an in-flight cap).
+   */
+  FG_STATUS_LIMIT_TOO_LARGE = -31,
+  /**
+   * A sliding window's length was 0.
+   */
+  FG_STATUS_ZERO_WINDOW = -32,
+  /**
+   * A sliding window longer than 2^62 ns.
+   */
+  FG_STATUS_WINDOW_TOO_LONG = -33,
+  /**
+   * The in-flight permit was already released (nothing changed).
+   */
+  FG_STATUS_PERMIT_ALREADY_RELEASED = -40,
+  /**
+   * The in-flight permit belongs to another cap, or was never issued.
+   */
+  FG_STATUS_FOREIGN_PERMIT = -41,
+  /**
+   * A `Retry-After` value that is neither seconds nor an HTTP date.
+   */
+  FG_STATUS_INVALID_RETRY_AFTER = -50,
+  /**
+   * A message template with an unknown `{placeholder}` or a stray brace.
+   */
+  FG_STATUS_INVALID_TEMPLATE = -51,
+  /**
+   * A retry policy with a zero factor or an initial delay above its cap.
+   */
+  FG_STATUS_INVALID_RETRY_POLICY = -52,
+  /**
+   * A `RateLimit-Policy` name with a character outside printable ASCII.
+   */
+  FG_STATUS_INVALID_POLICY_NAME = -53,
+  /**
+   * A keyed limiter's capacity was 0.
+   */
+  FG_STATUS_ZERO_CAPACITY = -60,
+  /**
+   * A keyed limiter's capacity is above 2^32 keys.
+   */
+  FG_STATUS_CAPACITY_TOO_LARGE = -61,
+  /**
+   * A byte key was empty.
+   */
+  FG_STATUS_EMPTY_KEY = -62,
+  /**
+   * A byte key was longer than `FG_MAX_KEY_LEN` bytes.
+   */
+  FG_STATUS_KEY_TOO_LONG = -63,
+  /**
+   * The key has no slot and its probe window holds only active keys, so
+   * a per-key quota could not be pinned for it.
+   */
+  FG_STATUS_TABLE_FULL = -64,
+  /**
+   * The keyed limiter already holds its `max_overrides` per-key quotas.
+   */
+  FG_STATUS_TOO_MANY_OVERRIDES = -65,
   /**
    * floodgate panicked: a bug, reported rather than unwound into C. Objects
    * change state only by whole atomic updates, so the handle stays
@@ -160,43 +405,53 @@ typedef int32_t fg_outcome;
 #endif // __cplusplus
 
 /**
+ * An opaque, immutable 429 body template. Create with `fg_error_body_new`,
+ * release with `fg_error_body_free`.
+ */
+typedef struct fg_error_body fg_error_body;
+
+/**
+ * An opaque, immutable set of header rendering choices. Create with
+ * `fg_headers_new`, release with `fg_headers_free`.
+ */
+typedef struct fg_headers fg_headers;
+
+/**
+ * An opaque handle to an in-flight cap (GenieOS: 4 batch calls in flight
+ * per workspace). Create with `fg_inflight_new`, release with
+ * `fg_inflight_free`.
+ */
+typedef struct fg_inflight fg_inflight;
+
+/**
+ * An opaque handle to a keyed limiter. Create with `fg_keyed_limiter_new`,
+ * release with `fg_keyed_limiter_free`; a policy built from it keeps the
+ * table alive after that.
+ */
+typedef struct fg_keyed_limiter fg_keyed_limiter;
+
+/**
  * An opaque handle to one rate-limited bucket, timed by the library's
  * monotonic clock or by timestamps the caller supplies (`*_at` functions).
- * Create with `fg_limiter_new`, release with `fg_limiter_free`.
+ * Create with `fg_limiter_new`, release with `fg_limiter_free`. A policy
+ * built from it keeps the bucket alive after `fg_limiter_free`.
  */
 typedef struct fg_limiter fg_limiter;
 
 /**
- * A rate limit: `count` requests per `period_ns` nanoseconds, with bursts of
- * up to `burst` at once. The library keeps the rate exact (30 per second is
- * not rounded to one per 33 ms).
- *
- * Set `struct_size = sizeof(fg_quota)` so later versions of the library can
- * add fields without breaking programs built against this header:
- *
- * ```c
- * fg_quota quota = { .struct_size = sizeof(fg_quota), .count = 30,
- *                    .period_ns = 1000000000, .burst = 60 };
- * ```
+ * An opaque handle to a layered policy. Create with `fg_policy_new`,
+ * release with `fg_policy_free`.
  */
-typedef struct fg_quota {
-  /**
-   * `sizeof(fg_quota)` as the caller compiled it.
-   */
-  size_t struct_size;
-  /**
-   * Requests per period; at least 1 and at most `period_ns`.
-   */
-  uint64_t count;
-  /**
-   * The period in nanoseconds; at least 1.
-   */
-  uint64_t period_ns;
-  /**
-   * Requests allowed at once from a full bucket; at least 1.
-   */
-  uint64_t burst;
-} fg_quota;
+typedef struct fg_policy fg_policy;
+
+/**
+ * An opaque handle to a sliding-window counter: at most `limit` cost units
+ * in any window of `window_ns`, estimated from the current and previous
+ * window's counts (GenieOS: 600 requests per minute per workspace). Create
+ * with `fg_window_new`, release with `fg_window_free`; a policy built from it
+ * keeps it alive after that.
+ */
+typedef struct fg_window fg_window;
 
 /**
  * The answer to a check, peek or refund: the verdict and the numbers a
@@ -230,14 +485,1044 @@ typedef struct fg_decision {
    */
   uint64_t retry_after_ns;
   /**
-   * Which limit decided: `FG_SCOPE_SINGLE` for an `fg_limiter`.
+   * Which limit decided: `FG_SCOPE_SINGLE` for a single limit, an
+   * `FG_SCOPE_*` code for a policy layer.
    */
   uint32_t scope;
 } fg_decision;
 
+/**
+ * Which response fields `fg_headers_render` writes.
+ *
+ * By default (all zero but `struct_size`): `X-RateLimit-Limit`,
+ * `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO-8601 UTC),
+ * `X-RateLimit-Scope`, and `Retry-After` when denied, in whole seconds.
+ * Set `policy_name` to add `RateLimit-Policy` and `RateLimit`.
+ */
+typedef struct fg_headers_config {
+  /**
+   * `sizeof(fg_headers_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * 0, or `FG_HEADERS_NO_LEGACY_FIELDS`.
+   */
+  uint32_t flags;
+  /**
+   * Digits after the point in `Retry-After`, rounded up: 0 writes whole
+   * seconds (RFC 9110), 1 writes GenieOS's `0.6`, at most 9.
+   */
+  uint32_t retry_after_decimals;
+  /**
+   * The `RateLimit-Policy` name (printable ASCII), or NULL for no draft fields.
+   */
+  const char *policy_name;
+  /**
+   * The length of `policy_name` in bytes.
+   */
+  size_t policy_name_len;
+  /**
+   * The draft policy's quota units (`q=`).
+   */
+  uint64_t policy_quota;
+  /**
+   * The draft policy's window in nanoseconds (`w=`, written in whole
+   * seconds rounded up).
+   */
+  uint64_t policy_window_ns;
+} fg_headers_config;
+
+/**
+ * How `fg_error_body_render` writes a 429 body. Text fields are (pointer,
+ * length) UTF-8; a NULL pointer keeps the shape's default. Message templates
+ * may use `{retry_after}`, `{limit}`, `{remaining}`, `{scope}`, and `{{` `}}`.
+ */
+typedef struct fg_error_body_config {
+  /**
+   * `sizeof(fg_error_body_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * `FG_BODY_GENIEOS_KEY` (0), `_GENIEOS_WORKSPACE`, `_GENIEOS` or `_CLARIFAI`.
+   */
+  uint32_t shape;
+  /**
+   * 0, or `FG_BODY_NUMERIC_CODE`.
+   */
+  uint32_t flags;
+  /**
+   * Digits after the point in waits, rounded up; 0 writes whole seconds.
+   */
+  uint32_t retry_after_decimals;
+  /**
+   * The code (GenieOS `code`, Clarifai `code`); required for `FG_BODY_GENIEOS`.
+   */
+  const char *code;
+  /**
+   * The length of `code`.
+   */
+  size_t code_len;
+  /**
+   * With `FG_BODY_NUMERIC_CODE`: the code as a number.
+   */
+  uint64_t numeric_code;
+  /**
+   * The message template (GenieOS `message`, Clarifai `details`);
+   * required for `FG_BODY_GENIEOS` and `FG_BODY_CLARIFAI`.
+   */
+  const char *message;
+  /**
+   * The length of `message`.
+   */
+  size_t message_len;
+  /**
+   * GenieOS `type` (default `rate_limit_exceeded`).
+   */
+  const char *type_name;
+  /**
+   * The length of `type_name`.
+   */
+  size_t type_name_len;
+  /**
+   * Clarifai `description` (default "Making too many requests").
+   */
+  const char *description;
+  /**
+   * The length of `description`.
+   */
+  size_t description_len;
+  /**
+   * The template for a cost that can never fit (default: "Request cost
+   * exceeds the {scope} limit of {limit}; it can never be admitted.").
+   */
+  const char *cannot_fit_message;
+  /**
+   * The length of `cannot_fit_message`.
+   */
+  size_t cannot_fit_message_len;
+} fg_error_body_config;
+
+/**
+ * A held unit of an in-flight cap: give it back with `fg_inflight_release`
+ * exactly once. Two plain integers, safe to copy; a copy released a second
+ * time is refused with `FG_STATUS_PERMIT_ALREADY_RELEASED`, and a permit
+ * given to another cap with `FG_STATUS_FOREIGN_PERMIT`.
+ */
+typedef struct fg_permit {
+  /**
+   * The process-unique id of the cap it came from (0 in a permit that was
+   * not acquired).
+   */
+  uint64_t owner;
+  /**
+   * Which unit of the cap, and which claim of it.
+   */
+  uint64_t ticket;
+} fg_permit;
+
+/**
+ * What `fg_inflight_acquire` answers. Output only; the layout is fixed for
+ * ABI major version 1.
+ */
+typedef struct fg_acquisition {
+  /**
+   * Whether a permit was taken (false: the cap was full; not an error).
+   */
+  bool acquired;
+  /**
+   * The permit to release; `{0, 0}` when none was taken.
+   */
+  struct fg_permit permit;
+  /**
+   * Permits out just after this acquire (this one included when taken).
+   */
+  uint64_t in_flight;
+  /**
+   * The cap.
+   */
+  uint64_t limit;
+} fg_acquisition;
+
+/**
+ * How a keyed limiter is built (its default quota is a separate `fg_quota`).
+ *
+ * ```c
+ * fg_keyed_config config = { .struct_size = sizeof(fg_keyed_config),
+ *                            .key_kind = FG_KEY_BYTES, .capacity = 100000 };
+ * ```
+ */
+typedef struct fg_keyed_config {
+  /**
+   * `sizeof(fg_keyed_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * `FG_KEY_U64`, `FG_KEY_BYTES` or `FG_KEY_IP`.
+   */
+  uint32_t key_kind;
+  /**
+   * `FG_FULL_TABLE_DENY` (0), `FG_FULL_TABLE_ADMIT` or `FG_FULL_TABLE_OVERFLOW`.
+   */
+  uint32_t on_full;
+  /**
+   * How many keys the table holds at once (1 to 2^32); memory is
+   * allocated up front (16 bytes a slot for `u64` keys, 24 otherwise).
+   */
+  uint64_t capacity;
+  /**
+   * How many keys may hold their own quota at once; 0 picks the default
+   * (capacity / 8, at least 1).
+   */
+  uint64_t max_overrides;
+} fg_keyed_config;
+
+/**
+ * A rate limit: `count` requests per `period_ns` nanoseconds, with bursts of
+ * up to `burst` at once. The library keeps the rate exact (30 per second is
+ * not rounded to one per 33 ms).
+ *
+ * Set `struct_size = sizeof(fg_quota)` so later versions of the library can
+ * add fields without breaking programs built against this header:
+ *
+ * ```c
+ * fg_quota quota = { .struct_size = sizeof(fg_quota), .count = 30,
+ *                    .period_ns = 1000000000, .burst = 60 };
+ * ```
+ *
+ * `lockout_ns` came with ABI 1.1: a program built against the 1.0 header
+ * declares the 32-byte struct, and its quotas have no lockout.
+ */
+typedef struct fg_quota {
+  /**
+   * `sizeof(fg_quota)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * Requests per period; at least 1 and at most `period_ns`.
+   */
+  uint64_t count;
+  /**
+   * The period in nanoseconds; at least 1.
+   */
+  uint64_t period_ns;
+  /**
+   * Requests allowed at once from a full bucket; at least 1.
+   */
+  uint64_t burst;
+  /**
+   * Lockout for hammering: 0 turns it off. Otherwise each request made
+   * while denied is charged as if admitted, pushing the wait further out,
+   * up to `lockout_ns` past an empty bucket (GenieOS: "hammering during
+   * the cooldown re-arms the bucket and extends the lockout").
+   */
+  uint64_t lockout_ns;
+} fg_quota;
+
+/**
+ * One layer of a policy: exactly one of `limiter`, `keyed_limiter` and
+ * `window` is set. The policy takes its own reference to that limit, so the
+ * caller may keep using (and reconfiguring) the limit through its handle,
+ * and may free the handle before or after the policy.
+ *
+ * ```c
+ * fg_layer layers[2] = {
+ *     { .struct_size = sizeof(fg_layer), .scope = FG_SCOPE_KEY, .keyed_limiter = per_key },
+ *     { .struct_size = sizeof(fg_layer), .scope = FG_SCOPE_NAMED, .name = "activation",
+ *       .name_len = 10, .limiter = activations },
+ * };
+ * ```
+ */
+typedef struct fg_layer {
+  /**
+   * `sizeof(fg_layer)` as the caller compiled it, the same in every element.
+   */
+  size_t struct_size;
+  /**
+   * `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, or `FG_SCOPE_NAMED` with `name`.
+   */
+  uint32_t scope;
+  /**
+   * 0, or `FG_LAYER_SHADOW`.
+   */
+  uint32_t flags;
+  /**
+   * For `FG_SCOPE_NAMED`: the scope's name (UTF-8, no NUL), as headers
+   * will write it; ignored otherwise. The policy keeps a copy.
+   */
+  const char *name;
+  /**
+   * The length of `name` in bytes.
+   */
+  size_t name_len;
+  /**
+   * A single bucket (keys: `FG_LAYER_KEY_NONE`).
+   */
+  const struct fg_limiter *limiter;
+  /**
+   * Per-key buckets (keys: `FG_LAYER_KEY_ID`, `_BYTES` or `_IP`, by the
+   * limiter's key kind).
+   */
+  const struct fg_keyed_limiter *keyed_limiter;
+  /**
+   * A sliding window (keys: `FG_LAYER_KEY_NONE`).
+   */
+  const struct fg_window *window;
+} fg_layer;
+
+/**
+ * The key a request presents to one layer. Fixed layout for ABI major 1.
+ */
+typedef struct fg_layer_key {
+  /**
+   * `FG_LAYER_KEY_NONE`, `_ID`, `_BYTES` or `_IP`.
+   */
+  uint32_t kind;
+  /**
+   * The key for `FG_LAYER_KEY_ID`.
+   */
+  uint64_t id;
+  /**
+   * The key for `FG_LAYER_KEY_BYTES` and `FG_LAYER_KEY_IP`.
+   */
+  const uint8_t *bytes;
+  /**
+   * The length of `bytes`.
+   */
+  size_t len;
+} fg_layer_key;
+
+/**
+ * The answer to a layered check. Output only; the layout is fixed for ABI
+ * major version 1.
+ */
+typedef struct fg_verdict {
+  /**
+   * When admitted: the enforcing layer with the fewest remaining units
+   * (what `X-RateLimit-*` should show). When refused: the layer with the
+   * longest wait, so `Retry-After` is never too short. `decision.scope` is
+   * that layer's `FG_SCOPE_*` code.
+   */
+  struct fg_decision decision;
+  /**
+   * The index of that layer in the array the policy was built from.
+   */
+  uint32_t layer;
+  /**
+   * That layer's scope name (`"key"`, `"ip"`, or its own name), NUL
+   * terminated, owned by the policy and valid until it is freed.
+   */
+  const char *scope_name;
+} fg_verdict;
+
+/**
+ * A policy's counts so far, for monitoring. Fixed layout for ABI major 1.
+ */
+typedef struct fg_policy_counts {
+  /**
+   * Requests every enforcing layer admitted.
+   */
+  uint64_t admitted;
+  /**
+   * Requests an enforcing layer refused on rate (denied or cannot fit).
+   */
+  uint64_t denied;
+  /**
+   * Requests refused because a layer's key is suspended.
+   */
+  uint64_t suspended;
+} fg_policy_counts;
+
+/**
+ * One layer's counts so far. Fixed layout for ABI major 1.
+ */
+typedef struct fg_layer_counts {
+  /**
+   * Requests this layer refused (enforcing layers only).
+   */
+  uint64_t denied;
+  /**
+   * Requests this shadow layer would have refused.
+   */
+  uint64_t shadow_denied;
+  /**
+   * Requests this layer refused because the key is suspended.
+   */
+  uint64_t suspended;
+} fg_layer_counts;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Stores in `*out` the name headers use for a built-in scope code
+ * (`FG_SCOPE_KEY` gives `"key"`, ... `FG_SCOPE_TOKEN` gives `"token"`): a
+ * static NUL-terminated string. A layer's own name (`FG_SCOPE_NAMED`) comes
+ * from `fg_verdict.scope_name` or `fg_policy_layer_scope` instead.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_ARGUMENT` (`FG_SCOPE_SINGLE`, `FG_SCOPE_NAMED` or an
+ * unknown code), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or writable for a pointer.
+ */
+fg_status fg_scope_name(uint32_t scope, const char **out);
+
+/**
+ * Stores in `*out` whether `decision` is in the warning zone: at most
+ * `threshold_percent` of its limit remains (GenieOS: 20 percent,
+ * `FG_WARNING_ZONE_PERCENT`, "log it, slow down").
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_ARGUMENT` (an outcome this library never writes),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `decision` must be NULL or readable for an `fg_decision`; `out` NULL or
+ * writable for a `bool`.
+ */
+fg_status fg_decision_in_warning_zone(const struct fg_decision *decision,
+                                      uint64_t threshold_percent,
+                                      bool *out);
+
+/**
+ * Creates a header renderer and stores its handle in `*out` (NULL on failure).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown flags,
+ * more than 9 decimals), `FG_STATUS_INVALID_UTF8`,
+ * `FG_STATUS_INVALID_POLICY_NAME`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `config` must be NULL or readable for its `struct_size`, its
+ * `policy_name` NULL or readable for `policy_name_len` bytes; `out` NULL or
+ * writable for a pointer.
+ */
+fg_status fg_headers_new(const struct fg_headers_config *config, struct fg_headers **out);
+
+/**
+ * Releases a header renderer. NULL is a no-op; not while in use.
+ *
+ * # Safety
+ * `headers` must be NULL or a live handle from `fg_headers_new`, with no
+ * call on it running or starting concurrently.
+ */
+void fg_headers_free(struct fg_headers *headers);
+
+/**
+ * Renders the response fields for `decision` as seen from `scope` (its
+ * name: `"key"`, `"workspace"`, a verdict's `scope_name`...) at
+ * `now_unix_ns` (wall-clock Unix nanoseconds, for `X-RateLimit-Reset`), as
+ * `Name: value\r\n` lines followed by a NUL, into `buffer`.
+ *
+ * Stores the text's length (without the NUL) in `*out_len`. When `capacity`
+ * is not more than that, writes nothing to `buffer` and returns
+ * `FG_STATUS_BUFFER_TOO_SMALL` with `*out_len` the length needed: call again
+ * with `*out_len + 1` bytes. `buffer` may be NULL when `capacity` is 0 (to
+ * ask for the size). 512 bytes always suffice for the default fields.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_UTF8`, `FG_STATUS_INVALID_ARGUMENT` (a decision
+ * outcome this library never writes), `FG_STATUS_BUFFER_TOO_SMALL`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `headers` must be NULL or a live handle; `decision` NULL or readable for an
+ * `fg_decision`; `scope` NULL or readable for `scope_len` bytes; `buffer`
+ * NULL or writable for `capacity` bytes; `out_len` NULL or writable for a `size_t`.
+ */
+fg_status fg_headers_render(const struct fg_headers *headers,
+                            const struct fg_decision *decision,
+                            const char *scope,
+                            size_t scope_len,
+                            uint64_t now_unix_ns,
+                            char *buffer,
+                            size_t capacity,
+                            size_t *out_len);
+
+/**
+ * Creates a 429 body template and stores its handle in `*out` (NULL on failure).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (also a required `code` or `message`
+ * missing), `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_STRUCT_SIZE`,
+ * `FG_STATUS_INVALID_ARGUMENT` (unknown shape or flags, more than 9
+ * decimals), `FG_STATUS_INVALID_UTF8`, `FG_STATUS_INVALID_TEMPLATE`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `config` must be NULL or readable for its `struct_size`, each text field
+ * NULL or readable for its length; `out` NULL or writable for a pointer.
+ */
+fg_status fg_error_body_new(const struct fg_error_body_config *config, struct fg_error_body **out);
+
+/**
+ * Releases a 429 body template. NULL is a no-op; not while in use.
+ *
+ * # Safety
+ * `body` must be NULL or a live handle from `fg_error_body_new`, with no
+ * call on it running or starting concurrently.
+ */
+void fg_error_body_free(struct fg_error_body *body);
+
+/**
+ * Renders the JSON body for `decision` from `scope`, answering request
+ * `request_id` (any UTF-8; JSON-escaped), NUL terminated, into `buffer`;
+ * sizes as `fg_headers_render` (1024 bytes suffice for the default shapes
+ * and short ids).
+ *
+ * Errors: as `fg_headers_render`.
+ *
+ * # Safety
+ * As `fg_headers_render`; `request_id` NULL or readable for `request_id_len` bytes.
+ */
+fg_status fg_error_body_render(const struct fg_error_body *body,
+                               const struct fg_decision *decision,
+                               const char *scope,
+                               size_t scope_len,
+                               const char *request_id,
+                               size_t request_id_len,
+                               char *buffer,
+                               size_t capacity,
+                               size_t *out_len);
+
+/**
+ * Creates a cap of `max` permits in flight at once, none out, and stores its
+ * handle in `*out` (NULL on failure).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE` (above
+ * `FG_MAX_IN_FLIGHT`), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or writable for a pointer.
+ */
+fg_status fg_inflight_new(uint64_t max, struct fg_inflight **out);
+
+/**
+ * Releases a cap. NULL is a no-op. Permits still out die with it. The handle
+ * must not be in use by any other thread, and must not be used again.
+ *
+ * # Safety
+ * `cap` must be NULL or a live handle from `fg_inflight_new`, with no call
+ * on it running or starting concurrently.
+ */
+void fg_inflight_free(struct fg_inflight *cap);
+
+/**
+ * Takes a permit if fewer than the cap are out, and fills `*out`. A full cap
+ * is not an error: `out->acquired` is false. Work done under a released
+ * permit happens before work under a permit acquired after it.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `cap` must be NULL or a live handle; `out` NULL or writable for an `fg_acquisition`.
+ */
+fg_status fg_inflight_acquire(const struct fg_inflight *cap, struct fg_acquisition *out);
+
+/**
+ * Gives back the unit `permit` holds and stores the permits out afterwards
+ * in `*out_in_flight`. A permit already released, or from another cap (or
+ * never acquired), is refused and changes nothing.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PERMIT_ALREADY_RELEASED`, `FG_STATUS_FOREIGN_PERMIT`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `cap` must be NULL or a live handle; `out_in_flight` NULL or writable for
+ * a `uint64_t`.
+ */
+fg_status fg_inflight_release(const struct fg_inflight *cap,
+                              struct fg_permit permit,
+                              uint64_t *out_in_flight);
+
+/**
+ * Stores the permits out right now in `*out_in_flight` (a snapshot) and the
+ * cap in `*out_limit`.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `cap` must be NULL or a live handle; both outs NULL or writable for a `uint64_t`.
+ */
+fg_status fg_inflight_status(const struct fg_inflight *cap,
+                             uint64_t *out_in_flight,
+                             uint64_t *out_limit);
+
+/**
+ * Creates a keyed limiter whose keys get `default_quota` unless given their
+ * own, and stores its handle in `*out` (NULL on failure).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
+ * or `on_full`), `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * the quota errors, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `config` and `default_quota` must be NULL or readable for their
+ * `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_keyed_limiter_new(const struct fg_keyed_config *config,
+                               const struct fg_quota *default_quota,
+                               struct fg_keyed_limiter **out);
+
+/**
+ * Releases a keyed limiter. NULL is a no-op. The handle must not be in use
+ * by any other thread, and must not be used (or freed) again afterwards.
+ * Policies built from it keep using the table until they are freed.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle from `fg_keyed_limiter_new`, with
+ * no call on it running or starting concurrently.
+ */
+void fg_keyed_limiter_free(struct fg_keyed_limiter *limiter);
+
+/**
+ * Decides a request of `cost` units for `key` now (the library's clock) and
+ * fills `*out`. A cost of 0 only peeks; a cost above the key's burst answers
+ * `FG_OUTCOME_CANNOT_FIT`. A denied request is not an error.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH` (a limiter not built with `FG_KEY_U64`),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_keyed_limiter_check_u64(const struct fg_keyed_limiter *limiter,
+                                     uint64_t key,
+                                     uint64_t cost,
+                                     struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_check_u64` at a caller-supplied `now_ns` (see
+ * `fg_limiter_check_at`).
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_u64`.
+ */
+fg_status fg_keyed_limiter_check_u64_at(const struct fg_keyed_limiter *limiter,
+                                        uint64_t key,
+                                        uint64_t cost,
+                                        uint64_t now_ns,
+                                        struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_check_u64` for a byte key (`FG_KEY_BYTES`: 1 to
+ * `FG_MAX_KEY_LEN` bytes; `FG_KEY_IP`: 4 or 16 bytes).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (also `key` NULL with `key_len` > 0),
+ * `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH` (over
+ * `PTRDIFF_MAX`, or an IP key not 4 or 16 bytes), `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_KEY_KIND_MISMATCH` (a limiter built
+ * with `FG_KEY_U64`), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_keyed_limiter_check_bytes(const struct fg_keyed_limiter *limiter,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t cost,
+                                       struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_check_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_bytes`.
+ */
+fg_status fg_keyed_limiter_check_bytes_at(const struct fg_keyed_limiter *limiter,
+                                          const uint8_t *key,
+                                          size_t key_len,
+                                          uint64_t cost,
+                                          uint64_t now_ns,
+                                          struct fg_decision *out);
+
+/**
+ * Fills `*out` with `key`'s bucket as it stands now, charging nothing; a key
+ * without a bucket reads as full and is not inserted.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_u64`.
+ */
+fg_status fg_keyed_limiter_peek_u64(const struct fg_keyed_limiter *limiter,
+                                    uint64_t key,
+                                    struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_peek_u64` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_u64`.
+ */
+fg_status fg_keyed_limiter_peek_u64_at(const struct fg_keyed_limiter *limiter,
+                                       uint64_t key,
+                                       uint64_t now_ns,
+                                       struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_peek_u64` for a byte key.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_bytes`.
+ */
+fg_status fg_keyed_limiter_peek_bytes(const struct fg_keyed_limiter *limiter,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_peek_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_bytes`.
+ */
+fg_status fg_keyed_limiter_peek_bytes_at(const struct fg_keyed_limiter *limiter,
+                                         const uint8_t *key,
+                                         size_t key_len,
+                                         uint64_t now_ns,
+                                         struct fg_decision *out);
+
+/**
+ * Gives `amount` units back to `key`'s bucket (never above full) and fills
+ * `*out` with the bucket afterwards.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_u64`.
+ */
+fg_status fg_keyed_limiter_refund_u64(const struct fg_keyed_limiter *limiter,
+                                      uint64_t key,
+                                      uint64_t amount,
+                                      struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_refund_u64` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_u64`.
+ */
+fg_status fg_keyed_limiter_refund_u64_at(const struct fg_keyed_limiter *limiter,
+                                         uint64_t key,
+                                         uint64_t amount,
+                                         uint64_t now_ns,
+                                         struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_refund_u64` for a byte key.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_bytes`.
+ */
+fg_status fg_keyed_limiter_refund_bytes(const struct fg_keyed_limiter *limiter,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint64_t amount,
+                                        struct fg_decision *out);
+
+/**
+ * `fg_keyed_limiter_refund_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_bytes`.
+ */
+fg_status fg_keyed_limiter_refund_bytes_at(const struct fg_keyed_limiter *limiter,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           uint64_t amount,
+                                           uint64_t now_ns,
+                                           struct fg_decision *out);
+
+/**
+ * Delay instead of reject for `key`: as `fg_limiter_reserve`. Cancel an
+ * admitted reservation with `fg_keyed_limiter_refund_u64` of its cost.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_u64`; `out_delay_ns` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_keyed_limiter_reserve_u64(const struct fg_keyed_limiter *limiter,
+                                       uint64_t key,
+                                       uint64_t cost,
+                                       uint64_t max_wait_ns,
+                                       struct fg_decision *out,
+                                       uint64_t *out_delay_ns);
+
+/**
+ * `fg_keyed_limiter_reserve_u64` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_reserve_u64`.
+ */
+fg_status fg_keyed_limiter_reserve_u64_at(const struct fg_keyed_limiter *limiter,
+                                          uint64_t key,
+                                          uint64_t cost,
+                                          uint64_t max_wait_ns,
+                                          uint64_t now_ns,
+                                          struct fg_decision *out,
+                                          uint64_t *out_delay_ns);
+
+/**
+ * `fg_keyed_limiter_reserve_u64` for a byte key.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_check_bytes`; `out_delay_ns` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_keyed_limiter_reserve_bytes(const struct fg_keyed_limiter *limiter,
+                                         const uint8_t *key,
+                                         size_t key_len,
+                                         uint64_t cost,
+                                         uint64_t max_wait_ns,
+                                         struct fg_decision *out,
+                                         uint64_t *out_delay_ns);
+
+/**
+ * `fg_keyed_limiter_reserve_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_reserve_bytes`.
+ */
+fg_status fg_keyed_limiter_reserve_bytes_at(const struct fg_keyed_limiter *limiter,
+                                            const uint8_t *key,
+                                            size_t key_len,
+                                            uint64_t cost,
+                                            uint64_t max_wait_ns,
+                                            uint64_t now_ns,
+                                            struct fg_decision *out,
+                                            uint64_t *out_delay_ns);
+
+/**
+ * Gives `key` its own quota (a customer's plan) while checks go on; its next
+ * check uses it. What the key has used carries over, capped at the new burst.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_KEY_KIND_MISMATCH`,
+ * `FG_STATUS_TOO_MANY_OVERRIDES`, `FG_STATUS_TABLE_FULL`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `quota` NULL or readable for its
+ * `struct_size`.
+ */
+fg_status fg_keyed_limiter_set_quota_u64(const struct fg_keyed_limiter *limiter,
+                                         uint64_t key,
+                                         const struct fg_quota *quota);
+
+/**
+ * `fg_keyed_limiter_set_quota_u64` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_set_quota_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_set_quota_u64`.
+ */
+fg_status fg_keyed_limiter_set_quota_u64_at(const struct fg_keyed_limiter *limiter,
+                                            uint64_t key,
+                                            const struct fg_quota *quota,
+                                            uint64_t now_ns);
+
+/**
+ * `fg_keyed_limiter_set_quota_u64` for a byte key.
+ *
+ * Errors: as `fg_keyed_limiter_set_quota_u64`, and the byte-key errors of
+ * `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_set_quota_u64`; `key` NULL or readable for `key_len` bytes.
+ */
+fg_status fg_keyed_limiter_set_quota_bytes(const struct fg_keyed_limiter *limiter,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           const struct fg_quota *quota);
+
+/**
+ * `fg_keyed_limiter_set_quota_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_set_quota_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_set_quota_bytes`.
+ */
+fg_status fg_keyed_limiter_set_quota_bytes_at(const struct fg_keyed_limiter *limiter,
+                                              const uint8_t *key,
+                                              size_t key_len,
+                                              const struct fg_quota *quota,
+                                              uint64_t now_ns);
+
+/**
+ * Returns `key` to the default quota, keeping what it has used (capped at
+ * the default burst). A key without its own quota is left as is.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle.
+ */
+fg_status fg_keyed_limiter_clear_quota_u64(const struct fg_keyed_limiter *limiter, uint64_t key);
+
+/**
+ * `fg_keyed_limiter_clear_quota_u64` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_clear_quota_u64`.
+ */
+fg_status fg_keyed_limiter_clear_quota_u64_at(const struct fg_keyed_limiter *limiter,
+                                              uint64_t key,
+                                              uint64_t now_ns);
+
+/**
+ * `fg_keyed_limiter_clear_quota_u64` for a byte key.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `key` NULL or readable for `key_len` bytes.
+ */
+fg_status fg_keyed_limiter_clear_quota_bytes(const struct fg_keyed_limiter *limiter,
+                                             const uint8_t *key,
+                                             size_t key_len);
+
+/**
+ * `fg_keyed_limiter_clear_quota_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_clear_quota_bytes`.
+ */
+fg_status fg_keyed_limiter_clear_quota_bytes_at(const struct fg_keyed_limiter *limiter,
+                                                const uint8_t *key,
+                                                size_t key_len,
+                                                uint64_t now_ns);
+
+/**
+ * Fills `*out` with the quota `key`'s checks use: its own, or the default.
+ * Set `out->struct_size` first (see `fg_limiter_quota`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out` NULL or readable and
+ * writable for `out->struct_size` bytes.
+ */
+fg_status fg_keyed_limiter_quota_for_u64(const struct fg_keyed_limiter *limiter,
+                                         uint64_t key,
+                                         struct fg_quota *out);
+
+/**
+ * `fg_keyed_limiter_quota_for_u64` for a byte key.
+ *
+ * Errors: as `fg_keyed_limiter_quota_for_u64`, and the byte-key errors of
+ * `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_quota_for_u64`; `key` NULL or readable for `key_len` bytes.
+ */
+fg_status fg_keyed_limiter_quota_for_bytes(const struct fg_keyed_limiter *limiter,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           struct fg_quota *out);
+
+/**
+ * Fills `*out` with the default quota (that of every key without its own).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_quota_for_u64`.
+ */
+fg_status fg_keyed_limiter_default_quota(const struct fg_keyed_limiter *limiter,
+                                         struct fg_quota *out);
+
+/**
+ * Replaces the default quota while checks go on, keeping what each key has
+ * used (capped at the new burst). Keys with their own quota keep it. Visits
+ * every slot once (milliseconds per million slots), off the check path.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `quota` NULL or readable for its `struct_size`.
+ */
+fg_status fg_keyed_limiter_reconfigure(const struct fg_keyed_limiter *limiter,
+                                       const struct fg_quota *quota);
+
+/**
+ * `fg_keyed_limiter_reconfigure` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_reconfigure`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_reconfigure`.
+ */
+fg_status fg_keyed_limiter_reconfigure_at(const struct fg_keyed_limiter *limiter,
+                                          const struct fg_quota *quota,
+                                          uint64_t now_ns);
+
+/**
+ * Stores in `*out` how many keys hold a slot (refilled ones not yet reused
+ * included). Scans the whole table: for metrics, not the request path.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_keyed_limiter_len(const struct fg_keyed_limiter *limiter, uint64_t *out);
+
+/**
+ * Stores in `*out` how many keys the table was built for.
+ *
+ * Errors: as `fg_keyed_limiter_len`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_len`.
+ */
+fg_status fg_keyed_limiter_capacity(const struct fg_keyed_limiter *limiter, uint64_t *out);
+
+/**
+ * Stores in `*out` how many checks of a new key found no slot and fell back
+ * to `on_full`'s choice.
+ *
+ * Errors: as `fg_keyed_limiter_len`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_len`.
+ */
+fg_status fg_keyed_limiter_full_table_events(const struct fg_keyed_limiter *limiter, uint64_t *out);
 
 /**
  * Creates a limiter whose bucket starts full, and stores its handle in `*out`.
@@ -255,7 +1540,8 @@ fg_status fg_limiter_new(const struct fg_quota *quota, struct fg_limiter **out);
 
 /**
  * Releases a limiter. NULL is a no-op. The handle must not be in use by any
- * other thread, and must not be used (or freed) again afterwards.
+ * other thread, and must not be used (or freed) again afterwards. Policies
+ * built from it keep using the bucket until they are freed.
  *
  * # Safety
  * `limiter` must be NULL or a handle from `fg_limiter_new` not yet freed,
@@ -387,6 +1673,218 @@ fg_status fg_limiter_reconfigure_at(const struct fg_limiter *limiter,
 fg_status fg_limiter_quota(const struct fg_limiter *limiter, struct fg_quota *out);
 
 /**
+ * Delay instead of reject (Genera: "throttled or delayed"): reserves `cost`
+ * units now if they are available within `max_wait_ns`, and stores in
+ * `*out_delay_ns` how long to wait before proceeding (0 when they are
+ * available at once). Past `max_wait_ns` the reservation is denied like a
+ * check, with `retry_after_ns` the wait after which it would be accepted,
+ * and `*out_delay_ns` is 0. Cancel an admitted reservation with
+ * `fg_limiter_refund` of its cost.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out` NULL or writable for an
+ * `fg_decision`; `out_delay_ns` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_limiter_reserve(const struct fg_limiter *limiter,
+                             uint64_t cost,
+                             uint64_t max_wait_ns,
+                             struct fg_decision *out,
+                             uint64_t *out_delay_ns);
+
+/**
+ * `fg_limiter_reserve` at a caller-supplied `now_ns` (see `fg_limiter_check_at`).
+ *
+ * Errors: as `fg_limiter_reserve`.
+ *
+ * # Safety
+ * As `fg_limiter_reserve`.
+ */
+fg_status fg_limiter_reserve_at(const struct fg_limiter *limiter,
+                                uint64_t cost,
+                                uint64_t max_wait_ns,
+                                uint64_t now_ns,
+                                struct fg_decision *out,
+                                uint64_t *out_delay_ns);
+
+/**
+ * Suspends the bucket (Genera: "non-compliance can suspend access") until
+ * `until_ns` on its timeline (the library's clock, or the caller's for `_at`
+ * users). Checks meanwhile answer `FG_OUTCOME_SUSPENDED` and charge nothing;
+ * the bucket keeps its state for when the suspension ends or is lifted.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle.
+ */
+fg_status fg_limiter_suspend_until(const struct fg_limiter *limiter, uint64_t until_ns);
+
+/**
+ * Suspends the bucket indefinitely, until `fg_limiter_lift_suspension`;
+ * suspended decisions then carry a `retry_after_ns` of 0.
+ *
+ * Errors: as `fg_limiter_suspend_until`.
+ *
+ * # Safety
+ * As `fg_limiter_suspend_until`.
+ */
+fg_status fg_limiter_suspend(const struct fg_limiter *limiter);
+
+/**
+ * Suspends the bucket for `duration_ns` from now on the library's clock.
+ *
+ * Errors: as `fg_limiter_suspend_until`.
+ *
+ * # Safety
+ * As `fg_limiter_suspend_until`.
+ */
+fg_status fg_limiter_suspend_for(const struct fg_limiter *limiter, uint64_t duration_ns);
+
+/**
+ * Ends a suspension; the next check is decided by the bucket again.
+ *
+ * Errors: as `fg_limiter_suspend_until`.
+ *
+ * # Safety
+ * As `fg_limiter_suspend_until`.
+ */
+fg_status fg_limiter_lift_suspension(const struct fg_limiter *limiter);
+
+/**
+ * Stores whether the bucket is suspended at `now_ns` in `*out_suspended`,
+ * and the suspension's end in `*out_until_ns`: 0 when it has no end, or when
+ * the bucket is not suspended.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out_suspended` NULL or writable
+ * for a `bool`; `out_until_ns` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_limiter_suspension_at(const struct fg_limiter *limiter,
+                                   uint64_t now_ns,
+                                   bool *out_suspended,
+                                   uint64_t *out_until_ns);
+
+/**
+ * Creates a policy of `count` layers (1 to `FG_MAX_LAYERS`), checked in
+ * array order, and stores its handle in `*out` (NULL on failure).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_LAYERS`, `FG_STATUS_TOO_MANY_LAYERS`,
+ * `FG_STATUS_INVALID_ARGUMENT` (a layer with no limit or more than one, an
+ * unknown scope or flag, a name with a NUL), `FG_STATUS_INVALID_UTF8`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or readable for `count` elements of
+ * `layers[0].struct_size` bytes, each naming live handles and a `name`
+ * readable for `name_len` bytes; `out` NULL or writable for a pointer.
+ */
+fg_status fg_policy_new(const struct fg_layer *layers, size_t count, struct fg_policy **out);
+
+/**
+ * Releases a policy (and its references to its layers' limits). NULL is a
+ * no-op. The handle must not be in use by any other thread, and must not be
+ * used again; `scope_name` pointers from its verdicts die with it.
+ *
+ * # Safety
+ * `policy` must be NULL or a live handle from `fg_policy_new`, with no call
+ * on it running or starting concurrently.
+ */
+void fg_policy_free(struct fg_policy *policy);
+
+/**
+ * Checks `cost` against every layer now (the library's clock); `keys[i]` is
+ * layer `i`'s key and `count` must equal the number of layers. Layers are
+ * charged in order; when one refuses, those already charged are refunded,
+ * so a refused request leaves no trace. A refusal is not an error.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_LAYER_KEY_COUNT`, `FG_STATUS_KEY_KIND_MISMATCH`,
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`,
+ * `FG_STATUS_INVALID_ARGUMENT` (an unknown key kind), `FG_STATUS_PANIC`; on
+ * error no layer was charged.
+ *
+ * # Safety
+ * `policy` must be NULL or a live handle; `keys` NULL or readable for
+ * `count` keys, each `bytes` readable for its `len`; `out` NULL or writable
+ * for an `fg_verdict`.
+ */
+fg_status fg_policy_check(const struct fg_policy *policy,
+                          const struct fg_layer_key *keys,
+                          size_t count,
+                          uint64_t cost,
+                          struct fg_verdict *out);
+
+/**
+ * `fg_policy_check` at a caller-supplied `now_ns`, the time every layer is
+ * asked at (see `fg_limiter_check_at`).
+ *
+ * Errors: as `fg_policy_check`.
+ *
+ * # Safety
+ * As `fg_policy_check`.
+ */
+fg_status fg_policy_check_at(const struct fg_policy *policy,
+                             const struct fg_layer_key *keys,
+                             size_t count,
+                             uint64_t cost,
+                             uint64_t now_ns,
+                             struct fg_verdict *out);
+
+/**
+ * Fills `*out` with the policy's counts so far.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `policy` must be NULL or a live handle; `out` NULL or writable for an
+ * `fg_policy_counters`.
+ */
+fg_status fg_policy_counters(const struct fg_policy *policy, struct fg_policy_counts *out);
+
+/**
+ * Fills `*out` with layer `layer`'s counts so far.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_NO_SUCH_LAYER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `policy` must be NULL or a live handle; `out` NULL or writable for an
+ * `fg_layer_counters`.
+ */
+fg_status fg_policy_layer_counters(const struct fg_policy *policy,
+                                   size_t layer,
+                                   struct fg_layer_counts *out);
+
+/**
+ * Stores in `*out_count` how many layers the policy has.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `policy` must be NULL or a live handle; `out_count` NULL or writable for a `size_t`.
+ */
+fg_status fg_policy_layer_count(const struct fg_policy *policy, size_t *out_count);
+
+/**
+ * Stores in `*out_name` layer `layer`'s scope name (NUL terminated, owned by
+ * the policy, valid until it is freed).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_NO_SUCH_LAYER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `policy` must be NULL or a live handle; `out_name` NULL or writable for a pointer.
+ */
+fg_status fg_policy_layer_scope(const struct fg_policy *policy,
+                                size_t layer,
+                                const char **out_name);
+
+/**
  * The message of the last failed call on the calling thread, e.g.
  * `"fg_limiter_new: quota burst must be at least 1"`; an empty string if no
  * call on this thread has failed. Successful calls leave it unchanged. The
@@ -404,6 +1902,117 @@ const char *fg_last_error_message(void);
  * ```
  */
 uint32_t fg_abi_version(void);
+
+/**
+ * Creates an empty sliding window of `limit` units per `window_ns` and
+ * stores its handle in `*out` (NULL on failure). Windows are aligned to the
+ * timeline's origin (to minutes of Unix time when fed Unix nanoseconds).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE` (above
+ * `FG_MAX_WINDOW_LIMIT`), `FG_STATUS_ZERO_WINDOW`,
+ * `FG_STATUS_WINDOW_TOO_LONG` (above 2^62 ns), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or writable for a pointer.
+ */
+fg_status fg_window_new(uint64_t limit, uint64_t window_ns, struct fg_window **out);
+
+/**
+ * Releases a window. NULL is a no-op. The handle must not be in use by any
+ * other thread, and must not be used (or freed) again afterwards.
+ *
+ * # Safety
+ * `window` must be NULL or a live handle from `fg_window_new`, with no call
+ * on it running or starting concurrently.
+ */
+void fg_window_free(struct fg_window *window);
+
+/**
+ * Decides `cost` units now (the library's clock) and fills `*out`; as
+ * `fg_limiter_check`. A denial's `retry_after_ns` is when enough of the
+ * previous window has slid out for the cost to fit.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `window` must be NULL or a live handle; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_window_check(const struct fg_window *window, uint64_t cost, struct fg_decision *out);
+
+/**
+ * `fg_window_check` at a caller-supplied `now_ns` (see `fg_limiter_check_at`).
+ *
+ * Errors: as `fg_window_check`.
+ *
+ * # Safety
+ * As `fg_window_check`.
+ */
+fg_status fg_window_check_at(const struct fg_window *window,
+                             uint64_t cost,
+                             uint64_t now_ns,
+                             struct fg_decision *out);
+
+/**
+ * Fills `*out` with the window as it stands now, charging nothing.
+ *
+ * Errors: as `fg_window_check`.
+ *
+ * # Safety
+ * As `fg_window_check`.
+ */
+fg_status fg_window_peek(const struct fg_window *window, struct fg_decision *out);
+
+/**
+ * `fg_window_peek` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_window_check`.
+ *
+ * # Safety
+ * As `fg_window_check`.
+ */
+fg_status fg_window_peek_at(const struct fg_window *window,
+                            uint64_t now_ns,
+                            struct fg_decision *out);
+
+/**
+ * Gives back `amount` units charged in the current window (never below
+ * empty) and fills `*out` with the window afterwards.
+ *
+ * Errors: as `fg_window_check`.
+ *
+ * # Safety
+ * As `fg_window_check`.
+ */
+fg_status fg_window_refund(const struct fg_window *window,
+                           uint64_t amount,
+                           struct fg_decision *out);
+
+/**
+ * `fg_window_refund` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_window_check`.
+ *
+ * # Safety
+ * As `fg_window_check`.
+ */
+fg_status fg_window_refund_at(const struct fg_window *window,
+                              uint64_t amount,
+                              uint64_t now_ns,
+                              struct fg_decision *out);
+
+/**
+ * Replaces the limit while checks go on (a plan change: Hobby 600 to Pro
+ * 1,800 per minute); what the windows counted is kept.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`, `FG_STATUS_PANIC`;
+ * on error the old limit stays.
+ *
+ * # Safety
+ * `window` must be NULL or a live handle.
+ */
+fg_status fg_window_reconfigure(const struct fg_window *window, uint64_t limit);
 
 #ifdef __cplusplus
 }  // extern "C"

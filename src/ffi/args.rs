@@ -75,17 +75,24 @@ impl<T> Out<T> {
 ///
 /// # Safety
 /// Implementors are `#[repr(C)]`, start with `struct_size: usize`, and every
-/// bit pattern of their bytes is a valid value (plain integers only).
-pub(crate) unsafe trait Versioned {}
+/// bit pattern of their bytes, all zeros included, is a valid value (plain
+/// integers and raw pointers only).
+pub(crate) unsafe trait Versioned: Copy {
+    /// The struct's size in the first ABI version that had it: callers built
+    /// against that header declare this much, and the fields added since
+    /// read as zero ("not set") for them.
+    const MIN_SIZE: usize;
+}
 
 /// Reads a versioned config struct. A caller built against an older header
-/// (smaller `struct_size`) is refused since every field is required; a newer
-/// one (larger) is accepted when the bytes past the fields known here are zero,
-/// i.e. it did not ask for anything this library cannot do.
+/// (smaller `struct_size`, at least the struct's first size) gets zeros for
+/// the fields added since; a newer one (larger) is accepted when the bytes
+/// past the fields known here are zero, i.e. it did not ask for anything this
+/// library cannot do.
 ///
 /// # Safety
 /// A non-NULL, aligned `config` must be readable for `struct_size` bytes.
-pub(crate) unsafe fn read_config<T: Versioned + Copy>(
+pub(crate) unsafe fn read_config<T: Versioned>(
     config: *const T,
     name: &'static str,
 ) -> Result<T, Failure> {
@@ -105,9 +112,58 @@ pub(crate) unsafe fn read_config<T: Versioned + Copy>(
             ));
         }
     }
-    // SAFETY: at least size_of::<T>() readable bytes (checked), aligned, and
-    // any bit pattern is a valid T (trait contract).
-    Ok(unsafe { config.read() })
+    let mut value = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: the caller vouches for `declared` readable bytes, of which the
+    // first min(declared, known) fit in `value`; all zeros, and any bytes over
+    // them, make a valid T (trait contract).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            config.cast::<u8>(),
+            value.as_mut_ptr().cast::<u8>(),
+            declared.min(known),
+        );
+        Ok(value.assume_init())
+    }
+}
+
+/// Reads `count` versioned structs laid out as a C array: every element
+/// declares the same `struct_size`, which is the array's stride, so a caller
+/// built against an older or newer header steps through its own array.
+///
+/// # Safety
+/// A non-NULL, aligned `array` must be readable for `count` elements of the
+/// first element's `struct_size` bytes each.
+pub(crate) unsafe fn read_config_array<T: Versioned>(
+    array: *const T,
+    count: usize,
+    name: &'static str,
+) -> Result<Vec<T>, Failure> {
+    check_pointer(array, name)?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: T starts with a usize (trait contract); checked non-NULL and aligned.
+    let stride = unsafe { array.cast::<usize>().read() };
+    check_size::<T>(stride, name)?;
+    (0..count)
+        .map(|index| {
+            // SAFETY: within the caller's array of `count` elements of `stride` bytes.
+            let element = unsafe { array.cast::<u8>().add(index * stride) }.cast::<T>();
+            // SAFETY: aligned (check_size: stride is a multiple of T's alignment),
+            // readable by the contract.
+            let declared = unsafe { element.cast::<usize>().read() };
+            if declared != stride {
+                return Err(Failure::new(
+                    FgStatus::StructSize,
+                    format!(
+                        "`{name}[{index}].struct_size` is {declared}, `{name}[0]`'s is {stride}"
+                    ),
+                ));
+            }
+            // SAFETY: as above.
+            unsafe { read_config(element, name) }
+        })
+        .collect()
 }
 
 /// A versioned struct the caller provides for the library to fill.
@@ -132,33 +188,134 @@ impl<T: Versioned> VersionedOut<T> {
         })
     }
 
-    /// Stores `value` with the caller's own `struct_size`, and zeroes any bytes
-    /// past it up to that size: to a newer caller, fields this library does
-    /// not know read as "not set".
+    /// Stores as much of `value` as the caller's `struct_size` holds, keeps
+    /// that `struct_size`, and zeroes any bytes past the fields this library
+    /// knows: to a newer caller, they read as "not set".
     ///
     /// # Safety
     /// The pointer must be writable for `struct_size` bytes (the export's contract).
     pub(crate) unsafe fn write(self, value: T) {
         let known = size_of::<T>();
+        let written = self.declared.min(known);
         // SAFETY: checked non-NULL and aligned in `new`; the caller vouches for
-        // `declared` (>= known, <= MAX_STRUCT_SIZE) writable bytes.
+        // `declared` (>= T::MIN_SIZE, <= MAX_STRUCT_SIZE) writable bytes, of
+        // which this writes the first `declared`.
         unsafe {
-            self.pointer.write(value);
+            std::ptr::copy_nonoverlapping(
+                (&value as *const T).cast::<u8>(),
+                self.pointer.cast::<u8>(),
+                written,
+            );
             self.pointer.cast::<usize>().write(self.declared);
             self.pointer
                 .cast::<u8>()
-                .add(known)
-                .write_bytes(0, self.declared - known);
+                .add(written)
+                .write_bytes(0, self.declared - written);
         }
     }
 }
 
-fn check_size<T>(declared: usize, name: &'static str) -> Result<(), Failure> {
-    let known = size_of::<T>();
-    if declared < known || declared > MAX_STRUCT_SIZE {
+/// Borrows a (pointer, length) byte string. NULL is accepted only with
+/// length 0 (as the empty string); more than `PTRDIFF_MAX` bytes is refused.
+///
+/// # Safety
+/// A non-NULL `bytes` must be readable for `len` bytes for as long as the
+/// borrow is used.
+#[inline(always)]
+pub(crate) unsafe fn bytes<'a>(
+    bytes: *const u8,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a [u8], Failure> {
+    if bytes.is_null() {
+        return if len == 0 { Ok(&[]) } else { Err(null(name)) };
+    }
+    if len > isize::MAX as usize {
+        return Err(too_long(name, len));
+    }
+    // SAFETY: non-NULL, at most isize::MAX bytes, readable by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(bytes, len) })
+}
+
+#[cold]
+#[inline(never)]
+fn too_long(name: &'static str, len: usize) -> Failure {
+    Failure::new(
+        FgStatus::InvalidLength,
+        format!("`{name}` length {len} exceeds PTRDIFF_MAX"),
+    )
+}
+
+/// Borrows a (pointer, length) string that must be UTF-8 (names, templates).
+///
+/// # Safety
+/// As [`bytes`].
+pub(crate) unsafe fn text<'a>(
+    pointer: *const u8,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a str, Failure> {
+    // SAFETY: the caller's contract is `bytes`'.
+    let raw = unsafe { bytes(pointer, len, name) }?;
+    std::str::from_utf8(raw).map_err(|error| {
+        Failure::new(
+            FgStatus::InvalidUtf8,
+            format!("`{name}` is not UTF-8 ({error})"),
+        )
+    })
+}
+
+/// Copies `text` and a terminating NUL into the caller's buffer of
+/// `capacity` bytes and stores its length (without the NUL) in `*out_len`;
+/// when it does not fit, stores the length needed and fails with
+/// `FG_STATUS_BUFFER_TOO_SMALL`, writing nothing to the buffer.
+///
+/// # Safety
+/// `buffer` must be NULL (then `capacity` must be 0) or writable for
+/// `capacity` bytes; `out_len` NULL or writable for a `size_t`.
+pub(crate) unsafe fn write_text(
+    text: &str,
+    buffer: *mut u8,
+    capacity: usize,
+    out_len: *mut usize,
+) -> Result<(), Failure> {
+    let out_len = Out::new(out_len, "out_len")?;
+    if buffer.is_null() && capacity != 0 {
+        return Err(null("buffer"));
+    }
+    // SAFETY: checked non-NULL and aligned; writable by the contract.
+    unsafe { out_len.write(text.len()) };
+    if text.len() >= capacity {
+        return Err(Failure::new(
+            FgStatus::BufferTooSmall,
+            format!(
+                "the text is {} bytes; the buffer holds {capacity} (the text and a NUL need {})",
+                text.len(),
+                text.len() + 1
+            ),
+        ));
+    }
+    // SAFETY: non-NULL (capacity > text.len() >= 0) and writable for capacity
+    // > text.len() bytes by the contract; a Rust string never overlaps it.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buffer, text.len());
+        buffer.add(text.len()).write(0);
+    }
+    Ok(())
+}
+
+fn check_size<T: Versioned>(declared: usize, name: &'static str) -> Result<(), Failure> {
+    // A size off the struct's alignment splits a field: no header declares it.
+    let aligned = declared % std::mem::align_of::<T>() == 0;
+    if declared < T::MIN_SIZE || declared > MAX_STRUCT_SIZE || !aligned {
+        let (least, known) = (T::MIN_SIZE, size_of::<T>());
         return Err(Failure::new(
             FgStatus::StructSize,
-            format!("`{name}->struct_size` is {declared}; expected {known} (sizeof) up to {MAX_STRUCT_SIZE}"),
+            format!(
+                "`{name}->struct_size` is {declared}; expected {known} (sizeof), \
+                 or a multiple of {} from {least} to {MAX_STRUCT_SIZE}",
+                std::mem::align_of::<T>()
+            ),
         ));
     }
     Ok(())

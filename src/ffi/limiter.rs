@@ -1,17 +1,24 @@
 //! `fg_limiter`: one GCRA bucket behind an opaque handle.
 
 use super::args::{self, Out, VersionedOut};
-use super::decision::{FgDecision, FG_SCOPE_SINGLE};
+use super::decision::{answer, reserve_into, FgDecision};
 use super::quota::FgQuota;
+use super::shared::{self, SharedHandle};
 use super::status::{guard, FgStatus};
 use crate::decision::Decision;
 use crate::limiter::Limiter;
+use std::time::Duration;
 
 /// An opaque handle to one rate-limited bucket, timed by the library's
 /// monotonic clock or by timestamps the caller supplies (`*_at` functions).
-/// Create with `fg_limiter_new`, release with `fg_limiter_free`.
+/// Create with `fg_limiter_new`, release with `fg_limiter_free`. A policy
+/// built from it keeps the bucket alive after `fg_limiter_free`.
 pub struct FgLimiter {
-    limiter: Limiter,
+    _opaque: [u8; 0],
+}
+
+impl SharedHandle for FgLimiter {
+    type Inner = Limiter;
 }
 
 /// Creates a limiter whose bucket starts full, and stores its handle in `*out`.
@@ -36,9 +43,7 @@ pub unsafe extern "C" fn fg_limiter_new(
         unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: `quota` readable for its struct_size by the caller's contract.
         let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        let handle = Box::into_raw(Box::new(FgLimiter {
-            limiter: Limiter::new(quota),
-        }));
+        let handle = shared::into_handle::<FgLimiter>(Limiter::new(quota));
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };
         Ok(())
@@ -46,7 +51,8 @@ pub unsafe extern "C" fn fg_limiter_new(
 }
 
 /// Releases a limiter. NULL is a no-op. The handle must not be in use by any
-/// other thread, and must not be used (or freed) again afterwards.
+/// other thread, and must not be used (or freed) again afterwards. Policies
+/// built from it keep using the bucket until they are freed.
 ///
 /// # Safety
 /// `limiter` must be NULL or a handle from `fg_limiter_new` not yet freed,
@@ -59,9 +65,9 @@ pub unsafe extern "C" fn fg_limiter_free(limiter: *mut FgLimiter) {
     // Dropping a limiter frees memory and runs no user code; catching keeps
     // even a bug there from unwinding into C.
     let _ = guard("fg_limiter_free", || {
-        // SAFETY: a live handle from `fg_limiter_new` (Box::into_raw), owned
-        // exclusively by this call per the contract above.
-        drop(unsafe { Box::from_raw(limiter) });
+        // SAFETY: a live handle from `fg_limiter_new`, released once per the
+        // contract above.
+        unsafe { shared::release(limiter) };
         Ok(())
     });
 }
@@ -79,15 +85,16 @@ unsafe fn decide(
     out: *mut FgDecision,
     operation: impl FnOnce(&Limiter) -> Decision,
 ) -> FgStatus {
-    guard(function, || {
-        // SAFETY: NULL or live, by the export's contract.
-        let limiter = unsafe { args::handle(limiter, "limiter") }?;
-        let out = Out::new(out, "out")?;
-        let decision = operation(&limiter.limiter);
-        // SAFETY: checked non-NULL and aligned; writable by the export's contract.
-        unsafe { out.write(FgDecision::new(&decision, FG_SCOPE_SINGLE)) };
-        Ok(())
-    })
+    // SAFETY: this function's contract is `answer`'s.
+    unsafe {
+        answer(
+            function,
+            limiter.cast::<Limiter>(),
+            "limiter",
+            out,
+            |limiter| Ok(operation(limiter)),
+        )
+    }
 }
 
 /// Decides a request of `cost` units now, by the library's monotonic clock,
@@ -263,7 +270,7 @@ unsafe fn reconfigure(
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
-        let limiter = &unsafe { args::handle(limiter, "limiter") }?.limiter;
+        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
         // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
         match now_ns {
@@ -291,11 +298,196 @@ pub unsafe extern "C" fn fg_limiter_quota(
 ) -> FgStatus {
     guard("fg_limiter_quota", || {
         // SAFETY: NULL or live, by the contract.
-        let limiter = &unsafe { args::handle(limiter, "limiter") }?.limiter;
+        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
         // SAFETY: readable for a usize, by the contract.
         let out = unsafe { VersionedOut::new(out, "out") }?;
         // SAFETY: writable for its struct_size, by the contract.
         unsafe { out.write(FgQuota::from_quota(&limiter.quota())) };
+        Ok(())
+    })
+}
+
+/// Delay instead of reject (Genera: "throttled or delayed"): reserves `cost`
+/// units now if they are available within `max_wait_ns`, and stores in
+/// `*out_delay_ns` how long to wait before proceeding (0 when they are
+/// available at once). Past `max_wait_ns` the reservation is denied like a
+/// check, with `retry_after_ns` the wait after which it would be accepted,
+/// and `*out_delay_ns` is 0. Cancel an admitted reservation with
+/// `fg_limiter_refund` of its cost.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out` NULL or writable for an
+/// `fg_decision`; `out_delay_ns` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_reserve(
+    limiter: *const FgLimiter,
+    cost: u64,
+    max_wait_ns: u64,
+    out: *mut FgDecision,
+    out_delay_ns: *mut u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `reserve_into`'s.
+    unsafe {
+        reserve_into(
+            "fg_limiter_reserve",
+            limiter.cast::<Limiter>(),
+            "limiter",
+            out,
+            out_delay_ns,
+            |limiter| Ok(limiter.reserve(cost, Duration::from_nanos(max_wait_ns))),
+        )
+    }
+}
+
+/// `fg_limiter_reserve` at a caller-supplied `now_ns` (see `fg_limiter_check_at`).
+///
+/// Errors: as `fg_limiter_reserve`.
+///
+/// # Safety
+/// As `fg_limiter_reserve`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_reserve_at(
+    limiter: *const FgLimiter,
+    cost: u64,
+    max_wait_ns: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+    out_delay_ns: *mut u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `reserve_into`'s.
+    unsafe {
+        reserve_into(
+            "fg_limiter_reserve_at",
+            limiter.cast::<Limiter>(),
+            "limiter",
+            out,
+            out_delay_ns,
+            |limiter| Ok(limiter.reserve_at(cost, Duration::from_nanos(max_wait_ns), now_ns)),
+        )
+    }
+}
+
+/// Suspends the bucket (Genera: "non-compliance can suspend access") until
+/// `until_ns` on its timeline (the library's clock, or the caller's for `_at`
+/// users). Checks meanwhile answer `FG_OUTCOME_SUSPENDED` and charge nothing;
+/// the bucket keeps its state for when the suspension ends or is lifted.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_suspend_until(
+    limiter: *const FgLimiter,
+    until_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `administer`'s.
+    unsafe {
+        administer("fg_limiter_suspend_until", limiter, |limiter| {
+            limiter.suspend_until(Some(until_ns))
+        })
+    }
+}
+
+/// Suspends the bucket indefinitely, until `fg_limiter_lift_suspension`;
+/// suspended decisions then carry a `retry_after_ns` of 0.
+///
+/// Errors: as `fg_limiter_suspend_until`.
+///
+/// # Safety
+/// As `fg_limiter_suspend_until`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_suspend(limiter: *const FgLimiter) -> FgStatus {
+    // SAFETY: this function's contract is `administer`'s.
+    unsafe {
+        administer("fg_limiter_suspend", limiter, |limiter| {
+            limiter.suspend_until(None)
+        })
+    }
+}
+
+/// Suspends the bucket for `duration_ns` from now on the library's clock.
+///
+/// Errors: as `fg_limiter_suspend_until`.
+///
+/// # Safety
+/// As `fg_limiter_suspend_until`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_suspend_for(
+    limiter: *const FgLimiter,
+    duration_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `administer`'s.
+    unsafe {
+        administer("fg_limiter_suspend_for", limiter, |limiter| {
+            limiter.suspend_for(Duration::from_nanos(duration_ns))
+        })
+    }
+}
+
+/// Ends a suspension; the next check is decided by the bucket again.
+///
+/// Errors: as `fg_limiter_suspend_until`.
+///
+/// # Safety
+/// As `fg_limiter_suspend_until`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_lift_suspension(limiter: *const FgLimiter) -> FgStatus {
+    // SAFETY: this function's contract is `administer`'s.
+    unsafe {
+        administer(
+            "fg_limiter_lift_suspension",
+            limiter,
+            Limiter::lift_suspension,
+        )
+    }
+}
+
+/// Stores whether the bucket is suspended at `now_ns` in `*out_suspended`,
+/// and the suspension's end in `*out_until_ns`: 0 when it has no end, or when
+/// the bucket is not suspended.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out_suspended` NULL or writable
+/// for a `bool`; `out_until_ns` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_suspension_at(
+    limiter: *const FgLimiter,
+    now_ns: u64,
+    out_suspended: *mut bool,
+    out_until_ns: *mut u64,
+) -> FgStatus {
+    guard("fg_limiter_suspension_at", || {
+        // SAFETY: NULL or live, by the contract.
+        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
+        let out_suspended = Out::new(out_suspended, "out_suspended")?;
+        let out_until_ns = Out::new(out_until_ns, "out_until_ns")?;
+        let suspension = limiter.suspension_at(now_ns);
+        // SAFETY: both checked non-NULL and aligned; writable by the contract.
+        unsafe {
+            out_suspended.write(suspension.is_some());
+            out_until_ns.write(suspension.flatten().unwrap_or(0));
+        }
+        Ok(())
+    })
+}
+
+/// Runs an administrative `operation` that cannot fail on a live limiter.
+///
+/// # Safety
+/// `limiter` NULL or live.
+unsafe fn administer(
+    function: &'static str,
+    limiter: *const FgLimiter,
+    operation: impl FnOnce(&Limiter),
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        operation(unsafe { shared::borrow(limiter, "limiter") }?);
         Ok(())
     })
 }

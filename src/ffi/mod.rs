@@ -19,17 +19,24 @@
 
 mod args;
 mod decision;
+mod headers;
+mod inflight;
+mod keyed;
 mod limiter;
+mod policy;
 mod quota;
+mod shared;
 mod status;
 mod version;
+mod window;
 
-pub use decision::{FgDecision, FgOutcome, FG_SCOPE_SINGLE};
-pub use limiter::{
-    fg_limiter_check, fg_limiter_check_at, fg_limiter_free, fg_limiter_new, fg_limiter_peek,
-    fg_limiter_peek_at, fg_limiter_quota, fg_limiter_reconfigure, fg_limiter_reconfigure_at,
-    fg_limiter_refund, fg_limiter_refund_at, FgLimiter,
-};
+pub use decision::*;
+pub use headers::*;
+pub use inflight::*;
+pub use keyed::*;
+pub use limiter::*;
+pub use policy::*;
 pub use quota::FgQuota;
 pub use status::{fg_last_error_message, FgStatus};
 pub use version::{fg_abi_version, FG_ABI_VERSION};
+pub use window::*;

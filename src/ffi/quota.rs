@@ -16,6 +16,9 @@ use std::time::Duration;
 /// fg_quota quota = { .struct_size = sizeof(fg_quota), .count = 30,
 ///                    .period_ns = 1000000000, .burst = 60 };
 /// ```
+///
+/// `lockout_ns` came with ABI 1.1: a program built against the 1.0 header
+/// declares the 32-byte struct, and its quotas have no lockout.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FgQuota {
@@ -27,16 +30,25 @@ pub struct FgQuota {
     pub period_ns: u64,
     /// Requests allowed at once from a full bucket; at least 1.
     pub burst: u64,
+    /// Lockout for hammering: 0 turns it off. Otherwise each request made
+    /// while denied is charged as if admitted, pushing the wait further out,
+    /// up to `lockout_ns` past an empty bucket (GenieOS: "hammering during
+    /// the cooldown re-arms the bucket and extends the lockout").
+    pub lockout_ns: u64,
 }
 
 // SAFETY: repr(C), starts with `struct_size: usize`, plain integers only.
-unsafe impl Versioned for FgQuota {}
+unsafe impl Versioned for FgQuota {
+    /// ABI 1.0's fg_quota ended at `burst`.
+    const MIN_SIZE: usize = std::mem::offset_of!(FgQuota, lockout_ns);
+}
 
 impl FgQuota {
     /// Validates the fields into a [`Quota`] (the same checks the Rust API runs).
     pub(crate) fn to_quota(self) -> Result<Quota, Failure> {
         let period = Duration::from_nanos(self.period_ns);
-        Ok(Quota::per_period(self.count, period, self.burst)?)
+        let quota = Quota::per_period(self.count, period, self.burst)?;
+        Ok(quota.with_lockout(Duration::from_nanos(self.lockout_ns))?)
     }
 
     /// The fields of `quota`, for a caller-provided struct (the writer keeps
@@ -47,6 +59,8 @@ impl FgQuota {
             count: quota.count(),
             period_ns: quota.period_ns(),
             burst: quota.burst(),
+            // At most 2^59 ticks of at least 1 per ns: fits.
+            lockout_ns: u64::try_from(quota.lockout().as_nanos()).unwrap_or(u64::MAX),
         }
     }
 }

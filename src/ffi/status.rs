@@ -21,14 +21,27 @@ pub enum FgStatus {
     /// A pointer argument was not aligned for its type, so it cannot point to
     /// the object it claims to.
     MisalignedPointer = -2,
-    /// A config struct's `struct_size` was smaller than this version's struct,
-    /// larger than 4096, or larger with non-zero bytes past the fields this
-    /// version knows (a newer caller asked for something this library lacks).
+    /// A config struct's `struct_size` was smaller than the struct's first
+    /// version, not a multiple of its alignment, larger than 4096, or larger
+    /// with non-zero bytes past the fields this version knows (a newer caller
+    /// asked for something this library lacks). A caller built against an
+    /// older header declares an older, smaller size: that is accepted, and
+    /// the fields added since read as zero.
     StructSize = -3,
-    /// A length argument is impossible (more than `PTRDIFF_MAX` bytes).
+    /// A length argument is impossible: more than `PTRDIFF_MAX` bytes, or an
+    /// IP address key that is not 4 or 16 bytes.
     InvalidLength = -4,
     /// An argument is invalid in a way no more specific status names.
     InvalidArgument = -5,
+    /// A caller's buffer is too small for the text; the call stored the
+    /// length needed (without the terminating NUL) in its `out_len`.
+    BufferTooSmall = -6,
+    /// A name or template argument is not UTF-8.
+    InvalidUtf8 = -7,
+    /// A keyed call's key is of another kind than the limiter's (a `u64` key
+    /// for a byte-keyed limiter, say), or a layer key of the wrong kind for
+    /// its layer.
+    KeyKindMismatch = -8,
     /// A quota's `count` was 0.
     ZeroCount = -10,
     /// A quota's `period_ns` was 0.
@@ -42,6 +55,51 @@ pub enum FgStatus {
     /// A quota's `burst` times its emission interval exceeds the 2^59 ticks a
     /// bucket can hold (about 18 years of refill at one tick per ns).
     BurstTooLarge = -15,
+    /// A quota's `lockout_ns` plus its burst exceeds what a bucket can hold
+    /// (2^59 ticks).
+    LockoutTooLong = -16,
+    /// A policy was given no layers.
+    NoLayers = -20,
+    /// A policy was given more than 32 layers.
+    TooManyLayers = -21,
+    /// A layered check got a different number of keys than the policy has layers.
+    LayerKeyCount = -22,
+    /// No layer has that index.
+    NoSuchLayer = -23,
+    /// A sliding window's or in-flight cap's limit was 0.
+    ZeroLimit = -30,
+    /// A limit above what its counter holds (`FG_MAX_WINDOW_LIMIT` for a
+    /// window, `FG_MAX_IN_FLIGHT` for an in-flight cap).
+    LimitTooLarge = -31,
+    /// A sliding window's length was 0.
+    ZeroWindow = -32,
+    /// A sliding window longer than 2^62 ns.
+    WindowTooLong = -33,
+    /// The in-flight permit was already released (nothing changed).
+    PermitAlreadyReleased = -40,
+    /// The in-flight permit belongs to another cap, or was never issued.
+    ForeignPermit = -41,
+    /// A `Retry-After` value that is neither seconds nor an HTTP date.
+    InvalidRetryAfter = -50,
+    /// A message template with an unknown `{placeholder}` or a stray brace.
+    InvalidTemplate = -51,
+    /// A retry policy with a zero factor or an initial delay above its cap.
+    InvalidRetryPolicy = -52,
+    /// A `RateLimit-Policy` name with a character outside printable ASCII.
+    InvalidPolicyName = -53,
+    /// A keyed limiter's capacity was 0.
+    ZeroCapacity = -60,
+    /// A keyed limiter's capacity is above 2^32 keys.
+    CapacityTooLarge = -61,
+    /// A byte key was empty.
+    EmptyKey = -62,
+    /// A byte key was longer than `FG_MAX_KEY_LEN` bytes.
+    KeyTooLong = -63,
+    /// The key has no slot and its probe window holds only active keys, so
+    /// a per-key quota could not be pinned for it.
+    TableFull = -64,
+    /// The keyed limiter already holds its `max_overrides` per-key quotas.
+    TooManyOverrides = -65,
     /// floodgate panicked: a bug, reported rather than unwound into C. Objects
     /// change state only by whole atomic updates, so the handle stays
     /// consistent and may still be used and freed; the message says what failed.
@@ -50,7 +108,7 @@ pub enum FgStatus {
 
 impl From<Error> for FgStatus {
     fn from(error: Error) -> Self {
-        #[allow(unreachable_patterns)] // `Error` may gain variants before this map does.
+        // Exhaustive on purpose: a new `Error` variant must get its own status.
         match error {
             Error::ZeroCount => FgStatus::ZeroCount,
             Error::ZeroPeriod => FgStatus::ZeroPeriod,
@@ -58,7 +116,28 @@ impl From<Error> for FgStatus {
             Error::PeriodTooLong => FgStatus::PeriodTooLong,
             Error::RateTooHigh => FgStatus::RateTooHigh,
             Error::BurstTooLarge => FgStatus::BurstTooLarge,
-            _ => FgStatus::InvalidArgument,
+            Error::LockoutTooLong => FgStatus::LockoutTooLong,
+            Error::NoLayers => FgStatus::NoLayers,
+            Error::TooManyLayers => FgStatus::TooManyLayers,
+            Error::LayerKeyCount => FgStatus::LayerKeyCount,
+            Error::LayerKeyMismatch => FgStatus::KeyKindMismatch,
+            Error::NoSuchLayer => FgStatus::NoSuchLayer,
+            Error::ZeroLimit => FgStatus::ZeroLimit,
+            Error::LimitTooLarge => FgStatus::LimitTooLarge,
+            Error::ZeroWindow => FgStatus::ZeroWindow,
+            Error::WindowTooLong => FgStatus::WindowTooLong,
+            Error::PermitAlreadyReleased => FgStatus::PermitAlreadyReleased,
+            Error::ForeignPermit => FgStatus::ForeignPermit,
+            Error::InvalidRetryAfter => FgStatus::InvalidRetryAfter,
+            Error::InvalidTemplate => FgStatus::InvalidTemplate,
+            Error::InvalidRetryPolicy => FgStatus::InvalidRetryPolicy,
+            Error::InvalidPolicyName => FgStatus::InvalidPolicyName,
+            Error::ZeroCapacity => FgStatus::ZeroCapacity,
+            Error::CapacityTooLarge => FgStatus::CapacityTooLarge,
+            Error::EmptyKey => FgStatus::EmptyKey,
+            Error::KeyTooLong => FgStatus::KeyTooLong,
+            Error::TableFull => FgStatus::TableFull,
+            Error::TooManyOverrides => FgStatus::TooManyOverrides,
         }
     }
 }

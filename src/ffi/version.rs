@@ -3,8 +3,11 @@
 /// The ABI version this header describes: major in the high 16 bits, minor in
 /// the low 16. A library is compatible with a program built against this
 /// header when the majors are equal and the library's minor is at least the
-/// header's (minors only add functions).
-pub const FG_ABI_VERSION: u32 = 0x0001_0000;
+/// header's (minors only add functions, and fields at the end of structs
+/// that carry a `struct_size`). 1.1 added keyed limiters, sliding windows,
+/// in-flight caps, layered policies, response headers and bodies,
+/// suspension, reservations and quota lockouts.
+pub const FG_ABI_VERSION: u32 = 0x0001_0001;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -224,12 +224,12 @@ static void test_failed_create_leaves_null(void) {
         fg_status status;
         const char *message;
     } cases[] = {
-        {{sizeof(fg_quota), 0, NS_PER_SECOND, 1}, FG_STATUS_ZERO_COUNT, "count"},
-        {{sizeof(fg_quota), 1, 0, 1}, FG_STATUS_ZERO_PERIOD, "period"},
-        {{sizeof(fg_quota), 1, NS_PER_SECOND, 0}, FG_STATUS_ZERO_BURST, "burst"},
-        {{sizeof(fg_quota), 2 * NS_PER_SECOND, NS_PER_SECOND, 1}, FG_STATUS_RATE_TOO_HIGH, "rate"},
-        {{sizeof(fg_quota), 1, 86400 * NS_PER_SECOND, UINT64_MAX}, FG_STATUS_BURST_TOO_LARGE, "burst"},
-        {{0, 1, NS_PER_SECOND, 1}, FG_STATUS_STRUCT_SIZE, "struct_size"},
+        {{sizeof(fg_quota), 0, NS_PER_SECOND, 1, 0}, FG_STATUS_ZERO_COUNT, "count"},
+        {{sizeof(fg_quota), 1, 0, 1, 0}, FG_STATUS_ZERO_PERIOD, "period"},
+        {{sizeof(fg_quota), 1, NS_PER_SECOND, 0, 0}, FG_STATUS_ZERO_BURST, "burst"},
+        {{sizeof(fg_quota), 2 * NS_PER_SECOND, NS_PER_SECOND, 1, 0}, FG_STATUS_RATE_TOO_HIGH, "rate"},
+        {{sizeof(fg_quota), 1, 86400 * NS_PER_SECOND, UINT64_MAX, 0}, FG_STATUS_BURST_TOO_LARGE, "burst"},
+        {{0, 1, NS_PER_SECOND, 1, 0}, FG_STATUS_STRUCT_SIZE, "struct_size"},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -96,7 +96,7 @@ void error_paths() {
         {make_quota(1, NS_PER_SECOND, 0), FG_STATUS_ZERO_BURST},
         {make_quota(NS_PER_SECOND + 1, NS_PER_SECOND, 1), FG_STATUS_RATE_TOO_HIGH},
         {make_quota(1, 86400 * NS_PER_SECOND, UINT64_MAX), FG_STATUS_BURST_TOO_LARGE},
-        {fg_quota{sizeof(fg_quota) - 8, 1, NS_PER_SECOND, 1}, FG_STATUS_STRUCT_SIZE},
+        {fg_quota{sizeof(fg_quota) - 16, 1, NS_PER_SECOND, 1, 0}, FG_STATUS_STRUCT_SIZE},
     };
     for (const Case &c : cases) {
         fg_limiter *raw = nullptr;

@@ -1,0 +1,1355 @@
+//! `fg_keyed_limiter`: one GCRA bucket per key (`u64`, bytes or IP address)
+//! in a fixed-size lock-free table.
+
+use super::args::{self, Out, Versioned, VersionedOut};
+use super::decision::{answer, reserve_into, FgDecision};
+use super::quota::FgQuota;
+use super::status::{guard, Failure, FgStatus};
+use crate::decision::Decision;
+use crate::error::Error;
+use crate::keyed::{FullTable, KeyedLimiter};
+use crate::quota::Quota;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `fg_keyed_config.key_kind`: keys are `uint64_t` ids, checked with the
+/// `*_u64` functions and stored exactly.
+pub const FG_KEY_U64: u32 = 1;
+/// `fg_keyed_config.key_kind`: keys are byte strings (API keys, tokens) of 1
+/// to `FG_MAX_KEY_LEN` bytes, checked with the `*_bytes` functions.
+pub const FG_KEY_BYTES: u32 = 2;
+/// `fg_keyed_config.key_kind`: keys are IP addresses, passed to the
+/// `*_bytes` functions as 4 (IPv4) or 16 (IPv6) bytes in network order.
+pub const FG_KEY_IP: u32 = 3;
+
+/// `fg_keyed_config.on_full`: a new key that finds no slot is denied as if
+/// its bucket were empty.
+pub const FG_FULL_TABLE_DENY: u32 = 0;
+/// `fg_keyed_config.on_full`: a new key that finds no slot is admitted,
+/// tracking nothing.
+pub const FG_FULL_TABLE_ADMIT: u32 = 1;
+/// `fg_keyed_config.on_full`: keys that find no slot share one overflow
+/// bucket with the default quota.
+pub const FG_FULL_TABLE_OVERFLOW: u32 = 2;
+
+/// The longest byte key, in bytes; longer keys get `FG_STATUS_KEY_TOO_LONG`.
+pub const FG_MAX_KEY_LEN: usize = crate::keyed::MAX_KEY_LEN;
+
+/// How a keyed limiter is built (its default quota is a separate `fg_quota`).
+///
+/// ```c
+/// fg_keyed_config config = { .struct_size = sizeof(fg_keyed_config),
+///                            .key_kind = FG_KEY_BYTES, .capacity = 100000 };
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FgKeyedConfig {
+    /// `sizeof(fg_keyed_config)` as the caller compiled it.
+    pub struct_size: usize,
+    /// `FG_KEY_U64`, `FG_KEY_BYTES` or `FG_KEY_IP`.
+    pub key_kind: u32,
+    /// `FG_FULL_TABLE_DENY` (0), `FG_FULL_TABLE_ADMIT` or `FG_FULL_TABLE_OVERFLOW`.
+    pub on_full: u32,
+    /// How many keys the table holds at once (1 to 2^32); memory is
+    /// allocated up front (16 bytes a slot for `u64` keys, 24 otherwise).
+    pub capacity: u64,
+    /// How many keys may hold their own quota at once; 0 picks the default
+    /// (capacity / 8, at least 1).
+    pub max_overrides: u64,
+}
+
+// SAFETY: repr(C), starts with `struct_size: usize`, plain integers only.
+unsafe impl Versioned for FgKeyedConfig {
+    const MIN_SIZE: usize = std::mem::size_of::<FgKeyedConfig>();
+}
+
+/// An opaque handle to a keyed limiter. Create with `fg_keyed_limiter_new`,
+/// release with `fg_keyed_limiter_free`; a policy built from it keeps the
+/// table alive after that.
+pub struct FgKeyedLimiter {
+    pub(crate) keyed: Keyed,
+}
+
+/// The limiter behind a handle, by key kind; shared so policies can hold it.
+pub(crate) enum Keyed {
+    U64(Arc<KeyedLimiter<u64>>),
+    Bytes(Arc<KeyedLimiter<[u8]>>),
+    Ip(Arc<KeyedLimiter<IpAddr>>),
+}
+
+/// A key as a C call passes it.
+#[derive(Clone, Copy)]
+enum CKey<'a> {
+    Id(u64),
+    Bytes(&'a [u8]),
+}
+
+/// An IP address from its 4 or 16 network-order bytes.
+pub(crate) fn ip_from_bytes(bytes: &[u8], name: &'static str) -> Result<IpAddr, Failure> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Ok(IpAddr::V4(Ipv4Addr::from(v4)));
+    }
+    if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        return Ok(IpAddr::V6(Ipv6Addr::from(v6)));
+    }
+    Err(Failure::new(
+        FgStatus::InvalidLength,
+        format!(
+            "`{name}` is {} bytes; an IP address key is 4 or 16",
+            bytes.len()
+        ),
+    ))
+}
+
+/// What a keyed call answers, as one `Result`: `u64` and IP keys answer plain
+/// values, byte keys a `Result`.
+trait Settle<T> {
+    fn settle(self) -> Result<T, Failure>;
+}
+
+impl Settle<Decision> for Decision {
+    fn settle(self) -> Result<Decision, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<Quota> for Quota {
+    fn settle(self) -> Result<Quota, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<()> for () {
+    fn settle(self) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
+impl<T> Settle<T> for Result<T, Error> {
+    fn settle(self) -> Result<T, Failure> {
+        Ok(self?)
+    }
+}
+
+/// Runs `$body` with `$limiter` the typed limiter and `$key` a reference to
+/// the key in its type, or fails with `FG_STATUS_KEY_KIND_MISMATCH`.
+macro_rules! with_key {
+    ($keyed:expr, $ckey:expr, |$limiter:ident, $key:ident| $body:expr) => {
+        match ($keyed, $ckey) {
+            (Keyed::U64($limiter), CKey::Id(id)) => {
+                let $key = &id;
+                Settle::settle($body)
+            }
+            (Keyed::Bytes($limiter), CKey::Bytes(bytes)) => {
+                let $key = bytes;
+                Settle::settle($body)
+            }
+            (Keyed::Ip($limiter), CKey::Bytes(bytes)) => {
+                let $key = &ip_from_bytes(bytes, "key")?;
+                Settle::settle($body)
+            }
+            (_, key) => Err(kind_mismatch(key)),
+        }
+    };
+}
+
+#[cold]
+#[inline(never)]
+fn kind_mismatch(key: CKey<'_>) -> Failure {
+    let (given, wanted) = match key {
+        CKey::Id(_) => ("a u64 key", "*_bytes"),
+        CKey::Bytes(_) => ("a byte key", "*_u64"),
+    };
+    Failure::new(
+        FgStatus::KeyKindMismatch,
+        format!("{given} for a limiter of another key kind (use the {wanted} functions)"),
+    )
+}
+
+/// # Safety
+/// `key` NULL or readable for `len` bytes.
+#[inline(always)]
+unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
+    // SAFETY: the caller's contract is `bytes`'.
+    Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?))
+}
+
+/// A decision for `key` on a live handle.
+///
+/// # Safety
+/// `limiter` NULL or live; `out` NULL or writable for an `fg_decision`.
+#[inline(always)]
+unsafe fn keyed_decide<'k>(
+    function: &'static str,
+    limiter: *const FgKeyedLimiter,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    out: *mut FgDecision,
+    operation: Operation,
+) -> FgStatus {
+    // SAFETY: this function's contract is `answer`'s.
+    unsafe {
+        answer(function, limiter, "limiter", out, |limiter| {
+            operation.run(&limiter.keyed, key()?)
+        })
+    }
+}
+
+/// The decision-answering keyed operations.
+#[derive(Clone, Copy)]
+enum Operation {
+    Check {
+        cost: u64,
+        now_ns: Option<u64>,
+    },
+    Peek {
+        now_ns: Option<u64>,
+    },
+    Refund {
+        amount: u64,
+        now_ns: Option<u64>,
+    },
+    Reserve {
+        cost: u64,
+        max_wait_ns: u64,
+        now_ns: Option<u64>,
+    },
+}
+
+impl Operation {
+    #[inline(always)]
+    fn run(self, keyed: &Keyed, key: CKey<'_>) -> Result<Decision, Failure> {
+        match self {
+            Operation::Check { cost, now_ns: None } => {
+                with_key!(keyed, key, |limiter, key| limiter.check(key, cost))
+            }
+            Operation::Check {
+                cost,
+                now_ns: Some(now_ns),
+            } => {
+                with_key!(keyed, key, |limiter, key| limiter
+                    .check_at(key, cost, now_ns))
+            }
+            Operation::Peek { now_ns: None } => {
+                with_key!(keyed, key, |limiter, key| limiter.peek(key))
+            }
+            Operation::Peek {
+                now_ns: Some(now_ns),
+            } => {
+                with_key!(keyed, key, |limiter, key| limiter.peek_at(key, now_ns))
+            }
+            Operation::Refund {
+                amount,
+                now_ns: None,
+            } => {
+                with_key!(keyed, key, |limiter, key| limiter.refund(key, amount))
+            }
+            Operation::Refund {
+                amount,
+                now_ns: Some(now_ns),
+            } => {
+                with_key!(keyed, key, |limiter, key| limiter
+                    .refund_at(key, amount, now_ns))
+            }
+            Operation::Reserve {
+                cost,
+                max_wait_ns,
+                now_ns,
+            } => {
+                let max_wait = Duration::from_nanos(max_wait_ns);
+                match now_ns {
+                    None => with_key!(keyed, key, |limiter, key| limiter
+                        .reserve(key, cost, max_wait)),
+                    Some(now_ns) => with_key!(keyed, key, |limiter, key| limiter
+                        .reserve_at(key, cost, max_wait, now_ns)),
+                }
+            }
+        }
+    }
+}
+
+/// Creates a keyed limiter whose keys get `default_quota` unless given their
+/// own, and stores its handle in `*out` (NULL on failure).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
+/// or `on_full`), `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+/// the quota errors, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `config` and `default_quota` must be NULL or readable for their
+/// `struct_size`; `out` NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_new(
+    config: *const FgKeyedConfig,
+    default_quota: *const FgQuota,
+    out: *mut *mut FgKeyedLimiter,
+) -> FgStatus {
+    guard("fg_keyed_limiter_new", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: readable for their struct_size by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        // SAFETY: as above.
+        let quota = unsafe { args::read_config(default_quota, "default_quota") }?.to_quota()?;
+        let on_full = match config.on_full {
+            FG_FULL_TABLE_DENY => FullTable::Deny,
+            FG_FULL_TABLE_ADMIT => FullTable::Admit,
+            FG_FULL_TABLE_OVERFLOW => FullTable::Overflow,
+            other => return Err(invalid("on_full", other)),
+        };
+        // Saturating: a capacity beyond usize is beyond MAX_KEYED_CAPACITY too.
+        let capacity = usize::try_from(config.capacity).unwrap_or(usize::MAX);
+        let max_overrides = usize::try_from(config.max_overrides).unwrap_or(usize::MAX);
+        macro_rules! build {
+            ($key:ty) => {{
+                let builder = KeyedLimiter::<$key>::builder(quota)
+                    .capacity(capacity)
+                    .on_full(on_full);
+                let builder = match max_overrides {
+                    0 => builder,
+                    max => builder.max_overrides(max),
+                };
+                Arc::new(builder.build()?)
+            }};
+        }
+        let keyed = match config.key_kind {
+            FG_KEY_U64 => Keyed::U64(build!(u64)),
+            FG_KEY_BYTES => Keyed::Bytes(build!([u8])),
+            FG_KEY_IP => Keyed::Ip(build!(IpAddr)),
+            other => return Err(invalid("key_kind", other)),
+        };
+        let handle = Box::into_raw(Box::new(FgKeyedLimiter { keyed }));
+        // SAFETY: as for the NULL above.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+#[cold]
+fn invalid(field: &'static str, value: u32) -> Failure {
+    Failure::new(
+        FgStatus::InvalidArgument,
+        format!("`config->{field}` is {value}, not one of its FG_* constants"),
+    )
+}
+
+/// Releases a keyed limiter. NULL is a no-op. The handle must not be in use
+/// by any other thread, and must not be used (or freed) again afterwards.
+/// Policies built from it keep using the table until they are freed.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle from `fg_keyed_limiter_new`, with
+/// no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_free(limiter: *mut FgKeyedLimiter) {
+    if limiter.is_null() {
+        return;
+    }
+    let _ = guard("fg_keyed_limiter_free", || {
+        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
+        // call per the contract above.
+        drop(unsafe { Box::from_raw(limiter) });
+        Ok(())
+    });
+}
+
+/// Decides a request of `cost` units for `key` now (the library's clock) and
+/// fills `*out`. A cost of 0 only peeks; a cost above the key's burst answers
+/// `FG_OUTCOME_CANNOT_FIT`. A denied request is not an error.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH` (a limiter not built with `FG_KEY_U64`),
+/// `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out` NULL or writable for an `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_check_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    cost: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Check { cost, now_ns: None };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_check_u64",
+            limiter,
+            || Ok(CKey::Id(key)),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_check_u64` at a caller-supplied `now_ns` (see
+/// `fg_limiter_check_at`).
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_check_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    cost: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Check {
+        cost,
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_check_u64_at",
+            limiter,
+            || Ok(CKey::Id(key)),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_check_u64` for a byte key (`FG_KEY_BYTES`: 1 to
+/// `FG_MAX_KEY_LEN` bytes; `FG_KEY_IP`: 4 or 16 bytes).
+///
+/// Errors: `FG_STATUS_NULL_POINTER` (also `key` NULL with `key_len` > 0),
+/// `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH` (over
+/// `PTRDIFF_MAX`, or an IP key not 4 or 16 bytes), `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_KEY_KIND_MISMATCH` (a limiter built
+/// with `FG_KEY_U64`), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `key` NULL or readable for
+/// `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_check_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    cost: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Check { cost, now_ns: None };
+    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_check_bytes",
+            limiter,
+            || bytes_key(key, key_len),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_check_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_check_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    cost: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Check {
+        cost,
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_check_bytes_at",
+            limiter,
+            || bytes_key(key, key_len),
+            out,
+            operation,
+        )
+    }
+}
+
+/// Fills `*out` with `key`'s bucket as it stands now, charging nothing; a key
+/// without a bucket reads as full and is not inserted.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_peek_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Peek { now_ns: None };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_peek_u64",
+            limiter,
+            || Ok(CKey::Id(key)),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_peek_u64` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_peek_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Peek {
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_peek_u64_at",
+            limiter,
+            || Ok(CKey::Id(key)),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_peek_u64` for a byte key.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_peek_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Peek { now_ns: None };
+    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_peek_bytes",
+            limiter,
+            || bytes_key(key, key_len),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_peek_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_peek_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Peek {
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_peek_bytes_at",
+            limiter,
+            || bytes_key(key, key_len),
+            out,
+            operation,
+        )
+    }
+}
+
+/// Gives `amount` units back to `key`'s bucket (never above full) and fills
+/// `*out` with the bucket afterwards.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_refund_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    amount: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Refund {
+        amount,
+        now_ns: None,
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_refund_u64",
+            limiter,
+            || Ok(CKey::Id(key)),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_refund_u64` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_refund_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    amount: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Refund {
+        amount,
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_refund_u64_at",
+            limiter,
+            || Ok(CKey::Id(key)),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_refund_u64` for a byte key.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_refund_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    amount: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Refund {
+        amount,
+        now_ns: None,
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_refund_bytes",
+            limiter,
+            || bytes_key(key, key_len),
+            out,
+            operation,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_refund_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_refund_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    amount: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    let operation = Operation::Refund {
+        amount,
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
+    unsafe {
+        keyed_decide(
+            "fg_keyed_limiter_refund_bytes_at",
+            limiter,
+            || bytes_key(key, key_len),
+            out,
+            operation,
+        )
+    }
+}
+
+/// Delay instead of reject for `key`: as `fg_limiter_reserve`. Cancel an
+/// admitted reservation with `fg_keyed_limiter_refund_u64` of its cost.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_u64`; `out_delay_ns` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    cost: u64,
+    max_wait_ns: u64,
+    out: *mut FgDecision,
+    out_delay_ns: *mut u64,
+) -> FgStatus {
+    let operation = Operation::Reserve {
+        cost,
+        max_wait_ns,
+        now_ns: None,
+    };
+    // SAFETY: this function's contract is `reserve_into`'s.
+    unsafe {
+        reserve_into(
+            "fg_keyed_limiter_reserve_u64",
+            limiter,
+            "limiter",
+            out,
+            out_delay_ns,
+            |limiter| operation.run(&limiter.keyed, CKey::Id(key)),
+        )
+    }
+}
+
+/// `fg_keyed_limiter_reserve_u64` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_reserve_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    cost: u64,
+    max_wait_ns: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+    out_delay_ns: *mut u64,
+) -> FgStatus {
+    let operation = Operation::Reserve {
+        cost,
+        max_wait_ns,
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `reserve_into`'s.
+    unsafe {
+        reserve_into(
+            "fg_keyed_limiter_reserve_u64_at",
+            limiter,
+            "limiter",
+            out,
+            out_delay_ns,
+            |limiter| operation.run(&limiter.keyed, CKey::Id(key)),
+        )
+    }
+}
+
+/// `fg_keyed_limiter_reserve_u64` for a byte key.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_check_bytes`; `out_delay_ns` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    cost: u64,
+    max_wait_ns: u64,
+    out: *mut FgDecision,
+    out_delay_ns: *mut u64,
+) -> FgStatus {
+    let operation = Operation::Reserve {
+        cost,
+        max_wait_ns,
+        now_ns: None,
+    };
+    // SAFETY: this function's contract is `reserve_into`'s and `bytes_key`'s.
+    unsafe {
+        reserve_into(
+            "fg_keyed_limiter_reserve_bytes",
+            limiter,
+            "limiter",
+            out,
+            out_delay_ns,
+            |limiter| operation.run(&limiter.keyed, bytes_key(key, key_len)?),
+        )
+    }
+}
+
+/// `fg_keyed_limiter_reserve_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_reserve_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    cost: u64,
+    max_wait_ns: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+    out_delay_ns: *mut u64,
+) -> FgStatus {
+    let operation = Operation::Reserve {
+        cost,
+        max_wait_ns,
+        now_ns: Some(now_ns),
+    };
+    // SAFETY: this function's contract is `reserve_into`'s and `bytes_key`'s.
+    unsafe {
+        reserve_into(
+            "fg_keyed_limiter_reserve_bytes_at",
+            limiter,
+            "limiter",
+            out,
+            out_delay_ns,
+            |limiter| operation.run(&limiter.keyed, bytes_key(key, key_len)?),
+        )
+    }
+}
+
+/// The administrative keyed operations (no decision to answer).
+enum Admin {
+    SetQuota(Quota),
+    ClearQuota,
+}
+
+/// # Safety
+/// `limiter` NULL or live.
+unsafe fn keyed_admin<'k>(
+    function: &'static str,
+    limiter: *const FgKeyedLimiter,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    quota: Option<*const FgQuota>,
+    now_ns: Option<u64>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        let admin = match quota {
+            // SAFETY: readable for its struct_size, by the contract.
+            Some(quota) => {
+                Admin::SetQuota(unsafe { args::read_config(quota, "quota") }?.to_quota()?)
+            }
+            None => Admin::ClearQuota,
+        };
+        let key = key()?;
+        match (admin, now_ns) {
+            (Admin::SetQuota(quota), None) => {
+                with_key!(keyed, key, |limiter, key| limiter.set_quota(key, quota))
+            }
+            (Admin::SetQuota(quota), Some(now_ns)) => {
+                with_key!(keyed, key, |limiter, key| limiter
+                    .set_quota_at(key, quota, now_ns))
+            }
+            (Admin::ClearQuota, None) => {
+                with_key!(keyed, key, |limiter, key| limiter.clear_quota(key))
+            }
+            (Admin::ClearQuota, Some(now_ns)) => {
+                with_key!(keyed, key, |limiter, key| limiter
+                    .clear_quota_at(key, now_ns))
+            }
+        }
+    })
+}
+
+/// Gives `key` its own quota (a customer's plan) while checks go on; its next
+/// check uses it. What the key has used carries over, capped at the new burst.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_KEY_KIND_MISMATCH`,
+/// `FG_STATUS_TOO_MANY_OVERRIDES`, `FG_STATUS_TABLE_FULL`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `quota` NULL or readable for its
+/// `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_set_quota_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    quota: *const FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_set_quota_u64",
+            limiter,
+            || Ok(CKey::Id(key)),
+            Some(quota),
+            None,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_set_quota_u64` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_set_quota_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_set_quota_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_set_quota_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    quota: *const FgQuota,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_set_quota_u64_at",
+            limiter,
+            || Ok(CKey::Id(key)),
+            Some(quota),
+            Some(now_ns),
+        )
+    }
+}
+
+/// `fg_keyed_limiter_set_quota_u64` for a byte key.
+///
+/// Errors: as `fg_keyed_limiter_set_quota_u64`, and the byte-key errors of
+/// `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_set_quota_u64`; `key` NULL or readable for `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_set_quota_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    quota: *const FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_set_quota_bytes",
+            limiter,
+            || bytes_key(key, key_len),
+            Some(quota),
+            None,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_set_quota_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_set_quota_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_set_quota_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_set_quota_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    quota: *const FgQuota,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_set_quota_bytes_at",
+            limiter,
+            || bytes_key(key, key_len),
+            Some(quota),
+            Some(now_ns),
+        )
+    }
+}
+
+/// Returns `key` to the default quota, keeping what it has used (capped at
+/// the default burst). A key without its own quota is left as is.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_clear_quota_u64",
+            limiter,
+            || Ok(CKey::Id(key)),
+            None,
+            None,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_clear_quota_u64` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_clear_quota_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_clear_quota_u64_at",
+            limiter,
+            || Ok(CKey::Id(key)),
+            None,
+            Some(now_ns),
+        )
+    }
+}
+
+/// `fg_keyed_limiter_clear_quota_u64` for a byte key.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `key` NULL or readable for `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_clear_quota_bytes",
+            limiter,
+            || bytes_key(key, key_len),
+            None,
+            None,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_clear_quota_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_clear_quota_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_clear_quota_bytes_at",
+            limiter,
+            || bytes_key(key, key_len),
+            None,
+            Some(now_ns),
+        )
+    }
+}
+
+/// # Safety
+/// `limiter` NULL or live; `out` NULL or readable and writable for its `struct_size`.
+unsafe fn write_quota<'k>(
+    function: &'static str,
+    limiter: *const FgKeyedLimiter,
+    key: Option<Result<CKey<'k>, Failure>>,
+    out: *mut FgQuota,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        // SAFETY: readable for a usize, by the contract.
+        let out = unsafe { VersionedOut::new(out, "out") }?;
+        let quota = match key {
+            Some(key) => with_key!(keyed, key?, |limiter, key| limiter.quota_for(key))?,
+            None => match keyed {
+                Keyed::U64(limiter) => limiter.default_quota(),
+                Keyed::Bytes(limiter) => limiter.default_quota(),
+                Keyed::Ip(limiter) => limiter.default_quota(),
+            },
+        };
+        // SAFETY: writable for its struct_size, by the contract.
+        unsafe { out.write(FgQuota::from_quota(&quota)) };
+        Ok(())
+    })
+}
+
+/// Fills `*out` with the quota `key`'s checks use: its own, or the default.
+/// Set `out->struct_size` first (see `fg_limiter_quota`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out` NULL or readable and
+/// writable for `out->struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_quota_for_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    out: *mut FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `write_quota`'s.
+    unsafe {
+        write_quota(
+            "fg_keyed_limiter_quota_for_u64",
+            limiter,
+            Some(Ok(CKey::Id(key))),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_quota_for_u64` for a byte key.
+///
+/// Errors: as `fg_keyed_limiter_quota_for_u64`, and the byte-key errors of
+/// `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_quota_for_u64`; `key` NULL or readable for `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_quota_for_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    out: *mut FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `write_quota`'s and `bytes_key`'s.
+    unsafe {
+        write_quota(
+            "fg_keyed_limiter_quota_for_bytes",
+            limiter,
+            Some(bytes_key(key, key_len)),
+            out,
+        )
+    }
+}
+
+/// Fills `*out` with the default quota (that of every key without its own).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_quota_for_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_default_quota(
+    limiter: *const FgKeyedLimiter,
+    out: *mut FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `write_quota`'s.
+    unsafe { write_quota("fg_keyed_limiter_default_quota", limiter, None, out) }
+}
+
+/// Replaces the default quota while checks go on, keeping what each key has
+/// used (capped at the new burst). Keys with their own quota keep it. Visits
+/// every slot once (milliseconds per million slots), off the check path.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `quota` NULL or readable for its `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reconfigure(
+    limiter: *const FgKeyedLimiter,
+    quota: *const FgQuota,
+) -> FgStatus {
+    // SAFETY: this function's contract is `reconfigure`'s.
+    unsafe { reconfigure("fg_keyed_limiter_reconfigure", limiter, quota, None) }
+}
+
+/// `fg_keyed_limiter_reconfigure` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_reconfigure`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_reconfigure`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reconfigure_at(
+    limiter: *const FgKeyedLimiter,
+    quota: *const FgQuota,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `reconfigure`'s.
+    unsafe {
+        reconfigure(
+            "fg_keyed_limiter_reconfigure_at",
+            limiter,
+            quota,
+            Some(now_ns),
+        )
+    }
+}
+
+/// # Safety
+/// `limiter` NULL or live; `quota` NULL or readable for its `struct_size`.
+unsafe fn reconfigure(
+    function: &'static str,
+    limiter: *const FgKeyedLimiter,
+    quota: *const FgQuota,
+    now_ns: Option<u64>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        // SAFETY: readable for its struct_size, by the contract.
+        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+        macro_rules! apply {
+            ($limiter:expr) => {
+                match now_ns {
+                    Some(now_ns) => $limiter.reconfigure_at(quota, now_ns),
+                    None => $limiter.reconfigure(quota),
+                }
+            };
+        }
+        match keyed {
+            Keyed::U64(limiter) => apply!(limiter),
+            Keyed::Bytes(limiter) => apply!(limiter),
+            Keyed::Ip(limiter) => apply!(limiter),
+        }
+        Ok(())
+    })
+}
+
+/// The table's figures for monitoring.
+#[derive(Clone, Copy)]
+enum Figure {
+    Len,
+    Capacity,
+    FullTableEvents,
+}
+
+/// # Safety
+/// `limiter` NULL or live; `out` NULL or writable for a `uint64_t`.
+unsafe fn figure(
+    function: &'static str,
+    limiter: *const FgKeyedLimiter,
+    which: Figure,
+    out: *mut u64,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        let out = Out::new(out, "out")?;
+        macro_rules! read {
+            ($limiter:expr) => {
+                match which {
+                    // usize is at most 64 bits on every supported target.
+                    Figure::Len => $limiter.len() as u64,
+                    Figure::Capacity => $limiter.capacity() as u64,
+                    Figure::FullTableEvents => $limiter.full_table_events(),
+                }
+            };
+        }
+        let value = match keyed {
+            Keyed::U64(limiter) => read!(limiter),
+            Keyed::Bytes(limiter) => read!(limiter),
+            Keyed::Ip(limiter) => read!(limiter),
+        };
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(value) };
+        Ok(())
+    })
+}
+
+/// Stores in `*out` how many keys hold a slot (refilled ones not yet reused
+/// included). Scans the whole table: for metrics, not the request path.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_len(
+    limiter: *const FgKeyedLimiter,
+    out: *mut u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `figure`'s.
+    unsafe { figure("fg_keyed_limiter_len", limiter, Figure::Len, out) }
+}
+
+/// Stores in `*out` how many keys the table was built for.
+///
+/// Errors: as `fg_keyed_limiter_len`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_len`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_capacity(
+    limiter: *const FgKeyedLimiter,
+    out: *mut u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `figure`'s.
+    unsafe { figure("fg_keyed_limiter_capacity", limiter, Figure::Capacity, out) }
+}
+
+/// Stores in `*out` how many checks of a new key found no slot and fell back
+/// to `on_full`'s choice.
+///
+/// Errors: as `fg_keyed_limiter_len`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_len`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_full_table_events(
+    limiter: *const FgKeyedLimiter,
+    out: *mut u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `figure`'s.
+    unsafe {
+        figure(
+            "fg_keyed_limiter_full_table_events",
+            limiter,
+            Figure::FullTableEvents,
+            out,
+        )
+    }
+}
