@@ -367,10 +367,6 @@ impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> TierWindows<W, C> {
 }
 
 impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> Layer for TierWindows<W, C> {
-    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-        self.windows.accepts(key)
-    }
-
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         W::with_layer_key(key, |workspace| {
             W::into_result(

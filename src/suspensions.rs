@@ -126,10 +126,6 @@ impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
 }
 
 impl<K: LayerKeyKind + ?Sized, C: Clock> Layer for Suspensions<K, C> {
-    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-        K::with_layer_key(key, |_| ())
-    }
-
     fn check_at(&self, key: LayerKey<'_>, _cost: u64, now_ns: u64) -> Result<Decision> {
         self.probe_at(key, 0, now_ns)
     }

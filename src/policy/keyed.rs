@@ -41,10 +41,12 @@ impl LayerKeyKind for u64 {
 
 impl LayerKeyKind for [u8] {
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
-        match layer_key {
-            LayerKey::Bytes(bytes) => check_key_len(bytes).map(|()| then(bytes)),
-            _ => Err(Error::LayerKeyMismatch),
-        }
+        let bytes = match layer_key {
+            LayerKey::Bytes(bytes) => bytes,
+            LayerKey::Str(text) => text.as_bytes(),
+            _ => return Err(Error::LayerKeyMismatch),
+        };
+        check_key_len(bytes).map(|()| then(bytes))
     }
 
     fn settle(answer: Result<Decision>) -> Result<Decision> {
@@ -58,14 +60,14 @@ impl LayerKeyKind for [u8] {
 
 impl LayerKeyKind for str {
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
-        match layer_key {
+        let text = match layer_key {
+            LayerKey::Str(text) => text,
             LayerKey::Bytes(bytes) => {
-                check_key_len(bytes)?;
-                let text = std::str::from_utf8(bytes).map_err(|_| Error::LayerKeyMismatch)?;
-                Ok(then(text))
+                std::str::from_utf8(bytes).map_err(|_| Error::LayerKeyMismatch)?
             }
-            _ => Err(Error::LayerKeyMismatch),
-        }
+            _ => return Err(Error::LayerKeyMismatch),
+        };
+        check_key_len(text.as_bytes()).map(|()| then(text))
     }
 
     fn settle(answer: Result<Decision>) -> Result<Decision> {
@@ -73,7 +75,7 @@ impl LayerKeyKind for str {
     }
 
     fn layer_key(&self) -> LayerKey<'_> {
-        LayerKey::Bytes(self.as_bytes())
+        LayerKey::Str(self)
     }
 }
 
@@ -98,10 +100,6 @@ impl LayerKeyKind for IpAddr {
 macro_rules! keyed_layer {
     ($limit:ident, $($bound:tt)+) => {
         impl<K: LayerKeyKind + ?Sized, C: $($bound)+> Layer for $limit<K, C> {
-            fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-                K::with_layer_key(key, |_| ())
-            }
-
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
                 K::with_layer_key(key, |key| K::settle($limit::check_at(self, key, cost, now_ns)))?
             }

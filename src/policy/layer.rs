@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// ```
 /// use floodgate::LayerKey;
 /// use std::net::{IpAddr, Ipv4Addr};
-/// assert!(matches!(LayerKey::from("gos_live_1"), LayerKey::Bytes(b"gos_live_1")));
+/// assert!(matches!(LayerKey::from("gos_live_1"), LayerKey::Str("gos_live_1")));
+/// assert!(matches!(LayerKey::from(&b"raw"[..]), LayerKey::Bytes(b"raw")));
 /// assert!(matches!(LayerKey::from(7u64), LayerKey::Id(7)));
 /// assert!(matches!(LayerKey::from(IpAddr::V4(Ipv4Addr::LOCALHOST)), LayerKey::Ip(_)));
 /// ```
@@ -26,6 +27,9 @@ pub enum LayerKey<'a> {
     Id(u64),
     /// Bytes: an API key, an access token, an endpoint name.
     Bytes(&'a [u8]),
+    /// Text: the same as its UTF-8 bytes, without re-checking the encoding
+    /// for layers keyed by `str`.
+    Str(&'a str),
     /// A source address.
     Ip(IpAddr),
 }
@@ -38,7 +42,7 @@ impl From<u64> for LayerKey<'_> {
 
 impl<'a> From<&'a str> for LayerKey<'a> {
     fn from(key: &'a str) -> Self {
-        LayerKey::Bytes(key.as_bytes())
+        LayerKey::Str(key)
     }
 }
 
@@ -64,11 +68,9 @@ impl From<IpAddr> for LayerKey<'_> {
 ///
 /// [`KeyedLimiter`]: crate::KeyedLimiter
 pub trait Layer: Send + Sync {
-    /// Whether this layer can be asked about `key`; checked for every layer
-    /// before any is charged, so a bad key changes no state.
-    fn accepts(&self, key: LayerKey<'_>) -> Result<()>;
-
-    /// Decides `cost` for `key` at `now_ns`, charging it when admitted.
+    /// Decides `cost` for `key` at `now_ns`, charging it when admitted; a
+    /// key of the wrong kind, or an invalid one, is an error that charges
+    /// nothing.
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision>;
 
     /// What [`check_at`](Self::check_at) would decide, charging nothing.
@@ -91,10 +93,6 @@ fn unkeyed(key: LayerKey<'_>) -> Result<()> {
 macro_rules! unkeyed_layer {
     ($limit:ident) => {
         impl<C: Clock> Layer for $limit<C> {
-            fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-                unkeyed(key)
-            }
-
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
                 unkeyed(key).map(|()| $limit::check_at(self, cost, now_ns))
             }
@@ -116,10 +114,6 @@ unkeyed_layer!(Limiter);
 unkeyed_layer!(SlidingWindow);
 
 impl<L: Layer + ?Sized> Layer for Arc<L> {
-    fn accepts(&self, key: LayerKey<'_>) -> Result<()> {
-        (**self).accepts(key)
-    }
-
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         (**self).check_at(key, cost, now_ns)
     }

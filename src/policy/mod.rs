@@ -214,7 +214,8 @@ impl<C: Clock> Policy<C> {
     /// Checks `cost` against every layer now; `keys[i]` is layer `i`'s key.
     ///
     /// Errors ([`Error::LayerKeyCount`], [`Error::LayerKeyMismatch`] or a
-    /// keyed layer's key error) change no state.
+    /// keyed layer's key error) leave no charge behind: layers charged before
+    /// the bad key are refunded at the same timestamp.
     pub fn check(&self, keys: &[LayerKey<'_>], cost: u64) -> Result<Verdict> {
         self.check_at(keys, cost, self.clock.now_ns())
     }
@@ -224,22 +225,19 @@ impl<C: Clock> Policy<C> {
         if keys.len() != self.layers.len() {
             return Err(Error::LayerKeyCount);
         }
-        for (layer, &key) in self.layers.iter().zip(keys) {
-            layer.limit.accepts(key)?;
-        }
         // Bit i set: layer i was charged and must be refunded on a denial.
         let mut charged = 0u32;
         let mut tightest: Option<(usize, Decision)> = None;
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
-            // Every key was accepted above, so a layer cannot fail here; if
-            // one did, the request still leaves no charge behind.
+            // A bad key for this layer: give back what earlier layers took,
+            // at the same timestamp, which restores them exactly.
             let decision = layer.limit.check_at(key, cost, now_ns).inspect_err(|_| {
                 self.refund(charged, keys, cost, now_ns);
             })?;
             if decision.is_admitted() {
                 charged |= 1 << index;
                 if !layer.shadow
-                    && tightest.is_none_or(|(_, best)| decision.remaining() < best.remaining())
+                    && tightest.is_none_or(|(_, best)| decision.leaves_less_than(&best))
                 {
                     tightest = Some((index, decision));
                 }
@@ -267,7 +265,7 @@ impl<C: Clock> Policy<C> {
     fn refund(&self, charged: u32, keys: &[LayerKey<'_>], cost: u64, now_ns: u64) {
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
             if charged & (1 << index) != 0 {
-                // The key was charged, so it was accepted: the refund cannot fail.
+                // The key was charged, so it is valid: the refund cannot fail.
                 let _ = layer.limit.refund_at(key, cost, now_ns);
             }
         }
