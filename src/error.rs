@@ -67,8 +67,8 @@ pub enum Error {
     EmptyKey,
     /// A byte-string key longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
     KeyTooLong,
-    /// The key's probe window in a keyed limiter holds only active keys, so a
-    /// per-key quota could not be pinned for it.
+    /// Both candidate buckets of the key in a keyed limiter hold only active
+    /// keys, so a per-key quota could not be pinned for it.
     TableFull,
     /// A keyed limiter already holds its maximum number of per-key quotas.
     TooManyOverrides,

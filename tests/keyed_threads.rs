@@ -63,7 +63,7 @@ fn run<K: floodgate::Key + ?Sized + Sync>(
             let (limiter, keys, admitted, barrier, clock, check) =
                 (&limiter, &keys, &admitted, &barrier, &clock, &check);
             scope.spawn(move || {
-                let mut state = 0x9e37_79b9 ^ (seed + 1) * 0x1234_5678_9abc;
+                let mut state = 0x9e37_79b9 ^ ((seed + 1) * 0x1234_5678_9abc);
                 for _ in 0..rounds {
                     barrier.wait();
                     // Every thread decides this round at the same instant.

@@ -14,8 +14,8 @@ pub const MAX_KEYED_CAPACITY: usize = 1 << 32;
 /// Capacity when none is given.
 const DEFAULT_CAPACITY: usize = 65_536;
 
-/// What a check of a new key gets when its probe window holds only active
-/// keys. Every such check also counts one
+/// What a check of a new key gets when both of its candidate buckets (16
+/// slots each) hold only active keys. Every such check also counts one
 /// [`full_table_event`](KeyedLimiter::full_table_events).
 ///
 /// ```
@@ -85,11 +85,13 @@ impl<K: Key + ?Sized> KeyedLimiter<K> {
 }
 
 impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
-    /// How many keys the table holds at once. Memory is allocated up front:
-    /// 16 bytes per slot for `u64` keys, 24 for byte keys and IP addresses.
-    /// Keys whose buckets have refilled give their slots up to new keys, so
-    /// this bounds *active* keys, not keys ever seen. About 1.25x the active
-    /// keys you expect keeps probe windows short.
+    /// How many keys the table holds at once, rounded up to whole buckets of
+    /// 16 slots. Memory is allocated up front: 16 bytes per slot for `u64`
+    /// keys, 24 for byte keys and IP addresses. Keys whose buckets have
+    /// refilled give their slots up to new keys, so this bounds *active*
+    /// keys, not keys ever seen. About 1.25x the active keys you expect
+    /// leaves room: each key may use only two buckets, so a table well past
+    /// 90% full turns some new keys away before it is completely full.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self

@@ -163,7 +163,12 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// assert_eq!(reserved.delay(), Duration::from_millis(200));
     /// # Ok::<(), floodgate::Error>(())
     /// ```
-    pub fn reserve(&self, key: &K, cost: u64, max_wait: std::time::Duration) -> K::Answer<Decision> {
+    pub fn reserve(
+        &self,
+        key: &K,
+        cost: u64,
+        max_wait: std::time::Duration,
+    ) -> K::Answer<Decision> {
         self.reserve_at(key, cost, max_wait, self.clock.now_ns())
     }
 
@@ -252,7 +257,8 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// Errors: a bad byte key; [`Error::TooManyOverrides`] when
     /// [`max_overrides`](crate::KeyedLimiterBuilder::max_overrides) keys
     /// already have one; [`Error::TableFull`] when the key has no slot and
-    /// its probe window holds only active keys. Nothing changes on error.
+    /// both its candidate buckets hold only active keys. Nothing changes on
+    /// error.
     ///
     /// ```
     /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
@@ -363,7 +369,8 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         self.len() == 0
     }
 
-    /// How many keys the table was built for.
+    /// How many slots the table has: the capacity asked for, rounded up to
+    /// whole buckets of 16.
     pub fn capacity(&self) -> usize {
         self.table.capacity()
     }

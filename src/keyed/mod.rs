@@ -3,8 +3,10 @@
 //! * `key.rs`: the key kinds and how they are stored (exact `u64`, or a
 //!   128-bit SipHash-1-3 fingerprint under a per-limiter random key).
 //! * `pair.rs`: a slot = (key tag, bucket word) as one 16-byte atomic.
-//! * `table.rs`: contiguous slots, bounded linear-probe windows, and the
-//!   claim / prove-unique / publish protocol that inserts and reclaims.
+//! * `table.rs`: contiguous slots in 16-slot buckets, two candidate buckets
+//!   per key, and the claim / prove-unique / publish protocol that inserts
+//!   and reclaims.
+//! * `hints.rs`: a byte of hash per slot, so lookups visit one slot, not 16.
 //! * `overrides.rs`: per-key quotas in a side table, found by generation.
 //! * `limiter.rs` and `builder.rs`: the public [`KeyedLimiter`].
 //!
@@ -39,17 +41,19 @@
 //!
 //! A bucket with zero debt at the prober's time is full, indistinguishable
 //! from no bucket. A new key's lookup, after finding the key absent, takes
-//! the first slot of its window that is `Empty`, `Free`, or such a full
-//! default-quota bucket, by CAS of the whole pair, so the old key's checks
-//! fail and find it absent (then full, correctly). Keys with their own quota
-//! are never reclaimed. Reuse in place keeps every probe chain intact; a
-//! slot never returns to `Empty`, so `Empty` still ends every search.
+//! the first slot of its emptier candidate bucket that is `Empty`, `Free`,
+//! or such a full default-quota bucket, by CAS of the whole pair, so the old
+//! key's checks fail and find it absent (then full, correctly). Keys with
+//! their own quota are never reclaimed. Reuse in place keeps every search
+//! correct: a slot never returns to `Empty`, so `Empty` still ends the
+//! search of a bucket.
 //!
 //! # One bucket per key
 //!
-//! See `table.rs`: a new key's slot is claimed `Pending`, then the window is
-//! scanned again (`SeqCst`) for another claim or bucket of the same key; the
-//! claim nearest home wins and the others give up. The loom model races two
+//! See `table.rs`: a new key's slot is claimed `Pending`, then both
+//! candidate buckets are scanned again (`SeqCst`) for another claim or
+//! bucket of the same key; the claim earliest in the key's window wins and
+//! the others give up. The loom model races two
 //! insertions of one key and checks that one bucket takes both charges.
 //!
 //! # Quotas
@@ -70,6 +74,7 @@
 //! preempted for two whole quota changes of its own key.
 
 mod builder;
+mod hints;
 mod key;
 mod limiter;
 mod overrides;

@@ -1,43 +1,51 @@
 //! The slot table and the protocol that keeps each key in exactly one slot.
 //!
 //! Slots are contiguous [`AtomicPair`]s (16 bytes), plus for byte keys a
-//! parallel array holding each fingerprint's other half (8 bytes). A key may
-//! live only in the [`WINDOW`] slots from its home slot on (wrapping at the
-//! end), so finding or placing a key reads at most one short run of
-//! contiguous memory, and nothing on a check ever walks the whole table.
+//! parallel array holding each fingerprint's other half (8 bytes). They are
+//! grouped in buckets of [`BUCKET`] slots (256 contiguous bytes), and a key
+//! may live only in its two candidate buckets, chosen by two independent
+//! parts of its hash: its *window* is bucket one's slots then bucket two's.
+//! Finding a key reads at most two short runs of contiguous memory, and
+//! nothing on a check ever walks the table. A new key goes to whichever
+//! candidate bucket has more free slots (the "power of two choices"), which
+//! keeps buckets even: at 80% load practically no key finds both full, where
+//! one linear-probe run of 32 slots overflows for about 0.5% of keys.
+//! Within a bucket a key takes the first free slot.
 //!
 //! A slot's word is a bucket or one of three marks (`state.rs`):
-//! `Empty` (never used: no key lives at or after it in any window, because
-//! a slot never becomes `Empty` again), `Free` (given up, reusable) and
-//! `Pending` (claimed by an insertion that has not yet proved its key
-//! unique). A bucket whose debt is zero is *reclaimable*: it is a full
-//! bucket, identical to no bucket at all, so a new key may take its slot in
-//! place with one CAS of the pair. No sweeper, no tombstone build-up: the
-//! slot goes straight from the old key to the new one, and probe chains
-//! through it stay intact because it is never empty.
+//! `Empty` (never used: since keys take the first free slot of a bucket and a
+//! slot never becomes `Empty` again, no key lives after it in its bucket),
+//! `Free` (given up, reusable) and `Pending` (claimed by an insertion that
+//! has not yet proved its key unique). A bucket whose debt is zero is
+//! *reclaimable*: it is a full bucket, identical to no bucket at all, so a
+//! new key may take its slot in place with one CAS of the pair. No sweeper,
+//! no tombstone build-up, and lookups stay correct because the slot is
+//! never emptied.
 //!
 //! # One slot per key
 //!
 //! Two threads inserting the same key could pick different vacancies (one
-//! saw a slot still indebted that the other saw reclaimable), so an insertion
-//! first *claims* its vacancy with a `Pending` mark carrying the key's tag,
-//! then scans the window again (the claim CAS and these loads are `SeqCst`):
+//! saw a slot still indebted that the other saw reclaimable, or the buckets'
+//! free counts changed between their looks), so an insertion first *claims*
+//! its vacancy with a `Pending` mark carrying the key's tag, then scans the
+//! window again (the claim CAS and these loads are `SeqCst`):
 //!
 //! * the key live in another slot: give the claim up, use that slot;
-//! * the key pending at a smaller distance from home: give up and retry;
-//! * the key pending at a larger distance: wait until that claim resolves;
+//! * the key pending earlier in the window: give up and retry;
+//! * the key pending later in the window: wait until that claim resolves;
 //! * otherwise publish the bucket in the claimed slot.
 //!
 //! Of two claims of one key, the later one's scan starts after both claims,
 //! so it sees the earlier one (store-buffer order, hence `SeqCst`); whichever
-//! sees the other yields or waits, and the nearer claim wins. Waits only go
-//! from a nearer claim to a farther one, and a farther one never waits on a
-//! nearer one, so no cycle can form. The only waiting on the insertion path
-//! is therefore for another thread's insertion of the *same* new key, in its
-//! few-instruction window between claim and publish. A pending slot is
-//! changed only by its claimer (publish or give up) and by a
+//! sees the other yields or waits, and the earlier slot in the window wins.
+//! Waits only go from an earlier claim to a later one, and a later one never
+//! waits on an earlier one, so no cycle can form. The only waiting on the
+//! insertion path is therefore for another thread's insertion of the *same*
+//! new key, in its few-instruction window between claim and publish. A
+//! pending slot is changed only by its claimer (publish or give up) and by a
 //! reconfiguration sweep (which only moves its generation), so it has no ABA.
 
+use super::hints::Hints;
 use super::key::StoredKey;
 use super::pair::{AtomicPair, Pair};
 use crate::state::{SlotMark, StateWord};
@@ -45,15 +53,24 @@ use crate::sync::{AtomicU64, Ordering};
 use crossbeam_utils::Backoff;
 use std::marker::PhantomData;
 
-/// How many slots from its home a key may live in.
-pub(crate) const WINDOW: usize = 32;
+/// Slots per bucket (fewer only in a table smaller than one bucket).
+pub(crate) const BUCKET: usize = 16;
 
 pub(crate) struct Table<S> {
     pairs: Box<[AtomicPair]>,
     /// Byte keys' second fingerprint half, by slot; empty for `u64` keys.
     extras: Box<[AtomicU64]>,
-    window: usize,
+    hints: Hints,
+    bucket_len: usize,
+    buckets: usize,
     _stored: PhantomData<fn(S)>,
+}
+
+/// A key's two candidate buckets, by first slot index; one if the table has one.
+#[derive(Clone, Copy)]
+struct Window {
+    starts: [usize; 2],
+    count: usize,
 }
 
 /// Where a key is, as last read.
@@ -67,7 +84,8 @@ pub(crate) struct Slot {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Vacancy {
     index: usize,
-    distance: usize,
+    /// Its place in the key's window, which orders competing claims.
+    position: usize,
     held: Pair,
 }
 
@@ -96,15 +114,19 @@ pub(crate) enum Insertion<R> {
 /// A vacancy this thread has marked `Pending` for its key.
 struct Claim {
     index: usize,
-    distance: usize,
+    position: usize,
 }
 
 impl<S: StoredKey> Table<S> {
+    /// A table of at least `capacity` slots: whole buckets of [`BUCKET`].
     pub(crate) fn new(capacity: usize) -> Self {
         let empty = Pair {
             tag: 0,
             word: StateWord::marked(SlotMark::Empty, 0),
         };
+        let bucket_len = BUCKET.min(capacity);
+        let buckets = capacity.div_ceil(bucket_len);
+        let capacity = buckets * bucket_len;
         Self {
             pairs: (0..capacity).map(|_| AtomicPair::new(empty)).collect(),
             extras: if S::HAS_EXTRA {
@@ -112,7 +134,9 @@ impl<S: StoredKey> Table<S> {
             } else {
                 Box::new([])
             },
-            window: WINDOW.min(capacity),
+            hints: Hints::new(capacity),
+            bucket_len,
+            buckets,
             _stored: PhantomData,
         }
     }
@@ -131,19 +155,26 @@ impl<S: StoredKey> Table<S> {
     }
 
     #[inline]
-    fn home(&self, key: S) -> usize {
-        // Multiply-shift maps the hash onto any capacity, not just powers of two.
-        ((u128::from(key.home()) * self.pairs.len() as u128) >> 64) as usize
+    fn window(&self, key: S) -> Window {
+        // Multiply-shift maps each 32-bit half of the hash onto any number
+        // of buckets, not just powers of two.
+        let bucket = |half: u64| ((half * self.buckets as u64) >> 32) as usize;
+        let home = key.home();
+        let first = bucket(home >> 32);
+        let mut second = bucket(home & u64::from(u32::MAX));
+        if second == first {
+            second = (first + 1) % self.buckets;
+        }
+        Window {
+            starts: [first * self.bucket_len, second * self.bucket_len],
+            count: if self.buckets > 1 { 2 } else { 1 },
+        }
     }
 
+    /// Slot `position` of `window` (positions run through bucket one, then two).
     #[inline]
-    fn index(&self, home: usize, distance: usize) -> usize {
-        let index = home + distance;
-        if index >= self.pairs.len() {
-            index - self.pairs.len()
-        } else {
-            index
-        }
+    fn index(&self, window: Window, position: usize) -> usize {
+        window.starts[position / self.bucket_len] + position % self.bucket_len
     }
 
     /// Whether `pair`, read from `index`, is `key`'s bucket.
@@ -156,58 +187,81 @@ impl<S: StoredKey> Table<S> {
             && (!S::HAS_EXTRA || self.extras[index].load(Ordering::Relaxed) == key.extra())
     }
 
-    /// Finds `key`, or else the first slot of its window a new key may
-    /// take: `Empty`, `Free`, or a bucket `reclaimable` says is full.
+    /// Finds `key`, or else the slot a new key should take: in the
+    /// candidate bucket with more free slots (`Empty`, `Free`, or a bucket
+    /// `reclaimable` says is full), the first of them.
     pub(crate) fn find(&self, key: S, reclaimable: impl Fn(StateWord) -> bool) -> Lookup {
-        let home = self.home(key);
-        let mut marked_vacancy = None;
-        for distance in 0..self.window {
-            let index = self.index(home, distance);
-            let pair = self.settled(index, key);
-            match pair.word.mark() {
-                None if self.holds(index, key, pair) => {
+        let window = self.window(key);
+        // Fast path: only the slots whose hint matches (see `hints.rs`).
+        let hint = Hints::of(key.home());
+        for choice in 0..window.count {
+            let start = window.starts[choice];
+            let mut matches = self.hints.matches(start, self.bucket_len, hint);
+            while matches != 0 {
+                let index = start + matches.trailing_zeros() as usize;
+                matches &= matches - 1;
+                let pair = self.settled(index, key);
+                if self.holds(index, key, pair) {
                     return Lookup::Found(Slot {
                         index,
                         word: pair.word,
-                    })
-                }
-                Some(SlotMark::Empty) => {
-                    marked_vacancy = Some(Vacancy {
-                        index,
-                        distance,
-                        held: pair,
                     });
-                    break;
                 }
-                Some(SlotMark::Free) if marked_vacancy.is_none() => {
-                    marked_vacancy = Some(Vacancy {
-                        index,
-                        distance,
-                        held: pair,
-                    })
-                }
-                _ => {}
             }
         }
-        // The key is absent. A reclaimable bucket nearer home than the first
-        // marked vacancy is preferred; checked only now, so a known key's
+        // Every slot, in case a hint was not yet visible.
+        for choice in 0..window.count {
+            for offset in 0..self.bucket_len {
+                let position = choice * self.bucket_len + offset;
+                let index = self.index(window, position);
+                let pair = self.settled(index, key);
+                if self.holds(index, key, pair) {
+                    return Lookup::Found(Slot {
+                        index,
+                        word: pair.word,
+                    });
+                }
+                if pair.word.mark() == Some(SlotMark::Empty) {
+                    break; // the rest of this bucket is unused
+                }
+            }
+        }
+        // The key is absent: only now weigh the vacancies, so a known key's
         // lookup never pays for it.
-        let end = marked_vacancy.map_or(self.window, |vacancy| vacancy.distance);
-        (0..end)
-            .find_map(|distance| {
-                let index = self.index(home, distance);
+        let mut best: Option<(usize, Vacancy)> = None;
+        for choice in 0..window.count {
+            let (mut free, mut first) = (0, None);
+            for offset in 0..self.bucket_len {
+                let position = choice * self.bucket_len + offset;
+                let index = self.index(window, position);
                 // Acquire: as in `settled`.
                 let held = self.pairs[index].load(Ordering::Acquire);
-                (held.word.mark().is_none() && reclaimable(held.word)).then_some(Vacancy {
-                    index,
-                    distance,
-                    held,
-                })
-            })
-            .or(marked_vacancy)
-            .map_or(Lookup::Absent(None), |vacancy| {
-                Lookup::Absent(Some(vacancy))
-            })
+                let mark = held.word.mark();
+                let vacant = match mark {
+                    Some(SlotMark::Empty) | Some(SlotMark::Free) => true,
+                    Some(SlotMark::Pending) => false,
+                    None => reclaimable(held.word),
+                };
+                if vacant {
+                    first.get_or_insert(Vacancy {
+                        index,
+                        position,
+                        held,
+                    });
+                }
+                if mark == Some(SlotMark::Empty) {
+                    free += self.bucket_len - offset;
+                    break;
+                }
+                free += usize::from(vacant);
+            }
+            if let Some(vacancy) = first {
+                if best.is_none_or(|(most, _)| free > most) {
+                    best = Some((free, vacancy));
+                }
+            }
+        }
+        Lookup::Absent(best.map(|(_, vacancy)| vacancy))
     }
 
     /// The pair at `index` once no insertion of `key` is pending there.
@@ -305,29 +359,39 @@ impl<S: StoredKey> Table<S> {
             // Relaxed: published by the Release of the publishing CAS.
             self.extras[vacancy.index].store(key.extra(), Ordering::Relaxed);
         }
+        self.hints.set(vacancy.index, Hints::of(key.home()));
         Some(Claim {
             index: vacancy.index,
-            distance: vacancy.distance,
+            position: vacancy.position,
         })
     }
 
     /// Whether `claim` may be published: no other slot of the window holds
-    /// or has a nearer claim on `key`; waits out farther claims.
+    /// or has an earlier claim on `key`; waits out later claims.
     fn is_unique(&self, key: S, claim: &Claim) -> bool {
-        let home = self.home(key);
-        for distance in (0..self.window).filter(|&distance| distance != claim.distance) {
-            let index = self.index(home, distance);
+        let window = self.window(key);
+        let mut position = 0;
+        while position < window.count * self.bucket_len {
+            if position == claim.position {
+                position += 1;
+                continue;
+            }
+            let index = self.index(window, position);
             let backoff = Backoff::new();
             loop {
                 // SeqCst: see `claim`.
                 let pair = self.pairs[index].load(Ordering::SeqCst);
                 match pair.word.mark() {
-                    // Nothing lives beyond a never-used slot.
-                    Some(SlotMark::Empty) => return true,
+                    // Nothing lives after a never-used slot in its bucket.
+                    Some(SlotMark::Empty) => {
+                        position =
+                            (position / self.bucket_len) * self.bucket_len + self.bucket_len - 1;
+                        break;
+                    }
                     // A pending tag match may be another key sharing the tag
                     // (2^-64): treating it as ours only costs a wait.
                     Some(SlotMark::Pending) if pair.tag == key.tag() => {
-                        if distance < claim.distance {
+                        if position < claim.position {
                             return false;
                         }
                         wait_for_claimer(&backoff);
@@ -336,6 +400,7 @@ impl<S: StoredKey> Table<S> {
                     _ => break,
                 }
             }
+            position += 1;
         }
         true
     }
