@@ -2,19 +2,29 @@
 //! `ValueError` / `TypeError` a Python caller expects instead of PyO3's
 //! `OverflowError` for a negative int.
 
+use floodgate::{FullTable, LayerKey};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDelta, PyFloat, PyInt};
+use pyo3::types::{PyBool, PyBytes, PyDelta, PyFloat, PyInt, PyString};
 use std::time::Duration;
 
 const NANOS_PER_SECOND: f64 = 1e9;
 
 /// An int in `0..2**64`: a count, a cost or a timestamp named `name`.
 pub(crate) fn unsigned(value: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
-    match value.extract::<u64>() {
+    int_up_to(value, name, "2**64 - 1")
+}
+
+/// An int that `T` holds (from 0 to `max`, as the message writes it).
+fn int_up_to<'py, T: FromPyObjectOwned<'py>>(
+    value: &Bound<'py, PyAny>,
+    name: &str,
+    max: &str,
+) -> PyResult<T> {
+    match value.extract::<T>() {
         Ok(number) => Ok(number),
         Err(_) if value.is_instance_of::<PyInt>() => Err(PyValueError::new_err(format!(
-            "{name} must be between 0 and 2**64 - 1, got {value}"
+            "{name} must be between 0 and {max}, got {value}"
         ))),
         Err(_) => Err(type_error(value, name, "an int")),
     }
@@ -30,12 +40,17 @@ pub(crate) fn amount(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     unsigned(value, "amount")
 }
 
-/// `now_ns=`: a caller-supplied timestamp, or `None` for the limiter's clock.
-pub(crate) fn timestamp(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+/// `None`, or an int in `0..2**64` named `name`.
+pub(crate) fn optional_unsigned(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<u64>> {
     if value.is_none() {
         return Ok(None);
     }
-    unsigned(value, "now_ns").map(Some)
+    unsigned(value, name).map(Some)
+}
+
+/// `now_ns=`: a caller-supplied timestamp, or `None` for the limiter's clock.
+pub(crate) fn timestamp(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+    optional_unsigned(value, "now_ns")
 }
 
 /// A span of time given as seconds (int or float) or a `datetime.timedelta`.
@@ -73,4 +88,75 @@ fn type_error(value: &Bound<'_, PyAny>, name: &str, expected: &str) -> PyErr {
         .name()
         .map_or_else(|_| "?".to_owned(), |name| name.to_string());
     PyTypeError::new_err(format!("{name} must be {expected}, got {found}"))
+}
+
+/// A key of a keyed limiter: `str` (its UTF-8 bytes, borrowed from the
+/// string), `bytes`, or an int in `0..2**64`. A str and the bytes of its
+/// UTF-8 encoding are one key; ints are keys of their own kind. Empty and
+/// oversized byte keys are the engine's to refuse.
+pub(crate) fn key<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Key<'a>> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(Key::Bytes(text.to_str()?.as_bytes()));
+    }
+    if let Ok(bytes) = value.cast::<PyBytes>() {
+        return Ok(Key::Bytes(bytes.as_bytes()));
+    }
+    // A bool is an int to Python, but as a key it is a mistake.
+    if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
+        return unsigned(value, "key").map(Key::Id);
+    }
+    Err(type_error(value, "key", "str, bytes or int"))
+}
+
+/// The two kinds of key a Python keyed limit takes.
+#[derive(Clone, Copy)]
+pub(crate) enum Key<'a> {
+    Id(u64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Key<'a> {
+    /// The same key as a policy layer is asked about it.
+    pub(crate) fn layer_key(self) -> LayerKey<'a> {
+        match self {
+            Self::Id(id) => LayerKey::Id(id),
+            Self::Bytes(bytes) => LayerKey::Bytes(bytes),
+        }
+    }
+}
+
+/// A policy layer's key: None for an unkeyed layer, else as [`key`].
+pub(crate) fn layer_key<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<LayerKey<'a>> {
+    if value.is_none() {
+        return Ok(LayerKey::Unkeyed);
+    }
+    key(value).map(Key::layer_key)
+}
+
+/// `on_full=`: what a new key gets when the table has no slot for it.
+pub(crate) fn full_table(value: &Bound<'_, PyAny>) -> PyResult<FullTable> {
+    let Ok(name) = value.cast::<PyString>() else {
+        return Err(type_error(value, "on_full", "a str"));
+    };
+    match name.to_str()? {
+        "deny" => Ok(FullTable::Deny),
+        "admit" => Ok(FullTable::Admit),
+        "overflow" => Ok(FullTable::Overflow),
+        other => Err(PyValueError::new_err(format!(
+            "on_full must be 'deny', 'admit' or 'overflow', got {other:?}"
+        ))),
+    }
+}
+
+/// `capacity=` and other sizes.
+pub(crate) fn size(value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    let size = unsigned(value, name)?;
+    usize::try_from(size).map_err(|_| {
+        PyValueError::new_err(format!("{name} must fit this platform's usize, got {size}"))
+    })
+}
+
+/// A count that fits in 32 bits: retries, growth factors.
+pub(crate) fn small(value: &Bound<'_, PyAny>, name: &str) -> PyResult<u32> {
+    int_up_to(value, name, "2**32 - 1")
 }

@@ -3,6 +3,7 @@
 use crate::args;
 use floodgate::{Clock, ManualClock, MonotonicClock};
 use pyo3::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// The clock behind a Python limiter: the engine's monotonic clock, or a
 /// manual clock the caller moves (tests, simulations). One enum instead of a
@@ -11,15 +12,35 @@ use pyo3::prelude::*;
 #[derive(Clone, Debug)]
 pub(crate) enum BindingClock {
     Monotonic(MonotonicClock),
-    Manual(ManualClock),
+    /// The `Arc` gives the clock an identity, so a policy can tell whether
+    /// its layers run on one manual clock.
+    Manual(Arc<ManualClock>),
+}
+
+/// The one monotonic timeline of every object built without a ManualClock.
+/// A `MonotonicClock` counts from its own creation, so limiters with clocks
+/// of their own would disagree about "now" once layered in one policy.
+fn process_clock() -> &'static MonotonicClock {
+    static CLOCK: OnceLock<MonotonicClock> = OnceLock::new();
+    CLOCK.get_or_init(MonotonicClock::new)
 }
 
 impl BindingClock {
-    /// The manual clock's handle if one is given, else a new monotonic clock.
+    /// The manual clock's handle if one is given, else the process's
+    /// monotonic timeline.
     pub(crate) fn from_option(clock: Option<&Bound<'_, PyManualClock>>) -> Self {
         match clock {
-            Some(manual) => Self::Manual(manual.get().0.clone()),
-            None => Self::Monotonic(MonotonicClock::new()),
+            Some(manual) => Self::Manual(Arc::clone(&manual.get().0)),
+            None => Self::Monotonic(process_clock().clone()),
+        }
+    }
+
+    /// Whether `self` and `other` read the same timeline.
+    pub(crate) fn same_timeline(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Monotonic(_), Self::Monotonic(_)) => true,
+            (Self::Manual(one), Self::Manual(other)) => Arc::ptr_eq(one, other),
+            _ => false,
         }
     }
 }
@@ -37,7 +58,7 @@ impl Clock for BindingClock {
 /// A clock that moves only when told to. Limiters built with it share its
 /// time: advance it and every one of them sees the new time.
 #[pyclass(frozen, name = "ManualClock", module = "floodgate")]
-pub(crate) struct PyManualClock(ManualClock);
+pub(crate) struct PyManualClock(Arc<ManualClock>);
 
 fn start_ns(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "start_ns")
@@ -57,7 +78,7 @@ impl PyManualClock {
     #[new]
     #[pyo3(signature = (start_ns = 0))]
     fn new(#[pyo3(from_py_with = start_ns)] start_ns: u64) -> Self {
-        Self(ManualClock::starting_at(start_ns))
+        Self(Arc::new(ManualClock::starting_at(start_ns)))
     }
 
     /// The current time in nanoseconds.

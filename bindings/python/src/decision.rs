@@ -1,6 +1,7 @@
 //! `floodgate.Decision` and `floodgate.Outcome`: what a check answers.
 
-use floodgate::{Decision, Outcome};
+use crate::args;
+use floodgate::{Decision, Outcome, WARNING_ZONE_PERCENT};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -19,6 +20,10 @@ pub(crate) enum PyOutcome {
     /// The cost exceeds the burst, so it can never be admitted.
     #[pyo3(name = "CANNOT_FIT")]
     CannotFit,
+    /// The key is suspended, not rate limited: nothing was charged;
+    /// `retry_after` is the suspension's end, None when it has none.
+    #[pyo3(name = "SUSPENDED")]
+    Suspended,
 }
 
 impl PyOutcome {
@@ -27,6 +32,7 @@ impl PyOutcome {
             Outcome::Admitted => Ok(Self::Admitted),
             Outcome::Denied => Ok(Self::Denied),
             Outcome::CannotFit => Ok(Self::CannotFit),
+            Outcome::Suspended => Ok(Self::Suspended),
             // The engine's enum is non-exhaustive: an outcome added there
             // must be added here, and until then says so instead of lying.
             other => Err(PyRuntimeError::new_err(format!(
@@ -40,6 +46,7 @@ impl PyOutcome {
             Self::Admitted => "ADMITTED",
             Self::Denied => "DENIED",
             Self::CannotFit => "CANNOT_FIT",
+            Self::Suspended => "SUSPENDED",
         }
     }
 }
@@ -53,6 +60,10 @@ impl PyOutcome {
 #[pyclass(frozen, freelist = 64, name = "Decision", module = "floodgate")]
 #[derive(Clone, Copy)]
 pub(crate) struct PyDecision(pub(crate) Decision);
+
+fn percent(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    args::unsigned(value, "percent")
+}
 
 fn seconds(nanos: u64) -> f64 {
     Duration::from_nanos(nanos).as_secs_f64()
@@ -96,8 +107,9 @@ impl PyDecision {
         self.0.reset_after_ns()
     }
 
-    /// When denied, seconds until the same cost is admitted (never 0);
-    /// None otherwise, including for CANNOT_FIT.
+    /// When denied, seconds until the same cost is admitted (never 0); when
+    /// suspended until a time, seconds until then; None otherwise, including
+    /// for CANNOT_FIT and an open-ended suspension.
     #[getter]
     fn retry_after(&self) -> Option<f64> {
         self.0.retry_after().map(|wait| wait.as_secs_f64())
@@ -107,6 +119,27 @@ impl PyDecision {
     #[getter]
     fn retry_after_ns(&self) -> u64 {
         self.0.retry_after_ns()
+    }
+
+    /// For an admitted reservation (`reserve`), seconds to wait before
+    /// proceeding; 0.0 for everything else.
+    #[getter]
+    fn delay(&self) -> f64 {
+        self.0.delay().as_secs_f64()
+    }
+
+    /// `delay` in nanoseconds.
+    #[getter]
+    fn delay_ns(&self) -> u64 {
+        // A delay is built from u64 nanoseconds, so it always fits.
+        u64::try_from(self.0.delay().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether at most `percent` % of the limit remains (GenieOS's warning
+    /// zone: 20 %, "log it, slow down").
+    #[pyo3(signature = (percent = WARNING_ZONE_PERCENT), text_signature = "($self, percent=20)")]
+    fn in_warning_zone(&self, #[pyo3(from_py_with = percent)] percent: u64) -> bool {
+        self.0.in_warning_zone(percent)
     }
 
     fn __bool__(&self) -> bool {

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 /// `scope` as the engine's Scope. Names other than the five built-in ones
 /// are interned: each distinct name is leaked once (the engine keeps scope
 /// names as `&'static str`; they come from configuration, so few).
-fn scope(name: &str) -> Scope {
+pub(crate) fn scope(name: &str) -> Scope {
     static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
     match name {
         "key" => Scope::Key,

@@ -7,8 +7,12 @@ mod decision;
 mod errors;
 mod headers;
 mod inflight;
+mod keyed;
 mod limiter;
+mod per_kind;
+mod policy;
 mod quota;
+mod retry;
 mod window;
 
 use pyo3::prelude::*;
@@ -22,11 +26,17 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<clock::PyManualClock>()?;
     module.add_class::<limiter::PyLimiter>()?;
     module.add_class::<window::PySlidingWindow>()?;
+    module.add_class::<keyed::PyKeyedLimiter>()?;
+    module.add_class::<policy::PyPolicy>()?;
+    module.add_class::<policy::PyVerdict>()?;
     module.add_class::<inflight::PyInFlight>()?;
     module.add_class::<inflight::PyPermit>()?;
     module.add_class::<headers::PyRateLimitPolicy>()?;
     module.add_class::<headers::PyHeaders>()?;
     module.add_class::<headers::PyErrorBody>()?;
+    module.add_class::<retry::PyRetryPolicy>()?;
+    module.add_class::<retry::PyRetry>()?;
+    module.add_function(wrap_pyfunction!(retry::py_parse_retry_after, module)?)?;
     module.add(
         "FloodgateError",
         module.py().get_type::<errors::FloodgateError>(),

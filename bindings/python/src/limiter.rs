@@ -4,31 +4,48 @@ use crate::args;
 use crate::clock::{BindingClock, PyManualClock};
 use crate::decision::PyDecision;
 use crate::quota::PyQuota;
-use floodgate::Limiter;
+use floodgate::{Clock, Limiter};
 use pyo3::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One rate-limited bucket, safe to call from any number of threads.
 ///
 /// Methods keep the GIL: a check takes tens of nanoseconds, less than
 /// releasing and re-taking the GIL would cost, and it never blocks.
+///
+/// The bucket is shared (`Arc`) so that a `Policy` layering it keeps using
+/// the very bucket this object checks.
 #[pyclass(frozen, name = "Limiter", module = "floodgate")]
-pub(crate) struct PyLimiter(Limiter<BindingClock>);
+pub(crate) struct PyLimiter(pub(crate) Arc<Limiter<BindingClock>>);
+
+fn max_wait(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "max_wait")
+}
+
+fn until_ns(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+    args::optional_unsigned(value, "until_ns")
+}
+
+fn seconds(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "seconds")
+}
 
 #[pymethods]
 impl PyLimiter {
-    /// A full bucket for `quota`, timed by `clock` (a ManualClock) or by a
-    /// monotonic clock of its own.
+    /// A full bucket for `quota`, timed by `clock` (a ManualClock) or by the
+    /// process's monotonic clock.
     #[new]
     #[pyo3(signature = (quota, *, clock = None))]
     fn new(quota: &Bound<'_, PyQuota>, clock: Option<&Bound<'_, PyManualClock>>) -> Self {
-        Self(Limiter::with_clock(
+        Self(Arc::new(Limiter::with_clock(
             quota.get().0,
             BindingClock::from_option(clock),
-        ))
+        )))
     }
 
     /// Decides a request of `cost` units, now or at `now_ns` (a timestamp
-    /// on this limiter's own timeline: feed one limiter from one clock).
+    /// on this limiter's timeline: see `now_ns()`).
     #[pyo3(signature = (cost = 1, now_ns = None))]
     fn check(
         &self,
@@ -38,6 +55,23 @@ impl PyLimiter {
         PyDecision(match now_ns {
             Some(now_ns) => self.0.check_at(cost, now_ns),
             None => self.0.check(cost),
+        })
+    }
+
+    /// Delay instead of reject: when `cost` fits within `max_wait` (seconds
+    /// or a timedelta), reserves it now and admits, with `delay` the wait
+    /// before proceeding; otherwise denies and charges nothing. Cancel a
+    /// reservation by refunding its cost.
+    #[pyo3(signature = (cost, max_wait, now_ns = None))]
+    fn reserve(
+        &self,
+        #[pyo3(from_py_with = args::cost)] cost: u64,
+        #[pyo3(from_py_with = max_wait)] max_wait: Duration,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyDecision {
+        PyDecision(match now_ns {
+            Some(now_ns) => self.0.reserve_at(cost, max_wait, now_ns),
+            None => self.0.reserve(cost, max_wait),
         })
     }
 
@@ -76,6 +110,30 @@ impl PyLimiter {
             Some(now_ns) => self.0.reconfigure_at(quota, now_ns),
             None => self.0.reconfigure(quota),
         }
+    }
+
+    /// Suspends the bucket until `until_ns` on its timeline, or
+    /// indefinitely with None: checks answer SUSPENDED and charge nothing,
+    /// and the bucket keeps its state for when the suspension ends.
+    fn suspend_until(&self, #[pyo3(from_py_with = until_ns)] until_ns: Option<u64>) {
+        self.0.suspend_until(until_ns);
+    }
+
+    /// Suspends the bucket for `seconds` (int, float or timedelta) from now.
+    fn suspend_for(&self, #[pyo3(from_py_with = seconds)] seconds: Duration) {
+        self.0.suspend_for(seconds);
+    }
+
+    /// Ends a suspension; the next check is decided by the bucket again.
+    fn lift_suspension(&self) {
+        self.0.lift_suspension();
+    }
+
+    /// Now on this limiter's timeline, in nanoseconds: its ManualClock's
+    /// time, or the process's monotonic clock shared by every floodgate
+    /// object built without one.
+    fn now_ns(&self) -> u64 {
+        self.0.clock().now_ns()
     }
 
     /// The quota in force.

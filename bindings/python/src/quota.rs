@@ -12,13 +12,21 @@ use std::time::Duration;
 pub(crate) struct PyQuota(pub(crate) Quota);
 
 impl PyQuota {
-    /// `quota` with `burst` in place of its own when one is given.
-    fn burst_or_default(quota: floodgate::Result<Quota>, burst: Option<u64>) -> PyResult<Self> {
-        let quota = quota.map_err(engine_error)?;
-        match burst {
-            Some(burst) => quota.with_burst(burst).map(Self).map_err(engine_error),
-            None => Ok(Self(quota)),
+    /// `quota` with `burst` in place of its own when one is given, and with
+    /// `lockout` when one is given.
+    fn build(
+        quota: floodgate::Result<Quota>,
+        burst: Option<u64>,
+        lockout: Option<Duration>,
+    ) -> PyResult<Self> {
+        let mut quota = quota.map_err(engine_error)?;
+        if let Some(burst) = burst {
+            quota = quota.with_burst(burst).map_err(engine_error)?;
         }
+        if let Some(lockout) = lockout {
+            quota = quota.with_lockout(lockout).map_err(engine_error)?;
+        }
+        Ok(Self(quota))
     }
 }
 
@@ -27,6 +35,17 @@ fn optional_burst(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
         return Ok(None);
     }
     args::unsigned(value, "burst").map(Some)
+}
+
+fn optional_lockout(value: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    lockout(value).map(Some)
+}
+
+fn lockout(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "lockout")
 }
 
 fn count(value: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -48,71 +67,102 @@ fn seconds(nanos: u64) -> f64 {
 #[pymethods]
 impl PyQuota {
     /// `count` requests per `period` (seconds or a timedelta); the burst
-    /// defaults to `count`.
+    /// defaults to `count`. With `lockout` (seconds or a timedelta), requests
+    /// made while denied are charged too, so hammering pushes the wait out,
+    /// by at most `lockout` past an empty bucket.
     #[new]
-    #[pyo3(signature = (count, period, *, burst = None))]
+    #[pyo3(signature = (count, period, *, burst = None, lockout = None))]
     fn new(
         #[pyo3(from_py_with = count)] count: u64,
         #[pyo3(from_py_with = period)] period: Duration,
         #[pyo3(from_py_with = optional_burst)] burst: Option<u64>,
+        #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
-        Self::burst_or_default(Quota::new(count, period), burst)
+        Self::build(Quota::new(count, period), burst, lockout)
     }
 
     /// `count` requests per `period_ns` nanoseconds.
     #[staticmethod]
-    #[pyo3(signature = (count, period_ns, *, burst = None))]
+    #[pyo3(signature = (count, period_ns, *, burst = None, lockout = None))]
     fn per_period_ns(
         #[pyo3(from_py_with = count)] count: u64,
         #[pyo3(from_py_with = period_ns)] period_ns: u64,
         #[pyo3(from_py_with = optional_burst)] burst: Option<u64>,
+        #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
-        Self::burst_or_default(Quota::new(count, Duration::from_nanos(period_ns)), burst)
+        Self::build(
+            Quota::new(count, Duration::from_nanos(period_ns)),
+            burst,
+            lockout,
+        )
     }
 
     /// `count` requests per second.
     #[staticmethod]
-    #[pyo3(signature = (count, *, burst = None))]
+    #[pyo3(signature = (count, *, burst = None, lockout = None))]
     fn per_second(
         #[pyo3(from_py_with = count)] count: u64,
         #[pyo3(from_py_with = optional_burst)] burst: Option<u64>,
+        #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
-        Self::burst_or_default(Quota::per_second(count), burst)
+        Self::build(Quota::per_second(count), burst, lockout)
     }
 
     /// `count` requests per minute.
     #[staticmethod]
-    #[pyo3(signature = (count, *, burst = None))]
+    #[pyo3(signature = (count, *, burst = None, lockout = None))]
     fn per_minute(
         #[pyo3(from_py_with = count)] count: u64,
         #[pyo3(from_py_with = optional_burst)] burst: Option<u64>,
+        #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
-        Self::burst_or_default(Quota::per_minute(count), burst)
+        Self::build(Quota::per_minute(count), burst, lockout)
     }
 
     /// `count` requests per hour.
     #[staticmethod]
-    #[pyo3(signature = (count, *, burst = None))]
+    #[pyo3(signature = (count, *, burst = None, lockout = None))]
     fn per_hour(
         #[pyo3(from_py_with = count)] count: u64,
         #[pyo3(from_py_with = optional_burst)] burst: Option<u64>,
+        #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
-        Self::burst_or_default(Quota::per_hour(count), burst)
+        Self::build(Quota::per_hour(count), burst, lockout)
     }
 
     /// `count` requests per day.
     #[staticmethod]
-    #[pyo3(signature = (count, *, burst = None))]
+    #[pyo3(signature = (count, *, burst = None, lockout = None))]
     fn per_day(
         #[pyo3(from_py_with = count)] count: u64,
         #[pyo3(from_py_with = optional_burst)] burst: Option<u64>,
+        #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
-        Self::burst_or_default(Quota::per_day(count), burst)
+        Self::build(Quota::per_day(count), burst, lockout)
     }
 
     /// The same rate with a different burst.
     fn with_burst(&self, #[pyo3(from_py_with = required_burst)] burst: u64) -> PyResult<Self> {
         self.0.with_burst(burst).map(Self).map_err(engine_error)
+    }
+
+    /// The same quota with a lockout of at most `lockout` (0 turns it off).
+    fn with_lockout(&self, #[pyo3(from_py_with = lockout)] lockout: Duration) -> PyResult<Self> {
+        self.0.with_lockout(lockout).map(Self).map_err(engine_error)
+    }
+
+    /// The longest hammering can hold a client past an empty bucket, in
+    /// seconds; 0.0 when lockout is off.
+    #[getter]
+    fn lockout(&self) -> f64 {
+        self.0.lockout().as_secs_f64()
+    }
+
+    /// `lockout` in nanoseconds.
+    #[getter]
+    fn lockout_ns(&self) -> u64 {
+        // Lockouts are built from u64 nanoseconds, so this always fits.
+        u64::try_from(self.0.lockout().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Requests allowed per period.
@@ -159,8 +209,12 @@ impl PyQuota {
     }
 
     fn __repr__(&self) -> String {
+        let lockout = match self.0.lockout() {
+            std::time::Duration::ZERO => String::new(),
+            lockout => format!(", lockout={:?}", lockout.as_secs_f64()),
+        };
         format!(
-            "Quota.per_period_ns({}, {}, burst={})",
+            "Quota.per_period_ns({}, {}, burst={}{lockout})",
             self.0.count(),
             self.0.period_ns(),
             self.0.burst()

@@ -6,13 +6,15 @@ use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use floodgate::SlidingWindow;
 use pyo3::prelude::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// At most `limit` units per sliding `window` (GenieOS: 600 per minute per
 /// workspace), the previous window weighted by its overlap. Safe from any
-/// number of threads.
+/// number of threads. Shared (`Arc`) so a `Policy` layering it checks this
+/// very counter.
 #[pyclass(frozen, name = "SlidingWindow", module = "floodgate")]
-pub(crate) struct PySlidingWindow(SlidingWindow<BindingClock>);
+pub(crate) struct PySlidingWindow(pub(crate) Arc<SlidingWindow<BindingClock>>);
 
 fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "limit")
@@ -34,7 +36,7 @@ impl PySlidingWindow {
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
         SlidingWindow::with_clock(limit, window, BindingClock::from_option(clock))
-            .map(Self)
+            .map(|window| Self(Arc::new(window)))
             .map_err(engine_error)
     }
 

@@ -14,3 +14,45 @@ def admitted_after_burst() -> bool:
     clock.advance(datetime.timedelta(seconds=1))
     limiter.reconfigure(floodgate.Quota(600, 60.0, burst=remaining + 1))
     return decision.outcome == floodgate.Outcome.ADMITTED and wait is None
+
+
+def layered_check(api_key: str, workspace: int) -> tuple[bool, str, float | None]:
+    clock = floodgate.ManualClock()
+    keys = floodgate.KeyedLimiter(
+        floodgate.Quota.per_second(30, burst=60, lockout=5.0),
+        capacity=100_000,
+        on_full="overflow",
+        max_overrides=1_000,
+        clock=clock,
+    )
+    keys.set_quota(b"vip", floodgate.Quota.per_second(120))
+    workspaces = floodgate.KeyedLimiter(floodgate.Quota.per_minute(600), clock=clock)
+    global_cap = floodgate.SlidingWindow(6_000, 60, clock=clock)
+    policy = floodgate.Policy(
+        [("key", keys), ("workspace", workspaces)],
+        shadow=[("global", global_cap)],
+    )
+    verdict: floodgate.Verdict = policy.check([api_key, workspace, None], cost=1)
+    counts: dict[str, int] = policy.counters()
+    decision = verdict.decision
+    warn: bool = decision.in_warning_zone(percent=25) or counts["denied"] > 0
+    return verdict.admitted and not warn, verdict.scope, decision.retry_after
+
+
+def suspended_then_reserved() -> float:
+    limiter = floodgate.Limiter(floodgate.Quota.per_second(10))
+    limiter.suspend_for(datetime.timedelta(seconds=1))
+    limiter.suspend_until(None)
+    limiter.lift_suspension()
+    reserved = limiter.reserve(1, max_wait=0.5)
+    return reserved.delay if reserved.outcome != floodgate.Outcome.SUSPENDED else 0.0
+
+
+def retry_waits(header: str | None) -> list[float]:
+    retry = floodgate.RetryPolicy(0.25, 2, 5, 4.0, jitter="full", seed=7).start()
+    waits: list[float] = []
+    server_says = None if header is None else floodgate.parse_retry_after(header)
+    while (wait := retry.next_delay(server_says)) is not None:
+        waits.append(wait)
+    backoff = floodgate.RetryPolicy.genieos().with_jitter("none").backoff(retry.retries)
+    return waits if backoff is None else [*waits, backoff]

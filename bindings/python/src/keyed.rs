@@ -1,0 +1,336 @@
+//! `floodgate.KeyedLimiter`: one GCRA bucket per key in a lock-free table.
+
+use crate::args::{self, Key};
+use crate::clock::{BindingClock, PyManualClock};
+use crate::decision::PyDecision;
+use crate::errors::engine_error;
+use crate::per_kind::{PerKind, Recipe};
+use crate::quota::PyQuota;
+use floodgate::{Clock, Error, FullTable, KeyedLimiter, Quota, Result, MAX_KEYED_CAPACITY};
+use pyo3::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Keys the table holds when no capacity is given (the engine's default).
+const DEFAULT_CAPACITY: usize = 65_536;
+
+type IntTable = KeyedLimiter<u64, BindingClock>;
+type ByteTable = KeyedLimiter<[u8], BindingClock>;
+
+/// Everything a keyed limiter's tables are built from; `quota` follows
+/// `reconfigure`.
+pub(crate) struct KeyedRecipe {
+    quota: Quota,
+    capacity: usize,
+    on_full: FullTable,
+    max_overrides: Option<usize>,
+    pub(crate) clock: BindingClock,
+}
+
+impl KeyedRecipe {
+    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedLimiter<K, BindingClock>> {
+        let builder = KeyedLimiter::builder(self.quota)
+            .capacity(self.capacity)
+            .on_full(self.on_full);
+        let builder = match self.max_overrides {
+            Some(max_overrides) => builder.max_overrides(max_overrides),
+            None => builder,
+        };
+        builder.clock(self.clock.clone()).build()
+    }
+}
+
+impl Recipe for KeyedRecipe {
+    type Ints = IntTable;
+    type Bytes = ByteTable;
+
+    fn build_ints(&self) -> Result<IntTable> {
+        self.build()
+    }
+
+    fn build_bytes(&self) -> Result<ByteTable> {
+        self.build()
+    }
+}
+
+pub(crate) type KeyedTables = PerKind<KeyedRecipe>;
+
+/// Rate limits per key (API key, token, user id, client address): one GCRA
+/// bucket per key in a fixed-size, lock-free table, safe from any number of
+/// threads. Keys are `str`, `bytes` or `int`; see the stub for the rules.
+#[pyclass(frozen, name = "KeyedLimiter", module = "floodgate")]
+pub(crate) struct PyKeyedLimiter {
+    pub(crate) tables: Arc<KeyedTables>,
+    capacity: usize,
+}
+
+fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    args::size(value, "capacity")
+}
+
+fn max_overrides(value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    args::size(value, "max_overrides").map(Some)
+}
+
+fn max_wait(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "max_wait")
+}
+
+/// The engine's answer, or its error as a Python exception.
+fn answer<T>(result: Result<T>) -> PyResult<T> {
+    result.map_err(engine_error)
+}
+
+impl PyKeyedLimiter {
+    /// Runs `call` on the table of `key`'s kind, at `now_ns` or now.
+    #[inline]
+    fn at<T>(
+        &self,
+        key: &Bound<'_, PyAny>,
+        now_ns: Option<u64>,
+        on_ints: impl FnOnce(&IntTable, u64, u64) -> T,
+        on_bytes: impl FnOnce(&ByteTable, &[u8], u64) -> Result<T>,
+    ) -> PyResult<T> {
+        let key = args::key(key)?;
+        answer(key.dispatch(
+            &self.tables,
+            |table, id| {
+                Ok(on_ints(
+                    table,
+                    id,
+                    now_ns.unwrap_or_else(|| table.clock().now_ns()),
+                ))
+            },
+            |table, bytes| {
+                on_bytes(
+                    table,
+                    bytes,
+                    now_ns.unwrap_or_else(|| table.clock().now_ns()),
+                )
+            },
+        ))
+    }
+}
+
+#[pymethods]
+impl PyKeyedLimiter {
+    /// Buckets of `quota` for up to `capacity` keys of each kind, timed by
+    /// `clock` (a ManualClock) or the process's monotonic clock.
+    #[new]
+    #[pyo3(
+        signature = (quota, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, max_overrides = None, clock = None),
+        text_signature = "(quota, *, capacity=65536, on_full='deny', max_overrides=None, clock=None)"
+    )]
+    fn new(
+        quota: &Bound<'_, PyQuota>,
+        #[pyo3(from_py_with = capacity)] capacity: usize,
+        #[pyo3(from_py_with = args::full_table)] on_full: FullTable,
+        #[pyo3(from_py_with = max_overrides)] max_overrides: Option<usize>,
+        clock: Option<&Bound<'_, PyManualClock>>,
+    ) -> PyResult<Self> {
+        // The tables are built at first use; refuse what their builder
+        // would refuse now, while the caller is looking.
+        if capacity == 0 {
+            return Err(engine_error(Error::ZeroCapacity));
+        }
+        if capacity > MAX_KEYED_CAPACITY {
+            return Err(engine_error(Error::CapacityTooLarge));
+        }
+        let recipe = KeyedRecipe {
+            quota: quota.get().0,
+            capacity,
+            on_full,
+            max_overrides,
+            clock: BindingClock::from_option(clock),
+        };
+        Ok(Self {
+            tables: Arc::new(PerKind::new(recipe)),
+            capacity,
+        })
+    }
+
+    /// Decides a request of `cost` units for `key`, now or at `now_ns`.
+    #[pyo3(signature = (key, cost = 1, now_ns = None))]
+    fn check(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::cost)] cost: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.check_at(&id, cost, now),
+            |table, bytes, now| table.check_at(bytes, cost, now),
+        )
+        .map(PyDecision)
+    }
+
+    /// Delay instead of reject for `key`: as `Limiter.reserve`.
+    #[pyo3(signature = (key, cost, max_wait, now_ns = None))]
+    fn reserve(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::cost)] cost: u64,
+        #[pyo3(from_py_with = max_wait)] max_wait: Duration,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.reserve_at(&id, cost, max_wait, now),
+            |table, bytes, now| table.reserve_at(bytes, cost, max_wait, now),
+        )
+        .map(PyDecision)
+    }
+
+    /// `key`'s bucket as it stands, charging nothing; a key without a
+    /// bucket reads as full and is not inserted.
+    #[pyo3(signature = (key, now_ns = None))]
+    fn peek(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.peek_at(&id, now),
+            |table, bytes, now| table.peek_at(bytes, now),
+        )
+        .map(PyDecision)
+    }
+
+    /// Gives `amount` units back to `key`'s bucket; never above full.
+    #[pyo3(signature = (key, amount = 1, now_ns = None))]
+    fn refund(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::amount)] amount: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.refund_at(&id, amount, now),
+            |table, bytes, now| table.refund_at(bytes, amount, now),
+        )
+        .map(PyDecision)
+    }
+
+    /// Gives `key` its own quota (a customer's plan); its next check uses
+    /// it, keeping what it has used (capped at the new burst). Raises
+    /// FloodgateError when `max_overrides` keys already have one, or when
+    /// the key finds no slot.
+    #[pyo3(signature = (key, quota, now_ns = None))]
+    fn set_quota(
+        &self,
+        key: &Bound<'_, PyAny>,
+        quota: &Bound<'_, PyQuota>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<()> {
+        let quota = quota.get().0;
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.set_quota_at(&id, quota, now),
+            |table, bytes, now| Ok(table.set_quota_at(bytes, quota, now)),
+        )?
+        .map_err(engine_error)
+    }
+
+    /// Returns `key` to the default quota, keeping what it has used.
+    #[pyo3(signature = (key, now_ns = None))]
+    fn clear_quota(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<()> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.clear_quota_at(&id, now),
+            |table, bytes, now| table.clear_quota_at(bytes, now),
+        )
+    }
+
+    /// The quota `key`'s checks use: its own, or the default.
+    fn quota_for(&self, key: &Bound<'_, PyAny>) -> PyResult<PyQuota> {
+        let key: Key<'_> = args::key(key)?;
+        answer(key.dispatch(
+            &self.tables,
+            |table, id| Ok(table.quota_for(&id)),
+            |table, bytes| table.quota_for(bytes),
+        ))
+        .map(PyQuota)
+    }
+
+    /// Replaces the default quota while checks go on, keeping what each key
+    /// has used; keys with their own quota keep it.
+    #[pyo3(signature = (quota, now_ns = None))]
+    fn reconfigure(
+        &self,
+        quota: &Bound<'_, PyQuota>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) {
+        let quota = quota.get().0;
+        let mut built = self.tables.built();
+        built.recipe.quota = quota;
+        let now_ns = now_ns.unwrap_or_else(|| built.recipe.clock.now_ns());
+        if let Some(ints) = built.ints {
+            ints.reconfigure_at(quota, now_ns);
+        }
+        if let Some(bytes) = built.bytes {
+            bytes.reconfigure_at(quota, now_ns);
+        }
+    }
+
+    /// The quota of every key without its own.
+    #[getter]
+    fn quota(&self) -> PyQuota {
+        PyQuota(self.tables.built().recipe.quota)
+    }
+
+    /// How many keys of each kind (int; str and bytes) the table holds.
+    #[getter]
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many checks of a new key found no slot and got `on_full`'s answer.
+    #[getter]
+    fn full_table_events(&self) -> u64 {
+        let built = self.tables.built();
+        let ints = built.ints.map_or(0, IntTable::full_table_events);
+        let bytes = built.bytes.map_or(0, ByteTable::full_table_events);
+        ints.saturating_add(bytes)
+    }
+
+    /// Now on this limiter's timeline, in nanoseconds.
+    fn now_ns(&self) -> u64 {
+        self.tables.built().recipe.clock.now_ns()
+    }
+
+    /// Keys holding a slot (refilled ones not yet reused included). Counts
+    /// the whole table: O(capacity), for metrics, not the request path.
+    fn __len__(&self) -> usize {
+        let built = self.tables.built();
+        let ints = built.ints.map_or(0, IntTable::len);
+        let bytes = built.bytes.map_or(0, ByteTable::len);
+        ints + bytes
+    }
+
+    fn __repr__(&self) -> String {
+        let quota = self.tables.built().recipe.quota;
+        format!(
+            "KeyedLimiter(Quota.per_period_ns({}, {}, burst={}), capacity={})",
+            quota.count(),
+            quota.period_ns(),
+            quota.burst(),
+            self.capacity
+        )
+    }
+}
