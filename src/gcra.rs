@@ -18,6 +18,19 @@ pub(crate) struct Evaluation {
     pub(crate) next: Option<StateWord>,
 }
 
+/// `quota`'s decision with `debt` ticks in use and `wait` ticks to go.
+#[inline]
+fn report(quota: &Quota, outcome: Outcome, debt: u64, wait: u64) -> Decision {
+    Decision::from_ticks(
+        outcome,
+        quota.burst(),
+        debt,
+        wait,
+        quota.token_ticks(),
+        quota.ticks_per_ns(),
+    )
+}
+
 /// Decides a request of `cost` against `word` at `now_ns`. A `cost` of 0
 /// peeks: it reports the bucket and never writes.
 #[inline]
@@ -25,16 +38,7 @@ pub(crate) fn evaluate(word: StateWord, quota: &Quota, now_ns: u64, cost: u64) -
     let now = quota.ticks_at(now_ns);
     let debt = word.debt_at(now);
     let capacity = quota.capacity_ticks();
-    let report = |outcome, debt: u64, wait: u64| {
-        Decision::from_ticks(
-            outcome,
-            quota.burst(),
-            debt,
-            wait,
-            quota.token_ticks(),
-            quota.ticks_per_ns(),
-        )
-    };
+    let report = |outcome, debt, wait| report(quota, outcome, debt, wait);
     if cost > quota.burst() {
         return Evaluation {
             decision: report(Outcome::CannotFit, debt, 0),
@@ -96,16 +100,7 @@ pub(crate) fn reserve(
     } else {
         Outcome::Denied
     };
-    let decision = |debt, wait| {
-        Decision::from_ticks(
-            outcome,
-            quota.burst(),
-            debt,
-            wait,
-            quota.token_ticks(),
-            quota.ticks_per_ns(),
-        )
-    };
+    let decision = |debt, wait| report(quota, outcome, debt, wait);
     if outcome == Outcome::Admitted {
         Evaluation {
             decision: decision(debt + need, late),

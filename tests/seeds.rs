@@ -251,14 +251,18 @@ mod clarifai {
 mod genera {
     use super::*;
 
+    /// Customers at 10 per second unless they set their own rate.
+    fn customers(clock: &ManualClock) -> KeyedLimiter<str, ManualClock> {
+        KeyedLimiter::builder(Quota::per_second(10).unwrap())
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn customers_change_their_own_limit_and_see_it_on_the_next_request() {
         let clock = ManualClock::new();
-        let customers: KeyedLimiter<str, ManualClock> =
-            KeyedLimiter::builder(Quota::per_second(10).unwrap())
-                .clock(clock.clone())
-                .build()
-                .unwrap();
+        let customers = customers(&clock);
         customers
             .set_quota("acme", Quota::per_second(20).unwrap())
             .unwrap();
@@ -280,11 +284,7 @@ mod genera {
     #[test]
     fn excess_is_delayed_up_to_a_bound_then_rejected() {
         let clock = ManualClock::new();
-        let customers: KeyedLimiter<str, ManualClock> =
-            KeyedLimiter::builder(Quota::per_second(10).unwrap())
-                .clock(clock.clone())
-                .build()
-                .unwrap();
+        let customers = customers(&clock);
         customers.check("acme", 10).unwrap();
         let delayed = customers
             .reserve("acme", 1, Duration::from_millis(500))
@@ -311,12 +311,7 @@ mod genera {
     fn a_suspended_customer_is_refused_as_suspended_not_rate_limited() {
         let clock = ManualClock::new();
         let suspensions = Arc::new(Suspensions::<str, _>::with_clock(100, clock.clone()).unwrap());
-        let customers = Arc::new(
-            KeyedLimiter::<str>::builder(Quota::per_second(10).unwrap())
-                .clock(clock.clone())
-                .build()
-                .unwrap(),
-        );
+        let customers = Arc::new(customers(&clock));
         let policy = Policy::builder()
             .layer(Scope::Named("suspension"), suspensions.clone())
             .layer(Scope::Key, customers.clone())
