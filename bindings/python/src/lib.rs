@@ -8,6 +8,7 @@ mod errors;
 mod headers;
 mod inflight;
 mod keyed;
+mod keyed_windows;
 mod limiter;
 mod per_kind;
 mod policy;
@@ -27,6 +28,7 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<limiter::PyLimiter>()?;
     module.add_class::<window::PySlidingWindow>()?;
     module.add_class::<keyed::PyKeyedLimiter>()?;
+    module.add_class::<keyed_windows::PyKeyedWindows>()?;
     module.add_class::<policy::PyPolicy>()?;
     module.add_class::<policy::PyVerdict>()?;
     module.add_class::<inflight::PyInFlight>()?;

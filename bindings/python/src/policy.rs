@@ -7,6 +7,7 @@ use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::headers::scope;
 use crate::keyed::PyKeyedLimiter;
+use crate::keyed_windows::PyKeyedWindows;
 use crate::limiter::PyLimiter;
 use crate::window::PySlidingWindow;
 use floodgate::{Layer, LayerKey, Policy, Scope, Verdict, MAX_LAYERS};
@@ -66,9 +67,18 @@ fn py_layer(value: &Bound<'_, PyAny>) -> PyResult<PyLayer> {
             keyed: true,
         });
     }
+    if let Ok(windows) = value.cast::<PyKeyedWindows>() {
+        let tables = Arc::clone(&windows.get().tables);
+        let clock = tables.built().recipe.clock.clone();
+        return Ok(PyLayer {
+            limit: tables,
+            clock,
+            keyed: true,
+        });
+    }
     let found = value.get_type().name()?;
     Err(PyTypeError::new_err(format!(
-        "a policy layer must be a Limiter, SlidingWindow or KeyedLimiter, got {found}"
+        "a policy layer must be a Limiter, SlidingWindow, KeyedLimiter or KeyedWindows, got {found}"
     )))
 }
 

@@ -12,6 +12,7 @@ __all__ = [
     "Headers",
     "InFlight",
     "KeyedLimiter",
+    "KeyedWindows",
     "Limiter",
     "ManualClock",
     "Outcome",
@@ -292,7 +293,41 @@ class ErrorBody:
     def with_retry_after_decimals(self, decimals: int | None) -> ErrorBody: ...
     def render(self, decision: Decision, scope: str = "key", request_id: str = "") -> str: ...
 
-_Layer = Limiter | SlidingWindow | KeyedLimiter
+@final
+class KeyedWindows:
+    """At most `limit` units per sliding `window` for each key (str, bytes or int).
+
+    A key's window is made at its first check and kept; `capacity` keys of
+    each kind (int; str and bytes).
+    """
+
+    def __new__(
+        cls,
+        limit: int,
+        window: _Seconds,
+        *,
+        capacity: int = 10000,
+        on_full: _FullTable = "deny",
+        clock: ManualClock | None = None,
+    ) -> KeyedWindows: ...
+    def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
+    def peek(self, key: _Key, now_ns: int | None = None) -> Decision: ...
+    def refund(self, key: _Key, amount: int = 1, now_ns: int | None = None) -> Decision: ...
+    def set_limit(self, key: _Key, limit: int) -> None: ...
+    def now_ns(self) -> int: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def window(self) -> float: ...
+    @property
+    def window_ns(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def full_table_events(self) -> int: ...
+    def __len__(self) -> int: ...
+
+_Layer = Limiter | SlidingWindow | KeyedLimiter | KeyedWindows
 
 @final
 class Policy:

@@ -1,0 +1,253 @@
+//! `floodgate.KeyedWindows`: one sliding window per key (per workspace).
+
+use crate::args::{self, Key};
+use crate::clock::{BindingClock, PyManualClock};
+use crate::decision::PyDecision;
+use crate::errors::engine_error;
+use crate::per_kind::{PerKind, Recipe};
+use floodgate::{Clock, FullTable, KeyedWindows, Result};
+use pyo3::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Keys the table holds when no capacity is given.
+const DEFAULT_CAPACITY: usize = 10_000;
+
+type IntWindows = KeyedWindows<u64, BindingClock>;
+type ByteWindows = KeyedWindows<[u8], BindingClock>;
+
+/// Everything the two tables of windows are built from.
+pub(crate) struct WindowsRecipe {
+    limit: u64,
+    window: Duration,
+    capacity: usize,
+    on_full: FullTable,
+    pub(crate) clock: BindingClock,
+}
+
+impl WindowsRecipe {
+    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedWindows<K, BindingClock>> {
+        KeyedWindows::with_clock(self.limit, self.window, self.capacity, self.clock.clone())
+            .map(|windows| windows.on_full(self.on_full))
+    }
+}
+
+impl Recipe for WindowsRecipe {
+    type Ints = IntWindows;
+    type Bytes = ByteWindows;
+
+    fn build_ints(&self) -> Result<IntWindows> {
+        self.build()
+    }
+
+    fn build_bytes(&self) -> Result<ByteWindows> {
+        self.build()
+    }
+}
+
+pub(crate) type WindowTables = PerKind<WindowsRecipe>;
+
+/// At most `limit` units per sliding `window` for each key (GenieOS: 600
+/// requests per minute per workspace). A key's window is made by its first
+/// check and kept; keys are str, bytes or int, as for KeyedLimiter.
+#[pyclass(frozen, name = "KeyedWindows", module = "floodgate")]
+pub(crate) struct PyKeyedWindows {
+    pub(crate) tables: Arc<WindowTables>,
+    limit: u64,
+    window: Duration,
+    capacity: usize,
+}
+
+fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    args::unsigned(value, "limit")
+}
+
+fn window(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "window")
+}
+
+fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    args::size(value, "capacity")
+}
+
+impl PyKeyedWindows {
+    /// Runs `on_ints` or `on_bytes` on the table of `key`'s kind, at
+    /// `now_ns` or now.
+    fn at(
+        &self,
+        key: &Bound<'_, PyAny>,
+        now_ns: Option<u64>,
+        on_ints: impl FnOnce(&IntWindows, u64, u64) -> floodgate::Decision,
+        on_bytes: impl FnOnce(&ByteWindows, &[u8], u64) -> Result<floodgate::Decision>,
+    ) -> PyResult<PyDecision> {
+        let key: Key<'_> = args::key(key)?;
+        key.dispatch(
+            &self.tables,
+            |table, id| {
+                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
+                Ok(on_ints(table, id, now))
+            },
+            |table, bytes| {
+                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
+                on_bytes(table, bytes, now)
+            },
+        )
+        .map(PyDecision)
+        .map_err(engine_error)
+    }
+}
+
+#[pymethods]
+impl PyKeyedWindows {
+    /// Windows of `limit` per `window` (seconds or a timedelta) for up to
+    /// `capacity` keys of each kind; a key that finds no room gets
+    /// `on_full`'s answer.
+    #[new]
+    #[pyo3(
+        signature = (limit, window, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, clock = None),
+        text_signature = "(limit, window, *, capacity=10000, on_full='deny', clock=None)"
+    )]
+    fn new(
+        #[pyo3(from_py_with = limit)] limit: u64,
+        #[pyo3(from_py_with = window)] window: Duration,
+        #[pyo3(from_py_with = capacity)] capacity: usize,
+        #[pyo3(from_py_with = args::full_table)] on_full: FullTable,
+        clock: Option<&Bound<'_, PyManualClock>>,
+    ) -> PyResult<Self> {
+        let tables = PerKind::new(WindowsRecipe {
+            limit,
+            window,
+            capacity,
+            on_full,
+            clock: BindingClock::from_option(clock),
+        });
+        // Windows take 8 bytes per slot until used: build both tables now,
+        // so the engine refuses a bad limit, window or capacity here.
+        tables.ints().map_err(engine_error)?;
+        tables.bytes().map_err(engine_error)?;
+        Ok(Self {
+            tables: Arc::new(tables),
+            limit,
+            window,
+            capacity,
+        })
+    }
+
+    /// Decides a request of `cost` units for `key`, now or at `now_ns`.
+    #[pyo3(signature = (key, cost = 1, now_ns = None))]
+    fn check(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::cost)] cost: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.check_at(&id, cost, now),
+            |table, bytes, now| table.check_at(bytes, cost, now),
+        )
+    }
+
+    /// `key`'s window as it stands, charging nothing; a key not seen yet
+    /// reads as an empty window and is not inserted.
+    #[pyo3(signature = (key, now_ns = None))]
+    fn peek(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.peek_at(&id, now),
+            |table, bytes, now| table.peek_at(bytes, now),
+        )
+    }
+
+    /// Gives back `amount` units charged to `key`; counts never go below zero.
+    #[pyo3(signature = (key, amount = 1, now_ns = None))]
+    fn refund(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::amount)] amount: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyDecision> {
+        self.at(
+            key,
+            now_ns,
+            |table, id, now| table.refund_at(&id, amount, now),
+            |table, bytes, now| table.refund_at(bytes, amount, now),
+        )
+    }
+
+    /// Sets `key`'s own limit (a workspace's plan or contract), keeping its
+    /// counts; its next check uses it.
+    fn set_limit(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = limit)] limit: u64,
+    ) -> PyResult<()> {
+        let key: Key<'_> = args::key(key)?;
+        key.dispatch(
+            &self.tables,
+            |table, id| table.set_limit(&id, limit),
+            |table, bytes| table.set_limit(bytes, limit),
+        )
+        .map_err(engine_error)
+    }
+
+    /// The limit new windows start with.
+    #[getter]
+    fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The window length in seconds.
+    #[getter]
+    fn window(&self) -> f64 {
+        self.window.as_secs_f64()
+    }
+
+    /// The window length in nanoseconds.
+    #[getter]
+    fn window_ns(&self) -> u64 {
+        // Windows are at most 2^62 ns (MAX_WINDOW), so this always fits.
+        u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// How many keys of each kind (int; str and bytes) the table holds.
+    #[getter]
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many checks found no room for their key.
+    #[getter]
+    fn full_table_events(&self) -> u64 {
+        let built = self.tables.built();
+        let ints = built.ints.map_or(0, IntWindows::full_table_events);
+        let bytes = built.bytes.map_or(0, ByteWindows::full_table_events);
+        ints.saturating_add(bytes)
+    }
+
+    /// Now on this table's timeline, in nanoseconds.
+    fn now_ns(&self) -> u64 {
+        self.tables.built().recipe.clock.now_ns()
+    }
+
+    /// Keys holding a window.
+    fn __len__(&self) -> usize {
+        let built = self.tables.built();
+        built.ints.map_or(0, IntWindows::len) + built.bytes.map_or(0, ByteWindows::len)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "KeyedWindows({}, {:?}, capacity={})",
+            self.limit,
+            self.window.as_secs_f64(),
+            self.capacity
+        )
+    }
+}
