@@ -70,6 +70,11 @@
 #define FG_SCOPE_NAMED 6
 
 /**
+ * GenieOS's warning zone: remaining at or below 20 percent of the limit.
+ */
+#define FG_WARNING_ZONE_PERCENT 20
+
+/**
  * `fg_headers_config.flags`: leave out the `X-RateLimit-*` fields (render
  * only `Retry-After` and the draft fields).
  */
@@ -103,6 +108,11 @@
  * number in a Clarifai body (`"code":11005`).
  */
 #define FG_BODY_NUMERIC_CODE 1
+
+/**
+ * The largest in-flight cap (the cap keeps 8 bytes per unit).
+ */
+#define FG_MAX_IN_FLIGHT (1 << 20)
 
 /**
  * `fg_keyed_config.key_kind`: keys are `uint64_t` ids, checked with the
@@ -141,6 +151,11 @@
 #define FG_FULL_TABLE_OVERFLOW 2
 
 /**
+ * The longest byte key, in bytes; longer keys get `FG_STATUS_KEY_TOO_LONG`.
+ */
+#define FG_MAX_KEY_LEN 4096
+
+/**
  * `fg_layer.flags`: the layer is evaluated and counted but never denies
  * (shadow mode, to roll a new limit out safely).
  */
@@ -149,7 +164,7 @@
 /**
  * The most layers a policy has.
  */
-#define FG_MAX_LAYERS MAX_LAYERS
+#define FG_MAX_LAYERS 32
 
 /**
  * `fg_layer_key.kind`: no key, for a layer that limits everything together
@@ -184,6 +199,11 @@
  * suspension, reservations and quota lockouts.
  */
 #define FG_ABI_VERSION 65537
+
+/**
+ * The largest limit a sliding window takes (its counts have 21 bits).
+ */
+#define FG_MAX_WINDOW_LIMIT ((1 << 21) - 1)
 
 /**
  * What a call did: `FG_STATUS_OK` (0) or why it refused (negative). A call

@@ -5,7 +5,8 @@ use super::status::{guard, FgStatus};
 use crate::inflight::{InFlight, PermitToken};
 
 /// The largest in-flight cap (the cap keeps 8 bytes per unit).
-pub const FG_MAX_IN_FLIGHT: u64 = crate::inflight::MAX_IN_FLIGHT;
+pub const FG_MAX_IN_FLIGHT: u64 = 1 << 20;
+const _: () = assert!(FG_MAX_IN_FLIGHT == crate::inflight::MAX_IN_FLIGHT);
 
 /// An opaque handle to an in-flight cap (GenieOS: 4 batch calls in flight
 /// per workspace). Create with `fg_inflight_new`, release with

@@ -34,7 +34,8 @@ pub const FG_FULL_TABLE_ADMIT: u32 = 1;
 pub const FG_FULL_TABLE_OVERFLOW: u32 = 2;
 
 /// The longest byte key, in bytes; longer keys get `FG_STATUS_KEY_TOO_LONG`.
-pub const FG_MAX_KEY_LEN: usize = crate::keyed::MAX_KEY_LEN;
+pub const FG_MAX_KEY_LEN: usize = 4096;
+const _: () = assert!(FG_MAX_KEY_LEN == crate::keyed::MAX_KEY_LEN);
 
 /// How a keyed limiter is built (its default quota is a separate `fg_quota`).
 ///

@@ -18,7 +18,8 @@ use std::ffi::{c_char, CString};
 pub const FG_LAYER_SHADOW: u32 = 1;
 
 /// The most layers a policy has.
-pub const FG_MAX_LAYERS: usize = MAX_LAYERS;
+pub const FG_MAX_LAYERS: usize = 32;
+const _: () = assert!(FG_MAX_LAYERS == MAX_LAYERS);
 
 /// `fg_layer_key.kind`: no key, for a layer that limits everything together
 /// (an `fg_limiter` or `fg_window`).

@@ -9,7 +9,8 @@ use crate::window::SlidingWindow;
 use std::time::Duration;
 
 /// The largest limit a sliding window takes (its counts have 21 bits).
-pub const FG_MAX_WINDOW_LIMIT: u64 = crate::window::MAX_WINDOW_LIMIT;
+pub const FG_MAX_WINDOW_LIMIT: u64 = (1 << 21) - 1;
+const _: () = assert!(FG_MAX_WINDOW_LIMIT == crate::window::MAX_WINDOW_LIMIT);
 
 /// An opaque handle to a sliding-window counter: at most `limit` cost units
 /// in any window of `window_ns`, estimated from the current and previous

@@ -3,6 +3,7 @@
  * Built by tests/c_abi.rs against the static and the shared library, and run
  * natively and under valgrind memcheck.
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -311,6 +312,891 @@ static void test_bad_pointers_change_nothing(void) {
     fg_limiter_free(NULL);
 }
 
+/* ---- ABI 1.1 ---------------------------------------------------------------------------- */
+
+static fg_quota lockout_quota(uint64_t count, uint64_t period_ns, uint64_t burst, uint64_t lockout_ns) {
+    fg_quota q = quota(count, period_ns, burst);
+    q.lockout_ns = lockout_ns;
+    return q;
+}
+
+/* A 1.0 caller's 32-byte fg_quota still works; lockout is the 1.1 field. */
+static void test_quota_versions_and_lockout(void) {
+    struct {
+        fg_quota quota;
+        uint64_t sentinel;
+    } old;
+    fg_quota q = lockout_quota(10, NS_PER_SECOND, 10, 5 * NS_PER_SECOND), read;
+    fg_limiter *limiter = NULL;
+    fg_decision d;
+    uint64_t first, second, i;
+
+    CHECK_U64(offsetof(fg_quota, lockout_ns), 32);
+    memset(&old, 0xab, sizeof old);
+    old.quota.struct_size = offsetof(fg_quota, lockout_ns); /* what a 1.0 program declares */
+    old.quota.count = 10;
+    old.quota.period_ns = NS_PER_SECOND;
+    old.quota.burst = 10;
+    CHECK_STATUS(fg_limiter_new(&old.quota, &limiter), FG_STATUS_OK);
+    /* A 1.0 read-back writes only the 32 bytes the caller has. */
+    CHECK_STATUS(fg_limiter_quota(limiter, &old.quota), FG_STATUS_OK);
+    CHECK_U64(old.quota.struct_size, 32);
+    CHECK_U64(old.quota.burst, 10);
+    CHECK(((const unsigned char *)&old.quota)[32] == 0xab);
+    CHECK_U64(old.sentinel, UINT64_C(0xabababababababab));
+    CHECK_STATUS(fg_limiter_check_at(limiter, 10, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.retry_after_ns, NS_PER_SECOND / 10); /* no lockout */
+    fg_limiter_free(limiter);
+
+    /* Sizes between versions, or off the alignment, split a field. */
+    q.struct_size = 24;
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_STRUCT_SIZE);
+    q.struct_size = 36;
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_STRUCT_SIZE);
+    CHECK_MESSAGE("multiple of 8");
+    q.struct_size = sizeof(fg_quota);
+
+    /* Hammering during the cooldown extends it, up to the lockout. */
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 10, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &d), FG_STATUS_OK);
+    first = d.retry_after_ns;
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &d), FG_STATUS_OK);
+    second = d.retry_after_ns;
+    CHECK(!d.admitted && second > first);
+    for (i = 0; i < 1000; i++) CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.retry_after_ns, 5100 * UINT64_C(1000000)); /* lockout + one interval */
+    read.struct_size = sizeof read;
+    CHECK_STATUS(fg_limiter_quota(limiter, &read), FG_STATUS_OK);
+    CHECK_U64(read.lockout_ns, 5 * NS_PER_SECOND);
+    q.lockout_ns = UINT64_MAX;
+    CHECK_STATUS(fg_limiter_reconfigure_at(limiter, &q, 0), FG_STATUS_LOCKOUT_TOO_LONG);
+    CHECK_MESSAGE("lockout");
+    fg_limiter_free(limiter);
+}
+
+static void test_limiter_suspension_and_reservations(void) {
+    fg_quota q = quota(10, NS_PER_SECOND, 10);
+    fg_limiter *limiter = NULL;
+    fg_decision d;
+    bool suspended = false;
+    uint64_t until = 1, delay = 1;
+
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_suspension_at(limiter, 0, &suspended, &until), FG_STATUS_OK);
+    CHECK(!suspended);
+    CHECK_U64(until, 0);
+
+    CHECK_STATUS(fg_limiter_suspend_until(limiter, 5 * NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK(!d.admitted && d.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK_U64(d.retry_after_ns, 4 * NS_PER_SECOND);
+    CHECK_STATUS(fg_limiter_suspension_at(limiter, NS_PER_SECOND, &suspended, &until), FG_STATUS_OK);
+    CHECK(suspended);
+    CHECK_U64(until, 5 * NS_PER_SECOND);
+    CHECK_STATUS(fg_limiter_suspension_at(limiter, 5 * NS_PER_SECOND, &suspended, &until), FG_STATUS_OK);
+    CHECK(!suspended);
+
+    CHECK_STATUS(fg_limiter_suspend(limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 100 * NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK(d.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK_U64(d.retry_after_ns, 0); /* no end */
+    CHECK_STATUS(fg_limiter_suspension_at(limiter, 0, &suspended, &until), FG_STATUS_OK);
+    CHECK(suspended);
+    CHECK_U64(until, 0);
+    CHECK_STATUS(fg_limiter_lift_suspension(limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_U64(d.remaining, 9); /* the suspended checks charged nothing */
+
+    CHECK_STATUS(fg_limiter_suspend_for(limiter, 3600 * NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check(limiter, 1, &d), FG_STATUS_OK);
+    CHECK(d.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK(d.retry_after_ns > 3500 * NS_PER_SECOND && d.retry_after_ns <= 3600 * NS_PER_SECOND);
+    CHECK_STATUS(fg_limiter_lift_suspension(limiter), FG_STATUS_OK);
+
+    /* Delay instead of reject: 9 left at time 0, then the 10th and a reservation. */
+    CHECK_STATUS(fg_limiter_check_at(limiter, 9, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_reserve_at(limiter, 1, NS_PER_SECOND, 0, &d, &delay), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_U64(delay, NS_PER_SECOND / 10);
+    CHECK_STATUS(fg_limiter_reserve_at(limiter, 10, NS_PER_SECOND / 2, 0, &d, &delay), FG_STATUS_OK);
+    CHECK(!d.admitted && d.outcome == FG_OUTCOME_DENIED);
+    CHECK_U64(delay, 0);
+    CHECK(d.retry_after_ns > 0);
+    CHECK_STATUS(fg_limiter_refund_at(limiter, 1, 0, &d), FG_STATUS_OK); /* cancel */
+    CHECK_STATUS(fg_limiter_reserve_at(limiter, 1, 0, 0, &d, &delay), FG_STATUS_OK);
+    CHECK(!d.admitted); /* empty again, no wait allowed */
+    CHECK_STATUS(fg_limiter_reserve(limiter, 1, 10 * NS_PER_SECOND, &d, &delay), FG_STATUS_OK);
+    CHECK(d.admitted || d.outcome == FG_OUTCOME_DENIED);
+
+    /* Refused calls change nothing. */
+    CHECK_STATUS(fg_limiter_reserve_at(limiter, 1, NS_PER_SECOND, 0, &d, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_MESSAGE("out_delay_ns");
+    CHECK_STATUS(fg_limiter_reserve(limiter, 1, NS_PER_SECOND, NULL, &delay), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_reserve(NULL, 1, NS_PER_SECOND, &d, &delay), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_suspend_until(NULL, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_suspend(NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_suspend_for(NULL, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_lift_suspension(NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_suspension_at(limiter, 0, NULL, &until), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_suspension_at(limiter, 0, &suspended, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_limiter_suspension_at(NULL, 0, &suspended, &until), FG_STATUS_NULL_POINTER);
+    fg_limiter_free(limiter);
+}
+
+static fg_keyed_config keyed_config(uint32_t kind, uint64_t capacity) {
+    fg_keyed_config c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.key_kind = kind;
+    c.capacity = capacity;
+    return c;
+}
+
+static fg_keyed_limiter *keyed_new(uint32_t kind, uint64_t capacity, fg_quota q) {
+    fg_keyed_config c = keyed_config(kind, capacity);
+    fg_keyed_limiter *keyed = NULL;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_OK);
+    CHECK(keyed != NULL);
+    return keyed;
+}
+
+static void test_keyed_create_errors(void) {
+    fg_quota q = quota(10, NS_PER_SECOND, 10), zero = quota(10, NS_PER_SECOND, 0);
+    fg_keyed_config c = keyed_config(FG_KEY_U64, 100);
+    fg_keyed_limiter *keyed = (fg_keyed_limiter *)&c; /* not NULL: a failure must reset it */
+    fg_decision d;
+
+    c.capacity = 0;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_ZERO_CAPACITY);
+    CHECK(keyed == NULL);
+    CHECK_MESSAGE("capacity");
+    c.capacity = (UINT64_C(1) << 32) + 1;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_CAPACITY_TOO_LARGE);
+    c.capacity = 100;
+    c.key_kind = 0;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("key_kind");
+    c.key_kind = FG_KEY_BYTES;
+    c.on_full = 3;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("on_full");
+    c.on_full = FG_FULL_TABLE_DENY;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &zero, &keyed), FG_STATUS_ZERO_BURST);
+    CHECK_STATUS(fg_keyed_limiter_new(NULL, &q, &keyed), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_new(&c, NULL, &keyed), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, NULL), FG_STATUS_NULL_POINTER);
+    c.struct_size = sizeof c - 8;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_STRUCT_SIZE);
+    CHECK(keyed == NULL);
+    /* Use after a failed create: NULL everywhere. */
+    CHECK_STATUS(fg_keyed_limiter_check_u64(keyed, 1, 1, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes(keyed, (const uint8_t *)"k", 1, 1, &d), FG_STATUS_NULL_POINTER);
+    CHECK_MESSAGE("`limiter` is NULL");
+    fg_keyed_limiter_free(keyed);
+}
+
+/* GenieOS per key (30/s, burst 60) keyed by id, on supplied timestamps. */
+static void test_keyed_u64(void) {
+    fg_quota q = quota(30, NS_PER_SECOND, 60), big = quota(100, NS_PER_SECOND, 100), bad = quota(0, 1, 1);
+    fg_quota read;
+    fg_keyed_limiter *keyed = keyed_new(FG_KEY_U64, 1000, q);
+    fg_decision d;
+    uint64_t i, n, delay;
+
+    for (i = 0; i < 60; i++) {
+        CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 42, 1, 0, &d), FG_STATUS_OK);
+        CHECK(d.admitted);
+        CHECK_U64(d.remaining, 59 - i);
+        CHECK(d.scope == FG_SCOPE_SINGLE);
+    }
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 42, 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted && d.outcome == FG_OUTCOME_DENIED);
+    CHECK_U64(d.retry_after_ns, 33333334);
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 43, 1, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted); /* another key has its own bucket */
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 43, 61, 0, &d), FG_STATUS_OK);
+    CHECK(d.outcome == FG_OUTCOME_CANNOT_FIT);
+
+    CHECK_STATUS(fg_keyed_limiter_peek_u64_at(keyed, 42, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 30);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64_at(keyed, 7, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 60); /* an unknown key reads as full... */
+    CHECK_STATUS(fg_keyed_limiter_len(keyed, &n), FG_STATUS_OK);
+    CHECK_U64(n, 2); /* ...and is not inserted */
+    CHECK_STATUS(fg_keyed_limiter_refund_u64_at(keyed, 42, 10, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 40);
+
+    /* Reservation: 40 left; 50 more wait 10 units = 1/3 s. */
+    CHECK_STATUS(fg_keyed_limiter_reserve_u64_at(keyed, 42, 50, NS_PER_SECOND, NS_PER_SECOND, &d, &delay),
+                 FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_U64(delay, 333333334);
+    CHECK_STATUS(fg_keyed_limiter_refund_u64_at(keyed, 42, 50, NS_PER_SECOND, &d), FG_STATUS_OK);
+
+    /* A customer's own quota, then back to the default. */
+    CHECK_STATUS(fg_keyed_limiter_set_quota_u64_at(keyed, 42, &big, NS_PER_SECOND), FG_STATUS_OK);
+    read.struct_size = sizeof read;
+    CHECK_STATUS(fg_keyed_limiter_quota_for_u64(keyed, 42, &read), FG_STATUS_OK);
+    CHECK_U64(read.burst, 100);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_u64(keyed, 43, &read), FG_STATUS_OK);
+    CHECK_U64(read.burst, 60);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64_at(keyed, 42, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.limit, 100);
+    CHECK_U64(d.remaining, 80); /* 20 used carries over */
+    CHECK_STATUS(fg_keyed_limiter_set_quota_u64_at(keyed, 42, &bad, NS_PER_SECOND), FG_STATUS_ZERO_COUNT);
+    CHECK_STATUS(fg_keyed_limiter_clear_quota_u64_at(keyed, 42, NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_u64(keyed, 42, &read), FG_STATUS_OK);
+    CHECK_U64(read.burst, 60);
+    CHECK_STATUS(fg_keyed_limiter_set_quota_u64(keyed, 44, &big), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_clear_quota_u64(keyed, 44), FG_STATUS_OK);
+
+    /* The default quota, replaced while keys keep what they used. */
+    CHECK_STATUS(fg_keyed_limiter_reconfigure_at(keyed, &big, NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_default_quota(keyed, &read), FG_STATUS_OK);
+    CHECK_U64(read.burst, 100);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64_at(keyed, 42, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 80);
+    CHECK_STATUS(fg_keyed_limiter_reconfigure_at(keyed, &q, NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_reconfigure(keyed, &bad), FG_STATUS_ZERO_COUNT);
+    CHECK_STATUS(fg_keyed_limiter_reconfigure_at(keyed, NULL, 0), FG_STATUS_NULL_POINTER);
+
+    /* The library's clock. */
+    CHECK_STATUS(fg_keyed_limiter_check_u64(keyed, 99, 1, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64(keyed, 99, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_refund_u64(keyed, 99, 1, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 60);
+    CHECK_STATUS(fg_keyed_limiter_reserve_u64(keyed, 99, 1, 0, &d, &delay), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_U64(delay, 0);
+
+    CHECK_STATUS(fg_keyed_limiter_capacity(keyed, &n), FG_STATUS_OK);
+    CHECK(n >= 1000);
+    CHECK_STATUS(fg_keyed_limiter_full_table_events(keyed, &n), FG_STATUS_OK);
+    CHECK_U64(n, 0);
+
+    /* Byte calls on a u64 limiter, and bad pointers: refused, nothing charged. */
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, (const uint8_t *)"42", 2, 1, 0, &d),
+                 FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_MESSAGE("*_u64");
+    CHECK_STATUS(fg_keyed_limiter_set_quota_bytes(keyed, (const uint8_t *)"42", 2, &big),
+                 FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 42, 1, NS_PER_SECOND, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_reserve_u64_at(keyed, 42, 1, 0, NS_PER_SECOND, &d, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_u64(keyed, 42, NULL), FG_STATUS_NULL_POINTER);
+    read.struct_size = 0;
+    CHECK_STATUS(fg_keyed_limiter_default_quota(keyed, &read), FG_STATUS_STRUCT_SIZE);
+    CHECK_STATUS(fg_keyed_limiter_len(keyed, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_capacity(NULL, &n), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_full_table_events(NULL, &n), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64_at(keyed, 42, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 40); /* 20 used, through every refused call */
+    fg_keyed_limiter_free(keyed);
+
+    /* The clock's reconfigure, on a limiter timed only by the clock. */
+    keyed = keyed_new(FG_KEY_U64, 16, q);
+    CHECK_STATUS(fg_keyed_limiter_check_u64(keyed, 1, 10, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_reconfigure(keyed, &big), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64(keyed, 1, &d), FG_STATUS_OK);
+    CHECK_U64(d.limit, 100);
+    CHECK(d.remaining >= 90);
+    fg_keyed_limiter_free(keyed);
+}
+
+/* Byte keys: tokens and API keys; every key error. */
+static void test_keyed_bytes(void) {
+    static uint8_t long_key[FG_MAX_KEY_LEN + 1];
+    fg_quota q = quota(15, NS_PER_SECOND, 15), big = quota(100, NS_PER_SECOND, 100), read;
+    fg_keyed_config c = keyed_config(FG_KEY_BYTES, 64);
+    fg_keyed_limiter *keyed = NULL;
+    fg_decision d;
+    uint64_t delay, n, i, key;
+    const uint8_t *token = (const uint8_t *)"tok_alice";
+
+    c.max_overrides = 1;
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, token, 9, 15, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, token, 9, 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, token, 3, 1, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted); /* "tok" is another key */
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(keyed, token, 9, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 15);
+    CHECK_STATUS(fg_keyed_limiter_refund_bytes_at(keyed, token, 9, 5, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 5);
+    CHECK_STATUS(fg_keyed_limiter_reserve_bytes_at(keyed, token, 9, 6, NS_PER_SECOND, 0, &d, &delay), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_U64(delay, NS_PER_SECOND / 15 + 1);
+
+    /* One override allowed. */
+    CHECK_STATUS(fg_keyed_limiter_set_quota_bytes_at(keyed, token, 9, &big, 0), FG_STATUS_OK);
+    read.struct_size = sizeof read;
+    CHECK_STATUS(fg_keyed_limiter_quota_for_bytes(keyed, token, 9, &read), FG_STATUS_OK);
+    CHECK_U64(read.count, 100);
+    CHECK_STATUS(fg_keyed_limiter_set_quota_bytes_at(keyed, (const uint8_t *)"tok", 3, &big, 0),
+                 FG_STATUS_TOO_MANY_OVERRIDES);
+    CHECK_MESSAGE("per-key quotas");
+    CHECK_STATUS(fg_keyed_limiter_clear_quota_bytes_at(keyed, token, 9, 0), FG_STATUS_OK);
+
+    /* Every key error, none of which charges anything. */
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, token, 0, 1, 0, &d), FG_STATUS_EMPTY_KEY);
+    CHECK_MESSAGE("empty");
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, NULL, 0, 1, 0, &d), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, long_key, sizeof long_key, 1, 0, &d), FG_STATUS_KEY_TOO_LONG);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, long_key, FG_MAX_KEY_LEN, 1, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, NULL, 4, 1, 0, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, token, SIZE_MAX, 1, 0, &d), FG_STATUS_INVALID_LENGTH);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(keyed, token, 0, 0, &d), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_refund_bytes_at(keyed, long_key, sizeof long_key, 1, 0, &d), FG_STATUS_KEY_TOO_LONG);
+    CHECK_STATUS(fg_keyed_limiter_set_quota_bytes_at(keyed, token, 0, &big, 0), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_clear_quota_bytes_at(keyed, token, 0, 0), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_bytes(keyed, token, 0, &read), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 1, 1, 0, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_MESSAGE("*_bytes");
+    CHECK_STATUS(fg_keyed_limiter_peek_u64(keyed, 1, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_refund_u64_at(keyed, 1, 1, 0, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_clear_quota_u64_at(keyed, 1, 0), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_u64(keyed, 1, &read), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(keyed, token, 9, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 0); /* 15 - 15 + 5 - 6 + 1 (refunds cap nothing here) */
+
+    /* A full table: new keys are denied and counted; none can be pinned. */
+    for (key = 0, i = 0; i < 10000; i++, key++) {
+        CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, (const uint8_t *)&key, sizeof key, 1, 0, &d), FG_STATUS_OK);
+        CHECK_STATUS(fg_keyed_limiter_full_table_events(keyed, &n), FG_STATUS_OK);
+        if (n > 0) break;
+    }
+    CHECK(n > 0);
+    CHECK(!d.admitted && d.outcome == FG_OUTCOME_DENIED);
+    key++;
+    CHECK_STATUS(fg_keyed_limiter_set_quota_bytes_at(keyed, (const uint8_t *)&key, sizeof key, &big, 0),
+                 FG_STATUS_TABLE_FULL);
+    CHECK_MESSAGE("no free slot");
+    CHECK_STATUS(fg_keyed_limiter_len(keyed, &n), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_capacity(keyed, &delay), FG_STATUS_OK);
+    CHECK(n <= delay);
+    fg_keyed_limiter_free(keyed);
+
+    /* The library's clock, on a limiter timed only by it. */
+    keyed = keyed_new(FG_KEY_BYTES, 16, q);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes(keyed, token, 9, 1, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes(keyed, token, 9, &d), FG_STATUS_OK);
+    CHECK(d.remaining >= 14);
+    CHECK_STATUS(fg_keyed_limiter_refund_bytes(keyed, token, 9, 1, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 15);
+    CHECK_STATUS(fg_keyed_limiter_reserve_bytes(keyed, token, 9, 1, 0, &d, &delay), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_set_quota_bytes(keyed, token, 9, &big), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_bytes(keyed, token, 9, &read), FG_STATUS_OK);
+    CHECK_U64(read.burst, 100);
+    CHECK_STATUS(fg_keyed_limiter_clear_quota_bytes(keyed, token, 9), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_quota_for_bytes(keyed, token, 9, &read), FG_STATUS_OK);
+    CHECK_U64(read.burst, 15);
+    fg_keyed_limiter_free(keyed);
+}
+
+static void test_keyed_ip(void) {
+    const uint8_t v4[4] = {203, 0, 113, 7}, v4b[4] = {203, 0, 113, 8};
+    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    fg_keyed_limiter *keyed = keyed_new(FG_KEY_IP, 100, quota(2, NS_PER_SECOND, 2));
+    fg_decision d;
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, v4, 4, 2, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, v4, 4, 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted);
+    CHECK_U64(d.retry_after_ns, NS_PER_SECOND / 2);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, v4b, 4, 1, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, v6, 16, 2, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed, v6, 5, 1, 0, &d), FG_STATUS_INVALID_LENGTH);
+    CHECK_MESSAGE("4 or 16");
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 1, 1, 0, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    fg_keyed_limiter_free(keyed);
+}
+
+/* GenieOS per workspace: 600 per minute, sliding. */
+static void test_window(void) {
+    fg_window *window = (fg_window *)&window;
+    fg_decision d;
+    uint64_t minute = 60 * NS_PER_SECOND;
+
+    CHECK_STATUS(fg_window_new(0, minute, &window), FG_STATUS_ZERO_LIMIT);
+    CHECK(window == NULL);
+    CHECK_STATUS(fg_window_new(FG_MAX_WINDOW_LIMIT + 1, minute, &window), FG_STATUS_LIMIT_TOO_LARGE);
+    CHECK_STATUS(fg_window_new(600, 0, &window), FG_STATUS_ZERO_WINDOW);
+    CHECK_STATUS(fg_window_new(600, UINT64_MAX, &window), FG_STATUS_WINDOW_TOO_LONG);
+    CHECK_STATUS(fg_window_new(600, minute, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_window_check_at(window, 1, 0, &d), FG_STATUS_NULL_POINTER);
+
+    CHECK_STATUS(fg_window_new(600, minute, &window), FG_STATUS_OK);
+    CHECK_STATUS(fg_window_check_at(window, 600, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_U64(d.limit, 600);
+    CHECK_STATUS(fg_window_check_at(window, 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted && d.outcome == FG_OUTCOME_DENIED);
+    CHECK_U64(d.retry_after_ns, 60100 * UINT64_C(1000000));
+    CHECK_STATUS(fg_window_peek_at(window, 90 * NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 300);
+    CHECK_STATUS(fg_window_refund_at(window, 100, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 100);
+    CHECK_STATUS(fg_window_reconfigure(window, 1800), FG_STATUS_OK); /* Hobby -> Pro */
+    CHECK_STATUS(fg_window_peek_at(window, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 1300);
+    CHECK_STATUS(fg_window_reconfigure(window, 0), FG_STATUS_ZERO_LIMIT);
+    CHECK_STATUS(fg_window_reconfigure(window, FG_MAX_WINDOW_LIMIT + 1), FG_STATUS_LIMIT_TOO_LARGE);
+    CHECK_STATUS(fg_window_reconfigure(NULL, 10), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_window_check(window, 1, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_window_peek(window, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_window_refund(window, 1, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_window_check(window, 1, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_window_peek_at(NULL, 0, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_window_refund_at(window, 1, 0, NULL), FG_STATUS_NULL_POINTER);
+    fg_window_free(window);
+    fg_window_free(NULL);
+}
+
+/* GenieOS batch endpoint: 4 in flight; double and foreign releases are typed errors. */
+static void test_inflight(void) {
+    fg_inflight *batch = (fg_inflight *)&batch, *other = NULL;
+    fg_acquisition a[5], elsewhere;
+    uint64_t in_flight = 99, limit = 0;
+    fg_permit forged = {0, 0};
+    int i;
+
+    CHECK_STATUS(fg_inflight_new(0, &batch), FG_STATUS_ZERO_LIMIT);
+    CHECK(batch == NULL);
+    CHECK_STATUS(fg_inflight_new(FG_MAX_IN_FLIGHT + 1, &batch), FG_STATUS_LIMIT_TOO_LARGE);
+    CHECK_STATUS(fg_inflight_new(4, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_inflight_acquire(batch, &a[0]), FG_STATUS_NULL_POINTER);
+
+    CHECK_STATUS(fg_inflight_new(4, &batch), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_new(4, &other), FG_STATUS_OK);
+    for (i = 0; i < 4; i++) {
+        CHECK_STATUS(fg_inflight_acquire(batch, &a[i]), FG_STATUS_OK);
+        CHECK(a[i].acquired);
+        CHECK_U64(a[i].in_flight, (uint64_t)i + 1);
+        CHECK_U64(a[i].limit, 4);
+    }
+    CHECK_STATUS(fg_inflight_acquire(batch, &a[4]), FG_STATUS_OK);
+    CHECK(!a[4].acquired); /* full: not an error */
+    CHECK_U64(a[4].in_flight, 4);
+    CHECK_U64(a[4].permit.owner, 0);
+    CHECK_STATUS(fg_inflight_release(batch, a[4].permit, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+
+    CHECK_STATUS(fg_inflight_release(batch, a[1].permit, &in_flight), FG_STATUS_OK);
+    CHECK_U64(in_flight, 3);
+    CHECK_STATUS(fg_inflight_release(batch, a[1].permit, &in_flight), FG_STATUS_PERMIT_ALREADY_RELEASED);
+    CHECK_MESSAGE("already released");
+    CHECK_STATUS(fg_inflight_acquire(other, &elsewhere), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_release(batch, elsewhere.permit, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_MESSAGE("another cap");
+    CHECK_STATUS(fg_inflight_release(other, a[0].permit, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_STATUS(fg_inflight_release(batch, forged, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    forged.owner = a[0].permit.owner;
+    forged.ticket = UINT64_MAX;
+    CHECK_STATUS(fg_inflight_release(batch, forged, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_STATUS(fg_inflight_status(batch, &in_flight, &limit), FG_STATUS_OK);
+    CHECK_U64(in_flight, 3); /* the refused releases changed nothing */
+    CHECK_U64(limit, 4);
+
+    CHECK_STATUS(fg_inflight_release(batch, a[0].permit, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_inflight_release(NULL, a[0].permit, &in_flight), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_inflight_acquire(batch, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_inflight_status(batch, NULL, &limit), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_inflight_status(batch, &in_flight, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_inflight_release(batch, a[0].permit, &in_flight), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_release(batch, a[2].permit, &in_flight), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_release(batch, a[3].permit, &in_flight), FG_STATUS_OK);
+    CHECK_U64(in_flight, 0);
+    CHECK_STATUS(fg_inflight_release(other, elsewhere.permit, &in_flight), FG_STATUS_OK);
+    fg_inflight_free(batch);
+    fg_inflight_free(other);
+    fg_inflight_free(NULL);
+}
+
+static fg_layer layer(uint32_t scope) {
+    fg_layer l;
+    memset(&l, 0, sizeof l);
+    l.struct_size = sizeof l;
+    l.scope = scope;
+    return l;
+}
+
+static fg_layer_key id_key(uint64_t id) {
+    fg_layer_key k = {FG_LAYER_KEY_ID, id, NULL, 0};
+    return k;
+}
+
+static fg_layer_key bytes_key(const char *text) {
+    fg_layer_key k = {FG_LAYER_KEY_BYTES, 0, (const uint8_t *)text, strlen(text)};
+    return k;
+}
+
+/* GenieOS Hobby: 30/s burst 60 per key + 600/min per workspace, plus a shadow endpoint limit. */
+static void test_policy(void) {
+    fg_keyed_limiter *per_key = keyed_new(FG_KEY_BYTES, 1000, quota(30, NS_PER_SECOND, 60));
+    fg_window *workspace = NULL;
+    fg_limiter *endpoint = NULL;
+    fg_quota endpoint_quota = quota(10, NS_PER_SECOND, 10);
+    fg_layer layers[3];
+    fg_layer_key keys[3];
+    fg_policy *policy = (fg_policy *)&policy;
+    fg_verdict v;
+    fg_decision d;
+    fg_policy_counts counts;
+    fg_layer_counts layer_counts;
+    const char *name = NULL;
+    size_t count = 0;
+    uint64_t i;
+
+    CHECK_STATUS(fg_window_new(600, 60 * NS_PER_SECOND, &workspace), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_new(&endpoint_quota, &endpoint), FG_STATUS_OK);
+    layers[0] = layer(FG_SCOPE_KEY);
+    layers[0].keyed_limiter = per_key;
+    layers[1] = layer(FG_SCOPE_WORKSPACE);
+    layers[1].window = workspace;
+    layers[2] = layer(FG_SCOPE_NAMED);
+    layers[2].name = "license-activation";
+    layers[2].name_len = strlen(layers[2].name);
+    layers[2].flags = FG_LAYER_SHADOW;
+    layers[2].limiter = endpoint;
+
+    /* Every build error leaves NULL behind. */
+    CHECK_STATUS(fg_policy_new(layers, 0, &policy), FG_STATUS_NO_LAYERS);
+    CHECK(policy == NULL);
+    CHECK_STATUS(fg_policy_new(layers, 33, &policy), FG_STATUS_TOO_MANY_LAYERS);
+    CHECK_STATUS(fg_policy_new(NULL, 1, &policy), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_new(layers, 3, NULL), FG_STATUS_NULL_POINTER);
+    layers[1].limiter = endpoint; /* two limits in one layer */
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("exactly one");
+    layers[1].limiter = NULL;
+    layers[1].window = NULL; /* none */
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_INVALID_ARGUMENT);
+    layers[1].window = workspace;
+    layers[1].scope = 99;
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("scope");
+    layers[1].scope = FG_SCOPE_WORKSPACE;
+    layers[2].flags = 2;
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_INVALID_ARGUMENT);
+    layers[2].flags = FG_LAYER_SHADOW;
+    layers[2].name = "\xff";
+    layers[2].name_len = 1;
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_INVALID_UTF8);
+    layers[2].name = NULL;
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_NULL_POINTER);
+    layers[2].name = "license-activation";
+    layers[2].name_len = strlen(layers[2].name);
+    layers[1].struct_size = sizeof(fg_layer) + 8; /* elements disagree on the stride */
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_STRUCT_SIZE);
+    layers[1].struct_size = sizeof(fg_layer);
+    CHECK(policy == NULL);
+
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy), FG_STATUS_OK);
+    /* The policy holds its own references: the handles may go first. */
+    fg_limiter_free(endpoint);
+    fg_window_free(workspace);
+
+    keys[0] = bytes_key("gos_live_hobby_1");
+    keys[1].kind = FG_LAYER_KEY_NONE;
+    keys[2].kind = FG_LAYER_KEY_NONE;
+    for (i = 0; i < 60; i++) {
+        CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_OK);
+        CHECK(v.decision.admitted);
+    }
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted && v.decision.outcome == FG_OUTCOME_DENIED);
+    CHECK(v.decision.scope == FG_SCOPE_KEY);
+    CHECK(v.layer == 0);
+    CHECK(strcmp(v.scope_name, "key") == 0);
+    CHECK_U64(v.decision.retry_after_ns, 33333334);
+
+    /* 25 keys of one workspace hit its window; the denial charges no key. */
+    for (i = 0; i < 600; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "gos_live_hobby_%d", (int)(2 + i / 60));
+        keys[0] = bytes_key(key);
+        CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_OK);
+        if (!v.decision.admitted) break;
+    }
+    CHECK(!v.decision.admitted);
+    CHECK_U64(i, 540); /* 600 - the first key's 60 */
+    CHECK(v.decision.scope == FG_SCOPE_WORKSPACE);
+    CHECK(strcmp(v.scope_name, "workspace") == 0);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(per_key, keys[0].bytes, keys[0].len, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 60); /* refunded */
+
+    CHECK_STATUS(fg_policy_counters(policy, &counts), FG_STATUS_OK);
+    CHECK_U64(counts.admitted, 600);
+    CHECK_U64(counts.denied, 2);
+    CHECK_U64(counts.suspended, 0);
+    CHECK_STATUS(fg_policy_layer_counters(policy, 2, &layer_counts), FG_STATUS_OK);
+    CHECK(layer_counts.shadow_denied > 0); /* the shadow endpoint limit would have refused */
+    CHECK_U64(layer_counts.denied, 0);
+    CHECK_STATUS(fg_policy_layer_counters(policy, 3, &layer_counts), FG_STATUS_NO_SUCH_LAYER);
+    CHECK_STATUS(fg_policy_layer_count(policy, &count), FG_STATUS_OK);
+    CHECK_U64(count, 3);
+    CHECK_STATUS(fg_policy_layer_scope(policy, 2, &name), FG_STATUS_OK);
+    CHECK(strcmp(name, "license-activation") == 0);
+    CHECK_STATUS(fg_policy_layer_scope(policy, 3, &name), FG_STATUS_NO_SUCH_LAYER);
+
+    /* Request errors: nothing charged. */
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 2, 1, 0, &v), FG_STATUS_LAYER_KEY_COUNT);
+    CHECK_MESSAGE("one key per layer");
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 40, 1, 0, &v), FG_STATUS_LAYER_KEY_COUNT);
+    keys[0] = id_key(7);
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_KEY_KIND_MISMATCH);
+    keys[0] = bytes_key("");
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_EMPTY_KEY);
+    keys[0] = bytes_key("k");
+    keys[1].kind = 9;
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_INVALID_ARGUMENT);
+    keys[1].kind = FG_LAYER_KEY_IP;
+    keys[1].bytes = (const uint8_t *)"abc";
+    keys[1].len = 3;
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_INVALID_LENGTH);
+    keys[1].len = 4;
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, &v), FG_STATUS_KEY_KIND_MISMATCH);
+    keys[1].kind = FG_LAYER_KEY_NONE;
+    CHECK_STATUS(fg_policy_check_at(policy, NULL, 3, 1, 0, &v), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 3, 1, 0, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_check_at(NULL, keys, 3, 1, 0, &v), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_counters(policy, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_layer_count(NULL, &count), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_layer_scope(policy, 0, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_policy_counters(policy, &counts), FG_STATUS_OK);
+    CHECK_U64(counts.admitted + counts.denied, 602);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(per_key, (const uint8_t *)"k", 1, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 60);
+
+    /* The clock: a fresh key next minute is admitted by both enforcing layers. */
+    CHECK_STATUS(fg_policy_check(policy, keys, 3, 1, &v), FG_STATUS_OK);
+    fg_policy_free(policy);
+    fg_policy_free(NULL);
+    fg_keyed_limiter_free(per_key);
+}
+
+/* A decision that denied a GenieOS key (30/s, burst 60) at time 0. */
+static fg_decision genieos_denial(void) {
+    fg_quota q = quota(30, NS_PER_SECOND, 60);
+    fg_limiter *limiter = NULL;
+    fg_decision d;
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 60, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &d), FG_STATUS_OK);
+    fg_limiter_free(limiter);
+    return d;
+}
+
+static void test_headers(void) {
+    const uint64_t now = UINT64_C(1776688439500000000); /* 2026-04-20T12:33:59.5Z */
+    const char *expected = "Retry-After: 0.1\r\n"
+                           "X-RateLimit-Limit: 60\r\n"
+                           "X-RateLimit-Remaining: 0\r\n"
+                           "X-RateLimit-Reset: 2026-04-20T12:34:02Z\r\n"
+                           "X-RateLimit-Scope: key\r\n";
+    fg_headers_config c;
+    fg_headers *headers = (fg_headers *)&c;
+    fg_decision d = genieos_denial(), bad = d;
+    char buffer[512], small[8];
+    size_t len = 0;
+
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.retry_after_decimals = 10;
+    CHECK_STATUS(fg_headers_new(&c, &headers), FG_STATUS_INVALID_ARGUMENT);
+    CHECK(headers == NULL);
+    c.retry_after_decimals = 1;
+    c.flags = 4;
+    CHECK_STATUS(fg_headers_new(&c, &headers), FG_STATUS_INVALID_ARGUMENT);
+    c.flags = 0;
+    c.policy_name = "bad\n";
+    c.policy_name_len = 4;
+    CHECK_STATUS(fg_headers_new(&c, &headers), FG_STATUS_INVALID_POLICY_NAME);
+    c.policy_name = NULL;
+    CHECK_STATUS(fg_headers_new(NULL, &headers), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_new(&c, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_new(&c, &headers), FG_STATUS_OK);
+
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strcmp(buffer, expected) == 0);
+    CHECK_U64(len, strlen(expected));
+    /* Too small: nothing written, the size needed reported; NULL asks for the size. */
+    memset(small, 'x', sizeof small);
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, small, sizeof small, &len),
+                 FG_STATUS_BUFFER_TOO_SMALL);
+    CHECK_U64(len, strlen(expected));
+    CHECK(small[0] == 'x');
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, NULL, 0, &len), FG_STATUS_BUFFER_TOO_SMALL);
+    CHECK_U64(len, strlen(expected));
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, buffer, len, &len), FG_STATUS_BUFFER_TOO_SMALL);
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, buffer, len + 1, &len), FG_STATUS_OK);
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, NULL, 5, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, buffer, sizeof buffer, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_render(headers, &d, NULL, 3, now, buffer, sizeof buffer, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_render(headers, NULL, "key", 3, now, buffer, sizeof buffer, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_render(NULL, &d, "key", 3, now, buffer, sizeof buffer, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_headers_render(headers, &d, "\xc3", 1, now, buffer, sizeof buffer, &len), FG_STATUS_INVALID_UTF8);
+    memset(&bad.outcome, 0x7f, sizeof bad.outcome);
+    CHECK_STATUS(fg_headers_render(headers, &bad, "key", 3, now, buffer, sizeof buffer, &len),
+                 FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("outcome");
+    /* A layer's own name. */
+    CHECK_STATUS(fg_headers_render(headers, &d, "license-activation", 18, now, buffer, sizeof buffer, &len),
+                 FG_STATUS_OK);
+    CHECK(strstr(buffer, "X-RateLimit-Scope: license-activation\r\n") != NULL);
+    fg_headers_free(headers);
+
+    /* The IETF draft fields only, whole seconds. */
+    c.flags = FG_HEADERS_NO_LEGACY_FIELDS;
+    c.retry_after_decimals = 0;
+    c.policy_name = "default";
+    c.policy_name_len = 7;
+    c.policy_quota = 30;
+    c.policy_window_ns = NS_PER_SECOND;
+    CHECK_STATUS(fg_headers_new(&c, &headers), FG_STATUS_OK);
+    CHECK_STATUS(fg_headers_render(headers, &d, "key", 3, now, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strcmp(buffer, "Retry-After: 1\r\n"
+                         "RateLimit-Policy: \"default\";q=30;w=1\r\n"
+                         "RateLimit: \"default\";r=0;t=2\r\n") == 0);
+    fg_headers_free(headers);
+    fg_headers_free(NULL);
+}
+
+static void test_error_bodies(void) {
+    fg_error_body_config c;
+    fg_error_body *body = (fg_error_body *)&c;
+    fg_decision d = genieos_denial(), clarifai;
+    fg_quota q = quota(15, NS_PER_SECOND, 15);
+    fg_limiter *limiter = NULL;
+    char buffer[1024];
+    size_t len = 0;
+
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.shape = FG_BODY_GENIEOS_KEY;
+    c.retry_after_decimals = 1;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_OK);
+    CHECK_STATUS(fg_error_body_render(body, &d, "key", 3, "req_01JABC", 10, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strcmp(buffer, "{\"error\":{\"type\":\"rate_limit_exceeded\",\"code\":\"key_rate_limit\","
+                         "\"message\":\"API key exceeded its rate limit. Retry after 0.1s.\","
+                         "\"retry_after_seconds\":0.1,\"request_id\":\"req_01JABC\"}}") == 0);
+    CHECK_STATUS(fg_error_body_render(body, &d, "key", 3, "req", 3, buffer, 10, &len), FG_STATUS_BUFFER_TOO_SMALL);
+    CHECK(len > 10);
+    CHECK_STATUS(fg_error_body_render(body, &d, "key", 3, NULL, 3, buffer, sizeof buffer, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_error_body_render(body, &d, "key", 3, "\xff", 1, buffer, sizeof buffer, &len), FG_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fg_error_body_render(NULL, &d, "key", 3, "r", 1, buffer, sizeof buffer, &len), FG_STATUS_NULL_POINTER);
+    fg_error_body_free(body);
+
+    /* Clarifai: CONN_THROTTLED as 11005, "exceeded limit of 15 requests per second". */
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 15, 0, &clarifai), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &clarifai), FG_STATUS_OK);
+    fg_limiter_free(limiter);
+    c.shape = FG_BODY_CLARIFAI;
+    c.flags = FG_BODY_NUMERIC_CODE;
+    c.numeric_code = 11005;
+    c.message = "exceeded limit of {limit} requests per second";
+    c.message_len = strlen(c.message);
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_OK);
+    CHECK_STATUS(fg_error_body_render(body, &clarifai, "key", 3, "abc", 3, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strcmp(buffer, "{\"status\":{\"code\":11005,\"description\":\"Making too many requests\","
+                         "\"details\":\"exceeded limit of 15 requests per second\",\"req_id\":\"abc\"}}") == 0);
+    fg_error_body_free(body);
+
+    /* A custom GenieOS body with every text field. */
+    c.shape = FG_BODY_GENIEOS;
+    c.flags = 0;
+    c.code = "ip_rate_limit";
+    c.code_len = strlen(c.code);
+    c.message = "Slow down ({scope}, {remaining} of {limit}), retry in {retry_after}s";
+    c.message_len = strlen(c.message);
+    c.type_name = "throttled";
+    c.type_name_len = 9;
+    c.description = "ignored by GenieOS";
+    c.description_len = strlen(c.description);
+    c.cannot_fit_message = "never";
+    c.cannot_fit_message_len = 5;
+    c.retry_after_decimals = 3;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_OK);
+    CHECK_STATUS(fg_error_body_render(body, &d, "ip", 2, "r1", 2, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strcmp(buffer, "{\"error\":{\"type\":\"throttled\",\"code\":\"ip_rate_limit\","
+                         "\"message\":\"Slow down (ip, 0 of 60), retry in 0.034s\","
+                         "\"retry_after_seconds\":0.034,\"request_id\":\"r1\"}}") == 0);
+    fg_error_body_free(body);
+
+    /* Build errors. */
+    c.message = "{oops}";
+    c.message_len = 6;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_INVALID_TEMPLATE);
+    CHECK(body == NULL);
+    c.message = "ok";
+    c.message_len = 2;
+    c.cannot_fit_message = "{";
+    c.cannot_fit_message_len = 1;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_INVALID_TEMPLATE);
+    c.cannot_fit_message = NULL;
+    c.code = NULL;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_NULL_POINTER);
+    CHECK_MESSAGE("code");
+    c.shape = 9;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_INVALID_ARGUMENT);
+    c.shape = FG_BODY_GENIEOS_WORKSPACE;
+    c.flags = 8;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_INVALID_ARGUMENT);
+    c.flags = 0;
+    c.retry_after_decimals = 12;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_INVALID_ARGUMENT);
+    c.retry_after_decimals = 1;
+    c.type_name = "\xff";
+    c.type_name_len = 1;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fg_error_body_new(NULL, &body), FG_STATUS_NULL_POINTER);
+    c.type_name = NULL;
+    c.message = NULL;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_OK);
+    CHECK_STATUS(fg_error_body_render(body, &d, "workspace", 9, "r", 1, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strstr(buffer, "\"code\":\"workspace_rate_limit\"") != NULL);
+    fg_error_body_free(body);
+    fg_error_body_free(NULL);
+}
+
+static void test_scope_names_and_warning_zone(void) {
+    const char *name = NULL;
+    fg_decision d = genieos_denial();
+    bool warning = false;
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_KEY, &name), FG_STATUS_OK);
+    CHECK(strcmp(name, "key") == 0);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_WORKSPACE, &name), FG_STATUS_OK);
+    CHECK(strcmp(name, "workspace") == 0);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_IP, &name), FG_STATUS_OK);
+    CHECK(strcmp(name, "ip") == 0);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_ENDPOINT, &name), FG_STATUS_OK);
+    CHECK(strcmp(name, "endpoint") == 0);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_TOKEN, &name), FG_STATUS_OK);
+    CHECK(strcmp(name, "token") == 0);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_SINGLE, &name), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_NAMED, &name), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fg_scope_name(FG_SCOPE_KEY, NULL), FG_STATUS_NULL_POINTER);
+
+    CHECK_STATUS(fg_decision_in_warning_zone(&d, FG_WARNING_ZONE_PERCENT, &warning), FG_STATUS_OK);
+    CHECK(warning);
+    d.remaining = 13; /* 13 of 60 is above 20 % */
+    CHECK_STATUS(fg_decision_in_warning_zone(&d, FG_WARNING_ZONE_PERCENT, &warning), FG_STATUS_OK);
+    CHECK(!warning);
+    d.remaining = 12;
+    CHECK_STATUS(fg_decision_in_warning_zone(&d, FG_WARNING_ZONE_PERCENT, &warning), FG_STATUS_OK);
+    CHECK(warning);
+    CHECK_STATUS(fg_decision_in_warning_zone(NULL, 20, &warning), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_decision_in_warning_zone(&d, 20, NULL), FG_STATUS_NULL_POINTER);
+}
+
 int main(void) {
     test_version();
     test_last_error_starts_empty();
@@ -322,6 +1208,18 @@ int main(void) {
     test_struct_size_versions();
     test_failed_create_leaves_null();
     test_bad_pointers_change_nothing();
+    test_quota_versions_and_lockout();
+    test_limiter_suspension_and_reservations();
+    test_keyed_create_errors();
+    test_keyed_u64();
+    test_keyed_bytes();
+    test_keyed_ip();
+    test_window();
+    test_inflight();
+    test_policy();
+    test_headers();
+    test_error_bodies();
+    test_scope_names_and_warning_zone();
     puts("api_test (C): ok");
     return 0;
 }
