@@ -8,7 +8,10 @@
  *    and check in any interleaving; the admitted total never exceeds
  *    burst + floor(rate * elapsed), while one thread keeps reconfiguring
  *    another limiter under the checkers' feet.
- * 3. The last error message is per thread.
+ * 3. Keyed: threads check many keys of a u64-keyed and a byte-keyed limiter
+ *    on increasing timestamps; each key's admitted total is at least its
+ *    burst and at most burst + floor(rate * elapsed).
+ * 4. The last error message is per thread.
  *
  * Usage: stress_test [scale]; scale (default 100) sizes the runs so valgrind
  * can use a small one.
@@ -126,6 +129,61 @@ static void test_free_running_total_is_bounded(void) {
     shared_limiter = reconfigured_limiter = NULL;
 }
 
+/* Keyed: 64 keys, 20 per second, bursts of 10; the table has room for every key, so no
+ * bucket is reclaimed and each key's bound holds exactly. */
+#define KEYS 64
+static const uint64_t KEY_COUNT = 20, KEY_BURST = 10, KEY_STEP_NS = 50001;
+static fg_keyed_limiter *keyed_ids, *keyed_tokens;
+static uint64_t keyed_time;
+static uint64_t admitted_ids[KEYS], admitted_tokens[KEYS]; /* __atomic counters */
+
+static void *keyed_worker(void *argument) {
+    uint64_t thread = (uint64_t)(uintptr_t)argument, i, now, key;
+    char token[16];
+    fg_decision d;
+    for (i = 0; i < rounds * attempts_per_round; i++) {
+        key = (i * 7 + thread * 13) % KEYS;
+        now = __atomic_fetch_add(&keyed_time, KEY_STEP_NS, __ATOMIC_RELAXED);
+        CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed_ids, key, 1, now, &d), FG_STATUS_OK);
+        if (d.admitted) __atomic_fetch_add(&admitted_ids[key], 1, __ATOMIC_RELAXED);
+        CHECK(d.remaining <= KEY_BURST);
+        snprintf(token, sizeof token, "tok_%02u", (unsigned)key);
+        CHECK_STATUS(fg_keyed_limiter_check_bytes_at(keyed_tokens, (const uint8_t *)token, strlen(token), 1, now, &d),
+                     FG_STATUS_OK);
+        if (d.admitted) __atomic_fetch_add(&admitted_tokens[key], 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_keyed_totals_are_bounded_per_key(void) {
+    fg_quota q = {.struct_size = sizeof(fg_quota), .count = KEY_COUNT, .period_ns = NS_PER_SECOND, .burst = KEY_BURST};
+    fg_keyed_config ids = {.struct_size = sizeof(fg_keyed_config), .key_kind = FG_KEY_U64, .capacity = 16 * KEYS};
+    fg_keyed_config tokens = {.struct_size = sizeof(fg_keyed_config), .key_kind = FG_KEY_BYTES, .capacity = 16 * KEYS};
+    pthread_t threads[THREADS];
+    uint64_t bound, len, events;
+    int t, k;
+    CHECK_STATUS(fg_keyed_limiter_new(&ids, &q, &keyed_ids), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_new(&tokens, &q, &keyed_tokens), FG_STATUS_OK);
+    for (t = 0; t < THREADS; t++)
+        CHECK(pthread_create(&threads[t], NULL, keyed_worker, (void *)(uintptr_t)t) == 0);
+    for (t = 0; t < THREADS; t++) CHECK(pthread_join(threads[t], NULL) == 0);
+
+    /* Timestamps ran from 0 to below keyed_time; each bucket was full at 0. */
+    bound = KEY_BURST + (keyed_time - KEY_STEP_NS) * KEY_COUNT / NS_PER_SECOND;
+    for (k = 0; k < KEYS; k++) {
+        CHECK(admitted_ids[k] >= KEY_BURST);
+        CHECK(admitted_ids[k] <= bound);
+        CHECK(admitted_tokens[k] >= KEY_BURST);
+        CHECK(admitted_tokens[k] <= bound);
+    }
+    CHECK_STATUS(fg_keyed_limiter_len(keyed_ids, &len), FG_STATUS_OK);
+    CHECK_U64(len, KEYS);
+    CHECK_STATUS(fg_keyed_limiter_full_table_events(keyed_tokens, &events), FG_STATUS_OK);
+    CHECK_U64(events, 0);
+    fg_keyed_limiter_free(keyed_ids);
+    fg_keyed_limiter_free(keyed_tokens);
+}
+
 static void *failing_worker(void *argument) {
     fg_decision d;
     (void)argument;
@@ -151,6 +209,7 @@ int main(int argc, char **argv) {
     attempts_per_round = 20;
     test_lock_step_total_is_exact();
     test_free_running_total_is_bounded();
+    test_keyed_totals_are_bounded_per_key();
     test_last_error_is_per_thread();
     printf("stress_test (C, %d threads, %" PRIu64 " rounds): ok\n", THREADS, rounds);
     return 0;
