@@ -10,7 +10,18 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from floodgate import ErrorBody, Headers, Limiter, ManualClock, RateLimitPolicy, Quota
+from floodgate import (
+    ErrorBody,
+    Headers,
+    KeyedLimiter,
+    KeyedWindows,
+    Limiter,
+    ManualClock,
+    Policy,
+    Quota,
+    RateLimitPolicy,
+    SlidingWindow,
+)
 from floodgate.asgi import RateLimitMiddleware, client_ip, header, path
 
 WALL_CLOCK_NS = 1_776_688_440 * 10**9  # 2026-04-20T12:34:00Z
@@ -177,12 +188,16 @@ def test_key_functions_read_the_scope():
     assert path(scope) == "/v1/send"
     assert header("X-Api-Key")(scope) == b"mg_live_7"
     assert header("authorization")(scope) is None
+    assert header("x-empty")({**scope, "headers": [(b"x-empty", b"")]}) is None
 
 
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"limiter": object()}, TypeError, "limiter must be a floodgate.Limiter"),
+        ({"limiter": object()}, TypeError, "limiter must be a floodgate.KeyedLimiter, Policy or Limiter"),
+        ({"limiter": Policy([("key", Limiter(HOBBY))])}, TypeError, "a Policy needs keys="),
+        ({"keys": lambda scope: [None]}, TypeError, "keys= is for a Policy"),
+        ({"body": "slow down"}, TypeError, "body must be a floodgate.ErrorBody or a mapping"),
         ({"key": "x-api-key"}, TypeError, "key must be a function"),
         ({"cost": -1}, ValueError, "cost must be a non-negative int"),
         ({"cost": 1.5}, ValueError, "cost must be a non-negative int"),
@@ -231,3 +246,123 @@ def test_json_route_and_app_headers_survive():
     assert response.json() == {"ok": True}
     assert response.headers["x-ratelimit-custom"] == "1"
     assert response.headers["x-ratelimit-limit"] == "60"
+
+
+def get_as(app, requests):
+    """Sends GET / once per (api key) in `requests`, in order."""
+
+    async def run():
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4242))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [
+                await client.get("/", headers={"x-api-key": key, "x-request-id": "req_01JABC"})
+                for key in requests
+            ]
+
+    return asyncio.run(run())
+
+
+def keyed_app(**options):
+    clock = ManualClock()
+    per_key = KeyedLimiter(HOBBY, clock=clock)
+    return app_with(per_key, key=header("x-api-key"), **options), per_key, clock
+
+
+def test_two_api_keys_get_independent_buckets():
+    app, per_key, _ = keyed_app()
+    responses = get_as(app, ["gos_live_a", "gos_live_b", "gos_live_a", "gos_live_a"])
+    remaining = [r.headers["x-ratelimit-remaining"] for r in responses]
+    assert remaining == ["59", "59", "58", "57"]
+    assert per_key.peek(b"gos_live_a").remaining == 57
+    assert per_key.peek(b"gos_live_b").remaining == 59
+
+
+def test_61st_request_of_one_hobby_key_is_429_while_another_key_passes():
+    app, _, _ = keyed_app()
+    responses = get_as(app, ["gos_live_a"] * 61 + ["gos_live_b"])
+    assert [r.status_code for r in responses[:60]] == [200] * 60
+    denied, other = responses[60], responses[61]
+    assert denied.status_code == 429
+    assert denied.headers["retry-after"] == "0.1"
+    assert denied.headers["x-ratelimit-scope"] == "key"
+    assert denied.headers["x-ratelimit-remaining"] == "0"
+    assert denied.json() == {
+        "error": {
+            "type": "rate_limit_exceeded",
+            "code": "key_rate_limit",
+            "message": "API key exceeded its rate limit. Retry after 0.1s.",
+            "retry_after_seconds": 0.1,
+            "request_id": "req_01JABC",
+        }
+    }
+    assert other.status_code == 200 and other.text == "hello"
+    assert other.headers["x-ratelimit-remaining"] == "59"
+
+
+def test_client_ip_is_the_default_key():
+    per_ip = KeyedLimiter(Quota.per_second(1), clock=ManualClock())
+    first, second = get_many(app_with(per_ip), 2)
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert per_ip.peek("203.0.113.7").remaining == 0
+    assert per_ip.peek("198.51.100.1").remaining == 1
+
+
+WORKSPACE_OF = {b"gos_live_%02d" % index: 1 for index in range(25)} | {b"gos_live_other": 2}
+
+
+def workspace_policy_app():
+    clock = ManualClock()
+    per_key = KeyedLimiter(HOBBY, clock=clock)
+    per_workspace = KeyedWindows(600, 60, clock=clock)
+    policy = Policy([("key", per_key), ("workspace", per_workspace)])
+
+    def keys(scope):
+        api_key = header("x-api-key")(scope)
+        if api_key is None:
+            return None
+        return [api_key, WORKSPACE_OF[api_key]]
+
+    return app_with(policy, keys=keys), policy, per_key, per_workspace
+
+
+def test_workspace_window_denial_reports_scope_workspace():
+    app, policy, per_key, per_workspace = workspace_policy_app()
+    keys = [b"gos_live_%02d" % index for index in range(25)]
+    responses = get_as(app, [key.decode() for key in keys for _ in range(24)])
+    assert all(r.status_code == 200 for r in responses)
+    assert responses[-1].headers["x-ratelimit-scope"] == "workspace"
+    assert responses[-1].headers["x-ratelimit-remaining"] == "0"
+    assert responses[0].headers["x-ratelimit-scope"] == "key"  # 59 left on the key, 599 in the workspace
+    denied, other = get_as(app, ["gos_live_00", "gos_live_other"])
+    assert denied.status_code == 429
+    assert denied.headers["x-ratelimit-scope"] == "workspace"
+    assert denied.headers["x-ratelimit-limit"] == "600"
+    assert denied.json()["error"]["code"] == "workspace_rate_limit"
+    assert float(denied.headers["retry-after"]) > 0
+    assert other.status_code == 200  # another workspace
+    assert per_key.peek("gos_live_00").remaining == 36  # the denial was refunded
+    assert policy.counters()["denied"] == 1
+    assert per_workspace.peek(2).remaining == 599
+
+
+def test_policy_key_layer_denial_and_unkeyed_requests():
+    app, _, _, _ = workspace_policy_app()
+    responses = get_as(app, ["gos_live_other"] * 61)
+    assert responses[60].status_code == 429
+    assert responses[60].headers["x-ratelimit-scope"] == "key"
+    assert responses[60].json()["error"]["code"] == "key_rate_limit"
+    (unkeyed,) = get_many(app, 1)
+    assert unkeyed.status_code == 200 and "x-ratelimit-scope" not in unkeyed.headers
+
+
+def test_policy_with_an_unkeyed_global_layer_and_custom_bodies():
+    clock = ManualClock()
+    policy = Policy(
+        [("key", KeyedLimiter(HOBBY, clock=clock)), ("global", SlidingWindow(2, 60, clock=clock))]
+    )
+    body = ErrorBody.genieos("global_rate_limit", "Everyone slow down. Retry after {retry_after}s.")
+    app = app_with(policy, keys=lambda scope: [client_ip(scope), None], body={"global": body})
+    responses = get_many(app, 3)
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert responses[2].headers["x-ratelimit-scope"] == "global"
+    assert responses[2].json()["error"]["code"] == "global_rate_limit"

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from floodgate import Limiter, ManualClock, Quota
+from floodgate import KeyedLimiter, ManualClock, Quota
 from floodgate.asgi import RateLimitMiddleware, header
 
 STARTUP_TIMEOUT_S = 20
@@ -22,7 +22,7 @@ async def hello(request):
 
 
 def test_real_server_admits_the_burst_then_answers_429():
-    limiter = Limiter(Quota.per_second(30, burst=60), clock=ManualClock())
+    limiter = KeyedLimiter(Quota.per_second(30, burst=60), clock=ManualClock())
     app = Starlette(
         routes=[Route("/", hello)],
         middleware=[Middleware(RateLimitMiddleware, limiter=limiter, key=header("x-api-key"))],
@@ -43,6 +43,7 @@ def test_real_server_admits_the_burst_then_answers_429():
             key = {"x-api-key": "mg_live_hobby"}
             statuses = [client.get("/", headers=key).status_code for _ in range(61)]
             denied = client.get("/", headers=key)
+            other = client.get("/", headers={"x-api-key": "mg_live_other"})
             unkeyed = client.get("/")
     finally:
         server.should_exit = True
@@ -53,5 +54,7 @@ def test_real_server_admits_the_burst_then_answers_429():
     assert denied.status_code == 429
     assert denied.headers["retry-after"] == "0.1"
     assert denied.json()["error"]["code"] == "key_rate_limit"
+    assert other.status_code == 200
+    assert other.headers["x-ratelimit-remaining"] == "59"
     assert unkeyed.status_code == 200
     assert "x-ratelimit-limit" not in unkeyed.headers

@@ -9,6 +9,17 @@ check is safe from any number of threads and costs well under a microsecond.
 >>> decision.admitted, decision.limit, decision.remaining
 (True, 60, 59)
 
+One bucket per key (str, bytes or int), and layers checked together:
+
+>>> per_key = floodgate.KeyedLimiter(floodgate.Quota.per_second(30, burst=60))
+>>> per_key.check("gos_live_a").remaining
+59
+>>> workspaces = floodgate.KeyedWindows(600, 60)
+>>> policy = floodgate.Policy([("key", per_key), ("workspace", workspaces)])
+>>> verdict = policy.check(["gos_live_a", 42])
+>>> verdict.admitted, verdict.scope, verdict.decision.remaining
+(True, 'key', 58)
+
 The ASGI middleware lives in :mod:`floodgate.asgi`.
 """
 

@@ -3,27 +3,36 @@
 Works with any ASGI framework (Starlette, FastAPI, Quart, Django's ASGI
 handler...) and imports none of them::
 
-    from floodgate import Limiter, Quota
-    from floodgate.asgi import RateLimitMiddleware, client_ip
+    from floodgate import KeyedLimiter, Quota
+    from floodgate.asgi import RateLimitMiddleware, header
 
-    app = RateLimitMiddleware(app, Limiter(Quota.per_second(30, burst=60)), key=client_ip)
+    per_key = KeyedLimiter(Quota.per_second(30, burst=60))
+    app = RateLimitMiddleware(app, per_key, key=header("x-api-key"))
+
+Each request is charged to the bucket of its own key (API key header, client
+IP, path...). Layered limits take a :class:`floodgate.Policy` and a ``keys``
+function giving each request one key per layer::
+
+    policy = Policy([("key", KeyedLimiter(hobby)), ("workspace", KeyedWindows(600, 60))])
+    app = RateLimitMiddleware(app, policy, keys=lambda scope: [api_key(scope), workspace_of(scope)])
 
 Each limited request's response carries ``X-RateLimit-Limit``,
-``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``X-RateLimit-Scope``.
-A denied request never reaches the app: it gets ``429 Too Many Requests``
-with ``Retry-After`` and the JSON error body of the GenieOS rate-limit page.
-The engine renders both (:class:`floodgate.Headers`, :class:`floodgate.ErrorBody`),
-so every floodgate binding writes them alike.
+``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``X-RateLimit-Scope``
+(for a policy, the scope of the layer that decided). A refused request never
+reaches the app: it gets ``429 Too Many Requests`` with ``Retry-After`` and
+the JSON error body of the GenieOS rate-limit page. The engine renders both
+(:class:`floodgate.Headers`, :class:`floodgate.ErrorBody`), so every
+floodgate binding writes them alike.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Union
 
-from floodgate._floodgate import Decision, ErrorBody, Headers, Limiter
+from floodgate._floodgate import Decision, ErrorBody, Headers, KeyedLimiter, Limiter, Policy
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,10 +41,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 Key = Union[str, bytes, int]
-"""What a key function returns: the limiter bucket a request is charged to."""
+"""What a key function returns: the bucket a request is charged to."""
 
 KeyFunction = Callable[[Scope], Union[Key, None]]
 """Picks a request's key from its ASGI scope; None leaves the request unlimited."""
+
+KeysFunction = Callable[[Scope], Union[Sequence[Union[Key, None]], None]]
+"""Picks a request's key for every layer of a Policy (None for an unkeyed
+layer); returning None instead of a list leaves the request unlimited."""
 
 CostFunction = Callable[[Scope], int]
 
@@ -59,7 +72,7 @@ def header(name: str) -> Callable[[Scope], bytes | None]:
     def key(scope: Scope) -> bytes | None:
         for field, value in scope.get("headers", ()):
             if field == wanted:
-                return bytes(value)
+                return bytes(value) or None  # an empty header is no key
         return None
 
     return key
@@ -72,19 +85,31 @@ def request_id_from_header(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """Checks each HTTP request against ``limiter`` before the app sees it.
+    """Checks each HTTP request before the app sees it.
 
-    ``limiter`` is a :class:`floodgate.Limiter` (one bucket for every
-    request). ``key`` picks the request's key from its scope; a request whose
-    key is None passes through untouched and without rate-limit headers
-    (say, one without an API key, left for the app to refuse). ``cost`` is
-    the units each request charges, or a function of the scope.
+    ``limiter`` is one of:
+
+    * a :class:`floodgate.KeyedLimiter`: each request is charged to the
+      bucket of the key ``key`` picks from its scope (default: the client
+      IP), so clients are limited independently;
+    * a :class:`floodgate.Policy`: ``keys`` picks one key per layer, every
+      layer must admit, and ``X-RateLimit-Scope`` names the layer that
+      decided (``key``, ``workspace``...);
+    * a :class:`floodgate.Limiter`: one bucket shared by every limited
+      request, a global cap (``key`` then only decides who is limited).
+
+    A request whose key (or keys) is None passes through untouched and
+    without rate-limit headers (say, one without an API key, left for the
+    app to refuse). ``cost`` is the units each request charges, or a
+    function of the scope.
 
     The engine renders what the client reads: ``headers`` (a
     :class:`floodgate.Headers`; default X-RateLimit-* and ``Retry-After``
-    with one decimal, rounded up, as GenieOS writes it) and ``body`` (a
-    :class:`floodgate.ErrorBody`; default GenieOS's per-key body), both for
-    layer ``scope_name``. ``request_id`` names the request in the body;
+    with one decimal, rounded up, as GenieOS writes it) and ``body``: an
+    :class:`floodgate.ErrorBody`, or a mapping from scope name to body
+    (default: GenieOS's per-workspace body for ``workspace``, its per-key
+    body for every other scope). ``scope_name`` is the scope a KeyedLimiter
+    or Limiter reports. ``request_id`` names the request in the body;
     ``wall_clock`` gives the Unix time in ns that ``X-RateLimit-Reset``
     counts from. Non-HTTP traffic (lifespan, websockets) passes through.
     """
@@ -92,29 +117,47 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        limiter: Limiter,
+        limiter: KeyedLimiter | Policy | Limiter,
         *,
         key: KeyFunction = client_ip,
+        keys: KeysFunction | None = None,
         cost: int | CostFunction = 1,
         scope_name: str = "key",
         headers: Headers | None = None,
-        body: ErrorBody | None = None,
+        body: ErrorBody | Mapping[str, ErrorBody] | None = None,
         request_id: Callable[[Scope], str] = request_id_from_header,
         wall_clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        if not isinstance(limiter, Limiter):
-            raise TypeError(f"limiter must be a floodgate.Limiter, got {type(limiter).__name__}")
+        if not isinstance(limiter, (KeyedLimiter, Policy, Limiter)):
+            raise TypeError(
+                "limiter must be a floodgate.KeyedLimiter, Policy or Limiter, "
+                f"got {type(limiter).__name__}"
+            )
+        if isinstance(limiter, Policy) and not callable(keys):
+            raise TypeError("a Policy needs keys=, a function of the ASGI scope giving one key per layer")
+        if keys is not None and not isinstance(limiter, Policy):
+            raise TypeError("keys= is for a Policy; a KeyedLimiter or Limiter takes key=")
         if not callable(key):
             raise TypeError("key must be a function of the ASGI scope")
         if not callable(cost) and (not isinstance(cost, int) or isinstance(cost, bool) or cost < 0):
             raise ValueError(f"cost must be a non-negative int or a function of the scope, got {cost!r}")
+        if body is not None and not isinstance(body, (ErrorBody, Mapping)):
+            raise TypeError("body must be a floodgate.ErrorBody or a mapping of scope name to ErrorBody")
         self.app = app
         self.limiter = limiter
         self.key = key
+        self.keys = keys
         self.cost = cost
         self.scope_name = scope_name
         self.headers = Headers() if headers is None else headers
-        self.body = ErrorBody.genieos_key() if body is None else body
+        self.bodies: Mapping[str, ErrorBody] = (
+            {"workspace": ErrorBody.genieos_workspace()}
+            if body is None
+            else body
+            if isinstance(body, Mapping)
+            else {}
+        )
+        self.default_body = body if isinstance(body, ErrorBody) else ErrorBody.genieos_key()
         self.request_id = request_id
         self.wall_clock = wall_clock
 
@@ -122,18 +165,17 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        key = self.key(scope)
-        if key is None:
+        checked = self._check(scope)
+        if checked is None:
             await self.app(scope, receive, send)
             return
-        cost = self.cost(scope) if callable(self.cost) else self.cost
-        decision = self._check(key, cost)
+        decision, scope_name = checked
         fields = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in self.headers.render(decision, self.scope_name, self.wall_clock())
+            for name, value in self.headers.render(decision, scope_name, self.wall_clock())
         ]
         if not decision.admitted:
-            await self._reject(scope, send, decision, fields)
+            await self._reject(scope, send, decision, scope_name, fields)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -143,14 +185,37 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _check(self, key: Key, cost: int) -> Decision:
-        # One bucket for every request: the key only decides who is limited.
-        return self.limiter.check(cost)
+    def _check(self, scope: Scope) -> tuple[Decision, str] | None:
+        """The decision for this request and the scope it came from, or None
+        for a request without a key."""
+        limiter = self.limiter
+        if isinstance(limiter, Policy):
+            assert self.keys is not None  # checked in __init__
+            keys = self.keys(scope)
+            if keys is None:
+                return None
+            verdict = limiter.check(keys, self._cost(scope))
+            return verdict.decision, verdict.scope
+        key = self.key(scope)
+        if key is None:
+            return None
+        if isinstance(limiter, KeyedLimiter):
+            return limiter.check(key, self._cost(scope)), self.scope_name
+        return limiter.check(self._cost(scope)), self.scope_name
+
+    def _cost(self, scope: Scope) -> int:
+        return self.cost(scope) if callable(self.cost) else self.cost
 
     async def _reject(
-        self, scope: Scope, send: Send, decision: Decision, fields: list[tuple[bytes, bytes]]
+        self,
+        scope: Scope,
+        send: Send,
+        decision: Decision,
+        scope_name: str,
+        fields: list[tuple[bytes, bytes]],
     ) -> None:
-        body = self.body.render(decision, self.scope_name, self.request_id(scope)).encode()
+        template = self.bodies.get(scope_name, self.default_body)
+        body = template.render(decision, scope_name, self.request_id(scope)).encode()
         await send(
             {
                 "type": "http.response.start",
