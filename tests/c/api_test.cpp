@@ -3,6 +3,7 @@
 // Usage: api_test_cpp [scale]
 #include <atomic>
 #include <cinttypes>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,19 @@ struct LimiterFree {
     void operator()(fg_limiter *limiter) const noexcept { fg_limiter_free(limiter); }
 };
 using Limiter = std::unique_ptr<fg_limiter, LimiterFree>;
+
+template <typename T, void (*Free)(T *)>
+struct Freer {
+    void operator()(T *handle) const noexcept { Free(handle); }
+};
+template <typename T, void (*Free)(T *)>
+using Owned = std::unique_ptr<T, Freer<T, Free>>;
+using Keyed = Owned<fg_keyed_limiter, fg_keyed_limiter_free>;
+using Window = Owned<fg_window, fg_window_free>;
+using Cap = Owned<fg_inflight, fg_inflight_free>;
+using Policy = Owned<fg_policy, fg_policy_free>;
+using Headers = Owned<fg_headers, fg_headers_free>;
+using Body = Owned<fg_error_body, fg_error_body_free>;
 
 fg_quota make_quota(uint64_t count, uint64_t period_ns, uint64_t burst) {
     fg_quota quota{};
@@ -150,6 +164,127 @@ void threads_stay_within_the_quota(uint64_t scale) {
     CHECK(admitted.load() <= bound);
 }
 
+Keyed make_keyed(uint32_t kind, uint64_t capacity, const fg_quota &quota) {
+    fg_keyed_config config{};
+    config.struct_size = sizeof config;
+    config.key_kind = kind;
+    config.capacity = capacity;
+    fg_keyed_limiter *raw = nullptr;
+    CHECK_STATUS(fg_keyed_limiter_new(&config, &quota, &raw), FG_STATUS_OK);
+    return Keyed(raw);
+}
+
+// ABI 1.1 from C++: every handle type under RAII, a layered check, rendering.
+void abi_1_1() {
+    const std::string token = "tok_alice";
+    const auto *token_bytes = reinterpret_cast<const uint8_t *>(token.data());
+    Keyed per_token = make_keyed(FG_KEY_BYTES, 256, make_quota(5, NS_PER_SECOND, 5));
+    Keyed per_ip = make_keyed(FG_KEY_IP, 256, make_quota(20, NS_PER_SECOND, 20));
+    fg_window *window_raw = nullptr;
+    CHECK_STATUS(fg_window_new(100, 60 * NS_PER_SECOND, &window_raw), FG_STATUS_OK);
+    Window window(window_raw);
+
+    fg_layer layers[3]{};
+    for (fg_layer &layer : layers) layer.struct_size = sizeof layer;
+    layers[0].scope = FG_SCOPE_IP;
+    layers[0].keyed_limiter = per_ip.get();
+    layers[1].scope = FG_SCOPE_TOKEN;
+    layers[1].keyed_limiter = per_token.get();
+    const std::string endpoint = "license-validation";
+    layers[2].scope = FG_SCOPE_NAMED;
+    layers[2].name = endpoint.c_str();
+    layers[2].name_len = endpoint.size();
+    layers[2].window = window.get();
+    fg_policy *policy_raw = nullptr;
+    CHECK_STATUS(fg_policy_new(layers, 3, &policy_raw), FG_STATUS_OK);
+    Policy policy(policy_raw);
+
+    const uint8_t ip[4] = {198, 51, 100, 23};
+    fg_layer_key keys[3]{};
+    keys[0] = fg_layer_key{FG_LAYER_KEY_IP, 0, ip, sizeof ip};
+    keys[1] = fg_layer_key{FG_LAYER_KEY_BYTES, 0, token_bytes, token.size()};
+    keys[2] = fg_layer_key{FG_LAYER_KEY_NONE, 0, nullptr, 0};
+    fg_verdict verdict{};
+    for (int i = 0; i < 5; ++i) {
+        CHECK_STATUS(fg_policy_check_at(policy.get(), keys, 3, 1, 0, &verdict), FG_STATUS_OK);
+        CHECK(verdict.decision.admitted);
+    }
+    CHECK_STATUS(fg_policy_check_at(policy.get(), keys, 3, 1, 0, &verdict), FG_STATUS_OK);
+    CHECK(!verdict.decision.admitted && verdict.layer == 1);
+    CHECK(std::string(verdict.scope_name) == "token");
+    fg_decision d{};
+    CHECK_STATUS(fg_window_peek_at(window.get(), 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 95);  // the denial charged no layer
+    CHECK_STATUS(fg_policy_check_at(policy.get(), keys, 2, 1, 0, &verdict), FG_STATUS_LAYER_KEY_COUNT);
+
+    fg_headers_config header_config{};
+    header_config.struct_size = sizeof header_config;
+    header_config.retry_after_decimals = 1;
+    fg_headers *headers_raw = nullptr;
+    CHECK_STATUS(fg_headers_new(&header_config, &headers_raw), FG_STATUS_OK);
+    Headers headers(headers_raw);
+    std::string text(8, '\0');
+    size_t len = 0;
+    fg_status status = fg_headers_render(headers.get(), &verdict.decision, verdict.scope_name,
+                                         std::strlen(verdict.scope_name), 0, &text[0], text.size(), &len);
+    CHECK(status == FG_STATUS_BUFFER_TOO_SMALL);
+    text.resize(len + 1);
+    CHECK_STATUS(fg_headers_render(headers.get(), &verdict.decision, verdict.scope_name,
+                                   std::strlen(verdict.scope_name), 0, &text[0], text.size(), &len),
+                 FG_STATUS_OK);
+    text.resize(len);
+    CHECK(text.find("Retry-After: 0.2\r\n") == 0);
+    CHECK(text.find("X-RateLimit-Scope: token\r\n") != std::string::npos);
+
+    fg_error_body_config body_config{};
+    body_config.struct_size = sizeof body_config;
+    body_config.shape = FG_BODY_GENIEOS_KEY;
+    body_config.retry_after_decimals = 1;
+    fg_error_body *body_raw = nullptr;
+    CHECK_STATUS(fg_error_body_new(&body_config, &body_raw), FG_STATUS_OK);
+    Body body(body_raw);
+    char json[512];
+    CHECK_STATUS(fg_error_body_render(body.get(), &verdict.decision, "token", 5, "req_1", 5, json, sizeof json, &len),
+                 FG_STATUS_OK);
+    CHECK(std::string(json).find("\"retry_after_seconds\":0.2") != std::string::npos);
+
+    fg_inflight *cap_raw = nullptr;
+    CHECK_STATUS(fg_inflight_new(2, &cap_raw), FG_STATUS_OK);
+    Cap cap(cap_raw);
+    fg_acquisition held{};
+    CHECK_STATUS(fg_inflight_acquire(cap.get(), &held), FG_STATUS_OK);
+    uint64_t in_flight = 0;
+    CHECK_STATUS(fg_inflight_release(cap.get(), held.permit, &in_flight), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_release(cap.get(), held.permit, &in_flight), FG_STATUS_PERMIT_ALREADY_RELEASED);
+}
+
+// Keyed checks from std::threads: each key's admitted total within its quota.
+void keyed_threads_stay_within_the_quota(uint64_t scale) {
+    const uint64_t count = 100, burst = 10, step_ns = 2011;
+    constexpr int keys = 16;
+    Keyed keyed = make_keyed(FG_KEY_U64, 256, make_quota(count, NS_PER_SECOND, burst));
+    std::atomic<uint64_t> clock{0};
+    std::vector<std::atomic<uint64_t>> admitted(keys);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (uint64_t i = 0; i < 1000 * scale; ++i) {
+                const uint64_t key = (i + static_cast<uint64_t>(t)) % keys;
+                const uint64_t now = clock.fetch_add(step_ns, std::memory_order_relaxed);
+                fg_decision d{};
+                CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed.get(), key, 1, now, &d), FG_STATUS_OK);
+                if (d.admitted) admitted[key].fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+    }
+    for (std::thread &thread : threads) thread.join();
+    const uint64_t bound = burst + (clock.load() - step_ns) * count / NS_PER_SECOND;
+    for (const std::atomic<uint64_t> &total : admitted) {
+        CHECK(total.load() >= burst);
+        CHECK(total.load() <= bound);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -158,6 +293,8 @@ int main(int argc, char **argv) {
     every_function();
     error_paths();
     threads_stay_within_the_quota(scale);
+    abi_1_1();
+    keyed_threads_stay_within_the_quota(scale);
     std::printf("api_test (C++17): ok\n");
     return 0;
 }
