@@ -206,14 +206,16 @@ fn cpp_api_shared() {
     prove("api_test.cpp", Language::Cpp, Linkage::Shared, "20", "2");
 }
 
-/// examples/c builds with the flags its Makefile uses and enforces each layer.
+/// examples/c builds with the flags its Makefile uses and enforces each layer
+/// of its policies (keyed limiters per IP, per token, per token on critical
+/// endpoints), reporting the refusing layer's scope.
 #[test]
 fn license_api_example() {
     let source = crate_dir().join("examples/c/license_api.c");
     let binary = build_from(&source, Language::C, Linkage::Static);
     let stdout = String::from_utf8(run(&mut Command::new(&binary)).stdout).expect("UTF-8");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 37, "{stdout}");
+    assert_eq!(lines.len(), 44, "{stdout}");
     let status_of = |at: &str| {
         let line = lines
             .iter()
@@ -237,5 +239,11 @@ fn license_api_example() {
     // Ten seconds refill one critical unit (6 per minute), not two.
     assert_eq!(status_of("10500"), "200");
     assert_eq!(status_of("10600"), "429");
+    // The last refusal's 429, rendered by fg_headers_render from the verdict.
+    assert!(stdout.contains(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nX-RateLimit-Limit: 3\r\n\
+         X-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 2026-04-20T12:34:29Z\r\n\
+         X-RateLimit-Scope: token:critical\r\n\r\n"
+    ));
     memcheck(&Command::new(&binary));
 }

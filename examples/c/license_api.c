@@ -4,10 +4,11 @@
  * The policy follows the pattern of a license-key service's rate-limit page:
  * every request is limited per source IP address and per API access token at
  * once, and the critical endpoints (license validation and activation) carry
- * an additional, stricter limit per token. A request goes only if every limit
- * that applies admits it; when a later limit refuses, the units the earlier
- * ones charged are refunded so a refused request costs nothing. The numbers
- * below are this example's own (the page publishes none).
+ * an additional, stricter limit per token. Each limit is a keyed limiter (one
+ * bucket per address or token), and each request is one layered check of a
+ * policy over them: it goes only if every layer admits it, and a refused
+ * request is charged to no layer. The numbers below are this example's own
+ * (the page publishes none).
  *
  * The requests are simulated with explicit timestamps, so the output is the
  * same on every run. Build and run (from the repository root):
@@ -31,67 +32,53 @@
 #define NS_PER_MS UINT64_C(1000000)
 #define NS_PER_MINUTE (60 * UINT64_C(1000000000))
 
-/* One kind of limit: a quota and what to call it in a response. */
-struct limit_kind {
-    const char *name;
-    uint64_t per_minute;
-    uint64_t burst;
-};
-
-static const struct limit_kind PER_IP = {"ip", 120, 20};
-static const struct limit_kind PER_TOKEN = {"token", 60, 10};
-static const struct limit_kind CRITICAL_PER_TOKEN = {"token:critical", 6, 3};
-
-/*
- * The limiters, one per (kind, key), created on first use. A fixed table with
- * linear probing keeps the example short; a real service would size it to its
- * key space.
- */
-#define TABLE_SIZE 64
-#define KEY_MAX 80
-
-struct entry {
-    char key[KEY_MAX];
-    fg_limiter *limiter;
-};
-
-static struct entry table[TABLE_SIZE];
-
-static uint64_t hash(const char *text) {
-    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-    for (; *text; text++) h = (h ^ (unsigned char)*text) * UINT64_C(1099511628211);
-    return h;
-}
-
 static void die(const char *what, fg_status status) {
     fprintf(stderr, "%s failed (%d): %s\n", what, (int)status, fg_last_error_message());
     exit(1);
 }
 
-static fg_limiter *limiter_for(const struct limit_kind *kind, const char *key) {
-    char full[KEY_MAX];
-    size_t slot, probes;
-    if (snprintf(full, sizeof full, "%s|%s", kind->name, key) >= (int)sizeof full) {
-        fprintf(stderr, "key too long: %s\n", key);
-        exit(1);
-    }
-    slot = (size_t)(hash(full) % TABLE_SIZE);
-    for (probes = 0; probes < TABLE_SIZE; probes++, slot = (slot + 1) % TABLE_SIZE) {
-        struct entry *e = &table[slot];
-        if (e->limiter == NULL) {
-            fg_quota quota = {.struct_size = sizeof(fg_quota),
-                              .count = kind->per_minute,
-                              .period_ns = NS_PER_MINUTE,
-                              .burst = kind->burst};
-            fg_status status = fg_limiter_new(&quota, &e->limiter);
-            if (status != FG_STATUS_OK) die("fg_limiter_new", status);
-            strcpy(e->key, full);
-            return e->limiter;
-        }
-        if (strcmp(e->key, full) == 0) return e->limiter;
-    }
-    fprintf(stderr, "limiter table full\n");
-    exit(1);
+/*
+ * One keyed limiter per kind of limit: a bucket per source address, per token,
+ * and per token on the critical endpoints, each in a fixed-size lock-free table
+ * (keys whose buckets have refilled give their slots to new keys).
+ */
+static fg_keyed_limiter *keyed(uint32_t key_kind, uint64_t per_minute, uint64_t burst) {
+    fg_keyed_config config = {.struct_size = sizeof(fg_keyed_config), .key_kind = key_kind, .capacity = 100000};
+    fg_quota quota = {.struct_size = sizeof(fg_quota), .count = per_minute, .period_ns = NS_PER_MINUTE, .burst = burst};
+    fg_keyed_limiter *limiter = NULL;
+    fg_status status = fg_keyed_limiter_new(&config, &quota, &limiter);
+    if (status != FG_STATUS_OK) die("fg_keyed_limiter_new", status);
+    return limiter;
+}
+
+/* A layer of a policy: a scope (a built-in one, or a name) and its keyed limiter. */
+static fg_layer layer(uint32_t scope, const char *name, const fg_keyed_limiter *limiter) {
+    fg_layer l = {.struct_size = sizeof(fg_layer), .scope = scope, .keyed_limiter = limiter};
+    if (name != NULL) l.name = name, l.name_len = strlen(name);
+    return l;
+}
+
+/* Every request: per IP and per token; critical endpoints add a stricter per-token layer. */
+static fg_policy *ordinary, *critical;
+
+static void build_policies(void) {
+    /* The numbers are this example's own (the page publishes none). */
+    fg_keyed_limiter *per_ip = keyed(FG_KEY_IP, 120, 20);
+    fg_keyed_limiter *per_token = keyed(FG_KEY_BYTES, 60, 10);
+    fg_keyed_limiter *critical_per_token = keyed(FG_KEY_BYTES, 6, 3);
+    fg_layer layers[3];
+    fg_status status;
+    layers[0] = layer(FG_SCOPE_IP, NULL, per_ip);
+    layers[1] = layer(FG_SCOPE_TOKEN, NULL, per_token);
+    layers[2] = layer(FG_SCOPE_NAMED, "token:critical", critical_per_token);
+    status = fg_policy_new(layers, 2, &ordinary);
+    if (status != FG_STATUS_OK) die("fg_policy_new", status);
+    status = fg_policy_new(layers, 3, &critical);
+    if (status != FG_STATUS_OK) die("fg_policy_new", status);
+    /* The policies hold their own references; the handles are not needed any more. */
+    fg_keyed_limiter_free(per_ip);
+    fg_keyed_limiter_free(per_token);
+    fg_keyed_limiter_free(critical_per_token);
 }
 
 struct request {
@@ -105,51 +92,63 @@ static int is_critical(const char *path) {
     return strstr(path, "/validate") != NULL || strstr(path, "/activate") != NULL;
 }
 
-/* Checks every limit that applies; prints the response line and headers. */
-static void handle(const struct request *r) {
-    const struct limit_kind *kinds[3];
-    const char *keys[3];
-    fg_limiter *limiters[3];
-    fg_decision decisions[3], tightest;
-    size_t count = 0, i, denied_at = 3;
-    uint64_t now = r->at_ms * NS_PER_MS;
-
-    kinds[count] = &PER_IP, keys[count++] = r->ip;
-    kinds[count] = &PER_TOKEN, keys[count++] = r->token;
-    if (is_critical(r->path)) kinds[count] = &CRITICAL_PER_TOKEN, keys[count++] = r->token;
-
-    for (i = 0; i < count; i++) {
-        fg_status status;
-        limiters[i] = limiter_for(kinds[i], keys[i]);
-        status = fg_limiter_check_at(limiters[i], 1, now, &decisions[i]);
-        if (status != FG_STATUS_OK) die("fg_limiter_check_at", status);
-        if (!decisions[i].admitted) {
-            denied_at = i;
-            break;
-        }
+/* An IPv4 address as the 4 network-order bytes an FG_KEY_IP limiter takes. */
+static void ipv4(const char *text, uint8_t out[4]) {
+    unsigned a, b, c, d;
+    if (sscanf(text, "%u.%u.%u.%u", &a, &b, &c, &d) != 4 || a > 255 || b > 255 || c > 255 || d > 255) {
+        fprintf(stderr, "not an IPv4 address: %s\n", text);
+        exit(1);
     }
+    out[0] = (uint8_t)a, out[1] = (uint8_t)b, out[2] = (uint8_t)c, out[3] = (uint8_t)d;
+}
 
-    if (denied_at < count) {
-        /* Give back what the limits before the refusing one charged. */
-        for (i = 0; i < denied_at; i++) {
-            fg_decision refunded;
-            fg_status status = fg_limiter_refund_at(limiters[i], 1, now, &refunded);
-            if (status != FG_STATUS_OK) die("fg_limiter_refund_at", status);
-        }
-        tightest = decisions[denied_at];
-        printf("%6" PRIu64 " ms  %-15s %-9s %-28s 429  limit=%s retry-after=%" PRIu64 "s\n", r->at_ms,
-               r->ip, r->token, r->path, kinds[denied_at]->name,
-               (tightest.retry_after_ns + 999999999) / 1000000000); /* whole seconds, rounded up */
+/*
+ * One layered check per request: it admits only if every layer admits, and a
+ * refused request is charged to no layer. Prints the response line.
+ */
+static fg_verdict last_refusal;
+
+static void handle(const struct request *r) {
+    const fg_policy *policy = is_critical(r->path) ? critical : ordinary;
+    uint8_t address[4];
+    fg_layer_key keys[3];
+    fg_verdict verdict;
+    fg_status status;
+
+    ipv4(r->ip, address);
+    keys[0] = (fg_layer_key){.kind = FG_LAYER_KEY_IP, .bytes = address, .len = sizeof address};
+    keys[1] = (fg_layer_key){.kind = FG_LAYER_KEY_BYTES, .bytes = (const uint8_t *)r->token, .len = strlen(r->token)};
+    keys[2] = keys[1]; /* the critical layer is per token too */
+    status = fg_policy_check_at(policy, keys, policy == critical ? 3 : 2, 1, r->at_ms * NS_PER_MS, &verdict);
+    if (status != FG_STATUS_OK) die("fg_policy_check_at", status);
+
+    if (!verdict.decision.admitted) {
+        last_refusal = verdict;
+        /* The refusing layer with the longest wait: Retry-After is never too short. */
+        printf("%6" PRIu64 " ms  %-15s %-9s %-28s 429  limit=%s retry-after=%" PRIu64 "s\n", r->at_ms, r->ip,
+               r->token, r->path, verdict.scope_name,
+               (verdict.decision.retry_after_ns + 999999999) / 1000000000); /* whole seconds, rounded up */
         return;
     }
+    /* The layer with the least left: what the client runs into first. */
+    printf("%6" PRIu64 " ms  %-15s %-9s %-28s 200  X-RateLimit-Limit=%" PRIu64 " X-RateLimit-Remaining=%" PRIu64 "\n",
+           r->at_ms, r->ip, r->token, r->path, verdict.decision.limit, verdict.decision.remaining);
+}
 
-    /* Report the limit with the least left: that is what the client runs into first. */
-    tightest = decisions[0];
-    for (i = 1; i < count; i++)
-        if (decisions[i].remaining < tightest.remaining) tightest = decisions[i];
-    printf("%6" PRIu64 " ms  %-15s %-9s %-28s 200  X-RateLimit-Limit=%" PRIu64
-           " X-RateLimit-Remaining=%" PRIu64 "\n",
-           r->at_ms, r->ip, r->token, r->path, tightest.limit, tightest.remaining);
+/* What the last refused request's 429 carried, rendered by the library. */
+static void print_429(const fg_verdict *refusal) {
+    fg_headers_config header_config = {.struct_size = sizeof(fg_headers_config), .retry_after_decimals = 0};
+    fg_headers *headers = NULL;
+    char text[512];
+    size_t len;
+    fg_status status = fg_headers_new(&header_config, &headers);
+    if (status != FG_STATUS_OK) die("fg_headers_new", status);
+    /* Wall-clock time for X-RateLimit-Reset: a fixed instant keeps the output stable. */
+    status = fg_headers_render(headers, &refusal->decision, refusal->scope_name, strlen(refusal->scope_name),
+                               UINT64_C(1776688439000000000), text, sizeof text, &len);
+    if (status != FG_STATUS_OK) die("fg_headers_render", status);
+    printf("HTTP/1.1 429 Too Many Requests\r\n%s\r\n", text);
+    fg_headers_free(headers);
 }
 
 int main(void) {
@@ -174,8 +173,11 @@ int main(void) {
     requests[n++] = (struct request){10500, "203.0.113.7", "tok_alice", "/v1/licenses/activate"};
     requests[n++] = (struct request){10600, "203.0.113.7", "tok_alice", "/v1/licenses/activate"};
 
+    build_policies();
     for (i = 0; i < n; i++) handle(&requests[i]);
+    print_429(&last_refusal);
 
-    for (i = 0; i < TABLE_SIZE; i++) fg_limiter_free(table[i].limiter);
+    fg_policy_free(ordinary);
+    fg_policy_free(critical);
     return 0;
 }
