@@ -181,14 +181,13 @@ impl<S: StoredKey> Table<S> {
         for &start in &window.starts[..window.count] {
             // A bucket's 256 bytes span at most five lines; these slots touch each.
             for offset in [0, 4, 8, 12, 15] {
-                let slot = &self.pairs[start + offset.min(self.bucket_len - 1)];
-                // SAFETY: a prefetch only hints the cache and never faults; the
-                // address is a live slot anyway, and SSE is baseline on x86_64.
-                unsafe {
-                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        (slot as *const AtomicPair).cast(),
-                    )
-                };
+                prefetch_line(&self.pairs[start + offset.min(self.bucket_len - 1)]);
+            }
+            if S::HAS_EXTRA {
+                // Its 128 bytes of extra halves: at most three lines.
+                for offset in [0, 8, 15] {
+                    prefetch_line(&self.extras[start + offset.min(self.bucket_len - 1)]);
+                }
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -471,6 +470,19 @@ impl<S: StoredKey> Table<S> {
             }
         }
     }
+}
+
+/// Starts loading the cache line holding `value`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefetch_line<T>(value: &T) {
+    // SAFETY: a prefetch only hints the cache and never faults (the address
+    // is a live reference anyway); SSE is baseline on x86_64.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const T).cast(),
+        )
+    };
 }
 
 /// Lets the claimer of a pending slot run. Loom must be told a thread spins.
