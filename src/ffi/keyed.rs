@@ -4,13 +4,14 @@
 use super::args::{self, Out, Versioned, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
 use super::quota::FgQuota;
+use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
 use crate::decision::Decision;
 use crate::error::Error;
 use crate::keyed::{FullTable, KeyedLimiter};
+use crate::policy::{Layer, LayerKey};
 use crate::quota::Quota;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `fg_keyed_config.key_kind`: keys are `uint64_t` ids, checked with the
@@ -69,14 +70,45 @@ unsafe impl Versioned for FgKeyedConfig {
 /// release with `fg_keyed_limiter_free`; a policy built from it keeps the
 /// table alive after that.
 pub struct FgKeyedLimiter {
-    pub(crate) keyed: Keyed,
+    _opaque: [u8; 0],
 }
 
-/// The limiter behind a handle, by key kind; shared so policies can hold it.
+impl SharedHandle for FgKeyedLimiter {
+    type Inner = Keyed;
+}
+
+/// The limiter behind a handle, by key kind, inline so a check follows one
+/// pointer; an `Arc` (the handle) shares it with policies.
 pub(crate) enum Keyed {
-    U64(Arc<KeyedLimiter<u64>>),
-    Bytes(Arc<KeyedLimiter<[u8]>>),
-    Ip(Arc<KeyedLimiter<IpAddr>>),
+    U64(KeyedLimiter<u64>),
+    Bytes(KeyedLimiter<[u8]>),
+    Ip(KeyedLimiter<IpAddr>),
+}
+
+/// A keyed limiter of any key kind is a policy layer: each call goes to the
+/// typed limiter's own [`Layer`] implementation, which checks the key's kind.
+macro_rules! delegate {
+    ($keyed:expr, |$limiter:ident| $call:expr) => {
+        match $keyed {
+            Keyed::U64($limiter) => $call,
+            Keyed::Bytes($limiter) => $call,
+            Keyed::Ip($limiter) => $call,
+        }
+    };
+}
+
+impl Layer for Keyed {
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        delegate!(self, |limiter| Layer::check_at(limiter, key, cost, now_ns))
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        delegate!(self, |limiter| Layer::probe_at(limiter, key, cost, now_ns))
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
+        delegate!(self, |limiter| Layer::refund_at(limiter, key, cost, now_ns))
+    }
 }
 
 /// A key as a C call passes it.
@@ -190,8 +222,8 @@ unsafe fn keyed_decide<'k>(
 ) -> FgStatus {
     // SAFETY: this function's contract is `answer`'s.
     unsafe {
-        answer(function, limiter, "limiter", out, |limiter| {
-            operation.run(&limiter.keyed, key()?)
+        answer(function, limiter.cast::<Keyed>(), "limiter", out, |keyed| {
+            operation.run(keyed, key()?)
         })
     }
 }
@@ -312,7 +344,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
                     0 => builder,
                     max => builder.max_overrides(max),
                 };
-                Arc::new(builder.build()?)
+                builder.build()?
             }};
         }
         let keyed = match config.key_kind {
@@ -321,7 +353,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
             FG_KEY_IP => Keyed::Ip(build!(IpAddr)),
             other => return Err(invalid("key_kind", other)),
         };
-        let handle = Box::into_raw(Box::new(FgKeyedLimiter { keyed }));
+        let handle = shared::into_handle::<FgKeyedLimiter>(keyed);
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };
         Ok(())
@@ -349,9 +381,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_free(limiter: *mut FgKeyedLimiter) {
         return;
     }
     let _ = guard("fg_keyed_limiter_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
-        // call per the contract above.
-        drop(unsafe { Box::from_raw(limiter) });
+        // SAFETY: a live handle from `fg_keyed_limiter_new`, released once per
+        // the contract above.
+        unsafe { shared::release(limiter) };
         Ok(())
     });
 }
@@ -736,11 +768,11 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64(
     unsafe {
         reserve_into(
             "fg_keyed_limiter_reserve_u64",
-            limiter,
+            limiter.cast::<Keyed>(),
             "limiter",
             out,
             out_delay_ns,
-            |limiter| operation.run(&limiter.keyed, CKey::Id(key)),
+            |keyed| operation.run(keyed, CKey::Id(key)),
         )
     }
 }
@@ -770,11 +802,11 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64_at(
     unsafe {
         reserve_into(
             "fg_keyed_limiter_reserve_u64_at",
-            limiter,
+            limiter.cast::<Keyed>(),
             "limiter",
             out,
             out_delay_ns,
-            |limiter| operation.run(&limiter.keyed, CKey::Id(key)),
+            |keyed| operation.run(keyed, CKey::Id(key)),
         )
     }
 }
@@ -804,11 +836,11 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes(
     unsafe {
         reserve_into(
             "fg_keyed_limiter_reserve_bytes",
-            limiter,
+            limiter.cast::<Keyed>(),
             "limiter",
             out,
             out_delay_ns,
-            |limiter| operation.run(&limiter.keyed, bytes_key(key, key_len)?),
+            |keyed| operation.run(keyed, bytes_key(key, key_len)?),
         )
     }
 }
@@ -839,11 +871,11 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes_at(
     unsafe {
         reserve_into(
             "fg_keyed_limiter_reserve_bytes_at",
-            limiter,
+            limiter.cast::<Keyed>(),
             "limiter",
             out,
             out_delay_ns,
-            |limiter| operation.run(&limiter.keyed, bytes_key(key, key_len)?),
+            |keyed| operation.run(keyed, bytes_key(key, key_len)?),
         )
     }
 }
@@ -865,7 +897,7 @@ unsafe fn keyed_admin<'k>(
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
-        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         let admin = match quota {
             // SAFETY: readable for its struct_size, by the contract.
             Some(quota) => {
@@ -1105,16 +1137,12 @@ unsafe fn write_quota<'k>(
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
-        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         // SAFETY: readable for a usize, by the contract.
         let out = unsafe { VersionedOut::new(out, "out") }?;
         let quota = match key {
             Some(key) => with_key!(keyed, key?, |limiter, key| limiter.quota_for(key))?,
-            None => match keyed {
-                Keyed::U64(limiter) => limiter.default_quota(),
-                Keyed::Bytes(limiter) => limiter.default_quota(),
-                Keyed::Ip(limiter) => limiter.default_quota(),
-            },
+            None => delegate!(keyed, |limiter| limiter.default_quota()),
         };
         // SAFETY: writable for its struct_size, by the contract.
         unsafe { out.write(FgQuota::from_quota(&quota)) };
@@ -1240,22 +1268,13 @@ unsafe fn reconfigure(
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
-        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        macro_rules! apply {
-            ($limiter:expr) => {
-                match now_ns {
-                    Some(now_ns) => $limiter.reconfigure_at(quota, now_ns),
-                    None => $limiter.reconfigure(quota),
-                }
-            };
-        }
-        match keyed {
-            Keyed::U64(limiter) => apply!(limiter),
-            Keyed::Bytes(limiter) => apply!(limiter),
-            Keyed::Ip(limiter) => apply!(limiter),
-        }
+        delegate!(keyed, |limiter| match now_ns {
+            Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
+            None => limiter.reconfigure(quota),
+        });
         Ok(())
     })
 }
@@ -1278,23 +1297,14 @@ unsafe fn figure(
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
-        let keyed = &unsafe { args::handle(limiter, "limiter") }?.keyed;
+        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         let out = Out::new(out, "out")?;
-        macro_rules! read {
-            ($limiter:expr) => {
-                match which {
-                    // usize is at most 64 bits on every supported target.
-                    Figure::Len => $limiter.len() as u64,
-                    Figure::Capacity => $limiter.capacity() as u64,
-                    Figure::FullTableEvents => $limiter.full_table_events(),
-                }
-            };
-        }
-        let value = match keyed {
-            Keyed::U64(limiter) => read!(limiter),
-            Keyed::Bytes(limiter) => read!(limiter),
-            Keyed::Ip(limiter) => read!(limiter),
-        };
+        let value = delegate!(keyed, |limiter| match which {
+            // usize is at most 64 bits on every supported target.
+            Figure::Len => limiter.len() as u64,
+            Figure::Capacity => limiter.capacity() as u64,
+            Figure::FullTableEvents => limiter.full_table_events(),
+        });
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(value) };
         Ok(())

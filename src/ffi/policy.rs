@@ -4,7 +4,7 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{builtin_scope, scope_code, FgDecision, FG_SCOPE_NAMED};
-use super::keyed::{ip_from_bytes, FgKeyedLimiter, Keyed};
+use super::keyed::{ip_from_bytes, FgKeyedLimiter};
 use super::limiter::FgLimiter;
 use super::shared;
 use super::status::{guard, Failure, FgStatus};
@@ -266,11 +266,7 @@ unsafe fn add_layer(
         push!(unsafe { shared::share(layer.window, "layers[].window") }?)
     } else {
         // SAFETY: a live handle, by the contract.
-        match &unsafe { args::handle(layer.keyed_limiter, "layers[].keyed_limiter") }?.keyed {
-            Keyed::U64(limiter) => push!(limiter.clone()),
-            Keyed::Bytes(limiter) => push!(limiter.clone()),
-            Keyed::Ip(limiter) => push!(limiter.clone()),
-        }
+        push!(unsafe { shared::share(layer.keyed_limiter, "layers[].keyed_limiter") }?)
     })
 }
 

@@ -672,7 +672,7 @@ static void test_keyed_bytes(void) {
     }
     CHECK(n > 0);
     CHECK(!d.admitted && d.outcome == FG_OUTCOME_DENIED);
-    key++;
+    /* The key that found no slot still has none. */
     CHECK_STATUS(fg_keyed_limiter_set_quota_bytes_at(keyed, (const uint8_t *)&key, sizeof key, &big, 0),
                  FG_STATUS_TABLE_FULL);
     CHECK_MESSAGE("no free slot");
