@@ -15,7 +15,6 @@
 
 use crate::error::{Error, Result};
 use siphasher::sip128::SipHasher13;
-use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The longest byte-string key accepted, in bytes. Longer keys are refused
@@ -149,6 +148,7 @@ impl KeyHasher {
         // distinct inputs yields four unpredictable words.
         #[cfg(not(loom))]
         let secret: [u64; 4] = {
+            use std::hash::BuildHasher;
             let state = std::collections::hash_map::RandomState::new();
             std::array::from_fn(|i| state.hash_one(i))
         };
