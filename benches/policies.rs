@@ -9,8 +9,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use floodgate::{
-    ErrorBody, Headers, InFlight, Limiter, ManualClock, RateLimitPolicy, Quota, Scope, SlidingWindow,
-    MAX_WINDOW_LIMIT,
+    ErrorBody, Headers, InFlight, Limiter, ManualClock, Quota, RateLimitPolicy, Scope,
+    SlidingWindow, MAX_WINDOW_LIMIT,
 };
 use governor::clock::FakeRelativeClock;
 use governor::{Quota as GovernorQuota, RateLimiter};
@@ -139,8 +139,8 @@ fn rendering(c: &mut Criterion) {
         SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new()).unwrap();
     window.check_at(600, NOW);
     let denied = window.check_at(1, NOW);
-    let headers =
-        Headers::new().with_policy(RateLimitPolicy::new("workspace", 600, Duration::from_secs(60)).unwrap());
+    let headers = Headers::new()
+        .with_policy(RateLimitPolicy::new("workspace", 600, Duration::from_secs(60)).unwrap());
     let now_unix_ns = 1_776_688_380_000_000_000;
     group.bench_function("floodgate/render 429 headers", |b| {
         b.iter(|| {

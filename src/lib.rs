@@ -57,11 +57,12 @@ pub use keyed::{
 pub use keyed_inflight::KeyedInFlight;
 pub use keyed_windows::KeyedWindows;
 pub use limiter::Limiter;
-pub use suspensions::Suspensions;
 pub use plans::{Plans, PlansBuilder, TierId, TierLimits};
 pub use policy::{
-    Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS,
+    Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict,
+    MAX_LAYERS,
 };
 pub use quota::{Quota, MAX_TICKS_PER_NS};
 pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};
+pub use suspensions::Suspensions;
 pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};

@@ -2,8 +2,8 @@
 //! Clarifai's body, the IETF draft fields.
 
 use floodgate::{
-    Error, ErrorBody, Headers, Limiter, ManualClock, Outcome, RateLimitPolicy, Quota, RetryAfterFormat,
-    Scope, SlidingWindow,
+    Error, ErrorBody, Headers, Limiter, ManualClock, Outcome, Quota, RateLimitPolicy,
+    RetryAfterFormat, Scope, SlidingWindow,
 };
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
