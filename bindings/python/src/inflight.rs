@@ -2,6 +2,7 @@
 
 use crate::args;
 use crate::errors::engine_error;
+use crate::keyed_inflight::{OwnedKey, PyKeyedInFlight};
 use floodgate::{Error, InFlight, PermitToken};
 use pyo3::prelude::*;
 
@@ -10,14 +11,68 @@ use pyo3::prelude::*;
 #[pyclass(frozen, name = "InFlight", module = "floodgate")]
 pub(crate) struct PyInFlight(InFlight);
 
-/// One unit of an InFlight cap. Give it back with `release()`, by leaving a
-/// `with` block, or by dropping the last reference to it.
+/// One unit of an InFlight or KeyedInFlight cap. Give it back with
+/// `release()`, by leaving a `with` block, or by dropping the last reference
+/// to it.
 #[pyclass(frozen, name = "Permit", module = "floodgate")]
 pub(crate) struct PyPermit {
-    cap: Py<PyInFlight>,
+    source: PermitSource,
     token: PermitToken,
     in_flight: u64,
     limit: u64,
+}
+
+/// The cap a permit goes back to.
+enum PermitSource {
+    Cap(Py<PyInFlight>),
+    Keyed {
+        caps: Py<PyKeyedInFlight>,
+        key: OwnedKey,
+    },
+}
+
+/// A permit's unit and the figures its getters report, taken out of the
+/// engine's borrowed `Permit`.
+pub(crate) struct Taken {
+    token: PermitToken,
+    in_flight: u64,
+    limit: u64,
+}
+
+impl From<floodgate::Permit<'_>> for Taken {
+    fn from(permit: floodgate::Permit<'_>) -> Self {
+        let (in_flight, limit) = (permit.in_flight(), permit.limit());
+        Self {
+            token: permit.into_token(),
+            in_flight,
+            limit,
+        }
+    }
+}
+
+impl PyPermit {
+    /// A permit taken from `source`.
+    fn taken(source: PermitSource, taken: Taken) -> Self {
+        Self {
+            source,
+            token: taken.token,
+            in_flight: taken.in_flight,
+            limit: taken.limit,
+        }
+    }
+
+    /// A permit of `key`'s cap in `caps`.
+    pub(crate) fn keyed(caps: Py<PyKeyedInFlight>, key: OwnedKey, taken: Taken) -> Self {
+        Self::taken(PermitSource::Keyed { caps, key }, taken)
+    }
+
+    /// Gives the unit back to its cap; the cap refuses a second release.
+    fn give_back(&self) -> floodgate::Result<u64> {
+        match &self.source {
+            PermitSource::Cap(cap) => cap.get().0.release(self.token),
+            PermitSource::Keyed { caps, key } => caps.get().release(key, self.token),
+        }
+    }
 }
 
 fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -35,13 +90,10 @@ impl PyInFlight {
     /// A permit if fewer than `limit` are out, else None.
     fn try_acquire(slf: &Bound<'_, Self>) -> Option<PyPermit> {
         let permit = slf.get().0.try_acquire().ok()?;
-        let (in_flight, limit) = (permit.in_flight(), permit.limit());
-        Some(PyPermit {
-            cap: slf.clone().unbind(),
-            token: permit.into_token(),
-            in_flight,
-            limit,
-        })
+        Some(PyPermit::taken(
+            PermitSource::Cap(slf.clone().unbind()),
+            permit.into(),
+        ))
     }
 
     /// The cap.
@@ -70,7 +122,7 @@ impl PyPermit {
     /// Gives the permit back; returns the permits out afterwards. A second
     /// release raises FloodgateError and changes nothing.
     fn release(&self) -> PyResult<u64> {
-        self.cap.get().0.release(self.token).map_err(engine_error)
+        self.give_back().map_err(engine_error)
     }
 
     /// Permits out just after this one was taken, this one included.
@@ -103,7 +155,7 @@ impl PyPermit {
         _exc_value: &Bound<'_, PyAny>,
         _traceback: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        match self.cap.get().0.release(self.token) {
+        match self.give_back() {
             Ok(_) | Err(Error::PermitAlreadyReleased) => Ok(false),
             Err(other) => Err(engine_error(other)),
         }
@@ -118,6 +170,6 @@ impl Drop for PyPermit {
     /// A permit dropped while held gives its unit back, as Rust's Permit does;
     /// one already released is refused by the cap and nothing changes.
     fn drop(&mut self) {
-        let _already_released_is_fine = self.cap.get().0.release(self.token);
+        let _already_released_is_fine = self.give_back();
     }
 }

@@ -8,12 +8,15 @@ mod errors;
 mod headers;
 mod inflight;
 mod keyed;
+mod keyed_inflight;
 mod keyed_windows;
 mod limiter;
 mod per_kind;
+mod plans;
 mod policy;
 mod quota;
 mod retry;
+mod suspensions;
 mod window;
 
 use pyo3::prelude::*;
@@ -33,6 +36,9 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<policy::PyVerdict>()?;
     module.add_class::<inflight::PyInFlight>()?;
     module.add_class::<inflight::PyPermit>()?;
+    module.add_class::<keyed_inflight::PyKeyedInFlight>()?;
+    module.add_class::<suspensions::PySuspensions>()?;
+    module.add_class::<plans::PyPlans>()?;
     module.add_class::<headers::PyRateLimitPolicy>()?;
     module.add_class::<headers::PyHeaders>()?;
     module.add_class::<headers::PyErrorBody>()?;

@@ -16,8 +16,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// How to build a keyed limit's two tables, and the defaults they share.
 pub(crate) trait Recipe: Send {
-    type Ints: Layer;
-    type Bytes: Layer;
+    type Ints;
+    type Bytes;
     fn build_ints(&self) -> Result<Self::Ints>;
     fn build_bytes(&self) -> Result<Self::Bytes>;
 }
@@ -93,7 +93,13 @@ impl<R: Recipe> PerKind<R> {
             bytes: self.bytes.get(),
         }
     }
+}
 
+impl<R: Recipe> PerKind<R>
+where
+    R::Ints: Layer,
+    R::Bytes: Layer,
+{
     /// The layer a policy asks about `key`.
     fn layer(&self, key: LayerKey<'_>) -> Result<&dyn Layer> {
         match key {
@@ -122,7 +128,11 @@ impl Key<'_> {
 
 /// A Python keyed limit in a policy: int keys go to the int table, str and
 /// bytes keys to the byte table, anything else is the wrong kind.
-impl<R: Recipe> Layer for PerKind<R> {
+impl<R: Recipe> Layer for PerKind<R>
+where
+    R::Ints: Layer,
+    R::Bytes: Layer,
+{
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         self.layer(key)?.check_at(key, cost, now_ns)
     }

@@ -9,6 +9,7 @@ use crate::headers::scope;
 use crate::keyed::PyKeyedLimiter;
 use crate::keyed_windows::PyKeyedWindows;
 use crate::limiter::PyLimiter;
+use crate::suspensions::PySuspensions;
 use crate::window::PySlidingWindow;
 use floodgate::{Layer, LayerKey, Policy, Scope, Verdict, MAX_LAYERS};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -76,9 +77,19 @@ fn py_layer(value: &Bound<'_, PyAny>) -> PyResult<PyLayer> {
             keyed: true,
         });
     }
+    if let Ok(suspensions) = value.cast::<PySuspensions>() {
+        let tables = Arc::clone(&suspensions.get().tables);
+        let clock = tables.built().recipe.clock.clone();
+        return Ok(PyLayer {
+            limit: tables,
+            clock,
+            keyed: true,
+        });
+    }
     let found = value.get_type().name()?;
     Err(PyTypeError::new_err(format!(
-        "a policy layer must be a Limiter, SlidingWindow, KeyedLimiter or KeyedWindows, got {found}"
+        "a policy layer must be a Limiter, SlidingWindow, KeyedLimiter, KeyedWindows \
+         or Suspensions, got {found}"
     )))
 }
 
@@ -262,7 +273,7 @@ impl PyPolicy {
 /// The answer to a layered check: the decision to act on and render
 /// headers from, and the layer it came from. Truthy when admitted.
 #[pyclass(frozen, name = "Verdict", module = "floodgate")]
-pub(crate) struct PyVerdict(Verdict);
+pub(crate) struct PyVerdict(pub(crate) Verdict);
 
 #[pymethods]
 impl PyVerdict {

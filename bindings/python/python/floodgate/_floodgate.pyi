@@ -11,18 +11,21 @@ __all__ = [
     "FloodgateError",
     "Headers",
     "InFlight",
+    "KeyedInFlight",
     "KeyedLimiter",
     "KeyedWindows",
     "Limiter",
     "ManualClock",
     "Outcome",
     "Permit",
+    "Plans",
     "Policy",
     "Quota",
     "RateLimitPolicy",
     "Retry",
     "RetryPolicy",
     "SlidingWindow",
+    "Suspensions",
     "Verdict",
     "parse_retry_after",
 ]
@@ -229,8 +232,23 @@ class InFlight:
     def in_flight(self) -> int: ...
 
 @final
+class KeyedInFlight:
+    """At most `limit` permits out at once per key (str, bytes or int, as for
+    KeyedLimiter); a key's cap is made by its first acquire. Raises
+    FloodgateError when a new key finds no room among `capacity`."""
+
+    def __new__(cls, limit: int, capacity: int) -> KeyedInFlight: ...
+    def try_acquire(self, key: _Key) -> Permit | None: ...
+    def in_flight(self, key: _Key) -> int: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+
+@final
 class Permit:
-    """One unit of an InFlight cap: release(), a with block, or dropping it gives it back."""
+    """One unit of an InFlight or KeyedInFlight cap: release(), a with block,
+    or dropping it gives it back; a second release() raises FloodgateError."""
 
     def release(self) -> int: ...
     @property
@@ -327,7 +345,63 @@ class KeyedWindows:
     def full_table_events(self) -> int: ...
     def __len__(self) -> int: ...
 
-_Layer = Limiter | SlidingWindow | KeyedLimiter | KeyedWindows
+@final
+class Suspensions:
+    """Keys refused with Outcome.SUSPENDED until a time or indefinitely; keys
+    as for KeyedLimiter. Put it first in a Policy to refuse a suspended
+    request before any bucket is charged."""
+
+    def __new__(cls, capacity: int, *, clock: ManualClock | None = None) -> Suspensions: ...
+    def suspend_until(self, key: _Key, until_ns: int | None) -> None: ...
+    def suspend_for(self, key: _Key, seconds: _Seconds) -> None: ...
+    def lift(self, key: _Key) -> None: ...
+    def check(self, key: _Key, now_ns: int | None = None) -> Decision | None: ...
+    @property
+    def capacity(self) -> int: ...
+    def now_ns(self) -> int: ...
+
+_Layer = Limiter | SlidingWindow | KeyedLimiter | KeyedWindows | Suspensions
+
+_Tier = int | str
+"""A tier of Plans: its index (from Plans.tier) or its name."""
+
+@final
+class Plans:
+    """Plan tiers: a token bucket per API key (str or bytes; int keys raise
+    TypeError) and a sliding window per workspace (an int), either of which a
+    tier may leave out (None); checked together, a denial charges neither."""
+
+    def __new__(
+        cls,
+        window: _Seconds,
+        tiers: dict[str, tuple[Quota | None, int | None]],
+        *,
+        key_capacity: int = 100000,
+        workspace_capacity: int = 10000,
+        clock: ManualClock | None = None,
+    ) -> Plans: ...
+    @staticmethod
+    def genieos(
+        *,
+        key_capacity: int = 100000,
+        workspace_capacity: int = 10000,
+        clock: ManualClock | None = None,
+    ) -> Plans: ...
+    def tier(self, name: str) -> int | None: ...
+    @property
+    def tiers(self) -> list[str]: ...
+    def check(
+        self,
+        tier: _Tier,
+        key: str | bytes,
+        workspace: int,
+        cost: int = 1,
+        now_ns: int | None = None,
+    ) -> Verdict: ...
+    def reconfigure_tier(self, tier: _Tier, key_quota: Quota | None, workspace_limit: int | None) -> None: ...
+    def counters(self, tier: _Tier) -> dict[str, int]: ...
+    def now_ns(self) -> int: ...
+    def __len__(self) -> int: ...
 
 @final
 class Policy:

@@ -1,0 +1,174 @@
+//! `floodgate.Suspensions`: keys suspended until a time or indefinitely.
+
+use crate::args::{self, Key};
+use crate::clock::{BindingClock, PyManualClock};
+use crate::decision::PyDecision;
+use crate::errors::engine_error;
+use crate::per_kind::{PerKind, Recipe};
+use floodgate::{Clock, Error, Result, Suspensions};
+use pyo3::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+type IntSuspensions = Suspensions<u64, BindingClock>;
+type ByteSuspensions = Suspensions<[u8], BindingClock>;
+
+/// What both tables of suspended keys are built from.
+pub(crate) struct SuspensionsRecipe {
+    capacity: usize,
+    pub(crate) clock: BindingClock,
+}
+
+impl Recipe for SuspensionsRecipe {
+    type Ints = IntSuspensions;
+    type Bytes = ByteSuspensions;
+
+    fn build_ints(&self) -> Result<IntSuspensions> {
+        Suspensions::with_clock(self.capacity, self.clock.clone())
+    }
+
+    fn build_bytes(&self) -> Result<ByteSuspensions> {
+        Suspensions::with_clock(self.capacity, self.clock.clone())
+    }
+}
+
+pub(crate) type SuspensionTables = PerKind<SuspensionsRecipe>;
+
+/// Keys refused with Outcome.SUSPENDED until a time or indefinitely (a
+/// suspension is not rate limiting: buckets are left as they are). Keys are
+/// str, bytes or int, as for KeyedLimiter. As the first layer of a Policy it
+/// refuses a suspended request before any bucket is charged.
+#[pyclass(frozen, name = "Suspensions", module = "floodgate")]
+pub(crate) struct PySuspensions {
+    pub(crate) tables: Arc<SuspensionTables>,
+    capacity: usize,
+}
+
+fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    args::size(value, "capacity")
+}
+
+fn until_ns(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+    args::optional_unsigned(value, "until_ns")
+}
+
+fn seconds(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    args::duration(value, "seconds")
+}
+
+impl PySuspensions {
+    /// Runs `on_ints` or `on_bytes` on the table of `key`'s kind.
+    fn on<T>(
+        &self,
+        key: &Bound<'_, PyAny>,
+        on_ints: impl FnOnce(&IntSuspensions, u64) -> Result<T>,
+        on_bytes: impl FnOnce(&ByteSuspensions, &[u8]) -> Result<T>,
+    ) -> PyResult<T> {
+        let key: Key<'_> = args::key(key)?;
+        key.dispatch(&self.tables, on_ints, on_bytes)
+            .map_err(engine_error)
+    }
+}
+
+#[pymethods]
+impl PySuspensions {
+    /// Room for `capacity` suspended keys of each kind (int; str and bytes),
+    /// timed by `clock` (a ManualClock) or the process's monotonic clock.
+    #[new]
+    #[pyo3(signature = (capacity, *, clock = None))]
+    fn new(
+        #[pyo3(from_py_with = capacity)] capacity: usize,
+        clock: Option<&Bound<'_, PyManualClock>>,
+    ) -> PyResult<Self> {
+        // The tables are built at first use; refuse what their builder would
+        // refuse now, while the caller is looking.
+        if capacity == 0 {
+            return Err(engine_error(Error::ZeroCapacity));
+        }
+        let recipe = SuspensionsRecipe {
+            capacity,
+            clock: BindingClock::from_option(clock),
+        };
+        Ok(Self {
+            tables: Arc::new(PerKind::new(recipe)),
+            capacity,
+        })
+    }
+
+    /// Suspends `key` until `until_ns` on this object's timeline, or
+    /// indefinitely with None. Raises FloodgateError when no room is left.
+    #[pyo3(signature = (key, until_ns))]
+    fn suspend_until(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = until_ns)] until_ns: Option<u64>,
+    ) -> PyResult<()> {
+        self.on(
+            key,
+            |table, id| table.suspend_until(&id, until_ns),
+            |table, bytes| table.suspend_until(bytes, until_ns),
+        )
+    }
+
+    /// Suspends `key` for `seconds` (int, float or timedelta) from now.
+    fn suspend_for(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = seconds)] seconds: Duration,
+    ) -> PyResult<()> {
+        self.on(
+            key,
+            |table, id| table.suspend_for(&id, seconds),
+            |table, bytes| table.suspend_for(bytes, seconds),
+        )
+    }
+
+    /// Lifts `key`'s suspension; nothing happens if it has none.
+    fn lift(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.on(
+            key,
+            |table, id| {
+                table.lift(&id);
+                Ok(())
+            },
+            |table, bytes| table.lift(bytes),
+        )
+    }
+
+    /// The SUSPENDED decision for `key` (retry_after: the time left, 0 for
+    /// an indefinite suspension), or None when it may go on.
+    #[pyo3(signature = (key, now_ns = None))]
+    fn check(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<Option<PyDecision>> {
+        self.on(
+            key,
+            |table, id| {
+                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
+                Ok(table.check_at(&id, now))
+            },
+            |table, bytes| {
+                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
+                table.check_at(bytes, now)
+            },
+        )
+        .map(|decision| decision.map(PyDecision))
+    }
+
+    /// How many keys of each kind (int; str and bytes) can be suspended.
+    #[getter]
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Now on this object's timeline, in nanoseconds.
+    fn now_ns(&self) -> u64 {
+        self.tables.built().recipe.clock.now_ns()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Suspensions({})", self.capacity)
+    }
+}
