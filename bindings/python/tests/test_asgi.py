@@ -194,7 +194,7 @@ def test_key_functions_read_the_scope():
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"limiter": object()}, TypeError, "limiter must be a floodgate.KeyedLimiter, Policy or Limiter"),
+        ({"limiter": object()}, TypeError, "limiter must be a floodgate.KeyedLimiter, Policy, Limiter or Plans"),
         ({"limiter": Policy([("key", Limiter(HOBBY))])}, TypeError, "a Policy needs keys="),
         ({"keys": lambda scope: [None]}, TypeError, "keys= is for a Policy"),
         ({"body": "slow down"}, TypeError, "body must be a floodgate.ErrorBody or a mapping"),

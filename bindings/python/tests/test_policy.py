@@ -166,7 +166,7 @@ def test_bad_keys_raise_and_charge_nothing(keys, error, message):
     ("layers", "error", "message"),
     [
         ([], ValueError, "a policy needs at least one layer"),
-        ([("key", HOBBY)], TypeError, "a policy layer must be a Limiter, SlidingWindow, KeyedLimiter or KeyedWindows, got Quota"),
+        ([("key", HOBBY)], TypeError, "a policy layer must be a Limiter, SlidingWindow, KeyedLimiter, KeyedWindows or Suspensions, got Quota"),
         ([Limiter(HOBBY)], TypeError, "each layer must be a \\(name, limit\\) tuple"),
         ([("key", Limiter(HOBBY), True)], TypeError, "each layer must be a \\(name, limit\\) tuple"),
         ([(1, Limiter(HOBBY))], TypeError, "a layer's name must be a str"),

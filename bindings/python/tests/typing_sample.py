@@ -56,3 +56,32 @@ def retry_waits(header: str | None) -> list[float]:
         waits.append(wait)
     backoff = floodgate.RetryPolicy.genieos().with_jitter("none").backoff(retry.retries)
     return waits if backoff is None else [*waits, backoff]
+
+
+def plan_tiers(api_key: str, workspace: int) -> tuple[bool, str, int | None]:
+    plans = floodgate.Plans.genieos(key_capacity=1024)
+    custom = floodgate.Plans(
+        datetime.timedelta(minutes=1),
+        {"free": (floodgate.Quota.per_second(1), None), "open": (None, None)},
+    )
+    hobby = plans.tier("hobby")
+    verdict = plans.check("hobby" if hobby is None else hobby, api_key, workspace, cost=2)
+    plans.reconfigure_tier("pro", floodgate.Quota.per_second(100, burst=200), 3000)
+    counts: dict[str, int] = plans.counters("hobby")
+    return bool(custom.check("free", api_key.encode(), workspace)), verdict.scope, counts.get("denied")
+
+
+def suspended_or_batched(key: str) -> int:
+    suspensions = floodgate.Suspensions(1_000)
+    suspensions.suspend_for(key, 3600.0)
+    suspensions.suspend_until(7, None)
+    decision = suspensions.check(key)
+    suspensions.lift(key)
+    policy = floodgate.Policy([("suspension", suspensions)])
+    batches = floodgate.KeyedInFlight(4, 10_000)
+    permit = batches.try_acquire(key)
+    if permit is not None:
+        with permit:
+            pass
+    held = batches.in_flight(key) + len(policy)
+    return held if decision is None else decision.retry_after_ns

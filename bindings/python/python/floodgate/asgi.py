@@ -16,6 +16,14 @@ function giving each request one key per layer::
     policy = Policy([("key", KeyedLimiter(hobby)), ("workspace", KeyedWindows(600, 60))])
     app = RateLimitMiddleware(app, policy, keys=lambda scope: [api_key(scope), workspace_of(scope)])
 
+Plan tiers take a :class:`floodgate.Plans` and a ``plan`` function giving
+each request its ``(tier, api_key, workspace)``; a :class:`floodgate.Suspensions`
+given as ``suspensions`` refuses suspended keys before any bucket is charged::
+
+    plans = Plans.genieos()
+    app = RateLimitMiddleware(app, plans, plan=lambda scope: lookup(api_key(scope)),
+                              suspensions=Suspensions(1_000))
+
 Each limited request's response carries ``X-RateLimit-Limit``,
 ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``X-RateLimit-Scope``
 (for a policy, the scope of the layer that decided). A refused request never
@@ -23,16 +31,40 @@ reaches the app: it gets ``429 Too Many Requests`` with ``Retry-After`` and
 the JSON error body of the GenieOS rate-limit page. The engine renders both
 (:class:`floodgate.Headers`, :class:`floodgate.ErrorBody`), so every
 floodgate binding writes them alike.
+
+A suspended key (``Outcome.SUSPENDED``: from ``suspensions``, a Suspensions
+layer of a Policy, or a suspended Limiter) is not rate limited but refused:
+``403 Forbidden``, ``Retry-After`` in whole seconds when the suspension ends,
+no X-RateLimit-* fields, and the JSON body::
+
+    {"error": {"type": "suspended", "code": "key_suspended",
+               "message": "This key is suspended.",
+               "retry_after_seconds": 3600.0,  # null when indefinite
+               "request_id": "req_..."}}
+
+whose ``code`` is ``<scope>_suspended``. A request an unlimited tier admits
+(GenieOS Sandbox) carries no rate-limit headers: there is no limit to report.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Union
 
-from floodgate._floodgate import Decision, ErrorBody, Headers, KeyedLimiter, Limiter, Policy
+from floodgate._floodgate import (
+    Decision,
+    ErrorBody,
+    Headers,
+    KeyedLimiter,
+    Limiter,
+    Outcome,
+    Plans,
+    Policy,
+    Suspensions,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,7 +82,15 @@ KeysFunction = Callable[[Scope], Union[Sequence[Union[Key, None]], None]]
 """Picks a request's key for every layer of a Policy (None for an unkeyed
 layer); returning None instead of a list leaves the request unlimited."""
 
+PlanFunction = Callable[[Scope], Union[tuple[Union[int, str], Union[str, bytes], int], None]]
+"""Gives a request's ``(tier, api_key, workspace)`` for Plans: the tier's
+index or name, the key (str or bytes) and the workspace id (int); None
+leaves the request unlimited."""
+
 CostFunction = Callable[[Scope], int]
+
+UNLIMITED = 2**64 - 1
+"""The limit of a decision no limit applies to (an unlimited plan tier)."""
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -96,7 +136,14 @@ class RateLimitMiddleware:
       layer must admit, and ``X-RateLimit-Scope`` names the layer that
       decided (``key``, ``workspace``...);
     * a :class:`floodgate.Limiter`: one bucket shared by every limited
-      request, a global cap (``key`` then only decides who is limited).
+      request, a global cap (``key`` then only decides who is limited);
+    * a :class:`floodgate.Plans`: ``plan`` gives each request its
+      ``(tier, api_key, workspace)`` and ``X-RateLimit-Scope`` is ``key`` or
+      ``workspace``.
+
+    ``suspensions`` (a :class:`floodgate.Suspensions`, with a KeyedLimiter
+    or Plans) is checked with the request's key first: a suspended key gets
+    403 and charges nothing. With a Policy, make it a layer instead.
 
     A request whose key (or keys) is None passes through untouched and
     without rate-limit headers (say, one without an API key, left for the
@@ -117,10 +164,12 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        limiter: KeyedLimiter | Policy | Limiter,
+        limiter: KeyedLimiter | Policy | Limiter | Plans,
         *,
         key: KeyFunction = client_ip,
         keys: KeysFunction | None = None,
+        plan: PlanFunction | None = None,
+        suspensions: Suspensions | None = None,
         cost: int | CostFunction = 1,
         scope_name: str = "key",
         headers: Headers | None = None,
@@ -128,11 +177,20 @@ class RateLimitMiddleware:
         request_id: Callable[[Scope], str] = request_id_from_header,
         wall_clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        if not isinstance(limiter, (KeyedLimiter, Policy, Limiter)):
+        if not isinstance(limiter, (KeyedLimiter, Policy, Limiter, Plans)):
             raise TypeError(
-                "limiter must be a floodgate.KeyedLimiter, Policy or Limiter, "
+                "limiter must be a floodgate.KeyedLimiter, Policy, Limiter or Plans, "
                 f"got {type(limiter).__name__}"
             )
+        if isinstance(limiter, Plans) and not callable(plan):
+            raise TypeError("a Plans needs plan=, a function of the ASGI scope giving (tier, key, workspace)")
+        if plan is not None and not isinstance(limiter, Plans):
+            raise TypeError("plan= is for a Plans")
+        if suspensions is not None:
+            if not isinstance(suspensions, Suspensions):
+                raise TypeError(f"suspensions must be a floodgate.Suspensions, got {type(suspensions).__name__}")
+            if not isinstance(limiter, (KeyedLimiter, Plans)):
+                raise TypeError("suspensions= is for a KeyedLimiter or Plans; give a Policy a Suspensions layer")
         if isinstance(limiter, Policy) and not callable(keys):
             raise TypeError("a Policy needs keys=, a function of the ASGI scope giving one key per layer")
         if keys is not None and not isinstance(limiter, Policy):
@@ -147,6 +205,8 @@ class RateLimitMiddleware:
         self.limiter = limiter
         self.key = key
         self.keys = keys
+        self.plan = plan
+        self.suspensions = suspensions
         self.cost = cost
         self.scope_name = scope_name
         self.headers = Headers() if headers is None else headers
@@ -170,6 +230,12 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         decision, scope_name = checked
+        if decision.outcome == Outcome.SUSPENDED:
+            await self._forbid(scope, send, decision, scope_name)
+            return
+        if decision.limit == UNLIMITED:
+            await self.app(scope, receive, send)
+            return
         fields = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in self.headers.render(decision, scope_name, self.wall_clock())
@@ -189,6 +255,17 @@ class RateLimitMiddleware:
         """The decision for this request and the scope it came from, or None
         for a request without a key."""
         limiter = self.limiter
+        if isinstance(limiter, Plans):
+            assert self.plan is not None  # checked in __init__
+            planned = self.plan(scope)
+            if planned is None:
+                return None
+            tier, api_key, workspace = planned
+            suspended = self._suspended(api_key)
+            if suspended is not None:
+                return suspended
+            verdict = limiter.check(tier, api_key, workspace, self._cost(scope))
+            return verdict.decision, verdict.scope
         if isinstance(limiter, Policy):
             assert self.keys is not None  # checked in __init__
             keys = self.keys(scope)
@@ -200,8 +277,18 @@ class RateLimitMiddleware:
         if key is None:
             return None
         if isinstance(limiter, KeyedLimiter):
+            suspended = self._suspended(key)
+            if suspended is not None:
+                return suspended
             return limiter.check(key, self._cost(scope)), self.scope_name
         return limiter.check(self._cost(scope)), self.scope_name
+
+    def _suspended(self, key: Key) -> tuple[Decision, str] | None:
+        """The SUSPENDED decision for ``key`` if ``suspensions`` holds it."""
+        if self.suspensions is None:
+            return None
+        decision = self.suspensions.check(key)
+        return None if decision is None else (decision, "key")
 
     def _cost(self, scope: Scope) -> int:
         return self.cost(scope) if callable(self.cost) else self.cost
@@ -227,4 +314,24 @@ class RateLimitMiddleware:
                 ],
             }
         )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _forbid(self, scope: Scope, send: Send, decision: Decision, scope_name: str) -> None:
+        """403 for a suspended key: not a rate limit, so no X-RateLimit-*."""
+        timed = decision.retry_after_ns > 0
+        body = json.dumps(
+            {
+                "error": {
+                    "type": "suspended",
+                    "code": f"{scope_name}_suspended",
+                    "message": f"This {scope_name} is suspended.",
+                    "retry_after_seconds": decision.retry_after_ns / 1e9 if timed else None,
+                    "request_id": self.request_id(scope),
+                }
+            }
+        ).encode()
+        fields = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if timed:
+            fields.append((b"retry-after", str(-(-decision.retry_after_ns // 10**9)).encode()))
+        await send({"type": "http.response.start", "status": 403, "headers": fields})
         await send({"type": "http.response.body", "body": body})
