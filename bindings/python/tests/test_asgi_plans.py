@@ -160,3 +160,12 @@ def test_configuration_errors():
         RateLimitMiddleware(hello, plans, plan=plan_of, suspensions=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Policy a Suspensions layer"):
         RateLimitMiddleware(hello, Limiter(Quota.per_second(1)), suspensions=Suspensions(1))
+
+
+def test_a_suspended_limiter_answers_403_not_429():
+    limiter = Limiter(Quota.per_second(1), clock=ManualClock())
+    limiter.suspend_for(10)
+    (forbidden,) = get_all(app_with(limiter, key=header("x-api-key")), ["k"])
+    assert forbidden.status_code == 403
+    assert forbidden.headers["retry-after"] == "10"
+    assert forbidden.json()["error"]["code"] == "key_suspended"
