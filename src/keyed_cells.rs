@@ -23,6 +23,10 @@ use std::ptr;
 /// How many consecutive slots from its home a key may be placed in.
 const PROBE_RUN: usize = 64;
 
+/// The most slots a map may have: 2^28 (2 GiB of slot pointers), far more
+/// than workspaces or suspended keys need; more is [`Error::CapacityTooLarge`].
+pub const MAX_KEYED_CELLS: usize = 1 << 28;
+
 pub(crate) struct KeyedCells<K: Key + ?Sized, V> {
     slots: Box<[AtomicPtr<Cell<V>>]>,
     hasher: KeyHasher,
@@ -42,10 +46,17 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
         if capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
+        if capacity > MAX_KEYED_CELLS {
+            return Err(Error::CapacityTooLarge);
+        }
+        // A capacity the allocator refuses is an error, not an abort.
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(capacity)
+            .map_err(|_| Error::CapacityTooLarge)?;
+        slots.extend((0..capacity).map(|_| AtomicPtr::new(ptr::null_mut())));
         Ok(Self {
-            slots: (0..capacity)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
+            slots: slots.into_boxed_slice(),
             hasher: KeyHasher::random(),
             live: AtomicU64::new(0),
             _key: PhantomData,

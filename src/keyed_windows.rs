@@ -59,7 +59,8 @@ impl<K: Key + ?Sized> KeyedWindows<K, MonotonicClock> {
 }
 
 impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
-    /// Windows of `limit` per `window` for up to `capacity` keys, timed by `clock`.
+    /// Windows of `limit` per `window` for up to `capacity` keys (at most
+    /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)), timed by `clock`.
     pub fn with_clock(limit: u64, window: Duration, capacity: usize, clock: C) -> Result<Self> {
         let cells = KeyedCells::new(capacity)?;
         // Validates limit and window once for every window made later.
@@ -183,6 +184,22 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
             .with_key(key, |stored| match self.cells.get(stored) {
                 Some(window) => window.probe_at(cost, now_ns),
                 None => self.fresh(cost, now_ns),
+            })
+    }
+
+    /// What `check_under_at(key, limit, ..)` would decide, charging nothing
+    /// and inserting nothing.
+    pub(crate) fn probe_under_at(
+        &self,
+        key: &K,
+        limit: u64,
+        cost: u64,
+        now_ns: u64,
+    ) -> K::Answer<Decision> {
+        self.cells
+            .with_key(key, |stored| match self.cells.get(stored) {
+                Some(window) => window.probe_under_at(limit, cost, now_ns),
+                None => self.new_window().probe_under_at(limit, cost, now_ns),
             })
     }
 

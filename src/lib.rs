@@ -54,6 +54,7 @@ pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use keyed::{
     FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
 };
+pub use keyed_cells::MAX_KEYED_CELLS;
 pub use keyed_inflight::KeyedInFlight;
 pub use keyed_windows::KeyedWindows;
 pub use limiter::Limiter;

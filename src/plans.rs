@@ -377,7 +377,12 @@ impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> Layer for TierWindows<W, C> {
     }
 
     fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
-        self.windows.probe_at(key, cost, now_ns)
+        W::with_layer_key(key, |workspace| {
+            W::settle(
+                self.windows
+                    .probe_under_at(workspace, self.limit(), cost, now_ns),
+            )
+        })?
     }
 
     fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {

@@ -187,3 +187,25 @@ fn a_suspended_layer_refuses_with_its_own_outcome_and_count() {
     clock.advance(Duration::from_secs(2));
     assert!(policy.check(&TWO, 1).unwrap().is_admitted());
 }
+
+#[test]
+fn per_key_maps_refuse_capacities_they_cannot_hold() {
+    use floodgate::{KeyedInFlight, KeyedWindows, Suspensions, MAX_KEYED_CELLS};
+    let too_many = MAX_KEYED_CELLS + 1;
+    assert_eq!(
+        KeyedWindows::<u64>::new(10, Duration::from_secs(1), too_many).err(),
+        Some(Error::CapacityTooLarge)
+    );
+    assert_eq!(
+        Suspensions::<str>::new(usize::MAX).err(),
+        Some(Error::CapacityTooLarge)
+    );
+    assert_eq!(
+        KeyedInFlight::<u64>::new(4, too_many).err(),
+        Some(Error::CapacityTooLarge)
+    );
+    assert_eq!(
+        KeyedInFlight::<u64>::new(4, 0).err(),
+        Some(Error::ZeroCapacity)
+    );
+}

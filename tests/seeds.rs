@@ -103,6 +103,26 @@ mod genieos {
     }
 
     #[test]
+    fn a_key_denial_reports_the_workspace_wait_under_the_tier_own_limit() {
+        let clock = ManualClock::new();
+        let plans = plans(&clock);
+        let (hobby, pro) = (plans.tier("hobby").unwrap(), plans.tier("pro").unwrap());
+        // Workspace 4 uses Pro's whole 1,800 for this minute.
+        for i in 0..15 {
+            assert!(plans.check(pro, &format!("p{i}"), &4, 120).unwrap().is_admitted());
+        }
+        // A Hobby key, emptied elsewhere, is refused by its own bucket first;
+        // the workspace, probed under Hobby's 600 (not the 1,800 it last
+        // ran under), would refuse far longer, and the verdict says so:
+        // 1,800 * (1 - e/60 s) <= 599 once 40.03 s into the next minute.
+        assert!(plans.check(hobby, "h", &5, 60).unwrap().is_admitted());
+        let verdict = plans.check(hobby, "h", &4, 1).unwrap();
+        assert_eq!(verdict.scope(), Scope::Workspace);
+        let wait = verdict.decision().retry_after().unwrap();
+        assert!(wait > Duration::from_secs(100) && wait < Duration::from_secs(101), "{wait:?}");
+    }
+
+    #[test]
     fn upgrading_a_workspace_takes_effect_on_its_next_check() {
         let clock = ManualClock::new();
         let plans = plans(&clock);

@@ -272,9 +272,14 @@ impl<C: Clock> SlidingWindow<C> {
 
     /// What `check_at(cost, now_ns)` would decide, without charging.
     pub(crate) fn probe_at(&self, cost: u64, now_ns: u64) -> Decision {
+        self.probe_under_at(self.limit(), cost, now_ns)
+    }
+
+    /// What a check would decide under `limit` (a valid one), without charging.
+    pub(crate) fn probe_under_at(&self, limit: u64, cost: u64, now_ns: u64) -> Decision {
         // Relaxed: see `update`.
         let word = WindowWord::from_bits(self.state.load(Ordering::Relaxed));
-        estimate::evaluate(word, self.limit(), self.window_ns, now_ns, cost).decision
+        estimate::evaluate(word, limit, self.window_ns, now_ns, cost).decision
     }
 
     /// The CAS loop every operation runs.
