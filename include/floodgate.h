@@ -190,15 +190,22 @@
 #define FG_LAYER_KEY_IP 3
 
 /**
+ * `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
+ * is ignored) until lifted.
+ */
+#define FG_SUSPEND_INDEFINITELY 1
+
+/**
  * The ABI version this header describes: major in the high 16 bits, minor in
  * the low 16. A library is compatible with a program built against this
  * header when the majors are equal and the library's minor is at least the
  * header's (minors only add functions, and fields at the end of structs
  * that carry a `struct_size`). 1.1 added keyed limiters, sliding windows,
  * in-flight caps, layered policies, response headers and bodies,
- * suspension, reservations and quota lockouts.
+ * suspension, reservations and quota lockouts; 1.2 added suspended-key
+ * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`).
  */
-#define FG_ABI_VERSION 65537
+#define FG_ABI_VERSION 65538
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -463,6 +470,13 @@ typedef struct fg_limiter fg_limiter;
  * release with `fg_policy_free`.
  */
 typedef struct fg_policy fg_policy;
+
+/**
+ * An opaque handle to a set of suspended keys. Create with
+ * `fg_suspensions_new`, release with `fg_suspensions_free`; a policy built
+ * from it (`fg_layer.suspensions`) keeps it alive after that.
+ */
+typedef struct fg_suspensions fg_suspensions;
 
 /**
  * An opaque handle to a sliding-window counter: at most `limit` cost units
@@ -739,9 +753,9 @@ typedef struct fg_quota {
 } fg_quota;
 
 /**
- * One layer of a policy: exactly one of `limiter`, `keyed_limiter` and
- * `window` is set. The policy takes its own reference to that limit, so the
- * caller may keep using (and reconfiguring) the limit through its handle,
+ * One layer of a policy: exactly one of `limiter`, `keyed_limiter`,
+ * `window` and `suspensions` is set. The policy takes its own reference to
+ * that limit, so the caller may keep using (and reconfiguring) the limit through its handle,
  * and may free the handle before or after the policy.
  *
  * ```c
@@ -787,6 +801,14 @@ typedef struct fg_layer {
    * A sliding window (keys: `FG_LAYER_KEY_NONE`).
    */
   const struct fg_window *window;
+  /**
+   * Suspended keys (keys: `FG_LAYER_KEY_ID`, `_BYTES` or `_IP`, by the
+   * handle's key kind): a suspended key answers `FG_OUTCOME_SUSPENDED`,
+   * any other passes. Put it first so a suspended request charges no
+   * bucket. Added in ABI 1.2: a caller built against 1.1 declares the
+   * smaller `struct_size` and reads as "not set".
+   */
+  const struct fg_suspensions *suspensions;
 } fg_layer;
 
 /**
@@ -1912,6 +1934,171 @@ fg_status fg_policy_layer_scope(const struct fg_policy *policy,
  * on the same thread, or the thread's exit. Never NULL.
  */
 const char *fg_last_error_message(void);
+
+/**
+ * Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,
+ * `FG_KEY_BYTES` or `FG_KEY_IP`), none suspended, and stores its handle in
+ * `*out` (NULL on failure). A key suspended once keeps its slot after it is
+ * lifted, so `capacity` bounds the distinct keys ever suspended.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`),
+ * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or writable for a pointer.
+ */
+fg_status fg_suspensions_new(uint32_t key_kind, uint64_t capacity, struct fg_suspensions **out);
+
+/**
+ * Releases a handle. NULL is a no-op. The handle must not be in use by any
+ * other thread, and must not be used again; policies built from it keep
+ * their reference.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle from `fg_suspensions_new`,
+ * with no call on it running or starting concurrently.
+ */
+void fg_suspensions_free(struct fg_suspensions *suspensions);
+
+/**
+ * Suspends the `u64` key `key` until `until_ns` on the handle's monotonic
+ * clock (the timeline its checks without `_at` read), or with no end when `flags` is
+ * `FG_SUSPEND_INDEFINITELY`. Suspending again replaces the end.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_ARGUMENT` (unknown flag), `FG_STATUS_KEY_KIND_MISMATCH`,
+ * `FG_STATUS_TABLE_FULL` (no room for a new key), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle.
+ */
+fg_status fg_suspensions_suspend_until_u64(const struct fg_suspensions *suspensions,
+                                           uint64_t key,
+                                           uint64_t until_ns,
+                                           uint32_t flags);
+
+/**
+ * `fg_suspensions_suspend_until_u64` for a byte or IP key (`key`, `len`).
+ *
+ * Errors: as `fg_suspensions_suspend_until_u64`, and `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+ * 16 bytes).
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_suspensions_suspend_until_bytes(const struct fg_suspensions *suspensions,
+                                             const uint8_t *key,
+                                             size_t len,
+                                             uint64_t until_ns,
+                                             uint32_t flags);
+
+/**
+ * Suspends the `u64` key `key` for `duration_ns` from now.
+ *
+ * Errors: as `fg_suspensions_suspend_until_u64`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle.
+ */
+fg_status fg_suspensions_suspend_for_u64(const struct fg_suspensions *suspensions,
+                                         uint64_t key,
+                                         uint64_t duration_ns);
+
+/**
+ * `fg_suspensions_suspend_for_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_suspensions_suspend_until_bytes`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_suspensions_suspend_for_bytes(const struct fg_suspensions *suspensions,
+                                           const uint8_t *key,
+                                           size_t len,
+                                           uint64_t duration_ns);
+
+/**
+ * Lifts the `u64` key's suspension; a key not suspended is left as it is.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle.
+ */
+fg_status fg_suspensions_lift_u64(const struct fg_suspensions *suspensions, uint64_t key);
+
+/**
+ * `fg_suspensions_lift_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_suspensions_lift_u64`, and `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_suspensions_lift_bytes(const struct fg_suspensions *suspensions,
+                                    const uint8_t *key,
+                                    size_t len);
+
+/**
+ * Stores whether the `u64` key is suspended now in `*out_suspended`; when it
+ * is, fills `*out` (`FG_OUTCOME_SUSPENDED`, `retry_after_ns` the time left,
+ * 0 for an indefinite suspension), else leaves `*out` alone.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle; `out_suspended` NULL or
+ * writable for a `bool`; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_suspensions_check_u64(const struct fg_suspensions *suspensions,
+                                   uint64_t key,
+                                   bool *out_suspended,
+                                   struct fg_decision *out);
+
+/**
+ * `fg_suspensions_check_u64` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_suspensions_check_u64`.
+ */
+fg_status fg_suspensions_check_u64_at(const struct fg_suspensions *suspensions,
+                                      uint64_t key,
+                                      uint64_t now_ns,
+                                      bool *out_suspended,
+                                      struct fg_decision *out);
+
+/**
+ * `fg_suspensions_check_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_suspensions_check_u64`, and `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * As `fg_suspensions_check_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_suspensions_check_bytes(const struct fg_suspensions *suspensions,
+                                     const uint8_t *key,
+                                     size_t len,
+                                     bool *out_suspended,
+                                     struct fg_decision *out);
+
+/**
+ * `fg_suspensions_check_bytes` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_suspensions_check_bytes`.
+ */
+fg_status fg_suspensions_check_bytes_at(const struct fg_suspensions *suspensions,
+                                        const uint8_t *key,
+                                        size_t len,
+                                        uint64_t now_ns,
+                                        bool *out_suspended,
+                                        struct fg_decision *out);
 
 /**
  * The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.

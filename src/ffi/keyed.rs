@@ -113,7 +113,7 @@ impl Layer for Keyed {
 
 /// A key as a C call passes it.
 #[derive(Clone, Copy)]
-enum CKey<'a> {
+pub(crate) enum CKey<'a> {
     Id(u64),
     Bytes(&'a [u8]),
 }
@@ -137,7 +137,7 @@ pub(crate) fn ip_from_bytes(bytes: &[u8], name: &'static str) -> Result<IpAddr, 
 
 /// What a keyed call answers, as one `Result`: `u64` and IP keys answer plain
 /// values, byte keys a `Result`.
-trait Settle<T> {
+pub(crate) trait Settle<T> {
     fn settle(self) -> Result<T, Failure>;
 }
 
@@ -149,6 +149,12 @@ impl Settle<Decision> for Decision {
 
 impl Settle<Quota> for Quota {
     fn settle(self) -> Result<Quota, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<Option<Decision>> for Option<Decision> {
+    fn settle(self) -> Result<Option<Decision>, Failure> {
         Ok(self)
     }
 }
@@ -167,18 +173,23 @@ impl<T> Settle<T> for Result<T, Error> {
 
 /// Runs `$body` with `$limiter` the typed limiter and `$key` a reference to
 /// the key in its type, or fails with `FG_STATUS_KEY_KIND_MISMATCH`.
+/// Other handles over the three key kinds name their own enum (with `U64`,
+/// `Bytes` and `Ip` variants) first.
 macro_rules! with_key {
     ($keyed:expr, $ckey:expr, |$limiter:ident, $key:ident| $body:expr) => {
+        with_key!(Keyed, $keyed, $ckey, |$limiter, $key| $body)
+    };
+    ($kinds:ident, $keyed:expr, $ckey:expr, |$limiter:ident, $key:ident| $body:expr) => {
         match ($keyed, $ckey) {
-            (Keyed::U64($limiter), CKey::Id(id)) => {
+            ($kinds::U64($limiter), CKey::Id(id)) => {
                 let $key = &id;
                 Settle::settle($body)
             }
-            (Keyed::Bytes($limiter), CKey::Bytes(bytes)) => {
+            ($kinds::Bytes($limiter), CKey::Bytes(bytes)) => {
                 let $key = bytes;
                 Settle::settle($body)
             }
-            (Keyed::Ip($limiter), CKey::Bytes(bytes)) => {
+            ($kinds::Ip($limiter), CKey::Bytes(bytes)) => {
                 let $key = &ip_from_bytes(bytes, "key")?;
                 Settle::settle($body)
             }
@@ -186,10 +197,11 @@ macro_rules! with_key {
         }
     };
 }
+pub(crate) use with_key;
 
 #[cold]
 #[inline(never)]
-fn kind_mismatch(key: CKey<'_>) -> Failure {
+pub(crate) fn kind_mismatch(key: CKey<'_>) -> Failure {
     let (given, wanted) = match key {
         CKey::Id(_) => ("a u64 key", "*_bytes"),
         CKey::Bytes(_) => ("a byte key", "*_u64"),
@@ -203,7 +215,7 @@ fn kind_mismatch(key: CKey<'_>) -> Failure {
 /// # Safety
 /// `key` NULL or readable for `len` bytes.
 #[inline(always)]
-unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
+pub(crate) unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
     // SAFETY: the caller's contract is `bytes`'.
     Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?))
 }
@@ -361,7 +373,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
 }
 
 #[cold]
-fn invalid(field: &'static str, value: u32) -> Failure {
+pub(crate) fn invalid(field: &'static str, value: u32) -> Failure {
     Failure::new(
         FgStatus::InvalidArgument,
         format!("`config->{field}` is {value}, not one of its FG_* constants"),

@@ -27,6 +27,7 @@ mod policy;
 mod quota;
 mod shared;
 mod status;
+mod suspensions;
 mod version;
 mod window;
 
@@ -38,5 +39,6 @@ pub use limiter::*;
 pub use policy::*;
 pub use quota::FgQuota;
 pub use status::{fg_last_error_message, FgStatus};
+pub use suspensions::*;
 pub use version::{fg_abi_version, FG_ABI_VERSION};
 pub use window::*;

@@ -8,6 +8,7 @@ use super::keyed::{ip_from_bytes, FgKeyedLimiter};
 use super::limiter::FgLimiter;
 use super::shared;
 use super::status::{guard, Failure, FgStatus};
+use super::suspensions::FgSuspensions;
 use super::window::FgWindow;
 use crate::headers::Scope;
 use crate::policy::{LayerKey, Policy, PolicyBuilder, Verdict, MAX_LAYERS};
@@ -33,9 +34,9 @@ pub const FG_LAYER_KEY_BYTES: u32 = 2;
 /// for a keyed limiter built with `FG_KEY_IP`.
 pub const FG_LAYER_KEY_IP: u32 = 3;
 
-/// One layer of a policy: exactly one of `limiter`, `keyed_limiter` and
-/// `window` is set. The policy takes its own reference to that limit, so the
-/// caller may keep using (and reconfiguring) the limit through its handle,
+/// One layer of a policy: exactly one of `limiter`, `keyed_limiter`,
+/// `window` and `suspensions` is set. The policy takes its own reference to
+/// that limit, so the caller may keep using (and reconfiguring) the limit through its handle,
 /// and may free the handle before or after the policy.
 ///
 /// ```c
@@ -66,11 +67,18 @@ pub struct FgLayer {
     pub keyed_limiter: *const FgKeyedLimiter,
     /// A sliding window (keys: `FG_LAYER_KEY_NONE`).
     pub window: *const FgWindow,
+    /// Suspended keys (keys: `FG_LAYER_KEY_ID`, `_BYTES` or `_IP`, by the
+    /// handle's key kind): a suspended key answers `FG_OUTCOME_SUSPENDED`,
+    /// any other passes. Put it first so a suspended request charges no
+    /// bucket. Added in ABI 1.2: a caller built against 1.1 declares the
+    /// smaller `struct_size` and reads as "not set".
+    pub suspensions: *const FgSuspensions,
 }
 
 // SAFETY: repr(C), starts with `struct_size: usize`, integers and raw pointers only.
 unsafe impl Versioned for FgLayer {
-    const MIN_SIZE: usize = std::mem::size_of::<FgLayer>();
+    /// ABI 1.1's layout ended with `window`.
+    const MIN_SIZE: usize = std::mem::offset_of!(FgLayer, suspensions);
 }
 
 /// The key a request presents to one layer. Fixed layout for ABI major 1.
@@ -242,11 +250,12 @@ unsafe fn add_layer(
         !layer.limiter.is_null(),
         !layer.keyed_limiter.is_null(),
         !layer.window.is_null(),
+        !layer.suspensions.is_null(),
     ];
     if set.iter().filter(|&&is_set| is_set).count() != 1 {
         return Err(Failure::new(
             FgStatus::InvalidArgument,
-            format!("`layers[{index}]` must set exactly one of limiter, keyed_limiter, window"),
+            format!("`layers[{index}]` must set exactly one of limiter, keyed_limiter, window, suspensions"),
         ));
     }
     macro_rules! push {
@@ -264,6 +273,9 @@ unsafe fn add_layer(
     } else if !layer.window.is_null() {
         // SAFETY: a live handle, by the contract.
         push!(unsafe { shared::share(layer.window, "layers[].window") }?)
+    } else if !layer.suspensions.is_null() {
+        // SAFETY: a live handle, by the contract.
+        push!(unsafe { shared::share(layer.suspensions, "layers[].suspensions") }?)
     } else {
         // SAFETY: a live handle, by the contract.
         push!(unsafe { shared::share(layer.keyed_limiter, "layers[].keyed_limiter") }?)

@@ -994,6 +994,156 @@ static fg_decision genieos_denial(void) {
     return d;
 }
 
+/* ABI 1.2: suspended keys, alone and as the first layer of a policy. */
+static void test_suspensions(void) {
+    fg_suspensions *s = (fg_suspensions *)&s;
+    fg_suspensions *ids = NULL;
+    fg_suspensions *ips = NULL;
+    fg_keyed_limiter *per_key = keyed_new(FG_KEY_BYTES, 100, quota(30, NS_PER_SECOND, 60));
+    fg_layer layers[2];
+    fg_layer_key keys[2];
+    fg_policy *policy = NULL;
+    fg_policy_counts counts;
+    fg_verdict v;
+    fg_decision d;
+    bool suspended = true;
+    const uint8_t v4[4] = {192, 0, 2, 1};
+    uint64_t i;
+
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 0, &s), FG_STATUS_ZERO_CAPACITY);
+    CHECK(s == NULL);
+    CHECK_STATUS(fg_suspensions_new(9, 10, &s), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("key_kind");
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, UINT64_MAX, &s), FG_STATUS_CAPACITY_TOO_LARGE);
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 10, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 4, &s), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_U64, 4, &ids), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_IP, 4, &ips), FG_STATUS_OK);
+
+    /* Nobody is suspended yet: `*out` is left alone. */
+    memset(&d, 0xab, sizeof d);
+    CHECK_STATUS(fg_suspensions_check_bytes_at(s, (const uint8_t *)"cust_42", 7, 0, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+    CHECK(d.limit == UINT64_C(0xabababababababab));
+
+    /* Until a time: suspended before it, free at and after it. */
+    CHECK_STATUS(fg_suspensions_suspend_until_bytes(s, (const uint8_t *)"cust_42", 7, 100 * NS_PER_SECOND, 0), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_bytes_at(s, (const uint8_t *)"cust_42", 7, 40 * NS_PER_SECOND, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended && !d.admitted && d.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK_U64(d.retry_after_ns, 60 * NS_PER_SECOND);
+    CHECK_STATUS(fg_suspensions_check_bytes_at(s, (const uint8_t *)"cust_42", 7, 100 * NS_PER_SECOND, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+    CHECK_STATUS(fg_suspensions_check_bytes_at(s, (const uint8_t *)"cust_7", 6, 0, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+
+    /* Indefinitely (until_ns ignored), then lifted; a duration from now. */
+    CHECK_STATUS(fg_suspensions_suspend_until_u64(ids, 42, 0, FG_SUSPEND_INDEFINITELY), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_u64_at(ids, 42, UINT64_MAX - 1, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended && d.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK_U64(d.retry_after_ns, 0);
+    CHECK_STATUS(fg_suspensions_check_u64(ids, 42, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended);
+    CHECK_STATUS(fg_suspensions_lift_u64(ids, 42), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_u64(ids, 42, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+    CHECK_STATUS(fg_suspensions_lift_u64(ids, 43), FG_STATUS_OK); /* never suspended */
+    CHECK_STATUS(fg_suspensions_suspend_for_u64(ids, 7, 3600 * NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_u64(ids, 7, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended && d.retry_after_ns > 0 && d.retry_after_ns <= 3600 * NS_PER_SECOND);
+    CHECK_STATUS(fg_suspensions_suspend_for_bytes(s, (const uint8_t *)"cust_9", 6, 3600 * NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_bytes(s, (const uint8_t *)"cust_9", 6, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended);
+    CHECK_STATUS(fg_suspensions_lift_bytes(s, (const uint8_t *)"cust_9", 6), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_bytes(s, (const uint8_t *)"cust_9", 6, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+
+    /* IP keys are 4 or 16 bytes. */
+    CHECK_STATUS(fg_suspensions_suspend_until_bytes(ips, v4, 4, 0, FG_SUSPEND_INDEFINITELY), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_bytes(ips, v4, 4, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended);
+    CHECK_STATUS(fg_suspensions_check_bytes(ips, v4, 3, &suspended, &d), FG_STATUS_INVALID_LENGTH);
+    CHECK_STATUS(fg_suspensions_lift_bytes(ips, v4, 5), FG_STATUS_INVALID_LENGTH);
+
+    /* Errors change nothing. */
+    CHECK_STATUS(fg_suspensions_suspend_until_bytes(s, (const uint8_t *)"cust_7", 6, 0, 2), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("flags");
+    CHECK_STATUS(fg_suspensions_check_bytes_at(s, (const uint8_t *)"cust_7", 6, 0, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+    CHECK_STATUS(fg_suspensions_suspend_until_u64(s, 1, 0, 0), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_suspensions_check_u64(s, 1, &suspended, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_suspensions_lift_bytes(ids, (const uint8_t *)"x", 1), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_suspensions_suspend_for_bytes(s, (const uint8_t *)"", 0, 1), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_suspensions_suspend_for_bytes(s, NULL, 3, 1), FG_STATUS_NULL_POINTER);
+    {
+        static uint8_t long_key[FG_MAX_KEY_LEN + 1];
+        memset(long_key, 'k', sizeof long_key);
+        CHECK_STATUS(fg_suspensions_suspend_until_bytes(s, long_key, sizeof long_key, 1, 0), FG_STATUS_KEY_TOO_LONG);
+    }
+    CHECK_STATUS(fg_suspensions_suspend_for_u64(NULL, 1, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_suspensions_lift_u64(NULL, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_suspensions_check_u64_at(ids, 1, 0, NULL, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_suspensions_check_u64_at(ids, 1, 0, &suspended, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_suspensions_check_bytes(NULL, v4, 4, &suspended, &d), FG_STATUS_NULL_POINTER);
+
+    /* A full table refuses a new key and keeps every suspended one. */
+    for (i = 0; i < 1000; i++) {
+        fg_status status = fg_suspensions_suspend_until_u64(ids, 1000 + i, 0, FG_SUSPEND_INDEFINITELY);
+        if (status == FG_STATUS_TABLE_FULL) break;
+        CHECK_STATUS(status, FG_STATUS_OK);
+    }
+    CHECK(i < 1000);
+    CHECK_STATUS(fg_suspensions_check_u64(ids, 1000, &suspended, &d), FG_STATUS_OK);
+    CHECK(suspended);
+    CHECK_STATUS(fg_suspensions_check_u64(ids, 1000 + i, &suspended, &d), FG_STATUS_OK);
+    CHECK(!suspended);
+
+    /* As a policy layer, first: a suspended key charges no bucket. A caller
+       built against ABI 1.1 declares the layer without `suspensions`. */
+    layers[0] = layer(FG_SCOPE_KEY);
+    layers[0].suspensions = s;
+    layers[1] = layer(FG_SCOPE_KEY);
+    layers[1].keyed_limiter = per_key;
+    layers[0].keyed_limiter = per_key;
+    CHECK_STATUS(fg_policy_new(layers, 2, &policy), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("suspensions");
+    layers[0].keyed_limiter = NULL;
+    CHECK_STATUS(fg_policy_new(layers, 2, &policy), FG_STATUS_OK);
+    fg_suspensions_free(s); /* the policy keeps its reference */
+    keys[0] = bytes_key("cust_42");
+    keys[1] = bytes_key("cust_42");
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 2, 1, 40 * NS_PER_SECOND, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted && v.decision.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK(v.layer == 0);
+    CHECK_U64(v.decision.retry_after_ns, 60 * NS_PER_SECOND);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(per_key, (const uint8_t *)"cust_42", 7, 40 * NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 60);
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 2, 1, 100 * NS_PER_SECOND, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_STATUS(fg_policy_counters(policy, &counts), FG_STATUS_OK);
+    CHECK_U64(counts.suspended, 1);
+    CHECK_U64(counts.admitted, 1);
+    fg_policy_free(policy);
+    policy = NULL;
+
+    layers[0] = layer(FG_SCOPE_KEY);
+    layers[0].keyed_limiter = per_key;
+    layers[0].struct_size = offsetof(fg_layer, suspensions);
+    layers[0].suspensions = ips; /* past a 1.1 caller's struct: never read */
+    CHECK_STATUS(fg_policy_new(layers, 1, &policy), FG_STATUS_OK);
+    keys[0] = bytes_key("cust_8");
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 1, 1, 0, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    fg_policy_free(policy);
+    layers[0].struct_size = offsetof(fg_layer, suspensions) - sizeof(void *);
+    CHECK_STATUS(fg_policy_new(layers, 1, &policy), FG_STATUS_STRUCT_SIZE);
+    CHECK(policy == NULL);
+
+    fg_suspensions_free(ids);
+    fg_suspensions_free(ips);
+    fg_suspensions_free(NULL);
+    fg_keyed_limiter_free(per_key);
+}
+
 static void test_headers(void) {
     const uint64_t now = UINT64_C(1776688439500000000); /* 2026-04-20T12:33:59.5Z */
     const char *expected = "Retry-After: 0.1\r\n"
@@ -1217,6 +1367,7 @@ int main(void) {
     test_window();
     test_inflight();
     test_policy();
+    test_suspensions();
     test_headers();
     test_error_bodies();
     test_scope_names_and_warning_zone();

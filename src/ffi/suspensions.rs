@@ -1,0 +1,466 @@
+//! `fg_suspensions`: keys (`u64`, bytes or IP address) suspended until a time
+//! or indefinitely; a policy layer that answers `FG_OUTCOME_SUSPENDED`.
+
+use super::args::Out;
+use super::decision::{FgDecision, FG_SCOPE_SINGLE};
+use super::keyed::{
+    bytes_key, invalid, ip_from_bytes, kind_mismatch, with_key, CKey, Settle, FG_KEY_BYTES,
+    FG_KEY_IP, FG_KEY_U64,
+};
+use super::shared::{self, SharedHandle};
+use super::status::{guard, Failure, FgStatus};
+use crate::decision::Decision;
+use crate::policy::{Layer, LayerKey};
+use crate::suspensions::Suspensions;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
+/// is ignored) until lifted.
+pub const FG_SUSPEND_INDEFINITELY: u32 = 1;
+
+/// An opaque handle to a set of suspended keys. Create with
+/// `fg_suspensions_new`, release with `fg_suspensions_free`; a policy built
+/// from it (`fg_layer.suspensions`) keeps it alive after that.
+pub struct FgSuspensions {
+    _opaque: [u8; 0],
+}
+
+impl SharedHandle for FgSuspensions {
+    type Inner = Suspended;
+}
+
+/// The suspensions behind a handle, by key kind.
+pub(crate) enum Suspended {
+    U64(Suspensions<u64>),
+    Bytes(Suspensions<[u8]>),
+    Ip(Suspensions<IpAddr>),
+}
+
+impl Layer for Suspended {
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        match self {
+            Suspended::U64(inner) => Layer::check_at(inner, key, cost, now_ns),
+            Suspended::Bytes(inner) => Layer::check_at(inner, key, cost, now_ns),
+            Suspended::Ip(inner) => Layer::check_at(inner, key, cost, now_ns),
+        }
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        match self {
+            Suspended::U64(inner) => Layer::probe_at(inner, key, cost, now_ns),
+            Suspended::Bytes(inner) => Layer::probe_at(inner, key, cost, now_ns),
+            Suspended::Ip(inner) => Layer::probe_at(inner, key, cost, now_ns),
+        }
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
+        match self {
+            Suspended::U64(inner) => Layer::refund_at(inner, key, cost, now_ns),
+            Suspended::Bytes(inner) => Layer::refund_at(inner, key, cost, now_ns),
+            Suspended::Ip(inner) => Layer::refund_at(inner, key, cost, now_ns),
+        }
+    }
+}
+
+/// Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,
+/// `FG_KEY_BYTES` or `FG_KEY_IP`), none suspended, and stores its handle in
+/// `*out` (NULL on failure). A key suspended once keeps its slot after it is
+/// lifted, so `capacity` bounds the distinct keys ever suspended.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`),
+/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `out` must be NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_new(
+    key_kind: u32,
+    capacity: u64,
+    out: *mut *mut FgSuspensions,
+) -> FgStatus {
+    guard("fg_suspensions_new", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // Saturating: a capacity beyond usize is beyond the largest table too.
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let suspended = match key_kind {
+            FG_KEY_U64 => Suspended::U64(Suspensions::new(capacity)?),
+            FG_KEY_BYTES => Suspended::Bytes(Suspensions::new(capacity)?),
+            FG_KEY_IP => Suspended::Ip(Suspensions::new(capacity)?),
+            other => return Err(invalid("key_kind", other)),
+        };
+        let handle = shared::into_handle::<FgSuspensions>(suspended);
+        // SAFETY: as for the NULL above.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Releases a handle. NULL is a no-op. The handle must not be in use by any
+/// other thread, and must not be used again; policies built from it keep
+/// their reference.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle from `fg_suspensions_new`,
+/// with no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_free(suspensions: *mut FgSuspensions) {
+    if suspensions.is_null() {
+        return;
+    }
+    let _ = guard("fg_suspensions_free", || {
+        // SAFETY: a live handle from `fg_suspensions_new`, released once per
+        // the contract above.
+        unsafe { shared::release(suspensions) };
+        Ok(())
+    });
+}
+
+/// A change to one key's suspension.
+#[derive(Clone, Copy)]
+enum Change {
+    /// Until a time on the library's clock, or indefinitely (`None`).
+    Until(Option<u64>),
+    For(Duration),
+    Lift,
+}
+
+impl Change {
+    fn until(until_ns: u64, flags: u32) -> Result<Self, Failure> {
+        match flags {
+            0 => Ok(Change::Until(Some(until_ns))),
+            FG_SUSPEND_INDEFINITELY => Ok(Change::Until(None)),
+            other => Err(Failure::new(
+                FgStatus::InvalidArgument,
+                format!("`flags` is {other}; only FG_SUSPEND_INDEFINITELY is defined"),
+            )),
+        }
+    }
+
+    fn apply(self, suspended: &Suspended, key: CKey<'_>) -> Result<(), Failure> {
+        match self {
+            Change::Until(until_ns) => with_key!(Suspended, suspended, key, |inner, key| inner
+                .suspend_until(key, until_ns)),
+            Change::For(duration) => with_key!(Suspended, suspended, key, |inner, key| inner
+                .suspend_for(key, duration)),
+            Change::Lift => with_key!(Suspended, suspended, key, |inner, key| inner.lift(key)),
+        }
+    }
+}
+
+/// Runs `change` for `key` on a live handle.
+///
+/// # Safety
+/// `suspensions` NULL or live.
+unsafe fn change<'k>(
+    function: &'static str,
+    suspensions: *const FgSuspensions,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    change: impl FnOnce() -> Result<Change, Failure>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let suspended = unsafe { shared::borrow(suspensions, "suspensions") }?;
+        let key = key()?;
+        change()?.apply(suspended, key)
+    })
+}
+
+/// Suspends the `u64` key `key` until `until_ns` on the handle's monotonic
+/// clock (the timeline its checks without `_at` read), or with no end when `flags` is
+/// `FG_SUSPEND_INDEFINITELY`. Suspending again replaces the end.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_INVALID_ARGUMENT` (unknown flag), `FG_STATUS_KEY_KIND_MISMATCH`,
+/// `FG_STATUS_TABLE_FULL` (no room for a new key), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_suspend_until_u64(
+    suspensions: *const FgSuspensions,
+    key: u64,
+    until_ns: u64,
+    flags: u32,
+) -> FgStatus {
+    // SAFETY: the contract is `change`'s.
+    unsafe {
+        change(
+            "fg_suspensions_suspend_until_u64",
+            suspensions,
+            || Ok(CKey::Id(key)),
+            || Change::until(until_ns, flags),
+        )
+    }
+}
+
+/// `fg_suspensions_suspend_until_u64` for a byte or IP key (`key`, `len`).
+///
+/// Errors: as `fg_suspensions_suspend_until_u64`, and `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+/// 16 bytes).
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_suspend_until_bytes(
+    suspensions: *const FgSuspensions,
+    key: *const u8,
+    len: usize,
+    until_ns: u64,
+    flags: u32,
+) -> FgStatus {
+    // SAFETY: the contract is `change`'s and `bytes_key`'s.
+    unsafe {
+        change(
+            "fg_suspensions_suspend_until_bytes",
+            suspensions,
+            || bytes_key(key, len),
+            || Change::until(until_ns, flags),
+        )
+    }
+}
+
+/// Suspends the `u64` key `key` for `duration_ns` from now.
+///
+/// Errors: as `fg_suspensions_suspend_until_u64`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_suspend_for_u64(
+    suspensions: *const FgSuspensions,
+    key: u64,
+    duration_ns: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `change`'s.
+    unsafe {
+        change(
+            "fg_suspensions_suspend_for_u64",
+            suspensions,
+            || Ok(CKey::Id(key)),
+            || Ok(Change::For(Duration::from_nanos(duration_ns))),
+        )
+    }
+}
+
+/// `fg_suspensions_suspend_for_u64` for a byte or IP key.
+///
+/// Errors: as `fg_suspensions_suspend_until_bytes`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_suspend_for_bytes(
+    suspensions: *const FgSuspensions,
+    key: *const u8,
+    len: usize,
+    duration_ns: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `change`'s and `bytes_key`'s.
+    unsafe {
+        change(
+            "fg_suspensions_suspend_for_bytes",
+            suspensions,
+            || bytes_key(key, len),
+            || Ok(Change::For(Duration::from_nanos(duration_ns))),
+        )
+    }
+}
+
+/// Lifts the `u64` key's suspension; a key not suspended is left as it is.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_lift_u64(
+    suspensions: *const FgSuspensions,
+    key: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `change`'s.
+    unsafe {
+        change(
+            "fg_suspensions_lift_u64",
+            suspensions,
+            || Ok(CKey::Id(key)),
+            || Ok(Change::Lift),
+        )
+    }
+}
+
+/// `fg_suspensions_lift_u64` for a byte or IP key.
+///
+/// Errors: as `fg_suspensions_lift_u64`, and `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_lift_bytes(
+    suspensions: *const FgSuspensions,
+    key: *const u8,
+    len: usize,
+) -> FgStatus {
+    // SAFETY: the contract is `change`'s and `bytes_key`'s.
+    unsafe {
+        change(
+            "fg_suspensions_lift_bytes",
+            suspensions,
+            || bytes_key(key, len),
+            || Ok(Change::Lift),
+        )
+    }
+}
+
+/// Whether `key` is suspended at `now_ns` (the library's clock when `None`):
+/// stores it in `*out_suspended` and, when it is, the suspended decision in
+/// `*out` (`retry_after_ns` 0 for an indefinite suspension). `*out` is left
+/// alone when the key is not suspended.
+///
+/// # Safety
+/// `suspensions` NULL or live; `out_suspended` NULL or writable for a `bool`,
+/// `out` for an `fg_decision`.
+unsafe fn check<'k>(
+    function: &'static str,
+    suspensions: *const FgSuspensions,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    now_ns: Option<u64>,
+    out_suspended: *mut bool,
+    out: *mut FgDecision,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let suspended = unsafe { shared::borrow(suspensions, "suspensions") }?;
+        let out_suspended = Out::new(out_suspended, "out_suspended")?;
+        let out = Out::new(out, "out")?;
+        let key = key()?;
+        let decision: Option<Decision> = match now_ns {
+            None => with_key!(Suspended, suspended, key, |inner, key| inner.check(key)),
+            Some(now_ns) => with_key!(Suspended, suspended, key, |inner, key| inner
+                .check_at(key, now_ns)),
+        }?;
+        // SAFETY: both checked non-NULL and aligned; writable by the contract.
+        unsafe {
+            out_suspended.write(decision.is_some());
+            if let Some(decision) = decision {
+                out.write(FgDecision::new(&decision, FG_SCOPE_SINGLE));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Stores whether the `u64` key is suspended now in `*out_suspended`; when it
+/// is, fills `*out` (`FG_OUTCOME_SUSPENDED`, `retry_after_ns` the time left,
+/// 0 for an indefinite suspension), else leaves `*out` alone.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle; `out_suspended` NULL or
+/// writable for a `bool`; `out` NULL or writable for an `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_check_u64(
+    suspensions: *const FgSuspensions,
+    key: u64,
+    out_suspended: *mut bool,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `check`'s.
+    unsafe {
+        check(
+            "fg_suspensions_check_u64",
+            suspensions,
+            || Ok(CKey::Id(key)),
+            None,
+            out_suspended,
+            out,
+        )
+    }
+}
+
+/// `fg_suspensions_check_u64` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_suspensions_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_check_u64_at(
+    suspensions: *const FgSuspensions,
+    key: u64,
+    now_ns: u64,
+    out_suspended: *mut bool,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `check`'s.
+    unsafe {
+        check(
+            "fg_suspensions_check_u64_at",
+            suspensions,
+            || Ok(CKey::Id(key)),
+            Some(now_ns),
+            out_suspended,
+            out,
+        )
+    }
+}
+
+/// `fg_suspensions_check_u64` for a byte or IP key.
+///
+/// Errors: as `fg_suspensions_check_u64`, and `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+///
+/// # Safety
+/// As `fg_suspensions_check_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_check_bytes(
+    suspensions: *const FgSuspensions,
+    key: *const u8,
+    len: usize,
+    out_suspended: *mut bool,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `check`'s and `bytes_key`'s.
+    unsafe {
+        check(
+            "fg_suspensions_check_bytes",
+            suspensions,
+            || bytes_key(key, len),
+            None,
+            out_suspended,
+            out,
+        )
+    }
+}
+
+/// `fg_suspensions_check_bytes` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_suspensions_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_check_bytes_at(
+    suspensions: *const FgSuspensions,
+    key: *const u8,
+    len: usize,
+    now_ns: u64,
+    out_suspended: *mut bool,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `check`'s and `bytes_key`'s.
+    unsafe {
+        check(
+            "fg_suspensions_check_bytes_at",
+            suspensions,
+            || bytes_key(key, len),
+            Some(now_ns),
+            out_suspended,
+            out,
+        )
+    }
+}
