@@ -1,0 +1,321 @@
+//! `fg_keyed_inflight`: an in-flight cap per key (`u64`, bytes or IP
+//! address), with `fg_inflight`'s permits and status codes.
+
+use super::args::{self, Out};
+use super::inflight::{acquisition, FgAcquisition, FgPermit};
+use super::keyed::{
+    bytes_key, invalid, ip_from_bytes, kind_mismatch, with_key, CKey, Settle, FG_KEY_BYTES,
+    FG_KEY_IP, FG_KEY_U64,
+};
+use super::status::{guard, Failure, FgStatus};
+use crate::inflight::PermitToken;
+use crate::keyed_inflight::KeyedInFlight;
+use std::net::IpAddr;
+
+/// An opaque handle to per-key in-flight caps (GenieOS: 4 batch calls in
+/// flight per workspace). Create with `fg_keyed_inflight_new`, release with
+/// `fg_keyed_inflight_free`.
+pub struct FgKeyedInFlight {
+    caps: Caps,
+}
+
+/// The caps behind a handle, by key kind.
+enum Caps {
+    U64(KeyedInFlight<u64>),
+    Bytes(KeyedInFlight<[u8]>),
+    Ip(KeyedInFlight<IpAddr>),
+}
+
+/// Creates caps of `max` permits in flight at once for each of up to
+/// `capacity` keys of `key_kind` (`FG_KEY_U64`, `FG_KEY_BYTES` or
+/// `FG_KEY_IP`), and stores the handle in `*out` (NULL on failure). A key's
+/// cap is made by its first acquire and keeps its slot.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`), `FG_STATUS_ZERO_LIMIT`,
+/// `FG_STATUS_LIMIT_TOO_LARGE` (above `FG_MAX_IN_FLIGHT`),
+/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `out` must be NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_new(
+    key_kind: u32,
+    max: u64,
+    capacity: u64,
+    out: *mut *mut FgKeyedInFlight,
+) -> FgStatus {
+    guard("fg_keyed_inflight_new", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // Saturating: a capacity beyond usize is beyond the largest table too.
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let caps = match key_kind {
+            FG_KEY_U64 => Caps::U64(KeyedInFlight::new(max, capacity)?),
+            FG_KEY_BYTES => Caps::Bytes(KeyedInFlight::new(max, capacity)?),
+            FG_KEY_IP => Caps::Ip(KeyedInFlight::new(max, capacity)?),
+            other => return Err(invalid("key_kind", other)),
+        };
+        // SAFETY: as above.
+        unsafe { out.write(Box::into_raw(Box::new(FgKeyedInFlight { caps }))) };
+        Ok(())
+    })
+}
+
+/// Releases the caps. NULL is a no-op. Permits still out die with them. The
+/// handle must not be in use by any other thread, and must not be used again.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle from `fg_keyed_inflight_new`, with
+/// no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_free(caps: *mut FgKeyedInFlight) {
+    if caps.is_null() {
+        return;
+    }
+    let _ = guard("fg_keyed_inflight_free", || {
+        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
+        // call per the contract above.
+        drop(unsafe { Box::from_raw(caps) });
+        Ok(())
+    });
+}
+
+/// # Safety
+/// `caps` NULL or live; `out` NULL or writable for an `fg_acquisition`.
+unsafe fn acquire<'k>(
+    function: &'static str,
+    caps: *const FgKeyedInFlight,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    out: *mut FgAcquisition,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let caps = &unsafe { args::handle(caps, "caps") }?.caps;
+        let out = Out::new(out, "out")?;
+        let key = key()?;
+        let answer = with_key!(Caps, caps, key, |inner, key| inner
+            .try_acquire(key)
+            .map(acquisition));
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(answer?) };
+        Ok(())
+    })
+}
+
+/// Takes a permit for the `u64` key `key` if fewer than the cap are out for
+/// it, and fills `*out`. A full cap is not an error: `out->acquired` is false.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_TABLE_FULL` (no room for a new
+/// key's cap), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle; `out` NULL or writable for an `fg_acquisition`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_acquire_u64(
+    caps: *const FgKeyedInFlight,
+    key: u64,
+    out: *mut FgAcquisition,
+) -> FgStatus {
+    // SAFETY: the contract is `acquire`'s.
+    unsafe {
+        acquire(
+            "fg_keyed_inflight_acquire_u64",
+            caps,
+            || Ok(CKey::Id(key)),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_inflight_acquire_u64` for a byte or IP key (`key`, `len`).
+///
+/// Errors: as `fg_keyed_inflight_acquire_u64`, and `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+/// 16 bytes).
+///
+/// # Safety
+/// As `fg_keyed_inflight_acquire_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
+    caps: *const FgKeyedInFlight,
+    key: *const u8,
+    len: usize,
+    out: *mut FgAcquisition,
+) -> FgStatus {
+    // SAFETY: the contract is `acquire`'s and `bytes_key`'s.
+    unsafe {
+        acquire(
+            "fg_keyed_inflight_acquire_bytes",
+            caps,
+            || bytes_key(key, len),
+            out,
+        )
+    }
+}
+
+/// # Safety
+/// `caps` NULL or live; `out_in_flight` NULL or writable for a `uint64_t`.
+unsafe fn release<'k>(
+    function: &'static str,
+    caps: *const FgKeyedInFlight,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    permit: FgPermit,
+    out_in_flight: *mut u64,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let caps = &unsafe { args::handle(caps, "caps") }?.caps;
+        let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
+        let key = key()?;
+        let token = PermitToken::from_parts(permit.owner, permit.ticket);
+        let in_flight: u64 = with_key!(Caps, caps, key, |inner, key| inner.release(key, token))?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out_in_flight.write(in_flight) };
+        Ok(())
+    })
+}
+
+/// Gives back `permit`, acquired for the `u64` key `key`, and stores the
+/// permits that key has out afterwards in `*out_in_flight`. A permit already
+/// released, or acquired for another key or handle, is refused and changes
+/// nothing.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PERMIT_ALREADY_RELEASED`,
+/// `FG_STATUS_FOREIGN_PERMIT`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle; `out_in_flight` NULL or writable for
+/// a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_release_u64(
+    caps: *const FgKeyedInFlight,
+    key: u64,
+    permit: FgPermit,
+    out_in_flight: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `release`'s.
+    unsafe {
+        release(
+            "fg_keyed_inflight_release_u64",
+            caps,
+            || Ok(CKey::Id(key)),
+            permit,
+            out_in_flight,
+        )
+    }
+}
+
+/// `fg_keyed_inflight_release_u64` for a byte or IP key.
+///
+/// Errors: as `fg_keyed_inflight_release_u64`, and `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+///
+/// # Safety
+/// As `fg_keyed_inflight_release_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
+    caps: *const FgKeyedInFlight,
+    key: *const u8,
+    len: usize,
+    permit: FgPermit,
+    out_in_flight: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `release`'s and `bytes_key`'s.
+    unsafe {
+        release(
+            "fg_keyed_inflight_release_bytes",
+            caps,
+            || bytes_key(key, len),
+            permit,
+            out_in_flight,
+        )
+    }
+}
+
+/// # Safety
+/// `caps` NULL or live; both outs NULL or writable for a `uint64_t`.
+unsafe fn in_flight<'k>(
+    function: &'static str,
+    caps: *const FgKeyedInFlight,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    out_in_flight: *mut u64,
+    out_limit: *mut u64,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let caps = &unsafe { args::handle(caps, "caps") }?.caps;
+        let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
+        let out_limit = Out::new(out_limit, "out_limit")?;
+        let key = key()?;
+        let in_flight: u64 = with_key!(Caps, caps, key, |inner, key| inner.in_flight(key))?;
+        let limit = match caps {
+            Caps::U64(inner) => inner.limit(),
+            Caps::Bytes(inner) => inner.limit(),
+            Caps::Ip(inner) => inner.limit(),
+        };
+        // SAFETY: both checked non-NULL and aligned; writable by the contract.
+        unsafe {
+            out_in_flight.write(in_flight);
+            out_limit.write(limit);
+        }
+        Ok(())
+    })
+}
+
+/// Stores the permits the `u64` key has out right now in `*out_in_flight`
+/// (a snapshot; 0 for a key never seen) and the cap per key in `*out_limit`.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle; both outs NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_in_flight_u64(
+    caps: *const FgKeyedInFlight,
+    key: u64,
+    out_in_flight: *mut u64,
+    out_limit: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `in_flight`'s.
+    unsafe {
+        in_flight(
+            "fg_keyed_inflight_in_flight_u64",
+            caps,
+            || Ok(CKey::Id(key)),
+            out_in_flight,
+            out_limit,
+        )
+    }
+}
+
+/// `fg_keyed_inflight_in_flight_u64` for a byte or IP key.
+///
+/// Errors: as `fg_keyed_inflight_in_flight_u64`, and `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+///
+/// # Safety
+/// As `fg_keyed_inflight_in_flight_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_in_flight_bytes(
+    caps: *const FgKeyedInFlight,
+    key: *const u8,
+    len: usize,
+    out_in_flight: *mut u64,
+    out_limit: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `in_flight`'s and `bytes_key`'s.
+    unsafe {
+        in_flight(
+            "fg_keyed_inflight_in_flight_bytes",
+            caps,
+            || bytes_key(key, len),
+            out_in_flight,
+            out_limit,
+        )
+    }
+}
