@@ -203,7 +203,8 @@
  * that carry a `struct_size`). 1.1 added keyed limiters, sliding windows,
  * in-flight caps, layered policies, response headers and bodies,
  * suspension, reservations and quota lockouts; 1.2 added suspended-key
- * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`).
+ * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
+ * and per-key in-flight caps (`fg_keyed_inflight`).
  */
 #define FG_ABI_VERSION 65538
 
@@ -449,6 +450,13 @@ typedef struct fg_headers fg_headers;
  * `fg_inflight_free`.
  */
 typedef struct fg_inflight fg_inflight;
+
+/**
+ * An opaque handle to per-key in-flight caps (GenieOS: 4 batch calls in
+ * flight per workspace). Create with `fg_keyed_inflight_new`, release with
+ * `fg_keyed_inflight_free`.
+ */
+typedef struct fg_keyed_inflight fg_keyed_inflight;
 
 /**
  * An opaque handle to a keyed limiter. Create with `fg_keyed_limiter_new`,
@@ -1565,6 +1573,129 @@ fg_status fg_keyed_limiter_capacity(const struct fg_keyed_limiter *limiter, uint
  * As `fg_keyed_limiter_len`.
  */
 fg_status fg_keyed_limiter_full_table_events(const struct fg_keyed_limiter *limiter, uint64_t *out);
+
+/**
+ * Creates caps of `max` permits in flight at once for each of up to
+ * `capacity` keys of `key_kind` (`FG_KEY_U64`, `FG_KEY_BYTES` or
+ * `FG_KEY_IP`), and stores the handle in `*out` (NULL on failure). A key's
+ * cap is made by its first acquire and keeps its slot.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`), `FG_STATUS_ZERO_LIMIT`,
+ * `FG_STATUS_LIMIT_TOO_LARGE` (above `FG_MAX_IN_FLIGHT`),
+ * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or writable for a pointer.
+ */
+fg_status fg_keyed_inflight_new(uint32_t key_kind,
+                                uint64_t max,
+                                uint64_t capacity,
+                                struct fg_keyed_inflight **out);
+
+/**
+ * Releases the caps. NULL is a no-op. Permits still out die with them. The
+ * handle must not be in use by any other thread, and must not be used again.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle from `fg_keyed_inflight_new`, with
+ * no call on it running or starting concurrently.
+ */
+void fg_keyed_inflight_free(struct fg_keyed_inflight *caps);
+
+/**
+ * Takes a permit for the `u64` key `key` if fewer than the cap are out for
+ * it, and fills `*out`. A full cap is not an error: `out->acquired` is false.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_TABLE_FULL` (no room for a new
+ * key's cap), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `out` NULL or writable for an `fg_acquisition`.
+ */
+fg_status fg_keyed_inflight_acquire_u64(const struct fg_keyed_inflight *caps,
+                                        uint64_t key,
+                                        struct fg_acquisition *out);
+
+/**
+ * `fg_keyed_inflight_acquire_u64` for a byte or IP key (`key`, `len`).
+ *
+ * Errors: as `fg_keyed_inflight_acquire_u64`, and `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+ * 16 bytes).
+ *
+ * # Safety
+ * As `fg_keyed_inflight_acquire_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_inflight_acquire_bytes(const struct fg_keyed_inflight *caps,
+                                          const uint8_t *key,
+                                          size_t len,
+                                          struct fg_acquisition *out);
+
+/**
+ * Gives back `permit`, acquired for the `u64` key `key`, and stores the
+ * permits that key has out afterwards in `*out_in_flight`. A permit already
+ * released, or acquired for another key or handle, is refused and changes
+ * nothing.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PERMIT_ALREADY_RELEASED`,
+ * `FG_STATUS_FOREIGN_PERMIT`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `out_in_flight` NULL or writable for
+ * a `uint64_t`.
+ */
+fg_status fg_keyed_inflight_release_u64(const struct fg_keyed_inflight *caps,
+                                        uint64_t key,
+                                        struct fg_permit permit,
+                                        uint64_t *out_in_flight);
+
+/**
+ * `fg_keyed_inflight_release_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_keyed_inflight_release_u64`, and `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * As `fg_keyed_inflight_release_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_inflight_release_bytes(const struct fg_keyed_inflight *caps,
+                                          const uint8_t *key,
+                                          size_t len,
+                                          struct fg_permit permit,
+                                          uint64_t *out_in_flight);
+
+/**
+ * Stores the permits the `u64` key has out right now in `*out_in_flight`
+ * (a snapshot; 0 for a key never seen) and the cap per key in `*out_limit`.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; both outs NULL or writable for a `uint64_t`.
+ */
+fg_status fg_keyed_inflight_in_flight_u64(const struct fg_keyed_inflight *caps,
+                                          uint64_t key,
+                                          uint64_t *out_in_flight,
+                                          uint64_t *out_limit);
+
+/**
+ * `fg_keyed_inflight_in_flight_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_keyed_inflight_in_flight_u64`, and `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH`.
+ *
+ * # Safety
+ * As `fg_keyed_inflight_in_flight_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_inflight_in_flight_bytes(const struct fg_keyed_inflight *caps,
+                                            const uint8_t *key,
+                                            size_t len,
+                                            uint64_t *out_in_flight,
+                                            uint64_t *out_limit);
 
 /**
  * Creates a limiter whose bucket starts full, and stores its handle in `*out`.

@@ -2,7 +2,7 @@
 
 use super::args::{self, Out};
 use super::status::{guard, FgStatus};
-use crate::inflight::{InFlight, PermitToken};
+use crate::inflight::{AtCapacity, InFlight, Permit, PermitToken};
 
 /// The largest in-flight cap (the cap keeps 8 bytes per unit).
 pub const FG_MAX_IN_FLIGHT: u64 = 1 << 20;
@@ -42,6 +42,34 @@ pub struct FgAcquisition {
     pub in_flight: u64,
     /// The cap.
     pub limit: u64,
+}
+
+/// What a try-acquire answers, as C sees it; a taken permit becomes its token.
+pub(crate) fn acquisition(attempt: Result<Permit<'_>, AtCapacity>) -> FgAcquisition {
+    match attempt {
+        Ok(permit) => {
+            let (in_flight, limit) = (permit.in_flight(), permit.limit());
+            let token = permit.into_token();
+            FgAcquisition {
+                acquired: true,
+                permit: FgPermit {
+                    owner: token.owner(),
+                    ticket: token.ticket(),
+                },
+                in_flight,
+                limit,
+            }
+        }
+        Err(full) => FgAcquisition {
+            acquired: false,
+            permit: FgPermit {
+                owner: 0,
+                ticket: 0,
+            },
+            in_flight: full.in_flight(),
+            limit: full.limit(),
+        },
+    }
 }
 
 /// Creates a cap of `max` permits in flight at once, none out, and stores its
@@ -102,30 +130,7 @@ pub unsafe extern "C" fn fg_inflight_acquire(
         // SAFETY: NULL or live, by the contract.
         let cap = &unsafe { args::handle(cap, "cap") }?.cap;
         let out = Out::new(out, "out")?;
-        let acquisition = match cap.try_acquire() {
-            Ok(permit) => {
-                let (in_flight, limit) = (permit.in_flight(), permit.limit());
-                let token = permit.into_token();
-                FgAcquisition {
-                    acquired: true,
-                    permit: FgPermit {
-                        owner: token.owner(),
-                        ticket: token.ticket(),
-                    },
-                    in_flight,
-                    limit,
-                }
-            }
-            Err(full) => FgAcquisition {
-                acquired: false,
-                permit: FgPermit {
-                    owner: 0,
-                    ticket: 0,
-                },
-                in_flight: full.in_flight(),
-                limit: full.limit(),
-            },
-        };
+        let acquisition = acquisition(cap.try_acquire());
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(acquisition) };
         Ok(())

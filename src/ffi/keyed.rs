@@ -159,6 +159,12 @@ impl Settle<Option<Decision>> for Option<Decision> {
     }
 }
 
+impl Settle<u64> for u64 {
+    fn settle(self) -> Result<u64, Failure> {
+        Ok(self)
+    }
+}
+
 impl Settle<()> for () {
     fn settle(self) -> Result<(), Failure> {
         Ok(())

@@ -1144,6 +1144,117 @@ static void test_suspensions(void) {
     fg_keyed_limiter_free(per_key);
 }
 
+/* ABI 1.2: GenieOS batch, 4 calls in flight per workspace, each its own cap. */
+static void test_keyed_inflight(void) {
+    fg_keyed_inflight *caps = (fg_keyed_inflight *)&caps;
+    fg_keyed_inflight *names = NULL;
+    fg_keyed_inflight *ips = NULL;
+    fg_acquisition held[4];
+    fg_acquisition a;
+    fg_permit never = {0, 0};
+    uint64_t in_flight = 99, limit = 0, i;
+    const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, 0, 10, &caps), FG_STATUS_ZERO_LIMIT);
+    CHECK(caps == NULL);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, FG_MAX_IN_FLIGHT + 1, 10, &caps), FG_STATUS_LIMIT_TOO_LARGE);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, 4, 0, &caps), FG_STATUS_ZERO_CAPACITY);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, 4, UINT64_MAX, &caps), FG_STATUS_CAPACITY_TOO_LARGE);
+    CHECK_STATUS(fg_keyed_inflight_new(7, 4, 10, &caps), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("key_kind");
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, 4, 10, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, 4, 4, &caps), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_BYTES, 2, 4, &names), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_IP, 1, 4, &ips), FG_STATUS_OK);
+
+    for (i = 0; i < 4; i++) {
+        CHECK_STATUS(fg_keyed_inflight_acquire_u64(caps, 7, &held[i]), FG_STATUS_OK);
+        CHECK(held[i].acquired);
+        CHECK_U64(held[i].in_flight, i + 1);
+        CHECK_U64(held[i].limit, 4);
+    }
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(caps, 7, &a), FG_STATUS_OK);
+    CHECK(!a.acquired && a.permit.owner == 0 && a.permit.ticket == 0);
+    CHECK_U64(a.in_flight, 4);
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(caps, 8, &a), FG_STATUS_OK); /* its own cap */
+    CHECK(a.acquired);
+    CHECK_U64(a.in_flight, 1);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(caps, 7, &in_flight, &limit), FG_STATUS_OK);
+    CHECK_U64(in_flight, 4);
+    CHECK_U64(limit, 4);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(caps, 99, &in_flight, &limit), FG_STATUS_OK);
+    CHECK_U64(in_flight, 0);
+
+    /* Release: once, by its own key. */
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 8, held[0].permit, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 99, held[0].permit, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 7, never, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 7, held[0].permit, &in_flight), FG_STATUS_OK);
+    CHECK_U64(in_flight, 3);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 7, held[0].permit, &in_flight), FG_STATUS_PERMIT_ALREADY_RELEASED);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 7, held[1].permit, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(caps, 7, &in_flight, &limit), FG_STATUS_OK);
+    CHECK_U64(in_flight, 3); /* the refused calls changed nothing */
+    for (i = 1; i < 4; i++) {
+        CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 7, held[i].permit, &in_flight), FG_STATUS_OK);
+    }
+    CHECK_U64(in_flight, 0);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 8, a.permit, &in_flight), FG_STATUS_OK);
+
+    /* A full table refuses a new key; known keys go on. */
+    for (i = 0; i < 1000; i++) {
+        fg_status status = fg_keyed_inflight_acquire_u64(caps, 100 + i, &a);
+        if (status == FG_STATUS_TABLE_FULL) break;
+        CHECK_STATUS(status, FG_STATUS_OK);
+        CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 100 + i, a.permit, &in_flight), FG_STATUS_OK);
+    }
+    CHECK(i < 1000);
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(caps, 7, &a), FG_STATUS_OK);
+    CHECK(a.acquired);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(caps, 7, a.permit, &in_flight), FG_STATUS_OK);
+
+    /* Byte and IP keys. */
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(names, (const uint8_t *)"ws_1", 4, &held[0]), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(names, (const uint8_t *)"ws_1", 4, &held[1]), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(names, (const uint8_t *)"ws_1", 4, &a), FG_STATUS_OK);
+    CHECK(held[1].acquired && !a.acquired);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_bytes(names, (const uint8_t *)"ws_1", 4, &in_flight, &limit), FG_STATUS_OK);
+    CHECK_U64(in_flight, 2);
+    CHECK_U64(limit, 2);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(names, (const uint8_t *)"ws_2", 4, held[0].permit, &in_flight), FG_STATUS_FOREIGN_PERMIT);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(names, (const uint8_t *)"ws_1", 4, held[0].permit, &in_flight), FG_STATUS_OK);
+    CHECK_U64(in_flight, 1);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(names, (const uint8_t *)"ws_1", 4, held[1].permit, &in_flight), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(ips, v6, 16, &a), FG_STATUS_OK);
+    CHECK(a.acquired);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(ips, v6, 16, a.permit, &in_flight), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(ips, v6, 15, &a), FG_STATUS_INVALID_LENGTH);
+
+    /* Bad arguments. */
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(names, (const uint8_t *)"", 0, &a), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(names, NULL, 1, &a), FG_STATUS_NULL_POINTER);
+    {
+        static uint8_t long_key[FG_MAX_KEY_LEN + 1];
+        memset(long_key, 'k', sizeof long_key);
+        CHECK_STATUS(fg_keyed_inflight_acquire_bytes(names, long_key, sizeof long_key, &a), FG_STATUS_KEY_TOO_LONG);
+        CHECK_STATUS(fg_keyed_inflight_in_flight_bytes(names, long_key, sizeof long_key, &in_flight, &limit), FG_STATUS_KEY_TOO_LONG);
+    }
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(names, 1, &a), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(names, 1, &in_flight, &limit), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(caps, (const uint8_t *)"x", 1, never, &in_flight), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(NULL, 1, &a), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(caps, 1, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(NULL, 1, never, &in_flight), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(caps, 1, NULL, &limit), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(caps, 1, &in_flight, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_bytes(NULL, (const uint8_t *)"x", 1, &in_flight, &limit), FG_STATUS_NULL_POINTER);
+
+    fg_keyed_inflight_free(caps);
+    fg_keyed_inflight_free(names);
+    fg_keyed_inflight_free(ips);
+    fg_keyed_inflight_free(NULL);
+}
+
 static void test_headers(void) {
     const uint64_t now = UINT64_C(1776688439500000000); /* 2026-04-20T12:33:59.5Z */
     const char *expected = "Retry-After: 0.1\r\n"
@@ -1368,6 +1479,7 @@ int main(void) {
     test_inflight();
     test_policy();
     test_suspensions();
+    test_keyed_inflight();
     test_headers();
     test_error_bodies();
     test_scope_names_and_warning_zone();
