@@ -1,5 +1,6 @@
 //! What a check answers: may the request go, and the numbers a client reads.
 
+use std::fmt;
 use std::time::Duration;
 
 /// GenieOS's warning zone: remaining at or below 20 % of the limit.
@@ -8,17 +9,18 @@ pub const WARNING_ZONE_PERCENT: u64 = 20;
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum Outcome {
     /// The request may go; its cost was charged.
-    Admitted,
+    Admitted = 0,
     /// Not now: the same cost is admitted after [`Decision::retry_after`].
-    Denied,
+    Denied = 1,
     /// The cost exceeds the burst capacity, so it can never be admitted.
-    CannotFit,
+    CannotFit = 2,
     /// The key is suspended (not rate limited): nothing was charged.
     /// [`Decision::retry_after`] is the end of the suspension, `None` when
     /// it has none.
-    Suspended,
+    Suspended = 3,
 }
 
 /// The answer to a check: the [`Outcome`] and the rate-limit metadata a
@@ -35,37 +37,34 @@ pub enum Outcome {
 /// assert_eq!(decision.retry_after(), None);
 /// # Ok::<(), floodgate::Error>(())
 /// ```
-// repr(C) with the one-byte outcome last: every copy of a decision (through
-// `Result`s and layers) then moves aligned 8-byte words. Rust's own layout
-// put the payload at odd offsets, and unaligned 16-byte copies of it stalled
-// store-to-load forwarding (measured: half a layered check's time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Plain integers only, repr(C): a decision has no niche, so `Result<Decision,
+// _>` and `Option<Decision>` keep their tag outside it and every copy of one
+// (through layers and results) moves whole aligned words. With enum fields
+// the compiler stored an error in the same bytes and copied `limit` in
+// pieces, which stalled store-to-load forwarding (measured: a third of a
+// layered check).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(C)]
 pub struct Decision {
     limit: u64,
-    figures: Figures,
-    outcome: Outcome,
+    /// Ticks: capacity in use after the decision. Plain: remaining requests.
+    used: u64,
+    /// Ticks: ticks until the same cost fits (or the reservation's delay).
+    /// Plain: the same wait in nanoseconds.
+    wait: u64,
+    /// Ticks: ticks one request refills. Plain: nanoseconds until full.
+    unit: u64,
+    /// Ticks per nanosecond of the figures; [`PLAIN`] for figures already in
+    /// requests and nanoseconds.
+    ticks_per_ns: u64,
+    /// The [`Outcome`], as its discriminant.
+    outcome: u8,
 }
 
-/// How a decision's numbers are kept until someone reads them. A GCRA check
-/// keeps raw ticks so the hot path does no division: the accessors divide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(C, u64)]
-enum Figures {
-    Ticks {
-        /// Capacity in use after the decision.
-        debt: u64,
-        /// Ticks until the same cost fits (denied only).
-        wait: u64,
-        token_ticks: u64,
-        ticks_per_ns: u64,
-    },
-    Plain {
-        remaining: u64,
-        reset_after_ns: u64,
-        retry_after_ns: u64,
-    },
-}
+/// `ticks_per_ns` of a decision whose figures need no conversion. GCRA
+/// decisions keep raw ticks so the hot path does no division: the accessors
+/// divide.
+const PLAIN: u64 = 0;
 
 impl Decision {
     /// A decision from figures already in requests and nanoseconds.
@@ -77,13 +76,12 @@ impl Decision {
         retry_after_ns: u64,
     ) -> Self {
         Self {
-            outcome,
             limit,
-            figures: Figures::Plain {
-                remaining,
-                reset_after_ns,
-                retry_after_ns,
-            },
+            used: remaining,
+            wait: retry_after_ns,
+            unit: reset_after_ns,
+            ticks_per_ns: PLAIN,
+            outcome: outcome as u8,
         }
     }
 
@@ -104,28 +102,27 @@ impl Decision {
         token_ticks: u64,
         ticks_per_ns: u64,
     ) -> Self {
+        debug_assert!(ticks_per_ns != PLAIN);
         Self {
-            outcome,
             limit,
-            figures: Figures::Ticks {
-                debt,
-                wait,
-                token_ticks,
-                ticks_per_ns,
-            },
+            used: debt,
+            wait,
+            unit: token_ticks,
+            ticks_per_ns,
+            outcome: outcome as u8,
         }
     }
 
     /// The verdict.
     #[inline]
     pub fn outcome(&self) -> Outcome {
-        self.outcome
+        Outcome::from_discriminant(self.outcome)
     }
 
     /// Whether the request may go.
     #[inline]
     pub fn is_admitted(&self) -> bool {
-        self.outcome == Outcome::Admitted
+        self.outcome == Outcome::Admitted as u8
     }
 
     /// The burst capacity: what `X-RateLimit-Limit` reports.
@@ -137,12 +134,10 @@ impl Decision {
     /// Whole units of capacity left after this decision.
     #[inline]
     pub fn remaining(&self) -> u64 {
-        match self.figures {
-            Figures::Ticks {
-                debt, token_ticks, ..
-            } => (self.limit * token_ticks).saturating_sub(debt) / token_ticks,
-            Figures::Plain { remaining, .. } => remaining,
+        if self.ticks_per_ns == PLAIN {
+            return self.used;
         }
+        (self.limit * self.unit).saturating_sub(self.used) / self.unit
     }
 
     /// Whether this decision leaves less capacity than `other`, compared
@@ -158,15 +153,13 @@ impl Decision {
     /// Capacity left as a fraction: (amount, units per request).
     #[inline]
     fn capacity_left(&self) -> (u128, u128) {
-        match self.figures {
-            Figures::Ticks {
-                debt, token_ticks, ..
-            } => (
-                u128::from((self.limit * token_ticks).saturating_sub(debt)),
-                u128::from(token_ticks),
-            ),
-            Figures::Plain { remaining, .. } => (u128::from(remaining), 1),
+        if self.ticks_per_ns == PLAIN {
+            return (u128::from(self.used), 1);
         }
+        (
+            u128::from((self.limit * self.unit).saturating_sub(self.used)),
+            u128::from(self.unit),
+        )
     }
 
     /// Time until the bucket is full again.
@@ -177,12 +170,10 @@ impl Decision {
     /// [`reset_after`](Self::reset_after) in nanoseconds, rounded up.
     #[inline]
     pub fn reset_after_ns(&self) -> u64 {
-        match self.figures {
-            Figures::Ticks {
-                debt, ticks_per_ns, ..
-            } => debt.div_ceil(ticks_per_ns),
-            Figures::Plain { reset_after_ns, .. } => reset_after_ns,
+        if self.ticks_per_ns == PLAIN {
+            return self.unit;
         }
+        self.used.div_ceil(self.ticks_per_ns)
     }
 
     /// When denied, the wait after which the same cost is admitted (never
@@ -198,7 +189,7 @@ impl Decision {
     /// how long to wait before proceeding; zero for everything else.
     #[inline]
     pub fn delay(&self) -> Duration {
-        if self.outcome == Outcome::Admitted {
+        if self.is_admitted() {
             Duration::from_nanos(self.wait_ns())
         } else {
             Duration::ZERO
@@ -224,7 +215,7 @@ impl Decision {
     /// never 0 while denied), 0 when there is none.
     #[inline]
     pub fn retry_after_ns(&self) -> u64 {
-        match self.outcome {
+        match self.outcome() {
             Outcome::Denied | Outcome::Suspended => self.wait_ns(),
             _ => 0,
         }
@@ -233,11 +224,62 @@ impl Decision {
     /// The decision's wait (Retry-After when denied, delay when reserved).
     #[inline]
     fn wait_ns(&self) -> u64 {
-        match self.figures {
-            Figures::Ticks {
-                wait, ticks_per_ns, ..
-            } => wait.div_ceil(ticks_per_ns),
-            Figures::Plain { retry_after_ns, .. } => retry_after_ns,
+        if self.ticks_per_ns == PLAIN {
+            return self.wait;
         }
+        self.wait.div_ceil(self.ticks_per_ns)
+    }
+}
+
+impl Outcome {
+    /// The outcome a [`Decision`] stored as `outcome as u8`.
+    #[inline]
+    fn from_discriminant(discriminant: u8) -> Self {
+        match discriminant {
+            0 => Outcome::Admitted,
+            1 => Outcome::Denied,
+            2 => Outcome::CannotFit,
+            // Only `outcome as u8` is ever stored, so this is 3.
+            _ => Outcome::Suspended,
+        }
+    }
+}
+
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("outcome", &self.outcome())
+            .field("limit", &self.limit)
+            .field("remaining", &self.remaining())
+            .field("reset_after", &self.reset_after())
+            .field("retry_after", &self.retry_after())
+            .field("delay", &self.delay())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_survives_its_byte() {
+        for outcome in [
+            Outcome::Admitted,
+            Outcome::Denied,
+            Outcome::CannotFit,
+            Outcome::Suspended,
+        ] {
+            assert_eq!(Decision::new(outcome, 1, 0, 0, 0).outcome(), outcome);
+        }
+    }
+
+    #[test]
+    fn a_result_of_a_decision_keeps_its_tag_outside() {
+        // No niche in a decision: the result is one tag word bigger.
+        assert_eq!(
+            std::mem::size_of::<crate::Result<Decision>>(),
+            std::mem::size_of::<Decision>() + 8
+        );
     }
 }

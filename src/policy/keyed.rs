@@ -101,11 +101,13 @@ macro_rules! keyed_layer {
     ($limit:ident, $($bound:tt)+) => {
         impl<K: LayerKeyKind + ?Sized, C: $($bound)+> Layer for $limit<K, C> {
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
-                K::with_layer_key(key, |key| K::settle($limit::check_at(self, key, cost, now_ns)))?
+                K::with_layer_key(key, |key| K::settle($limit::check_at(self, key, cost, now_ns)))
+                    .and_then(|decision| decision)
             }
 
             fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
-                K::with_layer_key(key, |key| K::settle($limit::probe_at(self, key, cost, now_ns)))?
+                K::with_layer_key(key, |key| K::settle($limit::probe_at(self, key, cost, now_ns)))
+                    .and_then(|decision| decision)
             }
 
             fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {

@@ -231,9 +231,13 @@ impl<C: Clock> Policy<C> {
         for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
             // A bad key for this layer: give back what earlier layers took,
             // at the same timestamp, which restores them exactly.
-            let decision = layer.limit.check_at(key, cost, now_ns).inspect_err(|_| {
-                self.refund(charged, keys, cost, now_ns);
-            })?;
+            let decision = match layer.limit.check_at(key, cost, now_ns) {
+                Ok(decision) => decision,
+                Err(error) => {
+                    self.refund(charged, keys, cost, now_ns);
+                    return Err(error);
+                }
+            };
             if decision.is_admitted() {
                 charged |= 1 << index;
                 if !layer.shadow
