@@ -204,7 +204,7 @@
  * in-flight caps, layered policies, response headers and bodies,
  * suspension, reservations and quota lockouts; 1.2 added suspended-key
  * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
- * and per-key in-flight caps (`fg_keyed_inflight`).
+ * per-key in-flight caps (`fg_keyed_inflight`) and plan tables (`fg_plans`).
  */
 #define FG_ABI_VERSION 65538
 
@@ -472,6 +472,12 @@ typedef struct fg_keyed_limiter fg_keyed_limiter;
  * built from it keeps the bucket alive after `fg_limiter_free`.
  */
 typedef struct fg_limiter fg_limiter;
+
+/**
+ * An opaque handle to a plan table. Create with `fg_plans_new` or
+ * `fg_plans_new_genieos`, release with `fg_plans_free`.
+ */
+typedef struct fg_plans fg_plans;
 
 /**
  * An opaque handle to a layered policy. Create with `fg_policy_new`,
@@ -761,6 +767,108 @@ typedef struct fg_quota {
 } fg_quota;
 
 /**
+ * One tier of `fg_plans_new`, or a tier's new limits for
+ * `fg_plans_reconfigure_tier`.
+ *
+ * ```c
+ * fg_quota hobby_key = { .struct_size = sizeof(fg_quota), .count = 30,
+ *                        .period_ns = 1000000000, .burst = 60 };
+ * fg_tier tiers[2] = {
+ *     { .struct_size = sizeof(fg_tier), .name = "sandbox", .name_len = 7 },
+ *     { .struct_size = sizeof(fg_tier), .name = "hobby", .name_len = 5,
+ *       .key_quota = &hobby_key, .workspace_limit = 600 },
+ * };
+ * ```
+ */
+typedef struct fg_tier {
+  /**
+   * `sizeof(fg_tier)` as the caller compiled it, the same in every element.
+   */
+  size_t struct_size;
+  /**
+   * The tier's name (UTF-8), looked up by `fg_plans_tier`; ignored by
+   * `fg_plans_reconfigure_tier`.
+   */
+  const uint8_t *name;
+  /**
+   * The length of `name` in bytes.
+   */
+  size_t name_len;
+  /**
+   * Each key's bucket, or NULL: keys of this tier are not limited.
+   */
+  const struct fg_quota *key_quota;
+  /**
+   * Each workspace's requests per window, or 0: not limited.
+   */
+  uint64_t workspace_limit;
+} fg_tier;
+
+/**
+ * Sizes for `fg_plans_new` and `fg_plans_new_genieos`.
+ */
+typedef struct fg_plans_config {
+  /**
+   * `sizeof(fg_plans_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The workspace window in nanoseconds (`fg_plans_new` only; GenieOS
+   * counts per minute).
+   */
+  uint64_t window_ns;
+  /**
+   * How many API keys each tier holds at once; 0 picks 100,000.
+   */
+  uint64_t key_capacity;
+  /**
+   * How many workspaces are counted at once; 0 picks 10,000.
+   */
+  uint64_t workspace_capacity;
+} fg_plans_config;
+
+/**
+ * The answer to a layered check. Output only; the layout is fixed for ABI
+ * major version 1.
+ */
+typedef struct fg_verdict {
+  /**
+   * When admitted: the enforcing layer with the fewest remaining units
+   * (what `X-RateLimit-*` should show). When refused: the layer with the
+   * longest wait, so `Retry-After` is never too short. `decision.scope` is
+   * that layer's `FG_SCOPE_*` code.
+   */
+  struct fg_decision decision;
+  /**
+   * The index of that layer in the array the policy was built from.
+   */
+  uint32_t layer;
+  /**
+   * That layer's scope name (`"key"`, `"ip"`, or its own name), NUL
+   * terminated, owned by the policy and valid until it is freed.
+   */
+  const char *scope_name;
+} fg_verdict;
+
+/**
+ * A policy's counts so far, for monitoring. Fixed layout for ABI major 1.
+ */
+typedef struct fg_policy_counts {
+  /**
+   * Requests every enforcing layer admitted.
+   */
+  uint64_t admitted;
+  /**
+   * Requests an enforcing layer refused on rate (denied or cannot fit).
+   */
+  uint64_t denied;
+  /**
+   * Requests refused because a layer's key is suspended.
+   */
+  uint64_t suspended;
+} fg_policy_counts;
+
+/**
  * One layer of a policy: exactly one of `limiter`, `keyed_limiter`,
  * `window` and `suspensions` is set. The policy takes its own reference to
  * that limit, so the caller may keep using (and reconfiguring) the limit through its handle,
@@ -840,47 +948,6 @@ typedef struct fg_layer_key {
    */
   size_t len;
 } fg_layer_key;
-
-/**
- * The answer to a layered check. Output only; the layout is fixed for ABI
- * major version 1.
- */
-typedef struct fg_verdict {
-  /**
-   * When admitted: the enforcing layer with the fewest remaining units
-   * (what `X-RateLimit-*` should show). When refused: the layer with the
-   * longest wait, so `Retry-After` is never too short. `decision.scope` is
-   * that layer's `FG_SCOPE_*` code.
-   */
-  struct fg_decision decision;
-  /**
-   * The index of that layer in the array the policy was built from.
-   */
-  uint32_t layer;
-  /**
-   * That layer's scope name (`"key"`, `"ip"`, or its own name), NUL
-   * terminated, owned by the policy and valid until it is freed.
-   */
-  const char *scope_name;
-} fg_verdict;
-
-/**
- * A policy's counts so far, for monitoring. Fixed layout for ABI major 1.
- */
-typedef struct fg_policy_counts {
-  /**
-   * Requests every enforcing layer admitted.
-   */
-  uint64_t admitted;
-  /**
-   * Requests an enforcing layer refused on rate (denied or cannot fit).
-   */
-  uint64_t denied;
-  /**
-   * Requests refused because a layer's key is suspended.
-   */
-  uint64_t suspended;
-} fg_policy_counts;
 
 /**
  * One layer's counts so far. Fixed layout for ABI major 1.
@@ -1940,6 +2007,137 @@ fg_status fg_limiter_suspension_at(const struct fg_limiter *limiter,
                                    uint64_t now_ns,
                                    bool *out_suspended,
                                    uint64_t *out_until_ns);
+
+/**
+ * Creates plans of `count` tiers (at least one) whose workspace limits
+ * count requests per `config->window_ns`, and stores the handle in `*out`
+ * (NULL on failure). A tier named twice keeps the last limits.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_LAYERS` (no tiers),
+ * `FG_STATUS_INVALID_UTF8`, the quota and window errors,
+ * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `tiers` NULL or readable for `count` elements of `tiers[0].struct_size`
+ * bytes, their names and quotas readable; `config` NULL or readable for its
+ * `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_plans_new(const struct fg_tier *tiers,
+                       size_t count,
+                       const struct fg_plans_config *config,
+                       struct fg_plans **out);
+
+/**
+ * Creates the GenieOS plan table: tiers "sandbox" (unlimited), "hobby" (30
+ * per second, burst 60, per key; 600 per minute per workspace), "pro"
+ * (60/s burst 120; 1,800/min) and "scale" (120/s burst 240; 6,000/min).
+ * `config->window_ns` is ignored (GenieOS counts per minute).
+ *
+ * Errors: as `fg_plans_new`.
+ *
+ * # Safety
+ * `config` NULL or readable for its `struct_size`; `out` NULL or writable
+ * for a pointer.
+ */
+fg_status fg_plans_new_genieos(const struct fg_plans_config *config, struct fg_plans **out);
+
+/**
+ * Releases plans. NULL is a no-op. The handle must not be in use by any
+ * other thread, and must not be used again.
+ *
+ * # Safety
+ * `plans` must be NULL or a live handle, with no call on it running or
+ * starting concurrently.
+ */
+void fg_plans_free(struct fg_plans *plans);
+
+/**
+ * Stores the index of the tier called `name` in `*out_tier`.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_UTF8`, `FG_STATUS_NO_SUCH_LAYER` (no such tier),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `plans` NULL or live; `name` NULL or readable for `len` bytes;
+ * `out_tier` NULL or writable for a `uint32_t`.
+ */
+fg_status fg_plans_tier(const struct fg_plans *plans,
+                        const uint8_t *name,
+                        size_t len,
+                        uint32_t *out_tier);
+
+/**
+ * Checks `cost` for the API key (`key`, `key_len`) of the workspace
+ * (`workspace`, `workspace_len`) on tier `tier` now, and fills `*out`:
+ * `scope_name` "key" or "workspace" names the limit that decided (a static
+ * string). An unlimited tier admits with limit and remaining `UINT64_MAX`.
+ * A refusal is not an error, and charges nothing.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_NO_SUCH_LAYER` (no such tier), `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_PANIC`. A new key or workspace that
+ * finds its table full is refused (not an error), scope "key" or "workspace".
+ *
+ * # Safety
+ * `plans` NULL or live; `key` and `workspace` NULL or readable for their
+ * lengths; `out` NULL or writable for an `fg_verdict`.
+ */
+fg_status fg_plans_check(const struct fg_plans *plans,
+                         uint32_t tier,
+                         const uint8_t *key,
+                         size_t key_len,
+                         const uint8_t *workspace,
+                         size_t workspace_len,
+                         uint64_t cost,
+                         struct fg_verdict *out);
+
+/**
+ * `fg_plans_check` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_plans_check`.
+ */
+fg_status fg_plans_check_at(const struct fg_plans *plans,
+                            uint32_t tier,
+                            const uint8_t *key,
+                            size_t key_len,
+                            const uint8_t *workspace,
+                            size_t workspace_len,
+                            uint64_t cost,
+                            uint64_t now_ns,
+                            struct fg_verdict *out);
+
+/**
+ * Replaces tier `tier`'s limits (`limits->name` is ignored). A limit can be
+ * changed, not added or removed: keys keep their usage and workspaces their
+ * counts.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_SUCH_LAYER` (no such tier, or a
+ * limit added or removed), the quota and window errors, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `plans` NULL or live; `limits` NULL or readable for its `struct_size`, its
+ * `key_quota` NULL or readable.
+ */
+fg_status fg_plans_reconfigure_tier(const struct fg_plans *plans,
+                                    uint32_t tier,
+                                    const struct fg_tier *limits);
+
+/**
+ * Fills `*out` with tier `tier`'s counts so far (zeros for an unlimited tier).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_NO_SUCH_LAYER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `plans` NULL or live; `out` NULL or writable for an `fg_policy_counts`.
+ */
+fg_status fg_plans_counters(const struct fg_plans *plans,
+                            uint32_t tier,
+                            struct fg_policy_counts *out);
 
 /**
  * Creates a policy of `count` layers (1 to `FG_MAX_LAYERS`), checked in

@@ -1255,6 +1255,201 @@ static void test_keyed_inflight(void) {
     fg_keyed_inflight_free(NULL);
 }
 
+static fg_status plans_check(const fg_plans *plans, uint32_t tier, const char *key,
+                             const char *workspace, uint64_t cost, fg_verdict *v) {
+    return fg_plans_check_at(plans, tier, (const uint8_t *)key, strlen(key),
+                             (const uint8_t *)workspace, strlen(workspace), cost, 0, v);
+}
+
+/* ABI 1.2: the GenieOS plan table (seeds/001). */
+static void test_plans_genieos(void) {
+    fg_plans_config config = {sizeof(fg_plans_config), 0, 0, 0};
+    fg_plans *plans = (fg_plans *)&plans;
+    fg_verdict v;
+    fg_policy_counts counts;
+    uint32_t hobby = 99, sandbox = 99, pro = 99;
+    uint64_t i, k;
+    char key[32];
+
+    CHECK_STATUS(fg_plans_new_genieos(NULL, &plans), FG_STATUS_NULL_POINTER);
+    CHECK(plans == NULL);
+    CHECK_STATUS(fg_plans_new_genieos(&config, NULL), FG_STATUS_NULL_POINTER);
+    config.struct_size = 3;
+    CHECK_STATUS(fg_plans_new_genieos(&config, &plans), FG_STATUS_STRUCT_SIZE);
+    config.struct_size = sizeof config;
+    CHECK_STATUS(fg_plans_new_genieos(&config, &plans), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"hobby", 5, &hobby), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"sandbox", 7, &sandbox), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"pro", 3, &pro), FG_STATUS_OK);
+    CHECK(hobby != sandbox && hobby != pro);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"enterprise", 10, &pro), FG_STATUS_NO_SUCH_LAYER);
+    CHECK_MESSAGE("enterprise");
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"\xff", 1, &hobby), FG_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fg_plans_tier(plans, NULL, 1, &hobby), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"hobby", 5, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_tier(NULL, (const uint8_t *)"hobby", 5, &hobby), FG_STATUS_NULL_POINTER);
+
+    /* A Hobby key: 60 admitted at once, the 61st refused by the key's bucket. */
+    for (i = 0; i < 60; i++) {
+        CHECK_STATUS(plans_check(plans, hobby, "gos_live_a", "ws_a", 1, &v), FG_STATUS_OK);
+        CHECK(v.decision.admitted);
+    }
+    CHECK_STATUS(plans_check(plans, hobby, "gos_live_a", "ws_a", 1, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted && v.decision.outcome == FG_OUTCOME_DENIED);
+    CHECK(v.decision.scope == FG_SCOPE_KEY);
+    CHECK(strcmp(v.scope_name, "key") == 0);
+
+    /* Sandbox is not limited. */
+    for (i = 0; i < 1000; i++) {
+        CHECK_STATUS(plans_check(plans, sandbox, "gos_test_a", "ws_a", 1000, &v), FG_STATUS_OK);
+        CHECK(v.decision.admitted);
+    }
+    CHECK_U64(v.decision.remaining, UINT64_MAX);
+
+    /* 25 Hobby keys of one workspace share its 600 a minute. */
+    for (k = 0; k < 25; k++) {
+        snprintf(key, sizeof key, "gos_live_ws_%d", (int)k);
+        for (i = 0; i < 24; i++) {
+            CHECK_STATUS(plans_check(plans, hobby, key, "ws_b", 1, &v), FG_STATUS_OK);
+            CHECK(v.decision.admitted);
+        }
+    }
+    CHECK_STATUS(plans_check(plans, hobby, "gos_live_ws_25", "ws_b", 1, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted);
+    CHECK(v.decision.scope == FG_SCOPE_WORKSPACE);
+    CHECK(strcmp(v.scope_name, "workspace") == 0);
+    CHECK(v.decision.retry_after_ns > 0);
+
+    CHECK_STATUS(fg_plans_counters(plans, hobby, &counts), FG_STATUS_OK);
+    CHECK_U64(counts.admitted, 660);
+    CHECK_U64(counts.denied, 2);
+    CHECK_STATUS(fg_plans_counters(plans, sandbox, &counts), FG_STATUS_OK);
+    CHECK_U64(counts.admitted, 0); /* nothing charged, nothing counted */
+    CHECK_STATUS(fg_plans_counters(plans, 4, &counts), FG_STATUS_NO_SUCH_LAYER);
+    CHECK_STATUS(fg_plans_counters(plans, hobby, NULL), FG_STATUS_NULL_POINTER);
+
+    /* Request errors charge nothing. */
+    CHECK_STATUS(plans_check(plans, 4, "gos_live_c", "ws_c", 1, &v), FG_STATUS_NO_SUCH_LAYER);
+    CHECK_STATUS(plans_check(plans, hobby, "", "ws_c", 1, &v), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(plans_check(plans, hobby, "gos_live_c", "", 1, &v), FG_STATUS_EMPTY_KEY);
+    {
+        static uint8_t long_key[FG_MAX_KEY_LEN + 1];
+        memset(long_key, 'k', sizeof long_key);
+        CHECK_STATUS(fg_plans_check(plans, hobby, long_key, sizeof long_key, (const uint8_t *)"w", 1, 1, &v),
+                     FG_STATUS_KEY_TOO_LONG);
+    }
+    CHECK_STATUS(fg_plans_check(plans, hobby, NULL, 1, (const uint8_t *)"w", 1, 1, &v), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_check(plans, hobby, (const uint8_t *)"k", 1, (const uint8_t *)"w", 1, 1, NULL),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_check(NULL, hobby, (const uint8_t *)"k", 1, (const uint8_t *)"w", 1, 1, &v),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_check(plans, pro, (const uint8_t *)"gos_live_c", 10, (const uint8_t *)"ws_c", 4, 1, &v),
+                 FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_U64(v.decision.remaining, 119); /* the earlier refusals charged nothing */
+
+    fg_plans_free(plans);
+    fg_plans_free(NULL);
+}
+
+/* ABI 1.2: custom tiers, reconfiguration, a full key table. */
+static void test_plans_custom(void) {
+    fg_quota per_key = quota(2, NS_PER_SECOND, 2);
+    fg_quota faster = quota(5, NS_PER_SECOND, 5);
+    fg_quota broken = quota(0, NS_PER_SECOND, 1);
+    fg_tier tiers[2];
+    fg_tier limits;
+    fg_plans_config config = {sizeof(fg_plans_config), 60 * NS_PER_SECOND, 4, 4};
+    fg_plans *plans = NULL;
+    fg_verdict v;
+    uint32_t free_tier = 99, team = 99;
+    uint64_t i;
+    fg_status status = FG_STATUS_OK;
+
+    memset(tiers, 0, sizeof tiers);
+    tiers[0].struct_size = sizeof(fg_tier);
+    tiers[0].name = (const uint8_t *)"free";
+    tiers[0].name_len = 4;
+    tiers[0].key_quota = &per_key;
+    tiers[1].struct_size = sizeof(fg_tier);
+    tiers[1].name = (const uint8_t *)"team";
+    tiers[1].name_len = 4;
+    tiers[1].workspace_limit = 3;
+
+    CHECK_STATUS(fg_plans_new(tiers, 0, &config, &plans), FG_STATUS_NO_LAYERS);
+    CHECK(plans == NULL);
+    CHECK_STATUS(fg_plans_new(NULL, 2, &config, &plans), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_new(tiers, 2, NULL, &plans), FG_STATUS_NULL_POINTER);
+    tiers[1].struct_size = sizeof(fg_tier) + 8;
+    CHECK_STATUS(fg_plans_new(tiers, 2, &config, &plans), FG_STATUS_STRUCT_SIZE);
+    tiers[1].struct_size = sizeof(fg_tier);
+    tiers[0].key_quota = &broken;
+    CHECK_STATUS(fg_plans_new(tiers, 2, &config, &plans), FG_STATUS_ZERO_COUNT);
+    tiers[0].key_quota = &per_key;
+    tiers[0].name = (const uint8_t *)"\xff";
+    tiers[0].name_len = 1;
+    CHECK_STATUS(fg_plans_new(tiers, 2, &config, &plans), FG_STATUS_INVALID_UTF8);
+    tiers[0].name = (const uint8_t *)"free";
+    tiers[0].name_len = 4;
+    config.window_ns = 0;
+    CHECK_STATUS(fg_plans_new(tiers, 2, &config, &plans), FG_STATUS_ZERO_WINDOW);
+    config.window_ns = 60 * NS_PER_SECOND;
+    config.key_capacity = UINT64_MAX;
+    CHECK_STATUS(fg_plans_new(tiers, 2, &config, &plans), FG_STATUS_CAPACITY_TOO_LARGE);
+    config.key_capacity = 4;
+    CHECK(plans == NULL);
+    CHECK_STATUS(fg_plans_new(tiers, 2, &config, &plans), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"free", 4, &free_tier), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_tier(plans, (const uint8_t *)"team", 4, &team), FG_STATUS_OK);
+
+    /* free: per key only; team: per workspace only. */
+    CHECK_STATUS(plans_check(plans, free_tier, "k1", "w1", 2, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_STATUS(plans_check(plans, free_tier, "k1", "w1", 1, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted && strcmp(v.scope_name, "key") == 0);
+    CHECK_STATUS(plans_check(plans, team, "k1", "w1", 3, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_STATUS(plans_check(plans, team, "k2", "w1", 1, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted && strcmp(v.scope_name, "workspace") == 0);
+
+    /* Reconfigure: change a limit, never add or remove one. */
+    memset(&limits, 0, sizeof limits);
+    limits.struct_size = sizeof limits;
+    limits.key_quota = &faster;
+    CHECK_STATUS(fg_plans_reconfigure_tier(plans, free_tier, &limits), FG_STATUS_OK);
+    CHECK_STATUS(plans_check(plans, free_tier, "k1", "w1", 1, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_U64(v.decision.limit, 5);
+    CHECK_STATUS(fg_plans_reconfigure_tier(plans, team, &limits), FG_STATUS_NO_SUCH_LAYER);
+    CHECK_STATUS(fg_plans_reconfigure_tier(plans, 2, &limits), FG_STATUS_NO_SUCH_LAYER);
+    limits.key_quota = &broken;
+    CHECK_STATUS(fg_plans_reconfigure_tier(plans, free_tier, &limits), FG_STATUS_ZERO_COUNT);
+    limits.key_quota = NULL;
+    limits.workspace_limit = 10;
+    CHECK_STATUS(fg_plans_reconfigure_tier(plans, team, &limits), FG_STATUS_OK);
+    CHECK_STATUS(plans_check(plans, team, "k2", "w1", 1, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_STATUS(fg_plans_reconfigure_tier(plans, team, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_reconfigure_tier(NULL, team, &limits), FG_STATUS_NULL_POINTER);
+
+    /* More keys than the table holds: a new key is refused by the full table. */
+    for (i = 0; i < 1000; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "key_%d", (int)i);
+        status = plans_check(plans, free_tier, key, "w9", 1, &v);
+        if (status != FG_STATUS_OK || !v.decision.admitted) break;
+    }
+    /* Room for 4 keys: "k1" and key_0 .. key_2; key_3 finds the table full. */
+    CHECK_U64(i, 3);
+    CHECK_STATUS(status, FG_STATUS_OK);
+    CHECK(!v.decision.admitted && v.decision.outcome == FG_OUTCOME_DENIED);
+    CHECK(strcmp(v.scope_name, "key") == 0);
+    CHECK_STATUS(plans_check(plans, free_tier, "key_0", "w9", 1, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted); /* known keys go on */
+
+    fg_plans_free(plans);
+}
+
 static void test_headers(void) {
     const uint64_t now = UINT64_C(1776688439500000000); /* 2026-04-20T12:33:59.5Z */
     const char *expected = "Retry-After: 0.1\r\n"
@@ -1480,6 +1675,8 @@ int main(void) {
     test_policy();
     test_suspensions();
     test_keyed_inflight();
+    test_plans_genieos();
+    test_plans_custom();
     test_headers();
     test_error_bodies();
     test_scope_names_and_warning_zone();
