@@ -204,7 +204,8 @@
  * in-flight caps, layered policies, response headers and bodies,
  * suspension, reservations and quota lockouts; 1.2 added suspended-key
  * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
- * per-key in-flight caps (`fg_keyed_inflight`) and plan tables (`fg_plans`).
+ * per-key in-flight caps (`fg_keyed_inflight`), per-key sliding windows
+ * (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`).
  */
 #define FG_ABI_VERSION 65538
 
@@ -464,6 +465,13 @@ typedef struct fg_keyed_inflight fg_keyed_inflight;
  * table alive after that.
  */
 typedef struct fg_keyed_limiter fg_keyed_limiter;
+
+/**
+ * An opaque handle to per-key sliding windows. Create with
+ * `fg_keyed_window_new`, release with `fg_keyed_window_free`; a policy built
+ * from it (`fg_layer.keyed_window`) keeps it alive after that.
+ */
+typedef struct fg_keyed_window fg_keyed_window;
 
 /**
  * An opaque handle to one rate-limited bucket, timed by the library's
@@ -767,6 +775,41 @@ typedef struct fg_quota {
 } fg_quota;
 
 /**
+ * How a keyed window table is built.
+ *
+ * ```c
+ * fg_keyed_window_config config = { .struct_size = sizeof(fg_keyed_window_config),
+ *     .key_kind = FG_KEY_U64, .limit = 600, .window_ns = 60000000000, .capacity = 10000 };
+ * ```
+ */
+typedef struct fg_keyed_window_config {
+  /**
+   * `sizeof(fg_keyed_window_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * `FG_KEY_U64`, `FG_KEY_BYTES` or `FG_KEY_IP`.
+   */
+  uint32_t key_kind;
+  /**
+   * `FG_FULL_TABLE_DENY` (0), `FG_FULL_TABLE_ADMIT` or `FG_FULL_TABLE_OVERFLOW`.
+   */
+  uint32_t on_full;
+  /**
+   * Requests each key may make per window.
+   */
+  uint64_t limit;
+  /**
+   * The window in nanoseconds.
+   */
+  uint64_t window_ns;
+  /**
+   * How many keys the table holds (windows are kept until it is freed).
+   */
+  uint64_t capacity;
+} fg_keyed_window_config;
+
+/**
  * One tier of `fg_plans_new`, or a tier's new limits for
  * `fg_plans_reconfigure_tier`.
  *
@@ -870,9 +913,10 @@ typedef struct fg_policy_counts {
 
 /**
  * One layer of a policy: exactly one of `limiter`, `keyed_limiter`,
- * `window` and `suspensions` is set. The policy takes its own reference to
- * that limit, so the caller may keep using (and reconfiguring) the limit through its handle,
- * and may free the handle before or after the policy.
+ * `window`, `suspensions` and `keyed_window` is set. The policy takes its
+ * own reference to that limit, so the caller may keep using (and
+ * reconfiguring) the limit through its handle, and may free the handle
+ * before or after the policy.
  *
  * ```c
  * fg_layer layers[2] = {
@@ -925,6 +969,11 @@ typedef struct fg_layer {
    * smaller `struct_size` and reads as "not set".
    */
   const struct fg_suspensions *suspensions;
+  /**
+   * A sliding window per key (keys: `FG_LAYER_KEY_ID`, `_BYTES` or `_IP`,
+   * by the handle's key kind). Added in ABI 1.2.
+   */
+  const struct fg_keyed_window *keyed_window;
 } fg_layer;
 
 /**
@@ -1763,6 +1812,244 @@ fg_status fg_keyed_inflight_in_flight_bytes(const struct fg_keyed_inflight *caps
                                             size_t len,
                                             uint64_t *out_in_flight,
                                             uint64_t *out_limit);
+
+/**
+ * Creates a table of sliding windows, one per key, and stores its handle in
+ * `*out` (NULL on failure).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
+ * or `on_full`), the window errors, `FG_STATUS_ZERO_CAPACITY`,
+ * `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `config` NULL or readable for its `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_keyed_window_new(const struct fg_keyed_window_config *config,
+                              struct fg_keyed_window **out);
+
+/**
+ * Releases a handle. NULL is a no-op. The handle must not be in use by any
+ * other thread, and must not be used again; policies keep their reference.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle from `fg_keyed_window_new`, with
+ * no call on it running or starting concurrently.
+ */
+void fg_keyed_window_free(struct fg_keyed_window *windows);
+
+/**
+ * Decides `cost` requests for `key` in its window now and fills `*out`; a
+ * denied request is not an error. A new key that finds the table full gets
+ * its `on_full` behaviour.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `out` NULL or writable for an
+ * `fg_decision`.
+ */
+fg_status fg_keyed_window_check_u64(const struct fg_keyed_window *windows,
+                                    uint64_t key,
+                                    uint64_t cost,
+                                    struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_check_u64` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_keyed_window_check_u64`.
+ */
+fg_status fg_keyed_window_check_u64_at(const struct fg_keyed_window *windows,
+                                       uint64_t key,
+                                       uint64_t cost,
+                                       uint64_t now_ns,
+                                       struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_check_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+ * 16 bytes).
+ *
+ * # Safety
+ * As `fg_keyed_window_check_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_window_check_bytes(const struct fg_keyed_window *windows,
+                                      const uint8_t *key,
+                                      size_t len,
+                                      uint64_t cost,
+                                      struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_check_bytes` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_keyed_window_check_bytes`.
+ */
+fg_status fg_keyed_window_check_bytes_at(const struct fg_keyed_window *windows,
+                                         const uint8_t *key,
+                                         size_t len,
+                                         uint64_t cost,
+                                         uint64_t now_ns,
+                                         struct fg_decision *out);
+
+/**
+ * Gives back `amount` requests counted for `key` in its current window and
+ * fills `*out` with the key's state after.
+ *
+ * Errors: as `fg_keyed_window_check_u64`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `out` NULL or writable for an
+ * `fg_decision`.
+ */
+fg_status fg_keyed_window_refund_u64(const struct fg_keyed_window *windows,
+                                     uint64_t key,
+                                     uint64_t amount,
+                                     struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_refund_u64` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_keyed_window_refund_u64`.
+ */
+fg_status fg_keyed_window_refund_u64_at(const struct fg_keyed_window *windows,
+                                        uint64_t key,
+                                        uint64_t amount,
+                                        uint64_t now_ns,
+                                        struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_refund_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+ * 16 bytes).
+ *
+ * # Safety
+ * As `fg_keyed_window_refund_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_window_refund_bytes(const struct fg_keyed_window *windows,
+                                       const uint8_t *key,
+                                       size_t len,
+                                       uint64_t amount,
+                                       struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_refund_bytes` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_keyed_window_refund_bytes`.
+ */
+fg_status fg_keyed_window_refund_bytes_at(const struct fg_keyed_window *windows,
+                                          const uint8_t *key,
+                                          size_t len,
+                                          uint64_t amount,
+                                          uint64_t now_ns,
+                                          struct fg_decision *out);
+
+/**
+ * Fills `*out` with what a 0-cost check of the `u64` key would answer now,
+ * counting nothing and adding no key.
+ *
+ * Errors: as `fg_keyed_window_check_u64`.
+ *
+ * # Safety
+ * `windows` NULL or live; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_keyed_window_peek_u64(const struct fg_keyed_window *windows,
+                                   uint64_t key,
+                                   struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_peek_u64` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_keyed_window_peek_u64`.
+ */
+fg_status fg_keyed_window_peek_u64_at(const struct fg_keyed_window *windows,
+                                      uint64_t key,
+                                      uint64_t now_ns,
+                                      struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_peek_u64` for a byte or IP key.
+ *
+ * # Safety
+ * As `fg_keyed_window_peek_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_window_peek_bytes(const struct fg_keyed_window *windows,
+                                     const uint8_t *key,
+                                     size_t len,
+                                     struct fg_decision *out);
+
+/**
+ * `fg_keyed_window_peek_bytes` at a caller-supplied time.
+ *
+ * # Safety
+ * As `fg_keyed_window_peek_bytes`.
+ */
+fg_status fg_keyed_window_peek_bytes_at(const struct fg_keyed_window *windows,
+                                        const uint8_t *key,
+                                        size_t len,
+                                        uint64_t now_ns,
+                                        struct fg_decision *out);
+
+/**
+ * Gives the `u64` key its own limit per window (its counts kept), adding
+ * the key if new.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_ZERO_LIMIT`,
+ * `FG_STATUS_TABLE_FULL`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle.
+ */
+fg_status fg_keyed_window_set_limit_u64(const struct fg_keyed_window *windows,
+                                        uint64_t key,
+                                        uint64_t limit);
+
+/**
+ * `fg_keyed_window_set_limit_u64` for a byte or IP key.
+ *
+ * # Safety
+ * As `fg_keyed_window_set_limit_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_window_set_limit_bytes(const struct fg_keyed_window *windows,
+                                          const uint8_t *key,
+                                          size_t len,
+                                          uint64_t limit);
+
+/**
+ * Stores how many keys hold a window in `*out`.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` NULL or live; `out` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_keyed_window_len(const struct fg_keyed_window *windows, uint64_t *out);
+
+/**
+ * Stores how many keys the table holds at most in `*out`.
+ *
+ * Errors: as `fg_keyed_window_len`.
+ *
+ * # Safety
+ * As `fg_keyed_window_len`.
+ */
+fg_status fg_keyed_window_capacity(const struct fg_keyed_window *windows, uint64_t *out);
+
+/**
+ * Stores how many checks found the table full (a new key, no room) in `*out`.
+ *
+ * Errors: as `fg_keyed_window_len`.
+ *
+ * # Safety
+ * As `fg_keyed_window_len`.
+ */
+fg_status fg_keyed_window_full_table_events(const struct fg_keyed_window *windows, uint64_t *out);
 
 /**
  * Creates a limiter whose bucket starts full, and stores its handle in `*out`.

@@ -5,6 +5,7 @@
 use super::args::{self, Out, Versioned};
 use super::decision::{builtin_scope, scope_code, FgDecision, FG_SCOPE_NAMED};
 use super::keyed::{ip_from_bytes, FgKeyedLimiter};
+use super::keyed_window::FgKeyedWindow;
 use super::limiter::FgLimiter;
 use super::shared;
 use super::status::{guard, Failure, FgStatus};
@@ -35,9 +36,10 @@ pub const FG_LAYER_KEY_BYTES: u32 = 2;
 pub const FG_LAYER_KEY_IP: u32 = 3;
 
 /// One layer of a policy: exactly one of `limiter`, `keyed_limiter`,
-/// `window` and `suspensions` is set. The policy takes its own reference to
-/// that limit, so the caller may keep using (and reconfiguring) the limit through its handle,
-/// and may free the handle before or after the policy.
+/// `window`, `suspensions` and `keyed_window` is set. The policy takes its
+/// own reference to that limit, so the caller may keep using (and
+/// reconfiguring) the limit through its handle, and may free the handle
+/// before or after the policy.
 ///
 /// ```c
 /// fg_layer layers[2] = {
@@ -73,6 +75,9 @@ pub struct FgLayer {
     /// bucket. Added in ABI 1.2: a caller built against 1.1 declares the
     /// smaller `struct_size` and reads as "not set".
     pub suspensions: *const FgSuspensions,
+    /// A sliding window per key (keys: `FG_LAYER_KEY_ID`, `_BYTES` or `_IP`,
+    /// by the handle's key kind). Added in ABI 1.2.
+    pub keyed_window: *const FgKeyedWindow,
 }
 
 // SAFETY: repr(C), starts with `struct_size: usize`, integers and raw pointers only.
@@ -251,11 +256,12 @@ unsafe fn add_layer(
         !layer.keyed_limiter.is_null(),
         !layer.window.is_null(),
         !layer.suspensions.is_null(),
+        !layer.keyed_window.is_null(),
     ];
     if set.iter().filter(|&&is_set| is_set).count() != 1 {
         return Err(Failure::new(
             FgStatus::InvalidArgument,
-            format!("`layers[{index}]` must set exactly one of limiter, keyed_limiter, window, suspensions"),
+            format!("`layers[{index}]` must set exactly one of limiter, keyed_limiter, window, suspensions, keyed_window"),
         ));
     }
     macro_rules! push {
@@ -276,6 +282,9 @@ unsafe fn add_layer(
     } else if !layer.suspensions.is_null() {
         // SAFETY: a live handle, by the contract.
         push!(unsafe { shared::share(layer.suspensions, "layers[].suspensions") }?)
+    } else if !layer.keyed_window.is_null() {
+        // SAFETY: a live handle, by the contract.
+        push!(unsafe { shared::share(layer.keyed_window, "layers[].keyed_window") }?)
     } else {
         // SAFETY: a live handle, by the contract.
         push!(unsafe { shared::share(layer.keyed_limiter, "layers[].keyed_limiter") }?)

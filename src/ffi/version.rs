@@ -8,7 +8,8 @@
 /// in-flight caps, layered policies, response headers and bodies,
 /// suspension, reservations and quota lockouts; 1.2 added suspended-key
 /// sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
-/// per-key in-flight caps (`fg_keyed_inflight`) and plan tables (`fg_plans`).
+/// per-key in-flight caps (`fg_keyed_inflight`), per-key sliding windows
+/// (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`).
 pub const FG_ABI_VERSION: u32 = 0x0001_0002;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.

@@ -1450,6 +1450,139 @@ static void test_plans_custom(void) {
     fg_plans_free(plans);
 }
 
+/* ABI 1.2: GenieOS workspaces, 600 a minute each, alone and as a policy layer. */
+static void test_keyed_window(void) {
+    fg_keyed_window_config config = {sizeof(fg_keyed_window_config), FG_KEY_U64, FG_FULL_TABLE_DENY,
+                                     600, 60 * NS_PER_SECOND, 2};
+    fg_keyed_window *ws = (fg_keyed_window *)&ws;
+    fg_keyed_window *names = NULL;
+    fg_keyed_window *ips = NULL;
+    fg_layer layers[1];
+    fg_layer_key keys[1];
+    fg_policy *policy = NULL;
+    fg_verdict v;
+    fg_decision d;
+    uint64_t n = 0;
+    const uint8_t v4[4] = {10, 0, 0, 1};
+
+    CHECK_STATUS(fg_keyed_window_new(NULL, &ws), FG_STATUS_NULL_POINTER);
+    CHECK(ws == NULL);
+    CHECK_STATUS(fg_keyed_window_new(&config, NULL), FG_STATUS_NULL_POINTER);
+    config.capacity = 0;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_ZERO_CAPACITY);
+    config.capacity = UINT64_MAX;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_CAPACITY_TOO_LARGE);
+    config.capacity = 2;
+    config.limit = 0;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_ZERO_LIMIT);
+    config.limit = 600;
+    config.window_ns = 0;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_ZERO_WINDOW);
+    config.window_ns = 60 * NS_PER_SECOND;
+    config.key_kind = 9;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_INVALID_ARGUMENT);
+    config.key_kind = FG_KEY_U64;
+    config.on_full = 9;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("on_full");
+    config.on_full = FG_FULL_TABLE_DENY;
+    config.struct_size = 4;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_STRUCT_SIZE);
+    config.struct_size = sizeof config;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ws), FG_STATUS_OK);
+    config.key_kind = FG_KEY_BYTES;
+    CHECK_STATUS(fg_keyed_window_new(&config, &names), FG_STATUS_OK);
+    config.key_kind = FG_KEY_IP;
+    CHECK_STATUS(fg_keyed_window_new(&config, &ips), FG_STATUS_OK);
+
+    CHECK_STATUS(fg_keyed_window_check_u64_at(ws, 7, 600, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_window_check_u64_at(ws, 7, 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted && d.outcome == FG_OUTCOME_DENIED);
+    CHECK_STATUS(fg_keyed_window_check_u64(ws, 7, 1, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_u64_at(ws, 7, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 0);
+    CHECK_STATUS(fg_keyed_window_refund_u64_at(ws, 7, 100, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 100);
+    CHECK_STATUS(fg_keyed_window_refund_u64(ws, 7, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_u64(ws, 7, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_set_limit_u64(ws, 7, 1800), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_u64_at(ws, 7, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.limit, 1800);
+    CHECK_U64(d.remaining, 1300);
+    CHECK_STATUS(fg_keyed_window_set_limit_u64(ws, 7, 0), FG_STATUS_ZERO_LIMIT);
+    CHECK_STATUS(fg_keyed_window_check_u64_at(ws, 8, 1, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+
+    /* Room for 2: a third key is refused (FG_FULL_TABLE_DENY) and counted. */
+    CHECK_STATUS(fg_keyed_window_check_u64_at(ws, 9, 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted);
+    CHECK_STATUS(fg_keyed_window_set_limit_u64(ws, 9, 5), FG_STATUS_TABLE_FULL);
+    CHECK_STATUS(fg_keyed_window_len(ws, &n), FG_STATUS_OK);
+    CHECK_U64(n, 2);
+    CHECK_STATUS(fg_keyed_window_capacity(ws, &n), FG_STATUS_OK);
+    CHECK(n >= 2);
+    CHECK_STATUS(fg_keyed_window_full_table_events(ws, &n), FG_STATUS_OK);
+    CHECK_U64(n, 1);
+
+    /* Byte and IP keys. */
+    CHECK_STATUS(fg_keyed_window_check_bytes_at(names, (const uint8_t *)"ws_a", 4, 10, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 590);
+    CHECK_STATUS(fg_keyed_window_check_bytes(names, (const uint8_t *)"ws_b", 4, 1, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_bytes_at(names, (const uint8_t *)"ws_a", 4, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 590);
+    CHECK_STATUS(fg_keyed_window_peek_bytes(names, (const uint8_t *)"ws_a", 4, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_refund_bytes_at(names, (const uint8_t *)"ws_a", 4, 5, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 595);
+    CHECK_STATUS(fg_keyed_window_refund_bytes(names, (const uint8_t *)"ws_a", 4, 5, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_set_limit_bytes(names, (const uint8_t *)"ws_a", 4, 6000), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_check_bytes_at(ips, v4, 4, 1, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_window_check_bytes_at(ips, v4, 3, 1, 0, &d), FG_STATUS_INVALID_LENGTH);
+
+    /* Bad arguments. */
+    CHECK_STATUS(fg_keyed_window_check_bytes(names, (const uint8_t *)"", 0, 1, &d), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_window_set_limit_bytes(names, NULL, 2, 5), FG_STATUS_NULL_POINTER);
+    {
+        static uint8_t long_key[FG_MAX_KEY_LEN + 1];
+        memset(long_key, 'k', sizeof long_key);
+        CHECK_STATUS(fg_keyed_window_check_bytes(names, long_key, sizeof long_key, 1, &d), FG_STATUS_KEY_TOO_LONG);
+    }
+    CHECK_STATUS(fg_keyed_window_check_u64(names, 1, 1, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_window_peek_bytes(ws, (const uint8_t *)"x", 1, &d), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_window_check_u64(NULL, 1, 1, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_check_u64(ws, 1, 1, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_set_limit_u64(NULL, 1, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_len(NULL, &n), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_capacity(ws, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_full_table_events(NULL, &n), FG_STATUS_NULL_POINTER);
+
+    /* As a policy layer (a fresh table: `names` is full). */
+    fg_keyed_window_free(names);
+    config.key_kind = FG_KEY_BYTES;
+    CHECK_STATUS(fg_keyed_window_new(&config, &names), FG_STATUS_OK);
+    layers[0] = layer(FG_SCOPE_WORKSPACE);
+    layers[0].keyed_window = names;
+    layers[0].window = (const fg_window *)names; /* two limits */
+    CHECK_STATUS(fg_policy_new(layers, 1, &policy), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("keyed_window");
+    layers[0].window = NULL;
+    CHECK_STATUS(fg_policy_new(layers, 1, &policy), FG_STATUS_OK);
+    fg_keyed_window_free(names); /* the policy keeps its reference */
+    keys[0] = bytes_key("ws_c");
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 1, 600, 0, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 1, 1, 0, &v), FG_STATUS_OK);
+    CHECK(!v.decision.admitted && strcmp(v.scope_name, "workspace") == 0);
+    keys[0] = id_key(3);
+    CHECK_STATUS(fg_policy_check_at(policy, keys, 1, 1, 0, &v), FG_STATUS_KEY_KIND_MISMATCH);
+    fg_policy_free(policy);
+
+    fg_keyed_window_free(ws);
+    fg_keyed_window_free(ips);
+    fg_keyed_window_free(NULL);
+}
+
 static void test_headers(void) {
     const uint64_t now = UINT64_C(1776688439500000000); /* 2026-04-20T12:33:59.5Z */
     const char *expected = "Retry-After: 0.1\r\n"
@@ -1677,6 +1810,7 @@ int main(void) {
     test_keyed_inflight();
     test_plans_genieos();
     test_plans_custom();
+    test_keyed_window();
     test_headers();
     test_error_bodies();
     test_scope_names_and_warning_zone();

@@ -1,0 +1,663 @@
+//! `fg_keyed_window`: one sliding window per key (`u64`, bytes or IP
+//! address) in a fixed-capacity lock-free table; also a policy layer.
+
+use super::args::{self, Out, Versioned};
+use super::decision::{answer, FgDecision};
+use super::keyed::{
+    bytes_key, invalid, ip_from_bytes, kind_mismatch, with_key, CKey, Settle, FG_FULL_TABLE_ADMIT,
+    FG_FULL_TABLE_DENY, FG_FULL_TABLE_OVERFLOW, FG_KEY_BYTES, FG_KEY_IP, FG_KEY_U64,
+};
+use super::shared::{self, SharedHandle};
+use super::status::{guard, Failure, FgStatus};
+use crate::decision::Decision;
+use crate::keyed::FullTable;
+use crate::keyed_windows::KeyedWindows;
+use crate::policy::{Layer, LayerKey};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How a keyed window table is built.
+///
+/// ```c
+/// fg_keyed_window_config config = { .struct_size = sizeof(fg_keyed_window_config),
+///     .key_kind = FG_KEY_U64, .limit = 600, .window_ns = 60000000000, .capacity = 10000 };
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FgKeyedWindowConfig {
+    /// `sizeof(fg_keyed_window_config)` as the caller compiled it.
+    pub struct_size: usize,
+    /// `FG_KEY_U64`, `FG_KEY_BYTES` or `FG_KEY_IP`.
+    pub key_kind: u32,
+    /// `FG_FULL_TABLE_DENY` (0), `FG_FULL_TABLE_ADMIT` or `FG_FULL_TABLE_OVERFLOW`.
+    pub on_full: u32,
+    /// Requests each key may make per window.
+    pub limit: u64,
+    /// The window in nanoseconds.
+    pub window_ns: u64,
+    /// How many keys the table holds (windows are kept until it is freed).
+    pub capacity: u64,
+}
+
+// SAFETY: repr(C), starts with `struct_size: usize`, plain integers only.
+unsafe impl Versioned for FgKeyedWindowConfig {
+    const MIN_SIZE: usize = std::mem::size_of::<FgKeyedWindowConfig>();
+}
+
+/// An opaque handle to per-key sliding windows. Create with
+/// `fg_keyed_window_new`, release with `fg_keyed_window_free`; a policy built
+/// from it (`fg_layer.keyed_window`) keeps it alive after that.
+pub struct FgKeyedWindow {
+    _opaque: [u8; 0],
+}
+
+impl SharedHandle for FgKeyedWindow {
+    type Inner = Windows;
+}
+
+/// The windows behind a handle, by key kind.
+pub(crate) enum Windows {
+    U64(KeyedWindows<u64>),
+    Bytes(KeyedWindows<[u8]>),
+    Ip(KeyedWindows<IpAddr>),
+}
+
+macro_rules! each {
+    ($windows:expr, |$inner:ident| $call:expr) => {
+        match $windows {
+            Windows::U64($inner) => $call,
+            Windows::Bytes($inner) => $call,
+            Windows::Ip($inner) => $call,
+        }
+    };
+}
+
+impl Layer for Windows {
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        each!(self, |inner| Layer::check_at(inner, key, cost, now_ns))
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        each!(self, |inner| Layer::probe_at(inner, key, cost, now_ns))
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
+        each!(self, |inner| Layer::refund_at(inner, key, cost, now_ns))
+    }
+}
+
+/// Creates a table of sliding windows, one per key, and stores its handle in
+/// `*out` (NULL on failure).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
+/// or `on_full`), the window errors, `FG_STATUS_ZERO_CAPACITY`,
+/// `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `config` NULL or readable for its `struct_size`; `out` NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_new(
+    config: *const FgKeyedWindowConfig,
+    out: *mut *mut FgKeyedWindow,
+) -> FgStatus {
+    guard("fg_keyed_window_new", || {
+        let out = Out::new(out, "out")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: readable for its struct_size by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        let on_full = match config.on_full {
+            FG_FULL_TABLE_DENY => FullTable::Deny,
+            FG_FULL_TABLE_ADMIT => FullTable::Admit,
+            FG_FULL_TABLE_OVERFLOW => FullTable::Overflow,
+            other => return Err(invalid("on_full", other)),
+        };
+        // Saturating: a capacity beyond usize is beyond the largest table too.
+        let capacity = usize::try_from(config.capacity).unwrap_or(usize::MAX);
+        let window = Duration::from_nanos(config.window_ns);
+        macro_rules! build {
+            () => {
+                KeyedWindows::new(config.limit, window, capacity)?.on_full(on_full)
+            };
+        }
+        let windows = match config.key_kind {
+            FG_KEY_U64 => Windows::U64(build!()),
+            FG_KEY_BYTES => Windows::Bytes(build!()),
+            FG_KEY_IP => Windows::Ip(build!()),
+            other => return Err(invalid("key_kind", other)),
+        };
+        let handle = shared::into_handle::<FgKeyedWindow>(windows);
+        // SAFETY: as for the NULL above.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Releases a handle. NULL is a no-op. The handle must not be in use by any
+/// other thread, and must not be used again; policies keep their reference.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle from `fg_keyed_window_new`, with
+/// no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_free(windows: *mut FgKeyedWindow) {
+    if windows.is_null() {
+        return;
+    }
+    let _ = guard("fg_keyed_window_free", || {
+        // SAFETY: a live handle from `fg_keyed_window_new`, released once per
+        // the contract above.
+        unsafe { shared::release(windows) };
+        Ok(())
+    });
+}
+
+/// The decision-answering operations.
+#[derive(Clone, Copy)]
+enum Operation {
+    Check(u64),
+    Peek,
+    Refund(u64),
+}
+
+/// # Safety
+/// `windows` NULL or live; `out` NULL or writable for an `fg_decision`.
+unsafe fn decide<'k>(
+    function: &'static str,
+    windows: *const FgKeyedWindow,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    now_ns: Option<u64>,
+    operation: Operation,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `answer`'s.
+    unsafe {
+        answer(
+            function,
+            windows.cast::<Windows>(),
+            "windows",
+            out,
+            |windows| {
+                let key = key()?;
+                macro_rules! run {
+                    ($now:ident, $at:expr, $plain:expr) => {
+                        match now_ns {
+                            Some($now) => $at,
+                            None => $plain,
+                        }
+                    };
+                }
+                match operation {
+                    Operation::Check(cost) => run!(
+                        now,
+                        with_key!(Windows, windows, key, |w, k| w.check_at(k, cost, now)),
+                        with_key!(Windows, windows, key, |w, k| w.check(k, cost))
+                    ),
+                    Operation::Peek => run!(
+                        now,
+                        with_key!(Windows, windows, key, |w, k| w.peek_at(k, now)),
+                        with_key!(Windows, windows, key, |w, k| w.peek(k))
+                    ),
+                    Operation::Refund(amount) => run!(
+                        now,
+                        with_key!(Windows, windows, key, |w, k| w.refund_at(k, amount, now)),
+                        with_key!(Windows, windows, key, |w, k| w.refund(k, amount))
+                    ),
+                }
+            },
+        )
+    }
+}
+
+/// Decides `cost` requests for `key` in its window now and fills `*out`; a
+/// denied request is not an error. A new key that finds the table full gets
+/// its `on_full` behaviour.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle; `out` NULL or writable for an
+/// `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_check_u64(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    cost: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_check_u64",
+            windows,
+            || Ok(CKey::Id(key)),
+            None,
+            Operation::Check(cost),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_check_u64` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_keyed_window_check_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_check_u64_at(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    cost: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_check_u64_at",
+            windows,
+            || Ok(CKey::Id(key)),
+            Some(now_ns),
+            Operation::Check(cost),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_check_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+/// 16 bytes).
+///
+/// # Safety
+/// As `fg_keyed_window_check_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_check_bytes(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    cost: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_check_bytes",
+            windows,
+            || bytes_key(key, len),
+            None,
+            Operation::Check(cost),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_check_bytes` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_keyed_window_check_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_check_bytes_at(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    cost: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_check_bytes_at",
+            windows,
+            || bytes_key(key, len),
+            Some(now_ns),
+            Operation::Check(cost),
+            out,
+        )
+    }
+}
+
+/// Gives back `amount` requests counted for `key` in its current window and
+/// fills `*out` with the key's state after.
+///
+/// Errors: as `fg_keyed_window_check_u64`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle; `out` NULL or writable for an
+/// `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_refund_u64(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    amount: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_refund_u64",
+            windows,
+            || Ok(CKey::Id(key)),
+            None,
+            Operation::Refund(amount),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_refund_u64` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_keyed_window_refund_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_refund_u64_at(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    amount: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_refund_u64_at",
+            windows,
+            || Ok(CKey::Id(key)),
+            Some(now_ns),
+            Operation::Refund(amount),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_refund_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
+/// `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_LENGTH` (an IP key not 4 or
+/// 16 bytes).
+///
+/// # Safety
+/// As `fg_keyed_window_refund_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_refund_bytes(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    amount: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_refund_bytes",
+            windows,
+            || bytes_key(key, len),
+            None,
+            Operation::Refund(amount),
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_refund_bytes` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_keyed_window_refund_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_refund_bytes_at(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    amount: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_refund_bytes_at",
+            windows,
+            || bytes_key(key, len),
+            Some(now_ns),
+            Operation::Refund(amount),
+            out,
+        )
+    }
+}
+
+/// Fills `*out` with what a 0-cost check of the `u64` key would answer now,
+/// counting nothing and adding no key.
+///
+/// Errors: as `fg_keyed_window_check_u64`.
+///
+/// # Safety
+/// `windows` NULL or live; `out` NULL or writable for an `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_peek_u64(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_peek_u64",
+            windows,
+            || Ok(CKey::Id(key)),
+            None,
+            Operation::Peek,
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_peek_u64` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_keyed_window_peek_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_peek_u64_at(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_peek_u64_at",
+            windows,
+            || Ok(CKey::Id(key)),
+            Some(now_ns),
+            Operation::Peek,
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_peek_u64` for a byte or IP key.
+///
+/// # Safety
+/// As `fg_keyed_window_peek_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_peek_bytes(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_peek_bytes",
+            windows,
+            || bytes_key(key, len),
+            None,
+            Operation::Peek,
+            out,
+        )
+    }
+}
+
+/// `fg_keyed_window_peek_bytes` at a caller-supplied time.
+///
+/// # Safety
+/// As `fg_keyed_window_peek_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_peek_bytes_at(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    now_ns: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
+    unsafe {
+        decide(
+            "fg_keyed_window_peek_bytes_at",
+            windows,
+            || bytes_key(key, len),
+            Some(now_ns),
+            Operation::Peek,
+            out,
+        )
+    }
+}
+
+/// # Safety
+/// `windows` NULL or live.
+unsafe fn set_limit<'k>(
+    function: &'static str,
+    windows: *const FgKeyedWindow,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    limit: u64,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let windows = unsafe { shared::borrow(windows, "windows") }?;
+        let key = key()?;
+        with_key!(Windows, windows, key, |w, k| w.set_limit(k, limit))
+    })
+}
+
+/// Gives the `u64` key its own limit per window (its counts kept), adding
+/// the key if new.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_ZERO_LIMIT`,
+/// `FG_STATUS_TABLE_FULL`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_set_limit_u64(
+    windows: *const FgKeyedWindow,
+    key: u64,
+    limit: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `set_limit`'s.
+    unsafe {
+        set_limit(
+            "fg_keyed_window_set_limit_u64",
+            windows,
+            || Ok(CKey::Id(key)),
+            limit,
+        )
+    }
+}
+
+/// `fg_keyed_window_set_limit_u64` for a byte or IP key.
+///
+/// # Safety
+/// As `fg_keyed_window_set_limit_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_set_limit_bytes(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+    limit: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `set_limit`'s and `bytes_key`'s.
+    unsafe {
+        set_limit(
+            "fg_keyed_window_set_limit_bytes",
+            windows,
+            || bytes_key(key, len),
+            limit,
+        )
+    }
+}
+
+/// # Safety
+/// `windows` NULL or live; `out` NULL or writable for a `uint64_t`.
+unsafe fn figure(
+    function: &'static str,
+    windows: *const FgKeyedWindow,
+    out: *mut u64,
+    read: fn(&Windows) -> u64,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let windows = unsafe { shared::borrow(windows, "windows") }?;
+        let out = Out::new(out, "out")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(read(windows)) };
+        Ok(())
+    })
+}
+
+/// Stores how many keys hold a window in `*out`.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `windows` NULL or live; `out` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_len(
+    windows: *const FgKeyedWindow,
+    out: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `figure`'s.
+    unsafe {
+        figure("fg_keyed_window_len", windows, out, |w| {
+            each!(w, |i| i.len() as u64)
+        })
+    }
+}
+
+/// Stores how many keys the table holds at most in `*out`.
+///
+/// Errors: as `fg_keyed_window_len`.
+///
+/// # Safety
+/// As `fg_keyed_window_len`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_capacity(
+    windows: *const FgKeyedWindow,
+    out: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `figure`'s.
+    unsafe {
+        figure("fg_keyed_window_capacity", windows, out, |w| {
+            each!(w, |i| i.capacity() as u64)
+        })
+    }
+}
+
+/// Stores how many checks found the table full (a new key, no room) in `*out`.
+///
+/// Errors: as `fg_keyed_window_len`.
+///
+/// # Safety
+/// As `fg_keyed_window_len`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_full_table_events(
+    windows: *const FgKeyedWindow,
+    out: *mut u64,
+) -> FgStatus {
+    // SAFETY: the contract is `figure`'s.
+    unsafe {
+        figure("fg_keyed_window_full_table_events", windows, out, |w| {
+            each!(w, |i| i.full_table_events())
+        })
+    }
+}
