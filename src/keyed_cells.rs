@@ -97,6 +97,7 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
 
     /// `key`'s value, inserted from `make` if it has none; `None` when its
     /// probe run is full of other keys.
+    #[inline]
     pub(crate) fn get_or_insert_with(&self, key: K::Stored, make: impl Fn() -> V) -> Option<&V> {
         let mut spare: Option<Box<Cell<V>>> = None;
         for index in self.probe_run(key) {
@@ -140,6 +141,7 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
     }
 
     /// Slot indices of `key`'s probe run, in order.
+    #[inline]
     fn probe_run(&self, key: K::Stored) -> impl Iterator<Item = usize> {
         let len = self.slots.len();
         // Multiply-shift maps 64 uniform bits onto 0..len without a division.
@@ -148,6 +150,7 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
     }
 
     /// The cell a slot's `pointer` names, if it holds `key`'s value.
+    #[inline]
     fn holds(&self, pointer: *mut Cell<V>, key: K::Stored) -> Option<&Cell<V>> {
         // SAFETY: a non-null slot pointer came from `Box::into_raw` in
         // `get_or_insert_with`, was published by a CAS the caller's load

@@ -158,6 +158,7 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// Decides `cost` for `key` under `limit`, which becomes the key's limit
     /// (counts kept) if it was not already: how a plan's limit follows a
     /// workspace whose plan changed.
+    #[inline]
     pub(crate) fn check_under_at(
         &self,
         key: &K,

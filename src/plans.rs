@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 use crate::headers::Scope;
 use crate::keyed::KeyedLimiter;
 use crate::keyed_windows::KeyedWindows;
-use crate::policy::{Layer, LayerKey, LayerKeyKind, Policy, PolicyCounters, Verdict};
+use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
+use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
 use crate::quota::Quota;
 use crate::sync::{AtomicU64, Ordering};
 use std::marker::PhantomData;
@@ -74,10 +75,13 @@ where
 
 struct Tier<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> {
     name: String,
-    keys: Option<Arc<KeyedLimiter<K, C>>>,
-    workspaces: Option<Arc<TierWindows<W, C>>>,
-    /// The tier's layers; `None` for an unlimited tier.
-    policy: Option<Policy<C>>,
+    /// Layer 0, the key bucket: `None` when keys are unlimited.
+    keys: Option<KeyedLimiter<K, C>>,
+    /// Layer 1, the workspace window: `None` when workspaces are unlimited.
+    workspaces: Option<TierWindows<W, C>>,
+    /// Scopes and per-layer counters of the two layers.
+    entries: [LayerEntry; 2],
+    totals: Totals,
 }
 
 /// The workspace windows as one tier sees them: its own limit, applied to
@@ -224,7 +228,6 @@ where
                     .capacity(key_capacity)
                     .clock(clock.clone())
                     .build()
-                    .map(Arc::new)
             })
             .transpose()?;
         let workspaces = limits
@@ -232,27 +235,21 @@ where
             .map(|limit| {
                 // The shared table validated the largest limit; check this one.
                 crate::window::SlidingWindow::with_clock(limit, windows.window(), clock.clone())?;
-                Ok::<_, Error>(Arc::new(TierWindows {
+                Ok::<_, Error>(TierWindows {
                     windows: Arc::clone(windows),
                     limit: AtomicU64::new(limit),
-                }))
+                })
             })
-            .transpose()?;
-        let mut builder = Policy::builder().clock(clock.clone());
-        if let Some(keys) = &keys {
-            builder = builder.layer(Scope::Key, Arc::clone(keys));
-        }
-        if let Some(workspaces) = &workspaces {
-            builder = builder.layer(Scope::Workspace, Arc::clone(workspaces));
-        }
-        let policy = (keys.is_some() || workspaces.is_some())
-            .then(|| builder.build())
             .transpose()?;
         Ok(Self {
             name,
             keys,
             workspaces,
-            policy,
+            entries: [
+                LayerEntry::new(Scope::Key, false),
+                LayerEntry::new(Scope::Workspace, false),
+            ],
+            totals: Totals::new(),
         })
     }
 }
@@ -292,16 +289,11 @@ where
         now_ns: u64,
     ) -> Result<Verdict> {
         let tier = self.tiers.get(tier.0).ok_or(Error::NoSuchLayer)?;
-        let Some(policy) = &tier.policy else {
+        if tier.keys.is_none() && tier.workspaces.is_none() {
             return Ok(Verdict::new(Decision::unlimited(), Scope::Key, 0));
-        };
-        let key = key.layer_key();
-        let workspace = workspace.layer_key();
-        match (&tier.keys, &tier.workspaces) {
-            (Some(_), Some(_)) => policy.check_at(&[key, workspace], cost, now_ns),
-            (Some(_), None) => policy.check_at(&[key], cost, now_ns),
-            _ => policy.check_at(&[workspace], cost, now_ns),
         }
+        let keys = [key.layer_key(), workspace.layer_key()];
+        stack::check(tier, &tier.totals, &keys, cost, now_ns)
     }
 
     /// Replaces `tier`'s limits at runtime. A limit can be changed, not
@@ -345,11 +337,7 @@ where
     /// `tier`'s counts so far.
     pub fn counters(&self, tier: TierId) -> Result<PolicyCounters> {
         let tier = self.tiers.get(tier.0).ok_or(Error::NoSuchLayer)?;
-        Ok(tier
-            .policy
-            .as_ref()
-            .map(Policy::counters)
-            .unwrap_or_default())
+        Ok(tier.totals.counters())
     }
 
     /// The clock the plans read.
@@ -367,6 +355,7 @@ impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> TierWindows<W, C> {
 }
 
 impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> Layer for TierWindows<W, C> {
+    #[inline]
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         W::with_layer_key(key, |workspace| {
             W::into_result(
@@ -387,5 +376,59 @@ impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> Layer for TierWindows<W, C> {
 
     fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
         self.windows.refund_at(key, cost, now_ns)
+    }
+}
+
+/// Layer 0 is the key bucket, layer 1 the workspace window; an absent layer
+/// answers unlimited, which never refuses and is never the tightest.
+impl<K, W, C> LayerStack for Tier<K, W, C>
+where
+    K: LayerKeyKind + ?Sized,
+    W: LayerKeyKind + ?Sized,
+    C: Clock + Clone,
+{
+    fn len(&self) -> usize {
+        2
+    }
+
+    fn entry(&self, index: usize) -> &LayerEntry {
+        &self.entries[index]
+    }
+
+    #[inline]
+    fn check_at(
+        &self,
+        index: usize,
+        key: LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Result<Decision> {
+        match (index, &self.keys, &self.workspaces) {
+            (0, Some(keys), _) => Layer::check_at(keys, key, cost, now_ns),
+            (1, _, Some(workspaces)) => Layer::check_at(workspaces, key, cost, now_ns),
+            _ => Ok(Decision::unlimited()),
+        }
+    }
+
+    fn probe_at(
+        &self,
+        index: usize,
+        key: LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Result<Decision> {
+        match (index, &self.keys, &self.workspaces) {
+            (0, Some(keys), _) => Layer::probe_at(keys, key, cost, now_ns),
+            (1, _, Some(workspaces)) => Layer::probe_at(workspaces, key, cost, now_ns),
+            _ => Ok(Decision::unlimited()),
+        }
+    }
+
+    fn refund_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+        match (index, &self.keys, &self.workspaces) {
+            (0, Some(keys), _) => Layer::refund_at(keys, key, cost, now_ns),
+            (1, _, Some(workspaces)) => Layer::refund_at(workspaces, key, cost, now_ns),
+            _ => Ok(()),
+        }
     }
 }

@@ -23,6 +23,7 @@ pub trait LayerKeyKind: Key {
 }
 
 impl LayerKeyKind for u64 {
+    #[inline]
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
         match layer_key {
             LayerKey::Id(id) => Ok(then(&id)),
@@ -30,16 +31,19 @@ impl LayerKeyKind for u64 {
         }
     }
 
+    #[inline]
     fn settle(answer: Decision) -> Result<Decision> {
         Ok(answer)
     }
 
+    #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Id(*self)
     }
 }
 
 impl LayerKeyKind for [u8] {
+    #[inline]
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
         let bytes = match layer_key {
             LayerKey::Bytes(bytes) => bytes,
@@ -49,16 +53,19 @@ impl LayerKeyKind for [u8] {
         check_key_len(bytes).map(|()| then(bytes))
     }
 
+    #[inline]
     fn settle(answer: Result<Decision>) -> Result<Decision> {
         answer
     }
 
+    #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Bytes(self)
     }
 }
 
 impl LayerKeyKind for str {
+    #[inline]
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
         let text = match layer_key {
             LayerKey::Str(text) => text,
@@ -70,16 +77,19 @@ impl LayerKeyKind for str {
         check_key_len(text.as_bytes()).map(|()| then(text))
     }
 
+    #[inline]
     fn settle(answer: Result<Decision>) -> Result<Decision> {
         answer
     }
 
+    #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Str(self)
     }
 }
 
 impl LayerKeyKind for IpAddr {
+    #[inline]
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
         match layer_key {
             LayerKey::Ip(address) => Ok(then(&address)),
@@ -87,10 +97,12 @@ impl LayerKeyKind for IpAddr {
         }
     }
 
+    #[inline]
     fn settle(answer: Decision) -> Result<Decision> {
         Ok(answer)
     }
 
+    #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Ip(*self)
     }
@@ -100,16 +112,19 @@ impl LayerKeyKind for IpAddr {
 macro_rules! keyed_layer {
     ($limit:ident, $($bound:tt)+) => {
         impl<K: LayerKeyKind + ?Sized, C: $($bound)+> Layer for $limit<K, C> {
+            #[inline]
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
                 K::with_layer_key(key, |key| K::settle($limit::check_at(self, key, cost, now_ns)))
                     .and_then(|decision| decision)
             }
 
+            #[inline]
             fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
                 K::with_layer_key(key, |key| K::settle($limit::probe_at(self, key, cost, now_ns)))
                     .and_then(|decision| decision)
             }
 
+            #[inline]
             fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
                 K::with_layer_key(key, |key| {
                     K::settle($limit::refund_at(self, key, cost, now_ns)).map(|_| ())

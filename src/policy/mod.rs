@@ -21,15 +21,16 @@
 mod counters;
 mod keyed;
 mod layer;
+pub(crate) mod stack;
 
 pub use keyed::LayerKeyKind;
 pub use layer::{Layer, LayerKey};
 
 use crate::clock::{Clock, MonotonicClock};
-use crate::decision::{Decision, Outcome};
+use crate::decision::Decision;
 use crate::error::{Error, Result};
 use crate::headers::Scope;
-use counters::StripedCounter;
+use stack::{LayerEntry, LayerStack, Totals};
 
 /// The most layers one policy may have.
 pub const MAX_LAYERS: usize = 32;
@@ -58,19 +59,13 @@ pub const MAX_LAYERS: usize = 32;
 /// ```
 pub struct Policy<C: Clock = MonotonicClock> {
     layers: Vec<PolicyLayer>,
-    admitted: StripedCounter,
-    denied: StripedCounter,
-    suspended: StripedCounter,
+    totals: Totals,
     clock: C,
 }
 
 struct PolicyLayer {
-    scope: Scope,
+    entry: LayerEntry,
     limit: Box<dyn Layer>,
-    shadow: bool,
-    denied: StripedCounter,
-    shadow_denied: StripedCounter,
-    suspended: StripedCounter,
 }
 
 /// Builds a [`Policy`]: its layers, in the order requests list their keys.
@@ -174,12 +169,8 @@ impl<C: Clock> PolicyBuilder<C> {
 
     fn push(mut self, scope: Scope, limit: Box<dyn Layer>, shadow: bool) -> Self {
         self.layers.push(PolicyLayer {
-            scope,
+            entry: LayerEntry::new(scope, shadow),
             limit,
-            shadow,
-            denied: StripedCounter::new(),
-            shadow_denied: StripedCounter::new(),
-            suspended: StripedCounter::new(),
         });
         self
     }
@@ -202,9 +193,7 @@ impl<C: Clock> PolicyBuilder<C> {
         }
         Ok(Policy {
             layers: self.layers,
-            admitted: StripedCounter::new(),
-            denied: StripedCounter::new(),
-            suspended: StripedCounter::new(),
+            totals: Totals::new(),
             clock: self.clock,
         })
     }
@@ -222,114 +211,18 @@ impl<C: Clock> Policy<C> {
 
     /// [`check`](Self::check) at a caller-supplied time.
     pub fn check_at(&self, keys: &[LayerKey<'_>], cost: u64, now_ns: u64) -> Result<Verdict> {
-        if keys.len() != self.layers.len() {
-            return Err(Error::LayerKeyCount);
-        }
-        // Bit i set: layer i was charged and must be refunded on a denial.
-        let mut charged = 0u32;
-        let mut tightest: Option<(usize, Decision)> = None;
-        for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
-            // A bad key for this layer: give back what earlier layers took,
-            // at the same timestamp, which restores them exactly.
-            let decision = match layer.limit.check_at(key, cost, now_ns) {
-                Ok(decision) => decision,
-                Err(error) => {
-                    self.refund(charged, keys, cost, now_ns);
-                    return Err(error);
-                }
-            };
-            if decision.is_admitted() {
-                charged |= 1 << index;
-                if !layer.shadow
-                    && tightest.is_none_or(|(_, best)| decision.leaves_less_than(&best))
-                {
-                    tightest = Some((index, decision));
-                }
-            } else if layer.shadow {
-                layer.shadow_denied.add(1);
-            } else {
-                self.refund(charged, keys, cost, now_ns);
-                return self.denial(index, decision, keys, cost, now_ns);
-            }
-        }
-        self.admitted.add(1);
-        // All layers shadow: report the first, which admitted or would not have.
-        let (layer, decision) = match tightest {
-            Some(tightest) => tightest,
-            None => (0, self.layers[0].limit.probe_at(keys[0], 0, now_ns)?),
-        };
-        Ok(Verdict {
-            decision,
-            scope: self.layers[layer].scope,
-            layer,
-        })
-    }
-
-    /// Gives back what the layers in `charged` took.
-    fn refund(&self, charged: u32, keys: &[LayerKey<'_>], cost: u64, now_ns: u64) {
-        for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate() {
-            if charged & (1 << index) != 0 {
-                // The key was charged, so it is valid: the refund cannot fail.
-                let _ = layer.limit.refund_at(key, cost, now_ns);
-            }
-        }
-    }
-
-    /// Layer `first` refused: finds the longest wait among it and the
-    /// enforcing layers after it (probed, not charged) and counts them.
-    fn denial(
-        &self,
-        first: usize,
-        decision: Decision,
-        keys: &[LayerKey<'_>],
-        cost: u64,
-        now_ns: u64,
-    ) -> Result<Verdict> {
-        self.layers[first].count_refusal(&decision);
-        let mut worst = (first, decision);
-        for (index, (layer, &key)) in self.layers.iter().zip(keys).enumerate().skip(first + 1) {
-            if layer.shadow {
-                continue;
-            }
-            let probed = layer.limit.probe_at(key, cost, now_ns)?;
-            if probed.is_admitted() {
-                continue;
-            }
-            layer.count_refusal(&probed);
-            if wait_rank(&probed) > wait_rank(&worst.1) {
-                worst = (index, probed);
-            }
-        }
-        let refused_by = if worst.1.outcome() == Outcome::Suspended {
-            &self.suspended
-        } else {
-            &self.denied
-        };
-        refused_by.add(1);
-        Ok(Verdict {
-            decision: worst.1,
-            scope: self.layers[worst.0].scope,
-            layer: worst.0,
-        })
+        stack::check(self.layers.as_slice(), &self.totals, keys, cost, now_ns)
     }
 
     /// The policy's counts so far.
     pub fn counters(&self) -> PolicyCounters {
-        PolicyCounters {
-            admitted: self.admitted.total(),
-            denied: self.denied.total(),
-            suspended: self.suspended.total(),
-        }
+        self.totals.counters()
     }
 
     /// Layer `index`'s counts so far, or [`Error::NoSuchLayer`].
     pub fn layer_counters(&self, index: usize) -> Result<LayerCounters> {
         let layer = self.layers.get(index).ok_or(Error::NoSuchLayer)?;
-        Ok(LayerCounters {
-            denied: layer.denied.total(),
-            shadow_denied: layer.shadow_denied.total(),
-            suspended: layer.suspended.total(),
-        })
+        Ok(layer.entry.counters())
     }
 
     /// How many layers the policy has.
@@ -348,22 +241,36 @@ impl<C: Clock> Policy<C> {
     }
 }
 
-impl PolicyLayer {
-    fn count_refusal(&self, decision: &Decision) {
-        match decision.outcome() {
-            Outcome::Suspended => self.suspended.add(1),
-            _ => self.denied.add(1),
-        }
+impl LayerStack for [PolicyLayer] {
+    fn len(&self) -> usize {
+        <[PolicyLayer]>::len(self)
     }
-}
 
-/// Orders refusals by how long the client must wait: a cost that can never
-/// fit, or a suspension without an end, outranks any finite wait.
-fn wait_rank(decision: &Decision) -> u64 {
-    match decision.retry_after() {
-        Some(wait) if decision.outcome() != Outcome::CannotFit => {
-            u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX - 1)
-        }
-        _ => u64::MAX,
+    fn entry(&self, index: usize) -> &LayerEntry {
+        &self[index].entry
+    }
+
+    fn check_at(
+        &self,
+        index: usize,
+        key: LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Result<Decision> {
+        self[index].limit.check_at(key, cost, now_ns)
+    }
+
+    fn probe_at(
+        &self,
+        index: usize,
+        key: LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+    ) -> Result<Decision> {
+        self[index].limit.probe_at(key, cost, now_ns)
+    }
+
+    fn refund_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+        self[index].limit.refund_at(key, cost, now_ns)
     }
 }
