@@ -31,6 +31,10 @@ using Cap = Owned<fg_inflight, fg_inflight_free>;
 using Policy = Owned<fg_policy, fg_policy_free>;
 using Headers = Owned<fg_headers, fg_headers_free>;
 using Body = Owned<fg_error_body, fg_error_body_free>;
+using KeyedWindow = Owned<fg_keyed_window, fg_keyed_window_free>;
+using Suspensions = Owned<fg_suspensions, fg_suspensions_free>;
+using KeyedCap = Owned<fg_keyed_inflight, fg_keyed_inflight_free>;
+using PlanTable = Owned<fg_plans, fg_plans_free>;
 
 fg_quota make_quota(uint64_t count, uint64_t period_ns, uint64_t burst) {
     fg_quota quota{};
@@ -285,6 +289,173 @@ void keyed_threads_stay_within_the_quota(uint64_t scale) {
     }
 }
 
+const uint8_t *bytes(const std::string &text) { return reinterpret_cast<const uint8_t *>(text.data()); }
+
+// ABI 1.2: every new function from C++, each handle owned by a unique_ptr.
+void abi_1_2() {
+    fg_decision d{};
+    uint64_t n = 0, limit = 0;
+    const std::string ws = "ws_1";
+
+    fg_keyed_window_config wc{};
+    wc.struct_size = sizeof wc;
+    wc.key_kind = FG_KEY_BYTES;
+    wc.limit = 600;
+    wc.window_ns = 60 * NS_PER_SECOND;
+    wc.capacity = 16;
+    fg_keyed_window *raw_window = nullptr;
+    CHECK_STATUS(fg_keyed_window_new(&wc, &raw_window), FG_STATUS_OK);
+    KeyedWindow windows(raw_window);
+    wc.key_kind = FG_KEY_U64;
+    CHECK_STATUS(fg_keyed_window_new(&wc, &raw_window), FG_STATUS_OK);
+    KeyedWindow id_windows(raw_window);
+    CHECK_STATUS(fg_keyed_window_check_bytes_at(windows.get(), bytes(ws), ws.size(), 600, 0, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_window_check_bytes_at(windows.get(), bytes(ws), ws.size(), 1, 0, &d), FG_STATUS_OK);
+    CHECK(!d.admitted);
+    CHECK_STATUS(fg_keyed_window_refund_bytes_at(windows.get(), bytes(ws), ws.size(), 1, 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 1);
+    CHECK_STATUS(fg_keyed_window_peek_bytes_at(windows.get(), bytes(ws), ws.size(), 0, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 1);
+    CHECK_STATUS(fg_keyed_window_check_bytes(windows.get(), bytes(ws), ws.size(), 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_bytes(windows.get(), bytes(ws), ws.size(), &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_refund_bytes(windows.get(), bytes(ws), ws.size(), 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_set_limit_bytes(windows.get(), bytes(ws), ws.size(), 1800), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_check_u64_at(id_windows.get(), 7, 1, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_check_u64(id_windows.get(), 7, 1, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_u64_at(id_windows.get(), 7, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_u64(id_windows.get(), 7, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_refund_u64_at(id_windows.get(), 7, 1, 0, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_refund_u64(id_windows.get(), 7, 1, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_set_limit_u64(id_windows.get(), 7, 0), FG_STATUS_ZERO_LIMIT);
+    CHECK_STATUS(fg_keyed_window_len(windows.get(), &n), FG_STATUS_OK);
+    CHECK_U64(n, 1);
+    CHECK_STATUS(fg_keyed_window_capacity(windows.get(), &n), FG_STATUS_OK);
+    CHECK(n >= 16);
+    CHECK_STATUS(fg_keyed_window_full_table_events(windows.get(), &n), FG_STATUS_OK);
+    CHECK_U64(n, 0);
+    CHECK_STATUS(fg_keyed_window_check_u64(windows.get(), 7, 1, &d), FG_STATUS_KEY_KIND_MISMATCH);
+
+    fg_suspensions *raw_suspensions = nullptr;
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 8, &raw_suspensions), FG_STATUS_OK);
+    Suspensions suspended(raw_suspensions);
+    CHECK_STATUS(fg_suspensions_new(FG_KEY_U64, 8, &raw_suspensions), FG_STATUS_OK);
+    Suspensions suspended_ids(raw_suspensions);
+    const std::string key = "gos_live_x";
+    bool is_suspended = false;
+    CHECK_STATUS(fg_suspensions_suspend_until_bytes(suspended.get(), bytes(key), key.size(), 0, FG_SUSPEND_INDEFINITELY),
+                 FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_bytes_at(suspended.get(), bytes(key), key.size(), 5, &is_suspended, &d), FG_STATUS_OK);
+    CHECK(is_suspended && d.outcome == FG_OUTCOME_SUSPENDED);
+    CHECK_STATUS(fg_suspensions_lift_bytes(suspended.get(), bytes(key), key.size()), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_bytes(suspended.get(), bytes(key), key.size(), &is_suspended, &d), FG_STATUS_OK);
+    CHECK(!is_suspended);
+    CHECK_STATUS(fg_suspensions_suspend_for_bytes(suspended.get(), bytes(key), key.size(), 3600 * NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_suspend_until_u64(suspended_ids.get(), 1, 10, 0), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_u64_at(suspended_ids.get(), 1, 4, &is_suspended, &d), FG_STATUS_OK);
+    CHECK(is_suspended);
+    CHECK_U64(d.retry_after_ns, 6);
+    CHECK_STATUS(fg_suspensions_suspend_for_u64(suspended_ids.get(), 2, NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_lift_u64(suspended_ids.get(), 2), FG_STATUS_OK);
+    CHECK_STATUS(fg_suspensions_check_u64(suspended_ids.get(), 2, &is_suspended, &d), FG_STATUS_OK);
+    CHECK(!is_suspended);
+    CHECK_STATUS(fg_suspensions_suspend_until_u64(suspended_ids.get(), 1, 0, 7), FG_STATUS_INVALID_ARGUMENT);
+
+    // A policy: suspended keys first, then the workspace's window.
+    fg_layer layers[2]{};
+    for (fg_layer &layer : layers) layer.struct_size = sizeof layer;
+    layers[0].scope = FG_SCOPE_KEY;
+    layers[0].suspensions = suspended.get();
+    layers[1].scope = FG_SCOPE_WORKSPACE;
+    layers[1].keyed_window = windows.get();
+    fg_policy *raw_policy = nullptr;
+    CHECK_STATUS(fg_policy_new(layers, 2, &raw_policy), FG_STATUS_OK);
+    Policy policy(raw_policy);
+    fg_layer_key keys[2]{};
+    keys[0].kind = FG_LAYER_KEY_BYTES;
+    keys[0].bytes = bytes(key);
+    keys[0].len = key.size();
+    keys[1].kind = FG_LAYER_KEY_BYTES;
+    keys[1].bytes = bytes(ws);
+    keys[1].len = ws.size();
+    fg_verdict v{};
+    CHECK_STATUS(fg_policy_check(policy.get(), keys, 2, 1, &v), FG_STATUS_OK);
+    CHECK(v.decision.outcome == FG_OUTCOME_SUSPENDED && v.layer == 0);
+
+    fg_keyed_inflight *raw_cap = nullptr;
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_U64, 4, 8, &raw_cap), FG_STATUS_OK);
+    KeyedCap batches(raw_cap);
+    CHECK_STATUS(fg_keyed_inflight_new(FG_KEY_BYTES, 1, 8, &raw_cap), FG_STATUS_OK);
+    KeyedCap named(raw_cap);
+    std::vector<fg_acquisition> held(4);
+    for (fg_acquisition &a : held) {
+        CHECK_STATUS(fg_keyed_inflight_acquire_u64(batches.get(), 7, &a), FG_STATUS_OK);
+        CHECK(a.acquired);
+    }
+    fg_acquisition fifth{};
+    CHECK_STATUS(fg_keyed_inflight_acquire_u64(batches.get(), 7, &fifth), FG_STATUS_OK);
+    CHECK(!fifth.acquired);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_u64(batches.get(), 7, &n, &limit), FG_STATUS_OK);
+    CHECK_U64(n, 4);
+    CHECK_U64(limit, 4);
+    for (const fg_acquisition &a : held) {
+        CHECK_STATUS(fg_keyed_inflight_release_u64(batches.get(), 7, a.permit, &n), FG_STATUS_OK);
+    }
+    CHECK_U64(n, 0);
+    CHECK_STATUS(fg_keyed_inflight_release_u64(batches.get(), 7, held[0].permit, &n),
+                 FG_STATUS_PERMIT_ALREADY_RELEASED);
+    fg_acquisition one{};
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(named.get(), bytes(ws), ws.size(), &one), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_in_flight_bytes(named.get(), bytes(ws), ws.size(), &n, &limit), FG_STATUS_OK);
+    CHECK_U64(n, 1);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(named.get(), bytes(ws), ws.size(), one.permit, &n), FG_STATUS_OK);
+
+    // GenieOS plans: Hobby 60 then "key"; Sandbox unlimited; 25 keys then "workspace".
+    fg_plans_config pc{};
+    pc.struct_size = sizeof pc;
+    fg_plans *raw_plans = nullptr;
+    CHECK_STATUS(fg_plans_new_genieos(&pc, &raw_plans), FG_STATUS_OK);
+    PlanTable plans(raw_plans);
+    uint32_t hobby = 0, sandbox = 0;
+    CHECK_STATUS(fg_plans_tier(plans.get(), bytes("hobby"), 5, &hobby), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_tier(plans.get(), bytes("sandbox"), 7, &sandbox), FG_STATUS_OK);
+    auto check_plan = [&](uint32_t tier, const std::string &k, const std::string &w) {
+        CHECK_STATUS(fg_plans_check_at(plans.get(), tier, bytes(k), k.size(), bytes(w), w.size(), 1, 0, &v),
+                     FG_STATUS_OK);
+        return v;
+    };
+    for (int i = 0; i < 60; ++i) CHECK(check_plan(hobby, "gos_live_h", "ws_h").decision.admitted);
+    CHECK(std::string(check_plan(hobby, "gos_live_h", "ws_h").scope_name) == "key");
+    for (int i = 0; i < 100; ++i) CHECK(check_plan(sandbox, "gos_test_s", "ws_h").decision.admitted);
+    for (int k = 0; k < 25; ++k) {
+        for (int i = 0; i < 24; ++i) CHECK(check_plan(hobby, "gos_live_" + std::to_string(k), "ws_w").decision.admitted);
+    }
+    CHECK(!check_plan(hobby, "gos_live_25", "ws_w").decision.admitted);
+    CHECK(std::string(v.scope_name) == "workspace");
+    CHECK_STATUS(fg_plans_check(plans.get(), sandbox, bytes(key), key.size(), bytes(ws), ws.size(), 1, &v), FG_STATUS_OK);
+    fg_policy_counts counts{};
+    CHECK_STATUS(fg_plans_counters(plans.get(), hobby, &counts), FG_STATUS_OK);
+    CHECK_U64(counts.admitted, 660);
+    CHECK_U64(counts.denied, 2);
+
+    fg_quota quota = make_quota(1, NS_PER_SECOND, 1);
+    fg_tier tiers[1]{};
+    tiers[0].struct_size = sizeof tiers[0];
+    tiers[0].name = bytes("solo");
+    tiers[0].name_len = 4;
+    tiers[0].key_quota = &quota;
+    pc.window_ns = NS_PER_SECOND;
+    CHECK_STATUS(fg_plans_new(tiers, 1, &pc, &raw_plans), FG_STATUS_OK);
+    PlanTable solo(raw_plans);
+    fg_quota more = make_quota(3, NS_PER_SECOND, 3);
+    tiers[0].key_quota = &more;
+    CHECK_STATUS(fg_plans_reconfigure_tier(solo.get(), 0, &tiers[0]), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_check_at(solo.get(), 0, bytes(key), key.size(), bytes(ws), ws.size(), 3, 0, &v), FG_STATUS_OK);
+    CHECK(v.decision.admitted);
+    CHECK_STATUS(fg_plans_check_at(solo.get(), 1, bytes(key), key.size(), bytes(ws), ws.size(), 1, 0, &v),
+                 FG_STATUS_NO_SUCH_LAYER);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -294,6 +465,7 @@ int main(int argc, char **argv) {
     error_paths();
     threads_stay_within_the_quota(scale);
     abi_1_1();
+    abi_1_2();
     keyed_threads_stay_within_the_quota(scale);
     std::printf("api_test (C++17): ok\n");
     return 0;
