@@ -19,16 +19,44 @@ export declare const STATUS: Readonly<{
   STRUCT_SIZE: -3;
   INVALID_LENGTH: -4;
   INVALID_ARGUMENT: -5;
+  BUFFER_TOO_SMALL: -6;
+  INVALID_UTF8: -7;
+  KEY_KIND_MISMATCH: -8;
   ZERO_COUNT: -10;
   ZERO_PERIOD: -11;
   ZERO_BURST: -12;
   PERIOD_TOO_LONG: -13;
   RATE_TOO_HIGH: -14;
   BURST_TOO_LARGE: -15;
+  LOCKOUT_TOO_LONG: -16;
+  NO_LAYERS: -20;
+  TOO_MANY_LAYERS: -21;
+  LAYER_KEY_COUNT: -22;
+  NO_SUCH_LAYER: -23;
+  ZERO_LIMIT: -30;
+  LIMIT_TOO_LARGE: -31;
+  ZERO_WINDOW: -32;
+  WINDOW_TOO_LONG: -33;
+  PERMIT_ALREADY_RELEASED: -40;
+  FOREIGN_PERMIT: -41;
+  INVALID_RETRY_AFTER: -50;
+  INVALID_TEMPLATE: -51;
+  INVALID_RETRY_POLICY: -52;
+  INVALID_POLICY_NAME: -53;
+  ZERO_CAPACITY: -60;
+  CAPACITY_TOO_LARGE: -61;
+  EMPTY_KEY: -62;
+  KEY_TOO_LONG: -63;
+  TABLE_FULL: -64;
+  TOO_MANY_OVERRIDES: -65;
   PANIC: -100;
 }>;
 
-/** A failure that is not an argument's fault: a closed handle (ERR_FLOODGATE_CLOSED) or a library bug. */
+/**
+ * A failure that is not an argument's range: a closed handle
+ * (ERR_FLOODGATE_CLOSED), a permit released twice or to another cap, a full
+ * key table, a library bug.
+ */
 export declare class FloodgateError extends Error {
   readonly code: string;
   /** The fg_status when the library refused the call. */
@@ -44,6 +72,11 @@ export declare class FloodgateRangeError extends RangeError {
 export interface QuotaOptions {
   /** Requests allowed at once from a full bucket; defaults to the count. */
   burst?: U64;
+  /**
+   * Lockout: requests made while denied are charged too, pushing the wait out
+   * by up to this many ns past an empty bucket. 0 (default) turns it off.
+   */
+  lockoutNs?: U64;
 }
 
 /** `count` requests per `periodNs` nanoseconds, with bursts of up to `burst`. Immutable. */
@@ -58,11 +91,13 @@ export declare class Quota {
   readonly count: bigint;
   readonly periodNs: bigint;
   readonly burst: bigint;
+  readonly lockoutNs: bigint;
   /** The period in milliseconds. */
   readonly periodMs: number;
   withBurst(burst: U64): Quota;
+  withLockout(lockoutNs: U64): Quota;
   equals(other: unknown): boolean;
-  toJSON(): { count: string; periodNs: string; burst: string };
+  toJSON(): { count: string; periodNs: string; burst: string; lockoutNs: string };
 }
 
 /**
@@ -72,28 +107,50 @@ export declare class Quota {
  */
 export type Outcome = 'admitted' | 'denied' | 'cannot_fit' | 'suspended';
 
-/**
- * The answer to a check, peek or refund, as a plain object. Nanosecond and
- * count fields are numbers: exact up to 2^53 (104 days of nanoseconds).
- */
-export interface Decision {
+/** The fields renderers read: a Decision, or a plain object with these. */
+export interface DecisionFields {
   /** Whether the request may go (outcome === 'admitted'). */
-  admitted: boolean;
-  /** 'cannot_fit': the cost exceeds the burst and is never admitted (nothing charged). */
-  outcome: Outcome;
+  readonly admitted: boolean;
+  readonly outcome: Outcome;
   /** The burst capacity: X-RateLimit-Limit. */
-  limit: number;
+  readonly limit: U64;
   /** Whole units left after this decision: X-RateLimit-Remaining. */
-  remaining: number;
+  readonly remaining: U64;
   /** Until the bucket is full again. */
-  resetAfterNs: number;
-  resetAfterMs: number;
+  readonly resetAfterNs: U64;
   /** When denied, the wait after which the same cost is admitted (never 0); 0 otherwise. */
-  retryAfterNs: number;
-  retryAfterMs: number;
-  /** Which limit decided: 0 (FG_SCOPE_SINGLE) for a Limiter. */
-  scope: number;
+  readonly retryAfterNs: U64;
+  /** A policy layer's scope name; null for a single limit's own decision. */
+  readonly scope?: string | null;
 }
+
+/**
+ * The answer to a check, peek, refund or reserve: plain data plus one helper.
+ * Nanosecond and count fields are numbers, exact up to 2^53 (104 days of ns).
+ */
+export declare class Decision implements DecisionFields {
+  private constructor();
+  readonly admitted: boolean;
+  readonly outcome: Outcome;
+  readonly limit: number;
+  readonly remaining: number;
+  readonly resetAfterNs: number;
+  readonly resetAfterMs: number;
+  readonly retryAfterNs: number;
+  readonly retryAfterMs: number;
+  /** A reservation's wait before proceeding; 0 for every other call. */
+  readonly delayNs: number;
+  readonly delayMs: number;
+  /** The deciding layer's scope name ('key', 'workspace', your own) for a Policy; null otherwise. */
+  readonly scope: string | null;
+  /** The deciding layer's index for a Policy; null otherwise. */
+  readonly layer: number | null;
+  /** Whether at most `percent` (default 20, GenieOS) of the limit remains. */
+  inWarningZone(percent?: U64): boolean;
+}
+
+/** A Policy's decision always names its deciding layer. */
+export type PolicyDecision = Decision & { readonly scope: string; readonly layer: number };
 
 /** One lock-free GCRA bucket in native memory. Free it with close() (or let the GC do it). */
 export declare class Limiter implements Disposable {
@@ -106,6 +163,18 @@ export declare class Limiter implements Disposable {
   refund(amount?: U64, nowNs?: U64): Decision;
   /** Replaces the quota while checks go on; what was used carries over. */
   reconfigure(quota: Quota, nowNs?: U64): void;
+  /**
+   * Delay instead of reject: reserves `cost` if available within `maxWaitNs`;
+   * `delayNs` is the wait before proceeding. Cancel with refund(cost).
+   */
+  reserve(cost: U64, maxWaitNs: U64, nowNs?: U64): Decision;
+  /** Suspends until `untilNs` on the limiter's timeline, or indefinitely (null). */
+  suspendUntil(untilNs: U64 | null): void;
+  /** Suspends for `durationNs` from now (library clock). */
+  suspendFor(durationNs: U64): void;
+  liftSuspension(): void;
+  /** Whether suspended at `nowNs`; `untilNs` is null without an end (or when not suspended). */
+  suspensionAt(nowNs: U64): { suspended: boolean; untilNs: number | null };
   /** The quota in force. */
   readonly quota: Quota;
   readonly closed: boolean;
@@ -114,76 +183,220 @@ export declare class Limiter implements Disposable {
   [Symbol.dispose](): void;
 }
 
+/** A rate-limit key: strings as UTF-8 (1-4096 bytes), Buffers/Uint8Arrays as bytes, numbers/bigints as u64 ids. */
+export type Key = string | Uint8Array | number | bigint;
+
+export interface KeyedLimiterOptions {
+  /** Keys each kind's table holds (default 65,536; allocated up front). */
+  capacity?: U64;
+  /** What a new key that finds no slot gets (default 'deny'). */
+  onFull?: 'deny' | 'admit' | 'overflow';
+  /** Keys that may hold their own quota (default capacity / 8). */
+  maxOverrides?: U64;
+}
+
+/** One GCRA bucket per key in the library's lock-free table. */
+export declare class KeyedLimiter implements Disposable {
+  constructor(quota: Quota, options?: KeyedLimiterOptions);
+  check(key: Key, cost?: U64, nowNs?: U64): Decision;
+  /** An unseen key reads full and is not inserted. */
+  peek(key: Key, nowNs?: U64): Decision;
+  refund(key: Key, amount?: U64, nowNs?: U64): Decision;
+  reserve(key: Key, cost: U64, maxWaitNs: U64, nowNs?: U64): Decision;
+  /** Gives `key` its own quota from its next check (usage carries over). */
+  setQuota(key: Key, quota: Quota, nowNs?: U64): void;
+  clearQuota(key: Key, nowNs?: U64): void;
+  quotaFor(key: Key): Quota;
+  /** Replaces the default quota, keeping usage; keys with their own quota keep it. */
+  reconfigure(quota: Quota, nowNs?: U64): void;
+  /** The default quota. */
+  readonly quota: Quota;
+  /** Keys holding a slot, both kinds (a full scan: for metrics). */
+  readonly size: number;
+  readonly capacity: number;
+  readonly fullTableEvents: number;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** At most `limit` units in any window of `windowNs` (current + overlap-weighted previous window). */
+export declare class SlidingWindow implements Disposable {
+  constructor(limit: U64, windowNs: U64);
+  static perMinute(limit: U64): SlidingWindow;
+  check(cost?: U64, nowNs?: U64): Decision;
+  peek(nowNs?: U64): Decision;
+  refund(amount?: U64, nowNs?: U64): Decision;
+  reconfigure(limit: U64): void;
+  readonly limit: number;
+  readonly windowNs: number;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** A held unit of an InFlight cap. */
+export declare class Permit implements Disposable {
+  private constructor();
+  readonly owner: bigint;
+  readonly ticket: bigint;
+  /** Permits out just after this one was taken. */
+  readonly inFlight: number;
+  readonly limit: number;
+  readonly released: boolean;
+  /** Returns the permits out afterwards; a second release throws ERR_FLOODGATE_PERMIT_ALREADY_RELEASED. */
+  release(): number;
+  /** Releases unless already released. */
+  [Symbol.dispose](): void;
+}
+
+/** At most `limit` permits out at once. */
+export declare class InFlight implements Disposable {
+  constructor(limit: U64);
+  /** A permit, or null when the cap is full. */
+  acquire(): Permit | null;
+  /** Throws ERR_FLOODGATE_PERMIT_ALREADY_RELEASED, or ERR_FLOODGATE_FOREIGN_PERMIT for another cap's permit. */
+  release(permit: Permit): number;
+  readonly inFlight: number;
+  readonly limit: number;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export interface PolicyLayer {
+  limit: Limiter | KeyedLimiter | SlidingWindow;
+  /** 'key', 'workspace', 'ip', 'endpoint', 'token' or a name of your own. */
+  scope: string;
+  /** Evaluated and counted, never refuses. */
+  shadow?: boolean;
+}
+
+export interface LayerCounters {
+  scope: string;
+  shadow: boolean;
+  denied: number;
+  shadowDenied: number;
+  suspended: number;
+}
+
+export interface PolicyCounters {
+  admitted: number;
+  denied: number;
+  suspended: number;
+  layers: LayerCounters[];
+}
+
+/** Layers checked together: admitted only if every enforcing layer admits; a refusal charges none. */
+export declare class Policy implements Disposable {
+  constructor(layers: ReadonlyArray<PolicyLayer>);
+  /** `keys[i]` is layer i's key; null for a Limiter or SlidingWindow layer. */
+  check(keys: ReadonlyArray<Key | null | undefined>, cost?: U64, nowNs?: U64): PolicyDecision;
+  /** The layers' scope names, in order. */
+  readonly scopes: string[];
+  counters(): PolicyCounters;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
 /** Native handles allocated and not yet freed (close() or finalizer): a leak diagnostic. */
 export declare function liveHandles(): number;
 
-/** `Retry-After` for a wait: decimal seconds (0-9 decimals, default 1), rounded up. */
-export declare function retryAfterSeconds(ns: U64, decimals?: number): string;
-
-/** `X-RateLimit-Reset`: ISO-8601 UTC of `nowMs + resetAfterNs`, rounded up to the second. */
-export declare function resetTimestamp(resetAfterNs: U64, nowMs?: number): string;
-
-export interface HeaderOptions {
-  /** X-RateLimit-Scope; default 'key'. */
-  scope?: string;
-  /** Unix milliseconds now; default Date.now(). */
-  nowMs?: number;
-  /** Digits of Retry-After; default 1. */
+export interface HeaderRendererOptions {
+  /** Digits of Retry-After (0-9); default 1 (GenieOS's "0.6"). */
   retryAfterDecimals?: number;
+  /** Write X-RateLimit-*; default true. */
+  legacyFields?: boolean;
+  /** Adds the IETF draft RateLimit-Policy and RateLimit fields. */
+  policy?: { name: string; quota: U64; windowNs: U64 };
 }
 
-export type RateLimitHeaderFields = {
-  'X-RateLimit-Limit': string;
-  'X-RateLimit-Remaining': string;
-  'X-RateLimit-Reset': string;
-  'X-RateLimit-Scope': string;
-  'Retry-After'?: string;
-};
+export interface RenderOptions {
+  /** X-RateLimit-Scope; default the decision's own scope, else 'key'. */
+  scope?: string;
+  /** Wall-clock Unix milliseconds for X-RateLimit-Reset; default Date.now(). */
+  nowMs?: number;
+}
 
-export declare function rateLimitHeaders(decision: Decision, options?: HeaderOptions): RateLimitHeaderFields;
+/** Response fields rendered by the library (fg_headers_render), as { name: value }. */
+export declare class HeaderRenderer implements Disposable {
+  constructor(options?: HeaderRendererOptions);
+  render(decision: DecisionFields, options?: RenderOptions): Record<string, string>;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export type ErrorBodyShape = 'genieos_key' | 'genieos_workspace' | 'genieos' | 'clarifai';
 
 export interface ErrorBodyOptions {
-  type?: string;
+  shape?: ErrorBodyShape;
   code?: string;
-  /** May use {retryAfter}, {limit}, {remaining} and {scope}. */
+  /** Template: {retry_after}, {limit}, {remaining}, {scope}. */
   message?: string;
-  scope?: string;
-  requestId?: string;
+  type?: string;
+  description?: string;
+  /** A JSON number code (Clarifai's 11005). */
+  numericCode?: U64;
+  cannotFitMessage?: string;
+  /** Default 1. */
   retryAfterDecimals?: number;
 }
 
-/** The GenieOS JSON 429 body. */
-export declare function errorBody(decision: Decision, options?: ErrorBodyOptions): string;
-
-/** What a key function returns; null or undefined leaves the request unlimited. */
-export type Key = string | Buffer | number | bigint;
-
-/** Anything that decides per key (e.g. a user's map of Limiters). */
-export interface KeyedChecker {
-  check(key: Key, cost: U64): Decision;
+/** A 429 JSON body rendered by the library (fg_error_body_render). */
+export declare class ErrorBody implements Disposable {
+  constructor(options?: ErrorBodyOptions);
+  static genieosKey(options?: Omit<ErrorBodyOptions, 'shape'>): ErrorBody;
+  static genieosWorkspace(options?: Omit<ErrorBodyOptions, 'shape'>): ErrorBody;
+  static genieos(code: string, message: string, options?: Omit<ErrorBodyOptions, 'shape' | 'code' | 'message'>): ErrorBody;
+  static clarifai(details: string, options?: Omit<ErrorBodyOptions, 'shape' | 'message'>): ErrorBody;
+  render(decision: DecisionFields, options?: { scope?: string; requestId?: string }): string;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
 }
 
-export interface RateLimitOptions<Req extends IncomingMessage = IncomingMessage> {
-  /** A Limiter (one bucket for every limited request) or a per-key checker. */
-  limiter: Limiter | KeyedChecker;
-  /** Default keys.ip. */
-  key?: (req: Req) => Key | null | undefined;
+interface CommonRateLimitOptions<Req extends IncomingMessage> {
   /** Units per request; default 1. */
   cost?: U64 | ((req: Req) => U64);
-  /** X-RateLimit-Scope; default 'key'. */
-  scope?: string;
-  errorType?: string;
-  errorCode?: string;
-  /** 429 message; may use {retryAfter}, {limit}, {remaining}, {scope}. */
-  message?: string;
+  /** Digits of Retry-After for the default renderer and bodies; default 1. */
   retryAfterDecimals?: number;
+  /** The header renderer; default new HeaderRenderer({ retryAfterDecimals }). */
+  headers?: HeaderRenderer;
+  /** The 429 body, or one per scope; default GenieOS's workspace body for 'workspace', its key body otherwise. */
+  errorBody?: ErrorBody | ((scope: string) => ErrorBody);
   /** Default: X-Request-Id or a fresh req_<uuid>. */
   requestId?: (req: Req) => string;
   /** Unix milliseconds for X-RateLimit-Reset; default Date.now. */
   now?: () => number;
 }
 
-/** node:http guard (returns false after answering 429) and Express middleware (calls next). */
+export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
+  /** One bucket per key the key function returns. */
+  limiter: KeyedLimiter;
+  policy?: undefined;
+  /** Default keys.ip; null or undefined leaves a request unlimited. */
+  key?: (req: Req) => Key | null | undefined;
+  /** X-RateLimit-Scope; default 'key'. */
+  scope?: string;
+}
+
+export interface PolicyRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
+  policy: Policy;
+  limiter?: undefined;
+  /** One key per layer (null for unkeyed layers); null leaves a request unlimited. */
+  keys: (req: Req) => ReadonlyArray<Key | null | undefined> | null | undefined;
+}
+
+export type RateLimitOptions<Req extends IncomingMessage = IncomingMessage> =
+  | KeyedRateLimitOptions<Req>
+  | PolicyRateLimitOptions<Req>;
+
+/**
+ * node:http guard (returns false after answering 429, or 403 for a suspended
+ * key) and Express middleware (calls next).
+ */
 export type RateLimitHandler<Req extends IncomingMessage = IncomingMessage> = (
   req: Req,
   res: ServerResponse,

@@ -41,6 +41,14 @@ function positiveU64(value, name) {
   return checked;
 }
 
+/**
+ * A cost as the library takes it. Small non-negative integers, the common
+ * case, skip the full check.
+ */
+function cost(value, name) {
+  return typeof value === 'number' && value >>> 0 === value ? value : u64(value, name);
+}
+
 /** An options object, or undefined for none. */
 function options(value, name) {
   if (value === undefined) return {};
@@ -55,4 +63,4 @@ function ensureFunction(value, name) {
   return value;
 }
 
-module.exports = { U64_MAX, describe, ensureFunction, options, positiveU64, u64 };
+module.exports = { U64_MAX, cost, describe, ensureFunction, options, positiveU64, u64 };

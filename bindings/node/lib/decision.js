@@ -1,17 +1,22 @@
 'use strict';
-// Decisions: the fg_decision the library writes into one reused buffer,
-// copied out as a plain object. JS runs one call at a time per thread (and
-// each worker thread loads its own copy of this module), so one buffer serves
-// every handle.
+// Decisions: the fg_decision (or fg_verdict, which starts with one) the
+// library writes into one reused buffer, copied out as a Decision. JS runs
+// one call at a time per thread (and each worker thread loads its own copy
+// of this module), so one buffer serves every handle.
 
-const { layout } = require('./native.js');
+const { ffi, layout, limits } = require('./native.js');
+const { describe, u64 } = require('./args.js');
+const { statusError } = require('./errors.js');
 
 const OUTCOMES = Object.freeze(['admitted', 'denied', 'cannot_fit', 'suspended']);
 const TWO_POW_32 = 2 ** 32;
 
-const { decision: at, littleEndian } = layout;
-const bytes = new Uint8Array(new ArrayBuffer(at.size));
+const { decision: at, verdict, littleEndian } = layout;
+/** The out buffer of every check: big enough for an fg_verdict. */
+const bytes = new Uint8Array(new ArrayBuffer(Math.max(at.size, verdict.size)));
 const words = new Uint32Array(bytes.buffer);
+/** The out slot for a uint64_t result (a reservation's delay, a count). */
+const u64Out = new Uint32Array(2);
 const lo = littleEndian ? 0 : 1;
 const hi = 1 - lo;
 const LIMIT = at.limit / 4;
@@ -19,7 +24,7 @@ const REMAINING = at.remaining / 4;
 const RESET = at.resetAfterNs / 4;
 const RETRY = at.retryAfterNs / 4;
 const OUTCOME = at.outcome / 4;
-const SCOPE = at.scope / 4;
+const LAYER = verdict.layer / 4;
 const ADMITTED = at.admitted;
 
 /** A uint64 field as a number (exact up to 2^53; nearest double above). */
@@ -27,21 +32,101 @@ function u64At(word) {
   return words[word + lo] + words[word + hi] * TWO_POW_32;
 }
 
-/** The decision the last call wrote into `bytes`. */
-function readDecision() {
-  const resetAfterNs = u64At(RESET);
-  const retryAfterNs = u64At(RETRY);
-  return {
-    admitted: bytes[ADMITTED] !== 0,
-    outcome: OUTCOMES[words[OUTCOME]] ?? `unknown(${words[OUTCOME]})`,
-    limit: u64At(LIMIT),
-    remaining: u64At(REMAINING),
-    resetAfterNs,
-    resetAfterMs: resetAfterNs / 1e6,
-    retryAfterNs,
-    retryAfterMs: retryAfterNs / 1e6,
-    scope: words[SCOPE],
-  };
+/** The uint64_t the last call stored in `slot` (default u64Out), as a number. */
+function readU64Out(slot = u64Out) {
+  return slot[lo] + slot[hi] * TWO_POW_32;
 }
 
-module.exports = { OUTCOMES, decisionBuffer: bytes, readDecision };
+/**
+ * A decision as a plain-data object. Nanosecond and count fields are
+ * numbers, exact up to 2^53 (104 days of nanoseconds).
+ */
+class Decision {
+  constructor(admitted, outcome, limit, remaining, resetAfterNs, retryAfterNs, delayNs, scope, layer) {
+    this.admitted = admitted;
+    this.outcome = outcome;
+    this.limit = limit;
+    this.remaining = remaining;
+    this.resetAfterNs = resetAfterNs;
+    this.resetAfterMs = resetAfterNs / 1e6;
+    this.retryAfterNs = retryAfterNs;
+    this.retryAfterMs = retryAfterNs / 1e6;
+    this.delayNs = delayNs;
+    this.delayMs = delayNs / 1e6;
+    this.scope = scope;
+    this.layer = layer;
+  }
+
+  /**
+   * Whether at most `percent` (default 20, GenieOS's threshold) of the limit
+   * remains: time to slow down. The library decides (fg_decision_in_warning_zone).
+   */
+  inWarningZone(percent = limits.warningZonePercent) {
+    const threshold = u64(percent, 'percent');
+    const status = ffi.inWarningZone(encodeDecision(this, scratch), threshold, flag);
+    if (status !== 0) throw statusError(status);
+    return flag[0] !== 0;
+  }
+}
+
+const scratch = new Uint8Array(at.size);
+const flag = new Uint8Array(1);
+
+/**
+ * The decision the last call wrote into `bytes`: a single limit's own
+ * (scope and layer null) unless a policy names its deciding layer.
+ */
+function readDecision(delayNs = 0, scope = null, layer = null) {
+  const outcome = words[OUTCOME];
+  return new Decision(
+    bytes[ADMITTED] !== 0,
+    OUTCOMES[outcome] ?? `unknown(${outcome})`,
+    u64At(LIMIT),
+    u64At(REMAINING),
+    u64At(RESET),
+    u64At(RETRY),
+    delayNs,
+    scope,
+    layer,
+  );
+}
+
+/** The layer index of the fg_verdict the last policy check wrote. */
+function readVerdictLayer() {
+  return words[LAYER];
+}
+
+/**
+ * Writes a decision object (from this package, or built by hand with the
+ * same fields) into `target` as an fg_decision, for the library's renderers.
+ */
+function encodeDecision(decision, target) {
+  if (decision === null || typeof decision !== 'object') {
+    throw new TypeError(`decision must be a Decision, got ${describe(decision)}`);
+  }
+  const outcome = OUTCOMES.indexOf(decision.outcome);
+  if (outcome === -1) throw new TypeError(`decision.outcome must be one of ${OUTCOMES.join(', ')}, got ${describe(decision.outcome)}`);
+  if (typeof decision.admitted !== 'boolean') {
+    throw new TypeError(`decision.admitted must be a boolean, got ${describe(decision.admitted)}`);
+  }
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  target.fill(0);
+  view.setUint8(at.admitted, decision.admitted ? 1 : 0);
+  view.setInt32(at.outcome, outcome, littleEndian);
+  view.setBigUint64(at.limit, BigInt(u64(decision.limit, 'decision.limit')), littleEndian);
+  view.setBigUint64(at.remaining, BigInt(u64(decision.remaining, 'decision.remaining')), littleEndian);
+  view.setBigUint64(at.resetAfterNs, BigInt(u64(decision.resetAfterNs, 'decision.resetAfterNs')), littleEndian);
+  view.setBigUint64(at.retryAfterNs, BigInt(u64(decision.retryAfterNs, 'decision.retryAfterNs')), littleEndian);
+  return target;
+}
+
+module.exports = {
+  Decision,
+  OUTCOMES,
+  decisionBuffer: bytes,
+  encodeDecision,
+  readDecision,
+  readU64Out,
+  readVerdictLayer,
+  u64Out,
+};

@@ -13,12 +13,36 @@ const STATUS = Object.freeze({
   STRUCT_SIZE: -3,
   INVALID_LENGTH: -4,
   INVALID_ARGUMENT: -5,
+  BUFFER_TOO_SMALL: -6,
+  INVALID_UTF8: -7,
+  KEY_KIND_MISMATCH: -8,
   ZERO_COUNT: -10,
   ZERO_PERIOD: -11,
   ZERO_BURST: -12,
   PERIOD_TOO_LONG: -13,
   RATE_TOO_HIGH: -14,
   BURST_TOO_LARGE: -15,
+  LOCKOUT_TOO_LONG: -16,
+  NO_LAYERS: -20,
+  TOO_MANY_LAYERS: -21,
+  LAYER_KEY_COUNT: -22,
+  NO_SUCH_LAYER: -23,
+  ZERO_LIMIT: -30,
+  LIMIT_TOO_LARGE: -31,
+  ZERO_WINDOW: -32,
+  WINDOW_TOO_LONG: -33,
+  PERMIT_ALREADY_RELEASED: -40,
+  FOREIGN_PERMIT: -41,
+  INVALID_RETRY_AFTER: -50,
+  INVALID_TEMPLATE: -51,
+  INVALID_RETRY_POLICY: -52,
+  INVALID_POLICY_NAME: -53,
+  ZERO_CAPACITY: -60,
+  CAPACITY_TOO_LARGE: -61,
+  EMPTY_KEY: -62,
+  KEY_TOO_LONG: -63,
+  TABLE_FULL: -64,
+  TOO_MANY_OVERRIDES: -65,
   PANIC: -100,
 });
 
@@ -28,15 +52,34 @@ const NAMES = new Map(Object.entries(STATUS).map(([name, value]) => [value, name
 const RANGE_STATUSES = new Set([
   STATUS.INVALID_LENGTH,
   STATUS.INVALID_ARGUMENT,
+  STATUS.INVALID_UTF8,
   STATUS.ZERO_COUNT,
   STATUS.ZERO_PERIOD,
   STATUS.ZERO_BURST,
   STATUS.PERIOD_TOO_LONG,
   STATUS.RATE_TOO_HIGH,
   STATUS.BURST_TOO_LARGE,
+  STATUS.LOCKOUT_TOO_LONG,
+  STATUS.NO_LAYERS,
+  STATUS.TOO_MANY_LAYERS,
+  STATUS.LAYER_KEY_COUNT,
+  STATUS.NO_SUCH_LAYER,
+  STATUS.ZERO_LIMIT,
+  STATUS.LIMIT_TOO_LARGE,
+  STATUS.ZERO_WINDOW,
+  STATUS.WINDOW_TOO_LONG,
+  STATUS.INVALID_TEMPLATE,
+  STATUS.INVALID_POLICY_NAME,
+  STATUS.ZERO_CAPACITY,
+  STATUS.CAPACITY_TOO_LARGE,
+  STATUS.EMPTY_KEY,
+  STATUS.KEY_TOO_LONG,
 ]);
 
-/** A failure that is not the caller's argument: a closed handle, a library bug. */
+/**
+ * A failure that is not an argument's range: a closed handle, a permit
+ * released twice or to another cap, a full key table, a library bug.
+ */
 class FloodgateError extends Error {
   constructor(message, code, status) {
     super(message);

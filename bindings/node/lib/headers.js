@@ -1,103 +1,248 @@
 'use strict';
-// What a client reads from a decision: rate-limit header values and the
-// GenieOS JSON error body (shared/seeds/001). The C ABI does not export
-// header rendering yet, so these follow the Rust renderer's rules
-// (src/headers): Retry-After in decimal seconds rounded UP (never 0 while
-// denied), X-RateLimit-Reset as ISO-8601 UTC rounded up to the second.
+// What a client reads from a decision, rendered by the library
+// (fg_headers_render, fg_error_body_render) so every floodgate binding
+// writes the same fields and bodies: X-RateLimit-*, Retry-After, the IETF
+// draft RateLimit fields, and the GenieOS or Clarifai JSON 429 body.
 
-const NS_PER_SECOND = 1_000_000_000n;
-const NS_PER_MS = 1_000_000n;
+const { ffi, layout, sizes } = require('./native.js');
+const { describe, options, u64 } = require('./args.js');
+const { STATUS, closedError, statusError } = require('./errors.js');
+const { encodeDecision, readU64Out, u64Out } = require('./decision.js');
+const { adopt, release } = require('./handle.js');
 
-/** An integer count of nanoseconds (number or bigint) as a bigint. */
-function nanos(value) {
-  return typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
+const NO_LEGACY_FIELDS = 1;
+const BODY_SHAPES = Object.freeze({ genieos_key: 0, genieos_workspace: 1, genieos: 2, clarifai: 3 });
+const BODY_NUMERIC_CODE = 1;
+
+const decision = new Uint8Array(layout.decision.size);
+/** Rendered text lands here; grown when the library asks for more. */
+let text = Buffer.alloc(1024);
+
+function text_(value, name) {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+  return value;
 }
 
 /**
- * `Retry-After` for a wait of `ns`: decimal seconds with at most `decimals`
- * digits (0 = whole seconds), rounded up, trailing zeros dropped.
- * 33_333_334 ns reads "0.1" (1 decimal), "0.034" (3) or "1" (0).
+ * `value` as UTF-8 bytes with a spare NUL: koffi passes an empty buffer as
+ * NULL, which the library refuses even with a length of 0.
  */
-function retryAfterSeconds(ns, decimals = 1) {
-  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 9) {
-    throw new RangeError(`decimals must be an integer from 0 to 9, got ${decimals}`);
+function utf8(value) {
+  const bytes = Buffer.allocUnsafe(Buffer.byteLength(value) + 1);
+  bytes[bytes.length - 1] = 0;
+  bytes.utf8Write(value);
+  return bytes;
+}
+
+function scopeName(value) {
+  if (text_(value, 'scope') === '') throw new RangeError('scope must not be empty');
+  return utf8(value);
+}
+
+function decimals(value) {
+  if (!Number.isInteger(value)) throw new TypeError(`retryAfterDecimals must be an integer, got ${describe(value)}`);
+  if (value < 0 || value > 9) throw new RangeError(`retryAfterDecimals must be from 0 to 9, got ${value}`);
+  return value;
+}
+
+/** A (pointer, length) text field of a config struct: null keeps the library's default. */
+function field(value, name) {
+  return value === undefined ? [null, 0] : [text_(value, name), Buffer.byteLength(value)];
+}
+
+/**
+ * Calls `render(buffer, capacity)` (storing the length in u64Out) into the
+ * shared text buffer, growing it once if the library asks, and returns the text.
+ */
+function renderText(render) {
+  let status = render(text, text.length);
+  if (status === STATUS.BUFFER_TOO_SMALL) {
+    text = Buffer.alloc(readU64Out() + 1);
+    status = render(text, text.length);
   }
-  const unit = 10n ** BigInt(9 - decimals);
-  const units = (nanos(ns) + unit - 1n) / unit;
-  const scale = 10n ** BigInt(decimals);
-  const whole = units / scale;
-  const fraction = units % scale;
-  if (fraction === 0n) return String(whole);
-  return `${whole}.${String(fraction).padStart(decimals, '0').replace(/0+$/, '')}`;
+  if (status !== 0) throw statusError(status);
+  return text.toString('utf8', 0, readU64Out());
 }
 
-/**
- * `X-RateLimit-Reset`: the UTC instant `resetAfterNs` after `nowMs` (Unix
- * milliseconds), rounded up to the second: "2026-04-20T12:34:00Z".
- */
-function resetTimestamp(resetAfterNs, nowMs = Date.now()) {
-  const resetNs = BigInt(Math.trunc(nowMs)) * NS_PER_MS + nanos(resetAfterNs);
-  const seconds = (resetNs + NS_PER_SECOND - 1n) / NS_PER_SECOND;
-  return new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** Wall-clock Unix nanoseconds from options { nowMs } (default Date.now()). */
+function unixNs(nowMs) {
+  const ms = nowMs === undefined ? Date.now() : nowMs;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TypeError(`nowMs must be a finite number, got ${describe(ms)}`);
+  if (ms < 0) throw new RangeError(`nowMs must not be negative, got ${ms}`);
+  return BigInt(Math.trunc(ms)) * 1_000_000n;
 }
 
-/**
- * The response header fields for `decision`: X-RateLimit-Limit, -Remaining,
- * -Reset, -Scope, and Retry-After when the request was denied.
- */
-function rateLimitHeaders(decision, options = {}) {
-  const { scope = 'key', nowMs = Date.now(), retryAfterDecimals = 1 } = options;
-  const fields = {
-    'X-RateLimit-Limit': String(decision.limit),
-    'X-RateLimit-Remaining': String(decision.remaining),
-    'X-RateLimit-Reset': resetTimestamp(decision.resetAfterNs, nowMs),
-    'X-RateLimit-Scope': scope,
-  };
-  if (decision.retryAfterNs > 0) {
-    fields['Retry-After'] = retryAfterSeconds(decision.retryAfterNs, retryAfterDecimals);
+/** Rate-limit response fields for decisions. */
+class HeaderRenderer {
+  #handle;
+
+  /**
+   * `retryAfterDecimals` (default 1, GenieOS's "0.6"; 0 for whole seconds),
+   * `legacyFields` (default true: X-RateLimit-*), `policy` ({ name, quota,
+   * windowNs }) to add the IETF draft RateLimit-Policy and RateLimit fields.
+   */
+  constructor(opts) {
+    const { retryAfterDecimals = 1, legacyFields = true, policy } = options(opts, 'options');
+    if (typeof legacyFields !== 'boolean') throw new TypeError(`legacyFields must be a boolean, got ${describe(legacyFields)}`);
+    const draft = policy === undefined ? undefined : options(policy, 'policy');
+    const [name, nameLen] = draft === undefined ? [null, 0] : field(text_(draft.name, 'policy.name'), 'policy.name');
+    const config = {
+      struct_size: sizes.headersConfig,
+      flags: legacyFields ? 0 : NO_LEGACY_FIELDS,
+      retry_after_decimals: decimals(retryAfterDecimals),
+      policy_name: name,
+      policy_name_len: nameLen,
+      policy_quota: draft === undefined ? 0 : u64(draft.quota, 'policy.quota'),
+      policy_window_ns: draft === undefined ? 0 : u64(draft.windowNs, 'policy.windowNs'),
+    };
+    const out = [null];
+    const status = ffi.headersNew(config, out);
+    if (status !== 0) throw statusError(status);
+    this.#handle = out[0];
+    adopt(this, this.#handle, ffi.headersFree);
   }
-  return fields;
+
+  /**
+   * The fields for `decision` as seen from `scope` (default 'key'; a policy
+   * decision's own scope), at wall-clock `nowMs` (default Date.now()), as
+   * { name: value } in the library's order.
+   */
+  render(value, opts) {
+    const handle = this.#live();
+    const { scope = value?.scope ?? 'key', nowMs } = options(opts, 'options');
+    const bytes = encodeDecision(value, decision);
+    const name = scopeName(scope);
+    const now = unixNs(nowMs);
+    const lines = renderText((buffer, capacity) =>
+      ffi.headersRender(handle, bytes, name, name.length - 1, now, buffer, capacity, u64Out),
+    );
+    const fields = {};
+    for (const line of lines.split('\r\n')) {
+      if (line === '') continue;
+      const colon = line.indexOf(': ');
+      fields[line.slice(0, colon)] = line.slice(colon + 2);
+    }
+    return fields;
+  }
+
+  #live() {
+    if (this.#handle === null) throw closedError('HeaderRenderer');
+    return this.#handle;
+  }
+
+  get closed() {
+    return this.#handle === null;
+  }
+
+  close() {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    release(this, handle, ffi.headersFree);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
 }
 
-const DEFAULT_MESSAGE = 'API key exceeded its rate limit. Retry after {retryAfter}s.';
-const CANNOT_FIT_MESSAGE = "The request costs more than the rate limit's burst; it can never be admitted.";
-const SUSPENDED_MESSAGE = 'The key is suspended until further notice.';
+/** A 429 JSON body template. */
+class ErrorBody {
+  #handle;
 
-/** Fills `{retryAfter}`, `{limit}`, `{remaining}` and `{scope}` in `template`. */
-function fillTemplate(template, values) {
-  return template.replace(/\{(retryAfter|limit|remaining|scope)\}/g, (_, name) => String(values[name]));
-}
-
-/**
- * The GenieOS 429 body for a denied `decision`:
- * {"error":{"type","code","message","retry_after_seconds","request_id"}}.
- * `retry_after_seconds` is the number Retry-After carries, or null when no
- * wait helps (the cost exceeds the burst; a suspension without an end).
- */
-function errorBody(decision, options = {}) {
-  const {
-    type = 'rate_limit_exceeded',
-    code = 'key_rate_limit',
-    message = DEFAULT_MESSAGE,
-    scope = 'key',
-    requestId,
-    retryAfterDecimals = 1,
-  } = options;
-  const retryAfter =
-    decision.retryAfterNs > 0 ? retryAfterSeconds(decision.retryAfterNs, retryAfterDecimals) : null;
-  const text =
-    retryAfter === null
-      ? decision.outcome === 'suspended' ? SUSPENDED_MESSAGE : CANNOT_FIT_MESSAGE
-      : fillTemplate(message, { retryAfter, limit: decision.limit, remaining: decision.remaining, scope });
-  return JSON.stringify({
-    error: {
-      type,
+  /**
+   * `shape`: 'genieos_key' (default: code key_rate_limit), 'genieos_workspace'
+   * (workspace_rate_limit), 'genieos' (your `code` and `message`) or
+   * 'clarifai' (CONN_THROTTLED, `message` as details). Optional: `type`
+   * (GenieOS), `description` (Clarifai), `numericCode` (a JSON number code,
+   * Clarifai's 11005), `cannotFitMessage`, `retryAfterDecimals` (default 1).
+   * Messages may use {retry_after}, {limit}, {remaining} and {scope}.
+   */
+  constructor(opts) {
+    const o = options(opts, 'options');
+    const shape = o.shape ?? 'genieos_key';
+    if (typeof shape !== 'string') throw new TypeError(`shape must be a string, got ${describe(shape)}`);
+    if (!(shape in BODY_SHAPES)) throw new RangeError(`shape must be one of ${Object.keys(BODY_SHAPES).join(', ')}, got '${shape}'`);
+    const [code, codeLen] = field(o.code, 'code');
+    const [message, messageLen] = field(o.message, 'message');
+    const [type, typeLen] = field(o.type, 'type');
+    const [description, descriptionLen] = field(o.description, 'description');
+    const [cannotFit, cannotFitLen] = field(o.cannotFitMessage, 'cannotFitMessage');
+    const config = {
+      struct_size: sizes.bodyConfig,
+      shape: BODY_SHAPES[shape],
+      flags: o.numericCode === undefined ? 0 : BODY_NUMERIC_CODE,
+      retry_after_decimals: decimals(o.retryAfterDecimals ?? 1),
       code,
-      message: text,
-      retry_after_seconds: retryAfter === null ? null : Number(retryAfter),
-      request_id: requestId,
-    },
-  });
+      code_len: codeLen,
+      numeric_code: o.numericCode === undefined ? 0 : u64(o.numericCode, 'numericCode'),
+      message,
+      message_len: messageLen,
+      type_name: type,
+      type_name_len: typeLen,
+      description,
+      description_len: descriptionLen,
+      cannot_fit_message: cannotFit,
+      cannot_fit_message_len: cannotFitLen,
+    };
+    const out = [null];
+    const status = ffi.bodyNew(config, out);
+    if (status !== 0) throw statusError(status);
+    this.#handle = out[0];
+    adopt(this, this.#handle, ffi.bodyFree);
+  }
+
+  /** GenieOS per-key body. */
+  static genieosKey(opts) {
+    return new ErrorBody({ ...options(opts, 'options'), shape: 'genieos_key' });
+  }
+
+  /** GenieOS per-workspace body. */
+  static genieosWorkspace(opts) {
+    return new ErrorBody({ ...options(opts, 'options'), shape: 'genieos_workspace' });
+  }
+
+  /** A GenieOS body with your code and message template. */
+  static genieos(code, message, opts) {
+    return new ErrorBody({ ...options(opts, 'options'), shape: 'genieos', code, message });
+  }
+
+  /** A Clarifai body (CONN_THROTTLED) with `details` as its message template. */
+  static clarifai(details, opts) {
+    return new ErrorBody({ ...options(opts, 'options'), shape: 'clarifai', message: details });
+  }
+
+  /** The JSON body for `decision` from `scope` (default: its own, else 'key'), answering `requestId`. */
+  render(value, opts) {
+    const handle = this.#live();
+    const { scope = value?.scope ?? 'key', requestId = '' } = options(opts, 'options');
+    const bytes = encodeDecision(value, decision);
+    const name = scopeName(scope);
+    const id = utf8(text_(requestId, 'requestId'));
+    return renderText((buffer, capacity) =>
+      ffi.bodyRender(handle, bytes, name, name.length - 1, id, id.length - 1, buffer, capacity, u64Out),
+    );
+  }
+
+  #live() {
+    if (this.#handle === null) throw closedError('ErrorBody');
+    return this.#handle;
+  }
+
+  get closed() {
+    return this.#handle === null;
+  }
+
+  close() {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    release(this, handle, ffi.bodyFree);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
 }
 
-module.exports = { DEFAULT_MESSAGE, errorBody, rateLimitHeaders, resetTimestamp, retryAfterSeconds };
+module.exports = { ErrorBody, HeaderRenderer };

@@ -2,19 +2,14 @@
 // Limiter: one lock-free GCRA bucket (fg_limiter) behind a JS object.
 
 const { ffi, layout } = require('./native.js');
-const { u64 } = require('./args.js');
+const { cost, u64 } = require('./args.js');
 const { closedError, statusError } = require('./errors.js');
-const { decisionBuffer, readDecision } = require('./decision.js');
+const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { adopt, release } = require('./handle.js');
+const { HANDLE } = require('./handle.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
 
-/**
- * A cost as the library takes it. Small non-negative integers, the common
- * case, skip the full check.
- */
-function cost(value, name) {
-  return typeof value === 'number' && value >>> 0 === value ? value : u64(value, name);
-}
+const suspended = new Uint8Array(1);
 
 class Limiter {
   #handle;
@@ -78,12 +73,72 @@ class Limiter {
     if (status !== 0) throw statusError(status);
   }
 
+  /**
+   * Delay instead of reject: reserves `amount` units if they are available
+   * within `maxWaitNs`; `delayNs` is how long to wait before proceeding (0 at
+   * once). Past `maxWaitNs` it is denied like a check. Cancel an admitted
+   * reservation with refund(amount).
+   */
+  reserve(amount, maxWaitNs, nowNs) {
+    const handle = this.#live();
+    const units = cost(amount, 'cost');
+    const maxWait = u64(maxWaitNs, 'maxWaitNs');
+    const status =
+      nowNs === undefined
+        ? ffi.limiterReserve(handle, units, maxWait, decisionBuffer, u64Out)
+        : ffi.limiterReserveAt(handle, units, maxWait, u64(nowNs, 'nowNs'), decisionBuffer, u64Out);
+    if (status !== 0) throw statusError(status);
+    return readDecision(readU64Out());
+  }
+
+  /**
+   * Suspends the bucket until `untilNs` on its timeline (the library's clock,
+   * or yours for `nowNs` users), or indefinitely when `untilNs` is null.
+   * Checks meanwhile answer outcome 'suspended' and charge nothing.
+   */
+  suspendUntil(untilNs) {
+    const handle = this.#live();
+    const status =
+      untilNs === null ? ffi.limiterSuspend(handle) : ffi.limiterSuspendUntil(handle, u64(untilNs, 'untilNs'));
+    if (status !== 0) throw statusError(status);
+  }
+
+  /** Suspends the bucket for `durationNs` from now on the library's clock. */
+  suspendFor(durationNs) {
+    const handle = this.#live();
+    const status = ffi.limiterSuspendFor(handle, u64(durationNs, 'durationNs'));
+    if (status !== 0) throw statusError(status);
+  }
+
+  /** Ends a suspension; the next check is decided by the bucket again. */
+  liftSuspension() {
+    const status = ffi.limiterLiftSuspension(this.#live());
+    if (status !== 0) throw statusError(status);
+  }
+
+  /**
+   * Whether the bucket is suspended at `nowNs` (on its timeline), and until
+   * when: `untilNs` null for a suspension without an end (or none).
+   */
+  suspensionAt(nowNs) {
+    const handle = this.#live();
+    const status = ffi.limiterSuspensionAt(handle, u64(nowNs, 'nowNs'), suspended, u64Out);
+    if (status !== 0) throw statusError(status);
+    const until = readU64Out();
+    return { suspended: suspended[0] !== 0, untilNs: until === 0 ? null : until };
+  }
+
   /** The quota in force. */
   get quota() {
     const bytes = quotaBuffer();
     const status = ffi.limiterQuota(this.#live(), bytes);
     if (status !== 0) throw statusError(status);
     return decodeQuota(bytes);
+  }
+
+  /** The native handle, for a Policy layer (throws once closed). */
+  get [HANDLE]() {
+    return this.#live();
   }
 
   get closed() {

@@ -1,11 +1,14 @@
 'use strict';
 // HTTP middleware: one function that is a node:http guard, an Express/Connect
-// middleware and (through fastifyHook) a Fastify onRequest hook.
+// middleware and (through fastifyHook) a Fastify onRequest hook. Requests are
+// charged to a KeyedLimiter by their key, or to a Policy by one key per
+// layer; the library renders every header and body.
 
 const { randomUUID } = require('node:crypto');
 const { describe, ensureFunction, options: ensureOptions, u64 } = require('./args.js');
-const { Limiter } = require('./limiter.js');
-const { DEFAULT_MESSAGE, errorBody, rateLimitHeaders } = require('./headers.js');
+const { KeyedLimiter } = require('./keyed.js');
+const { Policy } = require('./policy.js');
+const { ErrorBody, HeaderRenderer } = require('./headers.js');
 
 /** Key functions: which bucket a request is charged to (null: not limited). */
 const keys = Object.freeze({
@@ -33,72 +36,108 @@ function requestIdFromHeader(req) {
   return typeof sent === 'string' && sent !== '' ? sent : `req_${randomUUID().replaceAll('-', '')}`;
 }
 
+/** The default 429 body of a scope: GenieOS's workspace body for 'workspace', its key body otherwise. */
+function defaultBodies(retryAfterDecimals) {
+  const made = new Map();
+  return (scope) => {
+    let body = made.get(scope);
+    if (body === undefined) {
+      body =
+        scope === 'workspace'
+          ? ErrorBody.genieosWorkspace({ retryAfterDecimals })
+          : ErrorBody.genieosKey({ retryAfterDecimals });
+      made.set(scope, body);
+    }
+    return body;
+  };
+}
+
+/** The 403 body of a suspended scope: GenieOS shape, code `<scope>_suspended`. */
+function suspendedBodies() {
+  const made = new Map();
+  return (scope) => {
+    let body = made.get(scope);
+    if (body === undefined) {
+      body = ErrorBody.genieos(`${scope}_suspended`, 'This {scope} is suspended.', { type: 'suspended', retryAfterDecimals: 0 });
+      made.set(scope, body);
+    }
+    return body;
+  };
+}
+
 /** Validates middleware options once, so a request never meets a bad config. */
 function settings(opts) {
   const o = ensureOptions(opts, 'options');
-  const { limiter } = o;
-  const keyed = !(limiter instanceof Limiter);
-  if (keyed && (limiter === null || typeof limiter !== 'object' || typeof limiter.check !== 'function')) {
-    throw new TypeError(`limiter must be a Limiter or an object with check(key, cost), got ${describe(limiter)}`);
+  const { limiter, policy } = o;
+  if ((limiter === undefined) === (policy === undefined)) {
+    throw new TypeError('options must name exactly one of limiter (a KeyedLimiter) and policy (a Policy)');
+  }
+  let check;
+  if (policy !== undefined) {
+    if (!(policy instanceof Policy)) throw new TypeError(`policy must be a Policy, got ${describe(policy)}`);
+    const keysOf = ensureFunction(o.keys, 'keys');
+    check = (req, cost) => {
+      const layerKeys = keysOf(req);
+      return layerKeys === null || layerKeys === undefined ? null : policy.check(layerKeys, cost);
+    };
+  } else {
+    if (!(limiter instanceof KeyedLimiter)) throw new TypeError(`limiter must be a KeyedLimiter, got ${describe(limiter)}`);
+    const keyOf = ensureFunction(o.key ?? keys.ip, 'key');
+    check = (req, cost) => {
+      const key = keyOf(req);
+      return key === null || key === undefined ? null : limiter.check(key, cost);
+    };
   }
   const cost = o.cost ?? 1;
   if (typeof cost !== 'function') u64(cost, 'cost');
-  const message = o.message ?? DEFAULT_MESSAGE;
-  if (typeof message !== 'string') throw new TypeError(`message must be a string, got ${describe(message)}`);
   const scope = o.scope ?? 'key';
   if (typeof scope !== 'string' || !/^[\x21-\x7e]+$/.test(scope)) {
     throw new TypeError(`scope must be a printable ASCII token, got ${describe(scope)}`);
   }
   const retryAfterDecimals = o.retryAfterDecimals ?? 1;
-  if (!Number.isInteger(retryAfterDecimals) || retryAfterDecimals < 0 || retryAfterDecimals > 9) {
-    throw new RangeError(`retryAfterDecimals must be an integer from 0 to 9, got ${retryAfterDecimals}`);
-  }
+  const headers = o.headers ?? new HeaderRenderer({ retryAfterDecimals });
+  if (!(headers instanceof HeaderRenderer)) throw new TypeError(`headers must be a HeaderRenderer, got ${describe(headers)}`);
+  let bodyFor;
+  if (o.errorBody instanceof ErrorBody) bodyFor = () => o.errorBody;
+  else if (o.errorBody === undefined) bodyFor = defaultBodies(retryAfterDecimals);
+  else bodyFor = ensureFunction(o.errorBody, 'errorBody');
   return {
-    check: keyed ? (key, units) => limiter.check(key, units) : (_key, units) => limiter.check(units),
-    key: ensureFunction(o.key ?? keys.ip, 'key'),
+    check,
     cost,
     scope,
-    type: o.errorType ?? 'rate_limit_exceeded',
-    code: o.errorCode ?? 'key_rate_limit',
-    message,
-    retryAfterDecimals,
+    headers,
+    bodyFor,
+    suspendedBodyFor: suspendedBodies(),
     requestId: ensureFunction(o.requestId ?? requestIdFromHeader, 'requestId'),
     now: ensureFunction(o.now ?? Date.now, 'now'),
   };
 }
 
 /**
- * Decides one request: `{ decision, headers, body }` where `body` is the 429
- * JSON when denied, or null when the request was not limited (no key).
+ * Decides one request: `{ status, headers, body }` (status 200 and body null
+ * when admitted), or null when the request was not limited (no key).
  */
 function decide(config, req) {
-  const key = config.key(req);
-  if (key === null || key === undefined) return null;
   const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
-  const decision = config.check(key, cost);
-  const headers = rateLimitHeaders(decision, {
-    scope: config.scope,
-    nowMs: config.now(),
-    retryAfterDecimals: config.retryAfterDecimals,
-  });
-  const body = decision.admitted
-    ? null
-    : errorBody(decision, {
-        type: config.type,
-        code: config.code,
-        message: config.message,
-        scope: config.scope,
-        requestId: config.requestId(req),
-        retryAfterDecimals: config.retryAfterDecimals,
-      });
-  return { decision, headers, body };
+  const decision = config.check(req, cost);
+  if (decision === null) return null;
+  const scope = decision.scope ?? config.scope;
+  if (decision.outcome === 'suspended') {
+    const body = config.suspendedBodyFor(scope).render(decision, { scope, requestId: config.requestId(req) });
+    return { status: 403, headers: {}, body };
+  }
+  const headers = config.headers.render(decision, { scope, nowMs: config.now() });
+  if (decision.admitted) return { status: 200, headers, body: null };
+  const errorBody = config.bodyFor(scope);
+  if (!(errorBody instanceof ErrorBody)) throw new TypeError(`errorBody(scope) must return an ErrorBody, got ${describe(errorBody)}`);
+  return { status: 429, headers, body: errorBody.render(decision, { scope, requestId: config.requestId(req) }) };
 }
 
 /**
  * `rateLimit(options)` returns `(req, res, next?) => boolean`. It sets the
- * X-RateLimit-* headers on `res`; when denied it ends `res` with 429,
- * Retry-After and the JSON error body and returns false. When admitted it
- * calls `next()` if given (Express) and returns true (node:http).
+ * rate-limit headers on `res`; when refused it ends `res` with 429 (403 for a
+ * suspended key) and the JSON body and returns false. When admitted it calls
+ * `next()` if given (Express) and returns true (node:http).
  */
 function rateLimit(opts) {
   const config = settings(opts);
@@ -116,7 +155,7 @@ function rateLimit(opts) {
     if (verdict !== null) {
       for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
       if (verdict.body !== null) {
-        res.statusCode = 429;
+        res.statusCode = verdict.status;
         res.setHeader('Content-Type', 'application/json');
         res.setHeader('Content-Length', Buffer.byteLength(verdict.body));
         res.end(verdict.body);
@@ -139,7 +178,7 @@ function fastifyHook(opts) {
     if (verdict === null) return;
     reply.headers(verdict.headers);
     if (verdict.body !== null) {
-      await reply.code(429).type('application/json').send(verdict.body);
+      await reply.code(verdict.status).type('application/json').send(verdict.body);
     }
   };
 }

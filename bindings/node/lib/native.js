@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 0;
+const ABI_MINOR = 1;
 
 function loadLibrary() {
   let file = libraryPath();
@@ -48,12 +48,21 @@ function loadLibrary() {
 
 const { library, version } = loadLibrary();
 
+// Constants of include/floodgate.h this package relies on (test/abi.test.js
+// checks them against the header).
+const limits = Object.freeze({
+  maxKeyLen: 4096, // FG_MAX_KEY_LEN
+  maxLayers: 32, // FG_MAX_LAYERS
+  warningZonePercent: 20, // FG_WARNING_ZONE_PERCENT
+});
+
 // Layout-only type declarations: koffi computes the C offsets for this platform.
 const QuotaStruct = koffi.struct('fg_quota', {
   struct_size: 'size_t',
   count: 'uint64_t',
   period_ns: 'uint64_t',
   burst: 'uint64_t',
+  lockout_ns: 'uint64_t',
 });
 const DecisionStruct = koffi.struct('fg_decision', {
   admitted: 'bool',
@@ -64,45 +73,234 @@ const DecisionStruct = koffi.struct('fg_decision', {
   retry_after_ns: 'uint64_t',
   scope: 'uint32_t',
 });
+const VerdictStruct = koffi.struct('fg_verdict', {
+  decision: DecisionStruct,
+  layer: 'uint32_t',
+  scope_name: 'const char *',
+});
+const PermitStruct = koffi.struct('fg_permit', { owner: 'uint64_t', ticket: 'uint64_t' });
+const AcquisitionStruct = koffi.struct('fg_acquisition', {
+  acquired: 'bool',
+  permit: PermitStruct,
+  in_flight: 'uint64_t',
+  limit: 'uint64_t',
+});
+const LayerKeyStruct = koffi.struct('fg_layer_key', {
+  kind: 'uint32_t',
+  id: 'uint64_t',
+  bytes: 'void *',
+  len: 'size_t',
+});
+const CountsStruct = koffi.struct('fg_policy_counts', {
+  admitted: 'uint64_t',
+  denied: 'uint64_t',
+  suspended: 'uint64_t',
+});
+// Config structs are built once per handle, so koffi marshals them from
+// plain objects (strings as pointers, handles as pointers).
+const KeyedConfigStruct = koffi.struct('fg_keyed_config', {
+  struct_size: 'size_t',
+  key_kind: 'uint32_t',
+  on_full: 'uint32_t',
+  capacity: 'uint64_t',
+  max_overrides: 'uint64_t',
+});
+const LayerStruct = koffi.struct('fg_layer', {
+  struct_size: 'size_t',
+  scope: 'uint32_t',
+  flags: 'uint32_t',
+  name: 'const char *',
+  name_len: 'size_t',
+  limiter: 'void *',
+  keyed_limiter: 'void *',
+  window: 'void *',
+});
+const HeadersConfigStruct = koffi.struct('fg_headers_config', {
+  struct_size: 'size_t',
+  flags: 'uint32_t',
+  retry_after_decimals: 'uint32_t',
+  policy_name: 'const char *',
+  policy_name_len: 'size_t',
+  policy_quota: 'uint64_t',
+  policy_window_ns: 'uint64_t',
+});
+const BodyConfigStruct = koffi.struct('fg_error_body_config', {
+  struct_size: 'size_t',
+  shape: 'uint32_t',
+  flags: 'uint32_t',
+  retry_after_decimals: 'uint32_t',
+  code: 'const char *',
+  code_len: 'size_t',
+  numeric_code: 'uint64_t',
+  message: 'const char *',
+  message_len: 'size_t',
+  type_name: 'const char *',
+  type_name_len: 'size_t',
+  description: 'const char *',
+  description_len: 'size_t',
+  cannot_fit_message: 'const char *',
+  cannot_fit_message_len: 'size_t',
+});
+
+const offsets = (struct, fields) =>
+  Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, koffi.offsetof(struct, field)]));
 
 /** Byte offsets and sizes of the C structs, for typed-array access. */
 const layout = {
   quota: {
     size: koffi.sizeof(QuotaStruct),
     structSizeBytes: koffi.sizeof('size_t'),
-    structSize: koffi.offsetof(QuotaStruct, 'struct_size'),
-    count: koffi.offsetof(QuotaStruct, 'count'),
-    periodNs: koffi.offsetof(QuotaStruct, 'period_ns'),
-    burst: koffi.offsetof(QuotaStruct, 'burst'),
+    ...offsets(QuotaStruct, {
+      structSize: 'struct_size',
+      count: 'count',
+      periodNs: 'period_ns',
+      burst: 'burst',
+      lockoutNs: 'lockout_ns',
+    }),
   },
   decision: {
     size: koffi.sizeof(DecisionStruct),
-    admitted: koffi.offsetof(DecisionStruct, 'admitted'),
-    outcome: koffi.offsetof(DecisionStruct, 'outcome'),
-    limit: koffi.offsetof(DecisionStruct, 'limit'),
-    remaining: koffi.offsetof(DecisionStruct, 'remaining'),
-    resetAfterNs: koffi.offsetof(DecisionStruct, 'reset_after_ns'),
-    retryAfterNs: koffi.offsetof(DecisionStruct, 'retry_after_ns'),
-    scope: koffi.offsetof(DecisionStruct, 'scope'),
+    ...offsets(DecisionStruct, {
+      admitted: 'admitted',
+      outcome: 'outcome',
+      limit: 'limit',
+      remaining: 'remaining',
+      resetAfterNs: 'reset_after_ns',
+      retryAfterNs: 'retry_after_ns',
+      scope: 'scope',
+    }),
+  },
+  verdict: {
+    size: koffi.sizeof(VerdictStruct),
+    ...offsets(VerdictStruct, { decision: 'decision', layer: 'layer' }),
+  },
+  acquisition: {
+    size: koffi.sizeof(AcquisitionStruct),
+    ...offsets(AcquisitionStruct, { acquired: 'acquired', permit: 'permit', inFlight: 'in_flight', limit: 'limit' }),
+    owner: koffi.offsetof(AcquisitionStruct, 'permit') + koffi.offsetof(PermitStruct, 'owner'),
+    ticket: koffi.offsetof(AcquisitionStruct, 'permit') + koffi.offsetof(PermitStruct, 'ticket'),
+  },
+  layerKey: {
+    size: koffi.sizeof(LayerKeyStruct),
+    ...offsets(LayerKeyStruct, { kind: 'kind', id: 'id', bytes: 'bytes', len: 'len' }),
+  },
+  counts: {
+    size: koffi.sizeof(CountsStruct),
+    ...offsets(CountsStruct, { first: 'admitted', second: 'denied', third: 'suspended' }),
+  },
+  sizes: {
+    keyedConfig: koffi.sizeof(KeyedConfigStruct),
+    layer: koffi.sizeof(LayerStruct),
+    headersConfig: koffi.sizeof(HeadersConfigStruct),
+    bodyConfig: koffi.sizeof(BodyConfigStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
 
 // Handles are koffi 3 pointers (BigInt); out-structs are typed arrays.
 const fn = (name, result, params) => library.func(name, result, params);
+const H = 'void *'; // a handle, or caller-owned bytes
+const U64 = 'uint64_t';
+const S = 'int32_t'; // fg_status
 const ffi = {
-  limiterNew: library.func('int32_t fg_limiter_new(void *quota, _Out_ void **out)'),
-  limiterFree: fn('fg_limiter_free', 'void', ['void *']),
-  limiterCheck: fn('fg_limiter_check', 'int32_t', ['void *', 'uint64_t', 'void *']),
-  limiterCheckAt: fn('fg_limiter_check_at', 'int32_t', ['void *', 'uint64_t', 'uint64_t', 'void *']),
-  limiterPeek: fn('fg_limiter_peek', 'int32_t', ['void *', 'void *']),
-  limiterPeekAt: fn('fg_limiter_peek_at', 'int32_t', ['void *', 'uint64_t', 'void *']),
-  limiterRefund: fn('fg_limiter_refund', 'int32_t', ['void *', 'uint64_t', 'void *']),
-  limiterRefundAt: fn('fg_limiter_refund_at', 'int32_t', ['void *', 'uint64_t', 'uint64_t', 'void *']),
-  limiterReconfigure: fn('fg_limiter_reconfigure', 'int32_t', ['void *', 'void *']),
-  limiterReconfigureAt: fn('fg_limiter_reconfigure_at', 'int32_t', ['void *', 'void *', 'uint64_t']),
-  limiterQuota: fn('fg_limiter_quota', 'int32_t', ['void *', 'void *']),
   lastErrorMessage: fn('fg_last_error_message', 'const char *', []),
+  scopeName: fn('fg_scope_name', S, ['uint32_t', koffi.out(koffi.pointer('const char *'))]),
+  inWarningZone: fn('fg_decision_in_warning_zone', S, [H, U64, H]),
+
+  limiterNew: library.func('int32_t fg_limiter_new(void *quota, _Out_ void **out)'),
+  limiterFree: fn('fg_limiter_free', 'void', [H]),
+  limiterCheck: fn('fg_limiter_check', S, [H, U64, H]),
+  limiterCheckAt: fn('fg_limiter_check_at', S, [H, U64, U64, H]),
+  limiterPeek: fn('fg_limiter_peek', S, [H, H]),
+  limiterPeekAt: fn('fg_limiter_peek_at', S, [H, U64, H]),
+  limiterRefund: fn('fg_limiter_refund', S, [H, U64, H]),
+  limiterRefundAt: fn('fg_limiter_refund_at', S, [H, U64, U64, H]),
+  limiterReconfigure: fn('fg_limiter_reconfigure', S, [H, H]),
+  limiterReconfigureAt: fn('fg_limiter_reconfigure_at', S, [H, H, U64]),
+  limiterQuota: fn('fg_limiter_quota', S, [H, H]),
+  limiterReserve: fn('fg_limiter_reserve', S, [H, U64, U64, H, H]),
+  limiterReserveAt: fn('fg_limiter_reserve_at', S, [H, U64, U64, U64, H, H]),
+  limiterSuspendUntil: fn('fg_limiter_suspend_until', S, [H, U64]),
+  limiterSuspend: fn('fg_limiter_suspend', S, [H]),
+  limiterSuspendFor: fn('fg_limiter_suspend_for', S, [H, U64]),
+  limiterLiftSuspension: fn('fg_limiter_lift_suspension', S, [H]),
+  limiterSuspensionAt: fn('fg_limiter_suspension_at', S, [H, U64, H, H]),
+
+  keyedNew: fn('fg_keyed_limiter_new', S, [koffi.pointer(KeyedConfigStruct), H, koffi.out(koffi.pointer(H))]),
+  keyedFree: fn('fg_keyed_limiter_free', 'void', [H]),
+  keyedCheckU64: fn('fg_keyed_limiter_check_u64', S, [H, U64, U64, H]),
+  keyedCheckU64At: fn('fg_keyed_limiter_check_u64_at', S, [H, U64, U64, U64, H]),
+  keyedCheckBytes: fn('fg_keyed_limiter_check_bytes', S, [H, H, 'size_t', U64, H]),
+  keyedCheckBytesAt: fn('fg_keyed_limiter_check_bytes_at', S, [H, H, 'size_t', U64, U64, H]),
+  keyedPeekU64: fn('fg_keyed_limiter_peek_u64', S, [H, U64, H]),
+  keyedPeekU64At: fn('fg_keyed_limiter_peek_u64_at', S, [H, U64, U64, H]),
+  keyedPeekBytes: fn('fg_keyed_limiter_peek_bytes', S, [H, H, 'size_t', H]),
+  keyedPeekBytesAt: fn('fg_keyed_limiter_peek_bytes_at', S, [H, H, 'size_t', U64, H]),
+  keyedRefundU64: fn('fg_keyed_limiter_refund_u64', S, [H, U64, U64, H]),
+  keyedRefundU64At: fn('fg_keyed_limiter_refund_u64_at', S, [H, U64, U64, U64, H]),
+  keyedRefundBytes: fn('fg_keyed_limiter_refund_bytes', S, [H, H, 'size_t', U64, H]),
+  keyedRefundBytesAt: fn('fg_keyed_limiter_refund_bytes_at', S, [H, H, 'size_t', U64, U64, H]),
+  keyedReserveU64: fn('fg_keyed_limiter_reserve_u64', S, [H, U64, U64, U64, H, H]),
+  keyedReserveU64At: fn('fg_keyed_limiter_reserve_u64_at', S, [H, U64, U64, U64, U64, H, H]),
+  keyedReserveBytes: fn('fg_keyed_limiter_reserve_bytes', S, [H, H, 'size_t', U64, U64, H, H]),
+  keyedReserveBytesAt: fn('fg_keyed_limiter_reserve_bytes_at', S, [H, H, 'size_t', U64, U64, U64, H, H]),
+  keyedSetQuotaU64: fn('fg_keyed_limiter_set_quota_u64', S, [H, U64, H]),
+  keyedSetQuotaU64At: fn('fg_keyed_limiter_set_quota_u64_at', S, [H, U64, H, U64]),
+  keyedSetQuotaBytes: fn('fg_keyed_limiter_set_quota_bytes', S, [H, H, 'size_t', H]),
+  keyedSetQuotaBytesAt: fn('fg_keyed_limiter_set_quota_bytes_at', S, [H, H, 'size_t', H, U64]),
+  keyedClearQuotaU64: fn('fg_keyed_limiter_clear_quota_u64', S, [H, U64]),
+  keyedClearQuotaU64At: fn('fg_keyed_limiter_clear_quota_u64_at', S, [H, U64, U64]),
+  keyedClearQuotaBytes: fn('fg_keyed_limiter_clear_quota_bytes', S, [H, H, 'size_t']),
+  keyedClearQuotaBytesAt: fn('fg_keyed_limiter_clear_quota_bytes_at', S, [H, H, 'size_t', U64]),
+  keyedQuotaForU64: fn('fg_keyed_limiter_quota_for_u64', S, [H, U64, H]),
+  keyedQuotaForBytes: fn('fg_keyed_limiter_quota_for_bytes', S, [H, H, 'size_t', H]),
+  keyedDefaultQuota: fn('fg_keyed_limiter_default_quota', S, [H, H]),
+  keyedReconfigure: fn('fg_keyed_limiter_reconfigure', S, [H, H]),
+  keyedReconfigureAt: fn('fg_keyed_limiter_reconfigure_at', S, [H, H, U64]),
+  keyedLen: fn('fg_keyed_limiter_len', S, [H, H]),
+  keyedCapacity: fn('fg_keyed_limiter_capacity', S, [H, H]),
+  keyedFullTableEvents: fn('fg_keyed_limiter_full_table_events', S, [H, H]),
+
+  windowNew: fn('fg_window_new', S, [U64, U64, koffi.out(koffi.pointer(H))]),
+  windowFree: fn('fg_window_free', 'void', [H]),
+  windowCheck: fn('fg_window_check', S, [H, U64, H]),
+  windowCheckAt: fn('fg_window_check_at', S, [H, U64, U64, H]),
+  windowPeek: fn('fg_window_peek', S, [H, H]),
+  windowPeekAt: fn('fg_window_peek_at', S, [H, U64, H]),
+  windowRefund: fn('fg_window_refund', S, [H, U64, H]),
+  windowRefundAt: fn('fg_window_refund_at', S, [H, U64, U64, H]),
+  windowReconfigure: fn('fg_window_reconfigure', S, [H, U64]),
+
+  inflightNew: fn('fg_inflight_new', S, [U64, koffi.out(koffi.pointer(H))]),
+  inflightFree: fn('fg_inflight_free', 'void', [H]),
+  inflightAcquire: fn('fg_inflight_acquire', S, [H, H]),
+  inflightRelease: fn('fg_inflight_release', S, [H, PermitStruct, H]),
+  inflightStatus: fn('fg_inflight_status', S, [H, H, H]),
+
+  policyNew: fn('fg_policy_new', S, [koffi.pointer(LayerStruct), 'size_t', koffi.out(koffi.pointer(H))]),
+  policyFree: fn('fg_policy_free', 'void', [H]),
+  policyCheck: fn('fg_policy_check', S, [H, H, 'size_t', U64, H]),
+  policyCheckAt: fn('fg_policy_check_at', S, [H, H, 'size_t', U64, U64, H]),
+  policyCounters: fn('fg_policy_counters', S, [H, H]),
+  policyLayerCounters: fn('fg_policy_layer_counters', S, [H, 'size_t', H]),
+  policyLayerScope: fn('fg_policy_layer_scope', S, [H, 'size_t', koffi.out(koffi.pointer('const char *'))]),
+
+  headersNew: fn('fg_headers_new', S, [koffi.pointer(HeadersConfigStruct), koffi.out(koffi.pointer(H))]),
+  headersFree: fn('fg_headers_free', 'void', [H]),
+  headersRender: fn('fg_headers_render', S, [H, H, H, 'size_t', U64, H, 'size_t', H]),
+  bodyNew: fn('fg_error_body_new', S, [koffi.pointer(BodyConfigStruct), koffi.out(koffi.pointer(H))]),
+  bodyFree: fn('fg_error_body_free', 'void', [H]),
+  bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
 };
 
-module.exports = { ffi, layout, version };
+/**
+ * Native scratch memory that lives as long as the process: koffi's view of it
+ * is a Buffer the JS side writes keys into, and its address goes into the
+ * structs (fg_layer_key.bytes) the library reads.
+ */
+function nativeScratch(bytes) {
+  const pointer = koffi.alloc('uint8_t', bytes);
+  return { address: koffi.address(pointer), buffer: Buffer.from(koffi.view(pointer, bytes)) };
+}
+
+module.exports = { ffi, layout, limits, nativeScratch, sizes: layout.sizes, version };

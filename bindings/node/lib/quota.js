@@ -23,6 +23,7 @@ function encodeQuota(quota, bytes) {
   view.setBigUint64(at.count, quota.count, littleEndian);
   view.setBigUint64(at.periodNs, quota.periodNs, littleEndian);
   view.setBigUint64(at.burst, quota.burst, littleEndian);
+  view.setBigUint64(at.lockoutNs, quota.lockoutNs, littleEndian);
   return bytes;
 }
 
@@ -33,7 +34,7 @@ function decodeQuota(bytes) {
   return new Quota(
     view.getBigUint64(at.count, littleEndian),
     view.getBigUint64(at.periodNs, littleEndian),
-    { burst: view.getBigUint64(at.burst, littleEndian) },
+    { burst: view.getBigUint64(at.burst, littleEndian), lockoutNs: view.getBigUint64(at.lockoutNs, littleEndian) },
   );
 }
 
@@ -55,13 +56,19 @@ function validate(quota) {
   ffi.limiterFree(out[0]);
 }
 
-/** `count` requests per `periodNs` nanoseconds, up to `burst` at once. */
+/**
+ * `count` requests per `periodNs` nanoseconds, up to `burst` at once. With
+ * `lockoutNs`, requests made while denied are charged too, pushing the wait
+ * out by up to `lockoutNs` past an empty bucket (GenieOS: hammering during
+ * the cooldown extends the lockout).
+ */
 class Quota {
   constructor(count, periodNs, opts) {
-    const { burst } = options(opts, 'options');
+    const { burst, lockoutNs } = options(opts, 'options');
     this.count = BigInt(u64(count, 'count'));
     this.periodNs = BigInt(u64(periodNs, 'periodNs'));
     this.burst = burst === undefined ? this.count : BigInt(u64(burst, 'burst'));
+    this.lockoutNs = lockoutNs === undefined ? 0n : BigInt(u64(lockoutNs, 'lockoutNs'));
     validate(this);
     Object.freeze(this);
   }
@@ -88,7 +95,12 @@ class Quota {
   }
 
   withBurst(burst) {
-    return new Quota(this.count, this.periodNs, { burst });
+    return new Quota(this.count, this.periodNs, { burst, lockoutNs: this.lockoutNs });
+  }
+
+  /** This quota with a lockout of `lockoutNs` (0 turns it off). */
+  withLockout(lockoutNs) {
+    return new Quota(this.count, this.periodNs, { burst: this.burst, lockoutNs });
   }
 
   /** The period in milliseconds (fractional below 1 ms). */
@@ -101,16 +113,23 @@ class Quota {
       other instanceof Quota &&
       other.count === this.count &&
       other.periodNs === this.periodNs &&
-      other.burst === this.burst
+      other.burst === this.burst &&
+      other.lockoutNs === this.lockoutNs
     );
   }
 
   toJSON() {
-    return { count: String(this.count), periodNs: String(this.periodNs), burst: String(this.burst) };
+    return {
+      count: String(this.count),
+      periodNs: String(this.periodNs),
+      burst: String(this.burst),
+      lockoutNs: String(this.lockoutNs),
+    };
   }
 
   toString() {
-    return `Quota(${this.count} per ${this.periodNs} ns, burst ${this.burst})`;
+    const lockout = this.lockoutNs === 0n ? '' : `, lockout ${this.lockoutNs} ns`;
+    return `Quota(${this.count} per ${this.periodNs} ns, burst ${this.burst}${lockout})`;
   }
 }
 

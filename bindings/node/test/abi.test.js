@@ -10,7 +10,8 @@ const { STATUS, abiVersion } = require('..');
 const header = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'include', 'floodgate.h'), 'utf8');
 
 function enumValues(name, prefix) {
-  const body = header.match(new RegExp(`enum ${name}\\b[^{]*\\{([^}]*)\\}`))[1];
+  // Up to the enum's own closing line: doc comments may hold braces.
+  const body = header.match(new RegExp(`enum ${name}\\b[^{]*\\{([\\s\\S]*?)\\n\\};`))[1];
   return Object.fromEntries(
     [...body.matchAll(new RegExp(`${prefix}(\\w+) = (-?\\d+)`, 'g'))].map(([, key, value]) => [key, Number(value)]),
   );
@@ -40,5 +41,23 @@ test('struct layouts are the C ones on this platform', () => {
     [layout.decision.admitted, layout.decision.outcome, layout.decision.limit, layout.decision.scope],
     [0, 4, 8, 40],
   );
-  assert.equal(layout.quota.size, 32);
+  assert.equal(layout.quota.size, 40, 'fg_quota of ABI 1.1, with lockout_ns');
+  assert.equal(layout.verdict.size, 64);
+  assert.equal(layout.verdict.layer, 48);
+  assert.deepEqual([layout.acquisition.size, layout.acquisition.owner, layout.acquisition.ticket], [40, 8, 16]);
+  assert.equal(layout.layerKey.size, 32);
+});
+
+test('constants the package relies on match the header', () => {
+  const { limits } = require('../lib/native.js');
+  const define = (name) => header.match(new RegExp(`#define ${name} \\(?(\\d+)`))[1];
+  assert.equal(limits.maxKeyLen, Number(define('FG_MAX_KEY_LEN')));
+  assert.equal(limits.maxLayers, Number(define('FG_MAX_LAYERS')));
+  assert.equal(limits.warningZonePercent, Number(define('FG_WARNING_ZONE_PERCENT')));
+  const { SCOPES } = require('../lib/policy.js');
+  for (const [name, code] of Object.entries(SCOPES)) assert.equal(code, Number(define(`FG_SCOPE_${name.toUpperCase()}`)));
+  assert.equal(Number(define('FG_KEY_U64')), 1);
+  assert.equal(Number(define('FG_KEY_BYTES')), 2);
+  assert.equal(Number(define('FG_LAYER_KEY_ID')), 1, 'layer key kinds reuse the table kinds');
+  assert.equal(Number(define('FG_LAYER_KEY_BYTES')), 2);
 });

@@ -42,3 +42,35 @@ test('quota validation leaves no handle behind', () => {
   assert.throws(() => Quota.perSecond(0), RangeError);
   assert.equal(liveHandles(), before);
 });
+
+const MULTI_HANDLE_CHILD = `
+const { ErrorBody, HeaderRenderer, InFlight, KeyedLimiter, Policy, Quota, SlidingWindow, liveHandles } = require(${JSON.stringify(path.join(__dirname, '..'))});
+const quota = Quota.perSecond(10);
+(function drop() {
+  for (let i = 0; i < 50; i += 1) {
+    const keyed = new KeyedLimiter(quota, { capacity: 64 });
+    keyed.check(1); // builds its number-key table: two handles
+    const policy = new Policy([{ limit: keyed, scope: 'key' }, { limit: SlidingWindow.perMinute(5), scope: 'workspace' }]);
+    policy.check(['k', null]);
+    policy.check([7, null]); // a second native policy for number keys
+    new InFlight(2).acquire();
+    new HeaderRenderer();
+    ErrorBody.genieosKey();
+  }
+})();
+const afterCreate = liveHandles();
+(async () => {
+  for (let round = 0; round < 50 && liveHandles() > 0; round += 1) {
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  console.log(JSON.stringify({ afterCreate, afterGc: liveHandles() }));
+})();
+`;
+
+test('objects owning several handles (keyed tables, per-kind policies) are finalized whole', () => {
+  const output = execFileSync(process.execPath, ['--expose-gc', '-e', MULTI_HANDLE_CHILD], { encoding: 'utf8', timeout: 60_000 });
+  const result = JSON.parse(output);
+  assert.equal(result.afterCreate, 50 * 8, 'two tables, a window, two policies, a cap, two renderers');
+  assert.equal(result.afterGc, 0);
+});

@@ -22,7 +22,7 @@ test('Quota constructors carry exact fields', () => {
   assert.ok(perSecond.equals(Quota.perSecond(30, { burst: 60 })));
   assert.ok(!perSecond.equals(raised));
   assert.ok(!perSecond.equals({ count: 30n, periodNs: 1_000_000_000n, burst: 60n }));
-  assert.deepEqual(JSON.parse(JSON.stringify(perSecond)), { count: '30', periodNs: '1000000000', burst: '60' });
+  assert.deepEqual(JSON.parse(JSON.stringify(perSecond)), { count: '30', periodNs: '1000000000', burst: '60', lockoutNs: '0' });
   assert.equal(String(perSecond), 'Quota(30 per 1000000000 ns, burst 60)');
   assert.ok(Object.isFrozen(perSecond));
 });
@@ -90,7 +90,7 @@ test('the full u64 range is accepted where the ABI takes it', () => {
 test('check charges, denies with a retry time, and reports the bucket', () => {
   const limiter = new Limiter(Quota.perSecond(10, { burst: 3 }));
   const first = limiter.check(1, 0);
-  assert.deepEqual(first, {
+  assert.deepEqual({ ...first }, {
     admitted: true,
     outcome: 'admitted',
     limit: 3,
@@ -99,7 +99,10 @@ test('check charges, denies with a retry time, and reports the bucket', () => {
     resetAfterMs: 100,
     retryAfterNs: 0,
     retryAfterMs: 0,
-    scope: 0,
+    delayNs: 0,
+    delayMs: 0,
+    scope: null,
+    layer: null,
   });
   assert.equal(limiter.check(2n, 0n).remaining, 0);
   const denied = limiter.check(undefined, 0);
@@ -165,6 +168,12 @@ test('use after close throws; close is idempotent; dispose closes', () => {
     () => limiter.refund(1, 0),
     () => limiter.reconfigure(Quota.perSecond(2)),
     () => limiter.quota,
+    () => limiter.reserve(1, 0),
+    () => limiter.suspendUntil(5),
+    () => limiter.suspendUntil(null),
+    () => limiter.suspendFor(5),
+    () => limiter.liftSuspension(),
+    () => limiter.suspensionAt(0),
   ];
   for (const call of closedCalls) {
     assert.throws(call, (error) => error instanceof FloodgateError && error.code === 'ERR_FLOODGATE_CLOSED');
@@ -172,4 +181,100 @@ test('use after close throws; close is idempotent; dispose closes', () => {
   const disposed = new Limiter(Quota.perSecond(1));
   disposed[Symbol.dispose]();
   assert.equal(disposed.closed, true);
+});
+
+test('Quota lockout: hammering while denied pushes the wait out, bounded by lockoutNs', () => {
+  const quota = Quota.perSecond(10, { burst: 2, lockoutNs: SECOND });
+  assert.equal(quota.lockoutNs, 1_000_000_000n);
+  assert.equal(String(quota), 'Quota(10 per 1000000000 ns, burst 2, lockout 1000000000 ns)');
+  assert.ok(!quota.equals(Quota.perSecond(10, { burst: 2 })));
+  assert.ok(quota.withBurst(3).lockoutNs === quota.lockoutNs);
+  assert.equal(Quota.perSecond(10).withLockout(5n).lockoutNs, 5n);
+  const plain = new Limiter(Quota.perSecond(10, { burst: 2 }));
+  const locked = new Limiter(quota);
+  assert.ok(locked.quota.equals(quota), 'the library keeps lockout_ns');
+  for (const limiter of [plain, locked]) {
+    limiter.check(2, 0);
+    for (let i = 0; i < 50; i += 1) limiter.check(1, 0);
+  }
+  const plainWait = plain.check(1, 0).retryAfterNs;
+  const lockedWait = locked.check(1, 0).retryAfterNs;
+  assert.equal(plainWait, 100_000_000, 'without lockout a denial charges nothing');
+  assert.ok(lockedWait > plainWait, `hammering extended the wait (${lockedWait} ns)`);
+  assert.ok(lockedWait <= SECOND + 100_000_000, 'never beyond lockoutNs past an empty bucket');
+  assert.throws(() => Quota.perSecond(1, { lockoutNs: -1 }), RangeError);
+  assert.throws(() => Quota.perSecond(1, { lockoutNs: '1' }), TypeError);
+  assert.throws(
+    () => Quota.perSecond(1, { lockoutNs: U64_MAX }),
+    (error) => error instanceof FloodgateRangeError && error.code === 'ERR_FLOODGATE_LOCKOUT_TOO_LONG',
+  );
+});
+
+test('reserve: delay instead of reject, denied past maxWaitNs, cancelled by refund', () => {
+  const limiter = new Limiter(Quota.perSecond(30, { burst: 60 }));
+  const now = limiter.reserve(60, 0, 0);
+  assert.equal(now.admitted, true);
+  assert.equal(now.delayNs, 0);
+  const later = limiter.reserve(1, SECOND, 0);
+  assert.equal(later.admitted, true);
+  assert.equal(later.delayNs, 33_333_334, 'wait one emission interval');
+  assert.equal(later.delayMs, 33.333334);
+  const tooLong = limiter.reserve(1, 10_000_000, 0);
+  assert.equal(tooLong.outcome, 'denied');
+  assert.equal(tooLong.delayNs, 0);
+  // The slot is 2/30 s out; after 56.67 ms it would be within the 10 ms maximum wait.
+  assert.equal(tooLong.retryAfterNs, 66_666_667 - 10_000_000, 'the wait after which it would be accepted');
+  limiter.refund(1, 0);
+  assert.equal(limiter.reserve(1, SECOND, 0).delayNs, 33_333_334, 'the cancelled reservation was refunded');
+  assert.equal(limiter.reserve(61, SECOND, 0).outcome, 'cannot_fit');
+  assert.equal(limiter.check(1).delayNs, 0, 'checks never delay');
+  assert.throws(() => limiter.reserve(1, -1), RangeError);
+  assert.throws(() => limiter.reserve(1, '1'), TypeError);
+  assert.throws(() => limiter.reserve(1), TypeError, 'maxWaitNs is required');
+  assert.throws(() => limiter.reserve(1, 0, -1), RangeError);
+});
+
+test('suspension: its own outcome, nothing charged, lifted or ended', () => {
+  const limiter = new Limiter(Quota.perSecond(10));
+  limiter.check(4, 0);
+  limiter.suspendUntil(5 * SECOND);
+  const suspended = limiter.check(1, SECOND);
+  assert.equal(suspended.outcome, 'suspended');
+  assert.equal(suspended.admitted, false);
+  assert.equal(suspended.retryAfterNs, 4 * SECOND, 'until the suspension ends');
+  assert.deepEqual(limiter.suspensionAt(SECOND), { suspended: true, untilNs: 5 * SECOND });
+  assert.equal(limiter.check(1, 5 * SECOND).outcome, 'admitted', 'over at its end');
+  assert.deepEqual(limiter.suspensionAt(5 * SECOND), { suspended: false, untilNs: null });
+
+  limiter.suspendUntil(null);
+  const open = limiter.check(1, 9 * SECOND);
+  assert.equal(open.outcome, 'suspended');
+  assert.equal(open.retryAfterNs, 0, 'no end');
+  assert.deepEqual(limiter.suspensionAt(1_000 * SECOND), { suspended: true, untilNs: null });
+  limiter.liftSuspension();
+  assert.equal(limiter.check(1, 9 * SECOND).admitted, true);
+  assert.equal(limiter.peek(9 * SECOND).remaining, 9, 'suspended checks charged nothing');
+
+  const clocked = new Limiter(Quota.perSecond(10));
+  clocked.suspendFor(3_600 * SECOND);
+  const held = clocked.check();
+  assert.equal(held.outcome, 'suspended');
+  assert.ok(held.retryAfterNs > 3_500 * SECOND && held.retryAfterNs <= 3_600 * SECOND);
+  clocked.liftSuspension();
+  assert.equal(clocked.check().outcome, 'admitted');
+  for (const bad of ['1', {}, undefined]) assert.throws(() => limiter.suspendUntil(bad), TypeError);
+  assert.throws(() => limiter.suspendFor(-1), RangeError);
+  assert.throws(() => limiter.suspendFor(null), TypeError);
+  assert.throws(() => limiter.suspensionAt(), TypeError);
+});
+
+test('inWarningZone: remaining at most percent of the limit, decided by the library', () => {
+  const limiter = new Limiter(Quota.perSecond(10));
+  assert.equal(limiter.check(7, 0).inWarningZone(), false, '3 of 10 left');
+  assert.equal(limiter.check(1, 0).inWarningZone(), true, '2 of 10: 20%');
+  assert.equal(limiter.peek(0).inWarningZone(10), false);
+  assert.equal(limiter.peek(0).inWarningZone(20n), true);
+  assert.equal(limiter.peek(0).inWarningZone(0), false);
+  assert.throws(() => limiter.peek(0).inWarningZone(-1), RangeError);
+  assert.throws(() => limiter.peek(0).inWarningZone('20'), TypeError);
 });

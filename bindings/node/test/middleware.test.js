@@ -4,18 +4,21 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const { Limiter, Quota, fastifyHook, keys, rateLimit } = require('..');
+const { ErrorBody, HeaderRenderer, KeyedLimiter, Limiter, Policy, Quota, SlidingWindow, fastifyHook, keys, rateLimit } = require('..');
 
 const ISO_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
-async function listen(server) {
+async function serve(t, guard) {
+  const server = http.createServer((req, res) => {
+    if (!guard(req, res)) return;
+    res.end('served');
+  });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections?.();
+    await new Promise((resolve) => server.close(resolve));
+  });
   return `http://127.0.0.1:${server.address().port}`;
-}
-
-async function close(server) {
-  server.closeAllConnections?.();
-  await new Promise((resolve) => server.close(resolve));
 }
 
 async function get(base, path = '/', headers = {}) {
@@ -30,121 +33,161 @@ function assertRateLimitHeaders(response, { limit, remaining, scope = 'key' }) {
   assert.equal(response.headers.get('x-ratelimit-scope'), scope);
 }
 
-test('node:http: headers on every response, 429 with Retry-After and the JSON body', async (t) => {
-  const limiter = new Limiter(Quota.perHour(3));
-  const guard = rateLimit({ limiter, key: keys.header('x-api-key') });
-  const server = http.createServer((req, res) => {
-    if (!guard(req, res)) return;
-    res.end('served');
-  });
-  const base = await listen(server);
-  t.after(() => close(server));
+test('node:http: two API keys are independent; the 61st request of one is 429 with the GenieOS body', async (t) => {
+  const perKey = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 1_024 });
+  const base = await serve(t, rateLimit({ limiter: perKey, key: keys.header('x-api-key') }));
 
-  for (let remaining = 2; remaining >= 0; remaining -= 1) {
-    const ok = await get(base, '/', { 'x-api-key': 'k1' });
-    assert.equal(ok.status, 200);
+  for (let i = 0; i < 60; i += 1) {
+    const ok = await get(base, '/', { 'x-api-key': 'key_a' });
+    assert.equal(ok.status, 200, `request ${i + 1}`);
     assert.equal(ok.body, 'served');
-    assertRateLimitHeaders(ok, { limit: 3, remaining });
+    assertRateLimitHeaders(ok, { limit: 60, remaining: 59 - i });
     assert.equal(ok.headers.get('retry-after'), null);
   }
-  const denied = await get(base, '/', { 'x-api-key': 'k1', 'x-request-id': 'req_test' });
+  const denied = await get(base, '/', { 'x-api-key': 'key_a', 'x-request-id': 'req_test' });
   assert.equal(denied.status, 429);
-  assertRateLimitHeaders(denied, { limit: 3, remaining: 0 });
-  const retryAfter = Number(denied.headers.get('retry-after'));
-  assert.ok(retryAfter > 0 && retryAfter <= 1200, `Retry-After ${retryAfter}`);
+  assertRateLimitHeaders(denied, { limit: 60, remaining: 0 });
+  const retryAfter = denied.headers.get('retry-after');
+  assert.match(retryAfter, /^\d+(\.\d)?$/);
+  assert.ok(Number(retryAfter) > 0 && Number(retryAfter) <= 120, `Retry-After ${retryAfter}`);
   assert.equal(denied.headers.get('content-type'), 'application/json');
-  const body = JSON.parse(denied.body);
-  assert.deepEqual(Object.keys(body.error), ['type', 'code', 'message', 'retry_after_seconds', 'request_id']);
-  assert.equal(body.error.type, 'rate_limit_exceeded');
-  assert.equal(body.error.code, 'key_rate_limit');
-  assert.equal(body.error.retry_after_seconds, retryAfter);
-  assert.equal(body.error.message, `API key exceeded its rate limit. Retry after ${denied.headers.get('retry-after')}s.`);
-  assert.equal(body.error.request_id, 'req_test');
-
-  const generatedId = JSON.parse((await get(base, '/', { 'x-api-key': 'k1' })).body).error.request_id;
+  assert.deepEqual(JSON.parse(denied.body), {
+    error: {
+      type: 'rate_limit_exceeded',
+      code: 'key_rate_limit',
+      message: `API key exceeded its rate limit. Retry after ${retryAfter}s.`,
+      retry_after_seconds: Number(retryAfter),
+      request_id: 'req_test',
+    },
+  });
+  const other = await get(base, '/', { 'x-api-key': 'key_b' });
+  assert.equal(other.status, 200, 'the other key still passes');
+  assertRateLimitHeaders(other, { limit: 60, remaining: 59 });
+  const generatedId = JSON.parse((await get(base, '/', { 'x-api-key': 'key_a' })).body).error.request_id;
   assert.match(generatedId, /^req_[0-9a-f]{32}$/);
-
   const anonymous = await get(base, '/');
   assert.equal(anonymous.status, 200, 'no key: not limited');
   assert.equal(anonymous.headers.get('x-ratelimit-limit'), null);
 });
 
-test('per-key buckets through a keyed checker; cost function; fixed clock', async (t) => {
-  const buckets = new Map();
-  const keyed = {
-    check(key, cost) {
-      let bucket = buckets.get(key);
-      if (bucket === undefined) buckets.set(key, (bucket = new Limiter(Quota.perSecond(30, { burst: 60 }))));
-      return bucket.check(cost, 0);
-    },
-  };
-  t.after(() => buckets.forEach((bucket) => bucket.close()));
+test('node:http with a Policy: a workspace denial reports scope workspace and the workspace body', async (t) => {
+  const perKey = new KeyedLimiter(Quota.perSecond(30, { burst: 60 }), { capacity: 1_024 });
+  const workspaces = new KeyedLimiter(Quota.perHour(10), { capacity: 1_024 });
+  const policy = new Policy([
+    { limit: perKey, scope: 'key' },
+    { limit: workspaces, scope: 'workspace' },
+  ]);
+  const workspaceOf = { key_1: 'ws_a', key_2: 'ws_a', key_3: 'ws_b' };
   const guard = rateLimit({
-    limiter: keyed,
-    key: keys.path,
-    cost: (req) => (req.method === 'POST' ? 30 : 1),
+    policy,
+    keys: (req) => {
+      const key = req.headers['x-api-key'];
+      return key === undefined ? null : [key, workspaceOf[key]];
+    },
     now: () => Date.UTC(2026, 3, 20, 12, 33, 58),
-    scope: 'endpoint',
   });
-  const server = http.createServer((req, res) => {
-    if (guard(req, res)) res.end(req.url);
-  });
-  const base = await listen(server);
-  t.after(() => close(server));
+  const base = await serve(t, guard);
+  for (let i = 0; i < 10; i += 1) {
+    const ok = await get(base, '/', { 'x-api-key': i % 2 ? 'key_1' : 'key_2' });
+    assert.equal(ok.status, 200);
+    assertRateLimitHeaders(ok, { limit: 10, remaining: 9 - i, scope: 'workspace' });
+  }
+  const denied = await get(base, '/', { 'x-api-key': 'key_1', 'x-request-id': 'r1' });
+  assert.equal(denied.status, 429);
+  assertRateLimitHeaders(denied, { limit: 10, remaining: 0, scope: 'workspace' });
+  assert.equal(denied.headers.get('retry-after'), '360', 'one workspace request per 6 minutes');
+  const body = JSON.parse(denied.body).error;
+  assert.equal(body.code, 'workspace_rate_limit');
+  assert.equal(body.message, 'Workspace exceeded its rate limit. Retry after 360s.');
+  assert.equal((await get(base, '/', { 'x-api-key': 'key_3' })).status, 200, 'another workspace passes');
+  assert.equal(perKey.peek('key_1').remaining, 55, 'the refused request charged no key');
+  assert.equal((await get(base)).status, 200, 'keys() returned null: not limited');
+});
 
+test('node:http with a Policy: a suspended layer answers 403 with a suspended body', async (t) => {
+  const account = new Limiter(Quota.perSecond(100));
+  const perKey = new KeyedLimiter(Quota.perSecond(100), { capacity: 64 });
+  const policy = new Policy([
+    { limit: perKey, scope: 'key' },
+    { limit: account, scope: 'account' },
+  ]);
+  const base = await serve(t, rateLimit({ policy, keys: () => ['k', null] }));
+  assert.equal((await get(base)).status, 200);
+  account.suspendUntil(null);
+  const refused = await get(base, '/', { 'x-request-id': 'r9' });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.headers.get('x-ratelimit-limit'), null);
+  assert.deepEqual(JSON.parse(refused.body).error, {
+    type: 'suspended',
+    code: 'account_suspended',
+    message: 'This account is suspended.',
+    retry_after_seconds: null,
+    request_id: 'r9',
+  });
+});
+
+test('cost function, custom body and header renderer; Express with next()', async (t) => {
+  const express = require('express');
+  const perPath = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 64 });
+  const app = express();
+  app.use(
+    rateLimit({
+      limiter: perPath,
+      key: keys.path,
+      cost: (req) => (req.method === 'POST' ? 30 : 1),
+      scope: 'endpoint',
+      headers: new HeaderRenderer({ retryAfterDecimals: 0 }),
+      errorBody: ErrorBody.clarifai('exceeded limit of {limit} requests per second', { numericCode: 11005 }),
+      requestId: () => 'fixed',
+    }),
+  );
+  app.all('/{*any}', (req, res) => res.json({ ok: true }));
+  const server = http.createServer(app);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections?.();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const base = `http://127.0.0.1:${server.address().port}`;
   const post = await fetch(`${base}/a?x=1`, { method: 'POST' });
   assert.equal(post.status, 200);
+  assert.deepEqual(await post.json(), { ok: true });
   assert.equal(post.headers.get('x-ratelimit-remaining'), '30');
   assert.equal(post.headers.get('x-ratelimit-scope'), 'endpoint');
-  await post.text();
   for (let i = 0; i < 30; i += 1) assert.equal((await get(base, '/a')).status, 200);
   const denied = await get(base, '/a?y=2');
   assert.equal(denied.status, 429);
-  assert.equal(denied.headers.get('retry-after'), '0.1', '1/30 s rounds up to 0.1');
-  assert.equal(denied.headers.get('x-ratelimit-reset'), '2026-04-20T12:34:00Z');
-  const other = await get(base, '/b');
-  assert.equal(other.status, 200, 'another key has its own bucket');
-  assert.equal(other.headers.get('x-ratelimit-remaining'), '59');
-});
-
-test('Express: app.use(rateLimit(...)) with next()', async (t) => {
-  const express = require('express');
-  const limiter = new Limiter(Quota.perHour(2));
-  const app = express();
-  app.use(rateLimit({ limiter, key: keys.ip, retryAfterDecimals: 0 }));
-  app.get('/', (req, res) => res.json({ ok: true }));
-  const server = http.createServer(app);
-  const base = await listen(server);
-  t.after(() => close(server));
-
-  const first = await get(base);
-  assert.equal(first.status, 200);
-  assert.deepEqual(JSON.parse(first.body), { ok: true });
-  assertRateLimitHeaders(first, { limit: 2, remaining: 1 });
-  assert.equal((await get(base)).status, 200);
-  const denied = await get(base);
-  assert.equal(denied.status, 429);
-  assert.match(denied.headers.get('retry-after'), /^[1-9]\d*$/, 'whole seconds, never 0');
-  assert.equal(JSON.parse(denied.body).error.code, 'key_rate_limit');
+  assert.equal(denied.headers.get('retry-after'), '120', 'whole seconds');
+  assert.deepEqual(JSON.parse(denied.body), {
+    status: {
+      code: 11005,
+      description: 'Making too many requests',
+      details: 'exceeded limit of 60 requests per second',
+      req_id: 'fixed',
+    },
+  });
+  assert.equal((await get(base, '/b')).headers.get('x-ratelimit-remaining'), '59', 'another path has its own bucket');
 });
 
 test('Express: a failing key function goes to the error handler', async (t) => {
   const express = require('express');
   const app = express();
-  app.use(rateLimit({ limiter: new Limiter(Quota.perSecond(1)), key: () => { throw new Error('no key store'); } }));
+  app.use(rateLimit({ limiter: new KeyedLimiter(Quota.perSecond(1), { capacity: 8 }), key: () => { throw new Error('no key store'); } }));
   app.get('/', (req, res) => res.end('unreachable'));
   app.use((error, req, res, next) => res.status(503).end(error.message));
   const server = http.createServer(app);
-  const base = await listen(server);
-  t.after(() => close(server));
-  const response = await get(base);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections?.();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const response = await get(`http://127.0.0.1:${server.address().port}`);
   assert.equal(response.status, 503);
   assert.equal(response.body, 'no key store');
 });
 
 test('fastifyHook sets headers through the reply and answers 429', async () => {
-  const limiter = new Limiter(Quota.perHour(1));
-  const hook = fastifyHook({ limiter, key: () => 'k', now: () => Date.UTC(2026, 0, 1) });
+  const hook = fastifyHook({ limiter: new KeyedLimiter(Quota.perHour(1), { capacity: 8 }), key: () => 'k' });
   const reply = () => {
     const state = { headers: {}, status: 200, type: null, body: null };
     const api = {
@@ -170,18 +213,28 @@ test('fastifyHook sets headers through the reply and answers 429', async () => {
 });
 
 test('rateLimit refuses bad options up front', () => {
-  const limiter = new Limiter(Quota.perSecond(1));
+  const limiter = new KeyedLimiter(Quota.perSecond(1), { capacity: 8 });
+  const policy = new Policy([{ limit: SlidingWindow.perMinute(5), scope: 'workspace' }]);
   assert.throws(() => rateLimit(), TypeError);
   assert.throws(() => rateLimit({}), TypeError);
-  assert.throws(() => rateLimit({ limiter: { check: 1 } }), TypeError);
+  assert.throws(() => rateLimit({ limiter, policy, keys: () => [] }), TypeError, 'one of limiter and policy');
+  assert.throws(() => rateLimit({ limiter: new Limiter(Quota.perSecond(1)) }), TypeError, 'a single Limiter is not per key');
+  assert.throws(() => rateLimit({ limiter: { check() {} } }), TypeError);
+  assert.throws(() => rateLimit({ policy: limiter, keys: () => [] }), TypeError);
+  assert.throws(() => rateLimit({ policy }), TypeError, 'a Policy needs keys');
   assert.throws(() => rateLimit({ limiter, key: 'x-api-key' }), TypeError);
   assert.throws(() => rateLimit({ limiter, cost: -1 }), RangeError);
   assert.throws(() => rateLimit({ limiter, cost: '1' }), TypeError);
   assert.throws(() => rateLimit({ limiter, scope: 'two words' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, message: 5 }), TypeError);
   assert.throws(() => rateLimit({ limiter, retryAfterDecimals: 10 }), RangeError);
+  assert.throws(() => rateLimit({ limiter, headers: {} }), TypeError);
+  assert.throws(() => rateLimit({ limiter, errorBody: 'json' }), TypeError);
   assert.throws(() => rateLimit({ limiter, requestId: 'r' }), TypeError);
   assert.throws(() => keys.header(''), TypeError);
   const throwing = rateLimit({ limiter, key: () => { throw new Error('boom'); } });
   assert.throws(() => throwing({ headers: {} }, {}), /boom/, 'node:http callers see the error');
+  const badBody = rateLimit({ limiter, key: () => 'k', errorBody: () => 'not a body' });
+  const res = { setHeader() {}, end() {} };
+  badBody({ headers: {} }, res);
+  assert.throws(() => badBody({ headers: {} }, res), TypeError);
 });

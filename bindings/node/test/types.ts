@@ -4,28 +4,34 @@
 import * as http from 'node:http';
 import {
   Decision,
+  ErrorBody,
   FloodgateError,
   FloodgateRangeError,
-  KeyedChecker,
+  HeaderRenderer,
+  InFlight,
+  Key,
+  KeyedLimiter,
   Limiter,
   Outcome,
+  Permit,
+  Policy,
+  PolicyCounters,
+  PolicyDecision,
   Quota,
   STATUS,
+  SlidingWindow,
   abiVersion,
-  errorBody,
   fastifyHook,
   keys,
   liveHandles,
   rateLimit,
-  rateLimitHeaders,
-  resetTimestamp,
-  retryAfterSeconds,
 } from '..';
 
 const quota: Quota = Quota.perSecond(30, { burst: 60 });
 const minute = Quota.perMinute(600n).withBurst(10);
-const exact = new Quota(15, 1_000_000_000n);
-const total: bigint = quota.count + quota.periodNs + quota.burst + minute.burst + exact.count;
+const exact = new Quota(15, 1_000_000_000n, { lockoutNs: 5_000_000_000n });
+const locked: Quota = quota.withLockout(1_000_000_000);
+const total: bigint = quota.count + quota.periodNs + quota.burst + minute.burst + exact.count + locked.lockoutNs;
 const periodMs: number = Quota.perPeriodMs(5, 250).periodMs;
 
 const limiter = new Limiter(quota);
@@ -33,53 +39,115 @@ const decision: Decision = limiter.check();
 const outcome: Outcome = limiter.check(2, 1_000n).outcome;
 const remaining: number = limiter.peek().remaining + limiter.peek(5).limit;
 const refunded: boolean = limiter.refund(1).admitted && limiter.refund(1n, 10).admitted;
+const delay: number = limiter.reserve(1, 1_000_000_000).delayNs + limiter.reserve(1n, 5, 10).delayMs;
+const warning: boolean = decision.inWarningZone() || decision.inWarningZone(10n);
+const scope: string | null = decision.scope;
+limiter.suspendUntil(5_000n);
+limiter.suspendUntil(null);
+limiter.suspendFor(1_000);
+limiter.liftSuspension();
+const suspension: { suspended: boolean; untilNs: number | null } = limiter.suspensionAt(0);
 limiter.reconfigure(Quota.perHour(100));
 limiter.reconfigure(quota, 20n);
 const inForce: Quota = limiter.quota;
 const closed: boolean = limiter.closed;
 limiter.close();
-{
-  using scoped = new Limiter(quota);
-  scoped.check();
-}
 
 // @ts-expect-error a cost is a number or bigint
 limiter.check('1');
 // @ts-expect-error a Limiter needs a Quota
 new Limiter({ count: 1 });
-// @ts-expect-error decisions are read-only data, not methods
+// @ts-expect-error decisions are data plus inWarningZone
 decision.retry();
+// @ts-expect-error reserve needs a maximum wait
+limiter.reserve(1);
 
-const fields = rateLimitHeaders(decision, { scope: 'key', nowMs: Date.now() });
-const limitField: string = fields['X-RateLimit-Limit'];
-const retry: string | undefined = fields['Retry-After'];
-const body: string = errorBody(decision, { requestId: 'req_1', code: 'key_rate_limit' });
-const seconds: string = retryAfterSeconds(33_333_334, 3) + resetTimestamp(2_000_000_000n);
+const perKey = new KeyedLimiter(quota, { capacity: 100_000, onFull: 'overflow', maxOverrides: 64 });
+const someKeys: Key[] = ['api-key', Buffer.from('raw'), new Uint8Array([1, 2]), 42, 42n];
+for (const key of someKeys) perKey.check(key, 1, 0n);
+perKey.peek('k');
+perKey.refund(7, 2);
+const reserved: number = perKey.reserve('k', 1, 1_000_000).delayNs;
+perKey.setQuota('customer', Quota.perSecond(100), 0);
+perKey.clearQuota('customer');
+const own: Quota = perKey.quotaFor(12n);
+perKey.reconfigure(Quota.perSecond(15));
+const sizes: number = perKey.size + perKey.capacity + perKey.fullTableEvents;
+// @ts-expect-error keys are strings, bytes or integers
+perKey.check({ id: 1 });
+// @ts-expect-error onFull is one of three policies
+new KeyedLimiter(quota, { onFull: 'drop' });
 
-const perKey = new Map<string, Limiter>();
-const keyed: KeyedChecker = {
-  check(key, cost) {
-    const name = String(key);
-    let bucket = perKey.get(name);
-    if (bucket === undefined) perKey.set(name, (bucket = new Limiter(quota)));
-    return bucket.check(cost);
-  },
-};
+const window = SlidingWindow.perMinute(600);
+const windowLeft: number = window.check().remaining + window.peek(0).remaining + window.refund(1, 0).remaining;
+window.reconfigure(1_800);
+const windowSize: number = window.limit + window.windowNs + new SlidingWindow(10, 1_000n).limit;
 
-const guard = rateLimit({ limiter: keyed, key: keys.header('x-api-key'), cost: (req) => (req.method === 'POST' ? 2 : 1) });
-const byIp = rateLimit({ limiter, key: keys.ip, scope: 'workspace', retryAfterDecimals: 0 });
-const byPath = rateLimit({ limiter, key: keys.path, message: 'Slow down: {retryAfter}s' });
+const batch = new InFlight(4);
+const permit: Permit | null = batch.acquire();
+if (permit !== null) {
+  const out: number = permit.release();
+  const again: boolean = permit.released;
+  void out;
+  void again;
+}
+const held = batch.acquire();
+if (held !== null) batch.release(held);
+const flying: number = batch.inFlight + batch.limit;
+// @ts-expect-error release takes a Permit
+batch.release({ owner: 1n, ticket: 1n });
+
+const policy = new Policy([
+  { limit: perKey, scope: 'key' },
+  { limit: window, scope: 'workspace' },
+  { limit: new Limiter(quota), scope: 'license-activation', shadow: true },
+]);
+const verdict: PolicyDecision = policy.check(['key_1', null, undefined], 1, 0);
+const deciding: string = verdict.scope;
+const layer: number = verdict.layer;
+const counters: PolicyCounters = policy.counters();
+const shadowDenied: number = counters.layers[2].shadowDenied + counters.admitted;
+const scopes: string[] = policy.scopes;
+// @ts-expect-error a layer needs a scope
+new Policy([{ limit: window }]);
+
+const renderer = new HeaderRenderer({ retryAfterDecimals: 0, policy: { name: 'default', quota: 30, windowNs: 1e9 } });
+const fields: Record<string, string> = renderer.render(decision, { scope: 'key', nowMs: Date.now() });
+const handBuilt = renderer.render({ admitted: false, outcome: 'denied', limit: 60, remaining: 0, resetAfterNs: 1n, retryAfterNs: 1 });
+const body: string = ErrorBody.genieosKey().render(decision, { requestId: 'req_1' });
+const clarifai = ErrorBody.clarifai('exceeded limit of {limit} requests per second', { numericCode: 11005 });
+const custom = new ErrorBody({ shape: 'genieos', code: 'ip_rate_limit', message: 'Slow down', type: 'throttled' });
+// @ts-expect-error unknown body shape
+new ErrorBody({ shape: 'xml' });
+
+const guard = rateLimit({ limiter: perKey, key: keys.header('x-api-key'), cost: (req) => (req.method === 'POST' ? 2 : 1) });
+const byIp = rateLimit({ limiter: perKey, key: keys.ip, scope: 'ip', retryAfterDecimals: 0, errorBody: custom });
+const byPolicy = rateLimit({
+  policy,
+  keys: (req) => [String(req.headers['x-api-key']), null, null],
+  headers: renderer,
+  errorBody: (scopeName) => (scopeName === 'workspace' ? ErrorBody.genieosWorkspace() : clarifai),
+});
 http.createServer((req, res) => {
   if (!guard(req, res)) return;
   res.end('ok');
 });
-const hook = fastifyHook({ limiter });
+const hook = fastifyHook({ limiter: perKey });
 // @ts-expect-error scope must be a string
-rateLimit({ limiter, scope: 1 });
+rateLimit({ limiter: perKey, scope: 1 });
+// @ts-expect-error a single Limiter is not per key
+rateLimit({ limiter: new Limiter(quota) });
+// @ts-expect-error a Policy needs a keys function
+rateLimit({ policy });
 
 const code: string = new FloodgateError('x').code ?? '';
 const rangeStatus: number = (null as unknown as FloodgateRangeError).status;
 const zero: -12 = STATUS.ZERO_BURST;
+const foreign: -41 = STATUS.FOREIGN_PERMIT;
 const major: number = abiVersion.major + liveHandles();
 
-export { total, periodMs, outcome, remaining, refunded, inForce, closed, limitField, retry, body, seconds, byIp, byPath, hook, code, rangeStatus, zero, major };
+export {
+  total, periodMs, outcome, remaining, refunded, delay, warning, scope, suspension, inForce, closed, reserved, own, sizes,
+  windowLeft, windowSize, flying, deciding, layer, shadowDenied, scopes, fields, handBuilt, body, byIp, byPolicy, hook,
+  code, rangeStatus, zero, foreign, major,
+};

@@ -1,0 +1,130 @@
+'use strict';
+// InFlight: at most `limit` permits out at once (fg_inflight; GenieOS: 4
+// batch calls in flight per workspace). A permit is given back by an
+// explicit release(); the library refuses a second release and a permit of
+// another cap, and those throw.
+
+const { ffi, layout } = require('./native.js');
+const { describe, u64 } = require('./args.js');
+const { closedError, statusError } = require('./errors.js');
+const { readU64Out, u64Out } = require('./decision.js');
+const { adopt, release } = require('./handle.js');
+
+const acquisition = new Uint8Array(layout.acquisition.size);
+const view = new DataView(acquisition.buffer);
+const { littleEndian } = layout;
+const second = new Uint32Array(2);
+
+/** A held unit of an InFlight cap: release() it exactly once. */
+class Permit {
+  #cap;
+  #released = false;
+
+  /** @internal made by InFlight.acquire() */
+  constructor(cap, owner, ticket, inFlight, limit) {
+    this.#cap = cap;
+    /** The library's permit: the cap's id and which claim this is. */
+    this.owner = owner;
+    this.ticket = ticket;
+    /** Permits out just after this one was taken (this one included). */
+    this.inFlight = inFlight;
+    this.limit = limit;
+  }
+
+  /** Gives the unit back; returns the permits out afterwards. A second release throws. */
+  release() {
+    const inFlight = this.#cap.release(this);
+    this.#released = true;
+    return inFlight;
+  }
+
+  get released() {
+    return this.#released;
+  }
+
+  /** `using permit = cap.acquire()`: releases the permit unless already released. */
+  [Symbol.dispose]() {
+    if (!this.#released && !this.#cap.closed) this.release();
+  }
+}
+
+class InFlight {
+  #handle;
+
+  /** A cap of `limit` permits out at once (1 to 2^20). */
+  constructor(limit) {
+    const out = [null];
+    const status = ffi.inflightNew(u64(limit, 'limit'), out);
+    if (status !== 0) throw statusError(status);
+    this.#handle = out[0];
+    adopt(this, this.#handle, ffi.inflightFree);
+  }
+
+  #live() {
+    const handle = this.#handle;
+    if (handle === null) throw closedError('InFlight');
+    return handle;
+  }
+
+  /** A permit if fewer than the cap are out, else null (a full cap is not an error). */
+  acquire() {
+    const status = ffi.inflightAcquire(this.#live(), acquisition);
+    if (status !== 0) throw statusError(status);
+    if (acquisition[layout.acquisition.acquired] === 0) return null;
+    const at = layout.acquisition;
+    return new Permit(
+      this,
+      view.getBigUint64(at.owner, littleEndian),
+      view.getBigUint64(at.ticket, littleEndian),
+      Number(view.getBigUint64(at.inFlight, littleEndian)),
+      Number(view.getBigUint64(at.limit, littleEndian)),
+    );
+  }
+
+  /**
+   * Gives `permit` back; returns the permits out afterwards. A permit already
+   * released throws FloodgateError ERR_FLOODGATE_PERMIT_ALREADY_RELEASED, one
+   * of another cap ERR_FLOODGATE_FOREIGN_PERMIT; neither changes anything.
+   */
+  release(permit) {
+    if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
+    const status = ffi.inflightRelease(this.#live(), { owner: permit.owner, ticket: permit.ticket }, u64Out);
+    if (status !== 0) throw statusError(status);
+    return readU64Out();
+  }
+
+  #status() {
+    const status = ffi.inflightStatus(this.#live(), u64Out, second);
+    if (status !== 0) throw statusError(status);
+  }
+
+  /** Permits out right now (a snapshot). */
+  get inFlight() {
+    this.#status();
+    return readU64Out();
+  }
+
+  /** The cap. */
+  get limit() {
+    this.#status();
+    return readU64Out(second);
+  }
+
+  get closed() {
+    return this.#handle === null;
+  }
+
+  /** Frees the cap now; permits still out die with it. Idempotent. */
+  close() {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    release(this, handle, ffi.inflightFree);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
+module.exports = { InFlight, Permit };

@@ -1,0 +1,308 @@
+'use strict';
+// KeyedLimiter: one GCRA bucket per key in the library's lock-free keyed
+// table (fg_keyed_limiter). A native table holds one key kind, so this keeps
+// two: byte keys (strings as UTF-8, Buffers) in a table built with the
+// object, and number/bigint keys in one built at the first such key.
+
+const { ffi, layout, sizes } = require('./native.js');
+const { cost, describe, options, u64 } = require('./args.js');
+const { closedError, statusError } = require('./errors.js');
+const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
+const { adopt, release } = require('./handle.js');
+const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
+const { KIND, checkBytesKey, idKey, scratch, writeStringKey } = require('./keys.js');
+
+/** fg_keyed_config.on_full by name. */
+const ON_FULL = Object.freeze({ deny: 0, admit: 1, overflow: 2 });
+
+/** How a Policy asks for the native table of a key kind (built on demand). */
+const TABLE = Symbol('floodgate.keyedTable');
+
+function onFullCode(value) {
+  if (typeof value !== 'string') throw new TypeError(`onFull must be a string, got ${describe(value)}`);
+  const code = ON_FULL[value];
+  if (code === undefined) throw new RangeError(`onFull must be 'deny', 'admit' or 'overflow', got '${value}'`);
+  return code;
+}
+
+class KeyedLimiter {
+  /** The byte-key table; null once closed. */
+  #bytes;
+  /** The number-key table, built at the first number or bigint key. */
+  #ids = null;
+  #config;
+  /** The default quota as an fg_quota, for the table built later. */
+  #quota;
+  #tokens = { bytes: {}, ids: {} };
+
+  /**
+   * Buckets of `quota` for up to `capacity` keys of each kind (default
+   * 65,536; memory is allocated up front: 24 bytes a slot for byte keys, 16
+   * for number keys). `onFull`: what a new key that finds no slot gets
+   * ('deny', 'admit' or 'overflow': one shared bucket). `maxOverrides`: how
+   * many keys may hold their own quota (default capacity / 8).
+   */
+  constructor(quota, opts) {
+    ensureQuota(quota, 'quota');
+    const { capacity = 65_536, onFull = 'deny', maxOverrides = 0 } = options(opts, 'options');
+    this.#config = {
+      struct_size: sizes.keyedConfig,
+      key_kind: KIND.BYTES,
+      on_full: onFullCode(onFull),
+      capacity: u64(capacity, 'capacity'),
+      max_overrides: u64(maxOverrides, 'maxOverrides'),
+    };
+    this.#quota = encodeQuota(quota, new Uint8Array(layout.quota.size));
+    this.#bytes = this.#build(KIND.BYTES, this.#tokens.bytes);
+  }
+
+  #build(kind, token) {
+    const out = [null];
+    const status = ffi.keyedNew({ ...this.#config, key_kind: kind }, this.#quota, out);
+    if (status !== 0) throw statusError(status);
+    adopt(this, out[0], ffi.keyedFree, token);
+    return out[0];
+  }
+
+  #live() {
+    const handle = this.#bytes;
+    if (handle === null) throw closedError('KeyedLimiter');
+    return handle;
+  }
+
+  #idTable() {
+    this.#live();
+    return this.#ids ?? (this.#ids = this.#build(KIND.U64, this.#tokens.ids));
+  }
+
+  /** The native table for keys of `kind`, for a Policy layer. */
+  [TABLE](kind) {
+    return kind === KIND.U64 ? this.#idTable() : this.#live();
+  }
+
+  /** Both tables as built so far (for whole-limiter operations). */
+  #tables() {
+    const bytes = this.#live();
+    return this.#ids === null ? [bytes] : [bytes, this.#ids];
+  }
+
+  /**
+   * Runs `onBytes(table, pointer, length)` or `onId(table, id)` for `key`'s
+   * kind; a string is encoded into the shared scratch buffer first.
+   */
+  #call(key, onBytes, onId) {
+    let status;
+    if (typeof key === 'string') {
+      const length = writeStringKey(key, scratch.buffer, 0);
+      status = onBytes(this.#live(), scratch.address, length);
+    } else if (key instanceof Uint8Array) {
+      checkBytesKey(key);
+      status = onBytes(this.#live(), key, key.length);
+    } else {
+      const id = idKey(key);
+      status = onId(this.#idTable(), id);
+    }
+    if (status !== 0) throw statusError(status);
+  }
+
+  /** Charges `amount` (default 1) to `key`'s bucket now, or at `nowNs`. */
+  check(key, amount = 1, nowNs) {
+    const units = cost(amount, 'cost');
+    let status;
+    if (typeof key === 'string') {
+      const length = writeStringKey(key, scratch.buffer, 0);
+      const table = this.#live();
+      status =
+        nowNs === undefined
+          ? ffi.keyedCheckBytes(table, scratch.address, length, units, decisionBuffer)
+          : ffi.keyedCheckBytesAt(table, scratch.address, length, units, u64(nowNs, 'nowNs'), decisionBuffer);
+    } else {
+      const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+      this.#call(
+        key,
+        (table, bytes, length) =>
+          at === undefined
+            ? ffi.keyedCheckBytes(table, bytes, length, units, decisionBuffer)
+            : ffi.keyedCheckBytesAt(table, bytes, length, units, at, decisionBuffer),
+        (table, id) =>
+          at === undefined
+            ? ffi.keyedCheckU64(table, id, units, decisionBuffer)
+            : ffi.keyedCheckU64At(table, id, units, at, decisionBuffer),
+      );
+      return readDecision();
+    }
+    if (status !== 0) throw statusError(status);
+    return readDecision();
+  }
+
+  /** `key`'s bucket as it stands, charging nothing (an unseen key reads full). */
+  peek(key, nowNs) {
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    this.#call(
+      key,
+      (table, bytes, length) =>
+        at === undefined
+          ? ffi.keyedPeekBytes(table, bytes, length, decisionBuffer)
+          : ffi.keyedPeekBytesAt(table, bytes, length, at, decisionBuffer),
+      (table, id) =>
+        at === undefined ? ffi.keyedPeekU64(table, id, decisionBuffer) : ffi.keyedPeekU64At(table, id, at, decisionBuffer),
+    );
+    return readDecision();
+  }
+
+  /** Gives `amount` (default 1) back to `key`'s bucket, never above full. */
+  refund(key, amount = 1, nowNs) {
+    const units = cost(amount, 'amount');
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    this.#call(
+      key,
+      (table, bytes, length) =>
+        at === undefined
+          ? ffi.keyedRefundBytes(table, bytes, length, units, decisionBuffer)
+          : ffi.keyedRefundBytesAt(table, bytes, length, units, at, decisionBuffer),
+      (table, id) =>
+        at === undefined
+          ? ffi.keyedRefundU64(table, id, units, decisionBuffer)
+          : ffi.keyedRefundU64At(table, id, units, at, decisionBuffer),
+    );
+    return readDecision();
+  }
+
+  /**
+   * Delay instead of reject for `key` (see Limiter.reserve): `delayNs` is the
+   * wait before proceeding; past `maxWaitNs` it is a denial. Cancel with
+   * refund(key, amount).
+   */
+  reserve(key, amount, maxWaitNs, nowNs) {
+    const units = cost(amount, 'cost');
+    const maxWait = u64(maxWaitNs, 'maxWaitNs');
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    this.#call(
+      key,
+      (table, bytes, length) =>
+        at === undefined
+          ? ffi.keyedReserveBytes(table, bytes, length, units, maxWait, decisionBuffer, u64Out)
+          : ffi.keyedReserveBytesAt(table, bytes, length, units, maxWait, at, decisionBuffer, u64Out),
+      (table, id) =>
+        at === undefined
+          ? ffi.keyedReserveU64(table, id, units, maxWait, decisionBuffer, u64Out)
+          : ffi.keyedReserveU64At(table, id, units, maxWait, at, decisionBuffer, u64Out),
+    );
+    return readDecision(readU64Out());
+  }
+
+  /**
+   * Gives `key` its own quota (a customer's contract) from its next check;
+   * what it used carries over, capped at the new burst.
+   */
+  setQuota(key, quota, nowNs) {
+    const bytesOfQuota = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    this.#call(
+      key,
+      (table, bytes, length) =>
+        at === undefined
+          ? ffi.keyedSetQuotaBytes(table, bytes, length, bytesOfQuota)
+          : ffi.keyedSetQuotaBytesAt(table, bytes, length, bytesOfQuota, at),
+      (table, id) =>
+        at === undefined ? ffi.keyedSetQuotaU64(table, id, bytesOfQuota) : ffi.keyedSetQuotaU64At(table, id, bytesOfQuota, at),
+    );
+  }
+
+  /** Returns `key` to the default quota, keeping what it used. */
+  clearQuota(key, nowNs) {
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    this.#call(
+      key,
+      (table, bytes, length) =>
+        at === undefined ? ffi.keyedClearQuotaBytes(table, bytes, length) : ffi.keyedClearQuotaBytesAt(table, bytes, length, at),
+      (table, id) => (at === undefined ? ffi.keyedClearQuotaU64(table, id) : ffi.keyedClearQuotaU64At(table, id, at)),
+    );
+  }
+
+  /** The quota `key`'s checks use: its own, or the default. */
+  quotaFor(key) {
+    const out = quotaBuffer();
+    this.#call(
+      key,
+      (table, bytes, length) => ffi.keyedQuotaForBytes(table, bytes, length, out),
+      (table, id) => ffi.keyedQuotaForU64(table, id, out),
+    );
+    return decodeQuota(out);
+  }
+
+  /**
+   * Replaces the default quota while checks go on, keeping what each key has
+   * used (capped at the new burst); keys with their own quota keep it.
+   */
+  reconfigure(quota, nowNs) {
+    const tables = this.#tables();
+    const bytes = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    for (const table of tables) {
+      const status = at === undefined ? ffi.keyedReconfigure(table, bytes) : ffi.keyedReconfigureAt(table, bytes, at);
+      if (status !== 0) throw statusError(status);
+    }
+    this.#quota = bytes;
+  }
+
+  /** The default quota. */
+  get quota() {
+    const out = quotaBuffer();
+    const status = ffi.keyedDefaultQuota(this.#live(), out);
+    if (status !== 0) throw statusError(status);
+    return decodeQuota(out);
+  }
+
+  #sum(read) {
+    let total = 0;
+    for (const table of this.#tables()) {
+      const status = read(table, u64Out);
+      if (status !== 0) throw statusError(status);
+      total += readU64Out();
+    }
+    return total;
+  }
+
+  /** Keys holding a slot, of both kinds (a full scan: for metrics). */
+  get size() {
+    return this.#sum(ffi.keyedLen);
+  }
+
+  /** Keys each kind's table holds at once. */
+  get capacity() {
+    const status = ffi.keyedCapacity(this.#live(), u64Out);
+    if (status !== 0) throw statusError(status);
+    return readU64Out();
+  }
+
+  /** Checks of a new key that found no slot and fell back to onFull. */
+  get fullTableEvents() {
+    return this.#sum(ffi.keyedFullTableEvents);
+  }
+
+  get closed() {
+    return this.#bytes === null;
+  }
+
+  /**
+   * Frees the tables now (a Policy built on them keeps its own reference);
+   * later calls throw. Closing twice is a no-op.
+   */
+  close() {
+    const bytes = this.#bytes;
+    if (bytes === null) return;
+    this.#bytes = null;
+    release(this.#tokens.bytes, bytes, ffi.keyedFree);
+    if (this.#ids !== null) {
+      release(this.#tokens.ids, this.#ids, ffi.keyedFree);
+      this.#ids = null;
+    }
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
+module.exports = { KeyedLimiter, TABLE };
