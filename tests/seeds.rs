@@ -109,7 +109,10 @@ mod genieos {
         let (hobby, pro) = (plans.tier("hobby").unwrap(), plans.tier("pro").unwrap());
         // Workspace 4 uses Pro's whole 1,800 for this minute.
         for i in 0..15 {
-            assert!(plans.check(pro, &format!("p{i}"), &4, 120).unwrap().is_admitted());
+            assert!(plans
+                .check(pro, &format!("p{i}"), &4, 120)
+                .unwrap()
+                .is_admitted());
         }
         // A Hobby key, emptied elsewhere, is refused by its own bucket first;
         // the workspace, probed under Hobby's 600 (not the 1,800 it last
@@ -119,7 +122,10 @@ mod genieos {
         let verdict = plans.check(hobby, "h", &4, 1).unwrap();
         assert_eq!(verdict.scope(), Scope::Workspace);
         let wait = verdict.decision().retry_after().unwrap();
-        assert!(wait > Duration::from_secs(100) && wait < Duration::from_secs(101), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(100) && wait < Duration::from_secs(101),
+            "{wait:?}"
+        );
     }
 
     #[test]
