@@ -93,7 +93,7 @@ class KeyedLimiter {
   #call(key, onBytes, onId) {
     let status;
     if (typeof key === 'string') {
-      const length = writeStringKey(key, scratch.buffer, 0);
+      const length = writeStringKey(key, scratch.buffer);
       status = onBytes(this.#live(), scratch.address, length);
     } else if (key instanceof Uint8Array) {
       checkBytesKey(key);
@@ -110,7 +110,7 @@ class KeyedLimiter {
     const units = cost(amount, 'cost');
     let status;
     if (typeof key === 'string') {
-      const length = writeStringKey(key, scratch.buffer, 0);
+      const length = writeStringKey(key, scratch.buffer);
       const table = this.#live();
       status =
         nowNs === undefined

@@ -25,6 +25,7 @@ const TWO_POW_32 = 2 ** 32;
 const { maxKeyLen, maxLayers } = limits;
 /** Where each layer's byte key is written for a check: slot i for layer i. */
 const arena = nativeScratch(maxKeyLen * maxLayers);
+const slots = Array.from({ length: maxLayers }, (_, i) => arena.buffer.subarray(i * maxKeyLen, (i + 1) * maxKeyLen));
 const counts = new Uint8Array(layout.counts.size);
 const countsView = new DataView(counts.buffer);
 
@@ -122,10 +123,10 @@ class Policy {
     }
     let length;
     if (typeof key === 'string') {
-      length = writeStringKey(key, arena.buffer, i * maxKeyLen);
+      length = writeStringKey(key, slots[i]);
     } else if (key instanceof Uint8Array) {
       checkBytesKey(key);
-      arena.buffer.set(key, i * maxKeyLen);
+      slots[i].set(key);
       length = key.length;
     } else {
       const id = idKey(key);
