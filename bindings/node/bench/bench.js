@@ -10,7 +10,7 @@ const os = require('node:os');
 const { Bench } = require('tinybench');
 const { RateLimiterMemory } = require('rate-limiter-flexible');
 const { RateLimiter } = require('limiter');
-const { Limiter, Quota } = require('..');
+const { KeyedLimiter, Limiter, Quota } = require('..');
 const { ffi } = require('../lib/native.js');
 const { decisionBuffer } = require('../lib/decision.js');
 const koffi = require('koffi');
@@ -26,9 +26,9 @@ const one = new Limiter(quota);
 const flexibleOne = new RateLimiterMemory({ points: PER_SECOND, duration: 1 });
 const limiterOne = new RateLimiter({ tokensPerInterval: PER_SECOND, interval: 'second' });
 
-// 10k keys. floodgate has no keyed C ABI yet, so its keys are a Map of
-// Limiter handles, the same structure the limiter package needs.
-const floodgateKeyed = new Map(keyNames.map((key) => [key, new Limiter(quota)]));
+// 10k string keys: floodgate's lock-free keyed table (strings as UTF-8
+// bytes); the limiter package needs a Map of one limiter per key.
+const floodgateKeyed = new KeyedLimiter(quota, { capacity: 4 * KEYS });
 const limiterKeyed = new Map(
   keyNames.map((key) => [key, new RateLimiter({ tokensPerInterval: PER_SECOND, interval: 'second' })]),
 );
@@ -52,7 +52,7 @@ const tasks = {
   },
   '10k keys': {
     floodgate: () => {
-      for (let i = 0; i < BATCH; i += 1) sink += floodgateKeyed.get(nextKey()).check(1).remaining;
+      for (let i = 0; i < BATCH; i += 1) sink += floodgateKeyed.check(nextKey(), 1).remaining;
     },
     'rate-limiter-flexible': async () => {
       for (let i = 0; i < BATCH; i += 1) sink += (await flexibleKeyed.consume(nextKey(), 1)).remainingPoints;
@@ -87,6 +87,12 @@ const layers = {
   },
   'Limiter.check(): validation + call + plain object': () => {
     for (let i = 0; i < BATCH; i += 1) sink += one.check(1).remaining;
+  },
+  'KeyedLimiter.check(string key): UTF-8 into the scratch buffer + call + object': () => {
+    for (let i = 0; i < BATCH; i += 1) sink += floodgateKeyed.check('key-42', 1).remaining;
+  },
+  'KeyedLimiter.check(number key): u64 call + object': () => {
+    for (let i = 0; i < BATCH; i += 1) sink += floodgateKeyed.check(42, 1).remaining;
   },
   'fg_limiter_check decoded by koffi (_Out_ struct object)': () => {
     const out = {};
