@@ -22,25 +22,37 @@ pub trait LayerKeyKind: Key {
     fn layer_key(&self) -> LayerKey<'_>;
 }
 
-impl LayerKeyKind for u64 {
-    #[inline]
-    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
-        match layer_key {
-            LayerKey::Id(id) => Ok(then(&id)),
-            _ => Err(Error::LayerKeyMismatch),
+/// Key types held by value in one [`LayerKey`] variant, whose keyed calls
+/// cannot fail: `u64` ids and IP addresses.
+macro_rules! copied_key_kind {
+    ($key:ty, $variant:ident) => {
+        impl LayerKeyKind for $key {
+            #[inline]
+            fn with_layer_key<T>(
+                layer_key: LayerKey<'_>,
+                then: impl FnOnce(&Self) -> T,
+            ) -> Result<T> {
+                match layer_key {
+                    LayerKey::$variant(key) => Ok(then(&key)),
+                    _ => Err(Error::LayerKeyMismatch),
+                }
+            }
+
+            #[inline]
+            fn settle(answer: Decision) -> Result<Decision> {
+                Ok(answer)
+            }
+
+            #[inline]
+            fn layer_key(&self) -> LayerKey<'_> {
+                LayerKey::$variant(*self)
+            }
         }
-    }
-
-    #[inline]
-    fn settle(answer: Decision) -> Result<Decision> {
-        Ok(answer)
-    }
-
-    #[inline]
-    fn layer_key(&self) -> LayerKey<'_> {
-        LayerKey::Id(*self)
-    }
+    };
 }
+
+copied_key_kind!(u64, Id);
+copied_key_kind!(IpAddr, Ip);
 
 impl LayerKeyKind for [u8] {
     #[inline]
@@ -85,26 +97,6 @@ impl LayerKeyKind for str {
     #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Str(self)
-    }
-}
-
-impl LayerKeyKind for IpAddr {
-    #[inline]
-    fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T> {
-        match layer_key {
-            LayerKey::Ip(address) => Ok(then(&address)),
-            _ => Err(Error::LayerKeyMismatch),
-        }
-    }
-
-    #[inline]
-    fn settle(answer: Decision) -> Result<Decision> {
-        Ok(answer)
-    }
-
-    #[inline]
-    fn layer_key(&self) -> LayerKey<'_> {
-        LayerKey::Ip(*self)
     }
 }
 
