@@ -264,8 +264,113 @@ export declare class InFlight implements Disposable {
   [Symbol.dispose](): void;
 }
 
+export interface KeyedWindowsOptions {
+  /** Keys each kind's table holds (default 65,536). */
+  capacity?: U64;
+  /** What a new key that finds no slot gets (default 'deny'). */
+  onFull?: 'deny' | 'admit' | 'overflow';
+}
+
+/** A sliding window per key: at most `limit` requests per key in any window of `windowNs`. Usable as a Policy layer. */
+export declare class KeyedWindows implements Disposable {
+  constructor(limit: U64, windowNs: U64, options?: KeyedWindowsOptions);
+  static perMinute(limit: U64, options?: KeyedWindowsOptions): KeyedWindows;
+  check(key: Key, cost?: U64, nowNs?: U64): Decision;
+  /** Counts nothing and adds no key. */
+  peek(key: Key, nowNs?: U64): Decision;
+  refund(key: Key, amount?: U64, nowNs?: U64): Decision;
+  /** Gives `key` its own limit per window, keeping its counts. */
+  setLimit(key: Key, limit: U64): void;
+  /** Keys holding a window, both kinds. */
+  readonly size: number;
+  readonly capacity: number;
+  readonly fullTableEvents: number;
+  readonly windowNs: number;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** A set of suspended keys. As a Policy's first layer a suspended key gets outcome 'suspended' (403 in the middleware). */
+export declare class Suspensions implements Disposable {
+  /** `capacity`: distinct keys ever suspended, per kind (default 65,536). */
+  constructor(options?: { capacity?: U64 });
+  /** Until `untilNs` on the library's monotonic clock, or with no end (null). */
+  suspendUntil(key: Key, untilNs: U64 | null): void;
+  suspendFor(key: Key, durationNs: U64): void;
+  lift(key: Key): void;
+  /** The 'suspended' decision (retryAfterNs: time left, 0 without an end), or null when not suspended. */
+  check(key: Key, nowNs?: U64): Decision | null;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** An in-flight cap per key. */
+export declare class KeyedInFlight implements Disposable {
+  constructor(limit: U64, options?: { capacity?: U64 });
+  /** A permit for `key` (its release() gives it back to `key`), or null when the key's cap is full. */
+  acquire(key: Key): Permit | null;
+  /** Throws ERR_FLOODGATE_PERMIT_ALREADY_RELEASED, or ERR_FLOODGATE_FOREIGN_PERMIT for another key's or cap's permit. */
+  release(key: Key, permit: Permit): number;
+  /** Permits `key` has out now (0 for a key never seen). */
+  inFlight(key: Key): number;
+  readonly limit: number;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** An API key or workspace id of a Plans check: UTF-8 string or bytes (1-4096 bytes). */
+export type PlanKey = string | Uint8Array;
+
+export interface TierLimits {
+  /** Each API key's bucket; null or absent: keys not limited. */
+  keyQuota?: Quota | null;
+  /** Each workspace's requests per window; 0 or absent: not limited. */
+  workspaceLimit?: U64;
+}
+
+export interface TierSpec extends TierLimits {
+  name: string;
+}
+
+export interface PlansOptions {
+  /** API keys each tier holds (default 100,000). */
+  keyCapacity?: U64;
+  /** Workspaces counted at once (default 10,000). */
+  workspaceCapacity?: U64;
+}
+
+/** A Plans decision names the limit that decided; an unlimited tier admits with limit and remaining Infinity. */
+export type PlansDecision = Decision & { readonly scope: 'key' | 'workspace' };
+
+export interface PlansCounters {
+  admitted: number;
+  denied: number;
+  suspended: number;
+}
+
+/** Plan tiers: a GCRA bucket per API key and a sliding window per workspace, checked together. */
+export declare class Plans implements Disposable {
+  /** `windowNs`: the workspace window (default one minute). */
+  constructor(tiers: ReadonlyArray<TierSpec>, options?: PlansOptions & { windowNs?: U64 });
+  /** GenieOS: 'sandbox' (unlimited), 'hobby', 'pro', 'scale'. */
+  static genieos(options?: PlansOptions): Plans;
+  /** The index of tier `name`; FloodgateRangeError ERR_FLOODGATE_NO_SUCH_LAYER if none. */
+  tier(name: string): number;
+  /** `tier` by name or index; a refusal charges neither limit. */
+  check(tier: string | number, key: PlanKey, workspace: PlanKey, cost?: U64, nowNs?: U64): PlansDecision;
+  /** Changes a tier's limits (not adding or removing one), keeping usage. */
+  reconfigureTier(tier: string | number, limits: TierLimits): void;
+  counters(tier: string | number): PlansCounters;
+  readonly closed: boolean;
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
 export interface PolicyLayer {
-  limit: Limiter | KeyedLimiter | SlidingWindow;
+  limit: Limiter | KeyedLimiter | SlidingWindow | KeyedWindows | Suspensions;
   /** 'key', 'workspace', 'ip', 'endpoint', 'token' or a name of your own. */
   scope: string;
   /** Evaluated and counted, never refuses. */
@@ -376,6 +481,7 @@ export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMes
   /** One bucket per key the key function returns. */
   limiter: KeyedLimiter;
   policy?: undefined;
+  plans?: undefined;
   /** Default keys.ip; null or undefined leaves a request unlimited. */
   key?: (req: Req) => Key | null | undefined;
   /** X-RateLimit-Scope; default 'key'. */
@@ -385,13 +491,23 @@ export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMes
 export interface PolicyRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
   policy: Policy;
   limiter?: undefined;
+  plans?: undefined;
   /** One key per layer (null for unkeyed layers); null leaves a request unlimited. */
   keys: (req: Req) => ReadonlyArray<Key | null | undefined> | null | undefined;
 }
 
+export interface PlansRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
+  plans: Plans;
+  limiter?: undefined;
+  policy?: undefined;
+  /** [tier, API key, workspace]; null leaves a request unlimited (as does an unlimited tier: no headers). */
+  plan: (req: Req) => readonly [string | number, PlanKey, PlanKey] | null | undefined;
+}
+
 export type RateLimitOptions<Req extends IncomingMessage = IncomingMessage> =
   | KeyedRateLimitOptions<Req>
-  | PolicyRateLimitOptions<Req>;
+  | PolicyRateLimitOptions<Req>
+  | PlansRateLimitOptions<Req>;
 
 /**
  * node:http guard (returns false after answering 429, or 403 for a suspended

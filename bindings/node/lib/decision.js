@@ -25,6 +25,7 @@ const RESET = at.resetAfterNs / 4;
 const RETRY = at.retryAfterNs / 4;
 const OUTCOME = at.outcome / 4;
 const LAYER = verdict.layer / 4;
+const SCOPE = at.scope / 4;
 const ADMITTED = at.admitted;
 
 /** A uint64 field as a number (exact up to 2^53; nearest double above). */
@@ -96,6 +97,11 @@ function readVerdictLayer() {
   return words[LAYER];
 }
 
+/** The FG_SCOPE_* code of the decision the last call wrote. */
+function readScopeCode() {
+  return words[SCOPE];
+}
+
 /**
  * Writes a decision object (from this package, or built by hand with the
  * same fields) into `target` as an fg_decision, for the library's renderers.
@@ -126,6 +132,7 @@ module.exports = {
   decisionBuffer: bytes,
   encodeDecision,
   readDecision,
+  readScopeCode,
   readU64Out,
   readVerdictLayer,
   u64Out,

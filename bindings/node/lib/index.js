@@ -10,6 +10,10 @@ const { KeyedLimiter } = require('./keyed.js');
 const { SlidingWindow } = require('./window.js');
 const { InFlight, Permit } = require('./inflight.js');
 const { Policy } = require('./policy.js');
+const { KeyedWindows } = require('./keyed-windows.js');
+const { Suspensions } = require('./suspensions.js');
+const { KeyedInFlight } = require('./keyed-inflight.js');
+const { Plans } = require('./plans.js');
 const { ErrorBody, HeaderRenderer } = require('./headers.js');
 const { liveHandles } = require('./handle.js');
 const { fastifyHook, keys, rateLimit } = require('./middleware.js');
@@ -22,13 +26,17 @@ module.exports = {
   FloodgateRangeError,
   HeaderRenderer,
   InFlight,
+  KeyedInFlight,
   KeyedLimiter,
+  KeyedWindows,
   Limiter,
   Permit,
+  Plans,
   Policy,
   Quota,
   STATUS,
   SlidingWindow,
+  Suspensions,
   fastifyHook,
   keys,
   liveHandles,

@@ -48,6 +48,22 @@ class Permit {
   }
 }
 
+/**
+ * The permit of the fg_acquisition the last acquire wrote, released through
+ * `cap.release(permit)`, or null when the cap was full.
+ */
+function permitFrom(cap) {
+  if (acquisition[layout.acquisition.acquired] === 0) return null;
+  const at = layout.acquisition;
+  return new Permit(
+    cap,
+    view.getBigUint64(at.owner, littleEndian),
+    view.getBigUint64(at.ticket, littleEndian),
+    Number(view.getBigUint64(at.inFlight, littleEndian)),
+    Number(view.getBigUint64(at.limit, littleEndian)),
+  );
+}
+
 class InFlight {
   #handle;
 
@@ -70,15 +86,7 @@ class InFlight {
   acquire() {
     const status = ffi.inflightAcquire(this.#live(), acquisition);
     if (status !== 0) throw statusError(status);
-    if (acquisition[layout.acquisition.acquired] === 0) return null;
-    const at = layout.acquisition;
-    return new Permit(
-      this,
-      view.getBigUint64(at.owner, littleEndian),
-      view.getBigUint64(at.ticket, littleEndian),
-      Number(view.getBigUint64(at.inFlight, littleEndian)),
-      Number(view.getBigUint64(at.limit, littleEndian)),
-    );
+    return permitFrom(this);
   }
 
   /**
@@ -127,4 +135,4 @@ class InFlight {
   }
 }
 
-module.exports = { InFlight, Permit };
+module.exports = { InFlight, Permit, acquisition, permitFrom };

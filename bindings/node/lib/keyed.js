@@ -305,4 +305,4 @@ class KeyedLimiter {
   }
 }
 
-module.exports = { KeyedLimiter, TABLE };
+module.exports = { KeyedLimiter, TABLE, onFullCode };

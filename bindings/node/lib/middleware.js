@@ -1,13 +1,15 @@
 'use strict';
 // HTTP middleware: one function that is a node:http guard, an Express/Connect
 // middleware and (through fastifyHook) a Fastify onRequest hook. Requests are
-// charged to a KeyedLimiter by their key, or to a Policy by one key per
-// layer; the library renders every header and body.
+// charged to a KeyedLimiter by their key, to a Policy by one key per layer,
+// or to Plans by their tier, API key and workspace; the library renders
+// every header and body.
 
 const { randomUUID } = require('node:crypto');
 const { describe, ensureFunction, options: ensureOptions, u64 } = require('./args.js');
 const { KeyedLimiter } = require('./keyed.js');
 const { Policy } = require('./policy.js');
+const { Plans } = require('./plans.js');
 const { ErrorBody, HeaderRenderer } = require('./headers.js');
 
 /** Key functions: which bucket a request is charged to (null: not limited). */
@@ -68,12 +70,25 @@ function suspendedBodies() {
 /** Validates middleware options once, so a request never meets a bad config. */
 function settings(opts) {
   const o = ensureOptions(opts, 'options');
-  const { limiter, policy } = o;
-  if ((limiter === undefined) === (policy === undefined)) {
-    throw new TypeError('options must name exactly one of limiter (a KeyedLimiter) and policy (a Policy)');
+  const { limiter, policy, plans } = o;
+  if ([limiter, policy, plans].filter((given) => given !== undefined).length !== 1) {
+    throw new TypeError('options must name exactly one of limiter (a KeyedLimiter), policy (a Policy) and plans (a Plans)');
   }
   let check;
-  if (policy !== undefined) {
+  if (plans !== undefined) {
+    if (!(plans instanceof Plans)) throw new TypeError(`plans must be a Plans, got ${describe(plans)}`);
+    const planOf = ensureFunction(o.plan, 'plan');
+    check = (req, cost) => {
+      const plan = planOf(req);
+      if (plan === null || plan === undefined) return null;
+      if (!Array.isArray(plan) || plan.length !== 3) {
+        throw new TypeError(`plan(req) must return [tier, key, workspace] or null, got ${describe(plan)}`);
+      }
+      const decision = plans.check(plan[0], plan[1], plan[2], cost);
+      // An unlimited tier has no limit to advertise: pass it on unlimited.
+      return decision.limit === Infinity ? null : decision;
+    };
+  } else if (policy !== undefined) {
     if (!(policy instanceof Policy)) throw new TypeError(`policy must be a Policy, got ${describe(policy)}`);
     const keysOf = ensureFunction(o.keys, 'keys');
     check = (req, cost) => {

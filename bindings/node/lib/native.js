@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 1;
+const ABI_MINOR = 2;
 
 function loadLibrary() {
   let file = libraryPath();
@@ -114,6 +114,29 @@ const LayerStruct = koffi.struct('fg_layer', {
   limiter: 'void *',
   keyed_limiter: 'void *',
   window: 'void *',
+  suspensions: 'void *', // ABI 1.2
+  keyed_window: 'void *', // ABI 1.2
+});
+const KeyedWindowConfigStruct = koffi.struct('fg_keyed_window_config', {
+  struct_size: 'size_t',
+  key_kind: 'uint32_t',
+  on_full: 'uint32_t',
+  limit: 'uint64_t',
+  window_ns: 'uint64_t',
+  capacity: 'uint64_t',
+});
+const TierStruct = koffi.struct('fg_tier', {
+  struct_size: 'size_t',
+  name: 'const char *',
+  name_len: 'size_t',
+  key_quota: koffi.pointer(QuotaStruct),
+  workspace_limit: 'uint64_t',
+});
+const PlansConfigStruct = koffi.struct('fg_plans_config', {
+  struct_size: 'size_t',
+  window_ns: 'uint64_t',
+  key_capacity: 'uint64_t',
+  workspace_capacity: 'uint64_t',
 });
 const HeadersConfigStruct = koffi.struct('fg_headers_config', {
   struct_size: 'size_t',
@@ -193,6 +216,9 @@ const layout = {
     layer: koffi.sizeof(LayerStruct),
     headersConfig: koffi.sizeof(HeadersConfigStruct),
     bodyConfig: koffi.sizeof(BodyConfigStruct),
+    keyedWindowConfig: koffi.sizeof(KeyedWindowConfigStruct),
+    tier: koffi.sizeof(TierStruct),
+    plansConfig: koffi.sizeof(PlansConfigStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -276,6 +302,57 @@ const ffi = {
   inflightAcquire: fn('fg_inflight_acquire', S, [H, H]),
   inflightRelease: fn('fg_inflight_release', S, [H, PermitStruct, H]),
   inflightStatus: fn('fg_inflight_status', S, [H, H, H]),
+
+  keyedWindowNew: fn('fg_keyed_window_new', S, [koffi.pointer(KeyedWindowConfigStruct), koffi.out(koffi.pointer(H))]),
+  keyedWindowFree: fn('fg_keyed_window_free', 'void', [H]),
+  keyedWindowCheckU64: fn('fg_keyed_window_check_u64', S, [H, U64, U64, H]),
+  keyedWindowCheckU64At: fn('fg_keyed_window_check_u64_at', S, [H, U64, U64, U64, H]),
+  keyedWindowCheckBytes: fn('fg_keyed_window_check_bytes', S, [H, H, 'size_t', U64, H]),
+  keyedWindowCheckBytesAt: fn('fg_keyed_window_check_bytes_at', S, [H, H, 'size_t', U64, U64, H]),
+  keyedWindowRefundU64: fn('fg_keyed_window_refund_u64', S, [H, U64, U64, H]),
+  keyedWindowRefundU64At: fn('fg_keyed_window_refund_u64_at', S, [H, U64, U64, U64, H]),
+  keyedWindowRefundBytes: fn('fg_keyed_window_refund_bytes', S, [H, H, 'size_t', U64, H]),
+  keyedWindowRefundBytesAt: fn('fg_keyed_window_refund_bytes_at', S, [H, H, 'size_t', U64, U64, H]),
+  keyedWindowPeekU64: fn('fg_keyed_window_peek_u64', S, [H, U64, H]),
+  keyedWindowPeekU64At: fn('fg_keyed_window_peek_u64_at', S, [H, U64, U64, H]),
+  keyedWindowPeekBytes: fn('fg_keyed_window_peek_bytes', S, [H, H, 'size_t', H]),
+  keyedWindowPeekBytesAt: fn('fg_keyed_window_peek_bytes_at', S, [H, H, 'size_t', U64, H]),
+  keyedWindowSetLimitU64: fn('fg_keyed_window_set_limit_u64', S, [H, U64, U64]),
+  keyedWindowSetLimitBytes: fn('fg_keyed_window_set_limit_bytes', S, [H, H, 'size_t', U64]),
+  keyedWindowLen: fn('fg_keyed_window_len', S, [H, H]),
+  keyedWindowCapacity: fn('fg_keyed_window_capacity', S, [H, H]),
+  keyedWindowFullTableEvents: fn('fg_keyed_window_full_table_events', S, [H, H]),
+
+  suspensionsNew: fn('fg_suspensions_new', S, ['uint32_t', U64, koffi.out(koffi.pointer(H))]),
+  suspensionsFree: fn('fg_suspensions_free', 'void', [H]),
+  suspensionsSuspendUntilU64: fn('fg_suspensions_suspend_until_u64', S, [H, U64, U64, 'uint32_t']),
+  suspensionsSuspendUntilBytes: fn('fg_suspensions_suspend_until_bytes', S, [H, H, 'size_t', U64, 'uint32_t']),
+  suspensionsSuspendForU64: fn('fg_suspensions_suspend_for_u64', S, [H, U64, U64]),
+  suspensionsSuspendForBytes: fn('fg_suspensions_suspend_for_bytes', S, [H, H, 'size_t', U64]),
+  suspensionsLiftU64: fn('fg_suspensions_lift_u64', S, [H, U64]),
+  suspensionsLiftBytes: fn('fg_suspensions_lift_bytes', S, [H, H, 'size_t']),
+  suspensionsCheckU64: fn('fg_suspensions_check_u64', S, [H, U64, H, H]),
+  suspensionsCheckU64At: fn('fg_suspensions_check_u64_at', S, [H, U64, U64, H, H]),
+  suspensionsCheckBytes: fn('fg_suspensions_check_bytes', S, [H, H, 'size_t', H, H]),
+  suspensionsCheckBytesAt: fn('fg_suspensions_check_bytes_at', S, [H, H, 'size_t', U64, H, H]),
+
+  keyedInflightNew: fn('fg_keyed_inflight_new', S, ['uint32_t', U64, U64, koffi.out(koffi.pointer(H))]),
+  keyedInflightFree: fn('fg_keyed_inflight_free', 'void', [H]),
+  keyedInflightAcquireU64: fn('fg_keyed_inflight_acquire_u64', S, [H, U64, H]),
+  keyedInflightAcquireBytes: fn('fg_keyed_inflight_acquire_bytes', S, [H, H, 'size_t', H]),
+  keyedInflightReleaseU64: fn('fg_keyed_inflight_release_u64', S, [H, U64, PermitStruct, H]),
+  keyedInflightReleaseBytes: fn('fg_keyed_inflight_release_bytes', S, [H, H, 'size_t', PermitStruct, H]),
+  keyedInflightInFlightU64: fn('fg_keyed_inflight_in_flight_u64', S, [H, U64, H, H]),
+  keyedInflightInFlightBytes: fn('fg_keyed_inflight_in_flight_bytes', S, [H, H, 'size_t', H, H]),
+
+  plansNew: fn('fg_plans_new', S, [koffi.pointer(TierStruct), 'size_t', koffi.pointer(PlansConfigStruct), koffi.out(koffi.pointer(H))]),
+  plansNewGenieos: fn('fg_plans_new_genieos', S, [koffi.pointer(PlansConfigStruct), koffi.out(koffi.pointer(H))]),
+  plansFree: fn('fg_plans_free', 'void', [H]),
+  plansTier: fn('fg_plans_tier', S, [H, H, 'size_t', H]),
+  plansCheck: fn('fg_plans_check', S, [H, 'uint32_t', H, 'size_t', H, 'size_t', U64, H]),
+  plansCheckAt: fn('fg_plans_check_at', S, [H, 'uint32_t', H, 'size_t', H, 'size_t', U64, U64, H]),
+  plansReconfigureTier: fn('fg_plans_reconfigure_tier', S, [H, 'uint32_t', koffi.pointer(TierStruct)]),
+  plansCounters: fn('fg_plans_counters', S, [H, 'uint32_t', H]),
 
   policyNew: fn('fg_policy_new', S, [koffi.pointer(LayerStruct), 'size_t', koffi.out(koffi.pointer(H))]),
   policyFree: fn('fg_policy_free', 'void', [H]),

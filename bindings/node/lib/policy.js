@@ -1,8 +1,8 @@
 'use strict';
 // Policy: several limits checked together for one request (fg_policy). A
 // request is admitted only if every enforcing layer admits it, and a refusal
-// charges no layer. Layers are the Limiter, KeyedLimiter and SlidingWindow
-// objects themselves: checks through them and through the policy share
+// charges no layer. Layers are the Limiter, KeyedLimiter, SlidingWindow,
+// KeyedWindows and Suspensions objects themselves: checks through them and through the policy share
 // their buckets.
 
 const { ffi, layout, limits, nativeScratch, sizes } = require('./native.js');
@@ -14,6 +14,8 @@ const { KIND, checkBytesKey, idKey, writeStringKey } = require('./keys.js');
 const { KeyedLimiter, TABLE } = require('./keyed.js');
 const { Limiter } = require('./limiter.js');
 const { SlidingWindow } = require('./window.js');
+const { KeyedWindows } = require('./keyed-windows.js');
+const { Suspensions } = require('./suspensions.js');
 
 /** Built-in scopes (FG_SCOPE_*); any other name is FG_SCOPE_NAMED. */
 const SCOPES = Object.freeze({ key: 1, workspace: 2, ip: 3, endpoint: 4, token: 5 });
@@ -35,18 +37,33 @@ function readCounts() {
   return [first, second, third].map((offset) => Number(countsView.getBigUint64(offset, littleEndian)));
 }
 
+/** The fg_layer member a limit goes in (undefined: not a layer). */
+function layerField(limit) {
+  if (limit instanceof Limiter) return 'limiter';
+  if (limit instanceof KeyedLimiter) return 'keyed_limiter';
+  if (limit instanceof SlidingWindow) return 'window';
+  if (limit instanceof Suspensions) return 'suspensions';
+  if (limit instanceof KeyedWindows) return 'keyed_window';
+  return undefined;
+}
+/** Members whose limit takes a key per request (its [TABLE](kind) gives the handle). */
+const KEYED_FIELDS = new Set(['keyed_limiter', 'suspensions', 'keyed_window']);
+
 /** Validates one layer description: { limit, scope, shadow }. */
 function layerOf(spec, index) {
   const name = `layers[${index}]`;
   if (spec === null || typeof spec !== 'object') throw new TypeError(`${name} must be an object, got ${describe(spec)}`);
   const { limit, scope, shadow = false } = spec;
-  if (!(limit instanceof Limiter || limit instanceof KeyedLimiter || limit instanceof SlidingWindow)) {
-    throw new TypeError(`${name}.limit must be a Limiter, KeyedLimiter or SlidingWindow, got ${describe(limit)}`);
+  const field = layerField(limit);
+  if (field === undefined) {
+    throw new TypeError(
+      `${name}.limit must be a Limiter, KeyedLimiter, SlidingWindow, KeyedWindows or Suspensions, got ${describe(limit)}`,
+    );
   }
   if (typeof scope !== 'string') throw new TypeError(`${name}.scope must be a string, got ${describe(scope)}`);
   if (scope === '') throw new RangeError(`${name}.scope must not be empty`);
   if (typeof shadow !== 'boolean') throw new TypeError(`${name}.shadow must be a boolean, got ${describe(shadow)}`);
-  return { limit, scope, shadow, keyed: limit instanceof KeyedLimiter };
+  return { limit, scope, shadow, field, keyed: KEYED_FIELDS.has(field) };
 }
 
 class Policy {
@@ -59,7 +76,8 @@ class Policy {
   #closed = false;
 
   /**
-   * `layers`: up to 32 of `{ limit, scope, shadow }`, checked in order.
+   * `layers`: up to 32 of `{ limit, scope, shadow }`, checked in order (put
+   * a Suspensions layer first, so a suspended key charges no bucket).
    * `scope` is 'key', 'workspace', 'ip', 'endpoint', 'token' or a name of your
    * own ('license-activation'); a `shadow` layer is evaluated and counted but
    * never refuses.
@@ -95,9 +113,12 @@ class Policy {
       flags: layer.shadow ? LAYER_SHADOW : 0,
       name: layer.scope,
       name_len: Buffer.byteLength(layer.scope),
-      limiter: layer.limit instanceof Limiter ? layer.limit[HANDLE] : null,
-      keyed_limiter: layer.keyed ? layer.limit[TABLE](kinds & (1 << i) ? KIND.U64 : KIND.BYTES) : null,
-      window: layer.limit instanceof SlidingWindow ? layer.limit[HANDLE] : null,
+      limiter: null,
+      keyed_limiter: null,
+      window: null,
+      suspensions: null,
+      keyed_window: null,
+      [layer.field]: layer.keyed ? layer.limit[TABLE](kinds & (1 << i) ? KIND.U64 : KIND.BYTES) : layer.limit[HANDLE],
     }));
     const out = [null];
     const status = ffi.policyNew(specs, specs.length, out);

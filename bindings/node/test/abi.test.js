@@ -46,6 +46,10 @@ test('struct layouts are the C ones on this platform', () => {
   assert.equal(layout.verdict.layer, 48);
   assert.deepEqual([layout.acquisition.size, layout.acquisition.owner, layout.acquisition.ticket], [40, 8, 16]);
   assert.equal(layout.layerKey.size, 32);
+  assert.equal(layout.sizes.layer, 72, 'fg_layer of ABI 1.2, with suspensions and keyed_window');
+  assert.equal(layout.sizes.keyedWindowConfig, 40);
+  assert.equal(layout.sizes.tier, 40);
+  assert.equal(layout.sizes.plansConfig, 32);
 });
 
 test('constants the package relies on match the header', () => {

@@ -44,7 +44,7 @@ test('quota validation leaves no handle behind', () => {
 });
 
 const MULTI_HANDLE_CHILD = `
-const { ErrorBody, HeaderRenderer, InFlight, KeyedLimiter, Policy, Quota, SlidingWindow, liveHandles } = require(${JSON.stringify(path.join(__dirname, '..'))});
+const { ErrorBody, HeaderRenderer, InFlight, KeyedInFlight, KeyedLimiter, KeyedWindows, Plans, Policy, Quota, SlidingWindow, Suspensions, liveHandles } = require(${JSON.stringify(path.join(__dirname, '..'))});
 const quota = Quota.perSecond(10);
 (function drop() {
   for (let i = 0; i < 50; i += 1) {
@@ -56,6 +56,13 @@ const quota = Quota.perSecond(10);
     new InFlight(2).acquire();
     new HeaderRenderer();
     ErrorBody.genieosKey();
+    const blocked = new Suspensions({ capacity: 4 });
+    blocked.suspendUntil(3, null); // number-key set: two handles
+    const windows = new KeyedWindows(5, 1e9, { capacity: 4 });
+    windows.check('w');
+    new Policy([{ limit: blocked, scope: 'key' }, { limit: windows, scope: 'workspace' }]).check(['k', 'w']);
+    new KeyedInFlight(2, { capacity: 4 }).acquire(1); // two handles
+    Plans.genieos({ keyCapacity: 4, workspaceCapacity: 4 }).check('hobby', 'k', 'w');
   }
 })();
 const afterCreate = liveHandles();
@@ -71,6 +78,10 @@ const afterCreate = liveHandles();
 test('objects owning several handles (keyed tables, per-kind policies) are finalized whole', () => {
   const output = execFileSync(process.execPath, ['--expose-gc', '-e', MULTI_HANDLE_CHILD], { encoding: 'utf8', timeout: 60_000 });
   const result = JSON.parse(output);
-  assert.equal(result.afterCreate, 50 * 8, 'two tables, a window, two policies, a cap, two renderers');
+  assert.equal(
+    result.afterCreate,
+    50 * 15,
+    'two tables, a window, two policies, a cap, two renderers; two suspension sets, a keyed window, a policy, two keyed caps, plans',
+  );
   assert.equal(result.afterGc, 0);
 });

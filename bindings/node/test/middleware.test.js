@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const { ErrorBody, HeaderRenderer, KeyedLimiter, Limiter, Policy, Quota, SlidingWindow, fastifyHook, keys, rateLimit } = require('..');
+const { ErrorBody, HeaderRenderer, KeyedLimiter, Limiter, Plans, Policy, Quota, SlidingWindow, fastifyHook, keys, rateLimit } = require('..');
 
 const ISO_SECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
@@ -126,6 +126,34 @@ test('node:http with a Policy: a suspended layer answers 403 with a suspended bo
   });
 });
 
+test('node:http with Plans: key then workspace denials; an unlimited tier passes without headers', async (t) => {
+  const plans = Plans.genieos({ keyCapacity: 64, workspaceCapacity: 8 });
+  const plan = (req) => {
+    const key = req.headers['x-api-key'];
+    if (key === undefined) return null;
+    return [key.startsWith('gos_test_') ? 'sandbox' : 'hobby', key, req.headers['x-workspace'] ?? 'ws_1'];
+  };
+  const base = await serve(t, rateLimit({ plans, plan, cost: (req) => Number(req.headers['x-cost'] ?? 1) }));
+  const first = await get(base, '/', { 'x-api-key': 'gos_live_1' });
+  assert.equal(first.status, 200);
+  assertRateLimitHeaders(first, { limit: 60, remaining: 59 });
+  const byKey = await get(base, '/', { 'x-api-key': 'gos_live_1', 'x-cost': '60' });
+  assert.equal(byKey.status, 429);
+  assert.equal(byKey.headers.get('x-ratelimit-scope'), 'key');
+  assert.equal(JSON.parse(byKey.body).error.code, 'key_rate_limit');
+  for (let i = 0; i < 10; i += 1) {
+    assert.equal((await get(base, '/', { 'x-api-key': `gos_live_w${i}`, 'x-workspace': 'ws_2', 'x-cost': '60' })).status, 200);
+  }
+  const byWorkspace = await get(base, '/', { 'x-api-key': 'gos_live_w10', 'x-workspace': 'ws_2' });
+  assert.equal(byWorkspace.status, 429);
+  assertRateLimitHeaders(byWorkspace, { limit: 600, remaining: 0, scope: 'workspace' });
+  assert.equal(JSON.parse(byWorkspace.body).error.code, 'workspace_rate_limit');
+  const sandbox = await get(base, '/', { 'x-api-key': 'gos_test_1', 'x-cost': '1000' });
+  assert.equal(sandbox.status, 200);
+  assert.equal(sandbox.headers.get('x-ratelimit-limit'), null, 'nothing to advertise for an unlimited tier');
+  assert.equal((await get(base)).status, 200, 'plan() returned null: not limited');
+});
+
 test('cost function, custom body and header renderer; Express with next()', async (t) => {
   const express = require('express');
   const perPath = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 64 });
@@ -231,6 +259,12 @@ test('rateLimit refuses bad options up front', () => {
   assert.throws(() => rateLimit({ limiter, errorBody: 'json' }), TypeError);
   assert.throws(() => rateLimit({ limiter, requestId: 'r' }), TypeError);
   assert.throws(() => keys.header(''), TypeError);
+  const plans = Plans.genieos({ keyCapacity: 8, workspaceCapacity: 8 });
+  assert.throws(() => rateLimit({ plans }), TypeError, 'Plans need a plan function');
+  assert.throws(() => rateLimit({ plans: policy, plan: () => null }), TypeError);
+  assert.throws(() => rateLimit({ plans, limiter, plan: () => null }), TypeError, 'one of limiter, policy and plans');
+  const badPlan = rateLimit({ plans, plan: () => ['hobby', 'k'] });
+  assert.throws(() => badPlan({ headers: {} }, {}), TypeError, 'plan(req) returns three parts');
   const throwing = rateLimit({ limiter, key: () => { throw new Error('boom'); } });
   assert.throws(() => throwing({ headers: {} }, {}), /boom/, 'node:http callers see the error');
   const badBody = rateLimit({ limiter, key: () => 'k', errorBody: () => 'not a body' });

@@ -3,7 +3,7 @@
 // caller's own timeline (nowNs), so every number is exact.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { ErrorBody, HeaderRenderer, KeyedLimiter, Limiter, Policy, Quota, SlidingWindow } = require('..');
+const { ErrorBody, HeaderRenderer, KeyedLimiter, Limiter, Plans, Policy, Quota, SlidingWindow } = require('..');
 
 const SECOND = 1_000_000_000;
 const MINUTE = 60 * SECOND;
@@ -143,4 +143,35 @@ test('Genera: delay instead of reject, then suspension', () => {
   assert.equal(delayed.delayMs, 100);
   customer.suspendUntil(MINUTE);
   assert.equal(customer.check(1, SECOND).outcome, 'suspended');
+});
+
+test('GenieOS plans (fg_plans): Hobby key 60 then scope key; 25 keys fill the workspace; Sandbox unlimited', () => {
+  const plans = Plans.genieos({ keyCapacity: 1_024, workspaceCapacity: 64 });
+  for (let i = 0; i < 60; i += 1) assert.equal(plans.check('hobby', 'gos_live_a', 'ws_1', 1, 0).admitted, true, `request ${i + 1}`);
+  const byKey = plans.check('hobby', 'gos_live_a', 'ws_1', 1, 0);
+  assert.equal(byKey.outcome, 'denied');
+  assert.equal(byKey.scope, 'key');
+  assert.equal(byKey.limit, 60);
+  assert.equal(byKey.retryAfterNs, 33_333_334, '1/30 s rounded up to the ns');
+
+  const keys = Array.from({ length: 25 }, (_, i) => `gos_live_${i}`);
+  for (const key of keys) {
+    for (let i = 0; i < 24; i += 1) assert.equal(plans.check('hobby', key, 'ws_2', 1, 0).admitted, true);
+  }
+  // 600 admitted in ws_2; every key still has 36 of its 60.
+  const byWorkspace = plans.check('hobby', keys[0], 'ws_2', 1, 0);
+  assert.equal(byWorkspace.outcome, 'denied');
+  assert.equal(byWorkspace.scope, 'workspace');
+  assert.equal(byWorkspace.limit, 600);
+  const body = JSON.parse(ErrorBody.genieosWorkspace().render(byWorkspace, { scope: byWorkspace.scope, requestId: 'r' }));
+  assert.equal(body.error.code, 'workspace_rate_limit');
+  assert.deepEqual(plans.counters('hobby'), { admitted: 60 + 600, denied: 2, suspended: 0 }, 'the denials charged nothing');
+  assert.equal(plans.check('hobby', keys[0], 'ws_3', 1, 0).remaining, 35, 'another workspace passes; the key kept 36');
+
+  for (let i = 0; i < 10_000; i += 1) assert.equal(plans.check('sandbox', 'gos_test_1', 'ws_1', 1, 0).admitted, true);
+  assert.equal(plans.check('sandbox', 'gos_test_1', 'ws_1', 1, 0).limit, Infinity);
+  for (const [tier, burst] of [['pro', 120], ['scale', 240]]) {
+    assert.equal(plans.check(tier, 'k', `ws_${tier}`, 1, 0).limit, burst, tier);
+  }
+  plans.close();
 });

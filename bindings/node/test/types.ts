@@ -10,16 +10,23 @@ import {
   HeaderRenderer,
   InFlight,
   Key,
+  KeyedInFlight,
   KeyedLimiter,
+  KeyedWindows,
   Limiter,
   Outcome,
   Permit,
+  PlanKey,
+  Plans,
+  PlansCounters,
+  PlansDecision,
   Policy,
   PolicyCounters,
   PolicyDecision,
   Quota,
   STATUS,
   SlidingWindow,
+  Suspensions,
   abiVersion,
   fastifyHook,
   keys,
@@ -140,6 +147,56 @@ rateLimit({ limiter: new Limiter(quota) });
 // @ts-expect-error a Policy needs a keys function
 rateLimit({ policy });
 
+const perWorkspace = KeyedWindows.perMinute(600, { capacity: 10_000, onFull: 'admit' });
+const windowsLeft: number =
+  perWorkspace.check('ws_1').remaining + perWorkspace.peek(9n, 0).remaining + perWorkspace.refund(Buffer.from('w'), 1, 0).remaining;
+perWorkspace.setLimit('ws_big', 1_800);
+const windowsSize: number = perWorkspace.size + perWorkspace.capacity + perWorkspace.fullTableEvents + perWorkspace.windowNs;
+new KeyedWindows(10, 1_000_000_000n);
+// @ts-expect-error a keyed window needs its window length
+new KeyedWindows(10);
+
+const blocked = new Suspensions({ capacity: 1_000 });
+blocked.suspendUntil('key_1', 5_000n);
+blocked.suspendUntil(42, null);
+blocked.suspendFor(Buffer.from('k'), 1_000);
+blocked.lift('key_1');
+const suspendedFor: Decision | null = blocked.check('key_1', 0);
+// @ts-expect-error suspendUntil needs an end or null
+blocked.suspendUntil('key_1');
+
+const batches = new KeyedInFlight(4, { capacity: 10_000 });
+const batchPermit: Permit | null = batches.acquire('ws_1');
+if (batchPermit !== null) batches.release('ws_1', batchPermit);
+const perKeyFlying: number = batches.inFlight('ws_1') + batches.limit;
+// @ts-expect-error release names the key
+batches.release(batchPermit);
+
+const genieos = Plans.genieos({ keyCapacity: 1_000, workspaceCapacity: 100 });
+const planKey: PlanKey = Buffer.from('gos_live_1');
+const planned: PlansDecision = genieos.check('hobby', planKey, 'ws_1', 1, 0n);
+const planScope: 'key' | 'workspace' = planned.scope;
+const hobby: number = genieos.tier('hobby');
+genieos.check(hobby, 'gos_live_1', 'ws_1');
+const custom2 = new Plans(
+  [
+    { name: 'free', keyQuota: Quota.perSecond(1), workspaceLimit: 100 },
+    { name: 'internal' },
+  ],
+  { windowNs: 60_000_000_000, keyCapacity: 10 },
+);
+custom2.reconfigureTier('free', { keyQuota: Quota.perSecond(2), workspaceLimit: 200 });
+const planCounters: PlansCounters = custom2.counters('free');
+// @ts-expect-error Plans keys are strings or bytes, not ids
+genieos.check('hobby', 42, 'ws_1');
+const byPlan = rateLimit({ plans: genieos, plan: (req) => ['hobby', String(req.headers['x-api-key']), 'ws_1'] });
+const policyWithSuspensions = new Policy([
+  { limit: blocked, scope: 'key' },
+  { limit: perWorkspace, scope: 'workspace' },
+]);
+// @ts-expect-error Plans needs a plan function
+rateLimit({ plans: genieos });
+
 const code: string = new FloodgateError('x').code ?? '';
 const rangeStatus: number = (null as unknown as FloodgateRangeError).status;
 const zero: -12 = STATUS.ZERO_BURST;
@@ -149,5 +206,6 @@ const major: number = abiVersion.major + liveHandles();
 export {
   total, periodMs, outcome, remaining, refunded, delay, warning, scope, suspension, inForce, closed, reserved, own, sizes,
   windowLeft, windowSize, flying, deciding, layer, shadowDenied, scopes, fields, handBuilt, body, byIp, byPolicy, hook,
-  code, rangeStatus, zero, foreign, major,
+  code, rangeStatus, zero, foreign, major, windowsLeft, windowsSize, suspendedFor, perKeyFlying, planScope, planCounters,
+  byPlan, policyWithSuspensions,
 };

@@ -1,0 +1,95 @@
+'use strict';
+// KeyedInFlight: an in-flight cap per key (fg_keyed_inflight; GenieOS: 4
+// batch calls in flight per workspace, for every workspace). A key's permit
+// is given back with release(key, permit) or permit.release(); the library
+// refuses a second release and a permit of another key or cap.
+
+const { ffi } = require('./native.js');
+const { describe, options, u64 } = require('./args.js');
+const { readU64Out, u64Out } = require('./decision.js');
+const { Permit, acquisition, permitFrom } = require('./inflight.js');
+const { KeyTables } = require('./tables.js');
+
+const second = new Uint32Array(2);
+
+class KeyedInFlight {
+  #tables;
+  #limit;
+
+  /** At most `limit` permits out at once for each of up to `capacity` keys of each kind (default 65,536). */
+  constructor(limit, opts) {
+    const max = u64(limit, 'limit');
+    const { capacity = 65_536 } = options(opts, 'options');
+    const slots = u64(capacity, 'capacity');
+    this.#tables = new KeyTables(this, 'KeyedInFlight', (kind, out) => ffi.keyedInflightNew(kind, max, slots, out), ffi.keyedInflightFree);
+    this.#limit = Number(max);
+  }
+
+  /**
+   * A permit for `key` if fewer than the cap are out for it, else null. The
+   * permit's release() gives it back to `key`.
+   */
+  acquire(key) {
+    this.#tables.call(
+      key,
+      (handle, bytes, length) => ffi.keyedInflightAcquireBytes(handle, bytes, length, acquisition),
+      (handle, id) => ffi.keyedInflightAcquireU64(handle, id, acquisition),
+    );
+    // The permit releases to the key as it was at acquire, not a Buffer mutated since.
+    const held = key instanceof Uint8Array ? Uint8Array.from(key) : key;
+    const caps = this;
+    return permitFrom({
+      release: (permit) => caps.release(held, permit),
+      get closed() {
+        return caps.closed;
+      },
+    });
+  }
+
+  /**
+   * Gives `permit`, acquired for `key`, back; returns the permits `key` has
+   * out afterwards. Released already: FloodgateError
+   * ERR_FLOODGATE_PERMIT_ALREADY_RELEASED; of another key or cap:
+   * ERR_FLOODGATE_FOREIGN_PERMIT. Neither changes anything.
+   */
+  release(key, permit) {
+    if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
+    const native = { owner: permit.owner, ticket: permit.ticket };
+    this.#tables.call(
+      key,
+      (handle, bytes, length) => ffi.keyedInflightReleaseBytes(handle, bytes, length, native, u64Out),
+      (handle, id) => ffi.keyedInflightReleaseU64(handle, id, native, u64Out),
+    );
+    return readU64Out();
+  }
+
+  /** Permits `key` has out right now (a snapshot; 0 for a key never seen). */
+  inFlight(key) {
+    this.#tables.call(
+      key,
+      (handle, bytes, length) => ffi.keyedInflightInFlightBytes(handle, bytes, length, u64Out, second),
+      (handle, id) => ffi.keyedInflightInFlightU64(handle, id, u64Out, second),
+    );
+    return readU64Out();
+  }
+
+  /** The cap per key. */
+  get limit() {
+    return this.#limit;
+  }
+
+  get closed() {
+    return this.#tables.closed;
+  }
+
+  /** Frees the caps now; permits still out die with them. Idempotent. */
+  close() {
+    this.#tables.close();
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
+module.exports = { KeyedInFlight };
