@@ -1,16 +1,16 @@
 'use strict';
 // KeyedLimiter: one GCRA bucket per key in the library's lock-free keyed
 // table (fg_keyed_limiter). A native table holds one key kind, so this keeps
-// two: byte keys (strings as UTF-8, Buffers) in a table built with the
-// object, and number/bigint keys in one built at the first such key.
+// two (KeyTables): byte keys (strings as UTF-8, Buffers) in a table built
+// with the object, and number/bigint keys in one built at the first such key.
 
 const { ffi, layout, sizes } = require('./native.js');
 const { cost, describe, options, u64 } = require('./args.js');
-const { closedError, statusError } = require('./errors.js');
+const { statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
-const { adopt, release } = require('./handle.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
-const { KIND, checkBytesKey, idKey, scratch, writeStringKey } = require('./keys.js');
+const { KIND, scratch, writeStringKey } = require('./keys.js');
+const { KeyTables } = require('./tables.js');
 
 /** fg_keyed_config.on_full by name. */
 const ON_FULL = Object.freeze({ deny: 0, admit: 1, overflow: 2 });
@@ -26,14 +26,11 @@ function onFullCode(value) {
 }
 
 class KeyedLimiter {
-  /** The byte-key table; null once closed. */
-  #bytes;
-  /** The number-key table, built at the first number or bigint key. */
-  #ids = null;
+  /** Both native tables (byte keys, and number keys once one is seen). */
+  #tables;
   #config;
   /** The default quota as an fg_quota, for the table built later. */
   #quota;
-  #tokens = { bytes: {}, ids: {} };
 
   /**
    * Buckets of `quota` for up to `capacity` keys of each kind (default
@@ -53,56 +50,17 @@ class KeyedLimiter {
       max_overrides: u64(maxOverrides, 'maxOverrides'),
     };
     this.#quota = encodeQuota(quota, new Uint8Array(layout.quota.size));
-    this.#bytes = this.#build(KIND.BYTES, this.#tokens.bytes);
-  }
-
-  #build(kind, token) {
-    const out = [null];
-    const status = ffi.keyedNew({ ...this.#config, key_kind: kind }, this.#quota, out);
-    if (status !== 0) throw statusError(status);
-    adopt(this, out[0], ffi.keyedFree, token);
-    return out[0];
-  }
-
-  #live() {
-    const handle = this.#bytes;
-    if (handle === null) throw closedError('KeyedLimiter');
-    return handle;
-  }
-
-  #idTable() {
-    this.#live();
-    return this.#ids ?? (this.#ids = this.#build(KIND.U64, this.#tokens.ids));
+    this.#tables = new KeyTables(
+      this,
+      'KeyedLimiter',
+      (kind, out) => ffi.keyedNew({ ...this.#config, key_kind: kind }, this.#quota, out),
+      ffi.keyedFree,
+    );
   }
 
   /** The native table for keys of `kind`, for a Policy layer. */
   [TABLE](kind) {
-    return kind === KIND.U64 ? this.#idTable() : this.#live();
-  }
-
-  /** Both tables as built so far (for whole-limiter operations). */
-  #tables() {
-    const bytes = this.#live();
-    return this.#ids === null ? [bytes] : [bytes, this.#ids];
-  }
-
-  /**
-   * Runs `onBytes(table, pointer, length)` or `onId(table, id)` for `key`'s
-   * kind; a string is encoded into the shared scratch buffer first.
-   */
-  #call(key, onBytes, onId) {
-    let status;
-    if (typeof key === 'string') {
-      const length = writeStringKey(key, scratch.buffer);
-      status = onBytes(this.#live(), scratch.address, length);
-    } else if (key instanceof Uint8Array) {
-      checkBytesKey(key);
-      status = onBytes(this.#live(), key, key.length);
-    } else {
-      const id = idKey(key);
-      status = onId(this.#idTable(), id);
-    }
-    if (status !== 0) throw statusError(status);
+    return this.#tables.table(kind);
   }
 
   /** Charges `amount` (default 1) to `key`'s bucket now, or at `nowNs`. */
@@ -111,14 +69,14 @@ class KeyedLimiter {
     let status;
     if (typeof key === 'string') {
       const length = writeStringKey(key, scratch.buffer);
-      const table = this.#live();
+      const table = this.#tables.live();
       status =
         nowNs === undefined
           ? ffi.keyedCheckBytes(table, scratch.address, length, units, decisionBuffer)
           : ffi.keyedCheckBytesAt(table, scratch.address, length, units, u64(nowNs, 'nowNs'), decisionBuffer);
     } else {
       const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-      this.#call(
+      this.#tables.call(
         key,
         (table, bytes, length) =>
           at === undefined
@@ -138,7 +96,7 @@ class KeyedLimiter {
   /** `key`'s bucket as it stands, charging nothing (an unseen key reads full). */
   peek(key, nowNs) {
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#call(
+    this.#tables.call(
       key,
       (table, bytes, length) =>
         at === undefined
@@ -154,7 +112,7 @@ class KeyedLimiter {
   refund(key, amount = 1, nowNs) {
     const units = cost(amount, 'amount');
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#call(
+    this.#tables.call(
       key,
       (table, bytes, length) =>
         at === undefined
@@ -177,7 +135,7 @@ class KeyedLimiter {
     const units = cost(amount, 'cost');
     const maxWait = u64(maxWaitNs, 'maxWaitNs');
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#call(
+    this.#tables.call(
       key,
       (table, bytes, length) =>
         at === undefined
@@ -198,7 +156,7 @@ class KeyedLimiter {
   setQuota(key, quota, nowNs) {
     const bytesOfQuota = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#call(
+    this.#tables.call(
       key,
       (table, bytes, length) =>
         at === undefined
@@ -212,7 +170,7 @@ class KeyedLimiter {
   /** Returns `key` to the default quota, keeping what it used. */
   clearQuota(key, nowNs) {
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#call(
+    this.#tables.call(
       key,
       (table, bytes, length) =>
         at === undefined ? ffi.keyedClearQuotaBytes(table, bytes, length) : ffi.keyedClearQuotaBytesAt(table, bytes, length, at),
@@ -223,7 +181,7 @@ class KeyedLimiter {
   /** The quota `key`'s checks use: its own, or the default. */
   quotaFor(key) {
     const out = quotaBuffer();
-    this.#call(
+    this.#tables.call(
       key,
       (table, bytes, length) => ffi.keyedQuotaForBytes(table, bytes, length, out),
       (table, id) => ffi.keyedQuotaForU64(table, id, out),
@@ -236,7 +194,7 @@ class KeyedLimiter {
    * used (capped at the new burst); keys with their own quota keep it.
    */
   reconfigure(quota, nowNs) {
-    const tables = this.#tables();
+    const tables = this.#tables.handles();
     const bytes = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
     for (const table of tables) {
@@ -249,40 +207,28 @@ class KeyedLimiter {
   /** The default quota. */
   get quota() {
     const out = quotaBuffer();
-    const status = ffi.keyedDefaultQuota(this.#live(), out);
+    const status = ffi.keyedDefaultQuota(this.#tables.live(), out);
     if (status !== 0) throw statusError(status);
     return decodeQuota(out);
   }
 
-  #sum(read) {
-    let total = 0;
-    for (const table of this.#tables()) {
-      const status = read(table, u64Out);
-      if (status !== 0) throw statusError(status);
-      total += readU64Out();
-    }
-    return total;
-  }
-
   /** Keys holding a slot, of both kinds (a full scan: for metrics). */
   get size() {
-    return this.#sum(ffi.keyedLen);
+    return this.#tables.sum(ffi.keyedLen);
   }
 
   /** Keys each kind's table holds at once. */
   get capacity() {
-    const status = ffi.keyedCapacity(this.#live(), u64Out);
-    if (status !== 0) throw statusError(status);
-    return readU64Out();
+    return this.#tables.read(ffi.keyedCapacity);
   }
 
   /** Checks of a new key that found no slot and fell back to onFull. */
   get fullTableEvents() {
-    return this.#sum(ffi.keyedFullTableEvents);
+    return this.#tables.sum(ffi.keyedFullTableEvents);
   }
 
   get closed() {
-    return this.#bytes === null;
+    return this.#tables.closed;
   }
 
   /**
@@ -290,14 +236,7 @@ class KeyedLimiter {
    * later calls throw. Closing twice is a no-op.
    */
   close() {
-    const bytes = this.#bytes;
-    if (bytes === null) return;
-    this.#bytes = null;
-    release(this.#tokens.bytes, bytes, ffi.keyedFree);
-    if (this.#ids !== null) {
-      release(this.#tokens.ids, this.#ids, ffi.keyedFree);
-      this.#ids = null;
-    }
+    this.#tables.close();
   }
 
   [Symbol.dispose]() {

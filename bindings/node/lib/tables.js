@@ -1,6 +1,6 @@
 'use strict';
-// Native keyed handles (keyed windows, suspensions, keyed in-flight caps)
-// hold one key kind each, so a JS object keeps two: byte keys (strings as
+// Native keyed handles (keyed limiters, keyed windows, suspensions, keyed
+// in-flight caps) hold one key kind each, so a JS object keeps two: byte keys (strings as
 // UTF-8, Buffers) in a handle built with the object, and number/bigint keys
 // in one built at the first such key. KeyTables owns both handles.
 
@@ -81,10 +81,16 @@ class KeyTables {
     return readU64Out();
   }
 
+  /** Both handles as built so far (for whole-object operations). */
+  handles() {
+    const bytes = this.live();
+    return this.#ids === null ? [bytes] : [bytes, this.#ids];
+  }
+
   /** The sum over both handles of a uint64_t that `read(handle, out)` stores. */
   sum(read) {
     let total = 0;
-    for (const handle of this.#ids === null ? [this.live()] : [this.live(), this.#ids]) {
+    for (const handle of this.handles()) {
       const status = read(handle, u64Out);
       if (status !== 0) throw statusError(status);
       total += readU64Out();
