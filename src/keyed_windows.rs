@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::keyed::{FullTable, Key};
 use crate::keyed_cells::KeyedCells;
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::SlidingWindow;
+use crate::window::{validate_limit, SlidingWindow};
 use std::time::Duration;
 
 /// Sliding windows of `limit` per `window`, one per key.
@@ -146,6 +146,8 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn set_limit(&self, key: &K, limit: u64) -> Result<()> {
+        // Checked before the key is looked up, so a bad limit inserts nothing.
+        validate_limit(limit)?;
         let outcome = self.cells.with_key(key, |stored| {
             match self.cells.get_or_insert_with(stored, || self.new_window()) {
                 Some(window) => window.reconfigure(limit),

@@ -320,11 +320,7 @@ where
             return Err(Error::NoSuchLayer);
         }
         if let (Some(workspaces), Some(limit)) = (&tier.workspaces, limits.per_workspace) {
-            crate::window::SlidingWindow::with_clock(
-                limit,
-                workspaces.windows.window(),
-                self.clock.clone(),
-            )?;
+            crate::window::validate_limit(limit)?;
             // Relaxed: each check applies whichever limit it reads.
             workspaces.limit.store(limit, Ordering::Relaxed);
         }

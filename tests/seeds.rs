@@ -486,5 +486,25 @@ mod license_api {
                 .remaining(),
             600
         );
+        // A contract with no workspace allowance is refused whole: the key
+        // quota stays as it was too.
+        assert_eq!(
+            plans.reconfigure_tier(
+                enterprise,
+                TierLimits {
+                    per_key: Some(Quota::per_second(5).unwrap()),
+                    per_workspace: Some(0),
+                },
+            ),
+            Err(floodgate::Error::ZeroLimit)
+        );
+        assert_eq!(
+            plans
+                .check(enterprise, "k", &1, 0)
+                .unwrap()
+                .decision()
+                .remaining(),
+            600
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The sliding-window counter against an exact sliding log, plus its
 //! behaviour on the GenieOS per-workspace numbers.
 
-use floodgate::{Error, ManualClock, Outcome, SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};
+use floodgate::{
+    Error, KeyedWindows, ManualClock, Outcome, SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT,
+};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -291,6 +293,22 @@ fn reconfigure_keeps_counts_and_refuses_bad_limits() {
         Err(Error::LimitTooLarge)
     );
     assert_eq!(window.limit(), 100);
+}
+
+#[test]
+fn a_keys_bad_limit_is_refused_without_adding_the_key() {
+    let windows: KeyedWindows<u64, _> =
+        KeyedWindows::with_clock(600, Duration::from_nanos(MINUTE), 1, ManualClock::new()).unwrap();
+    assert_eq!(windows.set_limit(&7, 0), Err(Error::ZeroLimit));
+    assert_eq!(
+        windows.set_limit(&7, MAX_WINDOW_LIMIT + 1),
+        Err(Error::LimitTooLarge)
+    );
+    assert!(windows.is_empty());
+    // The one slot is still free for a key with a good limit.
+    windows.set_limit(&8, 1_800).unwrap();
+    assert_eq!(windows.peek(&8).limit(), 1_800);
+    assert_eq!(windows.set_limit(&9, 5), Err(Error::TableFull));
 }
 
 #[test]

@@ -310,7 +310,8 @@ impl<C: Clock> SlidingWindow<C> {
     }
 }
 
-fn validate_limit(limit: u64) -> Result<()> {
+/// [`Error::ZeroLimit`] or [`Error::LimitTooLarge`] for a limit no window can hold.
+pub(crate) fn validate_limit(limit: u64) -> Result<()> {
     if limit == 0 {
         Err(Error::ZeroLimit)
     } else if limit > MAX_WINDOW_LIMIT {
