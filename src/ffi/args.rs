@@ -320,3 +320,9 @@ fn check_size<T: Versioned>(declared: usize, name: &'static str) -> Result<(), F
     }
     Ok(())
 }
+
+/// A C `uint64_t` count as a `usize`, saturating: a capacity beyond `usize`
+/// is beyond every table's maximum too, so it fails that check by name.
+pub(crate) fn saturating_usize(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
+}

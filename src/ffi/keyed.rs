@@ -3,15 +3,17 @@
 
 use super::args::{self, Out, Versioned, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
+use super::key_kind::{
+    bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
+    ByKeyKind, CKey, Settle,
+};
 use super::quota::FgQuota;
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
 use crate::decision::Decision;
-use crate::error::Error;
-use crate::keyed::{FullTable, KeyedLimiter};
-use crate::policy::{Layer, LayerKey};
+use crate::keyed::KeyedLimiter;
 use crate::quota::Quota;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// `fg_keyed_config.key_kind`: keys are `uint64_t` ids, checked with the
@@ -79,152 +81,7 @@ impl SharedHandle for FgKeyedLimiter {
 
 /// The limiter behind a handle, by key kind, inline so a check follows one
 /// pointer; an `Arc` (the handle) shares it with policies.
-pub(crate) enum Keyed {
-    U64(KeyedLimiter<u64>),
-    Bytes(KeyedLimiter<[u8]>),
-    Ip(KeyedLimiter<IpAddr>),
-}
-
-/// A keyed limiter of any key kind is a policy layer: each call goes to the
-/// typed limiter's own [`Layer`] implementation, which checks the key's kind.
-macro_rules! delegate {
-    ($keyed:expr, |$limiter:ident| $call:expr) => {
-        match $keyed {
-            Keyed::U64($limiter) => $call,
-            Keyed::Bytes($limiter) => $call,
-            Keyed::Ip($limiter) => $call,
-        }
-    };
-}
-
-impl Layer for Keyed {
-    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
-        delegate!(self, |limiter| Layer::check_at(limiter, key, cost, now_ns))
-    }
-
-    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
-        delegate!(self, |limiter| Layer::probe_at(limiter, key, cost, now_ns))
-    }
-
-    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
-        delegate!(self, |limiter| Layer::refund_at(limiter, key, cost, now_ns))
-    }
-}
-
-/// A key as a C call passes it.
-#[derive(Clone, Copy)]
-pub(crate) enum CKey<'a> {
-    Id(u64),
-    Bytes(&'a [u8]),
-}
-
-/// An IP address from its 4 or 16 network-order bytes.
-pub(crate) fn ip_from_bytes(bytes: &[u8], name: &'static str) -> Result<IpAddr, Failure> {
-    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
-        return Ok(IpAddr::V4(Ipv4Addr::from(v4)));
-    }
-    if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
-        return Ok(IpAddr::V6(Ipv6Addr::from(v6)));
-    }
-    Err(Failure::new(
-        FgStatus::InvalidLength,
-        format!(
-            "`{name}` is {} bytes; an IP address key is 4 or 16",
-            bytes.len()
-        ),
-    ))
-}
-
-/// What a keyed call answers, as one `Result`: `u64` and IP keys answer plain
-/// values, byte keys a `Result`.
-pub(crate) trait Settle<T> {
-    fn settle(self) -> Result<T, Failure>;
-}
-
-impl Settle<Decision> for Decision {
-    fn settle(self) -> Result<Decision, Failure> {
-        Ok(self)
-    }
-}
-
-impl Settle<Quota> for Quota {
-    fn settle(self) -> Result<Quota, Failure> {
-        Ok(self)
-    }
-}
-
-impl Settle<Option<Decision>> for Option<Decision> {
-    fn settle(self) -> Result<Option<Decision>, Failure> {
-        Ok(self)
-    }
-}
-
-impl Settle<u64> for u64 {
-    fn settle(self) -> Result<u64, Failure> {
-        Ok(self)
-    }
-}
-
-impl Settle<()> for () {
-    fn settle(self) -> Result<(), Failure> {
-        Ok(())
-    }
-}
-
-impl<T> Settle<T> for Result<T, Error> {
-    fn settle(self) -> Result<T, Failure> {
-        Ok(self?)
-    }
-}
-
-/// Runs `$body` with `$limiter` the typed limiter and `$key` a reference to
-/// the key in its type, or fails with `FG_STATUS_KEY_KIND_MISMATCH`.
-/// Other handles over the three key kinds name their own enum (with `U64`,
-/// `Bytes` and `Ip` variants) first.
-macro_rules! with_key {
-    ($keyed:expr, $ckey:expr, |$limiter:ident, $key:ident| $body:expr) => {
-        with_key!(Keyed, $keyed, $ckey, |$limiter, $key| $body)
-    };
-    ($kinds:ident, $keyed:expr, $ckey:expr, |$limiter:ident, $key:ident| $body:expr) => {
-        match ($keyed, $ckey) {
-            ($kinds::U64($limiter), CKey::Id(id)) => {
-                let $key = &id;
-                Settle::settle($body)
-            }
-            ($kinds::Bytes($limiter), CKey::Bytes(bytes)) => {
-                let $key = bytes;
-                Settle::settle($body)
-            }
-            ($kinds::Ip($limiter), CKey::Bytes(bytes)) => {
-                let $key = &ip_from_bytes(bytes, "key")?;
-                Settle::settle($body)
-            }
-            (_, key) => Err(kind_mismatch(key)),
-        }
-    };
-}
-pub(crate) use with_key;
-
-#[cold]
-#[inline(never)]
-pub(crate) fn kind_mismatch(key: CKey<'_>) -> Failure {
-    let (given, wanted) = match key {
-        CKey::Id(_) => ("a u64 key", "*_bytes"),
-        CKey::Bytes(_) => ("a byte key", "*_u64"),
-    };
-    Failure::new(
-        FgStatus::KeyKindMismatch,
-        format!("{given} for a limiter of another key kind (use the {wanted} functions)"),
-    )
-}
-
-/// # Safety
-/// `key` NULL or readable for `len` bytes.
-#[inline(always)]
-pub(crate) unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
-    // SAFETY: the caller's contract is `bytes`'.
-    Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?))
-}
+pub(crate) type Keyed = ByKeyKind<KeyedLimiter<u64>, KeyedLimiter<[u8]>, KeyedLimiter<IpAddr>>;
 
 /// A decision for `key` on a live handle.
 ///
@@ -344,46 +201,24 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
         let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: as above.
         let quota = unsafe { args::read_config(default_quota, "default_quota") }?.to_quota()?;
-        let on_full = match config.on_full {
-            FG_FULL_TABLE_DENY => FullTable::Deny,
-            FG_FULL_TABLE_ADMIT => FullTable::Admit,
-            FG_FULL_TABLE_OVERFLOW => FullTable::Overflow,
-            other => return Err(invalid("on_full", other)),
-        };
-        // Saturating: a capacity beyond usize is beyond MAX_KEYED_CAPACITY too.
-        let capacity = usize::try_from(config.capacity).unwrap_or(usize::MAX);
-        let max_overrides = usize::try_from(config.max_overrides).unwrap_or(usize::MAX);
-        macro_rules! build {
-            ($key:ty) => {{
-                let builder = KeyedLimiter::<$key>::builder(quota)
-                    .capacity(capacity)
-                    .on_full(on_full);
-                let builder = match max_overrides {
-                    0 => builder,
-                    max => builder.max_overrides(max),
-                };
-                builder.build()?
-            }};
-        }
-        let keyed = match config.key_kind {
-            FG_KEY_U64 => Keyed::U64(build!(u64)),
-            FG_KEY_BYTES => Keyed::Bytes(build!([u8])),
-            FG_KEY_IP => Keyed::Ip(build!(IpAddr)),
-            other => return Err(invalid("key_kind", other)),
-        };
+        let on_full = full_table(config.on_full)?;
+        let capacity = args::saturating_usize(config.capacity);
+        let max_overrides = args::saturating_usize(config.max_overrides);
+        let keyed: Keyed = new_by_key_kind!(config.key_kind, "config->key_kind", |K| {
+            let builder = KeyedLimiter::<K>::builder(quota)
+                .capacity(capacity)
+                .on_full(on_full);
+            let builder = match max_overrides {
+                0 => builder,
+                max => builder.max_overrides(max),
+            };
+            builder.build()?
+        });
         let handle = shared::into_handle::<FgKeyedLimiter>(keyed);
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };
         Ok(())
     })
-}
-
-#[cold]
-pub(crate) fn invalid(field: &'static str, value: u32) -> Failure {
-    Failure::new(
-        FgStatus::InvalidArgument,
-        format!("`config->{field}` is {value}, not one of its FG_* constants"),
-    )
 }
 
 /// Releases a keyed limiter. NULL is a no-op. The handle must not be in use
@@ -1160,7 +995,7 @@ unsafe fn write_quota<'k>(
         let out = unsafe { VersionedOut::new(out, "out") }?;
         let quota = match key {
             Some(key) => with_key!(keyed, key?, |limiter, key| limiter.quota_for(key))?,
-            None => delegate!(keyed, |limiter| limiter.default_quota()),
+            None => each_kind!(keyed, |limiter| limiter.default_quota()),
         };
         // SAFETY: writable for its struct_size, by the contract.
         unsafe { out.write(FgQuota::from_quota(&quota)) };
@@ -1289,7 +1124,7 @@ unsafe fn reconfigure(
         let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        delegate!(keyed, |limiter| match now_ns {
+        each_kind!(keyed, |limiter| match now_ns {
             Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
             None => limiter.reconfigure(quota),
         });
@@ -1317,7 +1152,7 @@ unsafe fn figure(
         // SAFETY: NULL or live, by the contract.
         let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         let out = Out::new(out, "out")?;
-        let value = delegate!(keyed, |limiter| match which {
+        let value = each_kind!(keyed, |limiter| match which {
             // usize is at most 64 bits on every supported target.
             Figure::Len => limiter.len() as u64,
             Figure::Capacity => limiter.capacity() as u64,

@@ -3,9 +3,9 @@
 
 use super::args::{self, Out};
 use super::inflight::{acquisition, FgAcquisition, FgPermit};
-use super::keyed::{
-    bytes_key, invalid, ip_from_bytes, kind_mismatch, with_key, CKey, Settle, FG_KEY_BYTES,
-    FG_KEY_IP, FG_KEY_U64,
+use super::key_kind::{
+    bytes_key, each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey,
+    Settle,
 };
 use super::status::{guard, Failure, FgStatus};
 use crate::inflight::PermitToken;
@@ -20,11 +20,7 @@ pub struct FgKeyedInFlight {
 }
 
 /// The caps behind a handle, by key kind.
-enum Caps {
-    U64(KeyedInFlight<u64>),
-    Bytes(KeyedInFlight<[u8]>),
-    Ip(KeyedInFlight<IpAddr>),
-}
+type Caps = ByKeyKind<KeyedInFlight<u64>, KeyedInFlight<[u8]>, KeyedInFlight<IpAddr>>;
 
 /// Creates caps of `max` permits in flight at once for each of up to
 /// `capacity` keys of `key_kind` (`FG_KEY_U64`, `FG_KEY_BYTES` or
@@ -49,14 +45,10 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
         let out = Out::new(out, "out")?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(std::ptr::null_mut()) };
-        // Saturating: a capacity beyond usize is beyond the largest table too.
-        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
-        let caps = match key_kind {
-            FG_KEY_U64 => Caps::U64(KeyedInFlight::new(max, capacity)?),
-            FG_KEY_BYTES => Caps::Bytes(KeyedInFlight::new(max, capacity)?),
-            FG_KEY_IP => Caps::Ip(KeyedInFlight::new(max, capacity)?),
-            other => return Err(invalid("key_kind", other)),
-        };
+        let capacity = args::saturating_usize(capacity);
+        let caps: Caps = new_by_key_kind!(key_kind, "key_kind", |K| {
+            KeyedInFlight::<K>::new(max, capacity)?
+        });
         // SAFETY: as above.
         unsafe { out.write(Box::into_raw(Box::new(FgKeyedInFlight { caps }))) };
         Ok(())
@@ -95,7 +87,7 @@ unsafe fn acquire<'k>(
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out = Out::new(out, "out")?;
         let key = key()?;
-        let answer = with_key!(Caps, caps, key, |inner, key| inner
+        let answer = with_key!(caps, key, |inner, key| inner
             .try_acquire(key)
             .map(acquisition));
         // SAFETY: checked non-NULL and aligned; writable by the contract.
@@ -171,7 +163,7 @@ unsafe fn release<'k>(
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
         let key = key()?;
         let token = PermitToken::from_parts(permit.owner, permit.ticket);
-        let in_flight: u64 = with_key!(Caps, caps, key, |inner, key| inner.release(key, token))?;
+        let in_flight: u64 = with_key!(caps, key, |inner, key| inner.release(key, token))?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out_in_flight.write(in_flight) };
         Ok(())
@@ -251,12 +243,8 @@ unsafe fn in_flight<'k>(
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
         let out_limit = Out::new(out_limit, "out_limit")?;
         let key = key()?;
-        let in_flight: u64 = with_key!(Caps, caps, key, |inner, key| inner.in_flight(key))?;
-        let limit = match caps {
-            Caps::U64(inner) => inner.limit(),
-            Caps::Bytes(inner) => inner.limit(),
-            Caps::Ip(inner) => inner.limit(),
-        };
+        let in_flight: u64 = with_key!(caps, key, |inner, key| inner.in_flight(key))?;
+        let limit = each_kind!(caps, |inner| inner.limit());
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
         unsafe {
             out_in_flight.write(in_flight);

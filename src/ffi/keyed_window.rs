@@ -3,16 +3,13 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{answer, FgDecision};
-use super::keyed::{
-    bytes_key, invalid, ip_from_bytes, kind_mismatch, with_key, CKey, Settle, FG_FULL_TABLE_ADMIT,
-    FG_FULL_TABLE_DENY, FG_FULL_TABLE_OVERFLOW, FG_KEY_BYTES, FG_KEY_IP, FG_KEY_U64,
+use super::key_kind::{
+    bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
+    ByKeyKind, CKey, Settle,
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
-use crate::decision::Decision;
-use crate::keyed::FullTable;
 use crate::keyed_windows::KeyedWindows;
-use crate::policy::{Layer, LayerKey};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -56,35 +53,7 @@ impl SharedHandle for FgKeyedWindow {
 }
 
 /// The windows behind a handle, by key kind.
-pub(crate) enum Windows {
-    U64(KeyedWindows<u64>),
-    Bytes(KeyedWindows<[u8]>),
-    Ip(KeyedWindows<IpAddr>),
-}
-
-macro_rules! each {
-    ($windows:expr, |$inner:ident| $call:expr) => {
-        match $windows {
-            Windows::U64($inner) => $call,
-            Windows::Bytes($inner) => $call,
-            Windows::Ip($inner) => $call,
-        }
-    };
-}
-
-impl Layer for Windows {
-    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
-        each!(self, |inner| Layer::check_at(inner, key, cost, now_ns))
-    }
-
-    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
-        each!(self, |inner| Layer::probe_at(inner, key, cost, now_ns))
-    }
-
-    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
-        each!(self, |inner| Layer::refund_at(inner, key, cost, now_ns))
-    }
-}
+pub(crate) type Windows = ByKeyKind<KeyedWindows<u64>, KeyedWindows<[u8]>, KeyedWindows<IpAddr>>;
 
 /// Creates a table of sliding windows, one per key, and stores its handle in
 /// `*out` (NULL on failure).
@@ -107,26 +76,12 @@ pub unsafe extern "C" fn fg_keyed_window_new(
         unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: readable for its struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
-        let on_full = match config.on_full {
-            FG_FULL_TABLE_DENY => FullTable::Deny,
-            FG_FULL_TABLE_ADMIT => FullTable::Admit,
-            FG_FULL_TABLE_OVERFLOW => FullTable::Overflow,
-            other => return Err(invalid("on_full", other)),
-        };
-        // Saturating: a capacity beyond usize is beyond the largest table too.
-        let capacity = usize::try_from(config.capacity).unwrap_or(usize::MAX);
+        let on_full = full_table(config.on_full)?;
+        let capacity = args::saturating_usize(config.capacity);
         let window = Duration::from_nanos(config.window_ns);
-        macro_rules! build {
-            () => {
-                KeyedWindows::new(config.limit, window, capacity)?.on_full(on_full)
-            };
-        }
-        let windows = match config.key_kind {
-            FG_KEY_U64 => Windows::U64(build!()),
-            FG_KEY_BYTES => Windows::Bytes(build!()),
-            FG_KEY_IP => Windows::Ip(build!()),
-            other => return Err(invalid("key_kind", other)),
-        };
+        let windows: Windows = new_by_key_kind!(config.key_kind, "config->key_kind", |K| {
+            KeyedWindows::<K>::new(config.limit, window, capacity)?.on_full(on_full)
+        });
         let handle = shared::into_handle::<FgKeyedWindow>(windows);
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };
@@ -191,18 +146,18 @@ unsafe fn decide<'k>(
                 match operation {
                     Operation::Check(cost) => run!(
                         now,
-                        with_key!(Windows, windows, key, |w, k| w.check_at(k, cost, now)),
-                        with_key!(Windows, windows, key, |w, k| w.check(k, cost))
+                        with_key!(windows, key, |w, k| w.check_at(k, cost, now)),
+                        with_key!(windows, key, |w, k| w.check(k, cost))
                     ),
                     Operation::Peek => run!(
                         now,
-                        with_key!(Windows, windows, key, |w, k| w.peek_at(k, now)),
-                        with_key!(Windows, windows, key, |w, k| w.peek(k))
+                        with_key!(windows, key, |w, k| w.peek_at(k, now)),
+                        with_key!(windows, key, |w, k| w.peek(k))
                     ),
                     Operation::Refund(amount) => run!(
                         now,
-                        with_key!(Windows, windows, key, |w, k| w.refund_at(k, amount, now)),
-                        with_key!(Windows, windows, key, |w, k| w.refund(k, amount))
+                        with_key!(windows, key, |w, k| w.refund_at(k, amount, now)),
+                        with_key!(windows, key, |w, k| w.refund(k, amount))
                     ),
                 }
             },
@@ -535,7 +490,7 @@ unsafe fn set_limit<'k>(
         // SAFETY: NULL or live, by the contract.
         let windows = unsafe { shared::borrow(windows, "windows") }?;
         let key = key()?;
-        with_key!(Windows, windows, key, |w, k| w.set_limit(k, limit))
+        with_key!(windows, key, |w, k| w.set_limit(k, limit))
     })
 }
 
@@ -619,7 +574,7 @@ pub unsafe extern "C" fn fg_keyed_window_len(
     // SAFETY: the contract is `figure`'s.
     unsafe {
         figure("fg_keyed_window_len", windows, out, |w| {
-            each!(w, |i| i.len() as u64)
+            each_kind!(w, |i| i.len() as u64)
         })
     }
 }
@@ -638,7 +593,7 @@ pub unsafe extern "C" fn fg_keyed_window_capacity(
     // SAFETY: the contract is `figure`'s.
     unsafe {
         figure("fg_keyed_window_capacity", windows, out, |w| {
-            each!(w, |i| i.capacity() as u64)
+            each_kind!(w, |i| i.capacity() as u64)
         })
     }
 }
@@ -657,7 +612,7 @@ pub unsafe extern "C" fn fg_keyed_window_full_table_events(
     // SAFETY: the contract is `figure`'s.
     unsafe {
         figure("fg_keyed_window_full_table_events", windows, out, |w| {
-            each!(w, |i| i.full_table_events())
+            each_kind!(w, |i| i.full_table_events())
         })
     }
 }

@@ -21,6 +21,7 @@ mod args;
 mod decision;
 mod headers;
 mod inflight;
+mod key_kind;
 mod keyed;
 mod keyed_inflight;
 mod keyed_window;

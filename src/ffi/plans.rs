@@ -103,13 +103,11 @@ unsafe fn build(
     // SAFETY: readable for its struct_size, by the contract.
     let config = unsafe { args::read_config(config, "config") }?;
     let mut builder = builder(&config)?;
-    // Saturating: a capacity beyond usize is beyond the largest table too.
-    let capacity = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
     if config.key_capacity != 0 {
-        builder = builder.key_capacity(capacity(config.key_capacity));
+        builder = builder.key_capacity(args::saturating_usize(config.key_capacity));
     }
     if config.workspace_capacity != 0 {
-        builder = builder.workspace_capacity(capacity(config.workspace_capacity));
+        builder = builder.workspace_capacity(args::saturating_usize(config.workspace_capacity));
     }
     let plans = builder.build()?;
     // SAFETY: as above.

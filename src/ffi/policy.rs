@@ -4,7 +4,8 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{builtin_scope, scope_code, FgDecision, FG_SCOPE_NAMED};
-use super::keyed::{ip_from_bytes, FgKeyedLimiter};
+use super::key_kind::ip_from_bytes;
+use super::keyed::FgKeyedLimiter;
 use super::keyed_window::FgKeyedWindow;
 use super::limiter::FgLimiter;
 use super::shared;

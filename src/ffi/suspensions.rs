@@ -1,16 +1,14 @@
 //! `fg_suspensions`: keys (`u64`, bytes or IP address) suspended until a time
 //! or indefinitely; a policy layer that answers `FG_OUTCOME_SUSPENDED`.
 
-use super::args::Out;
+use super::args::{self, Out};
 use super::decision::{FgDecision, FG_SCOPE_SINGLE};
-use super::keyed::{
-    bytes_key, invalid, ip_from_bytes, kind_mismatch, with_key, CKey, Settle, FG_KEY_BYTES,
-    FG_KEY_IP, FG_KEY_U64,
+use super::key_kind::{
+    bytes_key, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey, Settle,
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
 use crate::decision::Decision;
-use crate::policy::{Layer, LayerKey};
 use crate::suspensions::Suspensions;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -31,37 +29,7 @@ impl SharedHandle for FgSuspensions {
 }
 
 /// The suspensions behind a handle, by key kind.
-pub(crate) enum Suspended {
-    U64(Suspensions<u64>),
-    Bytes(Suspensions<[u8]>),
-    Ip(Suspensions<IpAddr>),
-}
-
-impl Layer for Suspended {
-    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
-        match self {
-            Suspended::U64(inner) => Layer::check_at(inner, key, cost, now_ns),
-            Suspended::Bytes(inner) => Layer::check_at(inner, key, cost, now_ns),
-            Suspended::Ip(inner) => Layer::check_at(inner, key, cost, now_ns),
-        }
-    }
-
-    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
-        match self {
-            Suspended::U64(inner) => Layer::probe_at(inner, key, cost, now_ns),
-            Suspended::Bytes(inner) => Layer::probe_at(inner, key, cost, now_ns),
-            Suspended::Ip(inner) => Layer::probe_at(inner, key, cost, now_ns),
-        }
-    }
-
-    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
-        match self {
-            Suspended::U64(inner) => Layer::refund_at(inner, key, cost, now_ns),
-            Suspended::Bytes(inner) => Layer::refund_at(inner, key, cost, now_ns),
-            Suspended::Ip(inner) => Layer::refund_at(inner, key, cost, now_ns),
-        }
-    }
-}
+pub(crate) type Suspended = ByKeyKind<Suspensions<u64>, Suspensions<[u8]>, Suspensions<IpAddr>>;
 
 /// Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,
 /// `FG_KEY_BYTES` or `FG_KEY_IP`), none suspended, and stores its handle in
@@ -84,14 +52,9 @@ pub unsafe extern "C" fn fg_suspensions_new(
         let out = Out::new(out, "out")?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(std::ptr::null_mut()) };
-        // Saturating: a capacity beyond usize is beyond the largest table too.
-        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
-        let suspended = match key_kind {
-            FG_KEY_U64 => Suspended::U64(Suspensions::new(capacity)?),
-            FG_KEY_BYTES => Suspended::Bytes(Suspensions::new(capacity)?),
-            FG_KEY_IP => Suspended::Ip(Suspensions::new(capacity)?),
-            other => return Err(invalid("key_kind", other)),
-        };
+        let capacity = args::saturating_usize(capacity);
+        let suspended: Suspended =
+            new_by_key_kind!(key_kind, "key_kind", |K| Suspensions::<K>::new(capacity)?);
         let handle = shared::into_handle::<FgSuspensions>(suspended);
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };
@@ -142,11 +105,11 @@ impl Change {
 
     fn apply(self, suspended: &Suspended, key: CKey<'_>) -> Result<(), Failure> {
         match self {
-            Change::Until(until_ns) => with_key!(Suspended, suspended, key, |inner, key| inner
+            Change::Until(until_ns) => with_key!(suspended, key, |inner, key| inner
                 .suspend_until(key, until_ns)),
-            Change::For(duration) => with_key!(Suspended, suspended, key, |inner, key| inner
+            Change::For(duration) => with_key!(suspended, key, |inner, key| inner
                 .suspend_for(key, duration)),
-            Change::Lift => with_key!(Suspended, suspended, key, |inner, key| inner.lift(key)),
+            Change::Lift => with_key!(suspended, key, |inner, key| inner.lift(key)),
         }
     }
 }
@@ -341,9 +304,8 @@ unsafe fn check<'k>(
         let out = Out::new(out, "out")?;
         let key = key()?;
         let decision: Option<Decision> = match now_ns {
-            None => with_key!(Suspended, suspended, key, |inner, key| inner.check(key)),
-            Some(now_ns) => with_key!(Suspended, suspended, key, |inner, key| inner
-                .check_at(key, now_ns)),
+            None => with_key!(suspended, key, |inner, key| inner.check(key)),
+            Some(now_ns) => with_key!(suspended, key, |inner, key| inner.check_at(key, now_ns)),
         }?;
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
         unsafe {

@@ -478,11 +478,11 @@ static void test_keyed_create_errors(void) {
     c.capacity = 100;
     c.key_kind = 0;
     CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_INVALID_ARGUMENT);
-    CHECK_MESSAGE("key_kind");
+    CHECK_MESSAGE("`config->key_kind` is 0");
     c.key_kind = FG_KEY_BYTES;
     c.on_full = 3;
     CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_INVALID_ARGUMENT);
-    CHECK_MESSAGE("on_full");
+    CHECK_MESSAGE("`config->on_full` is 3");
     c.on_full = FG_FULL_TABLE_DENY;
     CHECK_STATUS(fg_keyed_limiter_new(&c, &zero, &keyed), FG_STATUS_ZERO_BURST);
     CHECK_STATUS(fg_keyed_limiter_new(NULL, &q, &keyed), FG_STATUS_NULL_POINTER);
@@ -1013,7 +1013,7 @@ static void test_suspensions(void) {
     CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 0, &s), FG_STATUS_ZERO_CAPACITY);
     CHECK(s == NULL);
     CHECK_STATUS(fg_suspensions_new(9, 10, &s), FG_STATUS_INVALID_ARGUMENT);
-    CHECK_MESSAGE("key_kind");
+    CHECK_MESSAGE("fg_suspensions_new: `key_kind` is 9");
     CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, UINT64_MAX, &s), FG_STATUS_CAPACITY_TOO_LARGE);
     CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 10, NULL), FG_STATUS_NULL_POINTER);
     CHECK_STATUS(fg_suspensions_new(FG_KEY_BYTES, 4, &s), FG_STATUS_OK);

@@ -1,0 +1,224 @@
+//! How a C call names a key, and the one table of each key kind that sits
+//! behind a keyed handle (`FG_KEY_U64`, `FG_KEY_BYTES`, `FG_KEY_IP`).
+
+use super::args;
+use super::keyed::{
+    FG_FULL_TABLE_ADMIT, FG_FULL_TABLE_DENY, FG_FULL_TABLE_OVERFLOW, FG_KEY_BYTES, FG_KEY_IP,
+    FG_KEY_U64,
+};
+use super::status::{Failure, FgStatus};
+use crate::decision::Decision;
+use crate::error::Error;
+use crate::keyed::FullTable;
+use crate::policy::{Layer, LayerKey};
+use crate::quota::Quota;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A handle's table, by key kind: `U` for `u64` keys, `B` for byte keys and
+/// `I` for IP addresses (each kind its own monomorphic table, so a check
+/// dispatches once on the kind and then runs the typed code).
+pub(crate) enum ByKeyKind<U, B, I> {
+    U64(U),
+    Bytes(B),
+    Ip(I),
+}
+
+/// Runs `$call` on whichever table `$tables` holds, bound to `$table`.
+macro_rules! each_kind {
+    ($tables:expr, |$table:ident| $call:expr) => {
+        match $tables {
+            $crate::ffi::key_kind::ByKeyKind::U64($table) => $call,
+            $crate::ffi::key_kind::ByKeyKind::Bytes($table) => $call,
+            $crate::ffi::key_kind::ByKeyKind::Ip($table) => $call,
+        }
+    };
+}
+pub(crate) use each_kind;
+
+/// Builds the table for the `key_kind` a C caller passed in `$field`
+/// (`$build` sees the key type as `$key`), or returns
+/// `FG_STATUS_INVALID_ARGUMENT` from the enclosing function for a value that
+/// is no `FG_KEY_*` constant.
+macro_rules! new_by_key_kind {
+    ($key_kind:expr, $field:literal, |$key:ident| $build:expr) => {
+        match $crate::ffi::key_kind::KeyKind::from_c($key_kind, $field)? {
+            $crate::ffi::key_kind::KeyKind::U64 => {
+                type $key = u64;
+                $crate::ffi::key_kind::ByKeyKind::U64($build)
+            }
+            $crate::ffi::key_kind::KeyKind::Bytes => {
+                type $key = [u8];
+                $crate::ffi::key_kind::ByKeyKind::Bytes($build)
+            }
+            $crate::ffi::key_kind::KeyKind::Ip => {
+                type $key = std::net::IpAddr;
+                $crate::ffi::key_kind::ByKeyKind::Ip($build)
+            }
+        }
+    };
+}
+pub(crate) use new_by_key_kind;
+
+/// An `FG_KEY_*` value, checked.
+pub(crate) enum KeyKind {
+    U64,
+    Bytes,
+    Ip,
+}
+
+impl KeyKind {
+    pub(crate) fn from_c(key_kind: u32, field: &'static str) -> Result<Self, Failure> {
+        match key_kind {
+            FG_KEY_U64 => Ok(KeyKind::U64),
+            FG_KEY_BYTES => Ok(KeyKind::Bytes),
+            FG_KEY_IP => Ok(KeyKind::Ip),
+            other => Err(invalid(field, other)),
+        }
+    }
+}
+
+/// `config->on_full`, an `FG_FULL_TABLE_*` value, as the [`FullTable`] it names.
+pub(crate) fn full_table(on_full: u32) -> Result<FullTable, Failure> {
+    match on_full {
+        FG_FULL_TABLE_DENY => Ok(FullTable::Deny),
+        FG_FULL_TABLE_ADMIT => Ok(FullTable::Admit),
+        FG_FULL_TABLE_OVERFLOW => Ok(FullTable::Overflow),
+        other => Err(invalid("config->on_full", other)),
+    }
+}
+
+/// An argument that holds none of its `FG_*` constants.
+#[cold]
+fn invalid(field: &'static str, value: u32) -> Failure {
+    Failure::new(
+        FgStatus::InvalidArgument,
+        format!("`{field}` is {value}, not one of its FG_* constants"),
+    )
+}
+
+/// Keyed tables of any key kind are a policy layer: each call goes to the
+/// typed table's own [`Layer`] implementation, which checks the key's kind.
+impl<U: Layer, B: Layer, I: Layer> Layer for ByKeyKind<U, B, I> {
+    fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        each_kind!(self, |table| table.check_at(key, cost, now_ns))
+    }
+
+    fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<Decision> {
+        each_kind!(self, |table| table.probe_at(key, cost, now_ns))
+    }
+
+    fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
+        each_kind!(self, |table| table.refund_at(key, cost, now_ns))
+    }
+}
+
+/// A key as a C call passes it.
+#[derive(Clone, Copy)]
+pub(crate) enum CKey<'a> {
+    Id(u64),
+    Bytes(&'a [u8]),
+}
+
+/// An IP address from its 4 or 16 network-order bytes.
+pub(crate) fn ip_from_bytes(bytes: &[u8], name: &'static str) -> Result<IpAddr, Failure> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Ok(IpAddr::V4(Ipv4Addr::from(v4)));
+    }
+    if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        return Ok(IpAddr::V6(Ipv6Addr::from(v6)));
+    }
+    Err(Failure::new(
+        FgStatus::InvalidLength,
+        format!(
+            "`{name}` is {} bytes; an IP address key is 4 or 16",
+            bytes.len()
+        ),
+    ))
+}
+
+/// What a keyed call answers, as one `Result`: `u64` and IP keys answer plain
+/// values, byte keys a `Result`.
+pub(crate) trait Settle<T> {
+    fn settle(self) -> Result<T, Failure>;
+}
+
+impl Settle<Decision> for Decision {
+    fn settle(self) -> Result<Decision, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<Quota> for Quota {
+    fn settle(self) -> Result<Quota, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<Option<Decision>> for Option<Decision> {
+    fn settle(self) -> Result<Option<Decision>, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<u64> for u64 {
+    fn settle(self) -> Result<u64, Failure> {
+        Ok(self)
+    }
+}
+
+impl Settle<()> for () {
+    fn settle(self) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
+impl<T> Settle<T> for Result<T, Error> {
+    fn settle(self) -> Result<T, Failure> {
+        Ok(self?)
+    }
+}
+
+/// Runs `$body` with `$table` the typed table behind a [`ByKeyKind`] and
+/// `$key` a reference to the key in that table's type, or fails with
+/// `FG_STATUS_KEY_KIND_MISMATCH`.
+macro_rules! with_key {
+    ($tables:expr, $ckey:expr, |$table:ident, $key:ident| $body:expr) => {
+        match ($tables, $ckey) {
+            ($crate::ffi::key_kind::ByKeyKind::U64($table), CKey::Id(id)) => {
+                let $key = &id;
+                Settle::settle($body)
+            }
+            ($crate::ffi::key_kind::ByKeyKind::Bytes($table), CKey::Bytes(bytes)) => {
+                let $key = bytes;
+                Settle::settle($body)
+            }
+            ($crate::ffi::key_kind::ByKeyKind::Ip($table), CKey::Bytes(bytes)) => {
+                let $key = &ip_from_bytes(bytes, "key")?;
+                Settle::settle($body)
+            }
+            (_, key) => Err(kind_mismatch(key)),
+        }
+    };
+}
+pub(crate) use with_key;
+
+#[cold]
+#[inline(never)]
+pub(crate) fn kind_mismatch(key: CKey<'_>) -> Failure {
+    let (given, wanted) = match key {
+        CKey::Id(_) => ("a u64 key", "*_bytes"),
+        CKey::Bytes(_) => ("a byte key", "*_u64"),
+    };
+    Failure::new(
+        FgStatus::KeyKindMismatch,
+        format!("{given} for a limiter of another key kind (use the {wanted} functions)"),
+    )
+}
+
+/// # Safety
+/// `key` NULL or readable for `len` bytes.
+#[inline(always)]
+pub(crate) unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
+    // SAFETY: the caller's contract is `bytes`'.
+    Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?))
+}
