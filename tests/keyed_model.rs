@@ -5,7 +5,7 @@
 //! time steps. Small capacities (at most the probe window) make new keys
 //! reuse refilled slots and run into full tables, which the model predicts.
 
-use floodgate::{Decision, Error, FullTable, KeyedLimiter, ManualClock, Outcome, Quota};
+use floodgate::{Decision, Error, FullTable, Key, KeyedLimiter, ManualClock, Outcome, Quota};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -391,6 +391,21 @@ fn model(default: Rate, capacity: usize, max_overrides: usize) -> Model {
     }
 }
 
+/// The limiter under test, configured like [`model`].
+fn new_limiter<K: Key + ?Sized>(
+    default: Rate,
+    capacity: usize,
+    max_overrides: usize,
+) -> KeyedLimiter<K, ManualClock> {
+    KeyedLimiter::builder(default.quota())
+        .capacity(capacity)
+        .max_overrides(max_overrides)
+        .on_full(FullTable::Deny)
+        .clock(ManualClock::starting_at(START_NS))
+        .build()
+        .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -401,13 +416,7 @@ proptest! {
         max_overrides in 0..4usize,
         ops in prop::collection::vec(op(), 1..120),
     ) {
-        let limiter: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(default.quota())
-            .capacity(capacity)
-            .max_overrides(max_overrides)
-            .on_full(FullTable::Deny)
-            .clock(ManualClock::starting_at(START_NS))
-            .build()
-            .unwrap();
+        let limiter: KeyedLimiter<u64, ManualClock> = new_limiter(default, capacity, max_overrides);
         run(&limiter, &mut model(default, capacity, max_overrides), &ops)?;
     }
 
@@ -418,13 +427,7 @@ proptest! {
         max_overrides in 0..4usize,
         ops in prop::collection::vec(op(), 1..120),
     ) {
-        let limiter: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(default.quota())
-            .capacity(capacity)
-            .max_overrides(max_overrides)
-            .on_full(FullTable::Deny)
-            .clock(ManualClock::starting_at(START_NS))
-            .build()
-            .unwrap();
+        let limiter: KeyedLimiter<str, ManualClock> = new_limiter(default, capacity, max_overrides);
         run(&limiter, &mut model(default, capacity, max_overrides), &ops)?;
     }
 }
