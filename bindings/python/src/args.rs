@@ -40,12 +40,50 @@ pub(crate) fn amount(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     unsigned(value, "amount")
 }
 
-/// `None`, or an int in `0..2**64` named `name`.
-pub(crate) fn optional_unsigned(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<u64>> {
+/// `limit=`: the units a window or cap allows.
+pub(crate) fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    unsigned(value, "limit")
+}
+
+/// `capacity=`: the keys a table holds (of each kind, for a keyed limit).
+pub(crate) fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    size(value, "capacity")
+}
+
+/// `window=`: a sliding window's length.
+pub(crate) fn window(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    duration(value, "window")
+}
+
+/// `max_wait=`: how long a reservation may make its caller wait.
+pub(crate) fn max_wait(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    duration(value, "max_wait")
+}
+
+/// `seconds=`: a span from now (a suspension, a clock's step).
+pub(crate) fn seconds(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    duration(value, "seconds")
+}
+
+/// `until_ns=`: a suspension's end, or `None` for one without an end.
+pub(crate) fn until_ns(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+    optional_unsigned(value, "until_ns")
+}
+
+/// `None`, or what `required` makes of `value`.
+pub(crate) fn optional<'py, T>(
+    value: &Bound<'py, PyAny>,
+    required: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<T>,
+) -> PyResult<Option<T>> {
     if value.is_none() {
         return Ok(None);
     }
-    unsigned(value, name).map(Some)
+    required(value).map(Some)
+}
+
+/// `None`, or an int in `0..2**64` named `name`.
+pub(crate) fn optional_unsigned(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<u64>> {
+    optional(value, |value| unsigned(value, name))
 }
 
 /// `now_ns=`: a caller-supplied timestamp, or `None` for the limiter's clock.

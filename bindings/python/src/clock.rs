@@ -68,10 +68,6 @@ fn nanoseconds(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "ns")
 }
 
-fn seconds(value: &Bound<'_, PyAny>) -> PyResult<std::time::Duration> {
-    args::duration(value, "seconds")
-}
-
 #[pymethods]
 impl PyManualClock {
     /// A clock at `start_ns` nanoseconds.
@@ -88,7 +84,7 @@ impl PyManualClock {
 
     /// Moves the clock forward by `seconds` (int, float or timedelta),
     /// saturating at 2**64 - 1 ns.
-    fn advance(&self, #[pyo3(from_py_with = seconds)] seconds: std::time::Duration) {
+    fn advance(&self, #[pyo3(from_py_with = args::seconds)] seconds: std::time::Duration) {
         self.0.advance(seconds);
     }
 

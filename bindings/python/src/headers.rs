@@ -55,10 +55,6 @@ fn quota_count(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "quota")
 }
 
-fn window(value: &Bound<'_, PyAny>) -> PyResult<std::time::Duration> {
-    args::duration(value, "window")
-}
-
 fn numeric_code(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "code")
 }
@@ -75,7 +71,7 @@ impl PyRateLimitPolicy {
     fn new(
         name: &str,
         #[pyo3(from_py_with = quota_count)] quota: u64,
-        #[pyo3(from_py_with = window)] window: std::time::Duration,
+        #[pyo3(from_py_with = args::window)] window: std::time::Duration,
     ) -> PyResult<Self> {
         RateLimitPolicy::new(name, quota, window)
             .map(Self)

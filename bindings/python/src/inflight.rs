@@ -75,15 +75,11 @@ impl PyPermit {
     }
 }
 
-fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::unsigned(value, "limit")
-}
-
 #[pymethods]
 impl PyInFlight {
     /// A cap of `limit` concurrent permits, none out.
     #[new]
-    fn new(#[pyo3(from_py_with = limit)] limit: u64) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = args::limit)] limit: u64) -> PyResult<Self> {
         InFlight::new(limit).map(Self).map_err(engine_error)
     }
 

@@ -64,19 +64,8 @@ pub(crate) struct PyKeyedLimiter {
     capacity: usize,
 }
 
-fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    args::size(value, "capacity")
-}
-
 fn max_overrides(value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-    if value.is_none() {
-        return Ok(None);
-    }
-    args::size(value, "max_overrides").map(Some)
-}
-
-fn max_wait(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "max_wait")
+    args::optional(value, |value| args::size(value, "max_overrides"))
 }
 
 /// The engine's answer, or its error as a Python exception.
@@ -126,7 +115,7 @@ impl PyKeyedLimiter {
     )]
     fn new(
         quota: &Bound<'_, PyQuota>,
-        #[pyo3(from_py_with = capacity)] capacity: usize,
+        #[pyo3(from_py_with = args::capacity)] capacity: usize,
         #[pyo3(from_py_with = args::full_table)] on_full: FullTable,
         #[pyo3(from_py_with = max_overrides)] max_overrides: Option<usize>,
         clock: Option<&Bound<'_, PyManualClock>>,
@@ -175,7 +164,7 @@ impl PyKeyedLimiter {
         &self,
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::cost)] cost: u64,
-        #[pyo3(from_py_with = max_wait)] max_wait: Duration,
+        #[pyo3(from_py_with = args::max_wait)] max_wait: Duration,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
         self.at(

@@ -51,14 +51,6 @@ pub(crate) struct PyKeyedInFlight {
     capacity: usize,
 }
 
-fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::unsigned(value, "limit")
-}
-
-fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    args::size(value, "capacity")
-}
-
 impl PyKeyedInFlight {
     /// Gives `token` back to `key`'s cap.
     pub(crate) fn release(&self, key: &OwnedKey, token: PermitToken) -> Result<u64> {
@@ -75,8 +67,8 @@ impl PyKeyedInFlight {
     /// kind (int; str and bytes).
     #[new]
     fn new(
-        #[pyo3(from_py_with = limit)] limit: u64,
-        #[pyo3(from_py_with = capacity)] capacity: usize,
+        #[pyo3(from_py_with = args::limit)] limit: u64,
+        #[pyo3(from_py_with = args::capacity)] capacity: usize,
     ) -> PyResult<Self> {
         // The tables are built at first use; refuse a bad limit or capacity
         // now, as their builder would.

@@ -58,18 +58,6 @@ pub(crate) struct PyKeyedWindows {
     capacity: usize,
 }
 
-fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::unsigned(value, "limit")
-}
-
-fn window(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "window")
-}
-
-fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    args::size(value, "capacity")
-}
-
 impl PyKeyedWindows {
     /// Runs `on_ints` or `on_bytes` on the table of `key`'s kind, at
     /// `now_ns` or now.
@@ -108,9 +96,9 @@ impl PyKeyedWindows {
         text_signature = "(limit, window, *, capacity=10000, on_full='deny', clock=None)"
     )]
     fn new(
-        #[pyo3(from_py_with = limit)] limit: u64,
-        #[pyo3(from_py_with = window)] window: Duration,
-        #[pyo3(from_py_with = capacity)] capacity: usize,
+        #[pyo3(from_py_with = args::limit)] limit: u64,
+        #[pyo3(from_py_with = args::window)] window: Duration,
+        #[pyo3(from_py_with = args::capacity)] capacity: usize,
         #[pyo3(from_py_with = args::full_table)] on_full: FullTable,
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
@@ -186,7 +174,7 @@ impl PyKeyedWindows {
     fn set_limit(
         &self,
         key: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = limit)] limit: u64,
+        #[pyo3(from_py_with = args::limit)] limit: u64,
     ) -> PyResult<()> {
         let key: Key<'_> = args::key(key)?;
         key.dispatch(

@@ -19,18 +19,6 @@ use std::time::Duration;
 #[pyclass(frozen, name = "Limiter", module = "floodgate")]
 pub(crate) struct PyLimiter(pub(crate) Arc<Limiter<BindingClock>>);
 
-fn max_wait(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "max_wait")
-}
-
-fn until_ns(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
-    args::optional_unsigned(value, "until_ns")
-}
-
-fn seconds(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "seconds")
-}
-
 #[pymethods]
 impl PyLimiter {
     /// A full bucket for `quota`, timed by `clock` (a ManualClock) or by the
@@ -66,7 +54,7 @@ impl PyLimiter {
     fn reserve(
         &self,
         #[pyo3(from_py_with = args::cost)] cost: u64,
-        #[pyo3(from_py_with = max_wait)] max_wait: Duration,
+        #[pyo3(from_py_with = args::max_wait)] max_wait: Duration,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyDecision {
         PyDecision(match now_ns {
@@ -115,12 +103,12 @@ impl PyLimiter {
     /// Suspends the bucket until `until_ns` on its timeline, or
     /// indefinitely with None: checks answer SUSPENDED and charge nothing,
     /// and the bucket keeps its state for when the suspension ends.
-    fn suspend_until(&self, #[pyo3(from_py_with = until_ns)] until_ns: Option<u64>) {
+    fn suspend_until(&self, #[pyo3(from_py_with = args::until_ns)] until_ns: Option<u64>) {
         self.0.suspend_until(until_ns);
     }
 
     /// Suspends the bucket for `seconds` (int, float or timedelta) from now.
-    fn suspend_for(&self, #[pyo3(from_py_with = seconds)] seconds: Duration) {
+    fn suspend_for(&self, #[pyo3(from_py_with = args::seconds)] seconds: Duration) {
         self.0.suspend_for(seconds);
     }
 

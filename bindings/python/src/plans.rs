@@ -34,10 +34,6 @@ pub(crate) struct PyPlans {
     ids: Vec<TierId>,
 }
 
-fn window(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "window")
-}
-
 fn key_capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
     args::size(value, "key_capacity")
 }
@@ -52,13 +48,12 @@ fn workspace_limit(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
 
 /// `None` or a Quota: a tier's per-key limit.
 fn key_quota(value: &Bound<'_, PyAny>) -> PyResult<Option<floodgate::Quota>> {
-    if value.is_none() {
-        return Ok(None);
-    }
-    value
-        .cast::<PyQuota>()
-        .map(|quota| Some(quota.get().0))
-        .map_err(|_| PyTypeError::new_err("key_quota must be a Quota or None"))
+    args::optional(value, |value| {
+        value
+            .cast::<PyQuota>()
+            .map(|quota| quota.get().0)
+            .map_err(|_| PyTypeError::new_err("key_quota must be a Quota or None"))
+    })
 }
 
 /// A tier's `(key_quota, workspace_limit)` pair from the `tiers` mapping.
@@ -151,7 +146,7 @@ impl PyPlans {
         text_signature = "(window, tiers, *, key_capacity=100000, workspace_capacity=10000, clock=None)"
     )]
     fn new(
-        #[pyo3(from_py_with = window)] window: Duration,
+        #[pyo3(from_py_with = args::window)] window: Duration,
         tiers: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = key_capacity)] key_capacity: usize,
         #[pyo3(from_py_with = workspace_capacity)] workspace_capacity: usize,

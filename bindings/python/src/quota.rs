@@ -31,17 +31,11 @@ impl PyQuota {
 }
 
 fn optional_burst(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
-    if value.is_none() {
-        return Ok(None);
-    }
-    args::unsigned(value, "burst").map(Some)
+    args::optional(value, required_burst)
 }
 
 fn optional_lockout(value: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
-    if value.is_none() {
-        return Ok(None);
-    }
-    lockout(value).map(Some)
+    args::optional(value, lockout)
 }
 
 fn lockout(value: &Bound<'_, PyAny>) -> PyResult<Duration> {

@@ -49,10 +49,7 @@ fn seed(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
 }
 
 fn retry_after(value: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
-    if value.is_none() {
-        return Ok(None);
-    }
-    args::duration(value, "retry_after").map(Some)
+    args::optional(value, |value| args::duration(value, "retry_after"))
 }
 
 fn seconds(wait: Option<Duration>) -> Option<f64> {

@@ -44,18 +44,6 @@ pub(crate) struct PySuspensions {
     capacity: usize,
 }
 
-fn capacity(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    args::size(value, "capacity")
-}
-
-fn until_ns(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
-    args::optional_unsigned(value, "until_ns")
-}
-
-fn seconds(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "seconds")
-}
-
 impl PySuspensions {
     /// Runs `on_ints` or `on_bytes` on the table of `key`'s kind.
     fn on<T>(
@@ -77,7 +65,7 @@ impl PySuspensions {
     #[new]
     #[pyo3(signature = (capacity, *, clock = None))]
     fn new(
-        #[pyo3(from_py_with = capacity)] capacity: usize,
+        #[pyo3(from_py_with = args::capacity)] capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
         // The tables are built at first use; refuse what their builder would
@@ -101,7 +89,7 @@ impl PySuspensions {
     fn suspend_until(
         &self,
         key: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = until_ns)] until_ns: Option<u64>,
+        #[pyo3(from_py_with = args::until_ns)] until_ns: Option<u64>,
     ) -> PyResult<()> {
         self.on(
             key,
@@ -114,7 +102,7 @@ impl PySuspensions {
     fn suspend_for(
         &self,
         key: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = seconds)] seconds: Duration,
+        #[pyo3(from_py_with = args::seconds)] seconds: Duration,
     ) -> PyResult<()> {
         self.on(
             key,

@@ -16,14 +16,6 @@ use std::time::Duration;
 #[pyclass(frozen, name = "SlidingWindow", module = "floodgate")]
 pub(crate) struct PySlidingWindow(pub(crate) Arc<SlidingWindow<BindingClock>>);
 
-fn limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    args::unsigned(value, "limit")
-}
-
-fn window(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    args::duration(value, "window")
-}
-
 #[pymethods]
 impl PySlidingWindow {
     /// An empty counter of `limit` per `window` (seconds or a timedelta),
@@ -31,8 +23,8 @@ impl PySlidingWindow {
     #[new]
     #[pyo3(signature = (limit, window, *, clock = None))]
     fn new(
-        #[pyo3(from_py_with = limit)] limit: u64,
-        #[pyo3(from_py_with = window)] window: Duration,
+        #[pyo3(from_py_with = args::limit)] limit: u64,
+        #[pyo3(from_py_with = args::window)] window: Duration,
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
         SlidingWindow::with_clock(limit, window, BindingClock::from_option(clock))
@@ -76,7 +68,7 @@ impl PySlidingWindow {
     }
 
     /// Replaces the limit while checks go on; the counts are kept.
-    fn reconfigure(&self, #[pyo3(from_py_with = limit)] limit: u64) -> PyResult<()> {
+    fn reconfigure(&self, #[pyo3(from_py_with = args::limit)] limit: u64) -> PyResult<()> {
         self.0.reconfigure(limit).map_err(engine_error)
     }
 
