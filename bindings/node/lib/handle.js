@@ -5,6 +5,8 @@
 // An owner of several handles (a KeyedLimiter's per-kind tables, a Policy's
 // per-key-kind policies) registers each under its own token.
 
+const { closedError, statusError } = require('./errors.js');
+
 let live = 0;
 
 /** The getter through which a Policy reads a layer's live native handle. */
@@ -33,9 +35,63 @@ function release(token, pointer, free) {
   free(pointer);
 }
 
+/**
+ * `build(out)` stores a new handle in out[0] and returns its status: the
+ * handle, or the error for that status.
+ */
+function create(build) {
+  const out = [null];
+  const status = build(out);
+  if (status !== 0) throw statusError(status);
+  return out[0];
+}
+
+/**
+ * Base of the classes that own exactly one native handle (Limiter,
+ * SlidingWindow, InFlight, Plans, HeaderRenderer, ErrorBody): builds and
+ * adopts it, and gives the closed/close/dispose behaviour they all share.
+ * Subclasses reach the handle through this[HANDLE], which throws once closed.
+ */
+class HandleOwner {
+  #handle;
+  #what;
+  #free;
+
+  /** `what` names the object in "is closed" errors; `build` and `free` as for create() and adopt(). */
+  constructor(what, build, free) {
+    this.#what = what;
+    this.#free = free;
+    this.#handle = create(build);
+    adopt(this, this.#handle, free);
+  }
+
+  /** The live native handle (for the subclass's calls and a Policy layer). */
+  get [HANDLE]() {
+    const handle = this.#handle;
+    if (handle === null) throw closedError(this.#what);
+    return handle;
+  }
+
+  get closed() {
+    return this.#handle === null;
+  }
+
+  /** Frees the handle now; later calls throw (a Policy built on it keeps its own reference). Idempotent. */
+  close() {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    release(this, handle, this.#free);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
 /** How many handles are allocated and not yet freed (a leak diagnostic). */
 function liveHandles() {
   return live;
 }
 
-module.exports = { HANDLE, adopt, liveHandles, release };
+module.exports = { HANDLE, HandleOwner, adopt, create, liveHandles, release };

@@ -6,9 +6,9 @@
 
 const { ffi, layout, sizes } = require('./native.js');
 const { describe, options, u64 } = require('./args.js');
-const { STATUS, closedError, statusError } = require('./errors.js');
+const { STATUS, statusError } = require('./errors.js');
 const { encodeDecision, readU64Out, u64Out } = require('./decision.js');
-const { adopt, release } = require('./handle.js');
+const { HANDLE, HandleOwner } = require('./handle.js');
 
 const NO_LEGACY_FIELDS = 1;
 const BODY_SHAPES = Object.freeze({ genieos_key: 0, genieos_workspace: 1, genieos: 2, clarifai: 3 });
@@ -73,9 +73,7 @@ function unixNs(nowMs) {
 }
 
 /** Rate-limit response fields for decisions. */
-class HeaderRenderer {
-  #handle;
-
+class HeaderRenderer extends HandleOwner {
   /**
    * `retryAfterDecimals` (default 1, GenieOS's "0.6"; 0 for whole seconds),
    * `legacyFields` (default true: X-RateLimit-*), `policy` ({ name, quota,
@@ -95,11 +93,7 @@ class HeaderRenderer {
       policy_quota: draft === undefined ? 0 : u64(draft.quota, 'policy.quota'),
       policy_window_ns: draft === undefined ? 0 : u64(draft.windowNs, 'policy.windowNs'),
     };
-    const out = [null];
-    const status = ffi.headersNew(config, out);
-    if (status !== 0) throw statusError(status);
-    this.#handle = out[0];
-    adopt(this, this.#handle, ffi.headersFree);
+    super('HeaderRenderer', (out) => ffi.headersNew(config, out), ffi.headersFree);
   }
 
   /**
@@ -108,7 +102,7 @@ class HeaderRenderer {
    * { name: value } in the library's order.
    */
   render(value, opts) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const { scope = value?.scope ?? 'key', nowMs } = options(opts, 'options');
     const bytes = encodeDecision(value, decision);
     const name = scopeName(scope);
@@ -124,32 +118,10 @@ class HeaderRenderer {
     }
     return fields;
   }
-
-  #live() {
-    if (this.#handle === null) throw closedError('HeaderRenderer');
-    return this.#handle;
-  }
-
-  get closed() {
-    return this.#handle === null;
-  }
-
-  close() {
-    const handle = this.#handle;
-    if (handle === null) return;
-    this.#handle = null;
-    release(this, handle, ffi.headersFree);
-  }
-
-  [Symbol.dispose]() {
-    this.close();
-  }
 }
 
 /** A 429 JSON body template. */
-class ErrorBody {
-  #handle;
-
+class ErrorBody extends HandleOwner {
   /**
    * `shape`: 'genieos_key' (default: code key_rate_limit), 'genieos_workspace'
    * (workspace_rate_limit), 'genieos' (your `code` and `message`) or
@@ -185,11 +157,7 @@ class ErrorBody {
       cannot_fit_message: cannotFit,
       cannot_fit_message_len: cannotFitLen,
     };
-    const out = [null];
-    const status = ffi.bodyNew(config, out);
-    if (status !== 0) throw statusError(status);
-    this.#handle = out[0];
-    adopt(this, this.#handle, ffi.bodyFree);
+    super('ErrorBody', (out) => ffi.bodyNew(config, out), ffi.bodyFree);
   }
 
   /** GenieOS per-key body. */
@@ -214,7 +182,7 @@ class ErrorBody {
 
   /** The JSON body for `decision` from `scope` (default: its own, else 'key'), answering `requestId`. */
   render(value, opts) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const { scope = value?.scope ?? 'key', requestId = '' } = options(opts, 'options');
     const bytes = encodeDecision(value, decision);
     const name = scopeName(scope);
@@ -222,26 +190,6 @@ class ErrorBody {
     return renderText((buffer, capacity) =>
       ffi.bodyRender(handle, bytes, name, name.length - 1, id, id.length - 1, buffer, capacity, u64Out),
     );
-  }
-
-  #live() {
-    if (this.#handle === null) throw closedError('ErrorBody');
-    return this.#handle;
-  }
-
-  get closed() {
-    return this.#handle === null;
-  }
-
-  close() {
-    const handle = this.#handle;
-    if (handle === null) return;
-    this.#handle = null;
-    release(this, handle, ffi.bodyFree);
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 

@@ -6,9 +6,9 @@
 
 const { ffi, layout } = require('./native.js');
 const { describe, u64 } = require('./args.js');
-const { closedError, statusError } = require('./errors.js');
+const { statusError } = require('./errors.js');
 const { readU64Out, u64Out } = require('./decision.js');
-const { adopt, release } = require('./handle.js');
+const { HANDLE, HandleOwner } = require('./handle.js');
 
 const acquisition = new Uint8Array(layout.acquisition.size);
 const view = new DataView(acquisition.buffer);
@@ -64,27 +64,17 @@ function permitFrom(cap) {
   );
 }
 
-class InFlight {
-  #handle;
-
+/** A cap of permits; close() frees it, and permits still out die with it. */
+class InFlight extends HandleOwner {
   /** A cap of `limit` permits out at once (1 to 2^20). */
   constructor(limit) {
-    const out = [null];
-    const status = ffi.inflightNew(u64(limit, 'limit'), out);
-    if (status !== 0) throw statusError(status);
-    this.#handle = out[0];
-    adopt(this, this.#handle, ffi.inflightFree);
-  }
-
-  #live() {
-    const handle = this.#handle;
-    if (handle === null) throw closedError('InFlight');
-    return handle;
+    const max = u64(limit, 'limit');
+    super('InFlight', (out) => ffi.inflightNew(max, out), ffi.inflightFree);
   }
 
   /** A permit if fewer than the cap are out, else null (a full cap is not an error). */
   acquire() {
-    const status = ffi.inflightAcquire(this.#live(), acquisition);
+    const status = ffi.inflightAcquire(this[HANDLE], acquisition);
     if (status !== 0) throw statusError(status);
     return permitFrom(this);
   }
@@ -96,13 +86,13 @@ class InFlight {
    */
   release(permit) {
     if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
-    const status = ffi.inflightRelease(this.#live(), { owner: permit.owner, ticket: permit.ticket }, u64Out);
+    const status = ffi.inflightRelease(this[HANDLE], { owner: permit.owner, ticket: permit.ticket }, u64Out);
     if (status !== 0) throw statusError(status);
     return readU64Out();
   }
 
   #status() {
-    const status = ffi.inflightStatus(this.#live(), u64Out, second);
+    const status = ffi.inflightStatus(this[HANDLE], u64Out, second);
     if (status !== 0) throw statusError(status);
   }
 
@@ -116,22 +106,6 @@ class InFlight {
   get limit() {
     this.#status();
     return readU64Out(second);
-  }
-
-  get closed() {
-    return this.#handle === null;
-  }
-
-  /** Frees the cap now; permits still out die with it. Idempotent. */
-  close() {
-    const handle = this.#handle;
-    if (handle === null) return;
-    this.#handle = null;
-    release(this, handle, ffi.inflightFree);
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 

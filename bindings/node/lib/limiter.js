@@ -3,35 +3,22 @@
 
 const { ffi, layout } = require('./native.js');
 const { cost, u64 } = require('./args.js');
-const { closedError, statusError } = require('./errors.js');
+const { statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
-const { adopt, release } = require('./handle.js');
-const { HANDLE } = require('./handle.js');
+const { HANDLE, HandleOwner } = require('./handle.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
 
 const suspended = new Uint8Array(1);
 
-class Limiter {
-  #handle;
-
+class Limiter extends HandleOwner {
   constructor(quota) {
-    ensureQuota(quota, 'quota');
-    const out = [null];
-    const status = ffi.limiterNew(encodeQuota(quota, new Uint8Array(layout.quota.size)), out);
-    if (status !== 0) throw statusError(status);
-    this.#handle = out[0];
-    adopt(this, this.#handle, ffi.limiterFree);
-  }
-
-  #live() {
-    const handle = this.#handle;
-    if (handle === null) throw closedError('Limiter');
-    return handle;
+    const bytes = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
+    super('Limiter', (out) => ffi.limiterNew(bytes, out), ffi.limiterFree);
   }
 
   /** Charges `cost` (default 1) now, or at `nowNs` on the caller's timeline. */
   check(amount = 1, nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status =
       nowNs === undefined
         ? ffi.limiterCheck(handle, cost(amount, 'cost'), decisionBuffer)
@@ -42,7 +29,7 @@ class Limiter {
 
   /** The bucket as it stands, charging nothing. */
   peek(nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status =
       nowNs === undefined
         ? ffi.limiterPeek(handle, decisionBuffer)
@@ -53,7 +40,7 @@ class Limiter {
 
   /** Gives back `amount` (default 1) units; the bucket never exceeds its burst. */
   refund(amount = 1, nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status =
       nowNs === undefined
         ? ffi.limiterRefund(handle, cost(amount, 'amount'), decisionBuffer)
@@ -64,7 +51,7 @@ class Limiter {
 
   /** Replaces the quota; what was used carries over (capped at the new burst). */
   reconfigure(quota, nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const bytes = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
     const status =
       nowNs === undefined
@@ -80,7 +67,7 @@ class Limiter {
    * reservation with refund(amount).
    */
   reserve(amount, maxWaitNs, nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const units = cost(amount, 'cost');
     const maxWait = u64(maxWaitNs, 'maxWaitNs');
     const status =
@@ -97,7 +84,7 @@ class Limiter {
    * Checks meanwhile answer outcome 'suspended' and charge nothing.
    */
   suspendUntil(untilNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status =
       untilNs === null ? ffi.limiterSuspend(handle) : ffi.limiterSuspendUntil(handle, u64(untilNs, 'untilNs'));
     if (status !== 0) throw statusError(status);
@@ -105,14 +92,14 @@ class Limiter {
 
   /** Suspends the bucket for `durationNs` from now on the library's clock. */
   suspendFor(durationNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status = ffi.limiterSuspendFor(handle, u64(durationNs, 'durationNs'));
     if (status !== 0) throw statusError(status);
   }
 
   /** Ends a suspension; the next check is decided by the bucket again. */
   liftSuspension() {
-    const status = ffi.limiterLiftSuspension(this.#live());
+    const status = ffi.limiterLiftSuspension(this[HANDLE]);
     if (status !== 0) throw statusError(status);
   }
 
@@ -121,7 +108,7 @@ class Limiter {
    * when: `untilNs` null for a suspension without an end (or none).
    */
   suspensionAt(nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status = ffi.limiterSuspensionAt(handle, u64(nowNs, 'nowNs'), suspended, u64Out);
     if (status !== 0) throw statusError(status);
     const until = readU64Out();
@@ -131,30 +118,9 @@ class Limiter {
   /** The quota in force. */
   get quota() {
     const bytes = quotaBuffer();
-    const status = ffi.limiterQuota(this.#live(), bytes);
+    const status = ffi.limiterQuota(this[HANDLE], bytes);
     if (status !== 0) throw statusError(status);
     return decodeQuota(bytes);
-  }
-
-  /** The native handle, for a Policy layer (throws once closed). */
-  get [HANDLE]() {
-    return this.#live();
-  }
-
-  get closed() {
-    return this.#handle === null;
-  }
-
-  /** Frees the native bucket now; later calls throw. Closing twice is a no-op. */
-  close() {
-    const handle = this.#handle;
-    if (handle === null) return;
-    this.#handle = null;
-    release(this, handle, ffi.limiterFree);
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 

@@ -7,9 +7,9 @@
 
 const { ffi, layout, limits, nativeScratch, sizes } = require('./native.js');
 const { cost, describe, options, u64 } = require('./args.js');
-const { closedError, statusError } = require('./errors.js');
+const { statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readScopeCode } = require('./decision.js');
-const { adopt, release } = require('./handle.js');
+const { HANDLE, HandleOwner } = require('./handle.js');
 const { ensureQuota } = require('./quota.js');
 const { checkBytesKey, scratch, writeStringKey } = require('./keys.js');
 const { SCOPES } = require('./policy.js');
@@ -71,8 +71,7 @@ function bytesArgument(value, target, what) {
   throw new TypeError(`${what} must be a string or Buffer, got ${describe(value)}`);
 }
 
-class Plans {
-  #handle;
+class Plans extends HandleOwner {
   /** Tier indexes by name, as looked up so far. */
   #tiers = new Map();
 
@@ -85,14 +84,14 @@ class Plans {
    */
   constructor(tiers, opts) {
     if (tiers === GENIEOS) {
-      this.#adopt((out) => ffi.plansNewGenieos(opts, out));
+      super('Plans', (out) => ffi.plansNewGenieos(opts, out), ffi.plansFree);
       return;
     }
     if (!Array.isArray(tiers)) throw new TypeError(`tiers must be an array, got ${describe(tiers)}`);
     const o = options(opts, 'options');
     const config = plansConfig(o, u64(o.windowNs ?? NS_PER_MINUTE, 'windowNs'));
     const specs = tiers.map((spec, i) => tierStruct(spec, `tiers[${i}]`, tierName(spec?.name, `tiers[${i}].name`)));
-    this.#adopt((out) => ffi.plansNew(specs, specs.length, config, out));
+    super('Plans', (out) => ffi.plansNew(specs, specs.length, config, out), ffi.plansFree);
   }
 
   /**
@@ -104,27 +103,13 @@ class Plans {
     return new Plans(GENIEOS, plansConfig(options(opts, 'options'), 0));
   }
 
-  #adopt(create) {
-    const out = [null];
-    const status = create(out);
-    if (status !== 0) throw statusError(status);
-    this.#handle = out[0];
-    adopt(this, this.#handle, ffi.plansFree);
-  }
-
-  #live() {
-    const handle = this.#handle;
-    if (handle === null) throw closedError('Plans');
-    return handle;
-  }
-
   /** The index of tier `name` (FloodgateRangeError ERR_FLOODGATE_NO_SUCH_LAYER if none). */
   tier(name) {
     const known = this.#tiers.get(name);
     if (known !== undefined) return known;
     tierName(name, 'name');
     const bytes = Buffer.from(name);
-    const status = ffi.plansTier(this.#live(), bytes, bytes.length, tierOut);
+    const status = ffi.plansTier(this[HANDLE], bytes, bytes.length, tierOut);
     if (status !== 0) throw statusError(status);
     this.#tiers.set(name, tierOut[0]);
     return tierOut[0];
@@ -145,7 +130,7 @@ class Plans {
    * An unlimited tier admits with limit and remaining Infinity.
    */
   check(tier, key, workspace, amount = 1, nowNs) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const index = this.#index(tier);
     const units = cost(amount, 'cost');
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
@@ -170,7 +155,7 @@ class Plans {
    * added or removed (FloodgateRangeError ERR_FLOODGATE_NO_SUCH_LAYER).
    */
   reconfigureTier(tier, limits) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const index = this.#index(tier);
     const spec = tierStruct(limits, 'limits');
     const status = ffi.plansReconfigureTier(handle, index, spec);
@@ -179,28 +164,12 @@ class Plans {
 
   /** `tier`'s counts so far: requests admitted, denied and refused as suspended. */
   counters(tier) {
-    const handle = this.#live();
+    const handle = this[HANDLE];
     const status = ffi.plansCounters(handle, this.#index(tier), counts);
     if (status !== 0) throw statusError(status);
     const { first, second, third } = layout.counts;
     const read = (offset) => Number(countsView.getBigUint64(offset, layout.littleEndian));
     return { admitted: read(first), denied: read(second), suspended: read(third) };
-  }
-
-  get closed() {
-    return this.#handle === null;
-  }
-
-  /** Frees the plans now; later calls throw. Idempotent. */
-  close() {
-    const handle = this.#handle;
-    if (handle === null) return;
-    this.#handle = null;
-    release(this, handle, ffi.plansFree);
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 
