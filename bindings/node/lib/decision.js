@@ -92,6 +92,17 @@ function readDecision(delayNs = 0, scope = null, layer = null) {
   );
 }
 
+/**
+ * The decision of a native charge (check or refund) on one handle: `now(handle,
+ * units, out)`, or its `_at` twin `at(handle, units, nowNs, out)` when the
+ * caller gives its own time.
+ */
+function decide(now, at, handle, units, nowNs) {
+  const status = nowNs === undefined ? now(handle, units, bytes) : at(handle, units, u64(nowNs, 'nowNs'), bytes);
+  if (status !== 0) throw statusError(status);
+  return readDecision();
+}
+
 /** The layer index of the fg_verdict the last policy check wrote. */
 function readVerdictLayer() {
   return words[LAYER];
@@ -129,6 +140,7 @@ function encodeDecision(decision, target) {
 module.exports = {
   Decision,
   OUTCOMES,
+  decide,
   decisionBuffer: bytes,
   encodeDecision,
   readDecision,

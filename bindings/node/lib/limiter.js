@@ -4,7 +4,7 @@
 const { ffi, layout } = require('./native.js');
 const { cost, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
-const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
+const { decide, decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { HANDLE, HandleOwner } = require('./handle.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
 
@@ -18,13 +18,7 @@ class Limiter extends HandleOwner {
 
   /** Charges `cost` (default 1) now, or at `nowNs` on the caller's timeline. */
   check(amount = 1, nowNs) {
-    const handle = this[HANDLE];
-    const status =
-      nowNs === undefined
-        ? ffi.limiterCheck(handle, cost(amount, 'cost'), decisionBuffer)
-        : ffi.limiterCheckAt(handle, cost(amount, 'cost'), u64(nowNs, 'nowNs'), decisionBuffer);
-    if (status !== 0) throw statusError(status);
-    return readDecision();
+    return decide(ffi.limiterCheck, ffi.limiterCheckAt, this[HANDLE], cost(amount, 'cost'), nowNs);
   }
 
   /** The bucket as it stands, charging nothing. */
@@ -40,13 +34,7 @@ class Limiter extends HandleOwner {
 
   /** Gives back `amount` (default 1) units; the bucket never exceeds its burst. */
   refund(amount = 1, nowNs) {
-    const handle = this[HANDLE];
-    const status =
-      nowNs === undefined
-        ? ffi.limiterRefund(handle, cost(amount, 'amount'), decisionBuffer)
-        : ffi.limiterRefundAt(handle, cost(amount, 'amount'), u64(nowNs, 'nowNs'), decisionBuffer);
-    if (status !== 0) throw statusError(status);
-    return readDecision();
+    return decide(ffi.limiterRefund, ffi.limiterRefundAt, this[HANDLE], cost(amount, 'amount'), nowNs);
   }
 
   /** Replaces the quota; what was used carries over (capped at the new burst). */

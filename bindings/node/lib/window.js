@@ -6,7 +6,7 @@
 const { ffi } = require('./native.js');
 const { cost, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
-const { decisionBuffer, readDecision } = require('./decision.js');
+const { decide, decisionBuffer, readDecision } = require('./decision.js');
 const { HANDLE, HandleOwner } = require('./handle.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
@@ -29,13 +29,7 @@ class SlidingWindow extends HandleOwner {
 
   /** Charges `amount` (default 1) now, or at `nowNs`. */
   check(amount = 1, nowNs) {
-    const handle = this[HANDLE];
-    const status =
-      nowNs === undefined
-        ? ffi.windowCheck(handle, cost(amount, 'cost'), decisionBuffer)
-        : ffi.windowCheckAt(handle, cost(amount, 'cost'), u64(nowNs, 'nowNs'), decisionBuffer);
-    if (status !== 0) throw statusError(status);
-    return readDecision();
+    return decide(ffi.windowCheck, ffi.windowCheckAt, this[HANDLE], cost(amount, 'cost'), nowNs);
   }
 
   /** The window as it stands, charging nothing. */
@@ -49,13 +43,7 @@ class SlidingWindow extends HandleOwner {
 
   /** Gives back `amount` (default 1) charged in the current window. */
   refund(amount = 1, nowNs) {
-    const handle = this[HANDLE];
-    const status =
-      nowNs === undefined
-        ? ffi.windowRefund(handle, cost(amount, 'amount'), decisionBuffer)
-        : ffi.windowRefundAt(handle, cost(amount, 'amount'), u64(nowNs, 'nowNs'), decisionBuffer);
-    if (status !== 0) throw statusError(status);
-    return readDecision();
+    return decide(ffi.windowRefund, ffi.windowRefundAt, this[HANDLE], cost(amount, 'amount'), nowNs);
   }
 
   /** Replaces the limit (a plan change), keeping what the windows counted. */
