@@ -1,7 +1,10 @@
 //! Time sources a Python limiter can run on, and `floodgate.ManualClock`.
 
 use crate::args;
-use floodgate::{Clock, ManualClock, MonotonicClock};
+use floodgate::{
+    Clock, KeyedLimiter, KeyedWindows, Limiter, ManualClock, MonotonicClock, Policy, SlidingWindow,
+    Suspensions,
+};
 use pyo3::prelude::*;
 use std::sync::{Arc, OnceLock};
 
@@ -54,6 +57,41 @@ impl Clock for BindingClock {
         }
     }
 }
+
+/// Something that runs on a `BindingClock`: an engine limit, or the recipe a
+/// keyed limit's tables are built from. Every `now_ns=` argument resolves
+/// through `at_or_now`.
+pub(crate) trait Timed {
+    fn binding_clock(&self) -> &BindingClock;
+
+    /// `now_ns` when the caller gave one, else now on this clock.
+    #[inline]
+    fn at_or_now(&self, now_ns: Option<u64>) -> u64 {
+        now_ns.unwrap_or_else(|| self.binding_clock().now_ns())
+    }
+}
+
+/// `Timed` for engine types, through their inherent `clock()`; `<K>` marks
+/// a keyed type.
+macro_rules! timed_by_inherent_clock {
+    ($($engine:ident $(<$key:ident>)?),* $(,)?) => {$(
+        impl$(<$key: floodgate::Key + ?Sized>)? Timed for $engine<$($key,)? BindingClock> {
+            #[inline]
+            fn binding_clock(&self) -> &BindingClock {
+                self.clock()
+            }
+        }
+    )*};
+}
+
+timed_by_inherent_clock!(
+    Limiter,
+    SlidingWindow,
+    Policy,
+    KeyedLimiter<K>,
+    KeyedWindows<K>,
+    Suspensions<K>,
+);
 
 /// A clock that moves only when told to. Limiters built with it share its
 /// time: advance it and every one of them sees the new time.

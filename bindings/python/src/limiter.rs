@@ -1,7 +1,7 @@
 //! `floodgate.Limiter`: one lock-free GCRA bucket.
 
 use crate::args;
-use crate::clock::{BindingClock, PyManualClock};
+use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::quota::PyQuota;
 use floodgate::{Clock, Limiter};
@@ -40,10 +40,7 @@ impl PyLimiter {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.check_at(cost, now_ns),
-            None => self.0.check(cost),
-        })
+        PyDecision(self.0.check_at(cost, self.0.at_or_now(now_ns)))
     }
 
     /// Delay instead of reject: when `cost` fits within `max_wait` (seconds
@@ -57,19 +54,13 @@ impl PyLimiter {
         #[pyo3(from_py_with = args::max_wait)] max_wait: Duration,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.reserve_at(cost, max_wait, now_ns),
-            None => self.0.reserve(cost, max_wait),
-        })
+        PyDecision(self.0.reserve_at(cost, max_wait, self.0.at_or_now(now_ns)))
     }
 
     /// The bucket as it stands, charging nothing.
     #[pyo3(signature = (now_ns = None))]
     fn peek(&self, #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.peek_at(now_ns),
-            None => self.0.peek(),
-        })
+        PyDecision(self.0.peek_at(self.0.at_or_now(now_ns)))
     }
 
     /// Gives back `amount` units; the bucket never ends above its burst.
@@ -79,10 +70,7 @@ impl PyLimiter {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.refund_at(amount, now_ns),
-            None => self.0.refund(amount),
-        })
+        PyDecision(self.0.refund_at(amount, self.0.at_or_now(now_ns)))
     }
 
     /// Replaces the quota while checks go on; capacity in use carries over,
@@ -93,11 +81,8 @@ impl PyLimiter {
         quota: &Bound<'_, PyQuota>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) {
-        let quota = quota.get().0;
-        match now_ns {
-            Some(now_ns) => self.0.reconfigure_at(quota, now_ns),
-            None => self.0.reconfigure(quota),
-        }
+        self.0
+            .reconfigure_at(quota.get().0, self.0.at_or_now(now_ns));
     }
 
     /// Suspends the bucket until `until_ns` on its timeline, or

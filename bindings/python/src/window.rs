@@ -1,7 +1,7 @@
 //! `floodgate.SlidingWindow`: a sliding-window counter in one atomic word.
 
 use crate::args;
-use crate::clock::{BindingClock, PyManualClock};
+use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use floodgate::SlidingWindow;
@@ -39,19 +39,13 @@ impl PySlidingWindow {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.check_at(cost, now_ns),
-            None => self.0.check(cost),
-        })
+        PyDecision(self.0.check_at(cost, self.0.at_or_now(now_ns)))
     }
 
     /// The counter as it stands, charging nothing.
     #[pyo3(signature = (now_ns = None))]
     fn peek(&self, #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.peek_at(now_ns),
-            None => self.0.peek(),
-        })
+        PyDecision(self.0.peek_at(self.0.at_or_now(now_ns)))
     }
 
     /// Gives back `amount` units; counts never go below zero.
@@ -61,10 +55,7 @@ impl PySlidingWindow {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyDecision {
-        PyDecision(match now_ns {
-            Some(now_ns) => self.0.refund_at(amount, now_ns),
-            None => self.0.refund(amount),
-        })
+        PyDecision(self.0.refund_at(amount, self.0.at_or_now(now_ns)))
     }
 
     /// Replaces the limit while checks go on; the counts are kept.
