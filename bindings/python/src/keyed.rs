@@ -1,21 +1,18 @@
 //! `floodgate.KeyedLimiter`: one GCRA bucket per key in a lock-free table.
 
-use crate::args::{self, Key};
-use crate::clock::{BindingClock, PyManualClock};
+use crate::args;
+use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::per_kind::{PerKind, Recipe};
 use crate::quota::PyQuota;
-use floodgate::{Clock, Error, FullTable, KeyedLimiter, Quota, Result, MAX_KEYED_CAPACITY};
+use floodgate::{Error, FullTable, KeyedLimiter, Quota, Result, MAX_KEYED_CAPACITY};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Keys the table holds when no capacity is given (the engine's default).
 const DEFAULT_CAPACITY: usize = 65_536;
-
-type IntTable = KeyedLimiter<u64, BindingClock>;
-type ByteTable = KeyedLimiter<[u8], BindingClock>;
 
 /// Everything a keyed limiter's tables are built from; `quota` follows
 /// `reconfigure`.
@@ -24,10 +21,12 @@ pub(crate) struct KeyedRecipe {
     capacity: usize,
     on_full: FullTable,
     max_overrides: Option<usize>,
-    pub(crate) clock: BindingClock,
+    clock: BindingClock,
 }
 
-impl KeyedRecipe {
+impl Recipe for KeyedRecipe {
+    type Table<K: floodgate::Key + ?Sized> = KeyedLimiter<K, BindingClock>;
+
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedLimiter<K, BindingClock>> {
         let builder = KeyedLimiter::builder(self.quota)
             .capacity(self.capacity)
@@ -40,16 +39,9 @@ impl KeyedRecipe {
     }
 }
 
-impl Recipe for KeyedRecipe {
-    type Ints = IntTable;
-    type Bytes = ByteTable;
-
-    fn build_ints(&self) -> Result<IntTable> {
-        self.build()
-    }
-
-    fn build_bytes(&self) -> Result<ByteTable> {
-        self.build()
+impl Timed for KeyedRecipe {
+    fn binding_clock(&self) -> &BindingClock {
+        &self.clock
     }
 }
 
@@ -66,42 +58,6 @@ pub(crate) struct PyKeyedLimiter {
 
 fn max_overrides(value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
     args::optional(value, |value| args::size(value, "max_overrides"))
-}
-
-/// The engine's answer, or its error as a Python exception.
-fn answer<T>(result: Result<T>) -> PyResult<T> {
-    result.map_err(engine_error)
-}
-
-impl PyKeyedLimiter {
-    /// Runs `call` on the table of `key`'s kind, at `now_ns` or now.
-    #[inline]
-    fn at<T>(
-        &self,
-        key: &Bound<'_, PyAny>,
-        now_ns: Option<u64>,
-        on_ints: impl FnOnce(&IntTable, u64, u64) -> T,
-        on_bytes: impl FnOnce(&ByteTable, &[u8], u64) -> Result<T>,
-    ) -> PyResult<T> {
-        let key = args::key(key)?;
-        answer(key.dispatch(
-            &self.tables,
-            |table, id| {
-                Ok(on_ints(
-                    table,
-                    id,
-                    now_ns.unwrap_or_else(|| table.clock().now_ns()),
-                ))
-            },
-            |table, bytes| {
-                on_bytes(
-                    table,
-                    bytes,
-                    now_ns.unwrap_or_else(|| table.clock().now_ns()),
-                )
-            },
-        ))
-    }
 }
 
 #[pymethods]
@@ -149,13 +105,14 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.check_at(&id, cost, now),
-            |table, bytes, now| table.check_at(bytes, cost, now),
-        )
-        .map(PyDecision)
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.check_at(&id, cost, now)),
+                |table, bytes, now| table.check_at(bytes, cost, now),
+            )
+            .map(PyDecision)
     }
 
     /// Delay instead of reject for `key`: as `Limiter.reserve`.
@@ -167,13 +124,14 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::max_wait)] max_wait: Duration,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.reserve_at(&id, cost, max_wait, now),
-            |table, bytes, now| table.reserve_at(bytes, cost, max_wait, now),
-        )
-        .map(PyDecision)
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.reserve_at(&id, cost, max_wait, now)),
+                |table, bytes, now| table.reserve_at(bytes, cost, max_wait, now),
+            )
+            .map(PyDecision)
     }
 
     /// `key`'s bucket as it stands, charging nothing; a key without a
@@ -184,13 +142,14 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.peek_at(&id, now),
-            |table, bytes, now| table.peek_at(bytes, now),
-        )
-        .map(PyDecision)
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.peek_at(&id, now)),
+                |table, bytes, now| table.peek_at(bytes, now),
+            )
+            .map(PyDecision)
     }
 
     /// Gives `amount` units back to `key`'s bucket; never above full.
@@ -201,13 +160,14 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.refund_at(&id, amount, now),
-            |table, bytes, now| table.refund_at(bytes, amount, now),
-        )
-        .map(PyDecision)
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.refund_at(&id, amount, now)),
+                |table, bytes, now| table.refund_at(bytes, amount, now),
+            )
+            .map(PyDecision)
     }
 
     /// Gives `key` its own quota (a customer's plan); its next check uses
@@ -222,13 +182,12 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
         let quota = quota.get().0;
-        self.at(
+        self.tables.for_key_at(
             key,
             now_ns,
             |table, id, now| table.set_quota_at(&id, quota, now),
-            |table, bytes, now| Ok(table.set_quota_at(bytes, quota, now)),
-        )?
-        .map_err(engine_error)
+            |table, bytes, now| table.set_quota_at(bytes, quota, now),
+        )
     }
 
     /// Returns `key` to the default quota, keeping what it has used.
@@ -238,23 +197,26 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
-        self.at(
+        self.tables.for_key_at(
             key,
             now_ns,
-            |table, id, now| table.clear_quota_at(&id, now),
+            |table, id, now| {
+                table.clear_quota_at(&id, now);
+                Ok(())
+            },
             |table, bytes, now| table.clear_quota_at(bytes, now),
         )
     }
 
     /// The quota `key`'s checks use: its own, or the default.
     fn quota_for(&self, key: &Bound<'_, PyAny>) -> PyResult<PyQuota> {
-        let key: Key<'_> = args::key(key)?;
-        answer(key.dispatch(
-            &self.tables,
-            |table, id| Ok(table.quota_for(&id)),
-            |table, bytes| table.quota_for(bytes),
-        ))
-        .map(PyQuota)
+        self.tables
+            .for_key(
+                key,
+                |table, id| Ok(table.quota_for(&id)),
+                |table, bytes| table.quota_for(bytes),
+            )
+            .map(PyQuota)
     }
 
     /// Replaces the default quota while checks go on, keeping what each key
@@ -268,7 +230,7 @@ impl PyKeyedLimiter {
         let quota = quota.get().0;
         let mut built = self.tables.built();
         built.recipe.quota = quota;
-        let now_ns = now_ns.unwrap_or_else(|| built.recipe.clock.now_ns());
+        let now_ns = built.recipe.at_or_now(now_ns);
         if let Some(ints) = built.ints {
             ints.reconfigure_at(quota, now_ns);
         }
@@ -292,24 +254,18 @@ impl PyKeyedLimiter {
     /// How many checks of a new key found no slot and got `on_full`'s answer.
     #[getter]
     fn full_table_events(&self) -> u64 {
-        let built = self.tables.built();
-        let ints = built.ints.map_or(0, IntTable::full_table_events);
-        let bytes = built.bytes.map_or(0, ByteTable::full_table_events);
-        ints.saturating_add(bytes)
+        self.tables.full_table_events()
     }
 
     /// Now on this limiter's timeline, in nanoseconds.
     fn now_ns(&self) -> u64 {
-        self.tables.built().recipe.clock.now_ns()
+        self.tables.now_ns()
     }
 
     /// Keys holding a slot (refilled ones not yet reused included). Counts
     /// the whole table: O(capacity), for metrics, not the request path.
     fn __len__(&self) -> usize {
-        let built = self.tables.built();
-        let ints = built.ints.map_or(0, IntTable::len);
-        let bytes = built.bytes.map_or(0, ByteTable::len);
-        ints + bytes
+        self.tables.len()
     }
 
     fn __repr__(&self) -> String {

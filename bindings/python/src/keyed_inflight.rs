@@ -14,14 +14,9 @@ pub(crate) struct CapsRecipe {
 }
 
 impl Recipe for CapsRecipe {
-    type Ints = KeyedInFlight<u64>;
-    type Bytes = KeyedInFlight<[u8]>;
+    type Table<K: floodgate::Key + ?Sized> = KeyedInFlight<K>;
 
-    fn build_ints(&self) -> Result<KeyedInFlight<u64>> {
-        KeyedInFlight::new(self.limit, self.capacity)
-    }
-
-    fn build_bytes(&self) -> Result<KeyedInFlight<[u8]>> {
+    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedInFlight<K>> {
         KeyedInFlight::new(self.limit, self.capacity)
     }
 }
@@ -99,13 +94,11 @@ impl PyKeyedInFlight {
 
     /// Permits `key` holds now (a snapshot: other threads move it).
     fn in_flight(&self, key: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let key: Key<'_> = args::key(key)?;
-        key.dispatch(
-            &self.caps,
+        self.caps.for_key(
+            key,
             |table, id| Ok(table.in_flight(&id)),
             |table, bytes| table.in_flight(bytes),
         )
-        .map_err(engine_error)
     }
 
     /// The cap per key.

@@ -1,11 +1,11 @@
 //! `floodgate.KeyedWindows`: one sliding window per key (per workspace).
 
-use crate::args::{self, Key};
-use crate::clock::{BindingClock, PyManualClock};
+use crate::args;
+use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::per_kind::{PerKind, Recipe};
-use floodgate::{Clock, FullTable, KeyedWindows, Result};
+use floodgate::{FullTable, KeyedWindows, Result};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,35 +13,27 @@ use std::time::Duration;
 /// Keys the table holds when no capacity is given.
 const DEFAULT_CAPACITY: usize = 10_000;
 
-type IntWindows = KeyedWindows<u64, BindingClock>;
-type ByteWindows = KeyedWindows<[u8], BindingClock>;
-
 /// Everything the two tables of windows are built from.
 pub(crate) struct WindowsRecipe {
     limit: u64,
     window: Duration,
     capacity: usize,
     on_full: FullTable,
-    pub(crate) clock: BindingClock,
+    clock: BindingClock,
 }
 
-impl WindowsRecipe {
+impl Recipe for WindowsRecipe {
+    type Table<K: floodgate::Key + ?Sized> = KeyedWindows<K, BindingClock>;
+
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedWindows<K, BindingClock>> {
         KeyedWindows::with_clock(self.limit, self.window, self.capacity, self.clock.clone())
             .map(|windows| windows.on_full(self.on_full))
     }
 }
 
-impl Recipe for WindowsRecipe {
-    type Ints = IntWindows;
-    type Bytes = ByteWindows;
-
-    fn build_ints(&self) -> Result<IntWindows> {
-        self.build()
-    }
-
-    fn build_bytes(&self) -> Result<ByteWindows> {
-        self.build()
+impl Timed for WindowsRecipe {
+    fn binding_clock(&self) -> &BindingClock {
+        &self.clock
     }
 }
 
@@ -56,33 +48,6 @@ pub(crate) struct PyKeyedWindows {
     limit: u64,
     window: Duration,
     capacity: usize,
-}
-
-impl PyKeyedWindows {
-    /// Runs `on_ints` or `on_bytes` on the table of `key`'s kind, at
-    /// `now_ns` or now.
-    fn at(
-        &self,
-        key: &Bound<'_, PyAny>,
-        now_ns: Option<u64>,
-        on_ints: impl FnOnce(&IntWindows, u64, u64) -> floodgate::Decision,
-        on_bytes: impl FnOnce(&ByteWindows, &[u8], u64) -> Result<floodgate::Decision>,
-    ) -> PyResult<PyDecision> {
-        let key: Key<'_> = args::key(key)?;
-        key.dispatch(
-            &self.tables,
-            |table, id| {
-                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
-                Ok(on_ints(table, id, now))
-            },
-            |table, bytes| {
-                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
-                on_bytes(table, bytes, now)
-            },
-        )
-        .map(PyDecision)
-        .map_err(engine_error)
-    }
 }
 
 #[pymethods]
@@ -129,12 +94,14 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.check_at(&id, cost, now),
-            |table, bytes, now| table.check_at(bytes, cost, now),
-        )
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.check_at(&id, cost, now)),
+                |table, bytes, now| table.check_at(bytes, cost, now),
+            )
+            .map(PyDecision)
     }
 
     /// `key`'s window as it stands, charging nothing; a key not seen yet
@@ -145,12 +112,14 @@ impl PyKeyedWindows {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.peek_at(&id, now),
-            |table, bytes, now| table.peek_at(bytes, now),
-        )
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.peek_at(&id, now)),
+                |table, bytes, now| table.peek_at(bytes, now),
+            )
+            .map(PyDecision)
     }
 
     /// Gives back `amount` units charged to `key`; counts never go below zero.
@@ -161,12 +130,14 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.at(
-            key,
-            now_ns,
-            |table, id, now| table.refund_at(&id, amount, now),
-            |table, bytes, now| table.refund_at(bytes, amount, now),
-        )
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.refund_at(&id, amount, now)),
+                |table, bytes, now| table.refund_at(bytes, amount, now),
+            )
+            .map(PyDecision)
     }
 
     /// Sets `key`'s own limit (a workspace's plan or contract), keeping its
@@ -176,13 +147,11 @@ impl PyKeyedWindows {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::limit)] limit: u64,
     ) -> PyResult<()> {
-        let key: Key<'_> = args::key(key)?;
-        key.dispatch(
-            &self.tables,
+        self.tables.for_key(
+            key,
             |table, id| table.set_limit(&id, limit),
             |table, bytes| table.set_limit(bytes, limit),
         )
-        .map_err(engine_error)
     }
 
     /// The limit new windows start with.
@@ -213,21 +182,17 @@ impl PyKeyedWindows {
     /// How many checks found no room for their key.
     #[getter]
     fn full_table_events(&self) -> u64 {
-        let built = self.tables.built();
-        let ints = built.ints.map_or(0, IntWindows::full_table_events);
-        let bytes = built.bytes.map_or(0, ByteWindows::full_table_events);
-        ints.saturating_add(bytes)
+        self.tables.full_table_events()
     }
 
     /// Now on this table's timeline, in nanoseconds.
     fn now_ns(&self) -> u64 {
-        self.tables.built().recipe.clock.now_ns()
+        self.tables.now_ns()
     }
 
     /// Keys holding a window.
     fn __len__(&self) -> usize {
-        let built = self.tables.built();
-        built.ints.map_or(0, IntWindows::len) + built.bytes.map_or(0, ByteWindows::len)
+        self.tables.len()
     }
 
     fn __repr__(&self) -> String {

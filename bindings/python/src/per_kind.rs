@@ -10,30 +10,38 @@
 //! reconfiguring both take, so a table built while the defaults change is
 //! built from the new ones or reconfigured with the rest, never missed.
 
-use crate::args::Key;
-use floodgate::{Decision, Error, Layer, LayerKey, Result};
+use crate::args::{self, Key};
+use crate::clock::{BindingClock, Timed};
+use crate::errors::engine_error;
+use floodgate::{Clock, Decision, Error, KeyedLimiter, KeyedWindows, Layer, LayerKey, Result};
+use pyo3::prelude::*;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-/// How to build a keyed limit's two tables, and the defaults they share.
+/// How to build a keyed limit's table for either kind of key, and the
+/// defaults both tables share. The engine's constructors are generic over
+/// the key, so one `build` serves both kinds.
 pub(crate) trait Recipe: Send {
-    type Ints;
-    type Bytes;
-    fn build_ints(&self) -> Result<Self::Ints>;
-    fn build_bytes(&self) -> Result<Self::Bytes>;
+    type Table<K: floodgate::Key + ?Sized>;
+    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<Self::Table<K>>;
 }
+
+/// The table of int keys a recipe builds.
+pub(crate) type Ints<R> = <R as Recipe>::Table<u64>;
+/// The table of byte keys (`str` and `bytes`) a recipe builds.
+pub(crate) type Bytes<R> = <R as Recipe>::Table<[u8]>;
 
 /// The two tables, built on first use.
 pub(crate) struct PerKind<R: Recipe> {
     recipe: Mutex<R>,
-    ints: OnceLock<R::Ints>,
-    bytes: OnceLock<R::Bytes>,
+    ints: OnceLock<Ints<R>>,
+    bytes: OnceLock<Bytes<R>>,
 }
 
 /// Both tables, each if built yet, for a change made under the recipe's lock.
 pub(crate) struct Built<'a, R: Recipe> {
     pub(crate) recipe: MutexGuard<'a, R>,
-    pub(crate) ints: Option<&'a R::Ints>,
-    pub(crate) bytes: Option<&'a R::Bytes>,
+    pub(crate) ints: Option<&'a Ints<R>>,
+    pub(crate) bytes: Option<&'a Bytes<R>>,
 }
 
 impl<R: Recipe> PerKind<R> {
@@ -52,19 +60,19 @@ impl<R: Recipe> PerKind<R> {
 
     /// The int-key table, built now if this is its first use.
     #[inline]
-    pub(crate) fn ints(&self) -> Result<&R::Ints> {
+    pub(crate) fn ints(&self) -> Result<&Ints<R>> {
         match self.ints.get() {
             Some(table) => Ok(table),
-            None => Self::build(&self.ints, &self.lock(), R::build_ints),
+            None => Self::build(&self.ints, &self.lock()),
         }
     }
 
     /// The byte-key table, built now if this is its first use.
     #[inline]
-    pub(crate) fn bytes(&self) -> Result<&R::Bytes> {
+    pub(crate) fn bytes(&self) -> Result<&Bytes<R>> {
         match self.bytes.get() {
             Some(table) => Ok(table),
-            None => Self::build(&self.bytes, &self.lock(), R::build_bytes),
+            None => Self::build(&self.bytes, &self.lock()),
         }
     }
 
@@ -72,15 +80,14 @@ impl<R: Recipe> PerKind<R> {
     /// did first. (The recipe was validated when the object was made, so
     /// this fails only if the engine learns to refuse something new.)
     #[cold]
-    fn build<'a, T>(
-        cell: &'a OnceLock<T>,
+    fn build<'a, K: floodgate::Key + ?Sized>(
+        cell: &'a OnceLock<R::Table<K>>,
         recipe: &R,
-        build: impl FnOnce(&R) -> Result<T>,
-    ) -> Result<&'a T> {
+    ) -> Result<&'a R::Table<K>> {
         if let Some(table) = cell.get() {
             return Ok(table);
         }
-        let table = build(recipe)?;
+        let table = recipe.build()?;
         Ok(cell.get_or_init(|| table))
     }
 
@@ -93,12 +100,104 @@ impl<R: Recipe> PerKind<R> {
             bytes: self.bytes.get(),
         }
     }
+
+    /// Calls `on_ints` or `on_bytes` with the table of the Python `key`'s
+    /// kind; an engine error becomes FloodgateError.
+    #[inline]
+    pub(crate) fn for_key<T>(
+        &self,
+        key: &Bound<'_, PyAny>,
+        on_ints: impl FnOnce(&Ints<R>, u64) -> Result<T>,
+        on_bytes: impl FnOnce(&Bytes<R>, &[u8]) -> Result<T>,
+    ) -> PyResult<T> {
+        args::key(key)?
+            .dispatch(self, on_ints, on_bytes)
+            .map_err(engine_error)
+    }
 }
 
 impl<R: Recipe> PerKind<R>
 where
-    R::Ints: Layer,
-    R::Bytes: Layer,
+    Ints<R>: Timed,
+    Bytes<R>: Timed,
+{
+    /// [`for_key`](Self::for_key) for a call at a time: the caller's
+    /// `now_ns`, else now on the table's clock.
+    #[inline]
+    pub(crate) fn for_key_at<T>(
+        &self,
+        key: &Bound<'_, PyAny>,
+        now_ns: Option<u64>,
+        on_ints: impl FnOnce(&Ints<R>, u64, u64) -> Result<T>,
+        on_bytes: impl FnOnce(&Bytes<R>, &[u8], u64) -> Result<T>,
+    ) -> PyResult<T> {
+        self.for_key(
+            key,
+            |table, id| on_ints(table, id, table.at_or_now(now_ns)),
+            |table, bytes| on_bytes(table, bytes, table.at_or_now(now_ns)),
+        )
+    }
+}
+
+impl<R: Recipe + Timed> PerKind<R> {
+    /// The clock both tables are built on.
+    pub(crate) fn clock(&self) -> BindingClock {
+        self.lock().binding_clock().clone()
+    }
+
+    /// Now on the tables' timeline, in nanoseconds.
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.lock().binding_clock().now_ns()
+    }
+}
+
+/// The counts a Python keyed table reports, which the engine gives its
+/// keyed limiter and keyed windows as inherent methods of the same names.
+pub(crate) trait TableCounts {
+    fn len(&self) -> usize;
+    fn full_table_events(&self) -> u64;
+}
+
+macro_rules! table_counts_by_inherent_methods {
+    ($($table:ident),*) => {$(
+        impl<K: floodgate::Key + ?Sized> TableCounts for $table<K, BindingClock> {
+            fn len(&self) -> usize {
+                $table::len(self)
+            }
+
+            fn full_table_events(&self) -> u64 {
+                $table::full_table_events(self)
+            }
+        }
+    )*};
+}
+
+table_counts_by_inherent_methods!(KeyedLimiter, KeyedWindows);
+
+impl<R: Recipe> PerKind<R>
+where
+    Ints<R>: TableCounts,
+    Bytes<R>: TableCounts,
+{
+    /// Keys holding a slot in either table (a table not built holds none).
+    pub(crate) fn len(&self) -> usize {
+        let built = self.built();
+        built.ints.map_or(0, TableCounts::len) + built.bytes.map_or(0, TableCounts::len)
+    }
+
+    /// Checks of a new key that found no slot, in either table.
+    pub(crate) fn full_table_events(&self) -> u64 {
+        let built = self.built();
+        let ints = built.ints.map_or(0, TableCounts::full_table_events);
+        let bytes = built.bytes.map_or(0, TableCounts::full_table_events);
+        ints.saturating_add(bytes)
+    }
+}
+
+impl<R: Recipe> PerKind<R>
+where
+    Ints<R>: Layer,
+    Bytes<R>: Layer,
 {
     /// The layer a policy asks about `key`.
     fn layer(&self, key: LayerKey<'_>) -> Result<&dyn Layer> {
@@ -116,8 +215,8 @@ impl Key<'_> {
     pub(crate) fn dispatch<R: Recipe, T>(
         self,
         tables: &PerKind<R>,
-        on_ints: impl FnOnce(&R::Ints, u64) -> Result<T>,
-        on_bytes: impl FnOnce(&R::Bytes, &[u8]) -> Result<T>,
+        on_ints: impl FnOnce(&Ints<R>, u64) -> Result<T>,
+        on_bytes: impl FnOnce(&Bytes<R>, &[u8]) -> Result<T>,
     ) -> Result<T> {
         match self {
             Key::Id(id) => on_ints(tables.ints()?, id),
@@ -130,8 +229,8 @@ impl Key<'_> {
 /// bytes keys to the byte table, anything else is the wrong kind.
 impl<R: Recipe> Layer for PerKind<R>
 where
-    R::Ints: Layer,
-    R::Bytes: Layer,
+    Ints<R>: Layer,
+    Bytes<R>: Layer,
 {
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         self.layer(key)?.check_at(key, cost, now_ns)

@@ -8,7 +8,7 @@
 use crate::args::{self, Key};
 use crate::clock::{BindingClock, PyManualClock};
 use crate::errors::{engine_error, FloodgateError};
-use crate::policy::PyVerdict;
+use crate::policy::{counters_dict, PyVerdict};
 use crate::quota::PyQuota;
 use floodgate::{Clock, Plans, PlansBuilder, TierId, TierLimits};
 use pyo3::exceptions::PyTypeError;
@@ -247,11 +247,7 @@ impl PyPlans {
             .plans
             .counters(self.tier_id(tier)?)
             .map_err(engine_error)?;
-        let dict = PyDict::new(py);
-        dict.set_item("admitted", counters.admitted)?;
-        dict.set_item("denied", counters.denied)?;
-        dict.set_item("suspended", counters.suspended)?;
-        Ok(dict)
+        counters_dict(py, &counters)
     }
 
     /// Now on these plans' timeline, in nanoseconds.

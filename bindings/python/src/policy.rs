@@ -2,16 +2,17 @@
 //! together for one request.
 
 use crate::args;
-use crate::clock::BindingClock;
+use crate::clock::{BindingClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::headers::scope;
 use crate::keyed::PyKeyedLimiter;
 use crate::keyed_windows::PyKeyedWindows;
 use crate::limiter::PyLimiter;
+use crate::per_kind::{PerKind, Recipe};
 use crate::suspensions::PySuspensions;
 use crate::window::PySlidingWindow;
-use floodgate::{Layer, LayerKey, Policy, Scope, Verdict, MAX_LAYERS};
+use floodgate::{Layer, LayerKey, Policy, PolicyCounters, Scope, Verdict, MAX_LAYERS};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -40,51 +41,44 @@ struct PyLayer {
     keyed: bool,
 }
 
+impl PyLayer {
+    /// An unkeyed engine limit, shared with the Python object that made it.
+    fn unkeyed<L: Layer + Timed + 'static>(limit: &Arc<L>) -> Self {
+        Self {
+            clock: limit.binding_clock().clone(),
+            limit: Arc::clone(limit) as Arc<dyn Layer>,
+            keyed: false,
+        }
+    }
+
+    /// A keyed limit's tables, shared with the Python object that made them.
+    fn keyed<R: Recipe + Timed + 'static>(tables: &Arc<PerKind<R>>) -> Self
+    where
+        PerKind<R>: Layer,
+    {
+        Self {
+            clock: tables.clock(),
+            limit: Arc::clone(tables) as Arc<dyn Layer>,
+            keyed: true,
+        }
+    }
+}
+
 fn py_layer(value: &Bound<'_, PyAny>) -> PyResult<PyLayer> {
     if let Ok(limiter) = value.cast::<PyLimiter>() {
-        let limiter = Arc::clone(&limiter.get().0);
-        let clock = limiter.clock().clone();
-        return Ok(PyLayer {
-            limit: limiter,
-            clock,
-            keyed: false,
-        });
+        return Ok(PyLayer::unkeyed(&limiter.get().0));
     }
     if let Ok(window) = value.cast::<PySlidingWindow>() {
-        let window = Arc::clone(&window.get().0);
-        let clock = window.clock().clone();
-        return Ok(PyLayer {
-            limit: window,
-            clock,
-            keyed: false,
-        });
+        return Ok(PyLayer::unkeyed(&window.get().0));
     }
     if let Ok(keyed) = value.cast::<PyKeyedLimiter>() {
-        let tables = Arc::clone(&keyed.get().tables);
-        let clock = tables.built().recipe.clock.clone();
-        return Ok(PyLayer {
-            limit: tables,
-            clock,
-            keyed: true,
-        });
+        return Ok(PyLayer::keyed(&keyed.get().tables));
     }
     if let Ok(windows) = value.cast::<PyKeyedWindows>() {
-        let tables = Arc::clone(&windows.get().tables);
-        let clock = tables.built().recipe.clock.clone();
-        return Ok(PyLayer {
-            limit: tables,
-            clock,
-            keyed: true,
-        });
+        return Ok(PyLayer::keyed(&windows.get().tables));
     }
     if let Ok(suspensions) = value.cast::<PySuspensions>() {
-        let tables = Arc::clone(&suspensions.get().tables);
-        let clock = tables.built().recipe.clock.clone();
-        return Ok(PyLayer {
-            limit: tables,
-            clock,
-            keyed: true,
-        });
+        return Ok(PyLayer::keyed(&suspensions.get().tables));
     }
     let found = value.get_type().name()?;
     Err(PyTypeError::new_err(format!(
@@ -111,6 +105,18 @@ fn named_layer(entry: &Bound<'_, PyAny>) -> PyResult<(Scope, PyLayer)> {
         return Err(PyValueError::new_err("a layer's name must not be empty"));
     }
     Ok((scope(name), py_layer(&pair.get_item(1)?)?))
+}
+
+/// A policy's or a plan tier's counts as the dict Python reads them from.
+pub(crate) fn counters_dict<'py>(
+    py: Python<'py>,
+    counters: &PolicyCounters,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("admitted", counters.admitted)?;
+    dict.set_item("denied", counters.denied)?;
+    dict.set_item("suspended", counters.suspended)?;
+    Ok(dict)
 }
 
 fn describe(layer: &LayerInfo, index: usize) -> String {
@@ -178,21 +184,15 @@ impl PyPolicy {
     ) -> PyResult<PyVerdict> {
         let keys = keys.unwrap_or_default();
         let layer_keys = self.layer_keys(&keys)?;
-        let verdict = match now_ns {
-            Some(now_ns) => self.policy.check_at(&layer_keys, cost, now_ns),
-            None => self.policy.check(&layer_keys, cost),
-        };
-        verdict.map(PyVerdict).map_err(engine_error)
+        self.policy
+            .check_at(&layer_keys, cost, self.policy.at_or_now(now_ns))
+            .map(PyVerdict)
+            .map_err(engine_error)
     }
 
     /// The policy's counts so far: admitted, denied, suspended.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let counters = self.policy.counters();
-        let dict = PyDict::new(py);
-        dict.set_item("admitted", counters.admitted)?;
-        dict.set_item("denied", counters.denied)?;
-        dict.set_item("suspended", counters.suspended)?;
-        Ok(dict)
+        counters_dict(py, &self.policy.counters())
     }
 
     /// Layer `index`'s counts so far: denied, shadow_denied, suspended.

@@ -1,34 +1,32 @@
 //! `floodgate.Suspensions`: keys suspended until a time or indefinitely.
 
-use crate::args::{self, Key};
-use crate::clock::{BindingClock, PyManualClock};
+use crate::args;
+use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::per_kind::{PerKind, Recipe};
-use floodgate::{Clock, Error, Result, Suspensions};
+use floodgate::{Error, Result, Suspensions};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-type IntSuspensions = Suspensions<u64, BindingClock>;
-type ByteSuspensions = Suspensions<[u8], BindingClock>;
-
 /// What both tables of suspended keys are built from.
 pub(crate) struct SuspensionsRecipe {
     capacity: usize,
-    pub(crate) clock: BindingClock,
+    clock: BindingClock,
 }
 
 impl Recipe for SuspensionsRecipe {
-    type Ints = IntSuspensions;
-    type Bytes = ByteSuspensions;
+    type Table<K: floodgate::Key + ?Sized> = Suspensions<K, BindingClock>;
 
-    fn build_ints(&self) -> Result<IntSuspensions> {
+    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<Suspensions<K, BindingClock>> {
         Suspensions::with_clock(self.capacity, self.clock.clone())
     }
+}
 
-    fn build_bytes(&self) -> Result<ByteSuspensions> {
-        Suspensions::with_clock(self.capacity, self.clock.clone())
+impl Timed for SuspensionsRecipe {
+    fn binding_clock(&self) -> &BindingClock {
+        &self.clock
     }
 }
 
@@ -42,20 +40,6 @@ pub(crate) type SuspensionTables = PerKind<SuspensionsRecipe>;
 pub(crate) struct PySuspensions {
     pub(crate) tables: Arc<SuspensionTables>,
     capacity: usize,
-}
-
-impl PySuspensions {
-    /// Runs `on_ints` or `on_bytes` on the table of `key`'s kind.
-    fn on<T>(
-        &self,
-        key: &Bound<'_, PyAny>,
-        on_ints: impl FnOnce(&IntSuspensions, u64) -> Result<T>,
-        on_bytes: impl FnOnce(&ByteSuspensions, &[u8]) -> Result<T>,
-    ) -> PyResult<T> {
-        let key: Key<'_> = args::key(key)?;
-        key.dispatch(&self.tables, on_ints, on_bytes)
-            .map_err(engine_error)
-    }
 }
 
 #[pymethods]
@@ -91,7 +75,7 @@ impl PySuspensions {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::until_ns)] until_ns: Option<u64>,
     ) -> PyResult<()> {
-        self.on(
+        self.tables.for_key(
             key,
             |table, id| table.suspend_until(&id, until_ns),
             |table, bytes| table.suspend_until(bytes, until_ns),
@@ -104,7 +88,7 @@ impl PySuspensions {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::seconds)] seconds: Duration,
     ) -> PyResult<()> {
-        self.on(
+        self.tables.for_key(
             key,
             |table, id| table.suspend_for(&id, seconds),
             |table, bytes| table.suspend_for(bytes, seconds),
@@ -113,7 +97,7 @@ impl PySuspensions {
 
     /// Lifts `key`'s suspension; nothing happens if it has none.
     fn lift(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.on(
+        self.tables.for_key(
             key,
             |table, id| {
                 table.lift(&id);
@@ -131,18 +115,14 @@ impl PySuspensions {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<Option<PyDecision>> {
-        self.on(
-            key,
-            |table, id| {
-                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
-                Ok(table.check_at(&id, now))
-            },
-            |table, bytes| {
-                let now = now_ns.unwrap_or_else(|| table.clock().now_ns());
-                table.check_at(bytes, now)
-            },
-        )
-        .map(|decision| decision.map(PyDecision))
+        self.tables
+            .for_key_at(
+                key,
+                now_ns,
+                |table, id, now| Ok(table.check_at(&id, now)),
+                |table, bytes, now| table.check_at(bytes, now),
+            )
+            .map(|decision| decision.map(PyDecision))
     }
 
     /// How many keys of each kind (int; str and bytes) can be suspended.
@@ -153,7 +133,7 @@ impl PySuspensions {
 
     /// Now on this object's timeline, in nanoseconds.
     fn now_ns(&self) -> u64 {
-        self.tables.built().recipe.clock.now_ns()
+        self.tables.now_ns()
     }
 
     fn __repr__(&self) -> String {
