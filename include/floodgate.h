@@ -190,6 +190,46 @@
 #define FG_LAYER_KEY_IP 3
 
 /**
+ * `fg_retry_config.jitter`: wait exactly the nominal delay.
+ */
+#define FG_JITTER_NONE 0
+
+/**
+ * `fg_retry_config.jitter`: wait between half the nominal delay and all of it.
+ */
+#define FG_JITTER_EQUAL 1
+
+/**
+ * `fg_retry_config.jitter`: wait between zero and the nominal delay.
+ */
+#define FG_JITTER_FULL 2
+
+/**
+ * `fg_retry_config.flags`: draw jitter from `seed`, so equal seeds give
+ * equal delays (tests, replays). Without it every call draws a fresh random
+ * seed, which spreads clients apart.
+ */
+#define FG_RETRY_SEEDED 1
+
+/**
+ * `fg_retry_config_preset`: the GenieOS SDKs' policy, 250 ms, 500 ms, 1 s,
+ * 2 s, 4 s (five retries), equal jitter.
+ */
+#define FG_RETRY_PRESET_GENIEOS 1
+
+/**
+ * `fg_retry_config_preset`: the license API's advice, 1 s, 2 s, 4 s, 8 s
+ * (four retries), equal jitter.
+ */
+#define FG_RETRY_PRESET_LICENSE_API 2
+
+/**
+ * `fg_retry_delay`'s `retry_after_ns` when the response carried no
+ * `Retry-After` (`UINT64_MAX`).
+ */
+#define FG_NO_RETRY_AFTER 18446744073709551615ull
+
+/**
  * `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
  * is ignored) until lifted.
  */
@@ -205,9 +245,10 @@
  * suspension, reservations and quota lockouts; 1.2 added suspended-key
  * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
  * per-key in-flight caps (`fg_keyed_inflight`), per-key sliding windows
- * (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`).
+ * (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`);
+ * 1.3 added the client retry helper (`fg_retry_delay`, `fg_parse_retry_after`).
  */
-#define FG_ABI_VERSION 65538
+#define FG_ABI_VERSION 65539
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -1015,6 +1056,51 @@ typedef struct fg_layer_counts {
    */
   uint64_t suspended;
 } fg_layer_counts;
+
+/**
+ * When and how often a client retries: after `initial_ns`, then each delay
+ * times `factor`, each capped at `max_delay_ns`, at most `max_retries`
+ * times, jittered. Fill it by hand or with `fg_retry_config_preset`.
+ *
+ * ```c
+ * fg_retry_config retry = { .struct_size = sizeof(fg_retry_config) };
+ * fg_retry_config_preset(FG_RETRY_PRESET_GENIEOS, &retry);
+ * ```
+ */
+typedef struct fg_retry_config {
+  /**
+   * `sizeof(fg_retry_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The nominal delay before the first retry, in nanoseconds.
+   */
+  uint64_t initial_ns;
+  /**
+   * The cap on every nominal delay, in nanoseconds (at least `initial_ns`).
+   */
+  uint64_t max_delay_ns;
+  /**
+   * What each nominal delay is multiplied by to give the next (at least 1).
+   */
+  uint32_t factor;
+  /**
+   * How many retries the policy allows (0: never retry).
+   */
+  uint32_t max_retries;
+  /**
+   * `FG_JITTER_NONE`, `FG_JITTER_EQUAL` or `FG_JITTER_FULL`.
+   */
+  uint32_t jitter;
+  /**
+   * 0 or `FG_RETRY_SEEDED`.
+   */
+  uint32_t flags;
+  /**
+   * The jitter seed, used with `FG_RETRY_SEEDED`.
+   */
+  uint64_t seed;
+} fg_retry_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2541,6 +2627,67 @@ fg_status fg_policy_layer_count(const struct fg_policy *policy, size_t *out_coun
 fg_status fg_policy_layer_scope(const struct fg_policy *policy,
                                 size_t layer,
                                 const char **out_name);
+
+/**
+ * Fills `*out` with a built-in policy (`FG_RETRY_PRESET_*`), unseeded. Set
+ * `out->struct_size` first.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown preset),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out` must be NULL or writable for its `struct_size`.
+ */
+fg_status fg_retry_config_preset(uint32_t preset, struct fg_retry_config *out);
+
+/**
+ * How long to wait before retry number `retry` (0 is the first): exactly
+ * `retry_after_ns` when the server sent a `Retry-After`
+ * (`FG_NO_RETRY_AFTER` when it did not), otherwise the jittered backoff.
+ * Stores whether to retry at all in `*out_retry` (false once `max_retries`
+ * are used up, with `*out_delay_ns` 0) and the wait in `*out_delay_ns`.
+ *
+ * ```c
+ * bool again; uint64_t wait_ns;
+ * for (uint32_t n = 0; fg_retry_delay(&retry, n, FG_NO_RETRY_AFTER, &again, &wait_ns) == FG_STATUS_OK && again; n++)
+ *     sleep_ns(wait_ns);
+ * ```
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown jitter or
+ * flags), `FG_STATUS_INVALID_RETRY_POLICY` (factor 0, or `initial_ns` above
+ * `max_delay_ns`), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `config` NULL or readable for its `struct_size`; `out_retry` NULL or
+ * writable for a `bool`; `out_delay_ns` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_retry_delay(const struct fg_retry_config *config,
+                         uint32_t retry,
+                         uint64_t retry_after_ns,
+                         bool *out_retry,
+                         uint64_t *out_delay_ns);
+
+/**
+ * Reads a `Retry-After` value (`len` bytes, no NUL needed): whole seconds
+ * (`120`), fractional seconds (`0.6`, rounded up to the nanosecond) or an
+ * HTTP date, which becomes the wait from `now_unix_ns` (nanoseconds since
+ * 1970, UTC; zero if the date is past). Stores the wait in `*out_delay_ns`.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_INVALID_UTF8`,
+ * `FG_STATUS_INVALID_RETRY_AFTER` (neither form, or a wait of 2^64 ns or
+ * more), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `value` NULL or readable for `len` bytes; `out_delay_ns` NULL or writable
+ * for a `uint64_t`.
+ */
+fg_status fg_parse_retry_after(const char *value,
+                               size_t len,
+                               uint64_t now_unix_ns,
+                               uint64_t *out_delay_ns);
 
 /**
  * The message of the last failed call on the calling thread, e.g.

@@ -160,6 +160,35 @@ impl RetryPolicy {
         self.max_retries
     }
 
+    /// The nominal delay before the first retry.
+    ///
+    /// ```
+    /// use floodgate::{Jitter, RetryPolicy};
+    /// use std::time::Duration;
+    /// let policy = RetryPolicy::license_api();
+    /// assert_eq!(policy.initial(), Duration::from_secs(1));
+    /// assert_eq!((policy.factor(), policy.max_delay()), (2, Duration::from_secs(8)));
+    /// assert_eq!(policy.jitter(), Jitter::Equal);
+    /// ```
+    pub fn initial(&self) -> Duration {
+        self.initial
+    }
+
+    /// What each nominal delay is multiplied by to give the next.
+    pub fn factor(&self) -> u32 {
+        self.factor
+    }
+
+    /// The cap on every nominal delay.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// How nominal delays are randomised.
+    pub fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
     /// The un-jittered delay before retry number `retry` (0 is the first),
     /// or `None` once retries are used up.
     ///

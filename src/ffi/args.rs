@@ -326,3 +326,13 @@ fn check_size<T: Versioned>(declared: usize, name: &'static str) -> Result<(), F
 pub(crate) fn saturating_usize(count: u64) -> usize {
     usize::try_from(count).unwrap_or(usize::MAX)
 }
+
+/// An argument that holds none of its `FG_*` constants (or, for flags, bits
+/// that none of them name).
+#[cold]
+pub(crate) fn unknown_constant(field: &'static str, value: u32) -> Failure {
+    Failure::new(
+        FgStatus::InvalidArgument,
+        format!("`{field}` is {value}, not one of its FG_* constants"),
+    )
+}

@@ -72,7 +72,7 @@ impl KeyKind {
             FG_KEY_U64 => Ok(KeyKind::U64),
             FG_KEY_BYTES => Ok(KeyKind::Bytes),
             FG_KEY_IP => Ok(KeyKind::Ip),
-            other => Err(invalid(field, other)),
+            other => Err(args::unknown_constant(field, other)),
         }
     }
 }
@@ -83,17 +83,8 @@ pub(crate) fn full_table(on_full: u32) -> Result<FullTable, Failure> {
         FG_FULL_TABLE_DENY => Ok(FullTable::Deny),
         FG_FULL_TABLE_ADMIT => Ok(FullTable::Admit),
         FG_FULL_TABLE_OVERFLOW => Ok(FullTable::Overflow),
-        other => Err(invalid("config->on_full", other)),
+        other => Err(args::unknown_constant("config->on_full", other)),
     }
-}
-
-/// An argument that holds none of its `FG_*` constants.
-#[cold]
-fn invalid(field: &'static str, value: u32) -> Failure {
-    Failure::new(
-        FgStatus::InvalidArgument,
-        format!("`{field}` is {value}, not one of its FG_* constants"),
-    )
 }
 
 /// Keyed tables of any key kind are a policy layer: each call goes to the

@@ -9,8 +9,9 @@
 /// suspension, reservations and quota lockouts; 1.2 added suspended-key
 /// sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
 /// per-key in-flight caps (`fg_keyed_inflight`), per-key sliding windows
-/// (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`).
-pub const FG_ABI_VERSION: u32 = 0x0001_0002;
+/// (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`);
+/// 1.3 added the client retry helper (`fg_retry_delay`, `fg_parse_retry_after`).
+pub const FG_ABI_VERSION: u32 = 0x0001_0003;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -1786,6 +1786,133 @@ static void test_scope_names_and_warning_zone(void) {
     CHECK_STATUS(fg_decision_in_warning_zone(&d, 20, NULL), FG_STATUS_NULL_POINTER);
 }
 
+/* ABI 1.3: the client retry helper, GenieOS and license-API schedules. */
+static void test_retry(void) {
+    const uint64_t ms = UINT64_C(1000000);
+    const uint64_t genieos_ms[5] = {250, 500, 1000, 2000, 4000};
+    fg_retry_config retry = {sizeof(fg_retry_config), 0, 0, 0, 0, 0, 0, 0};
+    fg_retry_config seeded;
+    fg_retry_config bad;
+    fg_retry_config small;
+    bool again = false;
+    uint64_t wait_ns = 0;
+    uint64_t other_ns = 0;
+    uint32_t n;
+
+    CHECK_STATUS(fg_retry_config_preset(FG_RETRY_PRESET_GENIEOS, &retry), FG_STATUS_OK);
+    CHECK_U64(retry.struct_size, sizeof(fg_retry_config));
+    CHECK_U64(retry.initial_ns, 250 * ms);
+    CHECK_U64(retry.max_delay_ns, 4000 * ms);
+    CHECK_U64(retry.factor, 2);
+    CHECK_U64(retry.max_retries, 5);
+    CHECK_U64(retry.jitter, FG_JITTER_EQUAL);
+    CHECK_U64(retry.flags, 0);
+
+    /* Without jitter: 250 ms, 500 ms, 1 s, 2 s, 4 s, then stop. */
+    retry.jitter = FG_JITTER_NONE;
+    for (n = 0; n < 5; n++) {
+        CHECK_STATUS(fg_retry_delay(&retry, n, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_OK);
+        CHECK(again);
+        CHECK_U64(wait_ns, genieos_ms[n] * ms);
+    }
+    CHECK_STATUS(fg_retry_delay(&retry, 5, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_OK);
+    CHECK(!again);
+    CHECK_U64(wait_ns, 0);
+
+    /* A server's Retry-After is honoured exactly, jitter or not, until retries run out. */
+    retry.jitter = FG_JITTER_FULL;
+    CHECK_STATUS(fg_retry_delay(&retry, 0, 600 * ms, &again, &wait_ns), FG_STATUS_OK);
+    CHECK(again);
+    CHECK_U64(wait_ns, 600 * ms);
+    CHECK_STATUS(fg_retry_delay(&retry, 0, 0, &again, &wait_ns), FG_STATUS_OK);
+    CHECK(again);
+    CHECK_U64(wait_ns, 0);
+    CHECK_STATUS(fg_retry_delay(&retry, 5, 600 * ms, &again, &wait_ns), FG_STATUS_OK);
+    CHECK(!again);
+
+    /* Seeded equal jitter: the same seed gives the same waits, each in [nominal/2, nominal]. */
+    seeded = retry;
+    seeded.jitter = FG_JITTER_EQUAL;
+    seeded.flags = FG_RETRY_SEEDED;
+    seeded.seed = 42;
+    for (n = 0; n < 5; n++) {
+        CHECK_STATUS(fg_retry_delay(&seeded, n, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_OK);
+        CHECK_STATUS(fg_retry_delay(&seeded, n, FG_NO_RETRY_AFTER, &again, &other_ns), FG_STATUS_OK);
+        CHECK_U64(wait_ns, other_ns);
+        CHECK(wait_ns >= genieos_ms[n] * ms / 2 && wait_ns <= genieos_ms[n] * ms);
+    }
+
+    /* The license API: 1 s, 2 s, 4 s, 8 s. */
+    CHECK_STATUS(fg_retry_config_preset(FG_RETRY_PRESET_LICENSE_API, &retry), FG_STATUS_OK);
+    retry.jitter = FG_JITTER_NONE;
+    CHECK_STATUS(fg_retry_delay(&retry, 3, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_OK);
+    CHECK(again);
+    CHECK_U64(wait_ns, 8000 * ms);
+    CHECK_STATUS(fg_retry_delay(&retry, 4, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_OK);
+    CHECK(!again);
+
+    /* Refusals write nothing. */
+    again = true;
+    wait_ns = 77;
+    bad = retry;
+    bad.factor = 0;
+    CHECK_STATUS(fg_retry_delay(&bad, 0, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_INVALID_RETRY_POLICY);
+    bad = retry;
+    bad.initial_ns = bad.max_delay_ns + 1;
+    CHECK_STATUS(fg_retry_delay(&bad, 0, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_INVALID_RETRY_POLICY);
+    bad = retry;
+    bad.jitter = 7;
+    CHECK_STATUS(fg_retry_delay(&bad, 0, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("`config->jitter` is 7");
+    bad = retry;
+    bad.flags = 2;
+    CHECK_STATUS(fg_retry_delay(&bad, 0, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("`config->flags` is 2");
+    CHECK_STATUS(fg_retry_delay(NULL, 0, FG_NO_RETRY_AFTER, &again, &wait_ns), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_retry_delay(&retry, 0, FG_NO_RETRY_AFTER, NULL, &wait_ns), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_retry_delay(&retry, 0, FG_NO_RETRY_AFTER, &again, NULL), FG_STATUS_NULL_POINTER);
+    CHECK(again);
+    CHECK_U64(wait_ns, 77);
+    small = retry;
+    small.struct_size = sizeof(size_t);
+    CHECK_STATUS(fg_retry_config_preset(FG_RETRY_PRESET_GENIEOS, &small), FG_STATUS_STRUCT_SIZE);
+    CHECK_U64(small.initial_ns, retry.initial_ns);
+    CHECK_STATUS(fg_retry_config_preset(9, &retry), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_MESSAGE("`preset` is 9");
+    CHECK_U64(retry.initial_ns, 1000 * ms);
+    CHECK_STATUS(fg_retry_config_preset(FG_RETRY_PRESET_GENIEOS, NULL), FG_STATUS_NULL_POINTER);
+}
+
+/* ABI 1.3: Retry-After as seconds, fractions and HTTP dates. */
+static void test_parse_retry_after(void) {
+    /* 1994-11-06T08:49:27Z */
+    const uint64_t now = UINT64_C(784111767) * NS_PER_SECOND;
+    const char *date = "Sun, 06 Nov 1994 08:49:37 GMT";
+    uint64_t wait_ns = 0;
+
+    CHECK_STATUS(fg_parse_retry_after("0.6", 3, now, &wait_ns), FG_STATUS_OK);
+    CHECK_U64(wait_ns, 600000000);
+    CHECK_STATUS(fg_parse_retry_after("120", 3, now, &wait_ns), FG_STATUS_OK);
+    CHECK_U64(wait_ns, 120 * NS_PER_SECOND);
+    CHECK_STATUS(fg_parse_retry_after(date, strlen(date), now, &wait_ns), FG_STATUS_OK);
+    CHECK_U64(wait_ns, 10 * NS_PER_SECOND);
+    /* A date already past is no wait; only `len` bytes are read. */
+    CHECK_STATUS(fg_parse_retry_after(date, strlen(date), now + 60 * NS_PER_SECOND, &wait_ns), FG_STATUS_OK);
+    CHECK_U64(wait_ns, 0);
+    CHECK_STATUS(fg_parse_retry_after("1.5xyz", 3, now, &wait_ns), FG_STATUS_OK);
+    CHECK_U64(wait_ns, 1500000000);
+
+    wait_ns = 77;
+    CHECK_STATUS(fg_parse_retry_after("-1", 2, now, &wait_ns), FG_STATUS_INVALID_RETRY_AFTER);
+    CHECK_STATUS(fg_parse_retry_after("", 0, now, &wait_ns), FG_STATUS_INVALID_RETRY_AFTER);
+    CHECK_STATUS(fg_parse_retry_after("18446744074", 11, now, &wait_ns), FG_STATUS_INVALID_RETRY_AFTER);
+    CHECK_MESSAGE("584 years");
+    CHECK_STATUS(fg_parse_retry_after("\xff", 1, now, &wait_ns), FG_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fg_parse_retry_after(NULL, 3, now, &wait_ns), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_parse_retry_after("120", 3, now, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_U64(wait_ns, 77);
+}
+
 int main(void) {
     test_version();
     test_last_error_starts_empty();
@@ -1814,6 +1941,8 @@ int main(void) {
     test_headers();
     test_error_bodies();
     test_scope_names_and_warning_zone();
+    test_retry();
+    test_parse_retry_after();
     puts("api_test (C): ok");
     return 0;
 }

@@ -456,6 +456,34 @@ void abi_1_2() {
                  FG_STATUS_NO_SUCH_LAYER);
 }
 
+// ABI 1.3: a C++ client backing off a 429 the license API's way, honouring
+// the server's Retry-After header when it sends one.
+void abi_1_3() {
+    fg_retry_config retry{};
+    retry.struct_size = sizeof retry;
+    CHECK_STATUS(fg_retry_config_preset(FG_RETRY_PRESET_LICENSE_API, &retry), FG_STATUS_OK);
+    retry.flags = FG_RETRY_SEEDED;
+    retry.seed = 7;
+    const std::string header = "2.5";
+    uint64_t server_wait = 0;
+    CHECK_STATUS(fg_parse_retry_after(header.data(), header.size(), 0, &server_wait), FG_STATUS_OK);
+    CHECK_U64(server_wait, 2500000000u);
+    std::vector<uint64_t> waits;
+    bool again = true;
+    for (uint32_t n = 0; again; n++) {
+        uint64_t wait = 0;
+        const uint64_t retry_after = n == 0 ? server_wait : FG_NO_RETRY_AFTER;
+        CHECK_STATUS(fg_retry_delay(&retry, n, retry_after, &again, &wait), FG_STATUS_OK);
+        if (again) waits.push_back(wait);
+    }
+    CHECK_U64(waits.size(), 4);
+    CHECK_U64(waits[0], 2500000000u);
+    for (size_t n = 1; n < waits.size(); n++) {
+        const uint64_t nominal = (UINT64_C(1) << n) * NS_PER_SECOND;
+        CHECK(waits[n] >= nominal / 2 && waits[n] <= nominal);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -466,6 +494,7 @@ int main(int argc, char **argv) {
     threads_stay_within_the_quota(scale);
     abi_1_1();
     abi_1_2();
+    abi_1_3();
     keyed_threads_stay_within_the_quota(scale);
     std::printf("api_test (C++17): ok\n");
     return 0;
