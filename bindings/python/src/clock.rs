@@ -1,4 +1,5 @@
-//! Time sources a Python limiter can run on, and `floodgate.ManualClock`.
+//! Time sources a Python limiter can run on, `floodgate.ManualClock`, and
+//! the spans of time the binding reports.
 
 use crate::args;
 use floodgate::{
@@ -7,6 +8,7 @@ use floodgate::{
 };
 use pyo3::prelude::*;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// The clock behind a Python limiter: the engine's monotonic clock, or a
 /// manual clock the caller moves (tests, simulations). One enum instead of a
@@ -93,6 +95,18 @@ timed_by_inherent_clock!(
     Suspensions<K>,
 );
 
+/// Nanoseconds as the seconds (a float) Python reads.
+pub(crate) fn seconds_of(nanos: u64) -> f64 {
+    Duration::from_nanos(nanos).as_secs_f64()
+}
+
+/// A span the engine reports, in nanoseconds. Its spans are built from u64
+/// nanoseconds (windows are at most 2^62 ns), so this always fits; it
+/// saturates rather than assume so.
+pub(crate) fn nanos_of(span: Duration) -> u64 {
+    u64::try_from(span.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A clock that moves only when told to. Limiters built with it share its
 /// time: advance it and every one of them sees the new time.
 #[pyclass(frozen, name = "ManualClock", module = "floodgate")]
@@ -122,13 +136,13 @@ impl PyManualClock {
 
     /// Moves the clock forward by `seconds` (int, float or timedelta),
     /// saturating at 2**64 - 1 ns.
-    fn advance(&self, #[pyo3(from_py_with = args::seconds)] seconds: std::time::Duration) {
+    fn advance(&self, #[pyo3(from_py_with = args::seconds)] seconds: Duration) {
         self.0.advance(seconds);
     }
 
     /// Moves the clock forward by `ns` nanoseconds.
     fn advance_ns(&self, #[pyo3(from_py_with = nanoseconds)] ns: u64) {
-        self.0.advance(std::time::Duration::from_nanos(ns));
+        self.0.advance(Duration::from_nanos(ns));
     }
 
     /// Sets the clock to `ns`, forwards or backwards.

@@ -1,11 +1,11 @@
 //! `floodgate.Decision` and `floodgate.Outcome`: what a check answers.
 
 use crate::args;
+use crate::clock::{nanos_of, seconds_of};
 use floodgate::{Decision, Outcome, WARNING_ZONE_PERCENT};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::Duration;
 
 /// The verdict of one check.
 #[pyclass(frozen, eq, eq_int, hash, name = "Outcome", module = "floodgate")]
@@ -65,10 +65,6 @@ fn percent(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "percent")
 }
 
-fn seconds(nanos: u64) -> f64 {
-    Duration::from_nanos(nanos).as_secs_f64()
-}
-
 #[pymethods]
 impl PyDecision {
     /// Whether the request may go.
@@ -98,7 +94,7 @@ impl PyDecision {
     /// Seconds until the bucket is full again.
     #[getter]
     fn reset_after(&self) -> f64 {
-        seconds(self.0.reset_after_ns())
+        seconds_of(self.0.reset_after_ns())
     }
 
     /// Nanoseconds until the bucket is full again.
@@ -131,8 +127,7 @@ impl PyDecision {
     /// `delay` in nanoseconds.
     #[getter]
     fn delay_ns(&self) -> u64 {
-        // A delay is built from u64 nanoseconds, so it always fits.
-        u64::try_from(self.0.delay().as_nanos()).unwrap_or(u64::MAX)
+        nanos_of(self.0.delay())
     }
 
     /// Whether at most `percent` % of the limit remains (GenieOS's warning

@@ -1,7 +1,7 @@
 //! `floodgate.KeyedWindows`: one sliding window per key (per workspace).
 
 use crate::args;
-use crate::clock::{BindingClock, PyManualClock, Timed};
+use crate::clock::{nanos_of, BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::per_kind::{PerKind, Recipe};
@@ -169,8 +169,7 @@ impl PyKeyedWindows {
     /// The window length in nanoseconds.
     #[getter]
     fn window_ns(&self) -> u64 {
-        // Windows are at most 2^62 ns (MAX_WINDOW), so this always fits.
-        u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX)
+        nanos_of(self.window)
     }
 
     /// How many keys of each kind (int; str and bytes) the table holds.

@@ -1,6 +1,7 @@
 //! `floodgate.Quota`: a rate and a burst, validated by the engine.
 
 use crate::args;
+use crate::clock::{nanos_of, seconds_of};
 use crate::errors::engine_error;
 use floodgate::Quota;
 use pyo3::prelude::*;
@@ -52,10 +53,6 @@ fn period(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
 
 fn period_ns(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     args::unsigned(value, "period_ns")
-}
-
-fn seconds(nanos: u64) -> f64 {
-    Duration::from_nanos(nanos).as_secs_f64()
 }
 
 #[pymethods]
@@ -155,8 +152,7 @@ impl PyQuota {
     /// `lockout` in nanoseconds.
     #[getter]
     fn lockout_ns(&self) -> u64 {
-        // Lockouts are built from u64 nanoseconds, so this always fits.
-        u64::try_from(self.0.lockout().as_nanos()).unwrap_or(u64::MAX)
+        nanos_of(self.0.lockout())
     }
 
     /// Requests allowed per period.
@@ -168,7 +164,7 @@ impl PyQuota {
     /// The period in seconds.
     #[getter]
     fn period(&self) -> f64 {
-        seconds(self.0.period_ns())
+        seconds_of(self.0.period_ns())
     }
 
     /// The period in nanoseconds.
@@ -192,8 +188,7 @@ impl PyQuota {
     /// Nanoseconds one unit takes to refill, rounded down (display value).
     #[getter]
     fn emission_interval_ns(&self) -> u64 {
-        // A Duration built from u64 nanoseconds and divided always fits.
-        u64::try_from(self.0.emission_interval().as_nanos()).unwrap_or(u64::MAX)
+        nanos_of(self.0.emission_interval())
     }
 
     /// Whether the limiter enforces exactly count / period.

@@ -1,7 +1,7 @@
 //! `floodgate.SlidingWindow`: a sliding-window counter in one atomic word.
 
 use crate::args;
-use crate::clock::{BindingClock, PyManualClock, Timed};
+use crate::clock::{nanos_of, BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use floodgate::SlidingWindow;
@@ -78,8 +78,7 @@ impl PySlidingWindow {
     /// The window length in nanoseconds.
     #[getter]
     fn window_ns(&self) -> u64 {
-        // Windows are at most 2^62 ns (MAX_WINDOW), so this always fits.
-        u64::try_from(self.0.window().as_nanos()).unwrap_or(u64::MAX)
+        nanos_of(self.0.window())
     }
 
     fn __repr__(&self) -> String {
