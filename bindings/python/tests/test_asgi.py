@@ -26,6 +26,17 @@ from floodgate.asgi import RateLimitMiddleware, client_ip, header, path
 
 WALL_CLOCK_NS = 1_776_688_440 * 10**9  # 2026-04-20T12:34:00Z
 HOBBY = Quota.per_second(30, burst=60)
+REQUEST_ID = "req_01JABC"
+# GenieOS's 429 body for a hobby key's 61st request in a burst, sent with REQUEST_ID.
+HOBBY_KEY_DENIED_BODY = {
+    "error": {
+        "type": "rate_limit_exceeded",
+        "code": "key_rate_limit",
+        "message": "API key exceeded its rate limit. Retry after 0.1s.",
+        "retry_after_seconds": 0.1,
+        "request_id": REQUEST_ID,
+    }
+}
 
 
 async def hello(request):
@@ -70,7 +81,7 @@ def test_admitted_responses_carry_rate_limit_headers_and_reach_the_app():
 
 def test_61st_request_gets_429_with_retry_after_and_genieos_body():
     limiter, _ = hobby_limiter()
-    responses = get_many(app_with(limiter), 61, headers={"x-request-id": "req_01JABC"})
+    responses = get_many(app_with(limiter), 61, headers={"x-request-id": REQUEST_ID})
     assert [r.status_code for r in responses[:60]] == [200] * 60
     denied = responses[60]
     assert denied.status_code == 429
@@ -81,15 +92,7 @@ def test_61st_request_gets_429_with_retry_after_and_genieos_body():
     assert denied.headers["x-ratelimit-reset"] == "2026-04-20T12:34:02Z"
     assert denied.headers["content-type"] == "application/json"
     assert "x-app" not in denied.headers  # the app never ran
-    assert denied.json() == {
-        "error": {
-            "type": "rate_limit_exceeded",
-            "code": "key_rate_limit",
-            "message": "API key exceeded its rate limit. Retry after 0.1s.",
-            "retry_after_seconds": 0.1,
-            "request_id": "req_01JABC",
-        }
-    }
+    assert denied.json() == HOBBY_KEY_DENIED_BODY
 
 
 def test_retry_after_in_whole_seconds_and_custom_error_fields():
@@ -255,7 +258,7 @@ def get_as(app, requests):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4242))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return [
-                await client.get("/", headers={"x-api-key": key, "x-request-id": "req_01JABC"})
+                await client.get("/", headers={"x-api-key": key, "x-request-id": REQUEST_ID})
                 for key in requests
             ]
 
@@ -286,15 +289,7 @@ def test_61st_request_of_one_hobby_key_is_429_while_another_key_passes():
     assert denied.headers["retry-after"] == "0.1"
     assert denied.headers["x-ratelimit-scope"] == "key"
     assert denied.headers["x-ratelimit-remaining"] == "0"
-    assert denied.json() == {
-        "error": {
-            "type": "rate_limit_exceeded",
-            "code": "key_rate_limit",
-            "message": "API key exceeded its rate limit. Retry after 0.1s.",
-            "retry_after_seconds": 0.1,
-            "request_id": "req_01JABC",
-        }
-    }
+    assert denied.json() == HOBBY_KEY_DENIED_BODY
     assert other.status_code == 200 and other.text == "hello"
     assert other.headers["x-ratelimit-remaining"] == "59"
 
