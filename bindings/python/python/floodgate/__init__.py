@@ -23,52 +23,10 @@ One bucket per key (str, bytes or int), and layers checked together:
 The ASGI middleware lives in :mod:`floodgate.asgi`.
 """
 
-from floodgate._floodgate import (
-    Decision,
-    ErrorBody,
-    FloodgateError,
-    Headers,
-    InFlight,
-    KeyedInFlight,
-    KeyedLimiter,
-    KeyedWindows,
-    Limiter,
-    ManualClock,
-    Outcome,
-    Permit,
-    Plans,
-    Policy,
-    Quota,
-    RateLimitPolicy,
-    Retry,
-    RetryPolicy,
-    SlidingWindow,
-    Suspensions,
-    Verdict,
-    parse_retry_after,
-)
+from floodgate import _floodgate
+from floodgate._floodgate import *  # noqa: F403
 
-__all__ = [
-    "Decision",
-    "ErrorBody",
-    "FloodgateError",
-    "Headers",
-    "InFlight",
-    "KeyedInFlight",
-    "KeyedLimiter",
-    "KeyedWindows",
-    "Limiter",
-    "ManualClock",
-    "Outcome",
-    "Permit",
-    "Plans",
-    "Policy",
-    "Quota",
-    "RateLimitPolicy",
-    "Retry",
-    "RetryPolicy",
-    "SlidingWindow",
-    "Suspensions",
-    "Verdict",
-    "parse_retry_after",
-]
+# The package exports what its extension module exports, which the stub
+# lists; `+= submodule.__all__` is the form type checkers follow.
+__all__ = []
+__all__ += _floodgate.__all__
