@@ -8,12 +8,12 @@ const { ffi } = require('./native.js');
 const { describe, options, u64 } = require('./args.js');
 const { readU64Out, u64Out } = require('./decision.js');
 const { Permit, acquisition, permitFrom } = require('./inflight.js');
-const { KeyTables } = require('./tables.js');
+const { KeyTablesOwner, TABLES } = require('./tables.js');
 
 const second = new Uint32Array(2);
 
-class KeyedInFlight {
-  #tables;
+/** Per-key caps; close() frees them, and permits still out die with them. */
+class KeyedInFlight extends KeyTablesOwner {
   #limit;
 
   /** At most `limit` permits out at once for each of up to `capacity` keys of each kind (default 65,536). */
@@ -21,7 +21,7 @@ class KeyedInFlight {
     const max = u64(limit, 'limit');
     const { capacity = 65_536 } = options(opts, 'options');
     const slots = u64(capacity, 'capacity');
-    this.#tables = new KeyTables(this, 'KeyedInFlight', (kind, out) => ffi.keyedInflightNew(kind, max, slots, out), ffi.keyedInflightFree);
+    super('KeyedInFlight', (kind, out) => ffi.keyedInflightNew(kind, max, slots, out), ffi.keyedInflightFree);
     this.#limit = Number(max);
   }
 
@@ -30,7 +30,7 @@ class KeyedInFlight {
    * permit's release() gives it back to `key`.
    */
   acquire(key) {
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.keyedInflightAcquireBytes(handle, bytes, length, acquisition),
       (handle, id) => ffi.keyedInflightAcquireU64(handle, id, acquisition),
@@ -55,7 +55,7 @@ class KeyedInFlight {
   release(key, permit) {
     if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
     const native = { owner: permit.owner, ticket: permit.ticket };
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.keyedInflightReleaseBytes(handle, bytes, length, native, u64Out),
       (handle, id) => ffi.keyedInflightReleaseU64(handle, id, native, u64Out),
@@ -65,7 +65,7 @@ class KeyedInFlight {
 
   /** Permits `key` has out right now (a snapshot; 0 for a key never seen). */
   inFlight(key) {
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.keyedInflightInFlightBytes(handle, bytes, length, u64Out, second),
       (handle, id) => ffi.keyedInflightInFlightU64(handle, id, u64Out, second),
@@ -76,19 +76,6 @@ class KeyedInFlight {
   /** The cap per key. */
   get limit() {
     return this.#limit;
-  }
-
-  get closed() {
-    return this.#tables.closed;
-  }
-
-  /** Frees the caps now; permits still out die with them. Idempotent. */
-  close() {
-    this.#tables.close();
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 

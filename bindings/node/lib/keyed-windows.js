@@ -5,14 +5,15 @@
 
 const { ffi, sizes } = require('./native.js');
 const { cost, options, positiveU64, u64 } = require('./args.js');
-const { decisionBuffer, readDecision } = require('./decision.js');
-const { onFullCode, TABLE } = require('./keyed.js');
-const { KeyTables } = require('./tables.js');
+const { onFullCode } = require('./keyed.js');
+const { KeyTablesOwner, TABLES, keyedOperation } = require('./tables.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
+const CHECK = keyedOperation('keyedWindowCheck');
+const PEEK = keyedOperation('keyedWindowPeek', { units: false });
+const REFUND = keyedOperation('keyedWindowRefund');
 
-class KeyedWindows {
-  #tables;
+class KeyedWindows extends KeyTablesOwner {
   #windowNs;
 
   /**
@@ -31,7 +32,7 @@ class KeyedWindows {
       window_ns: length,
       capacity: u64(capacity, 'capacity'),
     };
-    this.#tables = new KeyTables(this, 'KeyedWindows', (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out), ffi.keyedWindowFree);
+    super('KeyedWindows', (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out), ffi.keyedWindowFree);
     this.#windowNs = Number(length);
   }
 
@@ -42,60 +43,24 @@ class KeyedWindows {
 
   /** Charges `amount` (default 1) to `key`'s window now, or at `nowNs`. */
   check(key, amount = 1, nowNs) {
-    const units = cost(amount, 'cost');
-    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
-      key,
-      (handle, bytes, length) =>
-        at === undefined
-          ? ffi.keyedWindowCheckBytes(handle, bytes, length, units, decisionBuffer)
-          : ffi.keyedWindowCheckBytesAt(handle, bytes, length, units, at, decisionBuffer),
-      (handle, id) =>
-        at === undefined
-          ? ffi.keyedWindowCheckU64(handle, id, units, decisionBuffer)
-          : ffi.keyedWindowCheckU64At(handle, id, units, at, decisionBuffer),
-    );
-    return readDecision();
+    return this[TABLES].decide(key, CHECK, cost(amount, 'cost'), nowNs);
   }
 
   /** `key`'s window as it stands, counting nothing and adding no key. */
   peek(key, nowNs) {
-    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
-      key,
-      (handle, bytes, length) =>
-        at === undefined
-          ? ffi.keyedWindowPeekBytes(handle, bytes, length, decisionBuffer)
-          : ffi.keyedWindowPeekBytesAt(handle, bytes, length, at, decisionBuffer),
-      (handle, id) =>
-        at === undefined ? ffi.keyedWindowPeekU64(handle, id, decisionBuffer) : ffi.keyedWindowPeekU64At(handle, id, at, decisionBuffer),
-    );
-    return readDecision();
+    return this[TABLES].decide(key, PEEK, 0, nowNs);
   }
 
   /** Gives back `amount` (default 1) counted for `key` in its current window. */
   refund(key, amount = 1, nowNs) {
-    const units = cost(amount, 'amount');
-    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
-      key,
-      (handle, bytes, length) =>
-        at === undefined
-          ? ffi.keyedWindowRefundBytes(handle, bytes, length, units, decisionBuffer)
-          : ffi.keyedWindowRefundBytesAt(handle, bytes, length, units, at, decisionBuffer),
-      (handle, id) =>
-        at === undefined
-          ? ffi.keyedWindowRefundU64(handle, id, units, decisionBuffer)
-          : ffi.keyedWindowRefundU64At(handle, id, units, at, decisionBuffer),
-    );
-    return readDecision();
+    return this[TABLES].decide(key, REFUND, cost(amount, 'amount'), nowNs);
   }
 
   /** Gives `key` its own limit per window (a customer's plan), keeping its counts. */
   setLimit(key, limit) {
     // Checked here: the library adds the key before it refuses a 0 limit.
     const units = positiveU64(limit, 'limit');
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.keyedWindowSetLimitBytes(handle, bytes, length, units),
       (handle, id) => ffi.keyedWindowSetLimitU64(handle, id, units),
@@ -104,40 +69,22 @@ class KeyedWindows {
 
   /** Keys holding a window, of both kinds. */
   get size() {
-    return this.#tables.sum(ffi.keyedWindowLen);
+    return this[TABLES].sum(ffi.keyedWindowLen);
   }
 
   /** Keys each kind's table holds at once. */
   get capacity() {
-    return this.#tables.read(ffi.keyedWindowCapacity);
+    return this[TABLES].read(ffi.keyedWindowCapacity);
   }
 
   /** Checks of a new key that found no slot and fell back to onFull. */
   get fullTableEvents() {
-    return this.#tables.sum(ffi.keyedWindowFullTableEvents);
+    return this[TABLES].sum(ffi.keyedWindowFullTableEvents);
   }
 
   /** The window's length in nanoseconds. */
   get windowNs() {
     return this.#windowNs;
-  }
-
-  /** The native table for keys of `kind`, for a Policy layer. */
-  [TABLE](kind) {
-    return this.#tables.table(kind);
-  }
-
-  get closed() {
-    return this.#tables.closed;
-  }
-
-  /** Frees the windows now (a Policy built on them keeps its own reference). Idempotent. */
-  close() {
-    this.#tables.close();
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 

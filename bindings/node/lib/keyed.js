@@ -9,14 +9,15 @@ const { cost, describe, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
-const { KIND, scratch, writeStringKey } = require('./keys.js');
-const { KeyTables } = require('./tables.js');
+const { KIND } = require('./keys.js');
+const { KeyTablesOwner, TABLES, keyedOperation } = require('./tables.js');
 
 /** fg_keyed_config.on_full by name. */
 const ON_FULL = Object.freeze({ deny: 0, admit: 1, overflow: 2 });
 
-/** How a Policy asks for the native table of a key kind (built on demand). */
-const TABLE = Symbol('floodgate.keyedTable');
+const CHECK = keyedOperation('keyedCheck');
+const PEEK = keyedOperation('keyedPeek', { units: false });
+const REFUND = keyedOperation('keyedRefund');
 
 function onFullCode(value) {
   if (typeof value !== 'string') throw new TypeError(`onFull must be a string, got ${describe(value)}`);
@@ -25,12 +26,9 @@ function onFullCode(value) {
   return code;
 }
 
-class KeyedLimiter {
-  /** Both native tables (byte keys, and number keys once one is seen). */
-  #tables;
-  #config;
-  /** The default quota as an fg_quota, for the table built later. */
-  #quota;
+class KeyedLimiter extends KeyTablesOwner {
+  /** { quota }: the default quota in force as an fg_quota, for the number-key table built at its first key. */
+  #defaults;
 
   /**
    * Buckets of `quota` for up to `capacity` keys of each kind (default
@@ -42,88 +40,32 @@ class KeyedLimiter {
   constructor(quota, opts) {
     ensureQuota(quota, 'quota');
     const { capacity = 65_536, onFull = 'deny', maxOverrides = 0 } = options(opts, 'options');
-    this.#config = {
+    const config = {
       struct_size: sizes.keyedConfig,
       key_kind: KIND.BYTES,
       on_full: onFullCode(onFull),
       capacity: u64(capacity, 'capacity'),
       max_overrides: u64(maxOverrides, 'maxOverrides'),
     };
-    this.#quota = encodeQuota(quota, new Uint8Array(layout.quota.size));
-    this.#tables = new KeyTables(
-      this,
-      'KeyedLimiter',
-      (kind, out) => ffi.keyedNew({ ...this.#config, key_kind: kind }, this.#quota, out),
-      ffi.keyedFree,
-    );
-  }
-
-  /** The native table for keys of `kind`, for a Policy layer. */
-  [TABLE](kind) {
-    return this.#tables.table(kind);
+    // A local object, not a field: the byte-key table is built inside super(), before `this` exists.
+    const defaults = { quota: encodeQuota(quota, new Uint8Array(layout.quota.size)) };
+    super('KeyedLimiter', (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out), ffi.keyedFree);
+    this.#defaults = defaults;
   }
 
   /** Charges `amount` (default 1) to `key`'s bucket now, or at `nowNs`. */
   check(key, amount = 1, nowNs) {
-    const units = cost(amount, 'cost');
-    let status;
-    if (typeof key === 'string') {
-      const length = writeStringKey(key, scratch.buffer);
-      const table = this.#tables.live();
-      status =
-        nowNs === undefined
-          ? ffi.keyedCheckBytes(table, scratch.address, length, units, decisionBuffer)
-          : ffi.keyedCheckBytesAt(table, scratch.address, length, units, u64(nowNs, 'nowNs'), decisionBuffer);
-    } else {
-      const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-      this.#tables.call(
-        key,
-        (table, bytes, length) =>
-          at === undefined
-            ? ffi.keyedCheckBytes(table, bytes, length, units, decisionBuffer)
-            : ffi.keyedCheckBytesAt(table, bytes, length, units, at, decisionBuffer),
-        (table, id) =>
-          at === undefined
-            ? ffi.keyedCheckU64(table, id, units, decisionBuffer)
-            : ffi.keyedCheckU64At(table, id, units, at, decisionBuffer),
-      );
-      return readDecision();
-    }
-    if (status !== 0) throw statusError(status);
-    return readDecision();
+    return this[TABLES].decide(key, CHECK, cost(amount, 'cost'), nowNs);
   }
 
   /** `key`'s bucket as it stands, charging nothing (an unseen key reads full). */
   peek(key, nowNs) {
-    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
-      key,
-      (table, bytes, length) =>
-        at === undefined
-          ? ffi.keyedPeekBytes(table, bytes, length, decisionBuffer)
-          : ffi.keyedPeekBytesAt(table, bytes, length, at, decisionBuffer),
-      (table, id) =>
-        at === undefined ? ffi.keyedPeekU64(table, id, decisionBuffer) : ffi.keyedPeekU64At(table, id, at, decisionBuffer),
-    );
-    return readDecision();
+    return this[TABLES].decide(key, PEEK, 0, nowNs);
   }
 
   /** Gives `amount` (default 1) back to `key`'s bucket, never above full. */
   refund(key, amount = 1, nowNs) {
-    const units = cost(amount, 'amount');
-    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
-      key,
-      (table, bytes, length) =>
-        at === undefined
-          ? ffi.keyedRefundBytes(table, bytes, length, units, decisionBuffer)
-          : ffi.keyedRefundBytesAt(table, bytes, length, units, at, decisionBuffer),
-      (table, id) =>
-        at === undefined
-          ? ffi.keyedRefundU64(table, id, units, decisionBuffer)
-          : ffi.keyedRefundU64At(table, id, units, at, decisionBuffer),
-    );
-    return readDecision();
+    return this[TABLES].decide(key, REFUND, cost(amount, 'amount'), nowNs);
   }
 
   /**
@@ -135,7 +77,7 @@ class KeyedLimiter {
     const units = cost(amount, 'cost');
     const maxWait = u64(maxWaitNs, 'maxWaitNs');
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (table, bytes, length) =>
         at === undefined
@@ -156,7 +98,7 @@ class KeyedLimiter {
   setQuota(key, quota, nowNs) {
     const bytesOfQuota = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (table, bytes, length) =>
         at === undefined
@@ -170,7 +112,7 @@ class KeyedLimiter {
   /** Returns `key` to the default quota, keeping what it used. */
   clearQuota(key, nowNs) {
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (table, bytes, length) =>
         at === undefined ? ffi.keyedClearQuotaBytes(table, bytes, length) : ffi.keyedClearQuotaBytesAt(table, bytes, length, at),
@@ -181,7 +123,7 @@ class KeyedLimiter {
   /** The quota `key`'s checks use: its own, or the default. */
   quotaFor(key) {
     const out = quotaBuffer();
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (table, bytes, length) => ffi.keyedQuotaForBytes(table, bytes, length, out),
       (table, id) => ffi.keyedQuotaForU64(table, id, out),
@@ -194,54 +136,38 @@ class KeyedLimiter {
    * used (capped at the new burst); keys with their own quota keep it.
    */
   reconfigure(quota, nowNs) {
-    const tables = this.#tables.handles();
+    const tables = this[TABLES].handles();
     const bytes = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
     for (const table of tables) {
       const status = at === undefined ? ffi.keyedReconfigure(table, bytes) : ffi.keyedReconfigureAt(table, bytes, at);
       if (status !== 0) throw statusError(status);
     }
-    this.#quota = bytes;
+    this.#defaults.quota = bytes;
   }
 
   /** The default quota. */
   get quota() {
     const out = quotaBuffer();
-    const status = ffi.keyedDefaultQuota(this.#tables.live(), out);
+    const status = ffi.keyedDefaultQuota(this[TABLES].live(), out);
     if (status !== 0) throw statusError(status);
     return decodeQuota(out);
   }
 
   /** Keys holding a slot, of both kinds (a full scan: for metrics). */
   get size() {
-    return this.#tables.sum(ffi.keyedLen);
+    return this[TABLES].sum(ffi.keyedLen);
   }
 
   /** Keys each kind's table holds at once. */
   get capacity() {
-    return this.#tables.read(ffi.keyedCapacity);
+    return this[TABLES].read(ffi.keyedCapacity);
   }
 
   /** Checks of a new key that found no slot and fell back to onFull. */
   get fullTableEvents() {
-    return this.#tables.sum(ffi.keyedFullTableEvents);
-  }
-
-  get closed() {
-    return this.#tables.closed;
-  }
-
-  /**
-   * Frees the tables now (a Policy built on them keeps its own reference);
-   * later calls throw. Closing twice is a no-op.
-   */
-  close() {
-    this.#tables.close();
-  }
-
-  [Symbol.dispose]() {
-    this.close();
+    return this[TABLES].sum(ffi.keyedFullTableEvents);
   }
 }
 
-module.exports = { KeyedLimiter, TABLE, onFullCode };
+module.exports = { KeyedLimiter, onFullCode };

@@ -6,16 +6,13 @@
 const { ffi } = require('./native.js');
 const { options, u64 } = require('./args.js');
 const { decisionBuffer, readDecision } = require('./decision.js');
-const { TABLE } = require('./keyed.js');
-const { KeyTables } = require('./tables.js');
+const { KeyTablesOwner, TABLES } = require('./tables.js');
 
 /** FG_SUSPEND_INDEFINITELY. */
 const INDEFINITELY = 1;
 const suspended = new Uint8Array(1);
 
-class Suspensions {
-  #tables;
-
+class Suspensions extends KeyTablesOwner {
   /**
    * Room for `capacity` distinct suspended keys of each kind (default
    * 65,536): a key keeps its slot after it is lifted.
@@ -23,7 +20,7 @@ class Suspensions {
   constructor(opts) {
     const { capacity = 65_536 } = options(opts, 'options');
     const slots = u64(capacity, 'capacity');
-    this.#tables = new KeyTables(this, 'Suspensions', (kind, out) => ffi.suspensionsNew(kind, slots, out), ffi.suspensionsFree);
+    super('Suspensions', (kind, out) => ffi.suspensionsNew(kind, slots, out), ffi.suspensionsFree);
   }
 
   /**
@@ -34,7 +31,7 @@ class Suspensions {
   suspendUntil(key, untilNs) {
     const until = untilNs === null ? 0 : u64(untilNs, 'untilNs');
     const flags = untilNs === null ? INDEFINITELY : 0;
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.suspensionsSuspendUntilBytes(handle, bytes, length, until, flags),
       (handle, id) => ffi.suspensionsSuspendUntilU64(handle, id, until, flags),
@@ -44,7 +41,7 @@ class Suspensions {
   /** Suspends `key` for `durationNs` from now (library clock). */
   suspendFor(key, durationNs) {
     const duration = u64(durationNs, 'durationNs');
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.suspensionsSuspendForBytes(handle, bytes, length, duration),
       (handle, id) => ffi.suspensionsSuspendForU64(handle, id, duration),
@@ -53,7 +50,7 @@ class Suspensions {
 
   /** Lifts `key`'s suspension; a key not suspended is left as it is. */
   lift(key) {
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.suspensionsLiftBytes(handle, bytes, length),
       (handle, id) => ffi.suspensionsLiftU64(handle, id),
@@ -66,7 +63,7 @@ class Suspensions {
    */
   check(key, nowNs) {
     const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
-    this.#tables.call(
+    this[TABLES].call(
       key,
       (handle, bytes, length) =>
         at === undefined
@@ -78,24 +75,6 @@ class Suspensions {
           : ffi.suspensionsCheckU64At(handle, id, at, suspended, decisionBuffer),
     );
     return suspended[0] === 0 ? null : readDecision();
-  }
-
-  /** The native set for keys of `kind`, for a Policy layer. */
-  [TABLE](kind) {
-    return this.#tables.table(kind);
-  }
-
-  get closed() {
-    return this.#tables.closed;
-  }
-
-  /** Frees the set now (a Policy built on it keeps its own reference). Idempotent. */
-  close() {
-    this.#tables.close();
-  }
-
-  [Symbol.dispose]() {
-    this.close();
   }
 }
 

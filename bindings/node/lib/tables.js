@@ -4,10 +4,47 @@
 // UTF-8, Buffers) in a handle built with the object, and number/bigint keys
 // in one built at the first such key. KeyTables owns both handles.
 
+const { ffi } = require('./native.js');
+const { u64 } = require('./args.js');
 const { closedError, statusError } = require('./errors.js');
-const { readU64Out, u64Out } = require('./decision.js');
-const { adopt, release } = require('./handle.js');
+const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
+const { adopt, create, release } = require('./handle.js');
 const { KIND, checkBytesKey, idKey, scratch, writeStringKey } = require('./keys.js');
+
+/** How a Policy asks a keyed layer for its native table of a key kind (built on demand). */
+const TABLE = Symbol('floodgate.keyedTable');
+/** How a KeyTablesOwner subclass reaches its KeyTables. */
+const TABLES = Symbol('floodgate.keyTables');
+
+/**
+ * The key the last KeyTables#locate readied: the table of its kind and, for
+ * a byte key, its length, or its id. Module state like the scratch buffer:
+ * JS makes one call at a time on a thread, and the native call follows at once.
+ */
+const located = { table: null, length: 0, id: 0 };
+
+/**
+ * The four native functions of one keyed operation that writes a decision,
+ * found by the name they share in native.js: `${name}Bytes`, `${name}BytesAt`,
+ * `${name}U64` and `${name}U64At`, each taking (table, key, units, [at,] out).
+ * With `units: false` (a peek) the functions take no units, and the ones here
+ * drop the units KeyTables#decide passes, so every operation goes one way.
+ */
+function keyedOperation(name, { units = true } = {}) {
+  const variant = (suffix) => {
+    const fn = ffi[name + suffix];
+    if (typeof fn !== 'function') throw new Error(`floodgate: no native function ${name}${suffix}`);
+    return fn;
+  };
+  const [bytes, bytesAt, id, idAt] = ['Bytes', 'BytesAt', 'U64', 'U64At'].map(variant);
+  if (units) return Object.freeze({ bytes, bytesAt, id, idAt });
+  return Object.freeze({
+    bytes: (table, pointer, length, _units, out) => bytes(table, pointer, length, out),
+    bytesAt: (table, pointer, length, _units, at, out) => bytesAt(table, pointer, length, at, out),
+    id: (table, key, _units, out) => id(table, key, out),
+    idAt: (table, key, _units, at, out) => idAt(table, key, at, out),
+  });
+}
 
 class KeyTables {
   #owner;
@@ -33,11 +70,9 @@ class KeyTables {
   }
 
   #make(kind, token) {
-    const out = [null];
-    const status = this.#build(kind, out);
-    if (status !== 0) throw statusError(status);
-    adopt(this.#owner, out[0], this.#free, token);
-    return out[0];
+    const handle = create((out) => this.#build(kind, out));
+    adopt(this.#owner, handle, this.#free, token);
+    return handle;
   }
 
   /** The byte-key handle (throws once closed). */
@@ -60,18 +95,56 @@ class KeyTables {
    * throws on a non-OK status.
    */
   call(key, onBytes, onId) {
+    const pointer = this.#locate(key);
+    const status = pointer !== null ? onBytes(located.table, pointer, located.length) : onId(located.table, located.id);
+    if (status !== 0) throw statusError(status);
+  }
+
+  /**
+   * The decision of keyed operation `op` (from keyedOperation) charging
+   * `units` to `key` now, or at `nowNs`. Takes no closures: this is the
+   * keyed check's path.
+   */
+  decide(key, op, units, nowNs) {
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    const pointer = this.#locate(key);
+    const { table } = located;
     let status;
-    if (typeof key === 'string') {
-      const length = writeStringKey(key, scratch.buffer);
-      status = onBytes(this.live(), scratch.address, length);
-    } else if (key instanceof Uint8Array) {
-      checkBytesKey(key);
-      status = onBytes(this.live(), key, key.length);
+    if (pointer !== null) {
+      const { length } = located;
+      status =
+        at === undefined
+          ? op.bytes(table, pointer, length, units, decisionBuffer)
+          : op.bytesAt(table, pointer, length, units, at, decisionBuffer);
     } else {
-      const id = idKey(key);
-      status = onId(this.table(KIND.U64), id);
+      const { id } = located;
+      status = at === undefined ? op.id(table, id, units, decisionBuffer) : op.idAt(table, id, units, at, decisionBuffer);
     }
     if (status !== 0) throw statusError(status);
+    return readDecision();
+  }
+
+  /**
+   * Checks `key` and readies it for a native call into `located`: returns
+   * the pointer for a byte key (a string is encoded into the shared scratch
+   * buffer), or null for a number key. The pointer is returned, not stored,
+   * so a caller's Buffer is not kept alive past the call.
+   */
+  #locate(key) {
+    if (typeof key === 'string') {
+      located.length = writeStringKey(key, scratch.buffer);
+      located.table = this.live();
+      return scratch.address;
+    }
+    if (key instanceof Uint8Array) {
+      checkBytesKey(key);
+      located.length = key.length;
+      located.table = this.live();
+      return key;
+    }
+    located.id = idKey(key);
+    located.table = this.table(KIND.U64);
+    return null;
   }
 
   /** A uint64_t that `read(handle, out)` stores for the byte-key handle. */
@@ -115,4 +188,41 @@ class KeyTables {
   }
 }
 
-module.exports = { KeyTables };
+/**
+ * Base of the classes whose native handles are KeyTables (KeyedLimiter,
+ * KeyedWindows, Suspensions, KeyedInFlight): owns the tables, hands a
+ * Policy the table of a key kind, and gives the closed/close/dispose
+ * behaviour they all share. Subclasses reach the tables through this[TABLES].
+ */
+class KeyTablesOwner {
+  #tables;
+
+  /** `what`, `build` and `free` as for KeyTables. */
+  constructor(what, build, free) {
+    this.#tables = new KeyTables(this, what, build, free);
+  }
+
+  get [TABLES]() {
+    return this.#tables;
+  }
+
+  /** The native table for keys of `kind`, for a Policy layer. */
+  [TABLE](kind) {
+    return this.#tables.table(kind);
+  }
+
+  get closed() {
+    return this.#tables.closed;
+  }
+
+  /** Frees the tables now; later calls throw (a Policy built on them keeps its own reference). Idempotent. */
+  close() {
+    this.#tables.close();
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
+module.exports = { KeyTables, KeyTablesOwner, TABLE, TABLES, keyedOperation };
