@@ -105,14 +105,12 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.check_at(&id, cost, now)),
-                |table, bytes, now| table.check_at(bytes, cost, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.check_at(&id, cost, now),
+            |table, bytes, now| table.check_at(bytes, cost, now),
+        )
     }
 
     /// Delay instead of reject for `key`: as `Limiter.reserve`.
@@ -124,14 +122,12 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::max_wait)] max_wait: Duration,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.reserve_at(&id, cost, max_wait, now)),
-                |table, bytes, now| table.reserve_at(bytes, cost, max_wait, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.reserve_at(&id, cost, max_wait, now),
+            |table, bytes, now| table.reserve_at(bytes, cost, max_wait, now),
+        )
     }
 
     /// `key`'s bucket as it stands, charging nothing; a key without a
@@ -142,14 +138,12 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.peek_at(&id, now)),
-                |table, bytes, now| table.peek_at(bytes, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.peek_at(&id, now),
+            |table, bytes, now| table.peek_at(bytes, now),
+        )
     }
 
     /// Gives `amount` units back to `key`'s bucket; never above full.
@@ -160,14 +154,12 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.refund_at(&id, amount, now)),
-                |table, bytes, now| table.refund_at(bytes, amount, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.refund_at(&id, amount, now),
+            |table, bytes, now| table.refund_at(bytes, amount, now),
+        )
     }
 
     /// Gives `key` its own quota (a customer's plan); its next check uses

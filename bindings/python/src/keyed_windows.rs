@@ -94,14 +94,12 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.check_at(&id, cost, now)),
-                |table, bytes, now| table.check_at(bytes, cost, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.check_at(&id, cost, now),
+            |table, bytes, now| table.check_at(bytes, cost, now),
+        )
     }
 
     /// `key`'s window as it stands, charging nothing; a key not seen yet
@@ -112,14 +110,12 @@ impl PyKeyedWindows {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.peek_at(&id, now)),
-                |table, bytes, now| table.peek_at(bytes, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.peek_at(&id, now),
+            |table, bytes, now| table.peek_at(bytes, now),
+        )
     }
 
     /// Gives back `amount` units charged to `key`; counts never go below zero.
@@ -130,14 +126,12 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
-        self.tables
-            .for_key_at(
-                key,
-                now_ns,
-                |table, id, now| Ok(table.refund_at(&id, amount, now)),
-                |table, bytes, now| table.refund_at(bytes, amount, now),
-            )
-            .map(PyDecision)
+        self.tables.decide_at(
+            key,
+            now_ns,
+            |table, id, now| table.refund_at(&id, amount, now),
+            |table, bytes, now| table.refund_at(bytes, amount, now),
+        )
     }
 
     /// Sets `key`'s own limit (a workspace's plan or contract), keeping its

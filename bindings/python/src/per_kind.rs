@@ -12,6 +12,7 @@
 
 use crate::args::{self, Key};
 use crate::clock::{BindingClock, Timed};
+use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use floodgate::{Clock, Decision, Error, KeyedLimiter, KeyedWindows, Layer, LayerKey, Result};
 use pyo3::prelude::*;
@@ -136,6 +137,26 @@ where
             |table, id| on_ints(table, id, table.at_or_now(now_ns)),
             |table, bytes| on_bytes(table, bytes, table.at_or_now(now_ns)),
         )
+    }
+
+    /// [`for_key_at`](Self::for_key_at) for a call answered by a Decision,
+    /// which an int key always gets (it is always a valid key) and a byte
+    /// key gets unless the engine refuses it.
+    #[inline]
+    pub(crate) fn decide_at(
+        &self,
+        key: &Bound<'_, PyAny>,
+        now_ns: Option<u64>,
+        on_ints: impl FnOnce(&Ints<R>, u64, u64) -> Decision,
+        on_bytes: impl FnOnce(&Bytes<R>, &[u8], u64) -> Result<Decision>,
+    ) -> PyResult<PyDecision> {
+        self.for_key_at(
+            key,
+            now_ns,
+            |table, id, now| Ok(on_ints(table, id, now)),
+            on_bytes,
+        )
+        .map(PyDecision)
     }
 }
 
