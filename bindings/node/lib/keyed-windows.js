@@ -4,16 +4,13 @@
 // workspace, for every workspace). Usable as a Policy layer.
 
 const { ffi, sizes } = require('./native.js');
-const { cost, options, positiveU64, u64 } = require('./args.js');
-const { onFullCode } = require('./keyed.js');
-const { KeyTablesOwner, TABLES, keyedOperation } = require('./tables.js');
+const { options, positiveU64, u64 } = require('./args.js');
+const { TABLES } = require('./tables.js');
+const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
-const CHECK = keyedOperation('keyedWindowCheck');
-const PEEK = keyedOperation('keyedWindowPeek', { units: false });
-const REFUND = keyedOperation('keyedWindowRefund');
 
-class KeyedWindows extends KeyTablesOwner {
+class KeyedWindows extends KeyedLimit {
   #windowNs;
 
   /**
@@ -32,28 +29,13 @@ class KeyedWindows extends KeyTablesOwner {
       window_ns: length,
       capacity: u64(capacity, 'capacity'),
     };
-    super('KeyedWindows', (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out), ffi.keyedWindowFree);
+    super('KeyedWindows', 'keyedWindow', (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out), ffi.keyedWindowFree);
     this.#windowNs = Number(length);
   }
 
   /** `limit` requests per key per minute. */
   static perMinute(limit, opts) {
     return new KeyedWindows(limit, NS_PER_MINUTE, opts);
-  }
-
-  /** Charges `amount` (default 1) to `key`'s window now, or at `nowNs`. */
-  check(key, amount = 1, nowNs) {
-    return this[TABLES].decide(key, CHECK, cost(amount, 'cost'), nowNs);
-  }
-
-  /** `key`'s window as it stands, counting nothing and adding no key. */
-  peek(key, nowNs) {
-    return this[TABLES].decide(key, PEEK, 0, nowNs);
-  }
-
-  /** Gives back `amount` (default 1) counted for `key` in its current window. */
-  refund(key, amount = 1, nowNs) {
-    return this[TABLES].decide(key, REFUND, cost(amount, 'amount'), nowNs);
   }
 
   /** Gives `key` its own limit per window (a customer's plan), keeping its counts. */
@@ -65,21 +47,6 @@ class KeyedWindows extends KeyTablesOwner {
       (handle, bytes, length) => ffi.keyedWindowSetLimitBytes(handle, bytes, length, units),
       (handle, id) => ffi.keyedWindowSetLimitU64(handle, id, units),
     );
-  }
-
-  /** Keys holding a window, of both kinds. */
-  get size() {
-    return this[TABLES].sum(ffi.keyedWindowLen);
-  }
-
-  /** Keys each kind's table holds at once. */
-  get capacity() {
-    return this[TABLES].read(ffi.keyedWindowCapacity);
-  }
-
-  /** Checks of a new key that found no slot and fell back to onFull. */
-  get fullTableEvents() {
-    return this[TABLES].sum(ffi.keyedWindowFullTableEvents);
   }
 
   /** The window's length in nanoseconds. */

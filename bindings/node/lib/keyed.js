@@ -5,28 +5,15 @@
 // with the object, and number/bigint keys in one built at the first such key.
 
 const { ffi, layout, sizes } = require('./native.js');
-const { cost, describe, options, u64 } = require('./args.js');
+const { cost, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
 const { KIND } = require('./keys.js');
-const { KeyTablesOwner, TABLES, keyedOperation } = require('./tables.js');
+const { TABLES } = require('./tables.js');
+const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
 
-/** fg_keyed_config.on_full by name. */
-const ON_FULL = Object.freeze({ deny: 0, admit: 1, overflow: 2 });
-
-const CHECK = keyedOperation('keyedCheck');
-const PEEK = keyedOperation('keyedPeek', { units: false });
-const REFUND = keyedOperation('keyedRefund');
-
-function onFullCode(value) {
-  if (typeof value !== 'string') throw new TypeError(`onFull must be a string, got ${describe(value)}`);
-  const code = ON_FULL[value];
-  if (code === undefined) throw new RangeError(`onFull must be 'deny', 'admit' or 'overflow', got '${value}'`);
-  return code;
-}
-
-class KeyedLimiter extends KeyTablesOwner {
+class KeyedLimiter extends KeyedLimit {
   /** { quota }: the default quota in force as an fg_quota, for the number-key table built at its first key. */
   #defaults;
 
@@ -49,23 +36,8 @@ class KeyedLimiter extends KeyTablesOwner {
     };
     // A local object, not a field: the byte-key table is built inside super(), before `this` exists.
     const defaults = { quota: encodeQuota(quota, new Uint8Array(layout.quota.size)) };
-    super('KeyedLimiter', (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out), ffi.keyedFree);
+    super('KeyedLimiter', 'keyed', (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out), ffi.keyedFree);
     this.#defaults = defaults;
-  }
-
-  /** Charges `amount` (default 1) to `key`'s bucket now, or at `nowNs`. */
-  check(key, amount = 1, nowNs) {
-    return this[TABLES].decide(key, CHECK, cost(amount, 'cost'), nowNs);
-  }
-
-  /** `key`'s bucket as it stands, charging nothing (an unseen key reads full). */
-  peek(key, nowNs) {
-    return this[TABLES].decide(key, PEEK, 0, nowNs);
-  }
-
-  /** Gives `amount` (default 1) back to `key`'s bucket, never above full. */
-  refund(key, amount = 1, nowNs) {
-    return this[TABLES].decide(key, REFUND, cost(amount, 'amount'), nowNs);
   }
 
   /**
@@ -153,21 +125,6 @@ class KeyedLimiter extends KeyTablesOwner {
     if (status !== 0) throw statusError(status);
     return decodeQuota(out);
   }
-
-  /** Keys holding a slot, of both kinds (a full scan: for metrics). */
-  get size() {
-    return this[TABLES].sum(ffi.keyedLen);
-  }
-
-  /** Keys each kind's table holds at once. */
-  get capacity() {
-    return this[TABLES].read(ffi.keyedCapacity);
-  }
-
-  /** Checks of a new key that found no slot and fell back to onFull. */
-  get fullTableEvents() {
-    return this[TABLES].sum(ffi.keyedFullTableEvents);
-  }
 }
 
-module.exports = { KeyedLimiter, onFullCode };
+module.exports = { KeyedLimiter };

@@ -380,4 +380,11 @@ function nativeScratch(bytes) {
   return { address: koffi.address(pointer), buffer: Buffer.from(koffi.view(pointer, bytes)) };
 }
 
-module.exports = { ffi, layout, limits, nativeScratch, sizes: layout.sizes, version };
+/** ffi[name] for a name built at load (keyed operations are found by prefix), failing loudly on a typo. */
+function nativeFunction(name) {
+  const found = ffi[name];
+  if (typeof found !== 'function') throw new Error(`floodgate: no native function ${name}`);
+  return found;
+}
+
+module.exports = { ffi, layout, limits, nativeFunction, nativeScratch, sizes: layout.sizes, version };
