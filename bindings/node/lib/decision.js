@@ -17,6 +17,9 @@ const bytes = new Uint8Array(new ArrayBuffer(Math.max(at.size, verdict.size)));
 const words = new Uint32Array(bytes.buffer);
 /** The out slot for a uint64_t result (a reservation's delay, a count). */
 const u64Out = new Uint32Array(2);
+/** The out buffer of the counter calls (fg_counts: three uint64_t). */
+const counts = new Uint8Array(layout.counts.size);
+const countsView = new DataView(counts.buffer);
 const lo = littleEndian ? 0 : 1;
 const hi = 1 - lo;
 const LIMIT = at.limit / 4;
@@ -103,6 +106,12 @@ function decide(now, at, handle, units, nowNs) {
   return readDecision();
 }
 
+/** The three counts the last counter call wrote into `counts`, as numbers. */
+function readCounts() {
+  const { first, second, third } = layout.counts;
+  return [first, second, third].map((offset) => Number(countsView.getBigUint64(offset, littleEndian)));
+}
+
 /** The layer index of the fg_verdict the last policy check wrote. */
 function readVerdictLayer() {
   return words[LAYER];
@@ -140,9 +149,11 @@ function encodeDecision(decision, target) {
 module.exports = {
   Decision,
   OUTCOMES,
+  countsBuffer: counts,
   decide,
   decisionBuffer: bytes,
   encodeDecision,
+  readCounts,
   readDecision,
   readScopeCode,
   readU64Out,

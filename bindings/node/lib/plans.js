@@ -8,7 +8,7 @@
 const { ffi, layout, limits, nativeScratch, sizes } = require('./native.js');
 const { cost, describe, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
-const { decisionBuffer, readDecision, readScopeCode } = require('./decision.js');
+const { countsBuffer, decisionBuffer, readCounts, readDecision, readScopeCode } = require('./decision.js');
 const { HANDLE, HandleOwner } = require('./handle.js');
 const { ensureQuota } = require('./quota.js');
 const { checkBytesKey, scratch, writeStringKey } = require('./keys.js');
@@ -24,8 +24,6 @@ const workspaceScratch = nativeScratch(limits.maxKeyLen);
 /** The constructor's first argument from Plans.genieos (not reachable from outside). */
 const GENIEOS = Symbol('floodgate.genieosPlans');
 const tierOut = new Uint32Array(1);
-const counts = new Uint8Array(layout.counts.size);
-const countsView = new DataView(counts.buffer);
 
 /** fg_plans_config from options. */
 function plansConfig(opts, windowNs) {
@@ -165,11 +163,10 @@ class Plans extends HandleOwner {
   /** `tier`'s counts so far: requests admitted, denied and refused as suspended. */
   counters(tier) {
     const handle = this[HANDLE];
-    const status = ffi.plansCounters(handle, this.#index(tier), counts);
+    const status = ffi.plansCounters(handle, this.#index(tier), countsBuffer);
     if (status !== 0) throw statusError(status);
-    const { first, second, third } = layout.counts;
-    const read = (offset) => Number(countsView.getBigUint64(offset, layout.littleEndian));
-    return { admitted: read(first), denied: read(second), suspended: read(third) };
+    const [admitted, denied, suspended] = readCounts();
+    return { admitted, denied, suspended };
   }
 }
 

@@ -8,7 +8,7 @@
 const { ffi, layout, limits, nativeScratch, sizes } = require('./native.js');
 const { cost, describe, u64 } = require('./args.js');
 const { closedError, statusError } = require('./errors.js');
-const { decisionBuffer, readDecision, readVerdictLayer } = require('./decision.js');
+const { countsBuffer: counts, decisionBuffer, readCounts, readDecision, readVerdictLayer } = require('./decision.js');
 const { HANDLE, adopt, release } = require('./handle.js');
 const { KIND, checkBytesKey, idKey, writeStringKey } = require('./keys.js');
 const { KeyedLimiter } = require('./keyed.js');
@@ -29,14 +29,6 @@ const { maxKeyLen, maxLayers } = limits;
 /** Where each layer's byte key is written for a check: slot i for layer i. */
 const arena = nativeScratch(maxKeyLen * maxLayers);
 const slots = Array.from({ length: maxLayers }, (_, i) => arena.buffer.subarray(i * maxKeyLen, (i + 1) * maxKeyLen));
-const counts = new Uint8Array(layout.counts.size);
-const countsView = new DataView(counts.buffer);
-
-function readCounts() {
-  const { first, second, third } = layout.counts;
-  const { littleEndian } = layout;
-  return [first, second, third].map((offset) => Number(countsView.getBigUint64(offset, littleEndian)));
-}
 
 /** The fg_layer member a limit goes in (undefined: not a layer). */
 function layerField(limit) {
