@@ -48,6 +48,12 @@ class Permit {
   }
 }
 
+/** `permit` as the library's fg_permit, after checking it is a Permit. */
+function nativePermit(permit) {
+  if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
+  return { owner: permit.owner, ticket: permit.ticket };
+}
+
 /**
  * The permit of the fg_acquisition the last acquire wrote, released through
  * `cap.release(permit)`, or null when the cap was full.
@@ -85,8 +91,7 @@ class InFlight extends HandleOwner {
    * of another cap ERR_FLOODGATE_FOREIGN_PERMIT; neither changes anything.
    */
   release(permit) {
-    if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
-    const status = ffi.inflightRelease(this[HANDLE], { owner: permit.owner, ticket: permit.ticket }, u64Out);
+    const status = ffi.inflightRelease(this[HANDLE], nativePermit(permit), u64Out);
     if (status !== 0) throw statusError(status);
     return readU64Out();
   }
@@ -109,4 +114,4 @@ class InFlight extends HandleOwner {
   }
 }
 
-module.exports = { InFlight, Permit, acquisition, permitFrom };
+module.exports = { InFlight, Permit, acquisition, nativePermit, permitFrom };

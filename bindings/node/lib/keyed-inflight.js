@@ -5,9 +5,9 @@
 // refuses a second release and a permit of another key or cap.
 
 const { ffi } = require('./native.js');
-const { describe, options, u64 } = require('./args.js');
+const { options, u64 } = require('./args.js');
 const { readU64Out, u64Out } = require('./decision.js');
-const { Permit, acquisition, permitFrom } = require('./inflight.js');
+const { acquisition, nativePermit, permitFrom } = require('./inflight.js');
 const { KeyTablesOwner, TABLES } = require('./tables.js');
 
 const second = new Uint32Array(2);
@@ -53,8 +53,7 @@ class KeyedInFlight extends KeyTablesOwner {
    * ERR_FLOODGATE_FOREIGN_PERMIT. Neither changes anything.
    */
   release(key, permit) {
-    if (!(permit instanceof Permit)) throw new TypeError(`permit must be a Permit, got ${describe(permit)}`);
-    const native = { owner: permit.owner, ticket: permit.ticket };
+    const native = nativePermit(permit);
     this[TABLES].call(
       key,
       (handle, bytes, length) => ffi.keyedInflightReleaseBytes(handle, bytes, length, native, u64Out),
