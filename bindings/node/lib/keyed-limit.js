@@ -8,9 +8,6 @@
 
 const { nativeFunction } = require('./native.js');
 const { cost, describe } = require('./args.js');
-const { statusError } = require('./errors.js');
-const { decisionBuffer, readDecision } = require('./decision.js');
-const { scratch, writeStringKey } = require('./keys.js');
 const { KeyTablesOwner, TABLES, keyedOperation } = require('./tables.js');
 
 /** fg_keyed_config.on_full / fg_keyed_window_config.on_full by name. */
@@ -53,19 +50,7 @@ class KeyedLimit extends KeyTablesOwner {
 
   /** Charges `amount` (default 1) to `key` now, or at `nowNs`. */
   check(key, amount = 1, nowNs) {
-    const units = cost(amount, 'cost');
-    const tables = this[TABLES];
-    // The hot path (a string key, the library's clock) is written out here
-    // rather than left to tables.decide: TurboFan inlines at most ~920
-    // bytecodes into one function, and the extra layer pushes the key
-    // encoding and the Decision allocation out of it (several ns a check).
-    if (typeof key === 'string' && nowNs === undefined) {
-      const length = writeStringKey(key, scratch.buffer);
-      const status = this.#native.check.bytes(tables.live(), scratch.address, length, units, decisionBuffer);
-      if (status !== 0) throw statusError(status);
-      return readDecision();
-    }
-    return tables.decide(key, this.#native.check, units, nowNs);
+    return this[TABLES].decide(key, this.#native.check, cost(amount, 'cost'), nowNs);
   }
 
   /** `key`'s state as it stands, charging nothing and adding no key (an unseen key reads full). */

@@ -18,7 +18,16 @@ class Limiter extends HandleOwner {
 
   /** Charges `cost` (default 1) now, or at `nowNs` on the caller's timeline. */
   check(amount = 1, nowNs) {
-    return decide(ffi.limiterCheck, ffi.limiterCheckAt, this[HANDLE], cost(amount, 'cost'), nowNs);
+    // The hot path calls the library from its own call site rather than
+    // through decide(): a call site V8 sees one function at stays the fast
+    // native call (decide() costs ~3 ns a check here).
+    const handle = this[HANDLE];
+    const status =
+      nowNs === undefined
+        ? ffi.limiterCheck(handle, cost(amount, 'cost'), decisionBuffer)
+        : ffi.limiterCheckAt(handle, cost(amount, 'cost'), u64(nowNs, 'nowNs'), decisionBuffer);
+    if (status !== 0) throw statusError(status);
+    return readDecision();
   }
 
   /** The bucket as it stands, charging nothing. */
