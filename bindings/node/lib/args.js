@@ -4,6 +4,8 @@
 
 const U64_MAX = (1n << 64n) - 1n;
 const TWO_POW_64 = 2 ** 64;
+const U32_MAX = 2 ** 32 - 1;
+const NS_PER_MS = 1_000_000n;
 
 function describe(value) {
   if (value === null) return 'null';
@@ -32,6 +34,23 @@ function u64(value, name) {
     return value;
   }
   throw new TypeError(`${name} must be a number or bigint, got ${describe(value)}`);
+}
+
+/** A uint32_t argument: an integer number or bigint in [0, 2^32 - 1], as a number. */
+function u32(value, name) {
+  const checked = u64(value, name);
+  if (checked > U32_MAX) throw new RangeError(`${name} must be between 0 and 2^32 - 1, got ${value}`);
+  return Number(checked);
+}
+
+/**
+ * Whole milliseconds `value` (a u64) as bigint nanoseconds, refusing a
+ * product above 2^64 - 1 (a typed-array write would silently wrap it).
+ */
+function msAsNs(value, name) {
+  const ns = BigInt(u64(value, name)) * NS_PER_MS;
+  if (ns > U64_MAX) throw new RangeError(`${name} must be at most ${U64_MAX / NS_PER_MS} ms, got ${value}`);
+  return ns;
 }
 
 /** `u64` that must also be at least 1. */
@@ -63,4 +82,4 @@ function ensureFunction(value, name) {
   return value;
 }
 
-module.exports = { U64_MAX, cost, describe, ensureFunction, options, positiveU64, u64 };
+module.exports = { U64_MAX, cost, describe, ensureFunction, msAsNs, options, positiveU64, u32, u64 };

@@ -3,7 +3,7 @@
 // throwaway fg_limiter_new) so the JS side never re-implements its rules.
 
 const { ffi, layout } = require('./native.js');
-const { describe, options, u64 } = require('./args.js');
+const { describe, msAsNs, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -91,7 +91,7 @@ class Quota {
 
   /** `count` per `periodMs` milliseconds (an integer number of ms). */
   static perPeriodMs(count, periodMs, opts) {
-    return new Quota(count, BigInt(u64(periodMs, 'periodMs')) * 1_000_000n, opts);
+    return new Quota(count, msAsNs(periodMs, 'periodMs'), opts);
   }
 
   withBurst(burst) {

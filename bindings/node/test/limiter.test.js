@@ -68,6 +68,7 @@ test('bad arguments throw TypeError or RangeError', () => {
     assert.throws(() => Quota.perSecond(value), RangeError);
     assert.throws(() => Quota.perPeriodMs(1, value), RangeError);
   }
+  assert.throws(() => Quota.perPeriodMs(1, 2n ** 63n), /periodMs must be at most 18446744073709 ms/, 'no wrap past 2^64 ns');
   assert.throws(() => new Limiter({ count: 1n, periodNs: 1n, burst: 1n }), TypeError);
   assert.throws(() => new Limiter(), TypeError);
   assert.throws(() => limiter.reconfigure('fast'), TypeError);
