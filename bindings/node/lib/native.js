@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 2;
+const ABI_MINOR = 3; // 1.3: the client retry helper (fg_retry_delay, fg_parse_retry_after)
 
 function loadLibrary() {
   let file = libraryPath();
@@ -54,6 +54,17 @@ const limits = Object.freeze({
   maxKeyLen: 4096, // FG_MAX_KEY_LEN
   maxLayers: 32, // FG_MAX_LAYERS
   warningZonePercent: 20, // FG_WARNING_ZONE_PERCENT
+});
+
+/** fg_retry_config.jitter values (FG_JITTER_*), by the names the JS API takes. */
+const jitters = Object.freeze({ none: 0, equal: 1, full: 2 });
+
+/** The fg_retry_* constants besides the jitter kinds. */
+const retryConstants = Object.freeze({
+  seeded: 1, // FG_RETRY_SEEDED
+  presetGenieos: 1, // FG_RETRY_PRESET_GENIEOS
+  presetLicenseApi: 2, // FG_RETRY_PRESET_LICENSE_API
+  noRetryAfter: (1n << 64n) - 1n, // FG_NO_RETRY_AFTER
 });
 
 // Layout-only type declarations: koffi computes the C offsets for this platform.
@@ -165,6 +176,17 @@ const BodyConfigStruct = koffi.struct('fg_error_body_config', {
   cannot_fit_message_len: 'size_t',
 });
 
+const RetryConfigStruct = koffi.struct('fg_retry_config', {
+  struct_size: 'size_t',
+  initial_ns: 'uint64_t',
+  max_delay_ns: 'uint64_t',
+  factor: 'uint32_t',
+  max_retries: 'uint32_t',
+  jitter: 'uint32_t',
+  flags: 'uint32_t',
+  seed: 'uint64_t',
+});
+
 const offsets = (struct, fields) =>
   Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, koffi.offsetof(struct, field)]));
 
@@ -210,6 +232,20 @@ const layout = {
   counts: {
     size: koffi.sizeof(CountsStruct),
     ...offsets(CountsStruct, { first: 'admitted', second: 'denied', third: 'suspended' }),
+  },
+  retryConfig: {
+    size: koffi.sizeof(RetryConfigStruct),
+    structSizeBytes: koffi.sizeof('size_t'),
+    ...offsets(RetryConfigStruct, {
+      structSize: 'struct_size',
+      initialNs: 'initial_ns',
+      maxDelayNs: 'max_delay_ns',
+      factor: 'factor',
+      maxRetries: 'max_retries',
+      jitter: 'jitter',
+      flags: 'flags',
+      seed: 'seed',
+    }),
   },
   sizes: {
     keyedConfig: koffi.sizeof(KeyedConfigStruct),
@@ -368,7 +404,17 @@ const ffi = {
   bodyNew: fn('fg_error_body_new', S, [koffi.pointer(BodyConfigStruct), koffi.out(koffi.pointer(H))]),
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
+
+  retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
+  retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
+  parseRetryAfter: fn('fg_parse_retry_after', S, [H, 'size_t', U64, H]),
 };
+
+/** Writes the struct_size (a size_t) that starts a versioned struct of layout `at` into `view`. */
+function setStructSize(view, at) {
+  if (at.structSizeBytes === 8) view.setBigUint64(at.structSize, BigInt(at.size), layout.littleEndian);
+  else view.setUint32(at.structSize, at.size, layout.littleEndian);
+}
 
 /**
  * Native scratch memory that lives as long as the process: koffi's view of it
@@ -387,4 +433,4 @@ function nativeFunction(name) {
   return found;
 }
 
-module.exports = { ffi, layout, limits, nativeFunction, nativeScratch, sizes: layout.sizes, version };
+module.exports = { ffi, jitters, layout, limits, nativeFunction, nativeScratch, retryConstants, setStructSize, sizes: layout.sizes, version };

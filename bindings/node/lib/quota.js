@@ -2,7 +2,7 @@
 // Quota: count per period with a burst, validated by the library itself (a
 // throwaway fg_limiter_new) so the JS side never re-implements its rules.
 
-const { ffi, layout } = require('./native.js');
+const { ffi, layout, setStructSize } = require('./native.js');
 const { describe, msAsNs, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 
@@ -18,8 +18,7 @@ const PERIOD_NS = {
 function encodeQuota(quota, bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { quota: at, littleEndian } = layout;
-  if (at.structSizeBytes === 8) view.setBigUint64(at.structSize, BigInt(at.size), littleEndian);
-  else view.setUint32(at.structSize, at.size, littleEndian);
+  setStructSize(view, at);
   view.setBigUint64(at.count, quota.count, littleEndian);
   view.setBigUint64(at.periodNs, quota.periodNs, littleEndian);
   view.setBigUint64(at.burst, quota.burst, littleEndian);
@@ -41,10 +40,7 @@ function decodeQuota(bytes) {
 /** A zeroed fg_quota whose struct_size is set, for the library to fill. */
 function quotaBuffer() {
   const bytes = new Uint8Array(layout.quota.size);
-  const view = new DataView(bytes.buffer);
-  const { quota: at, littleEndian } = layout;
-  if (at.structSizeBytes === 8) view.setBigUint64(at.structSize, BigInt(at.size), littleEndian);
-  else view.setUint32(at.structSize, at.size, littleEndian);
+  setStructSize(new DataView(bytes.buffer), layout.quota);
   return bytes;
 }
 
