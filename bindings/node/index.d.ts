@@ -462,6 +462,69 @@ export declare class ErrorBody implements Disposable {
   [Symbol.dispose](): void;
 }
 
+/** 'none': the nominal delay; 'equal': between half of it and all; 'full': between 0 and all. */
+export type Jitter = 'none' | 'equal' | 'full';
+
+/** Every delay in nanoseconds, or in whole milliseconds: give one of the pair. */
+export type RetryPolicyOptions = ({ initialNs: U64; initialMs?: never } | { initialMs: U64; initialNs?: never }) &
+  ({ maxDelayNs: U64; maxDelayMs?: never } | { maxDelayMs: U64; maxDelayNs?: never }) & {
+    /** What each nominal delay is multiplied by to give the next (at least 1). */
+    factor: number;
+    /** How many retries the policy allows (0: never retry). */
+    maxRetries: number;
+    /** Default 'equal'. */
+    jitter?: Jitter;
+    /** Equal seeds give equal delays; default none: a fresh random draw per delay. */
+    seed?: U64 | null;
+  };
+
+/**
+ * When and how often a client retries: the server's Retry-After exactly,
+ * else exponential backoff from initialNs by factor, capped at maxDelayNs,
+ * jittered, at most maxRetries times. Throws FloodgateRangeError
+ * (ERR_FLOODGATE_INVALID_RETRY_POLICY) for factor 0 or initial above the cap.
+ */
+export declare class RetryPolicy {
+  constructor(options: RetryPolicyOptions);
+  /** The GenieOS SDKs' policy: 250 ms, 500 ms, 1 s, 2 s, 4 s; equal jitter. */
+  static genieos(): RetryPolicy;
+  /** The license API's advice: 1 s, 2 s, 4 s, 8 s; equal jitter. */
+  static licenseApi(): RetryPolicy;
+  readonly initialNs: bigint;
+  readonly maxDelayNs: bigint;
+  readonly factor: number;
+  readonly maxRetries: number;
+  readonly jitter: Jitter;
+  readonly seed: bigint | null;
+  withMaxRetries(maxRetries: number): RetryPolicy;
+  withJitter(jitter: Jitter): RetryPolicy;
+  withSeed(seed: U64): RetryPolicy;
+  /**
+   * The wait in nanoseconds before retry number `retry` (0 is the first):
+   * exactly `retryAfterNs` when given, else the jittered backoff; null once
+   * the retries are used up.
+   */
+  delay(retry: number, retryAfterNs?: U64 | null): number | null;
+  /** A retry sequence following this policy, for one request. */
+  start(): Retry;
+}
+
+/** One request's retries under a RetryPolicy (from policy.start()). */
+export declare class Retry {
+  private constructor();
+  /** The wait in nanoseconds before the next retry, or null when the policy says stop. */
+  nextDelay(retryAfterNs?: U64 | null): number | null;
+  /** Retries granted so far. */
+  readonly retries: number;
+}
+
+/**
+ * A Retry-After value as a wait in nanoseconds: seconds (`120`, `0.6`) or an
+ * HTTP date counted from `now` (a Date or Unix milliseconds; default now).
+ * Throws FloodgateRangeError (ERR_FLOODGATE_INVALID_RETRY_AFTER) for anything else.
+ */
+export declare function parseRetryAfter(value: string, now?: Date | number): number;
+
 interface CommonRateLimitOptions<Req extends IncomingMessage> {
   /** Units per request; default 1. */
   cost?: U64 | ((req: Req) => U64);

@@ -15,6 +15,7 @@ const { Suspensions } = require('./suspensions.js');
 const { KeyedInFlight } = require('./keyed-inflight.js');
 const { Plans } = require('./plans.js');
 const { ErrorBody, HeaderRenderer } = require('./headers.js');
+const { Retry, RetryPolicy, parseRetryAfter } = require('./retry.js');
 const { liveHandles } = require('./handle.js');
 const { fastifyHook, keys, rateLimit } = require('./middleware.js');
 
@@ -34,11 +35,14 @@ module.exports = {
   Plans,
   Policy,
   Quota,
+  Retry,
+  RetryPolicy,
   STATUS,
   SlidingWindow,
   Suspensions,
   fastifyHook,
   keys,
   liveHandles,
+  parseRetryAfter,
   rateLimit,
 };

@@ -50,6 +50,8 @@ test('struct layouts are the C ones on this platform', () => {
   assert.equal(layout.sizes.keyedWindowConfig, 40);
   assert.equal(layout.sizes.tier, 40);
   assert.equal(layout.sizes.plansConfig, 32);
+  assert.equal(layout.retryConfig.size, 48, 'fg_retry_config of ABI 1.3');
+  assert.deepEqual([layout.retryConfig.factor, layout.retryConfig.flags, layout.retryConfig.seed], [24, 36, 40]);
 });
 
 test('constants the package relies on match the header', () => {
@@ -64,4 +66,10 @@ test('constants the package relies on match the header', () => {
   assert.equal(Number(define('FG_KEY_BYTES')), 2);
   assert.equal(Number(define('FG_LAYER_KEY_ID')), 1, 'layer key kinds reuse the table kinds');
   assert.equal(Number(define('FG_LAYER_KEY_BYTES')), 2);
+  const { jitters, retryConstants } = require('../lib/native.js');
+  for (const [name, code] of Object.entries(jitters)) assert.equal(code, Number(define(`FG_JITTER_${name.toUpperCase()}`)));
+  assert.equal(retryConstants.seeded, Number(define('FG_RETRY_SEEDED')));
+  assert.equal(retryConstants.presetGenieos, Number(define('FG_RETRY_PRESET_GENIEOS')));
+  assert.equal(retryConstants.presetLicenseApi, Number(define('FG_RETRY_PRESET_LICENSE_API')));
+  assert.equal(retryConstants.noRetryAfter, BigInt(define('FG_NO_RETRY_AFTER')));
 });

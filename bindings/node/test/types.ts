@@ -24,6 +24,8 @@ import {
   PolicyCounters,
   PolicyDecision,
   Quota,
+  Retry,
+  RetryPolicy,
   STATUS,
   SlidingWindow,
   Suspensions,
@@ -31,6 +33,7 @@ import {
   fastifyHook,
   keys,
   liveHandles,
+  parseRetryAfter,
   rateLimit,
 } from '..';
 
@@ -209,3 +212,20 @@ export {
   code, rangeStatus, zero, foreign, major, windowsLeft, windowsSize, suspendedFor, perKeyFlying, planScope, planCounters,
   byPlan, policyWithSuspensions,
 };
+
+const backoff = new RetryPolicy({ initialMs: 100, factor: 2, maxRetries: 3, maxDelayNs: 2_000_000_000n, jitter: 'full', seed: 7n });
+const genieosRetry: RetryPolicy = RetryPolicy.genieos().withSeed(1).withJitter('none').withMaxRetries(3);
+const licenseNs: bigint = RetryPolicy.licenseApi().initialNs;
+const firstWait: number | null = backoff.delay(0, parseRetryAfter('0.6', new Date()));
+const retry: Retry = genieosRetry.start();
+const nextWait: number | null = retry.nextDelay(null);
+const granted: number = retry.retries;
+const untilDate: number = parseRetryAfter('Sun, 06 Nov 1994 08:49:37 GMT', Date.now());
+// @ts-expect-error one of initialNs and initialMs, not both
+new RetryPolicy({ initialNs: 1, initialMs: 1, factor: 2, maxRetries: 3, maxDelayMs: 10 });
+// @ts-expect-error maxDelayNs or maxDelayMs is required
+new RetryPolicy({ initialMs: 1, factor: 2, maxRetries: 3 });
+// @ts-expect-error jitter is 'none', 'equal' or 'full'
+RetryPolicy.genieos().withJitter('half');
+// @ts-expect-error a Retry comes from policy.start()
+new Retry();
