@@ -474,7 +474,7 @@ export type RetryPolicyOptions = ({ initialNs: U64; initialMs?: never } | { init
     maxRetries: number;
     /** Default 'equal'. */
     jitter?: Jitter;
-    /** Equal seeds give equal delays; default none: a fresh random draw per delay. */
+    /** Equal seeds give equal delays; default none: a random seed drawn once per policy. */
     seed?: U64 | null;
   };
 

@@ -5,6 +5,7 @@
 // encodes once, and reads Retry-After values (fg_parse_retry_after). The
 // ABI keeps no retry state, so there is no handle to free.
 
+const { randomBytes } = require('node:crypto');
 const { ffi, jitters, layout, retryConstants, setStructSize } = require('./native.js');
 const { U64_MAX, describe, msAsNs, options, u32, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
@@ -40,7 +41,7 @@ function retryAfterArgument(value) {
   return ns;
 }
 
-function encodeConfig(policy) {
+function encodeConfig(policy, seed) {
   const at = layout.retryConfig;
   const bytes = new Uint8Array(at.size);
   const view = new DataView(bytes.buffer);
@@ -50,8 +51,8 @@ function encodeConfig(policy) {
   view.setUint32(at.factor, policy.factor, layout.littleEndian);
   view.setUint32(at.maxRetries, policy.maxRetries, layout.littleEndian);
   view.setUint32(at.jitter, jitterCode(policy.jitter), layout.littleEndian);
-  view.setUint32(at.flags, policy.seed === null ? 0 : retryConstants.seeded, layout.littleEndian);
-  view.setBigUint64(at.seed, policy.seed ?? 0n, layout.littleEndian);
+  view.setUint32(at.flags, retryConstants.seeded, layout.littleEndian);
+  view.setBigUint64(at.seed, seed, layout.littleEndian);
   return bytes;
 }
 
@@ -77,8 +78,9 @@ function presetOptions(preset) {
  * times `factor`, each capped at `maxDelayNs`, at most `maxRetries` times,
  * jittered ('none'; 'equal': between half and all of it; 'full': between 0
  * and all). A server's Retry-After is waited exactly instead. With `seed`,
- * equal seeds give equal delays (tests, replays); without, the library
- * draws a fresh seed per delay, which spreads clients apart.
+ * equal seeds give equal delays (tests, replays); without, each policy draws
+ * a random seed once, which spreads clients apart (as the Rust and Python
+ * policies do).
  */
 class RetryPolicy {
   /** The encoded fg_retry_config every delay() passes to the library. */
@@ -92,7 +94,7 @@ class RetryPolicy {
     this.maxDelayNs = durationOption(o, 'maxDelay');
     this.jitter = o.jitter ?? 'equal';
     this.seed = o.seed === undefined || o.seed === null ? null : BigInt(u64(o.seed, 'seed'));
-    this.#config = encodeConfig(this);
+    this.#config = encodeConfig(this, this.seed ?? randomBytes(8).readBigUInt64LE());
     // The ABI has no constructor to refuse a policy (factor 0, initial above
     // the cap): fg_retry_delay checks the whole config on every call, so one
     // call now makes a bad policy throw here rather than at its first retry.
