@@ -39,6 +39,10 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
 if [ -x bindings/python/run-tests.sh ]; then
     step "python package"
     bindings/python/run-tests.sh
+    # The extension is its own crate (PyO3), outside the root's fmt and clippy.
+    step "python extension: rustfmt and clippy"
+    (cd bindings/python && cargo fmt --check &&
+        PYO3_PYTHON="$PWD/.venv/bin/python" cargo clippy --all-targets --quiet -- -D warnings)
 fi
 
 if [ -x bindings/node/run-tests.sh ]; then
