@@ -468,6 +468,10 @@ mod license_api {
             .build()
             .unwrap();
         let enterprise = plans.tier("enterprise").unwrap();
+        let key_remaining = || {
+            let peek = plans.check(enterprise, "k", &1, 0).unwrap();
+            peek.decision().remaining()
+        };
         assert!(plans.check(enterprise, "k", &1, 400).unwrap().is_admitted());
         plans
             .reconfigure_tier(
@@ -478,14 +482,7 @@ mod license_api {
                 },
             )
             .unwrap();
-        assert_eq!(
-            plans
-                .check(enterprise, "k", &1, 0)
-                .unwrap()
-                .decision()
-                .remaining(),
-            600
-        );
+        assert_eq!(key_remaining(), 600);
         // A contract with no workspace allowance is refused whole: the key
         // quota stays as it was too.
         assert_eq!(
@@ -498,13 +495,6 @@ mod license_api {
             ),
             Err(floodgate::Error::ZeroLimit)
         );
-        assert_eq!(
-            plans
-                .check(enterprise, "k", &1, 0)
-                .unwrap()
-                .decision()
-                .remaining(),
-            600
-        );
+        assert_eq!(key_remaining(), 600);
     }
 }
