@@ -97,7 +97,9 @@ pub struct Limiter {
 impl Limiter {
     #[napi(constructor)]
     pub fn new() -> Result<Self> {
-        Ok(Self { inner: Single::new(huge_quota()?) })
+        Ok(Self {
+            inner: Single::new(huge_quota()?),
+        })
     }
 
     /// `Limiter.check(cost)`: the library's clock, a plain object back.
@@ -109,7 +111,10 @@ impl Limiter {
     /// `Limiter.check(cost, nowNs)`: the caller's timeline, a plain object back.
     #[napi]
     pub fn check_at(&self, cost: f64, now_ns: f64) -> Result<Decision> {
-        Ok(self.inner.check_at(u64_arg(cost, "cost")?, u64_arg(now_ns, "nowNs")?).into())
+        Ok(self
+            .inner
+            .check_at(u64_arg(cost, "cost")?, u64_arg(now_ns, "nowNs")?)
+            .into())
     }
 
     /// The reused-buffer path (koffi's `fg_limiter_check_at` into one typed
@@ -120,9 +125,14 @@ impl Limiter {
     #[napi]
     pub fn check_at_into(&self, cost: f64, now_ns: f64, mut out: Float64Array) -> Result<()> {
         let Some(out) = out.get_mut(..6) else {
-            return Err(Error::new(Status::InvalidArg, "out must hold at least 6 numbers".to_owned()));
+            return Err(Error::new(
+                Status::InvalidArg,
+                "out must hold at least 6 numbers".to_owned(),
+            ));
         };
-        let decision = self.inner.check_at(u64_arg(cost, "cost")?, u64_arg(now_ns, "nowNs")?);
+        let decision = self
+            .inner
+            .check_at(u64_arg(cost, "cost")?, u64_arg(now_ns, "nowNs")?);
         out.copy_from_slice(&[
             f64::from(u8::from(decision.is_admitted())),
             f64::from(decision.outcome() as u8),
