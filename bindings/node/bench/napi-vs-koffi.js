@@ -13,7 +13,7 @@ const { Bench } = require('tinybench');
 const koffi = require('koffi');
 const { Decision, KeyedLimiter, Limiter, Quota } = require('..');
 const { ffi } = require('../lib/native.js');
-const { decisionBuffer } = require('../lib/decision.js');
+const { OUTCOMES, decisionBuffer } = require('../lib/decision.js');
 const { HANDLE } = require('../lib/handle.js');
 const { libraryPath } = require('../scripts/library.js');
 const napi = require(path.join(__dirname, 'napi-probe', 'floodgate_napi_probe.node'));
@@ -33,16 +33,15 @@ const napiAt = new napi.Limiter();
 const napiKeyed = new napi.KeyedLimiter();
 const napiOut = new Float64Array(6);
 
-const OUTCOMES = ['admitted', 'denied', 'cannot_fit', 'suspended'];
-
 /**
  * koffi's design on napi-rs: the figures come back in a typed array and JS
  * builds the object (lib/decision.js does the same from its byte buffer).
  */
 function napiCheckAt(cost, nowNs) {
   napiAt.checkAtInto(cost, nowNs, napiOut);
-  const [admitted, outcome, limit, remaining, resetAfterNs, retryAfterNs] = napiOut;
-  return new Decision(admitted !== 0, OUTCOMES[outcome], limit, remaining, resetAfterNs, retryAfterNs, 0, null, null);
+  // Indexed reads, as lib/decision.js does (destructuring a typed array iterates it).
+  const out = napiOut;
+  return new Decision(out[0] !== 0, OUTCOMES[out[1]], out[2], out[3], out[4], out[5], 0, null, null);
 }
 
 let sink = 0;
