@@ -41,11 +41,17 @@ function retryAfterArgument(value) {
   return ns;
 }
 
+/** An fg_retry_config with only its struct_size set, and a view to fill or read it. */
+function blankConfig() {
+  const bytes = new Uint8Array(layout.retryConfig.size);
+  const view = new DataView(bytes.buffer);
+  setStructSize(view, layout.retryConfig);
+  return { bytes, view };
+}
+
 function encodeConfig(policy, seed) {
   const at = layout.retryConfig;
-  const bytes = new Uint8Array(at.size);
-  const view = new DataView(bytes.buffer);
-  setStructSize(view, at);
+  const { bytes, view } = blankConfig();
   view.setBigUint64(at.initialNs, policy.initialNs, layout.littleEndian);
   view.setBigUint64(at.maxDelayNs, policy.maxDelayNs, layout.littleEndian);
   view.setUint32(at.factor, policy.factor, layout.littleEndian);
@@ -59,9 +65,7 @@ function encodeConfig(policy, seed) {
 /** The options of a built-in policy (FG_RETRY_PRESET_*), as the library fills them. */
 function presetOptions(preset) {
   const at = layout.retryConfig;
-  const bytes = new Uint8Array(at.size);
-  const view = new DataView(bytes.buffer);
-  setStructSize(view, at);
+  const { bytes, view } = blankConfig();
   const status = ffi.retryConfigPreset(preset, bytes);
   if (status !== 0) throw statusError(status);
   return {

@@ -41,6 +41,13 @@ function keyedOperation(name, { units = true } = {}) {
   });
 }
 
+/** The uint64_t that `read(handle, out)` stores for `handle`. */
+function readU64(read, handle) {
+  const status = read(handle, u64Out);
+  if (status !== 0) throw statusError(status);
+  return readU64Out();
+}
+
 class KeyTables {
   #owner;
   #what;
@@ -144,9 +151,7 @@ class KeyTables {
 
   /** A uint64_t that `read(handle, out)` stores for the byte-key handle. */
   read(read) {
-    const status = read(this.live(), u64Out);
-    if (status !== 0) throw statusError(status);
-    return readU64Out();
+    return readU64(read, this.live());
   }
 
   /** Both handles as built so far (for whole-object operations). */
@@ -158,11 +163,7 @@ class KeyTables {
   /** The sum over both handles of a uint64_t that `read(handle, out)` stores. */
   sum(read) {
     let total = 0;
-    for (const handle of this.handles()) {
-      const status = read(handle, u64Out);
-      if (status !== 0) throw statusError(status);
-      total += readU64Out();
-    }
+    for (const handle of this.handles()) total += readU64(read, handle);
     return total;
   }
 
