@@ -7,7 +7,7 @@
 //! timeline; its origin does not matter.
 
 use crate::sync::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A source of monotonic nanosecond timestamps.
@@ -33,14 +33,21 @@ pub trait Clock: Send + Sync {
 }
 
 /// The default clock: the CPU's invariant TSC read through `quanta`, scaled
-/// to nanoseconds since the clock was created. About twice as fast as
-/// `std::time::Instant` on our machines (BENCHMARKS.md, "clock").
+/// to nanoseconds since one origin shared by every `MonotonicClock` in the
+/// process. About twice as fast as `std::time::Instant` on our machines
+/// (BENCHMARKS.md, "clock").
+///
+/// All default clocks read one timeline, so limiters, layers and policies
+/// created at different times agree on "now": a [`Policy`](crate::Policy)
+/// built before its [`Limiter`](crate::Limiter) layer charges that layer
+/// on the same time scale as direct checks do.
 ///
 /// ```
 /// use floodgate::{Clock, MonotonicClock};
-/// let clock = MonotonicClock::new();
-/// let earlier = clock.now_ns();
-/// assert!(clock.now_ns() >= earlier);
+/// let first = MonotonicClock::new();
+/// let earlier = first.now_ns();
+/// let second = MonotonicClock::new(); // made later, same origin
+/// assert!(second.now_ns() >= earlier);
 /// ```
 #[derive(Clone, Debug)]
 pub struct MonotonicClock {
@@ -49,11 +56,17 @@ pub struct MonotonicClock {
 }
 
 impl MonotonicClock {
-    /// A clock whose origin is now.
+    /// A clock on the process's one timeline (its origin is the first
+    /// `MonotonicClock` the process made).
     pub fn new() -> Self {
-        let source = quanta::Clock::new();
-        let origin = source.raw();
-        Self { source, origin }
+        static TIMELINE: OnceLock<MonotonicClock> = OnceLock::new();
+        TIMELINE
+            .get_or_init(|| {
+                let source = quanta::Clock::new();
+                let origin = source.raw();
+                Self { source, origin }
+            })
+            .clone()
     }
 }
 
@@ -99,7 +112,7 @@ impl ManualClock {
 
     /// Moves the clock forward by `by` (saturating at `u64::MAX` ns).
     pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let by = saturating_nanos(by);
         // Relaxed: the clock publishes only its own value.
         let _ = self
             .now_ns
@@ -126,4 +139,9 @@ impl Clock for ManualClock {
         // Relaxed: see `advance`.
         self.now_ns.load(Ordering::Relaxed)
     }
+}
+
+/// `duration` in nanoseconds, saturating at `u64::MAX` (about 584 years).
+pub(crate) fn saturating_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -1,6 +1,6 @@
 //! [`Limiter`]: one GCRA bucket whose whole state is one atomic word.
 
-use crate::clock::{Clock, MonotonicClock};
+use crate::clock::{saturating_nanos, Clock, MonotonicClock};
 use crate::decision::{Decision, Outcome};
 use crate::gcra::{self, Evaluation};
 use crate::quota::Quota;
@@ -141,7 +141,7 @@ impl<C: Clock> Limiter<C> {
         if let Some(suspended) = self.suspended(now_ns) {
             return suspended;
         }
-        let max_wait_ns = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        let max_wait_ns = saturating_nanos(max_wait);
         self.update(|word, quota| gcra::reserve(word, quota, now_ns, cost, max_wait_ns))
     }
 
@@ -288,8 +288,22 @@ impl<C: Clock> Limiter<C> {
 
     /// Suspends the bucket for `duration` from now on its clock.
     pub fn suspend_for(&self, duration: Duration) {
-        let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        self.suspend_until(Some(self.clock.now_ns().saturating_add(duration)));
+        self.suspend_for_at(duration, self.clock.now_ns());
+    }
+
+    /// [`suspend_for`](Self::suspend_for) from a caller-supplied time.
+    ///
+    /// ```
+    /// # use floodgate::{Limiter, ManualClock, Outcome, Quota};
+    /// # use std::time::Duration;
+    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, ManualClock::new());
+    /// limiter.suspend_for_at(Duration::from_secs(2), 1_000_000_000);
+    /// assert_eq!(limiter.check_at(1, 2_999_999_999).outcome(), Outcome::Suspended);
+    /// assert!(limiter.check_at(1, 3_000_000_000).is_admitted());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn suspend_for_at(&self, duration: Duration, now_ns: u64) {
+        self.suspend_until(Some(now_ns.saturating_add(saturating_nanos(duration))));
     }
 
     /// Ends a suspension; the next check is decided by the bucket again.

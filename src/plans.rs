@@ -313,6 +313,25 @@ where
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn reconfigure_tier(&self, tier: TierId, limits: TierLimits) -> Result<()> {
+        self.reconfigure_tier_at(tier, limits, self.clock.now_ns())
+    }
+
+    /// [`reconfigure_tier`](Self::reconfigure_tier) at a caller-supplied
+    /// time: keys' usage is converted as of `now_ns`.
+    ///
+    /// ```
+    /// # use floodgate::{ManualClock, Plans, Quota, TierLimits};
+    /// let plans: Plans<str, u64, _> = Plans::genieos()?.clock(ManualClock::new()).build()?;
+    /// let hobby = plans.tier("hobby").unwrap();
+    /// plans.check_at(hobby, "k", &1, 60, 0)?;
+    /// plans.reconfigure_tier_at(hobby, TierLimits {
+    ///     per_key: Some(Quota::per_second(30)?.with_burst(90)?),
+    ///     per_workspace: Some(600),
+    /// }, 0)?;
+    /// assert_eq!(plans.check_at(hobby, "k", &1, 1, 0)?.decision().remaining(), 29);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reconfigure_tier_at(&self, tier: TierId, limits: TierLimits, now_ns: u64) -> Result<()> {
         let tier = self.tiers.get(tier.0).ok_or(Error::NoSuchLayer)?;
         if tier.keys.is_some() != limits.per_key.is_some()
             || tier.workspaces.is_some() != limits.per_workspace.is_some()
@@ -325,7 +344,7 @@ where
             workspaces.limit.store(limit, Ordering::Relaxed);
         }
         if let (Some(keys), Some(quota)) = (&tier.keys, limits.per_key) {
-            keys.reconfigure(quota);
+            keys.reconfigure_at(quota, now_ns);
         }
         Ok(())
     }

@@ -11,7 +11,7 @@
 //! a key suspended once keeps its cell, and lifting the suspension clears it.
 //! Checks while no key has ever been suspended cost one load.
 
-use crate::clock::{Clock, MonotonicClock};
+use crate::clock::{saturating_nanos, Clock, MonotonicClock};
 use crate::decision::{Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::keyed::Key;
@@ -80,8 +80,22 @@ impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
 
     /// Suspends `key` for `duration` from now.
     pub fn suspend_for(&self, key: &K, duration: Duration) -> Result<()> {
-        let duration = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-        self.suspend_until(key, Some(self.clock.now_ns().saturating_add(duration)))
+        self.suspend_for_at(key, duration, self.clock.now_ns())
+    }
+
+    /// [`suspend_for`](Self::suspend_for) from a caller-supplied time.
+    ///
+    /// ```
+    /// # use floodgate::{ManualClock, Suspensions};
+    /// # use std::time::Duration;
+    /// let suspensions: Suspensions<str, _> = Suspensions::with_clock(16, ManualClock::new())?;
+    /// suspensions.suspend_for_at("cust_42", Duration::from_secs(60), 5_000_000_000)?;
+    /// assert!(suspensions.check_at("cust_42", 64_999_999_999)?.is_some());
+    /// assert!(suspensions.check_at("cust_42", 65_000_000_000)?.is_none());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn suspend_for_at(&self, key: &K, duration: Duration, now_ns: u64) -> Result<()> {
+        self.suspend_until(key, Some(now_ns.saturating_add(saturating_nanos(duration))))
     }
 
     /// Lifts `key`'s suspension (nothing happens if it has none).
