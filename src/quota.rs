@@ -321,6 +321,14 @@ impl Quota {
         self.burst * self.token_ticks
     }
 
+    /// The longest a bucket can take to be full again after a check, in ns
+    /// (rounded up): a whole burst's refill plus the lockout. Only a
+    /// reservation, borrowing capacity for requests it delays, owes more.
+    pub(crate) fn longest_refill_ns(&self) -> u64 {
+        // Both validated to sum to at most 2^59 ticks.
+        (self.capacity_ticks() + self.lockout_ticks).div_ceil(self.ticks_per_ns)
+    }
+
     /// The most debt hammering may build beyond a full burst.
     #[inline]
     pub(crate) fn lockout_ticks(&self) -> u64 {
