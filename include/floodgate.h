@@ -99,7 +99,11 @@
 
 /**
  * `fg_error_body_config.shape`: a Clarifai body (`CONN_THROTTLED`, "Making
- * too many requests") with `message` as its `details`.
+ * too many requests") with `message` as its `details`. The Rust API fills
+ * its `{limit}` with the rate per second; an `fg_decision` carries no rate,
+ * so here `{limit}` is `decision->limit`, the burst: for "exceeded limit of
+ * 15 requests per second", give the bucket a burst of 15 or write the rate
+ * into `message`.
  */
 #define FG_BODY_CLARIFAI 3
 

@@ -266,3 +266,39 @@ proptest! {
         }
     }
 }
+
+/// Clarifai (seed 002): "exceeded limit of 15 requests per second" names the
+/// rate, whatever burst the customer's bucket has.
+#[test]
+fn clarifai_details_print_the_rate_not_the_burst() {
+    let details = ErrorBody::clarifai("exceeded limit of {limit} requests per second").unwrap();
+    let details_for = |quota: Quota, cost: u64| {
+        let limiter = Limiter::with_clock(quota, ManualClock::new());
+        limiter.check(quota.burst());
+        let body: Value =
+            serde_json::from_str(&details.render(&limiter.check(cost), Scope::Key, "r")).unwrap();
+        body["status"]["details"].as_str().unwrap().to_owned()
+    };
+    let fifteen = Quota::per_second(15).unwrap().with_burst(30).unwrap();
+    assert_eq!(
+        details_for(fifteen, 1),
+        "exceeded limit of 15 requests per second"
+    );
+    // Fractions are cut to three significant digits, never rounded up.
+    let five_per_three_seconds = Quota::new(5, Duration::from_secs(3)).unwrap();
+    assert_eq!(
+        details_for(five_per_three_seconds, 1),
+        "exceeded limit of 1.66 requests per second"
+    );
+    let hourly = Quota::per_hour(30).unwrap().with_burst(60).unwrap();
+    assert_eq!(
+        details_for(hourly, 1),
+        "exceeded limit of 0.00833 requests per second"
+    );
+    // A cost above the burst is explained by the burst it exceeds.
+    let cannot_fit = details_for(fifteen, 31);
+    assert_eq!(
+        cannot_fit,
+        "Request cost exceeds the key limit of 30; it can never be admitted."
+    );
+}
