@@ -99,7 +99,11 @@
 
 /**
  * `fg_error_body_config.shape`: a Clarifai body (`CONN_THROTTLED`, "Making
- * too many requests") with `message` as its `details`.
+ * too many requests") with `message` as its `details`. The Rust API fills
+ * its `{limit}` with the rate per second; an `fg_decision` carries no rate,
+ * so here `{limit}` is `decision->limit`, the burst: for "exceeded limit of
+ * 15 requests per second", give the bucket a burst of 15 or write the rate
+ * into `message`.
  */
 #define FG_BODY_CLARIFAI 3
 
@@ -342,6 +346,12 @@ enum fg_status
    * (2^59 ticks).
    */
   FG_STATUS_LOCKOUT_TOO_LONG = -16,
+  /**
+   * A quota's rate needs a tick finer than 1/32 ns, and rounding its
+   * interval up to a whole tick would enforce it more than 100 ppm below
+   * `count / period_ns` (999,999,937 per second would lose 3 %).
+   */
+  FG_STATUS_INEXACT_RATE = -17,
   /**
    * A policy was given no layers.
    */
@@ -776,7 +786,9 @@ typedef struct fg_keyed_config {
 /**
  * A rate limit: `count` requests per `period_ns` nanoseconds, with bursts of
  * up to `burst` at once. The library keeps the rate exact (30 per second is
- * not rounded to one per 33 ms).
+ * not rounded to one per 33 ms) unless the interval needs a tick finer than
+ * 1/32 ns: it is then rounded up to one, which may lower the rate by at most
+ * 100 ppm; a rate that would lose more is refused with `FG_STATUS_INEXACT_RATE`.
  *
  * Set `struct_size = sizeof(fg_quota)` so later versions of the library can
  * add fields without breaking programs built against this header:

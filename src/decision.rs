@@ -229,6 +229,14 @@ impl Decision {
         }
         self.wait.div_ceil(self.ticks_per_ns)
     }
+
+    /// The rate a token bucket's decision refills at, exactly, as
+    /// `(requests, nanoseconds)`: ticks per ns over ticks per request. `None`
+    /// for a decision with no refill rate (a sliding window's, an in-flight
+    /// cap's, a suspension's, or one read back from the C ABI's figures).
+    pub(crate) fn refill_rate(&self) -> Option<(u64, u64)> {
+        (self.ticks_per_ns != PLAIN).then_some((self.ticks_per_ns, self.unit))
+    }
 }
 
 impl Outcome {

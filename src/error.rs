@@ -72,6 +72,12 @@ pub enum Error {
     TableFull,
     /// A keyed limiter already holds its maximum number of per-key quotas.
     TooManyOverrides,
+    /// A quota whose emission interval is not a whole number of ticks of
+    /// 1/[`MAX_TICKS_PER_NS`](crate::MAX_TICKS_PER_NS) ns, and rounding it up
+    /// to one would enforce a rate more than
+    /// [`MAX_RATE_ERROR_PPM`](crate::MAX_RATE_ERROR_PPM) below `count / period`
+    /// (999,999,937 per second would lose 3 %).
+    InexactRate,
 }
 
 impl fmt::Display for Error {
@@ -107,6 +113,9 @@ impl fmt::Display for Error {
             Error::KeyTooLong => "key exceeds MAX_KEY_LEN bytes",
             Error::TableFull => "no free slot for the key in the keyed limiter",
             Error::TooManyOverrides => "keyed limiter holds its maximum number of per-key quotas",
+            Error::InexactRate => {
+                "quota rate cannot be kept within 100 ppm of count/period at 1/32 ns ticks"
+            }
         })
     }
 }

@@ -63,7 +63,7 @@ pub use policy::{
     Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict,
     MAX_LAYERS,
 };
-pub use quota::{Quota, MAX_TICKS_PER_NS};
+pub use quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
 pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};
 pub use suspensions::Suspensions;
 pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};

@@ -1,4 +1,5 @@
-//! Quotas: a rate (count per period) and a burst capacity, kept exactly.
+//! Quotas: a rate (count per period) and a burst capacity, kept exactly
+//! where the state word can, and otherwise within 100 ppm below the rate.
 //!
 //! GCRA needs the emission interval `T = period / count`, which is rarely a
 //! whole number of nanoseconds (30/s is 33_333_333.3 ns). Rounding it would
@@ -7,9 +8,18 @@
 //! ticks and every sum the limiter does is exact integer arithmetic.
 //!
 //! The price of a finer tick is a shorter wrap-around span of the state word
-//! (see `state.rs`), so `k` is capped at [`MAX_TICKS_PER_NS`]. The few quotas
-//! whose `k` is larger (say 1_000_003 per second) round `T` *up* by less than
-//! 1/32 ns: never more than the configured rate, and [`Quota::is_exact`] says so.
+//! (see `state.rs`), so `k` is capped at [`MAX_TICKS_PER_NS`]. A quota whose
+//! `k` would be larger (say 1_000_003 per second) measures in ticks of 1/32 ns
+//! and rounds `T` *up* to the next whole tick, by less than 1/32 ns. A longer
+//! interval is a lower rate, so such a quota never admits more than
+//! `count / period`, and admits less by `1 - T / T_rounded`:
+//! [`Quota::rate_error_ppm`] reports it, [`Quota::is_exact`] says whether it
+//! is zero. Rounding costs little when `T` spans many ticks (1_000_003 per
+//! second loses 3 ppm) and a lot when it spans few (999_999_937 per second
+//! would lose 3 %), so a quota that would lose more than
+//! [`MAX_RATE_ERROR_PPM`] is refused with [`Error::InexactRate`]. Every rate
+//! up to 3.2 million per second, and every rate whose reduced denominator is
+//! at most 32, is accepted.
 
 use crate::error::{Error, Result};
 use crate::state::MAX_CAPACITY_TICKS;
@@ -18,6 +28,13 @@ use std::time::Duration;
 
 /// The finest tick a quota uses: 1/32 ns. See the module docs for the trade-off.
 pub const MAX_TICKS_PER_NS: u64 = 32;
+
+/// The most, in parts per million, that a rounded quota may admit below its
+/// `count / period`; a quota that would lose more is refused with
+/// [`Error::InexactRate`].
+pub const MAX_RATE_ERROR_PPM: u64 = 100;
+
+const PARTS_PER_MILLION: u128 = 1_000_000;
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
@@ -196,6 +213,12 @@ impl Quota {
         } else {
             let scaled = u128::from(period_ns) * u128::from(MAX_TICKS_PER_NS);
             let token_ticks = scaled.div_ceil(u128::from(count));
+            // Lost rate = 1 - scaled / (token_ticks * count); both products
+            // are below 33 * 2^64, so the comparison is exact in u128.
+            let rounded = token_ticks * u128::from(count);
+            if (rounded - scaled) * PARTS_PER_MILLION > u128::from(MAX_RATE_ERROR_PPM) * rounded {
+                return Err(Error::InexactRate);
+            }
             // count <= period_ns bounds this by period_ns * 32 / 33 < 2^64.
             (MAX_TICKS_PER_NS, token_ticks as u64, false)
         };
@@ -248,10 +271,41 @@ impl Quota {
     }
 
     /// Whether the limiter enforces exactly `count / period`. False only when
-    /// the reduced fraction's denominator exceeds [`MAX_TICKS_PER_NS`]; the rate
-    /// is then rounded down by less than 1/32 ns per request.
+    /// the reduced fraction's denominator exceeds [`MAX_TICKS_PER_NS`]: the
+    /// emission interval is then rounded up by less than 1/32 ns, so the rate
+    /// is rounded down, by [`rate_error_ppm`](Self::rate_error_ppm).
+    ///
+    /// ```
+    /// assert!(floodgate::Quota::per_second(30)?.is_exact());
+    /// assert!(!floodgate::Quota::per_second(1_000_003)?.is_exact());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
     pub fn is_exact(&self) -> bool {
         self.exact
+    }
+
+    /// How far below `count / period` the enforced rate is, in parts per
+    /// million: 0 for an exact quota, at most [`MAX_RATE_ERROR_PPM`] for a
+    /// rounded one (quotas that would lose more are refused). Never negative:
+    /// rounding only lowers the rate.
+    ///
+    /// ```
+    /// use floodgate::{Error, Quota};
+    /// assert_eq!(Quota::per_second(30)?.rate_error_ppm(), 0.0);
+    /// // 1_000_003/s: 999.997 ns per request, enforced as 1_000 ns.
+    /// let near = Quota::per_second(1_000_003)?.rate_error_ppm();
+    /// assert!(2.99 < near && near < 3.0);
+    /// // 3_199_999/s: 312.5001 ns per request, enforced as 312.53125 ns.
+    /// let borderline = Quota::per_second(3_199_999)?.rate_error_ppm();
+    /// assert!(99.6 < borderline && borderline < 99.7);
+    /// // 999_999_937/s: 1.00000006 ns per request would be enforced as 1.03125 ns.
+    /// assert_eq!(Quota::per_second(999_999_937), Err(Error::InexactRate));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn rate_error_ppm(&self) -> f64 {
+        let exact = u128::from(self.period_ns) * u128::from(self.ticks_per_ns);
+        let rounded = u128::from(self.token_ticks) * u128::from(self.count);
+        (rounded - exact) as f64 * 1e6 / rounded as f64
     }
 
     /// Ticks one unit of cost takes to refill.
@@ -265,6 +319,14 @@ impl Quota {
     pub(crate) fn capacity_ticks(&self) -> u64 {
         // Validated in `from_parts` not to overflow.
         self.burst * self.token_ticks
+    }
+
+    /// The longest a bucket can take to be full again after a check, in ns
+    /// (rounded up): a whole burst's refill plus the lockout. Only a
+    /// reservation, borrowing capacity for requests it delays, owes more.
+    pub(crate) fn longest_refill_ns(&self) -> u64 {
+        // Both validated to sum to at most 2^59 ticks.
+        (self.capacity_ticks() + self.lockout_ticks).div_ceil(self.ticks_per_ns)
     }
 
     /// The most debt hammering may build beyond a full burst.
@@ -335,6 +397,27 @@ mod tests {
         assert_eq!(q.ticks_per_ns, MAX_TICKS_PER_NS);
         // exact interval is 999.997 ns = 31_999.904 ticks of 1/32 ns
         assert_eq!(q.token_ticks(), 32_000);
+    }
+
+    #[test]
+    fn refuses_a_rate_rounding_would_cut_by_more_than_100_ppm() {
+        // exact interval 32.000002 ticks, rounded to 33: 3 % fewer requests
+        assert_eq!(Quota::per_second(999_999_937), Err(Error::InexactRate));
+        // 100.002 ppm: just over the line
+        assert_eq!(Quota::per_second(3_201_921), Err(Error::InexactRate));
+        let q = Quota::per_second(3_199_999).unwrap();
+        assert_eq!(q.token_ticks(), 10_001);
+        let ppm = q.rate_error_ppm();
+        assert!(99.67 < ppm && ppm < 99.68, "{ppm}");
+        // with_burst re-validates through the same constructor
+        assert_eq!(
+            Quota::per_second(3_199_999)
+                .unwrap()
+                .with_burst(7)
+                .unwrap()
+                .rate_error_ppm(),
+            ppm
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use floodgate::{
     Error, ErrorBody, Headers, Limiter, ManualClock, Outcome, Quota, RateLimitPolicy,
     RetryAfterFormat, Scope, SlidingWindow,
 };
+use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -187,4 +188,117 @@ fn render_reads_the_wall_clock() {
     assert_eq!(headers.get("X-RateLimit-Scope"), Some("ip"));
     let now = Headers::new().render(&decision, Scope::Ip, SystemTime::now());
     assert!(now.get("X-RateLimit-Reset").unwrap().starts_with("20"));
+}
+
+/// The draft fields of a GenieOS key bucket (30/s, burst 60): the policy
+/// advertises the bucket a client can spend, so the current state never
+/// reads as more than the policy allows.
+#[test]
+fn ietf_policy_of_a_bucket_covers_its_burst() {
+    let quota = Quota::per_second(30).unwrap().with_burst(60).unwrap();
+    let limiter = Limiter::with_clock(quota, ManualClock::new());
+    let headers = Headers::new()
+        .without_legacy_fields()
+        .with_policy(RateLimitPolicy::from_quota("key", &quota).unwrap());
+    let first = headers.render_at(&limiter.check(1), Scope::Key, NOW_UNIX_NS);
+    assert_eq!(first.get("RateLimit-Policy"), Some(r#""key";q=60;w=2"#));
+    assert_eq!(first.get("RateLimit"), Some(r#""key";r=59;t=1"#));
+    limiter.check(59);
+    let empty = headers.render_at(&limiter.check(1), Scope::Key, NOW_UNIX_NS);
+    assert_eq!(empty.get("RateLimit"), Some(r#""key";r=0;t=2"#));
+    // A lockout can hold the bucket past a full refill: the window covers it.
+    let locked = Quota::per_second(10)
+        .unwrap()
+        .with_lockout(Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        RateLimitPolicy::from_quota("key", &locked).unwrap().field(),
+        r#""key";q=10;w=6"#
+    );
+}
+
+/// The `(name, value)` parameters of a structured-field item `"name";a=1;b=2`.
+fn parameters(field: &str) -> Vec<(String, u64)> {
+    field
+        .split(';')
+        .skip(1)
+        .map(|parameter| {
+            let (name, value) = parameter.split_once('=').unwrap();
+            (name.to_owned(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// For any bucket, at any moment a check leaves it in, `RateLimit` never
+    /// claims more than `RateLimit-Policy` allows: r <= q and t <= w.
+    #[test]
+    fn ietf_fields_of_any_bucket_stay_within_its_policy(
+        (count_bits, count) in (0u32..=23, any::<u64>()),
+        period_ns in prop_oneof![1u64..=10_000_000_000_000, Just(1_000_000_000)],
+        burst in 1u64..=1_000,
+        lockout_ns in prop_oneof![Just(0u64), 1u64..=100_000_000_000],
+        steps in prop::collection::vec((0u64..=4_000_000_000, 0u64..=1_100), 1..64),
+    ) {
+        let count = (1 + count % (1 << count_bits)).min(period_ns);
+        let quota = Quota::per_period(count, Duration::from_nanos(period_ns), burst)
+            .and_then(|quota| quota.with_lockout(Duration::from_nanos(lockout_ns)));
+        let Ok(quota) = quota else { return Ok(()) };
+        let clock = ManualClock::new();
+        let limiter = Limiter::with_clock(quota, clock.clone());
+        let headers = Headers::new()
+            .without_legacy_fields()
+            .with_policy(RateLimitPolicy::from_quota("q", &quota).unwrap());
+        let mut now = 0u64;
+        for (advance, cost) in steps {
+            now += advance;
+            clock.set_ns(now);
+            let rendered = headers.render_at(&limiter.check(cost), Scope::Key, NOW_UNIX_NS);
+            let policy = parameters(rendered.get("RateLimit-Policy").unwrap());
+            let state = parameters(rendered.get("RateLimit").unwrap());
+            let (q, w) = (policy[0].1, policy[1].1);
+            let (r, t) = (state[0].1, state[1].1);
+            prop_assert_eq!((policy[0].0.as_str(), policy[1].0.as_str()), ("q", "w"));
+            prop_assert_eq!((state[0].0.as_str(), state[1].0.as_str()), ("r", "t"));
+            prop_assert!(r <= q && t <= w, "{:?}: r={} t={} under q={} w={}", quota, r, t, q, w);
+        }
+    }
+}
+
+/// Clarifai (seed 002): "exceeded limit of 15 requests per second" names the
+/// rate, whatever burst the customer's bucket has.
+#[test]
+fn clarifai_details_print_the_rate_not_the_burst() {
+    let details = ErrorBody::clarifai("exceeded limit of {limit} requests per second").unwrap();
+    let details_for = |quota: Quota, cost: u64| {
+        let limiter = Limiter::with_clock(quota, ManualClock::new());
+        limiter.check(quota.burst());
+        let body: Value =
+            serde_json::from_str(&details.render(&limiter.check(cost), Scope::Key, "r")).unwrap();
+        body["status"]["details"].as_str().unwrap().to_owned()
+    };
+    let fifteen = Quota::per_second(15).unwrap().with_burst(30).unwrap();
+    assert_eq!(
+        details_for(fifteen, 1),
+        "exceeded limit of 15 requests per second"
+    );
+    // Fractions are cut to three significant digits, never rounded up.
+    let five_per_three_seconds = Quota::new(5, Duration::from_secs(3)).unwrap();
+    assert_eq!(
+        details_for(five_per_three_seconds, 1),
+        "exceeded limit of 1.66 requests per second"
+    );
+    let hourly = Quota::per_hour(30).unwrap().with_burst(60).unwrap();
+    assert_eq!(
+        details_for(hourly, 1),
+        "exceeded limit of 0.00833 requests per second"
+    );
+    // A cost above the burst is explained by the burst it exceeds.
+    let cannot_fit = details_for(fifteen, 31);
+    assert_eq!(
+        cannot_fit,
+        "Request cost exceeds the key limit of 30; it can never be admitted."
+    );
 }

@@ -29,6 +29,7 @@ export declare const STATUS: Readonly<{
   RATE_TOO_HIGH: -14;
   BURST_TOO_LARGE: -15;
   LOCKOUT_TOO_LONG: -16;
+  INEXACT_RATE: -17;
   NO_LAYERS: -20;
   TOO_MANY_LAYERS: -21;
   LAYER_KEY_COUNT: -22;

@@ -60,7 +60,11 @@ pub const FG_BODY_GENIEOS_WORKSPACE: u32 = 1;
 /// `fg_error_body_config.shape`: a GenieOS body with your `code` and `message`.
 pub const FG_BODY_GENIEOS: u32 = 2;
 /// `fg_error_body_config.shape`: a Clarifai body (`CONN_THROTTLED`, "Making
-/// too many requests") with `message` as its `details`.
+/// too many requests") with `message` as its `details`. The Rust API fills
+/// its `{limit}` with the rate per second; an `fg_decision` carries no rate,
+/// so here `{limit}` is `decision->limit`, the burst: for "exceeded limit of
+/// 15 requests per second", give the bucket a burst of 15 or write the rate
+/// into `message`.
 pub const FG_BODY_CLARIFAI: u32 = 3;
 
 /// `fg_error_body_config.flags`: write `numeric_code` as the code, a JSON

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 /// A rate limit: `count` requests per `period_ns` nanoseconds, with bursts of
 /// up to `burst` at once. The library keeps the rate exact (30 per second is
-/// not rounded to one per 33 ms).
+/// not rounded to one per 33 ms) unless the interval needs a tick finer than
+/// 1/32 ns: it is then rounded up to one, which may lower the rate by at most
+/// 100 ppm; a rate that would lose more is refused with `FG_STATUS_INEXACT_RATE`.
 ///
 /// Set `struct_size = sizeof(fg_quota)` so later versions of the library can
 /// add fields without breaking programs built against this header:

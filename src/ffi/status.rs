@@ -58,6 +58,10 @@ pub enum FgStatus {
     /// A quota's `lockout_ns` plus its burst exceeds what a bucket can hold
     /// (2^59 ticks).
     LockoutTooLong = -16,
+    /// A quota's rate needs a tick finer than 1/32 ns, and rounding its
+    /// interval up to a whole tick would enforce it more than 100 ppm below
+    /// `count / period_ns` (999,999,937 per second would lose 3 %).
+    InexactRate = -17,
     /// A policy was given no layers.
     NoLayers = -20,
     /// A policy was given more than 32 layers.
@@ -138,6 +142,7 @@ impl From<Error> for FgStatus {
             Error::KeyTooLong => FgStatus::KeyTooLong,
             Error::TableFull => FgStatus::TableFull,
             Error::TooManyOverrides => FgStatus::TooManyOverrides,
+            Error::InexactRate => FgStatus::InexactRate,
         }
     }
 }

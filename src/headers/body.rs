@@ -18,6 +18,15 @@ use crate::error::Result;
 /// message, see [`ErrorBody::with_cannot_fit_message`]),
 /// `{limit}`, `{remaining}`, `{scope}`; `{{` and `}}` for braces.
 ///
+/// `{limit}` is the limit the message talks about. In a GenieOS message and
+/// in the cannot-fit message it is the burst (what `X-RateLimit-Limit` and a
+/// too-large cost are measured against). In a Clarifai `details` it is the
+/// rate in requests per second, as Clarifai words it ("exceeded limit of 15
+/// requests per second"), whatever the bucket's burst: a fraction is cut to
+/// three significant digits (5 per 3 s is `1.66`), never rounded up. A
+/// decision with no refill rate (a sliding window's, or one read back from
+/// the C ABI's `fg_decision`, which has no rate field) prints its limit.
+///
 /// ```
 /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
 ///
@@ -116,12 +125,14 @@ impl ErrorBody {
     }
 
     /// A Clarifai-shaped body: status code `CONN_THROTTLED`, description
-    /// "Making too many requests" and the given `details` template.
+    /// "Making too many requests" and the given `details` template, whose
+    /// `{limit}` is the rate per second (not the burst).
     ///
     /// ```
     /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
-    /// let limiter = Limiter::with_clock(Quota::per_second(15)?, ManualClock::new());
-    /// limiter.check(15);
+    /// let quota = Quota::per_second(15)?.with_burst(30)?;
+    /// let limiter = Limiter::with_clock(quota, ManualClock::new());
+    /// limiter.check(30);
     /// let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second")?
     ///     .with_numeric_code(11005)
     ///     .render(&limiter.check(1), Scope::Key, "abc");
@@ -223,26 +234,26 @@ impl ErrorBody {
         self
     }
 
-    /// The template that explains `decision`: `usual`, or the cannot-fit
-    /// message when no wait will help.
-    fn message_for<'a>(&'a self, decision: &Decision, usual: &'a Template) -> &'a Template {
-        if decision.outcome() == Outcome::CannotFit {
-            &self.cannot_fit
-        } else {
-            usual
-        }
-    }
-
     /// The body for `decision` from `scope`, answering request `request_id`.
     pub fn render(&self, decision: &Decision, scope: Scope, request_id: &str) -> String {
         let retry_after = decision
             .retry_after()
             .map(|wait| self.retry_after.format(wait));
-        let value = |field| match field {
-            Field::RetryAfter => retry_after.clone().unwrap_or_default(),
-            Field::Limit => decision.limit().to_string(),
-            Field::Remaining => decision.remaining().to_string(),
-            Field::Scope => scope.as_str().to_owned(),
+        let burst = decision.limit().to_string();
+        // The message that explains `decision`: `usual` with `{limit}` as
+        // `usual_limit`, or the cannot-fit message, measured by the burst.
+        let explain = |usual: &Template, usual_limit: String| {
+            let (template, limit) = if decision.outcome() == Outcome::CannotFit {
+                (&self.cannot_fit, burst.clone())
+            } else {
+                (usual, usual_limit)
+            };
+            template.fill(|field| match field {
+                Field::RetryAfter => retry_after.clone().unwrap_or_default(),
+                Field::Limit => limit.clone(),
+                Field::Remaining => decision.remaining().to_string(),
+                Field::Scope => scope.as_str().to_owned(),
+            })
         };
         let mut out = String::with_capacity(192);
         match &self.shape {
@@ -256,7 +267,7 @@ impl ErrorBody {
                 out.push_str(r#","code":"#);
                 push_string(&mut out, code);
                 out.push_str(r#","message":"#);
-                push_string(&mut out, &self.message_for(decision, message).fill(value));
+                push_string(&mut out, &explain(message, burst.clone()));
                 out.push_str(r#","retry_after_seconds":"#);
                 // A decimal of digits and at most one point: a JSON number.
                 out.push_str(retry_after.as_deref().unwrap_or("null"));
@@ -276,12 +287,62 @@ impl ErrorBody {
                 out.push_str(r#","description":"#);
                 push_string(&mut out, description);
                 out.push_str(r#","details":"#);
-                push_string(&mut out, &self.message_for(decision, details).fill(value));
+                let rate = decision
+                    .refill_rate()
+                    .map_or_else(|| burst.clone(), |(requests, ns)| per_second(requests, ns));
+                push_string(&mut out, &explain(details, rate));
                 out.push_str(r#","req_id":"#);
                 push_string(&mut out, request_id);
             }
         }
         out.push_str("}}");
         out
+    }
+}
+
+/// `requests` per `ns` nanoseconds as requests per second: whole, or cut
+/// (never rounded up) to three significant digits, trailing zeros dropped.
+fn per_second(requests: u64, ns: u64) -> String {
+    const SIGNIFICANT: usize = 3;
+    let numerator = u128::from(requests) * 1_000_000_000;
+    let denominator = u128::from(ns);
+    let whole = numerator / denominator;
+    let mut rest = numerator % denominator;
+    let mut out = whole.to_string();
+    let mut significant = if whole == 0 { 0 } else { out.len() };
+    let mut decimals = String::new();
+    // Each digit ends the loop sooner: a rate is at least 1 per 2^64 ns, so
+    // at most 10 zeros lead the first significant digit.
+    while rest != 0 && significant < SIGNIFICANT {
+        rest *= 10;
+        let digit = rest / denominator;
+        rest %= denominator;
+        if significant > 0 || digit > 0 {
+            significant += 1;
+        }
+        decimals.push(char::from(b'0' + digit as u8));
+    }
+    let decimals = decimals.trim_end_matches('0');
+    if !decimals.is_empty() {
+        out.push('.');
+        out.push_str(decimals);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_per_second_are_cut_to_three_significant_digits() {
+        assert_eq!(per_second(3, 200_000_000), "15");
+        assert_eq!(per_second(1, 1), "1000000000");
+        assert_eq!(per_second(5, 3_000_000_000), "1.66");
+        assert_eq!(per_second(1, 3_000_000), "333");
+        assert_eq!(per_second(2, 1_000_000_001), "1.99");
+        assert_eq!(per_second(1, 2_000_000_000), "0.5");
+        assert_eq!(per_second(1, 86_400_000_000_000), "0.0000115");
+        assert_eq!(per_second(1, u64::MAX), "0.0000000000542");
     }
 }

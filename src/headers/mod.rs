@@ -4,6 +4,29 @@
 //! Rendering allocates strings; it runs once per response, off the check
 //! path. Wall-clock time enters only here (for `X-RateLimit-Reset`): the
 //! limiters themselves run on a monotonic timeline.
+//!
+//! # The IETF draft fields of a token bucket
+//!
+//! The draft (draft-ietf-httpapi-ratelimit-headers-10) describes a quota of
+//! `q` units per window of `w` seconds, and the current state as `r` units
+//! remaining and `t` seconds until the quota resets. A token bucket has no
+//! window: it refills continuously. [`RateLimitPolicy::from_quota`] therefore
+//! advertises what a client can observe of it:
+//!
+//! * `q` is the burst: the most a full bucket admits at once, and the most
+//!   `r` (the whole requests left in the bucket) can ever be;
+//! * `w` is the time an empty bucket takes to be full again, burst x
+//!   emission interval, plus the lockout if hammering can extend it, in whole
+//!   seconds rounded up (at least 1); `t`, the seconds until the bucket is
+//!   full again (rounded up), can never be more.
+//!
+//! So `r <= q` and `t <= w` hold in every `RateLimit` field rendered from a
+//! check, peek or refund of that quota, and `q / w` never overstates the
+//! rate. A 30/s bucket with a burst of 60 is `q=60;w=2`, not `q=30;w=1`
+//! (which a bucket reading `r=59;t=2` would contradict). The one exception
+//! is a reservation ([`Limiter::reserve`](crate::Limiter::reserve)): it
+//! borrows capacity for the requests it delays, so while they wait `r` is 0
+//! and `t` counts their delay too, and may exceed `w`.
 
 mod body;
 mod civil;
@@ -46,7 +69,10 @@ pub struct RateLimitPolicy {
 impl RateLimitPolicy {
     /// `quota` units per `window`; the window is written in whole seconds,
     /// rounded up (at least 1). The name must be printable ASCII (it is
-    /// written as a structured-field string).
+    /// written as a structured-field string). For a token bucket use
+    /// [`from_quota`](Self::from_quota). A [`SlidingWindow`](crate::SlidingWindow)
+    /// of `limit` per `window` is `new(name, limit, window)`; its `t` is the
+    /// time until its counts have slid out, which can be up to two windows.
     pub fn new(name: &str, quota: u64, window: Duration) -> Result<Self> {
         if !name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
             return Err(Error::InvalidPolicyName);
@@ -61,9 +87,24 @@ impl RateLimitPolicy {
         })
     }
 
-    /// The policy of a token-bucket [`Quota`]: its count per its period.
+    /// The policy of a token-bucket [`Quota`]: its burst per the time an
+    /// empty bucket takes to refill (lockout included), so the `RateLimit`
+    /// field's `r` and `t` stay within `q` and `w` (see the module docs).
+    ///
+    /// ```
+    /// use floodgate::{Quota, RateLimitPolicy};
+    /// use std::time::Duration;
+    ///
+    /// // GenieOS per-key: 30/s with bursts of 60 refills in 2 s.
+    /// let key = Quota::per_second(30)?.with_burst(60)?;
+    /// assert_eq!(RateLimitPolicy::from_quota("key", &key)?.field(), r#""key";q=60;w=2"#);
+    /// let hourly = Quota::per_hour(100)?.with_burst(10)?; // 36 s per request
+    /// assert_eq!(RateLimitPolicy::from_quota("h", &hourly)?.field(), r#""h";q=10;w=360"#);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
     pub fn from_quota(name: &str, quota: &Quota) -> Result<Self> {
-        Self::new(name, quota.count(), quota.period())
+        let refill = Duration::from_nanos(quota.longest_refill_ns());
+        Self::new(name, quota.burst(), refill)
     }
 
     /// The `RateLimit-Policy` field value.

@@ -230,6 +230,8 @@ static void test_failed_create_leaves_null(void) {
         {{sizeof(fg_quota), 1, NS_PER_SECOND, 0, 0}, FG_STATUS_ZERO_BURST, "burst"},
         {{sizeof(fg_quota), 2 * NS_PER_SECOND, NS_PER_SECOND, 1, 0}, FG_STATUS_RATE_TOO_HIGH, "rate"},
         {{sizeof(fg_quota), 1, 86400 * NS_PER_SECOND, UINT64_MAX, 0}, FG_STATUS_BURST_TOO_LARGE, "burst"},
+        /* 1.00000006 ns per request, enforced as 1.03125 ns, would lose 3 %. */
+        {{sizeof(fg_quota), 999999937, NS_PER_SECOND, 1, 0}, FG_STATUS_INEXACT_RATE, "100 ppm"},
         {{0, 1, NS_PER_SECOND, 1, 0}, FG_STATUS_STRUCT_SIZE, "struct_size"},
     };
     size_t i;

@@ -1,6 +1,10 @@
 //! A plain reference model of one GCRA bucket, written independently of the
-//! engine: absolute time in u128 units of 1/count ns, no packing, no wrap.
-//! Property tests require the engine to make identical decisions.
+//! engine: absolute time in u128 units of 1/count ns (1/32 ns for a rate
+//! rounded to the documented tick), no packing, no wrap, timestamps past
+//! 2^64 included. Property tests require the engine to make identical
+//! decisions.
+
+use floodgate::MAX_TICKS_PER_NS;
 
 /// The numbers a decision reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +14,8 @@ pub struct Reported {
     pub remaining: u64,
     pub reset_after_ns: u64,
     pub retry_after_ns: u64,
+    /// How long an admitted reservation waits; 0 for everything else.
+    pub delay_ns: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +37,27 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// Units of time this model counts in: 1/count ns.
+    /// Whether the rate needs a tick finer than the engine's documented
+    /// finest, 1/[`MAX_TICKS_PER_NS`] ns: the interval is then rounded up to
+    /// whole ticks of that size.
+    fn rounded(&self) -> bool {
+        self.count / gcd(self.count, self.period_ns) > MAX_TICKS_PER_NS
+    }
+    /// Units of time this model counts in: 1/count ns, or 1/32 ns when rounded.
     fn units_per_ns(&self) -> u128 {
-        self.count.into()
+        if self.rounded() {
+            MAX_TICKS_PER_NS.into()
+        } else {
+            self.count.into()
+        }
     }
     /// One request's interval in those units.
     fn interval(&self) -> u128 {
-        self.period_ns.into()
+        if self.rounded() {
+            (u128::from(self.period_ns) * u128::from(MAX_TICKS_PER_NS)).div_ceil(self.count.into())
+        } else {
+            self.period_ns.into()
+        }
     }
     fn capacity(&self) -> u128 {
         self.interval() * u128::from(self.burst)
@@ -46,9 +66,14 @@ impl Rate {
         u128::from(self.lockout_ns) * self.units_per_ns()
     }
     /// Ticks are the engine's documented resolution: 1/k ns with
-    /// k = count / gcd(count, period); fractions round up to whole ticks.
+    /// k = count / gcd(count, period), or 1/32 ns when rounded; fractions
+    /// round up to whole ticks.
     fn units_per_tick(&self) -> u128 {
-        gcd(self.count, self.period_ns).into()
+        if self.rounded() {
+            1
+        } else {
+            gcd(self.count, self.period_ns).into()
+        }
     }
 }
 
@@ -63,8 +88,8 @@ impl Bucket {
         Self { rate, tat: None }
     }
 
-    fn debt(&self, now_ns: u64) -> u128 {
-        let now = u128::from(now_ns) * self.rate.units_per_ns();
+    fn debt(&self, now_ns: u128) -> u128 {
+        let now = now_ns * self.rate.units_per_ns();
         self.tat.map_or(0, |tat| tat.saturating_sub(now))
     }
 
@@ -79,10 +104,11 @@ impl Bucket {
             remaining: (self.rate.capacity().saturating_sub(debt) / self.rate.interval()) as u64,
             reset_after_ns: self.ns_up(debt),
             retry_after_ns: self.ns_up(retry),
+            delay_ns: 0,
         }
     }
 
-    pub fn check(&mut self, cost: u64, now_ns: u64) -> Reported {
+    pub fn check(&mut self, cost: u64, now_ns: u128) -> Reported {
         let debt = self.debt(now_ns);
         if cost > self.rate.burst {
             return self.report(Verdict::CannotFit, debt, 0);
@@ -90,13 +116,13 @@ impl Bucket {
         let need = u128::from(cost) * self.rate.interval();
         if debt + need <= self.rate.capacity() {
             if cost > 0 {
-                self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + debt + need);
+                self.tat = Some(now_ns * self.rate.units_per_ns() + debt + need);
             }
             self.report(Verdict::Admitted, debt + need, 0)
         } else if self.rate.lockout_ns > 0 {
             // a denied request is charged, up to burst + lockout
             let charged = debt.max((debt + need).min(self.rate.capacity() + self.rate.lockout()));
-            self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + charged);
+            self.tat = Some(now_ns * self.rate.units_per_ns() + charged);
             self.report(
                 Verdict::Denied,
                 charged,
@@ -108,7 +134,7 @@ impl Bucket {
     }
 
     /// Admits now, or later within `max_wait_ns` by reserving capacity.
-    pub fn reserve(&mut self, cost: u64, max_wait_ns: u64, now_ns: u64) -> Reported {
+    pub fn reserve(&mut self, cost: u64, max_wait_ns: u64, now_ns: u128) -> Reported {
         let debt = self.debt(now_ns);
         let need = u128::from(cost) * self.rate.interval();
         if cost == 0 || cost > self.rate.burst || debt + need <= self.rate.capacity() {
@@ -117,9 +143,9 @@ impl Bucket {
         let late = debt + need - self.rate.capacity();
         let max_wait = u128::from(max_wait_ns) * self.rate.units_per_ns();
         if late <= max_wait {
-            self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + debt + need);
+            self.tat = Some(now_ns * self.rate.units_per_ns() + debt + need);
             Reported {
-                retry_after_ns: 0,
+                delay_ns: self.ns_up(late),
                 ..self.report(Verdict::Admitted, debt + need, 0)
             }
         } else {
@@ -127,25 +153,25 @@ impl Bucket {
         }
     }
 
-    pub fn refund(&mut self, amount: u64, now_ns: u64) -> Reported {
+    pub fn refund(&mut self, amount: u64, now_ns: u128) -> Reported {
         let debt = self.debt(now_ns);
         if debt > 0 && amount > 0 {
             let left = debt.saturating_sub(u128::from(amount) * self.rate.interval());
-            self.tat = Some(u128::from(now_ns) * self.rate.units_per_ns() + left);
+            self.tat = Some(now_ns * self.rate.units_per_ns() + left);
         }
         self.check(0, now_ns)
     }
 
     /// Requests in use carry over, rounded up to the new rate's tick, capped
     /// at the new burst.
-    pub fn reconfigure(&mut self, rate: Rate, now_ns: u64) {
+    pub fn reconfigure(&mut self, rate: Rate, now_ns: u128) {
         let debt = self.debt(now_ns);
         // debt / old interval requests, each worth the new interval
         let exact_units = debt * rate.interval();
         let per_tick = rate.units_per_tick() * self.rate.interval();
         let kept = (exact_units.div_ceil(per_tick) * rate.units_per_tick()).min(rate.capacity());
         self.rate = rate;
-        self.tat = Some(u128::from(now_ns) * rate.units_per_ns() + kept);
+        self.tat = Some(now_ns * rate.units_per_ns() + kept);
     }
 }
 

@@ -78,7 +78,8 @@ impl PyRateLimitPolicy {
             .map_err(engine_error)
     }
 
-    /// The policy of a token-bucket Quota: its count per its period.
+    /// The policy of a token-bucket Quota: its burst per the time an empty
+    /// bucket takes to refill (lockout included), so `r <= q` and `t <= w`.
     #[staticmethod]
     fn from_quota(name: &str, quota: &Bound<'_, PyQuota>) -> PyResult<Self> {
         RateLimitPolicy::from_quota(name, &quota.get().0)

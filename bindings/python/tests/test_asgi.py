@@ -222,7 +222,7 @@ def test_draft_ratelimit_fields_and_workspace_body():
         scope_name="workspace",
     )
     (denied,) = get_many(app, 1)
-    assert denied.headers["ratelimit-policy"] == '"key";q=30;w=1'
+    assert denied.headers["ratelimit-policy"] == '"key";q=60;w=2'
     assert denied.headers["ratelimit"] == '"key";r=0;t=2'
     assert denied.headers["retry-after"] == "0.034"
     assert denied.headers["x-ratelimit-scope"] == "workspace"
