@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test floodgate has, on a fresh machine: formatting, lints, unit,
 # integration and doc tests (the C/C++ ABI tests under valgrind among them),
+# the Rust test binaries again under valgrind memcheck,
 # the loom model checks, and the Python and Node packages' suites.
 # It installs what it needs (valgrind from Debian, a Python venv, npm packages).
 set -euo pipefail
@@ -31,6 +32,9 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 step "unit, integration and doc tests"
 cargo test --quiet
+
+step "rust test binaries under valgrind memcheck"
+scripts/valgrind-rust-tests.sh
 
 step "loom model checks"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \

@@ -59,9 +59,14 @@ fn manual_clock_ticking_underneath_never_over_admits() {
             let (limiter, stop, admitted_units) = (&limiter, &stop, &admitted_units);
             scope.spawn(move || {
                 let cost = worker % 3 + 1;
-                while !stop.load(Ordering::Relaxed) {
+                loop {
+                    // Once the clock has stopped, drain: leave only when
+                    // this worker's cost no longer fits.
+                    let stopped = stop.load(Ordering::Acquire);
                     if limiter.check(cost).is_admitted() {
                         admitted_units.fetch_add(cost, Ordering::Relaxed);
+                    } else if stopped {
+                        break;
                     }
                 }
             });
@@ -70,16 +75,19 @@ fn manual_clock_ticking_underneath_never_over_admits() {
             clock.advance(Duration::from_millis(1));
             thread::yield_now();
         }
-        stop.store(true, Ordering::Relaxed);
+        // Release: a worker that sees the flag sees the clock's last value.
+        stop.store(true, Ordering::Release);
     });
     let admitted = admitted_units.load(Ordering::Relaxed);
     let limit = bound(&quota, clock.now_ns());
     assert!(admitted <= limit, "admitted {admitted}, bound {limit}");
-    // The threads spun the whole time: at least the first burst was taken.
+    // However the threads were scheduled, the cost-1 worker left only on a
+    // denial at the final time: the bucket that started full ended empty.
     assert!(
         admitted >= quota.burst(),
         "admitted {admitted}, bound {limit}"
     );
+    assert_eq!(limiter.peek().remaining(), 0);
 }
 
 #[test]
