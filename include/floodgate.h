@@ -2497,7 +2497,7 @@ fg_status fg_plans_check_at(const struct fg_plans *plans,
 /**
  * Replaces tier `tier`'s limits (`limits->name` is ignored). A limit can be
  * changed, not added or removed: keys keep their usage and workspaces their
- * counts.
+ * counts, converted as of now on the library's clock.
  *
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_SUCH_LAYER` (no such tier, or a
@@ -2510,6 +2510,20 @@ fg_status fg_plans_check_at(const struct fg_plans *plans,
 fg_status fg_plans_reconfigure_tier(const struct fg_plans *plans,
                                     uint32_t tier,
                                     const struct fg_tier *limits);
+
+/**
+ * `fg_plans_reconfigure_tier` with keys' usage converted as of `now_ns` on
+ * the caller's timeline (the one its `_at` checks use).
+ *
+ * Errors: as `fg_plans_reconfigure_tier`.
+ *
+ * # Safety
+ * As `fg_plans_reconfigure_tier`.
+ */
+fg_status fg_plans_reconfigure_tier_at(const struct fg_plans *plans,
+                                       uint32_t tier,
+                                       const struct fg_tier *limits,
+                                       uint64_t now_ns);
 
 /**
  * Fills `*out` with tier `tier`'s counts so far (zeros for an unlimited tier).

@@ -6,6 +6,7 @@ use super::decision::{scope_c_name, scope_code, FgDecision};
 use super::policy::{FgPolicyCounts, FgVerdict};
 use super::quota::FgQuota;
 use super::status::{guard, Failure, FgStatus};
+use crate::clock::Clock;
 use crate::plans::{Plans, PlansBuilder, TierId, TierLimits};
 use crate::policy::Verdict;
 use std::time::Duration;
@@ -377,7 +378,7 @@ pub unsafe extern "C" fn fg_plans_check_at(
 
 /// Replaces tier `tier`'s limits (`limits->name` is ignored). A limit can be
 /// changed, not added or removed: keys keep their usage and workspaces their
-/// counts.
+/// counts, converted as of now on the library's clock.
 ///
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_SUCH_LAYER` (no such tier, or a
@@ -392,7 +393,48 @@ pub unsafe extern "C" fn fg_plans_reconfigure_tier(
     tier: u32,
     limits: *const FgTier,
 ) -> FgStatus {
-    guard("fg_plans_reconfigure_tier", || {
+    // SAFETY: the contract is `reconfigure_tier`'s.
+    unsafe { reconfigure_tier("fg_plans_reconfigure_tier", plans, tier, limits, None) }
+}
+
+/// `fg_plans_reconfigure_tier` with keys' usage converted as of `now_ns` on
+/// the caller's timeline (the one its `_at` checks use).
+///
+/// Errors: as `fg_plans_reconfigure_tier`.
+///
+/// # Safety
+/// As `fg_plans_reconfigure_tier`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_plans_reconfigure_tier_at(
+    plans: *const FgPlans,
+    tier: u32,
+    limits: *const FgTier,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `reconfigure_tier`'s.
+    unsafe {
+        reconfigure_tier(
+            "fg_plans_reconfigure_tier_at",
+            plans,
+            tier,
+            limits,
+            Some(now_ns),
+        )
+    }
+}
+
+/// Both reconfigurations: at `now_ns`, or now on the plans' clock.
+///
+/// # Safety
+/// As `fg_plans_reconfigure_tier`.
+unsafe fn reconfigure_tier(
+    function: &'static str,
+    plans: *const FgPlans,
+    tier: u32,
+    limits: *const FgTier,
+    now_ns: Option<u64>,
+) -> FgStatus {
+    guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let handle = unsafe { args::handle(plans, "plans") }?;
         // SAFETY: readable for its struct_size, by the contract.
@@ -400,7 +442,10 @@ pub unsafe extern "C" fn fg_plans_reconfigure_tier(
         // SAFETY: the quota readable, by the contract.
         let tier_limits = unsafe { self::limits(&tier_limits) }?;
         let tier = handle.tier_id(tier)?;
-        Ok(handle.plans.reconfigure_tier(tier, tier_limits)?)
+        let now_ns = now_ns.unwrap_or_else(|| handle.plans.clock().now_ns());
+        Ok(handle
+            .plans
+            .reconfigure_tier_at(tier, tier_limits, now_ns)?)
     })
 }
 

@@ -1418,10 +1418,15 @@ static void test_plans_custom(void) {
     memset(&limits, 0, sizeof limits);
     limits.struct_size = sizeof limits;
     limits.key_quota = &faster;
-    CHECK_STATUS(fg_plans_reconfigure_tier(plans, free_tier, &limits), FG_STATUS_OK);
+    /* On the checks' own timeline (time 0): k1's usage carries over. */
+    CHECK_STATUS(fg_plans_reconfigure_tier_at(plans, free_tier, &limits, 0), FG_STATUS_OK);
+    CHECK_STATUS(fg_plans_reconfigure_tier_at(NULL, free_tier, &limits, 0),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_plans_reconfigure_tier_at(plans, 2, &limits, 0), FG_STATUS_NO_SUCH_LAYER);
     CHECK_STATUS(plans_check(plans, free_tier, "k1", "w1", 1, &v), FG_STATUS_OK);
     CHECK(v.decision.admitted);
     CHECK_U64(v.decision.limit, 5);
+    CHECK_U64(v.decision.remaining, 2); /* 2 used before, 1 now, of 5 */
     CHECK_STATUS(fg_plans_reconfigure_tier(plans, team, &limits), FG_STATUS_NO_SUCH_LAYER);
     CHECK_STATUS(fg_plans_reconfigure_tier(plans, 2, &limits), FG_STATUS_NO_SUCH_LAYER);
     limits.key_quota = &broken;
