@@ -209,10 +209,16 @@ fn a_denial_moves_the_window_so_stale_checks_charge_the_real_one() {
         Forward(98),
         check(8),
     ];
-    let window =
-        SlidingWindow::with_clock(10, Duration::from_nanos(100), ManualClock::new()).unwrap();
+    let window_len = Duration::from_nanos(100);
+    let window = SlidingWindow::with_clock(10, window_len, ManualClock::new()).unwrap();
     replay(10, 100, 0, &steps, 1, |_, cost, now| {
         window.check_at(cost, now).is_admitted()
+    })
+    .unwrap();
+    let windows: KeyedWindows<u64, _> =
+        KeyedWindows::with_clock(10, window_len, 1, ManualClock::new()).unwrap();
+    replay(10, 100, 0, &steps, 1, |key, cost, now| {
+        windows.check_at(&key, cost, now).is_admitted()
     })
     .unwrap();
 }

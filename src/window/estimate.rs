@@ -292,26 +292,30 @@ mod tests {
 
     #[test]
     fn a_timestamp_any_windows_behind_reads_the_word_at_its_window_start() {
-        let mut word = WindowWord::EMPTY;
-        run(&mut word, 10, 100 * MINUTE + 5, 7);
+        let latest = (100 + (1 << 20)) * MINUTE + 5;
         for behind in [2, 3, 1_000, 1 << 20] {
-            let stale = (100 + (1 << 20)) * MINUTE - behind * MINUTE + 7;
-            let mut w = WindowWord::EMPTY;
-            run(&mut w, 10, (100 + (1 << 20)) * MINUTE + 5, 7);
-            let d = run(&mut w, 10, stale, 4);
+            let mut word = WindowWord::EMPTY;
+            run(&mut word, 10, latest, 7);
+            let stale = latest - 5 - behind * MINUTE + 7;
+            let d = run(&mut word, 10, stale, 4);
             assert_eq!(d.outcome(), Outcome::Denied, "{behind} windows behind");
-            // To the word's window, then to once the 7 weigh at most 6.
+            // To the word's window, through it, then until the 7 weigh 6.
             assert_eq!(
                 d.retry_after_ns(),
                 behind * MINUTE - 7 + MINUTE + MINUTE.div_ceil(7)
             );
-            assert!(run(&mut w, 10, stale, 3).is_admitted());
-            assert_eq!(w.view(100 + (1 << 20)).current, 10);
+            assert!(run(&mut word, 10, stale, 3).is_admitted());
+            assert_eq!(word.view(latest / MINUTE).current, 10);
         }
-        // A denial a window on stores the roll: a stale check then charges
-        // the new window, not the one the word was in.
+    }
+
+    #[test]
+    fn a_denial_a_window_on_moves_the_word_there() {
+        let mut word = WindowWord::EMPTY;
+        run(&mut word, 10, 100 * MINUTE + 5, 7);
         assert!(!run(&mut word, 10, 101 * MINUTE, 4).is_admitted());
         assert_eq!(word, WindowWord::new(101, 7, 0));
+        // A check stamped in window 100 now charges window 101.
         assert!(run(&mut word, 10, 100 * MINUTE, 3).is_admitted());
         assert_eq!(word, WindowWord::new(101, 7, 3));
     }
