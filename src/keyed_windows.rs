@@ -87,7 +87,9 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         self.check_at(key, cost, self.clock.now_ns())
     }
 
-    /// [`check`](Self::check) at a caller-supplied time.
+    /// [`check`](Self::check) at a caller-supplied time. A time behind the
+    /// latest one `key`'s window was given is decided at the start of that
+    /// latest one's window, as [`SlidingWindow::check_at`] does.
     pub fn check_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
         self.cells.with_key(key, |stored| {
             match self.cells.get_or_insert_with(stored, || self.new_window()) {

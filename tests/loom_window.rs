@@ -1,7 +1,8 @@
 //! Loom model checks of the sliding-window counter: checks and refunds
-//! racing on its one word, within a window and across a window boundary.
+//! racing on its one word, within a window, across a window boundary, and
+//! with timestamps behind the word's window.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=2 \
+//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
 //!       cargo test --release --test loom_window`
 #![cfg(loom)]
 
@@ -75,5 +76,45 @@ fn a_refund_racing_a_check_loses_neither() {
         // Checked before the refund it is denied, after it admitted.
         let expected = if checked.is_admitted() { 0 } else { 1 };
         assert_eq!(counter.peek_at(10).remaining(), expected);
+    });
+}
+
+#[test]
+fn a_stale_check_racing_a_current_one_charges_the_current_window() {
+    loom::model(|| {
+        let counter = window(2);
+        assert!(counter.check_at(2, 10).is_admitted());
+        let stale = {
+            let counter = counter.clone();
+            thread::spawn(move || counter.check_at(1, 10).is_admitted())
+        };
+        // Two windows on: the 2 have expired.
+        assert!(counter.check_at(1, 2 * WINDOW_NS + 10).is_admitted());
+        let stale = stale.join().unwrap();
+        // First, the stale check finds window 0 full. After the current
+        // one, it is two windows behind and charges window 2, which then
+        // holds both.
+        let expected = if stale { 0 } else { 1 };
+        assert_eq!(counter.peek_at(2 * WINDOW_NS + 10).remaining(), expected);
+    });
+}
+
+#[test]
+fn a_denial_moving_the_window_racing_a_stale_check_loses_neither() {
+    loom::model(|| {
+        let counter = window(2);
+        assert!(counter.check_at(1, 900).is_admitted());
+        let denied = {
+            let counter = counter.clone();
+            // 100 ns into window 1 the 1 weighs 0.9: 2 more do not fit, but
+            // the denial stores the word moved to window 1.
+            thread::spawn(move || counter.check_at(2, WINDOW_NS + 100).is_admitted())
+        };
+        // Before the move it is charged to window 0, after it to window 1.
+        let stale = counter.check_at(1, 950).is_admitted();
+        assert!(!denied.join().unwrap());
+        assert!(stale);
+        // Either way both requests still weigh: 1.8 or 0.9 + 1.
+        assert_eq!(counter.peek_at(WINDOW_NS + 100).remaining(), 0);
     });
 }

@@ -351,3 +351,55 @@ fn threads_together_never_exceed_the_limit() {
     assert_eq!(admitted, 1_000);
     assert_eq!(window.peek().remaining(), 0);
 }
+
+/// Admissions of `check` over `rounds` runs of `per_run` checks, the runs
+/// alternating between `now` and `now - stale`: a stale timestamp must read
+/// as the counter's own time, never as a fresh window.
+fn admitted_alternating(
+    now: u64,
+    stale: u64,
+    rounds: u64,
+    per_run: u64,
+    mut check: impl FnMut(u64) -> bool,
+) -> u64 {
+    let mut admitted = 0;
+    for round in 0..rounds {
+        let at = if round % 2 == 0 { now } else { now - stale };
+        admitted += (0..per_run).filter(|_| check(at)).count() as u64;
+    }
+    admitted
+}
+
+/// Measured before the fix: 50 of 50 admitted, every check one switch.
+#[test]
+fn alternating_a_timestamp_ten_windows_behind_admits_only_the_limit() {
+    let window_len = Duration::from_millis(100);
+    let now = 10 * SECOND;
+    let window = SlidingWindow::with_clock(10, window_len, ManualClock::new()).unwrap();
+    let sliding = admitted_alternating(now, SECOND, 50, 1, |at| {
+        window.check_at(1, at).is_admitted()
+    });
+    let keyed: KeyedWindows<u64, _> =
+        KeyedWindows::with_clock(10, window_len, 10, ManualClock::new()).unwrap();
+    let by_key = admitted_alternating(now, SECOND, 50, 1, |at| {
+        keyed.check_at(&7, 1, at).is_admitted()
+    });
+    assert_eq!([sliding, by_key], [10, 10]);
+}
+
+/// Measured before the fix: 2,400, a full 600 on every switch.
+#[test]
+fn a_timestamp_two_minutes_stale_on_600_a_minute_admits_only_the_limit() {
+    let minute = Duration::from_secs(60);
+    let now = 10 * MINUTE;
+    let window = SlidingWindow::with_clock(600, minute, ManualClock::new()).unwrap();
+    let sliding = admitted_alternating(now, 2 * MINUTE, 4, 700, |at| {
+        window.check_at(1, at).is_admitted()
+    });
+    let keyed: KeyedWindows<str, _> =
+        KeyedWindows::with_clock(600, minute, 10, ManualClock::new()).unwrap();
+    let by_key = admitted_alternating(now, 2 * MINUTE, 4, 700, |at| {
+        keyed.check_at("ws_1", 1, at).unwrap().is_admitted()
+    });
+    assert_eq!([sliding, by_key], [600, 600]);
+}

@@ -7,11 +7,18 @@
 //! still overlaps. A request of `cost` is admitted when the estimate plus the
 //! cost is at most the limit. Everything is compared multiplied by `W`, in
 //! 128-bit integers, so no fraction is ever rounded.
+//!
+//! A timestamp behind the word's window is read at the start of the word's
+//! window: the counts as they stand, the previous one at full weight, which
+//! is the most the estimate is anywhere in that window, and a charge goes to
+//! the word's window. The word's window is the latest the counter has seen,
+//! so a stale timestamp decides as the counter's own time would, or denies
+//! more. Its waits count from the caller's now, saturating at `u64::MAX` ns.
 
 use super::word::{View, WindowWord};
 use crate::decision::{Decision, Outcome};
 
-/// A decision and, when it charges or refunds, the word to store.
+/// A decision and, when it changes the word, the word to store.
 pub(crate) struct Evaluation {
     pub(crate) decision: Decision,
     pub(crate) next: Option<WindowWord>,
@@ -22,7 +29,7 @@ struct Position {
     index: u64,
     elapsed: u64,
     /// Ns from the caller's now to this position (nonzero only when now was
-    /// one window behind the word, see `View::behind`).
+    /// behind the word's window, see `View::behind`), saturating.
     ahead_of_now: u64,
 }
 
@@ -30,12 +37,13 @@ fn locate(word: WindowWord, window_ns: u64, now_ns: u64) -> (View, Position) {
     let index = now_ns / window_ns;
     let elapsed = now_ns % window_ns;
     let view = word.view(index);
-    let position = if view.behind {
+    let position = if view.behind > 0 {
+        let ahead = u128::from(view.behind) * u128::from(window_ns) - u128::from(elapsed);
         Position {
             // Only the index's low bits are stored: modular on purpose.
-            index: index.wrapping_add(1),
+            index: index.wrapping_add(view.behind),
             elapsed: 0,
-            ahead_of_now: window_ns - elapsed,
+            ahead_of_now: u64::try_from(ahead).unwrap_or(u64::MAX),
         }
     } else {
         Position {
@@ -45,6 +53,14 @@ fn locate(word: WindowWord, window_ns: u64, now_ns: u64) -> (View, Position) {
         }
     };
     (view, position)
+}
+
+/// The word holding `previous` and `current` in `at`'s window, when it
+/// differs from `word`: stored even when nothing is charged, so that the
+/// word's window keeps up with the latest timestamp (see `word.rs`).
+fn store(word: WindowWord, at: &Position, previous: u64, current: u64) -> Option<WindowWord> {
+    let next = WindowWord::new(at.index, previous, current);
+    (next != word).then_some(next)
 }
 
 /// The estimate times `W`: `current * W + previous * (W - elapsed)`.
@@ -76,21 +92,20 @@ pub(crate) fn evaluate(
                 view.current,
                 0,
             ),
-            next: None,
+            next: store(word, &at, view.previous, view.current),
         };
     }
     let need = u128::from(cost) * u128::from(window_ns);
     if used + need <= capacity {
         // The estimate includes `current`, so current + cost <= limit <= MAX_COUNT.
         let charged = view.current + cost;
-        let decision = report(Outcome::Admitted, limit, window_ns, &view, &at, charged, 0);
-        let next = WindowWord::new(at.index, view.previous, charged);
         Evaluation {
-            decision,
-            next: (cost > 0 && next != word).then_some(next),
+            decision: report(Outcome::Admitted, limit, window_ns, &view, &at, charged, 0),
+            next: store(word, &at, view.previous, charged),
         }
     } else {
-        let wait = at.ahead_of_now + wait_until_fits(&view, limit, window_ns, at.elapsed, cost);
+        let wait = (at.ahead_of_now)
+            .saturating_add(wait_until_fits(&view, limit, window_ns, at.elapsed, cost));
         Evaluation {
             decision: report(
                 Outcome::Denied,
@@ -101,7 +116,7 @@ pub(crate) fn evaluate(
                 view.current,
                 wait,
             ),
-            next: None,
+            next: store(word, &at, view.previous, view.current),
         }
     }
 }
@@ -123,7 +138,6 @@ pub(crate) fn refund(
         current: view.current - from_current,
         behind: view.behind,
     };
-    let changed = from_current + from_previous > 0;
     Evaluation {
         decision: report(
             Outcome::Admitted,
@@ -134,7 +148,7 @@ pub(crate) fn refund(
             refunded.current,
             0,
         ),
-        next: changed.then(|| WindowWord::new(at.index, refunded.previous, refunded.current)),
+        next: store(word, &at, refunded.previous, refunded.current),
     }
 }
 
@@ -166,7 +180,7 @@ fn report(
         outcome,
         limit,
         remaining,
-        at.ahead_of_now + until_empty,
+        at.ahead_of_now.saturating_add(until_empty),
         retry_after_ns,
     )
 }
@@ -277,10 +291,57 @@ mod tests {
     }
 
     #[test]
+    fn a_timestamp_any_windows_behind_reads_the_word_at_its_window_start() {
+        let latest = (100 + (1 << 20)) * MINUTE + 5;
+        for behind in [2, 3, 1_000, 1 << 20] {
+            let mut word = WindowWord::EMPTY;
+            run(&mut word, 10, latest, 7);
+            let stale = latest - 5 - behind * MINUTE + 7;
+            let d = run(&mut word, 10, stale, 4);
+            assert_eq!(d.outcome(), Outcome::Denied, "{behind} windows behind");
+            // To the word's window, through it, then until the 7 weigh 6.
+            assert_eq!(
+                d.retry_after_ns(),
+                behind * MINUTE - 7 + MINUTE + MINUTE.div_ceil(7)
+            );
+            assert!(run(&mut word, 10, stale, 3).is_admitted());
+            assert_eq!(word.view(latest / MINUTE).current, 10);
+        }
+    }
+
+    #[test]
+    fn a_denial_a_window_on_moves_the_word_there() {
+        let mut word = WindowWord::EMPTY;
+        run(&mut word, 10, 100 * MINUTE + 5, 7);
+        assert!(!run(&mut word, 10, 101 * MINUTE, 4).is_admitted());
+        assert_eq!(word, WindowWord::new(101, 7, 0));
+        // A check stamped in window 100 now charges window 101.
+        assert!(run(&mut word, 10, 100 * MINUTE, 3).is_admitted());
+        assert_eq!(word, WindowWord::new(101, 7, 3));
+    }
+
+    #[test]
+    fn waits_from_far_behind_saturate() {
+        // The longest window: three windows to the word's, two more after.
+        let window_ns = 1 << 62;
+        let word = evaluate(WindowWord::EMPTY, 1, window_ns, 3 * window_ns, 1).next;
+        let d = evaluate(word.unwrap(), 1, window_ns, 0, 1).decision;
+        assert_eq!(d.outcome(), Outcome::Denied);
+        assert_eq!(
+            (d.retry_after_ns(), d.reset_after_ns()),
+            (u64::MAX, u64::MAX)
+        );
+    }
+
+    #[test]
     fn cost_above_limit_cannot_fit() {
-        let e = evaluate(WindowWord::EMPTY, 5, MINUTE, 0, 6);
+        let word = WindowWord::new(0, 1, 2);
+        let e = evaluate(word, 5, MINUTE, 0, 6);
         assert_eq!(e.decision.outcome(), Outcome::CannotFit);
         assert!(e.next.is_none());
+        // A window later it still charges nothing, but moves the word on.
+        let e = evaluate(word, 5, MINUTE, MINUTE, 6);
+        assert_eq!(e.next, Some(WindowWord::new(1, 2, 0)));
     }
 
     #[test]
@@ -291,6 +352,7 @@ mod tests {
         let e = refund(word, 10, MINUTE, MINUTE, 5);
         let view = e.next.unwrap().view(1);
         assert_eq!((view.previous, view.current), (4, 0));
-        assert!(refund(WindowWord::EMPTY, 10, MINUTE, 0, 3).next.is_none());
+        let empty_now = WindowWord::new(0, 0, 0);
+        assert!(refund(empty_now, 10, MINUTE, 0, 3).next.is_none());
     }
 }

@@ -35,6 +35,29 @@
 //! 0.5x and 0.8x rows). Bursts right after idle minutes are the shape that
 //! approaches the `2 * limit` worst case; use a token bucket
 //! ([`Limiter`](crate::Limiter)) where that matters.
+//!
+//! # Timestamps out of order
+//!
+//! A counter only knows the timestamps it is given: its time is the latest a
+//! check or refund has given it, and the window it counts in never moves
+//! back. A timestamp behind that window, by any number of windows up to
+//! 2^20 (another core's clock, a request stamped when it was queued), is
+//! read at the start of the counter's window: the counts as they stand, the
+//! previous window's at full weight. It may deny what the counter's own time
+//! would admit, never the reverse, and what it admits is charged to the
+//! counter's window. The bounds above therefore hold for the requests placed
+//! at the time they were decided, however stale their timestamps
+//! (`tests/window_model.rs`). A denied stale check's `retry_after`, and
+//! every stale check's `reset_after`, count from the stale timestamp.
+//!
+//! The window is kept modulo 2^21 windows, so "behind" is a signed
+//! half-range. A timestamp more than 2^20 windows behind (12 days of 1 s
+//! windows, 2 years of 1 min windows) reads as ahead of the counter, whose
+//! counts have then expired. The other way round, a counter left untouched
+//! for 2^20 windows or more (then again after every further 2^21) reads as
+//! ahead of now: its old counts stand, in its old window, until now catches
+//! up with that window, at most 2^20 windows later. That can only deny,
+//! never admit.
 
 mod estimate;
 mod word;
@@ -186,7 +209,10 @@ impl<C: Clock> SlidingWindow<C> {
         self.check_at(cost, self.clock.now_ns())
     }
 
-    /// [`check`](Self::check) at a caller-supplied time on this counter's timeline.
+    /// [`check`](Self::check) at a caller-supplied time on this counter's
+    /// timeline. A time behind the latest one given is decided at the start
+    /// of the latest one's window (see [Timestamps out of
+    /// order](self#timestamps-out-of-order)).
     ///
     /// ```
     /// # use floodgate::SlidingWindow;
