@@ -12,6 +12,17 @@ let live = 0;
 /** The getter through which a Policy reads a layer's live native handle. */
 const HANDLE = Symbol('floodgate.handle');
 
+/**
+ * A handle is an address in this thread's process memory, and the structured
+ * clone that carries workerData and postMessage copies only own enumerable
+ * fields: a limiter would arrive as an empty object. This field's value (a
+ * symbol) cannot be cloned, so sending an owner fails at once with a
+ * DataCloneError that carries this text.
+ */
+const NOT_CLONEABLE = Symbol(
+  'floodgate objects cannot be sent to another thread (workerData, postMessage): create the limiter in the thread that uses it',
+);
+
 const registry = new FinalizationRegistry(({ pointer, free }) => {
   live -= 1;
   free(pointer);
@@ -26,6 +37,9 @@ function adopt(owner, pointer, free, token = owner) {
   // The held value must not reference `owner`, or it could never be collected.
   registry.register(owner, { pointer, free }, token);
   live += 1;
+  if (!Object.hasOwn(owner, 'threadBound')) {
+    Object.defineProperty(owner, 'threadBound', { value: NOT_CLONEABLE, enumerable: true });
+  }
 }
 
 /** Frees `pointer` now and cancels its finalizer (registered under `token`). */
