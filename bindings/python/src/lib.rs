@@ -5,6 +5,7 @@ mod args;
 mod clock;
 mod decision;
 mod errors;
+mod gil;
 mod headers;
 mod inflight;
 mod keyed;

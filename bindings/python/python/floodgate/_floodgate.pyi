@@ -34,13 +34,16 @@ _Seconds = int | float | datetime.timedelta
 _Key = str | bytes | int
 """A keyed limit's key. A str is the key of its UTF-8 bytes (so "k" and b"k"
 are one key); ints, 0 to 2**64 - 1, are keys of their own kind (7 and "7"
-differ). Byte keys must be 1 to 4096 bytes (ValueError otherwise); any
+differ). Byte keys must be 1 to 4096 bytes (FloodgateError otherwise); any
 other type, bool included, raises TypeError."""
 _FullTable = Literal["deny", "admit", "overflow"]
 _Jitter = Literal["none", "equal", "full"]
 
 class FloodgateError(ValueError):
-    """An argument floodgate refused; the call changed no state."""
+    """An argument floodgate refused (out of range: a negative cost, an empty
+    or oversized key...); every such argument raises it, with the library's
+    message. A wrong type (bool included) raises TypeError. The call changed
+    no state."""
 
 @final
 class Quota:
