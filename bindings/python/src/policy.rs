@@ -218,6 +218,13 @@ impl PyPolicy {
             .collect()
     }
 
+    /// Per layer, in the order keys are listed: whether it takes a key
+    /// (a keyed limit) or None (a Limiter or SlidingWindow).
+    #[getter]
+    fn keyed(&self) -> Vec<bool> {
+        self.layers.iter().map(|layer| layer.keyed).collect()
+    }
+
     fn __len__(&self) -> usize {
         self.layers.len()
     }
