@@ -137,10 +137,14 @@ fn type_error(value: &Bound<'_, PyAny>, name: &str, expected: &str) -> PyErr {
 /// A key of a keyed limiter: `str` (its UTF-8 bytes, borrowed from the
 /// string), `bytes`, or an int in `0..2**64`. A str and the bytes of its
 /// UTF-8 encoding are one key; ints are keys of their own kind. Empty and
-/// oversized byte keys are the engine's to refuse.
+/// oversized byte keys are the engine's to refuse; a str with a lone
+/// surrogate has no UTF-8 bytes, and is out of range like them.
 pub(crate) fn key<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Key<'a>> {
     if let Ok(text) = value.cast::<PyString>() {
-        return Ok(Key::Bytes(text.to_str()?.as_bytes()));
+        let utf8 = text.to_str().map_err(|_| {
+            FloodgateError::new_err("key must be valid Unicode: a lone surrogate has no UTF-8 form")
+        })?;
+        return Ok(Key::Bytes(utf8.as_bytes()));
     }
     if let Ok(bytes) = value.cast::<PyBytes>() {
         return Ok(Key::Bytes(bytes.as_bytes()));

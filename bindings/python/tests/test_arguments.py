@@ -41,6 +41,8 @@ def test_a_bool_is_not_a_cost(flag):
         pytest.param(lambda: KeyedLimiter(HOBBY, capacity=8).check(-1), id="negative key"),
         pytest.param(lambda: KeyedLimiter(HOBBY, capacity=8).check(""), id="empty key"),
         pytest.param(lambda: KeyedLimiter(HOBBY, capacity=8).check("k" * 4097), id="4,097-byte key"),
+        pytest.param(lambda: KeyedLimiter(HOBBY, capacity=8).check("\ud800"), id="lone surrogate"),
+        pytest.param(lambda: Plans.genieos().check("hobby", "\udfff", 1), id="lone surrogate plan key"),
         pytest.param(lambda: KeyedLimiter(HOBBY, capacity=8, on_full="drop"), id="unknown on_full"),
         pytest.param(lambda: Quota.per_second(0), id="zero count"),
         pytest.param(lambda: SlidingWindow(5, -1.0), id="negative window"),
