@@ -144,3 +144,14 @@ def test_bad_options_are_refused_up_front():
         RateLimitMiddleware(served, limiter, fallback_key="ip")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         RateLimitMiddleware(served, limiter, on_error=True)  # type: ignore[arg-type]
+
+
+def test_a_global_limiter_charges_every_request_even_without_a_client_address():
+    limiter = Limiter(HOBBY, clock=ManualClock())
+    app = RateLimitMiddleware(served, limiter, key=header("x-api-key"))
+    assert request(app, client=None)[0] == 200
+    assert limiter.peek().remaining == 59
+    strict = RateLimitMiddleware(served, limiter, key=header("x-api-key"), on_bad_key="reject")
+    assert request(strict)[0] == 400, "reject: a request without a key is refused"
+    assert request(strict, [(b"x-api-key", b"k")])[0] == 200
+    assert limiter.peek().remaining == 58

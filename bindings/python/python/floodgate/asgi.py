@@ -179,8 +179,9 @@ class RateLimitMiddleware:
     * a :class:`floodgate.Policy`: ``keys`` picks one key per layer, every
       layer must admit, and ``X-RateLimit-Scope`` names the layer that
       decided (``key``, ``workspace``...);
-    * a :class:`floodgate.Limiter`: one bucket shared by every limited
-      request, a global cap (``key`` then only decides who is limited);
+    * a :class:`floodgate.Limiter`: one bucket shared by every request, a
+      global cap (``key`` then only matters with ``on_bad_key="reject"``,
+      which refuses requests without a usable one);
     * a :class:`floodgate.Plans`: ``plan`` gives each request its
       ``(tier, api_key, workspace)`` and ``X-RateLimit-Scope`` is ``key`` or
       ``workspace``.
@@ -384,12 +385,15 @@ class RateLimitMiddleware:
             ]
             verdict = limiter.check(keys, self._cost(scope))
             return verdict.decision, verdict.scope
-        key = self._repair(self._attempt(self.key, scope), scope)
         if isinstance(limiter, KeyedLimiter):
+            key = self._repair(self._attempt(self.key, scope), scope)
             suspended = self._suspended(key)
             if suspended is not None:
                 return suspended
             return limiter.check(key, self._cost(scope)), self.scope_name
+        # One bucket for all: a key is needed only to refuse requests without one.
+        if self.on_bad_key == "reject":
+            self._repair(self._attempt(self.key, scope), scope)
         return limiter.check(self._cost(scope)), self.scope_name
 
     def _suspended(self, key: Key) -> tuple[Decision, str] | None:
