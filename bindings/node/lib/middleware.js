@@ -114,7 +114,15 @@ function settings(opts) {
   const onBadKey = o.onBadKey ?? 'fallback';
   if (!ON_BAD_KEY.has(onBadKey)) throw new TypeError(`onBadKey must be 'fallback' or 'reject', got ${describe(onBadKey)}`);
   const fallbackOf = ensureFunction(o.fallbackKey ?? keys.ip, 'fallbackKey');
-  const onError = o.onError === undefined ? () => {} : ensureFunction(o.onError, 'onError');
+  const hook = o.onError === undefined ? null : ensureFunction(o.onError, 'onError');
+  /** Tells onError; a hook that throws must not make the middleware throw. */
+  const onError = (error, req) => {
+    try {
+      hook?.(error, req);
+    } catch {
+      // Nothing left to tell: the request is answered all the same.
+    }
+  };
   /** `pick(req)`, or undefined (reported) if it throws. */
   const attempt = (pick, req) => {
     try {

@@ -124,3 +124,21 @@ test('fastifyHook: a bad key falls back; with reject it answers 400 through the 
   assert.equal(refused.state.status, 400);
   assert.equal(JSON.parse(refused.state.body).error.code, 'invalid_key');
 });
+
+test('an onError hook that throws changes nothing', () => {
+  const perKey = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 8 });
+  const onError = () => {
+    throw new Error('logging is down');
+  };
+  const key = () => {
+    throw new Error('no key store');
+  };
+  const answered = (guard) => {
+    const res = { statusCode: 200, setHeader() {}, end() {} };
+    guard({ headers: {}, socket: { remoteAddress: '10.0.0.2' } }, res);
+    return res.statusCode;
+  };
+  assert.equal(answered(rateLimit({ limiter: perKey, key, onError })), 200);
+  assert.equal(perKey.peek('10.0.0.2').remaining, 59);
+  assert.equal(answered(rateLimit({ limiter: perKey, key: () => 'k', cost: () => { throw new Error('no cost'); }, onError })), 400);
+});

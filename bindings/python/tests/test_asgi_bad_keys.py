@@ -155,3 +155,18 @@ def test_a_global_limiter_charges_every_request_even_without_a_client_address():
     assert request(strict)[0] == 400, "reject: a request without a key is refused"
     assert request(strict, [(b"x-api-key", b"k")])[0] == 200
     assert limiter.peek().remaining == 58
+
+
+def test_an_on_error_hook_that_raises_changes_nothing():
+    def hook(error, scope):
+        raise RuntimeError("logging is down")
+
+    def broken(scope):
+        raise LookupError("no key store")
+
+    limiter = KeyedLimiter(HOBBY, clock=ManualClock())
+    app = RateLimitMiddleware(served, limiter, key=broken, on_error=hook)
+    assert request(app)[0] == 200
+    assert limiter.peek(CLIENT).remaining == 59
+    failing = RateLimitMiddleware(served, limiter, cost=lambda scope: 1 // 0, on_error=hook)
+    assert request(failing)[0] == 400

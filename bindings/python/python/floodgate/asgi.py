@@ -291,7 +291,7 @@ class RateLimitMiddleware:
             answer = self._answer(scope)
         except _NoUsableKey:
             answer = _refusal(scope, "invalid_key", "The request has no usable key.")
-        except Exception as error:  # noqa: BLE001 - the request gets a 400, on_error the error
+        except Exception as error:  # any failure: the request gets a 400, on_error the error
             self._report(error, scope)
             answer = _refusal(scope, "invalid_request", "The request could not be checked against its rate limit.")
         if isinstance(answer, _Response):
@@ -327,14 +327,19 @@ class RateLimitMiddleware:
         return fields
 
     def _report(self, error: Exception, scope: Scope) -> None:
-        if self.on_error is not None:
+        """Tells on_error; a hook that raises must not make the middleware raise."""
+        if self.on_error is None:
+            return
+        try:
             self.on_error(error, scope)
+        except Exception:  # nothing left to tell: the request is answered all the same
+            pass
 
     def _attempt(self, pick: Callable[[Scope], Any], scope: Scope) -> Any:
         """``pick(scope)``, or None (reported) if it raises."""
         try:
             return pick(scope)
-        except Exception as error:  # noqa: BLE001 - a key function that raises is a missing key
+        except Exception as error:  # a key function that raises is a missing key
             self._report(error, scope)
             return None
 
