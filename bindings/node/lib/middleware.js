@@ -148,7 +148,9 @@ function settings(opts) {
       const plan = attempt(planOf, req);
       // Without a plan there is no tier to charge: refused, never unlimited.
       if (!Array.isArray(plan) || plan.length !== 3) {
-        if (plan !== null && plan !== undefined) onError(new TypeError(`plan(req) must return [tier, key, workspace], got ${describe(plan)}`), req);
+        if (plan !== null && plan !== undefined) {
+          onError(new TypeError(`plan(req) must return [tier, key, workspace], got ${describe(plan)}`), req);
+        }
         throw new NoUsableKey();
       }
       const decision = plans.check(plan[0], repair(plan[1], req, true), repair(plan[2], req, true), cost);

@@ -111,7 +111,8 @@ function stopServer(child) {
 }
 
 for (const kind of ['http', 'express', 'fastify']) {
-  test(`fuzz ${kind}: ${REQUESTS} hostile requests, no 5xx, the server stays up and a normal key is limited exactly`, { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const name = `fuzz ${kind}: ${REQUESTS} hostile requests, no 5xx, the server stays up and a normal key is limited exactly`;
+  test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const { child, port, stderr } = await startServer(kind);
     t.after(() => stopServer(child));
     const rand = random(SEED);

@@ -13,7 +13,8 @@ const BOUND_BYTES = 300_000_000;
 const CHILD_TIMEOUT_MS = 180_000;
 
 for (const [kind, count] of [['keyed', 1_500], ['plans', 500]]) {
-  test(`${count} dropped ${kind === 'keyed' ? 'KeyedLimiters' : 'Plans.genieos()'} stay under 300 MB RSS`, { timeout: CHILD_TIMEOUT_MS + 10_000 }, (t) => {
+  const name = `${count} dropped ${kind === 'keyed' ? 'KeyedLimiters' : 'Plans.genieos()'} stay under 300 MB RSS`;
+  test(name, { timeout: CHILD_TIMEOUT_MS + 10_000 }, (t) => {
     const output = execFileSync(process.execPath, [path.join(__dirname, 'memory-child.js'), kind, String(count), String(BOUND_BYTES)], {
       encoding: 'utf8',
       timeout: CHILD_TIMEOUT_MS,
