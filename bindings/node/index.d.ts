@@ -400,6 +400,8 @@ export declare class Policy implements Disposable {
   check(keys: ReadonlyArray<Key | null | undefined>, cost?: U64, nowNs?: U64): PolicyDecision;
   /** The layers' scope names, in order. */
   readonly scopes: string[];
+  /** Per layer, in order, whether it takes a key (its entry in check's keys is not null). */
+  readonly keyed: boolean[];
   counters(): PolicyCounters;
   readonly closed: boolean;
   close(): void;
@@ -539,6 +541,16 @@ interface CommonRateLimitOptions<Req extends IncomingMessage> {
   requestId?: (req: Req) => string;
   /** Unix milliseconds for X-RateLimit-Reset; default Date.now. */
   now?: () => number;
+  /**
+   * A key problem (missing, empty, oversized, not well-formed, wrong type, or
+   * a key function that throws): 'fallback' (default) charges fallbackKey(req)
+   * in its place; 'reject' answers 400 with code invalid_key.
+   */
+  onBadKey?: 'fallback' | 'reject';
+  /** The key charged in place of a bad one; default keys.ip. A bad fallback key answers 400. */
+  fallbackKey?: (req: Req) => Key | null | undefined;
+  /** Told of each error the middleware absorbed (a key function that threw...); default none. */
+  onError?: (error: unknown, req: Req) => void;
 }
 
 export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
@@ -546,7 +558,7 @@ export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMes
   limiter: KeyedLimiter;
   policy?: undefined;
   plans?: undefined;
-  /** Default keys.ip; null or undefined leaves a request unlimited. */
+  /** Default keys.ip; null or undefined is a missing key (see onBadKey). */
   key?: (req: Req) => Key | null | undefined;
   /** X-RateLimit-Scope; default 'key'. */
   scope?: string;
@@ -556,7 +568,7 @@ export interface PolicyRateLimitOptions<Req extends IncomingMessage = IncomingMe
   policy: Policy;
   limiter?: undefined;
   plans?: undefined;
-  /** One key per layer (null for unkeyed layers); null leaves a request unlimited. */
+  /** One key per layer (null for unkeyed layers); null is every keyed layer's key missing (see onBadKey). */
   keys: (req: Req) => ReadonlyArray<Key | null | undefined> | null | undefined;
 }
 
@@ -564,7 +576,10 @@ export interface PlansRateLimitOptions<Req extends IncomingMessage = IncomingMes
   plans: Plans;
   limiter?: undefined;
   policy?: undefined;
-  /** [tier, API key, workspace]; null leaves a request unlimited (as does an unlimited tier: no headers). */
+  /**
+   * [tier, API key, workspace]; a bad key or workspace follows onBadKey; null
+   * (no tier to charge) answers 400. An unlimited tier passes with no headers.
+   */
   plan: (req: Req) => readonly [string | number, PlanKey, PlanKey] | null | undefined;
 }
 
@@ -574,8 +589,9 @@ export type RateLimitOptions<Req extends IncomingMessage = IncomingMessage> =
   | PlansRateLimitOptions<Req>;
 
 /**
- * node:http guard (returns false after answering 429, or 403 for a suspended
- * key) and Express middleware (calls next).
+ * node:http guard (returns false after answering 429, 403 for a suspended
+ * key, or 400 for a request with no usable key) and Express middleware
+ * (calls next). Never throws and never calls next(error).
  */
 export type RateLimitHandler<Req extends IncomingMessage = IncomingMessage> = (
   req: Req,

@@ -75,7 +75,8 @@ class InFlight extends HandleOwner {
   /** A cap of `limit` permits out at once (1 to 2^20). */
   constructor(limit) {
     const max = u64(limit, 'limit');
-    super('InFlight', (out) => ffi.inflightNew(max, out), ffi.inflightFree);
+    // The cap keeps 8 bytes per unit (include/floodgate.h).
+    super('InFlight', (out) => ffi.inflightNew(max, out), ffi.inflightFree, Number(max) * 8);
   }
 
   /** A permit if fewer than the cap are out, else null (a full cap is not an error). */

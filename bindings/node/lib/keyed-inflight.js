@@ -8,7 +8,7 @@ const { ffi } = require('./native.js');
 const { options, u64 } = require('./args.js');
 const { readU64Out, u64Out } = require('./decision.js');
 const { acquisition, nativePermit, permitFrom } = require('./inflight.js');
-const { KeyTablesOwner, TABLES } = require('./tables.js');
+const { KeyTablesOwner, TABLES, tableBytes } = require('./tables.js');
 
 const second = new Uint32Array(2);
 
@@ -21,7 +21,7 @@ class KeyedInFlight extends KeyTablesOwner {
     const max = u64(limit, 'limit');
     const { capacity = 65_536 } = options(opts, 'options');
     const slots = u64(capacity, 'capacity');
-    super('KeyedInFlight', (kind, out) => ffi.keyedInflightNew(kind, max, slots, out), ffi.keyedInflightFree);
+    super('KeyedInFlight', (kind, out) => ffi.keyedInflightNew(kind, max, slots, out), ffi.keyedInflightFree, tableBytes(slots));
     this.#limit = Number(max);
   }
 

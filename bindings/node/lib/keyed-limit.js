@@ -43,8 +43,8 @@ class KeyedLimit extends KeyTablesOwner {
   #native;
 
   /** `prefix` names the native functions in native.js ('keyed', 'keyedWindow'); the rest as for KeyTablesOwner. */
-  constructor(what, prefix, build, free) {
-    super(what, build, free);
+  constructor(what, prefix, build, free, bytesOf) {
+    super(what, build, free, bytesOf);
     this.#native = nativeFunctions(prefix);
   }
 

@@ -5,7 +5,7 @@
 
 const { ffi, sizes } = require('./native.js');
 const { options, positiveU64, u64 } = require('./args.js');
-const { TABLES } = require('./tables.js');
+const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
@@ -29,7 +29,13 @@ class KeyedWindows extends KeyedLimit {
       window_ns: length,
       capacity: u64(capacity, 'capacity'),
     };
-    super('KeyedWindows', 'keyedWindow', (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out), ffi.keyedWindowFree);
+    super(
+      'KeyedWindows',
+      'keyedWindow',
+      (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out),
+      ffi.keyedWindowFree,
+      tableBytes(config.capacity),
+    );
     this.#windowNs = Number(length);
   }
 

@@ -10,7 +10,7 @@ const { statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
 const { KIND, idKey, scratch, writeStringKey } = require('./keys.js');
-const { TABLES } = require('./tables.js');
+const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
 
 class KeyedLimiter extends KeyedLimit {
@@ -36,7 +36,13 @@ class KeyedLimiter extends KeyedLimit {
     };
     // A local object, not a field: the byte-key table is built inside super(), before `this` exists.
     const defaults = { quota: encodeQuota(quota, new Uint8Array(layout.quota.size)) };
-    super('KeyedLimiter', 'keyed', (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out), ffi.keyedFree);
+    super(
+      'KeyedLimiter',
+      'keyed',
+      (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out),
+      ffi.keyedFree,
+      tableBytes(config.capacity),
+    );
     this.#defaults = defaults;
   }
 

@@ -1,8 +1,11 @@
 'use strict';
 // Request keys as the library takes them: strings as their UTF-8 bytes and
 // Buffers (any Uint8Array) as they are, through the byte-key functions;
-// numbers and bigints through the uint64_t functions. Checked here, so an
-// empty or oversized key throws RangeError before any call.
+// numbers and bigints through the uint64_t functions. Checked here, so a bad
+// key throws before any call: RangeError when empty, oversized or a number
+// that is not a safe integer; TypeError for a string that is not well-formed
+// UTF-16 (a lone surrogate has no UTF-8 form, and encoding it as U+FFFD would
+// merge distinct keys into one bucket).
 
 const { limits, nativeScratch } = require('./native.js');
 const { describe, u64 } = require('./args.js');
@@ -20,11 +23,8 @@ function tooLong(length) {
   return new RangeError(`key must be at most ${maxKeyLen} bytes, got ${length}`);
 }
 
-/**
- * Writes string `key` as UTF-8 into `target` (a view of maxKeyLen bytes)
- * and returns its length. Lone surrogates encode as U+FFFD.
- */
-function writeStringKey(key, target) {
+/** Checks a string key: non-empty, well-formed, at most maxKeyLen UTF-8 bytes. */
+function checkStringKey(key) {
   const units = key.length;
   if (units === 0) throw new RangeError('key must not be empty');
   // A UTF-16 unit is 1 to 3 UTF-8 bytes: only long strings need measuring.
@@ -33,6 +33,12 @@ function writeStringKey(key, target) {
     const length = Buffer.byteLength(key, 'utf8');
     if (length > maxKeyLen) throw tooLong(length);
   }
+  if (!key.isWellFormed()) throw new TypeError('key must be well-formed UTF-16: it has a lone surrogate, which has no UTF-8 form');
+}
+
+/** Writes string `key` as UTF-8 into `target` (a view of maxKeyLen bytes) and returns its length. */
+function writeStringKey(key, target) {
+  checkStringKey(key);
   return encoder.encodeInto(key, target).written;
 }
 
@@ -42,12 +48,26 @@ function checkBytesKey(key) {
   if (key.length > maxKeyLen) throw tooLong(key.length);
 }
 
-/** A number or bigint key as a uint64_t argument. */
+/**
+ * A number or bigint key as a uint64_t argument. A number must be a safe
+ * integer: above 2^53 neighbouring integers are one double, so two ids would
+ * share a bucket; larger ids are bigints.
+ */
 function idKey(key) {
+  if (typeof key === 'number' && Number.isInteger(key) && !Number.isSafeInteger(key)) {
+    throw new RangeError(`a number key must be a safe integer (at most 2^53 - 1), got ${key}; pass larger ids as a bigint`);
+  }
   if (typeof key !== 'number' && typeof key !== 'bigint') {
     throw new TypeError(`key must be a string, Buffer, number or bigint, got ${describe(key)}`);
   }
   return u64(key, 'key');
+}
+
+/** Checks any key as the keyed calls would, throwing the error they would throw. */
+function checkKey(key) {
+  if (typeof key === 'string') checkStringKey(key);
+  else if (key instanceof Uint8Array) checkBytesKey(key);
+  else idKey(key);
 }
 
 /** The native key kind of `key` (throws TypeError for any other type). */
@@ -57,4 +77,4 @@ function keyKind(key) {
   return KIND.U64;
 }
 
-module.exports = { KIND, checkBytesKey, idKey, keyKind, scratch, writeStringKey };
+module.exports = { KIND, checkBytesKey, checkKey, idKey, keyKind, scratch, writeStringKey };

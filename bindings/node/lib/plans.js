@@ -11,7 +11,8 @@ const { statusError } = require('./errors.js');
 const { countsBuffer, decisionBuffer, readCounts, readDecision, readScopeCode } = require('./decision.js');
 const { HANDLE, HandleOwner } = require('./handle.js');
 const { ensureQuota } = require('./quota.js');
-const { checkBytesKey, scratch, writeStringKey } = require('./keys.js');
+const { KIND, checkBytesKey, scratch, writeStringKey } = require('./keys.js');
+const { tableBytes } = require('./tables.js');
 const { SCOPES } = require('./policy.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
@@ -24,6 +25,19 @@ const workspaceScratch = nativeScratch(limits.maxKeyLen);
 /** The constructor's first argument from Plans.genieos (not reachable from outside). */
 const GENIEOS = Symbol('floodgate.genieosPlans');
 const tierOut = new Uint32Array(1);
+
+/** The library's capacities when fg_plans_config leaves them 0. */
+const DEFAULT_KEY_CAPACITY = 100_000;
+const DEFAULT_WORKSPACE_CAPACITY = 10_000;
+/** Plans.genieos's tiers: sandbox, hobby, pro and scale. */
+const GENIEOS_TIERS = 4;
+
+/** Native bytes of `tiers` tiers (see tableBytes): a key and a workspace table each. */
+function plansBytes(tiers, config) {
+  const keys = Number(config.key_capacity) || DEFAULT_KEY_CAPACITY;
+  const workspaces = Number(config.workspace_capacity) || DEFAULT_WORKSPACE_CAPACITY;
+  return tiers * tableBytes(keys + workspaces)(KIND.BYTES);
+}
 
 /** fg_plans_config from options. */
 function plansConfig(opts, windowNs) {
@@ -82,14 +96,14 @@ class Plans extends HandleOwner {
    */
   constructor(tiers, opts) {
     if (tiers === GENIEOS) {
-      super('Plans', (out) => ffi.plansNewGenieos(opts, out), ffi.plansFree);
+      super('Plans', (out) => ffi.plansNewGenieos(opts, out), ffi.plansFree, plansBytes(GENIEOS_TIERS, opts));
       return;
     }
     if (!Array.isArray(tiers)) throw new TypeError(`tiers must be an array, got ${describe(tiers)}`);
     const o = options(opts, 'options');
     const config = plansConfig(o, u64(o.windowNs ?? NS_PER_MINUTE, 'windowNs'));
     const specs = tiers.map((spec, i) => tierStruct(spec, `tiers[${i}]`, tierName(spec?.name, `tiers[${i}].name`)));
-    super('Plans', (out) => ffi.plansNew(specs, specs.length, config, out), ffi.plansFree);
+    super('Plans', (out) => ffi.plansNew(specs, specs.length, config, out), ffi.plansFree, plansBytes(specs.length, config));
   }
 
   /**

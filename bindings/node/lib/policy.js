@@ -193,6 +193,11 @@ class Policy {
     return [...this.#scopes];
   }
 
+  /** Per layer, in order, whether it takes a key (its entry in check's keys is not null). */
+  get keyed() {
+    return this.#layers.map((layer) => layer.keyed);
+  }
+
   /**
    * Counts so far: requests admitted, denied (on rate) and refused as
    * suspended, and per layer the requests it denied, would have denied (a

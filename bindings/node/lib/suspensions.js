@@ -6,7 +6,7 @@
 const { ffi } = require('./native.js');
 const { options, u64 } = require('./args.js');
 const { decisionBuffer, readDecision } = require('./decision.js');
-const { KeyTablesOwner, TABLES } = require('./tables.js');
+const { KeyTablesOwner, TABLES, tableBytes } = require('./tables.js');
 
 /** FG_SUSPEND_INDEFINITELY. */
 const INDEFINITELY = 1;
@@ -20,7 +20,7 @@ class Suspensions extends KeyTablesOwner {
   constructor(opts) {
     const { capacity = 65_536 } = options(opts, 'options');
     const slots = u64(capacity, 'capacity');
-    super('Suspensions', (kind, out) => ffi.suspensionsNew(kind, slots, out), ffi.suspensionsFree);
+    super('Suspensions', (kind, out) => ffi.suspensionsNew(kind, slots, out), ffi.suspensionsFree, tableBytes(slots));
   }
 
   /**

@@ -41,6 +41,17 @@ function keyedOperation(name, { units = true } = {}) {
   });
 }
 
+/**
+ * `bytesOf(kind)` for a keyed table of `capacity` slots: the size the header
+ * documents for keyed limiters (allocated up front, 24 bytes a slot for byte
+ * keys, 16 for number keys). Other keyed kinds take less, so for them it
+ * overstates, which only makes the collector run a little sooner.
+ */
+function tableBytes(capacity) {
+  const slots = Number(capacity);
+  return (kind) => slots * (kind === KIND.BYTES ? 24 : 16);
+}
+
 /** The uint64_t that `read(handle, out)` stores for `handle`. */
 function readU64(read, handle) {
   const status = read(handle, u64Out);
@@ -53,6 +64,7 @@ class KeyTables {
   #what;
   #build;
   #free;
+  #bytesOf;
   /** The byte-key handle; null once closed. */
   #bytes;
   #ids = null;
@@ -60,20 +72,22 @@ class KeyTables {
 
   /**
    * `build(kind, out)` makes a handle for key kind `kind` into out[0] and
-   * returns its status; `free` releases one. `owner` is the JS object the
-   * finalizer watches, `what` its name in "is closed" errors.
+   * returns its status; `free` releases one; `bytesOf(kind)` is a handle's
+   * native size (from tableBytes). `owner` is the JS object the finalizer
+   * watches, `what` its name in "is closed" errors.
    */
-  constructor(owner, what, build, free) {
+  constructor(owner, what, build, free, bytesOf) {
     this.#owner = owner;
     this.#what = what;
     this.#build = build;
     this.#free = free;
+    this.#bytesOf = bytesOf;
     this.#bytes = this.#make(KIND.BYTES, this.#tokens.bytes);
   }
 
   #make(kind, token) {
     const handle = create((out) => this.#build(kind, out));
-    adopt(this.#owner, handle, this.#free, token);
+    adopt(this.#owner, handle, this.#free, token, this.#bytesOf(kind));
     return handle;
   }
 
@@ -193,9 +207,9 @@ class KeyTables {
 class KeyTablesOwner {
   #tables;
 
-  /** `what`, `build` and `free` as for KeyTables. */
-  constructor(what, build, free) {
-    this.#tables = new KeyTables(this, what, build, free);
+  /** `what`, `build`, `free` and `bytesOf` as for KeyTables. */
+  constructor(what, build, free, bytesOf) {
+    this.#tables = new KeyTables(this, what, build, free, bytesOf);
   }
 
   get [TABLES]() {
@@ -221,4 +235,4 @@ class KeyTablesOwner {
   }
 }
 
-module.exports = { KeyTables, KeyTablesOwner, TABLE, TABLES, keyedOperation };
+module.exports = { KeyTables, KeyTablesOwner, TABLE, TABLES, keyedOperation, tableBytes };

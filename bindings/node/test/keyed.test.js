@@ -1,7 +1,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { FloodgateError, FloodgateRangeError, KeyedLimiter, Quota, liveHandles } = require('..');
+const { FloodgateError, FloodgateRangeError, KeyedLimiter, Plans, Policy, Quota, liveHandles } = require('..');
 
 const SECOND = 1_000_000_000;
 const U64_MAX = (1n << 64n) - 1n;
@@ -19,7 +19,7 @@ test('string, Buffer, number and bigint keys each have their own bucket', () => 
   assert.equal(keyed.check(7n, 1, 0).remaining, 58, '7 and 7n are one key');
   assert.equal(keyed.check('7', 1, 0).remaining, 59, "'7' is a byte key, not 7");
   assert.equal(keyed.check(U64_MAX, 1, 0).remaining, 59);
-  assert.equal(keyed.check(2 ** 60, 1, 0).remaining, 59, 'numbers above 2^53 go through exactly');
+  assert.equal(keyed.check(2n ** 60n, 1, 0).remaining, 59, 'ids above 2^53 go through exactly as bigints');
   assert.equal(keyed.check(0, 0, 0).remaining, 60, 'cost 0 peeks');
   assert.equal(keyed.size, 7, "alpha, beta, ключ-🔑, '7', 7, 2^64-1, 2^60 (a peek inserts nothing)");
   assert.ok(keyed.capacity >= 1_000);
@@ -208,4 +208,33 @@ test('closed keyed limiters throw; close frees both tables once', () => {
   const disposed = new KeyedLimiter(hobby, { capacity: 16 });
   disposed[Symbol.dispose]();
   assert.equal(disposed.closed, true);
+});
+
+test('number keys must be safe integers: 2^53 and 2^53 + 1 would be one key', () => {
+  const keyed = new KeyedLimiter(hobby, { capacity: 64 });
+  for (const key of [2 ** 53, 2 ** 53 + 1, 2 ** 60, Number.MAX_VALUE]) {
+    assert.throws(() => keyed.check(key, 1, 0), { name: 'RangeError', message: /safe integer/ }, String(key));
+  }
+  assert.equal(keyed.check(2 ** 53 - 1, 1, 0).remaining, 59, 'the largest safe integer is a key');
+  assert.equal(keyed.check(2n ** 53n + 1n, 1, 0).remaining, 59, 'larger ids go as bigints');
+  assert.equal(keyed.size, 2);
+  keyed.close();
+});
+
+test('strings with lone surrogates throw TypeError instead of sharing the bucket of U+FFFD', () => {
+  const keyed = new KeyedLimiter(hobby, { capacity: 64 });
+  const plans = Plans.genieos({ keyCapacity: 8, workspaceCapacity: 8 });
+  const policy = new Policy([{ limit: keyed, scope: 'key' }]);
+  for (const key of ['\ud800', '\udfff', 'a\udc00b', '\ud83d']) {
+    assert.throws(() => keyed.check(key, 1, 0), { name: 'TypeError', message: /lone surrogate/ });
+    assert.throws(() => keyed.peek(key, 0), TypeError);
+    assert.throws(() => policy.check([key], 1, 0), TypeError);
+    assert.throws(() => plans.check('hobby', key, 'ws', 1), TypeError);
+    assert.throws(() => plans.check('hobby', 'k', key, 1), TypeError);
+  }
+  assert.equal(keyed.check('\ufffd', 1, 0).remaining, 59);
+  assert.equal(keyed.check('\ud83d\udd11', 1, 0).remaining, 59, 'a surrogate pair is one well-formed code point');
+  assert.equal(keyed.size, 2);
+  plans.close();
+  keyed.close();
 });

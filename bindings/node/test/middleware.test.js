@@ -66,12 +66,13 @@ test('node:http: two API keys are independent; the 61st request of one is 429 wi
   const generatedId = JSON.parse((await get(base, '/', { 'x-api-key': 'key_a' })).body).error.request_id;
   assert.match(generatedId, /^req_[0-9a-f]{32}$/);
   const anonymous = await get(base, '/');
-  assert.equal(anonymous.status, 200, 'no key: not limited');
-  assert.equal(anonymous.headers.get('x-ratelimit-limit'), null);
+  assert.equal(anonymous.status, 200, 'no key: charged to the client address');
+  assertRateLimitHeaders(anonymous, { limit: 60, remaining: 59 });
 });
 
 test('node:http with a Policy: a workspace denial reports scope workspace and the workspace body', async (t) => {
-  const perKey = new KeyedLimiter(Quota.perSecond(30, { burst: 60 }), { capacity: 1_024 });
+  // Per hour, so no token comes back while the test runs on a loaded machine.
+  const perKey = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 1_024 });
   const workspaces = new KeyedLimiter(Quota.perHour(10), { capacity: 1_024 });
   const policy = new Policy([
     { limit: perKey, scope: 'key' },
@@ -101,7 +102,10 @@ test('node:http with a Policy: a workspace denial reports scope workspace and th
   assert.equal(body.message, 'Workspace exceeded its rate limit. Retry after 360s.');
   assert.equal((await get(base, '/', { 'x-api-key': 'key_3' })).status, 200, 'another workspace passes');
   assert.equal(perKey.peek('key_1').remaining, 55, 'the refused request charged no key');
-  assert.equal((await get(base)).status, 200, 'keys() returned null: not limited');
+  const anonymous = await get(base);
+  assert.equal(anonymous.status, 200, 'keys() returned null: every keyed layer charged the client address');
+  assert.equal(perKey.peek('127.0.0.1').remaining, 59);
+  assert.equal(workspaces.peek('127.0.0.1').remaining, 9);
 });
 
 test('node:http with a Policy: a suspended layer answers 403 with a suspended body', async (t) => {
@@ -151,7 +155,14 @@ test('node:http with Plans: key then workspace denials; an unlimited tier passes
   const sandbox = await get(base, '/', { 'x-api-key': 'gos_test_1', 'x-cost': '1000' });
   assert.equal(sandbox.status, 200);
   assert.equal(sandbox.headers.get('x-ratelimit-limit'), null, 'nothing to advertise for an unlimited tier');
-  assert.equal((await get(base)).status, 200, 'plan() returned null: not limited');
+  const planless = await get(base, '/', { 'x-request-id': 'r0' });
+  assert.equal(planless.status, 400, 'plan() returned null: no tier to charge, so refused, never unlimited');
+  assert.deepEqual(JSON.parse(planless.body).error, {
+    type: 'invalid_request',
+    code: 'invalid_key',
+    message: 'The request has no usable key.',
+    request_id: 'r0',
+  });
 });
 
 test('cost function, custom body and header renderer; Express with next()', async (t) => {
@@ -197,11 +208,21 @@ test('cost function, custom body and header renderer; Express with next()', asyn
   assert.equal((await get(base, '/b')).headers.get('x-ratelimit-remaining'), '59', 'another path has its own bucket');
 });
 
-test('Express: a failing key function goes to the error handler', async (t) => {
+test('Express: a failing key function is reported to onError and the request charged to the fallback key', async (t) => {
   const express = require('express');
   const app = express();
-  app.use(rateLimit({ limiter: new KeyedLimiter(Quota.perSecond(1), { capacity: 8 }), key: () => { throw new Error('no key store'); } }));
-  app.get('/', (req, res) => res.end('unreachable'));
+  const reported = [];
+  const perKey = new KeyedLimiter(Quota.perHour(1), { capacity: 8 });
+  app.use(
+    rateLimit({
+      limiter: perKey,
+      key: () => {
+        throw new Error('no key store');
+      },
+      onError: (error) => reported.push(error.message),
+    }),
+  );
+  app.get('/', (req, res) => res.end('served'));
   app.use((error, req, res, next) => res.status(503).end(error.message));
   const server = http.createServer(app);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -209,9 +230,12 @@ test('Express: a failing key function goes to the error handler', async (t) => {
     server.closeAllConnections?.();
     await new Promise((resolve) => server.close(resolve));
   });
-  const response = await get(`http://127.0.0.1:${server.address().port}`);
-  assert.equal(response.status, 503);
-  assert.equal(response.body, 'no key store');
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const first = await get(base);
+  assert.equal(first.status, 200);
+  assert.equal(first.body, 'served');
+  assert.equal((await get(base)).status, 429, 'the client address was charged: its one request an hour is spent');
+  assert.deepEqual(reported, ['no key store', 'no key store']);
 });
 
 test('fastifyHook sets headers through the reply and answers 429', async () => {
@@ -263,12 +287,33 @@ test('rateLimit refuses bad options up front', () => {
   assert.throws(() => rateLimit({ plans }), TypeError, 'Plans need a plan function');
   assert.throws(() => rateLimit({ plans: policy, plan: () => null }), TypeError);
   assert.throws(() => rateLimit({ plans, limiter, plan: () => null }), TypeError, 'one of limiter, policy and plans');
-  const badPlan = rateLimit({ plans, plan: () => ['hobby', 'k'] });
-  assert.throws(() => badPlan({ headers: {} }, {}), TypeError, 'plan(req) returns three parts');
-  const throwing = rateLimit({ limiter, key: () => { throw new Error('boom'); } });
-  assert.throws(() => throwing({ headers: {} }, {}), /boom/, 'node:http callers see the error');
-  const badBody = rateLimit({ limiter, key: () => 'k', errorBody: () => 'not a body' });
+  assert.throws(() => rateLimit({ limiter, onBadKey: 'ignore' }), TypeError);
+  assert.throws(() => rateLimit({ limiter, fallbackKey: 'ip' }), TypeError);
+  assert.throws(() => rateLimit({ limiter, onError: true }), TypeError);
+});
+
+test('rateLimit answers 400 instead of throwing when a request cannot be checked', () => {
+  const limiter = new KeyedLimiter(Quota.perSecond(1), { capacity: 8 });
+  const plans = Plans.genieos({ keyCapacity: 8, workspaceCapacity: 8 });
+  const answered = (guard) => {
+    const res = { statusCode: 200, fields: {}, body: null, setHeader(name, value) { this.fields[name] = value; }, end(body) { this.body = body; } };
+    assert.equal(guard({ headers: {} }, res), false);
+    return { status: res.statusCode, error: JSON.parse(res.body).error };
+  };
+  const reported = [];
+  const onError = (error) => reported.push(error);
+  const badPlan = answered(rateLimit({ plans, plan: () => ['hobby', 'k'], onError }));
+  assert.deepEqual([badPlan.status, badPlan.error.code], [400, 'invalid_key'], 'plan(req) returns three parts');
+  assert.match(reported.pop().message, /plan\(req\) must return/);
+  const noFallback = answered(rateLimit({ limiter, key: () => '', fallbackKey: () => null }));
+  assert.deepEqual([noFallback.status, noFallback.error.code], [400, 'invalid_key'], 'neither key nor fallback');
+  const badBody = rateLimit({ limiter, key: () => 'k', errorBody: () => 'not a body', onError });
   const res = { setHeader() {}, end() {} };
   badBody({ headers: {} }, res);
-  assert.throws(() => badBody({ headers: {} }, res), TypeError);
+  const refused = answered(badBody);
+  assert.deepEqual([refused.status, refused.error.code], [400, 'invalid_request']);
+  assert.ok(reported.pop() instanceof TypeError, 'the bad errorBody reaches onError');
+  const badCost = answered(rateLimit({ limiter, key: () => 'c', cost: () => -1 }));
+  assert.equal(badCost.status, 400);
+  assert.equal(reported.length, 0);
 });

@@ -41,7 +41,7 @@ test('keyed layers take string, Buffer, number and bigint keys; counters add up 
   assert.equal(policy.check([9], 1, 0).remaining, 1);
   assert.equal(policy.check([9n], 1, 0).remaining, 0);
   assert.equal(policy.check([(1n << 64n) - 1n], 1, 0).remaining, 1);
-  assert.equal(policy.check([2 ** 60], 1, 0).remaining, 1);
+  assert.equal(policy.check([2n ** 60n], 1, 0).remaining, 1);
   assert.equal(policy.check(['t'], 1, 0).scope, 'token');
   assert.equal(perKey.peek(9, 0).remaining, 0, 'number keys share the KeyedLimiter number table');
   const counters = policy.counters();

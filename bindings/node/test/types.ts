@@ -143,6 +143,16 @@ http.createServer((req, res) => {
   res.end('ok');
 });
 const hook = fastifyHook({ limiter: perKey });
+const strict = rateLimit({
+  limiter: perKey,
+  key: keys.header('x-api-key'),
+  onBadKey: 'reject',
+  fallbackKey: (req) => req.socket.remoteAddress,
+  onError: (error: unknown) => console.error(error),
+});
+const keyedFlags: boolean[] = byPolicyLayers();
+// @ts-expect-error onBadKey is 'fallback' or 'reject'
+rateLimit({ limiter: perKey, onBadKey: 'ignore' });
 // @ts-expect-error scope must be a string
 rateLimit({ limiter: perKey, scope: 1 });
 // @ts-expect-error a single Limiter is not per key
@@ -229,3 +239,9 @@ new RetryPolicy({ initialMs: 1, factor: 2, maxRetries: 3 });
 RetryPolicy.genieos().withJitter('half');
 // @ts-expect-error a Retry comes from policy.start()
 new Retry();
+
+function byPolicyLayers(): boolean[] {
+  return new Policy([{ limit: perKey, scope: 'key' }]).keyed;
+}
+void strict;
+void keyedFlags;

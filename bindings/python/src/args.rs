@@ -1,9 +1,12 @@
 //! Python arguments into the engine's integers and durations, with the
-//! `ValueError` / `TypeError` a Python caller expects instead of PyO3's
-//! `OverflowError` for a negative int.
+//! errors a Python caller expects instead of PyO3's `OverflowError` for a
+//! negative int: `TypeError` for the wrong type (`bool` included: `True`
+//! is an int to Python, but never a count or a cost), `FloodgateError` (a
+//! `ValueError`) for a value out of range, as the engine's own refusals.
 
+use crate::errors::FloodgateError;
 use floodgate::{FullTable, LayerKey};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDelta, PyFloat, PyInt, PyString};
 use std::time::Duration;
@@ -21,9 +24,12 @@ fn int_up_to<'py, T: FromPyObjectOwned<'py>>(
     name: &str,
     max: &str,
 ) -> PyResult<T> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(type_error(value, name, "an int"));
+    }
     match value.extract::<T>() {
         Ok(number) => Ok(number),
-        Err(_) if value.is_instance_of::<PyInt>() => Err(PyValueError::new_err(format!(
+        Err(_) if value.is_instance_of::<PyInt>() => Err(FloodgateError::new_err(format!(
             "{name} must be between 0 and {max}, got {value}"
         ))),
         Err(_) => Err(type_error(value, name, "an int")),
@@ -102,7 +108,7 @@ pub(crate) fn duration(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Duratio
         // 2^64 is exactly representable; anything at or above it, NaN and
         // negatives fail this test (NaN compares false).
         if !(0.0..18_446_744_073_709_551_616.0).contains(&nanos) {
-            return Err(PyValueError::new_err(format!(
+            return Err(FloodgateError::new_err(format!(
                 "{name} must be between 0 and about 584 years in seconds, got {value}"
             )));
         }
@@ -110,7 +116,7 @@ pub(crate) fn duration(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Duratio
     }
     if value.is_instance_of::<PyDelta>() {
         return value.extract::<Duration>().map_err(|_| {
-            PyValueError::new_err(format!("{name} must not be negative, got {value}"))
+            FloodgateError::new_err(format!("{name} must not be negative, got {value}"))
         });
     }
     Err(type_error(
@@ -131,10 +137,14 @@ fn type_error(value: &Bound<'_, PyAny>, name: &str, expected: &str) -> PyErr {
 /// A key of a keyed limiter: `str` (its UTF-8 bytes, borrowed from the
 /// string), `bytes`, or an int in `0..2**64`. A str and the bytes of its
 /// UTF-8 encoding are one key; ints are keys of their own kind. Empty and
-/// oversized byte keys are the engine's to refuse.
+/// oversized byte keys are the engine's to refuse; a str with a lone
+/// surrogate has no UTF-8 bytes, and is out of range like them.
 pub(crate) fn key<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Key<'a>> {
     if let Ok(text) = value.cast::<PyString>() {
-        return Ok(Key::Bytes(text.to_str()?.as_bytes()));
+        let utf8 = text.to_str().map_err(|_| {
+            FloodgateError::new_err("key must be valid Unicode: a lone surrogate has no UTF-8 form")
+        })?;
+        return Ok(Key::Bytes(utf8.as_bytes()));
     }
     if let Ok(bytes) = value.cast::<PyBytes>() {
         return Ok(Key::Bytes(bytes.as_bytes()));
@@ -180,7 +190,7 @@ pub(crate) fn full_table(value: &Bound<'_, PyAny>) -> PyResult<FullTable> {
         "deny" => Ok(FullTable::Deny),
         "admit" => Ok(FullTable::Admit),
         "overflow" => Ok(FullTable::Overflow),
-        other => Err(PyValueError::new_err(format!(
+        other => Err(FloodgateError::new_err(format!(
             "on_full must be 'deny', 'admit' or 'overflow', got {other:?}"
         ))),
     }
@@ -190,7 +200,7 @@ pub(crate) fn full_table(value: &Bound<'_, PyAny>) -> PyResult<FullTable> {
 pub(crate) fn size(value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
     let size = unsigned(value, name)?;
     usize::try_from(size).map_err(|_| {
-        PyValueError::new_err(format!("{name} must fit this platform's usize, got {size}"))
+        FloodgateError::new_err(format!("{name} must fit this platform's usize, got {size}"))
     })
 }
 

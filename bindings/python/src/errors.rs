@@ -8,8 +8,9 @@ create_exception!(
     floodgate,
     FloodgateError,
     PyValueError,
-    "An argument floodgate refused (a zero quota, a burst too large...). \
-     A subclass of ValueError; the call that raised it changed no state."
+    "An argument floodgate refused (a zero quota, a negative cost, a key \
+     too long...): every out-of-range argument raises it, with the library's \
+     message. A subclass of ValueError; the call that raised it changed no state."
 );
 
 /// `floodgate::Error` as a Python exception carrying the engine's message.

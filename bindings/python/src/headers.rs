@@ -3,7 +3,7 @@
 
 use crate::args;
 use crate::decision::PyDecision;
-use crate::errors::engine_error;
+use crate::errors::{engine_error, FloodgateError};
 use crate::quota::PyQuota;
 use floodgate::{ErrorBody, Headers, RateLimitPolicy, RetryAfterFormat, Scope};
 use pyo3::prelude::*;
@@ -45,7 +45,7 @@ fn retry_after_format(value: &Bound<'_, PyAny>) -> PyResult<RetryAfterFormat> {
     let decimals = args::unsigned(value, "retry_after_decimals")?;
     match u8::try_from(decimals) {
         Ok(decimals) if decimals <= 9 => Ok(RetryAfterFormat::Fractional { decimals }),
-        _ => Err(pyo3::exceptions::PyValueError::new_err(format!(
+        _ => Err(FloodgateError::new_err(format!(
             "retry_after_decimals must be None or between 0 and 9, got {decimals}"
         ))),
     }

@@ -5,6 +5,7 @@ mod args;
 mod clock;
 mod decision;
 mod errors;
+mod gil;
 mod headers;
 mod inflight;
 mod keyed;
@@ -45,6 +46,7 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<retry::PyRetryPolicy>()?;
     module.add_class::<retry::PyRetry>()?;
     module.add_function(wrap_pyfunction!(retry::py_parse_retry_after, module)?)?;
+    module.add("MAX_KEY_LEN", floodgate::MAX_KEY_LEN)?;
     module.add(
         "FloodgateError",
         module.py().get_type::<errors::FloodgateError>(),

@@ -14,6 +14,7 @@ use crate::args::{self, Key};
 use crate::clock::{BindingClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
+use crate::gil::without_gil;
 use floodgate::{Clock, Decision, Error, KeyedLimiter, KeyedWindows, Layer, LayerKey, Result};
 use pyo3::prelude::*;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -22,7 +23,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 /// defaults both tables share. The engine's constructors are generic over
 /// the key, so one `build` serves both kinds.
 pub(crate) trait Recipe: Send {
-    type Table<K: floodgate::Key + ?Sized>;
+    /// Shared by the Python threads, and built by one without the GIL.
+    type Table<K: floodgate::Key + ?Sized>: Send + Sync;
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<Self::Table<K>>;
 }
 
@@ -64,7 +66,7 @@ impl<R: Recipe> PerKind<R> {
     pub(crate) fn ints(&self) -> Result<&Ints<R>> {
         match self.ints.get() {
             Some(table) => Ok(table),
-            None => Self::build(&self.ints, &self.lock()),
+            None => self.build(&self.ints),
         }
     }
 
@@ -73,23 +75,28 @@ impl<R: Recipe> PerKind<R> {
     pub(crate) fn bytes(&self) -> Result<&Bytes<R>> {
         match self.bytes.get() {
             Some(table) => Ok(table),
-            None => Self::build(&self.bytes, &self.lock()),
+            None => self.build(&self.bytes),
         }
     }
 
     /// Builds `cell`'s table under the recipe's lock unless another thread
     /// did first. (The recipe was validated when the object was made, so
-    /// this fails only if the engine learns to refuse something new.)
+    /// this fails only if the engine learns to refuse something new.) The
+    /// GIL is released first and the lock taken after, so a thread holding
+    /// the GIL never waits on a builder that waits for the GIL.
     #[cold]
     fn build<'a, K: floodgate::Key + ?Sized>(
+        &'a self,
         cell: &'a OnceLock<R::Table<K>>,
-        recipe: &R,
     ) -> Result<&'a R::Table<K>> {
-        if let Some(table) = cell.get() {
-            return Ok(table);
-        }
-        let table = recipe.build()?;
-        Ok(cell.get_or_init(|| table))
+        without_gil(|| {
+            let recipe = self.lock();
+            if let Some(table) = cell.get() {
+                return Ok(table);
+            }
+            let table = recipe.build()?;
+            Ok(cell.get_or_init(|| table))
+        })
     }
 
     /// The recipe and the tables built so far, with no table built meanwhile.

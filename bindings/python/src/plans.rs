@@ -8,6 +8,7 @@
 use crate::args::{self, Key};
 use crate::clock::{BindingClock, PyManualClock};
 use crate::errors::{engine_error, FloodgateError};
+use crate::gil::without_gil;
 use crate::policy::{counters_dict, PyVerdict};
 use crate::quota::PyQuota;
 use floodgate::{Clock, Plans, PlansBuilder, TierId, TierLimits};
@@ -98,12 +99,11 @@ impl PyPlans {
         workspace_capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
-        let plans = builder
+        let builder = builder
             .key_capacity(key_capacity)
             .workspace_capacity(workspace_capacity)
-            .clock(BindingClock::from_option(clock))
-            .build()
-            .map_err(engine_error)?;
+            .clock(BindingClock::from_option(clock));
+        let plans = without_gil(|| builder.build()).map_err(engine_error)?;
         let ids = plans
             .tier_names()
             .filter_map(|name| plans.tier(name))

@@ -4,7 +4,7 @@
 use crate::args;
 use crate::clock::{BindingClock, Timed};
 use crate::decision::PyDecision;
-use crate::errors::engine_error;
+use crate::errors::{engine_error, FloodgateError};
 use crate::headers::scope;
 use crate::keyed::PyKeyedLimiter;
 use crate::keyed_windows::PyKeyedWindows;
@@ -13,7 +13,7 @@ use crate::per_kind::{PerKind, Recipe};
 use crate::suspensions::PySuspensions;
 use crate::window::PySlidingWindow;
 use floodgate::{Layer, LayerKey, Policy, PolicyCounters, Scope, Verdict, MAX_LAYERS};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ fn named_layer(entry: &Bound<'_, PyAny>) -> PyResult<(Scope, PyLayer)> {
         .map_err(|_| PyTypeError::new_err("a layer's name must be a str"))?;
     let name = name.to_str()?;
     if name.is_empty() {
-        return Err(PyValueError::new_err("a layer's name must not be empty"));
+        return Err(FloodgateError::new_err("a layer's name must not be empty"));
     }
     Ok((scope(name), py_layer(&pair.get_item(1)?)?))
 }
@@ -132,7 +132,7 @@ impl PyPolicy {
     #[pyo3(signature = (layers, *, shadow = Vec::new()), text_signature = "(layers, *, shadow=())")]
     fn new(layers: Vec<Bound<'_, PyAny>>, shadow: Vec<Bound<'_, PyAny>>) -> PyResult<Self> {
         if layers.len() + shadow.len() > MAX_LAYERS {
-            return Err(PyValueError::new_err(format!(
+            return Err(FloodgateError::new_err(format!(
                 "a policy has at most {MAX_LAYERS} layers, got {}",
                 layers.len() + shadow.len()
             )));
@@ -145,7 +145,7 @@ impl PyPolicy {
             let (scope, layer) = named_layer(entry)?;
             match &clock {
                 Some(first) if !first.same_timeline(&layer.clock) => {
-                    return Err(PyValueError::new_err(
+                    return Err(FloodgateError::new_err(
                         "every layer of a policy must run on one clock: the same \
                          ManualClock, or none (the process's monotonic clock)",
                     ));
@@ -163,7 +163,7 @@ impl PyPolicy {
             };
         }
         let clock =
-            clock.ok_or_else(|| PyValueError::new_err("a policy needs at least one layer"))?;
+            clock.ok_or_else(|| FloodgateError::new_err("a policy needs at least one layer"))?;
         let policy = builder.clock(clock).build().map_err(engine_error)?;
         Ok(Self {
             policy,
@@ -218,6 +218,13 @@ impl PyPolicy {
             .collect()
     }
 
+    /// Per layer, in the order keys are listed: whether it takes a key
+    /// (a keyed limit) or None (a Limiter or SlidingWindow).
+    #[getter]
+    fn keyed(&self) -> Vec<bool> {
+        self.layers.iter().map(|layer| layer.keyed).collect()
+    }
+
     fn __len__(&self) -> usize {
         self.layers.len()
     }
@@ -239,7 +246,7 @@ impl PyPolicy {
             return Ok(vec![LayerKey::Unkeyed; self.layers.len()]);
         }
         if keys.len() != self.layers.len() {
-            return Err(PyValueError::new_err(format!(
+            return Err(FloodgateError::new_err(format!(
                 "this policy has {} layers, so it needs {} keys, got {}",
                 self.layers.len(),
                 self.layers.len(),

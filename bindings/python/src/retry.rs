@@ -2,9 +2,9 @@
 //! the client side, how long to wait before retrying a rejected request.
 
 use crate::args;
-use crate::errors::engine_error;
+use crate::errors::{engine_error, FloodgateError};
 use floodgate::{parse_retry_after, Jitter, Retry, RetryPolicy};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use std::sync::{Mutex, PoisonError};
@@ -18,7 +18,7 @@ fn jitter(value: &Bound<'_, PyAny>) -> PyResult<Jitter> {
         "none" => Ok(Jitter::None),
         "equal" => Ok(Jitter::Equal),
         "full" => Ok(Jitter::Full),
-        other => Err(PyValueError::new_err(format!(
+        other => Err(FloodgateError::new_err(format!(
             "jitter must be 'none', 'equal' or 'full', got {other:?}"
         ))),
     }

@@ -86,7 +86,7 @@ def test_sandbox_is_unlimited_and_carries_no_rate_limit_headers():
     assert "x-ratelimit-limit" not in responses[-1].headers
 
 
-def test_requests_without_a_plan_pass_untouched():
+def test_requests_without_a_plan_are_refused_with_400():
     app, _ = genieos_app()
 
     async def run():
@@ -95,7 +95,8 @@ def test_requests_without_a_plan_pass_untouched():
             return await client.get("/")
 
     response = asyncio.run(run())
-    assert response.status_code == 200 and "x-ratelimit-limit" not in response.headers
+    assert response.status_code == 400, "no tier to charge: refused, never unlimited"
+    assert response.json()["error"]["code"] == "invalid_key"
 
 
 def test_a_suspended_key_gets_403_with_a_json_body_and_charges_nothing():

@@ -3,7 +3,7 @@
 import datetime
 from collections.abc import Sequence
 from types import TracebackType
-from typing import ClassVar, Literal, final
+from typing import ClassVar, Final, Literal, final
 
 __all__ = [
     "Decision",
@@ -15,6 +15,7 @@ __all__ = [
     "KeyedLimiter",
     "KeyedWindows",
     "Limiter",
+    "MAX_KEY_LEN",
     "ManualClock",
     "Outcome",
     "Permit",
@@ -34,13 +35,19 @@ _Seconds = int | float | datetime.timedelta
 _Key = str | bytes | int
 """A keyed limit's key. A str is the key of its UTF-8 bytes (so "k" and b"k"
 are one key); ints, 0 to 2**64 - 1, are keys of their own kind (7 and "7"
-differ). Byte keys must be 1 to 4096 bytes (ValueError otherwise); any
+differ). Byte keys must be 1 to 4096 bytes (FloodgateError otherwise); any
 other type, bool included, raises TypeError."""
 _FullTable = Literal["deny", "admit", "overflow"]
 _Jitter = Literal["none", "equal", "full"]
 
+MAX_KEY_LEN: Final[int]
+"""The longest byte key, in bytes (4096): a longer key raises FloodgateError."""
+
 class FloodgateError(ValueError):
-    """An argument floodgate refused; the call changed no state."""
+    """An argument floodgate refused (out of range: a negative cost, an empty
+    or oversized key...); every such argument raises it, with the library's
+    message. A wrong type (bool included) raises TypeError. The call changed
+    no state."""
 
 @final
 class Quota:
@@ -423,6 +430,9 @@ class Policy:
     def layer_counters(self, index: int) -> dict[str, int]: ...
     @property
     def scopes(self) -> list[str]: ...
+    @property
+    def keyed(self) -> list[bool]:
+        """Per layer, in the order keys are listed: whether it takes a key."""
     def __len__(self) -> int: ...
 
 @final
