@@ -347,20 +347,21 @@ pub unsafe extern "C" fn fg_error_body_new(
         unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: readable for its struct_size, by the contract.
         let c = unsafe { args::read_config(config, "config") }?;
-        // SAFETY (all five): each readable for its length, by the contract.
-        let code = unsafe { optional_text(c.code, c.code_len, "config->code") }?;
-        let message = unsafe { optional_text(c.message, c.message_len, "config->message") }?;
-        let type_name =
-            unsafe { optional_text(c.type_name, c.type_name_len, "config->type_name") }?;
-        let description =
-            unsafe { optional_text(c.description, c.description_len, "config->description") }?;
-        let cannot_fit = unsafe {
-            optional_text(
-                c.cannot_fit_message,
-                c.cannot_fit_message_len,
-                "config->cannot_fit_message",
+        // SAFETY: the contract makes each of the config's five text fields
+        // NULL or readable for its `_len` bytes, which is `optional_text`'s.
+        let (code, message, type_name, description, cannot_fit) = unsafe {
+            (
+                optional_text(c.code, c.code_len, "config->code")?,
+                optional_text(c.message, c.message_len, "config->message")?,
+                optional_text(c.type_name, c.type_name_len, "config->type_name")?,
+                optional_text(c.description, c.description_len, "config->description")?,
+                optional_text(
+                    c.cannot_fit_message,
+                    c.cannot_fit_message_len,
+                    "config->cannot_fit_message",
+                )?,
             )
-        }?;
+        };
         let mut body = match c.shape {
             FG_BODY_GENIEOS_KEY => ErrorBody::genieos_key(),
             FG_BODY_GENIEOS_WORKSPACE => ErrorBody::genieos_workspace(),

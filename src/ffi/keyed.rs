@@ -752,9 +752,10 @@ unsafe fn keyed_admin<'k>(
         // SAFETY: NULL or live, by the contract.
         let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         let admin = match quota {
-            // SAFETY: readable for its struct_size, by the contract.
             Some(quota) => {
-                Admin::SetQuota(unsafe { args::read_config(quota, "quota") }?.to_quota()?)
+                // SAFETY: readable for its struct_size, by the contract.
+                let quota = unsafe { args::read_config(quota, "quota") }?;
+                Admin::SetQuota(quota.to_quota()?)
             }
             None => Admin::ClearQuota,
         };

@@ -332,8 +332,8 @@ unsafe fn layer_keys<'a>(
         *slot = match key.kind {
             FG_LAYER_KEY_NONE => LayerKey::Unkeyed,
             FG_LAYER_KEY_ID => LayerKey::Id(key.id),
-            // SAFETY: readable for `len`, by the contract.
             FG_LAYER_KEY_BYTES => {
+                // SAFETY: readable for `len`, by the contract.
                 LayerKey::Bytes(unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") }?)
             }
             FG_LAYER_KEY_IP => {
