@@ -72,6 +72,14 @@ pub enum Error {
     TableFull,
     /// A keyed limiter already holds its maximum number of per-key quotas.
     TooManyOverrides,
+    /// A table sized by the requested capacity (a keyed limiter's slots,
+    /// its per-key quota table, a keyed window or suspension map) could not
+    /// be allocated: the allocator refused `bytes` bytes. Nothing was built
+    /// or changed; ask for a smaller capacity.
+    AllocationFailed {
+        /// The size of the allocation that was refused.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -107,6 +115,12 @@ impl fmt::Display for Error {
             Error::KeyTooLong => "key exceeds MAX_KEY_LEN bytes",
             Error::TableFull => "no free slot for the key in the keyed limiter",
             Error::TooManyOverrides => "keyed limiter holds its maximum number of per-key quotas",
+            Error::AllocationFailed { bytes } => {
+                return write!(
+                    f,
+                    "could not allocate {bytes} bytes for a table of the requested capacity"
+                )
+            }
         })
     }
 }
