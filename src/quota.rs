@@ -296,7 +296,7 @@ impl Quota {
     /// The quota as plain words, for slots that store quotas inline in
     /// atomics (`quota_ring.rs`); [`from_words`](Self::from_words) undoes it.
     #[inline]
-    pub(crate) fn to_words(&self) -> [u64; QUOTA_WORDS] {
+    pub(crate) fn to_words(self) -> [u64; QUOTA_WORDS] {
         let scale = self.ticks_per_ns | if self.exact { EXACT_BIT } else { 0 };
         [
             self.count,

@@ -14,6 +14,15 @@
 //! rewrite overlapped its read, `None`, and it reads the word again. A slot
 //! is only ever rewritten while no current word names it, so a check whose
 //! word is current reads its slot on the first try and never waits.
+//!
+//! What generations cannot tell apart: a check delayed across
+//! [`GENERATIONS`] whole reconfigurations finds its word's generation named
+//! again, its slot rewritten. If the word is then bit-identical to the one
+//! it read (a full bucket converted at the same timestamp, say), its CAS
+//! succeeds and stores a charge computed under the older quota. The check's
+//! decision is still wholly one quota's; only the stored debt is in the
+//! wrong units. It needs a check preempted for four serialized quota
+//! changes (`keyed/mod.rs` describes the keyed limiter's twin window).
 
 use crate::quota::{Quota, QUOTA_WORDS};
 use crate::state::GENERATIONS;

@@ -441,7 +441,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         return self.when_full(generation, &quota, now_ns, cost);
                     };
                     match self.table.insert(key, vacancy, |generation, _| {
-                        // A claimed slot's generation is current, so its quota reads whole.
+                        // `None` only if a reconfiguration moved past the claim: look again.
                         let Some((_, evaluation)) = on_full_bucket(generation) else {
                             return Err(None);
                         };
