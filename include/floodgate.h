@@ -317,6 +317,13 @@ enum fg_status
    */
   FG_STATUS_KEY_KIND_MISMATCH = -8,
   /**
+   * The memory a capacity argument asks for could not be allocated (the
+   * allocator refused it: say, 2^32 keyed slots on a machine without
+   * 64 GiB). Nothing was created; `fg_last_error_message` gives the size.
+   * The process is never aborted for a capacity.
+   */
+  FG_STATUS_ALLOCATION_FAILED = -9,
+  /**
    * A quota's `count` was 0.
    */
   FG_STATUS_ZERO_COUNT = -10,
@@ -1321,6 +1328,7 @@ fg_status fg_inflight_status(const struct fg_inflight *cap,
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
  * or `on_full`), `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * `FG_STATUS_ALLOCATION_FAILED`,
  * the quota errors, `FG_STATUS_PANIC`.
  *
  * # Safety
@@ -1590,7 +1598,9 @@ fg_status fg_keyed_limiter_reserve_bytes_at(const struct fg_keyed_limiter *limit
  *
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_KEY_KIND_MISMATCH`,
- * `FG_STATUS_TOO_MANY_OVERRIDES`, `FG_STATUS_TABLE_FULL`, `FG_STATUS_PANIC`.
+ * `FG_STATUS_TOO_MANY_OVERRIDES`, `FG_STATUS_TABLE_FULL`,
+ * `FG_STATUS_ALLOCATION_FAILED` (the per-key quota table's next segment),
+ * `FG_STATUS_PANIC`.
  *
  * # Safety
  * `limiter` must be NULL or a live handle; `quota` NULL or readable for its
@@ -1797,7 +1807,8 @@ fg_status fg_keyed_limiter_full_table_events(const struct fg_keyed_limiter *limi
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`), `FG_STATUS_ZERO_LIMIT`,
  * `FG_STATUS_LIMIT_TOO_LARGE` (above `FG_MAX_IN_FLIGHT`),
- * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
  *
  * # Safety
  * `out` must be NULL or writable for a pointer.
@@ -1918,7 +1929,8 @@ fg_status fg_keyed_inflight_in_flight_bytes(const struct fg_keyed_inflight *caps
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
  * or `on_full`), the window errors, `FG_STATUS_ZERO_CAPACITY`,
- * `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ * `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
  *
  * # Safety
  * `config` NULL or readable for its `struct_size`; `out` NULL or writable for a pointer.
@@ -2401,7 +2413,8 @@ fg_status fg_limiter_suspension_at(const struct fg_limiter *limiter,
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_LAYERS` (no tiers),
  * `FG_STATUS_INVALID_UTF8`, the quota and window errors,
- * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
  *
  * # Safety
  * `tiers` NULL or readable for `count` elements of `tiers[0].struct_size`
@@ -2732,7 +2745,8 @@ const char *fg_last_error_message(void);
  *
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`),
- * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+ * `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
  *
  * # Safety
  * `out` must be NULL or writable for a pointer.

@@ -78,6 +78,14 @@ pub enum Error {
     /// [`MAX_RATE_ERROR_PPM`](crate::MAX_RATE_ERROR_PPM) below `count / period`
     /// (999,999,937 per second would lose 3 %).
     InexactRate,
+    /// A table sized by the requested capacity (a keyed limiter's slots,
+    /// its per-key quota table, a keyed window or suspension map) could not
+    /// be allocated: the allocator refused `bytes` bytes. Nothing was built
+    /// or changed; ask for a smaller capacity.
+    AllocationFailed {
+        /// The size of the allocation that was refused.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -115,6 +123,12 @@ impl fmt::Display for Error {
             Error::TooManyOverrides => "keyed limiter holds its maximum number of per-key quotas",
             Error::InexactRate => {
                 "quota rate cannot be kept within 100 ppm of count/period at 1/32 ns ticks"
+            }
+            Error::AllocationFailed { bytes } => {
+                return write!(
+                    f,
+                    "could not allocate {bytes} bytes for a table of the requested capacity"
+                )
             }
         })
     }

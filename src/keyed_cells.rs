@@ -49,14 +49,8 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
         if capacity > MAX_KEYED_CELLS {
             return Err(Error::CapacityTooLarge);
         }
-        // A capacity the allocator refuses is an error, not an abort.
-        let mut slots = Vec::new();
-        slots
-            .try_reserve_exact(capacity)
-            .map_err(|_| Error::CapacityTooLarge)?;
-        slots.extend((0..capacity).map(|_| AtomicPtr::new(ptr::null_mut())));
         Ok(Self {
-            slots: slots.into_boxed_slice(),
+            slots: crate::alloc::filled(capacity, || AtomicPtr::new(ptr::null_mut()))?,
             hasher: KeyHasher::random(),
             live: AtomicU64::new(0),
             _key: PhantomData,

@@ -23,6 +23,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod alloc;
 mod clock;
 mod decision;
 mod error;

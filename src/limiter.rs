@@ -194,9 +194,7 @@ impl<C: Clock> Limiter<C> {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn quota(&self) -> Quota {
-        // Acquire: the slot the word names must be visible (see `update`).
-        let word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
-        *self.quotas.get(word.generation())
+        self.load().1
     }
 
     /// Replaces the quota, from any thread, while checks go on. The next
@@ -227,11 +225,11 @@ impl<C: Clock> Limiter<C> {
         // orders us after the previous writer's install and conversion.
         let mut current = StateWord::from_bits(self.hot.state.load(Ordering::Relaxed));
         let generation = current.next_generation();
-        let to = writer.install(generation, quota);
-        let from = self.quotas.get(current.generation());
+        writer.install(generation, quota);
+        let from = writer.installed(current.generation());
         let backoff = Backoff::new();
         loop {
-            let converted = gcra::convert(current, from, to, now_ns, generation);
+            let converted = gcra::convert(current, &from, &quota, now_ns, generation);
             // Release: a check that reads the converted word must see the
             // quota just installed. Relaxed on failure: checks change only
             // the tat, never the generation, so `from` stays right.
@@ -255,9 +253,8 @@ impl<C: Clock> Limiter<C> {
         if let Some(suspended) = self.suspended(now_ns) {
             return suspended;
         }
-        // Acquire: as in `update`.
-        let word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
-        gcra::evaluate(word, self.quotas.get(word.generation()), now_ns, cost).decision
+        let (word, quota) = self.load();
+        gcra::evaluate(word, &quota, now_ns, cost).decision
     }
 
     /// Suspends the bucket (Genera: "non-compliance can suspend access")
@@ -340,19 +337,37 @@ impl<C: Clock> Limiter<C> {
         ))
     }
 
+    /// The word and the quota it is measured in, read together.
+    #[inline(always)]
+    fn load(&self) -> (StateWord, Quota) {
+        // Acquire: a word converted by `reconfigure_at` names a slot whose
+        // new quota must be visible here; release sequences carry this
+        // through the relaxed CASes of other checks. (Loom's model of Relaxed
+        // loads is incomplete and passes Relaxed here; the slot read would
+        // then be free to return the slot's previous quota.)
+        self.measured(StateWord::from_bits(self.hot.state.load(Ordering::Acquire)))
+    }
+
+    /// `word` with the quota its generation names; if that slot was being
+    /// rewritten, `word` was stale: the word as it is now, with its quota.
+    #[inline(always)]
+    fn measured(&self, word: StateWord) -> (StateWord, Quota) {
+        match self.quotas.get(word.generation()) {
+            Some(quota) => (word, quota),
+            // The failed read made the rewriter's conversion visible, so
+            // this load returns a newer word: no waiting on the writer.
+            None => self.load(),
+        }
+    }
+
     /// The CAS loop every operation runs: read the word, decide in the units
     /// of the quota its generation names, store the result if it changed.
     #[inline(always)]
     fn update(&self, mut step: impl FnMut(StateWord, &Quota) -> Evaluation) -> Decision {
-        // Acquire: a word converted by `reconfigure_at` names a slot whose
-        // new pointer must be visible here; release sequences carry this
-        // through the relaxed CASes of other checks. (Loom's model of Relaxed
-        // loads is incomplete and passes Relaxed here; the slot load below
-        // would then be free to return the slot's previous quota.)
-        let mut current = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
+        let (mut current, mut quota) = self.load();
         let backoff = Backoff::new();
         loop {
-            let evaluation = step(current, self.quotas.get(current.generation()));
+            let evaluation = step(current, &quota);
             let Some(next) = evaluation.next else {
                 return evaluation.decision;
             };
@@ -366,7 +381,7 @@ impl<C: Clock> Limiter<C> {
             ) {
                 Ok(_) => return evaluation.decision,
                 Err(actual) => {
-                    current = StateWord::from_bits(actual);
+                    (current, quota) = self.measured(StateWord::from_bits(actual));
                     backoff.spin();
                 }
             }

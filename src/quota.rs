@@ -348,6 +348,45 @@ impl Quota {
     }
 }
 
+/// How many `u64` words [`Quota::to_words`] packs a quota into.
+pub(crate) const QUOTA_WORDS: usize = 6;
+
+/// Where `exact` rides in the word holding `ticks_per_ns` (at most 32).
+const EXACT_BIT: u64 = 1 << 63;
+
+impl Quota {
+    /// The quota as plain words, for slots that store quotas inline in
+    /// atomics (`quota_ring.rs`); [`from_words`](Self::from_words) undoes it.
+    #[inline]
+    pub(crate) fn to_words(self) -> [u64; QUOTA_WORDS] {
+        let scale = self.ticks_per_ns | if self.exact { EXACT_BIT } else { 0 };
+        [
+            self.count,
+            self.period_ns,
+            self.burst,
+            scale,
+            self.token_ticks,
+            self.lockout_ticks,
+        ]
+    }
+
+    /// The quota [`to_words`](Self::to_words) packed. Only words it returned
+    /// may be given: nothing is validated again.
+    #[inline]
+    pub(crate) fn from_words(words: [u64; QUOTA_WORDS]) -> Self {
+        let [count, period_ns, burst, scale, token_ticks, lockout_ticks] = words;
+        Self {
+            count,
+            period_ns,
+            burst,
+            ticks_per_ns: scale & !EXACT_BIT,
+            token_ticks,
+            lockout_ticks,
+            exact: scale & EXACT_BIT != 0,
+        }
+    }
+}
+
 impl fmt::Debug for Quota {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Quota")
@@ -432,6 +471,20 @@ mod tests {
             Quota::per_day(1).unwrap().with_burst(u64::MAX),
             Err(Error::BurstTooLarge)
         );
+    }
+
+    #[test]
+    fn packs_into_words_and_back() {
+        for q in [
+            Quota::per_second(30).unwrap().with_burst(60).unwrap(),
+            Quota::per_second(1_000_003).unwrap(),
+            Quota::per_minute(7)
+                .unwrap()
+                .with_lockout(Duration::from_secs(9))
+                .unwrap(),
+        ] {
+            assert_eq!(Quota::from_words(q.to_words()), q);
+        }
     }
 
     #[test]

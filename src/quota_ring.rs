@@ -6,97 +6,171 @@
 //! races it. A reconfiguration publishes the new quota in the *next* slot and
 //! only then converts the word into that generation.
 //!
-//! Slot pointers always point into `published`, which owns every quota ever
-//! installed and only grows (deduplicated, so its size is bounded by the
-//! number of distinct quotas used); a check holding a stale slot pointer
-//! therefore reads a valid, immutable quota, and its CAS on the word fails.
+//! Each slot holds its quota inline, as atomic words read under a sequence
+//! counter (a seqlock), so memory is fixed however many quotas are installed
+//! and an install is O(1). A check whose word is stale may read a slot while
+//! it is rewritten: it then gets a newer quota (its CAS on the word fails,
+//! since the word left that generation before the rewrite began) or, if the
+//! rewrite overlapped its read, `None`, and it reads the word again. A slot
+//! is only ever rewritten while no current word names it, so a check whose
+//! word is current reads its slot on the first try and never waits.
+//!
+//! What generations cannot tell apart: a check delayed across
+//! [`GENERATIONS`] whole reconfigurations finds its word's generation named
+//! again, its slot rewritten. If the word is then bit-identical to the one
+//! it read (a full bucket converted at the same timestamp, say), its CAS
+//! succeeds and stores a charge computed under the older quota. The check's
+//! decision is still wholly one quota's; only the stored debt is in the
+//! wrong units. It needs a check preempted for four serialized quota
+//! changes (`keyed/mod.rs` describes the keyed limiter's twin window).
 
-use crate::quota::Quota;
+use crate::quota::{Quota, QUOTA_WORDS};
 use crate::state::GENERATIONS;
-use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
+use crate::sync::{fence, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::sync::PoisonError;
 
+/// One quota, stored inline: [`QUOTA_WORDS`] atomic words behind a sequence
+/// counter that is odd while a writer rewrites them. 56 bytes: one cache
+/// line when aligned (see [`QuotaRing`]). Writers must be serialized by
+/// their owner.
+pub(crate) struct QuotaSlot {
+    seq: AtomicU64,
+    words: [AtomicU64; QUOTA_WORDS],
+}
+
+impl QuotaSlot {
+    pub(crate) fn new(quota: Quota) -> Self {
+        Self {
+            seq: AtomicU64::new(0),
+            words: quota.to_words().map(AtomicU64::new),
+        }
+    }
+
+    /// The quota in the slot, whole, or `None` if a writer rewrote the slot
+    /// during the read. After `None`, the caller sees every store the
+    /// writer made before its rewrite.
+    #[inline]
+    pub(crate) fn read(&self) -> Option<Quota> {
+        // Acquire: pairs with the Release stores in `write`: the words of the
+        // write whose counter we read are visible, and after an odd counter,
+        // whatever the writer did before its rewrite.
+        let before = self.seq.load(Ordering::Acquire);
+        // Relaxed: validated by the counter reloaded after the fence.
+        let words = std::array::from_fn(|i| self.words[i].load(Ordering::Relaxed));
+        // Acquire: if any word above came from a later write, that write's
+        // odd counter (stored before its Release fence) is visible below.
+        fence(Ordering::Acquire);
+        // Relaxed: ordered after the word loads by the fence above.
+        let after = self.seq.load(Ordering::Relaxed);
+        if before == after && before % 2 == 0 {
+            Some(Quota::from_words(words))
+        } else {
+            // Acquire: a counter read from a later write also brings what its
+            // writer did before (off the fast path, so it costs checks nothing).
+            fence(Ordering::Acquire);
+            None
+        }
+    }
+
+    /// Replaces the quota. The caller must hold its owner's writer lock.
+    pub(crate) fn write(&self, quota: Quota) {
+        // Relaxed: only writers store the counter, and they take turns.
+        let seq = self.seq.load(Ordering::Relaxed);
+        // Release: a reader that sees this odd counter also sees what writers
+        // did before (the conversion that moved the reader's word away).
+        self.seq.store(seq.wrapping_add(1), Ordering::Release);
+        // Release: a reader whose word load reads a store below also reads
+        // the odd counter (or later) after its Acquire fence.
+        fence(Ordering::Release);
+        for (word, value) in self.words.iter().zip(quota.to_words()) {
+            // Relaxed: published by the counter store below.
+            word.store(value, Ordering::Relaxed);
+        }
+        // Release: a reader that sees this even counter sees the words above.
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+}
+
+/// A [`QuotaSlot`] on its own cache line, so a check reads one line.
+#[repr(align(64))]
+struct Line(QuotaSlot);
+
 pub(crate) struct QuotaRing {
-    slots: [AtomicPtr<Quota>; GENERATIONS],
-    /// Owner of every slot's quota. Its mutex also serializes writers:
-    /// reconfigurations take turns, checks never touch it. The boxes keep
-    /// each quota's address fixed while the vector grows.
-    #[allow(clippy::vec_box)]
-    published: Mutex<Vec<Box<Quota>>>,
+    slots: [Line; GENERATIONS],
+    /// What each slot holds, as the writers know it. Its mutex serializes
+    /// writers: reconfigurations take turns, checks never touch it.
+    installed: Mutex<[Quota; GENERATIONS]>,
 }
 
 /// Exclusive right to install quotas, held for one whole reconfiguration.
 pub(crate) struct RingWriter<'a> {
     ring: &'a QuotaRing,
-    #[allow(clippy::vec_box)] // see `QuotaRing::published`
-    published: MutexGuard<'a, Vec<Box<Quota>>>,
+    installed: MutexGuard<'a, [Quota; GENERATIONS]>,
 }
 
 impl QuotaRing {
     pub(crate) fn new(quota: Quota) -> Self {
-        let published = vec![Box::new(quota)];
-        let pointer = quota_pointer(&published[0]);
         Self {
-            // Every slot starts valid so a stale generation never reads null.
-            slots: std::array::from_fn(|_| AtomicPtr::new(pointer)),
-            published: Mutex::new(published),
+            // Every slot starts valid so a stale generation always reads a quota.
+            slots: std::array::from_fn(|_| Line(QuotaSlot::new(quota))),
+            installed: Mutex::new([quota; GENERATIONS]),
         }
     }
 
-    /// The quota that words of `generation` are measured in.
+    /// The quota that words of `generation` are measured in, or `None` when
+    /// the slot was being rewritten: the word that named it is stale, and the
+    /// caller must read its word again (it then sees the new one).
     #[inline]
-    pub(crate) fn get(&self, generation: usize) -> &Quota {
-        // Acquire: pairs with the Release in `install`, so the quota's fields
-        // are visible even to a check that reads a slot newer than its word
-        // (plain memory that loom does not track, hence no loom test fails
-        // with Relaxed; the C++ model does require it).
-        let pointer = self.slots[generation].load(Ordering::Acquire);
-        // SAFETY: every pointer stored in a slot comes from a Box owned by
-        // `published`, which never removes or moves its boxes and is dropped
-        // only with `self`; the quota behind it is never written after install.
-        unsafe { &*pointer }
+    pub(crate) fn get(&self, generation: usize) -> Option<Quota> {
+        self.slots[generation].0.read()
     }
 
     pub(crate) fn writer(&self) -> RingWriter<'_> {
         RingWriter {
             ring: self,
-            published: self
-                .published
+            installed: self
+                .installed
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         }
     }
 }
 
-impl<'a> RingWriter<'a> {
-    /// Makes slot `generation` name `quota` and returns the installed copy.
+impl RingWriter<'_> {
+    /// Makes slot `generation` hold `quota`, in place.
     /// The caller must not let any word of that generation exist meanwhile.
-    pub(crate) fn install(&mut self, generation: usize, quota: Quota) -> &'a Quota {
-        let installed = self.intern(quota);
-        // Release: see `get`.
-        self.ring.slots[generation].store(quota_pointer(installed), Ordering::Release);
-        installed
+    pub(crate) fn install(&mut self, generation: usize, quota: Quota) {
+        self.ring.slots[generation].0.write(quota);
+        self.installed[generation] = quota;
     }
 
-    /// The ring's own copy of `quota`, valid and unchanged for the ring's
-    /// whole life, without naming it in any slot. Keyed per-key quotas keep
-    /// pointers to such copies (`keyed/overrides.rs`).
-    pub(crate) fn intern(&mut self, quota: Quota) -> &'a Quota {
-        let index = match self.published.iter().position(|known| **known == quota) {
-            Some(index) => index,
-            None => {
-                self.published.push(Box::new(quota));
-                self.published.len() - 1
-            }
-        };
-        let pointer = quota_pointer(&self.published[index]);
-        // SAFETY: as in `get`: the box is owned by `published` for the ring's life.
-        unsafe { &*pointer }
+    /// The quota slot `generation` holds.
+    pub(crate) fn installed(&self, generation: usize) -> Quota {
+        self.installed[generation]
     }
 }
 
-/// The slot form of a published quota. It is only ever read through, so
-/// deriving it from a shared borrow is sound.
-fn quota_pointer(quota: &Quota) -> *mut Quota {
-    quota as *const Quota as *mut Quota
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Line>(), 64);
+    }
+
+    #[test]
+    fn installs_rewrite_slots_in_place() {
+        let first = Quota::per_second(1).unwrap();
+        let ring = QuotaRing::new(first);
+        let mut writer = ring.writer();
+        for count in 2..1_000 {
+            let quota = Quota::per_second(count).unwrap();
+            writer.install(count as usize % GENERATIONS, quota);
+            assert_eq!(writer.installed(count as usize % GENERATIONS), quota);
+        }
+        drop(writer);
+        assert_eq!(ring.get(0), Some(Quota::per_second(996).unwrap()));
+        assert_eq!(ring.get(3), Some(Quota::per_second(999).unwrap()));
+    }
 }

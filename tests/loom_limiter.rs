@@ -118,3 +118,38 @@ fn two_reconfigurations_and_a_check_agree_on_the_last_quota() {
         );
     });
 }
+
+/// More reconfigurations than the ring has generations, while one check is
+/// in flight: the check's slot is rewritten under it (a full wrap), yet the
+/// check is decided wholly under one of the quotas, never a mix of two.
+/// Each quota has its own burst and rate, so the decision names its quota.
+#[test]
+fn a_check_through_a_full_generation_wrap_uses_one_whole_quota() {
+    // (count per second, burst): the emission intervals are 1/count s.
+    const QUOTAS: [(u64, u64); 6] = [(1, 2), (2, 3), (4, 4), (5, 5), (8, 6), (10, 7)];
+    let quota =
+        |(count, burst): (u64, u64)| Quota::per_second(count).unwrap().with_burst(burst).unwrap();
+    loom::model(move || {
+        let limiter = limiter(QUOTAS[0].0, QUOTAS[0].1);
+        let reconfigurer = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                for &later in &QUOTAS[1..] {
+                    limiter.reconfigure_at(quota(later), NOW);
+                }
+            })
+        };
+        let checked = limiter.check_at(1, NOW);
+        reconfigurer.join().unwrap();
+        // A full bucket of any of them admits one unit; what is left and
+        // when the bucket is full again are that quota's own figures.
+        let whole = QUOTAS.iter().any(|&(count, burst)| {
+            checked.is_admitted()
+                && checked.limit() == burst
+                && checked.remaining() == burst - 1
+                && checked.reset_after().as_nanos() == u128::from(1_000_000_000 / count)
+        });
+        assert!(whole, "decided under no single quota: {checked:?}");
+        assert_eq!(limiter.quota(), quota(QUOTAS[5]));
+    });
+}

@@ -182,6 +182,7 @@ impl Operation {
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
 /// or `on_full`), `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+/// `FG_STATUS_ALLOCATION_FAILED`,
 /// the quota errors, `FG_STATUS_PANIC`.
 ///
 /// # Safety
@@ -784,7 +785,9 @@ unsafe fn keyed_admin<'k>(
 ///
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_STRUCT_SIZE`, the quota errors, `FG_STATUS_KEY_KIND_MISMATCH`,
-/// `FG_STATUS_TOO_MANY_OVERRIDES`, `FG_STATUS_TABLE_FULL`, `FG_STATUS_PANIC`.
+/// `FG_STATUS_TOO_MANY_OVERRIDES`, `FG_STATUS_TABLE_FULL`,
+/// `FG_STATUS_ALLOCATION_FAILED` (the per-key quota table's next segment),
+/// `FG_STATUS_PANIC`.
 ///
 /// # Safety
 /// `limiter` must be NULL or a live handle; `quota` NULL or readable for its

@@ -30,7 +30,8 @@ type Caps = ByKeyKind<KeyedInFlight<u64>, KeyedInFlight<[u8]>, KeyedInFlight<IpA
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`), `FG_STATUS_ZERO_LIMIT`,
 /// `FG_STATUS_LIMIT_TOO_LARGE` (above `FG_MAX_IN_FLIGHT`),
-/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+/// `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
 ///
 /// # Safety
 /// `out` must be NULL or writable for a pointer.

@@ -61,7 +61,8 @@ pub(crate) type Windows = ByKeyKind<KeyedWindows<u64>, KeyedWindows<[u8]>, Keyed
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`
 /// or `on_full`), the window errors, `FG_STATUS_ZERO_CAPACITY`,
-/// `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+/// `FG_STATUS_CAPACITY_TOO_LARGE`,
+/// `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
 ///
 /// # Safety
 /// `config` NULL or readable for its `struct_size`; `out` NULL or writable for a pointer.

@@ -123,7 +123,8 @@ unsafe fn build(
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_NO_LAYERS` (no tiers),
 /// `FG_STATUS_INVALID_UTF8`, the quota and window errors,
-/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+/// `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
 ///
 /// # Safety
 /// `tiers` NULL or readable for `count` elements of `tiers[0].struct_size`

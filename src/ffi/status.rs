@@ -42,6 +42,11 @@ pub enum FgStatus {
     /// for a byte-keyed limiter, say), or a layer key of the wrong kind for
     /// its layer.
     KeyKindMismatch = -8,
+    /// The memory a capacity argument asks for could not be allocated (the
+    /// allocator refused it: say, 2^32 keyed slots on a machine without
+    /// 64 GiB). Nothing was created; `fg_last_error_message` gives the size.
+    /// The process is never aborted for a capacity.
+    AllocationFailed = -9,
     /// A quota's `count` was 0.
     ZeroCount = -10,
     /// A quota's `period_ns` was 0.
@@ -143,6 +148,7 @@ impl From<Error> for FgStatus {
             Error::TableFull => FgStatus::TableFull,
             Error::TooManyOverrides => FgStatus::TooManyOverrides,
             Error::InexactRate => FgStatus::InexactRate,
+            Error::AllocationFailed { .. } => FgStatus::AllocationFailed,
         }
     }
 }

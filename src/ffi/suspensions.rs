@@ -38,7 +38,8 @@ pub(crate) type Suspended = ByKeyKind<Suspensions<u64>, Suspensions<[u8]>, Suspe
 ///
 /// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
 /// `FG_STATUS_INVALID_ARGUMENT` (unknown `key_kind`),
-/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_PANIC`.
+/// `FG_STATUS_ZERO_CAPACITY`, `FG_STATUS_CAPACITY_TOO_LARGE`,
+/// `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
 ///
 /// # Safety
 /// `out` must be NULL or writable for a pointer.

@@ -104,8 +104,11 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
     }
 
     /// How many keys may hold their own quota at once (default: capacity / 8,
-    /// at least 1). Their side table takes 48 bytes per allowed override,
-    /// allocated at the first [`set_quota`](KeyedLimiter::set_quota).
+    /// at least 1). Their side table has two 128-byte entries per allowed
+    /// override (each holds a key's quotas inline, so changing them never
+    /// allocates), in segments of about `sqrt(2 * max_overrides)` entries
+    /// allocated as [`set_quota`](KeyedLimiter::set_quota) first needs each:
+    /// a few overrides cost a few segments, whatever the maximum.
     pub fn max_overrides(mut self, max_overrides: usize) -> Self {
         self.max_overrides = Some(max_overrides);
         self
@@ -123,7 +126,9 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
         }
     }
 
-    /// The limiter, or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`].
+    /// The limiter, or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`],
+    /// or [`Error::AllocationFailed`] when the allocator refuses its table
+    /// (the process is never aborted for a capacity).
     ///
     /// ```
     /// use floodgate::{Error, KeyedLimiter, Quota};
@@ -142,12 +147,12 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
             .max_overrides
             .unwrap_or((self.capacity / 8).max(1))
             .min(self.capacity);
-        Ok(KeyedLimiter::from_parts(
+        KeyedLimiter::from_parts(
             self.quota,
             self.capacity,
             self.on_full,
             max_overrides,
             self.clock,
-        ))
+        )
     }
 }

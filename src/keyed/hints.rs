@@ -29,12 +29,12 @@ pub(crate) struct Hints {
 }
 
 impl Hints {
-    pub(crate) fn new(slots: usize) -> Self {
-        Self {
-            words: (0..slots.div_ceil(8))
-                .map(|_| AtomicU64::new(u64::from(NONE) * LOW_BITS))
-                .collect(),
-        }
+    pub(crate) fn new(slots: usize) -> crate::Result<Self> {
+        Ok(Self {
+            words: crate::alloc::filled(slots.div_ceil(8), || {
+                AtomicU64::new(u64::from(NONE) * LOW_BITS)
+            })?,
+        })
     }
 
     /// The hint of a key whose home hash is `home`: 7 bits of a remix, so
@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn finds_exactly_the_matching_slots_in_a_range() {
-        let hints = Hints::new(32);
+        let hints = Hints::new(32).unwrap();
         hints.set(3, 0x11);
         hints.set(9, 0x11);
         hints.set(12, 0x22);
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn unwritten_slots_match_no_key() {
-        let hints = Hints::new(20);
+        let hints = Hints::new(20).unwrap();
         for home in [0, 1, u64::MAX, 0x1234_5678_9abc_def0] {
             let hint = Hints::of(home);
             assert!(hint < NONE);

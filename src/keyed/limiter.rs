@@ -90,19 +90,19 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         on_full: FullTable,
         max_overrides: usize,
         clock: C,
-    ) -> Self {
-        Self {
-            table: Table::new(capacity),
+    ) -> Result<Self> {
+        Ok(Self {
+            table: Table::new(capacity)?,
             hasher: KeyHasher::random(),
             defaults: QuotaRing::new(quota),
             default_generation: AtomicU64::new(0),
-            overrides: Overrides::new(max_overrides),
+            overrides: Overrides::new(max_overrides)?,
             on_full,
             overflow: Limiter::with_clock(quota, ManualClock::new()),
             full_table_events: CachePadded::new(AtomicU64::new(0)),
             clock,
             _key: PhantomData,
-        }
+        })
     }
 
     /// The clock this limiter reads.
@@ -302,7 +302,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                     return self.default_quota();
                 };
                 match self.quota_of(slot) {
-                    Some(quota) => return *quota,
+                    Some(quota) => return quota,
                     // The override was cleared under us: look again.
                     None => backoff.spin(),
                 }
@@ -312,10 +312,14 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
 
     /// The quota of every key without its own.
     pub fn default_quota(&self) -> Quota {
-        // Acquire: the ring slot it names was installed before.
-        *self
-            .defaults
-            .get(self.default_generation.load(Ordering::Acquire) as usize)
+        loop {
+            // Acquire: the ring slot it names was installed before.
+            let generation = self.default_generation.load(Ordering::Acquire) as usize;
+            // `None`: that slot was being rewritten, so the generation moved on.
+            if let Some(quota) = self.defaults.get(generation) {
+                return quota;
+            }
+        }
     }
 
     /// Replaces the default quota while checks go on, keeping what each key
@@ -346,11 +350,11 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         let from_generation = self.default_generation.load(Ordering::Relaxed) as usize;
         let to_generation = from_generation ^ 1;
         // The previous sweep left no word in `to_generation`.
-        let to = ring.install(to_generation, default_quota);
-        let from = self.defaults.get(from_generation);
+        ring.install(to_generation, default_quota);
+        let from = ring.installed(from_generation);
         self.table.sweep(from_generation, |word| match word.mark() {
             Some(mark) => StateWord::marked(mark, to_generation),
-            None => gcra::convert(word, from, to, now_ns, to_generation),
+            None => gcra::convert(word, &from, &default_quota, now_ns, to_generation),
         });
         // Release: pairs with the Acquire in `default_quota`.
         self.default_generation
@@ -398,7 +402,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                 Lookup::Found(mut slot) => {
                     // `None`: a stale override word; look again.
                     while let Some(quota) = self.quota_of(slot) {
-                        let evaluation = step(slot.word, quota);
+                        let evaluation = step(slot.word, &quota);
                         let Some(next) = evaluation.next else {
                             return evaluation.decision;
                         };
@@ -420,44 +424,51 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         || self.default_generation.load(Ordering::Relaxed) as usize,
                         |vacancy| vacancy.generation(),
                     );
+                    // `None`: the default slot of `generation` was being
+                    // rewritten, so the table has moved on: look again.
                     let on_full_bucket = |generation: usize| {
-                        let quota = self.defaults.get(generation);
-                        step(
-                            StateWord::with_debt(generation, quota.ticks_at(now_ns), 0),
-                            quota,
-                        )
+                        let quota = self.defaults.get(generation)?;
+                        let full = StateWord::with_debt(generation, quota.ticks_at(now_ns), 0);
+                        Some((quota, step(full, &quota)))
                     };
-                    let evaluation = on_full_bucket(generation);
+                    let Some((quota, evaluation)) = on_full_bucket(generation) else {
+                        continue;
+                    };
                     if evaluation.next.is_none() {
                         return evaluation.decision;
                     }
                     let Some(vacancy) = vacancy else {
-                        return self.when_full(generation, now_ns, cost);
+                        return self.when_full(generation, &quota, now_ns, cost);
                     };
                     match self.table.insert(key, vacancy, |generation, _| {
-                        let evaluation = on_full_bucket(generation);
+                        // `None` only if a reconfiguration moved past the claim: look again.
+                        let Some((_, evaluation)) = on_full_bucket(generation) else {
+                            return Err(None);
+                        };
                         evaluation
                             .next
-                            .map(|word| (word, evaluation.decision))
-                            .ok_or(evaluation.decision)
+                            .map(|word| (word, Some(evaluation.decision)))
+                            .ok_or(Some(evaluation.decision))
                     }) {
-                        Insertion::Published(result) | Insertion::Declined(result) => {
+                        Insertion::Published(Some(result)) | Insertion::Declined(Some(result)) => {
                             return result
                         }
-                        Insertion::Retry => backoff.spin(),
+                        Insertion::Published(None)
+                        | Insertion::Declined(None)
+                        | Insertion::Retry => backoff.spin(),
                     }
                 }
             }
         }
     }
 
-    /// The quota `slot`'s word is measured in; `None` if the word is a
-    /// stale override word whose entry is gone.
+    /// The quota `slot`'s word is measured in; `None` if the word is stale
+    /// (its override entry is gone, or its quota was being rewritten).
     #[inline]
-    fn quota_of(&self, slot: Slot) -> Option<&Quota> {
+    fn quota_of(&self, slot: Slot) -> Option<Quota> {
         let generation = slot.word.generation();
         match override_parity(generation) {
-            None => Some(self.defaults.get(generation)),
+            None => self.defaults.get(generation),
             Some(parity) => self.overrides.get(slot.index, parity),
         }
     }
@@ -467,16 +478,20 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     #[inline]
     fn reclaimable(&self, word: StateWord, now_ns: u64) -> bool {
         let generation = word.generation();
+        // A stale word whose slot is being rewritten is not offered: the
+        // claim would fail on the converted word anyway.
         overrides::is_default(generation)
-            && word.debt_at(self.defaults.get(generation).ticks_at(now_ns)) == 0
+            && self
+                .defaults
+                .get(generation)
+                .is_some_and(|quota| word.debt_at(quota.ticks_at(now_ns)) == 0)
     }
 
     /// A new key found no slot: count it and apply [`FullTable`].
     #[cold]
-    fn when_full(&self, generation: usize, now_ns: u64, cost: u64) -> Decision {
+    fn when_full(&self, generation: usize, quota: &Quota, now_ns: u64, cost: u64) -> Decision {
         // Relaxed: a statistic.
         self.full_table_events.fetch_add(1, Ordering::Relaxed);
-        let quota = self.defaults.get(generation);
         let now = quota.ticks_at(now_ns);
         match self.on_full {
             FullTable::Deny => {
@@ -493,9 +508,8 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
 
     /// Gives `key` its own `quota`, pinning its slot (see `set_quota`).
     fn pin(&self, key: K::Stored, quota: Quota, now_ns: u64) -> Result<()> {
-        let mut ring = self.defaults.writer();
+        let ring = self.defaults.writer();
         let mut overrides = self.overrides.writer();
-        let quota = ring.intern(quota);
         loop {
             match self.table.find(key, |word| self.reclaimable(word, now_ns)) {
                 Lookup::Found(mut slot) => loop {
@@ -507,11 +521,16 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                             };
                             (from, parity ^ 1)
                         }
-                        None => (self.defaults.get(generation), 0),
+                        None => (ring.installed(generation), 0),
                     };
                     overrides.set(slot.index, parity, quota)?;
-                    let next =
-                        gcra::convert(slot.word, from, quota, now_ns, override_generation(parity));
+                    let next = gcra::convert(
+                        slot.word,
+                        &from,
+                        &quota,
+                        now_ns,
+                        override_generation(parity),
+                    );
                     // Release: a check that reads the pinned word must find its entry.
                     match self.table.replace(key, slot, next, Ordering::Release) {
                         Ok(()) => return Ok(()),
@@ -551,7 +570,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
 
     /// Returns `key` to the default quota (see `clear_quota`).
     fn unpin(&self, key: K::Stored, now_ns: u64) {
-        let _ring = self.defaults.writer();
+        let ring = self.defaults.writer();
         let mut overrides = self.overrides.writer();
         loop {
             let Lookup::Found(mut slot) = self.table.find(key, |_| false) else {
@@ -566,8 +585,8 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                 };
                 // Relaxed: writers, which alone change it, hold the ring's lock.
                 let generation = self.default_generation.load(Ordering::Relaxed) as usize;
-                let to = self.defaults.get(generation);
-                let next = gcra::convert(slot.word, from, to, now_ns, generation);
+                let to = ring.installed(generation);
+                let next = gcra::convert(slot.word, &from, &to, now_ns, generation);
                 // Release: a check that reads the word must see the ring slot.
                 match self.table.replace(key, slot, next, Ordering::Release) {
                     Ok(()) => {

@@ -18,15 +18,26 @@
 //! word into that parity, exactly like a reconfiguration of one bucket: a
 //! check that read the word before reads the old pointer and its CAS fails.
 //!
-//! The table is fixed-size open addressing (sized for `max` entries at half
-//! load), allocated on the first override and freed with the limiter, so
-//! readers never meet freed memory. Writers take turns under a mutex; readers
-//! take no lock. A removed entry is a tombstone that the next insertion
-//! reuses. Quota pointers point at copies owned by the limiter's `QuotaRing`
-//! (`RingWriter::intern`), which live as long as the limiter.
+//! The table is open addressing over `2 * max` entries (at most half full
+//! of live entries, so probe runs stay short), in segments of about
+//! `sqrt(2 * max)` entries that are allocated, fallibly, when a writer first
+//! needs one and then never move or free until the limiter drops: readers
+//! never meet freed memory, and a limiter allowed millions of overrides but
+//! using a few pays for a few segments, not for its maximum. Writers take
+//! turns under a mutex; readers take no lock. A removed entry is a tombstone
+//! that the next insertion reuses.
+//!
+//! Each entry holds its two parities' quotas inline ([`QuotaSlot`]s, read
+//! under a sequence counter), so changing a quota rewrites it in place and
+//! the table's memory never grows with the number of quotas ever set. A
+//! check holding a stale word may read an entry while it is rewritten or
+//! reused by another key: it then reads some whole quota, or `None`, and its
+//! CAS on the word fails either way, since the word left that parity (or
+//! the entry's key was unpinned) before the rewrite began.
 
 use crate::error::{Error, Result};
 use crate::quota::Quota;
+use crate::quota_ring::QuotaSlot;
 use crate::sync::{AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::ptr;
 use std::sync::PoisonError;
@@ -54,14 +65,20 @@ const VACANT: u64 = 0;
 /// Entry tag of a removed entry.
 const REMOVED: u64 = u64::MAX;
 
+/// One key's override: 128 bytes, the tag and parity 0 on one cache line,
+/// parity 1 on the next.
+#[repr(C, align(64))]
 struct Entry {
-    slot: AtomicU64,
-    quotas: [AtomicPtr<Quota>; 2],
+    tag: AtomicU64,
+    quotas: [QuotaSlot; 2],
 }
 
 pub(crate) struct Overrides {
-    /// Null until the first override; then fixed until drop.
-    entries: AtomicPtr<Box<[Entry]>>,
+    /// Entry `p` is entry `p % segment_len` of segment `p / segment_len`;
+    /// a null segment is all vacant. Non-null segments are fixed until drop.
+    segments: Box<[AtomicPtr<Entry>]>,
+    segment_shift: u32,
+    len: usize,
     max: usize,
     /// Live entries; its lock serializes writers.
     live: Mutex<usize>,
@@ -74,41 +91,50 @@ pub(crate) struct OverridesWriter<'a> {
 }
 
 impl Overrides {
-    pub(crate) fn new(max: usize) -> Self {
-        Self {
-            entries: AtomicPtr::new(ptr::null_mut()),
+    /// Room for `max` overrides; allocates only the segment directory
+    /// (`8 * sqrt(2 * max)` bytes or so).
+    pub(crate) fn new(max: usize) -> Result<Self> {
+        let len = max.saturating_mul(2).max(1);
+        // About sqrt(len) entries per segment, as a power of two.
+        let segment_shift = len.next_power_of_two().trailing_zeros().div_ceil(2);
+        let count = len.div_ceil(1 << segment_shift);
+        let segments = crate::alloc::filled(count, || AtomicPtr::new(ptr::null_mut()))?;
+        Ok(Self {
+            segments,
+            segment_shift,
+            len,
             max,
             live: Mutex::new(0),
-        }
+        })
     }
 
-    fn table(&self) -> Option<&[Entry]> {
-        // Acquire: pairs with the Release that published the allocation.
-        let entries = self.entries.load(Ordering::Acquire);
-        // SAFETY: non-null only once `writer().set` stored a leaked Box, which
-        // is freed only in `drop` (no `&self` can exist then).
-        (!entries.is_null()).then(|| unsafe { &**entries })
+    fn segment_len(&self) -> usize {
+        1 << self.segment_shift
+    }
+
+    /// Entry `position`, or `None` while its segment is unallocated (vacant).
+    #[inline]
+    fn entry(&self, position: usize) -> Option<&Entry> {
+        // Acquire: pairs with the Release that published the segment.
+        let segment = self.segments[position >> self.segment_shift].load(Ordering::Acquire);
+        // SAFETY: a non-null segment pointer came from `allocate` (a leaked
+        // box of `segment_len` entries) and is freed only in `drop`, which no
+        // `&self` outlives; the offset is below `segment_len`.
+        (!segment.is_null()).then(|| unsafe { &*segment.add(position & (self.segment_len() - 1)) })
     }
 
     /// The quota of parity `parity` for the pinned key in slot `index`, or
-    /// `None` if that entry is gone (the caller read a stale word).
+    /// `None` if that entry is gone or was being rewritten (the caller read
+    /// a stale word, and sees a newer one when it reads again).
     #[inline]
-    pub(crate) fn get(&self, index: usize, parity: usize) -> Option<&Quota> {
-        let table = self.table()?;
+    pub(crate) fn get(&self, index: usize, parity: usize) -> Option<Quota> {
         let tag = index as u64 + 1;
-        let start = probe_start(index, table.len());
-        for step in 0..table.len() {
-            let entry = &table[(start + step) % table.len()];
+        let start = probe_start(index, self.len);
+        for step in 0..self.len {
+            let entry = self.entry((start + step) % self.len)?;
             // Acquire: pairs with the Release in `set` that published the entry.
-            match entry.slot.load(Ordering::Acquire) {
-                found if found == tag => {
-                    // Acquire: pairs with the Release storing the pointer.
-                    let quota = entry.quotas[parity].load(Ordering::Acquire);
-                    // SAFETY: every stored pointer comes from
-                    // `RingWriter::intern` on the limiter's ring, whose copies
-                    // live, unchanged, as long as the limiter that owns `self`.
-                    return Some(unsafe { &*quota });
-                }
+            match entry.tag.load(Ordering::Acquire) {
+                found if found == tag => return entry.quotas[parity].read(),
                 VACANT => return None,
                 _ => {}
             }
@@ -124,7 +150,7 @@ impl Overrides {
     }
 }
 
-impl<'a> OverridesWriter<'a> {
+impl OverridesWriter<'_> {
     /// Whether no new key can get an override.
     pub(crate) fn is_full(&self) -> bool {
         *self.live >= self.overrides.max
@@ -132,21 +158,22 @@ impl<'a> OverridesWriter<'a> {
 
     /// Sets parity `parity` of slot `index`'s override to `quota`, creating
     /// the entry (both parities) if there is none and room for one.
-    /// `quota` must come from `RingWriter::intern` on the ring of the
-    /// limiter that owns `self`.
-    pub(crate) fn set(&mut self, index: usize, parity: usize, quota: &Quota) -> Result<()> {
-        let table = self.table_or_allocate();
+    /// [`Error::AllocationFailed`] if its segment cannot be allocated.
+    pub(crate) fn set(&mut self, index: usize, parity: usize, quota: Quota) -> Result<()> {
+        let overrides = self.overrides;
         let tag = index as u64 + 1;
-        let pointer = quota as *const Quota as *mut Quota;
-        let start = probe_start(index, table.len());
+        let start = probe_start(index, overrides.len);
         let mut reusable = None;
-        for step in 0..table.len() {
-            let position = (start + step) % table.len();
+        for step in 0..overrides.len {
+            let position = (start + step) % overrides.len;
+            let Some(entry) = overrides.entry(position) else {
+                reusable.get_or_insert(position);
+                break;
+            };
             // Relaxed: writers are serialized by `live`'s lock.
-            match table[position].slot.load(Ordering::Relaxed) {
+            match entry.tag.load(Ordering::Relaxed) {
                 found if found == tag => {
-                    // Release: pairs with the Acquire in `get`.
-                    table[position].quotas[parity].store(pointer, Ordering::Release);
+                    entry.quotas[parity].write(quota);
                     return Ok(());
                 }
                 REMOVED => {
@@ -166,32 +193,32 @@ impl<'a> OverridesWriter<'a> {
         let Some(position) = reusable else {
             return Err(Error::TooManyOverrides);
         };
-        let entry = &table[position];
+        let entry = self.entry_or_allocate(position, quota)?;
         for slot in &entry.quotas {
-            // Relaxed: published by the Release store of the tag below.
-            slot.store(pointer, Ordering::Relaxed);
+            slot.write(quota);
         }
         // Release: pairs with the Acquire in `get`.
-        entry.slot.store(tag, Ordering::Release);
+        entry.tag.store(tag, Ordering::Release);
         *self.live += 1;
         Ok(())
     }
 
     /// Drops slot `index`'s override, once its word no longer names it.
     pub(crate) fn remove(&mut self, index: usize) {
-        let Some(table) = self.overrides.table() else {
-            return;
-        };
+        let overrides = self.overrides;
         let tag = index as u64 + 1;
-        let start = probe_start(index, table.len());
-        for step in 0..table.len() {
-            let entry = &table[(start + step) % table.len()];
+        let start = probe_start(index, overrides.len);
+        for step in 0..overrides.len {
+            let Some(entry) = overrides.entry((start + step) % overrides.len) else {
+                return;
+            };
             // Relaxed: writers are serialized by `live`'s lock.
-            match entry.slot.load(Ordering::Relaxed) {
+            match entry.tag.load(Ordering::Relaxed) {
                 found if found == tag => {
                     // Relaxed: a reader that still finds the entry reads a
-                    // valid quota and fails its CAS on the converted word.
-                    entry.slot.store(REMOVED, Ordering::Relaxed);
+                    // whole quota (or `None`) and fails its CAS on the
+                    // converted word.
+                    entry.tag.store(REMOVED, Ordering::Relaxed);
                     *self.live -= 1;
                     return;
                 }
@@ -201,37 +228,38 @@ impl<'a> OverridesWriter<'a> {
         }
     }
 
-    fn table_or_allocate(&self) -> &'a [Entry] {
-        let overrides: &'a Overrides = self.overrides;
-        if let Some(table) = overrides.table() {
-            return table;
+    /// Entry `position`, allocating its segment (every entry vacant, its
+    /// quotas `quota`) if it has none.
+    fn entry_or_allocate(&self, position: usize, quota: Quota) -> Result<&Entry> {
+        let overrides = self.overrides;
+        if let Some(entry) = overrides.entry(position) {
+            return Ok(entry);
         }
-        let size = self.overrides.max.saturating_mul(2).max(1);
-        let entries: Box<[Entry]> = (0..size)
-            .map(|_| Entry {
-                slot: AtomicU64::new(VACANT),
-                quotas: [
-                    AtomicPtr::new(ptr::null_mut()),
-                    AtomicPtr::new(ptr::null_mut()),
-                ],
-            })
-            .collect();
-        // Release: pairs with the Acquire in `table`.
-        overrides
-            .entries
-            .store(Box::into_raw(Box::new(entries)), Ordering::Release);
-        overrides.table().unwrap_or(&[])
+        let segment = crate::alloc::filled(overrides.segment_len(), || Entry {
+            tag: AtomicU64::new(VACANT),
+            quotas: [QuotaSlot::new(quota), QuotaSlot::new(quota)],
+        })?;
+        let segment = Box::into_raw(segment).cast::<Entry>();
+        // Release: pairs with the Acquire in `entry`.
+        overrides.segments[position >> overrides.segment_shift].store(segment, Ordering::Release);
+        // SAFETY: as in `Overrides::entry`: the segment just stored lives
+        // until drop, and the offset is below `segment_len`.
+        Ok(unsafe { &*segment.add(position & (overrides.segment_len() - 1)) })
     }
 }
 
 impl Drop for Overrides {
     fn drop(&mut self) {
-        // Relaxed: `&mut self`, no other thread can hold a reference.
-        let entries = self.entries.load(Ordering::Relaxed);
-        if !entries.is_null() {
-            // SAFETY: the pointer came from `Box::into_raw` in
-            // `table_or_allocate` and is freed only here, once.
-            drop(unsafe { Box::from_raw(entries) });
+        let segment_len = self.segment_len();
+        for segment in self.segments.iter() {
+            // Relaxed: `&mut self`, no other thread can hold a reference.
+            let entries = segment.load(Ordering::Relaxed);
+            if !entries.is_null() {
+                // SAFETY: the pointer came from `Box::into_raw` of a boxed
+                // slice of `segment_len` entries in `entry_or_allocate` and
+                // is freed only here, once.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(entries, segment_len)) });
+            }
         }
     }
 }
@@ -249,6 +277,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_entry_is_two_cache_lines() {
+        assert_eq!(std::mem::size_of::<Entry>(), 128);
+    }
+
+    #[test]
+    fn slots_0_and_2_share_the_first_of_two_entries() {
+        // tests/loom_overrides.rs reuses an entry this way.
+        assert_eq!((probe_start(0, 2), probe_start(1, 2)), (0, 1));
+        assert_eq!(probe_start(2, 2), 0);
+    }
+
+    #[test]
+    fn segments_are_allocated_as_overrides_need_them() {
+        let overrides = Overrides::new(1 << 20).unwrap();
+        assert_eq!(overrides.segment_len(), 2048);
+        assert_eq!(overrides.segments.len(), 1024);
+        let mut writer = overrides.writer();
+        for index in 0..3 {
+            writer.set(index, 0, Quota::per_second(1).unwrap()).unwrap();
+        }
+        let allocated = overrides
+            .segments
+            .iter()
+            .filter(|segment| !segment.load(Ordering::Relaxed).is_null())
+            .count();
+        assert!((1..=3).contains(&allocated));
+    }
+
+    #[test]
     fn generations_split_default_and_override() {
         assert!(is_default(0) && is_default(1));
         assert_eq!(override_parity(1), None);
@@ -260,26 +317,26 @@ mod tests {
     fn set_get_change_remove_reuse() {
         let one = Quota::per_second(1).unwrap();
         let two = Quota::per_second(2).unwrap();
-        let overrides = Overrides::new(2);
+        let overrides = Overrides::new(2).unwrap();
         assert!(overrides.get(5, 0).is_none());
         let mut writer = overrides.writer();
-        writer.set(5, 0, &one).unwrap();
-        writer.set(9, 0, &two).unwrap();
+        writer.set(5, 0, one).unwrap();
+        writer.set(9, 0, two).unwrap();
         assert!(writer.is_full());
-        assert_eq!(writer.set(6, 0, &one), Err(Error::TooManyOverrides));
-        writer.set(5, 1, &two).unwrap();
+        assert_eq!(writer.set(6, 0, one), Err(Error::TooManyOverrides));
+        writer.set(5, 1, two).unwrap();
         drop(writer);
-        assert_eq!(overrides.get(5, 0), Some(&one));
-        assert_eq!(overrides.get(5, 1), Some(&two));
-        assert_eq!(overrides.get(9, 1), Some(&two));
+        assert_eq!(overrides.get(5, 0), Some(one));
+        assert_eq!(overrides.get(5, 1), Some(two));
+        assert_eq!(overrides.get(9, 1), Some(two));
         assert!(overrides.get(6, 0).is_none());
         let mut writer = overrides.writer();
         writer.remove(5);
         assert!(!writer.is_full());
-        writer.set(7, 0, &one).unwrap();
+        writer.set(7, 0, one).unwrap();
         drop(writer);
         assert!(overrides.get(5, 0).is_none());
-        assert_eq!(overrides.get(7, 0), Some(&one));
-        assert_eq!(overrides.get(9, 0), Some(&two));
+        assert_eq!(overrides.get(7, 0), Some(one));
+        assert_eq!(overrides.get(9, 0), Some(two));
     }
 }

@@ -48,6 +48,7 @@
 use super::hints::Hints;
 use super::key::StoredKey;
 use super::pair::{AtomicPair, Pair};
+use crate::alloc;
 use crate::state::{SlotMark, StateWord};
 use crate::sync::{AtomicU64, Ordering};
 use crossbeam_utils::Backoff;
@@ -119,7 +120,9 @@ struct Claim {
 
 impl<S: StoredKey> Table<S> {
     /// A table of at least `capacity` slots: whole buckets of [`BUCKET`].
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// [`Error::AllocationFailed`](crate::Error::AllocationFailed) if its
+    /// memory cannot be allocated.
+    pub(crate) fn new(capacity: usize) -> crate::Result<Self> {
         let empty = Pair {
             tag: 0,
             word: StateWord::marked(SlotMark::Empty, 0),
@@ -127,18 +130,16 @@ impl<S: StoredKey> Table<S> {
         let bucket_len = BUCKET.min(capacity);
         let buckets = capacity.div_ceil(bucket_len);
         let capacity = buckets * bucket_len;
-        Self {
-            pairs: (0..capacity).map(|_| AtomicPair::new(empty)).collect(),
-            extras: if S::HAS_EXTRA {
-                (0..capacity).map(|_| AtomicU64::new(0)).collect()
-            } else {
-                Box::new([])
-            },
-            hints: Hints::new(capacity),
+        Ok(Self {
+            pairs: alloc::filled(capacity, || AtomicPair::new(empty))?,
+            extras: alloc::filled(if S::HAS_EXTRA { capacity } else { 0 }, || {
+                AtomicU64::new(0)
+            })?,
+            hints: Hints::new(capacity)?,
             bucket_len,
             buckets,
             _stored: PhantomData,
-        }
+        })
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -530,7 +531,7 @@ mod tests {
     #[test]
     fn keys_are_found_where_they_were_put() {
         let hasher = KeyHasher::random();
-        let table = Table::new(64);
+        let table = Table::new(64).unwrap();
         let indexes: Vec<usize> = (0..40)
             .map(|k| put(&table, exact(&hasher, k), bucket(5)))
             .collect();
@@ -546,7 +547,7 @@ mod tests {
     #[test]
     fn a_full_window_has_no_vacancy_until_a_bucket_is_reclaimable() {
         let hasher = KeyHasher::random();
-        let table = Table::new(3);
+        let table = Table::new(3).unwrap();
         for k in 0..3 {
             put(&table, exact(&hasher, k), bucket(5));
         }
@@ -571,7 +572,7 @@ mod tests {
     #[test]
     fn a_declined_insertion_frees_its_claim() {
         let hasher = KeyHasher::random();
-        let table = Table::<crate::keyed::key::Exact>::new(4);
+        let table = Table::<crate::keyed::key::Exact>::new(4).unwrap();
         let key = exact(&hasher, 1);
         let Lookup::Absent(Some(vacancy)) = table.find(key, |_| false) else {
             panic!("no vacancy");
@@ -590,7 +591,7 @@ mod tests {
     #[test]
     fn a_replace_against_a_reused_slot_fails() {
         let hasher = KeyHasher::random();
-        let table = Table::new(1);
+        let table = Table::new(1).unwrap();
         let (old, new) = (exact(&hasher, 1), exact(&hasher, 2));
         let index = put(&table, old, bucket(0));
         let stale = Slot {

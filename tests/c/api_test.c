@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "check.h"
 
@@ -477,6 +478,21 @@ static void test_keyed_create_errors(void) {
     CHECK_MESSAGE("capacity");
     c.capacity = (UINT64_C(1) << 32) + 1;
     CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_CAPACITY_TOO_LARGE);
+    /* 2^32 slots pass validation but need 64 GiB: a capacity the allocator
+       refuses is a status, never an abort. The address-space limit makes the
+       refusal certain on any machine, however much memory it has. */
+    {
+        struct rlimit unlimited, tight;
+        CHECK(getrlimit(RLIMIT_AS, &unlimited) == 0);
+        tight = unlimited;
+        tight.rlim_cur = (rlim_t)1 << 35; /* 32 GiB */
+        CHECK(setrlimit(RLIMIT_AS, &tight) == 0);
+        c.capacity = UINT64_C(1) << 32;
+        CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_ALLOCATION_FAILED);
+        CHECK(keyed == NULL);
+        CHECK_MESSAGE("could not allocate 68719476736 bytes");
+        CHECK(setrlimit(RLIMIT_AS, &unlimited) == 0);
+    }
     c.capacity = 100;
     c.key_kind = 0;
     CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_INVALID_ARGUMENT);
