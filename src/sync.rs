@@ -5,12 +5,12 @@
 //! `tests/loom.rs`; otherwise they are the std types, at no cost.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
@@ -32,5 +32,15 @@ impl Backoff {
     pub(crate) fn spin(&self) {
         #[cfg(not(loom))]
         self.inner.spin();
+    }
+
+    /// Waits for another thread to finish a step this one depends on. Under
+    /// loom it yields, so the model runs that thread rather than exploring
+    /// a spin that cannot end without it.
+    pub(crate) fn snooze(&self) {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        self.inner.snooze();
     }
 }

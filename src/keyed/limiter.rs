@@ -382,6 +382,18 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         self.full_table_events.load(Ordering::Relaxed)
     }
 
+    /// Model checking only: claims a slot for `key` as a new key's insertion
+    /// does, even if the key is live, and never finishes: the insertion of a
+    /// thread that is never scheduled again after its claim.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn stall_an_insertion_at(&self, key: &K, now_ns: u64) -> K::Answer<()> {
+        key.with_stored(&self.hasher, |stored| {
+            self.table
+                .claim_and_stall(stored, |word| self.reclaimable(word, now_ns))
+        })
+    }
+
     /// Runs `step` on `key`'s bucket until its result is stored, inserting
     /// the key if `step` charges a bucket it does not have yet.
     #[inline]
@@ -413,7 +425,11 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         }
                     }
                 }
-                Lookup::Absent(vacancy) => {
+                lookup @ (Lookup::Absent(_) | Lookup::Inserting) => {
+                    let vacancy = match lookup {
+                        Lookup::Absent(vacancy) => vacancy,
+                        _ => None,
+                    };
                     // No bucket is a full bucket: decide on one, store only a charge.
                     let generation = vacancy.map_or_else(
                         // Relaxed: any default generation's quota is a valid answer.
@@ -430,6 +446,11 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                     let evaluation = on_full_bucket(generation);
                     if evaluation.next.is_none() {
                         return evaluation.decision;
+                    }
+                    if let Lookup::Inserting = lookup {
+                        // The charge belongs in the bucket being published.
+                        backoff.snooze();
+                        continue;
                     }
                     let Some(vacancy) = vacancy else {
                         return self.when_full(generation, now_ns, cost);
@@ -496,6 +517,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         let mut ring = self.defaults.writer();
         let mut overrides = self.overrides.writer();
         let quota = ring.intern(quota);
+        let backoff = Backoff::new();
         loop {
             match self.table.find(key, |word| self.reclaimable(word, now_ns)) {
                 Lookup::Found(mut slot) => loop {
@@ -525,6 +547,8 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         }
                     }
                 },
+                // Another insertion of the key is between claim and publish.
+                Lookup::Inserting => backoff.snooze(),
                 Lookup::Absent(None) => return Err(Error::TableFull),
                 Lookup::Absent(Some(vacancy)) => {
                     if overrides.is_full() {
