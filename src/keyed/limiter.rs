@@ -53,6 +53,11 @@ use std::marker::PhantomData;
 ///   insert keys into the same slot or reclaim it: every write is one 16-byte
 ///   compare-and-swap of the slot's key and bucket together.
 /// * A key has at most one bucket, however many threads insert it at once.
+/// * A check, peek, reservation or refund of a key that has a bucket never
+///   waits for another thread, not even one stopped halfway through
+///   inserting that key. Only the first charges of a new key, racing each
+///   other, may wait for one of them to publish its bucket (a few
+///   instructions).
 /// * Memory is fixed at build time. A bucket that has refilled is identical
 ///   to a fresh one, so its slot is reused by the next new key that probes
 ///   past it: no sweeper thread, no O(n) pass on any check.
