@@ -416,7 +416,9 @@ impl<S: StoredKey> Table<S> {
             word: StateWord::marked(SlotMark::Pending, vacancy.generation()),
         };
         // Acquire: our extra-half store below must follow the previous
-        // holder's (published by its give-up or publication, both Release).
+        // holder's in its modification order (published by its give-up or
+        // publication, both Release). Loom orders one location's stores as
+        // they run, so no model fails with Relaxed; the C++ model needs it.
         self.pairs[vacancy.index]
             .compare_exchange(vacancy.held, pending, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
@@ -492,7 +494,8 @@ impl<S: StoredKey> Table<S> {
                 tag: 0,
                 word: StateWord::marked(SlotMark::Free, pending.word.generation()),
             };
-            // Release: the next claimer's extra-half store must come after ours.
+            // Release: the next claimer's extra-half store must come after
+            // ours (see `claim`; loom cannot tell, as there).
             match self.pairs[claim.index].compare_exchange(
                 pending,
                 free,
