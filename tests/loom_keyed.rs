@@ -134,21 +134,38 @@ fn insert_racing_insert_of_the_same_key() {
 /// The claim protocol must still leave one bucket, which admits one of the
 /// two costs (the other does not fit). Several keys, so that for some the
 /// reclaimable slot comes first in the window.
-#[test]
-fn insertions_that_pick_different_vacancies_make_one_bucket() {
-    for key in 2..6 {
+fn insertions_that_pick_different_vacancies_make_one_bucket<K: ModelKey + ?Sized>(
+    old: &'static K,
+    new_keys: &[&'static K],
+) {
+    for &key in new_keys {
         loom::model(move || {
-            let limiter = limiter::<u64>(Duration::from_secs(10), 2, 2);
-            // Key 1 owes 10 s at T1 - 10 s: in debt at T1 - 5 s, full at T1.
-            assert!(limiter.check_at(&1, 1, T1 - 10 * SECOND).is_admitted());
-            let late = check_on_thread(&limiter, key, 2, T1);
-            let early = limiter.check_at(&key, 2, T1 - 5 * SECOND).is_admitted();
+            let limiter = limiter::<K>(Duration::from_secs(10), 2, 2);
+            // The old key owes 10 s at T1 - 10 s: in debt at T1 - 5 s, full at T1.
+            assert!(K::check(&limiter, old, 1, T1 - 10 * SECOND).is_admitted());
+            let late = {
+                let limiter = limiter.clone();
+                thread::spawn(move || K::check(&limiter, key, 2, T1).is_admitted())
+            };
+            let early = K::check(&limiter, key, 2, T1 - 5 * SECOND).is_admitted();
             let late = late.join().unwrap();
-            assert!(early != late, "key {key}: one bucket admits one");
-            assert_eq!(limiter.peek_at(&key, T1).outcome(), Outcome::Admitted);
-            assert!(limiter.peek_at(&key, T1).remaining() == 0);
+            assert!(early != late, "one bucket admits one");
+            let peeked = K::check(&limiter, key, 0, T1);
+            assert_eq!(peeked.outcome(), Outcome::Admitted);
+            assert_eq!(peeked.remaining(), 0);
         });
     }
+}
+
+#[test]
+fn insertions_that_pick_different_vacancies_make_one_bucket_of_u64_keys() {
+    insertions_that_pick_different_vacancies_make_one_bucket::<u64>(&1, &[&2, &3, &4, &5]);
+}
+
+/// For byte keys the winning claim also reuses the old key's extra half.
+#[test]
+fn insertions_that_pick_different_vacancies_make_one_bucket_of_byte_keys() {
+    insertions_that_pick_different_vacancies_make_one_bucket::<str>("old", &["new"]);
 }
 
 /// A per-key quota set while the key is checked: the check is decided in
