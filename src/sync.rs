@@ -33,4 +33,14 @@ impl Backoff {
         #[cfg(not(loom))]
         self.inner.spin();
     }
+
+    /// Waits for another thread to finish a step this one depends on. Under
+    /// loom it yields, so the model runs that thread rather than exploring
+    /// a spin that cannot end without it.
+    pub(crate) fn snooze(&self) {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        self.inner.snooze();
+    }
 }

@@ -1,9 +1,22 @@
 //! Property test: a keyed limiter makes exactly the decisions of a plain
 //! reference model, a HashMap of integer GCRA buckets written here from the
 //! quota's definition (u128 arithmetic, absolute time, no packing, no table),
-//! through random keys, costs, refunds, per-key quotas, reconfigurations and
-//! time steps. Small capacities (at most the probe window) make new keys
-//! reuse refilled slots and run into full tables, which the model predicts.
+//! through random keys, costs, reservations, refunds, per-key quotas,
+//! reconfigurations, and time that steps forward and back, under every
+//! [`FullTable`] mode. Three table shapes:
+//!
+//! * one bucket (at most 16 slots): the model places keys in slots exactly
+//!   as the table does (first free or refilled slot), so it knows which
+//!   refilled bucket a new key reuses and forgets it, which is what makes
+//!   time stepping back exact; new keys run into full tables.
+//! * two buckets (32 slots): every key's two candidate buckets are the whole
+//!   table, so a table is full exactly when 32 keys are active; keys land in
+//!   either bucket (two-choice placement) and must be found in either.
+//! * more buckets than a window, with fewer keys than a window holds: never
+//!   full, and windows differ from key to key.
+//!
+//! Where the model cannot know slots (two buckets or more), time only goes
+//! forward: a refilled bucket stays full, so forgetting it is invisible.
 
 use floodgate::{Decision, Error, FullTable, Key, KeyedLimiter, ManualClock, Outcome, Quota};
 use proptest::prelude::*;
@@ -57,6 +70,7 @@ struct Reported {
     remaining: u64,
     reset_after_ns: u64,
     retry_after_ns: u64,
+    delay_ns: u64,
 }
 
 impl From<Decision> for Reported {
@@ -67,6 +81,7 @@ impl From<Decision> for Reported {
             remaining: d.remaining(),
             reset_after_ns: d.reset_after_ns(),
             retry_after_ns: d.retry_after_ns(),
+            delay_ns: d.delay().as_nanos() as u64,
         }
     }
 }
@@ -90,8 +105,14 @@ struct Model {
     default: Rate,
     buckets: HashMap<u64, Bucket>,
     overrides: HashMap<u64, Rate>,
+    /// The table's slots, by index, when it is one bucket: the key in each.
+    slots: Option<Vec<Option<u64>>>,
+    /// Slots a new key's window covers, when it is the whole table.
     capacity: usize,
     max_overrides: usize,
+    on_full: FullTable,
+    /// `FullTable::Overflow`'s shared bucket, in the default rate.
+    overflow: Option<Bucket>,
     full_events: u64,
 }
 
@@ -121,13 +142,45 @@ impl Model {
         keys.into_iter().filter(|&key| self.active(key)).count()
     }
 
+    /// Whether `key` has a slot of its own.
+    fn holds(&self, key: u64) -> bool {
+        match &self.slots {
+            Some(slots) => slots.contains(&Some(key)),
+            None => self.active(key),
+        }
+    }
+
+    /// The slot a new key would take, if any: `Some(None)` when the model
+    /// does not track slots.
+    fn vacancy(&self) -> Option<Option<usize>> {
+        match &self.slots {
+            Some(slots) => slots
+                .iter()
+                .position(|slot| slot.is_none_or(|key| !self.active(key)))
+                .map(Some),
+            None => (self.active_count() < self.capacity).then_some(None),
+        }
+    }
+
+    /// Gives a new key the slot `vacancy` found; its old key's bucket is gone.
+    fn place(&mut self, key: u64, vacancy: Option<usize>) {
+        if let (Some(slots), Some(index)) = (&mut self.slots, vacancy) {
+            if let Some(old) = slots[index].replace(key) {
+                self.buckets.remove(&old);
+            }
+        }
+    }
+
+    /// `wait` is the retry-after of a denial, the delay of an admission.
     fn report(rate: Rate, outcome: Outcome, debt: u128, wait: u128) -> Reported {
+        let admitted = outcome == Outcome::Admitted;
         Reported {
             outcome,
             limit: rate.burst,
             remaining: (rate.capacity().saturating_sub(debt) / rate.token()) as u64,
             reset_after_ns: rate.ns(debt),
-            retry_after_ns: rate.ns(wait),
+            retry_after_ns: if admitted { 0 } else { rate.ns(wait) },
+            delay_ns: if admitted { rate.ns(wait) } else { 0 },
         }
     }
 
@@ -136,25 +189,74 @@ impl Model {
         self.buckets.insert(key, Bucket { tat, rate });
     }
 
-    fn check(&mut self, key: u64, cost: u64) -> Reported {
-        let rate = self.rate_of(key);
-        let debt = self.debt(key);
+    /// A check (a reservation, with `max_wait_ns`) of a bucket owing `debt`
+    /// in `rate`: the decision, and the debt to store if it charges.
+    fn decide(
+        rate: Rate,
+        debt: u128,
+        cost: u64,
+        max_wait_ns: Option<u64>,
+    ) -> (Reported, Option<u128>) {
         if cost > rate.burst {
-            return Self::report(rate, Outcome::CannotFit, debt, 0);
+            return (Self::report(rate, Outcome::CannotFit, debt, 0), None);
         }
         let need = u128::from(cost) * rate.token();
-        if debt + need > rate.capacity() {
-            return Self::report(rate, Outcome::Denied, debt, debt + need - rate.capacity());
+        if debt + need <= rate.capacity() {
+            let charged = (cost > 0).then_some(debt + need);
+            return (
+                Self::report(rate, Outcome::Admitted, debt + need, 0),
+                charged,
+            );
         }
-        if cost > 0 && !self.active(key) && self.active_count() >= self.capacity {
-            self.full_events += 1;
-            // FullTable::Deny: as if the bucket were empty.
-            return Self::report(rate, Outcome::Denied, rate.capacity(), need);
+        let late = debt + need - rate.capacity();
+        // A reservation of nothing is a peek.
+        let max_wait_ns = max_wait_ns.filter(|_| cost > 0);
+        match max_wait_ns.map(|ns| u128::from(ns) * rate.ticks_per_ns()) {
+            Some(max_wait) if late <= max_wait => (
+                Self::report(rate, Outcome::Admitted, debt + need, late),
+                Some(debt + need),
+            ),
+            Some(max_wait) => (
+                Self::report(rate, Outcome::Denied, debt, late - max_wait),
+                None,
+            ),
+            None => (Self::report(rate, Outcome::Denied, debt, late), None),
         }
-        if cost > 0 {
-            self.store(key, rate, debt + need);
+    }
+
+    /// A check (or, with `max_wait_ns`, a reservation) of `cost` for `key`.
+    fn check(&mut self, key: u64, cost: u64, max_wait_ns: Option<u64>) -> Reported {
+        let rate = self.rate_of(key);
+        let (decision, charged) = Self::decide(rate, self.debt(key), cost, max_wait_ns);
+        let Some(debt) = charged else {
+            return decision;
+        };
+        if !self.holds(key) {
+            match self.vacancy() {
+                Some(vacancy) => self.place(key, vacancy),
+                None => return self.when_full(rate, cost),
+            }
         }
-        Self::report(rate, Outcome::Admitted, debt + need, 0)
+        self.store(key, rate, debt);
+        decision
+    }
+
+    /// A new key found no slot: `FullTable` decides, in the default rate.
+    fn when_full(&mut self, rate: Rate, cost: u64) -> Reported {
+        self.full_events += 1;
+        match self.on_full {
+            FullTable::Deny => Self::decide(rate, rate.capacity(), cost, None).0,
+            FullTable::Admit => Self::decide(rate, 0, cost, None).0,
+            FullTable::Overflow => {
+                let debt = self.overflow.map_or(0, |bucket| bucket.debt(self.now_ns));
+                let (decision, charged) = Self::decide(rate, debt, cost, None);
+                if let Some(debt) = charged {
+                    let tat = u128::from(self.now_ns) * rate.ticks_per_ns() + debt;
+                    self.overflow = Some(Bucket { tat, rate });
+                }
+                decision
+            }
+        }
     }
 
     fn refund(&mut self, key: u64, amount: u64) -> Reported {
@@ -164,27 +266,37 @@ impl Model {
         if amount > 0 && debt > 0 {
             self.store(key, rate, left);
         }
-        Self::report(rate, Outcome::Admitted, left, 0)
+        // Reported as a peek would: over capacity only if time stepped back.
+        Self::decide(rate, left, 0, None).0
     }
 
     /// The reconfiguration rule: requests used are kept, rounded up to a
     /// whole tick of the new rate, capped at its burst.
+    fn converted(bucket: Option<Bucket>, now_ns: u64, to: Rate) -> u128 {
+        bucket.map_or(0, |bucket| {
+            (bucket.debt(now_ns) * to.token())
+                .div_ceil(bucket.rate.token())
+                .min(to.capacity())
+        })
+    }
+
     fn convert(&mut self, key: u64, to: Rate) {
-        let from = self.rate_of(key);
-        let debt = self.debt(key);
-        let kept = (debt * to.token())
-            .div_ceil(from.token())
-            .min(to.capacity());
+        let kept = Self::converted(self.buckets.get(&key).copied(), self.now_ns, to);
         self.store(key, to, kept);
     }
 
     fn set_quota(&mut self, key: u64, rate: Rate) -> Result<(), Error> {
         if !self.overrides.contains_key(&key) {
-            if !self.active(key) && self.active_count() >= self.capacity {
-                return Err(Error::TableFull);
-            }
+            let vacancy = if self.holds(key) {
+                None
+            } else {
+                Some(self.vacancy().ok_or(Error::TableFull)?)
+            };
             if self.overrides.len() >= self.max_overrides {
                 return Err(Error::TooManyOverrides);
+            }
+            if let Some(vacancy) = vacancy {
+                self.place(key, vacancy);
             }
         }
         self.convert(key, rate);
@@ -210,43 +322,49 @@ impl Model {
         for key in keys {
             self.convert(key, rate);
         }
+        // The overflow limiter's word is rewritten at `now` even when full.
+        let kept = Self::converted(self.overflow, self.now_ns, rate);
+        let tat = u128::from(self.now_ns) * rate.ticks_per_ns() + kept;
+        self.overflow = Some(Bucket { tat, rate });
         self.default = rate;
     }
 }
 
-/// The limiter under test, keyed by `u64` or by strings made from the id.
+/// The limiter under test, keyed by `u64` or by strings made from the id,
+/// called at the model's time.
 trait Subject {
-    fn check(&self, key: u64, cost: u64) -> Reported;
-    fn refund(&self, key: u64, amount: u64) -> Reported;
-    fn set_quota(&self, key: u64, quota: Quota) -> Result<(), Error>;
-    fn clear_quota(&self, key: u64);
+    fn check(&self, key: u64, cost: u64, now: u64) -> Reported;
+    fn reserve(&self, key: u64, cost: u64, max_wait_ns: u64, now: u64) -> Reported;
+    fn refund(&self, key: u64, amount: u64, now: u64) -> Reported;
+    fn set_quota(&self, key: u64, quota: Quota, now: u64) -> Result<(), Error>;
+    fn clear_quota(&self, key: u64, now: u64);
     fn quota_for(&self, key: u64) -> Quota;
-    fn reconfigure(&self, quota: Quota);
-    fn advance(&self, ns: u64);
+    fn reconfigure(&self, quota: Quota, now: u64);
     fn full_table_events(&self) -> u64;
 }
 
 impl Subject for KeyedLimiter<u64, ManualClock> {
-    fn check(&self, key: u64, cost: u64) -> Reported {
-        KeyedLimiter::check(self, &key, cost).into()
+    fn check(&self, key: u64, cost: u64, now: u64) -> Reported {
+        self.check_at(&key, cost, now).into()
     }
-    fn refund(&self, key: u64, amount: u64) -> Reported {
-        KeyedLimiter::refund(self, &key, amount).into()
+    fn reserve(&self, key: u64, cost: u64, max_wait_ns: u64, now: u64) -> Reported {
+        let max_wait = std::time::Duration::from_nanos(max_wait_ns);
+        self.reserve_at(&key, cost, max_wait, now).into()
     }
-    fn set_quota(&self, key: u64, quota: Quota) -> Result<(), Error> {
-        KeyedLimiter::set_quota(self, &key, quota)
+    fn refund(&self, key: u64, amount: u64, now: u64) -> Reported {
+        self.refund_at(&key, amount, now).into()
     }
-    fn clear_quota(&self, key: u64) {
-        KeyedLimiter::clear_quota(self, &key)
+    fn set_quota(&self, key: u64, quota: Quota, now: u64) -> Result<(), Error> {
+        self.set_quota_at(&key, quota, now)
+    }
+    fn clear_quota(&self, key: u64, now: u64) {
+        self.clear_quota_at(&key, now)
     }
     fn quota_for(&self, key: u64) -> Quota {
         KeyedLimiter::quota_for(self, &key)
     }
-    fn reconfigure(&self, quota: Quota) {
-        KeyedLimiter::reconfigure(self, quota)
-    }
-    fn advance(&self, ns: u64) {
-        self.clock().advance(std::time::Duration::from_nanos(ns))
+    fn reconfigure(&self, quota: Quota, now: u64) {
+        self.reconfigure_at(quota, now)
     }
     fn full_table_events(&self) -> u64 {
         KeyedLimiter::full_table_events(self)
@@ -258,28 +376,29 @@ fn name(key: u64) -> String {
 }
 
 impl Subject for KeyedLimiter<str, ManualClock> {
-    fn check(&self, key: u64, cost: u64) -> Reported {
-        KeyedLimiter::check(self, &name(key), cost).unwrap().into()
+    fn check(&self, key: u64, cost: u64, now: u64) -> Reported {
+        self.check_at(&name(key), cost, now).unwrap().into()
     }
-    fn refund(&self, key: u64, amount: u64) -> Reported {
-        KeyedLimiter::refund(self, &name(key), amount)
+    fn reserve(&self, key: u64, cost: u64, max_wait_ns: u64, now: u64) -> Reported {
+        let max_wait = std::time::Duration::from_nanos(max_wait_ns);
+        self.reserve_at(&name(key), cost, max_wait, now)
             .unwrap()
             .into()
     }
-    fn set_quota(&self, key: u64, quota: Quota) -> Result<(), Error> {
-        KeyedLimiter::set_quota(self, &name(key), quota)
+    fn refund(&self, key: u64, amount: u64, now: u64) -> Reported {
+        self.refund_at(&name(key), amount, now).unwrap().into()
     }
-    fn clear_quota(&self, key: u64) {
-        KeyedLimiter::clear_quota(self, &name(key)).unwrap()
+    fn set_quota(&self, key: u64, quota: Quota, now: u64) -> Result<(), Error> {
+        self.set_quota_at(&name(key), quota, now)
+    }
+    fn clear_quota(&self, key: u64, now: u64) {
+        self.clear_quota_at(&name(key), now).unwrap()
     }
     fn quota_for(&self, key: u64) -> Quota {
         KeyedLimiter::quota_for(self, &name(key)).unwrap()
     }
-    fn reconfigure(&self, quota: Quota) {
-        KeyedLimiter::reconfigure(self, quota)
-    }
-    fn advance(&self, ns: u64) {
-        self.clock().advance(std::time::Duration::from_nanos(ns))
+    fn reconfigure(&self, quota: Quota, now: u64) {
+        self.reconfigure_at(quota, now)
     }
     fn full_table_events(&self) -> u64 {
         KeyedLimiter::full_table_events(self)
@@ -288,12 +407,35 @@ impl Subject for KeyedLimiter<str, ManualClock> {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Check { key: u64, cost: u64 },
-    Refund { key: u64, amount: u64 },
-    Advance { ns: u64 },
-    SetQuota { key: u64, rate: Rate },
-    ClearQuota { key: u64 },
-    Reconfigure { rate: Rate },
+    Check {
+        key: u64,
+        cost: u64,
+    },
+    Reserve {
+        key: u64,
+        cost: u64,
+        max_wait_ns: u64,
+    },
+    Refund {
+        key: u64,
+        amount: u64,
+    },
+    Advance {
+        ns: u64,
+    },
+    Rewind {
+        ns: u64,
+    },
+    SetQuota {
+        key: u64,
+        rate: Rate,
+    },
+    ClearQuota {
+        key: u64,
+    },
+    Reconfigure {
+        rate: Rate,
+    },
 }
 
 /// Exact rates only (the quota's tick is the model's tick).
@@ -317,51 +459,73 @@ fn rate() -> impl Strategy<Value = Rate> {
         })
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    let key = 0..10u64;
+/// Operations on keys `0..keys`; time steps back only if `rewind`. One
+/// time step in `1 + long_odds` is up to 3 s, the others under 1 µs.
+fn op(keys: u64, rewind: bool, long_odds: u32) -> impl Strategy<Value = Op> {
+    let key = 0..keys;
+    let step = move || prop_oneof![long_odds => 0..1_000u64, 1 => 0..3_000_000_000u64];
     prop_oneof![
         6 => (key.clone(), 0..7u64).prop_map(|(key, cost)| Op::Check { key, cost }),
+        2 => (key.clone(), 0..7u64, 0..3_000_000_000u64)
+            .prop_map(|(key, cost, max_wait_ns)| Op::Reserve { key, cost, max_wait_ns }),
         1 => (key.clone(), 0..4u64).prop_map(|(key, amount)| Op::Refund { key, amount }),
-        3 => prop_oneof![0..1_000u64, 0..3_000_000_000u64].prop_map(|ns| Op::Advance { ns }),
+        3 => step().prop_map(|ns| Op::Advance { ns }),
+        if rewind { 2 } else { 0 } => step().prop_map(|ns| Op::Rewind { ns }),
         1 => (key.clone(), rate()).prop_map(|(key, rate)| Op::SetQuota { key, rate }),
         1 => key.prop_map(|key| Op::ClearQuota { key }),
         1 => rate().prop_map(|rate| Op::Reconfigure { rate }),
     ]
 }
 
-fn run(subject: &dyn Subject, model: &mut Model, ops: &[Op]) -> Result<(), TestCaseError> {
+fn full_table() -> impl Strategy<Value = FullTable> {
+    prop::sample::select(vec![FullTable::Deny, FullTable::Admit, FullTable::Overflow])
+}
+
+fn run(
+    subject: &dyn Subject,
+    model: &mut Model,
+    keys: u64,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
     for (step, op) in ops.iter().enumerate() {
+        let now = model.now_ns;
         match *op {
-            Op::Check { key, cost } => {
-                prop_assert_eq!(
-                    subject.check(key, cost),
-                    model.check(key, cost),
-                    "step {}",
-                    step
-                )
-            }
+            Op::Check { key, cost } => prop_assert_eq!(
+                subject.check(key, cost, now),
+                model.check(key, cost, None),
+                "step {}",
+                step
+            ),
+            Op::Reserve {
+                key,
+                cost,
+                max_wait_ns,
+            } => prop_assert_eq!(
+                subject.reserve(key, cost, max_wait_ns, now),
+                model.check(key, cost, Some(max_wait_ns)),
+                "step {}",
+                step
+            ),
             Op::Refund { key, amount } => prop_assert_eq!(
-                subject.refund(key, amount),
+                subject.refund(key, amount, now),
                 model.refund(key, amount),
                 "step {}",
                 step
             ),
-            Op::Advance { ns } => {
-                subject.advance(ns);
-                model.now_ns += ns;
-            }
+            Op::Advance { ns } => model.now_ns += ns,
+            Op::Rewind { ns } => model.now_ns -= ns,
             Op::SetQuota { key, rate } => prop_assert_eq!(
-                subject.set_quota(key, rate.quota()),
+                subject.set_quota(key, rate.quota(), now),
                 model.set_quota(key, rate),
                 "step {}",
                 step
             ),
             Op::ClearQuota { key } => {
-                subject.clear_quota(key);
+                subject.clear_quota(key, now);
                 model.clear_quota(key);
             }
             Op::Reconfigure { rate } => {
-                subject.reconfigure(rate.quota());
+                subject.reconfigure(rate.quota(), now);
                 model.reconfigure(rate);
             }
         }
@@ -372,62 +536,112 @@ fn run(subject: &dyn Subject, model: &mut Model, ops: &[Op]) -> Result<(), TestC
             step
         );
     }
-    for key in 0..10 {
+    for key in 0..keys {
         prop_assert_eq!(subject.quota_for(key), model.rate_of(key).quota());
-        prop_assert_eq!(subject.check(key, 0), model.check(key, 0));
+        prop_assert_eq!(
+            subject.check(key, 0, model.now_ns),
+            model.check(key, 0, None)
+        );
     }
     Ok(())
 }
 
-fn model(default: Rate, capacity: usize, max_overrides: usize) -> Model {
-    Model {
+/// A table shape: how many slots are asked for, and what the model knows.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// At most one bucket: the model tracks every slot.
+    OneBucket,
+    /// Two buckets: every window is the whole table.
+    TwoBuckets,
+    /// More buckets, fewer keys than a window holds.
+    Wide,
+}
+
+/// Runs `ops` on `u64` and string keys, each against its own model.
+fn check_both_key_kinds(
+    shape: Shape,
+    default: Rate,
+    capacity: usize,
+    max_overrides: usize,
+    on_full: FullTable,
+    keys: u64,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let by_id: KeyedLimiter<u64, ManualClock> =
+        new_limiter(default, capacity, max_overrides, on_full);
+    let table = by_id.capacity();
+    let model = || Model {
         now_ns: START_NS,
         default,
         buckets: HashMap::new(),
         overrides: HashMap::new(),
-        capacity,
+        slots: matches!(shape, Shape::OneBucket).then(|| vec![None; table]),
+        capacity: match shape {
+            Shape::Wide => usize::MAX,
+            _ => table,
+        },
         max_overrides,
+        on_full,
+        overflow: None,
         full_events: 0,
-    }
+    };
+    run(&by_id, &mut model(), keys, ops)?;
+    let by_name: KeyedLimiter<str, ManualClock> =
+        new_limiter(default, capacity, max_overrides, on_full);
+    run(&by_name, &mut model(), keys, ops)
 }
 
-/// The limiter under test, configured like [`model`].
+/// The limiter under test, configured like the model.
 fn new_limiter<K: Key + ?Sized>(
     default: Rate,
     capacity: usize,
     max_overrides: usize,
+    on_full: FullTable,
 ) -> KeyedLimiter<K, ManualClock> {
     KeyedLimiter::builder(default.quota())
         .capacity(capacity)
         .max_overrides(max_overrides)
-        .on_full(FullTable::Deny)
+        .on_full(on_full)
         .clock(ManualClock::starting_at(START_NS))
         .build()
         .unwrap()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(150))]
 
     #[test]
-    fn u64_keys_decide_like_the_model(
+    fn one_bucket_tables_decide_like_the_model(
         default in rate(),
-        capacity in 2..9usize,
+        capacity in 2..=16usize,
         max_overrides in 0..4usize,
-        ops in prop::collection::vec(op(), 1..120),
+        on_full in full_table(),
+        ops in prop::collection::vec(op(10, true, 1), 1..150),
     ) {
-        let limiter: KeyedLimiter<u64, ManualClock> = new_limiter(default, capacity, max_overrides);
-        run(&limiter, &mut model(default, capacity, max_overrides), &ops)?;
+        check_both_key_kinds(Shape::OneBucket, default, capacity, max_overrides, on_full, 10, &ops)?;
     }
 
     #[test]
-    fn string_keys_decide_like_the_model(
+    fn two_bucket_tables_decide_like_the_model(
         default in rate(),
-        capacity in 2..9usize,
+        capacity in 17..=32usize,
         max_overrides in 0..4usize,
-        ops in prop::collection::vec(op(), 1..120),
+        on_full in full_table(),
+        ops in prop::collection::vec(op(40, false, 4), 1..200),
     ) {
-        let limiter: KeyedLimiter<str, ManualClock> = new_limiter(default, capacity, max_overrides);
-        run(&limiter, &mut model(default, capacity, max_overrides), &ops)?;
+        // A charge for each of 32 keys first, so that new keys find the table full.
+        let ops: Vec<Op> = (0..32).map(|key| Op::Check { key, cost: 1 }).chain(ops).collect();
+        check_both_key_kinds(Shape::TwoBuckets, default, capacity, max_overrides, on_full, 40, &ops)?;
+    }
+
+    #[test]
+    fn wide_tables_decide_like_the_model(
+        default in rate(),
+        capacity in 33..200usize,
+        max_overrides in 0..4usize,
+        on_full in full_table(),
+        ops in prop::collection::vec(op(16, false, 1), 1..150),
+    ) {
+        check_both_key_kinds(Shape::Wide, default, capacity, max_overrides, on_full, 16, &ops)?;
     }
 }

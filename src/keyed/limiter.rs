@@ -53,6 +53,11 @@ use std::marker::PhantomData;
 ///   insert keys into the same slot or reclaim it: every write is one 16-byte
 ///   compare-and-swap of the slot's key and bucket together.
 /// * A key has at most one bucket, however many threads insert it at once.
+/// * A check, peek, reservation or refund of a key that has a bucket never
+///   waits for another thread, not even one stopped halfway through
+///   inserting that key. Only the first charges of a new key, racing each
+///   other, may wait for one of them to publish its bucket (a few
+///   instructions).
 /// * Memory is fixed at build time. A bucket that has refilled is identical
 ///   to a fresh one, so its slot is reused by the next new key that probes
 ///   past it: no sweeper thread, no O(n) pass on any check.
@@ -386,6 +391,18 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         self.full_table_events.load(Ordering::Relaxed)
     }
 
+    /// Model checking only: claims a slot for `key` as a new key's insertion
+    /// does, even if the key is live, and never finishes: the insertion of a
+    /// thread that is never scheduled again after its claim.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn stall_an_insertion_at(&self, key: &K, now_ns: u64) -> K::Answer<()> {
+        key.with_stored(&self.hasher, |stored| {
+            self.table
+                .claim_and_stall(stored, |word| self.reclaimable(word, now_ns))
+        })
+    }
+
     /// Runs `step` on `key`'s bucket until its result is stored, inserting
     /// the key if `step` charges a bucket it does not have yet.
     #[inline]
@@ -417,7 +434,11 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         }
                     }
                 }
-                Lookup::Absent(vacancy) => {
+                lookup @ (Lookup::Absent(_) | Lookup::Inserting) => {
+                    let vacancy = match lookup {
+                        Lookup::Absent(vacancy) => vacancy,
+                        _ => None,
+                    };
                     // No bucket is a full bucket: decide on one, store only a charge.
                     let generation = vacancy.map_or_else(
                         // Relaxed: any default generation's quota is a valid answer.
@@ -436,6 +457,11 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                     };
                     if evaluation.next.is_none() {
                         return evaluation.decision;
+                    }
+                    if let Lookup::Inserting = lookup {
+                        // The charge belongs in the bucket being published.
+                        backoff.snooze();
+                        continue;
                     }
                     let Some(vacancy) = vacancy else {
                         return self.when_full(generation, &quota, now_ns, cost);
@@ -510,6 +536,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     fn pin(&self, key: K::Stored, quota: Quota, now_ns: u64) -> Result<()> {
         let ring = self.defaults.writer();
         let mut overrides = self.overrides.writer();
+        let backoff = Backoff::new();
         loop {
             match self.table.find(key, |word| self.reclaimable(word, now_ns)) {
                 Lookup::Found(mut slot) => loop {
@@ -544,6 +571,8 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         }
                     }
                 },
+                // Another insertion of the key is between claim and publish.
+                Lookup::Inserting => backoff.snooze(),
                 Lookup::Absent(None) => return Err(Error::TableFull),
                 Lookup::Absent(Some(vacancy)) => {
                     if overrides.is_full() {

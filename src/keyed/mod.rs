@@ -51,9 +51,10 @@
 //! # One bucket per key
 //!
 //! See `table.rs`: a new key's slot is claimed `Pending`, then both
-//! candidate buckets are scanned again (`SeqCst`) for another claim or
-//! bucket of the same key; the claim earliest in the key's window wins and
-//! the others give up. The loom model races two
+//! candidate buckets are scanned again (after a `SeqCst` fence) for another
+//! claim or bucket of the same key; the claim earliest in the key's window
+//! wins and the others give up. Lookups pass over pending claims, so checks
+//! of a live key never wait for an insertion. The loom model races two
 //! insertions of one key and checks that one bucket takes both charges.
 //!
 //! # Quotas

@@ -10,9 +10,9 @@
 //! (found at run time) and `casp`/`ldxp`+`stxp` on AArch64, so it is lock-free
 //! there; targets without a 16-byte CAS fall back to portable-atomic's
 //! global lock table, which is correct but not lock-free. Under `cfg(loom)`
-//! the pair is a loom mutex: the model checker then explores every order of
-//! pair operations, with the pair itself sequentially consistent (which the
-//! hardware instructions above are too).
+//! the pair is a loom atomic pointer to an immutable pair, so every load and
+//! CAS is one loom atomic operation with the caller's orderings, and the
+//! model checks the orderings the code relies on, not a lock's.
 
 use crate::state::StateWord;
 use crate::sync::Ordering;
@@ -25,6 +25,7 @@ pub(crate) struct Pair {
     pub(crate) word: StateWord,
 }
 
+#[cfg(not(loom))]
 impl Pair {
     /// The single place the pair's 128-bit layout is defined: tag high, word low.
     #[inline]
@@ -73,33 +74,96 @@ impl AtomicPair {
     }
 }
 
-/// The model-checked twin: a loom mutex around the 128 bits.
+/// The model-checked twin: a loom `AtomicPtr` to an immutable pair. Loom
+/// has no 16-byte atomic, and a pointer swap is the one way to change 128
+/// bits in a single loom operation that keeps the caller's ordering.
 #[cfg(loom)]
-pub(crate) struct AtomicPair(loom::sync::Mutex<u128>);
+pub(crate) struct AtomicPair {
+    current: crate::sync::AtomicPtr<Pair>,
+    /// Every pair ever stored here, freed with the slot: a reader may still
+    /// hold a pointer the slot has since moved past. Boxed, because a
+    /// pointer into the vector itself would move when it grows.
+    #[allow(clippy::vec_box)]
+    stored: std::sync::Mutex<Vec<Box<Pair>>>,
+}
 
 #[cfg(loom)]
 impl AtomicPair {
     pub(crate) fn new(pair: Pair) -> Self {
-        Self(loom::sync::Mutex::new(pair.into_bits()))
+        let first = Box::new(pair);
+        Self {
+            current: crate::sync::AtomicPtr::new(std::ptr::from_ref(&*first).cast_mut()),
+            stored: std::sync::Mutex::new(vec![first]),
+        }
     }
 
-    pub(crate) fn load(&self, _order: Ordering) -> Pair {
-        Pair::from_bits(*self.0.lock().unwrap())
+    /// A pointer to `pair` that stays valid as long as `self`.
+    fn keep(&self, pair: Pair) -> *mut Pair {
+        let boxed = Box::new(pair);
+        let pointer = std::ptr::from_ref(&*boxed).cast_mut();
+        self.stored.lock().unwrap().push(boxed);
+        pointer
     }
 
+    fn read(pointer: *mut Pair) -> Pair {
+        // SAFETY: every pointer `current` holds came from `new` or `keep`,
+        // whose boxes are never moved out of nor freed before `self` is.
+        unsafe { *pointer }
+    }
+
+    /// The newest pointer in the slot's modification order, read with
+    /// `order`: a CAS that expects null (never held) fails and reports it,
+    /// exactly as a failed CAS of the real pair does.
+    fn newest(&self, order: Ordering) -> *mut Pair {
+        match self.current.compare_exchange(
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            order,
+            order,
+        ) {
+            Ok(_) => unreachable!("the slot never holds null"),
+            Err(pointer) => pointer,
+        }
+    }
+
+    pub(crate) fn load(&self, order: Ordering) -> Pair {
+        Self::read(self.current.load(order))
+    }
+
+    /// Compares by value, as the real CAS does; succeeds or fails in one
+    /// loom operation with the caller's `success` or `failure` ordering.
+    /// The one approximation: if the pair is changed and changed back to an
+    /// equal value between our look and our swap, the retry carries
+    /// `failure`'s ordering on top of `success`'s.
     pub(crate) fn compare_exchange(
         &self,
         current: Pair,
         new: Pair,
-        _success: Ordering,
-        _failure: Ordering,
+        success: Ordering,
+        failure: Ordering,
     ) -> Result<(), Pair> {
-        let mut bits = self.0.lock().unwrap();
-        if *bits == current.into_bits() {
-            *bits = new.into_bits();
-            Ok(())
-        } else {
-            Err(Pair::from_bits(*bits))
+        let fresh = self.keep(new);
+        // Relaxed: only finds the newest pointer; the outcome is decided by
+        // a later operation with the caller's ordering.
+        let mut seen = self.newest(Ordering::Relaxed);
+        let mut read_with_failure = failure == Ordering::Relaxed;
+        loop {
+            let held = Self::read(seen);
+            if held != current {
+                if read_with_failure {
+                    return Err(held);
+                }
+                seen = self.newest(failure);
+                read_with_failure = true;
+                continue;
+            }
+            match self.current.compare_exchange(seen, fresh, success, failure) {
+                Ok(_) => return Ok(()),
+                Err(actual) => {
+                    seen = actual;
+                    read_with_failure = true;
+                }
+            }
         }
     }
 }

@@ -28,30 +28,42 @@
 //! saw a slot still indebted that the other saw reclaimable, or the buckets'
 //! free counts changed between their looks), so an insertion first *claims*
 //! its vacancy with a `Pending` mark carrying the key's tag, then scans the
-//! window again (the claim CAS and these loads are `SeqCst`):
+//! window again (a `SeqCst` fence parts the claim from the scan):
 //!
 //! * the key live in another slot: give the claim up, use that slot;
 //! * the key pending earlier in the window: give up and retry;
-//! * the key pending later in the window: wait until that claim resolves;
+//! * the key pending later in the window (and live nowhere): wait until
+//!   that claim resolves, then scan again;
 //! * otherwise publish the bucket in the claimed slot.
 //!
-//! Of two claims of one key, the later one's scan starts after both claims,
-//! so it sees the earlier one (store-buffer order, hence `SeqCst`); whichever
-//! sees the other yields or waits, and the earlier slot in the window wins.
-//! Waits only go from an earlier claim to a later one, and a later one never
-//! waits on an earlier one, so no cycle can form. The only waiting on the
-//! insertion path is therefore for another thread's insertion of the *same*
-//! new key, in its few-instruction window between claim and publish. A
-//! pending slot is changed only by its claimer (publish or give up) and by a
-//! reconfiguration sweep (which only moves its generation), so it has no ABA.
+//! Of two claims of one key, the one whose fence comes second in the fences'
+//! single total order scans after both claims, so it sees the other
+//! (store-buffer order); whichever sees the other yields or waits, and the
+//! earlier slot in the window wins. Waits only go from an earlier claim to
+//! a later one, and a later one never waits on an earlier one, so no cycle
+//! can form. A pending slot is changed only by its claimer (publish or give
+//! up) and by a reconfiguration sweep (which only moves its generation), so
+//! it has no ABA.
+//!
+//! # Who waits
+//!
+//! A pending slot is not a bucket, so a lookup passes over it: a key live
+//! anywhere in its window is found however many claims of it are pending,
+//! even a claim whose inserter looked before the key was published and has
+//! not run since. Checks of a live key therefore never wait. Waiting is
+//! only for another thread's insertion of the *same new key*, in its
+//! few-instruction window between claim and publish: by an insertion's
+//! scan (above) while the key is live nowhere, and by a lookup that finds
+//! the key live nowhere but pending somewhere, whose caller waits before
+//! charging it (so that one bucket takes every charge) and never to decide
+//! without charging.
 
 use super::hints::Hints;
 use super::key::StoredKey;
 use super::pair::{AtomicPair, Pair};
 use crate::alloc;
 use crate::state::{SlotMark, StateWord};
-use crate::sync::{AtomicU64, Ordering};
-use crossbeam_utils::Backoff;
+use crate::sync::{fence, AtomicU64, Backoff, Ordering};
 use std::marker::PhantomData;
 
 /// Slots per bucket (fewer only in a table smaller than one bucket).
@@ -101,6 +113,9 @@ pub(crate) enum Lookup {
     Found(Slot),
     /// The key holds no slot; where it may go, if anywhere.
     Absent(Option<Vacancy>),
+    /// The key holds no slot, but another thread's insertion of it is
+    /// pending: it publishes the key's bucket or gives up shortly.
+    Inserting,
 }
 
 pub(crate) enum Insertion<R> {
@@ -116,6 +131,16 @@ pub(crate) enum Insertion<R> {
 struct Claim {
     index: usize,
     position: usize,
+}
+
+/// What a claim's scan of its key's window found.
+enum Contest {
+    /// No other claim on the key, and no bucket of it: publish.
+    Won,
+    /// The key is live elsewhere, or claimed earlier in the window: give up.
+    Lost,
+    /// Only claims later in the window: wait until they resolve.
+    Undecided,
 }
 
 impl<S: StoredKey> Table<S> {
@@ -225,7 +250,7 @@ impl<S: StoredKey> Table<S> {
             while matches != 0 {
                 let index = start + matches.trailing_zeros() as usize;
                 matches &= matches - 1;
-                let pair = self.settled(index, key);
+                let pair = self.read(index);
                 if self.holds(index, key, pair) {
                     return Lookup::Found(Slot {
                         index,
@@ -235,32 +260,45 @@ impl<S: StoredKey> Table<S> {
             }
         }
         // Every slot, in case a hint was not yet visible.
+        let mut inserting = false;
         for choice in 0..window.count {
             for offset in 0..self.bucket_len {
                 let position = choice * self.bucket_len + offset;
                 let index = self.index(window, position);
-                let pair = self.settled(index, key);
-                if self.holds(index, key, pair) {
-                    return Lookup::Found(Slot {
-                        index,
-                        word: pair.word,
-                    });
-                }
-                if pair.word.mark() == Some(SlotMark::Empty) {
-                    break; // the rest of this bucket is unused
+                let pair = self.read(index);
+                match pair.word.mark() {
+                    None if self.holds(index, key, pair) => {
+                        return Lookup::Found(Slot {
+                            index,
+                            word: pair.word,
+                        })
+                    }
+                    // Someone's claim, perhaps on this key (for byte keys a
+                    // tag match may be another key: 2^-64, and only a wait).
+                    Some(SlotMark::Pending) => inserting |= pair.tag == key.tag(),
+                    Some(SlotMark::Empty) => break, // the rest of this bucket is unused
+                    _ => {}
                 }
             }
         }
+        if inserting {
+            return Lookup::Inserting;
+        }
         // The key is absent: only now weigh the vacancies, so a known key's
         // lookup never pays for it.
+        Lookup::Absent(self.vacancy(window, reclaimable))
+    }
+
+    /// The slot a new key should take: in the candidate bucket with more
+    /// free slots, the first of them.
+    fn vacancy(&self, window: Window, reclaimable: impl Fn(StateWord) -> bool) -> Option<Vacancy> {
         let mut best: Option<(usize, Vacancy)> = None;
         for choice in 0..window.count {
             let (mut free, mut first) = (0, None);
             for offset in 0..self.bucket_len {
                 let position = choice * self.bucket_len + offset;
                 let index = self.index(window, position);
-                // Acquire: as in `settled`.
-                let held = self.pairs[index].load(Ordering::Acquire);
+                let held = self.read(index);
                 let mark = held.word.mark();
                 let vacant = match mark {
                     Some(SlotMark::Empty) | Some(SlotMark::Free) => true,
@@ -286,22 +324,24 @@ impl<S: StoredKey> Table<S> {
                 }
             }
         }
-        Lookup::Absent(best.map(|(_, vacancy)| vacancy))
+        best.map(|(_, vacancy)| vacancy)
     }
 
-    /// The pair at `index` once no insertion of `key` is pending there.
+    /// Claims a vacancy for `key` whether or not the key is live, and never
+    /// resolves the claim: an inserter stalled for good after its claim.
+    #[cfg(loom)]
+    pub(crate) fn claim_and_stall(&self, key: S, reclaimable: impl Fn(StateWord) -> bool) {
+        let vacancy = self.vacancy(self.window(key), reclaimable);
+        let claimed = vacancy.and_then(|vacancy| self.claim(key, vacancy));
+        assert!(claimed.is_some(), "the model leaves a slot to claim");
+    }
+
+    /// The pair at `index`, for a decision on what it holds.
     #[inline]
-    fn settled(&self, index: usize, key: S) -> Pair {
-        let backoff = Backoff::new();
-        loop {
-            // Acquire: a published bucket's extra half (and, for a per-key
-            // quota, its override entry) must be visible with it.
-            let pair = self.pairs[index].load(Ordering::Acquire);
-            if pair.word.mark() != Some(SlotMark::Pending) || pair.tag != key.tag() {
-                return pair;
-            }
-            wait_for_claimer(&backoff);
-        }
+    fn read(&self, index: usize) -> Pair {
+        // Acquire: a published bucket's extra half (and, for a per-key
+        // quota, its override entry) must be visible with it.
+        self.pairs[index].load(Ordering::Acquire)
     }
 
     /// Swaps `key`'s bucket from `slot.word` to `next`. On failure, the word
@@ -347,8 +387,9 @@ impl<S: StoredKey> Table<S> {
             return Insertion::Retry;
         }
         loop {
-            // Relaxed: only this thread and a sweep change a pending slot.
-            let pending = self.pairs[claim.index].load(Ordering::Relaxed);
+            // Acquire: a sweep (Release) may have moved the claim to the other
+            // generation, whose newly installed quota `publish` then reads.
+            let pending = self.pairs[claim.index].load(Ordering::Acquire);
             let (word, result) = match publish(pending.word.generation(), claim.index) {
                 Ok(bucket) => bucket,
                 Err(result) => {
@@ -375,11 +416,16 @@ impl<S: StoredKey> Table<S> {
             tag: key.tag(),
             word: StateWord::marked(SlotMark::Pending, vacancy.generation()),
         };
-        // SeqCst: with the loads in `is_unique`, two claims of one key order
-        // so that at least one sees the other (see the module docs).
+        // Acquire: our extra-half store below must follow the previous
+        // holder's in its modification order (published by its give-up or
+        // publication, both Release). Loom orders one location's stores as
+        // they run, so no model fails with Relaxed; the C++ model needs it.
         self.pairs[vacancy.index]
-            .compare_exchange(vacancy.held, pending, Ordering::SeqCst, Ordering::Relaxed)
+            .compare_exchange(vacancy.held, pending, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
+        // SeqCst: of two claims of one key, the one whose fence comes second
+        // scans after both claims and sees the other (see the module docs).
+        fence(Ordering::SeqCst);
         if S::HAS_EXTRA {
             // Relaxed: published by the Release of the publishing CAS.
             self.extras[vacancy.index].store(key.extra(), Ordering::Relaxed);
@@ -392,42 +438,53 @@ impl<S: StoredKey> Table<S> {
     }
 
     /// Whether `claim` may be published: no other slot of the window holds
-    /// or has an earlier claim on `key`; waits out later claims.
+    /// or has an earlier claim on `key`. Waits out later claims, but only
+    /// while the key is live nowhere: they are insertions of the same new key.
     fn is_unique(&self, key: S, claim: &Claim) -> bool {
-        let window = self.window(key);
-        let mut position = 0;
-        while position < window.count * self.bucket_len {
-            if position == claim.position {
-                position += 1;
-                continue;
+        let backoff = Backoff::new();
+        loop {
+            match self.contest(key, claim) {
+                Contest::Won => return true,
+                Contest::Lost => return false,
+                Contest::Undecided => backoff.snooze(),
             }
-            let index = self.index(window, position);
-            let backoff = Backoff::new();
-            loop {
-                // SeqCst: see `claim`.
-                let pair = self.pairs[index].load(Ordering::SeqCst);
+        }
+    }
+
+    /// One scan of `key`'s window, after `claim` (see the module docs).
+    fn contest(&self, key: S, claim: &Claim) -> Contest {
+        let window = self.window(key);
+        let mut undecided = false;
+        for choice in 0..window.count {
+            for offset in 0..self.bucket_len {
+                let position = choice * self.bucket_len + offset;
+                if position == claim.position {
+                    continue;
+                }
+                let index = self.index(window, position);
+                // The claim's fence orders this load after the claim.
+                let pair = self.read(index);
                 match pair.word.mark() {
-                    // Nothing lives after a never-used slot in its bucket.
-                    Some(SlotMark::Empty) => {
-                        position =
-                            (position / self.bucket_len) * self.bucket_len + self.bucket_len - 1;
-                        break;
-                    }
+                    None if self.holds(index, key, pair) => return Contest::Lost,
                     // A pending tag match may be another key sharing the tag
-                    // (2^-64): treating it as ours only costs a wait.
+                    // (2^-64): treating it as ours only costs a retry or wait.
                     Some(SlotMark::Pending) if pair.tag == key.tag() => {
                         if position < claim.position {
-                            return false;
+                            return Contest::Lost;
                         }
-                        wait_for_claimer(&backoff);
+                        undecided = true;
                     }
-                    None if self.holds(index, key, pair) => return false,
-                    _ => break,
+                    // Nothing lives after a never-used slot in its bucket.
+                    Some(SlotMark::Empty) => break,
+                    _ => {}
                 }
             }
-            position += 1;
         }
-        true
+        if undecided {
+            Contest::Undecided
+        } else {
+            Contest::Won
+        }
     }
 
     fn give_up(&self, claim: &Claim) {
@@ -438,7 +495,8 @@ impl<S: StoredKey> Table<S> {
                 tag: 0,
                 word: StateWord::marked(SlotMark::Free, pending.word.generation()),
             };
-            // Release: the next claimer's extra-half store must come after ours.
+            // Release: the next claimer's extra-half store must come after
+            // ours (see `claim`; loom cannot tell, as there).
             match self.pairs[claim.index].compare_exchange(
                 pending,
                 free,
@@ -484,17 +542,6 @@ fn prefetch_line<T>(value: &T) {
             (value as *const T).cast(),
         )
     };
-}
-
-/// Lets the claimer of a pending slot run. Loom must be told a thread spins.
-fn wait_for_claimer(backoff: &Backoff) {
-    #[cfg(loom)]
-    {
-        let _ = backoff;
-        loom::thread::yield_now();
-    }
-    #[cfg(not(loom))]
-    backoff.snooze();
 }
 
 #[cfg(all(test, not(loom)))]
@@ -586,6 +633,28 @@ mod tests {
             table.find(key, |_| false),
             Lookup::Absent(Some(_))
         ));
+    }
+
+    #[test]
+    fn a_pending_claim_hides_no_live_key_and_marks_an_absent_one() {
+        let hasher = KeyHasher::random();
+        let table = Table::new(2).unwrap();
+        let (old, live, new) = (exact(&hasher, 1), exact(&hasher, 7), exact(&hasher, 9));
+        assert_eq!(put(&table, old, bucket(0)), 0);
+        assert_eq!(put(&table, live, bucket(3)), 1);
+        // An inserter of `live` that looked before it was published claims
+        // the reclaimable slot 0 ahead of it, and is not scheduled again.
+        let vacancy = table.vacancy(table.window(live), |_| true).unwrap();
+        assert_eq!(vacancy.index, 0);
+        let claim = table.claim(live, vacancy).unwrap();
+        assert!(
+            matches!(table.find(live, |_| false), Lookup::Found(slot) if slot.index == 1 && slot.word == bucket(3))
+        );
+        // A claim of a key live nowhere is an insertion in progress.
+        table.give_up(&claim);
+        let vacancy = table.vacancy(table.window(new), |_| true).unwrap();
+        table.claim(new, vacancy).unwrap();
+        assert!(matches!(table.find(new, |_| true), Lookup::Inserting));
     }
 
     #[test]
