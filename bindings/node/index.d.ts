@@ -22,6 +22,7 @@ export declare const STATUS: Readonly<{
   BUFFER_TOO_SMALL: -6;
   INVALID_UTF8: -7;
   KEY_KIND_MISMATCH: -8;
+  ALLOCATION_FAILED: -9;
   ZERO_COUNT: -10;
   ZERO_PERIOD: -11;
   ZERO_BURST: -12;

@@ -21,10 +21,10 @@ test('GenieOS workspace window: 600 per minute, the previous window weighted by 
   assert.equal(workspace.check(1, MINUTE + MINUTE / 2).admitted, false);
   assert.equal(workspace.refund(10, MINUTE + MINUTE / 2).remaining, 10);
   assert.equal(workspace.refund(undefined, MINUTE + MINUTE / 2).remaining, 11);
-  assert.equal(workspace.check(601, 10 * MINUTE).outcome, 'cannot_fit');
   workspace.reconfigure(1_800); // Pro plan
   assert.equal(workspace.limit, 1_800);
   assert.equal(workspace.peek(MINUTE + MINUTE / 2).remaining, 1_800 - 589);
+  assert.equal(workspace.check(1_801, 10 * MINUTE).outcome, 'cannot_fit');
   const clocked = new SlidingWindow(2, 3_600 * 1e9);
   assert.equal(clocked.check().remaining, 1);
   assert.equal(clocked.peek().remaining, 1);
