@@ -149,10 +149,17 @@ pub(crate) fn convert(
     generation: usize,
 ) -> StateWord {
     let debt = word.debt_at(from.ticks_at(now_ns));
-    let scaled =
-        (u128::from(debt) * u128::from(to.token_ticks())).div_ceil(u128::from(from.token_ticks()));
-    let kept = scaled.min(u128::from(to.capacity_ticks())) as u64;
+    let kept = carried_debt(debt, from.token_ticks(), to);
     StateWord::with_debt(generation, to.ticks_at(now_ns), kept)
+}
+
+/// `debt` ticks of a quota whose request takes `from_token_ticks`, as ticks
+/// of `to`: the same number of requests, fractions included and rounded up
+/// to `to`'s tick, capped at `to`'s burst (the reconfiguration rule).
+pub(crate) fn carried_debt(debt: u64, from_token_ticks: u64, to: &Quota) -> u64 {
+    let scaled =
+        (u128::from(debt) * u128::from(to.token_ticks())).div_ceil(u128::from(from_token_ticks));
+    scaled.min(u128::from(to.capacity_ticks())) as u64
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@
 //! and knows its workspace's plan, so it names the tier on every check.
 //! Moving a workspace to another tier therefore takes effect on its next
 //! check: its window is shared by all tiers and switches to the new tier's
-//! limit, counts kept; its keys are checked in the new tier's key table, whose
-//! buckets start full (each tier keeps its own key table, sized by
-//! [`PlansBuilder::key_capacity`]). Changing a tier's own numbers at runtime
+//! limit, counts kept; its keys move to the new tier's key table (each tier
+//! keeps its own, sized by [`PlansBuilder::key_capacity`]) with what they
+//! have used, counted in requests and capped at the new tier's burst, as
+//! [`KeyedLimiter::reconfigure`] converts usage. Changing a tier's own numbers at runtime
 //! ([`Plans::reconfigure_tier`], an Enterprise contract renegotiated) keeps
 //! every key's usage, by the rule of [`KeyedLimiter::reconfigure`].
 //!
@@ -292,8 +293,34 @@ where
         if tier.keys.is_none() && tier.workspaces.is_none() {
             return Ok(Verdict::new(Decision::unlimited(), Scope::Key, 0));
         }
+        if let Some(keys) = &tier.keys {
+            self.carry_usage(keys, key, now_ns)?;
+        }
         let keys = [key.layer_key(), workspace.layer_key()];
         stack::check(tier, &tier.totals, &keys, cost, now_ns)
+    }
+
+    /// Brings `key`'s usage into `keys` (its tier's table) from the other
+    /// tiers' tables, so that a plan change keeps what the key has used, by
+    /// the rule of [`KeyedLimiter::reconfigure`]. Only a key whose bucket in
+    /// its tier is idle (full, or absent) can have usage elsewhere: a key
+    /// that moves leaves its old bucket full, so the usage lives in one
+    /// table at a time. Checks of idle keys therefore look in every other
+    /// tier's table once; checks of keys in use do not.
+    fn carry_usage(&self, keys: &KeyedLimiter<K, C>, key: &K, now_ns: u64) -> Result<()> {
+        if !keys.usage_at(key, now_ns)?.is_none() {
+            return Ok(());
+        }
+        for other in self.tiers.iter().filter_map(|tier| tier.keys.as_ref()) {
+            if std::ptr::eq(other, keys) {
+                continue;
+            }
+            let usage = other.take_usage_at(key, now_ns)?;
+            if !usage.is_none() {
+                keys.add_usage_at(key, usage, now_ns)?;
+            }
+        }
+        Ok(())
     }
 
     /// Replaces `tier`'s limits at runtime. A limit can be changed, not

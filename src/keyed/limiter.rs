@@ -14,6 +14,7 @@ use crate::quota_ring::QuotaRing;
 use crate::state::StateWord;
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
+use std::cell::Cell;
 use std::marker::PhantomData;
 
 /// Rate limits per key (API key, token, user id, IP address): one GCRA
@@ -296,6 +297,59 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// [`clear_quota`](Self::clear_quota) at a caller-supplied time.
     pub fn clear_quota_at(&self, key: &K, now_ns: u64) -> K::Answer<()> {
         key.with_stored(&self.hasher, |stored| self.unpin(stored, now_ns))
+    }
+
+    /// `key`'s capacity in use at `now_ns`, charging nothing and inserting
+    /// nothing (a key with no bucket has none).
+    pub(crate) fn usage_at(&self, key: &K, now_ns: u64) -> Result<Usage> {
+        let usage = Cell::new(Usage::NONE);
+        K::into_result(key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, 0, |word, quota| {
+                usage.set(Usage::of(word, quota, now_ns));
+                gcra::evaluate(word, quota, now_ns, 0)
+            });
+            Ok(usage.get())
+        }))
+    }
+
+    /// Empties `key`'s bucket of what it has in use at `now_ns` and returns
+    /// that usage: the bucket is full afterwards, as if idle.
+    pub(crate) fn take_usage_at(&self, key: &K, now_ns: u64) -> Result<Usage> {
+        let usage = Cell::new(Usage::NONE);
+        K::into_result(key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, 0, |word, quota| {
+                let taken = Usage::of(word, quota, now_ns);
+                usage.set(taken);
+                let now = quota.ticks_at(now_ns);
+                Evaluation {
+                    next: (taken.debt > 0).then(|| StateWord::with_debt(word.generation(), now, 0)),
+                    ..gcra::evaluate(word, quota, now_ns, 0)
+                }
+            });
+            Ok(usage.get())
+        }))
+    }
+
+    /// Adds `usage`, taken from a bucket of another quota, to `key`'s bucket
+    /// at `now_ns`, by the rule of [`reconfigure`](Self::reconfigure): the
+    /// same number of requests, capped at the key's burst. A key without a
+    /// bucket gets one unless the table is full (then the usage is dropped,
+    /// as the full table's policy decides the key's checks anyway).
+    pub(crate) fn add_usage_at(&self, key: &K, usage: Usage, now_ns: u64) -> Result<()> {
+        K::into_result(key.with_stored(&self.hasher, |stored| {
+            self.settle(stored, now_ns, 0, |word, quota| {
+                let now = quota.ticks_at(now_ns);
+                let debt = word.debt_at(now);
+                let added = gcra::carried_debt(usage.debt, usage.token_ticks, quota);
+                let total = debt.saturating_add(added).min(quota.capacity_ticks());
+                Evaluation {
+                    next: (total > debt)
+                        .then(|| StateWord::with_debt(word.generation(), now, total)),
+                    ..gcra::evaluate(word, quota, now_ns, 0)
+                }
+            });
+            Ok(())
+        }))
     }
 
     /// The quota `key`'s checks use: its own, or the default.
@@ -637,5 +691,34 @@ impl<K: Key + ?Sized, C: Clock> std::fmt::Debug for KeyedLimiter<K, C> {
             .field("capacity", &self.capacity())
             .field("on_full", &self.on_full)
             .finish_non_exhaustive()
+    }
+}
+
+/// A bucket's capacity in use, in the units of the quota it was measured in:
+/// `debt` ticks where one request takes `token_ticks`. What moves with a key
+/// from one table to another (a plan change).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Usage {
+    debt: u64,
+    token_ticks: u64,
+}
+
+impl Usage {
+    /// Nothing in use.
+    const NONE: Usage = Usage {
+        debt: 0,
+        token_ticks: 1,
+    };
+
+    fn of(word: StateWord, quota: &Quota, now_ns: u64) -> Self {
+        Usage {
+            debt: word.debt_at(quota.ticks_at(now_ns)),
+            token_ticks: quota.token_ticks(),
+        }
+    }
+
+    /// Whether nothing is in use.
+    pub(crate) fn is_none(&self) -> bool {
+        self.debt == 0
     }
 }
