@@ -1240,7 +1240,8 @@ void fg_error_body_free(struct fg_error_body *body);
  * Renders the JSON body for `decision` from `scope`, answering request
  * `request_id` (any UTF-8; JSON-escaped), NUL terminated, into `buffer`;
  * sizes as `fg_headers_render` (1024 bytes suffice for the default shapes
- * and short ids).
+ * and short ids). A Clarifai body's `{limit}` is `decision->limit` here;
+ * `fg_error_body_render_rate` prints the rate instead.
  *
  * Errors: as `fg_headers_render`.
  *
@@ -1256,6 +1257,30 @@ fg_status fg_error_body_render(const struct fg_error_body *body,
                                char *buffer,
                                size_t capacity,
                                size_t *out_len);
+
+/**
+ * `fg_error_body_render` for a decision of a bucket refilling `rate_count`
+ * requests per `rate_period_ns` (the quota's count and period): a Clarifai
+ * body's `{limit}` then prints that rate per second ("exceeded limit of 15
+ * requests per second" for 15/s with a burst of 30), as the Rust API does.
+ *
+ * Errors: as `fg_error_body_render`; `FG_STATUS_INVALID_ARGUMENT` when
+ * `rate_count` or `rate_period_ns` is 0.
+ *
+ * # Safety
+ * As `fg_error_body_render`.
+ */
+fg_status fg_error_body_render_rate(const struct fg_error_body *body,
+                                    const struct fg_decision *decision,
+                                    uint64_t rate_count,
+                                    uint64_t rate_period_ns,
+                                    const char *scope,
+                                    size_t scope_len,
+                                    const char *request_id,
+                                    size_t request_id_len,
+                                    char *buffer,
+                                    size_t capacity,
+                                    size_t *out_len);
 
 /**
  * Creates a cap of `max` permits in flight at once, none out, and stores its

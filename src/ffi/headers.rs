@@ -437,7 +437,8 @@ pub unsafe extern "C" fn fg_error_body_free(body: *mut FgErrorBody) {
 /// Renders the JSON body for `decision` from `scope`, answering request
 /// `request_id` (any UTF-8; JSON-escaped), NUL terminated, into `buffer`;
 /// sizes as `fg_headers_render` (1024 bytes suffice for the default shapes
-/// and short ids).
+/// and short ids). A Clarifai body's `{limit}` is `decision->limit` here;
+/// `fg_error_body_render_rate` prints the rate instead.
 ///
 /// Errors: as `fg_headers_render`.
 ///
@@ -455,23 +456,110 @@ pub unsafe extern "C" fn fg_error_body_render(
     capacity: usize,
     out_len: *mut usize,
 ) -> FgStatus {
-    guard("fg_error_body_render", || {
+    let request = BodyRequest {
+        function: "fg_error_body_render",
+        body,
+        decision,
+        refill_rate: None,
+        scope,
+        scope_len,
+        request_id,
+        request_id_len,
+    };
+    // SAFETY: the contract is `render_body`'s.
+    unsafe { render_body(request, buffer, capacity, out_len) }
+}
+
+/// `fg_error_body_render` for a decision of a bucket refilling `rate_count`
+/// requests per `rate_period_ns` (the quota's count and period): a Clarifai
+/// body's `{limit}` then prints that rate per second ("exceeded limit of 15
+/// requests per second" for 15/s with a burst of 30), as the Rust API does.
+///
+/// Errors: as `fg_error_body_render`; `FG_STATUS_INVALID_ARGUMENT` when
+/// `rate_count` or `rate_period_ns` is 0.
+///
+/// # Safety
+/// As `fg_error_body_render`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_error_body_render_rate(
+    body: *const FgErrorBody,
+    decision: *const FgDecision,
+    rate_count: u64,
+    rate_period_ns: u64,
+    scope: *const c_char,
+    scope_len: usize,
+    request_id: *const c_char,
+    request_id_len: usize,
+    buffer: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> FgStatus {
+    let request = BodyRequest {
+        function: "fg_error_body_render_rate",
+        body,
+        decision,
+        refill_rate: Some((rate_count, rate_period_ns)),
+        scope,
+        scope_len,
+        request_id,
+        request_id_len,
+    };
+    // SAFETY: the contract is `render_body`'s.
+    unsafe { render_body(request, buffer, capacity, out_len) }
+}
+
+/// The arguments both body renderings share.
+struct BodyRequest {
+    function: &'static str,
+    body: *const FgErrorBody,
+    decision: *const FgDecision,
+    refill_rate: Option<(u64, u64)>,
+    scope: *const c_char,
+    scope_len: usize,
+    request_id: *const c_char,
+    request_id_len: usize,
+}
+
+/// Renders `request` into `buffer`.
+///
+/// # Safety
+/// As `fg_error_body_render`.
+unsafe fn render_body(
+    request: BodyRequest,
+    buffer: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> FgStatus {
+    guard(request.function, || {
+        if let Some((0, _) | (_, 0)) = request.refill_rate {
+            return Err(Failure::new(
+                FgStatus::InvalidArgument,
+                "`rate_count` and `rate_period_ns` must be at least 1".to_string(),
+            ));
+        }
         // SAFETY: NULL or live, by the contract.
-        let body = &unsafe { args::handle(body, "body") }?.body;
+        let body = &unsafe { args::handle(request.body, "body") }?.body;
         // SAFETY: readable, by the contract.
-        let decision = unsafe { read_decision(decision, "decision") }?;
+        let decision = unsafe { read_decision(request.decision, "decision") }?;
         // SAFETY: readable for scope_len bytes, by the contract.
-        let scope = unsafe { scope_arg(scope, scope_len) }?;
-        if request_id.is_null() {
+        let scope = unsafe { scope_arg(request.scope, request.scope_len) }?;
+        if request.request_id.is_null() {
             return Err(Failure::new(
                 FgStatus::NullPointer,
                 "`request_id` is NULL".to_string(),
             ));
         }
         // SAFETY: readable for request_id_len bytes, by the contract.
-        let request_id =
-            unsafe { args::text(request_id.cast::<u8>(), request_id_len, "request_id") }?;
-        let text = with_scope(scope, |scope| body.render(&decision, scope, request_id));
+        let request_id = unsafe {
+            args::text(
+                request.request_id.cast::<u8>(),
+                request.request_id_len,
+                "request_id",
+            )
+        }?;
+        let text = with_scope(scope, |scope| {
+            body.render_at_rate(&decision, request.refill_rate, scope, request_id)
+        });
         // SAFETY: writable for capacity bytes and a size_t, by the contract.
         unsafe { args::write_text(&text, buffer.cast::<u8>(), capacity, out_len) }
     })

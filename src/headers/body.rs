@@ -236,6 +236,19 @@ impl ErrorBody {
 
     /// The body for `decision` from `scope`, answering request `request_id`.
     pub fn render(&self, decision: &Decision, scope: Scope, request_id: &str) -> String {
+        self.render_at_rate(decision, decision.refill_rate(), scope, request_id)
+    }
+
+    /// [`render`](Self::render) for a decision whose refill rate, as
+    /// `(requests, nanoseconds)`, is known to the caller rather than carried
+    /// by the decision (one read back from the C ABI's figures).
+    pub(crate) fn render_at_rate(
+        &self,
+        decision: &Decision,
+        refill_rate: Option<(u64, u64)>,
+        scope: Scope,
+        request_id: &str,
+    ) -> String {
         let retry_after = decision
             .retry_after()
             .map(|wait| self.retry_after.format(wait));
@@ -287,8 +300,7 @@ impl ErrorBody {
                 out.push_str(r#","description":"#);
                 push_string(&mut out, description);
                 out.push_str(r#","details":"#);
-                let rate = decision
-                    .refill_rate()
+                let rate = refill_rate
                     .map_or_else(|| burst.clone(), |(requests, ns)| per_second(requests, ns));
                 push_string(&mut out, &explain(details, rate));
                 out.push_str(r#","req_id":"#);

@@ -1720,6 +1720,25 @@ static void test_error_bodies(void) {
     CHECK_STATUS(fg_error_body_render(body, &clarifai, "key", 3, "abc", 3, buffer, sizeof buffer, &len), FG_STATUS_OK);
     CHECK(strcmp(buffer, "{\"status\":{\"code\":11005,\"description\":\"Making too many requests\","
                          "\"details\":\"exceeded limit of 15 requests per second\",\"req_id\":\"abc\"}}") == 0);
+    /* A custom 15/s customer with a burst of 30: the body names the rate. */
+    q = quota(15, NS_PER_SECOND, 30);
+    CHECK_STATUS(fg_limiter_new(&q, &limiter), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 30, 0, &clarifai), FG_STATUS_OK);
+    CHECK_STATUS(fg_limiter_check_at(limiter, 1, 0, &clarifai), FG_STATUS_OK);
+    fg_limiter_free(limiter);
+    CHECK(!clarifai.admitted && clarifai.limit == 30);
+    CHECK_STATUS(fg_error_body_render_rate(body, &clarifai, 15, NS_PER_SECOND, "key", 3, "abc", 3,
+                                           buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strstr(buffer, "\"exceeded limit of 15 requests per second\"") != NULL);
+    CHECK_STATUS(fg_error_body_render_rate(body, &clarifai, 1, 4 * NS_PER_SECOND, "key", 3, "abc", 3,
+                                           buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strstr(buffer, "\"exceeded limit of 0.25 requests per second\"") != NULL);
+    CHECK_STATUS(fg_error_body_render_rate(body, &clarifai, 0, NS_PER_SECOND, "key", 3, "abc", 3,
+                                           buffer, sizeof buffer, &len), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fg_error_body_render_rate(body, &clarifai, 15, 0, "key", 3, "abc", 3,
+                                           buffer, sizeof buffer, &len), FG_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fg_error_body_render_rate(NULL, &clarifai, 15, NS_PER_SECOND, "key", 3, "abc", 3,
+                                           buffer, sizeof buffer, &len), FG_STATUS_NULL_POINTER);
     fg_error_body_free(body);
 
     /* A custom GenieOS body with every text field. */
