@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds what a user installs and proves it works without a Rust toolchain:
-# the crate (its file list checked), the Python wheel and sdist (maturin, manylinux_2_17 through zig) and the npm
-# tarballs (the main package and this platform's prebuilt-library package).
-# Each is installed into a fresh venv / folder with cargo and rustc off PATH
-# and smoke-tested (scripts/package-smoke/: a check and one middleware
-# request). Prints each artifact's name and size; the artifacts stay in
-# target/dist. Needs python3, node >= 20, npm, and PyPI and the npm registry
-# (maturin, ziglang, httpx, koffi).
+# the crate (its contents checked), the Python wheel and sdist (maturin,
+# manylinux_2_17 through zig) and the npm tarballs (the main package and this
+# platform's prebuilt-library package). The wheel and the tarballs are
+# installed into a fresh venv / folder with cargo and rustc off PATH and
+# smoke-tested (scripts/package-smoke/: a check and one middleware request).
+# Prints each artifact's name and size; they stay in target/package (crate)
+# and target/dist. Needs python3, node >= 20, npm, and PyPI and the npm
+# registry (maturin, ziglang, httpx, koffi).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -52,7 +53,7 @@ for other in "$(sed -n 's/^version = "\(.*\)"$/\1/p' bindings/python/Cargo.toml 
 done
 
 # ---- Rust: the crate ships its source, header, README and licences only -------
-# (Not verified by building it again here: the tests above built this source.)
+# --no-verify: test-all.sh's earlier steps build and test this very source.
 timeout 300 cargo package --allow-dirty --no-verify --quiet 2>/dev/null
 crate=$repo/target/package/floodgate-gcra-$version.crate
 tar -tzf "$crate" | sed 's|^[^/]*/||' >"$work/crate.txt"
@@ -113,11 +114,23 @@ mkdir "$work/node"
 cp "$smoke/smoke.cjs" "$smoke/smoke.mjs" "$work/node/"
 # The other platforms' optional packages are not published from here; npm
 # skips an optional dependency it cannot fetch, as it skips one for another OS.
-(cd "$work/node" && echo '{"private": true}' >package.json &&
+(
+    cd "$work/node"
+    echo '{"private": true}' >package.json
     without_rust timeout 300 npm install --no-audit --no-fund --loglevel=error \
-        "$platform_tarball" "$main_tarball" &&
-    without_rust timeout 60 node smoke.cjs &&
-    without_rust timeout 60 node smoke.mjs)
+        "$platform_tarball" "$main_tarball"
+    without_rust timeout 60 node smoke.cjs
+    without_rust timeout 60 node smoke.mjs
+    # Without its platform package the import fails, naming the platform.
+    rm -rf "node_modules/floodgate-gcra-$platform"
+    if without_rust timeout 60 node -e "require('floodgate-gcra')" 2>missing.txt ||
+        ! grep -q "prebuilt library for $platform (package floodgate-gcra-$platform) is not installed" missing.txt; then
+        echo "package-smoke: without its platform package, floodgate-gcra did not fail naming $platform:" >&2
+        cat missing.txt >&2
+        exit 1
+    fi
+    echo "node: without floodgate-gcra-$platform the import fails naming $platform"
+)
 
 echo "artifacts (the crate in target/package, the rest in target/dist):"
 for artifact in "$crate" "$wheel" "$sdist" "$main_tarball" "$platform_tarball"; do size "$artifact"; done
