@@ -54,4 +54,7 @@ if [ -x bindings/node/run-tests.sh ]; then
     bindings/node/run-tests.sh
 fi
 
+step "packages: wheel, sdist and npm tarballs installed and smoke-tested without cargo"
+scripts/package-smoke.sh
+
 step "all tests passed"

@@ -7,9 +7,10 @@ cd "$(dirname "$0")"
 
 echo "== cargo build --release --lib" >&2
 (cd ../.. && cargo build --release --lib --quiet)
+# The tests load that build (scripts/library.js), not a platform package.
+export FLOODGATE_DEV_BUILD=1
 
 echo "== npm ci" >&2
-# The library is built above, so the package's own install script is skipped.
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 echo "== tsc --noEmit" >&2

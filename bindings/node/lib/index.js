@@ -19,8 +19,12 @@ const { Retry, RetryPolicy, parseRetryAfter } = require('./retry.js');
 const { liveHandles } = require('./handle.js');
 const { fastifyHook, keys, rateLimit } = require('./middleware.js');
 
+// Shorthand properties only: Node's ESM loader finds a CommonJS module's named
+// exports by reading this literal, and stops at the first other form.
+const abiVersion = Object.freeze({ ...version });
+
 module.exports = {
-  abiVersion: Object.freeze({ ...version }),
+  abiVersion,
   Decision,
   ErrorBody,
   FloodgateError,

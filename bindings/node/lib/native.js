@@ -9,7 +9,7 @@
 
 const os = require('node:os');
 const koffi = requireKoffi();
-const { buildLibrary, libraryPath } = require('../scripts/library.js');
+const { libraryPath } = require('../scripts/library.js');
 
 function requireKoffi() {
   try {
@@ -26,14 +26,7 @@ const ABI_MAJOR = 1;
 const ABI_MINOR = 3; // 1.3: the client retry helper (fg_retry_delay, fg_parse_retry_after)
 
 function loadLibrary() {
-  let file = libraryPath();
-  if (file === null) {
-    // npm 11 skips dependency install scripts unless allowed, so the first
-    // load builds what `npm install` did not.
-    process.stderr.write('floodgate: no built library yet; running cargo build --release --lib\n');
-    buildLibrary();
-    file = libraryPath();
-  }
+  const file = libraryPath();
   const library = koffi.load(file);
   const version = library.func('uint32_t fg_abi_version(void)')();
   const major = version >>> 16;

@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 echo "== cargo build --release --lib (C ABI cdylib, for koffi)" >&2
 (cd ../../../.. && cargo build --release --lib --quiet)
+export FLOODGATE_DEV_BUILD=1
 
 echo "== cargo build --release (napi-rs probe)" >&2
 cargo build --release --quiet
@@ -17,7 +18,6 @@ cp target/release/libfloodgate_napi_probe.so floodgate_napi_probe.node
 
 if [ ! -d ../../node_modules ]; then
   echo "== npm ci" >&2
-  # The library is built above, so the package's own install script is skipped.
   (cd ../.. && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
