@@ -6,7 +6,7 @@
 //!       cargo test --release --test loom_window`
 #![cfg(loom)]
 
-use floodgate::{ManualClock, SlidingWindow};
+use floodgate::{Layer, LayerKey, ManualClock, SlidingWindow};
 use loom::sync::Arc;
 use loom::thread;
 use std::time::Duration;
@@ -137,5 +137,27 @@ fn a_stale_check_racing_a_check_far_ahead_never_reads_its_word_as_old() {
         // decided in window 0 would read it as expired and admit both.
         assert_eq!(u8::from(stale) + u8::from(ahead), 1);
         assert_eq!(counter.peek_at(5 * WINDOW_NS + 10).remaining(), 0);
+    });
+}
+
+#[test]
+fn a_stale_probe_racing_a_check_far_ahead_never_reads_its_word_as_old() {
+    loom::model(|| {
+        let counter = window(1);
+        assert!(counter.check_at(1, 10).is_admitted());
+        let probe = {
+            let counter = counter.clone();
+            thread::spawn(move || Layer::probe_at(&*counter, LayerKey::Unkeyed, 1, 10).unwrap())
+        };
+        // Five windows on: the 1 has expired, and this takes the slot again.
+        assert!(counter.check_at(1, 5 * WINDOW_NS + 10).is_admitted());
+        // Window 0 is full. The probe admits only in window 5 before the
+        // slot is taken, decided at that window's start: its 1 would then be
+        // gone two windows on. A probe that saw the word of window 5 but
+        // read it from window 0 would find it expired and admit there.
+        let probed = probe.join().unwrap();
+        if probed.is_admitted() {
+            assert_eq!(probed.reset_after_ns(), 7 * WINDOW_NS - 10);
+        }
     });
 }
