@@ -1,6 +1,7 @@
 //! Loom model checks of the insert-only keyed map behind `KeyedWindows`,
 //! `KeyedInFlight` and `Suspensions`: racing first checks of one key share
-//! one cell, and two keys racing for the last slot never share one.
+//! one cell, two keys racing for the last slot never share one, and a key's
+//! stale check racing a later one of the same key sees its window.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
 //!       cargo test --release --test loom_keyed_cells`
@@ -50,5 +51,25 @@ fn two_keys_racing_for_the_last_slot_never_share_it() {
         assert_eq!((table.len(), table.full_table_events()), (1, 1));
         let winner = if mine == Outcome::Admitted { 2 } else { 1 };
         assert_eq!(table.peek_at(&winner, 0).remaining(), 0);
+    });
+}
+
+#[test]
+fn a_keys_stale_check_racing_its_later_one_never_admits_both() {
+    loom::model(|| {
+        let table = windows(2);
+        assert!(table.check_at(&7, 10, 0).is_admitted());
+        let stale = {
+            let table = table.clone();
+            thread::spawn(move || table.check_at(&7, 1, 0).is_admitted())
+        };
+        // Five 1 s windows on: the 10 have expired.
+        let later = table.check_at(&7, 10, 5_000_000_000).is_admitted();
+        let stale = stale.join().unwrap();
+        // The stale check finds window 0 full, or is decided in the key's
+        // window 5, where the two do not both fit.
+        assert_eq!(u8::from(stale) + u8::from(later), 1);
+        let left = if stale { 9 } else { 0 };
+        assert_eq!(table.peek_at(&7, 5_000_000_000).remaining(), left);
     });
 }

@@ -403,3 +403,54 @@ fn a_timestamp_two_minutes_stale_on_600_a_minute_admits_only_the_limit() {
     });
     assert_eq!([sliding, by_key], [600, 600]);
 }
+
+/// A counter left idle for more than 2^20 windows (12 days of 1 s windows)
+/// must open a fresh window, not read its old counts as ahead of now.
+const LONG_IDLE_WINDOWS: u64 = (1 << 20) + 5;
+const MICROSECOND: u64 = 1_000;
+
+/// How much of `limit` a counter grants `check` at `idle_until`, after it
+/// was filled at 0 and, if `busy`, after other checks every 2^16 windows.
+fn admitted_after_long_idle(
+    limit: u64,
+    mut check: impl FnMut(u64, u64) -> bool,
+    mut busy: impl FnMut(u64),
+) -> u64 {
+    assert!(check(limit, 0));
+    let idle_until = LONG_IDLE_WINDOWS * MICROSECOND;
+    let every = (1 << 16) * MICROSECOND;
+    for at in (every..idle_until).step_by(every as usize) {
+        busy(at);
+    }
+    (0..limit + 1).filter(|_| check(1, idle_until)).count() as u64
+}
+
+/// Measured before the fix: 0 of 3, the counter stuck denying until now
+/// reached its old window again.
+#[test]
+fn a_counter_idle_for_over_2_pow_20_windows_admits_its_full_limit_again() {
+    let window_len = Duration::from_nanos(MICROSECOND);
+    let window = SlidingWindow::with_clock(3, window_len, ManualClock::new()).unwrap();
+    let sliding = admitted_after_long_idle(
+        3,
+        |cost, at| window.check_at(cost, at).is_admitted(),
+        |_| {},
+    );
+    let alone: KeyedWindows<u64, _> =
+        KeyedWindows::with_clock(3, window_len, 10, ManualClock::new()).unwrap();
+    let by_key_alone = admitted_after_long_idle(
+        3,
+        |cost, at| alone.check_at(&1, cost, at).is_admitted(),
+        |_| {},
+    );
+    let shared: KeyedWindows<u64, _> =
+        KeyedWindows::with_clock(3, window_len, 10, ManualClock::new()).unwrap();
+    let by_key_among_busy = admitted_after_long_idle(
+        3,
+        |cost, at| shared.check_at(&1, cost, at).is_admitted(),
+        |at| {
+            shared.check_at(&2, 1, at);
+        },
+    );
+    assert_eq!([sliding, by_key_alone, by_key_among_busy], [3, 3, 3]);
+}

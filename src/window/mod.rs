@@ -39,25 +39,25 @@
 //! # Timestamps out of order
 //!
 //! A counter only knows the timestamps it is given: its time is the latest a
-//! check or refund has given it, and the window it counts in never moves
-//! back. A timestamp behind that window, by any number of windows up to
-//! 2^20 (another core's clock, a request stamped when it was queued), is
-//! read at the start of the counter's window: the counts as they stand, the
-//! previous window's at full weight. It may deny what the counter's own time
-//! would admit, never the reverse, and what it admits is charged to the
-//! counter's window. The bounds above therefore hold for the requests placed
-//! at the time they were decided, however stale their timestamps
-//! (`tests/window_model.rs`). A denied stale check's `retry_after`, and
-//! every stale check's `reset_after`, count from the stale timestamp.
+//! check or refund has given it, and it keeps that time's window, in full.
+//! A timestamp behind that window, by any amount (another core's clock, a
+//! request stamped when it was queued), is decided at the start of the
+//! counter's window: the counts as they stand there, the previous window's
+//! at full weight, the most the estimate is anywhere in that window. It may
+//! deny what the counter's own time would admit, never the reverse, and
+//! what it admits is charged to the counter's window. The bounds above
+//! therefore hold for the requests placed at the time they were decided,
+//! however stale their timestamps (`tests/window_model.rs`). A denied stale
+//! check's `retry_after`, and every stale check's `reset_after`, count from
+//! the stale timestamp.
 //!
-//! The window is kept modulo 2^21 windows, so "behind" is a signed
-//! half-range. A timestamp more than 2^20 windows behind (12 days of 1 s
-//! windows, 2 years of 1 min windows) reads as ahead of the counter, whose
-//! counts have then expired. The other way round, a counter left untouched
-//! for 2^20 windows or more (then again after every further 2^21) reads as
-//! ahead of now: its old counts stand, in its old window, until now catches
-//! up with that window, at most 2^20 windows later. That can only deny,
-//! never admit.
+//! The counts carry their window modulo 2^22 windows. A counter whose
+//! counts were last charged or refunded a whole multiple of 2^22 windows
+//! before now's window (48 days of 1 s windows, 8 years of 1 min windows),
+//! or one window more, reads those old counts as its current or previous
+//! window's: it may deny, never admit more, and only until the end of the
+//! next window. After any other idle time, however long, the counts have
+//! expired and the whole limit is there.
 
 mod estimate;
 mod word;
@@ -67,7 +67,7 @@ use crate::decision::Decision;
 use crate::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
-use estimate::Evaluation;
+use estimate::{Evaluation, Position};
 use std::time::Duration;
 use word::WindowWord;
 
@@ -104,10 +104,19 @@ pub const MAX_WINDOW: Duration = Duration::from_nanos(1 << 62);
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct SlidingWindow<C: Clock = MonotonicClock> {
-    state: CachePadded<AtomicU64>,
+    state: CachePadded<State>,
     limit: AtomicU64,
     window_ns: u64,
     clock: C,
+}
+
+/// A counter's two atomics, on one cache line: a check reads both.
+struct State {
+    /// The [`WindowWord`]: the counts and their window.
+    word: AtomicU64,
+    /// The latest window (`now_ns / window_ns`, not wrapped) any check or
+    /// refund has been given. Only grows; the word is never in a later one.
+    latest: AtomicU64,
 }
 
 impl SlidingWindow<MonotonicClock> {
@@ -150,7 +159,10 @@ impl<C: Clock> SlidingWindow<C> {
     pub(crate) fn validated(limit: u64, window: Duration, clock: C) -> Self {
         debug_assert!(validate_limit(limit).is_ok() && !window.is_zero() && window <= MAX_WINDOW);
         Self {
-            state: CachePadded::new(AtomicU64::new(WindowWord::EMPTY.into_bits())),
+            state: CachePadded::new(State {
+                word: AtomicU64::new(WindowWord::EMPTY.into_bits()),
+                latest: AtomicU64::new(0),
+            }),
             limit: AtomicU64::new(limit),
             // At most 2^62 ns, checked by the caller.
             window_ns: window.as_nanos() as u64,
@@ -224,8 +236,8 @@ impl<C: Clock> SlidingWindow<C> {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn check_at(&self, cost: u64, now_ns: u64) -> Decision {
-        self.update(|word, limit, window_ns| {
-            estimate::evaluate(word, limit, window_ns, now_ns, cost)
+        self.update(now_ns, |word, limit, window_ns, at| {
+            estimate::evaluate(word, limit, window_ns, at, cost)
         })
     }
 
@@ -267,8 +279,8 @@ impl<C: Clock> SlidingWindow<C> {
 
     /// [`refund`](Self::refund) at a caller-supplied time.
     pub fn refund_at(&self, amount: u64, now_ns: u64) -> Decision {
-        self.update(|word, limit, window_ns| {
-            estimate::refund(word, limit, window_ns, now_ns, amount)
+        self.update(now_ns, |word, limit, window_ns, at| {
+            estimate::refund(word, limit, window_ns, at, amount)
         })
     }
 
@@ -303,28 +315,57 @@ impl<C: Clock> SlidingWindow<C> {
 
     /// What a check would decide under `limit` (a valid one), without charging.
     pub(crate) fn probe_under_at(&self, limit: u64, cost: u64, now_ns: u64) -> Decision {
-        // Relaxed: see `update`.
-        let word = WindowWord::from_bits(self.state.load(Ordering::Relaxed));
-        estimate::evaluate(word, limit, self.window_ns, now_ns, cost).decision
+        // Acquire: see `update`.
+        let word = WindowWord::from_bits(self.state.word.load(Ordering::Acquire));
+        let at = self.position(now_ns, false);
+        estimate::evaluate(word, limit, self.window_ns, &at, cost).decision
     }
 
-    /// The CAS loop every operation runs.
-    fn update(&self, mut step: impl FnMut(WindowWord, u64, u64) -> Evaluation) -> Decision {
+    /// Where a check stamped `now_ns` is decided, read after the word it
+    /// decides on; when `advance`, first moving the counter's latest window
+    /// up to `now_ns`'s.
+    fn position(&self, now_ns: u64, advance: bool) -> Position {
+        let index = now_ns / self.window_ns;
+        // Relaxed: the word's window is published by the word (see `update`).
+        let mut latest = self.state.latest.load(Ordering::Relaxed);
+        if advance && index > latest {
+            // Relaxed: any word stored after it is a Release that publishes it.
+            latest = self
+                .state
+                .latest
+                .fetch_max(index, Ordering::Relaxed)
+                .max(index);
+        }
+        Position::new(now_ns, self.window_ns, latest)
+    }
+
+    /// The CAS loop every check and refund stamped `now_ns` runs.
+    ///
+    /// A word stored in window `X` follows, in its storer's thread, a read
+    /// or raise of `latest` to at least `X`. Each pass acquires the word,
+    /// then reads `latest`, so it reads at least `X`: the word is never in a
+    /// window after the one the pass decides in, whatever its 22-bit index.
+    fn update(
+        &self,
+        now_ns: u64,
+        mut step: impl FnMut(WindowWord, u64, u64, &Position) -> Evaluation,
+    ) -> Decision {
         let limit = self.limit();
-        // Relaxed: the word is the whole state; nothing else is published with it.
-        let mut current = WindowWord::from_bits(self.state.load(Ordering::Relaxed));
+        // Acquire: pairs with the storing CAS's Release, see above.
+        let mut current = WindowWord::from_bits(self.state.word.load(Ordering::Acquire));
         let backoff = Backoff::new();
         loop {
-            let evaluation = step(current, limit, self.window_ns);
+            let at = self.position(now_ns, true);
+            let evaluation = step(current, limit, self.window_ns, &at);
             let Some(next) = evaluation.next else {
                 return evaluation.decision;
             };
-            // Relaxed both ways: the CAS itself orders updates of this one word.
-            match self.state.compare_exchange_weak(
+            // Release on success, Acquire on failure: see above.
+            match self.state.word.compare_exchange_weak(
                 current.into_bits(),
                 next.into_bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::Release,
+                Ordering::Acquire,
             ) {
                 Ok(_) => return evaluation.decision,
                 Err(actual) => {
