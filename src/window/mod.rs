@@ -1,63 +1,8 @@
 //! [`SlidingWindow`]: a sliding-window counter whose whole state is one
 //! atomic word.
 //!
-//! # Accuracy against an exact sliding log
-//!
-//! The counter keeps two counts, the current fixed window's and the previous
-//! one's, and estimates the last `W` ns as
-//! `current + previous * (W - elapsed) / W`. It assumes the previous window's
-//! requests were spread evenly; an exact sliding log (every timestamp kept)
-//! needs no assumption. The worst cases:
-//!
-//! * **Over-admission.** Any fixed window `[kW, (k+1)W)` admits at most
-//!   `limit`. Any sliding interval of length `W` ending `e` ns into a window
-//!   admits at most `limit + previous * e / W`, which is below `2 * limit`:
-//!   reached only when the previous window's requests all came at its very
-//!   end and the current window's at its very end too.
-//! * **Under-admission.** When the previous window's requests all came at its
-//!   start, they have already left the exact log but still weigh
-//!   `previous * (W - e) / W` here: at worst the counter denies that many
-//!   requests the log would admit.
-//!
-//! Measured by `tests/window.rs` (600 per minute, seeded workloads, every
-//! decision replayed against an exact sliding log):
-//!
-//! | workload | decisions that differ from the log fed the same admissions | throughput vs an exact log limiter | fullest sliding minute |
-//! |---|---|---|---|
-//! | Poisson, 0.5x and 0.8x the limit | 0 | 1.000x | 363, 564 |
-//! | Poisson, 0.9x | 0.28% (822 over, 70 under of 324k) | 1.000x | 620 (1.03x) |
-//! | Poisson, 1.5x / 3x | 30% / 52% (timing) | 1.000x / 0.998x | 612 / 603 |
-//! | bursts of 10 s at 30/s, 100/s, then 0-80 s idle | 8% / 41% (timing) | 1.004x / 0.976x | 896 (1.49x) / 1,106 (1.84x) |
-//!
-//! Overloaded, both admit about as much but at different moments, so most
-//! decisions "differ" in timing only. Cloudflare's 0.003% of wrong decisions
-//! is over production traffic, nearly all far below its limits (like the
-//! 0.5x and 0.8x rows). Bursts right after idle minutes are the shape that
-//! approaches the `2 * limit` worst case; use a token bucket
-//! ([`Limiter`](crate::Limiter)) where that matters.
-//!
-//! # Timestamps out of order
-//!
-//! A counter only knows the timestamps it is given: its time is the latest a
-//! check or refund has given it, and it keeps that time's window, in full.
-//! A timestamp behind that window, by any amount (another core's clock, a
-//! request stamped when it was queued), is decided at the start of the
-//! counter's window: the counts as they stand there, the previous window's
-//! at full weight, the most the estimate is anywhere in that window. It may
-//! deny what the counter's own time would admit, never the reverse, and
-//! what it admits is charged to the counter's window. The bounds above
-//! therefore hold for the requests placed at the time they were decided,
-//! however stale their timestamps (`tests/window_model.rs`). A denied stale
-//! check's `retry_after`, and every stale check's `reset_after`, count from
-//! the stale timestamp.
-//!
-//! The counts carry their window modulo 2^22 windows. A counter whose
-//! counts were last charged or refunded a whole multiple of 2^22 windows
-//! before now's window (48 days of 1 s windows, 8 years of 1 min windows),
-//! or one window more, reads those old counts as its current or previous
-//! window's: it may deny, never admit more, and only until the end of the
-//! next window. After any other idle time, however long, the counts have
-//! expired and the whole limit is there.
+//! See [`SlidingWindow`] for the estimate's accuracy and the rule for
+//! timestamps out of order.
 
 mod estimate;
 mod word;
@@ -82,8 +27,67 @@ pub const MAX_WINDOW: Duration = Duration::from_nanos(1 << 62);
 /// window of the configured length, estimated from two counts.
 ///
 /// Windows are aligned to the clock's origin (to minutes of Unix time when
-/// fed Unix nanoseconds through [`check_at`](Self::check_at)). See the
-/// [module docs](self) for its accuracy against an exact log.
+/// fed Unix nanoseconds through [`check_at`](Self::check_at)).
+///
+/// # Accuracy against an exact sliding log
+///
+/// The counter keeps two counts, the current fixed window's and the previous
+/// one's, and estimates the last `W` ns as
+/// `current + previous * (W - elapsed) / W`. It assumes the previous window's
+/// requests were spread evenly; an exact sliding log (every timestamp kept)
+/// needs no assumption. The worst cases:
+///
+/// * **Over-admission.** Any fixed window `[kW, (k+1)W)` admits at most
+///   `limit`. Any sliding interval of length `W` ending `e` ns into a window
+///   admits at most `limit + previous * e / W`, which is below `2 * limit`:
+///   reached only when the previous window's requests all came at its very
+///   end and the current window's at its very end too.
+/// * **Under-admission.** When the previous window's requests all came at its
+///   start, they have already left the exact log but still weigh
+///   `previous * (W - e) / W` here: at worst the counter denies that many
+///   requests the log would admit.
+///
+/// Measured by `tests/window.rs` (600 per minute, seeded workloads, every
+/// decision replayed against an exact sliding log):
+///
+/// | workload | decisions that differ from the log fed the same admissions | throughput vs an exact log limiter | fullest sliding minute |
+/// |---|---|---|---|
+/// | Poisson, 0.5x and 0.8x the limit | 0 | 1.000x | 363, 564 |
+/// | Poisson, 0.9x | 0.28% (822 over, 70 under of 324k) | 1.000x | 620 (1.03x) |
+/// | Poisson, 1.5x / 3x | 30% / 52% (timing) | 1.000x / 0.998x | 612 / 603 |
+/// | bursts of 10 s at 30/s, 100/s, then 0-80 s idle | 8% / 41% (timing) | 1.004x / 0.976x | 896 (1.49x) / 1,106 (1.84x) |
+///
+/// Overloaded, both admit about as much but at different moments, so most
+/// decisions "differ" in timing only. Cloudflare's 0.003% of wrong decisions
+/// is over production traffic, nearly all far below its limits (like the
+/// 0.5x and 0.8x rows). Bursts right after idle minutes are the shape that
+/// approaches the `2 * limit` worst case; use a token bucket
+/// ([`Limiter`](crate::Limiter)) where that matters.
+///
+/// # Timestamps out of order
+///
+/// A counter only knows the timestamps it is given: its time is the latest a
+/// check or refund has given it, and it keeps that time's window, in full.
+/// A timestamp behind that window, by any amount (another core's clock, a
+/// request stamped when it was queued), is decided at the start of the
+/// counter's window: the counts as they stand there, the previous window's
+/// at full weight, the most the estimate is anywhere in that window. It may
+/// deny what the counter's own time would admit, never the reverse, and
+/// what it admits is charged to the counter's window. The bounds above
+/// therefore hold for the requests placed at the time they were decided,
+/// however stale their timestamps (`tests/window_model.rs`). A denied stale
+/// check's `retry_after`, and every stale check's `reset_after`, count from
+/// the stale timestamp.
+///
+/// The counts carry their window modulo 2^22 windows. A counter whose
+/// counts were last charged or refunded a whole multiple of 2^22 windows
+/// before now's window (48 days of 1 s windows, 8 years of 1 min windows),
+/// or one window more, reads those old counts as its current or previous
+/// window's: it may deny, never admit more, and only until the end of the
+/// next window. After any other idle time, however long, the counts have
+/// expired and the whole limit is there.
+///
+/// # Example
 ///
 /// ```
 /// use floodgate::{ManualClock, Outcome, SlidingWindow};
@@ -224,7 +228,7 @@ impl<C: Clock> SlidingWindow<C> {
     /// [`check`](Self::check) at a caller-supplied time on this counter's
     /// timeline. A time behind the latest one given is decided at the start
     /// of the latest one's window (see [Timestamps out of
-    /// order](self#timestamps-out-of-order)).
+    /// order](SlidingWindow#timestamps-out-of-order)).
     ///
     /// ```
     /// # use floodgate::SlidingWindow;
