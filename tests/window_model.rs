@@ -199,6 +199,20 @@ fn idle_then_full_limit(
     Ok(())
 }
 
+fn sliding_window(limit: u64, window_ns: u64) -> SlidingWindow<ManualClock> {
+    SlidingWindow::with_clock(limit, Duration::from_nanos(window_ns), ManualClock::new()).unwrap()
+}
+
+fn keyed_windows(limit: u64, window_ns: u64) -> KeyedWindows<u64, ManualClock> {
+    KeyedWindows::with_clock(
+        limit,
+        Duration::from_nanos(window_ns),
+        KEYS as usize,
+        ManualClock::new(),
+    )
+    .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -206,9 +220,7 @@ proptest! {
     fn a_sliding_window_never_admits_beyond_its_bound_on_the_real_timeline(
         (limit, window_ns, start, steps) in runs()
     ) {
-        let window =
-            SlidingWindow::with_clock(limit, Duration::from_nanos(window_ns), ManualClock::new())
-                .unwrap();
+        let window = sliding_window(limit, window_ns);
         replay(limit, window_ns, start, &steps, 1, |_, cost, now| {
             window.check_at(cost, now).is_admitted()
         })?;
@@ -218,13 +230,7 @@ proptest! {
     fn keyed_windows_never_admit_beyond_their_bound_on_the_real_timeline(
         (limit, window_ns, start, steps) in runs()
     ) {
-        let windows: KeyedWindows<u64, _> = KeyedWindows::with_clock(
-            limit,
-            Duration::from_nanos(window_ns),
-            KEYS as usize,
-            ManualClock::new(),
-        )
-        .unwrap();
+        let windows = keyed_windows(limit, window_ns);
         replay(limit, window_ns, start, &steps, KEYS, |key, cost, now| {
             windows.check_at(&key, cost, now).is_admitted()
         })?;
@@ -235,9 +241,7 @@ proptest! {
         (limit, window_ns, start, steps) in runs(),
         idle in (prop_oneof![2..64u64, long_windows()], 0..1_000u64),
     ) {
-        let window =
-            SlidingWindow::with_clock(limit, Duration::from_nanos(window_ns), ManualClock::new())
-                .unwrap();
+        let window = sliding_window(limit, window_ns);
         let idle = (idle.0, idle.1 % window_ns);
         idle_then_full_limit(limit, window_ns, start, &steps, 1, idle, |_, cost, now| {
             window.check_at(cost, now).is_admitted()
@@ -249,13 +253,7 @@ proptest! {
         (limit, window_ns, start, steps) in runs(),
         idle in (prop_oneof![2..64u64, long_windows()], 0..1_000u64),
     ) {
-        let windows: KeyedWindows<u64, _> = KeyedWindows::with_clock(
-            limit,
-            Duration::from_nanos(window_ns),
-            KEYS as usize,
-            ManualClock::new(),
-        )
-        .unwrap();
+        let windows = keyed_windows(limit, window_ns);
         let idle = (idle.0, idle.1 % window_ns);
         idle_then_full_limit(limit, window_ns, start, &steps, KEYS, idle, |key, cost, now| {
             windows.check_at(&key, cost, now).is_admitted()
