@@ -108,10 +108,11 @@ def bad_request(code: str, message: str, request_id: str) -> Refusal:
 
 
 class Admitted(NamedTuple):
-    """An admitted request: the header fields its response carries, and
-    what it was charged (the keys, one per layer of a Policy, and the cost),
-    so a caller can refund it."""
+    """An admitted request: its decision, the header fields its response
+    carries, and what it was charged (the keys, one per layer of a Policy,
+    and the cost), so a caller can refund it."""
 
+    decision: Decision
     fields: list[Field]
     keys: list[Key | None]
     cost: int
@@ -246,12 +247,12 @@ class Gate(Generic[Request]):
         if decision.outcome == Outcome.SUSPENDED:
             return self._forbidden(request, decision, scope_name)
         if decision.limit == UNLIMITED:
-            return Admitted([], keys, cost)
+            return Admitted(decision, [], keys, cost)
         fields = self.responses.fields(decision, scope_name, self._advertised(scope_name), self.wall_clock())
         if not decision.admitted:
             body = self.responses.body(decision, scope_name, self.request_id(request))
             return Refusal(429, [*fields, *json_fields(body)], body)
-        return Admitted(fields, keys, cost)
+        return Admitted(decision, fields, keys, cost)
 
     def _advertised(self, scope_name: str) -> Quota | RateLimitPolicy | None:
         """What the IETF fields advertise for a decision from ``scope_name``."""
