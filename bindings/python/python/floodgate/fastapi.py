@@ -55,12 +55,13 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floodgate._floodgate import ErrorBody, KeyedLimiter, Policy, Quota, RateLimitPolicy
+from floodgate._floodgate import ErrorBody
 from floodgate.asgi import OnBadKey, encoded
-from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Field, Gate, Key, Refusal, client_key, fresh_request_id
-from floodgate.responses import Preset, Responses, StandardHeaders, policy_name
+from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Field, Key, Refusal, fresh_request_id
+from floodgate.routes import RouteLimit
+from floodgate.responses import Preset, Responses, StandardHeaders
 
-__all__ = ["RateLimitExceeded", "RateLimiter", "RouteLimit"]
+__all__ = ["RateLimitExceeded", "RateLimiter"]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 KeyFunc = Callable[[Request], Union[Key, None]]
@@ -69,8 +70,6 @@ _LIMITS_ATTRIBUTE = "__floodgate_limits__"
 _EXEMPT_ATTRIBUTE = "__floodgate_exempt__"
 _REQUEST_PARAMETER = "floodgate_request"
 _RESPONSE_PARAMETER = "floodgate_response"
-_STATE = "floodgate_answer"
-"""request.state slot: the most restrictive admission of the request so far."""
 
 
 def client_address(request: Request) -> str | None:
@@ -94,82 +93,6 @@ class RateLimitExceeded(HTTPException):
 
 def _response_of(refusal: Refusal) -> Response:
     return Response(refusal.body, refusal.status, headers=dict(refusal.headers))
-
-
-class RouteLimit:
-    """Limits checked together for one route (made by :meth:`RateLimiter.limit`)."""
-
-    def __init__(
-        self,
-        owner: RateLimiter,
-        limits: str,
-        *,
-        key_func: KeyFunc | None,
-        methods: Iterable[str] | None,
-        cost: int | Callable[[Request], int],
-        deduct_when: Callable[[Response], bool] | None,
-    ) -> None:
-        quotas = Quota.parse(limits)
-        self.layers = [KeyedLimiter(quota, capacity=owner.capacity) for quota in quotas]
-        names = [policy_name(quota) for quota in quotas]
-        self.methods = None if methods is None else frozenset(method.upper() for method in methods)
-        if deduct_when is not None and not callable(deduct_when):
-            raise TypeError("deduct_when must be a function of the response")
-        self.deduct_when = deduct_when
-        key = owner.key_func if key_func is None else key_func
-        if key is None:
-            prefix = owner.ipv6_prefix
-
-            def key(request: Request) -> Key | None:
-                return client_key(client_address(request), prefix)
-
-        chosen = key
-        self.gate: Gate[Request] = Gate(
-            Policy(list(zip(names, self.layers))),
-            client_address=client_address,
-            keys=lambda request: [chosen(request)] * len(quotas),
-            cost=cost,
-            responses=owner.responses,
-            policies={name: RateLimitPolicy.from_quota(name, quota) for name, quota in zip(names, quotas)},
-            request_id=_request_id,
-            wall_clock=owner.wall_clock,
-            on_bad_key=owner.on_bad_key,
-            fallback_key=owner.fallback_key,
-            ipv6_prefix=owner.ipv6_prefix,
-            on_error=owner.on_error,
-        )
-
-    def applies_to(self, request: Request) -> bool:
-        return self.methods is None or request.method in self.methods
-
-    def answer(self, request: Request) -> Refusal | Admitted:
-        """This route's answer, recording an admission in ``request.state``
-        when it is the most restrictive so far (so a response carries one
-        set of fields)."""
-        answer = self.gate.answer(request)
-        if isinstance(answer, Admitted):
-            recorded: Admitted | None = getattr(request.state, _STATE, None)
-            if recorded is None or answer.decision.remaining < recorded.decision.remaining:
-                setattr(request.state, _STATE, answer)
-        return answer
-
-    def settle(self, request: Request, answer: Admitted, response: Response) -> None:
-        """Refunds the charge when ``deduct_when`` says this response is free,
-        or when an inner limit refused the request."""
-        refused_inside = getattr(response, "floodgate_refusal", False)
-        if not refused_inside and (self.deduct_when is None or self._deducts(request, response)):
-            return
-        for layer, key in zip(self.layers, answer.keys):
-            assert key is not None  # every layer is keyed
-            layer.refund(key, answer.cost)
-
-    def _deducts(self, request: Request, response: Response) -> bool:
-        assert self.deduct_when is not None
-        try:
-            return bool(self.deduct_when(response))
-        except Exception as error:  # a failing hook charges, as if it had no opinion
-            self.gate.report(error, request)
-            return True
 
 
 class RateLimiter:
@@ -219,8 +142,24 @@ class RateLimiter:
         methods: Iterable[str] | None = None,
         cost: int | Callable[[Request], int] = 1,
         deduct_when: Callable[[Response], bool] | None = None,
-    ) -> RouteLimit:
-        return RouteLimit(self, limits, key_func=key_func, methods=methods, cost=cost, deduct_when=deduct_when)
+    ) -> RouteLimit[Request]:
+        return RouteLimit(
+            limits,
+            key_func=self.key_func if key_func is None else key_func,
+            methods=methods,
+            cost=cost,
+            deduct_when=deduct_when,
+            client_address=client_address,
+            state=lambda request: request.state,
+            request_id=_request_id,
+            responses=self.responses,
+            wall_clock=self.wall_clock,
+            on_bad_key=self.on_bad_key,
+            fallback_key=self.fallback_key,
+            ipv6_prefix=self.ipv6_prefix,
+            on_error=self.on_error,
+            capacity=self.capacity,
+        )
 
     def limit(
         self,
@@ -261,7 +200,7 @@ class RateLimiter:
         route = self._route_limit(limits, key_func, methods, cost)
 
         async def check(request: Request, response: Response) -> None:
-            if not route.applies_to(request):
+            if not route.applies_to(request.method):
                 return
             answer = route.answer(request)
             if isinstance(answer, Refusal):
@@ -289,7 +228,7 @@ def _set_fields(response: Response, fields: list[Field]) -> None:
         response.headers[name] = value
 
 
-def _wrap(endpoint: Callable[..., Any], route: RouteLimit) -> Callable[..., Any]:
+def _wrap(endpoint: Callable[..., Any], route: RouteLimit[Request]) -> Callable[..., Any]:
     """``endpoint`` checked against ``route`` first, its response given the
     header fields of the most restrictive limit of the request."""
     signature = inspect.signature(endpoint)
@@ -321,16 +260,18 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit) -> Callable[..., Any]
         return request, carrier
 
     def before(request: Request) -> Refusal | Admitted | None:
-        return route.answer(request) if route.applies_to(request) else None
+        return route.answer(request) if route.applies_to(request.method) else None
 
     def after(request: Request, answer: Admitted | None, result: Any, carrier: Response | None, outermost: bool) -> Any:
         response = result if isinstance(result, Response) else carrier
+        refused_inside = getattr(response, "floodgate_refusal", False)
         if answer is not None:
             # FastAPI's carrier has no status unless the endpoint set one: the route's default, 200.
             status = 200 if response is None or response.status_code is None else response.status_code
-            route.settle(request, answer, result if isinstance(result, Response) else Response(status_code=status))
-        recorded: Admitted | None = getattr(request.state, _STATE, None)
-        if outermost and recorded is not None and response is not None and not getattr(response, "floodgate_refusal", False):
+            settled = result if isinstance(result, Response) else Response(status_code=status)
+            route.settle(request, answer, settled, refused_inside)
+        recorded = route.recorded(request)
+        if outermost and recorded is not None and response is not None and not refused_inside:
             _set_fields(response, recorded.fields)
         return result
 
@@ -344,7 +285,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit) -> Callable[..., Any]
         @functools.wraps(endpoint)
         async def limited_async(*args: Any, **kwargs: Any) -> Any:
             request, carrier = split(args, kwargs)
-            outermost = getattr(request.state, _STATE, None) is None
+            outermost = route.recorded(request) is None
             answer = before(request)
             if isinstance(answer, Refusal):
                 return refused(answer)
@@ -352,7 +293,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit) -> Callable[..., Any]
                 result = await endpoint(*args, **kwargs)
             except HTTPException as error:
                 if answer is not None:
-                    route.settle(request, answer, Response(status_code=error.status_code))
+                    route.settle(request, answer, Response(status_code=error.status_code), False)
                 raise
             return after(request, answer, result, carrier, outermost)
 
@@ -362,7 +303,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit) -> Callable[..., Any]
         @functools.wraps(endpoint)
         def limited_sync(*args: Any, **kwargs: Any) -> Any:
             request, carrier = split(args, kwargs)
-            outermost = getattr(request.state, _STATE, None) is None
+            outermost = route.recorded(request) is None
             answer = before(request)
             if isinstance(answer, Refusal):
                 return refused(answer)
@@ -370,7 +311,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit) -> Callable[..., Any]
                 result = endpoint(*args, **kwargs)
             except HTTPException as error:
                 if answer is not None:
-                    route.settle(request, answer, Response(status_code=error.status_code))
+                    route.settle(request, answer, Response(status_code=error.status_code), False)
                 raise
             return after(request, answer, result, carrier, outermost)
 
@@ -395,7 +336,7 @@ def _parameter_of(endpoint: Callable[..., Any], signature: inspect.Signature, ki
 class _DefaultLimits:
     """Applies the default limits to requests whose route has none of its own."""
 
-    def __init__(self, app: ASGIApp, route: RouteLimit) -> None:
+    def __init__(self, app: ASGIApp, route: RouteLimit[Request]) -> None:
         self.app = app
         self.route = route
 
