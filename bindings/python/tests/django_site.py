@@ -52,7 +52,13 @@ async def slow(request):
     return HttpResponse("async")
 
 
+@limiter.limit("1/3 seconds")
+def tick(request):
+    return HttpResponse("tick")
+
+
 urlpatterns = [
+    path("tick", tick),
     path("default", default),
     path("health", health),
     path("hello", hello),
