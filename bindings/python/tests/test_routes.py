@@ -189,3 +189,27 @@ def test_two_decorators_answer_with_the_most_restrictive_and_refund_the_outer_on
 def test_bad_notation_raises_at_decoration():
     with pytest.raises(FloodgateError):
         RateLimiter().limit("5 per fortnight")
+
+
+def test_asgi_middleware_around_a_limited_route_sends_one_set_of_fields():
+    from floodgate import KeyedLimiter, Quota
+    from floodgate.asgi import RateLimitMiddleware
+
+    limiter = RateLimiter()
+    app = fastapi_app(limiter)
+    app.add_middleware(RateLimitMiddleware, limiter=KeyedLimiter(Quota.per_hour(100)))
+
+    @app.get("/")
+    @limiter.limit("2/minute")
+    async def root() -> str:
+        return "ok"
+
+    client = TestClient(app)
+    first, second, denied = (client.get("/") for _ in range(3))
+    # Before: the middleware appended its own set, "X-RateLimit-Limit: 2, 100".
+    assert first.headers["x-ratelimit-limit"] == "2"
+    assert first.headers["ratelimit-policy"] == '"2-per-60s";q=2;w=60'
+    assert second.headers["x-ratelimit-remaining"] == "0"
+    assert denied.status_code == 429
+    assert denied.headers["x-ratelimit-limit"] == "2"
+    assert denied.headers["retry-after"] == "30"

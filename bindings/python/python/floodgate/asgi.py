@@ -78,6 +78,7 @@ from floodgate._floodgate import (
     Suspensions,
 )
 from floodgate.gate import DEFAULT_IPV6_PREFIX, UNLIMITED, Gate, Key, Refusal, fresh_request_id
+from floodgate.routes import mark_refused, record, recorded, was_refused
 from floodgate.responses import Preset, Responses, StandardHeaders
 
 __all__ = [
@@ -248,19 +249,53 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        holder = ScopeState(scope)
+        outermost = recorded(holder) is None
         answer = self.gate.answer(scope)
         if isinstance(answer, Refusal):
+            mark_refused(holder)
             await send({"type": "http.response.start", "status": answer.status, "headers": encoded(answer.headers)})
             await send({"type": "http.response.body", "body": answer.body})
             return
-        fields = encoded(answer.fields)
+        record(holder, answer)
+        await run_admitted(self.app, scope, receive, send, outermost)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *fields]}
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers if fields else send)
+class ScopeState:
+    """``scope["state"]`` read and written as attributes, as Starlette's
+    ``request.state`` does: where floodgate layers of one request meet."""
+
+    def __init__(self, scope: Scope) -> None:
+        object.__setattr__(self, "_state", scope.setdefault("state", {}))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._state[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._state[name] = value
+
+
+async def run_admitted(app: ASGIApp, scope: Scope, receive: Receive, send: Send, outermost: bool) -> None:
+    """Runs ``app`` for an admitted request, whose admission is recorded.
+    The outermost floodgate layer of the request (the first to record one)
+    adds the fields of the most restrictive admission (none if an inner
+    limit refused it); inner layers only record theirs."""
+    holder = ScopeState(scope)
+    if not outermost:
+        await app(scope, receive, send)
+        return
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = recorded(holder)
+            if kept is not None and kept.fields and not was_refused(holder):
+                message = {**message, "headers": [*message.get("headers", ()), *encoded(kept.fields)]}
+        await send(message)
+
+    await app(scope, receive, send_with_headers)
 
 
 def encoded(fields: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

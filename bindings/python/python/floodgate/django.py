@@ -45,7 +45,7 @@ from floodgate._floodgate import ErrorBody
 from floodgate.asgi import OnBadKey
 from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Key, Refusal, fresh_request_id
 from floodgate.responses import Preset, Responses, StandardHeaders
-from floodgate.routes import RouteLimit
+from floodgate.routes import RouteLimit, was_refused
 
 __all__ = ["RateLimitMiddleware", "RateLimiter", "client_ip"]
 
@@ -56,7 +56,6 @@ KeyFunc = Callable[[HttpRequest], Union[Key, None]]
 
 _LIMITS_ATTRIBUTE = "floodgate_limits"
 _EXEMPT_ATTRIBUTE = "floodgate_exempt"
-_REFUSAL_ATTRIBUTE = "floodgate_refusal"
 _CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -74,9 +73,7 @@ def _request_id(request: HttpRequest) -> str:
 
 
 def _response_of(refusal: Refusal) -> Any:
-    response = HttpResponse(refusal.body, status=refusal.status, headers=dict(refusal.headers))
-    setattr(response, _REFUSAL_ATTRIBUTE, True)  # tells outer limits to refund
-    return response
+    return HttpResponse(refusal.body, status=refusal.status, headers=dict(refusal.headers))
 
 
 def _set_fields(response: Any, fields: list[tuple[str, str]]) -> None:
@@ -180,7 +177,7 @@ def _wrap(view: Callable[..., Any], route: RouteLimit[HttpRequest]) -> Callable[
         return (route.answer(request) if route.applies_to(request.method) else None), outermost
 
     def after(request: HttpRequest, answer: Admitted | None, response: Any, outermost: bool) -> Any:
-        refused_inside = bool(getattr(response, _REFUSAL_ATTRIBUTE, False))
+        refused_inside = was_refused(request)
         if answer is not None:
             route.settle(request, answer, response, refused_inside)
         recorded = route.recorded(request)
@@ -238,7 +235,7 @@ class RateLimitMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         response = self.get_response(request)
         recorded = None if self.route is None else self.route.recorded(request)
-        if recorded is not None and not getattr(response, _REFUSAL_ATTRIBUTE, False):
+        if recorded is not None and not was_refused(request):
             _set_fields(response, recorded.fields)
         return response
 

@@ -56,9 +56,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from floodgate._floodgate import ErrorBody
-from floodgate.asgi import OnBadKey, encoded
+from floodgate.asgi import OnBadKey, run_admitted
 from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Field, Key, Refusal, fresh_request_id
-from floodgate.routes import RouteLimit
+from floodgate.routes import RouteLimit, was_refused
 from floodgate.responses import Preset, Responses, StandardHeaders
 
 __all__ = ["RateLimitExceeded", "RateLimiter"]
@@ -264,7 +264,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit[Request]) -> Callable[
 
     def after(request: Request, answer: Admitted | None, result: Any, carrier: Response | None, outermost: bool) -> Any:
         response = result if isinstance(result, Response) else carrier
-        refused_inside = getattr(response, "floodgate_refusal", False)
+        refused_inside = was_refused(request.state)
         if answer is not None:
             # FastAPI's carrier has no status unless the endpoint set one: the route's default, 200.
             status = 200 if response is None or response.status_code is None else response.status_code
@@ -275,11 +275,6 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit[Request]) -> Callable[
             _set_fields(response, recorded.fields)
         return result
 
-    def refused(refusal: Refusal) -> Response:
-        response = _response_of(refusal)
-        response.floodgate_refusal = True  # type: ignore[attr-defined]  # tells outer limits to refund
-        return response
-
     if inspect.iscoroutinefunction(endpoint):
 
         @functools.wraps(endpoint)
@@ -288,7 +283,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit[Request]) -> Callable[
             outermost = route.recorded(request) is None
             answer = before(request)
             if isinstance(answer, Refusal):
-                return refused(answer)
+                return _response_of(answer)
             try:
                 result = await endpoint(*args, **kwargs)
             except HTTPException as error:
@@ -306,7 +301,7 @@ def _wrap(endpoint: Callable[..., Any], route: RouteLimit[Request]) -> Callable[
             outermost = route.recorded(request) is None
             answer = before(request)
             if isinstance(answer, Refusal):
-                return refused(answer)
+                return _response_of(answer)
             try:
                 result = endpoint(*args, **kwargs)
             except HTTPException as error:
@@ -345,18 +340,12 @@ class _DefaultLimits:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        outermost = self.route.recorded(request) is None
         answer = self.route.answer(request)
         if isinstance(answer, Refusal):
             await _response_of(answer)(scope, receive, send)
             return
-        fields = encoded(answer.fields)
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *fields]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await run_admitted(self.app, scope, receive, send, outermost)
 
     def _limited(self, scope: Scope) -> bool:
         """Whether the route this request matches takes the default limits."""

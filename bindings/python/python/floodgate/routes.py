@@ -5,8 +5,10 @@ The limits (in :meth:`floodgate.Quota.parse` notation) are checked together
 as one :class:`floodgate.Policy`, so a refusal charges none of them and the
 response reports one of them: the one with the fewest requests left, or the
 one that refused. When several route limits apply to one request (stacked
-decorators), :meth:`RouteLimit.answer` keeps the most restrictive admission
-on the request, and only that one's fields are sent.
+decorators, or the ASGI middleware around a limited route),
+:meth:`RouteLimit.answer` keeps the most restrictive admission on the
+request, and only the outermost layer sends fields: that admission's, or
+none when a limit refused the request (its refusal carries its own).
 """
 
 from __future__ import annotations
@@ -21,6 +23,31 @@ from floodgate.responses import Responses, policy_name
 RECORD = "floodgate_admission"
 """The attribute (on the request, or Starlette's request.state) holding the
 most restrictive admission of the request so far."""
+
+REFUSED = "floodgate_refused"
+"""The attribute set when a floodgate limit refused the request: its
+refusal carries its own fields, so no other limit adds any."""
+
+
+def record(holder: Any, answer: Admitted) -> None:
+    """Keeps ``answer`` on ``holder`` when it is the most restrictive
+    admission of the request so far (the fewest requests left)."""
+    previous = recorded(holder)
+    if previous is None or answer.decision.remaining < previous.decision.remaining:
+        setattr(holder, RECORD, answer)
+
+
+def recorded(holder: Any) -> Admitted | None:
+    """The most restrictive admission recorded on ``holder``, if any."""
+    return getattr(holder, RECORD, None)
+
+
+def mark_refused(holder: Any) -> None:
+    setattr(holder, REFUSED, True)
+
+
+def was_refused(holder: Any) -> bool:
+    return bool(getattr(holder, REFUSED, False))
 
 
 class RouteLimit(Generic[Request]):
@@ -91,15 +118,14 @@ class RouteLimit(Generic[Request]):
         it is the most restrictive so far."""
         answer = self.gate.answer(request)
         if isinstance(answer, Admitted):
-            holder = self.state(request)
-            recorded: Admitted | None = getattr(holder, RECORD, None)
-            if recorded is None or answer.decision.remaining < recorded.decision.remaining:
-                setattr(holder, RECORD, answer)
+            record(self.state(request), answer)
+        else:
+            mark_refused(self.state(request))
         return answer
 
     def recorded(self, request: Request) -> Admitted | None:
         """The most restrictive admission recorded on the request, if any."""
-        return getattr(self.state(request), RECORD, None)
+        return recorded(self.state(request))
 
     def settle(self, request: Request, answer: Admitted, response: Any, refused_inside: bool) -> None:
         """Refunds the charge when ``deduct_when`` says ``response`` is free,
