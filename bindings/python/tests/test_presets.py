@@ -2,6 +2,7 @@
 the limit, a neutral body) and the GenieOS and Clarifai formats as presets."""
 
 import asyncio
+import doctest
 import json
 
 import httpx
@@ -138,7 +139,16 @@ def test_bad_preset_options_are_refused():
         middleware(hobby(), ipv6_prefix=129)
 
 
-def test_responses_doctest_example_body_is_json():
+def test_the_module_examples_run():
+    import floodgate
+    import floodgate.responses
+
+    for module in (floodgate, floodgate.responses):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__
+
+
+def test_responses_body_is_json_with_the_request_id():
     limiter = hobby()
     limiter.check("k", 60)
     body = Responses().body(limiter.check("k"), "ip", "req_1")
