@@ -12,6 +12,7 @@ mod keyed;
 mod keyed_inflight;
 mod keyed_windows;
 mod limiter;
+mod notation;
 mod per_kind;
 mod plans;
 mod policy;

@@ -2,7 +2,8 @@
 
 use crate::args;
 use crate::clock::{nanos_of, seconds_of};
-use crate::errors::engine_error;
+use crate::errors::{engine_error, FloodgateError};
+use crate::notation;
 use floodgate::Quota;
 use pyo3::prelude::*;
 use std::time::Duration;
@@ -130,6 +131,20 @@ impl PyQuota {
         #[pyo3(from_py_with = optional_lockout)] lockout: Option<Duration>,
     ) -> PyResult<Self> {
         Self::build(Quota::per_day(count), burst, lockout)
+    }
+
+    /// The limits written in `text`, in order, each with a burst of its
+    /// count: `"30/second"`, `"600 per minute"`, `"10/2 minutes"`, several
+    /// separated by `;` (`"5/minute;100/hour"`). Units: second, minute,
+    /// hour, day (plurals and s, m, h, d too). Raises FloodgateError for
+    /// text that is no limit or a count of 0.
+    #[staticmethod]
+    fn parse(text: &str) -> PyResult<Vec<Self>> {
+        notation::parse_many(text)
+            .map_err(FloodgateError::new_err)?
+            .into_iter()
+            .map(|(count, period)| Self::build(Quota::new(count, period), None, None))
+            .collect()
     }
 
     /// The same rate with a different burst.

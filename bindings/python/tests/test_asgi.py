@@ -44,6 +44,8 @@ async def hello(request):
 
 
 def app_with(limiter, **options):
+    # These tests pin the GenieOS formats; test_presets.py covers the standard ones.
+    options.setdefault("preset", "genieos")
     options.setdefault("wall_clock", lambda: WALL_CLOCK_NS)
     return Starlette(
         routes=[Route("/", hello), Route("/other", hello)],

@@ -25,7 +25,7 @@ def test_real_server_admits_the_burst_then_answers_429():
     limiter = KeyedLimiter(Quota.per_second(30, burst=60), clock=ManualClock())
     app = Starlette(
         routes=[Route("/", hello)],
-        middleware=[Middleware(RateLimitMiddleware, limiter=limiter, key=header("x-api-key"))],
+        middleware=[Middleware(RateLimitMiddleware, limiter=limiter, key=header("x-api-key"), preset="genieos")],
     )
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -20,7 +20,13 @@ One bucket per key (str, bytes or int), and layers checked together:
 >>> verdict.admitted, verdict.scope, verdict.decision.remaining
 (True, 'key', 58)
 
-The ASGI middleware lives in :mod:`floodgate.asgi`.
+Limits can be written as text: ``Quota.parse("5/minute;100/hour")``.
+Framework integrations: :mod:`floodgate.asgi` (any ASGI app),
+:mod:`floodgate.wsgi` (Flask and any WSGI app), :mod:`floodgate.fastapi`
+(per-route limits for FastAPI and Starlette), :mod:`floodgate.django`
+(per-view limits and a middleware); :mod:`floodgate.responses` holds the
+header and body formats they share (standard by default, GenieOS and
+Clarifai as presets).
 """
 
 from floodgate import _floodgate

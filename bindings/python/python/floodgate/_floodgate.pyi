@@ -81,6 +81,9 @@ class Quota:
     def per_day(
         count: int, *, burst: int | None = None, lockout: _Seconds | None = None
     ) -> Quota: ...
+    @staticmethod
+    def parse(text: str) -> list[Quota]:
+        """The limits of ``"30/second"``, ``"600 per minute"``, ``"5/minute;100/hour"``."""
     def with_burst(self, burst: int) -> Quota: ...
     def with_lockout(self, lockout: _Seconds) -> Quota: ...
     @property

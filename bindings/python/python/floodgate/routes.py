@@ -1,0 +1,145 @@
+"""One route's limits, framework-free: what ``@limit("5/minute;100/hour")``
+checks in :mod:`floodgate.fastapi` and :mod:`floodgate.django`.
+
+The limits (in :meth:`floodgate.Quota.parse` notation) are checked together
+as one :class:`floodgate.Policy`, so a refusal charges none of them and the
+response reports one of them: the one with the fewest requests left, or the
+one that refused. When several route limits apply to one request (stacked
+decorators, or the ASGI middleware around a limited route),
+:meth:`RouteLimit.answer` keeps the most restrictive admission on the
+request, and only the outermost layer sends fields: that admission's, or
+none when a limit refused the request (its refusal carries its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, Optional
+
+from floodgate._floodgate import KeyedLimiter, Policy, Quota, RateLimitPolicy
+from floodgate.gate import Admitted, Gate, Key, Refusal, Request, client_key
+from floodgate.responses import Responses, policy_name
+
+RECORD = "floodgate_admission"
+"""The attribute (on the request, or Starlette's request.state) holding the
+most restrictive admission of the request so far."""
+
+REFUSED = "floodgate_refused"
+"""The attribute set when a floodgate limit refused the request: its
+refusal carries its own fields, so no other limit adds any."""
+
+
+def record(holder: Any, answer: Admitted) -> None:
+    """Keeps ``answer`` on ``holder`` when it is the most restrictive
+    admission of the request so far (the fewest requests left)."""
+    previous = recorded(holder)
+    if previous is None or answer.decision.remaining < previous.decision.remaining:
+        setattr(holder, RECORD, answer)
+
+
+def recorded(holder: Any) -> Admitted | None:
+    """The most restrictive admission recorded on ``holder``, if any."""
+    return getattr(holder, RECORD, None)
+
+
+def mark_refused(holder: Any) -> None:
+    setattr(holder, REFUSED, True)
+
+
+def was_refused(holder: Any) -> bool:
+    return bool(getattr(holder, REFUSED, False))
+
+
+class RouteLimit(Generic[Request]):
+    """Limits checked together for one route.
+
+    ``key_func`` gives a request's key (None: the client address, IPv6
+    grouped by ``ipv6_prefix``); ``methods`` limits only those HTTP methods;
+    ``cost`` is the units per request or a function of it; ``deduct_when``,
+    a function of the response, refunds the charge when it returns False.
+    ``state(request)`` is the object the admission is recorded on. The
+    other options are :class:`floodgate.gate.Gate`'s.
+    """
+
+    def __init__(
+        self,
+        limits: str,
+        *,
+        key_func: Callable[[Request], Optional[Key]] | None,
+        methods: Iterable[str] | None,
+        cost: int | Callable[[Request], int],
+        deduct_when: Callable[[Any], bool] | None,
+        client_address: Callable[[Request], Optional[str]],
+        state: Callable[[Request], Any],
+        request_id: Callable[[Request], str],
+        responses: Responses,
+        wall_clock: Callable[[], int],
+        on_bad_key: str,
+        fallback_key: Callable[[Request], Optional[Key]] | None,
+        ipv6_prefix: int,
+        on_error: Callable[[Exception, Request], None] | None,
+        capacity: int,
+    ) -> None:
+        if key_func is not None and not callable(key_func):
+            raise TypeError("key_func must be a function of the request")
+        if deduct_when is not None and not callable(deduct_when):
+            raise TypeError("deduct_when must be a function of the response")
+        quotas = Quota.parse(limits)
+        self.layers = [KeyedLimiter(quota, capacity=capacity) for quota in quotas]
+        names = [policy_name(quota) for quota in quotas]
+        self.methods = None if methods is None else frozenset(method.upper() for method in methods)
+        self.deduct_when = deduct_when
+        self.state = state
+
+        def client(request: Request) -> Key | None:
+            return client_key(client_address(request), ipv6_prefix)
+
+        key = client if key_func is None else key_func
+        self.gate: Gate[Request] = Gate(
+            Policy(list(zip(names, self.layers))),
+            client_address=client_address,
+            keys=lambda request: [key(request)] * len(quotas),
+            cost=cost,
+            responses=responses,
+            policies={name: RateLimitPolicy.from_quota(name, quota) for name, quota in zip(names, quotas)},
+            request_id=request_id,
+            wall_clock=wall_clock,
+            on_bad_key=on_bad_key,
+            fallback_key=fallback_key,
+            ipv6_prefix=ipv6_prefix,
+            on_error=on_error,
+        )
+
+    def applies_to(self, method: str) -> bool:
+        return self.methods is None or method.upper() in self.methods
+
+    def answer(self, request: Request) -> Refusal | Admitted:
+        """This route's answer, recording an admission on the request when
+        it is the most restrictive so far."""
+        answer = self.gate.answer(request)
+        if isinstance(answer, Admitted):
+            record(self.state(request), answer)
+        else:
+            mark_refused(self.state(request))
+        return answer
+
+    def recorded(self, request: Request) -> Admitted | None:
+        """The most restrictive admission recorded on the request, if any."""
+        return recorded(self.state(request))
+
+    def settle(self, request: Request, answer: Admitted, response: Any, refused_inside: bool) -> None:
+        """Refunds the charge when ``deduct_when`` says ``response`` is free,
+        or when an inner limit refused the request (``refused_inside``)."""
+        if not refused_inside and (self.deduct_when is None or self._deducts(request, response)):
+            return
+        for layer, key in zip(self.layers, answer.keys):
+            assert key is not None  # every layer is keyed
+            layer.refund(key, answer.cost)
+
+    def _deducts(self, request: Request, response: Any) -> bool:
+        assert self.deduct_when is not None
+        try:
+            return bool(self.deduct_when(response))
+        except Exception as error:  # a failing hook charges, as if it had no opinion
+            self.gate.report(error, request)
+            return True
