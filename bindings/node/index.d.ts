@@ -208,6 +208,10 @@ export declare class KeyedLimiter implements Disposable {
   /** Gives `key` its own quota from its next check (usage carries over). */
   setQuota(key: Key, quota: Quota, nowNs?: U64): void;
   clearQuota(key: Key, nowNs?: U64): void;
+  /** Puts `key`'s bucket back to full; its slot is then free for a new key (unless it has its own quota). */
+  reset(key: Key, nowNs?: U64): void;
+  /** express-rate-limit's name for reset(key). */
+  resetKey(key: Key): void;
   quotaFor(key: Key): Quota;
   /** Replaces the default quota, keeping usage; keys with their own quota keep it. */
   reconfigure(quota: Quota, nowNs?: U64): void;
@@ -283,6 +287,10 @@ export declare class KeyedWindows implements Disposable {
   refund(key: Key, amount?: U64, nowNs?: U64): Decision;
   /** Gives `key` its own limit per window, keeping its counts. */
   setLimit(key: Key, limit: U64): void;
+  /** Sets `key`'s counts to zero; it keeps its own limit. */
+  reset(key: Key): void;
+  /** express-rate-limit's name for reset(key). */
+  resetKey(key: Key): void;
   /** Keys holding a window, both kinds. */
   readonly size: number;
   readonly capacity: number;

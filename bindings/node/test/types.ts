@@ -80,6 +80,8 @@ perKey.refund(7, 2);
 const reserved: number = perKey.reserve('k', 1, 1_000_000).delayNs;
 perKey.setQuota('customer', Quota.perSecond(100), 0);
 perKey.clearQuota('customer');
+perKey.reset('customer');
+perKey.resetKey(7);
 const own: Quota = perKey.quotaFor(12n);
 perKey.reconfigure(Quota.perSecond(15));
 const sizes: number = perKey.size + perKey.capacity + perKey.fullTableEvents;
@@ -164,6 +166,7 @@ const perWorkspace = KeyedWindows.perMinute(600, { capacity: 10_000, onFull: 'ad
 const windowsLeft: number =
   perWorkspace.check('ws_1').remaining + perWorkspace.peek(9n, 0).remaining + perWorkspace.refund(Buffer.from('w'), 1, 0).remaining;
 perWorkspace.setLimit('ws_big', 1_800);
+perWorkspace.resetKey('ws_big');
 const windowsSize: number = perWorkspace.size + perWorkspace.capacity + perWorkspace.fullTableEvents + perWorkspace.windowNs;
 new KeyedWindows(10, 1_000_000_000n);
 // @ts-expect-error a keyed window needs its window length
