@@ -28,6 +28,8 @@ import {
   RetryPolicy,
   STATUS,
   SlidingWindow,
+  StandardHeaders,
+  fastifyRateLimit,
   Suspensions,
   abiVersion,
   fastifyHook,
@@ -248,3 +250,25 @@ function byPolicyLayers(): boolean[] {
 }
 void strict;
 void keyedFlags;
+
+// express-rate-limit's options and the standard headers.
+const erl = rateLimit({
+  windowMs: 60_000,
+  limit: async (req) => (req.headers['x-plan'] === 'pro' ? 100 : 10),
+  standardHeaders: 'draft-7',
+  legacyHeaders: false,
+  keyGenerator: (req) => req.headers['x-user'] as string,
+  skip: () => false,
+  message: { error: 'slow down' },
+  statusCode: 429,
+  requestPropertyName: 'rateLimit',
+  skipFailedRequests: true,
+  ipv6Subnet: 64,
+  identifier: 'per-user',
+});
+void erl;
+const presetGenieos = rateLimit({ preset: 'genieos', limiter: perKey });
+void presetGenieos;
+const standard = new StandardHeaders({ standardHeaders: 'draft-6' });
+void standard;
+void fastifyRateLimit;
