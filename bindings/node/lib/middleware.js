@@ -533,14 +533,14 @@ function fastifyHook(opts) {
  * `config: { rateLimit: false }` exempts it.
  */
 function fastifyRateLimit(fastify, opts, done) {
-  const { global = true, ...base } = options(opts, 'options');
+  const { global = true, ...base } = ensureOptions(opts, 'options');
   const shared = global ? settings(base) : null;
   /** A route's own settings, by its config.rateLimit object; built when the route is added, so a bad one fails at startup. */
   const routeConfigs = new WeakMap();
   const ownSettings = (own) => {
     let config = routeConfigs.get(own);
     if (config === undefined) {
-      config = settings({ ...base, ...options(own, 'config.rateLimit') });
+      config = settings({ ...base, ...ensureOptions(own, 'config.rateLimit') });
       routeConfigs.set(own, config);
     }
     return config;
