@@ -60,6 +60,9 @@ const ON_BAD_KEY = new Set(['fallback', 'reject']);
 /** Thrown (inside the middleware only) when a request has no usable key. */
 class NoUsableKey extends Error {}
 
+/** Thrown (inside the middleware only) when the limit function failed (already reported). */
+class NoUsableLimit extends Error {}
+
 /** The 400 body of a request the middleware refused before any limit could be checked. */
 function badRequestBody(code, message, requestId) {
   return JSON.stringify({ error: { type: 'invalid_request', code, message, request_id: requestId } });
@@ -287,6 +290,21 @@ function settings(opts) {
     throw new TypeError(`requestPropertyName must be a non-empty string, got ${describe(requestPropertyName)}`);
   }
   const optional = (name) => (o[name] === undefined ? null : ensureFunction(o[name], name));
+  /** `call()`'s value, or `fallback` (reported to onError) if it throws or its promise rejects. */
+  const safely = (req, call, fallback) => {
+    let value;
+    try {
+      value = call();
+    } catch (error) {
+      onError(error, req);
+      return fallback;
+    }
+    if (!(value instanceof Promise)) return value;
+    return value.catch((error) => {
+      onError(error, req);
+      return fallback;
+    });
+  };
   return {
     check,
     policyFor,
@@ -294,7 +312,7 @@ function settings(opts) {
     skipSuccessfulRequests,
     skipFailedRequests,
     onError,
-    attempt,
+    safely,
     cost,
     scope,
     headers,
@@ -319,20 +337,20 @@ function settle(value, then) {
   return value instanceof Promise ? value.then(then) : then(value);
 }
 
+/** A limit function that failed: the request is answered 400, never let through unlimited. */
+const NO_LIMIT = Symbol('no limit');
+
 /**
  * What a request's check needs from the application's functions, which may
- * be async: { key, limit } (a bad or failed one is a bad key, or a 400).
+ * be async: { key, limit }, or a promise of it that never rejects (a failed
+ * key function is a bad key; a failed limit function a 400).
  */
 function prepare(config, req, res) {
   if (config.keyOf === null) return {};
-  const key = config.attempt((r) => config.keyOf(r, res), req);
-  const limit = config.limitOf === null ? undefined : config.limitOf(req, res);
-  const caught = (promise) => promise.catch((error) => {
-    config.onError(error, req);
-    return undefined;
-  });
+  const key = config.safely(req, () => config.keyOf(req, res), undefined);
+  const limit = config.limitOf === null ? undefined : config.safely(req, () => config.limitOf(req, res), NO_LIMIT);
   if (key instanceof Promise || limit instanceof Promise) {
-    return Promise.all([key instanceof Promise ? caught(key) : key, limit]).then(([k, l]) => ({ key: k, limit: l }));
+    return Promise.all([key, limit]).then(([k, l]) => ({ key: k, limit: l }));
   }
   return { key, limit };
 }
@@ -344,6 +362,7 @@ function prepare(config, req, res) {
  */
 function decideOrThrow(config, req, prepared) {
   const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
+  if (prepared.limit === NO_LIMIT) throw new NoUsableLimit();
   if (config.limitOf !== null) u64(prepared.limit, 'limit(req)');
   const decision = config.check(req, cost, prepared);
   prepared.cost = cost;
@@ -358,7 +377,8 @@ function decideOrThrow(config, req, prepared) {
   if (decision.admitted) return { status: 200, headers, body: null, decision };
   const errorBody = config.bodyFor(scope);
   if (!(errorBody instanceof ErrorBody)) throw new TypeError(`errorBody(scope) must return an ErrorBody, got ${describe(errorBody)}`);
-  return { status: config.statusCode, headers, body: errorBody.render(decision, { scope, requestId: config.requestId(req) }), decision };
+  const body = errorBody.render(decision, { scope, requestId: config.requestId(req) });
+  return { status: config.statusCode, headers, body, decision, limited: true };
 }
 
 /** As decideOrThrow, but a failure is a 400 answer (reported to onError), never an exception. */
@@ -367,7 +387,7 @@ function decide(config, req, prepared) {
     return decideOrThrow(config, req, prepared);
   } catch (error) {
     const noKey = error instanceof NoUsableKey;
-    if (!noKey) config.onError(error, req);
+    if (!noKey && !(error instanceof NoUsableLimit)) config.onError(error, req);
     // The application's request-id function may be what failed.
     const requestId = requestIdFromHeader(req);
     const body = noKey
@@ -430,12 +450,19 @@ function refundAfter(config, res, prepared) {
   res.once('close', () => settleWith(true));
 }
 
-/** The denial's body: express-rate-limit's `message` (a string, JSON value or function) if given, else the preset's. */
-function denialBody(config, req, res, verdict) {
-  if (config.message === undefined || verdict.status !== config.statusCode) return verdict.body;
-  return settle(typeof config.message === 'function' ? config.message(req, res) : config.message, (message) =>
-    typeof message === 'string' ? message : JSON.stringify(message),
-  );
+/**
+ * A refused request's { body, type }: express-rate-limit's `message` (text
+ * as is, anything else as JSON; a function's value, which may be async) for
+ * a rate-limit denial when given, else the verdict's JSON body.
+ */
+function denial(config, req, res, verdict) {
+  const preset = { body: verdict.body, type: 'application/json' };
+  if (config.message === undefined || !verdict.limited) return preset;
+  const message = typeof config.message === 'function' ? config.safely(req, () => config.message(req, res), undefined) : config.message;
+  return settle(message, (value) => {
+    if (value === undefined) return preset;
+    return typeof value === 'string' ? { body: value, type: 'text/plain; charset=utf-8' } : { body: JSON.stringify(value), type: 'application/json' };
+  });
 }
 
 /**
@@ -444,7 +471,10 @@ function denialBody(config, req, res, verdict) {
  * `res`; when refused it ends `res` with 429 (or `statusCode`; 403 for a
  * suspended key, 400 for a request with no usable key), or calls `handler`,
  * and returns false. When admitted it calls `next()` if given (Express) and
- * returns true (node:http). It never throws and never calls next(error).
+ * returns true (node:http). It never throws (a `handler`'s own errors aside)
+ * and never calls next(error): a failing option function is reported to
+ * onError and taken as no key, no skip, the preset's body, or (the limit) a
+ * 400 answer.
  */
 function rateLimit(opts) {
   const config = settings(opts);
@@ -453,8 +483,8 @@ function rateLimit(opts) {
       if (typeof next === 'function') next();
       return true;
     };
-    const skipped = config.skip === null ? false : config.attempt((r) => config.skip(r, res), req);
-    const run = (skip) => {
+    const skipped = config.skip === null ? false : config.safely(req, () => config.skip(req, res), false);
+    return settle(skipped, (skip) => {
       if (skip === true) return pass();
       return settle(prepare(config, req, res), (prepared) => {
         const verdict = decide(config, req, prepared);
@@ -464,40 +494,25 @@ function rateLimit(opts) {
           refundAfter(config, res, prepared);
           return pass();
         }
-        if (config.handler !== null && verdict.status === config.statusCode) {
+        if (config.handler !== null && verdict.limited) {
           config.handler(req, res, next, config.options);
           return false;
         }
-        return settle(denialBody(config, req, res, verdict), (body) => {
+        return settle(denial(config, req, res, verdict), ({ body, type }) => {
           res.statusCode = verdict.status;
-          res.setHeader('Content-Type', body === verdict.body || config.message === undefined || typeof config.message !== 'string' ? 'application/json' : 'text/plain; charset=utf-8');
+          res.setHeader('Content-Type', type);
           res.setHeader('Content-Length', Buffer.byteLength(body));
           res.end(body);
           return false;
         });
       });
-    };
-    const outcome = skipped instanceof Promise ? skipped.catch(() => false).then(run) : run(skipped);
-    // An async option that fails after all: refused, never unlimited, never unhandled.
-    if (outcome instanceof Promise) {
-      return outcome.catch((error) => {
-        config.onError(error, req);
-        if (!res.headersSent) {
-          const body = badRequestBody('invalid_request', 'The request could not be checked against its rate limit.', requestIdFromHeader(req));
-          res.statusCode = 400;
-          res.setHeader('Content-Type', 'application/json');
-          res.end(body);
-        }
-        return false;
-      });
-    }
-    return outcome;
+    });
   };
 }
 
 /** One Fastify request through a middleware config: headers on the reply, a denial sent. */
 async function fastifyCheck(config, request, reply) {
-  if (config.skip !== null && (await config.attempt((r) => config.skip(r, reply), request)) === true) return;
+  if (config.skip !== null && (await config.safely(request, () => config.skip(request, reply), false)) === true) return;
   const prepared = await prepare(config, request, reply);
   const verdict = decide(config, request, prepared);
   if (takesHeaders(reply.raw, verdict)) reply.headers(verdict.headers);
@@ -506,13 +521,12 @@ async function fastifyCheck(config, request, reply) {
     refundAfter(config, reply.raw, prepared);
     return;
   }
-  if (config.handler !== null && verdict.status === config.statusCode) {
+  if (config.handler !== null && verdict.limited) {
     await config.handler(request, reply, undefined, config.options);
     return;
   }
-  const body = await denialBody(config, request, reply, verdict);
-  const json = body === verdict.body || typeof config.message !== 'string';
-  await reply.code(verdict.status).type(json ? 'application/json' : 'text/plain; charset=utf-8').send(body);
+  const { body, type } = await denial(config, request, reply, verdict);
+  await reply.code(verdict.status).type(type).send(body);
 }
 
 /**

@@ -188,3 +188,42 @@ test('IPv6 client addresses are grouped by prefix: /56 by default, ipv6Subnet to
   assert.throws(() => rateLimit({ ipv6Subnet: 0 }), RangeError);
   assert.throws(() => rateLimit({ ipv6Subnet: 129 }), RangeError);
 });
+
+test('option functions that throw or reject are reported, never let a request through unlimited', async (t) => {
+  const errors = [];
+  const onError = (error) => errors.push(error.message);
+  const base = await serve(
+    t,
+    rateLimit({
+      windowMs: 60_000,
+      limit: async (req) => {
+        if (req.headers['x-limit'] === 'broken') throw new Error('limit store down');
+        return 1;
+      },
+      keyGenerator: async (req) => {
+        if (req.headers['x-key'] === 'broken') throw new Error('key store down');
+        return req.headers['x-key'];
+      },
+      skip: (req) => {
+        if (req.headers['x-skip'] === 'broken') throw new Error('skip broke');
+        return false;
+      },
+      message: (req) => {
+        if (req.headers['x-key'] === 'b') throw new Error('message broke');
+        return 'later';
+      },
+      onError,
+    }),
+  );
+  const limitDown = await get(base, '/', { 'x-key': 'a', 'x-limit': 'broken' });
+  assert.equal(limitDown.status, 400);
+  assert.equal(JSON.parse(limitDown.body).error.code, 'invalid_request');
+  // A failed key function is a bad key: the fallback key (the client address) is charged.
+  assert.equal((await get(base, '/', { 'x-key': 'broken' })).status, 200);
+  assert.equal((await get(base, '/', { 'x-key': 'broken' })).status, 429);
+  assert.equal((await get(base, '/', { 'x-key': 'b', 'x-skip': 'broken' })).status, 200, 'a failed skip skips nothing');
+  const fallbackBody = await get(base, '/', { 'x-key': 'b' });
+  assert.equal(fallbackBody.status, 429);
+  assert.equal(JSON.parse(fallbackBody.body).error.code, 'rate_limited', "a failed message function: the preset's body");
+  assert.deepEqual(errors, ['limit store down', 'key store down', 'key store down', 'skip broke', 'message broke']);
+});
