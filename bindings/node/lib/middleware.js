@@ -175,20 +175,26 @@ function settings(opts) {
       // Nothing left to tell: the request is answered all the same.
     }
   };
-  /** `pick(req)`, or undefined (reported) if it throws. */
-  const attempt = (pick, req) => {
+  /** `call()`'s value, or `fallback` (reported to onError) if it throws or its promise rejects. */
+  const safely = (req, call, fallback) => {
+    let value;
     try {
-      return pick(req);
+      value = call();
     } catch (error) {
       onError(error, req);
-      return undefined;
+      return fallback;
     }
+    if (!(value instanceof Promise)) return value;
+    return value.catch((error) => {
+      onError(error, req);
+      return fallback;
+    });
   };
   /** `key` when usable, else the fallback key; throws NoUsableKey when neither will do. */
   const repair = (key, req, bytesOnly = false) => {
     if (usable(key, bytesOnly)) return key;
     if (onBadKey === 'reject') throw new NoUsableKey();
-    const fallback = attempt(fallbackOf, req);
+    const fallback = safely(req, () => fallbackOf(req), undefined);
     if (usable(fallback, bytesOnly)) return fallback;
     throw new NoUsableKey();
   };
@@ -201,7 +207,7 @@ function settings(opts) {
     if (!(plans instanceof Plans)) throw new TypeError(`plans must be a Plans, got ${describe(plans)}`);
     const planOf = ensureFunction(o.plan, 'plan');
     check = (req, cost) => {
-      const plan = attempt(planOf, req);
+      const plan = safely(req, () => planOf(req), undefined);
       // Without a plan there is no tier to charge: refused, never unlimited.
       if (!Array.isArray(plan) || plan.length !== 3) {
         if (plan !== null && plan !== undefined) {
@@ -218,7 +224,7 @@ function settings(opts) {
     const keysOf = ensureFunction(o.keys, 'keys');
     const keyed = policy.keyed;
     check = (req, cost) => {
-      const given = attempt(keysOf, req);
+      const given = safely(req, () => keysOf(req), undefined);
       const listed = Array.isArray(given) && given.length === keyed.length;
       if (!listed && given !== null && given !== undefined) {
         onError(new TypeError(`keys(req) must return one key per layer (${keyed.length}), got ${describe(given)}`), req);
@@ -257,7 +263,9 @@ function settings(opts) {
   const preset = o.preset ?? 'standard';
   if (!PRESETS.has(preset)) throw new TypeError(`preset must be 'standard', 'genieos' or 'clarifai', got ${describe(preset)}`);
   const retryAfterDecimals = o.retryAfterDecimals ?? (preset === 'genieos' ? 1 : 0);
-  const identifier = o.identifier ?? (o.windowMs !== undefined && typeof o.limit === 'number' ? `${o.limit}-in-${Math.ceil(o.windowMs / 1000)}sec` : 'default');
+  // express-rate-limit's default name: the limit in its window.
+  const windowed = limiter === undefined && policy === undefined && plans === undefined && typeof o.limit !== 'function';
+  const identifier = o.identifier ?? (windowed ? `${o.limit ?? 5}-in-${Math.ceil((o.windowMs ?? 60_000) / 1000)}sec` : 'default');
   if (typeof identifier !== 'string' && typeof identifier !== 'function') {
     throw new TypeError(`identifier must be a string or a function, got ${describe(identifier)}`);
   }
@@ -290,21 +298,6 @@ function settings(opts) {
     throw new TypeError(`requestPropertyName must be a non-empty string, got ${describe(requestPropertyName)}`);
   }
   const optional = (name) => (o[name] === undefined ? null : ensureFunction(o[name], name));
-  /** `call()`'s value, or `fallback` (reported to onError) if it throws or its promise rejects. */
-  const safely = (req, call, fallback) => {
-    let value;
-    try {
-      value = call();
-    } catch (error) {
-      onError(error, req);
-      return fallback;
-    }
-    if (!(value instanceof Promise)) return value;
-    return value.catch((error) => {
-      onError(error, req);
-      return fallback;
-    });
-  };
   return {
     check,
     policyFor,
