@@ -400,12 +400,15 @@ function moreRestrictive(a, b) {
 /** The decision whose headers a response carries, per response (stacked middlewares). */
 const shown = new WeakMap();
 
-/** Whether `verdict`'s headers replace those an earlier limit put on `res` (they do if more restrictive). */
-function takesHeaders(res, verdict) {
+/**
+ * Whether `verdict`'s headers replace those an earlier limit put on `res`
+ * (they do if more restrictive); `remove(name)` takes an earlier field off.
+ */
+function takesHeaders(res, verdict, remove = (name) => res.removeHeader(name)) {
   if (verdict.decision === null) return true;
   const earlier = shown.get(res);
   if (earlier !== undefined && moreRestrictive(earlier.decision, verdict.decision) === earlier.decision) return false;
-  if (earlier !== undefined) for (const name of Object.keys(earlier.headers)) res.removeHeader?.(name);
+  if (earlier !== undefined) for (const name of Object.keys(earlier.headers)) remove(name);
   shown.set(res, verdict);
   return true;
 }
@@ -508,7 +511,8 @@ async function fastifyCheck(config, request, reply) {
   if (config.skip !== null && (await config.safely(request, () => config.skip(request, reply), false)) === true) return;
   const prepared = await prepare(config, request, reply);
   const verdict = decide(config, request, prepared);
-  if (takesHeaders(reply.raw, verdict)) reply.headers(verdict.headers);
+  // Fastify keeps a reply's fields on the reply until it sends.
+  if (takesHeaders(reply.raw, verdict, (name) => reply.removeHeader(name))) reply.headers(verdict.headers);
   describeLimit(config, request, verdict, prepared);
   if (verdict.body === null) {
     refundAfter(config, reply.raw, prepared);

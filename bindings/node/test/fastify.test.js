@@ -65,3 +65,17 @@ test('global: false limits only the routes with their own config', async (t) => 
   assert.equal((await server.inject({ url: '/limited' })).statusCode, 200);
   assert.equal((await server.inject({ url: '/limited' })).statusCode, 429);
 });
+
+test('two hooks on one route answer with the most restrictive headers only, whichever runs first', async (t) => {
+  const { fastifyHook } = require('..');
+  const server = fastify({ logger: false });
+  server.addHook('onRequest', fastifyHook({ windowMs: 60_000, limit: 100, identifier: 'loose', standardHeaders: 'draft-6' }));
+  server.addHook('onRequest', fastifyHook({ windowMs: 60_000, limit: 2, identifier: 'tight' }));
+  server.get('/', async () => 'ok');
+  await server.ready();
+  t.after(() => server.close());
+  const response = await server.inject({ url: '/' });
+  assert.equal(response.headers['x-ratelimit-limit'], '2');
+  assert.match(response.headers.ratelimit, /^"tight";r=1;/);
+  assert.equal(response.headers['ratelimit-limit'], undefined, "the looser limit's draft-6 fields are not sent");
+});
