@@ -250,9 +250,13 @@
  * sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
  * per-key in-flight caps (`fg_keyed_inflight`), per-key sliding windows
  * (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`);
- * 1.3 added the client retry helper (`fg_retry_delay`, `fg_parse_retry_after`).
+ * 1.3 added the client retry helper (`fg_retry_delay`, `fg_parse_retry_after`);
+ * 1.4 added resetting a key (`fg_keyed_limiter_reset_*`,
+ * `fg_keyed_window_reset_*`), `fg_plans_reconfigure_tier_at`,
+ * `fg_error_body_render_rate`, and the statuses `FG_STATUS_ALLOCATION_FAILED`
+ * and `FG_STATUS_INEXACT_RATE`.
  */
-#define FG_ABI_VERSION 65539
+#define FG_ABI_VERSION 65540
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -1725,6 +1729,56 @@ fg_status fg_keyed_limiter_clear_quota_bytes_at(const struct fg_keyed_limiter *l
                                                 uint64_t now_ns);
 
 /**
+ * Puts `key`'s bucket back to full, forgetting what it has used (an
+ * operator lifts a block). The key's slot is then free for a new key unless
+ * the key has its own quota, which it keeps. A key with no bucket is left
+ * alone; nothing is inserted.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle.
+ */
+fg_status fg_keyed_limiter_reset_u64(const struct fg_keyed_limiter *limiter, uint64_t key);
+
+/**
+ * `fg_keyed_limiter_reset_u64` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_u64`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_reset_u64`.
+ */
+fg_status fg_keyed_limiter_reset_u64_at(const struct fg_keyed_limiter *limiter,
+                                        uint64_t key,
+                                        uint64_t now_ns);
+
+/**
+ * `fg_keyed_limiter_reset_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `key` NULL or readable for `key_len` bytes.
+ */
+fg_status fg_keyed_limiter_reset_bytes(const struct fg_keyed_limiter *limiter,
+                                       const uint8_t *key,
+                                       size_t key_len);
+
+/**
+ * `fg_keyed_limiter_reset_bytes` at a caller-supplied `now_ns`.
+ *
+ * Errors: as `fg_keyed_limiter_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_reset_bytes`.
+ */
+fg_status fg_keyed_limiter_reset_bytes_at(const struct fg_keyed_limiter *limiter,
+                                          const uint8_t *key,
+                                          size_t key_len,
+                                          uint64_t now_ns);
+
+/**
  * Fills `*out` with the quota `key`'s checks use: its own, or the default.
  * Set `out->struct_size` first (see `fg_limiter_quota`).
  *
@@ -2155,6 +2209,31 @@ fg_status fg_keyed_window_set_limit_bytes(const struct fg_keyed_window *windows,
                                           const uint8_t *key,
                                           size_t len,
                                           uint64_t limit);
+
+/**
+ * Sets the `u64` key's counts to zero (an operator lifts a block); the key
+ * keeps its window and its own limit. A key with no window is left alone.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle.
+ */
+fg_status fg_keyed_window_reset_u64(const struct fg_keyed_window *windows, uint64_t key);
+
+/**
+ * `fg_keyed_window_reset_u64` for a byte or IP key.
+ *
+ * Errors: as `fg_keyed_window_reset_u64`, and the byte-key errors of
+ * `fg_keyed_window_check_bytes`.
+ *
+ * # Safety
+ * As `fg_keyed_window_reset_u64`; `key` NULL or readable for `len` bytes.
+ */
+fg_status fg_keyed_window_reset_bytes(const struct fg_keyed_window *windows,
+                                      const uint8_t *key,
+                                      size_t len);
 
 /**
  * Stores how many keys hold a window in `*out`.

@@ -134,6 +134,35 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
             })
     }
 
+    /// Sets `key`'s counts to zero (an operator lifts a block); the key keeps
+    /// its window and its own limit, since the table is insert-only. A key
+    /// with no window is left alone: nothing is inserted.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedWindows, ManualClock};
+    /// # use std::time::Duration;
+    /// let windows: KeyedWindows<str, _> =
+    ///     KeyedWindows::with_clock(10, Duration::from_secs(60), 100, ManualClock::new())?;
+    /// windows.check("ws_1", 10)?;
+    /// assert!(!windows.check("ws_1", 1)?.is_admitted());
+    /// windows.reset("ws_1")?;
+    /// assert_eq!(windows.peek("ws_1")?.remaining(), 10);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reset(&self, key: &K) -> K::Answer<()> {
+        self.reset_at(key, self.clock.now_ns())
+    }
+
+    /// [`reset`](Self::reset) at a caller-supplied time.
+    pub fn reset_at(&self, key: &K, now_ns: u64) -> K::Answer<()> {
+        self.cells.with_key(key, |stored| {
+            if let Some(window) = self.cells.get(stored) {
+                // Giving back more than both counts hold empties them.
+                window.refund_at(u64::MAX, now_ns);
+            }
+        })
+    }
+
     /// Sets `key`'s own limit (a workspace's contract), keeping its counts;
     /// the next check uses it.
     ///

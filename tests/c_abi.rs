@@ -136,6 +136,10 @@ fn build_from(source_path: &Path, language: Language, linkage: Linkage) -> PathB
                 .arg("-L")
                 .arg(dir)
                 .arg("-lfloodgate")
+                // DT_RPATH, not RUNPATH: it outranks the LD_LIBRARY_PATH cargo
+                // gives tests, which also lists target/debug, where a
+                // `cargo build` may have left an older libfloodgate.so.
+                .arg("-Wl,--disable-new-dtags")
                 .arg(format!("-Wl,-rpath,{}", dir.display()));
         }
     }

@@ -245,3 +245,52 @@ fn supplied_times_drive_the_at_variants() {
     ids.reconfigure_at(quota(3, 3), 10 * SECOND);
     assert_eq!(ids.peek_at(&1, 10 * SECOND).remaining(), 3);
 }
+
+#[test]
+fn reset_fills_a_keys_bucket_and_frees_its_slot() {
+    // Capacity rounds up to one bucket of 16 slots.
+    let ids = limiter::<u64>(quota(1, 2), 16, FullTable::Deny);
+    for key in 0..16 {
+        assert!(ids.check(&key, 2).is_admitted());
+    }
+    assert!(!ids.check(&0, 1).is_admitted());
+    assert!(!ids.check(&100, 1).is_admitted(), "the table is full");
+    ids.reset(&0);
+    assert_eq!(ids.peek(&0).remaining(), 2);
+    // The reset key's slot goes to a new key at once.
+    assert!(ids.check(&100, 1).is_admitted());
+    assert_eq!(ids.len(), 16);
+    // Resetting a key with no bucket inserts nothing.
+    ids.reset(&200);
+    assert_eq!(ids.len(), 16);
+    // Other keys keep what they used.
+    assert!(!ids.check(&1, 1).is_admitted());
+}
+
+#[test]
+fn reset_keeps_a_keys_own_quota_and_refuses_bad_keys() {
+    let tokens = limiter::<str>(quota(1, 2), 16, FullTable::Deny);
+    tokens.set_quota("acme", quota(5, 5)).unwrap();
+    tokens.check("acme", 5).unwrap();
+    tokens.reset_at("acme", 0).unwrap();
+    assert_eq!(tokens.peek("acme").unwrap().remaining(), 5);
+    assert_eq!(tokens.quota_for("acme").unwrap(), quota(5, 5));
+    assert_eq!(tokens.reset(""), Err(Error::EmptyKey));
+    let long = "k".repeat(MAX_KEY_LEN + 1);
+    assert_eq!(tokens.reset(&long), Err(Error::KeyTooLong));
+    assert_eq!(tokens.len(), 1);
+}
+
+#[test]
+fn keyed_windows_reset_zeroes_counts_and_inserts_nothing() {
+    use floodgate::KeyedWindows;
+    let windows: KeyedWindows<str, ManualClock> =
+        KeyedWindows::with_clock(10, Duration::from_secs(60), 4, ManualClock::new()).unwrap();
+    windows.check("ws", 10).unwrap();
+    windows.set_limit("ws", 20).unwrap();
+    windows.reset("ws").unwrap();
+    assert_eq!(windows.peek("ws").unwrap().remaining(), 20);
+    windows.reset_at("other", 0).unwrap();
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows.reset(""), Err(Error::EmptyKey));
+}

@@ -208,6 +208,10 @@ export declare class KeyedLimiter implements Disposable {
   /** Gives `key` its own quota from its next check (usage carries over). */
   setQuota(key: Key, quota: Quota, nowNs?: U64): void;
   clearQuota(key: Key, nowNs?: U64): void;
+  /** Puts `key`'s bucket back to full; its slot is then free for a new key (unless it has its own quota). */
+  reset(key: Key, nowNs?: U64): void;
+  /** express-rate-limit's name for reset(key). */
+  resetKey(key: Key): void;
   quotaFor(key: Key): Quota;
   /** Replaces the default quota, keeping usage; keys with their own quota keep it. */
   reconfigure(quota: Quota, nowNs?: U64): void;
@@ -283,6 +287,10 @@ export declare class KeyedWindows implements Disposable {
   refund(key: Key, amount?: U64, nowNs?: U64): Decision;
   /** Gives `key` its own limit per window, keeping its counts. */
   setLimit(key: Key, limit: U64): void;
+  /** Sets `key`'s counts to zero; it keeps its own limit. */
+  reset(key: Key): void;
+  /** express-rate-limit's name for reset(key). */
+  resetKey(key: Key): void;
   /** Keys holding a window, both kinds. */
   readonly size: number;
   readonly capacity: number;
@@ -437,6 +445,32 @@ export declare class HeaderRenderer implements Disposable {
   [Symbol.dispose](): void;
 }
 
+export type DraftHeaders = 'draft-6' | 'draft-7' | 'draft-8';
+
+export interface StandardHeadersOptions {
+  /** The IETF draft's fields; default 'draft-8'; false: none. */
+  standardHeaders?: DraftHeaders | false;
+  /** X-RateLimit-Limit/-Remaining/-Reset (epoch seconds); default true. */
+  legacyHeaders?: boolean;
+  /** The draft-8 policy name; default 'default'. */
+  identifier?: string;
+}
+
+export interface StandardRenderOptions {
+  /** Wall-clock Unix milliseconds for X-RateLimit-Reset; default Date.now(). */
+  nowMs?: number;
+  /** Adds RateLimit-Policy: q (the burst) and w (seconds a full burst takes to refill). */
+  policy?: { quota: number; windowSeconds: number };
+  /** The draft-8 policy name, in place of the constructor's. */
+  identifier?: string;
+}
+
+/** The fields most HTTP clients read: whole-second Retry-After (never 0), epoch-second X-RateLimit-Reset, an IETF draft. */
+export declare class StandardHeaders {
+  constructor(options?: StandardHeadersOptions);
+  render(decision: DecisionFields, options?: StandardRenderOptions): Record<string, string>;
+}
+
 export type ErrorBodyShape = 'genieos_key' | 'genieos_workspace' | 'genieos' | 'clarifai';
 
 export interface ErrorBodyOptions {
@@ -529,15 +563,57 @@ export declare class Retry {
  */
 export declare function parseRetryAfter(value: string, now?: Date | number): number;
 
+/** A value an option function gives, at once or as a promise (as express-rate-limit allows). */
+type Maybe<T> = T | Promise<T>;
+
+/** What a request's limit looks like on req.rateLimit (requestPropertyName). */
+export interface RateLimitInfo {
+  limit: number;
+  used: number;
+  remaining: number;
+  resetTime: Date;
+  /** The key charged (keyed limits only). */
+  key?: Key;
+}
+
 interface CommonRateLimitOptions<Req extends IncomingMessage> {
   /** Units per request; default 1. */
   cost?: U64 | ((req: Req) => U64);
-  /** Digits of Retry-After for the default renderer and bodies; default 1. */
+  /**
+   * What responses look like: 'standard' (default: whole-second Retry-After,
+   * epoch-second X-RateLimit-Reset, IETF fields, a neutral body), 'genieos'
+   * (fractional Retry-After, ISO reset, X-RateLimit-Scope, GenieOS bodies) or
+   * 'clarifai' (standard headers, Clarifai's 11005 body).
+   */
+  preset?: 'standard' | 'genieos' | 'clarifai';
+  /** The IETF draft for the standard and clarifai presets; default 'draft-8'; false: none. */
+  standardHeaders?: DraftHeaders | false;
+  /** X-RateLimit-* (standard and clarifai presets); default true. */
+  legacyHeaders?: boolean;
+  /** The draft-8 policy name; default '<limit>-in-<window>sec' with windowMs and a number limit, else 'default'. */
+  identifier?: string | ((req: Req) => string);
+  /** Digits of Retry-After for the preset's renderer and bodies; default 0 (1 for 'genieos'). */
   retryAfterDecimals?: number;
-  /** The header renderer; default new HeaderRenderer({ retryAfterDecimals }). */
-  headers?: HeaderRenderer;
-  /** The 429 body, or one per scope; default GenieOS's workspace body for 'workspace', its key body otherwise. */
+  /** The header renderer; default the preset's. */
+  headers?: HeaderRenderer | StandardHeaders;
+  /** The 429 body, or one per scope; default the preset's. */
   errorBody?: ErrorBody | ((scope: string) => ErrorBody);
+  /** The denial's body in place of the preset's: text as is, anything else as JSON. */
+  message?: unknown | ((req: Req, res: ServerResponse) => Maybe<unknown>);
+  /** The denial's status; default 429. */
+  statusCode?: number;
+  /** Called on a denial in place of the default answer, after the headers are set. */
+  handler?: (req: Req, res: ServerResponse, next: ((error?: unknown) => void) | undefined, options: object) => unknown;
+  /** Requests for which it returns true are not limited. */
+  skip?: (req: Req, res: ServerResponse) => Maybe<boolean>;
+  /** Where the request's RateLimitInfo goes on req; default 'rateLimit'. */
+  requestPropertyName?: string;
+  /** Give the charge back when the response's status is below 400 (keyed limits). */
+  skipSuccessfulRequests?: boolean;
+  /** Give the charge back when the status is 400 or above, or the response never finished (keyed limits). */
+  skipFailedRequests?: boolean;
+  /** IPv6 client addresses are keyed by this prefix length (default 56); false: each address its own key. */
+  ipv6Subnet?: number | false;
   /** Default: X-Request-Id or a fresh req_<uuid>. */
   requestId?: (req: Req) => string;
   /** Unix milliseconds for X-RateLimit-Reset; default Date.now. */
@@ -561,6 +637,8 @@ export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMes
   plans?: undefined;
   /** Default keys.ip; null or undefined is a missing key (see onBadKey). */
   key?: (req: Req) => Key | null | undefined;
+  /** express-rate-limit's name for key; may be async. */
+  keyGenerator?: (req: Req, res: ServerResponse) => Maybe<Key | null | undefined>;
   /** X-RateLimit-Scope; default 'key'. */
   scope?: string;
 }
@@ -584,7 +662,25 @@ export interface PlansRateLimitOptions<Req extends IncomingMessage = IncomingMes
   plan: (req: Req) => readonly [string | number, PlanKey, PlanKey] | null | undefined;
 }
 
+/** express-rate-limit's form: `limit` requests per `windowMs` per key. */
+export interface WindowRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
+  limiter?: undefined;
+  policy?: undefined;
+  plans?: undefined;
+  /** Default 60,000. */
+  windowMs?: number;
+  /** Requests per window, or per request (one table per distinct limit); default 5. */
+  limit?: number | ((req: Req, res: ServerResponse) => Maybe<number>);
+  /** Default keys.ip. */
+  keyGenerator?: (req: Req, res: ServerResponse) => Maybe<Key | null | undefined>;
+  /** Keys held per limit (default 65,536). */
+  capacity?: number;
+  /** X-RateLimit-Scope (genieos preset); default 'key'. */
+  scope?: string;
+}
+
 export type RateLimitOptions<Req extends IncomingMessage = IncomingMessage> =
+  | WindowRateLimitOptions<Req>
   | KeyedRateLimitOptions<Req>
   | PolicyRateLimitOptions<Req>
   | PlansRateLimitOptions<Req>;
@@ -598,17 +694,24 @@ export type RateLimitHandler<Req extends IncomingMessage = IncomingMessage> = (
   req: Req,
   res: ServerResponse,
   next?: (error?: unknown) => void,
-) => boolean;
+) => boolean | Promise<boolean>;
 
+/** A promise only when an option function (limit, keyGenerator, skip, message) returned one. */
 export declare function rateLimit<Req extends IncomingMessage = IncomingMessage>(
-  options: RateLimitOptions<Req>,
+  options?: RateLimitOptions<Req>,
 ): RateLimitHandler<Req>;
 
 /** Minimal Fastify shapes, so this package needs no fastify types. */
 export interface FastifyRequestLike {
   raw: IncomingMessage;
+  headers: IncomingMessage['headers'];
+  url: string;
+  /** The client address, after Fastify's trustProxy. */
+  ip: string;
+  routeOptions?: { config?: { rateLimit?: RateLimitOptions | false } };
 }
 export interface FastifyReplyLike {
+  raw: ServerResponse;
   headers(fields: Record<string, string>): unknown;
   code(status: number): FastifyReplyLike;
   type(contentType: string): FastifyReplyLike;
@@ -620,7 +723,20 @@ export declare function fastifyHook(
   options: RateLimitOptions,
 ): (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<void>;
 
+/**
+ * A Fastify plugin: fastify.register(fastifyRateLimit, options) limits every
+ * route; a route's config.rateLimit (options merged over the plugin's) gives
+ * it its own limit, config.rateLimit false exempts it; global: false limits
+ * only routes with their own.
+ */
+export declare function fastifyRateLimit(
+  fastify: { addHook(name: string, hook: (...args: any[]) => unknown): unknown },
+  options: RateLimitOptions & { global?: boolean },
+  done: (error?: Error) => void,
+): void;
+
 export declare const keys: Readonly<{
+  /** The client address; an IPv6 address as its /56 ('2001:db8:1:200:0:0:0:0/56'). */
   ip(req: IncomingMessage & { ip?: string }): string | null;
   path(req: IncomingMessage & { originalUrl?: string }): string;
   header(name: string): (req: IncomingMessage) => string | null;

@@ -738,27 +738,38 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes_at(
 enum Admin {
     SetQuota(Quota),
     ClearQuota,
+    Reset,
+}
+
+/// What `keyed_admin` does: set a quota (read from the pointer), clear it,
+/// or reset the key's bucket.
+enum AdminCall {
+    SetQuota(*const FgQuota),
+    ClearQuota,
+    Reset,
 }
 
 /// # Safety
-/// `limiter` NULL or live.
+/// `limiter` NULL or live; a `SetQuota` pointer NULL or readable for its
+/// `struct_size`.
 unsafe fn keyed_admin<'k>(
     function: &'static str,
     limiter: *const FgKeyedLimiter,
     key: impl FnOnce() -> Result<CKey<'k>, Failure>,
-    quota: Option<*const FgQuota>,
+    call: AdminCall,
     now_ns: Option<u64>,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
-        let admin = match quota {
-            Some(quota) => {
+        let admin = match call {
+            AdminCall::SetQuota(quota) => {
                 // SAFETY: readable for its struct_size, by the contract.
                 let quota = unsafe { args::read_config(quota, "quota") }?;
                 Admin::SetQuota(quota.to_quota()?)
             }
-            None => Admin::ClearQuota,
+            AdminCall::ClearQuota => Admin::ClearQuota,
+            AdminCall::Reset => Admin::Reset,
         };
         let key = key()?;
         match (admin, now_ns) {
@@ -775,6 +786,12 @@ unsafe fn keyed_admin<'k>(
             (Admin::ClearQuota, Some(now_ns)) => {
                 with_key!(keyed, key, |limiter, key| limiter
                     .clear_quota_at(key, now_ns))
+            }
+            (Admin::Reset, None) => {
+                with_key!(keyed, key, |limiter, key| limiter.reset(key))
+            }
+            (Admin::Reset, Some(now_ns)) => {
+                with_key!(keyed, key, |limiter, key| limiter.reset_at(key, now_ns))
             }
         }
     })
@@ -804,7 +821,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_u64(
             "fg_keyed_limiter_set_quota_u64",
             limiter,
             || Ok(CKey::Id(key)),
-            Some(quota),
+            AdminCall::SetQuota(quota),
             None,
         )
     }
@@ -829,7 +846,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_u64_at(
             "fg_keyed_limiter_set_quota_u64_at",
             limiter,
             || Ok(CKey::Id(key)),
-            Some(quota),
+            AdminCall::SetQuota(quota),
             Some(now_ns),
         )
     }
@@ -855,7 +872,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_bytes(
             "fg_keyed_limiter_set_quota_bytes",
             limiter,
             || bytes_key(key, key_len),
-            Some(quota),
+            AdminCall::SetQuota(quota),
             None,
         )
     }
@@ -881,7 +898,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_bytes_at(
             "fg_keyed_limiter_set_quota_bytes_at",
             limiter,
             || bytes_key(key, key_len),
-            Some(quota),
+            AdminCall::SetQuota(quota),
             Some(now_ns),
         )
     }
@@ -905,7 +922,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_u64(
             "fg_keyed_limiter_clear_quota_u64",
             limiter,
             || Ok(CKey::Id(key)),
-            None,
+            AdminCall::ClearQuota,
             None,
         )
     }
@@ -929,7 +946,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_u64_at(
             "fg_keyed_limiter_clear_quota_u64_at",
             limiter,
             || Ok(CKey::Id(key)),
-            None,
+            AdminCall::ClearQuota,
             Some(now_ns),
         )
     }
@@ -953,7 +970,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_bytes(
             "fg_keyed_limiter_clear_quota_bytes",
             limiter,
             || bytes_key(key, key_len),
-            None,
+            AdminCall::ClearQuota,
             None,
         )
     }
@@ -978,7 +995,106 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_bytes_at(
             "fg_keyed_limiter_clear_quota_bytes_at",
             limiter,
             || bytes_key(key, key_len),
+            AdminCall::ClearQuota,
+            Some(now_ns),
+        )
+    }
+}
+
+/// Puts `key`'s bucket back to full, forgetting what it has used (an
+/// operator lifts a block). The key's slot is then free for a new key unless
+/// the key has its own quota, which it keeps. A key with no bucket is left
+/// alone; nothing is inserted.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reset_u64(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_reset_u64",
+            limiter,
+            || Ok(CKey::Id(key)),
+            AdminCall::Reset,
             None,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_reset_u64` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_u64`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_reset_u64`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reset_u64_at(
+    limiter: *const FgKeyedLimiter,
+    key: u64,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_reset_u64_at",
+            limiter,
+            || Ok(CKey::Id(key)),
+            AdminCall::Reset,
+            Some(now_ns),
+        )
+    }
+}
+
+/// `fg_keyed_limiter_reset_u64` for a byte or IP key.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `key` NULL or readable for `key_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reset_bytes(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_reset_bytes",
+            limiter,
+            || bytes_key(key, key_len),
+            AdminCall::Reset,
+            None,
+        )
+    }
+}
+
+/// `fg_keyed_limiter_reset_bytes` at a caller-supplied `now_ns`.
+///
+/// Errors: as `fg_keyed_limiter_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_reset_bytes`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_reset_bytes_at(
+    limiter: *const FgKeyedLimiter,
+    key: *const u8,
+    key_len: usize,
+    now_ns: u64,
+) -> FgStatus {
+    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
+    unsafe {
+        keyed_admin(
+            "fg_keyed_limiter_reset_bytes_at",
+            limiter,
+            || bytes_key(key, key_len),
+            AdminCall::Reset,
             Some(now_ns),
         )
     }

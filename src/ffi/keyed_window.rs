@@ -544,6 +544,59 @@ pub unsafe extern "C" fn fg_keyed_window_set_limit_bytes(
 }
 
 /// # Safety
+/// `windows` NULL or live.
+unsafe fn reset<'k>(
+    function: &'static str,
+    windows: *const FgKeyedWindow,
+    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let windows = unsafe { shared::borrow(windows, "windows") }?;
+        let key = key()?;
+        with_key!(windows, key, |w, k| w.reset(k))
+    })
+}
+
+/// Sets the `u64` key's counts to zero (an operator lifts a block); the key
+/// keeps its window and its own limit. A key with no window is left alone.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_KEY_KIND_MISMATCH`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_reset_u64(
+    windows: *const FgKeyedWindow,
+    key: u64,
+) -> FgStatus {
+    // SAFETY: the contract is `reset`'s.
+    unsafe { reset("fg_keyed_window_reset_u64", windows, || Ok(CKey::Id(key))) }
+}
+
+/// `fg_keyed_window_reset_u64` for a byte or IP key.
+///
+/// Errors: as `fg_keyed_window_reset_u64`, and the byte-key errors of
+/// `fg_keyed_window_check_bytes`.
+///
+/// # Safety
+/// As `fg_keyed_window_reset_u64`; `key` NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_reset_bytes(
+    windows: *const FgKeyedWindow,
+    key: *const u8,
+    len: usize,
+) -> FgStatus {
+    // SAFETY: the contract is `reset`'s and `bytes_key`'s.
+    unsafe {
+        reset("fg_keyed_window_reset_bytes", windows, || {
+            bytes_key(key, len)
+        })
+    }
+}
+
+/// # Safety
 /// `windows` NULL or live; `out` NULL or writable for a `uint64_t`.
 unsafe fn figure(
     function: &'static str,

@@ -10,8 +10,12 @@
 /// sets (`fg_suspensions`, also a policy layer through `fg_layer.suspensions`)
 /// per-key in-flight caps (`fg_keyed_inflight`), per-key sliding windows
 /// (`fg_keyed_window`, also `fg_layer.keyed_window`) and plan tables (`fg_plans`);
-/// 1.3 added the client retry helper (`fg_retry_delay`, `fg_parse_retry_after`).
-pub const FG_ABI_VERSION: u32 = 0x0001_0003;
+/// 1.3 added the client retry helper (`fg_retry_delay`, `fg_parse_retry_after`);
+/// 1.4 added resetting a key (`fg_keyed_limiter_reset_*`,
+/// `fg_keyed_window_reset_*`), `fg_plans_reconfigure_tier_at`,
+/// `fg_error_body_render_rate`, and the statuses `FG_STATUS_ALLOCATION_FAILED`
+/// and `FG_STATUS_INEXACT_RATE`.
+pub const FG_ABI_VERSION: u32 = 0x0001_0004;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -312,22 +312,64 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         }))
     }
 
+    /// Puts `key`'s bucket back to full, forgetting what it has used
+    /// (express-rate-limit's `resetKey`: an operator lifts a block, a user
+    /// logs in successfully). A full bucket is what a key without one reads,
+    /// so the key's slot is free for the next new key that probes past it;
+    /// a key with its own quota keeps it (and its slot) until
+    /// [`clear_quota`](Self::clear_quota). A key with no bucket is left
+    /// alone: nothing is inserted.
+    ///
+    /// ```
+    /// # use floodgate::{Error, KeyedLimiter, ManualClock, Quota};
+    /// let limiter: KeyedLimiter<str, ManualClock> =
+    ///     KeyedLimiter::builder(Quota::per_minute(5)?).clock(ManualClock::new()).build()?;
+    /// limiter.check("203.0.113.7", 5)?;
+    /// assert!(!limiter.check("203.0.113.7", 1)?.is_admitted());
+    /// limiter.reset("203.0.113.7")?;
+    /// assert_eq!(limiter.peek("203.0.113.7")?.remaining(), 5);
+    /// assert_eq!(limiter.reset(""), Err(Error::EmptyKey));
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reset(&self, key: &K) -> K::Answer<()> {
+        self.reset_at(key, self.clock.now_ns())
+    }
+
+    /// [`reset`](Self::reset) at a caller-supplied time.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, Quota};
+    /// let limiter: KeyedLimiter<u64> = KeyedLimiter::builder(Quota::per_second(1)?).build()?;
+    /// assert!(limiter.check_at(&7, 1, 5_000_000_000).is_admitted());
+    /// limiter.reset_at(&7, 5_100_000_000);
+    /// assert!(limiter.check_at(&7, 1, 5_200_000_000).is_admitted());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn reset_at(&self, key: &K, now_ns: u64) -> K::Answer<()> {
+        key.with_stored(&self.hasher, |stored| {
+            self.empty(stored, now_ns);
+        })
+    }
+
     /// Empties `key`'s bucket of what it has in use at `now_ns` and returns
     /// that usage: the bucket is full afterwards, as if idle.
     pub(crate) fn take_usage_at(&self, key: &K, now_ns: u64) -> Result<Usage> {
+        K::into_result(key.with_stored(&self.hasher, |stored| Ok(self.empty(stored, now_ns))))
+    }
+
+    /// Empties `key`'s bucket (see `take_usage_at`); inserts nothing.
+    fn empty(&self, key: K::Stored, now_ns: u64) -> Usage {
         let usage = Cell::new(Usage::NONE);
-        K::into_result(key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, 0, |word, quota| {
-                let taken = Usage::of(word, quota, now_ns);
-                usage.set(taken);
-                let now = quota.ticks_at(now_ns);
-                Evaluation {
-                    next: (taken.debt > 0).then(|| StateWord::with_debt(word.generation(), now, 0)),
-                    ..gcra::evaluate(word, quota, now_ns, 0)
-                }
-            });
-            Ok(usage.get())
-        }))
+        self.settle(key, now_ns, 0, |word, quota| {
+            let taken = Usage::of(word, quota, now_ns);
+            usage.set(taken);
+            let now = quota.ticks_at(now_ns);
+            Evaluation {
+                next: (taken.debt > 0).then(|| StateWord::with_debt(word.generation(), now, 0)),
+                ..gcra::evaluate(word, quota, now_ns, 0)
+            }
+        });
+        usage.get()
     }
 
     /// Adds `usage`, taken from a bucket of another quota, to `key`'s bucket

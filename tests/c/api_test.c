@@ -571,6 +571,19 @@ static void test_keyed_u64(void) {
     CHECK_STATUS(fg_keyed_limiter_set_quota_u64(keyed, 44, &big), FG_STATUS_OK);
     CHECK_STATUS(fg_keyed_limiter_clear_quota_u64(keyed, 44), FG_STATUS_OK);
 
+    /* Reset: a key's bucket back to full; a key with none stays absent. */
+    CHECK_STATUS(fg_keyed_limiter_check_u64_at(keyed, 45, 60, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 0);
+    CHECK_STATUS(fg_keyed_limiter_reset_u64_at(keyed, 45, NS_PER_SECOND), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_peek_u64_at(keyed, 45, NS_PER_SECOND, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 60);
+    CHECK_STATUS(fg_keyed_limiter_len(keyed, &n), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_reset_u64(keyed, 46), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_len(keyed, &delay), FG_STATUS_OK);
+    CHECK_U64(delay, n);
+    CHECK_STATUS(fg_keyed_limiter_reset_u64(NULL, 45), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_reset_bytes(keyed, (const uint8_t *)"k", 1), FG_STATUS_KEY_KIND_MISMATCH);
+
     /* The default quota, replaced while keys keep what they used. */
     CHECK_STATUS(fg_keyed_limiter_reconfigure_at(keyed, &big, NS_PER_SECOND), FG_STATUS_OK);
     CHECK_STATUS(fg_keyed_limiter_default_quota(keyed, &read), FG_STATUS_OK);
@@ -678,6 +691,11 @@ static void test_keyed_bytes(void) {
     CHECK_STATUS(fg_keyed_limiter_peek_u64(keyed, 1, &d), FG_STATUS_KEY_KIND_MISMATCH);
     CHECK_STATUS(fg_keyed_limiter_refund_u64_at(keyed, 1, 1, 0, &d), FG_STATUS_KEY_KIND_MISMATCH);
     CHECK_STATUS(fg_keyed_limiter_clear_quota_u64_at(keyed, 1, 0), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_reset_u64_at(keyed, 1, 0), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_limiter_reset_bytes_at(keyed, token, 0, 0), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_reset_bytes_at(keyed, long_key, sizeof long_key, 0), FG_STATUS_KEY_TOO_LONG);
+    CHECK_STATUS(fg_keyed_limiter_reset_bytes_at(keyed, NULL, 4, 0), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_reset_bytes_at(keyed, token, SIZE_MAX, 0), FG_STATUS_INVALID_LENGTH);
     CHECK_STATUS(fg_keyed_limiter_quota_for_u64(keyed, 1, &read), FG_STATUS_KEY_KIND_MISMATCH);
     CHECK_STATUS(fg_keyed_limiter_peek_bytes_at(keyed, token, 9, 0, &d), FG_STATUS_OK);
     CHECK_U64(d.remaining, 0); /* 15 - 15 + 5 - 6 + 1 (refunds cap nothing here) */
@@ -715,6 +733,10 @@ static void test_keyed_bytes(void) {
     CHECK_STATUS(fg_keyed_limiter_clear_quota_bytes(keyed, token, 9), FG_STATUS_OK);
     CHECK_STATUS(fg_keyed_limiter_quota_for_bytes(keyed, token, 9, &read), FG_STATUS_OK);
     CHECK_U64(read.burst, 15);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes(keyed, token, 9, 15, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_reset_bytes(keyed, token, 9), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_peek_bytes(keyed, token, 9, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 15);
     fg_keyed_limiter_free(keyed);
 }
 
@@ -1559,6 +1581,17 @@ static void test_keyed_window(void) {
     CHECK_U64(d.remaining, 595);
     CHECK_STATUS(fg_keyed_window_refund_bytes(names, (const uint8_t *)"ws_a", 4, 5, &d), FG_STATUS_OK);
     CHECK_STATUS(fg_keyed_window_set_limit_bytes(names, (const uint8_t *)"ws_a", 4, 6000), FG_STATUS_OK);
+    /* Reset: counts to zero, the key's own limit kept; an unseen key stays unseen. */
+    CHECK_STATUS(fg_keyed_window_check_bytes(names, (const uint8_t *)"ws_a", 4, 100, &d), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_reset_bytes(names, (const uint8_t *)"ws_a", 4), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_bytes(names, (const uint8_t *)"ws_a", 4, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 6000);
+    CHECK_STATUS(fg_keyed_window_reset_bytes(names, (const uint8_t *)"ws_c", 4), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_len(names, &n), FG_STATUS_OK);
+    CHECK_U64(n, 2);
+    CHECK_STATUS(fg_keyed_window_reset_u64(ws, 8), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_window_peek_u64(ws, 8, &d), FG_STATUS_OK);
+    CHECK_U64(d.remaining, 600);
     CHECK_STATUS(fg_keyed_window_check_bytes_at(ips, v4, 4, 1, 0, &d), FG_STATUS_OK);
     CHECK(d.admitted);
     CHECK_STATUS(fg_keyed_window_check_bytes_at(ips, v4, 3, 1, 0, &d), FG_STATUS_INVALID_LENGTH);
@@ -1576,6 +1609,11 @@ static void test_keyed_window(void) {
     CHECK_STATUS(fg_keyed_window_check_u64(NULL, 1, 1, &d), FG_STATUS_NULL_POINTER);
     CHECK_STATUS(fg_keyed_window_check_u64(ws, 1, 1, NULL), FG_STATUS_NULL_POINTER);
     CHECK_STATUS(fg_keyed_window_set_limit_u64(NULL, 1, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_reset_u64(NULL, 1), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_reset_u64(names, 1), FG_STATUS_KEY_KIND_MISMATCH);
+    CHECK_STATUS(fg_keyed_window_reset_bytes(names, (const uint8_t *)"", 0), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_window_reset_bytes(names, NULL, 2), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_window_reset_bytes(ips, v4, 3), FG_STATUS_INVALID_LENGTH);
     CHECK_STATUS(fg_keyed_window_len(NULL, &n), FG_STATUS_NULL_POINTER);
     CHECK_STATUS(fg_keyed_window_capacity(ws, NULL), FG_STATUS_NULL_POINTER);
     CHECK_STATUS(fg_keyed_window_full_table_events(NULL, &n), FG_STATUS_NULL_POINTER);

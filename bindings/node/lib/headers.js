@@ -193,4 +193,88 @@ class ErrorBody extends HandleOwner {
   }
 }
 
-module.exports = { ErrorBody, HeaderRenderer };
+const DRAFTS = new Set(['draft-6', 'draft-7', 'draft-8']);
+
+/** Nanoseconds as whole seconds, rounded up. */
+const secondsUp = (ns) => Math.ceil(ns / 1e9);
+
+/** A structured-field string (draft-8 policy names): quoted, `"` and `\` escaped. */
+const quoted = (name) => `"${name.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+
+/**
+ * The IETF policy of a quota, as RateLimitPolicy::from_quota derives it: q is
+ * the burst, w the seconds a full burst takes to refill (rounded up).
+ */
+function policyOf(quota) {
+  const refillNs = (quota.burst * quota.periodNs + quota.count - 1n) / quota.count;
+  return { quota: Number(quota.burst), windowSeconds: Math.max(1, secondsUp(Number(refillNs))) };
+}
+
+/**
+ * The fields most HTTP clients read: `Retry-After` in whole seconds rounded
+ * up (RFC 9110's only form; never 0), `X-RateLimit-*` with the reset in Unix
+ * epoch seconds (GitHub's and express-rate-limit's form), and the IETF
+ * draft fields. Plain arithmetic on a decision, so rendered here.
+ */
+class StandardHeaders {
+  #draft;
+  #legacy;
+  #name;
+
+  /**
+   * `standardHeaders`: 'draft-6' (RateLimit-Limit/-Remaining/-Reset),
+   * 'draft-7' (RateLimit: limit=, remaining=, reset=), 'draft-8' (default:
+   * named RateLimit and RateLimit-Policy) or false; `legacyHeaders` (default
+   * true): X-RateLimit-*; `identifier`: the draft-8 policy name.
+   */
+  constructor(opts) {
+    const { standardHeaders = 'draft-8', legacyHeaders = true, identifier = 'default' } = options(opts, 'options');
+    if (standardHeaders !== false && !DRAFTS.has(standardHeaders)) {
+      throw new TypeError(`standardHeaders must be false, 'draft-6', 'draft-7' or 'draft-8', got ${describe(standardHeaders)}`);
+    }
+    if (typeof legacyHeaders !== 'boolean') throw new TypeError(`legacyHeaders must be a boolean, got ${describe(legacyHeaders)}`);
+    this.#draft = standardHeaders;
+    this.#legacy = legacyHeaders;
+    this.#name = text_(identifier, 'identifier');
+  }
+
+  /**
+   * The fields for `decision` at wall-clock `nowMs` (default Date.now()).
+   * `policy` ({ quota, windowSeconds }, see policyOf) adds RateLimit-Policy;
+   * `identifier` names it (draft-8) in place of the constructor's.
+   */
+  render(value, opts) {
+    const { nowMs = Date.now(), policy, identifier = this.#name } = options(opts, 'options');
+    const fields = {};
+    if (!value.admitted && value.retryAfterNs > 0 && Number.isFinite(value.retryAfterNs)) {
+      fields['Retry-After'] = String(Math.max(1, secondsUp(value.retryAfterNs)));
+    }
+    const reset = secondsUp(value.resetAfterNs);
+    if (this.#legacy) {
+      fields['X-RateLimit-Limit'] = String(value.limit);
+      fields['X-RateLimit-Remaining'] = String(value.remaining);
+      fields['X-RateLimit-Reset'] = String(Math.ceil((nowMs + value.resetAfterMs) / 1000));
+    }
+    const name = quoted(text_(identifier, 'identifier'));
+    switch (this.#draft) {
+      case 'draft-6':
+        if (policy) fields['RateLimit-Policy'] = `${policy.quota};w=${policy.windowSeconds}`;
+        fields['RateLimit-Limit'] = String(value.limit);
+        fields['RateLimit-Remaining'] = String(value.remaining);
+        fields['RateLimit-Reset'] = String(reset);
+        break;
+      case 'draft-7':
+        if (policy) fields['RateLimit-Policy'] = `${policy.quota};w=${policy.windowSeconds}`;
+        fields.RateLimit = `limit=${value.limit}, remaining=${value.remaining}, reset=${reset}`;
+        break;
+      case 'draft-8':
+        if (policy) fields['RateLimit-Policy'] = `${name};q=${policy.quota};w=${policy.windowSeconds}`;
+        fields.RateLimit = `${name};r=${value.remaining};t=${reset}`;
+        break;
+      default:
+    }
+    return fields;
+  }
+}
+
+module.exports = { ErrorBody, HeaderRenderer, StandardHeaders, policyOf };

@@ -14,10 +14,10 @@ const { KeyedWindows } = require('./keyed-windows.js');
 const { Suspensions } = require('./suspensions.js');
 const { KeyedInFlight } = require('./keyed-inflight.js');
 const { Plans } = require('./plans.js');
-const { ErrorBody, HeaderRenderer } = require('./headers.js');
+const { ErrorBody, HeaderRenderer, StandardHeaders } = require('./headers.js');
 const { Retry, RetryPolicy, parseRetryAfter } = require('./retry.js');
 const { liveHandles } = require('./handle.js');
-const { fastifyHook, keys, rateLimit } = require('./middleware.js');
+const { fastifyHook, fastifyRateLimit, keys, rateLimit } = require('./middleware.js');
 
 // Shorthand properties only: Node's ESM loader finds a CommonJS module's named
 // exports by reading this literal, and stops at the first other form.
@@ -30,6 +30,7 @@ module.exports = {
   FloodgateError,
   FloodgateRangeError,
   HeaderRenderer,
+  StandardHeaders,
   InFlight,
   KeyedInFlight,
   KeyedLimiter,
@@ -45,6 +46,7 @@ module.exports = {
   SlidingWindow,
   Suspensions,
   fastifyHook,
+  fastifyRateLimit,
   keys,
   liveHandles,
   parseRetryAfter,

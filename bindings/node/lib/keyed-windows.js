@@ -55,6 +55,23 @@ class KeyedWindows extends KeyedLimit {
     );
   }
 
+  /**
+   * Sets `key`'s counts to zero (lifting a block); it keeps its own limit.
+   * A key with no window is left alone.
+   */
+  reset(key) {
+    this[TABLES].call(
+      key,
+      (handle, bytes, length) => ffi.keyedWindowResetBytes(handle, bytes, length),
+      (handle, id) => ffi.keyedWindowResetU64(handle, id),
+    );
+  }
+
+  /** express-rate-limit's name for reset(key). */
+  resetKey(key) {
+    this.reset(key);
+  }
+
   /** The window's length in nanoseconds. */
   get windowNs() {
     return this.#windowNs;

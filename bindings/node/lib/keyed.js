@@ -120,6 +120,26 @@ class KeyedLimiter extends KeyedLimit {
     );
   }
 
+  /**
+   * Puts `key`'s bucket back to full, forgetting what it used (lifting a
+   * block); its slot is then free for a new key unless the key has its own
+   * quota, which it keeps. A key with no bucket is left alone.
+   */
+  reset(key, nowNs) {
+    const at = nowNs === undefined ? undefined : u64(nowNs, 'nowNs');
+    this[TABLES].call(
+      key,
+      (table, bytes, length) =>
+        at === undefined ? ffi.keyedResetBytes(table, bytes, length) : ffi.keyedResetBytesAt(table, bytes, length, at),
+      (table, id) => (at === undefined ? ffi.keyedResetU64(table, id) : ffi.keyedResetU64At(table, id, at)),
+    );
+  }
+
+  /** express-rate-limit's name for reset(key). */
+  resetKey(key) {
+    this.reset(key);
+  }
+
   /** The quota `key`'s checks use: its own, or the default. */
   quotaFor(key) {
     const out = quotaBuffer();

@@ -18,12 +18,17 @@ const { KeyedLimiter } = require('./keyed.js');
 const { checkKey } = require('./keys.js');
 const { Policy } = require('./policy.js');
 const { Plans } = require('./plans.js');
-const { ErrorBody, HeaderRenderer } = require('./headers.js');
+const { ErrorBody, HeaderRenderer, StandardHeaders, policyOf } = require('./headers.js');
+const { Quota } = require('./quota.js');
+const { addressKey, clientAddress, subnetBits } = require('./client-address.js');
 
 /** Key functions: which bucket a request is charged to (null: no key, so the fallback key). */
 const keys = Object.freeze({
-  /** The peer address (Express's req.ip when set, honouring its trust proxy). */
-  ip: (req) => req.ip ?? req.socket?.remoteAddress ?? null,
+  /**
+   * The client address (Express's and Fastify's req.ip when set, honouring
+   * their proxy settings); an IPv6 address is keyed by its /56.
+   */
+  ip: (req) => addressKey(clientAddress(req)),
   /** The request path without the query: one bucket per endpoint. */
   path: (req) => {
     const url = req.originalUrl ?? req.url ?? '/';
@@ -54,6 +59,9 @@ const ON_BAD_KEY = new Set(['fallback', 'reject']);
 
 /** Thrown (inside the middleware only) when a request has no usable key. */
 class NoUsableKey extends Error {}
+
+/** Thrown (inside the middleware only) when the limit function failed (already reported). */
+class NoUsableLimit extends Error {}
 
 /** The 400 body of a request the middleware refused before any limit could be checked. */
 function badRequestBody(code, message, requestId) {
@@ -104,16 +112,60 @@ function suspendedBodies() {
   };
 }
 
+/** The response presets: what a 429 looks like. */
+const PRESETS = new Set(['standard', 'genieos', 'clarifai']);
+
+/** The standard preset's 429 body: names no kind of key. */
+function neutralBody(retryAfterDecimals) {
+  return ErrorBody.genieos('rate_limited', 'Too many requests. Retry after {retry_after}s.', { retryAfterDecimals });
+}
+
+function flag(value, name) {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/**
+ * Which KeyedLimiter a request is charged to, from the limit its request
+ * gets: the `limiter` given, or (express-rate-limit's options) `limit`
+ * requests per `windowMs` (default 5 per 60,000 ms), one table per distinct
+ * limit when `limit` is a function.
+ */
+function limiterSource(o, limiter) {
+  if (limiter !== undefined) {
+    if (!(limiter instanceof KeyedLimiter)) throw new TypeError(`limiter must be a KeyedLimiter, got ${describe(limiter)}`);
+    if (o.windowMs !== undefined || o.limit !== undefined) throw new TypeError('give either limiter or windowMs and limit, not both');
+    return () => limiter;
+  }
+  const windowMs = o.windowMs ?? 60_000;
+  const capacity = o.capacity ?? 65_536;
+  const tables = new Map();
+  const tableOf = (limit) => {
+    let table = tables.get(limit);
+    if (table === undefined) {
+      table = new KeyedLimiter(Quota.perPeriodMs(limit, windowMs), { capacity });
+      tables.set(limit, table);
+    }
+    return table;
+  };
+  if (typeof o.limit === 'function') return tableOf;
+  const fixed = tableOf(o.limit ?? 5);
+  return () => fixed;
+}
+
 /** Validates middleware options once, so a request never meets a bad config. */
 function settings(opts) {
   const o = ensureOptions(opts, 'options');
   const { limiter, policy, plans } = o;
-  if ([limiter, policy, plans].filter((given) => given !== undefined).length !== 1) {
-    throw new TypeError('options must name exactly one of limiter (a KeyedLimiter), policy (a Policy) and plans (a Plans)');
+  if ([limiter, policy, plans].filter((given) => given !== undefined).length > 1) {
+    throw new TypeError('options may name only one of limiter (a KeyedLimiter), policy (a Policy) and plans (a Plans)');
   }
   const onBadKey = o.onBadKey ?? 'fallback';
   if (!ON_BAD_KEY.has(onBadKey)) throw new TypeError(`onBadKey must be 'fallback' or 'reject', got ${describe(onBadKey)}`);
-  const fallbackOf = ensureFunction(o.fallbackKey ?? keys.ip, 'fallbackKey');
+  const bits = subnetBits(o.ipv6Subnet ?? 56);
+  const ipKey = (req) => addressKey(clientAddress(req), bits);
+  const fallbackOf = ensureFunction(o.fallbackKey ?? ipKey, 'fallbackKey');
   const hook = o.onError === undefined ? null : ensureFunction(o.onError, 'onError');
   /** Tells onError; a hook that throws must not make the middleware throw. */
   const onError = (error, req) => {
@@ -123,29 +175,39 @@ function settings(opts) {
       // Nothing left to tell: the request is answered all the same.
     }
   };
-  /** `pick(req)`, or undefined (reported) if it throws. */
-  const attempt = (pick, req) => {
+  /** `call()`'s value, or `fallback` (reported to onError) if it throws or its promise rejects. */
+  const safely = (req, call, fallback) => {
+    let value;
     try {
-      return pick(req);
+      value = call();
     } catch (error) {
       onError(error, req);
-      return undefined;
+      return fallback;
     }
+    if (!(value instanceof Promise)) return value;
+    return value.catch((error) => {
+      onError(error, req);
+      return fallback;
+    });
   };
   /** `key` when usable, else the fallback key; throws NoUsableKey when neither will do. */
   const repair = (key, req, bytesOnly = false) => {
     if (usable(key, bytesOnly)) return key;
     if (onBadKey === 'reject') throw new NoUsableKey();
-    const fallback = attempt(fallbackOf, req);
+    const fallback = safely(req, () => fallbackOf(req), undefined);
     if (usable(fallback, bytesOnly)) return fallback;
     throw new NoUsableKey();
   };
   let check;
+  /** The IETF policy of a decision's quota, when one quota is known: { quota, windowSeconds } or undefined. */
+  let policyFor = () => undefined;
+  /** Gives `cost` back to the key a request was charged to (skipSuccessfulRequests, skipFailedRequests). */
+  let refund = null;
   if (plans !== undefined) {
     if (!(plans instanceof Plans)) throw new TypeError(`plans must be a Plans, got ${describe(plans)}`);
     const planOf = ensureFunction(o.plan, 'plan');
     check = (req, cost) => {
-      const plan = attempt(planOf, req);
+      const plan = safely(req, () => planOf(req), undefined);
       // Without a plan there is no tier to charge: refused, never unlimited.
       if (!Array.isArray(plan) || plan.length !== 3) {
         if (plan !== null && plan !== undefined) {
@@ -162,7 +224,7 @@ function settings(opts) {
     const keysOf = ensureFunction(o.keys, 'keys');
     const keyed = policy.keyed;
     check = (req, cost) => {
-      const given = attempt(keysOf, req);
+      const given = safely(req, () => keysOf(req), undefined);
       const listed = Array.isArray(given) && given.length === keyed.length;
       if (!listed && given !== null && given !== undefined) {
         onError(new TypeError(`keys(req) must return one key per layer (${keyed.length}), got ${describe(given)}`), req);
@@ -171,9 +233,26 @@ function settings(opts) {
       return policy.check(keyed.map((isKeyed, i) => (isKeyed ? repair(listed ? given[i] : null, req) : null)), cost);
     };
   } else {
-    if (!(limiter instanceof KeyedLimiter)) throw new TypeError(`limiter must be a KeyedLimiter, got ${describe(limiter)}`);
-    const keyOf = ensureFunction(o.key ?? keys.ip, 'key');
-    check = (req, cost) => limiter.check(repair(attempt(keyOf, req), req), cost);
+    const limiterOf = limiterSource(o, limiter);
+    // The key: `key` or express-rate-limit's `keyGenerator`, settled before the check (it may be async).
+    check = (req, cost, prepared) => {
+      const bucket = limiterOf(prepared.limit);
+      const key = repair(prepared.key, req);
+      prepared.charged = { bucket, key };
+      return bucket.check(key, cost);
+    };
+    policyFor = (decision, prepared) => {
+      const quota = prepared.charged?.bucket.quota;
+      return quota !== undefined && Number(quota.burst) === decision.limit ? policyOf(quota) : undefined;
+    };
+    refund = (prepared, cost) => {
+      if (prepared.charged !== undefined && cost > 0) prepared.charged.bucket.refund(prepared.charged.key, cost);
+    };
+  }
+  const skipSuccessfulRequests = flag(o.skipSuccessfulRequests, 'skipSuccessfulRequests');
+  const skipFailedRequests = flag(o.skipFailedRequests, 'skipFailedRequests');
+  if ((skipSuccessfulRequests || skipFailedRequests) && refund === null) {
+    throw new TypeError('skipSuccessfulRequests and skipFailedRequests need a keyed limit (limiter, or windowMs and limit)');
   }
   const cost = o.cost ?? 1;
   if (typeof cost !== 'function') u64(cost, 'cost');
@@ -181,100 +260,316 @@ function settings(opts) {
   if (typeof scope !== 'string' || !/^[\x21-\x7e]+$/.test(scope)) {
     throw new TypeError(`scope must be a printable ASCII token, got ${describe(scope)}`);
   }
-  const retryAfterDecimals = o.retryAfterDecimals ?? 1;
-  const headers = o.headers ?? new HeaderRenderer({ retryAfterDecimals });
-  if (!(headers instanceof HeaderRenderer)) throw new TypeError(`headers must be a HeaderRenderer, got ${describe(headers)}`);
+  const preset = o.preset ?? 'standard';
+  if (!PRESETS.has(preset)) throw new TypeError(`preset must be 'standard', 'genieos' or 'clarifai', got ${describe(preset)}`);
+  const retryAfterDecimals = o.retryAfterDecimals ?? (preset === 'genieos' ? 1 : 0);
+  // express-rate-limit's default name: the limit in its window.
+  const windowed = limiter === undefined && policy === undefined && plans === undefined && typeof o.limit !== 'function';
+  const identifier = o.identifier ?? (windowed ? `${o.limit ?? 5}-in-${Math.ceil((o.windowMs ?? 60_000) / 1000)}sec` : 'default');
+  if (typeof identifier !== 'string' && typeof identifier !== 'function') {
+    throw new TypeError(`identifier must be a string or a function, got ${describe(identifier)}`);
+  }
+  const headers =
+    o.headers ??
+    (preset === 'genieos'
+      ? new HeaderRenderer({ retryAfterDecimals })
+      : new StandardHeaders({
+          standardHeaders: o.standardHeaders ?? 'draft-8',
+          legacyHeaders: o.legacyHeaders ?? true,
+          identifier: typeof identifier === 'string' ? identifier : 'default',
+        }));
+  if (!(headers instanceof HeaderRenderer) && !(headers instanceof StandardHeaders)) {
+    throw new TypeError(`headers must be a HeaderRenderer or StandardHeaders, got ${describe(headers)}`);
+  }
   let bodyFor;
   if (o.errorBody instanceof ErrorBody) bodyFor = () => o.errorBody;
-  else if (o.errorBody === undefined) bodyFor = defaultBodies(retryAfterDecimals);
-  else bodyFor = ensureFunction(o.errorBody, 'errorBody');
+  else if (o.errorBody !== undefined) bodyFor = ensureFunction(o.errorBody, 'errorBody');
+  else if (preset === 'genieos') bodyFor = defaultBodies(retryAfterDecimals);
+  else {
+    const body = preset === 'clarifai' ? ErrorBody.clarifai('Too many requests', { numericCode: 11005, retryAfterDecimals }) : neutralBody(retryAfterDecimals);
+    bodyFor = () => body;
+  }
+  const statusCode = o.statusCode ?? 429;
+  if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
+    throw new RangeError(`statusCode must be an HTTP error status (400 to 599), got ${describe(statusCode)}`);
+  }
+  const requestPropertyName = o.requestPropertyName ?? 'rateLimit';
+  if (typeof requestPropertyName !== 'string' || requestPropertyName === '') {
+    throw new TypeError(`requestPropertyName must be a non-empty string, got ${describe(requestPropertyName)}`);
+  }
+  const optional = (name) => (o[name] === undefined ? null : ensureFunction(o[name], name));
   return {
     check,
+    policyFor,
+    refund,
+    skipSuccessfulRequests,
+    skipFailedRequests,
     onError,
+    safely,
     cost,
     scope,
     headers,
+    identifier,
     bodyFor,
+    statusCode,
+    message: o.message,
+    handler: optional('handler'),
+    skip: optional('skip'),
+    requestPropertyName,
+    options: o,
+    keyOf: policy === undefined && plans === undefined ? ensureFunction(o.key ?? o.keyGenerator ?? ipKey, 'keyGenerator') : null,
+    limitOf: typeof o.limit === 'function' ? o.limit : null,
     suspendedBodyFor: suspendedBodies(),
     requestId: ensureFunction(o.requestId ?? requestIdFromHeader, 'requestId'),
     now: ensureFunction(o.now ?? Date.now, 'now'),
   };
 }
 
+/** Runs `then` on `value`, at once unless it is a promise (an async option function). */
+function settle(value, then) {
+  return value instanceof Promise ? value.then(then) : then(value);
+}
+
+/** A limit function that failed: the request is answered 400, never let through unlimited. */
+const NO_LIMIT = Symbol('no limit');
+
 /**
- * Decides one request: `{ status, headers, body }` (status 200 and body null
- * when admitted, or when an unlimited tier admitted it with no headers).
- * Throws whatever a check or the application's functions throw.
+ * What a request's check needs from the application's functions, which may
+ * be async: { key, limit }, or a promise of it that never rejects (a failed
+ * key function is a bad key; a failed limit function a 400).
  */
-function decideOrThrow(config, req) {
+function prepare(config, req, res) {
+  if (config.keyOf === null) return {};
+  const key = config.safely(req, () => config.keyOf(req, res), undefined);
+  const limit = config.limitOf === null ? undefined : config.safely(req, () => config.limitOf(req, res), NO_LIMIT);
+  if (key instanceof Promise || limit instanceof Promise) {
+    return Promise.all([key, limit]).then(([k, l]) => ({ key: k, limit: l }));
+  }
+  return { key, limit };
+}
+
+/**
+ * Decides one request: `{ status, headers, body, decision }` (status 200 and
+ * body null when admitted, or when an unlimited tier admitted it with no
+ * headers). Throws whatever a check or the application's functions throw.
+ */
+function decideOrThrow(config, req, prepared) {
   const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
-  const decision = config.check(req, cost);
-  if (decision === null) return { status: 200, headers: {}, body: null };
+  if (prepared.limit === NO_LIMIT) throw new NoUsableLimit();
+  if (config.limitOf !== null) u64(prepared.limit, 'limit(req)');
+  const decision = config.check(req, cost, prepared);
+  prepared.cost = cost;
+  if (decision === null) return { status: 200, headers: {}, body: null, decision };
   const scope = decision.scope ?? config.scope;
   if (decision.outcome === 'suspended') {
     const body = config.suspendedBodyFor(scope).render(decision, { scope, requestId: config.requestId(req) });
-    return { status: 403, headers: {}, body };
+    return { status: 403, headers: {}, body, decision };
   }
-  const headers = config.headers.render(decision, { scope, nowMs: config.now() });
-  if (decision.admitted) return { status: 200, headers, body: null };
+  const identifier = typeof config.identifier === 'function' ? config.identifier(req) : config.identifier;
+  const headers = config.headers.render(decision, { scope, nowMs: config.now(), policy: config.policyFor(decision, prepared), identifier });
+  if (decision.admitted) return { status: 200, headers, body: null, decision };
   const errorBody = config.bodyFor(scope);
   if (!(errorBody instanceof ErrorBody)) throw new TypeError(`errorBody(scope) must return an ErrorBody, got ${describe(errorBody)}`);
-  return { status: 429, headers, body: errorBody.render(decision, { scope, requestId: config.requestId(req) }) };
+  const body = errorBody.render(decision, { scope, requestId: config.requestId(req) });
+  return { status: config.statusCode, headers, body, decision, limited: true };
 }
 
 /** As decideOrThrow, but a failure is a 400 answer (reported to onError), never an exception. */
-function decide(config, req) {
+function decide(config, req, prepared) {
   try {
-    return decideOrThrow(config, req);
+    return decideOrThrow(config, req, prepared);
   } catch (error) {
     const noKey = error instanceof NoUsableKey;
-    if (!noKey) config.onError(error, req);
+    if (!noKey && !(error instanceof NoUsableLimit)) config.onError(error, req);
     // The application's request-id function may be what failed.
     const requestId = requestIdFromHeader(req);
     const body = noKey
       ? badRequestBody('invalid_key', 'The request has no usable key.', requestId)
       : badRequestBody('invalid_request', 'The request could not be checked against its rate limit.', requestId);
-    return { status: 400, headers: {}, body };
+    return { status: 400, headers: {}, body, decision: null };
   }
 }
 
+/** Which of two decisions' headers a response carries when limits are stacked: the most restrictive. */
+function moreRestrictive(a, b) {
+  if (a.admitted !== b.admitted) return a.admitted ? b : a;
+  if (a.remaining !== b.remaining) return a.remaining < b.remaining ? a : b;
+  return a.resetAfterNs >= b.resetAfterNs ? a : b;
+}
+
+/** The decision whose headers a response carries, per response (stacked middlewares). */
+const shown = new WeakMap();
+
 /**
- * `rateLimit(options)` returns `(req, res, next?) => boolean`. It sets the
- * rate-limit headers on `res`; when refused it ends `res` with 429 (403 for a
- * suspended key, 400 for a request with no usable key) and a JSON body and
- * returns false. When admitted it calls `next()` if given (Express) and
- * returns true (node:http). It never throws and never calls next(error).
+ * Whether `verdict`'s headers replace those an earlier limit put on `res`
+ * (they do if more restrictive); `remove(name)` takes an earlier field off.
+ */
+function takesHeaders(res, verdict, remove = (name) => res.removeHeader(name)) {
+  if (verdict.decision === null) return true;
+  const earlier = shown.get(res);
+  if (earlier !== undefined && moreRestrictive(earlier.decision, verdict.decision) === earlier.decision) return false;
+  if (earlier !== undefined) for (const name of Object.keys(earlier.headers)) remove(name);
+  shown.set(res, verdict);
+  return true;
+}
+
+/** express-rate-limit's req.rateLimit: { limit, used, remaining, resetTime, key }. */
+function describeLimit(config, req, verdict, prepared) {
+  const { decision } = verdict;
+  if (decision === null || decision === undefined) return;
+  req[config.requestPropertyName] = {
+    limit: decision.limit,
+    used: decision.limit - decision.remaining,
+    remaining: decision.remaining,
+    resetTime: new Date(config.now() + decision.resetAfterMs),
+    key: prepared.charged?.key,
+  };
+}
+
+/** skipSuccessfulRequests / skipFailedRequests: gives the charge back once the response's status is known. */
+function refundAfter(config, res, prepared) {
+  if (!config.skipSuccessfulRequests && !config.skipFailedRequests) return;
+  let done = false;
+  const settleWith = (failed) => {
+    if (done) return;
+    done = true;
+    if (failed ? config.skipFailedRequests : config.skipSuccessfulRequests) {
+      try {
+        config.refund(prepared, prepared.cost);
+      } catch (error) {
+        config.onError(error, res.req);
+      }
+    }
+  };
+  res.once('finish', () => settleWith(res.statusCode >= 400));
+  // Closed before finishing: the client or the server gave up, a failure.
+  res.once('close', () => settleWith(true));
+}
+
+/**
+ * A refused request's { body, type }: express-rate-limit's `message` (text
+ * as is, anything else as JSON; a function's value, which may be async) for
+ * a rate-limit denial when given, else the verdict's JSON body.
+ */
+function denial(config, req, res, verdict) {
+  const preset = { body: verdict.body, type: 'application/json' };
+  if (config.message === undefined || !verdict.limited) return preset;
+  const message = typeof config.message === 'function' ? config.safely(req, () => config.message(req, res), undefined) : config.message;
+  return settle(message, (value) => {
+    if (value === undefined) return preset;
+    return typeof value === 'string' ? { body: value, type: 'text/plain; charset=utf-8' } : { body: JSON.stringify(value), type: 'application/json' };
+  });
+}
+
+/**
+ * `rateLimit(options)` returns `(req, res, next?) => boolean` (a promise of
+ * it when an option function is async). It sets the rate-limit headers on
+ * `res`; when refused it ends `res` with 429 (or `statusCode`; 403 for a
+ * suspended key, 400 for a request with no usable key), or calls `handler`,
+ * and returns false. When admitted it calls `next()` if given (Express) and
+ * returns true (node:http). It never throws (a `handler`'s own errors aside)
+ * and never calls next(error): a failing option function is reported to
+ * onError and taken as no key, no skip, the preset's body, or (the limit) a
+ * 400 answer.
  */
 function rateLimit(opts) {
   const config = settings(opts);
   return function floodgateRateLimit(req, res, next) {
-    const verdict = decide(config, req);
-    for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
-    if (verdict.body !== null) {
-      res.statusCode = verdict.status;
-      res.setHeader('Content-Type', 'application/json');
-      res.setHeader('Content-Length', Buffer.byteLength(verdict.body));
-      res.end(verdict.body);
-      return false;
-    }
-    if (typeof next === 'function') next();
-    return true;
+    const pass = () => {
+      if (typeof next === 'function') next();
+      return true;
+    };
+    const skipped = config.skip === null ? false : config.safely(req, () => config.skip(req, res), false);
+    return settle(skipped, (skip) => {
+      if (skip === true) return pass();
+      return settle(prepare(config, req, res), (prepared) => {
+        const verdict = decide(config, req, prepared);
+        if (takesHeaders(res, verdict)) for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
+        describeLimit(config, req, verdict, prepared);
+        if (verdict.body === null) {
+          refundAfter(config, res, prepared);
+          return pass();
+        }
+        if (config.handler !== null && verdict.limited) {
+          config.handler(req, res, next, config.options);
+          return false;
+        }
+        return settle(denial(config, req, res, verdict), ({ body, type }) => {
+          res.statusCode = verdict.status;
+          res.setHeader('Content-Type', type);
+          res.setHeader('Content-Length', Buffer.byteLength(body));
+          res.end(body);
+          return false;
+        });
+      });
+    });
   };
+}
+
+/** One Fastify request through a middleware config: headers on the reply, a denial sent. */
+async function fastifyCheck(config, request, reply) {
+  if (config.skip !== null && (await config.safely(request, () => config.skip(request, reply), false)) === true) return;
+  const prepared = await prepare(config, request, reply);
+  const verdict = decide(config, request, prepared);
+  // Fastify keeps a reply's fields on the reply until it sends.
+  if (takesHeaders(reply.raw, verdict, (name) => reply.removeHeader(name))) reply.headers(verdict.headers);
+  describeLimit(config, request, verdict, prepared);
+  if (verdict.body === null) {
+    refundAfter(config, reply.raw, prepared);
+    return;
+  }
+  if (config.handler !== null && verdict.limited) {
+    await config.handler(request, reply, undefined, config.options);
+    return;
+  }
+  const { body, type } = await denial(config, request, reply, verdict);
+  await reply.code(verdict.status).type(type).send(body);
 }
 
 /**
  * A Fastify `onRequest` hook: `fastify.addHook('onRequest', fastifyHook(options))`.
- * Key functions receive the raw node:http request.
+ * Key functions receive Fastify's request, so `request.ip` honours its trustProxy.
  */
 function fastifyHook(opts) {
   const config = settings(opts);
   return async function floodgateOnRequest(request, reply) {
-    const verdict = decide(config, request.raw);
-    reply.headers(verdict.headers);
-    if (verdict.body !== null) {
-      await reply.code(verdict.status).type('application/json').send(verdict.body);
-    }
+    await fastifyCheck(config, request, reply);
   };
 }
 
-module.exports = { fastifyHook, keys, rateLimit };
+/**
+ * A Fastify plugin: `fastify.register(fastifyRateLimit, options)` limits
+ * every route by `options`; a route's `config: { rateLimit: {...} }` gives it
+ * its own limit (its own options, merged over the plugin's), and
+ * `config: { rateLimit: false }` exempts it.
+ */
+function fastifyRateLimit(fastify, opts, done) {
+  const { global = true, ...base } = ensureOptions(opts, 'options');
+  const shared = global ? settings(base) : null;
+  /** A route's own settings, by its config.rateLimit object; built when the route is added, so a bad one fails at startup. */
+  const routeConfigs = new WeakMap();
+  const ownSettings = (own) => {
+    let config = routeConfigs.get(own);
+    if (config === undefined) {
+      config = settings({ ...base, ...ensureOptions(own, 'config.rateLimit') });
+      routeConfigs.set(own, config);
+    }
+    return config;
+  };
+  fastify.addHook('onRoute', (route) => {
+    const own = route.config?.rateLimit;
+    if (own !== undefined && own !== false) ownSettings(own);
+  });
+  fastify.addHook('onRequest', async (request, reply) => {
+    const own = request.routeOptions?.config?.rateLimit;
+    if (own === false) return;
+    const config = own === undefined ? shared : ownSettings(own);
+    if (config !== null) await fastifyCheck(config, request, reply);
+  });
+  done();
+}
+// Registered once, its hooks apply to the routes of the instance it is registered on, not only its own context.
+fastifyRateLimit[Symbol.for('skip-override')] = true;
+fastifyRateLimit[Symbol.for('fastify.display-name')] = 'floodgate';
+
+module.exports = { fastifyHook, fastifyRateLimit, keys, rateLimit };

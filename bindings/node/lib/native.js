@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 3; // 1.3: the client retry helper (fg_retry_delay, fg_parse_retry_after)
+const ABI_MINOR = 4; // 1.4: resetting a key (fg_keyed_limiter_reset_*, fg_keyed_window_reset_*)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -307,6 +307,10 @@ const ffi = {
   keyedClearQuotaU64At: fn('fg_keyed_limiter_clear_quota_u64_at', S, [H, U64, U64]),
   keyedClearQuotaBytes: fn('fg_keyed_limiter_clear_quota_bytes', S, [H, H, 'size_t']),
   keyedClearQuotaBytesAt: fn('fg_keyed_limiter_clear_quota_bytes_at', S, [H, H, 'size_t', U64]),
+  keyedResetU64: fn('fg_keyed_limiter_reset_u64', S, [H, U64]),
+  keyedResetU64At: fn('fg_keyed_limiter_reset_u64_at', S, [H, U64, U64]),
+  keyedResetBytes: fn('fg_keyed_limiter_reset_bytes', S, [H, H, 'size_t']),
+  keyedResetBytesAt: fn('fg_keyed_limiter_reset_bytes_at', S, [H, H, 'size_t', U64]),
   keyedQuotaForU64: fn('fg_keyed_limiter_quota_for_u64', S, [H, U64, H]),
   keyedQuotaForBytes: fn('fg_keyed_limiter_quota_for_bytes', S, [H, H, 'size_t', H]),
   keyedDefaultQuota: fn('fg_keyed_limiter_default_quota', S, [H, H]),
@@ -348,6 +352,8 @@ const ffi = {
   keyedWindowPeekBytesAt: fn('fg_keyed_window_peek_bytes_at', S, [H, H, 'size_t', U64, H]),
   keyedWindowSetLimitU64: fn('fg_keyed_window_set_limit_u64', S, [H, U64, U64]),
   keyedWindowSetLimitBytes: fn('fg_keyed_window_set_limit_bytes', S, [H, H, 'size_t', U64]),
+  keyedWindowResetU64: fn('fg_keyed_window_reset_u64', S, [H, U64]),
+  keyedWindowResetBytes: fn('fg_keyed_window_reset_bytes', S, [H, H, 'size_t']),
   keyedWindowLen: fn('fg_keyed_window_len', S, [H, H]),
   keyedWindowCapacity: fn('fg_keyed_window_capacity', S, [H, H]),
   keyedWindowFullTableEvents: fn('fg_keyed_window_full_table_events', S, [H, H]),

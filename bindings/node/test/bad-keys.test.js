@@ -46,7 +46,7 @@ const BAD_KEYS = [
 for (const [name, serve] of [['node:http', nodeHttp], ['Express', express]]) {
   test(`${name}: a bad x-api-key is charged to the client address, never thrown`, async (t) => {
     const perKey = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 64 });
-    const port = await listen(t, serve(rateLimit({ limiter: perKey, key: keys.header('x-api-key') })));
+    const port = await listen(t, serve(rateLimit({ preset: 'genieos', limiter: perKey, key: keys.header('x-api-key') })));
     for (const [what, line] of BAD_KEYS) {
       const response = await rawRequest(port, line);
       assert.equal(response.status, 200, what);
@@ -61,7 +61,7 @@ for (const [name, serve] of [['node:http', nodeHttp], ['Express', express]]) {
 
   test(`${name}: onBadKey 'reject' answers 400 invalid_key and charges nothing`, async (t) => {
     const perKey = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 64 });
-    const guard = rateLimit({ limiter: perKey, key: keys.header('x-api-key'), onBadKey: 'reject' });
+    const guard = rateLimit({ preset: 'genieos', limiter: perKey, key: keys.header('x-api-key'), onBadKey: 'reject' });
     const port = await listen(t, serve(guard));
     for (const [what, line] of BAD_KEYS.filter(([what]) => what !== 'latin-1 bytes')) {
       const response = await rawRequest(port, `${line}X-Request-Id: r1\r\n`);
@@ -85,7 +85,7 @@ test('node:http with a Policy and Plans: bad keys inside the list fall back per 
     { limit: perKey, scope: 'key' },
     { limit: perWorkspace, scope: 'workspace' },
   ]);
-  const layered = await listen(t, nodeHttp(rateLimit({ policy, keys: (req) => [req.headers['x-api-key'], 'ws'] })));
+  const layered = await listen(t, nodeHttp(rateLimit({ preset: 'genieos', policy, keys: (req) => [req.headers['x-api-key'], 'ws'] })));
   for (const line of ['', 'X-Api-Key:\r\n', `X-Api-Key: ${'k'.repeat(4097)}\r\n`]) {
     assert.equal((await rawRequest(layered, line)).status, 200);
   }
@@ -93,7 +93,7 @@ test('node:http with a Policy and Plans: bad keys inside the list fall back per 
   assert.equal(perWorkspace.peek('ws').remaining, 597, 'the good workspace key is kept');
 
   const plans = Plans.genieos({ keyCapacity: 64, workspaceCapacity: 64 });
-  const planned = await listen(t, nodeHttp(rateLimit({ plans, plan: (req) => ['hobby', req.headers['x-api-key'], 'ws'] })));
+  const planned = await listen(t, nodeHttp(rateLimit({ preset: 'genieos', plans, plan: (req) => ['hobby', req.headers['x-api-key'], 'ws'] })));
   const response = await rawRequest(planned, 'X-Api-Key:\r\n');
   assert.equal(response.status, 200);
   assert.equal(response.headers['x-ratelimit-remaining'], '59');
@@ -106,6 +106,7 @@ test('fastifyHook: a bad key falls back; with reject it answers 400 through the 
   const reply = () => {
     const state = { headers: {}, status: 200, body: null };
     const api = {
+      raw: {},
       headers(fields) { Object.assign(state.headers, fields); return api; },
       code(status) { state.status = status; return api; },
       type() { return api; },
@@ -113,14 +114,14 @@ test('fastifyHook: a bad key falls back; with reject it answers 400 through the 
     };
     return { api, state };
   };
-  const request = { raw: { headers: { 'x-api-key': '' }, socket: { remoteAddress: '10.0.0.1' }, url: '/' } };
+  const request = { headers: { 'x-api-key': '' }, ip: '10.0.0.1', url: '/', raw: { headers: { 'x-api-key': '' }, socket: { remoteAddress: '10.0.0.9' }, url: '/' } };
   const fallback = reply();
-  await fastifyHook({ limiter: perKey, key: keys.header('x-api-key') })(request, fallback.api);
+  await fastifyHook({ preset: 'genieos', limiter: perKey, key: keys.header('x-api-key') })(request, fallback.api);
   assert.equal(fallback.state.status, 200);
   assert.equal(fallback.state.headers['X-RateLimit-Remaining'], '59');
   assert.equal(perKey.peek('10.0.0.1').remaining, 59);
   const refused = reply();
-  await fastifyHook({ limiter: perKey, key: keys.header('x-api-key'), onBadKey: 'reject' })(request, refused.api);
+  await fastifyHook({ preset: 'genieos', limiter: perKey, key: keys.header('x-api-key'), onBadKey: 'reject' })(request, refused.api);
   assert.equal(refused.state.status, 400);
   assert.equal(JSON.parse(refused.state.body).error.code, 'invalid_key');
 });
@@ -138,7 +139,7 @@ test('an onError hook that throws changes nothing', () => {
     guard({ headers: {}, socket: { remoteAddress: '10.0.0.2' } }, res);
     return res.statusCode;
   };
-  assert.equal(answered(rateLimit({ limiter: perKey, key, onError })), 200);
+  assert.equal(answered(rateLimit({ preset: 'genieos', limiter: perKey, key, onError })), 200);
   assert.equal(perKey.peek('10.0.0.2').remaining, 59);
-  assert.equal(answered(rateLimit({ limiter: perKey, key: () => 'k', cost: () => { throw new Error('no cost'); }, onError })), 400);
+  assert.equal(answered(rateLimit({ preset: 'genieos', limiter: perKey, key: () => 'k', cost: () => { throw new Error('no cost'); }, onError })), 400);
 });

@@ -36,7 +36,7 @@ const servers = {
 };
 
 async function main(kind) {
-  const options = { limiter: new AtZero(Quota.perSecond(30, { burst: 60 })), key: keys.header('x-api-key') };
+  const options = { preset: 'genieos', limiter: new AtZero(Quota.perSecond(30, { burst: 60 })), key: keys.header('x-api-key') };
   const server = servers[kind](options);
   if (kind === 'fastify') {
     await server.listen({ port: 0, host: '127.0.0.1' });

@@ -107,3 +107,24 @@ test('as a Policy layer, per key, sharing the windows checked directly', () => {
   assert.equal(policy.check(['other'], 1, 0).admitted, true, 'the policy keeps its own reference');
   policy.close();
 });
+
+test('reset / resetKey zero a key\'s counts, keep its own limit and insert nothing', () => {
+  const windows = KeyedWindows.perMinute(10, { capacity: 8 });
+  for (const key of ['ws_1', 7]) {
+    windows.check(key, 10);
+    assert.equal(windows.check(key, 1).admitted, false);
+    windows.reset(key);
+    assert.equal(windows.peek(key).remaining, 10);
+    windows.check(key, 10);
+    windows.resetKey(key);
+    assert.equal(windows.check(key, 1).admitted, true);
+  }
+  windows.setLimit('ws_1', 20);
+  windows.reset('ws_1');
+  assert.equal(windows.peek('ws_1').remaining, 20);
+  assert.equal(windows.size, 2);
+  windows.reset('never-seen');
+  assert.equal(windows.size, 2);
+  assert.throws(() => windows.reset(''), RangeError);
+  windows.close();
+});

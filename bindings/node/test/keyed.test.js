@@ -131,6 +131,8 @@ test('bad keys and arguments throw before the library is called', () => {
       () => keyed.reserve(key, 1, 0),
       () => keyed.setQuota(key, hobby),
       () => keyed.clearQuota(key),
+      () => keyed.reset(key),
+      () => keyed.resetKey(key),
       () => keyed.quotaFor(key),
     ]) {
       assert.throws(call, (error) => error instanceof RangeError && /empty/.test(error.message));
@@ -236,5 +238,27 @@ test('strings with lone surrogates throw TypeError instead of sharing the bucket
   assert.equal(keyed.check('\ud83d\udd11', 1, 0).remaining, 59, 'a surrogate pair is one well-formed code point');
   assert.equal(keyed.size, 2);
   plans.close();
+  keyed.close();
+});
+
+test('reset / resetKey fill a key\'s bucket, keep its own quota and insert nothing', () => {
+  const keyed = new KeyedLimiter(hobby, { capacity: 64 });
+  for (const key of ['203.0.113.7', 42]) {
+    assert.equal(keyed.check(key, 60, 0).remaining, 0);
+    assert.equal(keyed.check(key, 1, 0).admitted, false);
+    keyed.reset(key, 0);
+    assert.equal(keyed.peek(key, 0).remaining, 60);
+    keyed.check(key, 60, 0);
+    keyed.resetKey(key);
+    assert.equal(keyed.check(key, 1).admitted, true);
+  }
+  keyed.setQuota('acme', Quota.perSecond(5));
+  keyed.check('acme', 5, 0);
+  keyed.reset('acme', 0);
+  assert.equal(keyed.peek('acme', 0).remaining, 5);
+  assert.equal(keyed.quotaFor('acme').burst, 5n);
+  const size = keyed.size;
+  keyed.reset('never-seen');
+  assert.equal(keyed.size, size);
   keyed.close();
 });

@@ -35,7 +35,7 @@ function assertRateLimitHeaders(response, { limit, remaining, scope = 'key' }) {
 
 test('node:http: two API keys are independent; the 61st request of one is 429 with the GenieOS body', async (t) => {
   const perKey = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 1_024 });
-  const base = await serve(t, rateLimit({ limiter: perKey, key: keys.header('x-api-key') }));
+  const base = await serve(t, rateLimit({ preset: 'genieos', limiter: perKey, key: keys.header('x-api-key') }));
 
   for (let i = 0; i < 60; i += 1) {
     const ok = await get(base, '/', { 'x-api-key': 'key_a' });
@@ -79,7 +79,7 @@ test('node:http with a Policy: a workspace denial reports scope workspace and th
     { limit: workspaces, scope: 'workspace' },
   ]);
   const workspaceOf = { key_1: 'ws_a', key_2: 'ws_a', key_3: 'ws_b' };
-  const guard = rateLimit({
+  const guard = rateLimit({ preset: 'genieos',
     policy,
     keys: (req) => {
       const key = req.headers['x-api-key'];
@@ -115,7 +115,7 @@ test('node:http with a Policy: a suspended layer answers 403 with a suspended bo
     { limit: perKey, scope: 'key' },
     { limit: account, scope: 'account' },
   ]);
-  const base = await serve(t, rateLimit({ policy, keys: () => ['k', null] }));
+  const base = await serve(t, rateLimit({ preset: 'genieos', policy, keys: () => ['k', null] }));
   assert.equal((await get(base)).status, 200);
   account.suspendUntil(null);
   const refused = await get(base, '/', { 'x-request-id': 'r9' });
@@ -137,7 +137,7 @@ test('node:http with Plans: key then workspace denials; an unlimited tier passes
     if (key === undefined) return null;
     return [key.startsWith('gos_test_') ? 'sandbox' : 'hobby', key, req.headers['x-workspace'] ?? 'ws_1'];
   };
-  const base = await serve(t, rateLimit({ plans, plan, cost: (req) => Number(req.headers['x-cost'] ?? 1) }));
+  const base = await serve(t, rateLimit({ preset: 'genieos', plans, plan, cost: (req) => Number(req.headers['x-cost'] ?? 1) }));
   const first = await get(base, '/', { 'x-api-key': 'gos_live_1' });
   assert.equal(first.status, 200);
   assertRateLimitHeaders(first, { limit: 60, remaining: 59 });
@@ -170,7 +170,7 @@ test('cost function, custom body and header renderer; Express with next()', asyn
   const perPath = new KeyedLimiter(Quota.perHour(30, { burst: 60 }), { capacity: 64 });
   const app = express();
   app.use(
-    rateLimit({
+    rateLimit({ preset: 'genieos',
       limiter: perPath,
       key: keys.path,
       cost: (req) => (req.method === 'POST' ? 30 : 1),
@@ -214,7 +214,7 @@ test('Express: a failing key function is reported to onError and the request cha
   const reported = [];
   const perKey = new KeyedLimiter(Quota.perHour(1), { capacity: 8 });
   app.use(
-    rateLimit({
+    rateLimit({ preset: 'genieos',
       limiter: perKey,
       key: () => {
         throw new Error('no key store');
@@ -239,10 +239,11 @@ test('Express: a failing key function is reported to onError and the request cha
 });
 
 test('fastifyHook sets headers through the reply and answers 429', async () => {
-  const hook = fastifyHook({ limiter: new KeyedLimiter(Quota.perHour(1), { capacity: 8 }), key: () => 'k' });
+  const hook = fastifyHook({ preset: 'genieos', limiter: new KeyedLimiter(Quota.perHour(1), { capacity: 8 }), key: () => 'k' });
   const reply = () => {
     const state = { headers: {}, status: 200, type: null, body: null };
     const api = {
+      raw: {},
       headers(fields) { Object.assign(state.headers, fields); return api; },
       code(status) { state.status = status; return api; },
       type(value) { state.type = value; return api; },
@@ -250,7 +251,8 @@ test('fastifyHook sets headers through the reply and answers 429', async () => {
     };
     return { api, state };
   };
-  const request = { raw: { headers: {}, url: '/' } };
+  // Fastify's request: its own headers, url and ip (trustProxy applied), the node:http one as raw.
+  const request = { headers: {}, url: '/', ip: '127.0.0.1', raw: { headers: {}, url: '/' } };
   const first = reply();
   await hook(request, first.api);
   assert.equal(first.state.status, 200);
@@ -267,29 +269,27 @@ test('fastifyHook sets headers through the reply and answers 429', async () => {
 test('rateLimit refuses bad options up front', () => {
   const limiter = new KeyedLimiter(Quota.perSecond(1), { capacity: 8 });
   const policy = new Policy([{ limit: SlidingWindow.perMinute(5), scope: 'workspace' }]);
-  assert.throws(() => rateLimit(), TypeError);
-  assert.throws(() => rateLimit({}), TypeError);
-  assert.throws(() => rateLimit({ limiter, policy, keys: () => [] }), TypeError, 'one of limiter and policy');
-  assert.throws(() => rateLimit({ limiter: new Limiter(Quota.perSecond(1)) }), TypeError, 'a single Limiter is not per key');
-  assert.throws(() => rateLimit({ limiter: { check() {} } }), TypeError);
-  assert.throws(() => rateLimit({ policy: limiter, keys: () => [] }), TypeError);
-  assert.throws(() => rateLimit({ policy }), TypeError, 'a Policy needs keys');
-  assert.throws(() => rateLimit({ limiter, key: 'x-api-key' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, cost: -1 }), RangeError);
-  assert.throws(() => rateLimit({ limiter, cost: '1' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, scope: 'two words' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, retryAfterDecimals: 10 }), RangeError);
-  assert.throws(() => rateLimit({ limiter, headers: {} }), TypeError);
-  assert.throws(() => rateLimit({ limiter, errorBody: 'json' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, requestId: 'r' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, policy, keys: () => [] }), TypeError, 'one of limiter and policy');
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter: new Limiter(Quota.perSecond(1)) }), TypeError, 'a single Limiter is not per key');
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter: { check() {} } }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', policy: limiter, keys: () => [] }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', policy }), TypeError, 'a Policy needs keys');
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, key: 'x-api-key' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, cost: -1 }), RangeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, cost: '1' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, scope: 'two words' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, retryAfterDecimals: 10 }), RangeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, headers: {} }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, errorBody: 'json' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, requestId: 'r' }), TypeError);
   assert.throws(() => keys.header(''), TypeError);
   const plans = Plans.genieos({ keyCapacity: 8, workspaceCapacity: 8 });
-  assert.throws(() => rateLimit({ plans }), TypeError, 'Plans need a plan function');
-  assert.throws(() => rateLimit({ plans: policy, plan: () => null }), TypeError);
-  assert.throws(() => rateLimit({ plans, limiter, plan: () => null }), TypeError, 'one of limiter, policy and plans');
-  assert.throws(() => rateLimit({ limiter, onBadKey: 'ignore' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, fallbackKey: 'ip' }), TypeError);
-  assert.throws(() => rateLimit({ limiter, onError: true }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', plans }), TypeError, 'Plans need a plan function');
+  assert.throws(() => rateLimit({ preset: 'genieos', plans: policy, plan: () => null }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', plans, limiter, plan: () => null }), TypeError, 'one of limiter, policy and plans');
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, onBadKey: 'ignore' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, fallbackKey: 'ip' }), TypeError);
+  assert.throws(() => rateLimit({ preset: 'genieos', limiter, onError: true }), TypeError);
 });
 
 test('rateLimit answers 400 instead of throwing when a request cannot be checked', () => {
@@ -302,18 +302,18 @@ test('rateLimit answers 400 instead of throwing when a request cannot be checked
   };
   const reported = [];
   const onError = (error) => reported.push(error);
-  const badPlan = answered(rateLimit({ plans, plan: () => ['hobby', 'k'], onError }));
+  const badPlan = answered(rateLimit({ preset: 'genieos', plans, plan: () => ['hobby', 'k'], onError }));
   assert.deepEqual([badPlan.status, badPlan.error.code], [400, 'invalid_key'], 'plan(req) returns three parts');
   assert.match(reported.pop().message, /plan\(req\) must return/);
-  const noFallback = answered(rateLimit({ limiter, key: () => '', fallbackKey: () => null }));
+  const noFallback = answered(rateLimit({ preset: 'genieos', limiter, key: () => '', fallbackKey: () => null }));
   assert.deepEqual([noFallback.status, noFallback.error.code], [400, 'invalid_key'], 'neither key nor fallback');
-  const badBody = rateLimit({ limiter, key: () => 'k', errorBody: () => 'not a body', onError });
+  const badBody = rateLimit({ preset: 'genieos', limiter, key: () => 'k', errorBody: () => 'not a body', onError });
   const res = { setHeader() {}, end() {} };
   badBody({ headers: {} }, res);
   const refused = answered(badBody);
   assert.deepEqual([refused.status, refused.error.code], [400, 'invalid_request']);
   assert.ok(reported.pop() instanceof TypeError, 'the bad errorBody reaches onError');
-  const badCost = answered(rateLimit({ limiter, key: () => 'c', cost: () => -1 }));
+  const badCost = answered(rateLimit({ preset: 'genieos', limiter, key: () => 'c', cost: () => -1 }));
   assert.equal(badCost.status, 400);
   assert.equal(reported.length, 0);
 });

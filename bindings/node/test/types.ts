@@ -28,6 +28,8 @@ import {
   RetryPolicy,
   STATUS,
   SlidingWindow,
+  StandardHeaders,
+  fastifyRateLimit,
   Suspensions,
   abiVersion,
   fastifyHook,
@@ -80,6 +82,8 @@ perKey.refund(7, 2);
 const reserved: number = perKey.reserve('k', 1, 1_000_000).delayNs;
 perKey.setQuota('customer', Quota.perSecond(100), 0);
 perKey.clearQuota('customer');
+perKey.reset('customer');
+perKey.resetKey(7);
 const own: Quota = perKey.quotaFor(12n);
 perKey.reconfigure(Quota.perSecond(15));
 const sizes: number = perKey.size + perKey.capacity + perKey.fullTableEvents;
@@ -164,6 +168,7 @@ const perWorkspace = KeyedWindows.perMinute(600, { capacity: 10_000, onFull: 'ad
 const windowsLeft: number =
   perWorkspace.check('ws_1').remaining + perWorkspace.peek(9n, 0).remaining + perWorkspace.refund(Buffer.from('w'), 1, 0).remaining;
 perWorkspace.setLimit('ws_big', 1_800);
+perWorkspace.resetKey('ws_big');
 const windowsSize: number = perWorkspace.size + perWorkspace.capacity + perWorkspace.fullTableEvents + perWorkspace.windowNs;
 new KeyedWindows(10, 1_000_000_000n);
 // @ts-expect-error a keyed window needs its window length
@@ -245,3 +250,25 @@ function byPolicyLayers(): boolean[] {
 }
 void strict;
 void keyedFlags;
+
+// express-rate-limit's options and the standard headers.
+const erl = rateLimit({
+  windowMs: 60_000,
+  limit: async (req) => (req.headers['x-plan'] === 'pro' ? 100 : 10),
+  standardHeaders: 'draft-7',
+  legacyHeaders: false,
+  keyGenerator: (req) => req.headers['x-user'] as string,
+  skip: () => false,
+  message: { error: 'slow down' },
+  statusCode: 429,
+  requestPropertyName: 'rateLimit',
+  skipFailedRequests: true,
+  ipv6Subnet: 64,
+  identifier: 'per-user',
+});
+void erl;
+const presetGenieos = rateLimit({ preset: 'genieos', limiter: perKey });
+void presetGenieos;
+const standard = new StandardHeaders({ standardHeaders: 'draft-6' });
+void standard;
+void fastifyRateLimit;
