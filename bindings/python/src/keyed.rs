@@ -200,6 +200,26 @@ impl PyKeyedLimiter {
         )
     }
 
+    /// Puts `key`'s bucket back to full (an operator forgiving a client);
+    /// a key with its own quota keeps it. A key without a bucket is left as
+    /// it is.
+    #[pyo3(signature = (key, now_ns = None))]
+    fn reset(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<()> {
+        self.tables.for_key_at(
+            key,
+            now_ns,
+            |table, id, now| {
+                table.reset_at(&id, now);
+                Ok(())
+            },
+            |table, bytes, now| table.reset_at(bytes, now),
+        )
+    }
+
     /// The quota `key`'s checks use: its own, or the default.
     fn quota_for(&self, key: &Bound<'_, PyAny>) -> PyResult<PyQuota> {
         self.tables

@@ -134,6 +134,25 @@ impl PyKeyedWindows {
         )
     }
 
+    /// Empties `key`'s counts (an operator forgiving a workspace); a key
+    /// never counted is left as it is.
+    #[pyo3(signature = (key, now_ns = None))]
+    fn reset(
+        &self,
+        key: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<()> {
+        self.tables.for_key_at(
+            key,
+            now_ns,
+            |table, id, now| {
+                table.reset_at(&id, now);
+                Ok(())
+            },
+            |table, bytes, now| table.reset_at(bytes, now),
+        )
+    }
+
     /// Sets `key`'s own limit (a workspace's plan or contract), keeping its
     /// counts; its next check uses it.
     fn set_limit(

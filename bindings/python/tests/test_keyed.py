@@ -222,3 +222,16 @@ def test_many_threads_on_many_keys_never_exceed_a_keys_burst():
         thread.join()
     # One per hour refills nothing during the test: exactly the burst each.
     assert admitted == {key: 50 for key in keys}
+
+
+@pytest.mark.parametrize("key", ["gos_live_a", b"gos_live_a", 42])
+def test_reset_gives_a_key_its_whole_burst_back_and_touches_no_other(key):
+    limiter, _ = keyed()
+    assert limiter.check(key, 60).admitted
+    assert limiter.check("other", 10).admitted
+    limiter.reset(key)
+    assert limiter.peek(key).remaining == 60
+    assert limiter.peek("other").remaining == 50
+    limiter.reset("never_seen")  # nothing to reset: no error, nothing inserted
+    with pytest.raises(FloodgateError):
+        limiter.reset("")

@@ -98,3 +98,14 @@ def test_genieos_key_and_workspace_layers():
         assert policy.check(["gos_live_b", 2]).admitted
     assert policy.check(["gos_live_b", 2]).scope == "key"
     assert windows.peek(2).remaining == 540
+
+
+def test_reset_empties_one_workspace_s_counts():
+    windows, _ = workspaces()
+    assert windows.check(7, 600).admitted
+    assert windows.check(8, 100).admitted
+    windows.reset(7)
+    assert windows.peek(7).remaining == 600
+    assert windows.peek(8).remaining == 500
+    windows.reset(9)  # never counted: left as it is
+    assert windows.peek(9).remaining == 600
