@@ -47,3 +47,25 @@ def test_genieos_preset():
     assert denied.headers["Retry-After"] == "30"
     assert denied.headers["X-RateLimit-Scope"] == "key"
     assert denied.headers["X-RateLimit-Reset"].endswith("Z")
+
+
+def test_stacked_middlewares_answer_with_one_set_of_fields():
+    app = Flask(__name__)
+
+    @app.get("/")
+    def hello():
+        return "hello"
+
+    strict = KeyedLimiter(Quota.parse("2/minute")[0], clock=ManualClock())
+    loose = KeyedLimiter(Quota.parse("100/minute")[0], clock=ManualClock())
+    app.wsgi_app = RateLimitMiddleware(app.wsgi_app, strict)  # type: ignore[method-assign]
+    app.wsgi_app = RateLimitMiddleware(app.wsgi_app, loose)  # type: ignore[method-assign]
+    client = app.test_client()
+    first, _, denied = (client.get("/") for _ in range(3))
+    assert first.status_code == 200
+    assert first.headers.getlist("X-RateLimit-Limit") == ["2"]
+    assert first.headers.getlist("RateLimit-Policy") == ['"2-per-60s";q=2;w=60']
+    # The inner, stricter limit refuses: its fields alone.
+    assert denied.status_code == 429
+    assert denied.headers.getlist("X-RateLimit-Limit") == ["2"]
+    assert denied.headers.getlist("Retry-After") == ["30"]

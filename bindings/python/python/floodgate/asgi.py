@@ -78,7 +78,7 @@ from floodgate._floodgate import (
     Suspensions,
 )
 from floodgate.gate import DEFAULT_IPV6_PREFIX, UNLIMITED, Gate, Key, Refusal, fresh_request_id
-from floodgate.routes import mark_refused, record, recorded, was_refused
+from floodgate.routes import StateAttributes, mark_refused, record, recorded, was_refused
 from floodgate.responses import Preset, Responses, StandardHeaders
 
 __all__ = [
@@ -249,7 +249,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        holder = ScopeState(scope)
+        holder = scope_state(scope)
         outermost = recorded(holder) is None
         answer = self.gate.answer(scope)
         if isinstance(answer, Refusal):
@@ -261,21 +261,9 @@ class RateLimitMiddleware:
         await run_admitted(self.app, scope, receive, send, outermost)
 
 
-class ScopeState:
-    """``scope["state"]`` read and written as attributes, as Starlette's
-    ``request.state`` does: where floodgate layers of one request meet."""
-
-    def __init__(self, scope: Scope) -> None:
-        object.__setattr__(self, "_state", scope.setdefault("state", {}))
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._state[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._state[name] = value
+def scope_state(scope: Scope) -> StateAttributes:
+    """``scope["state"]`` as attributes, as Starlette's ``request.state``."""
+    return StateAttributes(scope.setdefault("state", {}))
 
 
 async def run_admitted(app: ASGIApp, scope: Scope, receive: Receive, send: Send, outermost: bool) -> None:
@@ -283,7 +271,7 @@ async def run_admitted(app: ASGIApp, scope: Scope, receive: Receive, send: Send,
     The outermost floodgate layer of the request (the first to record one)
     adds the fields of the most restrictive admission (none if an inner
     limit refused it); inner layers only record theirs."""
-    holder = ScopeState(scope)
+    holder = scope_state(scope)
     if not outermost:
         await app(scope, receive, send)
         return

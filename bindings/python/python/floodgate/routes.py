@@ -29,6 +29,24 @@ REFUSED = "floodgate_refused"
 refusal carries its own fields, so no other limit adds any."""
 
 
+class StateAttributes:
+    """A dict read and written as attributes, as Starlette's
+    ``request.state`` is: where the floodgate layers of one request meet
+    (ASGI's ``scope["state"]``, WSGI's ``environ["floodgate.state"]``)."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "_state", state)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._state[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._state[name] = value
+
+
 def record(holder: Any, answer: Admitted) -> None:
     """Keeps ``answer`` on ``holder`` when it is the most restrictive
     admission of the request so far (the fewest requests left)."""

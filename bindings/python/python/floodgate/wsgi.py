@@ -37,6 +37,7 @@ from floodgate._floodgate import (
 from floodgate.asgi import OnBadKey
 from floodgate.gate import DEFAULT_IPV6_PREFIX, Gate, Key, Refusal, fresh_request_id
 from floodgate.responses import Preset, Responses, StandardHeaders
+from floodgate.routes import StateAttributes, mark_refused, record, recorded, was_refused
 
 __all__ = ["RateLimitMiddleware", "client_ip", "header", "request_id_from_header"]
 
@@ -131,13 +132,23 @@ class RateLimitMiddleware:
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        # Stacked middlewares answer with one set of fields: each records its
+        # admission; the outermost adds the most restrictive one's, or none
+        # when an inner one refused (its refusal carries its own).
+        holder = StateAttributes(environ.setdefault("floodgate.state", {}))
+        outermost = recorded(holder) is None
         answer = self.gate.answer(environ)
         if isinstance(answer, Refusal):
+            mark_refused(holder)
             start_response(status_line(answer.status), answer.headers)
             return [answer.body]
-        fields = answer.fields
+        record(holder, answer)
+        if not outermost:
+            return self.app(environ, start_response)
 
         def start_with_headers(status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None) -> Any:
+            kept = recorded(holder)
+            fields = kept.fields if kept is not None and not was_refused(holder) else []
             return start_response(status, [*headers, *fields], exc_info)
 
-        return self.app(environ, start_with_headers if fields else start_response)
+        return self.app(environ, start_with_headers)
