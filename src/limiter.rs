@@ -351,12 +351,15 @@ impl<C: Clock> Limiter<C> {
     /// `word` with the quota its generation names; if that slot was being
     /// rewritten, `word` was stale: the word as it is now, with its quota.
     #[inline(always)]
-    fn measured(&self, word: StateWord) -> (StateWord, Quota) {
-        match self.quotas.get(word.generation()) {
-            Some(quota) => (word, quota),
+    fn measured(&self, mut word: StateWord) -> (StateWord, Quota) {
+        loop {
+            if let Some(quota) = self.quotas.get(word.generation()) {
+                return (word, quota);
+            }
             // The failed read made the rewriter's conversion visible, so
             // this load returns a newer word: no waiting on the writer.
-            None => self.load(),
+            // Acquire: as in `load`.
+            word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
         }
     }
 
