@@ -32,8 +32,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, Union, cast
 
 from django.conf import settings  # type: ignore[import-untyped]
@@ -41,11 +40,8 @@ from django.core.exceptions import PermissionDenied  # type: ignore[import-untyp
 from django.http import Http404, HttpResponse  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
-from floodgate._floodgate import ErrorBody
-from floodgate.asgi import OnBadKey
-from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Key, Refusal, fresh_request_id
-from floodgate.responses import Preset, Responses, StandardHeaders
-from floodgate.routes import RouteLimit, was_refused
+from floodgate.gate import Admitted, Key, Refusal, fresh_request_id
+from floodgate.routes import EXEMPT, RouteLimit, RouteLimiter, was_refused
 
 __all__ = ["RateLimitMiddleware", "RateLimiter", "client_ip"]
 
@@ -55,7 +51,6 @@ HttpRequest = Any
 KeyFunc = Callable[[HttpRequest], Union[Key, None]]
 
 _LIMITS_ATTRIBUTE = "floodgate_limits"
-_EXEMPT_ATTRIBUTE = "floodgate_exempt"
 _CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -86,61 +81,16 @@ def _status_of(error: Exception) -> int:
     return 404 if isinstance(error, Http404) else 403 if isinstance(error, PermissionDenied) else 500
 
 
-class RateLimiter:
-    """The per-view limits of a Django project; options as
-    :class:`floodgate.fastapi.RateLimiter`'s."""
+class RateLimiter(RouteLimiter[HttpRequest]):
+    """The per-view limits of a Django project; the options are
+    :class:`floodgate.routes.RouteLimiter`'s."""
 
-    def __init__(
-        self,
-        key_func: KeyFunc | None = None,
-        *,
-        default_limits: str | None = None,
-        preset: Preset = "standard",
-        standard_headers: StandardHeaders | None = None,
-        legacy_headers: bool = True,
-        body: ErrorBody | Mapping[str, ErrorBody] | None = None,
-        on_bad_key: OnBadKey = "fallback",
-        fallback_key: KeyFunc | None = None,
-        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
-        on_error: Callable[[Exception, HttpRequest], None] | None = None,
-        capacity: int = 65_536,
-        wall_clock: Callable[[], int] = time.time_ns,
-    ) -> None:
-        self.key_func = key_func
-        self.responses = Responses(preset, standard_headers=standard_headers, legacy_headers=legacy_headers, body=body)
-        self.on_bad_key = on_bad_key
-        self.fallback_key = fallback_key
-        self.ipv6_prefix = ipv6_prefix
-        self.on_error = on_error
-        self.capacity = capacity
-        self.wall_clock = wall_clock
-        self.default = None if default_limits is None else self._route_limit(default_limits)
+    client_address = staticmethod(client_ip)
+    request_id = staticmethod(_request_id)
 
-    def _route_limit(
-        self,
-        limits: str,
-        key_func: KeyFunc | None = None,
-        methods: Iterable[str] | None = None,
-        cost: int | Callable[[HttpRequest], int] = 1,
-        deduct_when: Callable[[Any], bool] | None = None,
-    ) -> RouteLimit[HttpRequest]:
-        return RouteLimit(
-            limits,
-            key_func=self.key_func if key_func is None else key_func,
-            methods=methods,
-            cost=cost,
-            deduct_when=deduct_when,
-            client_address=client_ip,
-            state=lambda request: request,
-            request_id=_request_id,
-            responses=self.responses,
-            wall_clock=self.wall_clock,
-            on_bad_key=self.on_bad_key,
-            fallback_key=self.fallback_key,
-            ipv6_prefix=self.ipv6_prefix,
-            on_error=self.on_error,
-            capacity=self.capacity,
-        )
+    @staticmethod
+    def state(request: HttpRequest) -> Any:
+        return request
 
     def limit(
         self,
@@ -153,7 +103,7 @@ class RateLimiter:
     ) -> Callable[[View], View]:
         """Limits a view: ``limits`` such as ``"5/minute;100/hour"``
         (raises FloodgateError for bad notation, at decoration)."""
-        route = self._route_limit(limits, key_func, methods, cost, deduct_when)
+        route = self.route_limit(limits, key_func, methods, cost, deduct_when)
 
         def decorate(view: View) -> View:
             wrapped = _wrap(view, route)
@@ -161,11 +111,6 @@ class RateLimiter:
             return cast(View, wrapped)
 
         return decorate
-
-    def exempt(self, view: View) -> View:
-        """Leaves a view out of ``default_limits``."""
-        setattr(view, _EXEMPT_ATTRIBUTE, True)
-        return view
 
 
 def _wrap(view: Callable[..., Any], route: RouteLimit[HttpRequest]) -> Callable[..., Any]:
@@ -241,7 +186,7 @@ class RateLimitMiddleware:
 
     def process_view(self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         route = self.route
-        if route is None or getattr(view, _EXEMPT_ATTRIBUTE, False) or getattr(view, _LIMITS_ATTRIBUTE, False):
+        if route is None or getattr(view, EXEMPT, False) or getattr(view, _LIMITS_ATTRIBUTE, False):
             return None
         if not route.applies_to(request.method):
             return None

@@ -44,9 +44,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import time
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar, Union, cast
 
 from starlette.exceptions import HTTPException
@@ -55,11 +54,9 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floodgate._floodgate import ErrorBody
-from floodgate.asgi import OnBadKey, run_admitted
-from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Field, Key, Refusal, fresh_request_id
-from floodgate.routes import RouteLimit, was_refused
-from floodgate.responses import Preset, Responses, StandardHeaders
+from floodgate.asgi import run_admitted
+from floodgate.gate import Admitted, Field, Key, Refusal, fresh_request_id
+from floodgate.routes import EXEMPT, RouteLimit, RouteLimiter, was_refused
 
 __all__ = ["RateLimitExceeded", "RateLimiter"]
 
@@ -67,7 +64,6 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 KeyFunc = Callable[[Request], Union[Key, None]]
 
 _LIMITS_ATTRIBUTE = "__floodgate_limits__"
-_EXEMPT_ATTRIBUTE = "__floodgate_exempt__"
 _REQUEST_PARAMETER = "floodgate_request"
 _RESPONSE_PARAMETER = "floodgate_response"
 
@@ -95,71 +91,17 @@ def _response_of(refusal: Refusal) -> Response:
     return Response(refusal.body, refusal.status, headers=dict(refusal.headers))
 
 
-class RateLimiter:
-    """The per-route limits of one application (see the module docs).
+class RateLimiter(RouteLimiter[Request]):
+    """The per-route limits of one application (see the module docs); the
+    options are :class:`floodgate.routes.RouteLimiter`'s. ``default_limits``
+    apply once :meth:`install` is called."""
 
-    ``key_func(request)`` gives each request's key (default: the client
-    address, IPv6 grouped by ``ipv6_prefix``). ``default_limits`` apply to
-    routes without limits of their own once :meth:`install` is called.
-    ``preset``, ``standard_headers``, ``legacy_headers`` and ``body`` choose
-    what a client reads (:mod:`floodgate.responses`); ``on_bad_key``,
-    ``fallback_key`` and ``on_error`` follow :mod:`floodgate.asgi`.
-    ``capacity`` is the number of keys each limit tracks.
-    """
+    client_address = staticmethod(client_address)
+    request_id = staticmethod(_request_id)
 
-    def __init__(
-        self,
-        key_func: KeyFunc | None = None,
-        *,
-        default_limits: str | None = None,
-        preset: Preset = "standard",
-        standard_headers: StandardHeaders | None = None,
-        legacy_headers: bool = True,
-        body: ErrorBody | Mapping[str, ErrorBody] | None = None,
-        on_bad_key: OnBadKey = "fallback",
-        fallback_key: KeyFunc | None = None,
-        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
-        on_error: Callable[[Exception, Request], None] | None = None,
-        capacity: int = 65_536,
-        wall_clock: Callable[[], int] = time.time_ns,
-    ) -> None:
-        if key_func is not None and not callable(key_func):
-            raise TypeError("key_func must be a function of the request")
-        self.key_func = key_func
-        self.responses = Responses(preset, standard_headers=standard_headers, legacy_headers=legacy_headers, body=body)
-        self.on_bad_key = on_bad_key
-        self.fallback_key = fallback_key
-        self.ipv6_prefix = ipv6_prefix
-        self.on_error = on_error
-        self.capacity = capacity
-        self.wall_clock = wall_clock
-        self.default = None if default_limits is None else self._route_limit(default_limits)
-
-    def _route_limit(
-        self,
-        limits: str,
-        key_func: KeyFunc | None = None,
-        methods: Iterable[str] | None = None,
-        cost: int | Callable[[Request], int] = 1,
-        deduct_when: Callable[[Response], bool] | None = None,
-    ) -> RouteLimit[Request]:
-        return RouteLimit(
-            limits,
-            key_func=self.key_func if key_func is None else key_func,
-            methods=methods,
-            cost=cost,
-            deduct_when=deduct_when,
-            client_address=client_address,
-            state=lambda request: request.state,
-            request_id=_request_id,
-            responses=self.responses,
-            wall_clock=self.wall_clock,
-            on_bad_key=self.on_bad_key,
-            fallback_key=self.fallback_key,
-            ipv6_prefix=self.ipv6_prefix,
-            on_error=self.on_error,
-            capacity=self.capacity,
-        )
+    @staticmethod
+    def state(request: Request) -> Any:
+        return request.state
 
     def limit(
         self,
@@ -172,7 +114,7 @@ class RateLimiter:
     ) -> Callable[[Endpoint], Endpoint]:
         """Limits an endpoint: ``limits`` such as ``"5/minute;100/hour"``
         (raises FloodgateError for bad notation, at decoration)."""
-        route = self._route_limit(limits, key_func, methods, cost, deduct_when)
+        route = self.route_limit(limits, key_func, methods, cost, deduct_when)
 
         def decorate(endpoint: Endpoint) -> Endpoint:
             wrapped = _wrap(endpoint, route)
@@ -180,11 +122,6 @@ class RateLimiter:
             return cast(Endpoint, wrapped)
 
         return decorate
-
-    def exempt(self, endpoint: Endpoint) -> Endpoint:
-        """Leaves an endpoint out of ``default_limits``."""
-        setattr(endpoint, _EXEMPT_ATTRIBUTE, True)
-        return endpoint
 
     def dependency(
         self,
@@ -197,7 +134,7 @@ class RateLimiter:
         """The limits as a FastAPI dependency: ``Depends(limiter.dependency("5/minute"))``.
         A refusal raises :class:`RateLimitExceeded`; an admission sets the
         header fields on the response."""
-        route = self._route_limit(limits, key_func, methods, cost)
+        route = self.route_limit(limits, key_func, methods, cost)
 
         async def check(request: Request, response: Response) -> None:
             if not route.applies_to(request.method):
@@ -353,5 +290,5 @@ class _DefaultLimits:
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 endpoint = getattr(route, "endpoint", None)
-                return not (getattr(endpoint, _EXEMPT_ATTRIBUTE, False) or hasattr(endpoint, _LIMITS_ATTRIBUTE))
+                return not (getattr(endpoint, EXEMPT, False) or hasattr(endpoint, _LIMITS_ATTRIBUTE))
         return True

@@ -13,12 +13,14 @@ none when a limit refused the request (its refusal carries its own).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, Optional
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, Optional, TypeVar
 
-from floodgate._floodgate import KeyedLimiter, Policy, Quota, RateLimitPolicy
-from floodgate.gate import Admitted, Gate, Key, Refusal, Request, client_key
-from floodgate.responses import Responses, policy_name
+from floodgate._floodgate import ErrorBody, KeyedLimiter, Policy, Quota, RateLimitPolicy
+from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Gate, Key, Refusal, Request, client_key
+from floodgate.responses import Preset, Responses, StandardHeaders, policy_name
 
 RECORD = "floodgate_admission"
 """The attribute (on the request, or Starlette's request.state) holding the
@@ -161,3 +163,99 @@ class RouteLimit(Generic[Request]):
         except Exception as error:  # a failing hook charges, as if it had no opinion
             self.gate.report(error, request)
             return True
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+EXEMPT = "__floodgate_exempt__"
+"""The attribute :meth:`RouteLimiter.exempt` sets on an endpoint or view."""
+
+
+class RouteLimiter(ABC, Generic[Request]):
+    """The per-route limits of one application, whatever its framework
+    (see :class:`floodgate.fastapi.RateLimiter`, :class:`floodgate.django.RateLimiter`).
+
+    ``key_func(request)`` gives each request's key (default: the client
+    address, IPv6 grouped by ``ipv6_prefix``). ``default_limits`` apply to
+    routes without limits of their own. ``preset``, ``standard_headers``,
+    ``legacy_headers`` and ``body`` choose what a client reads
+    (:mod:`floodgate.responses`); ``on_bad_key``, ``fallback_key`` and
+    ``on_error`` follow :mod:`floodgate.asgi`. ``capacity`` is the number of
+    keys each limit tracks.
+    """
+
+    def __init__(
+        self,
+        key_func: Callable[[Request], Optional[Key]] | None = None,
+        *,
+        default_limits: str | None = None,
+        preset: Preset = "standard",
+        standard_headers: StandardHeaders | None = None,
+        legacy_headers: bool = True,
+        body: ErrorBody | Mapping[str, ErrorBody] | None = None,
+        on_bad_key: str = "fallback",
+        fallback_key: Callable[[Request], Optional[Key]] | None = None,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
+        on_error: Callable[[Exception, Request], None] | None = None,
+        capacity: int = 65_536,
+        wall_clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if key_func is not None and not callable(key_func):
+            raise TypeError("key_func must be a function of the request")
+        self.key_func = key_func
+        self.responses = Responses(preset, standard_headers=standard_headers, legacy_headers=legacy_headers, body=body)
+        self.on_bad_key = on_bad_key
+        self.fallback_key = fallback_key
+        self.ipv6_prefix = ipv6_prefix
+        self.on_error = on_error
+        self.capacity = capacity
+        self.wall_clock = wall_clock
+        self.default = None if default_limits is None else self.route_limit(default_limits)
+
+    @staticmethod
+    @abstractmethod
+    def client_address(request: Request) -> str | None:
+        """The peer address the server saw."""
+
+    @staticmethod
+    @abstractmethod
+    def request_id(request: Request) -> str:
+        """The id a refusal's body answers."""
+
+    @staticmethod
+    @abstractmethod
+    def state(request: Request) -> Any:
+        """The object the limits of one request record their answers on."""
+
+    def route_limit(
+        self,
+        limits: str,
+        key_func: Callable[[Request], Optional[Key]] | None = None,
+        methods: Iterable[str] | None = None,
+        cost: int | Callable[[Request], int] = 1,
+        deduct_when: Callable[[Any], bool] | None = None,
+    ) -> RouteLimit[Request]:
+        """``limits`` (``Quota.parse`` notation) for one route, with this
+        application's options."""
+        return RouteLimit(
+            limits,
+            key_func=self.key_func if key_func is None else key_func,
+            methods=methods,
+            cost=cost,
+            deduct_when=deduct_when,
+            client_address=self.client_address,
+            state=self.state,
+            request_id=self.request_id,
+            responses=self.responses,
+            wall_clock=self.wall_clock,
+            on_bad_key=self.on_bad_key,
+            fallback_key=self.fallback_key,
+            ipv6_prefix=self.ipv6_prefix,
+            on_error=self.on_error,
+            capacity=self.capacity,
+        )
+
+    def exempt(self, endpoint: Endpoint) -> Endpoint:
+        """Leaves an endpoint (or view) out of ``default_limits``."""
+        setattr(endpoint, EXEMPT, True)
+        return endpoint
