@@ -305,16 +305,20 @@ where
     /// the rule of [`KeyedLimiter::reconfigure`]. Only a key whose bucket in
     /// its tier is idle (full, or absent) can have usage elsewhere: a key
     /// that moves leaves its old bucket full, so the usage lives in one
-    /// table at a time. Checks of idle keys therefore look in every other
-    /// tier's table once; checks of keys in use do not.
+    /// table at a time. With more than one keyed tier, every check first
+    /// reads the key's bucket in its tier (the check then finds that slot
+    /// cached); only checks of idle keys look in the other tiers' tables.
     fn carry_usage(&self, keys: &KeyedLimiter<K, C>, key: &K, now_ns: u64) -> Result<()> {
-        if !keys.usage_at(key, now_ns)?.is_none() {
+        let mut others = self
+            .tiers
+            .iter()
+            .filter_map(|tier| tier.keys.as_ref())
+            .filter(|other| !std::ptr::eq(*other, keys))
+            .peekable();
+        if others.peek().is_none() || !keys.usage_at(key, now_ns)?.is_none() {
             return Ok(());
         }
-        for other in self.tiers.iter().filter_map(|tier| tier.keys.as_ref()) {
-            if std::ptr::eq(other, keys) {
-                continue;
-            }
+        for other in others {
             let usage = other.take_usage_at(key, now_ns)?;
             if !usage.is_none() {
                 keys.add_usage_at(key, usage, now_ns)?;
