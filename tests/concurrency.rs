@@ -67,6 +67,12 @@ fn manual_clock_ticking_underneath_never_over_admits() {
                         admitted_units.fetch_add(cost, Ordering::Relaxed);
                     } else if stopped {
                         break;
+                    } else {
+                        // Nothing fits until the clock moves: let the thread
+                        // that moves it run (under valgrind's one-at-a-time
+                        // scheduler it would otherwise wait behind eight
+                        // spinning workers).
+                        thread::yield_now();
                     }
                 }
             });
