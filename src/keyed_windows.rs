@@ -6,7 +6,7 @@
 //! until the table is dropped. A workspace that finds no room gets the
 //! table's [`FullTable`] behaviour.
 
-use crate::clock::{Clock, MonotonicClock};
+use crate::clock::{saturating_nanos, Clock, MonotonicClock};
 use crate::decision::{Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::keyed::{FullTable, Key};
@@ -289,7 +289,7 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         match self.on_full {
             FullTable::Deny if cost <= self.limit => {
                 // As if the window were full: try again in one window.
-                let window_ns = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
+                let window_ns = saturating_nanos(self.window);
                 Decision::new(Outcome::Denied, self.limit, 0, window_ns, window_ns)
             }
             FullTable::Deny | FullTable::Admit => self.fresh(cost, now_ns),

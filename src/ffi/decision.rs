@@ -3,6 +3,7 @@
 
 use super::args::{self, Out};
 use super::status::{guard, Failure, FgStatus};
+use crate::clock::saturating_nanos;
 use crate::decision::{Decision, Outcome};
 use crate::headers::Scope;
 use std::ffi::c_char;
@@ -277,7 +278,7 @@ pub(crate) unsafe fn reserve_into<H>(
         let out = Out::new(out, "out")?;
         let out_delay_ns = Out::new(out_delay_ns, "out_delay_ns")?;
         let decision = operation(handle)?;
-        let delay_ns = u64::try_from(decision.delay().as_nanos()).unwrap_or(u64::MAX);
+        let delay_ns = saturating_nanos(decision.delay());
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
         unsafe {
             out.write(FgDecision::new(&decision, FG_SCOPE_SINGLE));

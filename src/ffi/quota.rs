@@ -2,6 +2,7 @@
 
 use super::args::Versioned;
 use super::status::Failure;
+use crate::clock::saturating_nanos;
 use crate::quota::Quota;
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ impl FgQuota {
             period_ns: quota.period_ns(),
             burst: quota.burst(),
             // At most 2^59 ticks of at least 1 per ns: fits.
-            lockout_ns: u64::try_from(quota.lockout().as_nanos()).unwrap_or(u64::MAX),
+            lockout_ns: saturating_nanos(quota.lockout()),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::args::{self, Out, Versioned, VersionedOut};
 use super::status::{guard, Failure, FgStatus};
+use crate::clock::saturating_nanos;
 use crate::retry::{parse_retry_after, Jitter, RetryPolicy};
 use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
@@ -71,8 +72,8 @@ impl FgRetryConfig {
     fn from_policy(policy: &RetryPolicy) -> Self {
         Self {
             struct_size: std::mem::size_of::<Self>(),
-            initial_ns: nanos(policy.initial()),
-            max_delay_ns: nanos(policy.max_delay()),
+            initial_ns: saturating_nanos(policy.initial()),
+            max_delay_ns: saturating_nanos(policy.max_delay()),
             factor: policy.factor(),
             max_retries: policy.max_retries(),
             jitter: match policy.jitter() {
@@ -108,13 +109,6 @@ impl FgRetryConfig {
             policy
         })
     }
-}
-
-/// A delay the ABI produced from 64-bit nanoseconds, back in nanoseconds:
-/// every delay a policy gives is at most its cap or the caller's own
-/// `Retry-After`, so it fits.
-fn nanos(delay: Duration) -> u64 {
-    u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Fills `*out` with a built-in policy (`FG_RETRY_PRESET_*`), unseeded. Set
@@ -181,7 +175,7 @@ pub unsafe extern "C" fn fg_retry_delay(
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
         unsafe {
             out_retry.write(delay.is_some());
-            out_delay_ns.write(delay.map_or(0, nanos));
+            out_delay_ns.write(delay.map_or(0, saturating_nanos));
         }
         Ok(())
     })

@@ -40,6 +40,7 @@ pub(crate) use civil::Civil;
 pub use scope::Scope;
 pub use seconds::RetryAfterFormat;
 
+use crate::clock::saturating_nanos;
 use crate::decision::{Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::quota::Quota;
@@ -227,7 +228,7 @@ impl Headers {
     /// time (a time before 1970 counts as 1970).
     pub fn render(&self, decision: &Decision, scope: Scope, now: SystemTime) -> RenderedHeaders {
         let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let now_unix_ns = u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX);
+        let now_unix_ns = saturating_nanos(since_epoch);
         self.render_at(decision, scope, now_unix_ns)
     }
 

@@ -4,7 +4,7 @@ use super::builder::FullTable;
 use super::key::{Key, KeyHasher};
 use super::overrides::{self, override_generation, override_parity, Overrides};
 use super::table::{Insertion, Lookup, Slot, Table};
-use crate::clock::{Clock, ManualClock, MonotonicClock};
+use crate::clock::{saturating_nanos, Clock, ManualClock, MonotonicClock};
 use crate::decision::Decision;
 use crate::error::{Error, Result};
 use crate::gcra::{self, Evaluation};
@@ -186,7 +186,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         max_wait: std::time::Duration,
         now_ns: u64,
     ) -> K::Answer<Decision> {
-        let max_wait_ns = u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX);
+        let max_wait_ns = saturating_nanos(max_wait);
         key.with_stored(&self.hasher, |stored| {
             self.settle(stored, now_ns, cost, |word, quota| {
                 gcra::reserve(word, quota, now_ns, cost, max_wait_ns)
