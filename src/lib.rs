@@ -23,48 +23,38 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-mod alloc;
-mod clock;
-mod decision;
-mod error;
+mod core;
 #[doc(hidden)] // The C ABI, documented in include/floodgate.h; see src/ffi/mod.rs.
 pub mod ffi;
-mod gcra;
-mod headers;
+mod http;
 mod inflight;
 mod keyed;
-mod keyed_cells;
-mod keyed_inflight;
-mod keyed_windows;
 mod limiter;
-mod plans;
+mod map;
 mod policy;
-mod quota;
-mod quota_ring;
-mod retry;
-mod state;
-mod suspensions;
 mod sync;
 mod window;
 
-pub use clock::{Clock, ManualClock, MonotonicClock};
-pub use decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
-pub use error::{Error, Result};
-pub use headers::{ErrorBody, Headers, RateLimitPolicy, RenderedHeaders, RetryAfterFormat, Scope};
+pub use crate::core::clock::{Clock, ManualClock, MonotonicClock};
+pub use crate::core::decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
+pub use crate::core::error::{Error, Result};
+pub use crate::core::quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
+pub use http::{
+    parse_retry_after, ErrorBody, Headers, Jitter, RateLimitPolicy, RenderedHeaders, Retry,
+    RetryAfterFormat, RetryPolicy, Scope,
+};
+pub use inflight::keyed::KeyedInFlight;
 pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
 pub use keyed::{
     FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
 };
-pub use keyed_cells::MAX_KEYED_CELLS;
-pub use keyed_inflight::KeyedInFlight;
-pub use keyed_windows::KeyedWindows;
 pub use limiter::Limiter;
-pub use plans::{Plans, PlansBuilder, TierId, TierLimits};
+pub use map::MAX_KEYED_CELLS;
+pub use policy::plans::{Plans, PlansBuilder, TierId, TierLimits};
+pub use policy::suspensions::Suspensions;
 pub use policy::{
     Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict,
     MAX_LAYERS,
 };
-pub use quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
-pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};
-pub use suspensions::Suspensions;
+pub use window::keyed::KeyedWindows;
 pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};

@@ -1,11 +1,11 @@
 //! [`Limiter`]: one GCRA bucket whose whole state is one atomic word.
 
-use crate::clock::{saturating_nanos, Clock, MonotonicClock};
-use crate::decision::{Decision, Outcome};
-use crate::gcra::{self, Evaluation};
-use crate::quota::Quota;
-use crate::quota_ring::QuotaRing;
-use crate::state::StateWord;
+use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
+use crate::core::decision::{Decision, Outcome};
+use crate::core::gcra::{self, Evaluation};
+use crate::core::quota::Quota;
+use crate::core::quota_ring::QuotaRing;
+use crate::core::state::StateWord;
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
 use std::time::Duration;

@@ -3,9 +3,9 @@
 
 use super::args::{self, Out};
 use super::status::{guard, Failure, FgStatus};
-use crate::clock::saturating_nanos;
-use crate::decision::{Decision, Outcome};
-use crate::headers::Scope;
+use crate::core::clock::saturating_nanos;
+use crate::core::decision::{Decision, Outcome};
+use crate::http::Scope;
 use std::ffi::c_char;
 
 /// The verdict of a check, `fg_decision.outcome`.
@@ -43,7 +43,7 @@ pub const FG_SCOPE_NAMED: u32 = 6;
 
 /// GenieOS's warning zone: remaining at or below 20 percent of the limit.
 pub const FG_WARNING_ZONE_PERCENT: u64 = 20;
-const _: () = assert!(FG_WARNING_ZONE_PERCENT == crate::decision::WARNING_ZONE_PERCENT);
+const _: () = assert!(FG_WARNING_ZONE_PERCENT == crate::core::decision::WARNING_ZONE_PERCENT);
 
 /// The answer to a check, peek or refund: the verdict and the numbers a
 /// response's rate-limit headers carry. Output only; the layout is fixed for

@@ -4,7 +4,7 @@
 use super::args::{self, Out, Versioned};
 use super::decision::{read_decision, FgDecision};
 use super::status::{guard, Failure, FgStatus};
-use crate::headers::{ErrorBody, Headers, RateLimitPolicy, RetryAfterFormat, Scope};
+use crate::http::{ErrorBody, Headers, RateLimitPolicy, RetryAfterFormat, Scope};
 use std::ffi::c_char;
 use std::fmt::Write;
 use std::time::Duration;

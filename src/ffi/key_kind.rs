@@ -7,11 +7,11 @@ use super::keyed::{
     FG_KEY_U64,
 };
 use super::status::{Failure, FgStatus};
-use crate::decision::Decision;
-use crate::error::Error;
+use crate::core::decision::Decision;
+use crate::core::error::Error;
+use crate::core::quota::Quota;
 use crate::keyed::FullTable;
 use crate::policy::{Layer, LayerKey};
-use crate::quota::Quota;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A handle's table, by key kind: `U` for `u64` keys, `B` for byte keys and

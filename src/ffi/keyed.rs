@@ -10,9 +10,9 @@ use super::key_kind::{
 use super::quota::FgQuota;
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
-use crate::decision::Decision;
+use crate::core::decision::Decision;
+use crate::core::quota::Quota;
 use crate::keyed::KeyedLimiter;
-use crate::quota::Quota;
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -8,8 +8,8 @@ use super::key_kind::{
     Settle,
 };
 use super::status::{guard, Failure, FgStatus};
+use crate::inflight::keyed::KeyedInFlight;
 use crate::inflight::PermitToken;
-use crate::keyed_inflight::KeyedInFlight;
 use std::net::IpAddr;
 
 /// An opaque handle to per-key in-flight caps (GenieOS: 4 batch calls in

@@ -9,7 +9,7 @@ use super::key_kind::{
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
-use crate::keyed_windows::KeyedWindows;
+use crate::window::keyed::KeyedWindows;
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ use super::decision::{answer, reserve_into, FgDecision};
 use super::quota::FgQuota;
 use super::shared::{self, SharedHandle};
 use super::status::{guard, FgStatus};
-use crate::decision::Decision;
+use crate::core::decision::Decision;
 use crate::limiter::Limiter;
 use std::time::Duration;
 

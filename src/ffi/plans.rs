@@ -6,8 +6,8 @@ use super::decision::{scope_c_name, scope_code, FgDecision};
 use super::policy::{FgPolicyCounts, FgVerdict};
 use super::quota::FgQuota;
 use super::status::{guard, Failure, FgStatus};
-use crate::clock::Clock;
-use crate::plans::{Plans, PlansBuilder, TierId, TierLimits};
+use crate::core::clock::Clock;
+use crate::policy::plans::{Plans, PlansBuilder, TierId, TierLimits};
 use crate::policy::Verdict;
 use std::time::Duration;
 
@@ -70,7 +70,7 @@ pub struct FgPlans {
     plans: Plans<[u8], [u8]>,
 }
 
-type Builder = PlansBuilder<[u8], [u8], crate::clock::MonotonicClock>;
+type Builder = PlansBuilder<[u8], [u8], crate::core::clock::MonotonicClock>;
 
 /// The limits a tier struct names.
 ///

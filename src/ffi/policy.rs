@@ -12,7 +12,7 @@ use super::shared;
 use super::status::{guard, Failure, FgStatus};
 use super::suspensions::FgSuspensions;
 use super::window::FgWindow;
-use crate::headers::Scope;
+use crate::http::Scope;
 use crate::policy::{LayerKey, Policy, PolicyBuilder, Verdict, MAX_LAYERS};
 use std::ffi::{c_char, CString};
 
@@ -176,7 +176,7 @@ pub unsafe extern "C" fn fg_policy_new(
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(std::ptr::null_mut()) };
         if count > MAX_LAYERS {
-            return Err(crate::error::Error::TooManyLayers.into());
+            return Err(crate::core::error::Error::TooManyLayers.into());
         }
         // SAFETY: readable for `count` elements of its stride, by the contract.
         let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
@@ -237,11 +237,11 @@ unsafe fn layer_scope(layer: &FgLayer, index: usize) -> Result<(Scope, CString),
 /// # Safety
 /// The handles in `layer` are NULL or live.
 unsafe fn add_layer(
-    builder: PolicyBuilder<crate::clock::MonotonicClock>,
+    builder: PolicyBuilder<crate::core::clock::MonotonicClock>,
     layer: &FgLayer,
     scope: Scope,
     index: usize,
-) -> Result<PolicyBuilder<crate::clock::MonotonicClock>, Failure> {
+) -> Result<PolicyBuilder<crate::core::clock::MonotonicClock>, Failure> {
     let shadow = match layer.flags {
         0 => false,
         FG_LAYER_SHADOW => true,
@@ -324,7 +324,7 @@ unsafe fn layer_keys<'a>(
     // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
     let first = unsafe { args::handle(keys, "keys") }?;
     if count > MAX_LAYERS {
-        return Err(crate::error::Error::LayerKeyCount.into());
+        return Err(crate::core::error::Error::LayerKeyCount.into());
     }
     // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
     let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
@@ -551,7 +551,7 @@ pub unsafe extern "C" fn fg_policy_layer_scope(
         let name = policy
             .names
             .get(layer)
-            .ok_or(crate::error::Error::NoSuchLayer)?;
+            .ok_or(crate::core::error::Error::NoSuchLayer)?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out_name.write(name.as_ptr()) };
         Ok(())

@@ -2,8 +2,8 @@
 
 use super::args::Versioned;
 use super::status::Failure;
-use crate::clock::saturating_nanos;
-use crate::quota::Quota;
+use crate::core::clock::saturating_nanos;
+use crate::core::quota::Quota;
 use std::time::Duration;
 
 /// A rate limit: `count` requests per `period_ns` nanoseconds, with bursts of

@@ -6,8 +6,8 @@
 
 use super::args::{self, Out, Versioned, VersionedOut};
 use super::status::{guard, Failure, FgStatus};
-use crate::clock::saturating_nanos;
-use crate::retry::{parse_retry_after, Jitter, RetryPolicy};
+use crate::core::clock::saturating_nanos;
+use crate::http::retry::{parse_retry_after, Jitter, RetryPolicy};
 use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 

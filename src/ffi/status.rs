@@ -1,7 +1,7 @@
 //! Status codes, the per-thread last-error message, and the guard every
 //! export runs its body in (argument failures and panics become statuses).
 
-use crate::error::Error;
+use crate::core::error::Error;
 use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};

@@ -8,8 +8,8 @@ use super::key_kind::{
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
-use crate::decision::Decision;
-use crate::suspensions::Suspensions;
+use crate::core::decision::Decision;
+use crate::policy::suspensions::Suspensions;
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@ use super::args::Out;
 use super::decision::{answer, FgDecision};
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
-use crate::decision::Decision;
+use crate::core::decision::Decision;
 use crate::window::SlidingWindow;
 use std::time::Duration;
 

@@ -2,9 +2,9 @@
 
 use super::key::Key;
 use super::limiter::KeyedLimiter;
-use crate::clock::{Clock, MonotonicClock};
-use crate::error::{Error, Result};
-use crate::quota::Quota;
+use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
 use std::marker::PhantomData;
 
 /// The most keys a [`KeyedLimiter`] may be built for (2^32 slots: 64 GiB of

@@ -31,7 +31,7 @@ pub(crate) struct Hints {
 impl Hints {
     pub(crate) fn new(slots: usize) -> crate::Result<Self> {
         Ok(Self {
-            words: crate::alloc::filled(slots.div_ceil(8), || {
+            words: crate::core::alloc::filled(slots.div_ceil(8), || {
                 AtomicU64::new(u64::from(NONE) * LOW_BITS)
             })?,
         })

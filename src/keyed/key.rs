@@ -13,7 +13,7 @@
 //!   The home slot comes from the low half, the tag from the high half, so
 //!   neighbours in a probe window are no likelier to share a tag.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use siphasher::sip128::SipHasher13;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

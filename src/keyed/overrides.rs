@@ -35,9 +35,9 @@
 //! CAS on the word fails either way, since the word left that parity (or
 //! the entry's key was unpinned) before the rewrite began.
 
-use crate::error::{Error, Result};
-use crate::quota::Quota;
-use crate::quota_ring::QuotaSlot;
+use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
+use crate::core::quota_ring::QuotaSlot;
 use crate::sync::{AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::ptr;
 use std::sync::PoisonError;
@@ -98,7 +98,7 @@ impl Overrides {
         // About sqrt(len) entries per segment, as a power of two.
         let segment_shift = len.next_power_of_two().trailing_zeros().div_ceil(2);
         let count = len.div_ceil(1 << segment_shift);
-        let segments = crate::alloc::filled(count, || AtomicPtr::new(ptr::null_mut()))?;
+        let segments = crate::core::alloc::filled(count, || AtomicPtr::new(ptr::null_mut()))?;
         Ok(Self {
             segments,
             segment_shift,
@@ -235,7 +235,7 @@ impl OverridesWriter<'_> {
         if let Some(entry) = overrides.entry(position) {
             return Ok(entry);
         }
-        let segment = crate::alloc::filled(overrides.segment_len(), || Entry {
+        let segment = crate::core::alloc::filled(overrides.segment_len(), || Entry {
             tag: AtomicU64::new(VACANT),
             quotas: [QuotaSlot::new(quota), QuotaSlot::new(quota)],
         })?;

@@ -14,7 +14,7 @@
 //! CAS is one loom atomic operation with the caller's orderings, and the
 //! model checks the orderings the code relies on, not a lock's.
 
-use crate::state::StateWord;
+use crate::core::state::StateWord;
 use crate::sync::Ordering;
 
 /// What one slot holds: the tag of the key it belongs to (the key itself for
@@ -171,7 +171,7 @@ impl AtomicPair {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::state::SlotMark;
+    use crate::core::state::SlotMark;
 
     #[test]
     fn a_different_tag_fails_the_swap_even_with_the_same_word() {

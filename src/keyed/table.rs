@@ -61,8 +61,8 @@
 use super::hints::Hints;
 use super::key::StoredKey;
 use super::pair::{AtomicPair, Pair};
-use crate::alloc;
-use crate::state::{SlotMark, StateWord};
+use crate::core::alloc;
+use crate::core::state::{SlotMark, StateWord};
 use crate::sync::{fence, AtomicU64, Backoff, Ordering};
 use std::marker::PhantomData;
 
@@ -538,7 +538,7 @@ fn prefetch_line<T>(value: &T) {
     // SAFETY: a prefetch only hints the cache and never faults (the address
     // is a live reference anyway); SSE is baseline on x86_64.
     unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+        ::core::arch::x86_64::_mm_prefetch::<{ ::core::arch::x86_64::_MM_HINT_T0 }>(
             (value as *const T).cast(),
         )
     };

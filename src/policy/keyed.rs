@@ -1,11 +1,11 @@
 //! Keyed limits as layers: a [`LayerKey`] of the right kind picks the key.
 
 use super::layer::{Layer, LayerKey};
-use crate::clock::Clock;
-use crate::decision::Decision;
-use crate::error::{Error, Result};
+use crate::core::clock::Clock;
+use crate::core::decision::Decision;
+use crate::core::error::{Error, Result};
 use crate::keyed::{check_key_len, Key, KeyedLimiter};
-use crate::keyed_windows::KeyedWindows;
+use crate::window::keyed::KeyedWindows;
 use std::net::IpAddr;
 
 /// A key type a [`LayerKey`] can present, and how its keyed calls answer.

@@ -1,8 +1,8 @@
 //! One limit a [`Policy`](super::Policy) consults, and the key it is asked about.
 
-use crate::clock::Clock;
-use crate::decision::Decision;
-use crate::error::{Error, Result};
+use crate::core::clock::Clock;
+use crate::core::decision::Decision;
+use crate::core::error::{Error, Result};
 use crate::limiter::Limiter;
 use crate::window::SlidingWindow;
 use std::net::IpAddr;

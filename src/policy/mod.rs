@@ -21,15 +21,17 @@
 mod counters;
 mod keyed;
 mod layer;
+pub(crate) mod plans;
 pub(crate) mod stack;
+pub(crate) mod suspensions;
 
 pub use keyed::LayerKeyKind;
 pub use layer::{Layer, LayerKey};
 
-use crate::clock::{Clock, MonotonicClock};
-use crate::decision::Decision;
-use crate::error::{Error, Result};
-use crate::headers::Scope;
+use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::decision::Decision;
+use crate::core::error::{Error, Result};
+use crate::http::Scope;
 use stack::{LayerEntry, LayerStack, Totals};
 
 /// The most layers one policy may have.

@@ -5,9 +5,9 @@
 use super::counters::StripedCounter;
 use super::layer::LayerKey;
 use super::{LayerCounters, PolicyCounters, Verdict};
-use crate::decision::{Decision, Outcome};
-use crate::error::{Error, Result};
-use crate::headers::Scope;
+use crate::core::decision::{Decision, Outcome};
+use crate::core::error::{Error, Result};
+use crate::http::Scope;
 
 /// Layers asked by position.
 pub(crate) trait LayerStack {

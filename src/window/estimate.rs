@@ -14,7 +14,7 @@
 //! Waits count from the caller's timestamp, saturating at `u64::MAX` ns.
 
 use super::word::{View, WindowWord};
-use crate::decision::{Decision, Outcome};
+use crate::core::decision::{Decision, Outcome};
 
 /// A decision and, when it changes the word, the word to store.
 pub(crate) struct Evaluation {

@@ -5,11 +5,12 @@
 //! timestamps out of order.
 
 mod estimate;
+pub(crate) mod keyed;
 mod word;
 
-use crate::clock::{Clock, MonotonicClock};
-use crate::decision::Decision;
-use crate::error::{Error, Result};
+use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::decision::Decision;
+use crate::core::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
 use estimate::{Evaluation, Position};

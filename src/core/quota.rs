@@ -21,8 +21,8 @@
 //! up to 3.2 million per second, and every rate whose reduced denominator is
 //! at most 32, is accepted.
 
-use crate::error::{Error, Result};
-use crate::state::MAX_CAPACITY_TICKS;
+use crate::core::error::{Error, Result};
+use crate::core::state::MAX_CAPACITY_TICKS;
 use std::fmt;
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Message templates: text with `{placeholders}` filled from a decision.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// What a placeholder stands for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -24,8 +24,8 @@
 //! wrong units. It needs a check preempted for four serialized quota
 //! changes (`keyed/mod.rs` describes the keyed limiter's twin window).
 
-use crate::quota::{Quota, QUOTA_WORDS};
-use crate::state::GENERATIONS;
+use crate::core::quota::{Quota, QUOTA_WORDS};
+use crate::core::state::GENERATIONS;
 use crate::sync::{fence, AtomicU64, Mutex, MutexGuard, Ordering};
 use std::sync::PoisonError;
 

@@ -28,22 +28,11 @@
 //! borrows capacity for the requests it delays, so while they wait `r` is 0
 //! and `t` counts their delay too, and may exceed `w`.
 
-mod body;
-mod civil;
-mod json;
-mod scope;
-mod seconds;
-mod template;
-
-pub use body::ErrorBody;
-pub(crate) use civil::Civil;
-pub use scope::Scope;
-pub use seconds::RetryAfterFormat;
-
-use crate::clock::saturating_nanos;
-use crate::decision::{Decision, Outcome};
-use crate::error::{Error, Result};
-use crate::quota::Quota;
+use super::{Civil, RetryAfterFormat, Scope};
+use crate::core::clock::saturating_nanos;
+use crate::core::decision::{Decision, Outcome};
+use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A named quota policy for the IETF draft `RateLimit-Policy` and
@@ -250,7 +239,7 @@ impl Headers {
         }
         if self.legacy {
             let reset_unix_ns = now_unix_ns.saturating_add(decision.reset_after_ns());
-            let reset = Civil::from_unix(seconds::whole_seconds_up(reset_unix_ns));
+            let reset = Civil::from_unix(super::seconds::whole_seconds_up(reset_unix_ns));
             fields.push(("X-RateLimit-Limit", decision.limit().to_string()));
             fields.push(("X-RateLimit-Remaining", decision.remaining().to_string()));
             fields.push(("X-RateLimit-Reset", reset.iso8601()));
@@ -264,7 +253,7 @@ impl Headers {
                     "{};r={};t={}",
                     quoted(&policy.name),
                     decision.remaining(),
-                    seconds::whole_seconds_up(decision.reset_after_ns())
+                    super::seconds::whole_seconds_up(decision.reset_after_ns())
                 ),
             ));
         }

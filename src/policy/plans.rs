@@ -18,16 +18,16 @@
 //!
 //! [`KeyedLimiter::reconfigure`]: crate::KeyedLimiter::reconfigure
 
-use crate::clock::{Clock, MonotonicClock};
-use crate::decision::Decision;
-use crate::error::{Error, Result};
-use crate::headers::Scope;
+use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::decision::Decision;
+use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
+use crate::http::Scope;
 use crate::keyed::KeyedLimiter;
-use crate::keyed_windows::KeyedWindows;
 use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
 use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
-use crate::quota::Quota;
 use crate::sync::{AtomicU64, Ordering};
+use crate::window::keyed::KeyedWindows;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;

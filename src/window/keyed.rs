@@ -6,11 +6,11 @@
 //! until the table is dropped. A workspace that finds no room gets the
 //! table's [`FullTable`] behaviour.
 
-use crate::clock::{saturating_nanos, Clock, MonotonicClock};
-use crate::decision::{Decision, Outcome};
-use crate::error::{Error, Result};
+use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
+use crate::core::decision::{Decision, Outcome};
+use crate::core::error::{Error, Result};
 use crate::keyed::{FullTable, Key};
-use crate::keyed_cells::KeyedCells;
+use crate::map::KeyedCells;
 use crate::sync::{AtomicU64, Ordering};
 use crate::window::{validate_limit, SlidingWindow};
 use std::time::Duration;

@@ -8,9 +8,9 @@
 //! exactly the elapsed ticks, a bucket full at time `t0` admits at most
 //! `burst + floor(rate * t)` over `[t0, t0 + t]`.
 
-use crate::decision::{Decision, Outcome};
-use crate::quota::Quota;
-use crate::state::{StateWord, MAX_CAPACITY_TICKS};
+use crate::core::decision::{Decision, Outcome};
+use crate::core::quota::Quota;
+use crate::core::state::{StateWord, MAX_CAPACITY_TICKS};
 
 /// A decision and, when it charges or refunds, the word to store.
 pub(crate) struct Evaluation {

@@ -11,11 +11,11 @@
 //! a key suspended once keeps its cell, and lifting the suspension clears it.
 //! Checks while no key has ever been suspended cost one load.
 
-use crate::clock::{saturating_nanos, Clock, MonotonicClock};
-use crate::decision::{Decision, Outcome};
-use crate::error::{Error, Result};
+use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
+use crate::core::decision::{Decision, Outcome};
+use crate::core::error::{Error, Result};
 use crate::keyed::Key;
-use crate::keyed_cells::KeyedCells;
+use crate::map::KeyedCells;
 use crate::policy::{Layer, LayerKey, LayerKeyKind};
 use crate::sync::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -6,8 +6,8 @@
 //! policy with a fixed seed gives the same delays every time (tests), and
 //! one seeded per process spreads clients apart.
 
-use crate::error::{Error, Result};
-use crate::headers::Civil;
+use crate::core::error::{Error, Result};
+use crate::http::Civil;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -14,7 +14,7 @@
 //! Keys are stored as the keyed limiter stores them: `u64` ids exactly, byte
 //! keys as 128-bit SipHash-1-3 fingerprints under a per-map random key.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use crate::keyed::{Key, KeyHasher, StoredKey};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use std::marker::PhantomData;
@@ -50,7 +50,7 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
             return Err(Error::CapacityTooLarge);
         }
         Ok(Self {
-            slots: crate::alloc::filled(capacity, || AtomicPtr::new(ptr::null_mut()))?,
+            slots: crate::core::alloc::filled(capacity, || AtomicPtr::new(ptr::null_mut()))?,
             hasher: KeyHasher::random(),
             live: AtomicU64::new(0),
             _key: PhantomData,

@@ -4,8 +4,8 @@ use super::json::push_string;
 use super::scope::Scope;
 use super::seconds::RetryAfterFormat;
 use super::template::{Field, Template};
-use crate::decision::{Decision, Outcome};
-use crate::error::Result;
+use crate::core::decision::{Decision, Outcome};
+use crate::core::error::Result;
 
 /// The JSON error body a rejected request gets, in one of two shapes.
 ///

@@ -25,7 +25,9 @@
 //! <= max. A release frees its slot before it decrements the count, so an
 //! acquirer holding a reservation always has a free slot to find.
 
-use crate::error::{Error, Result};
+pub(crate) mod keyed;
+
+use crate::core::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
 use std::fmt;

@@ -4,10 +4,10 @@
 //! Each key's [`InFlight`] lives in a lock-free insert-only map
 //! (`keyed_cells.rs`), created by the key's first acquire.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use crate::inflight::{AtCapacity, InFlight, Permit, PermitToken};
 use crate::keyed::Key;
-use crate::keyed_cells::KeyedCells;
+use crate::map::KeyedCells;
 
 /// At most `max` permits held at once per key.
 ///

@@ -5,7 +5,7 @@
 //! is reserved with `try_reserve_exact` (which asks for exactly its size)
 //! before it is filled.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// `len` values from `make`, in one allocation of exactly `len` of them.
 pub(crate) fn filled<T>(len: usize, make: impl FnMut() -> T) -> Result<Box<[T]>> {
