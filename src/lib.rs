@@ -17,6 +17,30 @@
 //! }
 //! # Ok::<(), floodgate::Error>(())
 //! ```
+//!
+//! # Where to start reading
+//!
+//! Start with [`Quota`] and [`Limiter`]: one bucket, its compare-and-swap
+//! loop in `src/limiter.rs`, the arithmetic it applies in `src/core/gcra.rs`
+//! and the word it applies it to in `src/core/state.rs`. Every other kind
+//! reuses that word and that arithmetic; [`KeyedLimiter`] is the one with a
+//! protocol of its own (`src/keyed/table.rs`).
+//!
+//! # Module map
+//!
+//! | folder | what a reader finds there | public types |
+//! |---|---|---|
+//! | `core/` | the quota and its exact ticks, the packed state word, GCRA on that word, the ring of quotas that makes reconfiguration race-free, the decision, clocks, errors | [`Quota`], [`Decision`], [`Outcome`], [`Clock`], [`MonotonicClock`], [`ManualClock`], [`Error`] |
+//! | `limiter.rs` | one bucket and its CAS loop | [`Limiter`] |
+//! | `keyed/` | a bucket per key: the fixed lock-free table, key fingerprints, per-key quotas | [`KeyedLimiter`], [`Key`] |
+//! | `map/` | the insert-only lock-free map that keyed windows, keyed in-flight caps and suspensions keep their cells in | |
+//! | `window/` | the sliding-window counter in one word, alone or per key | [`SlidingWindow`], [`KeyedWindows`] |
+//! | `inflight/` | caps on requests running at once, alone or per key | [`InFlight`], [`KeyedInFlight`], [`Permit`] |
+//! | `policy/` | layered checks (a denial charges no layer), plan tiers, suspensions | [`Policy`], [`Plans`], [`Suspensions`] |
+//! | `http/` | header fields and 429 bodies rendered from a decision; the client's retry helper | [`Headers`], [`ErrorBody`], [`RetryPolicy`] |
+//! | `presets/` | the seed providers' policies, built from the public API above | [`presets`] |
+//! | `ffi/` | the C ABI behind the `capi` feature (`include/floodgate.h`) | |
+//! | `sync.rs` | the atomics shim: `std` normally, loom under `cfg(loom)` | |
 
 /// The README's examples run as doctests too.
 #[cfg(doctest)]
@@ -35,26 +59,37 @@ mod policy;
 mod sync;
 mod window;
 
+// The engine: quotas, decisions, clocks, errors.
 pub use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 pub use crate::core::decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
 pub use crate::core::error::{Error, Result};
 pub use crate::core::quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
-pub use http::{
-    parse_retry_after, ErrorBody, Headers, Jitter, RateLimitPolicy, RenderedHeaders, Retry,
-    RetryAfterFormat, RetryPolicy, Scope,
-};
-pub use inflight::keyed::KeyedInFlight;
-pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
+
+// Token buckets: one, or one per key.
 pub use keyed::{
     FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
 };
 pub use limiter::Limiter;
 pub use map::MAX_KEYED_CELLS;
+
+// Sliding windows: one, or one per key.
+pub use window::keyed::KeyedWindows;
+pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};
+
+// Concurrency caps: permits for requests in flight, one cap or one per key.
+pub use inflight::keyed::KeyedInFlight;
+pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
+
+// Policies: layered checks, plan tiers, suspensions.
 pub use policy::plans::{Plans, PlansBuilder, TierId, TierLimits};
 pub use policy::suspensions::Suspensions;
 pub use policy::{
     Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict,
     MAX_LAYERS,
 };
-pub use window::keyed::KeyedWindows;
-pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};
+
+// The HTTP edge: response fields, 429 bodies, and the client's retries.
+pub use http::{
+    parse_retry_after, ErrorBody, Headers, Jitter, RateLimitPolicy, RenderedHeaders, Retry,
+    RetryAfterFormat, RetryPolicy, Scope,
+};

@@ -82,7 +82,7 @@ impl<C: Clock> Limiter<C> {
     }
 
     /// Decides a request of `cost` units now. A cost of 0 peeks; a cost above
-    /// the burst returns [`Outcome::CannotFit`](crate::Outcome::CannotFit).
+    /// the burst returns [`Outcome::CannotFit`].
     ///
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Outcome, Quota};
@@ -259,7 +259,7 @@ impl<C: Clock> Limiter<C> {
 
     /// Suspends the bucket (Genera: "non-compliance can suspend access")
     /// until `until_ns` on its timeline, or indefinitely with `None`. Checks
-    /// meanwhile answer [`Outcome::Suspended`](crate::Outcome::Suspended) and
+    /// meanwhile answer [`Outcome::Suspended`] and
     /// charge nothing; the bucket keeps its state for when it is lifted.
     ///
     /// ```

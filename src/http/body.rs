@@ -49,7 +49,7 @@ pub struct ErrorBody {
     cannot_fit: Template,
 }
 
-/// The default message for [`Outcome::CannotFit`](crate::Outcome::CannotFit).
+/// The default message for [`Outcome::CannotFit`].
 const CANNOT_FIT: &str =
     "Request cost exceeds the {scope} limit of {limit}; it can never be admitted.";
 

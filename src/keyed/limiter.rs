@@ -24,7 +24,7 @@ use std::marker::PhantomData;
 ///
 /// Keys are `u64`, `str`, `[u8]` or IP addresses (see [`Key`]). Calls keyed
 /// by `u64` or IP addresses return their value directly; calls keyed by
-/// byte strings return a [`Result`](crate::Result), since an empty or
+/// byte strings return a [`Result`], since an empty or
 /// oversized key is refused with a typed error and changes nothing.
 ///
 /// ```

@@ -1,6 +1,6 @@
 //! Plan tiers: named limits for keys and workspaces, as API providers sell them.
 //!
-//! A tier is at most two layers, checked together by a [`Policy`] (a denial
+//! A tier is at most two layers, checked together by a [`Policy`](crate::Policy) (a denial
 //! charges neither): a token bucket per key and a sliding window per
 //! workspace. Either may be absent, and a tier with neither (GenieOS's
 //! Sandbox) admits everything without touching any state.
