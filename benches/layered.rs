@@ -26,7 +26,7 @@ fn layered(c: &mut Criterion) {
         .clock(clock.clone())
         .build()
         .unwrap();
-    let plans: Plans<str, u64, ManualClock> = Plans::genieos()
+    let plans: Plans<str, u64, ManualClock> = floodgate::presets::genieos::plans()
         .unwrap()
         .tier(
             "bench",

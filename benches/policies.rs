@@ -9,8 +9,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use floodgate::{
-    ErrorBody, Headers, InFlight, Limiter, ManualClock, Quota, RateLimitPolicy, Scope,
-    SlidingWindow, MAX_WINDOW_LIMIT,
+    Headers, InFlight, Limiter, ManualClock, Quota, RateLimitPolicy, Scope, SlidingWindow,
+    MAX_WINDOW_LIMIT,
 };
 use governor::clock::FakeRelativeClock;
 use governor::{Quota as GovernorQuota, RateLimiter};
@@ -151,7 +151,7 @@ fn rendering(c: &mut Criterion) {
             )
         })
     });
-    let body = ErrorBody::genieos_workspace();
+    let body = floodgate::presets::genieos::workspace_body();
     group.bench_function("floodgate/render 429 body", |b| {
         b.iter(|| {
             black_box(

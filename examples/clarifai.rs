@@ -3,7 +3,8 @@
 //!
 //! `cargo run --example clarifai`
 
-use floodgate::{ErrorBody, KeyedLimiter, ManualClock, Quota, Scope};
+use floodgate::presets::clarifai;
+use floodgate::{KeyedLimiter, ManualClock, Quota, Scope};
 
 fn main() -> Result<(), floodgate::Error> {
     let clock = ManualClock::new();
@@ -29,15 +30,15 @@ fn main() -> Result<(), floodgate::Error> {
         );
     }
     let throttled = users.check("user_free", 1)?;
-    let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second")?
-        .with_numeric_code(11005);
+    let body = clarifai::error_body("exceeded limit of {limit} requests per second")?
+        .field_number("code", 11005);
     println!(
         "\nthrottled response body:\n{}",
         body.render(&throttled, Scope::Key, "req_7f3a")
     );
     println!(
         "the same with the symbolic code:\n{}",
-        ErrorBody::clarifai("exceeded limit of {limit} requests per second")?.render(
+        clarifai::error_body("exceeded limit of {limit} requests per second")?.render(
             &throttled,
             Scope::Key,
             "req_7f3a"

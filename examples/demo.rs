@@ -10,9 +10,7 @@
 //! `60 + 30 * elapsed`, shows one denial as the 429 a client would read, and
 //! reports checks per second.
 
-use floodgate::{
-    Clock, Decision, ErrorBody, Headers, KeyedLimiter, MonotonicClock, Outcome, Quota, Scope,
-};
+use floodgate::{Clock, Decision, Headers, KeyedLimiter, MonotonicClock, Outcome, Quota, Scope};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -118,7 +116,7 @@ fn main() -> Result<(), floodgate::Error> {
         }
         println!(
             "{}",
-            ErrorBody::genieos_key().render(&denial, Scope::Key, "req_demo")
+            floodgate::presets::genieos::key_body().render(&denial, Scope::Key, "req_demo")
         );
     }
     println!(

@@ -5,15 +5,13 @@
 //!
 //! `cargo run --example genieos`
 
-use floodgate::{
-    ErrorBody, Headers, KeyedInFlight, KeyedLimiter, ManualClock, Plans, Quota, RetryPolicy,
-    WARNING_ZONE_PERCENT,
-};
+use floodgate::presets::genieos;
+use floodgate::{KeyedInFlight, KeyedLimiter, ManualClock, Plans, Quota};
 use std::time::Duration;
 
 fn main() -> Result<(), floodgate::Error> {
     let clock = ManualClock::new();
-    let plans: Plans<str, u64, ManualClock> = Plans::genieos()?.clock(clock.clone()).build()?;
+    let plans: Plans<str, u64, ManualClock> = genieos::plans()?.clock(clock.clone()).build()?;
     let hobby = plans.tier("hobby").expect("GenieOS has a Hobby tier");
 
     println!("Hobby key gos_live_a in workspace 1: a burst of 61 requests at once");
@@ -26,7 +24,7 @@ fn main() -> Result<(), floodgate::Error> {
                 "  request {request}: {:?}, remaining {}{}",
                 decision.outcome(),
                 decision.remaining(),
-                if decision.in_warning_zone(WARNING_ZONE_PERCENT) {
+                if decision.in_warning_zone(genieos::WARNING_ZONE_PERCENT) {
                     " (warning zone)"
                 } else {
                     ""
@@ -37,7 +35,7 @@ fn main() -> Result<(), floodgate::Error> {
     }
     let denied = last.expect("61 checks ran");
     println!("\nHTTP/1.1 429 Too Many Requests");
-    for (name, value) in Headers::new()
+    for (name, value) in genieos::headers()
         .render_at(
             &denied.decision(),
             denied.scope(),
@@ -49,7 +47,7 @@ fn main() -> Result<(), floodgate::Error> {
     }
     println!(
         "{}",
-        ErrorBody::genieos_key().render(&denied.decision(), denied.scope(), "req_01JABC")
+        genieos::key_body().render(&denied.decision(), denied.scope(), "req_01JABC")
     );
 
     println!("\n25 Hobby keys share workspace 2 (600 requests per minute):");
@@ -110,7 +108,7 @@ fn main() -> Result<(), floodgate::Error> {
         );
     }
 
-    let sdk = RetryPolicy::genieos().with_seed(7);
+    let sdk = genieos::retry_policy().with_seed(7);
     let waits: Vec<_> = (0..5)
         .filter_map(|attempt| sdk.delay(attempt, None))
         .collect();

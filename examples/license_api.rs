@@ -7,7 +7,8 @@
 //!
 //! `cargo run --example license_api`
 
-use floodgate::{Headers, KeyedLimiter, LayerKey, ManualClock, Policy, Quota, RetryPolicy, Scope};
+use floodgate::presets::license_api;
+use floodgate::{Headers, KeyedLimiter, LayerKey, ManualClock, Policy, Quota, Scope};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ fn main() -> Result<(), floodgate::Error> {
         general.check(&[ip, token], 1)?.is_admitted()
     );
 
-    let backoff = RetryPolicy::license_api().with_jitter(floodgate::Jitter::None);
+    let backoff = license_api::retry_policy().with_jitter(floodgate::Jitter::None);
     let waits: Vec<_> = (0..4)
         .filter_map(|attempt| backoff.delay(attempt, None))
         .collect();

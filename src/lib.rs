@@ -56,12 +56,13 @@ mod keyed;
 mod limiter;
 mod map;
 mod policy;
+pub mod presets;
 mod sync;
 mod window;
 
 // The engine: quotas, decisions, clocks, errors.
 pub use crate::core::clock::{Clock, ManualClock, MonotonicClock};
-pub use crate::core::decision::{Decision, Outcome, WARNING_ZONE_PERCENT};
+pub use crate::core::decision::{Decision, Outcome};
 pub use crate::core::error::{Error, Result};
 pub use crate::core::quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
 
@@ -90,6 +91,6 @@ pub use policy::{
 
 // The HTTP edge: response fields, 429 bodies, and the client's retries.
 pub use http::{
-    parse_retry_after, ErrorBody, Headers, Jitter, RateLimitPolicy, RenderedHeaders, Retry,
-    RetryAfterFormat, RetryPolicy, Scope,
+    parse_retry_after, ErrorBody, Headers, Jitter, LimitFigure, RateLimitPolicy, RenderedHeaders,
+    Retry, RetryAfterFormat, RetryPolicy, Scope,
 };

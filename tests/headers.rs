@@ -32,7 +32,11 @@ fn genieos_workspace_window_denies_the_601st_with_scope_workspace() {
         Some("2026-04-20T12:35:00Z")
     );
 
-    let body = ErrorBody::genieos_workspace().render(&denied, Scope::Workspace, "req_01JABC");
+    let body = floodgate::presets::genieos::workspace_body().render(
+        &denied,
+        Scope::Workspace,
+        "req_01JABC",
+    );
     let parsed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         parsed,
@@ -66,7 +70,7 @@ fn genieos_key_body_says_retry_after_0_6() {
         headers.get("X-RateLimit-Reset"),
         Some("2026-04-20T12:33:01Z")
     );
-    let body = ErrorBody::genieos_key().render(&denied, Scope::Key, "req_01JABC...");
+    let body = floodgate::presets::genieos::key_body().render(&denied, Scope::Key, "req_01JABC...");
     assert_eq!(
         body,
         r#"{"error":{"type":"rate_limit_exceeded","code":"key_rate_limit","message":"API key exceeded its rate limit. Retry after 0.6s.","retry_after_seconds":0.6,"request_id":"req_01JABC..."}}"#
@@ -103,7 +107,9 @@ fn clarifai_body_with_name_or_number() {
     let limiter = Limiter::with_clock(Quota::per_second(15).unwrap(), ManualClock::new());
     limiter.check(15);
     let denied = limiter.check(1);
-    let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second").unwrap();
+    let body =
+        floodgate::presets::clarifai::error_body("exceeded limit of {limit} requests per second")
+            .unwrap();
     let named: Value = serde_json::from_str(&body.render(&denied, Scope::Key, "r1")).unwrap();
     assert_eq!(
         named,
@@ -115,7 +121,7 @@ fn clarifai_body_with_name_or_number() {
         }})
     );
     let numbered = body
-        .with_numeric_code(11005)
+        .field_number("code", 11005)
         .render(&denied, Scope::Key, "r1");
     let numbered: Value = serde_json::from_str(&numbered).unwrap();
     assert_eq!(numbered["status"]["code"], json!(11005));
@@ -127,10 +133,11 @@ fn bodies_escape_whatever_they_are_given() {
     limiter.check(1);
     let denied = limiter.check(1);
     let hostile = "\"}\\\n\u{0}é🦀";
-    let body = ErrorBody::genieos(hostile, "{scope}: {{\"{remaining}\"}} {limit}")
-        .unwrap()
-        .with_type(hostile)
-        .render(&denied, Scope::Named("a\"b"), hostile);
+    let body =
+        floodgate::presets::genieos::error_body(hostile, "{scope}: {{\"{remaining}\"}} {limit}")
+            .unwrap()
+            .field_text("type", hostile)
+            .render(&denied, Scope::Named("a\"b"), hostile);
     let parsed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(parsed["error"]["code"], json!(hostile));
     assert_eq!(parsed["error"]["type"], json!(hostile));
@@ -145,7 +152,7 @@ fn cannot_fit_has_no_retry_after() {
     assert_eq!(decision.outcome(), Outcome::CannotFit);
     let headers = Headers::new().render_at(&decision, Scope::Endpoint, 0);
     assert_eq!(headers.get("Retry-After"), None);
-    let body = ErrorBody::genieos_key().render(&decision, Scope::Endpoint, "r");
+    let body = floodgate::presets::genieos::key_body().render(&decision, Scope::Endpoint, "r");
     let parsed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(parsed["error"]["retry_after_seconds"], Value::Null);
 }
@@ -271,7 +278,9 @@ proptest! {
 /// rate, whatever burst the customer's bucket has.
 #[test]
 fn clarifai_details_print_the_rate_not_the_burst() {
-    let details = ErrorBody::clarifai("exceeded limit of {limit} requests per second").unwrap();
+    let details =
+        floodgate::presets::clarifai::error_body("exceeded limit of {limit} requests per second")
+            .unwrap();
     let details_for = |quota: Quota, cost: u64| {
         let limiter = Limiter::with_clock(quota, ManualClock::new());
         limiter.check(quota.burst());
@@ -300,5 +309,59 @@ fn clarifai_details_print_the_rate_not_the_burst() {
     assert_eq!(
         cannot_fit,
         "Request cost exceeds the key limit of 30; it can never be admitted."
+    );
+}
+
+/// A preset is only the general API: the GenieOS and Clarifai bodies laid
+/// out by hand are the presets' bodies.
+#[test]
+fn preset_bodies_are_buildable_by_hand() {
+    let genieos = ErrorBody::new("error")
+        .field_text("type", "rate_limit_exceeded")
+        .field_text("code", "key_rate_limit")
+        .field_message(
+            "message",
+            "API key exceeded its rate limit. Retry after {retry_after}s.",
+        )
+        .unwrap()
+        .field_retry_after("retry_after_seconds")
+        .field_request_id("request_id")
+        .with_retry_after_format(RetryAfterFormat::Fractional { decimals: 1 });
+    assert_eq!(genieos, floodgate::presets::genieos::key_body());
+    let clarifai = ErrorBody::new("status")
+        .field_text("code", "CONN_THROTTLED")
+        .field_text("description", "Making too many requests")
+        .field_message("details", "{limit}/s")
+        .unwrap()
+        .field_request_id("req_id")
+        .with_limit_figure(floodgate::LimitFigure::RatePerSecond);
+    assert_eq!(
+        clarifai,
+        floodgate::presets::clarifai::error_body("{limit}/s").unwrap()
+    );
+}
+
+/// Setting a field again changes its value in place; a cost that can never
+/// fit is measured against the burst whatever `{limit}` prints otherwise.
+#[test]
+fn fields_keep_their_place_and_cannot_fit_names_the_burst() {
+    let limiter = Limiter::with_clock(
+        Quota::per_second(15).unwrap().with_burst(30).unwrap(),
+        ManualClock::new(),
+    );
+    let body = ErrorBody::new("e")
+        .field_text("a", "1")
+        .field_message("m", "{limit}")
+        .unwrap()
+        .field_number("a", 2)
+        .with_limit_figure(floodgate::LimitFigure::RatePerSecond);
+    assert_eq!(
+        body.render(&limiter.check_at(31, 0), Scope::Key, "r"),
+        r#"{"e":{"a":2,"m":"Request cost exceeds the key limit of 30; it can never be admitted."}}"#
+    );
+    limiter.check_at(30, 0);
+    assert_eq!(
+        body.render(&limiter.check_at(1, 0), Scope::Key, "r"),
+        r#"{"e":{"a":2,"m":"15"}}"#
     );
 }

@@ -5,7 +5,7 @@
 use floodgate::{ManualClock, Plans, TierId};
 
 fn genieos() -> Plans<str, u64, ManualClock> {
-    Plans::genieos()
+    floodgate::presets::genieos::plans()
         .unwrap()
         .clock(ManualClock::new())
         .build()

@@ -9,7 +9,9 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 fn genieos_backoff_is_250ms_to_4s_over_five_retries_jittered_below_nominal() {
     let nominal = [MS(250), MS(500), MS(1_000), MS(2_000), MS(4_000)];
     for seed in 0..1_000 {
-        let mut retry = RetryPolicy::genieos().with_seed(seed).start();
+        let mut retry = floodgate::presets::genieos::retry_policy()
+            .with_seed(seed)
+            .start();
         for expected in nominal {
             let wait = retry.next_delay(None).unwrap();
             assert!(
@@ -26,7 +28,7 @@ fn genieos_backoff_is_250ms_to_4s_over_five_retries_jittered_below_nominal() {
 #[test]
 fn a_seed_fixes_the_delays_and_different_seeds_spread_them() {
     let delays = |seed| {
-        let policy = RetryPolicy::genieos().with_seed(seed);
+        let policy = floodgate::presets::genieos::retry_policy().with_seed(seed);
         (0..5).map(|n| policy.delay(n, None)).collect::<Vec<_>>()
     };
     assert_eq!(delays(3), delays(3));
@@ -43,7 +45,7 @@ fn a_seed_fixes_the_delays_and_different_seeds_spread_them() {
 #[test]
 fn retry_after_is_honoured_exactly_and_still_counts() {
     let now = UNIX_EPOCH + Duration::from_secs(1_776_688_380);
-    let policy = RetryPolicy::genieos().with_seed(9);
+    let policy = floodgate::presets::genieos::retry_policy().with_seed(9);
     let mut retry = policy.start();
     for header in ["0.6", "60.1", "3"] {
         let wait = parse_retry_after(header, now).unwrap();
@@ -63,7 +65,7 @@ fn retry_after_is_honoured_exactly_and_still_counts() {
 
 #[test]
 fn license_api_doubles_from_one_second() {
-    let policy = RetryPolicy::license_api().with_jitter(Jitter::None);
+    let policy = floodgate::presets::license_api::retry_policy().with_jitter(Jitter::None);
     let delays: Vec<_> = (0..5).map(|n| policy.delay(n, None)).collect();
     let s = |n| Some(Duration::from_secs(n));
     assert_eq!(delays, [s(1), s(2), s(4), s(8), None]);
@@ -98,7 +100,9 @@ fn custom_policies_cap_and_full_jitter_stays_below_nominal() {
         Err(Error::InvalidRetryPolicy)
     );
     assert_eq!(
-        RetryPolicy::genieos().with_max_retries(0).delay(0, None),
+        floodgate::presets::genieos::retry_policy()
+            .with_max_retries(0)
+            .delay(0, None),
         None
     );
 }

@@ -2,8 +2,8 @@
 //! and checked number by number on a manual clock.
 
 use floodgate::{
-    ErrorBody, Headers, KeyedInFlight, KeyedLimiter, LayerKey, ManualClock, Outcome, Plans, Policy,
-    Quota, RetryPolicy, Scope, Suspensions, TierLimits, WARNING_ZONE_PERCENT,
+    Headers, KeyedInFlight, KeyedLimiter, LayerKey, ManualClock, Outcome, Plans, Policy, Quota,
+    Scope, Suspensions, TierLimits,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ mod genieos {
     use super::*;
 
     fn plans(clock: &ManualClock) -> Plans<str, u64, ManualClock> {
-        Plans::genieos()
+        floodgate::presets::genieos::plans()
             .unwrap()
             .key_capacity(1_000)
             .workspace_capacity(100)
@@ -45,7 +45,11 @@ mod genieos {
         assert_eq!(headers.get("Retry-After"), Some("0.1"));
         assert_eq!(headers.get("X-RateLimit-Scope"), Some("key"));
         assert_eq!(headers.get("X-RateLimit-Remaining"), Some("0"));
-        let body = ErrorBody::genieos_key().render(&denied.decision(), denied.scope(), "req_1");
+        let body = floodgate::presets::genieos::key_body().render(
+            &denied.decision(),
+            denied.scope(),
+            "req_1",
+        );
         assert!(body.contains(r#""code":"key_rate_limit""#));
         assert!(body.contains(r#""retry_after_seconds":0.1"#));
         // Exactly one more after 1/30 s.
@@ -76,7 +80,11 @@ mod genieos {
         assert_eq!(denied.decision().outcome(), Outcome::Denied);
         assert_eq!(denied.scope(), Scope::Workspace);
         assert_eq!(denied.decision().limit(), 600);
-        let body = ErrorBody::genieos_workspace().render(&denied.decision(), denied.scope(), "r");
+        let body = floodgate::presets::genieos::workspace_body().render(
+            &denied.decision(),
+            denied.scope(),
+            "r",
+        );
         assert!(body.contains(r#""code":"workspace_rate_limit""#));
         // The denial charged no key bucket.
         assert_eq!(plans.counters(hobby).unwrap().denied, 1);
@@ -206,14 +214,15 @@ mod genieos {
         let plans = plans(&clock);
         let hobby = plans.tier("hobby").unwrap();
         let first = plans.check(hobby, "k", &1, 47).unwrap().decision(); // 13 of 60 left
-        assert!(!first.in_warning_zone(WARNING_ZONE_PERCENT));
+        assert!(!first.in_warning_zone(floodgate::presets::genieos::WARNING_ZONE_PERCENT));
         let next = plans.check(hobby, "k", &1, 1).unwrap().decision(); // 12 = 20 %
-        assert!(next.in_warning_zone(WARNING_ZONE_PERCENT));
+        assert!(next.in_warning_zone(floodgate::presets::genieos::WARNING_ZONE_PERCENT));
     }
 
     #[test]
     fn the_sdk_honours_retry_after_else_backs_off_250ms_doubling_five_times() {
-        let policy = RetryPolicy::genieos().with_jitter(floodgate::Jitter::None);
+        let policy =
+            floodgate::presets::genieos::retry_policy().with_jitter(floodgate::Jitter::None);
         assert_eq!(
             policy.delay(0, Some(Duration::from_millis(600))),
             Some(Duration::from_millis(600))
@@ -254,17 +263,21 @@ mod clarifai {
             users.check("big_customer", 100).unwrap().outcome(),
             Outcome::Admitted
         );
-        let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second")
-            .unwrap()
-            .render(&throttled, Scope::Key, "req_9");
+        let body = floodgate::presets::clarifai::error_body(
+            "exceeded limit of {limit} requests per second",
+        )
+        .unwrap()
+        .render(&throttled, Scope::Key, "req_9");
         assert_eq!(
             body,
             r#"{"status":{"code":"CONN_THROTTLED","description":"Making too many requests","details":"exceeded limit of 15 requests per second","req_id":"req_9"}}"#
         );
-        let numeric = ErrorBody::clarifai("exceeded limit of {limit} requests per second")
-            .unwrap()
-            .with_numeric_code(11005)
-            .render(&throttled, Scope::Key, "req_9");
+        let numeric = floodgate::presets::clarifai::error_body(
+            "exceeded limit of {limit} requests per second",
+        )
+        .unwrap()
+        .field_number("code", 11005)
+        .render(&throttled, Scope::Key, "req_9");
         assert!(numeric.starts_with(r#"{"status":{"code":11005,"#));
         // One fifteenth of a second later, one more.
         clock.set_ns(SECOND / 15 + 1);
@@ -446,7 +459,8 @@ mod license_api {
 
     #[test]
     fn clients_back_off_one_two_four_eight_seconds() {
-        let policy = RetryPolicy::license_api().with_jitter(floodgate::Jitter::None);
+        let policy =
+            floodgate::presets::license_api::retry_policy().with_jitter(floodgate::Jitter::None);
         let waits: Vec<_> = (0..4)
             .map(|attempt| policy.delay(attempt, None).unwrap())
             .collect();

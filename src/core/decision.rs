@@ -3,9 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-/// GenieOS's warning zone: remaining at or below 20 % of the limit.
-pub const WARNING_ZONE_PERCENT: u64 = 20;
-
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -196,14 +193,15 @@ impl Decision {
         }
     }
 
-    /// Whether at most `threshold_percent` of the limit remains: GenieOS's
-    /// warning zone is [`WARNING_ZONE_PERCENT`] (20 %), "log it, slow down".
+    /// Whether at most `threshold_percent` of the limit remains (GenieOS's
+    /// warning zone, "log it, slow down", is
+    /// [`presets::genieos::WARNING_ZONE_PERCENT`](crate::presets::genieos::WARNING_ZONE_PERCENT), 20 %).
     ///
     /// ```
-    /// use floodgate::{Limiter, ManualClock, Quota, WARNING_ZONE_PERCENT};
+    /// use floodgate::{Limiter, ManualClock, Quota};
     /// let limiter = Limiter::with_clock(Quota::per_second(30)?, ManualClock::new());
-    /// assert!(!limiter.check(23).in_warning_zone(WARNING_ZONE_PERCENT)); // 7 left
-    /// assert!(limiter.check(1).in_warning_zone(WARNING_ZONE_PERCENT)); // 6 left = 20 %
+    /// assert!(!limiter.check(23).in_warning_zone(20)); // 7 left
+    /// assert!(limiter.check(1).in_warning_zone(20)); // 6 left = 20 %
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     #[inline]

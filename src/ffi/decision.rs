@@ -43,7 +43,7 @@ pub const FG_SCOPE_NAMED: u32 = 6;
 
 /// GenieOS's warning zone: remaining at or below 20 percent of the limit.
 pub const FG_WARNING_ZONE_PERCENT: u64 = 20;
-const _: () = assert!(FG_WARNING_ZONE_PERCENT == crate::core::decision::WARNING_ZONE_PERCENT);
+const _: () = assert!(FG_WARNING_ZONE_PERCENT == crate::presets::genieos::WARNING_ZONE_PERCENT);
 
 /// The answer to a check, peek or refund: the verdict and the numbers a
 /// response's rate-limit headers carry. Output only; the layout is fixed for

@@ -5,6 +5,7 @@ use super::args::{self, Out, Versioned};
 use super::decision::{read_decision, FgDecision};
 use super::status::{guard, Failure, FgStatus};
 use crate::http::{ErrorBody, Headers, RateLimitPolicy, RetryAfterFormat, Scope};
+use crate::presets::{clarifai, genieos};
 use std::ffi::c_char;
 use std::fmt::Write;
 use std::time::Duration;
@@ -362,18 +363,21 @@ pub unsafe extern "C" fn fg_error_body_new(
                 )?,
             )
         };
+        // GenieOS bodies write every code as a string and have a `type`;
+        // Clarifai's have a `description` and may take a numeric code.
+        let genieos = c.shape != FG_BODY_CLARIFAI;
         let mut body = match c.shape {
-            FG_BODY_GENIEOS_KEY => ErrorBody::genieos_key(),
-            FG_BODY_GENIEOS_WORKSPACE => ErrorBody::genieos_workspace(),
+            FG_BODY_GENIEOS_KEY => genieos::key_body(),
+            FG_BODY_GENIEOS_WORKSPACE => genieos::workspace_body(),
             FG_BODY_GENIEOS => {
                 let code = if c.flags & FG_BODY_NUMERIC_CODE != 0 {
                     Some("")
                 } else {
                     code
                 };
-                ErrorBody::genieos(required(code, "code")?, required(message, "message")?)?
+                genieos::error_body(required(code, "code")?, required(message, "message")?)?
             }
-            FG_BODY_CLARIFAI => ErrorBody::clarifai(required(message, "message")?)?,
+            FG_BODY_CLARIFAI => clarifai::error_body(required(message, "message")?)?,
             other => {
                 return Err(Failure::new(
                     FgStatus::InvalidArgument,
@@ -382,11 +386,14 @@ pub unsafe extern "C" fn fg_error_body_new(
             }
         };
         if let Some(code) = code {
-            body = body.with_code(code);
+            body = body.field_text("code", code);
         }
         match c.flags {
             0 => {}
-            FG_BODY_NUMERIC_CODE => body = body.with_numeric_code(c.numeric_code),
+            FG_BODY_NUMERIC_CODE if genieos => {
+                body = body.field_text("code", &c.numeric_code.to_string())
+            }
+            FG_BODY_NUMERIC_CODE => body = body.field_number("code", c.numeric_code),
             other => {
                 return Err(Failure::new(
                     FgStatus::InvalidArgument,
@@ -397,11 +404,11 @@ pub unsafe extern "C" fn fg_error_body_new(
         if let Some(message) = message {
             body = body.with_message(message)?;
         }
-        if let Some(type_name) = type_name {
-            body = body.with_type(type_name);
+        if let Some(type_name) = type_name.filter(|_| genieos) {
+            body = body.field_text("type", type_name);
         }
-        if let Some(description) = description {
-            body = body.with_description(description);
+        if let Some(description) = description.filter(|_| !genieos) {
+            body = body.field_text("description", description);
         }
         if let Some(cannot_fit) = cannot_fit {
             body = body.with_cannot_fit_message(cannot_fit)?;

@@ -182,7 +182,7 @@ pub unsafe extern "C" fn fg_plans_new_genieos(
 ) -> FgStatus {
     guard("fg_plans_new_genieos", || {
         // SAFETY: the contract is `build`'s.
-        unsafe { build(|_| Ok(Plans::genieos()?), config, out) }
+        unsafe { build(|_| Ok(crate::presets::genieos::plans()?), config, out) }
     })
 }
 

@@ -126,8 +126,8 @@ pub unsafe extern "C" fn fg_retry_config_preset(preset: u32, out: *mut FgRetryCo
         // SAFETY: readable for a usize, by the contract.
         let out = unsafe { VersionedOut::new(out, "out") }?;
         let policy = match preset {
-            FG_RETRY_PRESET_GENIEOS => RetryPolicy::genieos(),
-            FG_RETRY_PRESET_LICENSE_API => RetryPolicy::license_api(),
+            FG_RETRY_PRESET_GENIEOS => crate::presets::genieos::retry_policy(),
+            FG_RETRY_PRESET_LICENSE_API => crate::presets::license_api::retry_policy(),
             other => return Err(args::unknown_constant("preset", other)),
         };
         // SAFETY: writable for its struct_size, by the contract.

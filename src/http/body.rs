@@ -1,4 +1,4 @@
-//! The JSON body of a 429: GenieOS's and Clarifai's shapes, configurable.
+//! The JSON body of a 429: an envelope object whose fields a caller lays out.
 
 use super::json::push_string;
 use super::scope::Scope;
@@ -7,220 +7,191 @@ use super::template::{Field, Template};
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::Result;
 
-/// The JSON error body a rejected request gets, in one of two shapes.
+/// The JSON error body a rejected request gets: `{"<envelope>":{...}}` with
+/// the fields you add, in the order you first add them.
 ///
-/// GenieOS:
-/// `{"error":{"type":..,"code":..,"message":..,"retry_after_seconds":0.6,"request_id":".."}}`;
-/// Clarifai:
-/// `{"status":{"code":"CONN_THROTTLED","description":..,"details":..,"req_id":".."}}`
-/// (or `"code":11005`). Messages are templates: `{retry_after}` (seconds,
-/// in the body's [`RetryAfterFormat`]; a cost that can never fit gets its own
-/// message, see [`ErrorBody::with_cannot_fit_message`]),
-/// `{limit}`, `{remaining}`, `{scope}`; `{{` and `}}` for braces.
+/// A field holds fixed text or a fixed number, or is filled per response:
+/// the message explaining the denial, the wait in seconds (a JSON number,
+/// `null` when there is none) or the request id. Messages are templates:
+/// `{retry_after}` (seconds, in the body's [`RetryAfterFormat`]; a cost that
+/// can never fit gets its own message, see
+/// [`ErrorBody::with_cannot_fit_message`]), `{limit}` (see [`LimitFigure`]),
+/// `{remaining}`, `{scope}`; `{{` and `}}` for braces. Every name and text is
+/// JSON-escaped.
 ///
-/// `{limit}` is the limit the message talks about. In a GenieOS message and
-/// in the cannot-fit message it is the burst (what `X-RateLimit-Limit` and a
-/// too-large cost are measured against). In a Clarifai `details` it is the
-/// rate in requests per second, as Clarifai words it ("exceeded limit of 15
-/// requests per second"), whatever the bucket's burst: a fraction is cut to
-/// three significant digits (5 per 3 s is `1.66`), never rounded up. A
-/// decision with no refill rate (a sliding window's, or one read back from
-/// the C ABI's `fg_decision`, which has no rate field) prints its limit.
+/// The providers' shapes in [`presets`](crate::presets) are built this way.
 ///
 /// ```
 /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
 ///
 /// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
 /// limiter.check(60);
-/// let denied = limiter.check(1);
-/// let body = ErrorBody::genieos_key().render(&denied, Scope::Key, "req_01JABC");
+/// let body = ErrorBody::new("error")
+///     .field_text("code", "too_many_requests")
+///     .field_message("message", "{scope} limit of {limit} reached, retry after {retry_after}s")?
+///     .field_retry_after("retry_after")
+///     .field_request_id("id");
 /// assert_eq!(
-///     body,
-///     r#"{"error":{"type":"rate_limit_exceeded","code":"key_rate_limit","message":"API key exceeded its rate limit. Retry after 0.1s.","retry_after_seconds":0.1,"request_id":"req_01JABC"}}"#
+///     body.render(&limiter.check(1), Scope::Key, "req_1"),
+///     r#"{"error":{"code":"too_many_requests","message":"key limit of 60 reached, retry after 0.1s","retry_after":0.1,"id":"req_1"}}"#
 /// );
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ErrorBody {
-    shape: Shape,
+    envelope: String,
+    fields: Vec<(String, Value)>,
+    limit_figure: LimitFigure,
     retry_after: RetryAfterFormat,
-    /// The message (GenieOS) or details (Clarifai) for a cost above the
-    /// burst, which no wait can fix.
+    /// Replaces every message for a cost above the burst, which no wait can fix.
     cannot_fit: Template,
+}
+
+/// What a message's `{limit}` prints.
+///
+/// ```
+/// use floodgate::{ErrorBody, LimitFigure, Limiter, ManualClock, Quota, Scope};
+/// let limiter = Limiter::with_clock(Quota::per_second(15)?.with_burst(30)?, ManualClock::new());
+/// limiter.check(30);
+/// let denied = limiter.check(1);
+/// let body = ErrorBody::new("status").field_message("details", "limit {limit}")?;
+/// assert_eq!(body.render(&denied, Scope::Key, ""), r#"{"status":{"details":"limit 30"}}"#);
+/// let body = body.with_limit_figure(LimitFigure::RatePerSecond);
+/// assert_eq!(body.render(&denied, Scope::Key, ""), r#"{"status":{"details":"limit 15"}}"#);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum LimitFigure {
+    /// The decision's limit: a bucket's burst (what `X-RateLimit-Limit`
+    /// says), a window's count.
+    #[default]
+    Burst,
+    /// The refill rate in requests per second, whatever the burst: a
+    /// fraction is cut to three significant digits (5 per 3 s is `1.66`),
+    /// never rounded up. A decision with no refill rate (a sliding window's,
+    /// or one read back from the C ABI's `fg_decision`, which has no rate
+    /// field) prints its limit.
+    RatePerSecond,
+}
+
+/// What one field holds.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Value {
+    Text(String),
+    Number(u64),
+    Message(Template),
+    RetryAfter,
+    RequestId,
 }
 
 /// The default message for [`Outcome::CannotFit`].
 const CANNOT_FIT: &str =
     "Request cost exceeds the {scope} limit of {limit}; it can never be admitted.";
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-enum Shape {
-    GenieOs {
-        kind: String,
-        code: String,
-        message: Template,
-    },
-    Clarifai {
-        code: ClarifaiCode,
-        description: String,
-        details: Template,
-    },
-}
-
-#[derive(Clone, PartialEq, Eq, Debug)]
-enum ClarifaiCode {
-    Name(String),
-    Number(u64),
-}
-
 impl ErrorBody {
-    /// A GenieOS-shaped body with `type` `rate_limit_exceeded` and the given
-    /// `code` and `message` template.
+    /// A body with no fields yet inside the object named `envelope`.
+    ///
+    /// ```
+    /// use floodgate::{ErrorBody, Limiter, Quota, Scope};
+    /// let decision = Limiter::new(Quota::per_second(1)?).check(1);
+    /// assert_eq!(ErrorBody::new("error").render(&decision, Scope::Key, "r"), r#"{"error":{}}"#);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn new(envelope: &str) -> Self {
+        Self {
+            envelope: envelope.to_owned(),
+            fields: Vec::new(),
+            limit_figure: LimitFigure::default(),
+            retry_after: RetryAfterFormat::default(),
+            cannot_fit: Template::parse(CANNOT_FIT).expect("a valid built-in template"),
+        }
+    }
+
+    /// Sets field `name` to `value`: in its place if the body has that
+    /// field, else after the others.
+    fn field(mut self, name: &str, value: Value) -> Self {
+        match self.fields.iter_mut().find(|(known, _)| known == name) {
+            Some((_, existing)) => *existing = value,
+            None => self.fields.push((name.to_owned(), value)),
+        }
+        self
+    }
+
+    /// Sets field `name` to the string `value` (`"code":"CONN_THROTTLED"`);
+    /// a field already set keeps its place.
+    pub fn field_text(self, name: &str, value: &str) -> Self {
+        self.field(name, Value::Text(value.to_owned()))
+    }
+
+    /// Sets field `name` to the number `value` (`"code":11005`).
+    ///
+    /// ```
+    /// use floodgate::{ErrorBody, Limiter, Quota, Scope};
+    /// let decision = Limiter::new(Quota::per_second(1)?).check(1);
+    /// let body = ErrorBody::new("status").field_text("code", "X").field_number("code", 11005);
+    /// assert_eq!(body.render(&decision, Scope::Key, "r"), r#"{"status":{"code":11005}}"#);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn field_number(self, name: &str, value: u64) -> Self {
+        self.field(name, Value::Number(value))
+    }
+
+    /// Sets field `name` to the message explaining the decision, from
+    /// `template`.
     ///
     /// ```
     /// use floodgate::{Error, ErrorBody};
-    /// assert!(ErrorBody::genieos("ip_rate_limit", "Slow down ({scope}).").is_ok());
-    /// assert_eq!(ErrorBody::genieos("x", "{oops}").err(), Some(Error::InvalidTemplate));
+    /// assert!(ErrorBody::new("error").field_message("message", "Slow down ({scope}).").is_ok());
+    /// assert_eq!(ErrorBody::new("error").field_message("message", "{oops}").err(), Some(Error::InvalidTemplate));
     /// ```
-    pub fn genieos(code: &str, message: &str) -> Result<Self> {
-        Ok(Self {
-            shape: Shape::GenieOs {
-                kind: "rate_limit_exceeded".to_owned(),
-                code: code.to_owned(),
-                message: Template::parse(message)?,
-            },
-            retry_after: RetryAfterFormat::default(),
-            cannot_fit: Template::parse(CANNOT_FIT)?,
-        })
+    pub fn field_message(self, name: &str, template: &str) -> Result<Self> {
+        Ok(self.field(name, Value::Message(Template::parse(template)?)))
     }
 
-    /// GenieOS's per-key body: code `key_rate_limit`, "API key exceeded its
-    /// rate limit. Retry after {retry_after}s.".
-    pub fn genieos_key() -> Self {
-        Self::genieos(
-            "key_rate_limit",
-            "API key exceeded its rate limit. Retry after {retry_after}s.",
-        )
-        .expect("a valid built-in template")
+    /// Sets field `name` to the wait in seconds, a JSON number in the body's
+    /// [`RetryAfterFormat`], or `null` when the decision has none.
+    pub fn field_retry_after(self, name: &str) -> Self {
+        self.field(name, Value::RetryAfter)
     }
 
-    /// GenieOS's per-workspace body: code `workspace_rate_limit`,
-    /// "Workspace exceeded its rate limit. Retry after {retry_after}s.".
-    ///
-    /// ```
-    /// use floodgate::{ErrorBody, ManualClock, Scope, SlidingWindow};
-    /// use std::time::Duration;
-    /// let workspace = SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new())?;
-    /// workspace.check(600);
-    /// let body = ErrorBody::genieos_workspace().render(&workspace.check(1), Scope::Workspace, "req_1");
-    /// assert!(body.contains(r#""retry_after_seconds":60.1"#));
-    /// # Ok::<(), floodgate::Error>(())
-    /// ```
-    pub fn genieos_workspace() -> Self {
-        Self::genieos(
-            "workspace_rate_limit",
-            "Workspace exceeded its rate limit. Retry after {retry_after}s.",
-        )
-        .expect("a valid built-in template")
+    /// Sets field `name` to the id of the request answered.
+    pub fn field_request_id(self, name: &str) -> Self {
+        self.field(name, Value::RequestId)
     }
 
-    /// A Clarifai-shaped body: status code `CONN_THROTTLED`, description
-    /// "Making too many requests" and the given `details` template, whose
-    /// `{limit}` is the rate per second (not the burst).
-    ///
-    /// ```
-    /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
-    /// let quota = Quota::per_second(15)?.with_burst(30)?;
-    /// let limiter = Limiter::with_clock(quota, ManualClock::new());
-    /// limiter.check(30);
-    /// let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second")?
-    ///     .with_numeric_code(11005)
-    ///     .render(&limiter.check(1), Scope::Key, "abc");
-    /// assert_eq!(
-    ///     body,
-    ///     r#"{"status":{"code":11005,"description":"Making too many requests","details":"exceeded limit of 15 requests per second","req_id":"abc"}}"#
-    /// );
-    /// # Ok::<(), floodgate::Error>(())
-    /// ```
-    pub fn clarifai(details: &str) -> Result<Self> {
-        Ok(Self {
-            shape: Shape::Clarifai {
-                code: ClarifaiCode::Name("CONN_THROTTLED".to_owned()),
-                description: "Making too many requests".to_owned(),
-                details: Template::parse(details)?,
-            },
-            retry_after: RetryAfterFormat::default(),
-            cannot_fit: Template::parse(CANNOT_FIT)?,
-        })
-    }
-
-    /// Replaces the GenieOS `type` (ignored by a Clarifai body).
-    pub fn with_type(mut self, kind: &str) -> Self {
-        if let Shape::GenieOs { kind: k, .. } = &mut self.shape {
-            *k = kind.to_owned();
-        }
-        self
-    }
-
-    /// Replaces the code with a string (`"code":"CONN_THROTTLED"`).
-    ///
-    /// ```
-    /// let body = floodgate::ErrorBody::genieos_key().with_code("ip_rate_limit");
-    /// # let _ = body;
-    /// ```
-    pub fn with_code(mut self, code: &str) -> Self {
-        match &mut self.shape {
-            Shape::GenieOs { code: c, .. } => *c = code.to_owned(),
-            Shape::Clarifai { code: c, .. } => *c = ClarifaiCode::Name(code.to_owned()),
-        }
-        self
-    }
-
-    /// Makes a Clarifai body's code a number (`"code":11005`); a GenieOS
-    /// body's code becomes its decimal string.
-    pub fn with_numeric_code(mut self, code: u64) -> Self {
-        match &mut self.shape {
-            Shape::GenieOs { code: c, .. } => *c = code.to_string(),
-            Shape::Clarifai { code: c, .. } => *c = ClarifaiCode::Number(code),
-        }
-        self
-    }
-
-    /// Replaces the message template (GenieOS `message`, Clarifai `details`).
+    /// Replaces the template of every message field.
     ///
     /// ```
     /// use floodgate::{Error, ErrorBody};
-    /// let body = ErrorBody::genieos_key().with_message("Too fast, wait {retry_after}s")?;
+    /// let body = ErrorBody::new("error").field_message("message", "Too fast")?;
+    /// let body = body.with_message("Too fast, wait {retry_after}s")?;
     /// assert_eq!(body.with_message("{").err(), Some(Error::InvalidTemplate));
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn with_message(mut self, template: &str) -> Result<Self> {
         let parsed = Template::parse(template)?;
-        match &mut self.shape {
-            Shape::GenieOs { message, .. } => *message = parsed,
-            Shape::Clarifai { details, .. } => *details = parsed,
+        for (_, value) in &mut self.fields {
+            if let Value::Message(message) = value {
+                *message = parsed.clone();
+            }
         }
         Ok(self)
     }
 
-    /// Replaces a Clarifai body's description (ignored by a GenieOS body).
-    pub fn with_description(mut self, text: &str) -> Self {
-        if let Shape::Clarifai { description, .. } = &mut self.shape {
-            *description = text.to_owned();
-        }
-        self
-    }
-
     /// Replaces the message used when the cost can never fit (default:
     /// "Request cost exceeds the {scope} limit of {limit}; it can never be
-    /// admitted."); `retry_after_seconds` is then `null`.
+    /// admitted.", whose `{limit}` is always the burst); the wait is then
+    /// `null`.
     ///
     /// ```
     /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
     /// let limiter = Limiter::with_clock(Quota::per_second(15)?, ManualClock::new());
-    /// let body = ErrorBody::genieos_key().render(&limiter.check(16), Scope::Key, "req_1");
-    /// assert!(body.contains("exceeds the key limit of 15; it can never be admitted."));
-    /// assert!(body.contains(r#""retry_after_seconds":null"#));
+    /// let body = ErrorBody::new("error")
+    ///     .field_message("message", "Retry after {retry_after}s.")?
+    ///     .field_retry_after("retry_after_seconds");
+    /// let rendered = body.render(&limiter.check(16), Scope::Key, "req_1");
+    /// assert!(rendered.contains("exceeds the key limit of 15; it can never be admitted."));
+    /// assert!(rendered.contains(r#""retry_after_seconds":null"#));
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn with_cannot_fit_message(mut self, template: &str) -> Result<Self> {
@@ -231,6 +202,12 @@ impl ErrorBody {
     /// How waits are written in the body (default: one decimal, rounded up).
     pub fn with_retry_after_format(mut self, format: RetryAfterFormat) -> Self {
         self.retry_after = format;
+        self
+    }
+
+    /// What `{limit}` prints in a message (default: the burst).
+    pub fn with_limit_figure(mut self, figure: LimitFigure) -> Self {
+        self.limit_figure = figure;
         self
     }
 
@@ -253,13 +230,22 @@ impl ErrorBody {
             .retry_after()
             .map(|wait| self.retry_after.format(wait));
         let burst = decision.limit().to_string();
-        // The message that explains `decision`: `usual` with `{limit}` as
-        // `usual_limit`, or the cannot-fit message, measured by the burst.
-        let explain = |usual: &Template, usual_limit: String| {
-            let (template, limit) = if decision.outcome() == Outcome::CannotFit {
-                (&self.cannot_fit, burst.clone())
+        // A cost that can never fit is explained by its own message,
+        // measured against the burst it exceeds.
+        let (cannot_fit, limit) = if decision.outcome() == Outcome::CannotFit {
+            (true, burst)
+        } else {
+            let limit = match (self.limit_figure, refill_rate) {
+                (LimitFigure::RatePerSecond, Some((requests, ns))) => per_second(requests, ns),
+                _ => burst,
+            };
+            (false, limit)
+        };
+        let explain = |message: &Template| {
+            let template = if cannot_fit {
+                &self.cannot_fit
             } else {
-                (usual, usual_limit)
+                message
             };
             template.fill(|field| match field {
                 Field::RetryAfter => retry_after.clone().unwrap_or_default(),
@@ -269,42 +255,22 @@ impl ErrorBody {
             })
         };
         let mut out = String::with_capacity(192);
-        match &self.shape {
-            Shape::GenieOs {
-                kind,
-                code,
-                message,
-            } => {
-                out.push_str(r#"{"error":{"type":"#);
-                push_string(&mut out, kind);
-                out.push_str(r#","code":"#);
-                push_string(&mut out, code);
-                out.push_str(r#","message":"#);
-                push_string(&mut out, &explain(message, burst.clone()));
-                out.push_str(r#","retry_after_seconds":"#);
-                // A decimal of digits and at most one point: a JSON number.
-                out.push_str(retry_after.as_deref().unwrap_or("null"));
-                out.push_str(r#","request_id":"#);
-                push_string(&mut out, request_id);
+        out.push('{');
+        push_string(&mut out, &self.envelope);
+        out.push_str(":{");
+        for (at, (name, value)) in self.fields.iter().enumerate() {
+            if at > 0 {
+                out.push(',');
             }
-            Shape::Clarifai {
-                code,
-                description,
-                details,
-            } => {
-                out.push_str(r#"{"status":{"code":"#);
-                match code {
-                    ClarifaiCode::Name(name) => push_string(&mut out, name),
-                    ClarifaiCode::Number(number) => out.push_str(&number.to_string()),
-                }
-                out.push_str(r#","description":"#);
-                push_string(&mut out, description);
-                out.push_str(r#","details":"#);
-                let rate = refill_rate
-                    .map_or_else(|| burst.clone(), |(requests, ns)| per_second(requests, ns));
-                push_string(&mut out, &explain(details, rate));
-                out.push_str(r#","req_id":"#);
-                push_string(&mut out, request_id);
+            push_string(&mut out, name);
+            out.push(':');
+            match value {
+                Value::Text(text) => push_string(&mut out, text),
+                Value::Number(number) => out.push_str(&number.to_string()),
+                Value::Message(message) => push_string(&mut out, &explain(message)),
+                // A decimal of digits and at most one point: a JSON number.
+                Value::RetryAfter => out.push_str(retry_after.as_deref().unwrap_or("null")),
+                Value::RequestId => push_string(&mut out, request_id),
             }
         }
         out.push_str("}}");

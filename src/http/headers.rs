@@ -125,7 +125,7 @@ fn quoted(name: &str) -> String {
 /// Which header fields to render from a decision, and how.
 ///
 /// By default: `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
-/// `X-RateLimit-Reset` (ISO-8601 UTC, the GenieOS form), `X-RateLimit-Scope`,
+/// `X-RateLimit-Reset` (ISO-8601 UTC), `X-RateLimit-Scope`,
 /// and `Retry-After` when denied, with one decimal rounded up. Add a
 /// [`RateLimitPolicy`] to also render the IETF draft `RateLimit-Policy` and
 /// `RateLimit` fields.
@@ -160,7 +160,8 @@ impl Default for Headers {
 }
 
 impl Headers {
-    /// The GenieOS set: `X-RateLimit-*` and `Retry-After` with one decimal.
+    /// `X-RateLimit-*` and `Retry-After` with one decimal (the set
+    /// [`presets::genieos::headers`](crate::presets::genieos::headers) names).
     pub fn new() -> Self {
         Self {
             legacy: true,

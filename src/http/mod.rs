@@ -12,7 +12,7 @@ mod scope;
 mod seconds;
 mod template;
 
-pub use body::ErrorBody;
+pub use body::{ErrorBody, LimitFigure};
 pub(crate) use civil::Civil;
 pub use headers::{Headers, RateLimitPolicy, RenderedHeaders};
 pub use retry::{parse_retry_after, Jitter, Retry, RetryPolicy};

@@ -17,8 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// ```
 /// use floodgate::{Jitter, RetryPolicy};
 /// use std::time::Duration;
-/// let policy = RetryPolicy::genieos().with_jitter(Jitter::None);
+/// let policy = RetryPolicy::new(Duration::from_millis(250), 2, 5, Duration::from_secs(4), Jitter::Equal)?;
+/// let policy = policy.with_jitter(Jitter::None);
 /// assert_eq!(policy.delay(2, None), Some(Duration::from_secs(1)));
+/// # Ok::<(), floodgate::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Jitter {
@@ -33,10 +35,11 @@ pub enum Jitter {
 /// When and how often to retry.
 ///
 /// ```
-/// use floodgate::RetryPolicy;
+/// use floodgate::{Jitter, RetryPolicy};
 /// use std::time::Duration;
 ///
-/// let policy = RetryPolicy::genieos().with_seed(7);
+/// let (ms, s) = (Duration::from_millis, Duration::from_secs);
+/// let policy = RetryPolicy::new(ms(250), 2, 5, s(4), Jitter::Equal)?.with_seed(7);
 /// let mut retry = policy.start();
 /// // The server said when: wait exactly that.
 /// assert_eq!(retry.next_delay(Some(Duration::from_millis(600))), Some(Duration::from_millis(600)));
@@ -58,7 +61,8 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// Retries after `initial`, `initial * factor`, `initial * factor^2`, ...
     /// each capped at `max_delay`, at most `max_retries` times, jittered.
-    /// Seeded at random; see [`with_seed`](Self::with_seed).
+    /// Seeded at random; see [`with_seed`](Self::with_seed). The providers'
+    /// policies are in [`presets`](crate::presets).
     ///
     /// ```
     /// use floodgate::{Error, Jitter, RetryPolicy};
@@ -88,48 +92,6 @@ impl RetryPolicy {
         })
     }
 
-    /// The GenieOS SDKs' policy: 250 ms, 500 ms, 1 s, 2 s, 4 s, five retries,
-    /// equal jitter.
-    ///
-    /// ```
-    /// use floodgate::{Jitter, RetryPolicy};
-    /// use std::time::Duration;
-    /// let policy = RetryPolicy::genieos().with_jitter(Jitter::None);
-    /// let delays: Vec<_> = (0..6).map(|n| policy.delay(n, None)).collect();
-    /// let ms = |n| Some(Duration::from_millis(n));
-    /// assert_eq!(delays, [ms(250), ms(500), ms(1_000), ms(2_000), ms(4_000), None]);
-    /// ```
-    pub fn genieos() -> Self {
-        Self::new(
-            Duration::from_millis(250),
-            2,
-            5,
-            Duration::from_secs(4),
-            Jitter::Equal,
-        )
-        .expect("a valid built-in policy")
-    }
-
-    /// The license API's advice: 1 s, 2 s, 4 s, 8 s, four retries, equal jitter.
-    ///
-    /// ```
-    /// use floodgate::{Jitter, RetryPolicy};
-    /// use std::time::Duration;
-    /// let policy = RetryPolicy::license_api().with_jitter(Jitter::None);
-    /// assert_eq!(policy.delay(3, None), Some(Duration::from_secs(8)));
-    /// assert_eq!(policy.delay(4, None), None);
-    /// ```
-    pub fn license_api() -> Self {
-        Self::new(
-            Duration::from_secs(1),
-            2,
-            4,
-            Duration::from_secs(8),
-            Jitter::Equal,
-        )
-        .expect("a valid built-in policy")
-    }
-
     /// The same policy with `max_retries` retries.
     pub fn with_max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = max_retries;
@@ -145,9 +107,8 @@ impl RetryPolicy {
     /// The same policy drawing jitter from `seed`: equal seeds, equal delays.
     ///
     /// ```
-    /// use floodgate::RetryPolicy;
-    /// let a = RetryPolicy::genieos().with_seed(42);
-    /// let b = RetryPolicy::genieos().with_seed(42);
+    /// let a = floodgate::presets::genieos::retry_policy().with_seed(42);
+    /// let b = floodgate::presets::genieos::retry_policy().with_seed(42);
     /// assert!((0..5).all(|n| a.delay(n, None) == b.delay(n, None)));
     /// ```
     pub fn with_seed(mut self, seed: u64) -> Self {
@@ -165,10 +126,12 @@ impl RetryPolicy {
     /// ```
     /// use floodgate::{Jitter, RetryPolicy};
     /// use std::time::Duration;
-    /// let policy = RetryPolicy::license_api();
+    /// let s = Duration::from_secs;
+    /// let policy = RetryPolicy::new(s(1), 2, 4, s(8), Jitter::Equal)?;
     /// assert_eq!(policy.initial(), Duration::from_secs(1));
     /// assert_eq!((policy.factor(), policy.max_delay()), (2, Duration::from_secs(8)));
     /// assert_eq!(policy.jitter(), Jitter::Equal);
+    /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn initial(&self) -> Duration {
         self.initial
@@ -193,10 +156,10 @@ impl RetryPolicy {
     /// or `None` once retries are used up.
     ///
     /// ```
-    /// use floodgate::RetryPolicy;
+    /// use floodgate::presets::genieos;
     /// use std::time::Duration;
-    /// assert_eq!(RetryPolicy::genieos().backoff(4), Some(Duration::from_secs(4)));
-    /// assert_eq!(RetryPolicy::genieos().with_max_retries(9).backoff(8), Some(Duration::from_secs(4)));
+    /// assert_eq!(genieos::retry_policy().backoff(4), Some(Duration::from_secs(4)));
+    /// assert_eq!(genieos::retry_policy().with_max_retries(9).backoff(8), Some(Duration::from_secs(4)));
     /// ```
     pub fn backoff(&self, retry: u32) -> Option<Duration> {
         if retry >= self.max_retries {
@@ -218,9 +181,8 @@ impl RetryPolicy {
     /// `None` once retries are used up.
     ///
     /// ```
-    /// use floodgate::RetryPolicy;
     /// use std::time::Duration;
-    /// let policy = RetryPolicy::genieos();
+    /// let policy = floodgate::presets::genieos::retry_policy();
     /// assert_eq!(policy.delay(0, Some(Duration::from_secs(30))), Some(Duration::from_secs(30)));
     /// assert_eq!(policy.delay(5, Some(Duration::from_secs(1))), None);
     /// ```
@@ -252,10 +214,10 @@ impl RetryPolicy {
 /// after each rejection, passing the server's `Retry-After` if it sent one.
 ///
 /// ```
-/// use floodgate::{parse_retry_after, RetryPolicy};
+/// use floodgate::{parse_retry_after, presets::genieos};
 /// use std::time::{Duration, SystemTime};
 ///
-/// let mut retry = RetryPolicy::genieos().with_seed(1).start();
+/// let mut retry = genieos::retry_policy().with_seed(1).start();
 /// let header = parse_retry_after("0.6", SystemTime::now())?;
 /// assert_eq!(retry.next_delay(Some(header)), Some(Duration::from_millis(600)));
 /// assert_eq!(retry.retries(), 1);

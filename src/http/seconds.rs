@@ -20,7 +20,7 @@
 pub enum RetryAfterFormat {
     /// Seconds with up to `decimals` digits after the point (1 to 9; 0 acts
     /// as [`WholeSeconds`](Self::WholeSeconds), above 9 as 9), trailing
-    /// zeros dropped: `0.6`, `2`, `1.25`. GenieOS uses one decimal.
+    /// zeros dropped: `0.6`, `2`, `1.25`.
     Fractional {
         /// Digits after the decimal point.
         decimals: u8,
@@ -30,7 +30,8 @@ pub enum RetryAfterFormat {
 }
 
 impl Default for RetryAfterFormat {
-    /// One decimal, as the GenieOS page shows (`Retry-After: 0.6`).
+    /// One decimal (`Retry-After: 0.6`): precise enough to pace a client,
+    /// short enough to read.
     fn default() -> Self {
         Self::Fractional { decimals: 1 }
     }

@@ -2,8 +2,9 @@
 //!
 //! A tier is at most two layers, checked together by a [`Policy`](crate::Policy) (a denial
 //! charges neither): a token bucket per key and a sliding window per
-//! workspace. Either may be absent, and a tier with neither (GenieOS's
-//! Sandbox) admits everything without touching any state.
+//! workspace. Either may be absent, and a tier with neither (the Sandbox of
+//! [`presets::genieos::plans`](crate::presets::genieos::plans)) admits
+//! everything without touching any state.
 //!
 //! **Where the plan comes from.** The application authenticates each request
 //! and knows its workspace's plan, so it names the tier on every check.
@@ -50,9 +51,9 @@ pub struct TierId(usize);
 /// `K` is the key type (API keys: `str`), `W` the workspace id type.
 ///
 /// ```
-/// use floodgate::{ManualClock, Outcome, Plans, Scope};
+/// use floodgate::{presets::genieos, ManualClock, Outcome, Plans, Scope};
 ///
-/// let plans: Plans<str, u64, _> = Plans::genieos()?.clock(ManualClock::new()).build()?;
+/// let plans: Plans<str, u64, _> = genieos::plans()?.clock(ManualClock::new()).build()?;
 /// let hobby = plans.tier("hobby").unwrap();
 /// for _ in 0..60 {
 ///     assert!(plans.check(hobby, "gos_live_a", &1, 1)?.is_admitted());
@@ -95,7 +96,8 @@ struct TierWindows<W: LayerKeyKind + ?Sized, C: Clock + Clone> {
 /// The key and workspace types a builder is for, owning neither.
 type KeyKinds<K, W> = PhantomData<(fn(&K), fn(&W))>;
 
-/// Configures [`Plans`]; start with [`Plans::builder`] or [`Plans::genieos`].
+/// Configures [`Plans`]; start with [`Plans::builder`] (or a
+/// provider's table from [`presets`](crate::presets)).
 pub struct PlansBuilder<K: ?Sized, W: ?Sized, C> {
     tiers: Vec<(String, TierLimits)>,
     window: Duration,
@@ -116,28 +118,6 @@ impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized> Plans<K, W, MonotonicCl
             clock: MonotonicClock::new(),
             _keys: PhantomData,
         }
-    }
-
-    /// The GenieOS plan table (../shared/seeds/001): per key 60, 30, 60 and
-    /// 120 requests per second for Sandbox, Hobby, Pro and Scale, each with a
-    /// burst of twice its rate (the page gives 60 for Hobby's 30/s); per
-    /// workspace unlimited, 600, 1,800 and 6,000 per minute; Sandbox keys
-    /// are not limited at all. Enterprise is bespoke: add it with
-    /// [`PlansBuilder::tier`].
-    pub fn genieos() -> Result<PlansBuilder<K, W, MonotonicClock>> {
-        let per_key =
-            |rate: u64| Some(Quota::per_second(rate).and_then(|q| q.with_burst(2 * rate)));
-        let tier = |key: Option<Result<Quota>>, workspace| -> Result<TierLimits> {
-            Ok(TierLimits {
-                per_key: key.transpose()?,
-                per_workspace: workspace,
-            })
-        };
-        Ok(Self::builder(Duration::from_secs(60))
-            .tier("sandbox", tier(None, None)?)
-            .tier("hobby", tier(per_key(30), Some(600))?)
-            .tier("pro", tier(per_key(60), Some(1_800))?)
-            .tier("scale", tier(per_key(120), Some(6_000))?))
     }
 }
 
@@ -333,7 +313,7 @@ where
     ///
     /// ```
     /// # use floodgate::{ManualClock, Plans, Quota, TierLimits};
-    /// let plans: Plans<str, u64, _> = Plans::genieos()?.clock(ManualClock::new()).build()?;
+    /// let plans: Plans<str, u64, _> = floodgate::presets::genieos::plans()?.clock(ManualClock::new()).build()?;
     /// let pro = plans.tier("pro").unwrap();
     /// plans.check(pro, "k", &1, 100)?;
     /// plans.reconfigure_tier(pro, TierLimits {
@@ -352,7 +332,7 @@ where
     ///
     /// ```
     /// # use floodgate::{ManualClock, Plans, Quota, TierLimits};
-    /// let plans: Plans<str, u64, _> = Plans::genieos()?.clock(ManualClock::new()).build()?;
+    /// let plans: Plans<str, u64, _> = floodgate::presets::genieos::plans()?.clock(ManualClock::new()).build()?;
     /// let hobby = plans.tier("hobby").unwrap();
     /// plans.check_at(hobby, "k", &1, 60, 0)?;
     /// plans.reconfigure_tier_at(hobby, TierLimits {

@@ -1800,6 +1800,26 @@ static void test_error_bodies(void) {
                          "\"retry_after_seconds\":0.034,\"request_id\":\"r1\"}}") == 0);
     fg_error_body_free(body);
 
+    /* A GenieOS code is a string even when numeric; a Clarifai body has no type. */
+    c.flags = FG_BODY_NUMERIC_CODE;
+    c.numeric_code = 429;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_OK);
+    CHECK_STATUS(fg_error_body_render(body, &d, "ip", 2, "r1", 2, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strstr(buffer, "\"code\":\"429\"") != NULL);
+    fg_error_body_free(body);
+    c.shape = FG_BODY_CLARIFAI;
+    c.description = "Slow down";
+    c.description_len = strlen(c.description);
+    c.message = "{limit}";
+    c.message_len = 7;
+    CHECK_STATUS(fg_error_body_new(&c, &body), FG_STATUS_OK);
+    CHECK_STATUS(fg_error_body_render(body, &d, "ip", 2, "r1", 2, buffer, sizeof buffer, &len), FG_STATUS_OK);
+    CHECK(strcmp(buffer, "{\"status\":{\"code\":429,\"description\":\"Slow down\","
+                         "\"details\":\"60\",\"req_id\":\"r1\"}}") == 0);
+    fg_error_body_free(body);
+    c.shape = FG_BODY_GENIEOS;
+    c.flags = 0;
+
     /* Build errors. */
     c.message = "{oops}";
     c.message_len = 6;

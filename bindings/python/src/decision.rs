@@ -2,7 +2,8 @@
 
 use crate::args;
 use crate::clock::{nanos_of, seconds_of};
-use floodgate::{Decision, Outcome, WARNING_ZONE_PERCENT};
+use floodgate::presets::genieos::WARNING_ZONE_PERCENT;
+use floodgate::{Decision, Outcome};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::hash::{DefaultHasher, Hash, Hasher};

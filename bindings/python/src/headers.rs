@@ -5,6 +5,7 @@ use crate::args;
 use crate::decision::PyDecision;
 use crate::errors::{engine_error, FloodgateError};
 use crate::quota::PyQuota;
+use floodgate::presets::{clarifai, genieos};
 use floodgate::{ErrorBody, Headers, RateLimitPolicy, RetryAfterFormat, Scope};
 use pyo3::prelude::*;
 use std::collections::HashSet;
@@ -153,64 +154,99 @@ impl PyHeaders {
 /// The JSON body of a 429 response (GenieOS or Clarifai shape).
 #[pyclass(frozen, name = "ErrorBody", module = "floodgate")]
 #[derive(Clone)]
-pub(crate) struct PyErrorBody(ErrorBody);
+pub(crate) struct PyErrorBody {
+    body: ErrorBody,
+    /// GenieOS bodies write every code as a string and have a `type`;
+    /// Clarifai's have a `description` and may take a numeric code.
+    genieos: bool,
+}
+
+impl PyErrorBody {
+    fn from_genieos(body: ErrorBody) -> Self {
+        Self {
+            body,
+            genieos: true,
+        }
+    }
+
+    /// The same shape around `body`.
+    fn with(&self, body: ErrorBody) -> Self {
+        Self {
+            body,
+            genieos: self.genieos,
+        }
+    }
+}
 
 #[pymethods]
 impl PyErrorBody {
     /// GenieOS shape, type `rate_limit_exceeded`, with `code` and a `message`
     /// template ({retry_after}, {limit}, {remaining}, {scope}).
     #[staticmethod]
-    fn genieos(code: &str, message: &str) -> PyResult<Self> {
-        ErrorBody::genieos(code, message)
-            .map(Self)
+    #[pyo3(name = "genieos")]
+    fn genieos_body(code: &str, message: &str) -> PyResult<Self> {
+        genieos::error_body(code, message)
+            .map(Self::from_genieos)
             .map_err(engine_error)
     }
 
     /// GenieOS's per-key body (code `key_rate_limit`).
     #[staticmethod]
     fn genieos_key() -> Self {
-        Self(ErrorBody::genieos_key())
+        Self::from_genieos(genieos::key_body())
     }
 
     /// GenieOS's per-workspace body (code `workspace_rate_limit`).
     #[staticmethod]
     fn genieos_workspace() -> Self {
-        Self(ErrorBody::genieos_workspace())
+        Self::from_genieos(genieos::workspace_body())
     }
 
     /// Clarifai shape (`CONN_THROTTLED`) with a `details` template.
     #[staticmethod]
     fn clarifai(details: &str) -> PyResult<Self> {
-        ErrorBody::clarifai(details).map(Self).map_err(engine_error)
+        let body = clarifai::error_body(details).map_err(engine_error)?;
+        Ok(Self {
+            body,
+            genieos: false,
+        })
     }
 
     /// The same body with another error type.
     fn with_type(&self, kind: &str) -> Self {
-        Self(self.0.clone().with_type(kind))
+        if !self.genieos {
+            return self.clone();
+        }
+        self.with(self.body.clone().field_text("type", kind))
     }
 
     /// The same body with another code.
     fn with_code(&self, code: &str) -> Self {
-        Self(self.0.clone().with_code(code))
+        self.with(self.body.clone().field_text("code", code))
     }
 
     /// The same body with a numeric code (Clarifai's 11005).
     fn with_numeric_code(&self, #[pyo3(from_py_with = numeric_code)] code: u64) -> Self {
-        Self(self.0.clone().with_numeric_code(code))
+        let body = self.body.clone();
+        self.with(if self.genieos {
+            body.field_text("code", &code.to_string())
+        } else {
+            body.field_number("code", code)
+        })
     }
 
     /// The same body with another message template.
     fn with_message(&self, template: &str) -> PyResult<Self> {
-        self.0
-            .clone()
-            .with_message(template)
-            .map(Self)
-            .map_err(engine_error)
+        let body = self.body.clone().with_message(template);
+        Ok(self.with(body.map_err(engine_error)?))
     }
 
     /// The same body with another description (Clarifai shape).
     fn with_description(&self, text: &str) -> Self {
-        Self(self.0.clone().with_description(text))
+        if self.genieos {
+            return self.clone();
+        }
+        self.with(self.body.clone().field_text("description", text))
     }
 
     /// The same body writing waits with `decimals` digits (None: whole seconds).
@@ -218,13 +254,13 @@ impl PyErrorBody {
         &self,
         #[pyo3(from_py_with = retry_after_format)] decimals: RetryAfterFormat,
     ) -> Self {
-        Self(self.0.clone().with_retry_after_format(decimals))
+        self.with(self.body.clone().with_retry_after_format(decimals))
     }
 
     /// The JSON body for `decision` from layer `scope`, answering `request_id`.
     #[pyo3(signature = (decision, scope = "key", request_id = ""))]
     fn render(&self, decision: &Bound<'_, PyDecision>, scope: &str, request_id: &str) -> String {
-        self.0
+        self.body
             .render(&decision.get().0, self::scope(scope), request_id)
     }
 }

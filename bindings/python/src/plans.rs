@@ -179,7 +179,7 @@ impl PyPlans {
         #[pyo3(from_py_with = workspace_capacity)] workspace_capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
-        let builder = Plans::genieos().map_err(engine_error)?;
+        let builder = floodgate::presets::genieos::plans().map_err(engine_error)?;
         Self::from_builder(builder, key_capacity, workspace_capacity, clock)
     }
 

@@ -90,13 +90,13 @@ impl PyRetryPolicy {
     /// The GenieOS SDKs' policy: 250 ms, 500 ms, 1 s, 2 s, 4 s; equal jitter.
     #[staticmethod]
     fn genieos() -> Self {
-        Self(RetryPolicy::genieos())
+        Self(floodgate::presets::genieos::retry_policy())
     }
 
     /// The license API's advice: 1 s, 2 s, 4 s, 8 s; equal jitter.
     #[staticmethod]
     fn license_api() -> Self {
-        Self(RetryPolicy::license_api())
+        Self(floodgate::presets::license_api::retry_policy())
     }
 
     /// The same policy with `max_retries` retries.
