@@ -30,7 +30,7 @@ use crate::core::error::Result;
 /// ```
 /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
 ///
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
 /// limiter.check(60);
 /// let denied = limiter.check(1);
 /// let body = ErrorBody::genieos_key().render(&denied, Scope::Key, "req_01JABC");
@@ -110,7 +110,7 @@ impl ErrorBody {
     /// ```
     /// use floodgate::{ErrorBody, ManualClock, Scope, SlidingWindow};
     /// use std::time::Duration;
-    /// let workspace = SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new())?;
+    /// let workspace = SlidingWindow::builder(600, Duration::from_secs(60)).clock(ManualClock::new()).build()?;
     /// workspace.check(600);
     /// let body = ErrorBody::genieos_workspace().render(&workspace.check(1), Scope::Workspace, "req_1");
     /// assert!(body.contains(r#""retry_after_seconds":60.1"#));
@@ -131,7 +131,7 @@ impl ErrorBody {
     /// ```
     /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
     /// let quota = Quota::per_second(15)?.with_burst(30)?;
-    /// let limiter = Limiter::with_clock(quota, ManualClock::new());
+    /// let limiter = Limiter::builder(quota).clock(ManualClock::new()).build();
     /// limiter.check(30);
     /// let body = ErrorBody::clarifai("exceeded limit of {limit} requests per second")?
     ///     .with_numeric_code(11005)
@@ -217,7 +217,7 @@ impl ErrorBody {
     ///
     /// ```
     /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
-    /// let limiter = Limiter::with_clock(Quota::per_second(15)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(15)?).clock(ManualClock::new()).build();
     /// let body = ErrorBody::genieos_key().render(&limiter.check(16), Scope::Key, "req_1");
     /// assert!(body.contains("exceeds the key limit of 15; it can never be admitted."));
     /// assert!(body.contains(r#""retry_after_seconds":null"#));
