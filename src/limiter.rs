@@ -243,7 +243,9 @@ impl<C: Clock> Limiter<C> {
     ///
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Quota};
-    /// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
+    /// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+    ///     .clock(ManualClock::new())
+    ///     .build();
     /// limiter.check(40);
     /// limiter.reconfigure(Quota::per_second(50)?.with_burst(100)?);
     /// assert_eq!(limiter.peek().remaining(), 60); // 40 used of 100

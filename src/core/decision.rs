@@ -29,7 +29,9 @@ pub enum Outcome {
 /// ```
 /// use floodgate::{Limiter, ManualClock, Outcome, Quota};
 ///
-/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(ManualClock::new())
+///     .build();
 /// let decision = limiter.check(1);
 /// assert_eq!(decision.outcome(), Outcome::Admitted);
 /// assert_eq!((decision.limit(), decision.remaining()), (60, 59));

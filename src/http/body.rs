@@ -30,7 +30,9 @@ use crate::core::error::Result;
 /// ```
 /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
 ///
-/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(ManualClock::new())
+///     .build();
 /// limiter.check(60);
 /// let denied = limiter.check(1);
 /// let body = ErrorBody::genieos_key().render(&denied, Scope::Key, "req_01JABC");
@@ -110,7 +112,9 @@ impl ErrorBody {
     /// ```
     /// use floodgate::{ErrorBody, ManualClock, Scope, SlidingWindow};
     /// use std::time::Duration;
-    /// let workspace = SlidingWindow::builder(600, Duration::from_secs(60)).clock(ManualClock::new()).build()?;
+    /// let workspace = SlidingWindow::builder(600, Duration::from_secs(60))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// workspace.check(600);
     /// let body = ErrorBody::genieos_workspace().render(&workspace.check(1), Scope::Workspace, "req_1");
     /// assert!(body.contains(r#""retry_after_seconds":60.1"#));

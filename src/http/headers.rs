@@ -134,7 +134,9 @@ fn quoted(name: &str) -> String {
 /// use floodgate::{Headers, Limiter, ManualClock, Quota, Scope};
 /// use std::time::Duration;
 ///
-/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(ManualClock::new())
+///     .build();
 /// for _ in 0..60 { limiter.check(1); }
 /// let denied = limiter.check(1);
 /// let now_unix_ns = 1_776_688_439_500_000_000; // 2026-04-20T12:33:59.5Z
@@ -174,7 +176,9 @@ impl Headers {
     /// ```
     /// use floodgate::{Headers, ManualClock, RateLimitPolicy, Scope, SlidingWindow};
     /// use std::time::Duration;
-    /// let window = SlidingWindow::builder(100, Duration::from_secs(60)).clock(ManualClock::new()).build()?;
+    /// let window = SlidingWindow::builder(100, Duration::from_secs(60))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(58);
     /// let decision = window.check_at(0, 43_000_000_000);
     /// let headers = Headers::new()

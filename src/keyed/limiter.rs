@@ -41,7 +41,10 @@ use std::marker::PhantomData;
 ///
 /// let clock = ManualClock::new();
 /// let per_ip: KeyedLimiter<IpAddr, ManualClock> =
-///     KeyedLimiter::<IpAddr>::builder(Quota::per_second(2)?).capacity(10_000).clock(clock.clone()).build()?;
+///     KeyedLimiter::<IpAddr>::builder(Quota::per_second(2)?)
+///         .capacity(10_000)
+///         .clock(clock.clone())
+///         .build()?;
 /// let ip: IpAddr = "203.0.113.7".parse().unwrap();
 /// assert!(per_ip.check(&ip, 1).is_admitted());
 /// assert!(per_ip.check(&ip, 1).is_admitted());

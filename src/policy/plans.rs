@@ -49,8 +49,9 @@ pub struct TierId(usize);
 ///
 /// `K` is the key type (API keys: `str`), `W` the workspace id type.
 ///
-/// Built only by [`Plans::builder`] (or the [`genieos`](Plans::genieos) preset's builder): no kind in this crate has `new` or
-/// another constructor.
+/// Built only by [`Plans::builder`] (or the [`genieos`](Plans::genieos)
+/// preset's builder): no kind in this crate has `new` or another
+/// constructor.
 ///
 /// ```
 /// use floodgate::{ManualClock, Outcome, Plans, Scope};

@@ -152,7 +152,10 @@ impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
     /// ```
     /// # use floodgate::{ManualClock, Suspensions};
     /// # use std::time::Duration;
-    /// let suspensions: Suspensions<str, _> = Suspensions::<str>::builder().capacity(16).clock(ManualClock::new()).build()?;
+    /// let suspensions: Suspensions<str, _> = Suspensions::<str>::builder()
+    ///     .capacity(16)
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// suspensions.suspend_for_at("cust_42", Duration::from_secs(60), 5_000_000_000)?;
     /// assert!(suspensions.check_at("cust_42", 64_999_999_999)?.is_some());
     /// assert!(suspensions.check_at("cust_42", 65_000_000_000)?.is_none());

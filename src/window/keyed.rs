@@ -187,7 +187,10 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # use floodgate::{KeyedWindows, ManualClock};
     /// # use std::time::Duration;
     /// let windows: KeyedWindows<str, _> =
-    ///     KeyedWindows::<str>::builder(10, Duration::from_secs(1)).capacity(100).clock(ManualClock::new()).build()?;
+    ///     KeyedWindows::<str>::builder(10, Duration::from_secs(1))
+    ///         .capacity(100)
+    ///         .clock(ManualClock::new())
+    ///         .build()?;
     /// windows.check("ws_1", 4)?;
     /// assert_eq!(windows.refund("ws_1", 3)?.remaining(), 9);
     /// # Ok::<(), floodgate::Error>(())
@@ -213,7 +216,10 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # use floodgate::{KeyedWindows, ManualClock};
     /// # use std::time::Duration;
     /// let windows: KeyedWindows<str, _> =
-    ///     KeyedWindows::<str>::builder(10, Duration::from_secs(60)).capacity(100).clock(ManualClock::new()).build()?;
+    ///     KeyedWindows::<str>::builder(10, Duration::from_secs(60))
+    ///         .capacity(100)
+    ///         .clock(ManualClock::new())
+    ///         .build()?;
     /// windows.check("ws_1", 10)?;
     /// assert!(!windows.check("ws_1", 1)?.is_admitted());
     /// windows.reset("ws_1")?;
@@ -241,7 +247,10 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # use floodgate::{KeyedWindows, ManualClock};
     /// # use std::time::Duration;
     /// let windows: KeyedWindows<u64, _> =
-    ///     KeyedWindows::<u64>::builder(600, Duration::from_secs(60)).capacity(100).clock(ManualClock::new()).build()?;
+    ///     KeyedWindows::<u64>::builder(600, Duration::from_secs(60))
+    ///         .capacity(100)
+    ///         .clock(ManualClock::new())
+    ///         .build()?;
     /// windows.check(&1, 500);
     /// windows.set_limit(&1, 1_800)?;
     /// assert_eq!(windows.peek(&1).remaining(), 1_300);
@@ -318,7 +327,8 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         self.window
     }
 
-    /// Keys holding a window.
+    /// Keys holding a window. O(1): a count raised by the insertion that
+    /// wins a key's slot (keys are never removed).
     pub fn len(&self) -> usize {
         self.cells.len()
     }

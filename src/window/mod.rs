@@ -261,7 +261,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{ManualClock, Outcome, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::builder(10, Duration::from_secs(1)).clock(ManualClock::new()).build()?;
+    /// let window = SlidingWindow::builder(10, Duration::from_secs(1))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// assert_eq!(window.check(11).outcome(), Outcome::CannotFit);
     /// let decision = window.check(4);
     /// assert_eq!((decision.remaining(), decision.reset_after()), (6, Duration::from_secs(2)));
@@ -296,7 +298,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{ManualClock, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::builder(5, Duration::from_secs(1)).clock(ManualClock::new()).build()?;
+    /// let window = SlidingWindow::builder(5, Duration::from_secs(1))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(2);
     /// assert_eq!(window.peek().remaining(), 3);
     /// # Ok::<(), floodgate::Error>(())
@@ -317,7 +321,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{ManualClock, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::builder(5, Duration::from_secs(1)).clock(ManualClock::new()).build()?;
+    /// let window = SlidingWindow::builder(5, Duration::from_secs(1))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(3);
     /// assert_eq!(window.refund(1).remaining(), 3);
     /// assert_eq!(window.refund(100).remaining(), 5);
@@ -343,7 +349,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{Error, ManualClock, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::builder(600, Duration::from_secs(60)).clock(ManualClock::new()).build()?;
+    /// let window = SlidingWindow::builder(600, Duration::from_secs(60))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(500);
     /// window.reconfigure(1_800)?; // Hobby -> Pro
     /// assert_eq!(window.peek().remaining(), 1_300);
