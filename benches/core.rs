@@ -83,7 +83,11 @@ fn single_thread(c: &mut Criterion) {
         b.iter_custom(|iters| {
             batched(
                 iters,
-                || Limiter::with_clock(roomy_quota(), ManualClock::new()),
+                || {
+                    Limiter::builder(roomy_quota())
+                        .clock(ManualClock::new())
+                        .build()
+                },
                 |l| {
                     black_box(l.check_at(black_box(1), black_box(NOW)).is_admitted());
                 },
@@ -111,7 +115,7 @@ fn single_thread(c: &mut Criterion) {
         b.iter_custom(|iters| {
             batched(
                 iters,
-                || Limiter::new(roomy_quota()),
+                || Limiter::builder(roomy_quota()).build(),
                 |l| {
                     black_box(l.check(black_box(1)).is_admitted());
                 },
@@ -130,13 +134,17 @@ fn single_thread(c: &mut Criterion) {
         })
     });
 
-    let peeked = Limiter::with_clock(roomy_quota(), ManualClock::new());
+    let peeked = Limiter::builder(roomy_quota())
+        .clock(ManualClock::new())
+        .build();
     peeked.check_at(7, NOW);
     group.bench_function("floodgate/peek supplied time", |b| {
         b.iter(|| black_box(peeked.peek_at(black_box(NOW)).remaining()))
     });
 
-    let exhausted = Limiter::with_clock(Quota::per_second(1).unwrap(), ManualClock::new());
+    let exhausted = Limiter::builder(Quota::per_second(1).unwrap())
+        .clock(ManualClock::new())
+        .build();
     exhausted.check_at(1, NOW);
     group.bench_function("floodgate/denied supplied time", |b| {
         b.iter(|| {
@@ -164,7 +172,7 @@ fn two_threads(c: &mut Criterion) {
         b.iter_custom(|iters| {
             batched_two_threads(
                 iters,
-                || Limiter::new(roomy_quota()),
+                || Limiter::builder(roomy_quota()).build(),
                 |l| {
                     black_box(l.check(black_box(1)).is_admitted());
                 },

@@ -129,12 +129,13 @@ fn compare(c: &mut Criterion, workload: &str, mut rust: impl FnMut(), mut c_abi:
 }
 
 fn check_at_admitted(c: &mut Criterion) {
-    let rust = Limiter::new(
+    let rust = Limiter::builder(
         Quota::per_second(FAST_COUNT)
             .unwrap()
             .with_burst(FAST_BURST)
             .unwrap(),
-    );
+    )
+    .build();
     let c_limiter = CLimiter::new(FAST_COUNT, FAST_BURST);
     let mut decision = MaybeUninit::<FgDecision>::uninit();
     let (mut rust_now, mut c_now) = (0u64, 0u64);
@@ -164,7 +165,7 @@ fn check_at_admitted(c: &mut Criterion) {
 }
 
 fn check_at_denied(c: &mut Criterion) {
-    let rust = Limiter::new(Quota::per_second(1).unwrap());
+    let rust = Limiter::builder(Quota::per_second(1).unwrap()).build();
     rust.check_at(1, 0);
     let c_limiter = CLimiter::new(1, 1);
     let mut decision = MaybeUninit::<FgDecision>::uninit();
@@ -193,12 +194,13 @@ fn check_at_denied(c: &mut Criterion) {
 }
 
 fn check_with_clock(c: &mut Criterion) {
-    let rust = Limiter::new(
+    let rust = Limiter::builder(
         Quota::per_second(FAST_COUNT)
             .unwrap()
             .with_burst(FAST_BURST)
             .unwrap(),
-    );
+    )
+    .build();
     let c_limiter = CLimiter::new(FAST_COUNT, FAST_BURST);
     let mut decision = MaybeUninit::<FgDecision>::uninit();
     compare(
@@ -224,7 +226,7 @@ fn keyed_u64_check_at(c: &mut Criterion) {
         .unwrap()
         .with_burst(FAST_BURST)
         .unwrap();
-    let rust: KeyedLimiter<u64> = KeyedLimiter::builder(quota)
+    let rust = KeyedLimiter::<u64>::builder(quota)
         .capacity(4_096)
         .build()
         .unwrap();

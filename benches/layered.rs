@@ -21,7 +21,7 @@ fn layered(c: &mut Criterion) {
         .unwrap()
         .with_burst(10_000_000)
         .unwrap();
-    let keyed: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(quota)
+    let keyed: KeyedLimiter<str, ManualClock> = KeyedLimiter::<str>::builder(quota)
         .capacity(4 * KEYS)
         .clock(clock.clone())
         .build()

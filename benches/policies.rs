@@ -27,9 +27,10 @@ fn checks(c: &mut Criterion) {
     let mut group = c.benchmark_group("policies");
 
     // Allowed: each iteration checks one unit, moving caller time forward.
-    let window =
-        SlidingWindow::with_clock(MAX_WINDOW_LIMIT, Duration::from_secs(1), ManualClock::new())
-            .unwrap();
+    let window = SlidingWindow::builder(MAX_WINDOW_LIMIT, Duration::from_secs(1))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let mut now = NOW;
     group.bench_function("floodgate/window check allowed", |b| {
         b.iter(|| {
@@ -37,13 +38,14 @@ fn checks(c: &mut Criterion) {
             black_box(window.check_at(black_box(1), now).is_admitted())
         })
     });
-    let bucket = Limiter::with_clock(
+    let bucket = Limiter::builder(
         Quota::per_second(1_000_000)
             .unwrap()
             .with_burst(1_000)
             .unwrap(),
-        ManualClock::new(),
-    );
+    )
+    .clock(ManualClock::new())
+    .build();
     let mut now = NOW;
     group.bench_function("floodgate/bucket check allowed", |b| {
         b.iter(|| {
@@ -65,8 +67,10 @@ fn checks(c: &mut Criterion) {
     });
 
     // Denied: a full window / bucket at a fixed time.
-    let full_window =
-        SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new()).unwrap();
+    let full_window = SlidingWindow::builder(600, Duration::from_secs(60))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     full_window.check_at(600, NOW);
     group.bench_function("floodgate/window check denied", |b| {
         b.iter(|| {
@@ -77,10 +81,9 @@ fn checks(c: &mut Criterion) {
             )
         })
     });
-    let full_bucket = Limiter::with_clock(
-        Quota::per_second(30).unwrap().with_burst(60).unwrap(),
-        ManualClock::new(),
-    );
+    let full_bucket = Limiter::builder(Quota::per_second(30).unwrap().with_burst(60).unwrap())
+        .clock(ManualClock::new())
+        .build();
     full_bucket.check_at(60, NOW);
     group.bench_function("floodgate/bucket check denied", |b| {
         b.iter(|| {
@@ -102,9 +105,9 @@ fn checks(c: &mut Criterion) {
     });
 
     // In flight: acquire then release, uncontended.
-    let cap = InFlight::new(4).unwrap();
+    let cap = InFlight::builder(4).build().unwrap();
     group.bench_function("floodgate/inflight acquire+release", |b| {
-        b.iter(|| black_box(cap.try_acquire().map(|permit| permit.in_flight()).ok()))
+        b.iter(|| black_box(cap.try_acquire().permit().map(|permit| permit.in_flight())))
     });
     let naive = Mutex::new(0u64);
     group.bench_function("mutex counter/acquire+release", |b| {
@@ -123,10 +126,10 @@ fn checks(c: &mut Criterion) {
             black_box(admitted)
         })
     });
-    let token_cap = InFlight::new(4).unwrap();
+    let token_cap = InFlight::builder(4).build().unwrap();
     group.bench_function("floodgate/inflight token acquire+release", |b| {
         b.iter(|| {
-            let token = token_cap.try_acquire().unwrap().into_token();
+            let token = token_cap.try_acquire().permit().unwrap().into_token();
             black_box(token_cap.release(token).unwrap())
         })
     });
@@ -135,8 +138,10 @@ fn checks(c: &mut Criterion) {
 
 fn rendering(c: &mut Criterion) {
     let mut group = c.benchmark_group("policies");
-    let window =
-        SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new()).unwrap();
+    let window = SlidingWindow::builder(600, Duration::from_secs(60))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     window.check_at(600, NOW);
     let denied = window.check_at(1, NOW);
     let headers = Headers::new()

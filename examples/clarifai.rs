@@ -8,10 +8,11 @@ use floodgate::{KeyedLimiter, ManualClock, Quota, Scope};
 
 fn main() -> Result<(), floodgate::Error> {
     let clock = ManualClock::new();
-    let users: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(Quota::per_second(15)?)
-        .capacity(100_000)
-        .clock(clock.clone())
-        .build()?;
+    let users: KeyedLimiter<str, ManualClock> =
+        KeyedLimiter::<str>::builder(Quota::per_second(15)?)
+            .capacity(100_000)
+            .clock(clock.clone())
+            .build()?;
     // A customer who contacted support for a custom limit.
     users.set_quota("user_enterprise", Quota::per_second(200)?)?;
 

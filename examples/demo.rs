@@ -24,7 +24,7 @@ fn main() -> Result<(), floodgate::Error> {
     let quota = Quota::per_second(30)?.with_burst(60)?;
     let clock = MonotonicClock::new();
     let limiter: Arc<KeyedLimiter<str>> = Arc::new(
-        KeyedLimiter::builder(quota)
+        KeyedLimiter::<str>::builder(quota)
             .capacity(1 << 20)
             .clock(clock.clone())
             .build()?,

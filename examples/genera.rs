@@ -17,7 +17,12 @@ fn main() -> Result<(), floodgate::Error> {
             .clock(clock.clone())
             .build()?,
     );
-    let suspensions = Arc::new(Suspensions::<str, _>::with_clock(10_000, clock.clone())?);
+    let suspensions = Arc::new(
+        Suspensions::<str>::builder()
+            .capacity(10_000)
+            .clock(clock.clone())
+            .build()?,
+    );
     let policy = Policy::builder()
         .layer(Scope::Named("suspension"), suspensions.clone())
         .layer(Scope::Key, customers.clone())

@@ -76,20 +76,20 @@ fn main() -> Result<(), floodgate::Error> {
     println!("\nSandbox key: 5,000 requests at once all admitted: {all}");
 
     println!("\nBatch endpoint: 1,000 recipients count as one hit; 4 in flight per workspace");
-    let batches: KeyedInFlight<u64> = KeyedInFlight::new(4, 10_000)?;
+    let batches: KeyedInFlight<u64> = KeyedInFlight::builder(4).capacity(10_000).build()?;
     let held: Vec<_> = (0..4)
-        .filter_map(|_| batches.try_acquire(&4).ok()?.ok())
+        .filter_map(|_| batches.try_acquire(&4).ok()?.permit())
         .collect();
     plans.check(hobby, "gos_live_batch", &4, 1)?;
     println!(
         "  {} batches in flight; a fifth waits: {}",
         held.len(),
-        batches.try_acquire(&4)?.is_err()
+        !batches.try_acquire(&4)?.is_granted()
     );
     drop(held);
 
     println!("\nHammering during the cooldown extends the lockout (capped at 10 s):");
-    let hammered: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(
+    let hammered: KeyedLimiter<str, ManualClock> = KeyedLimiter::<str>::builder(
         Quota::per_second(30)?
             .with_burst(60)?
             .with_lockout(Duration::from_secs(10))?,

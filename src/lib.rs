@@ -8,7 +8,7 @@
 //! ```
 //! use floodgate::{Limiter, Outcome, Quota};
 //!
-//! let limiter = Limiter::new(Quota::per_second(30)?.with_burst(60)?);
+//! let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).build();
 //! let decision = limiter.check(1);
 //! match decision.outcome() {
 //!     Outcome::Admitted => { /* serve; decision.remaining() goes in X-RateLimit-Remaining */ }
@@ -41,6 +41,32 @@
 //! | `presets/` | the seed providers' policies, built from the public API above | [`presets`] |
 //! | `ffi/` | the C ABI behind the `capi` feature (`include/floodgate.h`) | |
 //! | `sync.rs` | the atomics shim: `std` normally, loom under `cfg(loom)` | |
+//!
+//! # Building
+//!
+//! Every kind is built one way, and only this way:
+//! `Kind::builder(required settings)`, then optional settings as chained
+//! methods, `.clock(c)` for a clock other than the default
+//! [`MonotonicClock`] (kinds that read no clock, [`InFlight`] and
+//! [`KeyedInFlight`], have none), then `.build()`, which returns a
+//! [`Result`] whenever a setting can be refused ([`Limiter`]'s cannot).
+//! Keyed kinds name their key type: `KeyedLimiter::<u64>::builder(quota)`;
+//! they may name a clock type too, `KeyedLimiter::<str, ManualClock>::builder(quota)`,
+//! and then start with that type's default clock.
+//!
+//! ```
+//! use floodgate::{KeyedLimiter, Limiter, ManualClock, Quota};
+//!
+//! let one = Limiter::builder(Quota::per_second(30)?).build();
+//! let per_key = KeyedLimiter::<u64>::builder(Quota::per_second(30)?).capacity(10_000).build()?;
+//! let testing = KeyedLimiter::<str>::builder(Quota::per_second(30)?)
+//!     .clock(ManualClock::new())
+//!     .build()?;
+//! # Ok::<(), floodgate::Error>(())
+//! ```
+//!
+//! Keyed calls share one answer shape, described at [`Key`]: a refusal is
+//! data in the answer, and `Err(`[`Error`]`)` means the call changed nothing.
 
 /// The README's examples run as doctests too.
 #[cfg(doctest)]
@@ -70,20 +96,22 @@ pub use crate::core::quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
 pub use keyed::{
     FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
 };
-pub use limiter::Limiter;
+pub use limiter::{Limiter, LimiterBuilder};
 pub use map::MAX_KEYED_CELLS;
 
 // Sliding windows: one, or one per key.
-pub use window::keyed::KeyedWindows;
-pub use window::{SlidingWindow, MAX_WINDOW, MAX_WINDOW_LIMIT};
+pub use window::keyed::{KeyedWindows, KeyedWindowsBuilder};
+pub use window::{SlidingWindow, SlidingWindowBuilder, MAX_WINDOW, MAX_WINDOW_LIMIT};
 
 // Concurrency caps: permits for requests in flight, one cap or one per key.
-pub use inflight::keyed::KeyedInFlight;
-pub use inflight::{AtCapacity, InFlight, Permit, PermitToken, MAX_IN_FLIGHT};
+pub use inflight::keyed::{KeyedInFlight, KeyedInFlightBuilder};
+pub use inflight::{
+    Acquisition, AtCapacity, InFlight, InFlightBuilder, Permit, PermitToken, MAX_IN_FLIGHT,
+};
 
 // Policies: layered checks, plan tiers, suspensions.
 pub use policy::plans::{Plans, PlansBuilder, TierId, TierLimits};
-pub use policy::suspensions::Suspensions;
+pub use policy::suspensions::{Suspensions, SuspensionsBuilder};
 pub use policy::{
     Layer, LayerCounters, LayerKey, LayerKeyKind, Policy, PolicyBuilder, PolicyCounters, Verdict,
     MAX_LAYERS,

@@ -16,12 +16,17 @@ use std::time::Duration;
 /// once: the bucket is one atomic word updated by compare-and-swap, and no
 /// call on the check path locks or allocates.
 ///
+/// Built only by [`Limiter::builder`]: no kind in this crate has `new` or
+/// another constructor.
+///
 /// ```
 /// use floodgate::{Limiter, ManualClock, Outcome, Quota};
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, clock.clone());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(clock.clone())
+///     .build();
 /// for _ in 0..60 {
 ///     assert!(limiter.check(1).is_admitted());
 /// }
@@ -50,32 +55,67 @@ struct Hot {
 const NOT_SUSPENDED: u64 = 0;
 const SUSPENDED_INDEFINITELY: u64 = u64::MAX;
 
+/// Configures a [`Limiter`]; start with [`Limiter::builder`].
+///
+/// ```
+/// use floodgate::{Limiter, ManualClock, Quota};
+///
+/// let limiter = Limiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build();
+/// assert_eq!(limiter.peek().remaining(), 5);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use]
+pub struct LimiterBuilder<C: Clock = MonotonicClock> {
+    quota: Quota,
+    clock: C,
+}
+
 impl Limiter<MonotonicClock> {
-    /// A full bucket for `quota`, timed by a new [`MonotonicClock`].
+    /// A builder for a full bucket of `quota`, timed by a new
+    /// [`MonotonicClock`] unless given another [`clock`](LimiterBuilder::clock).
+    ///
+    /// This builder is the only way to make a limiter, as for every kind in
+    /// this crate. It is defined for the default clock so that
+    /// `Limiter::builder(quota)` needs no type annotation; `.clock(c)` then
+    /// changes the clock type.
     ///
     /// ```
-    /// let limiter = floodgate::Limiter::new(floodgate::Quota::per_second(15)?);
+    /// let limiter = floodgate::Limiter::builder(floodgate::Quota::per_second(15)?).build();
     /// assert!(limiter.check(1).is_admitted());
     /// # Ok::<(), floodgate::Error>(())
     /// ```
-    pub fn new(quota: Quota) -> Self {
-        Self::with_clock(quota, MonotonicClock::new())
+    pub fn builder(quota: Quota) -> LimiterBuilder {
+        LimiterBuilder {
+            quota,
+            clock: MonotonicClock::new(),
+        }
     }
 }
 
-impl<C: Clock> Limiter<C> {
-    /// A full bucket for `quota`, timed by `clock`.
-    pub fn with_clock(quota: Quota, clock: C) -> Self {
-        Self {
-            hot: CachePadded::new(Hot {
-                state: AtomicU64::new(StateWord::FRESH.into_bits()),
-                suspended_until: AtomicU64::new(NOT_SUSPENDED),
-            }),
-            quotas: QuotaRing::new(quota),
+impl<C: Clock> LimiterBuilder<C> {
+    /// The clock checks without an explicit time read.
+    pub fn clock<D: Clock>(self, clock: D) -> LimiterBuilder<D> {
+        LimiterBuilder {
+            quota: self.quota,
             clock,
         }
     }
 
+    /// The limiter: a full bucket. Infallible, as its [`Quota`] was
+    /// validated when it was made.
+    pub fn build(self) -> Limiter<C> {
+        Limiter {
+            hot: CachePadded::new(Hot {
+                state: AtomicU64::new(StateWord::FRESH.into_bits()),
+                suspended_until: AtomicU64::new(NOT_SUSPENDED),
+            }),
+            quotas: QuotaRing::new(self.quota),
+            clock: self.clock,
+        }
+    }
+}
+
+impl<C: Clock> Limiter<C> {
     /// The clock this limiter reads.
     pub fn clock(&self) -> &C {
         &self.clock
@@ -86,7 +126,7 @@ impl<C: Clock> Limiter<C> {
     ///
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Outcome, Quota};
-    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build();
     /// assert_eq!(limiter.check(u64::MAX).outcome(), Outcome::CannotFit);
     /// assert_eq!(limiter.check(10).outcome(), Outcome::Admitted);
     /// # Ok::<(), floodgate::Error>(())
@@ -100,7 +140,7 @@ impl<C: Clock> Limiter<C> {
     ///
     /// ```
     /// # use floodgate::{Limiter, Quota};
-    /// let limiter = Limiter::new(Quota::per_second(1)?);
+    /// let limiter = Limiter::builder(Quota::per_second(1)?).build();
     /// assert!(limiter.check_at(1, 5_000_000_000).is_admitted());
     /// assert!(!limiter.check_at(1, 5_500_000_000).is_admitted());
     /// assert!(limiter.check_at(1, 6_000_000_000).is_admitted());
@@ -124,7 +164,7 @@ impl<C: Clock> Limiter<C> {
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Quota};
     /// use std::time::Duration;
-    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build();
     /// limiter.check(10);
     /// let reserved = limiter.reserve(1, Duration::from_secs(1));
     /// assert!(reserved.is_admitted());
@@ -149,7 +189,7 @@ impl<C: Clock> Limiter<C> {
     ///
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Quota};
-    /// let limiter = Limiter::with_clock(Quota::per_second(5)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build();
     /// limiter.check(2);
     /// assert_eq!(limiter.peek().remaining(), 3);
     /// # Ok::<(), floodgate::Error>(())
@@ -170,7 +210,7 @@ impl<C: Clock> Limiter<C> {
     ///
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Quota};
-    /// let limiter = Limiter::with_clock(Quota::per_second(5)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build();
     /// limiter.check(3);
     /// assert_eq!(limiter.refund(1).remaining(), 3);
     /// assert_eq!(limiter.refund(100).remaining(), 5);
@@ -190,7 +230,7 @@ impl<C: Clock> Limiter<C> {
     /// ```
     /// # use floodgate::{Limiter, Quota};
     /// let quota = Quota::per_minute(600)?;
-    /// assert_eq!(Limiter::new(quota).quota(), quota);
+    /// assert_eq!(Limiter::builder(quota).build().quota(), quota);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn quota(&self) -> Quota {
@@ -203,7 +243,9 @@ impl<C: Clock> Limiter<C> {
     ///
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Quota};
-    /// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+    ///     .clock(ManualClock::new())
+    ///     .build();
     /// limiter.check(40);
     /// limiter.reconfigure(Quota::per_second(50)?.with_burst(100)?);
     /// assert_eq!(limiter.peek().remaining(), 60); // 40 used of 100
@@ -266,7 +308,7 @@ impl<C: Clock> Limiter<C> {
     /// # use floodgate::{Limiter, ManualClock, Outcome, Quota};
     /// use std::time::Duration;
     /// let clock = ManualClock::new();
-    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, clock.clone());
+    /// let limiter = Limiter::builder(Quota::per_second(10)?).clock(clock.clone()).build();
     /// limiter.suspend_until(Some(5_000_000_000));
     /// let decision = limiter.check(1);
     /// assert_eq!(decision.outcome(), Outcome::Suspended);
@@ -293,7 +335,7 @@ impl<C: Clock> Limiter<C> {
     /// ```
     /// # use floodgate::{Limiter, ManualClock, Outcome, Quota};
     /// # use std::time::Duration;
-    /// let limiter = Limiter::with_clock(Quota::per_second(10)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build();
     /// limiter.suspend_for_at(Duration::from_secs(2), 1_000_000_000);
     /// assert_eq!(limiter.check_at(1, 2_999_999_999).outcome(), Outcome::Suspended);
     /// assert!(limiter.check_at(1, 3_000_000_000).is_admitted());

@@ -64,12 +64,24 @@ fn capacities_the_allocator_refuses_are_errors() {
     let minute = Duration::from_secs(60);
     let expected = Some(Error::AllocationFailed { bytes: cells });
     assert_eq!(
-        KeyedWindows::<u64>::new(600, minute, MAX_KEYED_CELLS).err(),
+        KeyedWindows::<u64>::builder(600, minute)
+            .capacity(MAX_KEYED_CELLS)
+            .build()
+            .err(),
         expected
     );
-    assert_eq!(Suspensions::<str>::new(MAX_KEYED_CELLS).err(), expected);
     assert_eq!(
-        KeyedInFlight::<u64>::new(4, MAX_KEYED_CELLS).err(),
+        Suspensions::<str>::builder()
+            .capacity(MAX_KEYED_CELLS)
+            .build()
+            .err(),
+        expected
+    );
+    assert_eq!(
+        KeyedInFlight::<u64>::builder(4)
+            .capacity(MAX_KEYED_CELLS)
+            .build()
+            .err(),
         expected
     );
 }

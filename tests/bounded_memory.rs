@@ -52,7 +52,9 @@ fn distinct(i: u64) -> Quota {
 
 #[test]
 fn a_million_reconfigurations_keep_memory_flat() {
-    let limiter = Limiter::with_clock(distinct(0), ManualClock::new());
+    let limiter = Limiter::builder(distinct(0))
+        .clock(ManualClock::new())
+        .build();
     let start = net_bytes();
     for i in 1..=1_000_000 {
         // A second apart, so the bucket refills between checks.
@@ -69,7 +71,7 @@ fn a_million_reconfigurations_keep_memory_flat() {
 
 #[test]
 fn a_hundred_thousand_per_key_quotas_keep_memory_flat() {
-    let keyed: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(distinct(0))
+    let keyed: KeyedLimiter<u64, ManualClock> = KeyedLimiter::<u64>::builder(distinct(0))
         .capacity(1 << 10)
         .max_overrides(64)
         .clock(ManualClock::new())

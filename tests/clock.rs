@@ -37,7 +37,7 @@ fn a_policy_built_before_its_layer_charges_on_the_layer_s_timeline() {
     let quota = Quota::per_second(2).unwrap().with_burst(5).unwrap();
     let builder = Policy::builder();
     sleep(APART);
-    let limiter = Arc::new(Limiter::new(quota));
+    let limiter = Arc::new(Limiter::builder(quota).build());
     let policy = builder
         .layer(Scope::Named("global"), Arc::clone(&limiter))
         .build()
@@ -67,7 +67,8 @@ fn suspensions_and_keyed_layers_made_after_their_policy_agree() {
     sleep(APART);
     let keys: Arc<KeyedLimiter<u64>> =
         Arc::new(KeyedLimiter::builder(quota).capacity(64).build().unwrap());
-    let suspended: Arc<Suspensions<u64>> = Arc::new(Suspensions::new(16).unwrap());
+    let suspended: Arc<Suspensions<u64>> =
+        Arc::new(Suspensions::builder().capacity(16).build().unwrap());
     let policy = builder
         .layer(Scope::Named("suspensions"), Arc::clone(&suspended))
         .layer(Scope::Key, Arc::clone(&keys))

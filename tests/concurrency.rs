@@ -21,7 +21,7 @@ fn real_clock_never_over_admits() {
         .with_burst(500)
         .unwrap();
     let clock = MonotonicClock::new();
-    let limiter = Arc::new(Limiter::with_clock(quota, clock.clone()));
+    let limiter = Arc::new(Limiter::builder(quota).clock(clock.clone()).build());
     let start = clock.now_ns();
     let admitted: u64 = thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
@@ -51,7 +51,7 @@ fn manual_clock_ticking_underneath_never_over_admits() {
     // eight threads check with mixed costs.
     let quota = Quota::per_second(30).unwrap().with_burst(60).unwrap();
     let clock = ManualClock::new();
-    let limiter = Limiter::with_clock(quota, clock.clone());
+    let limiter = Limiter::builder(quota).clock(clock.clone()).build();
     let stop = AtomicBool::new(false);
     let admitted_units = AtomicU64::new(0);
     thread::scope(|scope| {
@@ -101,7 +101,7 @@ fn reconfiguring_under_load_keeps_each_quota() {
     let narrow = Quota::per_second(10).unwrap();
     let wide = Quota::per_second(1_000).unwrap().with_burst(100).unwrap();
     let clock = ManualClock::new();
-    let limiter = Limiter::with_clock(narrow, clock.clone());
+    let limiter = Limiter::builder(narrow).clock(clock.clone()).build();
     thread::scope(|scope| {
         for _ in 0..4 {
             let limiter = &limiter;

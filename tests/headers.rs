@@ -14,8 +14,10 @@ const NOW_UNIX_NS: u64 = 1_776_688_380_000_000_000;
 
 #[test]
 fn genieos_workspace_window_denies_the_601st_with_scope_workspace() {
-    let workspace =
-        SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new()).unwrap();
+    let workspace = SlidingWindow::builder(600, Duration::from_secs(60))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     for _ in 0..600 {
         assert!(workspace.check(1).is_admitted());
     }
@@ -53,13 +55,14 @@ fn genieos_workspace_window_denies_the_601st_with_scope_workspace() {
 #[test]
 fn genieos_key_body_says_retry_after_0_6() {
     // 5 per 3 s, burst 1: the second request waits exactly 0.6 s.
-    let limiter = Limiter::with_clock(
+    let limiter = Limiter::builder(
         Quota::new(5, Duration::from_secs(3))
             .unwrap()
             .with_burst(1)
             .unwrap(),
-        ManualClock::new(),
-    );
+    )
+    .clock(ManualClock::new())
+    .build();
     assert!(limiter.check(1).is_admitted());
     let denied = limiter.check(1);
     assert_eq!(denied.retry_after(), Some(Duration::from_millis(600)));
@@ -81,10 +84,9 @@ fn genieos_key_body_says_retry_after_0_6() {
 
 #[test]
 fn retry_after_is_never_zero_while_denied() {
-    let limiter = Limiter::with_clock(
-        Quota::per_second(1_000_000_000).unwrap(),
-        ManualClock::new(),
-    );
+    let limiter = Limiter::builder(Quota::per_second(1_000_000_000).unwrap())
+        .clock(ManualClock::new())
+        .build();
     limiter.check(1_000_000_000);
     let denied = limiter.check(1);
     assert_eq!(denied.retry_after_ns(), 1);
@@ -104,7 +106,9 @@ fn retry_after_is_never_zero_while_denied() {
 
 #[test]
 fn clarifai_body_with_name_or_number() {
-    let limiter = Limiter::with_clock(Quota::per_second(15).unwrap(), ManualClock::new());
+    let limiter = Limiter::builder(Quota::per_second(15).unwrap())
+        .clock(ManualClock::new())
+        .build();
     limiter.check(15);
     let denied = limiter.check(1);
     let body =
@@ -129,7 +133,9 @@ fn clarifai_body_with_name_or_number() {
 
 #[test]
 fn bodies_escape_whatever_they_are_given() {
-    let limiter = Limiter::with_clock(Quota::per_second(1).unwrap(), ManualClock::new());
+    let limiter = Limiter::builder(Quota::per_second(1).unwrap())
+        .clock(ManualClock::new())
+        .build();
     limiter.check(1);
     let denied = limiter.check(1);
     let hostile = "\"}\\\n\u{0}é🦀";
@@ -147,7 +153,9 @@ fn bodies_escape_whatever_they_are_given() {
 
 #[test]
 fn cannot_fit_has_no_retry_after() {
-    let limiter = Limiter::with_clock(Quota::per_second(10).unwrap(), ManualClock::new());
+    let limiter = Limiter::builder(Quota::per_second(10).unwrap())
+        .clock(ManualClock::new())
+        .build();
     let decision = limiter.check(11);
     assert_eq!(decision.outcome(), Outcome::CannotFit);
     let headers = Headers::new().render_at(&decision, Scope::Endpoint, 0);
@@ -159,8 +167,10 @@ fn cannot_fit_has_no_retry_after() {
 
 #[test]
 fn ietf_draft_fields() {
-    let window =
-        SlidingWindow::with_clock(100, Duration::from_secs(60), ManualClock::new()).unwrap();
+    let window = SlidingWindow::builder(100, Duration::from_secs(60))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     window.check(58);
     let decision = window.check_at(0, 43_000_000_000);
     let policy = RateLimitPolicy::new("default", 100, Duration::from_secs(60)).unwrap();
@@ -185,7 +195,9 @@ fn ietf_draft_fields() {
 
 #[test]
 fn render_reads_the_wall_clock() {
-    let decision = Limiter::new(Quota::per_second(30).unwrap()).check(0);
+    let decision = Limiter::builder(Quota::per_second(30).unwrap())
+        .build()
+        .check(0);
     let at = UNIX_EPOCH + Duration::from_nanos(NOW_UNIX_NS);
     let headers = Headers::new().render(&decision, Scope::Ip, at);
     assert_eq!(
@@ -203,7 +215,7 @@ fn render_reads_the_wall_clock() {
 #[test]
 fn ietf_policy_of_a_bucket_covers_its_burst() {
     let quota = Quota::per_second(30).unwrap().with_burst(60).unwrap();
-    let limiter = Limiter::with_clock(quota, ManualClock::new());
+    let limiter = Limiter::builder(quota).clock(ManualClock::new()).build();
     let headers = Headers::new()
         .without_legacy_fields()
         .with_policy(RateLimitPolicy::from_quota("key", &quota).unwrap());
@@ -254,7 +266,7 @@ proptest! {
             .and_then(|quota| quota.with_lockout(Duration::from_nanos(lockout_ns)));
         let Ok(quota) = quota else { return Ok(()) };
         let clock = ManualClock::new();
-        let limiter = Limiter::with_clock(quota, clock.clone());
+        let limiter = Limiter::builder(quota).clock(clock.clone()).build();
         let headers = Headers::new()
             .without_legacy_fields()
             .with_policy(RateLimitPolicy::from_quota("q", &quota).unwrap());
@@ -282,7 +294,7 @@ fn clarifai_details_print_the_rate_not_the_burst() {
         floodgate::presets::clarifai::error_body("exceeded limit of {limit} requests per second")
             .unwrap();
     let details_for = |quota: Quota, cost: u64| {
-        let limiter = Limiter::with_clock(quota, ManualClock::new());
+        let limiter = Limiter::builder(quota).clock(ManualClock::new()).build();
         limiter.check(quota.burst());
         let body: Value =
             serde_json::from_str(&details.render(&limiter.check(cost), Scope::Key, "r")).unwrap();
@@ -345,10 +357,9 @@ fn preset_bodies_are_buildable_by_hand() {
 /// fit is measured against the burst whatever `{limit}` prints otherwise.
 #[test]
 fn fields_keep_their_place_and_cannot_fit_names_the_burst() {
-    let limiter = Limiter::with_clock(
-        Quota::per_second(15).unwrap().with_burst(30).unwrap(),
-        ManualClock::new(),
-    );
+    let limiter = Limiter::builder(Quota::per_second(15).unwrap().with_burst(30).unwrap())
+        .clock(ManualClock::new())
+        .build();
     let body = ErrorBody::new("e")
         .field_text("a", "1")
         .field_message("m", "{limit}")

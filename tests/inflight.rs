@@ -7,27 +7,27 @@ use std::sync::Arc;
 
 #[test]
 fn genieos_batch_endpoint_allows_four_in_flight() {
-    let batch = InFlight::new(4).unwrap();
+    let batch = InFlight::builder(4).build().unwrap();
     let held: Vec<_> = (1..=4)
         .map(|n| {
-            let permit = batch.try_acquire().unwrap();
+            let permit = batch.try_acquire().permit().unwrap();
             assert_eq!((permit.in_flight(), permit.remaining()), (n, 4 - n));
             permit
         })
         .collect();
-    let refused = batch.try_acquire().unwrap_err();
+    let refused = batch.try_acquire().refusal().unwrap();
     assert_eq!((refused.in_flight(), refused.limit()), (4, 4));
     drop(held);
     assert_eq!(batch.in_flight(), 0);
-    assert!(batch.try_acquire().is_ok());
+    assert!(batch.try_acquire().is_granted());
 }
 
 #[test]
 fn tokens_release_once_and_only_into_their_own_cap() {
-    let cap = InFlight::new(2).unwrap();
-    let other = InFlight::new(2).unwrap();
-    let token = cap.try_acquire().unwrap().into_token();
-    let kept = cap.try_acquire().unwrap();
+    let cap = InFlight::builder(2).build().unwrap();
+    let other = InFlight::builder(2).build().unwrap();
+    let token = cap.try_acquire().permit().unwrap().into_token();
+    let kept = cap.try_acquire().permit().unwrap();
     assert_eq!(other.release(token), Err(Error::ForeignPermit));
     assert_eq!(cap.in_flight(), 2);
     assert_eq!(cap.release(token), Ok(1));
@@ -40,12 +40,12 @@ fn tokens_release_once_and_only_into_their_own_cap() {
 
 #[test]
 fn a_token_survives_a_round_trip_through_integers() {
-    let cap = InFlight::new(3).unwrap();
-    let token = cap.try_acquire().unwrap().into_token();
+    let cap = InFlight::builder(3).build().unwrap();
+    let token = cap.try_acquire().permit().unwrap().into_token();
     let (owner, ticket) = (token.owner(), token.ticket());
     assert_eq!(cap.release(PermitToken::from_parts(owner, ticket)), Ok(0));
     // A neighbouring ticket never names a held permit.
-    let fresh = cap.try_acquire().unwrap().into_token();
+    let fresh = cap.try_acquire().permit().unwrap().into_token();
     let forged = PermitToken::from_parts(fresh.owner(), fresh.ticket() + 1);
     assert_eq!(cap.release(forged), Err(Error::PermitAlreadyReleased));
     assert_eq!(cap.release(fresh), Ok(0));
@@ -53,13 +53,15 @@ fn a_token_survives_a_round_trip_through_integers() {
 
 #[test]
 fn a_token_of_a_dropped_cap_is_foreign_to_a_new_one() {
-    let token = InFlight::new(1)
+    let token = InFlight::builder(1)
+        .build()
         .unwrap()
         .try_acquire()
+        .permit()
         .unwrap()
         .into_token();
-    let cap = InFlight::new(1).unwrap();
-    let _held = cap.try_acquire().unwrap();
+    let cap = InFlight::builder(1).build().unwrap();
+    let _held = cap.try_acquire().permit().unwrap();
     assert_eq!(cap.release(token), Err(Error::ForeignPermit));
     assert_eq!(cap.in_flight(), 1);
 }
@@ -67,7 +69,7 @@ fn a_token_of_a_dropped_cap_is_foreign_to_a_new_one() {
 #[test]
 fn racing_threads_never_exceed_the_cap_and_leave_it_empty() {
     const MAX: u64 = 3;
-    let cap = Arc::new(InFlight::new(MAX).unwrap());
+    let cap = Arc::new(InFlight::builder(MAX).build().unwrap());
     let inside = Arc::new(AtomicU64::new(0));
     let peak = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..6)
@@ -76,7 +78,7 @@ fn racing_threads_never_exceed_the_cap_and_leave_it_empty() {
             std::thread::spawn(move || {
                 let mut admitted = 0u64;
                 for round in 0..20_000u64 {
-                    let Ok(permit) = cap.try_acquire() else {
+                    let Some(permit) = cap.try_acquire().permit() else {
                         continue;
                     };
                     admitted += 1;
@@ -100,20 +102,27 @@ fn racing_threads_never_exceed_the_cap_and_leave_it_empty() {
     assert!(admitted > 0);
     assert!(peak.load(Ordering::SeqCst) <= MAX);
     assert_eq!(cap.in_flight(), 0);
-    let all: Vec<_> = (0..MAX).map(|_| cap.try_acquire().unwrap()).collect();
-    assert!(cap.try_acquire().is_err());
+    let all: Vec<_> = (0..MAX)
+        .map(|_| cap.try_acquire().permit().unwrap())
+        .collect();
+    assert!(!cap.try_acquire().is_granted());
     drop(all);
 }
 
 #[test]
 fn refuses_bad_caps() {
-    assert_eq!(InFlight::new(0).err(), Some(Error::ZeroLimit));
+    assert_eq!(InFlight::builder(0).build().err(), Some(Error::ZeroLimit));
     assert_eq!(
-        InFlight::new(floodgate::MAX_IN_FLIGHT + 1).err(),
+        InFlight::builder(floodgate::MAX_IN_FLIGHT + 1)
+            .build()
+            .err(),
         Some(Error::LimitTooLarge)
     );
     assert_eq!(
-        InFlight::new(floodgate::MAX_IN_FLIGHT).unwrap().limit(),
+        InFlight::builder(floodgate::MAX_IN_FLIGHT)
+            .build()
+            .unwrap()
+            .limit(),
         floodgate::MAX_IN_FLIGHT
     );
 }

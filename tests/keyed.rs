@@ -19,7 +19,7 @@ fn limiter<K: floodgate::Key + ?Sized>(
     capacity: usize,
     on_full: FullTable,
 ) -> KeyedLimiter<K, ManualClock> {
-    KeyedLimiter::builder(quota)
+    KeyedLimiter::<K>::builder(quota)
         .capacity(capacity)
         .on_full(on_full)
         .clock(ManualClock::new())
@@ -99,7 +99,9 @@ fn peeks_refunds_and_unfit_costs_store_nothing() {
 #[test]
 fn decisions_carry_the_single_limiters_metadata() {
     let ids = limiter::<u64>(quota(30, 60), 8, FullTable::Deny);
-    let single = floodgate::Limiter::with_clock(quota(30, 60), ManualClock::new());
+    let single = floodgate::Limiter::builder(quota(30, 60))
+        .clock(ManualClock::new())
+        .build();
     for cost in [1, 20, 39, 1, 5] {
         assert_eq!(ids.check(&5, cost), single.check(cost));
     }
@@ -192,7 +194,7 @@ fn per_key_quotas_are_pinned_kept_and_removable() {
 
 #[test]
 fn override_limits_and_full_tables_are_typed_errors() {
-    let ids: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(quota(1, 1))
+    let ids: KeyedLimiter<u64, ManualClock> = KeyedLimiter::<u64>::builder(quota(1, 1))
         .capacity(2)
         .max_overrides(1)
         .clock(ManualClock::new())
@@ -285,7 +287,11 @@ fn reset_keeps_a_keys_own_quota_and_refuses_bad_keys() {
 fn keyed_windows_reset_zeroes_counts_and_inserts_nothing() {
     use floodgate::KeyedWindows;
     let windows: KeyedWindows<str, ManualClock> =
-        KeyedWindows::with_clock(10, Duration::from_secs(60), 4, ManualClock::new()).unwrap();
+        KeyedWindows::<str>::builder(10, Duration::from_secs(60))
+            .capacity(4)
+            .clock(ManualClock::new())
+            .build()
+            .unwrap();
     windows.check("ws", 10).unwrap();
     windows.set_limit("ws", 20).unwrap();
     windows.reset("ws").unwrap();

@@ -24,11 +24,12 @@ fn resident_bytes() -> u64 {
 
 #[test]
 fn memory_is_fixed_at_build_time() {
-    let ids: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(Quota::per_second(1).unwrap())
-        .capacity(1 << 16)
-        .clock(ManualClock::new())
-        .build()
-        .unwrap();
+    let ids: KeyedLimiter<u64, ManualClock> =
+        KeyedLimiter::<u64>::builder(Quota::per_second(1).unwrap())
+            .capacity(1 << 16)
+            .clock(ManualClock::new())
+            .build()
+            .unwrap();
     for key in 0..(1 << 15) {
         ids.check(&key, 1);
     }

@@ -598,7 +598,7 @@ fn new_limiter<K: Key + ?Sized>(
     max_overrides: usize,
     on_full: FullTable,
 ) -> KeyedLimiter<K, ManualClock> {
-    KeyedLimiter::builder(default.quota())
+    KeyedLimiter::<K>::builder(default.quota())
         .capacity(capacity)
         .max_overrides(max_overrides)
         .on_full(on_full)

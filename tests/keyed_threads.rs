@@ -47,7 +47,7 @@ fn run<K: floodgate::Key + ?Sized + Sync>(
         .with_burst(burst)
         .unwrap();
     let clock = ManualClock::starting_at(START_NS);
-    let limiter: KeyedLimiter<K, ManualClock> = KeyedLimiter::builder(quota)
+    let limiter: KeyedLimiter<K, ManualClock> = KeyedLimiter::<K>::builder(quota)
         .capacity(24)
         .on_full(FullTable::Deny)
         .clock(clock.clone())

@@ -13,12 +13,12 @@ use loom::thread;
 #[test]
 fn racing_acquires_admit_exactly_the_cap() {
     loom::model(|| {
-        let cap = Arc::new(InFlight::new(1).unwrap());
+        let cap = Arc::new(InFlight::builder(1).build().unwrap());
         let other = {
             let cap = cap.clone();
-            thread::spawn(move || cap.try_acquire().map(|p| p.into_token()).ok())
+            thread::spawn(move || cap.try_acquire().permit().map(|p| p.into_token()))
         };
-        let mine = cap.try_acquire().map(|p| p.into_token()).ok();
+        let mine = cap.try_acquire().permit().map(|p| p.into_token());
         let theirs = other.join().unwrap();
         let tokens: Vec<_> = [mine, theirs].into_iter().flatten().collect();
         assert_eq!(tokens.len(), 1);
@@ -30,9 +30,9 @@ fn racing_acquires_admit_exactly_the_cap() {
 #[test]
 fn acquire_and_release_race_without_overflow_or_underflow() {
     loom::model(|| {
-        let cap = Arc::new(InFlight::new(1).unwrap());
+        let cap = Arc::new(InFlight::builder(1).build().unwrap());
         let guarded = Arc::new(Guarded(UnsafeCell::new(0)));
-        let held = cap.try_acquire().unwrap().into_token();
+        let held = cap.try_acquire().permit().unwrap().into_token();
         let releaser = {
             let cap = cap.clone();
             thread::spawn(move || cap.release(held))
@@ -41,7 +41,7 @@ fn acquire_and_release_race_without_overflow_or_underflow() {
             .map(|_| {
                 let (cap, guarded) = (cap.clone(), guarded.clone());
                 thread::spawn(move || {
-                    if let Ok(permit) = cap.try_acquire() {
+                    if let Some(permit) = cap.try_acquire().permit() {
                         // Loom reports a data race here unless the permits
                         // order their holders (semaphore semantics).
                         // SAFETY: the cap of 1 admits one holder at a time.
@@ -69,14 +69,14 @@ unsafe impl Sync for Guarded {}
 #[test]
 fn a_double_release_racing_a_new_acquire_never_frees_the_new_permit() {
     loom::model(|| {
-        let cap = Arc::new(InFlight::new(1).unwrap());
-        let token = cap.try_acquire().unwrap().into_token();
+        let cap = Arc::new(InFlight::builder(1).build().unwrap());
+        let token = cap.try_acquire().permit().unwrap().into_token();
         assert_eq!(cap.release(token), Ok(0));
         let again = {
             let cap = cap.clone();
             thread::spawn(move || cap.release(token))
         };
-        let fresh = cap.try_acquire().unwrap().into_token();
+        let fresh = cap.try_acquire().permit().unwrap().into_token();
         assert_eq!(again.join().unwrap(), Err(Error::PermitAlreadyReleased));
         assert_eq!(cap.in_flight(), 1);
         assert_eq!(cap.release(fresh), Ok(0));

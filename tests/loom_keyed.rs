@@ -25,7 +25,7 @@ fn limiter<K: Key + ?Sized>(
 ) -> Arc<KeyedLimiter<K, ManualClock>> {
     let quota = Quota::new(1, per).unwrap().with_burst(burst).unwrap();
     Arc::new(
-        KeyedLimiter::builder(quota)
+        KeyedLimiter::<K>::builder(quota)
             .capacity(capacity)
             .on_full(FullTable::Deny)
             .clock(ManualClock::new())
@@ -110,6 +110,8 @@ fn a_reused_slot_with_identical_bits_is_not_charged() {
         newcomer.join().unwrap();
         assert_eq!(limiter.peek_at(&2, T1).remaining(), 2);
         assert_eq!(limiter.peek_at(&1, T1).remaining(), if old { 1 } else { 2 });
+        // One slot, held throughout: reclaims and publications cancel out.
+        assert_eq!(limiter.len(), 1);
     });
 }
 
@@ -153,6 +155,8 @@ fn insertions_that_pick_different_vacancies_make_one_bucket<K: ModelKey + ?Sized
             let peeked = K::check(&limiter, key, 0, T1);
             assert_eq!(peeked.outcome(), Outcome::Admitted);
             assert_eq!(peeked.remaining(), 0);
+            // The new key's bucket, and the old key's unless it was reclaimed.
+            assert!((1..=2).contains(&limiter.len()), "{}", limiter.len());
         });
     }
 }

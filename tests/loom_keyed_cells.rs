@@ -14,7 +14,11 @@ use std::time::Duration;
 
 fn windows(capacity: usize) -> Arc<KeyedWindows<u64, ManualClock>> {
     Arc::new(
-        KeyedWindows::with_clock(10, Duration::from_secs(1), capacity, ManualClock::new()).unwrap(),
+        KeyedWindows::<u64>::builder(10, Duration::from_secs(1))
+            .capacity(capacity)
+            .clock(ManualClock::new())
+            .build()
+            .unwrap(),
     )
 }
 

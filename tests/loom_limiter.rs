@@ -16,7 +16,11 @@ fn limiter(per_second: u64, burst: u64) -> Arc<Limiter<ManualClock>> {
         .unwrap()
         .with_burst(burst)
         .unwrap();
-    Arc::new(Limiter::with_clock(quota, ManualClock::starting_at(NOW)))
+    Arc::new(
+        Limiter::builder(quota)
+            .clock(ManualClock::starting_at(NOW))
+            .build(),
+    )
 }
 
 #[test]

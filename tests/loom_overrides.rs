@@ -30,7 +30,7 @@ fn a_reused_override_entry_racing_a_check_of_its_old_key() {
     let other = quota(4, 16);
     loom::model(move || {
         let limiter: Arc<KeyedLimiter<u64, ManualClock>> = Arc::new(
-            KeyedLimiter::builder(default)
+            KeyedLimiter::<u64>::builder(default)
                 .capacity(3)
                 .max_overrides(1)
                 .on_full(FullTable::Deny)

@@ -15,7 +15,11 @@ const KEYS: [LayerKey<'static>; 2] = [LayerKey::Unkeyed, LayerKey::Unkeyed];
 
 fn limiter(burst: u64) -> std::sync::Arc<Limiter<ManualClock>> {
     let quota = Quota::per_second(1).unwrap().with_burst(burst).unwrap();
-    std::sync::Arc::new(Limiter::with_clock(quota, ManualClock::starting_at(NOW)))
+    std::sync::Arc::new(
+        Limiter::builder(quota)
+            .clock(ManualClock::starting_at(NOW))
+            .build(),
+    )
 }
 
 /// Policies move striped counters (kilobytes) by value and pass decisions

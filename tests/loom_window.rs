@@ -14,8 +14,9 @@ use std::time::Duration;
 const WINDOW_NS: u64 = 1_000;
 
 fn window(limit: u64) -> Arc<SlidingWindow<ManualClock>> {
-    let window =
-        SlidingWindow::with_clock(limit, Duration::from_nanos(WINDOW_NS), ManualClock::new());
+    let window = SlidingWindow::builder(limit, Duration::from_nanos(WINDOW_NS))
+        .clock(ManualClock::new())
+        .build();
     Arc::new(window.unwrap())
 }
 

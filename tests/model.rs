@@ -119,7 +119,7 @@ proptest! {
         ops in prop::collection::vec(op(300), 1..120),
     ) {
         let clock = ManualClock::starting_at(start);
-        let limiter = Limiter::with_clock(quota_of(initial).unwrap(), clock.clone());
+        let limiter = Limiter::builder(quota_of(initial).unwrap()).clock(clock.clone()).build();
         let mut model = Bucket::new(initial);
         // The model's time never wraps; the engine's clock reads it modulo 2^64.
         let mut now = u128::from(start);
@@ -158,7 +158,7 @@ proptest! {
 /// the rounds took: the time the limiter needs for `rounds * burst` requests.
 fn time_for_rounds(quota: Quota, rounds: u64) -> u64 {
     let clock = ManualClock::new();
-    let limiter = Limiter::with_clock(quota, clock.clone());
+    let limiter = Limiter::builder(quota).clock(clock.clone()).build();
     let burst = quota.burst();
     assert!(limiter.check(burst).is_admitted());
     let mut now = 0u64;

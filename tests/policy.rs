@@ -15,7 +15,7 @@ fn limiter(per_second: u64, burst: u64, clock: &ManualClock) -> Arc<Limiter<Manu
         .unwrap()
         .with_burst(burst)
         .unwrap();
-    Arc::new(Limiter::with_clock(quota, clock.clone()))
+    Arc::new(Limiter::builder(quota).clock(clock.clone()).build())
 }
 
 #[test]
@@ -75,7 +75,10 @@ fn admitted_verdict_reports_the_tightest_layer() {
         .layer(Scope::Key, limiter(30, 60, &clock))
         .layer(
             Scope::Workspace,
-            SlidingWindow::with_clock(40, Duration::from_secs(60), clock.clone()).unwrap(),
+            SlidingWindow::builder(40, Duration::from_secs(60))
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
         )
         .clock(clock.clone())
         .build()
@@ -193,19 +196,28 @@ fn per_key_maps_refuse_capacities_they_cannot_hold() {
     use floodgate::{KeyedInFlight, KeyedWindows, Suspensions, MAX_KEYED_CELLS};
     let too_many = MAX_KEYED_CELLS + 1;
     assert_eq!(
-        KeyedWindows::<u64>::new(10, Duration::from_secs(1), too_many).err(),
+        KeyedWindows::<u64>::builder(10, Duration::from_secs(1))
+            .capacity(too_many)
+            .build()
+            .err(),
         Some(Error::CapacityTooLarge)
     );
     assert_eq!(
-        Suspensions::<str>::new(usize::MAX).err(),
+        Suspensions::<str>::builder()
+            .capacity(usize::MAX)
+            .build()
+            .err(),
         Some(Error::CapacityTooLarge)
     );
     assert_eq!(
-        KeyedInFlight::<u64>::new(4, too_many).err(),
+        KeyedInFlight::<u64>::builder(4)
+            .capacity(too_many)
+            .build()
+            .err(),
         Some(Error::CapacityTooLarge)
     );
     assert_eq!(
-        KeyedInFlight::<u64>::new(4, 0).err(),
+        KeyedInFlight::<u64>::builder(4).capacity(0).build().err(),
         Some(Error::ZeroCapacity)
     );
 }

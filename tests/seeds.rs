@@ -157,14 +157,14 @@ mod genieos {
         let clock = ManualClock::new();
         let plans = plans(&clock);
         let hobby = plans.tier("hobby").unwrap();
-        let batches: KeyedInFlight<u64> = KeyedInFlight::new(4, 100).unwrap();
+        let batches: KeyedInFlight<u64> = KeyedInFlight::builder(4).capacity(100).build().unwrap();
         let mut held = Vec::new();
         for _ in 0..4 {
             // 1,000 recipients, one rate-limit hit.
             assert!(plans.check(hobby, "k", &5, 1).unwrap().is_admitted());
-            held.push(batches.try_acquire(&5).unwrap().unwrap());
+            held.push(batches.try_acquire(&5).unwrap().permit().unwrap());
         }
-        assert!(batches.try_acquire(&5).unwrap().is_err());
+        assert!(!batches.try_acquire(&5).unwrap().is_granted());
         assert_eq!(batches.in_flight(&5), 4);
         drop(held);
         assert_eq!(batches.in_flight(&5), 0);
@@ -187,7 +187,7 @@ mod genieos {
             .unwrap()
             .with_lockout(Duration::from_secs(10))
             .unwrap();
-        let keys: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(quota)
+        let keys: KeyedLimiter<str, ManualClock> = KeyedLimiter::<str>::builder(quota)
             .clock(clock.clone())
             .build()
             .unwrap();
@@ -247,7 +247,7 @@ mod clarifai {
     fn fifteen_per_second_by_default_custom_limits_per_customer() {
         let clock = ManualClock::new();
         let users: KeyedLimiter<str, ManualClock> =
-            KeyedLimiter::builder(Quota::per_second(15).unwrap())
+            KeyedLimiter::<str>::builder(Quota::per_second(15).unwrap())
                 .clock(clock.clone())
                 .build()
                 .unwrap();
@@ -292,7 +292,7 @@ mod genera {
 
     /// Customers at 10 per second unless they set their own rate.
     fn customers(clock: &ManualClock) -> KeyedLimiter<str, ManualClock> {
-        KeyedLimiter::builder(Quota::per_second(10).unwrap())
+        KeyedLimiter::<str>::builder(Quota::per_second(10).unwrap())
             .clock(clock.clone())
             .build()
             .unwrap()
@@ -349,7 +349,13 @@ mod genera {
     #[test]
     fn a_suspended_customer_is_refused_as_suspended_not_rate_limited() {
         let clock = ManualClock::new();
-        let suspensions = Arc::new(Suspensions::<str, _>::with_clock(100, clock.clone()).unwrap());
+        let suspensions = Arc::new(
+            Suspensions::<str>::builder()
+                .capacity(100)
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
+        );
         let customers = Arc::new(customers(&clock));
         let policy = Policy::builder()
             .layer(Scope::Named("suspension"), suspensions.clone())
@@ -382,7 +388,7 @@ mod license_api {
 
     fn api(clock: &ManualClock) -> Api {
         let per_ip = Arc::new(
-            KeyedLimiter::<IpAddr, _>::builder(
+            KeyedLimiter::<IpAddr>::builder(
                 Quota::per_minute(120).unwrap().with_burst(20).unwrap(),
             )
             .clock(clock.clone())
@@ -390,13 +396,13 @@ mod license_api {
             .unwrap(),
         );
         let per_token = Arc::new(
-            KeyedLimiter::<str, _>::builder(Quota::per_minute(60).unwrap().with_burst(10).unwrap())
+            KeyedLimiter::<str>::builder(Quota::per_minute(60).unwrap().with_burst(10).unwrap())
                 .clock(clock.clone())
                 .build()
                 .unwrap(),
         );
         let critical =
-            KeyedLimiter::<str, _>::builder(Quota::per_minute(6).unwrap().with_burst(3).unwrap())
+            KeyedLimiter::<str>::builder(Quota::per_minute(6).unwrap().with_burst(3).unwrap())
                 .clock(clock.clone())
                 .build()
                 .unwrap();
@@ -470,17 +476,18 @@ mod license_api {
     #[test]
     fn tier_limits_can_be_renegotiated_at_runtime() {
         let clock = ManualClock::new();
-        let plans: Plans<str, u64, ManualClock> = Plans::builder(Duration::from_secs(60))
-            .tier(
-                "enterprise",
-                TierLimits {
-                    per_key: Some(Quota::per_second(500).unwrap()),
-                    per_workspace: Some(20_000),
-                },
-            )
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let plans: Plans<str, u64, ManualClock> =
+            Plans::<str, u64>::builder(Duration::from_secs(60))
+                .tier(
+                    "enterprise",
+                    TierLimits {
+                        per_key: Some(Quota::per_second(500).unwrap()),
+                        per_workspace: Some(20_000),
+                    },
+                )
+                .clock(clock.clone())
+                .build()
+                .unwrap();
         let enterprise = plans.tier("enterprise").unwrap();
         let key_remaining = || {
             let peek = plans.check(enterprise, "k", &1, 0).unwrap();

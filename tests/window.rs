@@ -78,7 +78,9 @@ impl Replay {
 /// comparing each decision with the exact log fed the same admissions, and
 /// checking the documented over-admission bound at every admission.
 fn replay(limit: u64, arrivals: impl Iterator<Item = u64>) -> Replay {
-    let window = SlidingWindow::new(limit, Duration::from_nanos(MINUTE)).unwrap();
+    let window = SlidingWindow::builder(limit, Duration::from_nanos(MINUTE))
+        .build()
+        .unwrap();
     let mut log = SlidingLog {
         admitted: VecDeque::new(),
         window_ns: MINUTE,
@@ -214,7 +216,9 @@ fn report_and_check(cases: &[(&str, Replay, f64)], metric: impl Fn(&Replay) -> f
 #[test]
 fn worst_case_over_admission_is_below_twice_the_limit() {
     let limit = 600;
-    let window = SlidingWindow::new(limit, Duration::from_nanos(MINUTE)).unwrap();
+    let window = SlidingWindow::builder(limit, Duration::from_nanos(MINUTE))
+        .build()
+        .unwrap();
     let end_of_first = MINUTE - 1;
     assert!(window.check_at(limit, end_of_first).is_admitted());
     let end_of_second = 2 * MINUTE - 1;
@@ -229,7 +233,10 @@ fn worst_case_over_admission_is_below_twice_the_limit() {
 #[test]
 fn genieos_workspace_600_per_minute() {
     let clock = ManualClock::starting_at(7 * MINUTE);
-    let workspace = SlidingWindow::with_clock(600, Duration::from_secs(60), clock.clone()).unwrap();
+    let workspace = SlidingWindow::builder(600, Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     for i in 0..600 {
         let decision = workspace.check(1);
         assert!(decision.is_admitted(), "request {i}");
@@ -251,7 +258,9 @@ fn genieos_workspace_600_per_minute() {
 
 #[test]
 fn denied_retry_after_is_exact_and_never_zero() {
-    let window = SlidingWindow::new(7, Duration::from_millis(1_000)).unwrap();
+    let window = SlidingWindow::builder(7, Duration::from_millis(1_000))
+        .build()
+        .unwrap();
     let mut rng = Rng(99);
     let mut now = 0;
     for _ in 0..20_000 {
@@ -269,7 +278,9 @@ fn denied_retry_after_is_exact_and_never_zero() {
 
 #[test]
 fn reset_after_is_when_the_estimate_is_back_to_zero() {
-    let window = SlidingWindow::new(10, Duration::from_nanos(MINUTE)).unwrap();
+    let window = SlidingWindow::builder(10, Duration::from_nanos(MINUTE))
+        .build()
+        .unwrap();
     let decision = window.check_at(3, MINUTE / 4);
     assert_eq!(decision.reset_after_ns(), 2 * MINUTE - MINUTE / 4);
     assert_eq!(window.peek_at(2 * MINUTE - 1).remaining(), 9);
@@ -279,7 +290,9 @@ fn reset_after_is_when_the_estimate_is_back_to_zero() {
 
 #[test]
 fn reconfigure_keeps_counts_and_refuses_bad_limits() {
-    let window = SlidingWindow::new(600, Duration::from_nanos(MINUTE)).unwrap();
+    let window = SlidingWindow::builder(600, Duration::from_nanos(MINUTE))
+        .build()
+        .unwrap();
     assert!(window.check_at(500, 0).is_admitted());
     window.reconfigure(100).unwrap();
     let denied = window.check_at(1, 0);
@@ -298,7 +311,11 @@ fn reconfigure_keeps_counts_and_refuses_bad_limits() {
 #[test]
 fn a_keys_bad_limit_is_refused_without_adding_the_key() {
     let windows: KeyedWindows<u64, _> =
-        KeyedWindows::with_clock(600, Duration::from_nanos(MINUTE), 1, ManualClock::new()).unwrap();
+        KeyedWindows::<u64>::builder(600, Duration::from_nanos(MINUTE))
+            .capacity(1)
+            .clock(ManualClock::new())
+            .build()
+            .unwrap();
     assert_eq!(windows.set_limit(&7, 0), Err(Error::ZeroLimit));
     assert_eq!(
         windows.set_limit(&7, MAX_WINDOW_LIMIT + 1),
@@ -316,15 +333,23 @@ fn refuses_bad_configuration() {
     let clock = ManualClock::new();
     let too_long = MAX_WINDOW + Duration::from_nanos(1);
     assert_eq!(
-        SlidingWindow::with_clock(1, too_long, clock.clone()).err(),
+        SlidingWindow::builder(1, too_long)
+            .clock(clock.clone())
+            .build()
+            .err(),
         Some(Error::WindowTooLong)
     );
-    assert!(SlidingWindow::with_clock(MAX_WINDOW_LIMIT, MAX_WINDOW, clock).is_ok());
+    assert!(SlidingWindow::builder(MAX_WINDOW_LIMIT, MAX_WINDOW)
+        .clock(clock)
+        .build()
+        .is_ok());
 }
 
 #[test]
 fn the_largest_window_and_limit_do_not_overflow() {
-    let window = SlidingWindow::new(MAX_WINDOW_LIMIT, MAX_WINDOW).unwrap();
+    let window = SlidingWindow::builder(MAX_WINDOW_LIMIT, MAX_WINDOW)
+        .build()
+        .unwrap();
     let late = u64::MAX - 1;
     assert!(window.check_at(MAX_WINDOW_LIMIT, late).is_admitted());
     let denied = window.check_at(MAX_WINDOW_LIMIT, late);
@@ -335,8 +360,12 @@ fn the_largest_window_and_limit_do_not_overflow() {
 #[test]
 fn threads_together_never_exceed_the_limit() {
     let clock = ManualClock::starting_at(MINUTE);
-    let window =
-        Arc::new(SlidingWindow::with_clock(1_000, Duration::from_secs(60), clock).unwrap());
+    let window = Arc::new(
+        SlidingWindow::builder(1_000, Duration::from_secs(60))
+            .clock(clock)
+            .build()
+            .unwrap(),
+    );
     let admitted: u64 = (0..4)
         .map(|_| {
             let window = window.clone();
@@ -375,12 +404,18 @@ fn admitted_alternating(
 fn alternating_a_timestamp_ten_windows_behind_admits_only_the_limit() {
     let window_len = Duration::from_millis(100);
     let now = 10 * SECOND;
-    let window = SlidingWindow::with_clock(10, window_len, ManualClock::new()).unwrap();
+    let window = SlidingWindow::builder(10, window_len)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let sliding = admitted_alternating(now, SECOND, 50, 1, |at| {
         window.check_at(1, at).is_admitted()
     });
-    let keyed: KeyedWindows<u64, _> =
-        KeyedWindows::with_clock(10, window_len, 10, ManualClock::new()).unwrap();
+    let keyed: KeyedWindows<u64, _> = KeyedWindows::<u64>::builder(10, window_len)
+        .capacity(10)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let by_key = admitted_alternating(now, SECOND, 50, 1, |at| {
         keyed.check_at(&7, 1, at).is_admitted()
     });
@@ -392,12 +427,18 @@ fn alternating_a_timestamp_ten_windows_behind_admits_only_the_limit() {
 fn a_timestamp_two_minutes_stale_on_600_a_minute_admits_only_the_limit() {
     let minute = Duration::from_secs(60);
     let now = 10 * MINUTE;
-    let window = SlidingWindow::with_clock(600, minute, ManualClock::new()).unwrap();
+    let window = SlidingWindow::builder(600, minute)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let sliding = admitted_alternating(now, 2 * MINUTE, 4, 700, |at| {
         window.check_at(1, at).is_admitted()
     });
-    let keyed: KeyedWindows<str, _> =
-        KeyedWindows::with_clock(600, minute, 10, ManualClock::new()).unwrap();
+    let keyed: KeyedWindows<str, _> = KeyedWindows::<str>::builder(600, minute)
+        .capacity(10)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let by_key = admitted_alternating(now, 2 * MINUTE, 4, 700, |at| {
         keyed.check_at("ws_1", 1, at).unwrap().is_admitted()
     });
@@ -430,21 +471,30 @@ fn admitted_after_long_idle(
 #[test]
 fn a_counter_idle_for_over_2_pow_20_windows_admits_its_full_limit_again() {
     let window_len = Duration::from_nanos(MICROSECOND);
-    let window = SlidingWindow::with_clock(3, window_len, ManualClock::new()).unwrap();
+    let window = SlidingWindow::builder(3, window_len)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let sliding = admitted_after_long_idle(
         3,
         |cost, at| window.check_at(cost, at).is_admitted(),
         |_| {},
     );
-    let alone: KeyedWindows<u64, _> =
-        KeyedWindows::with_clock(3, window_len, 10, ManualClock::new()).unwrap();
+    let alone: KeyedWindows<u64, _> = KeyedWindows::<u64>::builder(3, window_len)
+        .capacity(10)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let by_key_alone = admitted_after_long_idle(
         3,
         |cost, at| alone.check_at(&1, cost, at).is_admitted(),
         |_| {},
     );
-    let shared: KeyedWindows<u64, _> =
-        KeyedWindows::with_clock(3, window_len, 10, ManualClock::new()).unwrap();
+    let shared: KeyedWindows<u64, _> = KeyedWindows::<u64>::builder(3, window_len)
+        .capacity(10)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let by_key_among_busy = admitted_after_long_idle(
         3,
         |cost, at| shared.check_at(&1, cost, at).is_admitted(),

@@ -200,17 +200,18 @@ fn idle_then_full_limit(
 }
 
 fn sliding_window(limit: u64, window_ns: u64) -> SlidingWindow<ManualClock> {
-    SlidingWindow::with_clock(limit, Duration::from_nanos(window_ns), ManualClock::new()).unwrap()
+    SlidingWindow::builder(limit, Duration::from_nanos(window_ns))
+        .clock(ManualClock::new())
+        .build()
+        .unwrap()
 }
 
 fn keyed_windows(limit: u64, window_ns: u64) -> KeyedWindows<u64, ManualClock> {
-    KeyedWindows::with_clock(
-        limit,
-        Duration::from_nanos(window_ns),
-        KEYS as usize,
-        ManualClock::new(),
-    )
-    .unwrap()
+    KeyedWindows::<u64>::builder(limit, Duration::from_nanos(window_ns))
+        .capacity(KEYS as usize)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap()
 }
 
 proptest! {
@@ -285,13 +286,19 @@ fn a_denial_moves_the_window_so_stale_checks_charge_the_real_one() {
         check(8),
     ];
     let window_len = Duration::from_nanos(100);
-    let window = SlidingWindow::with_clock(10, window_len, ManualClock::new()).unwrap();
+    let window = SlidingWindow::builder(10, window_len)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     replay(10, 100, 0, &steps, 1, |_, cost, now| {
         window.check_at(cost, now).is_admitted()
     })
     .unwrap();
-    let windows: KeyedWindows<u64, _> =
-        KeyedWindows::with_clock(10, window_len, 1, ManualClock::new()).unwrap();
+    let windows: KeyedWindows<u64, _> = KeyedWindows::<u64>::builder(10, window_len)
+        .capacity(1)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     replay(10, 100, 0, &steps, 1, |key, cost, now| {
         windows.check_at(&key, cost, now).is_admitted()
     })

@@ -22,7 +22,7 @@ use std::time::Duration;
 /// impl Clock for Frozen {
 ///     fn now_ns(&self) -> u64 { 42 }
 /// }
-/// let limiter = Limiter::with_clock(Quota::per_second(1)?, Frozen);
+/// let limiter = Limiter::builder(Quota::per_second(1)?).clock(Frozen).build();
 /// assert!(limiter.check(1).is_admitted());
 /// assert!(!limiter.check(1).is_admitted());
 /// # Ok::<(), floodgate::Error>(())

@@ -26,7 +26,9 @@ pub enum Outcome {
 /// ```
 /// use floodgate::{Limiter, ManualClock, Outcome, Quota};
 ///
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(ManualClock::new())
+///     .build();
 /// let decision = limiter.check(1);
 /// assert_eq!(decision.outcome(), Outcome::Admitted);
 /// assert_eq!((decision.limit(), decision.remaining()), (60, 59));
@@ -199,7 +201,7 @@ impl Decision {
     ///
     /// ```
     /// use floodgate::{Limiter, ManualClock, Quota};
-    /// let limiter = Limiter::with_clock(Quota::per_second(30)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(30)?).clock(ManualClock::new()).build();
     /// assert!(!limiter.check(23).in_warning_zone(20)); // 7 left
     /// assert!(limiter.check(1).in_warning_zone(20)); // 6 left = 20 %
     /// # Ok::<(), floodgate::Error>(())

@@ -157,7 +157,7 @@ impl Quota {
     /// use std::time::Duration;
     ///
     /// let quota = Quota::per_second(10)?.with_lockout(Duration::from_secs(5))?;
-    /// let limiter = Limiter::with_clock(quota, ManualClock::new());
+    /// let limiter = Limiter::builder(quota).clock(ManualClock::new()).build();
     /// limiter.check(10);
     /// let first = limiter.check(1).retry_after().unwrap();
     /// let second = limiter.check(1).retry_after().unwrap();

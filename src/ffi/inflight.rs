@@ -2,7 +2,7 @@
 
 use super::args::{self, Out};
 use super::status::{guard, FgStatus};
-use crate::inflight::{AtCapacity, InFlight, Permit, PermitToken};
+use crate::inflight::{Acquisition, InFlight, PermitToken};
 
 /// The largest in-flight cap (the cap keeps 8 bytes per unit).
 pub const FG_MAX_IN_FLIGHT: u64 = 1 << 20;
@@ -45,9 +45,9 @@ pub struct FgAcquisition {
 }
 
 /// What a try-acquire answers, as C sees it; a taken permit becomes its token.
-pub(crate) fn acquisition(attempt: Result<Permit<'_>, AtCapacity>) -> FgAcquisition {
+pub(crate) fn acquisition(attempt: Acquisition<'_>) -> FgAcquisition {
     match attempt {
-        Ok(permit) => {
+        Acquisition::Granted(permit) => {
             let (in_flight, limit) = (permit.in_flight(), permit.limit());
             let token = permit.into_token();
             FgAcquisition {
@@ -60,7 +60,7 @@ pub(crate) fn acquisition(attempt: Result<Permit<'_>, AtCapacity>) -> FgAcquisit
                 limit,
             }
         }
-        Err(full) => FgAcquisition {
+        Acquisition::Refused(full) => FgAcquisition {
             acquired: false,
             permit: FgPermit {
                 owner: 0,
@@ -87,7 +87,7 @@ pub unsafe extern "C" fn fg_inflight_new(max: u64, out: *mut *mut FgInFlight) ->
         let out = Out::new(out, "out")?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(std::ptr::null_mut()) };
-        let cap = InFlight::new(max)?;
+        let cap = InFlight::builder(max).build()?;
         // SAFETY: as above.
         unsafe { out.write(Box::into_raw(Box::new(FgInFlight { cap }))) };
         Ok(())

@@ -129,42 +129,42 @@ pub(crate) fn ip_from_bytes(bytes: &[u8], name: &'static str) -> Result<IpAddr, 
 
 /// What a keyed call answers, as one `Result`: `u64` and IP keys answer plain
 /// values, byte keys a `Result`.
-pub(crate) trait Settle<T> {
-    fn settle(self) -> Result<T, Failure>;
+pub(crate) trait Answered<T> {
+    fn answered(self) -> Result<T, Failure>;
 }
 
-impl Settle<Decision> for Decision {
-    fn settle(self) -> Result<Decision, Failure> {
+impl Answered<Decision> for Decision {
+    fn answered(self) -> Result<Decision, Failure> {
         Ok(self)
     }
 }
 
-impl Settle<Quota> for Quota {
-    fn settle(self) -> Result<Quota, Failure> {
+impl Answered<Quota> for Quota {
+    fn answered(self) -> Result<Quota, Failure> {
         Ok(self)
     }
 }
 
-impl Settle<Option<Decision>> for Option<Decision> {
-    fn settle(self) -> Result<Option<Decision>, Failure> {
+impl Answered<Option<Decision>> for Option<Decision> {
+    fn answered(self) -> Result<Option<Decision>, Failure> {
         Ok(self)
     }
 }
 
-impl Settle<u64> for u64 {
-    fn settle(self) -> Result<u64, Failure> {
+impl Answered<u64> for u64 {
+    fn answered(self) -> Result<u64, Failure> {
         Ok(self)
     }
 }
 
-impl Settle<()> for () {
-    fn settle(self) -> Result<(), Failure> {
+impl Answered<()> for () {
+    fn answered(self) -> Result<(), Failure> {
         Ok(())
     }
 }
 
-impl<T> Settle<T> for Result<T, Error> {
-    fn settle(self) -> Result<T, Failure> {
+impl<T> Answered<T> for Result<T, Error> {
+    fn answered(self) -> Result<T, Failure> {
         Ok(self?)
     }
 }
@@ -177,15 +177,15 @@ macro_rules! with_key {
         match ($tables, $ckey) {
             ($crate::ffi::key_kind::ByKeyKind::U64($table), CKey::Id(id)) => {
                 let $key = &id;
-                Settle::settle($body)
+                Answered::answered($body)
             }
             ($crate::ffi::key_kind::ByKeyKind::Bytes($table), CKey::Bytes(bytes)) => {
                 let $key = bytes;
-                Settle::settle($body)
+                Answered::answered($body)
             }
             ($crate::ffi::key_kind::ByKeyKind::Ip($table), CKey::Bytes(bytes)) => {
                 let $key = &ip_from_bytes(bytes, "key")?;
-                Settle::settle($body)
+                Answered::answered($body)
             }
             (_, key) => Err(kind_mismatch(key)),
         }

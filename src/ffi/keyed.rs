@@ -5,7 +5,7 @@ use super::args::{self, Out, Versioned, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
 use super::key_kind::{
     bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
-    ByKeyKind, CKey, Settle,
+    Answered, ByKeyKind, CKey,
 };
 use super::quota::FgQuota;
 use super::shared::{self, SharedHandle};

@@ -4,8 +4,8 @@
 use super::args::{self, Out};
 use super::inflight::{acquisition, FgAcquisition, FgPermit};
 use super::key_kind::{
-    bytes_key, each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey,
-    Settle,
+    bytes_key, each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered,
+    ByKeyKind, CKey,
 };
 use super::status::{guard, Failure, FgStatus};
 use crate::inflight::keyed::KeyedInFlight;
@@ -48,7 +48,9 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
         unsafe { out.write(std::ptr::null_mut()) };
         let capacity = args::saturating_usize(capacity);
         let caps: Caps = new_by_key_kind!(key_kind, "key_kind", |K| {
-            KeyedInFlight::<K>::new(max, capacity)?
+            KeyedInFlight::<K>::builder(max)
+                .capacity(capacity)
+                .build()?
         });
         // SAFETY: as above.
         unsafe { out.write(Box::into_raw(Box::new(FgKeyedInFlight { caps }))) };

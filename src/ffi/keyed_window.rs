@@ -5,7 +5,7 @@ use super::args::{self, Out, Versioned};
 use super::decision::{answer, FgDecision};
 use super::key_kind::{
     bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
-    ByKeyKind, CKey, Settle,
+    Answered, ByKeyKind, CKey,
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
@@ -81,7 +81,10 @@ pub unsafe extern "C" fn fg_keyed_window_new(
         let capacity = args::saturating_usize(config.capacity);
         let window = Duration::from_nanos(config.window_ns);
         let windows: Windows = new_by_key_kind!(config.key_kind, "config->key_kind", |K| {
-            KeyedWindows::<K>::new(config.limit, window, capacity)?.on_full(on_full)
+            KeyedWindows::<K>::builder(config.limit, window)
+                .capacity(capacity)
+                .on_full(on_full)
+                .build()?
         });
         let handle = shared::into_handle::<FgKeyedWindow>(windows);
         // SAFETY: as for the NULL above.

@@ -43,7 +43,7 @@ pub unsafe extern "C" fn fg_limiter_new(
         unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: `quota` readable for its struct_size by the caller's contract.
         let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        let handle = shared::into_handle::<FgLimiter>(Limiter::new(quota));
+        let handle = shared::into_handle::<FgLimiter>(Limiter::builder(quota).build());
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };
         Ok(())

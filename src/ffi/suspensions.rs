@@ -4,7 +4,7 @@
 use super::args::{self, Out};
 use super::decision::{FgDecision, FG_SCOPE_SINGLE};
 use super::key_kind::{
-    bytes_key, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey, Settle,
+    bytes_key, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered, ByKeyKind, CKey,
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
@@ -55,7 +55,9 @@ pub unsafe extern "C" fn fg_suspensions_new(
         unsafe { out.write(std::ptr::null_mut()) };
         let capacity = args::saturating_usize(capacity);
         let suspended: Suspended =
-            new_by_key_kind!(key_kind, "key_kind", |K| Suspensions::<K>::new(capacity)?);
+            new_by_key_kind!(key_kind, "key_kind", |K| Suspensions::<K>::builder()
+                .capacity(capacity)
+                .build()?);
         let handle = shared::into_handle::<FgSuspensions>(suspended);
         // SAFETY: as for the NULL above.
         unsafe { out.write(handle) };

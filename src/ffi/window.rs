@@ -70,7 +70,7 @@ pub unsafe extern "C" fn fg_window_new(
         let out = Out::new(out, "out")?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
         unsafe { out.write(std::ptr::null_mut()) };
-        let window = SlidingWindow::new(limit, Duration::from_nanos(window_ns))?;
+        let window = SlidingWindow::builder(limit, Duration::from_nanos(window_ns)).build()?;
         // SAFETY: as above.
         unsafe { out.write(shared::into_handle::<FgWindow>(window)) };
         Ok(())

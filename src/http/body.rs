@@ -24,7 +24,9 @@ use crate::core::error::Result;
 /// ```
 /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
 ///
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(ManualClock::new())
+///     .build();
 /// limiter.check(60);
 /// let body = ErrorBody::new("error")
 ///     .field_text("code", "too_many_requests")
@@ -51,7 +53,7 @@ pub struct ErrorBody {
 ///
 /// ```
 /// use floodgate::{ErrorBody, LimitFigure, Limiter, ManualClock, Quota, Scope};
-/// let limiter = Limiter::with_clock(Quota::per_second(15)?.with_burst(30)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(15)?.with_burst(30)?).clock(ManualClock::new()).build();
 /// limiter.check(30);
 /// let denied = limiter.check(1);
 /// let body = ErrorBody::new("status").field_message("details", "limit {limit}")?;
@@ -93,7 +95,7 @@ impl ErrorBody {
     ///
     /// ```
     /// use floodgate::{ErrorBody, Limiter, Quota, Scope};
-    /// let decision = Limiter::new(Quota::per_second(1)?).check(1);
+    /// let decision = Limiter::builder(Quota::per_second(1)?).build().check(1);
     /// assert_eq!(ErrorBody::new("error").render(&decision, Scope::Key, "r"), r#"{"error":{}}"#);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
@@ -127,7 +129,7 @@ impl ErrorBody {
     ///
     /// ```
     /// use floodgate::{ErrorBody, Limiter, Quota, Scope};
-    /// let decision = Limiter::new(Quota::per_second(1)?).check(1);
+    /// let decision = Limiter::builder(Quota::per_second(1)?).build().check(1);
     /// let body = ErrorBody::new("status").field_text("code", "X").field_number("code", 11005);
     /// assert_eq!(body.render(&decision, Scope::Key, "r"), r#"{"status":{"code":11005}}"#);
     /// # Ok::<(), floodgate::Error>(())
@@ -185,7 +187,7 @@ impl ErrorBody {
     ///
     /// ```
     /// use floodgate::{ErrorBody, Limiter, ManualClock, Quota, Scope};
-    /// let limiter = Limiter::with_clock(Quota::per_second(15)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(15)?).clock(ManualClock::new()).build();
     /// let body = ErrorBody::new("error")
     ///     .field_message("message", "Retry after {retry_after}s.")?
     ///     .field_retry_after("retry_after_seconds");

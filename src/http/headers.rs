@@ -134,7 +134,9 @@ fn quoted(name: &str) -> String {
 /// use floodgate::{Headers, Limiter, ManualClock, Quota, Scope};
 /// use std::time::Duration;
 ///
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+///     .clock(ManualClock::new())
+///     .build();
 /// for _ in 0..60 { limiter.check(1); }
 /// let denied = limiter.check(1);
 /// let now_unix_ns = 1_776_688_439_500_000_000; // 2026-04-20T12:33:59.5Z
@@ -175,7 +177,9 @@ impl Headers {
     /// ```
     /// use floodgate::{Headers, ManualClock, RateLimitPolicy, Scope, SlidingWindow};
     /// use std::time::Duration;
-    /// let window = SlidingWindow::with_clock(100, Duration::from_secs(60), ManualClock::new())?;
+    /// let window = SlidingWindow::builder(100, Duration::from_secs(60))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(58);
     /// let decision = window.check_at(0, 43_000_000_000);
     /// let headers = Headers::new()
@@ -201,7 +205,7 @@ impl Headers {
     ///
     /// ```
     /// use floodgate::{Headers, Limiter, ManualClock, Quota, RetryAfterFormat, Scope};
-    /// let limiter = Limiter::with_clock(Quota::per_second(30)?, ManualClock::new());
+    /// let limiter = Limiter::builder(Quota::per_second(30)?).clock(ManualClock::new()).build();
     /// limiter.check(30);
     /// let headers = Headers::new()
     ///     .with_retry_after_format(RetryAfterFormat::WholeSeconds)
@@ -266,7 +270,7 @@ impl Headers {
 ///
 /// ```
 /// use floodgate::{Headers, Limiter, Quota, Scope};
-/// let decision = Limiter::new(Quota::per_second(15)?).check(1);
+/// let decision = Limiter::builder(Quota::per_second(15)?).build().check(1);
 /// let headers = Headers::new().render_at(&decision, Scope::Token, 0);
 /// for (name, value) in headers.iter() {
 ///     assert!(name.starts_with("X-RateLimit-") && !value.is_empty());

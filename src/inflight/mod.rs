@@ -77,12 +77,15 @@ impl SlotWord {
 /// [`release`](Self::release), where a double or foreign release is an
 /// error, never a corrupted count.
 ///
+/// Built only by [`InFlight::builder`]: no kind in this crate has `new` or
+/// another constructor.
+///
 /// ```
 /// use floodgate::InFlight;
 ///
-/// let batch = InFlight::new(4)?;
-/// let permits: Vec<_> = (0..4).map(|_| batch.try_acquire().unwrap()).collect();
-/// let full = batch.try_acquire().unwrap_err();
+/// let batch = InFlight::builder(4).build()?;
+/// let permits: Vec<_> = (0..4).map(|_| batch.try_acquire().permit().unwrap()).collect();
+/// let full = batch.try_acquire().refusal().unwrap();
 /// assert_eq!((full.in_flight(), full.limit()), (4, 4));
 /// drop(permits);
 /// assert_eq!(batch.in_flight(), 0);
@@ -97,8 +100,8 @@ pub struct InFlight {
 /// Admission to an [`InFlight`] cap; gives its unit back when dropped.
 ///
 /// ```
-/// let cap = floodgate::InFlight::new(2)?;
-/// let permit = cap.try_acquire().unwrap();
+/// let cap = floodgate::InFlight::builder(2).build()?;
+/// let permit = cap.try_acquire().permit().unwrap();
 /// assert_eq!((permit.in_flight(), permit.remaining()), (1, 1));
 /// drop(permit);
 /// assert_eq!(cap.in_flight(), 0);
@@ -117,8 +120,8 @@ pub struct Permit<'a> {
 /// ```
 /// use floodgate::{Error, InFlight, PermitToken};
 ///
-/// let cap = InFlight::new(1)?;
-/// let token = cap.try_acquire().unwrap().into_token();
+/// let cap = InFlight::builder(1).build()?;
+/// let token = cap.try_acquire().permit().unwrap().into_token();
 /// let (owner, ticket) = (token.owner(), token.ticket()); // hand these to C
 /// let token = PermitToken::from_parts(owner, ticket);
 /// assert_eq!(cap.release(token), Ok(0));
@@ -131,12 +134,13 @@ pub struct PermitToken {
     ticket: u64,
 }
 
-/// Why [`InFlight::try_acquire`] refused: the cap was full.
+/// Why [`InFlight::try_acquire`] refused: the cap was full
+/// ([`Acquisition::Refused`]).
 ///
 /// ```
-/// let cap = floodgate::InFlight::new(1)?;
-/// let _held = cap.try_acquire().unwrap();
-/// let full = cap.try_acquire().unwrap_err();
+/// let cap = floodgate::InFlight::builder(1).build()?;
+/// let _held = cap.try_acquire().permit().unwrap();
+/// let full = cap.try_acquire().refusal().unwrap();
 /// assert_eq!(full.to_string(), "1 of 1 in flight");
 /// # Ok::<(), floodgate::Error>(())
 /// ```
@@ -146,28 +150,82 @@ pub struct AtCapacity {
     limit: u64,
 }
 
-impl InFlight {
-    /// A cap of `max` concurrent permits, none out.
-    ///
-    /// ```
-    /// use floodgate::{Error, InFlight, MAX_IN_FLIGHT};
-    /// assert!(InFlight::new(4).is_ok());
-    /// assert_eq!(InFlight::new(0).err(), Some(Error::ZeroLimit));
-    /// assert_eq!(InFlight::new(MAX_IN_FLIGHT + 1).err(), Some(Error::LimitTooLarge));
-    /// ```
-    pub fn new(max: u64) -> Result<Self> {
-        if max == 0 {
-            return Err(Error::ZeroLimit);
+/// What [`InFlight::try_acquire`] (and, per key,
+/// [`KeyedInFlight::try_acquire`](crate::KeyedInFlight::try_acquire))
+/// answers: a permit, or the refusal of a full cap as data, never as an
+/// error.
+///
+/// ```
+/// use floodgate::{Acquisition, InFlight};
+///
+/// let cap = InFlight::builder(1).build()?;
+/// let held = cap.try_acquire().permit().expect("an empty cap admits");
+/// match cap.try_acquire() {
+///     Acquisition::Granted(_) => unreachable!("the cap is full"),
+///     Acquisition::Refused(full) => assert_eq!((full.in_flight(), full.limit()), (1, 1)),
+/// }
+/// drop(held);
+/// assert!(cap.try_acquire().is_granted());
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use = "a granted permit is released as soon as it is dropped"]
+#[derive(Debug)]
+pub enum Acquisition<'a> {
+    /// Admitted: the permit holds one unit until dropped (or released by token).
+    Granted(Permit<'a>),
+    /// The cap was full.
+    Refused(AtCapacity),
+}
+
+impl<'a> Acquisition<'a> {
+    /// The permit, if granted.
+    pub fn permit(self) -> Option<Permit<'a>> {
+        match self {
+            Acquisition::Granted(permit) => Some(permit),
+            Acquisition::Refused(_) => None,
         }
-        if max > MAX_IN_FLIGHT {
-            return Err(Error::LimitTooLarge);
-        }
-        Ok(Self::validated(max))
     }
 
-    /// A cap of `max`, already checked as [`new`](Self::new) does.
+    /// The refusal, if the cap was full.
+    pub fn refusal(&self) -> Option<AtCapacity> {
+        match self {
+            Acquisition::Granted(_) => None,
+            Acquisition::Refused(full) => Some(*full),
+        }
+    }
+
+    /// Whether a permit was granted.
+    pub fn is_granted(&self) -> bool {
+        matches!(self, Acquisition::Granted(_))
+    }
+}
+
+/// Configures an [`InFlight`] cap; start with [`InFlight::builder`]. A cap
+/// reads no clock, so this builder has no `clock`.
+///
+/// ```
+/// let batch = floodgate::InFlight::builder(4).build()?;
+/// assert_eq!(batch.limit(), 4);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use]
+#[derive(Clone, Copy, Debug)]
+pub struct InFlightBuilder {
+    max: u64,
+}
+
+impl InFlight {
+    /// A builder for a cap of `max` concurrent permits, none out.
+    ///
+    /// This builder is the only way to make a cap, as for every kind in
+    /// this crate.
+    pub fn builder(max: u64) -> InFlightBuilder {
+        InFlightBuilder { max }
+    }
+
+    /// A cap of `max`, already passed by [`validate_max`].
     pub(crate) fn validated(max: u64) -> Self {
-        debug_assert!((1..=MAX_IN_FLIGHT).contains(&max));
+        debug_assert!(validate_max(max).is_ok());
         // Relaxed: uniqueness is all an id needs.
         let owner = NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self {
@@ -180,7 +238,7 @@ impl InFlight {
     /// The cap.
     ///
     /// ```
-    /// assert_eq!(floodgate::InFlight::new(4)?.limit(), 4);
+    /// assert_eq!(floodgate::InFlight::builder(4).build()?.limit(), 4);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn limit(&self) -> u64 {
@@ -190,8 +248,8 @@ impl InFlight {
     /// Permits out right now (a snapshot: other threads move it).
     ///
     /// ```
-    /// let cap = floodgate::InFlight::new(4)?;
-    /// let _permit = cap.try_acquire().unwrap();
+    /// let cap = floodgate::InFlight::builder(4).build()?;
+    /// let _permit = cap.try_acquire().permit().unwrap();
     /// assert_eq!(cap.in_flight(), 1);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
@@ -206,21 +264,21 @@ impl InFlight {
     /// acquired after it (semaphore semantics).
     ///
     /// ```
-    /// let cap = floodgate::InFlight::new(1)?;
-    /// let permit = cap.try_acquire().expect("empty cap");
-    /// assert!(cap.try_acquire().is_err());
+    /// let cap = floodgate::InFlight::builder(1).build()?;
+    /// let permit = cap.try_acquire().permit().expect("empty cap");
+    /// assert!(!cap.try_acquire().is_granted());
     /// drop(permit);
-    /// assert!(cap.try_acquire().is_ok());
+    /// assert!(cap.try_acquire().is_granted());
     /// # Ok::<(), floodgate::Error>(())
     /// ```
-    pub fn try_acquire(&self) -> std::result::Result<Permit<'_>, AtCapacity> {
+    pub fn try_acquire(&self) -> Acquisition<'_> {
         let limit = self.limit();
         let backoff = Backoff::new();
         // Relaxed: only the successful CAS below needs to synchronise.
         let mut out = self.count.load(Ordering::Relaxed);
         loop {
             if out >= limit {
-                return Err(AtCapacity {
+                return Acquisition::Refused(AtCapacity {
                     in_flight: out,
                     limit,
                 });
@@ -241,7 +299,7 @@ impl InFlight {
             }
         }
         let token = self.claim_slot(out);
-        Ok(Permit {
+        Acquisition::Granted(Permit {
             cap: self,
             token,
             in_flight: out + 1,
@@ -254,8 +312,8 @@ impl InFlight {
     ///
     /// ```
     /// use floodgate::{Error, InFlight};
-    /// let (a, b) = (InFlight::new(2)?, InFlight::new(2)?);
-    /// let token = a.try_acquire().unwrap().into_token();
+    /// let (a, b) = (InFlight::builder(2).build()?, InFlight::builder(2).build()?);
+    /// let token = a.try_acquire().permit().unwrap().into_token();
     /// assert_eq!(b.release(token), Err(Error::ForeignPermit));
     /// assert_eq!(a.release(token), Ok(0));
     /// assert_eq!(a.release(token), Err(Error::PermitAlreadyReleased));
@@ -329,6 +387,32 @@ impl InFlight {
     }
 }
 
+impl InFlightBuilder {
+    /// The cap, or [`Error::ZeroLimit`] / [`Error::LimitTooLarge`].
+    ///
+    /// ```
+    /// use floodgate::{Error, InFlight, MAX_IN_FLIGHT};
+    /// assert!(InFlight::builder(4).build().is_ok());
+    /// assert_eq!(InFlight::builder(0).build().err(), Some(Error::ZeroLimit));
+    /// assert_eq!(InFlight::builder(MAX_IN_FLIGHT + 1).build().err(), Some(Error::LimitTooLarge));
+    /// ```
+    pub fn build(self) -> Result<InFlight> {
+        validate_max(self.max)?;
+        Ok(InFlight::validated(self.max))
+    }
+}
+
+/// The one check of a cap's `max`, for every table of caps too.
+pub(crate) fn validate_max(max: u64) -> Result<()> {
+    if max == 0 {
+        return Err(Error::ZeroLimit);
+    }
+    if max > MAX_IN_FLIGHT {
+        return Err(Error::LimitTooLarge);
+    }
+    Ok(())
+}
+
 impl fmt::Debug for InFlight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InFlight")
@@ -358,8 +442,8 @@ impl Permit<'_> {
     /// token is passed to [`InFlight::release`].
     ///
     /// ```
-    /// let cap = floodgate::InFlight::new(1)?;
-    /// let token = cap.try_acquire().unwrap().into_token();
+    /// let cap = floodgate::InFlight::builder(1).build()?;
+    /// let token = cap.try_acquire().permit().unwrap().into_token();
     /// assert_eq!(cap.in_flight(), 1); // still held
     /// cap.release(token)?;
     /// assert_eq!(cap.in_flight(), 0);
@@ -397,7 +481,7 @@ impl PermitToken {
     ///
     /// ```
     /// use floodgate::{Error, InFlight, PermitToken};
-    /// let cap = InFlight::new(1)?;
+    /// let cap = InFlight::builder(1).build()?;
     /// assert_eq!(cap.release(PermitToken::from_parts(0, 0)), Err(Error::ForeignPermit));
     /// # Ok::<(), floodgate::Error>(())
     /// ```
@@ -452,10 +536,10 @@ mod tests {
 
     #[test]
     fn a_reused_slot_refuses_the_old_token() {
-        let cap = InFlight::new(1).unwrap();
-        let old = cap.try_acquire().unwrap().into_token();
+        let cap = InFlight::builder(1).build().unwrap();
+        let old = cap.try_acquire().permit().unwrap().into_token();
         cap.release(old).unwrap();
-        let new = cap.try_acquire().unwrap().into_token();
+        let new = cap.try_acquire().permit().unwrap().into_token();
         assert_eq!(old.ticket >> SLOT_SHIFT, new.ticket >> SLOT_SHIFT);
         assert_eq!(cap.release(old), Err(Error::PermitAlreadyReleased));
         assert_eq!(cap.in_flight(), 1);
@@ -464,7 +548,7 @@ mod tests {
 
     #[test]
     fn a_slot_beyond_the_cap_is_foreign() {
-        let cap = InFlight::new(2).unwrap();
+        let cap = InFlight::builder(2).build().unwrap();
         let forged = PermitToken::from_parts(cap.owner, 5 << SLOT_SHIFT);
         assert_eq!(cap.release(forged), Err(Error::ForeignPermit));
     }

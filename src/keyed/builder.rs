@@ -11,8 +11,8 @@ use std::marker::PhantomData;
 /// `u64` slots); larger capacities get [`Error::CapacityTooLarge`].
 pub const MAX_KEYED_CAPACITY: usize = 1 << 32;
 
-/// Capacity when none is given.
-const DEFAULT_CAPACITY: usize = 65_536;
+/// Capacity when none is given, for every keyed kind.
+pub(crate) const DEFAULT_CAPACITY: usize = 65_536;
 
 /// What a check of a new key gets when both of its candidate buckets (16
 /// slots each) hold only active keys. Every such check also counts one
@@ -21,7 +21,7 @@ const DEFAULT_CAPACITY: usize = 65_536;
 /// ```
 /// use floodgate::{FullTable, KeyedLimiter, ManualClock, Outcome, Quota};
 ///
-/// let limiter: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(Quota::per_second(1)?)
+/// let limiter = KeyedLimiter::<u64>::builder(Quota::per_second(1)?)
 ///     .capacity(1)
 ///     .on_full(FullTable::Deny)
 ///     .clock(ManualClock::new())
@@ -50,7 +50,7 @@ pub enum FullTable {
 /// ```
 /// use floodgate::{FullTable, KeyedLimiter, Quota};
 ///
-/// let limiter: KeyedLimiter<str> = KeyedLimiter::builder(Quota::per_minute(600)?)
+/// let limiter = KeyedLimiter::<str>::builder(Quota::per_minute(600)?)
 ///     .capacity(100_000)
 ///     .on_full(FullTable::Overflow)
 ///     .max_overrides(1_000)
@@ -68,17 +68,34 @@ pub struct KeyedLimiterBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
     _key: PhantomData<fn(&K)>,
 }
 
-impl<K: Key + ?Sized> KeyedLimiter<K> {
+impl<K: Key + ?Sized, C: Clock + Default> KeyedLimiter<K, C> {
     /// A builder for a keyed limiter whose keys get `default_quota` unless
     /// given their own. Defaults: capacity 65 536 keys, [`FullTable::Deny`],
-    /// up to capacity / 8 (at least 1) per-key quotas, a [`MonotonicClock`].
-    pub fn builder(default_quota: Quota) -> KeyedLimiterBuilder<K> {
+    /// up to capacity / 8 (at least 1) per-key quotas, the clock type's
+    /// default (a new [`MonotonicClock`] unless the type names another;
+    /// `.clock(c)` sets any).
+    ///
+    /// This builder is the only way to make a keyed limiter, as for every
+    /// kind in this crate. Name the key type, and the clock's if not the
+    /// default:
+    ///
+    /// ```
+    /// use floodgate::{KeyedLimiter, ManualClock, Quota};
+    ///
+    /// let ids = KeyedLimiter::<u64>::builder(Quota::per_second(5)?).capacity(1_000).build()?;
+    /// let tokens = KeyedLimiter::<str, ManualClock>::builder(Quota::per_second(5)?).build()?;
+    /// let ips = KeyedLimiter::<std::net::IpAddr>::builder(Quota::per_second(5)?)
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn builder(default_quota: Quota) -> KeyedLimiterBuilder<K, C> {
         KeyedLimiterBuilder {
             quota: default_quota,
             capacity: DEFAULT_CAPACITY,
             on_full: FullTable::default(),
             max_overrides: None,
-            clock: MonotonicClock::new(),
+            clock: C::default(),
             _key: PhantomData,
         }
     }

@@ -29,14 +29,31 @@ pub const MAX_KEY_LEN: usize = 4096;
 /// value itself for keys that are always valid (`u64`, IP addresses), and a
 /// [`Result`] for byte strings, which may be empty or too long.
 ///
+/// # One answer shape for keyed calls
+///
+/// Every keyed kind ([`KeyedLimiter`](crate::KeyedLimiter),
+/// [`KeyedWindows`](crate::KeyedWindows), [`KeyedInFlight`](crate::KeyedInFlight),
+/// [`Suspensions`](crate::Suspensions)) answers the same way:
+///
+/// * a refusal is data in the answer, never an error: a
+///   [`Decision`](crate::Decision)'s [`Outcome`](crate::Outcome), a
+///   suspension's `Some(Decision)`, an
+///   [`Acquisition::Refused`](crate::Acquisition::Refused);
+/// * `Err(`[`Error`]`)` means the call changed nothing: a bad byte key, or,
+///   for a call that may insert a key or takes input to validate, a full
+///   table ([`Error::TableFull`]) or a bad argument;
+/// * a call that can fail only by its key returns
+///   [`Answer`](Key::Answer)`<T>`; a call that can fail otherwise returns
+///   [`Result`]`<T>` for every key type. No call returns a nested `Result`.
+///
 /// ```
 /// use floodgate::{Error, KeyedLimiter, Quota};
 ///
-/// let ids: KeyedLimiter<u64> = KeyedLimiter::builder(Quota::per_second(5)?).build()?;
+/// let ids = KeyedLimiter::<u64>::builder(Quota::per_second(5)?).build()?;
 /// let decision = ids.check(&42, 1); // a Decision
 /// assert!(decision.is_admitted());
 ///
-/// let tokens: KeyedLimiter<str> = KeyedLimiter::builder(Quota::per_second(5)?).build()?;
+/// let tokens = KeyedLimiter::<str>::builder(Quota::per_second(5)?).build()?;
 /// assert!(tokens.check("sk_live_abc", 1)?.is_admitted()); // a Result<Decision>
 /// assert_eq!(tokens.check("", 1), Err(Error::EmptyKey));
 /// # Ok::<(), floodgate::Error>(())
@@ -54,9 +71,14 @@ pub trait Key: sealed::Sealed {
         hasher: &KeyHasher,
         then: impl FnOnce(Self::Stored) -> T,
     ) -> Self::Answer<T>;
+    /// An answer as a `Result`: `Ok` around a plain value.
+    #[doc(hidden)]
+    fn answered<T>(answer: Self::Answer<T>) -> Result<T>;
     /// One `Result` out of a fallible operation's answer.
     #[doc(hidden)]
-    fn into_result<T>(answer: Self::Answer<Result<T>>) -> Result<T>;
+    fn into_result<T>(answer: Self::Answer<Result<T>>) -> Result<T> {
+        Self::answered(answer)?
+    }
 }
 
 mod sealed {
@@ -199,8 +221,8 @@ impl Key for u64 {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Exact) -> T) -> T {
         then(hasher.exact(*self))
     }
-    fn into_result<T>(answer: Result<T>) -> Result<T> {
-        answer
+    fn answered<T>(answer: T) -> Result<T> {
+        Ok(answer)
     }
 }
 
@@ -211,8 +233,8 @@ impl Key for [u8] {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> Result<T> {
         hasher.checked_fingerprint(self).map(then)
     }
-    fn into_result<T>(answer: Result<Result<T>>) -> Result<T> {
-        answer?
+    fn answered<T>(answer: Result<T>) -> Result<T> {
+        answer
     }
 }
 
@@ -223,8 +245,8 @@ impl Key for str {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> Result<T> {
         hasher.checked_fingerprint(self.as_bytes()).map(then)
     }
-    fn into_result<T>(answer: Result<Result<T>>) -> Result<T> {
-        answer?
+    fn answered<T>(answer: Result<T>) -> Result<T> {
+        answer
     }
 }
 
@@ -242,8 +264,8 @@ impl Key for IpAddr {
             IpAddr::V6(v6) => v6.with_stored(hasher, then),
         }
     }
-    fn into_result<T>(answer: Result<T>) -> Result<T> {
-        answer
+    fn answered<T>(answer: T) -> Result<T> {
+        Ok(answer)
     }
 }
 
@@ -254,8 +276,8 @@ impl Key for Ipv4Addr {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
         then(hasher.fingerprint(&self.octets()))
     }
-    fn into_result<T>(answer: Result<T>) -> Result<T> {
-        answer
+    fn answered<T>(answer: T) -> Result<T> {
+        Ok(answer)
     }
 }
 
@@ -266,8 +288,8 @@ impl Key for Ipv6Addr {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
         then(hasher.fingerprint(&self.octets()))
     }
-    fn into_result<T>(answer: Result<T>) -> Result<T> {
-        answer
+    fn answered<T>(answer: T) -> Result<T> {
+        Ok(answer)
     }
 }
 

@@ -26,6 +26,13 @@ use std::marker::PhantomData;
 /// by `u64` or IP addresses return their value directly; calls keyed by
 /// byte strings return a [`Result`], since an empty or
 /// oversized key is refused with a typed error and changes nothing.
+/// Keyed calls answer in the one shape of every keyed kind (see
+/// [`Key`](crate::Key#one-answer-shape-for-keyed-calls)): a refusal is data
+/// in the answer; `Err(`[`Error`](crate::Error)`)` is a bad key, a full
+/// table or bad input, and changes nothing.
+///
+/// Built only by [`KeyedLimiter::builder`]: no kind in this crate has `new` or
+/// another constructor.
 ///
 /// ```
 /// use floodgate::{KeyedLimiter, ManualClock, Outcome, Quota};
@@ -34,7 +41,10 @@ use std::marker::PhantomData;
 ///
 /// let clock = ManualClock::new();
 /// let per_ip: KeyedLimiter<IpAddr, ManualClock> =
-///     KeyedLimiter::builder(Quota::per_second(2)?).capacity(10_000).clock(clock.clone()).build()?;
+///     KeyedLimiter::<IpAddr>::builder(Quota::per_second(2)?)
+///         .capacity(10_000)
+///         .clock(clock.clone())
+///         .build()?;
 /// let ip: IpAddr = "203.0.113.7".parse().unwrap();
 /// assert!(per_ip.check(&ip, 1).is_admitted());
 /// assert!(per_ip.check(&ip, 1).is_admitted());
@@ -104,7 +114,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
             default_generation: AtomicU64::new(0),
             overrides: Overrides::new(max_overrides)?,
             on_full,
-            overflow: Limiter::with_clock(quota, ManualClock::new()),
+            overflow: Limiter::builder(quota).clock(ManualClock::new()).build(),
             full_table_events: CachePadded::new(AtomicU64::new(0)),
             clock,
             _key: PhantomData,
@@ -121,7 +131,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     ///
     /// ```
     /// # use floodgate::{Error, KeyedLimiter, ManualClock, Quota};
-    /// let limiter: KeyedLimiter<str, ManualClock> = KeyedLimiter::builder(Quota::per_second(10)?)
+    /// let limiter: KeyedLimiter<str, ManualClock> = KeyedLimiter::<str>::builder(Quota::per_second(10)?)
     ///     .clock(ManualClock::new())
     ///     .build()?;
     /// assert_eq!(limiter.check("alice", 10)?.remaining(), 0);
@@ -139,7 +149,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     ///
     /// ```
     /// # use floodgate::{KeyedLimiter, Quota};
-    /// let limiter: KeyedLimiter<u64> = KeyedLimiter::builder(Quota::per_second(1)?).build()?;
+    /// let limiter = KeyedLimiter::<u64>::builder(Quota::per_second(1)?).build()?;
     /// assert!(limiter.check_at(&7, 1, 5_000_000_000).is_admitted());
     /// assert!(!limiter.check_at(&7, 1, 5_500_000_000).is_admitted());
     /// assert!(limiter.check_at(&7, 1, 6_000_000_000).is_admitted());
@@ -148,7 +158,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     #[inline]
     pub fn check_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
         key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, cost, |word, quota| {
+            self.update(stored, now_ns, cost, |word, quota| {
                 gcra::evaluate(word, quota, now_ns, cost)
             })
         })
@@ -163,7 +173,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
     /// use std::time::Duration;
     /// let limiter: KeyedLimiter<str, ManualClock> =
-    ///     KeyedLimiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build()?;
+    ///     KeyedLimiter::<str>::builder(Quota::per_second(10)?).clock(ManualClock::new()).build()?;
     /// limiter.check("cust_1", 10)?;
     /// let reserved = limiter.reserve("cust_1", 2, Duration::from_secs(1))?;
     /// assert_eq!(reserved.delay(), Duration::from_millis(200));
@@ -188,7 +198,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     ) -> K::Answer<Decision> {
         let max_wait_ns = saturating_nanos(max_wait);
         key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, cost, |word, quota| {
+            self.update(stored, now_ns, cost, |word, quota| {
                 gcra::reserve(word, quota, now_ns, cost, max_wait_ns)
             })
         })
@@ -198,7 +208,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// inserting nothing (a layered check's look at its later layers).
     pub(crate) fn probe_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
         key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, cost, |word, quota| Evaluation {
+            self.update(stored, now_ns, cost, |word, quota| Evaluation {
                 next: None,
                 ..gcra::evaluate(word, quota, now_ns, cost)
             })
@@ -211,7 +221,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// ```
     /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
     /// let limiter: KeyedLimiter<u64, ManualClock> =
-    ///     KeyedLimiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build()?;
+    ///     KeyedLimiter::<u64>::builder(Quota::per_second(5)?).clock(ManualClock::new()).build()?;
     /// limiter.check(&1, 2);
     /// assert_eq!(limiter.peek(&1).remaining(), 3);
     /// assert_eq!(limiter.peek(&2).remaining(), 5);
@@ -235,7 +245,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// ```
     /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
     /// let limiter: KeyedLimiter<u64, ManualClock> =
-    ///     KeyedLimiter::builder(Quota::per_second(5)?).clock(ManualClock::new()).build()?;
+    ///     KeyedLimiter::<u64>::builder(Quota::per_second(5)?).clock(ManualClock::new()).build()?;
     /// limiter.check(&1, 3);
     /// assert_eq!(limiter.refund(&1, 1).remaining(), 3);
     /// assert_eq!(limiter.refund(&1, 100).remaining(), 5);
@@ -248,7 +258,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// [`refund`](Self::refund) at a caller-supplied time.
     pub fn refund_at(&self, key: &K, amount: u64, now_ns: u64) -> K::Answer<Decision> {
         key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, 0, |word, quota| {
+            self.update(stored, now_ns, 0, |word, quota| {
                 gcra::refund(word, quota, now_ns, amount)
             })
         })
@@ -269,7 +279,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// ```
     /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
     /// let limiter: KeyedLimiter<str, ManualClock> =
-    ///     KeyedLimiter::builder(Quota::per_second(10)?).clock(ManualClock::new()).build()?;
+    ///     KeyedLimiter::<str>::builder(Quota::per_second(10)?).clock(ManualClock::new()).build()?;
     /// limiter.check("acme", 4)?;
     /// limiter.set_quota("acme", Quota::per_second(100)?)?;
     /// assert_eq!(limiter.peek("acme")?.remaining(), 96);
@@ -304,7 +314,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     pub(crate) fn usage_at(&self, key: &K, now_ns: u64) -> Result<Usage> {
         let usage = Cell::new(Usage::NONE);
         K::into_result(key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, 0, |word, quota| {
+            self.update(stored, now_ns, 0, |word, quota| {
                 usage.set(Usage::of(word, quota, now_ns));
                 gcra::evaluate(word, quota, now_ns, 0)
             });
@@ -323,7 +333,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// ```
     /// # use floodgate::{Error, KeyedLimiter, ManualClock, Quota};
     /// let limiter: KeyedLimiter<str, ManualClock> =
-    ///     KeyedLimiter::builder(Quota::per_minute(5)?).clock(ManualClock::new()).build()?;
+    ///     KeyedLimiter::<str>::builder(Quota::per_minute(5)?).clock(ManualClock::new()).build()?;
     /// limiter.check("203.0.113.7", 5)?;
     /// assert!(!limiter.check("203.0.113.7", 1)?.is_admitted());
     /// limiter.reset("203.0.113.7")?;
@@ -339,7 +349,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     ///
     /// ```
     /// # use floodgate::{KeyedLimiter, Quota};
-    /// let limiter: KeyedLimiter<u64> = KeyedLimiter::builder(Quota::per_second(1)?).build()?;
+    /// let limiter = KeyedLimiter::<u64>::builder(Quota::per_second(1)?).build()?;
     /// assert!(limiter.check_at(&7, 1, 5_000_000_000).is_admitted());
     /// limiter.reset_at(&7, 5_100_000_000);
     /// assert!(limiter.check_at(&7, 1, 5_200_000_000).is_admitted());
@@ -360,7 +370,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// Empties `key`'s bucket (see `take_usage_at`); inserts nothing.
     fn empty(&self, key: K::Stored, now_ns: u64) -> Usage {
         let usage = Cell::new(Usage::NONE);
-        self.settle(key, now_ns, 0, |word, quota| {
+        self.update(key, now_ns, 0, |word, quota| {
             let taken = Usage::of(word, quota, now_ns);
             usage.set(taken);
             let now = quota.ticks_at(now_ns);
@@ -379,7 +389,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// as the full table's policy decides the key's checks anyway).
     pub(crate) fn add_usage_at(&self, key: &K, usage: Usage, now_ns: u64) -> Result<()> {
         K::into_result(key.with_stored(&self.hasher, |stored| {
-            self.settle(stored, now_ns, 0, |word, quota| {
+            self.update(stored, now_ns, 0, |word, quota| {
                 let now = quota.ticks_at(now_ns);
                 let debt = word.debt_at(now);
                 let added = gcra::carried_debt(usage.debt, usage.token_ticks, quota);
@@ -431,7 +441,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     ///
     /// ```
     /// # use floodgate::{KeyedLimiter, ManualClock, Quota};
-    /// let limiter: KeyedLimiter<u64, ManualClock> = KeyedLimiter::builder(Quota::per_second(30)?.with_burst(60)?)
+    /// let limiter: KeyedLimiter<u64, ManualClock> = KeyedLimiter::<u64>::builder(Quota::per_second(30)?.with_burst(60)?)
     ///     .clock(ManualClock::new())
     ///     .build()?;
     /// limiter.check(&9, 40);
@@ -463,13 +473,24 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         self.overflow.reconfigure_at(default_quota, now_ns);
     }
 
-    /// Keys holding a slot, refilled ones not yet reused included. Counts
-    /// the whole table: O(capacity), meant for metrics, not the check path.
+    /// Keys holding a slot, refilled ones not yet reused included. O(1): a
+    /// count kept by the insertions and reclaims that change it (never by a
+    /// check of a known key), exact whenever no insertion is under way.
+    ///
+    /// ```
+    /// # use floodgate::{KeyedLimiter, Quota};
+    /// let limiter = KeyedLimiter::<u64>::builder(Quota::per_second(1)?).build()?;
+    /// limiter.check_at(&1, 1, 0);
+    /// limiter.check_at(&2, 1, 0);
+    /// limiter.check_at(&1, 1, 0);
+    /// assert_eq!(limiter.len(), 2);
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.table.occupied()
     }
 
-    /// Whether no key holds a slot (O(capacity), as [`len`](Self::len)).
+    /// Whether no key holds a slot (O(1), as [`len`](Self::len)).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -502,7 +523,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
     /// Runs `step` on `key`'s bucket until its result is stored, inserting
     /// the key if `step` charges a bucket it does not have yet.
     #[inline]
-    fn settle(
+    fn update(
         &self,
         key: K::Stored,
         now_ns: u64,

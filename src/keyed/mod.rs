@@ -82,6 +82,7 @@ mod overrides;
 mod pair;
 mod table;
 
+pub(crate) use builder::DEFAULT_CAPACITY;
 pub use builder::{FullTable, KeyedLimiterBuilder, MAX_KEYED_CAPACITY};
 pub(crate) use key::{check_key_len, KeyHasher, StoredKey};
 pub use key::{Key, MAX_KEY_LEN};

@@ -64,6 +64,7 @@ use super::pair::{AtomicPair, Pair};
 use crate::core::alloc;
 use crate::core::state::{SlotMark, StateWord};
 use crate::sync::{fence, AtomicU64, Backoff, Ordering};
+use crossbeam_utils::CachePadded;
 use std::marker::PhantomData;
 
 /// Slots per bucket (fewer only in a table smaller than one bucket).
@@ -74,6 +75,11 @@ pub(crate) struct Table<S> {
     /// Byte keys' second fingerprint half, by slot; empty for `u64` keys.
     extras: Box<[AtomicU64]>,
     hints: Hints,
+    /// Slots holding a bucket: raised by the CAS that publishes one, lowered
+    /// by the claim that reclaims one (both won by exactly one thread), so
+    /// a check of a known key never writes it. Wraps below zero for as long
+    /// as a reclaim's decrement lands before its publisher's increment.
+    buckets_held: CachePadded<AtomicU64>,
     bucket_len: usize,
     buckets: usize,
     _stored: PhantomData<fn(S)>,
@@ -161,6 +167,7 @@ impl<S: StoredKey> Table<S> {
                 AtomicU64::new(0)
             })?,
             hints: Hints::new(capacity)?,
+            buckets_held: CachePadded::new(AtomicU64::new(0)),
             bucket_len,
             buckets,
             _stored: PhantomData,
@@ -171,13 +178,15 @@ impl<S: StoredKey> Table<S> {
         self.pairs.len()
     }
 
-    /// Slots holding a key's bucket (refilled ones not yet reused included).
+    /// Slots holding a key's bucket (refilled ones not yet reused included),
+    /// in O(1).
     pub(crate) fn occupied(&self) -> usize {
-        self.pairs
-            .iter()
-            // Relaxed: a statistic, read while the table moves.
-            .filter(|pair| pair.load(Ordering::Relaxed).word.mark().is_none())
-            .count()
+        // Relaxed: a statistic, read while the table moves; every change is
+        // one read-modify-write, so none is lost.
+        let held = self.buckets_held.load(Ordering::Relaxed) as i64;
+        // A reclaim racing the publication of the bucket it takes may be
+        // counted first: read that moment as no bucket, not 2^64 of them.
+        held.max(0) as usize
     }
 
     #[inline]
@@ -406,6 +415,8 @@ impl<S: StoredKey> Table<S> {
                 .compare_exchange(pending, published, Ordering::Release, Ordering::Relaxed)
                 .is_ok()
             {
+                // Relaxed: a statistic; the CAS above was won by this thread alone.
+                self.buckets_held.fetch_add(1, Ordering::Relaxed);
                 return Insertion::Published(result);
             }
         }
@@ -423,6 +434,10 @@ impl<S: StoredKey> Table<S> {
         self.pairs[vacancy.index]
             .compare_exchange(vacancy.held, pending, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
+        if vacancy.held.word.mark().is_none() {
+            // A reclaimed bucket. Relaxed: a statistic; only this claim won it.
+            self.buckets_held.fetch_sub(1, Ordering::Relaxed);
+        }
         // SeqCst: of two claims of one key, the one whose fence comes second
         // scans after both claims and sees the other (see the module docs).
         fence(Ordering::SeqCst);
@@ -553,6 +568,15 @@ mod tests {
         key.with_stored(hasher, |stored| stored)
     }
 
+    /// Buckets counted slot by slot, to hold the kept count to.
+    fn scanned<S: StoredKey>(table: &Table<S>) -> usize {
+        table
+            .pairs
+            .iter()
+            .filter(|pair| pair.load(Ordering::Relaxed).word.mark().is_none())
+            .count()
+    }
+
     fn bucket(debt: u64) -> StateWord {
         StateWord::with_debt(0, 0, debt)
     }
@@ -588,7 +612,7 @@ mod tests {
             };
             assert_eq!(slot.index, index);
         }
-        assert_eq!(table.occupied(), 40);
+        assert_eq!((table.occupied(), scanned(&table)), (40, 40));
     }
 
     #[test]
@@ -610,7 +634,7 @@ mod tests {
             table.insert(newcomer, vacancy, |_, _| Ok::<_, ()>((bucket(1), ()))),
             Insertion::Published(())
         ));
-        assert_eq!(table.occupied(), 3);
+        assert_eq!((table.occupied(), scanned(&table)), (3, 3));
         assert!(
             matches!(table.find(newcomer, |_| false), Lookup::Found(slot) if slot.index == vacancy.index)
         );
@@ -650,8 +674,12 @@ mod tests {
         assert!(
             matches!(table.find(live, |_| false), Lookup::Found(slot) if slot.index == 1 && slot.word == bucket(3))
         );
+        // The claim took `old`'s bucket: one bucket is left, and giving the
+        // claim up adds none.
+        assert_eq!((table.occupied(), scanned(&table)), (1, 1));
         // A claim of a key live nowhere is an insertion in progress.
         table.give_up(&claim);
+        assert_eq!((table.occupied(), scanned(&table)), (1, 1));
         let vacancy = table.vacancy(table.window(new), |_| true).unwrap();
         table.claim(new, vacancy).unwrap();
         assert!(matches!(table.find(new, |_| true), Lookup::Inserting));

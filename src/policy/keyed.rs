@@ -8,15 +8,12 @@ use crate::keyed::{check_key_len, Key, KeyedLimiter};
 use crate::window::keyed::KeyedWindows;
 use std::net::IpAddr;
 
-/// A key type a [`LayerKey`] can present, and how its keyed calls answer.
+/// A key type a [`LayerKey`] can present.
 pub trait LayerKeyKind: Key {
     /// Hands the key `layer_key` carries to `then`, or
     /// [`Error::LayerKeyMismatch`] (or the key's own error) when it carries
     /// another kind.
     fn with_layer_key<T>(layer_key: LayerKey<'_>, then: impl FnOnce(&Self) -> T) -> Result<T>;
-
-    /// One `Result` from a keyed call's answer.
-    fn settle(answer: Self::Answer<Decision>) -> Result<Decision>;
 
     /// The [`LayerKey`] that presents this key.
     fn layer_key(&self) -> LayerKey<'_>;
@@ -36,11 +33,6 @@ macro_rules! copied_key_kind {
                     LayerKey::$variant(key) => Ok(then(&key)),
                     _ => Err(Error::LayerKeyMismatch),
                 }
-            }
-
-            #[inline]
-            fn settle(answer: Decision) -> Result<Decision> {
-                Ok(answer)
             }
 
             #[inline]
@@ -66,11 +58,6 @@ impl LayerKeyKind for [u8] {
     }
 
     #[inline]
-    fn settle(answer: Result<Decision>) -> Result<Decision> {
-        answer
-    }
-
-    #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Bytes(self)
     }
@@ -90,11 +77,6 @@ impl LayerKeyKind for str {
     }
 
     #[inline]
-    fn settle(answer: Result<Decision>) -> Result<Decision> {
-        answer
-    }
-
-    #[inline]
     fn layer_key(&self) -> LayerKey<'_> {
         LayerKey::Str(self)
     }
@@ -106,20 +88,20 @@ macro_rules! keyed_layer {
         impl<K: LayerKeyKind + ?Sized, C: $($bound)+> Layer for $limit<K, C> {
             #[inline]
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
-                K::with_layer_key(key, |key| K::settle($limit::check_at(self, key, cost, now_ns)))
+                K::with_layer_key(key, |key| K::answered($limit::check_at(self, key, cost, now_ns)))
                     .and_then(|decision| decision)
             }
 
             #[inline]
             fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
-                K::with_layer_key(key, |key| K::settle($limit::probe_at(self, key, cost, now_ns)))
+                K::with_layer_key(key, |key| K::answered($limit::probe_at(self, key, cost, now_ns)))
                     .and_then(|decision| decision)
             }
 
             #[inline]
             fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
                 K::with_layer_key(key, |key| {
-                    K::settle($limit::refund_at(self, key, cost, now_ns)).map(|_| ())
+                    K::answered($limit::refund_at(self, key, cost, now_ns)).map(|_| ())
                 })?
             }
         }

@@ -39,6 +39,9 @@ pub const MAX_LAYERS: usize = 32;
 
 /// Several limits checked together for each request.
 ///
+/// Built only by [`Policy::builder`]: no kind in this crate has `new` or
+/// another constructor.
+///
 /// ```
 /// use floodgate::{LayerKey, Limiter, ManualClock, Outcome, Policy, Quota, Scope, SlidingWindow};
 /// use std::time::Duration;
@@ -46,8 +49,8 @@ pub const MAX_LAYERS: usize = 32;
 /// let clock = ManualClock::new();
 /// // GenieOS: a key bucket (30/s, burst 60) and a workspace window (600/min).
 /// let policy = Policy::builder()
-///     .layer(Scope::Key, Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, clock.clone()))
-///     .layer(Scope::Workspace, SlidingWindow::with_clock(600, Duration::from_secs(60), clock.clone())?)
+///     .layer(Scope::Key, Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(clock.clone()).build())
+///     .layer(Scope::Workspace, SlidingWindow::builder(600, Duration::from_secs(60)).clock(clock.clone()).build()?)
 ///     .clock(clock.clone())
 ///     .build()?;
 /// let keys = [LayerKey::Unkeyed, LayerKey::Unkeyed];
@@ -158,7 +161,7 @@ impl<C: Clock> PolicyBuilder<C> {
     /// ```
     /// # use floodgate::{LayerKey, Limiter, Policy, Quota, Scope};
     /// let policy = Policy::builder()
-    ///     .shadow_layer(Scope::Named("new-endpoint-limit"), Limiter::new(Quota::per_second(1)?))
+    ///     .shadow_layer(Scope::Named("new-endpoint-limit"), Limiter::builder(Quota::per_second(1)?).build())
     ///     .build()?;
     /// assert!(policy.check(&[LayerKey::Unkeyed], 1)?.is_admitted());
     /// assert!(policy.check(&[LayerKey::Unkeyed], 1)?.is_admitted()); // would have been denied

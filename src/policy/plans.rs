@@ -50,6 +50,10 @@ pub struct TierId(usize);
 ///
 /// `K` is the key type (API keys: `str`), `W` the workspace id type.
 ///
+/// Built only by [`Plans::builder`] (or the [`genieos`](Plans::genieos)
+/// preset's builder): no kind in this crate has `new` or another
+/// constructor.
+///
 /// ```
 /// use floodgate::{presets::genieos, ManualClock, Outcome, Plans, Scope};
 ///
@@ -107,15 +111,23 @@ pub struct PlansBuilder<K: ?Sized, W: ?Sized, C> {
     _keys: KeyKinds<K, W>,
 }
 
-impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized> Plans<K, W, MonotonicClock> {
-    /// Tiers whose workspace limits count requests per `window`.
-    pub fn builder(window: Duration) -> PlansBuilder<K, W, MonotonicClock> {
+impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone + Default>
+    Plans<K, W, C>
+{
+    /// A builder for tiers whose workspace limits count requests per
+    /// `window`. Defaults: 100 000 keys, 10 000 workspaces, the clock type's
+    /// default (a new [`MonotonicClock`] unless the type names another;
+    /// `.clock(c)` sets any).
+    ///
+    /// This builder (or a [`presets`](crate::presets) table's) is the only
+    /// way to make plans, as for every kind in this crate.
+    pub fn builder(window: Duration) -> PlansBuilder<K, W, C> {
         PlansBuilder {
             tiers: Vec::new(),
             window,
             key_capacity: 100_000,
             workspace_capacity: 10_000,
-            clock: MonotonicClock::new(),
+            clock: C::default(),
             _keys: PhantomData,
         }
     }
@@ -171,12 +183,12 @@ impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> Plans
             .filter_map(|(_, limits)| limits.per_workspace)
             .max()
             .unwrap_or(1);
-        let windows = Arc::new(KeyedWindows::with_clock(
-            largest,
-            self.window,
-            self.workspace_capacity,
-            self.clock.clone(),
-        )?);
+        let windows = Arc::new(
+            KeyedWindows::<W>::builder(largest, self.window)
+                .capacity(self.workspace_capacity)
+                .clock(self.clock.clone())
+                .build()?,
+        );
         let tiers = self
             .tiers
             .into_iter()
@@ -205,7 +217,7 @@ where
         let keys = limits
             .per_key
             .map(|quota| {
-                KeyedLimiter::builder(quota)
+                KeyedLimiter::<K>::builder(quota)
                     .capacity(key_capacity)
                     .clock(clock.clone())
                     .build()
@@ -215,7 +227,7 @@ where
             .per_workspace
             .map(|limit| {
                 // The shared table validated the largest limit; check this one.
-                crate::window::SlidingWindow::with_clock(limit, windows.window(), clock.clone())?;
+                crate::window::validate(limit, windows.window())?;
                 Ok::<_, Error>(TierWindows {
                     windows: Arc::clone(windows),
                     limit: AtomicU64::new(limit),
@@ -393,7 +405,7 @@ impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> Layer for TierWindows<W, C> {
 
     fn probe_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
         W::with_layer_key(key, |workspace| {
-            W::settle(
+            W::answered(
                 self.windows
                     .probe_under_at(workspace, self.limit(), cost, now_ns),
             )

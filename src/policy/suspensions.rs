@@ -14,10 +14,11 @@
 use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
-use crate::keyed::Key;
+use crate::keyed::{Key, DEFAULT_CAPACITY};
 use crate::map::KeyedCells;
 use crate::policy::{Layer, LayerKey, LayerKeyKind};
 use crate::sync::{AtomicU64, Ordering};
+use std::marker::PhantomData;
 use std::time::Duration;
 
 /// The cell value of a key that is not suspended (0, before every timestamp).
@@ -27,12 +28,23 @@ const INDEFINITELY: u64 = u64::MAX;
 
 /// Keys suspended until a time or indefinitely.
 ///
+/// Keyed calls answer in the one shape of every keyed kind (see
+/// [`Key`](crate::Key#one-answer-shape-for-keyed-calls)): a refusal is data
+/// in the answer; `Err(`[`Error`](crate::Error)`)` is a bad key, a full
+/// table or bad input, and changes nothing.
+///
+/// Built only by [`Suspensions::builder`]: no kind in this crate has `new` or
+/// another constructor.
+///
 /// ```
 /// use floodgate::{ManualClock, Outcome, Suspensions};
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();
-/// let suspensions: Suspensions<str, _> = Suspensions::with_clock(1_000, clock.clone())?;
+/// let suspensions = Suspensions::<str>::builder()
+///     .capacity(1_000)
+///     .clock(clock.clone())
+///     .build()?;
 /// suspensions.suspend_for("cust_42", Duration::from_secs(3_600))?;
 /// let decision = suspensions.check("cust_42")?.unwrap();
 /// assert_eq!(decision.outcome(), Outcome::Suspended);
@@ -47,22 +59,74 @@ pub struct Suspensions<K: Key + ?Sized, C: Clock = MonotonicClock> {
     clock: C,
 }
 
-impl<K: Key + ?Sized> Suspensions<K, MonotonicClock> {
-    /// Room for `capacity` suspended keys, timed by a new [`MonotonicClock`].
-    pub fn new(capacity: usize) -> Result<Self> {
-        Self::with_clock(capacity, MonotonicClock::new())
+/// Configures [`Suspensions`]; start with [`Suspensions::builder`].
+///
+/// ```
+/// use floodgate::{ManualClock, Suspensions};
+/// let suspensions = Suspensions::<u64>::builder()
+///     .capacity(1_000)
+///     .clock(ManualClock::new())
+///     .build()?;
+/// assert_eq!(suspensions.check(&7), None);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use]
+pub struct SuspensionsBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
+    capacity: usize,
+    clock: C,
+    _key: PhantomData<fn(&K)>,
+}
+
+impl<K: Key + ?Sized, C: Clock + Default> Suspensions<K, C> {
+    /// A builder for an empty set of suspensions. Defaults: room for 65 536
+    /// keys, the clock type's default (a new [`MonotonicClock`] unless the
+    /// type names another; `.clock(c)` sets any).
+    ///
+    /// This builder is the only way to make the set, as for every kind in
+    /// this crate.
+    pub fn builder() -> SuspensionsBuilder<K, C> {
+        SuspensionsBuilder {
+            capacity: DEFAULT_CAPACITY,
+            clock: C::default(),
+            _key: PhantomData,
+        }
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock> SuspensionsBuilder<K, C> {
+    /// How many keys may ever be suspended (at most
+    /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)); a key suspended once
+    /// keeps its room until the set is dropped.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The clock checks without an explicit time read.
+    pub fn clock<D: Clock>(self, clock: D) -> SuspensionsBuilder<K, D> {
+        SuspensionsBuilder {
+            capacity: self.capacity,
+            clock,
+            _key: PhantomData,
+        }
+    }
+
+    /// The set, or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`] /
+    /// [`Error::AllocationFailed`].
+    ///
+    /// ```
+    /// use floodgate::{Error, Suspensions};
+    /// assert_eq!(Suspensions::<str>::builder().capacity(0).build().err(), Some(Error::ZeroCapacity));
+    /// ```
+    pub fn build(self) -> Result<Suspensions<K, C>> {
+        Ok(Suspensions {
+            cells: KeyedCells::new(self.capacity)?,
+            clock: self.clock,
+        })
     }
 }
 
 impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
-    /// Room for `capacity` suspended keys, timed by `clock`.
-    pub fn with_clock(capacity: usize, clock: C) -> Result<Self> {
-        Ok(Self {
-            cells: KeyedCells::new(capacity)?,
-            clock,
-        })
-    }
-
     /// Suspends `key` until `until_ns` on the clock's timeline, or
     /// indefinitely with `None`. [`Error::TableFull`] when there is no room.
     pub fn suspend_until(&self, key: &K, until_ns: Option<u64>) -> Result<()> {
@@ -88,7 +152,10 @@ impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
     /// ```
     /// # use floodgate::{ManualClock, Suspensions};
     /// # use std::time::Duration;
-    /// let suspensions: Suspensions<str, _> = Suspensions::with_clock(16, ManualClock::new())?;
+    /// let suspensions: Suspensions<str, _> = Suspensions::<str>::builder()
+    ///     .capacity(16)
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// suspensions.suspend_for_at("cust_42", Duration::from_secs(60), 5_000_000_000)?;
     /// assert!(suspensions.check_at("cust_42", 64_999_999_999)?.is_some());
     /// assert!(suspensions.check_at("cust_42", 65_000_000_000)?.is_none());

@@ -15,7 +15,7 @@ use crate::{ErrorBody, LimitFigure, Result};
 /// ```
 /// use floodgate::{presets::clarifai, Limiter, ManualClock, Quota, Scope};
 /// let quota = Quota::per_second(15)?.with_burst(30)?;
-/// let limiter = Limiter::with_clock(quota, ManualClock::new());
+/// let limiter = Limiter::builder(quota).clock(ManualClock::new()).build();
 /// limiter.check(30);
 /// let body = clarifai::error_body("exceeded limit of {limit} requests per second")?
 ///     .field_number("code", 11005)

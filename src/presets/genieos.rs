@@ -15,7 +15,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use floodgate::{presets::genieos, Limiter, ManualClock, Quota};
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
 /// assert!(limiter.check(48).in_warning_zone(genieos::WARNING_ZONE_PERCENT)); // 12 of 60 left
 /// # Ok::<(), floodgate::Error>(())
 /// ```
@@ -83,7 +83,7 @@ pub fn error_body(code: &str, message: &str) -> Result<ErrorBody> {
 /// ```
 /// use floodgate::{presets::genieos, Limiter, ManualClock, Quota, Scope};
 ///
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
 /// limiter.check(60);
 /// let body = genieos::key_body().render(&limiter.check(1), Scope::Key, "req_01JABC");
 /// assert_eq!(
@@ -106,7 +106,7 @@ pub fn key_body() -> ErrorBody {
 /// ```
 /// use floodgate::{presets::genieos, ManualClock, Scope, SlidingWindow};
 /// use std::time::Duration;
-/// let workspace = SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new())?;
+/// let workspace = SlidingWindow::builder(600, Duration::from_secs(60)).clock(ManualClock::new()).build()?;
 /// workspace.check(600);
 /// let body = genieos::workspace_body().render(&workspace.check(1), Scope::Workspace, "req_1");
 /// assert!(body.contains(r#""retry_after_seconds":60.1"#));
@@ -125,7 +125,7 @@ pub fn workspace_body() -> ErrorBody {
 ///
 /// ```
 /// use floodgate::{presets::genieos, Limiter, ManualClock, Quota, Scope};
-/// let limiter = Limiter::with_clock(Quota::per_second(30)?.with_burst(60)?, ManualClock::new());
+/// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?).clock(ManualClock::new()).build();
 /// limiter.check(60);
 /// let headers = genieos::headers().render_at(&limiter.check(1), Scope::Key, 0);
 /// assert_eq!(headers.get("Retry-After"), Some("0.1"));

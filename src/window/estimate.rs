@@ -16,8 +16,9 @@
 use super::word::{View, WindowWord};
 use crate::core::decision::{Decision, Outcome};
 
-/// A decision and, when it changes the word, the word to store.
-pub(crate) struct Evaluation {
+/// A window decision and, when it changes the word, the word to store (the
+/// GCRA's counterpart is `core::gcra::Evaluation`).
+pub(crate) struct Estimate {
     pub(crate) decision: Decision,
     pub(crate) next: Option<WindowWord>,
 }
@@ -68,12 +69,12 @@ pub(crate) fn evaluate(
     window_ns: u64,
     at: &Position,
     cost: u64,
-) -> Evaluation {
+) -> Estimate {
     let view = word.view(at.index);
     let capacity = u128::from(limit) * u128::from(window_ns);
     let used = scaled_estimate(view.previous, view.current, window_ns, at.elapsed);
     if cost > limit {
-        return Evaluation {
+        return Estimate {
             decision: report(
                 Outcome::CannotFit,
                 limit,
@@ -90,14 +91,14 @@ pub(crate) fn evaluate(
     if used + need <= capacity {
         // The estimate includes `current`, so current + cost <= limit <= MAX_COUNT.
         let charged = view.current + cost;
-        Evaluation {
+        Estimate {
             decision: report(Outcome::Admitted, limit, window_ns, &view, at, charged, 0),
             next: (cost > 0).then(|| WindowWord::new(at.index, view.previous, charged)),
         }
     } else {
         let wait = (at.ahead_of_now)
             .saturating_add(wait_until_fits(&view, limit, window_ns, at.elapsed, cost));
-        Evaluation {
+        Estimate {
             decision: report(
                 Outcome::Denied,
                 limit,
@@ -120,7 +121,7 @@ pub(crate) fn refund(
     window_ns: u64,
     at: &Position,
     amount: u64,
-) -> Evaluation {
+) -> Estimate {
     let view = word.view(at.index);
     let from_current = amount.min(view.current);
     let from_previous = (amount - from_current).min(view.previous);
@@ -128,7 +129,7 @@ pub(crate) fn refund(
         previous: view.previous - from_previous,
         current: view.current - from_current,
     };
-    Evaluation {
+    Estimate {
         decision: report(
             Outcome::Admitted,
             limit,

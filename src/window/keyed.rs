@@ -9,21 +9,32 @@
 use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
-use crate::keyed::{FullTable, Key};
+use crate::keyed::{FullTable, Key, DEFAULT_CAPACITY};
 use crate::map::KeyedCells;
 use crate::sync::{AtomicU64, Ordering};
 use crate::window::{validate_limit, SlidingWindow};
+use std::marker::PhantomData;
 use std::time::Duration;
 
 /// Sliding windows of `limit` per `window`, one per key.
+///
+/// Keyed calls answer in the one shape of every keyed kind (see
+/// [`Key`](crate::Key#one-answer-shape-for-keyed-calls)): a refusal is data
+/// in the answer; `Err(`[`Error`](crate::Error)`)` is a bad key, a full
+/// table or bad input, and changes nothing.
+///
+/// Built only by [`KeyedWindows::builder`]: no kind in this crate has `new` or
+/// another constructor.
 ///
 /// ```
 /// use floodgate::{KeyedWindows, ManualClock, Outcome, Scope};
 /// use std::time::Duration;
 ///
 /// // GenieOS per-workspace cap: 600 requests per minute per workspace.
-/// let workspaces: KeyedWindows<u64, _> =
-///     KeyedWindows::with_clock(600, Duration::from_secs(60), 10_000, ManualClock::new())?;
+/// let workspaces = KeyedWindows::<u64>::builder(600, Duration::from_secs(60))
+///     .capacity(10_000)
+///     .clock(ManualClock::new())
+///     .build()?;
 /// assert!(workspaces.check(&7, 600).is_admitted());
 /// assert_eq!(workspaces.check(&7, 1).outcome(), Outcome::Denied);
 /// assert!(workspaces.check(&8, 1).is_admitted()); // another workspace
@@ -41,39 +52,66 @@ pub struct KeyedWindows<K: Key + ?Sized, C: Clock = MonotonicClock> {
     clock: C,
 }
 
-impl<K: Key + ?Sized> KeyedWindows<K, MonotonicClock> {
-    /// Windows of `limit` per `window` for up to `capacity` keys, timed by a
-    /// new [`MonotonicClock`].
+/// Configures [`KeyedWindows`]; start with [`KeyedWindows::builder`].
+///
+/// ```
+/// use floodgate::{FullTable, KeyedWindows, ManualClock};
+/// use std::time::Duration;
+///
+/// let workspaces = KeyedWindows::<u64>::builder(600, Duration::from_secs(60))
+///     .capacity(10_000)
+///     .on_full(FullTable::Admit)
+///     .clock(ManualClock::new())
+///     .build()?;
+/// assert_eq!(workspaces.capacity(), 10_000);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use]
+pub struct KeyedWindowsBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
+    limit: u64,
+    window: Duration,
+    capacity: usize,
+    on_full: FullTable,
+    clock: C,
+    _key: PhantomData<fn(&K)>,
+}
+
+impl<K: Key + ?Sized, C: Clock + Clone + Default> KeyedWindows<K, C> {
+    /// A builder for windows of `limit` per `window`, one per key. Defaults:
+    /// capacity 65 536 keys, [`FullTable::Deny`], the clock type's default
+    /// (a new [`MonotonicClock`] unless the type names another; `.clock(c)`
+    /// sets any).
+    ///
+    /// This builder is the only way to make the table, as for every kind in
+    /// this crate.
     ///
     /// ```
     /// use floodgate::{Error, KeyedWindows};
     /// use std::time::Duration;
     /// let minute = Duration::from_secs(60);
-    /// assert!(KeyedWindows::<str>::new(600, minute, 1_000).is_ok());
-    /// assert_eq!(KeyedWindows::<str>::new(600, minute, 0).err(), Some(Error::ZeroCapacity));
-    /// assert_eq!(KeyedWindows::<str>::new(0, minute, 10).err(), Some(Error::ZeroLimit));
+    /// assert!(KeyedWindows::<str>::builder(600, minute).capacity(1_000).build().is_ok());
+    /// assert_eq!(KeyedWindows::<str>::builder(600, minute).capacity(0).build().err(), Some(Error::ZeroCapacity));
+    /// assert_eq!(KeyedWindows::<str>::builder(0, minute).build().err(), Some(Error::ZeroLimit));
     /// ```
-    pub fn new(limit: u64, window: Duration, capacity: usize) -> Result<Self> {
-        Self::with_clock(limit, window, capacity, MonotonicClock::new())
+    pub fn builder(limit: u64, window: Duration) -> KeyedWindowsBuilder<K, C> {
+        KeyedWindowsBuilder {
+            limit,
+            window,
+            capacity: DEFAULT_CAPACITY,
+            on_full: FullTable::default(),
+            clock: C::default(),
+            _key: PhantomData,
+        }
     }
 }
 
-impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
-    /// Windows of `limit` per `window` for up to `capacity` keys (at most
-    /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)), timed by `clock`.
-    pub fn with_clock(limit: u64, window: Duration, capacity: usize, clock: C) -> Result<Self> {
-        let cells = KeyedCells::new(capacity)?;
-        // Validates limit and window once for every window made later.
-        let overflow = SlidingWindow::with_clock(limit, window, clock.clone())?;
-        Ok(Self {
-            cells,
-            limit,
-            window,
-            on_full: FullTable::default(),
-            overflow,
-            full_table_events: AtomicU64::new(0),
-            clock,
-        })
+impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindowsBuilder<K, C> {
+    /// The most keys the table holds (at most
+    /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)); a key keeps its window
+    /// until the table is dropped.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
     }
 
     /// What a key that finds no slot gets (default [`FullTable::Deny`]).
@@ -82,6 +120,39 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         self
     }
 
+    /// The clock checks without an explicit time read.
+    pub fn clock<D: Clock + Clone>(self, clock: D) -> KeyedWindowsBuilder<K, D> {
+        KeyedWindowsBuilder {
+            limit: self.limit,
+            window: self.window,
+            capacity: self.capacity,
+            on_full: self.on_full,
+            clock,
+            _key: PhantomData,
+        }
+    }
+
+    /// The table, or the errors of [`SlidingWindowBuilder::build`](crate::SlidingWindowBuilder::build),
+    /// or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`] /
+    /// [`Error::AllocationFailed`].
+    pub fn build(self) -> Result<KeyedWindows<K, C>> {
+        // Validates limit and window once for every window made later.
+        let overflow = SlidingWindow::builder(self.limit, self.window)
+            .clock(self.clock.clone())
+            .build()?;
+        Ok(KeyedWindows {
+            cells: KeyedCells::new(self.capacity)?,
+            limit: self.limit,
+            window: self.window,
+            on_full: self.on_full,
+            overflow,
+            full_table_events: AtomicU64::new(0),
+            clock: self.clock,
+        })
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// Decides `cost` for `key` now.
     pub fn check(&self, key: &K, cost: u64) -> K::Answer<Decision> {
         self.check_at(key, cost, self.clock.now_ns())
@@ -116,7 +187,10 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # use floodgate::{KeyedWindows, ManualClock};
     /// # use std::time::Duration;
     /// let windows: KeyedWindows<str, _> =
-    ///     KeyedWindows::with_clock(10, Duration::from_secs(1), 100, ManualClock::new())?;
+    ///     KeyedWindows::<str>::builder(10, Duration::from_secs(1))
+    ///         .capacity(100)
+    ///         .clock(ManualClock::new())
+    ///         .build()?;
     /// windows.check("ws_1", 4)?;
     /// assert_eq!(windows.refund("ws_1", 3)?.remaining(), 9);
     /// # Ok::<(), floodgate::Error>(())
@@ -142,7 +216,10 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # use floodgate::{KeyedWindows, ManualClock};
     /// # use std::time::Duration;
     /// let windows: KeyedWindows<str, _> =
-    ///     KeyedWindows::with_clock(10, Duration::from_secs(60), 100, ManualClock::new())?;
+    ///     KeyedWindows::<str>::builder(10, Duration::from_secs(60))
+    ///         .capacity(100)
+    ///         .clock(ManualClock::new())
+    ///         .build()?;
     /// windows.check("ws_1", 10)?;
     /// assert!(!windows.check("ws_1", 1)?.is_admitted());
     /// windows.reset("ws_1")?;
@@ -170,7 +247,10 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// # use floodgate::{KeyedWindows, ManualClock};
     /// # use std::time::Duration;
     /// let windows: KeyedWindows<u64, _> =
-    ///     KeyedWindows::with_clock(600, Duration::from_secs(60), 100, ManualClock::new())?;
+    ///     KeyedWindows::<u64>::builder(600, Duration::from_secs(60))
+    ///         .capacity(100)
+    ///         .clock(ManualClock::new())
+    ///         .build()?;
     /// windows.check(&1, 500);
     /// windows.set_limit(&1, 1_800)?;
     /// assert_eq!(windows.peek(&1).remaining(), 1_300);
@@ -247,7 +327,8 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         self.window
     }
 
-    /// Keys holding a window.
+    /// Keys holding a window. O(1): a count raised by the insertion that
+    /// wins a key's slot (keys are never removed).
     pub fn len(&self) -> usize {
         self.cells.len()
     }

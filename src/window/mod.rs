@@ -13,7 +13,7 @@ use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
-use estimate::{Evaluation, Position};
+use estimate::{Estimate, Position};
 use std::time::Duration;
 use word::WindowWord;
 
@@ -88,6 +88,9 @@ pub const MAX_WINDOW: Duration = Duration::from_nanos(1 << 62);
 /// next window. After any other idle time, however long, the counts have
 /// expired and the whole limit is there.
 ///
+/// Built only by [`SlidingWindow::builder`]: no kind in this crate has `new` or
+/// another constructor.
+///
 /// # Example
 ///
 /// ```
@@ -96,7 +99,9 @@ pub const MAX_WINDOW: Duration = Duration::from_nanos(1 << 62);
 ///
 /// // GenieOS per-workspace cap: 600 requests per minute.
 /// let clock = ManualClock::new();
-/// let window = SlidingWindow::with_clock(600, Duration::from_secs(60), clock.clone())?;
+/// let window = SlidingWindow::builder(600, Duration::from_secs(60))
+///     .clock(clock.clone())
+///     .build()?;
 /// for _ in 0..600 {
 ///     assert!(window.check(1).is_admitted());
 /// }
@@ -124,43 +129,83 @@ struct State {
     latest: AtomicU64,
 }
 
+/// Configures a [`SlidingWindow`]; start with [`SlidingWindow::builder`].
+///
+/// ```
+/// use floodgate::{ManualClock, SlidingWindow};
+/// use std::time::Duration;
+///
+/// let window = SlidingWindow::builder(600, Duration::from_secs(60))
+///     .clock(ManualClock::new())
+///     .build()?;
+/// assert_eq!(window.peek().remaining(), 600);
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[must_use]
+pub struct SlidingWindowBuilder<C: Clock = MonotonicClock> {
+    limit: u64,
+    window: Duration,
+    clock: C,
+}
+
 impl SlidingWindow<MonotonicClock> {
-    /// An empty counter of `limit` per `window`, timed by a new [`MonotonicClock`].
+    /// A builder for an empty counter of `limit` per `window`, timed by a
+    /// new [`MonotonicClock`] unless given another
+    /// [`clock`](SlidingWindowBuilder::clock).
+    ///
+    /// This builder is the only way to make a counter, as for every kind in
+    /// this crate. It is defined for the default clock so that
+    /// `SlidingWindow::builder(limit, window)` needs no type annotation;
+    /// `.clock(c)` then changes the clock type.
     ///
     /// ```
     /// use floodgate::{Error, SlidingWindow};
     /// use std::time::Duration;
-    /// assert!(SlidingWindow::new(600, Duration::from_secs(60)).is_ok());
-    /// assert_eq!(SlidingWindow::new(0, Duration::from_secs(60)).err(), Some(Error::ZeroLimit));
-    /// assert_eq!(SlidingWindow::new(1, Duration::ZERO).err(), Some(Error::ZeroWindow));
+    /// assert!(SlidingWindow::builder(600, Duration::from_secs(60)).build().is_ok());
     /// ```
-    pub fn new(limit: u64, window: Duration) -> Result<Self> {
-        Self::with_clock(limit, window, MonotonicClock::new())
+    pub fn builder(limit: u64, window: Duration) -> SlidingWindowBuilder {
+        SlidingWindowBuilder {
+            limit,
+            window,
+            clock: MonotonicClock::new(),
+        }
+    }
+}
+
+impl<C: Clock> SlidingWindowBuilder<C> {
+    /// The clock checks without an explicit time read.
+    pub fn clock<D: Clock>(self, clock: D) -> SlidingWindowBuilder<D> {
+        SlidingWindowBuilder {
+            limit: self.limit,
+            window: self.window,
+            clock,
+        }
+    }
+
+    /// The counter, or [`Error::ZeroLimit`] / [`Error::LimitTooLarge`] /
+    /// [`Error::ZeroWindow`] / [`Error::WindowTooLong`].
+    ///
+    /// ```
+    /// use floodgate::{Error, SlidingWindow, MAX_WINDOW_LIMIT};
+    /// use std::time::Duration;
+    /// let minute = Duration::from_secs(60);
+    /// assert_eq!(SlidingWindow::builder(0, minute).build().err(), Some(Error::ZeroLimit));
+    /// assert_eq!(SlidingWindow::builder(MAX_WINDOW_LIMIT + 1, minute).build().err(), Some(Error::LimitTooLarge));
+    /// assert_eq!(SlidingWindow::builder(1, Duration::ZERO).build().err(), Some(Error::ZeroWindow));
+    /// ```
+    pub fn build(self) -> Result<SlidingWindow<C>> {
+        validate(self.limit, self.window)?;
+        Ok(SlidingWindow::validated(
+            self.limit,
+            self.window,
+            self.clock,
+        ))
     }
 }
 
 impl<C: Clock> SlidingWindow<C> {
-    /// An empty counter of `limit` per `window`, timed by `clock`.
-    ///
-    /// ```
-    /// use floodgate::{Error, ManualClock, SlidingWindow, MAX_WINDOW_LIMIT};
-    /// use std::time::Duration;
-    /// let too_many = SlidingWindow::with_clock(MAX_WINDOW_LIMIT + 1, Duration::from_secs(1), ManualClock::new());
-    /// assert_eq!(too_many.err(), Some(Error::LimitTooLarge));
-    /// ```
-    pub fn with_clock(limit: u64, window: Duration, clock: C) -> Result<Self> {
-        validate_limit(limit)?;
-        if window.is_zero() {
-            return Err(Error::ZeroWindow);
-        }
-        if window > MAX_WINDOW {
-            return Err(Error::WindowTooLong);
-        }
-        Ok(Self::validated(limit, window, clock))
-    }
-
-    /// An empty counter from a `limit` and `window` already validated as
-    /// [`with_clock`](Self::with_clock) does.
+    /// An empty counter from a `limit` and `window` already passed by
+    /// [`validate`].
     pub(crate) fn validated(limit: u64, window: Duration, clock: C) -> Self {
         debug_assert!(validate_limit(limit).is_ok() && !window.is_zero() && window <= MAX_WINDOW);
         Self {
@@ -185,7 +230,7 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::SlidingWindow;
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::new(600, Duration::from_secs(60))?;
+    /// let window = SlidingWindow::builder(600, Duration::from_secs(60)).build()?;
     /// assert_eq!(window.window(), Duration::from_secs(60));
     /// # Ok::<(), floodgate::Error>(())
     /// ```
@@ -198,7 +243,7 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::SlidingWindow;
     /// # use std::time::Duration;
-    /// assert_eq!(SlidingWindow::new(1_800, Duration::from_secs(60))?.limit(), 1_800);
+    /// assert_eq!(SlidingWindow::builder(1_800, Duration::from_secs(60)).build()?.limit(), 1_800);
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn limit(&self) -> u64 {
@@ -216,7 +261,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{ManualClock, Outcome, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::with_clock(10, Duration::from_secs(1), ManualClock::new())?;
+    /// let window = SlidingWindow::builder(10, Duration::from_secs(1))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// assert_eq!(window.check(11).outcome(), Outcome::CannotFit);
     /// let decision = window.check(4);
     /// assert_eq!((decision.remaining(), decision.reset_after()), (6, Duration::from_secs(2)));
@@ -234,7 +281,7 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::SlidingWindow;
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::new(1, Duration::from_secs(1))?;
+    /// let window = SlidingWindow::builder(1, Duration::from_secs(1)).build()?;
     /// assert!(window.check_at(1, 5_000_000_000).is_admitted());
     /// assert!(!window.check_at(1, 5_900_000_000).is_admitted());
     /// assert!(window.check_at(1, 7_000_000_000).is_admitted());
@@ -251,7 +298,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{ManualClock, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::with_clock(5, Duration::from_secs(1), ManualClock::new())?;
+    /// let window = SlidingWindow::builder(5, Duration::from_secs(1))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(2);
     /// assert_eq!(window.peek().remaining(), 3);
     /// # Ok::<(), floodgate::Error>(())
@@ -272,7 +321,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{ManualClock, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::with_clock(5, Duration::from_secs(1), ManualClock::new())?;
+    /// let window = SlidingWindow::builder(5, Duration::from_secs(1))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(3);
     /// assert_eq!(window.refund(1).remaining(), 3);
     /// assert_eq!(window.refund(100).remaining(), 5);
@@ -298,7 +349,9 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     /// # use floodgate::{Error, ManualClock, SlidingWindow};
     /// # use std::time::Duration;
-    /// let window = SlidingWindow::with_clock(600, Duration::from_secs(60), ManualClock::new())?;
+    /// let window = SlidingWindow::builder(600, Duration::from_secs(60))
+    ///     .clock(ManualClock::new())
+    ///     .build()?;
     /// window.check(500);
     /// window.reconfigure(1_800)?; // Hobby -> Pro
     /// assert_eq!(window.peek().remaining(), 1_300);
@@ -353,7 +406,7 @@ impl<C: Clock> SlidingWindow<C> {
     fn update(
         &self,
         now_ns: u64,
-        mut step: impl FnMut(WindowWord, u64, u64, &Position) -> Evaluation,
+        mut step: impl FnMut(WindowWord, u64, u64, &Position) -> Estimate,
     ) -> Decision {
         let limit = self.limit();
         // Acquire: pairs with the storing CAS's Release, see above.
@@ -380,6 +433,18 @@ impl<C: Clock> SlidingWindow<C> {
             }
         }
     }
+}
+
+/// The one check of a counter's `limit` and `window`, for every table of them too.
+pub(crate) fn validate(limit: u64, window: Duration) -> Result<()> {
+    validate_limit(limit)?;
+    if window.is_zero() {
+        return Err(Error::ZeroWindow);
+    }
+    if window > MAX_WINDOW {
+        return Err(Error::WindowTooLong);
+    }
+    Ok(())
 }
 
 /// [`Error::ZeroLimit`] or [`Error::LimitTooLarge`] for a limit no window can hold.

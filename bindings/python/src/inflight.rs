@@ -80,12 +80,15 @@ impl PyInFlight {
     /// A cap of `limit` concurrent permits, none out.
     #[new]
     fn new(#[pyo3(from_py_with = args::limit)] limit: u64) -> PyResult<Self> {
-        InFlight::new(limit).map(Self).map_err(engine_error)
+        InFlight::builder(limit)
+            .build()
+            .map(Self)
+            .map_err(engine_error)
     }
 
     /// A permit if fewer than `limit` are out, else None.
     fn try_acquire(slf: &Bound<'_, Self>) -> Option<PyPermit> {
-        let permit = slf.get().0.try_acquire().ok()?;
+        let permit = slf.get().0.try_acquire().permit()?;
         Some(PyPermit::taken(
             PermitSource::Cap(slf.clone().unbind()),
             permit.into(),

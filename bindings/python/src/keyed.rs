@@ -28,7 +28,7 @@ impl Recipe for KeyedRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedLimiter<K, BindingClock>;
 
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedLimiter<K, BindingClock>> {
-        let builder = KeyedLimiter::builder(self.quota)
+        let builder = KeyedLimiter::<K>::builder(self.quota)
             .capacity(self.capacity)
             .on_full(self.on_full);
         let builder = match self.max_overrides {

@@ -17,7 +17,9 @@ impl Recipe for CapsRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedInFlight<K>;
 
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedInFlight<K>> {
-        KeyedInFlight::new(self.limit, self.capacity)
+        KeyedInFlight::builder(self.limit)
+            .capacity(self.capacity)
+            .build()
     }
 }
 
@@ -67,7 +69,9 @@ impl PyKeyedInFlight {
     ) -> PyResult<Self> {
         // The tables are built at first use; refuse a bad limit or capacity
         // now, as their builder would.
-        floodgate::InFlight::new(limit).map_err(engine_error)?;
+        floodgate::InFlight::builder(limit)
+            .build()
+            .map_err(engine_error)?;
         if capacity == 0 {
             return Err(engine_error(Error::ZeroCapacity));
         }
@@ -85,8 +89,8 @@ impl PyKeyedInFlight {
         let permit = key
             .dispatch(
                 &slf.get().caps,
-                |table, id| Ok(table.try_acquire(&id)?.ok().map(Taken::from)),
-                |table, bytes| Ok(table.try_acquire(bytes)?.ok().map(Taken::from)),
+                |table, id| Ok(table.try_acquire(&id)?.permit().map(Taken::from)),
+                |table, bytes| Ok(table.try_acquire(bytes)?.permit().map(Taken::from)),
             )
             .map_err(engine_error)?;
         Ok(permit.map(|taken| PyPermit::keyed(slf.clone().unbind(), key.into(), taken)))

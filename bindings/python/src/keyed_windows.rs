@@ -26,8 +26,11 @@ impl Recipe for WindowsRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedWindows<K, BindingClock>;
 
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedWindows<K, BindingClock>> {
-        KeyedWindows::with_clock(self.limit, self.window, self.capacity, self.clock.clone())
-            .map(|windows| windows.on_full(self.on_full))
+        KeyedWindows::<K>::builder(self.limit, self.window)
+            .capacity(self.capacity)
+            .on_full(self.on_full)
+            .clock(self.clock.clone())
+            .build()
     }
 }
 

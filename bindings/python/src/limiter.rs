@@ -26,10 +26,11 @@ impl PyLimiter {
     #[new]
     #[pyo3(signature = (quota, *, clock = None))]
     fn new(quota: &Bound<'_, PyQuota>, clock: Option<&Bound<'_, PyManualClock>>) -> Self {
-        Self(Arc::new(Limiter::with_clock(
-            quota.get().0,
-            BindingClock::from_option(clock),
-        )))
+        Self(Arc::new(
+            Limiter::builder(quota.get().0)
+                .clock(BindingClock::from_option(clock))
+                .build(),
+        ))
     }
 
     /// Decides a request of `cost` units, now or at `now_ns` (a timestamp

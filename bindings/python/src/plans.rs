@@ -155,7 +155,7 @@ impl PyPlans {
         let tiers = tiers.cast::<PyDict>().map_err(|_| {
             PyTypeError::new_err("tiers must be a dict of name to (Quota | None, int | None)")
         })?;
-        let mut builder = Plans::builder(window);
+        let mut builder = Plans::<[u8], u64>::builder(window);
         for (name, limits) in tiers.iter() {
             let name = name
                 .cast::<PyString>()

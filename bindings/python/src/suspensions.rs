@@ -20,7 +20,10 @@ impl Recipe for SuspensionsRecipe {
     type Table<K: floodgate::Key + ?Sized> = Suspensions<K, BindingClock>;
 
     fn build<K: floodgate::Key + ?Sized>(&self) -> Result<Suspensions<K, BindingClock>> {
-        Suspensions::with_clock(self.capacity, self.clock.clone())
+        Suspensions::<K>::builder()
+            .capacity(self.capacity)
+            .clock(self.clock.clone())
+            .build()
     }
 }
 

@@ -27,7 +27,9 @@ impl PySlidingWindow {
         #[pyo3(from_py_with = args::window)] window: Duration,
         clock: Option<&Bound<'_, PyManualClock>>,
     ) -> PyResult<Self> {
-        SlidingWindow::with_clock(limit, window, BindingClock::from_option(clock))
+        SlidingWindow::builder(limit, window)
+            .clock(BindingClock::from_option(clock))
+            .build()
             .map(|window| Self(Arc::new(window)))
             .map_err(engine_error)
     }
