@@ -57,6 +57,12 @@ pub trait Key: sealed::Sealed {
     /// One `Result` out of a fallible operation's answer.
     #[doc(hidden)]
     fn into_result<T>(answer: Self::Answer<Result<T>>) -> Result<T>;
+    /// The value in `answer`, unless it is an invalid key's error.
+    #[doc(hidden)]
+    fn answered<T>(answer: &Self::Answer<T>) -> Option<&T>;
+    /// `answer` with its value passed through `then`; an error stays itself.
+    #[doc(hidden)]
+    fn map_answer<T, U>(answer: Self::Answer<T>, then: impl FnOnce(T) -> U) -> Self::Answer<U>;
 }
 
 mod sealed {
@@ -202,6 +208,14 @@ impl Key for u64 {
     fn into_result<T>(answer: Result<T>) -> Result<T> {
         answer
     }
+    #[inline]
+    fn answered<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
+    }
 }
 
 impl Key for [u8] {
@@ -214,6 +228,14 @@ impl Key for [u8] {
     fn into_result<T>(answer: Result<Result<T>>) -> Result<T> {
         answer?
     }
+    #[inline]
+    fn answered<T>(answer: &Result<T>) -> Option<&T> {
+        answer.as_ref().ok()
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
+        answer.map(then)
+    }
 }
 
 impl Key for str {
@@ -225,6 +247,14 @@ impl Key for str {
     }
     fn into_result<T>(answer: Result<Result<T>>) -> Result<T> {
         answer?
+    }
+    #[inline]
+    fn answered<T>(answer: &Result<T>) -> Option<&T> {
+        answer.as_ref().ok()
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
+        answer.map(then)
     }
 }
 
@@ -245,6 +275,14 @@ impl Key for IpAddr {
     fn into_result<T>(answer: Result<T>) -> Result<T> {
         answer
     }
+    #[inline]
+    fn answered<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
+    }
 }
 
 impl Key for Ipv4Addr {
@@ -257,6 +295,14 @@ impl Key for Ipv4Addr {
     fn into_result<T>(answer: Result<T>) -> Result<T> {
         answer
     }
+    #[inline]
+    fn answered<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
+    }
 }
 
 impl Key for Ipv6Addr {
@@ -268,6 +314,14 @@ impl Key for Ipv6Addr {
     }
     fn into_result<T>(answer: Result<T>) -> Result<T> {
         answer
+    }
+    #[inline]
+    fn answered<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
     }
 }
 
