@@ -27,7 +27,9 @@
 
 #![allow(missing_docs)]
 
-use floodgate::{KeyedLimiter, Limiter, ManualClock, Plans, Quota};
+use floodgate::{
+    KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, Plans, Policy, Quota, Scope,
+};
 use governor::clock::{Clock as GovernorClock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
@@ -518,7 +520,10 @@ fn keyed(filter: &Option<String>, case: Case) {
 }
 
 /// Two layers (key bucket + workspace window) next to one keyed check of
-/// the same string keys, same quota, same supplied time.
+/// the same string keys, same quota, same supplied time: as a [`Policy`] of
+/// a keyed limiter and keyed windows, and as GenieOS [`Plans`] (whose other
+/// tiers' key tables are probed for usage whenever the key's bucket is
+/// full, so idle keys pay more there).
 fn layered(filter: &Option<String>, case: Case) {
     const KEYS: usize = 1_000;
     let quota = case.quota();
@@ -541,8 +546,30 @@ fn layered(filter: &Option<String>, case: Case) {
         .build()
         .unwrap();
     let tier = plans.tier("bench").unwrap();
+    let layered = Policy::builder()
+        .layer(
+            Scope::Key,
+            KeyedLimiter::<str>::builder(quota)
+                .capacity(4 * KEYS)
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        )
+        .layer(
+            Scope::Workspace,
+            KeyedWindows::<u64, ManualClock>::with_clock(
+                floodgate::MAX_WINDOW_LIMIT,
+                Duration::from_secs(60),
+                64,
+                ManualClock::new(),
+            )
+            .unwrap(),
+        )
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
     let names: Vec<String> = (0..KEYS).map(|i| format!("gos_live_{i:08}")).collect();
-    let (mut one, mut two) = (0u64, 0u64);
+    let (mut one, mut two, mut policy) = (0u64, 0u64, 0u64);
     race(
         filter,
         &format!("{} / two layers against one keyed check", case.name),
@@ -558,7 +585,21 @@ fn layered(filter: &Option<String>, case: Case) {
                 }),
             ),
             (
-                "two layers",
+                "two layers (Policy)",
+                Box::new(|n| {
+                    repeat(n, || {
+                        policy += 1;
+                        let key = &names[policy as usize % KEYS];
+                        let keys = [LayerKey::Str(key), LayerKey::Id(policy % 16)];
+                        layered
+                            .check_at(&keys, 1, policy * 1_000)
+                            .unwrap()
+                            .is_admitted()
+                    })
+                }),
+            ),
+            (
+                "two layers (Plans, GenieOS tiers)",
                 Box::new(|n| {
                     repeat(n, || {
                         two += 1;
