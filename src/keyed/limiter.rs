@@ -612,7 +612,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
 
     /// [`settle`](Self::settle), told whether the key's lines were already
     /// prefetched (by a batch), so its lookups load nothing more.
-    #[inline]
+    #[inline(always)]
     fn settle_with(
         &self,
         key: K::Stored,
@@ -648,56 +648,74 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                         }
                     }
                 }
-                lookup @ (Lookup::Absent(_) | Lookup::Inserting) => {
-                    let vacancy = match lookup {
-                        Lookup::Absent(vacancy) => vacancy,
-                        _ => None,
-                    };
-                    // No bucket is a full bucket: decide on one, store only a charge.
-                    let generation = vacancy.map_or_else(
-                        // Relaxed: any default generation's quota is a valid answer.
-                        || self.default_generation.load(Ordering::Relaxed) as usize,
-                        |vacancy| vacancy.generation(),
-                    );
-                    // `None`: the default slot of `generation` was being
-                    // rewritten, so the table has moved on: look again.
-                    let on_full_bucket = |generation: usize| {
-                        let quota = self.defaults.get(generation)?;
-                        let full = StateWord::with_debt(generation, quota.ticks_at(now_ns), 0);
-                        Some((quota, step(full, &quota)))
-                    };
-                    let Some((quota, evaluation)) = on_full_bucket(generation) else {
-                        continue;
-                    };
-                    if evaluation.next.is_none() {
-                        return evaluation.decision;
-                    }
-                    if let Lookup::Inserting = lookup {
-                        // The charge belongs in the bucket being published.
-                        backoff.snooze();
-                        continue;
-                    }
-                    let Some(vacancy) = vacancy else {
-                        return self.when_full(generation, &quota, now_ns, cost);
-                    };
-                    match self.table.insert(key, vacancy, |generation, _| {
-                        // `None` only if a reconfiguration moved past the claim: look again.
-                        let Some((_, evaluation)) = on_full_bucket(generation) else {
-                            return Err(None);
-                        };
-                        evaluation
-                            .next
-                            .map(|word| (word, Some(evaluation.decision)))
-                            .ok_or(Some(evaluation.decision))
-                    }) {
-                        Insertion::Published(Some(result)) | Insertion::Declined(Some(result)) => {
-                            return result
-                        }
-                        Insertion::Published(None)
-                        | Insertion::Declined(None)
-                        | Insertion::Retry => backoff.spin(),
+                lookup => {
+                    if let Some(decision) =
+                        self.settle_absent(key, lookup, now_ns, cost, &step, &backoff)
+                    {
+                        return decision;
                     }
                 }
+            }
+        }
+    }
+
+    /// The slow half of [`settle_with`](Self::settle_with), out of line so
+    /// a check of a known key inlines only its fast half: `key` has no
+    /// bucket (or its insertion by another thread is pending). `None` when
+    /// the caller must look the key up again.
+    #[inline(never)]
+    fn settle_absent(
+        &self,
+        key: K::Stored,
+        lookup: Lookup,
+        now_ns: u64,
+        cost: u64,
+        step: &impl Fn(StateWord, &Quota) -> Evaluation,
+        backoff: &Backoff,
+    ) -> Option<Decision> {
+        let vacancy = match lookup {
+            Lookup::Absent(vacancy) => vacancy,
+            _ => None,
+        };
+        // No bucket is a full bucket: decide on one, store only a charge.
+        let generation = vacancy.map_or_else(
+            // Relaxed: any default generation's quota is a valid answer.
+            || self.default_generation.load(Ordering::Relaxed) as usize,
+            |vacancy| vacancy.generation(),
+        );
+        // `None`: the default slot of `generation` was being
+        // rewritten, so the table has moved on: look again.
+        let on_full_bucket = |generation: usize| {
+            let quota = self.defaults.get(generation)?;
+            let full = StateWord::with_debt(generation, quota.ticks_at(now_ns), 0);
+            Some((quota, step(full, &quota)))
+        };
+        let (quota, evaluation) = on_full_bucket(generation)?;
+        if evaluation.next.is_none() {
+            return Some(evaluation.decision);
+        }
+        if let Lookup::Inserting = lookup {
+            // The charge belongs in the bucket being published.
+            backoff.snooze();
+            return None;
+        }
+        let Some(vacancy) = vacancy else {
+            return Some(self.when_full(generation, &quota, now_ns, cost));
+        };
+        match self.table.insert(key, vacancy, |generation, _| {
+            // `None` only if a reconfiguration moved past the claim: look again.
+            let Some((_, evaluation)) = on_full_bucket(generation) else {
+                return Err(None);
+            };
+            evaluation
+                .next
+                .map(|word| (word, Some(evaluation.decision)))
+                .ok_or(Some(evaluation.decision))
+        }) {
+            Insertion::Published(Some(result)) | Insertion::Declined(Some(result)) => Some(result),
+            Insertion::Published(None) | Insertion::Declined(None) | Insertion::Retry => {
+                backoff.spin();
+                None
             }
         }
     }
