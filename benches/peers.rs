@@ -568,8 +568,15 @@ fn layered(filter: &Option<String>, case: Case) {
         .clock(ManualClock::new())
         .build()
         .unwrap();
+    let windows = KeyedWindows::<u64, ManualClock>::with_clock(
+        floodgate::MAX_WINDOW_LIMIT,
+        Duration::from_secs(60),
+        64,
+        ManualClock::new(),
+    )
+    .unwrap();
     let names: Vec<String> = (0..KEYS).map(|i| format!("gos_live_{i:08}")).collect();
-    let (mut one, mut two, mut policy) = (0u64, 0u64, 0u64);
+    let (mut one, mut two, mut policy, mut alone) = (0u64, 0u64, 0u64, 0u64);
     race(
         filter,
         &format!("{} / two layers against one keyed check", case.name),
@@ -581,6 +588,17 @@ fn layered(filter: &Option<String>, case: Case) {
                         one += 1;
                         let key = &names[one as usize % KEYS];
                         keyed.check_at(key, 1, one * 1_000).unwrap().is_admitted()
+                    })
+                }),
+            ),
+            (
+                "workspace window alone",
+                Box::new(|n| {
+                    repeat(n, || {
+                        alone += 1;
+                        windows
+                            .check_at(&(alone % 16), 1, alone * 1_000)
+                            .is_admitted()
                     })
                 }),
             ),
