@@ -14,8 +14,9 @@
 //! the first refilled bucket.
 //!
 //! A slot's word is a bucket or one of three marks (`state.rs`):
-//! `Empty` (never used: since keys take the first free slot of a bucket and a
-//! slot never becomes `Empty` again, no key lives after it in its bucket),
+//! `Empty` (never used: since a key never takes a slot after its bucket's
+//! first `Empty` one, and a slot never becomes `Empty` again, no key lives
+//! after it in its bucket),
 //! `Free` (given up, reusable) and `Pending` (claimed by an insertion that
 //! has not yet proved its key unique). A bucket whose debt is zero is
 //! *reclaimable*: it is a full bucket, identical to no bucket at all, so a
