@@ -6,7 +6,7 @@
 //! [`FullTable`] mode. Three table shapes:
 //!
 //! * one bucket (at most 16 slots): the model places keys in slots exactly
-//!   as the table does (first free or refilled slot), so it knows which
+//!   as the table does (first unused slot, else first refilled one), so it knows which
 //!   refilled bucket a new key reuses and forgets it, which is what makes
 //!   time stepping back exact; new keys run into full tables.
 //! * two buckets (32 slots): every key's two candidate buckets are the whole
@@ -154,9 +154,15 @@ impl Model {
     /// does not track slots.
     fn vacancy(&self) -> Option<Option<usize>> {
         match &self.slots {
+            // A never-used slot first, a refilled bucket only when none is left.
             Some(slots) => slots
                 .iter()
-                .position(|slot| slot.is_none_or(|key| !self.active(key)))
+                .position(Option::is_none)
+                .or_else(|| {
+                    slots
+                        .iter()
+                        .position(|slot| slot.is_some_and(|key| !self.active(key)))
+                })
                 .map(Some),
             None => (self.active_count() < self.capacity).then_some(None),
         }

@@ -77,6 +77,7 @@ impl Default for MonotonicClock {
 }
 
 impl Clock for MonotonicClock {
+    #[inline]
     fn now_ns(&self) -> u64 {
         self.source.delta_as_nanos(self.origin, self.source.raw())
     }

@@ -68,6 +68,13 @@ impl Hints {
     }
 
     /// Records that slot `index` now belongs to a key with hint `hint`.
+    /// Starts loading the hints of the bucket whose first slot is `start`
+    /// (a bucket's 16 hints share one line).
+    #[inline]
+    pub(crate) fn prefetch(&self, start: usize) {
+        super::table::prefetch_line(&self.words[start / 8]);
+    }
+
     #[inline]
     pub(crate) fn set(&self, index: usize, hint: u8) {
         let shift = (index % 8) * 8;

@@ -79,6 +79,12 @@ pub trait Key: sealed::Sealed {
     fn into_result<T>(answer: Self::Answer<Result<T>>) -> Result<T> {
         Self::answered(answer)?
     }
+    /// The value in `answer`, unless it is an invalid key's error.
+    #[doc(hidden)]
+    fn value_of<T>(answer: &Self::Answer<T>) -> Option<&T>;
+    /// `answer` with its value passed through `then`; an error stays itself.
+    #[doc(hidden)]
+    fn map_answer<T, U>(answer: Self::Answer<T>, then: impl FnOnce(T) -> U) -> Self::Answer<U>;
 }
 
 mod sealed {
@@ -224,6 +230,14 @@ impl Key for u64 {
     fn answered<T>(answer: T) -> Result<T> {
         Ok(answer)
     }
+    #[inline]
+    fn value_of<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
+    }
 }
 
 impl Key for [u8] {
@@ -236,6 +250,14 @@ impl Key for [u8] {
     fn answered<T>(answer: Result<T>) -> Result<T> {
         answer
     }
+    #[inline]
+    fn value_of<T>(answer: &Result<T>) -> Option<&T> {
+        answer.as_ref().ok()
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
+        answer.map(then)
+    }
 }
 
 impl Key for str {
@@ -247,6 +269,14 @@ impl Key for str {
     }
     fn answered<T>(answer: Result<T>) -> Result<T> {
         answer
+    }
+    #[inline]
+    fn value_of<T>(answer: &Result<T>) -> Option<&T> {
+        answer.as_ref().ok()
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
+        answer.map(then)
     }
 }
 
@@ -267,6 +297,14 @@ impl Key for IpAddr {
     fn answered<T>(answer: T) -> Result<T> {
         Ok(answer)
     }
+    #[inline]
+    fn value_of<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
+    }
 }
 
 impl Key for Ipv4Addr {
@@ -279,6 +317,14 @@ impl Key for Ipv4Addr {
     fn answered<T>(answer: T) -> Result<T> {
         Ok(answer)
     }
+    #[inline]
+    fn value_of<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
+    }
 }
 
 impl Key for Ipv6Addr {
@@ -290,6 +336,14 @@ impl Key for Ipv6Addr {
     }
     fn answered<T>(answer: T) -> Result<T> {
         Ok(answer)
+    }
+    #[inline]
+    fn value_of<T>(answer: &T) -> Option<&T> {
+        Some(answer)
+    }
+    #[inline]
+    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+        then(answer)
     }
 }
 

@@ -41,8 +41,9 @@
 //!
 //! A bucket with zero debt at the prober's time is full, indistinguishable
 //! from no bucket. A new key's lookup, after finding the key absent, takes
-//! the first slot of its emptier candidate bucket that is `Empty`, `Free`,
-//! or such a full default-quota bucket, by CAS of the whole pair, so the old
+//! the first `Empty` or `Free` slot of its emptier candidate bucket or, when
+//! it has none, the first such full default-quota bucket (so idle keys keep
+//! their slots while there is room), by CAS of the whole pair, so the old
 //! key's checks fail and find it absent (then full, correctly). Keys with
 //! their own quota are never reclaimed. Reuse in place keeps every search
 //! correct: a slot never returns to `Empty`, so `Empty` still ends the

@@ -10,11 +10,13 @@
 //! candidate bucket has more free slots (the "power of two choices"), which
 //! keeps buckets even: at 80% load practically no key finds both full, where
 //! one linear-probe run of 32 slots overflows for about 0.5% of keys.
-//! Within a bucket a key takes the first free slot.
+//! Within a bucket a key takes the first unused slot, or when none is left
+//! the first refilled bucket.
 //!
 //! A slot's word is a bucket or one of three marks (`state.rs`):
-//! `Empty` (never used: since keys take the first free slot of a bucket and a
-//! slot never becomes `Empty` again, no key lives after it in its bucket),
+//! `Empty` (never used: since a key never takes a slot after its bucket's
+//! first `Empty` one, and a slot never becomes `Empty` again, no key lives
+//! after it in its bucket),
 //! `Free` (given up, reusable) and `Pending` (claimed by an insertion that
 //! has not yet proved its key unique). A bucket whose debt is zero is
 //! *reclaimable*: it is a full bucket, identical to no bucket at all, so a
@@ -247,10 +249,65 @@ impl<S: StoredKey> Table<S> {
 
     /// Finds `key`, or else the slot a new key should take: in the
     /// candidate bucket with more free slots (`Empty`, `Free`, or a bucket
-    /// `reclaimable` says is full), the first of them.
+    /// `reclaimable` says is full), the first unused one, else the first
+    /// full bucket.
     pub(crate) fn find(&self, key: S, reclaimable: impl Fn(StateWord) -> bool) -> Lookup {
         let window = self.window(key);
         self.prefetch(window);
+        self.search(key, window, reclaimable)
+    }
+
+    /// [`find`](Self::find) for a key whose lines [`prefetch_hints`](Self::prefetch_hints)
+    /// and then [`prefetch_slots`](Self::prefetch_slots) already asked for:
+    /// it loads no other line, so a batch spends memory bandwidth only on
+    /// the slots a key's hints name.
+    pub(crate) fn find_prefetched(
+        &self,
+        key: S,
+        reclaimable: impl Fn(StateWord) -> bool,
+    ) -> Lookup {
+        self.search(key, self.window(key), reclaimable)
+    }
+
+    /// First stage of a batched lookup: starts loading the hint words of
+    /// `key`'s two buckets (16 bytes each, one line), which say which slots
+    /// to load next.
+    #[inline]
+    pub(crate) fn prefetch_hints(&self, key: S) {
+        let window = self.window(key);
+        for &start in &window.starts[..window.count] {
+            self.hints.prefetch(start);
+        }
+    }
+
+    /// Second stage of a batched lookup, once the hints have arrived: starts
+    /// loading the slots whose hint matches `key`'s (usually one line), or
+    /// the whole window when none does (a new key: its insertion scans it).
+    #[inline]
+    pub(crate) fn prefetch_slots(&self, key: S) {
+        let window = self.window(key);
+        let hint = Hints::of(key.home());
+        let mut any = false;
+        for &start in &window.starts[..window.count] {
+            let mut matches = self.hints.matches(start, self.bucket_len, hint);
+            any |= matches != 0;
+            while matches != 0 {
+                let index = start + matches.trailing_zeros() as usize;
+                matches &= matches - 1;
+                prefetch_line(&self.pairs[index]);
+                if S::HAS_EXTRA {
+                    prefetch_line(&self.extras[index]);
+                }
+            }
+        }
+        if !any {
+            self.prefetch(window);
+        }
+    }
+
+    /// The lookup behind [`find`](Self::find), once its lines are on their way.
+    #[inline]
+    fn search(&self, key: S, window: Window, reclaimable: impl Fn(StateWord) -> bool) -> Lookup {
         // Fast path: only the slots whose hint matches (see `hints.rs`).
         let hint = Hints::of(key.home());
         for choice in 0..window.count {
@@ -299,35 +356,40 @@ impl<S: StoredKey> Table<S> {
     }
 
     /// The slot a new key should take: in the candidate bucket with more
-    /// free slots, the first of them.
+    /// free slots, the first unused one (`Empty` or `Free`), else the first
+    /// refilled bucket.
     fn vacancy(&self, window: Window, reclaimable: impl Fn(StateWord) -> bool) -> Option<Vacancy> {
         let mut best: Option<(usize, Vacancy)> = None;
         for choice in 0..window.count {
-            let (mut free, mut first) = (0, None);
+            // An unused slot first, a refilled bucket only when there is
+            // none: a key whose bucket refills between visits (an idle
+            // key) then keeps its slot while the table has room, instead of
+            // being evicted by the next new key and inserted again.
+            let (mut free, mut unused, mut refilled) = (0, None, None);
             for offset in 0..self.bucket_len {
                 let position = choice * self.bucket_len + offset;
                 let index = self.index(window, position);
                 let held = self.read(index);
                 let mark = held.word.mark();
-                let vacant = match mark {
-                    Some(SlotMark::Empty) | Some(SlotMark::Free) => true,
-                    Some(SlotMark::Pending) => false,
-                    None => reclaimable(held.word),
+                let first = match mark {
+                    Some(SlotMark::Empty) | Some(SlotMark::Free) => &mut unused,
+                    None if reclaimable(held.word) => &mut refilled,
+                    _ => {
+                        continue;
+                    }
                 };
-                if vacant {
-                    first.get_or_insert(Vacancy {
-                        index,
-                        position,
-                        held,
-                    });
-                }
+                first.get_or_insert(Vacancy {
+                    index,
+                    position,
+                    held,
+                });
                 if mark == Some(SlotMark::Empty) {
                     free += self.bucket_len - offset;
                     break;
                 }
-                free += usize::from(vacant);
+                free += 1;
             }
-            if let Some(vacancy) = first {
+            if let Some(vacancy) = unused.or(refilled) {
                 if best.is_none_or(|(most, _)| free > most) {
                     best = Some((free, vacancy));
                 }
@@ -546,17 +608,21 @@ impl<S: StoredKey> Table<S> {
     }
 }
 
-/// Starts loading the cache line holding `value`.
-#[cfg(target_arch = "x86_64")]
+/// Starts loading the cache line holding `value` (a no-op off x86_64).
 #[inline]
-fn prefetch_line<T>(value: &T) {
-    // SAFETY: a prefetch only hints the cache and never faults (the address
-    // is a live reference anyway); SSE is baseline on x86_64.
-    unsafe {
-        ::core::arch::x86_64::_mm_prefetch::<{ ::core::arch::x86_64::_MM_HINT_T0 }>(
-            (value as *const T).cast(),
-        )
-    };
+pub(crate) fn prefetch_line<T>(value: &T) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: a prefetch only hints the cache and never faults (the
+        // address is a live reference anyway); SSE is baseline on x86_64.
+        unsafe {
+            ::core::arch::x86_64::_mm_prefetch::<{ ::core::arch::x86_64::_MM_HINT_T0 }>(
+                (value as *const T).cast(),
+            )
+        };
+    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -638,6 +704,25 @@ mod tests {
         assert!(
             matches!(table.find(newcomer, |_| false), Lookup::Found(slot) if slot.index == vacancy.index)
         );
+    }
+
+    #[test]
+    fn a_refilled_bucket_is_reused_only_when_no_slot_is_unused() {
+        let hasher = KeyHasher::random();
+        let table = Table::new(3).unwrap();
+        let idle = exact(&hasher, 0);
+        let first = put(&table, idle, bucket(0));
+        // Every bucket counts as refilled, yet an unused slot is taken first.
+        let Lookup::Absent(Some(vacancy)) = table.find(exact(&hasher, 1), |_| true) else {
+            panic!("no vacancy");
+        };
+        assert_ne!(vacancy.index, first);
+        put(&table, exact(&hasher, 1), bucket(0));
+        put(&table, exact(&hasher, 2), bucket(0));
+        let Lookup::Absent(Some(vacancy)) = table.find(exact(&hasher, 3), |_| true) else {
+            panic!("refilled buckets not offered once the table is full");
+        };
+        assert_eq!(vacancy.index, first);
     }
 
     #[test]
