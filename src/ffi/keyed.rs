@@ -3,6 +3,7 @@
 
 use super::args::{self, Out, Versioned, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
+use super::handle;
 use super::key_kind::{
     bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
     ByKeyKind, CKey, Settle,
@@ -194,10 +195,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
     default_quota: *const FgQuota,
     out: *mut *mut FgKeyedLimiter,
 ) -> FgStatus {
-    guard("fg_keyed_limiter_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: readable for their struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: as above.
@@ -215,11 +213,10 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
             };
             builder.build()?
         });
-        let handle = shared::into_handle::<FgKeyedLimiter>(keyed);
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(keyed))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_keyed_limiter_new", out, make) }
 }
 
 /// Releases a keyed limiter. NULL is a no-op. The handle must not be in use
@@ -231,15 +228,8 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
 /// no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_keyed_limiter_free(limiter: *mut FgKeyedLimiter) {
-    if limiter.is_null() {
-        return;
-    }
-    let _ = guard("fg_keyed_limiter_free", || {
-        // SAFETY: a live handle from `fg_keyed_limiter_new`, released once per
-        // the contract above.
-        unsafe { shared::release(limiter) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_keyed_limiter_free", limiter, shared::release) }
 }
 
 /// Decides a request of `cost` units for `key` now (the library's clock) and

@@ -2,6 +2,7 @@
 //! address), with `fg_inflight`'s permits and status codes.
 
 use super::args::{self, Out};
+use super::handle;
 use super::inflight::{acquisition, FgAcquisition, FgPermit};
 use super::key_kind::{
     bytes_key, each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey,
@@ -42,18 +43,15 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
     capacity: u64,
     out: *mut *mut FgKeyedInFlight,
 ) -> FgStatus {
-    guard("fg_keyed_inflight_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         let capacity = args::saturating_usize(capacity);
         let caps: Caps = new_by_key_kind!(key_kind, "key_kind", |K| {
             KeyedInFlight::<K>::new(max, capacity)?
         });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(Box::new(FgKeyedInFlight { caps }))) };
-        Ok(())
-    })
+        Ok(handle::boxed(FgKeyedInFlight { caps }))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_keyed_inflight_new", out, make) }
 }
 
 /// Releases the caps. NULL is a no-op. Permits still out die with them. The
@@ -64,15 +62,8 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
 /// no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_keyed_inflight_free(caps: *mut FgKeyedInFlight) {
-    if caps.is_null() {
-        return;
-    }
-    let _ = guard("fg_keyed_inflight_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
-        // call per the contract above.
-        drop(unsafe { Box::from_raw(caps) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_keyed_inflight_free", caps, handle::unbox) }
 }
 
 /// # Safety

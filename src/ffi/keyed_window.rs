@@ -3,6 +3,7 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{answer, FgDecision};
+use super::handle;
 use super::key_kind::{
     bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
     ByKeyKind, CKey, Settle,
@@ -71,10 +72,7 @@ pub unsafe extern "C" fn fg_keyed_window_new(
     config: *const FgKeyedWindowConfig,
     out: *mut *mut FgKeyedWindow,
 ) -> FgStatus {
-    guard("fg_keyed_window_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: readable for its struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
         let on_full = full_table(config.on_full)?;
@@ -83,11 +81,10 @@ pub unsafe extern "C" fn fg_keyed_window_new(
         let windows: Windows = new_by_key_kind!(config.key_kind, "config->key_kind", |K| {
             KeyedWindows::<K>::new(config.limit, window, capacity)?.on_full(on_full)
         });
-        let handle = shared::into_handle::<FgKeyedWindow>(windows);
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(windows))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_keyed_window_new", out, make) }
 }
 
 /// Releases a handle. NULL is a no-op. The handle must not be in use by any
@@ -98,15 +95,8 @@ pub unsafe extern "C" fn fg_keyed_window_new(
 /// no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_keyed_window_free(windows: *mut FgKeyedWindow) {
-    if windows.is_null() {
-        return;
-    }
-    let _ = guard("fg_keyed_window_free", || {
-        // SAFETY: a live handle from `fg_keyed_window_new`, released once per
-        // the contract above.
-        unsafe { shared::release(windows) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_keyed_window_free", windows, shared::release) }
 }
 
 /// The decision-answering operations.

@@ -22,6 +22,7 @@
 
 mod args;
 mod decision;
+mod handle;
 mod headers;
 mod inflight;
 mod key_kind;

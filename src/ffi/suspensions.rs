@@ -3,6 +3,7 @@
 
 use super::args::{self, Out};
 use super::decision::{FgDecision, FG_SCOPE_SINGLE};
+use super::handle;
 use super::key_kind::{
     bytes_key, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey, Settle,
 };
@@ -49,18 +50,14 @@ pub unsafe extern "C" fn fg_suspensions_new(
     capacity: u64,
     out: *mut *mut FgSuspensions,
 ) -> FgStatus {
-    guard("fg_suspensions_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         let capacity = args::saturating_usize(capacity);
         let suspended: Suspended =
             new_by_key_kind!(key_kind, "key_kind", |K| Suspensions::<K>::new(capacity)?);
-        let handle = shared::into_handle::<FgSuspensions>(suspended);
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(suspended))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_suspensions_new", out, make) }
 }
 
 /// Releases a handle. NULL is a no-op. The handle must not be in use by any
@@ -72,15 +69,8 @@ pub unsafe extern "C" fn fg_suspensions_new(
 /// with no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_suspensions_free(suspensions: *mut FgSuspensions) {
-    if suspensions.is_null() {
-        return;
-    }
-    let _ = guard("fg_suspensions_free", || {
-        // SAFETY: a live handle from `fg_suspensions_new`, released once per
-        // the contract above.
-        unsafe { shared::release(suspensions) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_suspensions_free", suspensions, shared::release) }
 }
 
 /// A change to one key's suspension.
