@@ -206,6 +206,29 @@ pub(crate) fn kind_mismatch(key: CKey<'_>) -> Failure {
     )
 }
 
+/// A key exactly as an export received it, read (a byte key's pointer
+/// dereferenced) only inside the export's guard, after its handle checks.
+#[derive(Clone, Copy)]
+pub(crate) enum RawKey {
+    /// A `*_u64` function's `key`.
+    Id(u64),
+    /// A `*_bytes` function's `key` and `key_len`.
+    Bytes(*const u8, usize),
+}
+
+impl RawKey {
+    /// # Safety
+    /// A `Bytes` pointer must be NULL or readable for its length.
+    #[inline(always)]
+    pub(crate) unsafe fn read<'a>(self) -> Result<CKey<'a>, Failure> {
+        match self {
+            RawKey::Id(id) => Ok(CKey::Id(id)),
+            // SAFETY: the caller's contract is `bytes_key`'s.
+            RawKey::Bytes(key, len) => unsafe { bytes_key(key, len) },
+        }
+    }
+}
+
 /// # Safety
 /// `key` NULL or readable for `len` bytes.
 #[inline(always)]
