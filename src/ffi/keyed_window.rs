@@ -4,15 +4,17 @@
 use super::args::{self, Out, Versioned};
 use super::decision::{answer, FgDecision};
 use super::handle;
+use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
-    bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
-    ByKeyKind, CKey, Settle,
+    each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind,
+    CKey, Settle,
 };
 use super::shared::{self, SharedHandle};
-use super::status::{guard, Failure, FgStatus};
+use super::status::{guard, FgStatus};
 use crate::window::keyed::KeyedWindows;
 use std::net::IpAddr;
 use std::time::Duration;
+use Operation::{Check, Peek, Refund};
 
 /// How a keyed window table is built.
 ///
@@ -99,61 +101,44 @@ pub unsafe extern "C" fn fg_keyed_window_free(windows: *mut FgKeyedWindow) {
     unsafe { handle::free("fg_keyed_window_free", windows, shared::release) }
 }
 
-/// The decision-answering operations.
+/// The decision-answering operations, with the key as the export got it and
+/// the time (`None`: the library's clock).
 #[derive(Clone, Copy)]
 enum Operation {
-    Check(u64),
-    Peek,
-    Refund(u64),
+    /// Key, cost, time.
+    Check(RawKey, u64, Option<u64>),
+    /// Key, time.
+    Peek(RawKey, Option<u64>),
+    /// Key, amount, time.
+    Refund(RawKey, u64, Option<u64>),
 }
 
 /// # Safety
-/// `windows` NULL or live; `out` NULL or writable for an `fg_decision`.
-unsafe fn decide<'k>(
+/// `windows` NULL or live; `out` NULL or writable for an `fg_decision`;
+/// the byte key NULL or readable for its length.
+unsafe fn decide(
     function: &'static str,
     windows: *const FgKeyedWindow,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
-    now_ns: Option<u64>,
     operation: Operation,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let run = |windows: &Windows| {
+        let (Check(key, ..) | Peek(key, ..) | Refund(key, ..)) = operation;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
+        match operation {
+            Check(_, cost, None) => with_key!(windows, key, |w, k| w.check(k, cost)),
+            Check(_, cost, Some(now)) => with_key!(windows, key, |w, k| w.check_at(k, cost, now)),
+            Peek(_, None) => with_key!(windows, key, |w, k| w.peek(k)),
+            Peek(_, Some(now)) => with_key!(windows, key, |w, k| w.peek_at(k, now)),
+            Refund(_, amount, None) => with_key!(windows, key, |w, k| w.refund(k, amount)),
+            Refund(_, amount, Some(now)) => {
+                with_key!(windows, key, |w, k| w.refund_at(k, amount, now))
+            }
+        }
+    };
     // SAFETY: this function's contract is `answer`'s.
-    unsafe {
-        answer(
-            function,
-            windows.cast::<Windows>(),
-            "windows",
-            out,
-            |windows| {
-                let key = key()?;
-                macro_rules! run {
-                    ($now:ident, $at:expr, $plain:expr) => {
-                        match now_ns {
-                            Some($now) => $at,
-                            None => $plain,
-                        }
-                    };
-                }
-                match operation {
-                    Operation::Check(cost) => run!(
-                        now,
-                        with_key!(windows, key, |w, k| w.check_at(k, cost, now)),
-                        with_key!(windows, key, |w, k| w.check(k, cost))
-                    ),
-                    Operation::Peek => run!(
-                        now,
-                        with_key!(windows, key, |w, k| w.peek_at(k, now)),
-                        with_key!(windows, key, |w, k| w.peek(k))
-                    ),
-                    Operation::Refund(amount) => run!(
-                        now,
-                        with_key!(windows, key, |w, k| w.refund_at(k, amount, now)),
-                        with_key!(windows, key, |w, k| w.refund(k, amount))
-                    ),
-                }
-            },
-        )
-    }
+    unsafe { answer(function, windows.cast::<Windows>(), "windows", out, run) }
 }
 
 /// Decides `cost` requests for `key` in its window now and fills `*out`; a
@@ -173,17 +158,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_u64(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = Check(Id(key), cost, None);
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            None,
-            Operation::Check(cost),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_check_u64", windows, operation, out) }
 }
 
 /// `fg_keyed_window_check_u64` at a caller-supplied time.
@@ -198,17 +175,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = Check(Id(key), cost, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_u64_at",
-            windows,
-            || Ok(CKey::Id(key)),
-            Some(now_ns),
-            Operation::Check(cost),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_check_u64_at", windows, operation, out) }
 }
 
 /// `fg_keyed_window_check_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
@@ -225,17 +194,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_bytes(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_bytes",
-            windows,
-            || bytes_key(key, len),
-            None,
-            Operation::Check(cost),
-            out,
-        )
-    }
+    let operation = Check(Bytes(key, len), cost, None);
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_check_bytes", windows, operation, out) }
 }
 
 /// `fg_keyed_window_check_bytes` at a caller-supplied time.
@@ -251,17 +212,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_bytes_at",
-            windows,
-            || bytes_key(key, len),
-            Some(now_ns),
-            Operation::Check(cost),
-            out,
-        )
-    }
+    let operation = Check(Bytes(key, len), cost, Some(now_ns));
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_check_bytes_at", windows, operation, out) }
 }
 
 /// Gives back `amount` requests counted for `key` in its current window and
@@ -279,17 +232,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_u64(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = Refund(Id(key), amount, None);
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            None,
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_refund_u64", windows, operation, out) }
 }
 
 /// `fg_keyed_window_refund_u64` at a caller-supplied time.
@@ -304,17 +249,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = Refund(Id(key), amount, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_u64_at",
-            windows,
-            || Ok(CKey::Id(key)),
-            Some(now_ns),
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_refund_u64_at", windows, operation, out) }
 }
 
 /// `fg_keyed_window_refund_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
@@ -331,17 +268,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_bytes(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_bytes",
-            windows,
-            || bytes_key(key, len),
-            None,
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    let operation = Refund(Bytes(key, len), amount, None);
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_refund_bytes", windows, operation, out) }
 }
 
 /// `fg_keyed_window_refund_bytes` at a caller-supplied time.
@@ -357,17 +286,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_bytes_at",
-            windows,
-            || bytes_key(key, len),
-            Some(now_ns),
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    let operation = Refund(Bytes(key, len), amount, Some(now_ns));
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_refund_bytes_at", windows, operation, out) }
 }
 
 /// Fills `*out` with what a 0-cost check of the `u64` key would answer now,
@@ -383,17 +304,9 @@ pub unsafe extern "C" fn fg_keyed_window_peek_u64(
     key: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = Peek(Id(key), None);
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            None,
-            Operation::Peek,
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_peek_u64", windows, operation, out) }
 }
 
 /// `fg_keyed_window_peek_u64` at a caller-supplied time.
@@ -407,17 +320,9 @@ pub unsafe extern "C" fn fg_keyed_window_peek_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = Peek(Id(key), Some(now_ns));
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_u64_at",
-            windows,
-            || Ok(CKey::Id(key)),
-            Some(now_ns),
-            Operation::Peek,
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_peek_u64_at", windows, operation, out) }
 }
 
 /// `fg_keyed_window_peek_u64` for a byte or IP key.
@@ -431,17 +336,9 @@ pub unsafe extern "C" fn fg_keyed_window_peek_bytes(
     len: usize,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_bytes",
-            windows,
-            || bytes_key(key, len),
-            None,
-            Operation::Peek,
-            out,
-        )
-    }
+    let operation = Peek(Bytes(key, len), None);
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_peek_bytes", windows, operation, out) }
 }
 
 /// `fg_keyed_window_peek_bytes` at a caller-supplied time.
@@ -456,31 +353,24 @@ pub unsafe extern "C" fn fg_keyed_window_peek_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_bytes_at",
-            windows,
-            || bytes_key(key, len),
-            Some(now_ns),
-            Operation::Peek,
-            out,
-        )
-    }
+    let operation = Peek(Bytes(key, len), Some(now_ns));
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_peek_bytes_at", windows, operation, out) }
 }
 
 /// # Safety
-/// `windows` NULL or live.
-unsafe fn set_limit<'k>(
+/// `windows` NULL or live; the byte key NULL or readable for its length.
+unsafe fn set_limit(
     function: &'static str,
     windows: *const FgKeyedWindow,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: RawKey,
     limit: u64,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let windows = unsafe { shared::borrow(windows, "windows") }?;
-        let key = key()?;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
         with_key!(windows, key, |w, k| w.set_limit(k, limit))
     })
 }
@@ -500,15 +390,9 @@ pub unsafe extern "C" fn fg_keyed_window_set_limit_u64(
     key: u64,
     limit: u64,
 ) -> FgStatus {
+    let key = Id(key);
     // SAFETY: the contract is `set_limit`'s.
-    unsafe {
-        set_limit(
-            "fg_keyed_window_set_limit_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            limit,
-        )
-    }
+    unsafe { set_limit("fg_keyed_window_set_limit_u64", windows, key, limit) }
 }
 
 /// `fg_keyed_window_set_limit_u64` for a byte or IP key.
@@ -522,28 +406,19 @@ pub unsafe extern "C" fn fg_keyed_window_set_limit_bytes(
     len: usize,
     limit: u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `set_limit`'s and `bytes_key`'s.
-    unsafe {
-        set_limit(
-            "fg_keyed_window_set_limit_bytes",
-            windows,
-            || bytes_key(key, len),
-            limit,
-        )
-    }
+    let key = Bytes(key, len);
+    // SAFETY: the contract is `set_limit`'s.
+    unsafe { set_limit("fg_keyed_window_set_limit_bytes", windows, key, limit) }
 }
 
 /// # Safety
-/// `windows` NULL or live.
-unsafe fn reset<'k>(
-    function: &'static str,
-    windows: *const FgKeyedWindow,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
-) -> FgStatus {
+/// `windows` NULL or live; the byte key NULL or readable for its length.
+unsafe fn reset(function: &'static str, windows: *const FgKeyedWindow, key: RawKey) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let windows = unsafe { shared::borrow(windows, "windows") }?;
-        let key = key()?;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
         with_key!(windows, key, |w, k| w.reset(k))
     })
 }
@@ -562,7 +437,7 @@ pub unsafe extern "C" fn fg_keyed_window_reset_u64(
     key: u64,
 ) -> FgStatus {
     // SAFETY: the contract is `reset`'s.
-    unsafe { reset("fg_keyed_window_reset_u64", windows, || Ok(CKey::Id(key))) }
+    unsafe { reset("fg_keyed_window_reset_u64", windows, Id(key)) }
 }
 
 /// `fg_keyed_window_reset_u64` for a byte or IP key.
@@ -578,12 +453,8 @@ pub unsafe extern "C" fn fg_keyed_window_reset_bytes(
     key: *const u8,
     len: usize,
 ) -> FgStatus {
-    // SAFETY: the contract is `reset`'s and `bytes_key`'s.
-    unsafe {
-        reset("fg_keyed_window_reset_bytes", windows, || {
-            bytes_key(key, len)
-        })
-    }
+    // SAFETY: the contract is `reset`'s.
+    unsafe { reset("fg_keyed_window_reset_bytes", windows, Bytes(key, len)) }
 }
 
 /// # Safety
