@@ -9,7 +9,7 @@ use super::key_kind::{
     each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind,
     CKey, Settle,
 };
-use super::quota::FgQuota;
+use super::quota::{self, FgQuota};
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
@@ -977,17 +977,14 @@ unsafe fn reconfigure(
     quota: *const FgQuota,
     now_ns: Option<u64>,
 ) -> FgStatus {
-    guard(function, || {
-        // SAFETY: NULL or live, by the contract.
-        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+    let apply = |keyed: &Keyed, quota| {
         each_kind!(keyed, |limiter| match now_ns {
             Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
             None => limiter.reconfigure(quota),
-        });
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: this function's contract is `quota::reconfigure`'s.
+    unsafe { quota::reconfigure(function, limiter, quota, apply) }
 }
 
 /// The table's figures for monitoring.

@@ -4,11 +4,11 @@
 use super::args::{self, Out};
 use super::handle;
 use super::inflight::{acquisition, FgAcquisition, FgPermit};
+use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
-    bytes_key, each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey,
-    Settle,
+    each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, ByKeyKind, CKey, Settle,
 };
-use super::status::{guard, Failure, FgStatus};
+use super::status::{guard, FgStatus};
 use crate::inflight::keyed::KeyedInFlight;
 use crate::inflight::PermitToken;
 use std::net::IpAddr;
@@ -68,17 +68,18 @@ pub unsafe extern "C" fn fg_keyed_inflight_free(caps: *mut FgKeyedInFlight) {
 
 /// # Safety
 /// `caps` NULL or live; `out` NULL or writable for an `fg_acquisition`.
-unsafe fn acquire<'k>(
+unsafe fn acquire(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: RawKey,
     out: *mut FgAcquisition,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out = Out::new(out, "out")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key.read() }?;
         let answer = with_key!(caps, key, |inner, key| inner
             .try_acquire(key)
             .map(acquisition));
@@ -104,14 +105,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_u64(
     out: *mut FgAcquisition,
 ) -> FgStatus {
     // SAFETY: the contract is `acquire`'s.
-    unsafe {
-        acquire(
-            "fg_keyed_inflight_acquire_u64",
-            caps,
-            || Ok(CKey::Id(key)),
-            out,
-        )
-    }
+    unsafe { acquire("fg_keyed_inflight_acquire_u64", caps, Id(key), out) }
 }
 
 /// `fg_keyed_inflight_acquire_u64` for a byte or IP key (`key`, `len`).
@@ -129,12 +123,12 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
     len: usize,
     out: *mut FgAcquisition,
 ) -> FgStatus {
-    // SAFETY: the contract is `acquire`'s and `bytes_key`'s.
+    // SAFETY: the contract is `acquire`'s.
     unsafe {
         acquire(
             "fg_keyed_inflight_acquire_bytes",
             caps,
-            || bytes_key(key, len),
+            Bytes(key, len),
             out,
         )
     }
@@ -142,10 +136,10 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
 
 /// # Safety
 /// `caps` NULL or live; `out_in_flight` NULL or writable for a `uint64_t`.
-unsafe fn release<'k>(
+unsafe fn release(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: RawKey,
     permit: FgPermit,
     out_in_flight: *mut u64,
 ) -> FgStatus {
@@ -153,7 +147,8 @@ unsafe fn release<'k>(
         // SAFETY: NULL or live, by the contract.
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key.read() }?;
         let token = PermitToken::from_parts(permit.owner, permit.ticket);
         let in_flight: u64 = with_key!(caps, key, |inner, key| inner.release(key, token))?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
@@ -186,7 +181,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_u64(
         release(
             "fg_keyed_inflight_release_u64",
             caps,
-            || Ok(CKey::Id(key)),
+            Id(key),
             permit,
             out_in_flight,
         )
@@ -208,12 +203,12 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
     permit: FgPermit,
     out_in_flight: *mut u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `release`'s and `bytes_key`'s.
+    // SAFETY: the contract is `release`'s.
     unsafe {
         release(
             "fg_keyed_inflight_release_bytes",
             caps,
-            || bytes_key(key, len),
+            Bytes(key, len),
             permit,
             out_in_flight,
         )
@@ -222,10 +217,10 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
 
 /// # Safety
 /// `caps` NULL or live; both outs NULL or writable for a `uint64_t`.
-unsafe fn in_flight<'k>(
+unsafe fn in_flight(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: RawKey,
     out_in_flight: *mut u64,
     out_limit: *mut u64,
 ) -> FgStatus {
@@ -234,7 +229,8 @@ unsafe fn in_flight<'k>(
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
         let out_limit = Out::new(out_limit, "out_limit")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key.read() }?;
         let in_flight: u64 = with_key!(caps, key, |inner, key| inner.in_flight(key))?;
         let limit = each_kind!(caps, |inner| inner.limit());
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
@@ -266,7 +262,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_in_flight_u64(
         in_flight(
             "fg_keyed_inflight_in_flight_u64",
             caps,
-            || Ok(CKey::Id(key)),
+            Id(key),
             out_in_flight,
             out_limit,
         )
@@ -288,12 +284,12 @@ pub unsafe extern "C" fn fg_keyed_inflight_in_flight_bytes(
     out_in_flight: *mut u64,
     out_limit: *mut u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `in_flight`'s and `bytes_key`'s.
+    // SAFETY: the contract is `in_flight`'s.
     unsafe {
         in_flight(
             "fg_keyed_inflight_in_flight_bytes",
             caps,
-            || bytes_key(key, len),
+            Bytes(key, len),
             out_in_flight,
             out_limit,
         )

@@ -3,7 +3,7 @@
 use super::args::{self, Out, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
 use super::handle;
-use super::quota::FgQuota;
+use super::quota::{self, FgQuota};
 use super::shared::{self, SharedHandle};
 use super::status::{guard, FgStatus};
 use crate::core::decision::Decision;
@@ -255,17 +255,12 @@ unsafe fn reconfigure(
     quota: *const FgQuota,
     now_ns: Option<u64>,
 ) -> FgStatus {
-    guard(function, || {
-        // SAFETY: NULL or live, by the contract.
-        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        match now_ns {
-            Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
-            None => limiter.reconfigure(quota),
-        }
-        Ok(())
-    })
+    let apply = |limiter: &Limiter, quota| match now_ns {
+        Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
+        None => limiter.reconfigure(quota),
+    };
+    // SAFETY: this function's contract is `quota::reconfigure`'s.
+    unsafe { quota::reconfigure(function, limiter, quota, apply) }
 }
 
 /// Fills `*out` with the quota in force. Set `out->struct_size =
