@@ -459,13 +459,7 @@ pub unsafe extern "C" fn fg_plans_counters(
         let out = Out::new(out, "out")?;
         let counters = handle.plans.counters(handle.tier_id(tier)?)?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe {
-            out.write(FgPolicyCounts {
-                admitted: counters.admitted,
-                denied: counters.denied,
-                suspended: counters.suspended,
-            })
-        };
+        unsafe { out.write(counters.into()) };
         Ok(())
     })
 }

@@ -14,7 +14,7 @@ use super::status::{guard, Failure, FgStatus};
 use super::suspensions::FgSuspensions;
 use super::window::FgWindow;
 use crate::http::Scope;
-use crate::policy::{LayerKey, Policy, PolicyBuilder, Verdict, MAX_LAYERS};
+use crate::policy::{LayerKey, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS};
 use std::ffi::{c_char, CString};
 
 /// `fg_layer.flags`: the layer is evaluated and counted but never denies
@@ -129,6 +129,16 @@ pub struct FgPolicyCounts {
     pub denied: u64,
     /// Requests refused because a layer's key is suspended.
     pub suspended: u64,
+}
+
+impl From<PolicyCounters> for FgPolicyCounts {
+    fn from(counters: PolicyCounters) -> Self {
+        FgPolicyCounts {
+            admitted: counters.admitted,
+            denied: counters.denied,
+            suspended: counters.suspended,
+        }
+    }
 }
 
 /// One layer's counts so far. Fixed layout for ABI major 1.
@@ -457,13 +467,7 @@ pub unsafe extern "C" fn fg_policy_counters(
         let out = Out::new(out, "out")?;
         let counters = policy.counters();
         // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe {
-            out.write(FgPolicyCounts {
-                admitted: counters.admitted,
-                denied: counters.denied,
-                suspended: counters.suspended,
-            })
-        };
+        unsafe { out.write(counters.into()) };
         Ok(())
     })
 }
