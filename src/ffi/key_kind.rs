@@ -223,16 +223,8 @@ impl RawKey {
     pub(crate) unsafe fn read<'a>(self) -> Result<CKey<'a>, Failure> {
         match self {
             RawKey::Id(id) => Ok(CKey::Id(id)),
-            // SAFETY: the caller's contract is `bytes_key`'s.
-            RawKey::Bytes(key, len) => unsafe { bytes_key(key, len) },
+            // SAFETY: the caller's contract is `bytes`'.
+            RawKey::Bytes(key, len) => Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?)),
         }
     }
-}
-
-/// # Safety
-/// `key` NULL or readable for `len` bytes.
-#[inline(always)]
-pub(crate) unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
-    // SAFETY: the caller's contract is `bytes`'.
-    Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?))
 }

@@ -901,7 +901,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_quota_for_bytes(
     key_len: usize,
     out: *mut FgQuota,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `write_quota`'s and `bytes_key`'s.
+    // SAFETY: this function's contract is `write_quota`'s.
     unsafe {
         write_quota(
             "fg_keyed_limiter_quota_for_bytes",
