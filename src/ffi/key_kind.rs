@@ -208,6 +208,9 @@ pub(crate) fn kind_mismatch(key: CKey<'_>) -> Failure {
 
 /// A key exactly as an export received it, read (a byte key's pointer
 /// dereferenced) only inside the export's guard, after its handle checks.
+/// The per-request exports (checks, acquire, release) hand it to their
+/// shared body inside a closure (`|| Id(key)`): each closure is its own type,
+/// so each export gets its own inlined copy of that body and of its guard.
 #[derive(Clone, Copy)]
 pub(crate) enum RawKey {
     /// A `*_u64` function's `key`.

@@ -87,20 +87,28 @@ impl SharedHandle for FgKeyedLimiter {
 /// pointer; an `Arc` (the handle) shares it with policies.
 pub(crate) type Keyed = ByKeyKind<KeyedLimiter<u64>, KeyedLimiter<[u8]>, KeyedLimiter<IpAddr>>;
 
-/// Runs a decision-answering export: `operation` on a live handle, its
-/// decision written to `*out` (and a reservation's delay to its pointer).
+/// Runs a decision-answering export: the operation `operation` returns, on
+/// a live handle, its decision written to `*out` (and a reservation's delay
+/// to its pointer).
+///
+/// `operation` is a closure, not a value, for speed: each export's closure
+/// is its own type, so each export gets its own copy of this function and of
+/// the guard inside, which the compiler inlines and specializes to the one
+/// operation (given as a value, all exports would share one out-of-line body
+/// that matches the operation on every call).
 ///
 /// # Safety
 /// `limiter` NULL or live; `out` NULL or writable for an `fg_decision`;
-/// `operation`'s byte key NULL or readable for its length, and a
+/// the operation's byte key NULL or readable for its length, and a
 /// reservation's `out_delay_ns` NULL or writable for a `uint64_t`.
 #[inline(always)]
 unsafe fn keyed_decide(
     function: &'static str,
     limiter: *const FgKeyedLimiter,
-    operation: Operation,
+    operation: impl FnOnce() -> Operation,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = operation();
     let keyed = limiter.cast::<Keyed>();
     // SAFETY: the byte key readable, by the contract.
     let run = |keyed: &Keyed| unsafe { operation.run(keyed) };
@@ -238,7 +246,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_u64(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Id(key), cost, None);
+    let operation = || Check(Id(key), cost, None);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_check_u64", limiter, operation, out) }
 }
@@ -258,7 +266,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Id(key), cost, Some(now_ns));
+    let operation = || Check(Id(key), cost, Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_check_u64_at", limiter, operation, out) }
 }
@@ -283,7 +291,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_bytes(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Bytes(key, key_len), cost, None);
+    let operation = || Check(Bytes(key, key_len), cost, None);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_check_bytes", limiter, operation, out) }
 }
@@ -303,7 +311,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Bytes(key, key_len), cost, Some(now_ns));
+    let operation = || Check(Bytes(key, key_len), cost, Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_check_bytes_at", limiter, operation, out) }
 }
@@ -321,7 +329,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_u64(
     key: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Id(key), None);
+    let operation = || Peek(Id(key), None);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_peek_u64", limiter, operation, out) }
 }
@@ -339,7 +347,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Id(key), Some(now_ns));
+    let operation = || Peek(Id(key), Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_peek_u64_at", limiter, operation, out) }
 }
@@ -357,7 +365,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_bytes(
     key_len: usize,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Bytes(key, key_len), None);
+    let operation = || Peek(Bytes(key, key_len), None);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_peek_bytes", limiter, operation, out) }
 }
@@ -376,7 +384,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Bytes(key, key_len), Some(now_ns));
+    let operation = || Peek(Bytes(key, key_len), Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_peek_bytes_at", limiter, operation, out) }
 }
@@ -395,7 +403,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_u64(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Id(key), amount, None);
+    let operation = || Refund(Id(key), amount, None);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_refund_u64", limiter, operation, out) }
 }
@@ -414,7 +422,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Id(key), amount, Some(now_ns));
+    let operation = || Refund(Id(key), amount, Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_refund_u64_at", limiter, operation, out) }
 }
@@ -433,7 +441,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_bytes(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Bytes(key, key_len), amount, None);
+    let operation = || Refund(Bytes(key, key_len), amount, None);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_refund_bytes", limiter, operation, out) }
 }
@@ -453,7 +461,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Bytes(key, key_len), amount, Some(now_ns));
+    let operation = || Refund(Bytes(key, key_len), amount, Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_refund_bytes_at", limiter, operation, out) }
 }
@@ -474,7 +482,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Reserve(Id(key), cost, max_wait_ns, None, out_delay_ns);
+    let operation = || Reserve(Id(key), cost, max_wait_ns, None, out_delay_ns);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_reserve_u64", limiter, operation, out) }
 }
@@ -495,7 +503,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64_at(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Reserve(Id(key), cost, max_wait_ns, Some(now_ns), out_delay_ns);
+    let operation = || Reserve(Id(key), cost, max_wait_ns, Some(now_ns), out_delay_ns);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_reserve_u64_at", limiter, operation, out) }
 }
@@ -516,7 +524,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Reserve(Bytes(key, key_len), cost, max_wait_ns, None, out_delay_ns);
+    let operation = || Reserve(Bytes(key, key_len), cost, max_wait_ns, None, out_delay_ns);
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_reserve_bytes", limiter, operation, out) }
 }
@@ -538,13 +546,15 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes_at(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Reserve(
-        Bytes(key, key_len),
-        cost,
-        max_wait_ns,
-        Some(now_ns),
-        out_delay_ns,
-    );
+    let operation = || {
+        Reserve(
+            Bytes(key, key_len),
+            cost,
+            max_wait_ns,
+            Some(now_ns),
+            out_delay_ns,
+        )
+    };
     // SAFETY: this function's contract is `keyed_decide`'s.
     unsafe { keyed_decide("fg_keyed_limiter_reserve_bytes_at", limiter, operation, out) }
 }

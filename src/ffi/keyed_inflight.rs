@@ -71,7 +71,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_free(caps: *mut FgKeyedInFlight) {
 unsafe fn acquire(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: RawKey,
+    key: impl FnOnce() -> RawKey,
     out: *mut FgAcquisition,
 ) -> FgStatus {
     guard(function, || {
@@ -79,7 +79,7 @@ unsafe fn acquire(
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out = Out::new(out, "out")?;
         // SAFETY: the byte key readable for its length, by the contract.
-        let key = unsafe { key.read() }?;
+        let key = unsafe { key().read() }?;
         let answer = with_key!(caps, key, |inner, key| inner
             .try_acquire(key)
             .map(acquisition));
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_u64(
     out: *mut FgAcquisition,
 ) -> FgStatus {
     // SAFETY: the contract is `acquire`'s.
-    unsafe { acquire("fg_keyed_inflight_acquire_u64", caps, Id(key), out) }
+    unsafe { acquire("fg_keyed_inflight_acquire_u64", caps, || Id(key), out) }
 }
 
 /// `fg_keyed_inflight_acquire_u64` for a byte or IP key (`key`, `len`).
@@ -128,7 +128,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
         acquire(
             "fg_keyed_inflight_acquire_bytes",
             caps,
-            Bytes(key, len),
+            || Bytes(key, len),
             out,
         )
     }
@@ -139,7 +139,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
 unsafe fn release(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: RawKey,
+    key: impl FnOnce() -> RawKey,
     permit: FgPermit,
     out_in_flight: *mut u64,
 ) -> FgStatus {
@@ -148,7 +148,7 @@ unsafe fn release(
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
         // SAFETY: the byte key readable for its length, by the contract.
-        let key = unsafe { key.read() }?;
+        let key = unsafe { key().read() }?;
         let token = PermitToken::from_parts(permit.owner, permit.ticket);
         let in_flight: u64 = with_key!(caps, key, |inner, key| inner.release(key, token))?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_u64(
         release(
             "fg_keyed_inflight_release_u64",
             caps,
-            Id(key),
+            || Id(key),
             permit,
             out_in_flight,
         )
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
         release(
             "fg_keyed_inflight_release_bytes",
             caps,
-            Bytes(key, len),
+            || Bytes(key, len),
             permit,
             out_in_flight,
         )
@@ -220,7 +220,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
 unsafe fn in_flight(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: RawKey,
+    key: impl FnOnce() -> RawKey,
     out_in_flight: *mut u64,
     out_limit: *mut u64,
 ) -> FgStatus {
@@ -230,7 +230,7 @@ unsafe fn in_flight(
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
         let out_limit = Out::new(out_limit, "out_limit")?;
         // SAFETY: the byte key readable for its length, by the contract.
-        let key = unsafe { key.read() }?;
+        let key = unsafe { key().read() }?;
         let in_flight: u64 = with_key!(caps, key, |inner, key| inner.in_flight(key))?;
         let limit = each_kind!(caps, |inner| inner.limit());
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
@@ -262,7 +262,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_in_flight_u64(
         in_flight(
             "fg_keyed_inflight_in_flight_u64",
             caps,
-            Id(key),
+            || Id(key),
             out_in_flight,
             out_limit,
         )
@@ -289,7 +289,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_in_flight_bytes(
         in_flight(
             "fg_keyed_inflight_in_flight_bytes",
             caps,
-            Bytes(key, len),
+            || Bytes(key, len),
             out_in_flight,
             out_limit,
         )

@@ -113,15 +113,20 @@ enum Operation {
     Refund(RawKey, u64, Option<u64>),
 }
 
+/// `operation` is a closure for speed, as in `keyed_decide` (src/ffi/keyed.rs):
+/// each export then gets its own inlined copy, specialized to its operation.
+///
 /// # Safety
 /// `windows` NULL or live; `out` NULL or writable for an `fg_decision`;
 /// the byte key NULL or readable for its length.
+#[inline(always)]
 unsafe fn decide(
     function: &'static str,
     windows: *const FgKeyedWindow,
-    operation: Operation,
+    operation: impl FnOnce() -> Operation,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = operation();
     let run = |windows: &Windows| {
         let (Check(key, ..) | Peek(key, ..) | Refund(key, ..)) = operation;
         // SAFETY: by the contract.
@@ -158,7 +163,7 @@ pub unsafe extern "C" fn fg_keyed_window_check_u64(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Id(key), cost, None);
+    let operation = || Check(Id(key), cost, None);
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_check_u64", windows, operation, out) }
 }
@@ -175,7 +180,7 @@ pub unsafe extern "C" fn fg_keyed_window_check_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Id(key), cost, Some(now_ns));
+    let operation = || Check(Id(key), cost, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_check_u64_at", windows, operation, out) }
 }
@@ -194,7 +199,7 @@ pub unsafe extern "C" fn fg_keyed_window_check_bytes(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Bytes(key, len), cost, None);
+    let operation = || Check(Bytes(key, len), cost, None);
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_check_bytes", windows, operation, out) }
 }
@@ -212,7 +217,7 @@ pub unsafe extern "C" fn fg_keyed_window_check_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Check(Bytes(key, len), cost, Some(now_ns));
+    let operation = || Check(Bytes(key, len), cost, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_check_bytes_at", windows, operation, out) }
 }
@@ -232,7 +237,7 @@ pub unsafe extern "C" fn fg_keyed_window_refund_u64(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Id(key), amount, None);
+    let operation = || Refund(Id(key), amount, None);
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_refund_u64", windows, operation, out) }
 }
@@ -249,7 +254,7 @@ pub unsafe extern "C" fn fg_keyed_window_refund_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Id(key), amount, Some(now_ns));
+    let operation = || Refund(Id(key), amount, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_refund_u64_at", windows, operation, out) }
 }
@@ -268,7 +273,7 @@ pub unsafe extern "C" fn fg_keyed_window_refund_bytes(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Bytes(key, len), amount, None);
+    let operation = || Refund(Bytes(key, len), amount, None);
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_refund_bytes", windows, operation, out) }
 }
@@ -286,7 +291,7 @@ pub unsafe extern "C" fn fg_keyed_window_refund_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Refund(Bytes(key, len), amount, Some(now_ns));
+    let operation = || Refund(Bytes(key, len), amount, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_refund_bytes_at", windows, operation, out) }
 }
@@ -304,7 +309,7 @@ pub unsafe extern "C" fn fg_keyed_window_peek_u64(
     key: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Id(key), None);
+    let operation = || Peek(Id(key), None);
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_peek_u64", windows, operation, out) }
 }
@@ -320,7 +325,7 @@ pub unsafe extern "C" fn fg_keyed_window_peek_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Id(key), Some(now_ns));
+    let operation = || Peek(Id(key), Some(now_ns));
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_peek_u64_at", windows, operation, out) }
 }
@@ -336,7 +341,7 @@ pub unsafe extern "C" fn fg_keyed_window_peek_bytes(
     len: usize,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Bytes(key, len), None);
+    let operation = || Peek(Bytes(key, len), None);
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_peek_bytes", windows, operation, out) }
 }
@@ -353,7 +358,7 @@ pub unsafe extern "C" fn fg_keyed_window_peek_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Peek(Bytes(key, len), Some(now_ns));
+    let operation = || Peek(Bytes(key, len), Some(now_ns));
     // SAFETY: the contract is `decide`'s.
     unsafe { decide("fg_keyed_window_peek_bytes_at", windows, operation, out) }
 }

@@ -250,7 +250,7 @@ pub unsafe extern "C" fn fg_suspensions_lift_bytes(
 unsafe fn check(
     function: &'static str,
     suspensions: *const FgSuspensions,
-    key: RawKey,
+    key: impl FnOnce() -> RawKey,
     now_ns: Option<u64>,
     out_suspended: *mut bool,
     out: *mut FgDecision,
@@ -261,7 +261,7 @@ unsafe fn check(
         let out_suspended = Out::new(out_suspended, "out_suspended")?;
         let out = Out::new(out, "out")?;
         // SAFETY: the byte key readable for its length, by the contract.
-        let key = unsafe { key.read() }?;
+        let key = unsafe { key().read() }?;
         let decision: Option<Decision> = match now_ns {
             None => with_key!(suspended, key, |inner, key| inner.check(key)),
             Some(now_ns) => with_key!(suspended, key, |inner, key| inner.check_at(key, now_ns)),
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn fg_suspensions_check_u64(
         check(
             "fg_suspensions_check_u64",
             suspensions,
-            Id(key),
+            || Id(key),
             None,
             out_suspended,
             out,
@@ -324,7 +324,7 @@ pub unsafe extern "C" fn fg_suspensions_check_u64_at(
         check(
             "fg_suspensions_check_u64_at",
             suspensions,
-            Id(key),
+            || Id(key),
             Some(now_ns),
             out_suspended,
             out,
@@ -352,7 +352,7 @@ pub unsafe extern "C" fn fg_suspensions_check_bytes(
         check(
             "fg_suspensions_check_bytes",
             suspensions,
-            Bytes(key, len),
+            || Bytes(key, len),
             None,
             out_suspended,
             out,
@@ -378,7 +378,7 @@ pub unsafe extern "C" fn fg_suspensions_check_bytes_at(
         check(
             "fg_suspensions_check_bytes_at",
             suspensions,
-            Bytes(key, len),
+            || Bytes(key, len),
             Some(now_ns),
             out_suspended,
             out,
