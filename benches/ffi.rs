@@ -2,7 +2,7 @@
 //! `fg_keyed_limiter_check_u64_at` (called as C
 //! calls it: an out-of-line `extern "C"` function, pointer checks, panic
 //! guard, decision written through a pointer) and through the Rust API, in one
-//! run. Run: `cargo bench --bench ffi`.
+//! run. Run: `cargo bench --features capi --bench ffi`.
 //!
 //! A Rust `Decision` computes its figures (remaining, reset, retry-after) only
 //! when read, while `fg_decision` carries them all, so the Rust baseline reads

@@ -27,11 +27,14 @@ need_apt valgrind gcc g++
 step "rustfmt"
 cargo fmt --all --check
 
+# Without features is what a Rust dependent builds (no C ABI): nothing in it
+# may be left unused; with them, the C ABI and its tests and benchmark.
 step "clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --all-targets --all-features --quiet -- -D warnings
 
-step "unit, integration and doc tests"
-cargo test --quiet
+step "unit, integration and doc tests (the C ABI's among them)"
+cargo test --all-features --quiet
 
 step "rust test binaries under valgrind memcheck"
 scripts/valgrind-rust-tests.sh

@@ -3,13 +3,14 @@
 # memcheck: any invalid read or write, use of uninitialised memory or
 # definite leak fails the run. Property tests run fewer cases here
 # (PROPTEST_CASES), since memcheck slows each one about fifty-fold.
-# Two binaries are left out: c_abi runs its C and C++ programs under
-# valgrind itself, and keyed_memory measures the process's resident size,
-# which memcheck's shadow memory would swamp (and takes minutes there).
+# Three binaries are left out: c_abi runs its C and C++ programs under
+# valgrind itself, keyed_memory measures the process's resident size,
+# which memcheck's shadow memory would swamp (and takes minutes there), and
+# rust_dependent runs cargo and nm, none of floodgate's code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-binaries=$(cargo test --quiet --no-run --message-format=json 2>/dev/null |
+binaries=$(cargo test --all-features --quiet --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -22,7 +23,7 @@ for line in sys.stdin:
 count=0
 for binary in $binaries; do
     name=$(basename "$binary")
-    case "${name%-*}" in c_abi | keyed_memory) continue ;; esac
+    case "${name%-*}" in c_abi | keyed_memory | rust_dependent) continue ;; esac
     printf 'memcheck %s\n' "$name"
     PROPTEST_CASES=${PROPTEST_CASES:-8} timeout 900 valgrind --quiet --error-exitcode=99 \
         --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \

@@ -74,6 +74,7 @@
 struct ReadmeDoctests;
 
 mod core;
+#[cfg(feature = "capi")]
 #[doc(hidden)] // The C ABI, documented in include/floodgate.h; see src/ffi/mod.rs.
 pub mod ffi;
 mod http;

@@ -1,19 +1,21 @@
 //! The C ABI, proven from C and C++.
 //!
 //! - The committed `include/floodgate.h` must equal the header build.rs just
-//!   generated (`FLOODGATE_BLESS_HEADER=1 cargo test --test c_abi` rewrites it).
+//!   generated (`FLOODGATE_BLESS_HEADER=1 cargo test --features capi --test c_abi` rewrites it).
 //! - Each program in tests/c is compiled with warnings as errors, linked once
 //!   against the static and once against the shared library, run, and run again
 //!   under valgrind memcheck, which must report no error and no leak of any kind.
 //!
-//! The libraries are the `libfloodgate.a` and `libfloodgate.so` that this very
-//! `cargo test` built: cargo compiles the library once with all three crate
-//! types (the rlib this test links, the staticlib, the cdylib) into the test
-//! binary's own `deps` directory, so they are always as fresh as the test.
+//! The libraries are the `libfloodgate.a` and `libfloodgate.so` that the C
+//! build command (README.md, "The C library") makes: the test runs it first,
+//! in this test's target directory and dev profile, so they are always as
+//! fresh as the test (cargo keeps them apart from the rlib this test links,
+//! and rebuilds neither when nothing changed).
 //! valgrind is required; `FLOODGATE_SKIP_VALGRIND=1` skips it explicitly.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 const GENERATED_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/floodgate.h"));
 
@@ -42,7 +44,7 @@ fn committed_header_matches_the_generated_one() {
     assert!(
         committed == GENERATED_HEADER,
         "include/floodgate.h differs from the header generated from src/ffi; \
-         review and run `FLOODGATE_BLESS_HEADER=1 cargo test --test c_abi` to update it"
+         review and run `FLOODGATE_BLESS_HEADER=1 cargo test --features capi --test c_abi` to update it"
     );
 }
 
@@ -58,7 +60,7 @@ enum Linkage {
     Shared,
 }
 
-/// The directory cargo put this test binary and the library's artifacts in.
+/// The directory cargo put this test binary in (the C programs go below it).
 fn deps_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     exe.parent()
@@ -66,17 +68,47 @@ fn deps_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The static and the shared library, built once per test run by the C
+/// build command, as cargo reports them.
+fn libraries() -> &'static [PathBuf] {
+    static LIBRARIES: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    LIBRARIES.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = run(Command::new(cargo)
+            .arg("rustc")
+            .arg("--manifest-path")
+            .arg(crate_dir().join("Cargo.toml"))
+            .args([
+                "--lib",
+                "--features",
+                "capi",
+                "--crate-type",
+                "cdylib,staticlib",
+            ])
+            .args(["--quiet", "--message-format=json"]));
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| {
+                message["reason"] == "compiler-artifact" && message["target"]["name"] == "floodgate"
+            })
+            .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
+            .filter_map(|name| name.as_str().map(PathBuf::from))
+            .collect()
+    })
+}
+
 fn library(linkage: Linkage) -> PathBuf {
     let name = match linkage {
         Linkage::Static => "libfloodgate.a",
         Linkage::Shared => "libfloodgate.so",
     };
-    let path = deps_dir().join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: cargo did not build the {linkage:?} library",
-        path.display()
-    );
+    let path = libraries()
+        .iter()
+        .find(|path| path.file_name().is_some_and(|file| file == name))
+        .unwrap_or_else(|| panic!("the C build made no {name}: {:?}", libraries()))
+        .clone();
+    assert!(path.is_file(), "{} is missing", path.display());
     path
 }
 

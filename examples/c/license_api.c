@@ -17,7 +17,7 @@
  *
  * or by hand:
  *
- *     cargo build --release
+ *     cargo rustc --release --lib --features capi --crate-type cdylib,staticlib
  *     cc -std=c99 -Wall -Wextra -pedantic -O2 -Iinclude examples/c/license_api.c \
  *        target/release/libfloodgate.a -lpthread -ldl -lm -o target/license_api
  *     ./target/license_api

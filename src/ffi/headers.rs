@@ -1,8 +1,9 @@
 //! Response metadata for C: `X-RateLimit-*`, `Retry-After`, the IETF draft
 //! `RateLimit` fields, and the 429 JSON bodies, rendered into caller buffers.
 
-use super::args::{self, Out, Versioned};
+use super::args::{self, Versioned};
 use super::decision::{read_decision, FgDecision};
+use super::handle;
 use super::status::{guard, Failure, FgStatus};
 use crate::http::{ErrorBody, Headers, RateLimitPolicy, RetryAfterFormat, Scope};
 use crate::presets::{clarifai, genieos};
@@ -179,10 +180,7 @@ pub unsafe extern "C" fn fg_headers_new(
     config: *const FgHeadersConfig,
     out: *mut *mut FgHeaders,
 ) -> FgStatus {
-    guard("fg_headers_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: readable for its struct_size, by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
         let mut headers = Headers::new().with_retry_after_format(retry_after_format(
@@ -213,11 +211,10 @@ pub unsafe extern "C" fn fg_headers_new(
             let window = Duration::from_nanos(config.policy_window_ns);
             headers = headers.with_policy(RateLimitPolicy::new(name, config.policy_quota, window)?);
         }
-        let handle = Box::into_raw(Box::new(FgHeaders { headers }));
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(handle::boxed(FgHeaders { headers }))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_headers_new", out, make) }
 }
 
 /// Releases a header renderer. NULL is a no-op; not while in use.
@@ -227,14 +224,8 @@ pub unsafe extern "C" fn fg_headers_new(
 /// call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_headers_free(headers: *mut FgHeaders) {
-    if headers.is_null() {
-        return;
-    }
-    let _ = guard("fg_headers_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned by this call.
-        drop(unsafe { Box::from_raw(headers) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_headers_free", headers, handle::unbox) }
 }
 
 /// A scope given as (pointer, length) text.
@@ -342,10 +333,7 @@ pub unsafe extern "C" fn fg_error_body_new(
     config: *const FgErrorBodyConfig,
     out: *mut *mut FgErrorBody,
 ) -> FgStatus {
-    guard("fg_error_body_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: readable for its struct_size, by the contract.
         let c = unsafe { args::read_config(config, "config") }?;
         // SAFETY: the contract makes each of the config's five text fields
@@ -417,11 +405,10 @@ pub unsafe extern "C" fn fg_error_body_new(
             c.retry_after_decimals,
             "config->retry_after_decimals",
         )?);
-        let handle = Box::into_raw(Box::new(FgErrorBody { body }));
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(handle::boxed(FgErrorBody { body }))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_error_body_new", out, make) }
 }
 
 /// Releases a 429 body template. NULL is a no-op; not while in use.
@@ -431,14 +418,8 @@ pub unsafe extern "C" fn fg_error_body_new(
 /// call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_error_body_free(body: *mut FgErrorBody) {
-    if body.is_null() {
-        return;
-    }
-    let _ = guard("fg_error_body_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned by this call.
-        drop(unsafe { Box::from_raw(body) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_error_body_free", body, handle::unbox) }
 }
 
 /// Renders the JSON body for `decision` from `scope`, answering request

@@ -1,6 +1,7 @@
 //! `fg_inflight`: a cap on requests in flight at once, released explicitly.
 
 use super::args::{self, Out};
+use super::handle;
 use super::status::{guard, FgStatus};
 use crate::inflight::{Acquisition, InFlight, PermitToken};
 
@@ -83,15 +84,12 @@ pub(crate) fn acquisition(attempt: Acquisition<'_>) -> FgAcquisition {
 /// `out` must be NULL or writable for a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn fg_inflight_new(max: u64, out: *mut *mut FgInFlight) -> FgStatus {
-    guard("fg_inflight_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         let cap = InFlight::builder(max).build()?;
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(Box::new(FgInFlight { cap }))) };
-        Ok(())
-    })
+        Ok(handle::boxed(FgInFlight { cap }))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_inflight_new", out, make) }
 }
 
 /// Releases a cap. NULL is a no-op. Permits still out die with it. The handle
@@ -102,15 +100,8 @@ pub unsafe extern "C" fn fg_inflight_new(max: u64, out: *mut *mut FgInFlight) ->
 /// on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_inflight_free(cap: *mut FgInFlight) {
-    if cap.is_null() {
-        return;
-    }
-    let _ = guard("fg_inflight_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
-        // call per the contract above.
-        drop(unsafe { Box::from_raw(cap) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_inflight_free", cap, handle::unbox) }
 }
 
 /// Takes a permit if fewer than the cap are out, and fills `*out`. A full cap

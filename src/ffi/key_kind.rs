@@ -206,10 +206,28 @@ pub(crate) fn kind_mismatch(key: CKey<'_>) -> Failure {
     )
 }
 
-/// # Safety
-/// `key` NULL or readable for `len` bytes.
-#[inline(always)]
-pub(crate) unsafe fn bytes_key<'a>(key: *const u8, len: usize) -> Result<CKey<'a>, Failure> {
-    // SAFETY: the caller's contract is `bytes`'.
-    Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?))
+/// A key exactly as an export received it, read (a byte key's pointer
+/// dereferenced) only inside the export's guard, after its handle checks.
+/// The per-request exports (checks, acquire, release) hand it to their
+/// shared body inside a closure (`|| Id(key)`): each closure is its own type,
+/// so each export gets its own inlined copy of that body and of its guard.
+#[derive(Clone, Copy)]
+pub(crate) enum RawKey {
+    /// A `*_u64` function's `key`.
+    Id(u64),
+    /// A `*_bytes` function's `key` and `key_len`.
+    Bytes(*const u8, usize),
+}
+
+impl RawKey {
+    /// # Safety
+    /// A `Bytes` pointer must be NULL or readable for its length.
+    #[inline(always)]
+    pub(crate) unsafe fn read<'a>(self) -> Result<CKey<'a>, Failure> {
+        match self {
+            RawKey::Id(id) => Ok(CKey::Id(id)),
+            // SAFETY: the caller's contract is `bytes`'.
+            RawKey::Bytes(key, len) => Ok(CKey::Bytes(unsafe { args::bytes(key, len, "key") }?)),
+        }
+    }
 }

@@ -3,11 +3,13 @@
 
 use super::args::{self, Out, Versioned, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
+use super::handle;
+use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
-    bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
-    Answered, ByKeyKind, CKey,
+    each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered,
+    ByKeyKind, CKey,
 };
-use super::quota::FgQuota;
+use super::quota::{self, FgQuota};
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
@@ -15,6 +17,8 @@ use crate::core::quota::Quota;
 use crate::keyed::KeyedLimiter;
 use std::net::IpAddr;
 use std::time::Duration;
+use AdminCall::{ClearQuota, Reset, SetQuota};
+use Operation::{Check, Peek, Refund, Reserve};
 
 /// `fg_keyed_config.key_kind`: keys are `uint64_t` ids, checked with the
 /// `*_u64` functions and stored exactly.
@@ -83,87 +87,81 @@ impl SharedHandle for FgKeyedLimiter {
 /// pointer; an `Arc` (the handle) shares it with policies.
 pub(crate) type Keyed = ByKeyKind<KeyedLimiter<u64>, KeyedLimiter<[u8]>, KeyedLimiter<IpAddr>>;
 
-/// A decision for `key` on a live handle.
+/// Runs a decision-answering export: the operation `operation` returns, on
+/// a live handle, its decision written to `*out` (and a reservation's delay
+/// to its pointer).
+///
+/// `operation` is a closure, not a value, for speed: each export's closure
+/// is its own type, so each export gets its own copy of this function and of
+/// the guard inside, which the compiler inlines and specializes to the one
+/// operation (given as a value, all exports would share one out-of-line body
+/// that matches the operation on every call).
 ///
 /// # Safety
-/// `limiter` NULL or live; `out` NULL or writable for an `fg_decision`.
+/// `limiter` NULL or live; `out` NULL or writable for an `fg_decision`;
+/// the operation's byte key NULL or readable for its length, and a
+/// reservation's `out_delay_ns` NULL or writable for a `uint64_t`.
 #[inline(always)]
-unsafe fn keyed_decide<'k>(
+unsafe fn keyed_decide(
     function: &'static str,
     limiter: *const FgKeyedLimiter,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    operation: impl FnOnce() -> Operation,
     out: *mut FgDecision,
-    operation: Operation,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `answer`'s.
-    unsafe {
-        answer(function, limiter.cast::<Keyed>(), "limiter", out, |keyed| {
-            operation.run(keyed, key()?)
-        })
+    let operation = operation();
+    let keyed = limiter.cast::<Keyed>();
+    // SAFETY: the byte key readable, by the contract.
+    let run = |keyed: &Keyed| unsafe { operation.run(keyed) };
+    match operation {
+        // SAFETY: this function's contract is `reserve_into`'s.
+        Reserve(.., out_delay_ns) => unsafe {
+            reserve_into(function, keyed, "limiter", out, out_delay_ns, run)
+        },
+        // SAFETY: this function's contract is `answer`'s.
+        _ => unsafe { answer(function, keyed, "limiter", out, run) },
     }
 }
 
-/// The decision-answering keyed operations.
+/// The decision-answering keyed operations, with the key as the export got
+/// it and the time (`None`: the library's clock).
 #[derive(Clone, Copy)]
 enum Operation {
-    Check {
-        cost: u64,
-        now_ns: Option<u64>,
-    },
-    Peek {
-        now_ns: Option<u64>,
-    },
-    Refund {
-        amount: u64,
-        now_ns: Option<u64>,
-    },
-    Reserve {
-        cost: u64,
-        max_wait_ns: u64,
-        now_ns: Option<u64>,
-    },
+    /// Key, cost, time.
+    Check(RawKey, u64, Option<u64>),
+    /// Key, time.
+    Peek(RawKey, Option<u64>),
+    /// Key, amount, time.
+    Refund(RawKey, u64, Option<u64>),
+    /// Key, cost, longest wait in ns, time, where the delay goes.
+    Reserve(RawKey, u64, u64, Option<u64>, *mut u64),
 }
 
 impl Operation {
+    /// # Safety
+    /// The byte key NULL or readable for its length.
     #[inline(always)]
-    fn run(self, keyed: &Keyed, key: CKey<'_>) -> Result<Decision, Failure> {
+    unsafe fn run(self, keyed: &Keyed) -> Result<Decision, Failure> {
+        let (Check(key, ..) | Peek(key, ..) | Refund(key, ..) | Reserve(key, ..)) = self;
+        // SAFETY: the caller's contract.
+        let key = unsafe { key.read() }?;
         match self {
-            Operation::Check { cost, now_ns: None } => {
-                with_key!(keyed, key, |limiter, key| limiter.check(key, cost))
-            }
-            Operation::Check {
-                cost,
-                now_ns: Some(now_ns),
-            } => {
+            Check(_, cost, None) => with_key!(keyed, key, |limiter, key| limiter.check(key, cost)),
+            Check(_, cost, Some(now_ns)) => {
                 with_key!(keyed, key, |limiter, key| limiter
                     .check_at(key, cost, now_ns))
             }
-            Operation::Peek { now_ns: None } => {
-                with_key!(keyed, key, |limiter, key| limiter.peek(key))
-            }
-            Operation::Peek {
-                now_ns: Some(now_ns),
-            } => {
+            Peek(_, None) => with_key!(keyed, key, |limiter, key| limiter.peek(key)),
+            Peek(_, Some(now_ns)) => {
                 with_key!(keyed, key, |limiter, key| limiter.peek_at(key, now_ns))
             }
-            Operation::Refund {
-                amount,
-                now_ns: None,
-            } => {
+            Refund(_, amount, None) => {
                 with_key!(keyed, key, |limiter, key| limiter.refund(key, amount))
             }
-            Operation::Refund {
-                amount,
-                now_ns: Some(now_ns),
-            } => {
+            Refund(_, amount, Some(now_ns)) => {
                 with_key!(keyed, key, |limiter, key| limiter
                     .refund_at(key, amount, now_ns))
             }
-            Operation::Reserve {
-                cost,
-                max_wait_ns,
-                now_ns,
-            } => {
+            Reserve(_, cost, max_wait_ns, now_ns, _) => {
                 let max_wait = Duration::from_nanos(max_wait_ns);
                 match now_ns {
                     None => with_key!(keyed, key, |limiter, key| limiter
@@ -194,10 +192,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
     default_quota: *const FgQuota,
     out: *mut *mut FgKeyedLimiter,
 ) -> FgStatus {
-    guard("fg_keyed_limiter_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: readable for their struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: as above.
@@ -215,11 +210,10 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
             };
             builder.build()?
         });
-        let handle = shared::into_handle::<FgKeyedLimiter>(keyed);
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(keyed))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_keyed_limiter_new", out, make) }
 }
 
 /// Releases a keyed limiter. NULL is a no-op. The handle must not be in use
@@ -231,15 +225,8 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
 /// no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_keyed_limiter_free(limiter: *mut FgKeyedLimiter) {
-    if limiter.is_null() {
-        return;
-    }
-    let _ = guard("fg_keyed_limiter_free", || {
-        // SAFETY: a live handle from `fg_keyed_limiter_new`, released once per
-        // the contract above.
-        unsafe { shared::release(limiter) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_keyed_limiter_free", limiter, shared::release) }
 }
 
 /// Decides a request of `cost` units for `key` now (the library's clock) and
@@ -259,17 +246,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_u64(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Check { cost, now_ns: None };
+    let operation = || Check(Id(key), cost, None);
     // SAFETY: this function's contract is `keyed_decide`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_check_u64",
-            limiter,
-            || Ok(CKey::Id(key)),
-            out,
-            operation,
-        )
-    }
+    unsafe { keyed_decide("fg_keyed_limiter_check_u64", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_check_u64` at a caller-supplied `now_ns` (see
@@ -287,20 +266,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Check {
-        cost,
-        now_ns: Some(now_ns),
-    };
+    let operation = || Check(Id(key), cost, Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_check_u64_at",
-            limiter,
-            || Ok(CKey::Id(key)),
-            out,
-            operation,
-        )
-    }
+    unsafe { keyed_decide("fg_keyed_limiter_check_u64_at", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_check_u64` for a byte key (`FG_KEY_BYTES`: 1 to
@@ -323,17 +291,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_bytes(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Check { cost, now_ns: None };
-    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_check_bytes",
-            limiter,
-            || bytes_key(key, key_len),
-            out,
-            operation,
-        )
-    }
+    let operation = || Check(Bytes(key, key_len), cost, None);
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_check_bytes", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_check_bytes` at a caller-supplied `now_ns`.
@@ -351,20 +311,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_check_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Check {
-        cost,
-        now_ns: Some(now_ns),
-    };
-    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_check_bytes_at",
-            limiter,
-            || bytes_key(key, key_len),
-            out,
-            operation,
-        )
-    }
+    let operation = || Check(Bytes(key, key_len), cost, Some(now_ns));
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_check_bytes_at", limiter, operation, out) }
 }
 
 /// Fills `*out` with `key`'s bucket as it stands now, charging nothing; a key
@@ -380,17 +329,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_u64(
     key: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Peek { now_ns: None };
+    let operation = || Peek(Id(key), None);
     // SAFETY: this function's contract is `keyed_decide`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_peek_u64",
-            limiter,
-            || Ok(CKey::Id(key)),
-            out,
-            operation,
-        )
-    }
+    unsafe { keyed_decide("fg_keyed_limiter_peek_u64", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_peek_u64` at a caller-supplied `now_ns`.
@@ -406,19 +347,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Peek {
-        now_ns: Some(now_ns),
-    };
+    let operation = || Peek(Id(key), Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_peek_u64_at",
-            limiter,
-            || Ok(CKey::Id(key)),
-            out,
-            operation,
-        )
-    }
+    unsafe { keyed_decide("fg_keyed_limiter_peek_u64_at", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_peek_u64` for a byte key.
@@ -434,17 +365,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_bytes(
     key_len: usize,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Peek { now_ns: None };
-    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_peek_bytes",
-            limiter,
-            || bytes_key(key, key_len),
-            out,
-            operation,
-        )
-    }
+    let operation = || Peek(Bytes(key, key_len), None);
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_peek_bytes", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_peek_bytes` at a caller-supplied `now_ns`.
@@ -461,19 +384,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_peek_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Peek {
-        now_ns: Some(now_ns),
-    };
-    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_peek_bytes_at",
-            limiter,
-            || bytes_key(key, key_len),
-            out,
-            operation,
-        )
-    }
+    let operation = || Peek(Bytes(key, key_len), Some(now_ns));
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_peek_bytes_at", limiter, operation, out) }
 }
 
 /// Gives `amount` units back to `key`'s bucket (never above full) and fills
@@ -490,20 +403,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_u64(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Refund {
-        amount,
-        now_ns: None,
-    };
+    let operation = || Refund(Id(key), amount, None);
     // SAFETY: this function's contract is `keyed_decide`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_refund_u64",
-            limiter,
-            || Ok(CKey::Id(key)),
-            out,
-            operation,
-        )
-    }
+    unsafe { keyed_decide("fg_keyed_limiter_refund_u64", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_refund_u64` at a caller-supplied `now_ns`.
@@ -520,20 +422,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Refund {
-        amount,
-        now_ns: Some(now_ns),
-    };
+    let operation = || Refund(Id(key), amount, Some(now_ns));
     // SAFETY: this function's contract is `keyed_decide`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_refund_u64_at",
-            limiter,
-            || Ok(CKey::Id(key)),
-            out,
-            operation,
-        )
-    }
+    unsafe { keyed_decide("fg_keyed_limiter_refund_u64_at", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_refund_u64` for a byte key.
@@ -550,20 +441,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_bytes(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Refund {
-        amount,
-        now_ns: None,
-    };
-    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_refund_bytes",
-            limiter,
-            || bytes_key(key, key_len),
-            out,
-            operation,
-        )
-    }
+    let operation = || Refund(Bytes(key, key_len), amount, None);
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_refund_bytes", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_refund_bytes` at a caller-supplied `now_ns`.
@@ -581,20 +461,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_refund_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    let operation = Operation::Refund {
-        amount,
-        now_ns: Some(now_ns),
-    };
-    // SAFETY: this function's contract is `keyed_decide`'s and `bytes_key`'s.
-    unsafe {
-        keyed_decide(
-            "fg_keyed_limiter_refund_bytes_at",
-            limiter,
-            || bytes_key(key, key_len),
-            out,
-            operation,
-        )
-    }
+    let operation = || Refund(Bytes(key, key_len), amount, Some(now_ns));
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_refund_bytes_at", limiter, operation, out) }
 }
 
 /// Delay instead of reject for `key`: as `fg_limiter_reserve`. Cancel an
@@ -613,22 +482,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Operation::Reserve {
-        cost,
-        max_wait_ns,
-        now_ns: None,
-    };
-    // SAFETY: this function's contract is `reserve_into`'s.
-    unsafe {
-        reserve_into(
-            "fg_keyed_limiter_reserve_u64",
-            limiter.cast::<Keyed>(),
-            "limiter",
-            out,
-            out_delay_ns,
-            |keyed| operation.run(keyed, CKey::Id(key)),
-        )
-    }
+    let operation = || Reserve(Id(key), cost, max_wait_ns, None, out_delay_ns);
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_reserve_u64", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_reserve_u64` at a caller-supplied `now_ns`.
@@ -647,22 +503,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_u64_at(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Operation::Reserve {
-        cost,
-        max_wait_ns,
-        now_ns: Some(now_ns),
-    };
-    // SAFETY: this function's contract is `reserve_into`'s.
-    unsafe {
-        reserve_into(
-            "fg_keyed_limiter_reserve_u64_at",
-            limiter.cast::<Keyed>(),
-            "limiter",
-            out,
-            out_delay_ns,
-            |keyed| operation.run(keyed, CKey::Id(key)),
-        )
-    }
+    let operation = || Reserve(Id(key), cost, max_wait_ns, Some(now_ns), out_delay_ns);
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_reserve_u64_at", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_reserve_u64` for a byte key.
@@ -681,22 +524,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Operation::Reserve {
-        cost,
-        max_wait_ns,
-        now_ns: None,
-    };
-    // SAFETY: this function's contract is `reserve_into`'s and `bytes_key`'s.
-    unsafe {
-        reserve_into(
-            "fg_keyed_limiter_reserve_bytes",
-            limiter.cast::<Keyed>(),
-            "limiter",
-            out,
-            out_delay_ns,
-            |keyed| operation.run(keyed, bytes_key(key, key_len)?),
-        )
-    }
+    let operation = || Reserve(Bytes(key, key_len), cost, max_wait_ns, None, out_delay_ns);
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_reserve_bytes", limiter, operation, out) }
 }
 
 /// `fg_keyed_limiter_reserve_bytes` at a caller-supplied `now_ns`.
@@ -716,62 +546,59 @@ pub unsafe extern "C" fn fg_keyed_limiter_reserve_bytes_at(
     out: *mut FgDecision,
     out_delay_ns: *mut u64,
 ) -> FgStatus {
-    let operation = Operation::Reserve {
-        cost,
-        max_wait_ns,
-        now_ns: Some(now_ns),
-    };
-    // SAFETY: this function's contract is `reserve_into`'s and `bytes_key`'s.
-    unsafe {
-        reserve_into(
-            "fg_keyed_limiter_reserve_bytes_at",
-            limiter.cast::<Keyed>(),
-            "limiter",
-            out,
+    let operation = || {
+        Reserve(
+            Bytes(key, key_len),
+            cost,
+            max_wait_ns,
+            Some(now_ns),
             out_delay_ns,
-            |keyed| operation.run(keyed, bytes_key(key, key_len)?),
         )
-    }
+    };
+    // SAFETY: this function's contract is `keyed_decide`'s.
+    unsafe { keyed_decide("fg_keyed_limiter_reserve_bytes_at", limiter, operation, out) }
 }
 
-/// The administrative keyed operations (no decision to answer).
+/// The administrative keyed operations (no decision to answer), with the
+/// key as the export got it and the time (`None`: the library's clock).
+enum AdminCall {
+    /// Key, the new quota (read inside the guard), time.
+    SetQuota(RawKey, *const FgQuota, Option<u64>),
+    /// Key, time.
+    ClearQuota(RawKey, Option<u64>),
+    /// Key, time.
+    Reset(RawKey, Option<u64>),
+}
+
+/// An [`AdminCall`] with its quota read.
 enum Admin {
     SetQuota(Quota),
     ClearQuota,
     Reset,
 }
 
-/// What `keyed_admin` does: set a quota (read from the pointer), clear it,
-/// or reset the key's bucket.
-enum AdminCall {
-    SetQuota(*const FgQuota),
-    ClearQuota,
-    Reset,
-}
-
 /// # Safety
-/// `limiter` NULL or live; a `SetQuota` pointer NULL or readable for its
-/// `struct_size`.
-unsafe fn keyed_admin<'k>(
+/// `limiter` NULL or live; the byte key NULL or readable for its length; a
+/// `SetQuota` pointer NULL or readable for its `struct_size`.
+unsafe fn keyed_admin(
     function: &'static str,
     limiter: *const FgKeyedLimiter,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
     call: AdminCall,
-    now_ns: Option<u64>,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
-        let admin = match call {
-            AdminCall::SetQuota(quota) => {
+        let (key, admin, now_ns) = match call {
+            SetQuota(key, quota, now_ns) => {
                 // SAFETY: readable for its struct_size, by the contract.
-                let quota = unsafe { args::read_config(quota, "quota") }?;
-                Admin::SetQuota(quota.to_quota()?)
+                let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+                (key, Admin::SetQuota(quota), now_ns)
             }
-            AdminCall::ClearQuota => Admin::ClearQuota,
-            AdminCall::Reset => Admin::Reset,
+            ClearQuota(key, now_ns) => (key, Admin::ClearQuota, now_ns),
+            Reset(key, now_ns) => (key, Admin::Reset, now_ns),
         };
-        let key = key()?;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
         match (admin, now_ns) {
             (Admin::SetQuota(quota), None) => {
                 with_key!(keyed, key, |limiter, key| limiter.set_quota(key, quota))
@@ -815,16 +642,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_u64(
     key: u64,
     quota: *const FgQuota,
 ) -> FgStatus {
+    let call = SetQuota(Id(key), quota, None);
     // SAFETY: this function's contract is `keyed_admin`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_set_quota_u64",
-            limiter,
-            || Ok(CKey::Id(key)),
-            AdminCall::SetQuota(quota),
-            None,
-        )
-    }
+    unsafe { keyed_admin("fg_keyed_limiter_set_quota_u64", limiter, call) }
 }
 
 /// `fg_keyed_limiter_set_quota_u64` at a caller-supplied `now_ns`.
@@ -840,16 +660,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_u64_at(
     quota: *const FgQuota,
     now_ns: u64,
 ) -> FgStatus {
+    let call = SetQuota(Id(key), quota, Some(now_ns));
     // SAFETY: this function's contract is `keyed_admin`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_set_quota_u64_at",
-            limiter,
-            || Ok(CKey::Id(key)),
-            AdminCall::SetQuota(quota),
-            Some(now_ns),
-        )
-    }
+    unsafe { keyed_admin("fg_keyed_limiter_set_quota_u64_at", limiter, call) }
 }
 
 /// `fg_keyed_limiter_set_quota_u64` for a byte key.
@@ -866,16 +679,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_bytes(
     key_len: usize,
     quota: *const FgQuota,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_set_quota_bytes",
-            limiter,
-            || bytes_key(key, key_len),
-            AdminCall::SetQuota(quota),
-            None,
-        )
-    }
+    let call = SetQuota(Bytes(key, key_len), quota, None);
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe { keyed_admin("fg_keyed_limiter_set_quota_bytes", limiter, call) }
 }
 
 /// `fg_keyed_limiter_set_quota_bytes` at a caller-supplied `now_ns`.
@@ -892,16 +698,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_set_quota_bytes_at(
     quota: *const FgQuota,
     now_ns: u64,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_set_quota_bytes_at",
-            limiter,
-            || bytes_key(key, key_len),
-            AdminCall::SetQuota(quota),
-            Some(now_ns),
-        )
-    }
+    let call = SetQuota(Bytes(key, key_len), quota, Some(now_ns));
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe { keyed_admin("fg_keyed_limiter_set_quota_bytes_at", limiter, call) }
 }
 
 /// Returns `key` to the default quota, keeping what it has used (capped at
@@ -916,16 +715,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_u64(
     limiter: *const FgKeyedLimiter,
     key: u64,
 ) -> FgStatus {
+    let call = ClearQuota(Id(key), None);
     // SAFETY: this function's contract is `keyed_admin`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_clear_quota_u64",
-            limiter,
-            || Ok(CKey::Id(key)),
-            AdminCall::ClearQuota,
-            None,
-        )
-    }
+    unsafe { keyed_admin("fg_keyed_limiter_clear_quota_u64", limiter, call) }
 }
 
 /// `fg_keyed_limiter_clear_quota_u64` at a caller-supplied `now_ns`.
@@ -940,16 +732,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_u64_at(
     key: u64,
     now_ns: u64,
 ) -> FgStatus {
+    let call = ClearQuota(Id(key), Some(now_ns));
     // SAFETY: this function's contract is `keyed_admin`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_clear_quota_u64_at",
-            limiter,
-            || Ok(CKey::Id(key)),
-            AdminCall::ClearQuota,
-            Some(now_ns),
-        )
-    }
+    unsafe { keyed_admin("fg_keyed_limiter_clear_quota_u64_at", limiter, call) }
 }
 
 /// `fg_keyed_limiter_clear_quota_u64` for a byte key.
@@ -964,16 +749,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_bytes(
     key: *const u8,
     key_len: usize,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_clear_quota_bytes",
-            limiter,
-            || bytes_key(key, key_len),
-            AdminCall::ClearQuota,
-            None,
-        )
-    }
+    let call = ClearQuota(Bytes(key, key_len), None);
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe { keyed_admin("fg_keyed_limiter_clear_quota_bytes", limiter, call) }
 }
 
 /// `fg_keyed_limiter_clear_quota_bytes` at a caller-supplied `now_ns`.
@@ -989,16 +767,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_clear_quota_bytes_at(
     key_len: usize,
     now_ns: u64,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_clear_quota_bytes_at",
-            limiter,
-            || bytes_key(key, key_len),
-            AdminCall::ClearQuota,
-            Some(now_ns),
-        )
-    }
+    let call = ClearQuota(Bytes(key, key_len), Some(now_ns));
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe { keyed_admin("fg_keyed_limiter_clear_quota_bytes_at", limiter, call) }
 }
 
 /// Puts `key`'s bucket back to full, forgetting what it has used (an
@@ -1015,16 +786,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_reset_u64(
     limiter: *const FgKeyedLimiter,
     key: u64,
 ) -> FgStatus {
+    let call = Reset(Id(key), None);
     // SAFETY: this function's contract is `keyed_admin`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_reset_u64",
-            limiter,
-            || Ok(CKey::Id(key)),
-            AdminCall::Reset,
-            None,
-        )
-    }
+    unsafe { keyed_admin("fg_keyed_limiter_reset_u64", limiter, call) }
 }
 
 /// `fg_keyed_limiter_reset_u64` at a caller-supplied `now_ns`.
@@ -1039,16 +803,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_reset_u64_at(
     key: u64,
     now_ns: u64,
 ) -> FgStatus {
+    let call = Reset(Id(key), Some(now_ns));
     // SAFETY: this function's contract is `keyed_admin`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_reset_u64_at",
-            limiter,
-            || Ok(CKey::Id(key)),
-            AdminCall::Reset,
-            Some(now_ns),
-        )
-    }
+    unsafe { keyed_admin("fg_keyed_limiter_reset_u64_at", limiter, call) }
 }
 
 /// `fg_keyed_limiter_reset_u64` for a byte or IP key.
@@ -1063,16 +820,9 @@ pub unsafe extern "C" fn fg_keyed_limiter_reset_bytes(
     key: *const u8,
     key_len: usize,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_reset_bytes",
-            limiter,
-            || bytes_key(key, key_len),
-            AdminCall::Reset,
-            None,
-        )
-    }
+    let call = Reset(Bytes(key, key_len), None);
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe { keyed_admin("fg_keyed_limiter_reset_bytes", limiter, call) }
 }
 
 /// `fg_keyed_limiter_reset_bytes` at a caller-supplied `now_ns`.
@@ -1088,24 +838,18 @@ pub unsafe extern "C" fn fg_keyed_limiter_reset_bytes_at(
     key_len: usize,
     now_ns: u64,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `keyed_admin`'s and `bytes_key`'s.
-    unsafe {
-        keyed_admin(
-            "fg_keyed_limiter_reset_bytes_at",
-            limiter,
-            || bytes_key(key, key_len),
-            AdminCall::Reset,
-            Some(now_ns),
-        )
-    }
+    let call = Reset(Bytes(key, key_len), Some(now_ns));
+    // SAFETY: this function's contract is `keyed_admin`'s.
+    unsafe { keyed_admin("fg_keyed_limiter_reset_bytes_at", limiter, call) }
 }
 
 /// # Safety
-/// `limiter` NULL or live; `out` NULL or readable and writable for its `struct_size`.
-unsafe fn write_quota<'k>(
+/// `limiter` NULL or live; the byte key NULL or readable for its length;
+/// `out` NULL or readable and writable for its `struct_size`.
+unsafe fn write_quota(
     function: &'static str,
     limiter: *const FgKeyedLimiter,
-    key: Option<Result<CKey<'k>, Failure>>,
+    key: Option<RawKey>,
     out: *mut FgQuota,
 ) -> FgStatus {
     guard(function, || {
@@ -1114,7 +858,11 @@ unsafe fn write_quota<'k>(
         // SAFETY: readable for a usize, by the contract.
         let out = unsafe { VersionedOut::new(out, "out") }?;
         let quota = match key {
-            Some(key) => with_key!(keyed, key?, |limiter, key| limiter.quota_for(key))?,
+            Some(key) => {
+                // SAFETY: the byte key readable for its length, by the contract.
+                let key = unsafe { key.read() }?;
+                with_key!(keyed, key, |limiter, key| limiter.quota_for(key))?
+            }
             None => each_kind!(keyed, |limiter| limiter.default_quota()),
         };
         // SAFETY: writable for its struct_size, by the contract.
@@ -1143,7 +891,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_quota_for_u64(
         write_quota(
             "fg_keyed_limiter_quota_for_u64",
             limiter,
-            Some(Ok(CKey::Id(key))),
+            Some(Id(key)),
             out,
         )
     }
@@ -1163,12 +911,12 @@ pub unsafe extern "C" fn fg_keyed_limiter_quota_for_bytes(
     key_len: usize,
     out: *mut FgQuota,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `write_quota`'s and `bytes_key`'s.
+    // SAFETY: this function's contract is `write_quota`'s.
     unsafe {
         write_quota(
             "fg_keyed_limiter_quota_for_bytes",
             limiter,
-            Some(bytes_key(key, key_len)),
+            Some(Bytes(key, key_len)),
             out,
         )
     }
@@ -1239,17 +987,14 @@ unsafe fn reconfigure(
     quota: *const FgQuota,
     now_ns: Option<u64>,
 ) -> FgStatus {
-    guard(function, || {
-        // SAFETY: NULL or live, by the contract.
-        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+    let apply = |keyed: &Keyed, quota| {
         each_kind!(keyed, |limiter| match now_ns {
             Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
             None => limiter.reconfigure(quota),
-        });
-        Ok(())
-    })
+        })
+    };
+    // SAFETY: this function's contract is `quota::reconfigure`'s.
+    unsafe { quota::reconfigure(function, limiter, quota, apply) }
 }
 
 /// The table's figures for monitoring.

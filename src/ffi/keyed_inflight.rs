@@ -2,12 +2,13 @@
 //! address), with `fg_inflight`'s permits and status codes.
 
 use super::args::{self, Out};
+use super::handle;
 use super::inflight::{acquisition, FgAcquisition, FgPermit};
+use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
-    bytes_key, each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered,
-    ByKeyKind, CKey,
+    each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered, ByKeyKind, CKey,
 };
-use super::status::{guard, Failure, FgStatus};
+use super::status::{guard, FgStatus};
 use crate::inflight::keyed::KeyedInFlight;
 use crate::inflight::PermitToken;
 use std::net::IpAddr;
@@ -42,20 +43,17 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
     capacity: u64,
     out: *mut *mut FgKeyedInFlight,
 ) -> FgStatus {
-    guard("fg_keyed_inflight_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         let capacity = args::saturating_usize(capacity);
         let caps: Caps = new_by_key_kind!(key_kind, "key_kind", |K| {
             KeyedInFlight::<K>::builder(max)
                 .capacity(capacity)
                 .build()?
         });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(Box::new(FgKeyedInFlight { caps }))) };
-        Ok(())
-    })
+        Ok(handle::boxed(FgKeyedInFlight { caps }))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_keyed_inflight_new", out, make) }
 }
 
 /// Releases the caps. NULL is a no-op. Permits still out die with them. The
@@ -66,30 +64,24 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
 /// no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_keyed_inflight_free(caps: *mut FgKeyedInFlight) {
-    if caps.is_null() {
-        return;
-    }
-    let _ = guard("fg_keyed_inflight_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
-        // call per the contract above.
-        drop(unsafe { Box::from_raw(caps) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_keyed_inflight_free", caps, handle::unbox) }
 }
 
 /// # Safety
 /// `caps` NULL or live; `out` NULL or writable for an `fg_acquisition`.
-unsafe fn acquire<'k>(
+unsafe fn acquire(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: impl FnOnce() -> RawKey,
     out: *mut FgAcquisition,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out = Out::new(out, "out")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key().read() }?;
         let answer = with_key!(caps, key, |inner, key| inner
             .try_acquire(key)
             .map(acquisition));
@@ -115,14 +107,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_u64(
     out: *mut FgAcquisition,
 ) -> FgStatus {
     // SAFETY: the contract is `acquire`'s.
-    unsafe {
-        acquire(
-            "fg_keyed_inflight_acquire_u64",
-            caps,
-            || Ok(CKey::Id(key)),
-            out,
-        )
-    }
+    unsafe { acquire("fg_keyed_inflight_acquire_u64", caps, || Id(key), out) }
 }
 
 /// `fg_keyed_inflight_acquire_u64` for a byte or IP key (`key`, `len`).
@@ -140,12 +125,12 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
     len: usize,
     out: *mut FgAcquisition,
 ) -> FgStatus {
-    // SAFETY: the contract is `acquire`'s and `bytes_key`'s.
+    // SAFETY: the contract is `acquire`'s.
     unsafe {
         acquire(
             "fg_keyed_inflight_acquire_bytes",
             caps,
-            || bytes_key(key, len),
+            || Bytes(key, len),
             out,
         )
     }
@@ -153,10 +138,10 @@ pub unsafe extern "C" fn fg_keyed_inflight_acquire_bytes(
 
 /// # Safety
 /// `caps` NULL or live; `out_in_flight` NULL or writable for a `uint64_t`.
-unsafe fn release<'k>(
+unsafe fn release(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: impl FnOnce() -> RawKey,
     permit: FgPermit,
     out_in_flight: *mut u64,
 ) -> FgStatus {
@@ -164,7 +149,8 @@ unsafe fn release<'k>(
         // SAFETY: NULL or live, by the contract.
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key().read() }?;
         let token = PermitToken::from_parts(permit.owner, permit.ticket);
         let in_flight: u64 = with_key!(caps, key, |inner, key| inner.release(key, token))?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
@@ -197,7 +183,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_u64(
         release(
             "fg_keyed_inflight_release_u64",
             caps,
-            || Ok(CKey::Id(key)),
+            || Id(key),
             permit,
             out_in_flight,
         )
@@ -219,12 +205,12 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
     permit: FgPermit,
     out_in_flight: *mut u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `release`'s and `bytes_key`'s.
+    // SAFETY: the contract is `release`'s.
     unsafe {
         release(
             "fg_keyed_inflight_release_bytes",
             caps,
-            || bytes_key(key, len),
+            || Bytes(key, len),
             permit,
             out_in_flight,
         )
@@ -233,10 +219,10 @@ pub unsafe extern "C" fn fg_keyed_inflight_release_bytes(
 
 /// # Safety
 /// `caps` NULL or live; both outs NULL or writable for a `uint64_t`.
-unsafe fn in_flight<'k>(
+unsafe fn in_flight(
     function: &'static str,
     caps: *const FgKeyedInFlight,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: impl FnOnce() -> RawKey,
     out_in_flight: *mut u64,
     out_limit: *mut u64,
 ) -> FgStatus {
@@ -245,7 +231,8 @@ unsafe fn in_flight<'k>(
         let caps = &unsafe { args::handle(caps, "caps") }?.caps;
         let out_in_flight = Out::new(out_in_flight, "out_in_flight")?;
         let out_limit = Out::new(out_limit, "out_limit")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key().read() }?;
         let in_flight: u64 = with_key!(caps, key, |inner, key| inner.in_flight(key))?;
         let limit = each_kind!(caps, |inner| inner.limit());
         // SAFETY: both checked non-NULL and aligned; writable by the contract.
@@ -277,7 +264,7 @@ pub unsafe extern "C" fn fg_keyed_inflight_in_flight_u64(
         in_flight(
             "fg_keyed_inflight_in_flight_u64",
             caps,
-            || Ok(CKey::Id(key)),
+            || Id(key),
             out_in_flight,
             out_limit,
         )
@@ -299,12 +286,12 @@ pub unsafe extern "C" fn fg_keyed_inflight_in_flight_bytes(
     out_in_flight: *mut u64,
     out_limit: *mut u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `in_flight`'s and `bytes_key`'s.
+    // SAFETY: the contract is `in_flight`'s.
     unsafe {
         in_flight(
             "fg_keyed_inflight_in_flight_bytes",
             caps,
-            || bytes_key(key, len),
+            || Bytes(key, len),
             out_in_flight,
             out_limit,
         )

@@ -3,15 +3,18 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{answer, FgDecision};
+use super::handle;
+use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
-    bytes_key, each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key,
-    Answered, ByKeyKind, CKey,
+    each_kind, full_table, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered,
+    ByKeyKind, CKey,
 };
 use super::shared::{self, SharedHandle};
-use super::status::{guard, Failure, FgStatus};
+use super::status::{guard, FgStatus};
 use crate::window::keyed::KeyedWindows;
 use std::net::IpAddr;
 use std::time::Duration;
+use Operation::{Check, Peek, Refund};
 
 /// How a keyed window table is built.
 ///
@@ -71,10 +74,7 @@ pub unsafe extern "C" fn fg_keyed_window_new(
     config: *const FgKeyedWindowConfig,
     out: *mut *mut FgKeyedWindow,
 ) -> FgStatus {
-    guard("fg_keyed_window_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: readable for its struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
         let on_full = full_table(config.on_full)?;
@@ -86,11 +86,10 @@ pub unsafe extern "C" fn fg_keyed_window_new(
                 .on_full(on_full)
                 .build()?
         });
-        let handle = shared::into_handle::<FgKeyedWindow>(windows);
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(windows))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_keyed_window_new", out, make) }
 }
 
 /// Releases a handle. NULL is a no-op. The handle must not be in use by any
@@ -101,72 +100,53 @@ pub unsafe extern "C" fn fg_keyed_window_new(
 /// no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_keyed_window_free(windows: *mut FgKeyedWindow) {
-    if windows.is_null() {
-        return;
-    }
-    let _ = guard("fg_keyed_window_free", || {
-        // SAFETY: a live handle from `fg_keyed_window_new`, released once per
-        // the contract above.
-        unsafe { shared::release(windows) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_keyed_window_free", windows, shared::release) }
 }
 
-/// The decision-answering operations.
+/// The decision-answering operations, with the key as the export got it and
+/// the time (`None`: the library's clock).
 #[derive(Clone, Copy)]
 enum Operation {
-    Check(u64),
-    Peek,
-    Refund(u64),
+    /// Key, cost, time.
+    Check(RawKey, u64, Option<u64>),
+    /// Key, time.
+    Peek(RawKey, Option<u64>),
+    /// Key, amount, time.
+    Refund(RawKey, u64, Option<u64>),
 }
 
+/// `operation` is a closure for speed, as in `keyed_decide` (src/ffi/keyed.rs):
+/// each export then gets its own inlined copy, specialized to its operation.
+///
 /// # Safety
-/// `windows` NULL or live; `out` NULL or writable for an `fg_decision`.
-unsafe fn decide<'k>(
+/// `windows` NULL or live; `out` NULL or writable for an `fg_decision`;
+/// the byte key NULL or readable for its length.
+#[inline(always)]
+unsafe fn decide(
     function: &'static str,
     windows: *const FgKeyedWindow,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
-    now_ns: Option<u64>,
-    operation: Operation,
+    operation: impl FnOnce() -> Operation,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = operation();
+    let run = |windows: &Windows| {
+        let (Check(key, ..) | Peek(key, ..) | Refund(key, ..)) = operation;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
+        match operation {
+            Check(_, cost, None) => with_key!(windows, key, |w, k| w.check(k, cost)),
+            Check(_, cost, Some(now)) => with_key!(windows, key, |w, k| w.check_at(k, cost, now)),
+            Peek(_, None) => with_key!(windows, key, |w, k| w.peek(k)),
+            Peek(_, Some(now)) => with_key!(windows, key, |w, k| w.peek_at(k, now)),
+            Refund(_, amount, None) => with_key!(windows, key, |w, k| w.refund(k, amount)),
+            Refund(_, amount, Some(now)) => {
+                with_key!(windows, key, |w, k| w.refund_at(k, amount, now))
+            }
+        }
+    };
     // SAFETY: this function's contract is `answer`'s.
-    unsafe {
-        answer(
-            function,
-            windows.cast::<Windows>(),
-            "windows",
-            out,
-            |windows| {
-                let key = key()?;
-                macro_rules! run {
-                    ($now:ident, $at:expr, $plain:expr) => {
-                        match now_ns {
-                            Some($now) => $at,
-                            None => $plain,
-                        }
-                    };
-                }
-                match operation {
-                    Operation::Check(cost) => run!(
-                        now,
-                        with_key!(windows, key, |w, k| w.check_at(k, cost, now)),
-                        with_key!(windows, key, |w, k| w.check(k, cost))
-                    ),
-                    Operation::Peek => run!(
-                        now,
-                        with_key!(windows, key, |w, k| w.peek_at(k, now)),
-                        with_key!(windows, key, |w, k| w.peek(k))
-                    ),
-                    Operation::Refund(amount) => run!(
-                        now,
-                        with_key!(windows, key, |w, k| w.refund_at(k, amount, now)),
-                        with_key!(windows, key, |w, k| w.refund(k, amount))
-                    ),
-                }
-            },
-        )
-    }
+    unsafe { answer(function, windows.cast::<Windows>(), "windows", out, run) }
 }
 
 /// Decides `cost` requests for `key` in its window now and fills `*out`; a
@@ -186,17 +166,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_u64(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = || Check(Id(key), cost, None);
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            None,
-            Operation::Check(cost),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_check_u64", windows, operation, out) }
 }
 
 /// `fg_keyed_window_check_u64` at a caller-supplied time.
@@ -211,17 +183,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = || Check(Id(key), cost, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_u64_at",
-            windows,
-            || Ok(CKey::Id(key)),
-            Some(now_ns),
-            Operation::Check(cost),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_check_u64_at", windows, operation, out) }
 }
 
 /// `fg_keyed_window_check_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
@@ -238,17 +202,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_bytes(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_bytes",
-            windows,
-            || bytes_key(key, len),
-            None,
-            Operation::Check(cost),
-            out,
-        )
-    }
+    let operation = || Check(Bytes(key, len), cost, None);
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_check_bytes", windows, operation, out) }
 }
 
 /// `fg_keyed_window_check_bytes` at a caller-supplied time.
@@ -264,17 +220,9 @@ pub unsafe extern "C" fn fg_keyed_window_check_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_check_bytes_at",
-            windows,
-            || bytes_key(key, len),
-            Some(now_ns),
-            Operation::Check(cost),
-            out,
-        )
-    }
+    let operation = || Check(Bytes(key, len), cost, Some(now_ns));
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_check_bytes_at", windows, operation, out) }
 }
 
 /// Gives back `amount` requests counted for `key` in its current window and
@@ -292,17 +240,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_u64(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = || Refund(Id(key), amount, None);
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            None,
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_refund_u64", windows, operation, out) }
 }
 
 /// `fg_keyed_window_refund_u64` at a caller-supplied time.
@@ -317,17 +257,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = || Refund(Id(key), amount, Some(now_ns));
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_u64_at",
-            windows,
-            || Ok(CKey::Id(key)),
-            Some(now_ns),
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_refund_u64_at", windows, operation, out) }
 }
 
 /// `fg_keyed_window_refund_u64` for a byte or IP key (`key`, `len`); also `FG_STATUS_EMPTY_KEY`,
@@ -344,17 +276,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_bytes(
     amount: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_bytes",
-            windows,
-            || bytes_key(key, len),
-            None,
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    let operation = || Refund(Bytes(key, len), amount, None);
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_refund_bytes", windows, operation, out) }
 }
 
 /// `fg_keyed_window_refund_bytes` at a caller-supplied time.
@@ -370,17 +294,9 @@ pub unsafe extern "C" fn fg_keyed_window_refund_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_refund_bytes_at",
-            windows,
-            || bytes_key(key, len),
-            Some(now_ns),
-            Operation::Refund(amount),
-            out,
-        )
-    }
+    let operation = || Refund(Bytes(key, len), amount, Some(now_ns));
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_refund_bytes_at", windows, operation, out) }
 }
 
 /// Fills `*out` with what a 0-cost check of the `u64` key would answer now,
@@ -396,17 +312,9 @@ pub unsafe extern "C" fn fg_keyed_window_peek_u64(
     key: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = || Peek(Id(key), None);
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            None,
-            Operation::Peek,
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_peek_u64", windows, operation, out) }
 }
 
 /// `fg_keyed_window_peek_u64` at a caller-supplied time.
@@ -420,17 +328,9 @@ pub unsafe extern "C" fn fg_keyed_window_peek_u64_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
+    let operation = || Peek(Id(key), Some(now_ns));
     // SAFETY: the contract is `decide`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_u64_at",
-            windows,
-            || Ok(CKey::Id(key)),
-            Some(now_ns),
-            Operation::Peek,
-            out,
-        )
-    }
+    unsafe { decide("fg_keyed_window_peek_u64_at", windows, operation, out) }
 }
 
 /// `fg_keyed_window_peek_u64` for a byte or IP key.
@@ -444,17 +344,9 @@ pub unsafe extern "C" fn fg_keyed_window_peek_bytes(
     len: usize,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_bytes",
-            windows,
-            || bytes_key(key, len),
-            None,
-            Operation::Peek,
-            out,
-        )
-    }
+    let operation = || Peek(Bytes(key, len), None);
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_peek_bytes", windows, operation, out) }
 }
 
 /// `fg_keyed_window_peek_bytes` at a caller-supplied time.
@@ -469,31 +361,24 @@ pub unsafe extern "C" fn fg_keyed_window_peek_bytes_at(
     now_ns: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `decide`'s and `bytes_key`'s.
-    unsafe {
-        decide(
-            "fg_keyed_window_peek_bytes_at",
-            windows,
-            || bytes_key(key, len),
-            Some(now_ns),
-            Operation::Peek,
-            out,
-        )
-    }
+    let operation = || Peek(Bytes(key, len), Some(now_ns));
+    // SAFETY: the contract is `decide`'s.
+    unsafe { decide("fg_keyed_window_peek_bytes_at", windows, operation, out) }
 }
 
 /// # Safety
-/// `windows` NULL or live.
-unsafe fn set_limit<'k>(
+/// `windows` NULL or live; the byte key NULL or readable for its length.
+unsafe fn set_limit(
     function: &'static str,
     windows: *const FgKeyedWindow,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: RawKey,
     limit: u64,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let windows = unsafe { shared::borrow(windows, "windows") }?;
-        let key = key()?;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
         with_key!(windows, key, |w, k| w.set_limit(k, limit))
     })
 }
@@ -513,15 +398,9 @@ pub unsafe extern "C" fn fg_keyed_window_set_limit_u64(
     key: u64,
     limit: u64,
 ) -> FgStatus {
+    let key = Id(key);
     // SAFETY: the contract is `set_limit`'s.
-    unsafe {
-        set_limit(
-            "fg_keyed_window_set_limit_u64",
-            windows,
-            || Ok(CKey::Id(key)),
-            limit,
-        )
-    }
+    unsafe { set_limit("fg_keyed_window_set_limit_u64", windows, key, limit) }
 }
 
 /// `fg_keyed_window_set_limit_u64` for a byte or IP key.
@@ -535,28 +414,19 @@ pub unsafe extern "C" fn fg_keyed_window_set_limit_bytes(
     len: usize,
     limit: u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `set_limit`'s and `bytes_key`'s.
-    unsafe {
-        set_limit(
-            "fg_keyed_window_set_limit_bytes",
-            windows,
-            || bytes_key(key, len),
-            limit,
-        )
-    }
+    let key = Bytes(key, len);
+    // SAFETY: the contract is `set_limit`'s.
+    unsafe { set_limit("fg_keyed_window_set_limit_bytes", windows, key, limit) }
 }
 
 /// # Safety
-/// `windows` NULL or live.
-unsafe fn reset<'k>(
-    function: &'static str,
-    windows: *const FgKeyedWindow,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
-) -> FgStatus {
+/// `windows` NULL or live; the byte key NULL or readable for its length.
+unsafe fn reset(function: &'static str, windows: *const FgKeyedWindow, key: RawKey) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let windows = unsafe { shared::borrow(windows, "windows") }?;
-        let key = key()?;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
         with_key!(windows, key, |w, k| w.reset(k))
     })
 }
@@ -575,7 +445,7 @@ pub unsafe extern "C" fn fg_keyed_window_reset_u64(
     key: u64,
 ) -> FgStatus {
     // SAFETY: the contract is `reset`'s.
-    unsafe { reset("fg_keyed_window_reset_u64", windows, || Ok(CKey::Id(key))) }
+    unsafe { reset("fg_keyed_window_reset_u64", windows, Id(key)) }
 }
 
 /// `fg_keyed_window_reset_u64` for a byte or IP key.
@@ -591,12 +461,8 @@ pub unsafe extern "C" fn fg_keyed_window_reset_bytes(
     key: *const u8,
     len: usize,
 ) -> FgStatus {
-    // SAFETY: the contract is `reset`'s and `bytes_key`'s.
-    unsafe {
-        reset("fg_keyed_window_reset_bytes", windows, || {
-            bytes_key(key, len)
-        })
-    }
+    // SAFETY: the contract is `reset`'s.
+    unsafe { reset("fg_keyed_window_reset_bytes", windows, Bytes(key, len)) }
 }
 
 /// # Safety

@@ -2,7 +2,8 @@
 
 use super::args::{self, Out, VersionedOut};
 use super::decision::{answer, reserve_into, FgDecision};
-use super::quota::FgQuota;
+use super::handle;
+use super::quota::{self, FgQuota};
 use super::shared::{self, SharedHandle};
 use super::status::{guard, FgStatus};
 use crate::core::decision::Decision;
@@ -36,18 +37,13 @@ pub unsafe extern "C" fn fg_limiter_new(
     quota: *const FgQuota,
     out: *mut *mut FgLimiter,
 ) -> FgStatus {
-    guard("fg_limiter_new", || {
-        let out = Out::new(out, "out")?;
-        // NULL first, so every failure below leaves a NULL handle behind.
-        // SAFETY: checked non-NULL and aligned; writable by the caller's contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         // SAFETY: `quota` readable for its struct_size by the caller's contract.
         let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        let handle = shared::into_handle::<FgLimiter>(Limiter::builder(quota).build());
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(Limiter::builder(quota).build()))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_limiter_new", out, make) }
 }
 
 /// Releases a limiter. NULL is a no-op. The handle must not be in use by any
@@ -59,17 +55,8 @@ pub unsafe extern "C" fn fg_limiter_new(
 /// with no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_limiter_free(limiter: *mut FgLimiter) {
-    if limiter.is_null() {
-        return;
-    }
-    // Dropping a limiter frees memory and runs no user code; catching keeps
-    // even a bug there from unwinding into C.
-    let _ = guard("fg_limiter_free", || {
-        // SAFETY: a live handle from `fg_limiter_new`, released once per the
-        // contract above.
-        unsafe { shared::release(limiter) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_limiter_free", limiter, shared::release) }
 }
 
 /// The shared body of every call that answers with a decision: checks both
@@ -268,17 +255,12 @@ unsafe fn reconfigure(
     quota: *const FgQuota,
     now_ns: Option<u64>,
 ) -> FgStatus {
-    guard(function, || {
-        // SAFETY: NULL or live, by the contract.
-        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
-        match now_ns {
-            Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
-            None => limiter.reconfigure(quota),
-        }
-        Ok(())
-    })
+    let apply = |limiter: &Limiter, quota| match now_ns {
+        Some(now_ns) => limiter.reconfigure_at(quota, now_ns),
+        None => limiter.reconfigure(quota),
+    };
+    // SAFETY: this function's contract is `quota::reconfigure`'s.
+    unsafe { quota::reconfigure(function, limiter, quota, apply) }
 }
 
 /// Fills `*out` with the quota in force. Set `out->struct_size =

@@ -1,5 +1,8 @@
 //! The C ABI: the functions and types `include/floodgate.h` declares.
 //!
+//! Compiled only with the cargo feature `capi` (off by default, so a Rust
+//! dependent links no `fg_*` symbol); the C library is built by
+//! `cargo rustc --release --lib --features capi --crate-type cdylib,staticlib`.
 //! `build.rs` runs cbindgen over this module (and only this module) to write
 //! the header, so every doc comment on an exported item below is also the C
 //! documentation. Rust callers use the Rust API; this module is public only so
@@ -19,6 +22,7 @@
 
 mod args;
 mod decision;
+mod handle;
 mod headers;
 mod inflight;
 mod key_kind;

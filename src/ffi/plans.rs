@@ -3,6 +3,7 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{scope_c_name, scope_code, FgDecision};
+use super::handle;
 use super::policy::{FgPolicyCounts, FgVerdict};
 use super::quota::FgQuota;
 use super::status::{guard, Failure, FgStatus};
@@ -89,18 +90,14 @@ unsafe fn limits(tier: &FgTier) -> Result<TierLimits, Failure> {
     })
 }
 
-/// Applies `config`'s capacities, builds, and stores the handle.
+/// Applies `config`'s capacities, builds, and returns the handle.
 ///
 /// # Safety
-/// `config` readable for its `struct_size`; `out` checked.
+/// `config` readable for its `struct_size`.
 unsafe fn build(
     builder: impl FnOnce(&FgPlansConfig) -> Result<Builder, Failure>,
     config: *const FgPlansConfig,
-    out: *mut *mut FgPlans,
-) -> Result<(), Failure> {
-    let out = Out::new(out, "out")?;
-    // SAFETY: checked non-NULL and aligned; writable by the contract.
-    unsafe { out.write(std::ptr::null_mut()) };
+) -> Result<*mut FgPlans, Failure> {
     // SAFETY: readable for its struct_size, by the contract.
     let config = unsafe { args::read_config(config, "config") }?;
     let mut builder = builder(&config)?;
@@ -111,9 +108,7 @@ unsafe fn build(
         builder = builder.workspace_capacity(args::saturating_usize(config.workspace_capacity));
     }
     let plans = builder.build()?;
-    // SAFETY: as above.
-    unsafe { out.write(Box::into_raw(Box::new(FgPlans { plans }))) };
-    Ok(())
+    Ok(handle::boxed(FgPlans { plans }))
 }
 
 /// Creates plans of `count` tiers (at least one) whose workspace limits
@@ -137,7 +132,7 @@ pub unsafe extern "C" fn fg_plans_new(
     config: *const FgPlansConfig,
     out: *mut *mut FgPlans,
 ) -> FgStatus {
-    guard("fg_plans_new", || {
+    let make = || {
         let tiers = || {
             // SAFETY: readable for `count` elements, by the contract.
             let tiers = unsafe { args::read_config_array(tiers, count, "tiers") }?;
@@ -161,8 +156,10 @@ pub unsafe extern "C" fn fg_plans_new(
             Ok(builder)
         };
         // SAFETY: the contract is `build`'s.
-        unsafe { build(builder, config, out) }
-    })
+        unsafe { build(builder, config) }
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_plans_new", out, make) }
 }
 
 /// Creates the GenieOS plan table: tiers "sandbox" (unlimited), "hobby" (30
@@ -180,10 +177,10 @@ pub unsafe extern "C" fn fg_plans_new_genieos(
     config: *const FgPlansConfig,
     out: *mut *mut FgPlans,
 ) -> FgStatus {
-    guard("fg_plans_new_genieos", || {
-        // SAFETY: the contract is `build`'s.
-        unsafe { build(|_| Ok(crate::presets::genieos::plans()?), config, out) }
-    })
+    // SAFETY: the contract is `build`'s.
+    let make = || unsafe { build(|_| Ok(crate::presets::genieos::plans()?), config) };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_plans_new_genieos", out, make) }
 }
 
 /// Releases plans. NULL is a no-op. The handle must not be in use by any
@@ -194,15 +191,8 @@ pub unsafe extern "C" fn fg_plans_new_genieos(
 /// starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_plans_free(plans: *mut FgPlans) {
-    if plans.is_null() {
-        return;
-    }
-    let _ = guard("fg_plans_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
-        // call per the contract above.
-        drop(unsafe { Box::from_raw(plans) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_plans_free", plans, handle::unbox) }
 }
 
 #[cold]
@@ -469,13 +459,7 @@ pub unsafe extern "C" fn fg_plans_counters(
         let out = Out::new(out, "out")?;
         let counters = handle.plans.counters(handle.tier_id(tier)?)?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe {
-            out.write(FgPolicyCounts {
-                admitted: counters.admitted,
-                denied: counters.denied,
-                suspended: counters.suspended,
-            })
-        };
+        unsafe { out.write(counters.into()) };
         Ok(())
     })
 }

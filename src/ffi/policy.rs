@@ -4,6 +4,7 @@
 
 use super::args::{self, Out, Versioned};
 use super::decision::{builtin_scope, scope_code, FgDecision, FG_SCOPE_NAMED};
+use super::handle;
 use super::key_kind::ip_from_bytes;
 use super::keyed::FgKeyedLimiter;
 use super::keyed_window::FgKeyedWindow;
@@ -13,7 +14,7 @@ use super::status::{guard, Failure, FgStatus};
 use super::suspensions::FgSuspensions;
 use super::window::FgWindow;
 use crate::http::Scope;
-use crate::policy::{LayerKey, Policy, PolicyBuilder, Verdict, MAX_LAYERS};
+use crate::policy::{LayerKey, Policy, PolicyBuilder, PolicyCounters, Verdict, MAX_LAYERS};
 use std::ffi::{c_char, CString};
 
 /// `fg_layer.flags`: the layer is evaluated and counted but never denies
@@ -130,6 +131,16 @@ pub struct FgPolicyCounts {
     pub suspended: u64,
 }
 
+impl From<PolicyCounters> for FgPolicyCounts {
+    fn from(counters: PolicyCounters) -> Self {
+        FgPolicyCounts {
+            admitted: counters.admitted,
+            denied: counters.denied,
+            suspended: counters.suspended,
+        }
+    }
+}
+
 /// One layer's counts so far. Fixed layout for ABI major 1.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,10 +182,7 @@ pub unsafe extern "C" fn fg_policy_new(
     count: usize,
     out: *mut *mut FgPolicy,
 ) -> FgStatus {
-    guard("fg_policy_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         if count > MAX_LAYERS {
             return Err(crate::core::error::Error::TooManyLayers.into());
         }
@@ -190,11 +198,10 @@ pub unsafe extern "C" fn fg_policy_new(
             names.push(name);
         }
         let policy = builder.build()?;
-        let handle = Box::into_raw(Box::new(FgPolicy { policy, names }));
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(handle::boxed(FgPolicy { policy, names }))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_policy_new", out, make) }
 }
 
 /// The scope a layer reports and its NUL-terminated name.
@@ -301,15 +308,8 @@ unsafe fn add_layer(
 /// on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_policy_free(policy: *mut FgPolicy) {
-    if policy.is_null() {
-        return;
-    }
-    let _ = guard("fg_policy_free", || {
-        // SAFETY: a live handle from Box::into_raw, owned exclusively by this
-        // call per the contract above.
-        drop(unsafe { Box::from_raw(policy) });
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_policy_free", policy, handle::unbox) }
 }
 
 /// Turns C layer keys into the policy's, with no allocation.
@@ -467,13 +467,7 @@ pub unsafe extern "C" fn fg_policy_counters(
         let out = Out::new(out, "out")?;
         let counters = policy.counters();
         // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe {
-            out.write(FgPolicyCounts {
-                admitted: counters.admitted,
-                denied: counters.denied,
-                suspended: counters.suspended,
-            })
-        };
+        unsafe { out.write(counters.into()) };
         Ok(())
     })
 }

@@ -1,7 +1,8 @@
 //! `fg_quota`: the versioned config struct a limiter is created from.
 
-use super::args::Versioned;
-use super::status::Failure;
+use super::args::{self, Versioned};
+use super::shared::{self, SharedHandle};
+use super::status::{guard, Failure, FgStatus};
 use crate::core::clock::saturating_nanos;
 use crate::core::quota::Quota;
 use std::time::Duration;
@@ -66,4 +67,25 @@ impl FgQuota {
             lockout_ns: saturating_nanos(quota.lockout()),
         }
     }
+}
+
+/// Runs a `*_reconfigure[_at]` export: borrows the live handle (its argument
+/// is `limiter` in each), reads the new quota, and hands both to `apply`.
+///
+/// # Safety
+/// `handle` NULL or live; `quota` NULL or readable for its `struct_size`.
+pub(crate) unsafe fn reconfigure<H: SharedHandle>(
+    function: &'static str,
+    handle: *const H,
+    quota: *const FgQuota,
+    apply: impl FnOnce(&H::Inner, Quota),
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let inner = unsafe { shared::borrow(handle, "limiter") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+        apply(inner, quota);
+        Ok(())
+    })
 }

@@ -3,8 +3,10 @@
 
 use super::args::{self, Out};
 use super::decision::{FgDecision, FG_SCOPE_SINGLE};
+use super::handle;
+use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
-    bytes_key, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered, ByKeyKind, CKey,
+    ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered, ByKeyKind, CKey,
 };
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
@@ -12,6 +14,7 @@ use crate::core::decision::Decision;
 use crate::policy::suspensions::Suspensions;
 use std::net::IpAddr;
 use std::time::Duration;
+use Change::{For, Lift, Until};
 
 /// `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
 /// is ignored) until lifted.
@@ -49,20 +52,16 @@ pub unsafe extern "C" fn fg_suspensions_new(
     capacity: u64,
     out: *mut *mut FgSuspensions,
 ) -> FgStatus {
-    guard("fg_suspensions_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         let capacity = args::saturating_usize(capacity);
         let suspended: Suspended =
             new_by_key_kind!(key_kind, "key_kind", |K| Suspensions::<K>::builder()
                 .capacity(capacity)
                 .build()?);
-        let handle = shared::into_handle::<FgSuspensions>(suspended);
-        // SAFETY: as for the NULL above.
-        unsafe { out.write(handle) };
-        Ok(())
-    })
+        Ok(shared::into_handle(suspended))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_suspensions_new", out, make) }
 }
 
 /// Releases a handle. NULL is a no-op. The handle must not be in use by any
@@ -74,64 +73,58 @@ pub unsafe extern "C" fn fg_suspensions_new(
 /// with no call on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_suspensions_free(suspensions: *mut FgSuspensions) {
-    if suspensions.is_null() {
-        return;
-    }
-    let _ = guard("fg_suspensions_free", || {
-        // SAFETY: a live handle from `fg_suspensions_new`, released once per
-        // the contract above.
-        unsafe { shared::release(suspensions) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_suspensions_free", suspensions, shared::release) }
 }
 
-/// A change to one key's suspension.
+/// A change to one key's suspension, with the key as the export got it.
 #[derive(Clone, Copy)]
 enum Change {
-    /// Until a time on the library's clock, or indefinitely (`None`).
-    Until(Option<u64>),
-    For(Duration),
-    Lift,
+    /// Key, a time on the library's clock, flags (`FG_SUSPEND_INDEFINITELY`).
+    Until(RawKey, u64, u32),
+    /// Key, a duration in ns.
+    For(RawKey, u64),
+    /// Key.
+    Lift(RawKey),
 }
 
-impl Change {
-    fn until(until_ns: u64, flags: u32) -> Result<Self, Failure> {
-        match flags {
-            0 => Ok(Change::Until(Some(until_ns))),
-            FG_SUSPEND_INDEFINITELY => Ok(Change::Until(None)),
-            other => Err(Failure::new(
-                FgStatus::InvalidArgument,
-                format!("`flags` is {other}; only FG_SUSPEND_INDEFINITELY is defined"),
-            )),
-        }
-    }
-
-    fn apply(self, suspended: &Suspended, key: CKey<'_>) -> Result<(), Failure> {
-        match self {
-            Change::Until(until_ns) => with_key!(suspended, key, |inner, key| inner
-                .suspend_until(key, until_ns)),
-            Change::For(duration) => with_key!(suspended, key, |inner, key| inner
-                .suspend_for(key, duration)),
-            Change::Lift => with_key!(suspended, key, |inner, key| inner.lift(key)),
-        }
-    }
-}
-
-/// Runs `change` for `key` on a live handle.
+/// Runs `change` on a live handle.
 ///
 /// # Safety
-/// `suspensions` NULL or live.
-unsafe fn change<'k>(
+/// `suspensions` NULL or live; the byte key NULL or readable for its length.
+unsafe fn apply(
     function: &'static str,
     suspensions: *const FgSuspensions,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
-    change: impl FnOnce() -> Result<Change, Failure>,
+    change: Change,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: NULL or live, by the contract.
         let suspended = unsafe { shared::borrow(suspensions, "suspensions") }?;
-        let key = key()?;
-        change()?.apply(suspended, key)
+        let (Until(key, ..) | For(key, ..) | Lift(key)) = change;
+        // SAFETY: by the contract.
+        let key = unsafe { key.read() }?;
+        match change {
+            Until(_, until_ns, flags) => {
+                let until_ns = match flags {
+                    0 => Some(until_ns),
+                    FG_SUSPEND_INDEFINITELY => None,
+                    other => {
+                        return Err(Failure::new(
+                            FgStatus::InvalidArgument,
+                            format!("`flags` is {other}; only FG_SUSPEND_INDEFINITELY is defined"),
+                        ))
+                    }
+                };
+                with_key!(suspended, key, |inner, key| inner
+                    .suspend_until(key, until_ns))
+            }
+            For(_, duration_ns) => {
+                let duration = Duration::from_nanos(duration_ns);
+                with_key!(suspended, key, |inner, key| inner
+                    .suspend_for(key, duration))
+            }
+            Lift(_) => with_key!(suspended, key, |inner, key| inner.lift(key)),
+        }
     })
 }
 
@@ -152,15 +145,9 @@ pub unsafe extern "C" fn fg_suspensions_suspend_until_u64(
     until_ns: u64,
     flags: u32,
 ) -> FgStatus {
-    // SAFETY: the contract is `change`'s.
-    unsafe {
-        change(
-            "fg_suspensions_suspend_until_u64",
-            suspensions,
-            || Ok(CKey::Id(key)),
-            || Change::until(until_ns, flags),
-        )
-    }
+    let change = Until(Id(key), until_ns, flags);
+    // SAFETY: the contract is `apply`'s.
+    unsafe { apply("fg_suspensions_suspend_until_u64", suspensions, change) }
 }
 
 /// `fg_suspensions_suspend_until_u64` for a byte or IP key (`key`, `len`).
@@ -179,15 +166,9 @@ pub unsafe extern "C" fn fg_suspensions_suspend_until_bytes(
     until_ns: u64,
     flags: u32,
 ) -> FgStatus {
-    // SAFETY: the contract is `change`'s and `bytes_key`'s.
-    unsafe {
-        change(
-            "fg_suspensions_suspend_until_bytes",
-            suspensions,
-            || bytes_key(key, len),
-            || Change::until(until_ns, flags),
-        )
-    }
+    let change = Until(Bytes(key, len), until_ns, flags);
+    // SAFETY: the contract is `apply`'s.
+    unsafe { apply("fg_suspensions_suspend_until_bytes", suspensions, change) }
 }
 
 /// Suspends the `u64` key `key` for `duration_ns` from now.
@@ -202,15 +183,9 @@ pub unsafe extern "C" fn fg_suspensions_suspend_for_u64(
     key: u64,
     duration_ns: u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `change`'s.
-    unsafe {
-        change(
-            "fg_suspensions_suspend_for_u64",
-            suspensions,
-            || Ok(CKey::Id(key)),
-            || Ok(Change::For(Duration::from_nanos(duration_ns))),
-        )
-    }
+    let change = For(Id(key), duration_ns);
+    // SAFETY: the contract is `apply`'s.
+    unsafe { apply("fg_suspensions_suspend_for_u64", suspensions, change) }
 }
 
 /// `fg_suspensions_suspend_for_u64` for a byte or IP key.
@@ -226,15 +201,9 @@ pub unsafe extern "C" fn fg_suspensions_suspend_for_bytes(
     len: usize,
     duration_ns: u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `change`'s and `bytes_key`'s.
-    unsafe {
-        change(
-            "fg_suspensions_suspend_for_bytes",
-            suspensions,
-            || bytes_key(key, len),
-            || Ok(Change::For(Duration::from_nanos(duration_ns))),
-        )
-    }
+    let change = For(Bytes(key, len), duration_ns);
+    // SAFETY: the contract is `apply`'s.
+    unsafe { apply("fg_suspensions_suspend_for_bytes", suspensions, change) }
 }
 
 /// Lifts the `u64` key's suspension; a key not suspended is left as it is.
@@ -249,15 +218,9 @@ pub unsafe extern "C" fn fg_suspensions_lift_u64(
     suspensions: *const FgSuspensions,
     key: u64,
 ) -> FgStatus {
-    // SAFETY: the contract is `change`'s.
-    unsafe {
-        change(
-            "fg_suspensions_lift_u64",
-            suspensions,
-            || Ok(CKey::Id(key)),
-            || Ok(Change::Lift),
-        )
-    }
+    let change = Lift(Id(key));
+    // SAFETY: the contract is `apply`'s.
+    unsafe { apply("fg_suspensions_lift_u64", suspensions, change) }
 }
 
 /// `fg_suspensions_lift_u64` for a byte or IP key.
@@ -273,15 +236,9 @@ pub unsafe extern "C" fn fg_suspensions_lift_bytes(
     key: *const u8,
     len: usize,
 ) -> FgStatus {
-    // SAFETY: the contract is `change`'s and `bytes_key`'s.
-    unsafe {
-        change(
-            "fg_suspensions_lift_bytes",
-            suspensions,
-            || bytes_key(key, len),
-            || Ok(Change::Lift),
-        )
-    }
+    let change = Lift(Bytes(key, len));
+    // SAFETY: the contract is `apply`'s.
+    unsafe { apply("fg_suspensions_lift_bytes", suspensions, change) }
 }
 
 /// Whether `key` is suspended at `now_ns` (the library's clock when `None`):
@@ -292,10 +249,10 @@ pub unsafe extern "C" fn fg_suspensions_lift_bytes(
 /// # Safety
 /// `suspensions` NULL or live; `out_suspended` NULL or writable for a `bool`,
 /// `out` for an `fg_decision`.
-unsafe fn check<'k>(
+unsafe fn check(
     function: &'static str,
     suspensions: *const FgSuspensions,
-    key: impl FnOnce() -> Result<CKey<'k>, Failure>,
+    key: impl FnOnce() -> RawKey,
     now_ns: Option<u64>,
     out_suspended: *mut bool,
     out: *mut FgDecision,
@@ -305,7 +262,8 @@ unsafe fn check<'k>(
         let suspended = unsafe { shared::borrow(suspensions, "suspensions") }?;
         let out_suspended = Out::new(out_suspended, "out_suspended")?;
         let out = Out::new(out, "out")?;
-        let key = key()?;
+        // SAFETY: the byte key readable for its length, by the contract.
+        let key = unsafe { key().read() }?;
         let decision: Option<Decision> = match now_ns {
             None => with_key!(suspended, key, |inner, key| inner.check(key)),
             Some(now_ns) => with_key!(suspended, key, |inner, key| inner.check_at(key, now_ns)),
@@ -343,7 +301,7 @@ pub unsafe extern "C" fn fg_suspensions_check_u64(
         check(
             "fg_suspensions_check_u64",
             suspensions,
-            || Ok(CKey::Id(key)),
+            || Id(key),
             None,
             out_suspended,
             out,
@@ -368,7 +326,7 @@ pub unsafe extern "C" fn fg_suspensions_check_u64_at(
         check(
             "fg_suspensions_check_u64_at",
             suspensions,
-            || Ok(CKey::Id(key)),
+            || Id(key),
             Some(now_ns),
             out_suspended,
             out,
@@ -391,12 +349,12 @@ pub unsafe extern "C" fn fg_suspensions_check_bytes(
     out_suspended: *mut bool,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `check`'s and `bytes_key`'s.
+    // SAFETY: the contract is `check`'s.
     unsafe {
         check(
             "fg_suspensions_check_bytes",
             suspensions,
-            || bytes_key(key, len),
+            || Bytes(key, len),
             None,
             out_suspended,
             out,
@@ -417,12 +375,12 @@ pub unsafe extern "C" fn fg_suspensions_check_bytes_at(
     out_suspended: *mut bool,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: the contract is `check`'s and `bytes_key`'s.
+    // SAFETY: the contract is `check`'s.
     unsafe {
         check(
             "fg_suspensions_check_bytes_at",
             suspensions,
-            || bytes_key(key, len),
+            || Bytes(key, len),
             Some(now_ns),
             out_suspended,
             out,

@@ -1,7 +1,7 @@
 //! `fg_window`: a sliding-window counter (at most `limit` units in any window).
 
-use super::args::Out;
 use super::decision::{answer, FgDecision};
+use super::handle;
 use super::shared::{self, SharedHandle};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
@@ -66,15 +66,12 @@ pub unsafe extern "C" fn fg_window_new(
     window_ns: u64,
     out: *mut *mut FgWindow,
 ) -> FgStatus {
-    guard("fg_window_new", || {
-        let out = Out::new(out, "out")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(std::ptr::null_mut()) };
+    let make = || {
         let window = SlidingWindow::builder(limit, Duration::from_nanos(window_ns)).build()?;
-        // SAFETY: as above.
-        unsafe { out.write(shared::into_handle::<FgWindow>(window)) };
-        Ok(())
-    })
+        Ok(shared::into_handle(window))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_window_new", out, make) }
 }
 
 /// Releases a window. NULL is a no-op. The handle must not be in use by any
@@ -85,14 +82,8 @@ pub unsafe extern "C" fn fg_window_new(
 /// on it running or starting concurrently.
 #[no_mangle]
 pub unsafe extern "C" fn fg_window_free(window: *mut FgWindow) {
-    if window.is_null() {
-        return;
-    }
-    let _ = guard("fg_window_free", || {
-        // SAFETY: a live handle from `fg_window_new`, released once.
-        unsafe { shared::release(window) };
-        Ok(())
-    });
+    // SAFETY: this function's contract is `handle::free`'s.
+    unsafe { handle::free("fg_window_free", window, shared::release) }
 }
 
 /// Decides `cost` units now (the library's clock) and fills `*out`; as

@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-echo "== cargo build --release --lib (C ABI cdylib, for koffi)" >&2
-(cd ../../../.. && cargo build --release --lib --quiet)
+echo "== cargo rustc --release --lib --features capi --crate-type cdylib,staticlib (C ABI cdylib, for koffi)" >&2
+(cd ../../../.. && cargo rustc --release --lib --features capi --crate-type cdylib,staticlib --quiet)
 export FLOODGATE_DEV_BUILD=1
 
 echo "== cargo build --release (napi-rs probe)" >&2
