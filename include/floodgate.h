@@ -254,9 +254,9 @@
  * 1.4 added resetting a key (`fg_keyed_limiter_reset_*`,
  * `fg_keyed_window_reset_*`), `fg_plans_reconfigure_tier_at`,
  * `fg_error_body_render_rate`, and the statuses `FG_STATUS_ALLOCATION_FAILED`
- * and `FG_STATUS_INEXACT_RATE`.
+ * and `FG_STATUS_INEXACT_RATE`; 1.5 added `fg_keyed_limiter_check_cstr`.
  */
-#define FG_ABI_VERSION 65540
+#define FG_ABI_VERSION 65541
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -1876,6 +1876,28 @@ fg_status fg_keyed_limiter_capacity(const struct fg_keyed_limiter *limiter, uint
  * As `fg_keyed_limiter_len`.
  */
 fg_status fg_keyed_limiter_full_table_events(const struct fg_keyed_limiter *limiter, uint64_t *out);
+
+/**
+ * `fg_keyed_limiter_check_bytes` with the key given as a NUL-terminated
+ * string: the key is its bytes before the NUL (a key that contains a NUL
+ * byte goes through `fg_keyed_limiter_check_bytes`).
+ *
+ * ```c
+ * fg_decision d;
+ * if (fg_keyed_limiter_check_cstr(limiter, "user-42", 1, &d) == FG_STATUS_OK && !d.admitted) reject();
+ * ```
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (also `key` NULL), then as
+ * `fg_keyed_limiter_check_bytes` (an empty string is `FG_STATUS_EMPTY_KEY`).
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `key` NULL or a NUL-terminated
+ * string; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_keyed_limiter_check_cstr(const struct fg_keyed_limiter *limiter,
+                                      const char *key,
+                                      uint64_t cost,
+                                      struct fg_decision *out);
 
 /**
  * Creates caps of `max` permits in flight at once for each of up to

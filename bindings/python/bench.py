@@ -7,6 +7,7 @@ the same for every library.
 
 Workloads, each with a limit of 100 requests per second per key:
   * one key, hammered in a tight loop (after the first 100, nearly all denied);
+  * the same through each library's keyed form (floodgate: a str key);
   * 100k keys visited round robin (each key checked far less often than its
     limit allows, so nearly all admitted).
 """
@@ -144,6 +145,7 @@ def main() -> None:
     many_keys = [f"api-key-{index:06d}" for index in range(options.keys)]
     workloads = [
         ("1 key", "floodgate Limiter", floodgate_one_key(), one_key, False),
+        ("1 key, keyed", "floodgate KeyedLimiter", floodgate_keyed(1), one_key, True),
         (
             f"{options.keys // 1000}k keys",
             "floodgate KeyedLimiter",

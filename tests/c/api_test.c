@@ -637,6 +637,27 @@ static void test_keyed_u64(void) {
     fg_keyed_limiter_free(keyed);
 }
 
+/* C-string keys (ABI 1.5): the bytes before the NUL, the same bucket as check_bytes. */
+static void test_keyed_cstr(void) {
+    fg_quota q = quota(1, 3600 * NS_PER_SECOND, 1);
+    fg_keyed_config c = keyed_config(FG_KEY_BYTES, 16);
+    fg_keyed_limiter *keyed = NULL;
+    fg_decision d;
+
+    CHECK_STATUS(fg_keyed_limiter_new(&c, &q, &keyed), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_limiter_check_cstr(keyed, "user-42", 1, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_check_bytes(keyed, (const uint8_t *)"user-42", 7, 1, &d), FG_STATUS_OK);
+    CHECK(!d.admitted);
+    CHECK_STATUS(fg_keyed_limiter_check_cstr(keyed, "user-4", 1, &d), FG_STATUS_OK);
+    CHECK(d.admitted); /* another key */
+    CHECK_STATUS(fg_keyed_limiter_check_cstr(keyed, "", 1, &d), FG_STATUS_EMPTY_KEY);
+    CHECK_STATUS(fg_keyed_limiter_check_cstr(keyed, NULL, 1, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_check_cstr(NULL, "user-42", 1, &d), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_limiter_check_cstr(keyed, "user-42", 1, NULL), FG_STATUS_NULL_POINTER);
+    fg_keyed_limiter_free(keyed);
+}
+
 /* Byte keys: tokens and API keys; every key error. */
 static void test_keyed_bytes(void) {
     static uint8_t long_key[FG_MAX_KEY_LEN + 1];
@@ -2029,6 +2050,7 @@ int main(void) {
     test_keyed_create_errors();
     test_keyed_u64();
     test_keyed_bytes();
+    test_keyed_cstr();
     test_keyed_ip();
     test_window();
     test_inflight();

@@ -11,8 +11,10 @@ const { Bench } = require('tinybench');
 const { RateLimiterMemory } = require('rate-limiter-flexible');
 const { RateLimiter } = require('limiter');
 const { KeyedLimiter, Limiter, Quota } = require('..');
-const { ffi } = require('../lib/native.js');
-const { decisionBuffer } = require('../lib/decision.js');
+const { addressArg, ffi, hot } = require('../lib/native.js');
+const { decisionAddress, decisionBuffer } = require('../lib/decision.js');
+const { KIND } = require('../lib/keys.js');
+const { TABLES } = require('../lib/tables.js');
 const koffi = require('koffi');
 
 const BATCH = 1_000;
@@ -25,6 +27,9 @@ const keyNames = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
 const one = new Limiter(quota);
 const flexibleOne = new RateLimiterMemory({ points: PER_SECOND, duration: 1 });
 const limiterOne = new RateLimiter({ tokensPerInterval: PER_SECOND, interval: 'second' });
+// One string key through each library's keyed form (limiter: its Map).
+const keyedOne = new KeyedLimiter(quota, { capacity: 1_024 });
+const limiterKeyedOne = new Map([['key-42', new RateLimiter({ tokensPerInterval: PER_SECOND, interval: 'second' })]]);
 
 // 10k string keys: floodgate's lock-free keyed table (strings as UTF-8
 // bytes); the limiter package needs a Map of one limiter per key.
@@ -50,6 +55,17 @@ const tasks = {
       for (let i = 0; i < BATCH; i += 1) sink += limiterOne.tryRemoveTokens(1) ? 1 : 0;
     },
   },
+  'one key, keyed': {
+    floodgate: () => {
+      for (let i = 0; i < BATCH; i += 1) sink += keyedOne.check('key-42', 1).remaining;
+    },
+    'rate-limiter-flexible': async () => {
+      for (let i = 0; i < BATCH; i += 1) sink += (await flexibleOne.consume('key-42', 1)).remainingPoints;
+    },
+    limiter: () => {
+      for (let i = 0; i < BATCH; i += 1) sink += limiterKeyedOne.get('key-42').tryRemoveTokens(1) ? 1 : 0;
+    },
+  },
   '10k keys': {
     floodgate: () => {
       for (let i = 0; i < BATCH; i += 1) sink += floodgateKeyed.check(nextKey(), 1).remaining;
@@ -71,6 +87,12 @@ const handleOf = (() => {
   ffi.limiterNew(encodeQuota(quota, new Uint8Array(layout.quota.size)), out);
   return out[0];
 })();
+const handleAddress = addressArg(handleOf);
+const keyedBytes = floodgateKeyed[TABLES].table(KIND.BYTES);
+const keyedBytesAddress = floodgateKeyed[TABLES].address(KIND.BYTES);
+const keyedIdsAddress = floodgateKeyed[TABLES].address(KIND.U64);
+const { scratch } = require('../lib/keys.js');
+const encoder = new TextEncoder();
 const abiVersion = koffi.load(require('../scripts/library.js').libraryPath()).func('uint32_t fg_abi_version(void)');
 const checkToObject = koffi
   .load(require('../scripts/library.js').libraryPath())
@@ -85,10 +107,25 @@ const layers = {
   'fg_limiter_check into the reused buffer (library clock)': () => {
     for (let i = 0; i < BATCH; i += 1) sink += ffi.limiterCheck(handleOf, 1, decisionBuffer);
   },
+  'fg_limiter_check, handle and out buffer as uintptr_t numbers (hot.limiterCheck)': () => {
+    for (let i = 0; i < BATCH; i += 1) sink += hot.limiterCheck(handleAddress, 1, decisionAddress);
+  },
   'Limiter.check(): validation + call + plain object': () => {
     for (let i = 0; i < BATCH; i += 1) sink += one.check(1).remaining;
   },
-  'KeyedLimiter.check(string key): UTF-8 into the scratch buffer + call + object': () => {
+  'fg_keyed_limiter_check_bytes: encodeInto the scratch buffer + call (void * arguments)': () => {
+    for (let i = 0; i < BATCH; i += 1) {
+      const { written } = encoder.encodeInto('key-42', scratch.buffer);
+      sink += ffi.keyedCheckBytes(keyedBytes, scratch.address, written, 1, decisionBuffer);
+    }
+  },
+  'fg_keyed_limiter_check_cstr: the string as a koffi str argument + call (hot.keyedCheckCstr)': () => {
+    for (let i = 0; i < BATCH; i += 1) sink += hot.keyedCheckCstr(keyedBytesAddress, 'key-42', 1, decisionAddress);
+  },
+  'fg_keyed_limiter_check_u64, numbers only (hot.keyedCheckU64)': () => {
+    for (let i = 0; i < BATCH; i += 1) sink += hot.keyedCheckU64(keyedIdsAddress, 42, 1, decisionAddress);
+  },
+  'KeyedLimiter.check(string key): key checks + C-string call + object': () => {
     for (let i = 0; i < BATCH; i += 1) sink += floodgateKeyed.check('key-42', 1).remaining;
   },
   'KeyedLimiter.check(number key): u64 call + object': () => {

@@ -4,7 +4,7 @@
 // one call at a time per thread (and each worker thread loads its own copy
 // of this module), so one buffer serves every handle.
 
-const { ffi, layout, limits } = require('./native.js');
+const { addressArg, ffi, layout, limits, nativeScratch } = require('./native.js');
 const { describe, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 
@@ -12,8 +12,13 @@ const OUTCOMES = Object.freeze(['admitted', 'denied', 'cannot_fit', 'suspended']
 const TWO_POW_32 = 2 ** 32;
 
 const { decision: at, verdict, littleEndian } = layout;
-/** The out buffer of every check: big enough for an fg_verdict. */
-const bytes = new Uint8Array(new ArrayBuffer(Math.max(at.size, verdict.size)));
+/**
+ * The out buffer of every check: big enough for an fg_verdict. Native memory,
+ * so the hot calls pass its address as a number (native.js, `hot`).
+ */
+const out = nativeScratch(Math.max(at.size, verdict.size));
+const bytes = out.buffer;
+const decisionAddress = addressArg(out.address);
 const words = new Uint32Array(bytes.buffer);
 /** The out slot for a uint64_t result (a reservation's delay, a count). */
 const u64Out = new Uint32Array(2);
@@ -151,6 +156,7 @@ module.exports = {
   OUTCOMES,
   countsBuffer: counts,
   decide,
+  decisionAddress,
   decisionBuffer: bytes,
   encodeDecision,
   readCounts,

@@ -6,11 +6,15 @@
 // per-key-kind policies) registers each under its own token.
 
 const { closedError, statusError } = require('./errors.js');
+const { addressArg } = require('./native.js');
 
 let live = 0;
 
 /** The getter through which a Policy reads a layer's live native handle. */
 const HANDLE = Symbol('floodgate.handle');
+
+/** The getter through which an owner's hot calls read its live handle as an address argument (native.js, `hot`). */
+const ADDRESS = Symbol('floodgate.address');
 
 /**
  * A handle is an address in this thread's process memory, and the structured
@@ -95,6 +99,8 @@ function create(build) {
  */
 class HandleOwner {
   #handle;
+  /** #handle as addressArg gives it, converted once; null once closed. */
+  #address;
   #what;
   #free;
 
@@ -103,6 +109,7 @@ class HandleOwner {
     this.#what = what;
     this.#free = free;
     this.#handle = create(build);
+    this.#address = addressArg(this.#handle);
     adopt(this, this.#handle, free, this, bytes);
   }
 
@@ -111,6 +118,13 @@ class HandleOwner {
     const handle = this.#handle;
     if (handle === null) throw closedError(this.#what);
     return handle;
+  }
+
+  /** The live native handle as an address argument (throws once closed, as [HANDLE] does). */
+  get [ADDRESS]() {
+    const address = this.#address;
+    if (address === null) throw closedError(this.#what);
+    return address;
   }
 
   get closed() {
@@ -122,6 +136,7 @@ class HandleOwner {
     const handle = this.#handle;
     if (handle === null) return;
     this.#handle = null;
+    this.#address = null;
     release(this, handle, this.#free);
   }
 
@@ -135,4 +150,4 @@ function liveHandles() {
   return live;
 }
 
-module.exports = { HANDLE, HandleOwner, adopt, create, liveHandles, release };
+module.exports = { ADDRESS, HANDLE, HandleOwner, adopt, create, liveHandles, release };

@@ -4,12 +4,12 @@
 // two (KeyTables): byte keys (strings as UTF-8, Buffers) in a table built
 // with the object, and number/bigint keys in one built at the first such key.
 
-const { ffi, layout, sizes } = require('./native.js');
+const { ffi, hot, layout, sizes } = require('./native.js');
 const { cost, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
-const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
+const { decisionAddress, decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
-const { KIND, idKey, scratch, writeStringKey } = require('./keys.js');
+const { KIND, checkStringKey, idKey, scratch, writeStringKey } = require('./keys.js');
 const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
 
@@ -56,11 +56,15 @@ class KeyedLimiter extends KeyedLimit {
       const units = cost(amount, 'cost');
       let status;
       if (typeof key === 'string') {
-        const length = writeStringKey(key, scratch.buffer);
-        status = ffi.keyedCheckBytes(this[TABLES].live(), scratch.address, length, units, decisionBuffer);
+        checkStringKey(key);
+        // koffi passes the string as a C string, so one holding U+0000 goes
+        // through the scratch buffer with its length.
+        status = key.includes('\0')
+          ? ffi.keyedCheckBytes(this[TABLES].live(), scratch.address, writeStringKey(key, scratch.buffer), units, decisionBuffer)
+          : hot.keyedCheckCstr(this[TABLES].address(KIND.BYTES), key, units, decisionAddress);
       } else {
         const id = idKey(key);
-        status = ffi.keyedCheckU64(this[TABLES].table(KIND.U64), id, units, decisionBuffer);
+        status = hot.keyedCheckU64(this[TABLES].address(KIND.U64), id, units, decisionAddress);
       }
       if (status !== 0) throw statusError(status);
       return readDecision();

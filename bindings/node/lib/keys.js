@@ -77,4 +77,4 @@ function keyKind(key) {
   return KIND.U64;
 }
 
-module.exports = { KIND, checkBytesKey, checkKey, idKey, keyKind, scratch, writeStringKey };
+module.exports = { KIND, checkBytesKey, checkKey, checkStringKey, idKey, keyKind, scratch, writeStringKey };

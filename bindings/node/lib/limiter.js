@@ -1,11 +1,11 @@
 'use strict';
 // Limiter: one lock-free GCRA bucket (fg_limiter) behind a JS object.
 
-const { ffi, layout } = require('./native.js');
+const { ffi, hot, layout } = require('./native.js');
 const { cost, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
-const { decide, decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
-const { HANDLE, HandleOwner } = require('./handle.js');
+const { decide, decisionAddress, decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
+const { ADDRESS, HANDLE, HandleOwner } = require('./handle.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
 
 const suspended = new Uint8Array(1);
@@ -21,11 +21,10 @@ class Limiter extends HandleOwner {
     // The hot path calls the library from its own call site rather than
     // through decide(): a call site V8 sees one function at stays the fast
     // native call (decide() costs ~3 ns a check here).
-    const handle = this[HANDLE];
     const status =
       nowNs === undefined
-        ? ffi.limiterCheck(handle, cost(amount, 'cost'), decisionBuffer)
-        : ffi.limiterCheckAt(handle, cost(amount, 'cost'), u64(nowNs, 'nowNs'), decisionBuffer);
+        ? hot.limiterCheck(this[ADDRESS], cost(amount, 'cost'), decisionAddress)
+        : ffi.limiterCheckAt(this[HANDLE], cost(amount, 'cost'), u64(nowNs, 'nowNs'), decisionBuffer);
     if (status !== 0) throw statusError(status);
     return readDecision();
   }

@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 4; // 1.4: resetting a key (fg_keyed_limiter_reset_*, fg_keyed_window_reset_*)
+const ABI_MINOR = 5; // 1.5: fg_keyed_limiter_check_cstr (string keys without encoding them in JS)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -409,6 +409,29 @@ const ffi = {
   parseRetryAfter: fn('fg_parse_retry_after', S, [H, 'size_t', U64, H]),
 };
 
+// The calls made once per request, declared a second time with addresses as
+// `uintptr_t` numbers (see addressArg): koffi converts a number argument in
+// one N-API call, where a `void *` tries BigInt and then buffer first, and a
+// typed array costs about three number arguments. String keys go in as `str`,
+// which koffi encodes as UTF-8 itself for less than TextEncoder#encodeInto
+// costs (BENCHMARKS.md, "Node").
+const A = 'uintptr_t';
+const hot = {
+  limiterCheck: fn('fg_limiter_check', S, [A, U64, A]),
+  keyedCheckU64: fn('fg_keyed_limiter_check_u64', S, [A, U64, U64, A]),
+  keyedCheckCstr: fn('fg_keyed_limiter_check_cstr', S, [A, 'str', U64, A]), // ABI 1.5
+};
+
+/**
+ * A pointer (a koffi BigInt) as a `uintptr_t` argument of the `hot` calls: a
+ * number when exact (user-space addresses fit in 53 bits on every platform
+ * this package ships for), else the BigInt itself, which koffi also takes.
+ */
+function addressArg(pointer) {
+  const number = Number(pointer);
+  return Number.isSafeInteger(number) ? number : pointer;
+}
+
 /** Writes the struct_size (a size_t) that starts a versioned struct of layout `at` into `view`. */
 function setStructSize(view, at) {
   if (at.structSizeBytes === 8) view.setBigUint64(at.structSize, BigInt(at.size), layout.littleEndian);
@@ -421,7 +444,8 @@ function setStructSize(view, at) {
  * structs (fg_layer_key.bytes) the library reads.
  */
 function nativeScratch(bytes) {
-  const pointer = koffi.alloc('uint8_t', bytes);
+  // uint64_t elements: the library checks the alignment of the structs it writes here.
+  const pointer = koffi.alloc('uint64_t', Math.ceil(bytes / 8));
   return { address: koffi.address(pointer), buffer: Buffer.from(koffi.view(pointer, bytes)) };
 }
 
@@ -432,4 +456,4 @@ function nativeFunction(name) {
   return found;
 }
 
-module.exports = { ffi, jitters, layout, limits, nativeFunction, nativeScratch, retryConstants, setStructSize, sizes: layout.sizes, version };
+module.exports = { addressArg, ffi, hot, jitters, layout, limits, nativeFunction, nativeScratch, retryConstants, setStructSize, sizes: layout.sizes, version };

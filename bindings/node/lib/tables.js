@@ -4,7 +4,7 @@
 // UTF-8, Buffers) in a handle built with the object, and number/bigint keys
 // in one built at the first such key. KeyTables owns both handles.
 
-const { nativeFunction } = require('./native.js');
+const { addressArg, nativeFunction } = require('./native.js');
 const { u64 } = require('./args.js');
 const { closedError, statusError } = require('./errors.js');
 const { decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
@@ -68,6 +68,9 @@ class KeyTables {
   /** The byte-key handle; null once closed. */
   #bytes;
   #ids = null;
+  /** #bytes and #ids as addressArg gives them, converted once; null once closed or not yet built. */
+  #bytesAddress;
+  #idsAddress = null;
   #tokens = { bytes: {}, ids: {} };
 
   /**
@@ -83,6 +86,7 @@ class KeyTables {
     this.#free = free;
     this.#bytesOf = bytesOf;
     this.#bytes = this.#make(KIND.BYTES, this.#tokens.bytes);
+    this.#bytesAddress = addressArg(this.#bytes);
   }
 
   #make(kind, token) {
@@ -102,7 +106,24 @@ class KeyTables {
   table(kind) {
     const bytes = this.live();
     if (kind !== KIND.U64) return bytes;
-    return this.#ids ?? (this.#ids = this.#make(KIND.U64, this.#tokens.ids));
+    if (this.#ids === null) {
+      this.#ids = this.#make(KIND.U64, this.#tokens.ids);
+      this.#idsAddress = addressArg(this.#ids);
+    }
+    return this.#ids;
+  }
+
+  /** table(kind) as an address argument of the hot calls (native.js, `hot`); throws once closed. */
+  address(kind) {
+    if (kind !== KIND.U64) {
+      const bytes = this.#bytesAddress;
+      if (bytes === null) throw closedError(this.#what);
+      return bytes;
+    }
+    const ids = this.#idsAddress;
+    if (ids !== null) return ids;
+    this.table(KIND.U64);
+    return this.#idsAddress;
   }
 
   /**
@@ -190,10 +211,12 @@ class KeyTables {
     const bytes = this.#bytes;
     if (bytes === null) return;
     this.#bytes = null;
+    this.#bytesAddress = null;
     release(this.#tokens.bytes, bytes, this.#free);
     if (this.#ids !== null) {
       release(this.#tokens.ids, this.#ids, this.#free);
       this.#ids = null;
+      this.#idsAddress = null;
     }
   }
 }

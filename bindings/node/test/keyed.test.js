@@ -27,6 +27,27 @@ test('string, Buffer, number and bigint keys each have their own bucket', () => 
   keyed.close();
 });
 
+test('checks on the library clock: a string key is its UTF-8 bytes, U+0000 and all', () => {
+  // The library-clock check passes strings to the library as C strings; one
+  // holding U+0000 must not stop at it (and share the bucket of its prefix).
+  const keyed = new KeyedLimiter(Quota.perHour(1), { capacity: 64 });
+  for (const key of ['alpha', 'ключ-🔑', 'a\0b', '\0', 'a\0']) {
+    assert.equal(keyed.check(key).admitted, true, key);
+    assert.equal(keyed.check(key).admitted, false, key);
+    assert.equal(keyed.check(Buffer.from(key)).admitted, false, `${key} as bytes: the same bucket`);
+  }
+  assert.equal(keyed.check('a').admitted, true, "'a\\0b' and 'a\\0' are not 'a'");
+  assert.equal(keyed.check(42).admitted, true);
+  assert.equal(keyed.check(42n).admitted, false);
+  assert.equal(keyed.size, 7);
+  assert.throws(() => keyed.check(''), RangeError);
+  assert.throws(() => keyed.check('\ud800'), TypeError);
+  assert.throws(() => keyed.check('k', -1), RangeError);
+  keyed.close();
+  assert.throws(() => keyed.check('alpha'), /closed/);
+  assert.throws(() => keyed.check(42), /closed/);
+});
+
 test('check, peek, refund and reserve per key', () => {
   const keyed = new KeyedLimiter(hobby, { capacity: 64 });
   for (const key of ['k', 42]) {
