@@ -4,19 +4,31 @@
 /// `"` and `\` escaped, control characters as `\n`-style or `\u00XX`).
 pub(crate) fn push_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
+    // Runs that need no escape are copied whole: every byte to escape is
+    // ASCII, so the cuts between runs fall on character boundaries.
+    let mut run_start = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0C => "\\f",
+            byte if byte < 0x20 => {
+                out.push_str(&text[run_start..at]);
+                out.push_str(&format!("\\u{:04x}", byte));
+                run_start = at + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&text[run_start..at]);
+        out.push_str(escaped);
+        run_start = at + 1;
     }
+    out.push_str(&text[run_start..]);
     out.push('"');
 }
 
