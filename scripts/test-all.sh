@@ -33,6 +33,12 @@ step "clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --all-targets --all-features --quiet -- -D warnings
 
+# A broken intra-doc link (a moved or renamed item) fails here, in the public
+# docs and in the private ones a maintainer reads.
+step "rustdoc: no broken links"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --document-private-items --quiet
+
 step "unit, integration and doc tests (the C ABI's among them)"
 cargo test --all-features --quiet
 

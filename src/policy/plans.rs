@@ -50,7 +50,7 @@ pub struct TierId(usize);
 ///
 /// `K` is the key type (API keys: `str`), `W` the workspace id type.
 ///
-/// Built only by [`Plans::builder`] (or the [`genieos`](Plans::genieos)
+/// Built only by [`Plans::builder`] (or the [`genieos`](crate::presets::genieos::plans)
 /// preset's builder): no kind in this crate has `new` or another
 /// constructor.
 ///

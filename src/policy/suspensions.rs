@@ -30,7 +30,7 @@ const INDEFINITELY: u64 = u64::MAX;
 ///
 /// Keyed calls answer in the one shape of every keyed kind (see
 /// [`Key`](crate::Key#one-answer-shape-for-keyed-calls)): a refusal is data
-/// in the answer; `Err(`[`Error`](crate::Error)`)` is a bad key, a full
+/// in the answer; `Err(`[`Error`]`)` is a bad key, a full
 /// table or bad input, and changes nothing.
 ///
 /// Built only by [`Suspensions::builder`]: no kind in this crate has `new` or
