@@ -220,6 +220,42 @@ pub(crate) fn check_key_len(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// The answer methods of a key kind that cannot be invalid: its answer is
+/// the value itself.
+macro_rules! plain_answers {
+    () => {
+        fn answered<T>(answer: T) -> Result<T> {
+            Ok(answer)
+        }
+        #[inline]
+        fn value_of<T>(answer: &T) -> Option<&T> {
+            Some(answer)
+        }
+        #[inline]
+        fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
+            then(answer)
+        }
+    };
+}
+
+/// The answer methods of a key kind that may be invalid (empty, too long):
+/// its answer is a `Result`.
+macro_rules! fallible_answers {
+    () => {
+        fn answered<T>(answer: Result<T>) -> Result<T> {
+            answer
+        }
+        #[inline]
+        fn value_of<T>(answer: &Result<T>) -> Option<&T> {
+            answer.as_ref().ok()
+        }
+        #[inline]
+        fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
+            answer.map(then)
+        }
+    };
+}
+
 impl Key for u64 {
     type Answer<T> = T;
     type Stored = Exact;
@@ -227,17 +263,7 @@ impl Key for u64 {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Exact) -> T) -> T {
         then(hasher.exact(*self))
     }
-    fn answered<T>(answer: T) -> Result<T> {
-        Ok(answer)
-    }
-    #[inline]
-    fn value_of<T>(answer: &T) -> Option<&T> {
-        Some(answer)
-    }
-    #[inline]
-    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
-        then(answer)
-    }
+    plain_answers!();
 }
 
 impl Key for [u8] {
@@ -247,17 +273,7 @@ impl Key for [u8] {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> Result<T> {
         hasher.checked_fingerprint(self).map(then)
     }
-    fn answered<T>(answer: Result<T>) -> Result<T> {
-        answer
-    }
-    #[inline]
-    fn value_of<T>(answer: &Result<T>) -> Option<&T> {
-        answer.as_ref().ok()
-    }
-    #[inline]
-    fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
-        answer.map(then)
-    }
+    fallible_answers!();
 }
 
 impl Key for str {
@@ -267,17 +283,7 @@ impl Key for str {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> Result<T> {
         hasher.checked_fingerprint(self.as_bytes()).map(then)
     }
-    fn answered<T>(answer: Result<T>) -> Result<T> {
-        answer
-    }
-    #[inline]
-    fn value_of<T>(answer: &Result<T>) -> Option<&T> {
-        answer.as_ref().ok()
-    }
-    #[inline]
-    fn map_answer<T, U>(answer: Result<T>, then: impl FnOnce(T) -> U) -> Result<U> {
-        answer.map(then)
-    }
+    fallible_answers!();
 }
 
 /// IPv4 and IPv6 addresses hash their 4 or 16 octets: inputs of different
@@ -294,17 +300,7 @@ impl Key for IpAddr {
             IpAddr::V6(v6) => v6.with_stored(hasher, then),
         }
     }
-    fn answered<T>(answer: T) -> Result<T> {
-        Ok(answer)
-    }
-    #[inline]
-    fn value_of<T>(answer: &T) -> Option<&T> {
-        Some(answer)
-    }
-    #[inline]
-    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
-        then(answer)
-    }
+    plain_answers!();
 }
 
 impl Key for Ipv4Addr {
@@ -314,17 +310,7 @@ impl Key for Ipv4Addr {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
         then(hasher.fingerprint(&self.octets()))
     }
-    fn answered<T>(answer: T) -> Result<T> {
-        Ok(answer)
-    }
-    #[inline]
-    fn value_of<T>(answer: &T) -> Option<&T> {
-        Some(answer)
-    }
-    #[inline]
-    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
-        then(answer)
-    }
+    plain_answers!();
 }
 
 impl Key for Ipv6Addr {
@@ -334,17 +320,7 @@ impl Key for Ipv6Addr {
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Fingerprint) -> T) -> T {
         then(hasher.fingerprint(&self.octets()))
     }
-    fn answered<T>(answer: T) -> Result<T> {
-        Ok(answer)
-    }
-    #[inline]
-    fn value_of<T>(answer: &T) -> Option<&T> {
-        Some(answer)
-    }
-    #[inline]
-    fn map_answer<T, U>(answer: T, then: impl FnOnce(T) -> U) -> U {
-        then(answer)
-    }
+    plain_answers!();
 }
 
 #[cfg(all(test, not(loom)))]
