@@ -2,7 +2,7 @@
 //!
 //! Under `cfg(loom)` every type here is loom's model-checked twin, so the
 //! protocols in `limiter.rs` and `quota_ring.rs` are explored exhaustively by
-//! `tests/loom.rs`; otherwise they are the std types, at no cost.
+//! `tests/loom_*.rs`; otherwise they are the std types, at no cost.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};

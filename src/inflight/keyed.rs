@@ -2,7 +2,7 @@
 //! allows 4 calls in flight per workspace).
 //!
 //! Each key's [`InFlight`] lives in a lock-free insert-only map
-//! (`keyed_cells.rs`), created by the key's first acquire.
+//! (`src/map`), created by the key's first acquire.
 
 use crate::core::error::{Error, Result};
 use crate::inflight::{validate_max, Acquisition, InFlight, PermitToken};

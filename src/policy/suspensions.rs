@@ -7,7 +7,7 @@
 //! it is lifted. Put this layer first in a policy so a suspended request is
 //! refused before any bucket is charged.
 //!
-//! Suspended keys are kept in a lock-free insert-only map (`keyed_cells.rs`):
+//! Suspended keys are kept in a lock-free insert-only map (`src/map`):
 //! a key suspended once keeps its cell, and lifting the suspension clears it.
 //! Checks while no key has ever been suspended cost one load.
 

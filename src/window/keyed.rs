@@ -1,7 +1,7 @@
 //! [`KeyedWindows`]: one sliding window per key (per workspace, say).
 //!
 //! Workspaces are few and long-lived next to API keys, so their windows live
-//! in a lock-free, insert-only map (`keyed_cells.rs`) that grows to its fixed
+//! in a lock-free, insert-only map (`src/map`) that grows to its fixed
 //! capacity: a workspace's window is created by its first check and kept
 //! until the table is dropped. A workspace that finds no room gets the
 //! table's [`FullTable`] behaviour.
