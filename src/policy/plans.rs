@@ -25,6 +25,7 @@ use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::keyed::KeyedLimiter;
+use crate::policy::layer::AnswerInto;
 use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
 use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
 use crate::sync::{AtomicU64, Ordering};
@@ -434,38 +435,46 @@ where
     }
 
     #[inline]
-    fn check_at(
+    fn check_into(
         &self,
         index: usize,
-        key: LayerKey<'_>,
+        key: &LayerKey<'_>,
         cost: u64,
         now_ns: u64,
-    ) -> Result<Decision> {
+        into: &mut Decision,
+    ) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => Layer::check_at(keys, key, cost, now_ns),
-            (1, _, Some(workspaces)) => Layer::check_at(workspaces, key, cost, now_ns),
-            _ => Ok(Decision::unlimited()),
+            (0, Some(keys), _) => keys.check_into(key, cost, now_ns, into),
+            (1, _, Some(workspaces)) => workspaces.check_into(key, cost, now_ns, into),
+            _ => {
+                *into = Decision::unlimited();
+                Ok(())
+            }
         }
     }
 
-    fn probe_at(
+    fn probe_into(
         &self,
         index: usize,
-        key: LayerKey<'_>,
+        key: &LayerKey<'_>,
         cost: u64,
         now_ns: u64,
-    ) -> Result<Decision> {
+        into: &mut Decision,
+    ) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => Layer::probe_at(keys, key, cost, now_ns),
-            (1, _, Some(workspaces)) => Layer::probe_at(workspaces, key, cost, now_ns),
-            _ => Ok(Decision::unlimited()),
+            (0, Some(keys), _) => keys.probe_into(key, cost, now_ns, into),
+            (1, _, Some(workspaces)) => workspaces.probe_into(key, cost, now_ns, into),
+            _ => {
+                *into = Decision::unlimited();
+                Ok(())
+            }
         }
     }
 
-    fn refund_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+    fn refund(&self, index: usize, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => Layer::refund_at(keys, key, cost, now_ns),
-            (1, _, Some(workspaces)) => Layer::refund_at(workspaces, key, cost, now_ns),
+            (0, Some(keys), _) => AnswerInto::refund(keys, key, cost, now_ns),
+            (1, _, Some(workspaces)) => AnswerInto::refund(workspaces, key, cost, now_ns),
             _ => Ok(()),
         }
     }
