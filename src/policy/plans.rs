@@ -84,6 +84,9 @@ struct Tier<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone
     name: String,
     /// Layer 0, the key bucket: `None` when keys are unlimited.
     keys: Option<KeyedLimiter<K, C>>,
+    /// 1 once a check has reached this tier, before it charged any key here:
+    /// until then no key can have usage in `keys` for another tier to carry.
+    reached: AtomicU64,
     /// Layer 1, the workspace window: `None` when workspaces are unlimited.
     workspaces: Option<TierWindows<W, C>>,
     /// Scopes and per-layer counters of the two layers.
@@ -238,6 +241,7 @@ where
         Ok(Self {
             name,
             keys,
+            reached: AtomicU64::new(0),
             workspaces,
             entries: [
                 LayerEntry::new(Scope::Key, false),
@@ -287,6 +291,7 @@ where
             return Ok(Verdict::new(Decision::unlimited(), Scope::Key, 0));
         }
         if let Some(keys) = &tier.keys {
+            tier.mark_reached();
             self.carry_usage(keys, key, now_ns)?;
         }
         let keys = [key.layer_key(), workspace.layer_key()];
@@ -300,11 +305,13 @@ where
     /// that moves leaves its old bucket full, so the usage lives in one
     /// table at a time. With more than one keyed tier, every check first
     /// reads the key's bucket in its tier (the check then finds that slot
-    /// cached); only checks of idle keys look in the other tiers' tables.
+    /// cached); only checks of idle keys look in the other tiers' tables,
+    /// and only in those of tiers a check has reached.
     fn carry_usage(&self, keys: &KeyedLimiter<K, C>, key: &K, now_ns: u64) -> Result<()> {
         let mut others = self
             .tiers
             .iter()
+            .filter(|tier| tier.was_reached())
             .filter_map(|tier| tier.keys.as_ref())
             .filter(|other| !std::ptr::eq(*other, keys))
             .peekable();
@@ -382,6 +389,28 @@ where
     /// The clock the plans read.
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+}
+
+impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> Tier<K, W, C> {
+    /// Records that a check reached this tier, before it charges any key.
+    #[inline]
+    fn mark_reached(&self) {
+        // Relaxed: this thread's charges follow the store in program order,
+        // so a carry that happens after one of them happens after the store
+        // and reads 1; a carry racing the first charge could miss that
+        // charge by reading the table too. Loaded first so that checks do
+        // not write the shared line once it is set.
+        if self.reached.load(Ordering::Relaxed) == 0 {
+            self.reached.store(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a check has reached this tier (see `mark_reached`).
+    #[inline]
+    fn was_reached(&self) -> bool {
+        // Relaxed: see `mark_reached`.
+        self.reached.load(Ordering::Relaxed) != 0
     }
 }
 
