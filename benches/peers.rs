@@ -523,9 +523,10 @@ fn keyed(filter: &Option<String>, case: Case) {
 
 /// Two layers (key bucket + workspace window) next to one keyed check of
 /// the same string keys, same quota, same supplied time: as a [`Policy`] of
-/// a keyed limiter and keyed windows, and as GenieOS [`Plans`] (whose other
-/// tiers' key tables are probed for usage whenever the key's bucket is
-/// full, so idle keys pay more there).
+/// a keyed limiter and keyed windows, and as GenieOS [`Plans`], twice: as
+/// built, and once every other keyed tier holds a key (their key tables are
+/// then probed for usage whenever the key's bucket is full, so idle keys pay
+/// more there).
 fn layered(filter: &Option<String>, case: Case) {
     const KEYS: usize = 1_000;
     let quota = case.quota();
@@ -548,6 +549,26 @@ fn layered(filter: &Option<String>, case: Case) {
         .build()
         .unwrap();
     let tier = plans.tier("bench").unwrap();
+    // The same tiers once every other keyed tier holds a key: an idle key's
+    // check then probes their tables for usage to carry.
+    let reached: Plans<str, u64, ManualClock> = floodgate::presets::genieos::plans()
+        .unwrap()
+        .tier(
+            "bench",
+            floodgate::TierLimits {
+                per_key: Some(quota),
+                per_workspace: Some(floodgate::MAX_WINDOW_LIMIT),
+            },
+        )
+        .key_capacity(4 * KEYS)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    for other in ["hobby", "pro", "scale"] {
+        let other = reached.tier(other).unwrap();
+        reached.check_at(other, "elsewhere", &0, 1, 0).unwrap();
+    }
+    let reached_tier = reached.tier("bench").unwrap();
     let layered = Policy::builder()
         .layer(
             Scope::Key,
@@ -575,7 +596,7 @@ fn layered(filter: &Option<String>, case: Case) {
             .build()
             .unwrap();
     let names: Vec<String> = (0..KEYS).map(|i| format!("gos_live_{i:08}")).collect();
-    let (mut one, mut two, mut policy, mut alone) = (0u64, 0u64, 0u64, 0u64);
+    let (mut one, mut two, mut policy, mut alone, mut every) = (0u64, 0u64, 0u64, 0u64, 0u64);
     race(
         filter,
         &format!("{} / two layers against one keyed check", case.name),
@@ -624,6 +645,20 @@ fn layered(filter: &Option<String>, case: Case) {
                         let workspace = two % 16;
                         plans
                             .check_at(tier, key, &workspace, 1, two * 1_000)
+                            .unwrap()
+                            .is_admitted()
+                    })
+                }),
+            ),
+            (
+                "two layers (Plans, every tier reached)",
+                Box::new(|n| {
+                    repeat(n, || {
+                        every += 1;
+                        let key = &names[every as usize % KEYS];
+                        let workspace = every % 16;
+                        reached
+                            .check_at(reached_tier, key, &workspace, 1, every * 1_000)
                             .unwrap()
                             .is_admitted()
                     })

@@ -126,3 +126,62 @@ impl<L: Layer + ?Sized> Layer for Arc<L> {
         (**self).refund_at(key, cost, now_ns)
     }
 }
+
+/// A [`Layer`] as a layered check asks it: the key by reference and the
+/// decision written into a slot the caller keeps. Through `dyn`, a key by
+/// value is copied for each call and a returned `Result<Decision>` copied
+/// out of its return slot, each a store-to-load stall on the hot path; here
+/// the caller reads the decision where the layer wrote it.
+pub(crate) trait AnswerInto: Send + Sync {
+    /// [`Layer::check_at`], its decision written to `into`.
+    fn check_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
+
+    /// [`Layer::probe_at`], its decision written to `into`.
+    fn probe_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
+
+    /// [`Layer::refund_at`].
+    fn refund(&self, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
+}
+
+impl<L: Layer + ?Sized> AnswerInto for L {
+    #[inline]
+    fn check_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        *into = self.check_at(*key, cost, now_ns)?;
+        Ok(())
+    }
+
+    #[inline]
+    fn probe_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        *into = self.probe_at(*key, cost, now_ns)?;
+        Ok(())
+    }
+
+    #[inline]
+    fn refund(&self, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+        self.refund_at(*key, cost, now_ns)
+    }
+}

@@ -32,6 +32,7 @@ use crate::core::clock::{Clock, MonotonicClock};
 use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
 use crate::http::Scope;
+use layer::AnswerInto;
 use stack::{LayerEntry, LayerStack, Totals};
 
 /// The most layers one policy may have.
@@ -70,7 +71,8 @@ pub struct Policy<C: Clock = MonotonicClock> {
 
 struct PolicyLayer {
     entry: LayerEntry,
-    limit: Box<dyn Layer>,
+    /// Asked through [`AnswerInto`], whose calls copy neither key nor decision.
+    limit: Box<dyn AnswerInto>,
 }
 
 /// Builds a [`Policy`]: its layers, in the order requests list their keys.
@@ -172,7 +174,7 @@ impl<C: Clock> PolicyBuilder<C> {
         self.push(scope, Box::new(limit), true)
     }
 
-    fn push(mut self, scope: Scope, limit: Box<dyn Layer>, shadow: bool) -> Self {
+    fn push(mut self, scope: Scope, limit: Box<dyn AnswerInto>, shadow: bool) -> Self {
         self.layers.push(PolicyLayer {
             entry: LayerEntry::new(scope, shadow),
             limit,
@@ -247,35 +249,42 @@ impl<C: Clock> Policy<C> {
 }
 
 impl LayerStack for [PolicyLayer] {
+    #[inline]
     fn len(&self) -> usize {
         <[PolicyLayer]>::len(self)
     }
 
+    #[inline]
     fn entry(&self, index: usize) -> &LayerEntry {
         &self[index].entry
     }
 
-    fn check_at(
+    #[inline]
+    fn check_into(
         &self,
         index: usize,
-        key: LayerKey<'_>,
+        key: &LayerKey<'_>,
         cost: u64,
         now_ns: u64,
-    ) -> Result<Decision> {
-        self[index].limit.check_at(key, cost, now_ns)
+        into: &mut Decision,
+    ) -> Result<()> {
+        self[index].limit.check_into(key, cost, now_ns, into)
     }
 
-    fn probe_at(
+    #[inline]
+    fn probe_into(
         &self,
         index: usize,
-        key: LayerKey<'_>,
+        key: &LayerKey<'_>,
         cost: u64,
         now_ns: u64,
-    ) -> Result<Decision> {
-        self[index].limit.probe_at(key, cost, now_ns)
+        into: &mut Decision,
+    ) -> Result<()> {
+        self[index].limit.probe_into(key, cost, now_ns, into)
     }
 
-    fn refund_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
-        self[index].limit.refund_at(key, cost, now_ns)
+    #[inline]
+    fn refund(&self, index: usize, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+        self[index].limit.refund(key, cost, now_ns)
     }
 }

@@ -25,6 +25,7 @@ use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::keyed::KeyedLimiter;
+use crate::policy::layer::AnswerInto;
 use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
 use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
 use crate::sync::{AtomicU64, Ordering};
@@ -83,6 +84,9 @@ struct Tier<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone
     name: String,
     /// Layer 0, the key bucket: `None` when keys are unlimited.
     keys: Option<KeyedLimiter<K, C>>,
+    /// 1 once a check has reached this tier, before it charged any key here:
+    /// until then no key can have usage in `keys` for another tier to carry.
+    reached: AtomicU64,
     /// Layer 1, the workspace window: `None` when workspaces are unlimited.
     workspaces: Option<TierWindows<W, C>>,
     /// Scopes and per-layer counters of the two layers.
@@ -237,6 +241,7 @@ where
         Ok(Self {
             name,
             keys,
+            reached: AtomicU64::new(0),
             workspaces,
             entries: [
                 LayerEntry::new(Scope::Key, false),
@@ -286,6 +291,7 @@ where
             return Ok(Verdict::new(Decision::unlimited(), Scope::Key, 0));
         }
         if let Some(keys) = &tier.keys {
+            tier.mark_reached();
             self.carry_usage(keys, key, now_ns)?;
         }
         let keys = [key.layer_key(), workspace.layer_key()];
@@ -299,11 +305,13 @@ where
     /// that moves leaves its old bucket full, so the usage lives in one
     /// table at a time. With more than one keyed tier, every check first
     /// reads the key's bucket in its tier (the check then finds that slot
-    /// cached); only checks of idle keys look in the other tiers' tables.
+    /// cached); only checks of idle keys look in the other tiers' tables,
+    /// and only in those of tiers a check has reached.
     fn carry_usage(&self, keys: &KeyedLimiter<K, C>, key: &K, now_ns: u64) -> Result<()> {
         let mut others = self
             .tiers
             .iter()
+            .filter(|tier| tier.was_reached())
             .filter_map(|tier| tier.keys.as_ref())
             .filter(|other| !std::ptr::eq(*other, keys))
             .peekable();
@@ -384,6 +392,28 @@ where
     }
 }
 
+impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> Tier<K, W, C> {
+    /// Records that a check reached this tier, before it charges any key.
+    #[inline]
+    fn mark_reached(&self) {
+        // Relaxed: this thread's charges follow the store in program order,
+        // so a carry that happens after one of them happens after the store
+        // and reads 1; a carry racing the first charge could miss that
+        // charge by reading the table too. Loaded first so that checks do
+        // not write the shared line once it is set.
+        if self.reached.load(Ordering::Relaxed) == 0 {
+            self.reached.store(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a check has reached this tier (see `mark_reached`).
+    #[inline]
+    fn was_reached(&self) -> bool {
+        // Relaxed: see `mark_reached`.
+        self.reached.load(Ordering::Relaxed) != 0
+    }
+}
+
 impl<W: LayerKeyKind + ?Sized, C: Clock + Clone> TierWindows<W, C> {
     /// The tier's limit now.
     fn limit(&self) -> u64 {
@@ -434,38 +464,46 @@ where
     }
 
     #[inline]
-    fn check_at(
+    fn check_into(
         &self,
         index: usize,
-        key: LayerKey<'_>,
+        key: &LayerKey<'_>,
         cost: u64,
         now_ns: u64,
-    ) -> Result<Decision> {
+        into: &mut Decision,
+    ) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => Layer::check_at(keys, key, cost, now_ns),
-            (1, _, Some(workspaces)) => Layer::check_at(workspaces, key, cost, now_ns),
-            _ => Ok(Decision::unlimited()),
+            (0, Some(keys), _) => keys.check_into(key, cost, now_ns, into),
+            (1, _, Some(workspaces)) => workspaces.check_into(key, cost, now_ns, into),
+            _ => {
+                *into = Decision::unlimited();
+                Ok(())
+            }
         }
     }
 
-    fn probe_at(
+    fn probe_into(
         &self,
         index: usize,
-        key: LayerKey<'_>,
+        key: &LayerKey<'_>,
         cost: u64,
         now_ns: u64,
-    ) -> Result<Decision> {
+        into: &mut Decision,
+    ) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => Layer::probe_at(keys, key, cost, now_ns),
-            (1, _, Some(workspaces)) => Layer::probe_at(workspaces, key, cost, now_ns),
-            _ => Ok(Decision::unlimited()),
+            (0, Some(keys), _) => keys.probe_into(key, cost, now_ns, into),
+            (1, _, Some(workspaces)) => workspaces.probe_into(key, cost, now_ns, into),
+            _ => {
+                *into = Decision::unlimited();
+                Ok(())
+            }
         }
     }
 
-    fn refund_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
+    fn refund(&self, index: usize, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => Layer::refund_at(keys, key, cost, now_ns),
-            (1, _, Some(workspaces)) => Layer::refund_at(workspaces, key, cost, now_ns),
+            (0, Some(keys), _) => AnswerInto::refund(keys, key, cost, now_ns),
+            (1, _, Some(workspaces)) => AnswerInto::refund(workspaces, key, cost, now_ns),
             _ => Ok(()),
         }
     }

@@ -9,20 +9,33 @@ use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
 use crate::http::Scope;
 
-/// Layers asked by position.
+/// Layers asked by position, each answering into a slot the check keeps
+/// (see [`AnswerInto`](super::layer::AnswerInto)).
 pub(crate) trait LayerStack {
     /// How many layers.
     fn len(&self) -> usize;
     /// Layer `index`'s scope, mode and counters.
     fn entry(&self, index: usize) -> &LayerEntry;
-    /// `Layer::check_at` of layer `index`.
-    fn check_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64)
-        -> Result<Decision>;
-    /// `Layer::probe_at` of layer `index`.
-    fn probe_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64)
-        -> Result<Decision>;
+    /// `Layer::check_at` of layer `index`, its decision written to `into`.
+    fn check_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
+    /// `Layer::probe_at` of layer `index`, its decision written to `into`.
+    fn probe_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
     /// `Layer::refund_at` of layer `index`.
-    fn refund_at(&self, index: usize, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
+    fn refund(&self, index: usize, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
 }
 
 /// What a stack knows of each layer besides its limit.
@@ -102,37 +115,49 @@ pub(crate) fn check<S: LayerStack + ?Sized>(
     }
     // Bit i set: layer i was charged and must be refunded on a denial.
     let mut charged = 0u32;
-    let mut tightest: Option<(usize, Decision)> = None;
-    for (index, &key) in keys.iter().enumerate() {
+    // Each layer answers into `slots[free]`; a new tightest decision stays
+    // where it was written and the other slot becomes the free one, so no
+    // decision is copied until the verdict is built.
+    let mut slots = [Decision::unlimited(); 2];
+    let mut free = 0;
+    let mut tightest = None;
+    for (index, key) in keys.iter().enumerate() {
         let entry = stack.entry(index);
         // A bad key for this layer: give back what earlier layers took, at
         // the same timestamp, which restores them exactly.
-        let decision = match stack.check_at(index, key, cost, now_ns) {
-            Ok(decision) => decision,
-            Err(error) => {
-                refund(stack, charged, keys, cost, now_ns);
-                return Err(error);
-            }
-        };
+        if let Err(error) = stack.check_into(index, key, cost, now_ns, &mut slots[free]) {
+            refund(stack, charged, keys, cost, now_ns);
+            return Err(error);
+        }
+        let decision = &slots[free];
         if decision.is_admitted() {
             charged |= 1 << index;
-            if !entry.shadow && tightest.is_none_or(|(_, best)| decision.leaves_less_than(&best)) {
-                tightest = Some((index, decision));
+            if !entry.shadow && (tightest.is_none() || decision.leaves_less_than(&slots[free ^ 1]))
+            {
+                tightest = Some(index);
+                free ^= 1;
             }
         } else if entry.shadow {
             entry.shadow_denied.add(1);
         } else {
             refund(stack, charged, keys, cost, now_ns);
-            return denial(stack, totals, index, decision, keys, cost, now_ns);
+            return denial(stack, totals, index, slots[free], keys, cost, now_ns);
         }
     }
     totals.admitted.add(1);
-    // All layers shadow: report the first, which admitted or would not have.
-    let (layer, decision) = match tightest {
-        Some(tightest) => tightest,
-        None => (0, stack.probe_at(0, keys[0], 0, now_ns)?),
+    let layer = match tightest {
+        Some(layer) => layer,
+        // All layers shadow: report the first, which admitted or would not have.
+        None => {
+            stack.probe_into(0, &keys[0], 0, now_ns, &mut slots[free ^ 1])?;
+            0
+        }
     };
-    Ok(Verdict::new(decision, stack.entry(layer).scope, layer))
+    Ok(Verdict::new(
+        slots[free ^ 1],
+        stack.entry(layer).scope,
+        layer,
+    ))
 }
 
 /// Gives back what the layers in `charged` took.
@@ -143,10 +168,10 @@ fn refund<S: LayerStack + ?Sized>(
     cost: u64,
     now_ns: u64,
 ) {
-    for (index, &key) in keys.iter().enumerate() {
+    for (index, key) in keys.iter().enumerate() {
         if charged & (1 << index) != 0 {
             // The key was charged, so it is valid: the refund cannot fail.
-            let _ = stack.refund_at(index, key, cost, now_ns);
+            let _ = stack.refund(index, key, cost, now_ns);
         }
     }
 }
@@ -164,12 +189,13 @@ fn denial<S: LayerStack + ?Sized>(
 ) -> Result<Verdict> {
     stack.entry(first).count_refusal(&decision);
     let mut worst = (first, decision);
-    for (index, &key) in keys.iter().enumerate().skip(first + 1) {
+    let mut probed = Decision::unlimited();
+    for (index, key) in keys.iter().enumerate().skip(first + 1) {
         let entry = stack.entry(index);
         if entry.shadow {
             continue;
         }
-        let probed = stack.probe_at(index, key, cost, now_ns)?;
+        stack.probe_into(index, key, cost, now_ns, &mut probed)?;
         if probed.is_admitted() {
             continue;
         }
