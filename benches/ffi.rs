@@ -9,9 +9,16 @@
 //! every figure: the same information a C caller gets.
 //!
 //! The machine is shared and its load drifts between criterion's runs of two
-//! functions, so each workload also has a paired measurement: Rust and C ABI
-//! calls alternate in chunks of 256 inside one sample, and the sample reports
-//! the C ABI's extra time (clamped at 0, which only overstates it).
+//! functions, so each workload also has a paired measurement, printed after
+//! criterion's: many rounds, each timing a block of Rust calls and a block of
+//! C ABI calls back to back (which goes first alternates), so both blocks of
+//! a round see the same load. It reports the medians over rounds of each
+//! side's time per call and of their difference, with the 10th to 90th
+//! percentile of the difference: the C ABI's overhead and how much it moved.
+//! The keyed workload adds one more pair, Rust reading only the verdict
+//! against Rust reading every figure: the part of the C ABI's cost that is
+//! computing the figures `fg_decision` returns, whether the caller reads
+//! them or not.
 #![allow(missing_docs)] // criterion_group! generates undocumented public functions
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -102,30 +109,78 @@ fn read_all(decision: Decision) -> (bool, u64, u64, u64, u64) {
     )
 }
 
-/// Benchmarks one workload three ways: Rust, C ABI, and their paired difference.
+/// Benchmarks one workload with criterion, Rust and C ABI each on its own,
+/// then paired (see [`paired`]).
 fn compare(c: &mut Criterion, workload: &str, mut rust: impl FnMut(), mut c_abi: impl FnMut()) {
     let mut group = c.benchmark_group(format!("c_abi/{workload}"));
     group.bench_function("floodgate (Rust)", |b| b.iter(&mut rust));
     group.bench_function("floodgate (C ABI)", |b| b.iter(&mut c_abi));
-    group.bench_function("difference (paired)", |b| {
-        b.iter_custom(|iterations| {
-            const CHUNK: u64 = 256;
-            let (mut rust_time, mut c_time) = (Duration::ZERO, Duration::ZERO);
-            let mut left = iterations;
-            while left > 0 {
-                let chunk = left.min(CHUNK);
-                let start = Instant::now();
-                (0..chunk).for_each(|_| rust());
-                rust_time += start.elapsed();
-                let start = Instant::now();
-                (0..chunk).for_each(|_| c_abi());
-                c_time += start.elapsed();
-                left -= chunk;
-            }
-            c_time.saturating_sub(rust_time)
-        })
-    });
     group.finish();
+    paired(workload, ["Rust", "C ABI"], rust, c_abi);
+}
+
+/// Calls per block of a paired round: enough that the two clock reads around
+/// a block (some 20 ns) are under 0.1 % of it.
+const BLOCK: u32 = 4_096;
+
+/// Nanoseconds per call over one block of `run` calls (generic, so each
+/// side's calls are compiled into its own loop as criterion's are).
+fn per_call_ns(run: &mut impl FnMut()) -> f64 {
+    let start = Instant::now();
+    (0..BLOCK).for_each(|_| run());
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(BLOCK)
+}
+
+/// Rounds of the paired measurement under `cargo bench`; `cargo test
+/// --benches` runs a few, to check that it runs.
+const ROUNDS: usize = 2_001;
+
+/// The paired measurement: [`ROUNDS`] rounds of one block of [`BLOCK`] calls
+/// of each side (named by `sides`), printed as the median time per call of
+/// each, and the median (10th to 90th percentile) of the per-round
+/// difference, second side minus first.
+fn paired(workload: &str, sides: [&str; 2], mut first: impl FnMut(), mut second: impl FnMut()) {
+    // criterion's own arguments: `--bench` under `cargo bench`, then an
+    // optional filter that this measurement honours as criterion does.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(filter) = args.iter().find(|arg| !arg.starts_with('-')) {
+        if !format!("c_abi/{workload}/paired").contains(filter.as_str()) {
+            return;
+        }
+    }
+    let rounds = if args.iter().any(|arg| arg == "--bench") {
+        ROUNDS
+    } else {
+        3
+    };
+    let (mut first_ns, mut second_ns, mut extra_ns) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (a, b) = if round % 2 == 0 {
+            let a = per_call_ns(&mut first);
+            (a, per_call_ns(&mut second))
+        } else {
+            let b = per_call_ns(&mut second);
+            (per_call_ns(&mut first), b)
+        };
+        first_ns.push(a);
+        second_ns.push(b);
+        extra_ns.push(b - a);
+    }
+    let quantile = |values: &mut Vec<f64>, q: f64| {
+        values.sort_by(f64::total_cmp);
+        values[((values.len() - 1) as f64 * q).round() as usize]
+    };
+    let [first_name, second_name] = sides;
+    println!(
+        "c_abi/{workload}/paired ({rounds} rounds of {BLOCK} calls each): \
+         {first_name} {:.2} ns, {second_name} {:.2} ns, difference {:.2} ns \
+         (10th-90th percentile {:.2} to {:.2} ns)",
+        quantile(&mut first_ns, 0.5),
+        quantile(&mut second_ns, 0.5),
+        quantile(&mut extra_ns, 0.5),
+        quantile(&mut extra_ns, 0.1),
+        quantile(&mut extra_ns, 0.9),
+    );
 }
 
 fn check_at_admitted(c: &mut Criterion) {
@@ -266,6 +321,34 @@ fn keyed_u64_check_at(c: &mut Criterion) {
         decision.assume_init()
     };
     assert_eq!(admitted.outcome, FgOutcome::Admitted);
+    // What `fg_decision`'s figures cost on their own: a Rust caller that
+    // reads only the verdict skips two divisions that the ABI cannot, as it
+    // returns every figure. Fresh limiters, their time starting at 0 again.
+    let new_limiter = || {
+        KeyedLimiter::<u64>::builder(quota)
+            .capacity(4_096)
+            .build()
+            .unwrap()
+    };
+    let (verdict_only, every_figure) = (new_limiter(), new_limiter());
+    let (mut verdict_now, mut figures_now) = (0u64, 0u64);
+    paired(
+        "keyed u64 check_at admitted, figures read",
+        ["Rust verdict only", "Rust every figure"],
+        || {
+            verdict_now += 1;
+            let decision = verdict_only.check_at(&(verdict_now % KEYS), black_box(1), verdict_now);
+            black_box(decision.is_admitted());
+        },
+        || {
+            figures_now += 1;
+            black_box(read_all(every_figure.check_at(
+                &(figures_now % KEYS),
+                black_box(1),
+                figures_now,
+            )));
+        },
+    );
 }
 
 criterion_group! {

@@ -259,7 +259,10 @@ macro_rules! fallible_answers {
 impl Key for u64 {
     type Answer<T> = T;
     type Stored = Exact;
-    #[inline]
+    // Always: with a check's closure this body is the whole check, which a
+    // caller as large as a C ABI export would otherwise call out of line
+    // (see `KeyedLimiter::check_at`).
+    #[inline(always)]
     fn with_stored<T>(&self, hasher: &KeyHasher, then: impl FnOnce(Exact) -> T) -> T {
         then(hasher.exact(*self))
     }
