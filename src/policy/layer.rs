@@ -133,45 +133,50 @@ impl<L: Layer + ?Sized> Layer for Arc<L> {
 /// out of its return slot, each a store-to-load stall on the hot path; here
 /// the caller reads the decision where the layer wrote it.
 pub(crate) trait AnswerInto: Send + Sync {
-    /// `question` answered ([`Layer::check_at`] or [`Layer::probe_at`]),
-    /// its decision written to `into`.
-    fn ask_into(&self, question: &Question<'_>, into: &mut Decision) -> Result<()>;
+    /// [`Layer::check_at`], its decision written to `into`.
+    fn check_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
+
+    /// [`Layer::probe_at`], its decision written to `into`.
+    fn probe_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
 
     /// [`Layer::refund_at`].
     fn refund(&self, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
 }
 
-/// What a layered check asks one layer, passed by reference.
-pub(crate) struct Question<'q> {
-    pub(crate) ask: Ask,
-    pub(crate) key: &'q LayerKey<'q>,
-    pub(crate) cost: u64,
-    pub(crate) now_ns: u64,
-}
-
-/// Which question a layered check asks a layer. Every call site names it as
-/// a constant, so where the layer's call inlines the choice folds away.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Ask {
-    /// Charge the cost if it fits ([`Layer::check_at`]).
-    Check,
-    /// Decide without charging ([`Layer::probe_at`]).
-    Probe,
-}
-
 impl<L: Layer + ?Sized> AnswerInto for L {
     #[inline]
-    fn ask_into(&self, question: &Question<'_>, into: &mut Decision) -> Result<()> {
-        let Question {
-            ask,
-            key,
-            cost,
-            now_ns,
-        } = *question;
-        *into = match ask {
-            Ask::Check => self.check_at(*key, cost, now_ns)?,
-            Ask::Probe => self.probe_at(*key, cost, now_ns)?,
-        };
+    fn check_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        *into = self.check_at(*key, cost, now_ns)?;
+        Ok(())
+    }
+
+    #[inline]
+    fn probe_into(
+        &self,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        *into = self.probe_at(*key, cost, now_ns)?;
         Ok(())
     }
 

@@ -32,7 +32,7 @@ use crate::core::clock::{Clock, MonotonicClock};
 use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
 use crate::http::Scope;
-use layer::{AnswerInto, Question};
+use layer::AnswerInto;
 use stack::{LayerEntry, LayerStack, Totals};
 
 /// The most layers one policy may have.
@@ -260,8 +260,27 @@ impl LayerStack for [PolicyLayer] {
     }
 
     #[inline]
-    fn ask_into(&self, index: usize, question: &Question<'_>, into: &mut Decision) -> Result<()> {
-        self[index].limit.ask_into(question, into)
+    fn check_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        self[index].limit.check_into(key, cost, now_ns, into)
+    }
+
+    #[inline]
+    fn probe_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        self[index].limit.probe_into(key, cost, now_ns, into)
     }
 
     #[inline]

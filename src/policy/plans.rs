@@ -25,7 +25,7 @@ use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::keyed::KeyedLimiter;
-use crate::policy::layer::{AnswerInto, Question};
+use crate::policy::layer::AnswerInto;
 use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
 use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
 use crate::sync::{AtomicU64, Ordering};
@@ -464,10 +464,35 @@ where
     }
 
     #[inline]
-    fn ask_into(&self, index: usize, question: &Question<'_>, into: &mut Decision) -> Result<()> {
+    fn check_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
         match (index, &self.keys, &self.workspaces) {
-            (0, Some(keys), _) => keys.ask_into(question, into),
-            (1, _, Some(workspaces)) => workspaces.ask_into(question, into),
+            (0, Some(keys), _) => keys.check_into(key, cost, now_ns, into),
+            (1, _, Some(workspaces)) => workspaces.check_into(key, cost, now_ns, into),
+            _ => {
+                *into = Decision::unlimited();
+                Ok(())
+            }
+        }
+    }
+
+    fn probe_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()> {
+        match (index, &self.keys, &self.workspaces) {
+            (0, Some(keys), _) => keys.probe_into(key, cost, now_ns, into),
+            (1, _, Some(workspaces)) => workspaces.probe_into(key, cost, now_ns, into),
             _ => {
                 *into = Decision::unlimited();
                 Ok(())

@@ -3,7 +3,7 @@
 //! (whose checks then inline, keeping decisions in registers).
 
 use super::counters::StripedCounter;
-use super::layer::{Ask, LayerKey, Question};
+use super::layer::LayerKey;
 use super::{LayerCounters, PolicyCounters, Verdict};
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
@@ -16,8 +16,24 @@ pub(crate) trait LayerStack {
     fn len(&self) -> usize;
     /// Layer `index`'s scope, mode and counters.
     fn entry(&self, index: usize) -> &LayerEntry;
-    /// Layer `index` asked `question`, its decision written to `into`.
-    fn ask_into(&self, index: usize, question: &Question<'_>, into: &mut Decision) -> Result<()>;
+    /// `Layer::check_at` of layer `index`, its decision written to `into`.
+    fn check_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
+    /// `Layer::probe_at` of layer `index`, its decision written to `into`.
+    fn probe_into(
+        &self,
+        index: usize,
+        key: &LayerKey<'_>,
+        cost: u64,
+        now_ns: u64,
+        into: &mut Decision,
+    ) -> Result<()>;
     /// `Layer::refund_at` of layer `index`.
     fn refund(&self, index: usize, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
 }
@@ -109,16 +125,7 @@ pub(crate) fn check<S: LayerStack + ?Sized>(
         let entry = stack.entry(index);
         // A bad key for this layer: give back what earlier layers took, at
         // the same timestamp, which restores them exactly.
-        if let Err(error) = stack.ask_into(
-            index,
-            &Question {
-                ask: Ask::Check,
-                key,
-                cost,
-                now_ns,
-            },
-            &mut slots[free],
-        ) {
+        if let Err(error) = stack.check_into(index, key, cost, now_ns, &mut slots[free]) {
             refund(stack, charged, keys, cost, now_ns);
             return Err(error);
         }
@@ -142,16 +149,7 @@ pub(crate) fn check<S: LayerStack + ?Sized>(
         Some(layer) => layer,
         // All layers shadow: report the first, which admitted or would not have.
         None => {
-            stack.ask_into(
-                0,
-                &Question {
-                    ask: Ask::Probe,
-                    key: &keys[0],
-                    cost: 0,
-                    now_ns,
-                },
-                &mut slots[free ^ 1],
-            )?;
+            stack.probe_into(0, &keys[0], 0, now_ns, &mut slots[free ^ 1])?;
             0
         }
     };
@@ -197,16 +195,7 @@ fn denial<S: LayerStack + ?Sized>(
         if entry.shadow {
             continue;
         }
-        stack.ask_into(
-            index,
-            &Question {
-                ask: Ask::Probe,
-                key,
-                cost,
-                now_ns,
-            },
-            &mut probed,
-        )?;
+        stack.probe_into(index, key, cost, now_ns, &mut probed)?;
         if probed.is_admitted() {
             continue;
         }
