@@ -16,6 +16,9 @@
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
+#[path = "common/keys.rs"]
+mod keys;
+
 use criterion::{black_box, criterion_group, Criterion};
 use floodgate::{KeyedLimiter, Quota};
 use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota, RateLimiter};
@@ -80,34 +83,6 @@ fn governor<K: Hash + Eq + Clone>(rate: Rate) -> DefaultKeyedRateLimiter<K> {
     RateLimiter::keyed((rate.governor)())
 }
 
-/// A fixed pseudo-random sequence (xorshift64*), so both libraries see the
-/// same keys in the same order.
-fn random_words(count: usize, seed: u64) -> Vec<u64> {
-    let mut state = seed;
-    (0..count)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        })
-        .collect()
-}
-
-fn api_keys(count: usize) -> Vec<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    random_words(count * 24, 7)
-        .chunks(24)
-        .map(|chunk| {
-            let tail: String = chunk
-                .iter()
-                .map(|word| ALPHABET[(word >> 32) as usize % ALPHABET.len()] as char)
-                .collect();
-            format!("sk_live_{tail}")
-        })
-        .collect()
-}
-
 fn capacity_for(keys: usize) -> usize {
     keys + keys / 4
 }
@@ -159,7 +134,7 @@ fn one_u64_key(c: &mut Criterion) {
 }
 
 fn many_u64_keys(c: &mut Criterion) {
-    let keys = random_words(U64_KEYS, 1);
+    let keys = keys::random_words(U64_KEYS, 1);
     let mut group = c.benchmark_group("keyed/u64 1M keys random");
     let floodgate = floodgate_u64(capacity_for(U64_KEYS), ACTIVE);
     keys.iter()
@@ -186,7 +161,7 @@ fn many_u64_keys(c: &mut Criterion) {
 }
 
 fn string_keys(c: &mut Criterion) {
-    let keys = api_keys(STRING_KEYS);
+    let keys = keys::api_keys(STRING_KEYS);
     let mut group = c.benchmark_group("keyed/100k string keys random");
     let floodgate = floodgate_str(capacity_for(STRING_KEYS));
     keys.iter()
@@ -218,7 +193,7 @@ fn resident_bytes() -> u64 {
 fn measure_memory(case: &str) {
     let (bytes, held) = match case {
         "floodgate u64" => {
-            let keys = random_words(U64_KEYS, 1);
+            let keys = keys::random_words(U64_KEYS, 1);
             let base = resident_bytes();
             let limiter = floodgate_u64(capacity_for(U64_KEYS), ACTIVE);
             keys.iter()
@@ -226,7 +201,7 @@ fn measure_memory(case: &str) {
             (resident_bytes() - base, limiter.len())
         }
         "governor u64" => {
-            let keys = random_words(U64_KEYS, 1);
+            let keys = keys::random_words(U64_KEYS, 1);
             let base = resident_bytes();
             let limiter = governor::<u64>(ACTIVE);
             keys.iter()
@@ -234,7 +209,7 @@ fn measure_memory(case: &str) {
             (resident_bytes() - base, limiter.len())
         }
         "floodgate string" => {
-            let keys = api_keys(STRING_KEYS);
+            let keys = keys::api_keys(STRING_KEYS);
             let base = resident_bytes();
             let limiter = floodgate_str(capacity_for(STRING_KEYS));
             keys.iter()
@@ -242,7 +217,7 @@ fn measure_memory(case: &str) {
             (resident_bytes() - base, limiter.len())
         }
         "governor string" => {
-            let keys = api_keys(STRING_KEYS);
+            let keys = keys::api_keys(STRING_KEYS);
             let base = resident_bytes();
             let limiter = governor::<String>(ACTIVE);
             // governor stores its own String per key: clone as a caller would.

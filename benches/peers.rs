@@ -27,6 +27,9 @@
 
 #![allow(missing_docs)]
 
+#[path = "common/keys.rs"]
+mod keys;
+
 use floodgate::{
     KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, Plans, Policy, Quota, Scope,
 };
@@ -271,34 +274,6 @@ fn direct(filter: &Option<String>, case: Case) {
     );
 }
 
-/// A fixed pseudo-random sequence (xorshift64*), so every library sees the
-/// same keys in the same order.
-fn random_words(count: usize, seed: u64) -> Vec<u64> {
-    let mut state = seed;
-    (0..count)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        })
-        .collect()
-}
-
-fn api_keys(count: usize) -> Vec<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    random_words(count * 24, 7)
-        .chunks(24)
-        .map(|chunk| {
-            let tail: String = chunk
-                .iter()
-                .map(|word| ALPHABET[(word >> 32) as usize % ALPHABET.len()] as char)
-                .collect();
-            format!("sk_live_{tail}")
-        })
-        .collect()
-}
-
 fn floodgate_keyed<K: floodgate::Key + ?Sized>(case: Case, keys: usize) -> KeyedLimiter<K> {
     KeyedLimiter::<K>::builder(case.quota())
         .capacity(keys + keys / 4)
@@ -397,7 +372,7 @@ fn keyed(filter: &Option<String>, case: Case) {
 
     let setup = NonZeroU32::new(case.setup_charge).unwrap();
     if wanted("keyed u64, 1M random keys") {
-        let keys = random_words(U64_KEYS, 1);
+        let keys = keys::random_words(U64_KEYS, 1);
         let floodgate = floodgate_keyed::<u64>(case, U64_KEYS);
         keys.iter().for_each(|key| {
             floodgate.check(key, setup.get().into());
@@ -470,7 +445,7 @@ fn keyed(filter: &Option<String>, case: Case) {
     }
 
     if wanted("keyed strings, 100k keys") {
-        let keys = api_keys(STRING_KEYS);
+        let keys = keys::api_keys(STRING_KEYS);
         let floodgate = floodgate_keyed::<str>(case, STRING_KEYS);
         keys.iter().for_each(|key| {
             floodgate.check(key, setup.get().into()).unwrap();
