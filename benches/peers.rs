@@ -31,7 +31,7 @@
 mod keys;
 
 use floodgate::{
-    KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, Plans, Policy, Quota, Scope,
+    KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, Plans, Policy, Quota, Scope, TierId,
 };
 use governor::clock::{Clock as GovernorClock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -48,6 +48,8 @@ use std::time::{Duration, Instant};
 
 const U64_KEYS: usize = 1_000_000;
 const STRING_KEYS: usize = 100_000;
+/// Keys the layered rows visit in turn.
+const LAYERED_KEYS: usize = 1_000;
 /// Keys per `check_batch` call: a server's batch of requests.
 const BATCH: usize = 64;
 /// Rounds per contender; the fastest is reported (see the module docs).
@@ -503,42 +505,17 @@ fn keyed(filter: &Option<String>, case: Case) {
 /// then probed for usage whenever the key's bucket is full, so idle keys pay
 /// more there).
 fn layered(filter: &Option<String>, case: Case) {
-    const KEYS: usize = 1_000;
     let quota = case.quota();
     let keyed = KeyedLimiter::<str>::builder(quota)
-        .capacity(4 * KEYS)
+        .capacity(4 * LAYERED_KEYS)
         .clock(ManualClock::new())
         .build()
         .unwrap();
-    let plans: Plans<str, u64, ManualClock> = floodgate::presets::genieos::plans()
-        .unwrap()
-        .tier(
-            "bench",
-            floodgate::TierLimits {
-                per_key: Some(quota),
-                per_workspace: Some(floodgate::MAX_WINDOW_LIMIT),
-            },
-        )
-        .key_capacity(4 * KEYS)
-        .clock(ManualClock::new())
-        .build()
-        .unwrap();
+    let plans = bench_plans(quota);
     let tier = plans.tier("bench").unwrap();
     // The same tiers once every other keyed tier holds a key: an idle key's
     // check then probes their tables for usage to carry.
-    let reached: Plans<str, u64, ManualClock> = floodgate::presets::genieos::plans()
-        .unwrap()
-        .tier(
-            "bench",
-            floodgate::TierLimits {
-                per_key: Some(quota),
-                per_workspace: Some(floodgate::MAX_WINDOW_LIMIT),
-            },
-        )
-        .key_capacity(4 * KEYS)
-        .clock(ManualClock::new())
-        .build()
-        .unwrap();
+    let reached = bench_plans(quota);
     for other in ["hobby", "pro", "scale"] {
         let other = reached.tier(other).unwrap();
         reached.check_at(other, "elsewhere", &0, 1, 0).unwrap();
@@ -548,7 +525,7 @@ fn layered(filter: &Option<String>, case: Case) {
         .layer(
             Scope::Key,
             KeyedLimiter::<str>::builder(quota)
-                .capacity(4 * KEYS)
+                .capacity(4 * LAYERED_KEYS)
                 .clock(ManualClock::new())
                 .build()
                 .unwrap(),
@@ -570,8 +547,10 @@ fn layered(filter: &Option<String>, case: Case) {
             .clock(ManualClock::new())
             .build()
             .unwrap();
-    let names: Vec<String> = (0..KEYS).map(|i| format!("gos_live_{i:08}")).collect();
-    let (mut one, mut two, mut policy, mut alone, mut every) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let names: Vec<String> = (0..LAYERED_KEYS)
+        .map(|i| format!("gos_live_{i:08}"))
+        .collect();
+    let (mut one, mut policy, mut alone) = (0u64, 0u64, 0u64);
     race(
         filter,
         &format!("{} / two layers against one keyed check", case.name),
@@ -581,7 +560,7 @@ fn layered(filter: &Option<String>, case: Case) {
                 Box::new(|n| {
                     repeat(n, || {
                         one += 1;
-                        let key = &names[one as usize % KEYS];
+                        let key = &names[one as usize % LAYERED_KEYS];
                         keyed.check_at(key, 1, one * 1_000).unwrap().is_admitted()
                     })
                 }),
@@ -602,7 +581,7 @@ fn layered(filter: &Option<String>, case: Case) {
                 Box::new(|n| {
                     repeat(n, || {
                         policy += 1;
-                        let key = &names[policy as usize % KEYS];
+                        let key = &names[policy as usize % LAYERED_KEYS];
                         let keys = [LayerKey::Str(key), LayerKey::Id(policy % 16)];
                         layered
                             .check_at(&keys, 1, policy * 1_000)
@@ -613,34 +592,52 @@ fn layered(filter: &Option<String>, case: Case) {
             ),
             (
                 "two layers (Plans, GenieOS tiers)",
-                Box::new(|n| {
-                    repeat(n, || {
-                        two += 1;
-                        let key = &names[two as usize % KEYS];
-                        let workspace = two % 16;
-                        plans
-                            .check_at(tier, key, &workspace, 1, two * 1_000)
-                            .unwrap()
-                            .is_admitted()
-                    })
-                }),
+                plan_tier_checks(&plans, tier, &names),
             ),
             (
                 "two layers (Plans, every tier reached)",
-                Box::new(|n| {
-                    repeat(n, || {
-                        every += 1;
-                        let key = &names[every as usize % KEYS];
-                        let workspace = every % 16;
-                        reached
-                            .check_at(reached_tier, key, &workspace, 1, every * 1_000)
-                            .unwrap()
-                            .is_admitted()
-                    })
-                }),
+                plan_tier_checks(&reached, reached_tier, &names),
             ),
         ],
     );
+}
+
+/// GenieOS's tiers plus a "bench" tier of `quota` per key and no workspace
+/// limit to speak of, with room for the layered rows' keys.
+fn bench_plans(quota: Quota) -> Plans<str, u64, ManualClock> {
+    floodgate::presets::genieos::plans()
+        .unwrap()
+        .tier(
+            "bench",
+            floodgate::TierLimits {
+                per_key: Some(quota),
+                per_workspace: Some(floodgate::MAX_WINDOW_LIMIT),
+            },
+        )
+        .key_capacity(4 * LAYERED_KEYS)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap()
+}
+
+/// A contender checking `names` in turn on `tier` of `plans`, each with one
+/// of 16 workspaces, a microsecond apart.
+fn plan_tier_checks<'a>(
+    plans: &'a Plans<str, u64, ManualClock>,
+    tier: TierId,
+    names: &'a [String],
+) -> Box<dyn FnMut(u64) -> Duration + 'a> {
+    let mut visit = 0u64;
+    Box::new(move |n| {
+        repeat(n, || {
+            visit += 1;
+            let key = &names[visit as usize % LAYERED_KEYS];
+            plans
+                .check_at(tier, key, &(visit % 16), 1, visit * 1_000)
+                .unwrap()
+                .is_admitted()
+        })
+    })
 }
 
 /// What any limiter of this design pays at least, same process: an admitted
