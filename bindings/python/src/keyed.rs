@@ -189,13 +189,10 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
-        self.tables.for_key_at(
+        self.tables.change_at(
             key,
             now_ns,
-            |table, id, now| {
-                table.clear_quota_at(&id, now);
-                Ok(())
-            },
+            |table, id, now| table.clear_quota_at(&id, now),
             |table, bytes, now| table.clear_quota_at(bytes, now),
         )
     }
@@ -209,13 +206,10 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
-        self.tables.for_key_at(
+        self.tables.change_at(
             key,
             now_ns,
-            |table, id, now| {
-                table.reset_at(&id, now);
-                Ok(())
-            },
+            |table, id, now| table.reset_at(&id, now),
             |table, bytes, now| table.reset_at(bytes, now),
         )
     }

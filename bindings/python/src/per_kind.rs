@@ -146,6 +146,28 @@ where
         )
     }
 
+    /// [`for_key_at`](Self::for_key_at) for a change that cannot fail for
+    /// an int key (it is always a valid key) and fails for a byte key only
+    /// if the engine refuses it.
+    #[inline]
+    pub(crate) fn change_at(
+        &self,
+        key: &Bound<'_, PyAny>,
+        now_ns: Option<u64>,
+        on_ints: impl FnOnce(&Ints<R>, u64, u64),
+        on_bytes: impl FnOnce(&Bytes<R>, &[u8], u64) -> Result<()>,
+    ) -> PyResult<()> {
+        self.for_key_at(
+            key,
+            now_ns,
+            |table, id, now| {
+                on_ints(table, id, now);
+                Ok(())
+            },
+            on_bytes,
+        )
+    }
+
     /// [`for_key_at`](Self::for_key_at) for a call answered by a Decision,
     /// which an int key always gets (it is always a valid key) and a byte
     /// key gets unless the engine refuses it.
