@@ -84,21 +84,25 @@ mod limiter;
 mod map;
 mod policy;
 pub mod presets;
+mod shm;
 mod sync;
 mod window;
 
 // The engine: quotas, decisions, clocks, errors.
 pub use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 pub use crate::core::decision::{Decision, Outcome};
-pub use crate::core::error::{Error, Result};
+pub use crate::core::error::{Error, Result, SegmentMismatch, SegmentStep};
 pub use crate::core::quota::{Quota, MAX_RATE_ERROR_PPM, MAX_TICKS_PER_NS};
 
 // Token buckets: one, or one per key.
 pub use keyed::{
     FullTable, Key, KeyedLimiter, KeyedLimiterBuilder, MAX_KEYED_CAPACITY, MAX_KEY_LEN,
 };
-pub use limiter::{Limiter, LimiterBuilder};
+pub use limiter::{Limiter, LimiterBuilder, SharedLimiterBuilder};
 pub use map::MAX_KEYED_CELLS;
+
+// Shared mode: limits kept in a segment every worker process maps.
+pub use shm::SharedMemory;
 
 // Sliding windows: one, or one per key.
 pub use window::keyed::{KeyedWindows, KeyedWindowsBuilder};

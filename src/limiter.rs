@@ -1,11 +1,15 @@
 //! [`Limiter`]: one GCRA bucket whose whole state is one atomic word.
 
-use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
+use crate::core::alloc::{Place, Placed, Shareable};
+use crate::core::clock::{saturating_nanos, Clock, ManualClock, MonotonicClock};
 use crate::core::decision::{Decision, Outcome};
+use crate::core::error::Result;
 use crate::core::gcra::{self, Evaluation};
 use crate::core::quota::Quota;
 use crate::core::quota_ring::QuotaRing;
 use crate::core::state::StateWord;
+use crate::shm::header::{Description, Kind};
+use crate::shm::{segment, SharedMemory};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
 use std::time::Duration;
@@ -38,10 +42,18 @@ use std::time::Duration;
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct Limiter<C: Clock = MonotonicClock> {
-    hot: CachePadded<Hot>,
-    quotas: QuotaRing,
+    bucket: Placed<Bucket>,
     clock: C,
 }
+
+/// Everything a limiter keeps: on the heap, or in a shared segment.
+struct Bucket {
+    hot: CachePadded<Hot>,
+    quotas: QuotaRing,
+}
+
+// SAFETY: atomic words and a quota ring (`Shareable`): no pointer, no Drop.
+unsafe impl Shareable for Bucket {}
 
 /// What every check reads, on one cache line.
 struct Hot {
@@ -104,14 +116,81 @@ impl<C: Clock> LimiterBuilder<C> {
     /// The limiter: a full bucket. Infallible, as its [`Quota`] was
     /// validated when it was made.
     pub fn build(self) -> Limiter<C> {
-        Limiter {
-            hot: CachePadded::new(Hot {
-                state: AtomicU64::new(StateWord::FRESH.into_bits()),
-                suspended_until: AtomicU64::new(NOT_SUSPENDED),
-            }),
-            quotas: QuotaRing::new(self.quota),
-            clock: self.clock,
+        Limiter::placed(self.quota, self.clock, &mut Place::heap())
+            // 128 bytes the allocator refused: what `Box::new` does too.
+            .unwrap_or_else(|_| std::alloc::handle_alloc_error(std::alloc::Layout::new::<Bucket>()))
+    }
+
+    /// Keeps the limiter's bucket in the segment `shared`, so that every
+    /// process building this limiter with it charges one bucket (see
+    /// [`SharedMemory`]). A [`MonotonicClock`] moves to the machine's
+    /// timeline ([`MonotonicClock::system`]).
+    ///
+    /// ```
+    /// use floodgate::{Limiter, Quota, SharedMemory};
+    /// let shared = SharedMemory::named(&format!("doc-limiter-{}", std::process::id()))?;
+    /// let limiter = Limiter::builder(Quota::per_second(30)?.with_burst(60)?)
+    ///     .shared(shared.clone())
+    ///     .build()?;
+    /// assert!(limiter.is_shared() && limiter.clock().is_system_wide());
+    /// # shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(self, shared: SharedMemory) -> SharedLimiterBuilder<C> {
+        SharedLimiterBuilder {
+            builder: self,
+            shared,
         }
+    }
+}
+
+/// A [`LimiterBuilder`] whose bucket goes to a shared segment; its `build`
+/// can fail (the segment's file, a mismatch with an existing segment).
+#[must_use]
+pub struct SharedLimiterBuilder<C: Clock = MonotonicClock> {
+    builder: LimiterBuilder<C>,
+    shared: SharedMemory,
+}
+
+impl<C: Clock> SharedLimiterBuilder<C> {
+    /// The limiter, its bucket in the segment: created there by the first
+    /// process, found by the others; [`Error::SegmentMismatch`](crate::Error::SegmentMismatch)
+    /// if the segment holds another kind or quota.
+    pub fn build(self) -> Result<Limiter<C>> {
+        let LimiterBuilder { quota, clock } = self.builder;
+        let description = Description {
+            kind: Kind::Limiter as u64,
+            quota,
+            capacity: 0,
+            options: 0,
+        };
+        segment::open(
+            &self.shared,
+            &description,
+            |place| Limiter::placed(quota, ManualClock::new(), place).map(drop),
+            |place, _| Limiter::placed(quota, clock.system_wide(), place),
+        )
+    }
+}
+
+impl<C: Clock> Limiter<C> {
+    /// A full bucket of `quota` in `place`.
+    pub(crate) fn placed(quota: Quota, clock: C, place: &mut Place) -> Result<Self> {
+        Ok(Limiter {
+            bucket: place.one(|| Bucket {
+                hot: CachePadded::new(Hot {
+                    state: AtomicU64::new(StateWord::FRESH.into_bits()),
+                    suspended_until: AtomicU64::new(NOT_SUSPENDED),
+                }),
+                quotas: QuotaRing::new(quota),
+            })?,
+            clock,
+        })
+    }
+
+    /// Whether the bucket lives in a shared segment.
+    pub fn is_shared(&self) -> bool {
+        self.bucket.is_shared()
     }
 }
 
@@ -265,20 +344,20 @@ impl<C: Clock> Limiter<C> {
 
     /// [`reconfigure`](Self::reconfigure) at a caller-supplied time.
     pub fn reconfigure_at(&self, quota: Quota, now_ns: u64) {
-        let mut writer = self.quotas.writer();
+        let mut writer = self.bucket.quotas.writer();
         // Relaxed: only writers change the generation, and the writer lock
         // orders us after the previous writer's install and conversion.
-        let mut current = StateWord::from_bits(self.hot.state.load(Ordering::Relaxed));
+        let mut current = StateWord::from_bits(self.bucket.hot.state.load(Ordering::Relaxed));
         let generation = current.next_generation();
         writer.install(generation, quota);
-        let from = writer.installed(current.generation());
+        let from = writer.named(current.generation());
         let backoff = Backoff::new();
         loop {
             let converted = gcra::convert(current, &from, &quota, now_ns, generation);
             // Release: a check that reads the converted word must see the
             // quota just installed. Relaxed on failure: checks change only
             // the tat, never the generation, so `from` stays right.
-            match self.hot.state.compare_exchange_weak(
+            match self.bucket.hot.state.compare_exchange_weak(
                 current.into_bits(),
                 converted.into_bits(),
                 Ordering::Release,
@@ -325,7 +404,10 @@ impl<C: Clock> Limiter<C> {
     pub fn suspend_until(&self, until_ns: Option<u64>) {
         let until = until_ns.map_or(SUSPENDED_INDEFINITELY, |until| until.min(u64::MAX - 1));
         // Relaxed: the flag publishes nothing but itself.
-        self.hot.suspended_until.store(until, Ordering::Relaxed);
+        self.bucket
+            .hot
+            .suspended_until
+            .store(until, Ordering::Relaxed);
     }
 
     /// Suspends the bucket for `duration` from now on its clock.
@@ -351,7 +433,8 @@ impl<C: Clock> Limiter<C> {
     /// Ends a suspension; the next check is decided by the bucket again.
     pub fn lift_suspension(&self) {
         // Relaxed: see `suspend_until`.
-        self.hot
+        self.bucket
+            .hot
             .suspended_until
             .store(NOT_SUSPENDED, Ordering::Relaxed);
     }
@@ -360,7 +443,7 @@ impl<C: Clock> Limiter<C> {
     /// `Some(None)` for an open-ended one.
     pub fn suspension_at(&self, now_ns: u64) -> Option<Option<u64>> {
         // Relaxed: see `suspend_until`.
-        match self.hot.suspended_until.load(Ordering::Relaxed) {
+        match self.bucket.hot.suspended_until.load(Ordering::Relaxed) {
             SUSPENDED_INDEFINITELY => Some(None),
             until if now_ns < until => Some(Some(until)),
             _ => None,
@@ -390,7 +473,9 @@ impl<C: Clock> Limiter<C> {
         // through the relaxed CASes of other checks. (Loom's model of Relaxed
         // loads is incomplete and passes Relaxed here; the slot read would
         // then be free to return the slot's previous quota.)
-        self.measured(StateWord::from_bits(self.hot.state.load(Ordering::Acquire)))
+        self.measured(StateWord::from_bits(
+            self.bucket.hot.state.load(Ordering::Acquire),
+        ))
     }
 
     /// `word` with the quota its generation names; if that slot was being
@@ -398,13 +483,13 @@ impl<C: Clock> Limiter<C> {
     #[inline(always)]
     fn measured(&self, mut word: StateWord) -> (StateWord, Quota) {
         loop {
-            if let Some(quota) = self.quotas.get(word.generation()) {
+            if let Some(quota) = self.bucket.quotas.get(word.generation()) {
                 return (word, quota);
             }
             // The failed read made the rewriter's conversion visible, so
             // this load returns a newer word: no waiting on the writer.
             // Acquire: as in `load`.
-            word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
+            word = StateWord::from_bits(self.bucket.hot.state.load(Ordering::Acquire));
         }
     }
 
@@ -421,7 +506,7 @@ impl<C: Clock> Limiter<C> {
             };
             // Relaxed on success: a check publishes nothing but the word.
             // Acquire on failure: the word read instead may be a conversion.
-            match self.hot.state.compare_exchange_weak(
+            match self.bucket.hot.state.compare_exchange_weak(
                 current.into_bits(),
                 next.into_bits(),
                 Ordering::Relaxed,

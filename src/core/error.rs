@@ -86,6 +86,86 @@ pub enum Error {
         /// The size of the allocation that was refused.
         bytes: usize,
     },
+    /// A shared segment's file could not be opened, sized or mapped: the
+    /// system's error number says why (`EACCES`: another user's segment;
+    /// `ENOSPC`: /dev/shm is full). Nothing was built.
+    SegmentIo {
+        /// Which step failed.
+        step: SegmentStep,
+        /// The system's `errno`.
+        errno: i32,
+    },
+    /// A shared segment already exists with another layout, kind, quota,
+    /// capacity or options than this build asked for: every process must
+    /// build a shared limiter alike. Nothing was built; remove the segment
+    /// ([`SharedMemory::remove`](crate::SharedMemory::remove)) to start
+    /// afresh with the new settings.
+    SegmentMismatch(SegmentMismatch),
+    /// A shared segment was still being set up by a live process when the
+    /// opener's wait ([`SharedMemory::wait`](crate::SharedMemory::wait)) ran
+    /// out.
+    SegmentNotReady,
+    /// Shared mode needs a 16-byte compare-and-swap that is lock-free on
+    /// this CPU (a lock in one process would not protect a segment other
+    /// processes map) and a Unix system; this one has not both.
+    SharedUnsupported,
+    /// A segment name that is empty, longer than 200 bytes, or has a
+    /// character other than ASCII letters, digits, `.`, `_` and `-`.
+    InvalidSegmentName,
+}
+
+/// The step of setting up a shared segment that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SegmentStep {
+    /// Creating or opening its file.
+    Open,
+    /// Giving its file the size of its tables.
+    Size,
+    /// Mapping it into memory.
+    Map,
+    /// Removing its file.
+    Remove,
+}
+
+/// What differs between a shared segment and the build that opened it.
+///
+/// ```
+/// use floodgate::{Error, Quota, SharedMemory, Limiter};
+/// let name = format!("doc-mismatch-{}", std::process::id());
+/// let shared = SharedMemory::named(&name)?;
+/// let first = Limiter::builder(Quota::per_second(30)?).shared(shared.clone()).build()?;
+/// let other = Limiter::builder(Quota::per_second(60)?).shared(shared.clone()).build();
+/// let Err(Error::SegmentMismatch(mismatch)) = other else { panic!() };
+/// assert_eq!(mismatch.field(), "quota count");
+/// assert_eq!((mismatch.in_segment(), mismatch.requested()), (30, 60));
+/// drop(first);
+/// shared.remove()?;
+/// # Ok::<(), floodgate::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SegmentMismatch {
+    pub(crate) field: &'static str,
+    pub(crate) in_segment: u64,
+    pub(crate) requested: u64,
+}
+
+impl SegmentMismatch {
+    /// Which header field differs: "magic", "layout version", "kind",
+    /// "quota count", "quota period (ns)", "quota burst", "quota lockout
+    /// (ns)", "capacity", "options" or "size".
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The field's value in the segment (a kind as its code).
+    pub fn in_segment(&self) -> u64 {
+        self.in_segment
+    }
+
+    /// The field's value this build asked for, in the same units.
+    pub fn requested(&self) -> u64 {
+        self.requested
+    }
 }
 
 impl fmt::Display for Error {
@@ -129,6 +209,40 @@ impl fmt::Display for Error {
                     f,
                     "could not allocate {bytes} bytes for a table of the requested capacity"
                 )
+            }
+            Error::SegmentIo { step, errno } => {
+                let step = match step {
+                    SegmentStep::Open => "open",
+                    SegmentStep::Size => "size",
+                    SegmentStep::Map => "map",
+                    SegmentStep::Remove => "remove",
+                };
+                return write!(
+                    f,
+                    "could not {step} the shared segment: {}",
+                    std::io::Error::from_raw_os_error(*errno)
+                );
+            }
+            Error::SegmentMismatch(SegmentMismatch {
+                field,
+                in_segment,
+                requested,
+            }) => {
+                return write!(
+                    f,
+                    "the shared segment's {field} is {in_segment}, this build asked for \
+                     {requested}: every process must build it alike (remove the segment to \
+                     change it)"
+                )
+            }
+            Error::SegmentNotReady => {
+                "the shared segment's creator is still setting it up; the wait ran out"
+            }
+            Error::SharedUnsupported => {
+                "shared mode needs Unix and a lock-free 16-byte compare-and-swap"
+            }
+            Error::InvalidSegmentName => {
+                "segment name must be 1-200 ASCII letters, digits, '.', '_' or '-'"
             }
         })
     }

@@ -12,3 +12,4 @@ pub(crate) mod gcra;
 pub(crate) mod quota;
 pub(crate) mod quota_ring;
 pub(crate) mod state;
+pub(crate) mod writer_lock;

@@ -24,10 +24,11 @@
 //! wrong units. It needs a check preempted for four serialized quota
 //! changes (`keyed/mod.rs` describes the keyed limiter's twin window).
 
+use crate::core::alloc::Shareable;
 use crate::core::quota::{Quota, QUOTA_WORDS};
 use crate::core::state::GENERATIONS;
-use crate::sync::{fence, AtomicU64, Mutex, MutexGuard, Ordering};
-use std::sync::PoisonError;
+use crate::core::writer_lock::{WriterGuard, WriterLock};
+use crate::sync::{fence, AtomicU64, Ordering};
 
 /// One quota, stored inline: [`QUOTA_WORDS`] atomic words behind a sequence
 /// counter that is odd while a writer rewrites them. 56 bytes: one cache
@@ -37,6 +38,9 @@ pub(crate) struct QuotaSlot {
     seq: AtomicU64,
     words: [AtomicU64; QUOTA_WORDS],
 }
+
+// SAFETY: atomic integers only.
+unsafe impl Shareable for QuotaSlot {}
 
 impl QuotaSlot {
     pub(crate) fn new(quota: Quota) -> Self {
@@ -75,10 +79,12 @@ impl QuotaSlot {
     /// Replaces the quota. The caller must hold its owner's writer lock.
     pub(crate) fn write(&self, quota: Quota) {
         // Relaxed: only writers store the counter, and they take turns.
-        let seq = self.seq.load(Ordering::Relaxed);
+        // Odd only if a writer died mid-write (a process killed holding a
+        // shared segment's lock): this write then takes over its odd count.
+        let odd = self.seq.load(Ordering::Relaxed) | 1;
         // Release: a reader that sees this odd counter also sees what writers
         // did before (the conversion that moved the reader's word away).
-        self.seq.store(seq.wrapping_add(1), Ordering::Release);
+        self.seq.store(odd, Ordering::Release);
         // Release: a reader whose word load reads a store below also reads
         // the odd counter (or later) after its Acquire fence.
         fence(Ordering::Release);
@@ -87,7 +93,7 @@ impl QuotaSlot {
             word.store(value, Ordering::Relaxed);
         }
         // Release: a reader that sees this even counter sees the words above.
-        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+        self.seq.store(odd.wrapping_add(1), Ordering::Release);
     }
 }
 
@@ -97,15 +103,17 @@ struct Line(QuotaSlot);
 
 pub(crate) struct QuotaRing {
     slots: [Line; GENERATIONS],
-    /// What each slot holds, as the writers know it. Its mutex serializes
-    /// writers: reconfigurations take turns, checks never touch it.
-    installed: Mutex<[Quota; GENERATIONS]>,
+    /// Serializes writers: reconfigurations take turns, checks never touch it.
+    writers: WriterLock,
 }
+
+// SAFETY: quota slots and a lock word: atomic integers only.
+unsafe impl Shareable for QuotaRing {}
 
 /// Exclusive right to install quotas, held for one whole reconfiguration.
 pub(crate) struct RingWriter<'a> {
     ring: &'a QuotaRing,
-    installed: MutexGuard<'a, [Quota; GENERATIONS]>,
+    guard: WriterGuard<'a>,
 }
 
 impl QuotaRing {
@@ -113,7 +121,7 @@ impl QuotaRing {
         Self {
             // Every slot starts valid so a stale generation always reads a quota.
             slots: std::array::from_fn(|_| Line(QuotaSlot::new(quota))),
-            installed: Mutex::new([quota; GENERATIONS]),
+            writers: WriterLock::new(),
         }
     }
 
@@ -128,10 +136,7 @@ impl QuotaRing {
     pub(crate) fn writer(&self) -> RingWriter<'_> {
         RingWriter {
             ring: self,
-            installed: self
-                .installed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
+            guard: self.writers.lock(),
         }
     }
 }
@@ -141,12 +146,30 @@ impl RingWriter<'_> {
     /// The caller must not let any word of that generation exist meanwhile.
     pub(crate) fn install(&mut self, generation: usize, quota: Quota) {
         self.ring.slots[generation].0.write(quota);
-        self.installed[generation] = quota;
     }
 
-    /// The quota slot `generation` holds.
-    pub(crate) fn installed(&self, generation: usize) -> Quota {
-        self.installed[generation]
+    /// The quota slot `generation` holds, or `None` if a writer died while
+    /// rewriting it (which it did only while no word named it).
+    pub(crate) fn installed(&self, generation: usize) -> Option<Quota> {
+        // No writer runs beside this one, so a slot reads whole on the
+        // first try unless its last writer died halfway.
+        self.ring.slots[generation].0.read()
+    }
+
+    /// The quota of a generation some word is measured in. A writer only
+    /// ever rewrites a slot no word names, so this slot reads whole even
+    /// after a writer died halfway through rewriting another.
+    pub(crate) fn named(&self, generation: usize) -> Quota {
+        match self.installed(generation) {
+            Some(quota) => quota,
+            None => unreachable!("a quota slot that words name is never rewritten"),
+        }
+    }
+
+    /// Whether the previous writer died mid-reconfiguration (see
+    /// [`WriterGuard::recovered`]).
+    pub(crate) fn recovered(&self) -> bool {
+        self.guard.recovered()
     }
 }
 
@@ -167,7 +190,7 @@ mod tests {
         for count in 2..1_000 {
             let quota = Quota::per_second(count).unwrap();
             writer.install(count as usize % GENERATIONS, quota);
-            assert_eq!(writer.installed(count as usize % GENERATIONS), quota);
+            assert_eq!(writer.installed(count as usize % GENERATIONS), Some(quota));
         }
         drop(writer);
         assert_eq!(ring.get(0), Some(Quota::per_second(996).unwrap()));

@@ -33,6 +33,9 @@ const LIVE_BIT: u64 = 1 << TAT_BITS;
 const GENERATION_SHIFT: u32 = TAT_BITS + 1;
 /// How many quota slots a generation can name.
 pub(crate) const GENERATIONS: usize = 4;
+/// A mark's kind is its low bits; a `Pending` mark's owner is above them.
+const MARK_BITS: u32 = 2;
+const MARK_MASK: u64 = (1 << MARK_BITS) - 1;
 /// A `tat` at least this far ahead of now is behind it (wrapped).
 const AHEAD_WINDOW: u64 = 1 << (TAT_BITS - 1);
 
@@ -101,13 +104,38 @@ impl StateWord {
         Self(((generation as u64) << GENERATION_SHIFT) | mark as u64)
     }
 
+    /// A `Pending` mark in `generation` claimed by the process `owner`, so
+    /// that a claim left by a process killed between claim and publish can
+    /// be told from a live one and freed (`keyed/table.rs`).
+    #[inline]
+    pub(crate) fn pending(generation: usize, owner: u32) -> Self {
+        let marked = Self::marked(SlotMark::Pending, generation);
+        Self(marked.0 | (u64::from(owner) << MARK_BITS))
+    }
+
+    /// The process that claimed a `Pending` mark (0 for other words).
+    #[inline]
+    pub(crate) fn owner(self) -> u64 {
+        match self.mark() {
+            Some(SlotMark::Pending) => (self.0 & TAT_MASK) >> MARK_BITS,
+            _ => 0,
+        }
+    }
+
+    /// This mark (owner included) moved to `generation`.
+    #[inline]
+    pub(crate) fn mark_in(self, generation: usize) -> Self {
+        debug_assert!(self.mark().is_some() && generation < GENERATIONS);
+        Self((self.0 & TAT_MASK) | ((generation as u64) << GENERATION_SHIFT))
+    }
+
     /// The mark this word is, or `None` when it is a bucket.
     #[inline]
     pub(crate) fn mark(self) -> Option<SlotMark> {
         if self.0 & LIVE_BIT != 0 {
             return None;
         }
-        match self.0 & TAT_MASK {
+        match self.0 & MARK_MASK {
             1 => Some(SlotMark::Empty),
             2 => Some(SlotMark::Free),
             3 => Some(SlotMark::Pending),
@@ -165,6 +193,16 @@ mod tests {
             }
         }
         assert_eq!(StateWord::FRESH.mark(), None);
+        let claim = StateWord::pending(2, u32::MAX);
+        assert_eq!(
+            (claim.mark(), claim.owner(), claim.generation()),
+            (Some(SlotMark::Pending), u64::from(u32::MAX), 2)
+        );
+        let moved = claim.mark_in(3);
+        assert_eq!(
+            (moved.mark(), moved.owner(), moved.generation()),
+            (Some(SlotMark::Pending), u64::from(u32::MAX), 3)
+        );
         assert_eq!(StateWord::with_debt(1, 2, 0).mark(), None);
         assert_eq!(StateWord::with_debt(3, 0, 1).mark(), None);
     }

@@ -109,6 +109,19 @@ pub enum FgStatus {
     TableFull = -64,
     /// The keyed limiter already holds its `max_overrides` per-key quotas.
     TooManyOverrides = -65,
+    /// A shared segment's file could not be opened, sized or mapped (the
+    /// message gives the system's reason).
+    SegmentIo = -70,
+    /// A shared segment exists with another kind, quota, capacity or
+    /// options (the message says which field differs).
+    SegmentMismatch = -71,
+    /// A shared segment's creator was still setting it up when the wait ran out.
+    SegmentNotReady = -72,
+    /// Shared mode is not available on this system or CPU.
+    SharedUnsupported = -73,
+    /// A segment name with a character other than ASCII letters, digits,
+    /// '.', '_' and '-', or empty, or over 200 bytes.
+    InvalidSegmentName = -74,
     /// floodgate panicked: a bug, reported rather than unwound into C. Objects
     /// change state only by whole atomic updates, so the handle stays
     /// consistent and may still be used and freed; the message says what failed.
@@ -149,6 +162,11 @@ impl From<Error> for FgStatus {
             Error::TooManyOverrides => FgStatus::TooManyOverrides,
             Error::InexactRate => FgStatus::InexactRate,
             Error::AllocationFailed { .. } => FgStatus::AllocationFailed,
+            Error::SegmentIo { .. } => FgStatus::SegmentIo,
+            Error::SegmentMismatch(_) => FgStatus::SegmentMismatch,
+            Error::SegmentNotReady => FgStatus::SegmentNotReady,
+            Error::SharedUnsupported => FgStatus::SharedUnsupported,
+            Error::InvalidSegmentName => FgStatus::InvalidSegmentName,
         }
     }
 }

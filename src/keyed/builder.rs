@@ -1,10 +1,13 @@
 //! Building a [`KeyedLimiter`]: capacity, full-table behaviour, clock.
 
-use super::key::Key;
+use super::key::{Key, KeyHasher, StoredKey};
 use super::limiter::KeyedLimiter;
-use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::alloc::Place;
+use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
+use crate::shm::header::Description;
+use crate::shm::{segment, SharedMemory};
 use std::marker::PhantomData;
 
 /// The most keys a [`KeyedLimiter`] may be built for (2^32 slots: 64 GiB of
@@ -64,8 +67,36 @@ pub struct KeyedLimiterBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
     capacity: usize,
     on_full: FullTable,
     max_overrides: Option<usize>,
+    shared: Option<SharedMemory>,
     clock: C,
     _key: PhantomData<fn(&K)>,
+}
+
+/// What a keyed limiter is built from, once validated: every process
+/// sharing one must build it from the same settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    pub(crate) quota: Quota,
+    pub(crate) capacity: usize,
+    pub(crate) on_full: FullTable,
+    pub(crate) max_overrides: usize,
+}
+
+impl Settings {
+    /// The settings as a shared segment's header records them.
+    fn description<S: StoredKey>(&self) -> Description {
+        let on_full = match self.on_full {
+            FullTable::Deny => 0,
+            FullTable::Admit => 1,
+            FullTable::Overflow => 2,
+        };
+        Description {
+            kind: S::SHARED_KIND,
+            quota: self.quota,
+            capacity: self.capacity as u64,
+            options: ((self.max_overrides as u64) << 2) | on_full,
+        }
+    }
 }
 
 impl<K: Key + ?Sized, C: Clock + Default> KeyedLimiter<K, C> {
@@ -95,6 +126,7 @@ impl<K: Key + ?Sized, C: Clock + Default> KeyedLimiter<K, C> {
             capacity: DEFAULT_CAPACITY,
             on_full: FullTable::default(),
             max_overrides: None,
+            shared: None,
             clock: C::default(),
             _key: PhantomData,
         }
@@ -131,6 +163,33 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
         self
     }
 
+    /// Keeps the limiter's tables in the segment `shared`, so that every
+    /// process building this limiter with it shares each key's bucket, its
+    /// per-key quotas and reconfigurations (see [`SharedMemory`]). Every
+    /// process must give the same quota, capacity, full-table choice and
+    /// override count. A [`MonotonicClock`] moves to the machine's timeline
+    /// ([`MonotonicClock::system`]).
+    ///
+    /// ```
+    /// use floodgate::{KeyedLimiter, Quota, SharedMemory};
+    /// let shared = SharedMemory::named(&format!("doc-keyed-{}", std::process::id()))?;
+    /// let build = || {
+    ///     KeyedLimiter::<str>::builder(Quota::per_second(30)?.with_burst(60)?)
+    ///         .capacity(10_000)
+    ///         .shared(shared.clone())
+    ///         .build()
+    /// };
+    /// let (worker_one, worker_two) = (build()?, build()?);
+    /// assert!(worker_one.check("alice", 60)?.is_admitted());
+    /// assert!(!worker_two.check("alice", 1)?.is_admitted());
+    /// shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(mut self, shared: SharedMemory) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// The clock checks without an explicit time read.
     pub fn clock<C2: Clock>(self, clock: C2) -> KeyedLimiterBuilder<K, C2> {
         KeyedLimiterBuilder {
@@ -138,6 +197,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
             capacity: self.capacity,
             on_full: self.on_full,
             max_overrides: self.max_overrides,
+            shared: self.shared,
             clock,
             _key: PhantomData,
         }
@@ -145,7 +205,9 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
 
     /// The limiter, or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`],
     /// or [`Error::AllocationFailed`] when the allocator refuses its table
-    /// (the process is never aborted for a capacity).
+    /// (the process is never aborted for a capacity). Built
+    /// [`shared`](Self::shared), also the segment's errors
+    /// ([`Error::SegmentMismatch`], [`Error::SegmentIo`], ...).
     ///
     /// ```
     /// use floodgate::{Error, KeyedLimiter, Quota};
@@ -164,12 +226,40 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
             .max_overrides
             .unwrap_or((self.capacity / 8).max(1))
             .min(self.capacity);
-        KeyedLimiter::from_parts(
-            self.quota,
-            self.capacity,
-            self.on_full,
+        let settings = Settings {
+            quota: self.quota,
+            capacity: self.capacity,
+            on_full: self.on_full,
             max_overrides,
-            self.clock,
+        };
+        let Some(shared) = self.shared else {
+            return KeyedLimiter::placed(
+                &settings,
+                KeyHasher::random(),
+                self.clock,
+                &mut Place::heap(),
+            );
+        };
+        segment::open(
+            &shared,
+            &settings.description::<K::Stored>(),
+            |place| {
+                KeyedLimiter::<K, ManualClock>::placed(
+                    &settings,
+                    KeyHasher::from_secret([0; 4]),
+                    ManualClock::new(),
+                    place,
+                )
+                .map(drop)
+            },
+            |place, secret| {
+                KeyedLimiter::placed(
+                    &settings,
+                    KeyHasher::from_secret(secret),
+                    self.clock.system_wide(),
+                    place,
+                )
+            },
         )
     }
 }

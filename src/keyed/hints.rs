@@ -17,6 +17,7 @@
 //!
 //! This module is the single owner of the hint word layout.
 
+use crate::core::alloc::{Place, Slab};
 use crate::sync::{AtomicU64, Ordering};
 
 /// The hint byte of a slot no key has been written to.
@@ -25,13 +26,14 @@ const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 pub(crate) struct Hints {
-    words: Box<[AtomicU64]>,
+    words: Slab<AtomicU64>,
 }
 
 impl Hints {
-    pub(crate) fn new(slots: usize) -> crate::Result<Self> {
+    /// Hints for `slots` slots, in `place`.
+    pub(crate) fn placed(slots: usize, place: &mut Place) -> crate::Result<Self> {
         Ok(Self {
-            words: crate::core::alloc::filled(slots.div_ceil(8), || {
+            words: place.filled(slots.div_ceil(8), || {
                 AtomicU64::new(u64::from(NONE) * LOW_BITS)
             })?,
         })
@@ -92,7 +94,7 @@ mod tests {
 
     #[test]
     fn finds_exactly_the_matching_slots_in_a_range() {
-        let hints = Hints::new(32).unwrap();
+        let hints = Hints::placed(32, &mut Place::heap()).unwrap();
         hints.set(3, 0x11);
         hints.set(9, 0x11);
         hints.set(12, 0x22);
@@ -108,7 +110,7 @@ mod tests {
 
     #[test]
     fn unwritten_slots_match_no_key() {
-        let hints = Hints::new(20).unwrap();
+        let hints = Hints::placed(20, &mut Place::heap()).unwrap();
         for home in [0, 1, u64::MAX, 0x1234_5678_9abc_def0] {
             let hint = Hints::of(home);
             assert!(hint < NONE);

@@ -102,6 +102,9 @@ mod sealed {
 pub trait StoredKey: Copy {
     /// Whether the key has a second half kept outside the 16-byte pair.
     const HAS_EXTRA: bool;
+    /// What a shared segment's header calls a keyed limiter of such keys.
+    #[doc(hidden)]
+    const SHARED_KIND: u64;
     /// 64 uniformly spread bits that choose the home slot.
     fn home(self) -> u64;
     /// The half stored beside the bucket word and compared by every CAS.
@@ -120,6 +123,7 @@ pub struct Exact {
 
 impl StoredKey for Exact {
     const HAS_EXTRA: bool = false;
+    const SHARED_KIND: u64 = crate::shm::header::Kind::KeyedExact as u64;
     #[inline]
     fn home(self) -> u64 {
         self.home
@@ -144,6 +148,7 @@ pub struct Fingerprint {
 
 impl StoredKey for Fingerprint {
     const HAS_EXTRA: bool = true;
+    const SHARED_KIND: u64 = crate::shm::header::Kind::KeyedFingerprint as u64;
     #[inline]
     fn home(self) -> u64 {
         self.low
@@ -169,6 +174,11 @@ pub struct KeyHasher {
 impl KeyHasher {
     /// A hasher keyed by 256 fresh random bits.
     pub(crate) fn random() -> Self {
+        Self::from_secret(Self::random_secret())
+    }
+
+    /// 256 fresh random bits to key a hasher with.
+    pub(crate) fn random_secret() -> [u64; 4] {
         // Loom replays each execution and needs the same slots every time.
         #[cfg(loom)]
         let secret: [u64; 4] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 3, 4];
@@ -180,6 +190,11 @@ impl KeyHasher {
             let state = std::collections::hash_map::RandomState::new();
             std::array::from_fn(|i| state.hash_one(i))
         };
+        secret
+    }
+
+    /// The hasher `secret` keys: every process keyed alike hashes alike.
+    pub(crate) fn from_secret(secret: [u64; 4]) -> Self {
         Self {
             salt: secret[0],
             multiplier: secret[1] | 1,

@@ -1,9 +1,10 @@
 //! [`KeyedLimiter`]: one GCRA bucket per key, in a lock-free slot table.
 
-use super::builder::FullTable;
+use super::builder::{FullTable, Settings};
 use super::key::{Key, KeyHasher};
 use super::overrides::{self, override_generation, override_parity, Overrides};
 use super::table::{Insertion, Lookup, Slot, Table};
+use crate::core::alloc::{Place, Placed};
 use crate::core::clock::{saturating_nanos, Clock, ManualClock, MonotonicClock};
 use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
@@ -93,38 +94,45 @@ pub struct KeyedLimiter<K: Key + ?Sized, C: Clock = MonotonicClock> {
     table: Table<K::Stored>,
     hasher: KeyHasher,
     /// The default quota, in generations 0 and 1; also owns override quotas.
-    defaults: QuotaRing,
+    defaults: Placed<QuotaRing>,
     /// Which default generation is current; changed under the ring's writer lock.
-    default_generation: AtomicU64,
+    default_generation: Placed<AtomicU64>,
     overrides: Overrides,
     on_full: FullTable,
     /// The bucket [`FullTable::Overflow`] charges; only `*_at` calls reach it.
     overflow: Limiter<ManualClock>,
-    full_table_events: CachePadded<AtomicU64>,
+    full_table_events: Placed<CachePadded<AtomicU64>>,
     clock: C,
     _key: PhantomData<fn(&K)>,
 }
 
 impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
-    pub(crate) fn from_parts(
-        quota: Quota,
-        capacity: usize,
-        on_full: FullTable,
-        max_overrides: usize,
+    /// A limiter with every table in `place`, keys hashed by `hasher`:
+    /// the one constructor, for the heap and for a shared segment alike.
+    pub(crate) fn placed(
+        settings: &Settings,
+        hasher: KeyHasher,
         clock: C,
+        place: &mut Place,
     ) -> Result<Self> {
+        let quota = settings.quota;
         Ok(Self {
-            table: Table::new(capacity)?,
-            hasher: KeyHasher::random(),
-            defaults: QuotaRing::new(quota),
-            default_generation: AtomicU64::new(0),
-            overrides: Overrides::new(max_overrides)?,
-            on_full,
-            overflow: Limiter::builder(quota).clock(ManualClock::new()).build(),
-            full_table_events: CachePadded::new(AtomicU64::new(0)),
+            table: Table::placed(settings.capacity, place)?,
+            hasher,
+            defaults: place.one(|| QuotaRing::new(quota))?,
+            default_generation: place.one(|| AtomicU64::new(0))?,
+            overrides: Overrides::placed(settings.max_overrides, quota, place)?,
+            on_full: settings.on_full,
+            overflow: Limiter::placed(quota, ManualClock::new(), place)?,
+            full_table_events: place.one(|| CachePadded::new(AtomicU64::new(0)))?,
             clock,
             _key: PhantomData,
         })
+    }
+
+    /// Whether the limiter's tables live in a shared segment.
+    pub fn is_shared(&self) -> bool {
+        self.defaults.is_shared()
     }
 
     /// The clock this limiter reads.
@@ -566,11 +574,22 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         // Relaxed: only writers change it, and they hold the ring's lock.
         let from_generation = self.default_generation.load(Ordering::Relaxed) as usize;
         let to_generation = from_generation ^ 1;
+        let from = ring.named(from_generation);
+        if ring.recovered() {
+            // The last writer died (a process killed holding a shared
+            // segment's lock): words its sweep had moved go back before
+            // their slot is rewritten. If it died installing, none had.
+            if let Some(moved) = ring.installed(to_generation) {
+                self.table.sweep(to_generation, |word| match word.mark() {
+                    Some(_) => word.mark_in(from_generation),
+                    None => gcra::convert(word, &moved, &from, now_ns, from_generation),
+                });
+            }
+        }
         // The previous sweep left no word in `to_generation`.
         ring.install(to_generation, default_quota);
-        let from = ring.installed(from_generation);
         self.table.sweep(from_generation, |word| match word.mark() {
-            Some(mark) => StateWord::marked(mark, to_generation),
+            Some(_) => word.mark_in(to_generation),
             None => gcra::convert(word, &from, &default_quota, now_ns, to_generation),
         });
         // Release: pairs with the Acquire in `default_quota`.
@@ -726,6 +745,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
         if let Lookup::Inserting = lookup {
             // The charge belongs in the bucket being published.
             backoff.snooze();
+            self.table.free_dead_claims(key);
             return None;
         }
         let Some(vacancy) = vacancy else {
@@ -811,7 +831,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                             };
                             (from, parity ^ 1)
                         }
-                        None => (ring.installed(generation), 0),
+                        None => (ring.named(generation), 0),
                     };
                     overrides.set(slot.index, parity, quota)?;
                     let next = gcra::convert(
@@ -835,7 +855,10 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                     }
                 },
                 // Another insertion of the key is between claim and publish.
-                Lookup::Inserting => backoff.snooze(),
+                Lookup::Inserting => {
+                    backoff.snooze();
+                    self.table.free_dead_claims(key);
+                }
                 Lookup::Absent(None) => return Err(Error::TableFull),
                 Lookup::Absent(Some(vacancy)) => {
                     if overrides.is_full() {
@@ -877,7 +900,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiter<K, C> {
                 };
                 // Relaxed: writers, which alone change it, hold the ring's lock.
                 let generation = self.default_generation.load(Ordering::Relaxed) as usize;
-                let to = ring.installed(generation);
+                let to = ring.named(generation);
                 let next = gcra::convert(slot.word, &from, &to, now_ns, generation);
                 // Release: a check that reads the word must see the ring slot.
                 match self.table.replace(key, slot, next, Ordering::Release) {

@@ -23,9 +23,11 @@
 //! `sqrt(2 * max)` entries that are allocated, fallibly, when a writer first
 //! needs one and then never move or free until the limiter drops: readers
 //! never meet freed memory, and a limiter allowed millions of overrides but
-//! using a few pays for a few segments, not for its maximum. Writers take
-//! turns under a mutex; readers take no lock. A removed entry is a tombstone
-//! that the next insertion reuses.
+//! using a few pays for a few segments, not for its maximum. (In a shared
+//! segment every entry segment is placed up front, since another process
+//! may fill any of them.) Writers take turns under a [`WriterLock`];
+//! readers take no lock. A removed entry is a tombstone that the next
+//! insertion reuses.
 //!
 //! Each entry holds its two parities' quotas inline ([`QuotaSlot`]s, read
 //! under a sequence counter), so changing a quota rewrites it in place and
@@ -35,12 +37,13 @@
 //! CAS on the word fails either way, since the word left that parity (or
 //! the entry's key was unpinned) before the rewrite began.
 
+use crate::core::alloc::{Place, Placed, Shareable, Slab};
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::core::quota_ring::QuotaSlot;
-use crate::sync::{AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::core::writer_lock::{WriterGuard, WriterLock};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use std::ptr;
-use std::sync::PoisonError;
 
 /// Whether words of `generation` are measured in the default quota.
 #[inline]
@@ -73,38 +76,68 @@ struct Entry {
     quotas: [QuotaSlot; 2],
 }
 
+// SAFETY: atomic integers and quota slots (`Shareable`) only.
+unsafe impl Shareable for Entry {}
+
 pub(crate) struct Overrides {
     /// Entry `p` is entry `p % segment_len` of segment `p / segment_len`;
     /// a null segment is all vacant. Non-null segments are fixed until drop.
     segments: Box<[AtomicPtr<Entry>]>,
+    /// In a shared segment, every entry segment, which `segments` points
+    /// into; empty on the heap, where segments are allocated when first
+    /// needed and freed on drop.
+    placed: Vec<Slab<Entry>>,
     segment_shift: u32,
     len: usize,
     max: usize,
-    /// Live entries; its lock serializes writers.
-    live: Mutex<usize>,
+    writers: Placed<Writers>,
 }
+
+/// What writers share: their lock, and the count it guards.
+struct Writers {
+    lock: WriterLock,
+    /// Live entries; changed only under `lock`.
+    live: AtomicU64,
+}
+
+// SAFETY: a lock word and a counter: atomic integers only.
+unsafe impl Shareable for Writers {}
 
 /// Exclusive right to change overrides.
 pub(crate) struct OverridesWriter<'a> {
     overrides: &'a Overrides,
-    live: MutexGuard<'a, usize>,
+    _guard: WriterGuard<'a>,
 }
 
 impl Overrides {
-    /// Room for `max` overrides; allocates only the segment directory
-    /// (`8 * sqrt(2 * max)` bytes or so).
-    pub(crate) fn new(max: usize) -> Result<Self> {
+    /// Room for `max` overrides, in `place`. On the heap it allocates only
+    /// the segment directory (`8 * sqrt(2 * max)` bytes or so); in a shared
+    /// segment, every entry (`256 * max` bytes), with `quota` in each.
+    pub(crate) fn placed(max: usize, quota: Quota, place: &mut Place) -> Result<Self> {
         let len = max.saturating_mul(2).max(1);
         // About sqrt(len) entries per segment, as a power of two.
         let segment_shift = len.next_power_of_two().trailing_zeros().div_ceil(2);
         let count = len.div_ceil(1 << segment_shift);
         let segments = crate::core::alloc::filled(count, || AtomicPtr::new(ptr::null_mut()))?;
+        let mut placed = Vec::new();
+        if place.is_shared() {
+            for segment in segments.iter() {
+                let entries = place.filled(1 << segment_shift, || vacant(quota))?;
+                // Relaxed: not yet shared with another thread.
+                segment.store(entries.as_ptr().cast_mut(), Ordering::Relaxed);
+                placed.push(entries);
+            }
+        }
         Ok(Self {
             segments,
+            placed,
             segment_shift,
             len,
             max,
-            live: Mutex::new(0),
+            writers: place.one(|| Writers {
+                lock: WriterLock::new(),
+                live: AtomicU64::new(0),
+            })?,
         })
     }
 
@@ -145,15 +178,36 @@ impl Overrides {
     pub(crate) fn writer(&self) -> OverridesWriter<'_> {
         OverridesWriter {
             overrides: self,
-            live: self.live.lock().unwrap_or_else(PoisonError::into_inner),
+            _guard: self.writers.lock.lock(),
         }
     }
 }
 
+/// An entry no key holds, its quotas `quota`.
+fn vacant(quota: Quota) -> Entry {
+    Entry {
+        tag: AtomicU64::new(VACANT),
+        quotas: [QuotaSlot::new(quota), QuotaSlot::new(quota)],
+    }
+}
+
 impl OverridesWriter<'_> {
+    /// Live entries.
+    fn live(&self) -> u64 {
+        // Relaxed: changed only under the writer lock this writer holds.
+        self.overrides.writers.live.load(Ordering::Relaxed)
+    }
+
+    /// Counts one entry more (`1`) or fewer (`u64::MAX`).
+    fn count(&self, change: u64) {
+        // Relaxed: as in `live`.
+        let live = self.live().wrapping_add(change);
+        self.overrides.writers.live.store(live, Ordering::Relaxed);
+    }
+
     /// Whether no new key can get an override.
     pub(crate) fn is_full(&self) -> bool {
-        *self.live >= self.overrides.max
+        self.live() >= self.overrides.max as u64
     }
 
     /// Sets parity `parity` of slot `index`'s override to `quota`, creating
@@ -170,7 +224,7 @@ impl OverridesWriter<'_> {
                 reusable.get_or_insert(position);
                 break;
             };
-            // Relaxed: writers are serialized by `live`'s lock.
+            // Relaxed: writers are serialized by the writer lock.
             match entry.tag.load(Ordering::Relaxed) {
                 found if found == tag => {
                     entry.quotas[parity].write(quota);
@@ -199,7 +253,7 @@ impl OverridesWriter<'_> {
         }
         // Release: pairs with the Acquire in `get`.
         entry.tag.store(tag, Ordering::Release);
-        *self.live += 1;
+        self.count(1);
         Ok(())
     }
 
@@ -212,14 +266,14 @@ impl OverridesWriter<'_> {
             let Some(entry) = overrides.entry((start + step) % overrides.len) else {
                 return;
             };
-            // Relaxed: writers are serialized by `live`'s lock.
+            // Relaxed: writers are serialized by the writer lock.
             match entry.tag.load(Ordering::Relaxed) {
                 found if found == tag => {
                     // Relaxed: a reader that still finds the entry reads a
                     // whole quota (or `None`) and fails its CAS on the
                     // converted word.
                     entry.tag.store(REMOVED, Ordering::Relaxed);
-                    *self.live -= 1;
+                    self.count(u64::MAX);
                     return;
                 }
                 VACANT => return,
@@ -235,10 +289,7 @@ impl OverridesWriter<'_> {
         if let Some(entry) = overrides.entry(position) {
             return Ok(entry);
         }
-        let segment = crate::core::alloc::filled(overrides.segment_len(), || Entry {
-            tag: AtomicU64::new(VACANT),
-            quotas: [QuotaSlot::new(quota), QuotaSlot::new(quota)],
-        })?;
+        let segment = crate::core::alloc::filled(overrides.segment_len(), || vacant(quota))?;
         let segment = Box::into_raw(segment).cast::<Entry>();
         // Release: pairs with the Acquire in `entry`.
         overrides.segments[position >> overrides.segment_shift].store(segment, Ordering::Release);
@@ -250,6 +301,9 @@ impl OverridesWriter<'_> {
 
 impl Drop for Overrides {
     fn drop(&mut self) {
+        if !self.placed.is_empty() {
+            return; // the segments belong to the `placed` slabs
+        }
         let segment_len = self.segment_len();
         for segment in self.segments.iter() {
             // Relaxed: `&mut self`, no other thread can hold a reference.
@@ -290,7 +344,8 @@ mod tests {
 
     #[test]
     fn segments_are_allocated_as_overrides_need_them() {
-        let overrides = Overrides::new(1 << 20).unwrap();
+        let overrides =
+            Overrides::placed(1 << 20, Quota::per_second(1).unwrap(), &mut Place::heap()).unwrap();
         assert_eq!(overrides.segment_len(), 2048);
         assert_eq!(overrides.segments.len(), 1024);
         let mut writer = overrides.writer();
@@ -317,7 +372,8 @@ mod tests {
     fn set_get_change_remove_reuse() {
         let one = Quota::per_second(1).unwrap();
         let two = Quota::per_second(2).unwrap();
-        let overrides = Overrides::new(2).unwrap();
+        let overrides =
+            Overrides::placed(2, Quota::per_second(1).unwrap(), &mut Place::heap()).unwrap();
         assert!(overrides.get(5, 0).is_none());
         let mut writer = overrides.writer();
         writer.set(5, 0, one).unwrap();

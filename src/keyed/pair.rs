@@ -46,6 +46,12 @@ impl Pair {
 #[cfg(not(loom))]
 pub(crate) struct AtomicPair(portable_atomic::AtomicU128);
 
+// SAFETY: one 128-bit atomic integer: no pointer, no Drop. Shared mode is
+// refused where portable-atomic would implement it with a process-local
+// lock (`shm/segment.rs`), so across processes it is the CPU's own CAS.
+#[cfg(not(loom))]
+unsafe impl crate::core::alloc::Shareable for AtomicPair {}
+
 #[cfg(not(loom))]
 impl AtomicPair {
     pub(crate) fn new(pair: Pair) -> Self {
@@ -86,6 +92,11 @@ pub(crate) struct AtomicPair {
     #[allow(clippy::vec_box)]
     stored: std::sync::Mutex<Vec<Box<Pair>>>,
 }
+
+// SAFETY: loom models run in one process and never map a segment; the
+// marker only lets the table be placed on the heap as it is elsewhere.
+#[cfg(loom)]
+unsafe impl crate::core::alloc::Shareable for AtomicPair {}
 
 #[cfg(loom)]
 impl AtomicPair {

@@ -63,7 +63,7 @@
 use super::hints::Hints;
 use super::key::StoredKey;
 use super::pair::{AtomicPair, Pair};
-use crate::core::alloc;
+use crate::core::alloc::{Place, Placed, Slab};
 use crate::core::state::{SlotMark, StateWord};
 use crate::sync::{fence, AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
@@ -73,15 +73,15 @@ use std::marker::PhantomData;
 pub(crate) const BUCKET: usize = 16;
 
 pub(crate) struct Table<S> {
-    pairs: Box<[AtomicPair]>,
+    pairs: Slab<AtomicPair>,
     /// Byte keys' second fingerprint half, by slot; empty for `u64` keys.
-    extras: Box<[AtomicU64]>,
+    extras: Slab<AtomicU64>,
     hints: Hints,
     /// Slots holding a bucket: raised by the CAS that publishes one, lowered
     /// by the claim that reclaims one (both won by exactly one thread), so
     /// a check of a known key never writes it. Wraps below zero for as long
     /// as a reclaim's decrement lands before its publisher's increment.
-    buckets_held: CachePadded<AtomicU64>,
+    buckets_held: Placed<CachePadded<AtomicU64>>,
     bucket_len: usize,
     buckets: usize,
     _stored: PhantomData<fn(S)>,
@@ -152,10 +152,10 @@ enum Contest {
 }
 
 impl<S: StoredKey> Table<S> {
-    /// A table of at least `capacity` slots: whole buckets of [`BUCKET`].
-    /// [`Error::AllocationFailed`](crate::Error::AllocationFailed) if its
-    /// memory cannot be allocated.
-    pub(crate) fn new(capacity: usize) -> crate::Result<Self> {
+    /// A table of at least `capacity` slots: whole buckets of [`BUCKET`],
+    /// in `place`. [`Error::AllocationFailed`](crate::Error::AllocationFailed)
+    /// if its memory cannot be allocated.
+    pub(crate) fn placed(capacity: usize, place: &mut Place) -> crate::Result<Self> {
         let empty = Pair {
             tag: 0,
             word: StateWord::marked(SlotMark::Empty, 0),
@@ -164,12 +164,12 @@ impl<S: StoredKey> Table<S> {
         let buckets = capacity.div_ceil(bucket_len);
         let capacity = buckets * bucket_len;
         Ok(Self {
-            pairs: alloc::filled(capacity, || AtomicPair::new(empty))?,
-            extras: alloc::filled(if S::HAS_EXTRA { capacity } else { 0 }, || {
+            pairs: place.filled(capacity, || AtomicPair::new(empty))?,
+            extras: place.filled(if S::HAS_EXTRA { capacity } else { 0 }, || {
                 AtomicU64::new(0)
             })?,
-            hints: Hints::new(capacity)?,
-            buckets_held: CachePadded::new(AtomicU64::new(0)),
+            hints: Hints::placed(capacity, place)?,
+            buckets_held: place.one(|| CachePadded::new(AtomicU64::new(0)))?,
             bucket_len,
             buckets,
             _stored: PhantomData,
@@ -487,7 +487,7 @@ impl<S: StoredKey> Table<S> {
     fn claim(&self, key: S, vacancy: Vacancy) -> Option<Claim> {
         let pending = Pair {
             tag: key.tag(),
-            word: StateWord::marked(SlotMark::Pending, vacancy.generation()),
+            word: StateWord::pending(vacancy.generation(), crate::shm::process::id()),
         };
         // Acquire: our extra-half store below must follow the previous
         // holder's in its modification order (published by its give-up or
@@ -523,7 +523,10 @@ impl<S: StoredKey> Table<S> {
             match self.contest(key, claim) {
                 Contest::Won => return true,
                 Contest::Lost => return false,
-                Contest::Undecided => backoff.snooze(),
+                Contest::Undecided => {
+                    backoff.snooze();
+                    self.free_dead_claims(key);
+                }
             }
         }
     }
@@ -561,6 +564,41 @@ impl<S: StoredKey> Table<S> {
             Contest::Undecided
         } else {
             Contest::Won
+        }
+    }
+
+    /// Frees `key`'s pending claims made by processes that have since died
+    /// (killed between claim and publish): in a shared segment nothing else
+    /// would, and every insertion of the key would wait on them forever. A
+    /// claim's owner is its process id, so this process's own claims, and
+    /// every claim in a table no other process maps, are never touched.
+    pub(crate) fn free_dead_claims(&self, key: S) {
+        if !self.pairs.is_shared() {
+            return;
+        }
+        let window = self.window(key);
+        for position in 0..window.count * self.bucket_len {
+            let index = self.index(window, position);
+            let pair = self.read(index);
+            let owner = pair.word.owner();
+            if pair.word.mark() == Some(SlotMark::Pending)
+                && pair.tag == key.tag()
+                && owner != u64::from(crate::shm::process::id())
+                && !crate::shm::process::is_alive(owner)
+            {
+                let free = Pair {
+                    tag: 0,
+                    word: StateWord::marked(SlotMark::Free, pair.word.generation()),
+                };
+                // Release, as in `give_up`, whose work this does for the
+                // dead claimer; a failure means the slot moved on anyway.
+                let _ = self.pairs[index].compare_exchange(
+                    pair,
+                    free,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 
@@ -668,7 +706,7 @@ mod tests {
     #[test]
     fn keys_are_found_where_they_were_put() {
         let hasher = KeyHasher::random();
-        let table = Table::new(64).unwrap();
+        let table = Table::placed(64, &mut Place::heap()).unwrap();
         let indexes: Vec<usize> = (0..40)
             .map(|k| put(&table, exact(&hasher, k), bucket(5)))
             .collect();
@@ -684,7 +722,7 @@ mod tests {
     #[test]
     fn a_full_window_has_no_vacancy_until_a_bucket_is_reclaimable() {
         let hasher = KeyHasher::random();
-        let table = Table::new(3).unwrap();
+        let table = Table::placed(3, &mut Place::heap()).unwrap();
         for k in 0..3 {
             put(&table, exact(&hasher, k), bucket(5));
         }
@@ -709,7 +747,7 @@ mod tests {
     #[test]
     fn a_refilled_bucket_is_reused_only_when_no_slot_is_unused() {
         let hasher = KeyHasher::random();
-        let table = Table::new(3).unwrap();
+        let table = Table::placed(3, &mut Place::heap()).unwrap();
         let idle = exact(&hasher, 0);
         let first = put(&table, idle, bucket(0));
         // Every bucket counts as refilled, yet an unused slot is taken first.
@@ -728,7 +766,7 @@ mod tests {
     #[test]
     fn a_declined_insertion_frees_its_claim() {
         let hasher = KeyHasher::random();
-        let table = Table::<crate::keyed::key::Exact>::new(4).unwrap();
+        let table = Table::<crate::keyed::key::Exact>::placed(4, &mut Place::heap()).unwrap();
         let key = exact(&hasher, 1);
         let Lookup::Absent(Some(vacancy)) = table.find(key, |_| false) else {
             panic!("no vacancy");
@@ -747,7 +785,7 @@ mod tests {
     #[test]
     fn a_pending_claim_hides_no_live_key_and_marks_an_absent_one() {
         let hasher = KeyHasher::random();
-        let table = Table::new(2).unwrap();
+        let table = Table::placed(2, &mut Place::heap()).unwrap();
         let (old, live, new) = (exact(&hasher, 1), exact(&hasher, 7), exact(&hasher, 9));
         assert_eq!(put(&table, old, bucket(0)), 0);
         assert_eq!(put(&table, live, bucket(3)), 1);
@@ -773,7 +811,7 @@ mod tests {
     #[test]
     fn a_replace_against_a_reused_slot_fails() {
         let hasher = KeyHasher::random();
-        let table = Table::new(1).unwrap();
+        let table = Table::placed(1, &mut Place::heap()).unwrap();
         let (old, new) = (exact(&hasher, 1), exact(&hasher, 2));
         let index = put(&table, old, bucket(0));
         let stale = Slot {

@@ -84,7 +84,7 @@ impl LayerKeyKind for str {
 
 /// The keyed limits, each asked through its own keyed `*_at` methods.
 macro_rules! keyed_layer {
-    ($limit:ident, $($bound:tt)+) => {
+    ($limit:ident $(is $is_shared:ident)?, $($bound:tt)+) => {
         impl<K: LayerKeyKind + ?Sized, C: $($bound)+> Layer for $limit<K, C> {
             #[inline]
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
@@ -104,9 +104,13 @@ macro_rules! keyed_layer {
                     K::answered($limit::refund_at(self, key, cost, now_ns)).map(|_| ())
                 })?
             }
+
+            $(fn is_shared(&self) -> bool {
+                $limit::$is_shared(self)
+            })?
         }
     };
 }
 
-keyed_layer!(KeyedLimiter, Clock);
+keyed_layer!(KeyedLimiter is is_shared, Clock);
 keyed_layer!(KeyedWindows, Clock + Clone);

@@ -78,6 +78,14 @@ pub trait Layer: Send + Sync {
 
     /// Gives back `cost` charged by an admitted [`check_at`](Self::check_at).
     fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
+
+    /// Whether the layer keeps its state in a shared segment (built
+    /// `.shared(..)`): a policy over such a layer reads the machine's
+    /// clock, [`MonotonicClock::system`](crate::MonotonicClock::system), so
+    /// that every worker process charges it on one timeline.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// Unkeyed layers take only [`LayerKey::Unkeyed`], so a request whose keys
@@ -91,7 +99,7 @@ fn unkeyed(key: LayerKey<'_>) -> Result<()> {
 
 /// The unkeyed limits, each asked through its own `*_at` methods.
 macro_rules! unkeyed_layer {
-    ($limit:ident) => {
+    ($limit:ident $(is $is_shared:ident)?) => {
         impl<C: Clock> Layer for $limit<C> {
             fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {
                 unkeyed(key).map(|()| $limit::check_at(self, cost, now_ns))
@@ -106,11 +114,15 @@ macro_rules! unkeyed_layer {
                     $limit::refund_at(self, cost, now_ns);
                 })
             }
+
+            $(fn is_shared(&self) -> bool {
+                $limit::$is_shared(self)
+            })?
         }
     };
 }
 
-unkeyed_layer!(Limiter);
+unkeyed_layer!(Limiter is is_shared);
 unkeyed_layer!(SlidingWindow);
 
 impl<L: Layer + ?Sized> Layer for Arc<L> {
@@ -124,6 +136,10 @@ impl<L: Layer + ?Sized> Layer for Arc<L> {
 
     fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
         (**self).refund_at(key, cost, now_ns)
+    }
+
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
     }
 }
 
@@ -153,6 +169,9 @@ pub(crate) trait AnswerInto: Send + Sync {
 
     /// [`Layer::refund_at`].
     fn refund(&self, key: &LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()>;
+
+    /// [`Layer::is_shared`].
+    fn in_shared_memory(&self) -> bool;
 }
 
 impl<L: Layer + ?Sized> AnswerInto for L {
@@ -178,6 +197,10 @@ impl<L: Layer + ?Sized> AnswerInto for L {
     ) -> Result<()> {
         *into = self.probe_at(*key, cost, now_ns)?;
         Ok(())
+    }
+
+    fn in_shared_memory(&self) -> bool {
+        self.is_shared()
     }
 
     #[inline]

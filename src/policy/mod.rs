@@ -198,10 +198,20 @@ impl<C: Clock> PolicyBuilder<C> {
         if self.layers.len() > MAX_LAYERS {
             return Err(Error::TooManyLayers);
         }
+        // Shared layers are charged by every worker process: all must ask
+        // them on the machine's one timeline.
+        let shared = self
+            .layers
+            .iter()
+            .any(|layer| layer.limit.in_shared_memory());
         Ok(Policy {
             layers: self.layers,
             totals: Totals::new(),
-            clock: self.clock,
+            clock: if shared {
+                self.clock.system_wide()
+            } else {
+                self.clock
+            },
         })
     }
 }

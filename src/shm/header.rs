@@ -1,0 +1,232 @@
+//! A segment's header: the words before its tables that say what they are.
+//!
+//! ```text
+//!  word  0      magic "floodgt1"         identifies a floodgate segment
+//!        1      layout version           of the tables after the header
+//!        2      state                    unclaimed | setting up (pid) | ready
+//!        3, 4   boot id                  the machine boot its times belong to
+//!        5      size                     bytes of tables after the header
+//!        6      kind                     which limiter kind (`Kind`)
+//!        7-10   hash secret              every process fingerprints keys alike
+//!        11-14  quota                    count, period, burst, lockout (ns)
+//!        15     capacity                 keys (0 for unkeyed kinds)
+//!        16     options                  kind-specific (`Description::options`)
+//! ```
+//!
+//! Every word is an atomic, so a process reading a header another is
+//! still writing races nothing; the fields after `state` are written
+//! before it is published ready (Release) and read after it is seen ready
+//! (Acquire).
+
+use crate::core::alloc::Shareable;
+use crate::core::error::{Error, Result, SegmentMismatch};
+use crate::core::quota::Quota;
+use crate::sync::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const MAGIC: u64 = u64::from_le_bytes(*b"floodgt1");
+/// Raised whenever any kind's table layout changes.
+pub(crate) const LAYOUT_VERSION: u64 = 1;
+const WORDS: usize = 32;
+/// Bytes before the first table: the header, rounded to cache lines.
+pub(crate) const HEADER_BYTES: usize = WORDS * 8;
+
+const MAGIC_WORD: usize = 0;
+const VERSION_WORD: usize = 1;
+const STATE_WORD: usize = 2;
+const BOOT_WORDS: usize = 3;
+const SIZE_WORD: usize = 5;
+const KIND_WORD: usize = 6;
+const SECRET_WORDS: usize = 7;
+const QUOTA_WORDS: usize = 11;
+const CAPACITY_WORD: usize = 15;
+const OPTIONS_WORD: usize = 16;
+
+/// The state word: 0 while no process has claimed the segment.
+const UNCLAIMED: u64 = 0;
+/// Set, with the claimer's pid below, while its tables are written.
+const SETTING_UP: u64 = 1 << 62;
+const READY: u64 = 1 << 63;
+
+/// Which limiter kind a segment holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u64)]
+pub(crate) enum Kind {
+    Limiter = 1,
+    /// A keyed limiter of `u64` keys.
+    KeyedExact = 2,
+    /// A keyed limiter of byte keys (strings, bytes, IP addresses).
+    KeyedFingerprint = 3,
+}
+
+/// What a build asks a segment to hold: checked field by field against an
+/// existing segment's header.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Description {
+    /// A [`Kind`], as its code.
+    pub(crate) kind: u64,
+    pub(crate) quota: Quota,
+    pub(crate) capacity: u64,
+    /// Kind-specific settings that change the layout or behaviour (a keyed
+    /// limiter's full-table choice and override count, say).
+    pub(crate) options: u64,
+}
+
+/// What a process found in the state word.
+pub(crate) enum State {
+    /// Not a state floodgate writes: the file is something else.
+    Foreign,
+    Unclaimed,
+    SettingUp {
+        pid: u64,
+    },
+    Ready,
+}
+
+pub(crate) struct Header {
+    words: [AtomicU64; WORDS],
+}
+
+// SAFETY: atomic integers only.
+unsafe impl Shareable for Header {}
+
+impl Header {
+    pub(crate) fn state(&self) -> State {
+        // Acquire: a ready state makes the header and tables written
+        // before it visible.
+        match self.words[STATE_WORD].load(Ordering::Acquire) {
+            UNCLAIMED => State::Unclaimed,
+            READY => State::Ready,
+            claimed
+                if claimed & SETTING_UP != 0 && claimed & !SETTING_UP <= u64::from(u32::MAX) =>
+            {
+                State::SettingUp {
+                    pid: claimed & !SETTING_UP,
+                }
+            }
+            _ => State::Foreign,
+        }
+    }
+
+    /// Claims the right to set the segment up, from `from` (unclaimed, or
+    /// a dead claimer's, or ready from an earlier boot); whether it won.
+    pub(crate) fn claim(&self, from: &State, pid: u32) -> bool {
+        let from = match from {
+            State::Foreign => return false,
+            State::Unclaimed => UNCLAIMED,
+            State::SettingUp { pid } => SETTING_UP | pid,
+            State::Ready => READY,
+        };
+        // Acquire: whatever the previous claimer wrote is seen before we
+        // overwrite it. Relaxed on failure: the loser reads the state anew.
+        self.words[STATE_WORD]
+            .compare_exchange(
+                from,
+                SETTING_UP | u64::from(pid),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Writes every field for `description` and its tables' size; the
+    /// claimer calls it before writing the tables.
+    pub(crate) fn write(
+        &self,
+        description: &Description,
+        size: usize,
+        secret: [u64; 4],
+        boot: [u64; 2],
+    ) {
+        let set = |word: usize, value: u64| {
+            // Relaxed: published by the Release in `publish`.
+            self.words[word].store(value, Ordering::Relaxed);
+        };
+        set(MAGIC_WORD, MAGIC);
+        set(VERSION_WORD, LAYOUT_VERSION);
+        set(BOOT_WORDS, boot[0]);
+        set(BOOT_WORDS + 1, boot[1]);
+        set(SIZE_WORD, size as u64);
+        set(KIND_WORD, description.kind);
+        for (i, word) in secret.into_iter().enumerate() {
+            set(SECRET_WORDS + i, word);
+        }
+        for (i, word) in quota_fields(&description.quota).into_iter().enumerate() {
+            set(QUOTA_WORDS + i, word.1);
+        }
+        set(CAPACITY_WORD, description.capacity);
+        set(OPTIONS_WORD, description.options);
+    }
+
+    /// Marks the segment ready for every opener.
+    pub(crate) fn publish(&self) {
+        // Release: the header and tables written before are visible to an
+        // opener that sees the segment ready.
+        self.words[STATE_WORD].store(READY, Ordering::Release);
+    }
+
+    /// The error for a file whose state word floodgate never writes.
+    pub(crate) fn not_a_segment(&self) -> Error {
+        Error::SegmentMismatch(SegmentMismatch {
+            field: "magic",
+            in_segment: self.get(MAGIC_WORD),
+            requested: MAGIC,
+        })
+    }
+
+    fn get(&self, word: usize) -> u64 {
+        // Relaxed: read after `state` returned ready (Acquire).
+        self.words[word].load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn boot(&self) -> [u64; 2] {
+        [self.get(BOOT_WORDS), self.get(BOOT_WORDS + 1)]
+    }
+
+    pub(crate) fn secret(&self) -> [u64; 4] {
+        std::array::from_fn(|i| self.get(SECRET_WORDS + i))
+    }
+
+    /// The first field of a ready header that differs from `description`
+    /// and a table size of `size`.
+    pub(crate) fn check(&self, description: &Description, size: usize) -> Result<()> {
+        let mut expected = vec![
+            ("magic", MAGIC_WORD, MAGIC),
+            ("layout version", VERSION_WORD, LAYOUT_VERSION),
+            ("kind", KIND_WORD, description.kind),
+        ];
+        expected.extend(
+            quota_fields(&description.quota)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (field, value))| (field, QUOTA_WORDS + i, value)),
+        );
+        expected.extend([
+            ("capacity", CAPACITY_WORD, description.capacity),
+            ("options", OPTIONS_WORD, description.options),
+            ("size", SIZE_WORD, size as u64),
+        ]);
+        for (field, word, requested) in expected {
+            let in_segment = self.get(word);
+            if in_segment != requested {
+                return Err(Error::SegmentMismatch(SegmentMismatch {
+                    field,
+                    in_segment,
+                    requested,
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A quota as the header stores it, each word with its field's name.
+fn quota_fields(quota: &Quota) -> [(&'static str, u64); 4] {
+    let nanos = |duration: Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    [
+        ("quota count", quota.count()),
+        ("quota period (ns)", quota.period_ns()),
+        ("quota burst", quota.burst()),
+        ("quota lockout (ns)", nanos(quota.lockout())),
+    ]
+}
