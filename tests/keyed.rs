@@ -236,6 +236,26 @@ fn reconfiguration_keeps_usage_and_spares_overrides() {
 }
 
 #[test]
+fn a_reconfiguration_timed_behind_the_last_check_hands_back_no_tokens() {
+    // 10/s: one token per 100 ms. "hot" is emptied at t = 1 s; a
+    // reconfiguration to the same quota that read its clock at 0.5 s (then
+    // waited its turn) used to read 15 tokens of debt, cap them at the
+    // burst of 10 and so hand 5 back.
+    let ids = KeyedLimiter::<str>::builder(quota(10, 10)).build().unwrap();
+    let second = 1_000_000_000;
+    assert!(ids.check_at("hot", 10, second).unwrap().is_admitted());
+    ids.reconfigure_at(quota(10, 10), second / 2);
+    assert!(!ids.check_at("hot", 1, second).unwrap().is_admitted());
+    // To a larger burst the same: the lag is time, the 10 used are kept.
+    ids.reconfigure_at(quota(10, 20), second / 2);
+    assert_eq!(ids.peek_at("hot", second).unwrap().remaining(), 10);
+    let one = floodgate::Limiter::builder(quota(10, 10)).build();
+    assert!(one.check_at(10, second).is_admitted());
+    one.reconfigure_at(quota(10, 10), second / 2);
+    assert!(!one.check_at(1, second).is_admitted());
+}
+
+#[test]
 fn supplied_times_drive_the_at_variants() {
     let ids = KeyedLimiter::<u64>::builder(quota(1, 1)).build().unwrap();
     assert!(ids.check_at(&1, 1, 10 * SECOND).is_admitted());

@@ -280,9 +280,14 @@ impl Model {
     /// whole tick of the new rate, capped at its burst.
     fn converted(bucket: Option<Bucket>, now_ns: u64, to: Rate) -> u128 {
         bucket.map_or(0, |bucket| {
-            (bucket.debt(now_ns) * to.token())
+            let debt = bucket.debt(now_ns);
+            // Debt beyond the burst: time by which `now_ns` is behind the
+            // bucket's last charge, kept as time rather than requests.
+            let lag = debt.saturating_sub(bucket.rate.capacity());
+            let kept = ((debt - lag) * to.token())
                 .div_ceil(bucket.rate.token())
-                .min(to.capacity())
+                .min(to.capacity());
+            kept + lag / bucket.rate.ticks_per_ns() * to.ticks_per_ns()
         })
     }
 

@@ -141,6 +141,13 @@ pub(crate) fn refund(word: StateWord, quota: &Quota, now_ns: u64, amount: u64) -
 /// is kept, capped at the new burst. A bucket that had used 40 of 60 has 20
 /// left under a burst of 60, 0 left under a burst of 40, and 60 left under a
 /// burst of 100; its debt then drains at the new rate.
+///
+/// A conversion may be timed behind the check that last wrote the word (a
+/// reconfiguration that read its clock, then waited for another's turn,
+/// while checks went on). The debt it reads is then larger by that lag,
+/// and beyond what any check leaves (burst plus lockout): that excess is
+/// time, not requests, and is kept as time, or capping it at the burst
+/// would hand the lag back as tokens.
 pub(crate) fn convert(
     word: StateWord,
     from: &Quota,
@@ -149,8 +156,16 @@ pub(crate) fn convert(
     generation: usize,
 ) -> StateWord {
     let debt = word.debt_at(from.ticks_at(now_ns));
-    let kept = carried_debt(debt, from.token_ticks(), to);
-    StateWord::with_debt(generation, to.ticks_at(now_ns), kept)
+    let lag = debt.saturating_sub(from.capacity_ticks() + from.lockout_ticks());
+    let kept = carried_debt(debt - lag, from.token_ticks(), to);
+    let lag_in_to = (lag / from.ticks_per_ns()).saturating_mul(to.ticks_per_ns());
+    // Below the span a word reads as ahead of now (`state.rs`).
+    let most = 2 * MAX_CAPACITY_TICKS - 1;
+    StateWord::with_debt(
+        generation,
+        to.ticks_at(now_ns),
+        kept.saturating_add(lag_in_to).min(most),
+    )
 }
 
 /// `debt` ticks of a quota whose request takes `from_token_ticks`, as ticks
