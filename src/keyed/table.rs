@@ -59,6 +59,19 @@
 //! the key live nowhere but pending somewhere, whose caller waits before
 //! charging it (so that one bucket takes every charge) and never to decide
 //! without charging.
+//!
+//! # Claims a killed process leaves
+//!
+//! In a table in a shared segment a process may be killed between claim
+//! and publish, and nothing would resolve its claim: inserters of its key
+//! would wait forever, and the slot would never be free again. So a
+//! `Pending` mark carries its claimer's process id, and a claim whose
+//! process no longer exists is as good as free: an inserter waiting on
+//! one frees it for the dead claimer (the CAS a give-up would have done),
+//! and a vacancy search takes one as it takes a refilled bucket. A live
+//! claimer's claim is never touched (a pid the kernel has reused reads as
+//! alive, which delays, never corrupts), and a table on the heap never
+//! looks: every claim there is its own process's.
 
 use super::hints::Hints;
 use super::key::StoredKey;
@@ -374,6 +387,9 @@ impl<S: StoredKey> Table<S> {
                 let first = match mark {
                     Some(SlotMark::Empty) | Some(SlotMark::Free) => &mut unused,
                     None if reclaimable(held.word) => &mut refilled,
+                    // Left by a process killed between claim and publish:
+                    // nothing else would ever free it.
+                    Some(SlotMark::Pending) if self.is_dead_claim(held) => &mut refilled,
                     _ => {
                         continue;
                     }
@@ -580,12 +596,7 @@ impl<S: StoredKey> Table<S> {
         for position in 0..window.count * self.bucket_len {
             let index = self.index(window, position);
             let pair = self.read(index);
-            let owner = pair.word.owner();
-            if pair.word.mark() == Some(SlotMark::Pending)
-                && pair.tag == key.tag()
-                && owner != u64::from(crate::shm::process::id())
-                && !crate::shm::process::is_alive(owner)
-            {
+            if pair.tag == key.tag() && self.is_dead_claim(pair) {
                 let free = Pair {
                     tag: 0,
                     word: StateWord::marked(SlotMark::Free, pair.word.generation()),
@@ -600,6 +611,17 @@ impl<S: StoredKey> Table<S> {
                 );
             }
         }
+    }
+
+    /// Whether `pair` is a pending claim whose process has died: only ever
+    /// in a shared table (a claim's owner is its process id, and a table
+    /// on the heap has one process).
+    fn is_dead_claim(&self, pair: Pair) -> bool {
+        let owner = pair.word.owner();
+        self.pairs.is_shared()
+            && pair.word.mark() == Some(SlotMark::Pending)
+            && owner != u64::from(crate::shm::process::id())
+            && !crate::shm::process::is_alive(owner)
     }
 
     fn give_up(&self, claim: &Claim) {
@@ -761,6 +783,62 @@ mod tests {
             panic!("refilled buckets not offered once the table is full");
         };
         assert_eq!(vacancy.index, first);
+    }
+
+    /// A table of `capacity` slots in an anonymous shared mapping: placed
+    /// as in a segment, so dead claims are looked for.
+    fn shared_table(capacity: usize) -> Table<crate::keyed::key::Exact> {
+        let mapping = memmap2::MmapOptions::new().len(1 << 20).map_anon().unwrap();
+        let mapping = std::sync::Arc::new(memmap2::MmapRaw::from(mapping));
+        Table::placed(capacity, &mut Place::segment(mapping, 0, true)).unwrap()
+    }
+
+    /// Marks slot `index` as claimed for `key` by a process that has died.
+    fn claim_for_the_dead(table: &Table<crate::keyed::key::Exact>, index: usize, key: u64) {
+        let held = table.read(index);
+        let dead = Pair {
+            tag: key,
+            word: StateWord::pending(0, 1 << 30),
+        };
+        assert!(table.pairs[index]
+            .compare_exchange(held, dead, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok());
+    }
+
+    #[test]
+    fn claims_of_a_dead_process_are_freed_and_reused() {
+        let hasher = KeyHasher::random();
+        let table = shared_table(16);
+        // A claim for key 5 its dead claimer will never resolve: the next
+        // insertion of key 5 frees it instead of waiting forever.
+        claim_for_the_dead(&table, 0, 5);
+        assert!(matches!(
+            table.find(exact(&hasher, 5), |_| false),
+            Lookup::Inserting
+        ));
+        table.free_dead_claims(exact(&hasher, 5));
+        assert!(matches!(
+            table.find(exact(&hasher, 5), |_| false),
+            Lookup::Absent(Some(_))
+        ));
+        // A window of nothing but dead claims of other keys still takes a new key.
+        for index in 0..16 {
+            claim_for_the_dead(&table, index, 100 + index as u64);
+        }
+        assert!(matches!(
+            table.find(exact(&hasher, 7), |_| false),
+            Lookup::Absent(Some(_))
+        ));
+        put(&table, exact(&hasher, 7), bucket(1));
+        // A heap table has one process: its claims are never taken for dead.
+        let heap = Table::<crate::keyed::key::Exact>::placed(16, &mut Place::heap()).unwrap();
+        for index in 0..16 {
+            claim_for_the_dead(&heap, index, 100 + index as u64);
+        }
+        assert!(matches!(
+            heap.find(exact(&hasher, 7), |_| false),
+            Lookup::Absent(None)
+        ));
     }
 
     #[test]
