@@ -29,6 +29,10 @@
 
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/rounds.rs"]
+mod rounds;
+
+use rounds::{repeat, Contender, Walk};
 
 use floodgate::{
     KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, Plans, Policy, Quota, Scope, TierId,
@@ -50,12 +54,6 @@ const U64_KEYS: usize = 1_000_000;
 const STRING_KEYS: usize = 100_000;
 /// Keys the layered rows visit in turn.
 const LAYERED_KEYS: usize = 1_000;
-/// Keys per `check_batch` call: a server's batch of requests.
-const BATCH: usize = 64;
-/// Rounds per contender; the fastest is reported (see the module docs).
-const ROUNDS: usize = 21;
-/// Target length of one round.
-const ROUND: Duration = Duration::from_millis(10);
 
 /// One of the two quotas, in every library's terms.
 #[derive(Clone, Copy)]
@@ -108,49 +106,9 @@ impl Case {
     }
 }
 
-/// A contender: runs `iters` checks and returns the time they took.
-type Contender<'a> = (&'a str, Box<dyn FnMut(u64) -> Duration + 'a>);
-
-/// Runs `contenders` interleaved (see the module docs) and prints one line:
-/// each one's fastest and median round in ns per check, and governor's
-/// fastest over each other's.
-fn race(filter: &Option<String>, row: &str, mut contenders: Vec<Contender<'_>>) {
-    if filter.as_ref().is_some_and(|f| !row.contains(f.as_str())) {
-        return;
-    }
-    // Calibrate each to about one round.
-    let iters: Vec<u64> = contenders
-        .iter_mut()
-        .map(|(_, run)| {
-            let mut n = 1_000;
-            loop {
-                let took = run(n);
-                if took >= ROUND / 4 {
-                    break (n as f64 * ROUND.as_secs_f64() / took.as_secs_f64()) as u64;
-                }
-                n *= 4;
-            }
-        })
-        .collect();
-    let mut samples = vec![Vec::with_capacity(ROUNDS); contenders.len()];
-    for _ in 0..ROUNDS {
-        for (i, (_, run)) in contenders.iter_mut().enumerate() {
-            samples[i].push(run(iters[i]).as_nanos() as f64 / iters[i] as f64);
-        }
-    }
-    for s in &mut samples {
-        s.sort_by(f64::total_cmp);
-    }
-    let governor = contenders.iter().position(|(name, _)| *name == "governor");
-    let mut line = format!("{row}:");
-    for (i, (name, _)) in contenders.iter().enumerate() {
-        let s = &samples[i];
-        line += &format!(" | {name} {:.2} ns (median {:.2})", s[0], s[s.len() / 2]);
-        if let Some(g) = governor.filter(|&g| g != i) {
-            line += &format!(" gov/this {:.2}x", samples[g][0] / s[0]);
-        }
-    }
-    println!("{line}");
+/// Runs `contenders` interleaved, each one's ratio against governor's.
+fn race(filter: &Option<String>, row: &str, contenders: Vec<Contender<'_>>) {
+    rounds::race(filter, row, "governor", contenders);
 }
 
 /// The supplied-time row's time. governor's clock reads it (a relaxed load,
@@ -169,15 +127,6 @@ impl GovernorClock for SuppliedClock {
 
 type GovernorDirect<C> =
     RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as GovernorClock>::Instant>>;
-
-/// Times `iters` calls of `check`.
-fn repeat(iters: u64, mut check: impl FnMut() -> bool) -> Duration {
-    let began = Instant::now();
-    for _ in 0..iters {
-        black_box(check());
-    }
-    began.elapsed()
-}
 
 /// `repeat` on two threads sharing the work: wall time.
 fn repeat_two_threads(iters: u64, check: impl Fn() -> bool + Sync) -> Duration {
@@ -285,43 +234,6 @@ fn floodgate_keyed<K: floodgate::Key + ?Sized>(case: Case, keys: usize) -> Keyed
 
 fn governor_keyed<K: Hash + Eq + Clone>(case: Case) -> DefaultKeyedRateLimiter<K> {
     RateLimiter::keyed(case.governor())
-}
-
-/// Walks `keys` cyclically, resuming where the previous round stopped.
-struct Walk<'k, K> {
-    keys: &'k [K],
-    next: usize,
-}
-
-impl<'k, K> Walk<'k, K> {
-    fn new(keys: &'k [K]) -> Self {
-        Self { keys, next: 0 }
-    }
-
-    fn run(&mut self, iters: u64, check: impl Fn(&K) -> bool) -> Duration {
-        let began = Instant::now();
-        for _ in 0..iters {
-            black_box(check(&self.keys[self.next]));
-            self.next += 1;
-            if self.next == self.keys.len() {
-                self.next = 0;
-            }
-        }
-        began.elapsed()
-    }
-
-    /// `iters` checks in slices of [`BATCH`] keys handed to `batch`.
-    fn run_batched(&mut self, iters: u64, batch: impl Fn(&[K])) -> Duration {
-        let began = Instant::now();
-        let mut left = iters as usize;
-        while left > 0 {
-            let n = left.min(BATCH).min(self.keys.len() - self.next);
-            batch(&self.keys[self.next..self.next + n]);
-            self.next = (self.next + n) % self.keys.len();
-            left -= n;
-        }
-        began.elapsed()
-    }
 }
 
 /// Two threads, each walking its own half of `keys`: wall time.

@@ -1,5 +1,7 @@
 //! The keys the keyed benches visit, the same for every library and every run.
 
+#![allow(dead_code)] // each bench uses the part it needs
+
 /// A fixed pseudo-random sequence (xorshift64*), so every library sees the
 /// same keys in the same order.
 pub fn random_words(count: usize, seed: u64) -> Vec<u64> {

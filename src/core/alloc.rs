@@ -253,8 +253,10 @@ impl<T> Drop for Slab<T> {
 /// Asks Linux to back a large table with 2 MB pages (where the system
 /// allows them on request), before it is first touched: a keyed table is
 /// read at random, and in 4 KB pages a 20 MB table misses the TLB on almost
-/// every lookup. Only a hint: if refused, the table works as before.
-fn huge_pages(start: *mut u8, bytes: usize) {
+/// every lookup. Only a hint: if refused, the table works as before (a
+/// segment in /dev/shm gets them only where the system's
+/// `transparent_hugepage/shmem_enabled` allows `advise`).
+pub(crate) fn huge_pages(start: *mut u8, bytes: usize) {
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64"),

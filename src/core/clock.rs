@@ -6,6 +6,7 @@
 //! compare timestamps with each other, so one limiter must be fed from one
 //! timeline; its origin does not matter.
 
+use crate::shm::timeline::{self, Calibration};
 use crate::sync::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -51,11 +52,13 @@ pub trait Clock: Send + Sync {
 ///   scaled to nanoseconds since one origin shared by every such clock in
 ///   the process. About twice as fast as `std::time::Instant` on our
 ///   machines (BENCHMARKS.md, "clock").
-/// * [`system`](Self::system): `CLOCK_MONOTONIC`, one timeline for every
-///   process on the machine. What a shared limiter (built `.shared(..)`)
-///   and a policy over shared layers read, since their worker processes
-///   must agree on "now"; about 2.5x the cost of a TSC read here (27 ns
-///   against 11 ns in a loop of each).
+/// * [`system`](Self::system): one timeline for every process on the
+///   machine: the TSC scaled by one calibration kept in
+///   `/dev/shm/floodgate.timeline` (made by the first process to need it),
+///   or `CLOCK_MONOTONIC` where there is none (about 2.5x the cost of a
+///   TSC read here: 27 ns against 11). What a shared limiter (built
+///   `.shared(..)`) and a policy over shared layers read, since their
+///   worker processes must agree on "now".
 ///
 /// All default clocks of a timeline read the same time, so limiters,
 /// layers and policies created at different times agree on "now": a
@@ -78,7 +81,16 @@ pub struct MonotonicClock {
 
 #[derive(Clone, Debug)]
 enum Timeline {
-    Process { source: quanta::Clock, origin: u64 },
+    Process {
+        source: quanta::Clock,
+        origin: u64,
+    },
+    /// The counter on the machine's one calibration.
+    Machine {
+        source: quanta::Clock,
+        calibration: Calibration,
+    },
+    /// `CLOCK_MONOTONIC`, where the machine has no calibration to share.
     System,
 }
 
@@ -98,17 +110,29 @@ impl MonotonicClock {
             .clone()
     }
 
-    /// A clock on the machine's timeline, `CLOCK_MONOTONIC`: every process
-    /// reads the same time from it.
+    /// A clock on the machine's timeline: every process reads the same
+    /// time from it (the first call in a process may calibrate the counter
+    /// for the whole machine, some 50 ms, once per boot).
     pub fn system() -> Self {
-        Self {
-            timeline: Timeline::System,
-        }
+        static MACHINE: OnceLock<MonotonicClock> = OnceLock::new();
+        MACHINE
+            .get_or_init(|| {
+                let source = quanta::Clock::new();
+                let timeline = match timeline::machine(&source) {
+                    Some(calibration) => Timeline::Machine {
+                        source,
+                        calibration,
+                    },
+                    None => Timeline::System,
+                };
+                Self { timeline }
+            })
+            .clone()
     }
 
     /// Whether every process on the machine reads this clock's time.
     pub fn is_system_wide(&self) -> bool {
-        matches!(self.timeline, Timeline::System)
+        !matches!(self.timeline, Timeline::Process { .. })
     }
 }
 
@@ -123,6 +147,10 @@ impl Clock for MonotonicClock {
     fn now_ns(&self) -> u64 {
         match &self.timeline {
             Timeline::Process { source, origin } => source.delta_as_nanos(*origin, source.raw()),
+            Timeline::Machine {
+                source,
+                calibration,
+            } => calibration.ns_at(source.raw()),
             Timeline::System => system_now_ns(),
         }
     }
@@ -132,8 +160,18 @@ impl Clock for MonotonicClock {
     }
 }
 
+/// A word naming the machine timeline this process reads (0 for
+/// `CLOCK_MONOTONIC`): a segment records its creator's, and a process on
+/// another timeline may not use it.
+pub(crate) fn machine_timeline() -> u64 {
+    match MonotonicClock::system().timeline {
+        Timeline::Machine { calibration, .. } => calibration.identity(),
+        _ => 0,
+    }
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds.
-fn system_now_ns() -> u64 {
+pub(crate) fn system_now_ns() -> u64 {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -11,6 +11,7 @@
 //!        11-14  quota                    count, period, burst, lockout (ns)
 //!        15     capacity                 keys (0 for unkeyed kinds)
 //!        16     options                  kind-specific (`Description::options`)
+//!        17     timeline                 the machine clock calibration its processes read
 //! ```
 //!
 //! Every word is an atomic, so a process reading a header another is
@@ -41,6 +42,7 @@ const SECRET_WORDS: usize = 7;
 const QUOTA_WORDS: usize = 11;
 const CAPACITY_WORD: usize = 15;
 const OPTIONS_WORD: usize = 16;
+const TIMELINE_WORD: usize = 17;
 
 /// The state word: 0 while no process has claimed the segment.
 const UNCLAIMED: u64 = 0;
@@ -156,6 +158,7 @@ impl Header {
         }
         set(CAPACITY_WORD, description.capacity);
         set(OPTIONS_WORD, description.options);
+        set(TIMELINE_WORD, crate::core::clock::machine_timeline());
     }
 
     /// Marks the segment ready for every opener.
@@ -204,6 +207,11 @@ impl Header {
         expected.extend([
             ("capacity", CAPACITY_WORD, description.capacity),
             ("options", OPTIONS_WORD, description.options),
+            (
+                "timeline",
+                TIMELINE_WORD,
+                crate::core::clock::machine_timeline(),
+            ),
             ("size", SIZE_WORD, size as u64),
         ]);
         for (field, word, requested) in expected {

@@ -5,6 +5,7 @@
 //!   open it (claim, set up, publish ready; wait, check, map).
 //! * `header.rs`: the words before the tables that say what they hold.
 //! * `process.rs`: process ids, liveness, the machine's boot.
+//! * `timeline.rs`: the clock calibration every process on the machine shares.
 //!
 //! The tables themselves are each kind's own, placed by
 //! [`core::alloc::Place`](crate::core::alloc) at the same offsets in every
@@ -13,6 +14,7 @@
 pub(crate) mod header;
 pub(crate) mod process;
 pub(crate) mod segment;
+pub(crate) mod timeline;
 
 use crate::core::error::{Error, Result, SegmentStep};
 use std::path::{Path, PathBuf};

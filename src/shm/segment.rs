@@ -163,11 +163,12 @@ fn grow(file: &File, len: usize) -> Result<()> {
 }
 
 fn map(file: &File, len: usize) -> Result<Mapping> {
-    memmap2::MmapOptions::new()
+    let mapping = memmap2::MmapOptions::new()
         .len(len)
         .map_raw(file)
-        .map(Arc::new)
-        .map_err(|error| io_error(SegmentStep::Map, &error))
+        .map_err(|error| io_error(SegmentStep::Map, &error))?;
+    crate::core::alloc::huge_pages(mapping.as_mut_ptr(), len);
+    Ok(Arc::new(mapping))
 }
 
 fn io_error(step: SegmentStep, error: &std::io::Error) -> Error {
