@@ -281,7 +281,7 @@ impl PyKeyedLimiter {
     /// The quota of every key without its own.
     #[getter]
     fn quota(&self) -> PyQuota {
-        PyQuota(self.tables.built().recipe.quota)
+        PyQuota(self.default_quota())
     }
 
     /// Whether the tables live in shared segments (built with `shared=`).
@@ -314,7 +314,7 @@ impl PyKeyedLimiter {
     }
 
     fn __repr__(&self) -> String {
-        let quota = self.tables.built().recipe.quota;
+        let quota = self.default_quota();
         format!(
             "KeyedLimiter(Quota.per_period_ns({}, {}, burst={}), capacity={})",
             quota.count(),
@@ -322,5 +322,18 @@ impl PyKeyedLimiter {
             quota.burst(),
             self.capacity
         )
+    }
+}
+
+impl PyKeyedLimiter {
+    /// The quota of keys without their own. A shared table's may have been
+    /// changed by another process, so it is read from the table; the
+    /// recipe follows it in a process's own tables, and has it before
+    /// they are built.
+    fn default_quota(&self) -> Quota {
+        let built = self.tables.built();
+        built
+            .bytes
+            .map_or(built.recipe.quota, KeyedLimiter::default_quota)
     }
 }
