@@ -1,5 +1,6 @@
-"""One limit across worker processes: `uvicorn --workers 2`, and gunicorn
-with 2 uvicorn workers, serve tests/shared_apps.py (the ASGI middleware, a
+"""One limit across worker processes: `uvicorn --workers 2`, gunicorn with 2
+uvicorn workers (with and without --preload) and gunicorn with 2 threaded
+WSGI workers serve tests/shared_apps.py (the ASGI or WSGI middleware, a
 KeyedLimiter at 30/s, burst 60). Eight keep-alive connections, spread over
 both workers, hammer one key for 2 s. With ``shared=`` the workers charge one
 bucket: about burst + rate x 2 s = 120 requests are admitted in all. Without
@@ -33,20 +34,21 @@ CONNECTIONS = 8
 HAMMER_S = 2.0
 KEY = "gos_live_hammered"
 
+GUNICORN = [str(BIN / "gunicorn"), "--bind", "fd://3", "--workers", "2", "--log-level", "warning"]
 SERVERS = {
     "uvicorn": [str(BIN / "uvicorn"), "--fd", "3", "--workers", "2", "--log-level", "warning", "shared_apps:app"],
-    "gunicorn-uvicorn": [
-        str(BIN / "gunicorn"),
-        "--bind",
-        "fd://3",
-        "--workers",
-        "2",
+    "gunicorn-uvicorn": [*GUNICORN, "--worker-class", "uvicorn.workers.UvicornWorker", "shared_apps:app"],
+    # --preload: the limiter is built once, in the server, and the forked
+    # workers inherit its mapping.
+    "gunicorn-uvicorn-preload": [
+        *GUNICORN,
+        "--preload",
         "--worker-class",
         "uvicorn.workers.UvicornWorker",
-        "--log-level",
-        "warning",
         "shared_apps:app",
     ],
+    # Threads keep connections alive, which this test needs (sync workers close them).
+    "gunicorn-wsgi": [*GUNICORN, "--worker-class", "gthread", "--threads", "4", "shared_apps:wsgi_app"],
 }
 
 
