@@ -150,13 +150,22 @@ def test_a_manual_clock_keeps_timing_a_shared_limiter(segment):
     assert second.check(30).admitted
 
 
-def test_reconfiguring_one_is_seen_by_the_other(segment):
+def test_changes_made_through_one_are_seen_by_the_other(segment):
     lower = Quota.per_second(10, burst=20)
     first = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
     second = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
     first.reconfigure(lower)
     assert second.quota == lower
     assert second.check("k").limit == 20
+    first.set_quota("vip", HOBBY)
+    assert second.quota_for("vip") == HOBBY
+    now = second.now_ns()
+    assert second.check("vip", 60, now).admitted
+    first.reset("vip", now)
+    assert second.peek("vip", now).remaining == 60
+    limiter = Limiter(HOBBY, shared=f"{segment}.one")
+    Limiter(HOBBY, shared=f"{segment}.one").reconfigure(lower)
+    assert limiter.quota == lower
 
 
 @pytest.mark.parametrize(
