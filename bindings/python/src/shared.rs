@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// The segment a `shared=` argument names, with the wait `shared_wait=`
 /// gives (the engine's default without one).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Segment {
     memory: SharedMemory,
     wait: Option<Duration>,

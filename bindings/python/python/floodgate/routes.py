@@ -245,7 +245,7 @@ class RouteLimiter(ABC, Generic[Request]):
         self.on_error = on_error
         self.capacity = capacity
         self.shared = shared
-        self.routes = 0
+        self.route_limits = 0  # declared so far: the next one's number
         self.wall_clock = wall_clock
         self.default = None if default_limits is None else self.route_limit(default_limits)
 
@@ -274,7 +274,7 @@ class RouteLimiter(ABC, Generic[Request]):
     ) -> RouteLimit[Request]:
         """``limits`` (``Quota.parse`` notation) for one route, with this
         application's options."""
-        route, self.routes = self.routes, self.routes + 1
+        route, self.route_limits = self.route_limits, self.route_limits + 1
         return RouteLimit(
             limits,
             key_func=self.key_func if key_func is None else key_func,
