@@ -40,10 +40,13 @@ impl BindingClock {
         }
     }
 
-    /// Whether `self` and `other` read the same timeline.
+    /// Whether `self` and `other` read the same timeline: the process's,
+    /// the machine's (shared limiters), or one manual clock.
     pub(crate) fn same_timeline(&self, other: &Self) -> bool {
         match (self, other) {
-            (Self::Monotonic(_), Self::Monotonic(_)) => true,
+            (Self::Monotonic(one), Self::Monotonic(other)) => {
+                one.is_system_wide() == other.is_system_wide()
+            }
             (Self::Manual(one), Self::Manual(other)) => Arc::ptr_eq(one, other),
             _ => false,
         }
@@ -56,6 +59,16 @@ impl Clock for BindingClock {
         match self {
             Self::Monotonic(clock) => clock.now_ns(),
             Self::Manual(clock) => clock.now_ns(),
+        }
+    }
+
+    /// The machine's timeline for a monotonic clock (shared limiters, and
+    /// policies over them, are charged by every worker process); a manual
+    /// clock stays the caller's.
+    fn system_wide(self) -> Self {
+        match self {
+            Self::Monotonic(clock) => Self::Monotonic(clock.system_wide()),
+            manual @ Self::Manual(_) => manual,
         }
     }
 }

@@ -3,10 +3,11 @@
 use crate::args;
 use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
-use crate::errors::engine_error;
-use crate::per_kind::{PerKind, Recipe};
+use crate::errors::{engine_error, segment_error};
+use crate::per_kind::{KeyKind, PerKind, Recipe};
 use crate::quota::PyQuota;
-use floodgate::{Error, FullTable, KeyedLimiter, Quota, Result, MAX_KEYED_CAPACITY};
+use crate::shared::{self, Segment};
+use floodgate::{Clock, Error, FullTable, KeyedLimiter, Layer, Quota, Result, MAX_KEYED_CAPACITY};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,17 +23,22 @@ pub(crate) struct KeyedRecipe {
     on_full: FullTable,
     max_overrides: Option<usize>,
     clock: BindingClock,
+    shared: Option<Segment>,
 }
 
 impl Recipe for KeyedRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedLimiter<K, BindingClock>;
 
-    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedLimiter<K, BindingClock>> {
+    fn build<K: KeyKind + ?Sized>(&self) -> Result<KeyedLimiter<K, BindingClock>> {
         let builder = KeyedLimiter::<K>::builder(self.quota)
             .capacity(self.capacity)
             .on_full(self.on_full);
         let builder = match self.max_overrides {
             Some(max_overrides) => builder.max_overrides(max_overrides),
+            None => builder,
+        };
+        let builder = match &self.shared {
+            Some(segment) => builder.shared(K::segment(segment)),
             None => builder,
         };
         builder.clock(self.clock.clone()).build()
@@ -63,11 +69,15 @@ fn max_overrides(value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
 #[pymethods]
 impl PyKeyedLimiter {
     /// Buckets of `quota` for up to `capacity` keys of each kind, timed by
-    /// `clock` (a ManualClock) or the process's monotonic clock.
+    /// `clock` (a ManualClock) or the process's monotonic clock. With
+    /// `shared` (a segment's name or path) the tables live in shared
+    /// segments, one set of buckets for every process that builds this
+    /// limiter with it, on the machine's monotonic clock; `shared_wait`
+    /// bounds the wait for another process creating them.
     #[new]
     #[pyo3(
-        signature = (quota, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, max_overrides = None, clock = None),
-        text_signature = "(quota, *, capacity=65536, on_full='deny', max_overrides=None, clock=None)"
+        signature = (quota, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, max_overrides = None, clock = None, shared = None, shared_wait = None),
+        text_signature = "(quota, *, capacity=65536, on_full='deny', max_overrides=None, clock=None, shared=None, shared_wait=None)"
     )]
     fn new(
         quota: &Bound<'_, PyQuota>,
@@ -75,6 +85,8 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::full_table)] on_full: FullTable,
         #[pyo3(from_py_with = max_overrides)] max_overrides: Option<usize>,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
         // The tables are built at first use; refuse what their builder
         // would refuse now, while the caller is looking.
@@ -84,15 +96,36 @@ impl PyKeyedLimiter {
         if capacity > MAX_KEYED_CAPACITY {
             return Err(engine_error(Error::CapacityTooLarge));
         }
+        let shared = shared::segment(shared, shared_wait)?;
+        let clock = BindingClock::from_option(clock);
         let recipe = KeyedRecipe {
             quota: quota.get().0,
             capacity,
             on_full,
             max_overrides,
-            clock: BindingClock::from_option(clock),
+            // The tables' own timeline, which `now_ns()` and
+            // `reconfigure` read through the recipe.
+            clock: match shared {
+                Some(_) => clock.system_wide(),
+                None => clock,
+            },
+            shared: shared.clone(),
         };
+        let tables = PerKind::new(recipe);
+        if let Some(segment) = shared {
+            // The segment named now, so that a mismatch or a system's
+            // refusal raises here rather than from a check serving a
+            // request. The int keys' segment waits for the first int key
+            // as their table always does: a service keyed by str would
+            // keep an unused table in memory (3.2 MB at the default
+            // capacity), and both segments are removed together, so the
+            // second cannot hold other settings than the first.
+            tables
+                .bytes()
+                .map_err(|error| segment_error(error, segment.memory()))?;
+        }
         Ok(Self {
-            tables: Arc::new(PerKind::new(recipe)),
+            tables: Arc::new(tables),
             capacity,
         })
     }
@@ -248,7 +281,13 @@ impl PyKeyedLimiter {
     /// The quota of every key without its own.
     #[getter]
     fn quota(&self) -> PyQuota {
-        PyQuota(self.tables.built().recipe.quota)
+        PyQuota(self.default_quota())
+    }
+
+    /// Whether the tables live in shared segments (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        Layer::is_shared(self.tables.as_ref())
     }
 
     /// How many keys of each kind (int; str and bytes) the table holds.
@@ -275,7 +314,7 @@ impl PyKeyedLimiter {
     }
 
     fn __repr__(&self) -> String {
-        let quota = self.tables.built().recipe.quota;
+        let quota = self.default_quota();
         format!(
             "KeyedLimiter(Quota.per_period_ns({}, {}, burst={}), capacity={})",
             quota.count(),
@@ -283,5 +322,18 @@ impl PyKeyedLimiter {
             quota.burst(),
             self.capacity
         )
+    }
+}
+
+impl PyKeyedLimiter {
+    /// The quota of keys without their own. A shared table's may have been
+    /// changed by another process, so it is read from the table; the
+    /// recipe follows it in a process's own tables, and has it before
+    /// they are built.
+    fn default_quota(&self) -> Quota {
+        let built = self.tables.built();
+        built
+            .bytes
+            .map_or(built.recipe.quota, KeyedLimiter::default_quota)
     }
 }

@@ -3,7 +3,7 @@
 use crate::args::{self, Key};
 use crate::errors::engine_error;
 use crate::inflight::{PyPermit, Taken};
-use crate::per_kind::{PerKind, Recipe};
+use crate::per_kind::{KeyKind, PerKind, Recipe};
 use floodgate::{Error, KeyedInFlight, PermitToken, Result};
 use pyo3::prelude::*;
 
@@ -16,7 +16,7 @@ pub(crate) struct CapsRecipe {
 impl Recipe for CapsRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedInFlight<K>;
 
-    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedInFlight<K>> {
+    fn build<K: KeyKind + ?Sized>(&self) -> Result<KeyedInFlight<K>> {
         KeyedInFlight::builder(self.limit)
             .capacity(self.capacity)
             .build()

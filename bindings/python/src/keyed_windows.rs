@@ -4,7 +4,7 @@ use crate::args;
 use crate::clock::{nanos_of, BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
-use crate::per_kind::{PerKind, Recipe};
+use crate::per_kind::{KeyKind, PerKind, Recipe};
 use floodgate::{FullTable, KeyedWindows, Result};
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub(crate) struct WindowsRecipe {
 impl Recipe for WindowsRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedWindows<K, BindingClock>;
 
-    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<KeyedWindows<K, BindingClock>> {
+    fn build<K: KeyKind + ?Sized>(&self) -> Result<KeyedWindows<K, BindingClock>> {
         KeyedWindows::<K>::builder(self.limit, self.window)
             .capacity(self.capacity)
             .on_full(self.on_full)

@@ -18,6 +18,7 @@ mod plans;
 mod policy;
 mod quota;
 mod retry;
+mod shared;
 mod suspensions;
 mod window;
 
@@ -47,6 +48,7 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<retry::PyRetryPolicy>()?;
     module.add_class::<retry::PyRetry>()?;
     module.add_function(wrap_pyfunction!(retry::py_parse_retry_after, module)?)?;
+    module.add_function(wrap_pyfunction!(shared::remove_segment, module)?)?;
     module.add("MAX_KEY_LEN", floodgate::MAX_KEY_LEN)?;
     module.add(
         "FloodgateError",

@@ -3,7 +3,10 @@
 use crate::args;
 use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
+use crate::errors::segment_error;
+use crate::gil::without_gil;
 use crate::quota::PyQuota;
+use crate::shared;
 use floodgate::{Clock, Limiter};
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -22,15 +25,31 @@ pub(crate) struct PyLimiter(pub(crate) Arc<Limiter<BindingClock>>);
 #[pymethods]
 impl PyLimiter {
     /// A full bucket for `quota`, timed by `clock` (a ManualClock) or by the
-    /// process's monotonic clock.
+    /// process's monotonic clock. With `shared` (a segment's name or path)
+    /// the bucket lives in that segment, one bucket for every process that
+    /// builds this limiter with it, on the machine's monotonic clock;
+    /// `shared_wait` bounds the wait for another process creating it.
     #[new]
-    #[pyo3(signature = (quota, *, clock = None))]
-    fn new(quota: &Bound<'_, PyQuota>, clock: Option<&Bound<'_, PyManualClock>>) -> Self {
-        Self(Arc::new(
-            Limiter::builder(quota.get().0)
-                .clock(BindingClock::from_option(clock))
-                .build(),
-        ))
+    #[pyo3(
+        signature = (quota, *, clock = None, shared = None, shared_wait = None),
+        text_signature = "(quota, *, clock=None, shared=None, shared_wait=None)"
+    )]
+    fn new(
+        quota: &Bound<'_, PyQuota>,
+        clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
+    ) -> PyResult<Self> {
+        let builder = Limiter::builder(quota.get().0).clock(BindingClock::from_option(clock));
+        let limiter = match shared::segment(shared, shared_wait)? {
+            None => builder.build(),
+            Some(segment) => {
+                let memory = segment.memory();
+                without_gil(|| builder.shared(memory.clone()).build())
+                    .map_err(|error| segment_error(error, memory))?
+            }
+        };
+        Ok(Self(Arc::new(limiter)))
     }
 
     /// Decides a request of `cost` units, now or at `now_ns` (a timestamp
@@ -105,7 +124,8 @@ impl PyLimiter {
 
     /// Now on this limiter's timeline, in nanoseconds: its ManualClock's
     /// time, or the process's monotonic clock shared by every floodgate
-    /// object built without one.
+    /// object built without one (a shared limiter's: the machine's,
+    /// `time.monotonic_ns()`).
     fn now_ns(&self) -> u64 {
         self.0.clock().now_ns()
     }
@@ -114,6 +134,12 @@ impl PyLimiter {
     #[getter]
     fn quota(&self) -> PyQuota {
         PyQuota(self.0.quota())
+    }
+
+    /// Whether the bucket lives in a shared segment (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        self.0.is_shared()
     }
 
     fn __repr__(&self) -> String {

@@ -15,9 +15,33 @@ use crate::clock::{BindingClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::gil::without_gil;
-use floodgate::{Clock, Decision, Error, KeyedLimiter, KeyedWindows, Layer, LayerKey, Result};
+use crate::shared::Segment;
+use floodgate::{
+    Clock, Decision, Error, KeyedLimiter, KeyedWindows, Layer, LayerKey, Result, SharedMemory,
+};
 use pyo3::prelude::*;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+/// The two kinds of key a table is built for.
+pub(crate) trait KeyKind: floodgate::Key {
+    /// Where this kind's table of a shared keyed limit lives: each table
+    /// is a segment of its own, as the engine lays out each kind of key
+    /// its own way.
+    fn segment(shared: &Segment) -> SharedMemory;
+}
+
+/// Byte keys (`str` and `bytes`), the usual kind: in the segment named.
+impl KeyKind for [u8] {
+    fn segment(shared: &Segment) -> SharedMemory {
+        shared.memory().clone()
+    }
+}
+
+impl KeyKind for u64 {
+    fn segment(shared: &Segment) -> SharedMemory {
+        shared.int_keys()
+    }
+}
 
 /// How to build a keyed limit's table for either kind of key, and the
 /// defaults both tables share. The engine's constructors are generic over
@@ -25,7 +49,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 pub(crate) trait Recipe: Send {
     /// Shared by the Python threads, and built by one without the GIL.
     type Table<K: floodgate::Key + ?Sized>: Send + Sync;
-    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<Self::Table<K>>;
+    fn build<K: KeyKind + ?Sized>(&self) -> Result<Self::Table<K>>;
 }
 
 /// The table of int keys a recipe builds.
@@ -85,7 +109,7 @@ impl<R: Recipe> PerKind<R> {
     /// GIL is released first and the lock taken after, so a thread holding
     /// the GIL never waits on a builder that waits for the GIL.
     #[cold]
-    fn build<'a, K: floodgate::Key + ?Sized>(
+    fn build<'a, K: KeyKind + ?Sized>(
         &'a self,
         cell: &'a OnceLock<R::Table<K>>,
     ) -> Result<&'a R::Table<K>> {
@@ -292,5 +316,12 @@ where
 
     fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<()> {
         self.layer(key)?.refund_at(key, cost, now_ns)
+    }
+
+    /// A shared keyed limit's byte-key table is built with its Python
+    /// object (`PyKeyedLimiter::new`), and its int-key table shares its
+    /// segment's settings: the byte-key table tells.
+    fn is_shared(&self) -> bool {
+        self.built().bytes.is_some_and(Layer::is_shared)
     }
 }

@@ -12,7 +12,7 @@ use crate::limiter::PyLimiter;
 use crate::per_kind::{PerKind, Recipe};
 use crate::suspensions::PySuspensions;
 use crate::window::PySlidingWindow;
-use floodgate::{Layer, LayerKey, Policy, PolicyCounters, Scope, Verdict, MAX_LAYERS};
+use floodgate::{Clock, Layer, LayerKey, Policy, PolicyCounters, Scope, Verdict, MAX_LAYERS};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -147,7 +147,9 @@ impl PyPolicy {
                 Some(first) if !first.same_timeline(&layer.clock) => {
                     return Err(FloodgateError::new_err(
                         "every layer of a policy must run on one clock: the same \
-                         ManualClock, or none (the process's monotonic clock)",
+                         ManualClock, or none (the process's monotonic clock; layers \
+                         built with shared= read the machine's, so share every layer \
+                         of a policy or none)",
                     ));
                 }
                 Some(_) => {}
@@ -207,6 +209,12 @@ impl PyPolicy {
         dict.set_item("shadow_denied", counters.shadow_denied)?;
         dict.set_item("suspended", counters.suspended)?;
         Ok(dict)
+    }
+
+    /// Now on this policy's timeline, in nanoseconds: its layers' (the
+    /// machine's monotonic clock, `time.monotonic_ns()`, over shared layers).
+    fn now_ns(&self) -> u64 {
+        self.policy.clock().now_ns()
     }
 
     /// The layers' names, in the order keys are listed.

@@ -4,7 +4,7 @@ use crate::args;
 use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
-use crate::per_kind::{PerKind, Recipe};
+use crate::per_kind::{KeyKind, PerKind, Recipe};
 use floodgate::{Error, Result, Suspensions};
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub(crate) struct SuspensionsRecipe {
 impl Recipe for SuspensionsRecipe {
     type Table<K: floodgate::Key + ?Sized> = Suspensions<K, BindingClock>;
 
-    fn build<K: floodgate::Key + ?Sized>(&self) -> Result<Suspensions<K, BindingClock>> {
+    fn build<K: KeyKind + ?Sized>(&self) -> Result<Suspensions<K, BindingClock>> {
         Suspensions::<K>::builder()
             .capacity(self.capacity)
             .clock(self.clock.clone())

@@ -1,8 +1,10 @@
 """Usage that mypy --strict must accept (tests/test_stubs.py); never run by pytest."""
 
 import datetime
+import pathlib
 
 import floodgate
+from floodgate.fastapi import RateLimiter
 
 
 def admitted_after_burst() -> bool:
@@ -85,3 +87,14 @@ def suspended_or_batched(key: str) -> int:
             pass
     held = batches.in_flight(key) + len(policy)
     return held if decision is None else decision.retry_after_ns
+
+
+def shared_by_workers(name: str, directory: pathlib.Path) -> tuple[bool, int]:
+    quota = floodgate.Quota.per_second(30, burst=60)
+    per_key = floodgate.KeyedLimiter(quota, shared=name, shared_wait=datetime.timedelta(seconds=2))
+    total = floodgate.Limiter(quota, shared=directory / "total.seg", shared_wait=0.5)
+    policy = floodgate.Policy([("key", per_key), ("total", total)])
+    routes = RateLimiter(shared=name, default_limits="100/minute")
+    floodgate.remove_segment(name)
+    floodgate.remove_segment(directory / "total.seg")
+    return per_key.is_shared and total.is_shared and routes.shared is not None, policy.now_ns()

@@ -1,6 +1,7 @@
 """Type stubs for the floodgate extension module (checked by tests/test_stubs.py)."""
 
 import datetime
+import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import ClassVar, Final, Literal, final
@@ -29,6 +30,7 @@ __all__ = [
     "Suspensions",
     "Verdict",
     "parse_retry_after",
+    "remove_segment",
 ]
 
 _Seconds = int | float | datetime.timedelta
@@ -38,6 +40,11 @@ are one key); ints, 0 to 2**64 - 1, are keys of their own kind (7 and "7"
 differ). Byte keys must be 1 to 4096 bytes (FloodgateError otherwise); any
 other type, bool included, raises TypeError."""
 _FullTable = Literal["deny", "admit", "overflow"]
+_Segment = str | os.PathLike[str]
+"""Where a shared limiter's state lives: a name (1 to 200 ASCII letters,
+digits, ".", "_" or "-": the file /dev/shm/floodgate.<name>) or the path of
+a file every worker process can map. A bad name raises FloodgateError;
+another type (bytes included) raises TypeError."""
 _Jitter = Literal["none", "equal", "full"]
 
 MAX_KEY_LEN: Final[int]
@@ -160,9 +167,24 @@ class ManualClock:
 
 @final
 class Limiter:
-    """One lock-free GCRA bucket, safe to call from any number of threads."""
+    """One lock-free GCRA bucket, safe to call from any number of threads.
 
-    def __new__(cls, quota: Quota, *, clock: ManualClock | None = None) -> Limiter: ...
+    With `shared`, the bucket lives in that segment: every process building
+    the limiter with it (gunicorn or uvicorn workers) charges one bucket, on
+    the machine's monotonic clock. The first process creates the segment;
+    the others wait for it (at most `shared_wait`, default 5 s: TimeoutError)
+    and must ask for the same quota (FloodgateError names the field that
+    differs). A system's refusal raises OSError.
+    """
+
+    def __new__(
+        cls,
+        quota: Quota,
+        *,
+        clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
+    ) -> Limiter: ...
     def check(self, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def reserve(self, cost: int, max_wait: _Seconds, now_ns: int | None = None) -> Decision: ...
     def peek(self, now_ns: int | None = None) -> Decision: ...
@@ -174,6 +196,8 @@ class Limiter:
     def now_ns(self) -> int: ...
     @property
     def quota(self) -> Quota: ...
+    @property
+    def is_shared(self) -> bool: ...
 
 @final
 class KeyedLimiter:
@@ -182,6 +206,12 @@ class KeyedLimiter:
     `capacity` keys of each kind: int keys and byte keys (str, bytes) live in
     separate tables, each allocated at its kind's first use (16 bytes per slot
     for ints, 24 for byte keys).
+
+    With `shared`, the tables live in shared segments, as for Limiter: the
+    byte keys' in the segment named, made or opened here, the int keys' in
+    the file beside it with ".int" appended, made or opened at the first
+    int key. Every process must build the limiter alike (quota, capacity,
+    on_full, max_overrides).
     """
 
     def __new__(
@@ -192,6 +222,8 @@ class KeyedLimiter:
         on_full: _FullTable = "deny",
         max_overrides: int | None = None,
         clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
     ) -> KeyedLimiter: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def reserve(
@@ -211,6 +243,8 @@ class KeyedLimiter:
     def capacity(self) -> int: ...
     @property
     def full_table_events(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
     def __len__(self) -> int: ...
 
 @final
@@ -417,7 +451,9 @@ class Plans:
 
 @final
 class Policy:
-    """Layers checked together; a denial charges no layer."""
+    """Layers checked together; a denial charges no layer. Every layer runs
+    on one timeline: one ManualClock, the process's monotonic clock, or,
+    when every layer is shared, the machine's (FloodgateError otherwise)."""
 
     def __new__(
         cls,
@@ -433,6 +469,7 @@ class Policy:
     ) -> Verdict: ...
     def counters(self) -> dict[str, int]: ...
     def layer_counters(self, index: int) -> dict[str, int]: ...
+    def now_ns(self) -> int: ...
     @property
     def scopes(self) -> list[str]: ...
     @property
@@ -490,3 +527,8 @@ class Retry:
     def retries(self) -> int: ...
 
 def parse_retry_after(value: str, now_unix_ns: int | None = None) -> float: ...
+
+def remove_segment(shared: _Segment) -> None:
+    """Deletes a shared segment and its int keys' segment, if they exist
+    (OSError if the system refuses). Processes that map them keep using
+    them; the next limiter built with the name makes new ones."""

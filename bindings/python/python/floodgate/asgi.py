@@ -36,6 +36,15 @@ services' formats; :mod:`floodgate.responses` lists every option.
 Where the client address is the key (the default), an IPv6 address is
 charged to its /56 network (``ipv6_prefix``).
 
+Under several worker processes (``uvicorn --workers N``, gunicorn), each
+worker has its own limiter, so a client gets N times the limit; a limiter
+built ``shared="name"`` (:class:`floodgate.KeyedLimiter`,
+:class:`floodgate.Limiter`, or a Policy of such layers) keeps its buckets
+in one shared-memory segment that every worker maps, and the limit holds
+across them::
+
+    per_key = KeyedLimiter(Quota.per_second(30, burst=60), shared="myapp-keys")
+
 No request makes the middleware raise, answer 5xx or skip its limit. A key
 problem (a key function returning None, an empty, oversized or non-UTF-8
 key, a key of the wrong type, or a key function that raises) is charged to

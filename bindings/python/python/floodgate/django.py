@@ -24,7 +24,9 @@ of the ``HttpRequest``, ``methods``, ``cost``, ``deduct_when`` of the
 ``HttpResponse``, :meth:`RateLimiter.exempt`), and the defaults, presets and
 bad-key rule those of :mod:`floodgate.asgi`. The default key is the client
 address (``REMOTE_ADDR``; IPv6 grouped by ``ipv6_prefix``). Sync and async
-views are both wrapped in kind.
+views are both wrapped in kind. Under several gunicorn workers,
+``RateLimiter(shared="myapp")`` makes them enforce each limit together (see
+:class:`floodgate.routes.RouteLimiter`).
 """
 
 from __future__ import annotations

@@ -38,6 +38,12 @@ dependency's refusal with floodgate's body. Refusals and keys follow the
 ASGI middleware's rules (:mod:`floodgate.asgi`): 429 with ``Retry-After``
 in whole seconds, a bad key charged to the client address (or 400 with
 ``on_bad_key="reject"``), the formats of :mod:`floodgate.responses`.
+
+Under several worker processes (``uvicorn --workers N``, gunicorn),
+``RateLimiter(shared="myapp")`` keeps every limit in shared memory, so the
+workers enforce each limit together rather than N times over: each limit
+gets its own segment, ``myapp.<route>.<i>`` (see
+:class:`floodgate.routes.RouteLimiter`).
 """
 
 from __future__ import annotations

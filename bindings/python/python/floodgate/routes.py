@@ -13,10 +13,12 @@ none when a limit refused the request (its refusal carries its own).
 
 from __future__ import annotations
 
+import os
+import pathlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, Optional, TypeVar
+from typing import Any, Generic, Optional, TypeVar, Union
 
 from floodgate._floodgate import ErrorBody, KeyedLimiter, Policy, Quota, RateLimitPolicy
 from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Gate, Key, Refusal, Request, client_key
@@ -62,6 +64,17 @@ def recorded(holder: Any) -> Admitted | None:
     return getattr(holder, RECORD, None)
 
 
+Segment = Union[str, os.PathLike[str]]
+"""A shared segment's name, or the path of its file (see ``KeyedLimiter``)."""
+
+def numbered(prefix: Segment, number: int) -> Segment:
+    """The segment ``number`` under ``prefix``: ``"<prefix>.<number>"``, a
+    name for a name and a path for a path."""
+    if isinstance(prefix, str):
+        return f"{prefix}.{number}"
+    return pathlib.Path(f"{os.fspath(prefix)}.{number}")
+
+
 def mark_refused(holder: Any) -> None:
     setattr(holder, REFUSED, True)
 
@@ -77,8 +90,10 @@ class RouteLimit(Generic[Request]):
     grouped by ``ipv6_prefix``); ``methods`` limits only those HTTP methods;
     ``cost`` is the units per request or a function of it; ``deduct_when``,
     a function of the response, refunds the charge when it returns False.
-    ``state(request)`` is the object the admission is recorded on. The
-    other options are :class:`floodgate.gate.Gate`'s.
+    ``state(request)`` is the object the admission is recorded on.
+    ``shared``, a segment name or path, puts the limits in shared segments,
+    limit ``i`` (in ``limits`` order) in ``"<shared>.<i>"``. The other
+    options are :class:`floodgate.gate.Gate`'s.
     """
 
     def __init__(
@@ -99,13 +114,17 @@ class RouteLimit(Generic[Request]):
         ipv6_prefix: int,
         on_error: Callable[[Exception, Request], None] | None,
         capacity: int,
+        shared: Segment | None,
     ) -> None:
         if key_func is not None and not callable(key_func):
             raise TypeError("key_func must be a function of the request")
         if deduct_when is not None and not callable(deduct_when):
             raise TypeError("deduct_when must be a function of the response")
         quotas = Quota.parse(limits)
-        self.layers = [KeyedLimiter(quota, capacity=capacity) for quota in quotas]
+        self.layers = [
+            KeyedLimiter(quota, capacity=capacity, shared=None if shared is None else numbered(shared, index))
+            for index, quota in enumerate(quotas)
+        ]
         names = [policy_name(quota) for quota in quotas]
         self.methods = None if methods is None else frozenset(method.upper() for method in methods)
         self.deduct_when = deduct_when
@@ -182,6 +201,18 @@ class RouteLimiter(ABC, Generic[Request]):
     (:mod:`floodgate.responses`); ``on_bad_key``, ``fallback_key`` and
     ``on_error`` follow :mod:`floodgate.asgi`. ``capacity`` is the number of
     keys each limit tracks.
+
+    ``shared``, a segment name (str) or path (``os.PathLike``), keeps every
+    limit in shared memory, so that the worker processes of a server
+    (``uvicorn --workers``, gunicorn) enforce one limit together instead
+    of one each. Each limit gets its own segment, ``"<shared>.<route>.<i>"``:
+    routes numbered from 0 in the order their limits are declared
+    (``default_limits`` first), ``i`` the limit's place in its notation.
+    Every worker imports the same application, so every worker numbers
+    them alike; a worker that declares a limit differently is refused
+    (FloodgateError). Remove the segments (``floodgate.remove_segment``, or
+    the files ``/dev/shm/floodgate.<shared>.*``) after changing the limits,
+    with every worker stopped.
     """
 
     def __init__(
@@ -198,10 +229,14 @@ class RouteLimiter(ABC, Generic[Request]):
         ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
         on_error: Callable[[Exception, Request], None] | None = None,
         capacity: int = 65_536,
+        shared: Segment | None = None,
         wall_clock: Callable[[], int] = time.time_ns,
     ) -> None:
         if key_func is not None and not callable(key_func):
             raise TypeError("key_func must be a function of the request")
+        if shared is not None and not isinstance(shared, (str, os.PathLike)):
+            found = type(shared).__name__
+            raise TypeError(f"shared must be a segment name (str) or a path (os.PathLike), got {found}")
         self.key_func = key_func
         self.responses = Responses(preset, standard_headers=standard_headers, legacy_headers=legacy_headers, body=body)
         self.on_bad_key = on_bad_key
@@ -209,6 +244,8 @@ class RouteLimiter(ABC, Generic[Request]):
         self.ipv6_prefix = ipv6_prefix
         self.on_error = on_error
         self.capacity = capacity
+        self.shared = shared
+        self.route_limits = 0  # declared so far: the next one's number
         self.wall_clock = wall_clock
         self.default = None if default_limits is None else self.route_limit(default_limits)
 
@@ -237,6 +274,7 @@ class RouteLimiter(ABC, Generic[Request]):
     ) -> RouteLimit[Request]:
         """``limits`` (``Quota.parse`` notation) for one route, with this
         application's options."""
+        route, self.route_limits = self.route_limits, self.route_limits + 1
         return RouteLimit(
             limits,
             key_func=self.key_func if key_func is None else key_func,
@@ -253,6 +291,7 @@ class RouteLimiter(ABC, Generic[Request]):
             ipv6_prefix=self.ipv6_prefix,
             on_error=self.on_error,
             capacity=self.capacity,
+            shared=None if self.shared is None else numbered(self.shared, route),
         )
 
     def exempt(self, endpoint: Endpoint) -> Endpoint:

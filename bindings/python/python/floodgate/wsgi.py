@@ -12,7 +12,9 @@ Key functions take the WSGI ``environ``; the default key is the client
 address (``REMOTE_ADDR``, IPv6 grouped by ``ipv6_prefix``). A refused
 request never reaches the app: it gets the 429 (or 403 for a suspended key,
 400 for a request without a usable key under ``on_bad_key="reject"``) that
-the ASGI middleware sends, with the same header fields and body.
+the ASGI middleware sends, with the same header fields and body. Under
+several gunicorn workers, give the limiter ``shared="name"`` so that they
+enforce one limit together (see :mod:`floodgate.asgi`).
 """
 
 from __future__ import annotations

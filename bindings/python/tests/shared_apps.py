@@ -1,0 +1,55 @@
+"""The apps tests/test_shared_workers.py serves from several worker
+processes: every request limited by the ASGI (``app``) or WSGI
+(``wsgi_app``) middleware, one bucket per ``x-api-key`` at 30/s, burst 60,
+in the shared segment that ``FLOODGATE_TEST_SEGMENT`` names (unset: each
+worker's own buckets). Every response, a 429 included, names the worker
+that answered it in ``x-worker-pid``."""
+
+import os
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from floodgate import KeyedLimiter, Quota, asgi, wsgi
+
+limiter = KeyedLimiter(
+    Quota.per_second(30, burst=60), capacity=1024, shared=os.environ.get("FLOODGATE_TEST_SEGMENT")
+)
+
+
+def pid():
+    """This worker's pid, read per response: gunicorn --preload imports the
+    app in the server process and forks the workers from it."""
+    return str(os.getpid())
+
+
+async def hello(request):
+    return PlainTextResponse("hello")
+
+
+limited = asgi.RateLimitMiddleware(Starlette(routes=[Route("/", hello)]), limiter, key=asgi.header("x-api-key"))
+
+
+async def app(scope, receive, send):
+    async def send_with_pid(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"x-worker-pid", pid().encode())]}
+        await send(message)
+
+    await limited(scope, receive, send_with_pid)
+
+
+def wsgi_hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+wsgi_limited = wsgi.RateLimitMiddleware(wsgi_hello, limiter, key=wsgi.header("x-api-key"))
+
+
+def wsgi_app(environ, start_response):
+    def start_with_pid(status, headers, exc_info=None):
+        return start_response(status, [*headers, ("x-worker-pid", pid())], exc_info)
+
+    return wsgi_limited(environ, start_with_pid)

@@ -1,0 +1,282 @@
+"""Shared mode: limiters built with the same ``shared=`` segment charge one
+set of buckets, within a process and across processes; what they refuse.
+
+Every segment is named after this test process's pid and removed at the end
+of its test. Timed checks pass ``now_ns`` read once, so no decision depends
+on how fast the test runs."""
+
+import datetime
+import itertools
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+import floodgate
+from floodgate import FloodgateError, KeyedLimiter, Limiter, ManualClock, Policy, Quota
+from floodgate.fastapi import RateLimiter
+
+HOBBY = Quota.per_second(30, burst=60)
+SUBPROCESS_TIMEOUT_S = 60
+SEGMENTS = itertools.count()
+
+
+def segment_file(name):
+    return pathlib.Path(f"/dev/shm/floodgate.{name}")
+
+
+@pytest.fixture
+def segment():
+    """A segment name unique to this test and process, removed afterwards
+    (with every segment named under it: a route limiter's)."""
+    name = f"pytest-{os.getpid()}-{next(SEGMENTS)}"
+    yield name
+    for path in segment_file(name).parent.glob(f"floodgate.{name}*"):
+        floodgate.remove_segment(path)
+
+
+def test_two_limiters_on_one_segment_charge_one_bucket(segment):
+    first = Limiter(HOBBY, shared=segment)
+    second = Limiter(HOBBY, shared=segment)
+    assert first.is_shared and second.is_shared
+    now = first.now_ns()
+    assert first.check(60, now).admitted
+    denied = second.check(1, now)
+    assert not denied.admitted and denied.remaining == 0
+    assert second.refund(30, now).remaining == 30
+    assert first.peek(now).remaining == 30
+
+
+def test_two_keyed_limiters_on_one_segment_share_every_key(segment):
+    first = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    second = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    assert first.is_shared and second.is_shared
+    now = first.now_ns()
+    for key in ["gos_live_a", b"gos_live_b", 7]:
+        assert first.check(key, 60, now).admitted
+        assert not second.check(key, 1, now).admitted
+    assert second.check("gos_live_c", 1, now).remaining == 59
+    assert len(first) == len(second) == 4
+
+
+def test_int_keys_get_their_own_segment_at_their_first_use(segment):
+    limiter = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    assert segment_file(segment).is_file()
+    assert not pathlib.Path(f"{segment_file(segment)}.int").exists()
+    limiter.check(7)
+    assert pathlib.Path(f"{segment_file(segment)}.int").is_file()
+
+
+def test_a_limiter_in_another_process_charges_the_same_bucket(segment):
+    limiter = Limiter(HOBBY, shared=segment)
+    keyed = KeyedLimiter(HOBBY, capacity=1024, shared=f"{segment}.keyed")
+    child = (
+        "import sys; from floodgate import KeyedLimiter, Limiter, Quota\n"
+        "quota = Quota.per_second(30, burst=60)\n"
+        "limiter = Limiter(quota, shared=sys.argv[1])\n"
+        "now = limiter.now_ns()\n"
+        "assert limiter.check(60, now).admitted\n"
+        "assert KeyedLimiter(quota, capacity=1024, shared=sys.argv[2]).check('k', 60, now).admitted\n"
+        "print(now)\n"
+    )
+    child_ran = subprocess.run(
+        [sys.executable, "-c", child, segment, f"{segment}.keyed"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    # The other process emptied both buckets at `now`, on the same timeline:
+    # nothing is left then, one request's worth 1/30 s later.
+    now = int(child_ran.stdout)
+    assert not limiter.check(1, now).admitted
+    assert not keyed.check("k", 1, now).admitted
+    later = now + 1_000_000_000 // 30 + 1
+    assert limiter.check(1, later).admitted
+    assert keyed.check("k", 1, later).admitted
+
+
+def test_a_path_names_a_segment_anywhere(segment, tmp_path):
+    path = tmp_path / "limits.seg"
+    first = KeyedLimiter(HOBBY, capacity=1024, shared=path)
+    second = KeyedLimiter(HOBBY, capacity=1024, shared=path)
+    now = first.now_ns()
+    assert first.check(5, 60, now).admitted
+    assert not second.check(5, 1, now).admitted
+    assert path.is_file() and pathlib.Path(f"{path}.int").is_file()
+    floodgate.remove_segment(path)
+    assert not path.exists() and not pathlib.Path(f"{path}.int").exists()
+
+
+def test_a_shared_limiter_reads_the_machines_monotonic_clock(segment):
+    limiter = Limiter(HOBBY, shared=segment)
+    keyed = KeyedLimiter(HOBBY, capacity=1024, shared=f"{segment}.keyed")
+    policy = Policy([("key", keyed), ("global", limiter)])
+    for timed in [limiter, keyed, policy]:
+        before = time.monotonic_ns()
+        now = timed.now_ns()
+        assert before <= now <= time.monotonic_ns()
+
+
+def test_a_policy_over_shared_layers_charges_the_shared_buckets(segment):
+    policy = Policy([("key", KeyedLimiter(HOBBY, capacity=1024, shared=segment))])
+    other = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    now = policy.now_ns()
+    assert policy.check(["k"], 60, now).admitted
+    assert not other.check("k", 1, now).admitted
+
+
+def test_a_policy_refuses_to_mix_shared_and_process_layers(segment):
+    shared = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    with pytest.raises(FloodgateError, match="shared="):
+        Policy([("key", shared), ("global", Limiter(HOBBY))])
+
+
+def test_a_manual_clock_keeps_timing_a_shared_limiter(segment):
+    clock = ManualClock(start_ns=5)
+    first = Limiter(HOBBY, clock=clock, shared=segment)
+    second = Limiter(HOBBY, clock=clock, shared=segment)
+    assert first.now_ns() == 5
+    assert first.check(60).admitted
+    assert not second.check().admitted
+    clock.advance(1)
+    assert second.check(30).admitted
+
+
+def test_changes_made_through_one_are_seen_by_the_other(segment):
+    lower = Quota.per_second(10, burst=20)
+    first = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    second = KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    first.reconfigure(lower)
+    assert second.quota == lower
+    assert second.check("k").limit == 20
+    first.set_quota("vip", HOBBY)
+    assert second.quota_for("vip") == HOBBY
+    now = second.now_ns()
+    assert second.check("vip", 60, now).admitted
+    first.reset("vip", now)
+    assert second.peek("vip", now).remaining == 60
+    limiter = Limiter(HOBBY, shared=f"{segment}.one")
+    Limiter(HOBBY, shared=f"{segment}.one").reconfigure(lower)
+    assert limiter.quota == lower
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "field"),
+    [
+        (HOBBY, Quota.per_second(31, burst=60), "quota count"),
+        (HOBBY, Quota.per_second(30, burst=61), "quota burst"),
+        (HOBBY, Quota.per_minute(30, burst=60), "quota period"),
+    ],
+)
+def test_a_limiter_built_otherwise_is_refused_with_the_field(segment, first, second, field):
+    Limiter(first, shared=segment)
+    with pytest.raises(FloodgateError, match=field):
+        Limiter(second, shared=segment)
+    KeyedLimiter(first, capacity=1024, shared=f"{segment}.keyed")
+    with pytest.raises(FloodgateError, match=field):
+        KeyedLimiter(second, capacity=1024, shared=f"{segment}.keyed")
+
+
+def test_a_keyed_limiter_of_another_capacity_or_kind_is_refused(segment):
+    KeyedLimiter(HOBBY, capacity=1024, shared=segment)
+    with pytest.raises(FloodgateError, match="capacity"):
+        KeyedLimiter(HOBBY, capacity=2048, shared=segment)
+    with pytest.raises(FloodgateError, match="options"):
+        KeyedLimiter(HOBBY, capacity=1024, on_full="admit", shared=segment)
+    with pytest.raises(FloodgateError, match="kind"):
+        Limiter(HOBBY, shared=segment)
+
+
+def test_removing_a_segment_starts_afresh(segment):
+    Limiter(HOBBY, shared=segment).check(60)
+    floodgate.remove_segment(segment)
+    assert not segment_file(segment).exists()
+    floodgate.remove_segment(segment)  # nothing to remove: not an error
+    assert Limiter(Quota.per_second(5), shared=segment).check().remaining == 4
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", "../etc", "x" * 201, "caf\u00e9", "a b"])
+def test_an_invalid_name_is_refused(name):
+    with pytest.raises(ValueError, match="segment name"):
+        Limiter(HOBBY, shared=name)
+    with pytest.raises(FloodgateError, match="segment name"):
+        KeyedLimiter(HOBBY, shared=name)
+    with pytest.raises(FloodgateError, match="segment name"):
+        floodgate.remove_segment(name)
+
+
+@pytest.mark.parametrize("shared", [b"name", 7, True, 1.5, ["name"], object()])
+def test_a_segment_of_another_type_is_a_type_error(shared):
+    with pytest.raises(TypeError, match=r"shared must be a segment name \(str\) or a path"):
+        Limiter(HOBBY, shared=shared)
+    with pytest.raises(TypeError, match=r"shared must be a segment name \(str\) or a path"):
+        KeyedLimiter(HOBBY, shared=shared)
+    with pytest.raises(TypeError):
+        floodgate.remove_segment(shared)
+
+
+def test_shared_wait_takes_seconds_and_needs_shared(segment):
+    assert Limiter(HOBBY, shared=segment, shared_wait=0.5).is_shared
+    assert KeyedLimiter(HOBBY, shared=f"{segment}.k", shared_wait=datetime.timedelta(seconds=1)).is_shared
+    with pytest.raises(TypeError, match="shared_wait"):
+        Limiter(HOBBY, shared_wait=1)
+    with pytest.raises(TypeError, match="shared_wait"):
+        Limiter(HOBBY, shared=segment, shared_wait="1")
+    with pytest.raises(FloodgateError, match="shared_wait"):
+        KeyedLimiter(HOBBY, shared=segment, shared_wait=-1)
+
+
+def test_a_segment_the_system_cannot_make_raises_oserror(tmp_path):
+    path = tmp_path / "missing-directory" / "limits.seg"
+    with pytest.raises(FileNotFoundError) as raised:
+        Limiter(HOBBY, shared=path)
+    assert raised.value.filename == str(path)
+    assert "could not open the shared segment" in str(raised.value)
+
+
+def test_limiters_built_without_shared_are_not_shared():
+    assert not Limiter(HOBBY).is_shared
+    assert not KeyedLimiter(HOBBY).is_shared
+
+
+def hello(request):
+    return PlainTextResponse("hello")
+
+
+def limited_app(shared):
+    """An app as each worker would import it: one route under two limits."""
+    app = Starlette(routes=[])
+    limiter = RateLimiter(key_func=lambda request: request.headers["x-api-key"], shared=shared, default_limits="1000/hour")
+    app.add_route("/", limiter.limit("3/minute;10/hour")(hello))
+    limiter.install(app)
+    return app
+
+
+def test_route_limiters_on_one_prefix_enforce_each_limit_together(segment):
+    workers = [TestClient(limited_app(segment)), TestClient(limited_app(segment))]
+    key = {"x-api-key": "gos_live_a"}
+    statuses = [workers[n % 2].get("/", headers=key).status_code for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    names = sorted(path.name for path in segment_file(segment).parent.glob(f"floodgate.{segment}.*"))
+    # The default limits are route 0, the decorated route 1 with two limits.
+    assert names == [f"floodgate.{segment}.{suffix}" for suffix in ["0.0", "1.0", "1.1"]]
+
+
+def test_a_route_limiter_prefix_may_be_a_path(tmp_path):
+    prefix = tmp_path / "routes"
+    client = TestClient(limited_app(prefix))
+    assert client.get("/", headers={"x-api-key": "k"}).status_code == 200
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["routes.0.0", "routes.1.0", "routes.1.1"]
+
+
+def test_a_route_limiter_prefix_of_another_type_is_a_type_error():
+    with pytest.raises(TypeError, match="shared must be a segment name"):
+        RateLimiter(shared=b"prefix")  # type: ignore[arg-type]
