@@ -124,8 +124,8 @@ impl PyLimiter {
 
     /// Now on this limiter's timeline, in nanoseconds: its ManualClock's
     /// time, or the process's monotonic clock shared by every floodgate
-    /// object built without one (a shared limiter's: the machine's,
-    /// `time.monotonic_ns()`).
+    /// object built without one (a shared limiter's: the machine's one
+    /// timeline, within some 10 ppm of `time.monotonic_ns()`).
     fn now_ns(&self) -> u64 {
         self.0.clock().now_ns()
     }
