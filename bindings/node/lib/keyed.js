@@ -19,8 +19,25 @@ function segmentOf(spec, kind) {
   return kind === KIND.U64 ? withSuffix(spec, '.u64') : spec;
 }
 
+/**
+ * The shared table of one key kind into out[0], returning its status. Every
+ * process builds it with the quota its constructor got (the segment checks
+ * that), then gives it the default quota in force, as a table built later
+ * than a reconfigure() gets it.
+ */
+function sharedTable(config, defaults, spec, out) {
+  const status = ffi.keyedNewShared(config, defaults.built, sharedStruct(spec), out);
+  if (status !== 0 || defaults.quota === defaults.built) return status;
+  const reconfigured = ffi.keyedReconfigure(out[0], defaults.quota);
+  if (reconfigured !== 0) ffi.keyedFree(out[0]);
+  return reconfigured;
+}
+
 class KeyedLimiter extends KeyedLimit {
-  /** { quota }: the default quota in force as an fg_quota, for the number-key table built at its first key. */
+  /**
+   * { built, quota }: the quota the constructor got and the default quota in
+   * force, as fg_quotas, for the number-key table built at its first key.
+   */
   #defaults;
 
   /**
@@ -46,13 +63,14 @@ class KeyedLimiter extends KeyedLimit {
       max_overrides: u64(maxOverrides, 'maxOverrides'),
     };
     // A local object, not a field: the byte-key table is built inside super(), before `this` exists.
-    const defaults = { quota: encodeQuota(quota, new Uint8Array(layout.quota.size)) };
+    const built = encodeQuota(quota, new Uint8Array(layout.quota.size));
+    const defaults = { built, quota: built };
     super(
       'KeyedLimiter',
       'keyed',
       spec === null
         ? (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out)
-        : (kind, out) => ffi.keyedNewShared({ ...config, key_kind: kind }, defaults.quota, sharedStruct(segmentOf(spec, kind)), out),
+        : (kind, out) => sharedTable({ ...config, key_kind: kind }, defaults, segmentOf(spec, kind), out),
       ffi.keyedFree,
       tableBytes(config.capacity),
     );

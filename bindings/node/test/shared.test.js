@@ -102,6 +102,16 @@ test('a KeyedLimiter shares byte keys in its segment and number keys in <name>.u
   assert.ok(!exists(name) && !exists(`${name}.u64`));
 });
 
+test('a shared KeyedLimiter reconfigured before its first number key opens that table as every process does', (t) => {
+  const name = segment(t, 'reconfigured');
+  const one = new KeyedLimiter(quota, { capacity: 64, shared: name });
+  one.reconfigure(Quota.perHour(30, { burst: 10 }));
+  assert.equal(one.check(7, 10).admitted, true); // the number-key table, built now: burst 10 in force
+  assert.equal(one.check(7).admitted, false);
+  const two = new KeyedLimiter(quota, { capacity: 64, shared: name });
+  assert.equal(two.check(7).admitted, false);
+});
+
 test('a segment may be any file: { path }', (t) => {
   const file = path.join(os.tmpdir(), `floodgate-node-test-${process.pid}`);
   t.after(() => Limiter.removeShared({ path: file }));
