@@ -16,6 +16,7 @@ use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
 use crate::core::quota::Quota;
 use crate::keyed::KeyedLimiter;
+use crate::policy::Layer;
 use std::net::IpAddr;
 use std::time::Duration;
 use AdminCall::{ClearQuota, Reset, SetQuota};
@@ -286,7 +287,7 @@ pub unsafe extern "C" fn fg_keyed_limiter_is_shared(
         let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
         let out_shared = Out::new(out_shared, "out_shared")?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out_shared.write(each_kind!(keyed, |table| table.is_shared())) };
+        unsafe { out_shared.write(Layer::is_shared(keyed)) };
         Ok(())
     })
 }
