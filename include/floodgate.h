@@ -254,9 +254,13 @@
  * 1.4 added resetting a key (`fg_keyed_limiter_reset_*`,
  * `fg_keyed_window_reset_*`), `fg_plans_reconfigure_tier_at`,
  * `fg_error_body_render_rate`, and the statuses `FG_STATUS_ALLOCATION_FAILED`
- * and `FG_STATUS_INEXACT_RATE`; 1.5 added `fg_keyed_limiter_check_cstr`.
+ * and `FG_STATUS_INEXACT_RATE`; 1.5 added `fg_keyed_limiter_check_cstr`; 1.6
+ * added shared mode (`fg_shared_memory`, `fg_limiter_new_shared`,
+ * `fg_keyed_limiter_new_shared`, `fg_limiter_is_shared`,
+ * `fg_keyed_limiter_is_shared`, `fg_shared_memory_remove`) and the statuses
+ * `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`.
  */
-#define FG_ABI_VERSION 65541
+#define FG_ABI_VERSION 65542
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -445,6 +449,29 @@ enum fg_status
    * The keyed limiter already holds its `max_overrides` per-key quotas.
    */
   FG_STATUS_TOO_MANY_OVERRIDES = -65,
+  /**
+   * A shared segment's file could not be opened, sized or mapped (the
+   * message gives the system's reason).
+   */
+  FG_STATUS_SEGMENT_IO = -70,
+  /**
+   * A shared segment exists with another kind, quota, capacity or
+   * options (the message says which field differs).
+   */
+  FG_STATUS_SEGMENT_MISMATCH = -71,
+  /**
+   * A shared segment's creator was still setting it up when the wait ran out.
+   */
+  FG_STATUS_SEGMENT_NOT_READY = -72,
+  /**
+   * Shared mode is not available on this system or CPU.
+   */
+  FG_STATUS_SHARED_UNSUPPORTED = -73,
+  /**
+   * A segment name with a character other than ASCII letters, digits,
+   * '.', '_' and '-', or empty, or over 200 bytes.
+   */
+  FG_STATUS_INVALID_SEGMENT_NAME = -74,
   /**
    * floodgate panicked: a bug, reported rather than unwound into C. Objects
    * change state only by whole atomic updates, so the handle stays
@@ -837,6 +864,58 @@ typedef struct fg_quota {
    */
   uint64_t lockout_ns;
 } fg_quota;
+
+/**
+ * The segment a shared limiter lives in: set exactly one of `name` (the
+ * file `/dev/shm/floodgate.<name>`) and `path` (any file every worker
+ * process can open; a RAM-backed file system keeps checks off disk).
+ *
+ * Every worker process creates its limiter with the same `_new_shared`
+ * call and the same settings: the first creates the segment, the others
+ * find it and check it holds what they asked for (kind, quota, capacity,
+ * options), else `FG_STATUS_SEGMENT_MISMATCH` and `fg_last_error_message`
+ * names the field that differs. The segment outlives the processes;
+ * `fg_shared_memory_remove` deletes it.
+ *
+ * A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
+ * charges it on one timeline; its `_at` callers must all pass
+ * `CLOCK_MONOTONIC` nanoseconds too.
+ *
+ * ```c
+ * fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),
+ *                          .name = "api-keys", .name_len = 8 };
+ * ```
+ */
+typedef struct fg_shared_memory {
+  /**
+   * `sizeof(fg_shared_memory)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The segment's name: 1 to 200 ASCII letters, digits, '.', '_' or '-'
+   * (no NUL needed); NULL when `path` is set.
+   */
+  const char *name;
+  /**
+   * The length of `name` in bytes.
+   */
+  size_t name_len;
+  /**
+   * The segment's file (UTF-8, no NUL needed, none inside); NULL when
+   * `name` is set.
+   */
+  const char *path;
+  /**
+   * The length of `path` in bytes.
+   */
+  size_t path_len;
+  /**
+   * How long to wait, in milliseconds, for another process that is still
+   * creating the segment before `FG_STATUS_SEGMENT_NOT_READY`; 0 picks
+   * the default, 5000.
+   */
+  uint64_t wait_ms;
+} fg_shared_memory;
 
 /**
  * How a keyed window table is built.
@@ -1367,6 +1446,40 @@ fg_status fg_inflight_status(const struct fg_inflight *cap,
 fg_status fg_keyed_limiter_new(const struct fg_keyed_config *config,
                                const struct fg_quota *default_quota,
                                struct fg_keyed_limiter **out);
+
+/**
+ * `fg_keyed_limiter_new` in shared mode: the tables live in the segment
+ * `shared` names, so every process that creates this limiter with the same
+ * segment and settings shares each key's bucket, the per-key quotas and
+ * reconfigurations (see `fg_shared_memory`). Every process must give the
+ * same `config` (key kind, capacity, `on_full`, `max_overrides`) and
+ * default quota. The handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_keyed_limiter_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message
+ * says which field differs, its value in the segment and the one asked
+ * for), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_keyed_limiter_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_keyed_limiter_new_shared(const struct fg_keyed_config *config,
+                                      const struct fg_quota *default_quota,
+                                      const struct fg_shared_memory *shared,
+                                      struct fg_keyed_limiter **out);
+
+/**
+ * Stores in `*out_shared` whether the limiter's tables live in a shared
+ * segment (made by `fg_keyed_limiter_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out_shared` NULL or writable
+ * for a `bool`.
+ */
+fg_status fg_keyed_limiter_is_shared(const struct fg_keyed_limiter *limiter, bool *out_shared);
 
 /**
  * Releases a keyed limiter. NULL is a no-op. The handle must not be in use
@@ -2302,6 +2415,39 @@ fg_status fg_keyed_window_full_table_events(const struct fg_keyed_window *window
 fg_status fg_limiter_new(const struct fg_quota *quota, struct fg_limiter **out);
 
 /**
+ * `fg_limiter_new` in shared mode: the bucket lives in the segment
+ * `shared` names, so every process that creates this limiter with the same
+ * segment and quota charges one bucket (see `fg_shared_memory`). The first
+ * process creates the segment with a full bucket; the others open it. The
+ * handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_limiter_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind of limiter or another quota: the message says which
+ * field, its value in the segment and the one asked for),
+ * `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_limiter_new`; `shared` NULL or readable for its `struct_size`,
+ * its `name` or `path` readable for its length.
+ */
+fg_status fg_limiter_new_shared(const struct fg_quota *quota,
+                                const struct fg_shared_memory *shared,
+                                struct fg_limiter **out);
+
+/**
+ * Stores in `*out_shared` whether the bucket lives in a shared segment
+ * (made by `fg_limiter_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out_shared` NULL or writable
+ * for a `bool`.
+ */
+fg_status fg_limiter_is_shared(const struct fg_limiter *limiter, bool *out_shared);
+
+/**
  * Releases a limiter. NULL is a no-op. The handle must not be in use by any
  * other thread, and must not be used (or freed) again afterwards. Policies
  * built from it keep using the bucket until they are freed.
@@ -2853,6 +2999,24 @@ fg_status fg_parse_retry_after(const char *value,
                                size_t len,
                                uint64_t now_unix_ns,
                                uint64_t *out_delay_ns);
+
+/**
+ * Deletes the segment `shared` names. Processes that have it open keep
+ * using it; the next `_new_shared` call creates a new one. A segment that
+ * does not exist is not an error (`wait_ms` is ignored).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_ARGUMENT` (both or neither
+ * of `name` and `path`, an empty path or one with a NUL),
+ * `FG_STATUS_INVALID_UTF8`, `FG_STATUS_INVALID_SEGMENT_NAME`,
+ * `FG_STATUS_SEGMENT_IO` (the message gives the system's reason),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `shared` must be NULL or readable for its `struct_size`, its `name` or
+ * `path` readable for its length.
+ */
+fg_status fg_shared_memory_remove(const struct fg_shared_memory *shared);
 
 /**
  * The message of the last failed call on the calling thread, e.g.

@@ -232,6 +232,18 @@ fn c_stress_shared() {
     prove("stress_test.c", Language::C, Linkage::Shared, "100", "10");
 }
 
+/// Shared mode as a pre-forked C server uses it: workers that each open one
+/// segment stay within one limit together (tests/c/shared_test.c).
+#[test]
+fn c_shared_static() {
+    prove("shared_test.c", Language::C, Linkage::Static, "500", "300");
+}
+
+#[test]
+fn c_shared_shared() {
+    prove("shared_test.c", Language::C, Linkage::Shared, "500", "300");
+}
+
 #[test]
 fn cpp_api_static() {
     prove("api_test.cpp", Language::Cpp, Linkage::Static, "20", "2");

@@ -51,6 +51,11 @@ export declare const STATUS: Readonly<{
   KEY_TOO_LONG: -63;
   TABLE_FULL: -64;
   TOO_MANY_OVERRIDES: -65;
+  SEGMENT_IO: -70;
+  SEGMENT_MISMATCH: -71;
+  SEGMENT_NOT_READY: -72;
+  SHARED_UNSUPPORTED: -73;
+  INVALID_SEGMENT_NAME: -74;
   PANIC: -100;
 }>;
 
@@ -154,9 +159,31 @@ export declare class Decision implements DecisionFields {
 /** A Policy's decision always names its deciding layer. */
 export type PolicyDecision = Decision & { readonly scope: string; readonly layer: number };
 
+/**
+ * Where a shared limiter's state lives: a segment name (the file
+ * /dev/shm/floodgate.<name>: 1 to 200 ASCII letters, digits, '.', '_', '-'),
+ * or a file every worker process can open. `waitMs`: how long to wait for
+ * another process still creating the segment (default 5,000).
+ */
+export type SharedSegment = string | { name: string; path?: undefined; waitMs?: U64 } | { path: string; name?: undefined; waitMs?: U64 };
+
+export interface LimiterOptions {
+  /**
+   * Keep the bucket in this shared segment: every process and thread that
+   * builds the limiter with it (and the same quota) charges one bucket. A
+   * segment holding another quota throws FloodgateError
+   * (ERR_FLOODGATE_SEGMENT_MISMATCH) saying what differs.
+   */
+  shared?: SharedSegment;
+}
+
 /** One lock-free GCRA bucket in native memory. Free it with close() (or let the GC do it). */
 export declare class Limiter implements Disposable {
-  constructor(quota: Quota);
+  constructor(quota: Quota, options?: LimiterOptions);
+  /** Deletes the segment; processes using it keep their mapping. A missing segment is not an error. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the bucket lives in a shared segment. */
+  readonly isShared: boolean;
   /** Charges `cost` (default 1) now, or at `nowNs` on the caller's own monotonic timeline. */
   check(cost?: U64, nowNs?: U64): Decision;
   /** The bucket as it stands, charging nothing. */
@@ -195,11 +222,21 @@ export interface KeyedLimiterOptions {
   onFull?: 'deny' | 'admit' | 'overflow';
   /** Keys that may hold their own quota (default capacity / 8). */
   maxOverrides?: U64;
+  /**
+   * Keep the tables in shared segments (byte keys in this one, number keys
+   * in `<name>.u64`): every process and thread that builds the limiter with
+   * it and the same settings shares each key's bucket.
+   */
+  shared?: SharedSegment;
 }
 
 /** One GCRA bucket per key in the library's lock-free table. */
 export declare class KeyedLimiter implements Disposable {
   constructor(quota: Quota, options?: KeyedLimiterOptions);
+  /** Deletes both key kinds' segments; processes using them keep their mapping. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the tables live in shared segments. */
+  readonly isShared: boolean;
   check(key: Key, cost?: U64, nowNs?: U64): Decision;
   /** An unseen key reads full and is not inserted. */
   peek(key: Key, nowNs?: U64): Decision;
@@ -675,6 +712,12 @@ export interface WindowRateLimitOptions<Req extends IncomingMessage = IncomingMe
   keyGenerator?: (req: Req, res: ServerResponse) => Maybe<Key | null | undefined>;
   /** Keys held per limit (default 65,536). */
   capacity?: number;
+  /**
+   * One limit across worker processes: each limit's table lives in the
+   * shared segment `<name>.<limit>` (a Fastify route with its own
+   * config.rateLimit: `<name>.<route>.<limit>`).
+   */
+  shared?: SharedSegment;
   /** X-RateLimit-Scope (genieos preset); default 'key'. */
   scope?: string;
 }

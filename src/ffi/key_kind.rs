@@ -101,6 +101,12 @@ impl<U: Layer, B: Layer, I: Layer> Layer for ByKeyKind<U, B, I> {
     fn refund_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> crate::Result<()> {
         each_kind!(self, |table| table.refund_at(key, cost, now_ns))
     }
+
+    /// The typed table's answer: a policy over a shared table must read the
+    /// machine's clock, as every other process charging it does.
+    fn is_shared(&self) -> bool {
+        each_kind!(self, |table| table.is_shared())
+    }
 }
 
 /// A key as a C call passes it.

@@ -11,10 +11,12 @@ use super::key_kind::{
 };
 use super::quota::{self, FgQuota};
 use super::shared::{self, SharedHandle};
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
 use crate::core::quota::Quota;
 use crate::keyed::KeyedLimiter;
+use crate::policy::Layer;
 use std::net::IpAddr;
 use std::time::Duration;
 use AdminCall::{ClearQuota, Reset, SetQuota};
@@ -192,11 +194,58 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
     default_quota: *const FgQuota,
     out: *mut *mut FgKeyedLimiter,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_keyed`'s.
+    unsafe { new_keyed("fg_keyed_limiter_new", config, default_quota, None, out) }
+}
+
+/// `fg_keyed_limiter_new` in shared mode: the tables live in the segment
+/// `shared` names, so every process that creates this limiter with the same
+/// segment and settings shares each key's bucket, the per-key quotas and
+/// reconfigurations (see `fg_shared_memory`). Every process must give the
+/// same `config` (key kind, capacity, `on_full`, `max_overrides`) and
+/// default quota. The handle's clock is `CLOCK_MONOTONIC`.
+///
+/// Errors: those of `fg_keyed_limiter_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message
+/// says which field differs, its value in the segment and the one asked
+/// for), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_keyed_limiter_new`; `shared` NULL or readable for its
+/// `struct_size`, its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_new_shared(
+    config: *const FgKeyedConfig,
+    default_quota: *const FgQuota,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgKeyedLimiter,
+) -> FgStatus {
+    let function = "fg_keyed_limiter_new_shared";
+    // SAFETY: this function's contract is `new_keyed`'s.
+    unsafe { new_keyed(function, config, default_quota, Some(shared), out) }
+}
+
+/// The body of both constructors: `shared` is `None` for the heap.
+///
+/// # Safety
+/// `config`, `default_quota` and a `Some(shared)` NULL or readable for their
+/// `struct_size` (the segment's name or path for its length); `out` NULL or
+/// writable for a pointer.
+unsafe fn new_keyed(
+    function: &'static str,
+    config: *const FgKeyedConfig,
+    default_quota: *const FgQuota,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgKeyedLimiter,
+) -> FgStatus {
     let make = || {
         // SAFETY: readable for their struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: as above.
         let quota = unsafe { args::read_config(default_quota, "default_quota") }?.to_quota()?;
+        // SAFETY: as above.
+        let shared = shared.map(|shared| unsafe { shared_memory::read(shared) });
+        let shared = shared.transpose()?;
         let on_full = full_table(config.on_full)?;
         let capacity = args::saturating_usize(config.capacity);
         let max_overrides = args::saturating_usize(config.max_overrides);
@@ -208,12 +257,39 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
                 0 => builder,
                 max => builder.max_overrides(max),
             };
+            let builder = match shared.clone() {
+                Some(shared) => builder.shared(shared),
+                None => builder,
+            };
             builder.build()?
         });
         Ok(shared::into_handle(keyed))
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_keyed_limiter_new", out, make) }
+    // SAFETY: the contract is `handle::create`'s.
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the limiter's tables live in a shared
+/// segment (made by `fg_keyed_limiter_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out_shared` NULL or writable
+/// for a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_limiter_is_shared(
+    limiter: *const FgKeyedLimiter,
+    out_shared: *mut bool,
+) -> FgStatus {
+    guard("fg_keyed_limiter_is_shared", || {
+        // SAFETY: NULL or live, by the contract.
+        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
+        let out_shared = Out::new(out_shared, "out_shared")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out_shared.write(Layer::is_shared(keyed)) };
+        Ok(())
+    })
 }
 
 /// Releases a keyed limiter. NULL is a no-op. The handle must not be in use

@@ -5,6 +5,7 @@ use super::decision::{answer, reserve_into, FgDecision};
 use super::handle;
 use super::quota::{self, FgQuota};
 use super::shared::{self, SharedHandle};
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, FgStatus};
 use crate::core::decision::Decision;
 use crate::limiter::Limiter;
@@ -44,6 +45,62 @@ pub unsafe extern "C" fn fg_limiter_new(
     };
     // SAFETY: this function's contract is `handle::create`'s.
     unsafe { handle::create("fg_limiter_new", out, make) }
+}
+
+/// `fg_limiter_new` in shared mode: the bucket lives in the segment
+/// `shared` names, so every process that creates this limiter with the same
+/// segment and quota charges one bucket (see `fg_shared_memory`). The first
+/// process creates the segment with a full bucket; the others open it. The
+/// handle's clock is `CLOCK_MONOTONIC`.
+///
+/// Errors: those of `fg_limiter_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+/// holds another kind of limiter or another quota: the message says which
+/// field, its value in the segment and the one asked for),
+/// `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_limiter_new`; `shared` NULL or readable for its `struct_size`,
+/// its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_new_shared(
+    quota: *const FgQuota,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgLimiter,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: `quota` readable for its struct_size by the caller's contract.
+        let quota = unsafe { args::read_config(quota, "quota") }?.to_quota()?;
+        // SAFETY: as above, for `shared`.
+        let shared = unsafe { shared_memory::read(shared) }?;
+        let limiter = Limiter::builder(quota).shared(shared).build()?;
+        Ok(shared::into_handle(limiter))
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_limiter_new_shared", out, make) }
+}
+
+/// Stores in `*out_shared` whether the bucket lives in a shared segment
+/// (made by `fg_limiter_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `limiter` must be NULL or a live handle; `out_shared` NULL or writable
+/// for a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_limiter_is_shared(
+    limiter: *const FgLimiter,
+    out_shared: *mut bool,
+) -> FgStatus {
+    guard("fg_limiter_is_shared", || {
+        // SAFETY: NULL or live, by the contract.
+        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
+        let out_shared = Out::new(out_shared, "out_shared")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out_shared.write(limiter.is_shared()) };
+        Ok(())
+    })
 }
 
 /// Releases a limiter. NULL is a no-op. The handle must not be in use by any

@@ -14,8 +14,12 @@
 /// 1.4 added resetting a key (`fg_keyed_limiter_reset_*`,
 /// `fg_keyed_window_reset_*`), `fg_plans_reconfigure_tier_at`,
 /// `fg_error_body_render_rate`, and the statuses `FG_STATUS_ALLOCATION_FAILED`
-/// and `FG_STATUS_INEXACT_RATE`; 1.5 added `fg_keyed_limiter_check_cstr`.
-pub const FG_ABI_VERSION: u32 = 0x0001_0005;
+/// and `FG_STATUS_INEXACT_RATE`; 1.5 added `fg_keyed_limiter_check_cstr`; 1.6
+/// added shared mode (`fg_shared_memory`, `fg_limiter_new_shared`,
+/// `fg_keyed_limiter_new_shared`, `fg_limiter_is_shared`,
+/// `fg_keyed_limiter_is_shared`, `fg_shared_memory_remove`) and the statuses
+/// `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`.
+pub const FG_ABI_VERSION: u32 = 0x0001_0006;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -45,6 +45,11 @@ const STATUS = Object.freeze({
   KEY_TOO_LONG: -63,
   TABLE_FULL: -64,
   TOO_MANY_OVERRIDES: -65,
+  SEGMENT_IO: -70,
+  SEGMENT_MISMATCH: -71,
+  SEGMENT_NOT_READY: -72,
+  SHARED_UNSUPPORTED: -73,
+  INVALID_SEGMENT_NAME: -74,
   PANIC: -100,
 });
 
@@ -80,11 +85,14 @@ const RANGE_STATUSES = new Set([
   STATUS.CAPACITY_TOO_LARGE,
   STATUS.EMPTY_KEY,
   STATUS.KEY_TOO_LONG,
+  STATUS.INVALID_SEGMENT_NAME,
 ]);
 
 /**
  * A failure that is not an argument's range: a closed handle, a permit
- * released twice or to another cap, a full key table, a library bug.
+ * released twice or to another cap, a full key table, a shared segment that
+ * cannot be opened or holds other settings (ERR_FLOODGATE_SEGMENT_MISMATCH,
+ * its message naming the field), a library bug.
  */
 class FloodgateError extends Error {
   constructor(message, code, status) {

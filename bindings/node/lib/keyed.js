@@ -12,9 +12,32 @@ const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.
 const { KIND, checkStringKey, idKey, scratch, writeStringKey } = require('./keys.js');
 const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
+const { isShared, removeSegment, sharedOption, sharedStruct, withSuffix } = require('./shared.js');
+
+/** The segment of a shared limiter's table for keys of `kind`: a native table holds one kind. */
+function segmentOf(spec, kind) {
+  return kind === KIND.U64 ? withSuffix(spec, '.u64') : spec;
+}
+
+/**
+ * The shared table of one key kind into out[0], returning its status. Every
+ * process builds it with the quota its constructor got (the segment checks
+ * that), then gives it the default quota in force, as a table built later
+ * than a reconfigure() gets it.
+ */
+function sharedTable(config, defaults, spec, out) {
+  const status = ffi.keyedNewShared(config, defaults.built, sharedStruct(spec), out);
+  if (status !== 0 || defaults.quota === defaults.built) return status;
+  const reconfigured = ffi.keyedReconfigure(out[0], defaults.quota);
+  if (reconfigured !== 0) ffi.keyedFree(out[0]);
+  return reconfigured;
+}
 
 class KeyedLimiter extends KeyedLimit {
-  /** { quota }: the default quota in force as an fg_quota, for the number-key table built at its first key. */
+  /**
+   * { built, quota }: the quota the constructor got and the default quota in
+   * force, as fg_quotas, for the number-key table built at its first key.
+   */
   #defaults;
 
   /**
@@ -22,11 +45,16 @@ class KeyedLimiter extends KeyedLimit {
    * 65,536; memory is allocated up front: 24 bytes a slot for byte keys, 16
    * for number keys). `onFull`: what a new key that finds no slot gets
    * ('deny', 'admit' or 'overflow': one shared bucket). `maxOverrides`: how
-   * many keys may hold their own quota (default capacity / 8).
+   * many keys may hold their own quota (default capacity / 8). `shared`: a
+   * segment name, `{ name }` or `{ path }` (see shared.js): the tables then
+   * live in shared segments (byte keys in that one, number keys in
+   * `<name>.u64`), and every process and thread that builds this limiter
+   * with it (and the same settings) shares each key's bucket.
    */
   constructor(quota, opts) {
     ensureQuota(quota, 'quota');
-    const { capacity = 65_536, onFull = 'deny', maxOverrides = 0 } = options(opts, 'options');
+    const { capacity = 65_536, onFull = 'deny', maxOverrides = 0, shared } = options(opts, 'options');
+    const spec = sharedOption(shared, 'options.shared');
     const config = {
       struct_size: sizes.keyedConfig,
       key_kind: KIND.BYTES,
@@ -35,15 +63,29 @@ class KeyedLimiter extends KeyedLimit {
       max_overrides: u64(maxOverrides, 'maxOverrides'),
     };
     // A local object, not a field: the byte-key table is built inside super(), before `this` exists.
-    const defaults = { quota: encodeQuota(quota, new Uint8Array(layout.quota.size)) };
+    const built = encodeQuota(quota, new Uint8Array(layout.quota.size));
+    const defaults = { built, quota: built };
     super(
       'KeyedLimiter',
       'keyed',
-      (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out),
+      spec === null
+        ? (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out)
+        : (kind, out) => sharedTable({ ...config, key_kind: kind }, defaults, segmentOf(spec, kind), out),
       ffi.keyedFree,
       tableBytes(config.capacity),
     );
     this.#defaults = defaults;
+  }
+
+  /** Deletes the segments `shared` names (both key kinds'); processes using them keep their mapping. */
+  static removeShared(shared) {
+    const spec = sharedOption(shared, 'shared');
+    for (const kind of [KIND.BYTES, KIND.U64]) removeSegment(segmentOf(spec, kind));
+  }
+
+  /** Whether the tables live in shared segments. */
+  get isShared() {
+    return isShared(ffi.keyedIsShared, this[TABLES].live());
   }
 
   /** Charges `amount` (default 1) to `key`'s bucket now, or at `nowNs`. */

@@ -2,18 +2,40 @@
 // Limiter: one lock-free GCRA bucket (fg_limiter) behind a JS object.
 
 const { ffi, hot, layout } = require('./native.js');
-const { cost, u64 } = require('./args.js');
+const { cost, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 const { decide, decisionAddress, decisionBuffer, readDecision, readU64Out, u64Out } = require('./decision.js');
 const { ADDRESS, HANDLE, HandleOwner } = require('./handle.js');
 const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.js');
+const { isShared, removeSegment, sharedOption, sharedStruct } = require('./shared.js');
 
 const suspended = new Uint8Array(1);
 
 class Limiter extends HandleOwner {
-  constructor(quota) {
+  /**
+   * A full bucket of `quota`. `shared`: a segment name, `{ name }` or
+   * `{ path }` (see shared.js): the bucket then lives in that segment, and
+   * every process and thread that builds this limiter with it (and the
+   * same quota) charges one bucket.
+   */
+  constructor(quota, opts) {
     const bytes = encodeQuota(ensureQuota(quota, 'quota'), new Uint8Array(layout.quota.size));
-    super('Limiter', (out) => ffi.limiterNew(bytes, out), ffi.limiterFree);
+    const spec = sharedOption(options(opts, 'options').shared, 'options.shared');
+    super(
+      'Limiter',
+      spec === null ? (out) => ffi.limiterNew(bytes, out) : (out) => ffi.limiterNewShared(bytes, sharedStruct(spec), out),
+      ffi.limiterFree,
+    );
+  }
+
+  /** Deletes the segment `shared` names; processes using it keep their mapping. */
+  static removeShared(shared) {
+    removeSegment(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the bucket lives in a shared segment. */
+  get isShared() {
+    return isShared(ffi.limiterIsShared, this[HANDLE]);
   }
 
   /** Charges `cost` (default 1) now, or at `nowNs` on the caller's timeline. */

@@ -21,6 +21,7 @@ const { Plans } = require('./plans.js');
 const { ErrorBody, HeaderRenderer, StandardHeaders, policyOf } = require('./headers.js');
 const { Quota } = require('./quota.js');
 const { addressKey, clientAddress, subnetBits } = require('./client-address.js');
+const { sharedOption, withSuffix } = require('./shared.js');
 
 /** Key functions: which bucket a request is charged to (null: no key, so the fallback key). */
 const keys = Object.freeze({
@@ -130,12 +131,16 @@ function flag(value, name) {
  * Which KeyedLimiter a request is charged to, from the limit its request
  * gets: the `limiter` given, or (express-rate-limit's options) `limit`
  * requests per `windowMs` (default 5 per 60,000 ms), one table per distinct
- * limit when `limit` is a function.
+ * limit when `limit` is a function. With `shared` (a segment name or
+ * `{ name }` / `{ path }`), each table lives in its own shared segment,
+ * `<name>.<limit>`, so every worker process charges one table per limit.
  */
 function limiterSource(o, limiter) {
+  const shared = sharedOption(o.shared, 'shared');
   if (limiter !== undefined) {
     if (!(limiter instanceof KeyedLimiter)) throw new TypeError(`limiter must be a KeyedLimiter, got ${describe(limiter)}`);
     if (o.windowMs !== undefined || o.limit !== undefined) throw new TypeError('give either limiter or windowMs and limit, not both');
+    if (shared !== null) throw new TypeError('shared applies to windowMs and limit; give it to the KeyedLimiter passed as limiter instead');
     return () => limiter;
   }
   const windowMs = o.windowMs ?? 60_000;
@@ -144,7 +149,8 @@ function limiterSource(o, limiter) {
   const tableOf = (limit) => {
     let table = tables.get(limit);
     if (table === undefined) {
-      table = new KeyedLimiter(Quota.perPeriodMs(limit, windowMs), { capacity });
+      const segment = shared === null ? undefined : withSuffix(shared, `.${limit}`);
+      table = new KeyedLimiter(Quota.perPeriodMs(limit, windowMs), { capacity, shared: segment });
       tables.set(limit, table);
     }
     return table;
@@ -160,6 +166,9 @@ function settings(opts) {
   const { limiter, policy, plans } = o;
   if ([limiter, policy, plans].filter((given) => given !== undefined).length > 1) {
     throw new TypeError('options may name only one of limiter (a KeyedLimiter), policy (a Policy) and plans (a Plans)');
+  }
+  if (o.shared !== undefined && (policy !== undefined || plans !== undefined)) {
+    throw new TypeError('shared applies to windowMs and limit; build the policy from shared limiters instead');
   }
   const onBadKey = o.onBadKey ?? 'fallback';
   if (!ON_BAD_KEY.has(onBadKey)) throw new TypeError(`onBadKey must be 'fallback' or 'reject', got ${describe(onBadKey)}`);
@@ -548,22 +557,27 @@ function fastifyRateLimit(fastify, opts, done) {
   const shared = global ? settings(base) : null;
   /** A route's own settings, by its config.rateLimit object; built when the route is added, so a bad one fails at startup. */
   const routeConfigs = new WeakMap();
-  const ownSettings = (own) => {
+  const ownSettings = (own, url) => {
     let config = routeConfigs.get(own);
     if (config === undefined) {
-      config = settings({ ...base, ...ensureOptions(own, 'config.rateLimit') });
+      const merged = { ...base, ...ensureOptions(own, 'config.rateLimit') };
+      // A route's own limit is its own table: shared, in segments of its own, named by its route.
+      if (own.shared === undefined && base.shared !== undefined) {
+        merged.shared = withSuffix(sharedOption(base.shared, 'shared'), `.${String(url).replace(/[^A-Za-z0-9._-]/g, '_')}`);
+      }
+      config = settings(merged);
       routeConfigs.set(own, config);
     }
     return config;
   };
   fastify.addHook('onRoute', (route) => {
     const own = route.config?.rateLimit;
-    if (own !== undefined && own !== false) ownSettings(own);
+    if (own !== undefined && own !== false) ownSettings(own, route.url);
   });
   fastify.addHook('onRequest', async (request, reply) => {
     const own = request.routeOptions?.config?.rateLimit;
     if (own === false) return;
-    const config = own === undefined ? shared : ownSettings(own);
+    const config = own === undefined ? shared : ownSettings(own, request.routeOptions?.url);
     if (config !== null) await fastifyCheck(config, request, reply);
   });
   done();

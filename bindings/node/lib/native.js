@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 5; // 1.5: fg_keyed_limiter_check_cstr (string keys without encoding them in JS)
+const ABI_MINOR = 6; // 1.6: shared mode (fg_shared_memory, fg_*_new_shared)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -180,6 +180,15 @@ const RetryConfigStruct = koffi.struct('fg_retry_config', {
   seed: 'uint64_t',
 });
 
+const SharedMemoryStruct = koffi.struct('fg_shared_memory', { // ABI 1.6
+  struct_size: 'size_t',
+  name: 'const char *',
+  name_len: 'size_t',
+  path: 'const char *',
+  path_len: 'size_t',
+  wait_ms: 'uint64_t',
+});
+
 const offsets = (struct, fields) =>
   Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, koffi.offsetof(struct, field)]));
 
@@ -248,6 +257,7 @@ const layout = {
     keyedWindowConfig: koffi.sizeof(KeyedWindowConfigStruct),
     tier: koffi.sizeof(TierStruct),
     plansConfig: koffi.sizeof(PlansConfigStruct),
+    sharedMemory: koffi.sizeof(SharedMemoryStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -263,6 +273,8 @@ const ffi = {
   inWarningZone: fn('fg_decision_in_warning_zone', S, [H, U64, H]),
 
   limiterNew: library.func('int32_t fg_limiter_new(void *quota, _Out_ void **out)'),
+  limiterNewShared: fn('fg_limiter_new_shared', S, [H, koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]),
+  limiterIsShared: fn('fg_limiter_is_shared', S, [H, H]),
   limiterFree: fn('fg_limiter_free', 'void', [H]),
   limiterCheck: fn('fg_limiter_check', S, [H, U64, H]),
   limiterCheckAt: fn('fg_limiter_check_at', S, [H, U64, U64, H]),
@@ -282,6 +294,14 @@ const ffi = {
   limiterSuspensionAt: fn('fg_limiter_suspension_at', S, [H, U64, H, H]),
 
   keyedNew: fn('fg_keyed_limiter_new', S, [koffi.pointer(KeyedConfigStruct), H, koffi.out(koffi.pointer(H))]),
+  keyedNewShared: fn('fg_keyed_limiter_new_shared', S, [
+    koffi.pointer(KeyedConfigStruct),
+    H,
+    koffi.pointer(SharedMemoryStruct),
+    koffi.out(koffi.pointer(H)),
+  ]),
+  keyedIsShared: fn('fg_keyed_limiter_is_shared', S, [H, H]),
+  sharedMemoryRemove: fn('fg_shared_memory_remove', S, [koffi.pointer(SharedMemoryStruct)]),
   keyedFree: fn('fg_keyed_limiter_free', 'void', [H]),
   keyedCheckU64: fn('fg_keyed_limiter_check_u64', S, [H, U64, U64, H]),
   keyedCheckU64At: fn('fg_keyed_limiter_check_u64_at', S, [H, U64, U64, U64, H]),

@@ -51,6 +51,7 @@ test('struct layouts are the C ones on this platform', () => {
   assert.equal(layout.sizes.tier, 40);
   assert.equal(layout.sizes.plansConfig, 32);
   assert.equal(layout.retryConfig.size, 48, 'fg_retry_config of ABI 1.3');
+  assert.equal(layout.sizes.sharedMemory, 48, 'fg_shared_memory of ABI 1.6');
   assert.deepEqual([layout.retryConfig.factor, layout.retryConfig.flags, layout.retryConfig.seed], [24, 36, 40]);
 });
 

@@ -74,6 +74,16 @@ decision.retry();
 // @ts-expect-error reserve needs a maximum wait
 limiter.reserve(1);
 
+const sharedBucket = new Limiter(quota, { shared: 'api' });
+const sharedKeys = new KeyedLimiter(quota, { capacity: 1_024, shared: { path: '/dev/shm/api-keys', waitMs: 100 } });
+const bothShared: boolean = sharedBucket.isShared && sharedKeys.isShared;
+Limiter.removeShared('api');
+KeyedLimiter.removeShared({ name: 'api-keys', waitMs: 0n });
+// @ts-expect-error a segment is a name, { name } or { path }
+new Limiter(quota, { shared: 5 });
+// @ts-expect-error a segment has a name or a path, not both
+new KeyedLimiter(quota, { shared: { name: 'a', path: '/dev/shm/a' } });
+
 const perKey = new KeyedLimiter(quota, { capacity: 100_000, onFull: 'overflow', maxOverrides: 64 });
 const someKeys: Key[] = ['api-key', Buffer.from('raw'), new Uint8Array([1, 2]), 42, 42n];
 for (const key of someKeys) perKey.check(key, 1, 0n);
@@ -154,6 +164,7 @@ const strict = rateLimit({
   fallbackKey: (req) => req.socket.remoteAddress,
   onError: (error: unknown) => console.error(error),
 });
+const acrossWorkers = rateLimit({ windowMs: 1_000, limit: 30, shared: 'api' });
 const keyedFlags: boolean[] = byPolicyLayers();
 // @ts-expect-error onBadKey is 'fallback' or 'reject'
 rateLimit({ limiter: perKey, onBadKey: 'ignore' });
