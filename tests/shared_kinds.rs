@@ -318,3 +318,85 @@ fn processes_hammering_one_key_share_its_window() {
     assert_eq!(windows.len(), 1);
     shared.remove().unwrap();
 }
+
+/// What a child process of the SIGKILL test does, named by this variable.
+const KILLED: &str = "FLOODGATE_SHARED_KINDS_KILLED";
+const KILLED_TEST: &str = "processes_killed_mid_insert_leave_no_slot_stuck";
+const KILL_ROUNDS: u64 = 20;
+const KEYS_PER_CHILD: u64 = 100;
+const KILL_CAPACITY: usize = 16_384;
+
+/// The keyed windows every process of the SIGKILL test builds.
+fn killed_table(path: &str) -> KeyedWindows<str> {
+    KeyedWindows::<str>::builder(1_000, Duration::from_secs(3_600))
+        .capacity(KILL_CAPACITY)
+        .shared(SharedMemory::at(path))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn processes_killed_mid_insert_leave_no_slot_stuck() {
+    if let Ok(child) = std::env::var(KILLED) {
+        // A child: insert its own keys, then charge one common key, until
+        // killed (or, should the parent be gone, for at most 30 s).
+        let (path, round) = child.split_once('@').unwrap();
+        let windows = killed_table(path);
+        println!("ready");
+        let started = std::time::Instant::now();
+        for n in 0..KEYS_PER_CHILD {
+            windows
+                .check_at(&format!("k{round}-{n}"), 1, SECOND)
+                .unwrap();
+        }
+        while started.elapsed() < Duration::from_secs(30) {
+            windows.check_at("common", 1, SECOND).unwrap();
+        }
+        return;
+    }
+    let shared = segment("killed");
+    let path = shared.path().to_str().unwrap().to_owned();
+    drop(killed_table(&path));
+    for round in 0..KILL_ROUNDS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", KILLED_TEST, "--nocapture", "--test-threads=1"])
+            .env(KILLED, format!("{path}@{round}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Killed once it has mapped the segment, a little later each round,
+        // so the kills land anywhere in its inserts and charges. Its output
+        // stays open until then (a closed pipe would end it first).
+        let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("ready") {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut output, &mut line).unwrap();
+            assert!(read > 0, "the child ended before it was ready");
+        }
+        std::thread::sleep(Duration::from_micros(100 * round));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    // The segment still opens and validates, and every key the children
+    // inserted holds at most its own one unit: no two keys share a slot.
+    let windows = killed_table(&path);
+    let inserted = windows.len() as u64;
+    assert!(inserted <= KILL_ROUNDS * KEYS_PER_CHILD + 1, "{inserted}");
+    for round in 0..KILL_ROUNDS {
+        for n in 0..KEYS_PER_CHILD {
+            let left = windows.peek_at(&format!("k{round}-{n}"), SECOND).unwrap();
+            assert!(left.remaining() >= 999, "k{round}-{n}: {left:?}");
+        }
+    }
+    assert!(windows.peek_at("common", SECOND).unwrap().remaining() <= 1_000);
+    // No slot is stuck half-claimed: each new key takes exactly one.
+    for m in 0..1_000 {
+        assert!(windows
+            .check_at(&format!("fresh-{m}"), 1, SECOND)
+            .unwrap()
+            .is_admitted());
+        assert_eq!(windows.len() as u64, inserted + m + 1);
+    }
+    shared.remove().unwrap();
+}

@@ -103,7 +103,8 @@ impl<K: Key + ?Sized, C: Clock + Default> Suspensions<K, C> {
 impl<K: Key + ?Sized, C: Clock> SuspensionsBuilder<K, C> {
     /// How many keys may ever be suspended (at most
     /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)); a key suspended once
-    /// keeps its room until the set is dropped.
+    /// keeps its room until the set is dropped. Memory is allocated up
+    /// front: 32 bytes per key.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self

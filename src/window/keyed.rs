@@ -165,7 +165,8 @@ impl<K: Key + ?Sized, C: Clock + Clone + Default> KeyedWindows<K, C> {
 impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindowsBuilder<K, C> {
     /// The most keys the table holds (at most
     /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)); a key keeps its window
-    /// until the table is dropped.
+    /// until the table is dropped. Memory is allocated up front: 48 bytes
+    /// per key (its identity and its window's three words, inline).
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
