@@ -48,6 +48,17 @@ pub enum FullTable {
     Overflow,
 }
 
+impl FullTable {
+    /// The choice as a shared segment's header records it (2 bits).
+    pub(crate) fn code(self) -> u64 {
+        match self {
+            FullTable::Deny => 0,
+            FullTable::Admit => 1,
+            FullTable::Overflow => 2,
+        }
+    }
+}
+
 /// Configures a [`KeyedLimiter`]; start with [`KeyedLimiter::builder`].
 ///
 /// ```
@@ -85,16 +96,11 @@ pub(crate) struct Settings {
 impl Settings {
     /// The settings as a shared segment's header records them.
     fn description<S: StoredKey>(&self) -> Description {
-        let on_full = match self.on_full {
-            FullTable::Deny => 0,
-            FullTable::Admit => 1,
-            FullTable::Overflow => 2,
-        };
         Description {
             kind: S::SHARED_KIND,
             limits: Limits::Quota(self.quota),
             capacity: self.capacity as u64,
-            options: ((self.max_overrides as u64) << 2) | on_full,
+            options: ((self.max_overrides as u64) << 2) | self.on_full.code(),
         }
     }
 }

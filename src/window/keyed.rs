@@ -118,17 +118,8 @@ impl WindowSettings {
             kind: Kind::keyed::<K::Stored>(Kind::KeyedWindowsExact, Kind::KeyedWindowsFingerprint),
             limits: window_limits(self.limit, self.window),
             capacity: self.capacity as u64,
-            options: full_table_code(self.on_full),
+            options: self.on_full.code(),
         }
-    }
-}
-
-/// A [`FullTable`] choice as a segment header records it.
-pub(crate) fn full_table_code(on_full: FullTable) -> u64 {
-    match on_full {
-        FullTable::Deny => 0,
-        FullTable::Admit => 1,
-        FullTable::Overflow => 2,
     }
 }
 

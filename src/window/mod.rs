@@ -420,13 +420,8 @@ impl<C: Clock> SlidingWindow<C> {
 
     /// What `check_at(cost, now_ns)` would decide, without charging.
     pub(crate) fn probe_at(&self, cost: u64, now_ns: u64) -> Decision {
-        self.probe_under_at(self.limit(), cost, now_ns)
-    }
-
-    /// What a check would decide under `limit` (a valid one), without charging.
-    pub(crate) fn probe_under_at(&self, limit: u64, cost: u64, now_ns: u64) -> Decision {
         self.state
-            .probe_under_at(self.window_ns, limit, cost, now_ns)
+            .probe_under_at(self.window_ns, self.limit(), cost, now_ns)
     }
 }
 
