@@ -42,6 +42,10 @@ fn two_builds_share_one_sliding_window() {
     };
     let (one, two) = (build(10).unwrap(), build(10).unwrap());
     assert!(one.is_shared() && two.clock().is_system_wide());
+    let private = SlidingWindow::builder(10, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    assert!(!private.is_shared() && !private.clock().is_system_wide());
     assert!(one.check_at(10, 5 * SECOND).is_admitted());
     assert!(!two.check_at(1, 5 * SECOND).is_admitted());
     // A reconfiguration by one is the other's limit.

@@ -12,13 +12,12 @@
 //! dropped, so a reader never meets freed memory and no operation takes a
 //! lock.
 
+use super::{check_capacity, probe_run};
 use crate::core::error::Result;
 use crate::keyed::{Key, KeyHasher, StoredKey};
 use crate::sync::{AtomicPtr, Ordering};
 use std::marker::PhantomData;
 use std::ptr;
-
-use super::{check_capacity, probe_run};
 
 pub(crate) struct BoxedCells<K: Key + ?Sized, V> {
     slots: Box<[AtomicPtr<Cell<V>>]>,
