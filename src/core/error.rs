@@ -152,9 +152,10 @@ pub struct SegmentMismatch {
 impl SegmentMismatch {
     /// Which header field differs: "magic", "layout version", "kind",
     /// "quota count", "quota period (ns)", "quota burst", "quota lockout
-    /// (ns)", "capacity", "options", "timeline" (the machine clock
-    /// calibration in `/dev/shm/floodgate.timeline` was replaced since the
-    /// segment was made: restart every worker) or "size".
+    /// (ns)", "window limit", "window (ns)", "capacity", "options",
+    /// "timeline" (the machine clock calibration in
+    /// `/dev/shm/floodgate.timeline` was replaced since the segment was
+    /// made: restart every worker) or "size".
     pub fn field(&self) -> &'static str {
         self.field
     }
