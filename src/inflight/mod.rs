@@ -1,5 +1,7 @@
 //! [`InFlight`]: a lock-free cap on how many requests run at once.
 //!
+//! # In one process
+//!
 //! Two kinds of atomic word:
 //!
 //! * the **count** of permits out (reserved or held), at most `max`; a CAS on
@@ -7,9 +9,11 @@
 //! * one **slot** per unit of capacity, recording which permit holds it:
 //!
 //! ```text
-//!  63         33 32              1    0
-//! [   unused   | sequence: 32 bits | held ]
+//!  63      34   33         32              1    0
+//! [ holder  | releasing | sequence: 32 bits | held ]
 //! ```
+//!
+//! (`holder` and `releasing` are for shared caps, below; 0 here.)
 //!
 //! An admitted acquire claims a free slot, bumping its sequence; the permit
 //! remembers (slot, sequence). Releasing CASes exactly that (slot, sequence,
@@ -24,12 +28,34 @@
 //! Invariant: held slots + reservations still looking for a slot <= count
 //! <= max. A release frees its slot before it decrements the count, so an
 //! acquirer holding a reservation always has a free slot to find.
+//!
+//! # Shared by processes
+//!
+//! A process can be killed between any two instructions, and a count kept
+//! apart from the slots would then be off for good (a reservation made but
+//! no slot claimed; a slot freed but the count not lowered). So a shared
+//! cap has no count: its slots are the permits (`shared.rs`), each claimed
+//! by one CAS that records the holder's process id, and each held permit
+//! comes back exactly once, released by its holder or, if that process has
+//! died, reclaimed by an acquirer that found the cap full.
+//!
+//! Liveness is by **process id**, not by lease: a permit is held for as
+//! long as its request runs, which no deadline can bound. The limit of a
+//! pid: once the kernel gives a dead process's id to a new process, its
+//! permits wait until that process exits too. That delays their return; it
+//! never frees a permit twice, nor one whose holder lives.
 
 pub(crate) mod keyed;
+mod shared;
 
+use crate::core::alloc::Place;
 use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
+use crate::shm::header::{Description, Kind};
+use crate::shm::{process, segment, SharedMemory};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
+use shared::SharedSlots;
 use std::fmt;
 
 /// The largest cap an [`InFlight`] takes (it keeps 8 bytes per unit).
@@ -38,6 +64,12 @@ pub const MAX_IN_FLIGHT: u64 = 1 << 20;
 const HELD_BIT: u64 = 1;
 const SEQUENCE_SHIFT: u32 = 1;
 const SEQUENCE_MASK: u64 = u32::MAX as u64;
+const RELEASING_BIT: u64 = 1 << 33;
+const HOLDER_SHIFT: u32 = 34;
+/// The largest process id a slot records (30 bits); every Unix keeps ids
+/// far below (Linux at most 2^22).
+const MAX_HOLDER: u32 = (1 << 30) - 1;
+/// Where a ticket keeps the slot index, above the sequence.
 const SLOT_SHIFT: u32 = 32;
 
 /// Process-unique ids for caps, so a token can name the cap it came from.
@@ -60,8 +92,27 @@ impl SlotWord {
         ((self.0 >> SEQUENCE_SHIFT) & SEQUENCE_MASK) as u32
     }
 
+    /// Held, and being given back (shared caps only).
+    fn releasing(self) -> bool {
+        self.0 & RELEASING_BIT != 0
+    }
+
+    /// The process holding (or releasing) the slot; 0 in one process.
+    fn holder(self) -> u32 {
+        (self.0 >> HOLDER_SHIFT) as u32
+    }
+
     fn holding(sequence: u32) -> Self {
-        Self(u64::from(sequence) << SEQUENCE_SHIFT | HELD_BIT)
+        Self::held_by(sequence, 0)
+    }
+
+    fn held_by(sequence: u32, holder: u32) -> Self {
+        debug_assert!(holder <= MAX_HOLDER);
+        Self(u64::from(holder) << HOLDER_SHIFT | u64::from(sequence) << SEQUENCE_SHIFT | HELD_BIT)
+    }
+
+    fn releasing_by(sequence: u32, releaser: u32) -> Self {
+        Self(Self::held_by(sequence, releaser).0 | RELEASING_BIT)
     }
 
     fn released(sequence: u32) -> Self {
@@ -92,9 +143,19 @@ impl SlotWord {
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct InFlight {
-    count: CachePadded<AtomicU64>,
-    slots: Box<[AtomicU64]>,
+    permits: Permits,
     owner: u64,
+}
+
+/// Where the permits are kept, and so which protocol takes them.
+enum Permits {
+    /// In this process: a count and slots (the module docs, "In one process").
+    Local {
+        count: CachePadded<AtomicU64>,
+        slots: Box<[AtomicU64]>,
+    },
+    /// Laid out for a segment every process maps (`shared.rs`).
+    Shared(SharedSlots),
 }
 
 /// Admission to an [`InFlight`] cap; gives its unit back when dropped.
@@ -214,6 +275,15 @@ pub struct InFlightBuilder {
     max: u64,
 }
 
+/// An [`InFlightBuilder`] whose permits go to a shared segment
+/// ([`InFlightBuilder::shared`]).
+#[must_use]
+#[derive(Clone, Debug)]
+pub struct SharedInFlightBuilder {
+    max: u64,
+    shared: SharedMemory,
+}
+
 impl InFlight {
     /// A builder for a cap of `max` concurrent permits, none out.
     ///
@@ -229,9 +299,35 @@ impl InFlight {
         // Relaxed: uniqueness is all an id needs.
         let owner = NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self {
-            count: CachePadded::new(AtomicU64::new(0)),
-            slots: (0..max).map(|_| AtomicU64::new(SlotWord::FREE.0)).collect(),
+            permits: Permits::Local {
+                count: CachePadded::new(AtomicU64::new(0)),
+                slots: (0..max).map(|_| AtomicU64::new(SlotWord::FREE.0)).collect(),
+            },
             owner,
+        }
+    }
+
+    /// A cap of `max` (already validated) laid out for a segment, in
+    /// `place`; `owner` names it in tokens, alike in every process.
+    fn placed(max: u64, owner: u64, place: &mut Place) -> Result<Self> {
+        debug_assert!(validate_max(max).is_ok() && place.is_shared());
+        Ok(Self {
+            permits: Permits::Shared(SharedSlots::placed(max, place)?),
+            owner,
+        })
+    }
+
+    /// Whether the permits live in a shared segment, taken and given back
+    /// by every process that built this cap on it.
+    ///
+    /// ```
+    /// assert!(!floodgate::InFlight::builder(4).build()?.is_shared());
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn is_shared(&self) -> bool {
+        match &self.permits {
+            Permits::Local { .. } => false,
+            Permits::Shared(shared) => shared.is_shared(),
         }
     }
 
@@ -242,10 +338,15 @@ impl InFlight {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn limit(&self) -> u64 {
-        self.slots.len() as u64
+        match &self.permits {
+            Permits::Local { slots, .. } => slots.len() as u64,
+            Permits::Shared(shared) => shared.limit(),
+        }
     }
 
-    /// Permits out right now (a snapshot: other threads move it).
+    /// Permits out right now (a snapshot: other threads move it). In a
+    /// shared cap, a permit being taken or given back at that instant may
+    /// be left out.
     ///
     /// ```
     /// let cap = floodgate::InFlight::builder(4).build()?;
@@ -254,8 +355,11 @@ impl InFlight {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn in_flight(&self) -> u64 {
-        // Relaxed: a snapshot for reporting, ordering nothing.
-        self.count.load(Ordering::Relaxed)
+        match &self.permits {
+            // Relaxed: a snapshot for reporting, ordering nothing.
+            Permits::Local { count, .. } => count.load(Ordering::Relaxed),
+            Permits::Shared(shared) => shared.in_flight(),
+        }
     }
 
     /// Takes a permit if fewer than [`limit`](Self::limit) are out.
@@ -272,10 +376,18 @@ impl InFlight {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn try_acquire(&self) -> Acquisition<'_> {
-        let limit = self.limit();
+        match &self.permits {
+            Permits::Local { count, slots } => self.acquire_local(count, slots),
+            Permits::Shared(shared) => self.acquire_shared(shared, process::id()),
+        }
+    }
+
+    #[inline]
+    fn acquire_local(&self, count: &AtomicU64, slots: &[AtomicU64]) -> Acquisition<'_> {
+        let limit = slots.len() as u64;
         let backoff = Backoff::new();
         // Relaxed: only the successful CAS below needs to synchronise.
-        let mut out = self.count.load(Ordering::Relaxed);
+        let mut out = count.load(Ordering::Relaxed);
         loop {
             if out >= limit {
                 return Acquisition::Refused(AtCapacity {
@@ -283,14 +395,9 @@ impl InFlight {
                     limit,
                 });
             }
-            // Acquire on success: pairs with the Release in `release_slot`
+            // Acquire on success: pairs with the Release in `release_local`
             // (semaphore semantics). Relaxed on failure: we only retry.
-            match self.count.compare_exchange_weak(
-                out,
-                out + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match count.compare_exchange_weak(out, out + 1, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(actual) => {
                     out = actual;
@@ -298,7 +405,7 @@ impl InFlight {
                 }
             }
         }
-        let token = self.claim_slot(out);
+        let token = self.claim_slot(slots, out);
         Acquisition::Granted(Permit {
             cap: self,
             token,
@@ -306,9 +413,32 @@ impl InFlight {
         })
     }
 
+    /// A permit of the shared cap for the process `holder`.
+    fn acquire_shared(&self, shared: &SharedSlots, holder: u32) -> Acquisition<'_> {
+        let Some((index, sequence)) = shared.acquire(holder) else {
+            return Acquisition::Refused(AtCapacity {
+                in_flight: shared.in_flight(),
+                limit: shared.limit(),
+            });
+        };
+        Acquisition::Granted(Permit {
+            cap: self,
+            token: self.token(index, sequence),
+            in_flight: shared.in_flight(),
+        })
+    }
+
+    fn token(&self, index: usize, sequence: u32) -> PermitToken {
+        PermitToken {
+            owner: self.owner,
+            ticket: (index as u64) << SLOT_SHIFT | u64::from(sequence),
+        }
+    }
+
     /// Gives back the permit `token` stands for; returns the permits out
     /// afterwards. A token already released, or from another cap, is refused
-    /// and changes nothing.
+    /// and changes nothing. A shared cap's permit is given back by the
+    /// process that took it: from another, [`Error::ForeignPermit`].
     ///
     /// ```
     /// use floodgate::{Error, InFlight};
@@ -332,14 +462,14 @@ impl InFlight {
 
     /// Claims a free slot for a reservation already counted; `hint` is where
     /// to start looking (slots below the count are likely held).
-    fn claim_slot(&self, hint: u64) -> PermitToken {
-        let slots = self.slots.len();
+    fn claim_slot(&self, slots: &[AtomicU64], hint: u64) -> PermitToken {
+        let len = slots.len();
         // hint < limit <= MAX_IN_FLIGHT, so it fits in usize.
-        let start = hint as usize % slots;
+        let start = hint as usize % len;
         let backoff = Backoff::new();
         loop {
-            for index in (start..slots).chain(0..start) {
-                let slot = &self.slots[index];
+            for index in (start..len).chain(0..start) {
+                let slot = &slots[index];
                 // Relaxed: each slot is its own word; the count carries the
                 // happens-before between holders.
                 let seen = SlotWord(slot.load(Ordering::Relaxed));
@@ -354,10 +484,7 @@ impl InFlight {
                     .compare_exchange(seen.0, claimed.0, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return PermitToken {
-                        owner: self.owner,
-                        ticket: (index as u64) << SLOT_SHIFT | u64::from(sequence),
-                    };
+                    return self.token(index, sequence);
                 }
             }
             // Every slot looked held: a release is between freeing its slot
@@ -368,10 +495,20 @@ impl InFlight {
         }
     }
 
+    /// Releases the slot of a token whose owner and index were checked.
     fn release_slot(&self, token: PermitToken) -> Result<u64> {
-        // The slot index was checked against the limit by every caller.
-        let slot = &self.slots[(token.ticket >> SLOT_SHIFT) as usize];
+        let index = (token.ticket >> SLOT_SHIFT) as usize;
         let sequence = (token.ticket & SEQUENCE_MASK) as u32;
+        match &self.permits {
+            Permits::Local { count, slots } => Self::release_local(count, &slots[index], sequence),
+            Permits::Shared(shared) => {
+                shared.release(index, sequence, process::id())?;
+                Ok(shared.in_flight())
+            }
+        }
+    }
+
+    fn release_local(count: &AtomicU64, slot: &AtomicU64, sequence: u32) -> Result<u64> {
         // Relaxed: the CAS alone decides which release wins; the count's
         // Release below publishes the holder's work.
         slot.compare_exchange(
@@ -381,9 +518,43 @@ impl InFlight {
             Ordering::Relaxed,
         )
         .map_err(|_| Error::PermitAlreadyReleased)?;
-        // Release: pairs with the Acquire in `try_acquire`. The slot was
+        // Release: pairs with the Acquire in `acquire_local`. The slot was
         // freed first, keeping held slots <= count.
-        Ok(self.count.fetch_sub(1, Ordering::Release) - 1)
+        Ok(count.fetch_sub(1, Ordering::Release) - 1)
+    }
+
+    /// Model checking only: a cap laid out as in a segment, on the heap.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn shared_layout_for_model(max: u64) -> Self {
+        validate_max(max).unwrap();
+        let owner = NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self::placed(max, owner, &mut Place::measure()).unwrap()
+    }
+
+    /// Model checking only: [`try_acquire`](Self::try_acquire) of a shared
+    /// layout as the process `pid`.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn try_acquire_as(&self, pid: u32) -> Option<PermitToken> {
+        let Permits::Shared(shared) = &self.permits else {
+            unreachable!("only a shared layout records processes")
+        };
+        self.acquire_shared(shared, pid)
+            .permit()
+            .map(Permit::into_token)
+    }
+
+    /// Model checking only: the first step of [`release`](Self::release) of
+    /// a shared layout as the process `pid`, which then dies.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn die_releasing_as(&self, pid: u32, token: PermitToken) -> Result<()> {
+        let Permits::Shared(shared) = &self.permits else {
+            unreachable!("only a shared layout records processes")
+        };
+        let index = (token.ticket >> SLOT_SHIFT) as usize;
+        shared.begin_release(index, (token.ticket & SEQUENCE_MASK) as u32, pid)
     }
 }
 
@@ -399,6 +570,77 @@ impl InFlightBuilder {
     pub fn build(self) -> Result<InFlight> {
         validate_max(self.max)?;
         Ok(InFlight::validated(self.max))
+    }
+
+    /// Keeps the cap's permits in the segment `shared`, so that every
+    /// process building this cap with it shares one `max` (see
+    /// [`SharedMemory`]). A permit held by a process that dies comes back:
+    /// an acquire that finds the cap full also checks the process holding
+    /// one permit (each in turn) and, if it is gone, frees its permit, so
+    /// every dead holder's permits return within `max` such acquires.
+    /// A held permit belongs to the process that took it: a forked child's
+    /// copy releases nothing.
+    ///
+    /// ```
+    /// use floodgate::{InFlight, SharedMemory};
+    /// let shared = SharedMemory::named(&format!("doc-inflight-{}", std::process::id()))?;
+    /// let (worker_one, worker_two) = (
+    ///     InFlight::builder(2).shared(shared.clone()).build()?,
+    ///     InFlight::builder(2).shared(shared.clone()).build()?,
+    /// );
+    /// let _held = (worker_one.try_acquire().permit(), worker_one.try_acquire().permit());
+    /// assert!(worker_two.is_shared() && !worker_two.try_acquire().is_granted());
+    /// # shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(self, shared: SharedMemory) -> SharedInFlightBuilder {
+        SharedInFlightBuilder {
+            max: self.max,
+            shared,
+        }
+    }
+}
+
+impl SharedInFlightBuilder {
+    /// The cap, its permits in the segment: created there by the first
+    /// process, found by the others. Besides the errors of
+    /// [`InFlightBuilder::build`], the segment's: a segment built with
+    /// another max is [`Error::SegmentMismatch`] on the field `"capacity"`.
+    ///
+    /// ```
+    /// use floodgate::{Error, InFlight, SharedMemory};
+    /// let shared = SharedMemory::named(&format!("doc-inflight-max-{}", std::process::id()))?;
+    /// let _four = InFlight::builder(4).shared(shared.clone()).build()?;
+    /// let Err(Error::SegmentMismatch(mismatch)) = InFlight::builder(8).shared(shared.clone()).build()
+    /// else {
+    ///     panic!("a second max on one segment")
+    /// };
+    /// assert_eq!((mismatch.field(), mismatch.in_segment(), mismatch.requested()), ("capacity", 4, 8));
+    /// # shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn build(self) -> Result<InFlight> {
+        validate_max(self.max)?;
+        if process::id() > MAX_HOLDER {
+            return Err(Error::SharedUnsupported);
+        }
+        let max = self.max;
+        let description = Description {
+            kind: Kind::InFlight as u64,
+            // A cap has no rate: every cap's header records this one quota,
+            // so only its kind and max (the capacity) can differ.
+            quota: Quota::per_second(1)?,
+            capacity: max,
+            options: 0,
+        };
+        segment::open(
+            &self.shared,
+            &description,
+            |place| InFlight::placed(max, 0, place).map(drop),
+            // Every process names the cap alike in its tokens; the top bit
+            // keeps the name apart from a local cap's counter.
+            |place, secret| InFlight::placed(max, secret[0] | 1 << 63, place),
+        )
     }
 }
 
@@ -459,9 +701,14 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        // A live Permit is the only owner of its token: this cannot fail.
+        // A live Permit is the only owner of its token, so this cannot find
+        // the slot free. `ForeignPermit`: a forked child's copy of its
+        // parent's permit in a shared cap, which stays the parent's.
         let released = self.cap.release_slot(self.token);
-        debug_assert!(released.is_ok(), "a live permit's slot was not held");
+        debug_assert!(
+            released != Err(Error::PermitAlreadyReleased),
+            "a live permit's slot was not held"
+        );
     }
 }
 

@@ -57,6 +57,8 @@ pub(crate) enum Kind {
     KeyedExact = 2,
     /// A keyed limiter of byte keys (strings, bytes, IP addresses).
     KeyedFingerprint = 3,
+    /// An in-flight cap; its max is the header's capacity.
+    InFlight = 16,
 }
 
 /// What a build asks a segment to hold: checked field by field against an
