@@ -145,9 +145,9 @@ impl SharedSlots {
         if !seen.held() || seen.holder() == me || process::is_alive(u64::from(seen.holder())) {
             return false;
         }
-        // Acquire: a dead releaser's holder's work, published by the
-        // Release of its `begin_release`, passes on through our `free`.
-        // Relaxed on failure: its release or another reclaim won.
+        // Relaxed: the dead process's writes reached us with its death,
+        // which `is_alive` saw (the kernel orders both); our `free` passes
+        // them on. Relaxed on failure: its release or another reclaim won.
         if slot
             .compare_exchange(
                 seen.0,
@@ -175,13 +175,14 @@ impl SharedSlots {
     /// releaser's to free (or, if it dies, a reclaimer's).
     pub(super) fn begin_release(&self, index: usize, sequence: u32, releaser: u32) -> Result<()> {
         let slot = &self.slots[index];
-        // Release: if this process dies before `free`, its holder's work
-        // still reaches the next holder through a reclaimer's Acquire.
-        // Relaxed on failure: the word read only names the error.
+        // Relaxed: the CAS alone decides which release wins; `free`'s
+        // Release publishes the holder's work (or, if this process dies
+        // first, its death does: see `reclaim_one`). Relaxed on failure:
+        // the word read only names the error.
         slot.compare_exchange(
             SlotWord::held_by(sequence, releaser).0,
             SlotWord::releasing_by(sequence, releaser).0,
-            Ordering::Release,
+            Ordering::Relaxed,
             Ordering::Relaxed,
         )
         .map(drop)
