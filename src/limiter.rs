@@ -8,7 +8,7 @@ use crate::core::gcra::{self, Evaluation};
 use crate::core::quota::Quota;
 use crate::core::quota_ring::QuotaRing;
 use crate::core::state::StateWord;
-use crate::shm::header::{Description, Kind};
+use crate::shm::header::{Description, Kind, Limits};
 use crate::shm::{segment, SharedMemory};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
@@ -160,7 +160,7 @@ impl<C: Clock> SharedLimiterBuilder<C> {
         let LimiterBuilder { quota, clock } = self.builder;
         let description = Description {
             kind: Kind::Limiter as u64,
-            quota,
+            limits: Limits::Quota(quota),
             capacity: 0,
             options: 0,
         };

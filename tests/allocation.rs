@@ -60,28 +60,33 @@ fn capacities_the_allocator_refuses_are_errors() {
         Error::AllocationFailed { bytes: slots }.to_string(),
         "could not allocate 68719476736 bytes for a table of the requested capacity"
     );
-    let cells = MAX_KEYED_CELLS * 8; // one pointer per cell slot
+    // Slots hold their values inline: a 16-byte key identity and the
+    // value, 16-byte aligned.
+    let refused = |slot_bytes: usize| {
+        Some(Error::AllocationFailed {
+            bytes: MAX_KEYED_CELLS * slot_bytes,
+        })
+    };
     let minute = Duration::from_secs(60);
-    let expected = Some(Error::AllocationFailed { bytes: cells });
     assert_eq!(
         KeyedWindows::<u64>::builder(600, minute)
             .capacity(MAX_KEYED_CELLS)
             .build()
             .err(),
-        expected
+        refused(48) // three counter words
     );
     assert_eq!(
         Suspensions::<str>::builder()
             .capacity(MAX_KEYED_CELLS)
             .build()
             .err(),
-        expected
+        refused(32) // one word
     );
     assert_eq!(
         KeyedInFlight::<u64>::builder(4)
             .capacity(MAX_KEYED_CELLS)
             .build()
             .err(),
-        expected
+        refused(8) // one pointer per slot
     );
 }

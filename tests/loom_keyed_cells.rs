@@ -1,6 +1,7 @@
-//! Loom model checks of the insert-only keyed map behind `KeyedWindows`,
-//! `KeyedInFlight` and `Suspensions`: racing first checks of one key share
-//! one cell, two keys racing for the last slot never share one, and a key's
+//! Loom model checks of the insert-only keyed map behind `KeyedWindows`
+//! and `Suspensions`: racing first checks of one key share
+//! one cell, two keys racing for the last slot never share one, a lookup
+//! racing another key's claim never reads its cell, and a key's
 //! stale check racing a later one of the same key sees its window.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
@@ -75,5 +76,25 @@ fn a_keys_stale_check_racing_its_later_one_never_admits_both() {
         assert_eq!(u8::from(stale) + u8::from(later), 1);
         let left = if stale { 9 } else { 0 };
         assert_eq!(table.peek_at(&7, 5_000_000_000).remaining(), left);
+    });
+}
+
+#[test]
+fn a_lookup_racing_another_keys_claim_never_reads_its_window() {
+    loom::model(|| {
+        // Two slots: both keys' probe runs cover both.
+        let table = windows(2);
+        let claimer = {
+            let table = table.clone();
+            thread::spawn(move || table.check_at(&1, 10, 0).is_admitted())
+        };
+        // Key 2's lookups (no insert, then an insert) meet key 1's slot
+        // free or claimed, and never take it for their own.
+        assert_eq!(table.peek_at(&2, 0).remaining(), 10);
+        assert!(table.check_at(&2, 4, 0).is_admitted());
+        assert!(claimer.join().unwrap());
+        assert_eq!(table.peek_at(&1, 0).remaining(), 0);
+        assert_eq!(table.peek_at(&2, 0).remaining(), 6);
+        assert_eq!(table.len(), 2);
     });
 }

@@ -152,7 +152,8 @@ pub struct SegmentMismatch {
 impl SegmentMismatch {
     /// Which header field differs: "magic", "layout version", "kind",
     /// "quota count", "quota period (ns)", "quota burst", "quota lockout
-    /// (ns)", "capacity", "options" or "size".
+    /// (ns)", "window limit", "window (ns)", "capacity", "options" or
+    /// "size".
     pub fn field(&self) -> &'static str {
         self.field
     }

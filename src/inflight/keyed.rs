@@ -7,7 +7,7 @@
 use crate::core::error::{Error, Result};
 use crate::inflight::{validate_max, Acquisition, InFlight, PermitToken};
 use crate::keyed::{Key, DEFAULT_CAPACITY};
-use crate::map::KeyedCells;
+use crate::map::boxed::BoxedCells;
 use std::marker::PhantomData;
 
 /// At most `max` permits held at once per key.
@@ -32,7 +32,7 @@ use std::marker::PhantomData;
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct KeyedInFlight<K: Key + ?Sized> {
-    cells: KeyedCells<K, InFlight>,
+    cells: BoxedCells<K, InFlight>,
     max: u64,
 }
 
@@ -84,7 +84,7 @@ impl<K: Key + ?Sized> KeyedInFlightBuilder<K> {
     pub fn build(self) -> Result<KeyedInFlight<K>> {
         validate_max(self.max)?;
         Ok(KeyedInFlight {
-            cells: KeyedCells::new(self.capacity)?,
+            cells: BoxedCells::new(self.capacity)?,
             max: self.max,
         })
     }

@@ -50,8 +50,7 @@ mod shared;
 
 use crate::core::alloc::Place;
 use crate::core::error::{Error, Result};
-use crate::core::quota::Quota;
-use crate::shm::header::{Description, Kind};
+use crate::shm::header::{Description, Kind, Limits};
 use crate::shm::{process, segment, SharedMemory};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
@@ -627,9 +626,8 @@ impl SharedInFlightBuilder {
         let max = self.max;
         let description = Description {
             kind: Kind::InFlight as u64,
-            // A cap has no rate: every cap's header records this one quota,
-            // so only its kind and max (the capacity) can differ.
-            quota: Quota::per_second(1)?,
+            // A cap limits no rate: only its kind and max can differ.
+            limits: Limits::Unlimited,
             capacity: max,
             options: 0,
         };

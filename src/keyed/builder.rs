@@ -6,7 +6,7 @@ use crate::core::alloc::Place;
 use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
-use crate::shm::header::Description;
+use crate::shm::header::{Description, Limits};
 use crate::shm::{segment, SharedMemory};
 use std::marker::PhantomData;
 
@@ -48,6 +48,17 @@ pub enum FullTable {
     Overflow,
 }
 
+impl FullTable {
+    /// The choice as a shared segment's header records it (2 bits).
+    pub(crate) fn code(self) -> u64 {
+        match self {
+            FullTable::Deny => 0,
+            FullTable::Admit => 1,
+            FullTable::Overflow => 2,
+        }
+    }
+}
+
 /// Configures a [`KeyedLimiter`]; start with [`KeyedLimiter::builder`].
 ///
 /// ```
@@ -85,16 +96,11 @@ pub(crate) struct Settings {
 impl Settings {
     /// The settings as a shared segment's header records them.
     fn description<S: StoredKey>(&self) -> Description {
-        let on_full = match self.on_full {
-            FullTable::Deny => 0,
-            FullTable::Admit => 1,
-            FullTable::Overflow => 2,
-        };
         Description {
             kind: S::SHARED_KIND,
-            quota: self.quota,
+            limits: Limits::Quota(self.quota),
             capacity: self.capacity as u64,
-            options: ((self.max_overrides as u64) << 2) | on_full,
+            options: ((self.max_overrides as u64) << 2) | self.on_full.code(),
         }
     }
 }
@@ -134,6 +140,34 @@ impl<K: Key + ?Sized, C: Clock + Default> KeyedLimiter<K, C> {
 }
 
 impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
+    /// The validated settings: [`Error::ZeroCapacity`] or
+    /// [`Error::CapacityTooLarge`] for a capacity no table may have.
+    fn settings(&self) -> Result<Settings> {
+        if self.capacity == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if self.capacity > MAX_KEYED_CAPACITY {
+            return Err(Error::CapacityTooLarge);
+        }
+        let max_overrides = self
+            .max_overrides
+            .unwrap_or((self.capacity / 8).max(1))
+            .min(self.capacity);
+        Ok(Settings {
+            quota: self.quota,
+            capacity: self.capacity,
+            on_full: self.on_full,
+            max_overrides,
+        })
+    }
+
+    /// The limiter with its tables in `place`, keys stored under `hasher`
+    /// (how a kind made of keyed limiters, such as plans, lays one out in
+    /// its own segment); [`shared`](Self::shared) is not consulted.
+    pub(crate) fn placed(self, hasher: KeyHasher, place: &mut Place) -> Result<KeyedLimiter<K, C>> {
+        KeyedLimiter::placed(&self.settings()?, hasher, self.clock, place)
+    }
+
     /// How many keys the table holds at once, rounded up to whole buckets of
     /// 16 slots. Memory is allocated up front: 16 bytes per slot for `u64`
     /// keys, 24 for byte keys and IP addresses. Keys whose buckets have
@@ -216,22 +250,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn build(self) -> Result<KeyedLimiter<K, C>> {
-        if self.capacity == 0 {
-            return Err(Error::ZeroCapacity);
-        }
-        if self.capacity > MAX_KEYED_CAPACITY {
-            return Err(Error::CapacityTooLarge);
-        }
-        let max_overrides = self
-            .max_overrides
-            .unwrap_or((self.capacity / 8).max(1))
-            .min(self.capacity);
-        let settings = Settings {
-            quota: self.quota,
-            capacity: self.capacity,
-            on_full: self.on_full,
-            max_overrides,
-        };
+        let settings = self.settings()?;
         let Some(shared) = self.shared else {
             return KeyedLimiter::placed(
                 &settings,

@@ -88,3 +88,4 @@ pub use builder::{FullTable, KeyedLimiterBuilder, MAX_KEYED_CAPACITY};
 pub(crate) use key::{check_key_len, KeyHasher, StoredKey};
 pub use key::{Key, MAX_KEY_LEN};
 pub use limiter::KeyedLimiter;
+pub(crate) use pair::{AtomicPair, PairBits};

@@ -16,6 +16,8 @@
 
 use crate::core::state::StateWord;
 use crate::sync::Ordering;
+#[cfg(not(loom))]
+use std::marker::PhantomData;
 
 /// What one slot holds: the tag of the key it belongs to (the key itself for
 /// `u64` keys, the upper fingerprint half for byte keys) and its word.
@@ -25,8 +27,14 @@ pub(crate) struct Pair {
     pub(crate) word: StateWord,
 }
 
-#[cfg(not(loom))]
-impl Pair {
+/// A value of two words that an [`AtomicPair`] holds as one 128-bit atomic.
+#[cfg_attr(loom, allow(dead_code))] // the loom twin stores pairs whole
+pub(crate) trait PairBits: Copy + Eq {
+    fn into_bits(self) -> u128;
+    fn from_bits(bits: u128) -> Self;
+}
+
+impl PairBits for Pair {
     /// The single place the pair's 128-bit layout is defined: tag high, word low.
     #[inline]
     fn into_bits(self) -> u128 {
@@ -42,25 +50,29 @@ impl Pair {
     }
 }
 
-/// A [`Pair`] that threads update together by compare-and-swap.
+/// A [`Pair`] (or another [`PairBits`], such as the insert-only map's key
+/// identity) that threads update together by compare-and-swap.
 #[cfg(not(loom))]
-pub(crate) struct AtomicPair(portable_atomic::AtomicU128);
+pub(crate) struct AtomicPair<P = Pair>(portable_atomic::AtomicU128, PhantomData<P>);
 
 // SAFETY: one 128-bit atomic integer: no pointer, no Drop. Shared mode is
 // refused where portable-atomic would implement it with a process-local
 // lock (`shm/segment.rs`), so across processes it is the CPU's own CAS.
 #[cfg(not(loom))]
-unsafe impl crate::core::alloc::Shareable for AtomicPair {}
+unsafe impl<P> crate::core::alloc::Shareable for AtomicPair<P> {}
 
 #[cfg(not(loom))]
-impl AtomicPair {
-    pub(crate) fn new(pair: Pair) -> Self {
-        Self(portable_atomic::AtomicU128::new(pair.into_bits()))
+impl<P: PairBits> AtomicPair<P> {
+    pub(crate) fn new(pair: P) -> Self {
+        Self(
+            portable_atomic::AtomicU128::new(pair.into_bits()),
+            PhantomData,
+        )
     }
 
     #[inline]
-    pub(crate) fn load(&self, order: Ordering) -> Pair {
-        Pair::from_bits(self.0.load(order))
+    pub(crate) fn load(&self, order: Ordering) -> P {
+        P::from_bits(self.0.load(order))
     }
 
     /// Swaps in `new` if the slot holds exactly `current`; otherwise returns
@@ -68,15 +80,15 @@ impl AtomicPair {
     #[inline]
     pub(crate) fn compare_exchange(
         &self,
-        current: Pair,
-        new: Pair,
+        current: P,
+        new: P,
         success: Ordering,
         failure: Ordering,
-    ) -> Result<(), Pair> {
+    ) -> Result<(), P> {
         self.0
             .compare_exchange(current.into_bits(), new.into_bits(), success, failure)
             .map(drop)
-            .map_err(Pair::from_bits)
+            .map_err(P::from_bits)
     }
 }
 
@@ -84,23 +96,23 @@ impl AtomicPair {
 /// has no 16-byte atomic, and a pointer swap is the one way to change 128
 /// bits in a single loom operation that keeps the caller's ordering.
 #[cfg(loom)]
-pub(crate) struct AtomicPair {
-    current: crate::sync::AtomicPtr<Pair>,
+pub(crate) struct AtomicPair<P = Pair> {
+    current: crate::sync::AtomicPtr<P>,
     /// Every pair ever stored here, freed with the slot: a reader may still
     /// hold a pointer the slot has since moved past. Boxed, because a
     /// pointer into the vector itself would move when it grows.
     #[allow(clippy::vec_box)]
-    stored: std::sync::Mutex<Vec<Box<Pair>>>,
+    stored: std::sync::Mutex<Vec<Box<P>>>,
 }
 
 // SAFETY: loom models run in one process and never map a segment; the
 // marker only lets the table be placed on the heap as it is elsewhere.
 #[cfg(loom)]
-unsafe impl crate::core::alloc::Shareable for AtomicPair {}
+unsafe impl<P> crate::core::alloc::Shareable for AtomicPair<P> {}
 
 #[cfg(loom)]
-impl AtomicPair {
-    pub(crate) fn new(pair: Pair) -> Self {
+impl<P: PairBits> AtomicPair<P> {
+    pub(crate) fn new(pair: P) -> Self {
         let first = Box::new(pair);
         Self {
             current: crate::sync::AtomicPtr::new(std::ptr::from_ref(&*first).cast_mut()),
@@ -109,14 +121,14 @@ impl AtomicPair {
     }
 
     /// A pointer to `pair` that stays valid as long as `self`.
-    fn keep(&self, pair: Pair) -> *mut Pair {
+    fn keep(&self, pair: P) -> *mut P {
         let boxed = Box::new(pair);
         let pointer = std::ptr::from_ref(&*boxed).cast_mut();
         self.stored.lock().unwrap().push(boxed);
         pointer
     }
 
-    fn read(pointer: *mut Pair) -> Pair {
+    fn read(pointer: *mut P) -> P {
         // SAFETY: every pointer `current` holds came from `new` or `keep`,
         // whose boxes are never moved out of nor freed before `self` is.
         unsafe { *pointer }
@@ -125,7 +137,7 @@ impl AtomicPair {
     /// The newest pointer in the slot's modification order, read with
     /// `order`: a CAS that expects null (never held) fails and reports it,
     /// exactly as a failed CAS of the real pair does.
-    fn newest(&self, order: Ordering) -> *mut Pair {
+    fn newest(&self, order: Ordering) -> *mut P {
         match self.current.compare_exchange(
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -137,7 +149,7 @@ impl AtomicPair {
         }
     }
 
-    pub(crate) fn load(&self, order: Ordering) -> Pair {
+    pub(crate) fn load(&self, order: Ordering) -> P {
         Self::read(self.current.load(order))
     }
 
@@ -148,11 +160,11 @@ impl AtomicPair {
     /// `failure`'s ordering on top of `success`'s.
     pub(crate) fn compare_exchange(
         &self,
-        current: Pair,
-        new: Pair,
+        current: P,
+        new: P,
         success: Ordering,
         failure: Ordering,
-    ) -> Result<(), Pair> {
+    ) -> Result<(), P> {
         let fresh = self.keep(new);
         // Relaxed: only finds the newest pointer; the outcome is decided by
         // a later operation with the caller's ordering.

@@ -3,67 +3,169 @@
 //! suspensions. (The keyed limiter's own table, which reclaims slots, is in
 //! `keyed/table.rs`.)
 //!
-//! Each slot is an `AtomicPtr` to a heap cell holding the key's identity and
-//! its value. A new key allocates its cell and publishes it with one CAS on
-//! the first empty slot of its probe run; a thread that loses that race to
-//! the same key frees its cell and uses the winner's. Cells are never removed
-//! before the map is dropped, so a reader never meets freed memory and no
-//! operation takes a lock. A key whose probe run is full of other keys gets
-//! no cell: the caller decides what that means.
+//! # Layout: a fixed table, no pointers
 //!
-//! Keys are stored as the keyed limiter stores them: `u64` ids exactly, byte
-//! keys as 128-bit SipHash-1-3 fingerprints under a per-map random key.
+//! [`KeyedCells`] is one table of `capacity` slots placed by a
+//! [`Place`] (the heap, or a shared segment every process maps at its own
+//! address). A slot is the key's identity, one 16-byte atomic pair
+//! `(tag, extra)`, followed inline by its value `V`:
+//!
+//! ```text
+//!  slot i: [ identity: (tag, extra), 16 bytes | value: V ]
+//! ```
+//!
+//! Every value is written when the table is built, by the same `make` for
+//! every slot (so it may not depend on the key), long before any key
+//! claims it: on the heap before the map is shared with other threads, in a
+//! segment before the segment is published ready. A key then claims a
+//! slot by one CAS of its identity from [`EMPTY`] to its own `(tag, extra)`
+//! and from then on uses the value already there. There is no state
+//! between "free" and "this key's": a thread or process stopped or killed
+//! at any instruction leaves every slot either free or fully claimed, and
+//! nothing ever waits for another claimer. A thread that loses the CAS to
+//! the same key uses the winner's slot; to another key, it probes on.
+//!
+//! Slots are never freed before the map is dropped (or its segment
+//! removed), and fill in probe order, so a lookup stops at the first free
+//! slot of its probe run. A key whose probe run (64 slots) is full of
+//! other keys gets no slot: the caller decides what that means.
+//!
+//! Keys are stored as the keyed limiter stores them: `u64` ids exactly
+//! (`extra` 0), byte keys as 128-bit SipHash-1-3 fingerprints under the
+//! map's secret (random on the heap, the segment header's when shared, so
+//! every process fingerprints alike). The free identity `(0, u64::MAX)` is
+//! no `u64` key's; a byte key's fingerprint equals it with probability
+//! 2^-128, the same odds as two byte keys sharing a slot.
+//!
+//! # API (for every kind that keeps per-key state here)
+//!
+//! * [`KeyedCells::placed`]`(capacity, hasher, place, make)`: the table,
+//!   every value from `make`; `V` must be [`Shareable`] (atomics only), so
+//!   the same map works in a segment. Errors: [`Error::ZeroCapacity`],
+//!   [`Error::CapacityTooLarge`] (past [`MAX_KEYED_CELLS`]),
+//!   [`Error::AllocationFailed`].
+//! * [`with_key`](KeyedCells::with_key): validates a key and hands its
+//!   stored form to a closure (the keyed kinds' one answer shape).
+//! * [`get`](KeyedCells::get): a key's value if it has a slot;
+//!   [`get_or_insert`](KeyedCells::get_or_insert): the same, claiming a
+//!   free slot for a new key; `None` when its probe run is full.
+//! * [`len`](KeyedCells::len), [`capacity`](KeyedCells::capacity),
+//!   [`is_shared`](KeyedCells::is_shared).
+//!
+//! Values that are not `Shareable` (a `KeyedInFlight`'s heap-allocated
+//! caps) live in `boxed.rs`'s heap-only form instead.
+//!
+//! # Memory orderings
+//!
+//! The identity carries no data: the value it names was written before the
+//! map was shared, and every access to the value is an atomic with its own
+//! ordering. So every identity load and CAS is Relaxed; coherence alone
+//! gives a lookup that happens after another thread's claim (or after any
+//! of its reads of the slot) that claim or a later state, never a free slot.
 
+pub(crate) mod boxed;
+
+use crate::core::alloc::{Place, Placed, Shareable, Slab};
 use crate::core::error::{Error, Result};
-use crate::keyed::{Key, KeyHasher, StoredKey};
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::keyed::{AtomicPair, Key, KeyHasher, PairBits, StoredKey};
+use crate::sync::{AtomicU64, Ordering};
 use std::marker::PhantomData;
-use std::ptr;
 
 /// How many consecutive slots from its home a key may be placed in.
 const PROBE_RUN: usize = 64;
 
-/// The most slots a map may have: 2^28 (2 GiB of slot pointers), far more
+/// The most slots a map may have: 2^28 (at least 4 GiB of slots), far more
 /// than workspaces or suspended keys need; more is [`Error::CapacityTooLarge`].
 pub const MAX_KEYED_CELLS: usize = 1 << 28;
 
+/// An insert-only map of `K` to `V`, in a fixed table (see the module docs).
 pub(crate) struct KeyedCells<K: Key + ?Sized, V> {
-    slots: Box<[AtomicPtr<Cell<V>>]>,
+    slots: Slab<Slot<V>>,
     hasher: KeyHasher,
-    live: AtomicU64,
+    /// Slots claimed so far.
+    live: Placed<AtomicU64>,
     _key: PhantomData<fn(&K)>,
 }
 
-/// One key's value, with the identity that tells it from other keys.
-struct Cell<V> {
-    tag: u64,
-    extra: u64,
+/// One slot: whose it is, and its value.
+struct Slot<V> {
+    identity: AtomicPair<Identity>,
     value: V,
 }
 
-impl<K: Key + ?Sized, V> KeyedCells<K, V> {
-    pub(crate) fn new(capacity: usize) -> Result<Self> {
-        if capacity == 0 {
-            return Err(Error::ZeroCapacity);
+// SAFETY: a 16-byte atomic (`Shareable`) and a `Shareable` value: no
+// pointer, no Drop, only atomics.
+unsafe impl<V: Shareable> Shareable for Slot<V> {}
+
+/// A key as a slot records it: its stored form's two halves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Identity {
+    tag: u64,
+    extra: u64,
+}
+
+/// The identity of a slot no key has claimed (see the module docs).
+const EMPTY: Identity = Identity {
+    tag: 0,
+    extra: u64::MAX,
+};
+
+impl Identity {
+    fn of<S: StoredKey>(key: S) -> Self {
+        Self {
+            tag: key.tag(),
+            extra: key.extra(),
         }
-        if capacity > MAX_KEYED_CELLS {
-            return Err(Error::CapacityTooLarge);
+    }
+}
+
+impl PairBits for Identity {
+    /// The single place an identity's 128-bit layout is defined: tag high,
+    /// extra low.
+    #[inline]
+    fn into_bits(self) -> u128 {
+        (u128::from(self.tag) << 64) | u128::from(self.extra)
+    }
+
+    #[inline]
+    fn from_bits(bits: u128) -> Self {
+        Self {
+            tag: (bits >> 64) as u64,
+            extra: bits as u64,
         }
+    }
+}
+
+impl<K: Key + ?Sized, V: Shareable> KeyedCells<K, V> {
+    /// A map of `capacity` slots in `place`, each slot's value from `make`
+    /// (the same for every slot), keys stored under `hasher`.
+    pub(crate) fn placed(
+        capacity: usize,
+        hasher: KeyHasher,
+        place: &mut Place,
+        mut make: impl FnMut() -> V,
+    ) -> Result<Self> {
+        check_capacity(capacity)?;
         Ok(Self {
-            slots: crate::core::alloc::filled(capacity, || AtomicPtr::new(ptr::null_mut()))?,
-            hasher: KeyHasher::random(),
-            live: AtomicU64::new(0),
+            slots: place.filled(capacity, || Slot {
+                identity: AtomicPair::new(EMPTY),
+                value: make(),
+            })?,
+            hasher,
+            live: place.one(|| AtomicU64::new(0))?,
             _key: PhantomData,
         })
     }
+}
 
+impl<K: Key + ?Sized, V> KeyedCells<K, V> {
     /// Validates `key` and hands its stored form to `then`.
     #[inline]
     pub(crate) fn with_key<T>(&self, key: &K, then: impl FnOnce(K::Stored) -> T) -> K::Answer<T> {
         key.with_stored(&self.hasher, then)
     }
 
-    /// Keys holding a cell.
+    /// Keys holding a slot.
     pub(crate) fn len(&self) -> usize {
         // Relaxed: a monitoring count.
         self.live.load(Ordering::Relaxed) as usize
@@ -73,97 +175,78 @@ impl<K: Key + ?Sized, V> KeyedCells<K, V> {
         self.slots.len()
     }
 
-    /// `key`'s value, if it has one.
+    /// Whether the table is in a shared segment.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.slots.is_shared()
+    }
+
+    /// `key`'s value, if it has a slot.
+    #[inline]
     pub(crate) fn get(&self, key: K::Stored) -> Option<&V> {
-        for index in self.probe_run(key) {
-            // Acquire: pairs with the publishing CAS in `get_or_insert_with`,
-            // so the cell's contents are visible.
-            let pointer = self.slots[index].load(Ordering::Acquire);
-            if pointer.is_null() {
-                return None; // slots fill in probe order and never empty
-            }
-            if let Some(cell) = self.holds(pointer, key) {
-                return Some(&cell.value);
+        let identity = Identity::of(key);
+        for index in probe_run(key, self.slots.len()) {
+            let slot = &self.slots[index];
+            // Relaxed: see the module docs (the identity carries no data).
+            match slot.identity.load(Ordering::Relaxed) {
+                held if held == identity => return Some(&slot.value),
+                // Slots fill in probe order and are never freed.
+                EMPTY => return None,
+                _ => {}
             }
         }
         None
     }
 
-    /// `key`'s value, inserted from `make` if it has none; `None` when its
-    /// probe run is full of other keys.
+    /// `key`'s value, claiming a free slot for it if it has none; `None`
+    /// when its probe run is full of other keys.
     #[inline]
-    pub(crate) fn get_or_insert_with(&self, key: K::Stored, make: impl Fn() -> V) -> Option<&V> {
-        let mut spare: Option<Box<Cell<V>>> = None;
-        for index in self.probe_run(key) {
-            // Acquire: see `get`.
-            let mut pointer = self.slots[index].load(Ordering::Acquire);
-            if pointer.is_null() {
-                let cell = spare.take().unwrap_or_else(|| {
-                    Box::new(Cell {
-                        tag: key.tag(),
-                        extra: key.extra(),
-                        value: make(),
-                    })
-                });
-                let raw = Box::into_raw(cell);
-                // Release on success publishes the cell; Acquire on failure
-                // reads the cell that won the slot.
-                match self.slots[index].compare_exchange(
-                    ptr::null_mut(),
-                    raw,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
+    pub(crate) fn get_or_insert(&self, key: K::Stored) -> Option<&V> {
+        let identity = Identity::of(key);
+        for index in probe_run(key, self.slots.len()) {
+            let slot = &self.slots[index];
+            // Relaxed: see the module docs.
+            let mut held = slot.identity.load(Ordering::Relaxed);
+            if held == EMPTY {
+                // Relaxed both ways: the claim publishes nothing but itself
+                // (the value was written before the map was shared).
+                match slot.identity.compare_exchange(
+                    EMPTY,
+                    identity,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
+                    Ok(()) => {
                         // Relaxed: a monitoring count.
                         self.live.fetch_add(1, Ordering::Relaxed);
-                        // SAFETY: just published; freed only in `Drop`.
-                        return Some(unsafe { &(*raw).value });
+                        return Some(&slot.value);
                     }
-                    Err(winner) => {
-                        // SAFETY: `raw` lost the race and was never shared.
-                        spare = Some(unsafe { Box::from_raw(raw) });
-                        pointer = winner;
-                    }
+                    Err(winner) => held = winner,
                 }
             }
-            if let Some(cell) = self.holds(pointer, key) {
-                return Some(&cell.value);
+            if held == identity {
+                return Some(&slot.value);
             }
         }
         None
-    }
-
-    /// Slot indices of `key`'s probe run, in order.
-    #[inline]
-    fn probe_run(&self, key: K::Stored) -> impl Iterator<Item = usize> {
-        let len = self.slots.len();
-        // Multiply-shift maps 64 uniform bits onto 0..len without a division.
-        let home = ((u128::from(key.home()) * len as u128) >> 64) as usize;
-        (0..PROBE_RUN.min(len)).map(move |distance| (home + distance) % len)
-    }
-
-    /// The cell a slot's `pointer` names, if it holds `key`'s value.
-    #[inline]
-    fn holds(&self, pointer: *mut Cell<V>, key: K::Stored) -> Option<&Cell<V>> {
-        // SAFETY: a non-null slot pointer came from `Box::into_raw` in
-        // `get_or_insert_with`, was published by a CAS the caller's load
-        // synchronized with, and is freed only in `Drop`, which needs
-        // `&mut self`: the cell outlives the `&self` borrow returned.
-        let cell = unsafe { pointer.as_ref()? };
-        (cell.tag == key.tag() && cell.extra == key.extra()).then_some(cell)
     }
 }
 
-impl<K: Key + ?Sized, V> Drop for KeyedCells<K, V> {
-    fn drop(&mut self) {
-        for slot in self.slots.iter() {
-            let pointer = slot.load(Ordering::Relaxed);
-            if !pointer.is_null() {
-                // SAFETY: every non-null slot holds a `Box::into_raw` pointer
-                // published once; `&mut self` means no reader remains.
-                drop(unsafe { Box::from_raw(pointer) });
-            }
-        }
+/// [`Error::ZeroCapacity`] or [`Error::CapacityTooLarge`] for a table no
+/// map may have.
+fn check_capacity(capacity: usize) -> Result<()> {
+    if capacity == 0 {
+        Err(Error::ZeroCapacity)
+    } else if capacity > MAX_KEYED_CELLS {
+        Err(Error::CapacityTooLarge)
+    } else {
+        Ok(())
     }
+}
+
+/// Slot indices of `key`'s probe run in a table of `len` slots, in order.
+#[inline]
+fn probe_run<S: StoredKey>(key: S, len: usize) -> impl Iterator<Item = usize> {
+    // Multiply-shift maps 64 uniform bits onto 0..len without a division.
+    let home = ((u128::from(key.home()) * len as u128) >> 64) as usize;
+    (0..PROBE_RUN.min(len)).map(move |distance| (home + distance) % len)
 }

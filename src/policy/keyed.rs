@@ -113,4 +113,4 @@ macro_rules! keyed_layer {
 }
 
 keyed_layer!(KeyedLimiter is is_shared, Clock);
-keyed_layer!(KeyedWindows, Clock + Clone);
+keyed_layer!(KeyedWindows is is_shared, Clock + Clone);

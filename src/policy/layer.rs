@@ -123,7 +123,7 @@ macro_rules! unkeyed_layer {
 }
 
 unkeyed_layer!(Limiter is is_shared);
-unkeyed_layer!(SlidingWindow);
+unkeyed_layer!(SlidingWindow is is_shared);
 
 impl<L: Layer + ?Sized> Layer for Arc<L> {
     fn check_at(&self, key: LayerKey<'_>, cost: u64, now_ns: u64) -> Result<Decision> {

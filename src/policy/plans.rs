@@ -17,19 +17,31 @@
 //! ([`Plans::reconfigure_tier`], an Enterprise contract renegotiated) keeps
 //! every key's usage, by the rule of [`KeyedLimiter::reconfigure`].
 //!
+//! **Shared.** Built [`shared`](PlansBuilder::shared), every table of the
+//! plans (the workspace windows, each tier's key table with its quota ring
+//! and overrides, each tier's workspace limit and reached mark) is laid out
+//! in one segment, in tier order. A check, a plan change or a
+//! [`Plans::reconfigure_tier`] by one process is therefore what every
+//! other process's next check sees. Only [`Plans::counters`] stay per
+//! process.
+//!
 //! [`KeyedLimiter::reconfigure`]: crate::KeyedLimiter::reconfigure
 
-use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::alloc::{Place, Placed};
+use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
-use crate::keyed::KeyedLimiter;
+use crate::keyed::{FullTable, KeyHasher, KeyedLimiter, StoredKey};
 use crate::policy::layer::AnswerInto;
 use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
 use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
+use crate::shm::header::{Description, Kind};
+use crate::shm::{segment, SharedMemory};
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::keyed::KeyedWindows;
+use crate::window::keyed::{KeyedWindows, WindowSettings};
+use crate::window::window_limits;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,9 +96,10 @@ struct Tier<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone
     name: String,
     /// Layer 0, the key bucket: `None` when keys are unlimited.
     keys: Option<KeyedLimiter<K, C>>,
-    /// 1 once a check has reached this tier, before it charged any key here:
-    /// until then no key can have usage in `keys` for another tier to carry.
-    reached: AtomicU64,
+    /// 1 once a check (in any process sharing the plans) has reached this
+    /// tier, before it charged any key here: until then no key can have
+    /// usage in `keys` for another tier to carry.
+    reached: Placed<AtomicU64>,
     /// Layer 1, the workspace window: `None` when workspaces are unlimited.
     workspaces: Option<TierWindows<W, C>>,
     /// Scopes and per-layer counters of the two layers.
@@ -98,7 +111,7 @@ struct Tier<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone
 /// the window a workspace shares with every tier.
 struct TierWindows<W: LayerKeyKind + ?Sized, C: Clock + Clone> {
     windows: Arc<KeyedWindows<W, C>>,
-    limit: AtomicU64,
+    limit: Placed<AtomicU64>,
 }
 
 /// The key and workspace types a builder is for, owning neither.
@@ -111,8 +124,18 @@ pub struct PlansBuilder<K: ?Sized, W: ?Sized, C> {
     window: Duration,
     key_capacity: usize,
     workspace_capacity: usize,
+    shared: Option<SharedMemory>,
     clock: C,
     _keys: KeyKinds<K, W>,
+}
+
+/// What plans are built from, once validated: every process sharing them
+/// must build them from the same settings.
+struct PlanSettings {
+    tiers: Vec<(String, TierLimits)>,
+    /// The workspace table, at the largest tier's limit.
+    windows: WindowSettings,
+    key_capacity: usize,
 }
 
 impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone + Default>
@@ -131,6 +154,7 @@ impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone + Defa
             window,
             key_capacity: 100_000,
             workspace_capacity: 10_000,
+            shared: None,
             clock: C::default(),
             _keys: PhantomData,
         }
@@ -166,12 +190,45 @@ impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> Plans
             window: self.window,
             key_capacity: self.key_capacity,
             workspace_capacity: self.workspace_capacity,
+            shared: self.shared,
             clock,
             _keys: PhantomData,
         }
     }
 
-    /// The plans; errors for no tiers, a zero capacity, or a bad limit.
+    /// Keeps every table of the plans in the segment `shared` (one file for
+    /// all tiers), so that every process building the same plans with it
+    /// shares each key's bucket, each workspace's window, and every
+    /// [`reconfigure_tier`](Plans::reconfigure_tier) (see [`SharedMemory`]).
+    /// Every process must give the same tiers, window, capacities and key
+    /// types: [`Error::SegmentMismatch`] names "window (ns)", "window
+    /// limit" (the largest tier's), "capacity" (workspaces), or "options"
+    /// for any difference in the tiers, the key capacity or the key types.
+    /// A [`MonotonicClock`] moves to the machine's timeline
+    /// ([`MonotonicClock::system`]).
+    ///
+    /// ```
+    /// use floodgate::{presets::genieos, Plans, SharedMemory};
+    /// let shared = SharedMemory::named(&format!("doc-plans-{}", std::process::id()))?;
+    /// let build = || -> floodgate::Result<Plans<str, u64>> {
+    ///     genieos::plans()?.key_capacity(1_000).workspace_capacity(100).shared(shared.clone()).build()
+    /// };
+    /// let (worker_one, worker_two) = (build()?, build()?);
+    /// let hobby = worker_one.tier("hobby").unwrap();
+    /// assert!(worker_one.check(hobby, "gos_live_a", &1, 60)?.is_admitted());
+    /// assert!(!worker_two.check(hobby, "gos_live_a", &1, 1)?.is_admitted());
+    /// assert!(worker_two.is_shared());
+    /// shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(mut self, shared: SharedMemory) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The plans; errors for no tiers, a zero capacity, or a bad limit;
+    /// built [`shared`](Self::shared), also the segment's errors
+    /// ([`Error::SegmentMismatch`], [`Error::SegmentIo`], ...).
     pub fn build(self) -> Result<Plans<K, W, C>>
     where
         K: 'static,
@@ -187,21 +244,117 @@ impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> Plans
             .filter_map(|(_, limits)| limits.per_workspace)
             .max()
             .unwrap_or(1);
-        let windows = Arc::new(
-            KeyedWindows::<W>::builder(largest, self.window)
-                .capacity(self.workspace_capacity)
-                .clock(self.clock.clone())
-                .build()?,
-        );
-        let tiers = self
+        // Validates the window and the largest limit; each tier's own below.
+        let windows = WindowSettings::validated(
+            largest,
+            self.window,
+            self.workspace_capacity,
+            FullTable::Deny,
+        )?;
+        for limit in self
             .tiers
-            .into_iter()
-            .map(|(name, limits)| Tier::new(name, limits, self.key_capacity, &windows, &self.clock))
+            .iter()
+            .filter_map(|(_, limits)| limits.per_workspace)
+        {
+            crate::window::validate_limit(limit)?;
+        }
+        let settings = PlanSettings {
+            tiers: self.tiers,
+            windows,
+            key_capacity: self.key_capacity,
+        };
+        let Some(shared) = self.shared else {
+            return Plans::placed(&settings, KeyHasher::random, self.clock, &mut Place::heap());
+        };
+        segment::open(
+            &shared,
+            &settings.description::<K::Stored, W::Stored>(),
+            |place| {
+                let hasher = || KeyHasher::from_secret([0; 4]);
+                Plans::<K, W, ManualClock>::placed(&settings, hasher, ManualClock::new(), place)
+                    .map(drop)
+            },
+            |place, secret| {
+                let hasher = || KeyHasher::from_secret(secret);
+                Plans::placed(&settings, hasher, self.clock.system_wide(), place)
+            },
+        )
+    }
+}
+
+impl PlanSettings {
+    /// The settings as a shared segment's header records them: the
+    /// workspace table's in its fields, everything else (key types, key
+    /// capacity, every tier's name and limits) as one fingerprint in the
+    /// options.
+    fn description<KS: StoredKey, WS: StoredKey>(&self) -> Description {
+        fn put(bytes: &mut Vec<u8>, word: u64) {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        let mut bytes = Vec::new();
+        put(&mut bytes, u64::from(KS::HAS_EXTRA));
+        put(&mut bytes, u64::from(WS::HAS_EXTRA));
+        put(&mut bytes, self.key_capacity as u64);
+        for (name, limits) in &self.tiers {
+            put(&mut bytes, name.len() as u64);
+            bytes.extend_from_slice(name.as_bytes());
+            match limits.per_key {
+                Some(quota) => quota
+                    .to_words()
+                    .into_iter()
+                    .for_each(|word| put(&mut bytes, word)),
+                None => put(&mut bytes, u64::MAX),
+            }
+            put(&mut bytes, limits.per_workspace.unwrap_or(u64::MAX));
+        }
+        // A fixed key: the same settings fingerprint alike in every process.
+        let fingerprint = siphasher::sip128::SipHasher13::new().hash(&bytes);
+        Description {
+            kind: Kind::Plans as u64,
+            limits: window_limits(self.windows.limit, self.windows.window),
+            capacity: self.windows.capacity as u64,
+            options: fingerprint.h1 ^ fingerprint.h2,
+        }
+    }
+}
+
+impl<K, W, C> Plans<K, W, C>
+where
+    K: LayerKeyKind + ?Sized + 'static,
+    W: LayerKeyKind + ?Sized + 'static,
+    C: Clock + Clone + 'static,
+{
+    /// The plans for `settings` with every table in `place`, in one order
+    /// every process repeats: the workspace windows, then each tier's
+    /// tables in tier order. Each keyed table's hasher comes from `hasher`.
+    fn placed(
+        settings: &PlanSettings,
+        hasher: impl Fn() -> KeyHasher,
+        clock: C,
+        place: &mut Place,
+    ) -> Result<Self> {
+        let windows = Arc::new(KeyedWindows::placed(
+            &settings.windows,
+            hasher(),
+            clock.clone(),
+            place,
+        )?);
+        let tiers = settings
+            .tiers
+            .iter()
+            .map(|(name, limits)| {
+                Tier::placed(
+                    name,
+                    limits,
+                    settings.key_capacity,
+                    &windows,
+                    &hasher,
+                    &clock,
+                    place,
+                )
+            })
             .collect::<Result<_>>()?;
-        Ok(Plans {
-            tiers,
-            clock: self.clock,
-        })
+        Ok(Plans { tiers, clock })
     }
 }
 
@@ -211,37 +364,36 @@ where
     W: LayerKeyKind + ?Sized + 'static,
     C: Clock + Clone + 'static,
 {
-    fn new(
-        name: String,
-        limits: TierLimits,
+    fn placed(
+        name: &str,
+        limits: &TierLimits,
         key_capacity: usize,
         windows: &Arc<KeyedWindows<W, C>>,
+        hasher: &impl Fn() -> KeyHasher,
         clock: &C,
+        place: &mut Place,
     ) -> Result<Self> {
-        let keys = limits
-            .per_key
-            .map(|quota| {
+        let keys = match limits.per_key {
+            Some(quota) => Some(
                 KeyedLimiter::<K>::builder(quota)
                     .capacity(key_capacity)
                     .clock(clock.clone())
-                    .build()
-            })
-            .transpose()?;
-        let workspaces = limits
-            .per_workspace
-            .map(|limit| {
-                // The shared table validated the largest limit; check this one.
-                crate::window::validate(limit, windows.window())?;
-                Ok::<_, Error>(TierWindows {
-                    windows: Arc::clone(windows),
-                    limit: AtomicU64::new(limit),
-                })
-            })
-            .transpose()?;
+                    .placed(hasher(), place)?,
+            ),
+            None => None,
+        };
+        let reached = place.one(|| AtomicU64::new(0))?;
+        let workspaces = match limits.per_workspace {
+            Some(limit) => Some(TierWindows {
+                windows: Arc::clone(windows),
+                limit: place.one(|| AtomicU64::new(limit))?,
+            }),
+            None => None,
+        };
         Ok(Self {
-            name,
+            name: name.to_owned(),
             keys,
-            reached: AtomicU64::new(0),
+            reached,
             workspaces,
             entries: [
                 LayerEntry::new(Scope::Key, false),
@@ -389,6 +541,13 @@ where
     /// The clock the plans read.
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+
+    /// Whether the plans live in a shared segment.
+    pub fn is_shared(&self) -> bool {
+        self.tiers
+            .first()
+            .is_some_and(|tier| tier.reached.is_shared())
     }
 }
 

@@ -9,14 +9,19 @@
 //!
 //! Suspended keys are kept in a lock-free insert-only map (`src/map`):
 //! a key suspended once keeps its cell, and lifting the suspension clears it.
-//! Checks while no key has ever been suspended cost one load.
+//! Checks while no key has ever been suspended cost one load. Built
+//! [`shared`](SuspensionsBuilder::shared), the map is in a segment: a
+//! suspension or lift by one process holds in every process's next check.
 
-use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
+use crate::core::alloc::Place;
+use crate::core::clock::{saturating_nanos, Clock, ManualClock, MonotonicClock};
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
-use crate::keyed::{Key, DEFAULT_CAPACITY};
+use crate::keyed::{Key, KeyHasher, DEFAULT_CAPACITY};
 use crate::map::KeyedCells;
 use crate::policy::{Layer, LayerKey, LayerKeyKind};
+use crate::shm::header::{Description, Kind, Limits};
+use crate::shm::{segment, SharedMemory};
 use crate::sync::{AtomicU64, Ordering};
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -73,6 +78,7 @@ pub struct Suspensions<K: Key + ?Sized, C: Clock = MonotonicClock> {
 #[must_use]
 pub struct SuspensionsBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
     capacity: usize,
+    shared: Option<SharedMemory>,
     clock: C,
     _key: PhantomData<fn(&K)>,
 }
@@ -87,6 +93,7 @@ impl<K: Key + ?Sized, C: Clock + Default> Suspensions<K, C> {
     pub fn builder() -> SuspensionsBuilder<K, C> {
         SuspensionsBuilder {
             capacity: DEFAULT_CAPACITY,
+            shared: None,
             clock: C::default(),
             _key: PhantomData,
         }
@@ -96,7 +103,8 @@ impl<K: Key + ?Sized, C: Clock + Default> Suspensions<K, C> {
 impl<K: Key + ?Sized, C: Clock> SuspensionsBuilder<K, C> {
     /// How many keys may ever be suspended (at most
     /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)); a key suspended once
-    /// keeps its room until the set is dropped.
+    /// keeps its room until the set is dropped. Memory is allocated up
+    /// front: 32 bytes per key.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
@@ -106,23 +114,96 @@ impl<K: Key + ?Sized, C: Clock> SuspensionsBuilder<K, C> {
     pub fn clock<D: Clock>(self, clock: D) -> SuspensionsBuilder<K, D> {
         SuspensionsBuilder {
             capacity: self.capacity,
+            shared: self.shared,
             clock,
             _key: PhantomData,
         }
     }
 
+    /// Keeps the suspensions in the segment `shared`, so that a key
+    /// suspended or lifted by one process is so in every process built
+    /// with it (see [`SharedMemory`]). Every process must give the same
+    /// capacity ([`Error::SegmentMismatch`] otherwise). A
+    /// [`MonotonicClock`] moves to the machine's timeline
+    /// ([`MonotonicClock::system`]), so a suspension's end is one instant
+    /// for all.
+    ///
+    /// ```
+    /// use floodgate::{SharedMemory, Suspensions};
+    /// let shared = SharedMemory::named(&format!("doc-suspensions-{}", std::process::id()))?;
+    /// let build = || Suspensions::<str>::builder().capacity(100).shared(shared.clone()).build();
+    /// let (worker_one, worker_two) = (build()?, build()?);
+    /// worker_one.suspend_until("cust_42", None)?;
+    /// assert!(worker_two.check("cust_42")?.is_some());
+    /// assert!(worker_two.is_shared());
+    /// shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(mut self, shared: SharedMemory) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// The set, or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`] /
-    /// [`Error::AllocationFailed`].
+    /// [`Error::AllocationFailed`]; built [`shared`](Self::shared), also
+    /// the segment's errors ([`Error::SegmentMismatch`], [`Error::SegmentIo`], ...).
     ///
     /// ```
     /// use floodgate::{Error, Suspensions};
     /// assert_eq!(Suspensions::<str>::builder().capacity(0).build().err(), Some(Error::ZeroCapacity));
     /// ```
     pub fn build(self) -> Result<Suspensions<K, C>> {
+        let capacity = self.capacity;
+        let Some(shared) = self.shared else {
+            return Suspensions::placed(
+                capacity,
+                KeyHasher::random(),
+                self.clock,
+                &mut Place::heap(),
+            );
+        };
+        let description = Description {
+            kind: Kind::keyed::<K::Stored>(Kind::SuspensionsExact, Kind::SuspensionsFingerprint),
+            limits: Limits::Unlimited,
+            capacity: capacity as u64,
+            options: 0,
+        };
+        segment::open(
+            &shared,
+            &description,
+            |place| {
+                Suspensions::<K, ManualClock>::placed(
+                    capacity,
+                    KeyHasher::from_secret([0; 4]),
+                    ManualClock::new(),
+                    place,
+                )
+                .map(drop)
+            },
+            |place, secret| {
+                Suspensions::placed(
+                    capacity,
+                    KeyHasher::from_secret(secret),
+                    self.clock.system_wide(),
+                    place,
+                )
+            },
+        )
+    }
+}
+
+impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
+    /// No key suspended, room for `capacity`, in `place`.
+    fn placed(capacity: usize, hasher: KeyHasher, clock: C, place: &mut Place) -> Result<Self> {
         Ok(Suspensions {
-            cells: KeyedCells::new(self.capacity)?,
-            clock: self.clock,
+            cells: KeyedCells::placed(capacity, hasher, place, || AtomicU64::new(NOT_SUSPENDED))?,
+            clock,
         })
+    }
+
+    /// Whether the suspensions live in a shared segment.
+    pub fn is_shared(&self) -> bool {
+        self.cells.is_shared()
     }
 }
 
@@ -132,10 +213,7 @@ impl<K: Key + ?Sized, C: Clock> Suspensions<K, C> {
     pub fn suspend_until(&self, key: &K, until_ns: Option<u64>) -> Result<()> {
         let until = until_ns.map_or(INDEFINITELY, |until| until.min(INDEFINITELY - 1));
         K::into_result(self.cells.with_key(key, |stored| {
-            let cell = self
-                .cells
-                .get_or_insert_with(stored, || AtomicU64::new(NOT_SUSPENDED))
-                .ok_or(Error::TableFull)?;
+            let cell = self.cells.get_or_insert(stored).ok_or(Error::TableFull)?;
             // Relaxed: the cell publishes nothing but itself.
             cell.store(until, Ordering::Relaxed);
             Ok(())
@@ -223,5 +301,9 @@ impl<K: LayerKeyKind + ?Sized, C: Clock> Layer for Suspensions<K, C> {
 
     fn refund_at(&self, key: LayerKey<'_>, _cost: u64, _now_ns: u64) -> Result<()> {
         K::with_layer_key(key, |_| ())
+    }
+
+    fn is_shared(&self) -> bool {
+        Suspensions::is_shared(self)
     }
 }

@@ -8,7 +8,9 @@
 //!        5      size                     bytes of tables after the header
 //!        6      kind                     which limiter kind (`Kind`)
 //!        7-10   hash secret              every process fingerprints keys alike
-//!        11-14  quota                    count, period, burst, lockout (ns)
+//!        11-14  limits                   a quota's count, period, burst,
+//!                                        lockout (ns); a window's limit,
+//!                                        length (ns), 0, 0; else 0
 //!        15     capacity                 keys (0 for unkeyed kinds)
 //!        16     options                  kind-specific (`Description::options`)
 //! ```
@@ -57,8 +59,42 @@ pub(crate) enum Kind {
     KeyedExact = 2,
     /// A keyed limiter of byte keys (strings, bytes, IP addresses).
     KeyedFingerprint = 3,
+    SlidingWindow = 4,
+    /// Keyed windows of `u64` keys.
+    KeyedWindowsExact = 5,
+    /// Keyed windows of byte keys.
+    KeyedWindowsFingerprint = 6,
+    /// Suspensions of `u64` keys.
+    SuspensionsExact = 7,
+    /// Suspensions of byte keys.
+    SuspensionsFingerprint = 8,
+    /// Plan tiers (their key types are in the options).
+    Plans = 9,
     /// An in-flight cap; its max is the header's capacity.
     InFlight = 16,
+}
+
+impl Kind {
+    /// The code of `exact` for a kind of `u64` keys, of `fingerprint` for
+    /// one of byte keys (fingerprinted, so keyed differently).
+    pub(crate) fn keyed<S: crate::keyed::StoredKey>(exact: Kind, fingerprint: Kind) -> u64 {
+        if S::HAS_EXTRA {
+            fingerprint as u64
+        } else {
+            exact as u64
+        }
+    }
+}
+
+/// The numbers a kind is limited by, as the header's four limit words.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Limits {
+    /// A token bucket's quota.
+    Quota(Quota),
+    /// A sliding window's limit per window of `window_ns`.
+    Window { limit: u64, window_ns: u64 },
+    /// A kind that limits no rate (suspensions).
+    Unlimited,
 }
 
 /// What a build asks a segment to hold: checked field by field against an
@@ -67,7 +103,7 @@ pub(crate) enum Kind {
 pub(crate) struct Description {
     /// A [`Kind`], as its code.
     pub(crate) kind: u64,
-    pub(crate) quota: Quota,
+    pub(crate) limits: Limits,
     pub(crate) capacity: u64,
     /// Kind-specific settings that change the layout or behaviour (a keyed
     /// limiter's full-table choice and override count, say).
@@ -153,7 +189,7 @@ impl Header {
         for (i, word) in secret.into_iter().enumerate() {
             set(SECRET_WORDS + i, word);
         }
-        for (i, word) in quota_fields(&description.quota).into_iter().enumerate() {
+        for (i, word) in limit_fields(&description.limits).into_iter().enumerate() {
             set(QUOTA_WORDS + i, word.1);
         }
         set(CAPACITY_WORD, description.capacity);
@@ -198,7 +234,7 @@ impl Header {
             ("kind", KIND_WORD, description.kind),
         ];
         expected.extend(
-            quota_fields(&description.quota)
+            limit_fields(&description.limits)
                 .into_iter()
                 .enumerate()
                 .map(|(i, (field, value))| (field, QUOTA_WORDS + i, value)),
@@ -222,13 +258,22 @@ impl Header {
     }
 }
 
-/// A quota as the header stores it, each word with its field's name.
-fn quota_fields(quota: &Quota) -> [(&'static str, u64); 4] {
+/// Limits as the header stores them, each word with its field's name.
+fn limit_fields(limits: &Limits) -> [(&'static str, u64); 4] {
     let nanos = |duration: Duration| u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-    [
-        ("quota count", quota.count()),
-        ("quota period (ns)", quota.period_ns()),
-        ("quota burst", quota.burst()),
-        ("quota lockout (ns)", nanos(quota.lockout())),
-    ]
+    match limits {
+        Limits::Quota(quota) => [
+            ("quota count", quota.count()),
+            ("quota period (ns)", quota.period_ns()),
+            ("quota burst", quota.burst()),
+            ("quota lockout (ns)", nanos(quota.lockout())),
+        ],
+        Limits::Window { limit, window_ns } => [
+            ("window limit", *limit),
+            ("window (ns)", *window_ns),
+            ("unused", 0),
+            ("unused", 0),
+        ],
+        Limits::Unlimited => [("unused", 0); 4],
+    }
 }

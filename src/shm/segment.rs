@@ -21,7 +21,7 @@
 //! a full /dev/shm fails the build with `ENOSPC`, not a later check with
 //! `SIGBUS`.
 
-use super::header::{Description, Header, State, HEADER_BYTES};
+use super::header::{Description, Header, Kind, State, HEADER_BYTES};
 use super::{process, SharedMemory};
 use crate::core::alloc::{Mapping, Place};
 use crate::core::error::{Error, Result, SegmentMismatch, SegmentStep};
@@ -44,7 +44,8 @@ pub(crate) fn open<T>(
     measure: impl FnOnce(&mut Place) -> Result<()>,
     build: impl FnOnce(&mut Place, [u64; 4]) -> Result<T>,
 ) -> Result<T> {
-    let needs_pair_cas = description.kind != super::header::Kind::Limiter as u64;
+    let needs_pair_cas =
+        ![Kind::Limiter as u64, Kind::SlidingWindow as u64].contains(&description.kind);
     if !cfg!(unix) || (needs_pair_cas && !portable_atomic::AtomicU128::is_lock_free()) {
         return Err(Error::SharedUnsupported);
     }

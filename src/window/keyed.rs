@@ -1,18 +1,26 @@
 //! [`KeyedWindows`]: one sliding window per key (per workspace, say).
 //!
 //! Workspaces are few and long-lived next to API keys, so their windows live
-//! in a lock-free, insert-only map (`src/map`) that grows to its fixed
-//! capacity: a workspace's window is created by its first check and kept
-//! until the table is dropped. A workspace that finds no room gets the
-//! table's [`FullTable`] behaviour.
+//! in a lock-free, insert-only map (`src/map`) of fixed capacity: a
+//! workspace's window is claimed by its first check and kept until the
+//! table is dropped. A workspace that finds no room gets the table's
+//! [`FullTable`] behaviour.
+//!
+//! The map holds each key's counter state only (its counts, latest window
+//! and limit: [`WindowState`], 24 bytes); the window length and the clock
+//! are the table's, so the map can live in a shared segment.
 
-use crate::core::clock::{saturating_nanos, Clock, MonotonicClock};
+use super::state::WindowState;
+use crate::core::alloc::{Place, Placed};
+use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
-use crate::keyed::{FullTable, Key, DEFAULT_CAPACITY};
+use crate::keyed::{FullTable, Key, KeyHasher, DEFAULT_CAPACITY};
 use crate::map::KeyedCells;
+use crate::shm::header::{Description, Kind};
+use crate::shm::{segment, SharedMemory};
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::{validate_limit, SlidingWindow};
+use crate::window::{validate, validate_limit, window_limits, window_nanos, SlidingWindow};
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -42,13 +50,13 @@ use std::time::Duration;
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct KeyedWindows<K: Key + ?Sized, C: Clock = MonotonicClock> {
-    cells: KeyedCells<K, SlidingWindow<C>>,
+    cells: KeyedCells<K, WindowState>,
     limit: u64,
-    window: Duration,
+    window_ns: u64,
     on_full: FullTable,
     /// The window every key shares under [`FullTable::Overflow`].
     overflow: SlidingWindow<C>,
-    full_table_events: AtomicU64,
+    full_table_events: Placed<AtomicU64>,
     clock: C,
 }
 
@@ -72,8 +80,47 @@ pub struct KeyedWindowsBuilder<K: Key + ?Sized, C: Clock = MonotonicClock> {
     window: Duration,
     capacity: usize,
     on_full: FullTable,
+    shared: Option<SharedMemory>,
     clock: C,
     _key: PhantomData<fn(&K)>,
+}
+
+/// What keyed windows are built from, once validated: every process
+/// sharing them must build them from the same settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WindowSettings {
+    pub(crate) limit: u64,
+    pub(crate) window: Duration,
+    pub(crate) capacity: usize,
+    pub(crate) on_full: FullTable,
+}
+
+impl WindowSettings {
+    /// The settings, or the first error a build of them would meet.
+    pub(crate) fn validated(
+        limit: u64,
+        window: Duration,
+        capacity: usize,
+        on_full: FullTable,
+    ) -> Result<Self> {
+        validate(limit, window)?;
+        Ok(Self {
+            limit,
+            window,
+            capacity,
+            on_full,
+        })
+    }
+
+    /// The settings as a shared segment's header records them.
+    fn description<K: Key + ?Sized>(&self) -> Description {
+        Description {
+            kind: Kind::keyed::<K::Stored>(Kind::KeyedWindowsExact, Kind::KeyedWindowsFingerprint),
+            limits: window_limits(self.limit, self.window),
+            capacity: self.capacity as u64,
+            options: self.on_full.code(),
+        }
+    }
 }
 
 impl<K: Key + ?Sized, C: Clock + Clone + Default> KeyedWindows<K, C> {
@@ -99,6 +146,7 @@ impl<K: Key + ?Sized, C: Clock + Clone + Default> KeyedWindows<K, C> {
             window,
             capacity: DEFAULT_CAPACITY,
             on_full: FullTable::default(),
+            shared: None,
             clock: C::default(),
             _key: PhantomData,
         }
@@ -108,7 +156,8 @@ impl<K: Key + ?Sized, C: Clock + Clone + Default> KeyedWindows<K, C> {
 impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindowsBuilder<K, C> {
     /// The most keys the table holds (at most
     /// [`MAX_KEYED_CELLS`](crate::MAX_KEYED_CELLS)); a key keeps its window
-    /// until the table is dropped.
+    /// until the table is dropped. Memory is allocated up front: 48 bytes
+    /// per key (its identity and its window's three words, inline).
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
@@ -127,32 +176,110 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindowsBuilder<K, C> {
             window: self.window,
             capacity: self.capacity,
             on_full: self.on_full,
+            shared: self.shared,
             clock,
             _key: PhantomData,
         }
     }
 
+    /// Keeps the table in the segment `shared`, so that every process
+    /// building it with the same `shared` counts each key in one window,
+    /// and sees the others' per-key limits (see [`SharedMemory`]). Every
+    /// process must give the same limit, window, capacity and full-table
+    /// choice ([`Error::SegmentMismatch`] names the one that differs). A
+    /// [`MonotonicClock`] moves to the machine's timeline
+    /// ([`MonotonicClock::system`]).
+    ///
+    /// ```
+    /// use floodgate::{KeyedWindows, SharedMemory};
+    /// use std::time::Duration;
+    /// let shared = SharedMemory::named(&format!("doc-windows-{}", std::process::id()))?;
+    /// let build = || {
+    ///     KeyedWindows::<str>::builder(600, Duration::from_secs(60))
+    ///         .capacity(1_000)
+    ///         .shared(shared.clone())
+    ///         .build()
+    /// };
+    /// let (worker_one, worker_two) = (build()?, build()?);
+    /// assert!(worker_one.check("ws_1", 600)?.is_admitted());
+    /// assert!(!worker_two.check("ws_1", 1)?.is_admitted());
+    /// assert!(worker_two.is_shared());
+    /// shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(mut self, shared: SharedMemory) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// The table, or the errors of [`SlidingWindowBuilder::build`](crate::SlidingWindowBuilder::build),
     /// or [`Error::ZeroCapacity`] / [`Error::CapacityTooLarge`] /
-    /// [`Error::AllocationFailed`].
+    /// [`Error::AllocationFailed`]; built [`shared`](Self::shared), also
+    /// the segment's errors ([`Error::SegmentMismatch`], [`Error::SegmentIo`], ...).
     pub fn build(self) -> Result<KeyedWindows<K, C>> {
-        // Validates limit and window once for every window made later.
-        let overflow = SlidingWindow::builder(self.limit, self.window)
-            .clock(self.clock.clone())
-            .build()?;
-        Ok(KeyedWindows {
-            cells: KeyedCells::new(self.capacity)?,
-            limit: self.limit,
-            window: self.window,
-            on_full: self.on_full,
-            overflow,
-            full_table_events: AtomicU64::new(0),
-            clock: self.clock,
-        })
+        let settings =
+            WindowSettings::validated(self.limit, self.window, self.capacity, self.on_full)?;
+        let Some(shared) = self.shared else {
+            return KeyedWindows::placed(
+                &settings,
+                KeyHasher::random(),
+                self.clock,
+                &mut Place::heap(),
+            );
+        };
+        segment::open(
+            &shared,
+            &settings.description::<K>(),
+            |place| {
+                KeyedWindows::<K, ManualClock>::placed(
+                    &settings,
+                    KeyHasher::from_secret([0; 4]),
+                    ManualClock::new(),
+                    place,
+                )
+                .map(drop)
+            },
+            |place, secret| {
+                KeyedWindows::placed(
+                    &settings,
+                    KeyHasher::from_secret(secret),
+                    self.clock.system_wide(),
+                    place,
+                )
+            },
+        )
     }
 }
 
 impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
+    /// Empty windows for `settings`, keys stored under `hasher`, every
+    /// table in `place` (the heap, or a segment every process lays out
+    /// alike: the key table, then the overflow window, then the count).
+    pub(crate) fn placed(
+        settings: &WindowSettings,
+        hasher: KeyHasher,
+        clock: C,
+        place: &mut Place,
+    ) -> Result<Self> {
+        let limit = settings.limit;
+        Ok(KeyedWindows {
+            cells: KeyedCells::placed(settings.capacity, hasher, place, || {
+                WindowState::new(limit)
+            })?,
+            limit,
+            window_ns: window_nanos(settings.window),
+            on_full: settings.on_full,
+            overflow: SlidingWindow::placed(limit, settings.window, clock.clone(), place)?,
+            full_table_events: place.one(|| AtomicU64::new(0))?,
+            clock,
+        })
+    }
+
+    /// Whether the windows live in a shared segment.
+    pub fn is_shared(&self) -> bool {
+        self.cells.is_shared()
+    }
+
     /// Decides `cost` for `key` now.
     pub fn check(&self, key: &K, cost: u64) -> K::Answer<Decision> {
         self.check_at(key, cost, self.clock.now_ns())
@@ -162,12 +289,11 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     /// latest one `key`'s window was given is decided at the start of that
     /// latest one's window, as [`SlidingWindow::check_at`] does.
     pub fn check_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
-        self.cells.with_key(key, |stored| {
-            match self.cells.get_or_insert_with(stored, || self.new_window()) {
-                Some(window) => window.check_at(cost, now_ns),
+        self.cells
+            .with_key(key, |stored| match self.cells.get_or_insert(stored) {
+                Some(window) => window.check_at(self.window_ns, cost, now_ns),
                 None => self.full_table(cost, now_ns),
-            }
-        })
+            })
     }
 
     /// `key`'s window now, charging nothing. A key not seen yet is reported
@@ -203,7 +329,7 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     pub fn refund_at(&self, key: &K, amount: u64, now_ns: u64) -> K::Answer<Decision> {
         self.cells
             .with_key(key, |stored| match self.cells.get(stored) {
-                Some(window) => window.refund_at(amount, now_ns),
+                Some(window) => window.refund_at(self.window_ns, amount, now_ns),
                 None => self.fresh(0, now_ns),
             })
     }
@@ -235,7 +361,7 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         self.cells.with_key(key, |stored| {
             if let Some(window) = self.cells.get(stored) {
                 // Giving back more than both counts hold empties them.
-                window.refund_at(u64::MAX, now_ns);
+                window.refund_at(self.window_ns, u64::MAX, now_ns);
             }
         })
     }
@@ -259,12 +385,15 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     pub fn set_limit(&self, key: &K, limit: u64) -> Result<()> {
         // Checked before the key is looked up, so a bad limit inserts nothing.
         validate_limit(limit)?;
-        let outcome = self.cells.with_key(key, |stored| {
-            match self.cells.get_or_insert_with(stored, || self.new_window()) {
-                Some(window) => window.reconfigure(limit),
+        let outcome = self
+            .cells
+            .with_key(key, |stored| match self.cells.get_or_insert(stored) {
+                Some(window) => {
+                    window.set_limit(limit);
+                    Ok(())
+                }
                 None => Err(Error::TableFull),
-            }
-        });
+            });
         K::into_result(outcome)
     }
 
@@ -279,24 +408,24 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         cost: u64,
         now_ns: u64,
     ) -> K::Answer<Result<Decision>> {
-        self.cells.with_key(key, |stored| {
-            match self.cells.get_or_insert_with(stored, || self.new_window()) {
+        self.cells
+            .with_key(key, |stored| match self.cells.get_or_insert(stored) {
                 Some(window) => {
                     if window.limit() != limit {
-                        window.reconfigure(limit)?;
+                        validate_limit(limit)?;
+                        window.set_limit(limit);
                     }
-                    Ok(window.check_at(cost, now_ns))
+                    Ok(window.check_at(self.window_ns, cost, now_ns))
                 }
                 None => Ok(self.full_table(cost, now_ns)),
-            }
-        })
+            })
     }
 
     /// What `check_at` would decide, charging nothing and inserting nothing.
     pub(crate) fn probe_at(&self, key: &K, cost: u64, now_ns: u64) -> K::Answer<Decision> {
         self.cells
             .with_key(key, |stored| match self.cells.get(stored) {
-                Some(window) => window.probe_at(cost, now_ns),
+                Some(window) => window.probe_under_at(self.window_ns, window.limit(), cost, now_ns),
                 None => self.fresh(cost, now_ns),
             })
     }
@@ -312,8 +441,8 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
     ) -> K::Answer<Decision> {
         self.cells
             .with_key(key, |stored| match self.cells.get(stored) {
-                Some(window) => window.probe_under_at(limit, cost, now_ns),
-                None => self.new_window().probe_under_at(limit, cost, now_ns),
+                Some(window) => window.probe_under_at(self.window_ns, limit, cost, now_ns),
+                None => WindowState::new(limit).probe_under_at(self.window_ns, limit, cost, now_ns),
             })
     }
 
@@ -324,7 +453,7 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
 
     /// The window length.
     pub fn window(&self) -> Duration {
-        self.window
+        Duration::from_nanos(self.window_ns)
     }
 
     /// Keys holding a window. O(1): a count raised by the insertion that
@@ -354,13 +483,9 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         &self.clock
     }
 
-    fn new_window(&self) -> SlidingWindow<C> {
-        SlidingWindow::validated(self.limit, self.window, self.clock.clone())
-    }
-
     /// A key with no window yet: an empty window's answer.
     fn fresh(&self, cost: u64, now_ns: u64) -> Decision {
-        self.new_window().probe_at(cost, now_ns)
+        WindowState::new(self.limit).probe_under_at(self.window_ns, self.limit, cost, now_ns)
     }
 
     /// The answer for a key that found no slot.
@@ -370,8 +495,13 @@ impl<K: Key + ?Sized, C: Clock + Clone> KeyedWindows<K, C> {
         match self.on_full {
             FullTable::Deny if cost <= self.limit => {
                 // As if the window were full: try again in one window.
-                let window_ns = saturating_nanos(self.window);
-                Decision::new(Outcome::Denied, self.limit, 0, window_ns, window_ns)
+                Decision::new(
+                    Outcome::Denied,
+                    self.limit,
+                    0,
+                    self.window_ns,
+                    self.window_ns,
+                )
             }
             FullTable::Deny | FullTable::Admit => self.fresh(cost, now_ns),
             FullTable::Overflow => self.overflow.check_at(cost, now_ns),

@@ -6,16 +6,18 @@
 
 mod estimate;
 pub(crate) mod keyed;
+mod state;
 mod word;
 
-use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::alloc::{Place, Placed};
+use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
-use crate::sync::{AtomicU64, Backoff, Ordering};
+use crate::shm::header::{Description, Kind, Limits};
+use crate::shm::{segment, SharedMemory};
 use crossbeam_utils::CachePadded;
-use estimate::{Estimate, Position};
+use state::WindowState;
 use std::time::Duration;
-use word::WindowWord;
 
 /// The largest limit a [`SlidingWindow`] takes: each count has 21 bits.
 pub const MAX_WINDOW_LIMIT: u64 = word::MAX_COUNT;
@@ -114,19 +116,9 @@ pub const MAX_WINDOW: Duration = Duration::from_nanos(1 << 62);
 /// # Ok::<(), floodgate::Error>(())
 /// ```
 pub struct SlidingWindow<C: Clock = MonotonicClock> {
-    state: CachePadded<State>,
-    limit: AtomicU64,
+    state: Placed<CachePadded<WindowState>>,
     window_ns: u64,
     clock: C,
-}
-
-/// A counter's two atomics, on one cache line: a check reads both.
-struct State {
-    /// The [`WindowWord`]: the counts and their window.
-    word: AtomicU64,
-    /// The latest window (`now_ns / window_ns`, not wrapped) any check or
-    /// refund has been given. Only grows; the word is never in a later one.
-    latest: AtomicU64,
 }
 
 /// Configures a [`SlidingWindow`]; start with [`SlidingWindow::builder`].
@@ -145,6 +137,7 @@ struct State {
 pub struct SlidingWindowBuilder<C: Clock = MonotonicClock> {
     limit: u64,
     window: Duration,
+    shared: Option<SharedMemory>,
     clock: C,
 }
 
@@ -167,6 +160,7 @@ impl SlidingWindow<MonotonicClock> {
         SlidingWindowBuilder {
             limit,
             window,
+            shared: None,
             clock: MonotonicClock::new(),
         }
     }
@@ -178,12 +172,40 @@ impl<C: Clock> SlidingWindowBuilder<C> {
         SlidingWindowBuilder {
             limit: self.limit,
             window: self.window,
+            shared: self.shared,
             clock,
         }
     }
 
+    /// Keeps the counter in the segment `shared`, so that every process
+    /// building this counter with it counts into one window (see
+    /// [`SharedMemory`]); every process must give the same limit and
+    /// window ([`Error::SegmentMismatch`] names the one that differs), and
+    /// a [`reconfigure`](SlidingWindow::reconfigure) by one is seen by all.
+    /// A [`MonotonicClock`] moves to the machine's timeline
+    /// ([`MonotonicClock::system`]).
+    ///
+    /// ```
+    /// use floodgate::{SharedMemory, SlidingWindow};
+    /// use std::time::Duration;
+    /// let shared = SharedMemory::named(&format!("doc-window-{}", std::process::id()))?;
+    /// let build = || SlidingWindow::builder(600, Duration::from_secs(60)).shared(shared.clone()).build();
+    /// let (worker_one, worker_two) = (build()?, build()?);
+    /// assert!(worker_one.is_shared() && worker_one.clock().is_system_wide());
+    /// assert!(worker_one.check(600).is_admitted());
+    /// assert!(!worker_two.check(1).is_admitted());
+    /// shared.remove()?;
+    /// # Ok::<(), floodgate::Error>(())
+    /// ```
+    pub fn shared(mut self, shared: SharedMemory) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// The counter, or [`Error::ZeroLimit`] / [`Error::LimitTooLarge`] /
-    /// [`Error::ZeroWindow`] / [`Error::WindowTooLong`].
+    /// [`Error::ZeroWindow`] / [`Error::WindowTooLong`]; built
+    /// [`shared`](Self::shared), also the segment's errors
+    /// ([`Error::SegmentMismatch`], [`Error::SegmentIo`], ...).
     ///
     /// ```
     /// use floodgate::{Error, SlidingWindow, MAX_WINDOW_LIMIT};
@@ -194,30 +216,66 @@ impl<C: Clock> SlidingWindowBuilder<C> {
     /// assert_eq!(SlidingWindow::builder(1, Duration::ZERO).build().err(), Some(Error::ZeroWindow));
     /// ```
     pub fn build(self) -> Result<SlidingWindow<C>> {
-        validate(self.limit, self.window)?;
-        Ok(SlidingWindow::validated(
-            self.limit,
-            self.window,
-            self.clock,
-        ))
+        let Self {
+            limit,
+            window,
+            shared,
+            clock,
+        } = self;
+        validate(limit, window)?;
+        let Some(shared) = shared else {
+            return SlidingWindow::placed(limit, window, clock, &mut Place::heap());
+        };
+        let description = Description {
+            kind: Kind::SlidingWindow as u64,
+            limits: window_limits(limit, window),
+            capacity: 0,
+            options: 0,
+        };
+        segment::open(
+            &shared,
+            &description,
+            |place| SlidingWindow::placed(limit, window, ManualClock::new(), place).map(drop),
+            |place, _| SlidingWindow::placed(limit, window, clock.system_wide(), place),
+        )
     }
 }
 
+/// A window's `limit` and `window` (both valid) as a segment header records them.
+pub(crate) fn window_limits(limit: u64, window: Duration) -> Limits {
+    Limits::Window {
+        limit,
+        window_ns: window_nanos(window),
+    }
+}
+
+/// A valid window's length in nanoseconds.
+pub(crate) fn window_nanos(window: Duration) -> u64 {
+    debug_assert!(!window.is_zero() && window <= MAX_WINDOW);
+    // At most 2^62 ns, checked by `validate`.
+    window.as_nanos() as u64
+}
+
 impl<C: Clock> SlidingWindow<C> {
-    /// An empty counter from a `limit` and `window` already passed by
-    /// [`validate`].
-    pub(crate) fn validated(limit: u64, window: Duration, clock: C) -> Self {
-        debug_assert!(validate_limit(limit).is_ok() && !window.is_zero() && window <= MAX_WINDOW);
-        Self {
-            state: CachePadded::new(State {
-                word: AtomicU64::new(WindowWord::EMPTY.into_bits()),
-                latest: AtomicU64::new(0),
-            }),
-            limit: AtomicU64::new(limit),
-            // At most 2^62 ns, checked by the caller.
-            window_ns: window.as_nanos() as u64,
+    /// An empty counter in `place`, from a `limit` and `window` already
+    /// passed by [`validate`].
+    pub(crate) fn placed(
+        limit: u64,
+        window: Duration,
+        clock: C,
+        place: &mut Place,
+    ) -> Result<Self> {
+        debug_assert!(validate(limit, window).is_ok());
+        Ok(Self {
+            state: place.one(|| CachePadded::new(WindowState::new(limit)))?,
+            window_ns: window_nanos(window),
             clock,
-        }
+        })
+    }
+
+    /// Whether the counter lives in a shared segment.
+    pub fn is_shared(&self) -> bool {
+        self.state.is_shared()
     }
 
     /// The clock this counter reads.
@@ -247,8 +305,7 @@ impl<C: Clock> SlidingWindow<C> {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn limit(&self) -> u64 {
-        // Relaxed: the limit is a standalone value; the counts never depend on it.
-        self.limit.load(Ordering::Relaxed)
+        self.state.limit()
     }
 
     /// Decides a request of `cost` units now. A cost of 0 peeks; a cost above
@@ -288,9 +345,7 @@ impl<C: Clock> SlidingWindow<C> {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn check_at(&self, cost: u64, now_ns: u64) -> Decision {
-        self.update(now_ns, |word, limit, window_ns, at| {
-            estimate::evaluate(word, limit, window_ns, at, cost)
-        })
+        self.state.check_at(self.window_ns, cost, now_ns)
     }
 
     /// The counter as it stands now, charging nothing (same as `check(0)`).
@@ -335,9 +390,7 @@ impl<C: Clock> SlidingWindow<C> {
 
     /// [`refund`](Self::refund) at a caller-supplied time.
     pub fn refund_at(&self, amount: u64, now_ns: u64) -> Decision {
-        self.update(now_ns, |word, limit, window_ns, at| {
-            estimate::refund(word, limit, window_ns, at, amount)
-        })
+        self.state.refund_at(self.window_ns, amount, now_ns)
     }
 
     /// Replaces the limit, from any thread, while checks go on; the counts
@@ -361,77 +414,14 @@ impl<C: Clock> SlidingWindow<C> {
     /// ```
     pub fn reconfigure(&self, limit: u64) -> Result<()> {
         validate_limit(limit)?;
-        // Relaxed: see `limit`.
-        self.limit.store(limit, Ordering::Relaxed);
+        self.state.set_limit(limit);
         Ok(())
     }
 
     /// What `check_at(cost, now_ns)` would decide, without charging.
     pub(crate) fn probe_at(&self, cost: u64, now_ns: u64) -> Decision {
-        self.probe_under_at(self.limit(), cost, now_ns)
-    }
-
-    /// What a check would decide under `limit` (a valid one), without charging.
-    pub(crate) fn probe_under_at(&self, limit: u64, cost: u64, now_ns: u64) -> Decision {
-        // Acquire: see `update`.
-        let word = WindowWord::from_bits(self.state.word.load(Ordering::Acquire));
-        let at = self.position(now_ns, false);
-        estimate::evaluate(word, limit, self.window_ns, &at, cost).decision
-    }
-
-    /// Where a check stamped `now_ns` is decided, read after the word it
-    /// decides on; when `advance`, first moving the counter's latest window
-    /// up to `now_ns`'s.
-    fn position(&self, now_ns: u64, advance: bool) -> Position {
-        let index = now_ns / self.window_ns;
-        // Relaxed: the word's window is published by the word (see `update`).
-        let mut latest = self.state.latest.load(Ordering::Relaxed);
-        if advance && index > latest {
-            // Relaxed: any word stored after it is a Release that publishes it.
-            latest = self
-                .state
-                .latest
-                .fetch_max(index, Ordering::Relaxed)
-                .max(index);
-        }
-        Position::new(now_ns, self.window_ns, latest)
-    }
-
-    /// The CAS loop every check and refund stamped `now_ns` runs.
-    ///
-    /// A word stored in window `X` follows, in its storer's thread, a read
-    /// or raise of `latest` to at least `X`. Each pass acquires the word,
-    /// then reads `latest`, so it reads at least `X`: the word is never in a
-    /// window after the one the pass decides in, whatever its 22-bit index.
-    fn update(
-        &self,
-        now_ns: u64,
-        mut step: impl FnMut(WindowWord, u64, u64, &Position) -> Estimate,
-    ) -> Decision {
-        let limit = self.limit();
-        // Acquire: pairs with the storing CAS's Release, see above.
-        let mut current = WindowWord::from_bits(self.state.word.load(Ordering::Acquire));
-        let backoff = Backoff::new();
-        loop {
-            let at = self.position(now_ns, true);
-            let evaluation = step(current, limit, self.window_ns, &at);
-            let Some(next) = evaluation.next else {
-                return evaluation.decision;
-            };
-            // Release on success, Acquire on failure: see above.
-            match self.state.word.compare_exchange_weak(
-                current.into_bits(),
-                next.into_bits(),
-                Ordering::Release,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return evaluation.decision,
-                Err(actual) => {
-                    current = WindowWord::from_bits(actual);
-                    backoff.spin();
-                }
-            }
-        }
+        self.state
+            .probe_under_at(self.window_ns, self.limit(), cost, now_ns)
     }
 }
 
