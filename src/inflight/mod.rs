@@ -54,7 +54,7 @@ use crate::shm::header::{Description, Kind, Limits};
 use crate::shm::{process, segment, SharedMemory};
 use crate::sync::{AtomicU64, Backoff, Ordering};
 use crossbeam_utils::CachePadded;
-use shared::SharedSlots;
+use shared::SharedCaps;
 use std::fmt;
 
 /// The largest cap an [`InFlight`] takes (it keeps 8 bytes per unit).
@@ -143,18 +143,19 @@ impl SlotWord {
 /// ```
 pub struct InFlight {
     permits: Permits,
-    owner: u64,
 }
 
 /// Where the permits are kept, and so which protocol takes them.
 enum Permits {
-    /// In this process: a count and slots (the module docs, "In one process").
+    /// In this process: a count and slots (the module docs, "In one
+    /// process"); `owner` names the cap in tokens.
     Local {
         count: CachePadded<AtomicU64>,
         slots: Box<[AtomicU64]>,
+        owner: u64,
     },
-    /// Laid out for a segment every process maps (`shared.rs`).
-    Shared(SharedSlots),
+    /// Laid out for a segment every process maps (`shared.rs`): one cap.
+    Shared(SharedCaps),
 }
 
 /// Admission to an [`InFlight`] cap; gives its unit back when dropped.
@@ -169,9 +170,20 @@ enum Permits {
 /// ```
 #[must_use = "the permit is released as soon as it is dropped"]
 pub struct Permit<'a> {
-    cap: &'a InFlight,
+    cap: Cap<'a>,
     token: PermitToken,
     in_flight: u64,
+}
+
+/// The cap a permit goes back to.
+#[derive(Clone, Copy)]
+enum Cap<'a> {
+    Local(&'a InFlight),
+    /// Cap `index` of shared caps.
+    Shared {
+        caps: &'a SharedCaps,
+        index: usize,
+    },
 }
 
 /// A permit detached from Rust ownership, for callers that release
@@ -301,8 +313,8 @@ impl InFlight {
             permits: Permits::Local {
                 count: CachePadded::new(AtomicU64::new(0)),
                 slots: (0..max).map(|_| AtomicU64::new(SlotWord::FREE.0)).collect(),
+                owner,
             },
-            owner,
         }
     }
 
@@ -311,8 +323,7 @@ impl InFlight {
     fn placed(max: u64, owner: u64, place: &mut Place) -> Result<Self> {
         debug_assert!(validate_max(max).is_ok() && place.is_shared());
         Ok(Self {
-            permits: Permits::Shared(SharedSlots::placed(max, place)?),
-            owner,
+            permits: Permits::Shared(SharedCaps::placed(1, max, owner, place)?),
         })
     }
 
@@ -339,7 +350,7 @@ impl InFlight {
     pub fn limit(&self) -> u64 {
         match &self.permits {
             Permits::Local { slots, .. } => slots.len() as u64,
-            Permits::Shared(shared) => shared.limit(),
+            Permits::Shared(caps) => caps.max(),
         }
     }
 
@@ -357,7 +368,7 @@ impl InFlight {
         match &self.permits {
             // Relaxed: a snapshot for reporting, ordering nothing.
             Permits::Local { count, .. } => count.load(Ordering::Relaxed),
-            Permits::Shared(shared) => shared.in_flight(),
+            Permits::Shared(caps) => caps.cap(0).in_flight(),
         }
     }
 
@@ -376,13 +387,17 @@ impl InFlight {
     /// ```
     pub fn try_acquire(&self) -> Acquisition<'_> {
         match &self.permits {
-            Permits::Local { count, slots } => self.acquire_local(count, slots),
-            Permits::Shared(shared) => self.acquire_shared(shared, process::id()),
+            Permits::Local {
+                count,
+                slots,
+                owner,
+            } => self.acquire_local(count, slots, *owner),
+            Permits::Shared(caps) => acquire_shared(caps, 0, process::id()),
         }
     }
 
     #[inline]
-    fn acquire_local(&self, count: &AtomicU64, slots: &[AtomicU64]) -> Acquisition<'_> {
+    fn acquire_local(&self, count: &AtomicU64, slots: &[AtomicU64], owner: u64) -> Acquisition<'_> {
         let limit = slots.len() as u64;
         let backoff = Backoff::new();
         // Relaxed: only the successful CAS below needs to synchronise.
@@ -404,34 +419,12 @@ impl InFlight {
                 }
             }
         }
-        let token = self.claim_slot(slots, out);
+        let (index, sequence) = claim_slot(slots, out);
         Acquisition::Granted(Permit {
-            cap: self,
-            token,
+            cap: Cap::Local(self),
+            token: PermitToken::of(owner, index, sequence),
             in_flight: out + 1,
         })
-    }
-
-    /// A permit of the shared cap for the process `holder`.
-    fn acquire_shared(&self, shared: &SharedSlots, holder: u32) -> Acquisition<'_> {
-        let Some((index, sequence)) = shared.acquire(holder) else {
-            return Acquisition::Refused(AtCapacity {
-                in_flight: shared.in_flight(),
-                limit: shared.limit(),
-            });
-        };
-        Acquisition::Granted(Permit {
-            cap: self,
-            token: self.token(index, sequence),
-            in_flight: shared.in_flight(),
-        })
-    }
-
-    fn token(&self, index: usize, sequence: u32) -> PermitToken {
-        PermitToken {
-            owner: self.owner,
-            ticket: (index as u64) << SLOT_SHIFT | u64::from(sequence),
-        }
     }
 
     /// Gives back the permit `token` stands for; returns the permits out
@@ -449,65 +442,25 @@ impl InFlight {
     /// # Ok::<(), floodgate::Error>(())
     /// ```
     pub fn release(&self, token: PermitToken) -> Result<u64> {
-        if token.owner != self.owner {
-            return Err(Error::ForeignPermit);
-        }
-        let slot = token.ticket >> SLOT_SHIFT;
-        if slot >= self.limit() {
-            return Err(Error::ForeignPermit);
-        }
-        self.release_slot(token)
-    }
-
-    /// Claims a free slot for a reservation already counted; `hint` is where
-    /// to start looking (slots below the count are likely held).
-    fn claim_slot(&self, slots: &[AtomicU64], hint: u64) -> PermitToken {
-        let len = slots.len();
-        // hint < limit <= MAX_IN_FLIGHT, so it fits in usize.
-        let start = hint as usize % len;
-        let backoff = Backoff::new();
-        loop {
-            for index in (start..len).chain(0..start) {
-                let slot = &slots[index];
-                // Relaxed: each slot is its own word; the count carries the
-                // happens-before between holders.
-                let seen = SlotWord(slot.load(Ordering::Relaxed));
-                if seen.held() {
-                    continue;
-                }
-                // Sequences are modular on purpose (see the module docs).
-                let sequence = seen.sequence().wrapping_add(1);
-                let claimed = SlotWord::holding(sequence);
-                // Relaxed: as above; the CAS alone makes the claim exclusive.
-                if slot
-                    .compare_exchange(seen.0, claimed.0, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return self.token(index, sequence);
-                }
-            }
-            // Every slot looked held: a release is between freeing its slot
-            // and our load seeing it. The reservation guarantees one is free.
-            backoff.spin();
-            #[cfg(loom)]
-            loom::thread::yield_now();
-        }
-    }
-
-    /// Releases the slot of a token whose owner and index were checked.
-    fn release_slot(&self, token: PermitToken) -> Result<u64> {
-        let index = (token.ticket >> SLOT_SHIFT) as usize;
-        let sequence = (token.ticket & SEQUENCE_MASK) as u32;
         match &self.permits {
-            Permits::Local { count, slots } => Self::release_local(count, &slots[index], sequence),
-            Permits::Shared(shared) => {
-                shared.release(index, sequence, process::id())?;
-                Ok(shared.in_flight())
+            Permits::Local { slots, owner, .. } => {
+                if token.owner != *owner || token.slot() >= slots.len() as u64 {
+                    return Err(Error::ForeignPermit);
+                }
+                self.release_local(token)
             }
+            Permits::Shared(caps) => release_shared(caps, 0, token),
         }
     }
 
-    fn release_local(count: &AtomicU64, slot: &AtomicU64, sequence: u32) -> Result<u64> {
+    /// Releases a local cap's slot of a token whose owner and slot were
+    /// checked.
+    fn release_local(&self, token: PermitToken) -> Result<u64> {
+        let Permits::Local { count, slots, .. } = &self.permits else {
+            unreachable!("a local cap's token")
+        };
+        let slot = &slots[token.slot() as usize];
+        let sequence = token.sequence();
         // Relaxed: the CAS alone decides which release wins; the count's
         // Release below publishes the holder's work.
         slot.compare_exchange(
@@ -527,8 +480,7 @@ impl InFlight {
     #[doc(hidden)]
     pub fn shared_layout_for_model(max: u64) -> Self {
         validate_max(max).unwrap();
-        let owner = NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self::placed(max, owner, &mut Place::measure()).unwrap()
+        Self::placed(max, 1 << 63, &mut Place::measure()).unwrap()
     }
 
     /// Model checking only: [`try_acquire`](Self::try_acquire) of a shared
@@ -536,10 +488,10 @@ impl InFlight {
     #[cfg(loom)]
     #[doc(hidden)]
     pub fn try_acquire_as(&self, pid: u32) -> Option<PermitToken> {
-        let Permits::Shared(shared) = &self.permits else {
+        let Permits::Shared(caps) = &self.permits else {
             unreachable!("only a shared layout records processes")
         };
-        self.acquire_shared(shared, pid)
+        acquire_shared(caps, 0, pid)
             .permit()
             .map(Permit::into_token)
     }
@@ -549,11 +501,80 @@ impl InFlight {
     #[cfg(loom)]
     #[doc(hidden)]
     pub fn die_releasing_as(&self, pid: u32, token: PermitToken) -> Result<()> {
-        let Permits::Shared(shared) = &self.permits else {
+        let Permits::Shared(caps) = &self.permits else {
             unreachable!("only a shared layout records processes")
         };
-        let index = (token.ticket >> SLOT_SHIFT) as usize;
-        shared.begin_release(index, (token.ticket & SEQUENCE_MASK) as u32, pid)
+        caps.cap(0)
+            .begin_release(token.slot() as usize, token.sequence(), pid)
+    }
+}
+
+/// Every process names shared caps alike in tokens, from the segment's
+/// secret: the top bit keeps the name apart from a local cap's counter,
+/// the low half is left for a cap's index.
+fn shared_owner(secret: [u64; 4]) -> u64 {
+    (secret[0] | 1 << 63) & !u64::from(u32::MAX)
+}
+
+/// A permit of cap `index` of `caps` for the process `holder`.
+fn acquire_shared(caps: &SharedCaps, index: usize, holder: u32) -> Acquisition<'_> {
+    let cap = caps.cap(index);
+    let Some((slot, sequence)) = cap.acquire(holder) else {
+        return Acquisition::Refused(AtCapacity {
+            in_flight: cap.in_flight(),
+            limit: caps.max(),
+        });
+    };
+    Acquisition::Granted(Permit {
+        cap: Cap::Shared { caps, index },
+        token: PermitToken::of(caps.owner(index), slot, sequence),
+        in_flight: cap.in_flight(),
+    })
+}
+
+/// Gives back `token`'s permit of cap `index` of `caps`: refused if it is
+/// not one of that cap's, or not held by this process.
+fn release_shared(caps: &SharedCaps, index: usize, token: PermitToken) -> Result<u64> {
+    if token.owner != caps.owner(index) || token.slot() >= caps.max() {
+        return Err(Error::ForeignPermit);
+    }
+    let cap = caps.cap(index);
+    cap.release(token.slot() as usize, token.sequence(), process::id())?;
+    Ok(cap.in_flight())
+}
+
+/// Claims a free slot for a reservation already counted; `hint` is where
+/// to start looking (slots below the count are likely held).
+fn claim_slot(slots: &[AtomicU64], hint: u64) -> (usize, u32) {
+    let len = slots.len();
+    // hint < limit <= MAX_IN_FLIGHT, so it fits in usize.
+    let start = hint as usize % len;
+    let backoff = Backoff::new();
+    loop {
+        for index in (start..len).chain(0..start) {
+            let slot = &slots[index];
+            // Relaxed: each slot is its own word; the count carries the
+            // happens-before between holders.
+            let seen = SlotWord(slot.load(Ordering::Relaxed));
+            if seen.held() {
+                continue;
+            }
+            // Sequences are modular on purpose (see the module docs).
+            let sequence = seen.sequence().wrapping_add(1);
+            let claimed = SlotWord::holding(sequence);
+            // Relaxed: as above; the CAS alone makes the claim exclusive.
+            if slot
+                .compare_exchange(seen.0, claimed.0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                return (index, sequence);
+            }
+        }
+        // Every slot looked held: a release is between freeing its slot
+        // and our load seeing it. The reservation guarantees one is free.
+        backoff.spin();
+        #[cfg(loom)]
+        loom::thread::yield_now();
     }
 }
 
@@ -635,9 +656,7 @@ impl SharedInFlightBuilder {
             &self.shared,
             &description,
             |place| InFlight::placed(max, 0, place).map(drop),
-            // Every process names the cap alike in its tokens; the top bit
-            // keeps the name apart from a local cap's counter.
-            |place, secret| InFlight::placed(max, secret[0] | 1 << 63, place),
+            |place, secret| InFlight::placed(max, shared_owner(secret), place),
         )
     }
 }
@@ -670,7 +689,10 @@ impl Permit<'_> {
 
     /// The cap's limit.
     pub fn limit(&self) -> u64 {
-        self.cap.limit()
+        match self.cap {
+            Cap::Local(cap) => cap.limit(),
+            Cap::Shared { caps, .. } => caps.max(),
+        }
     }
 
     /// Permits that could still be taken just after this one was.
@@ -702,7 +724,10 @@ impl Drop for Permit<'_> {
         // A live Permit is the only owner of its token, so this cannot find
         // the slot free. `ForeignPermit`: a forked child's copy of its
         // parent's permit in a shared cap, which stays the parent's.
-        let released = self.cap.release_slot(self.token);
+        let released = match self.cap {
+            Cap::Local(cap) => cap.release_local(self.token),
+            Cap::Shared { caps, index } => release_shared(caps, index, self.token),
+        };
         debug_assert!(
             released != Err(Error::PermitAlreadyReleased),
             "a live permit's slot was not held"
@@ -720,6 +745,22 @@ impl fmt::Debug for Permit<'_> {
 }
 
 impl PermitToken {
+    fn of(owner: u64, slot: usize, sequence: u32) -> Self {
+        Self {
+            owner,
+            ticket: (slot as u64) << SLOT_SHIFT | u64::from(sequence),
+        }
+    }
+
+    /// The slot the ticket names (not yet checked against a cap).
+    fn slot(&self) -> u64 {
+        self.ticket >> SLOT_SHIFT
+    }
+
+    fn sequence(&self) -> u32 {
+        (self.ticket & SEQUENCE_MASK) as u32
+    }
+
     /// Rebuilds a token from [`owner`](Self::owner) and [`ticket`](Self::ticket)
     /// (say, after a round trip through C). A made-up pair is refused by
     /// [`InFlight::release`], never mistaken for a live permit of another cap.
@@ -794,7 +835,8 @@ mod tests {
     #[test]
     fn a_slot_beyond_the_cap_is_foreign() {
         let cap = InFlight::builder(2).build().unwrap();
-        let forged = PermitToken::from_parts(cap.owner, 5 << SLOT_SHIFT);
+        let owner = cap.try_acquire().permit().unwrap().into_token().owner;
+        let forged = PermitToken::from_parts(owner, 5 << SLOT_SHIFT);
         assert_eq!(cap.release(forged), Err(Error::ForeignPermit));
     }
 }

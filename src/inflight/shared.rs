@@ -1,8 +1,12 @@
-//! The permits of an in-flight cap that several processes share.
+//! The permits of in-flight caps that several processes share: one cap
+//! (an [`InFlight`](super::InFlight)) or one per key slot (a
+//! [`KeyedInFlight`](crate::KeyedInFlight)), all laid out alike.
 //!
-//! Three tables, placed in the segment in this order:
+//! Three tables, placed in the segment in this order, each with a run per
+//! cap:
 //!
-//! * a **cursor**: which slot's holder the next refused acquire checks;
+//! * a **cursor**: which slot's holder the cap's next refused acquire
+//!   checks;
 //! * **marks**, one bit per slot, set while it is held: the count of
 //!   permits out, `max / 64` words to read instead of `max`, and where a
 //!   free slot may be;
@@ -32,29 +36,52 @@
 //! the cap refused, never on the way to a permit.
 
 use super::{SlotWord, MAX_HOLDER};
-use crate::core::alloc::{Place, Placed, Slab};
+use crate::core::alloc::{Place, Slab};
 use crate::core::error::{Error, Result};
 use crate::shm::process;
 use crate::sync::{AtomicU64, Ordering};
-use crossbeam_utils::CachePadded;
 
 const MARK_BITS: usize = 64;
 
-pub(super) struct SharedSlots {
-    cursor: Placed<CachePadded<AtomicU64>>,
+/// `caps` caps of `max` permits each.
+pub(super) struct SharedCaps {
+    max: usize,
+    /// Words of marks per cap.
+    words: usize,
+    /// The high half of every cap's name in tokens (the low half is the
+    /// cap's index), alike in every process.
+    owner: u64,
+    cursors: Slab<AtomicU64>,
     marks: Slab<AtomicU64>,
     slots: Slab<AtomicU64>,
 }
 
-impl SharedSlots {
-    /// `max` free slots (`max` validated) in `place`.
-    pub(super) fn placed(max: u64, place: &mut Place) -> Result<Self> {
+/// One cap's runs of the three tables.
+#[derive(Clone, Copy)]
+pub(super) struct SharedCap<'a> {
+    cursor: &'a AtomicU64,
+    marks: &'a [AtomicU64],
+    slots: &'a [AtomicU64],
+}
+
+impl SharedCaps {
+    /// `caps` caps of `max` (validated) free slots each, in `place`; their
+    /// names in tokens are `owner` (low 32 bits clear) plus their index.
+    pub(super) fn placed(caps: usize, max: u64, owner: u64, place: &mut Place) -> Result<Self> {
+        debug_assert!(owner & u64::from(u32::MAX) == 0 && caps <= u32::MAX as usize);
         // At most MAX_IN_FLIGHT (2^20): fits in usize.
         let max = max as usize;
+        let words = max.div_ceil(MARK_BITS);
         Ok(Self {
-            cursor: place.one(|| CachePadded::new(AtomicU64::new(0)))?,
-            marks: place.filled(max.div_ceil(MARK_BITS), || AtomicU64::new(0))?,
-            slots: place.filled(max, || AtomicU64::new(SlotWord::FREE.0))?,
+            max,
+            words,
+            owner,
+            cursors: place.filled(caps, || AtomicU64::new(0))?,
+            // Too many to allocate saturates, and the allocation fails.
+            marks: place.filled(caps.saturating_mul(words), || AtomicU64::new(0))?,
+            slots: place.filled(caps.saturating_mul(max), || {
+                AtomicU64::new(SlotWord::FREE.0)
+            })?,
         })
     }
 
@@ -62,7 +89,27 @@ impl SharedSlots {
         self.slots.is_shared()
     }
 
-    pub(super) fn limit(&self) -> u64 {
+    pub(super) fn max(&self) -> u64 {
+        self.max as u64
+    }
+
+    /// Cap `index`'s name in tokens.
+    pub(super) fn owner(&self, index: usize) -> u64 {
+        self.owner | index as u64
+    }
+
+    /// Cap `index` (below `caps`).
+    pub(super) fn cap(&self, index: usize) -> SharedCap<'_> {
+        SharedCap {
+            cursor: &self.cursors[index],
+            marks: &self.marks[index * self.words..(index + 1) * self.words],
+            slots: &self.slots[index * self.max..(index + 1) * self.max],
+        }
+    }
+}
+
+impl SharedCap<'_> {
+    fn limit(&self) -> u64 {
         self.slots.len() as u64
     }
 
