@@ -1,11 +1,11 @@
 //! Shared in-flight caps (issue 15): one `max` across every process that
 //! builds the cap on one segment, and permits of killed processes come back.
 //!
-//! The multi-process test re-runs this test binary as its children: with
-//! `FLOODGATE_CHILD` set, `child_holds_permits` takes permits, says so on
-//! stdout and waits to be killed.
+//! The multi-process tests re-run this test binary as their children: with
+//! `FLOODGATE_CHILD` set, `child_holds_permits` takes permits (of a cap, or
+//! of one key's cap), says so on stdout and waits to be killed.
 
-use floodgate::{Error, InFlight, Limiter, Quota, SharedMemory};
+use floodgate::{Error, InFlight, KeyedInFlight, Limiter, Quota, SharedMemory};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -20,6 +20,13 @@ impl Segment {
 
     fn cap(&self, max: u64) -> floodgate::Result<InFlight> {
         InFlight::builder(max).shared(self.0.clone()).build()
+    }
+
+    fn keyed(&self, max: u64, capacity: usize) -> floodgate::Result<KeyedInFlight<str>> {
+        KeyedInFlight::<str>::builder(max)
+            .capacity(capacity)
+            .shared(self.0.clone())
+            .build()
     }
 }
 
@@ -110,6 +117,67 @@ fn a_forked_childs_copy_of_a_permit_stays_the_parents() {
     assert_eq!(cap.in_flight(), 0);
 }
 
+#[test]
+fn two_keyed_builds_share_each_keys_max() {
+    let segment = Segment::new("keyed");
+    let (one, two) = (
+        segment.keyed(2, 100).unwrap(),
+        segment.keyed(2, 100).unwrap(),
+    );
+    assert!(one.is_shared() && two.is_shared());
+    let alice = one.try_acquire("alice").unwrap().permit().unwrap();
+    let second = two.try_acquire("alice").unwrap().permit().unwrap();
+    let second = second.into_token();
+    let full = one.try_acquire("alice").unwrap().refusal().unwrap();
+    assert_eq!((full.in_flight(), full.limit()), (2, 2));
+    let bob = two
+        .try_acquire("bob")
+        .unwrap()
+        .permit()
+        .unwrap()
+        .into_token();
+    assert_eq!(one.in_flight("alice"), Ok(2));
+    assert_eq!(one.in_flight("bob"), Ok(1));
+    assert_eq!(one.in_flight("carol"), Ok(0));
+    // Another key's token is foreign; the key's own, through the other
+    // build, is given back once.
+    assert_eq!(one.release("alice", bob), Err(Error::ForeignPermit));
+    assert_eq!(one.release("carol", bob), Err(Error::ForeignPermit));
+    assert_eq!(one.release("alice", second), Ok(1));
+    assert_eq!(
+        two.release("alice", second),
+        Err(Error::PermitAlreadyReleased)
+    );
+    assert_eq!(one.release("bob", bob), Ok(0));
+    drop(alice);
+    assert_eq!(two.in_flight("alice"), Ok(0));
+}
+
+#[test]
+fn a_keyed_build_unlike_the_segment_is_refused_naming_the_field() {
+    let segment = Segment::new("keyed-mismatch");
+    let _caps = segment.keyed(2, 100).unwrap();
+    let mismatch = |built: floodgate::Result<_>| match built {
+        Err(Error::SegmentMismatch(mismatch)) => (
+            mismatch.field(),
+            mismatch.in_segment(),
+            mismatch.requested(),
+        ),
+        _ => panic!("an unlike build opened the segment"),
+    };
+    assert_eq!(mismatch(segment.keyed(3, 100).map(drop)), ("options", 2, 3));
+    assert_eq!(
+        mismatch(segment.keyed(2, 200).map(drop)),
+        ("capacity", 100, 200)
+    );
+    let by_id = KeyedInFlight::<u64>::builder(2)
+        .capacity(100)
+        .shared(segment.0.clone())
+        .build();
+    assert_eq!(mismatch(by_id.map(drop)).0, "kind");
+    assert_eq!(mismatch(segment.cap(2).map(drop)).0, "kind");
+}
+
 const CHILD: &str = "FLOODGATE_CHILD";
 const CHILD_SEGMENT: &str = "FLOODGATE_CHILD_SEGMENT";
 const CHILD_PERMITS: u64 = 2;
@@ -118,56 +186,76 @@ const CHILD_PERMITS: u64 = 2;
 const HELD: &str = "floodgate-child-holds-permits";
 const MAX: u64 = 5;
 
-/// A child process of `permits_of_killed_processes_come_back`; nothing in
-/// a normal run.
+/// The key whose cap children of `keyed_permits_of_killed_processes_come_back`
+/// fill.
+const KEY: &str = "alice";
+const KEYS: usize = 16;
+
+/// A child process of the tests of killed processes; nothing in a normal
+/// run.
 #[test]
 fn child_holds_permits() {
-    if std::env::var(CHILD).as_deref() != Ok("hold-permits") {
+    let Ok(mode) = std::env::var(CHILD) else {
         return;
-    }
+    };
     let shared = SharedMemory::at(std::env::var(CHILD_SEGMENT).unwrap());
-    let cap = InFlight::builder(MAX).shared(shared).build().unwrap();
-    for _ in 0..CHILD_PERMITS {
-        cap.try_acquire().permit().unwrap().into_token();
+    // The permits stay held in the segment after the caps are dropped: as
+    // tokens, until this process is killed.
+    match mode.as_str() {
+        "cap" => {
+            let cap = InFlight::builder(MAX).shared(shared).build().unwrap();
+            for _ in 0..CHILD_PERMITS {
+                cap.try_acquire().permit().unwrap().into_token();
+            }
+        }
+        "keyed" => {
+            let caps = KeyedInFlight::<str>::builder(MAX)
+                .capacity(KEYS)
+                .shared(shared)
+                .build()
+                .unwrap();
+            for _ in 0..CHILD_PERMITS {
+                caps.try_acquire(KEY)
+                    .unwrap()
+                    .permit()
+                    .unwrap()
+                    .into_token();
+            }
+        }
+        other => panic!("no child mode {other}"),
     }
     println!("{HELD}");
     // The parent kills us long before; if it does not, end anyway.
     std::thread::sleep(Duration::from_secs(30));
 }
 
-fn spawn_holder(shared: &SharedMemory) -> Child {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_holds_permits",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "hold-permits")
-        .env(CHILD_SEGMENT, shared.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Returns when the child says it holds its permits, or ends without.
-    assert!(
-        lines.any(|line| line.unwrap().ends_with(HELD)),
-        "the child ended without taking its permits"
-    );
-    child
+/// Two children that each take `CHILD_PERMITS` of the cap `mode` names on
+/// `shared`, and hold them until killed.
+fn spawn_holders(shared: &SharedMemory, mode: &str) -> [Child; 2] {
+    [(); 2].map(|()| {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_holds_permits",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, mode)
+            .env(CHILD_SEGMENT, shared.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Returns when the child says it holds its permits, or ends without.
+        assert!(
+            lines.any(|line| line.unwrap().ends_with(HELD)),
+            "the child ended without taking its permits"
+        );
+        child
+    })
 }
 
-#[test]
-fn permits_of_killed_processes_come_back() {
-    let segment = Segment::new("killed");
-    let cap = segment.cap(MAX).unwrap();
-    let mine = cap.try_acquire().permit().unwrap();
-    let children = [spawn_holder(&segment.0), spawn_holder(&segment.0)];
-    assert_eq!(cap.in_flight(), MAX);
-    // Every holder lives: refusals check them and take nothing back.
-    for _ in 0..2 * MAX {
-        assert!(!cap.try_acquire().is_granted());
-    }
+fn kill(children: [Child; 2]) {
     for mut child in children {
         let pid = child.id() as libc::pid_t;
         // SAFETY: kill only sends a signal, to our own unreaped child.
@@ -176,6 +264,20 @@ fn permits_of_killed_processes_come_back() {
         // Reaped: a zombie still answers kill(pid, 0).
         child.wait().unwrap();
     }
+}
+
+#[test]
+fn permits_of_killed_processes_come_back() {
+    let segment = Segment::new("killed");
+    let cap = segment.cap(MAX).unwrap();
+    let mine = cap.try_acquire().permit().unwrap();
+    let children = spawn_holders(&segment.0, "cap");
+    assert_eq!(cap.in_flight(), MAX);
+    // Every holder lives: refusals check them and take nothing back.
+    for _ in 0..2 * MAX {
+        assert!(!cap.try_acquire().is_granted());
+    }
+    kill(children);
     assert_eq!(
         cap.in_flight(),
         MAX,
@@ -183,14 +285,33 @@ fn permits_of_killed_processes_come_back() {
     );
     // Each refusal checks one slot's holder in turn: the dead ones' permits
     // all come back within MAX refusals.
-    let mut taken = vec![];
-    for _ in 0..2 * MAX {
-        if let Some(permit) = cap.try_acquire().permit() {
-            taken.push(permit);
-        }
-    }
+    let taken: Vec<_> = (0..2 * MAX)
+        .filter_map(|_| cap.try_acquire().permit())
+        .collect();
     assert_eq!(taken.len() as u64, MAX - 1);
     assert!(!cap.try_acquire().is_granted());
     drop((mine, taken));
     assert_eq!(cap.in_flight(), 0);
+}
+
+#[test]
+fn keyed_permits_of_killed_processes_come_back() {
+    let segment = Segment::new("keyed-killed");
+    let caps = segment.keyed(MAX, KEYS).unwrap();
+    let mine = caps.try_acquire(KEY).unwrap().permit().unwrap();
+    let children = spawn_holders(&segment.0, "keyed");
+    assert_eq!(caps.in_flight(KEY), Ok(MAX));
+    for _ in 0..2 * MAX {
+        assert!(!caps.try_acquire(KEY).unwrap().is_granted());
+    }
+    kill(children);
+    let taken: Vec<_> = (0..2 * MAX)
+        .filter_map(|_| caps.try_acquire(KEY).unwrap().permit())
+        .collect();
+    assert_eq!(taken.len() as u64, MAX - 1);
+    assert!(!caps.try_acquire(KEY).unwrap().is_granted());
+    // Another key's cap was never touched.
+    assert_eq!(caps.in_flight("bob"), Ok(0));
+    drop((mine, taken));
+    assert_eq!(caps.in_flight(KEY), Ok(0));
 }

@@ -509,6 +509,15 @@ impl InFlight {
     }
 }
 
+/// [`Error::SharedUnsupported`] on a system whose process ids do not fit
+/// in a slot (none known: Linux's stay below 2^22).
+fn check_holder_fits() -> Result<()> {
+    if process::id() > MAX_HOLDER {
+        return Err(Error::SharedUnsupported);
+    }
+    Ok(())
+}
+
 /// Every process names shared caps alike in tokens, from the segment's
 /// secret: the top bit keeps the name apart from a local cap's counter,
 /// the low half is left for a cap's index.
@@ -641,9 +650,7 @@ impl SharedInFlightBuilder {
     /// ```
     pub fn build(self) -> Result<InFlight> {
         validate_max(self.max)?;
-        if process::id() > MAX_HOLDER {
-            return Err(Error::SharedUnsupported);
-        }
+        check_holder_fits()?;
         let max = self.max;
         let description = Description {
             kind: Kind::InFlight as u64,

@@ -72,6 +72,10 @@ pub(crate) enum Kind {
     Plans = 9,
     /// An in-flight cap; its max is the header's capacity.
     InFlight = 16,
+    /// In-flight caps per `u64` key; the max per key is the options.
+    KeyedInFlightExact = 17,
+    /// In-flight caps per byte key.
+    KeyedInFlightFingerprint = 18,
 }
 
 impl Kind {
