@@ -375,7 +375,8 @@ impl InFlight {
     /// Takes a permit if fewer than [`limit`](Self::limit) are out.
     ///
     /// Work done under a released permit happens before work under a permit
-    /// acquired after it (semaphore semantics).
+    /// acquired after it (semaphore semantics); in a shared cap, under the
+    /// permit that next takes its slot (with a `max` of 1, every next one).
     ///
     /// ```
     /// let cap = floodgate::InFlight::builder(1).build()?;

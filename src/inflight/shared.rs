@@ -123,7 +123,7 @@ impl SharedCap<'_> {
     }
 
     /// A free slot claimed for the process `holder` (index, sequence), or
-    /// `None` if every slot is held by a live process.
+    /// `None` if none is free and the holder checked in turn lives.
     pub(super) fn acquire(&self, holder: u32) -> Option<(usize, u32)> {
         debug_assert!(holder != 0 && holder <= MAX_HOLDER);
         loop {
