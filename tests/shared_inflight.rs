@@ -222,6 +222,20 @@ fn child_holds_permits() {
                     .into_token();
             }
         }
+        "churn" => {
+            let cap = InFlight::builder(MAX).shared(shared).build().unwrap();
+            println!("{HELD}");
+            // Takes and gives back permits until killed, so that the kill
+            // lands anywhere in an acquire or a release.
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                let held: Vec<_> = (0..CHILD_PERMITS)
+                    .filter_map(|_| cap.try_acquire().permit())
+                    .collect();
+                drop(held);
+            }
+            return;
+        }
         other => panic!("no child mode {other}"),
     }
     println!("{HELD}");
@@ -230,7 +244,8 @@ fn child_holds_permits() {
 }
 
 /// Two children that each take `CHILD_PERMITS` of the cap `mode` names on
-/// `shared`, and hold them until killed.
+/// `shared`, and hold them until killed ("churn": take and give back
+/// permits until killed).
 fn spawn_holders(shared: &SharedMemory, mode: &str) -> [Child; 2] {
     [(); 2].map(|()| {
         let mut child = Command::new(std::env::current_exe().unwrap())
@@ -314,4 +329,30 @@ fn keyed_permits_of_killed_processes_come_back() {
     assert_eq!(caps.in_flight("bob"), Ok(0));
     drop((mine, taken));
     assert_eq!(caps.in_flight(KEY), Ok(0));
+}
+
+#[test]
+fn processes_killed_anywhere_in_acquire_or_release_leave_no_permit_stuck() {
+    const ROUNDS: u64 = 20;
+    let segment = Segment::new("churn");
+    let cap = segment.cap(MAX).unwrap();
+    for round in 0..ROUNDS {
+        let children = spawn_holders(&segment.0, "churn");
+        // Different moments into the children's loops (not a timing
+        // assertion: any moment is a valid test).
+        std::thread::sleep(Duration::from_micros(300 * (round % 7)));
+        kill(children);
+        // The segment still opens and checks out.
+        segment.cap(MAX).unwrap();
+    }
+    // Whatever the kills left held or half released comes back: each
+    // refusal checks one slot's holder in turn.
+    let taken: Vec<_> = (0..2 * MAX + 1)
+        .filter_map(|_| cap.try_acquire().permit())
+        .collect();
+    assert_eq!(taken.len() as u64, MAX);
+    assert_eq!(cap.in_flight(), MAX);
+    assert!(!cap.try_acquire().is_granted());
+    drop(taken);
+    assert_eq!(cap.in_flight(), 0);
 }
