@@ -164,6 +164,29 @@ fn a_dying_release_races_a_reclaim_and_a_live_release() {
     });
 }
 
+#[test]
+fn a_claim_cut_short_before_its_mark_races_an_acquire_and_a_release() {
+    loom::model(|| {
+        let cap = Arc::new(InFlight::shared_layout_for_model(2));
+        let live = cap.try_acquire().permit().unwrap().into_token();
+        let dying = {
+            let cap = cap.clone();
+            thread::spawn(move || cap.die_claiming_as(DEAD))
+        };
+        let releaser = {
+            let cap = cap.clone();
+            thread::spawn(move || cap.release(live))
+        };
+        let mine = cap.try_acquire().permit().map(Permit::into_token);
+        dying.join().unwrap();
+        assert!(releaser.join().unwrap().is_ok());
+        if let Some(mine) = mine {
+            assert!(cap.release(mine).is_ok());
+        }
+        assert_everything_comes_back(&cap);
+    });
+}
+
 /// Every permit of `cap` (none held by a live holder) can be taken, within
 /// one round of the reclaim cursor, and given back, leaving none counted.
 fn assert_everything_comes_back(cap: &InFlight) {

@@ -497,6 +497,17 @@ impl InFlight {
             .map(Permit::into_token)
     }
 
+    /// Model checking only: the claim of a slot in a shared layout by the
+    /// process `pid`, which dies before it marks the slot held.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn die_claiming_as(&self, pid: u32) -> bool {
+        let Permits::Shared(caps) = &self.permits else {
+            unreachable!("only a shared layout records processes")
+        };
+        caps.cap(0).die_claiming_as(pid).is_some()
+    }
+
     /// Model checking only: the first step of [`release`](Self::release) of
     /// a shared layout as the process `pid`, which then dies.
     #[cfg(loom)]

@@ -150,26 +150,7 @@ impl SharedCap<'_> {
             while unmarked != 0 {
                 let bit = unmarked.trailing_zeros();
                 unmarked &= unmarked - 1;
-                let slot = &self.slots[first + bit as usize];
-                // Relaxed: as above.
-                let seen = SlotWord(slot.load(Ordering::Relaxed));
-                if seen.held() {
-                    continue; // being claimed or released right now
-                }
-                // Sequences are modular on purpose (see the module docs).
-                let sequence = seen.sequence().wrapping_add(1);
-                // Acquire on success: pairs with the Release in `free`, so
-                // the last holder's work happens before this one's. Relaxed
-                // on failure: another claim won; try the next slot.
-                if slot
-                    .compare_exchange(
-                        seen.0,
-                        SlotWord::held_by(sequence, holder).0,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-                {
+                if let Some(sequence) = self.take(first + bit as usize, holder) {
                     // Relaxed: the mark counts; the slot word is the permit.
                     marks.fetch_or(1 << bit, Ordering::Relaxed);
                     return Some((first + bit as usize, sequence));
@@ -177,6 +158,36 @@ impl SharedCap<'_> {
             }
         }
         None
+    }
+
+    /// Takes slot `index` for `holder` if it is free; its new sequence.
+    fn take(&self, index: usize, holder: u32) -> Option<u32> {
+        let slot = &self.slots[index];
+        // Relaxed: as in `claim`.
+        let seen = SlotWord(slot.load(Ordering::Relaxed));
+        if seen.held() {
+            return None; // held, or being claimed or released right now
+        }
+        // Sequences are modular on purpose (see the module docs).
+        let sequence = seen.sequence().wrapping_add(1);
+        // Acquire on success: pairs with the Release in `free`, so the last
+        // holder's work happens before this one's. Relaxed on failure:
+        // another claim won; the caller tries the next slot.
+        slot.compare_exchange(
+            seen.0,
+            SlotWord::held_by(sequence, holder).0,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .ok()
+        .map(|_| sequence)
+    }
+
+    /// Model checking only: the first free slot taken for `holder`, which
+    /// dies before marking it.
+    #[cfg(loom)]
+    pub(super) fn die_claiming_as(&self, holder: u32) -> Option<(usize, u32)> {
+        (0..self.slots.len()).find_map(|index| Some((index, self.take(index, holder)?)))
     }
 
     /// Checks the process of the next slot in turn and frees the slot if
