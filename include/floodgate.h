@@ -258,9 +258,13 @@
  * added shared mode (`fg_shared_memory`, `fg_limiter_new_shared`,
  * `fg_keyed_limiter_new_shared`, `fg_limiter_is_shared`,
  * `fg_keyed_limiter_is_shared`, `fg_shared_memory_remove`) and the statuses
- * `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`.
+ * `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`; 1.7 added
+ * shared mode for the other kinds (`fg_window_new_shared`,
+ * `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
+ * `fg_plans_new_shared`, `fg_plans_new_genieos_shared` and their
+ * `_is_shared` queries).
  */
-#define FG_ABI_VERSION 65542
+#define FG_ABI_VERSION 65543
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -2153,6 +2157,39 @@ fg_status fg_keyed_window_new(const struct fg_keyed_window_config *config,
                               struct fg_keyed_window **out);
 
 /**
+ * `fg_keyed_window_new` in shared mode: the table lives in the segment
+ * `shared` names, so every process that creates it with the same segment
+ * and config counts each key in one window and sees every
+ * `fg_keyed_window_set_limit_*` and reset (see `fg_shared_memory`). The
+ * handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_keyed_window_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind, key kind, limit, window, capacity or `on_full`: the
+ * message names the field), `FG_STATUS_SEGMENT_NOT_READY`,
+ * `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_keyed_window_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_keyed_window_new_shared(const struct fg_keyed_window_config *config,
+                                     const struct fg_shared_memory *shared,
+                                     struct fg_keyed_window **out);
+
+/**
+ * Stores in `*out_shared` whether the table lives in a shared segment
+ * (made by `fg_keyed_window_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `out_shared` NULL or writable
+ * for a `bool`.
+ */
+fg_status fg_keyed_window_is_shared(const struct fg_keyed_window *windows, bool *out_shared);
+
+/**
  * Releases a handle. NULL is a no-op. The handle must not be in use by any
  * other thread, and must not be used again; policies keep their reference.
  *
@@ -2699,6 +2736,29 @@ fg_status fg_plans_new(const struct fg_tier *tiers,
                        struct fg_plans **out);
 
 /**
+ * `fg_plans_new` in shared mode: every tier's tables live in the segment
+ * `shared` names (one file for all tiers), so every process that creates
+ * these plans with the same segment and settings shares each key's bucket,
+ * each workspace's window and every `fg_plans_reconfigure_tier` (see
+ * `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_plans_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message
+ * names "window (ns)", "window limit" (the largest tier's), "capacity"
+ * (workspaces) or "options" (any other difference in the tiers or the key
+ * capacity)), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_plans_new`; `shared` NULL or readable for its `struct_size`, its
+ * `name` or `path` readable for its length.
+ */
+fg_status fg_plans_new_shared(const struct fg_tier *tiers,
+                              size_t count,
+                              const struct fg_plans_config *config,
+                              const struct fg_shared_memory *shared,
+                              struct fg_plans **out);
+
+/**
  * Creates the GenieOS plan table: tiers "sandbox" (unlimited), "hobby" (30
  * per second, burst 60, per key; 600 per minute per workspace), "pro"
  * (60/s burst 120; 1,800/min) and "scale" (120/s burst 240; 6,000/min).
@@ -2711,6 +2771,31 @@ fg_status fg_plans_new(const struct fg_tier *tiers,
  * for a pointer.
  */
 fg_status fg_plans_new_genieos(const struct fg_plans_config *config, struct fg_plans **out);
+
+/**
+ * `fg_plans_new_genieos` in shared mode (see `fg_plans_new_shared`).
+ *
+ * Errors: as `fg_plans_new_shared`.
+ *
+ * # Safety
+ * As `fg_plans_new_genieos`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_plans_new_genieos_shared(const struct fg_plans_config *config,
+                                      const struct fg_shared_memory *shared,
+                                      struct fg_plans **out);
+
+/**
+ * Stores in `*out_shared` whether the plans live in a shared segment (made
+ * by `fg_plans_new_shared` or `fg_plans_new_genieos_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `plans` must be NULL or a live handle; `out_shared` NULL or writable for
+ * a `bool`.
+ */
+fg_status fg_plans_is_shared(const struct fg_plans *plans, bool *out_shared);
 
 /**
  * Releases plans. NULL is a no-op. The handle must not be in use by any
@@ -3044,6 +3129,39 @@ const char *fg_last_error_message(void);
 fg_status fg_suspensions_new(uint32_t key_kind, uint64_t capacity, struct fg_suspensions **out);
 
 /**
+ * `fg_suspensions_new` in shared mode: the suspensions live in the segment
+ * `shared` names, so a key suspended or lifted by one process that created
+ * them with this segment is so in every such process (see
+ * `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`, so an
+ * `until_ns` is one instant for all.
+ *
+ * Errors: those of `fg_suspensions_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind, key kind or capacity: the message names the field),
+ * `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_suspensions_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_suspensions_new_shared(uint32_t key_kind,
+                                    uint64_t capacity,
+                                    const struct fg_shared_memory *shared,
+                                    struct fg_suspensions **out);
+
+/**
+ * Stores in `*out_shared` whether the suspensions live in a shared segment
+ * (made by `fg_suspensions_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle; `out_shared` NULL or
+ * writable for a `bool`.
+ */
+fg_status fg_suspensions_is_shared(const struct fg_suspensions *suspensions, bool *out_shared);
+
+/**
  * Releases a handle. NULL is a no-op. The handle must not be in use by any
  * other thread, and must not be used again; policies built from it keep
  * their reference.
@@ -3217,6 +3335,39 @@ uint32_t fg_abi_version(void);
  * `out` must be NULL or writable for a pointer.
  */
 fg_status fg_window_new(uint64_t limit, uint64_t window_ns, struct fg_window **out);
+
+/**
+ * `fg_window_new` in shared mode: the window's counts and limit live in
+ * the segment `shared` names, so every process that creates this window
+ * with the same segment, limit and length counts in one window, and a
+ * `fg_window_reconfigure` by one is every process's limit (see
+ * `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_window_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind or another limit or window: the message names the
+ * field), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_window_new`; `shared` NULL or readable for its `struct_size`, its
+ * `name` or `path` readable for its length.
+ */
+fg_status fg_window_new_shared(uint64_t limit,
+                               uint64_t window_ns,
+                               const struct fg_shared_memory *shared,
+                               struct fg_window **out);
+
+/**
+ * Stores in `*out_shared` whether the window lives in a shared segment
+ * (made by `fg_window_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `window` must be NULL or a live handle; `out_shared` NULL or writable for
+ * a `bool`.
+ */
+fg_status fg_window_is_shared(const struct fg_window *window, bool *out_shared);
 
 /**
  * Releases a window. NULL is a no-op. The handle must not be in use by any
