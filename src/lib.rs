@@ -111,7 +111,8 @@ pub use window::{SlidingWindow, SlidingWindowBuilder, MAX_WINDOW, MAX_WINDOW_LIM
 // Concurrency caps: permits for requests in flight, one cap or one per key.
 pub use inflight::keyed::{KeyedInFlight, KeyedInFlightBuilder};
 pub use inflight::{
-    Acquisition, AtCapacity, InFlight, InFlightBuilder, Permit, PermitToken, MAX_IN_FLIGHT,
+    Acquisition, AtCapacity, InFlight, InFlightBuilder, Permit, PermitToken, SharedInFlightBuilder,
+    MAX_IN_FLIGHT,
 };
 
 // Policies: layered checks, plan tiers, suspensions.
