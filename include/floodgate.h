@@ -261,7 +261,8 @@
  * `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`; 1.7 added
  * shared mode for the other kinds (`fg_window_new_shared`,
  * `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
- * `fg_plans_new_shared`, `fg_plans_new_genieos_shared` and their
+ * `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
+ * `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
  * `_is_shared` queries).
  */
 #define FG_ABI_VERSION 65543
@@ -752,6 +753,58 @@ typedef struct fg_error_body_config {
 } fg_error_body_config;
 
 /**
+ * The segment a shared limiter lives in: set exactly one of `name` (the
+ * file `/dev/shm/floodgate.<name>`) and `path` (any file every worker
+ * process can open; a RAM-backed file system keeps checks off disk).
+ *
+ * Every worker process creates its limiter with the same `_new_shared`
+ * call and the same settings: the first creates the segment, the others
+ * find it and check it holds what they asked for (kind, quota, capacity,
+ * options), else `FG_STATUS_SEGMENT_MISMATCH` and `fg_last_error_message`
+ * names the field that differs. The segment outlives the processes;
+ * `fg_shared_memory_remove` deletes it.
+ *
+ * A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
+ * charges it on one timeline; its `_at` callers must all pass
+ * `CLOCK_MONOTONIC` nanoseconds too.
+ *
+ * ```c
+ * fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),
+ *                          .name = "api-keys", .name_len = 8 };
+ * ```
+ */
+typedef struct fg_shared_memory {
+  /**
+   * `sizeof(fg_shared_memory)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The segment's name: 1 to 200 ASCII letters, digits, '.', '_' or '-'
+   * (no NUL needed); NULL when `path` is set.
+   */
+  const char *name;
+  /**
+   * The length of `name` in bytes.
+   */
+  size_t name_len;
+  /**
+   * The segment's file (UTF-8, no NUL needed, none inside); NULL when
+   * `name` is set.
+   */
+  const char *path;
+  /**
+   * The length of `path` in bytes.
+   */
+  size_t path_len;
+  /**
+   * How long to wait, in milliseconds, for another process that is still
+   * creating the segment before `FG_STATUS_SEGMENT_NOT_READY`; 0 picks
+   * the default, 5000.
+   */
+  uint64_t wait_ms;
+} fg_shared_memory;
+
+/**
  * A held unit of an in-flight cap: give it back with `fg_inflight_release`
  * exactly once. Two plain integers, safe to copy; a copy released a second
  * time is refused with `FG_STATUS_PERMIT_ALREADY_RELEASED`, and a permit
@@ -760,7 +813,8 @@ typedef struct fg_error_body_config {
 typedef struct fg_permit {
   /**
    * The process-unique id of the cap it came from (0 in a permit that was
-   * not acquired).
+   * not acquired); a shared cap's id is alike in every process, so any
+   * of them may release the permit.
    */
   uint64_t owner;
   /**
@@ -868,58 +922,6 @@ typedef struct fg_quota {
    */
   uint64_t lockout_ns;
 } fg_quota;
-
-/**
- * The segment a shared limiter lives in: set exactly one of `name` (the
- * file `/dev/shm/floodgate.<name>`) and `path` (any file every worker
- * process can open; a RAM-backed file system keeps checks off disk).
- *
- * Every worker process creates its limiter with the same `_new_shared`
- * call and the same settings: the first creates the segment, the others
- * find it and check it holds what they asked for (kind, quota, capacity,
- * options), else `FG_STATUS_SEGMENT_MISMATCH` and `fg_last_error_message`
- * names the field that differs. The segment outlives the processes;
- * `fg_shared_memory_remove` deletes it.
- *
- * A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
- * charges it on one timeline; its `_at` callers must all pass
- * `CLOCK_MONOTONIC` nanoseconds too.
- *
- * ```c
- * fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),
- *                          .name = "api-keys", .name_len = 8 };
- * ```
- */
-typedef struct fg_shared_memory {
-  /**
-   * `sizeof(fg_shared_memory)` as the caller compiled it.
-   */
-  size_t struct_size;
-  /**
-   * The segment's name: 1 to 200 ASCII letters, digits, '.', '_' or '-'
-   * (no NUL needed); NULL when `path` is set.
-   */
-  const char *name;
-  /**
-   * The length of `name` in bytes.
-   */
-  size_t name_len;
-  /**
-   * The segment's file (UTF-8, no NUL needed, none inside); NULL when
-   * `name` is set.
-   */
-  const char *path;
-  /**
-   * The length of `path` in bytes.
-   */
-  size_t path_len;
-  /**
-   * How long to wait, in milliseconds, for another process that is still
-   * creating the segment before `FG_STATUS_SEGMENT_NOT_READY`; 0 picks
-   * the default, 5000.
-   */
-  uint64_t wait_ms;
-} fg_shared_memory;
 
 /**
  * How a keyed window table is built.
@@ -1381,6 +1383,39 @@ fg_status fg_error_body_render_rate(const struct fg_error_body *body,
  * `out` must be NULL or writable for a pointer.
  */
 fg_status fg_inflight_new(uint64_t max, struct fg_inflight **out);
+
+/**
+ * `fg_inflight_new` in shared mode: the permits live in the segment
+ * `shared` names, so every process that creates this cap with the same
+ * segment and `max` shares one `max`, and a permit taken in one process
+ * may be released in another (see `fg_shared_memory`). Permits held by a
+ * process that dies come back: an acquire that finds the cap full checks
+ * one holder's process (each in turn) and frees its permit if it is gone.
+ *
+ * Errors: those of `fg_inflight_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind or `max`: the message names the field, "capacity"
+ * for `max`), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_inflight_new`; `shared` NULL or readable for its `struct_size`,
+ * its `name` or `path` readable for its length.
+ */
+fg_status fg_inflight_new_shared(uint64_t max,
+                                 const struct fg_shared_memory *shared,
+                                 struct fg_inflight **out);
+
+/**
+ * Stores in `*out_shared` whether the cap's permits live in a shared
+ * segment (made by `fg_inflight_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `cap` must be NULL or a live handle; `out_shared` NULL or writable for a
+ * `bool`.
+ */
+fg_status fg_inflight_is_shared(const struct fg_inflight *cap, bool *out_shared);
 
 /**
  * Releases a cap. NULL is a no-op. Permits still out die with it. The handle
@@ -2035,6 +2070,41 @@ fg_status fg_keyed_inflight_new(uint32_t key_kind,
                                 uint64_t max,
                                 uint64_t capacity,
                                 struct fg_keyed_inflight **out);
+
+/**
+ * `fg_keyed_inflight_new` in shared mode: every key's cap lives in the
+ * segment `shared` names, allocated up front, so every process that
+ * creates these caps with the same segment and settings shares each key's
+ * `max`; permits of a process that dies come back as
+ * `fg_inflight_new_shared`'s do (see `fg_shared_memory`).
+ *
+ * Errors: those of `fg_keyed_inflight_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind or key kind, capacity, or `max` (the field
+ * "options"): the message names the field), `FG_STATUS_SEGMENT_NOT_READY`,
+ * `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_keyed_inflight_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_keyed_inflight_new_shared(uint32_t key_kind,
+                                       uint64_t max,
+                                       uint64_t capacity,
+                                       const struct fg_shared_memory *shared,
+                                       struct fg_keyed_inflight **out);
+
+/**
+ * Stores in `*out_shared` whether the caps live in a shared segment (made
+ * by `fg_keyed_inflight_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `out_shared` NULL or writable for
+ * a `bool`.
+ */
+fg_status fg_keyed_inflight_is_shared(const struct fg_keyed_inflight *caps, bool *out_shared);
 
 /**
  * Releases the caps. NULL is a no-op. Permits still out die with them. The

@@ -21,7 +21,8 @@
 /// `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`; 1.7 added
 /// shared mode for the other kinds (`fg_window_new_shared`,
 /// `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
-/// `fg_plans_new_shared`, `fg_plans_new_genieos_shared` and their
+/// `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
+/// `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
 /// `_is_shared` queries).
 pub const FG_ABI_VERSION: u32 = 0x0001_0007;
 

@@ -9,9 +9,10 @@
  * 2. Two handles on one segment (by name, and by path) charge one bucket;
  *    fg_*_is_shared says so; fg_shared_memory_remove deletes the segment.
  *    The same for every other kind's _new_shared constructor (a sliding
- *    window, keyed windows, suspensions, plans): two handles share state
- *    and changes, and a handle asking for other settings is refused with a
- *    message naming the field.
+ *    window, keyed windows, suspensions, plans, in-flight caps and keyed
+ *    caps): two handles share state and changes, and a handle asking for
+ *    other settings is refused with a message naming the field; the permit
+ *    of a forked worker that exits without releasing it comes back.
  * 3. Pre-forked workers: the parent creates the segment, forks CHILDREN
  *    workers that each open it themselves and hammer one key until a
  *    deadline, through a limiter, a byte-keyed limiter, and a policy over a
@@ -399,6 +400,92 @@ static void test_shared_plans(void) {
     CHECK_STATUS(fg_shared_memory_remove(&genieos_shm), FG_STATUS_OK);
 }
 
+/* In-flight caps: one max across handles, a permit released through the
+ * other handle, and a dead worker's permit back for the next acquire. */
+static void test_shared_inflight(void) {
+    char name[96], keyed_name[96];
+    fg_shared_memory shm = named(name, sizeof name, "inflight");
+    fg_shared_memory keyed_shm = named(keyed_name, sizeof keyed_name, "keyed-inflight");
+    fg_inflight *one, *two, *refused = NULL;
+    fg_keyed_inflight *first, *second, *refused_keyed = NULL;
+    fg_acquisition a, b;
+    uint64_t in_flight = 0;
+    bool shared = false;
+    pid_t child;
+    int status;
+
+    CHECK_STATUS(fg_inflight_new_shared(2, &shm, &one), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_new_shared(2, &shm, &two), FG_STATUS_OK);
+    CHECK_STATUS(fg_inflight_is_shared(two, &shared), FG_STATUS_OK);
+    CHECK(shared);
+    CHECK_STATUS(fg_inflight_acquire(one, &a), FG_STATUS_OK);
+    CHECK(a.acquired);
+    CHECK_STATUS(fg_inflight_acquire(two, &b), FG_STATUS_OK);
+    CHECK(b.acquired && b.in_flight == 2);
+    CHECK_STATUS(fg_inflight_acquire(two, &b), FG_STATUS_OK);
+    CHECK(!b.acquired); /* one max */
+    CHECK_STATUS(fg_inflight_release(two, a.permit, &in_flight), FG_STATUS_OK);
+    CHECK(in_flight == 1);
+    CHECK_STATUS(fg_inflight_release(one, a.permit, &in_flight), FG_STATUS_PERMIT_ALREADY_RELEASED);
+    /* A worker that takes the last permit and dies holding it. */
+    fflush(stdout);
+    fflush(stderr);
+    child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        fg_inflight *mine;
+        fg_acquisition held;
+        fg_inflight_free(one); /* a worker opens the segment itself */
+        fg_inflight_free(two);
+        CHECK_STATUS(fg_inflight_new_shared(2, &shm, &mine), FG_STATUS_OK);
+        CHECK_STATUS(fg_inflight_acquire(mine, &held), FG_STATUS_OK);
+        fg_inflight_free(mine); /* the permit stays taken in the segment */
+        exit(held.acquired ? 0 : 1);
+    }
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Full, but one holder is gone: within max acquires its permit is back. */
+    CHECK_STATUS(fg_inflight_acquire(one, &b), FG_STATUS_OK);
+    if (!b.acquired) CHECK_STATUS(fg_inflight_acquire(one, &b), FG_STATUS_OK);
+    CHECK(b.acquired);
+    refused = one;
+    CHECK_STATUS(fg_inflight_new_shared(3, &shm, &refused), FG_STATUS_SEGMENT_MISMATCH);
+    CHECK(refused == NULL);
+    CHECK_MESSAGE("fg_inflight_new_shared: the shared segment's capacity is 2, this build asked for 3");
+    CHECK_STATUS(fg_keyed_inflight_new_shared(FG_KEY_BYTES, 2, 8, &shm, &refused_keyed), FG_STATUS_SEGMENT_MISMATCH);
+    CHECK_MESSAGE("the shared segment's kind is");
+    CHECK_STATUS(fg_inflight_new_shared(0, &shm, &refused), FG_STATUS_ZERO_LIMIT);
+    fg_inflight_free(one);
+    fg_inflight_free(two);
+    CHECK_STATUS(fg_shared_memory_remove(&shm), FG_STATUS_OK);
+
+    CHECK_STATUS(fg_keyed_inflight_new_shared(FG_KEY_BYTES, 1, 8, &keyed_shm, &first), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_new_shared(FG_KEY_BYTES, 1, 8, &keyed_shm, &second), FG_STATUS_OK);
+    CHECK_STATUS(fg_keyed_inflight_is_shared(first, &shared), FG_STATUS_OK);
+    CHECK(shared);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(first, (const uint8_t *)"alice", 5, &a), FG_STATUS_OK);
+    CHECK(a.acquired);
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(second, (const uint8_t *)"alice", 5, &b), FG_STATUS_OK);
+    CHECK(!b.acquired); /* alice's one permit is out */
+    CHECK_STATUS(fg_keyed_inflight_acquire_bytes(second, (const uint8_t *)"bob", 3, &b), FG_STATUS_OK);
+    CHECK(b.acquired);
+    CHECK_STATUS(fg_keyed_inflight_release_bytes(second, (const uint8_t *)"alice", 5, a.permit, &in_flight),
+                 FG_STATUS_OK);
+    CHECK(in_flight == 0);
+    CHECK_STATUS(fg_keyed_inflight_new_shared(FG_KEY_BYTES, 2, 8, &keyed_shm, &refused_keyed),
+                 FG_STATUS_SEGMENT_MISMATCH);
+    CHECK_MESSAGE("fg_keyed_inflight_new_shared: the shared segment's options is 1, this build asked for 2");
+    CHECK_STATUS(fg_keyed_inflight_new_shared(FG_KEY_BYTES, 1, 9, &keyed_shm, &refused_keyed),
+                 FG_STATUS_SEGMENT_MISMATCH);
+    CHECK_MESSAGE("the shared segment's capacity is 8, this build asked for 9");
+    CHECK(refused_keyed == NULL);
+    fg_keyed_inflight_free(first);
+    fg_keyed_inflight_free(second);
+    CHECK_STATUS(fg_inflight_is_shared(NULL, &shared), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_keyed_inflight_is_shared(NULL, &shared), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_shared_memory_remove(&keyed_shm), FG_STATUS_OK);
+}
+
 enum target { LIMITER, KEYED_BYTES, POLICY, WINDOW, KEYED_WINDOW };
 
 static const char *const TARGET_NAMES[] = {"limiter", "keyed-bytes", "policy", "window", "keyed-window"};
@@ -605,6 +692,7 @@ int main(int argc, char **argv) {
     test_shared_windows();
     test_shared_suspensions();
     test_shared_plans();
+    test_shared_inflight();
     hammer(LIMITER);
     hammer(KEYED_BYTES);
     hammer(POLICY);
