@@ -345,6 +345,22 @@ test('KeyedInFlight caps on one segment share each key\'s limit, number keys in 
   assert.ok(!exists(name) && !exists(`${name}.u64`));
 });
 
+test('every kind refuses a bad shared option before it builds anything', () => {
+  const builds = [
+    (shared) => new SlidingWindow(10, HOUR_NS, { shared }),
+    (shared) => new KeyedWindows(10, HOUR_NS, { capacity: 8, shared }),
+    (shared) => new Suspensions({ capacity: 8, shared }),
+    (shared) => new InFlight(2, { shared }),
+    (shared) => new KeyedInFlight(2, { capacity: 8, shared }),
+    (shared) => new Plans([{ name: 'free' }], { shared }),
+    (shared) => Plans.genieos({ shared }),
+  ];
+  for (const build of builds) {
+    for (const shared of [5, null, {}, { name: 'a', path: '/tmp/a' }]) assert.throws(() => build(shared), TypeError, `${build} ${JSON.stringify(shared)}`);
+    assert.throws(() => build('../etc'), { code: 'ERR_FLOODGATE_INVALID_SEGMENT_NAME' }, String(build));
+  }
+});
+
 /** Runs `source` in a new node process with `args`; resolves its stdout as JSON. */
 function inProcess(source, args) {
   const child = spawn(process.execPath, ['-e', source, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
