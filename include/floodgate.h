@@ -258,9 +258,14 @@
  * added shared mode (`fg_shared_memory`, `fg_limiter_new_shared`,
  * `fg_keyed_limiter_new_shared`, `fg_limiter_is_shared`,
  * `fg_keyed_limiter_is_shared`, `fg_shared_memory_remove`) and the statuses
- * `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`.
+ * `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`; 1.7 added
+ * shared mode for the other kinds (`fg_window_new_shared`,
+ * `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
+ * `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
+ * `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
+ * `_is_shared` queries).
  */
-#define FG_ABI_VERSION 65542
+#define FG_ABI_VERSION 65543
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -748,6 +753,58 @@ typedef struct fg_error_body_config {
 } fg_error_body_config;
 
 /**
+ * The segment a shared limiter lives in: set exactly one of `name` (the
+ * file `/dev/shm/floodgate.<name>`) and `path` (any file every worker
+ * process can open; a RAM-backed file system keeps checks off disk).
+ *
+ * Every worker process creates its limiter with the same `_new_shared`
+ * call and the same settings: the first creates the segment, the others
+ * find it and check it holds what they asked for (kind, quota, capacity,
+ * options), else `FG_STATUS_SEGMENT_MISMATCH` and `fg_last_error_message`
+ * names the field that differs. The segment outlives the processes;
+ * `fg_shared_memory_remove` deletes it.
+ *
+ * A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
+ * charges it on one timeline; its `_at` callers must all pass
+ * `CLOCK_MONOTONIC` nanoseconds too.
+ *
+ * ```c
+ * fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),
+ *                          .name = "api-keys", .name_len = 8 };
+ * ```
+ */
+typedef struct fg_shared_memory {
+  /**
+   * `sizeof(fg_shared_memory)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The segment's name: 1 to 200 ASCII letters, digits, '.', '_' or '-'
+   * (no NUL needed); NULL when `path` is set.
+   */
+  const char *name;
+  /**
+   * The length of `name` in bytes.
+   */
+  size_t name_len;
+  /**
+   * The segment's file (UTF-8, no NUL needed, none inside); NULL when
+   * `name` is set.
+   */
+  const char *path;
+  /**
+   * The length of `path` in bytes.
+   */
+  size_t path_len;
+  /**
+   * How long to wait, in milliseconds, for another process that is still
+   * creating the segment before `FG_STATUS_SEGMENT_NOT_READY`; 0 picks
+   * the default, 5000.
+   */
+  uint64_t wait_ms;
+} fg_shared_memory;
+
+/**
  * A held unit of an in-flight cap: give it back with `fg_inflight_release`
  * exactly once. Two plain integers, safe to copy; a copy released a second
  * time is refused with `FG_STATUS_PERMIT_ALREADY_RELEASED`, and a permit
@@ -756,7 +813,8 @@ typedef struct fg_error_body_config {
 typedef struct fg_permit {
   /**
    * The process-unique id of the cap it came from (0 in a permit that was
-   * not acquired).
+   * not acquired); a shared cap's id is alike in every process, so any
+   * of them may release the permit.
    */
   uint64_t owner;
   /**
@@ -864,58 +922,6 @@ typedef struct fg_quota {
    */
   uint64_t lockout_ns;
 } fg_quota;
-
-/**
- * The segment a shared limiter lives in: set exactly one of `name` (the
- * file `/dev/shm/floodgate.<name>`) and `path` (any file every worker
- * process can open; a RAM-backed file system keeps checks off disk).
- *
- * Every worker process creates its limiter with the same `_new_shared`
- * call and the same settings: the first creates the segment, the others
- * find it and check it holds what they asked for (kind, quota, capacity,
- * options), else `FG_STATUS_SEGMENT_MISMATCH` and `fg_last_error_message`
- * names the field that differs. The segment outlives the processes;
- * `fg_shared_memory_remove` deletes it.
- *
- * A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
- * charges it on one timeline; its `_at` callers must all pass
- * `CLOCK_MONOTONIC` nanoseconds too.
- *
- * ```c
- * fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),
- *                          .name = "api-keys", .name_len = 8 };
- * ```
- */
-typedef struct fg_shared_memory {
-  /**
-   * `sizeof(fg_shared_memory)` as the caller compiled it.
-   */
-  size_t struct_size;
-  /**
-   * The segment's name: 1 to 200 ASCII letters, digits, '.', '_' or '-'
-   * (no NUL needed); NULL when `path` is set.
-   */
-  const char *name;
-  /**
-   * The length of `name` in bytes.
-   */
-  size_t name_len;
-  /**
-   * The segment's file (UTF-8, no NUL needed, none inside); NULL when
-   * `name` is set.
-   */
-  const char *path;
-  /**
-   * The length of `path` in bytes.
-   */
-  size_t path_len;
-  /**
-   * How long to wait, in milliseconds, for another process that is still
-   * creating the segment before `FG_STATUS_SEGMENT_NOT_READY`; 0 picks
-   * the default, 5000.
-   */
-  uint64_t wait_ms;
-} fg_shared_memory;
 
 /**
  * How a keyed window table is built.
@@ -1377,6 +1383,39 @@ fg_status fg_error_body_render_rate(const struct fg_error_body *body,
  * `out` must be NULL or writable for a pointer.
  */
 fg_status fg_inflight_new(uint64_t max, struct fg_inflight **out);
+
+/**
+ * `fg_inflight_new` in shared mode: the permits live in the segment
+ * `shared` names, so every process that creates this cap with the same
+ * segment and `max` shares one `max`, and a permit taken in one process
+ * may be released in another (see `fg_shared_memory`). Permits held by a
+ * process that dies come back: an acquire that finds the cap full checks
+ * one holder's process (each in turn) and frees its permit if it is gone.
+ *
+ * Errors: those of `fg_inflight_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind or `max`: the message names the field, "capacity"
+ * for `max`), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_inflight_new`; `shared` NULL or readable for its `struct_size`,
+ * its `name` or `path` readable for its length.
+ */
+fg_status fg_inflight_new_shared(uint64_t max,
+                                 const struct fg_shared_memory *shared,
+                                 struct fg_inflight **out);
+
+/**
+ * Stores in `*out_shared` whether the cap's permits live in a shared
+ * segment (made by `fg_inflight_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `cap` must be NULL or a live handle; `out_shared` NULL or writable for a
+ * `bool`.
+ */
+fg_status fg_inflight_is_shared(const struct fg_inflight *cap, bool *out_shared);
 
 /**
  * Releases a cap. NULL is a no-op. Permits still out die with it. The handle
@@ -2033,6 +2072,42 @@ fg_status fg_keyed_inflight_new(uint32_t key_kind,
                                 struct fg_keyed_inflight **out);
 
 /**
+ * `fg_keyed_inflight_new` in shared mode: every key's cap lives in the
+ * segment `shared` names, allocated up front, so every process that
+ * creates these caps with the same segment and settings shares each key's
+ * `max`; permits of a process that dies come back as
+ * `fg_inflight_new_shared`'s do (see `fg_shared_memory`).
+ *
+ * Errors: those of `fg_keyed_inflight_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind (`FG_KEY_U64` caps are one kind, byte and IP key
+ * caps another), capacity, or `max` (the field "options"): the message
+ * names the field), `FG_STATUS_SEGMENT_NOT_READY`,
+ * `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_keyed_inflight_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_keyed_inflight_new_shared(uint32_t key_kind,
+                                       uint64_t max,
+                                       uint64_t capacity,
+                                       const struct fg_shared_memory *shared,
+                                       struct fg_keyed_inflight **out);
+
+/**
+ * Stores in `*out_shared` whether the caps live in a shared segment (made
+ * by `fg_keyed_inflight_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `out_shared` NULL or writable for
+ * a `bool`.
+ */
+fg_status fg_keyed_inflight_is_shared(const struct fg_keyed_inflight *caps, bool *out_shared);
+
+/**
  * Releases the caps. NULL is a no-op. Permits still out die with them. The
  * handle must not be in use by any other thread, and must not be used again.
  *
@@ -2151,6 +2226,40 @@ fg_status fg_keyed_inflight_in_flight_bytes(const struct fg_keyed_inflight *caps
  */
 fg_status fg_keyed_window_new(const struct fg_keyed_window_config *config,
                               struct fg_keyed_window **out);
+
+/**
+ * `fg_keyed_window_new` in shared mode: the table lives in the segment
+ * `shared` names, so every process that creates it with the same segment
+ * and config counts each key in one window and sees every
+ * `fg_keyed_window_set_limit_*` and reset (see `fg_shared_memory`). The
+ * handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_keyed_window_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind (`FG_KEY_U64` tables are one kind, byte and IP key
+ * tables another), limit, window, capacity or `on_full`: the message
+ * names the field), `FG_STATUS_SEGMENT_NOT_READY`,
+ * `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_keyed_window_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_keyed_window_new_shared(const struct fg_keyed_window_config *config,
+                                     const struct fg_shared_memory *shared,
+                                     struct fg_keyed_window **out);
+
+/**
+ * Stores in `*out_shared` whether the table lives in a shared segment
+ * (made by `fg_keyed_window_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `out_shared` NULL or writable
+ * for a `bool`.
+ */
+fg_status fg_keyed_window_is_shared(const struct fg_keyed_window *windows, bool *out_shared);
 
 /**
  * Releases a handle. NULL is a no-op. The handle must not be in use by any
@@ -2699,6 +2808,29 @@ fg_status fg_plans_new(const struct fg_tier *tiers,
                        struct fg_plans **out);
 
 /**
+ * `fg_plans_new` in shared mode: every tier's tables live in the segment
+ * `shared` names (one file for all tiers), so every process that creates
+ * these plans with the same segment and settings shares each key's bucket,
+ * each workspace's window and every `fg_plans_reconfigure_tier` (see
+ * `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_plans_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message
+ * names "window (ns)", "window limit" (the largest tier's), "capacity"
+ * (workspaces) or "options" (any other difference in the tiers or the key
+ * capacity)), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_plans_new`; `shared` NULL or readable for its `struct_size`, its
+ * `name` or `path` readable for its length.
+ */
+fg_status fg_plans_new_shared(const struct fg_tier *tiers,
+                              size_t count,
+                              const struct fg_plans_config *config,
+                              const struct fg_shared_memory *shared,
+                              struct fg_plans **out);
+
+/**
  * Creates the GenieOS plan table: tiers "sandbox" (unlimited), "hobby" (30
  * per second, burst 60, per key; 600 per minute per workspace), "pro"
  * (60/s burst 120; 1,800/min) and "scale" (120/s burst 240; 6,000/min).
@@ -2711,6 +2843,31 @@ fg_status fg_plans_new(const struct fg_tier *tiers,
  * for a pointer.
  */
 fg_status fg_plans_new_genieos(const struct fg_plans_config *config, struct fg_plans **out);
+
+/**
+ * `fg_plans_new_genieos` in shared mode (see `fg_plans_new_shared`).
+ *
+ * Errors: as `fg_plans_new_shared`.
+ *
+ * # Safety
+ * As `fg_plans_new_genieos`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_plans_new_genieos_shared(const struct fg_plans_config *config,
+                                      const struct fg_shared_memory *shared,
+                                      struct fg_plans **out);
+
+/**
+ * Stores in `*out_shared` whether the plans live in a shared segment (made
+ * by `fg_plans_new_shared` or `fg_plans_new_genieos_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `plans` must be NULL or a live handle; `out_shared` NULL or writable for
+ * a `bool`.
+ */
+fg_status fg_plans_is_shared(const struct fg_plans *plans, bool *out_shared);
 
 /**
  * Releases plans. NULL is a no-op. The handle must not be in use by any
@@ -3044,6 +3201,40 @@ const char *fg_last_error_message(void);
 fg_status fg_suspensions_new(uint32_t key_kind, uint64_t capacity, struct fg_suspensions **out);
 
 /**
+ * `fg_suspensions_new` in shared mode: the suspensions live in the segment
+ * `shared` names, so a key suspended or lifted by one process that created
+ * them with this segment is so in every such process (see
+ * `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`, so an
+ * `until_ns` is one instant for all.
+ *
+ * Errors: those of `fg_suspensions_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind (`FG_KEY_U64` sets are one kind, byte and IP key
+ * sets another) or capacity: the message names the field),
+ * `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_suspensions_new`; `shared` NULL or readable for its
+ * `struct_size`, its `name` or `path` readable for its length.
+ */
+fg_status fg_suspensions_new_shared(uint32_t key_kind,
+                                    uint64_t capacity,
+                                    const struct fg_shared_memory *shared,
+                                    struct fg_suspensions **out);
+
+/**
+ * Stores in `*out_shared` whether the suspensions live in a shared segment
+ * (made by `fg_suspensions_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `suspensions` must be NULL or a live handle; `out_shared` NULL or
+ * writable for a `bool`.
+ */
+fg_status fg_suspensions_is_shared(const struct fg_suspensions *suspensions, bool *out_shared);
+
+/**
  * Releases a handle. NULL is a no-op. The handle must not be in use by any
  * other thread, and must not be used again; policies built from it keep
  * their reference.
@@ -3217,6 +3408,39 @@ uint32_t fg_abi_version(void);
  * `out` must be NULL or writable for a pointer.
  */
 fg_status fg_window_new(uint64_t limit, uint64_t window_ns, struct fg_window **out);
+
+/**
+ * `fg_window_new` in shared mode: the window's counts and limit live in
+ * the segment `shared` names, so every process that creates this window
+ * with the same segment, limit and length counts in one window, and a
+ * `fg_window_reconfigure` by one is every process's limit (see
+ * `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`.
+ *
+ * Errors: those of `fg_window_new`; for `shared`, those of
+ * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+ * holds another kind or another limit or window: the message names the
+ * field), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+ *
+ * # Safety
+ * As `fg_window_new`; `shared` NULL or readable for its `struct_size`, its
+ * `name` or `path` readable for its length.
+ */
+fg_status fg_window_new_shared(uint64_t limit,
+                               uint64_t window_ns,
+                               const struct fg_shared_memory *shared,
+                               struct fg_window **out);
+
+/**
+ * Stores in `*out_shared` whether the window lives in a shared segment
+ * (made by `fg_window_new_shared`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `window` must be NULL or a live handle; `out_shared` NULL or writable for
+ * a `bool`.
+ */
+fg_status fg_window_is_shared(const struct fg_window *window, bool *out_shared);
 
 /**
  * Releases a window. NULL is a no-op. The handle must not be in use by any

@@ -160,7 +160,9 @@ export declare class Decision implements DecisionFields {
 export type PolicyDecision = Decision & { readonly scope: string; readonly layer: number };
 
 /**
- * Where a shared limiter's state lives: a segment name (the file
+ * Where a shared object's state lives (any kind takes it as its `shared`
+ * option: Limiter, KeyedLimiter, SlidingWindow, KeyedWindows, Suspensions,
+ * InFlight, KeyedInFlight, Plans): a segment name (the file
  * /dev/shm/floodgate.<name>: 1 to 200 ASCII letters, digits, '.', '_', '-'),
  * or a file every worker process can open. `waitMs`: how long to wait for
  * another process still creating the segment (default 5,000).
@@ -263,10 +265,26 @@ export declare class KeyedLimiter implements Disposable {
   [Symbol.dispose](): void;
 }
 
+/** The `shared` option of the kinds that take only that. */
+export interface SharedOptions {
+  /**
+   * Keep the state in this shared segment: every process and thread that
+   * builds the object with it (and the same settings) shares it. A segment
+   * holding other settings throws FloodgateError
+   * (ERR_FLOODGATE_SEGMENT_MISMATCH) saying what differs.
+   */
+  shared?: SharedSegment;
+}
+
 /** At most `limit` units in any window of `windowNs` (current + overlap-weighted previous window). */
 export declare class SlidingWindow implements Disposable {
-  constructor(limit: U64, windowNs: U64);
-  static perMinute(limit: U64): SlidingWindow;
+  /** `shared`: the counts and the limit (and reconfigure()) are shared. */
+  constructor(limit: U64, windowNs: U64, options?: SharedOptions);
+  static perMinute(limit: U64, options?: SharedOptions): SlidingWindow;
+  /** Deletes the segment; processes using it keep their mapping. A missing segment is not an error. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the window lives in a shared segment. */
+  readonly isShared: boolean;
   check(cost?: U64, nowNs?: U64): Decision;
   peek(nowNs?: U64): Decision;
   refund(amount?: U64, nowNs?: U64): Decision;
@@ -295,7 +313,16 @@ export declare class Permit implements Disposable {
 
 /** At most `limit` permits out at once. */
 export declare class InFlight implements Disposable {
-  constructor(limit: U64);
+  /**
+   * `shared`: one limit for every process and thread built on the segment;
+   * a permit may be released through any of them, and a dead process's
+   * permits come back.
+   */
+  constructor(limit: U64, options?: SharedOptions);
+  /** Deletes the segment; processes using it keep their mapping. A missing segment is not an error. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the permits live in a shared segment. */
+  readonly isShared: boolean;
   /** A permit, or null when the cap is full. */
   acquire(): Permit | null;
   /** Throws ERR_FLOODGATE_PERMIT_ALREADY_RELEASED, or ERR_FLOODGATE_FOREIGN_PERMIT for another cap's permit. */
@@ -312,12 +339,21 @@ export interface KeyedWindowsOptions {
   capacity?: U64;
   /** What a new key that finds no slot gets (default 'deny'). */
   onFull?: 'deny' | 'admit' | 'overflow';
+  /**
+   * Keep the tables in shared segments (byte keys in this one, number keys
+   * in `<name>.u64`): each key's window, setLimit() and reset() are shared.
+   */
+  shared?: SharedSegment;
 }
 
 /** A sliding window per key: at most `limit` requests per key in any window of `windowNs`. Usable as a Policy layer. */
 export declare class KeyedWindows implements Disposable {
   constructor(limit: U64, windowNs: U64, options?: KeyedWindowsOptions);
   static perMinute(limit: U64, options?: KeyedWindowsOptions): KeyedWindows;
+  /** Deletes both key kinds' segments; processes using them keep their mapping. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the tables live in shared segments. */
+  readonly isShared: boolean;
   check(key: Key, cost?: U64, nowNs?: U64): Decision;
   /** Counts nothing and adds no key. */
   peek(key: Key, nowNs?: U64): Decision;
@@ -340,8 +376,16 @@ export declare class KeyedWindows implements Disposable {
 
 /** A set of suspended keys. As a Policy's first layer a suspended key gets outcome 'suspended' (403 in the middleware). */
 export declare class Suspensions implements Disposable {
-  /** `capacity`: distinct keys ever suspended, per kind (default 65,536). */
-  constructor(options?: { capacity?: U64 });
+  /**
+   * `capacity`: distinct keys ever suspended, per kind (default 65,536).
+   * `shared`: suspensions in shared segments (byte keys in this one, number
+   * keys in `<name>.u64`), so one process's suspend and lift hold in all.
+   */
+  constructor(options?: { capacity?: U64 } & SharedOptions);
+  /** Deletes both key kinds' segments; processes using them keep their mapping. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the suspensions live in shared segments. */
+  readonly isShared: boolean;
   /** Until `untilNs` on the library's monotonic clock, or with no end (null). */
   suspendUntil(key: Key, untilNs: U64 | null): void;
   suspendFor(key: Key, durationNs: U64): void;
@@ -355,7 +399,15 @@ export declare class Suspensions implements Disposable {
 
 /** An in-flight cap per key. */
 export declare class KeyedInFlight implements Disposable {
-  constructor(limit: U64, options?: { capacity?: U64 });
+  /**
+   * `shared`: every key's cap in shared segments (byte keys in this one,
+   * number keys in `<name>.u64`, allocated up front).
+   */
+  constructor(limit: U64, options?: { capacity?: U64 } & SharedOptions);
+  /** Deletes both key kinds' segments; processes using them keep their mapping. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the caps live in shared segments. */
+  readonly isShared: boolean;
   /** A permit for `key` (its release() gives it back to `key`), or null when the key's cap is full. */
   acquire(key: Key): Permit | null;
   /** Throws ERR_FLOODGATE_PERMIT_ALREADY_RELEASED, or ERR_FLOODGATE_FOREIGN_PERMIT for another key's or cap's permit. */
@@ -387,6 +439,11 @@ export interface PlansOptions {
   keyCapacity?: U64;
   /** Workspaces counted at once (default 10,000). */
   workspaceCapacity?: U64;
+  /**
+   * Keep every tier's tables in this one shared segment: each key's bucket,
+   * each workspace's window and reconfigureTier() are shared.
+   */
+  shared?: SharedSegment;
 }
 
 /** A Plans decision names the limit that decided; an unlimited tier admits with limit and remaining Infinity. */
@@ -404,6 +461,10 @@ export declare class Plans implements Disposable {
   constructor(tiers: ReadonlyArray<TierSpec>, options?: PlansOptions & { windowNs?: U64 });
   /** GenieOS: 'sandbox' (unlimited), 'hobby', 'pro', 'scale'. */
   static genieos(options?: PlansOptions): Plans;
+  /** Deletes the segment; processes using it keep their mapping. A missing segment is not an error. */
+  static removeShared(shared: SharedSegment): void;
+  /** Whether the plans live in a shared segment. */
+  readonly isShared: boolean;
   /** The index of tier `name`; FloodgateRangeError ERR_FLOODGATE_NO_SUCH_LAYER if none. */
   tier(name: string): number;
   /** `tier` by name or index; a refusal charges neither limit. */

@@ -2,6 +2,7 @@
 
 use super::args::{self, Out};
 use super::handle;
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, FgStatus};
 use crate::inflight::{Acquisition, InFlight, PermitToken};
 
@@ -24,7 +25,8 @@ pub struct FgInFlight {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FgPermit {
     /// The process-unique id of the cap it came from (0 in a permit that was
-    /// not acquired).
+    /// not acquired); a shared cap's id is alike in every process, so any
+    /// of them may release the permit.
     pub owner: u64,
     /// Which unit of the cap, and which claim of it.
     pub ticket: u64,
@@ -84,12 +86,78 @@ pub(crate) fn acquisition(attempt: Acquisition<'_>) -> FgAcquisition {
 /// `out` must be NULL or writable for a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn fg_inflight_new(max: u64, out: *mut *mut FgInFlight) -> FgStatus {
+    // SAFETY: this function's contract is `new_cap`'s.
+    unsafe { new_cap("fg_inflight_new", max, None, out) }
+}
+
+/// `fg_inflight_new` in shared mode: the permits live in the segment
+/// `shared` names, so every process that creates this cap with the same
+/// segment and `max` shares one `max`, and a permit taken in one process
+/// may be released in another (see `fg_shared_memory`). Permits held by a
+/// process that dies come back: an acquire that finds the cap full checks
+/// one holder's process (each in turn) and frees its permit if it is gone.
+///
+/// Errors: those of `fg_inflight_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+/// holds another kind or `max`: the message names the field, "capacity"
+/// for `max`), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_inflight_new`; `shared` NULL or readable for its `struct_size`,
+/// its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_inflight_new_shared(
+    max: u64,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgInFlight,
+) -> FgStatus {
+    // SAFETY: this function's contract is `new_cap`'s.
+    unsafe { new_cap("fg_inflight_new_shared", max, Some(shared), out) }
+}
+
+/// The body of both constructors: `shared` is `None` for the heap.
+///
+/// # Safety
+/// A `Some(shared)` NULL or readable for its `struct_size` (the segment's
+/// name or path for its length); `out` NULL or writable for a pointer.
+unsafe fn new_cap(
+    function: &'static str,
+    max: u64,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgInFlight,
+) -> FgStatus {
     let make = || {
-        let cap = InFlight::builder(max).build()?;
+        // SAFETY: by the contract.
+        let shared = unsafe { shared_memory::read_if(shared) }?;
+        let cap = match shared {
+            Some(shared) => InFlight::builder(max).shared(shared).build()?,
+            None => InFlight::builder(max).build()?,
+        };
         Ok(handle::boxed(FgInFlight { cap }))
     };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_inflight_new", out, make) }
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the cap's permits live in a shared
+/// segment (made by `fg_inflight_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `cap` must be NULL or a live handle; `out_shared` NULL or writable for a
+/// `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_inflight_is_shared(
+    cap: *const FgInFlight,
+    out_shared: *mut bool,
+) -> FgStatus {
+    // SAFETY: this function's contract is `answer_is_shared`'s.
+    unsafe {
+        shared_memory::answer_is_shared("fg_inflight_is_shared", cap, "cap", out_shared, |h| {
+            h.cap.is_shared()
+        })
+    }
 }
 
 /// Releases a cap. NULL is a no-op. Permits still out die with it. The handle

@@ -244,8 +244,7 @@ unsafe fn new_keyed(
         // SAFETY: as above.
         let quota = unsafe { args::read_config(default_quota, "default_quota") }?.to_quota()?;
         // SAFETY: as above.
-        let shared = shared.map(|shared| unsafe { shared_memory::read(shared) });
-        let shared = shared.transpose()?;
+        let shared = unsafe { shared_memory::read_if(shared) }?;
         let on_full = full_table(config.on_full)?;
         let capacity = args::saturating_usize(config.capacity);
         let max_overrides = args::saturating_usize(config.max_overrides);
@@ -282,14 +281,18 @@ pub unsafe extern "C" fn fg_keyed_limiter_is_shared(
     limiter: *const FgKeyedLimiter,
     out_shared: *mut bool,
 ) -> FgStatus {
-    guard("fg_keyed_limiter_is_shared", || {
-        // SAFETY: NULL or live, by the contract.
-        let keyed = unsafe { shared::borrow(limiter, "limiter") }?;
-        let out_shared = Out::new(out_shared, "out_shared")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out_shared.write(Layer::is_shared(keyed)) };
-        Ok(())
-    })
+    let keyed = limiter.cast::<Keyed>();
+    // SAFETY: a live handle points to a Keyed (shared::into_handle); the
+    // rest is this function's contract.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_keyed_limiter_is_shared",
+            keyed,
+            "limiter",
+            out_shared,
+            Layer::is_shared,
+        )
+    }
 }
 
 /// Releases a keyed limiter. NULL is a no-op. The handle must not be in use

@@ -8,6 +8,7 @@ use super::key_kind::RawKey::{self, Bytes, Id};
 use super::key_kind::{
     each_kind, ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered, ByKeyKind, CKey,
 };
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, FgStatus};
 use crate::inflight::keyed::KeyedInFlight;
 use crate::inflight::PermitToken;
@@ -43,17 +44,93 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
     capacity: u64,
     out: *mut *mut FgKeyedInFlight,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_caps`'.
+    unsafe { new_caps("fg_keyed_inflight_new", key_kind, max, capacity, None, out) }
+}
+
+/// `fg_keyed_inflight_new` in shared mode: every key's cap lives in the
+/// segment `shared` names, allocated up front, so every process that
+/// creates these caps with the same segment and settings shares each key's
+/// `max`; permits of a process that dies come back as
+/// `fg_inflight_new_shared`'s do (see `fg_shared_memory`).
+///
+/// Errors: those of `fg_keyed_inflight_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+/// holds another kind (`FG_KEY_U64` caps are one kind, byte and IP key
+/// caps another), capacity, or `max` (the field "options"): the message
+/// names the field), `FG_STATUS_SEGMENT_NOT_READY`,
+/// `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_keyed_inflight_new`; `shared` NULL or readable for its
+/// `struct_size`, its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_new_shared(
+    key_kind: u32,
+    max: u64,
+    capacity: u64,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgKeyedInFlight,
+) -> FgStatus {
+    let function = "fg_keyed_inflight_new_shared";
+    let shared = Some(shared);
+    // SAFETY: this function's contract is `new_caps`'.
+    unsafe { new_caps(function, key_kind, max, capacity, shared, out) }
+}
+
+/// The body of both constructors: `shared` is `None` for the heap.
+///
+/// # Safety
+/// A `Some(shared)` NULL or readable for its `struct_size` (the segment's
+/// name or path for its length); `out` NULL or writable for a pointer.
+unsafe fn new_caps(
+    function: &'static str,
+    key_kind: u32,
+    max: u64,
+    capacity: u64,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgKeyedInFlight,
+) -> FgStatus {
     let make = || {
+        // SAFETY: by the contract.
+        let shared = unsafe { shared_memory::read_if(shared) }?;
         let capacity = args::saturating_usize(capacity);
         let caps: Caps = new_by_key_kind!(key_kind, "key_kind", |K| {
-            KeyedInFlight::<K>::builder(max)
-                .capacity(capacity)
-                .build()?
+            let builder = KeyedInFlight::<K>::builder(max).capacity(capacity);
+            match shared.clone() {
+                Some(shared) => builder.shared(shared).build()?,
+                None => builder.build()?,
+            }
         });
         Ok(handle::boxed(FgKeyedInFlight { caps }))
     };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_keyed_inflight_new", out, make) }
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the caps live in a shared segment (made
+/// by `fg_keyed_inflight_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle; `out_shared` NULL or writable for
+/// a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_inflight_is_shared(
+    caps: *const FgKeyedInFlight,
+    out_shared: *mut bool,
+) -> FgStatus {
+    // SAFETY: this function's contract is `answer_is_shared`'s.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_keyed_inflight_is_shared",
+            caps,
+            "caps",
+            out_shared,
+            |h| each_kind!(&h.caps, |caps| caps.is_shared()),
+        )
+    }
 }
 
 /// Releases the caps. NULL is a no-op. Permits still out die with them. The

@@ -10,7 +10,9 @@ use super::key_kind::{
     ByKeyKind, CKey,
 };
 use super::shared::{self, SharedHandle};
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, FgStatus};
+use crate::policy::Layer;
 use crate::window::keyed::KeyedWindows;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -74,22 +76,96 @@ pub unsafe extern "C" fn fg_keyed_window_new(
     config: *const FgKeyedWindowConfig,
     out: *mut *mut FgKeyedWindow,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_windows`'.
+    unsafe { new_windows("fg_keyed_window_new", config, None, out) }
+}
+
+/// `fg_keyed_window_new` in shared mode: the table lives in the segment
+/// `shared` names, so every process that creates it with the same segment
+/// and config counts each key in one window and sees every
+/// `fg_keyed_window_set_limit_*` and reset (see `fg_shared_memory`). The
+/// handle's clock is `CLOCK_MONOTONIC`.
+///
+/// Errors: those of `fg_keyed_window_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+/// holds another kind (`FG_KEY_U64` tables are one kind, byte and IP key
+/// tables another), limit, window, capacity or `on_full`: the message
+/// names the field), `FG_STATUS_SEGMENT_NOT_READY`,
+/// `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_keyed_window_new`; `shared` NULL or readable for its
+/// `struct_size`, its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_new_shared(
+    config: *const FgKeyedWindowConfig,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgKeyedWindow,
+) -> FgStatus {
+    // SAFETY: this function's contract is `new_windows`'.
+    unsafe { new_windows("fg_keyed_window_new_shared", config, Some(shared), out) }
+}
+
+/// The body of both constructors: `shared` is `None` for the heap.
+///
+/// # Safety
+/// `config` and a `Some(shared)` NULL or readable for their `struct_size`
+/// (the segment's name or path for its length); `out` NULL or writable for
+/// a pointer.
+unsafe fn new_windows(
+    function: &'static str,
+    config: *const FgKeyedWindowConfig,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgKeyedWindow,
+) -> FgStatus {
     let make = || {
         // SAFETY: readable for its struct_size by the contract.
         let config = unsafe { args::read_config(config, "config") }?;
+        // SAFETY: as above, for `shared`.
+        let shared = unsafe { shared_memory::read_if(shared) }?;
         let on_full = full_table(config.on_full)?;
         let capacity = args::saturating_usize(config.capacity);
         let window = Duration::from_nanos(config.window_ns);
         let windows: Windows = new_by_key_kind!(config.key_kind, "config->key_kind", |K| {
-            KeyedWindows::<K>::builder(config.limit, window)
+            let builder = KeyedWindows::<K>::builder(config.limit, window)
                 .capacity(capacity)
-                .on_full(on_full)
-                .build()?
+                .on_full(on_full);
+            match shared.clone() {
+                Some(shared) => builder.shared(shared).build()?,
+                None => builder.build()?,
+            }
         });
         Ok(shared::into_handle(windows))
     };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_keyed_window_new", out, make) }
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the table lives in a shared segment
+/// (made by `fg_keyed_window_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle; `out_shared` NULL or writable
+/// for a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_keyed_window_is_shared(
+    windows: *const FgKeyedWindow,
+    out_shared: *mut bool,
+) -> FgStatus {
+    let windows = windows.cast::<Windows>();
+    // SAFETY: a live handle points to Windows (shared::into_handle); the
+    // rest is this function's contract.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_keyed_window_is_shared",
+            windows,
+            "windows",
+            out_shared,
+            Layer::is_shared,
+        )
+    }
 }
 
 /// Releases a handle. NULL is a no-op. The handle must not be in use by any

@@ -93,14 +93,18 @@ pub unsafe extern "C" fn fg_limiter_is_shared(
     limiter: *const FgLimiter,
     out_shared: *mut bool,
 ) -> FgStatus {
-    guard("fg_limiter_is_shared", || {
-        // SAFETY: NULL or live, by the contract.
-        let limiter = unsafe { shared::borrow(limiter, "limiter") }?;
-        let out_shared = Out::new(out_shared, "out_shared")?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out_shared.write(limiter.is_shared()) };
-        Ok(())
-    })
+    let limiter = limiter.cast::<Limiter>();
+    // SAFETY: a live handle points to a Limiter (shared::into_handle); the
+    // rest is this function's contract.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_limiter_is_shared",
+            limiter,
+            "limiter",
+            out_shared,
+            Limiter::is_shared,
+        )
+    }
 }
 
 /// Releases a limiter. NULL is a no-op. The handle must not be in use by any

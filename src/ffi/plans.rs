@@ -6,6 +6,7 @@ use super::decision::{scope_c_name, scope_code, FgDecision};
 use super::handle;
 use super::policy::{FgPolicyCounts, FgVerdict};
 use super::quota::FgQuota;
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::clock::Clock;
 use crate::policy::plans::{Plans, PlansBuilder, TierId, TierLimits};
@@ -90,17 +91,25 @@ unsafe fn limits(tier: &FgTier) -> Result<TierLimits, Failure> {
     })
 }
 
-/// Applies `config`'s capacities, builds, and returns the handle.
+/// Applies `config`'s capacities and the segment (`None`: the heap),
+/// builds, and returns the handle.
 ///
 /// # Safety
-/// `config` readable for its `struct_size`.
+/// `config` and a `Some(shared)` readable for their `struct_size` (the
+/// segment's name or path for its length).
 unsafe fn build(
     builder: impl FnOnce(&FgPlansConfig) -> Result<Builder, Failure>,
     config: *const FgPlansConfig,
+    shared: Option<*const FgSharedMemory>,
 ) -> Result<*mut FgPlans, Failure> {
     // SAFETY: readable for its struct_size, by the contract.
     let config = unsafe { args::read_config(config, "config") }?;
+    // SAFETY: as above, for `shared`.
+    let shared = unsafe { shared_memory::read_if(shared) }?;
     let mut builder = builder(&config)?;
+    if let Some(shared) = shared {
+        builder = builder.shared(shared);
+    }
     if config.key_capacity != 0 {
         builder = builder.key_capacity(args::saturating_usize(config.key_capacity));
     }
@@ -132,6 +141,51 @@ pub unsafe extern "C" fn fg_plans_new(
     config: *const FgPlansConfig,
     out: *mut *mut FgPlans,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_plans`'.
+    unsafe { new_plans("fg_plans_new", tiers, count, config, None, out) }
+}
+
+/// `fg_plans_new` in shared mode: every tier's tables live in the segment
+/// `shared` names (one file for all tiers), so every process that creates
+/// these plans with the same segment and settings shares each key's bucket,
+/// each workspace's window and every `fg_plans_reconfigure_tier` (see
+/// `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`.
+///
+/// Errors: those of `fg_plans_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message
+/// names "window (ns)", "window limit" (the largest tier's), "capacity"
+/// (workspaces) or "options" (any other difference in the tiers or the key
+/// capacity)), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_plans_new`; `shared` NULL or readable for its `struct_size`, its
+/// `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_plans_new_shared(
+    tiers: *const FgTier,
+    count: usize,
+    config: *const FgPlansConfig,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgPlans,
+) -> FgStatus {
+    let function = "fg_plans_new_shared";
+    // SAFETY: this function's contract is `new_plans`'.
+    unsafe { new_plans(function, tiers, count, config, Some(shared), out) }
+}
+
+/// The body of `fg_plans_new` and `fg_plans_new_shared` (`shared` `None`:
+/// the heap).
+///
+/// # Safety
+/// As `fg_plans_new_shared`, with a `Some` for `shared`.
+unsafe fn new_plans(
+    function: &'static str,
+    tiers: *const FgTier,
+    count: usize,
+    config: *const FgPlansConfig,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgPlans,
+) -> FgStatus {
     let make = || {
         let tiers = || {
             // SAFETY: readable for `count` elements, by the contract.
@@ -156,10 +210,10 @@ pub unsafe extern "C" fn fg_plans_new(
             Ok(builder)
         };
         // SAFETY: the contract is `build`'s.
-        unsafe { build(builder, config) }
+        unsafe { build(builder, config, shared) }
     };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_plans_new", out, make) }
+    unsafe { handle::create(function, out, make) }
 }
 
 /// Creates the GenieOS plan table: tiers "sandbox" (unlimited), "hobby" (30
@@ -177,10 +231,67 @@ pub unsafe extern "C" fn fg_plans_new_genieos(
     config: *const FgPlansConfig,
     out: *mut *mut FgPlans,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_genieos`'.
+    unsafe { new_genieos("fg_plans_new_genieos", config, None, out) }
+}
+
+/// `fg_plans_new_genieos` in shared mode (see `fg_plans_new_shared`).
+///
+/// Errors: as `fg_plans_new_shared`.
+///
+/// # Safety
+/// As `fg_plans_new_genieos`; `shared` NULL or readable for its
+/// `struct_size`, its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_plans_new_genieos_shared(
+    config: *const FgPlansConfig,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgPlans,
+) -> FgStatus {
+    // SAFETY: this function's contract is `new_genieos`'.
+    unsafe { new_genieos("fg_plans_new_genieos_shared", config, Some(shared), out) }
+}
+
+/// The body of both GenieOS constructors (`shared` `None`: the heap).
+///
+/// # Safety
+/// As `fg_plans_new_genieos_shared`, with a `Some` for `shared`.
+unsafe fn new_genieos(
+    function: &'static str,
+    config: *const FgPlansConfig,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgPlans,
+) -> FgStatus {
+    let genieos = |_: &FgPlansConfig| Ok(crate::presets::genieos::plans()?);
     // SAFETY: the contract is `build`'s.
-    let make = || unsafe { build(|_| Ok(crate::presets::genieos::plans()?), config) };
+    let make = || unsafe { build(genieos, config, shared) };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_plans_new_genieos", out, make) }
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the plans live in a shared segment (made
+/// by `fg_plans_new_shared` or `fg_plans_new_genieos_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `plans` must be NULL or a live handle; `out_shared` NULL or writable for
+/// a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_plans_is_shared(
+    plans: *const FgPlans,
+    out_shared: *mut bool,
+) -> FgStatus {
+    // SAFETY: this function's contract is `answer_is_shared`'s.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_plans_is_shared",
+            plans,
+            "plans",
+            out_shared,
+            |handle| handle.plans.is_shared(),
+        )
+    }
 }
 
 /// Releases plans. NULL is a no-op. The handle must not be in use by any

@@ -1,7 +1,7 @@
 //! `fg_shared_memory`: where a shared limiter's state lives (a named segment
 //! or a file), as the `*_new_shared` functions take it.
 
-use super::args::{self, Versioned};
+use super::args::{self, Out, Versioned};
 use super::status::{guard, Failure, FgStatus};
 use crate::shm::SharedMemory;
 use std::ffi::c_char;
@@ -87,6 +87,41 @@ pub(crate) unsafe fn read(shared: *const FgSharedMemory) -> Result<SharedMemory,
     Ok(match config.wait_ms {
         0 => segment,
         wait_ms => segment.wait(Duration::from_millis(wait_ms)),
+    })
+}
+
+/// The segment of a constructor that takes one (`Some`: a `_new_shared`
+/// function's argument), read; `None` for the heap.
+///
+/// # Safety
+/// As [`read`] for a `Some`.
+pub(crate) unsafe fn read_if(
+    shared: Option<*const FgSharedMemory>,
+) -> Result<Option<SharedMemory>, Failure> {
+    // SAFETY: this function's contract is `read`'s.
+    shared.map(|shared| unsafe { read(shared) }).transpose()
+}
+
+/// The body of every `fg_*_is_shared`: stores `is_shared(object)` for the
+/// object behind `handle` in `*out_shared`.
+///
+/// # Safety
+/// `handle` NULL or pointing to a live `T`; `out_shared` NULL or writable
+/// for a `bool`.
+pub(crate) unsafe fn answer_is_shared<T>(
+    function: &'static str,
+    handle: *const T,
+    name: &'static str,
+    out_shared: *mut bool,
+    is_shared: impl FnOnce(&T) -> bool,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: NULL or live, by the contract.
+        let object = unsafe { args::handle(handle, name) }?;
+        let out_shared = Out::new(out_shared, "out_shared")?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out_shared.write(is_shared(object)) };
+        Ok(())
     })
 }
 

@@ -9,9 +9,11 @@ use super::key_kind::{
     ip_from_bytes, kind_mismatch, new_by_key_kind, with_key, Answered, ByKeyKind, CKey,
 };
 use super::shared::{self, SharedHandle};
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
 use crate::policy::suspensions::Suspensions;
+use crate::policy::Layer;
 use std::net::IpAddr;
 use std::time::Duration;
 use Change::{For, Lift, Until};
@@ -52,16 +54,91 @@ pub unsafe extern "C" fn fg_suspensions_new(
     capacity: u64,
     out: *mut *mut FgSuspensions,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_suspensions`'.
+    unsafe { new_suspensions("fg_suspensions_new", key_kind, capacity, None, out) }
+}
+
+/// `fg_suspensions_new` in shared mode: the suspensions live in the segment
+/// `shared` names, so a key suspended or lifted by one process that created
+/// them with this segment is so in every such process (see
+/// `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`, so an
+/// `until_ns` is one instant for all.
+///
+/// Errors: those of `fg_suspensions_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+/// holds another kind (`FG_KEY_U64` sets are one kind, byte and IP key
+/// sets another) or capacity: the message names the field),
+/// `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_suspensions_new`; `shared` NULL or readable for its
+/// `struct_size`, its `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_new_shared(
+    key_kind: u32,
+    capacity: u64,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgSuspensions,
+) -> FgStatus {
+    let function = "fg_suspensions_new_shared";
+    // SAFETY: this function's contract is `new_suspensions`'.
+    unsafe { new_suspensions(function, key_kind, capacity, Some(shared), out) }
+}
+
+/// The body of both constructors: `shared` is `None` for the heap.
+///
+/// # Safety
+/// A `Some(shared)` NULL or readable for its `struct_size` (the segment's
+/// name or path for its length); `out` NULL or writable for a pointer.
+unsafe fn new_suspensions(
+    function: &'static str,
+    key_kind: u32,
+    capacity: u64,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgSuspensions,
+) -> FgStatus {
     let make = || {
+        // SAFETY: by the contract.
+        let shared = unsafe { shared_memory::read_if(shared) }?;
         let capacity = args::saturating_usize(capacity);
-        let suspended: Suspended =
-            new_by_key_kind!(key_kind, "key_kind", |K| Suspensions::<K>::builder()
-                .capacity(capacity)
-                .build()?);
+        let suspended: Suspended = new_by_key_kind!(key_kind, "key_kind", |K| {
+            let builder = Suspensions::<K>::builder().capacity(capacity);
+            match shared.clone() {
+                Some(shared) => builder.shared(shared).build()?,
+                None => builder.build()?,
+            }
+        });
         Ok(shared::into_handle(suspended))
     };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_suspensions_new", out, make) }
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the suspensions live in a shared segment
+/// (made by `fg_suspensions_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `suspensions` must be NULL or a live handle; `out_shared` NULL or
+/// writable for a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_suspensions_is_shared(
+    suspensions: *const FgSuspensions,
+    out_shared: *mut bool,
+) -> FgStatus {
+    let suspended = suspensions.cast::<Suspended>();
+    // SAFETY: a live handle points to a Suspended (shared::into_handle); the
+    // rest is this function's contract.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_suspensions_is_shared",
+            suspended,
+            "suspensions",
+            out_shared,
+            Layer::is_shared,
+        )
+    }
 }
 
 /// Releases a handle. NULL is a no-op. The handle must not be in use by any

@@ -18,8 +18,13 @@
 /// added shared mode (`fg_shared_memory`, `fg_limiter_new_shared`,
 /// `fg_keyed_limiter_new_shared`, `fg_limiter_is_shared`,
 /// `fg_keyed_limiter_is_shared`, `fg_shared_memory_remove`) and the statuses
-/// `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`.
-pub const FG_ABI_VERSION: u32 = 0x0001_0006;
+/// `FG_STATUS_SEGMENT_IO` ... `FG_STATUS_INVALID_SEGMENT_NAME`; 1.7 added
+/// shared mode for the other kinds (`fg_window_new_shared`,
+/// `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
+/// `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
+/// `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
+/// `_is_shared` queries).
+pub const FG_ABI_VERSION: u32 = 0x0001_0007;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -3,6 +3,7 @@
 use super::decision::{answer, FgDecision};
 use super::handle;
 use super::shared::{self, SharedHandle};
+use super::shared_memory::{self, FgSharedMemory};
 use super::status::{guard, Failure, FgStatus};
 use crate::core::decision::Decision;
 use crate::window::SlidingWindow;
@@ -66,12 +67,86 @@ pub unsafe extern "C" fn fg_window_new(
     window_ns: u64,
     out: *mut *mut FgWindow,
 ) -> FgStatus {
+    // SAFETY: this function's contract is `new_window`'s.
+    unsafe { new_window("fg_window_new", limit, window_ns, None, out) }
+}
+
+/// `fg_window_new` in shared mode: the window's counts and limit live in
+/// the segment `shared` names, so every process that creates this window
+/// with the same segment, limit and length counts in one window, and a
+/// `fg_window_reconfigure` by one is every process's limit (see
+/// `fg_shared_memory`). The handle's clock is `CLOCK_MONOTONIC`.
+///
+/// Errors: those of `fg_window_new`; for `shared`, those of
+/// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
+/// holds another kind or another limit or window: the message names the
+/// field), `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
+///
+/// # Safety
+/// As `fg_window_new`; `shared` NULL or readable for its `struct_size`, its
+/// `name` or `path` readable for its length.
+#[no_mangle]
+pub unsafe extern "C" fn fg_window_new_shared(
+    limit: u64,
+    window_ns: u64,
+    shared: *const FgSharedMemory,
+    out: *mut *mut FgWindow,
+) -> FgStatus {
+    // SAFETY: this function's contract is `new_window`'s.
+    unsafe { new_window("fg_window_new_shared", limit, window_ns, Some(shared), out) }
+}
+
+/// The body of both constructors: `shared` is `None` for the heap.
+///
+/// # Safety
+/// A `Some(shared)` NULL or readable for its `struct_size` (the segment's
+/// name or path for its length); `out` NULL or writable for a pointer.
+unsafe fn new_window(
+    function: &'static str,
+    limit: u64,
+    window_ns: u64,
+    shared: Option<*const FgSharedMemory>,
+    out: *mut *mut FgWindow,
+) -> FgStatus {
     let make = || {
-        let window = SlidingWindow::builder(limit, Duration::from_nanos(window_ns)).build()?;
+        // SAFETY: by the contract.
+        let shared = unsafe { shared_memory::read_if(shared) }?;
+        let builder = SlidingWindow::builder(limit, Duration::from_nanos(window_ns));
+        let window = match shared {
+            Some(shared) => builder.shared(shared).build()?,
+            None => builder.build()?,
+        };
         Ok(shared::into_handle(window))
     };
     // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_window_new", out, make) }
+    unsafe { handle::create(function, out, make) }
+}
+
+/// Stores in `*out_shared` whether the window lives in a shared segment
+/// (made by `fg_window_new_shared`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `window` must be NULL or a live handle; `out_shared` NULL or writable for
+/// a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_window_is_shared(
+    window: *const FgWindow,
+    out_shared: *mut bool,
+) -> FgStatus {
+    let window = window.cast::<SlidingWindow>();
+    // SAFETY: a live handle points to a SlidingWindow (shared::into_handle);
+    // the rest is this function's contract.
+    unsafe {
+        shared_memory::answer_is_shared(
+            "fg_window_is_shared",
+            window,
+            "window",
+            out_shared,
+            SlidingWindow::is_shared,
+        )
+    }
 }
 
 /// Releases a window. NULL is a no-op. The handle must not be in use by any

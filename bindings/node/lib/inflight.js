@@ -5,10 +5,11 @@
 // another cap, and those throw.
 
 const { ffi, layout } = require('./native.js');
-const { describe, u64 } = require('./args.js');
+const { describe, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 const { readU64Out, u64Out } = require('./decision.js');
 const { HANDLE, HandleOwner } = require('./handle.js');
+const { isShared, removeSegment, sharedOption, sharedStruct } = require('./shared.js');
 
 const acquisition = new Uint8Array(layout.acquisition.size);
 const view = new DataView(acquisition.buffer);
@@ -72,11 +73,33 @@ function permitFrom(cap) {
 
 /** A cap of permits; close() frees it, and permits still out die with it. */
 class InFlight extends HandleOwner {
-  /** A cap of `limit` permits out at once (1 to 2^20). */
-  constructor(limit) {
+  /**
+   * A cap of `limit` permits out at once (1 to 2^20). `shared`: a segment
+   * name, `{ name }` or `{ path }` (see shared.js): the permits then live
+   * in that segment, every process and thread that builds this cap with it
+   * (and the same limit) shares one limit, a permit may be released through
+   * any of them, and the permits of a process that dies come back.
+   */
+  constructor(limit, opts) {
     const max = u64(limit, 'limit');
-    // The cap keeps 8 bytes per unit (include/floodgate.h).
-    super('InFlight', (out) => ffi.inflightNew(max, out), ffi.inflightFree, Number(max) * 8);
+    const spec = sharedOption(options(opts, 'options').shared, 'options.shared');
+    super(
+      'InFlight',
+      spec === null ? (out) => ffi.inflightNew(max, out) : (out) => ffi.inflightNewShared(max, sharedStruct(spec), out),
+      ffi.inflightFree,
+      // The cap keeps 8 bytes per unit (include/floodgate.h).
+      Number(max) * 8,
+    );
+  }
+
+  /** Deletes the segment `shared` names; processes using it keep their mapping. */
+  static removeShared(shared) {
+    removeSegment(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the permits live in a shared segment. */
+  get isShared() {
+    return isShared(ffi.inflightIsShared, this[HANDLE]);
   }
 
   /** A permit if fewer than the cap are out, else null (a full cap is not an error). */

@@ -9,6 +9,7 @@ const { options, u64 } = require('./args.js');
 const { readU64Out, u64Out } = require('./decision.js');
 const { acquisition, nativePermit, permitFrom } = require('./inflight.js');
 const { KeyTablesOwner, TABLES, tableBytes } = require('./tables.js');
+const { isShared, keyedSegment, removeKeyedSegments, sharedOption, sharedStruct } = require('./shared.js');
 
 const second = new Uint32Array(2);
 
@@ -16,13 +17,39 @@ const second = new Uint32Array(2);
 class KeyedInFlight extends KeyTablesOwner {
   #limit;
 
-  /** At most `limit` permits out at once for each of up to `capacity` keys of each kind (default 65,536). */
+  /**
+   * At most `limit` permits out at once for each of up to `capacity` keys
+   * of each kind (default 65,536). `shared`: a segment name, `{ name }` or
+   * `{ path }` (see shared.js): every key's cap then lives in shared
+   * segments (byte keys in that one, number keys in `<name>.u64`, each
+   * allocated up front), shared by every process and thread that builds
+   * these caps with it (and the same settings); permits of a process that
+   * dies come back.
+   */
   constructor(limit, opts) {
     const max = u64(limit, 'limit');
-    const { capacity = 65_536 } = options(opts, 'options');
+    const { capacity = 65_536, shared } = options(opts, 'options');
     const slots = u64(capacity, 'capacity');
-    super('KeyedInFlight', (kind, out) => ffi.keyedInflightNew(kind, max, slots, out), ffi.keyedInflightFree, tableBytes(slots));
+    const spec = sharedOption(shared, 'options.shared');
+    super(
+      'KeyedInFlight',
+      spec === null
+        ? (kind, out) => ffi.keyedInflightNew(kind, max, slots, out)
+        : (kind, out) => ffi.keyedInflightNewShared(kind, max, slots, sharedStruct(keyedSegment(spec, kind)), out),
+      ffi.keyedInflightFree,
+      tableBytes(slots),
+    );
     this.#limit = Number(max);
+  }
+
+  /** Deletes the segments `shared` names (both key kinds'); processes using them keep their mapping. */
+  static removeShared(shared) {
+    removeKeyedSegments(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the caps live in shared segments. */
+  get isShared() {
+    return isShared(ffi.keyedInflightIsShared, this[TABLES].live());
   }
 
   /**

@@ -7,6 +7,7 @@ const { ffi, sizes } = require('./native.js');
 const { options, positiveU64, u64 } = require('./args.js');
 const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
+const { isShared, keyedSegment, removeKeyedSegments, sharedOption, sharedStruct } = require('./shared.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
 
@@ -16,12 +17,18 @@ class KeyedWindows extends KeyedLimit {
   /**
    * `limit` requests per key per window of `windowNs`, for up to `capacity`
    * keys of each kind (default 65,536). `onFull`: what a new key that finds
-   * no slot gets ('deny', 'admit' or 'overflow').
+   * no slot gets ('deny', 'admit' or 'overflow'). `shared`: a segment
+   * name, `{ name }` or `{ path }` (see shared.js): the tables then live in
+   * shared segments (byte keys in that one, number keys in `<name>.u64`),
+   * and every process and thread that builds these windows with it (and
+   * the same settings) counts each key in one window and sees setLimit()
+   * and reset().
    */
   constructor(limit, windowNs, opts) {
     const units = u64(limit, 'limit');
     const length = u64(windowNs, 'windowNs');
-    const { capacity = 65_536, onFull = 'deny' } = options(opts, 'options');
+    const { capacity = 65_536, onFull = 'deny', shared } = options(opts, 'options');
+    const spec = sharedOption(shared, 'options.shared');
     const config = {
       struct_size: sizes.keyedWindowConfig,
       on_full: onFullCode(onFull),
@@ -32,7 +39,9 @@ class KeyedWindows extends KeyedLimit {
     super(
       'KeyedWindows',
       'keyedWindow',
-      (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out),
+      spec === null
+        ? (kind, out) => ffi.keyedWindowNew({ ...config, key_kind: kind }, out)
+        : (kind, out) => ffi.keyedWindowNewShared({ ...config, key_kind: kind }, sharedStruct(keyedSegment(spec, kind)), out),
       ffi.keyedWindowFree,
       tableBytes(config.capacity),
     );
@@ -42,6 +51,16 @@ class KeyedWindows extends KeyedLimit {
   /** `limit` requests per key per minute. */
   static perMinute(limit, opts) {
     return new KeyedWindows(limit, NS_PER_MINUTE, opts);
+  }
+
+  /** Deletes the segments `shared` names (both key kinds'); processes using them keep their mapping. */
+  static removeShared(shared) {
+    removeKeyedSegments(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the tables live in shared segments. */
+  get isShared() {
+    return isShared(ffi.keyedWindowIsShared, this[TABLES].live());
   }
 
   /** Gives `key` its own limit per window (a customer's plan), keeping its counts. */

@@ -12,12 +12,7 @@ const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.
 const { KIND, checkStringKey, idKey, scratch, writeStringKey } = require('./keys.js');
 const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
-const { isShared, removeSegment, sharedOption, sharedStruct, withSuffix } = require('./shared.js');
-
-/** The segment of a shared limiter's table for keys of `kind`: a native table holds one kind. */
-function segmentOf(spec, kind) {
-  return kind === KIND.U64 ? withSuffix(spec, '.u64') : spec;
-}
+const { isShared, keyedSegment, removeKeyedSegments, sharedOption, sharedStruct } = require('./shared.js');
 
 /**
  * The shared table of one key kind into out[0], returning its status. Every
@@ -70,7 +65,7 @@ class KeyedLimiter extends KeyedLimit {
       'keyed',
       spec === null
         ? (kind, out) => ffi.keyedNew({ ...config, key_kind: kind }, defaults.quota, out)
-        : (kind, out) => sharedTable({ ...config, key_kind: kind }, defaults, segmentOf(spec, kind), out),
+        : (kind, out) => sharedTable({ ...config, key_kind: kind }, defaults, keyedSegment(spec, kind), out),
       ffi.keyedFree,
       tableBytes(config.capacity),
     );
@@ -79,8 +74,7 @@ class KeyedLimiter extends KeyedLimit {
 
   /** Deletes the segments `shared` names (both key kinds'); processes using them keep their mapping. */
   static removeShared(shared) {
-    const spec = sharedOption(shared, 'shared');
-    for (const kind of [KIND.BYTES, KIND.U64]) removeSegment(segmentOf(spec, kind));
+    removeKeyedSegments(sharedOption(shared, 'shared'));
   }
 
   /** Whether the tables live in shared segments. */

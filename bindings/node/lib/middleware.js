@@ -168,7 +168,7 @@ function settings(opts) {
     throw new TypeError('options may name only one of limiter (a KeyedLimiter), policy (a Policy) and plans (a Plans)');
   }
   if (o.shared !== undefined && (policy !== undefined || plans !== undefined)) {
-    throw new TypeError('shared applies to windowMs and limit; build the policy from shared limiters instead');
+    throw new TypeError('shared applies to windowMs and limit; give { shared } to the kinds the policy or plans are built from instead');
   }
   const onBadKey = o.onBadKey ?? 'fallback';
   if (!ON_BAD_KEY.has(onBadKey)) throw new TypeError(`onBadKey must be 'fallback' or 'reject', got ${describe(onBadKey)}`);

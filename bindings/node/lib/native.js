@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 6; // 1.6: shared mode (fg_shared_memory, fg_*_new_shared)
+const ABI_MINOR = 7; // 1.7: shared mode for every kind (fg_shared_memory, fg_*_new_shared)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -341,6 +341,8 @@ const ffi = {
   keyedFullTableEvents: fn('fg_keyed_limiter_full_table_events', S, [H, H]),
 
   windowNew: fn('fg_window_new', S, [U64, U64, koffi.out(koffi.pointer(H))]),
+  windowNewShared: fn('fg_window_new_shared', S, [U64, U64, koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
+  windowIsShared: fn('fg_window_is_shared', S, [H, H]),
   windowFree: fn('fg_window_free', 'void', [H]),
   windowCheck: fn('fg_window_check', S, [H, U64, H]),
   windowCheckAt: fn('fg_window_check_at', S, [H, U64, U64, H]),
@@ -351,12 +353,16 @@ const ffi = {
   windowReconfigure: fn('fg_window_reconfigure', S, [H, U64]),
 
   inflightNew: fn('fg_inflight_new', S, [U64, koffi.out(koffi.pointer(H))]),
+  inflightNewShared: fn('fg_inflight_new_shared', S, [U64, koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
+  inflightIsShared: fn('fg_inflight_is_shared', S, [H, H]),
   inflightFree: fn('fg_inflight_free', 'void', [H]),
   inflightAcquire: fn('fg_inflight_acquire', S, [H, H]),
   inflightRelease: fn('fg_inflight_release', S, [H, PermitStruct, H]),
   inflightStatus: fn('fg_inflight_status', S, [H, H, H]),
 
   keyedWindowNew: fn('fg_keyed_window_new', S, [koffi.pointer(KeyedWindowConfigStruct), koffi.out(koffi.pointer(H))]),
+  keyedWindowNewShared: fn('fg_keyed_window_new_shared', S, [koffi.pointer(KeyedWindowConfigStruct), koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
+  keyedWindowIsShared: fn('fg_keyed_window_is_shared', S, [H, H]),
   keyedWindowFree: fn('fg_keyed_window_free', 'void', [H]),
   keyedWindowCheckU64: fn('fg_keyed_window_check_u64', S, [H, U64, U64, H]),
   keyedWindowCheckU64At: fn('fg_keyed_window_check_u64_at', S, [H, U64, U64, U64, H]),
@@ -379,6 +385,8 @@ const ffi = {
   keyedWindowFullTableEvents: fn('fg_keyed_window_full_table_events', S, [H, H]),
 
   suspensionsNew: fn('fg_suspensions_new', S, ['uint32_t', U64, koffi.out(koffi.pointer(H))]),
+  suspensionsNewShared: fn('fg_suspensions_new_shared', S, ['uint32_t', U64, koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
+  suspensionsIsShared: fn('fg_suspensions_is_shared', S, [H, H]),
   suspensionsFree: fn('fg_suspensions_free', 'void', [H]),
   suspensionsSuspendUntilU64: fn('fg_suspensions_suspend_until_u64', S, [H, U64, U64, 'uint32_t']),
   suspensionsSuspendUntilBytes: fn('fg_suspensions_suspend_until_bytes', S, [H, H, 'size_t', U64, 'uint32_t']),
@@ -392,6 +400,8 @@ const ffi = {
   suspensionsCheckBytesAt: fn('fg_suspensions_check_bytes_at', S, [H, H, 'size_t', U64, H, H]),
 
   keyedInflightNew: fn('fg_keyed_inflight_new', S, ['uint32_t', U64, U64, koffi.out(koffi.pointer(H))]),
+  keyedInflightNewShared: fn('fg_keyed_inflight_new_shared', S, ['uint32_t', U64, U64, koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
+  keyedInflightIsShared: fn('fg_keyed_inflight_is_shared', S, [H, H]),
   keyedInflightFree: fn('fg_keyed_inflight_free', 'void', [H]),
   keyedInflightAcquireU64: fn('fg_keyed_inflight_acquire_u64', S, [H, U64, H]),
   keyedInflightAcquireBytes: fn('fg_keyed_inflight_acquire_bytes', S, [H, H, 'size_t', H]),
@@ -402,6 +412,9 @@ const ffi = {
 
   plansNew: fn('fg_plans_new', S, [koffi.pointer(TierStruct), 'size_t', koffi.pointer(PlansConfigStruct), koffi.out(koffi.pointer(H))]),
   plansNewGenieos: fn('fg_plans_new_genieos', S, [koffi.pointer(PlansConfigStruct), koffi.out(koffi.pointer(H))]),
+  plansNewShared: fn('fg_plans_new_shared', S, [koffi.pointer(TierStruct), 'size_t', koffi.pointer(PlansConfigStruct), koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
+  plansNewGenieosShared: fn('fg_plans_new_genieos_shared', S, [koffi.pointer(PlansConfigStruct), koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]),
+  plansIsShared: fn('fg_plans_is_shared', S, [H, H]),
   plansFree: fn('fg_plans_free', 'void', [H]),
   plansTier: fn('fg_plans_tier', S, [H, H, 'size_t', H]),
   plansCheck: fn('fg_plans_check', S, [H, 'uint32_t', H, 'size_t', H, 'size_t', U64, H]),

@@ -14,6 +14,7 @@ const { ensureQuota } = require('./quota.js');
 const { KIND, checkBytesKey, scratch, writeStringKey } = require('./keys.js');
 const { tableBytes } = require('./tables.js');
 const { SCOPES } = require('./policy.js');
+const { isShared, removeSegment, sharedOption, sharedStruct } = require('./shared.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
 const U32_MAX = 2 ** 32 - 1;
@@ -92,18 +93,38 @@ class Plans extends HandleOwner {
    * or absent: keys not limited; workspaceLimit 0 or absent: workspaces not
    * limited). Options: `windowNs` (the workspace window, default one minute),
    * `keyCapacity` (keys per tier, default 100,000), `workspaceCapacity`
-   * (default 10,000).
+   * (default 10,000), `shared`: a segment name, `{ name }` or `{ path }`
+   * (see shared.js): every tier's tables then live in that one segment,
+   * and every process and thread that builds these plans with it (and the
+   * same tiers and options) shares each key's bucket, each workspace's
+   * window and every reconfigureTier().
    */
   constructor(tiers, opts) {
+    const o = options(opts, 'options');
+    const shared = sharedOption(o.shared, 'options.shared');
     if (tiers === GENIEOS) {
-      super('Plans', (out) => ffi.plansNewGenieos(opts, out), ffi.plansFree, plansBytes(GENIEOS_TIERS, opts));
+      const config = plansConfig(o, 0);
+      super(
+        'Plans',
+        shared === null
+          ? (out) => ffi.plansNewGenieos(config, out)
+          : (out) => ffi.plansNewGenieosShared(config, sharedStruct(shared), out),
+        ffi.plansFree,
+        plansBytes(GENIEOS_TIERS, config),
+      );
       return;
     }
     if (!Array.isArray(tiers)) throw new TypeError(`tiers must be an array, got ${describe(tiers)}`);
-    const o = options(opts, 'options');
     const config = plansConfig(o, u64(o.windowNs ?? NS_PER_MINUTE, 'windowNs'));
     const specs = tiers.map((spec, i) => tierStruct(spec, `tiers[${i}]`, tierName(spec?.name, `tiers[${i}].name`)));
-    super('Plans', (out) => ffi.plansNew(specs, specs.length, config, out), ffi.plansFree, plansBytes(specs.length, config));
+    super(
+      'Plans',
+      shared === null
+        ? (out) => ffi.plansNew(specs, specs.length, config, out)
+        : (out) => ffi.plansNewShared(specs, specs.length, config, sharedStruct(shared), out),
+      ffi.plansFree,
+      plansBytes(specs.length, config),
+    );
   }
 
   /**
@@ -112,7 +133,17 @@ class Plans extends HandleOwner {
    * (120/s burst 240; 6,000/min).
    */
   static genieos(opts) {
-    return new Plans(GENIEOS, plansConfig(options(opts, 'options'), 0));
+    return new Plans(GENIEOS, opts);
+  }
+
+  /** Deletes the segment `shared` names; processes using it keep their mapping. */
+  static removeShared(shared) {
+    removeSegment(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the plans live in a shared segment. */
+  get isShared() {
+    return isShared(ffi.plansIsShared, this[HANDLE]);
   }
 
   /** The index of tier `name` (FloodgateRangeError ERR_FLOODGATE_NO_SUCH_LAYER if none). */

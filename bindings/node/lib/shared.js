@@ -1,11 +1,13 @@
 'use strict';
-// Shared mode: a limiter whose state lives in a segment that every worker
-// process (Node cluster, PM2) and worker thread of a host maps, so that one
-// limit holds across all of them. The `shared` option names the segment.
+// Shared mode: a limiter, window, cap, set of suspensions or plan table
+// whose state lives in a segment that every worker process (Node cluster,
+// PM2) and worker thread of a host maps, so that one limit holds across all
+// of them. The `shared` option names the segment.
 
 const { ffi, sizes } = require('./native.js');
 const { describe, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
+const { KIND } = require('./keys.js');
 
 /**
  * The `shared` option, checked: undefined (not shared, null returned), a
@@ -40,6 +42,15 @@ function withSuffix(spec, suffix) {
     : Object.freeze({ ...spec, name: spec.name + suffix });
 }
 
+/**
+ * The segment of a keyed object's native table for keys of `kind`: a
+ * native table holds one key kind, so byte keys live in the segment `spec`
+ * names and number keys in its companion `<name>.u64`.
+ */
+function keyedSegment(spec, kind) {
+  return kind === KIND.U64 ? withSuffix(spec, '.u64') : spec;
+}
+
 /** `spec` as an fg_shared_memory (koffi passes the strings as UTF-8). */
 function sharedStruct(spec) {
   return {
@@ -58,6 +69,11 @@ function removeSegment(spec) {
   if (status !== 0) throw statusError(status);
 }
 
+/** Deletes the segments of a keyed object's two tables (see keyedSegment). */
+function removeKeyedSegments(spec) {
+  for (const kind of [KIND.BYTES, KIND.U64]) removeSegment(keyedSegment(spec, kind));
+}
+
 /** Whether the handle `read(handle, out)` asks about lives in a shared segment. */
 function isShared(read, handle) {
   const out = new Uint8Array(1);
@@ -66,4 +82,4 @@ function isShared(read, handle) {
   return out[0] !== 0;
 }
 
-module.exports = { isShared, removeSegment, sharedOption, sharedStruct, withSuffix };
+module.exports = { isShared, keyedSegment, removeKeyedSegments, removeSegment, sharedOption, sharedStruct, withSuffix };

@@ -7,6 +7,7 @@ const { ffi } = require('./native.js');
 const { options, u64 } = require('./args.js');
 const { decisionBuffer, readDecision } = require('./decision.js');
 const { KeyTablesOwner, TABLES, tableBytes } = require('./tables.js');
+const { isShared, keyedSegment, removeKeyedSegments, sharedOption, sharedStruct } = require('./shared.js');
 
 /** FG_SUSPEND_INDEFINITELY. */
 const INDEFINITELY = 1;
@@ -15,12 +16,34 @@ const suspended = new Uint8Array(1);
 class Suspensions extends KeyTablesOwner {
   /**
    * Room for `capacity` distinct suspended keys of each kind (default
-   * 65,536): a key keeps its slot after it is lifted.
+   * 65,536): a key keeps its slot after it is lifted. `shared`: a segment
+   * name, `{ name }` or `{ path }` (see shared.js): the suspensions then
+   * live in shared segments (byte keys in that one, number keys in
+   * `<name>.u64`), so a key suspended or lifted by one process or thread
+   * built with it (and the same capacity) is so in all of them.
    */
   constructor(opts) {
-    const { capacity = 65_536 } = options(opts, 'options');
+    const { capacity = 65_536, shared } = options(opts, 'options');
     const slots = u64(capacity, 'capacity');
-    super('Suspensions', (kind, out) => ffi.suspensionsNew(kind, slots, out), ffi.suspensionsFree, tableBytes(slots));
+    const spec = sharedOption(shared, 'options.shared');
+    super(
+      'Suspensions',
+      spec === null
+        ? (kind, out) => ffi.suspensionsNew(kind, slots, out)
+        : (kind, out) => ffi.suspensionsNewShared(kind, slots, sharedStruct(keyedSegment(spec, kind)), out),
+      ffi.suspensionsFree,
+      tableBytes(slots),
+    );
+  }
+
+  /** Deletes the segments `shared` names (both key kinds'); processes using them keep their mapping. */
+  static removeShared(shared) {
+    removeKeyedSegments(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the suspensions live in shared segments. */
+  get isShared() {
+    return isShared(ffi.suspensionsIsShared, this[TABLES].live());
   }
 
   /**

@@ -4,27 +4,49 @@
 // minute per workspace).
 
 const { ffi } = require('./native.js');
-const { cost, u64 } = require('./args.js');
+const { cost, options, u64 } = require('./args.js');
 const { statusError } = require('./errors.js');
 const { decide, decisionBuffer, readDecision } = require('./decision.js');
 const { HANDLE, HandleOwner } = require('./handle.js');
+const { isShared, removeSegment, sharedOption, sharedStruct } = require('./shared.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
 
 class SlidingWindow extends HandleOwner {
   #windowNs;
 
-  /** `limit` units per window of `windowNs` (windows aligned to the timeline's origin). */
-  constructor(limit, windowNs) {
+  /**
+   * `limit` units per window of `windowNs` (windows aligned to the
+   * timeline's origin). `shared`: a segment name, `{ name }` or `{ path }`
+   * (see shared.js): the counts and the limit then live in that segment,
+   * and every process and thread that builds this window with it (and the
+   * same limit and length) counts in one window and sees reconfigure().
+   */
+  constructor(limit, windowNs, opts) {
     const units = u64(limit, 'limit');
     const length = u64(windowNs, 'windowNs');
-    super('SlidingWindow', (out) => ffi.windowNew(units, length, out), ffi.windowFree);
+    const spec = sharedOption(options(opts, 'options').shared, 'options.shared');
+    super(
+      'SlidingWindow',
+      spec === null ? (out) => ffi.windowNew(units, length, out) : (out) => ffi.windowNewShared(units, length, sharedStruct(spec), out),
+      ffi.windowFree,
+    );
     this.#windowNs = Number(length);
   }
 
   /** `limit` units per minute. */
-  static perMinute(limit) {
-    return new SlidingWindow(limit, NS_PER_MINUTE);
+  static perMinute(limit, opts) {
+    return new SlidingWindow(limit, NS_PER_MINUTE, opts);
+  }
+
+  /** Deletes the segment `shared` names; processes using it keep their mapping. */
+  static removeShared(shared) {
+    removeSegment(sharedOption(shared, 'shared'));
+  }
+
+  /** Whether the window lives in a shared segment. */
+  get isShared() {
+    return isShared(ffi.windowIsShared, this[HANDLE]);
   }
 
   /** Charges `amount` (default 1) now, or at `nowNs`. */

@@ -1,6 +1,6 @@
 'use strict';
-// Shared mode: limiters whose state lives in a segment every process and
-// worker thread of the host maps. Each test's segments are named after
+// Shared mode: limiters, windows, caps, suspensions and plans whose state
+// lives in a segment every process and worker thread of the host maps. Each test's segments are named after
 // this process (unique per run) and removed at the end. Two objects built
 // on one segment in one process stand for two worker processes; the cluster
 // itself is in cluster.test.js.
@@ -10,16 +10,23 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const { Worker } = require('node:worker_threads');
 const fastify = require('fastify');
 const {
   FloodgateError,
   FloodgateRangeError,
+  InFlight,
+  KeyedInFlight,
   KeyedLimiter,
+  KeyedWindows,
   Limiter,
+  Plans,
   Policy,
   Quota,
   STATUS,
+  SlidingWindow,
+  Suspensions,
   fastifyRateLimit,
   rateLimit,
 } = require('..');
@@ -215,4 +222,197 @@ test('the Fastify plugin takes shared once: a route with its own limit gets <nam
   assert.equal((await two.inject({ url: '/' })).statusCode, 200);
   assert.equal((await one.inject({ url: '/' })).statusCode, 200);
   assert.equal((await two.inject({ url: '/' })).statusCode, 429);
+});
+
+const HOUR_NS = 3_600_000_000_000;
+
+/** The FloodgateError a build on a segment holding other settings throws, naming `field`. */
+const mismatch = (field) => ({ code: 'ERR_FLOODGATE_SEGMENT_MISMATCH', message: new RegExp(`the shared segment's ${field} is`) });
+
+test('two SlidingWindows on one segment count in one window and share reconfigure(); other settings are refused', (t) => {
+  const name = segment(t, 'window', (n) => SlidingWindow.removeShared(n));
+  const one = new SlidingWindow(10, HOUR_NS, { shared: name });
+  const two = new SlidingWindow(10, HOUR_NS, { shared: { name } });
+  assert.equal(one.isShared && two.isShared, true);
+  assert.equal(new SlidingWindow(10, HOUR_NS).isShared, false);
+  assert.equal(one.check(10).admitted, true);
+  assert.equal(two.check(1).admitted, false);
+  two.reconfigure(15);
+  assert.equal(one.limit, 15);
+  assert.equal(one.peek().remaining, 5);
+  assert.throws(() => new SlidingWindow(20, HOUR_NS, { shared: name }), mismatch('window limit'));
+  assert.throws(() => new SlidingWindow(10, HOUR_NS / 2, { shared: name }), mismatch('window \\(ns\\)'));
+  assert.throws(() => new InFlight(10, { shared: name }), mismatch('kind'));
+  assert.throws(() => SlidingWindow.perMinute(10, { shared: 5 }), TypeError);
+  assert.ok(exists(name));
+  SlidingWindow.removeShared(name);
+  assert.ok(!exists(name));
+});
+
+test('KeyedWindows share byte keys in their segment and number keys in <name>.u64, with setLimit() and reset()', (t) => {
+  const name = segment(t, 'keyed-windows', (n) => KeyedWindows.removeShared(n));
+  const build = (opts = {}) => new KeyedWindows(10, HOUR_NS, { capacity: 64, shared: name, ...opts });
+  const [one, two] = [build(), build()];
+  assert.equal(one.isShared && two.isShared, true);
+  assert.equal(one.check('ws_1', 10).admitted, true);
+  assert.equal(two.check('ws_1').admitted, false);
+  assert.equal(two.check(Buffer.from('ws_2')).admitted, true);
+  assert.equal(one.check(7, 10).admitted, true);
+  assert.equal(two.check(7n).admitted, false);
+  two.setLimit('ws_1', 30);
+  assert.equal(one.peek('ws_1').remaining, 20);
+  one.reset(7);
+  assert.equal(two.peek(7).remaining, 10);
+  assert.throws(() => build({ capacity: 65 }), mismatch('capacity'));
+  assert.throws(() => build({ onFull: 'admit' }), mismatch('options'));
+  assert.ok(exists(name) && exists(`${name}.u64`));
+  KeyedWindows.removeShared(name);
+  assert.ok(!exists(name) && !exists(`${name}.u64`));
+});
+
+test('Suspensions on one segment: a key suspended or lifted by one is so in the other, number keys too', (t) => {
+  const name = segment(t, 'suspensions', (n) => Suspensions.removeShared(n));
+  const [one, two] = [new Suspensions({ capacity: 50, shared: name }), new Suspensions({ capacity: 50, shared: name })];
+  assert.equal(one.isShared && two.isShared, true);
+  assert.equal(new Suspensions({ capacity: 50 }).isShared, false);
+  one.suspendUntil('cust_42', null);
+  assert.equal(two.check('cust_42').outcome, 'suspended');
+  two.lift('cust_42');
+  assert.equal(one.check('cust_42'), null);
+  two.suspendFor(42, HOUR_NS);
+  assert.ok(one.check(42n).retryAfterNs > 0);
+  assert.throws(() => new Suspensions({ capacity: 51, shared: name }), mismatch('capacity'));
+  assert.throws(() => new KeyedWindows(10, HOUR_NS, { capacity: 50, shared: name }), mismatch('kind'));
+  Suspensions.removeShared(name);
+  assert.ok(!exists(name) && !exists(`${name}.u64`));
+});
+
+test('Plans on one segment share each key, each workspace and reconfigureTier(); Plans.genieos too', (t) => {
+  const name = segment(t, 'plans', (n) => Plans.removeShared(n));
+  const genieos = segment(t, 'plans-genieos', (n) => Plans.removeShared(n));
+  const tiers = [
+    { name: 'free' },
+    { name: 'hobby', keyQuota: Quota.perHour(100, { burst: 100 }), workspaceLimit: 600 },
+  ];
+  const build = (opts = {}) => new Plans(tiers, { keyCapacity: 100, workspaceCapacity: 10, shared: name, ...opts });
+  const [one, two] = [build(), build()];
+  assert.equal(one.isShared && two.isShared, true);
+  assert.equal(one.check('hobby', 'k', 'w', 100).admitted, true);
+  assert.equal(two.check('hobby', 'k', 'w').admitted, false);
+  two.reconfigureTier('hobby', { keyQuota: Quota.perHour(100, { burst: 100 }), workspaceLimit: 150 });
+  const changed = one.check('hobby', 'k2', 'w');
+  assert.deepEqual([changed.scope, changed.limit, changed.remaining], ['workspace', 150, 49]);
+  assert.throws(() => build({ workspaceCapacity: 11 }), mismatch('capacity'));
+  assert.throws(() => build({ keyCapacity: 101 }), mismatch('options'));
+  assert.throws(() => Plans.genieos({ keyCapacity: 100, workspaceCapacity: 10, shared: name }), FloodgateError);
+
+  const [first, second] = [Plans.genieos({ keyCapacity: 100, shared: genieos }), Plans.genieos({ keyCapacity: 100, shared: genieos })];
+  assert.equal(first.isShared && !Plans.genieos({ keyCapacity: 100 }).isShared, true);
+  assert.equal(first.check('hobby', 'k', 'w', 60).admitted, true);
+  assert.equal(second.check('hobby', 'k', 'w').admitted, false);
+});
+
+test('two InFlight caps on one segment share one limit, and a permit goes back through either', (t) => {
+  const name = segment(t, 'inflight', (n) => InFlight.removeShared(n));
+  const [one, two] = [new InFlight(2, { shared: name }), new InFlight(2, { shared: name })];
+  assert.equal(one.isShared && two.isShared && !new InFlight(2).isShared, true);
+  const first = one.acquire();
+  assert.equal(two.acquire().inFlight, 2);
+  assert.equal(one.acquire(), null);
+  assert.equal(two.release(first), 1);
+  assert.throws(() => one.release(first), { code: 'ERR_FLOODGATE_PERMIT_ALREADY_RELEASED' });
+  assert.equal(two.inFlight, 1);
+  assert.throws(() => new InFlight(3, { shared: name }), mismatch('capacity'));
+  assert.throws(() => new InFlight(2, { shared: ['x'] }), TypeError);
+});
+
+test('KeyedInFlight caps on one segment share each key\'s limit, number keys in <name>.u64', (t) => {
+  const name = segment(t, 'keyed-inflight', (n) => KeyedInFlight.removeShared(n));
+  const build = (limit = 1, capacity = 8) => new KeyedInFlight(limit, { capacity, shared: name });
+  const [one, two] = [build(), build()];
+  assert.equal(one.isShared && two.isShared, true);
+  const alice = one.acquire('alice');
+  assert.equal(two.acquire('alice'), null);
+  assert.notEqual(two.acquire('bob'), null);
+  assert.equal(two.release('alice', alice), 0);
+  assert.notEqual(one.acquire(7), null);
+  assert.equal(two.acquire(7n), null);
+  assert.equal(two.inFlight(7), 1);
+  assert.throws(() => build(2), { code: 'ERR_FLOODGATE_SEGMENT_MISMATCH', message: /options is 1, this build asked for 2/ });
+  assert.throws(() => build(1, 9), mismatch('capacity'));
+  assert.ok(exists(name) && exists(`${name}.u64`));
+  KeyedInFlight.removeShared(name);
+  assert.ok(!exists(name) && !exists(`${name}.u64`));
+});
+
+test('every kind refuses a bad shared option before it builds anything', () => {
+  const builds = [
+    (shared) => new SlidingWindow(10, HOUR_NS, { shared }),
+    (shared) => new KeyedWindows(10, HOUR_NS, { capacity: 8, shared }),
+    (shared) => new Suspensions({ capacity: 8, shared }),
+    (shared) => new InFlight(2, { shared }),
+    (shared) => new KeyedInFlight(2, { capacity: 8, shared }),
+    (shared) => new Plans([{ name: 'free' }], { shared }),
+    (shared) => Plans.genieos({ shared }),
+  ];
+  for (const build of builds) {
+    for (const shared of [5, null, {}, { name: 'a', path: '/tmp/a' }]) assert.throws(() => build(shared), TypeError, `${build} ${JSON.stringify(shared)}`);
+    assert.throws(() => build('../etc'), { code: 'ERR_FLOODGATE_INVALID_SEGMENT_NAME' }, String(build));
+  }
+});
+
+/** Runs `source` in a new node process with `args`; resolves its stdout as JSON. */
+function inProcess(source, args) {
+  const child = spawn(process.execPath, ['-e', source, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`child exited ${code}: ${stderr}`))));
+  });
+}
+
+test('child processes checking one shared window and one shared keyed window admit its limit in all', async (t) => {
+  const name = segment(t, 'window-processes', (n) => {
+    SlidingWindow.removeShared(`${n}.all`);
+    KeyedWindows.removeShared(n);
+  });
+  const LIMIT = 50;
+  const ATTEMPTS = 100;
+  const PROCESSES = 3;
+  const source = `
+    const [pkg, name, limit, attempts] = process.argv.slice(1);
+    const { KeyedWindows, SlidingWindow } = require(pkg);
+    const hour = 3_600_000_000_000;
+    const window = new SlidingWindow(Number(limit), hour, { shared: name + '.all' });
+    const keyed = new KeyedWindows(Number(limit), hour, { capacity: 64, shared: name });
+    const admitted = { window: 0, string: 0, number: 0 };
+    for (let i = 0; i < Number(attempts); i += 1) {
+      admitted.window += window.check().admitted;
+      admitted.string += keyed.check('ws_1').admitted;
+      admitted.number += keyed.check(7).admitted;
+    }
+    process.stdout.write(JSON.stringify(admitted));`;
+  const pkg = path.join(__dirname, '..');
+  const started = process.hrtime.bigint();
+  const tallies = await Promise.all(
+    Array.from({ length: PROCESSES }, () => inProcess(source, [pkg, name, String(LIMIT), String(ATTEMPTS)])),
+  );
+  const elapsedNs = Number(process.hrtime.bigint() - started);
+  // Within one window the processes admit exactly the limit; a window that
+  // ended during the run lets its count slide out in proportion to the time
+  // since (at most elapsed / window), plus one for the estimate's rounding.
+  const upper = LIMIT + Math.ceil((LIMIT * elapsedNs) / HOUR_NS) + 1;
+  for (const what of ['window', 'string', 'number']) {
+    const total = tallies.reduce((sum, tally) => sum + tally[what], 0);
+    const report = `${what}: ${PROCESSES} processes admitted ${total} of ${PROCESSES * ATTEMPTS} (limit ${LIMIT}, at most ${upper})`;
+    t.diagnostic(report);
+    assert.ok(total >= LIMIT && total <= upper, report);
+  }
 });

@@ -84,6 +84,28 @@ new Limiter(quota, { shared: 5 });
 // @ts-expect-error a segment has a name or a path, not both
 new KeyedLimiter(quota, { shared: { name: 'a', path: '/dev/shm/a' } });
 
+// Every kind takes { shared }; each has isShared and removeShared.
+const sharedKinds: boolean[] = [
+  new SlidingWindow(600, 60_000_000_000n, { shared: 'workspaces' }).isShared,
+  SlidingWindow.perMinute(600, { shared: { name: 'w', waitMs: 10 } }).isShared,
+  new KeyedWindows(600, 60_000_000_000, { capacity: 1_024, onFull: 'deny', shared: 'per-workspace' }).isShared,
+  new Suspensions({ capacity: 64, shared: { path: '/dev/shm/suspended' } }).isShared,
+  new InFlight(4, { shared: 'batch' }).isShared,
+  new KeyedInFlight(4, { capacity: 64, shared: 'batch-per-workspace' }).isShared,
+  Plans.genieos({ keyCapacity: 1_000, shared: 'plans' }).isShared,
+  new Plans([{ name: 'free' }], { windowNs: 1_000n, shared: 'custom-plans' }).isShared,
+];
+SlidingWindow.removeShared('workspaces');
+KeyedWindows.removeShared('per-workspace');
+Suspensions.removeShared({ path: '/dev/shm/suspended' });
+InFlight.removeShared('batch');
+KeyedInFlight.removeShared('batch-per-workspace');
+Plans.removeShared('plans');
+// @ts-expect-error a segment is a name, { name } or { path }
+new InFlight(4, { shared: true });
+// @ts-expect-error isShared is read-only
+new SlidingWindow(1, 1).isShared = true;
+
 const perKey = new KeyedLimiter(quota, { capacity: 100_000, onFull: 'overflow', maxOverrides: 64 });
 const someKeys: Key[] = ['api-key', Buffer.from('raw'), new Uint8Array([1, 2]), 42, 42n];
 for (const key of someKeys) perKey.check(key, 1, 0n);
