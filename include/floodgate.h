@@ -2080,8 +2080,8 @@ fg_status fg_keyed_inflight_new(uint32_t key_kind,
  *
  * Errors: those of `fg_keyed_inflight_new`; for `shared`, those of
  * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
- * holds another kind (`FG_KEY_U64` caps are one kind, byte and IP key
- * caps another), capacity, or `max` (the field "options"): the message
+ * holds another kind or key kind (`FG_KEY_U64`,
+ * `FG_KEY_BYTES` and `FG_KEY_IP` caps are each their own), capacity, or `max` (the field "options"): the message
  * names the field), `FG_STATUS_SEGMENT_NOT_READY`,
  * `FG_STATUS_SHARED_UNSUPPORTED`.
  *
@@ -2236,8 +2236,8 @@ fg_status fg_keyed_window_new(const struct fg_keyed_window_config *config,
  *
  * Errors: those of `fg_keyed_window_new`; for `shared`, those of
  * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
- * holds another kind (`FG_KEY_U64` tables are one kind, byte and IP key
- * tables another), limit, window, capacity or `on_full`: the message
+ * holds another kind or key kind (`FG_KEY_U64`,
+ * `FG_KEY_BYTES` and `FG_KEY_IP` tables are each their own), limit, window, capacity or `on_full`: the message
  * names the field), `FG_STATUS_SEGMENT_NOT_READY`,
  * `FG_STATUS_SHARED_UNSUPPORTED`.
  *
@@ -3209,8 +3209,8 @@ fg_status fg_suspensions_new(uint32_t key_kind, uint64_t capacity, struct fg_sus
  *
  * Errors: those of `fg_suspensions_new`; for `shared`, those of
  * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
- * holds another kind (`FG_KEY_U64` sets are one kind, byte and IP key
- * sets another) or capacity: the message names the field),
+ * holds another kind or key kind (`FG_KEY_U64`,
+ * `FG_KEY_BYTES` and `FG_KEY_IP` sets are each their own) or capacity: the message names the field),
  * `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
  *
  * # Safety

@@ -127,6 +127,19 @@ fn openers_that_ask_for_something_else_are_refused_and_told_what_differs() {
     assert!(matches!(other_kind, Err(Error::SegmentMismatch(m)) if m.field() == "kind"));
     let limiter = Limiter::builder(quota).shared(segment.0.clone()).build();
     assert!(matches!(limiter, Err(Error::SegmentMismatch(m)) if m.field() == "kind"));
+    // IP addresses fingerprint as byte strings do, yet are another key kind.
+    let by_address = KeyedLimiter::<std::net::IpAddr>::builder(quota)
+        .capacity(1_000)
+        .shared(segment.0.clone())
+        .build();
+    assert!(matches!(by_address, Err(Error::SegmentMismatch(m)) if m.field() == "kind"));
+    // Byte strings, `str` or `[u8]`, are one key kind: they share.
+    let by_bytes = KeyedLimiter::<[u8]>::builder(quota)
+        .capacity(1_000)
+        .shared(segment.0.clone())
+        .build()
+        .unwrap();
+    assert!(by_bytes.is_shared());
 }
 
 #[test]

@@ -56,8 +56,8 @@ pub unsafe extern "C" fn fg_keyed_inflight_new(
 ///
 /// Errors: those of `fg_keyed_inflight_new`; for `shared`, those of
 /// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
-/// holds another kind (`FG_KEY_U64` caps are one kind, byte and IP key
-/// caps another), capacity, or `max` (the field "options"): the message
+/// holds another kind or key kind (`FG_KEY_U64`,
+/// `FG_KEY_BYTES` and `FG_KEY_IP` caps are each their own), capacity, or `max` (the field "options"): the message
 /// names the field), `FG_STATUS_SEGMENT_NOT_READY`,
 /// `FG_STATUS_SHARED_UNSUPPORTED`.
 ///

@@ -88,8 +88,8 @@ pub unsafe extern "C" fn fg_keyed_window_new(
 ///
 /// Errors: those of `fg_keyed_window_new`; for `shared`, those of
 /// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
-/// holds another kind (`FG_KEY_U64` tables are one kind, byte and IP key
-/// tables another), limit, window, capacity or `on_full`: the message
+/// holds another kind or key kind (`FG_KEY_U64`,
+/// `FG_KEY_BYTES` and `FG_KEY_IP` tables are each their own), limit, window, capacity or `on_full`: the message
 /// names the field), `FG_STATUS_SEGMENT_NOT_READY`,
 /// `FG_STATUS_SHARED_UNSUPPORTED`.
 ///

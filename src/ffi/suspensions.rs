@@ -66,8 +66,8 @@ pub unsafe extern "C" fn fg_suspensions_new(
 ///
 /// Errors: those of `fg_suspensions_new`; for `shared`, those of
 /// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
-/// holds another kind (`FG_KEY_U64` sets are one kind, byte and IP key
-/// sets another) or capacity: the message names the field),
+/// holds another kind or key kind (`FG_KEY_U64`,
+/// `FG_KEY_BYTES` and `FG_KEY_IP` sets are each their own) or capacity: the message names the field),
 /// `FG_STATUS_SEGMENT_NOT_READY`, `FG_STATUS_SHARED_UNSUPPORTED`.
 ///
 /// # Safety

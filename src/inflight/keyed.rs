@@ -144,10 +144,7 @@ impl<K: Key + ?Sized> KeyedInFlightBuilder<K> {
         };
         check_holder_fits()?;
         let description = Description {
-            kind: Kind::keyed::<K::Stored>(
-                Kind::KeyedInFlightExact,
-                Kind::KeyedInFlightFingerprint,
-            ),
+            kind: Kind::KeyedInFlight.keyed::<K>(),
             // Caps limit no rate: only their kind, capacity and max differ.
             limits: Limits::Unlimited,
             capacity: capacity as u64,

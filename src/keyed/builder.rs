@@ -1,12 +1,12 @@
 //! Building a [`KeyedLimiter`]: capacity, full-table behaviour, clock.
 
-use super::key::{Key, KeyHasher, StoredKey};
+use super::key::{Key, KeyHasher};
 use super::limiter::KeyedLimiter;
 use crate::core::alloc::Place;
 use crate::core::clock::{Clock, ManualClock, MonotonicClock};
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
-use crate::shm::header::{Description, Limits};
+use crate::shm::header::{Description, Kind, Limits};
 use crate::shm::{segment, SharedMemory};
 use std::marker::PhantomData;
 
@@ -95,9 +95,9 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// The settings as a shared segment's header records them.
-    fn description<S: StoredKey>(&self) -> Description {
+    fn description<K: Key + ?Sized>(&self) -> Description {
         Description {
-            kind: S::SHARED_KIND,
+            kind: Kind::KeyedLimiter.keyed::<K>(),
             limits: Limits::Quota(self.quota),
             capacity: self.capacity as u64,
             options: ((self.max_overrides as u64) << 2) | self.on_full.code(),
@@ -261,7 +261,7 @@ impl<K: Key + ?Sized, C: Clock> KeyedLimiterBuilder<K, C> {
         };
         segment::open(
             &shared,
-            &settings.description::<K::Stored>(),
+            &settings.description::<K>(),
             |place| {
                 KeyedLimiter::<K, ManualClock>::placed(
                     &settings,

@@ -61,6 +61,11 @@ pub const MAX_KEY_LEN: usize = 4096;
 pub trait Key: sealed::Sealed {
     /// What a call keyed by this type returns around its value `T`.
     type Answer<T>;
+    /// The key type as a shared segment's header records it: `u64` 1, byte
+    /// strings (`str` and `[u8]`, which hash alike) 2, `IpAddr` 3,
+    /// `Ipv4Addr` 4, `Ipv6Addr` 5.
+    #[doc(hidden)]
+    const SHARED_KEY: u64;
     /// How a slot stores this key.
     #[doc(hidden)]
     type Stored: StoredKey;
@@ -102,9 +107,6 @@ mod sealed {
 pub trait StoredKey: Copy {
     /// Whether the key has a second half kept outside the 16-byte pair.
     const HAS_EXTRA: bool;
-    /// What a shared segment's header calls a keyed limiter of such keys.
-    #[doc(hidden)]
-    const SHARED_KIND: u64;
     /// 64 uniformly spread bits that choose the home slot.
     fn home(self) -> u64;
     /// The half stored beside the bucket word and compared by every CAS.
@@ -123,7 +125,6 @@ pub struct Exact {
 
 impl StoredKey for Exact {
     const HAS_EXTRA: bool = false;
-    const SHARED_KIND: u64 = crate::shm::header::Kind::KeyedExact as u64;
     #[inline]
     fn home(self) -> u64 {
         self.home
@@ -148,7 +149,6 @@ pub struct Fingerprint {
 
 impl StoredKey for Fingerprint {
     const HAS_EXTRA: bool = true;
-    const SHARED_KIND: u64 = crate::shm::header::Kind::KeyedFingerprint as u64;
     #[inline]
     fn home(self) -> u64 {
         self.low
@@ -272,6 +272,7 @@ macro_rules! fallible_answers {
 }
 
 impl Key for u64 {
+    const SHARED_KEY: u64 = 1;
     type Answer<T> = T;
     type Stored = Exact;
     // Always: with a check's closure this body is the whole check, which a
@@ -285,6 +286,7 @@ impl Key for u64 {
 }
 
 impl Key for [u8] {
+    const SHARED_KEY: u64 = 2;
     type Answer<T> = Result<T>;
     type Stored = Fingerprint;
     #[inline]
@@ -295,6 +297,7 @@ impl Key for [u8] {
 }
 
 impl Key for str {
+    const SHARED_KEY: u64 = 2;
     type Answer<T> = Result<T>;
     type Stored = Fingerprint;
     #[inline]
@@ -309,6 +312,7 @@ impl Key for str {
 /// except by the 2^-128 chance. `::ffff:1.2.3.4` and `1.2.3.4` are distinct
 /// keys; use [`IpAddr::to_canonical`] first to merge them.
 impl Key for IpAddr {
+    const SHARED_KEY: u64 = 3;
     type Answer<T> = T;
     type Stored = Fingerprint;
     #[inline]
@@ -322,6 +326,7 @@ impl Key for IpAddr {
 }
 
 impl Key for Ipv4Addr {
+    const SHARED_KEY: u64 = 4;
     type Answer<T> = T;
     type Stored = Fingerprint;
     #[inline]
@@ -332,6 +337,7 @@ impl Key for Ipv4Addr {
 }
 
 impl Key for Ipv6Addr {
+    const SHARED_KEY: u64 = 5;
     type Answer<T> = T;
     type Stored = Fingerprint;
     #[inline]

@@ -33,7 +33,7 @@ use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
-use crate::keyed::{FullTable, KeyHasher, KeyedLimiter, StoredKey};
+use crate::keyed::{FullTable, Key, KeyHasher, KeyedLimiter};
 use crate::policy::layer::AnswerInto;
 use crate::policy::stack::{self, LayerEntry, LayerStack, Totals};
 use crate::policy::{Layer, LayerKey, LayerKeyKind, PolicyCounters, Verdict};
@@ -268,7 +268,7 @@ impl<K: LayerKeyKind + ?Sized, W: LayerKeyKind + ?Sized, C: Clock + Clone> Plans
         };
         segment::open(
             &shared,
-            &settings.description::<K::Stored, W::Stored>(),
+            &settings.description::<K, W>(),
             |place| {
                 let hasher = || KeyHasher::from_secret([0; 4]);
                 Plans::<K, W, ManualClock>::placed(&settings, hasher, ManualClock::new(), place)
@@ -287,13 +287,13 @@ impl PlanSettings {
     /// workspace table's in its fields, everything else (key types, key
     /// capacity, every tier's name and limits) as one fingerprint in the
     /// options.
-    fn description<KS: StoredKey, WS: StoredKey>(&self) -> Description {
+    fn description<K: Key + ?Sized, W: Key + ?Sized>(&self) -> Description {
         fn put(bytes: &mut Vec<u8>, word: u64) {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         let mut bytes = Vec::new();
-        put(&mut bytes, u64::from(KS::HAS_EXTRA));
-        put(&mut bytes, u64::from(WS::HAS_EXTRA));
+        put(&mut bytes, K::SHARED_KEY);
+        put(&mut bytes, W::SHARED_KEY);
         put(&mut bytes, self.key_capacity as u64);
         for (name, limits) in &self.tiers {
             put(&mut bytes, name.len() as u64);

@@ -163,7 +163,7 @@ impl<K: Key + ?Sized, C: Clock> SuspensionsBuilder<K, C> {
             );
         };
         let description = Description {
-            kind: Kind::keyed::<K::Stored>(Kind::SuspensionsExact, Kind::SuspensionsFingerprint),
+            kind: Kind::Suspensions.keyed::<K>(),
             limits: Limits::Unlimited,
             capacity: capacity as u64,
             options: 0,

@@ -57,38 +57,32 @@ const READY: u64 = 1 << 63;
 #[repr(u64)]
 pub(crate) enum Kind {
     Limiter = 1,
-    /// A keyed limiter of `u64` keys.
-    KeyedExact = 2,
-    /// A keyed limiter of byte keys (strings, bytes, IP addresses).
-    KeyedFingerprint = 3,
+    KeyedLimiter = 2,
     SlidingWindow = 4,
-    /// Keyed windows of `u64` keys.
-    KeyedWindowsExact = 5,
-    /// Keyed windows of byte keys.
-    KeyedWindowsFingerprint = 6,
-    /// Suspensions of `u64` keys.
-    SuspensionsExact = 7,
-    /// Suspensions of byte keys.
-    SuspensionsFingerprint = 8,
+    KeyedWindows = 5,
+    Suspensions = 7,
     /// Plan tiers (their key types are in the options).
     Plans = 9,
     /// An in-flight cap; its max is the header's capacity.
     InFlight = 16,
-    /// In-flight caps per `u64` key; the max per key is the options.
-    KeyedInFlightExact = 17,
-    /// In-flight caps per byte key.
-    KeyedInFlightFingerprint = 18,
+    /// In-flight caps per key; the max per key is the options.
+    KeyedInFlight = 17,
 }
 
 impl Kind {
-    /// The code of `exact` for a kind of `u64` keys, of `fingerprint` for
-    /// one of byte keys (fingerprinted, so keyed differently).
-    pub(crate) fn keyed<S: crate::keyed::StoredKey>(exact: Kind, fingerprint: Kind) -> u64 {
-        if S::HAS_EXTRA {
-            fingerprint as u64
-        } else {
-            exact as u64
-        }
+    /// The code of a keyed kind of `K` keys: the kind in the low byte, the
+    /// key type above it, so that a table of IP addresses and one of byte
+    /// strings (both fingerprinted alike) are told apart too.
+    pub(crate) fn keyed<K: crate::keyed::Key + ?Sized>(self) -> u64 {
+        self as u64 | (K::SHARED_KEY << 8)
+    }
+
+    /// Whether a kind code names a keyed kind (whose table slots are
+    /// 16-byte atomics).
+    pub(crate) fn is_keyed(code: u64) -> bool {
+        ![Kind::Limiter, Kind::SlidingWindow, Kind::InFlight]
+            .map(|kind| kind as u64)
+            .contains(&code)
     }
 }
 

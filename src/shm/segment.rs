@@ -45,9 +45,7 @@ pub(crate) fn open<T>(
     build: impl FnOnce(&mut Place, [u64; 4]) -> Result<T>,
 ) -> Result<T> {
     // Unkeyed kinds use 8-byte atomics only; keyed tables CAS 16-byte slots.
-    let needs_pair_cas = ![Kind::Limiter, Kind::SlidingWindow, Kind::InFlight]
-        .map(|kind| kind as u64)
-        .contains(&description.kind);
+    let needs_pair_cas = Kind::is_keyed(description.kind);
     if !cfg!(unix) || (needs_pair_cas && !portable_atomic::AtomicU128::is_lock_free()) {
         return Err(Error::SharedUnsupported);
     }

@@ -115,7 +115,7 @@ impl WindowSettings {
     /// The settings as a shared segment's header records them.
     fn description<K: Key + ?Sized>(&self) -> Description {
         Description {
-            kind: Kind::keyed::<K::Stored>(Kind::KeyedWindowsExact, Kind::KeyedWindowsFingerprint),
+            kind: Kind::KeyedWindows.keyed::<K>(),
             limits: window_limits(self.limit, self.window),
             capacity: self.capacity as u64,
             options: self.on_full.code(),
