@@ -39,6 +39,7 @@
 //! | `policy/` | layered checks (a denial charges no layer), plan tiers, suspensions | [`Policy`], [`Plans`], [`Suspensions`] |
 //! | `http/` | header fields and 429 bodies rendered from a decision; the client's retry helper | [`Headers`], [`ErrorBody`], [`RetryPolicy`] |
 //! | `presets/` | the seed providers' policies, built from the public API above | [`presets`] |
+//! | `shm/` | shared mode: a segment's header, creating and opening it, process liveness, the machine's clock calibration | [`SharedMemory`] |
 //! | `ffi/` | the C ABI behind the `capi` feature (`include/floodgate.h`) | |
 //! | `sync.rs` | the atomics shim: `std` normally, loom under `cfg(loom)` | |
 //!
@@ -52,7 +53,10 @@
 //! [`Result`] whenever a setting can be refused ([`Limiter`]'s cannot).
 //! Keyed kinds name their key type: `KeyedLimiter::<u64>::builder(quota)`;
 //! they may name a clock type too, `KeyedLimiter::<str, ManualClock>::builder(quota)`,
-//! and then start with that type's default clock.
+//! and then start with that type's default clock. Every kind's builder also
+//! takes `.shared(`[`SharedMemory`]`)`: its state then lives in a segment
+//! that every worker process of the host maps, so one limit holds across
+//! them (README, "Several worker processes").
 //!
 //! ```
 //! use floodgate::{KeyedLimiter, Limiter, ManualClock, Quota};
@@ -111,7 +115,8 @@ pub use window::{SlidingWindow, SlidingWindowBuilder, MAX_WINDOW, MAX_WINDOW_LIM
 // Concurrency caps: permits for requests in flight, one cap or one per key.
 pub use inflight::keyed::{KeyedInFlight, KeyedInFlightBuilder};
 pub use inflight::{
-    Acquisition, AtCapacity, InFlight, InFlightBuilder, Permit, PermitToken, MAX_IN_FLIGHT,
+    Acquisition, AtCapacity, InFlight, InFlightBuilder, Permit, PermitToken, SharedInFlightBuilder,
+    MAX_IN_FLIGHT,
 };
 
 // Policies: layered checks, plan tiers, suspensions.

@@ -72,6 +72,12 @@ pub(crate) enum Kind {
     SuspensionsFingerprint = 8,
     /// Plan tiers (their key types are in the options).
     Plans = 9,
+    /// An in-flight cap; its max is the header's capacity.
+    InFlight = 16,
+    /// In-flight caps per `u64` key; the max per key is the options.
+    KeyedInFlightExact = 17,
+    /// In-flight caps per byte key.
+    KeyedInFlightFingerprint = 18,
 }
 
 impl Kind {

@@ -1,9 +1,53 @@
 //! The few facts about processes shared mode needs: who we are, whether
 //! another process still runs, and which boot of the machine this is.
 
-/// This process's id (never 0).
+/// This process's id (never 0), without a system call once known: an
+/// in-flight permit records it at every acquire. A forked child forgets
+/// its parent's (the fork handler below), so it never claims in its
+/// parent's name.
 pub(crate) fn id() -> u32 {
-    std::process::id()
+    use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+    // Relaxed: the cache holds this process's own id or 0, nothing else
+    // hangs on it.
+    let cached = CACHED_ID.load(Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    let id = std::process::id();
+    // Acquire: a registered handler is seen with its registration done.
+    // Relaxed on failure: another thread registers (or did); never wait
+    // for it (a child forked mid-registration would wait forever).
+    if FORK_HANDLER
+        .compare_exchange(UNREGISTERED, REGISTERING, Acquire, Relaxed)
+        .is_ok()
+    {
+        // SAFETY: `forget_id` is an `extern "C" fn()` that only stores to
+        // an atomic, which is async-signal-safe as a fork handler must be.
+        let done = unsafe { libc::pthread_atfork(None, None, Some(forget_id)) } == 0;
+        // Release: publishes the registration before any id is cached.
+        FORK_HANDLER.store(if done { REGISTERED } else { REFUSED }, Release);
+    }
+    // Acquire: pairs with the Release above. Only with the handler in
+    // place may a fork copy a cached id: the handler clears it in the child.
+    if FORK_HANDLER.load(Acquire) == REGISTERED {
+        CACHED_ID.store(id, Relaxed);
+    }
+    id
+}
+
+/// Plain std atomics: they cache a fact about the process and take part
+/// in no protocol loom checks.
+static CACHED_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static FORK_HANDLER: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(UNREGISTERED);
+const UNREGISTERED: u8 = 0;
+const REGISTERING: u8 = 1;
+const REGISTERED: u8 = 2;
+/// `pthread_atfork` failed: the id is read anew each time.
+const REFUSED: u8 = 3;
+
+extern "C" fn forget_id() {
+    // Relaxed: the child's only thread reads it next.
+    CACHED_ID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether the process `pid` still exists. A pid the kernel has since
@@ -39,6 +83,27 @@ pub(crate) fn boot_id() -> [u64; 2] {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forked_child_has_its_own_id_not_the_cached_one() {
+        let parent = id();
+        assert_eq!(id(), parent);
+        // SAFETY: the child only calls `id` (an atomic load, getpid and an
+        // atomic store) and `_exit`, all safe after fork in a threaded
+        // process.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            let same = id() == parent || id() != std::process::id();
+            // SAFETY: ends the child at once, running no destructor.
+            unsafe { libc::_exit(i32::from(same)) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked; `status` outlives the call.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(libc::WEXITSTATUS(status), 0);
+    }
 
     #[test]
     fn this_process_lives_and_an_unused_pid_does_not() {

@@ -44,8 +44,10 @@ pub(crate) fn open<T>(
     measure: impl FnOnce(&mut Place) -> Result<()>,
     build: impl FnOnce(&mut Place, [u64; 4]) -> Result<T>,
 ) -> Result<T> {
-    let needs_pair_cas =
-        ![Kind::Limiter as u64, Kind::SlidingWindow as u64].contains(&description.kind);
+    // Unkeyed kinds use 8-byte atomics only; keyed tables CAS 16-byte slots.
+    let needs_pair_cas = ![Kind::Limiter, Kind::SlidingWindow, Kind::InFlight]
+        .map(|kind| kind as u64)
+        .contains(&description.kind);
     if !cfg!(unix) || (needs_pair_cas && !portable_atomic::AtomicU128::is_lock_free()) {
         return Err(Error::SharedUnsupported);
     }

@@ -166,12 +166,16 @@ impl Bucket {
     /// at the new burst.
     pub fn reconfigure(&mut self, rate: Rate, now_ns: u128) {
         let debt = self.debt(now_ns);
-        // debt / old interval requests, each worth the new interval
-        let exact_units = debt * rate.interval();
+        // Debt beyond burst plus lockout: time by which `now_ns` is behind
+        // the last charge, kept as time rather than requests.
+        let lag = debt.saturating_sub(self.rate.capacity() + self.rate.lockout());
+        // (debt - lag) / old interval requests, each worth the new interval
+        let exact_units = (debt - lag) * rate.interval();
         let per_tick = rate.units_per_tick() * self.rate.interval();
         let kept = (exact_units.div_ceil(per_tick) * rate.units_per_tick()).min(rate.capacity());
+        let lag_kept = lag / self.rate.units_per_ns() * rate.units_per_ns();
         self.rate = rate;
-        self.tat = Some(now_ns * rate.units_per_ns() + kept);
+        self.tat = Some(now_ns * rate.units_per_ns() + kept + lag_kept);
     }
 }
 
