@@ -23,6 +23,8 @@ from starlette.routing import Route
 import floodgate
 from floodgate import (
     FloodgateError,
+    InFlight,
+    KeyedInFlight,
     KeyedLimiter,
     KeyedWindows,
     Limiter,
@@ -49,6 +51,8 @@ KINDS = {
     "KeyedWindows": lambda **shared: KeyedWindows(100, HOUR_S, capacity=1024, **shared),
     "Suspensions": lambda **shared: Suspensions(1024, **shared),
     "Plans": lambda **shared: Plans(HOUR_S, TIERS, key_capacity=1024, workspace_capacity=64, **shared),
+    "InFlight": lambda **shared: InFlight(4, **shared),
+    "KeyedInFlight": lambda **shared: KeyedInFlight(4, 1024, **shared),
 }
 
 
@@ -155,6 +159,57 @@ def test_two_plans_on_one_segment_share_keys_workspaces_and_tiers(segment):
     assert not second.check("paid", "key_d", 3, 1, now).admitted
     # Only the counters stay each process's own.
     assert second.counters("free") == {"admitted": 0, "denied": 2, "suspended": 0}
+
+
+def test_two_in_flight_caps_on_one_segment_share_the_permits(segment):
+    first = InFlight(4, shared=segment)
+    second = InFlight(4, shared=segment)
+    assert first.is_shared and second.is_shared
+    held = [first.try_acquire() for _ in range(4)]
+    assert all(held) and second.in_flight == 4
+    assert second.try_acquire() is None
+    with held.pop():
+        assert second.in_flight == 4
+    permit = second.try_acquire()
+    assert permit is not None and first.in_flight == 4
+    assert permit.release() == 3
+
+
+def test_two_keyed_in_flight_caps_on_one_segment_share_every_key(segment):
+    first = KeyedInFlight(2, 1024, shared=segment)
+    second = KeyedInFlight(2, 1024, shared=segment)
+    assert first.is_shared and second.is_shared
+    assert not pathlib.Path(f"{segment_file(segment)}.int").exists()
+    for key in ["ws_a", b"ws_b", 7]:
+        held = [first.try_acquire(key), first.try_acquire(key)]
+        assert all(held) and second.in_flight(key) == 2
+        assert second.try_acquire(key) is None
+        held.pop().release()
+        assert second.try_acquire(key) is not None
+    assert pathlib.Path(f"{segment_file(segment)}.int").is_file()
+
+
+DYING_HOLDER = """
+import os, sys
+from floodgate import InFlight, KeyedInFlight
+cap, caps = InFlight(4, shared=sys.argv[1]), KeyedInFlight(4, 1024, shared=sys.argv[2])
+held = [cap.try_acquire() for _ in range(4)] + [caps.try_acquire("ws_1") for _ in range(4)]
+assert all(held)
+os._exit(0)  # dies holding its permits: no release, no finaliser
+"""
+
+
+def test_permits_of_a_process_that_died_holding_them_come_back(segment):
+    cap, caps = InFlight(4, shared=segment), KeyedInFlight(4, 1024, shared=f"{segment}.keyed")
+    subprocess.run(
+        [sys.executable, "-c", DYING_HOLDER, segment, f"{segment}.keyed"], check=True, timeout=SUBPROCESS_TIMEOUT_S
+    )
+    assert cap.in_flight == 4 and caps.in_flight("ws_1") == 4
+    # An acquire that finds the cap full frees a dead holder's permit: all
+    # four are back within four such acquires.
+    held = [permit for permit in (cap.try_acquire() for _ in range(8)) if permit]
+    keyed = [permit for permit in (caps.try_acquire("ws_1") for _ in range(8)) if permit]
+    assert len(held) == len(keyed) == 4
 
 
 def test_a_policy_of_every_shared_layer_kind_runs_on_the_machines_timeline(segment):
@@ -377,6 +432,9 @@ def test_a_keyed_limiter_of_another_capacity_or_kind_is_refused(segment):
         ("Plans", (60, TIERS, 1024, 64), (60, {**TIERS, "paid": (HOBBY, 101)}, 1024, 64), "window limit"),
         ("Plans", (60, TIERS, 1024, 64), (60, {**TIERS, "free": (HOBBY, 10)}, 1024, 64), "options"),
         ("Plans", (60, TIERS, 1024, 64), (60, dict(reversed(TIERS.items())), 1024, 64), "options"),
+        ("InFlight", (4,), (8,), "capacity"),
+        ("KeyedInFlight", (4, 1024), (8, 1024), "options"),
+        ("KeyedInFlight", (4, 1024), (4, 2048), "capacity"),
     ],
 )
 def test_every_kind_built_otherwise_is_refused_with_the_field(segment, kind, first, second, field):
@@ -389,6 +447,8 @@ def test_every_kind_built_otherwise_is_refused_with_the_field(segment, kind, fir
         "Plans": lambda window, tiers, keys, workspaces, **shared: Plans(
             window, tiers, key_capacity=keys, workspace_capacity=workspaces, **shared
         ),
+        "InFlight": lambda limit, **shared: InFlight(limit, **shared),
+        "KeyedInFlight": lambda limit, capacity, **shared: KeyedInFlight(limit, capacity, **shared),
     }[kind]
     build(*first, shared=segment)
     with pytest.raises(FloodgateError, match=re.escape(field)):

@@ -280,28 +280,52 @@ class SlidingWindow:
 
 @final
 class InFlight:
-    """At most `limit` permits out at once; lock-free."""
+    """At most `limit` permits out at once; lock-free.
 
-    def __new__(cls, limit: int) -> InFlight: ...
+    With `shared`, the permits live in that segment, as for Limiter: every
+    process building the cap with it (the same limit) shares one `limit`.
+    Permits held by a process that dies come back: an acquire that finds
+    the cap full frees a dead holder's permit.
+    """
+
+    def __new__(
+        cls, limit: int, *, shared: _Segment | None = None, shared_wait: _Seconds | None = None
+    ) -> InFlight: ...
     def try_acquire(self) -> Permit | None: ...
     @property
     def limit(self) -> int: ...
     @property
     def in_flight(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
 
 @final
 class KeyedInFlight:
     """At most `limit` permits out at once per key (str, bytes or int, as for
     KeyedLimiter); a key's cap is made by its first acquire. Raises
-    FloodgateError when a new key finds no room among `capacity`."""
+    FloodgateError when a new key finds no room among `capacity`.
 
-    def __new__(cls, limit: int, capacity: int) -> KeyedInFlight: ...
+    With `shared`, the caps live in shared segments, as for KeyedLimiter,
+    and a dead process's permits come back, as for InFlight. Every process
+    must give the same limit and capacity.
+    """
+
+    def __new__(
+        cls,
+        limit: int,
+        capacity: int,
+        *,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
+    ) -> KeyedInFlight: ...
     def try_acquire(self, key: _Key) -> Permit | None: ...
     def in_flight(self, key: _Key) -> int: ...
     @property
     def limit(self) -> int: ...
     @property
     def capacity(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
 
 @final
 class Permit:

@@ -41,7 +41,8 @@ worker has its own limiter, so a client gets N times the limit; a limiter
 built ``shared="name"`` (every kind takes it: :class:`floodgate.KeyedLimiter`,
 :class:`floodgate.Limiter`, :class:`floodgate.KeyedWindows`,
 :class:`floodgate.SlidingWindow`, :class:`floodgate.Plans`,
-:class:`floodgate.Suspensions`, and a Policy of shared layers) keeps its
+:class:`floodgate.Suspensions`, :class:`floodgate.InFlight`,
+:class:`floodgate.KeyedInFlight`, and a Policy of shared layers) keeps its
 state in one shared-memory segment that every worker maps, and the limit
 holds across them::
 
