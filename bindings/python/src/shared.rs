@@ -1,11 +1,12 @@
 //! Shared mode in Python: the `shared=` and `shared_wait=` arguments, the
 //! segments they name, and `floodgate.remove_segment`.
 //!
-//! A segment is named by a `str` (`SharedMemory::named`: a file in
-//! /dev/shm) or by an `os.PathLike` (`SharedMemory::at`: that file). A
-//! keyed limit keeps its int keys in a table of their own, which the engine
-//! places in a segment of its own: the file beside the named one, with
-//! ".int" appended.
+//! Every kind takes them, and builds through [`built`] (an unkeyed kind,
+//! Plans) or its per-kind tables (`PerKind::open_bytes`). A segment is
+//! named by a `str` (`SharedMemory::named`: a file in /dev/shm) or by an
+//! `os.PathLike` (`SharedMemory::at`: that file). A keyed limit keeps its
+//! int keys in a table of their own, which the engine places in a segment
+//! of its own: the file beside the named one, with ".int" appended.
 
 use crate::args;
 use crate::clock::BindingClock;
@@ -36,7 +37,8 @@ impl Segment {
         Self { memory, wait }
     }
 
-    /// The segment itself: a Limiter's bucket, a keyed limit's byte keys.
+    /// The segment itself: an unkeyed kind's state, every table of a
+    /// Plans, a keyed limit's byte keys.
     pub(crate) fn memory(&self) -> &SharedMemory {
         &self.memory
     }
