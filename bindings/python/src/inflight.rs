@@ -3,8 +3,10 @@
 use crate::args;
 use crate::errors::engine_error;
 use crate::keyed_inflight::{OwnedKey, PyKeyedInFlight};
+use crate::shared;
 use floodgate::{Error, InFlight, PermitToken};
 use pyo3::prelude::*;
+use std::time::Duration;
 
 /// At most `limit` permits out at once (GenieOS: 4 batch calls in flight per
 /// workspace). Lock-free and safe from any number of threads.
@@ -77,13 +79,28 @@ impl PyPermit {
 
 #[pymethods]
 impl PyInFlight {
-    /// A cap of `limit` concurrent permits, none out.
+    /// A cap of `limit` concurrent permits, none out. With `shared` (a
+    /// segment's name or path) the permits live in that segment, one cap
+    /// for every process that builds it with it (a dead process's permits
+    /// come back); `shared_wait` bounds the wait for another process
+    /// creating it.
     #[new]
-    fn new(#[pyo3(from_py_with = args::limit)] limit: u64) -> PyResult<Self> {
-        InFlight::builder(limit)
-            .build()
-            .map(Self)
-            .map_err(engine_error)
+    #[pyo3(
+        signature = (limit, *, shared = None, shared_wait = None),
+        text_signature = "(limit, *, shared=None, shared_wait=None)"
+    )]
+    fn new(
+        #[pyo3(from_py_with = args::limit)] limit: u64,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
+    ) -> PyResult<Self> {
+        let builder = InFlight::builder(limit);
+        let segment = shared::segment(shared, shared_wait)?;
+        shared::built(segment.as_ref(), |memory| match memory {
+            None => builder.build(),
+            Some(memory) => builder.shared(memory).build(),
+        })
+        .map(Self)
     }
 
     /// A permit if fewer than `limit` are out, else None.
@@ -105,6 +122,12 @@ impl PyInFlight {
     #[getter]
     fn in_flight(&self) -> u64 {
         self.0.in_flight()
+    }
+
+    /// Whether the permits live in a shared segment (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        self.0.is_shared()
     }
 
     fn __repr__(&self) -> String {

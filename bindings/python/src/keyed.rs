@@ -3,11 +3,11 @@
 use crate::args;
 use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
-use crate::errors::{engine_error, segment_error};
+use crate::errors::engine_error;
 use crate::per_kind::{KeyKind, PerKind, Recipe};
 use crate::quota::PyQuota;
 use crate::shared::{self, Segment};
-use floodgate::{Clock, Error, FullTable, KeyedLimiter, Layer, Quota, Result, MAX_KEYED_CAPACITY};
+use floodgate::{Error, FullTable, KeyedLimiter, Layer, Quota, Result, MAX_KEYED_CAPACITY};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,24 +105,17 @@ impl PyKeyedLimiter {
             max_overrides,
             // The tables' own timeline, which `now_ns()` and
             // `reconfigure` read through the recipe.
-            clock: match shared {
-                Some(_) => clock.system_wide(),
-                None => clock,
-            },
+            clock: shared::timeline(clock, shared.as_ref()),
             shared: shared.clone(),
         };
         let tables = PerKind::new(recipe);
-        if let Some(segment) = shared {
-            // The segment named now, so that a mismatch or a system's
-            // refusal raises here rather than from a check serving a
-            // request. The int keys' segment waits for the first int key
-            // as their table always does: a service keyed by str would
-            // keep an unused table in memory (3.2 MB at the default
-            // capacity), and both segments are removed together, so the
-            // second cannot hold other settings than the first.
-            tables
-                .bytes()
-                .map_err(|error| segment_error(error, segment.memory()))?;
+        if shared.is_some() {
+            // The int keys' segment waits for the first int key as their
+            // table always does: a service keyed by str would keep an
+            // unused table in memory (3.2 MB at the default capacity), and
+            // both segments are removed together, so the second cannot
+            // hold other settings than the first.
+            tables.open_bytes(shared.as_ref())?;
         }
         Ok(Self {
             tables: Arc::new(tables),

@@ -4,22 +4,28 @@ use crate::args::{self, Key};
 use crate::errors::engine_error;
 use crate::inflight::{PyPermit, Taken};
 use crate::per_kind::{KeyKind, PerKind, Recipe};
+use crate::shared::{self, Segment};
 use floodgate::{Error, KeyedInFlight, PermitToken, Result};
 use pyo3::prelude::*;
+use std::time::Duration;
 
 /// What both tables of caps are built from.
 pub(crate) struct CapsRecipe {
     limit: u64,
     capacity: usize,
+    shared: Option<Segment>,
 }
 
 impl Recipe for CapsRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedInFlight<K>;
 
     fn build<K: KeyKind + ?Sized>(&self) -> Result<KeyedInFlight<K>> {
-        KeyedInFlight::builder(self.limit)
-            .capacity(self.capacity)
-            .build()
+        let builder = KeyedInFlight::builder(self.limit).capacity(self.capacity);
+        let builder = match &self.shared {
+            Some(segment) => builder.shared(K::segment(segment)),
+            None => builder,
+        };
+        builder.build()
     }
 }
 
@@ -61,11 +67,21 @@ impl PyKeyedInFlight {
 #[pymethods]
 impl PyKeyedInFlight {
     /// Caps of `limit` concurrent permits for up to `capacity` keys of each
-    /// kind (int; str and bytes).
+    /// kind (int; str and bytes). With `shared` (a segment's name or path)
+    /// the caps live in shared segments (int keys in the one beside it,
+    /// with ".int" appended), one cap per key for every process that builds
+    /// them with it (a dead process's permits come back); `shared_wait`
+    /// bounds the wait for another process creating them.
     #[new]
+    #[pyo3(
+        signature = (limit, capacity, *, shared = None, shared_wait = None),
+        text_signature = "(limit, capacity, *, shared=None, shared_wait=None)"
+    )]
     fn new(
         #[pyo3(from_py_with = args::limit)] limit: u64,
         #[pyo3(from_py_with = args::capacity)] capacity: usize,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
         // The tables are built at first use; refuse a bad limit or capacity
         // now, as their builder would.
@@ -75,8 +91,19 @@ impl PyKeyedInFlight {
         if capacity == 0 {
             return Err(engine_error(Error::ZeroCapacity));
         }
+        let shared = shared::segment(shared, shared_wait)?;
+        let caps = PerKind::new(CapsRecipe {
+            limit,
+            capacity,
+            shared: shared.clone(),
+        });
+        if shared.is_some() {
+            // The int keys' segment waits for the first int key, as
+            // KeyedLimiter's does.
+            caps.open_bytes(shared.as_ref())?;
+        }
         Ok(Self {
-            caps: PerKind::new(CapsRecipe { limit, capacity }),
+            caps,
             limit,
             capacity,
         })
@@ -103,6 +130,16 @@ impl PyKeyedInFlight {
             |table, id| Ok(table.in_flight(&id)),
             |table, bytes| table.in_flight(bytes),
         )
+    }
+
+    /// Whether the caps live in shared segments (built with `shared=`):
+    /// the byte-key table, built with a shared object, tells.
+    #[getter]
+    fn is_shared(&self) -> bool {
+        self.caps
+            .built()
+            .bytes
+            .is_some_and(KeyedInFlight::is_shared)
     }
 
     /// The cap per key.

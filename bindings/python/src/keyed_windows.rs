@@ -3,9 +3,9 @@
 use crate::args;
 use crate::clock::{nanos_of, BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
-use crate::errors::engine_error;
 use crate::per_kind::{KeyKind, PerKind, Recipe};
-use floodgate::{FullTable, KeyedWindows, Result};
+use crate::shared::{self, Segment};
+use floodgate::{FullTable, KeyedWindows, Layer, Result};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,17 +20,21 @@ pub(crate) struct WindowsRecipe {
     capacity: usize,
     on_full: FullTable,
     clock: BindingClock,
+    shared: Option<Segment>,
 }
 
 impl Recipe for WindowsRecipe {
     type Table<K: floodgate::Key + ?Sized> = KeyedWindows<K, BindingClock>;
 
     fn build<K: KeyKind + ?Sized>(&self) -> Result<KeyedWindows<K, BindingClock>> {
-        KeyedWindows::<K>::builder(self.limit, self.window)
+        let builder = KeyedWindows::<K>::builder(self.limit, self.window)
             .capacity(self.capacity)
-            .on_full(self.on_full)
-            .clock(self.clock.clone())
-            .build()
+            .on_full(self.on_full);
+        let builder = match &self.shared {
+            Some(segment) => builder.shared(K::segment(segment)),
+            None => builder,
+        };
+        builder.clock(self.clock.clone()).build()
     }
 }
 
@@ -57,11 +61,15 @@ pub(crate) struct PyKeyedWindows {
 impl PyKeyedWindows {
     /// Windows of `limit` per `window` (seconds or a timedelta) for up to
     /// `capacity` keys of each kind; a key that finds no room gets
-    /// `on_full`'s answer.
+    /// `on_full`'s answer. With `shared` (a segment's name or path) the
+    /// tables live in shared segments (int keys in the one beside it, with
+    /// ".int" appended), one set of windows for every process that builds
+    /// these windows with it, on the machine's monotonic clock;
+    /// `shared_wait` bounds the wait for another process creating them.
     #[new]
     #[pyo3(
-        signature = (limit, window, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, clock = None),
-        text_signature = "(limit, window, *, capacity=10000, on_full='deny', clock=None)"
+        signature = (limit, window, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, clock = None, shared = None, shared_wait = None),
+        text_signature = "(limit, window, *, capacity=10000, on_full='deny', clock=None, shared=None, shared_wait=None)"
     )]
     fn new(
         #[pyo3(from_py_with = args::limit)] limit: u64,
@@ -69,18 +77,22 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::capacity)] capacity: usize,
         #[pyo3(from_py_with = args::full_table)] on_full: FullTable,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
+        let shared = shared::segment(shared, shared_wait)?;
         let tables = PerKind::new(WindowsRecipe {
             limit,
             window,
             capacity,
             on_full,
-            clock: BindingClock::from_option(clock),
+            clock: shared::timeline(BindingClock::from_option(clock), shared.as_ref()),
+            shared: shared.clone(),
         });
         // Windows take 8 bytes per slot until used: build both tables now,
-        // so the engine refuses a bad limit, window or capacity here.
-        tables.ints().map_err(engine_error)?;
-        tables.bytes().map_err(engine_error)?;
+        // so the engine refuses a bad limit, window, capacity or segment here.
+        tables.open_bytes(shared.as_ref())?;
+        tables.open_ints(shared.as_ref())?;
         Ok(Self {
             tables: Arc::new(tables),
             limit,
@@ -189,6 +201,12 @@ impl PyKeyedWindows {
     #[getter]
     fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Whether the windows live in shared segments (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        Layer::is_shared(self.tables.as_ref())
     }
 
     /// How many checks found no room for their key.

@@ -3,8 +3,6 @@
 use crate::args;
 use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
-use crate::errors::segment_error;
-use crate::gil::without_gil;
 use crate::quota::PyQuota;
 use crate::shared;
 use floodgate::{Clock, Limiter};
@@ -41,14 +39,11 @@ impl PyLimiter {
         #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
         let builder = Limiter::builder(quota.get().0).clock(BindingClock::from_option(clock));
-        let limiter = match shared::segment(shared, shared_wait)? {
-            None => builder.build(),
-            Some(segment) => {
-                let memory = segment.memory();
-                without_gil(|| builder.shared(memory.clone()).build())
-                    .map_err(|error| segment_error(error, memory))?
-            }
-        };
+        let segment = shared::segment(shared, shared_wait)?;
+        let limiter = shared::built(segment.as_ref(), |memory| match memory {
+            None => Ok(builder.build()),
+            Some(memory) => builder.shared(memory).build(),
+        })?;
         Ok(Self(Arc::new(limiter)))
     }
 

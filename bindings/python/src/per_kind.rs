@@ -13,7 +13,7 @@
 use crate::args::{self, Key};
 use crate::clock::{BindingClock, Timed};
 use crate::decision::PyDecision;
-use crate::errors::engine_error;
+use crate::errors::{engine_error, segment_error};
 use crate::gil::without_gil;
 use crate::shared::Segment;
 use floodgate::{
@@ -40,6 +40,15 @@ impl KeyKind for [u8] {
 impl KeyKind for u64 {
     fn segment(shared: &Segment) -> SharedMemory {
         shared.int_keys()
+    }
+}
+
+/// An error building the table of `K` keys: naming its segment's file
+/// when it has one.
+fn opening_error<K: KeyKind + ?Sized>(error: Error, shared: Option<&Segment>) -> PyErr {
+    match shared {
+        Some(shared) => segment_error(error, &K::segment(shared)),
+        None => engine_error(error),
     }
 }
 
@@ -121,6 +130,21 @@ impl<R: Recipe> PerKind<R> {
             let table = recipe.build()?;
             Ok(cell.get_or_init(|| table))
         })
+    }
+
+    /// The int-key table built now, so that a bad setting, or a segment
+    /// (`shared`) holding other settings or refused by the system, raises
+    /// while the caller is looking rather than from a check serving a
+    /// request.
+    pub(crate) fn open_ints(&self, shared: Option<&Segment>) -> PyResult<&Ints<R>> {
+        self.ints()
+            .map_err(|error| opening_error::<u64>(error, shared))
+    }
+
+    /// The byte-key table built now, as [`open_ints`](Self::open_ints).
+    pub(crate) fn open_bytes(&self, shared: Option<&Segment>) -> PyResult<&Bytes<R>> {
+        self.bytes()
+            .map_err(|error| opening_error::<[u8]>(error, shared))
     }
 
     /// The recipe and the tables built so far, with no table built meanwhile.
@@ -319,8 +343,8 @@ where
     }
 
     /// A shared keyed limit's byte-key table is built with its Python
-    /// object (`PyKeyedLimiter::new`), and its int-key table shares its
-    /// segment's settings: the byte-key table tells.
+    /// object (`open_bytes`), and its int-key table shares its segment's
+    /// settings: the byte-key table tells.
     fn is_shared(&self) -> bool {
         self.built().bytes.is_some_and(Layer::is_shared)
     }

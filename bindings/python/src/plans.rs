@@ -8,9 +8,9 @@
 use crate::args::{self, Key};
 use crate::clock::{BindingClock, PyManualClock};
 use crate::errors::{engine_error, FloodgateError};
-use crate::gil::without_gil;
 use crate::policy::{counters_dict, PyVerdict};
 use crate::quota::PyQuota;
+use crate::shared::{self, Segment};
 use floodgate::{Clock, Plans, PlansBuilder, TierId, TierLimits};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -98,12 +98,16 @@ impl PyPlans {
         key_capacity: usize,
         workspace_capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<Segment>,
     ) -> PyResult<Self> {
         let builder = builder
             .key_capacity(key_capacity)
             .workspace_capacity(workspace_capacity)
             .clock(BindingClock::from_option(clock));
-        let plans = without_gil(|| builder.build()).map_err(engine_error)?;
+        let plans = shared::built(shared.as_ref(), |memory| match memory {
+            None => builder.build(),
+            Some(memory) => builder.shared(memory).build(),
+        })?;
         let ids = plans
             .tier_names()
             .filter_map(|name| plans.tier(name))
@@ -140,10 +144,14 @@ impl PyPlans {
     /// Tiers whose workspace limits count requests per `window` (seconds
     /// or a timedelta). `tiers` maps each name to `(key_quota,
     /// workspace_limit)`, None for unlimited; tier indexes follow its order.
+    /// With `shared` (a segment's name or path) every tier's tables live in
+    /// that segment, one set for every process that builds these plans with
+    /// it, on the machine's monotonic clock; `shared_wait` bounds the wait
+    /// for another process creating it.
     #[new]
     #[pyo3(
-        signature = (window, tiers, *, key_capacity = DEFAULT_KEY_CAPACITY, workspace_capacity = DEFAULT_WORKSPACE_CAPACITY, clock = None),
-        text_signature = "(window, tiers, *, key_capacity=100000, workspace_capacity=10000, clock=None)"
+        signature = (window, tiers, *, key_capacity = DEFAULT_KEY_CAPACITY, workspace_capacity = DEFAULT_WORKSPACE_CAPACITY, clock = None, shared = None, shared_wait = None),
+        text_signature = "(window, tiers, *, key_capacity=100000, workspace_capacity=10000, clock=None, shared=None, shared_wait=None)"
     )]
     fn new(
         #[pyo3(from_py_with = args::window)] window: Duration,
@@ -151,7 +159,10 @@ impl PyPlans {
         #[pyo3(from_py_with = key_capacity)] key_capacity: usize,
         #[pyo3(from_py_with = workspace_capacity)] workspace_capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
+        let shared = shared::segment(shared, shared_wait)?;
         let tiers = tiers.cast::<PyDict>().map_err(|_| {
             PyTypeError::new_err("tiers must be a dict of name to (Quota | None, int | None)")
         })?;
@@ -163,24 +174,28 @@ impl PyPlans {
             let name = name.to_str()?;
             builder = builder.tier(name, tier_limits(name, &limits)?);
         }
-        Self::from_builder(builder, key_capacity, workspace_capacity, clock)
+        Self::from_builder(builder, key_capacity, workspace_capacity, clock, shared)
     }
 
     /// The GenieOS plan table: sandbox (unlimited), hobby (30/s per key,
     /// burst 60; 600 per minute per workspace), pro (60/s, burst 120;
-    /// 1,800/min) and scale (120/s, burst 240; 6,000/min), indexes 0 to 3.
+    /// 1,800/min) and scale (120/s, burst 240; 6,000/min), indexes 0 to 3;
+    /// `shared` and `shared_wait` as for the constructor.
     #[staticmethod]
     #[pyo3(
-        signature = (*, key_capacity = DEFAULT_KEY_CAPACITY, workspace_capacity = DEFAULT_WORKSPACE_CAPACITY, clock = None),
-        text_signature = "(*, key_capacity=100000, workspace_capacity=10000, clock=None)"
+        signature = (*, key_capacity = DEFAULT_KEY_CAPACITY, workspace_capacity = DEFAULT_WORKSPACE_CAPACITY, clock = None, shared = None, shared_wait = None),
+        text_signature = "(*, key_capacity=100000, workspace_capacity=10000, clock=None, shared=None, shared_wait=None)"
     )]
     fn genieos(
         #[pyo3(from_py_with = key_capacity)] key_capacity: usize,
         #[pyo3(from_py_with = workspace_capacity)] workspace_capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
+        let shared = shared::segment(shared, shared_wait)?;
         let builder = floodgate::presets::genieos::plans().map_err(engine_error)?;
-        Self::from_builder(builder, key_capacity, workspace_capacity, clock)
+        Self::from_builder(builder, key_capacity, workspace_capacity, clock, shared)
     }
 
     /// The index of the tier called `name`, or None.
@@ -248,6 +263,12 @@ impl PyPlans {
             .counters(self.tier_id(tier)?)
             .map_err(engine_error)?;
         counters_dict(py, &counters)
+    }
+
+    /// Whether the plans live in a shared segment (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        self.plans.is_shared()
     }
 
     /// Now on these plans' timeline, in nanoseconds.

@@ -1,15 +1,18 @@
 //! Shared mode in Python: the `shared=` and `shared_wait=` arguments, the
 //! segments they name, and `floodgate.remove_segment`.
 //!
-//! A segment is named by a `str` (`SharedMemory::named`: a file in
-//! /dev/shm) or by an `os.PathLike` (`SharedMemory::at`: that file). A
-//! keyed limit keeps its int keys in a table of their own, which the engine
-//! places in a segment of its own: the file beside the named one, with
-//! ".int" appended.
+//! Every kind takes them, and builds through [`built`] (an unkeyed kind,
+//! Plans) or its per-kind tables (`PerKind::open_bytes`). A segment is
+//! named by a `str` (`SharedMemory::named`: a file in /dev/shm) or by an
+//! `os.PathLike` (`SharedMemory::at`: that file). A keyed limit keeps its
+//! int keys in a table of their own, which the engine places in a segment
+//! of its own: the file beside the named one, with ".int" appended.
 
 use crate::args;
+use crate::clock::BindingClock;
 use crate::errors::{engine_error, segment_error};
-use floodgate::SharedMemory;
+use crate::gil::without_gil;
+use floodgate::{Clock, Result, SharedMemory};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -34,7 +37,8 @@ impl Segment {
         Self { memory, wait }
     }
 
-    /// The segment itself: a Limiter's bucket, a keyed limit's byte keys.
+    /// The segment itself: an unkeyed kind's state, every table of a
+    /// Plans, a keyed limit's byte keys.
     pub(crate) fn memory(&self) -> &SharedMemory {
         &self.memory
     }
@@ -80,6 +84,33 @@ pub(crate) fn segment(
             "shared_wait is the wait for a shared segment: give shared= too",
         )),
         None => Ok(None),
+    }
+}
+
+/// What `build` makes in `segment` (given its memory), or of its own
+/// without one (given None). It runs without the GIL: it may write a large
+/// table, or wait for another process creating the segment. Its errors in
+/// a segment name the segment's file ([`segment_error`]).
+pub(crate) fn built<T: Send>(
+    segment: Option<&Segment>,
+    build: impl Send + FnOnce(Option<SharedMemory>) -> Result<T>,
+) -> PyResult<T> {
+    let memory = segment.map(Segment::memory);
+    without_gil(|| build(memory.cloned())).map_err(|error| match memory {
+        Some(memory) => segment_error(error, memory),
+        None => engine_error(error),
+    })
+}
+
+/// The timeline of a limit kept in `segment`: the machine's, which every
+/// process charging it reads, for a monotonic clock (a ManualClock stays
+/// the caller's); `clock` itself for a limit of its own. The engine moves a
+/// shared table to it when building; a keyed limit's recipe, which answers
+/// `now_ns()` before its tables are built, moves with it.
+pub(crate) fn timeline(clock: BindingClock, segment: Option<&Segment>) -> BindingClock {
+    match segment {
+        Some(_) => clock.system_wide(),
+        None => clock,
     }
 }
 

@@ -5,7 +5,8 @@ use crate::clock::{BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
 use crate::per_kind::{KeyKind, PerKind, Recipe};
-use floodgate::{Error, Result, Suspensions};
+use crate::shared::{self, Segment};
+use floodgate::{Error, Layer, Result, Suspensions};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,16 +15,19 @@ use std::time::Duration;
 pub(crate) struct SuspensionsRecipe {
     capacity: usize,
     clock: BindingClock,
+    shared: Option<Segment>,
 }
 
 impl Recipe for SuspensionsRecipe {
     type Table<K: floodgate::Key + ?Sized> = Suspensions<K, BindingClock>;
 
     fn build<K: KeyKind + ?Sized>(&self) -> Result<Suspensions<K, BindingClock>> {
-        Suspensions::<K>::builder()
-            .capacity(self.capacity)
-            .clock(self.clock.clone())
-            .build()
+        let builder = Suspensions::<K>::builder().capacity(self.capacity);
+        let builder = match &self.shared {
+            Some(segment) => builder.shared(K::segment(segment)),
+            None => builder,
+        };
+        builder.clock(self.clock.clone()).build()
     }
 }
 
@@ -49,23 +53,41 @@ pub(crate) struct PySuspensions {
 impl PySuspensions {
     /// Room for `capacity` suspended keys of each kind (int; str and bytes),
     /// timed by `clock` (a ManualClock) or the process's monotonic clock.
+    /// With `shared` (a segment's name or path) the tables live in shared
+    /// segments (int keys in the one beside it, with ".int" appended), one
+    /// set of suspensions for every process that builds them with it, on
+    /// the machine's monotonic clock; `shared_wait` bounds the wait for
+    /// another process creating them.
     #[new]
-    #[pyo3(signature = (capacity, *, clock = None))]
+    #[pyo3(
+        signature = (capacity, *, clock = None, shared = None, shared_wait = None),
+        text_signature = "(capacity, *, clock=None, shared=None, shared_wait=None)"
+    )]
     fn new(
         #[pyo3(from_py_with = args::capacity)] capacity: usize,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
         // The tables are built at first use; refuse what their builder would
         // refuse now, while the caller is looking.
         if capacity == 0 {
             return Err(engine_error(Error::ZeroCapacity));
         }
+        let shared = shared::segment(shared, shared_wait)?;
         let recipe = SuspensionsRecipe {
             capacity,
-            clock: BindingClock::from_option(clock),
+            clock: shared::timeline(BindingClock::from_option(clock), shared.as_ref()),
+            shared: shared.clone(),
         };
+        let tables = PerKind::new(recipe);
+        if shared.is_some() {
+            // The int keys' segment waits for the first int key, as
+            // KeyedLimiter's does.
+            tables.open_bytes(shared.as_ref())?;
+        }
         Ok(Self {
-            tables: Arc::new(PerKind::new(recipe)),
+            tables: Arc::new(tables),
             capacity,
         })
     }
@@ -126,6 +148,12 @@ impl PySuspensions {
                 |table, bytes, now| table.check_at(bytes, now),
             )
             .map(|decision| decision.map(PyDecision))
+    }
+
+    /// Whether the suspensions live in shared segments (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        Layer::is_shared(self.tables.as_ref())
     }
 
     /// How many keys of each kind (int; str and bytes) can be suspended.

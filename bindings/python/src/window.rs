@@ -4,7 +4,8 @@ use crate::args;
 use crate::clock::{nanos_of, BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::errors::engine_error;
-use floodgate::SlidingWindow;
+use crate::shared;
+use floodgate::{Clock, SlidingWindow};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,19 +20,30 @@ pub(crate) struct PySlidingWindow(pub(crate) Arc<SlidingWindow<BindingClock>>);
 #[pymethods]
 impl PySlidingWindow {
     /// An empty counter of `limit` per `window` (seconds or a timedelta),
-    /// timed by `clock` (a ManualClock) or a monotonic clock of its own.
+    /// timed by `clock` (a ManualClock) or the process's monotonic clock.
+    /// With `shared` (a segment's name or path) the counter lives in that
+    /// segment, one counter for every process that builds this window with
+    /// it, on the machine's monotonic clock; `shared_wait` bounds the wait
+    /// for another process creating it.
     #[new]
-    #[pyo3(signature = (limit, window, *, clock = None))]
+    #[pyo3(
+        signature = (limit, window, *, clock = None, shared = None, shared_wait = None),
+        text_signature = "(limit, window, *, clock=None, shared=None, shared_wait=None)"
+    )]
     fn new(
         #[pyo3(from_py_with = args::limit)] limit: u64,
         #[pyo3(from_py_with = args::window)] window: Duration,
         clock: Option<&Bound<'_, PyManualClock>>,
+        shared: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
     ) -> PyResult<Self> {
-        SlidingWindow::builder(limit, window)
-            .clock(BindingClock::from_option(clock))
-            .build()
-            .map(|window| Self(Arc::new(window)))
-            .map_err(engine_error)
+        let builder = SlidingWindow::builder(limit, window).clock(BindingClock::from_option(clock));
+        let segment = shared::segment(shared, shared_wait)?;
+        let window = shared::built(segment.as_ref(), |memory| match memory {
+            None => builder.build(),
+            Some(memory) => builder.shared(memory).build(),
+        })?;
+        Ok(Self(Arc::new(window)))
     }
 
     /// Decides a request of `cost` units, now or at `now_ns`.
@@ -63,6 +75,17 @@ impl PySlidingWindow {
     /// Replaces the limit while checks go on; the counts are kept.
     fn reconfigure(&self, #[pyo3(from_py_with = args::limit)] limit: u64) -> PyResult<()> {
         self.0.reconfigure(limit).map_err(engine_error)
+    }
+
+    /// Whether the counter lives in a shared segment (built with `shared=`).
+    #[getter]
+    fn is_shared(&self) -> bool {
+        self.0.is_shared()
+    }
+
+    /// Now on this window's timeline, in nanoseconds.
+    fn now_ns(&self) -> u64 {
+        self.0.clock().now_ns()
     }
 
     /// The limit in force.

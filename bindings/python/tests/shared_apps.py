@@ -2,8 +2,11 @@
 processes: every request limited by the ASGI (``app``) or WSGI
 (``wsgi_app``) middleware, one bucket per ``x-api-key`` at 30/s, burst 60,
 in the shared segment that ``FLOODGATE_TEST_SEGMENT`` names (unset: each
-worker's own buckets). Every response, a 429 included, names the worker
-that answered it in ``x-worker-pid``."""
+worker's own buckets); or (``plans_app``) by GenieOS plans, every
+``x-api-key`` on the hobby tier (30/s, burst 60 per key; 600 per minute per
+workspace) in workspace 1, with suspensions, in the segments
+``<segment>.plans`` and ``<segment>.suspended``. Every response, a 429
+included, names the worker that answered it in ``x-worker-pid``."""
 
 import os
 
@@ -11,11 +14,10 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from floodgate import KeyedLimiter, Quota, asgi, wsgi
+from floodgate import KeyedLimiter, Plans, Quota, Suspensions, asgi, wsgi
 
-limiter = KeyedLimiter(
-    Quota.per_second(30, burst=60), capacity=1024, shared=os.environ.get("FLOODGATE_TEST_SEGMENT")
-)
+SEGMENT = os.environ.get("FLOODGATE_TEST_SEGMENT")
+limiter = KeyedLimiter(Quota.per_second(30, burst=60), capacity=1024, shared=SEGMENT)
 
 
 def pid():
@@ -31,13 +33,31 @@ async def hello(request):
 limited = asgi.RateLimitMiddleware(Starlette(routes=[Route("/", hello)]), limiter, key=asgi.header("x-api-key"))
 
 
-async def app(scope, receive, send):
-    async def send_with_pid(message):
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), (b"x-worker-pid", pid().encode())]}
-        await send(message)
+def answered_with_pid(limited_app):
+    """``limited_app`` with this worker's pid on every response."""
 
-    await limited(scope, receive, send_with_pid)
+    async def app(scope, receive, send):
+        async def send_with_pid(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-worker-pid", pid().encode())]}
+            await send(message)
+
+        await limited_app(scope, receive, send_with_pid)
+
+    return app
+
+
+app = answered_with_pid(limited)
+
+api_key = asgi.header("x-api-key")
+plans_app = answered_with_pid(
+    asgi.RateLimitMiddleware(
+        Starlette(routes=[Route("/", hello)]),
+        Plans.genieos(key_capacity=1024, workspace_capacity=64, shared=SEGMENT and f"{SEGMENT}.plans"),
+        plan=lambda scope: ("hobby", api_key(scope), 1),
+        suspensions=Suspensions(64, shared=SEGMENT and f"{SEGMENT}.suspended"),
+    )
+)
 
 
 def wsgi_hello(environ, start_response):

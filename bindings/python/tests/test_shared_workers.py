@@ -1,7 +1,8 @@
 """One limit across worker processes: `uvicorn --workers 2`, gunicorn with 2
 uvicorn workers (with and without --preload) and gunicorn with 2 threaded
 WSGI workers serve tests/shared_apps.py (the ASGI or WSGI middleware, a
-KeyedLimiter at 30/s, burst 60). Eight keep-alive connections, spread over
+KeyedLimiter at 30/s, burst 60; and, under uvicorn, GenieOS Plans whose
+hobby tier gives each key the same limit, with Suspensions). Eight keep-alive connections, spread over
 both workers, hammer one key for 2 s. With ``shared=`` the workers charge one
 bucket: about burst + rate x 2 s = 120 requests are admitted in all. Without
 it each worker has its own bucket and the key gets about twice that.
@@ -37,6 +38,10 @@ KEY = "gos_live_hammered"
 GUNICORN = [str(BIN / "gunicorn"), "--bind", "fd://3", "--workers", "2", "--log-level", "warning"]
 SERVERS = {
     "uvicorn": [str(BIN / "uvicorn"), "--fd", "3", "--workers", "2", "--log-level", "warning", "shared_apps:app"],
+    "uvicorn-plans": [
+        str(BIN / "uvicorn"),
+        *["--fd", "3", "--workers", "2", "--log-level", "warning", "shared_apps:plans_app"],
+    ],
     "gunicorn-uvicorn": [*GUNICORN, "--worker-class", "uvicorn.workers.UvicornWorker", "shared_apps:app"],
     # --preload: the limiter is built once, in the server, and the forked
     # workers inherit its mapping.
@@ -174,7 +179,9 @@ def test_workers_on_one_segment_admit_one_limit(server):
         with serving(SERVERS[server], segment) as (process, port):
             counts = hammer(connections_to_both_workers(process, port))
     finally:
-        floodgate.remove_segment(segment)
+        # The segment and those named under it (the plans app's).
+        for path in pathlib.Path("/dev/shm").glob(f"floodgate.{segment}*"):
+            floodgate.remove_segment(path)
     admitted = admitted_by_worker(counts)
     total = sum(admitted.values())
     print(f"{server} shared: admitted {dict(admitted)}, total {total}, answered {sum(counts.values())}")

@@ -249,46 +249,83 @@ class KeyedLimiter:
 
 @final
 class SlidingWindow:
-    """At most `limit` units per sliding `window`, safe from any number of threads."""
+    """At most `limit` units per sliding `window`, safe from any number of threads.
+
+    With `shared`, the counter lives in that segment, as for Limiter; every
+    process must build it alike (limit, window).
+    """
 
     def __new__(
-        cls, limit: int, window: _Seconds, *, clock: ManualClock | None = None
+        cls,
+        limit: int,
+        window: _Seconds,
+        *,
+        clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
     ) -> SlidingWindow: ...
     def check(self, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def peek(self, now_ns: int | None = None) -> Decision: ...
     def refund(self, amount: int = 1, now_ns: int | None = None) -> Decision: ...
     def reconfigure(self, limit: int) -> None: ...
+    def now_ns(self) -> int: ...
     @property
     def limit(self) -> int: ...
     @property
     def window(self) -> float: ...
     @property
     def window_ns(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
 
 @final
 class InFlight:
-    """At most `limit` permits out at once; lock-free."""
+    """At most `limit` permits out at once; lock-free.
 
-    def __new__(cls, limit: int) -> InFlight: ...
+    With `shared`, the permits live in that segment, as for Limiter: every
+    process building the cap with it (the same limit) shares one `limit`.
+    Permits held by a process that dies come back: an acquire that finds
+    the cap full frees a dead holder's permit.
+    """
+
+    def __new__(
+        cls, limit: int, *, shared: _Segment | None = None, shared_wait: _Seconds | None = None
+    ) -> InFlight: ...
     def try_acquire(self) -> Permit | None: ...
     @property
     def limit(self) -> int: ...
     @property
     def in_flight(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
 
 @final
 class KeyedInFlight:
     """At most `limit` permits out at once per key (str, bytes or int, as for
     KeyedLimiter); a key's cap is made by its first acquire. Raises
-    FloodgateError when a new key finds no room among `capacity`."""
+    FloodgateError when a new key finds no room among `capacity`.
 
-    def __new__(cls, limit: int, capacity: int) -> KeyedInFlight: ...
+    With `shared`, the caps live in shared segments, as for KeyedLimiter,
+    and a dead process's permits come back, as for InFlight. Every process
+    must give the same limit and capacity.
+    """
+
+    def __new__(
+        cls,
+        limit: int,
+        capacity: int,
+        *,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
+    ) -> KeyedInFlight: ...
     def try_acquire(self, key: _Key) -> Permit | None: ...
     def in_flight(self, key: _Key) -> int: ...
     @property
     def limit(self) -> int: ...
     @property
     def capacity(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
 
 @final
 class Permit:
@@ -362,6 +399,10 @@ class KeyedWindows:
 
     A key's window is made at its first check and kept; `capacity` keys of
     each kind (int; str and bytes).
+
+    With `shared`, the tables live in shared segments, as for KeyedLimiter,
+    both made or opened here. Every process must build the windows alike
+    (limit, window, capacity, on_full).
     """
 
     def __new__(
@@ -372,6 +413,8 @@ class KeyedWindows:
         capacity: int = 10000,
         on_full: _FullTable = "deny",
         clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
     ) -> KeyedWindows: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def peek(self, key: _Key, now_ns: int | None = None) -> Decision: ...
@@ -389,21 +432,37 @@ class KeyedWindows:
     def capacity(self) -> int: ...
     @property
     def full_table_events(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
     def __len__(self) -> int: ...
 
 @final
 class Suspensions:
     """Keys refused with Outcome.SUSPENDED until a time or indefinitely; keys
     as for KeyedLimiter. Put it first in a Policy to refuse a suspended
-    request before any bucket is charged."""
+    request before any bucket is charged.
 
-    def __new__(cls, capacity: int, *, clock: ManualClock | None = None) -> Suspensions: ...
+    With `shared`, the tables live in shared segments, as for KeyedLimiter:
+    a suspension made by one process refuses the key in every process.
+    Every process must give the same capacity.
+    """
+
+    def __new__(
+        cls,
+        capacity: int,
+        *,
+        clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
+    ) -> Suspensions: ...
     def suspend_until(self, key: _Key, until_ns: int | None) -> None: ...
     def suspend_for(self, key: _Key, seconds: _Seconds) -> None: ...
     def lift(self, key: _Key) -> None: ...
     def check(self, key: _Key, now_ns: int | None = None) -> Decision | None: ...
     @property
     def capacity(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
     def now_ns(self) -> int: ...
 
 _Layer = Limiter | SlidingWindow | KeyedLimiter | KeyedWindows | Suspensions
@@ -415,7 +474,13 @@ _Tier = int | str
 class Plans:
     """Plan tiers: a token bucket per API key (str or bytes; int keys raise
     TypeError) and a sliding window per workspace (an int), either of which a
-    tier may leave out (None); checked together, a denial charges neither."""
+    tier may leave out (None); checked together, a denial charges neither.
+
+    With `shared`, every tier's tables live in that one segment, as for
+    Limiter; every process must build the plans alike (window, tiers and
+    their order, capacities: a difference in the tiers or the key capacity
+    is reported as "options").
+    """
 
     def __new__(
         cls,
@@ -425,6 +490,8 @@ class Plans:
         key_capacity: int = 100000,
         workspace_capacity: int = 10000,
         clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
     ) -> Plans: ...
     @staticmethod
     def genieos(
@@ -432,6 +499,8 @@ class Plans:
         key_capacity: int = 100000,
         workspace_capacity: int = 10000,
         clock: ManualClock | None = None,
+        shared: _Segment | None = None,
+        shared_wait: _Seconds | None = None,
     ) -> Plans: ...
     def tier(self, name: str) -> int | None: ...
     @property
@@ -447,6 +516,8 @@ class Plans:
     def reconfigure_tier(self, tier: _Tier, key_quota: Quota | None, workspace_limit: int | None) -> None: ...
     def counters(self, tier: _Tier) -> dict[str, int]: ...
     def now_ns(self) -> int: ...
+    @property
+    def is_shared(self) -> bool: ...
     def __len__(self) -> int: ...
 
 @final

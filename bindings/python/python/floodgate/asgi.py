@@ -38,12 +38,17 @@ charged to its /56 network (``ipv6_prefix``).
 
 Under several worker processes (``uvicorn --workers N``, gunicorn), each
 worker has its own limiter, so a client gets N times the limit; a limiter
-built ``shared="name"`` (:class:`floodgate.KeyedLimiter`,
-:class:`floodgate.Limiter`, or a Policy of such layers) keeps its buckets
-in one shared-memory segment that every worker maps, and the limit holds
-across them::
+built ``shared="name"`` (every kind takes it: :class:`floodgate.KeyedLimiter`,
+:class:`floodgate.Limiter`, :class:`floodgate.KeyedWindows`,
+:class:`floodgate.SlidingWindow`, :class:`floodgate.Plans`,
+:class:`floodgate.Suspensions`, :class:`floodgate.InFlight`,
+:class:`floodgate.KeyedInFlight`, and a Policy of shared layers) keeps its
+state in one shared-memory segment that every worker maps, and the limit
+holds across them::
 
     per_key = KeyedLimiter(Quota.per_second(30, burst=60), shared="myapp-keys")
+    plans = Plans.genieos(shared="myapp-plans")
+    suspensions = Suspensions(1_000, shared="myapp-suspended")
 
 No request makes the middleware raise, answer 5xx or skip its limit. A key
 problem (a key function returning None, an empty, oversized or non-UTF-8
