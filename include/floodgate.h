@@ -263,9 +263,9 @@
  * `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
  * `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
  * `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
- * `_is_shared` queries).
+ * `_is_shared` queries); 1.8 added `fg_machine_now_ns`.
  */
-#define FG_ABI_VERSION 65543
+#define FG_ABI_VERSION 65544
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -764,9 +764,10 @@ typedef struct fg_error_body_config {
  * names the field that differs. The segment outlives the processes;
  * `fg_shared_memory_remove` deletes it.
  *
- * A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
- * charges it on one timeline; its `_at` callers must all pass
- * `CLOCK_MONOTONIC` nanoseconds too.
+ * A shared handle's own clock is the machine's timeline
+ * (`fg_machine_now_ns`), so that every process charges it on one
+ * timeline; its `_at` callers must all pass times from
+ * `fg_machine_now_ns` too.
  *
  * ```c
  * fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),
@@ -1492,7 +1493,8 @@ fg_status fg_keyed_limiter_new(const struct fg_keyed_config *config,
  * segment and settings shares each key's bucket, the per-key quotas and
  * reconfigurations (see `fg_shared_memory`). Every process must give the
  * same `config` (key kind, capacity, `on_full`, `max_overrides`) and
- * default quota. The handle's clock is `CLOCK_MONOTONIC`.
+ * default quota. The handle's clock is the machine's timeline
+ * (`fg_machine_now_ns`).
  *
  * Errors: those of `fg_keyed_limiter_new`; for `shared`, those of
  * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message
@@ -2528,7 +2530,7 @@ fg_status fg_limiter_new(const struct fg_quota *quota, struct fg_limiter **out);
  * `shared` names, so every process that creates this limiter with the same
  * segment and quota charges one bucket (see `fg_shared_memory`). The first
  * process creates the segment with a full bucket; the others open it. The
- * handle's clock is `CLOCK_MONOTONIC`.
+ * handle's clock is the machine's timeline (`fg_machine_now_ns`).
  *
  * Errors: those of `fg_limiter_new`; for `shared`, those of
  * `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment
@@ -3156,6 +3158,22 @@ fg_status fg_parse_retry_after(const char *value,
                                size_t len,
                                uint64_t now_unix_ns,
                                uint64_t *out_delay_ns);
+
+/**
+ * Now, in nanoseconds on the machine's timeline: the clock every shared
+ * handle reads (the CPU's counter scaled by one calibration every process
+ * on the machine shares, kept in `/dev/shm/floodgate.timeline`; within
+ * some 10 ppm of `CLOCK_MONOTONIC`). The time to pass to the `_at`
+ * functions of shared handles, in every process alike. The first call in
+ * a process may calibrate the counter for the whole machine (50 ms, once
+ * per boot).
+ *
+ * ```c
+ * uint64_t now = fg_machine_now_ns();
+ * fg_keyed_limiter_check_at(limiter, key, key_len, 1, now, &decision);
+ * ```
+ */
+uint64_t fg_machine_now_ns(void);
 
 /**
  * Deletes the segment `shared` names. Processes that have it open keep

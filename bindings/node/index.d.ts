@@ -517,6 +517,11 @@ export declare class Policy implements Disposable {
 
 /** Native handles allocated and not yet freed (close() or finalizer): a leak diagnostic. */
 export declare function liveHandles(): number;
+/**
+ * Now, in nanoseconds on the machine's timeline: the clock every shared
+ * object reads in every process; the `nowNs` to pass to shared objects.
+ */
+export declare function machineNowNs(): bigint;
 
 export interface HeaderRendererOptions {
   /** Digits of Retry-After (0-9); default 1 (GenieOS's "0.6"). */

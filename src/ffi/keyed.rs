@@ -203,7 +203,8 @@ pub unsafe extern "C" fn fg_keyed_limiter_new(
 /// segment and settings shares each key's bucket, the per-key quotas and
 /// reconfigurations (see `fg_shared_memory`). Every process must give the
 /// same `config` (key kind, capacity, `on_full`, `max_overrides`) and
-/// default quota. The handle's clock is `CLOCK_MONOTONIC`.
+/// default quota. The handle's clock is the machine's timeline
+/// (`fg_machine_now_ns`).
 ///
 /// Errors: those of `fg_keyed_limiter_new`; for `shared`, those of
 /// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the message

@@ -51,7 +51,7 @@ pub unsafe extern "C" fn fg_limiter_new(
 /// `shared` names, so every process that creates this limiter with the same
 /// segment and quota charges one bucket (see `fg_shared_memory`). The first
 /// process creates the segment with a full bucket; the others open it. The
-/// handle's clock is `CLOCK_MONOTONIC`.
+/// handle's clock is the machine's timeline (`fg_machine_now_ns`).
 ///
 /// Errors: those of `fg_limiter_new`; for `shared`, those of
 /// `fg_shared_memory_remove`; `FG_STATUS_SEGMENT_MISMATCH` (the segment

@@ -3,9 +3,31 @@
 
 use super::args::{self, Out, Versioned};
 use super::status::{guard, Failure, FgStatus};
+use crate::core::clock::{Clock, MonotonicClock};
 use crate::shm::SharedMemory;
 use std::ffi::c_char;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// Now, in nanoseconds on the machine's timeline: the clock every shared
+/// handle reads (the CPU's counter scaled by one calibration every process
+/// on the machine shares, kept in `/dev/shm/floodgate.timeline`; within
+/// some 10 ppm of `CLOCK_MONOTONIC`). The time to pass to the `_at`
+/// functions of shared handles, in every process alike. The first call in
+/// a process may calibrate the counter for the whole machine (50 ms, once
+/// per boot).
+///
+/// ```c
+/// uint64_t now = fg_machine_now_ns();
+/// fg_keyed_limiter_check_at(limiter, key, key_len, 1, now, &decision);
+/// ```
+#[no_mangle]
+pub extern "C" fn fg_machine_now_ns() -> u64 {
+    static MACHINE: OnceLock<MonotonicClock> = OnceLock::new();
+    // A panic cannot happen here: the clock's first read only reads files
+    // and the counter, and falls back to CLOCK_MONOTONIC on any failure.
+    MACHINE.get_or_init(MonotonicClock::system).now_ns()
+}
 
 /// The segment a shared limiter lives in: set exactly one of `name` (the
 /// file `/dev/shm/floodgate.<name>`) and `path` (any file every worker
@@ -18,9 +40,10 @@ use std::time::Duration;
 /// names the field that differs. The segment outlives the processes;
 /// `fg_shared_memory_remove` deletes it.
 ///
-/// A shared handle's own clock is `CLOCK_MONOTONIC`, so that every process
-/// charges it on one timeline; its `_at` callers must all pass
-/// `CLOCK_MONOTONIC` nanoseconds too.
+/// A shared handle's own clock is the machine's timeline
+/// (`fg_machine_now_ns`), so that every process charges it on one
+/// timeline; its `_at` callers must all pass times from
+/// `fg_machine_now_ns` too.
 ///
 /// ```c
 /// fg_shared_memory shm = { .struct_size = sizeof(fg_shared_memory),

@@ -23,8 +23,8 @@
 /// `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
 /// `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
 /// `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
-/// `_is_shared` queries).
-pub const FG_ABI_VERSION: u32 = 0x0001_0007;
+/// `_is_shared` queries); 1.8 added `fg_machine_now_ns`.
+pub const FG_ABI_VERSION: u32 = 0x0001_0008;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

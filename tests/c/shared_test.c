@@ -169,6 +169,14 @@ static void test_one_segment_two_handles(void) {
     CHECK(d.admitted);
     CHECK_STATUS(fg_limiter_check(second, 1, &d), FG_STATUS_OK);
     CHECK(!d.admitted); /* one bucket */
+    /* The machine's timeline is the handles' own: a time read from it is
+       "now" for them, an hour later (a full refill of 100/h) admits again. */
+    uint64_t now = fg_machine_now_ns();
+    CHECK(fg_machine_now_ns() >= now);
+    CHECK_STATUS(fg_limiter_check_at(second, 1, now, &d), FG_STATUS_OK);
+    CHECK(!d.admitted);
+    CHECK_STATUS(fg_limiter_check_at(second, 1, now + 3600000000000ull, &d), FG_STATUS_OK);
+    CHECK(d.admitted);
     CHECK_STATUS(fg_limiter_is_shared(second, &shared), FG_STATUS_OK);
     CHECK(shared);
     CHECK_STATUS(fg_limiter_new(&quota, &heap), FG_STATUS_OK);

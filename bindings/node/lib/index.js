@@ -17,6 +17,7 @@ const { Plans } = require('./plans.js');
 const { ErrorBody, HeaderRenderer, StandardHeaders } = require('./headers.js');
 const { Retry, RetryPolicy, parseRetryAfter } = require('./retry.js');
 const { liveHandles } = require('./handle.js');
+const { machineNowNs } = require('./shared.js');
 const { fastifyHook, fastifyRateLimit, keys, rateLimit } = require('./middleware.js');
 
 // Shorthand properties only: Node's ESM loader finds a CommonJS module's named
@@ -36,6 +37,7 @@ module.exports = {
   KeyedLimiter,
   KeyedWindows,
   Limiter,
+  machineNowNs,
   Permit,
   Plans,
   Policy,

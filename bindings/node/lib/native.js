@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 7; // 1.7: shared mode for every kind (fg_shared_memory, fg_*_new_shared)
+const ABI_MINOR = 8; // 1.8: fg_machine_now_ns (1.7: shared mode for every kind)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -412,6 +412,7 @@ const ffi = {
 
   plansNew: fn('fg_plans_new', S, [koffi.pointer(TierStruct), 'size_t', koffi.pointer(PlansConfigStruct), koffi.out(koffi.pointer(H))]),
   plansNewGenieos: fn('fg_plans_new_genieos', S, [koffi.pointer(PlansConfigStruct), koffi.out(koffi.pointer(H))]),
+  machineNowNs: fn('fg_machine_now_ns', U64, []), // ABI 1.8
   plansNewShared: fn('fg_plans_new_shared', S, [koffi.pointer(TierStruct), 'size_t', koffi.pointer(PlansConfigStruct), koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]), // ABI 1.7
   plansNewGenieosShared: fn('fg_plans_new_genieos_shared', S, [koffi.pointer(PlansConfigStruct), koffi.pointer(SharedMemoryStruct), koffi.out(koffi.pointer(H))]),
   plansIsShared: fn('fg_plans_is_shared', S, [H, H]),

@@ -82,4 +82,13 @@ function isShared(read, handle) {
   return out[0] !== 0;
 }
 
-module.exports = { isShared, keyedSegment, removeKeyedSegments, removeSegment, sharedOption, sharedStruct, withSuffix };
+/**
+ * Now, in nanoseconds (a BigInt) on the machine's timeline: the clock every
+ * shared object reads, in every process alike. Pass it as `nowNs` to a
+ * shared object's methods (a process's own clock is another timeline).
+ */
+function machineNowNs() {
+  return BigInt(ffi.machineNowNs());
+}
+
+module.exports = { isShared, machineNowNs, keyedSegment, removeKeyedSegments, removeSegment, sharedOption, sharedStruct, withSuffix };

@@ -28,6 +28,7 @@ const {
   SlidingWindow,
   Suspensions,
   fastifyRateLimit,
+  machineNowNs,
   rateLimit,
 } = require('..');
 
@@ -57,6 +58,19 @@ test('two Limiters on one segment charge one bucket; isShared says so', (t) => {
   Limiter.removeShared(name);
   assert.ok(!exists(name));
   Limiter.removeShared(name); // a missing segment is not an error
+});
+
+test('machineNowNs reads the timeline shared objects check on, in every process alike', (t) => {
+  const name = segment(t, 'machine-now', (n) => Limiter.removeShared(n));
+  const one = new Limiter(Quota.perSecond(5), { shared: name });
+  const two = new Limiter(Quota.perSecond(5), { shared: name });
+  const before = machineNowNs();
+  assert.equal(typeof before, 'bigint');
+  assert.ok(one.check(5, before).admitted);
+  assert.ok(!two.check(1, before).admitted);
+  // One token per 200 ms: admitted again 200 ms later on the same timeline.
+  assert.ok(two.check(1, before + 200_000_000n).admitted);
+  assert.ok(machineNowNs() >= before);
 });
 
 test('a segment holding another quota, capacity or kind throws FloodgateError saying what differs', (t) => {

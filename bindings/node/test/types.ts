@@ -35,6 +35,7 @@ import {
   fastifyHook,
   keys,
   liveHandles,
+  machineNowNs,
   parseRetryAfter,
   rateLimit,
 } from '..';
@@ -253,6 +254,7 @@ const rangeStatus: number = (null as unknown as FloodgateRangeError).status;
 const zero: -12 = STATUS.ZERO_BURST;
 const foreign: -41 = STATUS.FOREIGN_PERMIT;
 const major: number = abiVersion.major + liveHandles();
+const machineNow: bigint = machineNowNs();
 
 export {
   total, periodMs, outcome, remaining, refunded, delay, warning, scope, suspension, inForce, closed, reserved, own, sizes,
