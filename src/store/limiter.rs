@@ -164,9 +164,7 @@ impl<C: Clock> RedisLimiter<C> {
     /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)), and then nothing was sent.
     pub fn check<K: AsRef<[u8]> + ?Sized>(&self, key: &K, cost: u64) -> Result<Decision> {
         let local = self.clock.now_ns();
-        self.guard
-            .store
-            .block_on(self.decide(key.as_ref(), Op::Check(cost), None, local))
+        self.blocking(key.as_ref(), Op::Check(cost), None, local)
     }
 
     /// [`check`](Self::check) at the caller's time `now_us` in microseconds
@@ -178,12 +176,12 @@ impl<C: Clock> RedisLimiter<C> {
         cost: u64,
         now_us: u64,
     ) -> Result<Decision> {
-        self.guard.store.block_on(self.decide(
+        self.blocking(
             key.as_ref(),
             Op::Check(cost),
             Some(now_us),
             now_us.saturating_mul(NANOS_PER_MICRO),
-        ))
+        )
     }
 
     /// The bucket of `key` now, charging nothing.
@@ -199,9 +197,7 @@ impl<C: Clock> RedisLimiter<C> {
     /// Gives `amount` requests back to `key`'s bucket (never above full).
     pub fn refund<K: AsRef<[u8]> + ?Sized>(&self, key: &K, amount: u64) -> Result<Decision> {
         let local = self.clock.now_ns();
-        self.guard
-            .store
-            .block_on(self.decide(key.as_ref(), Op::Refund(amount), None, local))
+        self.blocking(key.as_ref(), Op::Refund(amount), None, local)
     }
 
     /// [`refund`](Self::refund) at the caller's time.
@@ -211,12 +207,12 @@ impl<C: Clock> RedisLimiter<C> {
         amount: u64,
         now_us: u64,
     ) -> Result<Decision> {
-        self.guard.store.block_on(self.decide(
+        self.blocking(
             key.as_ref(),
             Op::Refund(amount),
             Some(now_us),
             now_us.saturating_mul(NANOS_PER_MICRO),
-        ))
+        )
     }
 
     /// [`check`](Self::check) for async callers, on a tokio runtime.
@@ -226,8 +222,7 @@ impl<C: Clock> RedisLimiter<C> {
         cost: u64,
     ) -> Result<Decision> {
         let local = self.clock.now_ns();
-        self.decide(key.as_ref(), Op::Check(cost), None, local)
-            .await
+        self.decide(key.as_ref(), Op::Check(cost), local).await
     }
 
     /// [`peek`](Self::peek) for async callers, on a tokio runtime.
@@ -242,8 +237,7 @@ impl<C: Clock> RedisLimiter<C> {
         amount: u64,
     ) -> Result<Decision> {
         let local = self.clock.now_ns();
-        self.decide(key.as_ref(), Op::Refund(amount), None, local)
-            .await
+        self.decide(key.as_ref(), Op::Refund(amount), local).await
     }
 
     /// The quota every key gets.
@@ -257,16 +251,41 @@ impl<C: Clock> RedisLimiter<C> {
         self.guard.counters()
     }
 
-    /// One call: the deny cache, then Redis, then the failure policy.
-    /// `local_ns` is the deny cache's time, read before sending.
-    async fn decide(&self, key: &[u8], op: Op, at: At, local_ns: u64) -> Result<Decision> {
+    /// The deny cache's answer, if it has one: no runtime is entered for it.
+    fn cached(&self, key: &[u8], op: Op, local_ns: u64) -> Result<Option<Decision>> {
         check_key_len(key)?;
-        if let (Some(cache), Op::Check(cost)) = (&self.cache, op) {
-            if let Some(denial) = cache.denial(key, &self.quota, cost, local_ns)? {
-                self.guard.count_cached();
-                return Ok(denial);
-            }
+        let (Some(cache), Op::Check(cost)) = (&self.cache, op) else {
+            return Ok(None);
+        };
+        let denial = cache.denial(key, &self.quota, cost, local_ns)?;
+        if denial.is_some() {
+            self.guard.count_cached();
         }
+        Ok(denial)
+    }
+
+    /// A blocking call: the deny cache, else Redis within the deadline.
+    fn blocking(&self, key: &[u8], op: Op, at: At, local_ns: u64) -> Result<Decision> {
+        match self.cached(key, op, local_ns)? {
+            Some(denial) => Ok(denial),
+            None => self
+                .guard
+                .store
+                .block_on(self.remote(key, op, at, local_ns)),
+        }
+    }
+
+    /// An async call: the deny cache, else Redis within the deadline.
+    async fn decide(&self, key: &[u8], op: Op, local_ns: u64) -> Result<Decision> {
+        match self.cached(key, op, local_ns)? {
+            Some(denial) => Ok(denial),
+            None => self.remote(key, op, None, local_ns).await,
+        }
+    }
+
+    /// Redis's decision, or the failure policy's. `local_ns` is the deny
+    /// cache's time, read before sending.
+    async fn remote(&self, key: &[u8], op: Op, at: At, local_ns: u64) -> Result<Decision> {
         let mut redis_key = Vec::with_capacity(self.prefix.len() + key.len());
         redis_key.extend_from_slice(&self.prefix);
         redis_key.extend_from_slice(key);
