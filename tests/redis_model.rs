@@ -322,3 +322,14 @@ fn the_async_api_decides_alike() {
     });
     assert_eq!(outcomes, [true, true, false]);
 }
+
+#[test]
+fn caller_timed_buckets_outlive_the_servers_clock() {
+    let store = store();
+    // One request drains in 10 ms of the caller's time; 30 ms of the
+    // server's pass before the caller's clock moves at all.
+    let redis = limiter(&store, Quota::per_second(100).unwrap(), 0);
+    assert_eq!(redis.check_at("slow", 1, BASE_US).unwrap().remaining(), 99);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(redis.check_at("slow", 1, BASE_US).unwrap().remaining(), 98);
+}

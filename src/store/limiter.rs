@@ -169,7 +169,9 @@ impl<C: Clock> RedisLimiter<C> {
 
     /// [`check`](Self::check) at the caller's time `now_us` in microseconds
     /// instead of the server's (tests, replays); the deny cache is timed by
-    /// it too, so a limiter should be timed by one or the other.
+    /// it too, so a limiter should be timed by one or the other. Buckets
+    /// written at a caller's time do not expire: expiry runs on the
+    /// server's clock, which a caller's time need not follow.
     pub fn check_at<K: AsRef<[u8]> + ?Sized>(
         &self,
         key: &K,

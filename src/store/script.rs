@@ -9,8 +9,9 @@
 //! 1 denied, 2 can never fit.
 //!
 //! A bucket is a string `"<debt units>:<microsecond of the write>"` with a
-//! time to live that ends when the debt has drained; a missing key is a
-//! full bucket. Sent as `EVALSHA`; the `redis` crate sends `SCRIPT LOAD`
+//! time to live that ends when the debt has drained (written at the
+//! server's time; a caller's time sets none); a missing key is a full
+//! bucket. Sent as `EVALSHA`; the `redis` crate sends `SCRIPT LOAD`
 //! and retries once when the server answers `NOSCRIPT` (after a restart,
 //! a failover or `SCRIPT FLUSH`).
 
