@@ -5,7 +5,7 @@
 mod redis_common;
 
 use floodgate::store::{OnFailure, RedisLayers, RedisLimiter, RedisStore};
-use floodgate::{KeyedLimiter, ManualClock, Outcome, Quota, Scope};
+use floodgate::{KeyedLimiter, LayerKey, ManualClock, Outcome, Policy, Quota, Scope};
 use proptest::prelude::*;
 use redis_common::RedisServer;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +120,49 @@ proptest! {
             prop_assert_eq!(remote, engine, "step {} at {} us", index, now_us);
         }
         prop_assert_eq!(redis.counters().failed_closed, 0);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// One script for all layers gives a local `Policy`'s verdicts: the
+    /// same decision, scope and layer, a denial charging no layer.
+    #[test]
+    fn redis_layers_equal_a_local_policy(
+        which in proptest::collection::vec(0..5usize, 2..4),
+        steps in proptest::collection::vec(
+            (prop_oneof![Just(0u64), 0..300_000u64], 0..3usize, 0..8u64), 1..40),
+    ) {
+        let scopes = [Scope::Key, Scope::Workspace, Scope::Endpoint];
+        let prefix = fresh_prefix();
+        let store = store();
+        let mut remote = RedisLayers::builder(&store)
+            .deadline(Duration::from_secs(10))
+            .on_failure(OnFailure::Closed);
+        let mut local = Policy::builder();
+        for (layer, &quota) in which.iter().enumerate() {
+            let quota = quotas()[quota];
+            remote = remote.layer(scopes[layer], format!("{prefix}{layer}:"), quota);
+            local = local.layer(
+                scopes[layer],
+                KeyedLimiter::<str, ManualClock>::builder(quota).build().unwrap(),
+            );
+        }
+        let (remote, local) = (remote.build().unwrap(), local.build().unwrap());
+        let mut now_us = 0;
+        for (index, (gap, key, cost)) in steps.into_iter().enumerate() {
+            now_us += gap;
+            // Layer 0 keyed by one of three keys, the others shared.
+            let keys: Vec<String> = (0..which.len())
+                .map(|layer| if layer == 0 { format!("{{t}}{key}") } else { "{t}".to_owned() })
+                .collect();
+            let local_keys: Vec<LayerKey<'_>> = keys.iter().map(|k| LayerKey::Str(k)).collect();
+            let verdict = remote.check_at(&keys, cost, BASE_US + now_us).unwrap();
+            let expected = local.check_at(&local_keys, cost, now_us * 1_000).unwrap();
+            prop_assert_eq!(verdict, expected, "step {} at {} us", index, now_us);
+        }
+        prop_assert_eq!(remote.counters().failed_closed, 0);
     }
 }
 
