@@ -9,7 +9,6 @@ use floodgate::{KeyedLimiter, LayerKey, ManualClock, Outcome, Policy, Quota, Sco
 use proptest::prelude::*;
 use redis_common::RedisServer;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Where the caller's microsecond clock starts in these tests: a recent
@@ -18,8 +17,7 @@ const BASE_US: u64 = 1_760_000_000_000_000;
 
 /// One server for the whole binary; each case uses keys of its own.
 fn server() -> &'static RedisServer {
-    static SERVER: OnceLock<RedisServer> = OnceLock::new();
-    SERVER.get_or_init(RedisServer::start)
+    RedisServer::shared()
 }
 
 fn store() -> RedisStore {

@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long a server may take to answer its first PING.
@@ -19,7 +21,42 @@ pub struct RedisServer {
     dir: PathBuf,
 }
 
+/// The PID and directory of [`RedisServer::shared`]'s server, for the exit hook.
+static SHARED_PID: AtomicI32 = AtomicI32::new(0);
+static SHARED_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Stops the shared server when the test binary exits: a static is never
+/// dropped, and its server must not outlive the run.
+extern "C" fn stop_shared() {
+    // Relaxed: the store was made by a test thread the harness joined
+    // before exiting, and the join orders it before this load.
+    let pid = SHARED_PID.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) with the PID of this process's own child, which
+        // nothing reaps before the process exits, so it names no other.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    if let Some(dir) = SHARED_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 impl RedisServer {
+    /// One server for every test of a binary that needs no faults; each
+    /// test keeps to keys of its own. Stopped when the binary exits.
+    pub fn shared() -> &'static RedisServer {
+        static SERVER: OnceLock<RedisServer> = OnceLock::new();
+        SERVER.get_or_init(|| {
+            let server = RedisServer::start();
+            SHARED_PID.store(server.pid(), Ordering::Relaxed);
+            let _ = SHARED_DIR.set(server.dir.clone());
+            // SAFETY: registers a plain function taking and returning
+            // nothing, as atexit(3) requires.
+            assert_eq!(unsafe { libc::atexit(stop_shared) }, 0);
+            server
+        })
+    }
+
     /// A fresh server on a free port.
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
