@@ -21,12 +21,13 @@
 //! remaining, reset, retry-after, can never fit), are those of a
 //! [`KeyedLimiter`](crate::KeyedLimiter) with the same quota: the engine's
 //! ticks are finer than a microsecond, but the server's clock is not, so
-//! nothing finer ever reaches the arithmetic. A quota whose burst spans
-//! more than 2^51 units is refused with
-//! [`Error::BurstTooLarge`](crate::Error::BurstTooLarge) (a burst of 2^21
-//! at 1 per 999_999_999 ns, the least favourable period, still fits; the
-//! usual per-second, per-minute and per-day quotas fit any burst the engine
-//! allows up to ~10^13 requests).
+//! nothing finer ever reaches the arithmetic. A quota whose burst and
+//! lockout span more than 2^51 units is refused with
+//! [`Error::BurstTooLarge`](crate::Error::BurstTooLarge). The engine's own
+//! ceiling is 2^59 ticks, so a quota whose unit is 256 ticks or more fits
+//! whatever its burst: `per_second(30)`, `per_minute(7)` and `per_day(1)`
+//! count in units of 1000 ticks. A period coprime with 1000 ns (1 per
+//! 999_999_999 ns) has a unit of one tick, and fits bursts up to 2^21.
 //!
 //! A bucket's key expires once its debt has drained: an idle key costs
 //! Redis nothing. A limit must have its own key prefix, since a bucket is
@@ -40,11 +41,20 @@
 //! call must live in one slot: give them a common hash tag, such as
 //! `{ws:42}:key:7` and `{ws:42}:workspace`.
 //!
+//! # What Redis itself can undo
+//!
+//! A bucket lives only in Redis: a server restarted without persistence,
+//! or a failover to a replica the last writes had not reached, forgets it,
+//! and the key starts full again (one burst more than the limit, once). A
+//! server clock stepped backwards reads as more debt, as the engine reads a
+//! timestamp behind its last (capped at 2^52 units: such a bucket denies).
+//!
 //! # The deny cache
 //!
 //! A [`RedisLimiter`] remembers, per key, when a denied key fits again and
 //! denies it locally until then, without a round trip: exact for GCRA,
-//! where that instant only moves later (see `deny_cache.rs`).
+//! where that instant only moves later (see `deny_cache.rs`). Layered
+//! checks have none: every one is a round trip.
 //!
 //! # Failures
 //!

@@ -117,6 +117,9 @@ mod tests {
             (1_000, 3, 100_000)
         );
         assert_eq!(quota.capacity, 30 * quota.token);
+        for coarse in [Quota::per_minute(7).unwrap(), Quota::per_day(1).unwrap()] {
+            assert_eq!(ScriptQuota::new(coarse).unwrap().unit_ticks, 1_000);
+        }
     }
 
     #[test]
