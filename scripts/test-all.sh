@@ -3,7 +3,8 @@
 # integration and doc tests (the C/C++ ABI tests under valgrind among them),
 # the Rust test binaries again under valgrind memcheck,
 # the loom model checks, and the Python and Node packages' suites.
-# It installs what it needs (valgrind from Debian, a Python venv, npm packages).
+# It installs what it needs (valgrind and redis-server from Debian, a Python
+# venv, npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,10 @@ need_apt() {
 
 # valgrind checks the C ABI programs; gcc/g++ build them (tests/c_abi.rs).
 need_apt valgrind gcc g++
+# redis-server: the Redis store's tests (tests/redis_*.rs, run by cargo test
+# --all-features below) start their own on free 127.0.0.1 ports and fail
+# loudly without it.
+need_apt redis-server
 
 step "rustfmt"
 cargo fmt --all --check

@@ -230,6 +230,16 @@ impl Decision {
         self.wait.div_ceil(self.ticks_per_ns)
     }
 
+    /// Ticks of capacity in use after a GCRA decision (0 for others).
+    #[cfg(feature = "redis")]
+    #[inline]
+    pub(crate) fn used_ticks(&self) -> u64 {
+        if self.ticks_per_ns == PLAIN {
+            return 0;
+        }
+        self.used
+    }
+
     /// The rate a token bucket's decision refills at, exactly, as
     /// `(requests, nanoseconds)`: ticks per ns over ticks per request. `None`
     /// for a decision with no refill rate (a sliding window's, an in-flight

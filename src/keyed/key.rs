@@ -220,7 +220,7 @@ impl KeyHasher {
         }
     }
 
-    fn checked_fingerprint(&self, bytes: &[u8]) -> Result<Fingerprint> {
+    pub(crate) fn checked_fingerprint(&self, bytes: &[u8]) -> Result<Fingerprint> {
         check_key_len(bytes)?;
         Ok(self.fingerprint(bytes))
     }

@@ -19,6 +19,8 @@
 //! can be rolled out and watched before it is enforced.
 
 mod counters;
+#[cfg(feature = "redis")]
+pub(crate) use counters::StripedCounter;
 mod keyed;
 mod layer;
 pub(crate) mod plans;

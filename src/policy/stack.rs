@@ -215,7 +215,7 @@ fn denial<S: LayerStack + ?Sized>(
 
 /// Orders refusals by how long the client must wait: a cost that can never
 /// fit, or a suspension without an end, outranks any finite wait.
-fn wait_rank(decision: &Decision) -> u64 {
+pub(crate) fn wait_rank(decision: &Decision) -> u64 {
     match decision.retry_after() {
         Some(wait) if decision.outcome() != Outcome::CannotFit => {
             u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX - 1)

@@ -1,0 +1,95 @@
+-- floodgate: GCRA for one or more keys, decided and written at once.
+-- Every number is an integer below 2^53, so Lua's doubles are exact; see
+-- src/store/units.rs for the units and src/store/script.rs for the calling
+-- convention. Numbers are written with '%.0f': Lua's tostring would round
+-- them to 14 digits.
+local now
+local server_time = ARGV[1] == ''
+if server_time then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  now = tonumber(ARGV[1])
+end
+local refund = ARGV[2] == 'r'
+local amount = tonumber(ARGV[3])
+-- Debt read behind a clock that went backwards is capped here: such a
+-- bucket denies whatever the exact figure.
+local most = 4503599627370496
+local layers = {}
+local refused = nil
+for i = 1, #KEYS do
+  local at = 3 + (i - 1) * 4
+  local token = tonumber(ARGV[at + 1])
+  local capacity = tonumber(ARGV[at + 2])
+  local lockout = tonumber(ARGV[at + 3])
+  local drain = tonumber(ARGV[at + 4])
+  local debt = 0
+  local stored = redis.call('GET', KEYS[i])
+  if stored then
+    local sep = string.find(stored, ':', 1, true)
+    local owed = tonumber(string.sub(stored, 1, sep - 1))
+    local elapsed = now - tonumber(string.sub(stored, sep + 1))
+    -- A product past 2^53 is inexact but then past any debt too.
+    debt = math.min(math.max(owed - elapsed * drain, 0), most)
+  end
+  local layer = { outcome = 0, debt = debt, wait = 0, write = false, drain = drain }
+  if refund then
+    layer.debt = math.max(debt - amount, 0)
+    if amount > 0 and debt > 0 then layer.write = true end
+    -- Reported as a peek would: a lockout's debt may still exceed the burst.
+    if layer.debt > capacity then
+      layer.outcome = 1
+      layer.wait = layer.debt - capacity
+    end
+  elseif amount * token > capacity then
+    layer.outcome = 2
+  else
+    local need = amount * token
+    if debt <= capacity - need then
+      layer.debt = debt + need
+      if amount > 0 then layer.write = true end
+    else
+      -- With a lockout, a denial is charged up to its ceiling.
+      local after = debt
+      if lockout > 0 then
+        after = math.max(debt, math.min(debt + need, capacity + lockout))
+      end
+      layer.outcome = 1
+      layer.debt = after
+      layer.wait = after + need - capacity
+      if after > debt then layer.write = true end
+    end
+  end
+  if layer.outcome ~= 0 and not refused then refused = i end
+  layers[i] = layer
+end
+local function put(key, layer)
+  if layer.debt == 0 then
+    redis.call('DEL', key)
+  elseif not server_time then
+    -- A caller's time (tests, replays) is not the clock expiry runs on.
+    redis.call('SET', key, string.format('%.0f:%.0f', layer.debt, now))
+  else
+    -- Expire once the debt has drained (rounded up, plus a spare
+    -- millisecond for the division's rounding): a key read after that
+    -- would read as a full bucket anyway.
+    local ms = math.floor(layer.debt / layer.drain / 1000) + 2
+    redis.call('SET', key, string.format('%.0f:%.0f', layer.debt, now),
+      'PX', string.format('%.0f', ms))
+  end
+end
+-- All admit: every layer is charged. One refuses: only its own lockout
+-- charge (if any) is written, as a local layered check does.
+for i = 1, #KEYS do
+  if layers[i].write and (not refused or refused == i) then
+    put(KEYS[i], layers[i])
+  end
+end
+local reply = {}
+for i = 1, #KEYS do
+  reply[#reply + 1] = layers[i].outcome
+  reply[#reply + 1] = layers[i].debt
+  reply[#reply + 1] = layers[i].wait
+end
+return reply

@@ -1,0 +1,310 @@
+//! A token bucket per key, kept in Redis: every host behind a load balancer
+//! checks the same buckets.
+
+use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::decision::Decision;
+use crate::core::error::Result;
+use crate::core::quota::Quota;
+use crate::keyed::check_key_len;
+use crate::store::breaker::{OnFailure, StoreCounters};
+use crate::store::connection::RedisStore;
+use crate::store::deny_cache::DenyCache;
+use crate::store::guard::{Guard, DEFAULT_COOL_DOWN, DEFAULT_DEADLINE, DEFAULT_THRESHOLD};
+use crate::store::script::{At, Op};
+use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
+use std::time::Duration;
+
+/// The prefix of every bucket's Redis key when the builder sets none.
+const DEFAULT_PREFIX: &[u8] = b"floodgate:";
+/// Keys the deny cache remembers when the builder sets no size.
+const DEFAULT_DENY_CACHE: usize = 1_024;
+
+/// A GCRA bucket per byte or string key, decided in Redis by one script per
+/// call with the server's clock, so every host sees one limit and host clock
+/// skew cannot matter. Decisions are the [`KeyedLimiter`](crate::KeyedLimiter)'s
+/// for the same quota and arrivals (at the server's microsecond
+/// resolution); see the [module docs](crate::store) for what is exact.
+///
+/// Every call has a deadline; when Redis gives no answer in time the
+/// limiter's [`OnFailure`] decides, and a circuit breaker stops waiting on
+/// a server that keeps failing. [`counters`](Self::counters) shows how often.
+///
+/// ```no_run
+/// use floodgate::store::{OnFailure, RedisLimiter, RedisStore};
+/// use floodgate::{Outcome, Quota};
+/// use std::time::Duration;
+///
+/// let store = RedisStore::open("redis://127.0.0.1:6379/")?;
+/// let limiter = RedisLimiter::builder(&store, Quota::per_second(30)?.with_burst(60)?)
+///     .prefix("api:")
+///     .deadline(Duration::from_millis(3))
+///     .on_failure(OnFailure::Open)
+///     .build()?;
+/// let decision = limiter.check("key-1", 1)?;
+/// if decision.outcome() == Outcome::Denied {
+///     println!("429, retry after {:?}", decision.retry_after());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RedisLimiter<C: Clock = MonotonicClock> {
+    guard: Guard,
+    quota: ScriptQuota,
+    prefix: Vec<u8>,
+    cache: Option<DenyCache>,
+    clock: C,
+}
+
+/// Builds a [`RedisLimiter`].
+pub struct RedisLimiterBuilder<C: Clock = MonotonicClock> {
+    store: RedisStore,
+    quota: Quota,
+    prefix: Vec<u8>,
+    deadline: Duration,
+    on_failure: OnFailure,
+    threshold: u32,
+    cool_down: Duration,
+    deny_cache: usize,
+    clock: C,
+}
+
+impl RedisLimiter {
+    /// A limiter of `quota` per key on `store`. Defaults: keys prefixed
+    /// `floodgate:`, a 5 ms deadline, [`OnFailure::Open`], a breaker that
+    /// opens after 5 failures in a row and probes every 250 ms, a deny
+    /// cache of 1024 keys.
+    pub fn builder(store: &RedisStore, quota: Quota) -> RedisLimiterBuilder {
+        RedisLimiterBuilder {
+            store: store.clone(),
+            quota,
+            prefix: DEFAULT_PREFIX.to_vec(),
+            deadline: DEFAULT_DEADLINE,
+            on_failure: OnFailure::Open,
+            threshold: DEFAULT_THRESHOLD,
+            cool_down: DEFAULT_COOL_DOWN,
+            deny_cache: DEFAULT_DENY_CACHE,
+            clock: MonotonicClock::new(),
+        }
+    }
+}
+
+impl<C: Clock> RedisLimiterBuilder<C> {
+    /// What every bucket's Redis key starts with: limits with different
+    /// quotas need different prefixes, since a bucket is read under the
+    /// quota of whoever reads it.
+    pub fn prefix(mut self, prefix: impl AsRef<[u8]>) -> Self {
+        self.prefix = prefix.as_ref().to_vec();
+        self
+    }
+
+    /// How long a call may wait for Redis, connecting included.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The decision when Redis gives none.
+    pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
+        self.on_failure = on_failure;
+        self
+    }
+
+    /// The breaker: open after `failures` in a row (at least 1), probe once
+    /// `cool_down` has passed.
+    pub fn breaker(mut self, failures: u32, cool_down: Duration) -> Self {
+        self.threshold = failures;
+        self.cool_down = cool_down;
+        self
+    }
+
+    /// How many keys' denials to remember locally (0: none).
+    pub fn deny_cache(mut self, keys: usize) -> Self {
+        self.deny_cache = keys;
+        self
+    }
+
+    /// The clock the deny cache reads (the decisions read the server's).
+    pub fn clock<D: Clock>(self, clock: D) -> RedisLimiterBuilder<D> {
+        RedisLimiterBuilder {
+            store: self.store,
+            quota: self.quota,
+            prefix: self.prefix,
+            deadline: self.deadline,
+            on_failure: self.on_failure,
+            threshold: self.threshold,
+            cool_down: self.cool_down,
+            deny_cache: self.deny_cache,
+            clock,
+        }
+    }
+
+    /// The limiter; [`Error::BurstTooLarge`](crate::Error::BurstTooLarge)
+    /// when the quota's burst spans more than 2^51 script units (see the
+    /// [module docs](crate::store)).
+    pub fn build(self) -> Result<RedisLimiter<C>> {
+        Ok(RedisLimiter {
+            quota: ScriptQuota::new(self.quota)?,
+            guard: Guard::new(
+                self.store,
+                self.deadline,
+                self.on_failure,
+                self.threshold,
+                self.cool_down,
+            ),
+            prefix: self.prefix,
+            cache: (self.deny_cache > 0).then(|| DenyCache::new(self.deny_cache)),
+            clock: self.clock,
+        })
+    }
+}
+
+impl<C: Clock> RedisLimiter<C> {
+    /// Checks `cost` for `key` now, waiting at most the deadline. Not for
+    /// use inside an async runtime: use [`check_async`](Self::check_async).
+    /// `Err` only for a bad key (empty, longer than
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)), and then nothing was sent.
+    pub fn check<K: AsRef<[u8]> + ?Sized>(&self, key: &K, cost: u64) -> Result<Decision> {
+        let local = self.clock.now_ns();
+        self.blocking(key.as_ref(), Op::Check(cost), None, local)
+    }
+
+    /// [`check`](Self::check) at the caller's time `now_us` in microseconds
+    /// instead of the server's (tests, replays); the deny cache is timed by
+    /// it too, so a limiter should be timed by one or the other. Buckets
+    /// written at a caller's time do not expire: expiry runs on the
+    /// server's clock, which a caller's time need not follow.
+    pub fn check_at<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        key: &K,
+        cost: u64,
+        now_us: u64,
+    ) -> Result<Decision> {
+        self.blocking(
+            key.as_ref(),
+            Op::Check(cost),
+            Some(now_us),
+            now_us.saturating_mul(NANOS_PER_MICRO),
+        )
+    }
+
+    /// The bucket of `key` now, charging nothing.
+    pub fn peek<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Result<Decision> {
+        self.check(key, 0)
+    }
+
+    /// [`peek`](Self::peek) at the caller's time.
+    pub fn peek_at<K: AsRef<[u8]> + ?Sized>(&self, key: &K, now_us: u64) -> Result<Decision> {
+        self.check_at(key, 0, now_us)
+    }
+
+    /// Gives `amount` requests back to `key`'s bucket (never above full).
+    pub fn refund<K: AsRef<[u8]> + ?Sized>(&self, key: &K, amount: u64) -> Result<Decision> {
+        let local = self.clock.now_ns();
+        self.blocking(key.as_ref(), Op::Refund(amount), None, local)
+    }
+
+    /// [`refund`](Self::refund) at the caller's time.
+    pub fn refund_at<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        key: &K,
+        amount: u64,
+        now_us: u64,
+    ) -> Result<Decision> {
+        self.blocking(
+            key.as_ref(),
+            Op::Refund(amount),
+            Some(now_us),
+            now_us.saturating_mul(NANOS_PER_MICRO),
+        )
+    }
+
+    /// [`check`](Self::check) for async callers, on a tokio runtime.
+    pub async fn check_async<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        key: &K,
+        cost: u64,
+    ) -> Result<Decision> {
+        let local = self.clock.now_ns();
+        self.decide(key.as_ref(), Op::Check(cost), local).await
+    }
+
+    /// [`peek`](Self::peek) for async callers, on a tokio runtime.
+    pub async fn peek_async<K: AsRef<[u8]> + ?Sized>(&self, key: &K) -> Result<Decision> {
+        self.check_async(key, 0).await
+    }
+
+    /// [`refund`](Self::refund) for async callers, on a tokio runtime.
+    pub async fn refund_async<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        key: &K,
+        amount: u64,
+    ) -> Result<Decision> {
+        let local = self.clock.now_ns();
+        self.decide(key.as_ref(), Op::Refund(amount), local).await
+    }
+
+    /// The quota every key gets.
+    pub fn quota(&self) -> &Quota {
+        self.quota.quota()
+    }
+
+    /// How many decisions Redis made, the deny cache gave, and the failure
+    /// policy gave, and why.
+    pub fn counters(&self) -> StoreCounters {
+        self.guard.counters()
+    }
+
+    /// The deny cache's answer, if it has one: no runtime is entered for it.
+    fn cached(&self, key: &[u8], op: Op, local_ns: u64) -> Result<Option<Decision>> {
+        check_key_len(key)?;
+        let (Some(cache), Op::Check(cost)) = (&self.cache, op) else {
+            return Ok(None);
+        };
+        let denial = cache.denial(key, &self.quota, cost, local_ns)?;
+        if denial.is_some() {
+            self.guard.count_cached();
+        }
+        Ok(denial)
+    }
+
+    /// A blocking call: the deny cache, else Redis within the deadline.
+    fn blocking(&self, key: &[u8], op: Op, at: At, local_ns: u64) -> Result<Decision> {
+        match self.cached(key, op, local_ns)? {
+            Some(denial) => Ok(denial),
+            None => self
+                .guard
+                .store
+                .block_on(self.remote(key, op, at, local_ns)),
+        }
+    }
+
+    /// An async call: the deny cache, else Redis within the deadline.
+    async fn decide(&self, key: &[u8], op: Op, local_ns: u64) -> Result<Decision> {
+        match self.cached(key, op, local_ns)? {
+            Some(denial) => Ok(denial),
+            None => self.remote(key, op, None, local_ns).await,
+        }
+    }
+
+    /// Redis's decision, or the failure policy's. `local_ns` is the deny
+    /// cache's time, read before sending.
+    async fn remote(&self, key: &[u8], op: Op, at: At, local_ns: u64) -> Result<Decision> {
+        let mut redis_key = Vec::with_capacity(self.prefix.len() + key.len());
+        redis_key.extend_from_slice(&self.prefix);
+        redis_key.extend_from_slice(key);
+        let decided = self.guard.run(&[(&redis_key, &self.quota)], op, at).await;
+        let Some(decision) = decided.and_then(|decisions| decisions.first().copied()) else {
+            let cost = match op {
+                Op::Check(cost) => cost,
+                Op::Refund(_) => 0,
+            };
+            return Ok(self.guard.degraded(&self.quota, cost));
+        };
+        if let Some(cache) = &self.cache {
+            match op {
+                Op::Check(_) => cache.record(key, &self.quota, &decision, local_ns),
+                Op::Refund(_) => cache.forget(key),
+            }
+        }
+        Ok(decision)
+    }
+}
