@@ -12,31 +12,49 @@
 //! never falls after the server's. Quotas with a lockout are not cached:
 //! their denials are charged on the server, which a local answer would skip.
 //!
-//! The fast path hashes the key, locks one slot of a fixed table and
-//! compares: no allocation. A slot holds one key (by its 128-bit keyed
-//! fingerprint); another key hashing there replaces it, which only costs a
-//! round trip later.
+//! The fast path hashes the key, loads one slot of a fixed table (one
+//! 16-byte atomic: the key's tag and its deadline together, so no lock and
+//! no torn entry) and compares: no allocation. A slot holds one key;
+//! another key hashing there replaces it, which only costs a round trip
+//! later. A slot names its key by the slot index and a 64-bit tag of its
+//! keyed fingerprint: a different key matching both (2^-64 for a lookup,
+//! under a secret key no client can steer) would be denied until that
+//! key's deadline, the cache's one approximation.
 
 use crate::core::decision::{Decision, Outcome};
 use crate::core::error::Result;
-use crate::keyed::{KeyHasher, StoredKey};
+use crate::keyed::{AtomicPair, KeyHasher, PairBits, StoredKey};
 use crate::store::units::ScriptQuota;
-use std::sync::{Mutex, MutexGuard};
+use crate::sync::Ordering;
 
 /// One key's cached denial.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Entry {
     tag: u64,
-    extra: u64,
     /// Ticks on the limiter's clock at which one request fits again; 0 for
     /// an empty slot.
     free_at: u64,
 }
 
+impl PairBits for Entry {
+    #[inline]
+    fn into_bits(self) -> u128 {
+        (u128::from(self.tag) << 64) | u128::from(self.free_at)
+    }
+
+    #[inline]
+    fn from_bits(bits: u128) -> Self {
+        Self {
+            tag: (bits >> 64) as u64,
+            free_at: bits as u64,
+        }
+    }
+}
+
 /// A fixed table of cached denials.
 pub(crate) struct DenyCache {
     hasher: KeyHasher,
-    slots: Box<[Mutex<Entry>]>,
+    slots: Box<[AtomicPair<Entry>]>,
 }
 
 impl DenyCache {
@@ -45,17 +63,23 @@ impl DenyCache {
         let slots = slots.max(1).next_power_of_two();
         Self {
             hasher: KeyHasher::random(),
-            slots: (0..slots).map(|_| Mutex::new(Entry::default())).collect(),
+            slots: (0..slots)
+                .map(|_| AtomicPair::new(Entry::default()))
+                .collect(),
         }
     }
 
-    fn slot(&self, home: u64) -> MutexGuard<'_, Entry> {
-        let index = (home as usize) & (self.slots.len() - 1);
-        // A panic while holding a slot leaves a plain copy of figures, which
-        // is still consistent: poisoning carries no meaning here.
-        self.slots[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn slot(&self, home: u64) -> &AtomicPair<Entry> {
+        &self.slots[(home as usize) & (self.slots.len() - 1)]
+    }
+
+    /// Replaces what `slot` holds, if it still holds `seen`: a write that
+    /// loses to another is dropped (a cache may forget; the next call asks
+    /// the server).
+    fn replace(slot: &AtomicPair<Entry>, seen: Entry, entry: Entry) {
+        // Relaxed: an entry is its own whole message (a key and a deadline
+        // the server gave it); nothing else is published with it.
+        let _ = slot.compare_exchange(seen, entry, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The cached denial of `cost` for `key` at `now_ns` on the limiter's
@@ -71,13 +95,12 @@ impl DenyCache {
         if cost == 0 || cost > quota.quota().burst() {
             return Ok(None);
         }
-        let free_at = {
-            let entry = self.slot(print.home());
-            if entry.free_at == 0 || (entry.tag, entry.extra) != (print.tag(), print.extra()) {
-                return Ok(None);
-            }
-            entry.free_at
-        };
+        // Relaxed: see `replace`.
+        let entry = self.slot(print.home()).load(Ordering::Relaxed);
+        if entry.free_at == 0 || entry.tag != print.tag() {
+            return Ok(None);
+        }
+        let free_at = entry.free_at;
         let q = quota.quota();
         let now = quota.ticks(now_ns);
         // A cost of c fits (c - 1) requests after one does.
@@ -117,8 +140,9 @@ impl DenyCache {
         let Ok(print) = self.hasher.checked_fingerprint(key) else {
             return;
         };
-        let mut entry = self.slot(print.home());
-        let same = (entry.tag, entry.extra) == (print.tag(), print.extra());
+        let slot = self.slot(print.home());
+        // Relaxed: see `replace`.
+        let seen = slot.load(Ordering::Relaxed);
         match decision.outcome() {
             Outcome::Denied => {
                 // Ticks until a single request fits: debt + T - capacity.
@@ -129,23 +153,37 @@ impl DenyCache {
                 if wait == 0 {
                     return;
                 }
-                *entry = Entry {
+                let entry = Entry {
                     tag: print.tag(),
-                    extra: print.extra(),
                     free_at: quota.ticks(sent_ns).saturating_add(wait).max(1),
                 };
+                Self::replace(slot, seen, entry);
             }
-            _ if same => *entry = Entry::default(),
+            _ if seen.tag == print.tag() => Self::replace(slot, seen, Entry::default()),
             _ => {}
         }
     }
 
     /// Forgets `key` (after a refund, which may let it in earlier).
     pub(crate) fn forget(&self, key: &[u8]) {
-        if let Ok(print) = self.hasher.checked_fingerprint(key) {
-            let mut entry = self.slot(print.home());
-            if (entry.tag, entry.extra) == (print.tag(), print.extra()) {
-                *entry = Entry::default();
+        let Ok(print) = self.hasher.checked_fingerprint(key) else {
+            return;
+        };
+        let slot = self.slot(print.home());
+        // Relaxed: see `replace`.
+        let mut seen = slot.load(Ordering::Relaxed);
+        // Until the key's entry is gone: a denial recorded meanwhile may
+        // predate the refund, which can let the key in earlier.
+        while seen.tag == print.tag() && seen.free_at != 0 {
+            // Relaxed: see `replace`.
+            match slot.compare_exchange(
+                seen,
+                Entry::default(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(()) => return,
+                Err(held) => seen = held,
             }
         }
     }
