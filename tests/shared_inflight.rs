@@ -97,21 +97,41 @@ fn a_forked_childs_copy_of_a_permit_stays_the_parents() {
     let segment = Segment::new("fork");
     let cap = segment.cap(1).unwrap();
     let permit = cap.try_acquire().permit().unwrap();
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` is two writable ints for the call.
+    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
     // SAFETY: the child only drops its copy of the permit (atomics, no
-    // allocation, no lock) and leaves with `_exit`, which is what a child
-    // of a threaded process may do.
+    // allocation, no lock), writes one byte and kills itself, which is what
+    // a child of a threaded process may do.
     let child = unsafe { libc::fork() };
     assert!(child >= 0);
     if child == 0 {
         drop(permit);
-        let kept = cap.in_flight() == 1;
-        // SAFETY: ends the child at once, running no destructor.
-        unsafe { libc::_exit(if kept { 0 } else { 1 }) };
+        let kept = [u8::from(cap.in_flight() == 1)];
+        // SAFETY: writes one byte from `kept` to the pipe, then ends the
+        // child by SIGKILL: at once, running no destructor and no exit
+        // handler (under valgrind, no leak check of the memory the
+        // parent's other threads held, which the child cannot free).
+        unsafe {
+            libc::write(pipe[1], kept.as_ptr().cast(), 1);
+            libc::kill(libc::getpid(), libc::SIGKILL);
+            libc::_exit(1); // not reached: SIGKILL cannot be caught
+        }
     }
     let mut status = 0;
     // SAFETY: waits for the child just forked; `status` outlives the call.
     assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let mut kept = [0u8];
+    // SAFETY: reads at most one byte into `kept`; the child wrote it
+    // before it died.
+    let read = unsafe { libc::read(pipe[0], kept.as_mut_ptr().cast(), 1) };
+    assert_eq!(read, 1);
+    // SAFETY: closes the two ends this test opened.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+    assert_eq!(kept, [1], "the child's drop released the parent's permit");
     assert_eq!(cap.in_flight(), 1);
     drop(permit);
     assert_eq!(cap.in_flight(), 0);
