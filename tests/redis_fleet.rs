@@ -2,13 +2,14 @@
 //! no more than `burst + rate x elapsed`: exactly, with elapsed read from
 //! the server's clock before the first check and after the last.
 
+#[path = "common/child.rs"]
+mod child;
 mod redis_common;
 
 use floodgate::store::{OnFailure, RedisLimiter, RedisStore};
 use floodgate::Quota;
 use redis_common::RedisServer;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD_URL: &str = "FLOODGATE_REDIS_FLEET_URL";
@@ -72,19 +73,7 @@ fn three_processes_never_admit_more_than_the_bound() {
     let server = RedisServer::start();
     let before = server_time(&server);
     let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "child_hammers_one_key",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_URL, server.url())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| child::spawn_test("child_hammers_one_key", &[(CHILD_URL, server.url())]))
         .collect();
     let mut admitted = 0;
     let (mut exact, mut cached) = (0, 0);

@@ -5,9 +5,13 @@
 //! `FLOODGATE_CHILD` set, `child_holds_permits` takes permits (of a cap, or
 //! of one key's cap), says so on stdout and waits to be killed.
 
+#[path = "common/child.rs"]
+mod child;
+
 use floodgate::{Error, InFlight, KeyedInFlight, Limiter, Quota, SharedMemory};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 /// A segment only this test process uses, removed when dropped.
@@ -268,18 +272,13 @@ fn child_holds_permits() {
 /// permits until killed).
 fn spawn_holders(shared: &SharedMemory, mode: &str) -> [Child; 2] {
     [(); 2].map(|()| {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_holds_permits",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD, mode)
-            .env(CHILD_SEGMENT, shared.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = child::spawn_test(
+            "child_holds_permits",
+            &[
+                (CHILD, OsStr::new(mode)),
+                (CHILD_SEGMENT, shared.path().as_os_str()),
+            ],
+        );
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Returns when the child says it holds its permits, or ends without.
         assert!(

@@ -6,11 +6,13 @@
 //! Every segment name holds this process's id, and every test removes its
 //! segments, so parallel runs and reruns never meet each other's.
 
+#[path = "common/child.rs"]
+mod child;
+
 use floodgate::{
     presets::genieos, Error, FullTable, KeyedWindows, LayerKey, Plans, Policy, Quota, Scope,
     SharedMemory, SlidingWindow, Suspensions, TierLimits,
 };
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A segment for the test `name`, in this process only; removed first in
@@ -294,14 +296,7 @@ fn processes_hammering_one_key_share_its_window() {
     let windows = hammered(&path);
     // All spawned before any is waited for, so they run at once.
     let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-                .env(CHILD, &path)
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| child::spawn_test(CHILD_TEST, &[(CHILD, &path)]))
         .collect();
     let mut total = 0;
     for child in children {
@@ -362,12 +357,7 @@ fn processes_killed_mid_insert_leave_no_slot_stuck() {
     let path = shared.path().to_str().unwrap().to_owned();
     drop(killed_table(&path));
     for round in 0..KILL_ROUNDS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", KILLED_TEST, "--nocapture", "--test-threads=1"])
-            .env(KILLED, format!("{path}@{round}"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = child::spawn_test(KILLED_TEST, &[(KILLED, format!("{path}@{round}"))]);
         // Killed once it has mapped the segment, a little later each round,
         // so the kills land anywhere in its inserts and charges. Its output
         // stays open until then (a closed pipe would end it first).

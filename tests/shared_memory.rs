@@ -4,9 +4,12 @@
 //! (`FLOODGATE_SHM_CHILD` names what a child does, see [`child_process`]);
 //! every child reads the one machine-wide clock its limiter reads.
 
+#[path = "common/child.rs"]
+mod child;
+
 use floodgate::{Clock, Error, KeyedLimiter, Limiter, Quota, SharedMemory};
 use std::io::{BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "FLOODGATE_SHM_CHILD";
@@ -297,18 +300,7 @@ fn churn_quota() -> Quota {
 }
 
 fn spawn_child(task: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, task)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+    child::spawn_test("child_process", &[(CHILD_ENV, task)])
 }
 
 /// The numbers after `RESULT` in a child's output.
