@@ -9,12 +9,14 @@
 
 use crate::core::decision::Decision;
 use crate::store::error::StoreError;
+use crate::store::fleet::Member;
 use crate::store::script::{self, At, Op};
 use crate::store::units::ScriptQuota;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisError, RedisResult, Script};
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
@@ -42,6 +44,8 @@ struct Inner {
     client: Client,
     script: Script,
     connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// This store's membership of each fleet it joined, by name (see `fleet.rs`).
+    fleets: Mutex<HashMap<String, Weak<Member>>>,
     /// Taken only by `Drop`.
     runtime: Option<Runtime>,
 }
@@ -79,18 +83,24 @@ impl RedisStore {
                 client,
                 script: Script::new(script::SOURCE),
                 connection: tokio::sync::Mutex::new(None),
+                fleets: Mutex::new(HashMap::new()),
                 runtime: Some(runtime),
             }),
         })
     }
 
-    fn handle(&self) -> &Handle {
+    pub(crate) fn handle(&self) -> &Handle {
         // Present until `Drop`, which no call outlives.
         self.inner
             .runtime
             .as_ref()
             .map(Runtime::handle)
             .expect("the runtime lives as long as the store")
+    }
+
+    /// The fleets this store joined (see `fleet.rs`).
+    pub(crate) fn fleets(&self) -> &Mutex<HashMap<String, Weak<Member>>> {
+        &self.inner.fleets
     }
 
     /// Runs `work` to completion on the calling thread, timed by the
@@ -142,13 +152,35 @@ impl RedisStore {
         at: At,
         deadline: Duration,
     ) -> Result<Vec<Decision>, Failure> {
-        let call = async {
+        self.within(deadline, async {
             let mut connection = self.connection(deadline).await?;
             script::run(&self.inner.script, &mut connection, keys, op, at).await
-        };
+        })
+        .await
+    }
+
+    /// Sends `command` within `deadline`.
+    pub(crate) async fn query<T: FromRedisValue>(
+        &self,
+        command: &Cmd,
+        deadline: Duration,
+    ) -> Result<T, Failure> {
+        self.within(deadline, async {
+            let mut connection = self.connection(deadline).await?;
+            command.query_async(&mut connection).await
+        })
+        .await
+    }
+
+    /// `call`'s reply, if it came within `deadline`.
+    async fn within<T>(
+        &self,
+        deadline: Duration,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, Failure> {
         match tokio::time::timeout(deadline, call).await {
             Err(_) => Err(Failure::Timeout),
-            Ok(Ok(decisions)) => Ok(decisions),
+            Ok(Ok(reply)) => Ok(reply),
             Ok(Err(error)) => {
                 // A paused server keeps its socket: only a broken one is dropped.
                 if error.is_unrecoverable_error()

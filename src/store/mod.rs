@@ -8,6 +8,8 @@
 //!   buckets checked for one request in one script, all charged or none.
 //! * [`OnFailure`] and [`StoreCounters`]: what a limiter answers when Redis
 //!   does not, and how often that happened.
+//! * [`Fleet`]: how many hosts share the limits now, counted by heartbeats
+//!   in Redis.
 //!
 //! # What is exact
 //!
@@ -68,6 +70,7 @@ mod breaker;
 mod connection;
 mod deny_cache;
 mod error;
+mod fleet;
 mod guard;
 mod layers;
 mod limiter;
@@ -77,5 +80,6 @@ mod units;
 pub use breaker::{OnFailure, StoreCounters};
 pub use connection::RedisStore;
 pub use error::StoreError;
+pub use fleet::Fleet;
 pub use layers::{RedisLayers, RedisLayersBuilder};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder};

@@ -1,0 +1,198 @@
+//! How many hosts share a fleet's limits right now, counted in Redis.
+//!
+//! Each store that joins a fleet keeps an entry in the sorted set
+//! `floodgate:fleet:<name>`: its member id, scored by when it expires in
+//! the server's microseconds. Every [`HEARTBEAT`] the store's runtime
+//! thread runs one script that reads the server's `TIME`, drops the
+//! expired entries, pushes this store's expiry [`MISSED_BEATS`] heartbeats
+//! ahead, and returns the live count, which is cached in an atomic: a
+//! decision taken while Redis is away reads the last count without I/O.
+//! Host clocks never enter it.
+
+use crate::keyed::KeyHasher;
+use crate::store::connection::RedisStore;
+use crate::sync::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+/// How often a member refreshes its entry and reads the count.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Heartbeats a member may miss before its entry expires.
+pub(crate) const MISSED_BEATS: u32 = 3;
+/// How long a leaving member waits for Redis to drop its entry; past it
+/// the entry expires on its own.
+const LEAVE_DEADLINE: Duration = Duration::from_millis(500);
+
+/// One script: expire, refresh this member (`ARGV[1]`) to `ARGV[2]`
+/// microseconds ahead, count. The set expires with its last member.
+const BEAT: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000))
+return redis.call('ZCARD', KEYS[1])
+";
+
+/// The hosts sharing a fleet's limits, as one store counts them. Got from [`RedisStore::fleet`]; clones share one membership, which
+/// ends (its entry removed, best effort) when the last clone, and every
+/// limiter using it, is dropped.
+///
+/// # Staleness
+///
+/// A store refreshes its entry every second and the entry lives three
+/// seconds. A host that dies without leaving stops counting once its
+/// entry has expired and another member has beaten since: at most
+/// 4 seconds (plus one call's deadline) after its last heartbeat. A host
+/// that leaves (its fleet dropped) is removed at once, and the others read
+/// it at their next heartbeat, within a second. A new host is counted by
+/// the others within a second of its first heartbeat. While Redis is away
+/// the count stays as last read; until a store's first heartbeat answers,
+/// its fleet counts 1.
+///
+/// ```
+/// use floodgate::store::RedisStore;
+/// // Nothing answers on port 1: the heartbeat fails, the fleet counts this host alone.
+/// let store = RedisStore::open("redis://127.0.0.1:1/")?;
+/// let fleet = store.fleet("checkout");
+/// assert_eq!(fleet.size(), 1);
+/// assert_eq!(fleet.name(), "checkout");
+/// # Ok::<(), floodgate::store::StoreError>(())
+/// ```
+#[derive(Clone)]
+pub struct Fleet {
+    member: Arc<Member>,
+}
+
+/// A store's entry in one fleet, and the heartbeat keeping it alive.
+pub(crate) struct Member {
+    store: RedisStore,
+    name: String,
+    key: String,
+    id: String,
+    /// The live count last read; 0 before the first heartbeat answered.
+    size: Arc<AtomicU64>,
+    heartbeat: JoinHandle<()>,
+}
+
+impl RedisStore {
+    /// This store's membership of the fleet `name` (its entries live in
+    /// the Redis key `floodgate:fleet:<name>`): joined on the first call,
+    /// shared by later ones while any handle lives. Each store is one
+    /// member, so a process should keep one store per server. The
+    /// heartbeat runs on the store's runtime thread; nothing waits for it.
+    pub fn fleet(&self, name: &str) -> Fleet {
+        // Every write leaves a whole map: a poisoned lock holds a valid one.
+        let mut fleets = self
+            .fleets()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(member) = fleets.get(name).and_then(Weak::upgrade) {
+            return Fleet { member };
+        }
+        fleets.retain(|_, member| member.strong_count() > 0);
+        let member = Arc::new(Member::join(self, name));
+        fleets.insert(name.to_owned(), Arc::downgrade(&member));
+        Fleet { member }
+    }
+}
+
+impl Fleet {
+    /// How many members the fleet had at the last heartbeat that Redis
+    /// answered, this one included (at least 1). Reads an atomic.
+    pub fn size(&self) -> u32 {
+        // Relaxed: a lone count; nothing else is published with it.
+        let live = self.member.size.load(Ordering::Relaxed);
+        u32::try_from(live).unwrap_or(u32::MAX).max(1)
+    }
+
+    /// The fleet's name.
+    pub fn name(&self) -> &str {
+        &self.member.name
+    }
+
+    /// This store's member id in the fleet's sorted set: host name,
+    /// process id and a random part, so every store is its own member.
+    pub fn member(&self) -> &str {
+        &self.member.id
+    }
+}
+
+impl Member {
+    /// Joins `name`: starts the heartbeat, whose first beat is now.
+    fn join(store: &RedisStore, name: &str) -> Self {
+        let key = format!("floodgate:fleet:{name}");
+        let id = format!(
+            "{}:{}:{:016x}",
+            host_name(),
+            std::process::id(),
+            KeyHasher::random_secret()[0]
+        );
+        let size = Arc::new(AtomicU64::new(0));
+        let ttl_us = HEARTBEAT.as_micros() * u128::from(MISSED_BEATS);
+        let mut beat = redis::cmd("EVAL");
+        beat.arg(BEAT).arg(1).arg(&key).arg(&id).arg(ttl_us as u64);
+        // The task holds the store, not the member: dropping the last
+        // handle aborts it, which releases the store.
+        let (task_store, task_size) = (store.clone(), Arc::clone(&size));
+        let heartbeat = store.handle().spawn(async move {
+            let mut ticks = tokio::time::interval(HEARTBEAT);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                // A heartbeat Redis does not answer keeps the last count.
+                if let Ok(live) = task_store.query::<u64>(&beat, HEARTBEAT).await {
+                    // Relaxed: see `Fleet::size`.
+                    task_size.store(live, Ordering::Relaxed);
+                }
+            }
+        });
+        Self {
+            store: store.clone(),
+            name: name.to_owned(),
+            key,
+            id,
+            size,
+            heartbeat,
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+        let mut leave = redis::cmd("ZREM");
+        leave.arg(&self.key).arg(&self.id);
+        let store = self.store.clone();
+        let removal = async move {
+            // Best effort: an entry left behind expires within MISSED_BEATS.
+            let _ = store.query::<u64>(&leave, LEAVE_DEADLINE).await;
+        };
+        // Inside an async runtime nothing may block: the removal runs
+        // while the store's runtime lives.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.store.handle().spawn(removal);
+        } else {
+            self.store.block_on(removal);
+        }
+    }
+}
+
+/// The host's name, for people reading the set; `?` when it has none.
+fn host_name() -> String {
+    let mut name = [0u8; 256];
+    // SAFETY: gethostname(2) writes at most `name.len()` bytes into the
+    // buffer, which lives for the call; the length passed is its size.
+    let status = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
+    let end = name
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(name.len());
+    match status {
+        0 if end > 0 => String::from_utf8_lossy(&name[..end]).into_owned(),
+        _ => "?".to_owned(),
+    }
+}
