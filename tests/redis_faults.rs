@@ -55,6 +55,8 @@ fn since(limiter: &RedisLimiter, before: StoreCounters) -> StoreCounters {
         cached: now.cached - before.cached,
         failed_open: now.failed_open - before.failed_open,
         failed_closed: now.failed_closed - before.failed_closed,
+        local_admitted: now.local_admitted - before.local_admitted,
+        local_denied: now.local_denied - before.local_denied,
         timeouts: now.timeouts - before.timeouts,
         errors: now.errors - before.errors,
         skipped: now.skipped - before.skipped,

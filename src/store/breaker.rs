@@ -23,6 +23,17 @@ pub enum OnFailure {
     /// Deny the request (the limit first); the decision's retry-after is
     /// the breaker's cool-down.
     Closed,
+    /// Decide in this process, by its share of the limit: with `N` hosts
+    /// in the limiter's [`Fleet`](crate::store::Fleet) (as last counted),
+    /// each key gets the rate divided by `N` exactly and the burst divided
+    /// by `N` rounded down (at least 1), in an in-process
+    /// [`KeyedLimiter`](crate::KeyedLimiter) per limit, so the fleet
+    /// together stays near the limit while Redis is away. A cost that fits
+    /// the whole burst but not the share is denied for a cool-down, as by
+    /// `Closed`. Each limit's table holds 65 536 active keys (about
+    /// 1.5 MiB, allocated when the limiter is built); a new key that finds
+    /// no slot is denied.
+    Local,
 }
 
 /// A Redis-backed limiter's counts so far, for monitoring.
@@ -36,6 +47,10 @@ pub struct StoreCounters {
     pub failed_open: u64,
     /// Requests denied by [`OnFailure::Closed`] without Redis deciding.
     pub failed_closed: u64,
+    /// Requests [`OnFailure::Local`] admitted by this process's share.
+    pub local_admitted: u64,
+    /// Requests [`OnFailure::Local`] refused by this process's share.
+    pub local_denied: u64,
     /// Calls that reached their deadline.
     pub timeouts: u64,
     /// Calls that failed with an error (connection refused or dropped, a
@@ -53,6 +68,8 @@ pub(crate) struct Counters {
     pub(crate) cached: StripedCounter,
     pub(crate) failed_open: StripedCounter,
     pub(crate) failed_closed: StripedCounter,
+    pub(crate) local_admitted: StripedCounter,
+    pub(crate) local_denied: StripedCounter,
     pub(crate) timeouts: StripedCounter,
     pub(crate) errors: StripedCounter,
     pub(crate) skipped: StripedCounter,
@@ -66,6 +83,8 @@ impl Counters {
             cached: StripedCounter::new(),
             failed_open: StripedCounter::new(),
             failed_closed: StripedCounter::new(),
+            local_admitted: StripedCounter::new(),
+            local_denied: StripedCounter::new(),
             timeouts: StripedCounter::new(),
             errors: StripedCounter::new(),
             skipped: StripedCounter::new(),
@@ -79,6 +98,8 @@ impl Counters {
             cached: self.cached.total(),
             failed_open: self.failed_open.total(),
             failed_closed: self.failed_closed.total(),
+            local_admitted: self.local_admitted.total(),
+            local_denied: self.local_denied.total(),
             timeouts: self.timeouts.total(),
             errors: self.errors.total(),
             skipped: self.skipped.total(),

@@ -1,4 +1,5 @@
-//! How many hosts share a fleet's limits right now, counted in Redis.
+//! How many hosts share a fleet's limits right now, counted in Redis, and
+//! one host's share of a limit among them.
 //!
 //! Each store that joins a fleet keeps an entry in the sorted set
 //! `floodgate:fleet:<name>`: its member id, scored by when it expires in
@@ -9,6 +10,8 @@
 //! decision taken while Redis is away reads the last count without I/O.
 //! Host clocks never enter it.
 
+use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
 use crate::keyed::KeyHasher;
 use crate::store::connection::RedisStore;
 use crate::sync::{AtomicU64, Ordering};
@@ -21,6 +24,8 @@ use tokio::time::MissedTickBehavior;
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Heartbeats a member may miss before its entry expires.
 pub(crate) const MISSED_BEATS: u32 = 3;
+/// The fleet limiters join when their builder names none.
+pub(crate) const DEFAULT_FLEET: &str = "default";
 /// How long a leaving member waits for Redis to drop its entry; past it
 /// the entry expires on its own.
 const LEAVE_DEADLINE: Duration = Duration::from_millis(500);
@@ -37,7 +42,9 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000))
 return redis.call('ZCARD', KEYS[1])
 ";
 
-/// The hosts sharing a fleet's limits, as one store counts them. Got from [`RedisStore::fleet`]; clones share one membership, which
+/// The hosts sharing a fleet's limits, as one store counts them: what
+/// [`OnFailure::Local`](crate::store::OnFailure::Local) divides a limit
+/// by. Got from [`RedisStore::fleet`]; clones share one membership, which
 /// ends (its entry removed, best effort) when the last clone, and every
 /// limiter using it, is dropped.
 ///
@@ -194,5 +201,53 @@ fn host_name() -> String {
     match status {
         0 if end > 0 => String::from_utf8_lossy(&name[..end]).into_owned(),
         _ => "?".to_owned(),
+    }
+}
+
+/// One member's share of `quota` in a fleet of `members`: the rate divided
+/// exactly (the period multiplied by `members`), the burst divided and
+/// rounded down but at least 1, the lockout kept. With a burst below the
+/// fleet size, the fleet together admits a burst of `members`.
+/// [`Error::PeriodTooLong`] when the period times `members` passes 2^64 ns,
+/// or the engine's error for a share it cannot hold.
+pub(crate) fn share(quota: &Quota, members: u32) -> Result<Quota> {
+    let period = quota
+        .period()
+        .checked_mul(members)
+        .ok_or(Error::PeriodTooLong)?;
+    let burst = (quota.burst() / u64::from(members.max(1))).max(1);
+    Quota::per_period(quota.count(), period, burst)?.with_lockout(quota.lockout())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_share_divides_the_rate_exactly_and_the_burst_rounding_down() {
+        let quota = Quota::per_second(30).unwrap().with_burst(61).unwrap();
+        let third = share(&quota, 3).unwrap();
+        assert_eq!(
+            (third.count(), third.period(), third.burst()),
+            (30, Duration::from_secs(3), 20)
+        );
+        assert_eq!(third.emission_interval(), Duration::from_millis(100));
+        assert_eq!(share(&quota, 100).unwrap().burst(), 1);
+        assert_eq!(share(&quota, 1).unwrap(), quota);
+    }
+
+    #[test]
+    fn a_share_keeps_the_lockout() {
+        let quota = Quota::per_second(10)
+            .unwrap()
+            .with_lockout(Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(share(&quota, 4).unwrap().lockout(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_share_whose_period_overflows_is_refused() {
+        let quota = Quota::per_period(1, Duration::from_secs(1 << 28), 1).unwrap();
+        assert_eq!(share(&quota, u32::MAX), Err(Error::PeriodTooLong));
     }
 }

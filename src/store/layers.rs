@@ -10,9 +10,10 @@ use crate::policy::stack::wait_rank;
 use crate::policy::{Verdict, MAX_LAYERS};
 use crate::store::breaker::{OnFailure, StoreCounters};
 use crate::store::connection::RedisStore;
+use crate::store::fleet::Fleet;
 use crate::store::guard::{Guard, DEFAULT_COOL_DOWN, DEFAULT_DEADLINE, DEFAULT_THRESHOLD};
 use crate::store::script::{At, Op};
-use crate::store::units::ScriptQuota;
+use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
 use std::time::Duration;
 
 /// Layered checks in Redis: one script decides every layer of a request
@@ -59,6 +60,7 @@ pub struct RedisLayersBuilder {
     on_failure: OnFailure,
     threshold: u32,
     cool_down: Duration,
+    fleet: Option<Fleet>,
 }
 
 impl RedisLayers {
@@ -72,6 +74,7 @@ impl RedisLayers {
             on_failure: OnFailure::Open,
             threshold: DEFAULT_THRESHOLD,
             cool_down: DEFAULT_COOL_DOWN,
+            fleet: None,
         }
     }
 }
@@ -103,9 +106,18 @@ impl RedisLayersBuilder {
         self
     }
 
+    /// The fleet whose size [`OnFailure::Local`] divides each layer's
+    /// quota by (default: the store's fleet `"default"`).
+    pub fn fleet(mut self, fleet: &Fleet) -> Self {
+        self.fleet = Some(fleet.clone());
+        self
+    }
+
     /// The layers; [`Error::NoLayers`], [`Error::TooManyLayers`] (more than
     /// [`MAX_LAYERS`]), or [`Error::BurstTooLarge`] for a quota the script
-    /// cannot keep exactly.
+    /// cannot keep exactly, or with [`OnFailure::Local`]
+    /// [`Error::AllocationFailed`] when an in-process table cannot be
+    /// allocated.
     pub fn build(self) -> Result<RedisLayers> {
         if self.layers.is_empty() {
             return Err(Error::NoLayers);
@@ -113,6 +125,11 @@ impl RedisLayersBuilder {
         if self.layers.len() > MAX_LAYERS {
             return Err(Error::TooManyLayers);
         }
+        let limits: Vec<(Scope, Quota)> = self
+            .layers
+            .iter()
+            .map(|(scope, _, quota)| (*scope, *quota))
+            .collect();
         let layers = self
             .layers
             .into_iter()
@@ -131,7 +148,9 @@ impl RedisLayersBuilder {
                 self.on_failure,
                 self.threshold,
                 self.cool_down,
-            ),
+                self.fleet,
+                &limits,
+            )?,
             layers,
         })
     }
@@ -184,13 +203,12 @@ impl RedisLayers {
         match self.guard.run(&call, Op::Check(cost), at).await {
             Some(decisions) => Ok(self.verdict(&decisions)),
             None => {
-                // Degraded: the failure policy answers in the first layer's name.
-                let first = &self.layers[0];
-                Ok(Verdict::new(
-                    self.guard.degraded(&first.quota, cost),
-                    first.scope,
-                    0,
-                ))
+                let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+                let now_ns = at.map(|micros| micros.saturating_mul(NANOS_PER_MICRO));
+                let (decision, layer) =
+                    self.guard
+                        .degraded(&self.layers[0].quota, &keys, Op::Check(cost), now_ns)?;
+                Ok(Verdict::new(decision, self.layers[layer].scope, layer))
             }
         }
     }

@@ -5,10 +5,12 @@ use crate::core::clock::{Clock, MonotonicClock};
 use crate::core::decision::Decision;
 use crate::core::error::Result;
 use crate::core::quota::Quota;
+use crate::http::Scope;
 use crate::keyed::check_key_len;
 use crate::store::breaker::{OnFailure, StoreCounters};
 use crate::store::connection::RedisStore;
 use crate::store::deny_cache::DenyCache;
+use crate::store::fleet::Fleet;
 use crate::store::guard::{Guard, DEFAULT_COOL_DOWN, DEFAULT_DEADLINE, DEFAULT_THRESHOLD};
 use crate::store::script::{At, Op};
 use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
@@ -64,6 +66,7 @@ pub struct RedisLimiterBuilder<C: Clock = MonotonicClock> {
     threshold: u32,
     cool_down: Duration,
     deny_cache: usize,
+    fleet: Option<Fleet>,
     clock: C,
 }
 
@@ -82,6 +85,7 @@ impl RedisLimiter {
             threshold: DEFAULT_THRESHOLD,
             cool_down: DEFAULT_COOL_DOWN,
             deny_cache: DEFAULT_DENY_CACHE,
+            fleet: None,
             clock: MonotonicClock::new(),
         }
     }
@@ -116,6 +120,30 @@ impl<C: Clock> RedisLimiterBuilder<C> {
         self
     }
 
+    /// The fleet whose size [`OnFailure::Local`] divides the quota by
+    /// (default: the store's fleet `"default"`, see [`RedisStore::fleet`]).
+    ///
+    /// ```
+    /// use floodgate::store::{OnFailure, RedisLimiter, RedisStore};
+    /// use floodgate::Quota;
+    ///
+    /// let store = RedisStore::open("redis://127.0.0.1:1/")?;
+    /// let checkout = store.fleet("checkout");
+    /// let limiter = RedisLimiter::builder(&store, Quota::per_second(300)?)
+    ///     .on_failure(OnFailure::Local)
+    ///     .fleet(&checkout)
+    ///     .build()?;
+    /// // Nothing answers on port 1: this host decides by its share, all
+    /// // of the limit while it is the fleet's only member.
+    /// assert!(limiter.check("user:42", 1)?.is_admitted());
+    /// assert_eq!(limiter.counters().local_admitted, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fleet(mut self, fleet: &Fleet) -> Self {
+        self.fleet = Some(fleet.clone());
+        self
+    }
+
     /// How many keys' denials to remember locally (0: none).
     pub fn deny_cache(mut self, keys: usize) -> Self {
         self.deny_cache = keys;
@@ -133,13 +161,16 @@ impl<C: Clock> RedisLimiterBuilder<C> {
             threshold: self.threshold,
             cool_down: self.cool_down,
             deny_cache: self.deny_cache,
+            fleet: self.fleet,
             clock,
         }
     }
 
     /// The limiter; [`Error::BurstTooLarge`](crate::Error::BurstTooLarge)
     /// when the quota's burst spans more than 2^51 script units (see the
-    /// [module docs](crate::store)).
+    /// [module docs](crate::store)), or with [`OnFailure::Local`]
+    /// [`Error::AllocationFailed`](crate::Error::AllocationFailed) when
+    /// its in-process table cannot be allocated.
     pub fn build(self) -> Result<RedisLimiter<C>> {
         Ok(RedisLimiter {
             quota: ScriptQuota::new(self.quota)?,
@@ -149,7 +180,9 @@ impl<C: Clock> RedisLimiterBuilder<C> {
                 self.on_failure,
                 self.threshold,
                 self.cool_down,
-            ),
+                self.fleet,
+                &[(Scope::Key, self.quota)],
+            )?,
             prefix: self.prefix,
             cache: (self.deny_cache > 0).then(|| DenyCache::new(self.deny_cache)),
             clock: self.clock,
@@ -293,11 +326,10 @@ impl<C: Clock> RedisLimiter<C> {
         redis_key.extend_from_slice(key);
         let decided = self.guard.run(&[(&redis_key, &self.quota)], op, at).await;
         let Some(decision) = decided.and_then(|decisions| decisions.first().copied()) else {
-            let cost = match op {
-                Op::Check(cost) => cost,
-                Op::Refund(_) => 0,
-            };
-            return Ok(self.guard.degraded(&self.quota, cost));
+            let (decision, _) = self
+                .guard
+                .degraded(&self.quota, &[key], op, Some(local_ns))?;
+            return Ok(decision);
         };
         if let Some(cache) = &self.cache {
             match op {

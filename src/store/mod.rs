@@ -9,7 +9,7 @@
 //! * [`OnFailure`] and [`StoreCounters`]: what a limiter answers when Redis
 //!   does not, and how often that happened.
 //! * [`Fleet`]: how many hosts share the limits now, counted by heartbeats
-//!   in Redis.
+//!   in Redis: what [`OnFailure::Local`] divides a limit by.
 //!
 //! # What is exact
 //!
@@ -65,6 +65,19 @@
 //! several failures in a row a circuit breaker answers without trying, and
 //! probes Redis every cool-down (250 ms unless set): decisions are exact
 //! again within a cool-down and a deadline of Redis returning.
+//!
+//! [`OnFailure::Local`] fails neither open nor closed but local: each host
+//! keeps its share of the limit in process, the rate divided by the fleet's
+//! size `N` exactly (the quota's period times `N`) and the burst divided by
+//! `N` rounded down (at least 1), per key, in a
+//! [`KeyedLimiter`](crate::KeyedLimiter) per limit. `N` is the [`Fleet`]'s
+//! last count, kept by a heartbeat every second on the store's runtime
+//! thread and read from an atomic, so a degraded decision does no I/O; it
+//! lags a host's death by at most about 4 seconds (see [`Fleet`]). A fleet
+//! of `N` hosts behind an even load balancer then admits about the limit
+//! while Redis is away: a key's traffic all on one host gets only that
+//! host's share, and each host's share starts full when an outage begins, or
+//! as the last one left it (what Redis had charged is not known locally).
 
 mod breaker;
 mod connection;
@@ -74,6 +87,7 @@ mod fleet;
 mod guard;
 mod layers;
 mod limiter;
+mod local;
 mod script;
 mod units;
 
