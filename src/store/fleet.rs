@@ -82,7 +82,8 @@ pub(crate) struct Member {
     id: String,
     /// The live count last read; 0 before the first heartbeat answered.
     size: Arc<AtomicU64>,
-    heartbeat: JoinHandle<()>,
+    /// Taken only by `Drop`.
+    heartbeat: Option<JoinHandle<()>>,
 }
 
 impl RedisStore {
@@ -163,18 +164,24 @@ impl Member {
             key,
             id,
             size,
-            heartbeat,
+            heartbeat: Some(heartbeat),
         }
     }
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
-        self.heartbeat.abort();
+        let heartbeat = self.heartbeat.take();
         let mut leave = redis::cmd("ZREM");
         leave.arg(&self.key).arg(&self.id);
         let store = self.store.clone();
         let removal = async move {
+            // Once the heartbeat has ended, no beat of it can follow the
+            // removal on the connection and add the entry back.
+            if let Some(heartbeat) = heartbeat {
+                heartbeat.abort();
+                let _ = heartbeat.await;
+            }
             // Best effort: an entry left behind expires within MISSED_BEATS.
             let _ = store.query::<u64>(&leave, LEAVE_DEADLINE).await;
         };
