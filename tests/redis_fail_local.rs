@@ -2,7 +2,8 @@
 //! processes join, one is killed, one leaves), kept while the server is
 //! stopped; and with the server stopped, `OnFailure::Local` admitting
 //! exactly this host's share, `burst / N + rate / N x elapsed`, counted as
-//! local, until Redis decides again.
+//! local, until Redis decides again; the next outage divides by the count
+//! as it is then.
 
 #[path = "common/child.rs"]
 mod child;
@@ -161,8 +162,8 @@ fn with_redis_stopped_local_admits_exactly_the_share_and_redis_decides_again_aft
     let stores: Vec<RedisStore> = (0..3)
         .map(|_| RedisStore::open(&server.url()).unwrap())
         .collect();
-    let fleets: Vec<Fleet> = stores.iter().map(|store| store.fleet("stores")).collect();
-    let fleet = &fleets[0];
+    let mut fleets: Vec<Fleet> = stores.iter().map(|store| store.fleet("stores")).collect();
+    let fleet = fleets[0].clone();
     wait_for("a count of 3", || fleet.size() == 3);
 
     // 30/s with a burst of 60: each of 3 hosts keeps 10/s and 20.
@@ -173,7 +174,7 @@ fn with_redis_stopped_local_admits_exactly_the_share_and_redis_decides_again_aft
         .deadline(DEADLINE)
         .breaker(1, COOL_DOWN)
         .on_failure(OnFailure::Local)
-        .fleet(fleet)
+        .fleet(&fleet)
         .deny_cache(0)
         .clock(clock.clone())
         .build()
@@ -185,12 +186,12 @@ fn with_redis_stopped_local_admits_exactly_the_share_and_redis_decides_again_aft
         .deadline(DEADLINE)
         .breaker(1, COOL_DOWN)
         .on_failure(OnFailure::Local)
-        .fleet(fleet)
+        .fleet(&fleet)
         .build()
         .unwrap();
     shared(&limiter);
     shared(&layers);
-    shared(fleet);
+    shared(&fleet);
     wait_for("a first exact decision", || {
         limiter.check("k", 1).unwrap();
         limiter.counters().exact > 0
@@ -259,4 +260,20 @@ fn with_redis_stopped_local_admits_exactly_the_share_and_redis_decides_again_aft
         layers.check(&["k", "ws"], 1).unwrap();
         layers.counters().exact > exact
     });
+
+    // One store leaves: the next outage's share is a half (30/s x 2 = 60,
+    // 15/s each), read from the new count.
+    drop(fleets.pop());
+    wait_for("a count of 2", || fleet.size() == 2);
+    server.signal(libc::SIGSTOP);
+    let mut admitted = 0;
+    for _ in 0..40 {
+        admitted += u64::from(limiter.check("k2", 1).unwrap().is_admitted());
+    }
+    clock.advance(Duration::from_millis(200));
+    for _ in 0..10 {
+        admitted += u64::from(limiter.check("k2", 1).unwrap().is_admitted());
+    }
+    server.signal(libc::SIGCONT);
+    assert_eq!(admitted, 30 + 3, "burst / 2 + rate / 2 x 200 ms");
 }
