@@ -60,6 +60,10 @@ return redis.call('ZCARD', KEYS[1])
 /// the count stays as last read; until a store's first heartbeat answers,
 /// its fleet counts 1.
 ///
+/// Dropping the last handle outside an async runtime waits up to half a
+/// second for Redis to remove the entry (inside one, the removal is
+/// spawned on the store's runtime thread).
+///
 /// ```
 /// use floodgate::store::RedisStore;
 /// // Nothing answers on port 1: the heartbeat fails, the fleet counts this host alone.
@@ -67,6 +71,7 @@ return redis.call('ZCARD', KEYS[1])
 /// let fleet = store.fleet("checkout");
 /// assert_eq!(fleet.size(), 1);
 /// assert_eq!(fleet.name(), "checkout");
+/// assert!(fleet.member().contains(&format!(":{}:", std::process::id())));
 /// # Ok::<(), floodgate::store::StoreError>(())
 /// ```
 #[derive(Clone)]
