@@ -12,7 +12,7 @@ use crate::store::error::StoreError;
 use crate::store::script::{self, At, Op};
 use crate::store::units::ScriptQuota;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+use redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError, Script, ScriptInvocation};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,13 +142,24 @@ impl RedisStore {
         at: At,
         deadline: Duration,
     ) -> Result<Vec<Decision>, Failure> {
+        let call = script::invocation(&self.inner.script, keys, op, at);
+        let reply: Vec<u64> = self.invoke(&call, deadline).await?;
+        Ok(script::decisions(&reply, keys))
+    }
+
+    /// Sends `call` (any script's) and reads its reply within `deadline`.
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        call: &ScriptInvocation<'_>,
+        deadline: Duration,
+    ) -> Result<T, Failure> {
         let call = async {
             let mut connection = self.connection(deadline).await?;
-            script::run(&self.inner.script, &mut connection, keys, op, at).await
+            call.invoke_async(&mut connection).await
         };
         match tokio::time::timeout(deadline, call).await {
             Err(_) => Err(Failure::Timeout),
-            Ok(Ok(decisions)) => Ok(decisions),
+            Ok(Ok(reply)) => Ok(reply),
             Ok(Err(error)) => {
                 // A paused server keeps its socket: only a broken one is dropped.
                 if error.is_unrecoverable_error()

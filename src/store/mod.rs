@@ -73,9 +73,11 @@ mod layers;
 mod limiter;
 mod script;
 mod units;
+mod window;
 
 pub use breaker::{OnFailure, StoreCounters};
 pub use connection::RedisStore;
 pub use error::StoreError;
 pub use layers::{RedisLayers, RedisLayersBuilder};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder};
+pub use window::{RedisWindow, RedisWindowBuilder};
