@@ -100,6 +100,12 @@ impl RedisStore {
         self.handle().block_on(work)
     }
 
+    /// Runs `work` in the background on the store's runtime: callable from
+    /// any thread, inside an async runtime or not, and never waits.
+    pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, work: F) {
+        drop(self.handle().spawn(work));
+    }
+
     /// The shared connection, opened if there is none (on the store's
     /// runtime, so it outlives the caller's).
     async fn connection(&self, deadline: Duration) -> Result<MultiplexedConnection, RedisError> {
