@@ -148,6 +148,38 @@ fn decisions_carry_the_engines_fields() {
 }
 
 #[test]
+fn products_past_2_pow_53_are_compared_exactly() {
+    let store = shared_store();
+    // A window of 4.6e15 us (146 years): previous * (W - e) and room * W
+    // pass 2^53, and at e = (W - 1) / 3 they differ by one, which a double
+    // rounds away.
+    let window_us: u64 = 4_600_000_000_000_000;
+    let window = Duration::from_micros(window_us);
+    let redis = windows(&store, 3, window);
+    let local = KeyedWindows::<str, ManualClock>::builder(3, window)
+        .build()
+        .unwrap();
+    let e = (window_us - 1) / 3;
+    let mut outcomes = Vec::new();
+    // 3 in window 0; then 3 * (W - e) = 2W + 1 > 2W: denied; a microsecond
+    // later 3 * (W - e - 1) = 2W - 2: admitted.
+    for (t, cost) in [(BASE_US, 3), (window_us + e, 1), (window_us + e + 1, 1)] {
+        let remote = redis.check_at("k", cost, t).unwrap();
+        assert_eq!(
+            remote,
+            local.check_at("k", cost, t * 1_000).unwrap(),
+            "at {t}"
+        );
+        outcomes.push(remote.outcome());
+    }
+    assert_eq!(
+        outcomes,
+        [Outcome::Admitted, Outcome::Denied, Outcome::Admitted]
+    );
+    assert_eq!(redis.counters().failed_closed, 0);
+}
+
+#[test]
 fn a_window_key_expires_when_its_counts_weigh_nothing() {
     let store = shared_store();
     let redis = windows(&store, 10, Duration::from_secs(1));
