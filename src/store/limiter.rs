@@ -65,7 +65,7 @@ pub struct RedisLimiterBuilder<C: Clock = MonotonicClock> {
 
 impl RedisLimiter {
     /// A limiter of `quota` per key on `store`. Defaults: keys prefixed
-    /// `floodgate:`, a 5 ms deadline, [`OnFailure::Open`], a breaker that
+    /// `floodgate:`, a 5 ms deadline, [`OnFailure::Open`](crate::store::OnFailure::Open), a breaker that
     /// opens after 5 failures in a row and probes every 250 ms, a deny
     /// cache of 1024 keys.
     pub fn builder(store: &RedisStore, quota: Quota) -> RedisLimiterBuilder {
