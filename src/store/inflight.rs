@@ -34,8 +34,8 @@ const SOURCE: &str = include_str!("inflight.lua");
 const DEFAULT_PREFIX: &[u8] = b"floodgate:inflight:";
 /// How long a permit's lease runs when the builder sets none.
 const DEFAULT_LEASE: Duration = Duration::from_secs(30);
-/// The longest lease: its end, a server microsecond, stays far below 2^53
-/// for centuries yet.
+/// The longest lease (71 years): its end, a server microsecond, stays
+/// below 2^53, exact in Lua, until the year 2184.
 const MAX_LEASE: Duration = Duration::from_micros(1 << 51);
 
 /// A cap of `limit` requests in flight at once per byte or string key,

@@ -1,4 +1,4 @@
-//! The one server-side script and its calling convention.
+//! The GCRA script and its calling convention.
 //!
 //! `KEYS` are the buckets' Redis keys (one, or a layered check's several).
 //! `ARGV` is: the caller's time in microseconds, or empty for the server's
