@@ -7,31 +7,13 @@ mod redis_common;
 use floodgate::store::{OnFailure, RedisLayers, RedisLimiter, RedisStore};
 use floodgate::{KeyedLimiter, LayerKey, ManualClock, Outcome, Policy, Quota, Scope};
 use proptest::prelude::*;
-use redis_common::RedisServer;
+use redis_common::{fresh_prefix, shared_store, RedisServer, BASE_US};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// Where the caller's microsecond clock starts in these tests: a recent
-/// Unix time, so the script's numbers are as large as in production.
-const BASE_US: u64 = 1_760_000_000_000_000;
 
 /// One server for the whole binary; each case uses keys of its own.
 fn server() -> &'static RedisServer {
     RedisServer::shared()
-}
-
-fn store() -> RedisStore {
-    RedisStore::open(&server().url()).unwrap()
-}
-
-/// A prefix no other case uses.
-fn fresh_prefix() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "t{}:{}:",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A limiter that must decide exactly: a generous deadline for a loaded
@@ -94,7 +76,7 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..60),
     ) {
         let quota = quotas()[which];
-        let store = store();
+        let store = shared_store();
         let redis = limiter(&store, quota, deny_cache);
         let local = KeyedLimiter::<str, ManualClock>::builder(quota).build().unwrap();
         let keys = ["a", "b", "{c}d"];
@@ -134,7 +116,7 @@ proptest! {
     ) {
         let scopes = [Scope::Key, Scope::Workspace, Scope::Endpoint];
         let prefix = fresh_prefix();
-        let store = store();
+        let store = shared_store();
         let mut remote = RedisLayers::builder(&store)
             .deadline(Duration::from_secs(10))
             .on_failure(OnFailure::Closed);
@@ -166,7 +148,7 @@ proptest! {
 
 #[test]
 fn decisions_carry_the_engines_fields() {
-    let store = store();
+    let store = shared_store();
     let quota = Quota::per_second(30).unwrap().with_burst(60).unwrap();
     let redis = limiter(&store, quota, 0);
     for i in 0..60 {
@@ -190,7 +172,7 @@ fn decisions_carry_the_engines_fields() {
 
 #[test]
 fn a_key_expires_when_its_bucket_is_full_again() {
-    let store = store();
+    let store = shared_store();
     let quota = Quota::per_second(10).unwrap();
     let redis = limiter(&store, quota, 0);
     redis.check("exp", 3).unwrap();
@@ -210,7 +192,7 @@ fn a_key_expires_when_its_bucket_is_full_again() {
 
 #[test]
 fn the_script_reloads_itself_after_script_flush() {
-    let store = store();
+    let store = shared_store();
     let redis = limiter(&store, Quota::per_second(10).unwrap(), 0);
     assert!(redis.check("flush", 1).unwrap().is_admitted());
     let mut client = server().client();
@@ -230,7 +212,7 @@ fn the_script_reloads_itself_after_script_flush() {
 
 #[test]
 fn the_deny_cache_answers_until_the_key_fits() {
-    let store = store();
+    let store = shared_store();
     let quota = Quota::per_second(10).unwrap().with_burst(2).unwrap();
     let redis = limiter(&store, quota, 16);
     let local = KeyedLimiter::<str, ManualClock>::builder(quota)
@@ -271,7 +253,7 @@ fn layers(store: &RedisStore, prefix: &str) -> RedisLayers {
 
 #[test]
 fn a_layered_denial_charges_no_layer() {
-    let store = store();
+    let store = shared_store();
     let prefix = fresh_prefix();
     let policy = layers(&store, &prefix);
     let workspace = "{ws1}";
@@ -309,7 +291,7 @@ fn a_layered_denial_charges_no_layer() {
 
 #[test]
 fn layered_checks_from_many_threads_never_overcharge() {
-    let store = store();
+    let store = shared_store();
     let prefix = fresh_prefix();
     let policy = layers(&store, &prefix);
     let admitted = AtomicU64::new(0);
@@ -344,7 +326,7 @@ fn layered_checks_from_many_threads_never_overcharge() {
 
 #[test]
 fn the_async_api_decides_alike() {
-    let store = store();
+    let store = shared_store();
     let redis = limiter(
         &store,
         Quota::per_second(10).unwrap().with_burst(2).unwrap(),
@@ -366,7 +348,7 @@ fn the_async_api_decides_alike() {
 
 #[test]
 fn caller_timed_buckets_outlive_the_servers_clock() {
-    let store = store();
+    let store = shared_store();
     // One request drains in 10 ms of the caller's time; 30 ms of the
     // server's pass before the caller's clock moves at all.
     let redis = limiter(&store, Quota::per_second(100).unwrap(), 0);

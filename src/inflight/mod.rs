@@ -806,6 +806,12 @@ impl PermitToken {
 }
 
 impl AtCapacity {
+    /// The refusal of a cap of `limit` with `in_flight` permits out.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn new(in_flight: u64, limit: u64) -> Self {
+        Self { in_flight, limit }
+    }
+
     /// Permits out when the acquire was refused.
     pub fn in_flight(&self) -> u64 {
         self.in_flight

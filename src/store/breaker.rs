@@ -32,7 +32,10 @@ pub enum OnFailure {
     /// the whole burst but not the share is denied for a cool-down, as by
     /// `Closed`. Each limit's table holds 65 536 active keys (about
     /// 1.5 MiB, allocated when the limiter is built); a new key that finds
-    /// no slot is denied.
+    /// no slot is denied. Token buckets only ([`RedisLimiter`](crate::store::RedisLimiter),
+    /// [`RedisLayers`](crate::store::RedisLayers)): a window or in-flight
+    /// cap built with it is refused with
+    /// [`Error::LocalUnsupported`](crate::Error::LocalUnsupported).
     Local,
 }
 

@@ -13,7 +13,10 @@ use crate::store::fleet::Member;
 use crate::store::script::{self, At, Op};
 use crate::store::units::ScriptQuota;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisError, RedisResult, Script};
+use redis::{
+    AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisError, RedisResult, Script,
+    ScriptInvocation,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
@@ -110,6 +113,12 @@ impl RedisStore {
         self.handle().block_on(work)
     }
 
+    /// Runs `work` in the background on the store's runtime: callable from
+    /// any thread, inside an async runtime or not, and never waits.
+    pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, work: F) {
+        drop(self.handle().spawn(work));
+    }
+
     /// The shared connection, opened if there is none (on the store's
     /// runtime, so it outlives the caller's).
     async fn connection(&self, deadline: Duration) -> Result<MultiplexedConnection, RedisError> {
@@ -152,9 +161,20 @@ impl RedisStore {
         at: At,
         deadline: Duration,
     ) -> Result<Vec<Decision>, Failure> {
+        let call = script::invocation(&self.inner.script, keys, op, at);
+        let reply: Vec<u64> = self.invoke(&call, deadline).await?;
+        Ok(script::decisions(&reply, keys))
+    }
+
+    /// Sends `call` (any script's) and reads its reply within `deadline`.
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        call: &ScriptInvocation<'_>,
+        deadline: Duration,
+    ) -> Result<T, Failure> {
         self.within(deadline, async {
             let mut connection = self.connection(deadline).await?;
-            script::run(&self.inner.script, &mut connection, keys, op, at).await
+            call.invoke_async(&mut connection).await
         })
         .await
     }

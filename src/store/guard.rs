@@ -2,7 +2,7 @@
 //! the deadline, the counters, and the decision given when Redis gives none.
 
 use crate::core::decision::{Decision, Outcome};
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::store::breaker::{Breaker, Counters, OnFailure, Pass, StoreCounters};
@@ -11,17 +11,102 @@ use crate::store::fleet::{Fleet, DEFAULT_FLEET};
 use crate::store::local::Local;
 use crate::store::script::{At, Op};
 use crate::store::units::ScriptQuota;
+use redis::{FromRedisValue, ScriptInvocation};
+use std::future::Future;
 use std::time::Duration;
 
 /// The deadline of a call when the builder sets none: a few round trips on
 /// a local network, short enough that a request never waits long on a
 /// Redis that is away.
-pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_millis(5);
+const DEFAULT_DEADLINE: Duration = Duration::from_millis(5);
 /// Failures in a row that open the breaker by default.
-pub(crate) const DEFAULT_THRESHOLD: u32 = 5;
+const DEFAULT_THRESHOLD: u32 = 5;
 /// How long an open breaker waits before probing, by default: with the
 /// probe's deadline, well inside the second a recovery must take.
-pub(crate) const DEFAULT_COOL_DOWN: Duration = Duration::from_millis(250);
+const DEFAULT_COOL_DOWN: Duration = Duration::from_millis(250);
+
+/// A builder's failure settings: the deadline, the policy, the breaker,
+/// and the fleet `Local` divides by, alike for every kind kept in Redis.
+#[derive(Clone)]
+pub(crate) struct Failures {
+    pub(crate) deadline: Duration,
+    pub(crate) on_failure: OnFailure,
+    pub(crate) threshold: u32,
+    pub(crate) cool_down: Duration,
+    /// `None`: the store's default fleet.
+    pub(crate) fleet: Option<Fleet>,
+}
+
+impl Default for Failures {
+    fn default() -> Self {
+        Self {
+            deadline: DEFAULT_DEADLINE,
+            on_failure: OnFailure::Open,
+            threshold: DEFAULT_THRESHOLD,
+            cool_down: DEFAULT_COOL_DOWN,
+            fleet: None,
+        }
+    }
+}
+
+impl Failures {
+    /// The guard of calls to `store` for a limiter whose limits are
+    /// `layers`: with [`OnFailure::Local`], their shares in the fleet, or
+    /// the error building their tables.
+    pub(crate) fn guard(self, store: RedisStore, layers: &[(Scope, Quota)]) -> Result<Guard> {
+        let fallback = match self.on_failure {
+            OnFailure::Open => Fallback::Open,
+            OnFailure::Closed => Fallback::Closed,
+            OnFailure::Local => {
+                let fleet = self.fleet.unwrap_or_else(|| store.fleet(DEFAULT_FLEET));
+                Fallback::Local(Box::new(Local::new(fleet, layers)?))
+            }
+        };
+        Ok(Guard {
+            store,
+            deadline: self.deadline,
+            fallback,
+            breaker: Breaker::new(self.threshold, self.cool_down),
+            counters: Counters::new(),
+        })
+    }
+
+    /// The guard of a kind with no local share (a window, an in-flight
+    /// cap): [`Error::LocalUnsupported`] with [`OnFailure::Local`].
+    pub(crate) fn guard_without_shares(self, store: RedisStore) -> Result<Guard> {
+        if self.on_failure == OnFailure::Local {
+            return Err(Error::LocalUnsupported);
+        }
+        self.guard(store, &[])
+    }
+}
+
+/// The builder methods that set a [`Failures`] kept in a builder's
+/// `failures` field: one text for every Redis kind's builder.
+macro_rules! failure_setters {
+    () => {
+        /// How long a call may wait for Redis, connecting included.
+        pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+            self.failures.deadline = deadline;
+            self
+        }
+
+        /// The decision when Redis gives none.
+        pub fn on_failure(mut self, on_failure: crate::store::OnFailure) -> Self {
+            self.failures.on_failure = on_failure;
+            self
+        }
+
+        /// The breaker: open after `failures` in a row (at least 1), probe
+        /// once `cool_down` has passed.
+        pub fn breaker(mut self, failures: u32, cool_down: std::time::Duration) -> Self {
+            self.failures.threshold = failures;
+            self.failures.cool_down = cool_down;
+            self
+        }
+    };
+}
+pub(crate) use failure_setters;
 
 /// A limiter's way of calling Redis.
 pub(crate) struct Guard {
@@ -58,35 +143,6 @@ impl Drop for Attempt<'_> {
 }
 
 impl Guard {
-    /// The guard of a limiter whose limits are `layers`; with
-    /// [`OnFailure::Local`], their shares in `fleet` (the store's default
-    /// fleet when `None`), or the error building their tables.
-    pub(crate) fn new(
-        store: RedisStore,
-        deadline: Duration,
-        on_failure: OnFailure,
-        threshold: u32,
-        cool_down: Duration,
-        fleet: Option<Fleet>,
-        layers: &[(Scope, Quota)],
-    ) -> Result<Self> {
-        let fallback = match on_failure {
-            OnFailure::Open => Fallback::Open,
-            OnFailure::Closed => Fallback::Closed,
-            OnFailure::Local => {
-                let fleet = fleet.unwrap_or_else(|| store.fleet(DEFAULT_FLEET));
-                Fallback::Local(Box::new(Local::new(fleet, layers)?))
-            }
-        };
-        Ok(Self {
-            store,
-            deadline,
-            fallback,
-            breaker: Breaker::new(threshold, cool_down),
-            counters: Counters::new(),
-        })
-    }
-
     pub(crate) fn counters(&self) -> StoreCounters {
         self.counters.snapshot()
     }
@@ -105,6 +161,23 @@ impl Guard {
         op: Op,
         at: At,
     ) -> Option<Vec<Decision>> {
+        self.attempt(self.store.run(keys, op, at, self.deadline))
+            .await
+    }
+
+    /// The reply to `call`, a script's invocation, or `None` when Redis
+    /// gave none.
+    pub(crate) async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>) -> Option<T> {
+        self.attempt(self.store.invoke(call, self.deadline)).await
+    }
+
+    /// The reply of `call` (a call to [`store`](Self::store) within the
+    /// deadline, not started yet), or `None` when Redis gave none: the
+    /// breaker's say, the counters, and the breaker told how it went.
+    pub(crate) async fn attempt<T>(
+        &self,
+        call: impl Future<Output = std::result::Result<T, Failure>>,
+    ) -> Option<T> {
         let pass = self.breaker.pass();
         if pass == Pass::Skip {
             self.counters.skipped.add(1);
@@ -115,13 +188,13 @@ impl Guard {
             pass,
             ended: false,
         };
-        let result = self.store.run(keys, op, at, self.deadline).await;
+        let result = call.await;
         attempt.ended = true;
         match result {
-            Ok(decisions) => {
+            Ok(reply) => {
                 self.breaker.record(pass, true);
                 self.counters.exact.add(1);
-                Some(decisions)
+                Some(reply)
             }
             Err(failure) => {
                 match failure {
@@ -158,19 +231,37 @@ impl Guard {
             return Ok((Decision::new(Outcome::CannotFit, burst, burst, 0, 0), 0));
         }
         match &self.fallback {
-            Fallback::Open => {
-                self.counters.failed_open.add(1);
-                Ok((
-                    Decision::new(Outcome::Admitted, burst, burst - cost, 0, 0),
-                    0,
-                ))
-            }
-            Fallback::Closed => {
-                self.counters.failed_closed.add(1);
-                Ok((self.closed(burst), 0))
-            }
             Fallback::Local(local) => self.local(local, keys, op, now_ns),
+            Fallback::Open | Fallback::Closed => Ok((self.degraded_within(burst, cost), 0)),
         }
+    }
+
+    /// `Open`'s or `Closed`'s decision for `cost` against a `capacity` (a
+    /// burst, a window's limit), counted. A cost beyond the capacity can
+    /// never fit whatever Redis holds.
+    pub(crate) fn degraded_within(&self, capacity: u64, cost: u64) -> Decision {
+        if cost > capacity {
+            return Decision::new(Outcome::CannotFit, capacity, capacity, 0, 0);
+        }
+        if self.fallback_admits() {
+            Decision::new(Outcome::Admitted, capacity, capacity - cost, 0, 0)
+        } else {
+            self.closed(capacity)
+        }
+    }
+
+    /// Whether the failure policy admits a call Redis did not decide,
+    /// counted: `Open` does, `Closed` does not. `Local` answers through
+    /// [`degraded`](Self::degraded); the kinds that ask this are built
+    /// without it ([`Failures::guard_without_shares`]), and it would deny.
+    pub(crate) fn fallback_admits(&self) -> bool {
+        let admits = matches!(self.fallback, Fallback::Open);
+        if admits {
+            self.counters.failed_open.add(1);
+        } else {
+            self.counters.failed_closed.add(1);
+        }
+        admits
     }
 
     /// `Local`'s decision: the shares', except that a cost the whole

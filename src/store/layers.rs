@@ -8,13 +8,12 @@ use crate::http::Scope;
 use crate::keyed::check_key_len;
 use crate::policy::stack::wait_rank;
 use crate::policy::{Verdict, MAX_LAYERS};
-use crate::store::breaker::{OnFailure, StoreCounters};
+use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
 use crate::store::fleet::Fleet;
-use crate::store::guard::{Guard, DEFAULT_COOL_DOWN, DEFAULT_DEADLINE, DEFAULT_THRESHOLD};
+use crate::store::guard::{failure_setters, Failures, Guard};
 use crate::store::script::{At, Op};
 use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
-use std::time::Duration;
 
 /// Layered checks in Redis: one script decides every layer of a request
 /// at once, so no other host's check falls between them, and a denial
@@ -56,11 +55,7 @@ struct Layer {
 pub struct RedisLayersBuilder {
     store: RedisStore,
     layers: Vec<(Scope, Vec<u8>, Quota)>,
-    deadline: Duration,
-    on_failure: OnFailure,
-    threshold: u32,
-    cool_down: Duration,
-    fleet: Option<Fleet>,
+    failures: Failures,
 }
 
 impl RedisLayers {
@@ -70,11 +65,7 @@ impl RedisLayers {
         RedisLayersBuilder {
             store: store.clone(),
             layers: Vec::new(),
-            deadline: DEFAULT_DEADLINE,
-            on_failure: OnFailure::Open,
-            threshold: DEFAULT_THRESHOLD,
-            cool_down: DEFAULT_COOL_DOWN,
-            fleet: None,
+            failures: Failures::default(),
         }
     }
 }
@@ -87,29 +78,12 @@ impl RedisLayersBuilder {
         self
     }
 
-    /// How long a call may wait for Redis, connecting included.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
-        self
-    }
-
-    /// The decision when Redis gives none.
-    pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
-        self.on_failure = on_failure;
-        self
-    }
-
-    /// The breaker: open after `failures` in a row, probe after `cool_down`.
-    pub fn breaker(mut self, failures: u32, cool_down: Duration) -> Self {
-        self.threshold = failures;
-        self.cool_down = cool_down;
-        self
-    }
+    failure_setters!();
 
     /// The fleet whose size [`OnFailure::Local`] divides each layer's
     /// quota by (default: the store's fleet `"default"`).
     pub fn fleet(mut self, fleet: &Fleet) -> Self {
-        self.fleet = Some(fleet.clone());
+        self.failures.fleet = Some(fleet.clone());
         self
     }
 
@@ -142,15 +116,7 @@ impl RedisLayersBuilder {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(RedisLayers {
-            guard: Guard::new(
-                self.store,
-                self.deadline,
-                self.on_failure,
-                self.threshold,
-                self.cool_down,
-                self.fleet,
-                &limits,
-            )?,
+            guard: self.failures.guard(self.store, &limits)?,
             layers,
         })
     }

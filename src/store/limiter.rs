@@ -7,14 +7,13 @@ use crate::core::error::Result;
 use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::keyed::check_key_len;
-use crate::store::breaker::{OnFailure, StoreCounters};
+use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
 use crate::store::deny_cache::DenyCache;
 use crate::store::fleet::Fleet;
-use crate::store::guard::{Guard, DEFAULT_COOL_DOWN, DEFAULT_DEADLINE, DEFAULT_THRESHOLD};
+use crate::store::guard::{failure_setters, Failures, Guard};
 use crate::store::script::{At, Op};
 use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
-use std::time::Duration;
 
 /// The prefix of every bucket's Redis key when the builder sets none.
 const DEFAULT_PREFIX: &[u8] = b"floodgate:";
@@ -28,7 +27,7 @@ const DEFAULT_DENY_CACHE: usize = 1_024;
 /// resolution); see the [module docs](crate::store) for what is exact.
 ///
 /// Every call has a deadline; when Redis gives no answer in time the
-/// limiter's [`OnFailure`] decides, and a circuit breaker stops waiting on
+/// limiter's [`OnFailure`](crate::store::OnFailure) decides, and a circuit breaker stops waiting on
 /// a server that keeps failing. [`counters`](Self::counters) shows how often.
 ///
 /// ```no_run
@@ -61,18 +60,14 @@ pub struct RedisLimiterBuilder<C: Clock = MonotonicClock> {
     store: RedisStore,
     quota: Quota,
     prefix: Vec<u8>,
-    deadline: Duration,
-    on_failure: OnFailure,
-    threshold: u32,
-    cool_down: Duration,
+    failures: Failures,
     deny_cache: usize,
-    fleet: Option<Fleet>,
     clock: C,
 }
 
 impl RedisLimiter {
     /// A limiter of `quota` per key on `store`. Defaults: keys prefixed
-    /// `floodgate:`, a 5 ms deadline, [`OnFailure::Open`], a breaker that
+    /// `floodgate:`, a 5 ms deadline, [`OnFailure::Open`](crate::store::OnFailure::Open), a breaker that
     /// opens after 5 failures in a row and probes every 250 ms, a deny
     /// cache of 1024 keys.
     pub fn builder(store: &RedisStore, quota: Quota) -> RedisLimiterBuilder {
@@ -80,12 +75,8 @@ impl RedisLimiter {
             store: store.clone(),
             quota,
             prefix: DEFAULT_PREFIX.to_vec(),
-            deadline: DEFAULT_DEADLINE,
-            on_failure: OnFailure::Open,
-            threshold: DEFAULT_THRESHOLD,
-            cool_down: DEFAULT_COOL_DOWN,
+            failures: Failures::default(),
             deny_cache: DEFAULT_DENY_CACHE,
-            fleet: None,
             clock: MonotonicClock::new(),
         }
     }
@@ -100,25 +91,7 @@ impl<C: Clock> RedisLimiterBuilder<C> {
         self
     }
 
-    /// How long a call may wait for Redis, connecting included.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
-        self
-    }
-
-    /// The decision when Redis gives none.
-    pub fn on_failure(mut self, on_failure: OnFailure) -> Self {
-        self.on_failure = on_failure;
-        self
-    }
-
-    /// The breaker: open after `failures` in a row (at least 1), probe once
-    /// `cool_down` has passed.
-    pub fn breaker(mut self, failures: u32, cool_down: Duration) -> Self {
-        self.threshold = failures;
-        self.cool_down = cool_down;
-        self
-    }
+    failure_setters!();
 
     /// The fleet whose size [`OnFailure::Local`] divides the quota by
     /// (default: the store's fleet `"default"`, see [`RedisStore::fleet`]).
@@ -140,7 +113,7 @@ impl<C: Clock> RedisLimiterBuilder<C> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn fleet(mut self, fleet: &Fleet) -> Self {
-        self.fleet = Some(fleet.clone());
+        self.failures.fleet = Some(fleet.clone());
         self
     }
 
@@ -156,12 +129,8 @@ impl<C: Clock> RedisLimiterBuilder<C> {
             store: self.store,
             quota: self.quota,
             prefix: self.prefix,
-            deadline: self.deadline,
-            on_failure: self.on_failure,
-            threshold: self.threshold,
-            cool_down: self.cool_down,
+            failures: self.failures,
             deny_cache: self.deny_cache,
-            fleet: self.fleet,
             clock,
         }
     }
@@ -174,15 +143,9 @@ impl<C: Clock> RedisLimiterBuilder<C> {
     pub fn build(self) -> Result<RedisLimiter<C>> {
         Ok(RedisLimiter {
             quota: ScriptQuota::new(self.quota)?,
-            guard: Guard::new(
-                self.store,
-                self.deadline,
-                self.on_failure,
-                self.threshold,
-                self.cool_down,
-                self.fleet,
-                &[(Scope::Key, self.quota)],
-            )?,
+            guard: self
+                .failures
+                .guard(self.store, &[(Scope::Key, self.quota)])?,
             prefix: self.prefix,
             cache: (self.deny_cache > 0).then(|| DenyCache::new(self.deny_cache)),
             clock: self.clock,

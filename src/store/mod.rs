@@ -6,6 +6,8 @@
 //!   thread driving it, shared by the limiters built on it.
 //! * [`RedisLimiter`]: a token bucket per key; [`RedisLayers`]: several
 //!   buckets checked for one request in one script, all charged or none.
+//! * [`RedisWindow`]: a sliding window per key; [`RedisInFlight`]: a cap on
+//!   the requests per key in flight at once, its permits leases.
 //! * [`OnFailure`] and [`StoreCounters`]: what a limiter answers when Redis
 //!   does not, and how often that happened.
 //! * [`Fleet`]: how many hosts share the limits now, counted by heartbeats
@@ -34,6 +36,28 @@
 //! A bucket's key expires once its debt has drained: an idle key costs
 //! Redis nothing. A limit must have its own key prefix, since a bucket is
 //! read under the quota of the limiter reading it.
+//!
+//! # What is exact for windows and in-flight caps
+//!
+//! A [`RedisWindow`] keeps per key what a local window keeps (the latest
+//! window it was given, the counts and their window) and decides, with every
+//! field, as a [`KeyedWindows`](crate::KeyedWindows) of the same limit and
+//! window does at microsecond arrival times, late timestamps included. Its
+//! script counts time in units of `gcd(1000, W)` ns, so any window of at
+//! least a microsecond works (a window of more than 2^53 ns must be whole
+//! microseconds), and compares the products of counts and times past 2^53
+//! exactly. Two differences, both only for rare keys: the local word keeps
+//! its window modulo 2^22 windows, so counts left idle that long may deny
+//! once, where Redis keeps the window whole; and a Redis key expires when
+//! the window after its counts' ends, forgetting its latest window, which
+//! only a timestamp behind it (a server clock stepped back) would read.
+//!
+//! A [`RedisInFlight`] never has more than its limit of unexpired leases
+//! out per key: taking, renewing and giving back are each one script. A
+//! local cap knows its holders live (by process id); a fleet's hosts are
+//! trusted for a lease, so a dead host's permits come back one lease after
+//! it last took or renewed them, and a request that outlives its lease
+//! unrenewed is counted no more.
 //!
 //! # Layered checks and hash tags
 //!
@@ -85,15 +109,19 @@ mod deny_cache;
 mod error;
 mod fleet;
 mod guard;
+mod inflight;
 mod layers;
 mod limiter;
 mod local;
 mod script;
 mod units;
+mod window;
 
 pub use breaker::{OnFailure, StoreCounters};
 pub use connection::RedisStore;
 pub use error::StoreError;
 pub use fleet::Fleet;
+pub use inflight::{RedisAcquisition, RedisInFlight, RedisInFlightBuilder, RedisPermit};
 pub use layers::{RedisLayers, RedisLayersBuilder};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder};
+pub use window::{RedisWindow, RedisWindowBuilder};

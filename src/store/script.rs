@@ -1,4 +1,4 @@
-//! The one server-side script and its calling convention.
+//! The GCRA script and its calling convention.
 //!
 //! `KEYS` are the buckets' Redis keys (one, or a layered check's several).
 //! `ARGV` is: the caller's time in microseconds, or empty for the server's
@@ -17,8 +17,7 @@
 
 use crate::core::decision::{Decision, Outcome};
 use crate::store::units::ScriptQuota;
-use redis::aio::MultiplexedConnection;
-use redis::{RedisResult, Script};
+use redis::{Script, ScriptInvocation};
 
 /// The script's source, compiled into the library.
 pub(crate) const SOURCE: &str = include_str!("gcra.lua");
@@ -35,14 +34,13 @@ pub(crate) enum Op {
 /// When the script decides: now on the server, or at a caller's microsecond.
 pub(crate) type At = Option<u64>;
 
-/// Runs the script on `connection` for `keys`, each under its quota.
-pub(crate) async fn run(
-    script: &Script,
-    connection: &mut MultiplexedConnection,
+/// The call of `script` for `keys`, each under its quota.
+pub(crate) fn invocation<'a>(
+    script: &'a Script,
     keys: &[(&[u8], &ScriptQuota)],
     op: Op,
     at: At,
-) -> RedisResult<Vec<Decision>> {
+) -> ScriptInvocation<'a> {
     let mut call = script.prepare_invoke();
     match at {
         Some(micros) => call.arg(micros),
@@ -74,12 +72,11 @@ pub(crate) async fn run(
             .arg(quota.lockout)
             .arg(quota.drain);
     }
-    let reply: Vec<u64> = call.invoke_async(connection).await?;
-    Ok(decisions(&reply, keys))
+    call
 }
 
 /// The engine's decisions for the script's reply.
-fn decisions(reply: &[u64], keys: &[(&[u8], &ScriptQuota)]) -> Vec<Decision> {
+pub(crate) fn decisions(reply: &[u64], keys: &[(&[u8], &ScriptQuota)]) -> Vec<Decision> {
     reply
         .chunks_exact(3)
         .zip(keys)

@@ -4,10 +4,10 @@
 //! See [`SlidingWindow`] for the estimate's accuracy and the rule for
 //! timestamps out of order.
 
-mod estimate;
+pub(crate) mod estimate;
 pub(crate) mod keyed;
 mod state;
-mod word;
+pub(crate) mod word;
 
 use crate::core::alloc::{Place, Placed};
 use crate::core::clock::{Clock, ManualClock, MonotonicClock};

@@ -4,13 +4,33 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+use floodgate::store::RedisStore;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Where a caller's microsecond clock starts in tests of `_at` calls: a
+/// recent Unix time, so the scripts' numbers are as large as in production.
+pub const BASE_US: u64 = 1_760_000_000_000_000;
+
+/// A store on [`RedisServer::shared`]'s server.
+pub fn shared_store() -> RedisStore {
+    RedisStore::open(&RedisServer::shared().url()).unwrap()
+}
+
+/// A key prefix no other test or case of this run uses.
+pub fn fresh_prefix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "t{}:{}:",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// How long a server may take to answer its first PING.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
