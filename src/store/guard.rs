@@ -2,9 +2,10 @@
 //! the deadline, the counters, and the decision given when Redis gives none.
 
 use crate::core::decision::{Decision, Outcome};
-use crate::store::breaker::{Breaker, Counters, OnFailure, Pass, StoreCounters};
+use crate::store::breaker::{Breaker, Breakers, Counters, OnFailure, Pass, StoreCounters};
 use crate::store::connection::{Failure, RedisStore};
 use crate::store::script::{At, Op};
+use crate::store::topology::UNKNOWN;
 use crate::store::units::ScriptQuota;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ pub(crate) struct Guard {
     pub(crate) store: RedisStore,
     pub(crate) deadline: Duration,
     pub(crate) on_failure: OnFailure,
-    breaker: Breaker,
+    breakers: Breakers,
     counters: Counters,
 }
 
@@ -55,7 +56,7 @@ impl Guard {
             store,
             deadline,
             on_failure,
-            breaker: Breaker::new(threshold, cool_down),
+            breakers: Breakers::new(threshold, cool_down),
             counters: Counters::new(),
         }
     }
@@ -69,22 +70,28 @@ impl Guard {
         self.counters.cached.add(1);
     }
 
-    /// The script's decisions for `keys`, or `None` when Redis gave none
-    /// (the breaker open, the deadline passed, an error): the caller then
-    /// answers with [`degraded`](Self::degraded).
+    /// The script's decisions for `keys` (all in one cluster slot), or
+    /// `None` when Redis gave none (their master's breaker open, the
+    /// deadline passed, an error): the caller then answers with
+    /// [`degraded`](Self::degraded).
     pub(crate) async fn run(
         &self,
         keys: &[(&[u8], &ScriptQuota)],
         op: Op,
         at: At,
     ) -> Option<Vec<Decision>> {
-        let pass = self.breaker.pass();
+        let domain = keys
+            .first()
+            .map_or(UNKNOWN, |(key, _)| self.store.domain(key));
+        let breaker = self.breakers.get(domain);
+        let breaker = breaker.as_ref();
+        let pass = breaker.pass();
         if pass == Pass::Skip {
             self.counters.skipped.add(1);
             return None;
         }
         let mut attempt = Attempt {
-            breaker: &self.breaker,
+            breaker,
             pass,
             ended: false,
         };
@@ -92,7 +99,7 @@ impl Guard {
         attempt.ended = true;
         match result {
             Ok(decisions) => {
-                self.breaker.record(pass, true);
+                breaker.record(pass, true);
                 self.counters.exact.add(1);
                 Some(decisions)
             }
@@ -101,7 +108,7 @@ impl Guard {
                     Failure::Timeout => self.counters.timeouts.add(1),
                     Failure::Redis => self.counters.errors.add(1),
                 }
-                if self.breaker.record(pass, false) {
+                if breaker.record(pass, false) {
                     self.counters.breaker_opened.add(1);
                 }
                 None
@@ -123,7 +130,7 @@ impl Guard {
             }
             OnFailure::Closed => {
                 self.counters.failed_closed.add(1);
-                let wait = u64::try_from(self.breaker.cool_down().as_nanos())
+                let wait = u64::try_from(self.breakers.cool_down().as_nanos())
                     .unwrap_or(u64::MAX)
                     .max(1);
                 Decision::new(Outcome::Denied, burst, 0, wait, wait)

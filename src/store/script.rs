@@ -11,14 +11,15 @@
 //! A bucket is a string `"<debt units>:<microsecond of the write>"` with a
 //! time to live that ends when the debt has drained (written at the
 //! server's time; a caller's time sets none); a missing key is a full
-//! bucket. Sent as `EVALSHA`; the `redis` crate sends `SCRIPT LOAD`
-//! and retries once when the server answers `NOSCRIPT` (after a restart,
-//! a failover or `SCRIPT FLUSH`).
+//! bucket. Sent as `EVALSHA`; a server that answers `NOSCRIPT` (after a
+//! restart, a failover or `SCRIPT FLUSH`) is sent the same call as `EVAL`
+//! with the source, which caches it there. Not `SCRIPT LOAD` and a retry:
+//! on Redis Cluster that goes to every node, and fails while one is down.
 
 use crate::core::decision::{Decision, Outcome};
 use crate::store::units::ScriptQuota;
-use redis::aio::MultiplexedConnection;
-use redis::{RedisResult, Script};
+use redis::aio::ConnectionLike;
+use redis::{ErrorKind, RedisResult, Script, ServerErrorKind};
 
 /// The script's source, compiled into the library.
 pub(crate) const SOURCE: &str = include_str!("gcra.lua");
@@ -38,44 +39,61 @@ pub(crate) type At = Option<u64>;
 /// Runs the script on `connection` for `keys`, each under its quota.
 pub(crate) async fn run(
     script: &Script,
-    connection: &mut MultiplexedConnection,
+    connection: &mut impl ConnectionLike,
     keys: &[(&[u8], &ScriptQuota)],
     op: Op,
     at: At,
 ) -> RedisResult<Vec<Decision>> {
-    let mut call = script.prepare_invoke();
-    match at {
-        Some(micros) => call.arg(micros),
-        None => call.arg(""),
-    };
-    match op {
-        Op::Check(_) => call.arg("c"),
-        Op::Refund(_) => call.arg("r"),
-    };
+    let number = |n: u64| n.to_string().into_bytes();
+    let mut call = vec![number(keys.len() as u64)];
+    call.extend(keys.iter().map(|(key, _)| key.to_vec()));
+    call.push(at.map_or_else(Vec::new, number));
+    call.push(match op {
+        Op::Check(_) => b"c".to_vec(),
+        Op::Refund(_) => b"r".to_vec(),
+    });
     // Every layer is charged the same cost; a refund is in each layer's units.
-    if let Op::Check(cost) = op {
-        let sent = keys
+    call.push(number(match op {
+        Op::Check(cost) => keys
             .iter()
             .map(|(_, q)| q.cost_arg(cost))
             .max()
-            .unwrap_or(0);
-        call.arg(sent);
-    }
-    for (key, _) in keys {
-        call.key(*key);
-    }
-    if let Op::Refund(amount) = op {
+            .unwrap_or(0),
         // One refund, one layer: `RedisLimiter::refund` is the only caller.
-        call.arg(keys.first().map_or(0, |(_, q)| q.refund_arg(amount)));
-    }
+        Op::Refund(amount) => keys.first().map_or(0, |(_, q)| q.refund_arg(amount)),
+    }));
     for (_, quota) in keys {
-        call.arg(quota.token)
-            .arg(quota.capacity)
-            .arg(quota.lockout)
-            .arg(quota.drain);
+        for figure in [quota.token, quota.capacity, quota.lockout, quota.drain] {
+            call.push(number(figure));
+        }
     }
-    let reply: Vec<u64> = call.invoke_async(connection).await?;
+    let reply: Vec<u64> = invoke(script, connection, &call).await?;
     Ok(decisions(&reply, keys))
+}
+
+/// `EVALSHA` of `script` with `call` (numkeys, keys, arguments); `EVAL` of
+/// its source when the node answers `NOSCRIPT`, routed by the same first
+/// key to the same node, which caches it.
+async fn invoke(
+    script: &Script,
+    connection: &mut impl ConnectionLike,
+    call: &[Vec<u8>],
+) -> RedisResult<Vec<u64>> {
+    let by_hash = redis::cmd("EVALSHA")
+        .arg(script.get_hash())
+        .arg(call)
+        .query_async(connection)
+        .await;
+    match by_hash {
+        Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            redis::cmd("EVAL")
+                .arg(SOURCE)
+                .arg(call)
+                .query_async(connection)
+                .await
+        }
+        reply => reply,
+    }
 }
 
 /// The engine's decisions for the script's reply.
