@@ -142,6 +142,12 @@ impl RedisStore {
     /// policy while the other masters' are still decided (see the
     /// [module docs](crate::store)).
     ///
+    /// The cluster client waits at most a second on a node, and sends a
+    /// call again when its reply is lost (a dropped connection, no reply
+    /// within that second) while its caller still waits: with a deadline
+    /// past a second, or a connection dropped after the script ran, a
+    /// bucket may be charged twice. That denies more, never admits more.
+    ///
     /// ```no_run
     /// use floodgate::store::{RedisLimiter, RedisStore};
     /// use floodgate::Quota;
