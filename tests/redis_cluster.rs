@@ -329,3 +329,48 @@ fn a_killed_masters_slots_are_decided_again_once_its_replica_is_promoted() {
     );
     assert!(cluster.is_master(replica));
 }
+
+/// A master that stops answering but keeps its sockets (SIGSTOP, or a
+/// partition that drops packets) draws no error the cluster client would
+/// learn the new map from: the store's own map, asked again after the
+/// failures, points it to the promoted replica.
+#[test]
+fn a_stopped_masters_slots_are_decided_again_once_its_replica_is_promoted() {
+    let cluster = RedisCluster::start(3, 1);
+    let store = RedisStore::cluster(&cluster.urls()).unwrap();
+    let masters = cluster.masters();
+    let replica = cluster.replica_of(masters[0]);
+    let tags: Vec<String> = masters.iter().map(|&m| cluster.tag_on(m)).collect();
+    let limiter = faulted(&store);
+    for tag in &tags {
+        recovery(&limiter, &format!("{tag}warm"), Instant::now());
+    }
+    let stopped = format!("{}k", tags[0]);
+    cluster.nodes[masters[0]].signal(libc::SIGSTOP);
+    let stopped_at = Instant::now();
+    let mut promoted = None;
+    let exact_again = loop {
+        if promoted.is_none() && cluster.is_master(replica) {
+            promoted = Some(stopped_at.elapsed());
+        }
+        let exact = limiter.counters().exact;
+        limiter.check(&stopped, 1).unwrap();
+        if limiter.counters().exact > exact {
+            break stopped_at.elapsed();
+        }
+        assert!(
+            stopped_at.elapsed() < GIVE_UP,
+            "the stopped master's slots not decided {GIVE_UP:?} after SIGSTOP"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Decided by the replica, promoted: the old master never answered.
+    assert!(cluster.is_master(replica));
+    cluster.nodes[masters[0]].signal(libc::SIGCONT);
+    println!(
+        "after SIGSTOP of a master: replica promoted within {:?}, its slots decided exactly \
+         again {exact_again:?} after the stop; {:?}",
+        promoted.unwrap_or(exact_again),
+        limiter.counters()
+    );
+}

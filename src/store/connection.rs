@@ -10,11 +10,12 @@
 use crate::core::decision::Decision;
 use crate::store::error::StoreError;
 use crate::store::script::{self, At, Op};
-use crate::store::topology::{self, Topology, UNKNOWN};
+use crate::store::topology::{self, Moved, Topology, UNKNOWN};
 use crate::store::units::ScriptQuota;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -301,7 +302,10 @@ impl RedisStore {
         }
         let topology = Arc::clone(&self.inner.topology);
         self.handle().spawn(async move {
-            learn_slots(&mut Link::Cluster(connection), &topology).await;
+            let mut link = Link::Cluster(connection);
+            if let Some(moved) = learn_slots(&mut link, &topology).await {
+                point_to(link, moved).await;
+            }
         });
     }
 
@@ -336,9 +340,10 @@ impl RedisStore {
     }
 }
 
-/// Learns a cluster's slot map from `CLUSTER SLOTS` (any node answers);
-/// a failure leaves the map as it was, to be asked again after the next.
-async fn learn_slots(link: &mut Link, topology: &Topology) {
+/// Learns a cluster's slot map from `CLUSTER SLOTS` (any node answers),
+/// and a slot that moved since; a failure leaves the map as it was, to be
+/// asked again after the next.
+async fn learn_slots(link: &mut Link, topology: &Topology) -> Option<Moved> {
     let reply = tokio::time::timeout(
         CLUSTER_NODE_TIMEOUT,
         redis::cmd("CLUSTER")
@@ -346,9 +351,31 @@ async fn learn_slots(link: &mut Link, topology: &Topology) {
             .query_async::<Value>(link),
     )
     .await;
-    if let Ok(Ok(reply)) = reply {
-        topology.learn(&reply);
-    }
+    topology.learn(&reply.ok()?.ok()?)
+}
+
+/// Makes the cluster client learn that a slot moved. It learns the map
+/// again on MOVED and on a broken connection, but not when a master stops
+/// answering (SIGSTOP, a partition that drops packets) and its replica
+/// takes over: it would send that master's slots to it until it answered
+/// again. Asking a master that does not serve the slot for one of its keys
+/// draws the MOVED. The client's refresh holds every call while it asks a
+/// node for the map, at most [`CLUSTER_NODE_TIMEOUT`] if it asks the
+/// stopped one first.
+async fn point_to(link: Link, moved: Moved) {
+    let (Link::Cluster(mut connection), Some(key)) = (link, topology::key_in(moved.slot)) else {
+        return;
+    };
+    let (host, port) = moved.elsewhere;
+    let mut exists = redis::cmd("EXISTS");
+    exists.arg(key);
+    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+    // The answer does not matter, only the MOVED on the way.
+    let _ = tokio::time::timeout(
+        2 * CLUSTER_NODE_TIMEOUT,
+        connection.route_command(exists, routing),
+    )
+    .await;
 }
 
 impl Drop for Inner {

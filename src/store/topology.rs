@@ -3,7 +3,9 @@
 //! a dead master opens the breaker of its own slots and no other.
 //!
 //! The cluster client routes every call itself (and follows MOVED and
-//! ASK); this map only names the domain a failure is counted in. It is
+//! ASK); this map names the domain a failure is counted in, and which
+//! slots moved, for the one move the client does not notice by itself (a
+//! master that stopped answering was replaced, see `connection.rs`). It is
 //! learned from `CLUSTER SLOTS` when the store connects and again after a
 //! failure, so a stale map costs at most a misattributed failure or two:
 //! after a failover a master's slots move whole to its replica, and the
@@ -46,6 +48,23 @@ struct Owners {
     by_slot: Vec<usize>,
 }
 
+/// A master as `CLUSTER SLOTS` names it.
+struct Master {
+    /// Its node id, or its address from servers that send none.
+    id: Vec<u8>,
+    host: String,
+    port: u16,
+}
+
+/// A slot that moved to another master, and a master it is not on: asked
+/// for a key of that slot, that master answers MOVED, which makes the
+/// cluster client learn the new map too.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub(crate) slot: u16,
+    pub(crate) elsewhere: (String, u16),
+}
+
 impl Topology {
     pub(crate) fn new() -> Self {
         Self {
@@ -67,35 +86,54 @@ impl Topology {
             .unwrap_or(UNKNOWN)
     }
 
-    /// Learns the map from a `CLUSTER SLOTS` reply; a reply of another
-    /// shape changes nothing.
-    pub(crate) fn learn(&self, reply: &Value) {
-        let Value::Array(ranges) = reply else {
-            return;
+    /// Learns the map from a `CLUSTER SLOTS` reply (a reply of another
+    /// shape changes nothing); a slot that a known master served and
+    /// another serves now, if any.
+    pub(crate) fn learn(&self, reply: &Value) -> Option<Moved> {
+        let Value::Array(entries) = reply else {
+            return None;
         };
+        let ranges = entries.iter().map(slot_range).collect::<Option<Vec<_>>>()?;
         let mut owners = self.owners.write().unwrap_or_else(|p| p.into_inner());
         let mut by_slot = vec![UNKNOWN; usize::from(SLOTS)];
-        for range in ranges {
-            let Some((first, last, master)) = slot_range(range) else {
-                return;
-            };
-            let domain = match owners.masters.iter().position(|m| *m == master) {
+        for (first, last, master) in &ranges {
+            let domain = match owners.masters.iter().position(|m| *m == master.id) {
                 Some(index) => index + 1,
                 None => {
-                    owners.masters.push(master);
+                    owners.masters.push(master.id.clone());
                     owners.masters.len()
                 }
             };
-            by_slot[first..=last].fill(domain);
+            by_slot[*first..=*last].fill(domain);
         }
+        let moved = (0..by_slot.len()).find(|&s| {
+            let before = owners.by_slot.get(s).copied().unwrap_or(UNKNOWN);
+            before != UNKNOWN && before != by_slot[s]
+        });
         owners.by_slot = by_slot;
+        let slot = moved?;
+        let owner = &ranges
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(&slot))?
+            .2;
+        let elsewhere = ranges.iter().find(|(_, _, m)| m.id != owner.id)?;
+        Some(Moved {
+            slot: u16::try_from(slot).ok()?,
+            elsewhere: (elsewhere.2.host.clone(), elsewhere.2.port),
+        })
     }
 }
 
-/// One entry of `CLUSTER SLOTS`: `[first, last, [ip, port, id, ...], replicas...]`,
-/// as the first and last slot and the master's identity (its node id, or
-/// its address from servers that send none).
-fn slot_range(range: &Value) -> Option<(usize, usize, Vec<u8>)> {
+/// A key whose slot is `slot`: a hash tag of a small number.
+pub(crate) fn key_in(slot: u16) -> Option<Vec<u8>> {
+    (0u32..1 << 20)
+        .map(|n| format!("{{{n}}}").into_bytes())
+        .find(|key| self::slot(key) == slot)
+}
+
+/// One entry of `CLUSTER SLOTS`: `[first, last, [host, port, id, ...], replicas...]`,
+/// as the first and last slot and the master.
+fn slot_range(range: &Value) -> Option<(usize, usize, Master)> {
     let Value::Array(fields) = range else {
         return None;
     };
@@ -109,14 +147,19 @@ fn slot_range(range: &Value) -> Option<(usize, usize, Vec<u8>)> {
     let Value::Array(master) = fields.get(2)? else {
         return None;
     };
-    let identity = match (master.first(), master.get(1), master.get(2)) {
-        (_, _, Some(Value::BulkString(id))) => id.clone(),
-        (Some(Value::BulkString(ip)), Some(Value::Int(port)), _) => {
-            [ip.as_slice(), b":", port.to_string().as_bytes()].concat()
-        }
-        _ => return None,
+    let (Some(Value::BulkString(host)), Some(Value::Int(port))) = (master.first(), master.get(1))
+    else {
+        return None;
     };
-    (first <= last).then_some((first, last, identity))
+    let (host, port) = (
+        String::from_utf8(host.clone()).ok()?,
+        u16::try_from(*port).ok()?,
+    );
+    let id = match master.get(2) {
+        Some(Value::BulkString(id)) => id.clone(),
+        _ => format!("{host}:{port}").into_bytes(),
+    };
+    (first <= last).then_some((first, last, Master { id, host, port }))
 }
 
 #[cfg(test)]
@@ -140,7 +183,7 @@ mod tests {
             Value::Int(last),
             Value::Array(vec![
                 Value::BulkString(b"127.0.0.1".to_vec()),
-                Value::Int(7000),
+                Value::Int(7000 + i64::from(id.as_bytes()[0] - b'a')),
                 Value::BulkString(id.as_bytes().to_vec()),
             ]),
         ])
@@ -150,20 +193,30 @@ mod tests {
     fn a_master_keeps_its_domain_across_refreshes() {
         let topology = Topology::new();
         assert_eq!(topology.domain(5), UNKNOWN);
-        topology.learn(&Value::Array(vec![
+        let first = topology.learn(&Value::Array(vec![
             range(0, 99, "a"),
             range(100, 16_383, "b"),
         ]));
+        assert_eq!(first, None); // nothing moved: nothing was known
+        assert_eq!(key_in(99).map(|key| slot(&key)), Some(99));
         assert_eq!((topology.domain(99), topology.domain(100)), (1, 2));
-        // Slots 0..=99 failed over to "c"; "b" keeps domain 2.
-        topology.learn(&Value::Array(vec![
+        // Slots 0..=99 failed over to "c"; "b" keeps domain 2, and is
+        // where the cluster client is sent to learn of it.
+        let moved = topology.learn(&Value::Array(vec![
             range(100, 16_383, "b"),
             range(0, 99, "c"),
         ]));
+        assert_eq!(
+            moved,
+            Some(Moved {
+                slot: 0,
+                elsewhere: ("127.0.0.1".to_owned(), 7001)
+            })
+        );
         assert_eq!((topology.domain(0), topology.domain(16_383)), (3, 2));
         // A reply of another shape changes nothing.
-        topology.learn(&Value::Int(1));
-        topology.learn(&Value::Array(vec![Value::Int(1)]));
+        assert_eq!(topology.learn(&Value::Int(1)), None);
+        topology.learn(&Value::Array(vec![range(0, 99, "a"), Value::Int(1)]));
         assert_eq!(topology.domain(0), 3);
     }
 }
