@@ -88,7 +88,7 @@
 //! or cut off by a partition that drops packets) gives the cluster client
 //! no error to learn the new map from, so the store, seeing the slots
 //! moved in its own map, draws a MOVED for it (measured: exact again
-//! 2.2 to 3.5 s after a master is killed, 4.6 to 5.9 s after one is
+//! 2.2 to 3.5 s after a master is killed, 3.4 to 5.9 s after one is
 //! stopped, with a node timeout of 1 s).
 //! Two settings of the cluster decide how long that takes and whether the
 //! other masters keep answering meanwhile: `cluster-node-timeout` (a
