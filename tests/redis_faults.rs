@@ -151,3 +151,31 @@ fn a_paused_server_is_answered_by_the_policy_until_the_pause_ends() {
     let (took, _) = recovery(&closed, paused);
     println!("exact again {took:?} after CLIENT PAUSE {pause:?}");
 }
+
+#[test]
+fn a_flushed_script_is_sent_again_and_the_next_check_is_exact() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let closed = limiter(&store, OnFailure::Closed);
+    recovery(&closed, Instant::now());
+    let before = closed.counters();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut server.client())
+        .unwrap();
+    // Functions (FUNCTION FLUSH, Redis 7) are another library store: the
+    // limiters send scripts, never FCALL, so flushing functions changes
+    // nothing for them and is not tested.
+    let flushed = Instant::now();
+    let decision = closed.check("k", 1).unwrap();
+    println!(
+        "first check after SCRIPT FLUSH decided in {:?}",
+        flushed.elapsed()
+    );
+    assert!(decision.is_admitted());
+    let counters = since(&closed, before);
+    assert_eq!(
+        (counters.exact, counters.errors, counters.failed_closed),
+        (1, 0, 0)
+    );
+}

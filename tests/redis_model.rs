@@ -5,8 +5,9 @@
 mod redis_common;
 
 use floodgate::store::{OnFailure, RedisLayers, RedisLimiter, RedisStore};
-use floodgate::{KeyedLimiter, LayerKey, ManualClock, Outcome, Policy, Quota, Scope};
+use floodgate::{KeyedLimiter, ManualClock, Outcome, Quota, Scope};
 use proptest::prelude::*;
+use redis_common::model::{quotas, replay, replay_layers, step};
 use redis_common::{fresh_prefix, shared_store, RedisServer, BASE_US};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,43 +30,6 @@ fn limiter(store: &RedisStore, quota: Quota, deny_cache: usize) -> RedisLimiter 
         .unwrap()
 }
 
-fn quotas() -> Vec<Quota> {
-    vec![
-        Quota::per_second(30).unwrap().with_burst(60).unwrap(),
-        Quota::new(7, Duration::from_secs(3))
-            .unwrap()
-            .with_burst(5)
-            .unwrap(),
-        // Rounded: 1/32 ns ticks.
-        Quota::per_second(1_000_003)
-            .unwrap()
-            .with_burst(10)
-            .unwrap(),
-        Quota::per_second(10)
-            .unwrap()
-            .with_lockout(Duration::from_millis(1_500))
-            .unwrap(),
-        Quota::per_period(1, Duration::from_nanos(999_999_999), 3).unwrap(),
-    ]
-}
-
-#[derive(Debug, Clone)]
-enum Step {
-    Check { key: usize, cost: u64 },
-    Peek { key: usize },
-    Refund { key: usize, amount: u64 },
-}
-
-fn step() -> impl Strategy<Value = (u64, Step)> {
-    let gap = prop_oneof![Just(0u64), 0..2_000u64, 0..400_000u64, 0..5_000_000u64];
-    let step = prop_oneof![
-        6 => (0..3usize, 0..13u64).prop_map(|(key, cost)| Step::Check { key, cost }),
-        1 => (0..3usize).prop_map(|key| Step::Peek { key }),
-        1 => (0..3usize, 0..4u64).prop_map(|(key, amount)| Step::Refund { key, amount }),
-    ];
-    (gap, step)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -79,27 +43,7 @@ proptest! {
         let store = shared_store();
         let redis = limiter(&store, quota, deny_cache);
         let local = KeyedLimiter::<str, ManualClock>::builder(quota).build().unwrap();
-        let keys = ["a", "b", "{c}d"];
-        let mut now_us = 0u64;
-        for (index, (gap, step)) in steps.into_iter().enumerate() {
-            now_us += gap;
-            let (remote, engine) = match step {
-                Step::Check { key, cost } => (
-                    redis.check_at(keys[key], cost, BASE_US + now_us).unwrap(),
-                    local.check_at(keys[key], cost, now_us * 1_000).unwrap(),
-                ),
-                Step::Peek { key } => (
-                    redis.peek_at(keys[key], BASE_US + now_us).unwrap(),
-                    local.peek_at(keys[key], now_us * 1_000).unwrap(),
-                ),
-                Step::Refund { key, amount } => (
-                    redis.refund_at(keys[key], amount, BASE_US + now_us).unwrap(),
-                    local.refund_at(keys[key], amount, now_us * 1_000).unwrap(),
-                ),
-            };
-            prop_assert_eq!(remote, engine, "step {} at {} us", index, now_us);
-        }
-        prop_assert_eq!(redis.counters().failed_closed, 0);
+        replay(&redis, &local, ["a", "b", "{c}d"], steps)?;
     }
 }
 
@@ -114,35 +58,7 @@ proptest! {
         steps in proptest::collection::vec(
             (prop_oneof![Just(0u64), 0..300_000u64], 0..3usize, 0..8u64), 1..40),
     ) {
-        let scopes = [Scope::Key, Scope::Workspace, Scope::Endpoint];
-        let prefix = fresh_prefix();
-        let store = shared_store();
-        let mut remote = RedisLayers::builder(&store)
-            .deadline(Duration::from_secs(10))
-            .on_failure(OnFailure::Closed);
-        let mut local = Policy::builder();
-        for (layer, &quota) in which.iter().enumerate() {
-            let quota = quotas()[quota];
-            remote = remote.layer(scopes[layer], format!("{prefix}{layer}:"), quota);
-            local = local.layer(
-                scopes[layer],
-                KeyedLimiter::<str, ManualClock>::builder(quota).build().unwrap(),
-            );
-        }
-        let (remote, local) = (remote.build().unwrap(), local.build().unwrap());
-        let mut now_us = 0;
-        for (index, (gap, key, cost)) in steps.into_iter().enumerate() {
-            now_us += gap;
-            // Layer 0 keyed by one of three keys, the others shared.
-            let keys: Vec<String> = (0..which.len())
-                .map(|layer| if layer == 0 { format!("{{t}}{key}") } else { "{t}".to_owned() })
-                .collect();
-            let local_keys: Vec<LayerKey<'_>> = keys.iter().map(|k| LayerKey::Str(k)).collect();
-            let verdict = remote.check_at(&keys, cost, BASE_US + now_us).unwrap();
-            let expected = local.check_at(&local_keys, cost, now_us * 1_000).unwrap();
-            prop_assert_eq!(verdict, expected, "step {} at {} us", index, now_us);
-        }
-        prop_assert_eq!(remote.counters().failed_closed, 0);
+        replay_layers(&shared_store(), &fresh_prefix(), &which, ["{t}"; 3], steps)?;
     }
 }
 

@@ -3,7 +3,7 @@
 //! counters that show how often either happened.
 
 use crate::policy::StripedCounter;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The decision a Redis-backed limiter gives when Redis does not answer
@@ -152,10 +152,6 @@ impl Breaker {
         }
     }
 
-    pub(crate) fn cool_down(&self) -> Duration {
-        self.cool_down
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // Every write leaves a whole State: a poisoned lock holds a valid one.
         self.state
@@ -212,6 +208,43 @@ impl Breaker {
     }
 }
 
+/// A limiter's breakers, one per failure domain (see `topology.rs`): a
+/// standalone server is one domain, each cluster master another, so a dead
+/// master opens its own slots' breaker and the others stay closed. Made on
+/// first use; a lookup is a lock held for a vector index.
+pub(crate) struct Breakers {
+    threshold: u32,
+    cool_down: Duration,
+    by_domain: Mutex<Vec<Arc<Breaker>>>,
+}
+
+impl Breakers {
+    pub(crate) fn new(threshold: u32, cool_down: Duration) -> Self {
+        Self {
+            threshold,
+            cool_down,
+            by_domain: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn cool_down(&self) -> Duration {
+        self.cool_down
+    }
+
+    /// The breaker of `domain`.
+    pub(crate) fn get(&self, domain: usize) -> Arc<Breaker> {
+        // A push leaves a whole vector: a poisoned lock holds a valid one.
+        let mut breakers = self
+            .by_domain
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while breakers.len() <= domain {
+            breakers.push(Arc::new(Breaker::new(self.threshold, self.cool_down)));
+        }
+        Arc::clone(&breakers[domain])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +277,15 @@ mod tests {
         let breaker = Breaker::new(1, Duration::from_secs(3_600));
         breaker.record(breaker.pass(), false);
         assert_eq!(breaker.pass(), Pass::Skip);
+    }
+
+    #[test]
+    fn a_domain_failing_leaves_the_others_closed() {
+        let breakers = Breakers::new(1, Duration::from_secs(3_600));
+        let dead = breakers.get(2);
+        dead.record(dead.pass(), false);
+        assert_eq!(breakers.get(2).pass(), Pass::Skip);
+        assert_eq!(breakers.get(1).pass(), Pass::Call);
+        assert_eq!(breakers.get(0).pass(), Pass::Call);
     }
 }

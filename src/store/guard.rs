@@ -5,13 +5,15 @@ use crate::core::decision::{Decision, Outcome};
 use crate::core::error::{Error, Result};
 use crate::core::quota::Quota;
 use crate::http::Scope;
-use crate::store::breaker::{Breaker, Counters, OnFailure, Pass, StoreCounters};
+use crate::store::breaker::{Breaker, Breakers, Counters, OnFailure, Pass, StoreCounters};
 use crate::store::connection::{Failure, RedisStore};
 use crate::store::fleet::{Fleet, DEFAULT_FLEET};
 use crate::store::local::Local;
 use crate::store::script::{At, Op};
+use crate::store::script::{Call, Lua};
+use crate::store::topology::UNKNOWN;
 use crate::store::units::ScriptQuota;
-use redis::{FromRedisValue, ScriptInvocation};
+use redis::FromRedisValue;
 use std::future::Future;
 use std::time::Duration;
 
@@ -66,7 +68,7 @@ impl Failures {
             store,
             deadline: self.deadline,
             fallback,
-            breaker: Breaker::new(self.threshold, self.cool_down),
+            breakers: Breakers::new(self.threshold, self.cool_down),
             counters: Counters::new(),
         })
     }
@@ -113,7 +115,7 @@ pub(crate) struct Guard {
     pub(crate) store: RedisStore,
     pub(crate) deadline: Duration,
     fallback: Fallback,
-    breaker: Breaker,
+    breakers: Breakers,
     counters: Counters,
 }
 
@@ -152,39 +154,49 @@ impl Guard {
         self.counters.cached.add(1);
     }
 
-    /// The script's decisions for `keys`, or `None` when Redis gave none
-    /// (the breaker open, the deadline passed, an error): the caller then
-    /// answers with [`degraded`](Self::degraded).
+    /// The script's decisions for `keys` (all in one cluster slot), or
+    /// `None` when Redis gave none (their master's breaker open, the
+    /// deadline passed, an error): the caller then answers with
+    /// [`degraded`](Self::degraded).
     pub(crate) async fn run(
         &self,
         keys: &[(&[u8], &ScriptQuota)],
         op: Op,
         at: At,
     ) -> Option<Vec<Decision>> {
-        self.attempt(self.store.run(keys, op, at, self.deadline))
+        let first = keys.first().map(|(key, _)| *key);
+        self.attempt(first, self.store.run(keys, op, at, self.deadline))
             .await
     }
 
-    /// The reply to `call`, a script's invocation, or `None` when Redis
-    /// gave none.
-    pub(crate) async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>) -> Option<T> {
-        self.attempt(self.store.invoke(call, self.deadline)).await
+    /// The reply to `call` of `lua`, or `None` when Redis gave none.
+    pub(crate) async fn invoke<T: FromRedisValue>(&self, lua: &Lua, call: &Call) -> Option<T> {
+        self.attempt(
+            call.first_key(),
+            self.store.invoke(lua, call, self.deadline),
+        )
+        .await
     }
 
     /// The reply of `call` (a call to [`store`](Self::store) within the
-    /// deadline, not started yet), or `None` when Redis gave none: the
-    /// breaker's say, the counters, and the breaker told how it went.
+    /// deadline, not started yet, routed by the key `first`), or `None`
+    /// when Redis gave none: the say of that key's master's breaker, the
+    /// counters, and the breaker told how it went.
     pub(crate) async fn attempt<T>(
         &self,
+        first: Option<&[u8]>,
         call: impl Future<Output = std::result::Result<T, Failure>>,
     ) -> Option<T> {
-        let pass = self.breaker.pass();
+        let domain = first.map_or(UNKNOWN, |key| self.store.domain(key));
+        let breaker = self.breakers.get(domain);
+        let breaker = breaker.as_ref();
+        let pass = breaker.pass();
         if pass == Pass::Skip {
             self.counters.skipped.add(1);
             return None;
         }
         let mut attempt = Attempt {
-            breaker: &self.breaker,
+            breaker,
             pass,
             ended: false,
         };
@@ -192,7 +204,7 @@ impl Guard {
         attempt.ended = true;
         match result {
             Ok(reply) => {
-                self.breaker.record(pass, true);
+                breaker.record(pass, true);
                 self.counters.exact.add(1);
                 Some(reply)
             }
@@ -201,7 +213,7 @@ impl Guard {
                     Failure::Timeout => self.counters.timeouts.add(1),
                     Failure::Redis => self.counters.errors.add(1),
                 }
-                if self.breaker.record(pass, false) {
+                if breaker.record(pass, false) {
                     self.counters.breaker_opened.add(1);
                 }
                 None
@@ -210,14 +222,15 @@ impl Guard {
     }
 
     /// The failure policy's decision on `op` for `keys` (one per layer, in
-    /// the order `new` got them, checked already), Redis having given none,
-    /// and the layer it speaks for. `Open` and `Closed` answer under the
-    /// first layer's quota `first`; `Local` by this process's shares at
-    /// `now_ns` (now by the local clock when `None`). A cost beyond the
-    /// first layer's burst can never fit whatever Redis holds.
+    /// the order the guard was built with, checked already), Redis having
+    /// given none, and the layer it speaks for. `Open` and `Closed` answer
+    /// for `layer` under its `quota`; `Local` by this process's shares of
+    /// every layer at `now_ns` (now by the local clock when `None`). A cost
+    /// beyond `quota`'s burst can never fit whatever Redis holds.
     pub(crate) fn degraded(
         &self,
-        first: &ScriptQuota,
+        layer: usize,
+        quota: &ScriptQuota,
         keys: &[&[u8]],
         op: Op,
         now_ns: Option<u64>,
@@ -226,13 +239,13 @@ impl Guard {
             Op::Check(cost) => cost,
             Op::Refund(_) => 0,
         };
-        let burst = first.quota().burst();
+        let burst = quota.quota().burst();
         if cost > burst {
-            return Ok((Decision::new(Outcome::CannotFit, burst, burst, 0, 0), 0));
+            return Ok((Decision::new(Outcome::CannotFit, burst, burst, 0, 0), layer));
         }
         match &self.fallback {
             Fallback::Local(local) => self.local(local, keys, op, now_ns),
-            Fallback::Open | Fallback::Closed => Ok((self.degraded_within(burst, cost), 0)),
+            Fallback::Open | Fallback::Closed => Ok((self.degraded_within(burst, cost), layer)),
         }
     }
 
@@ -298,7 +311,7 @@ impl Guard {
 
     /// `Closed`'s denial: retry after the breaker's cool-down.
     fn closed(&self, burst: u64) -> Decision {
-        let wait = u64::try_from(self.breaker.cool_down().as_nanos())
+        let wait = u64::try_from(self.breakers.cool_down().as_nanos())
             .unwrap_or(u64::MAX)
             .max(1);
         Decision::new(Outcome::Denied, burst, 0, wait, wait)

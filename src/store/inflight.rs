@@ -23,8 +23,8 @@ use crate::keyed::{check_key_len, KeyHasher};
 use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
 use crate::store::guard::{failure_setters, Failures, Guard};
+use crate::store::script::{Call, Lua};
 use crate::sync::{AtomicU64, Ordering};
-use redis::Script;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ pub struct RedisInFlight {
 /// What a cap and its permits share.
 struct Cap {
     guard: Guard,
-    script: Script,
+    script: Lua,
     prefix: Vec<u8>,
     limit: u64,
     lease: Duration,
@@ -196,7 +196,7 @@ impl RedisInFlightBuilder {
         Ok(RedisInFlight {
             cap: Arc::new(Cap {
                 guard: self.failures.guard_without_shares(self.store)?,
-                script: Script::new(SOURCE),
+                script: Lua::new(SOURCE),
                 prefix: self.prefix,
                 limit: self.limit,
                 lease: self.lease,
@@ -273,13 +273,13 @@ impl Cap {
             Op::Release => "r",
         };
         let lease_us = u64::try_from(self.lease.as_micros()).unwrap_or(u64::MAX);
-        let mut call = self.script.prepare_invoke();
+        let mut call = Call::default();
         call.key(key)
             .arg(code)
             .arg(id)
             .arg(self.limit)
             .arg(lease_us);
-        self.guard.invoke(&call).await
+        self.guard.invoke(&self.script, &call).await
     }
 
     /// Gives back permit `id` of `key`: the permits still held, or `None`

@@ -1,5 +1,8 @@
-//! Several buckets checked for one request in one script: the request's
-//! key, its workspace, its IP... all admit and are charged, or none is.
+//! Several buckets checked for one request: the request's key, its
+//! workspace, its IP... all admit and are charged, or none is. One script
+//! decides the keys of one cluster slot (all of them, on a standalone
+//! server); keys in several slots are decided by one script per slot at
+//! once, and the slots that admitted are refunded when another refused.
 
 use crate::core::decision::Decision;
 use crate::core::error::{Error, Result};
@@ -14,6 +17,7 @@ use crate::store::fleet::Fleet;
 use crate::store::guard::{failure_setters, Failures, Guard};
 use crate::store::script::{At, Op};
 use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
+use futures_util::future::join_all;
 
 /// Layered checks in Redis: one script decides every layer of a request
 /// at once, so no other host's check falls between them, and a denial
@@ -22,8 +26,17 @@ use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
 /// the layer with the least capacity left; when denied, the longest wait
 /// among the refusing layers, with its scope.
 ///
-/// On Redis Cluster one call's keys must share a hash tag (see the
-/// [module docs](crate::store)).
+/// On Redis Cluster that holds for keys that share a hash tag, as below.
+/// Keys in several slots are decided by one script per slot, sent at once:
+/// when one refuses, the slots that admitted are refunded, so the check
+/// still charges all or none, but not at one instant. Between a charge and
+/// its refund (a round trip) another host may be denied by a count that
+/// is briefly high; nothing is ever admitted beyond the limits. A refund
+/// that fails leaves its charge to drain. Layers with a lockout may be
+/// charged it in each slot that refused, where a local policy charges the
+/// first refusing layer's only. A slot whose master does not answer is
+/// decided by the failure policy, in its first layer's name, unless
+/// another slot refused. See the [module docs](crate::store).
 ///
 /// ```no_run
 /// use floodgate::store::{RedisLayers, RedisStore};
@@ -161,29 +174,78 @@ impl RedisLayers {
                 Ok([layer.prefix.as_slice(), key].concat())
             })
             .collect::<Result<Vec<_>>>()?;
-        let call: Vec<_> = redis_keys
-            .iter()
-            .zip(&self.layers)
-            .map(|(key, layer)| (key.as_slice(), &layer.quota))
-            .collect();
-        match self.guard.run(&call, Op::Check(cost), at).await {
-            Some(decisions) => Ok(self.verdict(&decisions)),
-            None => {
-                let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
-                let now_ns = at.map(|micros| micros.saturating_mul(NANOS_PER_MICRO));
-                let (decision, layer) =
-                    self.guard
-                        .degraded(&self.layers[0].quota, &keys, Op::Check(cost), now_ns)?;
-                Ok(Verdict::new(decision, self.layers[layer].scope, layer))
+        // Layers whose keys one script call may decide together, in order.
+        let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
+        for (index, key) in redis_keys.iter().enumerate() {
+            let group = self.guard.store.call_group(key);
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, layers)) => layers.push(index),
+                None => groups.push((group, vec![index])),
             }
         }
+        let calls = groups.iter().map(|(_, layers)| {
+            let call: Vec<_> = layers
+                .iter()
+                .map(|&i| (redis_keys[i].as_slice(), &self.layers[i].quota))
+                .collect();
+            async move { self.guard.run(&call, Op::Check(cost), at).await }
+        });
+        let answers = join_all(calls).await;
+        // Each layer's decision, where its group's call gave one.
+        let mut decided = Vec::with_capacity(self.layers.len());
+        let mut charged = Vec::new();
+        let mut failed = None;
+        for ((_, layers), answer) in groups.iter().zip(answers) {
+            match answer {
+                Some(decisions) => {
+                    if decisions.iter().all(Decision::is_admitted) {
+                        charged.extend(layers.iter().copied());
+                    }
+                    decided.extend(layers.iter().copied().zip(decisions));
+                }
+                None => failed = failed.or(layers.first().copied()),
+            }
+        }
+        decided.sort_unstable_by_key(|(layer, _)| *layer);
+        let verdict = if decided.iter().any(|(_, d)| !d.is_admitted()) {
+            // Redis refused: that stands whatever another group's call did.
+            self.verdict(&decided)
+        } else if let Some(layer) = failed {
+            // Degraded: the failure policy answers in the first unanswered layer's name.
+            let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+            let now_ns = at.map(|micros| micros.saturating_mul(NANOS_PER_MICRO));
+            let quota = &self.layers[layer].quota;
+            let (decision, layer) =
+                self.guard
+                    .degraded(layer, quota, &keys, Op::Check(cost), now_ns)?;
+            Verdict::new(decision, self.layers[layer].scope, layer)
+        } else {
+            return Ok(self.verdict(&decided));
+        };
+        if !verdict.is_admitted() && cost > 0 {
+            self.refund(&redis_keys, &charged, cost, at).await;
+        }
+        Ok(verdict)
     }
 
-    /// A local policy's verdict for the layers' decisions.
-    fn verdict(&self, decisions: &[Decision]) -> Verdict {
+    /// Gives `cost` back to each layer in `charged`: their groups admitted
+    /// while another refused. A refund that fails leaves its charge to
+    /// drain, which only ever denies more.
+    async fn refund(&self, redis_keys: &[Vec<u8>], charged: &[usize], cost: u64, at: At) {
+        // A refund is in one layer's units, so each layer has its own call.
+        let refunds = charged.iter().map(|&layer| {
+            let key = (redis_keys[layer].as_slice(), &self.layers[layer].quota);
+            async move { self.guard.run(&[key], Op::Refund(cost), at).await }
+        });
+        join_all(refunds).await;
+    }
+
+    /// A local policy's verdict for the layers' decisions, each with its
+    /// layer, in layer order.
+    fn verdict(&self, decisions: &[(usize, Decision)]) -> Verdict {
         let refusals = decisions
             .iter()
-            .enumerate()
+            .map(|(index, decision)| (*index, decision))
             .filter(|(_, d)| !d.is_admitted());
         // The longest wait wins; on a tie, the first layer.
         let worst = refusals.fold(
@@ -197,7 +259,7 @@ impl RedisLayers {
             // All admitted: the least capacity left; on a tie, the first layer.
             decisions
                 .iter()
-                .enumerate()
+                .map(|(index, decision)| (*index, decision))
                 .reduce(|tightest, next| {
                     if next.1.leaves_less_than(tightest.1) {
                         next

@@ -291,7 +291,7 @@ impl<C: Clock> RedisLimiter<C> {
         let Some(decision) = decided.and_then(|decisions| decisions.first().copied()) else {
             let (decision, _) = self
                 .guard
-                .degraded(&self.quota, &[key], op, Some(local_ns))?;
+                .degraded(0, &self.quota, &[key], op, Some(local_ns))?;
             return Ok(decision);
         };
         if let Some(cache) = &self.cache {

@@ -1,4 +1,5 @@
-//! The GCRA script and its calling convention.
+//! The GCRA script and its calling convention, and how any of the
+//! store's scripts is sent ([`Lua`], [`Call`]).
 //!
 //! `KEYS` are the buckets' Redis keys (one, or a layered check's several).
 //! `ARGV` is: the caller's time in microseconds, or empty for the server's
@@ -11,16 +12,87 @@
 //! A bucket is a string `"<debt units>:<microsecond of the write>"` with a
 //! time to live that ends when the debt has drained (written at the
 //! server's time; a caller's time sets none); a missing key is a full
-//! bucket. Sent as `EVALSHA`; the `redis` crate sends `SCRIPT LOAD`
-//! and retries once when the server answers `NOSCRIPT` (after a restart,
-//! a failover or `SCRIPT FLUSH`).
+//! bucket. Sent as `EVALSHA`; a server that answers `NOSCRIPT` (after a
+//! restart, a failover or `SCRIPT FLUSH`) is sent the same call as `EVAL`
+//! with the source, which caches it there. Not `SCRIPT LOAD` and a retry:
+//! on Redis Cluster that goes to every node, and fails while one is down.
 
 use crate::core::decision::{Decision, Outcome};
 use crate::store::units::ScriptQuota;
-use redis::{Script, ScriptInvocation};
+use redis::aio::ConnectionLike;
+use redis::{ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, ToRedisArgs};
 
-/// The script's source, compiled into the library.
+/// The GCRA script's source, compiled into the library.
 pub(crate) const SOURCE: &str = include_str!("gcra.lua");
+
+/// One of the store's server-side scripts: its source and its hash.
+pub(crate) struct Lua {
+    source: &'static str,
+    hash: Script,
+}
+
+/// One call of a script: its keys (all in one cluster slot) and arguments.
+#[derive(Default)]
+pub(crate) struct Call {
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Call {
+    pub(crate) fn key(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
+        self.keys.push(key.as_ref().to_vec());
+        self
+    }
+
+    /// An argument as Redis encodes it (a number in decimal, `""` empty).
+    pub(crate) fn arg(&mut self, value: impl ToRedisArgs) -> &mut Self {
+        self.args.extend(value.to_redis_args());
+        self
+    }
+
+    /// The first key: the one a cluster routes the call by.
+    pub(crate) fn first_key(&self) -> Option<&[u8]> {
+        self.keys.first().map(Vec::as_slice)
+    }
+}
+
+impl Lua {
+    pub(crate) fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            hash: Script::new(source),
+        }
+    }
+
+    /// `EVALSHA` of the script with `call`; `EVAL` of its source when the
+    /// node answers `NOSCRIPT`, routed by the same first key to the same
+    /// node, which caches it.
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        connection: &mut impl ConnectionLike,
+        call: &Call,
+    ) -> RedisResult<T> {
+        let by_hash = redis::cmd("EVALSHA")
+            .arg(self.hash.get_hash())
+            .arg(call.keys.len())
+            .arg(&call.keys)
+            .arg(&call.args)
+            .query_async(connection)
+            .await;
+        match by_hash {
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                redis::cmd("EVAL")
+                    .arg(self.source)
+                    .arg(call.keys.len())
+                    .arg(&call.keys)
+                    .arg(&call.args)
+                    .query_async(connection)
+                    .await
+            }
+            reply => reply,
+        }
+    }
+}
 
 /// What a call asks of its buckets.
 #[derive(Clone, Copy, Debug)]
@@ -34,43 +106,32 @@ pub(crate) enum Op {
 /// When the script decides: now on the server, or at a caller's microsecond.
 pub(crate) type At = Option<u64>;
 
-/// The call of `script` for `keys`, each under its quota.
-pub(crate) fn invocation<'a>(
-    script: &'a Script,
-    keys: &[(&[u8], &ScriptQuota)],
-    op: Op,
-    at: At,
-) -> ScriptInvocation<'a> {
-    let mut call = script.prepare_invoke();
+/// The GCRA script's call for `keys`, each under its quota.
+pub(crate) fn call(keys: &[(&[u8], &ScriptQuota)], op: Op, at: At) -> Call {
+    let mut call = Call::default();
+    for (key, _) in keys {
+        call.key(key);
+    }
     match at {
         Some(micros) => call.arg(micros),
         None => call.arg(""),
     };
-    match op {
-        Op::Check(_) => call.arg("c"),
-        Op::Refund(_) => call.arg("r"),
-    };
+    call.arg(match op {
+        Op::Check(_) => "c",
+        Op::Refund(_) => "r",
+    });
     // Every layer is charged the same cost; a refund is in each layer's units.
-    if let Op::Check(cost) = op {
-        let sent = keys
+    call.arg(match op {
+        Op::Check(cost) => keys
             .iter()
             .map(|(_, q)| q.cost_arg(cost))
             .max()
-            .unwrap_or(0);
-        call.arg(sent);
-    }
-    for (key, _) in keys {
-        call.key(*key);
-    }
-    if let Op::Refund(amount) = op {
+            .unwrap_or(0),
         // One refund, one layer: `RedisLimiter::refund` is the only caller.
-        call.arg(keys.first().map_or(0, |(_, q)| q.refund_arg(amount)));
-    }
+        Op::Refund(amount) => keys.first().map_or(0, |(_, q)| q.refund_arg(amount)),
+    });
     for (_, quota) in keys {
-        call.arg(quota.token)
-            .arg(quota.capacity)
-            .arg(quota.lockout)
-            .arg(quota.drain);
+        call.arg(&[quota.token, quota.capacity, quota.lockout, quota.drain][..]);
     }
     call
 }

@@ -38,12 +38,11 @@ use crate::keyed::check_key_len;
 use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
 use crate::store::guard::{failure_setters, Failures, Guard};
-use crate::store::script::At;
+use crate::store::script::{At, Call, Lua};
 use crate::store::units::NANOS_PER_MICRO;
 use crate::window::estimate::{self, Position};
 use crate::window::word::{WindowWord, MAX_COUNT};
 use crate::window::{validate, window_nanos};
-use redis::Script;
 use std::time::Duration;
 
 /// The script's source, compiled into the library.
@@ -82,7 +81,7 @@ const EXACT_LIMIT: u64 = 1 << 53;
 /// ```
 pub struct RedisWindow {
     guard: Guard,
-    script: Script,
+    script: Lua,
     prefix: Vec<u8>,
     limit: u64,
     window_ns: u64,
@@ -172,7 +171,7 @@ impl RedisWindowBuilder {
         }
         Ok(RedisWindow {
             guard: self.failures.guard_without_shares(self.store)?,
-            script: Script::new(SOURCE),
+            script: Lua::new(SOURCE),
             prefix: self.prefix,
             limit: self.limit,
             window_ns,
@@ -276,7 +275,7 @@ impl RedisWindow {
     /// Redis's decision, or the failure policy's.
     async fn decide(&self, key: &[u8], op: Op, at: At) -> Result<Decision> {
         check_key_len(key)?;
-        let mut call = self.script.prepare_invoke();
+        let mut call = Call::default();
         call.key([self.prefix.as_slice(), key].concat());
         match at {
             Some(micros) => call.arg(micros),
@@ -294,7 +293,7 @@ impl RedisWindow {
             .arg(self.limit)
             .arg(self.per_micro)
             .arg(self.window_units);
-        let Some(reply) = self.guard.invoke::<Reply>(&call).await else {
+        let Some(reply) = self.guard.invoke::<Reply>(&self.script, &call).await else {
             let cost = match op {
                 Op::Check(cost) => cost,
                 Op::Peek | Op::Refund(_) => 0,
