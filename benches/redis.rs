@@ -4,7 +4,11 @@
 //! * the deny cache's answer for a key Redis denied (no round trip);
 //! * an exact check's latency from one caller, p50 and p99;
 //! * exact checks per second from 1, 8 and 64 threads sharing one
-//!   multiplexed connection, each thread on keys of its own.
+//!   multiplexed connection, each thread on keys of its own;
+//! * the floor beside them: `redis-benchmark` sending the very call a
+//!   check sends (captured with `MONITOR`) from 1, 8 and 64 clients, each
+//!   waiting for its reply before the next (no pipelining), on the same
+//!   server in the same run.
 //!
 //! `cargo bench --features redis --bench redis`
 
@@ -17,6 +21,8 @@ use floodgate::store::{OnFailure, RedisLimiter, RedisStore};
 use floodgate::Quota;
 use redis_common::RedisServer;
 use std::hint::black_box;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUN: Duration = Duration::from_secs(2);
@@ -72,7 +78,7 @@ fn latency(store: &RedisStore) {
     assert_eq!(limiter.counters().failed_closed, 0);
 }
 
-fn throughput(store: &RedisStore, threads: usize) {
+fn throughput(store: &RedisStore, threads: usize) -> f64 {
     let limiter = limiter(store, roomy());
     let start = Instant::now();
     let checks: u64 = std::thread::scope(|scope| {
@@ -93,8 +99,61 @@ fn throughput(store: &RedisStore, threads: usize) {
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
     let per_second = checks as f64 / start.elapsed().as_secs_f64();
-    println!("exact checks, {threads} threads: {per_second:.0}/s");
     assert_eq!(limiter.counters().failed_closed, 0);
+    per_second
+}
+
+/// The server's port, from its `redis://127.0.0.1:PORT/` URL.
+fn port(server: &RedisServer) -> String {
+    let url = server.url();
+    url.trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The arguments of the call one exact check of `limiter` sends, as
+/// `MONITOR` shows them to another client.
+fn captured_call(server: &RedisServer, limiter: &RedisLimiter) -> Vec<String> {
+    let mut monitor = Command::new("redis-cli")
+        .args(["-p", &port(server), "monitor"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-cli (Debian's redis-tools, installed with redis-server)");
+    let mut lines = BufReader::new(monitor.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "OK");
+    limiter.check("floor", 1).unwrap();
+    let line = lines
+        .map(Result::unwrap)
+        .find(|line| line.contains("\"EVALSHA\""))
+        .expect("the check's EVALSHA");
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    // `1733.. [0 127.0.0.1:5000] "EVALSHA" "sha" "1" "key" ...`: every
+    // argument is quoted, and none of a check's has a quote inside.
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Calls per second `redis-benchmark` gets with `clients` connections,
+/// each sending `call` and waiting for its reply.
+fn floor(server: &RedisServer, call: &[String], clients: usize) -> f64 {
+    let requests = (20_000 * clients.min(4)).to_string();
+    let output = Command::new("redis-benchmark")
+        .args(["-p", &port(server), "-c", &clients.to_string()])
+        .args(["-n", &requests, "-P", "1", "--csv"])
+        .args(call)
+        .output()
+        .expect("redis-benchmark (Debian's redis-tools, installed with redis-server)");
+    assert!(output.status.success(), "redis-benchmark failed");
+    // `"test","rps",...` then `"EVALSHA ...","23909.52",...`.
+    let csv = String::from_utf8(output.stdout).unwrap();
+    let row = csv.lines().nth(1).expect("a result row");
+    row.split('"').nth(3).unwrap().parse().expect("a rate")
 }
 
 fn main() {
@@ -102,7 +161,15 @@ fn main() {
     let store = RedisStore::open(&server.url()).unwrap();
     deny_cache(&store);
     latency(&store);
-    for threads in [1, 8, 64] {
-        throughput(&store, threads);
+    let call = captured_call(&server, &limiter(&store, roomy()));
+    println!("| callers | floodgate checks/s | redis-benchmark calls/s | floodgate/floor |");
+    println!("|---|---|---|---|");
+    for callers in [1, 8, 64] {
+        let ours = throughput(&store, callers);
+        let floor = floor(&server, &call, callers);
+        println!(
+            "| {callers} | {ours:.0} | {floor:.0} | {:.2}x |",
+            ours / floor
+        );
     }
 }
