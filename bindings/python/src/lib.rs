@@ -19,6 +19,7 @@ mod policy;
 mod quota;
 mod retry;
 mod shared;
+mod store;
 mod suspensions;
 mod window;
 

@@ -212,6 +212,22 @@ class KeyedLimiter:
     the file beside it with ".int" appended, made or opened at the first
     int key. Every process must build the limiter alike (quota, capacity,
     on_full, max_overrides).
+
+    With `store` (a Redis URL, ``"redis://host:port/db"``) the buckets live
+    in Redis: every process and host using that server, `prefix` (str or
+    bytes, default ``"floodgate:"``) and quota enforces one limit, decided
+    by the server's clock (`now_ns` is then rounded down to the
+    microsecond). Limits with different quotas need different prefixes.
+    Each call waits for Redis at most `deadline` (seconds or a timedelta,
+    default 5 ms), with the GIL released; when Redis gives no answer
+    `on_failure` decides: ``"open"`` (admit, the default) or ``"closed"``
+    (deny). Keys are str or bytes (an int raises TypeError); `capacity`,
+    `on_full` and `max_overrides` do not apply, and `reserve`,
+    `set_quota`, `clear_quota`, `reset`, `quota_for` and `reconfigure`
+    raise TypeError. `store_counters` reports how often Redis decided and
+    how often it did not answer. Build the limiter in each worker process:
+    a limiter built before a fork keeps the parent's connection, which the
+    child cannot use.
     """
 
     def __new__(
@@ -224,6 +240,10 @@ class KeyedLimiter:
         clock: ManualClock | None = None,
         shared: _Segment | None = None,
         shared_wait: _Seconds | None = None,
+        store: str | None = None,
+        prefix: str | bytes | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: Literal["open", "closed"] | None = None,
     ) -> KeyedLimiter: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def reserve(
@@ -245,6 +265,8 @@ class KeyedLimiter:
     def full_table_events(self) -> int: ...
     @property
     def is_shared(self) -> bool: ...
+    @property
+    def store_counters(self) -> dict[str, int] | None: ...
     def __len__(self) -> int: ...
 
 @final

@@ -1,0 +1,202 @@
+//! Limits kept in Redis from Python: the `store=` argument of
+//! `KeyedLimiter` and the arguments that go with it (`prefix=`,
+//! `deadline=`, `on_failure=`).
+//!
+//! Every limiter on one URL in a process shares one `RedisStore` (one
+//! connection, one runtime thread). A store is the process's own: a child
+//! forked after a store was opened opens its own on its first limiter
+//! (the parent's runtime thread does not exist in it).
+
+use crate::args::{self, Key};
+use crate::decision::PyDecision;
+use crate::errors::{engine_error, FloodgateError};
+use crate::gil::without_gil;
+use floodgate::store::{OnFailure, RedisLimiter, RedisStore, StoreCounters, StoreError};
+use floodgate::{Decision, Quota, Result};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// The store of each URL opened in this process, with the pid that opened it.
+static STORES: Mutex<Option<HashMap<String, (u32, RedisStore)>>> = Mutex::new(None);
+
+/// The process's store for `url`, opened on first use (or first use after a fork).
+fn store(url: &str) -> PyResult<RedisStore> {
+    let pid = std::process::id();
+    let mut stores = STORES.lock().unwrap_or_else(PoisonError::into_inner);
+    let stores = stores.get_or_insert_with(HashMap::new);
+    if let Some((opened_by, store)) = stores.get(url) {
+        if *opened_by == pid {
+            return Ok(store.clone());
+        }
+    }
+    let store = RedisStore::open(url).map_err(|error| match error {
+        StoreError::InvalidUrl => FloodgateError::new_err(format!("store: {error}, got {url:?}")),
+        other => PyRuntimeError::new_err(other.to_string()),
+    })?;
+    stores.insert(url.to_string(), (pid, store.clone()));
+    Ok(store)
+}
+
+/// `on_failure=`: `"open"` (admit) or `"closed"` (deny) when Redis gives no answer.
+fn on_failure(value: &Bound<'_, PyAny>) -> PyResult<OnFailure> {
+    let Ok(name) = value.cast::<PyString>() else {
+        let found = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "on_failure must be 'open' or 'closed', got {found}"
+        )));
+    };
+    match name.to_str()? {
+        "open" => Ok(OnFailure::Open),
+        "closed" => Ok(OnFailure::Closed),
+        other => Err(FloodgateError::new_err(format!(
+            "on_failure must be 'open' or 'closed', got {other:?}"
+        ))),
+    }
+}
+
+/// `prefix=`: a str or bytes.
+fn prefix(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    match args::key(value) {
+        Ok(Key::Bytes(bytes)) => Ok(bytes.to_vec()),
+        _ => {
+            let found = value.get_type().name()?;
+            Err(PyTypeError::new_err(format!(
+                "prefix must be a str or bytes, got {found}"
+            )))
+        }
+    }
+}
+
+/// The Redis arguments of a keyed limit's constructor.
+pub(crate) struct StoreArgs<'a, 'py> {
+    pub(crate) store: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) prefix: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) deadline: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) on_failure: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// The limiter `arguments` ask for (None without `store=`); `quota` is the
+/// limit it keeps.
+pub(crate) fn limiter(
+    arguments: StoreArgs<'_, '_>,
+    quota: Quota,
+) -> PyResult<Option<RedisLimiter>> {
+    let Some(url) = arguments.store else {
+        let given = [
+            ("prefix", arguments.prefix),
+            ("deadline", arguments.deadline),
+            ("on_failure", arguments.on_failure),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, value)| value.is_some()) {
+            return Err(PyTypeError::new_err(format!(
+                "{name} is an option of a limit kept in Redis: give store= too"
+            )));
+        }
+        return Ok(None);
+    };
+    let Ok(url) = url.cast::<PyString>() else {
+        let found = url.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', got {found}"
+        )));
+    };
+    let mut builder = RedisLimiter::builder(&store(url.to_str()?)?, quota);
+    if let Some(value) = arguments.prefix {
+        builder = builder.prefix(prefix(value)?);
+    }
+    if let Some(value) = arguments.deadline {
+        let deadline = args::duration(value, "deadline")?;
+        if deadline.is_zero() {
+            return Err(FloodgateError::new_err("deadline must be above 0"));
+        }
+        builder = builder.deadline(deadline);
+    }
+    if let Some(value) = arguments.on_failure {
+        builder = builder.on_failure(on_failure(value)?);
+    }
+    builder.build().map(Some).map_err(engine_error)
+}
+
+/// A byte key (str or bytes) for Redis; an int key is refused, since
+/// Redis keys are bytes and an int has no spelling that no str shares.
+fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    match args::key(key)? {
+        Key::Bytes(bytes) => Ok(bytes),
+        Key::Id(_) => Err(PyTypeError::new_err(
+            "a limit kept in Redis takes str or bytes keys, not int",
+        )),
+    }
+}
+
+/// Runs `call` for `key` on `limiter` without the GIL (it may wait for
+/// Redis up to the deadline): now, or at `now_ns` rounded down to the
+/// microsecond Redis counts in.
+pub(crate) fn decide(
+    limiter: &RedisLimiter,
+    key: &Bound<'_, PyAny>,
+    now_ns: Option<u64>,
+    call: impl Send + FnOnce(&RedisLimiter, &[u8], Option<u64>) -> Result<Decision>,
+) -> PyResult<PyDecision> {
+    let key = byte_key(key)?;
+    let now_us = now_ns.map(|now_ns| now_ns / 1_000);
+    without_gil(|| call(limiter, key, now_us))
+        .map(PyDecision)
+        .map_err(engine_error)
+}
+
+/// A check of `cost` now or at the caller's microsecond.
+pub(crate) fn check(
+    limiter: &RedisLimiter,
+    key: &[u8],
+    cost: u64,
+    now_us: Option<u64>,
+) -> Result<Decision> {
+    match now_us {
+        Some(now_us) => limiter.check_at(key, cost, now_us),
+        None => limiter.check(key, cost),
+    }
+}
+
+/// A refund of `amount` now or at the caller's microsecond.
+pub(crate) fn refund(
+    limiter: &RedisLimiter,
+    key: &[u8],
+    amount: u64,
+    now_us: Option<u64>,
+) -> Result<Decision> {
+    match now_us {
+        Some(now_us) => limiter.refund_at(key, amount, now_us),
+        None => limiter.refund(key, amount),
+    }
+}
+
+/// `store_counters`: a StoreCounters as a dict of its fields.
+pub(crate) fn counters_dict<'py>(
+    py: Python<'py>,
+    counters: StoreCounters,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, value) in [
+        ("exact", counters.exact),
+        ("cached", counters.cached),
+        ("failed_open", counters.failed_open),
+        ("failed_closed", counters.failed_closed),
+        ("timeouts", counters.timeouts),
+        ("errors", counters.errors),
+        ("skipped", counters.skipped),
+        ("breaker_opened", counters.breaker_opened),
+    ] {
+        dict.set_item(name, value)?;
+    }
+    Ok(dict)
+}
+
+/// The error of a keyed limiter's method that a limit kept in Redis lacks.
+pub(crate) fn unsupported(method: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{method} is not available on a KeyedLimiter kept in Redis (store=)"
+    ))
+}
