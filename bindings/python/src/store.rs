@@ -1,6 +1,7 @@
 //! Limits kept in Redis from Python: the `store=` argument of
 //! `KeyedLimiter` and the arguments that go with it (`prefix=`,
-//! `deadline=`, `on_failure=`).
+//! `deadline=`, `on_failure=`), and `RedisLayers`, several limits kept in
+//! Redis and charged together (the route limits of `store=`).
 //!
 //! Every limiter on one URL in a process shares one `RedisStore` (one
 //! connection, one runtime thread). A store is the process's own: a child
@@ -11,13 +12,19 @@ use crate::args::{self, Key};
 use crate::decision::PyDecision;
 use crate::errors::{engine_error, FloodgateError};
 use crate::gil::without_gil;
-use floodgate::store::{OnFailure, RedisLimiter, RedisStore, StoreCounters, StoreError};
+use crate::headers::scope;
+use crate::policy::PyVerdict;
+use crate::quota::PyQuota;
+use floodgate::store::{
+    OnFailure, RedisLayers, RedisLimiter, RedisStore, StoreCounters, StoreError,
+};
 use floodgate::{Decision, Quota, Result};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 /// The store of each URL opened in this process, with the pid that opened it.
 static STORES: Mutex<Option<HashMap<String, (u32, RedisStore)>>> = Mutex::new(None);
@@ -78,6 +85,32 @@ pub(crate) struct StoreArgs<'a, 'py> {
     pub(crate) on_failure: Option<&'a Bound<'py, PyAny>>,
 }
 
+/// `store=`, `deadline=` and `on_failure=` read: the store, and the
+/// settings given (None: the engine's default).
+fn connection(
+    url: &Bound<'_, PyAny>,
+    deadline: Option<&Bound<'_, PyAny>>,
+    on_failure_given: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(RedisStore, Option<Duration>, Option<OnFailure>)> {
+    let Ok(url) = url.cast::<PyString>() else {
+        let found = url.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', got {found}"
+        )));
+    };
+    let deadline = deadline
+        .map(|value| {
+            let deadline = args::duration(value, "deadline")?;
+            if deadline.is_zero() {
+                return Err(FloodgateError::new_err("deadline must be above 0"));
+            }
+            Ok(deadline)
+        })
+        .transpose()?;
+    let on_failure = on_failure_given.map(on_failure).transpose()?;
+    Ok((store(url.to_str()?)?, deadline, on_failure))
+}
+
 /// The limiter `arguments` ask for (None without `store=`); `quota` is the
 /// limit it keeps.
 pub(crate) fn limiter(
@@ -97,27 +130,116 @@ pub(crate) fn limiter(
         }
         return Ok(None);
     };
-    let Ok(url) = url.cast::<PyString>() else {
-        let found = url.get_type().name()?;
-        return Err(PyTypeError::new_err(format!(
-            "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', got {found}"
-        )));
-    };
-    let mut builder = RedisLimiter::builder(&store(url.to_str()?)?, quota);
+    let (store, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
+    let mut builder = RedisLimiter::builder(&store, quota);
     if let Some(value) = arguments.prefix {
         builder = builder.prefix(prefix(value)?);
     }
-    if let Some(value) = arguments.deadline {
-        let deadline = args::duration(value, "deadline")?;
-        if deadline.is_zero() {
-            return Err(FloodgateError::new_err("deadline must be above 0"));
-        }
+    if let Some(deadline) = deadline {
         builder = builder.deadline(deadline);
     }
-    if let Some(value) = arguments.on_failure {
-        builder = builder.on_failure(on_failure(value)?);
+    if let Some(on_failure) = on_failure {
+        builder = builder.on_failure(on_failure);
     }
     builder.build().map(Some).map_err(engine_error)
+}
+
+/// Several limits kept in Redis and checked for one request in one script:
+/// every layer admits and is charged, or none is. Each layer is a
+/// `(name, quota, prefix)` tuple; see the stub.
+#[pyclass(frozen, name = "RedisLayers", module = "floodgate")]
+pub(crate) struct PyRedisLayers {
+    layers: RedisLayers,
+    count: usize,
+}
+
+/// `(name, quota, prefix)`: a layer of a RedisLayers.
+fn redis_layer(entry: &Bound<'_, PyAny>) -> PyResult<(floodgate::Scope, Quota, Vec<u8>)> {
+    let triple = entry
+        .cast::<PyTuple>()
+        .ok()
+        .filter(|triple| triple.len() == 3)
+        .ok_or_else(|| PyTypeError::new_err("each layer must be a (name, quota, prefix) tuple"))?;
+    let name = triple.get_item(0)?;
+    let name = name
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err("a layer's name must be a str"))?;
+    let name = name.to_str()?;
+    if name.is_empty() {
+        return Err(FloodgateError::new_err("a layer's name must not be empty"));
+    }
+    let quota = triple.get_item(1)?;
+    let quota = quota
+        .cast::<PyQuota>()
+        .map_err(|_| PyTypeError::new_err("a layer's quota must be a Quota"))?
+        .get()
+        .0;
+    Ok((scope(name), quota, prefix(&triple.get_item(2)?)?))
+}
+
+#[pymethods]
+impl PyRedisLayers {
+    #[new]
+    #[pyo3(signature = (layers, *, store, deadline = None, on_failure = None))]
+    fn new(
+        layers: &Bound<'_, PyList>,
+        store: &Bound<'_, PyAny>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        on_failure: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let (store, deadline, on_failure) = connection(store, deadline, on_failure)?;
+        let mut builder = RedisLayers::builder(&store);
+        for entry in layers.iter() {
+            let (scope, quota, prefix) = redis_layer(&entry)?;
+            builder = builder.layer(scope, prefix, quota);
+        }
+        if let Some(deadline) = deadline {
+            builder = builder.deadline(deadline);
+        }
+        if let Some(on_failure) = on_failure {
+            builder = builder.on_failure(on_failure);
+        }
+        Ok(Self {
+            layers: builder.build().map_err(engine_error)?,
+            count: layers.len(),
+        })
+    }
+
+    /// Checks `cost` against every layer, `keys[i]` (str or bytes) being
+    /// layer `i`'s key, now or at `now_ns` (rounded down to the
+    /// microsecond), without the GIL.
+    #[pyo3(signature = (keys, cost = 1, now_ns = None))]
+    fn check(
+        &self,
+        keys: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = args::cost)] cost: u64,
+        #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
+    ) -> PyResult<PyVerdict> {
+        let keys: Vec<Bound<'_, PyAny>> = keys
+            .try_iter()
+            .map_err(|_| PyTypeError::new_err("keys must be a list of str or bytes keys"))?
+            .collect::<PyResult<_>>()?;
+        let keys = keys.iter().map(byte_key).collect::<PyResult<Vec<_>>>()?;
+        let layers = &self.layers;
+        without_gil(|| match now_ns {
+            Some(now_ns) => layers.check_at(&keys, cost, now_ns / 1_000),
+            None => layers.check(&keys, cost),
+        })
+        .map(PyVerdict)
+        .map_err(engine_error)
+    }
+
+    /// Which layers take a key: every one (as `Policy.keyed` answers).
+    #[getter]
+    fn keyed(&self) -> Vec<bool> {
+        vec![true; self.count]
+    }
+
+    /// How many decisions Redis made and the failure policy gave, and why.
+    #[getter]
+    fn store_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        counters_dict(py, self.layers.counters())
+    }
 }
 
 /// A byte key (str or bytes) for Redis; an int key is refused, since

@@ -268,3 +268,59 @@ def test_two_workers_share_one_limit_through_redis(redis_url, server, monkeypatc
     # would admit about that many each). A Redis that failed to answer in
     # time denies (on_failure="closed"), so failures cannot pass this test.
     assert 60 <= total <= 121, f"admitted {total} ({dict(admitted)} by worker) of {sum(counts.values())}"
+
+
+def test_redis_layers_charge_every_layer_or_none(redis_url):
+    prefix = fresh_prefix()
+    layers = floodgate.RedisLayers(
+        [("key", Quota.per_minute(3, burst=3), f"{prefix}k:"), ("workspace", Quota.per_minute(2, burst=2), f"{prefix}w:")],
+        store=redis_url,
+        deadline=DEADLINE_S,
+        on_failure="closed",
+    )
+    assert layers.keyed == [True, True]
+    first = layers.check(["a", "ws"])
+    assert first.admitted and first.scope == "workspace" and first.decision.remaining == 1
+    assert layers.check(["b", "ws"]).admitted
+    refused = layers.check(["a", "ws"])
+    assert not refused.admitted and refused.scope == "workspace"
+    # The refusal charged no layer: key "a" has used one of its three.
+    assert remote(redis_url, Quota.per_minute(3, burst=3), prefix=f"{prefix}k:").peek("a").remaining == 2
+    with pytest.raises(ValueError):
+        layers.check(["a"])
+    with pytest.raises(TypeError, match="not int"):
+        layers.check(["a", 7])
+    with pytest.raises(TypeError, match="name, quota, prefix"):
+        floodgate.RedisLayers([("key", Quota.per_minute(3))], store=redis_url)
+    assert layers.store_counters["failed_closed"] == 0
+
+
+def test_fastapi_route_limits_kept_in_redis(redis_url):
+    from fastapi import FastAPI, Request
+    from fastapi.testclient import TestClient
+
+    from floodgate.fastapi import RateLimiter
+
+    limiter = RateLimiter(store=redis_url, store_prefix=fresh_prefix(), store_deadline=DEADLINE_S, store_on_failure="closed")
+    app = FastAPI()
+    limiter.install(app)
+
+    @app.get("/")
+    @limiter.limit("2/minute;3/hour")
+    async def home(request: Request):
+        return {"ok": True}
+
+    @app.get("/free")
+    @limiter.limit("1/minute", deduct_when=lambda response: response.status_code >= 400)
+    async def free(request: Request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    responses = [client.get("/") for _ in range(3)]
+    assert [response.status_code for response in responses] == [200, 200, 429]
+    assert responses[0].headers["ratelimit-policy"].startswith('"2-per-60s"')
+    assert "retry-after" in responses[2].headers
+    # Successful requests are refunded through the same Redis buckets.
+    assert [client.get("/free").status_code for _ in range(3)] == [200, 200, 200]
+    with pytest.raises(TypeError, match="not both"):
+        RateLimiter(store=redis_url, shared="x")

@@ -24,6 +24,7 @@ __all__ = [
     "Policy",
     "Quota",
     "RateLimitPolicy",
+    "RedisLayers",
     "Retry",
     "RetryPolicy",
     "SlidingWindow",
@@ -569,6 +570,32 @@ class Policy:
     def keyed(self) -> list[bool]:
         """Per layer, in the order keys are listed: whether it takes a key."""
     def __len__(self) -> int: ...
+
+@final
+class RedisLayers:
+    """Several limits kept in Redis and checked for one request by one
+    script: every layer admits and is charged, or none is (a Policy's
+    verdict). Each layer is ``(name, quota, prefix)``: the scope a verdict
+    reports, its quota, and the prefix of its buckets' Redis keys (each
+    layer needs its own). `store`, `deadline` and `on_failure` are
+    KeyedLimiter's; a degraded answer is given in the first layer's name.
+    On Redis Cluster one call's keys must share a hash tag."""
+
+    def __new__(
+        cls,
+        layers: list[tuple[str, Quota, str | bytes]],
+        *,
+        store: str,
+        deadline: _Seconds | None = None,
+        on_failure: Literal["open", "closed"] | None = None,
+    ) -> RedisLayers: ...
+    def check(self, keys: Sequence[_Key | None], cost: int = 1, now_ns: int | None = None) -> Verdict:
+        """Every key must be a str or bytes (TypeError otherwise)."""
+    @property
+    def keyed(self) -> list[bool]:
+        """Every layer takes a key."""
+    @property
+    def store_counters(self) -> dict[str, int]: ...
 
 @final
 class Verdict:
