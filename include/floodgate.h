@@ -276,8 +276,8 @@
  * `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
  * `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
  * `_is_shared` queries); 1.8 added `fg_machine_now_ns`; 1.9 added limits
- * kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_config`,
- * `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
+ * kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
+ * `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
  * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`.
  */
 #define FG_ABI_VERSION 65545
@@ -615,6 +615,13 @@ typedef struct fg_plans fg_plans;
  * release with `fg_policy_free`.
  */
 typedef struct fg_policy fg_policy;
+
+/**
+ * Several limits kept in Redis and checked for one request by one script:
+ * every layer admits and is charged, or none is. Create with
+ * `fg_redis_layers_new`, release with `fg_redis_layers_free`.
+ */
+typedef struct fg_redis_layers fg_redis_layers;
 
 /**
  * A GCRA bucket per byte key, decided in Redis by one script per call with
@@ -1345,6 +1352,42 @@ typedef struct fg_store_counters {
    */
   uint64_t breaker_opened;
 } fg_store_counters;
+
+/**
+ * One layer of an `fg_redis_layers`:
+ *
+ * ```c
+ * fg_quota per_key = { .struct_size = sizeof(fg_quota), .count = 30,
+ *                      .period_ns = 1000000000, .burst = 60 };
+ * fg_redis_layer layer = { .struct_size = sizeof(fg_redis_layer),
+ *                          .scope = FG_SCOPE_KEY, .prefix = "k:", .prefix_len = 2,
+ *                          .quota = &per_key };
+ * ```
+ */
+typedef struct fg_redis_layer {
+  /**
+   * `sizeof(fg_redis_layer)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The layer's scope, `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`: what a
+   * verdict names.
+   */
+  uint32_t scope;
+  /**
+   * What the layer's buckets' Redis keys start with (bytes, no NUL
+   * needed); each layer needs its own.
+   */
+  const char *prefix;
+  /**
+   * The length of `prefix` in bytes.
+   */
+  size_t prefix_len;
+  /**
+   * The layer's quota.
+   */
+  const struct fg_quota *quota;
+} fg_redis_layer;
 
 #ifdef __cplusplus
 extern "C" {
@@ -3461,6 +3504,78 @@ fg_status fg_redis_limiter_refund(const struct fg_redis_limiter *limiter,
  */
 fg_status fg_redis_limiter_counters(const struct fg_redis_limiter *limiter,
                                     struct fg_store_counters *out);
+
+/**
+ * Creates layers on `store`, `layers[i]` being layer `i` (at most
+ * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+ * `config->prefix` must be NULL (each layer has its own); its other
+ * fields apply to every call. On Redis Cluster one call's keys must share
+ * a hash tag (`{ws42}:key7`, `{ws42}`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+ * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
+ * (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
+ * an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `layers` NULL or readable for
+ * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+ * for its length and `quota` for its `struct_size`; `config` NULL or
+ * readable for its `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_layers_new(const struct fg_redis_store *store,
+                              const struct fg_redis_layer *layers,
+                              size_t count,
+                              const struct fg_redis_config *config,
+                              struct fg_redis_layers **out);
+
+/**
+ * Releases layers. NULL is a no-op.
+ *
+ * # Safety
+ * `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_layers_free(struct fg_redis_layers *layers);
+
+/**
+ * Checks `cost` against every layer in Redis, `keys[i]` (an
+ * `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
+ * admitted, the layer with the least left; when refused, the longest wait.
+ * A refusal charges no layer (a layer with a lockout is charged its
+ * lockout). Blocks until Redis answers or the deadline passes, then
+ * `on_failure` answers in the first layer's name.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+ * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `keys` NULL or readable for
+ * `count` keys whose `bytes` are readable for `len`; `out` NULL or
+ * writable for an `fg_verdict`.
+ */
+fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
+                                const struct fg_layer_key *keys,
+                                size_t count,
+                                uint64_t cost,
+                                struct fg_verdict *out);
+
+/**
+ * Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
+                                   struct fg_store_counters *out);
 
 /**
  * Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,

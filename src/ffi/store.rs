@@ -1,5 +1,5 @@
-//! `fg_redis_store` and `fg_redis_limiter`: fleet-wide limits kept in Redis
-//! (the Rust `store` module), behind opaque handles.
+//! `fg_redis_store`, `fg_redis_limiter` and `fg_redis_layers`: fleet-wide
+//! limits kept in Redis (the Rust `store` module), behind opaque handles.
 //!
 //! The functions exist in every build of the library, so the header and the
 //! symbol list do not depend on the `redis` feature: a binding loads the
@@ -10,18 +10,21 @@
 //! ABIs, and a program linked against the wrong one fail to load rather
 //! than report why.
 
-use super::args::{self, VersionedOut};
-use super::decision::{answer, FgDecision};
+use super::args::{self, Out, VersionedOut};
+use super::decision::{answer, builtin_scope, scope_c_name, scope_code, FgDecision};
 use super::handle;
+use super::policy::{FgLayerKey, FgVerdict, FG_LAYER_KEY_BYTES};
 use super::quota::FgQuota;
-use super::status::{Failure, FgStatus};
+use super::status::{guard, Failure, FgStatus};
+use crate::core::error::Error;
+use crate::policy::{Verdict, MAX_LAYERS};
 use std::ffi::c_char;
 use std::time::Duration;
 
 #[cfg(feature = "redis")]
-use crate::store::{OnFailure, RedisLimiter, RedisStore, StoreCounters};
+use crate::store::{OnFailure, RedisLayers, RedisLimiter, RedisStore, StoreCounters};
 #[cfg(not(feature = "redis"))]
-use absent::{counters_of, OnFailure, RedisLimiter, RedisStore};
+use absent::{counters_of, layers_counters_of, OnFailure, RedisLayers, RedisLimiter, RedisStore};
 
 /// A Redis server that limiters keep their buckets in: one multiplexed
 /// connection and one runtime thread, shared by every limiter made on it.
@@ -38,6 +41,13 @@ pub struct FgRedisStore {
 /// the same quota. Create with `fg_redis_limiter_new`, release with
 /// `fg_redis_limiter_free`.
 pub struct FgRedisLimiter {
+    _opaque: [u8; 0],
+}
+
+/// Several limits kept in Redis and checked for one request by one script:
+/// every layer admits and is charged, or none is. Create with
+/// `fg_redis_layers_new`, release with `fg_redis_layers_free`.
+pub struct FgRedisLayers {
     _opaque: [u8; 0],
 }
 
@@ -83,6 +93,37 @@ unsafe impl args::Versioned for FgRedisConfig {
     const MIN_SIZE: usize = std::mem::size_of::<FgRedisConfig>();
 }
 
+/// One layer of an `fg_redis_layers`:
+///
+/// ```c
+/// fg_quota per_key = { .struct_size = sizeof(fg_quota), .count = 30,
+///                      .period_ns = 1000000000, .burst = 60 };
+/// fg_redis_layer layer = { .struct_size = sizeof(fg_redis_layer),
+///                          .scope = FG_SCOPE_KEY, .prefix = "k:", .prefix_len = 2,
+///                          .quota = &per_key };
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FgRedisLayer {
+    /// `sizeof(fg_redis_layer)` as the caller compiled it.
+    pub struct_size: usize,
+    /// The layer's scope, `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`: what a
+    /// verdict names.
+    pub scope: u32,
+    /// What the layer's buckets' Redis keys start with (bytes, no NUL
+    /// needed); each layer needs its own.
+    pub prefix: *const c_char,
+    /// The length of `prefix` in bytes.
+    pub prefix_len: usize,
+    /// The layer's quota.
+    pub quota: *const FgQuota,
+}
+
+// SAFETY: repr(C), starts with `struct_size: usize`, integers and raw pointers only.
+unsafe impl args::Versioned for FgRedisLayer {
+    const MIN_SIZE: usize = std::mem::size_of::<FgRedisLayer>();
+}
+
 /// A Redis limiter's counts so far, for monitoring. Set `struct_size`
 /// before the call; later versions may add fields.
 #[repr(C)]
@@ -118,6 +159,12 @@ unsafe impl args::Versioned for FgStoreCounters {
 #[cfg(feature = "redis")]
 fn counters_of(limiter: &RedisLimiter) -> FgStoreCounters {
     FgStoreCounters::from(limiter.counters())
+}
+
+/// Layers' counters as C reads them.
+#[cfg(feature = "redis")]
+fn layers_counters_of(layers: &RedisLayers) -> FgStoreCounters {
+    FgStoreCounters::from(layers.counters())
 }
 
 #[cfg(feature = "redis")]
@@ -191,40 +238,64 @@ pub unsafe extern "C" fn fg_redis_store_free(store: *mut FgRedisStore) {
     }
 }
 
+/// What `fg_redis_config` asks of any Redis handle besides the prefix:
+/// `None` keeps the builder's default.
+struct Settings {
+    on_failure: OnFailure,
+    deadline: Option<Duration>,
+    breaker: Option<(u32, Duration)>,
+}
+
+impl Settings {
+    fn read(config: &FgRedisConfig) -> Result<Self, Failure> {
+        let on_failure = match config.on_failure {
+            FG_ON_FAILURE_OPEN => OnFailure::Open,
+            FG_ON_FAILURE_CLOSED => OnFailure::Closed,
+            other => return Err(args::unknown_constant("config->on_failure", other)),
+        };
+        let breaker = match (config.breaker_failures, config.breaker_cool_down_ns) {
+            (0, 0) => None,
+            (0, _) | (_, 0) => {
+                return Err(Failure::new(
+                    FgStatus::InvalidArgument,
+                    "`config->breaker_failures` and `config->breaker_cool_down_ns` are set \
+                     together (both 0 keeps the defaults)"
+                        .to_string(),
+                ))
+            }
+            (failures, cool_down_ns) => Some((failures, Duration::from_nanos(cool_down_ns))),
+        };
+        Ok(Self {
+            on_failure,
+            deadline: (config.deadline_ns != 0).then(|| Duration::from_nanos(config.deadline_ns)),
+            breaker,
+        })
+    }
+}
+
 /// Reads `config` into a limiter of `quota` on `store`.
-fn build(
+///
+/// # Safety
+/// `config->prefix` NULL or readable for `prefix_len` bytes.
+unsafe fn build(
     store: &RedisStore,
     quota: &FgQuota,
     config: &FgRedisConfig,
 ) -> Result<RedisLimiter, Failure> {
-    let on_failure = match config.on_failure {
-        FG_ON_FAILURE_OPEN => OnFailure::Open,
-        FG_ON_FAILURE_CLOSED => OnFailure::Closed,
-        other => return Err(args::unknown_constant("config->on_failure", other)),
-    };
-    let mut builder = RedisLimiter::builder(store, quota.to_quota()?).on_failure(on_failure);
+    let settings = Settings::read(config)?;
+    let mut builder =
+        RedisLimiter::builder(store, quota.to_quota()?).on_failure(settings.on_failure);
     if !config.prefix.is_null() {
-        // SAFETY: readable for prefix_len bytes, by the export's contract.
+        // SAFETY: readable for prefix_len bytes, by the contract.
         let prefix =
             unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }?;
         builder = builder.prefix(prefix);
     }
-    if config.deadline_ns != 0 {
-        builder = builder.deadline(Duration::from_nanos(config.deadline_ns));
+    if let Some(deadline) = settings.deadline {
+        builder = builder.deadline(deadline);
     }
-    match (config.breaker_failures, config.breaker_cool_down_ns) {
-        (0, 0) => {}
-        (0, _) | (_, 0) => {
-            return Err(Failure::new(
-                FgStatus::InvalidArgument,
-                "`config->breaker_failures` and `config->breaker_cool_down_ns` are set together \
-                 (both 0 keeps the defaults)"
-                    .to_string(),
-            ))
-        }
-        (failures, cool_down_ns) => {
-            builder = builder.breaker(failures, Duration::from_nanos(cool_down_ns));
-        }
+    if let Some((failures, cool_down)) = settings.breaker {
+        builder = builder.breaker(failures, cool_down);
     }
     Ok(builder.build()?)
 }
@@ -260,7 +331,9 @@ pub unsafe extern "C" fn fg_redis_limiter_new(
         let quota = unsafe { args::read_config(quota, "quota") }?;
         // SAFETY: as above.
         let config = unsafe { args::read_config(config, "config") }?;
-        Ok(handle::boxed(build(store, &quota, &config)?).cast::<FgRedisLimiter>())
+        // SAFETY: `config->prefix` readable for its length, by the contract.
+        let limiter = unsafe { build(store, &quota, &config) }?;
+        Ok(handle::boxed(limiter).cast::<FgRedisLimiter>())
     };
     // SAFETY: this function's contract is `handle::create`'s.
     unsafe { handle::create("fg_redis_limiter_new", out, make) }
@@ -418,12 +491,207 @@ pub unsafe extern "C" fn fg_redis_limiter_counters(
     limiter: *const FgRedisLimiter,
     out: *mut FgStoreCounters,
 ) -> FgStatus {
-    super::status::guard("fg_redis_limiter_counters", || {
+    guard("fg_redis_limiter_counters", || {
         // SAFETY: a live handle is a boxed RedisLimiter (fg_redis_limiter_new).
         let limiter = unsafe { args::handle(limiter.cast::<RedisLimiter>(), "limiter") }?;
         // SAFETY: NULL or readable for its struct_size, by the contract.
         let out = unsafe { VersionedOut::new(out, "out") }?;
         let counters = counters_of(limiter);
+        // SAFETY: writable for its struct_size, by the contract.
+        unsafe { out.write(counters) };
+        Ok(())
+    })
+}
+
+/// Reads `config` and `layers` into layers on `store`.
+///
+/// # Safety
+/// `layers` NULL or readable for `count` structs of its first element's
+/// `struct_size`, each `prefix` and `quota` readable.
+unsafe fn build_layers(
+    store: &RedisStore,
+    layers: *const FgRedisLayer,
+    count: usize,
+    config: &FgRedisConfig,
+) -> Result<RedisLayers, Failure> {
+    if !config.prefix.is_null() {
+        return Err(Failure::new(
+            FgStatus::InvalidArgument,
+            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
+        ));
+    }
+    if count > MAX_LAYERS {
+        return Err(Error::TooManyLayers.into());
+    }
+    let settings = Settings::read(config)?;
+    // SAFETY: readable for `count` elements, by the contract.
+    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
+    let mut builder = RedisLayers::builder(store).on_failure(settings.on_failure);
+    for layer in &layers {
+        let scope = builtin_scope(layer.scope)
+            .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
+        if layer.prefix.is_null() {
+            return Err(Failure::new(
+                FgStatus::NullPointer,
+                "`layers[].prefix` is NULL".to_string(),
+            ));
+        }
+        // SAFETY: readable for prefix_len bytes, by the contract.
+        let prefix =
+            unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
+        builder = builder.layer(scope, prefix, quota.to_quota()?);
+    }
+    if let Some(deadline) = settings.deadline {
+        builder = builder.deadline(deadline);
+    }
+    if let Some((failures, cool_down)) = settings.breaker {
+        builder = builder.breaker(failures, cool_down);
+    }
+    Ok(builder.build()?)
+}
+
+/// Creates layers on `store`, `layers[i]` being layer `i` (at most
+/// `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+/// `config->prefix` must be NULL (each layer has its own); its other
+/// fields apply to every call. On Redis Cluster one call's keys must share
+/// a hash tag (`{ws42}:key7`, `{ws42}`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+/// `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
+/// (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
+/// an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `store` must be NULL or a live handle; `layers` NULL or readable for
+/// `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+/// for its length and `quota` for its `struct_size`; `config` NULL or
+/// readable for its `struct_size`; `out` NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_new(
+    store: *const FgRedisStore,
+    layers: *const FgRedisLayer,
+    count: usize,
+    config: *const FgRedisConfig,
+    out: *mut *mut FgRedisLayers,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
+        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        // SAFETY: this function's contract is `build_layers`'.
+        let built = unsafe { build_layers(store, layers, count, &config) }?;
+        Ok(handle::boxed(built).cast::<FgRedisLayers>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_redis_layers_new", out, make) }
+}
+
+/// Releases layers. NULL is a no-op.
+///
+/// # Safety
+/// `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
+/// freed, with no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_free(layers: *mut FgRedisLayers) {
+    // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new);
+    // the rest is this function's contract.
+    unsafe {
+        handle::free(
+            "fg_redis_layers_free",
+            layers.cast::<RedisLayers>(),
+            handle::unbox,
+        )
+    }
+}
+
+/// The verdict of layers in C's terms: the scope name is a static string.
+fn layers_verdict(verdict: &Verdict) -> FgVerdict {
+    let name = scope_c_name(verdict.scope()).expect("Redis layers have built-in scopes");
+    FgVerdict {
+        decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
+        // At most MAX_LAYERS (32).
+        layer: verdict.layer() as u32,
+        scope_name: name.as_ptr(),
+    }
+}
+
+/// Checks `cost` against every layer in Redis, `keys[i]` (an
+/// `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
+/// admitted, the layer with the least left; when refused, the longest wait.
+/// A refusal charges no layer (a layer with a lockout is charged its
+/// lockout). Blocks until Redis answers or the deadline passes, then
+/// `on_failure` answers in the first layer's name.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+/// `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+/// `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+/// `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `layers` must be NULL or a live handle; `keys` NULL or readable for
+/// `count` keys whose `bytes` are readable for `len`; `out` NULL or
+/// writable for an `fg_verdict`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_check(
+    layers: *const FgRedisLayers,
+    keys: *const FgLayerKey,
+    count: usize,
+    cost: u64,
+    out: *mut FgVerdict,
+) -> FgStatus {
+    guard("fg_redis_layers_check", || {
+        // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new).
+        let layers = unsafe { args::handle(layers.cast::<RedisLayers>(), "layers") }?;
+        let out = Out::new(out, "out")?;
+        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
+        let first = unsafe { args::handle(keys, "keys") }?;
+        if count > MAX_LAYERS {
+            return Err(Error::LayerKeyCount.into());
+        }
+        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
+        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
+        let keys = given
+            .iter()
+            .map(|key| match key.kind {
+                // SAFETY: readable for `len`, by the contract.
+                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") },
+                other => Err(Failure::new(
+                    FgStatus::KeyKindMismatch,
+                    format!("`keys[].kind` is {other}; Redis layers take FG_LAYER_KEY_BYTES keys"),
+                )),
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let verdict = layers.check(&keys, cost)?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(layers_verdict(&verdict)) };
+        Ok(())
+    })
+}
+
+/// Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `layers` must be NULL or a live handle; `out` NULL or writable for its
+/// `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_counters(
+    layers: *const FgRedisLayers,
+    out: *mut FgStoreCounters,
+) -> FgStatus {
+    guard("fg_redis_layers_counters", || {
+        // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new).
+        let layers = unsafe { args::handle(layers.cast::<RedisLayers>(), "layers") }?;
+        // SAFETY: NULL or readable for its struct_size, by the contract.
+        let out = unsafe { VersionedOut::new(out, "out") }?;
+        let counters = layers_counters_of(layers);
         // SAFETY: writable for its struct_size, by the contract.
         unsafe { out.write(counters) };
         Ok(())
@@ -440,6 +708,8 @@ mod absent {
     use crate::core::decision::Decision;
     use crate::core::error::Result;
     use crate::core::quota::Quota;
+    use crate::http::Scope;
+    use crate::policy::Verdict;
     use std::time::Duration;
 
     pub(super) enum RedisStore {}
@@ -484,6 +754,46 @@ mod absent {
         match *limiter {}
     }
 
+    pub(super) enum RedisLayers {}
+
+    pub(super) struct RedisLayersBuilder<'a>(&'a RedisStore);
+
+    impl RedisLayers {
+        pub(super) fn builder(store: &RedisStore) -> RedisLayersBuilder<'_> {
+            RedisLayersBuilder(store)
+        }
+
+        pub(super) fn check(&self, _keys: &[&[u8]], _cost: u64) -> Result<Verdict> {
+            match *self {}
+        }
+    }
+
+    impl RedisLayersBuilder<'_> {
+        pub(super) fn layer(self, _scope: Scope, _prefix: &[u8], _quota: Quota) -> Self {
+            self
+        }
+
+        pub(super) fn on_failure(self, _on_failure: OnFailure) -> Self {
+            self
+        }
+
+        pub(super) fn deadline(self, _deadline: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn breaker(self, _failures: u32, _cool_down: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn build(self) -> Result<RedisLayers> {
+            match *self.0 {}
+        }
+    }
+
+    pub(super) fn layers_counters_of(layers: &RedisLayers) -> super::FgStoreCounters {
+        match *layers {}
+    }
+
     impl RedisLimiterBuilder<'_> {
         pub(super) fn on_failure(self, _on_failure: OnFailure) -> Self {
             self
@@ -506,6 +816,11 @@ mod absent {
         }
     }
 }
+
+/// The tests' own redis-server (as the Redis store's integration tests start it).
+#[cfg(all(test, feature = "redis"))]
+#[path = "../../tests/redis_common/mod.rs"]
+mod redis_common;
 
 #[cfg(test)]
 mod tests {
@@ -566,6 +881,40 @@ mod tests {
         // SAFETY: as above.
         let status = unsafe { fg_redis_limiter_new(store, &quota, &closed, &mut limiter) };
         assert_eq!(status, FgStatus::Ok);
+        // Layers: every refusal before anything is built.
+        let prefix = b"k:";
+        let layer = |scope| FgRedisLayer {
+            struct_size: std::mem::size_of::<FgRedisLayer>(),
+            scope,
+            prefix: prefix.as_ptr().cast(),
+            prefix_len: prefix.len(),
+            quota: &quota,
+        };
+        let with_prefix = FgRedisConfig {
+            prefix: prefix.as_ptr().cast(),
+            prefix_len: prefix.len(),
+            ..config(FG_ON_FAILURE_OPEN, 0)
+        };
+        let given = [layer(super::super::decision::FG_SCOPE_KEY); MAX_LAYERS + 1];
+        let named = [layer(super::super::decision::FG_SCOPE_NAMED)];
+        let open_config = config(FG_ON_FAILURE_OPEN, 0);
+        for (layers, count, config, expected) in [
+            (given.as_ptr(), 0, &open_config, FgStatus::NoLayers),
+            (
+                given.as_ptr(),
+                MAX_LAYERS + 1,
+                &open_config,
+                FgStatus::TooManyLayers,
+            ),
+            (given.as_ptr(), 1, &with_prefix, FgStatus::InvalidArgument),
+            (named.as_ptr(), 1, &open_config, FgStatus::InvalidArgument),
+        ] {
+            let mut built = ptr::null_mut();
+            // SAFETY: live store, readable arrays and config, writable out.
+            let status = unsafe { fg_redis_layers_new(store, layers, count, config, &mut built) };
+            assert_eq!(status, expected);
+            assert!(built.is_null());
+        }
         // SAFETY: live handle from fg_redis_store_open, not used again.
         unsafe { fg_redis_store_free(store) };
 
@@ -606,5 +955,160 @@ mod tests {
         assert_eq!(counters.failed_closed, 1);
         // SAFETY: live handle, not used again.
         unsafe { fg_redis_limiter_free(limiter) };
+    }
+
+    #[cfg(feature = "redis")]
+    fn config(prefix: &[u8]) -> FgRedisConfig {
+        FgRedisConfig {
+            struct_size: std::mem::size_of::<FgRedisConfig>(),
+            prefix: if prefix.is_empty() {
+                ptr::null()
+            } else {
+                prefix.as_ptr().cast()
+            },
+            prefix_len: prefix.len(),
+            // Generous: a loaded machine must not turn a slow answer into a failure.
+            deadline_ns: 2_000_000_000,
+            on_failure: FG_ON_FAILURE_CLOSED,
+            breaker_failures: 0,
+            breaker_cool_down_ns: 0,
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn quota(count: u64) -> FgQuota {
+        FgQuota::from_quota(&crate::Quota::per_minute(count).unwrap())
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_limiter_and_layers_decide_in_a_real_redis() {
+        let server = super::redis_common::RedisServer::shared();
+        let (status, store) = open(&server.url());
+        assert_eq!(status, FgStatus::Ok);
+        let prefix = format!("ffi:{}:", std::process::id());
+
+        let mut limiter = ptr::null_mut();
+        // SAFETY: live store, readable structs, writable out.
+        let status = unsafe {
+            fg_redis_limiter_new(store, &quota(3), &config(prefix.as_bytes()), &mut limiter)
+        };
+        assert_eq!(status, FgStatus::Ok);
+        let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+        let mut check = |cost| {
+            let out = decision.as_mut_ptr();
+            // SAFETY: live handle, readable key, writable out.
+            let status = unsafe { fg_redis_limiter_check(limiter, b"k".as_ptr(), 1, cost, out) };
+            assert_eq!(status, FgStatus::Ok);
+            // SAFETY: written by the successful call.
+            unsafe { decision.assume_init() }
+        };
+        let admitted: Vec<_> = (0..4)
+            .map(|_| check(1))
+            .map(|d| (d.admitted, d.remaining))
+            .collect();
+        assert_eq!(admitted, [(true, 2), (true, 1), (true, 0), (false, 0)]);
+        assert_eq!(
+            check(4).outcome,
+            super::super::decision::FgOutcome::CannotFit
+        );
+        let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+        let out = decision.as_mut_ptr();
+        // SAFETY: as above.
+        let status = unsafe { fg_redis_limiter_refund(limiter, b"k".as_ptr(), 1, 2, out) };
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: written by the successful call.
+        assert_eq!(unsafe { decision.assume_init() }.remaining, 2);
+
+        // Two layers: a refusal by one charges neither.
+        let (key_prefix, workspace_prefix) = (format!("{prefix}k:"), format!("{prefix}w:"));
+        let (key_quota, workspace_quota) = (quota(3), quota(1));
+        let layer = |scope, prefix: &String, quota: &FgQuota| FgRedisLayer {
+            struct_size: std::mem::size_of::<FgRedisLayer>(),
+            scope,
+            prefix: prefix.as_ptr().cast(),
+            prefix_len: prefix.len(),
+            quota,
+        };
+        let layers_given = [
+            layer(
+                super::super::decision::FG_SCOPE_KEY,
+                &key_prefix,
+                &key_quota,
+            ),
+            layer(
+                super::super::decision::FG_SCOPE_WORKSPACE,
+                &workspace_prefix,
+                &workspace_quota,
+            ),
+        ];
+        let mut layers = ptr::null_mut();
+        // SAFETY: live store, readable array and config, writable out.
+        let status = unsafe {
+            fg_redis_layers_new(store, layers_given.as_ptr(), 2, &config(b""), &mut layers)
+        };
+        assert_eq!(status, FgStatus::Ok);
+        let key = |bytes: &'static [u8]| FgLayerKey {
+            kind: FG_LAYER_KEY_BYTES,
+            id: 0,
+            bytes: bytes.as_ptr(),
+            len: bytes.len(),
+        };
+        let mut verdict = std::mem::MaybeUninit::<FgVerdict>::zeroed();
+        let mut check_layers = |keys: [FgLayerKey; 2]| {
+            let out = verdict.as_mut_ptr();
+            // SAFETY: live handle, readable keys, writable out.
+            let status = unsafe { fg_redis_layers_check(layers, keys.as_ptr(), 2, 1, out) };
+            assert_eq!(status, FgStatus::Ok);
+            // SAFETY: written by the successful call.
+            let verdict = unsafe { verdict.assume_init() };
+            // SAFETY: a static NUL-terminated scope name.
+            let scope = unsafe { std::ffi::CStr::from_ptr(verdict.scope_name) };
+            (
+                verdict.decision.admitted,
+                verdict.layer,
+                scope.to_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            check_layers([key(b"a"), key(b"ws")]),
+            (true, 1, "workspace".into())
+        );
+        assert_eq!(
+            check_layers([key(b"b"), key(b"ws")]),
+            (false, 1, "workspace".into())
+        );
+        // Key "b" was not charged by the refusal: its three are whole.
+        assert!(check_layers([key(b"b"), key(b"ws2")]).0);
+        let status = {
+            let out = verdict.as_mut_ptr();
+            let wrong = [
+                FgLayerKey {
+                    kind: 1,
+                    id: 7,
+                    bytes: ptr::null(),
+                    len: 0,
+                },
+                key(b"ws"),
+            ];
+            // SAFETY: as above.
+            unsafe { fg_redis_layers_check(layers, wrong.as_ptr(), 2, 1, out) }
+        };
+        assert_eq!(status, FgStatus::KeyKindMismatch);
+
+        let mut counters = FgStoreCounters {
+            struct_size: std::mem::size_of::<FgStoreCounters>(),
+            ..FgStoreCounters::default()
+        };
+        // SAFETY: live handle, writable struct.
+        let status = unsafe { fg_redis_layers_counters(layers, &mut counters) };
+        assert_eq!(status, FgStatus::Ok);
+        assert_eq!((counters.exact, counters.failed_closed), (3, 0));
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_redis_layers_free(layers);
+            fg_redis_limiter_free(limiter);
+            fg_redis_store_free(store);
+        }
     }
 }
