@@ -7,7 +7,12 @@ const net = require('node:net');
 const { spawn } = require('node:child_process');
 
 const STARTUP_TIMEOUT_MS = 30_000;
-const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((file) => fs.existsSync(file));
+const path = require('node:path');
+
+/** redis-server on the PATH (scripts/test-all.sh installs Debian's into /usr/bin). */
+const REDIS_SERVER = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin']
+  .map((dir) => path.join(dir, 'redis-server'))
+  .find((file) => fs.existsSync(file));
 
 /** A port the kernel picks, released for the server to bind. */
 function freePort() {

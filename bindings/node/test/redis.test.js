@@ -65,6 +65,19 @@ test('KeyedLimiter({ store }) is a RedisLimiter; two on one prefix share the buc
   assert.equal((await second.check('k')).admitted, false);
 });
 
+test('checks in flight together each get their own answer: exactly the burst is admitted', async () => {
+  const limiter = kept(Quota.perMinute(10, { burst: 10 }));
+  const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => limiter.check(i % 2 === 0 ? 'k' : Buffer.from('k'))));
+  assert.equal(decisions.filter((d) => d.admitted).length, 10);
+  const remaining = decisions.filter((d) => d.admitted).map((d) => d.remaining).sort((a, b) => a - b);
+  assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // close() while calls run frees the handle once they have answered.
+  const pending = [limiter.check('other'), limiter.check('other')];
+  limiter.close();
+  assert.deepEqual((await Promise.all(pending)).map((d) => d.admitted), [true, true]);
+  assert.equal(limiter.closed, true);
+});
+
 test('a check is a Promise: the event loop runs while Redis is waited for', async (t) => {
   // A listener that accepts and never answers: the check waits its whole deadline.
   const silent = net.createServer(() => {});
