@@ -8,7 +8,6 @@ use crate::per_kind::{KeyKind, PerKind, Recipe};
 use crate::quota::PyQuota;
 use crate::shared::{self, Segment};
 use crate::store::{self, StoreArgs};
-use floodgate::store::RedisLimiter;
 use floodgate::{Error, FullTable, KeyedLimiter, Layer, Quota, Result, MAX_KEYED_CAPACITY};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -66,7 +65,7 @@ pub(crate) struct PyKeyedLimiter {
     capacity: usize,
     /// With `store=`: the limit kept in Redis, which every call goes to
     /// instead of `tables` (then never built).
-    pub(crate) remote: Option<RedisLimiter>,
+    pub(crate) remote: Option<store::Remote>,
 }
 
 fn max_overrides(value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
@@ -339,7 +338,7 @@ impl PyKeyedLimiter {
     fn store_counters<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         self.remote
             .as_ref()
-            .map(|remote| store::counters_dict(py, remote.counters()))
+            .map(|remote| store::counters_dict(py, remote.get()?.counters()))
             .transpose()
     }
 

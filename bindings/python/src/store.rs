@@ -4,9 +4,11 @@
 //! Redis and charged together (the route limits of `store=`).
 //!
 //! Every limiter on one URL in a process shares one `RedisStore` (one
-//! connection, one runtime thread). A store is the process's own: a child
-//! forked after a store was opened opens its own on its first limiter
-//! (the parent's runtime thread does not exist in it).
+//! connection, one runtime thread). A store is the process's own: the
+//! parent's runtime thread does not exist in a forked child, so a limiter
+//! used in a process other than the one that built it (gunicorn
+//! `--preload`, which builds the app before forking its workers) builds
+//! itself again there, on a store of that process.
 
 use crate::args::{self, Key};
 use crate::decision::PyDecision;
@@ -23,7 +25,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 /// The store of each URL opened in this process, with the pid that opened it.
@@ -85,13 +87,13 @@ pub(crate) struct StoreArgs<'a, 'py> {
     pub(crate) on_failure: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// `store=`, `deadline=` and `on_failure=` read: the store, and the
-/// settings given (None: the engine's default).
+/// `store=`, `deadline=` and `on_failure=` read: the URL, and the settings
+/// given (None: the engine's default).
 fn connection(
     url: &Bound<'_, PyAny>,
     deadline: Option<&Bound<'_, PyAny>>,
     on_failure_given: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(RedisStore, Option<Duration>, Option<OnFailure>)> {
+) -> PyResult<(String, Option<Duration>, Option<OnFailure>)> {
     let Ok(url) = url.cast::<PyString>() else {
         let found = url.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
@@ -108,15 +110,54 @@ fn connection(
         })
         .transpose()?;
     let on_failure = on_failure_given.map(on_failure).transpose()?;
-    Ok((store(url.to_str()?)?, deadline, on_failure))
+    Ok((url.to_str()?.to_owned(), deadline, on_failure))
 }
 
-/// The limiter `arguments` ask for (None without `store=`); `quota` is the
+/// What is kept in Redis (a limiter, layers), as the process using it
+/// built it: built again in a process forked from the one that built it.
+pub(crate) struct PerProcess<T> {
+    build: Box<dyn Fn() -> PyResult<T> + Send + Sync>,
+    /// The object and the pid of the process that built it.
+    current: RwLock<(u32, Arc<T>)>,
+}
+
+impl<T> PerProcess<T> {
+    /// Built now, in this process, by `build`, which builds it again in a
+    /// forked child.
+    fn new(build: impl Fn() -> PyResult<T> + Send + Sync + 'static) -> PyResult<Self> {
+        let built = build()?;
+        Ok(Self {
+            build: Box::new(build),
+            current: RwLock::new((std::process::id(), Arc::new(built))),
+        })
+    }
+
+    /// This process's object.
+    pub(crate) fn get(&self) -> PyResult<Arc<T>> {
+        let pid = std::process::id();
+        {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            if current.0 == pid {
+                return Ok(Arc::clone(&current.1));
+            }
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.0 != pid {
+            let fresh = (pid, Arc::new((self.build)()?));
+            // The parent's object is forgotten, not dropped: its runtime
+            // and connection belong to threads that do not exist here.
+            std::mem::forget(std::mem::replace(&mut *current, fresh));
+        }
+        Ok(Arc::clone(&current.1))
+    }
+}
+
+/// A keyed limit kept in Redis.
+pub(crate) type Remote = PerProcess<RedisLimiter>;
+
+/// The limit `arguments` ask for (None without `store=`); `quota` is the
 /// limit it keeps.
-pub(crate) fn limiter(
-    arguments: StoreArgs<'_, '_>,
-    quota: Quota,
-) -> PyResult<Option<RedisLimiter>> {
+pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Option<Remote>> {
     let Some(url) = arguments.store else {
         let given = [
             ("prefix", arguments.prefix),
@@ -130,18 +171,22 @@ pub(crate) fn limiter(
         }
         return Ok(None);
     };
-    let (store, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
-    let mut builder = RedisLimiter::builder(&store, quota);
-    if let Some(value) = arguments.prefix {
-        builder = builder.prefix(prefix(value)?);
-    }
-    if let Some(deadline) = deadline {
-        builder = builder.deadline(deadline);
-    }
-    if let Some(on_failure) = on_failure {
-        builder = builder.on_failure(on_failure);
-    }
-    builder.build().map(Some).map_err(engine_error)
+    let (url, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
+    let prefix = arguments.prefix.map(prefix).transpose()?;
+    let build = move || {
+        let mut builder = RedisLimiter::builder(&store(&url)?, quota);
+        if let Some(prefix) = &prefix {
+            builder = builder.prefix(prefix);
+        }
+        if let Some(deadline) = deadline {
+            builder = builder.deadline(deadline);
+        }
+        if let Some(on_failure) = on_failure {
+            builder = builder.on_failure(on_failure);
+        }
+        builder.build().map_err(engine_error)
+    };
+    PerProcess::new(build).map(Some)
 }
 
 /// Several limits kept in Redis and checked for one request in one script:
@@ -149,7 +194,7 @@ pub(crate) fn limiter(
 /// `(name, quota, prefix)` tuple; see the stub.
 #[pyclass(frozen, name = "RedisLayers", module = "floodgate")]
 pub(crate) struct PyRedisLayers {
-    layers: RedisLayers,
+    layers: PerProcess<RedisLayers>,
     count: usize,
 }
 
@@ -187,21 +232,28 @@ impl PyRedisLayers {
         deadline: Option<&Bound<'_, PyAny>>,
         on_failure: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let (store, deadline, on_failure) = connection(store, deadline, on_failure)?;
-        let mut builder = RedisLayers::builder(&store);
-        for entry in layers.iter() {
-            let (scope, quota, prefix) = redis_layer(&entry)?;
-            builder = builder.layer(scope, prefix, quota);
-        }
-        if let Some(deadline) = deadline {
-            builder = builder.deadline(deadline);
-        }
-        if let Some(on_failure) = on_failure {
-            builder = builder.on_failure(on_failure);
-        }
+        let (url, deadline, on_failure) = connection(store, deadline, on_failure)?;
+        let given = layers
+            .iter()
+            .map(|entry| redis_layer(&entry))
+            .collect::<PyResult<Vec<_>>>()?;
+        let count = given.len();
+        let build = move || {
+            let mut builder = RedisLayers::builder(&self::store(&url)?);
+            for (scope, quota, prefix) in &given {
+                builder = builder.layer(*scope, prefix, *quota);
+            }
+            if let Some(deadline) = deadline {
+                builder = builder.deadline(deadline);
+            }
+            if let Some(on_failure) = on_failure {
+                builder = builder.on_failure(on_failure);
+            }
+            builder.build().map_err(engine_error)
+        };
         Ok(Self {
-            layers: builder.build().map_err(engine_error)?,
-            count: layers.len(),
+            layers: PerProcess::new(build)?,
+            count,
         })
     }
 
@@ -220,7 +272,7 @@ impl PyRedisLayers {
             .map_err(|_| PyTypeError::new_err("keys must be a list of str or bytes keys"))?
             .collect::<PyResult<_>>()?;
         let keys = keys.iter().map(byte_key).collect::<PyResult<Vec<_>>>()?;
-        let layers = &self.layers;
+        let layers = self.layers.get()?;
         without_gil(|| match now_ns {
             Some(now_ns) => layers.check_at(&keys, cost, now_ns / 1_000),
             None => layers.check(&keys, cost),
@@ -238,7 +290,7 @@ impl PyRedisLayers {
     /// How many decisions Redis made and the failure policy gave, and why.
     #[getter]
     fn store_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        counters_dict(py, self.layers.counters())
+        counters_dict(py, self.layers.get()?.counters())
     }
 }
 
@@ -257,14 +309,15 @@ fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
 /// Redis up to the deadline): now, or at `now_ns` rounded down to the
 /// microsecond Redis counts in.
 pub(crate) fn decide(
-    limiter: &RedisLimiter,
+    remote: &Remote,
     key: &Bound<'_, PyAny>,
     now_ns: Option<u64>,
     call: impl Send + FnOnce(&RedisLimiter, &[u8], Option<u64>) -> Result<Decision>,
 ) -> PyResult<PyDecision> {
     let key = byte_key(key)?;
     let now_us = now_ns.map(|now_ns| now_ns / 1_000);
-    without_gil(|| call(limiter, key, now_us))
+    let limiter = remote.get()?;
+    without_gil(|| call(&limiter, key, now_us))
         .map(PyDecision)
         .map_err(engine_error)
 }
