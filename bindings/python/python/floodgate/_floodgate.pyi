@@ -226,9 +226,8 @@ class KeyedLimiter:
     `on_full` and `max_overrides` do not apply, and `reserve`,
     `set_quota`, `clear_quota`, `reset`, `quota_for` and `reconfigure`
     raise TypeError. `store_counters` reports how often Redis decided and
-    how often it did not answer. Build the limiter in each worker process:
-    a limiter built before a fork keeps the parent's connection, which the
-    child cannot use.
+    how often it did not answer. A limiter built before a fork (gunicorn
+    ``--preload``) connects again in each child at its first use there.
     """
 
     def __new__(
