@@ -637,7 +637,9 @@ typedef struct fg_redis_limiter fg_redis_limiter;
  * connection and one runtime thread, shared by every limiter made on it.
  * Opening never waits on the server (it connects on first use). Create with
  * `fg_redis_store_open`, release with `fg_redis_store_free`; the limiters
- * made on it keep it alive after that.
+ * made on it keep it alive after that. A store and its limiters belong to
+ * the process that opened it: its runtime thread does not exist in a
+ * child forked later, which opens its own (and makes its own limiters).
  */
 typedef struct fg_redis_store fg_redis_store;
 
