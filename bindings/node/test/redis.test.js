@@ -161,6 +161,17 @@ test('Express answers 429 with the standard headers through Redis', async (t) =>
   assert.equal((await denied.json()).error.code, 'rate_limited');
 });
 
+test('rateLimit takes a RedisLimiter as its limiter', async (t) => {
+  const limiter = kept(Quota.perMinute(1, { burst: 1 }));
+  const app = express();
+  app.use(rateLimit({ limiter, keyGenerator: (req) => req.get('x-api-key') }));
+  app.get('/', (req, res) => res.send('served'));
+  const base = await serve(t, app);
+  const ask = (key) => fetch(base, { headers: { 'x-api-key': key } }).then((res) => res.status);
+  assert.deepEqual([await ask('a'), await ask('a'), await ask('b')], [200, 429, 200]);
+  assert.equal((await limiter.peek('a')).remaining, 0);
+});
+
 test('the Fastify plugin limits through Redis', async (t) => {
   const server = fastify({ logger: false });
   await server.register(fastifyRateLimit, { windowMs: 60_000, limit: 1, store: redis.url, prefix: freshPrefix(), deadlineMs: DEADLINE_MS });
