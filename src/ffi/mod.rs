@@ -2,7 +2,9 @@
 //!
 //! Compiled only with the cargo feature `capi` (off by default, so a Rust
 //! dependent links no `fg_*` symbol); the C library is built by
-//! `cargo rustc --release --lib --features capi --crate-type cdylib,staticlib`.
+//! `cargo rustc --release --lib --features capi --crate-type cdylib,staticlib`
+//! (`--features capi,redis` for the `fg_redis_*` functions to work: without
+//! `redis` they exist and answer `FG_STATUS_STORE_UNAVAILABLE`, see `store`).
 //! `build.rs` runs cbindgen over this module (and only this module) to write
 //! the header, so every doc comment on an exported item below is also the C
 //! documentation. Rust callers use the Rust API; this module is public only so
