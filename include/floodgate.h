@@ -234,6 +234,24 @@
 #define FG_NO_RETRY_AFTER 18446744073709551615ull
 
 /**
+ * `fg_redis_config.on_failure`: when Redis gives no answer within the
+ * deadline (or the breaker is open), admit the request.
+ */
+#define FG_ON_FAILURE_OPEN 0
+
+/**
+ * `fg_redis_config.on_failure`: when Redis gives no answer, deny the
+ * request, with the breaker's cool-down as its retry-after.
+ */
+#define FG_ON_FAILURE_CLOSED 1
+
+/**
+ * Where a caller's microsecond clock starts in tests of `_at` calls: a
+ * recent Unix time, so the scripts' numbers are as large as in production.
+ */
+#define BASE_US 1760000000000000
+
+/**
  * `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
  * is ignored) until lifted.
  */
@@ -263,9 +281,12 @@
  * `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
  * `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
  * `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
- * `_is_shared` queries); 1.8 added `fg_machine_now_ns`.
+ * `_is_shared` queries); 1.8 added `fg_machine_now_ns`; 1.9 added limits
+ * kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
+ * `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
+ * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`.
  */
-#define FG_ABI_VERSION 65544
+#define FG_ABI_VERSION 65545
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -478,6 +499,20 @@ enum fg_status
    */
   FG_STATUS_INVALID_SEGMENT_NAME = -74,
   /**
+   * A Redis store's URL did not parse: `redis://host:port/db` and
+   * `redis+unix:///path` are the forms.
+   */
+  FG_STATUS_INVALID_STORE_URL = -80,
+  /**
+   * A Redis store's runtime thread could not be started.
+   */
+  FG_STATUS_STORE_THREAD = -81,
+  /**
+   * This library was built without Redis support (the cargo feature
+   * `redis`): `fg_redis_store_open` refuses, so no Redis handle exists.
+   */
+  FG_STATUS_STORE_UNAVAILABLE = -82,
+  /**
    * Fail local was asked of a kind kept in Redis that has no local share.
    */
   FG_STATUS_LOCAL_UNSUPPORTED = -83,
@@ -590,6 +625,33 @@ typedef struct fg_plans fg_plans;
  * release with `fg_policy_free`.
  */
 typedef struct fg_policy fg_policy;
+
+/**
+ * Several limits kept in Redis and checked for one request by one script:
+ * every layer admits and is charged, or none is. Create with
+ * `fg_redis_layers_new`, release with `fg_redis_layers_free`.
+ */
+typedef struct fg_redis_layers fg_redis_layers;
+
+/**
+ * A GCRA bucket per byte key, decided in Redis by one script per call with
+ * the server's clock, so every process and host using the same server and
+ * prefix enforces one limit. Its decisions are an `fg_keyed_limiter`'s for
+ * the same quota. Create with `fg_redis_limiter_new`, release with
+ * `fg_redis_limiter_free`.
+ */
+typedef struct fg_redis_limiter fg_redis_limiter;
+
+/**
+ * A Redis server that limiters keep their buckets in: one multiplexed
+ * connection and one runtime thread, shared by every limiter made on it.
+ * Opening never waits on the server (it connects on first use). Create with
+ * `fg_redis_store_open`, release with `fg_redis_store_free`; the limiters
+ * made on it keep it alive after that. A store and its limiters belong to
+ * the process that opened it: its runtime thread does not exist in a
+ * child forked later, which opens its own (and makes its own limiters).
+ */
+typedef struct fg_redis_store fg_redis_store;
 
 /**
  * An opaque handle to a set of suspended keys. Create with
@@ -1214,6 +1276,130 @@ typedef struct fg_retry_config {
    */
   uint64_t seed;
 } fg_retry_config;
+
+/**
+ * How a Redis limiter reaches Redis; every field left 0 (or NULL) keeps its
+ * default:
+ *
+ * ```c
+ * fg_redis_config config = { .struct_size = sizeof(fg_redis_config),
+ *                            .prefix = "api:", .prefix_len = 4,
+ *                            .deadline_ns = 3000000,
+ *                            .on_failure = FG_ON_FAILURE_CLOSED };
+ * ```
+ */
+typedef struct fg_redis_config {
+  /**
+   * `sizeof(fg_redis_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * What every bucket's Redis key starts with (bytes, no NUL needed);
+   * NULL for `"floodgate:"`. Limits with different quotas need different
+   * prefixes: a bucket is read under the quota of whoever reads it.
+   */
+  const char *prefix;
+  /**
+   * The length of `prefix` in bytes.
+   */
+  size_t prefix_len;
+  /**
+   * How long a call may wait for Redis, connecting included; 0 for 5 ms.
+   */
+  uint64_t deadline_ns;
+  /**
+   * `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`.
+   */
+  uint32_t on_failure;
+  /**
+   * The circuit breaker opens after this many failures in a row; 0 for 5.
+   */
+  uint32_t breaker_failures;
+  /**
+   * An open breaker lets one call probe Redis after this long; 0 for 250 ms.
+   */
+  uint64_t breaker_cool_down_ns;
+} fg_redis_config;
+
+/**
+ * A Redis limiter's counts so far, for monitoring. Set `struct_size`
+ * before the call; later versions may add fields.
+ */
+typedef struct fg_store_counters {
+  /**
+   * `sizeof(fg_store_counters)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * Decisions Redis made.
+   */
+  uint64_t exact;
+  /**
+   * Denials the local deny cache answered without a round trip.
+   */
+  uint64_t cached;
+  /**
+   * Requests admitted by `FG_ON_FAILURE_OPEN` without Redis deciding.
+   */
+  uint64_t failed_open;
+  /**
+   * Requests denied by `FG_ON_FAILURE_CLOSED` without Redis deciding.
+   */
+  uint64_t failed_closed;
+  /**
+   * Calls that reached their deadline.
+   */
+  uint64_t timeouts;
+  /**
+   * Calls that failed with an error (connection refused or dropped, a
+   * server error).
+   */
+  uint64_t errors;
+  /**
+   * Degraded decisions given without trying Redis, the breaker being open.
+   */
+  uint64_t skipped;
+  /**
+   * Times the breaker opened.
+   */
+  uint64_t breaker_opened;
+} fg_store_counters;
+
+/**
+ * One layer of an `fg_redis_layers`:
+ *
+ * ```c
+ * fg_quota per_key = { .struct_size = sizeof(fg_quota), .count = 30,
+ *                      .period_ns = 1000000000, .burst = 60 };
+ * fg_redis_layer layer = { .struct_size = sizeof(fg_redis_layer),
+ *                          .scope = FG_SCOPE_KEY, .prefix = "k:", .prefix_len = 2,
+ *                          .quota = &per_key };
+ * ```
+ */
+typedef struct fg_redis_layer {
+  /**
+   * `sizeof(fg_redis_layer)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The layer's scope, `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`: what a
+   * verdict names.
+   */
+  uint32_t scope;
+  /**
+   * What the layer's buckets' Redis keys start with (bytes, no NUL
+   * needed); each layer needs its own.
+   */
+  const char *prefix;
+  /**
+   * The length of `prefix` in bytes.
+   */
+  size_t prefix_len;
+  /**
+   * The layer's quota.
+   */
+  const struct fg_quota *quota;
+} fg_redis_layer;
 
 #ifdef __cplusplus
 extern "C" {
@@ -3205,6 +3391,203 @@ fg_status fg_shared_memory_remove(const struct fg_shared_memory *shared);
  * on the same thread, or the thread's exit. Never NULL.
  */
 const char *fg_last_error_message(void);
+
+/**
+ * Opens a store on the server at `url` (`redis://host:port/db`,
+ * `redis+unix:///path`; UTF-8, no NUL needed) and stores its handle in
+ * `*out`. Nothing connects yet: a server that is away is each limiter's
+ * `on_failure` to answer. On failure `*out` is set to NULL.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_INVALID_UTF8`,
+ * `FG_STATUS_INVALID_STORE_URL`, `FG_STATUS_STORE_THREAD`,
+ * `FG_STATUS_STORE_UNAVAILABLE` (a library built without Redis support),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `url` must be NULL or readable for `url_len` bytes; `out` NULL or
+ * writable for a pointer.
+ */
+fg_status fg_redis_store_open(const char *url, size_t url_len, struct fg_redis_store **out);
+
+/**
+ * Releases a store. NULL is a no-op. Limiters made on it keep the
+ * connection until they are freed; the last one closes it.
+ *
+ * # Safety
+ * `store` must be NULL or a handle from `fg_redis_store_open` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_store_free(struct fg_redis_store *store);
+
+/**
+ * Creates a limiter of `quota` per key on `store` and stores its handle in
+ * `*out` (NULL on failure). Every process using the same server, prefix
+ * and quota shares its buckets. The limiter keeps its own reference to the
+ * store.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, the quota errors
+ * (`FG_STATUS_ZERO_COUNT` ... `FG_STATUS_INEXACT_RATE`; a quota whose burst
+ * and lockout span more than 2^51 of its Redis units is
+ * `FG_STATUS_BURST_TOO_LARGE`), `FG_STATUS_INVALID_ARGUMENT` (an unknown
+ * `on_failure`, or only one of the breaker's two fields set),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `quota` and `config` NULL or
+ * readable for their `struct_size`, `config->prefix` readable for its
+ * length; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_limiter_new(const struct fg_redis_store *store,
+                               const struct fg_quota *quota,
+                               const struct fg_redis_config *config,
+                               struct fg_redis_limiter **out);
+
+/**
+ * Releases a limiter. NULL is a no-op.
+ *
+ * # Safety
+ * `limiter` must be NULL or a handle from `fg_redis_limiter_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_limiter_free(struct fg_redis_limiter *limiter);
+
+/**
+ * Decides a request of `cost` units for `key` (1 to `FG_MAX_KEY_LEN`
+ * bytes) in Redis and fills `*out`. Blocks the calling thread until Redis
+ * answers or the deadline passes, then `on_failure` answers (and
+ * `fg_redis_limiter_counters` counts it): never longer than the deadline.
+ * A key recently denied is denied locally, without a round trip, until it
+ * fits again. A denied request is not an error.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`
+ * (nothing is sent then), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_redis_limiter_check(const struct fg_redis_limiter *limiter,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 uint64_t cost,
+                                 struct fg_decision *out);
+
+/**
+ * Fills `*out` with `key`'s bucket in Redis, charging nothing.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check`.
+ */
+fg_status fg_redis_limiter_peek(const struct fg_redis_limiter *limiter,
+                                const uint8_t *key,
+                                size_t key_len,
+                                struct fg_decision *out);
+
+/**
+ * Gives `amount` units back to `key`'s bucket in Redis (never above full)
+ * and fills `*out` with the bucket afterwards.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check`.
+ */
+fg_status fg_redis_limiter_refund(const struct fg_redis_limiter *limiter,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  uint64_t amount,
+                                  struct fg_decision *out);
+
+/**
+ * Fills `*out` with the limiter's counts so far: how many decisions Redis
+ * made, the deny cache gave, and `on_failure` gave, and why.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_limiter_counters(const struct fg_redis_limiter *limiter,
+                                    struct fg_store_counters *out);
+
+/**
+ * Creates layers on `store`, `layers[i]` being layer `i` (at most
+ * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+ * `config->prefix` must be NULL (each layer has its own); its other
+ * fields apply to every call. On Redis Cluster one call's keys must share
+ * a hash tag (`{ws42}:key7`, `{ws42}`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+ * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
+ * (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
+ * an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `layers` NULL or readable for
+ * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+ * for its length and `quota` for its `struct_size`; `config` NULL or
+ * readable for its `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_layers_new(const struct fg_redis_store *store,
+                              const struct fg_redis_layer *layers,
+                              size_t count,
+                              const struct fg_redis_config *config,
+                              struct fg_redis_layers **out);
+
+/**
+ * Releases layers. NULL is a no-op.
+ *
+ * # Safety
+ * `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_layers_free(struct fg_redis_layers *layers);
+
+/**
+ * Checks `cost` against every layer in Redis, `keys[i]` (an
+ * `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
+ * admitted, the layer with the least left; when refused, the longest wait.
+ * A refusal charges no layer (a layer with a lockout is charged its
+ * lockout). Blocks until Redis answers or the deadline passes, then
+ * `on_failure` answers in the first layer's name.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+ * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `keys` NULL or readable for
+ * `count` keys whose `bytes` are readable for `len`; `out` NULL or
+ * writable for an `fg_verdict`.
+ */
+fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
+                                const struct fg_layer_key *keys,
+                                size_t count,
+                                uint64_t cost,
+                                struct fg_verdict *out);
+
+/**
+ * Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
+                                   struct fg_store_counters *out);
 
 /**
  * Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,

@@ -92,7 +92,7 @@ without_rust timeout 300 "$work/venv/bin/pip" install --quiet --disable-pip-vers
 
 # ---- Node: the main package and this platform's package ----------------------
 # The release profile strips the library (Cargo.toml), so this is what ships.
-timeout 900 cargo rustc --release --lib --features capi --crate-type cdylib,staticlib --quiet
+timeout 900 cargo rustc --release --lib --features capi,redis --crate-type cdylib,staticlib --quiet
 library=$repo/target/release/libfloodgate.so
 if readelf -S "$library" | grep -Eq '\.(symtab|debug_info)'; then
     echo "package-smoke: $library still has a symbol table or debug info" >&2

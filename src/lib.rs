@@ -83,6 +83,11 @@ mod core;
 #[cfg(feature = "capi")]
 #[doc(hidden)] // The C ABI, documented in include/floodgate.h; see src/ffi/mod.rs.
 pub mod ffi;
+
+// The Redis tests' shared helpers (tests/redis_common), which the C ABI's
+// own tests include, name the crate as an integration test does.
+#[cfg(all(test, feature = "capi", feature = "redis"))]
+extern crate self as floodgate;
 mod http;
 mod inflight;
 mod keyed;

@@ -56,6 +56,9 @@ export declare const STATUS: Readonly<{
   SEGMENT_NOT_READY: -72;
   SHARED_UNSUPPORTED: -73;
   INVALID_SEGMENT_NAME: -74;
+  INVALID_STORE_URL: -80;
+  STORE_THREAD: -81;
+  STORE_UNAVAILABLE: -82;
   PANIC: -100;
 }>;
 
@@ -230,6 +233,53 @@ export interface KeyedLimiterOptions {
    * it and the same settings shares each key's bucket.
    */
   shared?: SharedSegment;
+}
+
+/** Where and how a limit kept in Redis lives (RedisLimiter, rateLimit's `store`). */
+export interface RedisOptions {
+  /** The server: 'redis://host:port/db' or 'redis+unix:///path'. */
+  store: string;
+  /** What every bucket's Redis key starts with (default 'floodgate:'): limits with different quotas need different prefixes. */
+  prefix?: string;
+  /** How long a call may wait for Redis, connecting included (default 5). */
+  deadlineMs?: number;
+  /** When Redis gives no answer in time: 'open' admits (the default), 'closed' denies. */
+  onFailure?: 'open' | 'closed';
+}
+
+/** A RedisLimiter's counts so far. */
+export interface StoreCounters {
+  /** Decisions Redis made. */
+  exact: number;
+  /** Denials the local deny cache answered without a round trip. */
+  cached: number;
+  failedOpen: number;
+  failedClosed: number;
+  timeouts: number;
+  errors: number;
+  /** Degraded answers given without trying, the circuit breaker being open. */
+  skipped: number;
+  breakerOpened: number;
+}
+
+/**
+ * A GCRA bucket per string or Buffer key kept in Redis: every process and
+ * host using the same server, prefix and quota enforces one limit, with the
+ * local KeyedLimiter's decisions. Each call waits for Redis on a worker
+ * thread and answers with a Promise; bad arguments throw synchronously.
+ * `new KeyedLimiter(quota, { store })` builds one too.
+ */
+export declare class RedisLimiter implements Disposable {
+  constructor(quota: Quota, options: RedisOptions);
+  check(key: string | Uint8Array, cost?: U64): Promise<Decision>;
+  peek(key: string | Uint8Array): Promise<Decision>;
+  refund(key: string | Uint8Array, amount?: U64): Promise<Decision>;
+  readonly quota: Quota;
+  readonly counters: StoreCounters;
+  readonly closed: boolean;
+  /** Frees the handle once the calls still running have answered. */
+  close(): void;
+  [Symbol.dispose](): void;
 }
 
 /** One GCRA bucket per key in the library's lock-free table. */
@@ -734,8 +784,8 @@ interface CommonRateLimitOptions<Req extends IncomingMessage> {
 }
 
 export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
-  /** One bucket per key the key function returns. */
-  limiter: KeyedLimiter;
+  /** One bucket per key the key function returns (a RedisLimiter: kept in Redis). */
+  limiter: KeyedLimiter | RedisLimiter;
   policy?: undefined;
   plans?: undefined;
   /** Default keys.ip; null or undefined is a missing key (see onBadKey). */
@@ -784,6 +834,18 @@ export interface WindowRateLimitOptions<Req extends IncomingMessage = IncomingMe
    * config.rateLimit: `<name>.<route>.<limit>`).
    */
   shared?: SharedSegment;
+  /**
+   * One limit across processes and hosts: each limit is kept in this Redis
+   * server (a URL), under `<prefix><limit>/<windowMs>:` (a Fastify route
+   * with its own config.rateLimit: `<prefix><route>:<limit>/<windowMs>:`).
+   */
+  store?: string;
+  /** Default 'floodgate:' (with store). */
+  prefix?: string;
+  /** With store: how long a check may wait for Redis (default 5). */
+  deadlineMs?: number;
+  /** With store: 'open' (default) admits when Redis gives no answer, 'closed' denies. */
+  onFailure?: 'open' | 'closed';
   /** X-RateLimit-Scope (genieos preset); default 'key'. */
   scope?: string;
 }

@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-echo "== cargo rustc --release --lib --features capi --crate-type cdylib,staticlib" >&2
-(cd ../.. && cargo rustc --release --lib --features capi --crate-type cdylib,staticlib --quiet)
+echo "== cargo rustc --release --lib --features capi,redis --crate-type cdylib,staticlib" >&2
+(cd ../.. && cargo rustc --release --lib --features capi,redis --crate-type cdylib,staticlib --quiet)
 # The tests load that build (scripts/library.js), not a platform package.
 export FLOODGATE_DEV_BUILD=1
 

@@ -2,7 +2,9 @@
 //!
 //! Compiled only with the cargo feature `capi` (off by default, so a Rust
 //! dependent links no `fg_*` symbol); the C library is built by
-//! `cargo rustc --release --lib --features capi --crate-type cdylib,staticlib`.
+//! `cargo rustc --release --lib --features capi --crate-type cdylib,staticlib`
+//! (`--features capi,redis` for the `fg_redis_*` functions to work: without
+//! `redis` they exist and answer `FG_STATUS_STORE_UNAVAILABLE`, see `store`).
 //! `build.rs` runs cbindgen over this module (and only this module) to write
 //! the header, so every doc comment on an exported item below is also the C
 //! documentation. Rust callers use the Rust API; this module is public only so
@@ -38,6 +40,7 @@ mod retry;
 mod shared;
 mod shared_memory;
 mod status;
+mod store;
 mod suspensions;
 mod version;
 mod window;
@@ -56,6 +59,7 @@ pub use quota::FgQuota;
 pub use retry::*;
 pub use shared_memory::*;
 pub use status::{fg_last_error_message, FgStatus};
+pub use store::*;
 pub use suspensions::*;
 pub use version::{fg_abi_version, FG_ABI_VERSION};
 pub use window::*;

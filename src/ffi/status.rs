@@ -122,6 +122,14 @@ pub enum FgStatus {
     /// A segment name with a character other than ASCII letters, digits,
     /// '.', '_' and '-', or empty, or over 200 bytes.
     InvalidSegmentName = -74,
+    /// A Redis store's URL did not parse: `redis://host:port/db` and
+    /// `redis+unix:///path` are the forms.
+    InvalidStoreUrl = -80,
+    /// A Redis store's runtime thread could not be started.
+    StoreThread = -81,
+    /// This library was built without Redis support (the cargo feature
+    /// `redis`): `fg_redis_store_open` refuses, so no Redis handle exists.
+    StoreUnavailable = -82,
     /// Fail local was asked of a kind kept in Redis that has no local share.
     LocalUnsupported = -83,
     /// floodgate panicked: a bug, reported rather than unwound into C. Objects
@@ -171,6 +179,19 @@ impl From<Error> for FgStatus {
             Error::InvalidSegmentName => FgStatus::InvalidSegmentName,
             Error::LocalUnsupported => FgStatus::LocalUnsupported,
         }
+    }
+}
+
+#[cfg(feature = "redis")]
+impl From<crate::store::StoreError> for Failure {
+    #[cold]
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        let status = match error {
+            StoreError::InvalidUrl => FgStatus::InvalidStoreUrl,
+            StoreError::Thread => FgStatus::StoreThread,
+        };
+        Failure::new(status, error.to_string())
     }
 }
 

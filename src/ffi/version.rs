@@ -23,8 +23,11 @@
 /// `fg_keyed_window_new_shared`, `fg_suspensions_new_shared`,
 /// `fg_plans_new_shared`, `fg_plans_new_genieos_shared`,
 /// `fg_inflight_new_shared`, `fg_keyed_inflight_new_shared` and their
-/// `_is_shared` queries); 1.8 added `fg_machine_now_ns`.
-pub const FG_ABI_VERSION: u32 = 0x0001_0008;
+/// `_is_shared` queries); 1.8 added `fg_machine_now_ns`; 1.9 added limits
+/// kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
+/// `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
+/// `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`.
+pub const FG_ABI_VERSION: u32 = 0x0001_0009;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

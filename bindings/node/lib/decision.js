@@ -101,6 +101,27 @@ function readDecision(delayNs = 0, scope = null, layer = null) {
 }
 
 /**
+ * The fg_decision a call wrote into `target` (a Uint8Array of its own, as an
+ * asynchronous call needs: the shared buffer is the next call's by then).
+ */
+function decisionIn(target) {
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  const field = (offset) => Number(view.getBigUint64(offset, littleEndian));
+  const outcome = view.getInt32(at.outcome, littleEndian);
+  return new Decision(
+    view.getUint8(at.admitted) !== 0,
+    OUTCOMES[outcome] ?? `unknown(${outcome})`,
+    field(at.limit),
+    field(at.remaining),
+    field(at.resetAfterNs),
+    field(at.retryAfterNs),
+    0,
+    null,
+    null,
+  );
+}
+
+/**
  * The decision of a native charge (check or refund) on one handle: `now(handle,
  * units, out)`, or its `_at` twin `at(handle, units, nowNs, out)` when the
  * caller gives its own time.
@@ -157,6 +178,7 @@ module.exports = {
   countsBuffer: counts,
   decide,
   decisionAddress,
+  decisionIn,
   decisionBuffer: bytes,
   encodeDecision,
   readCounts,

@@ -12,6 +12,7 @@ const { decodeQuota, encodeQuota, ensureQuota, quotaBuffer } = require('./quota.
 const { KIND, checkStringKey, idKey, scratch, writeStringKey } = require('./keys.js');
 const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
+const { RedisLimiter } = require('./redis.js');
 const { isShared, keyedSegment, removeKeyedSegments, sharedOption, sharedStruct } = require('./shared.js');
 
 /**
@@ -44,9 +45,13 @@ class KeyedLimiter extends KeyedLimit {
    * segment name, `{ name }` or `{ path }` (see shared.js): the tables then
    * live in shared segments (byte keys in that one, number keys in
    * `<name>.u64`), and every process and thread that builds this limiter
-   * with it (and the same settings) shares each key's bucket.
+   * with it (and the same settings) shares each key's bucket. `store` (a
+   * Redis URL) builds a RedisLimiter instead (see redis.js), whose calls
+   * answer with Promises.
    */
   constructor(quota, opts) {
+    // `store`: the limit is kept in Redis, and its calls answer with Promises (see redis.js).
+    if (opts?.store !== undefined) return new RedisLimiter(quota, opts);
     ensureQuota(quota, 'quota');
     const { capacity = 65_536, onFull = 'deny', maxOverrides = 0, shared } = options(opts, 'options');
     const spec = sharedOption(shared, 'options.shared');

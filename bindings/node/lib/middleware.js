@@ -22,6 +22,7 @@ const { ErrorBody, HeaderRenderer, StandardHeaders, policyOf } = require('./head
 const { Quota } = require('./quota.js');
 const { addressKey, clientAddress, subnetBits } = require('./client-address.js');
 const { sharedOption, withSuffix } = require('./shared.js');
+const { RedisLimiter } = require('./redis.js');
 
 /** Key functions: which bucket a request is charged to (null: no key, so the fallback key). */
 const keys = Object.freeze({
@@ -134,23 +135,40 @@ function flag(value, name) {
  * limit when `limit` is a function. With `shared` (a segment name or
  * `{ name }` / `{ path }`), each table lives in its own shared segment,
  * `<name>.<limit>`, so every worker process charges one table per limit.
+ * With `store` (a Redis URL) each limit is kept in Redis instead, under the
+ * prefix `<prefix><limit>/<windowMs>:` (`prefix` default 'floodgate:'), so
+ * every process and host using that server charges one bucket per key.
  */
 function limiterSource(o, limiter) {
   const shared = sharedOption(o.shared, 'shared');
+  const redis = { store: o.store, prefix: o.prefix, deadlineMs: o.deadlineMs, onFailure: o.onFailure };
+  const redisOptions = Object.keys(redis).filter((name) => redis[name] !== undefined);
   if (limiter !== undefined) {
-    if (!(limiter instanceof KeyedLimiter)) throw new TypeError(`limiter must be a KeyedLimiter, got ${describe(limiter)}`);
+    if (!(limiter instanceof KeyedLimiter) && !(limiter instanceof RedisLimiter)) {
+      throw new TypeError(`limiter must be a KeyedLimiter or a RedisLimiter, got ${describe(limiter)}`);
+    }
     if (o.windowMs !== undefined || o.limit !== undefined) throw new TypeError('give either limiter or windowMs and limit, not both');
     if (shared !== null) throw new TypeError('shared applies to windowMs and limit; give it to the KeyedLimiter passed as limiter instead');
+    if (redisOptions.length > 0) throw new TypeError(`${redisOptions.join(', ')} apply to windowMs and limit; give them to the limiter instead`);
     return () => limiter;
   }
+  if (redisOptions.length > 0 && o.store === undefined) throw new TypeError(`${redisOptions.join(', ')} are options of a limit kept in Redis: give store too`);
+  if (o.store !== undefined && shared !== null) throw new TypeError('give either shared (one machine) or store (Redis), not both');
+  if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(o.prefix)}`);
   const windowMs = o.windowMs ?? 60_000;
   const capacity = o.capacity ?? 65_536;
   const tables = new Map();
   const tableOf = (limit) => {
     let table = tables.get(limit);
     if (table === undefined) {
-      const segment = shared === null ? undefined : withSuffix(shared, `.${limit}`);
-      table = new KeyedLimiter(Quota.perPeriodMs(limit, windowMs), { capacity, shared: segment });
+      const quota = Quota.perPeriodMs(limit, windowMs);
+      if (o.store === undefined) {
+        const segment = shared === null ? undefined : withSuffix(shared, `.${limit}`);
+        table = new KeyedLimiter(quota, { capacity, shared: segment });
+      } else {
+        const prefix = `${o.prefix ?? 'floodgate:'}${limit}/${windowMs}:`;
+        table = new RedisLimiter(quota, { store: o.store, prefix, deadlineMs: o.deadlineMs, onFailure: o.onFailure });
+      }
       tables.set(limit, table);
     }
     return table;
@@ -167,7 +185,7 @@ function settings(opts) {
   if ([limiter, policy, plans].filter((given) => given !== undefined).length > 1) {
     throw new TypeError('options may name only one of limiter (a KeyedLimiter), policy (a Policy) and plans (a Plans)');
   }
-  if (o.shared !== undefined && (policy !== undefined || plans !== undefined)) {
+  if ((o.shared !== undefined || o.store !== undefined) && (policy !== undefined || plans !== undefined)) {
     throw new TypeError('shared applies to windowMs and limit; give { shared } to the kinds the policy or plans are built from instead');
   }
   const onBadKey = o.onBadKey ?? 'fallback';
@@ -254,9 +272,8 @@ function settings(opts) {
       const quota = prepared.charged?.bucket.quota;
       return quota !== undefined && Number(quota.burst) === decision.limit ? policyOf(quota) : undefined;
     };
-    refund = (prepared, cost) => {
-      if (prepared.charged !== undefined && cost > 0) prepared.charged.bucket.refund(prepared.charged.key, cost);
-    };
+    // A limit kept in Redis answers with a Promise.
+    refund = (prepared, cost) => (prepared.charged !== undefined && cost > 0 ? prepared.charged.bucket.refund(prepared.charged.key, cost) : undefined);
   }
   const skipSuccessfulRequests = flag(o.skipSuccessfulRequests, 'skipSuccessfulRequests');
   const skipFailedRequests = flag(o.skipFailedRequests, 'skipFailedRequests');
@@ -368,6 +385,13 @@ function decideOrThrow(config, req, prepared) {
   if (config.limitOf !== null) u64(prepared.limit, 'limit(req)');
   const decision = config.check(req, cost, prepared);
   prepared.cost = cost;
+  // A limit kept in Redis answers with a Promise.
+  if (decision instanceof Promise) return decision.then((settled) => answer(config, req, prepared, settled));
+  return answer(config, req, prepared, decision);
+}
+
+/** The response to `decision` (see decideOrThrow). */
+function answer(config, req, prepared, decision) {
   if (decision === null) return { status: 200, headers: {}, body: null, decision };
   const scope = decision.scope ?? config.scope;
   if (decision.outcome === 'suspended') {
@@ -383,20 +407,29 @@ function decideOrThrow(config, req, prepared) {
   return { status: config.statusCode, headers, body, decision, limited: true };
 }
 
-/** As decideOrThrow, but a failure is a 400 answer (reported to onError), never an exception. */
+/**
+ * As decideOrThrow, but a failure is a 400 answer (reported to onError),
+ * never an exception or a rejected promise.
+ */
 function decide(config, req, prepared) {
   try {
-    return decideOrThrow(config, req, prepared);
+    const verdict = decideOrThrow(config, req, prepared);
+    return verdict instanceof Promise ? verdict.catch((error) => refused(config, req, error)) : verdict;
   } catch (error) {
-    const noKey = error instanceof NoUsableKey;
-    if (!noKey && !(error instanceof NoUsableLimit)) config.onError(error, req);
-    // The application's request-id function may be what failed.
-    const requestId = requestIdFromHeader(req);
-    const body = noKey
-      ? badRequestBody('invalid_key', 'The request has no usable key.', requestId)
-      : badRequestBody('invalid_request', 'The request could not be checked against its rate limit.', requestId);
-    return { status: 400, headers: {}, body, decision: null };
+    return refused(config, req, error);
   }
+}
+
+/** The 400 answer to a request whose check failed with `error`. */
+function refused(config, req, error) {
+  const noKey = error instanceof NoUsableKey;
+  if (!noKey && !(error instanceof NoUsableLimit)) config.onError(error, req);
+  // The application's request-id function may be what failed.
+  const requestId = requestIdFromHeader(req);
+  const body = noKey
+    ? badRequestBody('invalid_key', 'The request has no usable key.', requestId)
+    : badRequestBody('invalid_request', 'The request could not be checked against its rate limit.', requestId);
+  return { status: 400, headers: {}, body, decision: null };
 }
 
 /** Which of two decisions' headers a response carries when limits are stacked: the most restrictive. */
@@ -444,7 +477,8 @@ function refundAfter(config, res, prepared) {
     done = true;
     if (failed ? config.skipFailedRequests : config.skipSuccessfulRequests) {
       try {
-        config.refund(prepared, prepared.cost);
+        const refunded = config.refund(prepared, prepared.cost);
+        if (refunded instanceof Promise) refunded.catch((error) => config.onError(error, res.req));
       } catch (error) {
         config.onError(error, res.req);
       }
@@ -491,8 +525,7 @@ function rateLimit(opts) {
     const skipped = config.skip === null ? false : config.safely(req, () => config.skip(req, res), false);
     return settle(skipped, (skip) => {
       if (skip === true) return pass();
-      return settle(prepare(config, req, res), (prepared) => {
-        const verdict = decide(config, req, prepared);
+      return settle(prepare(config, req, res), (prepared) => settle(decide(config, req, prepared), (verdict) => {
         if (takesHeaders(res, verdict)) for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
         describeLimit(config, req, verdict, prepared);
         if (verdict.body === null) {
@@ -510,7 +543,7 @@ function rateLimit(opts) {
           res.end(body);
           return false;
         });
-      });
+      }));
     });
   };
 }
@@ -519,7 +552,7 @@ function rateLimit(opts) {
 async function fastifyCheck(config, request, reply) {
   if (config.skip !== null && (await config.safely(request, () => config.skip(request, reply), false)) === true) return;
   const prepared = await prepare(config, request, reply);
-  const verdict = decide(config, request, prepared);
+  const verdict = await decide(config, request, prepared);
   // Fastify keeps a reply's fields on the reply until it sends.
   if (takesHeaders(reply.raw, verdict, (name) => reply.removeHeader(name))) reply.headers(verdict.headers);
   describeLimit(config, request, verdict, prepared);
@@ -564,6 +597,10 @@ function fastifyRateLimit(fastify, opts, done) {
       // A route's own limit is its own table: shared, in segments of its own, named by its route.
       if (own.shared === undefined && base.shared !== undefined) {
         merged.shared = withSuffix(sharedOption(base.shared, 'shared'), `.${String(url).replace(/[^A-Za-z0-9._-]/g, '_')}`);
+      }
+      // Likewise in Redis, under a prefix of its own.
+      if (own.prefix === undefined && base.store !== undefined && own.store === undefined) {
+        merged.prefix = `${base.prefix ?? 'floodgate:'}${String(url)}:`;
       }
       config = settings(merged);
       routeConfigs.set(own, config);

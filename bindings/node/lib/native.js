@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 8; // 1.8: fg_machine_now_ns (1.7: shared mode for every kind)
+const ABI_MINOR = 9; // 1.9: limits kept in Redis (1.8: fg_machine_now_ns; 1.7: shared mode for every kind)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -189,6 +189,27 @@ const SharedMemoryStruct = koffi.struct('fg_shared_memory', { // ABI 1.6
   wait_ms: 'uint64_t',
 });
 
+const RedisConfigStruct = koffi.struct('fg_redis_config', { // ABI 1.9
+  struct_size: 'size_t',
+  prefix: 'const char *',
+  prefix_len: 'size_t',
+  deadline_ns: 'uint64_t',
+  on_failure: 'uint32_t',
+  breaker_failures: 'uint32_t',
+  breaker_cool_down_ns: 'uint64_t',
+});
+const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.9
+  struct_size: 'size_t',
+  exact: 'uint64_t',
+  cached: 'uint64_t',
+  failed_open: 'uint64_t',
+  failed_closed: 'uint64_t',
+  timeouts: 'uint64_t',
+  errors: 'uint64_t',
+  skipped: 'uint64_t',
+  breaker_opened: 'uint64_t',
+});
+
 const offsets = (struct, fields) =>
   Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, koffi.offsetof(struct, field)]));
 
@@ -258,6 +279,8 @@ const layout = {
     tier: koffi.sizeof(TierStruct),
     plansConfig: koffi.sizeof(PlansConfigStruct),
     sharedMemory: koffi.sizeof(SharedMemoryStruct),
+    redisConfig: koffi.sizeof(RedisConfigStruct),
+    storeCounters: koffi.sizeof(StoreCountersStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -437,6 +460,17 @@ const ffi = {
   bodyNew: fn('fg_error_body_new', S, [koffi.pointer(BodyConfigStruct), koffi.out(koffi.pointer(H))]),
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
+
+  // ABI 1.9. The checks block until Redis answers or the deadline passes:
+  // lib/redis.js calls them with koffi's .async, on its worker threads.
+  redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
+  redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
+  redisLimiterNew: fn('fg_redis_limiter_new', S, [H, H, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
+  redisLimiterFree: fn('fg_redis_limiter_free', 'void', [H]),
+  redisLimiterCheck: fn('fg_redis_limiter_check', S, [H, H, 'size_t', U64, H]),
+  redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
+  redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
+  redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),

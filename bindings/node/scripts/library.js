@@ -76,7 +76,7 @@ function devBuildPath() {
   }
   const file = builtPath();
   if (!fs.existsSync(file)) {
-    throw new Error(`${PACKAGE_NAME}: FLOODGATE_DEV_BUILD=1 but ${file} does not exist; run cargo rustc --release --lib --features capi --crate-type cdylib,staticlib in ${REPO_ROOT}`);
+    throw new Error(`${PACKAGE_NAME}: FLOODGATE_DEV_BUILD=1 but ${file} does not exist; run cargo rustc --release --lib --features capi,redis --crate-type cdylib,staticlib in ${REPO_ROOT}`);
   }
   return file;
 }
@@ -87,7 +87,7 @@ function platformLibraryPath() {
   if (spec === undefined) {
     throw new Error(
       `${PACKAGE_NAME}: no prebuilt library for ${platform}; prebuilt: ${Object.keys(PLATFORMS).join(', ')}. ` +
-        'Build libfloodgate from the repository (cargo rustc --release --lib --features capi --crate-type cdylib,staticlib) and set FLOODGATE_LIBRARY to it',
+        'Build libfloodgate from the repository (cargo rustc --release --lib --features capi,redis --crate-type cdylib,staticlib) and set FLOODGATE_LIBRARY to it',
     );
   }
   const name = platformPackageName(platform);

@@ -73,4 +73,6 @@ test('constants the package relies on match the header', () => {
   assert.equal(retryConstants.presetGenieos, Number(define('FG_RETRY_PRESET_GENIEOS')));
   assert.equal(retryConstants.presetLicenseApi, Number(define('FG_RETRY_PRESET_LICENSE_API')));
   assert.equal(retryConstants.noRetryAfter, BigInt(define('FG_NO_RETRY_AFTER')));
+  const { ON_FAILURE } = require('../lib/redis.js');
+  for (const [name, code] of Object.entries(ON_FAILURE)) assert.equal(code, Number(define(`FG_ON_FAILURE_${name.toUpperCase()}`)));
 });

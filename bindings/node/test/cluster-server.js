@@ -1,10 +1,11 @@
 'use strict';
 // A Node cluster for test/cluster.test.js: `node test/cluster-server.js
-// <segment|-> <workers>` forks that many workers, each serving Express on
+// <segment|-> <workers> [<redis-url> <prefix>]` forks that many workers, each serving Express on
 // one 127.0.0.1 port (picked by the OS, shared by the cluster) behind
 // rateLimit({ windowMs: 2000, limit: 60 }) (30/s, bursts of 60) keyed by
 // X-Api-Key, its table in the shared segment <segment>.60 ('-': each
-// worker its own table); every answer names its worker in X-Worker-Pid. Prints `PORT <n> PIDS <pid>,<pid>...` once every
+// worker its own table), or with a Redis URL kept in that server under
+// <prefix> (a deadline of 2 s, denying when Redis does not answer); every answer names its worker in X-Worker-Pid. Prints `PORT <n> PIDS <pid>,<pid>...` once every
 // worker listens, and on SIGTERM stops its workers and exits. Without
 // arguments (as node --test runs every file under test/) it does nothing.
 const cluster = require('node:cluster');
@@ -26,7 +27,7 @@ function primary(workers) {
   });
 }
 
-function worker(segment) {
+function worker(segment, store, prefix) {
   const app = require('express')();
   const { rateLimit } = require('..');
   const shared = segment === '-' ? undefined : segment;
@@ -34,13 +35,14 @@ function worker(segment) {
     res.set('x-worker-pid', String(process.pid));
     next();
   });
-  app.use(rateLimit({ windowMs: 2_000, limit: 60, keyGenerator: (req) => req.headers['x-api-key'], shared }));
+  const kept = store === undefined ? { shared } : { store, prefix, deadlineMs: 2_000, onFailure: 'closed' };
+  app.use(rateLimit({ windowMs: 2_000, limit: 60, keyGenerator: (req) => req.headers['x-api-key'], ...kept }));
   app.get('/', (req, res) => res.send('served'));
   const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 }
 
-const [segment, workers] = process.argv.slice(2);
+const [segment, workers, store, prefix] = process.argv.slice(2);
 if (segment !== undefined) {
   if (cluster.isPrimary) primary(Number(workers));
-  else worker(segment);
+  else worker(segment, store, prefix);
 }

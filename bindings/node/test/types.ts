@@ -24,6 +24,7 @@ import {
   PolicyCounters,
   PolicyDecision,
   Quota,
+  RedisLimiter,
   Retry,
   RetryPolicy,
   STATUS,
@@ -307,3 +308,15 @@ void presetGenieos;
 const standard = new StandardHeaders({ standardHeaders: 'draft-6' });
 void standard;
 void fastifyRateLimit;
+
+// Limits kept in Redis: checks answer with Promises.
+const inRedis = new RedisLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', onFailure: 'closed', deadlineMs: 3 });
+const pendingDecision: Promise<Decision> = inRedis.check('key');
+void pendingDecision;
+const exactCount: number = inRedis.counters.exact;
+void exactCount;
+// @ts-expect-error a Redis limit takes string or Buffer keys
+void inRedis.check(42);
+const throughRedis = rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', prefix: 'api:' });
+void throughRedis;
+void rateLimit({ limiter: inRedis });

@@ -7,8 +7,11 @@ use crate::errors::engine_error;
 use crate::per_kind::{KeyKind, PerKind, Recipe};
 use crate::quota::PyQuota;
 use crate::shared::{self, Segment};
+use crate::store::{self, StoreArgs};
 use floodgate::{Error, FullTable, KeyedLimiter, Layer, Quota, Result, MAX_KEYED_CAPACITY};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +63,9 @@ pub(crate) type KeyedTables = PerKind<KeyedRecipe>;
 pub(crate) struct PyKeyedLimiter {
     pub(crate) tables: Arc<KeyedTables>,
     capacity: usize,
+    /// With `store=`: the limit kept in Redis, which every call goes to
+    /// instead of `tables` (then never built).
+    pub(crate) remote: Option<store::Remote>,
 }
 
 fn max_overrides(value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
@@ -73,12 +79,15 @@ impl PyKeyedLimiter {
     /// `shared` (a segment's name or path) the tables live in shared
     /// segments, one set of buckets for every process that builds this
     /// limiter with it, on the machine's monotonic clock; `shared_wait`
-    /// bounds the wait for another process creating them.
+    /// bounds the wait for another process creating them. With `store` (a
+    /// Redis URL) the buckets live in Redis instead, one set for every
+    /// process and host using that server and `prefix`; see the stub.
     #[new]
     #[pyo3(
-        signature = (quota, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, max_overrides = None, clock = None, shared = None, shared_wait = None),
-        text_signature = "(quota, *, capacity=65536, on_full='deny', max_overrides=None, clock=None, shared=None, shared_wait=None)"
+        signature = (quota, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, max_overrides = None, clock = None, shared = None, shared_wait = None, store = None, prefix = None, deadline = None, on_failure = None),
+        text_signature = "(quota, *, capacity=65536, on_full='deny', max_overrides=None, clock=None, shared=None, shared_wait=None, store=None, prefix=None, deadline=None, on_failure=None)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         quota: &Bound<'_, PyQuota>,
         #[pyo3(from_py_with = args::capacity)] capacity: usize,
@@ -87,7 +96,24 @@ impl PyKeyedLimiter {
         clock: Option<&Bound<'_, PyManualClock>>,
         shared: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
+        store: Option<&Bound<'_, PyAny>>,
+        prefix: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        on_failure: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if store.is_some() && (shared.is_some() || clock.is_some()) {
+            return Err(PyTypeError::new_err(
+                "store= keeps the limit in Redis, timed by the server's clock: \
+                 it takes neither shared= nor clock=",
+            ));
+        }
+        let arguments = StoreArgs {
+            store,
+            prefix,
+            deadline,
+            on_failure,
+        };
+        let remote = store::limiter(arguments, quota.get().0)?;
         // The tables are built at first use; refuse what their builder
         // would refuse now, while the caller is looking.
         if capacity == 0 {
@@ -120,6 +146,7 @@ impl PyKeyedLimiter {
         Ok(Self {
             tables: Arc::new(tables),
             capacity,
+            remote,
         })
     }
 
@@ -131,6 +158,11 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        if let Some(remote) = &self.remote {
+            return store::decide(remote, key, now_ns, |remote, key, now_us| {
+                store::check(remote, key, cost, now_us)
+            });
+        }
         self.tables.decide_at(
             key,
             now_ns,
@@ -148,6 +180,7 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::max_wait)] max_wait: Duration,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        self.local("reserve")?;
         self.tables.decide_at(
             key,
             now_ns,
@@ -164,6 +197,11 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        if let Some(remote) = &self.remote {
+            return store::decide(remote, key, now_ns, |remote, key, now_us| {
+                store::check(remote, key, 0, now_us)
+            });
+        }
         self.tables.decide_at(
             key,
             now_ns,
@@ -180,6 +218,11 @@ impl PyKeyedLimiter {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        if let Some(remote) = &self.remote {
+            return store::decide(remote, key, now_ns, |remote, key, now_us| {
+                store::refund(remote, key, amount, now_us)
+            });
+        }
         self.tables.decide_at(
             key,
             now_ns,
@@ -199,6 +242,7 @@ impl PyKeyedLimiter {
         quota: &Bound<'_, PyQuota>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
+        self.local("set_quota")?;
         let quota = quota.get().0;
         self.tables.for_key_at(
             key,
@@ -215,6 +259,7 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
+        self.local("clear_quota")?;
         self.tables.change_at(
             key,
             now_ns,
@@ -232,6 +277,7 @@ impl PyKeyedLimiter {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
+        self.local("reset")?;
         self.tables.change_at(
             key,
             now_ns,
@@ -242,6 +288,7 @@ impl PyKeyedLimiter {
 
     /// The quota `key`'s checks use: its own, or the default.
     fn quota_for(&self, key: &Bound<'_, PyAny>) -> PyResult<PyQuota> {
+        self.local("quota_for")?;
         self.tables
             .for_key(
                 key,
@@ -258,7 +305,8 @@ impl PyKeyedLimiter {
         &self,
         quota: &Bound<'_, PyQuota>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
-    ) {
+    ) -> PyResult<()> {
+        self.local("reconfigure")?;
         let quota = quota.get().0;
         let mut built = self.tables.built();
         built.recipe.quota = quota;
@@ -269,6 +317,7 @@ impl PyKeyedLimiter {
         if let Some(bytes) = built.bytes {
             bytes.reconfigure_at(quota, now_ns);
         }
+        Ok(())
     }
 
     /// The quota of every key without its own.
@@ -281,6 +330,16 @@ impl PyKeyedLimiter {
     #[getter]
     fn is_shared(&self) -> bool {
         Layer::is_shared(self.tables.as_ref())
+    }
+
+    /// With `store=`: how many decisions Redis made, the deny cache gave,
+    /// and `on_failure` gave, and why (a dict); None without.
+    #[getter]
+    fn store_counters<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.remote
+            .as_ref()
+            .map(|remote| store::counters_dict(py, remote.get()?.counters()))
+            .transpose()
     }
 
     /// How many keys of each kind (int; str and bytes) the table holds.
@@ -319,6 +378,15 @@ impl PyKeyedLimiter {
 }
 
 impl PyKeyedLimiter {
+    /// Refuses `method` on a limit kept in Redis, which has only checks,
+    /// peeks and refunds.
+    fn local(&self, method: &str) -> PyResult<()> {
+        match self.remote {
+            Some(_) => Err(store::unsupported(method)),
+            None => Ok(()),
+        }
+    }
+
     /// The quota of keys without their own. A shared table's may have been
     /// changed by another process, so it is read from the table; the
     /// recipe follows it in a process's own tables, and has it before

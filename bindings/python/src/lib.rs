@@ -19,6 +19,7 @@ mod policy;
 mod quota;
 mod retry;
 mod shared;
+mod store;
 mod suspensions;
 mod window;
 
@@ -45,6 +46,7 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<headers::PyRateLimitPolicy>()?;
     module.add_class::<headers::PyHeaders>()?;
     module.add_class::<headers::PyErrorBody>()?;
+    module.add_class::<store::PyRedisLayers>()?;
     module.add_class::<retry::PyRetryPolicy>()?;
     module.add_class::<retry::PyRetry>()?;
     module.add_function(wrap_pyfunction!(retry::py_parse_retry_after, module)?)?;

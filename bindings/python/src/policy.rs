@@ -72,6 +72,13 @@ fn py_layer(value: &Bound<'_, PyAny>) -> PyResult<PyLayer> {
         return Ok(PyLayer::unkeyed(&window.get().0));
     }
     if let Ok(keyed) = value.cast::<PyKeyedLimiter>() {
+        if keyed.get().remote.is_some() {
+            // A policy charges its layers in process; Redis buckets are
+            // charged by the server, so a local policy would split them.
+            return Err(PyTypeError::new_err(
+                "a KeyedLimiter kept in Redis (store=) cannot be a policy layer",
+            ));
+        }
         return Ok(PyLayer::keyed(&keyed.get().tables));
     }
     if let Ok(windows) = value.cast::<PyKeyedWindows>() {

@@ -2,7 +2,8 @@
 processes: every request limited by the ASGI (``app``) or WSGI
 (``wsgi_app``) middleware, one bucket per ``x-api-key`` at 30/s, burst 60,
 in the shared segment that ``FLOODGATE_TEST_SEGMENT`` names (unset: each
-worker's own buckets); or (``plans_app``) by GenieOS plans, every
+worker's own buckets), or in the Redis server ``FLOODGATE_TEST_STORE``
+names under ``FLOODGATE_TEST_STORE_PREFIX``; or (``plans_app``) by GenieOS plans, every
 ``x-api-key`` on the hobby tier (30/s, burst 60 per key; 600 per minute per
 workspace) in workspace 1, with suspensions, in the segments
 ``<segment>.plans`` and ``<segment>.suspended``. Every response, a 429
@@ -17,7 +18,19 @@ from starlette.routing import Route
 from floodgate import KeyedLimiter, Plans, Quota, Suspensions, asgi, wsgi
 
 SEGMENT = os.environ.get("FLOODGATE_TEST_SEGMENT")
-limiter = KeyedLimiter(Quota.per_second(30, burst=60), capacity=1024, shared=SEGMENT)
+# tests/test_redis.py: the same limit kept in Redis, denying when Redis
+# does not answer within 2 s.
+STORE = os.environ.get("FLOODGATE_TEST_STORE")
+if STORE is None:
+    limiter = KeyedLimiter(Quota.per_second(30, burst=60), capacity=1024, shared=SEGMENT)
+else:
+    limiter = KeyedLimiter(
+        Quota.per_second(30, burst=60),
+        store=STORE,
+        prefix=os.environ["FLOODGATE_TEST_STORE_PREFIX"],
+        deadline=2.0,
+        on_failure="closed",
+    )
 
 
 def pid():

@@ -24,6 +24,7 @@ __all__ = [
     "Policy",
     "Quota",
     "RateLimitPolicy",
+    "RedisLayers",
     "Retry",
     "RetryPolicy",
     "SlidingWindow",
@@ -212,6 +213,21 @@ class KeyedLimiter:
     the file beside it with ".int" appended, made or opened at the first
     int key. Every process must build the limiter alike (quota, capacity,
     on_full, max_overrides).
+
+    With `store` (a Redis URL, ``"redis://host:port/db"``) the buckets live
+    in Redis: every process and host using that server, `prefix` (str or
+    bytes, default ``"floodgate:"``) and quota enforces one limit, decided
+    by the server's clock (`now_ns` is then rounded down to the
+    microsecond). Limits with different quotas need different prefixes.
+    Each call waits for Redis at most `deadline` (seconds or a timedelta,
+    default 5 ms), with the GIL released; when Redis gives no answer
+    `on_failure` decides: ``"open"`` (admit, the default) or ``"closed"``
+    (deny). Keys are str or bytes (an int raises TypeError); `capacity`,
+    `on_full` and `max_overrides` do not apply, and `reserve`,
+    `set_quota`, `clear_quota`, `reset`, `quota_for` and `reconfigure`
+    raise TypeError. `store_counters` reports how often Redis decided and
+    how often it did not answer. A limiter built before a fork (gunicorn
+    ``--preload``) connects again in each child at its first use there.
     """
 
     def __new__(
@@ -224,6 +240,10 @@ class KeyedLimiter:
         clock: ManualClock | None = None,
         shared: _Segment | None = None,
         shared_wait: _Seconds | None = None,
+        store: str | None = None,
+        prefix: str | bytes | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: Literal["open", "closed"] | None = None,
     ) -> KeyedLimiter: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def reserve(
@@ -245,6 +265,8 @@ class KeyedLimiter:
     def full_table_events(self) -> int: ...
     @property
     def is_shared(self) -> bool: ...
+    @property
+    def store_counters(self) -> dict[str, int] | None: ...
     def __len__(self) -> int: ...
 
 @final
@@ -547,6 +569,32 @@ class Policy:
     def keyed(self) -> list[bool]:
         """Per layer, in the order keys are listed: whether it takes a key."""
     def __len__(self) -> int: ...
+
+@final
+class RedisLayers:
+    """Several limits kept in Redis and checked for one request by one
+    script: every layer admits and is charged, or none is (a Policy's
+    verdict). Each layer is ``(name, quota, prefix)``: the scope a verdict
+    reports, its quota, and the prefix of its buckets' Redis keys (each
+    layer needs its own). `store`, `deadline` and `on_failure` are
+    KeyedLimiter's; a degraded answer is given in the first layer's name.
+    On Redis Cluster one call's keys must share a hash tag."""
+
+    def __new__(
+        cls,
+        layers: list[tuple[str, Quota, str | bytes]],
+        *,
+        store: str,
+        deadline: _Seconds | None = None,
+        on_failure: Literal["open", "closed"] | None = None,
+    ) -> RedisLayers: ...
+    def check(self, keys: Sequence[_Key | None], cost: int = 1, now_ns: int | None = None) -> Verdict:
+        """Every key must be a str or bytes (TypeError otherwise)."""
+    @property
+    def keyed(self) -> list[bool]:
+        """Every layer takes a key."""
+    @property
+    def store_counters(self) -> dict[str, int]: ...
 
 @final
 class Verdict:

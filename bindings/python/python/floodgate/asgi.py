@@ -89,6 +89,7 @@ from floodgate._floodgate import (
     Plans,
     Policy,
     RateLimitPolicy,
+    RedisLayers,
     Suspensions,
 )
 from floodgate.gate import DEFAULT_IPV6_PREFIX, UNLIMITED, Gate, Key, Refusal, fresh_request_id
@@ -180,7 +181,8 @@ class RateLimitMiddleware:
       address, IPv6 grouped by ``ipv6_prefix``), so clients are limited
       independently;
     * a :class:`floodgate.Policy`: ``keys`` picks one key per layer, every
-      layer must admit, and the response reports the layer that decided;
+      layer must admit, and the response reports the layer that decided (a
+      :class:`floodgate.RedisLayers` likewise, its layers kept in Redis);
     * a :class:`floodgate.Limiter`: one bucket shared by every request, a
       global cap (``key`` then only matters with ``on_bad_key="reject"``,
       which refuses requests without a usable one);
@@ -216,7 +218,7 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        limiter: KeyedLimiter | Policy | Limiter | Plans,
+        limiter: KeyedLimiter | Policy | RedisLayers | Limiter | Plans,
         *,
         key: KeyFunction | None = None,
         keys: KeysFunction | None = None,

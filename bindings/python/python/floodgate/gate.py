@@ -30,6 +30,7 @@ from floodgate._floodgate import (
     Policy,
     Quota,
     RateLimitPolicy,
+    RedisLayers,
     Suspensions,
 )
 from floodgate.responses import Responses
@@ -150,7 +151,7 @@ class Gate(Generic[Request]):
 
     def __init__(
         self,
-        limiter: KeyedLimiter | Policy | Limiter | Plans,
+        limiter: KeyedLimiter | Policy | RedisLayers | Limiter | Plans,
         *,
         client_address: Callable[[Request], str | None],
         key: Callable[[Request], Key | None] | None = None,
@@ -168,9 +169,9 @@ class Gate(Generic[Request]):
         ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
         on_error: Callable[[Exception, Request], None] | None = None,
     ) -> None:
-        if not isinstance(limiter, (KeyedLimiter, Policy, Limiter, Plans)):
+        if not isinstance(limiter, (KeyedLimiter, Policy, RedisLayers, Limiter, Plans)):
             raise TypeError(
-                "limiter must be a floodgate.KeyedLimiter, Policy, Limiter or Plans, "
+                "limiter must be a floodgate.KeyedLimiter, Policy, Limiter or Plans (or a RedisLayers), "
                 f"got {type(limiter).__name__}"
             )
         if isinstance(limiter, Plans) and not callable(plan):
@@ -182,9 +183,9 @@ class Gate(Generic[Request]):
                 raise TypeError(f"suspensions must be a floodgate.Suspensions, got {type(suspensions).__name__}")
             if not isinstance(limiter, (KeyedLimiter, Plans)):
                 raise TypeError("suspensions= is for a KeyedLimiter or Plans; give a Policy a Suspensions layer")
-        if isinstance(limiter, Policy) and not callable(keys):
+        if isinstance(limiter, (Policy, RedisLayers)) and not callable(keys):
             raise TypeError("a Policy needs keys=, a function of the request giving one key per layer")
-        if keys is not None and not isinstance(limiter, Policy):
+        if keys is not None and not isinstance(limiter, (Policy, RedisLayers)):
             raise TypeError("keys= is for a Policy; a KeyedLimiter or Limiter takes key=")
         if key is not None and not callable(key):
             raise TypeError("key must be a function of the request")
@@ -217,7 +218,7 @@ class Gate(Generic[Request]):
         self.on_bad_key = on_bad_key
         self.fallback_key = client if fallback_key is None else fallback_key
         self.on_error = on_error
-        self.keyed = limiter.keyed if isinstance(limiter, Policy) else []
+        self.keyed = limiter.keyed if isinstance(limiter, (Policy, RedisLayers)) else []
 
     def answer(self, request: Request) -> Refusal | Admitted:
         """The refusal for a refused request, else the admission (with no
@@ -312,7 +313,7 @@ class Gate(Generic[Request]):
             cost = self.cost_of(request)
             verdict = limiter.check(tier, api_key, workspace, cost)
             return Checked(verdict.decision, verdict.scope, [api_key], cost)
-        if isinstance(limiter, Policy):
+        if isinstance(limiter, (Policy, RedisLayers)):
             keys = self._policy_keys(request)
             cost = self.cost_of(request)
             verdict = limiter.check(keys, cost)

@@ -18,9 +18,9 @@ import pathlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, Optional, TypeVar, Union
+from typing import Any, Generic, Literal, NamedTuple, Optional, TypeVar, Union
 
-from floodgate._floodgate import ErrorBody, KeyedLimiter, Policy, Quota, RateLimitPolicy
+from floodgate._floodgate import ErrorBody, KeyedLimiter, Policy, Quota, RateLimitPolicy, RedisLayers
 from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Gate, Key, Refusal, Request, client_key
 from floodgate.responses import Preset, Responses, StandardHeaders, policy_name
 
@@ -67,6 +67,16 @@ def recorded(holder: Any) -> Admitted | None:
 Segment = Union[str, os.PathLike[str]]
 """A shared segment's name, or the path of its file (see ``KeyedLimiter``)."""
 
+class StoreOptions(NamedTuple):
+    """Where a route limit kept in Redis lives: the server's URL, the key
+    prefix of its limits, and what the calls wait and answer on failure."""
+
+    url: str
+    prefix: str
+    deadline: float | None
+    on_failure: Literal["open", "closed"] | None
+
+
 def numbered(prefix: Segment, number: int) -> Segment:
     """The segment ``number`` under ``prefix``: ``"<prefix>.<number>"``, a
     name for a name and a path for a path."""
@@ -92,8 +102,10 @@ class RouteLimit(Generic[Request]):
     a function of the response, refunds the charge when it returns False.
     ``state(request)`` is the object the admission is recorded on.
     ``shared``, a segment name or path, puts the limits in shared segments,
-    limit ``i`` (in ``limits`` order) in ``"<shared>.<i>"``. The other
-    options are :class:`floodgate.gate.Gate`'s.
+    limit ``i`` (in ``limits`` order) in ``"<shared>.<i>"``. ``store``, a
+    Redis URL, keeps them in Redis instead (checked together by one
+    :class:`floodgate.RedisLayers`), limit ``i`` under the key prefix
+    ``"<prefix>.<i>:"``. The other options are :class:`floodgate.gate.Gate`'s.
     """
 
     def __init__(
@@ -115,17 +127,34 @@ class RouteLimit(Generic[Request]):
         on_error: Callable[[Exception, Request], None] | None,
         capacity: int,
         shared: Segment | None,
+        store: StoreOptions | None = None,
     ) -> None:
         if key_func is not None and not callable(key_func):
             raise TypeError("key_func must be a function of the request")
         if deduct_when is not None and not callable(deduct_when):
             raise TypeError("deduct_when must be a function of the response")
         quotas = Quota.parse(limits)
-        self.layers = [
-            KeyedLimiter(quota, capacity=capacity, shared=None if shared is None else numbered(shared, index))
-            for index, quota in enumerate(quotas)
-        ]
         names = [policy_name(quota) for quota in quotas]
+        limiter: Policy | RedisLayers
+        if store is None:
+            self.layers = [
+                KeyedLimiter(quota, capacity=capacity, shared=None if shared is None else numbered(shared, index))
+                for index, quota in enumerate(quotas)
+            ]
+            limiter = Policy(list(zip(names, self.layers)))
+        else:
+            prefixes = [f"{store.prefix}.{index}:" for index in range(len(quotas))]
+            limiter = RedisLayers(
+                list(zip(names, quotas, prefixes)),
+                store=store.url,
+                deadline=store.deadline,
+                on_failure=store.on_failure,
+            )
+            # The same buckets one by one, for the refunds of `settle`.
+            self.layers = [
+                KeyedLimiter(quota, store=store.url, prefix=prefix, deadline=store.deadline, on_failure=store.on_failure)
+                for quota, prefix in zip(quotas, prefixes)
+            ]
         self.methods = None if methods is None else frozenset(method.upper() for method in methods)
         self.deduct_when = deduct_when
         self.state = state
@@ -135,7 +164,7 @@ class RouteLimit(Generic[Request]):
 
         key = client if key_func is None else key_func
         self.gate: Gate[Request] = Gate(
-            Policy(list(zip(names, self.layers))),
+            limiter,
             client_address=client_address,
             keys=lambda request: [key(request)] * len(quotas),
             cost=cost,
@@ -213,6 +242,16 @@ class RouteLimiter(ABC, Generic[Request]):
     (FloodgateError). Remove the segments (``floodgate.remove_segment``, or
     the files ``/dev/shm/floodgate.<shared>.*``) after changing the limits,
     with every worker stopped.
+
+    ``store``, a Redis URL, keeps every limit in Redis instead, so that
+    every process on every host enforces one limit: each route's limits
+    are checked together, all charged or none, by one script
+    (:class:`floodgate.RedisLayers`), limit ``i`` of route ``r`` under the
+    key prefix ``"<store_prefix>.<r>.<i>:"``. ``store_deadline`` bounds each
+    check's wait for Redis (seconds, default 5 ms); ``store_on_failure``
+    (``"open"``, the default, or ``"closed"``) answers when Redis does not.
+    A limit's buckets are read under its quota: change ``store_prefix``
+    when changing the limits.
     """
 
     def __init__(
@@ -231,12 +270,23 @@ class RouteLimiter(ABC, Generic[Request]):
         capacity: int = 65_536,
         shared: Segment | None = None,
         wall_clock: Callable[[], int] = time.time_ns,
+        store: str | None = None,
+        store_prefix: str = "floodgate",
+        store_deadline: float | None = None,
+        store_on_failure: Literal["open", "closed"] | None = None,
     ) -> None:
         if key_func is not None and not callable(key_func):
             raise TypeError("key_func must be a function of the request")
         if shared is not None and not isinstance(shared, (str, os.PathLike)):
             found = type(shared).__name__
             raise TypeError(f"shared must be a segment name (str) or a path (os.PathLike), got {found}")
+        if store is not None and not isinstance(store, str):
+            raise TypeError(f"store must be a Redis URL (str), got {type(store).__name__}")
+        if store is not None and shared is not None:
+            raise TypeError("give either shared= (one machine) or store= (Redis), not both")
+        if not isinstance(store_prefix, str):
+            raise TypeError(f"store_prefix must be a str, got {type(store_prefix).__name__}")
+        self.store = None if store is None else StoreOptions(store, store_prefix, store_deadline, store_on_failure)
         self.key_func = key_func
         self.responses = Responses(preset, standard_headers=standard_headers, legacy_headers=legacy_headers, body=body)
         self.on_bad_key = on_bad_key
@@ -292,6 +342,7 @@ class RouteLimiter(ABC, Generic[Request]):
             on_error=self.on_error,
             capacity=self.capacity,
             shared=None if self.shared is None else numbered(self.shared, route),
+            store=None if self.store is None else self.store._replace(prefix=f"{self.store.prefix}.{route}"),
         )
 
     def exempt(self, endpoint: Endpoint) -> Endpoint:

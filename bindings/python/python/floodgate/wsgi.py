@@ -34,6 +34,7 @@ from floodgate._floodgate import (
     Plans,
     Policy,
     RateLimitPolicy,
+    RedisLayers,
     Suspensions,
 )
 from floodgate.asgi import OnBadKey
@@ -90,7 +91,7 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: WSGIApp,
-        limiter: KeyedLimiter | Policy | Limiter | Plans,
+        limiter: KeyedLimiter | Policy | RedisLayers | Limiter | Plans,
         *,
         key: KeyFunction | None = None,
         keys: Callable[[Environ], Union[Sequence[Union[Key, None]], None]] | None = None,

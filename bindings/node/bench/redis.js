@@ -1,0 +1,85 @@
+'use strict';
+// floodgate's Redis store beside rate-limiter-flexible's RateLimiterRedis
+// (over ioredis, its documented client) on one redis-server, in one run:
+//   node bench/redis.js redis://127.0.0.1:PORT/
+// (scripts/bench-redis-peers.sh starts the server and runs this.) Each
+// limiter gets a quota no bench key exhausts, so every call is a round trip
+// that charges. Rows: one caller's p50 / p99 latency, then checks per
+// second from 1, 8 and 64 callers (async loops, each awaiting its check
+// before the next) on one connection per limiter.
+
+const { performance } = require('node:perf_hooks');
+const Redis = require('ioredis');
+const { RateLimiterRedis } = require('rate-limiter-flexible');
+
+const RUN_MS = 2_000;
+const POINTS = 1_000_000;
+
+async function latency(check) {
+  const samples = [];
+  const end = performance.now() + RUN_MS;
+  while (performance.now() < end) {
+    const begun = performance.now();
+    await check('latency');
+    samples.push(performance.now() - begun);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q) => samples[Math.floor((samples.length - 1) * q)] * 1_000;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+async function throughput(check, callers) {
+  let checks = 0;
+  const begun = performance.now();
+  const end = begun + RUN_MS;
+  await Promise.all(
+    Array.from({ length: callers }, async (_, caller) => {
+      const key = `t${caller}`;
+      while (performance.now() < end) {
+        await check(key);
+        checks += 1;
+      }
+    }),
+  );
+  return (checks * 1_000) / (performance.now() - begun);
+}
+
+const us = (x) => `${x.toFixed(1)} us`;
+const rate = (x) => `${(x / 1_000).toFixed(1)}k/s`;
+
+async function main() {
+  const url = process.argv[2] || process.env.FLOODGATE_REDIS_URL;
+  if (!url) throw new TypeError('usage: node bench/redis.js redis://host:port/');
+  const contenders = require('./redis-contenders.js')(url);
+  const client = new Redis(url);
+  const flexible = new RateLimiterRedis({
+    storeClient: client,
+    keyPrefix: 'bench-rlf',
+    points: POINTS,
+    duration: 1,
+  });
+  const peer = (key) => flexible.consume(key, 1);
+  const ours = contenders.floodgate;
+  await ours('warm');
+  await peer('warm');
+
+  console.log('| workload | floodgate | peer: rate-limiter-flexible | peer/floodgate |');
+  console.log('|---|---|---|---|');
+  const mine = await latency(ours);
+  const theirs = await latency(peer);
+  console.log(`| 1 caller, p50 | ${us(mine.p50)} | ${us(theirs.p50)} | ${(theirs.p50 / mine.p50).toFixed(2)}x |`);
+  console.log(`| 1 caller, p99 | ${us(mine.p99)} | ${us(theirs.p99)} | ${(theirs.p99 / mine.p99).toFixed(2)}x |`);
+  for (const callers of [1, 8, 64]) {
+    const a = await throughput(ours, callers);
+    const b = await throughput(peer, callers);
+    // A rate: the peer is slower when its figure is lower.
+    console.log(`| ${callers} callers, checks/s | ${rate(a)} | ${rate(b)} | ${(a / b).toFixed(2)}x |`);
+  }
+  client.disconnect();
+  contenders.close();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

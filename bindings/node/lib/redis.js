@@ -1,0 +1,183 @@
+'use strict';
+// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter), so
+// every process and host using one server, prefix and quota enforces one
+// limit. A check waits for Redis (up to its deadline), so it runs on one of
+// koffi's worker threads and answers with a Promise: the event loop never
+// blocks on the network.
+
+const { ffi, layout, sizes } = require('./native.js');
+const { cost, describe, msAsNs, options } = require('./args.js');
+const { FloodgateError, closedError, statusError } = require('./errors.js');
+const { decisionIn } = require('./decision.js');
+const { decodeQuota, encodeQuota, ensureQuota } = require('./quota.js');
+const { checkBytesKey, checkStringKey } = require('./keys.js');
+const { adopt, create, release } = require('./handle.js');
+
+/** fg_redis_config.on_failure by name (FG_ON_FAILURE_*). */
+const ON_FAILURE = Object.freeze({ open: 0, closed: 1 });
+
+/**
+ * This thread's store of each URL: one connection and one runtime thread,
+ * shared by every limiter on it, kept for the life of the thread (a limiter
+ * holds its own reference, so no limiter outlives its store).
+ */
+const stores = new Map();
+
+function storeOf(url) {
+  if (typeof url !== 'string') throw new TypeError(`store must be a Redis URL (a string such as 'redis://127.0.0.1:6379/0'), got ${describe(url)}`);
+  let store = stores.get(url);
+  if (store === undefined) {
+    store = create((out) => ffi.redisStoreOpen(url, Buffer.byteLength(url, 'utf8'), out));
+    stores.set(url, store);
+  }
+  return store;
+}
+
+function onFailureCode(value) {
+  if (typeof value !== 'string') throw new TypeError(`onFailure must be 'open' or 'closed', got ${describe(value)}`);
+  const code = ON_FAILURE[value];
+  if (code === undefined) throw new RangeError(`onFailure must be 'open' or 'closed', got '${value}'`);
+  return code;
+}
+
+/** A key as the bytes Redis keys it by: a string as UTF-8, a Buffer/Uint8Array copied (the call reads it later). */
+function keyBytes(key) {
+  if (typeof key === 'string') {
+    checkStringKey(key);
+    return Buffer.from(key, 'utf8');
+  }
+  if (key instanceof Uint8Array) {
+    checkBytesKey(key);
+    return Buffer.from(key);
+  }
+  throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
+}
+
+class RedisLimiter {
+  #handle;
+  #quota;
+  /** Calls still running on a worker thread: the handle is freed only once none is. */
+  #pending = 0;
+  #closing = false;
+
+  /**
+   * Buckets of `quota` per key in the Redis server at `store` (a URL:
+   * 'redis://host:port/db'). `prefix` (default 'floodgate:') starts every
+   * bucket's Redis key: limits with different quotas need different ones.
+   * `deadlineMs` (default 5) bounds each call's wait for Redis, connecting
+   * included; when Redis gives no answer, `onFailure` decides: 'open'
+   * (admit, the default) or 'closed' (deny).
+   */
+  constructor(quota, opts) {
+    ensureQuota(quota, 'quota');
+    const { store, prefix, deadlineMs, onFailure = 'open', ...rest } = options(opts, 'options');
+    const unknown = Object.keys(rest).filter((name) => rest[name] !== undefined);
+    if (unknown.length > 0) throw new TypeError(`options of a limit kept in Redis are store, prefix, deadlineMs and onFailure, got ${unknown.join(', ')}`);
+    if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(prefix)}`);
+    const deadline = deadlineMs === undefined ? 0n : msAsNs(deadlineMs, 'deadlineMs');
+    if (deadlineMs !== undefined && deadline === 0n) throw new RangeError('deadlineMs must be at least 1');
+    const config = {
+      struct_size: sizes.redisConfig,
+      prefix: prefix ?? null,
+      prefix_len: prefix === undefined ? 0 : Buffer.byteLength(prefix, 'utf8'),
+      deadline_ns: deadline,
+      on_failure: onFailureCode(onFailure),
+      breaker_failures: 0,
+      breaker_cool_down_ns: 0,
+    };
+    this.#quota = encodeQuota(quota, new Uint8Array(layout.quota.size));
+    const storeHandle = storeOf(store);
+    this.#handle = create((out) => ffi.redisLimiterNew(storeHandle, this.#quota, config, out));
+    adopt(this, this.#handle, ffi.redisLimiterFree);
+  }
+
+  /** The quota every key gets. */
+  get quota() {
+    return decodeQuota(this.#quota);
+  }
+
+  get closed() {
+    return this.#handle === null;
+  }
+
+  /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
+  check(key, amount = 1) {
+    const units = cost(amount, 'cost');
+    return this.#call(ffi.redisLimiterCheck, key, [units]);
+  }
+
+  /** `key`'s bucket as it stands in Redis, charging nothing: a Promise of its Decision. */
+  peek(key) {
+    return this.#call(ffi.redisLimiterPeek, key, []);
+  }
+
+  /** Gives `amount` (default 1) back to `key`'s bucket: a Promise of the Decision after. */
+  refund(key, amount = 1) {
+    const units = cost(amount, 'cost');
+    return this.#call(ffi.redisLimiterRefund, key, [units]);
+  }
+
+  /**
+   * How many decisions Redis made, the deny cache gave and the failure
+   * policy gave, and why: { exact, cached, failedOpen, failedClosed,
+   * timeouts, errors, skipped, breakerOpened }.
+   */
+  get counters() {
+    if (this.#handle === null) throw closedError('RedisLimiter');
+    const out = { struct_size: sizes.storeCounters };
+    const status = ffi.redisLimiterCounters(this.#handle, out);
+    if (status !== 0) throw statusError(status);
+    return {
+      exact: Number(out.exact),
+      cached: Number(out.cached),
+      failedOpen: Number(out.failed_open),
+      failedClosed: Number(out.failed_closed),
+      timeouts: Number(out.timeouts),
+      errors: Number(out.errors),
+      skipped: Number(out.skipped),
+      breakerOpened: Number(out.breaker_opened),
+    };
+  }
+
+  /** Frees the handle once the calls still running have answered; later calls throw. Idempotent. */
+  close() {
+    if (this.#handle === null || this.#closing) return;
+    this.#closing = true;
+    if (this.#pending === 0) this.#free();
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+
+  #free() {
+    const handle = this.#handle;
+    this.#handle = null;
+    release(this, handle, ffi.redisLimiterFree);
+  }
+
+  /**
+   * `native(handle, key, keyLength, ...args, out)` on a worker thread. Bad
+   * arguments throw here, synchronously, before anything is sent; the
+   * Promise rejects only for a failure of the call itself.
+   */
+  #call(native, key, args) {
+    if (this.#handle === null || this.#closing) throw closedError('RedisLimiter');
+    const bytes = keyBytes(key);
+    const out = new Uint8Array(layout.decision.size);
+    this.#pending += 1;
+    return new Promise((resolve, reject) => {
+      // `this` stays reachable until the callback, so no finalizer frees the handle meanwhile.
+      native.async(this.#handle, bytes, bytes.length, ...args, out, (error, status) => {
+        this.#pending -= 1;
+        if (this.#closing && this.#pending === 0) this.#free();
+        if (error) reject(error);
+        // The call's message was recorded on the worker thread: name the status here.
+        else if (status !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${status}`, 'ERR_FLOODGATE_REDIS', status));
+        else resolve(decisionIn(out));
+      });
+    });
+  }
+}
+
+module.exports = { ON_FAILURE, RedisLimiter };

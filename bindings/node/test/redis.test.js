@@ -1,0 +1,197 @@
+'use strict';
+// Limits kept in Redis (RedisLimiter, KeyedLimiter({ store }), rateLimit({
+// store })) against a real redis-server started on a free 127.0.0.1 port and
+// stopped by its PID: decisions equal the local KeyedLimiter's, checks are
+// Promises that leave the event loop free, Express answers 429 with the
+// standard headers through Redis, and two cluster workers share one limit.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const net = require('node:net');
+const express = require('express');
+const fastify = require('fastify');
+const { KeyedLimiter, Quota, RedisLimiter, fastifyRateLimit, rateLimit } = require('..');
+const { freePort, startRedis } = require('./redis-server.js');
+const { hammer, startCluster, stopCluster } = require('./cluster-client.js');
+
+/** Generous: a loaded 2-core machine must not turn a slow answer into a failure. */
+const DEADLINE_MS = 2_000;
+let serial = 0;
+/** A prefix no other test or run used. */
+const freshPrefix = () => `node:${process.pid}:${Date.now()}:${(serial += 1)}:`;
+
+let redis;
+test.before(async () => {
+  redis = await startRedis();
+});
+test.after(() => redis?.stop());
+
+const kept = (quota, opts = {}) =>
+  new RedisLimiter(quota, { store: redis.url, prefix: freshPrefix(), deadlineMs: DEADLINE_MS, onFailure: 'closed', ...opts });
+
+const fields = (d) => [d.admitted, d.outcome, d.limit, d.remaining];
+
+test('a burst through Redis gets the local limiter\'s decisions', async () => {
+  const quota = Quota.perMinute(5, { burst: 5 });
+  const local = new KeyedLimiter(quota);
+  const remote = kept(quota);
+  for (let i = 0; i < 8; i += 1) {
+    for (const key of ['a', Buffer.from('b')]) {
+      const expected = local.check(key, 1, 0);
+      const got = await remote.check(key);
+      assert.deepEqual(fields(got), fields(expected), `check ${i} of ${key}`);
+    }
+  }
+  const denied = await remote.check('a');
+  assert.equal(denied.outcome, 'denied');
+  assert.ok(denied.retryAfterNs > 0);
+  assert.equal((await remote.check('a', 6)).outcome, 'cannot_fit');
+  assert.equal((await remote.peek('a')).remaining, 0);
+  assert.equal((await remote.refund('a', 2)).remaining, 2);
+  const counters = remote.counters;
+  assert.equal(counters.failedOpen + counters.failedClosed, 0);
+  assert.ok(counters.exact > 0);
+  remote.close();
+  assert.throws(() => remote.check('a'), /closed/);
+});
+
+test('KeyedLimiter({ store }) is a RedisLimiter; two on one prefix share the buckets', async () => {
+  const prefix = freshPrefix();
+  const quota = Quota.perMinute(2, { burst: 2 });
+  const first = new KeyedLimiter(quota, { store: redis.url, prefix, deadlineMs: DEADLINE_MS });
+  const second = new KeyedLimiter(quota, { store: redis.url, prefix, deadlineMs: DEADLINE_MS });
+  assert.ok(first instanceof RedisLimiter);
+  assert.equal((await first.check('k', 2)).remaining, 0);
+  assert.equal((await second.check('k')).admitted, false);
+});
+
+test('checks in flight together each get their own answer: exactly the burst is admitted', async () => {
+  const limiter = kept(Quota.perMinute(10, { burst: 10 }));
+  const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => limiter.check(i % 2 === 0 ? 'k' : Buffer.from('k'))));
+  assert.equal(decisions.filter((d) => d.admitted).length, 10);
+  const remaining = decisions.filter((d) => d.admitted).map((d) => d.remaining).sort((a, b) => a - b);
+  assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // close() while calls run frees the handle once they have answered.
+  const pending = [limiter.check('other'), limiter.check('other')];
+  limiter.close();
+  assert.deepEqual((await Promise.all(pending)).map((d) => d.admitted), [true, true]);
+  assert.equal(limiter.closed, true);
+});
+
+test('a check is a Promise: the event loop runs while Redis is waited for', async (t) => {
+  // A listener that accepts and never answers: the check waits its whole deadline.
+  const silent = net.createServer(() => {});
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => silent.close());
+  const limiter = new RedisLimiter(Quota.perSecond(30), {
+    store: `redis://127.0.0.1:${silent.address().port}/`,
+    deadlineMs: 300,
+    onFailure: 'closed',
+  });
+  let ticks = 0;
+  const timer = setInterval(() => {
+    ticks += 1;
+  }, 1);
+  const pending = limiter.check('k');
+  assert.ok(pending instanceof Promise);
+  const decision = await pending;
+  clearInterval(timer);
+  assert.equal(decision.admitted, false);
+  assert.ok(ticks > 0, 'timers fired during the check');
+  const counters = limiter.counters;
+  assert.equal(counters.failedClosed, 1);
+  assert.equal(counters.timeouts + counters.errors, 1);
+});
+
+test('a server that is away gets the failure policy', async () => {
+  const url = `redis://127.0.0.1:${await freePort()}/`;
+  const open = new RedisLimiter(Quota.perSecond(1), { store: url, deadlineMs: 1_000, onFailure: 'open' });
+  const closed = new RedisLimiter(Quota.perSecond(1), { store: url, deadlineMs: 1_000, onFailure: 'closed' });
+  assert.equal((await open.check('k')).admitted, true);
+  assert.equal((await closed.check('k')).admitted, false);
+  assert.equal(open.counters.failedOpen, 1);
+});
+
+test('bad input throws TypeError or RangeError before anything is sent', () => {
+  const quota = Quota.perSecond(30);
+  assert.throws(() => new RedisLimiter(quota, { store: 6379 }), TypeError);
+  assert.throws(() => new RedisLimiter(quota, { store: 'http://127.0.0.1/' }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: redis.url, onFailure: 'maybe' }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: redis.url, onFailure: true }), TypeError);
+  assert.throws(() => new RedisLimiter(quota, { store: redis.url, prefix: 7 }), TypeError);
+  assert.throws(() => new RedisLimiter(quota, { store: redis.url, deadlineMs: 0 }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: redis.url, capacity: 10 }), TypeError);
+  assert.throws(() => new RedisLimiter('30/s', { store: redis.url }), TypeError);
+  const limiter = kept(quota);
+  assert.throws(() => limiter.check(42), TypeError);
+  assert.throws(() => limiter.check(''), RangeError);
+  assert.throws(() => limiter.check('k', -1), RangeError);
+  assert.throws(() => limiter.check('x'.repeat(5000)), RangeError);
+  assert.equal(limiter.counters.exact, 0);
+  assert.throws(() => rateLimit({ prefix: 'x:' }), TypeError);
+  assert.throws(() => rateLimit({ store: redis.url, shared: 'seg' }), TypeError);
+  assert.throws(() => rateLimit({ limiter, store: redis.url }), TypeError);
+});
+
+/** Serves `app` on a free port for the test; resolves its base URL. */
+async function serve(t, app) {
+  const server = http.createServer(app);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+test('Express answers 429 with the standard headers through Redis', async (t) => {
+  const app = express();
+  app.use(rateLimit({ windowMs: 60_000, limit: 2, store: redis.url, prefix: freshPrefix(), deadlineMs: DEADLINE_MS, onFailure: 'closed' }));
+  app.get('/', (req, res) => res.send('served'));
+  const base = await serve(t, app);
+  const first = await fetch(base);
+  const second = await fetch(base);
+  const denied = await fetch(base);
+  assert.equal(first.status, 200);
+  assert.equal(await first.text(), 'served');
+  assert.equal(second.status, 200);
+  assert.equal(denied.status, 429);
+  assert.match(first.headers.get('ratelimit-policy'), /^"2-in-60sec";q=2;w=60$/);
+  assert.match(first.headers.get('ratelimit'), /^"2-in-60sec";r=1;t=\d+$/);
+  assert.match(denied.headers.get('ratelimit'), /^"2-in-60sec";r=0;t=\d+$/);
+  assert.match(denied.headers.get('retry-after'), /^[1-9]\d*$/);
+  assert.equal(denied.headers.get('x-ratelimit-remaining'), '0');
+  assert.equal((await denied.json()).error.code, 'rate_limited');
+});
+
+test('rateLimit takes a RedisLimiter as its limiter', async (t) => {
+  const limiter = kept(Quota.perMinute(1, { burst: 1 }));
+  const app = express();
+  app.use(rateLimit({ limiter, keyGenerator: (req) => req.get('x-api-key') }));
+  app.get('/', (req, res) => res.send('served'));
+  const base = await serve(t, app);
+  const ask = (key) => fetch(base, { headers: { 'x-api-key': key } }).then((res) => res.status);
+  assert.deepEqual([await ask('a'), await ask('a'), await ask('b')], [200, 429, 200]);
+  assert.equal((await limiter.peek('a')).remaining, 0);
+});
+
+test('the Fastify plugin limits through Redis', async (t) => {
+  const server = fastify({ logger: false });
+  await server.register(fastifyRateLimit, { windowMs: 60_000, limit: 1, store: redis.url, prefix: freshPrefix(), deadlineMs: DEADLINE_MS });
+  server.get('/', async () => 'ok');
+  await server.ready();
+  t.after(() => server.close());
+  assert.equal((await server.inject({ url: '/' })).statusCode, 200);
+  const denied = await server.inject({ url: '/' });
+  assert.equal(denied.statusCode, 429);
+  assert.equal(denied.headers['x-ratelimit-limit'], '1');
+});
+
+test('Node cluster, 2 Express workers, rateLimit({ store }): one limit through Redis', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster('-', '2', redis.url, freshPrefix());
+  t.after(() => stopCluster(cluster));
+  const { admitted, denied, workers } = await hammer(cluster.port);
+  assert.equal(workers.size, 2, 'both workers answered');
+  assert.ok(denied > 0);
+  // One bucket: burst 60 + 30/s x 2 s = 120 at most (each worker its own:
+  // about 240). A Redis that does not answer in time denies (onFailure
+  // 'closed'), so a failure cannot pass this test.
+  assert.ok(admitted >= 60 && admitted <= 121, `admitted ${admitted}`);
+});
