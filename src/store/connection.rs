@@ -100,6 +100,16 @@ impl RedisStore {
         self.handle().block_on(work)
     }
 
+    /// Runs `work` in the background on the store's runtime thread (a
+    /// lease's refill, its give-back).
+    pub(crate) fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle().spawn(work)
+    }
+
     /// The shared connection, opened if there is none (on the store's
     /// runtime, so it outlives the caller's).
     async fn connection(&self, deadline: Duration) -> Result<MultiplexedConnection, RedisError> {

@@ -197,32 +197,40 @@ impl RedisLayers {
 
     /// A local policy's verdict for the layers' decisions.
     fn verdict(&self, decisions: &[Decision]) -> Verdict {
-        let refusals = decisions
+        let layer = deciding(decisions);
+        Verdict::new(decisions[layer], self.layers[layer].scope, layer)
+    }
+}
+
+/// The layer whose decision a local policy's verdict reports: when all
+/// admit, the one with the least capacity left; else the longest wait among
+/// the refusing layers (on a tie, the first). `decisions` is not empty.
+pub(crate) fn deciding(decisions: &[Decision]) -> usize {
+    let refusals = decisions
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_admitted());
+    // The longest wait wins; on a tie, the first layer.
+    let worst = refusals.fold(
+        None,
+        |worst: Option<(usize, &Decision)>, (index, decision)| match worst {
+            Some((_, held)) if wait_rank(decision) <= wait_rank(held) => worst,
+            _ => Some((index, decision)),
+        },
+    );
+    let (layer, _) = worst.unwrap_or_else(|| {
+        // All admitted: the least capacity left; on a tie, the first layer.
+        decisions
             .iter()
             .enumerate()
-            .filter(|(_, d)| !d.is_admitted());
-        // The longest wait wins; on a tie, the first layer.
-        let worst = refusals.fold(
-            None,
-            |worst: Option<(usize, &Decision)>, (index, decision)| match worst {
-                Some((_, held)) if wait_rank(decision) <= wait_rank(held) => worst,
-                _ => Some((index, decision)),
-            },
-        );
-        let (layer, decision) = worst.unwrap_or_else(|| {
-            // All admitted: the least capacity left; on a tie, the first layer.
-            decisions
-                .iter()
-                .enumerate()
-                .reduce(|tightest, next| {
-                    if next.1.leaves_less_than(tightest.1) {
-                        next
-                    } else {
-                        tightest
-                    }
-                })
-                .expect("a policy has at least one layer")
-        });
-        Verdict::new(*decision, self.layers[layer].scope, layer)
-    }
+            .reduce(|tightest, next| {
+                if next.1.leaves_less_than(tightest.1) {
+                    next
+                } else {
+                    tightest
+                }
+            })
+            .expect("a policy has at least one layer")
+    });
+    layer
 }

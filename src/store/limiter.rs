@@ -294,14 +294,14 @@ impl<C: Clock> RedisLimiter<C> {
         let decided = self.guard.run(&[(&redis_key, &self.quota)], op, at).await;
         let Some(decision) = decided.and_then(|decisions| decisions.first().copied()) else {
             let cost = match op {
-                Op::Check(cost) => cost,
+                Op::Check(cost) | Op::Lease(cost) => cost,
                 Op::Refund(_) => 0,
             };
             return Ok(self.guard.degraded(&self.quota, cost));
         };
         if let Some(cache) = &self.cache {
             match op {
-                Op::Check(_) => cache.record(key, &self.quota, &decision, local_ns),
+                Op::Check(_) | Op::Lease(_) => cache.record(key, &self.quota, &decision, local_ns),
                 Op::Refund(_) => cache.forget(key),
             }
         }

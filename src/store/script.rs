@@ -2,11 +2,13 @@
 //!
 //! `KEYS` are the buckets' Redis keys (one, or a layered check's several).
 //! `ARGV` is: the caller's time in microseconds, or empty for the server's
-//! `TIME`; `c` to check or `r` to refund; the cost in requests (a check) or
-//! the refund in units; then per key its quota in units: cost of one
-//! request, burst capacity, lockout ceiling, drain per microsecond. The
-//! reply is `[outcome, debt, wait]` per key, in units, outcome 0 admitted,
-//! 1 denied, 2 can never fit.
+//! `TIME`; `c` to check, `l` to lease or `r` to refund; the cost in
+//! requests (a check), the most requests wanted (a lease) or the refund in
+//! units; then per key its quota in units: cost of one request, burst
+//! capacity, lockout ceiling, drain per microsecond. The reply is
+//! `[outcome, debt, wait]` per key, in units, outcome 0 admitted, 1 denied,
+//! 2 can never fit. A lease is decided as a check of the most requests that
+//! fit every key now (at least one), and its reply ends with that count.
 //!
 //! A bucket is a string `"<debt units>:<microsecond of the write>"` with a
 //! time to live that ends when the debt has drained (written at the
@@ -30,6 +32,10 @@ pub(crate) enum Op {
     Check(u64),
     /// Give back this many requests.
     Refund(u64),
+    /// Charge as many requests as fit now, at most this many, at least one
+    /// (`store/lease`). The decisions end with one more, the grant: its
+    /// [`remaining`](Decision::remaining) is the count charged.
+    Lease(u64),
 }
 
 /// When the script decides: now on the server, or at a caller's microsecond.
@@ -51,9 +57,10 @@ pub(crate) async fn run(
     match op {
         Op::Check(_) => call.arg("c"),
         Op::Refund(_) => call.arg("r"),
+        Op::Lease(_) => call.arg("l"),
     };
     // Every layer is charged the same cost; a refund is in each layer's units.
-    if let Op::Check(cost) = op {
+    if let Op::Check(cost) | Op::Lease(cost) = op {
         let sent = keys
             .iter()
             .map(|(_, q)| q.cost_arg(cost))
@@ -75,7 +82,11 @@ pub(crate) async fn run(
             .arg(quota.drain);
     }
     let reply: Vec<u64> = call.invoke_async(connection).await?;
-    Ok(decisions(&reply, keys))
+    let mut decided = decisions(&reply, keys);
+    if let (Op::Lease(_), Some(&granted)) = (op, reply.get(3 * keys.len())) {
+        decided.push(Decision::new(Outcome::Admitted, granted, granted, 0, 0));
+    }
+    Ok(decided)
 }
 
 /// The engine's decisions for the script's reply.
