@@ -6,6 +6,8 @@
 //!   thread driving it, shared by the limiters built on it.
 //! * [`RedisLimiter`]: a token bucket per key; [`RedisLayers`]: several
 //!   buckets checked for one request in one script, all charged or none.
+//! * [`LeasedLimiter`] and [`LeasedLayers`]: the same buckets, checked
+//!   locally from tokens leased ahead of time (see [`lease`]).
 //! * [`OnFailure`] and [`StoreCounters`]: what a limiter answers when Redis
 //!   does not, and how often that happened.
 //!
@@ -70,6 +72,7 @@ mod deny_cache;
 mod error;
 mod guard;
 mod layers;
+pub mod lease;
 mod limiter;
 mod script;
 mod units;
@@ -78,4 +81,7 @@ pub use breaker::{OnFailure, StoreCounters};
 pub use connection::RedisStore;
 pub use error::StoreError;
 pub use layers::{RedisLayers, RedisLayersBuilder};
+pub use lease::{
+    LeaseCounters, LeasedLayers, LeasedLayersBuilder, LeasedLimiter, LeasedLimiterBuilder,
+};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder};

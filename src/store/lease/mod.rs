@@ -1,0 +1,107 @@
+//! Leases: fleet-wide limits checked locally, in nanoseconds, funded by
+//! tokens taken from the Redis bucket ahead of time.
+//!
+//! [`LeasedLimiter`] and [`LeasedLayers`] keep the same buckets in Redis,
+//! under the same script and keys, as [`RedisLimiter`](crate::store::RedisLimiter)
+//! and [`RedisLayers`](crate::store::RedisLayers); what changes is when a
+//! host asks.
+//!
+//! # How
+//!
+//! * A **lease** is one script call that charges a key's bucket for up to
+//!   `c` requests at once: the most that fit now (at least one, like
+//!   redis_rate's `allowAtMost`), decided and written as a check of that
+//!   many. The host puts the tokens in the key's local bucket
+//!   (`bucket.rs`: one atomic word).
+//! * A **check** takes its cost from that word by one compare-and-swap: no
+//!   I/O, no lock, and for a key seen before no allocation (`table.rs`).
+//!   The take that leaves fewer than the low-water mark (25% of the last
+//!   lease unless set) claims the refill, and asks for the next lease on
+//!   the store's runtime thread while checks go on: a steady key never
+//!   waits. A check finding the bucket empty waits for a lease call (its
+//!   own, or the one in flight).
+//! * A lease's **size** (`size.rs`) is this host's rate for the key, as
+//!   measured over the last lease, times the lease time (500 ms unless
+//!   set), at least 1 and at most `burst / (2 x N)` for a fleet of `N`
+//!   hosts ([`fleet_size`](LeasedLimiterBuilder::fleet_size), 1 unless
+//!   set), so the hosts together never hold more than half a burst.
+//! * A denied lease (nothing fits) is remembered: checks are denied
+//!   locally until the instant one request fits again, when the next check
+//!   asks; it then gets every token that has fit since, so asking a little
+//!   late loses nothing.
+//!
+//! # What is exact
+//!
+//! **No over-admission.** A token is spent locally only after the script
+//! debited it from the fleet's GCRA bucket, and at most once (the CAS that
+//! takes it). Admissions are therefore at most the script's net charges,
+//! and from any moment a key's bucket was full the fleet admits at most
+//! `burst + rate x elapsed`, as one exact limiter would. Tokens are spent
+//! after they were charged, though: at most a lease's lifetime later (two
+//! lease times, or longer while the fleet's debt that paid for them has not
+//! drained), so over a window that starts with leases held, the bound is
+//! that of the window widened at its start by that lifetime.
+//!
+//! **Under-admission** comes from tokens charged but not spent. In steady
+//! state a host holds at most one lease of a key, and leases are sized to
+//! be spent, so the fleet admits within a few percent of the bound
+//! (`tests/redis_lease.rs` measures it; the target is 5%).
+//!
+//! **Stranded tokens** are those debited from Redis and neither spent nor
+//! given back: the lease of a host that died, or one whose give-back
+//! failed. They are at most one lease per key per host, `burst / (2 x N)`,
+//! and they are not lost: they are debt in the key's bucket, drained at the
+//! quota's rate like any other, so they delay admissions by at most
+//! `burst / (2 x N)` intervals, once.
+//!
+//! **Give-backs.** Unspent tokens go back to Redis (a refund) when a key
+//! goes idle (its bucket unchanged for a lease time: an idle sweep runs on
+//! the store's runtime every lease time), when a grant does not fit the
+//! local word, and when the limiter is dropped (grants landing after the
+//! drop are given back as they land). A refund lowers the fleet's debt by
+//! its size, which undoes a grant exactly only while the debt that grant
+//! left has not drained: so a give-back returns at most the last grant's
+//! size, and only before that debt drains. Tokens past that are dropped:
+//! their charge has drained, or is draining, on its own.
+//!
+//! # Decision metadata
+//!
+//! A local decision's remaining and reset come from the fleet's bucket as
+//! this host's last lease call for the key saw it, drained at the quota's
+//! rate since, with this host's unspent tokens counted as free. Other
+//! hosts' admissions since that call are not in them: they are stale by at
+//! most the time since this host's last lease call for the key (about one
+//! lease time for a steady key). A local denial's retry-after is the
+//! fleet's own answer to the denied lease call, counted down locally: exact
+//! but for the call's one-way latency (it is counted from the call's
+//! sending, so it never ends late).
+//!
+//! # Failures
+//!
+//! A lease call that fails or misses its deadline goes through the
+//! limiter's breaker and counters as every store call does. Tokens already
+//! granted stay valid until they expire; a check that finds none then gets
+//! the limiter's [`OnFailure`](crate::store::OnFailure) answer.
+//!
+//! # Layers
+//!
+//! [`LeasedLayers`] holds a lease per layer and key (each a call of its
+//! own on its own key). A check takes from every layer's bucket in order;
+//! when one cannot give, the tokens taken from the layers before it go back
+//! into their buckets, so a denied request charges no layer.
+
+mod bucket;
+mod counters;
+mod engine;
+mod layers;
+mod limiter;
+mod size;
+mod table;
+
+#[doc(hidden)] // For the model test and the loom models: the parts a lease check is made of.
+pub use bucket::{LeaseBucket, Snapshot, Take, MAX_LEASE};
+pub use counters::LeaseCounters;
+pub use layers::{LeasedLayers, LeasedLayersBuilder};
+pub use limiter::{LeasedLimiter, LeasedLimiterBuilder};
+#[doc(hidden)]
+pub use size::Sizing;
