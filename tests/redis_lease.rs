@@ -96,8 +96,15 @@ fn a_steady_key_is_refilled_in_the_background() {
         std::thread::sleep(Duration::from_micros(100));
     }
     let counts = limiter.lease_counters();
-    // Every admission but those that waited for a lease was local, and some
-    // leases landed with no check waiting on them.
+    println!(
+        "600 admitted, {} lease calls ({} waited on), {} give-backs, largest lease {}",
+        counts.leases,
+        counts.waited,
+        counts.give_backs,
+        limiter.largest_lease()
+    );
+    // Every admission was local, and some leases landed with no check
+    // waiting on them.
     assert_eq!(counts.local, 600);
     assert!(counts.leases > counts.waited, "{counts:?}");
     assert_eq!(counts.exact, 0);
@@ -145,6 +152,30 @@ fn a_layer_that_denies_charges_no_other_layer() {
     drop(layers);
     // Given back on drop: the workspace is charged the two admitted only.
     assert_eq!(remaining(&store, workspace, "lease-ws:", "ws"), 998);
+}
+
+#[test]
+fn leases_outlive_a_redis_failure_then_the_failure_policy_answers() {
+    let mut server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();
+    let limiter = LeasedLimiter::builder(&store, quota)
+        .prefix("lease-fail:")
+        .deadline(Duration::from_millis(200))
+        .on_failure(OnFailure::Closed)
+        .build()
+        .unwrap();
+    assert!(limiter.check("k", 1).unwrap().is_admitted());
+    eventually(|| limiter.lease_counters().granted == 31);
+    server.kill();
+    // The 30 tokens held stay good with Redis gone...
+    for _ in 0..30 {
+        assert!(limiter.check("k", 1).unwrap().is_admitted());
+    }
+    // ...and then the failure policy answers.
+    assert!(!limiter.check("k", 1).unwrap().is_admitted());
+    assert!(limiter.counters().failed_closed >= 1);
+    assert_eq!(limiter.lease_counters().local, 31);
 }
 
 const CHILD_URL: &str = "FLOODGATE_LEASE_FLEET_URL";

@@ -6,7 +6,6 @@
 use crate::core::clock::Clock;
 use crate::core::decision::Decision;
 use crate::core::error::Result;
-use crate::policy::MAX_LAYERS;
 use crate::store::guard::Guard;
 use crate::store::layers::deciding;
 use crate::store::lease::bucket::Take;
@@ -88,9 +87,15 @@ impl<C: Clock + 'static> Leases<C> {
     /// Checks `cost` for `keys[i]` in layer `i`: admitted when every
     /// layer's bucket gives `cost` tokens, none spent otherwise. Blocking:
     /// waits for a lease only when a bucket is empty. `Err` for a bad key,
-    /// and then nothing was sent.
-    pub(crate) fn check(self: &Arc<Self>, keys: &[&[u8]], cost: u64) -> Result<Answer> {
-        let mut held: [Held<'_>; MAX_LAYERS] = [None; MAX_LAYERS];
+    /// and then nothing was sent. `N` is at least the layers' count: a
+    /// single bucket's check keeps one layer's worth on its stack.
+    #[inline]
+    pub(crate) fn check<const N: usize>(
+        self: &Arc<Self>,
+        keys: &[&[u8]],
+        cost: u64,
+    ) -> Result<Answer> {
+        let mut held: [Held<'_>; N] = [None; N];
         let mut homeless = false;
         for ((slot, table), key) in held.iter_mut().zip(&self.tables).zip(keys) {
             *slot = table.state(key)?;
@@ -103,7 +108,7 @@ impl<C: Clock + 'static> Leases<C> {
         let held = &held[..keys.len()];
         for _ in 0..ROUNDS {
             let now_ns = self.clock.now_ns();
-            let (layer, blocked) = match self.take_all(held, cost, now_ns) {
+            let (layer, blocked) = match self.take_all::<N>(held, cost, now_ns) {
                 Ok(answer) => return Ok(answer),
                 Err(blocked) => blocked,
             };
@@ -142,14 +147,15 @@ impl<C: Clock + 'static> Leases<C> {
 
     /// Takes `cost` from every layer's bucket, or from none: a layer that
     /// cannot give puts back what the layers before it gave.
-    fn take_all(
+    #[inline]
+    fn take_all<const N: usize>(
         self: &Arc<Self>,
         held: &[Held<'_>],
         cost: u64,
         now_ns: u64,
     ) -> std::result::Result<Answer, (usize, Blocked)> {
         let now_ms = self.ms(now_ns);
-        let mut decisions = [Decision::unlimited(); MAX_LAYERS];
+        let mut decisions = [Decision::unlimited(); N];
         for (layer, entry) in held.iter().enumerate() {
             let Some((state, print)) = *entry else {
                 continue;

@@ -198,7 +198,9 @@ impl<C: Clock + 'static> LeasedLayers<C> {
         for (slot, key) in bytes.iter_mut().zip(keys) {
             *slot = key.as_ref();
         }
-        let answer = self.leases.check(&bytes[..keys.len()], cost)?;
+        let answer = self
+            .leases
+            .check::<MAX_LAYERS>(&bytes[..keys.len()], cost)?;
         Ok(Verdict::new(
             answer.decision,
             self.scopes[answer.layer],

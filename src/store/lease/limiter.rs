@@ -223,7 +223,7 @@ impl<C: Clock + 'static> LeasedLimiter<C> {
     /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)), and then nothing was sent.
     #[inline]
     pub fn check<K: AsRef<[u8]> + ?Sized>(&self, key: &K, cost: u64) -> Result<Decision> {
-        let answer = self.leases.check(&[key.as_ref()], cost)?;
+        let answer = self.leases.check::<1>(&[key.as_ref()], cost)?;
         Ok(answer.decision)
     }
 

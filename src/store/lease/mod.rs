@@ -28,7 +28,11 @@
 //! * A denied lease (nothing fits) is remembered: checks are denied
 //!   locally until the instant one request fits again, when the next check
 //!   asks; it then gets every token that has fit since, so asking a little
-//!   late loses nothing.
+//!   late loses nothing. A key held at its limit therefore costs each host
+//!   about one call per emission interval, as an exact limiter's deny cache
+//!   does; a key under its limit costs one call per lease. A quota with a
+//!   lockout is charged it by a denied lease call, once per call, not by
+//!   the checks denied locally after it.
 //!
 //! # What is exact
 //!
@@ -48,17 +52,20 @@
 //! (`tests/redis_lease.rs` measures it; the target is 5%).
 //!
 //! **Stranded tokens** are those debited from Redis and neither spent nor
-//! given back: the lease of a host that died, or one whose give-back
-//! failed. They are at most one lease per key per host, `burst / (2 x N)`,
-//! and they are not lost: they are debt in the key's bucket, drained at the
-//! quota's rate like any other, so they delay admissions by at most
-//! `burst / (2 x N)` intervals, once.
+//! given back: the holdings of a host that died (or exited with a lease
+//! call in flight), or a give-back that failed. A host holds at most a
+//! lease and what was left of the last one when it landed, under the
+//! low-water mark: fewer than `1.25 x burst / (2 x N)` tokens of a key by
+//! default. They are not lost: they are debt in the key's bucket, drained
+//! at the quota's rate like any other, so a dead host delays its keys'
+//! admissions by at most that many emission intervals, once
+//! (`tests/lease_model.rs` checks both bounds).
 //!
 //! **Give-backs.** Unspent tokens go back to Redis (a refund) when a key
 //! goes idle (its bucket unchanged for a lease time: an idle sweep runs on
 //! the store's runtime every lease time), when a grant does not fit the
 //! local word, and when the limiter is dropped (grants landing after the
-//! drop are given back as they land). A refund lowers the fleet's debt by
+//! drop are given back as they land, if the process still runs). A refund lowers the fleet's debt by
 //! its size, which undoes a grant exactly only while the debt that grant
 //! left has not drained: so a give-back returns at most the last grant's
 //! size, and only before that debt drains. Tokens past that are dropped:
