@@ -7,7 +7,9 @@
 //! * no over-admission: tokens spent never exceed the tokens the store
 //!   debited less those handed back, and never exceed
 //!   `burst + rate x elapsed` from the full bucket the run starts with;
-//! * a host never holds more than a lease plus the low-water mark of one;
+//! * a host never holds more than a lease plus the low-water mark of one,
+//!   and a host that dies strands no more than that: what it held, and the
+//!   lease it had asked for if one was in flight;
 //! * nothing is stranded for good: once every live host has given back and
 //!   the debt has had time to drain, the store's bucket is full again.
 
@@ -48,6 +50,8 @@ enum Message {
 struct Host {
     bucket: LeaseBucket,
     alive: bool,
+    /// Tokens stranded by its death: held then, or granted after.
+    stranded: u64,
     funded_at: u64,
     funded: u64,
     granted: u64,
@@ -75,6 +79,7 @@ impl Fleet {
                 .map(|_| Host {
                     bucket: LeaseBucket::new(),
                     alive: true,
+                    stranded: 0,
                     funded_at: 0,
                     funded: 0,
                     granted: 0,
@@ -136,7 +141,9 @@ impl Fleet {
                 let sizing = self.sizing;
                 let h = &mut self.hosts[host];
                 if !h.alive {
-                    return; // a dead host's grant is stranded with it
+                    h.stranded += granted;
+                    assert!(h.stranded < sizing.most() + sizing.low_water(sizing.most()));
+                    return;
                 }
                 if granted == 0 {
                     h.bucket.deny(ms(retry) + 1, now_ms);
@@ -207,6 +214,14 @@ impl Fleet {
         }
     }
 
+    fn die(&mut self, host: usize) {
+        let h = &mut self.hosts[host];
+        if h.alive {
+            h.alive = false;
+            h.stranded = h.bucket.snapshot().valid_tokens(ms(self.now));
+        }
+    }
+
     fn check(&self) {
         assert!(
             self.spent <= self.debited - self.refunded,
@@ -259,7 +274,7 @@ proptest! {
                     fleet.arrive(host, delay_us * 1_000 + 1);
                 }
                 Op::GiveBack { host, delay_us } => fleet.give_back(host, delay_us * 1_000 + 1),
-                Op::Die { host } => fleet.hosts[host].alive = false,
+                Op::Die { host } => fleet.die(host),
             }
             fleet.check();
         }

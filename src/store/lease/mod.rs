@@ -52,14 +52,16 @@
 //! (`tests/redis_lease.rs` measures it; the target is 5%).
 //!
 //! **Stranded tokens** are those debited from Redis and neither spent nor
-//! given back: the holdings of a host that died (or exited with a lease
-//! call in flight), or a give-back that failed. A host holds at most a
-//! lease and what was left of the last one when it landed, under the
-//! low-water mark: fewer than `1.25 x burst / (2 x N)` tokens of a key by
-//! default. They are not lost: they are debt in the key's bucket, drained
-//! at the quota's rate like any other, so a dead host delays its keys'
-//! admissions by at most that many emission intervals, once
-//! (`tests/lease_model.rs` checks both bounds).
+//! given back: the holdings of a host that died, or a give-back that
+//! failed. A host holds at most a lease and what was left of the last one
+//! when it landed (under the low-water mark); with a lease call in flight
+//! it holds less than the low-water mark, and the call may still be
+//! granted after it died. Either way a dead host strands fewer than a
+//! lease plus the low-water mark of one: `1.25 x burst / (2 x N)` tokens
+//! of a key by default. They are not lost: they are debt in the key's
+//! bucket, drained at the quota's rate like any other, so a dead host
+//! delays its keys' admissions by at most that many emission intervals,
+//! once (`tests/lease_model.rs` checks the bound and the recovery).
 //!
 //! **Give-backs.** Unspent tokens go back to Redis (a refund) when a key
 //! goes idle (its bucket unchanged for a lease time: an idle sweep runs on
