@@ -116,15 +116,52 @@ fn dropping_a_limiter_gives_its_unspent_tokens_back() {
     // One request a minute: the bucket's figures stay put for the test.
     let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();
     let limiter = leased(&store, quota, "lease-drop:");
-    assert!(limiter.check("k", 1).unwrap().is_admitted());
-    // The check emptied its first lease (of one): the next, of the largest
-    // size (a burst of 60 over 2 x 1 host), lands in the background.
+    // The first check leases one token; the second, coming soon after,
+    // leases the largest size (a burst of 60 over 2 x 1 host).
+    for _ in 0..2 {
+        assert!(limiter.check("k", 1).unwrap().is_admitted());
+    }
     assert_eq!(limiter.largest_lease(), 30);
-    eventually(|| limiter.lease_counters().granted == 31);
+    assert_eq!(limiter.lease_counters().granted, 31);
     assert_eq!(remaining(&store, quota, "lease-drop:", "k"), 29);
     drop(limiter);
-    // Only the one request spent is still charged.
-    assert_eq!(remaining(&store, quota, "lease-drop:", "k"), 59);
+    // Only the two requests spent are still charged.
+    assert_eq!(remaining(&store, quota, "lease-drop:", "k"), 58);
+}
+
+#[test]
+fn a_key_seen_once_costs_one_call() {
+    let store = store();
+    let limiter = leased(&store, Quota::per_second(100).unwrap(), "lease-once:");
+    assert!(limiter.check("k", 1).unwrap().is_admitted());
+    std::thread::sleep(Duration::from_millis(50));
+    let counts = limiter.lease_counters();
+    assert_eq!(
+        (counts.leases, counts.granted, counts.give_backs),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn an_idle_key_gives_its_tokens_back() {
+    let store = store();
+    let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();
+    let limiter = LeasedLimiter::builder(&store, quota)
+        .prefix("lease-idle:")
+        .lease_time(Duration::from_millis(20))
+        .deadline(Duration::from_secs(10))
+        .on_failure(OnFailure::Closed)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        assert!(limiter.check("k", 1).unwrap().is_admitted());
+    }
+    assert_eq!(limiter.lease_counters().granted, 31);
+    // Unused for two sweeps (one lease time apart), the 29 go back.
+    eventually(|| remaining(&store, quota, "lease-idle:", "k") == 58);
+    assert_eq!(limiter.lease_counters().returned, 29);
+    // The key leases again when it comes back.
+    assert!(limiter.check("k", 1).unwrap().is_admitted());
 }
 
 #[test]
@@ -165,11 +202,13 @@ fn leases_outlive_a_redis_failure_then_the_failure_policy_answers() {
         .on_failure(OnFailure::Closed)
         .build()
         .unwrap();
-    assert!(limiter.check("k", 1).unwrap().is_admitted());
-    eventually(|| limiter.lease_counters().granted == 31);
+    for _ in 0..2 {
+        assert!(limiter.check("k", 1).unwrap().is_admitted());
+    }
+    assert_eq!(limiter.lease_counters().granted, 31);
     server.kill();
-    // The 30 tokens held stay good with Redis gone...
-    for _ in 0..30 {
+    // The 29 tokens held stay good with Redis gone...
+    for _ in 0..29 {
         assert!(limiter.check("k", 1).unwrap().is_admitted());
     }
     // ...and then the failure policy answers.

@@ -127,16 +127,20 @@ impl LeaseTable {
         // Relaxed: advisory (see `KeyState`).
         let funded_at = state.funded_at.load(Ordering::Relaxed);
         let spent = state.funded.load(Ordering::Relaxed).saturating_sub(valid);
-        let size = if funded_at == 0 {
-            1 // a key never leased: no rate to go by yet
+        let (size, low_water) = if funded_at == 0 {
+            // A key never leased has no rate to go by: its first lease is
+            // its cost, and is not refilled in the background, so a key
+            // seen once costs one call, as an exact check does.
+            (cost, 0)
         } else {
-            self.sizing.next(spent, now_ns.saturating_sub(funded_at))
+            let size = self
+                .sizing
+                .next(spent, now_ns.saturating_sub(funded_at))
+                .max(cost);
+            (size, self.sizing.low_water(size))
         };
-        let size = size.max(cost);
         // Relaxed: advisory.
-        state
-            .low_water
-            .store(self.sizing.low_water(size), Ordering::Relaxed);
+        state.low_water.store(low_water, Ordering::Relaxed);
         size
     }
 
