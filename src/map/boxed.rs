@@ -108,7 +108,9 @@ impl<K: Key + ?Sized, V> BoxedCells<K, V> {
     }
 
     /// Every value inserted so far, in slot order (a sweep over them: a
-    /// value inserted while it runs may be missed).
+    /// value inserted while it runs may be missed). The Redis store's
+    /// lease sweep is its one user.
+    #[cfg(feature = "redis")]
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.slots.iter().filter_map(|slot| {
             // Acquire: see `get`.
