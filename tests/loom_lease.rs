@@ -1,8 +1,9 @@
 //! Loom model checks of the local lease bucket (`src/store/lease/bucket.rs`):
 //! checks taking tokens while a lease lands, an idle give-back drains the
-//! bucket, or a layered check puts a token back. Every token granted is
-//! spent once, handed back once, or still held: never two of these, never
-//! none; and one caller at a time holds the right to ask for a lease.
+//! bucket, a layered check puts a token back, or the limiter closes as a
+//! lease lands. Every token granted is spent once, handed back once, or
+//! still held: never two of these, never none; and one caller at a time
+//! holds the right to ask for a lease.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
 //!       cargo test --release --test loom_lease`
@@ -121,5 +122,31 @@ fn a_token_put_back_racing_a_give_back_is_kept_or_returned_once() {
         let left = bucket.snapshot().valid_tokens(NOW);
         assert_eq!(unkept, 0, "a valid lease keeps what is put back");
         assert_eq!(drained + left, 1);
+    });
+}
+
+#[test]
+fn a_lease_landing_as_the_limiter_closes_goes_back_once() {
+    loom::model(|| {
+        let bucket = funded(1);
+        // The next lease is in flight when the limiter is dropped.
+        assert!(matches!(
+            bucket.take(1, NOW, 1),
+            Take::Spent {
+                left: 0,
+                refill: true
+            }
+        ));
+        let landing = {
+            let bucket = bucket.clone();
+            thread::spawn(move || bucket.fund(2, UNTIL, NOW))
+        };
+        let drained = bucket.close(NOW);
+        let refused = landing.join().unwrap();
+        // The lease is handed back by the close's drain or refused whole
+        // by the closed bucket: once, and not both.
+        assert_eq!(drained + refused, 2);
+        assert!(bucket.snapshot().closed());
+        assert_eq!(bucket.snapshot().valid_tokens(NOW), 0);
     });
 }

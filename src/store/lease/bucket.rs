@@ -17,6 +17,11 @@
 //!   valid (when the fleet's debt that paid for them has drained, see
 //!   `table.rs`); while `denied` is set, the instant the fleet fits one
 //!   request again, before which a check is denied here.
+//! * `denied` with `until` at its largest value is a **closed** bucket:
+//!   its limiter was dropped. A lease landing on it is refused whole, to be
+//!   given back; with the close a read-modify-write of the same word, a
+//!   landing lease is either drained by the close or refused by it, never
+//!   kept by neither.
 //! * `refilling`: a lease request is in flight. The check that sets it
 //!   (by the CAS that crosses the low-water mark, or finds the bucket
 //!   empty) is the one caller that asks Redis; [`fund`](LeaseBucket::fund),
@@ -55,9 +60,10 @@ impl Snapshot {
     /// An empty bucket, no request in flight.
     const EMPTY: Snapshot = Snapshot(0);
 
+    /// A word that is not closed: `until_ms` stops short of the closed mark.
     fn new(tokens: u64, until_ms: u64, denied: bool, refilling: bool) -> Self {
         debug_assert!(tokens <= MAX_LEASE);
-        let until = until_ms.min(MAX_UNTIL_MS) << UNTIL_SHIFT;
+        let until = until_ms.min(MAX_UNTIL_MS - 1) << UNTIL_SHIFT;
         let flags = if denied { DENIED } else { 0 } | if refilling { REFILLING } else { 0 };
         Self(until | flags | tokens)
     }
@@ -80,6 +86,11 @@ impl Snapshot {
     /// Whether the fleet denied the last request for this key.
     pub fn denied(self) -> bool {
         self.0 & DENIED != 0
+    }
+
+    /// Whether the bucket's limiter closed it.
+    pub fn closed(self) -> bool {
+        self.denied() && self.until_ms() == MAX_UNTIL_MS
     }
 
     /// The instant the tokens expire (or, when denied, the denial ends).
@@ -218,9 +229,13 @@ impl LeaseBucket {
     /// Adds a lease of `granted` tokens valid until `until_ms` to the
     /// tokens still valid at `now_ms`, and ends the refill. Returns the
     /// tokens that did not fit the word, for the caller to give back.
+    /// A closed bucket refuses the whole lease.
     pub fn fund(&self, granted: u64, until_ms: u64, now_ms: u64) -> u64 {
         let mut seen = self.snapshot();
         loop {
+            if seen.closed() {
+                return granted;
+            }
             let total = seen.valid_tokens(now_ms) + granted;
             let kept = total.min(MAX_LEASE);
             let next = Snapshot::new(kept, until_ms, false, false);
@@ -236,7 +251,9 @@ impl LeaseBucket {
     pub fn deny(&self, until_ms: u64, now_ms: u64) {
         let mut seen = self.snapshot();
         loop {
-            let next = if seen.valid_tokens(now_ms) > 0 {
+            let next = if seen.closed() {
+                return;
+            } else if seen.valid_tokens(now_ms) > 0 {
                 Snapshot(seen.0 & !REFILLING)
             } else {
                 Snapshot::new(0, until_ms, true, false)
@@ -284,6 +301,20 @@ impl LeaseBucket {
         ) {
             Ok(_) => seen.valid_tokens(now_ms),
             Err(_) => 0,
+        }
+    }
+
+    /// Closes the bucket (its limiter is dropped) and takes out every
+    /// token still valid at `now_ms`, for a give-back. Leases landing
+    /// later are refused by [`fund`](Self::fund).
+    pub fn close(&self, now_ms: u64) -> u64 {
+        let mut seen = self.snapshot();
+        loop {
+            let closed = Snapshot((MAX_UNTIL_MS << UNTIL_SHIFT) | DENIED);
+            match self.swap(seen, closed) {
+                Ok(()) => return seen.valid_tokens(now_ms),
+                Err(held) => seen = held,
+            }
         }
     }
 

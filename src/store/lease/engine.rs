@@ -12,7 +12,7 @@ use crate::store::lease::bucket::Take;
 use crate::store::lease::counters::Counters;
 use crate::store::lease::table::{Fingerprint, KeyState, LeaseTable, NANOS_PER_MILLI};
 use crate::store::script::Op;
-use crate::sync::{fence, AtomicU64, Backoff, Ordering};
+use crate::sync::{Backoff, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -48,9 +48,6 @@ pub(crate) struct Leases<C: Clock> {
     /// The clock's reading when the limiter was built: buckets count their
     /// milliseconds from it.
     epoch_ns: u64,
-    /// Non-zero once the limiter is dropped: a grant landing later is given
-    /// back at once.
-    closed: AtomicU64,
     pub(crate) counters: Counters,
 }
 
@@ -64,7 +61,6 @@ impl<C: Clock + 'static> Leases<C> {
             tables,
             clock,
             epoch_ns,
-            closed: AtomicU64::new(0),
             counters: Counters::new(),
         });
         let period = Duration::from_nanos(leases.tables[0].sizing.lease_time_ns());
@@ -294,19 +290,13 @@ impl<C: Clock + 'static> Leases<C> {
         // Spendable until the debt charged for them drains, and for two
         // lease times at least (see the module docs of `store::lease`).
         let lease_time = table.sizing.lease_time_ns();
-        let valid_until = full_at.max(sent_ns.saturating_add(2 * lease_time));
+        let valid_until = full_at.max(sent_ns.saturating_add(lease_time.saturating_mul(2)));
         let unkept = state.bucket.fund(granted, self.ms(valid_until), now_ms);
         let valid = state.bucket.snapshot().valid_tokens(now_ms);
         table.funded(state, granted, valid, now_ns);
+        // Tokens past the word's capacity, or a whole grant landing on a
+        // closed bucket, go back.
         self.give_back(layer, state, unkept, now_ns).await;
-        // SeqCst fence: pairs with `close`'s. Either this load sees the
-        // close, or the close's drain sees this grant: never neither.
-        fence(Ordering::SeqCst);
-        // Relaxed: ordered by the fence.
-        if self.closed.load(Ordering::Relaxed) != 0 {
-            let drained = state.bucket.drain(now_ms);
-            self.give_back(layer, state, drained, now_ns).await;
-        }
         Some(fleet)
     }
 
@@ -376,16 +366,12 @@ impl<C: Clock + 'static> Leases<C> {
     /// calls unless inside an async runtime), and grants landing later are
     /// given back as they land.
     pub(crate) fn close(self: &Arc<Self>) {
-        // Relaxed: ordered by the fence.
-        self.closed.store(1, Ordering::Relaxed);
-        // SeqCst fence: pairs with `refill`'s (see there).
-        fence(Ordering::SeqCst);
         let now_ns = self.clock.now_ns();
         let now_ms = self.ms(now_ns);
         let mut calls = Vec::new();
         for (layer, table) in self.tables.iter().enumerate() {
             for state in table.states() {
-                let drained = state.bucket.drain(now_ms);
+                let drained = state.bucket.close(now_ms);
                 let amount = table.returnable(state, drained, now_ns);
                 if amount > 0 {
                     let leases = Arc::clone(self);
@@ -413,13 +399,11 @@ async fn sweep_every<C: Clock + 'static>(leases: Weak<Leases<C>>, period: Durati
     ticks.tick().await; // the first tick is immediate
     loop {
         ticks.tick().await;
+        // Once the limiter is dropped its buckets are closed and empty: the
+        // sweep goes on only while a task still holds the engine.
         let Some(leases) = leases.upgrade() else {
             return;
         };
-        // Relaxed: a closed engine's tokens were given back by `close`.
-        if leases.closed.load(Ordering::Relaxed) != 0 {
-            return;
-        }
         leases.sweep().await;
     }
 }

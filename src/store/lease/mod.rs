@@ -66,8 +66,9 @@
 //! **Give-backs.** Unspent tokens go back to Redis (a refund) when a key
 //! goes idle (its bucket unchanged for a lease time: an idle sweep runs on
 //! the store's runtime every lease time), when a grant does not fit the
-//! local word, and when the limiter is dropped (grants landing after the
-//! drop are given back as they land, if the process still runs). A refund lowers the fleet's debt by
+//! local word, and when the limiter is dropped: its buckets are closed
+//! and drained, and a grant landing on a closed bucket is given back as it
+//! lands (if the process still runs). A refund lowers the fleet's debt by
 //! its size, which undoes a grant exactly only while the debt that grant
 //! left has not drained: so a give-back returns at most the last grant's
 //! size, and only before that debt drains. Tokens past that are dropped:
