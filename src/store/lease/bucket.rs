@@ -144,7 +144,6 @@ pub enum Take {
 /// One key's local lease bucket (see the module docs).
 ///
 /// ```
-/// # #[cfg(feature = "redis")] {
 /// use floodgate::store::lease::{LeaseBucket, Take};
 ///
 /// let bucket = LeaseBucket::new();
@@ -153,7 +152,6 @@ pub enum Take {
 /// assert_eq!(bucket.take(1, 10, 1), Take::Spent { left: 3, refill: false });
 /// assert_eq!(bucket.take(2, 10, 2), Take::Spent { left: 1, refill: true }); // below 2: refill
 /// assert_eq!(bucket.take(1, 100, 1), Take::Empty { refill: false }); // expired, refill in flight
-/// # }
 /// ```
 #[derive(Debug)]
 pub struct LeaseBucket {

@@ -34,8 +34,9 @@ pub(crate) const DEFAULT_KEYS: usize = 16_384;
 /// [module docs](crate::store::lease) for the guarantees and their costs.
 ///
 /// Checks block (a check waits for Redis only when its key's lease is
-/// empty): call them outside async runtimes. Dropping the limiter gives its
-/// unspent tokens back.
+/// empty): call them outside async runtimes. A key's first check leases
+/// just its cost, so a key seen once costs one call; its later leases
+/// follow its rate. Dropping the limiter gives its unspent tokens back.
 ///
 /// ```no_run
 /// use floodgate::store::{LeasedLimiter, RedisStore};

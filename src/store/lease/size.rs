@@ -9,7 +9,6 @@ use crate::store::lease::bucket::MAX_LEASE;
 /// most one host may hold of a key.
 ///
 /// ```
-/// # #[cfg(feature = "redis")] {
 /// use floodgate::store::lease::Sizing;
 ///
 /// // burst 50, 3 hosts: at most 50 / (2 x 3) = 8 tokens a lease.
@@ -20,7 +19,6 @@ use crate::store::lease::bucket::MAX_LEASE;
 /// assert_eq!(sizing.next(3, 200_000_000), 2); // 1.5, rounded up
 /// assert_eq!(sizing.next(0, 200_000_000), 1); // at least one
 /// assert_eq!(sizing.low_water(8), 2);
-/// # }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizing {
