@@ -143,6 +143,27 @@ fn a_key_seen_once_costs_one_call() {
 }
 
 #[test]
+fn a_slow_key_leases_a_token_per_request_and_holds_none() {
+    let store = store();
+    let limiter = LeasedLimiter::builder(&store, Quota::per_second(100).unwrap())
+        .prefix("lease-slow:")
+        .lease_time(Duration::from_millis(20))
+        .deadline(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // One request per 2 lease times: each lease is of one token.
+    for _ in 0..3 {
+        assert!(limiter.check("k", 1).unwrap().is_admitted());
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let counts = limiter.lease_counters();
+    assert_eq!(
+        (counts.leases, counts.granted, counts.give_backs),
+        (3, 3, 0)
+    );
+}
+
+#[test]
 fn an_idle_key_gives_its_tokens_back() {
     let store = store();
     let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();

@@ -19,6 +19,7 @@ use crate::store::lease::bucket::MAX_LEASE;
 /// assert_eq!(sizing.next(3, 200_000_000), 2); // 1.5, rounded up
 /// assert_eq!(sizing.next(0, 200_000_000), 1); // at least one
 /// assert_eq!(sizing.low_water(8), 2);
+/// assert_eq!(sizing.low_water(1), 0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizing {
@@ -62,8 +63,14 @@ impl Sizing {
     }
 
     /// The tokens below which a bucket funded by a lease of `size` asks for
-    /// the next one: the low-water percentage of it, rounded up.
+    /// the next one: the low-water percentage of it, rounded up. None for a
+    /// lease of one: a key that slow (under 2 requests a lease time) gains
+    /// nothing from a token held between its requests, which an idle sweep
+    /// would only give back, so each of its requests leases its own token.
     pub fn low_water(&self, size: u64) -> u64 {
+        if size <= 1 {
+            return 0;
+        }
         (size * self.low_water_percent).div_ceil(100)
     }
 }
