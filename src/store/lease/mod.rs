@@ -82,9 +82,9 @@
 //! hosts' admissions since that call are not in them: they are stale by at
 //! most the time since this host's last lease call for the key (about one
 //! lease time for a steady key). A local denial's retry-after is the
-//! fleet's own answer to the denied lease call, counted down locally: exact
-//! but for the call's one-way latency (it is counted from the call's
-//! sending, so it never ends late).
+//! fleet's own answer to the denied lease call, counted down locally from
+//! the call's sending and rounded up to the bucket's millisecond: it ends
+//! at most the call's one-way latency early and at most 1 ms late.
 //!
 //! # Failures
 //!
