@@ -41,10 +41,12 @@
 //! takes it). Admissions are therefore at most the script's net charges,
 //! and from any moment a key's bucket was full the fleet admits at most
 //! `burst + rate x elapsed`, as one exact limiter would. Tokens are spent
-//! after they were charged, though: at most a lease's lifetime later (two
-//! lease times, or longer while the fleet's debt that paid for them has not
-//! drained), so over a window that starts with leases held, the bound is
-//! that of the window widened at its start by that lifetime.
+//! after they were charged, though (before their lease expires: two lease
+//! times after the grant that last topped their bucket up, or later while
+//! the fleet's debt from it lasts), so a window that starts while hosts
+//! hold tokens may admit those too: at most `burst + rate x elapsed` plus
+//! the fleet's holdings then, which are under `1.25 x burst / 2` by
+//! default (see stranded tokens below for one host's share).
 //!
 //! **Under-admission** comes from tokens charged but not spent. In steady
 //! state a host holds at most one lease of a key, and leases are sized to
