@@ -7,6 +7,8 @@
 //! * no over-admission: tokens spent never exceed the tokens the store
 //!   debited less those handed back, and never exceed
 //!   `burst + rate x elapsed` from the full bucket the run starts with;
+//!   over a window starting later, they exceed it by no more than the
+//!   tokens hosts held or had on their way (granted or given back) then;
 //! * a host never holds more than a lease plus the low-water mark of one,
 //!   and a host that dies strands no more than that: what it held, and the
 //!   lease it had asked for if one was in flight;
@@ -67,6 +69,12 @@ struct Fleet {
     debited: u64,
     refunded: u64,
     spent: u64,
+    /// Tokens in grants and give-backs not delivered yet.
+    granting: u64,
+    returning: u64,
+    /// After each event: the time, the tokens spent so far, and the
+    /// tokens live hosts held or had on their way.
+    history: Vec<(u64, u64, u64)>,
 }
 
 impl Fleet {
@@ -91,6 +99,9 @@ impl Fleet {
             debited: 0,
             refunded: 0,
             spent: 0,
+            granting: 0,
+            returning: 0,
+            history: Vec::new(),
         }
     }
 
@@ -119,6 +130,7 @@ impl Fleet {
                     0
                 };
                 self.debited += granted;
+                self.granting += granted;
                 let grant = Message::Grant {
                     host,
                     granted,
@@ -137,6 +149,7 @@ impl Fleet {
                 full_at,
                 retry,
             } => {
+                self.granting -= granted;
                 let now_ms = ms(self.now);
                 let sizing = self.sizing;
                 let h = &mut self.hosts[host];
@@ -160,6 +173,7 @@ impl Fleet {
                     (self.now.max(1), held, granted, full_at);
             }
             Message::Refund { amount } => {
+                self.returning -= amount;
                 self.store.refund_at(amount, at);
             }
         }
@@ -210,6 +224,7 @@ impl Fleet {
         };
         if amount > 0 {
             self.refunded += amount;
+            self.returning += amount;
             self.send(delay, Message::Refund { amount });
         }
     }
@@ -222,7 +237,7 @@ impl Fleet {
         }
     }
 
-    fn check(&self) {
+    fn check(&mut self) {
         assert!(
             self.spent <= self.debited - self.refunded,
             "spent {} > debited {} - refunded {}",
@@ -232,6 +247,23 @@ impl Fleet {
         );
         let bound = BURST + self.now / INTERVAL_NS;
         assert!(self.spent <= bound, "spent {} > bound {bound}", self.spent);
+        for &(then, spent, held) in &self.history {
+            let window = BURST + (self.now - then).div_ceil(INTERVAL_NS) + held;
+            assert!(
+                self.spent - spent <= window,
+                "{} spent since {then} > {window}",
+                self.spent - spent
+            );
+        }
+        let now_ms = ms(self.now);
+        let held: u64 = self
+            .hosts
+            .iter()
+            .filter(|h| h.alive)
+            .map(|h| h.bucket.snapshot().valid_tokens(now_ms))
+            .sum();
+        let on_the_way = self.granting + self.returning;
+        self.history.push((self.now, self.spent, held + on_the_way));
     }
 }
 

@@ -45,8 +45,10 @@
 //! times after the grant that last topped their bucket up, or later while
 //! the fleet's debt from it lasts), so a window that starts while hosts
 //! hold tokens may admit those too: at most `burst + rate x elapsed` plus
-//! the fleet's holdings then, which are under `1.25 x burst / 2` by
-//! default (see stranded tokens below for one host's share).
+//! the tokens the fleet held or had on their way then (granted, or being
+//! given back), held tokens being under `1.25 x burst / 2` by default (see
+//! stranded tokens below for one host's share; `tests/lease_model.rs`
+//! checks the window bound).
 //!
 //! **Under-admission** comes from tokens charged but not spent. In steady
 //! state a host holds at most one lease of a key, and leases are sized to
