@@ -1,7 +1,8 @@
 //! The lease engine that [`LeasedLimiter`](super::LeasedLimiter) and
 //! [`LeasedLayers`](super::LeasedLayers) share with their background tasks
 //! on the store's runtime: a check against the local buckets, the refill
-//! one check claims, give-backs, and the sweep that finds idle keys.
+//! one check claims (queued for the pump, `queue.rs`), give-backs, and the
+//! sweep that finds idle keys.
 
 use crate::core::clock::Clock;
 use crate::core::decision::Decision;
@@ -20,6 +21,10 @@ use std::time::Duration;
 /// (each round but a wait is a lease call; a grant smaller than the cost,
 /// or other hosts draining the key between rounds, can need more).
 const ROUNDS: usize = 4;
+
+/// The pump's turn is at most this long (and a sixteenth of a lease time,
+/// so the low-water quarter of a lease outlasts several turns).
+const PUMP_PERIOD: Duration = Duration::from_millis(5);
 
 /// A key found in every layer's table.
 type Held<'a> = Option<(&'a KeyState, Fingerprint)>;
@@ -52,8 +57,8 @@ pub(crate) struct Leases<C: Clock> {
 }
 
 impl<C: Clock + 'static> Leases<C> {
-    /// The engine for `tables`, with its idle sweep started (every lease
-    /// time, on the store's runtime, for as long as the engine lives).
+    /// The engine for `tables`, with its pump and its idle sweep started
+    /// on the store's runtime, for as long as the engine lives.
     pub(crate) fn start(guard: Guard, tables: Vec<LeaseTable>, clock: C) -> Arc<Self> {
         let epoch_ns = clock.now_ns();
         let leases = Arc::new(Self {
@@ -63,9 +68,11 @@ impl<C: Clock + 'static> Leases<C> {
             epoch_ns,
             counters: Counters::new(),
         });
-        let period = Duration::from_nanos(leases.tables[0].sizing.lease_time_ns());
-        let weak = Arc::downgrade(&leases);
-        drop(leases.guard.store.spawn(sweep_every(weak, period)));
+        let lease_time = Duration::from_nanos(leases.tables[0].sizing.lease_time_ns());
+        let turn = (lease_time / 16).clamp(Duration::from_millis(1), PUMP_PERIOD);
+        let store = &leases.guard.store;
+        drop(store.spawn(every(Arc::downgrade(&leases), turn, Self::pump)));
+        drop(store.spawn(every(Arc::downgrade(&leases), lease_time, Self::sweep)));
         leases
     }
 
@@ -118,21 +125,18 @@ impl<C: Clock + 'static> Leases<C> {
                     return Ok(Answer { decision, layer });
                 }
                 Blocked::Refill => {
-                    self.counters.waited.add(1);
-                    let fleet = self
-                        .guard
-                        .store
-                        .block_on(self.refill(layer, state, now_ns, cost));
-                    match fleet {
-                        None => return Ok(self.degraded(layer, cost)),
-                        Some(decision) if !decision.is_admitted() => {
-                            return Ok(Answer { decision, layer })
-                        }
-                        Some(_) => {}
+                    if let Some(answer) = self.refill_now(layer, state, now_ns, cost) {
+                        return Ok(answer);
                     }
                 }
                 Blocked::InFlight => {
-                    if !self.await_refill(state, now_ns) {
+                    // Still queued: sent now rather than at the pump's turn.
+                    if let Some((_, asked)) = state.wanted.take() {
+                        let most = cost.max(asked);
+                        if let Some(answer) = self.refill_now(layer, state, now_ns, most) {
+                            return Ok(answer);
+                        }
+                    } else if !self.await_refill(state, now_ns) {
                         return Ok(self.degraded(layer, cost));
                     }
                 }
@@ -153,13 +157,13 @@ impl<C: Clock + 'static> Leases<C> {
         let now_ms = self.ms(now_ns);
         let mut decisions = [Decision::unlimited(); N];
         for (layer, entry) in held.iter().enumerate() {
-            let Some((state, print)) = *entry else {
+            let Some((state, _)) = *entry else {
                 continue;
             };
             let blocked = match state.bucket.take(cost, now_ms, state.low_water()) {
                 Take::Spent { left, refill } => {
                     if refill {
-                        self.refill_in_background(layer, print, now_ns, cost);
+                        self.tables[layer].queue.ask(state, now_ns, cost);
                     }
                     decisions[layer] = self.tables[layer].admitted(state, left, now_ns);
                     continue;
@@ -183,6 +187,22 @@ impl<C: Clock + 'static> Leases<C> {
             decision: decisions[layer],
             layer,
         })
+    }
+
+    /// Sends `state`'s refill (this check's to send) and waits for it: the
+    /// check's answer when the fleet denied it or gave no answer, `None`
+    /// when the bucket was funded.
+    fn refill_now(&self, layer: usize, state: &KeyState, now_ns: u64, cost: u64) -> Option<Answer> {
+        self.counters.waited.add(1);
+        let fleet = self
+            .guard
+            .store
+            .block_on(self.refill(layer, state, now_ns, cost));
+        match fleet {
+            None => Some(self.degraded(layer, cost)),
+            Some(decision) if !decision.is_admitted() => Some(Answer { decision, layer }),
+            Some(_) => None,
+        }
     }
 
     /// Waits, at most the deadline from `since_ns`, for the refill in
@@ -233,22 +253,6 @@ impl<C: Clock + 'static> Leases<C> {
             }
             _ => self.degraded(0, cost),
         }
-    }
-
-    /// Asks for `state`'s next lease on the store's runtime, not waiting.
-    fn refill_in_background(
-        self: &Arc<Self>,
-        layer: usize,
-        print: Fingerprint,
-        now_ns: u64,
-        cost: u64,
-    ) {
-        let leases = Arc::clone(self);
-        drop(self.guard.store.spawn(async move {
-            if let Some(state) = leases.tables[layer].get(print) {
-                leases.refill(layer, state, now_ns, cost).await;
-            }
-        }));
     }
 
     /// The lease call for `state` (whose refill this caller claimed), sent
@@ -344,9 +348,25 @@ impl<C: Clock + 'static> Leases<C> {
         }));
     }
 
+    /// Sends the refills asked for since the pump's last turn, each in a
+    /// task of its own (spawned from the runtime's own thread: no wake-up).
+    async fn pump(self: Arc<Self>) {
+        for (layer, table) in self.tables.iter().enumerate() {
+            table.queue.drain(|state, at, cost| {
+                let leases = Arc::clone(&self);
+                let print = state.print;
+                drop(self.guard.store.spawn(async move {
+                    if let Some(state) = leases.tables[layer].get(print) {
+                        leases.refill(layer, state, at, cost).await;
+                    }
+                }));
+            });
+        }
+    }
+
     /// Gives back the tokens of keys whose bucket did not change since the
     /// last sweep: an idle key strands nothing for longer than two sweeps.
-    async fn sweep(&self) {
+    async fn sweep(self: Arc<Self>) {
         let now_ns = self.clock.now_ns();
         let now_ms = self.ms(now_ns);
         for (layer, table) in self.tables.iter().enumerate() {
@@ -392,18 +412,23 @@ impl<C: Clock + 'static> Leases<C> {
     }
 }
 
-/// The idle sweep: every `period` while the engine lives and is open.
-async fn sweep_every<C: Clock + 'static>(leases: Weak<Leases<C>>, period: Duration) {
+/// `turn` every `period` while the engine lives.
+async fn every<C, F, T>(leases: Weak<Leases<C>>, period: Duration, turn: T)
+where
+    C: Clock + 'static,
+    F: std::future::Future<Output = ()>,
+    T: Fn(Arc<Leases<C>>) -> F,
+{
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await; // the first tick is immediate
     loop {
         ticks.tick().await;
-        // Once the limiter is dropped its buckets are closed and empty: the
-        // sweep goes on only while a task still holds the engine.
+        // Once the limiter is dropped its buckets are closed and empty:
+        // turns go on only while a task still holds the engine.
         let Some(leases) = leases.upgrade() else {
             return;
         };
-        leases.sweep().await;
+        turn(leases).await;
     }
 }

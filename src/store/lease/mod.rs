@@ -109,6 +109,7 @@ mod counters;
 mod engine;
 mod layers;
 mod limiter;
+mod queue;
 mod size;
 mod table;
 

@@ -12,6 +12,7 @@ use crate::core::error::Result;
 use crate::keyed::Key;
 use crate::map::boxed::BoxedCells;
 use crate::store::lease::bucket::LeaseBucket;
+use crate::store::lease::queue::{RefillQueue, Wanted};
 use crate::store::lease::size::Sizing;
 use crate::store::units::ScriptQuota;
 use crate::sync::{AtomicU64, Ordering};
@@ -44,10 +45,14 @@ pub(crate) struct KeyState {
     full_at: AtomicU64,
     /// The bucket word the last idle sweep saw.
     pub(crate) swept: AtomicU64,
+    /// Its refill asked for in the background, if any (`queue.rs`).
+    pub(crate) wanted: Wanted,
+    /// The key's fingerprint, to find the state again from a task.
+    pub(crate) print: Fingerprint,
 }
 
 impl KeyState {
-    fn new(redis_key: Box<[u8]>) -> Self {
+    fn new(redis_key: Box<[u8]>, print: Fingerprint) -> Self {
         Self {
             bucket: LeaseBucket::new(),
             redis_key,
@@ -57,6 +62,8 @@ impl KeyState {
             granted: AtomicU64::new(0),
             full_at: AtomicU64::new(0),
             swept: AtomicU64::new(0),
+            wanted: Wanted::new(),
+            print,
         }
     }
 
@@ -74,6 +81,8 @@ pub(crate) struct LeaseTable {
     prefix: Vec<u8>,
     cells: BoxedCells<[u8], KeyState>,
     pub(crate) sizing: Sizing,
+    /// Refills asked for in the background.
+    pub(crate) queue: RefillQueue,
 }
 
 impl LeaseTable {
@@ -88,6 +97,7 @@ impl LeaseTable {
             prefix,
             cells: BoxedCells::new(capacity)?,
             sizing,
+            queue: RefillQueue::new(),
         })
     }
 
@@ -99,7 +109,7 @@ impl LeaseTable {
         self.cells.with_key(key, |print| {
             let state = self.cells.get(print).or_else(|| {
                 self.cells
-                    .get_or_insert_with(print, || KeyState::new(self.redis_key(key).into()))
+                    .get_or_insert_with(print, || KeyState::new(self.redis_key(key).into(), print))
             });
             state.map(|state| (state, print))
         })
