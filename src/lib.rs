@@ -96,12 +96,17 @@ pub mod store;
 mod sync;
 mod window;
 
-/// The local lease bucket alone, for `tests/loom_lease.rs`: the `redis`
-/// feature's runtime does not build under loom, and the bucket needs none.
+/// The local lease bucket and the refill queue alone, for
+/// `tests/loom_lease.rs`: the `redis` feature's runtime does not build
+/// under loom, and neither needs it.
 #[cfg(all(loom, not(feature = "redis")))]
 #[doc(hidden)]
 #[path = "store/lease/bucket.rs"]
 pub mod lease_bucket;
+#[cfg(all(loom, not(feature = "redis")))]
+#[doc(hidden)]
+#[path = "store/lease/queue.rs"]
+pub mod lease_queue;
 
 // The engine: quotas, decisions, clocks, errors.
 pub use crate::core::clock::{Clock, ManualClock, MonotonicClock};

@@ -1,15 +1,18 @@
-//! Loom model checks of the local lease bucket (`src/store/lease/bucket.rs`):
+//! Loom model checks of the local lease bucket (`src/store/lease/bucket.rs`)
+//! and the queue of refills it asks for (`src/store/lease/queue.rs`):
 //! checks taking tokens while a lease lands, an idle give-back drains the
 //! bucket, a layered check puts a token back, or the limiter closes as a
 //! lease lands. Every token granted is spent once, handed back once, or
-//! still held: never two of these, never none; and one caller at a time
-//! holds the right to ask for a lease.
+//! still held: never two of these, never none; one caller at a time holds
+//! the right to ask for a lease; and an ask is sent once, by the pump or by
+//! a check that takes it over, whatever races it.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom LOOM_MAX_PREEMPTIONS=3 \
 //!       cargo test --release --test loom_lease`
 #![cfg(loom)]
 
 use floodgate::lease_bucket::{LeaseBucket, Take};
+use floodgate::lease_queue::{Asker, RefillQueue, Wanted};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -148,5 +151,103 @@ fn a_lease_landing_as_the_limiter_closes_goes_back_once() {
         assert_eq!(drained + refused, 2);
         assert!(bucket.snapshot().closed());
         assert_eq!(bucket.snapshot().valid_tokens(NOW), 0);
+    });
+}
+
+/// A key's state as the refill queue sees it.
+struct Node {
+    wanted: Wanted<Node>,
+    id: u64,
+}
+
+impl Asker for Node {
+    fn wanted(&self) -> &Wanted<Self> {
+        &self.wanted
+    }
+}
+
+/// A queue and the states it queues, which outlive it together.
+struct Table {
+    queue: RefillQueue<Node>,
+    nodes: [Node; 2],
+}
+
+fn table() -> Arc<Table> {
+    let node = |id| Node {
+        wanted: Wanted::new(),
+        id,
+    };
+    Arc::new(Table {
+        queue: RefillQueue::new(),
+        nodes: [node(0), node(1)],
+    })
+}
+
+impl Table {
+    fn ask(&self, node: usize, at: u64) {
+        // SAFETY: the node lives in the same allocation as the queue.
+        unsafe { self.queue.ask(&self.nodes[node], at, 1) };
+    }
+
+    fn drain(&self, sent: &mut Vec<(u64, u64)>) {
+        self.queue.drain(|node, at, _| sent.push((node.id, at)));
+    }
+}
+
+#[test]
+fn asks_racing_the_pump_are_each_sent_once() {
+    loom::model(|| {
+        let table = table();
+        let askers: Vec<_> = (0..2)
+            .map(|node| {
+                let table = table.clone();
+                thread::spawn(move || table.ask(node, 10 + node as u64))
+            })
+            .collect();
+        let mut sent = Vec::new();
+        table.drain(&mut sent);
+        for asker in askers {
+            asker.join().unwrap();
+        }
+        table.drain(&mut sent);
+        sent.sort_unstable();
+        assert_eq!(sent, [(0, 10), (1, 11)]);
+    });
+}
+
+#[test]
+fn an_ask_a_check_takes_over_is_sent_once() {
+    loom::model(|| {
+        let table = table();
+        table.ask(0, 10);
+        let check = {
+            let table = table.clone();
+            thread::spawn(move || table.nodes[0].wanted.take().is_some())
+        };
+        let mut sent = Vec::new();
+        table.drain(&mut sent);
+        let took = check.join().unwrap();
+        table.drain(&mut sent);
+        assert_eq!(sent.len() + usize::from(took), 1, "{sent:?}, {took}");
+    });
+}
+
+#[test]
+fn a_state_asked_again_while_on_the_stack_is_sent_once() {
+    loom::model(|| {
+        let table = table();
+        table.ask(0, 10);
+        // A check took the first ask over and its refill ended; the next
+        // claim asks again while the state is still on the stack.
+        assert_eq!(table.nodes[0].wanted.take(), Some((10, 1)));
+        let again = {
+            let table = table.clone();
+            thread::spawn(move || table.ask(0, 20))
+        };
+        let mut sent = Vec::new();
+        table.drain(&mut sent);
+        again.join().unwrap();
+        table.drain(&mut sent);
+        assert_eq!(sent, [(0, 20)]);
     });
 }

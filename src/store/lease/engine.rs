@@ -11,7 +11,7 @@ use crate::store::guard::Guard;
 use crate::store::layers::deciding;
 use crate::store::lease::bucket::Take;
 use crate::store::lease::counters::Counters;
-use crate::store::lease::table::{Fingerprint, KeyState, LeaseTable, NANOS_PER_MILLI};
+use crate::store::lease::table::{KeyState, LeaseTable, NANOS_PER_MILLI};
 use crate::store::script::Op;
 use crate::sync::{Backoff, Ordering};
 use std::sync::{Arc, Weak};
@@ -27,7 +27,7 @@ const ROUNDS: usize = 4;
 const PUMP_PERIOD: Duration = Duration::from_millis(5);
 
 /// A key found in every layer's table.
-type Held<'a> = Option<(&'a KeyState, Fingerprint)>;
+type Held<'a> = Option<&'a KeyState>;
 
 /// The layer that decided a check, and its decision.
 #[derive(Clone, Copy, Debug)]
@@ -115,7 +115,7 @@ impl<C: Clock + 'static> Leases<C> {
                 Ok(answer) => return Ok(answer),
                 Err(blocked) => blocked,
             };
-            let Some((state, _)) = held[layer] else {
+            let Some(state) = held[layer] else {
                 break;
             };
             match blocked {
@@ -157,13 +157,13 @@ impl<C: Clock + 'static> Leases<C> {
         let now_ms = self.ms(now_ns);
         let mut decisions = [Decision::unlimited(); N];
         for (layer, entry) in held.iter().enumerate() {
-            let Some((state, _)) = *entry else {
+            let Some(state) = *entry else {
                 continue;
             };
             let blocked = match state.bucket.take(cost, now_ms, state.low_water()) {
                 Take::Spent { left, refill } => {
                     if refill {
-                        self.tables[layer].queue.ask(state, now_ns, cost);
+                        self.tables[layer].ask(state, now_ns, cost);
                     }
                     decisions[layer] = self.tables[layer].admitted(state, left, now_ns);
                     continue;
@@ -173,9 +173,9 @@ impl<C: Clock + 'static> Leases<C> {
                 Take::Empty { refill: false } => Blocked::InFlight,
             };
             for (before, entry) in held[..layer].iter().enumerate() {
-                if let Some((taken, print)) = *entry {
+                if let Some(taken) = *entry {
                     let unkept = taken.bucket.put_back(cost, now_ms);
-                    self.give_back_in_background(before, taken, print, unkept, now_ns);
+                    self.give_back_in_background(before, taken, unkept, now_ns);
                 }
             }
             return Err((layer, blocked));
@@ -333,7 +333,6 @@ impl<C: Clock + 'static> Leases<C> {
         self: &Arc<Self>,
         layer: usize,
         state: &KeyState,
-        print: Fingerprint,
         drained: u64,
         now_ns: u64,
     ) {
@@ -341,6 +340,7 @@ impl<C: Clock + 'static> Leases<C> {
             return;
         }
         let leases = Arc::clone(self);
+        let print = state.print;
         drop(self.guard.store.spawn(async move {
             if let Some(state) = leases.tables[layer].get(print) {
                 leases.give_back(layer, state, drained, now_ns).await;

@@ -8,70 +8,106 @@
 //! far more than 1% of its checks. A push here is a few atomic operations.
 //!
 //! Only the check that claimed a key's refill (the bucket's `refilling`
-//! bit) asks, so a key has at most one ask outstanding; the ask is its
-//! `at`, taken (swapped to 0) by whoever sends it: the pump, or a check
-//! that found the bucket empty and would rather send it than wait for the
-//! pump's next turn. A state stays on the stack until the pump pops it,
-//! marked by `queued`, so it is never pushed twice.
+//! bit) asks, so a key has at most one ask outstanding. A state's ask and
+//! whether it is on the stack share one word, so that a push, a pop and a
+//! check taking the ask over are each one read-modify-write of it, totally
+//! ordered: an ask is sent once, by the pump or by a check that found the
+//! bucket empty and would rather send it than wait for the pump's turn,
+//! and a state is never on the stack twice.
 
-use crate::store::lease::table::KeyState;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 use std::ptr;
 
-/// One key's ask, and its link in the stack.
-pub(crate) struct Wanted {
-    /// Local ns of the ask (0: none outstanding).
-    at: AtomicU64,
-    /// The cost of the check that asked.
-    cost: AtomicU64,
-    /// 1 while the state is on the stack.
-    queued: AtomicU64,
-    next: AtomicPtr<KeyState>,
+/// A key's state as the queue sees it: something holding its own ask.
+pub trait Asker: Sized {
+    /// The ask and link this state holds.
+    fn wanted(&self) -> &Wanted<Self>;
 }
 
-impl Wanted {
-    pub(crate) fn new() -> Self {
+/// The bit of [`Wanted`]'s word set while the state is on the stack; the
+/// bits below are the ask's local ns (0: none outstanding).
+const QUEUED: u64 = 1 << 63;
+
+/// One key's ask, and its link in the stack.
+#[derive(Debug)]
+pub struct Wanted<N> {
+    /// [`QUEUED`] and the ask's instant.
+    word: AtomicU64,
+    /// The cost of the check that asked.
+    cost: AtomicU64,
+    next: AtomicPtr<N>,
+}
+
+impl<N> Default for Wanted<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<N> Wanted<N> {
+    /// No ask outstanding.
+    pub fn new() -> Self {
         Self {
-            at: AtomicU64::new(0),
+            word: AtomicU64::new(0),
             cost: AtomicU64::new(0),
-            queued: AtomicU64::new(0),
             next: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
-    /// The outstanding ask, `(at, cost)`, now the caller's to send.
-    pub(crate) fn take(&self) -> Option<(u64, u64)> {
-        // Acquire: pairs with `ask`'s Release store, so `cost` is the ask's.
-        let at = self.at.swap(0, Ordering::Acquire);
-        // Relaxed: ordered by the swap.
+    /// The outstanding ask, `(at, cost)`, now the caller's to send; the
+    /// state stays on the stack if it is.
+    pub fn take(&self) -> Option<(u64, u64)> {
+        // Acquire: pairs with `ask`'s Release, so `cost` is the ask's.
+        let held = self.word.fetch_and(QUEUED, Ordering::Acquire);
+        self.taken(held)
+    }
+
+    /// The ask in a word just taken out.
+    fn taken(&self, held: u64) -> Option<(u64, u64)> {
+        let at = held & !QUEUED;
+        // Relaxed: ordered by the read-modify-write that took `held`.
         (at != 0).then(|| (at, self.cost.load(Ordering::Relaxed)))
     }
 }
 
 /// A layer's stack of asks.
-pub(crate) struct RefillQueue {
-    head: AtomicPtr<KeyState>,
+#[derive(Debug)]
+pub struct RefillQueue<N> {
+    head: AtomicPtr<N>,
 }
 
-impl RefillQueue {
-    pub(crate) fn new() -> Self {
+impl<N: Asker> Default for RefillQueue<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<N: Asker> RefillQueue<N> {
+    /// An empty queue.
+    pub fn new() -> Self {
         Self {
             head: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
     /// Asks for `state`'s next lease at `now_ns` for a check of `cost`;
-    /// the caller claimed the refill. `state` is a cell of the table this
-    /// queue belongs to.
-    pub(crate) fn ask(&self, state: &KeyState, now_ns: u64, cost: u64) {
-        let wanted = &state.wanted;
-        // Relaxed: published by the Release store of `at`.
+    /// the caller claimed the refill.
+    ///
+    /// # Safety
+    ///
+    /// `state` must outlive the queue (a cell of the table it belongs to,
+    /// as every lease table's are): [`drain`](Self::drain) reads it later.
+    pub unsafe fn ask(&self, state: &N, now_ns: u64, cost: u64) {
+        let wanted = state.wanted();
+        // Relaxed: published by the Release swap below.
         wanted.cost.store(cost, Ordering::Relaxed);
-        // Release: see `Wanted::take`.
-        wanted.at.store(now_ns.max(1), Ordering::Release);
-        // Acquire: pairs with `drain`'s Release clear, which follows its
-        // read of `next`: the store below cannot overwrite a link it needs.
-        if wanted.queued.swap(1, Ordering::Acquire) != 0 {
+        // Release: see `Wanted::take`. Acquire: pairs with `drain`'s
+        // Release swap, which follows its read of `next`, so the store
+        // below cannot overwrite a link the pump still needs.
+        let held = wanted
+            .word
+            .swap(QUEUED | now_ns.clamp(1, !QUEUED), Ordering::AcqRel);
+        if held & QUEUED != 0 {
             return; // still on the stack: the pump finds this ask there
         }
         let node = ptr::from_ref(state).cast_mut();
@@ -93,18 +129,19 @@ impl RefillQueue {
 
     /// Hands `send` every ask pushed since the last drain that no check
     /// took over meanwhile.
-    pub(crate) fn drain(&self, mut send: impl FnMut(&KeyState, u64, u64)) {
+    pub fn drain(&self, mut send: impl FnMut(&N, u64, u64)) {
         // Acquire: pairs with `ask`'s Release CAS, so every `next` is seen.
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: every pointer on the stack is a `&KeyState` that `ask`
-        // got from a cell of this queue's table; cells are freed only when
-        // the table drops, which `&self` forbids.
+        // SAFETY: every pointer on the stack is a reference `ask` was given
+        // with the promise that it outlives the queue, which `&self` holds.
         while let Some(state) = unsafe { node.as_ref() } {
+            let wanted = state.wanted();
             // Relaxed: ordered by the swap above.
-            node = state.wanted.next.load(Ordering::Relaxed);
-            // Release: see `ask`.
-            state.wanted.queued.store(0, Ordering::Release);
-            if let Some((at, cost)) = state.wanted.take() {
+            node = wanted.next.load(Ordering::Relaxed);
+            // Off the stack, and the ask taken, at once. Release: see
+            // `ask`. Acquire: see `Wanted::take`.
+            let held = wanted.word.swap(0, Ordering::AcqRel);
+            if let Some((at, cost)) = wanted.taken(held) {
                 send(state, at, cost);
             }
         }

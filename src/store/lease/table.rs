@@ -12,7 +12,7 @@ use crate::core::error::Result;
 use crate::keyed::Key;
 use crate::map::boxed::BoxedCells;
 use crate::store::lease::bucket::LeaseBucket;
-use crate::store::lease::queue::{RefillQueue, Wanted};
+use crate::store::lease::queue::{Asker, RefillQueue, Wanted};
 use crate::store::lease::size::Sizing;
 use crate::store::units::ScriptQuota;
 use crate::sync::{AtomicU64, Ordering};
@@ -46,7 +46,7 @@ pub(crate) struct KeyState {
     /// The bucket word the last idle sweep saw.
     pub(crate) swept: AtomicU64,
     /// Its refill asked for in the background, if any (`queue.rs`).
-    pub(crate) wanted: Wanted,
+    pub(crate) wanted: Wanted<KeyState>,
     /// The key's fingerprint, to find the state again from a task.
     pub(crate) print: Fingerprint,
 }
@@ -75,6 +75,12 @@ impl KeyState {
     }
 }
 
+impl Asker for KeyState {
+    fn wanted(&self) -> &Wanted<Self> {
+        &self.wanted
+    }
+}
+
 /// One layer: its quota in script units, its key prefix, its keys.
 pub(crate) struct LeaseTable {
     pub(crate) quota: ScriptQuota,
@@ -82,7 +88,7 @@ pub(crate) struct LeaseTable {
     cells: BoxedCells<[u8], KeyState>,
     pub(crate) sizing: Sizing,
     /// Refills asked for in the background.
-    pub(crate) queue: RefillQueue,
+    pub(crate) queue: RefillQueue<KeyState>,
 }
 
 impl LeaseTable {
@@ -102,17 +108,25 @@ impl LeaseTable {
     }
 
     /// `key`'s state, made on first sight (`None`: no slot left in its
-    /// probe run), with its fingerprint for finding it again. `Err` for a
-    /// bad key.
+    /// probe run). `Err` for a bad key.
     #[inline]
-    pub(crate) fn state(&self, key: &[u8]) -> Result<Option<(&KeyState, Fingerprint)>> {
+    pub(crate) fn state(&self, key: &[u8]) -> Result<Option<&KeyState>> {
         self.cells.with_key(key, |print| {
-            let state = self.cells.get(print).or_else(|| {
+            self.cells.get(print).or_else(|| {
                 self.cells
                     .get_or_insert_with(print, || KeyState::new(self.redis_key(key).into(), print))
-            });
-            state.map(|state| (state, print))
+            })
         })
+    }
+
+    /// Queues `state`'s refill for the pump (see `queue.rs`): `state` is
+    /// this table's.
+    #[inline]
+    pub(crate) fn ask(&self, state: &KeyState, now_ns: u64, cost: u64) {
+        // SAFETY: `state` is a cell of this table (the engine only asks for
+        // the states its tables gave it), freed only when the table, and
+        // the queue in it, drop.
+        unsafe { self.queue.ask(state, now_ns, cost) };
     }
 
     /// `key`'s Redis key: the layer's prefix, then the key.
