@@ -16,10 +16,12 @@
 //! * A **check** takes its cost from that word by one compare-and-swap: no
 //!   I/O, no lock, and for a key seen before no allocation (`table.rs`).
 //!   The take that leaves fewer than the low-water mark (25% of the last
-//!   lease unless set) claims the refill, and asks for the next lease on
-//!   the store's runtime thread while checks go on: a steady key never
-//!   waits. A check finding the bucket empty waits for a lease call (its
-//!   own, or the one in flight).
+//!   lease unless set) claims the refill and queues it (`queue.rs`: a push
+//!   on a lock-free stack, no system call); a pump on the store's runtime
+//!   thread sends the queued refills every few milliseconds (a sixteenth
+//!   of the lease time, at most 5 ms) while checks go on: a steady key
+//!   never waits. A check finding the bucket empty sends a refill still
+//!   queued itself, or waits for the one in flight.
 //! * A lease's **size** (`size.rs`) is this host's rate for the key, as
 //!   measured over the last lease, times the lease time (500 ms unless
 //!   set), at least 1 and at most `burst / (2 x N)` for a fleet of `N`
