@@ -100,14 +100,10 @@ impl RedisStore {
         self.handle().block_on(work)
     }
 
-    /// Runs `work` in the background on the store's runtime thread (a
-    /// lease's refill, its give-back).
-    pub(crate) fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle().spawn(work)
+    /// Runs `work` in the background on the store's runtime: callable from
+    /// any thread, inside an async runtime or not, and never waits.
+    pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, work: F) {
+        drop(self.handle().spawn(work));
     }
 
     /// The shared connection, opened if there is none (on the store's

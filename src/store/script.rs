@@ -82,16 +82,13 @@ pub(crate) async fn run(
             .arg(quota.drain);
     }
     let reply: Vec<u64> = call.invoke_async(connection).await?;
-    let mut decided = decisions(&reply, keys);
-    if let (Op::Lease(_), Some(&granted)) = (op, reply.get(3 * keys.len())) {
-        decided.push(Decision::new(Outcome::Admitted, granted, granted, 0, 0));
-    }
-    Ok(decided)
+    Ok(decisions(&reply, keys))
 }
 
-/// The engine's decisions for the script's reply.
+/// The engine's decisions for the script's reply; a lease's ends with its
+/// grant (see [`Op::Lease`]).
 fn decisions(reply: &[u64], keys: &[(&[u8], &ScriptQuota)]) -> Vec<Decision> {
-    reply
+    let mut decided: Vec<_> = reply
         .chunks_exact(3)
         .zip(keys)
         .map(|(figures, (_, quota))| {
@@ -102,5 +99,9 @@ fn decisions(reply: &[u64], keys: &[(&[u8], &ScriptQuota)]) -> Vec<Decision> {
             };
             quota.decision(outcome, figures[1], figures[2])
         })
-        .collect()
+        .collect();
+    if let Some(&granted) = reply.get(3 * keys.len()) {
+        decided.push(Decision::new(Outcome::Admitted, granted, granted, 0, 0));
+    }
+    decided
 }

@@ -71,8 +71,8 @@ impl<C: Clock + 'static> Leases<C> {
         let lease_time = Duration::from_nanos(leases.tables[0].sizing.lease_time_ns());
         let turn = (lease_time / 16).clamp(Duration::from_millis(1), PUMP_PERIOD);
         let store = &leases.guard.store;
-        drop(store.spawn(every(Arc::downgrade(&leases), turn, Self::pump)));
-        drop(store.spawn(every(Arc::downgrade(&leases), lease_time, Self::sweep)));
+        store.spawn(every(Arc::downgrade(&leases), turn, Self::pump));
+        store.spawn(every(Arc::downgrade(&leases), lease_time, Self::sweep));
         leases
     }
 
@@ -341,11 +341,11 @@ impl<C: Clock + 'static> Leases<C> {
         }
         let leases = Arc::clone(self);
         let print = state.print;
-        drop(self.guard.store.spawn(async move {
+        self.guard.store.spawn(async move {
             if let Some(state) = leases.tables[layer].get(print) {
                 leases.give_back(layer, state, drained, now_ns).await;
             }
-        }));
+        });
     }
 
     /// Sends the refills asked for since the pump's last turn, each in a
@@ -355,11 +355,11 @@ impl<C: Clock + 'static> Leases<C> {
             table.queue.drain(|state, at, cost| {
                 let leases = Arc::clone(&self);
                 let print = state.print;
-                drop(self.guard.store.spawn(async move {
+                self.guard.store.spawn(async move {
                     if let Some(state) = leases.tables[layer].get(print) {
                         leases.refill(layer, state, at, cost).await;
                     }
-                }));
+                });
             });
         }
     }
@@ -388,26 +388,29 @@ impl<C: Clock + 'static> Leases<C> {
     pub(crate) fn close(self: &Arc<Self>) {
         let now_ns = self.clock.now_ns();
         let now_ms = self.ms(now_ns);
-        let mut calls = Vec::new();
+        let mut returns = Vec::new();
         for (layer, table) in self.tables.iter().enumerate() {
             for state in table.states() {
                 let drained = state.bucket.close(now_ms);
                 let amount = table.returnable(state, drained, now_ns);
                 if amount > 0 {
-                    let leases = Arc::clone(self);
-                    let key = state.redis_key.clone();
-                    calls.push(self.guard.store.spawn(async move {
-                        leases.refund(layer, &key, amount).await;
-                    }));
+                    returns.push((layer, state.redis_key.clone(), amount));
                 }
             }
         }
-        if tokio::runtime::Handle::try_current().is_err() {
-            self.guard.store.block_on(async {
-                for call in calls {
-                    let _ = call.await;
-                }
-            });
+        if returns.is_empty() {
+            return;
+        }
+        let leases = Arc::clone(self);
+        let give_back = async move {
+            for (layer, key, amount) in returns {
+                leases.refund(layer, &key, amount).await;
+            }
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.guard.store.spawn(give_back);
+        } else {
+            self.guard.store.block_on(give_back);
         }
     }
 }
