@@ -26,7 +26,7 @@ const ROUNDS: usize = 4;
 /// so the low-water quarter of a lease outlasts several turns).
 const PUMP_PERIOD: Duration = Duration::from_millis(5);
 
-/// A key found in every layer's table.
+/// A key's state in one layer's table (`None`: the table had no slot).
 type Held<'a> = Option<&'a KeyState>;
 
 /// The layer that decided a check, and its decision.
@@ -42,10 +42,13 @@ enum Blocked {
     Denied(u64),
     /// This check claimed the refill: it asks Redis and waits.
     Refill,
-    /// A refill is in flight: wait for it.
+    /// A refill is claimed already: send it if it is still queued, else
+    /// wait for it.
     InFlight,
 }
 
+/// The tables of a leased limiter's layers, the guard its calls go
+/// through, and the clock its buckets are timed by.
 pub(crate) struct Leases<C: Clock> {
     pub(crate) guard: Guard,
     pub(crate) tables: Vec<LeaseTable>,
