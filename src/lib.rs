@@ -40,7 +40,7 @@
 //! | `http/` | header fields and 429 bodies rendered from a decision; the client's retry helper | [`Headers`], [`ErrorBody`], [`RetryPolicy`] |
 //! | `presets/` | the seed providers' policies, built from the public API above | [`presets`] |
 //! | `shm/` | shared mode: a segment's header, creating and opening it, process liveness, the machine's clock calibration | [`SharedMemory`] |
-//! | `store/` | fleet-wide limits in Redis behind the `redis` feature: the script, its exact units, the deny cache, the failure policy | `store::RedisLimiter`, `store::RedisLayers` |
+//! | `store/` | fleet-wide limits in Redis behind the `redis` feature: the script, its exact units, the deny cache, the failure policy; leases that check them locally | `store::RedisLimiter`, `store::RedisLayers`, `store::LeasedLimiter`, `store::LeasedLayers` |
 //! | `ffi/` | the C ABI behind the `capi` feature (`include/floodgate.h`) | |
 //! | `sync.rs` | the atomics shim: `std` normally, loom under `cfg(loom)` | |
 //!
@@ -100,6 +100,18 @@ mod shm;
 pub mod store;
 mod sync;
 mod window;
+
+/// The local lease bucket and the refill queue alone, for
+/// `tests/loom_lease.rs`: the `redis` feature's runtime does not build
+/// under loom, and neither needs it.
+#[cfg(all(loom, not(feature = "redis")))]
+#[doc(hidden)]
+#[path = "store/lease/bucket.rs"]
+pub mod lease_bucket;
+#[cfg(all(loom, not(feature = "redis")))]
+#[doc(hidden)]
+#[path = "store/lease/queue.rs"]
+pub mod lease_queue;
 
 // The engine: quotas, decisions, clocks, errors.
 pub use crate::core::clock::{Clock, ManualClock, MonotonicClock};

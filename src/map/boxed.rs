@@ -107,6 +107,20 @@ impl<K: Key + ?Sized, V> BoxedCells<K, V> {
         None
     }
 
+    /// Every value inserted so far, in slot order (a sweep over them: a
+    /// value inserted while it runs may be missed). The Redis store's
+    /// lease sweep is its one user.
+    #[cfg(feature = "redis")]
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.slots.iter().filter_map(|slot| {
+            // Acquire: see `get`.
+            let pointer = slot.load(Ordering::Acquire);
+            // SAFETY: as in `holds`: a published `Box::into_raw` cell,
+            // freed only in `Drop`, which needs `&mut self`.
+            unsafe { pointer.as_ref() }.map(|cell| &cell.value)
+        })
+    }
+
     /// Slot indices of `key`'s probe run, in order.
     #[inline]
     fn probe_run(&self, key: K::Stored) -> impl Iterator<Item = usize> {

@@ -16,6 +16,26 @@ local amount = tonumber(ARGV[3])
 -- Debt read behind a clock that went backwards is capped here: such a
 -- bucket denies whatever the exact figure.
 local most = 4503599627370496
+local function debt_of(key, drain)
+  local stored = redis.call('GET', key)
+  if not stored then return 0 end
+  local sep = string.find(stored, ':', 1, true)
+  local owed = tonumber(string.sub(stored, 1, sep - 1))
+  local elapsed = now - tonumber(string.sub(stored, sep + 1))
+  -- A product past 2^53 is inexact but then past any debt too.
+  return math.min(math.max(owed - elapsed * drain, 0), most)
+end
+-- A lease ('l') asks for up to `amount` requests and is decided as a check
+-- of the most that every layer fits now, at least one.
+local lease = ARGV[2] == 'l'
+if lease then
+  for i = 1, #KEYS do
+    local at = 3 + (i - 1) * 4
+    local free = tonumber(ARGV[at + 2]) - debt_of(KEYS[i], tonumber(ARGV[at + 4]))
+    amount = math.min(amount, math.floor(free / tonumber(ARGV[at + 1])))
+  end
+  amount = math.max(amount, 1)
+end
 local layers = {}
 local refused = nil
 for i = 1, #KEYS do
@@ -24,15 +44,7 @@ for i = 1, #KEYS do
   local capacity = tonumber(ARGV[at + 2])
   local lockout = tonumber(ARGV[at + 3])
   local drain = tonumber(ARGV[at + 4])
-  local debt = 0
-  local stored = redis.call('GET', KEYS[i])
-  if stored then
-    local sep = string.find(stored, ':', 1, true)
-    local owed = tonumber(string.sub(stored, 1, sep - 1))
-    local elapsed = now - tonumber(string.sub(stored, sep + 1))
-    -- A product past 2^53 is inexact but then past any debt too.
-    debt = math.min(math.max(owed - elapsed * drain, 0), most)
-  end
+  local debt = debt_of(KEYS[i], drain)
   local layer = { outcome = 0, debt = debt, wait = 0, write = false, drain = drain }
   if refund then
     layer.debt = math.max(debt - amount, 0)
@@ -92,4 +104,5 @@ for i = 1, #KEYS do
   reply[#reply + 1] = layers[i].debt
   reply[#reply + 1] = layers[i].wait
 end
+if lease then reply[#reply + 1] = amount end
 return reply

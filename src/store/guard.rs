@@ -236,7 +236,7 @@ impl Guard {
         now_ns: Option<u64>,
     ) -> Result<(Decision, usize)> {
         let cost = match op {
-            Op::Check(cost) => cost,
+            Op::Check(cost) | Op::Lease(cost) => cost,
             Op::Refund(_) => 0,
         };
         let burst = quota.quota().burst();
@@ -288,7 +288,7 @@ impl Guard {
         now_ns: Option<u64>,
     ) -> Result<(Decision, usize)> {
         let answer = match op {
-            Op::Check(cost) => local.check(keys, cost, now_ns)?.map(|verdict| {
+            Op::Check(cost) | Op::Lease(cost) => local.check(keys, cost, now_ns)?.map(|verdict| {
                 let (decision, layer) = (verdict.decision(), verdict.layer());
                 let burst = local.quota(layer).burst();
                 match decision.outcome() {

@@ -243,32 +243,41 @@ impl RedisLayers {
     /// A local policy's verdict for the layers' decisions, each with its
     /// layer, in layer order.
     fn verdict(&self, decisions: &[(usize, Decision)]) -> Verdict {
-        let refusals = decisions
+        let (layer, decision) = deciding(decisions);
+        Verdict::new(decision, self.layers[layer].scope, layer)
+    }
+}
+
+/// The layer whose decision a local policy's verdict reports, with that
+/// decision: when all admit, the one with the least capacity left; else the
+/// longest wait among the refusing layers (on a tie, the first).
+/// `decisions` (each with its layer, in layer order) is not empty.
+pub(crate) fn deciding(decisions: &[(usize, Decision)]) -> (usize, Decision) {
+    let refusals = decisions
+        .iter()
+        .map(|(index, decision)| (*index, decision))
+        .filter(|(_, d)| !d.is_admitted());
+    // The longest wait wins; on a tie, the first layer.
+    let worst = refusals.fold(
+        None,
+        |worst: Option<(usize, &Decision)>, (index, decision)| match worst {
+            Some((_, held)) if wait_rank(decision) <= wait_rank(held) => worst,
+            _ => Some((index, decision)),
+        },
+    );
+    let (layer, decision) = worst.unwrap_or_else(|| {
+        // All admitted: the least capacity left; on a tie, the first layer.
+        decisions
             .iter()
             .map(|(index, decision)| (*index, decision))
-            .filter(|(_, d)| !d.is_admitted());
-        // The longest wait wins; on a tie, the first layer.
-        let worst = refusals.fold(
-            None,
-            |worst: Option<(usize, &Decision)>, (index, decision)| match worst {
-                Some((_, held)) if wait_rank(decision) <= wait_rank(held) => worst,
-                _ => Some((index, decision)),
-            },
-        );
-        let (layer, decision) = worst.unwrap_or_else(|| {
-            // All admitted: the least capacity left; on a tie, the first layer.
-            decisions
-                .iter()
-                .map(|(index, decision)| (*index, decision))
-                .reduce(|tightest, next| {
-                    if next.1.leaves_less_than(tightest.1) {
-                        next
-                    } else {
-                        tightest
-                    }
-                })
-                .expect("a policy has at least one layer")
-        });
-        Verdict::new(*decision, self.layers[layer].scope, layer)
-    }
+            .reduce(|tightest, next| {
+                if next.1.leaves_less_than(tightest.1) {
+                    next
+                } else {
+                    tightest
+                }
+            })
+            .expect("a policy has at least one layer")
+    });
+    (layer, *decision)
 }

@@ -296,7 +296,7 @@ impl<C: Clock> RedisLimiter<C> {
         };
         if let Some(cache) = &self.cache {
             match op {
-                Op::Check(_) => cache.record(key, &self.quota, &decision, local_ns),
+                Op::Check(_) | Op::Lease(_) => cache.record(key, &self.quota, &decision, local_ns),
                 Op::Refund(_) => cache.forget(key),
             }
         }

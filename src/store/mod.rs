@@ -10,6 +10,8 @@
 //!   all charged or none.
 //! * [`RedisWindow`]: a sliding window per key; [`RedisInFlight`]: a cap on
 //!   the requests per key in flight at once, its permits leases.
+//! * [`LeasedLimiter`] and [`LeasedLayers`]: the same buckets, checked
+//!   locally from tokens leased ahead of time (see [`lease`]).
 //! * [`OnFailure`] and [`StoreCounters`]: what a limiter answers when Redis
 //!   does not, and how often that happened.
 //! * [`Fleet`]: how many hosts share the limits now, counted by heartbeats
@@ -144,6 +146,7 @@ mod fleet;
 mod guard;
 mod inflight;
 mod layers;
+pub mod lease;
 mod limiter;
 mod local;
 mod script;
@@ -157,5 +160,8 @@ pub use error::StoreError;
 pub use fleet::Fleet;
 pub use inflight::{RedisAcquisition, RedisInFlight, RedisInFlightBuilder, RedisPermit};
 pub use layers::{RedisLayers, RedisLayersBuilder};
+pub use lease::{
+    LeaseCounters, LeasedLayers, LeasedLayersBuilder, LeasedLimiter, LeasedLimiterBuilder,
+};
 pub use limiter::{RedisLimiter, RedisLimiterBuilder};
 pub use window::{RedisWindow, RedisWindowBuilder};

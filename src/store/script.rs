@@ -3,11 +3,13 @@
 //!
 //! `KEYS` are the buckets' Redis keys (one, or a layered check's several).
 //! `ARGV` is: the caller's time in microseconds, or empty for the server's
-//! `TIME`; `c` to check or `r` to refund; the cost in requests (a check) or
-//! the refund in units; then per key its quota in units: cost of one
-//! request, burst capacity, lockout ceiling, drain per microsecond. The
-//! reply is `[outcome, debt, wait]` per key, in units, outcome 0 admitted,
-//! 1 denied, 2 can never fit.
+//! `TIME`; `c` to check, `l` to lease or `r` to refund; the cost in
+//! requests (a check), the most requests wanted (a lease) or the refund in
+//! units; then per key its quota in units: cost of one request, burst
+//! capacity, lockout ceiling, drain per microsecond. The reply is
+//! `[outcome, debt, wait]` per key, in units, outcome 0 admitted, 1 denied,
+//! 2 can never fit. A lease is decided as a check of the most requests that
+//! fit every key now (at least one), and its reply ends with that count.
 //!
 //! A bucket is a string `"<debt units>:<microsecond of the write>"` with a
 //! time to live that ends when the debt has drained (written at the
@@ -101,6 +103,10 @@ pub(crate) enum Op {
     Check(u64),
     /// Give back this many requests.
     Refund(u64),
+    /// Charge as many requests as fit now, at most this many, at least one
+    /// (`store/lease`). The decisions end with one more, the grant: its
+    /// [`remaining`](Decision::remaining) is the count charged.
+    Lease(u64),
 }
 
 /// When the script decides: now on the server, or at a caller's microsecond.
@@ -119,10 +125,11 @@ pub(crate) fn call(keys: &[(&[u8], &ScriptQuota)], op: Op, at: At) -> Call {
     call.arg(match op {
         Op::Check(_) => "c",
         Op::Refund(_) => "r",
+        Op::Lease(_) => "l",
     });
     // Every layer is charged the same cost; a refund is in each layer's units.
     call.arg(match op {
-        Op::Check(cost) => keys
+        Op::Check(cost) | Op::Lease(cost) => keys
             .iter()
             .map(|(_, q)| q.cost_arg(cost))
             .max()
@@ -136,9 +143,10 @@ pub(crate) fn call(keys: &[(&[u8], &ScriptQuota)], op: Op, at: At) -> Call {
     call
 }
 
-/// The engine's decisions for the script's reply.
+/// The engine's decisions for the script's reply; a lease's ends with its
+/// grant (see [`Op::Lease`]).
 pub(crate) fn decisions(reply: &[u64], keys: &[(&[u8], &ScriptQuota)]) -> Vec<Decision> {
-    reply
+    let mut decided: Vec<_> = reply
         .chunks_exact(3)
         .zip(keys)
         .map(|(figures, (_, quota))| {
@@ -149,5 +157,9 @@ pub(crate) fn decisions(reply: &[u64], keys: &[(&[u8], &ScriptQuota)]) -> Vec<De
             };
             quota.decision(outcome, figures[1], figures[2])
         })
-        .collect()
+        .collect();
+    if let Some(&granted) = reply.get(3 * keys.len()) {
+        decided.push(Decision::new(Outcome::Admitted, granted, granted, 0, 0));
+    }
+    decided
 }

@@ -1,0 +1,236 @@
+//! A token bucket per key, kept in Redis and spent locally from leases.
+
+use crate::core::clock::{Clock, MonotonicClock};
+use crate::core::decision::Decision;
+use crate::core::error::{Error, Result};
+use crate::core::quota::Quota;
+use crate::http::Scope;
+use crate::store::breaker::StoreCounters;
+use crate::store::connection::RedisStore;
+use crate::store::fleet::Fleet;
+use crate::store::guard::{failure_setters, Failures};
+use crate::store::lease::counters::LeaseCounters;
+use crate::store::lease::engine::Leases;
+use crate::store::lease::size::Sizing;
+use crate::store::lease::table::LeaseTable;
+use crate::store::units::ScriptQuota;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The prefix of every bucket's Redis key when the builder sets none (the
+/// same as [`RedisLimiter`](crate::store::RedisLimiter)'s: a leased and an
+/// exact limiter with one quota may share keys).
+pub(crate) const DEFAULT_PREFIX: &[u8] = b"floodgate:";
+/// How long a lease is meant to last when the builder sets none.
+pub(crate) const DEFAULT_LEASE_TIME: Duration = Duration::from_millis(500);
+/// The low-water mark when the builder sets none, in percent of a lease.
+pub(crate) const DEFAULT_LOW_WATER: u64 = 25;
+/// Keys a table holds when the builder sets no capacity.
+pub(crate) const DEFAULT_KEYS: usize = 16_384;
+
+/// A GCRA bucket per key kept in Redis, as [`RedisLimiter`](crate::store::RedisLimiter)'s,
+/// checked locally: each host takes tokens from the Redis bucket a lease at
+/// a time and admits from them with one compare-and-swap, asking for the
+/// next lease in the background before the last runs out. No host ever
+/// admits a request the fleet's bucket was not charged for; see the
+/// [module docs](crate::store::lease) for the guarantees and their costs.
+///
+/// Checks block (a check waits for Redis only when its key's lease is
+/// empty): call them outside async runtimes. A key's first check leases
+/// just its cost, so a key seen once costs one call; its later leases
+/// follow its rate. Dropping the limiter gives its unspent tokens back.
+///
+/// ```no_run
+/// use floodgate::store::{LeasedLimiter, RedisStore};
+/// use floodgate::Quota;
+/// use std::time::Duration;
+///
+/// let store = RedisStore::open("redis://127.0.0.1:6379/")?;
+/// let limiter = LeasedLimiter::builder(&store, Quota::per_second(1_000)?)
+///     .prefix("api:")
+///     .fleet_size(4) // hosts sharing these keys
+///     .lease_time(Duration::from_millis(200))
+///     .build()?;
+/// if !limiter.check("key-1", 1)?.is_admitted() {
+///     println!("429");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LeasedLimiter<C: Clock + 'static = MonotonicClock> {
+    leases: Arc<Leases<C>>,
+}
+
+/// Builds a [`LeasedLimiter`].
+pub struct LeasedLimiterBuilder<C: Clock + 'static = MonotonicClock> {
+    store: RedisStore,
+    quota: Quota,
+    prefix: Vec<u8>,
+    lease_time: Duration,
+    low_water: u64,
+    fleet: u64,
+    keys: usize,
+    failures: Failures,
+    clock: C,
+}
+
+impl LeasedLimiter {
+    /// A limiter of `quota` per key on `store`. Defaults: keys prefixed
+    /// `floodgate:`, leases meant to last 500 ms and refilled at 25% left,
+    /// a fleet of 1 host, 16384 keys, and [`RedisLimiter`](crate::store::RedisLimiter)'s
+    /// deadline, failure policy and breaker.
+    pub fn builder(store: &RedisStore, quota: Quota) -> LeasedLimiterBuilder {
+        LeasedLimiterBuilder {
+            store: store.clone(),
+            quota,
+            prefix: DEFAULT_PREFIX.to_vec(),
+            lease_time: DEFAULT_LEASE_TIME,
+            low_water: DEFAULT_LOW_WATER,
+            fleet: 1,
+            keys: DEFAULT_KEYS,
+            failures: Failures::default(),
+            clock: MonotonicClock::new(),
+        }
+    }
+}
+
+impl<C: Clock + 'static> LeasedLimiterBuilder<C> {
+    /// What every bucket's Redis key starts with (see
+    /// [`RedisLimiterBuilder::prefix`](crate::store::RedisLimiterBuilder::prefix)).
+    pub fn prefix(mut self, prefix: impl AsRef<[u8]>) -> Self {
+        self.prefix = prefix.as_ref().to_vec();
+        self
+    }
+
+    /// How long a lease is meant to last: a lease asks for about the
+    /// tokens this host spends in that time. Longer means fewer calls to
+    /// Redis, more tokens held per host, and staler headers.
+    pub fn lease_time(mut self, lease_time: Duration) -> Self {
+        self.lease_time = lease_time;
+        self
+    }
+
+    /// The next lease is asked for when fewer than `percent` (at most 100)
+    /// of the last one are left.
+    pub fn low_water(mut self, percent: u64) -> Self {
+        self.low_water = percent;
+        self
+    }
+
+    /// How many hosts share these keys (0 counts as 1): one host holds at
+    /// most `burst / (2 x hosts)` tokens of a key, so the fleet never holds
+    /// more than half a burst between them.
+    pub fn fleet_size(mut self, hosts: u64) -> Self {
+        self.fleet = hosts;
+        self
+    }
+
+    /// How many keys the local table holds (a key beyond them is checked
+    /// in Redis, exactly, each time).
+    pub fn capacity(mut self, keys: usize) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    failure_setters!();
+
+    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local)
+    /// divides the quota by once a key's lease is spent and Redis gives no
+    /// answer (default: the store's fleet `"default"`).
+    pub fn fleet(mut self, fleet: &Fleet) -> Self {
+        self.failures.fleet = Some(fleet.clone());
+        self
+    }
+
+    /// The clock leases and local decisions are timed by (Redis decides by
+    /// the server's).
+    pub fn clock<D: Clock + 'static>(self, clock: D) -> LeasedLimiterBuilder<D> {
+        LeasedLimiterBuilder {
+            store: self.store,
+            quota: self.quota,
+            prefix: self.prefix,
+            lease_time: self.lease_time,
+            low_water: self.low_water,
+            fleet: self.fleet,
+            keys: self.keys,
+            failures: self.failures,
+            clock,
+        }
+    }
+
+    /// The limiter, its idle sweep started on the store's runtime.
+    /// [`Error::BurstTooLarge`] as for [`RedisLimiter`](crate::store::RedisLimiter);
+    /// [`Error::ZeroPeriod`] for a zero lease time;
+    /// [`Error::ZeroCapacity`] or [`Error::CapacityTooLarge`] for the table.
+    pub fn build(self) -> Result<LeasedLimiter<C>> {
+        let table = layer_table(
+            self.quota,
+            self.prefix,
+            self.keys,
+            self.lease_time,
+            self.fleet,
+            self.low_water,
+        )?;
+        let guard = self
+            .failures
+            .guard(self.store, &[(Scope::Key, self.quota)])?;
+        Ok(LeasedLimiter {
+            leases: Leases::start(guard, vec![table], self.clock),
+        })
+    }
+}
+
+/// One layer's table, as every leased builder makes it.
+pub(crate) fn layer_table(
+    quota: Quota,
+    prefix: Vec<u8>,
+    keys: usize,
+    lease_time: Duration,
+    fleet: u64,
+    low_water: u64,
+) -> Result<LeaseTable> {
+    let lease_ns = u64::try_from(lease_time.as_nanos()).unwrap_or(u64::MAX);
+    if lease_ns == 0 {
+        return Err(Error::ZeroPeriod);
+    }
+    let sizing = Sizing::new(quota.burst(), fleet, lease_ns, low_water);
+    LeaseTable::new(ScriptQuota::new(quota)?, prefix, keys, sizing)
+}
+
+impl<C: Clock + 'static> LeasedLimiter<C> {
+    /// Checks `cost` for `key`: from the key's lease when it holds `cost`
+    /// tokens (no round trip), else after a lease call. A cost above one
+    /// host's largest lease, or 0 (a peek), is decided in Redis exactly.
+    /// `Err` only for a bad key (empty, longer than
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)), and then nothing was sent.
+    #[inline]
+    pub fn check<K: AsRef<[u8]> + ?Sized>(&self, key: &K, cost: u64) -> Result<Decision> {
+        let answer = self.leases.check::<1>(&[key.as_ref()], cost)?;
+        Ok(answer.decision)
+    }
+
+    /// The quota every key gets.
+    pub fn quota(&self) -> &Quota {
+        self.leases.tables[0].quota.quota()
+    }
+
+    /// The most tokens this host holds of one key.
+    pub fn largest_lease(&self) -> u64 {
+        self.leases.tables[0].sizing.most()
+    }
+
+    /// How often Redis answered, failed, or was skipped.
+    pub fn counters(&self) -> StoreCounters {
+        self.leases.guard.counters()
+    }
+
+    /// How checks were decided and what the leases took and gave back.
+    pub fn lease_counters(&self) -> LeaseCounters {
+        self.leases.counters.snapshot()
+    }
+}
+
+impl<C: Clock + 'static> Drop for LeasedLimiter<C> {
+    fn drop(&mut self) {
+        self.leases.close();
+    }
+}
