@@ -122,8 +122,6 @@ pub enum FgStatus {
     /// A segment name with a character other than ASCII letters, digits,
     /// '.', '_' and '-', or empty, or over 200 bytes.
     InvalidSegmentName = -74,
-    /// Fail local was asked of a kind kept in Redis that has no local share.
-    LocalUnsupported = -83,
     /// floodgate panicked: a bug, reported rather than unwound into C. Objects
     /// change state only by whole atomic updates, so the handle stays
     /// consistent and may still be used and freed; the message says what failed.
@@ -169,7 +167,6 @@ impl From<Error> for FgStatus {
             Error::SegmentNotReady => FgStatus::SegmentNotReady,
             Error::SharedUnsupported => FgStatus::SharedUnsupported,
             Error::InvalidSegmentName => FgStatus::InvalidSegmentName,
-            Error::LocalUnsupported => FgStatus::LocalUnsupported,
         }
     }
 }
