@@ -302,3 +302,56 @@ impl Shares for Caps {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_share_divides_the_limit_and_keeps_its_counts_when_resized() {
+        let windows = Windows::new(30, Duration::from_secs(1)).unwrap();
+        assert!(windows.resize(3, 0));
+        let admitted = |count, now_ns| {
+            (0..count)
+                .filter(|_| windows.check(b"k", 1, now_ns).unwrap().is_admitted())
+                .count()
+        };
+        assert_eq!(admitted(15, 0), 10);
+        assert_eq!(windows.peek(b"k", 0).unwrap().limit(), 10);
+        // A fleet of 2: the same window's 10 count against a share of 15.
+        assert!(windows.resize(2, 0));
+        assert_eq!(admitted(15, 0), 5);
+        assert_eq!(windows.refund(b"k", 3, 0).unwrap().remaining(), 3);
+        // A fleet of 100: at least 1.
+        assert!(windows.resize(100, 0));
+        assert_eq!(admitted(3, 2_000_000_000), 1);
+    }
+
+    #[test]
+    fn a_cap_share_never_keeps_more_than_the_share_and_shrinks_as_permits_end() {
+        let caps = Caps::new(9).unwrap();
+        assert!(caps.resize(3, 0));
+        let mut held: Vec<PermitToken> = (0..3)
+            .map(|n| {
+                let (token, in_flight) = caps.try_acquire(b"k").unwrap().unwrap();
+                assert_eq!(in_flight, n + 1);
+                token
+            })
+            .collect();
+        let full = caps.try_acquire(b"k").unwrap().unwrap_err();
+        assert_eq!((full.in_flight(), full.limit()), (3, 3));
+        // A fleet of 1: the whole cap.
+        assert!(caps.resize(1, 0));
+        held.extend((0..6).map(|_| caps.try_acquire(b"k").unwrap().unwrap().0));
+        assert!(caps.try_acquire(b"k").unwrap().is_err());
+        // A fleet of 2: 9 held stay held; a unit is granted again only
+        // once fewer than 4 are.
+        assert!(caps.resize(2, 0));
+        while held.len() > 4 {
+            caps.release(b"k", held.pop().unwrap()).unwrap();
+            assert!(caps.try_acquire(b"k").unwrap().is_err());
+        }
+        caps.release(b"k", held.pop().unwrap()).unwrap();
+        assert_eq!(caps.try_acquire(b"k").unwrap().unwrap().1, 4);
+    }
+}
