@@ -36,11 +36,13 @@ pub enum OnFailure {
     ///
     /// A [`RedisWindow`](crate::store::RedisWindow) keeps the limit
     /// divided by `N` rounded down (at least 1) over the same window, in an
-    /// in-process [`KeyedWindows`](crate::KeyedWindows) (65 536 keys, kept
-    /// once seen: a new key that finds no slot is denied). A
+    /// in-process [`KeyedWindows`](crate::KeyedWindows) (65 536 keys, about
+    /// 3 MiB, kept once seen: a new key that finds no slot is denied). A
     /// [`RedisInFlight`](crate::store::RedisInFlight) keeps the cap divided
     /// by `N` rounded down (at least 1) in an in-process
-    /// [`KeyedInFlight`](crate::KeyedInFlight); its permits go back there,
+    /// [`KeyedInFlight`](crate::KeyedInFlight) (65 536 keys, kept once
+    /// seen; a key's cap, 8 bytes per unit of the whole cap, is allocated
+    /// by its first local permit); its permits go back there,
     /// not to Redis, which does not count them: when Redis answers again,
     /// the fleet may run about the cap more than the cap, until the
     /// requests admitted locally end. Each share follows `N` at its next

@@ -28,6 +28,10 @@
 //! `N x cap / N`, about the cap, more than the cap run at once, until the
 //! requests admitted locally end (a lease, for requests that fit one; a
 //! local permit is not renewed).
+//!
+//! Whatever the policy, an acquire that missed its deadline may still be
+//! run by the server later (a stopped server resumed, a slow one caught
+//! up): its lease is then held by no one until it ends.
 
 use crate::core::error::{Error, Result};
 use crate::inflight::{validate_max, AtCapacity, PermitToken};
