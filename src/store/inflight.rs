@@ -300,9 +300,8 @@ impl RedisInFlight {
             Some((_, held, _)) => RedisAcquisition::Refused(AtCapacity::new(held, limit)),
             None => match self.cap.guard.local() {
                 Some(local) => {
-                    let share = local.shares(None).map(|(caps, _)| caps.try_acquire(key));
-                    let answer = match share {
-                        Some(answer) => answer?,
+                    let answer = match local.shares(None) {
+                        Some((caps, _)) => caps.try_acquire(key),
                         // Shares the engine cannot hold refuse as `Closed`.
                         None => Err(AtCapacity::new(limit, limit)),
                     };

@@ -259,15 +259,19 @@ impl Caps {
 
     /// A unit of the share of `key` (checked already), as a token to give
     /// back with [`release`](Self::release) and the units held with it, or
-    /// the refusal of a full share; [`Error::TableFull`](crate::Error::TableFull)
-    /// when a new key finds no room.
+    /// the refusal of a full share. A new key that finds no room in the
+    /// table is refused as a full share would be.
     pub(crate) fn try_acquire(
         &self,
         key: &[u8],
-    ) -> Result<std::result::Result<(PermitToken, u64), AtCapacity>> {
+    ) -> std::result::Result<(PermitToken, u64), AtCapacity> {
         // Relaxed: a stale share decides as a moment earlier.
         let share = self.share.load(Ordering::Relaxed);
-        Ok(match self.table.try_acquire(key)? {
+        // The key was checked: the one error left is a full table.
+        let Ok(acquisition) = self.table.try_acquire(key) else {
+            return Err(AtCapacity::new(share, share));
+        };
+        match acquisition {
             // Each unit kept saw at most the share held with it, the units
             // taken after it included: never more than the share are kept.
             Acquisition::Granted(permit) if permit.in_flight() <= share => {
@@ -280,7 +284,7 @@ impl Caps {
                 Err(AtCapacity::new(held, share))
             }
             Acquisition::Refused(full) => Err(AtCapacity::new(full.in_flight(), share)),
-        })
+        }
     }
 
     /// Gives back the unit `token` of `key` stands for: the units held after.
@@ -333,25 +337,25 @@ mod tests {
         assert!(caps.resize(3, 0));
         let mut held: Vec<PermitToken> = (0..3)
             .map(|n| {
-                let (token, in_flight) = caps.try_acquire(b"k").unwrap().unwrap();
+                let (token, in_flight) = caps.try_acquire(b"k").unwrap();
                 assert_eq!(in_flight, n + 1);
                 token
             })
             .collect();
-        let full = caps.try_acquire(b"k").unwrap().unwrap_err();
+        let full = caps.try_acquire(b"k").unwrap_err();
         assert_eq!((full.in_flight(), full.limit()), (3, 3));
         // A fleet of 1: the whole cap.
         assert!(caps.resize(1, 0));
-        held.extend((0..6).map(|_| caps.try_acquire(b"k").unwrap().unwrap().0));
-        assert!(caps.try_acquire(b"k").unwrap().is_err());
+        held.extend((0..6).map(|_| caps.try_acquire(b"k").unwrap().0));
+        assert!(caps.try_acquire(b"k").is_err());
         // A fleet of 2: 9 held stay held; a unit is granted again only
         // once fewer than 4 are.
         assert!(caps.resize(2, 0));
         while held.len() > 4 {
             caps.release(b"k", held.pop().unwrap()).unwrap();
-            assert!(caps.try_acquire(b"k").unwrap().is_err());
+            assert!(caps.try_acquire(b"k").is_err());
         }
         caps.release(b"k", held.pop().unwrap()).unwrap();
-        assert_eq!(caps.try_acquire(b"k").unwrap().unwrap().1, 4);
+        assert_eq!(caps.try_acquire(b"k").unwrap().1, 4);
     }
 }
