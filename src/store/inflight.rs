@@ -19,9 +19,10 @@
 //!
 //! # Failing local
 //!
-//! With [`OnFailure::Local`](crate::store::OnFailure::Local), a permit asked for while Redis gives no
-//! answer is a unit of this process's share of the cap (the cap divided by
-//! the fleet's size, rounded down, at least 1) in an in-process
+//! With [`OnFailure::Local`](crate::store::OnFailure::Local), a permit
+//! asked for while Redis gives no answer is a unit of this process's share
+//! of the cap (the cap divided by the fleet's size, rounded down, at least
+//! 1) in an in-process
 //! [`KeyedInFlight`](crate::KeyedInFlight), and goes back there, never to
 //! Redis, which does not count it. When Redis answers again, the permits
 //! the fleet took locally are still held but not counted there: at most
@@ -63,9 +64,10 @@ const MAX_LEASE: Duration = Duration::from_micros(1 << 51);
 /// a host that dies holding permits gives them back when their leases end.
 ///
 /// Every call has a deadline; when Redis gives no answer in time the cap's
-/// [`OnFailure`](crate::store::OnFailure) decides: `Open` grants a permit Redis does not count,
-/// `Closed` refuses as a full cap would, `Local` grants a unit of this
-/// host's share of the cap (see the [module docs](crate::store)).
+/// [`OnFailure`](crate::store::OnFailure) decides: `Open` grants a permit
+/// Redis does not count, `Closed` refuses as a full cap would, `Local`
+/// grants a unit of this host's share of the cap (see the
+/// [module docs](crate::store)).
 ///
 /// ```no_run
 /// use floodgate::store::{RedisInFlight, RedisStore};
@@ -147,7 +149,7 @@ enum Held {
     /// A unit of this process's share, taken while Redis gave no answer:
     /// given back to the share, never to Redis.
     Local(PermitToken),
-    /// Nothing to give back: granted by [`OnFailure::Open`](crate::store::OnFailure::Open), or given back.
+    /// Nothing to give back: granted by `Open`, or given back.
     Nothing,
 }
 
@@ -166,8 +168,8 @@ impl RedisInFlight {
     /// A cap of `limit` per key on `store` (at most
     /// [`MAX_IN_FLIGHT`](crate::MAX_IN_FLIGHT), as for a local cap).
     /// Defaults: keys prefixed `floodgate:inflight:`, leases of 30 s, a
-    /// 5 ms deadline, [`OnFailure::Open`](crate::store::OnFailure::Open), a breaker that opens after 5
-    /// failures in a row and probes every 250 ms.
+    /// 5 ms deadline, [`OnFailure::Open`](crate::store::OnFailure::Open), a
+    /// breaker that opens after 5 failures in a row and probes every 250 ms.
     pub fn builder(store: &RedisStore, limit: u64) -> RedisInFlightBuilder {
         RedisInFlightBuilder {
             store: store.clone(),
@@ -199,8 +201,10 @@ impl RedisInFlightBuilder {
 
     failure_setters!();
 
-    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local) divides the cap by
-    /// (default: the store's fleet `"default"`, see [`RedisStore::fleet`]).
+    /// The fleet whose size
+    /// [`OnFailure::Local`](crate::store::OnFailure::Local) divides the cap
+    /// by (default: the store's fleet `"default"`, see
+    /// [`RedisStore::fleet`]).
     ///
     /// ```
     /// use floodgate::store::{OnFailure, RedisInFlight, RedisStore};
@@ -227,8 +231,9 @@ impl RedisInFlightBuilder {
     /// limit a local cap would refuse, [`Error::ZeroWindow`] for a lease
     /// shorter than the server's microsecond and [`Error::WindowTooLong`]
     /// for one beyond 2^51 microseconds (71 years); with
-    /// [`OnFailure::Local`](crate::store::OnFailure::Local), [`Error::AllocationFailed`] when its
-    /// in-process table cannot be allocated.
+    /// [`OnFailure::Local`](crate::store::OnFailure::Local),
+    /// [`Error::AllocationFailed`] when its in-process table cannot be
+    /// allocated.
     ///
     /// ```
     /// use floodgate::store::{RedisInFlight, RedisStore};
@@ -399,8 +404,10 @@ impl RedisAcquisition {
 
 impl RedisPermit {
     /// Permits out fleet-wide just after this one was taken, this one
-    /// included: with [`OnFailure::Local`](crate::store::OnFailure::Local), those of this host's share,
-    /// and 1 for a permit [`OnFailure::Open`](crate::store::OnFailure::Open) granted.
+    /// included: for a permit of this host's share
+    /// ([`OnFailure::Local`](crate::store::OnFailure::Local)), those of the
+    /// share; 1 for a permit [`OnFailure::Open`](crate::store::OnFailure::Open)
+    /// granted.
     pub fn in_flight(&self) -> u64 {
         self.in_flight
     }
