@@ -21,14 +21,13 @@
 //!
 //! With [`OnFailure::Local`](crate::store::OnFailure::Local), a permit
 //! asked for while Redis gives no answer is a unit of this process's share
-//! of the cap (the cap divided by the fleet's size, rounded down, at least
-//! 1) in an in-process
-//! [`KeyedInFlight`](crate::KeyedInFlight), and goes back there, never to
-//! Redis, which does not count it. When Redis answers again, the permits
-//! the fleet took locally are still held but not counted there: at most
-//! `N x cap / N`, about the cap, more than the cap run at once, until the
-//! requests admitted locally end (a lease, for requests that fit one; a
-//! local permit is not renewed).
+//! of the cap (the cap divided by the fleet's size, rounded down, at
+//! least 1) in an in-process [`KeyedInFlight`](crate::KeyedInFlight), and
+//! goes back there, never to Redis, which does not count it. When Redis
+//! answers again, the permits the fleet took locally are still held but
+//! not counted there: at most `N x cap / N`, about the cap, more than the
+//! cap run at once, until the requests admitted locally end (a lease, for
+//! requests that fit one; a local permit is not renewed).
 //!
 //! Whatever the policy, an acquire that missed its deadline may still be
 //! run by the server later (a stopped server resumed, a slow one caught
