@@ -513,10 +513,6 @@ enum fg_status
    */
   FG_STATUS_STORE_UNAVAILABLE = -82,
   /**
-   * Fail local was asked of a kind kept in Redis that has no local share.
-   */
-  FG_STATUS_LOCAL_UNSUPPORTED = -83,
-  /**
    * floodgate panicked: a bug, reported rather than unwound into C. Objects
    * change state only by whole atomic updates, so the handle stays
    * consistent and may still be used and freed; the message says what failed.

@@ -3,13 +3,17 @@
 //! stopped; and with the server stopped, `OnFailure::Local` admitting
 //! exactly this host's share, `burst / N + rate / N x elapsed`, counted as
 //! local, until Redis decides again; the next outage divides by the count
-//! as it is then.
+//! as it is then. Sliding windows and in-flight caps alike: `limit / N`
+//! per window, `cap / N` held at once, locally.
 
 #[path = "common/child.rs"]
 mod child;
 mod redis_common;
 
-use floodgate::store::{Fleet, OnFailure, RedisLayers, RedisLimiter, RedisStore, StoreCounters};
+use floodgate::store::{
+    Fleet, OnFailure, RedisInFlight, RedisLayers, RedisLimiter, RedisPermit, RedisStore,
+    RedisWindow, StoreCounters,
+};
 use floodgate::{ManualClock, Outcome, Quota, Scope};
 use redis_common::RedisServer;
 use std::io::{BufRead, BufReader, Read};
@@ -276,4 +280,155 @@ fn with_redis_stopped_local_admits_exactly_the_share_and_redis_decides_again_aft
     }
     server.signal(libc::SIGCONT);
     assert_eq!(admitted, 30 + 3, "burst / 2 + rate / 2 x 200 ms");
+}
+
+/// Three stores in this process, as above: their fleet, once it counts 3,
+/// and the fleets (to drop one).
+fn three_stores(server: &RedisServer) -> (Vec<RedisStore>, Vec<Fleet>) {
+    let stores: Vec<RedisStore> = (0..3)
+        .map(|_| RedisStore::open(&server.url()).unwrap())
+        .collect();
+    let fleets: Vec<Fleet> = stores.iter().map(|store| store.fleet("stores")).collect();
+    wait_for("a count of 3", || fleets[0].size() == 3);
+    (stores, fleets)
+}
+
+/// How many of `count` checks of `key` at `now_us` `window` admits.
+fn admitted_at(window: &RedisWindow, key: &str, count: usize, now_us: u64) -> usize {
+    (0..count)
+        .filter(|_| window.check_at(key, 1, now_us).unwrap().is_admitted())
+        .count()
+}
+
+#[test]
+fn with_redis_stopped_a_window_admits_exactly_its_share_per_window() {
+    let server = RedisServer::start();
+    let (stores, mut fleets) = three_stores(&server);
+    let fleet = fleets[0].clone();
+    // 30 per second: each of 3 hosts keeps 10 per window.
+    let window = RedisWindow::builder(&stores[0], 30, Duration::from_secs(1))
+        .prefix("local-window:")
+        .deadline(DEADLINE)
+        .breaker(1, COOL_DOWN)
+        .on_failure(OnFailure::Local)
+        .fleet(&fleet)
+        .build()
+        .unwrap();
+    shared(&window);
+    // Caller's times, whole windows apart (a window's start when aligned).
+    let start_us = 1_000_000_000;
+    wait_for("a first exact decision", || {
+        window.check_at("warm", 1, start_us).unwrap();
+        window.counters().exact > 0
+    });
+    let before = window.counters();
+
+    server.signal(libc::SIGSTOP);
+    assert_eq!(admitted_at(&window, "k", 15, start_us), 10, "30 / 3");
+    let denied = window.check_at("k", 1, start_us + 500_000).unwrap();
+    assert_eq!(denied.outcome(), Outcome::Denied);
+    assert_eq!(denied.limit(), 10, "the share's limit");
+    // Two windows on, the previous window is empty: a whole share again.
+    assert_eq!(admitted_at(&window, "k", 15, start_us + 2_000_000), 10);
+    let counters = since(window.counters(), before);
+    assert_eq!((counters.local_admitted, counters.local_denied), (20, 11));
+    assert_eq!(
+        (counters.exact, counters.failed_open, counters.failed_closed),
+        (0, 0, 0)
+    );
+    assert!(counters.timeouts >= 1);
+
+    server.signal(libc::SIGCONT);
+    let exact = window.counters().exact;
+    wait_for("an exact decision after SIGCONT", || {
+        let decision = window.check_at("k", 1, start_us + 10_000_000).unwrap();
+        window.counters().exact > exact && decision.limit() == 30
+    });
+    // Redis counted none of the local admissions: a whole limit in Redis.
+    assert_eq!(admitted_at(&window, "k2", 31, start_us + 10_000_000), 30);
+
+    // One store leaves: the next outage's share is a half, 15.
+    drop(fleets.pop());
+    wait_for("a count of 2", || fleet.size() == 2);
+    server.signal(libc::SIGSTOP);
+    let admitted = admitted_at(&window, "k", 20, start_us + 20_000_000);
+    server.signal(libc::SIGCONT);
+    assert_eq!(admitted, 15, "30 / 2");
+}
+
+/// The permit granted for `key`; fails the test if refused.
+fn granted(cap: &RedisInFlight, key: &str) -> RedisPermit {
+    cap.try_acquire(key).unwrap().permit().expect("granted")
+}
+
+#[test]
+fn with_redis_stopped_an_in_flight_cap_holds_exactly_its_share_locally() {
+    let server = RedisServer::start();
+    let (stores, _fleets) = three_stores(&server);
+    // 9 at once: each of 3 hosts holds 3.
+    let cap = RedisInFlight::builder(&stores[0], 9)
+        .prefix("local-inflight:")
+        .deadline(DEADLINE)
+        .breaker(1, COOL_DOWN)
+        .on_failure(OnFailure::Local)
+        .fleet(&stores[0].fleet("stores"))
+        .build()
+        .unwrap();
+    shared(&cap);
+    wait_for("a first exact acquisition", || {
+        drop(cap.try_acquire("warm").unwrap());
+        cap.counters().exact > 0
+    });
+    let before = cap.counters();
+
+    server.signal(libc::SIGSTOP);
+    let attempts: Vec<_> = (0..5).map(|_| cap.try_acquire("k").unwrap()).collect();
+    let refusal = attempts[4].refusal().expect("a full share refuses");
+    assert_eq!((refusal.in_flight(), refusal.limit()), (3, 3), "9 / 3");
+    let mut local: Vec<RedisPermit> = attempts.into_iter().filter_map(|a| a.permit()).collect();
+    assert_eq!(
+        local.iter().map(RedisPermit::in_flight).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(local.iter().all(|permit| permit.lease_end_us().is_none()));
+    // A local unit goes back to the share at once, without Redis.
+    assert_eq!(local.pop().unwrap().release(), Ok(None));
+    local.push(granted(&cap, "k"));
+    assert!(!cap.try_acquire("k").unwrap().is_granted());
+    let counters = since(cap.counters(), before);
+    assert_eq!((counters.local_admitted, counters.local_denied), (4, 3));
+    assert_eq!(
+        (counters.exact, counters.failed_open, counters.failed_closed),
+        (0, 0, 0)
+    );
+
+    server.signal(libc::SIGCONT);
+    // A fresh key: the acquires sent while the server was stopped, which
+    // timed out here, are run by it after SIGCONT and leave leases on "k".
+    let start = Instant::now();
+    let first = loop {
+        let attempt = cap.try_acquire("fresh").unwrap().permit();
+        if let Some(permit) = attempt.filter(|permit| permit.lease_end_us().is_some()) {
+            break permit;
+        }
+        assert!(
+            start.elapsed() < GIVE_UP,
+            "no lease within {GIVE_UP:?} of SIGCONT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(first.in_flight(), 1);
+    let mut leased: Vec<RedisPermit> = (1..9).map(|_| granted(&cap, "fresh")).collect();
+    assert!(leased.iter().all(|permit| permit.lease_end_us().is_some()));
+    assert_eq!(leased.last().unwrap().in_flight(), 9);
+    let full = cap
+        .try_acquire("fresh")
+        .unwrap()
+        .refusal()
+        .expect("exact again");
+    assert_eq!((full.in_flight(), full.limit()), (9, 9));
+    // The local units still held go back to the share, not to Redis.
+    drop(local);
+    assert_eq!(leased.pop().unwrap().release(), Ok(Some(8)));
+    drop(first);
 }

@@ -229,14 +229,34 @@ fn a_server_that_is_away_gets_the_failure_policy() {
 }
 
 #[test]
-fn fail_local_is_refused_for_kinds_with_no_local_share() {
+fn a_server_that_is_away_leaves_a_lone_host_its_whole_cap_held_locally() {
     let store = RedisStore::open("redis://127.0.0.1:1/").unwrap();
+    // The store's fleet never reaches Redis: it counts this host alone.
     let cap = RedisInFlight::builder(&store, 3)
+        .deadline(Duration::from_secs(2))
         .on_failure(OnFailure::Local)
-        .build();
-    assert_eq!(cap.err(), Some(Error::LocalUnsupported));
-    let window = floodgate::store::RedisWindow::builder(&store, 5, Duration::from_secs(1))
-        .on_failure(OnFailure::Local)
-        .build();
-    assert_eq!(window.err(), Some(Error::LocalUnsupported));
+        .build()
+        .unwrap();
+    let mut held: Vec<RedisPermit> = (0..3).map(|_| granted(&cap, "k")).collect();
+    assert_eq!(
+        held.iter().map(RedisPermit::in_flight).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(held[0].lease_end_us(), None, "Redis does not count it");
+    let refusal = cap.try_acquire("k").unwrap().refusal().unwrap();
+    assert_eq!((refusal.in_flight(), refusal.limit()), (3, 3));
+    assert!(cap.try_acquire("other").unwrap().is_granted());
+    assert_eq!(held[0].renew(), Ok(false));
+    // Given back to the share, not to Redis: the unit is free again.
+    assert_eq!(held.pop().unwrap().release(), Ok(None));
+    drop(held.pop());
+    let two_free: Vec<RedisPermit> = (0..2).map(|_| granted(&cap, "k")).collect();
+    assert!(!cap.try_acquire("k").unwrap().is_granted());
+    drop((held, two_free));
+    let counters = cap.counters();
+    assert_eq!((counters.local_admitted, counters.local_denied), (6, 2));
+    assert_eq!(
+        (counters.failed_open, counters.failed_closed, counters.exact),
+        (0, 0, 0)
+    );
 }

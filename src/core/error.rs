@@ -112,11 +112,6 @@ pub enum Error {
     /// A segment name that is empty, longer than 200 bytes, or has a
     /// character other than ASCII letters, digits, `.`, `_` and `-`.
     InvalidSegmentName,
-    /// [`OnFailure::Local`](crate::store::OnFailure::Local) asked of a kind
-    /// kept in Redis that has no local share: only token buckets
-    /// (`RedisLimiter`, `RedisLayers`) fail local; windows and in-flight
-    /// caps fail open or closed.
-    LocalUnsupported,
 }
 
 /// The step of setting up a shared segment that failed.
@@ -251,10 +246,6 @@ impl fmt::Display for Error {
             }
             Error::InvalidSegmentName => {
                 "segment name must be 1-200 ASCII letters, digits, '.', '_' or '-'"
-            }
-            Error::LocalUnsupported => {
-                "fail local applies to token buckets; a window or in-flight cap kept in \
-                 Redis fails open or closed"
             }
         })
     }

@@ -130,8 +130,6 @@ pub enum FgStatus {
     /// This library was built without Redis support (the cargo feature
     /// `redis`): `fg_redis_store_open` refuses, so no Redis handle exists.
     StoreUnavailable = -82,
-    /// Fail local was asked of a kind kept in Redis that has no local share.
-    LocalUnsupported = -83,
     /// floodgate panicked: a bug, reported rather than unwound into C. Objects
     /// change state only by whole atomic updates, so the handle stays
     /// consistent and may still be used and freed; the message says what failed.
@@ -177,7 +175,6 @@ impl From<Error> for FgStatus {
             Error::SegmentNotReady => FgStatus::SegmentNotReady,
             Error::SharedUnsupported => FgStatus::SharedUnsupported,
             Error::InvalidSegmentName => FgStatus::InvalidSegmentName,
-            Error::LocalUnsupported => FgStatus::LocalUnsupported,
         }
     }
 }

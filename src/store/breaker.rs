@@ -32,10 +32,21 @@ pub enum OnFailure {
     /// the whole burst but not the share is denied for a cool-down, as by
     /// `Closed`. Each limit's table holds 65 536 active keys (about
     /// 1.5 MiB, allocated when the limiter is built); a new key that finds
-    /// no slot is denied. Token buckets only ([`RedisLimiter`](crate::store::RedisLimiter),
-    /// [`RedisLayers`](crate::store::RedisLayers)): a window or in-flight
-    /// cap built with it is refused with
-    /// [`Error::LocalUnsupported`](crate::Error::LocalUnsupported).
+    /// no slot is denied.
+    ///
+    /// A [`RedisWindow`](crate::store::RedisWindow) keeps the limit
+    /// divided by `N` rounded down (at least 1) over the same window, in an
+    /// in-process [`KeyedWindows`](crate::KeyedWindows) (65 536 keys, about
+    /// 3 MiB, kept once seen: a new key that finds no slot is denied). A
+    /// [`RedisInFlight`](crate::store::RedisInFlight) keeps the cap divided
+    /// by `N` rounded down (at least 1) in an in-process
+    /// [`KeyedInFlight`](crate::KeyedInFlight) (65 536 keys, kept once
+    /// seen; a key's cap, 8 bytes per unit of the whole cap, is allocated
+    /// by its first local permit); its permits go back there,
+    /// not to Redis, which does not count them: when Redis answers again,
+    /// the fleet may run about the cap more than the cap, until the
+    /// requests admitted locally end. Each share follows `N` at its next
+    /// decision, keeping what its keys hold.
     Local,
 }
 

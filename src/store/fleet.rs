@@ -227,8 +227,14 @@ pub(crate) fn share(quota: &Quota, members: u32) -> Result<Quota> {
         .period()
         .checked_mul(members)
         .ok_or(Error::PeriodTooLong)?;
-    let burst = (quota.burst() / u64::from(members.max(1))).max(1);
-    Quota::per_period(quota.count(), period, burst)?.with_lockout(quota.lockout())
+    Quota::per_period(quota.count(), period, divide(quota.burst(), members))?
+        .with_lockout(quota.lockout())
+}
+
+/// One member's share of a `whole` count (a burst, a window's limit, an
+/// in-flight cap) in a fleet of `members`: rounded down, at least 1.
+pub(crate) fn divide(whole: u64, members: u32) -> u64 {
+    (whole / u64::from(members.max(1))).max(1)
 }
 
 #[cfg(test)]

@@ -2,13 +2,13 @@
 //! the deadline, the counters, and the decision given when Redis gives none.
 
 use crate::core::decision::{Decision, Outcome};
-use crate::core::error::{Error, Result};
+use crate::core::error::Result;
 use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::store::breaker::{Breaker, Breakers, Counters, OnFailure, Pass, StoreCounters};
 use crate::store::connection::{Failure, RedisStore};
 use crate::store::fleet::{Fleet, DEFAULT_FLEET};
-use crate::store::local::Local;
+use crate::store::local::{Buckets, Local, Shares};
 use crate::store::script::{At, Op};
 use crate::store::script::{Call, Lua};
 use crate::store::topology::UNKNOWN;
@@ -56,12 +56,23 @@ impl Failures {
     /// `layers`: with [`OnFailure::Local`], their shares in the fleet, or
     /// the error building their tables.
     pub(crate) fn guard(self, store: RedisStore, layers: &[(Scope, Quota)]) -> Result<Guard> {
+        self.guard_with(store, || Buckets::new(layers))
+    }
+
+    /// The guard of calls to `store` for a limiter whose shares `shares`
+    /// makes (whole), called only with [`OnFailure::Local`]; its error is
+    /// the build's.
+    pub(crate) fn guard_with<S: Shares>(
+        self,
+        store: RedisStore,
+        shares: impl FnOnce() -> Result<S>,
+    ) -> Result<Guard<S>> {
         let fallback = match self.on_failure {
             OnFailure::Open => Fallback::Open,
             OnFailure::Closed => Fallback::Closed,
             OnFailure::Local => {
                 let fleet = self.fleet.unwrap_or_else(|| store.fleet(DEFAULT_FLEET));
-                Fallback::Local(Box::new(Local::new(fleet, layers)?))
+                Fallback::Local(Box::new(Local::new(fleet, shares()?)))
             }
         };
         Ok(Guard {
@@ -71,15 +82,6 @@ impl Failures {
             breakers: Breakers::new(self.threshold, self.cool_down),
             counters: Counters::new(),
         })
-    }
-
-    /// The guard of a kind with no local share (a window, an in-flight
-    /// cap): [`Error::LocalUnsupported`] with [`OnFailure::Local`].
-    pub(crate) fn guard_without_shares(self, store: RedisStore) -> Result<Guard> {
-        if self.on_failure == OnFailure::Local {
-            return Err(Error::LocalUnsupported);
-        }
-        self.guard(store, &[])
     }
 }
 
@@ -110,22 +112,22 @@ macro_rules! failure_setters {
 }
 pub(crate) use failure_setters;
 
-/// A limiter's way of calling Redis.
-pub(crate) struct Guard {
+/// A limiter's way of calling Redis; `S`, the kind of its local shares.
+pub(crate) struct Guard<S = Buckets> {
     pub(crate) store: RedisStore,
     pub(crate) deadline: Duration,
-    fallback: Fallback,
+    fallback: Fallback<S>,
     breakers: Breakers,
     counters: Counters,
 }
 
 /// What answers when Redis does not: the [`OnFailure`] chosen, with
 /// `Local`'s shares.
-enum Fallback {
+enum Fallback<S> {
     Open,
     Closed,
-    /// Boxed: the shares' policy and counters are kilobytes.
-    Local(Box<Local>),
+    /// Boxed: the shares' tables and counters are kilobytes.
+    Local(Box<Local<S>>),
 }
 
 /// A call let through the breaker: if its future is dropped before it
@@ -144,7 +146,7 @@ impl Drop for Attempt<'_> {
     }
 }
 
-impl Guard {
+impl<S: Shares> Guard<S> {
     pub(crate) fn counters(&self) -> StoreCounters {
         self.counters.snapshot()
     }
@@ -221,6 +223,88 @@ impl Guard {
         }
     }
 
+    /// `Open`'s or `Closed`'s decision for `cost` against a `capacity` (a
+    /// burst, a window's limit), counted. A cost beyond the capacity can
+    /// never fit whatever Redis holds.
+    pub(crate) fn degraded_within(&self, capacity: u64, cost: u64) -> Decision {
+        if cost > capacity {
+            return Decision::new(Outcome::CannotFit, capacity, capacity, 0, 0);
+        }
+        if self.fallback_admits() {
+            Decision::new(Outcome::Admitted, capacity, capacity - cost, 0, 0)
+        } else {
+            self.closed(capacity)
+        }
+    }
+
+    /// Whether the failure policy admits a call Redis did not decide,
+    /// counted: `Open` does, `Closed` does not. A kind asks
+    /// [`local`](Self::local) first: `Local` would deny.
+    pub(crate) fn fallback_admits(&self) -> bool {
+        let admits = matches!(self.fallback, Fallback::Open);
+        if admits {
+            self.counters.failed_open.add(1);
+        } else {
+            self.counters.failed_closed.add(1);
+        }
+        admits
+    }
+
+    /// `Local`'s shares, when that is the policy.
+    pub(crate) fn local(&self) -> Option<&Local<S>> {
+        match &self.fallback {
+            Fallback::Local(local) => Some(local),
+            Fallback::Open | Fallback::Closed => None,
+        }
+    }
+
+    /// `Local`'s decision on `cost` against a `capacity` (a window's
+    /// limit): `decide`'s by `local`'s shares sized for the fleet now at
+    /// `now_ns` (or now by their clock), counted; a cost beyond the
+    /// capacity can never fit, one the capacity fits but a share does not
+    /// waits a cool-down (Redis may be back), and shares the engine cannot
+    /// hold deny as `Closed`.
+    pub(crate) fn decide_locally(
+        &self,
+        local: &Local<S>,
+        capacity: u64,
+        cost: u64,
+        now_ns: Option<u64>,
+        decide: impl FnOnce(&S, u64) -> Result<Decision>,
+    ) -> Result<Decision> {
+        if cost > capacity {
+            return Ok(Decision::new(Outcome::CannotFit, capacity, capacity, 0, 0));
+        }
+        let decision = match local.shares(now_ns) {
+            Some((shares, now_ns)) => match decide(shares, now_ns)? {
+                decision if decision.outcome() == Outcome::CannotFit => self.closed(capacity),
+                decision => decision,
+            },
+            None => self.closed(capacity),
+        };
+        self.count_local(decision.is_admitted());
+        Ok(decision)
+    }
+
+    /// Counts a decision `Local` gave.
+    pub(crate) fn count_local(&self, admitted: bool) {
+        if admitted {
+            self.counters.local_admitted.add(1);
+        } else {
+            self.counters.local_denied.add(1);
+        }
+    }
+
+    /// `Closed`'s denial: retry after the breaker's cool-down.
+    pub(crate) fn closed(&self, capacity: u64) -> Decision {
+        let wait = u64::try_from(self.breakers.cool_down().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Decision::new(Outcome::Denied, capacity, 0, wait, wait)
+    }
+}
+
+impl Guard {
     /// The failure policy's decision on `op` for `keys` (one per layer, in
     /// the order the guard was built with, checked already), Redis having
     /// given none, and the layer it speaks for. `Open` and `Closed` answer
@@ -244,76 +328,39 @@ impl Guard {
             return Ok((Decision::new(Outcome::CannotFit, burst, burst, 0, 0), layer));
         }
         match &self.fallback {
-            Fallback::Local(local) => self.local(local, keys, op, now_ns),
+            Fallback::Local(local) => self.decide_buckets_locally(local, keys, op, now_ns),
             Fallback::Open | Fallback::Closed => Ok((self.degraded_within(burst, cost), layer)),
         }
-    }
-
-    /// `Open`'s or `Closed`'s decision for `cost` against a `capacity` (a
-    /// burst, a window's limit), counted. A cost beyond the capacity can
-    /// never fit whatever Redis holds.
-    pub(crate) fn degraded_within(&self, capacity: u64, cost: u64) -> Decision {
-        if cost > capacity {
-            return Decision::new(Outcome::CannotFit, capacity, capacity, 0, 0);
-        }
-        if self.fallback_admits() {
-            Decision::new(Outcome::Admitted, capacity, capacity - cost, 0, 0)
-        } else {
-            self.closed(capacity)
-        }
-    }
-
-    /// Whether the failure policy admits a call Redis did not decide,
-    /// counted: `Open` does, `Closed` does not. `Local` answers through
-    /// [`degraded`](Self::degraded); the kinds that ask this are built
-    /// without it ([`Failures::guard_without_shares`]), and it would deny.
-    pub(crate) fn fallback_admits(&self) -> bool {
-        let admits = matches!(self.fallback, Fallback::Open);
-        if admits {
-            self.counters.failed_open.add(1);
-        } else {
-            self.counters.failed_closed.add(1);
-        }
-        admits
     }
 
     /// `Local`'s decision: the shares', except that a cost the whole
     /// burst fits but a share does not waits a cool-down (Redis may be
     /// back), and shares the engine cannot hold deny as `Closed`.
-    fn local(
+    fn decide_buckets_locally(
         &self,
-        local: &Local,
+        local: &Local<Buckets>,
         keys: &[&[u8]],
         op: Op,
         now_ns: Option<u64>,
     ) -> Result<(Decision, usize)> {
-        let answer = match op {
-            Op::Check(cost) | Op::Lease(cost) => local.check(keys, cost, now_ns)?.map(|verdict| {
-                let (decision, layer) = (verdict.decision(), verdict.layer());
-                let burst = local.quota(layer).burst();
-                match decision.outcome() {
-                    Outcome::CannotFit if cost <= burst => (self.closed(burst), layer),
-                    _ => (decision, layer),
+        let answer = match local.shares(now_ns) {
+            None => None,
+            Some((buckets, now_ns)) => Some(match op {
+                Op::Check(cost) | Op::Lease(cost) => {
+                    let verdict = buckets.check(keys, cost, now_ns)?;
+                    let (decision, layer) = (verdict.decision(), verdict.layer());
+                    let burst = buckets.quota(layer).burst();
+                    match decision.outcome() {
+                        Outcome::CannotFit if cost <= burst => (self.closed(burst), layer),
+                        _ => (decision, layer),
+                    }
                 }
+                Op::Refund(amount) => (buckets.refund(keys[0], amount, now_ns)?, 0),
             }),
-            Op::Refund(amount) => local
-                .refund(keys[0], amount, now_ns)?
-                .map(|decision| (decision, 0)),
         };
-        let (decision, layer) = answer.unwrap_or_else(|| (self.closed(local.quota(0).burst()), 0));
-        if decision.is_admitted() {
-            self.counters.local_admitted.add(1);
-        } else {
-            self.counters.local_denied.add(1);
-        }
+        let (decision, layer) =
+            answer.unwrap_or_else(|| (self.closed(local.held().quota(0).burst()), 0));
+        self.count_local(decision.is_admitted());
         Ok((decision, layer))
-    }
-
-    /// `Closed`'s denial: retry after the breaker's cool-down.
-    fn closed(&self, burst: u64) -> Decision {
-        let wait = u64::try_from(self.breakers.cool_down().as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        Decision::new(Outcome::Denied, burst, 0, wait, wait)
     }
 }

@@ -16,13 +16,31 @@
 //! renewed or released (1) or not (0: the cap was full, or the lease had
 //! ended), the permits held afterwards, and the microsecond the permit's
 //! lease now ends (0 when `done` is 0 or on release).
+//!
+//! # Failing local
+//!
+//! With [`OnFailure::Local`](crate::store::OnFailure::Local), a permit
+//! asked for while Redis gives no answer is a unit of this process's share
+//! of the cap (the cap divided by the fleet's size, rounded down, at
+//! least 1) in an in-process [`KeyedInFlight`](crate::KeyedInFlight), and
+//! goes back there, never to Redis, which does not count it. When Redis
+//! answers again, the permits the fleet took locally are still held but
+//! not counted there: at most `N x cap / N`, about the cap, more than the
+//! cap run at once, until the requests admitted locally end (a lease, for
+//! requests that fit one; a local permit is not renewed).
+//!
+//! Whatever the policy, an acquire that missed its deadline may still be
+//! run by the server later (a stopped server resumed, a slow one caught
+//! up): its lease is then held by no one until it ends.
 
 use crate::core::error::{Error, Result};
-use crate::inflight::{validate_max, AtCapacity};
+use crate::inflight::{validate_max, AtCapacity, PermitToken};
 use crate::keyed::{check_key_len, KeyHasher};
 use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
+use crate::store::fleet::Fleet;
 use crate::store::guard::{failure_setters, Failures, Guard};
+use crate::store::local::Caps;
 use crate::store::script::{Call, Lua};
 use crate::sync::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,8 +63,10 @@ const MAX_LEASE: Duration = Duration::from_micros(1 << 51);
 /// a host that dies holding permits gives them back when their leases end.
 ///
 /// Every call has a deadline; when Redis gives no answer in time the cap's
-/// [`OnFailure`] decides: `Open` grants a permit Redis does not count,
-/// `Closed` refuses as a full cap would.
+/// [`OnFailure`](crate::store::OnFailure) decides: `Open` grants a permit
+/// Redis does not count, `Closed` refuses as a full cap would, `Local`
+/// grants a unit of this host's share of the cap (see the
+/// [module docs](crate::store)).
 ///
 /// ```no_run
 /// use floodgate::store::{RedisInFlight, RedisStore};
@@ -74,7 +94,7 @@ pub struct RedisInFlight {
 
 /// What a cap and its permits share.
 struct Cap {
-    guard: Guard,
+    guard: Guard<Caps>,
     script: Lua,
     prefix: Vec<u8>,
     limit: u64,
@@ -117,9 +137,19 @@ pub struct RedisPermit {
     key: Vec<u8>,
     id: Vec<u8>,
     in_flight: u64,
-    /// The server microsecond the lease ends; `None` for a permit the
-    /// failure policy granted, or one already given back.
-    lease_end_us: Option<u64>,
+    held: Held,
+}
+
+/// What a [`RedisPermit`] holds, and so where it goes back.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+    /// A lease in Redis, ending at this server microsecond.
+    Lease(u64),
+    /// A unit of this process's share, taken while Redis gave no answer:
+    /// given back to the share, never to Redis.
+    Local(PermitToken),
+    /// Nothing to give back: granted by `Open`, or given back.
+    Nothing,
 }
 
 /// What a call asks of a permit.
@@ -137,8 +167,8 @@ impl RedisInFlight {
     /// A cap of `limit` per key on `store` (at most
     /// [`MAX_IN_FLIGHT`](crate::MAX_IN_FLIGHT), as for a local cap).
     /// Defaults: keys prefixed `floodgate:inflight:`, leases of 30 s, a
-    /// 5 ms deadline, [`OnFailure::Open`], a breaker that opens after 5
-    /// failures in a row and probes every 250 ms.
+    /// 5 ms deadline, [`OnFailure::Open`](crate::store::OnFailure::Open), a
+    /// breaker that opens after 5 failures in a row and probes every 250 ms.
     pub fn builder(store: &RedisStore, limit: u64) -> RedisInFlightBuilder {
         RedisInFlightBuilder {
             store: store.clone(),
@@ -170,10 +200,39 @@ impl RedisInFlightBuilder {
 
     failure_setters!();
 
+    /// The fleet whose size
+    /// [`OnFailure::Local`](crate::store::OnFailure::Local) divides the cap
+    /// by (default: the store's fleet `"default"`, see
+    /// [`RedisStore::fleet`]).
+    ///
+    /// ```
+    /// use floodgate::store::{OnFailure, RedisInFlight, RedisStore};
+    ///
+    /// let store = RedisStore::open("redis://127.0.0.1:1/")?;
+    /// let batch = store.fleet("batch");
+    /// let cap = RedisInFlight::builder(&store, 4)
+    ///     .on_failure(OnFailure::Local)
+    ///     .fleet(&batch)
+    ///     .build()?;
+    /// // Nothing answers on port 1: this host holds its share, all of the
+    /// // cap while it is the fleet's only member.
+    /// let permit = cap.try_acquire("ws_42")?.permit().unwrap();
+    /// assert_eq!((permit.in_flight(), permit.lease_end_us()), (1, None));
+    /// assert_eq!(cap.counters().local_admitted, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fleet(mut self, fleet: &Fleet) -> Self {
+        self.failures.fleet = Some(fleet.clone());
+        self
+    }
+
     /// The cap; [`Error::ZeroLimit`] or [`Error::LimitTooLarge`] for a
     /// limit a local cap would refuse, [`Error::ZeroWindow`] for a lease
     /// shorter than the server's microsecond and [`Error::WindowTooLong`]
-    /// for one beyond 2^51 microseconds (71 years).
+    /// for one beyond 2^51 microseconds (71 years); with
+    /// [`OnFailure::Local`](crate::store::OnFailure::Local),
+    /// [`Error::AllocationFailed`] when its in-process table cannot be
+    /// allocated.
     ///
     /// ```
     /// use floodgate::store::{RedisInFlight, RedisStore};
@@ -195,7 +254,9 @@ impl RedisInFlightBuilder {
         }
         Ok(RedisInFlight {
             cap: Arc::new(Cap {
-                guard: self.failures.guard_without_shares(self.store)?,
+                guard: self
+                    .failures
+                    .guard_with(self.store, || Caps::new(self.limit))?,
                 script: Lua::new(SOURCE),
                 prefix: self.prefix,
                 limit: self.limit,
@@ -227,23 +288,37 @@ impl RedisInFlight {
         // Relaxed: uniqueness is all an id needs.
         let serial = self.cap.next.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:016x}:{serial}", self.cap.host).into_bytes();
-        let key = [self.cap.prefix.as_slice(), key].concat();
+        let redis_key = [self.cap.prefix.as_slice(), key].concat();
         let limit = self.cap.limit;
-        let permit = |in_flight, lease_end_us| {
+        let permit = |in_flight, held| {
             RedisAcquisition::Granted(RedisPermit {
                 cap: Arc::clone(&self.cap),
-                key: key.clone(),
+                key: redis_key.clone(),
                 id: id.clone(),
                 in_flight,
-                lease_end_us,
+                held,
             })
         };
-        Ok(match self.cap.run(Op::Acquire, &key, &id).await {
-            Some((1, held, ends)) => permit(held, Some(ends)),
+        Ok(match self.cap.run(Op::Acquire, &redis_key, &id).await {
+            Some((1, held, ends)) => permit(held, Held::Lease(ends)),
             Some((_, held, _)) => RedisAcquisition::Refused(AtCapacity::new(held, limit)),
-            // As if Redis held no permit, or all of them.
-            None if self.cap.guard.fallback_admits() => permit(1, None),
-            None => RedisAcquisition::Refused(AtCapacity::new(limit, limit)),
+            None => match self.cap.guard.local() {
+                Some(local) => {
+                    let answer = match local.shares(None) {
+                        Some((caps, _)) => caps.try_acquire(key),
+                        // Shares the engine cannot hold refuse as `Closed`.
+                        None => Err(AtCapacity::new(limit, limit)),
+                    };
+                    self.cap.guard.count_local(answer.is_ok());
+                    match answer {
+                        Ok((token, held)) => permit(held, Held::Local(token)),
+                        Err(full) => RedisAcquisition::Refused(full),
+                    }
+                }
+                // As if Redis held no permit, or all of them.
+                None if self.cap.guard.fallback_admits() => permit(1, Held::Nothing),
+                None => RedisAcquisition::Refused(AtCapacity::new(limit, limit)),
+            },
         })
     }
 
@@ -291,6 +366,16 @@ impl Cap {
             None => Ok(None),
         }
     }
+
+    /// Gives back the unit of this process's share `token` stands for,
+    /// of the Redis key `key`.
+    fn release_locally(&self, key: &[u8], token: PermitToken) -> Result<u64> {
+        let local = self
+            .guard
+            .local()
+            .expect("only a cap failing local grants a local unit");
+        local.held().release(&key[self.prefix.len()..], token)
+    }
 }
 
 impl RedisAcquisition {
@@ -318,7 +403,10 @@ impl RedisAcquisition {
 
 impl RedisPermit {
     /// Permits out fleet-wide just after this one was taken, this one
-    /// included (1 for a permit the failure policy granted).
+    /// included: for a permit of this host's share
+    /// ([`OnFailure::Local`](crate::store::OnFailure::Local)), those of the
+    /// share; 1 for a permit [`OnFailure::Open`](crate::store::OnFailure::Open)
+    /// granted.
     pub fn in_flight(&self) -> u64 {
         self.in_flight
     }
@@ -337,7 +425,10 @@ impl RedisPermit {
     /// `None` for a permit the failure policy granted, which Redis does
     /// not count.
     pub fn lease_end_us(&self) -> Option<u64> {
-        self.lease_end_us
+        match self.held {
+            Held::Lease(ends) => Some(ends),
+            Held::Local(_) | Held::Nothing => None,
+        }
     }
 
     /// Extends the lease to a whole [lease](RedisInFlight::lease) from
@@ -354,17 +445,17 @@ impl RedisPermit {
 
     /// [`renew`](Self::renew) for async callers, on a tokio runtime.
     pub async fn renew_async(&mut self) -> Result<bool> {
-        if self.lease_end_us.is_none() {
+        if !matches!(self.held, Held::Lease(_)) {
             return Ok(false);
         }
         match self.cap.run(Op::Renew, &self.key, &self.id).await {
             Some((1, _, ends)) => {
-                self.lease_end_us = Some(ends);
+                self.held = Held::Lease(ends);
                 Ok(true)
             }
             Some(_) => {
                 // Nothing left to give back on drop.
-                self.lease_end_us = None;
+                self.held = Held::Nothing;
                 Err(Error::PermitAlreadyReleased)
             }
             None => Ok(false),
@@ -374,7 +465,8 @@ impl RedisPermit {
     /// Gives the permit back now, waiting at most the deadline:
     /// `Ok(Some(n))` with `n` permits of its key still out fleet-wide;
     /// `Ok(None)` when Redis gave no answer (the lease then ends on its
-    /// own) or does not count this permit; [`Error::PermitAlreadyReleased`]
+    /// own) or does not count this permit (a unit of this host's share
+    /// goes back to it); [`Error::PermitAlreadyReleased`]
     /// when its lease had ended first. Not for use inside an async
     /// runtime: use [`release_async`](Self::release_async).
     pub fn release(mut self) -> Result<Option<u64>> {
@@ -387,22 +479,31 @@ impl RedisPermit {
         self.give_back().await
     }
 
-    /// Releases the lease, if there is one, leaving nothing for `Drop`.
+    /// Releases the lease or the local unit, if there is one, leaving
+    /// nothing for `Drop`.
     async fn give_back(&mut self) -> Result<Option<u64>> {
-        if self.lease_end_us.take().is_none() {
-            return Ok(None);
+        match std::mem::replace(&mut self.held, Held::Nothing) {
+            Held::Lease(_) => self.cap.release(&self.key, &self.id).await,
+            Held::Local(token) => self.cap.release_locally(&self.key, token).map(|_| None),
+            Held::Nothing => Ok(None),
         }
-        self.cap.release(&self.key, &self.id).await
     }
 }
 
 impl Drop for RedisPermit {
     /// Releases the lease, best effort: at once (within the deadline) on a
     /// thread outside any async runtime; inside one, in the background on
-    /// the store's runtime, since a drop cannot wait there.
+    /// the store's runtime, since a drop cannot wait there. A local unit
+    /// goes back at once.
     fn drop(&mut self) {
-        if self.lease_end_us.take().is_none() {
-            return;
+        match std::mem::replace(&mut self.held, Held::Nothing) {
+            Held::Lease(_) => {}
+            Held::Local(token) => {
+                let released = self.cap.release_locally(&self.key, token);
+                debug_assert!(released.is_ok(), "a live permit's unit is held");
+                return;
+            }
+            Held::Nothing => return,
         }
         let cap = Arc::clone(&self.cap);
         let (key, id) = (std::mem::take(&mut self.key), std::mem::take(&mut self.id));
@@ -424,7 +525,7 @@ impl std::fmt::Debug for RedisPermit {
         f.debug_struct("RedisPermit")
             .field("in_flight", &self.in_flight)
             .field("limit", &self.cap.limit)
-            .field("lease_end_us", &self.lease_end_us)
+            .field("held", &self.held)
             .finish_non_exhaustive()
     }
 }

@@ -119,6 +119,11 @@
 //! while Redis is away: a key's traffic all on one host gets only that
 //! host's share, and each host's share starts full when an outage begins, or
 //! as the last one left it (what Redis had charged is not known locally).
+//! A [`RedisWindow`] fails local alike, with the limit divided by `N`
+//! (rounded down, at least 1) over the same window; a [`RedisInFlight`]
+//! with the cap divided by `N`, its permits taken locally given back
+//! locally: Redis does not count them, so once it answers again the fleet
+//! may run up to about twice the cap until they end.
 //!
 //! On a cluster each limiter has a breaker per master, found from the slot
 //! map the store learns with `CLUSTER SLOTS` when it connects and after a

@@ -37,7 +37,9 @@ use crate::core::quota::gcd;
 use crate::keyed::check_key_len;
 use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
+use crate::store::fleet::Fleet;
 use crate::store::guard::{failure_setters, Failures, Guard};
+use crate::store::local::Windows;
 use crate::store::script::{At, Call, Lua};
 use crate::store::units::NANOS_PER_MICRO;
 use crate::window::estimate::{self, Position};
@@ -80,7 +82,7 @@ const EXACT_LIMIT: u64 = 1 << 53;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RedisWindow {
-    guard: Guard,
+    guard: Guard<Windows>,
     script: Lua,
     prefix: Vec<u8>,
     limit: u64,
@@ -141,11 +143,39 @@ impl RedisWindowBuilder {
 
     failure_setters!();
 
+    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local)
+    /// divides the limit by (default: the store's fleet `"default"`, see
+    /// [`RedisStore::fleet`]).
+    ///
+    /// ```
+    /// use floodgate::store::{OnFailure, RedisStore, RedisWindow};
+    /// use std::time::Duration;
+    ///
+    /// let store = RedisStore::open("redis://127.0.0.1:1/")?;
+    /// let search = store.fleet("search");
+    /// let windows = RedisWindow::builder(&store, 600, Duration::from_secs(60))
+    ///     .on_failure(OnFailure::Local)
+    ///     .fleet(&search)
+    ///     .build()?;
+    /// // Nothing answers on port 1: this host decides by its share, all
+    /// // of the limit while it is the fleet's only member.
+    /// assert_eq!(windows.check("ws_42", 1)?.remaining(), 599);
+    /// assert_eq!(windows.counters().local_admitted, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fleet(mut self, fleet: &Fleet) -> Self {
+        self.failures.fleet = Some(fleet.clone());
+        self
+    }
+
     /// The windows, or the errors of
     /// [`SlidingWindowBuilder::build`](crate::SlidingWindowBuilder::build);
     /// also [`Error::ZeroWindow`] for a window shorter than the server's
     /// microsecond, and [`Error::WindowTooLong`] for one longer than 2^53
-    /// ns (104 days) that is not a whole number of microseconds.
+    /// ns (104 days) that is not a whole number of microseconds; with
+    /// [`OnFailure::Local`](crate::store::OnFailure::Local),
+    /// [`Error::AllocationFailed`] when its in-process table cannot be
+    /// allocated.
     ///
     /// ```
     /// use floodgate::store::{RedisStore, RedisWindow};
@@ -170,7 +200,9 @@ impl RedisWindowBuilder {
             return Err(Error::WindowTooLong);
         }
         Ok(RedisWindow {
-            guard: self.failures.guard_without_shares(self.store)?,
+            guard: self
+                .failures
+                .guard_with(self.store, || Windows::new(self.limit, self.window))?,
             script: Lua::new(SOURCE),
             prefix: self.prefix,
             limit: self.limit,
@@ -294,13 +326,34 @@ impl RedisWindow {
             .arg(self.per_micro)
             .arg(self.window_units);
         let Some(reply) = self.guard.invoke::<Reply>(&self.script, &call).await else {
-            let cost = match op {
-                Op::Check(cost) => cost,
-                Op::Peek | Op::Refund(_) => 0,
-            };
-            return Ok(self.guard.degraded_within(self.limit, cost));
+            return self.degraded(key, op, at);
         };
         Ok(self.decision(op, reply))
+    }
+
+    /// The failure policy's decision, Redis having given none: with
+    /// `Local`, this process's share's window of `key`, at the caller's
+    /// time or now by the local clock.
+    fn degraded(&self, key: &[u8], op: Op, at: At) -> Result<Decision> {
+        let cost = match op {
+            Op::Check(cost) => cost,
+            Op::Peek | Op::Refund(_) => 0,
+        };
+        let Some(local) = self.guard.local() else {
+            return Ok(self.guard.degraded_within(self.limit, cost));
+        };
+        let now_ns = at.map(|micros| micros.saturating_mul(NANOS_PER_MICRO));
+        self.guard.decide_locally(
+            local,
+            self.limit,
+            cost,
+            now_ns,
+            |windows, now_ns| match op {
+                Op::Check(cost) => windows.check(key, cost, now_ns),
+                Op::Peek => windows.peek(key, now_ns),
+                Op::Refund(amount) => windows.refund(key, amount, now_ns),
+            },
+        )
     }
 
     /// The local engine's decision for what the script saw.
