@@ -11,6 +11,7 @@
 const { performance } = require('node:perf_hooks');
 const Redis = require('ioredis');
 const { RateLimiterRedis } = require('rate-limiter-flexible');
+const { Quota, RedisLimiter } = require('..');
 
 const RUN_MS = 2_000;
 const POINTS = 1_000_000;
@@ -50,7 +51,12 @@ const rate = (x) => `${(x / 1_000).toFixed(1)}k/s`;
 async function main() {
   const url = process.argv[2] || process.env.FLOODGATE_REDIS_URL;
   if (!url) throw new TypeError('usage: node bench/redis.js redis://host:port/');
-  const contenders = require('./redis-contenders.js')(url);
+  const floodgate = new RedisLimiter(Quota.perSecond(POINTS), {
+    store: url,
+    prefix: 'bench-fg:',
+    deadlineMs: 1_000,
+    onFailure: 'closed',
+  });
   const client = new Redis(url);
   const flexible = new RateLimiterRedis({
     storeClient: client,
@@ -59,7 +65,7 @@ async function main() {
     duration: 1,
   });
   const peer = (key) => flexible.consume(key, 1);
-  const ours = contenders.floodgate;
+  const ours = (key) => floodgate.check(key, 1);
   await ours('warm');
   await peer('warm');
 
@@ -75,8 +81,11 @@ async function main() {
     // A rate: the peer is slower when its figure is lower.
     console.log(`| ${callers} callers, checks/s | ${rate(a)} | ${rate(b)} | ${(a / b).toFixed(2)}x |`);
   }
+  // Every figure above is a decision Redis made.
+  const counters = floodgate.counters;
+  if (counters.failedClosed !== 0) throw new Error(`${counters.failedClosed} checks were not decided by Redis`);
   client.disconnect();
-  contenders.close();
+  floodgate.close();
 }
 
 main().catch((error) => {
