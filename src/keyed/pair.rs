@@ -9,10 +9,7 @@
 //! The pair is a `portable_atomic::AtomicU128`: `lock cmpxchg16b` on x86_64
 //! (found at run time) and `casp`/`ldxp`+`stxp` on AArch64, so it is lock-free
 //! there; targets without a 16-byte CAS fall back to portable-atomic's
-//! global lock table, which is correct but not lock-free. On x86_64 with
-//! `cmpxchg16b` and AVX the load and the CAS are this module's own inline
-//! `asm!` (the same instructions portable-atomic picks there, without its
-//! out-of-line call through a function pointer on every operation). Under `cfg(loom)`
+//! global lock table, which is correct but not lock-free. Under `cfg(loom)`
 //! the pair is a loom atomic pointer to an immutable pair, so every load and
 //! CAS is one loom atomic operation with the caller's orderings, and the
 //! model checks the orderings the code relies on, not a lock's.
@@ -75,14 +72,6 @@ impl<P: PairBits> AtomicPair<P> {
 
     #[inline]
     pub(crate) fn load(&self, order: Ordering) -> P {
-        #[cfg(target_arch = "x86_64")]
-        if x86::inline_ops() {
-            // SAFETY: `inline_ops` found cmpxchg16b and AVX, so portable-atomic
-            // too does every access to this atomic with cmpxchg16b or vmovdqa
-            // (never its lock table); the pointer is the live atomic's own,
-            // 16-byte aligned (`AtomicU128`'s alignment).
-            return P::from_bits(unsafe { x86::load(self.0.as_ptr()) });
-        }
         P::from_bits(self.0.load(order))
     }
 
@@ -96,132 +85,10 @@ impl<P: PairBits> AtomicPair<P> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<(), P> {
-        #[cfg(target_arch = "x86_64")]
-        if x86::inline_ops() {
-            // SAFETY: as in `load`: cmpxchg16b is present, every other
-            // access is atomic, and the pointer is live and 16-byte aligned.
-            let (held, swapped) = unsafe {
-                x86::compare_exchange(self.0.as_ptr(), current.into_bits(), new.into_bits())
-            };
-            return if swapped {
-                Ok(())
-            } else {
-                Err(P::from_bits(held))
-            };
-        }
         self.0
             .compare_exchange(current.into_bits(), new.into_bits(), success, failure)
             .map(drop)
             .map_err(P::from_bits)
-    }
-}
-
-/// The 16-byte load and CAS inlined into their callers on x86_64.
-///
-/// Both are at least as strong as any ordering a caller asks for: `lock
-/// cmpxchg16b` is a full barrier (sequentially consistent), and an aligned
-/// 16-byte load is atomic on every CPU with AVX (Intel's and AMD's manuals;
-/// what LLVM and portable-atomic rely on too) and, like every x86 load, an
-/// acquire, which is also what a `SeqCst` load compiles to on x86. Neither
-/// `asm!` block is `nomem` or `readonly`, so the compiler moves no memory
-/// access across either.
-#[cfg(all(not(loom), target_arch = "x86_64"))]
-mod x86 {
-    use crate::sync::{AtomicU64, Ordering};
-    use std::arch::asm;
-    use std::arch::x86_64::__m128i;
-
-    /// [`inline_ops`]'s answer once asked: 0 not yet, 1 yes, 2 no.
-    static PRESENT: AtomicU64 = AtomicU64::new(0);
-
-    /// Whether this CPU has both instructions: one load and a compare once
-    /// asked (std's own cache tests two feature bits with shifts, which
-    /// cost the one-key check more than the call this saves), and `true`
-    /// at compile time in a build for a target with both. Both must be
-    /// present: without cmpxchg16b portable-atomic keeps the pair behind a
-    /// lock, and a plain load would race with writes made under it.
-    #[inline(always)]
-    pub(super) fn inline_ops() -> bool {
-        if cfg!(all(target_feature = "cmpxchg16b", target_feature = "avx")) {
-            return true;
-        }
-        // Relaxed: the answer is the CPU's; every thread that asks stores the same.
-        match PRESENT.load(Ordering::Relaxed) {
-            1 => true,
-            2 => false,
-            _ => detect(),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn detect() -> bool {
-        let present =
-            std::is_x86_feature_detected!("cmpxchg16b") && std::is_x86_feature_detected!("avx");
-        // Relaxed: see `inline_ops`.
-        PRESENT.store(if present { 1 } else { 2 }, Ordering::Relaxed);
-        present
-    }
-
-    /// The 16 bytes at `src`, read in one access.
-    ///
-    /// # Safety
-    /// `src` is valid, 16-byte aligned, only ever accessed atomically, and
-    /// [`inline_ops`] is true.
-    #[inline(always)]
-    pub(super) unsafe fn load(src: *mut u128) -> u128 {
-        let bits: __m128i;
-        // SAFETY: the caller's contract: a valid, aligned, atomically
-        // accessed location, on a CPU with AVX (where this load is atomic).
-        unsafe {
-            asm!(
-                "vmovdqa {bits}, xmmword ptr [{src}]",
-                src = in(reg) src,
-                bits = out(xmm_reg) bits,
-                options(nostack, preserves_flags),
-            );
-            std::mem::transmute::<__m128i, u128>(bits)
-        }
-    }
-
-    /// Swaps `new` in at `dst` if it holds `current`; returns what it held
-    /// and whether it swapped.
-    ///
-    /// # Safety
-    /// As for [`load`], and valid for writes.
-    #[inline(always)]
-    pub(super) unsafe fn compare_exchange(
-        dst: *mut u128,
-        current: u128,
-        new: u128,
-    ) -> (u128, bool) {
-        let (held_low, held_high): (u64, u64);
-        let swapped: u8;
-        // SAFETY: the caller's contract: a valid, aligned, atomically
-        // accessed location, on a CPU with cmpxchg16b. The instruction
-        // takes the new value's low half in rbx, which `asm!` may not name:
-        // it is swapped in from r8 and restored before the block ends (`mov`
-        // leaves ZF, which `sete` reads last). Every other operand has a
-        // named register, since a `reg` operand may be given rbx itself.
-        unsafe {
-            asm!(
-                "xchg r8, rbx",
-                "lock cmpxchg16b xmmword ptr [rsi]",
-                "mov rbx, r8",
-                "sete {swapped}",
-                in("rsi") dst,
-                inout("r8") new as u64 => _,
-                in("rcx") (new >> 64) as u64,
-                inout("rax") current as u64 => held_low,
-                inout("rdx") (current >> 64) as u64 => held_high,
-                swapped = lateout(reg_byte) swapped,
-                options(nostack),
-            );
-        }
-        (
-            (u128::from(held_high) << 64) | u128::from(held_low),
-            swapped != 0,
-        )
     }
 }
 
@@ -350,44 +217,6 @@ mod tests {
             .compare_exchange(held, empty, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok());
         assert_eq!(slot.load(Ordering::Relaxed), empty);
-    }
-
-    #[test]
-    fn both_halves_change_together_under_contention() {
-        // Each thread raises both halves by one per swap; a torn load or a
-        // swap that wrote one half would leave them unequal, or lose a count.
-        const SWAPS: u64 = 20_000;
-        let slot = AtomicPair::new(Pair {
-            tag: 0,
-            word: StateWord::from_bits(0),
-        });
-        std::thread::scope(|scope| {
-            for _ in 0..2 {
-                scope.spawn(|| {
-                    for _ in 0..SWAPS {
-                        let mut seen = slot.load(Ordering::Acquire);
-                        loop {
-                            assert_eq!(seen.tag, seen.word.into_bits());
-                            let next = Pair {
-                                tag: seen.tag + 1,
-                                word: StateWord::from_bits(seen.tag + 1),
-                            };
-                            match slot.compare_exchange(
-                                seen,
-                                next,
-                                Ordering::AcqRel,
-                                Ordering::Acquire,
-                            ) {
-                                Ok(()) => break,
-                                Err(held) => seen = held,
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        let last = slot.load(Ordering::Acquire);
-        assert_eq!((last.tag, last.word.into_bits()), (2 * SWAPS, 2 * SWAPS));
     }
 
     #[test]
