@@ -246,10 +246,20 @@
 #define FG_ON_FAILURE_CLOSED 1
 
 /**
- * Where a caller's microsecond clock starts in tests of `_at` calls: a
- * recent Unix time, so the scripts' numbers are as large as in production.
+ * `fg_redis_config.on_failure`: when Redis gives no answer, decide in this
+ * process by its share of the limit: with `N` hosts in the store's fleet
+ * (counted by heartbeats in Redis, 1 until one answers), each key gets the
+ * rate divided by `N` and the burst divided by `N` (at least 1), so the
+ * fleet together stays near the limit while Redis is away
+ * (`fg_store_counters.local_admitted` and `local_denied` count them).
  */
-#define BASE_US 1760000000000000
+#define FG_ON_FAILURE_LOCAL 2
+
+/**
+ * The most URLs `fg_redis_store_open_cluster` reads: a guard against a
+ * count that is not one (a cluster needs only one node that answers).
+ */
+#define FG_MAX_CLUSTER_URLS 1024
 
 /**
  * `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
@@ -284,9 +294,12 @@
  * `_is_shared` queries); 1.8 added `fg_machine_now_ns`; 1.9 added limits
  * kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
  * `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
- * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`.
+ * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`; 1.10 added
+ * failing local (`FG_ON_FAILURE_LOCAL`, `fg_store_counters.local_admitted`
+ * and `local_denied`) and Redis Cluster (`fg_redis_store_open_cluster`,
+ * `FG_MAX_CLUSTER_URLS`).
  */
-#define FG_ABI_VERSION 65545
+#define FG_ABI_VERSION 65546
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -1304,7 +1317,8 @@ typedef struct fg_redis_config {
    */
   uint64_t deadline_ns;
   /**
-   * `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`.
+   * `FG_ON_FAILURE_OPEN` (0, the default), `FG_ON_FAILURE_CLOSED` or
+   * `FG_ON_FAILURE_LOCAL`.
    */
   uint32_t on_failure;
   /**
@@ -1319,7 +1333,8 @@ typedef struct fg_redis_config {
 
 /**
  * A Redis limiter's counts so far, for monitoring. Set `struct_size`
- * before the call; later versions may add fields.
+ * before the call; later versions may add fields (a caller built against
+ * ABI 1.9, without the `local_*` fields, still gets the others).
  */
 typedef struct fg_store_counters {
   /**
@@ -1359,6 +1374,14 @@ typedef struct fg_store_counters {
    * Times the breaker opened.
    */
   uint64_t breaker_opened;
+  /**
+   * Requests `FG_ON_FAILURE_LOCAL` admitted by this process's share (ABI 1.10).
+   */
+  uint64_t local_admitted;
+  /**
+   * Requests `FG_ON_FAILURE_LOCAL` refused by this process's share (ABI 1.10).
+   */
+  uint64_t local_denied;
 } fg_store_counters;
 
 /**
@@ -3407,7 +3430,37 @@ const char *fg_last_error_message(void);
 fg_status fg_redis_store_open(const char *url, size_t url_len, struct fg_redis_store **out);
 
 /**
- * Releases a store. NULL is a no-op. Limiters made on it keep the
+ * Opens a store on the Redis Cluster whose nodes include `urls[0]` ...
+ * `urls[count - 1]` (NUL-terminated `redis://host:port/` strings, UTF-8;
+ * any of its nodes, one that answers is enough) and stores its handle in
+ * `*out`. Nothing connects yet: the cluster's slots are learned on first
+ * use, and each call goes to the master of its key's slot. On failure
+ * `*out` is set to NULL.
+ *
+ * ```c
+ * const char *nodes[] = { "redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/" };
+ * fg_redis_store *store;
+ * if (fg_redis_store_open_cluster(nodes, 2, &store) != FG_STATUS_OK) abort();
+ * ```
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (`urls` or one of its strings NULL),
+ * `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH` (`count` 0 or
+ * above `FG_MAX_CLUSTER_URLS`), `FG_STATUS_INVALID_UTF8`,
+ * `FG_STATUS_INVALID_STORE_URL`, `FG_STATUS_STORE_THREAD`,
+ * `FG_STATUS_STORE_UNAVAILABLE` (a library built without Redis support),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `urls` must be NULL or readable for `count` pointers, each NULL or a
+ * NUL-terminated string; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_store_open_cluster(const char *const *urls,
+                                      size_t count,
+                                      struct fg_redis_store **out);
+
+/**
+ * Releases a store (from `fg_redis_store_open` or
+ * `fg_redis_store_open_cluster`). NULL is a no-op. Limiters made on it keep the
  * connection until they are freed; the last one closes it.
  *
  * # Safety

@@ -59,6 +59,13 @@ pub const FG_ON_FAILURE_OPEN: u32 = 0;
 /// `fg_redis_config.on_failure`: when Redis gives no answer, deny the
 /// request, with the breaker's cool-down as its retry-after.
 pub const FG_ON_FAILURE_CLOSED: u32 = 1;
+/// `fg_redis_config.on_failure`: when Redis gives no answer, decide in this
+/// process by its share of the limit: with `N` hosts in the store's fleet
+/// (counted by heartbeats in Redis, 1 until one answers), each key gets the
+/// rate divided by `N` and the burst divided by `N` (at least 1), so the
+/// fleet together stays near the limit while Redis is away
+/// (`fg_store_counters.local_admitted` and `local_denied` count them).
+pub const FG_ON_FAILURE_LOCAL: u32 = 2;
 
 /// How a Redis limiter reaches Redis; every field left 0 (or NULL) keeps its
 /// default:
@@ -82,7 +89,8 @@ pub struct FgRedisConfig {
     pub prefix_len: usize,
     /// How long a call may wait for Redis, connecting included; 0 for 5 ms.
     pub deadline_ns: u64,
-    /// `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`.
+    /// `FG_ON_FAILURE_OPEN` (0, the default), `FG_ON_FAILURE_CLOSED` or
+    /// `FG_ON_FAILURE_LOCAL`.
     pub on_failure: u32,
     /// The circuit breaker opens after this many failures in a row; 0 for 5.
     pub breaker_failures: u32,
@@ -127,7 +135,8 @@ unsafe impl args::Versioned for FgRedisLayer {
 }
 
 /// A Redis limiter's counts so far, for monitoring. Set `struct_size`
-/// before the call; later versions may add fields.
+/// before the call; later versions may add fields (a caller built against
+/// ABI 1.9, without the `local_*` fields, still gets the others).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FgStoreCounters {
@@ -150,11 +159,16 @@ pub struct FgStoreCounters {
     pub skipped: u64,
     /// Times the breaker opened.
     pub breaker_opened: u64,
+    /// Requests `FG_ON_FAILURE_LOCAL` admitted by this process's share (ABI 1.10).
+    pub local_admitted: u64,
+    /// Requests `FG_ON_FAILURE_LOCAL` refused by this process's share (ABI 1.10).
+    pub local_denied: u64,
 }
 
 // SAFETY: repr(C), starts with `struct_size: usize`, plain integers only.
 unsafe impl args::Versioned for FgStoreCounters {
-    const MIN_SIZE: usize = std::mem::size_of::<FgStoreCounters>();
+    // ABI 1.9's struct ended before the `local_*` counts.
+    const MIN_SIZE: usize = std::mem::offset_of!(FgStoreCounters, local_admitted);
 }
 
 /// A limiter's counters as C reads them.
@@ -182,6 +196,8 @@ impl From<StoreCounters> for FgStoreCounters {
             errors: counters.errors,
             skipped: counters.skipped,
             breaker_opened: counters.breaker_opened,
+            local_admitted: counters.local_admitted,
+            local_denied: counters.local_denied,
         }
     }
 }
@@ -221,7 +237,77 @@ pub unsafe extern "C" fn fg_redis_store_open(
     unsafe { handle::create("fg_redis_store_open", out, make) }
 }
 
-/// Releases a store. NULL is a no-op. Limiters made on it keep the
+/// The most URLs `fg_redis_store_open_cluster` reads: a guard against a
+/// count that is not one (a cluster needs only one node that answers).
+pub const FG_MAX_CLUSTER_URLS: usize = 1024;
+
+/// Opens a store on the Redis Cluster whose nodes include `urls[0]` ...
+/// `urls[count - 1]` (NUL-terminated `redis://host:port/` strings, UTF-8;
+/// any of its nodes, one that answers is enough) and stores its handle in
+/// `*out`. Nothing connects yet: the cluster's slots are learned on first
+/// use, and each call goes to the master of its key's slot. On failure
+/// `*out` is set to NULL.
+///
+/// ```c
+/// const char *nodes[] = { "redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/" };
+/// fg_redis_store *store;
+/// if (fg_redis_store_open_cluster(nodes, 2, &store) != FG_STATUS_OK) abort();
+/// ```
+///
+/// Errors: `FG_STATUS_NULL_POINTER` (`urls` or one of its strings NULL),
+/// `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH` (`count` 0 or
+/// above `FG_MAX_CLUSTER_URLS`), `FG_STATUS_INVALID_UTF8`,
+/// `FG_STATUS_INVALID_STORE_URL`, `FG_STATUS_STORE_THREAD`,
+/// `FG_STATUS_STORE_UNAVAILABLE` (a library built without Redis support),
+/// `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `urls` must be NULL or readable for `count` pointers, each NULL or a
+/// NUL-terminated string; `out` NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_store_open_cluster(
+    urls: *const *const c_char,
+    count: usize,
+    out: *mut *mut FgRedisStore,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
+        let first = unsafe { args::handle(urls, "urls") }?;
+        if count == 0 || count > FG_MAX_CLUSTER_URLS {
+            return Err(Failure::new(
+                FgStatus::InvalidLength,
+                format!("`count` is {count}; a cluster takes 1 to {FG_MAX_CLUSTER_URLS} URLs"),
+            ));
+        }
+        // SAFETY: readable for `count` pointers starting at `first`, by the contract.
+        let given = unsafe { std::slice::from_raw_parts(first as *const *const c_char, count) };
+        let urls = given
+            .iter()
+            .map(|&url| {
+                if url.is_null() {
+                    return Err(Failure::new(
+                        FgStatus::NullPointer,
+                        "`urls[]` has a NULL".to_string(),
+                    ));
+                }
+                // SAFETY: non-NULL and NUL-terminated, by the contract.
+                let bytes = unsafe { std::ffi::CStr::from_ptr(url) }.to_bytes();
+                std::str::from_utf8(bytes).map_err(|_| {
+                    Failure::new(
+                        FgStatus::InvalidUtf8,
+                        "`urls[]` has a string that is not UTF-8".to_string(),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(handle::boxed(RedisStore::cluster(&urls)?).cast::<FgRedisStore>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_redis_store_open_cluster", out, make) }
+}
+
+/// Releases a store (from `fg_redis_store_open` or
+/// `fg_redis_store_open_cluster`). NULL is a no-op. Limiters made on it keep the
 /// connection until they are freed; the last one closes it.
 ///
 /// # Safety
@@ -253,6 +339,7 @@ impl Settings {
         let on_failure = match config.on_failure {
             FG_ON_FAILURE_OPEN => OnFailure::Open,
             FG_ON_FAILURE_CLOSED => OnFailure::Closed,
+            FG_ON_FAILURE_LOCAL => OnFailure::Local,
             other => return Err(args::unknown_constant("config->on_failure", other)),
         };
         let breaker = match (config.breaker_failures, config.breaker_cool_down_ns) {
@@ -723,6 +810,7 @@ mod absent {
     pub(super) enum OnFailure {
         Open,
         Closed,
+        Local,
     }
 
     impl RedisStore {
@@ -731,6 +819,10 @@ mod absent {
                 FgStatus::StoreUnavailable,
                 "this library was built without Redis support (cargo feature `redis`)".to_string(),
             ))
+        }
+
+        pub(super) fn cluster(_urls: &[&str]) -> std::result::Result<Self, Failure> {
+            Self::open("")
         }
     }
 
@@ -871,7 +963,7 @@ mod tests {
         };
         let mut limiter = ptr::null_mut();
         for (config, expected) in [
-            (config(2, 0), FgStatus::InvalidArgument),
+            (config(3, 0), FgStatus::InvalidArgument),
             (config(FG_ON_FAILURE_OPEN, 3), FgStatus::InvalidArgument),
         ] {
             // SAFETY: live store, readable structs, writable out.
@@ -1109,6 +1201,206 @@ mod tests {
         // SAFETY: live handles, not used again.
         unsafe {
             fg_redis_layers_free(layers);
+            fg_redis_limiter_free(limiter);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn counters(limiter: *const FgRedisLimiter, struct_size: usize) -> FgStoreCounters {
+        let mut counters = FgStoreCounters {
+            struct_size,
+            ..FgStoreCounters::default()
+        };
+        // SAFETY: live handle; writable for `struct_size` (at most the whole struct).
+        let status = unsafe { fg_redis_limiter_counters(limiter, &mut counters) };
+        assert_eq!(status, FgStatus::Ok);
+        counters
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn failing_local_admits_this_process_share_and_counts_it() {
+        // Nothing listens on port 1: every call fails, and the fleet, never
+        // counted, is this process alone (N = 1): its share is the whole limit.
+        let (status, store) = open("redis://127.0.0.1:1/");
+        assert_eq!(status, FgStatus::Ok);
+        let local = FgRedisConfig {
+            on_failure: FG_ON_FAILURE_LOCAL,
+            deadline_ns: 0,
+            ..config(b"local:")
+        };
+        let mut limiter = ptr::null_mut();
+        // SAFETY: live store, readable structs, writable out.
+        let status = unsafe { fg_redis_limiter_new(store, &quota(3), &local, &mut limiter) };
+        assert_eq!(status, FgStatus::Ok);
+        let admitted: Vec<bool> = (0..4)
+            .map(|_| {
+                let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+                let out = decision.as_mut_ptr();
+                // SAFETY: live handle, readable key, writable out.
+                let status = unsafe { fg_redis_limiter_check(limiter, b"k".as_ptr(), 1, 1, out) };
+                assert_eq!(status, FgStatus::Ok);
+                // SAFETY: written by the successful call.
+                unsafe { decision.assume_init() }.admitted
+            })
+            .collect();
+        assert_eq!(admitted, [true, true, true, false]);
+        let whole = counters(limiter, std::mem::size_of::<FgStoreCounters>());
+        assert_eq!((whole.local_admitted, whole.local_denied), (3, 1));
+        assert_eq!(
+            (whole.failed_open, whole.failed_closed, whole.exact),
+            (0, 0, 0)
+        );
+        // A caller built against ABI 1.9 knows no `local_*` fields: it
+        // still gets the others, and nothing past its struct is written.
+        let old_size = std::mem::offset_of!(FgStoreCounters, local_admitted);
+        let old = counters(limiter, old_size);
+        assert_eq!(old.struct_size, old_size);
+        assert_eq!((old.local_admitted, old.local_denied), (0, 0));
+        assert_eq!(old.errors + old.timeouts + old.skipped, 4);
+        let mut too_small = FgStoreCounters {
+            struct_size: old_size - 8,
+            ..FgStoreCounters::default()
+        };
+        // SAFETY: live handle, writable struct.
+        let status = unsafe { fg_redis_limiter_counters(limiter, &mut too_small) };
+        assert_eq!(status, FgStatus::StructSize);
+
+        // Layers fail local alike.
+        let prefix = b"local-layer:";
+        let layer = FgRedisLayer {
+            struct_size: std::mem::size_of::<FgRedisLayer>(),
+            scope: super::super::decision::FG_SCOPE_KEY,
+            prefix: prefix.as_ptr().cast(),
+            prefix_len: prefix.len(),
+            quota: &quota(1),
+        };
+        let local_layers = FgRedisConfig {
+            prefix: ptr::null(),
+            prefix_len: 0,
+            ..local
+        };
+        let mut layers = ptr::null_mut();
+        // SAFETY: live store, readable array and config, writable out.
+        let status = unsafe { fg_redis_layers_new(store, &layer, 1, &local_layers, &mut layers) };
+        assert_eq!(status, FgStatus::Ok);
+        let key = FgLayerKey {
+            kind: FG_LAYER_KEY_BYTES,
+            id: 0,
+            bytes: b"k".as_ptr(),
+            len: 1,
+        };
+        let admitted: Vec<bool> = (0..2)
+            .map(|_| {
+                let mut verdict = std::mem::MaybeUninit::<FgVerdict>::zeroed();
+                let out = verdict.as_mut_ptr();
+                // SAFETY: live handle, readable key, writable out.
+                let status = unsafe { fg_redis_layers_check(layers, &key, 1, 1, out) };
+                assert_eq!(status, FgStatus::Ok);
+                // SAFETY: written by the successful call.
+                unsafe { verdict.assume_init() }.decision.admitted
+            })
+            .collect();
+        assert_eq!(admitted, [true, false]);
+        let mut counted = FgStoreCounters {
+            struct_size: std::mem::size_of::<FgStoreCounters>(),
+            ..FgStoreCounters::default()
+        };
+        // SAFETY: live handle, writable struct.
+        let status = unsafe { fg_redis_layers_counters(layers, &mut counted) };
+        assert_eq!(status, FgStatus::Ok);
+        assert_eq!((counted.local_admitted, counted.local_denied), (1, 1));
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_redis_layers_free(layers);
+            fg_redis_limiter_free(limiter);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn open_cluster(urls: &[*const c_char]) -> (FgStatus, *mut FgRedisStore) {
+        let mut store = ptr::null_mut();
+        // SAFETY: `urls` is readable for its length, `store` writable.
+        let status = unsafe { fg_redis_store_open_cluster(urls.as_ptr(), urls.len(), &mut store) };
+        (status, store)
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_cluster_store_refuses_bad_urls_and_builds_nothing() {
+        let good = c"redis://127.0.0.1:1/";
+        let not_utf8 = b"redis://\xff\0";
+        for (urls, expected) in [
+            (vec![], FgStatus::InvalidLength),
+            (vec![ptr::null()], FgStatus::NullPointer),
+            (
+                vec![good.as_ptr(), not_utf8.as_ptr().cast()],
+                FgStatus::InvalidUtf8,
+            ),
+            (
+                vec![good.as_ptr(), c"http://x".as_ptr()],
+                FgStatus::InvalidStoreUrl,
+            ),
+        ] {
+            let (status, store) = open_cluster(&urls);
+            assert_eq!(status, expected);
+            assert!(store.is_null());
+        }
+        let mut store = ptr::null_mut();
+        // SAFETY: a NULL array is what is tested; `store` is writable.
+        let status = unsafe { fg_redis_store_open_cluster(ptr::null(), 1, &mut store) };
+        assert_eq!(status, FgStatus::NullPointer);
+        let (status, store) = open_cluster(&[good.as_ptr()]);
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: live handle, not used again.
+        unsafe { fg_redis_store_free(store) };
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_limiter_decides_on_a_real_cluster() {
+        let cluster = super::redis_common::RedisCluster::shared();
+        let urls: Vec<std::ffi::CString> = cluster
+            .urls()
+            .into_iter()
+            .map(|url| std::ffi::CString::new(url).unwrap())
+            .collect();
+        let pointers: Vec<*const c_char> = urls.iter().map(|url| url.as_ptr()).collect();
+        let (status, store) = open_cluster(&pointers);
+        assert_eq!(status, FgStatus::Ok);
+        let prefix = format!("ffi-cluster:{}:", std::process::id());
+        let mut limiter = ptr::null_mut();
+        // SAFETY: live store, readable structs, writable out.
+        let status = unsafe {
+            fg_redis_limiter_new(store, &quota(2), &config(prefix.as_bytes()), &mut limiter)
+        };
+        assert_eq!(status, FgStatus::Ok);
+        // Keys spread over the masters, each decided by its slot's master.
+        for key in ["a", "b", "c", "d", "e", "f"] {
+            let admitted: Vec<bool> = (0..3)
+                .map(|_| {
+                    let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+                    let out = decision.as_mut_ptr();
+                    // SAFETY: live handle, readable key, writable out.
+                    let status =
+                        unsafe { fg_redis_limiter_check(limiter, key.as_ptr(), 1, 1, out) };
+                    assert_eq!(status, FgStatus::Ok);
+                    // SAFETY: written by the successful call.
+                    unsafe { decision.assume_init() }.admitted
+                })
+                .collect();
+            assert_eq!(admitted, [true, true, false], "key {key}");
+        }
+        let whole = counters(limiter, std::mem::size_of::<FgStoreCounters>());
+        // Two checks per key went to Redis; each third was the deny cache's.
+        assert_eq!(
+            (whole.exact + whole.cached, whole.errors, whole.timeouts),
+            (18, 0, 0)
+        );
+        // SAFETY: live handles, not used again.
+        unsafe {
             fg_redis_limiter_free(limiter);
             fg_redis_store_free(store);
         }
