@@ -1,4 +1,4 @@
-//! Limits kept in Redis from Python: the `store=` argument of
+//! Limits kept in Redis (a server or a Redis Cluster) from Python: the `store=` argument of
 //! `KeyedLimiter` and the arguments that go with it (`prefix=`,
 //! `deadline=`, `on_failure=`), and `RedisLayers`, several limits kept in
 //! Redis and charged together (the route limits of `store=`).
@@ -28,42 +28,99 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-/// The store of each URL opened in this process, with the pid that opened it.
-static STORES: Mutex<Option<HashMap<String, (u32, RedisStore)>>> = Mutex::new(None);
+/// Where a limit is kept: `store=` as given.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Target {
+    /// One server's URL.
+    Server(String),
+    /// Nodes of a Redis Cluster (a list, even of one URL).
+    Cluster(Vec<String>),
+}
 
-/// The process's store for `url`, opened on first use (or first use after a fork).
-fn store(url: &str) -> PyResult<RedisStore> {
+/// The store of each target opened in this process, with the pid that opened it.
+static STORES: Mutex<Option<HashMap<Target, (u32, RedisStore)>>> = Mutex::new(None);
+
+/// The process's store for `target`, opened on first use (or first use after a fork).
+fn store(target: &Target) -> PyResult<RedisStore> {
     let pid = std::process::id();
     let mut stores = STORES.lock().unwrap_or_else(PoisonError::into_inner);
     let stores = stores.get_or_insert_with(HashMap::new);
-    if let Some((opened_by, store)) = stores.get(url) {
+    if let Some((opened_by, store)) = stores.get(target) {
         if *opened_by == pid {
             return Ok(store.clone());
         }
     }
-    let store = RedisStore::open(url).map_err(|error| match error {
-        StoreError::InvalidUrl => FloodgateError::new_err(format!("store: {error}, got {url:?}")),
+    let opened = match target {
+        Target::Server(url) => RedisStore::open(url),
+        Target::Cluster(urls) => RedisStore::cluster(urls),
+    };
+    let store = opened.map_err(|error| match error {
+        StoreError::InvalidUrl => {
+            let given = match target {
+                Target::Server(url) => format!("{url:?}"),
+                Target::Cluster(urls) => format!("{urls:?}"),
+            };
+            FloodgateError::new_err(format!("store: {error}, got {given}"))
+        }
         other => PyRuntimeError::new_err(other.to_string()),
     })?;
-    stores.insert(url.to_string(), (pid, store.clone()));
+    stores.insert(target.clone(), (pid, store.clone()));
     Ok(store)
 }
 
-/// `on_failure=`: `"open"` (admit) or `"closed"` (deny) when Redis gives no answer.
+/// `on_failure=`: `"open"` (admit), `"closed"` (deny) or `"local"` (this
+/// process's share of the limit) when Redis gives no answer.
 fn on_failure(value: &Bound<'_, PyAny>) -> PyResult<OnFailure> {
     let Ok(name) = value.cast::<PyString>() else {
         let found = value.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
-            "on_failure must be 'open' or 'closed', got {found}"
+            "on_failure must be 'open', 'closed' or 'local', got {found}"
         )));
     };
     match name.to_str()? {
         "open" => Ok(OnFailure::Open),
         "closed" => Ok(OnFailure::Closed),
+        "local" => Ok(OnFailure::Local),
         other => Err(FloodgateError::new_err(format!(
-            "on_failure must be 'open' or 'closed', got {other:?}"
+            "on_failure must be 'open', 'closed' or 'local', got {other:?}"
         ))),
     }
+}
+
+/// `store=`: a Redis URL (str), or a list or tuple of a Redis Cluster's
+/// node URLs.
+fn target(value: &Bound<'_, PyAny>) -> PyResult<Target> {
+    const EXPECTED: &str = "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', \
+                            or a list of a Redis Cluster's node URLs";
+    if let Ok(url) = value.cast::<PyString>() {
+        return Ok(Target::Server(url.to_str()?.to_owned()));
+    }
+    let nodes: Vec<Bound<'_, PyAny>> = if let Ok(list) = value.cast::<PyList>() {
+        list.iter().collect()
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else {
+        let found = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!("{EXPECTED}, got {found}")));
+    };
+    if nodes.is_empty() {
+        return Err(FloodgateError::new_err(
+            "store: a Redis Cluster needs at least one node URL",
+        ));
+    }
+    let urls = nodes
+        .iter()
+        .map(|node| match node.cast::<PyString>() {
+            Ok(url) => Ok(url.to_str()?.to_owned()),
+            Err(_) => {
+                let found = node.get_type().name()?;
+                Err(PyTypeError::new_err(format!(
+                    "a Redis Cluster's node URLs must be str, got {found}"
+                )))
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Target::Cluster(urls))
 }
 
 /// `prefix=`: a str or bytes.
@@ -87,19 +144,14 @@ pub(crate) struct StoreArgs<'a, 'py> {
     pub(crate) on_failure: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// `store=`, `deadline=` and `on_failure=` read: the URL, and the settings
+/// `store=`, `deadline=` and `on_failure=` read: where, and the settings
 /// given (None: the engine's default).
 fn connection(
-    url: &Bound<'_, PyAny>,
+    store: &Bound<'_, PyAny>,
     deadline: Option<&Bound<'_, PyAny>>,
     on_failure_given: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(String, Option<Duration>, Option<OnFailure>)> {
-    let Ok(url) = url.cast::<PyString>() else {
-        let found = url.get_type().name()?;
-        return Err(PyTypeError::new_err(format!(
-            "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', got {found}"
-        )));
-    };
+) -> PyResult<(Target, Option<Duration>, Option<OnFailure>)> {
+    let target = target(store)?;
     let deadline = deadline
         .map(|value| {
             let deadline = args::duration(value, "deadline")?;
@@ -110,7 +162,7 @@ fn connection(
         })
         .transpose()?;
     let on_failure = on_failure_given.map(on_failure).transpose()?;
-    Ok((url.to_str()?.to_owned(), deadline, on_failure))
+    Ok((target, deadline, on_failure))
 }
 
 /// What is kept in Redis (a limiter, layers), as the process using it
@@ -171,10 +223,10 @@ pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Op
         }
         return Ok(None);
     };
-    let (url, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
+    let (target, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
     let prefix = arguments.prefix.map(prefix).transpose()?;
     let build = move || {
-        let mut builder = RedisLimiter::builder(&store(&url)?, quota);
+        let mut builder = RedisLimiter::builder(&store(&target)?, quota);
         if let Some(prefix) = &prefix {
             builder = builder.prefix(prefix);
         }
@@ -232,14 +284,14 @@ impl PyRedisLayers {
         deadline: Option<&Bound<'_, PyAny>>,
         on_failure: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let (url, deadline, on_failure) = connection(store, deadline, on_failure)?;
+        let (target, deadline, on_failure) = connection(store, deadline, on_failure)?;
         let given = layers
             .iter()
             .map(|entry| redis_layer(&entry))
             .collect::<PyResult<Vec<_>>>()?;
         let count = given.len();
         let build = move || {
-            let mut builder = RedisLayers::builder(&self::store(&url)?);
+            let mut builder = RedisLayers::builder(&self::store(&target)?);
             for (scope, quota, prefix) in &given {
                 builder = builder.layer(*scope, prefix, *quota);
             }
@@ -363,6 +415,8 @@ pub(crate) fn counters_dict<'py>(
         ("errors", counters.errors),
         ("skipped", counters.skipped),
         ("breaker_opened", counters.breaker_opened),
+        ("local_admitted", counters.local_admitted),
+        ("local_denied", counters.local_denied),
     ] {
         dict.set_item(name, value)?;
     }

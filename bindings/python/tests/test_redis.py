@@ -144,6 +144,47 @@ def test_a_server_that_does_not_answer_gets_the_failure_policy():
     assert opened.store_counters["failed_open"] == 1
 
 
+def test_failing_local_admits_this_process_share_and_counts_it():
+    # Nothing listens on port 1, so the fleet is never counted: this process
+    # alone (N = 1), whose share is the whole limit.
+    url = "redis://127.0.0.1:1/"
+    local = KeyedLimiter(Quota.per_minute(3), store=url, deadline=1.0, on_failure="local")
+    assert [local.check("k").admitted for _ in range(4)] == [True, True, True, False]
+    counters = local.store_counters
+    assert (counters["local_admitted"], counters["local_denied"]) == (3, 1)
+    assert (counters["failed_open"], counters["failed_closed"], counters["exact"]) == (0, 0, 0)
+    layers = floodgate.RedisLayers(
+        [("key", Quota.per_minute(1), "k:")], store=url, deadline=1.0, on_failure="local"
+    )
+    assert [layers.check(["k"]).admitted for _ in range(2)] == [True, False]
+    assert (layers.store_counters["local_admitted"], layers.store_counters["local_denied"]) == (1, 1)
+
+
+def test_a_cluster_store_takes_a_list_of_node_urls():
+    # Nothing connects before a check: a list of nodes is a Redis Cluster,
+    # which answers by the failure policy here (nothing listens on port 1).
+    nodes = ["redis://127.0.0.1:1/", "redis://127.0.0.1:2/"]
+    for store in (nodes, tuple(nodes), nodes[:1]):
+        limiter = KeyedLimiter(HOBBY, store=store, deadline=0.5, on_failure="closed")
+        assert not limiter.check("k").admitted
+        assert limiter.store_counters["failed_closed"] == 1
+    layers = floodgate.RedisLayers([("key", HOBBY, "k:")], store=nodes, on_failure="local")
+    assert layers.check(["k"]).admitted
+    with pytest.raises(ValueError, match="at least one node"):
+        KeyedLimiter(HOBBY, store=[])
+    with pytest.raises(ValueError, match="store: "):
+        KeyedLimiter(HOBBY, store=["redis://127.0.0.1:1/", "http://x"])
+    with pytest.raises(TypeError, match="node URLs must be str"):
+        KeyedLimiter(HOBBY, store=["redis://127.0.0.1:1/", 7000])
+    with pytest.raises(TypeError, match="or a list of a Redis Cluster"):
+        KeyedLimiter(HOBBY, store={"redis://127.0.0.1:1/"})
+    from floodgate.fastapi import RateLimiter
+
+    with pytest.raises(TypeError, match="Redis Cluster's node URLs"):
+        RateLimiter(store=7000)
+    assert RateLimiter(store=nodes).store.url == nodes
+
+
 def test_the_gil_is_released_while_redis_is_waited_for():
     # A listener that accepts and never answers: the check waits its whole
     # deadline, while another Python thread keeps counting.

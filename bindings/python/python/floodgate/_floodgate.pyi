@@ -42,6 +42,9 @@ differ). Byte keys must be 1 to 4096 bytes (FloodgateError otherwise); any
 other type, bool included, raises TypeError."""
 _FullTable = Literal["deny", "admit", "overflow"]
 _Segment = str | os.PathLike[str]
+# A Redis URL, or a Redis Cluster's node URLs.
+_Store = str | list[str] | tuple[str, ...]
+_OnFailure = Literal["open", "closed", "local"]
 """Where a shared limiter's state lives: a name (1 to 200 ASCII letters,
 digits, ".", "_" or "-": the file /dev/shm/floodgate.<name>) or the path of
 a file every worker process can map. A bad name raises FloodgateError;
@@ -214,15 +217,17 @@ class KeyedLimiter:
     int key. Every process must build the limiter alike (quota, capacity,
     on_full, max_overrides).
 
-    With `store` (a Redis URL, ``"redis://host:port/db"``) the buckets live
+    With `store` (a Redis URL, ``"redis://host:port/db"``, or a list of a
+    Redis Cluster's node URLs, any of them) the buckets live
     in Redis: every process and host using that server, `prefix` (str or
     bytes, default ``"floodgate:"``) and quota enforces one limit, decided
     by the server's clock (`now_ns` is then rounded down to the
     microsecond). Limits with different quotas need different prefixes.
     Each call waits for Redis at most `deadline` (seconds or a timedelta,
     default 5 ms), with the GIL released; when Redis gives no answer
-    `on_failure` decides: ``"open"`` (admit, the default) or ``"closed"``
-    (deny). Keys are str or bytes (an int raises TypeError); `capacity`,
+    `on_failure` decides: ``"open"`` (admit, the default), ``"closed"``
+    (deny) or ``"local"`` (this process's share of the limit: with N hosts
+    counted by heartbeats in Redis, the rate and burst divided by N). Keys are str or bytes (an int raises TypeError); `capacity`,
     `on_full` and `max_overrides` do not apply, and `reserve`,
     `set_quota`, `clear_quota`, `reset`, `quota_for` and `reconfigure`
     raise TypeError. `store_counters` reports how often Redis decided and
@@ -240,10 +245,10 @@ class KeyedLimiter:
         clock: ManualClock | None = None,
         shared: _Segment | None = None,
         shared_wait: _Seconds | None = None,
-        store: str | None = None,
+        store: _Store | None = None,
         prefix: str | bytes | None = None,
         deadline: _Seconds | None = None,
-        on_failure: Literal["open", "closed"] | None = None,
+        on_failure: _OnFailure | None = None,
     ) -> KeyedLimiter: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def reserve(
@@ -584,9 +589,9 @@ class RedisLayers:
         cls,
         layers: list[tuple[str, Quota, str | bytes]],
         *,
-        store: str,
+        store: _Store,
         deadline: _Seconds | None = None,
-        on_failure: Literal["open", "closed"] | None = None,
+        on_failure: _OnFailure | None = None,
     ) -> RedisLayers: ...
     def check(self, keys: Sequence[_Key | None], cost: int = 1, now_ns: int | None = None) -> Verdict:
         """Every key must be a str or bytes (TypeError otherwise)."""
