@@ -237,15 +237,25 @@ export interface KeyedLimiterOptions {
 
 /** Where and how a limit kept in Redis lives (RedisLimiter, rateLimit's `store`). */
 export interface RedisOptions {
-  /** The server: 'redis://host:port/db' or 'redis+unix:///path'. */
-  store: string;
+  /** The server: 'redis://host:port/db' or 'redis+unix:///path'; or a Redis Cluster's node URLs (any of them). */
+  store: RedisStore;
   /** What every bucket's Redis key starts with (default 'floodgate:'): limits with different quotas need different prefixes. */
   prefix?: string;
   /** How long a call may wait for Redis, connecting included (default 5). */
   deadlineMs?: number;
-  /** When Redis gives no answer in time: 'open' admits (the default), 'closed' denies. */
-  onFailure?: 'open' | 'closed';
+  /** When Redis gives no answer in time: 'open' admits (the default), 'closed' denies, 'local' decides by this process's share. */
+  onFailure?: OnFailure;
 }
+
+/** A Redis server's URL, or a Redis Cluster's node URLs. */
+export type RedisStore = string | readonly string[];
+
+/**
+ * What a limit kept in Redis answers when Redis does not: 'open' admits,
+ * 'closed' denies, 'local' decides by this process's share of the limit
+ * (the rate and burst divided by the hosts counted by heartbeats in Redis).
+ */
+export type OnFailure = 'open' | 'closed' | 'local';
 
 /** A RedisLimiter's counts so far. */
 export interface StoreCounters {
@@ -255,6 +265,10 @@ export interface StoreCounters {
   cached: number;
   failedOpen: number;
   failedClosed: number;
+  /** Requests onFailure 'local' admitted by this process's share. */
+  localAdmitted: number;
+  /** Requests onFailure 'local' refused by this process's share. */
+  localDenied: number;
   timeouts: number;
   errors: number;
   /** Degraded answers given without trying, the circuit breaker being open. */
@@ -837,15 +851,16 @@ export interface WindowRateLimitOptions<Req extends IncomingMessage = IncomingMe
   /**
    * One limit across processes and hosts: each limit is kept in this Redis
    * server (a URL), under `<prefix><limit>/<windowMs>:` (a Fastify route
-   * with its own config.rateLimit: `<prefix><route>:<limit>/<windowMs>:`).
+   * with its own config.rateLimit: `<prefix><route>:<limit>/<windowMs>:`);
+   * or on the Redis Cluster whose node URLs it lists.
    */
-  store?: string;
+  store?: RedisStore;
   /** Default 'floodgate:' (with store). */
   prefix?: string;
   /** With store: how long a check may wait for Redis (default 5). */
   deadlineMs?: number;
-  /** With store: 'open' (default) admits when Redis gives no answer, 'closed' denies. */
-  onFailure?: 'open' | 'closed';
+  /** With store: 'open' (default) admits when Redis gives no answer, 'closed' denies, 'local' decides by this process's share. */
+  onFailure?: OnFailure;
   /** X-RateLimit-Scope (genieos preset); default 'key'. */
   scope?: string;
 }

@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 9; // 1.9: limits kept in Redis (1.8: fg_machine_now_ns; 1.7: shared mode for every kind)
+const ABI_MINOR = 10; // 1.10: failing local, Redis Cluster (1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -198,7 +198,7 @@ const RedisConfigStruct = koffi.struct('fg_redis_config', { // ABI 1.9
   breaker_failures: 'uint32_t',
   breaker_cool_down_ns: 'uint64_t',
 });
-const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.9
+const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.10
   struct_size: 'size_t',
   exact: 'uint64_t',
   cached: 'uint64_t',
@@ -208,6 +208,8 @@ const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.9
   errors: 'uint64_t',
   skipped: 'uint64_t',
   breaker_opened: 'uint64_t',
+  local_admitted: 'uint64_t',
+  local_denied: 'uint64_t',
 });
 
 const offsets = (struct, fields) =>
@@ -464,6 +466,7 @@ const ffi = {
   // ABI 1.9. The checks block until Redis answers or the deadline passes:
   // lib/redis.js calls them with koffi's .async, on its worker threads.
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
+  redisStoreOpenCluster: fn('fg_redis_store_open_cluster', S, [koffi.pointer('const char *'), 'size_t', koffi.out(koffi.pointer(H))]), // ABI 1.10
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
   redisLimiterNew: fn('fg_redis_limiter_new', S, [H, H, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
   redisLimiterFree: fn('fg_redis_limiter_free', 'void', [H]),

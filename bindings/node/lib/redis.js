@@ -14,29 +14,48 @@ const { checkBytesKey, checkStringKey } = require('./keys.js');
 const { adopt, create, release } = require('./handle.js');
 
 /** fg_redis_config.on_failure by name (FG_ON_FAILURE_*). */
-const ON_FAILURE = Object.freeze({ open: 0, closed: 1 });
+const ON_FAILURE = Object.freeze({ open: 0, closed: 1, local: 2 });
 
 /**
- * This thread's store of each URL: one connection and one runtime thread,
- * shared by every limiter on it, kept for the life of the thread (a limiter
- * holds its own reference, so no limiter outlives its store).
+ * This thread's store of each URL (and of each Redis Cluster's list of node
+ * URLs): one connection and one runtime thread, shared by every limiter on
+ * it, kept for the life of the thread (a limiter holds its own reference, so
+ * no limiter outlives its store).
  */
 const stores = new Map();
 
-function storeOf(url) {
-  if (typeof url !== 'string') throw new TypeError(`store must be a Redis URL (a string such as 'redis://127.0.0.1:6379/0'), got ${describe(url)}`);
-  let store = stores.get(url);
+/** `store`: a Redis URL, or an array of a Redis Cluster's node URLs. */
+function storeOf(store) {
+  if (typeof store === 'string') {
+    return opened(store, () => create((out) => ffi.redisStoreOpen(store, Buffer.byteLength(store, 'utf8'), out)));
+  }
+  if (!Array.isArray(store)) {
+    throw new TypeError(`store must be a Redis URL (a string such as 'redis://127.0.0.1:6379/0') or an array of a Redis Cluster's node URLs, got ${describe(store)}`);
+  }
+  if (store.length === 0) throw new RangeError('store: a Redis Cluster needs at least one node URL');
+  for (const url of store) {
+    if (typeof url !== 'string') throw new TypeError(`a Redis Cluster's node URLs must be strings, got ${describe(url)}`);
+    // The C strings end at their first NUL.
+    if (url.includes('\0')) throw new RangeError('a Redis Cluster\'s node URLs must not contain NUL');
+  }
+  const nodes = [...store];
+  // An array never stringifies as a URL does: the two kinds cannot share a key.
+  return opened(JSON.stringify(nodes), () => create((out) => ffi.redisStoreOpenCluster(nodes, nodes.length, out)));
+}
+
+function opened(key, open) {
+  let store = stores.get(key);
   if (store === undefined) {
-    store = create((out) => ffi.redisStoreOpen(url, Buffer.byteLength(url, 'utf8'), out));
-    stores.set(url, store);
+    store = open();
+    stores.set(key, store);
   }
   return store;
 }
 
 function onFailureCode(value) {
-  if (typeof value !== 'string') throw new TypeError(`onFailure must be 'open' or 'closed', got ${describe(value)}`);
+  if (typeof value !== 'string') throw new TypeError(`onFailure must be 'open', 'closed' or 'local', got ${describe(value)}`);
   const code = ON_FAILURE[value];
-  if (code === undefined) throw new RangeError(`onFailure must be 'open' or 'closed', got '${value}'`);
+  if (code === undefined) throw new RangeError(`onFailure must be 'open', 'closed' or 'local', got '${value}'`);
   return code;
 }
 
@@ -62,11 +81,14 @@ class RedisLimiter {
 
   /**
    * Buckets of `quota` per key in the Redis server at `store` (a URL:
-   * 'redis://host:port/db'). `prefix` (default 'floodgate:') starts every
+   * 'redis://host:port/db'), or on the Redis Cluster whose node URLs
+   * `store` lists (any of them). `prefix` (default 'floodgate:') starts every
    * bucket's Redis key: limits with different quotas need different ones.
    * `deadlineMs` (default 5) bounds each call's wait for Redis, connecting
    * included; when Redis gives no answer, `onFailure` decides: 'open'
-   * (admit, the default) or 'closed' (deny).
+   * (admit, the default), 'closed' (deny) or 'local' (this process's share
+   * of the limit: the rate and burst divided by the hosts counted by
+   * heartbeats in Redis).
    */
   constructor(quota, opts) {
     ensureQuota(quota, 'quota');
@@ -120,7 +142,7 @@ class RedisLimiter {
   /**
    * How many decisions Redis made, the deny cache gave and the failure
    * policy gave, and why: { exact, cached, failedOpen, failedClosed,
-   * timeouts, errors, skipped, breakerOpened }.
+   * localAdmitted, localDenied, timeouts, errors, skipped, breakerOpened }.
    */
   get counters() {
     if (this.#handle === null) throw closedError('RedisLimiter');
@@ -132,6 +154,8 @@ class RedisLimiter {
       cached: Number(out.cached),
       failedOpen: Number(out.failed_open),
       failedClosed: Number(out.failed_closed),
+      localAdmitted: Number(out.local_admitted),
+      localDenied: Number(out.local_denied),
       timeouts: Number(out.timeouts),
       errors: Number(out.errors),
       skipped: Number(out.skipped),

@@ -112,6 +112,36 @@ test('a server that is away gets the failure policy', async () => {
   assert.equal(open.counters.failedOpen, 1);
 });
 
+test('failing local admits this process\'s share and counts it', async () => {
+  // Nothing listens on port 1, so the fleet is never counted: this process
+  // alone (N = 1), whose share is the whole limit.
+  const local = new RedisLimiter(Quota.perMinute(3), { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  const admitted = [];
+  for (let i = 0; i < 4; i += 1) admitted.push((await local.check('k')).admitted);
+  assert.deepEqual(admitted, [true, true, true, false]);
+  const counters = local.counters;
+  assert.deepEqual([counters.localAdmitted, counters.localDenied], [3, 1]);
+  assert.deepEqual([counters.failedOpen, counters.failedClosed, counters.exact], [0, 0, 0]);
+  local.close();
+});
+
+test('a store given as an array of node URLs is a Redis Cluster; bad forms throw', async () => {
+  // Nothing connects before a check, and nothing listens on ports 1 and 2:
+  // the cluster answers by the failure policy.
+  const nodes = ['redis://127.0.0.1:1/', 'redis://127.0.0.1:2/'];
+  const onCluster = new RedisLimiter(Quota.perSecond(1), { store: nodes, deadlineMs: 500, onFailure: 'closed' });
+  assert.equal((await onCluster.check('k')).admitted, false);
+  assert.equal(onCluster.counters.failedClosed, 1);
+  onCluster.close();
+  const quota = Quota.perSecond(30);
+  assert.throws(() => new RedisLimiter(quota, { store: [] }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/', 7000] }), TypeError);
+  assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/', 'http://x'] }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/\0'] }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: new Set(nodes) }), TypeError);
+  assert.ok(rateLimit({ windowMs: 60_000, limit: 10, store: nodes, onFailure: 'local' }));
+});
+
 test('bad input throws TypeError or RangeError before anything is sent', () => {
   const quota = Quota.perSecond(30);
   assert.throws(() => new RedisLimiter(quota, { store: 6379 }), TypeError);

@@ -320,3 +320,9 @@ void inRedis.check(42);
 const throughRedis = rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', prefix: 'api:' });
 void throughRedis;
 void rateLimit({ limiter: inRedis });
+const onCluster = new RedisLimiter(Quota.perSecond(30), { store: ['redis://10.0.0.1:7000/', 'redis://10.0.0.2:7000/'], onFailure: 'local' });
+const localAdmitted: number = onCluster.counters.localAdmitted + onCluster.counters.localDenied;
+void localAdmitted;
+void rateLimit({ windowMs: 60_000, limit: 10, store: ['redis://10.0.0.1:7000/'], onFailure: 'local' });
+// @ts-expect-error onFailure is 'open', 'closed' or 'local'
+void new RedisLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', onFailure: 'maybe' });
