@@ -296,8 +296,9 @@
  * `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
  * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`; 1.10 added
  * failing local (`FG_ON_FAILURE_LOCAL`, `fg_store_counters.local_admitted`
- * and `local_denied`) and Redis Cluster (`fg_redis_store_open_cluster`,
- * `FG_MAX_CLUSTER_URLS`).
+ * and `local_denied`), Redis Cluster (`fg_redis_store_open_cluster`,
+ * `FG_MAX_CLUSTER_URLS`) and sliding windows kept in Redis
+ * (`fg_redis_window`).
  */
 #define FG_ABI_VERSION 65546
 
@@ -661,6 +662,15 @@ typedef struct fg_redis_limiter fg_redis_limiter;
  * child forked later, which opens its own (and makes its own limiters).
  */
 typedef struct fg_redis_store fg_redis_store;
+
+/**
+ * A sliding window per byte key kept in Redis, decided by one script per
+ * call with the server's clock: every process and host using the same
+ * server and prefix counts each key in one window. Its decisions are an
+ * `fg_keyed_window`'s for the same limit and window. Create with
+ * `fg_redis_window_new`, release with `fg_redis_window_free`.
+ */
+typedef struct fg_redis_window fg_redis_window;
 
 /**
  * An opaque handle to a set of suspended keys. Create with
@@ -3565,6 +3575,108 @@ fg_status fg_redis_limiter_refund(const struct fg_redis_limiter *limiter,
  */
 fg_status fg_redis_limiter_counters(const struct fg_redis_limiter *limiter,
                                     struct fg_store_counters *out);
+
+/**
+ * Creates sliding windows of `limit` units per `window_ns` per key on
+ * `store` and stores the handle in `*out` (NULL on failure). Every process
+ * using the same server, prefix (`config->prefix`, NULL for
+ * `"floodgate:window:"`), limit and window counts each key in one window.
+ *
+ * ```c
+ * fg_redis_window *per_workspace;
+ * fg_redis_config config = { .struct_size = sizeof(fg_redis_config),
+ *                            .prefix = "ws:", .prefix_len = 3,
+ *                            .on_failure = FG_ON_FAILURE_LOCAL };
+ * if (fg_redis_window_new(store, 600, 60000000000, &config, &per_workspace) != FG_STATUS_OK) abort();
+ * ```
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, the window errors
+ * (`FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
+ * `FG_STATUS_ZERO_WINDOW` (also a window under a microsecond, the
+ * server's tick), `FG_STATUS_WINDOW_TOO_LONG`), `FG_STATUS_INVALID_ARGUMENT`
+ * (an unknown `on_failure`, one breaker field alone),
+ * `FG_STATUS_ALLOCATION_FAILED` (`FG_ON_FAILURE_LOCAL`'s table),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `config` NULL or readable for its
+ * `struct_size`, `config->prefix` readable for its length; `out` NULL or
+ * writable for a pointer.
+ */
+fg_status fg_redis_window_new(const struct fg_redis_store *store,
+                              uint64_t limit,
+                              uint64_t window_ns,
+                              const struct fg_redis_config *config,
+                              struct fg_redis_window **out);
+
+/**
+ * Releases windows. NULL is a no-op.
+ *
+ * # Safety
+ * `windows` must be NULL or a handle from `fg_redis_window_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_window_free(struct fg_redis_window *windows);
+
+/**
+ * Decides a request of `cost` units for `key` (1 to `FG_MAX_KEY_LEN`
+ * bytes) in its window in Redis and fills `*out`, as
+ * `fg_keyed_window_check_bytes` would. Blocks the calling thread until
+ * Redis answers or the deadline passes, then `on_failure` answers.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_redis_window_check(const struct fg_redis_window *windows,
+                                const uint8_t *key,
+                                size_t key_len,
+                                uint64_t cost,
+                                struct fg_decision *out);
+
+/**
+ * Fills `*out` with `key`'s window in Redis, charging nothing.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * As `fg_redis_window_check`.
+ */
+fg_status fg_redis_window_peek(const struct fg_redis_window *windows,
+                               const uint8_t *key,
+                               size_t key_len,
+                               struct fg_decision *out);
+
+/**
+ * Gives `amount` units back to `key`'s current window in Redis (never
+ * below empty) and fills `*out` with the window afterwards.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * As `fg_redis_window_check`.
+ */
+fg_status fg_redis_window_refund(const struct fg_redis_window *windows,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 uint64_t amount,
+                                 struct fg_decision *out);
+
+/**
+ * Fills `*out` with the windows' counts so far (as `fg_redis_limiter_counters`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
+                                   struct fg_store_counters *out);
 
 /**
  * Creates layers on `store`, `layers[i]` being layer `i` (at most

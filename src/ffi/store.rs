@@ -1,5 +1,6 @@
-//! `fg_redis_store`, `fg_redis_limiter` and `fg_redis_layers`: fleet-wide
-//! limits kept in Redis (the Rust `store` module), behind opaque handles.
+//! `fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers` and
+//! `fg_redis_window`: fleet-wide limits kept in Redis (the Rust `store`
+//! module), behind opaque handles.
 //!
 //! The functions exist in every build of the library, so the header and the
 //! symbol list do not depend on the `redis` feature: a binding loads the
@@ -22,9 +23,16 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 #[cfg(feature = "redis")]
-use crate::store::{OnFailure, RedisLayers, RedisLimiter, RedisStore, StoreCounters};
+use crate::store::{
+    OnFailure, RedisLayers, RedisLayersBuilder, RedisLimiter, RedisLimiterBuilder, RedisStore,
+    RedisWindow, RedisWindowBuilder, StoreCounters,
+};
 #[cfg(not(feature = "redis"))]
-use absent::{counters_of, layers_counters_of, OnFailure, RedisLayers, RedisLimiter, RedisStore};
+use absent::{
+    counters_of, layers_counters_of, window_counters_of, OnFailure, RedisLayers,
+    RedisLayersBuilder, RedisLimiter, RedisLimiterBuilder, RedisStore, RedisWindow,
+    RedisWindowBuilder,
+};
 
 /// A Redis server that limiters keep their buckets in: one multiplexed
 /// connection and one runtime thread, shared by every limiter made on it.
@@ -50,6 +58,15 @@ pub struct FgRedisLimiter {
 /// every layer admits and is charged, or none is. Create with
 /// `fg_redis_layers_new`, release with `fg_redis_layers_free`.
 pub struct FgRedisLayers {
+    _opaque: [u8; 0],
+}
+
+/// A sliding window per byte key kept in Redis, decided by one script per
+/// call with the server's clock: every process and host using the same
+/// server and prefix counts each key in one window. Its decisions are an
+/// `fg_keyed_window`'s for the same limit and window. Create with
+/// `fg_redis_window_new`, release with `fg_redis_window_free`.
+pub struct FgRedisWindow {
     _opaque: [u8; 0],
 }
 
@@ -181,6 +198,12 @@ fn counters_of(limiter: &RedisLimiter) -> FgStoreCounters {
 #[cfg(feature = "redis")]
 fn layers_counters_of(layers: &RedisLayers) -> FgStoreCounters {
     FgStoreCounters::from(layers.counters())
+}
+
+/// Windows' counters as C reads them.
+#[cfg(feature = "redis")]
+fn window_counters_of(windows: &RedisWindow) -> FgStoreCounters {
+    FgStoreCounters::from(windows.counters())
 }
 
 #[cfg(feature = "redis")]
@@ -362,6 +385,67 @@ impl Settings {
     }
 }
 
+/// The failure settings of every Redis kind's builder: one reading of
+/// `fg_redis_config` for all of them.
+trait Configurable: Sized {
+    fn on_failure(self, on_failure: OnFailure) -> Self;
+    fn deadline(self, deadline: Duration) -> Self;
+    fn breaker(self, failures: u32, cool_down: Duration) -> Self;
+}
+
+macro_rules! configurable {
+    ($($builder:ty),*) => {$(
+        impl Configurable for $builder {
+            fn on_failure(self, on_failure: OnFailure) -> Self {
+                <$builder>::on_failure(self, on_failure)
+            }
+
+            fn deadline(self, deadline: Duration) -> Self {
+                <$builder>::deadline(self, deadline)
+            }
+
+            fn breaker(self, failures: u32, cool_down: Duration) -> Self {
+                <$builder>::breaker(self, failures, cool_down)
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "redis")]
+configurable!(RedisLimiterBuilder, RedisLayersBuilder, RedisWindowBuilder);
+#[cfg(not(feature = "redis"))]
+configurable!(
+    RedisLimiterBuilder<'_>,
+    RedisLayersBuilder<'_>,
+    RedisWindowBuilder<'_>
+);
+
+impl Settings {
+    /// `builder` with these settings (the defaults for those left 0).
+    fn apply<B: Configurable>(self, builder: B) -> B {
+        let mut builder = builder.on_failure(self.on_failure);
+        if let Some(deadline) = self.deadline {
+            builder = builder.deadline(deadline);
+        }
+        if let Some((failures, cool_down)) = self.breaker {
+            builder = builder.breaker(failures, cool_down);
+        }
+        builder
+    }
+}
+
+/// `config->prefix`, or None for the kind's default.
+///
+/// # Safety
+/// `config->prefix` NULL or readable for `prefix_len` bytes.
+unsafe fn prefix(config: &FgRedisConfig) -> Result<Option<&[u8]>, Failure> {
+    if config.prefix.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: readable for prefix_len bytes, by the contract.
+    unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }.map(Some)
+}
+
 /// Reads `config` into a limiter of `quota` on `store`.
 ///
 /// # Safety
@@ -372,19 +456,10 @@ unsafe fn build(
     config: &FgRedisConfig,
 ) -> Result<RedisLimiter, Failure> {
     let settings = Settings::read(config)?;
-    let mut builder =
-        RedisLimiter::builder(store, quota.to_quota()?).on_failure(settings.on_failure);
-    if !config.prefix.is_null() {
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }?;
+    let mut builder = settings.apply(RedisLimiter::builder(store, quota.to_quota()?));
+    // SAFETY: as this function's contract.
+    if let Some(prefix) = unsafe { prefix(config) }? {
         builder = builder.prefix(prefix);
-    }
-    if let Some(deadline) = settings.deadline {
-        builder = builder.deadline(deadline);
-    }
-    if let Some((failures, cool_down)) = settings.breaker {
-        builder = builder.breaker(failures, cool_down);
     }
     Ok(builder.build()?)
 }
@@ -447,33 +522,29 @@ pub unsafe extern "C" fn fg_redis_limiter_free(limiter: *mut FgRedisLimiter) {
 }
 
 /// The body of every call that answers one key's decision: checks the
-/// handle, `out` and the key before `operation` sends anything.
+/// handle (`H`, the boxed `T` behind it), `out` and the key before
+/// `operation` sends anything.
 ///
 /// # Safety
-/// `limiter` NULL or live; `key` NULL or readable for `key_len` bytes;
-/// `out` NULL or writable for an `fg_decision`.
-unsafe fn decide(
+/// `handle` NULL or a live handle of a boxed `T`; `key` NULL or readable
+/// for `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+unsafe fn decide<H, T>(
     function: &'static str,
-    limiter: *const FgRedisLimiter,
+    handle: *const H,
+    name: &'static str,
     key: *const u8,
     key_len: usize,
     out: *mut FgDecision,
-    operation: impl FnOnce(&RedisLimiter, &[u8]) -> crate::Result<crate::Decision>,
+    operation: impl FnOnce(&T, &[u8]) -> crate::Result<crate::Decision>,
 ) -> FgStatus {
-    // SAFETY: a live handle is a boxed RedisLimiter; the rest is `answer`'s contract.
+    // SAFETY: a live handle is a boxed T; the rest is `answer`'s contract.
     unsafe {
-        answer(
-            function,
-            limiter.cast::<RedisLimiter>(),
-            "limiter",
-            out,
-            |limiter| {
-                // Inside the unsafe block above: `key` is readable for
-                // `key_len` bytes, by the contract.
-                let key = args::bytes(key, key_len, "key")?;
-                Ok(operation(limiter, key)?)
-            },
-        )
+        answer(function, handle.cast::<T>(), name, out, |kept| {
+            // Inside the unsafe block above: `key` is readable for
+            // `key_len` bytes, by the contract.
+            let key = args::bytes(key, key_len, "key")?;
+            Ok(operation(kept, key)?)
+        })
     }
 }
 
@@ -504,10 +575,11 @@ pub unsafe extern "C" fn fg_redis_limiter_check(
         decide(
             "fg_redis_limiter_check",
             limiter,
+            "limiter",
             key,
             key_len,
             out,
-            |limiter, key| limiter.check(key, cost),
+            |limiter: &RedisLimiter, key| limiter.check(key, cost),
         )
     }
 }
@@ -530,10 +602,11 @@ pub unsafe extern "C" fn fg_redis_limiter_peek(
         decide(
             "fg_redis_limiter_peek",
             limiter,
+            "limiter",
             key,
             key_len,
             out,
-            |limiter, key| limiter.peek(key),
+            |limiter: &RedisLimiter, key| limiter.peek(key),
         )
     }
 }
@@ -558,10 +631,11 @@ pub unsafe extern "C" fn fg_redis_limiter_refund(
         decide(
             "fg_redis_limiter_refund",
             limiter,
+            "limiter",
             key,
             key_len,
             out,
-            |limiter, key| limiter.refund(key, amount),
+            |limiter: &RedisLimiter, key| limiter.refund(key, amount),
         )
     }
 }
@@ -592,6 +666,189 @@ pub unsafe extern "C" fn fg_redis_limiter_counters(
     })
 }
 
+/// Creates sliding windows of `limit` units per `window_ns` per key on
+/// `store` and stores the handle in `*out` (NULL on failure). Every process
+/// using the same server, prefix (`config->prefix`, NULL for
+/// `"floodgate:window:"`), limit and window counts each key in one window.
+///
+/// ```c
+/// fg_redis_window *per_workspace;
+/// fg_redis_config config = { .struct_size = sizeof(fg_redis_config),
+///                            .prefix = "ws:", .prefix_len = 3,
+///                            .on_failure = FG_ON_FAILURE_LOCAL };
+/// if (fg_redis_window_new(store, 600, 60000000000, &config, &per_workspace) != FG_STATUS_OK) abort();
+/// ```
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, the window errors
+/// (`FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
+/// `FG_STATUS_ZERO_WINDOW` (also a window under a microsecond, the
+/// server's tick), `FG_STATUS_WINDOW_TOO_LONG`), `FG_STATUS_INVALID_ARGUMENT`
+/// (an unknown `on_failure`, one breaker field alone),
+/// `FG_STATUS_ALLOCATION_FAILED` (`FG_ON_FAILURE_LOCAL`'s table),
+/// `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `store` must be NULL or a live handle; `config` NULL or readable for its
+/// `struct_size`, `config->prefix` readable for its length; `out` NULL or
+/// writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_window_new(
+    store: *const FgRedisStore,
+    limit: u64,
+    window_ns: u64,
+    config: *const FgRedisConfig,
+    out: *mut *mut FgRedisWindow,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
+        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        let settings = Settings::read(&config)?;
+        let window = Duration::from_nanos(window_ns);
+        let mut builder = settings.apply(RedisWindow::builder(store, limit, window));
+        // SAFETY: `config->prefix` readable for its length, by the contract.
+        if let Some(prefix) = unsafe { prefix(&config) }? {
+            builder = builder.prefix(prefix);
+        }
+        Ok(handle::boxed(builder.build()?).cast::<FgRedisWindow>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_redis_window_new", out, make) }
+}
+
+/// Releases windows. NULL is a no-op.
+///
+/// # Safety
+/// `windows` must be NULL or a handle from `fg_redis_window_new` not yet
+/// freed, with no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_window_free(windows: *mut FgRedisWindow) {
+    // SAFETY: a live handle is a boxed RedisWindow (fg_redis_window_new);
+    // the rest is this function's contract.
+    unsafe {
+        handle::free(
+            "fg_redis_window_free",
+            windows.cast::<RedisWindow>(),
+            handle::unbox,
+        )
+    }
+}
+
+/// Decides a request of `cost` units for `key` (1 to `FG_MAX_KEY_LEN`
+/// bytes) in its window in Redis and fills `*out`, as
+/// `fg_keyed_window_check_bytes` would. Blocks the calling thread until
+/// Redis answers or the deadline passes, then `on_failure` answers.
+///
+/// Errors: as `fg_redis_limiter_check`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle; `key` NULL or readable for
+/// `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_window_check(
+    windows: *const FgRedisWindow,
+    key: *const u8,
+    key_len: usize,
+    cost: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_redis_window_check",
+            windows,
+            "windows",
+            key,
+            key_len,
+            out,
+            |windows: &RedisWindow, key| windows.check(key, cost),
+        )
+    }
+}
+
+/// Fills `*out` with `key`'s window in Redis, charging nothing.
+///
+/// Errors: as `fg_redis_limiter_check`.
+///
+/// # Safety
+/// As `fg_redis_window_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_window_peek(
+    windows: *const FgRedisWindow,
+    key: *const u8,
+    key_len: usize,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_redis_window_peek",
+            windows,
+            "windows",
+            key,
+            key_len,
+            out,
+            |windows: &RedisWindow, key| windows.peek(key),
+        )
+    }
+}
+
+/// Gives `amount` units back to `key`'s current window in Redis (never
+/// below empty) and fills `*out` with the window afterwards.
+///
+/// Errors: as `fg_redis_limiter_check`.
+///
+/// # Safety
+/// As `fg_redis_window_check`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_window_refund(
+    windows: *const FgRedisWindow,
+    key: *const u8,
+    key_len: usize,
+    amount: u64,
+    out: *mut FgDecision,
+) -> FgStatus {
+    // SAFETY: this function's contract is `decide`'s.
+    unsafe {
+        decide(
+            "fg_redis_window_refund",
+            windows,
+            "windows",
+            key,
+            key_len,
+            out,
+            |windows: &RedisWindow, key| windows.refund(key, amount),
+        )
+    }
+}
+
+/// Fills `*out` with the windows' counts so far (as `fg_redis_limiter_counters`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `windows` must be NULL or a live handle; `out` NULL or writable for its
+/// `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_window_counters(
+    windows: *const FgRedisWindow,
+    out: *mut FgStoreCounters,
+) -> FgStatus {
+    guard("fg_redis_window_counters", || {
+        // SAFETY: a live handle is a boxed RedisWindow (fg_redis_window_new).
+        let windows = unsafe { args::handle(windows.cast::<RedisWindow>(), "windows") }?;
+        // SAFETY: NULL or readable for its struct_size, by the contract.
+        let out = unsafe { VersionedOut::new(out, "out") }?;
+        let counters = window_counters_of(windows);
+        // SAFETY: writable for its struct_size, by the contract.
+        unsafe { out.write(counters) };
+        Ok(())
+    })
+}
+
 /// Reads `config` and `layers` into layers on `store`.
 ///
 /// # Safety
@@ -615,7 +872,7 @@ unsafe fn build_layers(
     let settings = Settings::read(config)?;
     // SAFETY: readable for `count` elements, by the contract.
     let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
-    let mut builder = RedisLayers::builder(store).on_failure(settings.on_failure);
+    let mut builder = settings.apply(RedisLayers::builder(store));
     for layer in &layers {
         let scope = builtin_scope(layer.scope)
             .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
@@ -631,12 +888,6 @@ unsafe fn build_layers(
         // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
         builder = builder.layer(scope, prefix, quota.to_quota()?);
-    }
-    if let Some(deadline) = settings.deadline {
-        builder = builder.deadline(deadline);
-    }
-    if let Some((failures, cool_down)) = settings.breaker {
-        builder = builder.breaker(failures, cool_down);
     }
     Ok(builder.build()?)
 }
@@ -886,6 +1137,58 @@ mod absent {
 
     pub(super) fn layers_counters_of(layers: &RedisLayers) -> super::FgStoreCounters {
         match *layers {}
+    }
+
+    pub(super) enum RedisWindow {}
+
+    pub(super) struct RedisWindowBuilder<'a>(&'a RedisStore);
+
+    impl RedisWindow {
+        pub(super) fn builder(
+            store: &RedisStore,
+            _limit: u64,
+            _window: Duration,
+        ) -> RedisWindowBuilder<'_> {
+            RedisWindowBuilder(store)
+        }
+
+        pub(super) fn check(&self, _key: &[u8], _cost: u64) -> Result<Decision> {
+            match *self {}
+        }
+
+        pub(super) fn peek(&self, _key: &[u8]) -> Result<Decision> {
+            match *self {}
+        }
+
+        pub(super) fn refund(&self, _key: &[u8], _amount: u64) -> Result<Decision> {
+            match *self {}
+        }
+    }
+
+    impl RedisWindowBuilder<'_> {
+        pub(super) fn prefix(self, _prefix: &[u8]) -> Self {
+            self
+        }
+
+        pub(super) fn on_failure(self, _on_failure: OnFailure) -> Self {
+            self
+        }
+
+        pub(super) fn deadline(self, _deadline: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn breaker(self, _failures: u32, _cool_down: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn build(self) -> Result<RedisWindow> {
+            match *self.0 {}
+        }
+    }
+
+    pub(super) fn window_counters_of(windows: &RedisWindow) -> super::FgStoreCounters {
+        match *windows {}
     }
 
     impl RedisLimiterBuilder<'_> {
@@ -1402,6 +1705,129 @@ mod tests {
         // SAFETY: live handles, not used again.
         unsafe {
             fg_redis_limiter_free(limiter);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn window_check(windows: *const FgRedisWindow, key: &[u8], cost: u64) -> FgDecision {
+        let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+        let out = decision.as_mut_ptr();
+        // SAFETY: live handle, readable key, writable out.
+        let status = unsafe { fg_redis_window_check(windows, key.as_ptr(), key.len(), cost, out) };
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: written by the successful call.
+        unsafe { decision.assume_init() }
+    }
+
+    #[cfg(feature = "redis")]
+    fn window_counters(windows: *const FgRedisWindow) -> FgStoreCounters {
+        let mut counters = FgStoreCounters {
+            struct_size: std::mem::size_of::<FgStoreCounters>(),
+            ..FgStoreCounters::default()
+        };
+        // SAFETY: live handle, writable struct.
+        let status = unsafe { fg_redis_window_counters(windows, &mut counters) };
+        assert_eq!(status, FgStatus::Ok);
+        counters
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn windows_decide_in_a_real_redis_as_local_windows_do() {
+        let server = super::redis_common::RedisServer::shared();
+        let (status, store) = open(&server.url());
+        assert_eq!(status, FgStatus::Ok);
+        let prefix = format!("ffi-window:{}:", std::process::id());
+        let minute = 60_000_000_000;
+        let mut windows = ptr::null_mut();
+        // SAFETY: live store, readable config, writable out.
+        let status = unsafe {
+            fg_redis_window_new(store, 3, minute, &config(prefix.as_bytes()), &mut windows)
+        };
+        assert_eq!(status, FgStatus::Ok);
+        // A fresh key in a minute's window: nothing of a previous window
+        // weighs, so the local windows decide alike whenever they run.
+        let local = crate::KeyedWindows::<[u8]>::builder(3, Duration::from_nanos(minute))
+            .build()
+            .unwrap();
+        let fields = |d: &FgDecision| (d.admitted, d.outcome, d.limit, d.remaining);
+        for cost in [1, 1, 1, 1, 4] {
+            let expected = FgDecision::new(&local.check(b"k", cost).unwrap(), 0);
+            assert_eq!(
+                fields(&window_check(windows, b"k", cost)),
+                fields(&expected)
+            );
+        }
+        let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+        // SAFETY: live handle, readable key, writable out.
+        let status =
+            unsafe { fg_redis_window_refund(windows, b"k".as_ptr(), 1, 2, decision.as_mut_ptr()) };
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: written by the successful call.
+        assert_eq!(unsafe { decision.assume_init() }.remaining, 2);
+        // SAFETY: as above.
+        let status =
+            unsafe { fg_redis_window_peek(windows, b"k".as_ptr(), 1, decision.as_mut_ptr()) };
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: written by the successful call.
+        assert_eq!(unsafe { decision.assume_init() }.remaining, 2);
+        // SAFETY: as above, with an empty key: refused before anything is sent.
+        let status =
+            unsafe { fg_redis_window_check(windows, b"k".as_ptr(), 0, 1, decision.as_mut_ptr()) };
+        assert_eq!(status, FgStatus::EmptyKey);
+        let counters = window_counters(windows);
+        assert_eq!(
+            (counters.exact, counters.errors, counters.timeouts),
+            (7, 0, 0)
+        );
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_redis_window_free(windows);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn windows_refuse_bad_input_and_fail_local() {
+        let (status, store) = open("redis://127.0.0.1:1/");
+        assert_eq!(status, FgStatus::Ok);
+        let local = FgRedisConfig {
+            on_failure: FG_ON_FAILURE_LOCAL,
+            deadline_ns: 0,
+            ..config(b"w:")
+        };
+        let unknown = FgRedisConfig {
+            on_failure: 3,
+            ..local
+        };
+        for (limit, window_ns, config, expected) in [
+            (0, 1_000_000_000, &local, FgStatus::ZeroLimit),
+            (3, 999, &local, FgStatus::ZeroWindow),
+            (3, 1_000_000_000, &unknown, FgStatus::InvalidArgument),
+        ] {
+            let mut windows = ptr::null_mut();
+            // SAFETY: live store, readable config, writable out.
+            let status =
+                unsafe { fg_redis_window_new(store, limit, window_ns, config, &mut windows) };
+            assert_eq!(status, expected);
+            assert!(windows.is_null());
+        }
+        let mut windows = ptr::null_mut();
+        // SAFETY: as above.
+        let status = unsafe { fg_redis_window_new(store, 2, 60_000_000_000, &local, &mut windows) };
+        assert_eq!(status, FgStatus::Ok);
+        // The fleet is this process alone (N = 1): its share is the whole limit.
+        let admitted: Vec<bool> = (0..3)
+            .map(|_| window_check(windows, b"k", 1).admitted)
+            .collect();
+        assert_eq!(admitted, [true, true, false]);
+        let counters = window_counters(windows);
+        assert_eq!((counters.local_admitted, counters.local_denied), (2, 1));
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_redis_window_free(windows);
             fg_redis_store_free(store);
         }
     }

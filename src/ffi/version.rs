@@ -28,8 +28,9 @@
 /// `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
 /// `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`; 1.10 added
 /// failing local (`FG_ON_FAILURE_LOCAL`, `fg_store_counters.local_admitted`
-/// and `local_denied`) and Redis Cluster (`fg_redis_store_open_cluster`,
-/// `FG_MAX_CLUSTER_URLS`).
+/// and `local_denied`), Redis Cluster (`fg_redis_store_open_cluster`,
+/// `FG_MAX_CLUSTER_URLS`) and sliding windows kept in Redis
+/// (`fg_redis_window`).
 pub const FG_ABI_VERSION: u32 = 0x0001_000A;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
