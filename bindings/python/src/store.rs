@@ -18,7 +18,7 @@ use crate::headers::scope;
 use crate::policy::PyVerdict;
 use crate::quota::PyQuota;
 use floodgate::store::{
-    OnFailure, RedisLayers, RedisLimiter, RedisStore, StoreCounters, StoreError,
+    OnFailure, RedisLayers, RedisLimiter, RedisStore, RedisWindow, StoreCounters, StoreError,
 };
 use floodgate::{Decision, Quota, Result};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -207,10 +207,69 @@ impl<T> PerProcess<T> {
 /// A keyed limit kept in Redis.
 pub(crate) type Remote = PerProcess<RedisLimiter>;
 
-/// The limit `arguments` ask for (None without `store=`); `quota` is the
-/// limit it keeps.
-pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Option<Remote>> {
-    let Some(url) = arguments.store else {
+/// Keyed sliding windows kept in Redis.
+pub(crate) type RemoteWindows = PerProcess<RedisWindow>;
+
+/// What every kind's builder is given from `StoreArgs`.
+struct Given {
+    prefix: Option<Vec<u8>>,
+    deadline: Option<Duration>,
+    on_failure: Option<OnFailure>,
+}
+
+/// The settings of one Redis kind's builder, whichever kind.
+trait Settable: Sized {
+    fn prefix(self, prefix: &[u8]) -> Self;
+    fn deadline(self, deadline: Duration) -> Self;
+    fn on_failure(self, on_failure: OnFailure) -> Self;
+}
+
+macro_rules! settable {
+    ($($builder:ty),*) => {$(
+        impl Settable for $builder {
+            fn prefix(self, prefix: &[u8]) -> Self {
+                <$builder>::prefix(self, prefix)
+            }
+
+            fn deadline(self, deadline: Duration) -> Self {
+                <$builder>::deadline(self, deadline)
+            }
+
+            fn on_failure(self, on_failure: OnFailure) -> Self {
+                <$builder>::on_failure(self, on_failure)
+            }
+        }
+    )*};
+}
+
+settable!(
+    floodgate::store::RedisLimiterBuilder,
+    floodgate::store::RedisWindowBuilder
+);
+
+impl Given {
+    /// `builder` with what was given (the kind's defaults for the rest).
+    fn apply<B: Settable>(&self, mut builder: B) -> B {
+        if let Some(prefix) = &self.prefix {
+            builder = builder.prefix(prefix);
+        }
+        if let Some(deadline) = self.deadline {
+            builder = builder.deadline(deadline);
+        }
+        if let Some(on_failure) = self.on_failure {
+            builder = builder.on_failure(on_failure);
+        }
+        builder
+    }
+}
+
+/// What `arguments` ask for (None without `store=`), built by `build` on
+/// this process's store with the settings given.
+fn remote<T: 'static>(
+    arguments: StoreArgs<'_, '_>,
+    build: impl Fn(&RedisStore, &Given) -> Result<T> + Send + Sync + 'static,
+) -> PyResult<Option<PerProcess<T>>> {
+    let Some(given_store) = arguments.store else {
         let given = [
             ("prefix", arguments.prefix),
             ("deadline", arguments.deadline),
@@ -223,22 +282,36 @@ pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Op
         }
         return Ok(None);
     };
-    let (target, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
-    let prefix = arguments.prefix.map(prefix).transpose()?;
-    let build = move || {
-        let mut builder = RedisLimiter::builder(&store(&target)?, quota);
-        if let Some(prefix) = &prefix {
-            builder = builder.prefix(prefix);
-        }
-        if let Some(deadline) = deadline {
-            builder = builder.deadline(deadline);
-        }
-        if let Some(on_failure) = on_failure {
-            builder = builder.on_failure(on_failure);
-        }
-        builder.build().map_err(engine_error)
+    let (target, deadline, on_failure) =
+        connection(given_store, arguments.deadline, arguments.on_failure)?;
+    let given = Given {
+        prefix: arguments.prefix.map(prefix).transpose()?,
+        deadline,
+        on_failure,
     };
-    PerProcess::new(build).map(Some)
+    PerProcess::new(move || build(&store(&target)?, &given).map_err(engine_error)).map(Some)
+}
+
+/// The limit `arguments` ask for (None without `store=`); `quota` is the
+/// limit it keeps.
+pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Option<Remote>> {
+    remote(arguments, move |store, given| {
+        given.apply(RedisLimiter::builder(store, quota)).build()
+    })
+}
+
+/// The windows `arguments` ask for (None without `store=`): `limit` per
+/// `window` per key.
+pub(crate) fn windows(
+    arguments: StoreArgs<'_, '_>,
+    limit: u64,
+    window: Duration,
+) -> PyResult<Option<RemoteWindows>> {
+    remote(arguments, move |store, given| {
+        given
+            .apply(RedisWindow::builder(store, limit, window))
+            .build()
+    })
 }
 
 /// Several limits kept in Redis and checked for one request in one script:
@@ -360,11 +433,11 @@ fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
 /// Runs `call` for `key` on `limiter` without the GIL (it may wait for
 /// Redis up to the deadline): now, or at `now_ns` rounded down to the
 /// microsecond Redis counts in.
-pub(crate) fn decide(
-    remote: &Remote,
+pub(crate) fn decide<T: Sync + Send>(
+    remote: &PerProcess<T>,
     key: &Bound<'_, PyAny>,
     now_ns: Option<u64>,
-    call: impl Send + FnOnce(&RedisLimiter, &[u8], Option<u64>) -> Result<Decision>,
+    call: impl Send + FnOnce(&T, &[u8], Option<u64>) -> Result<Decision>,
 ) -> PyResult<PyDecision> {
     let key = byte_key(key)?;
     let now_us = now_ns.map(|now_ns| now_ns / 1_000);
@@ -423,9 +496,9 @@ pub(crate) fn counters_dict<'py>(
     Ok(dict)
 }
 
-/// The error of a keyed limiter's method that a limit kept in Redis lacks.
-pub(crate) fn unsupported(method: &str) -> PyErr {
+/// The error of a keyed kind's method that the kind kept in Redis lacks.
+pub(crate) fn unsupported(kind: &str, method: &str) -> PyErr {
     PyTypeError::new_err(format!(
-        "{method} is not available on a KeyedLimiter kept in Redis (store=)"
+        "{method} is not available on a {kind} kept in Redis (store=)"
     ))
 }

@@ -124,6 +124,58 @@ def test_decisions_equal_the_local_limiters(redis_url, quota):
     assert counters["exact"] + counters["cached"] == 300
 
 
+def test_windows_kept_in_redis_decide_as_local_windows(redis_url):
+    local = floodgate.KeyedWindows(5, 1.0)
+    kept = floodgate.KeyedWindows(
+        5, 1.0, store=redis_url, prefix=fresh_prefix(), deadline=DEADLINE_S, on_failure="closed"
+    )
+    draw = random.Random(11)
+    now_us = 1_000_000
+    for _ in range(300):
+        now_us += draw.choice([0, 1, 10, 1_000, 33_334, 250_000, 700_000, 2_000_000])
+        key = draw.choice(["a", "b", b"c"])
+        action = draw.random()
+        if action < 0.8:
+            cost = draw.choice([0, 1, 1, 1, 2, 5, 7])
+            expected = local.check(key, cost, now_ns=now_us * 1_000)
+            got = kept.check(key, cost, now_ns=now_us * 1_000)
+        elif action < 0.9:
+            expected = local.peek(key, now_ns=now_us * 1_000)
+            got = kept.peek(key, now_ns=now_us * 1_000)
+        else:
+            expected = local.refund(key, 1, now_ns=now_us * 1_000)
+            got = kept.refund(key, 1, now_ns=now_us * 1_000)
+        assert fields(got) == fields(expected), (key, now_us)
+    counters = kept.store_counters
+    assert counters["failed_open"] == counters["failed_closed"] == 0, counters
+    assert counters["exact"] == 300
+    assert local.store_counters is None
+
+
+def test_windows_kept_in_redis_fail_local_and_refuse_bad_input(redis_url):
+    local = floodgate.KeyedWindows(2, 60.0, store="redis://127.0.0.1:1/", deadline=1.0, on_failure="local")
+    assert [local.check("k").admitted for _ in range(3)] == [True, True, False]
+    assert (local.store_counters["local_admitted"], local.store_counters["local_denied"]) == (2, 1)
+    with pytest.raises(TypeError, match="not available on a KeyedWindows"):
+        local.reset("k")
+    with pytest.raises(TypeError, match="not available on a KeyedWindows"):
+        local.set_limit("k", 3)
+    with pytest.raises(TypeError, match="cannot be a policy layer"):
+        Policy([("workspace", local)])
+    with pytest.raises(TypeError, match="not int"):
+        local.check(42)
+    with pytest.raises(ValueError, match="on_failure must be"):
+        floodgate.KeyedWindows(2, 60.0, store=redis_url, on_failure="maybe")
+    with pytest.raises(TypeError, match="give store= too"):
+        floodgate.KeyedWindows(2, 60.0, deadline=1.0)
+    with pytest.raises(TypeError, match="neither shared= nor clock="):
+        floodgate.KeyedWindows(2, 60.0, store=redis_url, shared="pytest-redis-windows")
+    with pytest.raises(ValueError):
+        floodgate.KeyedWindows(2, 0.0000005, store=redis_url)
+    with pytest.raises(ValueError):
+        floodgate.KeyedWindows(0, 60.0, store=redis_url)
+
+
 def test_two_limiters_on_one_prefix_share_the_buckets(redis_url):
     prefix = fresh_prefix()
     first, second = remote(redis_url, prefix=prefix), remote(redis_url, prefix=prefix)

@@ -430,6 +430,15 @@ class KeyedWindows:
     With `shared`, the tables live in shared segments, as for KeyedLimiter,
     both made or opened here. Every process must build the windows alike
     (limit, window, capacity, on_full).
+
+    With `store` (a Redis URL, or a list of a Redis Cluster's node URLs)
+    the windows live in Redis, with the decisions of local windows of the
+    same limit and window (`now_ns` rounded down to the microsecond);
+    `prefix` (default ``"floodgate:window:"``), `deadline` and `on_failure`
+    are KeyedLimiter's (``"local"`` keeps the limit divided by the hosts
+    counted). Keys are str or bytes; `capacity` and `on_full` do not apply;
+    `reset` and `set_limit` raise TypeError, and such windows cannot be a
+    Policy layer. `store_counters` is as KeyedLimiter's.
     """
 
     def __new__(
@@ -442,6 +451,10 @@ class KeyedWindows:
         clock: ManualClock | None = None,
         shared: _Segment | None = None,
         shared_wait: _Seconds | None = None,
+        store: _Store | None = None,
+        prefix: str | bytes | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: _OnFailure | None = None,
     ) -> KeyedWindows: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def peek(self, key: _Key, now_ns: int | None = None) -> Decision: ...
@@ -461,6 +474,8 @@ class KeyedWindows:
     def full_table_events(self) -> int: ...
     @property
     def is_shared(self) -> bool: ...
+    @property
+    def store_counters(self) -> dict[str, int] | None: ...
     def __len__(self) -> int: ...
 
 @final
