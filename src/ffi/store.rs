@@ -1739,16 +1739,17 @@ mod tests {
         let (status, store) = open(&server.url());
         assert_eq!(status, FgStatus::Ok);
         let prefix = format!("ffi-window:{}:", std::process::id());
-        let minute = 60_000_000_000;
+        // A day's window: a test run never straddles two windows, whose
+        // weighted counts would make the decisions depend on the hour.
+        let day = 86_400_000_000_000;
         let mut windows = ptr::null_mut();
         // SAFETY: live store, readable config, writable out.
-        let status = unsafe {
-            fg_redis_window_new(store, 3, minute, &config(prefix.as_bytes()), &mut windows)
-        };
+        let status =
+            unsafe { fg_redis_window_new(store, 3, day, &config(prefix.as_bytes()), &mut windows) };
         assert_eq!(status, FgStatus::Ok);
-        // A fresh key in a minute's window: nothing of a previous window
-        // weighs, so the local windows decide alike whenever they run.
-        let local = crate::KeyedWindows::<[u8]>::builder(3, Duration::from_nanos(minute))
+        // A fresh key: nothing of a previous window weighs, so the local
+        // windows decide alike whenever they run.
+        let local = crate::KeyedWindows::<[u8]>::builder(3, Duration::from_nanos(day))
             .build()
             .unwrap();
         let fields = |d: &FgDecision| (d.admitted, d.outcome, d.limit, d.remaining);
@@ -1816,7 +1817,8 @@ mod tests {
         }
         let mut windows = ptr::null_mut();
         // SAFETY: as above.
-        let status = unsafe { fg_redis_window_new(store, 2, 60_000_000_000, &local, &mut windows) };
+        let status =
+            unsafe { fg_redis_window_new(store, 2, 86_400_000_000_000, &local, &mut windows) };
         assert_eq!(status, FgStatus::Ok);
         // The fleet is this process alone (N = 1): its share is the whole limit.
         let admitted: Vec<bool> = (0..3)
