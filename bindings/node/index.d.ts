@@ -296,6 +296,28 @@ export declare class RedisLimiter implements Disposable {
   [Symbol.dispose](): void;
 }
 
+/**
+ * A sliding window per string or Buffer key kept in Redis: at most `limit`
+ * units per key in any window of `windowNs` (at least a microsecond) for
+ * every process and host using the same server, prefix, limit and window,
+ * with a local KeyedWindows' decisions. Calls answer with Promises, as
+ * RedisLimiter's; `prefix` defaults to 'floodgate:window:'.
+ * `new KeyedWindows(limit, windowNs, { store })` builds one too.
+ */
+export declare class RedisWindows implements Disposable {
+  constructor(limit: U64, windowNs: U64, options: RedisOptions);
+  check(key: string | Uint8Array, cost?: U64): Promise<Decision>;
+  peek(key: string | Uint8Array): Promise<Decision>;
+  refund(key: string | Uint8Array, amount?: U64): Promise<Decision>;
+  readonly limit: number;
+  readonly windowNs: number;
+  readonly counters: StoreCounters;
+  readonly closed: boolean;
+  /** Frees the handle once the calls still running have answered. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
 /** One GCRA bucket per key in the library's lock-free table. */
 export declare class KeyedLimiter implements Disposable {
   constructor(quota: Quota, options?: KeyedLimiterOptions);

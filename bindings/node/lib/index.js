@@ -7,7 +7,7 @@ const { Decision } = require('./decision.js');
 const { Quota } = require('./quota.js');
 const { Limiter } = require('./limiter.js');
 const { KeyedLimiter } = require('./keyed.js');
-const { RedisLimiter } = require('./redis.js');
+const { RedisLimiter, RedisWindows } = require('./redis.js');
 const { SlidingWindow } = require('./window.js');
 const { InFlight, Permit } = require('./inflight.js');
 const { Policy } = require('./policy.js');
@@ -44,6 +44,7 @@ module.exports = {
   Policy,
   Quota,
   RedisLimiter,
+  RedisWindows,
   Retry,
   RetryPolicy,
   STATUS,

@@ -474,6 +474,13 @@ const ffi = {
   redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
   redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
   redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  // ABI 1.10: sliding windows kept in Redis.
+  redisWindowNew: fn('fg_redis_window_new', S, [H, U64, U64, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
+  redisWindowFree: fn('fg_redis_window_free', 'void', [H]),
+  redisWindowCheck: fn('fg_redis_window_check', S, [H, H, 'size_t', U64, H]),
+  redisWindowPeek: fn('fg_redis_window_peek', S, [H, H, 'size_t', H]),
+  redisWindowRefund: fn('fg_redis_window_refund', S, [H, H, 'size_t', U64, H]),
+  redisWindowCounters: fn('fg_redis_window_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),

@@ -1,12 +1,13 @@
 'use strict';
-// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter), so
-// every process and host using one server, prefix and quota enforces one
+// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter), and
+// RedisWindows: a sliding window per key kept there (fg_redis_window), so
+// every process and host using one server, prefix and limit enforces one
 // limit. A check waits for Redis (up to its deadline), so it runs on one of
 // koffi's worker threads and answers with a Promise: the event loop never
 // blocks on the network.
 
 const { ffi, layout, sizes } = require('./native.js');
-const { cost, describe, msAsNs, options } = require('./args.js');
+const { cost, describe, msAsNs, options, u64 } = require('./args.js');
 const { FloodgateError, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota } = require('./quota.js');
@@ -72,50 +73,47 @@ function keyBytes(key) {
   throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
 }
 
-class RedisLimiter {
+/**
+ * `opts` read into an fg_redis_config: `store` opened, `prefix`,
+ * `deadlineMs` and `onFailure` checked. Unknown options throw.
+ */
+function redisConfig(opts) {
+  const { store, prefix, deadlineMs, onFailure = 'open', ...rest } = options(opts, 'options');
+  const unknown = Object.keys(rest).filter((name) => rest[name] !== undefined);
+  if (unknown.length > 0) throw new TypeError(`options of a limit kept in Redis are store, prefix, deadlineMs and onFailure, got ${unknown.join(', ')}`);
+  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(prefix)}`);
+  const deadline = deadlineMs === undefined ? 0n : msAsNs(deadlineMs, 'deadlineMs');
+  if (deadlineMs !== undefined && deadline === 0n) throw new RangeError('deadlineMs must be at least 1');
+  const config = {
+    struct_size: sizes.redisConfig,
+    prefix: prefix ?? null,
+    prefix_len: prefix === undefined ? 0 : Buffer.byteLength(prefix, 'utf8'),
+    deadline_ns: deadline,
+    on_failure: onFailureCode(onFailure),
+    breaker_failures: 0,
+    breaker_cool_down_ns: 0,
+  };
+  return { storeHandle: storeOf(store), config };
+}
+
+/**
+ * A handle of a kind kept in Redis: its calls run on koffi's worker
+ * threads and answer with Promises, and it is freed only once none runs.
+ */
+class RedisHandle {
   #handle;
-  #quota;
+  #name;
+  #natives;
   /** Calls still running on a worker thread: the handle is freed only once none is. */
   #pending = 0;
   #closing = false;
 
-  /**
-   * Buckets of `quota` per key in the Redis server at `store` (a URL:
-   * 'redis://host:port/db'), or on the Redis Cluster whose node URLs
-   * `store` lists (any of them). `prefix` (default 'floodgate:') starts every
-   * bucket's Redis key: limits with different quotas need different ones.
-   * `deadlineMs` (default 5) bounds each call's wait for Redis, connecting
-   * included; when Redis gives no answer, `onFailure` decides: 'open'
-   * (admit, the default), 'closed' (deny) or 'local' (this process's share
-   * of the limit: the rate and burst divided by the hosts counted by
-   * heartbeats in Redis).
-   */
-  constructor(quota, opts) {
-    ensureQuota(quota, 'quota');
-    const { store, prefix, deadlineMs, onFailure = 'open', ...rest } = options(opts, 'options');
-    const unknown = Object.keys(rest).filter((name) => rest[name] !== undefined);
-    if (unknown.length > 0) throw new TypeError(`options of a limit kept in Redis are store, prefix, deadlineMs and onFailure, got ${unknown.join(', ')}`);
-    if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(prefix)}`);
-    const deadline = deadlineMs === undefined ? 0n : msAsNs(deadlineMs, 'deadlineMs');
-    if (deadlineMs !== undefined && deadline === 0n) throw new RangeError('deadlineMs must be at least 1');
-    const config = {
-      struct_size: sizes.redisConfig,
-      prefix: prefix ?? null,
-      prefix_len: prefix === undefined ? 0 : Buffer.byteLength(prefix, 'utf8'),
-      deadline_ns: deadline,
-      on_failure: onFailureCode(onFailure),
-      breaker_failures: 0,
-      breaker_cool_down_ns: 0,
-    };
-    this.#quota = encodeQuota(quota, new Uint8Array(layout.quota.size));
-    const storeHandle = storeOf(store);
-    this.#handle = create((out) => ffi.redisLimiterNew(storeHandle, this.#quota, config, out));
-    adopt(this, this.#handle, ffi.redisLimiterFree);
-  }
-
-  /** The quota every key gets. */
-  get quota() {
-    return decodeQuota(this.#quota);
+  /** `natives`: the kind's { free, check, peek, refund, counters }; `make(out)` creates the handle. */
+  constructor(name, natives, make) {
+    this.#name = name;
+    this.#natives = natives;
+    this.#handle = create(make);
+    adopt(this, this.#handle, natives.free);
   }
 
   get closed() {
@@ -125,18 +123,18 @@ class RedisLimiter {
   /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
   check(key, amount = 1) {
     const units = cost(amount, 'cost');
-    return this.#call(ffi.redisLimiterCheck, key, [units]);
+    return this.#call(this.#natives.check, key, [units]);
   }
 
-  /** `key`'s bucket as it stands in Redis, charging nothing: a Promise of its Decision. */
+  /** `key` as it stands in Redis, charging nothing: a Promise of its Decision. */
   peek(key) {
-    return this.#call(ffi.redisLimiterPeek, key, []);
+    return this.#call(this.#natives.peek, key, []);
   }
 
-  /** Gives `amount` (default 1) back to `key`'s bucket: a Promise of the Decision after. */
+  /** Gives `amount` (default 1) back to `key`: a Promise of the Decision after. */
   refund(key, amount = 1) {
     const units = cost(amount, 'cost');
-    return this.#call(ffi.redisLimiterRefund, key, [units]);
+    return this.#call(this.#natives.refund, key, [units]);
   }
 
   /**
@@ -145,9 +143,9 @@ class RedisLimiter {
    * localAdmitted, localDenied, timeouts, errors, skipped, breakerOpened }.
    */
   get counters() {
-    if (this.#handle === null) throw closedError('RedisLimiter');
+    if (this.#handle === null) throw closedError(this.#name);
     const out = { struct_size: sizes.storeCounters };
-    const status = ffi.redisLimiterCounters(this.#handle, out);
+    const status = this.#natives.counters(this.#handle, out);
     if (status !== 0) throw statusError(status);
     return {
       exact: Number(out.exact),
@@ -177,7 +175,7 @@ class RedisLimiter {
   #free() {
     const handle = this.#handle;
     this.#handle = null;
-    release(this, handle, ffi.redisLimiterFree);
+    release(this, handle, this.#natives.free);
   }
 
   /**
@@ -186,7 +184,7 @@ class RedisLimiter {
    * Promise rejects only for a failure of the call itself.
    */
   #call(native, key, args) {
-    if (this.#handle === null || this.#closing) throw closedError('RedisLimiter');
+    if (this.#handle === null || this.#closing) throw closedError(this.#name);
     const bytes = keyBytes(key);
     const out = new Uint8Array(layout.decision.size);
     this.#pending += 1;
@@ -204,4 +202,79 @@ class RedisLimiter {
   }
 }
 
-module.exports = { ON_FAILURE, RedisLimiter };
+class RedisLimiter extends RedisHandle {
+  #quota;
+
+  /**
+   * Buckets of `quota` per key in the Redis server at `store` (a URL:
+   * 'redis://host:port/db'), or on the Redis Cluster whose node URLs
+   * `store` lists (any of them). `prefix` (default 'floodgate:') starts every
+   * bucket's Redis key: limits with different quotas need different ones.
+   * `deadlineMs` (default 5) bounds each call's wait for Redis, connecting
+   * included; when Redis gives no answer, `onFailure` decides: 'open'
+   * (admit, the default), 'closed' (deny) or 'local' (this process's share
+   * of the limit: the rate and burst divided by the hosts counted by
+   * heartbeats in Redis).
+   */
+  constructor(quota, opts) {
+    ensureQuota(quota, 'quota');
+    const { storeHandle, config } = redisConfig(opts);
+    const encoded = encodeQuota(quota, new Uint8Array(layout.quota.size));
+    super('RedisLimiter', LIMITER, (out) => ffi.redisLimiterNew(storeHandle, encoded, config, out));
+    this.#quota = encoded;
+  }
+
+  /** The quota every key gets. */
+  get quota() {
+    return decodeQuota(this.#quota);
+  }
+}
+
+const LIMITER = Object.freeze({
+  free: ffi.redisLimiterFree,
+  check: ffi.redisLimiterCheck,
+  peek: ffi.redisLimiterPeek,
+  refund: ffi.redisLimiterRefund,
+  counters: ffi.redisLimiterCounters,
+});
+
+const WINDOWS = Object.freeze({
+  free: ffi.redisWindowFree,
+  check: ffi.redisWindowCheck,
+  peek: ffi.redisWindowPeek,
+  refund: ffi.redisWindowRefund,
+  counters: ffi.redisWindowCounters,
+});
+
+class RedisWindows extends RedisHandle {
+  #limit;
+  #windowNs;
+
+  /**
+   * `limit` units per key per sliding window of `windowNs` (at least a
+   * microsecond, the server's tick), kept in Redis with the decisions of a
+   * local KeyedWindows; options as RedisLimiter's (`prefix` default
+   * 'floodgate:window:'; onFailure 'local' keeps the limit divided by the
+   * hosts counted).
+   */
+  constructor(limit, windowNs, opts) {
+    const units = u64(limit, 'limit');
+    const length = u64(windowNs, 'windowNs');
+    const { storeHandle, config } = redisConfig(opts);
+    super('RedisWindows', WINDOWS, (out) => ffi.redisWindowNew(storeHandle, units, length, config, out));
+    this.#limit = Number(units);
+    this.#windowNs = Number(length);
+  }
+
+  /** The limit per window. */
+  get limit() {
+    return this.#limit;
+  }
+
+  /** The window's length in nanoseconds. */
+  get windowNs() {
+    return this.#windowNs;
+  }
+}
+
+module.exports = { ON_FAILURE, RedisLimiter, RedisWindows };

@@ -10,7 +10,7 @@ const http = require('node:http');
 const net = require('node:net');
 const express = require('express');
 const fastify = require('fastify');
-const { KeyedLimiter, Quota, RedisLimiter, fastifyRateLimit, rateLimit } = require('..');
+const { KeyedLimiter, KeyedWindows, Quota, RedisLimiter, RedisWindows, fastifyRateLimit, rateLimit } = require('..');
 const { freePort, startRedis } = require('./redis-server.js');
 const { hammer, startCluster, stopCluster } = require('./cluster-client.js');
 
@@ -140,6 +140,44 @@ test('a store given as an array of node URLs is a Redis Cluster; bad forms throw
   assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/\0'] }), RangeError);
   assert.throws(() => new RedisLimiter(quota, { store: new Set(nodes) }), TypeError);
   assert.ok(rateLimit({ windowMs: 60_000, limit: 10, store: nodes, onFailure: 'local' }));
+});
+
+/** A day's window: a test never straddles two, whose weighted counts would make decisions depend on the hour. */
+const DAY_NS = 86_400_000_000_000;
+
+test('windows kept in Redis decide as local windows; KeyedWindows({ store }) is one', async () => {
+  const local = new KeyedWindows(3, DAY_NS);
+  const windows = new KeyedWindows(3, DAY_NS, { store: redis.url, prefix: freshPrefix(), deadlineMs: DEADLINE_MS, onFailure: 'closed' });
+  assert.ok(windows instanceof RedisWindows);
+  assert.deepEqual([windows.limit, windows.windowNs], [3, DAY_NS]);
+  // A fresh key: nothing of a previous window weighs, so both decide alike whenever they run.
+  for (const cost of [1, 1, 1, 1, 4]) {
+    const expected = local.check('k', cost);
+    assert.deepEqual(fields(await windows.check('k', cost)), fields(expected), `cost ${cost}`);
+  }
+  assert.equal((await windows.refund('k', 2)).remaining, 2);
+  assert.equal((await windows.peek('k')).remaining, 2);
+  assert.throws(() => windows.check(42), TypeError);
+  assert.throws(() => windows.check(''), RangeError);
+  const counters = windows.counters;
+  assert.deepEqual([counters.exact, counters.failedClosed, counters.errors], [7, 0, 0]);
+  windows.close();
+  assert.throws(() => windows.check('k'), /closed/);
+});
+
+test('windows kept in Redis fail local and refuse bad input', async () => {
+  const local = new RedisWindows(2, DAY_NS, { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  const admitted = [];
+  for (let i = 0; i < 3; i += 1) admitted.push((await local.check('k')).admitted);
+  assert.deepEqual(admitted, [true, true, false]);
+  assert.deepEqual([local.counters.localAdmitted, local.counters.localDenied], [2, 1]);
+  local.close();
+  assert.throws(() => new RedisWindows(0, DAY_NS, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisWindows(3, 999, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisWindows(3, -1, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisWindows(3, DAY_NS, { store: redis.url, onFailure: 'maybe' }), RangeError);
+  assert.throws(() => new RedisWindows(3, DAY_NS, { store: redis.url, capacity: 10 }), TypeError);
+  assert.throws(() => new RedisWindows(3, DAY_NS, { store: 6379 }), TypeError);
 });
 
 test('bad input throws TypeError or RangeError before anything is sent', () => {

@@ -25,6 +25,7 @@ import {
   PolicyDecision,
   Quota,
   RedisLimiter,
+  RedisWindows,
   Retry,
   RetryPolicy,
   STATUS,
@@ -324,5 +325,8 @@ const onCluster = new RedisLimiter(Quota.perSecond(30), { store: ['redis://10.0.
 const localAdmitted: number = onCluster.counters.localAdmitted + onCluster.counters.localDenied;
 void localAdmitted;
 void rateLimit({ windowMs: 60_000, limit: 10, store: ['redis://10.0.0.1:7000/'], onFailure: 'local' });
+const windowsInRedis = new RedisWindows(600, 60_000_000_000, { store: 'redis://127.0.0.1:6379/', prefix: 'ws:' });
+const pendingWindow: Promise<Decision> = windowsInRedis.check('ws-42');
+void pendingWindow;
 // @ts-expect-error onFailure is 'open', 'closed' or 'local'
 void new RedisLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', onFailure: 'maybe' });
