@@ -1,6 +1,7 @@
-//! `fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers` and
-//! `fg_redis_window`: fleet-wide limits kept in Redis (the Rust `store`
-//! module), behind opaque handles.
+//! `fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
+//! `fg_redis_window` and `fg_redis_inflight` (with `fg_redis_permit`):
+//! fleet-wide limits kept in Redis (the Rust `store` module), behind
+//! opaque handles.
 //!
 //! The functions exist in every build of the library, so the header and the
 //! symbol list do not depend on the `redis` feature: a binding loads the
@@ -24,14 +25,15 @@ use std::time::Duration;
 
 #[cfg(feature = "redis")]
 use crate::store::{
-    OnFailure, RedisLayers, RedisLayersBuilder, RedisLimiter, RedisLimiterBuilder, RedisStore,
-    RedisWindow, RedisWindowBuilder, StoreCounters,
+    OnFailure, RedisAcquisition, RedisInFlight, RedisInFlightBuilder, RedisLayers,
+    RedisLayersBuilder, RedisLimiter, RedisLimiterBuilder, RedisPermit, RedisStore, RedisWindow,
+    RedisWindowBuilder, StoreCounters,
 };
 #[cfg(not(feature = "redis"))]
 use absent::{
-    counters_of, layers_counters_of, window_counters_of, OnFailure, RedisLayers,
-    RedisLayersBuilder, RedisLimiter, RedisLimiterBuilder, RedisStore, RedisWindow,
-    RedisWindowBuilder,
+    acquire, counters_of, inflight_counters_of, layers_counters_of, window_counters_of, OnFailure,
+    RedisInFlight, RedisInFlightBuilder, RedisLayers, RedisLayersBuilder, RedisLimiter,
+    RedisLimiterBuilder, RedisPermit, RedisStore, RedisWindow, RedisWindowBuilder,
 };
 
 /// A Redis server that limiters keep their buckets in: one multiplexed
@@ -68,6 +70,41 @@ pub struct FgRedisLayers {
 /// `fg_redis_window_new`, release with `fg_redis_window_free`.
 pub struct FgRedisWindow {
     _opaque: [u8; 0],
+}
+
+/// A cap on the requests per byte key in flight at once, kept in Redis: no
+/// more than its limit of unexpired leases are out per key across every
+/// process and host using the same server and prefix. Create with
+/// `fg_redis_inflight_new`, release with `fg_redis_inflight_free`.
+pub struct FgRedisInFlight {
+    _opaque: [u8; 0],
+}
+
+/// A unit of an `fg_redis_inflight` cap, leased: give it back with
+/// `fg_redis_permit_release` when the request ends (or
+/// `fg_redis_permit_free`, which gives it back best effort), renew it with
+/// `fg_redis_permit_renew` while a request outlasts the lease. A permit
+/// keeps its cap alive; use it from one thread at a time.
+pub struct FgRedisPermit {
+    _opaque: [u8; 0],
+}
+
+/// What `fg_redis_inflight_acquire` answers. Output only; the layout is
+/// fixed for ABI major version 1.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FgRedisAcquisition {
+    /// Whether a permit was taken (false: the cap was full; not an error).
+    pub acquired: bool,
+    /// Permits of the key out just after this call (this one included when
+    /// taken), fleet-wide when Redis answered.
+    pub in_flight: u64,
+    /// The cap.
+    pub limit: u64,
+    /// The server microsecond the permit's lease ends at; 0 when no lease
+    /// was taken (refused, or granted by `on_failure` while Redis gave no
+    /// answer).
+    pub lease_end_us: u64,
 }
 
 /// `fg_redis_config.on_failure`: when Redis gives no answer within the
@@ -198,6 +235,12 @@ fn counters_of(limiter: &RedisLimiter) -> FgStoreCounters {
 #[cfg(feature = "redis")]
 fn layers_counters_of(layers: &RedisLayers) -> FgStoreCounters {
     FgStoreCounters::from(layers.counters())
+}
+
+/// A cap's counters as C reads them.
+#[cfg(feature = "redis")]
+fn inflight_counters_of(caps: &RedisInFlight) -> FgStoreCounters {
+    FgStoreCounters::from(caps.counters())
 }
 
 /// Windows' counters as C reads them.
@@ -412,12 +455,18 @@ macro_rules! configurable {
 }
 
 #[cfg(feature = "redis")]
-configurable!(RedisLimiterBuilder, RedisLayersBuilder, RedisWindowBuilder);
+configurable!(
+    RedisLimiterBuilder,
+    RedisLayersBuilder,
+    RedisWindowBuilder,
+    RedisInFlightBuilder
+);
 #[cfg(not(feature = "redis"))]
 configurable!(
     RedisLimiterBuilder<'_>,
     RedisLayersBuilder<'_>,
-    RedisWindowBuilder<'_>
+    RedisWindowBuilder<'_>,
+    RedisInFlightBuilder<'_>
 );
 
 impl Settings {
@@ -849,6 +898,252 @@ pub unsafe extern "C" fn fg_redis_window_counters(
     })
 }
 
+/// Creates a cap of `limit` requests per key in flight at once (at most
+/// `FG_MAX_IN_FLIGHT`) on `store`, each permit leased for `lease_ns` (0 for
+/// 30 s; at least a microsecond), and stores the handle in `*out` (NULL on
+/// failure). `config->prefix` NULL keeps `"floodgate:inflight:"`. A host
+/// that dies holding permits has them back in the fleet one lease after it
+/// last took or renewed them.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`,
+/// `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
+/// `FG_STATUS_ZERO_WINDOW` (a lease under a microsecond),
+/// `FG_STATUS_WINDOW_TOO_LONG` (a lease beyond 2^51 microseconds),
+/// `FG_STATUS_INVALID_ARGUMENT` (an unknown `on_failure`, one breaker field
+/// alone), `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `store` must be NULL or a live handle; `config` NULL or readable for its
+/// `struct_size`, `config->prefix` readable for its length; `out` NULL or
+/// writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_inflight_new(
+    store: *const FgRedisStore,
+    limit: u64,
+    lease_ns: u64,
+    config: *const FgRedisConfig,
+    out: *mut *mut FgRedisInFlight,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
+        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        let settings = Settings::read(&config)?;
+        let mut builder = settings.apply(RedisInFlight::builder(store, limit));
+        if lease_ns != 0 {
+            builder = builder.lease(Duration::from_nanos(lease_ns));
+        }
+        // SAFETY: `config->prefix` readable for its length, by the contract.
+        if let Some(prefix) = unsafe { prefix(&config) }? {
+            builder = builder.prefix(prefix);
+        }
+        Ok(handle::boxed(builder.build()?).cast::<FgRedisInFlight>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_redis_inflight_new", out, make) }
+}
+
+/// Releases a cap. NULL is a no-op. Its permits still out keep it alive
+/// until they are released or freed.
+///
+/// # Safety
+/// `caps` must be NULL or a handle from `fg_redis_inflight_new` not yet
+/// freed, with no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_inflight_free(caps: *mut FgRedisInFlight) {
+    // SAFETY: a live handle is a boxed RedisInFlight (fg_redis_inflight_new);
+    // the rest is this function's contract.
+    unsafe {
+        handle::free(
+            "fg_redis_inflight_free",
+            caps.cast::<RedisInFlight>(),
+            handle::unbox,
+        )
+    }
+}
+
+/// A try-acquire's answer as C reads it, and the permit when one was taken.
+#[cfg(feature = "redis")]
+fn acquire(
+    caps: &RedisInFlight,
+    key: &[u8],
+) -> crate::Result<(FgRedisAcquisition, Option<RedisPermit>)> {
+    Ok(match caps.try_acquire(key)? {
+        RedisAcquisition::Granted(permit) => (
+            FgRedisAcquisition {
+                acquired: true,
+                in_flight: permit.in_flight(),
+                limit: permit.limit(),
+                lease_end_us: permit.lease_end_us().unwrap_or(0),
+            },
+            Some(permit),
+        ),
+        RedisAcquisition::Refused(full) => (
+            FgRedisAcquisition {
+                acquired: false,
+                in_flight: full.in_flight(),
+                limit: full.limit(),
+                lease_end_us: 0,
+            },
+            None,
+        ),
+    })
+}
+
+/// Tries to take a permit of `key` (1 to `FG_MAX_KEY_LEN` bytes) in Redis:
+/// fills `*out`, and stores the permit's handle in `*out_permit` when one
+/// was taken (NULL when the cap was full, which is not an error). Blocks
+/// until Redis answers or the deadline passes, then `on_failure` answers
+/// (`FG_ON_FAILURE_LOCAL` takes a unit of this process's share, given back
+/// locally).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`
+/// (nothing is sent then), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle; `key` NULL or readable for
+/// `key_len` bytes; `out` NULL or writable for an `fg_redis_acquisition`;
+/// `out_permit` NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_inflight_acquire(
+    caps: *const FgRedisInFlight,
+    key: *const u8,
+    key_len: usize,
+    out: *mut FgRedisAcquisition,
+    out_permit: *mut *mut FgRedisPermit,
+) -> FgStatus {
+    guard("fg_redis_inflight_acquire", || {
+        // SAFETY: a live handle is a boxed RedisInFlight (fg_redis_inflight_new).
+        let caps = unsafe { args::handle(caps.cast::<RedisInFlight>(), "caps") }?;
+        let out = Out::new(out, "out")?;
+        let out_permit = Out::new(out_permit, "out_permit")?;
+        // SAFETY: readable for `key_len` bytes, by the contract.
+        let key = unsafe { args::bytes(key, key_len, "key") }?;
+        let (answer, permit) = acquire(caps, key)?;
+        let permit = permit.map_or(std::ptr::null_mut(), |permit| {
+            handle::boxed(permit).cast::<FgRedisPermit>()
+        });
+        // SAFETY: both checked non-NULL and aligned; writable by the contract.
+        unsafe {
+            out.write(answer);
+            out_permit.write(permit);
+        }
+        Ok(())
+    })
+}
+
+/// Renews `permit`'s lease for another lease from now and stores in
+/// `*out_renewed` whether Redis did (false when Redis gave no answer, the
+/// lease running on as it was, or the permit holds no lease).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_PERMIT_ALREADY_RELEASED` (its lease had ended, so its unit
+/// may be another request's now; free the permit), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `permit` must be NULL or a live handle with no other call on it running
+/// or starting concurrently; `out_renewed` NULL or writable for a `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_permit_renew(
+    permit: *mut FgRedisPermit,
+    out_renewed: *mut bool,
+) -> FgStatus {
+    guard("fg_redis_permit_renew", || {
+        // SAFETY: NULL or live, by the contract; this checks NULL and alignment.
+        unsafe { args::handle(permit.cast_const(), "permit") }?;
+        let out = Out::new(out_renewed, "out_renewed")?;
+        // SAFETY: a live handle is a boxed RedisPermit (fg_redis_inflight_acquire),
+        // checked non-NULL and aligned above; no other call uses it now, by
+        // the contract, so this borrow is the only one.
+        let permit = unsafe { &mut *permit.cast::<RedisPermit>() };
+        let renewed = permit.renew()?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(renewed) };
+        Ok(())
+    })
+}
+
+/// Gives `permit` back and frees its handle, whatever the answer (do not
+/// use it again). Stores in `*out_in_flight` the permits of its key still
+/// out fleet-wide, or `UINT64_MAX` when that is not known (Redis gave no
+/// answer, and the lease ends on its own; or the permit was this
+/// process's, given back here).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`
+/// (nothing is released then), `FG_STATUS_PERMIT_ALREADY_RELEASED` (its
+/// lease had ended first), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `permit` must be NULL or a live handle with no other call on it running
+/// or starting concurrently, not used again after a call that got past the
+/// pointer checks; `out_in_flight` NULL or writable for a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_permit_release(
+    permit: *mut FgRedisPermit,
+    out_in_flight: *mut u64,
+) -> FgStatus {
+    guard("fg_redis_permit_release", || {
+        // SAFETY: NULL or live, by the contract; this checks NULL and alignment.
+        unsafe { args::handle(permit.cast_const(), "permit") }?;
+        let out = Out::new(out_in_flight, "out_in_flight")?;
+        // SAFETY: a live handle from Box::into_raw (fg_redis_inflight_acquire),
+        // owned by this call from here on, by the contract.
+        let permit = unsafe { Box::from_raw(permit.cast::<RedisPermit>()) };
+        let left = permit.release()?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(left.unwrap_or(u64::MAX)) };
+        Ok(())
+    })
+}
+
+/// Frees a permit, giving it back first, best effort (within the deadline;
+/// a lease not given back ends on its own). NULL is a no-op.
+///
+/// # Safety
+/// `permit` must be NULL or a live handle, with no call on it running or
+/// starting concurrently, not used again.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_permit_free(permit: *mut FgRedisPermit) {
+    // SAFETY: a live handle is a boxed RedisPermit (fg_redis_inflight_acquire);
+    // the rest is this function's contract.
+    unsafe {
+        handle::free(
+            "fg_redis_permit_free",
+            permit.cast::<RedisPermit>(),
+            handle::unbox,
+        )
+    }
+}
+
+/// Fills `*out` with the cap's counts so far (as `fg_redis_limiter_counters`;
+/// an acquire is one decision).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `caps` must be NULL or a live handle; `out` NULL or writable for its
+/// `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_inflight_counters(
+    caps: *const FgRedisInFlight,
+    out: *mut FgStoreCounters,
+) -> FgStatus {
+    guard("fg_redis_inflight_counters", || {
+        // SAFETY: a live handle is a boxed RedisInFlight (fg_redis_inflight_new).
+        let caps = unsafe { args::handle(caps.cast::<RedisInFlight>(), "caps") }?;
+        // SAFETY: NULL or readable for its struct_size, by the contract.
+        let out = unsafe { VersionedOut::new(out, "out") }?;
+        let counters = inflight_counters_of(caps);
+        // SAFETY: writable for its struct_size, by the contract.
+        unsafe { out.write(counters) };
+        Ok(())
+    })
+}
+
 /// Reads `config` and `layers` into layers on `store`.
 ///
 /// # Safety
@@ -1189,6 +1484,65 @@ mod absent {
 
     pub(super) fn window_counters_of(windows: &RedisWindow) -> super::FgStoreCounters {
         match *windows {}
+    }
+
+    pub(super) enum RedisInFlight {}
+
+    pub(super) struct RedisInFlightBuilder<'a>(&'a RedisStore);
+
+    pub(super) enum RedisPermit {}
+
+    impl RedisInFlight {
+        pub(super) fn builder(store: &RedisStore, _limit: u64) -> RedisInFlightBuilder<'_> {
+            RedisInFlightBuilder(store)
+        }
+    }
+
+    impl RedisInFlightBuilder<'_> {
+        pub(super) fn prefix(self, _prefix: &[u8]) -> Self {
+            self
+        }
+
+        pub(super) fn lease(self, _lease: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn on_failure(self, _on_failure: OnFailure) -> Self {
+            self
+        }
+
+        pub(super) fn deadline(self, _deadline: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn breaker(self, _failures: u32, _cool_down: Duration) -> Self {
+            self
+        }
+
+        pub(super) fn build(self) -> Result<RedisInFlight> {
+            match *self.0 {}
+        }
+    }
+
+    impl RedisPermit {
+        pub(super) fn renew(&mut self) -> Result<bool> {
+            match *self {}
+        }
+
+        pub(super) fn release(self) -> Result<Option<u64>> {
+            match self {}
+        }
+    }
+
+    pub(super) fn acquire(
+        caps: &RedisInFlight,
+        _key: &[u8],
+    ) -> Result<(super::FgRedisAcquisition, Option<RedisPermit>)> {
+        match *caps {}
+    }
+
+    pub(super) fn inflight_counters_of(caps: &RedisInFlight) -> super::FgStoreCounters {
+        match *caps {}
     }
 
     impl RedisLimiterBuilder<'_> {
@@ -1830,6 +2184,167 @@ mod tests {
         // SAFETY: live handles, not used again.
         unsafe {
             fg_redis_window_free(windows);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    fn take(caps: *const FgRedisInFlight, key: &[u8]) -> (FgRedisAcquisition, *mut FgRedisPermit) {
+        let mut answer = FgRedisAcquisition::default();
+        let mut permit = ptr::null_mut();
+        // SAFETY: live handle, readable key, writable outs.
+        let status = unsafe {
+            fg_redis_inflight_acquire(caps, key.as_ptr(), key.len(), &mut answer, &mut permit)
+        };
+        assert_eq!(status, FgStatus::Ok);
+        assert_eq!(answer.acquired, !permit.is_null());
+        (answer, permit)
+    }
+
+    #[cfg(feature = "redis")]
+    fn give_back(permit: *mut FgRedisPermit) -> (FgStatus, u64) {
+        let mut left = 0;
+        // SAFETY: a live permit, not used again.
+        let status = unsafe { fg_redis_permit_release(permit, &mut left) };
+        (status, left)
+    }
+
+    #[cfg(feature = "redis")]
+    fn caps_counters(caps: *const FgRedisInFlight) -> FgStoreCounters {
+        let mut counters = FgStoreCounters {
+            struct_size: std::mem::size_of::<FgStoreCounters>(),
+            ..FgStoreCounters::default()
+        };
+        // SAFETY: live handle, writable struct.
+        let status = unsafe { fg_redis_inflight_counters(caps, &mut counters) };
+        assert_eq!(status, FgStatus::Ok);
+        counters
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn an_inflight_cap_leases_permits_in_a_real_redis() {
+        let server = super::redis_common::RedisServer::shared();
+        let (status, store) = open(&server.url());
+        assert_eq!(status, FgStatus::Ok);
+        let prefix = format!("ffi-inflight:{}:", std::process::id());
+        let mut caps = ptr::null_mut();
+        // SAFETY: live store, readable config, writable out.
+        let status =
+            unsafe { fg_redis_inflight_new(store, 2, 0, &config(prefix.as_bytes()), &mut caps) };
+        assert_eq!(status, FgStatus::Ok);
+        let (first, first_permit) = take(caps, b"k");
+        let (second, second_permit) = take(caps, b"k");
+        let (third, third_permit) = take(caps, b"k");
+        assert_eq!((first.acquired, first.in_flight, first.limit), (true, 1, 2));
+        assert_eq!((second.acquired, second.in_flight), (true, 2));
+        assert_eq!(
+            (third.acquired, third.in_flight, third.lease_end_us),
+            (false, 2, 0)
+        );
+        assert!(third_permit.is_null());
+        assert!(first.lease_end_us > 0);
+        let mut renewed = false;
+        // SAFETY: a live permit, writable out.
+        let status = unsafe { fg_redis_permit_renew(first_permit, &mut renewed) };
+        assert_eq!((status, renewed), (FgStatus::Ok, true));
+        assert_eq!(give_back(first_permit), (FgStatus::Ok, 1));
+        // Freeing gives back too.
+        // SAFETY: a live permit, not used again.
+        unsafe { fg_redis_permit_free(second_permit) };
+        let (again, again_permit) = take(caps, b"k");
+        assert_eq!((again.acquired, again.in_flight), (true, 1));
+        // Bad input: refused before anything is sent.
+        let mut answer = FgRedisAcquisition::default();
+        // SAFETY: live handle, readable key, NULL out_permit is what is tested.
+        let status = unsafe {
+            fg_redis_inflight_acquire(caps, b"k".as_ptr(), 1, &mut answer, ptr::null_mut())
+        };
+        assert_eq!(status, FgStatus::NullPointer);
+        let mut permit = ptr::null_mut();
+        // SAFETY: as above, with an empty key.
+        let status =
+            unsafe { fg_redis_inflight_acquire(caps, b"k".as_ptr(), 0, &mut answer, &mut permit) };
+        assert_eq!(status, FgStatus::EmptyKey);
+        assert_eq!(
+            (caps_counters(caps).exact, caps_counters(caps).errors),
+            (7, 0),
+            "4 acquires, a renew, 2 releases"
+        );
+
+        // A lease of a millisecond, slept past: the permit is no longer counted.
+        let mut short = ptr::null_mut();
+        let short_prefix = format!("{prefix}short:");
+        // SAFETY: live store, readable config, writable out.
+        let status = unsafe {
+            fg_redis_inflight_new(
+                store,
+                1,
+                1_000_000,
+                &config(short_prefix.as_bytes()),
+                &mut short,
+            )
+        };
+        assert_eq!(status, FgStatus::Ok);
+        let (_, lapsed) = take(short, b"k");
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: a live permit, writable out.
+        let status = unsafe { fg_redis_permit_renew(lapsed, &mut renewed) };
+        assert_eq!(status, FgStatus::PermitAlreadyReleased);
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_redis_permit_free(lapsed);
+            fg_redis_permit_free(again_permit);
+            fg_redis_inflight_free(short);
+            fg_redis_inflight_free(caps);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn an_inflight_cap_refuses_bad_input_and_fails_local() {
+        let (status, store) = open("redis://127.0.0.1:1/");
+        assert_eq!(status, FgStatus::Ok);
+        let local = FgRedisConfig {
+            on_failure: FG_ON_FAILURE_LOCAL,
+            deadline_ns: 0,
+            ..config(b"c:")
+        };
+        for (limit, lease_ns, expected) in [
+            (0, 0, FgStatus::ZeroLimit),
+            (crate::MAX_IN_FLIGHT + 1, 0, FgStatus::LimitTooLarge),
+            (1, 500, FgStatus::ZeroWindow),
+        ] {
+            let mut caps = ptr::null_mut();
+            // SAFETY: live store, readable config, writable out.
+            let status =
+                unsafe { fg_redis_inflight_new(store, limit, lease_ns, &local, &mut caps) };
+            assert_eq!(status, expected);
+            assert!(caps.is_null());
+        }
+        let mut caps = ptr::null_mut();
+        // SAFETY: as above.
+        let status = unsafe { fg_redis_inflight_new(store, 1, 0, &local, &mut caps) };
+        assert_eq!(status, FgStatus::Ok);
+        // The fleet is this process alone (N = 1): its share is the whole cap.
+        let (granted, permit) = take(caps, b"k");
+        assert_eq!(
+            (granted.acquired, granted.in_flight, granted.lease_end_us),
+            (true, 1, 0)
+        );
+        let (refused, _) = take(caps, b"k");
+        assert!(!refused.acquired);
+        // Given back to this process's share: no fleet-wide count to report.
+        assert_eq!(give_back(permit), (FgStatus::Ok, u64::MAX));
+        let (again, permit) = take(caps, b"k");
+        assert!(again.acquired);
+        let counters = caps_counters(caps);
+        assert_eq!((counters.local_admitted, counters.local_denied), (2, 1));
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_redis_permit_free(permit);
+            fg_redis_inflight_free(caps);
             fg_redis_store_free(store);
         }
     }
