@@ -18,7 +18,8 @@ use crate::headers::scope;
 use crate::policy::PyVerdict;
 use crate::quota::PyQuota;
 use floodgate::store::{
-    OnFailure, RedisLayers, RedisLimiter, RedisStore, RedisWindow, StoreCounters, StoreError,
+    OnFailure, RedisInFlight, RedisLayers, RedisLimiter, RedisStore, RedisWindow, StoreCounters,
+    StoreError,
 };
 use floodgate::{Decision, Quota, Result};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -210,6 +211,9 @@ pub(crate) type Remote = PerProcess<RedisLimiter>;
 /// Keyed sliding windows kept in Redis.
 pub(crate) type RemoteWindows = PerProcess<RedisWindow>;
 
+/// An in-flight cap per key kept in Redis.
+pub(crate) type RemoteInFlight = PerProcess<RedisInFlight>;
+
 /// What every kind's builder is given from `StoreArgs`.
 struct Given {
     prefix: Option<Vec<u8>>,
@@ -244,7 +248,8 @@ macro_rules! settable {
 
 settable!(
     floodgate::store::RedisLimiterBuilder,
-    floodgate::store::RedisWindowBuilder
+    floodgate::store::RedisWindowBuilder,
+    floodgate::store::RedisInFlightBuilder
 );
 
 impl Given {
@@ -311,6 +316,23 @@ pub(crate) fn windows(
         given
             .apply(RedisWindow::builder(store, limit, window))
             .build()
+    })
+}
+
+/// The cap `arguments` ask for (None without `store=`): `limit` per key in
+/// flight, each permit leased for `lease` (None: the engine's default).
+pub(crate) fn inflight(
+    arguments: StoreArgs<'_, '_>,
+    limit: u64,
+    lease: Option<Duration>,
+) -> PyResult<Option<RemoteInFlight>> {
+    remote(arguments, move |store, given| {
+        let builder = given.apply(RedisInFlight::builder(store, limit));
+        match lease {
+            Some(lease) => builder.lease(lease),
+            None => builder,
+        }
+        .build()
     })
 }
 
@@ -421,7 +443,7 @@ impl PyRedisLayers {
 
 /// A byte key (str or bytes) for Redis; an int key is refused, since
 /// Redis keys are bytes and an int has no spelling that no str shares.
-fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub(crate) fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     match args::key(key)? {
         Key::Bytes(bytes) => Ok(bytes),
         Key::Id(_) => Err(PyTypeError::new_err(

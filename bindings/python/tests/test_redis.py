@@ -176,6 +176,52 @@ def test_windows_kept_in_redis_fail_local_and_refuse_bad_input(redis_url):
         floodgate.KeyedWindows(0, 60.0, store=redis_url)
 
 
+def test_an_inflight_cap_kept_in_redis_leases_permits(redis_url):
+    prefix = fresh_prefix()
+    caps = floodgate.RedisInFlight(2, store=redis_url, prefix=prefix, deadline=DEADLINE_S, on_failure="closed")
+    other = floodgate.RedisInFlight(2, store=redis_url, prefix=prefix, deadline=DEADLINE_S)
+    first = caps.try_acquire("k")
+    second = other.try_acquire(b"k")  # one cap per key, whoever asks
+    assert (first.in_flight, second.in_flight, first.limit, second.remaining) == (1, 2, 2, 0)
+    assert first.lease_end_us > 0
+    assert caps.try_acquire("k") is None
+    assert first.renew()
+    assert first.release() == 1
+    with pytest.raises(floodgate.FloodgateError):
+        first.release()
+    with second:
+        pass
+    with caps.try_acquire("k") as again:
+        assert again.in_flight == 1
+    counters = caps.store_counters
+    assert (counters["exact"], counters["failed_closed"]) == (6, 0)
+    assert caps.lease == 30.0
+
+
+def test_an_inflight_cap_kept_in_redis_fails_local_and_refuses_bad_input(redis_url):
+    caps = floodgate.RedisInFlight(1, store="redis://127.0.0.1:1/", deadline=1.0, on_failure="local")
+    permit = caps.try_acquire("k")
+    assert (permit.in_flight, permit.lease_end_us) == (1, None)
+    assert caps.try_acquire("k") is None
+    assert permit.release() is None
+    assert caps.try_acquire("k") is not None
+    assert (caps.store_counters["local_admitted"], caps.store_counters["local_denied"]) == (2, 1)
+    with pytest.raises(TypeError, match="not int"):
+        caps.try_acquire(7)
+    with pytest.raises(ValueError):
+        caps.try_acquire("")
+    with pytest.raises(ValueError):
+        floodgate.RedisInFlight(0, store=redis_url)
+    with pytest.raises(ValueError, match="lease"):
+        floodgate.RedisInFlight(2, store=redis_url, lease=0)
+    with pytest.raises(ValueError, match="on_failure must be"):
+        floodgate.RedisInFlight(2, store=redis_url, on_failure="maybe")
+    with pytest.raises(TypeError, match="store must be"):
+        floodgate.RedisInFlight(2, store=6379)
+    with pytest.raises(TypeError):
+        floodgate.RedisInFlight(2)
+
+
 def test_two_limiters_on_one_prefix_share_the_buckets(redis_url):
     prefix = fresh_prefix()
     first, second = remote(redis_url, prefix=prefix), remote(redis_url, prefix=prefix)

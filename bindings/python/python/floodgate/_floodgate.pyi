@@ -24,7 +24,9 @@ __all__ = [
     "Policy",
     "Quota",
     "RateLimitPolicy",
+    "RedisInFlight",
     "RedisLayers",
+    "RedisPermit",
     "Retry",
     "RetryPolicy",
     "SlidingWindow",
@@ -589,6 +591,64 @@ class Policy:
     def keyed(self) -> list[bool]:
         """Per layer, in the order keys are listed: whether it takes a key."""
     def __len__(self) -> int: ...
+
+@final
+class RedisInFlight:
+    """At most `limit` requests per key (str or bytes) in flight at once,
+    kept in Redis: every process and host using the same `store` (a Redis
+    URL, or a list of a Redis Cluster's node URLs) and `prefix` (default
+    ``"floodgate:inflight:"``) shares each key's cap. Each permit is leased
+    for `lease` (seconds or a timedelta, default 30 s): renew it while a
+    request outlasts it; a dead host's permits come back one lease after it
+    last took or renewed them. `deadline` and `on_failure` are
+    KeyedLimiter's (``"local"`` keeps the cap divided by the hosts counted,
+    its permits given back locally). Calls wait for Redis without the GIL.
+    """
+
+    def __new__(
+        cls,
+        limit: int,
+        *,
+        store: _Store,
+        prefix: str | bytes | None = None,
+        lease: _Seconds | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: _OnFailure | None = None,
+    ) -> RedisInFlight: ...
+    def try_acquire(self, key: str | bytes) -> RedisPermit | None: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def lease(self) -> float: ...
+    @property
+    def store_counters(self) -> dict[str, int]: ...
+
+@final
+class RedisPermit:
+    """One unit of a RedisInFlight cap, leased: release(), a with block, or
+    dropping it gives it back; renew() extends the lease."""
+
+    def release(self) -> int | None:
+        """The key's permits still out fleet-wide, or None when not known
+        (Redis gave no answer; or the permit was this process's share's).
+        A second release, or one after the lease ended, raises FloodgateError."""
+    def renew(self) -> bool: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def lease_end_us(self) -> int | None: ...
+    def __enter__(self) -> RedisPermit: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> Literal[False]: ...
 
 @final
 class RedisLayers:
