@@ -318,6 +318,45 @@ export declare class RedisWindows implements Disposable {
   [Symbol.dispose](): void;
 }
 
+/** RedisOptions, with how long a permit is leased. */
+export interface RedisInFlightOptions extends RedisOptions {
+  /** How long a permit is held without being renewed (default 30,000); 'floodgate:inflight:' is the default prefix. */
+  leaseMs?: number;
+}
+
+/**
+ * At most `limit` requests per string or Buffer key in flight at once,
+ * kept in Redis for every process and host using the same server and
+ * prefix. Its permits are leases: a dead host's come back one lease after
+ * it last took or renewed them. Calls answer with Promises.
+ */
+export declare class RedisInFlight implements Disposable {
+  constructor(limit: U64, options: RedisInFlightOptions);
+  /** A permit if fewer than the cap are out fleet-wide, else null. */
+  acquire(key: string | Uint8Array): Promise<RedisPermit | null>;
+  readonly limit: number;
+  readonly counters: StoreCounters;
+  readonly closed: boolean;
+  /** Frees the handle once the calls still running have answered; permits out keep the cap alive. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** A unit of a RedisInFlight cap, leased. */
+export declare class RedisPermit implements AsyncDisposable {
+  /** Permits of the key out just after this one was taken (this one included). */
+  readonly inFlight: number;
+  readonly limit: number;
+  /** The server microsecond its lease first ended at; 0 without a lease (granted by onFailure). */
+  readonly leaseEndUs: number;
+  readonly released: boolean;
+  /** Whether Redis renewed the lease; rejects once the lease had ended. */
+  renew(): Promise<boolean>;
+  /** The key's permits still out fleet-wide, or null when not known. A second release throws. */
+  release(): Promise<number | null>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 /** One GCRA bucket per key in the library's lock-free table. */
 export declare class KeyedLimiter implements Disposable {
   constructor(quota: Quota, options?: KeyedLimiterOptions);

@@ -198,6 +198,12 @@ const RedisConfigStruct = koffi.struct('fg_redis_config', { // ABI 1.9
   breaker_failures: 'uint32_t',
   breaker_cool_down_ns: 'uint64_t',
 });
+const RedisAcquisitionStruct = koffi.struct('fg_redis_acquisition', { // ABI 1.10
+  acquired: 'bool',
+  in_flight: 'uint64_t',
+  limit: 'uint64_t',
+  lease_end_us: 'uint64_t',
+});
 const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.10
   struct_size: 'size_t',
   exact: 'uint64_t',
@@ -244,6 +250,7 @@ const layout = {
     size: koffi.sizeof(VerdictStruct),
     ...offsets(VerdictStruct, { decision: 'decision', layer: 'layer' }),
   },
+  redisAcquisition: offsets(RedisAcquisitionStruct, { acquired: 'acquired', inFlight: 'in_flight', limit: 'limit', leaseEndUs: 'lease_end_us' }),
   acquisition: {
     size: koffi.sizeof(AcquisitionStruct),
     ...offsets(AcquisitionStruct, { acquired: 'acquired', permit: 'permit', inFlight: 'in_flight', limit: 'limit' }),
@@ -283,6 +290,7 @@ const layout = {
     sharedMemory: koffi.sizeof(SharedMemoryStruct),
     redisConfig: koffi.sizeof(RedisConfigStruct),
     storeCounters: koffi.sizeof(StoreCountersStruct),
+    redisAcquisition: koffi.sizeof(RedisAcquisitionStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -481,6 +489,14 @@ const ffi = {
   redisWindowPeek: fn('fg_redis_window_peek', S, [H, H, 'size_t', H]),
   redisWindowRefund: fn('fg_redis_window_refund', S, [H, H, 'size_t', U64, H]),
   redisWindowCounters: fn('fg_redis_window_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  // ABI 1.10: in-flight caps kept in Redis; a permit is a handle.
+  redisInflightNew: fn('fg_redis_inflight_new', S, [H, U64, U64, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
+  redisInflightFree: fn('fg_redis_inflight_free', 'void', [H]),
+  redisInflightAcquire: fn('fg_redis_inflight_acquire', S, [H, H, 'size_t', H, koffi.out(koffi.pointer(H))]),
+  redisInflightCounters: fn('fg_redis_inflight_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  redisPermitRenew: fn('fg_redis_permit_renew', S, [H, koffi.out(koffi.pointer('bool'))]),
+  redisPermitRelease: fn('fg_redis_permit_release', S, [H, koffi.out(koffi.pointer(U64))]),
+  redisPermitFree: fn('fg_redis_permit_free', 'void', [H]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),

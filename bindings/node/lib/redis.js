@@ -8,7 +8,7 @@
 
 const { ffi, layout, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options, u64 } = require('./args.js');
-const { FloodgateError, closedError, statusError } = require('./errors.js');
+const { FloodgateError, STATUS, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota } = require('./quota.js');
 const { checkBytesKey, checkStringKey } = require('./keys.js');
@@ -96,6 +96,11 @@ function redisConfig(opts) {
   return { storeHandle: storeOf(store), config };
 }
 
+/** How a subclass runs a call on its handle (see RedisHandle). */
+const RUN = Symbol('floodgate.redis.run');
+/** The natives of a subclass's kind. */
+const NATIVES = Symbol('floodgate.redis.natives');
+
 /**
  * A handle of a kind kept in Redis: its calls run on koffi's worker
  * threads and answer with Promises, and it is freed only once none runs.
@@ -108,7 +113,7 @@ class RedisHandle {
   #pending = 0;
   #closing = false;
 
-  /** `natives`: the kind's { free, check, peek, refund, counters }; `make(out)` creates the handle. */
+  /** `natives`: the kind's { free, counters, ... }; `make(out)` creates the handle. */
   constructor(name, natives, make) {
     this.#name = name;
     this.#natives = natives;
@@ -118,23 +123,6 @@ class RedisHandle {
 
   get closed() {
     return this.#handle === null;
-  }
-
-  /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
-  check(key, amount = 1) {
-    const units = cost(amount, 'cost');
-    return this.#call(this.#natives.check, key, [units]);
-  }
-
-  /** `key` as it stands in Redis, charging nothing: a Promise of its Decision. */
-  peek(key) {
-    return this.#call(this.#natives.peek, key, []);
-  }
-
-  /** Gives `amount` (default 1) back to `key`: a Promise of the Decision after. */
-  refund(key, amount = 1) {
-    const units = cost(amount, 'cost');
-    return this.#call(this.#natives.refund, key, [units]);
   }
 
   /**
@@ -178,31 +166,66 @@ class RedisHandle {
     release(this, handle, this.#natives.free);
   }
 
+  /** The kind's natives. */
+  get [NATIVES]() {
+    return this.#natives;
+  }
+
   /**
-   * `native(handle, key, keyLength, ...args, out)` on a worker thread. Bad
-   * arguments throw here, synchronously, before anything is sent; the
-   * Promise rejects only for a failure of the call itself.
+   * `native(handle, key, keyLength, ...args)` on a worker thread: a
+   * Promise, resolved once the call answered status 0. Bad arguments throw
+   * here, synchronously, before anything is sent; the Promise rejects only
+   * for a failure of the call itself.
    */
-  #call(native, key, args) {
+  [RUN](native, key, args) {
     if (this.#handle === null || this.#closing) throw closedError(this.#name);
     const bytes = keyBytes(key);
-    const out = new Uint8Array(layout.decision.size);
     this.#pending += 1;
     return new Promise((resolve, reject) => {
       // `this` stays reachable until the callback, so no finalizer frees the handle meanwhile.
-      native.async(this.#handle, bytes, bytes.length, ...args, out, (error, status) => {
+      native.async(this.#handle, bytes, bytes.length, ...args, (error, status) => {
         this.#pending -= 1;
         if (this.#closing && this.#pending === 0) this.#free();
         if (error) reject(error);
         // The call's message was recorded on the worker thread: name the status here.
-        else if (status !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${status}`, 'ERR_FLOODGATE_REDIS', status));
-        else resolve(decisionIn(out));
+        else if (status !== 0) reject(redisError(status));
+        else resolve();
       });
     });
   }
 }
 
-class RedisLimiter extends RedisHandle {
+/** The error of a call that failed on a worker thread (its message stayed there). */
+function redisError(status) {
+  return statusError(status, `floodgate: the Redis call failed with status ${status}`);
+}
+
+/** A kind kept in Redis that answers Decisions: check, peek, refund. */
+class RedisDecisions extends RedisHandle {
+  /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
+  check(key, amount = 1) {
+    const units = cost(amount, 'cost');
+    return this.#decide(this[NATIVES].check, key, [units]);
+  }
+
+  /** `key` as it stands in Redis, charging nothing: a Promise of its Decision. */
+  peek(key) {
+    return this.#decide(this[NATIVES].peek, key, []);
+  }
+
+  /** Gives `amount` (default 1) back to `key`: a Promise of the Decision after. */
+  refund(key, amount = 1) {
+    const units = cost(amount, 'cost');
+    return this.#decide(this[NATIVES].refund, key, [units]);
+  }
+
+  #decide(native, key, args) {
+    const out = new Uint8Array(layout.decision.size);
+    return this[RUN](native, key, [...args, out]).then(() => decisionIn(out));
+  }
+}
+
+class RedisLimiter extends RedisDecisions {
   #quota;
 
   /**
@@ -246,7 +269,7 @@ const WINDOWS = Object.freeze({
   counters: ffi.redisWindowCounters,
 });
 
-class RedisWindows extends RedisHandle {
+class RedisWindows extends RedisDecisions {
   #limit;
   #windowNs;
 
@@ -277,4 +300,117 @@ class RedisWindows extends RedisHandle {
   }
 }
 
-module.exports = { ON_FAILURE, RedisLimiter, RedisWindows };
+const INFLIGHT = Object.freeze({
+  free: ffi.redisInflightFree,
+  counters: ffi.redisInflightCounters,
+});
+
+class RedisInFlight extends RedisHandle {
+  #limit;
+
+  /**
+   * At most `limit` requests per key in flight at once across every process
+   * and host using the same store and prefix (default
+   * 'floodgate:inflight:'), each permit leased for `leaseMs` (default
+   * 30,000): renew it while a request outlasts it. Other options as
+   * RedisLimiter's (onFailure 'local' keeps the cap divided by the hosts
+   * counted, its permits given back locally).
+   */
+  constructor(limit, opts) {
+    const units = u64(limit, 'limit');
+    const { leaseMs, ...rest } = options(opts, 'options');
+    const lease = leaseMs === undefined ? 0n : msAsNs(leaseMs, 'leaseMs');
+    if (leaseMs !== undefined && lease === 0n) throw new RangeError('leaseMs must be at least 1');
+    const { storeHandle, config } = redisConfig(rest);
+    super('RedisInFlight', INFLIGHT, (out) => ffi.redisInflightNew(storeHandle, units, lease, config, out));
+    this.#limit = Number(units);
+  }
+
+  /** The cap per key. */
+  get limit() {
+    return this.#limit;
+  }
+
+  /** A Promise of a RedisPermit for `key` if fewer than the cap are out fleet-wide, else of null. */
+  acquire(key) {
+    const out = new Uint8Array(layout.sizes.redisAcquisition);
+    const permit = [null];
+    return this[RUN](ffi.redisInflightAcquire, key, [out, permit]).then(() => {
+      const view = new DataView(out.buffer);
+      if (view.getUint8(layout.redisAcquisition.acquired) === 0) return null;
+      const read = (field) => Number(view.getBigUint64(layout.redisAcquisition[field], true));
+      return new RedisPermit(permit[0], read('inFlight'), read('limit'), read('leaseEndUs'));
+    });
+  }
+}
+
+/** A unit of a RedisInFlight cap, leased: release() it when the request ends, renew() it while it outlasts the lease. */
+class RedisPermit {
+  #handle;
+  #busy = false;
+
+  /** @internal made by RedisInFlight.acquire() */
+  constructor(handle, inFlight, limit, leaseEndUs) {
+    this.#handle = handle;
+    // A permit never freed is given back by the finalizer (within the deadline).
+    adopt(this, handle, ffi.redisPermitFree);
+    /** Permits of the key out just after this one was taken (this one included). */
+    this.inFlight = inFlight;
+    this.limit = limit;
+    /** The server microsecond its lease first ended at; 0 without a lease (granted by onFailure). */
+    this.leaseEndUs = leaseEndUs;
+  }
+
+  get released() {
+    return this.#handle === null;
+  }
+
+  /** A Promise of whether Redis renewed the lease; rejects once its lease had ended (ERR_FLOODGATE_PERMIT_ALREADY_RELEASED). */
+  renew() {
+    const handle = this.#take('renew');
+    const renewed = [false];
+    return new Promise((resolve, reject) => {
+      ffi.redisPermitRenew.async(handle, renewed, (error, status) => {
+        this.#busy = false;
+        if (error) reject(error);
+        else if (status !== 0) reject(redisError(status));
+        else resolve(renewed[0]);
+      });
+    });
+  }
+
+  /**
+   * Gives the permit back: a Promise of the key's permits still out
+   * fleet-wide, or of null when that is not known (Redis gave no answer;
+   * or the permit was this process's share's). A second release throws.
+   */
+  release() {
+    const handle = this.#take('release');
+    this.#handle = null;
+    const left = [0n];
+    return new Promise((resolve, reject) => {
+      // The call consumes the handle: the finalizer must not free it too.
+      release(this, handle, (pointer) => ffi.redisPermitRelease.async(pointer, left, (error, status) => {
+        if (error) reject(error);
+        else if (status !== 0) reject(redisError(status));
+        else resolve(BigInt(left[0]) === 0xffff_ffff_ffff_ffffn ? null : Number(left[0]));
+      }));
+    });
+  }
+
+  /** `await using permit = await caps.acquire(key)`: releases the permit unless already released. */
+  async [Symbol.asyncDispose]() {
+    if (this.#handle !== null) await this.release();
+  }
+
+  #take(what) {
+    if (this.#handle === null) {
+      throw new FloodgateError('floodgate: this permit was released already', 'ERR_FLOODGATE_PERMIT_ALREADY_RELEASED', STATUS.PERMIT_ALREADY_RELEASED);
+    }
+    if (this.#busy) throw new FloodgateError(`floodgate: RedisPermit.${what}() while a renew() runs`, 'ERR_FLOODGATE_PERMIT_BUSY');
+    this.#busy = true;
+    return this.#handle;
+  }
+}
+
+module.exports = { ON_FAILURE, RedisInFlight, RedisLimiter, RedisPermit, RedisWindows };

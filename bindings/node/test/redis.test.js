@@ -10,7 +10,7 @@ const http = require('node:http');
 const net = require('node:net');
 const express = require('express');
 const fastify = require('fastify');
-const { KeyedLimiter, KeyedWindows, Quota, RedisLimiter, RedisWindows, fastifyRateLimit, rateLimit } = require('..');
+const { KeyedLimiter, KeyedWindows, Quota, RedisInFlight, RedisLimiter, RedisWindows, fastifyRateLimit, rateLimit } = require('..');
 const { freePort, startRedis } = require('./redis-server.js');
 const { hammer, startCluster, stopCluster } = require('./cluster-client.js');
 
@@ -178,6 +178,50 @@ test('windows kept in Redis fail local and refuse bad input', async () => {
   assert.throws(() => new RedisWindows(3, DAY_NS, { store: redis.url, onFailure: 'maybe' }), RangeError);
   assert.throws(() => new RedisWindows(3, DAY_NS, { store: redis.url, capacity: 10 }), TypeError);
   assert.throws(() => new RedisWindows(3, DAY_NS, { store: 6379 }), TypeError);
+});
+
+test('an in-flight cap kept in Redis leases permits; a permit is released once', async () => {
+  const prefix = freshPrefix();
+  const caps = new RedisInFlight(2, { store: redis.url, prefix, deadlineMs: DEADLINE_MS, onFailure: 'closed' });
+  const other = new RedisInFlight(2, { store: redis.url, prefix, deadlineMs: DEADLINE_MS });
+  const first = await caps.acquire('k');
+  const second = await other.acquire(Buffer.from('k')); // one cap per key, whoever asks
+  assert.deepEqual([first.inFlight, second.inFlight, first.limit], [1, 2, 2]);
+  assert.ok(first.leaseEndUs > 0);
+  assert.equal(await caps.acquire('k'), null);
+  assert.equal(await first.renew(), true);
+  assert.equal(await first.release(), 1);
+  assert.equal(first.released, true);
+  assert.throws(() => first.release(), { code: 'ERR_FLOODGATE_PERMIT_ALREADY_RELEASED' });
+  await second[Symbol.asyncDispose]();
+  const again = await caps.acquire('k');
+  assert.equal(again.inFlight, 1);
+  await again.release();
+  const counters = caps.counters;
+  assert.deepEqual([counters.exact, counters.failedClosed], [6, 0]);
+  assert.equal(caps.limit, 2);
+  caps.close();
+  other.close();
+});
+
+test('an in-flight cap kept in Redis fails local and refuses bad input', async () => {
+  const caps = new RedisInFlight(1, { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  const permit = await caps.acquire('k');
+  assert.deepEqual([permit.inFlight, permit.leaseEndUs], [1, 0]);
+  assert.equal(await caps.acquire('k'), null);
+  assert.equal(await permit.release(), null);
+  const again = await caps.acquire('k');
+  assert.ok(again !== null);
+  await again.release();
+  assert.deepEqual([caps.counters.localAdmitted, caps.counters.localDenied], [2, 1]);
+  assert.throws(() => caps.acquire(7), TypeError);
+  assert.throws(() => caps.acquire(''), RangeError);
+  caps.close();
+  assert.throws(() => new RedisInFlight(0, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisInFlight(2, { store: redis.url, leaseMs: 0 }), RangeError);
+  assert.throws(() => new RedisInFlight(2, { store: redis.url, onFailure: 'maybe' }), RangeError);
+  assert.throws(() => new RedisInFlight(2, { store: redis.url, capacity: 4 }), TypeError);
+  assert.throws(() => new RedisInFlight(2, { store: 6379 }), TypeError);
 });
 
 test('bad input throws TypeError or RangeError before anything is sent', () => {
