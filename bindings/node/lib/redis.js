@@ -1,10 +1,11 @@
 'use strict';
-// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter), and
-// RedisWindows: a sliding window per key kept there (fg_redis_window), so
-// every process and host using one server, prefix and limit enforces one
-// limit. A check waits for Redis (up to its deadline), so it runs on one of
-// koffi's worker threads and answers with a Promise: the event loop never
-// blocks on the network.
+// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter);
+// RedisWindows: a sliding window per key kept there (fg_redis_window);
+// RedisInFlight: a cap on each key's requests in flight, its permits leases
+// (fg_redis_inflight): every process and host using one server, prefix and
+// limit enforces one limit. A call waits for Redis (up to its deadline), so
+// it runs on one of koffi's worker threads and answers with a Promise: the
+// event loop never blocks on the network.
 
 const { ffi, layout, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options, u64 } = require('./args.js');
