@@ -1360,6 +1360,32 @@ typedef struct fg_redis_config {
 } fg_redis_config;
 
 /**
+ * What `fg_redis_inflight_acquire` answers. Output only; the layout is
+ * fixed for ABI major version 1.
+ */
+typedef struct fg_redis_acquisition {
+  /**
+   * Whether a permit was taken (false: the cap was full; not an error).
+   */
+  bool acquired;
+  /**
+   * Permits of the key out just after this call (this one included when
+   * taken), fleet-wide when Redis answered.
+   */
+  uint64_t in_flight;
+  /**
+   * The cap.
+   */
+  uint64_t limit;
+  /**
+   * The server microsecond the permit's lease ends at; 0 when no lease
+   * was taken (refused, or granted by `on_failure` while Redis gave no
+   * answer).
+   */
+  uint64_t lease_end_us;
+} fg_redis_acquisition;
+
+/**
  * A Redis limiter's counts so far, for monitoring. Set `struct_size`
  * before the call; later versions may add fields (a caller built against
  * ABI 1.9, without the `local_*` fields, still gets the others).
@@ -1411,32 +1437,6 @@ typedef struct fg_store_counters {
    */
   uint64_t local_denied;
 } fg_store_counters;
-
-/**
- * What `fg_redis_inflight_acquire` answers. Output only; the layout is
- * fixed for ABI major version 1.
- */
-typedef struct fg_redis_acquisition {
-  /**
-   * Whether a permit was taken (false: the cap was full; not an error).
-   */
-  bool acquired;
-  /**
-   * Permits of the key out just after this call (this one included when
-   * taken), fleet-wide when Redis answered.
-   */
-  uint64_t in_flight;
-  /**
-   * The cap.
-   */
-  uint64_t limit;
-  /**
-   * The server microsecond the permit's lease ends at; 0 when no lease
-   * was taken (refused, or granted by `on_failure` while Redis gave no
-   * answer).
-   */
-  uint64_t lease_end_us;
-} fg_redis_acquisition;
 
 /**
  * One layer of an `fg_redis_layers`:
@@ -3524,6 +3524,195 @@ fg_status fg_redis_store_open_cluster(const char *const *urls,
 void fg_redis_store_free(struct fg_redis_store *store);
 
 /**
+ * Creates a cap of `limit` requests per key in flight at once (at most
+ * `FG_MAX_IN_FLIGHT`) on `store`, each permit leased for `lease_ns` (0 for
+ * 30 s; at least a microsecond), and stores the handle in `*out` (NULL on
+ * failure). `config->prefix` NULL keeps `"floodgate:inflight:"`. A host
+ * that dies holding permits has them back in the fleet one lease after it
+ * last took or renewed them.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`,
+ * `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
+ * `FG_STATUS_ZERO_WINDOW` (a lease under a microsecond),
+ * `FG_STATUS_WINDOW_TOO_LONG` (a lease beyond 2^51 microseconds),
+ * `FG_STATUS_INVALID_ARGUMENT` (an unknown `on_failure`, one breaker field
+ * alone), `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `config` NULL or readable for its
+ * `struct_size`, `config->prefix` readable for its length; `out` NULL or
+ * writable for a pointer.
+ */
+fg_status fg_redis_inflight_new(const struct fg_redis_store *store,
+                                uint64_t limit,
+                                uint64_t lease_ns,
+                                const struct fg_redis_config *config,
+                                struct fg_redis_inflight **out);
+
+/**
+ * Releases a cap. NULL is a no-op. Its permits still out keep it alive
+ * until they are released or freed.
+ *
+ * # Safety
+ * `caps` must be NULL or a handle from `fg_redis_inflight_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_inflight_free(struct fg_redis_inflight *caps);
+
+/**
+ * Tries to take a permit of `key` (1 to `FG_MAX_KEY_LEN` bytes) in Redis:
+ * fills `*out`, and stores the permit's handle in `*out_permit` when one
+ * was taken (NULL when the cap was full, which is not an error). Blocks
+ * until Redis answers or the deadline passes, then `on_failure` answers
+ * (`FG_ON_FAILURE_LOCAL` takes a unit of this process's share, given back
+ * locally).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`
+ * (nothing is sent then), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_redis_acquisition`;
+ * `out_permit` NULL or writable for a pointer.
+ */
+fg_status fg_redis_inflight_acquire(const struct fg_redis_inflight *caps,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    struct fg_redis_acquisition *out,
+                                    struct fg_redis_permit **out_permit);
+
+/**
+ * Renews `permit`'s lease for another lease from now and stores in
+ * `*out_renewed` whether Redis did (false when Redis gave no answer, the
+ * lease running on as it was, or the permit holds no lease).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PERMIT_ALREADY_RELEASED` (its lease had ended, so its unit
+ * may be another request's now; free the permit), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `permit` must be NULL or a live handle with no other call on it running
+ * or starting concurrently; `out_renewed` NULL or writable for a `bool`.
+ */
+fg_status fg_redis_permit_renew(struct fg_redis_permit *permit, bool *out_renewed);
+
+/**
+ * Gives `permit` back and frees its handle, whatever the answer (do not
+ * use it again). Stores in `*out_in_flight` the permits of its key still
+ * out fleet-wide, or `UINT64_MAX` when that is not known (Redis gave no
+ * answer, and the lease ends on its own; or the permit was this
+ * process's, given back here).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`
+ * (nothing is released then), `FG_STATUS_PERMIT_ALREADY_RELEASED` (its
+ * lease had ended first), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `permit` must be NULL or a live handle with no other call on it running
+ * or starting concurrently, not used again after a call that got past the
+ * pointer checks; `out_in_flight` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_redis_permit_release(struct fg_redis_permit *permit, uint64_t *out_in_flight);
+
+/**
+ * Frees a permit, giving it back first, best effort (within the deadline;
+ * a lease not given back ends on its own). NULL is a no-op.
+ *
+ * # Safety
+ * `permit` must be NULL or a live handle, with no call on it running or
+ * starting concurrently, not used again.
+ */
+void fg_redis_permit_free(struct fg_redis_permit *permit);
+
+/**
+ * Fills `*out` with the cap's counts so far (as `fg_redis_limiter_counters`;
+ * an acquire is one decision).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_inflight_counters(const struct fg_redis_inflight *caps,
+                                     struct fg_store_counters *out);
+
+/**
+ * Creates layers on `store`, `layers[i]` being layer `i` (at most
+ * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+ * `config->prefix` must be NULL (each layer has its own); its other
+ * fields apply to every call. On Redis Cluster one call's keys must share
+ * a hash tag (`{ws42}:key7`, `{ws42}`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+ * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
+ * (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
+ * an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `layers` NULL or readable for
+ * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+ * for its length and `quota` for its `struct_size`; `config` NULL or
+ * readable for its `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_layers_new(const struct fg_redis_store *store,
+                              const struct fg_redis_layer *layers,
+                              size_t count,
+                              const struct fg_redis_config *config,
+                              struct fg_redis_layers **out);
+
+/**
+ * Releases layers. NULL is a no-op.
+ *
+ * # Safety
+ * `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_layers_free(struct fg_redis_layers *layers);
+
+/**
+ * Checks `cost` against every layer in Redis, `keys[i]` (an
+ * `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
+ * admitted, the layer with the least left; when refused, the longest wait.
+ * A refusal charges no layer (a layer with a lockout is charged its
+ * lockout). Blocks until Redis answers or the deadline passes, then
+ * `on_failure` answers in the first layer's name.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+ * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `keys` NULL or readable for
+ * `count` keys whose `bytes` are readable for `len`; `out` NULL or
+ * writable for an `fg_verdict`.
+ */
+fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
+                                const struct fg_layer_key *keys,
+                                size_t count,
+                                uint64_t cost,
+                                struct fg_verdict *out);
+
+/**
+ * Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
+                                   struct fg_store_counters *out);
+
+/**
  * Creates a limiter of `quota` per key on `store` and stores its handle in
  * `*out` (NULL on failure). Every process using the same server, prefix
  * and quota shares its buckets. The limiter keeps its own reference to the
@@ -3720,195 +3909,6 @@ fg_status fg_redis_window_refund(const struct fg_redis_window *windows,
  * `struct_size`.
  */
 fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
-                                   struct fg_store_counters *out);
-
-/**
- * Creates a cap of `limit` requests per key in flight at once (at most
- * `FG_MAX_IN_FLIGHT`) on `store`, each permit leased for `lease_ns` (0 for
- * 30 s; at least a microsecond), and stores the handle in `*out` (NULL on
- * failure). `config->prefix` NULL keeps `"floodgate:inflight:"`. A host
- * that dies holding permits has them back in the fleet one lease after it
- * last took or renewed them.
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`,
- * `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
- * `FG_STATUS_ZERO_WINDOW` (a lease under a microsecond),
- * `FG_STATUS_WINDOW_TOO_LONG` (a lease beyond 2^51 microseconds),
- * `FG_STATUS_INVALID_ARGUMENT` (an unknown `on_failure`, one breaker field
- * alone), `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
- *
- * # Safety
- * `store` must be NULL or a live handle; `config` NULL or readable for its
- * `struct_size`, `config->prefix` readable for its length; `out` NULL or
- * writable for a pointer.
- */
-fg_status fg_redis_inflight_new(const struct fg_redis_store *store,
-                                uint64_t limit,
-                                uint64_t lease_ns,
-                                const struct fg_redis_config *config,
-                                struct fg_redis_inflight **out);
-
-/**
- * Releases a cap. NULL is a no-op. Its permits still out keep it alive
- * until they are released or freed.
- *
- * # Safety
- * `caps` must be NULL or a handle from `fg_redis_inflight_new` not yet
- * freed, with no call on it running or starting concurrently.
- */
-void fg_redis_inflight_free(struct fg_redis_inflight *caps);
-
-/**
- * Tries to take a permit of `key` (1 to `FG_MAX_KEY_LEN` bytes) in Redis:
- * fills `*out`, and stores the permit's handle in `*out_permit` when one
- * was taken (NULL when the cap was full, which is not an error). Blocks
- * until Redis answers or the deadline passes, then `on_failure` answers
- * (`FG_ON_FAILURE_LOCAL` takes a unit of this process's share, given back
- * locally).
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`
- * (nothing is sent then), `FG_STATUS_PANIC`.
- *
- * # Safety
- * `caps` must be NULL or a live handle; `key` NULL or readable for
- * `key_len` bytes; `out` NULL or writable for an `fg_redis_acquisition`;
- * `out_permit` NULL or writable for a pointer.
- */
-fg_status fg_redis_inflight_acquire(const struct fg_redis_inflight *caps,
-                                    const uint8_t *key,
-                                    size_t key_len,
-                                    struct fg_redis_acquisition *out,
-                                    struct fg_redis_permit **out_permit);
-
-/**
- * Renews `permit`'s lease for another lease from now and stores in
- * `*out_renewed` whether Redis did (false when Redis gave no answer, the
- * lease running on as it was, or the permit holds no lease).
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_PERMIT_ALREADY_RELEASED` (its lease had ended, so its unit
- * may be another request's now; free the permit), `FG_STATUS_PANIC`.
- *
- * # Safety
- * `permit` must be NULL or a live handle with no other call on it running
- * or starting concurrently; `out_renewed` NULL or writable for a `bool`.
- */
-fg_status fg_redis_permit_renew(struct fg_redis_permit *permit, bool *out_renewed);
-
-/**
- * Gives `permit` back and frees its handle, whatever the answer (do not
- * use it again). Stores in `*out_in_flight` the permits of its key still
- * out fleet-wide, or `UINT64_MAX` when that is not known (Redis gave no
- * answer, and the lease ends on its own; or the permit was this
- * process's, given back here).
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`
- * (nothing is released then), `FG_STATUS_PERMIT_ALREADY_RELEASED` (its
- * lease had ended first), `FG_STATUS_PANIC`.
- *
- * # Safety
- * `permit` must be NULL or a live handle with no other call on it running
- * or starting concurrently, not used again after a call that got past the
- * pointer checks; `out_in_flight` NULL or writable for a `uint64_t`.
- */
-fg_status fg_redis_permit_release(struct fg_redis_permit *permit, uint64_t *out_in_flight);
-
-/**
- * Frees a permit, giving it back first, best effort (within the deadline;
- * a lease not given back ends on its own). NULL is a no-op.
- *
- * # Safety
- * `permit` must be NULL or a live handle, with no call on it running or
- * starting concurrently, not used again.
- */
-void fg_redis_permit_free(struct fg_redis_permit *permit);
-
-/**
- * Fills `*out` with the cap's counts so far (as `fg_redis_limiter_counters`;
- * an acquire is one decision).
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
- *
- * # Safety
- * `caps` must be NULL or a live handle; `out` NULL or writable for its
- * `struct_size`.
- */
-fg_status fg_redis_inflight_counters(const struct fg_redis_inflight *caps,
-                                     struct fg_store_counters *out);
-
-/**
- * Creates layers on `store`, `layers[i]` being layer `i` (at most
- * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
- * `config->prefix` must be NULL (each layer has its own); its other
- * fields apply to every call. On Redis Cluster one call's keys must share
- * a hash tag (`{ws42}:key7`, `{ws42}`).
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
- * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
- * (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
- * an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
- *
- * # Safety
- * `store` must be NULL or a live handle; `layers` NULL or readable for
- * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
- * for its length and `quota` for its `struct_size`; `config` NULL or
- * readable for its `struct_size`; `out` NULL or writable for a pointer.
- */
-fg_status fg_redis_layers_new(const struct fg_redis_store *store,
-                              const struct fg_redis_layer *layers,
-                              size_t count,
-                              const struct fg_redis_config *config,
-                              struct fg_redis_layers **out);
-
-/**
- * Releases layers. NULL is a no-op.
- *
- * # Safety
- * `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
- * freed, with no call on it running or starting concurrently.
- */
-void fg_redis_layers_free(struct fg_redis_layers *layers);
-
-/**
- * Checks `cost` against every layer in Redis, `keys[i]` (an
- * `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
- * admitted, the layer with the least left; when refused, the longest wait.
- * A refusal charges no layer (a layer with a lockout is charged its
- * lockout). Blocks until Redis answers or the deadline passes, then
- * `on_failure` answers in the first layer's name.
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
- * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
- * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
- * `FG_STATUS_PANIC`.
- *
- * # Safety
- * `layers` must be NULL or a live handle; `keys` NULL or readable for
- * `count` keys whose `bytes` are readable for `len`; `out` NULL or
- * writable for an `fg_verdict`.
- */
-fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
-                                const struct fg_layer_key *keys,
-                                size_t count,
-                                uint64_t cost,
-                                struct fg_verdict *out);
-
-/**
- * Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
- *
- * # Safety
- * `layers` must be NULL or a live handle; `out` NULL or writable for its
- * `struct_size`.
- */
-fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
                                    struct fg_store_counters *out);
 
 /**
