@@ -626,7 +626,9 @@ class RedisInFlight:
 @final
 class RedisPermit:
     """One unit of a RedisInFlight cap, leased: release(), a with block, or
-    dropping it gives it back; renew() extends the lease."""
+    dropping it gives it back (dropping waits for Redis, at most the
+    deadline, holding the GIL: prefer release() or a with block); renew()
+    extends the lease."""
 
     def release(self) -> int | None:
         """The key's permits still out fleet-wide, or None when not known
