@@ -246,10 +246,20 @@
 #define FG_ON_FAILURE_CLOSED 1
 
 /**
- * Where a caller's microsecond clock starts in tests of `_at` calls: a
- * recent Unix time, so the scripts' numbers are as large as in production.
+ * `fg_redis_config.on_failure`: when Redis gives no answer, decide in this
+ * process by its share of the limit: with `N` hosts in the store's fleet
+ * (counted by heartbeats in Redis, 1 until one answers), each key gets the
+ * rate divided by `N` and the burst divided by `N` (at least 1), so the
+ * fleet together stays near the limit while Redis is away
+ * (`fg_store_counters.local_admitted` and `local_denied` count them).
  */
-#define BASE_US 1760000000000000
+#define FG_ON_FAILURE_LOCAL 2
+
+/**
+ * The most URLs `fg_redis_store_open_cluster` reads: a guard against a
+ * count that is not one (a cluster needs only one node that answers).
+ */
+#define FG_MAX_CLUSTER_URLS 1024
 
 /**
  * `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
@@ -284,9 +294,14 @@
  * `_is_shared` queries); 1.8 added `fg_machine_now_ns`; 1.9 added limits
  * kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
  * `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
- * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`.
+ * `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`; 1.10 added
+ * failing local (`FG_ON_FAILURE_LOCAL`, `fg_store_counters.local_admitted`
+ * and `local_denied`), Redis Cluster (`fg_redis_store_open_cluster`,
+ * `FG_MAX_CLUSTER_URLS`), sliding windows kept in Redis
+ * (`fg_redis_window`) and in-flight caps kept in Redis
+ * (`fg_redis_inflight`, `fg_redis_permit`, `fg_redis_acquisition`).
  */
-#define FG_ABI_VERSION 65545
+#define FG_ABI_VERSION 65546
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -623,6 +638,14 @@ typedef struct fg_plans fg_plans;
 typedef struct fg_policy fg_policy;
 
 /**
+ * A cap on the requests per byte key in flight at once, kept in Redis: no
+ * more than its limit of unexpired leases are out per key across every
+ * process and host using the same server and prefix. Create with
+ * `fg_redis_inflight_new`, release with `fg_redis_inflight_free`.
+ */
+typedef struct fg_redis_inflight fg_redis_inflight;
+
+/**
  * Several limits kept in Redis and checked for one request by one script:
  * every layer admits and is charged, or none is. Create with
  * `fg_redis_layers_new`, release with `fg_redis_layers_free`.
@@ -639,6 +662,15 @@ typedef struct fg_redis_layers fg_redis_layers;
 typedef struct fg_redis_limiter fg_redis_limiter;
 
 /**
+ * A unit of an `fg_redis_inflight` cap, leased: give it back with
+ * `fg_redis_permit_release` when the request ends (or
+ * `fg_redis_permit_free`, which gives it back best effort), renew it with
+ * `fg_redis_permit_renew` while a request outlasts the lease. A permit
+ * keeps its cap alive; use it from one thread at a time.
+ */
+typedef struct fg_redis_permit fg_redis_permit;
+
+/**
  * A Redis server that limiters keep their buckets in: one multiplexed
  * connection and one runtime thread, shared by every limiter made on it.
  * Opening never waits on the server (it connects on first use). Create with
@@ -648,6 +680,15 @@ typedef struct fg_redis_limiter fg_redis_limiter;
  * child forked later, which opens its own (and makes its own limiters).
  */
 typedef struct fg_redis_store fg_redis_store;
+
+/**
+ * A sliding window per byte key kept in Redis, decided by one script per
+ * call with the server's clock: every process and host using the same
+ * server and prefix counts each key in one window. Its decisions are an
+ * `fg_keyed_window`'s for the same limit and window. Create with
+ * `fg_redis_window_new`, release with `fg_redis_window_free`.
+ */
+typedef struct fg_redis_window fg_redis_window;
 
 /**
  * An opaque handle to a set of suspended keys. Create with
@@ -1304,7 +1345,8 @@ typedef struct fg_redis_config {
    */
   uint64_t deadline_ns;
   /**
-   * `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`.
+   * `FG_ON_FAILURE_OPEN` (0, the default), `FG_ON_FAILURE_CLOSED` or
+   * `FG_ON_FAILURE_LOCAL`.
    */
   uint32_t on_failure;
   /**
@@ -1318,8 +1360,35 @@ typedef struct fg_redis_config {
 } fg_redis_config;
 
 /**
+ * What `fg_redis_inflight_acquire` answers. Output only; the layout is
+ * fixed for ABI major version 1.
+ */
+typedef struct fg_redis_acquisition {
+  /**
+   * Whether a permit was taken (false: the cap was full; not an error).
+   */
+  bool acquired;
+  /**
+   * Permits of the key out just after this call (this one included when
+   * taken), fleet-wide when Redis answered.
+   */
+  uint64_t in_flight;
+  /**
+   * The cap.
+   */
+  uint64_t limit;
+  /**
+   * The server microsecond the permit's lease ends at; 0 when no lease
+   * was taken (refused, or granted by `on_failure` while Redis gave no
+   * answer).
+   */
+  uint64_t lease_end_us;
+} fg_redis_acquisition;
+
+/**
  * A Redis limiter's counts so far, for monitoring. Set `struct_size`
- * before the call; later versions may add fields.
+ * before the call; later versions may add fields (a caller built against
+ * ABI 1.9, without the `local_*` fields, still gets the others).
  */
 typedef struct fg_store_counters {
   /**
@@ -1359,6 +1428,14 @@ typedef struct fg_store_counters {
    * Times the breaker opened.
    */
   uint64_t breaker_opened;
+  /**
+   * Requests `FG_ON_FAILURE_LOCAL` admitted by this process's share (ABI 1.10).
+   */
+  uint64_t local_admitted;
+  /**
+   * Requests `FG_ON_FAILURE_LOCAL` refused by this process's share (ABI 1.10).
+   */
+  uint64_t local_denied;
 } fg_store_counters;
 
 /**
@@ -3407,7 +3484,37 @@ const char *fg_last_error_message(void);
 fg_status fg_redis_store_open(const char *url, size_t url_len, struct fg_redis_store **out);
 
 /**
- * Releases a store. NULL is a no-op. Limiters made on it keep the
+ * Opens a store on the Redis Cluster whose nodes include `urls[0]` ...
+ * `urls[count - 1]` (NUL-terminated `redis://host:port/` strings, UTF-8;
+ * any of its nodes, one that answers is enough) and stores its handle in
+ * `*out`. Nothing connects yet: the cluster's slots are learned on first
+ * use, and each call goes to the master of its key's slot. On failure
+ * `*out` is set to NULL.
+ *
+ * ```c
+ * const char *nodes[] = { "redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/" };
+ * fg_redis_store *store;
+ * if (fg_redis_store_open_cluster(nodes, 2, &store) != FG_STATUS_OK) abort();
+ * ```
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (`urls` or one of its strings NULL),
+ * `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH` (`count` 0 or
+ * above `FG_MAX_CLUSTER_URLS`), `FG_STATUS_INVALID_UTF8`,
+ * `FG_STATUS_INVALID_STORE_URL`, `FG_STATUS_STORE_THREAD`,
+ * `FG_STATUS_STORE_UNAVAILABLE` (a library built without Redis support),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `urls` must be NULL or readable for `count` pointers, each NULL or a
+ * NUL-terminated string; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_store_open_cluster(const char *const *urls,
+                                      size_t count,
+                                      struct fg_redis_store **out);
+
+/**
+ * Releases a store (from `fg_redis_store_open` or
+ * `fg_redis_store_open_cluster`). NULL is a no-op. Limiters made on it keep the
  * connection until they are freed; the last one closes it.
  *
  * # Safety
@@ -3415,6 +3522,195 @@ fg_status fg_redis_store_open(const char *url, size_t url_len, struct fg_redis_s
  * freed, with no call on it running or starting concurrently.
  */
 void fg_redis_store_free(struct fg_redis_store *store);
+
+/**
+ * Creates a cap of `limit` requests per key in flight at once (at most
+ * `FG_MAX_IN_FLIGHT`) on `store`, each permit leased for `lease_ns` (0 for
+ * 30 s; at least a microsecond), and stores the handle in `*out` (NULL on
+ * failure). `config->prefix` NULL keeps `"floodgate:inflight:"`. A host
+ * that dies holding permits has them back in the fleet one lease after it
+ * last took or renewed them.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`,
+ * `FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
+ * `FG_STATUS_ZERO_WINDOW` (a lease under a microsecond),
+ * `FG_STATUS_WINDOW_TOO_LONG` (a lease beyond 2^51 microseconds),
+ * `FG_STATUS_INVALID_ARGUMENT` (an unknown `on_failure`, one breaker field
+ * alone), `FG_STATUS_ALLOCATION_FAILED`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `config` NULL or readable for its
+ * `struct_size`, `config->prefix` readable for its length; `out` NULL or
+ * writable for a pointer.
+ */
+fg_status fg_redis_inflight_new(const struct fg_redis_store *store,
+                                uint64_t limit,
+                                uint64_t lease_ns,
+                                const struct fg_redis_config *config,
+                                struct fg_redis_inflight **out);
+
+/**
+ * Releases a cap. NULL is a no-op. Its permits still out keep it alive
+ * until they are released or freed.
+ *
+ * # Safety
+ * `caps` must be NULL or a handle from `fg_redis_inflight_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_inflight_free(struct fg_redis_inflight *caps);
+
+/**
+ * Tries to take a permit of `key` (1 to `FG_MAX_KEY_LEN` bytes) in Redis:
+ * fills `*out`, and stores the permit's handle in `*out_permit` when one
+ * was taken (NULL when the cap was full, which is not an error). Blocks
+ * until Redis answers or the deadline passes, then `on_failure` answers
+ * (`FG_ON_FAILURE_LOCAL` takes a unit of this process's share, given back
+ * locally).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`
+ * (nothing is sent then), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_redis_acquisition`;
+ * `out_permit` NULL or writable for a pointer.
+ */
+fg_status fg_redis_inflight_acquire(const struct fg_redis_inflight *caps,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    struct fg_redis_acquisition *out,
+                                    struct fg_redis_permit **out_permit);
+
+/**
+ * Renews `permit`'s lease for another lease from now and stores in
+ * `*out_renewed` whether Redis did (false when Redis gave no answer, the
+ * lease running on as it was, or the permit holds no lease).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PERMIT_ALREADY_RELEASED` (its lease had ended, so its unit
+ * may be another request's now; free the permit), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `permit` must be NULL or a live handle with no other call on it running
+ * or starting concurrently; `out_renewed` NULL or writable for a `bool`.
+ */
+fg_status fg_redis_permit_renew(struct fg_redis_permit *permit, bool *out_renewed);
+
+/**
+ * Gives `permit` back and frees its handle, whatever the answer (do not
+ * use it again). Stores in `*out_in_flight` the permits of its key still
+ * out fleet-wide, or `UINT64_MAX` when that is not known (Redis gave no
+ * answer, and the lease ends on its own; or the permit was this
+ * process's, given back here).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`
+ * (nothing is released then), `FG_STATUS_PERMIT_ALREADY_RELEASED` (its
+ * lease had ended first), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `permit` must be NULL or a live handle with no other call on it running
+ * or starting concurrently, not used again after a call that got past the
+ * pointer checks; `out_in_flight` NULL or writable for a `uint64_t`.
+ */
+fg_status fg_redis_permit_release(struct fg_redis_permit *permit, uint64_t *out_in_flight);
+
+/**
+ * Frees a permit, giving it back first, best effort (within the deadline;
+ * a lease not given back ends on its own). NULL is a no-op.
+ *
+ * # Safety
+ * `permit` must be NULL or a live handle, with no call on it running or
+ * starting concurrently, not used again.
+ */
+void fg_redis_permit_free(struct fg_redis_permit *permit);
+
+/**
+ * Fills `*out` with the cap's counts so far (as `fg_redis_limiter_counters`;
+ * an acquire is one decision).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `caps` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_inflight_counters(const struct fg_redis_inflight *caps,
+                                     struct fg_store_counters *out);
+
+/**
+ * Creates layers on `store`, `layers[i]` being layer `i` (at most
+ * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+ * `config->prefix` must be NULL (each layer has its own); its other
+ * fields apply to every call. On Redis Cluster one call's keys must share
+ * a hash tag (`{ws42}:key7`, `{ws42}`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+ * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
+ * (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
+ * an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `layers` NULL or readable for
+ * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+ * for its length and `quota` for its `struct_size`; `config` NULL or
+ * readable for its `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_redis_layers_new(const struct fg_redis_store *store,
+                              const struct fg_redis_layer *layers,
+                              size_t count,
+                              const struct fg_redis_config *config,
+                              struct fg_redis_layers **out);
+
+/**
+ * Releases layers. NULL is a no-op.
+ *
+ * # Safety
+ * `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_layers_free(struct fg_redis_layers *layers);
+
+/**
+ * Checks `cost` against every layer in Redis, `keys[i]` (an
+ * `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
+ * admitted, the layer with the least left; when refused, the longest wait.
+ * A refusal charges no layer (a layer with a lockout is charged its
+ * lockout). Blocks until Redis answers or the deadline passes, then
+ * `on_failure` answers in the first layer's name.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+ * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `keys` NULL or readable for
+ * `count` keys whose `bytes` are readable for `len`; `out` NULL or
+ * writable for an `fg_verdict`.
+ */
+fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
+                                const struct fg_layer_key *keys,
+                                size_t count,
+                                uint64_t cost,
+                                struct fg_verdict *out);
+
+/**
+ * Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `out` NULL or writable for its
+ * `struct_size`.
+ */
+fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
+                                   struct fg_store_counters *out);
 
 /**
  * Creates a limiter of `quota` per key on `store` and stores its handle in
@@ -3514,75 +3810,105 @@ fg_status fg_redis_limiter_counters(const struct fg_redis_limiter *limiter,
                                     struct fg_store_counters *out);
 
 /**
- * Creates layers on `store`, `layers[i]` being layer `i` (at most
- * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
- * `config->prefix` must be NULL (each layer has its own); its other
- * fields apply to every call. On Redis Cluster one call's keys must share
- * a hash tag (`{ws42}:key7`, `{ws42}`).
+ * Creates sliding windows of `limit` units per `window_ns` per key on
+ * `store` and stores the handle in `*out` (NULL on failure). Every process
+ * using the same server, prefix (`config->prefix`, NULL for
+ * `"floodgate:window:"`), limit and window counts each key in one window.
+ *
+ * ```c
+ * fg_redis_window *per_workspace;
+ * fg_redis_config config = { .struct_size = sizeof(fg_redis_config),
+ *                            .prefix = "ws:", .prefix_len = 3,
+ *                            .on_failure = FG_ON_FAILURE_LOCAL };
+ * if (fg_redis_window_new(store, 600, 60000000000, &config, &per_workspace) != FG_STATUS_OK) abort();
+ * ```
  *
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
- * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
- * (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
- * an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
- *
- * # Safety
- * `store` must be NULL or a live handle; `layers` NULL or readable for
- * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
- * for its length and `quota` for its `struct_size`; `config` NULL or
- * readable for its `struct_size`; `out` NULL or writable for a pointer.
- */
-fg_status fg_redis_layers_new(const struct fg_redis_store *store,
-                              const struct fg_redis_layer *layers,
-                              size_t count,
-                              const struct fg_redis_config *config,
-                              struct fg_redis_layers **out);
-
-/**
- * Releases layers. NULL is a no-op.
- *
- * # Safety
- * `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
- * freed, with no call on it running or starting concurrently.
- */
-void fg_redis_layers_free(struct fg_redis_layers *layers);
-
-/**
- * Checks `cost` against every layer in Redis, `keys[i]` (an
- * `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
- * admitted, the layer with the least left; when refused, the longest wait.
- * A refusal charges no layer (a layer with a lockout is charged its
- * lockout). Blocks until Redis answers or the deadline passes, then
- * `on_failure` answers in the first layer's name.
- *
- * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
- * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
- * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
- * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, the window errors
+ * (`FG_STATUS_ZERO_LIMIT`, `FG_STATUS_LIMIT_TOO_LARGE`,
+ * `FG_STATUS_ZERO_WINDOW` (also a window under a microsecond, the
+ * server's tick), `FG_STATUS_WINDOW_TOO_LONG`), `FG_STATUS_INVALID_ARGUMENT`
+ * (an unknown `on_failure`, one breaker field alone),
+ * `FG_STATUS_ALLOCATION_FAILED` (`FG_ON_FAILURE_LOCAL`'s table),
  * `FG_STATUS_PANIC`.
  *
  * # Safety
- * `layers` must be NULL or a live handle; `keys` NULL or readable for
- * `count` keys whose `bytes` are readable for `len`; `out` NULL or
- * writable for an `fg_verdict`.
+ * `store` must be NULL or a live handle; `config` NULL or readable for its
+ * `struct_size`, `config->prefix` readable for its length; `out` NULL or
+ * writable for a pointer.
  */
-fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
-                                const struct fg_layer_key *keys,
-                                size_t count,
-                                uint64_t cost,
-                                struct fg_verdict *out);
+fg_status fg_redis_window_new(const struct fg_redis_store *store,
+                              uint64_t limit,
+                              uint64_t window_ns,
+                              const struct fg_redis_config *config,
+                              struct fg_redis_window **out);
 
 /**
- * Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+ * Releases windows. NULL is a no-op.
+ *
+ * # Safety
+ * `windows` must be NULL or a handle from `fg_redis_window_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_redis_window_free(struct fg_redis_window *windows);
+
+/**
+ * Decides a request of `cost` units for `key` (1 to `FG_MAX_KEY_LEN`
+ * bytes) in its window in Redis and fills `*out`, as
+ * `fg_keyed_window_check_bytes` would. Blocks the calling thread until
+ * Redis answers or the deadline passes, then `on_failure` answers.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * `windows` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_redis_window_check(const struct fg_redis_window *windows,
+                                const uint8_t *key,
+                                size_t key_len,
+                                uint64_t cost,
+                                struct fg_decision *out);
+
+/**
+ * Fills `*out` with `key`'s window in Redis, charging nothing.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * As `fg_redis_window_check`.
+ */
+fg_status fg_redis_window_peek(const struct fg_redis_window *windows,
+                               const uint8_t *key,
+                               size_t key_len,
+                               struct fg_decision *out);
+
+/**
+ * Gives `amount` units back to `key`'s current window in Redis (never
+ * below empty) and fills `*out` with the window afterwards.
+ *
+ * Errors: as `fg_redis_limiter_check`.
+ *
+ * # Safety
+ * As `fg_redis_window_check`.
+ */
+fg_status fg_redis_window_refund(const struct fg_redis_window *windows,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 uint64_t amount,
+                                 struct fg_decision *out);
+
+/**
+ * Fills `*out` with the windows' counts so far (as `fg_redis_limiter_counters`).
  *
  * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
  * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
  *
  * # Safety
- * `layers` must be NULL or a live handle; `out` NULL or writable for its
+ * `windows` must be NULL or a live handle; `out` NULL or writable for its
  * `struct_size`.
  */
-fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
+fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
                                    struct fg_store_counters *out);
 
 /**

@@ -237,15 +237,25 @@ export interface KeyedLimiterOptions {
 
 /** Where and how a limit kept in Redis lives (RedisLimiter, rateLimit's `store`). */
 export interface RedisOptions {
-  /** The server: 'redis://host:port/db' or 'redis+unix:///path'. */
-  store: string;
+  /** The server: 'redis://host:port/db' or 'redis+unix:///path'; or a Redis Cluster's node URLs (any of them). */
+  store: RedisStore;
   /** What every bucket's Redis key starts with (default 'floodgate:'): limits with different quotas need different prefixes. */
   prefix?: string;
   /** How long a call may wait for Redis, connecting included (default 5). */
   deadlineMs?: number;
-  /** When Redis gives no answer in time: 'open' admits (the default), 'closed' denies. */
-  onFailure?: 'open' | 'closed';
+  /** When Redis gives no answer in time: 'open' admits (the default), 'closed' denies, 'local' decides by this process's share. */
+  onFailure?: OnFailure;
 }
+
+/** A Redis server's URL, or a Redis Cluster's node URLs. */
+export type RedisStore = string | readonly string[];
+
+/**
+ * What a limit kept in Redis answers when Redis does not: 'open' admits,
+ * 'closed' denies, 'local' decides by this process's share of the limit
+ * (the rate and burst divided by the hosts counted by heartbeats in Redis).
+ */
+export type OnFailure = 'open' | 'closed' | 'local';
 
 /** A RedisLimiter's counts so far. */
 export interface StoreCounters {
@@ -255,6 +265,10 @@ export interface StoreCounters {
   cached: number;
   failedOpen: number;
   failedClosed: number;
+  /** Requests onFailure 'local' admitted by this process's share. */
+  localAdmitted: number;
+  /** Requests onFailure 'local' refused by this process's share. */
+  localDenied: number;
   timeouts: number;
   errors: number;
   /** Degraded answers given without trying, the circuit breaker being open. */
@@ -280,6 +294,67 @@ export declare class RedisLimiter implements Disposable {
   /** Frees the handle once the calls still running have answered. */
   close(): void;
   [Symbol.dispose](): void;
+}
+
+/**
+ * A sliding window per string or Buffer key kept in Redis: at most `limit`
+ * units per key in any window of `windowNs` (at least a microsecond) for
+ * every process and host using the same server, prefix, limit and window,
+ * with a local KeyedWindows' decisions. Calls answer with Promises, as
+ * RedisLimiter's; `prefix` defaults to 'floodgate:window:'.
+ * `new KeyedWindows(limit, windowNs, { store })` builds one too.
+ */
+export declare class RedisWindows implements Disposable {
+  constructor(limit: U64, windowNs: U64, options: RedisOptions);
+  check(key: string | Uint8Array, cost?: U64): Promise<Decision>;
+  peek(key: string | Uint8Array): Promise<Decision>;
+  refund(key: string | Uint8Array, amount?: U64): Promise<Decision>;
+  readonly limit: number;
+  readonly windowNs: number;
+  readonly counters: StoreCounters;
+  readonly closed: boolean;
+  /** Frees the handle once the calls still running have answered. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** RedisOptions, with how long a permit is leased. */
+export interface RedisInFlightOptions extends RedisOptions {
+  /** How long a permit is held without being renewed (default 30,000); 'floodgate:inflight:' is the default prefix. */
+  leaseMs?: number;
+}
+
+/**
+ * At most `limit` requests per string or Buffer key in flight at once,
+ * kept in Redis for every process and host using the same server and
+ * prefix. Its permits are leases: a dead host's come back one lease after
+ * it last took or renewed them. Calls answer with Promises.
+ */
+export declare class RedisInFlight implements Disposable {
+  constructor(limit: U64, options: RedisInFlightOptions);
+  /** A permit if fewer than the cap are out fleet-wide, else null. */
+  acquire(key: string | Uint8Array): Promise<RedisPermit | null>;
+  readonly limit: number;
+  readonly counters: StoreCounters;
+  readonly closed: boolean;
+  /** Frees the handle once the calls still running have answered; permits out keep the cap alive. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** A unit of a RedisInFlight cap, leased. */
+export declare class RedisPermit implements AsyncDisposable {
+  /** Permits of the key out just after this one was taken (this one included). */
+  readonly inFlight: number;
+  readonly limit: number;
+  /** The server microsecond its lease first ended at; 0 without a lease (granted by onFailure). */
+  readonly leaseEndUs: number;
+  readonly released: boolean;
+  /** Whether Redis renewed the lease; rejects once the lease had ended. */
+  renew(): Promise<boolean>;
+  /** The key's permits still out fleet-wide, or null when not known. A second release throws. */
+  release(): Promise<number | null>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** One GCRA bucket per key in the library's lock-free table. */
@@ -837,15 +912,16 @@ export interface WindowRateLimitOptions<Req extends IncomingMessage = IncomingMe
   /**
    * One limit across processes and hosts: each limit is kept in this Redis
    * server (a URL), under `<prefix><limit>/<windowMs>:` (a Fastify route
-   * with its own config.rateLimit: `<prefix><route>:<limit>/<windowMs>:`).
+   * with its own config.rateLimit: `<prefix><route>:<limit>/<windowMs>:`);
+   * or on the Redis Cluster whose node URLs it lists.
    */
-  store?: string;
+  store?: RedisStore;
   /** Default 'floodgate:' (with store). */
   prefix?: string;
   /** With store: how long a check may wait for Redis (default 5). */
   deadlineMs?: number;
-  /** With store: 'open' (default) admits when Redis gives no answer, 'closed' denies. */
-  onFailure?: 'open' | 'closed';
+  /** With store: 'open' (default) admits when Redis gives no answer, 'closed' denies, 'local' decides by this process's share. */
+  onFailure?: OnFailure;
   /** X-RateLimit-Scope (genieos preset); default 'key'. */
   scope?: string;
 }

@@ -118,9 +118,9 @@ class FloodgateRangeError extends RangeError {
 }
 
 /** The error for a non-OK status, with fg_last_error_message's text. */
-function statusError(status) {
+/** The error of `status`; `message` defaults to this thread's last (a call made on a worker thread left its own there). */
+function statusError(status, message = ffi.lastErrorMessage() || `floodgate call failed with status ${status}`) {
   const name = NAMES.get(status) ?? `STATUS_${-status}`;
-  const message = ffi.lastErrorMessage() || `floodgate call failed with status ${status}`;
   const code = `ERR_FLOODGATE_${name}`;
   return RANGE_STATUSES.has(status)
     ? new FloodgateRangeError(message, code, status)

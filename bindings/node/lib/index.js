@@ -7,7 +7,7 @@ const { Decision } = require('./decision.js');
 const { Quota } = require('./quota.js');
 const { Limiter } = require('./limiter.js');
 const { KeyedLimiter } = require('./keyed.js');
-const { RedisLimiter } = require('./redis.js');
+const { RedisInFlight, RedisLimiter, RedisPermit, RedisWindows } = require('./redis.js');
 const { SlidingWindow } = require('./window.js');
 const { InFlight, Permit } = require('./inflight.js');
 const { Policy } = require('./policy.js');
@@ -43,7 +43,10 @@ module.exports = {
   Plans,
   Policy,
   Quota,
+  RedisInFlight,
   RedisLimiter,
+  RedisPermit,
+  RedisWindows,
   Retry,
   RetryPolicy,
   STATUS,

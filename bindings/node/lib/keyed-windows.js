@@ -8,6 +8,7 @@ const { options, positiveU64, u64 } = require('./args.js');
 const { TABLES, tableBytes } = require('./tables.js');
 const { KeyedLimit, onFullCode } = require('./keyed-limit.js');
 const { isShared, keyedSegment, removeKeyedSegments, sharedOption, sharedStruct } = require('./shared.js');
+const { RedisWindows } = require('./redis.js');
 
 const NS_PER_MINUTE = 60_000_000_000;
 
@@ -22,9 +23,13 @@ class KeyedWindows extends KeyedLimit {
    * shared segments (byte keys in that one, number keys in `<name>.u64`),
    * and every process and thread that builds these windows with it (and
    * the same settings) counts each key in one window and sees setLimit()
-   * and reset().
+   * and reset(). `store` (a Redis URL, or a Redis Cluster's node URLs)
+   * builds a RedisWindows instead (see redis.js), whose calls answer with
+   * Promises.
    */
   constructor(limit, windowNs, opts) {
+    // `store`: the windows are kept in Redis, and their calls answer with Promises (see redis.js).
+    if (opts?.store !== undefined) return new RedisWindows(limit, windowNs, opts);
     const units = u64(limit, 'limit');
     const length = u64(windowNs, 'windowNs');
     const { capacity = 65_536, onFull = 'deny', shared } = options(opts, 'options');

@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 9; // 1.9: limits kept in Redis (1.8: fg_machine_now_ns; 1.7: shared mode for every kind)
+const ABI_MINOR = 10; // 1.10: failing local, Redis Cluster (1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -198,7 +198,13 @@ const RedisConfigStruct = koffi.struct('fg_redis_config', { // ABI 1.9
   breaker_failures: 'uint32_t',
   breaker_cool_down_ns: 'uint64_t',
 });
-const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.9
+const RedisAcquisitionStruct = koffi.struct('fg_redis_acquisition', { // ABI 1.10
+  acquired: 'bool',
+  in_flight: 'uint64_t',
+  limit: 'uint64_t',
+  lease_end_us: 'uint64_t',
+});
+const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.10
   struct_size: 'size_t',
   exact: 'uint64_t',
   cached: 'uint64_t',
@@ -208,6 +214,8 @@ const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.9
   errors: 'uint64_t',
   skipped: 'uint64_t',
   breaker_opened: 'uint64_t',
+  local_admitted: 'uint64_t',
+  local_denied: 'uint64_t',
 });
 
 const offsets = (struct, fields) =>
@@ -242,6 +250,7 @@ const layout = {
     size: koffi.sizeof(VerdictStruct),
     ...offsets(VerdictStruct, { decision: 'decision', layer: 'layer' }),
   },
+  redisAcquisition: offsets(RedisAcquisitionStruct, { acquired: 'acquired', inFlight: 'in_flight', limit: 'limit', leaseEndUs: 'lease_end_us' }),
   acquisition: {
     size: koffi.sizeof(AcquisitionStruct),
     ...offsets(AcquisitionStruct, { acquired: 'acquired', permit: 'permit', inFlight: 'in_flight', limit: 'limit' }),
@@ -281,6 +290,7 @@ const layout = {
     sharedMemory: koffi.sizeof(SharedMemoryStruct),
     redisConfig: koffi.sizeof(RedisConfigStruct),
     storeCounters: koffi.sizeof(StoreCountersStruct),
+    redisAcquisition: koffi.sizeof(RedisAcquisitionStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -464,6 +474,7 @@ const ffi = {
   // ABI 1.9. The checks block until Redis answers or the deadline passes:
   // lib/redis.js calls them with koffi's .async, on its worker threads.
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
+  redisStoreOpenCluster: fn('fg_redis_store_open_cluster', S, [koffi.pointer('const char *'), 'size_t', koffi.out(koffi.pointer(H))]), // ABI 1.10
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
   redisLimiterNew: fn('fg_redis_limiter_new', S, [H, H, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
   redisLimiterFree: fn('fg_redis_limiter_free', 'void', [H]),
@@ -471,6 +482,21 @@ const ffi = {
   redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
   redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
   redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  // ABI 1.10: sliding windows kept in Redis.
+  redisWindowNew: fn('fg_redis_window_new', S, [H, U64, U64, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
+  redisWindowFree: fn('fg_redis_window_free', 'void', [H]),
+  redisWindowCheck: fn('fg_redis_window_check', S, [H, H, 'size_t', U64, H]),
+  redisWindowPeek: fn('fg_redis_window_peek', S, [H, H, 'size_t', H]),
+  redisWindowRefund: fn('fg_redis_window_refund', S, [H, H, 'size_t', U64, H]),
+  redisWindowCounters: fn('fg_redis_window_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  // ABI 1.10: in-flight caps kept in Redis; a permit is a handle.
+  redisInflightNew: fn('fg_redis_inflight_new', S, [H, U64, U64, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
+  redisInflightFree: fn('fg_redis_inflight_free', 'void', [H]),
+  redisInflightAcquire: fn('fg_redis_inflight_acquire', S, [H, H, 'size_t', H, koffi.out(koffi.pointer(H))]),
+  redisInflightCounters: fn('fg_redis_inflight_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  redisPermitRenew: fn('fg_redis_permit_renew', S, [H, koffi.out(koffi.pointer('bool'))]),
+  redisPermitRelease: fn('fg_redis_permit_release', S, [H, koffi.out(koffi.pointer(U64))]),
+  redisPermitFree: fn('fg_redis_permit_free', 'void', [H]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),

@@ -1,42 +1,63 @@
 'use strict';
-// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter), so
-// every process and host using one server, prefix and quota enforces one
-// limit. A check waits for Redis (up to its deadline), so it runs on one of
-// koffi's worker threads and answers with a Promise: the event loop never
-// blocks on the network.
+// RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter);
+// RedisWindows: a sliding window per key kept there (fg_redis_window);
+// RedisInFlight: a cap on each key's requests in flight, its permits leases
+// (fg_redis_inflight): every process and host using one server, prefix and
+// limit enforces one limit. A call waits for Redis (up to its deadline), so
+// it runs on one of koffi's worker threads and answers with a Promise: the
+// event loop never blocks on the network.
 
 const { ffi, layout, sizes } = require('./native.js');
-const { cost, describe, msAsNs, options } = require('./args.js');
-const { FloodgateError, closedError, statusError } = require('./errors.js');
+const { cost, describe, msAsNs, options, u64 } = require('./args.js');
+const { FloodgateError, STATUS, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota } = require('./quota.js');
 const { checkBytesKey, checkStringKey } = require('./keys.js');
 const { adopt, create, release } = require('./handle.js');
 
 /** fg_redis_config.on_failure by name (FG_ON_FAILURE_*). */
-const ON_FAILURE = Object.freeze({ open: 0, closed: 1 });
+const ON_FAILURE = Object.freeze({ open: 0, closed: 1, local: 2 });
 
 /**
- * This thread's store of each URL: one connection and one runtime thread,
- * shared by every limiter on it, kept for the life of the thread (a limiter
- * holds its own reference, so no limiter outlives its store).
+ * This thread's store of each URL (and of each Redis Cluster's list of node
+ * URLs): one connection and one runtime thread, shared by every limiter on
+ * it, kept for the life of the thread (a limiter holds its own reference, so
+ * no limiter outlives its store).
  */
 const stores = new Map();
 
-function storeOf(url) {
-  if (typeof url !== 'string') throw new TypeError(`store must be a Redis URL (a string such as 'redis://127.0.0.1:6379/0'), got ${describe(url)}`);
-  let store = stores.get(url);
+/** `store`: a Redis URL, or an array of a Redis Cluster's node URLs. */
+function storeOf(store) {
+  if (typeof store === 'string') {
+    return opened(store, () => create((out) => ffi.redisStoreOpen(store, Buffer.byteLength(store, 'utf8'), out)));
+  }
+  if (!Array.isArray(store)) {
+    throw new TypeError(`store must be a Redis URL (a string such as 'redis://127.0.0.1:6379/0') or an array of a Redis Cluster's node URLs, got ${describe(store)}`);
+  }
+  if (store.length === 0) throw new RangeError('store: a Redis Cluster needs at least one node URL');
+  for (const url of store) {
+    if (typeof url !== 'string') throw new TypeError(`a Redis Cluster's node URLs must be strings, got ${describe(url)}`);
+    // The C strings end at their first NUL.
+    if (url.includes('\0')) throw new RangeError('a Redis Cluster\'s node URLs must not contain NUL');
+  }
+  const nodes = [...store];
+  // An array never stringifies as a URL does: the two kinds cannot share a key.
+  return opened(JSON.stringify(nodes), () => create((out) => ffi.redisStoreOpenCluster(nodes, nodes.length, out)));
+}
+
+function opened(key, open) {
+  let store = stores.get(key);
   if (store === undefined) {
-    store = create((out) => ffi.redisStoreOpen(url, Buffer.byteLength(url, 'utf8'), out));
-    stores.set(url, store);
+    store = open();
+    stores.set(key, store);
   }
   return store;
 }
 
 function onFailureCode(value) {
-  if (typeof value !== 'string') throw new TypeError(`onFailure must be 'open' or 'closed', got ${describe(value)}`);
+  if (typeof value !== 'string') throw new TypeError(`onFailure must be 'open', 'closed' or 'local', got ${describe(value)}`);
   const code = ON_FAILURE[value];
-  if (code === undefined) throw new RangeError(`onFailure must be 'open' or 'closed', got '${value}'`);
+  if (code === undefined) throw new RangeError(`onFailure must be 'open', 'closed' or 'local', got '${value}'`);
   return code;
 }
 
@@ -53,85 +74,75 @@ function keyBytes(key) {
   throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
 }
 
-class RedisLimiter {
+/**
+ * `opts` read into an fg_redis_config: `store` opened, `prefix`,
+ * `deadlineMs` and `onFailure` checked. Unknown options throw.
+ */
+function redisConfig(opts) {
+  const { store, prefix, deadlineMs, onFailure = 'open', ...rest } = options(opts, 'options');
+  const unknown = Object.keys(rest).filter((name) => rest[name] !== undefined);
+  if (unknown.length > 0) throw new TypeError(`options of a limit kept in Redis are store, prefix, deadlineMs and onFailure, got ${unknown.join(', ')}`);
+  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(prefix)}`);
+  const deadline = deadlineMs === undefined ? 0n : msAsNs(deadlineMs, 'deadlineMs');
+  if (deadlineMs !== undefined && deadline === 0n) throw new RangeError('deadlineMs must be at least 1');
+  const config = {
+    struct_size: sizes.redisConfig,
+    prefix: prefix ?? null,
+    prefix_len: prefix === undefined ? 0 : Buffer.byteLength(prefix, 'utf8'),
+    deadline_ns: deadline,
+    on_failure: onFailureCode(onFailure),
+    breaker_failures: 0,
+    breaker_cool_down_ns: 0,
+  };
+  return { storeHandle: storeOf(store), config };
+}
+
+/** How a subclass runs a call on its handle (see RedisHandle). */
+const RUN = Symbol('floodgate.redis.run');
+/** The natives of a subclass's kind. */
+const NATIVES = Symbol('floodgate.redis.natives');
+
+/**
+ * A handle of a kind kept in Redis: its calls run on koffi's worker
+ * threads and answer with Promises, and it is freed only once none runs.
+ */
+class RedisHandle {
   #handle;
-  #quota;
+  #name;
+  #natives;
   /** Calls still running on a worker thread: the handle is freed only once none is. */
   #pending = 0;
   #closing = false;
 
-  /**
-   * Buckets of `quota` per key in the Redis server at `store` (a URL:
-   * 'redis://host:port/db'). `prefix` (default 'floodgate:') starts every
-   * bucket's Redis key: limits with different quotas need different ones.
-   * `deadlineMs` (default 5) bounds each call's wait for Redis, connecting
-   * included; when Redis gives no answer, `onFailure` decides: 'open'
-   * (admit, the default) or 'closed' (deny).
-   */
-  constructor(quota, opts) {
-    ensureQuota(quota, 'quota');
-    const { store, prefix, deadlineMs, onFailure = 'open', ...rest } = options(opts, 'options');
-    const unknown = Object.keys(rest).filter((name) => rest[name] !== undefined);
-    if (unknown.length > 0) throw new TypeError(`options of a limit kept in Redis are store, prefix, deadlineMs and onFailure, got ${unknown.join(', ')}`);
-    if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(prefix)}`);
-    const deadline = deadlineMs === undefined ? 0n : msAsNs(deadlineMs, 'deadlineMs');
-    if (deadlineMs !== undefined && deadline === 0n) throw new RangeError('deadlineMs must be at least 1');
-    const config = {
-      struct_size: sizes.redisConfig,
-      prefix: prefix ?? null,
-      prefix_len: prefix === undefined ? 0 : Buffer.byteLength(prefix, 'utf8'),
-      deadline_ns: deadline,
-      on_failure: onFailureCode(onFailure),
-      breaker_failures: 0,
-      breaker_cool_down_ns: 0,
-    };
-    this.#quota = encodeQuota(quota, new Uint8Array(layout.quota.size));
-    const storeHandle = storeOf(store);
-    this.#handle = create((out) => ffi.redisLimiterNew(storeHandle, this.#quota, config, out));
-    adopt(this, this.#handle, ffi.redisLimiterFree);
-  }
-
-  /** The quota every key gets. */
-  get quota() {
-    return decodeQuota(this.#quota);
+  /** `natives`: the kind's { free, counters, ... }; `make(out)` creates the handle. */
+  constructor(name, natives, make) {
+    this.#name = name;
+    this.#natives = natives;
+    this.#handle = create(make);
+    adopt(this, this.#handle, natives.free);
   }
 
   get closed() {
     return this.#handle === null;
   }
 
-  /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
-  check(key, amount = 1) {
-    const units = cost(amount, 'cost');
-    return this.#call(ffi.redisLimiterCheck, key, [units]);
-  }
-
-  /** `key`'s bucket as it stands in Redis, charging nothing: a Promise of its Decision. */
-  peek(key) {
-    return this.#call(ffi.redisLimiterPeek, key, []);
-  }
-
-  /** Gives `amount` (default 1) back to `key`'s bucket: a Promise of the Decision after. */
-  refund(key, amount = 1) {
-    const units = cost(amount, 'cost');
-    return this.#call(ffi.redisLimiterRefund, key, [units]);
-  }
-
   /**
    * How many decisions Redis made, the deny cache gave and the failure
    * policy gave, and why: { exact, cached, failedOpen, failedClosed,
-   * timeouts, errors, skipped, breakerOpened }.
+   * localAdmitted, localDenied, timeouts, errors, skipped, breakerOpened }.
    */
   get counters() {
-    if (this.#handle === null) throw closedError('RedisLimiter');
+    if (this.#handle === null) throw closedError(this.#name);
     const out = { struct_size: sizes.storeCounters };
-    const status = ffi.redisLimiterCounters(this.#handle, out);
+    const status = this.#natives.counters(this.#handle, out);
     if (status !== 0) throw statusError(status);
     return {
       exact: Number(out.exact),
       cached: Number(out.cached),
       failedOpen: Number(out.failed_open),
       failedClosed: Number(out.failed_closed),
+      localAdmitted: Number(out.local_admitted),
+      localDenied: Number(out.local_denied),
       timeouts: Number(out.timeouts),
       errors: Number(out.errors),
       skipped: Number(out.skipped),
@@ -153,31 +164,254 @@ class RedisLimiter {
   #free() {
     const handle = this.#handle;
     this.#handle = null;
-    release(this, handle, ffi.redisLimiterFree);
+    release(this, handle, this.#natives.free);
+  }
+
+  /** The kind's natives. */
+  get [NATIVES]() {
+    return this.#natives;
   }
 
   /**
-   * `native(handle, key, keyLength, ...args, out)` on a worker thread. Bad
-   * arguments throw here, synchronously, before anything is sent; the
-   * Promise rejects only for a failure of the call itself.
+   * `native(handle, key, keyLength, ...args)` on a worker thread: a
+   * Promise, resolved once the call answered status 0. Bad arguments throw
+   * here, synchronously, before anything is sent; the Promise rejects only
+   * for a failure of the call itself.
    */
-  #call(native, key, args) {
-    if (this.#handle === null || this.#closing) throw closedError('RedisLimiter');
+  [RUN](native, key, args) {
+    if (this.#handle === null || this.#closing) throw closedError(this.#name);
     const bytes = keyBytes(key);
-    const out = new Uint8Array(layout.decision.size);
     this.#pending += 1;
     return new Promise((resolve, reject) => {
       // `this` stays reachable until the callback, so no finalizer frees the handle meanwhile.
-      native.async(this.#handle, bytes, bytes.length, ...args, out, (error, status) => {
+      native.async(this.#handle, bytes, bytes.length, ...args, (error, status) => {
         this.#pending -= 1;
         if (this.#closing && this.#pending === 0) this.#free();
         if (error) reject(error);
         // The call's message was recorded on the worker thread: name the status here.
-        else if (status !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${status}`, 'ERR_FLOODGATE_REDIS', status));
-        else resolve(decisionIn(out));
+        else if (status !== 0) reject(redisError(status));
+        else resolve();
       });
     });
   }
 }
 
-module.exports = { ON_FAILURE, RedisLimiter };
+/** The error of a call that failed on a worker thread (its message stayed there). */
+function redisError(status) {
+  return statusError(status, `floodgate: the Redis call failed with status ${status}`);
+}
+
+/** A kind kept in Redis that answers Decisions: check, peek, refund. */
+class RedisDecisions extends RedisHandle {
+  /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
+  check(key, amount = 1) {
+    const units = cost(amount, 'cost');
+    return this.#decide(this[NATIVES].check, key, [units]);
+  }
+
+  /** `key` as it stands in Redis, charging nothing: a Promise of its Decision. */
+  peek(key) {
+    return this.#decide(this[NATIVES].peek, key, []);
+  }
+
+  /** Gives `amount` (default 1) back to `key`: a Promise of the Decision after. */
+  refund(key, amount = 1) {
+    const units = cost(amount, 'cost');
+    return this.#decide(this[NATIVES].refund, key, [units]);
+  }
+
+  #decide(native, key, args) {
+    const out = new Uint8Array(layout.decision.size);
+    return this[RUN](native, key, [...args, out]).then(() => decisionIn(out));
+  }
+}
+
+class RedisLimiter extends RedisDecisions {
+  #quota;
+
+  /**
+   * Buckets of `quota` per key in the Redis server at `store` (a URL:
+   * 'redis://host:port/db'), or on the Redis Cluster whose node URLs
+   * `store` lists (any of them). `prefix` (default 'floodgate:') starts every
+   * bucket's Redis key: limits with different quotas need different ones.
+   * `deadlineMs` (default 5) bounds each call's wait for Redis, connecting
+   * included; when Redis gives no answer, `onFailure` decides: 'open'
+   * (admit, the default), 'closed' (deny) or 'local' (this process's share
+   * of the limit: the rate and burst divided by the hosts counted by
+   * heartbeats in Redis).
+   */
+  constructor(quota, opts) {
+    ensureQuota(quota, 'quota');
+    const { storeHandle, config } = redisConfig(opts);
+    const encoded = encodeQuota(quota, new Uint8Array(layout.quota.size));
+    super('RedisLimiter', LIMITER, (out) => ffi.redisLimiterNew(storeHandle, encoded, config, out));
+    this.#quota = encoded;
+  }
+
+  /** The quota every key gets. */
+  get quota() {
+    return decodeQuota(this.#quota);
+  }
+}
+
+const LIMITER = Object.freeze({
+  free: ffi.redisLimiterFree,
+  check: ffi.redisLimiterCheck,
+  peek: ffi.redisLimiterPeek,
+  refund: ffi.redisLimiterRefund,
+  counters: ffi.redisLimiterCounters,
+});
+
+const WINDOWS = Object.freeze({
+  free: ffi.redisWindowFree,
+  check: ffi.redisWindowCheck,
+  peek: ffi.redisWindowPeek,
+  refund: ffi.redisWindowRefund,
+  counters: ffi.redisWindowCounters,
+});
+
+class RedisWindows extends RedisDecisions {
+  #limit;
+  #windowNs;
+
+  /**
+   * `limit` units per key per sliding window of `windowNs` (at least a
+   * microsecond, the server's tick), kept in Redis with the decisions of a
+   * local KeyedWindows; options as RedisLimiter's (`prefix` default
+   * 'floodgate:window:'; onFailure 'local' keeps the limit divided by the
+   * hosts counted).
+   */
+  constructor(limit, windowNs, opts) {
+    const units = u64(limit, 'limit');
+    const length = u64(windowNs, 'windowNs');
+    const { storeHandle, config } = redisConfig(opts);
+    super('RedisWindows', WINDOWS, (out) => ffi.redisWindowNew(storeHandle, units, length, config, out));
+    this.#limit = Number(units);
+    this.#windowNs = Number(length);
+  }
+
+  /** The limit per window. */
+  get limit() {
+    return this.#limit;
+  }
+
+  /** The window's length in nanoseconds. */
+  get windowNs() {
+    return this.#windowNs;
+  }
+}
+
+const INFLIGHT = Object.freeze({
+  free: ffi.redisInflightFree,
+  counters: ffi.redisInflightCounters,
+});
+
+class RedisInFlight extends RedisHandle {
+  #limit;
+
+  /**
+   * At most `limit` requests per key in flight at once across every process
+   * and host using the same store and prefix (default
+   * 'floodgate:inflight:'), each permit leased for `leaseMs` (default
+   * 30,000): renew it while a request outlasts it. Other options as
+   * RedisLimiter's (onFailure 'local' keeps the cap divided by the hosts
+   * counted, its permits given back locally).
+   */
+  constructor(limit, opts) {
+    const units = u64(limit, 'limit');
+    const { leaseMs, ...rest } = options(opts, 'options');
+    const lease = leaseMs === undefined ? 0n : msAsNs(leaseMs, 'leaseMs');
+    if (leaseMs !== undefined && lease === 0n) throw new RangeError('leaseMs must be at least 1');
+    const { storeHandle, config } = redisConfig(rest);
+    super('RedisInFlight', INFLIGHT, (out) => ffi.redisInflightNew(storeHandle, units, lease, config, out));
+    this.#limit = Number(units);
+  }
+
+  /** The cap per key. */
+  get limit() {
+    return this.#limit;
+  }
+
+  /** A Promise of a RedisPermit for `key` if fewer than the cap are out fleet-wide, else of null. */
+  acquire(key) {
+    const out = new Uint8Array(layout.sizes.redisAcquisition);
+    const permit = [null];
+    return this[RUN](ffi.redisInflightAcquire, key, [out, permit]).then(() => {
+      const view = new DataView(out.buffer);
+      if (view.getUint8(layout.redisAcquisition.acquired) === 0) return null;
+      const read = (field) => Number(view.getBigUint64(layout.redisAcquisition[field], true));
+      return new RedisPermit(permit[0], read('inFlight'), read('limit'), read('leaseEndUs'));
+    });
+  }
+}
+
+/** A unit of a RedisInFlight cap, leased: release() it when the request ends, renew() it while it outlasts the lease. */
+class RedisPermit {
+  #handle;
+  #busy = false;
+
+  /** @internal made by RedisInFlight.acquire() */
+  constructor(handle, inFlight, limit, leaseEndUs) {
+    this.#handle = handle;
+    // A permit never freed is given back by the finalizer (within the deadline).
+    adopt(this, handle, ffi.redisPermitFree);
+    /** Permits of the key out just after this one was taken (this one included). */
+    this.inFlight = inFlight;
+    this.limit = limit;
+    /** The server microsecond its lease first ended at; 0 without a lease (granted by onFailure). */
+    this.leaseEndUs = leaseEndUs;
+  }
+
+  get released() {
+    return this.#handle === null;
+  }
+
+  /** A Promise of whether Redis renewed the lease; rejects once its lease had ended (ERR_FLOODGATE_PERMIT_ALREADY_RELEASED). */
+  renew() {
+    const handle = this.#take('renew');
+    const renewed = [false];
+    return new Promise((resolve, reject) => {
+      ffi.redisPermitRenew.async(handle, renewed, (error, status) => {
+        this.#busy = false;
+        if (error) reject(error);
+        else if (status !== 0) reject(redisError(status));
+        else resolve(renewed[0]);
+      });
+    });
+  }
+
+  /**
+   * Gives the permit back: a Promise of the key's permits still out
+   * fleet-wide, or of null when that is not known (Redis gave no answer;
+   * or the permit was this process's share's). A second release throws.
+   */
+  release() {
+    const handle = this.#take('release');
+    this.#handle = null;
+    const left = [0n];
+    return new Promise((resolve, reject) => {
+      // The call consumes the handle: the finalizer must not free it too.
+      release(this, handle, (pointer) => ffi.redisPermitRelease.async(pointer, left, (error, status) => {
+        if (error) reject(error);
+        else if (status !== 0) reject(redisError(status));
+        else resolve(BigInt(left[0]) === 0xffff_ffff_ffff_ffffn ? null : Number(left[0]));
+      }));
+    });
+  }
+
+  /** `await using permit = await caps.acquire(key)`: releases the permit unless already released. */
+  async [Symbol.asyncDispose]() {
+    if (this.#handle !== null) await this.release();
+  }
+
+  #take(what) {
+    if (this.#handle === null) {
+      throw new FloodgateError('floodgate: this permit was released already', 'ERR_FLOODGATE_PERMIT_ALREADY_RELEASED', STATUS.PERMIT_ALREADY_RELEASED);
+    }
+    if (this.#busy) throw new FloodgateError(`floodgate: RedisPermit.${what}() while a renew() runs`, 'ERR_FLOODGATE_PERMIT_BUSY');
+    this.#busy = true;
+    return this.#handle;
+  }
+}
+
+module.exports = { ON_FAILURE, RedisInFlight, RedisLimiter, RedisPermit, RedisWindows };

@@ -10,7 +10,7 @@ const http = require('node:http');
 const net = require('node:net');
 const express = require('express');
 const fastify = require('fastify');
-const { KeyedLimiter, Quota, RedisLimiter, fastifyRateLimit, rateLimit } = require('..');
+const { KeyedLimiter, KeyedWindows, Quota, RedisInFlight, RedisLimiter, RedisWindows, fastifyRateLimit, rateLimit } = require('..');
 const { freePort, startRedis } = require('./redis-server.js');
 const { hammer, startCluster, stopCluster } = require('./cluster-client.js');
 
@@ -110,6 +110,118 @@ test('a server that is away gets the failure policy', async () => {
   assert.equal((await open.check('k')).admitted, true);
   assert.equal((await closed.check('k')).admitted, false);
   assert.equal(open.counters.failedOpen, 1);
+});
+
+test('failing local admits this process\'s share and counts it', async () => {
+  // Nothing listens on port 1, so the fleet is never counted: this process
+  // alone (N = 1), whose share is the whole limit.
+  const local = new RedisLimiter(Quota.perMinute(3), { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  const admitted = [];
+  for (let i = 0; i < 4; i += 1) admitted.push((await local.check('k')).admitted);
+  assert.deepEqual(admitted, [true, true, true, false]);
+  const counters = local.counters;
+  assert.deepEqual([counters.localAdmitted, counters.localDenied], [3, 1]);
+  assert.deepEqual([counters.failedOpen, counters.failedClosed, counters.exact], [0, 0, 0]);
+  local.close();
+});
+
+test('a store given as an array of node URLs is a Redis Cluster; bad forms throw', async () => {
+  // Nothing connects before a check, and nothing listens on ports 1 and 2:
+  // the cluster answers by the failure policy.
+  const nodes = ['redis://127.0.0.1:1/', 'redis://127.0.0.1:2/'];
+  const onCluster = new RedisLimiter(Quota.perSecond(1), { store: nodes, deadlineMs: 500, onFailure: 'closed' });
+  assert.equal((await onCluster.check('k')).admitted, false);
+  assert.equal(onCluster.counters.failedClosed, 1);
+  onCluster.close();
+  const quota = Quota.perSecond(30);
+  assert.throws(() => new RedisLimiter(quota, { store: [] }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/', 7000] }), TypeError);
+  assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/', 'http://x'] }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: ['redis://127.0.0.1:1/\0'] }), RangeError);
+  assert.throws(() => new RedisLimiter(quota, { store: new Set(nodes) }), TypeError);
+  assert.ok(rateLimit({ windowMs: 60_000, limit: 10, store: nodes, onFailure: 'local' }));
+});
+
+/** A day's window: a test never straddles two, whose weighted counts would make decisions depend on the hour. */
+const DAY_NS = 86_400_000_000_000;
+
+test('windows kept in Redis decide as local windows; KeyedWindows({ store }) is one', async () => {
+  const local = new KeyedWindows(3, DAY_NS);
+  const windows = new KeyedWindows(3, DAY_NS, { store: redis.url, prefix: freshPrefix(), deadlineMs: DEADLINE_MS, onFailure: 'closed' });
+  assert.ok(windows instanceof RedisWindows);
+  assert.deepEqual([windows.limit, windows.windowNs], [3, DAY_NS]);
+  // A fresh key: nothing of a previous window weighs, so both decide alike whenever they run.
+  for (const cost of [1, 1, 1, 1, 4]) {
+    const expected = local.check('k', cost);
+    assert.deepEqual(fields(await windows.check('k', cost)), fields(expected), `cost ${cost}`);
+  }
+  assert.equal((await windows.refund('k', 2)).remaining, 2);
+  assert.equal((await windows.peek('k')).remaining, 2);
+  assert.throws(() => windows.check(42), TypeError);
+  assert.throws(() => windows.check(''), RangeError);
+  const counters = windows.counters;
+  assert.deepEqual([counters.exact, counters.failedClosed, counters.errors], [7, 0, 0]);
+  windows.close();
+  assert.throws(() => windows.check('k'), /closed/);
+});
+
+test('windows kept in Redis fail local and refuse bad input', async () => {
+  const local = new RedisWindows(2, DAY_NS, { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  const admitted = [];
+  for (let i = 0; i < 3; i += 1) admitted.push((await local.check('k')).admitted);
+  assert.deepEqual(admitted, [true, true, false]);
+  assert.deepEqual([local.counters.localAdmitted, local.counters.localDenied], [2, 1]);
+  local.close();
+  assert.throws(() => new RedisWindows(0, DAY_NS, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisWindows(3, 999, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisWindows(3, -1, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisWindows(3, DAY_NS, { store: redis.url, onFailure: 'maybe' }), RangeError);
+  assert.throws(() => new RedisWindows(3, DAY_NS, { store: redis.url, capacity: 10 }), TypeError);
+  assert.throws(() => new RedisWindows(3, DAY_NS, { store: 6379 }), TypeError);
+});
+
+test('an in-flight cap kept in Redis leases permits; a permit is released once', async () => {
+  const prefix = freshPrefix();
+  const caps = new RedisInFlight(2, { store: redis.url, prefix, deadlineMs: DEADLINE_MS, onFailure: 'closed' });
+  const other = new RedisInFlight(2, { store: redis.url, prefix, deadlineMs: DEADLINE_MS });
+  const first = await caps.acquire('k');
+  const second = await other.acquire(Buffer.from('k')); // one cap per key, whoever asks
+  assert.deepEqual([first.inFlight, second.inFlight, first.limit], [1, 2, 2]);
+  assert.ok(first.leaseEndUs > 0);
+  assert.equal(await caps.acquire('k'), null);
+  assert.equal(await first.renew(), true);
+  assert.equal(await first.release(), 1);
+  assert.equal(first.released, true);
+  assert.throws(() => first.release(), { code: 'ERR_FLOODGATE_PERMIT_ALREADY_RELEASED' });
+  await second[Symbol.asyncDispose]();
+  const again = await caps.acquire('k');
+  assert.equal(again.inFlight, 1);
+  await again.release();
+  const counters = caps.counters;
+  assert.deepEqual([counters.exact, counters.failedClosed], [6, 0]);
+  assert.equal(caps.limit, 2);
+  caps.close();
+  other.close();
+});
+
+test('an in-flight cap kept in Redis fails local and refuses bad input', async () => {
+  const caps = new RedisInFlight(1, { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  const permit = await caps.acquire('k');
+  assert.deepEqual([permit.inFlight, permit.leaseEndUs], [1, 0]);
+  assert.equal(await caps.acquire('k'), null);
+  assert.equal(await permit.release(), null);
+  const again = await caps.acquire('k');
+  assert.ok(again !== null);
+  await again.release();
+  assert.deepEqual([caps.counters.localAdmitted, caps.counters.localDenied], [2, 1]);
+  assert.throws(() => caps.acquire(7), TypeError);
+  assert.throws(() => caps.acquire(''), RangeError);
+  caps.close();
+  assert.throws(() => new RedisInFlight(0, { store: redis.url }), RangeError);
+  assert.throws(() => new RedisInFlight(2, { store: redis.url, leaseMs: 0 }), RangeError);
+  assert.throws(() => new RedisInFlight(2, { store: redis.url, onFailure: 'maybe' }), RangeError);
+  assert.throws(() => new RedisInFlight(2, { store: redis.url, capacity: 4 }), TypeError);
+  assert.throws(() => new RedisInFlight(2, { store: 6379 }), TypeError);
 });
 
 test('bad input throws TypeError or RangeError before anything is sent', () => {

@@ -24,7 +24,10 @@ import {
   PolicyCounters,
   PolicyDecision,
   Quota,
+  RedisInFlight,
   RedisLimiter,
+  RedisPermit,
+  RedisWindows,
   Retry,
   RetryPolicy,
   STATUS,
@@ -320,3 +323,15 @@ void inRedis.check(42);
 const throughRedis = rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', prefix: 'api:' });
 void throughRedis;
 void rateLimit({ limiter: inRedis });
+const onCluster = new RedisLimiter(Quota.perSecond(30), { store: ['redis://10.0.0.1:7000/', 'redis://10.0.0.2:7000/'], onFailure: 'local' });
+const localAdmitted: number = onCluster.counters.localAdmitted + onCluster.counters.localDenied;
+void localAdmitted;
+void rateLimit({ windowMs: 60_000, limit: 10, store: ['redis://10.0.0.1:7000/'], onFailure: 'local' });
+const windowsInRedis = new RedisWindows(600, 60_000_000_000, { store: 'redis://127.0.0.1:6379/', prefix: 'ws:' });
+const pendingWindow: Promise<Decision> = windowsInRedis.check('ws-42');
+void pendingWindow;
+const batchCaps = new RedisInFlight(4, { store: 'redis://127.0.0.1:6379/', leaseMs: 60_000, onFailure: 'local' });
+const pendingPermit: Promise<RedisPermit | null> = batchCaps.acquire('ws-42');
+void pendingPermit;
+// @ts-expect-error onFailure is 'open', 'closed' or 'local'
+void new RedisLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', onFailure: 'maybe' });

@@ -382,7 +382,7 @@ impl PyKeyedLimiter {
     /// peeks and refunds.
     fn local(&self, method: &str) -> PyResult<()> {
         match self.remote {
-            Some(_) => Err(store::unsupported(method)),
+            Some(_) => Err(store::unsupported("KeyedLimiter", method)),
             None => Ok(()),
         }
     }

@@ -5,8 +5,11 @@ use crate::clock::{nanos_of, BindingClock, PyManualClock, Timed};
 use crate::decision::PyDecision;
 use crate::per_kind::{KeyKind, PerKind, Recipe};
 use crate::shared::{self, Segment};
+use crate::store::{self, StoreArgs};
 use floodgate::{FullTable, KeyedWindows, Layer, Result};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +58,9 @@ pub(crate) struct PyKeyedWindows {
     limit: u64,
     window: Duration,
     capacity: usize,
+    /// With `store=`: the windows kept in Redis, which every call goes to
+    /// instead of `tables` (then never built).
+    pub(crate) remote: Option<store::RemoteWindows>,
 }
 
 #[pymethods]
@@ -66,11 +72,15 @@ impl PyKeyedWindows {
     /// ".int" appended), one set of windows for every process that builds
     /// these windows with it, on the machine's monotonic clock;
     /// `shared_wait` bounds the wait for another process creating them.
+    /// With `store` (a Redis URL, or a Redis Cluster's node URLs) the
+    /// windows live in Redis instead, one set for every process and host
+    /// using that server and `prefix`; see the stub.
     #[new]
     #[pyo3(
-        signature = (limit, window, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, clock = None, shared = None, shared_wait = None),
-        text_signature = "(limit, window, *, capacity=10000, on_full='deny', clock=None, shared=None, shared_wait=None)"
+        signature = (limit, window, *, capacity = DEFAULT_CAPACITY, on_full = FullTable::Deny, clock = None, shared = None, shared_wait = None, store = None, prefix = None, deadline = None, on_failure = None),
+        text_signature = "(limit, window, *, capacity=10000, on_full='deny', clock=None, shared=None, shared_wait=None, store=None, prefix=None, deadline=None, on_failure=None)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = args::limit)] limit: u64,
         #[pyo3(from_py_with = args::window)] window: Duration,
@@ -79,7 +89,24 @@ impl PyKeyedWindows {
         clock: Option<&Bound<'_, PyManualClock>>,
         shared: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = shared::wait)] shared_wait: Option<Duration>,
+        store: Option<&Bound<'_, PyAny>>,
+        prefix: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        on_failure: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if store.is_some() && (shared.is_some() || clock.is_some()) {
+            return Err(PyTypeError::new_err(
+                "store= keeps the windows in Redis, timed by the server's clock: \
+                 it takes neither shared= nor clock=",
+            ));
+        }
+        let arguments = StoreArgs {
+            store,
+            prefix,
+            deadline,
+            on_failure,
+        };
+        let remote = store::windows(arguments, limit, window)?;
         let shared = shared::segment(shared, shared_wait)?;
         let tables = PerKind::new(WindowsRecipe {
             limit,
@@ -90,14 +117,18 @@ impl PyKeyedWindows {
             shared: shared.clone(),
         });
         // Windows take 8 bytes per slot until used: build both tables now,
-        // so the engine refuses a bad limit, window, capacity or segment here.
-        tables.open_bytes(shared.as_ref())?;
-        tables.open_ints(shared.as_ref())?;
+        // so the engine refuses a bad limit, window, capacity or segment
+        // here (kept in Redis, the tables are never used).
+        if remote.is_none() {
+            tables.open_bytes(shared.as_ref())?;
+            tables.open_ints(shared.as_ref())?;
+        }
         Ok(Self {
             tables: Arc::new(tables),
             limit,
             window,
             capacity,
+            remote,
         })
     }
 
@@ -109,6 +140,12 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        if let Some(remote) = &self.remote {
+            return store::decide(remote, key, now_ns, |windows, key, now_us| match now_us {
+                Some(now_us) => windows.check_at(key, cost, now_us),
+                None => windows.check(key, cost),
+            });
+        }
         self.tables.decide_at(
             key,
             now_ns,
@@ -125,6 +162,12 @@ impl PyKeyedWindows {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        if let Some(remote) = &self.remote {
+            return store::decide(remote, key, now_ns, |windows, key, now_us| match now_us {
+                Some(now_us) => windows.peek_at(key, now_us),
+                None => windows.peek(key),
+            });
+        }
         self.tables.decide_at(
             key,
             now_ns,
@@ -141,6 +184,12 @@ impl PyKeyedWindows {
         #[pyo3(from_py_with = args::amount)] amount: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyDecision> {
+        if let Some(remote) = &self.remote {
+            return store::decide(remote, key, now_ns, |windows, key, now_us| match now_us {
+                Some(now_us) => windows.refund_at(key, amount, now_us),
+                None => windows.refund(key, amount),
+            });
+        }
         self.tables.decide_at(
             key,
             now_ns,
@@ -157,6 +206,7 @@ impl PyKeyedWindows {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<()> {
+        self.local("reset")?;
         self.tables.change_at(
             key,
             now_ns,
@@ -172,6 +222,7 @@ impl PyKeyedWindows {
         key: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::limit)] limit: u64,
     ) -> PyResult<()> {
+        self.local("set_limit")?;
         self.tables.for_key(
             key,
             |table, id| table.set_limit(&id, limit),
@@ -220,6 +271,16 @@ impl PyKeyedWindows {
         self.tables.now_ns()
     }
 
+    /// With `store=`: how many decisions Redis made and `on_failure` gave,
+    /// and why (a dict); None without.
+    #[getter]
+    fn store_counters<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.remote
+            .as_ref()
+            .map(|remote| store::counters_dict(py, remote.get()?.counters()))
+            .transpose()
+    }
+
     /// Keys holding a window.
     fn __len__(&self) -> usize {
         self.tables.len()
@@ -232,5 +293,15 @@ impl PyKeyedWindows {
             self.window.as_secs_f64(),
             self.capacity
         )
+    }
+}
+
+impl PyKeyedWindows {
+    /// Refuses `method` on windows kept in Redis, which lack it.
+    fn local(&self, method: &str) -> PyResult<()> {
+        match self.remote {
+            Some(_) => Err(store::unsupported("KeyedWindows", method)),
+            None => Ok(()),
+        }
     }
 }

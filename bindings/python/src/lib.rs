@@ -17,6 +17,7 @@ mod per_kind;
 mod plans;
 mod policy;
 mod quota;
+mod redis_inflight;
 mod retry;
 mod shared;
 mod store;
@@ -47,6 +48,8 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<headers::PyHeaders>()?;
     module.add_class::<headers::PyErrorBody>()?;
     module.add_class::<store::PyRedisLayers>()?;
+    module.add_class::<redis_inflight::PyRedisInFlight>()?;
+    module.add_class::<redis_inflight::PyRedisPermit>()?;
     module.add_class::<retry::PyRetryPolicy>()?;
     module.add_class::<retry::PyRetry>()?;
     module.add_function(wrap_pyfunction!(retry::py_parse_retry_after, module)?)?;

@@ -82,6 +82,12 @@ fn py_layer(value: &Bound<'_, PyAny>) -> PyResult<PyLayer> {
         return Ok(PyLayer::keyed(&keyed.get().tables));
     }
     if let Ok(windows) = value.cast::<PyKeyedWindows>() {
+        if windows.get().remote.is_some() {
+            // As for a KeyedLimiter kept in Redis: the server charges it.
+            return Err(PyTypeError::new_err(
+                "KeyedWindows kept in Redis (store=) cannot be a policy layer",
+            ));
+        }
         return Ok(PyLayer::keyed(&windows.get().tables));
     }
     if let Ok(suspensions) = value.cast::<PySuspensions>() {

@@ -1,4 +1,4 @@
-//! Limits kept in Redis from Python: the `store=` argument of
+//! Limits kept in Redis (a server or a Redis Cluster) from Python: the `store=` argument of
 //! `KeyedLimiter` and the arguments that go with it (`prefix=`,
 //! `deadline=`, `on_failure=`), and `RedisLayers`, several limits kept in
 //! Redis and charged together (the route limits of `store=`).
@@ -18,7 +18,8 @@ use crate::headers::scope;
 use crate::policy::PyVerdict;
 use crate::quota::PyQuota;
 use floodgate::store::{
-    OnFailure, RedisLayers, RedisLimiter, RedisStore, StoreCounters, StoreError,
+    OnFailure, RedisInFlight, RedisLayers, RedisLimiter, RedisStore, RedisWindow, StoreCounters,
+    StoreError,
 };
 use floodgate::{Decision, Quota, Result};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -28,42 +29,99 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-/// The store of each URL opened in this process, with the pid that opened it.
-static STORES: Mutex<Option<HashMap<String, (u32, RedisStore)>>> = Mutex::new(None);
+/// Where a limit is kept: `store=` as given.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Target {
+    /// One server's URL.
+    Server(String),
+    /// Nodes of a Redis Cluster (a list, even of one URL).
+    Cluster(Vec<String>),
+}
 
-/// The process's store for `url`, opened on first use (or first use after a fork).
-fn store(url: &str) -> PyResult<RedisStore> {
+/// The store of each target opened in this process, with the pid that opened it.
+static STORES: Mutex<Option<HashMap<Target, (u32, RedisStore)>>> = Mutex::new(None);
+
+/// The process's store for `target`, opened on first use (or first use after a fork).
+fn store(target: &Target) -> PyResult<RedisStore> {
     let pid = std::process::id();
     let mut stores = STORES.lock().unwrap_or_else(PoisonError::into_inner);
     let stores = stores.get_or_insert_with(HashMap::new);
-    if let Some((opened_by, store)) = stores.get(url) {
+    if let Some((opened_by, store)) = stores.get(target) {
         if *opened_by == pid {
             return Ok(store.clone());
         }
     }
-    let store = RedisStore::open(url).map_err(|error| match error {
-        StoreError::InvalidUrl => FloodgateError::new_err(format!("store: {error}, got {url:?}")),
+    let opened = match target {
+        Target::Server(url) => RedisStore::open(url),
+        Target::Cluster(urls) => RedisStore::cluster(urls),
+    };
+    let store = opened.map_err(|error| match error {
+        StoreError::InvalidUrl => {
+            let given = match target {
+                Target::Server(url) => format!("{url:?}"),
+                Target::Cluster(urls) => format!("{urls:?}"),
+            };
+            FloodgateError::new_err(format!("store: {error}, got {given}"))
+        }
         other => PyRuntimeError::new_err(other.to_string()),
     })?;
-    stores.insert(url.to_string(), (pid, store.clone()));
+    stores.insert(target.clone(), (pid, store.clone()));
     Ok(store)
 }
 
-/// `on_failure=`: `"open"` (admit) or `"closed"` (deny) when Redis gives no answer.
+/// `on_failure=`: `"open"` (admit), `"closed"` (deny) or `"local"` (this
+/// process's share of the limit) when Redis gives no answer.
 fn on_failure(value: &Bound<'_, PyAny>) -> PyResult<OnFailure> {
     let Ok(name) = value.cast::<PyString>() else {
         let found = value.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
-            "on_failure must be 'open' or 'closed', got {found}"
+            "on_failure must be 'open', 'closed' or 'local', got {found}"
         )));
     };
     match name.to_str()? {
         "open" => Ok(OnFailure::Open),
         "closed" => Ok(OnFailure::Closed),
+        "local" => Ok(OnFailure::Local),
         other => Err(FloodgateError::new_err(format!(
-            "on_failure must be 'open' or 'closed', got {other:?}"
+            "on_failure must be 'open', 'closed' or 'local', got {other:?}"
         ))),
     }
+}
+
+/// `store=`: a Redis URL (str), or a list or tuple of a Redis Cluster's
+/// node URLs.
+fn target(value: &Bound<'_, PyAny>) -> PyResult<Target> {
+    const EXPECTED: &str = "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', \
+                            or a list of a Redis Cluster's node URLs";
+    if let Ok(url) = value.cast::<PyString>() {
+        return Ok(Target::Server(url.to_str()?.to_owned()));
+    }
+    let nodes: Vec<Bound<'_, PyAny>> = if let Ok(list) = value.cast::<PyList>() {
+        list.iter().collect()
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else {
+        let found = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!("{EXPECTED}, got {found}")));
+    };
+    if nodes.is_empty() {
+        return Err(FloodgateError::new_err(
+            "store: a Redis Cluster needs at least one node URL",
+        ));
+    }
+    let urls = nodes
+        .iter()
+        .map(|node| match node.cast::<PyString>() {
+            Ok(url) => Ok(url.to_str()?.to_owned()),
+            Err(_) => {
+                let found = node.get_type().name()?;
+                Err(PyTypeError::new_err(format!(
+                    "a Redis Cluster's node URLs must be str, got {found}"
+                )))
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Target::Cluster(urls))
 }
 
 /// `prefix=`: a str or bytes.
@@ -87,19 +145,14 @@ pub(crate) struct StoreArgs<'a, 'py> {
     pub(crate) on_failure: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// `store=`, `deadline=` and `on_failure=` read: the URL, and the settings
+/// `store=`, `deadline=` and `on_failure=` read: where, and the settings
 /// given (None: the engine's default).
 fn connection(
-    url: &Bound<'_, PyAny>,
+    store: &Bound<'_, PyAny>,
     deadline: Option<&Bound<'_, PyAny>>,
     on_failure_given: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(String, Option<Duration>, Option<OnFailure>)> {
-    let Ok(url) = url.cast::<PyString>() else {
-        let found = url.get_type().name()?;
-        return Err(PyTypeError::new_err(format!(
-            "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', got {found}"
-        )));
-    };
+) -> PyResult<(Target, Option<Duration>, Option<OnFailure>)> {
+    let target = target(store)?;
     let deadline = deadline
         .map(|value| {
             let deadline = args::duration(value, "deadline")?;
@@ -110,7 +163,7 @@ fn connection(
         })
         .transpose()?;
     let on_failure = on_failure_given.map(on_failure).transpose()?;
-    Ok((url.to_str()?.to_owned(), deadline, on_failure))
+    Ok((target, deadline, on_failure))
 }
 
 /// What is kept in Redis (a limiter, layers), as the process using it
@@ -155,10 +208,73 @@ impl<T> PerProcess<T> {
 /// A keyed limit kept in Redis.
 pub(crate) type Remote = PerProcess<RedisLimiter>;
 
-/// The limit `arguments` ask for (None without `store=`); `quota` is the
-/// limit it keeps.
-pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Option<Remote>> {
-    let Some(url) = arguments.store else {
+/// Keyed sliding windows kept in Redis.
+pub(crate) type RemoteWindows = PerProcess<RedisWindow>;
+
+/// An in-flight cap per key kept in Redis.
+pub(crate) type RemoteInFlight = PerProcess<RedisInFlight>;
+
+/// What every kind's builder is given from `StoreArgs`.
+struct Given {
+    prefix: Option<Vec<u8>>,
+    deadline: Option<Duration>,
+    on_failure: Option<OnFailure>,
+}
+
+/// The settings of one Redis kind's builder, whichever kind.
+trait Settable: Sized {
+    fn prefix(self, prefix: &[u8]) -> Self;
+    fn deadline(self, deadline: Duration) -> Self;
+    fn on_failure(self, on_failure: OnFailure) -> Self;
+}
+
+macro_rules! settable {
+    ($($builder:ty),*) => {$(
+        impl Settable for $builder {
+            fn prefix(self, prefix: &[u8]) -> Self {
+                <$builder>::prefix(self, prefix)
+            }
+
+            fn deadline(self, deadline: Duration) -> Self {
+                <$builder>::deadline(self, deadline)
+            }
+
+            fn on_failure(self, on_failure: OnFailure) -> Self {
+                <$builder>::on_failure(self, on_failure)
+            }
+        }
+    )*};
+}
+
+settable!(
+    floodgate::store::RedisLimiterBuilder,
+    floodgate::store::RedisWindowBuilder,
+    floodgate::store::RedisInFlightBuilder
+);
+
+impl Given {
+    /// `builder` with what was given (the kind's defaults for the rest).
+    fn apply<B: Settable>(&self, mut builder: B) -> B {
+        if let Some(prefix) = &self.prefix {
+            builder = builder.prefix(prefix);
+        }
+        if let Some(deadline) = self.deadline {
+            builder = builder.deadline(deadline);
+        }
+        if let Some(on_failure) = self.on_failure {
+            builder = builder.on_failure(on_failure);
+        }
+        builder
+    }
+}
+
+/// What `arguments` ask for (None without `store=`), built by `build` on
+/// this process's store with the settings given.
+fn remote<T: 'static>(
+    arguments: StoreArgs<'_, '_>,
+    build: impl Fn(&RedisStore, &Given) -> Result<T> + Send + Sync + 'static,
+) -> PyResult<Option<PerProcess<T>>> {
+    let Some(given_store) = arguments.store else {
         let given = [
             ("prefix", arguments.prefix),
             ("deadline", arguments.deadline),
@@ -171,22 +287,53 @@ pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Op
         }
         return Ok(None);
     };
-    let (url, deadline, on_failure) = connection(url, arguments.deadline, arguments.on_failure)?;
-    let prefix = arguments.prefix.map(prefix).transpose()?;
-    let build = move || {
-        let mut builder = RedisLimiter::builder(&store(&url)?, quota);
-        if let Some(prefix) = &prefix {
-            builder = builder.prefix(prefix);
-        }
-        if let Some(deadline) = deadline {
-            builder = builder.deadline(deadline);
-        }
-        if let Some(on_failure) = on_failure {
-            builder = builder.on_failure(on_failure);
-        }
-        builder.build().map_err(engine_error)
+    let (target, deadline, on_failure) =
+        connection(given_store, arguments.deadline, arguments.on_failure)?;
+    let given = Given {
+        prefix: arguments.prefix.map(prefix).transpose()?,
+        deadline,
+        on_failure,
     };
-    PerProcess::new(build).map(Some)
+    PerProcess::new(move || build(&store(&target)?, &given).map_err(engine_error)).map(Some)
+}
+
+/// The limit `arguments` ask for (None without `store=`); `quota` is the
+/// limit it keeps.
+pub(crate) fn limiter(arguments: StoreArgs<'_, '_>, quota: Quota) -> PyResult<Option<Remote>> {
+    remote(arguments, move |store, given| {
+        given.apply(RedisLimiter::builder(store, quota)).build()
+    })
+}
+
+/// The windows `arguments` ask for (None without `store=`): `limit` per
+/// `window` per key.
+pub(crate) fn windows(
+    arguments: StoreArgs<'_, '_>,
+    limit: u64,
+    window: Duration,
+) -> PyResult<Option<RemoteWindows>> {
+    remote(arguments, move |store, given| {
+        given
+            .apply(RedisWindow::builder(store, limit, window))
+            .build()
+    })
+}
+
+/// The cap `arguments` ask for (None without `store=`): `limit` per key in
+/// flight, each permit leased for `lease` (None: the engine's default).
+pub(crate) fn inflight(
+    arguments: StoreArgs<'_, '_>,
+    limit: u64,
+    lease: Option<Duration>,
+) -> PyResult<Option<RemoteInFlight>> {
+    remote(arguments, move |store, given| {
+        let builder = given.apply(RedisInFlight::builder(store, limit));
+        match lease {
+            Some(lease) => builder.lease(lease),
+            None => builder,
+        }
+        .build()
+    })
 }
 
 /// Several limits kept in Redis and checked for one request in one script:
@@ -232,14 +379,14 @@ impl PyRedisLayers {
         deadline: Option<&Bound<'_, PyAny>>,
         on_failure: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let (url, deadline, on_failure) = connection(store, deadline, on_failure)?;
+        let (target, deadline, on_failure) = connection(store, deadline, on_failure)?;
         let given = layers
             .iter()
             .map(|entry| redis_layer(&entry))
             .collect::<PyResult<Vec<_>>>()?;
         let count = given.len();
         let build = move || {
-            let mut builder = RedisLayers::builder(&self::store(&url)?);
+            let mut builder = RedisLayers::builder(&self::store(&target)?);
             for (scope, quota, prefix) in &given {
                 builder = builder.layer(*scope, prefix, *quota);
             }
@@ -296,7 +443,7 @@ impl PyRedisLayers {
 
 /// A byte key (str or bytes) for Redis; an int key is refused, since
 /// Redis keys are bytes and an int has no spelling that no str shares.
-fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+pub(crate) fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     match args::key(key)? {
         Key::Bytes(bytes) => Ok(bytes),
         Key::Id(_) => Err(PyTypeError::new_err(
@@ -308,11 +455,11 @@ fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
 /// Runs `call` for `key` on `limiter` without the GIL (it may wait for
 /// Redis up to the deadline): now, or at `now_ns` rounded down to the
 /// microsecond Redis counts in.
-pub(crate) fn decide(
-    remote: &Remote,
+pub(crate) fn decide<T: Sync + Send>(
+    remote: &PerProcess<T>,
     key: &Bound<'_, PyAny>,
     now_ns: Option<u64>,
-    call: impl Send + FnOnce(&RedisLimiter, &[u8], Option<u64>) -> Result<Decision>,
+    call: impl Send + FnOnce(&T, &[u8], Option<u64>) -> Result<Decision>,
 ) -> PyResult<PyDecision> {
     let key = byte_key(key)?;
     let now_us = now_ns.map(|now_ns| now_ns / 1_000);
@@ -363,15 +510,17 @@ pub(crate) fn counters_dict<'py>(
         ("errors", counters.errors),
         ("skipped", counters.skipped),
         ("breaker_opened", counters.breaker_opened),
+        ("local_admitted", counters.local_admitted),
+        ("local_denied", counters.local_denied),
     ] {
         dict.set_item(name, value)?;
     }
     Ok(dict)
 }
 
-/// The error of a keyed limiter's method that a limit kept in Redis lacks.
-pub(crate) fn unsupported(method: &str) -> PyErr {
+/// The error of a keyed kind's method that the kind kept in Redis lacks.
+pub(crate) fn unsupported(kind: &str, method: &str) -> PyErr {
     PyTypeError::new_err(format!(
-        "{method} is not available on a KeyedLimiter kept in Redis (store=)"
+        "{method} is not available on a {kind} kept in Redis (store=)"
     ))
 }

@@ -124,6 +124,104 @@ def test_decisions_equal_the_local_limiters(redis_url, quota):
     assert counters["exact"] + counters["cached"] == 300
 
 
+def test_windows_kept_in_redis_decide_as_local_windows(redis_url):
+    local = floodgate.KeyedWindows(5, 1.0)
+    kept = floodgate.KeyedWindows(
+        5, 1.0, store=redis_url, prefix=fresh_prefix(), deadline=DEADLINE_S, on_failure="closed"
+    )
+    draw = random.Random(11)
+    now_us = 1_000_000
+    for _ in range(300):
+        now_us += draw.choice([0, 1, 10, 1_000, 33_334, 250_000, 700_000, 2_000_000])
+        key = draw.choice(["a", "b", b"c"])
+        action = draw.random()
+        if action < 0.8:
+            cost = draw.choice([0, 1, 1, 1, 2, 5, 7])
+            expected = local.check(key, cost, now_ns=now_us * 1_000)
+            got = kept.check(key, cost, now_ns=now_us * 1_000)
+        elif action < 0.9:
+            expected = local.peek(key, now_ns=now_us * 1_000)
+            got = kept.peek(key, now_ns=now_us * 1_000)
+        else:
+            expected = local.refund(key, 1, now_ns=now_us * 1_000)
+            got = kept.refund(key, 1, now_ns=now_us * 1_000)
+        assert fields(got) == fields(expected), (key, now_us)
+    counters = kept.store_counters
+    assert counters["failed_open"] == counters["failed_closed"] == 0, counters
+    assert counters["exact"] == 300
+    assert local.store_counters is None
+
+
+def test_windows_kept_in_redis_fail_local_and_refuse_bad_input(redis_url):
+    local = floodgate.KeyedWindows(2, 60.0, store="redis://127.0.0.1:1/", deadline=1.0, on_failure="local")
+    assert [local.check("k").admitted for _ in range(3)] == [True, True, False]
+    assert (local.store_counters["local_admitted"], local.store_counters["local_denied"]) == (2, 1)
+    with pytest.raises(TypeError, match="not available on a KeyedWindows"):
+        local.reset("k")
+    with pytest.raises(TypeError, match="not available on a KeyedWindows"):
+        local.set_limit("k", 3)
+    with pytest.raises(TypeError, match="cannot be a policy layer"):
+        Policy([("workspace", local)])
+    with pytest.raises(TypeError, match="not int"):
+        local.check(42)
+    with pytest.raises(ValueError, match="on_failure must be"):
+        floodgate.KeyedWindows(2, 60.0, store=redis_url, on_failure="maybe")
+    with pytest.raises(TypeError, match="give store= too"):
+        floodgate.KeyedWindows(2, 60.0, deadline=1.0)
+    with pytest.raises(TypeError, match="neither shared= nor clock="):
+        floodgate.KeyedWindows(2, 60.0, store=redis_url, shared="pytest-redis-windows")
+    with pytest.raises(ValueError):
+        floodgate.KeyedWindows(2, 0.0000005, store=redis_url)
+    with pytest.raises(ValueError):
+        floodgate.KeyedWindows(0, 60.0, store=redis_url)
+
+
+def test_an_inflight_cap_kept_in_redis_leases_permits(redis_url):
+    prefix = fresh_prefix()
+    caps = floodgate.RedisInFlight(2, store=redis_url, prefix=prefix, deadline=DEADLINE_S, on_failure="closed")
+    other = floodgate.RedisInFlight(2, store=redis_url, prefix=prefix, deadline=DEADLINE_S)
+    first = caps.try_acquire("k")
+    second = other.try_acquire(b"k")  # one cap per key, whoever asks
+    assert (first.in_flight, second.in_flight, first.limit, second.remaining) == (1, 2, 2, 0)
+    assert first.lease_end_us > 0
+    assert caps.try_acquire("k") is None
+    assert first.renew()
+    assert first.release() == 1
+    with pytest.raises(floodgate.FloodgateError):
+        first.release()
+    with second:
+        pass
+    with caps.try_acquire("k") as again:
+        assert again.in_flight == 1
+    counters = caps.store_counters
+    assert (counters["exact"], counters["failed_closed"]) == (6, 0)
+    assert caps.lease == 30.0
+
+
+def test_an_inflight_cap_kept_in_redis_fails_local_and_refuses_bad_input(redis_url):
+    caps = floodgate.RedisInFlight(1, store="redis://127.0.0.1:1/", deadline=1.0, on_failure="local")
+    permit = caps.try_acquire("k")
+    assert (permit.in_flight, permit.lease_end_us) == (1, None)
+    assert caps.try_acquire("k") is None
+    assert permit.release() is None
+    assert caps.try_acquire("k") is not None
+    assert (caps.store_counters["local_admitted"], caps.store_counters["local_denied"]) == (2, 1)
+    with pytest.raises(TypeError, match="not int"):
+        caps.try_acquire(7)
+    with pytest.raises(ValueError):
+        caps.try_acquire("")
+    with pytest.raises(ValueError):
+        floodgate.RedisInFlight(0, store=redis_url)
+    with pytest.raises(ValueError, match="lease"):
+        floodgate.RedisInFlight(2, store=redis_url, lease=0)
+    with pytest.raises(ValueError, match="on_failure must be"):
+        floodgate.RedisInFlight(2, store=redis_url, on_failure="maybe")
+    with pytest.raises(TypeError, match="store must be"):
+        floodgate.RedisInFlight(2, store=6379)
+    with pytest.raises(TypeError):
+        floodgate.RedisInFlight(2)
+
+
 def test_two_limiters_on_one_prefix_share_the_buckets(redis_url):
     prefix = fresh_prefix()
     first, second = remote(redis_url, prefix=prefix), remote(redis_url, prefix=prefix)
@@ -142,6 +240,47 @@ def test_a_server_that_does_not_answer_gets_the_failure_policy():
     assert opened.check("k").admitted
     assert closed.store_counters["failed_closed"] == 1
     assert opened.store_counters["failed_open"] == 1
+
+
+def test_failing_local_admits_this_process_share_and_counts_it():
+    # Nothing listens on port 1, so the fleet is never counted: this process
+    # alone (N = 1), whose share is the whole limit.
+    url = "redis://127.0.0.1:1/"
+    local = KeyedLimiter(Quota.per_minute(3), store=url, deadline=1.0, on_failure="local")
+    assert [local.check("k").admitted for _ in range(4)] == [True, True, True, False]
+    counters = local.store_counters
+    assert (counters["local_admitted"], counters["local_denied"]) == (3, 1)
+    assert (counters["failed_open"], counters["failed_closed"], counters["exact"]) == (0, 0, 0)
+    layers = floodgate.RedisLayers(
+        [("key", Quota.per_minute(1), "k:")], store=url, deadline=1.0, on_failure="local"
+    )
+    assert [layers.check(["k"]).admitted for _ in range(2)] == [True, False]
+    assert (layers.store_counters["local_admitted"], layers.store_counters["local_denied"]) == (1, 1)
+
+
+def test_a_cluster_store_takes_a_list_of_node_urls():
+    # Nothing connects before a check: a list of nodes is a Redis Cluster,
+    # which answers by the failure policy here (nothing listens on port 1).
+    nodes = ["redis://127.0.0.1:1/", "redis://127.0.0.1:2/"]
+    for store in (nodes, tuple(nodes), nodes[:1]):
+        limiter = KeyedLimiter(HOBBY, store=store, deadline=0.5, on_failure="closed")
+        assert not limiter.check("k").admitted
+        assert limiter.store_counters["failed_closed"] == 1
+    layers = floodgate.RedisLayers([("key", HOBBY, "k:")], store=nodes, on_failure="local")
+    assert layers.check(["k"]).admitted
+    with pytest.raises(ValueError, match="at least one node"):
+        KeyedLimiter(HOBBY, store=[])
+    with pytest.raises(ValueError, match="store: "):
+        KeyedLimiter(HOBBY, store=["redis://127.0.0.1:1/", "http://x"])
+    with pytest.raises(TypeError, match="node URLs must be str"):
+        KeyedLimiter(HOBBY, store=["redis://127.0.0.1:1/", 7000])
+    with pytest.raises(TypeError, match="or a list of a Redis Cluster"):
+        KeyedLimiter(HOBBY, store={"redis://127.0.0.1:1/"})
+    from floodgate.fastapi import RateLimiter
+
+    with pytest.raises(TypeError, match="Redis Cluster's node URLs"):
+        RateLimiter(store=7000)
+    assert RateLimiter(store=nodes).store.url == nodes
 
 
 def test_the_gil_is_released_while_redis_is_waited_for():

@@ -24,7 +24,9 @@ __all__ = [
     "Policy",
     "Quota",
     "RateLimitPolicy",
+    "RedisInFlight",
     "RedisLayers",
+    "RedisPermit",
     "Retry",
     "RetryPolicy",
     "SlidingWindow",
@@ -42,6 +44,9 @@ differ). Byte keys must be 1 to 4096 bytes (FloodgateError otherwise); any
 other type, bool included, raises TypeError."""
 _FullTable = Literal["deny", "admit", "overflow"]
 _Segment = str | os.PathLike[str]
+# A Redis URL, or a Redis Cluster's node URLs.
+_Store = str | list[str] | tuple[str, ...]
+_OnFailure = Literal["open", "closed", "local"]
 """Where a shared limiter's state lives: a name (1 to 200 ASCII letters,
 digits, ".", "_" or "-": the file /dev/shm/floodgate.<name>) or the path of
 a file every worker process can map. A bad name raises FloodgateError;
@@ -214,15 +219,17 @@ class KeyedLimiter:
     int key. Every process must build the limiter alike (quota, capacity,
     on_full, max_overrides).
 
-    With `store` (a Redis URL, ``"redis://host:port/db"``) the buckets live
+    With `store` (a Redis URL, ``"redis://host:port/db"``, or a list of a
+    Redis Cluster's node URLs, any of them) the buckets live
     in Redis: every process and host using that server, `prefix` (str or
     bytes, default ``"floodgate:"``) and quota enforces one limit, decided
     by the server's clock (`now_ns` is then rounded down to the
     microsecond). Limits with different quotas need different prefixes.
     Each call waits for Redis at most `deadline` (seconds or a timedelta,
     default 5 ms), with the GIL released; when Redis gives no answer
-    `on_failure` decides: ``"open"`` (admit, the default) or ``"closed"``
-    (deny). Keys are str or bytes (an int raises TypeError); `capacity`,
+    `on_failure` decides: ``"open"`` (admit, the default), ``"closed"``
+    (deny) or ``"local"`` (this process's share of the limit: with N hosts
+    counted by heartbeats in Redis, the rate and burst divided by N). Keys are str or bytes (an int raises TypeError); `capacity`,
     `on_full` and `max_overrides` do not apply, and `reserve`,
     `set_quota`, `clear_quota`, `reset`, `quota_for` and `reconfigure`
     raise TypeError. `store_counters` reports how often Redis decided and
@@ -240,10 +247,10 @@ class KeyedLimiter:
         clock: ManualClock | None = None,
         shared: _Segment | None = None,
         shared_wait: _Seconds | None = None,
-        store: str | None = None,
+        store: _Store | None = None,
         prefix: str | bytes | None = None,
         deadline: _Seconds | None = None,
-        on_failure: Literal["open", "closed"] | None = None,
+        on_failure: _OnFailure | None = None,
     ) -> KeyedLimiter: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def reserve(
@@ -425,6 +432,15 @@ class KeyedWindows:
     With `shared`, the tables live in shared segments, as for KeyedLimiter,
     both made or opened here. Every process must build the windows alike
     (limit, window, capacity, on_full).
+
+    With `store` (a Redis URL, or a list of a Redis Cluster's node URLs)
+    the windows live in Redis, with the decisions of local windows of the
+    same limit and window (`now_ns` rounded down to the microsecond);
+    `prefix` (default ``"floodgate:window:"``), `deadline` and `on_failure`
+    are KeyedLimiter's (``"local"`` keeps the limit divided by the hosts
+    counted). Keys are str or bytes; `capacity` and `on_full` do not apply;
+    `reset` and `set_limit` raise TypeError, and such windows cannot be a
+    Policy layer. `store_counters` is as KeyedLimiter's.
     """
 
     def __new__(
@@ -437,6 +453,10 @@ class KeyedWindows:
         clock: ManualClock | None = None,
         shared: _Segment | None = None,
         shared_wait: _Seconds | None = None,
+        store: _Store | None = None,
+        prefix: str | bytes | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: _OnFailure | None = None,
     ) -> KeyedWindows: ...
     def check(self, key: _Key, cost: int = 1, now_ns: int | None = None) -> Decision: ...
     def peek(self, key: _Key, now_ns: int | None = None) -> Decision: ...
@@ -456,6 +476,8 @@ class KeyedWindows:
     def full_table_events(self) -> int: ...
     @property
     def is_shared(self) -> bool: ...
+    @property
+    def store_counters(self) -> dict[str, int] | None: ...
     def __len__(self) -> int: ...
 
 @final
@@ -571,6 +593,66 @@ class Policy:
     def __len__(self) -> int: ...
 
 @final
+class RedisInFlight:
+    """At most `limit` requests per key (str or bytes) in flight at once,
+    kept in Redis: every process and host using the same `store` (a Redis
+    URL, or a list of a Redis Cluster's node URLs) and `prefix` (default
+    ``"floodgate:inflight:"``) shares each key's cap. Each permit is leased
+    for `lease` (seconds or a timedelta, default 30 s): renew it while a
+    request outlasts it; a dead host's permits come back one lease after it
+    last took or renewed them. `deadline` and `on_failure` are
+    KeyedLimiter's (``"local"`` keeps the cap divided by the hosts counted,
+    its permits given back locally). Calls wait for Redis without the GIL.
+    """
+
+    def __new__(
+        cls,
+        limit: int,
+        *,
+        store: _Store,
+        prefix: str | bytes | None = None,
+        lease: _Seconds | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: _OnFailure | None = None,
+    ) -> RedisInFlight: ...
+    def try_acquire(self, key: str | bytes) -> RedisPermit | None: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def lease(self) -> float: ...
+    @property
+    def store_counters(self) -> dict[str, int]: ...
+
+@final
+class RedisPermit:
+    """One unit of a RedisInFlight cap, leased: release(), a with block, or
+    dropping it gives it back (dropping waits for Redis, at most the
+    deadline, holding the GIL: prefer release() or a with block); renew()
+    extends the lease."""
+
+    def release(self) -> int | None:
+        """The key's permits still out fleet-wide, or None when not known
+        (Redis gave no answer; or the permit was this process's share's).
+        A second release, or one after the lease ended, raises FloodgateError."""
+    def renew(self) -> bool: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def lease_end_us(self) -> int | None: ...
+    def __enter__(self) -> RedisPermit: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> Literal[False]: ...
+
+@final
 class RedisLayers:
     """Several limits kept in Redis and checked for one request by one
     script: every layer admits and is charged, or none is (a Policy's
@@ -584,9 +666,9 @@ class RedisLayers:
         cls,
         layers: list[tuple[str, Quota, str | bytes]],
         *,
-        store: str,
+        store: _Store,
         deadline: _Seconds | None = None,
-        on_failure: Literal["open", "closed"] | None = None,
+        on_failure: _OnFailure | None = None,
     ) -> RedisLayers: ...
     def check(self, keys: Sequence[_Key | None], cost: int = 1, now_ns: int | None = None) -> Verdict:
         """Every key must be a str or bytes (TypeError otherwise)."""

@@ -71,10 +71,10 @@ class StoreOptions(NamedTuple):
     """Where a route limit kept in Redis lives: the server's URL, the key
     prefix of its limits, and what the calls wait and answer on failure."""
 
-    url: str
+    url: str | list[str] | tuple[str, ...]
     prefix: str
     deadline: float | None
-    on_failure: Literal["open", "closed"] | None
+    on_failure: Literal["open", "closed", "local"] | None
 
 
 def numbered(prefix: Segment, number: int) -> Segment:
@@ -243,13 +243,15 @@ class RouteLimiter(ABC, Generic[Request]):
     the files ``/dev/shm/floodgate.<shared>.*``) after changing the limits,
     with every worker stopped.
 
-    ``store``, a Redis URL, keeps every limit in Redis instead, so that
+    ``store``, a Redis URL (or a list of a Redis Cluster's node URLs),
+    keeps every limit in Redis instead, so that
     every process on every host enforces one limit: each route's limits
     are checked together, all charged or none, by one script
     (:class:`floodgate.RedisLayers`), limit ``i`` of route ``r`` under the
     key prefix ``"<store_prefix>.<r>.<i>:"``. ``store_deadline`` bounds each
     check's wait for Redis (seconds, default 5 ms); ``store_on_failure``
-    (``"open"``, the default, or ``"closed"``) answers when Redis does not.
+    (``"open"``, the default, ``"closed"`` or ``"local"``) answers when
+    Redis does not.
     A limit's buckets are read under its quota: change ``store_prefix``
     when changing the limits.
     """
@@ -270,18 +272,19 @@ class RouteLimiter(ABC, Generic[Request]):
         capacity: int = 65_536,
         shared: Segment | None = None,
         wall_clock: Callable[[], int] = time.time_ns,
-        store: str | None = None,
+        store: str | list[str] | tuple[str, ...] | None = None,
         store_prefix: str = "floodgate",
         store_deadline: float | None = None,
-        store_on_failure: Literal["open", "closed"] | None = None,
+        store_on_failure: Literal["open", "closed", "local"] | None = None,
     ) -> None:
         if key_func is not None and not callable(key_func):
             raise TypeError("key_func must be a function of the request")
         if shared is not None and not isinstance(shared, (str, os.PathLike)):
             found = type(shared).__name__
             raise TypeError(f"shared must be a segment name (str) or a path (os.PathLike), got {found}")
-        if store is not None and not isinstance(store, str):
-            raise TypeError(f"store must be a Redis URL (str), got {type(store).__name__}")
+        if store is not None and not isinstance(store, (str, list, tuple)):
+            found = type(store).__name__
+            raise TypeError(f"store must be a Redis URL (str) or a list of a Redis Cluster's node URLs, got {found}")
         if store is not None and shared is not None:
             raise TypeError("give either shared= (one machine) or store= (Redis), not both")
         if not isinstance(store_prefix, str):

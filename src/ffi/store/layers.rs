@@ -1,0 +1,193 @@
+//! `fg_redis_layers`: several limits kept in Redis, checked for one
+//! request by one script.
+
+use super::*;
+
+/// Reads `config` and `layers` into layers on `store`.
+///
+/// # Safety
+/// `layers` NULL or readable for `count` structs of its first element's
+/// `struct_size`, each `prefix` and `quota` readable.
+unsafe fn build_layers(
+    store: &RedisStore,
+    layers: *const FgRedisLayer,
+    count: usize,
+    config: &FgRedisConfig,
+) -> Result<RedisLayers, Failure> {
+    if !config.prefix.is_null() {
+        return Err(Failure::new(
+            FgStatus::InvalidArgument,
+            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
+        ));
+    }
+    if count > MAX_LAYERS {
+        return Err(Error::TooManyLayers.into());
+    }
+    let settings = Settings::read(config)?;
+    // SAFETY: readable for `count` elements, by the contract.
+    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
+    let mut builder = settings.apply(RedisLayers::builder(store));
+    for layer in &layers {
+        let scope = builtin_scope(layer.scope)
+            .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
+        if layer.prefix.is_null() {
+            return Err(Failure::new(
+                FgStatus::NullPointer,
+                "`layers[].prefix` is NULL".to_string(),
+            ));
+        }
+        // SAFETY: readable for prefix_len bytes, by the contract.
+        let prefix =
+            unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
+        builder = builder.layer(scope, prefix, quota.to_quota()?);
+    }
+    Ok(builder.build()?)
+}
+
+/// Creates layers on `store`, `layers[i]` being layer `i` (at most
+/// `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+/// `config->prefix` must be NULL (each layer has its own); its other
+/// fields apply to every call. On Redis Cluster one call's keys must share
+/// a hash tag (`{ws42}:key7`, `{ws42}`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+/// `FG_STATUS_TOO_MANY_LAYERS`, the quota errors, `FG_STATUS_INVALID_ARGUMENT`
+/// (a scope other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix,
+/// an unknown `on_failure`, one breaker field alone), `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `store` must be NULL or a live handle; `layers` NULL or readable for
+/// `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+/// for its length and `quota` for its `struct_size`; `config` NULL or
+/// readable for its `struct_size`; `out` NULL or writable for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_new(
+    store: *const FgRedisStore,
+    layers: *const FgRedisLayer,
+    count: usize,
+    config: *const FgRedisConfig,
+    out: *mut *mut FgRedisLayers,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
+        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        // SAFETY: this function's contract is `build_layers`'.
+        let built = unsafe { build_layers(store, layers, count, &config) }?;
+        Ok(handle::boxed(built).cast::<FgRedisLayers>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create("fg_redis_layers_new", out, make) }
+}
+
+/// Releases layers. NULL is a no-op.
+///
+/// # Safety
+/// `layers` must be NULL or a handle from `fg_redis_layers_new` not yet
+/// freed, with no call on it running or starting concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_free(layers: *mut FgRedisLayers) {
+    // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new);
+    // the rest is this function's contract.
+    unsafe {
+        handle::free(
+            "fg_redis_layers_free",
+            layers.cast::<RedisLayers>(),
+            handle::unbox,
+        )
+    }
+}
+
+/// The verdict of layers in C's terms: the scope name is a static string.
+fn layers_verdict(verdict: &Verdict) -> FgVerdict {
+    let name = scope_c_name(verdict.scope()).expect("Redis layers have built-in scopes");
+    FgVerdict {
+        decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
+        // At most MAX_LAYERS (32).
+        layer: verdict.layer() as u32,
+        scope_name: name.as_ptr(),
+    }
+}
+
+/// Checks `cost` against every layer in Redis, `keys[i]` (an
+/// `FG_LAYER_KEY_BYTES` key) being layer `i`'s, and fills `*out`: when
+/// admitted, the layer with the least left; when refused, the longest wait.
+/// A refusal charges no layer (a layer with a lockout is charged its
+/// lockout). Blocks until Redis answers or the deadline passes, then
+/// `on_failure` answers in the first layer's name.
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+/// `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+/// `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is sent then),
+/// `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `layers` must be NULL or a live handle; `keys` NULL or readable for
+/// `count` keys whose `bytes` are readable for `len`; `out` NULL or
+/// writable for an `fg_verdict`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_check(
+    layers: *const FgRedisLayers,
+    keys: *const FgLayerKey,
+    count: usize,
+    cost: u64,
+    out: *mut FgVerdict,
+) -> FgStatus {
+    guard("fg_redis_layers_check", || {
+        // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new).
+        let layers = unsafe { args::handle(layers.cast::<RedisLayers>(), "layers") }?;
+        let out = Out::new(out, "out")?;
+        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
+        let first = unsafe { args::handle(keys, "keys") }?;
+        if count > MAX_LAYERS {
+            return Err(Error::LayerKeyCount.into());
+        }
+        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
+        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
+        let keys = given
+            .iter()
+            .map(|key| match key.kind {
+                // SAFETY: readable for `len`, by the contract.
+                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") },
+                other => Err(Failure::new(
+                    FgStatus::KeyKindMismatch,
+                    format!("`keys[].kind` is {other}; Redis layers take FG_LAYER_KEY_BYTES keys"),
+                )),
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let verdict = layers.check(&keys, cost)?;
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(layers_verdict(&verdict)) };
+        Ok(())
+    })
+}
+
+/// Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).
+///
+/// Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+/// `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+///
+/// # Safety
+/// `layers` must be NULL or a live handle; `out` NULL or writable for its
+/// `struct_size`.
+#[no_mangle]
+pub unsafe extern "C" fn fg_redis_layers_counters(
+    layers: *const FgRedisLayers,
+    out: *mut FgStoreCounters,
+) -> FgStatus {
+    guard("fg_redis_layers_counters", || {
+        // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new).
+        let layers = unsafe { args::handle(layers.cast::<RedisLayers>(), "layers") }?;
+        // SAFETY: NULL or readable for its struct_size, by the contract.
+        let out = unsafe { VersionedOut::new(out, "out") }?;
+        let counters = layers_counters_of(layers);
+        // SAFETY: writable for its struct_size, by the contract.
+        unsafe { out.write(counters) };
+        Ok(())
+    })
+}
