@@ -26,8 +26,10 @@
 /// `_is_shared` queries); 1.8 added `fg_machine_now_ns`; 1.9 added limits
 /// kept in Redis (`fg_redis_store`, `fg_redis_limiter`, `fg_redis_layers`,
 /// `fg_redis_layer`, `fg_redis_config`, `fg_store_counters`) and the statuses `FG_STATUS_INVALID_STORE_URL`,
-/// `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`.
-pub const FG_ABI_VERSION: u32 = 0x0001_0009;
+/// `FG_STATUS_STORE_THREAD` and `FG_STATUS_STORE_UNAVAILABLE`; 1.10 added
+/// leased limits checked locally (`fg_leased_limiter`, `fg_leased_layers`,
+/// `fg_lease_config`, `fg_lease_counters`).
+pub const FG_ABI_VERSION: u32 = 0x0001_000A;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///
