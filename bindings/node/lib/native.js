@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 9; // 1.9: limits kept in Redis (1.8: fg_machine_now_ns; 1.7: shared mode for every kind)
+const ABI_MINOR = 10; // 1.10: leased limits checked locally; 1.9: limits kept in Redis (1.8: fg_machine_now_ns; 1.7: shared mode for every kind)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -210,6 +210,28 @@ const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.9
   breaker_opened: 'uint64_t',
 });
 
+const LeaseConfigStruct = koffi.struct('fg_lease_config', { // ABI 1.10
+  struct_size: 'size_t',
+  prefix: 'const char *',
+  prefix_len: 'size_t',
+  deadline_ns: 'uint64_t',
+  on_failure: 'uint32_t',
+  low_water_percent: 'uint32_t',
+  lease_time_ns: 'uint64_t',
+  fleet_size: 'uint64_t',
+  capacity: 'uint64_t',
+});
+const LeaseCountersStruct = koffi.struct('fg_lease_counters', { // ABI 1.10
+  struct_size: 'size_t',
+  local: 'uint64_t',
+  leases: 'uint64_t',
+  waited: 'uint64_t',
+  granted: 'uint64_t',
+  give_backs: 'uint64_t',
+  returned: 'uint64_t',
+  exact: 'uint64_t',
+});
+
 const offsets = (struct, fields) =>
   Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, koffi.offsetof(struct, field)]));
 
@@ -281,6 +303,8 @@ const layout = {
     sharedMemory: koffi.sizeof(SharedMemoryStruct),
     redisConfig: koffi.sizeof(RedisConfigStruct),
     storeCounters: koffi.sizeof(StoreCountersStruct),
+    leaseConfig: koffi.sizeof(LeaseConfigStruct),
+    leaseCounters: koffi.sizeof(LeaseCountersStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -471,6 +495,18 @@ const ffi = {
   redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
   redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
   redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+
+  // ABI 1.10. A check is local (it blocks, up to the deadline, only for a
+  // key's first lease or a lease spent before its refill landed): called
+  // synchronously by lib/leased.js.
+  leasedLimiterNew: fn('fg_leased_limiter_new', S, [H, H, koffi.pointer(LeaseConfigStruct), koffi.out(koffi.pointer(H))]),
+  leasedLimiterFree: fn('fg_leased_limiter_free', 'void', [H]),
+  leasedLimiterCheck: fn('fg_leased_limiter_check', S, [H, H, 'size_t', U64, H]),
+  leasedLimiterCounters: fn('fg_leased_limiter_counters', S, [
+    H,
+    koffi.inout(koffi.pointer(StoreCountersStruct)),
+    koffi.inout(koffi.pointer(LeaseCountersStruct)),
+  ]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
