@@ -23,6 +23,7 @@ import {
   Policy,
   PolicyCounters,
   PolicyDecision,
+  LeasedLimiter,
   Quota,
   RedisLimiter,
   Retry,
@@ -320,3 +321,13 @@ void inRedis.check(42);
 const throughRedis = rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', prefix: 'api:' });
 void throughRedis;
 void rateLimit({ limiter: inRedis });
+// Leased limits: checks are local and synchronous.
+const leased = new LeasedLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', fleetSize: 2, leaseTimeMs: 200 });
+const leasedDecision: Decision = leased.check('key');
+void leasedDecision;
+const localChecks: number = leased.counters.leases.local;
+void localChecks;
+void rateLimit({ limiter: leased });
+void rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', storeMode: 'exact' });
+// @ts-expect-error storeMode is 'lease' or 'exact'
+void rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', storeMode: 'fast' });
