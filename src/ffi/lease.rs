@@ -25,7 +25,7 @@ use super::store::{FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_OPEN};
 #[cfg(feature = "redis")]
 use crate::store::{LeaseCounters, LeasedLayers, LeasedLimiter, OnFailure, RedisStore};
 #[cfg(not(feature = "redis"))]
-use absent::{LeasedLayers, LeasedLimiter, RedisStore};
+use absent::{layers_counters, limiter_counters, LeasedLayers, LeasedLimiter, RedisStore};
 #[cfg(feature = "redis")]
 use std::time::Duration;
 
@@ -136,6 +136,18 @@ impl From<LeaseCounters> for FgLeaseCounters {
             exact: counters.exact,
         }
     }
+}
+
+/// A limiter's counters as C reads them.
+#[cfg(feature = "redis")]
+fn limiter_counters(limiter: &LeasedLimiter) -> (FgStoreCounters, FgLeaseCounters) {
+    (limiter.counters().into(), limiter.lease_counters().into())
+}
+
+/// Layers' counters as C reads them.
+#[cfg(feature = "redis")]
+fn layers_counters(layers: &LeasedLayers) -> (FgStoreCounters, FgLeaseCounters) {
+    (layers.counters().into(), layers.lease_counters().into())
 }
 
 /// `fg_lease_config` read: `None` keeps the builder's default.
@@ -358,10 +370,11 @@ pub unsafe extern "C" fn fg_leased_limiter_counters(
                 VersionedOut::new(leases, "leases")?,
             )
         };
+        let (store_counters, lease_counters) = limiter_counters(limiter);
         // SAFETY: writable for their struct_size, by the contract.
         unsafe {
-            store.write(FgStoreCounters::from(limiter.counters()));
-            leases.write(FgLeaseCounters::from(limiter.lease_counters()));
+            store.write(store_counters);
+            leases.write(lease_counters);
         }
         Ok(())
     })
@@ -575,10 +588,11 @@ pub unsafe extern "C" fn fg_leased_layers_counters(
                 VersionedOut::new(leases, "leases")?,
             )
         };
+        let (store_counters, lease_counters) = layers_counters(layers);
         // SAFETY: writable for their struct_size, by the contract.
         unsafe {
-            store.write(FgStoreCounters::from(layers.counters()));
-            leases.write(FgLeaseCounters::from(layers.lease_counters()));
+            store.write(store_counters);
+            leases.write(lease_counters);
         }
         Ok(())
     })
@@ -588,14 +602,12 @@ pub unsafe extern "C" fn fg_leased_layers_counters(
 /// types that have no values, since no store handle exists to build on.
 #[cfg(not(feature = "redis"))]
 mod absent {
+    use super::{FgLeaseCounters, FgStoreCounters};
     use crate::core::decision::Decision;
     use crate::core::error::Result;
     use crate::policy::Verdict;
 
     pub(super) enum RedisStore {}
-
-    /// The counters as C reads them: `From` is then the identity.
-    pub(super) type LeaseCounters = super::FgLeaseCounters;
 
     pub(super) enum LeasedLimiter {}
 
@@ -603,14 +615,10 @@ mod absent {
         pub(super) fn check(&self, _key: &[u8], _cost: u64) -> Result<Decision> {
             match *self {}
         }
+    }
 
-        pub(super) fn counters(&self) -> super::FgStoreCounters {
-            match *self {}
-        }
-
-        pub(super) fn lease_counters(&self) -> LeaseCounters {
-            match *self {}
-        }
+    pub(super) fn limiter_counters(limiter: &LeasedLimiter) -> (FgStoreCounters, FgLeaseCounters) {
+        match *limiter {}
     }
 
     pub(super) enum LeasedLayers {}
@@ -619,14 +627,10 @@ mod absent {
         pub(super) fn check(&self, _keys: &[&[u8]], _cost: u64) -> Result<Verdict> {
             match *self {}
         }
+    }
 
-        pub(super) fn counters(&self) -> super::FgStoreCounters {
-            match *self {}
-        }
-
-        pub(super) fn lease_counters(&self) -> LeaseCounters {
-            match *self {}
-        }
+    pub(super) fn layers_counters(layers: &LeasedLayers) -> (FgStoreCounters, FgLeaseCounters) {
+        match *layers {}
     }
 }
 
