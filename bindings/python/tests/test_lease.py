@@ -5,6 +5,9 @@ buckets were charged for, the middleware answers 429 with headers, two
 workers share one limit, and bad input raises. Every wait is bounded."""
 
 import asyncio
+import socket
+import threading
+import time
 
 import httpx
 import pytest
@@ -71,6 +74,37 @@ def test_leased_layers_spend_every_layer_or_none(redis_url):
         layers.check(["a"])
     with pytest.raises(TypeError, match="not int"):
         layers.check(["a", 7])
+
+
+def test_a_check_waiting_for_its_first_lease_releases_the_gil():
+    # A listener that accepts and never answers: the key's first lease waits
+    # the whole deadline, while another Python thread keeps counting; then
+    # the failure policy answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/"
+        limiter = LeasedLimiter(TEN_AN_HOUR, store=url, deadline=0.5, on_failure="closed")
+        counted = []
+        stop = threading.Event()
+
+        def count():
+            while not stop.is_set():
+                counted.append(1)
+                time.sleep(0)
+
+        counter = threading.Thread(target=count)
+        counter.start()
+        try:
+            before = len(counted)
+            assert not limiter.check("k").admitted
+            during = len(counted) - before
+        finally:
+            stop.set()
+            counter.join(timeout=30)
+    assert during > 0
+    store = limiter.store_counters
+    assert store["failed_closed"] == 1 and store["timeouts"] + store["errors"] >= 1, store
 
 
 def test_bad_arguments_raise(redis_url):

@@ -112,7 +112,8 @@ class RouteLimit(Generic[Request]):
     limit ``i`` (in ``limits`` order) in ``"<shared>.<i>"``. ``store``, a
     Redis URL, keeps them in Redis instead (checked together by one
     :class:`floodgate.LeasedLayers`, or :class:`floodgate.RedisLayers` in
-    ``"exact"`` mode), limit ``i`` under the key prefix ``"<prefix>.<i>:"``. The other options are :class:`floodgate.gate.Gate`'s.
+    ``"exact"`` mode), limit ``i`` under the key prefix ``"<prefix>.<i>:"``.
+    The other options are :class:`floodgate.gate.Gate`'s.
     """
 
     def __init__(
