@@ -299,7 +299,11 @@
  * and `local_denied`), Redis Cluster (`fg_redis_store_open_cluster`,
  * `FG_MAX_CLUSTER_URLS`), sliding windows kept in Redis
  * (`fg_redis_window`) and in-flight caps kept in Redis
- * (`fg_redis_inflight`, `fg_redis_permit`, `fg_redis_acquisition`).
+ * (`fg_redis_inflight`, `fg_redis_permit`, `fg_redis_acquisition`),
+ * asynchronous Redis checks (`fg_redis_limiter_check_async`, `fg_redis_done`),
+ * and
+ * leased limits checked locally (`fg_leased_limiter`, `fg_leased_layers`,
+ * `fg_lease_config`, `fg_lease_counters`).
  */
 #define FG_ABI_VERSION 65546
 
@@ -616,6 +620,25 @@ typedef struct fg_keyed_limiter fg_keyed_limiter;
  * from it (`fg_layer.keyed_window`) keeps it alive after that.
  */
 typedef struct fg_keyed_window fg_keyed_window;
+
+/**
+ * Several limits kept in Redis, as an `fg_redis_layers`' (a refusal by one
+ * layer charges none), each checked locally from a lease per layer and key.
+ * Each layer leases from its own key, so the keys need no common hash tag.
+ * Create with `fg_leased_layers_new`, release with `fg_leased_layers_free`.
+ */
+typedef struct FgLeasedLayers FgLeasedLayers;
+
+/**
+ * A GCRA bucket per byte key kept in Redis, as an `fg_redis_limiter`'s
+ * (same script, same keys: the two may share a prefix and quota), checked
+ * locally: the process leases tokens from the Redis bucket ahead of time and
+ * a check spends them with one atomic operation, asking for the next lease in
+ * the background before the last runs out. No process admits a request the
+ * Redis bucket was not charged for. Create with `fg_leased_limiter_new`,
+ * release with `fg_leased_limiter_free` (which gives unspent tokens back).
+ */
+typedef struct FgLeasedLimiter FgLeasedLimiter;
 
 /**
  * An opaque handle to one rate-limited bucket, timed by the library's
@@ -1063,6 +1086,238 @@ typedef struct fg_keyed_window_config {
 } fg_keyed_window_config;
 
 /**
+ * How a leased limiter leases; every field left 0 (or NULL) keeps its
+ * default:
+ *
+ * ```c
+ * fg_lease_config config = { .struct_size = sizeof(fg_lease_config),
+ *                            .prefix = "api:", .prefix_len = 4,
+ *                            .lease_time_ns = 200000000, .fleet_size = 4 };
+ * ```
+ */
+typedef struct FgLeaseConfig {
+  /**
+   * `sizeof(fg_lease_config)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * What every bucket's Redis key starts with (bytes, no NUL needed);
+   * NULL for `"floodgate:"`. Must be NULL for layers (each
+   * `fg_redis_layer` has its own).
+   */
+  const char *prefix;
+  /**
+   * The length of `prefix` in bytes.
+   */
+  size_t prefix_len;
+  /**
+   * How long a lease call may wait for Redis, connecting included; 0 for 5 ms.
+   */
+  uint64_t deadline_ns;
+  /**
+   * `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`: the
+   * answer once a key's lease is spent and Redis gives none.
+   */
+  uint32_t on_failure;
+  /**
+   * Lease more when fewer than this percent (1 to 100) of the last lease
+   * is left; 0 for 25.
+   */
+  uint32_t low_water_percent;
+  /**
+   * How long a lease is meant to last (it asks for about the tokens this
+   * process spends in that time); 0 for 500 ms.
+   */
+  uint64_t lease_time_ns;
+  /**
+   * How many processes share these keys: one holds at most
+   * `burst / (2 x fleet_size)` tokens of a key; 0 for 1.
+   */
+  uint64_t fleet_size;
+  /**
+   * How many keys the local table holds (a key beyond them is decided in
+   * Redis each time); 0 for 16384.
+   */
+  uint64_t capacity;
+} FgLeaseConfig;
+
+/**
+ * A Redis limiter's counts so far, for monitoring. Set `struct_size`
+ * before the call; later versions may add fields (a caller built against
+ * ABI 1.9, without the `local_*` fields, still gets the others).
+ */
+typedef struct fg_store_counters {
+  /**
+   * `sizeof(fg_store_counters)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * Decisions Redis made.
+   */
+  uint64_t exact;
+  /**
+   * Denials the local deny cache answered without a round trip.
+   */
+  uint64_t cached;
+  /**
+   * Requests admitted by `FG_ON_FAILURE_OPEN` without Redis deciding.
+   */
+  uint64_t failed_open;
+  /**
+   * Requests denied by `FG_ON_FAILURE_CLOSED` without Redis deciding.
+   */
+  uint64_t failed_closed;
+  /**
+   * Calls that reached their deadline.
+   */
+  uint64_t timeouts;
+  /**
+   * Calls that failed with an error (connection refused or dropped, a
+   * server error).
+   */
+  uint64_t errors;
+  /**
+   * Degraded decisions given without trying Redis, the breaker being open.
+   */
+  uint64_t skipped;
+  /**
+   * Times the breaker opened.
+   */
+  uint64_t breaker_opened;
+  /**
+   * Requests `FG_ON_FAILURE_LOCAL` admitted by this process's share (ABI 1.10).
+   */
+  uint64_t local_admitted;
+  /**
+   * Requests `FG_ON_FAILURE_LOCAL` refused by this process's share (ABI 1.10).
+   */
+  uint64_t local_denied;
+} fg_store_counters;
+
+/**
+ * How a leased limiter's checks were decided and what its leases took and
+ * gave back. Set `struct_size` before the call; later versions may add
+ * fields.
+ */
+typedef struct FgLeaseCounters {
+  /**
+   * `sizeof(fg_lease_counters)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * Checks decided locally: admitted from a lease, or denied by Redis's
+   * last denial of a lease.
+   */
+  uint64_t local;
+  /**
+   * Lease calls, in the background or waited on.
+   */
+  uint64_t leases;
+  /**
+   * Lease calls a check waited on, its key's lease being empty.
+   */
+  uint64_t waited;
+  /**
+   * Tokens the leases granted.
+   */
+  uint64_t granted;
+  /**
+   * Calls giving unspent tokens back (idle keys, freeing).
+   */
+  uint64_t give_backs;
+  /**
+   * Tokens given back.
+   */
+  uint64_t returned;
+  /**
+   * Checks decided by an exact call instead (a key the table had no room
+   * for, a cost above a lease).
+   */
+  uint64_t exact;
+} FgLeaseCounters;
+
+/**
+ * One layer of an `fg_redis_layers`:
+ *
+ * ```c
+ * fg_quota per_key = { .struct_size = sizeof(fg_quota), .count = 30,
+ *                      .period_ns = 1000000000, .burst = 60 };
+ * fg_redis_layer layer = { .struct_size = sizeof(fg_redis_layer),
+ *                          .scope = FG_SCOPE_KEY, .prefix = "k:", .prefix_len = 2,
+ *                          .quota = &per_key };
+ * ```
+ */
+typedef struct fg_redis_layer {
+  /**
+   * `sizeof(fg_redis_layer)` as the caller compiled it.
+   */
+  size_t struct_size;
+  /**
+   * The layer's scope, `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`: what a
+   * verdict names.
+   */
+  uint32_t scope;
+  /**
+   * What the layer's buckets' Redis keys start with (bytes, no NUL
+   * needed); each layer needs its own.
+   */
+  const char *prefix;
+  /**
+   * The length of `prefix` in bytes.
+   */
+  size_t prefix_len;
+  /**
+   * The layer's quota.
+   */
+  const struct fg_quota *quota;
+} fg_redis_layer;
+
+/**
+ * The key a request presents to one layer. Fixed layout for ABI major 1.
+ */
+typedef struct fg_layer_key {
+  /**
+   * `FG_LAYER_KEY_NONE`, `_ID`, `_BYTES` or `_IP`.
+   */
+  uint32_t kind;
+  /**
+   * The key for `FG_LAYER_KEY_ID`.
+   */
+  uint64_t id;
+  /**
+   * The key for `FG_LAYER_KEY_BYTES` and `FG_LAYER_KEY_IP`.
+   */
+  const uint8_t *bytes;
+  /**
+   * The length of `bytes`.
+   */
+  size_t len;
+} fg_layer_key;
+
+/**
+ * The answer to a layered check. Output only; the layout is fixed for ABI
+ * major version 1.
+ */
+typedef struct fg_verdict {
+  /**
+   * When admitted: the enforcing layer with the fewest remaining units
+   * (what `X-RateLimit-*` should show). When refused: the layer with the
+   * longest wait, so `Retry-After` is never too short. `decision.scope` is
+   * that layer's `FG_SCOPE_*` code.
+   */
+  struct fg_decision decision;
+  /**
+   * The index of that layer in the array the policy was built from.
+   */
+  uint32_t layer;
+  /**
+   * That layer's scope name (`"key"`, `"ip"`, or its own name), NUL
+   * terminated, owned by the policy and valid until it is freed.
+   */
+  const char *scope_name;
+} fg_verdict;
+
+/**
  * One tier of `fg_plans_new`, or a tier's new limits for
  * `fg_plans_reconfigure_tier`.
  *
@@ -1122,29 +1377,6 @@ typedef struct fg_plans_config {
    */
   uint64_t workspace_capacity;
 } fg_plans_config;
-
-/**
- * The answer to a layered check. Output only; the layout is fixed for ABI
- * major version 1.
- */
-typedef struct fg_verdict {
-  /**
-   * When admitted: the enforcing layer with the fewest remaining units
-   * (what `X-RateLimit-*` should show). When refused: the layer with the
-   * longest wait, so `Retry-After` is never too short. `decision.scope` is
-   * that layer's `FG_SCOPE_*` code.
-   */
-  struct fg_decision decision;
-  /**
-   * The index of that layer in the array the policy was built from.
-   */
-  uint32_t layer;
-  /**
-   * That layer's scope name (`"key"`, `"ip"`, or its own name), NUL
-   * terminated, owned by the policy and valid until it is freed.
-   */
-  const char *scope_name;
-} fg_verdict;
 
 /**
  * A policy's counts so far, for monitoring. Fixed layout for ABI major 1.
@@ -1228,28 +1460,6 @@ typedef struct fg_layer {
    */
   const struct fg_keyed_window *keyed_window;
 } fg_layer;
-
-/**
- * The key a request presents to one layer. Fixed layout for ABI major 1.
- */
-typedef struct fg_layer_key {
-  /**
-   * `FG_LAYER_KEY_NONE`, `_ID`, `_BYTES` or `_IP`.
-   */
-  uint32_t kind;
-  /**
-   * The key for `FG_LAYER_KEY_ID`.
-   */
-  uint64_t id;
-  /**
-   * The key for `FG_LAYER_KEY_BYTES` and `FG_LAYER_KEY_IP`.
-   */
-  const uint8_t *bytes;
-  /**
-   * The length of `bytes`.
-   */
-  size_t len;
-} fg_layer_key;
 
 /**
  * One layer's counts so far. Fixed layout for ABI major 1.
@@ -1384,95 +1594,6 @@ typedef struct fg_redis_acquisition {
    */
   uint64_t lease_end_us;
 } fg_redis_acquisition;
-
-/**
- * A Redis limiter's counts so far, for monitoring. Set `struct_size`
- * before the call; later versions may add fields (a caller built against
- * ABI 1.9, without the `local_*` fields, still gets the others).
- */
-typedef struct fg_store_counters {
-  /**
-   * `sizeof(fg_store_counters)` as the caller compiled it.
-   */
-  size_t struct_size;
-  /**
-   * Decisions Redis made.
-   */
-  uint64_t exact;
-  /**
-   * Denials the local deny cache answered without a round trip.
-   */
-  uint64_t cached;
-  /**
-   * Requests admitted by `FG_ON_FAILURE_OPEN` without Redis deciding.
-   */
-  uint64_t failed_open;
-  /**
-   * Requests denied by `FG_ON_FAILURE_CLOSED` without Redis deciding.
-   */
-  uint64_t failed_closed;
-  /**
-   * Calls that reached their deadline.
-   */
-  uint64_t timeouts;
-  /**
-   * Calls that failed with an error (connection refused or dropped, a
-   * server error).
-   */
-  uint64_t errors;
-  /**
-   * Degraded decisions given without trying Redis, the breaker being open.
-   */
-  uint64_t skipped;
-  /**
-   * Times the breaker opened.
-   */
-  uint64_t breaker_opened;
-  /**
-   * Requests `FG_ON_FAILURE_LOCAL` admitted by this process's share (ABI 1.10).
-   */
-  uint64_t local_admitted;
-  /**
-   * Requests `FG_ON_FAILURE_LOCAL` refused by this process's share (ABI 1.10).
-   */
-  uint64_t local_denied;
-} fg_store_counters;
-
-/**
- * One layer of an `fg_redis_layers`:
- *
- * ```c
- * fg_quota per_key = { .struct_size = sizeof(fg_quota), .count = 30,
- *                      .period_ns = 1000000000, .burst = 60 };
- * fg_redis_layer layer = { .struct_size = sizeof(fg_redis_layer),
- *                          .scope = FG_SCOPE_KEY, .prefix = "k:", .prefix_len = 2,
- *                          .quota = &per_key };
- * ```
- */
-typedef struct fg_redis_layer {
-  /**
-   * `sizeof(fg_redis_layer)` as the caller compiled it.
-   */
-  size_t struct_size;
-  /**
-   * The layer's scope, `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`: what a
-   * verdict names.
-   */
-  uint32_t scope;
-  /**
-   * What the layer's buckets' Redis keys start with (bytes, no NUL
-   * needed); each layer needs its own.
-   */
-  const char *prefix;
-  /**
-   * The length of `prefix` in bytes.
-   */
-  size_t prefix_len;
-  /**
-   * The layer's quota.
-   */
-  const struct fg_quota *quota;
-} fg_redis_layer;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2773,6 +2894,150 @@ fg_status fg_keyed_window_capacity(const struct fg_keyed_window *windows, uint64
  * As `fg_keyed_window_len`.
  */
 fg_status fg_keyed_window_full_table_events(const struct fg_keyed_window *windows, uint64_t *out);
+
+/**
+ * Creates a leased limiter of `quota` per key on `store` and stores its
+ * handle in `*out` (NULL on failure). Nothing is sent yet: a key's first
+ * check leases. The limiter keeps its own reference to the store.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, the quota errors (as
+ * `fg_redis_limiter_new`), `FG_STATUS_CAPACITY_TOO_LARGE`,
+ * `FG_STATUS_INVALID_ARGUMENT` (an unknown `on_failure`, a
+ * `low_water_percent` above 100), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `quota` and `config` NULL or
+ * readable for their `struct_size`, `config->prefix` readable for its
+ * length; `out` NULL or writable for a pointer.
+ */
+fg_status fg_leased_limiter_new(const struct fg_redis_store *store,
+                                const struct fg_quota *quota,
+                                const struct FgLeaseConfig *config,
+                                struct FgLeasedLimiter **out);
+
+/**
+ * Releases a leased limiter, giving its unspent tokens back to Redis in
+ * the background. NULL is a no-op.
+ *
+ * # Safety
+ * `limiter` must be NULL or a handle from `fg_leased_limiter_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_leased_limiter_free(struct FgLeasedLimiter *limiter);
+
+/**
+ * Decides a request of `cost` units for `key` (1 to `FG_MAX_KEY_LEN`
+ * bytes) and fills `*out`. Decided locally, without I/O, while the key's
+ * lease holds `cost` tokens (or Redis denied its last lease and it has not
+ * fit since); otherwise (a key's first check, a lease spent before its
+ * refill landed, a cost above a lease) it blocks for one call to Redis, at
+ * most the deadline, then `on_failure` answers. A denied request is not an
+ * error. Thread-safe.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`
+ * (nothing is spent or sent then), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `key` NULL or readable for
+ * `key_len` bytes; `out` NULL or writable for an `fg_decision`.
+ */
+fg_status fg_leased_limiter_check(const struct FgLeasedLimiter *limiter,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  uint64_t cost,
+                                  struct fg_decision *out);
+
+/**
+ * Fills `*store` with the limiter's Redis calls' outcomes (as
+ * `fg_redis_limiter_counters`) and `*leases` with how its checks were
+ * decided and what its leases took and gave back.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle; `store` and `leases` NULL or
+ * writable for their `struct_size`.
+ */
+fg_status fg_leased_limiter_counters(const struct FgLeasedLimiter *limiter,
+                                     struct fg_store_counters *store,
+                                     struct FgLeaseCounters *leases);
+
+/**
+ * Creates leased layers on `store`, `layers[i]` being layer `i` (at most
+ * `FG_MAX_LAYERS`), and stores the handle in `*out` (NULL on failure).
+ * `config->prefix` must be NULL (each layer has its own); its other fields
+ * apply to every layer.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_NO_LAYERS`,
+ * `FG_STATUS_TOO_MANY_LAYERS`, the quota errors,
+ * `FG_STATUS_CAPACITY_TOO_LARGE`, `FG_STATUS_INVALID_ARGUMENT` (a scope
+ * other than `FG_SCOPE_KEY` ... `FG_SCOPE_TOKEN`, a config prefix, an
+ * unknown `on_failure`, a `low_water_percent` above 100), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` must be NULL or a live handle; `layers` NULL or readable for
+ * `count` structs of `layers[0].struct_size` bytes, each `prefix` readable
+ * for its length and `quota` for its `struct_size`; `config` NULL or
+ * readable for its `struct_size`; `out` NULL or writable for a pointer.
+ */
+fg_status fg_leased_layers_new(const struct fg_redis_store *store,
+                               const struct fg_redis_layer *layers,
+                               size_t count,
+                               const struct FgLeaseConfig *config,
+                               struct FgLeasedLayers **out);
+
+/**
+ * Releases leased layers, giving their unspent tokens back to Redis in the
+ * background. NULL is a no-op.
+ *
+ * # Safety
+ * `layers` must be NULL or a handle from `fg_leased_layers_new` not yet
+ * freed, with no call on it running or starting concurrently.
+ */
+void fg_leased_layers_free(struct FgLeasedLayers *layers);
+
+/**
+ * Checks `cost` against every layer, `keys[i]` (an `FG_LAYER_KEY_BYTES`
+ * key) being layer `i`'s, and fills `*out`: when admitted, the layer with
+ * the least left; when refused, the refusing layer. A refusal spends no
+ * layer's tokens. Local as `fg_leased_limiter_check` is, and blocking as
+ * it does when a layer's lease is empty.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_LAYER_KEY_COUNT`,
+ * `FG_STATUS_KEY_KIND_MISMATCH` (a key of another kind than bytes),
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG` (nothing is spent or
+ * sent then), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `keys` NULL or readable for
+ * `count` keys whose `bytes` are readable for `len`; `out` NULL or
+ * writable for an `fg_verdict`.
+ */
+fg_status fg_leased_layers_check(const struct FgLeasedLayers *layers,
+                                 const struct fg_layer_key *keys,
+                                 size_t count,
+                                 uint64_t cost,
+                                 struct fg_verdict *out);
+
+/**
+ * Fills `*store` and `*leases` with the layers' counts so far (as
+ * `fg_leased_limiter_counters`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STRUCT_SIZE`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `layers` must be NULL or a live handle; `store` and `leases` NULL or
+ * writable for their `struct_size`.
+ */
+fg_status fg_leased_layers_counters(const struct FgLeasedLayers *layers,
+                                    struct fg_store_counters *store,
+                                    struct FgLeaseCounters *leases);
 
 /**
  * Creates a limiter whose bucket starts full, and stores its handle in `*out`.

@@ -318,6 +318,55 @@ export declare class RedisWindows implements Disposable {
   [Symbol.dispose](): void;
 }
 
+/** Where and how a leased limit lives and leases (LeasedLimiter). */
+export interface LeaseOptions extends RedisOptions {
+  /** How long a lease is meant to last (default 500). */
+  leaseTimeMs?: number;
+  /** Lease more when fewer than this percent (1 to 100) of the last lease is left (default 25). */
+  lowWater?: number;
+  /** How many processes share the keys: one holds at most burst / (2 x fleetSize) tokens of a key (default 1). */
+  fleetSize?: number;
+  /** How many keys are leased locally; others are checked in Redis each time (default 16384). */
+  capacity?: number;
+}
+
+/** A LeasedLimiter's counts so far: its Redis calls', and how its checks were decided. */
+export interface LeaseCounters extends StoreCounters {
+  leases: {
+    /** Checks decided locally. */
+    local: number;
+    /** Lease calls, in the background or waited on. */
+    leases: number;
+    /** Lease calls a check waited on. */
+    waited: number;
+    /** Tokens the leases granted. */
+    granted: number;
+    giveBacks: number;
+    /** Tokens given back. */
+    returned: number;
+    /** Checks decided by an exact call instead. */
+    exact: number;
+  };
+}
+
+/**
+ * RedisLimiter's buckets (same script and keys), checked locally from
+ * tokens this process leases ahead of time: `check` is synchronous and
+ * waits for Redis (up to `deadlineMs`) only for a key's first lease or a
+ * lease spent before its refill landed. No process admits a request the
+ * Redis bucket was not charged for.
+ */
+export declare class LeasedLimiter implements Disposable {
+  constructor(quota: Quota, options: LeaseOptions);
+  check(key: string | Uint8Array, cost?: U64): Decision;
+  readonly quota: Quota;
+  readonly counters: LeaseCounters;
+  readonly closed: boolean;
+  /** Frees the handle, giving unspent tokens back to Redis. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
 /** RedisOptions, with how long a permit is leased. */
 export interface RedisInFlightOptions extends RedisOptions {
   /** How long a permit is held without being renewed (default 30,000); 'floodgate:inflight:' is the default prefix. */
@@ -860,7 +909,7 @@ interface CommonRateLimitOptions<Req extends IncomingMessage> {
 
 export interface KeyedRateLimitOptions<Req extends IncomingMessage = IncomingMessage> extends CommonRateLimitOptions<Req> {
   /** One bucket per key the key function returns (a RedisLimiter: kept in Redis). */
-  limiter: KeyedLimiter | RedisLimiter;
+  limiter: KeyedLimiter | RedisLimiter | LeasedLimiter;
   policy?: undefined;
   plans?: undefined;
   /** Default keys.ip; null or undefined is a missing key (see onBadKey). */
@@ -922,6 +971,12 @@ export interface WindowRateLimitOptions<Req extends IncomingMessage = IncomingMe
   deadlineMs?: number;
   /** With store: 'open' (default) admits when Redis gives no answer, 'closed' denies, 'local' decides by this process's share. */
   onFailure?: OnFailure;
+  /**
+   * With store: 'lease' (the default) checks locally from leases (a
+   * LeasedLimiter); 'exact' makes a round trip per check (a RedisLimiter),
+   * the default with skipSuccessfulRequests or skipFailedRequests.
+   */
+  storeMode?: 'lease' | 'exact';
   /** X-RateLimit-Scope (genieos preset); default 'key'. */
   scope?: string;
 }

@@ -31,7 +31,11 @@
 /// and `local_denied`), Redis Cluster (`fg_redis_store_open_cluster`,
 /// `FG_MAX_CLUSTER_URLS`), sliding windows kept in Redis
 /// (`fg_redis_window`) and in-flight caps kept in Redis
-/// (`fg_redis_inflight`, `fg_redis_permit`, `fg_redis_acquisition`).
+/// (`fg_redis_inflight`, `fg_redis_permit`, `fg_redis_acquisition`),
+/// asynchronous Redis checks (`fg_redis_limiter_check_async`, `fg_redis_done`),
+/// and
+/// leased limits checked locally (`fg_leased_limiter`, `fg_leased_layers`,
+/// `fg_lease_config`, `fg_lease_counters`).
 pub const FG_ABI_VERSION: u32 = 0x0001_000A;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.

@@ -8,6 +8,7 @@ const { Quota } = require('./quota.js');
 const { Limiter } = require('./limiter.js');
 const { KeyedLimiter } = require('./keyed.js');
 const { RedisInFlight, RedisLimiter, RedisPermit, RedisWindows } = require('./redis.js');
+const { LeasedLimiter } = require('./leased.js');
 const { SlidingWindow } = require('./window.js');
 const { InFlight, Permit } = require('./inflight.js');
 const { Policy } = require('./policy.js');
@@ -37,6 +38,7 @@ module.exports = {
   KeyedInFlight,
   KeyedLimiter,
   KeyedWindows,
+  LeasedLimiter,
   Limiter,
   machineNowNs,
   Permit,

@@ -23,6 +23,7 @@ const { Quota } = require('./quota.js');
 const { addressKey, clientAddress, subnetBits } = require('./client-address.js');
 const { sharedOption, withSuffix } = require('./shared.js');
 const { RedisLimiter } = require('./redis.js');
+const { LeasedLimiter } = require('./leased.js');
 
 /** Key functions: which bucket a request is charged to (null: no key, so the fallback key). */
 const keys = Object.freeze({
@@ -137,15 +138,23 @@ function flag(value, name) {
  * `<name>.<limit>`, so every worker process charges one table per limit.
  * With `store` (a Redis URL) each limit is kept in Redis instead, under the
  * prefix `<prefix><limit>/<windowMs>:` (`prefix` default 'floodgate:'), so
- * every process and host using that server charges one bucket per key.
+ * every process and host using that server charges one bucket per key:
+ * checked locally from leases (a LeasedLimiter) unless `storeMode` is
+ * 'exact' (a RedisLimiter: a round trip per check), which
+ * skipSuccessfulRequests and skipFailedRequests need (a lease is spent, not
+ * refunded) and choose when `storeMode` is not given.
  */
 function limiterSource(o, limiter) {
   const shared = sharedOption(o.shared, 'shared');
-  const redis = { store: o.store, prefix: o.prefix, deadlineMs: o.deadlineMs, onFailure: o.onFailure };
+  const redis = { store: o.store, prefix: o.prefix, deadlineMs: o.deadlineMs, onFailure: o.onFailure, storeMode: o.storeMode };
+  const refunds = o.skipSuccessfulRequests === true || o.skipFailedRequests === true;
   const redisOptions = Object.keys(redis).filter((name) => redis[name] !== undefined);
   if (limiter !== undefined) {
-    if (!(limiter instanceof KeyedLimiter) && !(limiter instanceof RedisLimiter)) {
-      throw new TypeError(`limiter must be a KeyedLimiter or a RedisLimiter, got ${describe(limiter)}`);
+    if (!(limiter instanceof KeyedLimiter) && !(limiter instanceof RedisLimiter) && !(limiter instanceof LeasedLimiter)) {
+      throw new TypeError(`limiter must be a KeyedLimiter, a RedisLimiter or a LeasedLimiter, got ${describe(limiter)}`);
+    }
+    if (limiter instanceof LeasedLimiter && refunds) {
+      throw new TypeError('skipSuccessfulRequests and skipFailedRequests refund, and a LeasedLimiter cannot: give a RedisLimiter');
     }
     if (o.windowMs !== undefined || o.limit !== undefined) throw new TypeError('give either limiter or windowMs and limit, not both');
     if (shared !== null) throw new TypeError('shared applies to windowMs and limit; give it to the KeyedLimiter passed as limiter instead');
@@ -155,6 +164,13 @@ function limiterSource(o, limiter) {
   if (redisOptions.length > 0 && o.store === undefined) throw new TypeError(`${redisOptions.join(', ')} are options of a limit kept in Redis: give store too`);
   if (o.store !== undefined && shared !== null) throw new TypeError('give either shared (one machine) or store (Redis), not both');
   if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new TypeError(`prefix must be a string, got ${describe(o.prefix)}`);
+  if (o.storeMode !== undefined && o.storeMode !== 'lease' && o.storeMode !== 'exact') {
+    throw new TypeError(`storeMode must be 'lease' or 'exact', got ${describe(o.storeMode)}`);
+  }
+  if (o.storeMode === 'lease' && refunds) {
+    throw new TypeError("skipSuccessfulRequests and skipFailedRequests refund, and leases cannot: give storeMode: 'exact'");
+  }
+  const Kept = (o.storeMode ?? (refunds ? 'exact' : 'lease')) === 'lease' ? LeasedLimiter : RedisLimiter;
   const windowMs = o.windowMs ?? 60_000;
   const capacity = o.capacity ?? 65_536;
   const tables = new Map();
@@ -167,7 +183,7 @@ function limiterSource(o, limiter) {
         table = new KeyedLimiter(quota, { capacity, shared: segment });
       } else {
         const prefix = `${o.prefix ?? 'floodgate:'}${limit}/${windowMs}:`;
-        table = new RedisLimiter(quota, { store: o.store, prefix, deadlineMs: o.deadlineMs, onFailure: o.onFailure });
+        table = new Kept(quota, { store: o.store, prefix, deadlineMs: o.deadlineMs, onFailure: o.onFailure });
       }
       tables.set(limit, table);
     }

@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 10; // 1.10: failing local, Redis Cluster (1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
+const ABI_MINOR = 10; // 1.10: failing local, Redis Cluster, windows and in-flight caps kept in Redis, leased limits (1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -218,6 +218,28 @@ const StoreCountersStruct = koffi.struct('fg_store_counters', { // ABI 1.10
   local_denied: 'uint64_t',
 });
 
+const LeaseConfigStruct = koffi.struct('fg_lease_config', { // ABI 1.10
+  struct_size: 'size_t',
+  prefix: 'const char *',
+  prefix_len: 'size_t',
+  deadline_ns: 'uint64_t',
+  on_failure: 'uint32_t',
+  low_water_percent: 'uint32_t',
+  lease_time_ns: 'uint64_t',
+  fleet_size: 'uint64_t',
+  capacity: 'uint64_t',
+});
+const LeaseCountersStruct = koffi.struct('fg_lease_counters', { // ABI 1.10
+  struct_size: 'size_t',
+  local: 'uint64_t',
+  leases: 'uint64_t',
+  waited: 'uint64_t',
+  granted: 'uint64_t',
+  give_backs: 'uint64_t',
+  returned: 'uint64_t',
+  exact: 'uint64_t',
+});
+
 const offsets = (struct, fields) =>
   Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, koffi.offsetof(struct, field)]));
 
@@ -291,6 +313,8 @@ const layout = {
     redisConfig: koffi.sizeof(RedisConfigStruct),
     storeCounters: koffi.sizeof(StoreCountersStruct),
     redisAcquisition: koffi.sizeof(RedisAcquisitionStruct),
+    leaseConfig: koffi.sizeof(LeaseConfigStruct),
+    leaseCounters: koffi.sizeof(LeaseCountersStruct),
   },
   littleEndian: os.endianness() === 'LE',
 };
@@ -497,6 +521,18 @@ const ffi = {
   redisPermitRenew: fn('fg_redis_permit_renew', S, [H, koffi.out(koffi.pointer('bool'))]),
   redisPermitRelease: fn('fg_redis_permit_release', S, [H, koffi.out(koffi.pointer(U64))]),
   redisPermitFree: fn('fg_redis_permit_free', 'void', [H]),
+
+  // ABI 1.10. A check is local (it blocks, up to the deadline, only for a
+  // key's first lease or a lease spent before its refill landed): called
+  // synchronously by lib/leased.js.
+  leasedLimiterNew: fn('fg_leased_limiter_new', S, [H, H, koffi.pointer(LeaseConfigStruct), koffi.out(koffi.pointer(H))]),
+  leasedLimiterFree: fn('fg_leased_limiter_free', 'void', [H]),
+  leasedLimiterCheck: fn('fg_leased_limiter_check', S, [H, H, 'size_t', U64, H]),
+  leasedLimiterCounters: fn('fg_leased_limiter_counters', S, [
+    H,
+    koffi.inout(koffi.pointer(StoreCountersStruct)),
+    koffi.inout(koffi.pointer(LeaseCountersStruct)),
+  ]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),

@@ -27,7 +27,7 @@ function primary(workers) {
   });
 }
 
-function worker(segment, store, prefix) {
+function worker(segment, store, prefix, storeMode) {
   const app = require('express')();
   const { rateLimit } = require('..');
   const shared = segment === '-' ? undefined : segment;
@@ -35,14 +35,14 @@ function worker(segment, store, prefix) {
     res.set('x-worker-pid', String(process.pid));
     next();
   });
-  const kept = store === undefined ? { shared } : { store, prefix, deadlineMs: 2_000, onFailure: 'closed' };
+  const kept = store === undefined ? { shared } : { store, prefix, storeMode, deadlineMs: 2_000, onFailure: 'closed' };
   app.use(rateLimit({ windowMs: 2_000, limit: 60, keyGenerator: (req) => req.headers['x-api-key'], ...kept }));
   app.get('/', (req, res) => res.send('served'));
   const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 }
 
-const [segment, workers, store, prefix] = process.argv.slice(2);
+const [segment, workers, store, prefix, storeMode] = process.argv.slice(2);
 if (segment !== undefined) {
   if (cluster.isPrimary) primary(Number(workers));
-  else worker(segment, store, prefix);
+  else worker(segment, store, prefix, storeMode);
 }

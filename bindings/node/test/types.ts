@@ -23,6 +23,7 @@ import {
   Policy,
   PolicyCounters,
   PolicyDecision,
+  LeasedLimiter,
   Quota,
   RedisInFlight,
   RedisLimiter,
@@ -335,3 +336,13 @@ const pendingPermit: Promise<RedisPermit | null> = batchCaps.acquire('ws-42');
 void pendingPermit;
 // @ts-expect-error onFailure is 'open', 'closed' or 'local'
 void new RedisLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', onFailure: 'maybe' });
+// Leased limits: checks are local and synchronous.
+const leased = new LeasedLimiter(Quota.perSecond(30), { store: 'redis://127.0.0.1:6379/', fleetSize: 2, leaseTimeMs: 200 });
+const leasedDecision: Decision = leased.check('key');
+void leasedDecision;
+const localChecks: number = leased.counters.leases.local;
+void localChecks;
+void rateLimit({ limiter: leased });
+void rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', storeMode: 'exact' });
+// @ts-expect-error storeMode is 'lease' or 'exact'
+void rateLimit({ windowMs: 60_000, limit: 10, store: 'redis://127.0.0.1:6379/', storeMode: 'fast' });

@@ -11,6 +11,7 @@ mod inflight;
 mod keyed;
 mod keyed_inflight;
 mod keyed_windows;
+mod lease;
 mod limiter;
 mod notation;
 mod per_kind;
@@ -50,6 +51,8 @@ fn floodgate_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<store::PyRedisLayers>()?;
     module.add_class::<redis_inflight::PyRedisInFlight>()?;
     module.add_class::<redis_inflight::PyRedisPermit>()?;
+    module.add_class::<lease::PyLeasedLimiter>()?;
+    module.add_class::<lease::PyLeasedLayers>()?;
     module.add_class::<retry::PyRetryPolicy>()?;
     module.add_class::<retry::PyRetry>()?;
     module.add_function(wrap_pyfunction!(retry::py_parse_retry_after, module)?)?;

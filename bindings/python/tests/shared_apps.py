@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from floodgate import KeyedLimiter, Plans, Quota, Suspensions, asgi, wsgi
+from floodgate import KeyedLimiter, LeasedLimiter, Plans, Quota, Suspensions, asgi, wsgi
 
 SEGMENT = os.environ.get("FLOODGATE_TEST_SEGMENT")
 # tests/test_redis.py: the same limit kept in Redis, denying when Redis
@@ -23,6 +23,16 @@ SEGMENT = os.environ.get("FLOODGATE_TEST_SEGMENT")
 STORE = os.environ.get("FLOODGATE_TEST_STORE")
 if STORE is None:
     limiter = KeyedLimiter(Quota.per_second(30, burst=60), capacity=1024, shared=SEGMENT)
+elif os.environ.get("FLOODGATE_TEST_STORE_MODE") == "lease":
+    # tests/test_lease.py: the same limit, checked locally from leases.
+    limiter = LeasedLimiter(
+        Quota.per_second(30, burst=60),
+        store=STORE,
+        prefix=os.environ["FLOODGATE_TEST_STORE_PREFIX"],
+        deadline=2.0,
+        on_failure="closed",
+        fleet_size=2,
+    )
 else:
     limiter = KeyedLimiter(
         Quota.per_second(30, burst=60),

@@ -15,6 +15,8 @@ __all__ = [
     "KeyedInFlight",
     "KeyedLimiter",
     "KeyedWindows",
+    "LeasedLayers",
+    "LeasedLimiter",
     "Limiter",
     "MAX_KEY_LEN",
     "ManualClock",
@@ -677,6 +679,74 @@ class RedisLayers:
         """Every layer takes a key."""
     @property
     def store_counters(self) -> dict[str, int]: ...
+
+@final
+class LeasedLimiter:
+    """A GCRA bucket per key kept in Redis, as ``KeyedLimiter(store=...)``'s
+    (same keys: the two may share a prefix and quota), checked locally from
+    tokens this process leases from the Redis bucket ahead of time; no
+    process admits a request the Redis bucket was not charged for. A check
+    takes nanoseconds while its key's lease lasts and waits for Redis (up to
+    ``deadline``) only for a key's first lease or a lease spent before its
+    refill landed. ``lease_time`` (default 0.5 s) is how long a lease is
+    meant to last; ``low_water`` (percent, default 25): lease more below it;
+    ``fleet_size`` (default 1): how many processes share the keys, one
+    holding at most ``burst / (2 * fleet_size)`` tokens of a key;
+    ``capacity`` (default 16384): keys kept locally (others are decided in
+    Redis). Checks only: refunds, peeks and resets go to a
+    ``KeyedLimiter(store=...)`` on the same prefix."""
+
+    def __new__(
+        cls,
+        quota: Quota,
+        *,
+        store: str,
+        prefix: str | bytes | None = None,
+        deadline: _Seconds | None = None,
+        on_failure: Literal["open", "closed"] | None = None,
+        lease_time: _Seconds | None = None,
+        low_water: int | None = None,
+        fleet_size: int | None = None,
+        capacity: int | None = None,
+    ) -> LeasedLimiter: ...
+    def check(self, key: _Key, cost: int = 1) -> Decision:
+        """The key must be a str or bytes (TypeError otherwise)."""
+    @property
+    def quota(self) -> Quota: ...
+    @property
+    def store_counters(self) -> dict[str, int]: ...
+    @property
+    def lease_counters(self) -> dict[str, int]:
+        """local, leases, waited, granted, give_backs, returned, exact."""
+
+@final
+class LeasedLayers:
+    """RedisLayers' limits, each checked locally from a lease per layer and
+    key (LeasedLimiter's options): a refusal by one layer spends no token of
+    the others. Each layer leases from its own key, so no hash tag is
+    needed on Redis Cluster."""
+
+    def __new__(
+        cls,
+        layers: list[tuple[str, Quota, str | bytes]],
+        *,
+        store: str,
+        deadline: _Seconds | None = None,
+        on_failure: Literal["open", "closed"] | None = None,
+        lease_time: _Seconds | None = None,
+        low_water: int | None = None,
+        fleet_size: int | None = None,
+        capacity: int | None = None,
+    ) -> LeasedLayers: ...
+    def check(self, keys: Sequence[_Key | None], cost: int = 1) -> Verdict:
+        """Every key must be a str or bytes (TypeError otherwise)."""
+    @property
+    def keyed(self) -> list[bool]:
+        """Every layer takes a key."""
+    @property
+    def store_counters(self) -> dict[str, int]: ...
+    @property
+    def lease_counters(self) -> dict[str, int]: ...
 
 @final
 class Verdict:

@@ -85,6 +85,8 @@ from floodgate._floodgate import (
     ErrorBody,
     Headers,
     KeyedLimiter,
+    LeasedLayers,
+    LeasedLimiter,
     Limiter,
     Plans,
     Policy,
@@ -218,7 +220,7 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        limiter: KeyedLimiter | Policy | RedisLayers | Limiter | Plans,
+        limiter: KeyedLimiter | Policy | RedisLayers | LeasedLayers | LeasedLimiter | Limiter | Plans,
         *,
         key: KeyFunction | None = None,
         keys: KeysFunction | None = None,

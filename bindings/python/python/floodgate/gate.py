@@ -24,6 +24,8 @@ from floodgate._floodgate import (
     MAX_KEY_LEN,
     Decision,
     KeyedLimiter,
+    LeasedLayers,
+    LeasedLimiter,
     Limiter,
     Outcome,
     Plans,
@@ -36,6 +38,9 @@ from floodgate._floodgate import (
 from floodgate.responses import Responses
 
 Request = TypeVar("Request")
+
+LAYERED = (Policy, RedisLayers, LeasedLayers)
+"""The limiters checked with one key per layer."""
 
 Key = Union[str, bytes, int]
 """What a key function returns: the bucket a request is charged to."""
@@ -151,7 +156,7 @@ class Gate(Generic[Request]):
 
     def __init__(
         self,
-        limiter: KeyedLimiter | Policy | RedisLayers | Limiter | Plans,
+        limiter: KeyedLimiter | Policy | RedisLayers | LeasedLayers | LeasedLimiter | Limiter | Plans,
         *,
         client_address: Callable[[Request], str | None],
         key: Callable[[Request], Key | None] | None = None,
@@ -169,9 +174,10 @@ class Gate(Generic[Request]):
         ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
         on_error: Callable[[Exception, Request], None] | None = None,
     ) -> None:
-        if not isinstance(limiter, (KeyedLimiter, Policy, RedisLayers, Limiter, Plans)):
+        if not isinstance(limiter, (KeyedLimiter, Policy, RedisLayers, LeasedLayers, LeasedLimiter, Limiter, Plans)):
             raise TypeError(
-                "limiter must be a floodgate.KeyedLimiter, Policy, Limiter or Plans (or a RedisLayers), "
+                "limiter must be a floodgate.KeyedLimiter, Policy, Limiter or Plans "
+                "(or a RedisLayers, LeasedLayers or LeasedLimiter), "
                 f"got {type(limiter).__name__}"
             )
         if isinstance(limiter, Plans) and not callable(plan):
@@ -183,9 +189,9 @@ class Gate(Generic[Request]):
                 raise TypeError(f"suspensions must be a floodgate.Suspensions, got {type(suspensions).__name__}")
             if not isinstance(limiter, (KeyedLimiter, Plans)):
                 raise TypeError("suspensions= is for a KeyedLimiter or Plans; give a Policy a Suspensions layer")
-        if isinstance(limiter, (Policy, RedisLayers)) and not callable(keys):
+        if isinstance(limiter, LAYERED) and not callable(keys):
             raise TypeError("a Policy needs keys=, a function of the request giving one key per layer")
-        if keys is not None and not isinstance(limiter, (Policy, RedisLayers)):
+        if keys is not None and not isinstance(limiter, LAYERED):
             raise TypeError("keys= is for a Policy; a KeyedLimiter or Limiter takes key=")
         if key is not None and not callable(key):
             raise TypeError("key must be a function of the request")
@@ -218,7 +224,7 @@ class Gate(Generic[Request]):
         self.on_bad_key = on_bad_key
         self.fallback_key = client if fallback_key is None else fallback_key
         self.on_error = on_error
-        self.keyed = limiter.keyed if isinstance(limiter, (Policy, RedisLayers)) else []
+        self.keyed = limiter.keyed if isinstance(limiter, LAYERED) else []
 
     def answer(self, request: Request) -> Refusal | Admitted:
         """The refusal for a refused request, else the admission (with no
@@ -257,7 +263,7 @@ class Gate(Generic[Request]):
 
     def _advertised(self, scope_name: str) -> Quota | RateLimitPolicy | None:
         """What the IETF fields advertise for a decision from ``scope_name``."""
-        if isinstance(self.limiter, (KeyedLimiter, Limiter)):
+        if isinstance(self.limiter, (KeyedLimiter, LeasedLimiter, Limiter)):
             return self.limiter.quota
         return self.policies.get(scope_name)
 
@@ -313,13 +319,15 @@ class Gate(Generic[Request]):
             cost = self.cost_of(request)
             verdict = limiter.check(tier, api_key, workspace, cost)
             return Checked(verdict.decision, verdict.scope, [api_key], cost)
-        if isinstance(limiter, (Policy, RedisLayers)):
+        if isinstance(limiter, LAYERED):
             keys = self._policy_keys(request)
             cost = self.cost_of(request)
             verdict = limiter.check(keys, cost)
             return Checked(verdict.decision, verdict.scope, keys, cost)
-        if isinstance(limiter, KeyedLimiter):
-            key = self.repair(self._attempt(self.key, request), request)
+        if isinstance(limiter, (KeyedLimiter, LeasedLimiter)):
+            # A leased limit's keys are Redis keys: str or bytes.
+            bytes_only = isinstance(limiter, LeasedLimiter)
+            key = self.repair(self._attempt(self.key, request), request, bytes_only=bytes_only)
             suspended = self._suspended(key)
             if suspended is not None:
                 return suspended

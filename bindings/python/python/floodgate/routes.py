@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, Literal, NamedTuple, Optional, TypeVar, Union
 
-from floodgate._floodgate import ErrorBody, KeyedLimiter, Policy, Quota, RateLimitPolicy, RedisLayers
+from floodgate._floodgate import ErrorBody, KeyedLimiter, LeasedLayers, Policy, Quota, RateLimitPolicy, RedisLayers
 from floodgate.gate import DEFAULT_IPV6_PREFIX, Admitted, Gate, Key, Refusal, Request, client_key
 from floodgate.responses import Preset, Responses, StandardHeaders, policy_name
 
@@ -67,6 +67,12 @@ def recorded(holder: Any) -> Admitted | None:
 Segment = Union[str, os.PathLike[str]]
 """A shared segment's name, or the path of its file (see ``KeyedLimiter``)."""
 
+StoreMode = Literal["lease", "exact"]
+"""How route limits kept in Redis are checked: ``"lease"``, locally from
+tokens leased ahead of time (:class:`floodgate.LeasedLayers`), or
+``"exact"``, by one script call per request (:class:`floodgate.RedisLayers`)."""
+
+
 class StoreOptions(NamedTuple):
     """Where a route limit kept in Redis lives: the server's URL, the key
     prefix of its limits, and what the calls wait and answer on failure."""
@@ -75,6 +81,7 @@ class StoreOptions(NamedTuple):
     prefix: str
     deadline: float | None
     on_failure: Literal["open", "closed", "local"] | None
+    mode: StoreMode | None = None
 
 
 def numbered(prefix: Segment, number: int) -> Segment:
@@ -104,8 +111,9 @@ class RouteLimit(Generic[Request]):
     ``shared``, a segment name or path, puts the limits in shared segments,
     limit ``i`` (in ``limits`` order) in ``"<shared>.<i>"``. ``store``, a
     Redis URL, keeps them in Redis instead (checked together by one
-    :class:`floodgate.RedisLayers`), limit ``i`` under the key prefix
-    ``"<prefix>.<i>:"``. The other options are :class:`floodgate.gate.Gate`'s.
+    :class:`floodgate.LeasedLayers`, or :class:`floodgate.RedisLayers` in
+    ``"exact"`` mode), limit ``i`` under the key prefix ``"<prefix>.<i>:"``.
+    The other options are :class:`floodgate.gate.Gate`'s.
     """
 
     def __init__(
@@ -135,7 +143,7 @@ class RouteLimit(Generic[Request]):
             raise TypeError("deduct_when must be a function of the response")
         quotas = Quota.parse(limits)
         names = [policy_name(quota) for quota in quotas]
-        limiter: Policy | RedisLayers
+        limiter: Policy | RedisLayers | LeasedLayers
         if store is None:
             self.layers = [
                 KeyedLimiter(quota, capacity=capacity, shared=None if shared is None else numbered(shared, index))
@@ -144,13 +152,20 @@ class RouteLimit(Generic[Request]):
             limiter = Policy(list(zip(names, self.layers)))
         else:
             prefixes = [f"{store.prefix}.{index}:" for index in range(len(quotas))]
-            limiter = RedisLayers(
+            # A lease is spent locally, so a refund (deduct_when) would be
+            # lost behind the fleet's last denial: such routes are exact.
+            mode = store.mode or ("lease" if deduct_when is None else "exact")
+            if mode == "lease" and deduct_when is not None:
+                raise TypeError("deduct_when refunds, which leases cannot take back: give store_mode='exact'")
+            kept = LeasedLayers if mode == "lease" else RedisLayers
+            limiter = kept(
                 list(zip(names, quotas, prefixes)),
                 store=store.url,
                 deadline=store.deadline,
                 on_failure=store.on_failure,
             )
-            # The same buckets one by one, for the refunds of `settle`.
+            # The same buckets one by one, for the refunds of `settle` (a
+            # refund goes to Redis: leased tokens were charged there).
             self.layers = [
                 KeyedLimiter(quota, store=store.url, prefix=prefix, deadline=store.deadline, on_failure=store.on_failure)
                 for quota, prefix in zip(quotas, prefixes)
@@ -245,10 +260,16 @@ class RouteLimiter(ABC, Generic[Request]):
 
     ``store``, a Redis URL (or a list of a Redis Cluster's node URLs),
     keeps every limit in Redis instead, so that
-    every process on every host enforces one limit: each route's limits
-    are checked together, all charged or none, by one script
-    (:class:`floodgate.RedisLayers`), limit ``i`` of route ``r`` under the
-    key prefix ``"<store_prefix>.<r>.<i>:"``. ``store_deadline`` bounds each
+    every process on every host enforces one limit, limit ``i`` of route
+    ``r`` under the key prefix ``"<store_prefix>.<r>.<i>:"``. By default
+    (``store_mode="lease"``, unless a route's ``deduct_when`` asks for
+    refunds) each process checks locally, in nanoseconds,
+    from tokens it leases from the Redis buckets ahead of time
+    (:class:`floodgate.LeasedLayers`): it never admits a request Redis was
+    not charged for, and waits for Redis only for a key's first lease or a
+    lease spent before its refill landed. ``store_mode="exact"`` checks each
+    request in Redis instead, all of a route's limits charged or none, by
+    one script (:class:`floodgate.RedisLayers`). ``store_deadline`` bounds each
     check's wait for Redis (seconds, default 5 ms); ``store_on_failure``
     (``"open"``, the default, ``"closed"`` or ``"local"``) answers when
     Redis does not.
@@ -276,6 +297,7 @@ class RouteLimiter(ABC, Generic[Request]):
         store_prefix: str = "floodgate",
         store_deadline: float | None = None,
         store_on_failure: Literal["open", "closed", "local"] | None = None,
+        store_mode: StoreMode | None = None,
     ) -> None:
         if key_func is not None and not callable(key_func):
             raise TypeError("key_func must be a function of the request")
@@ -289,7 +311,11 @@ class RouteLimiter(ABC, Generic[Request]):
             raise TypeError("give either shared= (one machine) or store= (Redis), not both")
         if not isinstance(store_prefix, str):
             raise TypeError(f"store_prefix must be a str, got {type(store_prefix).__name__}")
-        self.store = None if store is None else StoreOptions(store, store_prefix, store_deadline, store_on_failure)
+        if store_mode not in (None, "lease", "exact"):
+            raise ValueError(f"store_mode must be 'lease' or 'exact', got {store_mode!r}")
+        self.store = (
+            None if store is None else StoreOptions(store, store_prefix, store_deadline, store_on_failure, store_mode)
+        )
         self.key_func = key_func
         self.responses = Responses(preset, standard_headers=standard_headers, legacy_headers=legacy_headers, body=body)
         self.on_bad_key = on_bad_key

@@ -30,6 +30,8 @@ from floodgate._floodgate import (
     ErrorBody,
     Headers,
     KeyedLimiter,
+    LeasedLayers,
+    LeasedLimiter,
     Limiter,
     Plans,
     Policy,
@@ -91,7 +93,7 @@ class RateLimitMiddleware:
     def __init__(
         self,
         app: WSGIApp,
-        limiter: KeyedLimiter | Policy | RedisLayers | Limiter | Plans,
+        limiter: KeyedLimiter | Policy | RedisLayers | LeasedLayers | LeasedLimiter | Limiter | Plans,
         *,
         key: KeyFunction | None = None,
         keys: Callable[[Environ], Union[Sequence[Union[Key, None]], None]] | None = None,
