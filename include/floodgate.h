@@ -1397,6 +1397,16 @@ typedef struct fg_redis_layer {
   const struct fg_quota *quota;
 } fg_redis_layer;
 
+/**
+ * Called once for every call an `_async` function started, on a thread of
+ * the library's (never the caller's, never inside the call): `ticket` is
+ * the caller's, `status` the call's, and `decision` points to its answer
+ * when `status` is `FG_STATUS_OK` (NULL otherwise), valid until `done`
+ * returns. The library waits for `done` to return before it calls the next
+ * one, so it should be short; it must not unwind.
+ */
+typedef void (*fg_redis_done)(uint64_t ticket, fg_status status, const struct fg_decision *decision);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -3584,6 +3594,65 @@ fg_status fg_redis_layers_check(const struct fg_redis_layers *layers,
  */
 fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
                                    struct fg_store_counters *out);
+
+/**
+ * Starts deciding a request of `cost` units for `key` (1 to
+ * `FG_MAX_KEY_LEN` bytes) in Redis and returns without waiting: `done`
+ * is then called once with `ticket` and what `fg_redis_limiter_check`
+ * would have answered (the deadline and `on_failure` apply alike), from a
+ * thread of the library's. A call that returns an error started nothing
+ * and `done` is not called for it. The key is copied.
+ *
+ * `done` may get `FG_STATUS_PANIC` (a floodgate bug) instead of a decision.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (`limiter`, `done`, or `key` with a
+ * length), `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH`,
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_STORE_THREAD`
+ * (the notifier thread could not be started), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle, and stay live until `done` has
+ * returned for every call started on it; `key` NULL or readable for
+ * `key_len` bytes (only during the call); `done` NULL or a function that
+ * may be called from another thread and does not unwind.
+ */
+fg_status fg_redis_limiter_check_async(const struct fg_redis_limiter *limiter,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t cost,
+                                       uint64_t ticket,
+                                       fg_redis_done done);
+
+/**
+ * `fg_redis_limiter_peek` answered through `done`, as
+ * `fg_redis_limiter_check_async` answers.
+ *
+ * Errors: as `fg_redis_limiter_check_async`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_async`.
+ */
+fg_status fg_redis_limiter_peek_async(const struct fg_redis_limiter *limiter,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      uint64_t ticket,
+                                      fg_redis_done done);
+
+/**
+ * `fg_redis_limiter_refund` answered through `done`, as
+ * `fg_redis_limiter_check_async` answers.
+ *
+ * Errors: as `fg_redis_limiter_check_async`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_async`.
+ */
+fg_status fg_redis_limiter_refund_async(const struct fg_redis_limiter *limiter,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint64_t amount,
+                                        uint64_t ticket,
+                                        fg_redis_done done);
 
 /**
  * Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,
