@@ -290,6 +290,8 @@ const fn = (name, result, params) => library.func(name, result, params);
 const H = 'void *'; // a handle, or caller-owned bytes
 const U64 = 'uint64_t';
 const S = 'int32_t'; // fg_status
+/** fg_redis_done: (ticket, status, const fg_decision * or NULL), called from a library thread. */
+const RedisDone = koffi.proto('void fg_redis_done(uint64_t ticket, int32_t status, void *decision)');
 const ffi = {
   lastErrorMessage: fn('fg_last_error_message', 'const char *', []),
   scopeName: fn('fg_scope_name', S, ['uint32_t', koffi.out(koffi.pointer('const char *'))]),
@@ -461,8 +463,9 @@ const ffi = {
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
 
-  // ABI 1.9. The checks block until Redis answers or the deadline passes:
-  // lib/redis.js calls them with koffi's .async, on its worker threads.
+  // ABI 1.9. The blocking checks wait until Redis answers or the deadline
+  // passes; lib/redis.js uses their `_async` twins, which return at once and
+  // answer through `redisDone` from a library thread.
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
   redisLimiterNew: fn('fg_redis_limiter_new', S, [H, H, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
@@ -471,6 +474,9 @@ const ffi = {
   redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
   redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
   redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
+  redisLimiterCheckAsync: fn('fg_redis_limiter_check_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
+  redisLimiterPeekAsync: fn('fg_redis_limiter_peek_async', S, [H, H, 'size_t', U64, koffi.pointer(RedisDone)]),
+  redisLimiterRefundAsync: fn('fg_redis_limiter_refund_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
@@ -524,4 +530,17 @@ function nativeFunction(name) {
   return found;
 }
 
-module.exports = { addressArg, ffi, hot, jitters, layout, limits, nativeFunction, nativeScratch, retryConstants, setStructSize, sizes: layout.sizes, version };
+/**
+ * `callback` registered once as the process's fg_redis_done: koffi runs it
+ * on the JS thread while the library's notifier thread waits for it.
+ */
+function registerRedisDone(callback) {
+  return koffi.register(callback, koffi.pointer(RedisDone));
+}
+
+/** The bytes of an fg_decision the library lent a callback, readable only until it returns. */
+function lentDecision(pointer) {
+  return new Uint8Array(koffi.view(pointer, layout.decision.size));
+}
+
+module.exports = { addressArg, ffi, hot, jitters, layout, lentDecision, limits, nativeFunction, nativeScratch, registerRedisDone, retryConstants, setStructSize, sizes: layout.sizes, version };

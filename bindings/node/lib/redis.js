@@ -1,11 +1,12 @@
 'use strict';
 // RedisLimiter: a GCRA bucket per key kept in Redis (fg_redis_limiter), so
 // every process and host using one server, prefix and quota enforces one
-// limit. A check waits for Redis (up to its deadline), so it runs on one of
-// koffi's worker threads and answers with a Promise: the event loop never
-// blocks on the network.
+// limit. A check waits for Redis (up to its deadline) without a thread of
+// its own: the library sends it from its runtime and answers through one
+// callback (fg_redis_done) that settles the check's Promise, so the event
+// loop never blocks on the network and any number of checks are in flight.
 
-const { ffi, layout, sizes } = require('./native.js');
+const { ffi, layout, lentDecision, registerRedisDone, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options } = require('./args.js');
 const { FloodgateError, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
@@ -53,10 +54,40 @@ function keyBytes(key) {
   throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
 }
 
+/**
+ * The process's checks in flight, by ticket: each answer settles one. The
+ * callback is registered on the first check and kept for the life of the
+ * process (the library may call it until the last check is answered).
+ */
+const inFlight = new Map();
+let nextTicket = 0;
+let done = null;
+/** A timer that keeps the event loop alive while any check is in flight (nothing else does). */
+let keepAlive = null;
+
+function doneCallback() {
+  if (done === null) {
+    done = registerRedisDone(answered);
+    keepAlive = setInterval(() => {}, 0x7fffffff);
+    keepAlive.unref();
+  }
+  return done;
+}
+
+/** fg_redis_done: runs on the JS thread; the decision is read before it returns. */
+function answered(ticket, status, decision) {
+  const key = Number(ticket);
+  const settle = inFlight.get(key);
+  if (settle === undefined) return;
+  inFlight.delete(key);
+  if (inFlight.size === 0) keepAlive.unref();
+  settle(status, status === 0 ? decisionIn(lentDecision(decision)) : null);
+}
+
 class RedisLimiter {
   #handle;
   #quota;
-  /** Calls still running on a worker thread: the handle is freed only once none is. */
+  /** Calls not yet answered: the handle is freed only once none is. */
   #pending = 0;
   #closing = false;
 
@@ -103,18 +134,18 @@ class RedisLimiter {
   /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
   check(key, amount = 1) {
     const units = cost(amount, 'cost');
-    return this.#call(ffi.redisLimiterCheck, key, [units]);
+    return this.#call(ffi.redisLimiterCheckAsync, key, [units]);
   }
 
   /** `key`'s bucket as it stands in Redis, charging nothing: a Promise of its Decision. */
   peek(key) {
-    return this.#call(ffi.redisLimiterPeek, key, []);
+    return this.#call(ffi.redisLimiterPeekAsync, key, []);
   }
 
   /** Gives `amount` (default 1) back to `key`'s bucket: a Promise of the Decision after. */
   refund(key, amount = 1) {
     const units = cost(amount, 'cost');
-    return this.#call(ffi.redisLimiterRefund, key, [units]);
+    return this.#call(ffi.redisLimiterRefundAsync, key, [units]);
   }
 
   /**
@@ -157,25 +188,32 @@ class RedisLimiter {
   }
 
   /**
-   * `native(handle, key, keyLength, ...args, out)` on a worker thread. Bad
-   * arguments throw here, synchronously, before anything is sent; the
-   * Promise rejects only for a failure of the call itself.
+   * `native(handle, key, keyLength, ...args, ticket, done)`, answered through
+   * `done`. Bad arguments throw here, synchronously, before anything is
+   * sent; the Promise rejects only for a failure of the call itself.
    */
   #call(native, key, args) {
     if (this.#handle === null || this.#closing) throw closedError('RedisLimiter');
     const bytes = keyBytes(key);
-    const out = new Uint8Array(layout.decision.size);
-    this.#pending += 1;
+    const ticket = nextTicket;
+    nextTicket += 1;
     return new Promise((resolve, reject) => {
-      // `this` stays reachable until the callback, so no finalizer frees the handle meanwhile.
-      native.async(this.#handle, bytes, bytes.length, ...args, out, (error, status) => {
+      // `this` stays reachable from the entry until the answer, so no finalizer frees the handle meanwhile.
+      inFlight.set(ticket, (status, decision) => {
         this.#pending -= 1;
         if (this.#closing && this.#pending === 0) this.#free();
-        if (error) reject(error);
-        // The call's message was recorded on the worker thread: name the status here.
-        else if (status !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${status}`, 'ERR_FLOODGATE_REDIS', status));
-        else resolve(decisionIn(out));
+        if (status !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${status}`, 'ERR_FLOODGATE_REDIS', status));
+        else resolve(decision);
       });
+      const status = native(this.#handle, bytes, bytes.length, ...args, ticket, doneCallback());
+      if (status !== 0) {
+        // Nothing started: no answer will come.
+        inFlight.delete(ticket);
+        reject(statusError(status));
+        return;
+      }
+      this.#pending += 1;
+      if (inFlight.size === 1) keepAlive.ref();
     });
   }
 }
