@@ -1398,14 +1398,33 @@ typedef struct fg_redis_layer {
 } fg_redis_layer;
 
 /**
- * Called once for every call an `_async` function started, on a thread of
- * the library's (never the caller's, never inside the call): `ticket` is
- * the caller's, `status` the call's, and `decision` points to its answer
- * when `status` is `FG_STATUS_OK` (NULL otherwise), valid until `done`
- * returns. The library waits for `done` to return before it calls the next
- * one, so it should be short; it must not unwind.
+ * The answer to one call an `_async` function started, as `done` gets it.
  */
-typedef void (*fg_redis_done)(uint64_t ticket, fg_status status, const struct fg_decision *decision);
+typedef struct fg_redis_answer {
+  /**
+   * The `ticket` the call was started with.
+   */
+  uint64_t ticket;
+  /**
+   * `FG_STATUS_OK`, or why the call has no decision (`FG_STATUS_PANIC`: a
+   * floodgate bug).
+   */
+  fg_status status;
+  /**
+   * The decision when `status` is `FG_STATUS_OK`; all zero otherwise.
+   */
+  struct fg_decision decision;
+} fg_redis_answer;
+
+/**
+ * Receives the answers to calls the `_async` functions started: `count`
+ * (at least 1) answers at `answers`, readable until `done` returns, each
+ * call's exactly once. It is called on a thread of the library's (never
+ * the caller's, never inside the call), one call at a time: the answers
+ * that arrive meanwhile come in the next, so it should be short. It must
+ * not unwind.
+ */
+typedef void (*fg_redis_done)(const struct fg_redis_answer *answers, size_t count);
 
 #ifdef __cplusplus
 extern "C" {
@@ -3598,12 +3617,10 @@ fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
 /**
  * Starts deciding a request of `cost` units for `key` (1 to
  * `FG_MAX_KEY_LEN` bytes) in Redis and returns without waiting: `done`
- * is then called once with `ticket` and what `fg_redis_limiter_check`
- * would have answered (the deadline and `on_failure` apply alike), from a
- * thread of the library's. A call that returns an error started nothing
- * and `done` is not called for it. The key is copied.
- *
- * `done` may get `FG_STATUS_PANIC` (a floodgate bug) instead of a decision.
+ * then gets an `fg_redis_answer` with `ticket` and what
+ * `fg_redis_limiter_check` would have answered (the deadline and
+ * `on_failure` apply alike), from a thread of the library's. A call that
+ * returns an error started nothing and gets no answer. The key is copied.
  *
  * Errors: `FG_STATUS_NULL_POINTER` (`limiter`, `done`, or `key` with a
  * length), `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH`,
@@ -3612,9 +3629,9 @@ fg_status fg_redis_layers_counters(const struct fg_redis_layers *layers,
  *
  * # Safety
  * `limiter` must be NULL or a live handle, and stay live until `done` has
- * returned for every call started on it; `key` NULL or readable for
- * `key_len` bytes (only during the call); `done` NULL or a function that
- * may be called from another thread and does not unwind.
+ * returned from the answer of every call started on it; `key` NULL or
+ * readable for `key_len` bytes (only during the call); `done` NULL or a
+ * function that may be called from another thread and does not unwind.
  */
 fg_status fg_redis_limiter_check_async(const struct fg_redis_limiter *limiter,
                                        const uint8_t *key,

@@ -5,7 +5,9 @@
 //! The decision runs on the store's runtime. Its answer is handed to one
 //! notifier thread per process, which calls `done`: a caller's callback
 //! may wait for its own event loop (koffi's does), and waiting on the
-//! runtime's thread would stall every other Redis call of the store.
+//! runtime's thread would stall every other Redis call of the store. The
+//! answers that arrive while `done` runs go together in its next call, so
+//! an event loop wakes once per batch rather than once per call.
 
 use super::args;
 use super::decision::FgDecision;
@@ -20,14 +22,29 @@ use absent::{launch, RedisLimiter};
 #[cfg(feature = "redis")]
 use present::launch;
 
-/// Called once for every call an `_async` function started, on a thread of
-/// the library's (never the caller's, never inside the call): `ticket` is
-/// the caller's, `status` the call's, and `decision` points to its answer
-/// when `status` is `FG_STATUS_OK` (NULL otherwise), valid until `done`
-/// returns. The library waits for `done` to return before it calls the next
-/// one, so it should be short; it must not unwind.
-pub type FgRedisDone =
-    Option<unsafe extern "C" fn(ticket: u64, status: FgStatus, decision: *const FgDecision)>;
+/// The answer to one call an `_async` function started, as `done` gets it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FgRedisAnswer {
+    /// The `ticket` the call was started with.
+    pub ticket: u64,
+    /// `FG_STATUS_OK`, or why the call has no decision (`FG_STATUS_PANIC`: a
+    /// floodgate bug).
+    pub status: FgStatus,
+    /// The decision when `status` is `FG_STATUS_OK`; all zero otherwise.
+    pub decision: FgDecision,
+}
+
+/// Receives the answers to calls the `_async` functions started: `count`
+/// (at least 1) answers at `answers`, readable until `done` returns, each
+/// call's exactly once. It is called on a thread of the library's (never
+/// the caller's, never inside the call), one call at a time: the answers
+/// that arrive meanwhile come in the next, so it should be short. It must
+/// not unwind.
+pub type FgRedisDone = Option<unsafe extern "C" fn(answers: *const FgRedisAnswer, count: usize)>;
+
+/// A non-NULL [`FgRedisDone`].
+type Done = unsafe extern "C" fn(*const FgRedisAnswer, usize);
 
 /// What a started call asks the limiter.
 #[derive(Clone, Copy)]
@@ -68,12 +85,10 @@ unsafe fn start(
 
 /// Starts deciding a request of `cost` units for `key` (1 to
 /// `FG_MAX_KEY_LEN` bytes) in Redis and returns without waiting: `done`
-/// is then called once with `ticket` and what `fg_redis_limiter_check`
-/// would have answered (the deadline and `on_failure` apply alike), from a
-/// thread of the library's. A call that returns an error started nothing
-/// and `done` is not called for it. The key is copied.
-///
-/// `done` may get `FG_STATUS_PANIC` (a floodgate bug) instead of a decision.
+/// then gets an `fg_redis_answer` with `ticket` and what
+/// `fg_redis_limiter_check` would have answered (the deadline and
+/// `on_failure` apply alike), from a thread of the library's. A call that
+/// returns an error started nothing and gets no answer. The key is copied.
 ///
 /// Errors: `FG_STATUS_NULL_POINTER` (`limiter`, `done`, or `key` with a
 /// length), `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH`,
@@ -82,9 +97,9 @@ unsafe fn start(
 ///
 /// # Safety
 /// `limiter` must be NULL or a live handle, and stay live until `done` has
-/// returned for every call started on it; `key` NULL or readable for
-/// `key_len` bytes (only during the call); `done` NULL or a function that
-/// may be called from another thread and does not unwind.
+/// returned from the answer of every call started on it; `key` NULL or
+/// readable for `key_len` bytes (only during the call); `done` NULL or a
+/// function that may be called from another thread and does not unwind.
 #[no_mangle]
 pub unsafe extern "C" fn fg_redis_limiter_check_async(
     limiter: *const FgRedisLimiter,
@@ -170,31 +185,31 @@ pub unsafe extern "C" fn fg_redis_limiter_refund_async(
 /// How a call runs: on the store's runtime, answered by the notifier.
 #[cfg(feature = "redis")]
 mod present {
-    use super::super::decision::FG_SCOPE_SINGLE;
-    use super::{Call, Failure, FgDecision, FgStatus};
+    use super::super::decision::{FgOutcome, FG_SCOPE_SINGLE};
+    use super::{Call, Done, Failure, FgDecision, FgRedisAnswer, FgStatus};
     use crate::store::RedisLimiter;
-    use std::sync::mpsc::{self, Sender};
+    use std::sync::mpsc::{self, Receiver, Sender};
     use std::sync::Mutex;
 
-    /// What a call answers once decided: its ticket and callback with the
-    /// decision or the status that replaced it.
-    struct Completion {
-        done: unsafe extern "C" fn(u64, FgStatus, *const FgDecision),
-        ticket: u64,
-        answer: Result<FgDecision, FgStatus>,
-    }
+    /// An answer's decision when it has none: all zero.
+    const NO_DECISION: FgDecision = FgDecision {
+        admitted: false,
+        outcome: FgOutcome::Admitted,
+        limit: 0,
+        remaining: 0,
+        reset_after_ns: 0,
+        retry_after_ns: 0,
+        scope: 0,
+    };
 
-    impl Completion {
-        /// Calls `done` with the answer, on the notifier thread.
-        fn deliver(self) {
-            let (status, decision) = match &self.answer {
-                Ok(decision) => (FgStatus::Ok, std::ptr::from_ref(decision)),
-                Err(status) => (*status, std::ptr::null()),
-            };
-            // SAFETY: `done` is the caller's callback for this ticket, called
-            // once; `decision` is NULL or lives on this frame until it returns.
-            unsafe { (self.done)(self.ticket, status, decision) };
-        }
+    /// The most answers one call of `done` gets: an event loop settling
+    /// them all in one turn is then still short.
+    const MAX_BATCH: usize = 256;
+
+    /// A call's answer and where it goes.
+    struct Completion {
+        done: Done,
+        answer: FgRedisAnswer,
     }
 
     /// The notifier thread's queue, with the process that started it: a
@@ -216,7 +231,7 @@ mod present {
         let (sender, completions) = mpsc::channel::<Completion>();
         std::thread::Builder::new()
             .name("floodgate-notify".to_string())
-            .spawn(move || completions.into_iter().for_each(Completion::deliver))
+            .spawn(move || notify(&completions))
             .map_err(|error| {
                 Failure::new(
                     FgStatus::StoreThread,
@@ -225,6 +240,36 @@ mod present {
             })?;
         *notifier = Some((process, sender.clone()));
         Ok(sender)
+    }
+
+    /// The notifier thread: waits for an answer, takes the others already
+    /// queued with it, and hands each run of one `done` its answers at once.
+    fn notify(completions: &Receiver<Completion>) {
+        let mut dones: Vec<Done> = Vec::with_capacity(MAX_BATCH);
+        let mut answers: Vec<FgRedisAnswer> = Vec::with_capacity(MAX_BATCH);
+        while let Ok(first) = completions.recv() {
+            let queued = completions.try_iter().take(MAX_BATCH - 1);
+            for completion in std::iter::once(first).chain(queued) {
+                dones.push(completion.done);
+                answers.push(completion.answer);
+            }
+            let mut start = 0;
+            while start < dones.len() {
+                let done = dones[start];
+                // Compared as addresses: every call of one binding passes the same function.
+                let end = dones[start..]
+                    .iter()
+                    .position(|other| *other as usize != done as usize)
+                    .map_or(dones.len(), |run| start + run);
+                // SAFETY: `done` is these calls' callback, which their
+                // callers vouched for; each answer is given once, and the
+                // slice lives until `done` returns.
+                unsafe { done(answers[start..end].as_ptr(), end - start) };
+                start = end;
+            }
+            dones.clear();
+            answers.clear();
+        }
     }
 
     /// A started call's promise to answer: sent with the decision, or, if
@@ -238,7 +283,13 @@ mod present {
     impl Reply {
         fn send(mut self, answer: Result<FgDecision, FgStatus>) {
             if let Some(mut completion) = self.completion.take() {
-                completion.answer = answer;
+                match answer {
+                    Ok(decision) => {
+                        completion.answer.status = FgStatus::Ok;
+                        completion.answer.decision = decision;
+                    }
+                    Err(status) => completion.answer.status = status,
+                }
                 // The notifier lives as long as the process: nothing to report if not.
                 let _ = self.sender.send(completion);
             }
@@ -278,14 +329,17 @@ mod present {
         key: Vec<u8>,
         call: Call,
         ticket: u64,
-        done: unsafe extern "C" fn(u64, FgStatus, *const FgDecision),
+        done: Done,
     ) -> Result<(), Failure> {
         let reply = Reply {
             sender: notifier()?,
             completion: Some(Completion {
                 done,
-                ticket,
-                answer: Err(FgStatus::Panic),
+                answer: FgRedisAnswer {
+                    ticket,
+                    status: FgStatus::Panic,
+                    decision: NO_DECISION,
+                },
             }),
         };
         let shared = Shared(limiter);
@@ -314,7 +368,7 @@ mod present {
 /// (`fg_redis_store_open` refuses), so only argument errors are answered.
 #[cfg(not(feature = "redis"))]
 mod absent {
-    use super::{Call, Failure, FgDecision, FgStatus};
+    use super::{Call, Done, Failure};
 
     pub(super) enum RedisLimiter {}
 
@@ -323,7 +377,7 @@ mod absent {
         _key: Vec<u8>,
         _call: Call,
         _ticket: u64,
-        _done: unsafe extern "C" fn(u64, FgStatus, *const FgDecision),
+        _done: Done,
     ) -> Result<(), Failure> {
         match *limiter {}
     }
@@ -335,7 +389,7 @@ mod tests {
     use std::ptr;
 
     /// `done` that must never be called: for calls refused before starting.
-    unsafe extern "C" fn never(_ticket: u64, _status: FgStatus, _decision: *const FgDecision) {
+    unsafe extern "C" fn never(_answers: *const FgRedisAnswer, _count: usize) {
         std::process::abort();
     }
 
@@ -374,6 +428,7 @@ mod tests {
             status: FgStatus,
             decision: Option<FgDecision>,
             thread: Option<String>,
+            by: &'static str,
             calls: u32,
         }
 
@@ -381,27 +436,45 @@ mod tests {
         static ANSWERS: Mutex<Option<HashMap<u64, Answer>>> = Mutex::new(None);
         static ARRIVED: Condvar = Condvar::new();
 
-        fn answers() -> MutexGuard<'static, Option<HashMap<u64, Answer>>> {
+        fn answers_lock() -> MutexGuard<'static, Option<HashMap<u64, Answer>>> {
             ANSWERS
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
 
-        unsafe extern "C" fn record(ticket: u64, status: FgStatus, decision: *const FgDecision) {
-            // SAFETY: NULL or a decision live during this call, by `fg_redis_done`'s contract.
-            let decision = unsafe { decision.as_ref() }.copied();
+        unsafe extern "C" fn record(answers: *const FgRedisAnswer, count: usize) {
+            // SAFETY: `done`'s contract is `keep`'s.
+            unsafe { keep(answers, count, "record") }
+        }
+
+        /// A second `done`, to tell whose answers went where.
+        unsafe extern "C" fn record_odd(answers: *const FgRedisAnswer, count: usize) {
+            // SAFETY: as above.
+            unsafe { keep(answers, count, "record_odd") }
+        }
+
+        /// Records answers `by` a `done` was given.
+        ///
+        /// # Safety
+        /// `count` answers readable at `answers`.
+        unsafe fn keep(answers: *const FgRedisAnswer, count: usize, by: &'static str) {
+            // SAFETY: `count` answers readable, by the contract.
+            let given = unsafe { std::slice::from_raw_parts(answers, count) };
             let thread = std::thread::current().name().map(str::to_string);
-            let mut answers = answers();
-            let answer = answers
-                .get_or_insert_with(HashMap::new)
-                .entry(ticket)
-                .or_insert(Answer {
-                    status,
-                    decision,
-                    thread,
-                    calls: 0,
-                });
-            answer.calls += 1;
+            let mut answers = answers_lock();
+            for given in given {
+                let answer = answers
+                    .get_or_insert_with(HashMap::new)
+                    .entry(given.ticket)
+                    .or_insert(Answer {
+                        status: given.status,
+                        decision: (given.status == FgStatus::Ok).then_some(given.decision),
+                        thread: thread.clone(),
+                        by,
+                        calls: 0,
+                    });
+                answer.calls += 1;
+            }
             ARRIVED.notify_all();
         }
 
@@ -409,7 +482,7 @@ mod tests {
         /// completion fails the test instead of hanging it.
         fn wait_for(tickets: Range<u64>) -> Vec<Answer> {
             let give_up = Instant::now() + Duration::from_secs(120);
-            let mut answers = answers();
+            let mut answers = answers_lock();
             loop {
                 let arrived = answers.get_or_insert_with(HashMap::new);
                 if tickets.clone().all(|ticket| arrived.contains_key(&ticket)) {
@@ -554,6 +627,34 @@ mod tests {
                 .map(|answer| answer.decision.map(|decision| decision.remaining))
                 .collect();
             assert_eq!(remaining, [Some(0), Some(20)]);
+
+            // Calls with different callbacks: each answer goes to its own.
+            let tickets = 2_200..2_240;
+            for ticket in tickets.clone() {
+                let done = if ticket % 2 == 0 { record } else { record_odd };
+                // SAFETY: as above.
+                let status = unsafe {
+                    fg_redis_limiter_peek_async(limiter, b"k".as_ptr(), 1, ticket, Some(done))
+                };
+                assert_eq!(status, FgStatus::Ok);
+            }
+            let by: Vec<_> = wait_for(tickets.clone())
+                .iter()
+                .map(|answer| (answer.by, answer.calls))
+                .collect();
+            let expected: Vec<_> = tickets
+                .map(|ticket| {
+                    (
+                        if ticket % 2 == 0 {
+                            "record"
+                        } else {
+                            "record_odd"
+                        },
+                        1,
+                    )
+                })
+                .collect();
+            assert_eq!(by, expected);
             free(handles);
         }
     }

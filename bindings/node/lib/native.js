@@ -77,6 +77,11 @@ const DecisionStruct = koffi.struct('fg_decision', {
   retry_after_ns: 'uint64_t',
   scope: 'uint32_t',
 });
+const RedisAnswerStruct = koffi.struct('fg_redis_answer', { // ABI 1.9+
+  ticket: 'uint64_t',
+  status: 'int32_t',
+  decision: DecisionStruct,
+});
 const VerdictStruct = koffi.struct('fg_verdict', {
   decision: DecisionStruct,
   layer: 'uint32_t',
@@ -238,6 +243,10 @@ const layout = {
       scope: 'scope',
     }),
   },
+  redisAnswer: {
+    size: koffi.sizeof(RedisAnswerStruct),
+    ...offsets(RedisAnswerStruct, { ticket: 'ticket', status: 'status', decision: 'decision' }),
+  },
   verdict: {
     size: koffi.sizeof(VerdictStruct),
     ...offsets(VerdictStruct, { decision: 'decision', layer: 'layer' }),
@@ -290,8 +299,8 @@ const fn = (name, result, params) => library.func(name, result, params);
 const H = 'void *'; // a handle, or caller-owned bytes
 const U64 = 'uint64_t';
 const S = 'int32_t'; // fg_status
-/** fg_redis_done: (ticket, status, const fg_decision * or NULL), called from a library thread. */
-const RedisDone = koffi.proto('void fg_redis_done(uint64_t ticket, int32_t status, void *decision)');
+/** fg_redis_done: (const fg_redis_answer *answers, size_t count), called from a library thread. */
+const RedisDone = koffi.proto('void fg_redis_done(void *answers, size_t count)');
 const ffi = {
   lastErrorMessage: fn('fg_last_error_message', 'const char *', []),
   scopeName: fn('fg_scope_name', S, ['uint32_t', koffi.out(koffi.pointer('const char *'))]),
@@ -538,9 +547,9 @@ function registerRedisDone(callback) {
   return koffi.register(callback, koffi.pointer(RedisDone));
 }
 
-/** The bytes of an fg_decision the library lent a callback, readable only until it returns. */
-function lentDecision(pointer) {
-  return new Uint8Array(koffi.view(pointer, layout.decision.size));
+/** The bytes of `count` fg_redis_answers the library lent fg_redis_done, readable only until it returns. */
+function lentAnswers(pointer, count) {
+  return new Uint8Array(koffi.view(pointer, count * layout.redisAnswer.size));
 }
 
-module.exports = { addressArg, ffi, hot, jitters, layout, lentDecision, limits, nativeFunction, nativeScratch, registerRedisDone, retryConstants, setStructSize, sizes: layout.sizes, version };
+module.exports = { addressArg, ffi, hot, jitters, layout, lentAnswers, limits, nativeFunction, nativeScratch, registerRedisDone, retryConstants, setStructSize, sizes: layout.sizes, version };

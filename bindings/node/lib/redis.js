@@ -3,10 +3,11 @@
 // every process and host using one server, prefix and quota enforces one
 // limit. A check waits for Redis (up to its deadline) without a thread of
 // its own: the library sends it from its runtime and answers through one
-// callback (fg_redis_done) that settles the check's Promise, so the event
-// loop never blocks on the network and any number of checks are in flight.
+// callback (fg_redis_done), which settles every check answered since its
+// last call, so the event loop never blocks on the network and any number
+// of checks are in flight.
 
-const { ffi, layout, lentDecision, registerRedisDone, sizes } = require('./native.js');
+const { ffi, layout, lentAnswers, registerRedisDone, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options } = require('./args.js');
 const { FloodgateError, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
@@ -74,14 +75,21 @@ function doneCallback() {
   return done;
 }
 
-/** fg_redis_done: runs on the JS thread; the decision is read before it returns. */
-function answered(ticket, status, decision) {
-  const key = Number(ticket);
-  const settle = inFlight.get(key);
-  if (settle === undefined) return;
-  inFlight.delete(key);
+/** fg_redis_done: runs on the JS thread; the answers are read before it returns. */
+function answered(pointer, count) {
+  const at = layout.redisAnswer;
+  const bytes = lentAnswers(pointer, Number(count));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let base = 0; base < bytes.length; base += at.size) {
+    const ticket = Number(view.getBigUint64(base + at.ticket, layout.littleEndian));
+    const status = view.getInt32(base + at.status, layout.littleEndian);
+    const settle = inFlight.get(ticket);
+    if (settle === undefined) continue;
+    inFlight.delete(ticket);
+    const decision = base + at.decision;
+    settle(status, status === 0 ? decisionIn(bytes.subarray(decision, decision + layout.decision.size)) : null);
+  }
   if (inFlight.size === 0) keepAlive.unref();
-  settle(status, status === 0 ? decisionIn(lentDecision(decision)) : null);
 }
 
 class RedisLimiter {
