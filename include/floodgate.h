@@ -1419,10 +1419,10 @@ typedef struct fg_redis_answer {
 /**
  * Receives the answers to calls the `_async` functions started: `count`
  * (at least 1) answers at `answers`, readable until `done` returns, each
- * call's exactly once. It is called on a thread of the library's (never
- * the caller's, never inside the call), one call at a time: the answers
- * that arrive meanwhile come in the next, so it should be short. It must
- * not unwind.
+ * call's exactly once. It is called on a thread the library keeps for
+ * that `done` (never the caller's, never inside the call), one call at a
+ * time: the answers that arrive meanwhile come in the next, so it should
+ * be short. It must not unwind.
  */
 typedef void (*fg_redis_done)(const struct fg_redis_answer *answers, size_t count);
 

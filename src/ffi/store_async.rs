@@ -2,12 +2,14 @@
 //! limiter's calls that return at once and answer through a callback, so a
 //! caller with an event loop (Node) keeps no thread waiting per call.
 //!
-//! The decision runs on the store's runtime. Its answer is handed to one
-//! notifier thread per process, which calls `done`: a caller's callback
+//! The decision runs on the store's runtime. Its answer is handed to a
+//! notifier thread of its `done`'s own, which calls it: a caller's callback
 //! may wait for its own event loop (koffi's does), and waiting on the
-//! runtime's thread would stall every other Redis call of the store. The
-//! answers that arrive while `done` runs go together in its next call, so
-//! an event loop wakes once per batch rather than once per call.
+//! runtime's thread would stall every other Redis call of the store (one
+//! thread per callback keeps a busy event loop, a Node worker thread's
+//! say, from holding up another's answers). The answers that arrive while
+//! `done` runs go together in its next call, so an event loop wakes once
+//! per batch rather than once per call.
 
 use super::args;
 use super::decision::FgDecision;
@@ -37,10 +39,10 @@ pub struct FgRedisAnswer {
 
 /// Receives the answers to calls the `_async` functions started: `count`
 /// (at least 1) answers at `answers`, readable until `done` returns, each
-/// call's exactly once. It is called on a thread of the library's (never
-/// the caller's, never inside the call), one call at a time: the answers
-/// that arrive meanwhile come in the next, so it should be short. It must
-/// not unwind.
+/// call's exactly once. It is called on a thread the library keeps for
+/// that `done` (never the caller's, never inside the call), one call at a
+/// time: the answers that arrive meanwhile come in the next, so it should
+/// be short. It must not unwind.
 pub type FgRedisDone = Option<unsafe extern "C" fn(answers: *const FgRedisAnswer, count: usize)>;
 
 /// A non-NULL [`FgRedisDone`].
@@ -182,12 +184,13 @@ pub unsafe extern "C" fn fg_redis_limiter_refund_async(
     }
 }
 
-/// How a call runs: on the store's runtime, answered by the notifier.
+/// How a call runs: on the store's runtime, answered by `done`'s notifier.
 #[cfg(feature = "redis")]
 mod present {
     use super::super::decision::{FgOutcome, FG_SCOPE_SINGLE};
     use super::{Call, Done, Failure, FgDecision, FgRedisAnswer, FgStatus};
     use crate::store::RedisLimiter;
+    use std::collections::HashMap;
     use std::sync::mpsc::{self, Receiver, Sender};
     use std::sync::Mutex;
 
@@ -206,69 +209,54 @@ mod present {
     /// them all in one turn is then still short.
     const MAX_BATCH: usize = 256;
 
-    /// A call's answer and where it goes.
-    struct Completion {
-        done: Done,
-        answer: FgRedisAnswer,
-    }
+    /// The queue to each `done`'s notifier thread, by its address, with
+    /// the process that started them: a child forked later has no such
+    /// threads and starts its own.
+    static NOTIFIERS: Mutex<Option<(u32, Queues)>> = Mutex::new(None);
 
-    /// The notifier thread's queue, with the process that started it: a
-    /// child forked later has no such thread and starts its own.
-    static NOTIFIER: Mutex<Option<(u32, Sender<Completion>)>> = Mutex::new(None);
+    /// The queues to notifier threads, by the address of their `done`.
+    type Queues = HashMap<usize, Sender<FgRedisAnswer>>;
 
-    /// A queue to this process's notifier thread, started on first use.
-    fn notifier() -> Result<Sender<Completion>, Failure> {
+    /// The queue to `done`'s notifier thread, started on its first call.
+    fn notifier(done: Done) -> Result<Sender<FgRedisAnswer>, Failure> {
         let process = std::process::id();
-        // A poisoned lock still holds a whole Option: nothing panics while holding it.
-        let mut notifier = NOTIFIER
+        // A poisoned lock still holds a whole map: nothing panics while holding it.
+        let mut notifiers = NOTIFIERS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((owner, sender)) = notifier.as_ref() {
-            if *owner == process {
-                return Ok(sender.clone());
-            }
+        let queues = match notifiers.as_mut() {
+            Some((owner, queues)) if *owner == process => queues,
+            _ => &mut notifiers.insert((process, HashMap::new())).1,
+        };
+        if let Some(queue) = queues.get(&(done as usize)) {
+            return Ok(queue.clone());
         }
-        let (sender, completions) = mpsc::channel::<Completion>();
+        let (queue, answers) = mpsc::channel();
         std::thread::Builder::new()
             .name("floodgate-notify".to_string())
-            .spawn(move || notify(&completions))
+            .spawn(move || notify(done, &answers))
             .map_err(|error| {
                 Failure::new(
                     FgStatus::StoreThread,
                     format!("the notifier thread could not be started: {error}"),
                 )
             })?;
-        *notifier = Some((process, sender.clone()));
-        Ok(sender)
+        queues.insert(done as usize, queue.clone());
+        Ok(queue)
     }
 
-    /// The notifier thread: waits for an answer, takes the others already
-    /// queued with it, and hands each run of one `done` its answers at once.
-    fn notify(completions: &Receiver<Completion>) {
-        let mut dones: Vec<Done> = Vec::with_capacity(MAX_BATCH);
-        let mut answers: Vec<FgRedisAnswer> = Vec::with_capacity(MAX_BATCH);
-        while let Ok(first) = completions.recv() {
-            let queued = completions.try_iter().take(MAX_BATCH - 1);
-            for completion in std::iter::once(first).chain(queued) {
-                dones.push(completion.done);
-                answers.push(completion.answer);
-            }
-            let mut start = 0;
-            while start < dones.len() {
-                let done = dones[start];
-                // Compared as addresses: every call of one binding passes the same function.
-                let end = dones[start..]
-                    .iter()
-                    .position(|other| *other as usize != done as usize)
-                    .map_or(dones.len(), |run| start + run);
-                // SAFETY: `done` is these calls' callback, which their
-                // callers vouched for; each answer is given once, and the
-                // slice lives until `done` returns.
-                unsafe { done(answers[start..end].as_ptr(), end - start) };
-                start = end;
-            }
-            dones.clear();
-            answers.clear();
+    /// A notifier thread: waits for an answer, takes the others already
+    /// queued with it, and hands them to `done` at once.
+    fn notify(done: Done, answers: &Receiver<FgRedisAnswer>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Ok(first) = answers.recv() {
+            batch.push(first);
+            batch.extend(answers.try_iter().take(MAX_BATCH - 1));
+            // SAFETY: `done` is these calls' callback, which their callers
+            // vouched for; each answer is given once, and the batch lives
+            // until `done` returns.
+            unsafe { done(batch.as_ptr(), batch.len()) };
+            batch.clear();
         }
     }
 
@@ -276,8 +264,8 @@ mod present {
     /// the task is dropped first (a panic, a runtime shut down), with
     /// `FG_STATUS_PANIC`, so that no caller waits forever.
     struct Reply {
-        sender: Sender<Completion>,
-        completion: Option<Completion>,
+        sender: Sender<FgRedisAnswer>,
+        completion: Option<FgRedisAnswer>,
     }
 
     impl Reply {
@@ -285,10 +273,10 @@ mod present {
             if let Some(mut completion) = self.completion.take() {
                 match answer {
                     Ok(decision) => {
-                        completion.answer.status = FgStatus::Ok;
-                        completion.answer.decision = decision;
+                        completion.status = FgStatus::Ok;
+                        completion.decision = decision;
                     }
-                    Err(status) => completion.answer.status = status,
+                    Err(status) => completion.status = status,
                 }
                 // The notifier lives as long as the process: nothing to report if not.
                 let _ = self.sender.send(completion);
@@ -332,14 +320,11 @@ mod present {
         done: Done,
     ) -> Result<(), Failure> {
         let reply = Reply {
-            sender: notifier()?,
-            completion: Some(Completion {
-                done,
-                answer: FgRedisAnswer {
-                    ticket,
-                    status: FgStatus::Panic,
-                    decision: NO_DECISION,
-                },
+            sender: notifier(done)?,
+            completion: Some(FgRedisAnswer {
+                ticket,
+                status: FgStatus::Panic,
+                decision: NO_DECISION,
             }),
         };
         let shared = Shared(limiter);
