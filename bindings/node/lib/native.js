@@ -472,16 +472,12 @@ const ffi = {
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
 
-  // ABI 1.9. The blocking checks wait until Redis answers or the deadline
-  // passes; lib/redis.js uses their `_async` twins, which return at once and
-  // answer through `redisDone` from a library thread.
+  // ABI 1.9. The checks are the `_async` calls, which return at once and
+  // answer through an fg_redis_done (registerRedisDone) from a library thread.
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
   redisLimiterNew: fn('fg_redis_limiter_new', S, [H, H, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
   redisLimiterFree: fn('fg_redis_limiter_free', 'void', [H]),
-  redisLimiterCheck: fn('fg_redis_limiter_check', S, [H, H, 'size_t', U64, H]),
-  redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
-  redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
   redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
   redisLimiterCheckAsync: fn('fg_redis_limiter_check_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
   redisLimiterPeekAsync: fn('fg_redis_limiter_peek_async', S, [H, H, 'size_t', U64, koffi.pointer(RedisDone)]),
