@@ -206,20 +206,17 @@ class RedisLimiter {
     const ticket = nextTicket;
     nextTicket += 1;
     return new Promise((resolve, reject) => {
-      // `this` stays reachable from the entry until the answer, so no finalizer frees the handle meanwhile.
-      inFlight.set(ticket, (status, decision) => {
+      const status = native(this.#handle, bytes, bytes.length, ...args, ticket, doneCallback());
+      // Nothing started: no answer will come.
+      if (status !== 0) return reject(statusError(status));
+      // The answer runs on a later turn of the event loop, so after this entry is set.
+      // `this` stays reachable from it until then, so no finalizer frees the handle meanwhile.
+      inFlight.set(ticket, (answer, decision) => {
         this.#pending -= 1;
         if (this.#closing && this.#pending === 0) this.#free();
-        if (status !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${status}`, 'ERR_FLOODGATE_REDIS', status));
+        if (answer !== 0) reject(new FloodgateError(`floodgate: the Redis call failed with status ${answer}`, 'ERR_FLOODGATE_REDIS', answer));
         else resolve(decision);
       });
-      const status = native(this.#handle, bytes, bytes.length, ...args, ticket, doneCallback());
-      if (status !== 0) {
-        // Nothing started: no answer will come.
-        inFlight.delete(ticket);
-        reject(statusError(status));
-        return;
-      }
       this.#pending += 1;
       if (inFlight.size === 1) keepAlive.ref();
     });
