@@ -1595,6 +1595,35 @@ typedef struct fg_redis_acquisition {
   uint64_t lease_end_us;
 } fg_redis_acquisition;
 
+/**
+ * The answer to one call an `_async` function started, as `done` gets it.
+ */
+typedef struct fg_redis_answer {
+  /**
+   * The `ticket` the call was started with.
+   */
+  uint64_t ticket;
+  /**
+   * `FG_STATUS_OK`, or why the call has no decision (`FG_STATUS_PANIC`: a
+   * floodgate bug).
+   */
+  fg_status status;
+  /**
+   * The decision when `status` is `FG_STATUS_OK`; all zero otherwise.
+   */
+  struct fg_decision decision;
+} fg_redis_answer;
+
+/**
+ * Receives the answers to calls the `_async` functions started: `count`
+ * (at least 1) answers at `answers`, readable until `done` returns, each
+ * call's exactly once. It is called on a thread the library keeps for
+ * that `done` (never the caller's, never inside the call), one call at a
+ * time: the answers that arrive meanwhile come in the next, so it should
+ * be short. It must not unwind.
+ */
+typedef void (*fg_redis_done)(const struct fg_redis_answer *answers, size_t count);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -4175,6 +4204,63 @@ fg_status fg_redis_window_refund(const struct fg_redis_window *windows,
  */
 fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
                                    struct fg_store_counters *out);
+
+/**
+ * Starts deciding a request of `cost` units for `key` (1 to
+ * `FG_MAX_KEY_LEN` bytes) in Redis and returns without waiting: `done`
+ * then gets an `fg_redis_answer` with `ticket` and what
+ * `fg_redis_limiter_check` would have answered (the deadline and
+ * `on_failure` apply alike), from a thread of the library's. A call that
+ * returns an error started nothing and gets no answer. The key is copied.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER` (`limiter`, `done`, or `key` with a
+ * length), `FG_STATUS_MISALIGNED_POINTER`, `FG_STATUS_INVALID_LENGTH`,
+ * `FG_STATUS_EMPTY_KEY`, `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_STORE_THREAD`
+ * (the notifier thread could not be started), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` must be NULL or a live handle, and stay live until `done` has
+ * returned from the answer of every call started on it; `key` NULL or
+ * readable for `key_len` bytes (only during the call); `done` NULL or a
+ * function that may be called from another thread and does not unwind.
+ */
+fg_status fg_redis_limiter_check_async(const struct fg_redis_limiter *limiter,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t cost,
+                                       uint64_t ticket,
+                                       fg_redis_done done);
+
+/**
+ * `fg_redis_limiter_peek` answered through `done`, as
+ * `fg_redis_limiter_check_async` answers.
+ *
+ * Errors: as `fg_redis_limiter_check_async`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_async`.
+ */
+fg_status fg_redis_limiter_peek_async(const struct fg_redis_limiter *limiter,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      uint64_t ticket,
+                                      fg_redis_done done);
+
+/**
+ * `fg_redis_limiter_refund` answered through `done`, as
+ * `fg_redis_limiter_check_async` answers.
+ *
+ * Errors: as `fg_redis_limiter_check_async`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_async`.
+ */
+fg_status fg_redis_limiter_refund_async(const struct fg_redis_limiter *limiter,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint64_t amount,
+                                        uint64_t ticket,
+                                        fg_redis_done done);
 
 /**
  * Creates room for `capacity` suspended keys of `key_kind` (`FG_KEY_U64`,

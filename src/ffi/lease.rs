@@ -634,16 +634,6 @@ mod absent {
     }
 }
 
-/// The tests' own redis-server (as the Redis store's integration tests start it).
-///
-/// cbindgen:ignore
-#[cfg(all(test, feature = "redis"))]
-// `store`'s tests load this helper too and keep their module private: this
-// copy only starts a second server, for these tests.
-#[allow(clippy::duplicate_mod)]
-#[path = "../../tests/redis_common/mod.rs"]
-mod redis_common;
-
 #[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::super::decision::{FG_SCOPE_KEY, FG_SCOPE_WORKSPACE};
@@ -794,7 +784,7 @@ mod tests {
 
     #[test]
     fn a_leased_limiter_and_layers_decide_from_a_real_redis() {
-        let server = redis_common::RedisServer::shared();
+        let server = super::super::store::redis_common::RedisServer::shared();
         let store = open(&server.url());
         let prefix = format!("ffi-lease:{}:", std::process::id());
 

@@ -249,6 +249,13 @@ impl<C: Clock> RedisLimiter<C> {
         self.guard.counters()
     }
 
+    /// The store this limiter's calls run on (the C ABI's `_async` calls
+    /// spawn on its runtime).
+    #[cfg(feature = "capi")]
+    pub(crate) fn store(&self) -> &RedisStore {
+        &self.guard.store
+    }
+
     /// The deny cache's answer, if it has one: no runtime is entered for it.
     fn cached(&self, key: &[u8], op: Op, local_ns: u64) -> Result<Option<Decision>> {
         check_key_len(key)?;

@@ -77,6 +77,11 @@ const DecisionStruct = koffi.struct('fg_decision', {
   retry_after_ns: 'uint64_t',
   scope: 'uint32_t',
 });
+const RedisAnswerStruct = koffi.struct('fg_redis_answer', { // ABI 1.9+
+  ticket: 'uint64_t',
+  status: 'int32_t',
+  decision: DecisionStruct,
+});
 const VerdictStruct = koffi.struct('fg_verdict', {
   decision: DecisionStruct,
   layer: 'uint32_t',
@@ -268,6 +273,10 @@ const layout = {
       scope: 'scope',
     }),
   },
+  redisAnswer: {
+    size: koffi.sizeof(RedisAnswerStruct),
+    ...offsets(RedisAnswerStruct, { ticket: 'ticket', status: 'status', decision: 'decision' }),
+  },
   verdict: {
     size: koffi.sizeof(VerdictStruct),
     ...offsets(VerdictStruct, { decision: 'decision', layer: 'layer' }),
@@ -324,6 +333,8 @@ const fn = (name, result, params) => library.func(name, result, params);
 const H = 'void *'; // a handle, or caller-owned bytes
 const U64 = 'uint64_t';
 const S = 'int32_t'; // fg_status
+/** fg_redis_done: (const fg_redis_answer *answers, size_t count), called from a library thread. */
+const RedisDone = koffi.proto('void fg_redis_done(void *answers, size_t count)');
 const ffi = {
   lastErrorMessage: fn('fg_last_error_message', 'const char *', []),
   scopeName: fn('fg_scope_name', S, ['uint32_t', koffi.out(koffi.pointer('const char *'))]),
@@ -495,8 +506,8 @@ const ffi = {
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
 
-  // ABI 1.9. The checks block until Redis answers or the deadline passes:
-  // lib/redis.js calls them with koffi's .async, on its worker threads.
+  // ABI 1.9. The checks are the `_async` calls, which return at once and
+  // answer through an fg_redis_done (registerRedisDone) from a library thread.
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
   redisStoreOpenCluster: fn('fg_redis_store_open_cluster', S, [koffi.pointer('const char *'), 'size_t', koffi.out(koffi.pointer(H))]), // ABI 1.10
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
@@ -533,6 +544,10 @@ const ffi = {
     koffi.inout(koffi.pointer(StoreCountersStruct)),
     koffi.inout(koffi.pointer(LeaseCountersStruct)),
   ]),
+  // ABI 1.10: a Redis check answered through fg_redis_done (lib/redis.js), no pool thread held.
+  redisLimiterCheckAsync: fn('fg_redis_limiter_check_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
+  redisLimiterPeekAsync: fn('fg_redis_limiter_peek_async', S, [H, H, 'size_t', U64, koffi.pointer(RedisDone)]),
+  redisLimiterRefundAsync: fn('fg_redis_limiter_refund_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
@@ -586,4 +601,17 @@ function nativeFunction(name) {
   return found;
 }
 
-module.exports = { addressArg, ffi, hot, jitters, layout, limits, nativeFunction, nativeScratch, retryConstants, setStructSize, sizes: layout.sizes, version };
+/**
+ * `callback` registered once as the process's fg_redis_done: koffi runs it
+ * on the JS thread while the library's notifier thread waits for it.
+ */
+function registerRedisDone(callback) {
+  return koffi.register(callback, koffi.pointer(RedisDone));
+}
+
+/** The bytes of `count` fg_redis_answers the library lent fg_redis_done, readable only until it returns. */
+function lentAnswers(pointer, count) {
+  return new Uint8Array(koffi.view(pointer, count * layout.redisAnswer.size));
+}
+
+module.exports = { addressArg, ffi, hot, jitters, layout, lentAnswers, limits, nativeFunction, nativeScratch, registerRedisDone, retryConstants, setStructSize, sizes: layout.sizes, version };

@@ -78,6 +78,40 @@ test('checks in flight together each get their own answer: exactly the burst is 
   assert.equal(limiter.closed, true);
 });
 
+test('200 checks in flight at once (far more than libuv\'s pool) admit exactly the burst', async () => {
+  const limiter = kept(Quota.perMinute(50, { burst: 50 }));
+  const decisions = await Promise.all(Array.from({ length: 200 }, () => limiter.check('k')));
+  assert.equal(decisions.filter((d) => d.admitted).length, 50);
+  assert.equal(limiter.counters.exact, 200);
+  limiter.close();
+});
+
+test('worker threads check through Redis beside the main thread, each answered on its own loop', async () => {
+  const { Worker } = require('node:worker_threads');
+  const prefix = freshPrefix();
+  const script = `const { parentPort, workerData } = require('node:worker_threads');
+    const { Quota, RedisLimiter } = require(workerData.entry);
+    const limiter = new RedisLimiter(Quota.perMinute(30), { store: workerData.url, prefix: workerData.prefix, deadlineMs: workerData.deadlineMs, onFailure: 'closed' });
+    Promise.all(Array.from({ length: 10 }, () => limiter.check('k'))).then((ds) => parentPort.postMessage(ds.filter((d) => d.admitted).length));`;
+  const workerData = { entry: require.resolve('..'), url: redis.url, prefix, deadlineMs: DEADLINE_MS };
+  const run = () => new Promise((resolve, reject) => {
+    const worker = new Worker(script, { eval: true, workerData });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const here = kept(Quota.perMinute(30), { prefix });
+  const [first, second, mine] = await Promise.all([run(), run(), Promise.all(Array.from({ length: 10 }, () => here.check('k')))]);
+  assert.equal(first + second + mine.filter((d) => d.admitted).length, 30);
+});
+
+test('a check in flight keeps the process alive until it is answered', () => {
+  const script = `const { Quota, RedisLimiter } = require(${JSON.stringify(require.resolve('..'))});
+    new RedisLimiter(Quota.perMinute(5), { store: ${JSON.stringify(redis.url)}, prefix: ${JSON.stringify(freshPrefix())}, deadlineMs: ${DEADLINE_MS}, onFailure: 'closed' })
+      .check('k').then((d) => console.log(d.admitted ? 'admitted' : 'denied'));`;
+  const output = require('node:child_process').execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(output.trim(), 'admitted');
+});
+
 test('a check is a Promise: the event loop runs while Redis is waited for', async (t) => {
   // A listener that accepts and never answers: the check waits its whole deadline.
   const silent = net.createServer(() => {});

@@ -537,7 +537,7 @@ pub use window::*;
 /// The tests' own redis-server (as the Redis store's integration tests start it).
 #[cfg(all(test, feature = "redis"))]
 #[path = "../../../tests/redis_common/mod.rs"]
-mod redis_common;
+pub(super) mod redis_common;
 
 #[cfg(test)]
 mod tests;
