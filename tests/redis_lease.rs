@@ -18,10 +18,12 @@ fn store() -> RedisStore {
 }
 
 /// A limiter whose every decision is Redis's or a lease's: a slow call
-/// waits rather than degrading.
+/// waits rather than degrading. Sized for one host: the tests' stores
+/// share a server, whose default fleet counts them all.
 fn leased(store: &RedisStore, quota: Quota, prefix: &str) -> LeasedLimiter {
     LeasedLimiter::builder(store, quota)
         .prefix(prefix)
+        .fleet_size(1)
         .deadline(Duration::from_secs(10))
         .on_failure(OnFailure::Closed)
         .build()
@@ -171,6 +173,7 @@ fn an_idle_key_gives_its_tokens_back() {
     let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();
     let limiter = LeasedLimiter::builder(&store, quota)
         .prefix("lease-idle:")
+        .fleet_size(1)
         .lease_time(Duration::from_millis(20))
         .deadline(Duration::from_secs(10))
         .on_failure(OnFailure::Closed)
@@ -195,6 +198,7 @@ fn a_layer_that_denies_charges_no_other_layer() {
     let layers = LeasedLayers::builder(&store)
         .layer(Scope::Workspace, "lease-ws:", workspace)
         .layer(Scope::Key, "lease-key:", key)
+        .fleet_size(1)
         .deadline(Duration::from_secs(10))
         .on_failure(OnFailure::Closed)
         .build()
@@ -221,6 +225,7 @@ fn leases_outlive_a_redis_failure_then_the_failure_policy_answers() {
     let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();
     let limiter = LeasedLimiter::builder(&store, quota)
         .prefix("lease-fail:")
+        .fleet_size(1)
         .deadline(Duration::from_millis(200))
         .on_failure(OnFailure::Closed)
         .build()
@@ -238,6 +243,49 @@ fn leases_outlive_a_redis_failure_then_the_failure_policy_answers() {
     assert!(!limiter.check("k", 1).unwrap().is_admitted());
     assert!(limiter.counters().failed_closed >= 1);
     assert_eq!(limiter.lease_counters().local, 31);
+}
+
+#[test]
+fn leases_are_sized_for_the_live_fleet() {
+    // A server of its own: its default fleet holds this test's stores only.
+    let server = RedisServer::start();
+    let quota = Quota::per_minute(1).unwrap().with_burst(60).unwrap();
+    let stores: Vec<_> = (0..3)
+        .map(|_| RedisStore::open(&server.url()).unwrap())
+        .collect();
+    let build = |store: &RedisStore| {
+        LeasedLimiter::builder(store, quota)
+            .prefix("lease-live:")
+            .deadline(Duration::from_secs(10))
+            .on_failure(OnFailure::Closed)
+    };
+    // The stores' default fleet, and a fleet named by the builder.
+    let by_default: Vec<_> = stores.iter().map(|s| build(s).build().unwrap()).collect();
+    let named: Vec<_> = stores.iter().map(|s| s.fleet("lease-live")).collect();
+    let by_name: Vec<LeasedLimiter> = stores
+        .iter()
+        .zip(&named)
+        .map(|(s, fleet)| build(s).fleet(fleet).build().unwrap())
+        .collect();
+    eventually(|| named.iter().all(|fleet| fleet.size() == 3));
+    // Three hosts: a lease is at most 60 / (2 x 3) = 10.
+    eventually(|| by_default.iter().all(|l| l.largest_lease() == 10));
+    assert!(by_name.iter().all(|l| l.largest_lease() == 10));
+    // A leased key's grants keep to it: the first lease is the cost, the
+    // next the largest (the key is checked at once again).
+    for limiter in &by_name {
+        for _ in 0..2 {
+            assert!(limiter.check("k", 1).unwrap().is_admitted());
+        }
+        assert_eq!(limiter.lease_counters().granted, 11);
+    }
+    // An explicit size overrides the fleet's.
+    let fixed = build(&stores[0]).fleet_size(1).build().unwrap();
+    assert_eq!(fixed.largest_lease(), 30);
+    // A host that leaves the fleet is no longer counted: leases grow.
+    let (mut by_name, mut named) = (by_name, named);
+    drop((by_name.pop(), named.pop()));
+    eventually(|| by_name.iter().all(|l| l.largest_lease() == 15));
 }
 
 const CHILD_URL: &str = "FLOODGATE_LEASE_FLEET_URL";

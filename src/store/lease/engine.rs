@@ -71,7 +71,7 @@ impl<C: Clock + 'static> Leases<C> {
             epoch_ns,
             counters: Counters::new(),
         });
-        let lease_time = Duration::from_nanos(leases.tables[0].sizing.lease_time_ns());
+        let lease_time = Duration::from_nanos(leases.tables[0].sizing().lease_time_ns());
         let turn = (lease_time / 16).clamp(Duration::from_millis(1), PUMP_PERIOD);
         let store = &leases.guard.store;
         store.spawn(every(Arc::downgrade(&leases), turn, Self::pump));
@@ -107,7 +107,8 @@ impl<C: Clock + 'static> Leases<C> {
             *slot = table.state(key)?;
             homeless |= slot.is_none();
         }
-        let too_big = self.tables.iter().any(|t| cost > t.sizing.most());
+        // Every lease holds at least one: a cost of 1 skips the sizing.
+        let too_big = cost > 1 && self.tables.iter().any(|t| cost > t.sizing().most());
         if homeless || cost == 0 || too_big {
             return self.exact(keys, cost);
         }
@@ -299,7 +300,7 @@ impl<C: Clock + 'static> Leases<C> {
         self.counters.granted.add(granted);
         // Spendable until the debt charged for them drains, and for two
         // lease times at least (see the module docs of `store::lease`).
-        let lease_time = table.sizing.lease_time_ns();
+        let lease_time = table.sizing().lease_time_ns();
         let valid_until = full_at.max(sent_ns.saturating_add(lease_time.saturating_mul(2)));
         let unkept = state.bucket.fund(granted, self.ms(valid_until), now_ms);
         let valid = state.bucket.snapshot().valid_tokens(now_ms);

@@ -25,8 +25,15 @@
 //! * A lease's **size** (`size.rs`) is this host's rate for the key, as
 //!   measured over the last lease, times the lease time (500 ms unless
 //!   set), at least 1 and at most `burst / (2 x N)` for a fleet of `N`
-//!   hosts ([`fleet_size`](LeasedLimiterBuilder::fleet_size), 1 unless
-//!   set), so the hosts together never hold more than half a burst.
+//!   hosts, so the hosts together never hold more than half a burst. `N`
+//!   is the live size of the limiter's heartbeat [`Fleet`](crate::store::Fleet)
+//!   ([`fleet`](LeasedLimiterBuilder::fleet), the store's `"default"`
+//!   unless set), read from its cached count as each lease is sized, or a
+//!   fixed [`fleet_size`](LeasedLimiterBuilder::fleet_size). The count lags
+//!   a host joining by up to a heartbeat (a second), and a host counts
+//!   itself alone until its own first heartbeat answers: meanwhile the
+//!   hosts may hold more than half a burst between them (never more than
+//!   Redis granted: admissions are bounded all the same).
 //! * A denied lease (nothing fits) is remembered: checks are denied
 //!   locally until the instant one request fits again, when the next check
 //!   asks; it then gets every token that has fit since, so asking a little

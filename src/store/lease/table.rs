@@ -11,6 +11,7 @@ use crate::core::decision::{Decision, Outcome};
 use crate::core::error::Result;
 use crate::keyed::Key;
 use crate::map::boxed::BoxedCells;
+use crate::store::fleet::Fleet;
 use crate::store::lease::bucket::LeaseBucket;
 use crate::store::lease::queue::{Asker, RefillQueue, Wanted};
 use crate::store::lease::size::Sizing;
@@ -81,12 +82,33 @@ impl Asker for KeyState {
     }
 }
 
+/// How many hosts share a layer's keys, which bounds one host's lease.
+pub(crate) enum Hosts {
+    /// As many as the builder said.
+    Fixed(u64),
+    /// As many as a heartbeat fleet counts now.
+    Live(Fleet),
+}
+
+impl Hosts {
+    /// The count now: a read of the fleet's cached atomic, no I/O.
+    #[inline]
+    fn count(&self) -> u64 {
+        match self {
+            Hosts::Fixed(hosts) => *hosts,
+            Hosts::Live(fleet) => u64::from(fleet.size()),
+        }
+    }
+}
+
 /// One layer: its quota in script units, its key prefix, its keys.
 pub(crate) struct LeaseTable {
     pub(crate) quota: ScriptQuota,
     prefix: Vec<u8>,
     cells: BoxedCells<[u8], KeyState>,
-    pub(crate) sizing: Sizing,
+    lease_time_ns: u64,
+    low_water_percent: u64,
+    hosts: Hosts,
     /// Refills asked for in the background.
     pub(crate) queue: RefillQueue<KeyState>,
 }
@@ -96,15 +118,30 @@ impl LeaseTable {
         quota: ScriptQuota,
         prefix: Vec<u8>,
         capacity: usize,
-        sizing: Sizing,
+        lease_time_ns: u64,
+        low_water_percent: u64,
+        hosts: Hosts,
     ) -> Result<Self> {
         Ok(Self {
             quota,
             prefix,
             cells: BoxedCells::new(capacity)?,
-            sizing,
+            lease_time_ns,
+            low_water_percent,
+            hosts,
             queue: RefillQueue::new(),
         })
+    }
+
+    /// The layer's lease sizing for the fleet's size now.
+    #[inline]
+    pub(crate) fn sizing(&self) -> Sizing {
+        Sizing::new(
+            self.quota.quota().burst(),
+            self.hosts.count(),
+            self.lease_time_ns,
+            self.low_water_percent,
+        )
     }
 
     /// `key`'s state, made on first sight (`None`: no slot left in its
@@ -157,11 +194,11 @@ impl LeaseTable {
             // seen once costs one call, as an exact check does.
             (cost, 0)
         } else {
-            let size = self
-                .sizing
+            let sizing = self.sizing();
+            let size = sizing
                 .next(spent, now_ns.saturating_sub(funded_at))
                 .max(cost);
-            (size, self.sizing.low_water(size))
+            (size, sizing.low_water(size))
         };
         // Relaxed: advisory.
         state.low_water.store(low_water, Ordering::Relaxed);
