@@ -12,7 +12,7 @@ use crate::store::layers::deciding;
 use crate::store::lease::bucket::Take;
 use crate::store::lease::counters::Counters;
 use crate::store::lease::table::{KeyState, LeaseTable, NANOS_PER_MILLI};
-use crate::store::script::Op;
+use crate::store::script::{self, Lua, Op};
 use crate::sync::{Backoff, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -57,6 +57,9 @@ pub(crate) struct Leases<C: Clock> {
     /// milliseconds from it.
     epoch_ns: u64,
     pub(crate) counters: Counters,
+    /// The GCRA script, for lease calls with their least and reservation
+    /// arguments (the store sends the same script for every other call).
+    gcra: Lua,
 }
 
 impl<C: Clock + 'static> Leases<C> {
@@ -70,8 +73,9 @@ impl<C: Clock + 'static> Leases<C> {
             clock,
             epoch_ns,
             counters: Counters::new(),
+            gcra: Lua::new(script::SOURCE),
         });
-        let lease_time = Duration::from_nanos(leases.tables[0].sizing().lease_time_ns());
+        let lease_time = Duration::from_nanos(leases.tables[0].lease_time_ns());
         let turn = (lease_time / 16).clamp(Duration::from_millis(1), PUMP_PERIOD);
         let store = &leases.guard.store;
         store.spawn(every(Arc::downgrade(&leases), turn, Self::pump));
@@ -262,10 +266,11 @@ impl<C: Clock + 'static> Leases<C> {
         }
     }
 
-    /// The lease call for `state` (whose refill this caller claimed), sent
-    /// at `sent_ns`: funds the bucket with the grant, or records the
-    /// fleet's denial, and ends the refill. The fleet's decision, `None`
-    /// when Redis gave none.
+    /// The refill for `state` (whose refill this caller claimed), asked at
+    /// `sent_ns`: from the key's reservation if it has one, else by a
+    /// lease call. Funds the bucket with the grant, or records the fleet's
+    /// denial or the reservation's wait, and ends the refill. The decision
+    /// (denied while the bucket is), `None` when Redis gave none.
     async fn refill(
         &self,
         layer: usize,
@@ -274,11 +279,17 @@ impl<C: Clock + 'static> Leases<C> {
         cost: u64,
     ) -> Option<Decision> {
         let table = &self.tables[layer];
+        if let Some((tokens, from_ms)) = table.take_reserved(state) {
+            return Some(self.fund_reserved(layer, state, tokens, from_ms).await);
+        }
         let valid = state.bucket.snapshot().valid_tokens(self.ms(sent_ns));
-        let size = table.next_size(state, sent_ns, valid, cost);
+        let (size, least) = table.next_size(state, sent_ns, valid, cost);
         self.counters.leases.add(1);
-        let call = [(&*state.redis_key, &table.quota)];
-        let decided = self.guard.run(&call, Op::Lease(size), None).await;
+        let keys = [(&*state.redis_key, &table.quota)];
+        let mut call = script::call(&keys, Op::Lease(size), None);
+        call.arg(least).arg(table.within_us());
+        let reply: Option<Vec<u64>> = self.guard.invoke(&self.gcra, &call).await;
+        let decided = reply.map(|reply| script::decisions(&reply, &keys));
         let (Some(&fleet), Some(grant)) = (
             decided.as_ref().and_then(|d| d.first()),
             decided.as_ref().and_then(|d| d.get(1)),
@@ -289,26 +300,75 @@ impl<C: Clock + 'static> Leases<C> {
         let full_at = table.learn(state, &fleet, sent_ns);
         let now_ns = self.clock.now_ns();
         let now_ms = self.ms(now_ns);
-        if !fleet.is_admitted() {
-            // Rounded up: asking again a little late loses nothing, as the
-            // next lease takes every token that fits by then.
-            let until_ns = sent_ns.saturating_add(fleet.retry_after_ns());
-            state.bucket.deny(self.ms(until_ns) + 1, now_ms);
-            return Some(fleet);
-        }
         let granted = grant.remaining();
         self.counters.granted.add(granted);
+        // Reserved tokens fell short too: they did not fit yet.
+        table.fell_short(state, granted < size || !fleet.is_admitted());
+        if !fleet.is_admitted() {
+            // Rounded up: asking again a little late loses nothing, as the
+            // next lease takes every token that fits by then; reserved
+            // tokens are spent from then on.
+            let until_ns = sent_ns.saturating_add(fleet.retry_after_ns());
+            let until_ms = self.ms(until_ns) + 1;
+            if granted > 0 {
+                table.reserve(state, granted, until_ms);
+            }
+            state.bucket.deny(until_ms, now_ms);
+            return Some(fleet);
+        }
         // Spendable until the debt charged for them drains, and for two
         // lease times at least (see the module docs of `store::lease`).
-        let lease_time = table.sizing().lease_time_ns();
-        let valid_until = full_at.max(sent_ns.saturating_add(lease_time.saturating_mul(2)));
+        let valid_until = full_at.max(sent_ns.saturating_add(table.lease_time_ns() * 2));
+        self.fund(layer, state, granted, valid_until, now_ns).await;
+        Some(fleet)
+    }
+
+    /// Funds `state`'s bucket with `tokens` reserved from bucket
+    /// millisecond `from_ms`: at once if that has come, else the bucket is
+    /// denied until then and the reservation kept. The decision for the
+    /// check that asked.
+    async fn fund_reserved(
+        &self,
+        layer: usize,
+        state: &KeyState,
+        tokens: u64,
+        from_ms: u64,
+    ) -> Decision {
+        let table = &self.tables[layer];
+        let now_ns = self.clock.now_ns();
+        let now_ms = self.ms(now_ns);
+        if now_ms < from_ms {
+            table.reserve(state, tokens, from_ms);
+            state.bucket.deny(from_ms, now_ms);
+            return table.denied(state, self.ns(from_ms), now_ns);
+        }
+        // As a grant's, counted from when they fit (see `refill`).
+        let lease_time = table.lease_time_ns();
+        let valid_until = table
+            .full_at(state)
+            .max(self.ns(from_ms).saturating_add(lease_time * 2));
+        let valid = self.fund(layer, state, tokens, valid_until, now_ns).await;
+        table.admitted(state, valid, now_ns)
+    }
+
+    /// Puts `granted` tokens, valid until `valid_until` ns, in `state`'s
+    /// bucket at `now_ns`, ending the refill; the tokens that do not fit
+    /// the word, or a whole grant landing on a closed bucket, go back.
+    /// The valid tokens after it.
+    async fn fund(
+        &self,
+        layer: usize,
+        state: &KeyState,
+        granted: u64,
+        valid_until: u64,
+        now_ns: u64,
+    ) -> u64 {
+        let now_ms = self.ms(now_ns);
         let unkept = state.bucket.fund(granted, self.ms(valid_until), now_ms);
         let valid = state.bucket.snapshot().valid_tokens(now_ms);
-        table.funded(state, granted, valid, now_ns);
-        // Tokens past the word's capacity, or a whole grant landing on a
-        // closed bucket, go back.
+        self.tables[layer].funded(state, granted, valid, now_ns);
         self.give_back(layer, state, unkept, now_ns).await;
-        Some(fleet)
+        valid
     }
 
     /// Refunds what may be refunded of `drained` tokens taken out of
@@ -381,10 +441,19 @@ impl<C: Clock + 'static> Leases<C> {
                 let seen = state.bucket.snapshot();
                 // Relaxed: only the sweep reads and writes it.
                 let before = state.swept.swap(seen.bits(), Ordering::Relaxed);
-                if seen.bits() == before && seen.tokens() > 0 && !seen.refilling() {
-                    let drained = state.bucket.reclaim(seen, now_ms);
-                    self.give_back(layer, state, drained, now_ns).await;
+                if seen.bits() != before || seen.refilling() {
+                    continue;
                 }
+                // A reservation the key did not come back for goes back
+                // whether due or not: it was never spent.
+                let reserved = table.take_reserved(state).map_or(0, |(tokens, _)| tokens);
+                let drained = if seen.tokens() > 0 {
+                    state.bucket.reclaim(seen, now_ms)
+                } else {
+                    0
+                };
+                self.give_back(layer, state, drained + reserved, now_ns)
+                    .await;
             }
         }
     }
@@ -398,7 +467,8 @@ impl<C: Clock + 'static> Leases<C> {
         let mut returns = Vec::new();
         for (layer, table) in self.tables.iter().enumerate() {
             for state in table.states() {
-                let drained = state.bucket.close(now_ms);
+                let reserved = table.take_reserved(state).map_or(0, |(tokens, _)| tokens);
+                let drained = state.bucket.close(now_ms) + reserved;
                 let amount = table.returnable(state, drained, now_ns);
                 if amount > 0 {
                     returns.push((layer, state.redis_key.clone(), amount));

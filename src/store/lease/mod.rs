@@ -35,14 +35,32 @@
 //!   hosts may hold more than half a burst between them (never more than
 //!   Redis granted: admissions are bounded all the same).
 //! * A denied lease (nothing fits) is remembered: checks are denied
-//!   locally until the instant one request fits again, when the next check
-//!   asks; it then gets every token that has fit since, so asking a little
-//!   late loses nothing. A key held at its limit therefore costs each host
-//!   about one call per emission interval, as an exact limiter's deny cache
-//!   does; a key under its limit costs one call per lease. A quota with a
-//!   lockout is charged it by a denied lease call, once per call, not by
-//!   the checks denied locally after it.
-//!
+//!   locally until the instant the lease fits, when the next check asks;
+//!   it then gets every token that has fit since (up to its size), so
+//!   asking a little late loses nothing.
+//! * **At the limit**, a host asking as soon as a token fits would get a
+//!   token a call (measured: 1.6 calls per admission, 3 hosts x 2 threads
+//!   on one key). So once a key's lease call fell short (granted less than
+//!   asked, or nothing), its next call asks for a worthwhile lease: its
+//!   size, at most the fleet's share (`1 / N`) of what the quota drains
+//!   in a lease time. When fewer fit, the script **reserves** them, if
+//!   they fit within a lease time: it charges them now, as debt past the
+//!   burst, and answers when they fit. The host denies the key locally
+//!   until then and funds the bucket from the reservation at the first
+//!   check after it, with no call. Hosts asking later queue behind it (the
+//!   debt they see includes it), so the hosts of a fleet at its limit take
+//!   turns, each a worthwhile lease a call: about `admitted / c` calls
+//!   (measured: 0.036 calls per admission, `c` = 33). Reserved tokens are
+//!   spent only once the fleet's bucket fits them, as an exact check then
+//!   would admit them, so they over-admit nothing; a check that asked is
+//!   denied meanwhile, though a token or two may have fit, which costs
+//!   nothing at the limit (they are part of the reservation) and delays a
+//!   burst near it by less than a lease time. A reservation the key does
+//!   not come back for is given back by the idle sweep. A key under its
+//!   limit costs one call per lease. A quota with a lockout reserves
+//!   nothing and takes any lease that fits: a denied lease call is charged
+//!   its lockout, once per call, not by the checks denied locally after it.
+
 //! # What is exact
 //!
 //! **No over-admission.** A token is spent locally only after the script
@@ -66,10 +84,10 @@
 //!
 //! **Stranded tokens** are those debited from Redis and neither spent nor
 //! given back: the holdings of a host that died, or a give-back that
-//! failed. A host holds at most a lease and what was left of the last one
-//! when it landed (under the low-water mark); with a lease call in flight
-//! it holds less than the low-water mark, and the call may still be
-//! granted after it died. Either way a dead host strands fewer than a
+//! failed. A host holds at most a lease (granted or reserved) and what was
+//! left of the last one when it landed (under the low-water mark); with a
+//! lease call in flight it holds less than the low-water mark, and the
+//! call may still be granted after it died. Either way a dead host strands fewer than a
 //! lease plus the low-water mark of one: `1.25 x burst / (2 x N)` tokens
 //! of a key by default. They are not lost: they are debt in the key's
 //! bucket, drained at the quota's rate like any other, so a dead host
