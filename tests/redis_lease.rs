@@ -246,6 +246,39 @@ fn leases_outlive_a_redis_failure_then_the_failure_policy_answers() {
 }
 
 #[test]
+fn a_key_at_its_limit_reserves_its_next_lease() {
+    let store = store();
+    // Ten a second, leases meant to last 2 s: a lease at the limit fits
+    // within one.
+    let quota = Quota::per_second(10).unwrap().with_burst(20).unwrap();
+    let limiter = LeasedLimiter::builder(&store, quota)
+        .prefix("lease-reserve:")
+        .fleet_size(1)
+        .lease_time(Duration::from_secs(2))
+        .deadline(Duration::from_secs(10))
+        .on_failure(OnFailure::Closed)
+        .build()
+        .unwrap();
+    let denial = loop {
+        let decision = limiter.check("k", 1).unwrap();
+        if !decision.is_admitted() {
+            break decision;
+        }
+    };
+    // The call that denied reserved what it asked for: charged now, and
+    // spent once it fits, with no call.
+    let wait = denial.retry_after().unwrap();
+    assert!(wait <= Duration::from_secs(2), "{wait:?}");
+    assert_eq!(remaining(&store, quota, "lease-reserve:", "k"), 0);
+    let before = limiter.lease_counters();
+    std::thread::sleep(wait + Duration::from_millis(2));
+    assert!(limiter.check("k", 1).unwrap().is_admitted());
+    let after = limiter.lease_counters();
+    assert_eq!(after.leases, before.leases, "{after:?}");
+    assert_eq!(after.local, before.local + 1);
+}
+
+#[test]
 fn leases_are_sized_for_the_live_fleet() {
     // A server of its own: its default fleet holds this test's stores only.
     let server = RedisServer::start();
