@@ -246,6 +246,60 @@ fn leases_outlive_a_redis_failure_then_the_failure_policy_answers() {
 }
 
 #[test]
+fn async_checks_decide_as_blocking_ones_from_spawned_tasks() {
+    let store = store();
+    let quota = Quota::per_minute(1).unwrap().with_burst(10).unwrap();
+    let limiter = leased(&store, quota, "lease-async:");
+    let layers = LeasedLayers::builder(&store)
+        .layer(
+            Scope::Workspace,
+            "lease-async-ws:",
+            Quota::per_hour(1_000).unwrap(),
+        )
+        .layer(
+            Scope::Key,
+            "lease-async-key:",
+            Quota::per_hour(1).unwrap().with_burst(2).unwrap(),
+        )
+        .fleet_size(1)
+        .deadline(Duration::from_secs(10))
+        .on_failure(OnFailure::Closed)
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Spawned: the futures are Send. Both limiters are dropped inside the
+    // runtime, where their give-backs are spawned, not waited for.
+    let (admitted, verdicts) = runtime
+        .block_on(runtime.spawn(async move {
+            let mut admitted = 0;
+            while limiter.check_async("k", 1).await.unwrap().is_admitted() {
+                admitted += 1;
+                assert!(admitted <= 10, "admitted past the burst");
+            }
+            let mut verdicts = Vec::new();
+            for _ in 0..3 {
+                let verdict = layers.check_async(&["ws", "k"], 1).await.unwrap();
+                verdicts.push((verdict.is_admitted(), verdict.scope()));
+            }
+            assert_eq!(
+                layers.check_async(&["ws"], 1).await.err(),
+                Some(floodgate::Error::LayerKeyCount)
+            );
+            (admitted, verdicts)
+        }))
+        .unwrap();
+    assert_eq!(admitted, 10);
+    assert_eq!(
+        verdicts,
+        [(true, Scope::Key), (true, Scope::Key), (false, Scope::Key)]
+    );
+}
+
+#[test]
 fn a_key_at_its_limit_reserves_its_next_lease() {
     let store = store();
     // Ten a second, leases meant to last 2 s: a lease at the limit fits

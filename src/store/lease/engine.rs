@@ -13,7 +13,7 @@ use crate::store::lease::bucket::Take;
 use crate::store::lease::counters::Counters;
 use crate::store::lease::table::{KeyState, LeaseTable, NANOS_PER_MILLI};
 use crate::store::script::{self, Lua, Op};
-use crate::sync::{Backoff, Ordering};
+use crate::sync::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -34,6 +34,16 @@ type Held<'a> = Option<&'a KeyState>;
 pub(crate) struct Answer {
     pub(crate) decision: Decision,
     pub(crate) layer: usize,
+}
+
+/// What the first, local round of a check found.
+enum Local {
+    /// The buckets answered.
+    Answered(Answer),
+    /// The buckets could not, at this instant, in this layer.
+    Blocked(u64, usize, Blocked),
+    /// The check is for Redis to decide exactly.
+    Exact,
 }
 
 /// Why the local buckets did not admit.
@@ -106,6 +116,45 @@ impl<C: Clock + 'static> Leases<C> {
         cost: u64,
     ) -> Result<Answer> {
         let mut held: [Held<'_>; N] = [None; N];
+        match self.local::<N>(&mut held, keys, cost)? {
+            Local::Answered(answer) => Ok(answer),
+            Local::Blocked(now_ns, layer, blocked) => {
+                let held = &held[..keys.len()];
+                let settle = self.settle::<N>(keys, held, cost, now_ns, layer, blocked);
+                self.guard.store.block_on(settle)
+            }
+            Local::Exact => self.guard.store.block_on(self.exact(keys, cost)),
+        }
+    }
+
+    /// [`check`](Self::check) for async callers, on a tokio runtime: the
+    /// same local decision, and the same calls awaited, not blocked on.
+    pub(crate) async fn check_async<const N: usize>(
+        self: &Arc<Self>,
+        keys: &[&[u8]],
+        cost: u64,
+    ) -> Result<Answer> {
+        let mut held: [Held<'_>; N] = [None; N];
+        match self.local::<N>(&mut held, keys, cost)? {
+            Local::Answered(answer) => Ok(answer),
+            Local::Blocked(now_ns, layer, blocked) => {
+                let held = &held[..keys.len()];
+                self.settle::<N>(keys, held, cost, now_ns, layer, blocked)
+                    .await
+            }
+            Local::Exact => self.exact(keys, cost).await,
+        }
+    }
+
+    /// The first round of a check, local: `held` gets every layer's state
+    /// for `keys`, and the buckets answer or say why they cannot.
+    #[inline]
+    fn local<'a, const N: usize>(
+        self: &'a Arc<Self>,
+        held: &mut [Held<'a>; N],
+        keys: &[&[u8]],
+        cost: u64,
+    ) -> Result<Local> {
         let mut homeless = false;
         for ((slot, table), key) in held.iter_mut().zip(&self.tables).zip(keys) {
             *slot = table.state(key)?;
@@ -114,15 +163,30 @@ impl<C: Clock + 'static> Leases<C> {
         // Every lease holds at least one: a cost of 1 skips the sizing.
         let too_big = cost > 1 && self.tables.iter().any(|t| cost > t.sizing().most());
         if homeless || cost == 0 || too_big {
-            return self.exact(keys, cost);
+            return Ok(Local::Exact);
         }
-        let held = &held[..keys.len()];
+        let now_ns = self.clock.now_ns();
+        Ok(
+            match self.take_all::<N>(&held[..keys.len()], cost, now_ns) {
+                Ok(answer) => Local::Answered(answer),
+                Err((layer, blocked)) => Local::Blocked(now_ns, layer, blocked),
+            },
+        )
+    }
+
+    /// The rest of a check the buckets could not answer at `now_ns`
+    /// (`layer` being `blocked`): rounds of a lease call or a wait, then a
+    /// take, until one answers.
+    async fn settle<const N: usize>(
+        self: &Arc<Self>,
+        keys: &[&[u8]],
+        held: &[Held<'_>],
+        cost: u64,
+        mut now_ns: u64,
+        mut layer: usize,
+        mut blocked: Blocked,
+    ) -> Result<Answer> {
         for _ in 0..ROUNDS {
-            let now_ns = self.clock.now_ns();
-            let (layer, blocked) = match self.take_all::<N>(held, cost, now_ns) {
-                Ok(answer) => return Ok(answer),
-                Err(blocked) => blocked,
-            };
             let Some(state) = held[layer] else {
                 break;
             };
@@ -133,7 +197,7 @@ impl<C: Clock + 'static> Leases<C> {
                     return Ok(Answer { decision, layer });
                 }
                 Blocked::Refill => {
-                    if let Some(answer) = self.refill_now(keys, layer, state, now_ns, cost) {
+                    if let Some(answer) = self.refill_now(keys, layer, state, now_ns, cost).await {
                         return answer;
                     }
                 }
@@ -141,16 +205,23 @@ impl<C: Clock + 'static> Leases<C> {
                     // Still queued: sent now rather than at the pump's turn.
                     if let Some((_, asked)) = state.wanted.take() {
                         let most = cost.max(asked);
-                        if let Some(answer) = self.refill_now(keys, layer, state, now_ns, most) {
+                        if let Some(answer) =
+                            self.refill_now(keys, layer, state, now_ns, most).await
+                        {
                             return answer;
                         }
-                    } else if !self.await_refill(state, now_ns) {
+                    } else if !self.await_refill(state, now_ns).await {
                         return self.degraded(keys, layer, cost);
                     }
                 }
             }
+            now_ns = self.clock.now_ns();
+            (layer, blocked) = match self.take_all::<N>(held, cost, now_ns) {
+                Ok(answer) => return Ok(answer),
+                Err(blocked) => blocked,
+            };
         }
-        self.exact(keys, cost)
+        self.exact(keys, cost).await
     }
 
     /// Takes `cost` from every layer's bucket, or from none: a layer that
@@ -196,7 +267,7 @@ impl<C: Clock + 'static> Leases<C> {
     /// Sends `state`'s refill (this check's to send) and waits for it: the
     /// check's answer when the fleet denied it or gave no answer, `None`
     /// when the bucket was funded.
-    fn refill_now(
+    async fn refill_now(
         &self,
         keys: &[&[u8]],
         layer: usize,
@@ -205,11 +276,7 @@ impl<C: Clock + 'static> Leases<C> {
         cost: u64,
     ) -> Option<Result<Answer>> {
         self.counters.waited.add(1);
-        let fleet = self
-            .guard
-            .store
-            .block_on(self.refill(layer, state, now_ns, cost));
-        match fleet {
+        match self.refill(layer, state, now_ns, cost).await {
             None => Some(self.degraded(keys, layer, cost)),
             Some(decision) if !decision.is_admitted() => Some(Ok(Answer { decision, layer })),
             Some(_) => None,
@@ -218,14 +285,15 @@ impl<C: Clock + 'static> Leases<C> {
 
     /// Waits, at most the deadline from `since_ns`, for the refill in
     /// flight on `state`; false when the deadline passed first.
-    fn await_refill(&self, state: &KeyState, since_ns: u64) -> bool {
+    async fn await_refill(&self, state: &KeyState, since_ns: u64) -> bool {
         let deadline = u64::try_from(self.guard.deadline.as_nanos()).unwrap_or(u64::MAX);
-        let backoff = Backoff::new();
         while state.bucket.snapshot().refilling() {
             if self.clock.now_ns().saturating_sub(since_ns) > deadline {
                 return false;
             }
-            backoff.snooze();
+            // A round trip's wait: other tasks of an async caller's runtime
+            // run meanwhile; a blocking caller polls again at once.
+            tokio::task::yield_now().await;
         }
         true
     }
@@ -242,7 +310,7 @@ impl<C: Clock + 'static> Leases<C> {
 
     /// One exact call for every layer, as [`RedisLayers`](crate::store::RedisLayers)
     /// makes it.
-    fn exact(&self, keys: &[&[u8]], cost: u64) -> Result<Answer> {
+    async fn exact(&self, keys: &[&[u8]], cost: u64) -> Result<Answer> {
         self.counters.exact.add(1);
         let redis_keys: Vec<_> = self
             .tables
@@ -255,8 +323,7 @@ impl<C: Clock + 'static> Leases<C> {
             .zip(&self.tables)
             .map(|(key, table)| (key.as_slice(), &table.quota))
             .collect();
-        let run = self.guard.run(&call, Op::Check(cost), None);
-        match self.guard.store.block_on(run) {
+        match self.guard.run(&call, Op::Check(cost), None).await {
             Some(decisions) if decisions.len() == keys.len() => {
                 let decisions: Vec<_> = decisions.into_iter().enumerate().collect();
                 let (layer, decision) = deciding(&decisions);

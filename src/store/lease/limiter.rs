@@ -35,7 +35,8 @@ pub(crate) const DEFAULT_KEYS: usize = 16_384;
 /// [module docs](crate::store::lease) for the guarantees and their costs.
 ///
 /// Checks block (a check waits for Redis only when its key's lease is
-/// empty): call them outside async runtimes. A key's first check leases
+/// empty): call them outside async runtimes, and
+/// [`check_async`](Self::check_async) inside one. A key's first check leases
 /// just its cost, so a key seen once costs one call; its later leases
 /// follow its rate. Dropping the limiter gives its unspent tokens back.
 ///
@@ -223,6 +224,32 @@ impl<C: Clock + 'static> LeasedLimiter<C> {
     #[inline]
     pub fn check<K: AsRef<[u8]> + ?Sized>(&self, key: &K, cost: u64) -> Result<Decision> {
         let answer = self.leases.check::<1>(&[key.as_ref()], cost)?;
+        Ok(answer.decision)
+    }
+
+    /// [`check`](Self::check) for async callers, on a tokio runtime: a
+    /// check its key's lease answers is as fast and never suspends; one
+    /// that needs a lease call awaits it (`Send`: spawnable).
+    ///
+    /// ```no_run
+    /// use floodgate::store::{LeasedLimiter, RedisStore};
+    /// use floodgate::Quota;
+    ///
+    /// # async fn handler() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::open("redis://127.0.0.1:6379/")?;
+    /// let limiter = LeasedLimiter::builder(&store, Quota::per_second(1_000)?).build()?;
+    /// if !limiter.check_async("key-1", 1).await?.is_admitted() {
+    ///     println!("429");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn check_async<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        key: &K,
+        cost: u64,
+    ) -> Result<Decision> {
+        let answer = self.leases.check_async::<1>(&[key.as_ref()], cost).await?;
         Ok(answer.decision)
     }
 
