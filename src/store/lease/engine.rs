@@ -372,12 +372,20 @@ impl<C: Clock + 'static> Leases<C> {
         // Reserved tokens fell short too: they did not fit yet.
         table.fell_short(state, granted < size || !fleet.is_admitted());
         if !fleet.is_admitted() {
-            // Rounded up: asking again a little late loses nothing, as the
-            // next lease takes every token that fits by then; reserved
-            // tokens are spent from then on.
-            let until_ns = sent_ns.saturating_add(fleet.retry_after_ns());
-            let until_ms = self.ms(until_ns) + 1;
-            if granted > 0 {
+            // Reserved tokens fit `retry_after` after the server decided,
+            // which it did before the reply came: counted from now they are
+            // never spent early (counted from the sending, they could be,
+            // by the call's latency, and over-admit). A denial's wait is
+            // counted from the sending: ending early costs only an early
+            // call, and asking a little late loses nothing, as the next
+            // lease takes every token that fits by then. Both rounded up.
+            let (from_ns, reserved) = if granted > 0 {
+                (now_ns, true)
+            } else {
+                (sent_ns, false)
+            };
+            let until_ms = self.ms(from_ns.saturating_add(fleet.retry_after_ns())) + 1;
+            if reserved {
                 table.reserve(state, granted, until_ms);
             }
             state.bucket.deny(until_ms, now_ms);

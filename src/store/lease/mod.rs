@@ -115,7 +115,10 @@
 //! lease time for a steady key). A local denial's retry-after is the
 //! fleet's own answer to the denied lease call, counted down locally from
 //! the call's sending and rounded up to the bucket's millisecond: it ends
-//! at most the call's one-way latency early and at most 1 ms late.
+//! at most the call's one-way latency early and at most 1 ms late. When
+//! the call reserved tokens, the wait is counted from the reply instead
+//! (the tokens are spent from its end, which must not be early): it ends
+//! at most the call's one-way latency and 1 ms late.
 //!
 //! # Failures
 //!
