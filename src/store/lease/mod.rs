@@ -60,7 +60,7 @@
 //!   limit costs one call per lease. A quota with a lockout reserves
 //!   nothing and takes any lease that fits: a denied lease call is charged
 //!   its lockout, once per call, not by the checks denied locally after it.
-
+//!
 //! # What is exact
 //!
 //! **No over-admission.** A token is spent locally only after the script

@@ -229,12 +229,15 @@ impl LeaseTable {
     /// last lease call fell short is at its fleet-wide limit, where every
     /// host asking as soon as a token fits would get a token a call: it
     /// takes a worthwhile lease (its size, but no more than the fleet's
-    /// share of what drains in a lease time) or, waiting for one, none. A
-    /// quota with a lockout always takes what fits (a denied lease is
-    /// charged its lockout).
+    /// share of what drains in a lease time) or, waiting for one, none.
+    /// Otherwise it takes its cost. A quota with a lockout takes whatever
+    /// fits, at least one (a lease denied is charged its lockout).
     fn least(&self, state: &KeyState, size: u64, cost: u64) -> u64 {
+        if self.quota.lockout > 0 {
+            return 1;
+        }
         // Relaxed: advisory.
-        if self.quota.lockout > 0 || state.short.load(Ordering::Relaxed) == 0 {
+        if state.short.load(Ordering::Relaxed) == 0 {
             return cost;
         }
         let interval = self.quota.quota().emission_interval().as_nanos().max(1);
