@@ -52,7 +52,8 @@
 //!   turns, each a worthwhile lease a call: about `admitted / c` calls
 //!   (measured: 0.036 calls per admission, `c` = 33). Reserved tokens are
 //!   spent only once the fleet's bucket fits them, as an exact check then
-//!   would admit them, so they over-admit nothing; a check that asked is
+//!   would admit them, so they over-admit nothing (`tests/lease_model.rs`
+//!   checks it with a fleet held at its limit); a check that asked is
 //!   denied meanwhile, though a token or two may have fit, which costs
 //!   nothing at the limit (they are part of the reservation) and delays a
 //!   burst near it by less than a lease time. A reservation the key does
