@@ -25,16 +25,40 @@ local function debt_of(key, drain)
   -- A product past 2^53 is inexact but then past any debt too.
   return math.min(math.max(owed - elapsed * drain, 0), most)
 end
--- A lease ('l') asks for up to `amount` requests and is decided as a check
--- of the most that every layer fits now, at least one.
+-- A lease ('l') asks for up to `amount` requests, at least `least` (the
+-- argument after the keys' quotas; 1 when absent), and is decided as a
+-- check of the most that every layer fits now when that is at least
+-- `least`. When fewer fit, it reserves `least` if every layer fits them
+-- within `within` microseconds (the next argument; 0 when absent): they
+-- are charged now, as debt past the burst, and each layer's wait is when
+-- they fit, before which the caller must not spend them. Otherwise it is
+-- decided as a check of `least`, and denied.
 local lease = ARGV[2] == 'l'
+local reserve = false
 if lease then
+  local tail = 4 + #KEYS * 4
+  local least = math.max(math.min(tonumber(ARGV[tail] or '1'), amount), 1)
+  local within = tonumber(ARGV[tail + 1] or '0')
+  local fit, late = amount, 0
   for i = 1, #KEYS do
     local at = 3 + (i - 1) * 4
-    local free = tonumber(ARGV[at + 2]) - debt_of(KEYS[i], tonumber(ARGV[at + 4]))
-    amount = math.min(amount, math.floor(free / tonumber(ARGV[at + 1])))
+    local token = tonumber(ARGV[at + 1])
+    local capacity = tonumber(ARGV[at + 2])
+    local drain = tonumber(ARGV[at + 4])
+    local debt = debt_of(KEYS[i], drain)
+    fit = math.min(fit, math.floor((capacity - debt) / token))
+    if least * token > capacity then
+      late = math.huge -- never fits: nothing to reserve
+    else
+      late = math.max(late, (debt + least * token - capacity) / drain)
+    end
   end
-  amount = math.max(amount, 1)
+  if fit >= least then
+    amount = fit
+  else
+    amount = least
+    reserve = late <= within
+  end
 end
 local layers = {}
 local refused = nil
@@ -61,6 +85,11 @@ for i = 1, #KEYS do
     if debt <= capacity - need then
       layer.debt = debt + need
       if amount > 0 then layer.write = true end
+    elseif reserve then
+      layer.outcome = 1
+      layer.debt = debt + need
+      layer.wait = debt + need - capacity
+      layer.write = true
     else
       -- With a lockout, a denial is charged up to its ceiling.
       local after = debt
@@ -73,7 +102,8 @@ for i = 1, #KEYS do
       if after > debt then layer.write = true end
     end
   end
-  if layer.outcome ~= 0 and not refused then refused = i end
+  -- A reservation is a charge on every layer, not a refusal.
+  if layer.outcome ~= 0 and not refused and not reserve then refused = i end
   layers[i] = layer
 end
 local function put(key, layer)
@@ -104,5 +134,6 @@ for i = 1, #KEYS do
   reply[#reply + 1] = layers[i].debt
   reply[#reply + 1] = layers[i].wait
 end
-if lease then reply[#reply + 1] = amount end
+-- A lease's count charged: granted or reserved, 0 when denied.
+if lease then reply[#reply + 1] = refused and 0 or amount end
 return reply

@@ -9,7 +9,10 @@
 //! capacity, lockout ceiling, drain per microsecond. The reply is
 //! `[outcome, debt, wait]` per key, in units, outcome 0 admitted, 1 denied,
 //! 2 can never fit. A lease is decided as a check of the most requests that
-//! fit every key now (at least one), and its reply ends with that count.
+//! fit every key now (at least one), and its reply ends with the count
+//! charged; its optional last two arguments ask for at least a number of
+//! requests, reserved ahead when they fit within a number of microseconds
+//! (see `gcra.lua` and `store/lease`).
 //!
 //! A bucket is a string `"<debt units>:<microsecond of the write>"` with a
 //! time to live that ends when the debt has drained (written at the

@@ -12,8 +12,8 @@ use crate::store::layers::deciding;
 use crate::store::lease::bucket::Take;
 use crate::store::lease::counters::Counters;
 use crate::store::lease::table::{KeyState, LeaseTable, NANOS_PER_MILLI};
-use crate::store::script::Op;
-use crate::sync::{Backoff, Ordering};
+use crate::store::script::{self, Lua, Op};
+use crate::sync::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -34,6 +34,16 @@ type Held<'a> = Option<&'a KeyState>;
 pub(crate) struct Answer {
     pub(crate) decision: Decision,
     pub(crate) layer: usize,
+}
+
+/// What the first, local round of a check found.
+enum Local {
+    /// The buckets answered.
+    Answered(Answer),
+    /// The buckets could not, at this instant, in this layer.
+    Blocked(u64, usize, Blocked),
+    /// The check is for Redis to decide exactly.
+    Exact,
 }
 
 /// Why the local buckets did not admit.
@@ -57,6 +67,9 @@ pub(crate) struct Leases<C: Clock> {
     /// milliseconds from it.
     epoch_ns: u64,
     pub(crate) counters: Counters,
+    /// The GCRA script, for lease calls with their least and reservation
+    /// arguments (the store sends the same script for every other call).
+    gcra: Lua,
 }
 
 impl<C: Clock + 'static> Leases<C> {
@@ -70,8 +83,9 @@ impl<C: Clock + 'static> Leases<C> {
             clock,
             epoch_ns,
             counters: Counters::new(),
+            gcra: Lua::new(script::SOURCE),
         });
-        let lease_time = Duration::from_nanos(leases.tables[0].sizing.lease_time_ns());
+        let lease_time = Duration::from_nanos(leases.tables[0].lease_time_ns());
         let turn = (lease_time / 16).clamp(Duration::from_millis(1), PUMP_PERIOD);
         let store = &leases.guard.store;
         store.spawn(every(Arc::downgrade(&leases), turn, Self::pump));
@@ -102,22 +116,77 @@ impl<C: Clock + 'static> Leases<C> {
         cost: u64,
     ) -> Result<Answer> {
         let mut held: [Held<'_>; N] = [None; N];
+        match self.local::<N>(&mut held, keys, cost)? {
+            Local::Answered(answer) => Ok(answer),
+            Local::Blocked(now_ns, layer, blocked) => {
+                let held = &held[..keys.len()];
+                let settle = self.settle::<N>(keys, held, cost, now_ns, layer, blocked);
+                self.guard.store.block_on(settle)
+            }
+            Local::Exact => self.guard.store.block_on(self.exact(keys, cost)),
+        }
+    }
+
+    /// [`check`](Self::check) for async callers, on a tokio runtime: the
+    /// same local decision, and the same calls awaited, not blocked on.
+    pub(crate) async fn check_async<const N: usize>(
+        self: &Arc<Self>,
+        keys: &[&[u8]],
+        cost: u64,
+    ) -> Result<Answer> {
+        let mut held: [Held<'_>; N] = [None; N];
+        match self.local::<N>(&mut held, keys, cost)? {
+            Local::Answered(answer) => Ok(answer),
+            Local::Blocked(now_ns, layer, blocked) => {
+                let held = &held[..keys.len()];
+                self.settle::<N>(keys, held, cost, now_ns, layer, blocked)
+                    .await
+            }
+            Local::Exact => self.exact(keys, cost).await,
+        }
+    }
+
+    /// The first round of a check, local: `held` gets every layer's state
+    /// for `keys`, and the buckets answer or say why they cannot.
+    #[inline]
+    fn local<'a, const N: usize>(
+        self: &'a Arc<Self>,
+        held: &mut [Held<'a>; N],
+        keys: &[&[u8]],
+        cost: u64,
+    ) -> Result<Local> {
         let mut homeless = false;
         for ((slot, table), key) in held.iter_mut().zip(&self.tables).zip(keys) {
             *slot = table.state(key)?;
             homeless |= slot.is_none();
         }
-        let too_big = self.tables.iter().any(|t| cost > t.sizing.most());
+        // Every lease holds at least one: a cost of 1 skips the sizing.
+        let too_big = cost > 1 && self.tables.iter().any(|t| cost > t.sizing().most());
         if homeless || cost == 0 || too_big {
-            return self.exact(keys, cost);
+            return Ok(Local::Exact);
         }
-        let held = &held[..keys.len()];
+        let now_ns = self.clock.now_ns();
+        Ok(
+            match self.take_all::<N>(&held[..keys.len()], cost, now_ns) {
+                Ok(answer) => Local::Answered(answer),
+                Err((layer, blocked)) => Local::Blocked(now_ns, layer, blocked),
+            },
+        )
+    }
+
+    /// The rest of a check the buckets could not answer at `now_ns`
+    /// (`layer` being `blocked`): rounds of a lease call or a wait, then a
+    /// take, until one answers.
+    async fn settle<const N: usize>(
+        self: &Arc<Self>,
+        keys: &[&[u8]],
+        held: &[Held<'_>],
+        cost: u64,
+        mut now_ns: u64,
+        mut layer: usize,
+        mut blocked: Blocked,
+    ) -> Result<Answer> {
         for _ in 0..ROUNDS {
-            let now_ns = self.clock.now_ns();
-            let (layer, blocked) = match self.take_all::<N>(held, cost, now_ns) {
-                Ok(answer) => return Ok(answer),
-                Err(blocked) => blocked,
-            };
             let Some(state) = held[layer] else {
                 break;
             };
@@ -128,7 +197,7 @@ impl<C: Clock + 'static> Leases<C> {
                     return Ok(Answer { decision, layer });
                 }
                 Blocked::Refill => {
-                    if let Some(answer) = self.refill_now(keys, layer, state, now_ns, cost) {
+                    if let Some(answer) = self.refill_now(keys, layer, state, now_ns, cost).await {
                         return answer;
                     }
                 }
@@ -136,16 +205,23 @@ impl<C: Clock + 'static> Leases<C> {
                     // Still queued: sent now rather than at the pump's turn.
                     if let Some((_, asked)) = state.wanted.take() {
                         let most = cost.max(asked);
-                        if let Some(answer) = self.refill_now(keys, layer, state, now_ns, most) {
+                        if let Some(answer) =
+                            self.refill_now(keys, layer, state, now_ns, most).await
+                        {
                             return answer;
                         }
-                    } else if !self.await_refill(state, now_ns) {
+                    } else if !self.await_refill(state, now_ns).await {
                         return self.degraded(keys, layer, cost);
                     }
                 }
             }
+            now_ns = self.clock.now_ns();
+            (layer, blocked) = match self.take_all::<N>(held, cost, now_ns) {
+                Ok(answer) => return Ok(answer),
+                Err(blocked) => blocked,
+            };
         }
-        self.exact(keys, cost)
+        self.exact(keys, cost).await
     }
 
     /// Takes `cost` from every layer's bucket, or from none: a layer that
@@ -191,7 +267,7 @@ impl<C: Clock + 'static> Leases<C> {
     /// Sends `state`'s refill (this check's to send) and waits for it: the
     /// check's answer when the fleet denied it or gave no answer, `None`
     /// when the bucket was funded.
-    fn refill_now(
+    async fn refill_now(
         &self,
         keys: &[&[u8]],
         layer: usize,
@@ -200,11 +276,7 @@ impl<C: Clock + 'static> Leases<C> {
         cost: u64,
     ) -> Option<Result<Answer>> {
         self.counters.waited.add(1);
-        let fleet = self
-            .guard
-            .store
-            .block_on(self.refill(layer, state, now_ns, cost));
-        match fleet {
+        match self.refill(layer, state, now_ns, cost).await {
             None => Some(self.degraded(keys, layer, cost)),
             Some(decision) if !decision.is_admitted() => Some(Ok(Answer { decision, layer })),
             Some(_) => None,
@@ -213,14 +285,15 @@ impl<C: Clock + 'static> Leases<C> {
 
     /// Waits, at most the deadline from `since_ns`, for the refill in
     /// flight on `state`; false when the deadline passed first.
-    fn await_refill(&self, state: &KeyState, since_ns: u64) -> bool {
+    async fn await_refill(&self, state: &KeyState, since_ns: u64) -> bool {
         let deadline = u64::try_from(self.guard.deadline.as_nanos()).unwrap_or(u64::MAX);
-        let backoff = Backoff::new();
         while state.bucket.snapshot().refilling() {
             if self.clock.now_ns().saturating_sub(since_ns) > deadline {
                 return false;
             }
-            backoff.snooze();
+            // A round trip's wait: other tasks of an async caller's runtime
+            // run meanwhile; a blocking caller polls again at once.
+            tokio::task::yield_now().await;
         }
         true
     }
@@ -237,7 +310,7 @@ impl<C: Clock + 'static> Leases<C> {
 
     /// One exact call for every layer, as [`RedisLayers`](crate::store::RedisLayers)
     /// makes it.
-    fn exact(&self, keys: &[&[u8]], cost: u64) -> Result<Answer> {
+    async fn exact(&self, keys: &[&[u8]], cost: u64) -> Result<Answer> {
         self.counters.exact.add(1);
         let redis_keys: Vec<_> = self
             .tables
@@ -250,8 +323,7 @@ impl<C: Clock + 'static> Leases<C> {
             .zip(&self.tables)
             .map(|(key, table)| (key.as_slice(), &table.quota))
             .collect();
-        let run = self.guard.run(&call, Op::Check(cost), None);
-        match self.guard.store.block_on(run) {
+        match self.guard.run(&call, Op::Check(cost), None).await {
             Some(decisions) if decisions.len() == keys.len() => {
                 let decisions: Vec<_> = decisions.into_iter().enumerate().collect();
                 let (layer, decision) = deciding(&decisions);
@@ -261,10 +333,11 @@ impl<C: Clock + 'static> Leases<C> {
         }
     }
 
-    /// The lease call for `state` (whose refill this caller claimed), sent
-    /// at `sent_ns`: funds the bucket with the grant, or records the
-    /// fleet's denial, and ends the refill. The fleet's decision, `None`
-    /// when Redis gave none.
+    /// The refill for `state` (whose refill this caller claimed), asked at
+    /// `sent_ns`: from the key's reservation if it has one, else by a
+    /// lease call. Funds the bucket with the grant, or records the fleet's
+    /// denial or the reservation's wait, and ends the refill. The decision
+    /// (denied while the bucket is), `None` when Redis gave none.
     async fn refill(
         &self,
         layer: usize,
@@ -273,11 +346,17 @@ impl<C: Clock + 'static> Leases<C> {
         cost: u64,
     ) -> Option<Decision> {
         let table = &self.tables[layer];
+        if let Some((tokens, from_ms)) = table.take_reserved(state) {
+            return Some(self.fund_reserved(layer, state, tokens, from_ms).await);
+        }
         let valid = state.bucket.snapshot().valid_tokens(self.ms(sent_ns));
-        let size = table.next_size(state, sent_ns, valid, cost);
+        let (size, least) = table.next_size(state, sent_ns, valid, cost);
         self.counters.leases.add(1);
-        let call = [(&*state.redis_key, &table.quota)];
-        let decided = self.guard.run(&call, Op::Lease(size), None).await;
+        let keys = [(&*state.redis_key, &table.quota)];
+        let mut call = script::call(&keys, Op::Lease(size), None);
+        call.arg(least).arg(table.within_us());
+        let reply: Option<Vec<u64>> = self.guard.invoke(&self.gcra, &call).await;
+        let decided = reply.map(|reply| script::decisions(&reply, &keys));
         let (Some(&fleet), Some(grant)) = (
             decided.as_ref().and_then(|d| d.first()),
             decided.as_ref().and_then(|d| d.get(1)),
@@ -288,26 +367,83 @@ impl<C: Clock + 'static> Leases<C> {
         let full_at = table.learn(state, &fleet, sent_ns);
         let now_ns = self.clock.now_ns();
         let now_ms = self.ms(now_ns);
-        if !fleet.is_admitted() {
-            // Rounded up: asking again a little late loses nothing, as the
-            // next lease takes every token that fits by then.
-            let until_ns = sent_ns.saturating_add(fleet.retry_after_ns());
-            state.bucket.deny(self.ms(until_ns) + 1, now_ms);
-            return Some(fleet);
-        }
         let granted = grant.remaining();
         self.counters.granted.add(granted);
+        // Reserved tokens fell short too: they did not fit yet.
+        table.fell_short(state, granted < size || !fleet.is_admitted());
+        if !fleet.is_admitted() {
+            // Reserved tokens fit `retry_after` after the server decided,
+            // which it did before the reply came: counted from now they are
+            // never spent early (counted from the sending, they could be,
+            // by the call's latency, and over-admit). A denial's wait is
+            // counted from the sending: ending early costs only an early
+            // call, and asking a little late loses nothing, as the next
+            // lease takes every token that fits by then. Both rounded up.
+            let (from_ns, reserved) = if granted > 0 {
+                (now_ns, true)
+            } else {
+                (sent_ns, false)
+            };
+            let until_ms = self.ms(from_ns.saturating_add(fleet.retry_after_ns())) + 1;
+            if reserved {
+                table.reserve(state, granted, until_ms);
+            }
+            state.bucket.deny(until_ms, now_ms);
+            return Some(fleet);
+        }
         // Spendable until the debt charged for them drains, and for two
         // lease times at least (see the module docs of `store::lease`).
-        let lease_time = table.sizing.lease_time_ns();
-        let valid_until = full_at.max(sent_ns.saturating_add(lease_time.saturating_mul(2)));
+        let valid_until = full_at.max(sent_ns.saturating_add(table.lease_time_ns() * 2));
+        self.fund(layer, state, granted, valid_until, now_ns).await;
+        Some(fleet)
+    }
+
+    /// Funds `state`'s bucket with `tokens` reserved from bucket
+    /// millisecond `from_ms`: at once if that has come, else the bucket is
+    /// denied until then and the reservation kept. The decision for the
+    /// check that asked.
+    async fn fund_reserved(
+        &self,
+        layer: usize,
+        state: &KeyState,
+        tokens: u64,
+        from_ms: u64,
+    ) -> Decision {
+        let table = &self.tables[layer];
+        let now_ns = self.clock.now_ns();
+        let now_ms = self.ms(now_ns);
+        if now_ms < from_ms {
+            table.reserve(state, tokens, from_ms);
+            state.bucket.deny(from_ms, now_ms);
+            return table.denied(state, self.ns(from_ms), now_ns);
+        }
+        // As a grant's, counted from when they fit (see `refill`).
+        let lease_time = table.lease_time_ns();
+        let valid_until = table
+            .full_at(state)
+            .max(self.ns(from_ms).saturating_add(lease_time * 2));
+        let valid = self.fund(layer, state, tokens, valid_until, now_ns).await;
+        table.admitted(state, valid, now_ns)
+    }
+
+    /// Puts `granted` tokens, valid until `valid_until` ns, in `state`'s
+    /// bucket at `now_ns`, ending the refill; the tokens that do not fit
+    /// the word, or a whole grant landing on a closed bucket, go back.
+    /// The valid tokens after it.
+    async fn fund(
+        &self,
+        layer: usize,
+        state: &KeyState,
+        granted: u64,
+        valid_until: u64,
+        now_ns: u64,
+    ) -> u64 {
+        let now_ms = self.ms(now_ns);
         let unkept = state.bucket.fund(granted, self.ms(valid_until), now_ms);
         let valid = state.bucket.snapshot().valid_tokens(now_ms);
-        table.funded(state, granted, valid, now_ns);
-        // Tokens past the word's capacity, or a whole grant landing on a
-        // closed bucket, go back.
+        self.tables[layer].funded(state, granted, valid, now_ns);
         self.give_back(layer, state, unkept, now_ns).await;
-        Some(fleet)
+        valid
     }
 
     /// Refunds what may be refunded of `drained` tokens taken out of
@@ -380,10 +516,19 @@ impl<C: Clock + 'static> Leases<C> {
                 let seen = state.bucket.snapshot();
                 // Relaxed: only the sweep reads and writes it.
                 let before = state.swept.swap(seen.bits(), Ordering::Relaxed);
-                if seen.bits() == before && seen.tokens() > 0 && !seen.refilling() {
-                    let drained = state.bucket.reclaim(seen, now_ms);
-                    self.give_back(layer, state, drained, now_ns).await;
+                if seen.bits() != before || seen.refilling() {
+                    continue;
                 }
+                // A reservation the key did not come back for goes back
+                // whether due or not: it was never spent.
+                let reserved = table.take_reserved(state).map_or(0, |(tokens, _)| tokens);
+                let drained = if seen.tokens() > 0 {
+                    state.bucket.reclaim(seen, now_ms)
+                } else {
+                    0
+                };
+                self.give_back(layer, state, drained + reserved, now_ns)
+                    .await;
             }
         }
     }
@@ -397,7 +542,8 @@ impl<C: Clock + 'static> Leases<C> {
         let mut returns = Vec::new();
         for (layer, table) in self.tables.iter().enumerate() {
             for state in table.states() {
-                let drained = state.bucket.close(now_ms);
+                let reserved = table.take_reserved(state).map_or(0, |(tokens, _)| tokens);
+                let drained = state.bucket.close(now_ms) + reserved;
                 let amount = table.returnable(state, drained, now_ns);
                 if amount > 0 {
                     returns.push((layer, state.redis_key.clone(), amount));

@@ -12,9 +12,9 @@ use crate::store::connection::RedisStore;
 use crate::store::fleet::Fleet;
 use crate::store::guard::{failure_setters, Failures};
 use crate::store::lease::counters::LeaseCounters;
-use crate::store::lease::engine::Leases;
+use crate::store::lease::engine::{Answer, Leases};
 use crate::store::lease::limiter::{
-    layer_table, DEFAULT_KEYS, DEFAULT_LEASE_TIME, DEFAULT_LOW_WATER,
+    hosts, layer_table, DEFAULT_KEYS, DEFAULT_LEASE_TIME, DEFAULT_LOW_WATER,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +55,8 @@ pub struct LeasedLayersBuilder<C: Clock + 'static = MonotonicClock> {
     layers: Vec<(Scope, Vec<u8>, Quota)>,
     lease_time: Duration,
     low_water: u64,
-    fleet: u64,
+    /// `None`: the live size of the failures' fleet.
+    fleet: Option<u64>,
     keys: usize,
     failures: Failures,
     clock: C,
@@ -70,7 +71,7 @@ impl LeasedLayers {
             layers: Vec::new(),
             lease_time: DEFAULT_LEASE_TIME,
             low_water: DEFAULT_LOW_WATER,
-            fleet: 1,
+            fleet: None,
             keys: DEFAULT_KEYS,
             failures: Failures::default(),
             clock: MonotonicClock::new(),
@@ -99,7 +100,7 @@ impl<C: Clock + 'static> LeasedLayersBuilder<C> {
 
     /// See [`LeasedLimiterBuilder::fleet_size`](crate::store::LeasedLimiterBuilder::fleet_size).
     pub fn fleet_size(mut self, hosts: u64) -> Self {
-        self.fleet = hosts;
+        self.fleet = Some(hosts);
         self
     }
 
@@ -111,9 +112,8 @@ impl<C: Clock + 'static> LeasedLayersBuilder<C> {
 
     failure_setters!();
 
-    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local)
-    /// divides the quotas by once a lease is spent and Redis gives no
-    /// answer (default: the store's fleet `"default"`).
+    /// See [`LeasedLimiterBuilder::fleet`](crate::store::LeasedLimiterBuilder::fleet):
+    /// it bounds every layer's leases, and `Local` divides every layer's quota.
     pub fn fleet(mut self, fleet: &Fleet) -> Self {
         self.failures.fleet = Some(fleet.clone());
         self
@@ -152,7 +152,7 @@ impl<C: Clock + 'static> LeasedLayersBuilder<C> {
                 prefix,
                 self.keys,
                 self.lease_time,
-                self.fleet,
+                hosts(&self.store, self.fleet, &self.failures),
                 self.low_water,
             )?);
         }
@@ -166,9 +166,32 @@ impl<C: Clock + 'static> LeasedLayersBuilder<C> {
 
 impl<C: Clock + 'static> LeasedLayers<C> {
     /// Checks `cost` against every layer, `keys[i]` being layer `i`'s key.
-    /// `Err` for a wrong number of keys or a bad key, and then nothing was
-    /// spent or sent.
+    /// Blocking (see [`LeasedLimiter`](crate::store::LeasedLimiter)): use
+    /// [`check_async`](Self::check_async) inside an async runtime. `Err`
+    /// for a wrong number of keys or a bad key, and then nothing was spent
+    /// or sent.
     pub fn check<K: AsRef<[u8]>>(&self, keys: &[K], cost: u64) -> Result<Verdict> {
+        let bytes = self.key_bytes(keys)?;
+        let answer = self
+            .leases
+            .check::<MAX_LAYERS>(&bytes[..keys.len()], cost)?;
+        Ok(self.verdict(answer))
+    }
+
+    /// [`check`](Self::check) for async callers, on a tokio runtime (see
+    /// [`LeasedLimiter::check_async`](crate::store::LeasedLimiter::check_async)).
+    pub async fn check_async<K: AsRef<[u8]>>(&self, keys: &[K], cost: u64) -> Result<Verdict> {
+        let bytes = self.key_bytes(keys)?;
+        let answer = self
+            .leases
+            .check_async::<MAX_LAYERS>(&bytes[..keys.len()], cost)
+            .await?;
+        Ok(self.verdict(answer))
+    }
+
+    /// `keys` as bytes, one per layer; [`Error::LayerKeyCount`] when their
+    /// number is not the layers'.
+    fn key_bytes<'k, K: AsRef<[u8]>>(&self, keys: &'k [K]) -> Result<[&'k [u8]; MAX_LAYERS]> {
         if keys.len() != self.scopes.len() {
             return Err(Error::LayerKeyCount);
         }
@@ -176,14 +199,11 @@ impl<C: Clock + 'static> LeasedLayers<C> {
         for (slot, key) in bytes.iter_mut().zip(keys) {
             *slot = key.as_ref();
         }
-        let answer = self
-            .leases
-            .check::<MAX_LAYERS>(&bytes[..keys.len()], cost)?;
-        Ok(Verdict::new(
-            answer.decision,
-            self.scopes[answer.layer],
-            answer.layer,
-        ))
+        Ok(bytes)
+    }
+
+    fn verdict(&self, answer: Answer) -> Verdict {
+        Verdict::new(answer.decision, self.scopes[answer.layer], answer.layer)
     }
 
     /// How often Redis answered, failed, or was skipped.

@@ -7,12 +7,11 @@ use crate::core::quota::Quota;
 use crate::http::Scope;
 use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
-use crate::store::fleet::Fleet;
+use crate::store::fleet::{Fleet, DEFAULT_FLEET};
 use crate::store::guard::{failure_setters, Failures};
 use crate::store::lease::counters::LeaseCounters;
 use crate::store::lease::engine::Leases;
-use crate::store::lease::size::Sizing;
-use crate::store::lease::table::LeaseTable;
+use crate::store::lease::table::{Hosts, LeaseTable};
 use crate::store::units::ScriptQuota;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +35,8 @@ pub(crate) const DEFAULT_KEYS: usize = 16_384;
 /// [module docs](crate::store::lease) for the guarantees and their costs.
 ///
 /// Checks block (a check waits for Redis only when its key's lease is
-/// empty): call them outside async runtimes. A key's first check leases
+/// empty): call them outside async runtimes, and
+/// [`check_async`](Self::check_async) inside one. A key's first check leases
 /// just its cost, so a key seen once costs one call; its later leases
 /// follow its rate. Dropping the limiter gives its unspent tokens back.
 ///
@@ -48,7 +48,7 @@ pub(crate) const DEFAULT_KEYS: usize = 16_384;
 /// let store = RedisStore::open("redis://127.0.0.1:6379/")?;
 /// let limiter = LeasedLimiter::builder(&store, Quota::per_second(1_000)?)
 ///     .prefix("api:")
-///     .fleet_size(4) // hosts sharing these keys
+///     .fleet(&store.fleet("api")) // the hosts sharing these keys, counted live
 ///     .lease_time(Duration::from_millis(200))
 ///     .build()?;
 /// if !limiter.check("key-1", 1)?.is_admitted() {
@@ -67,7 +67,8 @@ pub struct LeasedLimiterBuilder<C: Clock + 'static = MonotonicClock> {
     prefix: Vec<u8>,
     lease_time: Duration,
     low_water: u64,
-    fleet: u64,
+    /// `None`: the live size of the failures' fleet.
+    fleet: Option<u64>,
     keys: usize,
     failures: Failures,
     clock: C,
@@ -76,7 +77,8 @@ pub struct LeasedLimiterBuilder<C: Clock + 'static = MonotonicClock> {
 impl LeasedLimiter {
     /// A limiter of `quota` per key on `store`. Defaults: keys prefixed
     /// `floodgate:`, leases meant to last 500 ms and refilled at 25% left,
-    /// a fleet of 1 host, 16384 keys, and [`RedisLimiter`](crate::store::RedisLimiter)'s
+    /// leases sized for the live size of the store's fleet `"default"`,
+    /// 16384 keys, and [`RedisLimiter`](crate::store::RedisLimiter)'s
     /// deadline, failure policy and breaker.
     pub fn builder(store: &RedisStore, quota: Quota) -> LeasedLimiterBuilder {
         LeasedLimiterBuilder {
@@ -85,7 +87,7 @@ impl LeasedLimiter {
             prefix: DEFAULT_PREFIX.to_vec(),
             lease_time: DEFAULT_LEASE_TIME,
             low_water: DEFAULT_LOW_WATER,
-            fleet: 1,
+            fleet: None,
             keys: DEFAULT_KEYS,
             failures: Failures::default(),
             clock: MonotonicClock::new(),
@@ -116,11 +118,13 @@ impl<C: Clock + 'static> LeasedLimiterBuilder<C> {
         self
     }
 
-    /// How many hosts share these keys (0 counts as 1): one host holds at
-    /// most `burst / (2 x hosts)` tokens of a key, so the fleet never holds
-    /// more than half a burst between them.
+    /// How many hosts share these keys (0 counts as 1), fixed: one host
+    /// holds at most `burst / (2 x hosts)` tokens of a key, so the fleet
+    /// never holds more than half a burst between them. Without it, `hosts`
+    /// is the [`fleet`](Self::fleet)'s live size, read from its cached
+    /// count as each lease is sized.
     pub fn fleet_size(mut self, hosts: u64) -> Self {
-        self.fleet = hosts;
+        self.fleet = Some(hosts);
         self
     }
 
@@ -133,9 +137,13 @@ impl<C: Clock + 'static> LeasedLimiterBuilder<C> {
 
     failure_setters!();
 
-    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local)
-    /// divides the quota by once a key's lease is spent and Redis gives no
-    /// answer (default: the store's fleet `"default"`).
+    /// The fleet whose live size bounds a lease (unless
+    /// [`fleet_size`](Self::fleet_size) fixes it) and
+    /// [`OnFailure::Local`](crate::store::OnFailure::Local) divides the
+    /// quota by once a key's lease is spent and Redis gives no answer
+    /// (default: the store's fleet `"default"`). Until the fleet's first
+    /// heartbeat answers it counts 1, so a limiter built at once with its
+    /// fleet may lease up to `burst / 2` for about a round trip.
     pub fn fleet(mut self, fleet: &Fleet) -> Self {
         self.failures.fleet = Some(fleet.clone());
         self
@@ -162,12 +170,13 @@ impl<C: Clock + 'static> LeasedLimiterBuilder<C> {
     /// [`Error::ZeroPeriod`] for a zero lease time;
     /// [`Error::ZeroCapacity`] or [`Error::CapacityTooLarge`] for the table.
     pub fn build(self) -> Result<LeasedLimiter<C>> {
+        let hosts = hosts(&self.store, self.fleet, &self.failures);
         let table = layer_table(
             self.quota,
             self.prefix,
             self.keys,
             self.lease_time,
-            self.fleet,
+            hosts,
             self.low_water,
         )?;
         let guard = self
@@ -179,21 +188,31 @@ impl<C: Clock + 'static> LeasedLimiterBuilder<C> {
     }
 }
 
+/// The hosts a leased builder sizes leases for: `fixed` if set, else the
+/// live count of the failures' fleet, or of the store's default fleet.
+pub(crate) fn hosts(store: &RedisStore, fixed: Option<u64>, failures: &Failures) -> Hosts {
+    match (fixed, &failures.fleet) {
+        (Some(hosts), _) => Hosts::Fixed(hosts),
+        (None, Some(fleet)) => Hosts::Live(fleet.clone()),
+        (None, None) => Hosts::Live(store.fleet(DEFAULT_FLEET)),
+    }
+}
+
 /// One layer's table, as every leased builder makes it.
 pub(crate) fn layer_table(
     quota: Quota,
     prefix: Vec<u8>,
     keys: usize,
     lease_time: Duration,
-    fleet: u64,
+    hosts: Hosts,
     low_water: u64,
 ) -> Result<LeaseTable> {
     let lease_ns = u64::try_from(lease_time.as_nanos()).unwrap_or(u64::MAX);
     if lease_ns == 0 {
         return Err(Error::ZeroPeriod);
     }
-    let sizing = Sizing::new(quota.burst(), fleet, lease_ns, low_water);
-    LeaseTable::new(ScriptQuota::new(quota)?, prefix, keys, sizing)
+    let quota = ScriptQuota::new(quota)?;
+    LeaseTable::new(quota, prefix, keys, lease_ns, low_water, hosts)
 }
 
 impl<C: Clock + 'static> LeasedLimiter<C> {
@@ -208,14 +227,41 @@ impl<C: Clock + 'static> LeasedLimiter<C> {
         Ok(answer.decision)
     }
 
+    /// [`check`](Self::check) for async callers, on a tokio runtime: a
+    /// check its key's lease answers is as fast and never suspends; one
+    /// that needs a lease call awaits it (`Send`: spawnable).
+    ///
+    /// ```no_run
+    /// use floodgate::store::{LeasedLimiter, RedisStore};
+    /// use floodgate::Quota;
+    ///
+    /// # async fn handler() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::open("redis://127.0.0.1:6379/")?;
+    /// let limiter = LeasedLimiter::builder(&store, Quota::per_second(1_000)?).build()?;
+    /// if !limiter.check_async("key-1", 1).await?.is_admitted() {
+    ///     println!("429");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn check_async<K: AsRef<[u8]> + ?Sized>(
+        &self,
+        key: &K,
+        cost: u64,
+    ) -> Result<Decision> {
+        let answer = self.leases.check_async::<1>(&[key.as_ref()], cost).await?;
+        Ok(answer.decision)
+    }
+
     /// The quota every key gets.
     pub fn quota(&self) -> &Quota {
         self.leases.tables[0].quota.quota()
     }
 
-    /// The most tokens this host holds of one key.
+    /// The most tokens this host leases of one key at once, for the
+    /// fleet's size now.
     pub fn largest_lease(&self) -> u64 {
-        self.leases.tables[0].sizing.most()
+        self.leases.tables[0].sizing().most()
     }
 
     /// How often Redis answered, failed, or was skipped.

@@ -11,7 +11,8 @@ use crate::core::decision::{Decision, Outcome};
 use crate::core::error::Result;
 use crate::keyed::Key;
 use crate::map::boxed::BoxedCells;
-use crate::store::lease::bucket::LeaseBucket;
+use crate::store::fleet::Fleet;
+use crate::store::lease::bucket::{LeaseBucket, MAX_LEASE};
 use crate::store::lease::queue::{Asker, RefillQueue, Wanted};
 use crate::store::lease::size::Sizing;
 use crate::store::units::ScriptQuota;
@@ -43,6 +44,13 @@ pub(crate) struct KeyState {
     /// Local ns at which the fleet's debt seen by the last call drains:
     /// before it, every token of the last grant is still charged in Redis.
     full_at: AtomicU64,
+    /// Tokens reserved by the last lease call and the bucket millisecond
+    /// they fit from, packed (see [`LeaseTable::reserve`]); 0: none.
+    reserved: AtomicU64,
+    /// 1 when the last lease call got less than it asked for: the key is
+    /// at its fleet-wide limit, and the next call asks for a worthwhile
+    /// lease or none.
+    short: AtomicU64,
     /// The bucket word the last idle sweep saw.
     pub(crate) swept: AtomicU64,
     /// Its refill asked for in the background, if any (`queue.rs`).
@@ -61,6 +69,8 @@ impl KeyState {
             funded: AtomicU64::new(0),
             granted: AtomicU64::new(0),
             full_at: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
+            short: AtomicU64::new(0),
             swept: AtomicU64::new(0),
             wanted: Wanted::new(),
             print,
@@ -81,12 +91,33 @@ impl Asker for KeyState {
     }
 }
 
+/// How many hosts share a layer's keys, which bounds one host's lease.
+pub(crate) enum Hosts {
+    /// As many as the builder said.
+    Fixed(u64),
+    /// As many as a heartbeat fleet counts now.
+    Live(Fleet),
+}
+
+impl Hosts {
+    /// The count now: a read of the fleet's cached atomic, no I/O.
+    #[inline]
+    fn count(&self) -> u64 {
+        match self {
+            Hosts::Fixed(hosts) => *hosts,
+            Hosts::Live(fleet) => u64::from(fleet.size()),
+        }
+    }
+}
+
 /// One layer: its quota in script units, its key prefix, its keys.
 pub(crate) struct LeaseTable {
     pub(crate) quota: ScriptQuota,
     prefix: Vec<u8>,
     cells: BoxedCells<[u8], KeyState>,
-    pub(crate) sizing: Sizing,
+    lease_time_ns: u64,
+    low_water_percent: u64,
+    hosts: Hosts,
     /// Refills asked for in the background.
     pub(crate) queue: RefillQueue<KeyState>,
 }
@@ -96,15 +127,35 @@ impl LeaseTable {
         quota: ScriptQuota,
         prefix: Vec<u8>,
         capacity: usize,
-        sizing: Sizing,
+        lease_time_ns: u64,
+        low_water_percent: u64,
+        hosts: Hosts,
     ) -> Result<Self> {
         Ok(Self {
             quota,
             prefix,
             cells: BoxedCells::new(capacity)?,
-            sizing,
+            lease_time_ns,
+            low_water_percent,
+            hosts,
             queue: RefillQueue::new(),
         })
+    }
+
+    /// How long a lease is meant to last.
+    pub(crate) fn lease_time_ns(&self) -> u64 {
+        self.lease_time_ns
+    }
+
+    /// The layer's lease sizing for the fleet's size now.
+    #[inline]
+    pub(crate) fn sizing(&self) -> Sizing {
+        Sizing::new(
+            self.quota.quota().burst(),
+            self.hosts.count(),
+            self.lease_time_ns,
+            self.low_water_percent,
+        )
     }
 
     /// `key`'s state, made on first sight (`None`: no slot left in its
@@ -145,9 +196,15 @@ impl LeaseTable {
     }
 
     /// The size of the next lease for `state`, asked at `now_ns` with
-    /// `valid` tokens left and a cost of `cost` to serve; records its
-    /// low-water mark.
-    pub(crate) fn next_size(&self, state: &KeyState, now_ns: u64, valid: u64, cost: u64) -> u64 {
+    /// `valid` tokens left and a cost of `cost` to serve, and the least it
+    /// takes (see [`least`](Self::least)); records its low-water mark.
+    pub(crate) fn next_size(
+        &self,
+        state: &KeyState,
+        now_ns: u64,
+        valid: u64,
+        cost: u64,
+    ) -> (u64, u64) {
         // Relaxed: advisory (see `KeyState`).
         let funded_at = state.funded_at.load(Ordering::Relaxed);
         let spent = state.funded.load(Ordering::Relaxed).saturating_sub(valid);
@@ -157,15 +214,77 @@ impl LeaseTable {
             // seen once costs one call, as an exact check does.
             (cost, 0)
         } else {
-            let size = self
-                .sizing
+            let sizing = self.sizing();
+            let size = sizing
                 .next(spent, now_ns.saturating_sub(funded_at))
                 .max(cost);
-            (size, self.sizing.low_water(size))
+            (size, sizing.low_water(size))
         };
         // Relaxed: advisory.
         state.low_water.store(low_water, Ordering::Relaxed);
-        size
+        (size, self.least(state, size, cost))
+    }
+
+    /// The least a lease of `size` for a check of `cost` takes. A key whose
+    /// last lease call fell short is at its fleet-wide limit, where every
+    /// host asking as soon as a token fits would get a token a call: it
+    /// takes a worthwhile lease (its size, but no more than the fleet's
+    /// share of what drains in a lease time) or, waiting for one, none.
+    /// Otherwise it takes its cost. A quota with a lockout takes whatever
+    /// fits, at least one (a lease denied is charged its lockout).
+    fn least(&self, state: &KeyState, size: u64, cost: u64) -> u64 {
+        if self.quota.lockout > 0 {
+            return 1;
+        }
+        // Relaxed: advisory.
+        if state.short.load(Ordering::Relaxed) == 0 {
+            return cost;
+        }
+        let interval = self.quota.quota().emission_interval().as_nanos().max(1);
+        let drained =
+            u128::from(self.lease_time_ns) / interval / u128::from(self.hosts.count().max(1));
+        let share = u64::try_from(drained).unwrap_or(u64::MAX);
+        size.min(share).max(cost)
+    }
+
+    /// How far ahead, in microseconds, a lease call may reserve tokens that
+    /// do not fit yet: one lease time, so that the hosts of a fleet at its
+    /// limit queue their worthwhile leases rather than race for them; none
+    /// under a lockout, whose denials are charged.
+    pub(crate) fn within_us(&self) -> u64 {
+        if self.quota.lockout > 0 {
+            return 0;
+        }
+        self.lease_time_ns / 1_000
+    }
+
+    /// Records whether a lease call got what it asked for.
+    pub(crate) fn fell_short(&self, state: &KeyState, short: bool) {
+        // Relaxed: advisory.
+        state.short.store(u64::from(short), Ordering::Relaxed);
+    }
+
+    /// Records `tokens` reserved by a lease call, spendable from bucket
+    /// millisecond `from_ms`, and bounds their give-back as a grant's.
+    pub(crate) fn reserve(&self, state: &KeyState, tokens: u64, from_ms: u64) {
+        let tokens = tokens.min(MAX_LEASE);
+        // Relaxed: one word, so tokens and instant are read together; a
+        // claimer that misses it makes a lease call of its own (a charge
+        // of its own), and the reservation waits for the next one or the
+        // sweep: it is taken once (a swap), never before `from_ms`.
+        state.granted.store(tokens, Ordering::Relaxed);
+        state.reserved.store(
+            from_ms << MAX_LEASE.count_ones() | tokens,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The reservation on `state`, taken out: its tokens and the bucket
+    /// millisecond they fit from.
+    pub(crate) fn take_reserved(&self, state: &KeyState) -> Option<(u64, u64)> {
+        // Relaxed: see `reserve`.
+        let word = state.reserved.swap(0, Ordering::Relaxed);
+        (word != 0).then(|| (word & MAX_LEASE, word >> MAX_LEASE.count_ones()))
     }
 
     /// Records what a lease call sent at `sent_ns` learned: the fleet's
@@ -179,6 +298,12 @@ impl LeaseTable {
         // Relaxed: advisory.
         state.full_at.store(full_at, Ordering::Relaxed);
         full_at
+    }
+
+    /// Local ns at which the fleet's debt the last call saw drains.
+    pub(crate) fn full_at(&self, state: &KeyState) -> u64 {
+        // Relaxed: advisory.
+        state.full_at.load(Ordering::Relaxed)
     }
 
     /// Records a grant funded at `now_ns`, leaving `valid` tokens.
@@ -206,9 +331,7 @@ impl LeaseTable {
     /// The fleet's debt in ticks at `now_ns`, as the last call saw it,
     /// drained at the quota's rate since.
     fn fleet_debt(&self, state: &KeyState, now_ns: u64) -> u64 {
-        // Relaxed: advisory.
-        let full_at = state.full_at.load(Ordering::Relaxed);
-        full_at
+        self.full_at(state)
             .saturating_sub(now_ns)
             .saturating_mul(self.quota.quota().ticks_per_ns())
     }
