@@ -93,7 +93,7 @@ impl RedisLayersBuilder {
 
     failure_setters!();
 
-    /// The fleet whose size [`OnFailure::Local`] divides each layer's
+    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local) divides each layer's
     /// quota by (default: the store's fleet `"default"`).
     pub fn fleet(mut self, fleet: &Fleet) -> Self {
         self.failures.fleet = Some(fleet.clone());
@@ -102,7 +102,7 @@ impl RedisLayersBuilder {
 
     /// The layers; [`Error::NoLayers`], [`Error::TooManyLayers`] (more than
     /// [`MAX_LAYERS`]), or [`Error::BurstTooLarge`] for a quota the script
-    /// cannot keep exactly, or with [`OnFailure::Local`]
+    /// cannot keep exactly, or with [`OnFailure::Local`](crate::store::OnFailure::Local)
     /// [`Error::AllocationFailed`] when an in-process table cannot be
     /// allocated.
     pub fn build(self) -> Result<RedisLayers> {

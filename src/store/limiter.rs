@@ -93,7 +93,7 @@ impl<C: Clock> RedisLimiterBuilder<C> {
 
     failure_setters!();
 
-    /// The fleet whose size [`OnFailure::Local`] divides the quota by
+    /// The fleet whose size [`OnFailure::Local`](crate::store::OnFailure::Local) divides the quota by
     /// (default: the store's fleet `"default"`, see [`RedisStore::fleet`]).
     ///
     /// ```
@@ -137,7 +137,7 @@ impl<C: Clock> RedisLimiterBuilder<C> {
 
     /// The limiter; [`Error::BurstTooLarge`](crate::Error::BurstTooLarge)
     /// when the quota's burst spans more than 2^51 script units (see the
-    /// [module docs](crate::store)), or with [`OnFailure::Local`]
+    /// [module docs](crate::store)), or with [`OnFailure::Local`](crate::store::OnFailure::Local)
     /// [`Error::AllocationFailed`](crate::Error::AllocationFailed) when
     /// its in-process table cannot be allocated.
     pub fn build(self) -> Result<RedisLimiter<C>> {
