@@ -9,15 +9,11 @@ use crate::http::Scope;
 use crate::policy::{Verdict, MAX_LAYERS};
 use crate::store::breaker::StoreCounters;
 use crate::store::connection::RedisStore;
-use crate::store::fleet::Fleet;
 use crate::store::guard::{failure_setters, Failures};
 use crate::store::lease::counters::LeaseCounters;
 use crate::store::lease::engine::{Answer, Leases};
-use crate::store::lease::limiter::{
-    hosts, layer_table, DEFAULT_KEYS, DEFAULT_LEASE_TIME, DEFAULT_LOW_WATER,
-};
+use crate::store::lease::settings::{lease_setters, LeaseSettings};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Layered checks, as [`RedisLayers`](crate::store::RedisLayers)', decided
 /// locally from a lease per layer and key: a check takes a token from every
@@ -53,11 +49,7 @@ pub struct LeasedLayers<C: Clock + 'static = MonotonicClock> {
 pub struct LeasedLayersBuilder<C: Clock + 'static = MonotonicClock> {
     store: RedisStore,
     layers: Vec<(Scope, Vec<u8>, Quota)>,
-    lease_time: Duration,
-    low_water: u64,
-    /// `None`: the live size of the failures' fleet.
-    fleet: Option<u64>,
-    keys: usize,
+    lease: LeaseSettings,
     failures: Failures,
     clock: C,
 }
@@ -69,10 +61,7 @@ impl LeasedLayers {
         LeasedLayersBuilder {
             store: store.clone(),
             layers: Vec::new(),
-            lease_time: DEFAULT_LEASE_TIME,
-            low_water: DEFAULT_LOW_WATER,
-            fleet: None,
-            keys: DEFAULT_KEYS,
+            lease: LeaseSettings::default(),
             failures: Failures::default(),
             clock: MonotonicClock::new(),
         }
@@ -86,48 +75,16 @@ impl<C: Clock + 'static> LeasedLayersBuilder<C> {
         self
     }
 
-    /// See [`LeasedLimiterBuilder::lease_time`](crate::store::LeasedLimiterBuilder::lease_time).
-    pub fn lease_time(mut self, lease_time: Duration) -> Self {
-        self.lease_time = lease_time;
-        self
-    }
-
-    /// See [`LeasedLimiterBuilder::low_water`](crate::store::LeasedLimiterBuilder::low_water).
-    pub fn low_water(mut self, percent: u64) -> Self {
-        self.low_water = percent;
-        self
-    }
-
-    /// See [`LeasedLimiterBuilder::fleet_size`](crate::store::LeasedLimiterBuilder::fleet_size).
-    pub fn fleet_size(mut self, hosts: u64) -> Self {
-        self.fleet = Some(hosts);
-        self
-    }
-
-    /// How many keys each layer's table holds.
-    pub fn capacity(mut self, keys: usize) -> Self {
-        self.keys = keys;
-        self
-    }
-
     failure_setters!();
 
-    /// See [`LeasedLimiterBuilder::fleet`](crate::store::LeasedLimiterBuilder::fleet):
-    /// it bounds every layer's leases, and `Local` divides every layer's quota.
-    pub fn fleet(mut self, fleet: &Fleet) -> Self {
-        self.failures.fleet = Some(fleet.clone());
-        self
-    }
+    lease_setters!();
 
     /// The clock leases and local decisions are timed by.
     pub fn clock<D: Clock + 'static>(self, clock: D) -> LeasedLayersBuilder<D> {
         LeasedLayersBuilder {
             store: self.store,
             layers: self.layers,
-            lease_time: self.lease_time,
-            low_water: self.low_water,
-            fleet: self.fleet,
-            keys: self.keys,
+            lease: self.lease,
             failures: self.failures,
             clock,
         }
@@ -147,14 +104,10 @@ impl<C: Clock + 'static> LeasedLayersBuilder<C> {
         let mut tables = Vec::with_capacity(self.layers.len());
         for (scope, prefix, quota) in self.layers {
             scopes.push(scope);
-            tables.push(layer_table(
-                quota,
-                prefix,
-                self.keys,
-                self.lease_time,
-                hosts(&self.store, self.fleet, &self.failures),
-                self.low_water,
-            )?);
+            tables.push(
+                self.lease
+                    .table(&self.store, &self.failures, quota, prefix)?,
+            );
         }
         let guard = self.failures.guard(self.store, &limits)?;
         Ok(LeasedLayers {

@@ -141,6 +141,7 @@ mod engine;
 mod layers;
 mod limiter;
 mod queue;
+mod settings;
 mod size;
 mod table;
 
