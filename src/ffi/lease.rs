@@ -19,9 +19,7 @@ use crate::policy::{Verdict, MAX_LAYERS};
 use std::ffi::c_char;
 
 #[cfg(feature = "redis")]
-use super::decision::builtin_scope;
-#[cfg(feature = "redis")]
-use super::store::{FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_OPEN};
+use super::store::{config_prefix, on_failure, read_layers};
 #[cfg(feature = "redis")]
 use crate::store::{LeaseCounters, LeasedLayers, LeasedLimiter, OnFailure, RedisStore};
 #[cfg(not(feature = "redis"))]
@@ -69,7 +67,9 @@ pub struct FgLeaseConfig {
     pub prefix_len: usize,
     /// How long a lease call may wait for Redis, connecting included; 0 for 5 ms.
     pub deadline_ns: u64,
-    /// `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`: the
+    /// `FG_ON_FAILURE_OPEN` (0, the default), `FG_ON_FAILURE_CLOSED` or
+    /// `FG_ON_FAILURE_LOCAL` (this process's share of the quota: the rate and
+    /// burst divided by the hosts counted by heartbeats in Redis): the
     /// answer once a key's lease is spent and Redis gives none.
     pub on_failure: u32,
     /// Lease more when fewer than this percent (1 to 100) of the last lease
@@ -164,11 +164,7 @@ struct Lease {
 #[cfg(feature = "redis")]
 impl Lease {
     fn read(config: &FgLeaseConfig) -> Result<Self, Failure> {
-        let on_failure = match config.on_failure {
-            FG_ON_FAILURE_OPEN => OnFailure::Open,
-            FG_ON_FAILURE_CLOSED => OnFailure::Closed,
-            other => return Err(args::unknown_constant("config->on_failure", other)),
-        };
+        let on_failure = on_failure(config.on_failure)?;
         if config.low_water_percent > 100 {
             return Err(Failure::new(
                 FgStatus::InvalidArgument,
@@ -227,10 +223,8 @@ unsafe fn build(
 ) -> Result<LeasedLimiter, Failure> {
     let lease = Lease::read(config)?;
     let mut builder = LeasedLimiter::builder(store, quota.to_quota()?);
-    if !config.prefix.is_null() {
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }?;
+    // SAFETY: readable for prefix_len bytes, by the contract.
+    if let Some(prefix) = unsafe { config_prefix(config.prefix, config.prefix_len) }? {
         builder = builder.prefix(prefix);
     }
     Ok(configure!(builder, lease))
@@ -392,34 +386,12 @@ unsafe fn build_layers(
     count: usize,
     config: &FgLeaseConfig,
 ) -> Result<LeasedLayers, Failure> {
-    if !config.prefix.is_null() {
-        return Err(Failure::new(
-            FgStatus::InvalidArgument,
-            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
-        ));
-    }
-    if count > MAX_LAYERS {
-        return Err(Error::TooManyLayers.into());
-    }
+    // SAFETY: this function's contract is `read_layers`'.
+    let layers = unsafe { read_layers(layers, count, config.prefix) }?;
     let lease = Lease::read(config)?;
-    // SAFETY: readable for `count` elements, by the contract.
-    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
     let mut builder = LeasedLayers::builder(store);
-    for layer in &layers {
-        let scope = builtin_scope(layer.scope)
-            .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
-        if layer.prefix.is_null() {
-            return Err(Failure::new(
-                FgStatus::NullPointer,
-                "`layers[].prefix` is NULL".to_string(),
-            ));
-        }
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
-        builder = builder.layer(scope, prefix, quota.to_quota()?);
+    for (scope, prefix, quota) in layers {
+        builder = builder.layer(scope, prefix, quota);
     }
     Ok(configure!(builder, lease))
 }
@@ -637,7 +609,9 @@ mod absent {
 #[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::super::decision::{FG_SCOPE_KEY, FG_SCOPE_WORKSPACE};
-    use super::super::store::{fg_redis_store_free, fg_redis_store_open};
+    use super::super::store::{
+        fg_redis_store_free, fg_redis_store_open, FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_LOCAL,
+    };
     use super::*;
     use std::ptr;
 
@@ -780,6 +754,37 @@ mod tests {
         assert_eq!(counters(limiter).0.failed_closed, 1);
         // SAFETY: live handle, not used again.
         unsafe { fg_leased_limiter_free(limiter) };
+    }
+
+    #[test]
+    fn failing_local_admits_this_processs_share() {
+        // Nothing listens on port 1: every lease call fails at once.
+        let store = open("redis://127.0.0.1:1/");
+        let given = FgLeaseConfig {
+            on_failure: FG_ON_FAILURE_LOCAL,
+            ..config(b"")
+        };
+        let mut limiter = ptr::null_mut();
+        // SAFETY: live store, readable structs, writable out.
+        let status = unsafe { fg_leased_limiter_new(store, &quota(30), &given, &mut limiter) };
+        assert_eq!(status, FgStatus::Ok);
+        let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+        // SAFETY: live handle, readable key, writable out.
+        let status =
+            unsafe { fg_leased_limiter_check(limiter, b"k".as_ptr(), 1, 1, decision.as_mut_ptr()) };
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: written by the successful call.
+        assert!(unsafe { decision.assume_init() }.admitted);
+        let (store_counters, _) = counters(limiter);
+        assert_eq!(
+            (store_counters.local_admitted, store_counters.failed_open),
+            (1, 0)
+        );
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_leased_limiter_free(limiter);
+            fg_redis_store_free(store);
+        }
     }
 
     #[test]

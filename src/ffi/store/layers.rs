@@ -2,6 +2,56 @@
 //! request by one script.
 
 use super::*;
+use crate::core::quota::Quota;
+use crate::http::Scope;
+
+/// A layer as an `fg_redis_layer` gives it: its scope, prefix and quota.
+pub(in crate::ffi) type Layer<'a> = (Scope, &'a [u8], Quota);
+
+/// `layers` of `fg_redis_layers_new` and `fg_leased_layers_new` read: each
+/// layer's scope, prefix and quota. `config_prefix` (the config's) must be
+/// NULL, since each layer has its own.
+///
+/// # Safety
+/// `layers` NULL or readable for `count` structs of its first element's
+/// `struct_size`, each `prefix` and `quota` readable; the prefixes stay
+/// readable for `'a`.
+pub(in crate::ffi) unsafe fn read_layers<'a>(
+    layers: *const FgRedisLayer,
+    count: usize,
+    config_prefix: *const c_char,
+) -> Result<Vec<Layer<'a>>, Failure> {
+    if !config_prefix.is_null() {
+        return Err(Failure::new(
+            FgStatus::InvalidArgument,
+            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
+        ));
+    }
+    if count > MAX_LAYERS {
+        return Err(Error::TooManyLayers.into());
+    }
+    // SAFETY: readable for `count` elements, by the contract.
+    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
+    layers
+        .iter()
+        .map(|layer| {
+            let scope = builtin_scope(layer.scope)
+                .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
+            if layer.prefix.is_null() {
+                return Err(Failure::new(
+                    FgStatus::NullPointer,
+                    "`layers[].prefix` is NULL".to_string(),
+                ));
+            }
+            // SAFETY: readable for prefix_len bytes for 'a, by the contract.
+            let prefix =
+                unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
+            // SAFETY: readable for its struct_size, by the contract.
+            let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
+            Ok((scope, prefix, quota.to_quota()?))
+        })
+        .collect()
+}
 
 /// Reads `config` and `layers` into layers on `store`.
 ///
@@ -14,34 +64,12 @@ unsafe fn build_layers(
     count: usize,
     config: &FgRedisConfig,
 ) -> Result<RedisLayers, Failure> {
-    if !config.prefix.is_null() {
-        return Err(Failure::new(
-            FgStatus::InvalidArgument,
-            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
-        ));
-    }
-    if count > MAX_LAYERS {
-        return Err(Error::TooManyLayers.into());
-    }
+    // SAFETY: this function's contract is `read_layers`'.
+    let layers = unsafe { read_layers(layers, count, config.prefix) }?;
     let settings = Settings::read(config)?;
-    // SAFETY: readable for `count` elements, by the contract.
-    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
     let mut builder = settings.apply(RedisLayers::builder(store));
-    for layer in &layers {
-        let scope = builtin_scope(layer.scope)
-            .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
-        if layer.prefix.is_null() {
-            return Err(Failure::new(
-                FgStatus::NullPointer,
-                "`layers[].prefix` is NULL".to_string(),
-            ));
-        }
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
-        builder = builder.layer(scope, prefix, quota.to_quota()?);
+    for (scope, prefix, quota) in layers {
+        builder = builder.layer(scope, prefix, quota);
     }
     Ok(builder.build()?)
 }

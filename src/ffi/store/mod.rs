@@ -400,14 +400,20 @@ struct Settings {
     breaker: Option<(u32, Duration)>,
 }
 
+/// `config->on_failure` of `fg_redis_config` and `fg_lease_config`: an
+/// `FG_ON_FAILURE_*` constant.
+pub(super) fn on_failure(code: u32) -> Result<OnFailure, Failure> {
+    match code {
+        FG_ON_FAILURE_OPEN => Ok(OnFailure::Open),
+        FG_ON_FAILURE_CLOSED => Ok(OnFailure::Closed),
+        FG_ON_FAILURE_LOCAL => Ok(OnFailure::Local),
+        other => Err(args::unknown_constant("config->on_failure", other)),
+    }
+}
+
 impl Settings {
     fn read(config: &FgRedisConfig) -> Result<Self, Failure> {
-        let on_failure = match config.on_failure {
-            FG_ON_FAILURE_OPEN => OnFailure::Open,
-            FG_ON_FAILURE_CLOSED => OnFailure::Closed,
-            FG_ON_FAILURE_LOCAL => OnFailure::Local,
-            other => return Err(args::unknown_constant("config->on_failure", other)),
-        };
+        let on_failure = on_failure(config.on_failure)?;
         let breaker = match (config.breaker_failures, config.breaker_cool_down_ns) {
             (0, 0) => None,
             (0, _) | (_, 0) => {
@@ -488,11 +494,24 @@ impl Settings {
 /// # Safety
 /// `config->prefix` NULL or readable for `prefix_len` bytes.
 unsafe fn prefix(config: &FgRedisConfig) -> Result<Option<&[u8]>, Failure> {
-    if config.prefix.is_null() {
+    // SAFETY: this function's contract.
+    unsafe { config_prefix(config.prefix, config.prefix_len) }
+}
+
+/// The `prefix` and `prefix_len` of `fg_redis_config` or `fg_lease_config`,
+/// or None (NULL) for the kind's default.
+///
+/// # Safety
+/// `prefix` NULL or readable for `prefix_len` bytes.
+pub(super) unsafe fn config_prefix<'a>(
+    prefix: *const c_char,
+    prefix_len: usize,
+) -> Result<Option<&'a [u8]>, Failure> {
+    if prefix.is_null() {
         return Ok(None);
     }
     // SAFETY: readable for prefix_len bytes, by the contract.
-    unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }.map(Some)
+    unsafe { args::bytes(prefix.cast(), prefix_len, "config->prefix") }.map(Some)
 }
 
 /// The body of every call that answers one key's decision: checks the
