@@ -64,17 +64,23 @@ function onFailureCode(value) {
   return code;
 }
 
-/** A key as the bytes Redis keys it by: a string as UTF-8, a Buffer/Uint8Array copied (the call reads it later). */
-function keyBytes(key) {
+/** A key as the bytes Redis keys it by, checked: a string as UTF-8, a Buffer/Uint8Array as it is. */
+function redisKey(key) {
   if (typeof key === 'string') {
     checkStringKey(key);
     return Buffer.from(key, 'utf8');
   }
   if (key instanceof Uint8Array) {
     checkBytesKey(key);
-    return Buffer.from(key);
+    return key;
   }
   throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
+}
+
+/** redisKey(key), a Buffer/Uint8Array copied: the call reads it after this turn, when the caller may have changed it. */
+function keyBytes(key) {
+  const bytes = redisKey(key);
+  return typeof key === 'string' ? bytes : Buffer.from(bytes);
 }
 
 /**
@@ -138,6 +144,22 @@ function answered(pointer, count) {
   if (tickets.size === 0) keepAlive.unref();
 }
 
+/** An fg_store_counters as the counters a limit kept in Redis reports. */
+function storeCounters(out) {
+  return {
+    exact: Number(out.exact),
+    cached: Number(out.cached),
+    failedOpen: Number(out.failed_open),
+    failedClosed: Number(out.failed_closed),
+    localAdmitted: Number(out.local_admitted),
+    localDenied: Number(out.local_denied),
+    timeouts: Number(out.timeouts),
+    errors: Number(out.errors),
+    skipped: Number(out.skipped),
+    breakerOpened: Number(out.breaker_opened),
+  };
+}
+
 /** How a subclass runs a call on its handle on a worker thread (see RedisHandle). */
 const RUN = Symbol('floodgate.redis.run');
 /** How a subclass runs a call on its handle answered through fg_redis_done (see RedisHandle). */
@@ -181,18 +203,7 @@ class RedisHandle {
     const out = { struct_size: sizes.storeCounters };
     const status = this.#natives.counters(this.#handle, out);
     if (status !== 0) throw statusError(status);
-    return {
-      exact: Number(out.exact),
-      cached: Number(out.cached),
-      failedOpen: Number(out.failed_open),
-      failedClosed: Number(out.failed_closed),
-      localAdmitted: Number(out.local_admitted),
-      localDenied: Number(out.local_denied),
-      timeouts: Number(out.timeouts),
-      errors: Number(out.errors),
-      skipped: Number(out.skipped),
-      breakerOpened: Number(out.breaker_opened),
-    };
+    return storeCounters(out);
   }
 
   /** Frees the handle once the calls still running have answered; later calls throw. Idempotent. */
@@ -505,4 +516,4 @@ class RedisPermit {
   }
 }
 
-module.exports = { ON_FAILURE, RedisInFlight, RedisLimiter, RedisPermit, RedisWindows };
+module.exports = { ON_FAILURE, RedisInFlight, RedisLimiter, RedisPermit, RedisWindows, onFailureCode, redisKey, storeCounters, storeOf };
