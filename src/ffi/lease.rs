@@ -7,15 +7,13 @@
 //! a library built without the `redis` feature gives no store handle, so no
 //! leased handle can be made either.
 
-use super::args::{self, Out, VersionedOut};
-use super::decision::{answer, scope_c_name, scope_code, FgDecision};
+use super::args::{self, VersionedOut};
+use super::decision::FgDecision;
 use super::handle;
-use super::policy::{FgLayerKey, FgVerdict, FG_LAYER_KEY_BYTES};
+use super::policy::{FgLayerKey, FgVerdict};
 use super::quota::FgQuota;
 use super::status::{guard, Failure, FgStatus};
-use super::store::{FgRedisLayer, FgRedisStore, FgStoreCounters};
-use crate::core::error::Error;
-use crate::policy::{Verdict, MAX_LAYERS};
+use super::store::{check_layers, decide, FgRedisLayer, FgRedisStore, FgStoreCounters};
 use std::ffi::c_char;
 
 #[cfg(feature = "redis")]
@@ -321,19 +319,16 @@ pub unsafe extern "C" fn fg_leased_limiter_check(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: a live handle is a boxed LeasedLimiter; the rest is `answer`'s contract.
+    // SAFETY: a live handle is a boxed LeasedLimiter; the rest is `decide`'s contract.
     unsafe {
-        answer(
+        decide(
             "fg_leased_limiter_check",
-            limiter.cast::<LeasedLimiter>(),
+            limiter,
             "limiter",
+            key,
+            key_len,
             out,
-            |limiter| {
-                // Inside the unsafe block above: `key` is readable for
-                // `key_len` bytes, by the contract.
-                let key = args::bytes(key, key_len, "key")?;
-                Ok(limiter.check(key, cost)?)
-            },
+            |limiter: &LeasedLimiter, key| limiter.check(key, cost),
         )
     }
 }
@@ -467,17 +462,6 @@ pub unsafe extern "C" fn fg_leased_layers_free(layers: *mut FgLeasedLayers) {
     }
 }
 
-/// A verdict of leased layers in C's terms: the scope name is a static string.
-fn leased_verdict(verdict: &Verdict) -> FgVerdict {
-    let name = scope_c_name(verdict.scope()).expect("leased layers have built-in scopes");
-    FgVerdict {
-        decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
-        // At most MAX_LAYERS (32).
-        layer: verdict.layer() as u32,
-        scope_name: name.as_ptr(),
-    }
-}
-
 /// Checks `cost` against every layer, `keys[i]` (an `FG_LAYER_KEY_BYTES`
 /// key) being layer `i`'s, and fills `*out`: when admitted, the layer with
 /// the least left; when refused, the refusing layer. A refusal spends no
@@ -502,37 +486,18 @@ pub unsafe extern "C" fn fg_leased_layers_check(
     cost: u64,
     out: *mut FgVerdict,
 ) -> FgStatus {
-    guard("fg_leased_layers_check", || {
-        // SAFETY: a live handle is a boxed LeasedLayers (fg_leased_layers_new).
-        let layers = unsafe { args::handle(layers.cast::<LeasedLayers>(), "layers") }?;
-        let out = Out::new(out, "out")?;
-        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
-        let first = unsafe { args::handle(keys, "keys") }?;
-        if count > MAX_LAYERS {
-            return Err(Error::LayerKeyCount.into());
-        }
-        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
-        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
-        let mut bytes: [&[u8]; MAX_LAYERS] = [&[]; MAX_LAYERS];
-        for (slot, key) in bytes.iter_mut().zip(given) {
-            *slot = match key.kind {
-                // SAFETY: readable for `len`, by the contract.
-                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") }?,
-                other => {
-                    return Err(Failure::new(
-                        FgStatus::KeyKindMismatch,
-                        format!(
-                            "`keys[].kind` is {other}; leased layers take FG_LAYER_KEY_BYTES keys"
-                        ),
-                    ))
-                }
-            };
-        }
-        let verdict = layers.check(&bytes[..count], cost)?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(leased_verdict(&verdict)) };
-        Ok(())
-    })
+    // SAFETY: a live handle is a boxed LeasedLayers (fg_leased_layers_new);
+    // the rest is `check_layers`' contract.
+    unsafe {
+        check_layers(
+            "fg_leased_layers_check",
+            layers,
+            keys,
+            count,
+            out,
+            |layers: &LeasedLayers, keys| layers.check(keys, cost),
+        )
+    }
 }
 
 /// Fills `*store` and `*leases` with the layers' counts so far (as
@@ -609,10 +574,12 @@ mod absent {
 #[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::super::decision::{FG_SCOPE_KEY, FG_SCOPE_WORKSPACE};
+    use super::super::policy::FG_LAYER_KEY_BYTES;
     use super::super::store::{
         fg_redis_store_free, fg_redis_store_open, FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_LOCAL,
     };
     use super::*;
+    use crate::policy::MAX_LAYERS;
     use std::ptr;
 
     fn open(url: &str) -> *mut FgRedisStore {

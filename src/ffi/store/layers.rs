@@ -130,15 +130,63 @@ pub unsafe extern "C" fn fg_redis_layers_free(layers: *mut FgRedisLayers) {
     }
 }
 
-/// The verdict of layers in C's terms: the scope name is a static string.
-fn layers_verdict(verdict: &Verdict) -> FgVerdict {
-    let name = scope_c_name(verdict.scope()).expect("Redis layers have built-in scopes");
-    FgVerdict {
-        decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
-        // At most MAX_LAYERS (32).
-        layer: verdict.layer() as u32,
-        scope_name: name.as_ptr(),
-    }
+/// The body of `fg_redis_layers_check` and `fg_leased_layers_check`:
+/// checks the handle (`H`, the boxed `T` behind it), `out` and the keys
+/// (at most `MAX_LAYERS`, each `FG_LAYER_KEY_BYTES`) before `check` sends
+/// or spends anything, then writes its verdict.
+///
+/// # Safety
+/// `handle` NULL or a live handle of a boxed `T`; `keys` NULL or readable
+/// for `count` keys whose `bytes` are readable for `len`; `out` NULL or
+/// writable for an `fg_verdict`.
+pub(in crate::ffi) unsafe fn check_layers<H, T>(
+    function: &'static str,
+    handle: *const H,
+    keys: *const FgLayerKey,
+    count: usize,
+    out: *mut FgVerdict,
+    check: impl FnOnce(&T, &[&[u8]]) -> crate::Result<Verdict>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: a live handle is a boxed T, by the contract.
+        let layers = unsafe { args::handle(handle.cast::<T>(), "layers") }?;
+        let out = Out::new(out, "out")?;
+        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
+        let first = unsafe { args::handle(keys, "keys") }?;
+        if count > MAX_LAYERS {
+            return Err(Error::LayerKeyCount.into());
+        }
+        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
+        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
+        let mut bytes: [&[u8]; MAX_LAYERS] = [&[]; MAX_LAYERS];
+        for (slot, key) in bytes.iter_mut().zip(given) {
+            *slot = match key.kind {
+                // SAFETY: readable for `len`, by the contract.
+                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") }?,
+                other => {
+                    return Err(Failure::new(
+                        FgStatus::KeyKindMismatch,
+                        format!(
+                            "`keys[].kind` is {other}; layers kept in Redis take \
+                             FG_LAYER_KEY_BYTES keys"
+                        ),
+                    ))
+                }
+            };
+        }
+        let verdict = check(layers, &bytes[..count])?;
+        let name =
+            scope_c_name(verdict.scope()).expect("layers kept in Redis have built-in scopes");
+        let verdict = FgVerdict {
+            decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
+            // At most MAX_LAYERS (32).
+            layer: verdict.layer() as u32,
+            scope_name: name.as_ptr(),
+        };
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(verdict) };
+        Ok(())
+    })
 }
 
 /// Checks `cost` against every layer in Redis, `keys[i]` (an
@@ -166,33 +214,18 @@ pub unsafe extern "C" fn fg_redis_layers_check(
     cost: u64,
     out: *mut FgVerdict,
 ) -> FgStatus {
-    guard("fg_redis_layers_check", || {
-        // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new).
-        let layers = unsafe { args::handle(layers.cast::<RedisLayers>(), "layers") }?;
-        let out = Out::new(out, "out")?;
-        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
-        let first = unsafe { args::handle(keys, "keys") }?;
-        if count > MAX_LAYERS {
-            return Err(Error::LayerKeyCount.into());
-        }
-        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
-        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
-        let keys = given
-            .iter()
-            .map(|key| match key.kind {
-                // SAFETY: readable for `len`, by the contract.
-                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") },
-                other => Err(Failure::new(
-                    FgStatus::KeyKindMismatch,
-                    format!("`keys[].kind` is {other}; Redis layers take FG_LAYER_KEY_BYTES keys"),
-                )),
-            })
-            .collect::<Result<Vec<_>, Failure>>()?;
-        let verdict = layers.check(&keys, cost)?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(layers_verdict(&verdict)) };
-        Ok(())
-    })
+    // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new);
+    // the rest is `check_layers`' contract.
+    unsafe {
+        check_layers(
+            "fg_redis_layers_check",
+            layers,
+            keys,
+            count,
+            out,
+            |layers: &RedisLayers, keys| layers.check(keys, cost),
+        )
+    }
 }
 
 /// Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).

@@ -521,7 +521,7 @@ pub(super) unsafe fn config_prefix<'a>(
 /// # Safety
 /// `handle` NULL or a live handle of a boxed `T`; `key` NULL or readable
 /// for `key_len` bytes; `out` NULL or writable for an `fg_decision`.
-unsafe fn decide<H, T>(
+pub(super) unsafe fn decide<H, T>(
     function: &'static str,
     handle: *const H,
     name: &'static str,
