@@ -575,17 +575,13 @@ mod absent {
 mod tests {
     use super::super::decision::{FG_SCOPE_KEY, FG_SCOPE_WORKSPACE};
     use super::super::policy::FG_LAYER_KEY_BYTES;
-    use super::super::store::{
-        fg_redis_store_free, fg_redis_store_open, FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_LOCAL,
-    };
+    use super::super::store::{fg_redis_store_free, FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_LOCAL};
     use super::*;
     use crate::policy::MAX_LAYERS;
     use std::ptr;
 
     fn open(url: &str) -> *mut FgRedisStore {
-        let mut store = ptr::null_mut();
-        // SAFETY: `url` is readable for its length, `store` writable.
-        let status = unsafe { fg_redis_store_open(url.as_ptr().cast(), url.len(), &mut store) };
+        let (status, store) = super::super::store::tests::open(url);
         assert_eq!(status, FgStatus::Ok);
         store
     }

@@ -559,4 +559,4 @@ pub use window::*;
 pub(super) mod redis_common;
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

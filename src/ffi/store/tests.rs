@@ -3,7 +3,8 @@
 use super::*;
 use std::ptr;
 
-fn open(url: &str) -> (FgStatus, *mut FgRedisStore) {
+/// `fg_redis_store_open` on `url`: its status and handle.
+pub(in crate::ffi) fn open(url: &str) -> (FgStatus, *mut FgRedisStore) {
     let mut store = ptr::null_mut();
     // SAFETY: `url` is readable for its length, `store` writable.
     let status = unsafe { fg_redis_store_open(url.as_ptr().cast(), url.len(), &mut store) };
@@ -133,8 +134,10 @@ fn bad_arguments_are_statuses_and_build_nothing() {
     unsafe { fg_redis_limiter_free(limiter) };
 }
 
+/// A config of `prefix` (empty: the default) that fails closed, with a
+/// deadline a loaded machine keeps.
 #[cfg(feature = "redis")]
-fn config(prefix: &[u8]) -> FgRedisConfig {
+pub(in crate::ffi) fn config(prefix: &[u8]) -> FgRedisConfig {
     FgRedisConfig {
         struct_size: std::mem::size_of::<FgRedisConfig>(),
         prefix: if prefix.is_empty() {
@@ -151,8 +154,9 @@ fn config(prefix: &[u8]) -> FgRedisConfig {
     }
 }
 
+/// `count` per minute.
 #[cfg(feature = "redis")]
-fn quota(count: u64) -> FgQuota {
+pub(in crate::ffi) fn quota(count: u64) -> FgQuota {
     FgQuota::from_quota(&crate::Quota::per_minute(count).unwrap())
 }
 
