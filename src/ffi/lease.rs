@@ -13,7 +13,9 @@ use super::handle;
 use super::policy::{FgLayerKey, FgVerdict};
 use super::quota::FgQuota;
 use super::status::{guard, Failure, FgStatus};
-use super::store::{check_layers, decide, FgRedisLayer, FgRedisStore, FgStoreCounters};
+use super::store::{
+    build_on_store, check_layers, decide, FgRedisLayer, FgRedisStore, FgStoreCounters,
+};
 use std::ffi::c_char;
 
 #[cfg(feature = "redis")]
@@ -262,19 +264,14 @@ pub unsafe extern "C" fn fg_leased_limiter_new(
     config: *const FgLeaseConfig,
     out: *mut *mut FgLeasedLimiter,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for their struct_size, by the contract.
+    let make = |store: &RedisStore, config: &FgLeaseConfig| {
+        // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(quota, "quota") }?;
-        // SAFETY: as above.
-        let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: `config->prefix` readable for its length, by the contract.
-        let limiter = unsafe { build(store, &quota, &config) }?;
-        Ok(handle::boxed(limiter).cast::<FgLeasedLimiter>())
+        unsafe { build(store, &quota, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_leased_limiter_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_leased_limiter_new", store, config, out, make) }
 }
 
 /// Releases a leased limiter, giving its unspent tokens back to Redis in
@@ -430,17 +427,12 @@ pub unsafe extern "C" fn fg_leased_layers_new(
     config: *const FgLeaseConfig,
     out: *mut *mut FgLeasedLayers,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let config = unsafe { args::read_config(config, "config") }?;
+    let make = |store: &RedisStore, config: &FgLeaseConfig| {
         // SAFETY: this function's contract is `build_layers`'.
-        let built = unsafe { build_layers(store, layers, count, &config) }?;
-        Ok(handle::boxed(built).cast::<FgLeasedLayers>())
+        unsafe { build_layers(store, layers, count, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_leased_layers_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_leased_layers_new", store, config, out, make) }
 }
 
 /// Releases leased layers, giving their unspent tokens back to Redis in the

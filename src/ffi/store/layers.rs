@@ -99,17 +99,12 @@ pub unsafe extern "C" fn fg_redis_layers_new(
     config: *const FgRedisConfig,
     out: *mut *mut FgRedisLayers,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let config = unsafe { args::read_config(config, "config") }?;
+    let make = |store: &RedisStore, config: &FgRedisConfig| {
         // SAFETY: this function's contract is `build_layers`'.
-        let built = unsafe { build_layers(store, layers, count, &config) }?;
-        Ok(handle::boxed(built).cast::<FgRedisLayers>())
+        unsafe { build_layers(store, layers, count, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_redis_layers_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_redis_layers_new", store, config, out, make) }
 }
 
 /// Releases layers. NULL is a no-op.

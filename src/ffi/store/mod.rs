@@ -514,6 +514,32 @@ pub(super) unsafe fn config_prefix<'a>(
     unsafe { args::bytes(prefix.cast(), prefix_len, "config->prefix") }.map(Some)
 }
 
+/// The body of every constructor on a store: checks `store` and reads
+/// `config` before `build` makes what is kept, boxed as the handle `H` in
+/// `*out`.
+///
+/// # Safety
+/// `store` NULL or a live handle of a boxed `S` (`fg_redis_store_open`'s);
+/// `config` NULL or readable for its `struct_size`; `out` NULL or writable
+/// for a pointer.
+pub(in crate::ffi) unsafe fn build_on_store<S, C: args::Versioned, T, H>(
+    function: &'static str,
+    store: *const FgRedisStore,
+    config: *const C,
+    out: *mut *mut H,
+    build: impl FnOnce(&S, &C) -> Result<T, Failure>,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: a live handle is a boxed S, by the contract.
+        let store = unsafe { args::handle(store.cast::<S>(), "store") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        Ok(handle::boxed(build(store, &config)?).cast::<H>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create(function, out, make) }
+}
+
 /// The body of every call that answers one key's decision: checks the
 /// handle (`H`, the boxed `T` behind it), `out` and the key before
 /// `operation` sends anything.
