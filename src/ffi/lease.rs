@@ -566,11 +566,12 @@ mod absent {
 #[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::super::decision::{FG_SCOPE_KEY, FG_SCOPE_WORKSPACE};
-    use super::super::policy::FG_LAYER_KEY_BYTES;
     use super::super::store::{fg_redis_store_free, FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_LOCAL};
     use super::*;
     use crate::policy::MAX_LAYERS;
     use std::ptr;
+
+    use super::super::store::tests::{bytes_key, layer, read_verdict};
 
     fn open(url: &str) -> *mut FgRedisStore {
         let (status, store) = super::super::store::tests::open(url);
@@ -774,13 +775,6 @@ mod tests {
         // Two layers: a refusal by one spends neither.
         let (key_prefix, workspace_prefix) = (format!("{prefix}k:"), format!("{prefix}w:"));
         let (key_quota, workspace_quota) = (quota(10), quota(1));
-        let layer = |scope, prefix: &String, quota: &FgQuota| FgRedisLayer {
-            struct_size: std::mem::size_of::<FgRedisLayer>(),
-            scope,
-            prefix: prefix.as_ptr().cast(),
-            prefix_len: prefix.len(),
-            quota,
-        };
         let given = [
             layer(FG_SCOPE_KEY, &key_prefix, &key_quota),
             layer(FG_SCOPE_WORKSPACE, &workspace_prefix, &workspace_quota),
@@ -790,12 +784,7 @@ mod tests {
         let status =
             unsafe { fg_leased_layers_new(store, given.as_ptr(), 2, &config(b""), &mut layers) };
         assert_eq!(status, FgStatus::Ok);
-        let key = |bytes: &'static [u8]| FgLayerKey {
-            kind: FG_LAYER_KEY_BYTES,
-            id: 0,
-            bytes: bytes.as_ptr(),
-            len: bytes.len(),
-        };
+        let key = bytes_key;
         let mut verdict = std::mem::MaybeUninit::<FgVerdict>::zeroed();
         let mut check = |keys: [FgLayerKey; 2]| {
             // SAFETY: live handle, readable keys, writable out.
@@ -804,14 +793,7 @@ mod tests {
             };
             assert_eq!(status, FgStatus::Ok);
             // SAFETY: written by the successful call.
-            let verdict = unsafe { verdict.assume_init() };
-            // SAFETY: a static NUL-terminated scope name.
-            let scope = unsafe { std::ffi::CStr::from_ptr(verdict.scope_name) };
-            (
-                verdict.decision.admitted,
-                verdict.layer,
-                scope.to_str().unwrap().to_string(),
-            )
+            read_verdict(unsafe { verdict.assume_init() })
         };
         assert!(check([key(b"a"), key(b"ws")]).0);
         assert_eq!(
