@@ -1115,7 +1115,9 @@ typedef struct FgLeaseConfig {
    */
   uint64_t deadline_ns;
   /**
-   * `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`: the
+   * `FG_ON_FAILURE_OPEN` (0, the default), `FG_ON_FAILURE_CLOSED` or
+   * `FG_ON_FAILURE_LOCAL` (this process's share of the quota: the rate and
+   * burst divided by the hosts counted by heartbeats in Redis): the
    * answer once a key's lease is spent and Redis gives none.
    */
   uint32_t on_failure;

@@ -7,21 +7,19 @@
 //! a library built without the `redis` feature gives no store handle, so no
 //! leased handle can be made either.
 
-use super::args::{self, Out, VersionedOut};
-use super::decision::{answer, scope_c_name, scope_code, FgDecision};
+use super::args::{self, VersionedOut};
+use super::decision::FgDecision;
 use super::handle;
-use super::policy::{FgLayerKey, FgVerdict, FG_LAYER_KEY_BYTES};
+use super::policy::{FgLayerKey, FgVerdict};
 use super::quota::FgQuota;
 use super::status::{guard, Failure, FgStatus};
-use super::store::{FgRedisLayer, FgRedisStore, FgStoreCounters};
-use crate::core::error::Error;
-use crate::policy::{Verdict, MAX_LAYERS};
+use super::store::{
+    build_on_store, check_layers, decide, FgRedisLayer, FgRedisStore, FgStoreCounters,
+};
 use std::ffi::c_char;
 
 #[cfg(feature = "redis")]
-use super::decision::builtin_scope;
-#[cfg(feature = "redis")]
-use super::store::{FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_OPEN};
+use super::store::{config_prefix, on_failure, read_layers};
 #[cfg(feature = "redis")]
 use crate::store::{LeaseCounters, LeasedLayers, LeasedLimiter, OnFailure, RedisStore};
 #[cfg(not(feature = "redis"))]
@@ -69,7 +67,9 @@ pub struct FgLeaseConfig {
     pub prefix_len: usize,
     /// How long a lease call may wait for Redis, connecting included; 0 for 5 ms.
     pub deadline_ns: u64,
-    /// `FG_ON_FAILURE_OPEN` (0, the default) or `FG_ON_FAILURE_CLOSED`: the
+    /// `FG_ON_FAILURE_OPEN` (0, the default), `FG_ON_FAILURE_CLOSED` or
+    /// `FG_ON_FAILURE_LOCAL` (this process's share of the quota: the rate and
+    /// burst divided by the hosts counted by heartbeats in Redis): the
     /// answer once a key's lease is spent and Redis gives none.
     pub on_failure: u32,
     /// Lease more when fewer than this percent (1 to 100) of the last lease
@@ -164,11 +164,7 @@ struct Lease {
 #[cfg(feature = "redis")]
 impl Lease {
     fn read(config: &FgLeaseConfig) -> Result<Self, Failure> {
-        let on_failure = match config.on_failure {
-            FG_ON_FAILURE_OPEN => OnFailure::Open,
-            FG_ON_FAILURE_CLOSED => OnFailure::Closed,
-            other => return Err(args::unknown_constant("config->on_failure", other)),
-        };
+        let on_failure = on_failure(config.on_failure)?;
         if config.low_water_percent > 100 {
             return Err(Failure::new(
                 FgStatus::InvalidArgument,
@@ -227,10 +223,8 @@ unsafe fn build(
 ) -> Result<LeasedLimiter, Failure> {
     let lease = Lease::read(config)?;
     let mut builder = LeasedLimiter::builder(store, quota.to_quota()?);
-    if !config.prefix.is_null() {
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }?;
+    // SAFETY: readable for prefix_len bytes, by the contract.
+    if let Some(prefix) = unsafe { config_prefix(config.prefix, config.prefix_len) }? {
         builder = builder.prefix(prefix);
     }
     Ok(configure!(builder, lease))
@@ -270,19 +264,14 @@ pub unsafe extern "C" fn fg_leased_limiter_new(
     config: *const FgLeaseConfig,
     out: *mut *mut FgLeasedLimiter,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for their struct_size, by the contract.
+    let make = |store: &RedisStore, config: &FgLeaseConfig| {
+        // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(quota, "quota") }?;
-        // SAFETY: as above.
-        let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: `config->prefix` readable for its length, by the contract.
-        let limiter = unsafe { build(store, &quota, &config) }?;
-        Ok(handle::boxed(limiter).cast::<FgLeasedLimiter>())
+        unsafe { build(store, &quota, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_leased_limiter_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_leased_limiter_new", store, config, out, make) }
 }
 
 /// Releases a leased limiter, giving its unspent tokens back to Redis in
@@ -327,19 +316,16 @@ pub unsafe extern "C" fn fg_leased_limiter_check(
     cost: u64,
     out: *mut FgDecision,
 ) -> FgStatus {
-    // SAFETY: a live handle is a boxed LeasedLimiter; the rest is `answer`'s contract.
+    // SAFETY: a live handle is a boxed LeasedLimiter; the rest is `decide`'s contract.
     unsafe {
-        answer(
+        decide(
             "fg_leased_limiter_check",
-            limiter.cast::<LeasedLimiter>(),
+            limiter,
             "limiter",
+            key,
+            key_len,
             out,
-            |limiter| {
-                // Inside the unsafe block above: `key` is readable for
-                // `key_len` bytes, by the contract.
-                let key = args::bytes(key, key_len, "key")?;
-                Ok(limiter.check(key, cost)?)
-            },
+            |limiter: &LeasedLimiter, key| limiter.check(key, cost),
         )
     }
 }
@@ -392,34 +378,12 @@ unsafe fn build_layers(
     count: usize,
     config: &FgLeaseConfig,
 ) -> Result<LeasedLayers, Failure> {
-    if !config.prefix.is_null() {
-        return Err(Failure::new(
-            FgStatus::InvalidArgument,
-            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
-        ));
-    }
-    if count > MAX_LAYERS {
-        return Err(Error::TooManyLayers.into());
-    }
+    // SAFETY: this function's contract is `read_layers`'.
+    let layers = unsafe { read_layers(layers, count, config.prefix) }?;
     let lease = Lease::read(config)?;
-    // SAFETY: readable for `count` elements, by the contract.
-    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
     let mut builder = LeasedLayers::builder(store);
-    for layer in &layers {
-        let scope = builtin_scope(layer.scope)
-            .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
-        if layer.prefix.is_null() {
-            return Err(Failure::new(
-                FgStatus::NullPointer,
-                "`layers[].prefix` is NULL".to_string(),
-            ));
-        }
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
-        builder = builder.layer(scope, prefix, quota.to_quota()?);
+    for (scope, prefix, quota) in layers {
+        builder = builder.layer(scope, prefix, quota);
     }
     Ok(configure!(builder, lease))
 }
@@ -463,17 +427,12 @@ pub unsafe extern "C" fn fg_leased_layers_new(
     config: *const FgLeaseConfig,
     out: *mut *mut FgLeasedLayers,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let config = unsafe { args::read_config(config, "config") }?;
+    let make = |store: &RedisStore, config: &FgLeaseConfig| {
         // SAFETY: this function's contract is `build_layers`'.
-        let built = unsafe { build_layers(store, layers, count, &config) }?;
-        Ok(handle::boxed(built).cast::<FgLeasedLayers>())
+        unsafe { build_layers(store, layers, count, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_leased_layers_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_leased_layers_new", store, config, out, make) }
 }
 
 /// Releases leased layers, giving their unspent tokens back to Redis in the
@@ -492,17 +451,6 @@ pub unsafe extern "C" fn fg_leased_layers_free(layers: *mut FgLeasedLayers) {
             layers.cast::<LeasedLayers>(),
             handle::unbox,
         )
-    }
-}
-
-/// A verdict of leased layers in C's terms: the scope name is a static string.
-fn leased_verdict(verdict: &Verdict) -> FgVerdict {
-    let name = scope_c_name(verdict.scope()).expect("leased layers have built-in scopes");
-    FgVerdict {
-        decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
-        // At most MAX_LAYERS (32).
-        layer: verdict.layer() as u32,
-        scope_name: name.as_ptr(),
     }
 }
 
@@ -530,37 +478,18 @@ pub unsafe extern "C" fn fg_leased_layers_check(
     cost: u64,
     out: *mut FgVerdict,
 ) -> FgStatus {
-    guard("fg_leased_layers_check", || {
-        // SAFETY: a live handle is a boxed LeasedLayers (fg_leased_layers_new).
-        let layers = unsafe { args::handle(layers.cast::<LeasedLayers>(), "layers") }?;
-        let out = Out::new(out, "out")?;
-        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
-        let first = unsafe { args::handle(keys, "keys") }?;
-        if count > MAX_LAYERS {
-            return Err(Error::LayerKeyCount.into());
-        }
-        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
-        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
-        let mut bytes: [&[u8]; MAX_LAYERS] = [&[]; MAX_LAYERS];
-        for (slot, key) in bytes.iter_mut().zip(given) {
-            *slot = match key.kind {
-                // SAFETY: readable for `len`, by the contract.
-                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") }?,
-                other => {
-                    return Err(Failure::new(
-                        FgStatus::KeyKindMismatch,
-                        format!(
-                            "`keys[].kind` is {other}; leased layers take FG_LAYER_KEY_BYTES keys"
-                        ),
-                    ))
-                }
-            };
-        }
-        let verdict = layers.check(&bytes[..count], cost)?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(leased_verdict(&verdict)) };
-        Ok(())
-    })
+    // SAFETY: a live handle is a boxed LeasedLayers (fg_leased_layers_new);
+    // the rest is `check_layers`' contract.
+    unsafe {
+        check_layers(
+            "fg_leased_layers_check",
+            layers,
+            keys,
+            count,
+            out,
+            |layers: &LeasedLayers, keys| layers.check(keys, cost),
+        )
+    }
 }
 
 /// Fills `*store` and `*leases` with the layers' counts so far (as
@@ -637,14 +566,15 @@ mod absent {
 #[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::super::decision::{FG_SCOPE_KEY, FG_SCOPE_WORKSPACE};
-    use super::super::store::{fg_redis_store_free, fg_redis_store_open};
+    use super::super::store::{fg_redis_store_free, FG_ON_FAILURE_CLOSED, FG_ON_FAILURE_LOCAL};
     use super::*;
+    use crate::policy::MAX_LAYERS;
     use std::ptr;
 
+    use super::super::store::tests::{bytes_key, layer, read_verdict};
+
     fn open(url: &str) -> *mut FgRedisStore {
-        let mut store = ptr::null_mut();
-        // SAFETY: `url` is readable for its length, `store` writable.
-        let status = unsafe { fg_redis_store_open(url.as_ptr().cast(), url.len(), &mut store) };
+        let (status, store) = super::super::store::tests::open(url);
         assert_eq!(status, FgStatus::Ok);
         store
     }
@@ -783,6 +713,37 @@ mod tests {
     }
 
     #[test]
+    fn failing_local_admits_this_processs_share() {
+        // Nothing listens on port 1: every lease call fails at once.
+        let store = open("redis://127.0.0.1:1/");
+        let given = FgLeaseConfig {
+            on_failure: FG_ON_FAILURE_LOCAL,
+            ..config(b"")
+        };
+        let mut limiter = ptr::null_mut();
+        // SAFETY: live store, readable structs, writable out.
+        let status = unsafe { fg_leased_limiter_new(store, &quota(30), &given, &mut limiter) };
+        assert_eq!(status, FgStatus::Ok);
+        let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
+        // SAFETY: live handle, readable key, writable out.
+        let status =
+            unsafe { fg_leased_limiter_check(limiter, b"k".as_ptr(), 1, 1, decision.as_mut_ptr()) };
+        assert_eq!(status, FgStatus::Ok);
+        // SAFETY: written by the successful call.
+        assert!(unsafe { decision.assume_init() }.admitted);
+        let (store_counters, _) = counters(limiter);
+        assert_eq!(
+            (store_counters.local_admitted, store_counters.failed_open),
+            (1, 0)
+        );
+        // SAFETY: live handles, not used again.
+        unsafe {
+            fg_leased_limiter_free(limiter);
+            fg_redis_store_free(store);
+        }
+    }
+
+    #[test]
     fn a_leased_limiter_and_layers_decide_from_a_real_redis() {
         let server = super::super::store::redis_common::RedisServer::shared();
         let store = open(&server.url());
@@ -814,13 +775,6 @@ mod tests {
         // Two layers: a refusal by one spends neither.
         let (key_prefix, workspace_prefix) = (format!("{prefix}k:"), format!("{prefix}w:"));
         let (key_quota, workspace_quota) = (quota(10), quota(1));
-        let layer = |scope, prefix: &String, quota: &FgQuota| FgRedisLayer {
-            struct_size: std::mem::size_of::<FgRedisLayer>(),
-            scope,
-            prefix: prefix.as_ptr().cast(),
-            prefix_len: prefix.len(),
-            quota,
-        };
         let given = [
             layer(FG_SCOPE_KEY, &key_prefix, &key_quota),
             layer(FG_SCOPE_WORKSPACE, &workspace_prefix, &workspace_quota),
@@ -830,12 +784,7 @@ mod tests {
         let status =
             unsafe { fg_leased_layers_new(store, given.as_ptr(), 2, &config(b""), &mut layers) };
         assert_eq!(status, FgStatus::Ok);
-        let key = |bytes: &'static [u8]| FgLayerKey {
-            kind: FG_LAYER_KEY_BYTES,
-            id: 0,
-            bytes: bytes.as_ptr(),
-            len: bytes.len(),
-        };
+        let key = bytes_key;
         let mut verdict = std::mem::MaybeUninit::<FgVerdict>::zeroed();
         let mut check = |keys: [FgLayerKey; 2]| {
             // SAFETY: live handle, readable keys, writable out.
@@ -844,14 +793,7 @@ mod tests {
             };
             assert_eq!(status, FgStatus::Ok);
             // SAFETY: written by the successful call.
-            let verdict = unsafe { verdict.assume_init() };
-            // SAFETY: a static NUL-terminated scope name.
-            let scope = unsafe { std::ffi::CStr::from_ptr(verdict.scope_name) };
-            (
-                verdict.decision.admitted,
-                verdict.layer,
-                scope.to_str().unwrap().to_string(),
-            )
+            read_verdict(unsafe { verdict.assume_init() })
         };
         assert!(check([key(b"a"), key(b"ws")]).0);
         assert_eq!(

@@ -393,14 +393,13 @@ mod tests {
 
     #[cfg(feature = "redis")]
     mod redis {
+        use super::super::super::store::tests::{config, open, quota};
         use super::super::super::store::{
             fg_redis_limiter_counters, fg_redis_limiter_free, fg_redis_limiter_new,
-            fg_redis_store_free, fg_redis_store_open, redis_common, FgRedisConfig, FgRedisStore,
-            FgStoreCounters, FG_ON_FAILURE_CLOSED,
+            fg_redis_store_free, redis_common, FgRedisStore, FgStoreCounters,
         };
         use super::super::*;
         use super::never;
-        use crate::ffi::FgQuota;
         use std::collections::HashMap;
         use std::ops::Range;
         use std::ptr;
@@ -486,24 +485,19 @@ mod tests {
         /// A store on `url` and a limiter of `count` per minute on it,
         /// closed on failure, with a deadline a loaded machine keeps.
         fn limiter(url: &str, count: u64) -> (*mut FgRedisStore, *mut FgRedisLimiter) {
-            let mut store = ptr::null_mut();
-            // SAFETY: `url` readable for its length, `store` writable.
-            let status = unsafe { fg_redis_store_open(url.as_ptr().cast(), url.len(), &mut store) };
+            let (status, store) = open(url);
             assert_eq!(status, FgStatus::Ok);
             let prefix = redis_common::fresh_prefix();
-            let config = FgRedisConfig {
-                struct_size: std::mem::size_of::<FgRedisConfig>(),
-                prefix: prefix.as_ptr().cast(),
-                prefix_len: prefix.len(),
-                deadline_ns: 2_000_000_000,
-                on_failure: FG_ON_FAILURE_CLOSED,
-                breaker_failures: 0,
-                breaker_cool_down_ns: 0,
-            };
-            let quota = FgQuota::from_quota(&crate::Quota::per_minute(count).unwrap());
             let mut limiter = ptr::null_mut();
             // SAFETY: live store, readable structs (the prefix is copied), writable out.
-            let status = unsafe { fg_redis_limiter_new(store, &quota, &config, &mut limiter) };
+            let status = unsafe {
+                fg_redis_limiter_new(
+                    store,
+                    &quota(count),
+                    &config(prefix.as_bytes()),
+                    &mut limiter,
+                )
+            };
             assert_eq!(status, FgStatus::Ok);
             (store, limiter)
         }

@@ -15,22 +15,8 @@ const { cost, describe, msAsNs, options, u32, u64 } = require('./args.js');
 const { closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota } = require('./quota.js');
-const { checkBytesKey, checkStringKey } = require('./keys.js');
 const { adopt, create, release } = require('./handle.js');
-const { ON_FAILURE } = require('./redis.js');
-
-/** This thread's store of each URL for leased limiters (its connection and runtime thread), kept for the life of the thread. */
-const stores = new Map();
-
-function storeOf(url) {
-  if (typeof url !== 'string') throw new TypeError(`store must be a Redis URL (a string such as 'redis://127.0.0.1:6379/0'), got ${describe(url)}`);
-  let store = stores.get(url);
-  if (store === undefined) {
-    store = create((out) => ffi.redisStoreOpen(url, Buffer.byteLength(url, 'utf8'), out));
-    stores.set(url, store);
-  }
-  return store;
-}
+const { onFailureCode, redisKey, storeCounters, storeOf } = require('./redis.js');
 
 /** The options a LeasedLimiter takes, for the middleware's checks. */
 const LEASE_OPTIONS = Object.freeze(['store', 'prefix', 'deadlineMs', 'onFailure', 'leaseTimeMs', 'lowWater', 'fleetSize', 'capacity']);
@@ -45,9 +31,7 @@ function leaseConfig(opts) {
     if (ns === 0n) throw new RangeError(`${name} must be at least 1`);
     return ns;
   };
-  if (typeof onFailure !== 'string') throw new TypeError(`onFailure must be 'open' or 'closed', got ${describe(onFailure)}`);
-  const code = ON_FAILURE[onFailure];
-  if (code === undefined) throw new RangeError(`onFailure must be 'open' or 'closed', got '${onFailure}'`);
+  const code = onFailureCode(onFailure);
   const percent = lowWater === undefined ? 0 : u32(lowWater, 'lowWater');
   if (lowWater !== undefined && (percent < 1 || percent > 100)) throw new RangeError(`lowWater must be a percent from 1 to 100, got ${lowWater}`);
   const count = (value, name) => {
@@ -67,19 +51,6 @@ function leaseConfig(opts) {
     fleet_size: count(fleetSize, 'fleetSize'),
     capacity: count(capacity, 'capacity'),
   };
-}
-
-/** A key as bytes the synchronous call reads at once: a string as UTF-8, a Buffer/Uint8Array as it is. */
-function keyBytes(key) {
-  if (typeof key === 'string') {
-    checkStringKey(key);
-    return Buffer.from(key, 'utf8');
-  }
-  if (key instanceof Uint8Array) {
-    checkBytesKey(key);
-    return key;
-  }
-  throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
 }
 
 class LeasedLimiter {
@@ -122,7 +93,8 @@ class LeasedLimiter {
   check(key, amount = 1) {
     if (this.#handle === null) throw closedError('LeasedLimiter');
     const units = cost(amount, 'cost');
-    const bytes = keyBytes(key);
+    // The call reads the key at once: a Buffer needs no copy.
+    const bytes = redisKey(key);
     const status = ffi.leasedLimiterCheck(this.#handle, bytes, bytes.length, units, this.#out);
     if (status !== 0) throw statusError(status);
     return decisionIn(this.#out);
@@ -130,8 +102,8 @@ class LeasedLimiter {
 
   /**
    * The Redis calls' outcomes (RedisLimiter's counters) and how checks were
-   * decided: { exact, cached, failedOpen, failedClosed, timeouts, errors,
-   * skipped, breakerOpened, leases: { local, leases, waited, granted,
+   * decided: { exact, cached, failedOpen, failedClosed, localAdmitted,
+   * localDenied, timeouts, errors, skipped, breakerOpened, leases: { local, leases, waited, granted,
    * giveBacks, returned, exact } }.
    */
   get counters() {
@@ -141,14 +113,7 @@ class LeasedLimiter {
     const status = ffi.leasedLimiterCounters(this.#handle, store, leases);
     if (status !== 0) throw statusError(status);
     return {
-      exact: Number(store.exact),
-      cached: Number(store.cached),
-      failedOpen: Number(store.failed_open),
-      failedClosed: Number(store.failed_closed),
-      timeouts: Number(store.timeouts),
-      errors: Number(store.errors),
-      skipped: Number(store.skipped),
-      breakerOpened: Number(store.breaker_opened),
+      ...storeCounters(store),
       leases: {
         local: Number(leases.local),
         leases: Number(leases.leases),

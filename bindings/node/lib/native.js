@@ -506,16 +506,13 @@ const ffi = {
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
 
-  // ABI 1.9. The checks are the `_async` calls, which return at once and
+  // ABI 1.9. RedisLimiter's checks are the `_async` calls, which return at once and
   // answer through an fg_redis_done (registerRedisDone) from a library thread.
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
   redisStoreOpenCluster: fn('fg_redis_store_open_cluster', S, [koffi.pointer('const char *'), 'size_t', koffi.out(koffi.pointer(H))]), // ABI 1.10
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
   redisLimiterNew: fn('fg_redis_limiter_new', S, [H, H, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),
   redisLimiterFree: fn('fg_redis_limiter_free', 'void', [H]),
-  redisLimiterCheck: fn('fg_redis_limiter_check', S, [H, H, 'size_t', U64, H]),
-  redisLimiterPeek: fn('fg_redis_limiter_peek', S, [H, H, 'size_t', H]),
-  redisLimiterRefund: fn('fg_redis_limiter_refund', S, [H, H, 'size_t', U64, H]),
   redisLimiterCounters: fn('fg_redis_limiter_counters', S, [H, koffi.inout(koffi.pointer(StoreCountersStruct))]),
   // ABI 1.10: sliding windows kept in Redis.
   redisWindowNew: fn('fg_redis_window_new', S, [H, U64, U64, koffi.pointer(RedisConfigStruct), koffi.out(koffi.pointer(H))]),

@@ -3,11 +3,14 @@
 // RedisWindows: a sliding window per key kept there (fg_redis_window);
 // RedisInFlight: a cap on each key's requests in flight, its permits leases
 // (fg_redis_inflight): every process and host using one server, prefix and
-// limit enforces one limit. A call waits for Redis (up to its deadline), so
-// it runs on one of koffi's worker threads and answers with a Promise: the
-// event loop never blocks on the network.
+// limit enforces one limit. A call waits for Redis (up to its deadline) and
+// answers with a Promise: the event loop never blocks on the network.
+// RedisLimiter's calls hold no thread: the library sends them from its
+// runtime and answers through one callback (fg_redis_done), which settles
+// every call answered since its last run, so any number are in flight. The
+// other kinds have no such C calls: theirs run on koffi's worker threads.
 
-const { ffi, layout, sizes } = require('./native.js');
+const { ffi, layout, lentAnswers, registerRedisDone, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options, u64 } = require('./args.js');
 const { FloodgateError, STATUS, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
@@ -61,17 +64,23 @@ function onFailureCode(value) {
   return code;
 }
 
-/** A key as the bytes Redis keys it by: a string as UTF-8, a Buffer/Uint8Array copied (the call reads it later). */
-function keyBytes(key) {
+/** A key as the bytes Redis keys it by, checked: a string as UTF-8, a Buffer/Uint8Array as it is. */
+function redisKey(key) {
   if (typeof key === 'string') {
     checkStringKey(key);
     return Buffer.from(key, 'utf8');
   }
   if (key instanceof Uint8Array) {
     checkBytesKey(key);
-    return Buffer.from(key);
+    return key;
   }
   throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
+}
+
+/** redisKey(key), a Buffer/Uint8Array copied: the call reads it after this turn, when the caller may have changed it. */
+function keyBytes(key) {
+  const bytes = redisKey(key);
+  return typeof key === 'string' ? bytes : Buffer.from(bytes);
 }
 
 /**
@@ -97,20 +106,78 @@ function redisConfig(opts) {
   return { storeHandle: storeOf(store), config };
 }
 
-/** How a subclass runs a call on its handle (see RedisHandle). */
+/**
+ * The process's calls in flight through fg_redis_done, by ticket: each
+ * answer settles one. The callback is registered on the first call and kept
+ * for the life of the thread (the library may call it until the last call
+ * is answered).
+ */
+const tickets = new Map();
+let nextTicket = 0;
+let done = null;
+/** A timer that keeps the event loop alive while any call is in flight (nothing else does). */
+let keepAlive = null;
+
+function doneCallback() {
+  if (done === null) {
+    done = registerRedisDone(answered);
+    keepAlive = setInterval(() => {}, 0x7fffffff);
+    keepAlive.unref();
+  }
+  return done;
+}
+
+/** fg_redis_done: runs on the JS thread; the answers are read before it returns. */
+function answered(pointer, count) {
+  const at = layout.redisAnswer;
+  const bytes = lentAnswers(pointer, Number(count));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let base = 0; base < bytes.length; base += at.size) {
+    const ticket = Number(view.getBigUint64(base + at.ticket, layout.littleEndian));
+    const status = view.getInt32(base + at.status, layout.littleEndian);
+    const settle = tickets.get(ticket);
+    if (settle === undefined) continue;
+    tickets.delete(ticket);
+    const decision = base + at.decision;
+    settle(status, status === 0 ? decisionIn(bytes.subarray(decision, decision + layout.decision.size)) : null);
+  }
+  if (tickets.size === 0) keepAlive.unref();
+}
+
+/** An fg_store_counters as the counters a limit kept in Redis reports. */
+function storeCounters(out) {
+  return {
+    exact: Number(out.exact),
+    cached: Number(out.cached),
+    failedOpen: Number(out.failed_open),
+    failedClosed: Number(out.failed_closed),
+    localAdmitted: Number(out.local_admitted),
+    localDenied: Number(out.local_denied),
+    timeouts: Number(out.timeouts),
+    errors: Number(out.errors),
+    skipped: Number(out.skipped),
+    breakerOpened: Number(out.breaker_opened),
+  };
+}
+
+/** How a subclass runs a call on its handle on a worker thread (see RedisHandle). */
 const RUN = Symbol('floodgate.redis.run');
+/** How a subclass runs a call on its handle answered through fg_redis_done (see RedisHandle). */
+const SEND = Symbol('floodgate.redis.send');
+/** How a kind answering Decisions runs its calls (see RedisDecisions). */
+const DECIDE = Symbol('floodgate.redis.decide');
 /** The natives of a subclass's kind. */
 const NATIVES = Symbol('floodgate.redis.natives');
 
 /**
- * A handle of a kind kept in Redis: its calls run on koffi's worker
- * threads and answer with Promises, and it is freed only once none runs.
+ * A handle of a kind kept in Redis: its calls answer with Promises, and it
+ * is freed only once none is in flight.
  */
 class RedisHandle {
   #handle;
   #name;
   #natives;
-  /** Calls still running on a worker thread: the handle is freed only once none is. */
+  /** Calls not yet answered: the handle is freed only once none is. */
   #pending = 0;
   #closing = false;
 
@@ -136,18 +203,7 @@ class RedisHandle {
     const out = { struct_size: sizes.storeCounters };
     const status = this.#natives.counters(this.#handle, out);
     if (status !== 0) throw statusError(status);
-    return {
-      exact: Number(out.exact),
-      cached: Number(out.cached),
-      failedOpen: Number(out.failed_open),
-      failedClosed: Number(out.failed_closed),
-      localAdmitted: Number(out.local_admitted),
-      localDenied: Number(out.local_denied),
-      timeouts: Number(out.timeouts),
-      errors: Number(out.errors),
-      skipped: Number(out.skipped),
-      breakerOpened: Number(out.breaker_opened),
-    };
+    return storeCounters(out);
   }
 
   /** Frees the handle once the calls still running have answered; later calls throw. Idempotent. */
@@ -179,20 +235,60 @@ class RedisHandle {
    * for a failure of the call itself.
    */
   [RUN](native, key, args) {
-    if (this.#handle === null || this.#closing) throw closedError(this.#name);
-    const bytes = keyBytes(key);
-    this.#pending += 1;
+    const { handle, bytes, answered } = this.#start(key);
     return new Promise((resolve, reject) => {
       // `this` stays reachable until the callback, so no finalizer frees the handle meanwhile.
-      native.async(this.#handle, bytes, bytes.length, ...args, (error, status) => {
-        this.#pending -= 1;
-        if (this.#closing && this.#pending === 0) this.#free();
+      native.async(handle, bytes, bytes.length, ...args, (error, status) => {
+        answered();
         if (error) reject(error);
         // The call's message was recorded on the worker thread: name the status here.
         else if (status !== 0) reject(redisError(status));
         else resolve();
       });
     });
+  }
+
+  /**
+   * `native(handle, key, keyLength, ...args, ticket, done)`, answered
+   * through fg_redis_done: a Promise of the Decision it answered. Bad
+   * arguments throw here, synchronously, before anything is sent; the
+   * Promise rejects only for a failure of the call itself.
+   */
+  [SEND](native, key, args) {
+    const { handle, bytes, answered } = this.#start(key);
+    const ticket = nextTicket;
+    nextTicket += 1;
+    return new Promise((resolve, reject) => {
+      const status = native(handle, bytes, bytes.length, ...args, ticket, doneCallback());
+      if (status !== 0) {
+        // Nothing started: no answer will come.
+        answered();
+        return reject(statusError(status));
+      }
+      // The answer runs on a later turn of the event loop, so after this entry is set.
+      // `this` stays reachable from it until then, so no finalizer frees the handle meanwhile.
+      tickets.set(ticket, (status, decision) => {
+        answered();
+        if (status !== 0) reject(redisError(status));
+        else resolve(decision);
+      });
+      if (tickets.size === 1) keepAlive.ref();
+    });
+  }
+
+  /** One call more in flight on the handle, its key's bytes, and what to run once it is answered. */
+  #start(key) {
+    if (this.#handle === null || this.#closing) throw closedError(this.#name);
+    const bytes = keyBytes(key);
+    this.#pending += 1;
+    return {
+      handle: this.#handle,
+      bytes,
+      answered: () => {
+        this.#pending -= 1;
+        if (this.#closing && this.#pending === 0) this.#free();
+      },
+    };
   }
 }
 
@@ -206,21 +302,22 @@ class RedisDecisions extends RedisHandle {
   /** Charges `amount` (default 1) to `key`: a Promise of its Decision. */
   check(key, amount = 1) {
     const units = cost(amount, 'cost');
-    return this.#decide(this[NATIVES].check, key, [units]);
+    return this[DECIDE](this[NATIVES].check, key, [units]);
   }
 
   /** `key` as it stands in Redis, charging nothing: a Promise of its Decision. */
   peek(key) {
-    return this.#decide(this[NATIVES].peek, key, []);
+    return this[DECIDE](this[NATIVES].peek, key, []);
   }
 
   /** Gives `amount` (default 1) back to `key`: a Promise of the Decision after. */
   refund(key, amount = 1) {
     const units = cost(amount, 'cost');
-    return this.#decide(this[NATIVES].refund, key, [units]);
+    return this[DECIDE](this[NATIVES].refund, key, [units]);
   }
 
-  #decide(native, key, args) {
+  /** `native` on a worker thread: a Promise of the Decision it wrote. */
+  [DECIDE](native, key, args) {
     const out = new Uint8Array(layout.decision.size);
     return this[RUN](native, key, [...args, out]).then(() => decisionIn(out));
   }
@@ -252,13 +349,18 @@ class RedisLimiter extends RedisDecisions {
   get quota() {
     return decodeQuota(this.#quota);
   }
+
+  /** `native` answered through fg_redis_done: no thread is held while Redis is waited for. */
+  [DECIDE](native, key, args) {
+    return this[SEND](native, key, args);
+  }
 }
 
 const LIMITER = Object.freeze({
   free: ffi.redisLimiterFree,
-  check: ffi.redisLimiterCheck,
-  peek: ffi.redisLimiterPeek,
-  refund: ffi.redisLimiterRefund,
+  check: ffi.redisLimiterCheckAsync,
+  peek: ffi.redisLimiterPeekAsync,
+  refund: ffi.redisLimiterRefundAsync,
   counters: ffi.redisLimiterCounters,
 });
 
@@ -414,4 +516,4 @@ class RedisPermit {
   }
 }
 
-module.exports = { ON_FAILURE, RedisInFlight, RedisLimiter, RedisPermit, RedisWindows };
+module.exports = { ON_FAILURE, RedisInFlight, RedisLimiter, RedisPermit, RedisWindows, onFailureCode, redisKey, storeCounters, storeOf };

@@ -62,6 +62,22 @@ test('a leased and an exact limiter on one prefix share the Redis bucket', async
   exact.close();
 });
 
+test('failing local admits this process\'s share and counts it', () => {
+  // Nothing listens on port 1: the lease call fails at once and the share (the whole quota: one host counted) answers.
+  const limiter = new LeasedLimiter(Quota.perMinute(5), { store: 'redis://127.0.0.1:1/', deadlineMs: 1_000, onFailure: 'local' });
+  assert.equal(limiter.check('k').admitted, true);
+  const counters = limiter.counters;
+  assert.deepEqual([counters.localAdmitted, counters.failedOpen], [1, 0]);
+  limiter.close();
+});
+
+test('store takes a Redis Cluster\'s node URLs as RedisLimiter\'s does', () => {
+  assert.throws(() => new LeasedLimiter(Quota.perMinute(5), { store: [] }), RangeError);
+  assert.throws(() => new LeasedLimiter(Quota.perMinute(5), { store: [redis.url, 7] }), TypeError);
+  const limiter = new LeasedLimiter(Quota.perMinute(5), { store: [redis.url] });
+  limiter.close();
+});
+
 test('bad input throws TypeError or RangeError before anything is sent', () => {
   const quota = Quota.perMinute(5);
   assert.throws(() => new LeasedLimiter(quota, { store: 7 }), TypeError);

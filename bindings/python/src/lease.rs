@@ -6,53 +6,39 @@
 //! fleet size) mean nothing to the other kinds. The route limiters of
 //! `store=` use `LeasedLayers` unless given `store_mode="exact"`.
 //!
-//! Each leased object opens its own store (connection and runtime thread,
-//! which also runs its lease refills), and, as the Redis kinds do, builds
-//! itself again in a process forked from the one that built it: the
-//! parent's runtime thread does not exist in the child.
+//! A leased object uses the process's store of its URL (connection and
+//! runtime thread, which also runs its lease refills), as the Redis kinds
+//! do, and as they do builds itself again in a process forked from the one
+//! that built it: the parent's runtime thread does not exist in the child.
 
-use crate::args::{self, Key};
+use crate::args;
 use crate::decision::PyDecision;
 use crate::errors::{engine_error, FloodgateError};
 use crate::gil::without_gil;
-use crate::headers::scope;
 use crate::policy::PyVerdict;
 use crate::quota::PyQuota;
-use crate::store::counters_dict;
-use floodgate::store::{
-    LeaseCounters, LeasedLayers, LeasedLimiter, OnFailure, RedisStore, StoreError,
+use crate::store::{
+    byte_key, connection, counters_dict, layer_keys, prefix, redis_layers, store, PerProcess,
+    Target,
 };
-use floodgate::{Quota, Scope};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use floodgate::store::{LeaseCounters, LeasedLayers, LeasedLimiter, OnFailure};
+use floodgate::Quota;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use std::sync::{Arc, PoisonError, RwLock};
+use pyo3::types::{PyDict, PyList};
 use std::time::Duration;
 
 /// What every leased object is built with, read from its keyword arguments
 /// (`None`: the engine's default).
 #[derive(Clone)]
 struct Lease {
-    url: String,
+    target: Target,
     deadline: Option<Duration>,
     on_failure: Option<OnFailure>,
     lease_time: Option<Duration>,
     low_water: Option<u64>,
     fleet: Option<u64>,
     capacity: Option<usize>,
-}
-
-/// A positive span of time, or `None` when not given.
-fn positive(value: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Duration>> {
-    value
-        .map(|value| {
-            let span = args::duration(value, name)?;
-            if span.is_zero() {
-                return Err(FloodgateError::new_err(format!("{name} must be above 0")));
-            }
-            Ok(span)
-        })
-        .transpose()
 }
 
 /// A positive count, or `None` when not given.
@@ -81,25 +67,14 @@ impl Lease {
         fleet_size: Option<&Bound<'_, PyAny>>,
         capacity: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let Ok(url) = store.cast::<PyString>() else {
-            let found = store.get_type().name()?;
-            return Err(PyTypeError::new_err(format!(
-                "store must be a Redis URL (str), such as 'redis://127.0.0.1:6379/0', got {found}"
-            )));
-        };
-        let on_failure = on_failure
-            .map(|value| match value.cast::<PyString>() {
-                Ok(name) => match name.to_str()? {
-                    "open" => Ok(OnFailure::Open),
-                    "closed" => Ok(OnFailure::Closed),
-                    other => Err(FloodgateError::new_err(format!(
-                        "on_failure must be 'open' or 'closed', got {other:?}"
-                    ))),
-                },
-                Err(_) => Err(PyTypeError::new_err(format!(
-                    "on_failure must be 'open' or 'closed', got {}",
-                    value.get_type().name()?
-                ))),
+        let (target, deadline, on_failure) = connection(store, deadline, on_failure)?;
+        let lease_time = lease_time
+            .map(|value| {
+                let span = args::duration(value, "lease_time")?;
+                if span.is_zero() {
+                    return Err(FloodgateError::new_err("lease_time must be above 0"));
+                }
+                Ok(span)
             })
             .transpose()?;
         let low_water = count(low_water, "low_water")?;
@@ -109,24 +84,14 @@ impl Lease {
             )));
         }
         Ok(Self {
-            url: url.to_str()?.to_owned(),
-            deadline: positive(deadline, "deadline")?,
+            target,
+            deadline,
             on_failure,
-            lease_time: positive(lease_time, "lease_time")?,
+            lease_time,
             low_water,
             fleet: count(fleet_size, "fleet_size")?,
             capacity: count(capacity, "capacity")?
                 .map(|keys| usize::try_from(keys).unwrap_or(usize::MAX)),
-        })
-    }
-
-    /// A store of this process on the URL.
-    fn store(&self) -> PyResult<RedisStore> {
-        RedisStore::open(&self.url).map_err(|error| match error {
-            StoreError::InvalidUrl => {
-                FloodgateError::new_err(format!("store: {error}, got {:?}", self.url))
-            }
-            other => PyRuntimeError::new_err(other.to_string()),
         })
     }
 }
@@ -158,65 +123,6 @@ macro_rules! configure {
     }};
 }
 
-/// A leased object as the process using it built it.
-struct Built<T> {
-    build: Box<dyn Fn() -> PyResult<T> + Send + Sync>,
-    /// The object and the pid of the process that built it.
-    current: RwLock<(u32, Arc<T>)>,
-}
-
-impl<T> Built<T> {
-    fn new(build: impl Fn() -> PyResult<T> + Send + Sync + 'static) -> PyResult<Self> {
-        let built = build()?;
-        Ok(Self {
-            build: Box::new(build),
-            current: RwLock::new((std::process::id(), Arc::new(built))),
-        })
-    }
-
-    /// This process's object, built again after a fork.
-    fn get(&self) -> PyResult<Arc<T>> {
-        let pid = std::process::id();
-        {
-            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-            if current.0 == pid {
-                return Ok(Arc::clone(&current.1));
-            }
-        }
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.0 != pid {
-            let fresh = (pid, Arc::new((self.build)()?));
-            // The parent's object is forgotten, not dropped: its runtime and
-            // connection belong to threads that do not exist here, and its
-            // leased tokens are the parent's to give back.
-            std::mem::forget(std::mem::replace(&mut *current, fresh));
-        }
-        Ok(Arc::clone(&current.1))
-    }
-}
-
-/// A str or bytes key: Redis keys are bytes, and an int has no spelling no
-/// str shares.
-fn byte_key<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
-    match args::key(key)? {
-        Key::Bytes(bytes) => Ok(bytes),
-        Key::Id(_) => Err(PyTypeError::new_err(
-            "a limit kept in Redis takes str or bytes keys, not int",
-        )),
-    }
-}
-
-/// `prefix=` and a layer's prefix: a str or bytes.
-fn prefix(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    match args::key(value) {
-        Ok(Key::Bytes(bytes)) => Ok(bytes.to_vec()),
-        _ => Err(PyTypeError::new_err(format!(
-            "prefix must be a str or bytes, got {}",
-            value.get_type().name()?
-        ))),
-    }
-}
-
 /// `lease_counters`: a LeaseCounters as a dict of its fields.
 fn lease_dict(py: Python<'_>, counters: LeaseCounters) -> PyResult<Bound<'_, PyDict>> {
     let dict = PyDict::new(py);
@@ -238,7 +144,7 @@ fn lease_dict(py: Python<'_>, counters: LeaseCounters) -> PyResult<Bound<'_, PyD
 /// the stub.
 #[pyclass(frozen, name = "LeasedLimiter", module = "floodgate")]
 pub(crate) struct PyLeasedLimiter {
-    limiter: Built<LeasedLimiter>,
+    limiter: PerProcess<LeasedLimiter>,
     quota: Quota,
 }
 
@@ -271,14 +177,14 @@ impl PyLeasedLimiter {
         )?;
         let prefix = prefix.map(self::prefix).transpose()?;
         let build = move || {
-            let mut builder = LeasedLimiter::builder(&lease.store()?, quota);
+            let mut builder = LeasedLimiter::builder(&self::store(&lease.target)?, quota);
             if let Some(prefix) = &prefix {
                 builder = builder.prefix(prefix);
             }
             configure!(builder, &lease)
         };
         Ok(Self {
-            limiter: Built::new(build)?,
+            limiter: PerProcess::new(build)?,
             quota,
         })
     }
@@ -322,32 +228,8 @@ impl PyLeasedLimiter {
 /// layer and key; see the stub.
 #[pyclass(frozen, name = "LeasedLayers", module = "floodgate")]
 pub(crate) struct PyLeasedLayers {
-    layers: Built<LeasedLayers>,
+    layers: PerProcess<LeasedLayers>,
     count: usize,
-}
-
-/// `(name, quota, prefix)`: a layer.
-fn layer(entry: &Bound<'_, PyAny>) -> PyResult<(Scope, Quota, Vec<u8>)> {
-    let triple = entry
-        .cast::<PyTuple>()
-        .ok()
-        .filter(|triple| triple.len() == 3)
-        .ok_or_else(|| PyTypeError::new_err("each layer must be a (name, quota, prefix) tuple"))?;
-    let name = triple.get_item(0)?;
-    let name = name
-        .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err("a layer's name must be a str"))?;
-    let name = name.to_str()?;
-    if name.is_empty() {
-        return Err(FloodgateError::new_err("a layer's name must not be empty"));
-    }
-    let quota = triple.get_item(1)?;
-    let quota = quota
-        .cast::<PyQuota>()
-        .map_err(|_| PyTypeError::new_err("a layer's quota must be a Quota"))?
-        .get()
-        .0;
-    Ok((scope(name), quota, prefix(&triple.get_item(2)?)?))
 }
 
 #[pymethods]
@@ -371,20 +253,17 @@ impl PyLeasedLayers {
         let lease = Lease::read(
             store, deadline, on_failure, lease_time, low_water, fleet_size, capacity,
         )?;
-        let given = layers
-            .iter()
-            .map(|entry| layer(&entry))
-            .collect::<PyResult<Vec<_>>>()?;
+        let given = redis_layers(layers)?;
         let count = given.len();
         let build = move || {
-            let mut builder = LeasedLayers::builder(&lease.store()?);
+            let mut builder = LeasedLayers::builder(&self::store(&lease.target)?);
             for (scope, quota, prefix) in &given {
                 builder = builder.layer(*scope, prefix, *quota);
             }
             configure!(builder, &lease)
         };
         Ok(Self {
-            layers: Built::new(build)?,
+            layers: PerProcess::new(build)?,
             count,
         })
     }
@@ -398,10 +277,7 @@ impl PyLeasedLayers {
         keys: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = args::cost)] cost: u64,
     ) -> PyResult<PyVerdict> {
-        let keys: Vec<Bound<'_, PyAny>> = keys
-            .try_iter()
-            .map_err(|_| PyTypeError::new_err("keys must be a list of str or bytes keys"))?
-            .collect::<PyResult<_>>()?;
+        let keys = layer_keys(keys)?;
         let keys = keys.iter().map(byte_key).collect::<PyResult<Vec<_>>>()?;
         let layers = self.layers.get()?;
         without_gil(|| layers.check(&keys, cost))

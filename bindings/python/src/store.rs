@@ -21,7 +21,7 @@ use floodgate::store::{
     OnFailure, RedisInFlight, RedisLayers, RedisLimiter, RedisStore, RedisWindow, StoreCounters,
     StoreError,
 };
-use floodgate::{Decision, Quota, Result};
+use floodgate::{Decision, Quota, Result, Scope};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -31,7 +31,7 @@ use std::time::Duration;
 
 /// Where a limit is kept: `store=` as given.
 #[derive(Clone, PartialEq, Eq, Hash)]
-enum Target {
+pub(crate) enum Target {
     /// One server's URL.
     Server(String),
     /// Nodes of a Redis Cluster (a list, even of one URL).
@@ -42,7 +42,7 @@ enum Target {
 static STORES: Mutex<Option<HashMap<Target, (u32, RedisStore)>>> = Mutex::new(None);
 
 /// The process's store for `target`, opened on first use (or first use after a fork).
-fn store(target: &Target) -> PyResult<RedisStore> {
+pub(crate) fn store(target: &Target) -> PyResult<RedisStore> {
     let pid = std::process::id();
     let mut stores = STORES.lock().unwrap_or_else(PoisonError::into_inner);
     let stores = stores.get_or_insert_with(HashMap::new);
@@ -125,7 +125,7 @@ fn target(value: &Bound<'_, PyAny>) -> PyResult<Target> {
 }
 
 /// `prefix=`: a str or bytes.
-fn prefix(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+pub(crate) fn prefix(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     match args::key(value) {
         Ok(Key::Bytes(bytes)) => Ok(bytes.to_vec()),
         _ => {
@@ -147,7 +147,7 @@ pub(crate) struct StoreArgs<'a, 'py> {
 
 /// `store=`, `deadline=` and `on_failure=` read: where, and the settings
 /// given (None: the engine's default).
-fn connection(
+pub(crate) fn connection(
     store: &Bound<'_, PyAny>,
     deadline: Option<&Bound<'_, PyAny>>,
     on_failure_given: Option<&Bound<'_, PyAny>>,
@@ -166,8 +166,9 @@ fn connection(
     Ok((target, deadline, on_failure))
 }
 
-/// What is kept in Redis (a limiter, layers), as the process using it
-/// built it: built again in a process forked from the one that built it.
+/// What is kept in Redis (a limiter, layers, a leased limiter), as the
+/// process using it built it: built again in a process forked from the one
+/// that built it.
 pub(crate) struct PerProcess<T> {
     build: Box<dyn Fn() -> PyResult<T> + Send + Sync>,
     /// The object and the pid of the process that built it.
@@ -177,7 +178,7 @@ pub(crate) struct PerProcess<T> {
 impl<T> PerProcess<T> {
     /// Built now, in this process, by `build`, which builds it again in a
     /// forked child.
-    fn new(build: impl Fn() -> PyResult<T> + Send + Sync + 'static) -> PyResult<Self> {
+    pub(crate) fn new(build: impl Fn() -> PyResult<T> + Send + Sync + 'static) -> PyResult<Self> {
         let built = build()?;
         Ok(Self {
             build: Box::new(build),
@@ -198,7 +199,8 @@ impl<T> PerProcess<T> {
         if current.0 != pid {
             let fresh = (pid, Arc::new((self.build)()?));
             // The parent's object is forgotten, not dropped: its runtime
-            // and connection belong to threads that do not exist here.
+            // and connection belong to threads that do not exist here (and
+            // a leased object's tokens are the parent's to give back).
             std::mem::forget(std::mem::replace(&mut *current, fresh));
         }
         Ok(Arc::clone(&current.1))
@@ -345,8 +347,14 @@ pub(crate) struct PyRedisLayers {
     count: usize,
 }
 
+/// `layers=` of RedisLayers and LeasedLayers: each layer's scope, quota and
+/// prefix.
+pub(crate) fn redis_layers(layers: &Bound<'_, PyList>) -> PyResult<Vec<(Scope, Quota, Vec<u8>)>> {
+    layers.iter().map(|entry| redis_layer(&entry)).collect()
+}
+
 /// `(name, quota, prefix)`: a layer of a RedisLayers.
-fn redis_layer(entry: &Bound<'_, PyAny>) -> PyResult<(floodgate::Scope, Quota, Vec<u8>)> {
+fn redis_layer(entry: &Bound<'_, PyAny>) -> PyResult<(Scope, Quota, Vec<u8>)> {
     let triple = entry
         .cast::<PyTuple>()
         .ok()
@@ -380,10 +388,7 @@ impl PyRedisLayers {
         on_failure: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let (target, deadline, on_failure) = connection(store, deadline, on_failure)?;
-        let given = layers
-            .iter()
-            .map(|entry| redis_layer(&entry))
-            .collect::<PyResult<Vec<_>>>()?;
+        let given = redis_layers(layers)?;
         let count = given.len();
         let build = move || {
             let mut builder = RedisLayers::builder(&self::store(&target)?);
@@ -414,10 +419,7 @@ impl PyRedisLayers {
         #[pyo3(from_py_with = args::cost)] cost: u64,
         #[pyo3(from_py_with = args::timestamp)] now_ns: Option<u64>,
     ) -> PyResult<PyVerdict> {
-        let keys: Vec<Bound<'_, PyAny>> = keys
-            .try_iter()
-            .map_err(|_| PyTypeError::new_err("keys must be a list of str or bytes keys"))?
-            .collect::<PyResult<_>>()?;
+        let keys = layer_keys(keys)?;
         let keys = keys.iter().map(byte_key).collect::<PyResult<Vec<_>>>()?;
         let layers = self.layers.get()?;
         without_gil(|| match now_ns {
@@ -439,6 +441,13 @@ impl PyRedisLayers {
     fn store_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         counters_dict(py, self.layers.get()?.counters())
     }
+}
+
+/// `keys=` of layers' checks: one key per layer, each read by [`byte_key`].
+pub(crate) fn layer_keys<'py>(keys: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    keys.try_iter()
+        .map_err(|_| PyTypeError::new_err("keys must be a list of str or bytes keys"))?
+        .collect()
 }
 
 /// A byte key (str or bytes) for Redis; an int key is refused, since

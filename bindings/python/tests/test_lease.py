@@ -107,6 +107,26 @@ def test_a_check_waiting_for_its_first_lease_releases_the_gil():
     assert store["failed_closed"] == 1 and store["timeouts"] + store["errors"] >= 1, store
 
 
+def test_failing_local_admits_this_processs_share():
+    # Nothing listens on port 1: every lease call fails at once, and the
+    # process's share of the quota (the whole of it: one host counted) answers.
+    limiter = LeasedLimiter(TEN_AN_HOUR, store="redis://127.0.0.1:1/", deadline=1.0, on_failure="local")
+    assert limiter.check("k").admitted
+    store = limiter.store_counters
+    assert (store["local_admitted"], store["failed_open"]) == (1, 0), store
+    layers = LeasedLayers([("key", TEN_AN_HOUR, "k:")], store="redis://127.0.0.1:1/", deadline=1.0, on_failure="local")
+    assert layers.check(["a"]).admitted
+    assert layers.store_counters["local_admitted"] == 1
+
+
+def test_store_takes_a_cluster_list_as_keyed_limiter_does(redis_url):
+    # store= takes what KeyedLimiter(store=...) takes: a list is a Redis Cluster's node URLs.
+    with pytest.raises(TypeError):
+        LeasedLimiter(TEN_AN_HOUR, store=[redis_url, 7])
+    with pytest.raises(ValueError):
+        LeasedLimiter(TEN_AN_HOUR, store=[])
+
+
 def test_bad_arguments_raise(redis_url):
     with pytest.raises(TypeError):
         LeasedLimiter(TEN_AN_HOUR, store=7)

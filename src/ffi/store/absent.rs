@@ -17,7 +17,7 @@ pub(super) enum RedisLimiter {}
 
 pub(super) struct RedisLimiterBuilder<'a>(&'a RedisStore);
 
-pub(super) enum OnFailure {
+pub(in crate::ffi) enum OnFailure {
     Open,
     Closed,
     Local,

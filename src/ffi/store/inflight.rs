@@ -30,24 +30,20 @@ pub unsafe extern "C" fn fg_redis_inflight_new(
     config: *const FgRedisConfig,
     out: *mut *mut FgRedisInFlight,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let config = unsafe { args::read_config(config, "config") }?;
-        let settings = Settings::read(&config)?;
+    let make = |store: &RedisStore, config: &FgRedisConfig| {
+        let settings = Settings::read(config)?;
         let mut builder = settings.apply(RedisInFlight::builder(store, limit));
         if lease_ns != 0 {
             builder = builder.lease(Duration::from_nanos(lease_ns));
         }
         // SAFETY: `config->prefix` readable for its length, by the contract.
-        if let Some(prefix) = unsafe { prefix(&config) }? {
+        if let Some(prefix) = unsafe { prefix(config) }? {
             builder = builder.prefix(prefix);
         }
-        Ok(handle::boxed(builder.build()?).cast::<FgRedisInFlight>())
+        Ok(builder.build()?)
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_redis_inflight_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_redis_inflight_new", store, config, out, make) }
 }
 
 /// Releases a cap. NULL is a no-op. Its permits still out keep it alive

@@ -2,6 +2,56 @@
 //! request by one script.
 
 use super::*;
+use crate::core::quota::Quota;
+use crate::http::Scope;
+
+/// A layer as an `fg_redis_layer` gives it: its scope, prefix and quota.
+pub(in crate::ffi) type Layer<'a> = (Scope, &'a [u8], Quota);
+
+/// `layers` of `fg_redis_layers_new` and `fg_leased_layers_new` read: each
+/// layer's scope, prefix and quota. `config_prefix` (the config's) must be
+/// NULL, since each layer has its own.
+///
+/// # Safety
+/// `layers` NULL or readable for `count` structs of its first element's
+/// `struct_size`, each `prefix` and `quota` readable; the prefixes stay
+/// readable for `'a`.
+pub(in crate::ffi) unsafe fn read_layers<'a>(
+    layers: *const FgRedisLayer,
+    count: usize,
+    config_prefix: *const c_char,
+) -> Result<Vec<Layer<'a>>, Failure> {
+    if !config_prefix.is_null() {
+        return Err(Failure::new(
+            FgStatus::InvalidArgument,
+            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
+        ));
+    }
+    if count > MAX_LAYERS {
+        return Err(Error::TooManyLayers.into());
+    }
+    // SAFETY: readable for `count` elements, by the contract.
+    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
+    layers
+        .iter()
+        .map(|layer| {
+            let scope = builtin_scope(layer.scope)
+                .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
+            if layer.prefix.is_null() {
+                return Err(Failure::new(
+                    FgStatus::NullPointer,
+                    "`layers[].prefix` is NULL".to_string(),
+                ));
+            }
+            // SAFETY: readable for prefix_len bytes for 'a, by the contract.
+            let prefix =
+                unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
+            // SAFETY: readable for its struct_size, by the contract.
+            let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
+            Ok((scope, prefix, quota.to_quota()?))
+        })
+        .collect()
+}
 
 /// Reads `config` and `layers` into layers on `store`.
 ///
@@ -14,34 +64,12 @@ unsafe fn build_layers(
     count: usize,
     config: &FgRedisConfig,
 ) -> Result<RedisLayers, Failure> {
-    if !config.prefix.is_null() {
-        return Err(Failure::new(
-            FgStatus::InvalidArgument,
-            "`config->prefix` must be NULL: each fg_redis_layer has its own".to_string(),
-        ));
-    }
-    if count > MAX_LAYERS {
-        return Err(Error::TooManyLayers.into());
-    }
+    // SAFETY: this function's contract is `read_layers`'.
+    let layers = unsafe { read_layers(layers, count, config.prefix) }?;
     let settings = Settings::read(config)?;
-    // SAFETY: readable for `count` elements, by the contract.
-    let layers = unsafe { args::read_config_array(layers, count, "layers") }?;
     let mut builder = settings.apply(RedisLayers::builder(store));
-    for layer in &layers {
-        let scope = builtin_scope(layer.scope)
-            .ok_or_else(|| args::unknown_constant("layers[].scope", layer.scope))?;
-        if layer.prefix.is_null() {
-            return Err(Failure::new(
-                FgStatus::NullPointer,
-                "`layers[].prefix` is NULL".to_string(),
-            ));
-        }
-        // SAFETY: readable for prefix_len bytes, by the contract.
-        let prefix =
-            unsafe { args::bytes(layer.prefix.cast(), layer.prefix_len, "layers[].prefix") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let quota = unsafe { args::read_config(layer.quota, "layers[].quota") }?;
-        builder = builder.layer(scope, prefix, quota.to_quota()?);
+    for (scope, prefix, quota) in layers {
+        builder = builder.layer(scope, prefix, quota);
     }
     Ok(builder.build()?)
 }
@@ -71,17 +99,12 @@ pub unsafe extern "C" fn fg_redis_layers_new(
     config: *const FgRedisConfig,
     out: *mut *mut FgRedisLayers,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let config = unsafe { args::read_config(config, "config") }?;
+    let make = |store: &RedisStore, config: &FgRedisConfig| {
         // SAFETY: this function's contract is `build_layers`'.
-        let built = unsafe { build_layers(store, layers, count, &config) }?;
-        Ok(handle::boxed(built).cast::<FgRedisLayers>())
+        unsafe { build_layers(store, layers, count, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_redis_layers_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_redis_layers_new", store, config, out, make) }
 }
 
 /// Releases layers. NULL is a no-op.
@@ -102,15 +125,63 @@ pub unsafe extern "C" fn fg_redis_layers_free(layers: *mut FgRedisLayers) {
     }
 }
 
-/// The verdict of layers in C's terms: the scope name is a static string.
-fn layers_verdict(verdict: &Verdict) -> FgVerdict {
-    let name = scope_c_name(verdict.scope()).expect("Redis layers have built-in scopes");
-    FgVerdict {
-        decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
-        // At most MAX_LAYERS (32).
-        layer: verdict.layer() as u32,
-        scope_name: name.as_ptr(),
-    }
+/// The body of `fg_redis_layers_check` and `fg_leased_layers_check`:
+/// checks the handle (`H`, the boxed `T` behind it), `out` and the keys
+/// (at most `MAX_LAYERS`, each `FG_LAYER_KEY_BYTES`) before `check` sends
+/// or spends anything, then writes its verdict.
+///
+/// # Safety
+/// `handle` NULL or a live handle of a boxed `T`; `keys` NULL or readable
+/// for `count` keys whose `bytes` are readable for `len`; `out` NULL or
+/// writable for an `fg_verdict`.
+pub(in crate::ffi) unsafe fn check_layers<H, T>(
+    function: &'static str,
+    handle: *const H,
+    keys: *const FgLayerKey,
+    count: usize,
+    out: *mut FgVerdict,
+    check: impl FnOnce(&T, &[&[u8]]) -> crate::Result<Verdict>,
+) -> FgStatus {
+    guard(function, || {
+        // SAFETY: a live handle is a boxed T, by the contract.
+        let layers = unsafe { args::handle(handle.cast::<T>(), "layers") }?;
+        let out = Out::new(out, "out")?;
+        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
+        let first = unsafe { args::handle(keys, "keys") }?;
+        if count > MAX_LAYERS {
+            return Err(Error::LayerKeyCount.into());
+        }
+        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
+        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
+        let mut bytes: [&[u8]; MAX_LAYERS] = [&[]; MAX_LAYERS];
+        for (slot, key) in bytes.iter_mut().zip(given) {
+            *slot = match key.kind {
+                // SAFETY: readable for `len`, by the contract.
+                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") }?,
+                other => {
+                    return Err(Failure::new(
+                        FgStatus::KeyKindMismatch,
+                        format!(
+                            "`keys[].kind` is {other}; layers kept in Redis take \
+                             FG_LAYER_KEY_BYTES keys"
+                        ),
+                    ))
+                }
+            };
+        }
+        let verdict = check(layers, &bytes[..count])?;
+        let name =
+            scope_c_name(verdict.scope()).expect("layers kept in Redis have built-in scopes");
+        let verdict = FgVerdict {
+            decision: FgDecision::new(&verdict.decision(), scope_code(verdict.scope())),
+            // At most MAX_LAYERS (32).
+            layer: verdict.layer() as u32,
+            scope_name: name.as_ptr(),
+        };
+        // SAFETY: checked non-NULL and aligned; writable by the contract.
+        unsafe { out.write(verdict) };
+        Ok(())
+    })
 }
 
 /// Checks `cost` against every layer in Redis, `keys[i]` (an
@@ -138,33 +209,18 @@ pub unsafe extern "C" fn fg_redis_layers_check(
     cost: u64,
     out: *mut FgVerdict,
 ) -> FgStatus {
-    guard("fg_redis_layers_check", || {
-        // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new).
-        let layers = unsafe { args::handle(layers.cast::<RedisLayers>(), "layers") }?;
-        let out = Out::new(out, "out")?;
-        // SAFETY: NULL or readable, by the contract; this checks NULL and alignment.
-        let first = unsafe { args::handle(keys, "keys") }?;
-        if count > MAX_LAYERS {
-            return Err(Error::LayerKeyCount.into());
-        }
-        // SAFETY: readable for `count` (<= MAX_LAYERS) keys, starting at `first`.
-        let given = unsafe { std::slice::from_raw_parts(first as *const FgLayerKey, count) };
-        let keys = given
-            .iter()
-            .map(|key| match key.kind {
-                // SAFETY: readable for `len`, by the contract.
-                FG_LAYER_KEY_BYTES => unsafe { args::bytes(key.bytes, key.len, "keys[].bytes") },
-                other => Err(Failure::new(
-                    FgStatus::KeyKindMismatch,
-                    format!("`keys[].kind` is {other}; Redis layers take FG_LAYER_KEY_BYTES keys"),
-                )),
-            })
-            .collect::<Result<Vec<_>, Failure>>()?;
-        let verdict = layers.check(&keys, cost)?;
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out.write(layers_verdict(&verdict)) };
-        Ok(())
-    })
+    // SAFETY: a live handle is a boxed RedisLayers (fg_redis_layers_new);
+    // the rest is `check_layers`' contract.
+    unsafe {
+        check_layers(
+            "fg_redis_layers_check",
+            layers,
+            keys,
+            count,
+            out,
+            |layers: &RedisLayers, keys| layers.check(keys, cost),
+        )
+    }
 }
 
 /// Fills `*out` with the layers' counts so far (as `fg_redis_limiter_counters`).

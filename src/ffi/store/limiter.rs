@@ -44,19 +44,14 @@ pub unsafe extern "C" fn fg_redis_limiter_new(
     config: *const FgRedisConfig,
     out: *mut *mut FgRedisLimiter,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for their struct_size, by the contract.
+    let make = |store: &RedisStore, config: &FgRedisConfig| {
+        // SAFETY: readable for its struct_size, by the contract.
         let quota = unsafe { args::read_config(quota, "quota") }?;
-        // SAFETY: as above.
-        let config = unsafe { args::read_config(config, "config") }?;
         // SAFETY: `config->prefix` readable for its length, by the contract.
-        let limiter = unsafe { build(store, &quota, &config) }?;
-        Ok(handle::boxed(limiter).cast::<FgRedisLimiter>())
+        unsafe { build(store, &quota, config) }
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_redis_limiter_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_redis_limiter_new", store, config, out, make) }
 }
 
 /// Releases a limiter. NULL is a no-op.

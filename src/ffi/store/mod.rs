@@ -400,14 +400,20 @@ struct Settings {
     breaker: Option<(u32, Duration)>,
 }
 
+/// `config->on_failure` of `fg_redis_config` and `fg_lease_config`: an
+/// `FG_ON_FAILURE_*` constant.
+pub(super) fn on_failure(code: u32) -> Result<OnFailure, Failure> {
+    match code {
+        FG_ON_FAILURE_OPEN => Ok(OnFailure::Open),
+        FG_ON_FAILURE_CLOSED => Ok(OnFailure::Closed),
+        FG_ON_FAILURE_LOCAL => Ok(OnFailure::Local),
+        other => Err(args::unknown_constant("config->on_failure", other)),
+    }
+}
+
 impl Settings {
     fn read(config: &FgRedisConfig) -> Result<Self, Failure> {
-        let on_failure = match config.on_failure {
-            FG_ON_FAILURE_OPEN => OnFailure::Open,
-            FG_ON_FAILURE_CLOSED => OnFailure::Closed,
-            FG_ON_FAILURE_LOCAL => OnFailure::Local,
-            other => return Err(args::unknown_constant("config->on_failure", other)),
-        };
+        let on_failure = on_failure(config.on_failure)?;
         let breaker = match (config.breaker_failures, config.breaker_cool_down_ns) {
             (0, 0) => None,
             (0, _) | (_, 0) => {
@@ -488,11 +494,50 @@ impl Settings {
 /// # Safety
 /// `config->prefix` NULL or readable for `prefix_len` bytes.
 unsafe fn prefix(config: &FgRedisConfig) -> Result<Option<&[u8]>, Failure> {
-    if config.prefix.is_null() {
+    // SAFETY: this function's contract.
+    unsafe { config_prefix(config.prefix, config.prefix_len) }
+}
+
+/// The `prefix` and `prefix_len` of `fg_redis_config` or `fg_lease_config`,
+/// or None (NULL) for the kind's default.
+///
+/// # Safety
+/// `prefix` NULL or readable for `prefix_len` bytes.
+pub(super) unsafe fn config_prefix<'a>(
+    prefix: *const c_char,
+    prefix_len: usize,
+) -> Result<Option<&'a [u8]>, Failure> {
+    if prefix.is_null() {
         return Ok(None);
     }
     // SAFETY: readable for prefix_len bytes, by the contract.
-    unsafe { args::bytes(config.prefix.cast(), config.prefix_len, "config->prefix") }.map(Some)
+    unsafe { args::bytes(prefix.cast(), prefix_len, "config->prefix") }.map(Some)
+}
+
+/// The body of every constructor on a store: checks `store` and reads
+/// `config` before `build` makes what is kept, boxed as the handle `H` in
+/// `*out`.
+///
+/// # Safety
+/// `store` NULL or a live handle of a boxed `S` (`fg_redis_store_open`'s);
+/// `config` NULL or readable for its `struct_size`; `out` NULL or writable
+/// for a pointer.
+pub(in crate::ffi) unsafe fn build_on_store<S, C: args::Versioned, T, H>(
+    function: &'static str,
+    store: *const FgRedisStore,
+    config: *const C,
+    out: *mut *mut H,
+    build: impl FnOnce(&S, &C) -> Result<T, Failure>,
+) -> FgStatus {
+    let make = || {
+        // SAFETY: a live handle is a boxed S, by the contract.
+        let store = unsafe { args::handle(store.cast::<S>(), "store") }?;
+        // SAFETY: readable for its struct_size, by the contract.
+        let config = unsafe { args::read_config(config, "config") }?;
+        Ok(handle::boxed(build(store, &config)?).cast::<H>())
+    };
+    // SAFETY: this function's contract is `handle::create`'s.
+    unsafe { handle::create(function, out, make) }
 }
 
 /// The body of every call that answers one key's decision: checks the
@@ -502,7 +547,7 @@ unsafe fn prefix(config: &FgRedisConfig) -> Result<Option<&[u8]>, Failure> {
 /// # Safety
 /// `handle` NULL or a live handle of a boxed `T`; `key` NULL or readable
 /// for `key_len` bytes; `out` NULL or writable for an `fg_decision`.
-unsafe fn decide<H, T>(
+pub(super) unsafe fn decide<H, T>(
     function: &'static str,
     handle: *const H,
     name: &'static str,
@@ -540,4 +585,4 @@ pub use window::*;
 pub(super) mod redis_common;
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -3,7 +3,8 @@
 use super::*;
 use std::ptr;
 
-fn open(url: &str) -> (FgStatus, *mut FgRedisStore) {
+/// `fg_redis_store_open` on `url`: its status and handle.
+pub(in crate::ffi) fn open(url: &str) -> (FgStatus, *mut FgRedisStore) {
     let mut store = ptr::null_mut();
     // SAFETY: `url` is readable for its length, `store` writable.
     let status = unsafe { fg_redis_store_open(url.as_ptr().cast(), url.len(), &mut store) };
@@ -133,8 +134,10 @@ fn bad_arguments_are_statuses_and_build_nothing() {
     unsafe { fg_redis_limiter_free(limiter) };
 }
 
+/// A config of `prefix` (empty: the default) that fails closed, with a
+/// deadline a loaded machine keeps.
 #[cfg(feature = "redis")]
-fn config(prefix: &[u8]) -> FgRedisConfig {
+pub(in crate::ffi) fn config(prefix: &[u8]) -> FgRedisConfig {
     FgRedisConfig {
         struct_size: std::mem::size_of::<FgRedisConfig>(),
         prefix: if prefix.is_empty() {
@@ -151,8 +154,45 @@ fn config(prefix: &[u8]) -> FgRedisConfig {
     }
 }
 
+/// A layer of `scope` whose keys start with `prefix`, reading both
+/// `prefix` and `quota` where they are.
 #[cfg(feature = "redis")]
-fn quota(count: u64) -> FgQuota {
+pub(in crate::ffi) fn layer(scope: u32, prefix: &str, quota: &FgQuota) -> FgRedisLayer {
+    FgRedisLayer {
+        struct_size: std::mem::size_of::<FgRedisLayer>(),
+        scope,
+        prefix: prefix.as_ptr().cast(),
+        prefix_len: prefix.len(),
+        quota,
+    }
+}
+
+/// An `FG_LAYER_KEY_BYTES` key of `bytes`.
+#[cfg(feature = "redis")]
+pub(in crate::ffi) fn bytes_key(bytes: &'static [u8]) -> FgLayerKey {
+    FgLayerKey {
+        kind: FG_LAYER_KEY_BYTES,
+        id: 0,
+        bytes: bytes.as_ptr(),
+        len: bytes.len(),
+    }
+}
+
+/// A verdict written by a layers check: admitted, the layer and its scope's name.
+#[cfg(feature = "redis")]
+pub(in crate::ffi) fn read_verdict(verdict: FgVerdict) -> (bool, u32, String) {
+    // SAFETY: a static NUL-terminated scope name.
+    let scope = unsafe { std::ffi::CStr::from_ptr(verdict.scope_name) };
+    (
+        verdict.decision.admitted,
+        verdict.layer,
+        scope.to_str().unwrap().to_string(),
+    )
+}
+
+/// `count` per minute.
+#[cfg(feature = "redis")]
+pub(in crate::ffi) fn quota(count: u64) -> FgQuota {
     FgQuota::from_quota(&crate::Quota::per_minute(count).unwrap())
 }
 
@@ -198,13 +238,6 @@ fn a_limiter_and_layers_decide_in_a_real_redis() {
     // Two layers: a refusal by one charges neither.
     let (key_prefix, workspace_prefix) = (format!("{prefix}k:"), format!("{prefix}w:"));
     let (key_quota, workspace_quota) = (quota(3), quota(1));
-    let layer = |scope, prefix: &String, quota: &FgQuota| FgRedisLayer {
-        struct_size: std::mem::size_of::<FgRedisLayer>(),
-        scope,
-        prefix: prefix.as_ptr().cast(),
-        prefix_len: prefix.len(),
-        quota,
-    };
     let layers_given = [
         layer(
             super::super::decision::FG_SCOPE_KEY,
@@ -222,12 +255,7 @@ fn a_limiter_and_layers_decide_in_a_real_redis() {
     let status =
         unsafe { fg_redis_layers_new(store, layers_given.as_ptr(), 2, &config(b""), &mut layers) };
     assert_eq!(status, FgStatus::Ok);
-    let key = |bytes: &'static [u8]| FgLayerKey {
-        kind: FG_LAYER_KEY_BYTES,
-        id: 0,
-        bytes: bytes.as_ptr(),
-        len: bytes.len(),
-    };
+    let key = bytes_key;
     let mut verdict = std::mem::MaybeUninit::<FgVerdict>::zeroed();
     let mut check_layers = |keys: [FgLayerKey; 2]| {
         let out = verdict.as_mut_ptr();
@@ -235,14 +263,7 @@ fn a_limiter_and_layers_decide_in_a_real_redis() {
         let status = unsafe { fg_redis_layers_check(layers, keys.as_ptr(), 2, 1, out) };
         assert_eq!(status, FgStatus::Ok);
         // SAFETY: written by the successful call.
-        let verdict = unsafe { verdict.assume_init() };
-        // SAFETY: a static NUL-terminated scope name.
-        let scope = unsafe { std::ffi::CStr::from_ptr(verdict.scope_name) };
-        (
-            verdict.decision.admitted,
-            verdict.layer,
-            scope.to_str().unwrap().to_string(),
-        )
+        read_verdict(unsafe { verdict.assume_init() })
     };
     assert_eq!(
         check_layers([key(b"a"), key(b"ws")]),

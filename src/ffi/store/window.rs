@@ -36,22 +36,18 @@ pub unsafe extern "C" fn fg_redis_window_new(
     config: *const FgRedisConfig,
     out: *mut *mut FgRedisWindow,
 ) -> FgStatus {
-    let make = || {
-        // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
-        let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        // SAFETY: readable for its struct_size, by the contract.
-        let config = unsafe { args::read_config(config, "config") }?;
-        let settings = Settings::read(&config)?;
+    let make = |store: &RedisStore, config: &FgRedisConfig| {
+        let settings = Settings::read(config)?;
         let window = Duration::from_nanos(window_ns);
         let mut builder = settings.apply(RedisWindow::builder(store, limit, window));
         // SAFETY: `config->prefix` readable for its length, by the contract.
-        if let Some(prefix) = unsafe { prefix(&config) }? {
+        if let Some(prefix) = unsafe { prefix(config) }? {
             builder = builder.prefix(prefix);
         }
-        Ok(handle::boxed(builder.build()?).cast::<FgRedisWindow>())
+        Ok(builder.build()?)
     };
-    // SAFETY: this function's contract is `handle::create`'s.
-    unsafe { handle::create("fg_redis_window_new", out, make) }
+    // SAFETY: this function's contract is `build_on_store`'s.
+    unsafe { build_on_store("fg_redis_window_new", store, config, out, make) }
 }
 
 /// Releases windows. NULL is a no-op.
