@@ -161,11 +161,14 @@ fn a_slow_key_leases_a_token_per_request_and_holds_none() {
         assert!(limiter.check("k", 1).unwrap().is_admitted());
         std::thread::sleep(Duration::from_millis(40));
     }
+    // Every lease is of one token: a key this slow holds nothing ahead
+    // (the defect this guards against leased 78 tokens for 3 requests and
+    // gave 2 leases back). A machine slow enough (valgrind) to stretch a
+    // check past the next request's time may lease once more, one token.
     let counts = limiter.lease_counters();
-    assert_eq!(
-        (counts.leases, counts.granted, counts.give_backs),
-        (3, 3, 0)
-    );
+    assert_eq!(counts.granted, counts.leases, "{counts:?}");
+    assert!((3..=4).contains(&counts.leases), "{counts:?}");
+    assert_eq!(counts.give_backs, 0, "{counts:?}");
 }
 
 #[test]
