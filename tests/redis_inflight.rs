@@ -86,9 +86,10 @@ fn three_hosts_never_hold_more_than_the_cap() {
 fn a_dead_hosts_permit_is_held_until_its_lease_ends() {
     let store = shared_store();
     let prefix = fresh_prefix();
-    // A host takes the only permit and dies: it never releases it.
+    // A host takes the only permit and dies: it never releases or renews
+    // it (held here until the end, so nothing leaks).
     let long = cap(&store, &prefix, 1, Duration::from_secs(600));
-    std::mem::forget(granted(&long, "k"));
+    let _dead = granted(&long, "k");
     let refusal = long.try_acquire("k").unwrap().refusal().expect("full");
     assert_eq!((refusal.in_flight(), refusal.limit()), (1, 1));
     assert_eq!(long.counters().failed_closed, 0);
@@ -107,7 +108,9 @@ fn a_dead_hosts_permit_comes_back_after_its_lease() {
     let _held = granted(&alive, "k");
     let dead = granted(&dying, "k");
     let dead_end = dead.lease_end_us().unwrap();
-    std::mem::forget(dead);
+    // The dying host never renews or releases it; it is dropped (and its
+    // release refused, the lease being over) only at the end of the test,
+    // so nothing leaks.
     let started = Instant::now();
     let back = loop {
         if let Some(permit) = dying.try_acquire("k").unwrap().permit() {
@@ -125,6 +128,7 @@ fn a_dead_hosts_permit_comes_back_after_its_lease() {
     assert!(granted_at >= dead_end, "{granted_at} < {dead_end}");
     assert_eq!(back.in_flight(), 2);
     assert_eq!(dying.counters().failed_closed, 0);
+    drop(dead);
 }
 
 #[test]
