@@ -9,7 +9,6 @@ mod redis_common;
 use floodgate::store::{OnFailure, RedisLimiter, RedisStore};
 use floodgate::Quota;
 use redis_common::RedisServer;
-use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 const CHILD_URL: &str = "FLOODGATE_REDIS_FLEET_URL";
@@ -77,21 +76,8 @@ fn three_processes_never_admit_more_than_the_bound() {
         .collect();
     let mut admitted = 0;
     let (mut exact, mut cached) = (0, 0);
-    for mut child in children {
-        // Read to the end: a child writing to a closed pipe would fail.
-        let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map(Result::unwrap)
-            .collect();
-        let report = lines
-            .iter()
-            .find_map(|line| line.split_once(REPORT).map(|(_, rest)| rest.to_owned()))
-            .expect("the child reports its counts");
-        assert!(child.wait().unwrap().success());
-        let figures: Vec<u64> = report
-            .split_whitespace()
-            .map(|f| f.parse().unwrap())
-            .collect();
+    for child in children {
+        let figures = child::reported_figures(child, REPORT);
         assert_eq!(figures[1], 0, "a child's decision was not Redis's");
         admitted += figures[0];
         exact += figures[2];

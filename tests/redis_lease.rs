@@ -11,7 +11,6 @@ mod redis_common;
 use floodgate::store::{LeasedLayers, LeasedLimiter, OnFailure, RedisLimiter, RedisStore};
 use floodgate::{Quota, Scope};
 use redis_common::RedisServer;
-use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 fn store() -> RedisStore {
@@ -456,21 +455,8 @@ fn three_processes_on_leases_admit_the_bound_and_no_more() {
         .collect();
     let (mut admitted, mut calls, mut give_backs) = (0, 0, 0);
     let (mut first, mut last, mut lease) = (u64::MAX, 0, 0);
-    for mut child in children {
-        // Read to the end: a child writing to a closed pipe would fail.
-        let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map(Result::unwrap)
-            .collect();
-        let report = lines
-            .iter()
-            .find_map(|line| line.split_once(REPORT).map(|(_, rest)| rest.to_owned()))
-            .expect("the child reports its counts");
-        assert!(child.wait().unwrap().success());
-        let figures: Vec<u64> = report
-            .split_whitespace()
-            .map(|f| f.parse().unwrap())
-            .collect();
+    for child in children {
+        let figures = child::reported_figures(child, REPORT);
         assert_eq!(
             figures[1], 0,
             "a child's decision was not Redis's or a lease's"
