@@ -5,9 +5,6 @@ buckets were charged for, the middleware answers 429 with headers, two
 workers share one limit, and bad input raises. Every wait is bounded."""
 
 import asyncio
-import socket
-import threading
-import time
 
 import httpx
 import pytest
@@ -15,7 +12,12 @@ import pytest
 import floodgate
 from floodgate import KeyedLimiter, LeasedLayers, LeasedLimiter, Quota, RedisLayers
 from floodgate.asgi import RateLimitMiddleware, header
-from test_redis import DEADLINE_S, fresh_prefix, redis_url  # noqa: F401 (redis_url is a fixture)
+from test_redis import (  # noqa: F401 (redis_url is a fixture)
+    DEADLINE_S,
+    denied_while_another_thread_counts,
+    fresh_prefix,
+    redis_url,
+)
 from test_shared_workers import SERVERS, admitted_by_worker, connections_to_both_workers, hammer, serving
 
 # Per hour: nothing refills while a test runs.
@@ -77,31 +79,11 @@ def test_leased_layers_spend_every_layer_or_none(redis_url):
 
 
 def test_a_check_waiting_for_its_first_lease_releases_the_gil():
-    # A listener that accepts and never answers: the key's first lease waits
-    # the whole deadline, while another Python thread keeps counting; then
-    # the failure policy answers.
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/"
-        limiter = LeasedLimiter(TEN_AN_HOUR, store=url, deadline=0.5, on_failure="closed")
-        counted = []
-        stop = threading.Event()
-
-        def count():
-            while not stop.is_set():
-                counted.append(1)
-                time.sleep(0)
-
-        counter = threading.Thread(target=count)
-        counter.start()
-        try:
-            before = len(counted)
-            assert not limiter.check("k").admitted
-            during = len(counted) - before
-        finally:
-            stop.set()
-            counter.join(timeout=30)
+    # The key's first lease waits the whole deadline on a server that never
+    # answers; then the failure policy answers.
+    limiter, during = denied_while_another_thread_counts(
+        lambda url: LeasedLimiter(TEN_AN_HOUR, store=url, deadline=0.5, on_failure="closed")
+    )
     assert during > 0
     store = limiter.store_counters
     assert store["failed_closed"] == 1 and store["timeouts"] + store["errors"] >= 1, store

@@ -283,14 +283,15 @@ def test_a_cluster_store_takes_a_list_of_node_urls():
     assert RateLimiter(store=nodes).store.url == nodes
 
 
-def test_the_gil_is_released_while_redis_is_waited_for():
-    # A listener that accepts and never answers: the check waits its whole
-    # deadline, while another Python thread keeps counting.
+def denied_while_another_thread_counts(make_limiter):
+    """Builds ``make_limiter(url)`` on a listener that accepts and never
+    answers, so its first check waits the whole deadline and then the
+    failure policy denies; meanwhile another Python thread keeps counting.
+    The limiter, and how often that thread counted during the check."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/"
-        limiter = KeyedLimiter(HOBBY, store=url, deadline=0.5, on_failure="closed")
+        limiter = make_limiter(f"redis://127.0.0.1:{silent.getsockname()[1]}/")
         counted = []
         stop = threading.Event()
 
@@ -308,6 +309,13 @@ def test_the_gil_is_released_while_redis_is_waited_for():
         finally:
             stop.set()
             counter.join(timeout=STARTUP_TIMEOUT_S)
+    return limiter, during
+
+
+def test_the_gil_is_released_while_redis_is_waited_for():
+    limiter, during = denied_while_another_thread_counts(
+        lambda url: KeyedLimiter(HOBBY, store=url, deadline=0.5, on_failure="closed")
+    )
     assert during > 0
     assert limiter.store_counters["timeouts"] + limiter.store_counters["errors"] == 1
 
@@ -442,7 +450,14 @@ def test_fastapi_route_limits_kept_in_redis(redis_url):
 
     from floodgate.fastapi import RateLimiter
 
-    limiter = RateLimiter(store=redis_url, store_prefix=fresh_prefix(), store_deadline=DEADLINE_S, store_on_failure="closed")
+    # A round trip per check (test_lease.py covers the default, leases).
+    limiter = RateLimiter(
+        store=redis_url,
+        store_prefix=fresh_prefix(),
+        store_mode="exact",
+        store_deadline=DEADLINE_S,
+        store_on_failure="closed",
+    )
     app = FastAPI()
     limiter.install(app)
 
@@ -456,6 +471,7 @@ def test_fastapi_route_limits_kept_in_redis(redis_url):
     async def free(request: Request):
         return {"ok": True}
 
+    assert isinstance(limiter.route_limit("2/minute;3/hour").gate.limiter, floodgate.RedisLayers)
     client = TestClient(app)
     responses = [client.get("/") for _ in range(3)]
     assert [response.status_code for response in responses] == [200, 200, 429]
