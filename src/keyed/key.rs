@@ -1,7 +1,8 @@
 //! Keys: what a keyed limiter accepts, and the identity a slot stores for each.
 //!
 //! * `u64` keys are stored whole: two keys share a bucket only if they are
-//!   equal. Their home slot comes from a seeded multiply-fold of the key.
+//!   equal. Their home slot comes from two multiply-folds of the key, the
+//!   first under the limiter's secret.
 //! * Byte keys (`str`, `[u8]`) and IP addresses are stored as a 128-bit
 //!   fingerprint: SipHash-1-3 with 128-bit output under a 128-bit key drawn
 //!   from std's `RandomState` (seeded from the OS) when the limiter is built.
@@ -204,10 +205,13 @@ impl KeyHasher {
 
     #[inline]
     fn exact(&self, key: u64) -> Exact {
-        let product = u128::from(key ^ self.salt) * u128::from(self.multiplier);
+        // One keyed fold maps a structured key set (sequential ids, strides)
+        // onto a lattice whose two 32-bit halves, which pick a key's two
+        // buckets, move together: at 80% load about one secret in thirty
+        // left keys with both buckets full. A second fold mixes the halves.
         Exact {
             key,
-            home: (product as u64) ^ ((product >> 64) as u64),
+            home: folded_multiply(folded_multiply(key ^ self.salt, self.multiplier), SPREAD),
         }
     }
 
@@ -224,6 +228,16 @@ impl KeyHasher {
         check_key_len(bytes)?;
         Ok(self.fingerprint(bytes))
     }
+}
+
+/// The odd multiplier of the unkeyed second fold (pi's first fractional bits).
+const SPREAD: u64 = 0x243f_6a88_85a3_08d3;
+
+/// The 128-bit product of `a` and `b`, its halves XORed together.
+#[inline]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
 }
 
 /// The rule every byte key obeys: not empty, at most [`MAX_KEY_LEN`] bytes.

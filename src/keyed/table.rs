@@ -763,6 +763,27 @@ mod tests {
     }
 
     #[test]
+    fn structured_u64_keys_fill_four_fifths_of_a_table_with_none_left_out() {
+        // Secrets under which one keyed fold left 31 to 1,044 of these keys
+        // with both buckets full; then two fresh ones.
+        let regressions = [
+            [0xb9fe_a8ea_ad5e_6a9b, 0x0b81_8eaa_071c_2a95, 0, 0],
+            [0x7cce_0ca2_31bc_7cea, 0x05e2_86b3_f6db_b53d, 0, 0],
+            [0xb613_5527_dd3b_1e8e, 0x7ffe_f35d_c5f6_2e69, 0, 0],
+            [0x29db_94b7_a69a_6d3f, 0x2cb9_1434_252f_3281, 0, 0],
+        ];
+        let fresh = [KeyHasher::random_secret(), KeyHasher::random_secret()];
+        for secret in regressions.into_iter().chain(fresh) {
+            let hasher = KeyHasher::from_secret(secret);
+            let table = Table::placed(16_384, &mut Place::heap()).unwrap();
+            for k in 0..13_107 {
+                put(&table, exact(&hasher, k), bucket(1));
+            }
+            assert_eq!(table.occupied(), 13_107, "under {secret:x?}");
+        }
+    }
+
+    #[test]
     fn a_full_window_has_no_vacancy_until_a_bucket_is_reclaimable() {
         let hasher = KeyHasher::random();
         let table = Table::placed(3, &mut Place::heap()).unwrap();

@@ -28,8 +28,9 @@ use crate::sync::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"floodgt1");
-/// Raised whenever any kind's table layout changes.
-pub(crate) const LAYOUT_VERSION: u64 = 1;
+/// Raised whenever any kind's table layout changes, or where a key's slot
+/// is (2: `u64` keys' home hash folds twice).
+pub(crate) const LAYOUT_VERSION: u64 = 2;
 const WORDS: usize = 32;
 /// Bytes before the first table: the header, rounded to cache lines.
 pub(crate) const HEADER_BYTES: usize = WORDS * 8;
