@@ -179,3 +179,38 @@ fn a_flushed_script_is_sent_again_and_the_next_check_is_exact() {
         (1, 0, 0)
     );
 }
+
+#[test]
+fn a_lone_blocking_call_makes_its_own_round_trip_and_one_arriving_meanwhile_shares_the_pipeline() {
+    let server = RedisServer::start();
+    let store = RedisStore::open(&server.url()).unwrap();
+    let limiter = RedisLimiter::builder(&store, Quota::per_second(100).unwrap())
+        .deadline(Duration::from_secs(10))
+        .on_failure(OnFailure::Closed)
+        .build()
+        .unwrap();
+    let mut admin = server.client();
+    let pause = Duration::from_millis(1_500);
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(pause.as_millis() as u64)
+        .query(&mut admin)
+        .unwrap();
+    // The first call waits out the pause alone, on the store's own
+    // synchronous connection; the second, begun while it waits, goes on
+    // the multiplexed connection. Whichever boards first is the lone one.
+    let decisions: Vec<Decision> = std::thread::scope(|scope| {
+        let first = scope.spawn(|| limiter.check("first", 1).unwrap());
+        std::thread::sleep(pause / 5);
+        let second = scope.spawn(|| limiter.check("second", 1).unwrap());
+        vec![first.join().unwrap(), second.join().unwrap()]
+    });
+    assert!(decisions.iter().all(Decision::is_admitted));
+    assert_eq!(limiter.counters().exact, 2);
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+    let scripted = clients
+        .lines()
+        .filter(|client| client.contains(" cmd=eval"))
+        .count();
+    assert_eq!(scripted, 2, "{clients}");
+}

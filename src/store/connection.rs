@@ -5,12 +5,16 @@
 //! written back to back and the replies matched in order, so many threads
 //! pipeline over one socket with no pool and no lock held across a round
 //! trip. A connection that broke (server restarted, socket reset) is
-//! forgotten and the next call opens another, within its own deadline.
+//! forgotten and the next call opens another, within its own deadline. A
+//! blocking call that finds no other call in flight skips the runtime
+//! thread and makes its own round trip on a second, synchronous connection
+//! (`solo.rs`).
 
 use crate::core::decision::Decision;
 use crate::store::error::StoreError;
 use crate::store::fleet::Member;
 use crate::store::script::{self, At, Call, Lua, Op};
+use crate::store::solo::{Caller, Solo};
 use crate::store::topology::{self, Moved, Topology, UNKNOWN};
 use crate::store::units::ScriptQuota;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -37,7 +41,10 @@ const TOPOLOGY_REFRESH: Duration = Duration::from_secs(1);
 
 /// A Redis server that limiters keep their buckets in: one multiplexed
 /// connection and one runtime thread, shared by every limiter built on it
-/// (cloning shares them too). Nothing connects until the first call, so
+/// (cloning shares them too). A blocking call made while no other call is
+/// in flight writes and reads a synchronous connection of the store's on
+/// its own thread instead, sparing two thread hand-offs (a standalone
+/// server's; a cluster's calls all go through the cluster client). Nothing connects until the first call, so
 /// building never waits on the server; a server that is away is the
 /// limiters' failure policy's business.
 ///
@@ -70,6 +77,8 @@ struct Inner {
     refreshed: Mutex<Option<Instant>>,
     /// This store's membership of each fleet it joined, by name (see `fleet.rs`).
     fleets: Mutex<HashMap<String, Weak<Member>>>,
+    /// The blocking caller's own round trip, while it is the only call.
+    solo: Solo,
     /// Taken only by `Drop`.
     runtime: Option<Runtime>,
 }
@@ -193,8 +202,13 @@ impl RedisStore {
             .enable_all()
             .build()
             .map_err(|_| StoreError::Thread)?;
+        let solo = Solo::new(match &target {
+            Target::Server(client) => Some(client.clone()),
+            Target::Cluster(_) => None,
+        });
         Ok(Self {
             inner: Arc::new(Inner {
+                solo,
                 target,
                 gcra: Lua::new(script::SOURCE),
                 link: Arc::new(tokio::sync::Mutex::new(None)),
@@ -224,6 +238,7 @@ impl RedisStore {
     /// store's runtime: what the blocking API is made of. Must not be
     /// called from inside an async runtime (use the `_async` calls there).
     pub(crate) fn block_on<F: Future>(&self, work: F) -> F::Output {
+        let _caller = Caller::blocking();
         self.handle().block_on(work)
     }
 
@@ -350,6 +365,10 @@ impl RedisStore {
         call: &Call,
         deadline: Duration,
     ) -> Result<T, Failure> {
+        let flight = self.inner.solo.board();
+        if let Some(line) = flight.line() {
+            return line.run(deadline, |connection| lua.invoke_blocking(connection, call));
+        }
         self.within(deadline, async {
             let mut connection = self.connection(deadline).await?;
             lua.invoke(&mut connection, call).await
@@ -363,6 +382,7 @@ impl RedisStore {
         command: &Cmd,
         deadline: Duration,
     ) -> Result<T, Failure> {
+        let _flight = self.inner.solo.board();
         self.within(deadline, async {
             let mut connection = self.connection(deadline).await?;
             command.query_async(&mut connection).await

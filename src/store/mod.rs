@@ -4,7 +4,7 @@
 //!
 //! * [`RedisStore`]: the server (or a Redis Cluster), one multiplexed
 //!   connection (per node) and the runtime thread driving it, shared by the
-//!   limiters built on it.
+//!   limiters built on it; a lone blocking call makes its own round trip.
 //! * [`RedisLimiter`]: a token bucket per key; [`RedisLayers`]: several
 //!   buckets checked for one request in one script (one per cluster slot),
 //!   all charged or none.
@@ -155,6 +155,7 @@ pub mod lease;
 mod limiter;
 mod local;
 mod script;
+mod solo;
 mod topology;
 mod units;
 mod window;

@@ -25,7 +25,9 @@
 use crate::core::decision::{Decision, Outcome};
 use crate::store::units::ScriptQuota;
 use redis::aio::ConnectionLike;
-use redis::{ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, ToRedisArgs};
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, Script, ServerErrorKind, ToRedisArgs,
+};
 
 /// The GCRA script's source, compiled into the library.
 pub(crate) const SOURCE: &str = include_str!("gcra.lua");
@@ -55,6 +57,11 @@ impl Call {
         self
     }
 
+    /// Its keys, counted, and arguments, after a script's name or hash.
+    fn append_to(&self, command: &mut Cmd) {
+        command.arg(self.keys.len()).arg(&self.keys).arg(&self.args);
+    }
+
     /// The first key: the one a cluster routes the call by.
     pub(crate) fn first_key(&self) -> Option<&[u8]> {
         self.keys.first().map(Vec::as_slice)
@@ -77,26 +84,44 @@ impl Lua {
         connection: &mut impl ConnectionLike,
         call: &Call,
     ) -> RedisResult<T> {
-        let by_hash = redis::cmd("EVALSHA")
-            .arg(self.hash.get_hash())
-            .arg(call.keys.len())
-            .arg(&call.keys)
-            .arg(&call.args)
-            .query_async(connection)
-            .await;
-        match by_hash {
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                redis::cmd("EVAL")
-                    .arg(self.source)
-                    .arg(call.keys.len())
-                    .arg(&call.keys)
-                    .arg(&call.args)
-                    .query_async(connection)
-                    .await
+        match self.by_hash(call).query_async(connection).await {
+            Err(error) if is_missing_script(&error) => {
+                self.by_source(call).query_async(connection).await
             }
             reply => reply,
         }
     }
+
+    /// [`invoke`](Self::invoke) on a synchronous connection, waiting on
+    /// its socket (see `solo.rs`).
+    pub(crate) fn invoke_blocking<T: FromRedisValue>(
+        &self,
+        connection: &mut redis::Connection,
+        call: &Call,
+    ) -> RedisResult<T> {
+        match self.by_hash(call).query(connection) {
+            Err(error) if is_missing_script(&error) => self.by_source(call).query(connection),
+            reply => reply,
+        }
+    }
+
+    fn by_hash(&self, call: &Call) -> Cmd {
+        let mut command = redis::cmd("EVALSHA");
+        command.arg(self.hash.get_hash());
+        call.append_to(&mut command);
+        command
+    }
+
+    fn by_source(&self, call: &Call) -> Cmd {
+        let mut command = redis::cmd("EVAL");
+        command.arg(self.source);
+        call.append_to(&mut command);
+        command
+    }
+}
+
+fn is_missing_script(error: &RedisError) -> bool {
+    error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
 /// What a call asks of its buckets.
