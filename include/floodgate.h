@@ -303,9 +303,12 @@
  * asynchronous Redis checks (`fg_redis_limiter_check_async`, `fg_redis_done`),
  * and
  * leased limits checked locally (`fg_leased_limiter`, `fg_leased_layers`,
- * `fg_lease_config`, `fg_lease_counters`).
+ * `fg_lease_config`, `fg_lease_counters`); 1.11 added answer queues for
+ * asynchronous Redis checks, watched by an event loop on a socket
+ * (`fg_redis_answers`, `fg_redis_limiter_check_queued` and its peek and
+ * refund).
  */
-#define FG_ABI_VERSION 65546
+#define FG_ABI_VERSION 65547
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -659,6 +662,11 @@ typedef struct fg_plans fg_plans;
  * release with `fg_policy_free`.
  */
 typedef struct fg_policy fg_policy;
+
+/**
+ * A queue of answers to `_queued` calls and the socket that tells of them.
+ */
+typedef struct FgRedisAnswers FgRedisAnswers;
 
 /**
  * A cap on the requests per byte key in flight at once, kept in Redis: no
@@ -4206,6 +4214,95 @@ fg_status fg_redis_window_refund(const struct fg_redis_window *windows,
  */
 fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
                                    struct fg_store_counters *out);
+
+/**
+ * Makes an answer queue for the `_queued` calls: `*out` gets its handle
+ * and `*out_fd` the caller's end of a stream socket that receives a byte
+ * when answers wait. The caller owns that descriptor (and closes it after
+ * `fg_redis_answers_free`); it reads the bytes, then calls
+ * `fg_redis_answers_take` until it takes fewer than it had room for.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_STORE_THREAD` (the socket pair could not be made),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `out_fd` and `out` must be NULL or writable.
+ */
+fg_status fg_redis_answers_new(int *out_fd, struct FgRedisAnswers **out);
+
+/**
+ * Moves up to `capacity` waiting answers, oldest first, to `out`, and
+ * their number to `*out_count` (0 when none wait).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `answers` NULL or a live handle; `out` NULL or writable for `capacity`
+ * answers; `out_count` NULL or writable.
+ */
+fg_status fg_redis_answers_take(const struct FgRedisAnswers *answers,
+                                struct fg_redis_answer *out,
+                                size_t capacity,
+                                size_t *out_count);
+
+/**
+ * Frees an answer queue; NULL is a no-op. Calls still running answer
+ * into nothing. The caller's descriptor stays open until it closes it.
+ *
+ * # Safety
+ * `answers` NULL or a live handle, not used again.
+ */
+void fg_redis_answers_free(struct FgRedisAnswers *answers);
+
+/**
+ * `fg_redis_limiter_check_async` answered into `answers` instead of
+ * through a `done`: the answer, with `ticket`, waits there for
+ * `fg_redis_answers_take`.
+ *
+ * Errors: as `fg_redis_limiter_check_async` (`answers` for `done`).
+ *
+ * # Safety
+ * `limiter` NULL or a live handle, live until this call's answer is
+ * taken; `key` NULL or readable for `key_len` bytes (only during the
+ * call); `answers` NULL or a live handle.
+ */
+fg_status fg_redis_limiter_check_queued(const struct fg_redis_limiter *limiter,
+                                        const uint8_t *key,
+                                        size_t key_len,
+                                        uint64_t cost,
+                                        uint64_t ticket,
+                                        const struct FgRedisAnswers *answers);
+
+/**
+ * `fg_redis_limiter_peek_async` answered into `answers`.
+ *
+ * Errors: as `fg_redis_limiter_check_queued`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_queued`.
+ */
+fg_status fg_redis_limiter_peek_queued(const struct fg_redis_limiter *limiter,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t ticket,
+                                       const struct FgRedisAnswers *answers);
+
+/**
+ * `fg_redis_limiter_refund_async` answered into `answers`.
+ *
+ * Errors: as `fg_redis_limiter_check_queued`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_queued`.
+ */
+fg_status fg_redis_limiter_refund_queued(const struct fg_redis_limiter *limiter,
+                                         const uint8_t *key,
+                                         size_t key_len,
+                                         uint64_t amount,
+                                         uint64_t ticket,
+                                         const struct FgRedisAnswers *answers);
 
 /**
  * Starts deciding a request of `cost` units for `key` (1 to

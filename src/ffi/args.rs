@@ -59,6 +59,16 @@ impl<T> Out<T> {
         Ok(Self(pointer))
     }
 
+    /// The `index`th element of an output array starting here.
+    ///
+    /// # Safety
+    /// The array must hold more than `index` elements (the export's contract).
+    #[inline(always)]
+    pub(crate) unsafe fn at(&self, index: usize) -> Self {
+        // SAFETY: within the caller's array, by the contract.
+        Self(unsafe { self.0.add(index) })
+    }
+
     /// Stores `value`, overwriting (not dropping) what was there.
     ///
     /// # Safety

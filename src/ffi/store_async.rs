@@ -15,7 +15,9 @@ use super::args;
 use super::decision::FgDecision;
 use super::status::{guard, Failure, FgStatus};
 use super::store::FgRedisLimiter;
+use super::store_answers::{AnswerQueue, FgRedisAnswers};
 use crate::keyed::check_key_len;
+use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use crate::store::RedisLimiter;
@@ -52,7 +54,7 @@ type Done = unsafe extern "C" fn(*const FgRedisAnswer, usize);
 #[derive(Clone, Copy)]
 // Read only where a limiter can exist: with `redis`.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-enum Call {
+pub(super) enum Call {
     Check(u64),
     Peek,
     Refund(u64),
@@ -73,15 +75,68 @@ unsafe fn start(
     ticket: u64,
     done: FgRedisDone,
 ) -> FgStatus {
+    let to = || {
+        done.map(To::Done)
+            .ok_or_else(|| Failure::new(FgStatus::NullPointer, "`done` is NULL".to_string()))
+    };
+    // SAFETY: this function's contract is `begin`'s.
+    unsafe { begin(function, limiter, key, key_len, call, ticket, to) }
+}
+
+/// The body of every `_queued` export: as [`start`], answered into `answers`.
+///
+/// # Safety
+/// As [`start`]; `answers` NULL or a live handle.
+pub(super) unsafe fn start_queued(
+    function: &'static str,
+    limiter: *const FgRedisLimiter,
+    key: *const u8,
+    key_len: usize,
+    call: Call,
+    ticket: u64,
+    answers: *const FgRedisAnswers,
+) -> FgStatus {
+    let to = || {
+        // SAFETY: a live handle is a boxed FgRedisAnswers (fg_redis_answers_new).
+        let answers = unsafe { args::handle(answers, "answers") }?;
+        Ok(To::Queue(answers.queue()))
+    };
+    // SAFETY: this function's contract is `begin`'s.
+    unsafe { begin(function, limiter, key, key_len, call, ticket, to) }
+}
+
+/// Where a started call's answer goes.
+// Read only where a limiter can exist: with `redis`.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+enum To {
+    /// To the notifier thread of this `done`, which calls it.
+    Done(Done),
+    /// Into a queue the caller takes from (`store_answers.rs`).
+    Queue(Arc<AnswerQueue>),
+}
+
+/// Checks every argument before anything is started (`to` last, as it
+/// may start a notifier), copies the key, then `launch` sends the call.
+///
+/// # Safety
+/// `limiter` NULL or live until the call is answered; `key` NULL or
+/// readable for `key_len` bytes.
+unsafe fn begin(
+    function: &'static str,
+    limiter: *const FgRedisLimiter,
+    key: *const u8,
+    key_len: usize,
+    call: Call,
+    ticket: u64,
+    to: impl FnOnce() -> Result<To, Failure>,
+) -> FgStatus {
     guard(function, || {
         // SAFETY: a live handle is a boxed RedisLimiter (fg_redis_limiter_new).
         let limiter = unsafe { args::handle(limiter.cast::<RedisLimiter>(), "limiter") }?;
         // SAFETY: readable for key_len bytes, by the contract.
         let key = unsafe { args::bytes(key, key_len, "key") }?;
         check_key_len(key)?;
-        let done =
-            done.ok_or_else(|| Failure::new(FgStatus::NullPointer, "`done` is NULL".to_string()))?;
-        launch(limiter, key.to_vec(), call, ticket, done)
+        launch(limiter, key.to_vec(), call, ticket, to()?)
     })
 }
 
@@ -188,14 +243,14 @@ pub unsafe extern "C" fn fg_redis_limiter_refund_async(
 #[cfg(feature = "redis")]
 mod present {
     use super::super::decision::{FgOutcome, FG_SCOPE_SINGLE};
-    use super::{Call, Done, Failure, FgDecision, FgRedisAnswer, FgStatus};
+    use super::{AnswerQueue, Arc, Call, Done, Failure, FgDecision, FgRedisAnswer, FgStatus, To};
     use crate::store::RedisLimiter;
     use std::collections::HashMap;
     use std::sync::mpsc::{self, Receiver, Sender};
     use std::sync::Mutex;
 
     /// An answer's decision when it has none: all zero.
-    const NO_DECISION: FgDecision = FgDecision {
+    pub(super) const NO_DECISION: FgDecision = FgDecision {
         admitted: false,
         outcome: FgOutcome::Admitted,
         limit: 0,
@@ -264,8 +319,14 @@ mod present {
     /// the task is dropped first (a panic, a runtime shut down), with
     /// `FG_STATUS_PANIC`, so that no caller waits forever.
     struct Reply {
-        sender: Sender<FgRedisAnswer>,
+        to: Destination,
         completion: Option<FgRedisAnswer>,
+    }
+
+    /// A [`To`] made ready: a `done`'s notifier found or started.
+    enum Destination {
+        Notifier(Sender<FgRedisAnswer>),
+        Queue(Arc<AnswerQueue>),
     }
 
     impl Reply {
@@ -278,8 +339,15 @@ mod present {
                     }
                     Err(status) => completion.status = status,
                 }
+                self.deliver(completion);
+            }
+        }
+
+        fn deliver(&self, completion: FgRedisAnswer) {
+            match &self.to {
                 // The notifier lives as long as the process: nothing to report if not.
-                let _ = self.sender.send(completion);
+                Destination::Notifier(sender) => drop(sender.send(completion)),
+                Destination::Queue(queue) => queue.push(completion),
             }
         }
     }
@@ -287,7 +355,7 @@ mod present {
     impl Drop for Reply {
         fn drop(&mut self) {
             if let Some(completion) = self.completion.take() {
-                let _ = self.sender.send(completion);
+                self.deliver(completion);
             }
         }
     }
@@ -317,10 +385,13 @@ mod present {
         key: Vec<u8>,
         call: Call,
         ticket: u64,
-        done: Done,
+        to: To,
     ) -> Result<(), Failure> {
         let reply = Reply {
-            sender: notifier(done)?,
+            to: match to {
+                To::Done(done) => Destination::Notifier(notifier(done)?),
+                To::Queue(queue) => Destination::Queue(queue),
+            },
             completion: Some(FgRedisAnswer {
                 ticket,
                 status: FgStatus::Panic,
@@ -353,7 +424,7 @@ mod present {
 /// (`fg_redis_store_open` refuses), so only argument errors are answered.
 #[cfg(not(feature = "redis"))]
 mod absent {
-    use super::{Call, Done, Failure};
+    use super::{Call, Failure, To};
 
     pub(super) enum RedisLimiter {}
 
@@ -362,7 +433,7 @@ mod absent {
         _key: Vec<u8>,
         _call: Call,
         _ticket: u64,
-        _done: Done,
+        _to: To,
     ) -> Result<(), Failure> {
         match *limiter {}
     }
@@ -398,6 +469,7 @@ mod tests {
             fg_redis_limiter_counters, fg_redis_limiter_free, fg_redis_limiter_new,
             fg_redis_store_free, redis_common, FgRedisStore, FgStoreCounters,
         };
+        use super::super::super::store_answers::*;
         use super::super::*;
         use super::never;
         use std::collections::HashMap;
@@ -634,6 +706,177 @@ mod tests {
                 })
                 .collect();
             assert_eq!(by, expected);
+            free(handles);
+        }
+
+        /// Room for an answer, before one is taken into it.
+        fn blank() -> FgRedisAnswer {
+            FgRedisAnswer {
+                ticket: u64::MAX,
+                status: FgStatus::Panic,
+                decision: super::super::present::NO_DECISION,
+            }
+        }
+
+        /// An answer queue and the caller's end of its socket.
+        fn answer_queue() -> (*mut FgRedisAnswers, std::os::fd::OwnedFd) {
+            use std::os::fd::FromRawFd;
+            let (mut fd, mut answers) = (-1, ptr::null_mut());
+            // SAFETY: writable outs.
+            let status = unsafe { fg_redis_answers_new(&mut fd, &mut answers) };
+            assert_eq!(status, FgStatus::Ok);
+            // SAFETY: the caller owns the descriptor fg_redis_answers_new gave.
+            (answers, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+        }
+
+        /// Waits (bounded) until `socket` is readable, reads its bytes,
+        /// and takes every answer waiting, `room` at a time.
+        fn next_answers(
+            answers: *const FgRedisAnswers,
+            socket: &std::os::fd::OwnedFd,
+            room: usize,
+        ) -> Vec<FgRedisAnswer> {
+            use std::os::fd::AsRawFd;
+            let mut poll = libc::pollfd {
+                fd: socket.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one live pollfd; 120 s bounds a lost answer.
+            let ready = unsafe { libc::poll(&mut poll, 1, 120_000) };
+            assert_eq!(ready, 1, "no answer came");
+            let mut bytes = [0u8; 64];
+            // SAFETY: reads at most 64 bytes into `bytes`; the socket is readable.
+            let read = unsafe { libc::read(socket.as_raw_fd(), bytes.as_mut_ptr().cast(), 64) };
+            assert!(read >= 1);
+            let mut taken = Vec::new();
+            loop {
+                let mut batch = vec![blank(); room];
+                let mut count = 0;
+                // SAFETY: live handle; `batch` writable for `room` answers.
+                let status =
+                    unsafe { fg_redis_answers_take(answers, batch.as_mut_ptr(), room, &mut count) };
+                assert_eq!(status, FgStatus::Ok);
+                taken.extend_from_slice(&batch[..count]);
+                if count < room {
+                    return taken;
+                }
+            }
+        }
+
+        #[test]
+        fn queued_calls_answer_into_the_queue_and_its_socket_tells_of_them() {
+            let server = redis_common::RedisServer::shared();
+            let handles = limiter(&server.url(), 20);
+            let limiter = handles.1;
+            let (answers, socket) = answer_queue();
+            let tickets = 3_000..3_064;
+            for ticket in tickets.clone() {
+                // SAFETY: live handles (freed only after every answer), readable key.
+                let status = unsafe {
+                    fg_redis_limiter_check_queued(limiter, b"k".as_ptr(), 1, 1, ticket, answers)
+                };
+                assert_eq!(status, FgStatus::Ok);
+            }
+            let mut taken = Vec::new();
+            while taken.len() < 64 {
+                // A room of 5: takes until fewer than it had room for.
+                taken.extend(next_answers(answers, &socket, 5));
+            }
+            let mut tickets_taken: Vec<u64> = taken.iter().map(|answer| answer.ticket).collect();
+            tickets_taken.sort_unstable();
+            assert_eq!(tickets_taken, tickets.collect::<Vec<_>>());
+            assert!(taken.iter().all(|answer| answer.status == FgStatus::Ok));
+            assert_eq!(
+                taken
+                    .iter()
+                    .filter(|answer| answer.decision.admitted)
+                    .count(),
+                20
+            );
+
+            // SAFETY: as above.
+            let statuses = unsafe {
+                [
+                    fg_redis_limiter_peek_queued(limiter, b"k".as_ptr(), 1, 3_100, answers),
+                    fg_redis_limiter_refund_queued(limiter, b"j".as_ptr(), 1, 1, 3_101, answers),
+                ]
+            };
+            assert_eq!(statuses, [FgStatus::Ok; 2]);
+            let mut taken = Vec::new();
+            while taken.len() < 2 {
+                taken.extend(next_answers(answers, &socket, 8));
+            }
+            taken.sort_by_key(|answer| answer.ticket);
+            let remaining: Vec<_> = taken
+                .iter()
+                .map(|answer| answer.decision.remaining)
+                .collect();
+            assert_eq!(remaining, [0, 20]);
+            // Nothing waits now: a take finds none.
+            let mut count = 1;
+            let mut room = [blank()];
+            // SAFETY: live handle, writable room for one.
+            let status =
+                unsafe { fg_redis_answers_take(answers, room.as_mut_ptr(), 1, &mut count) };
+            assert_eq!((status, count), (FgStatus::Ok, 0));
+            // SAFETY: every call was answered; not used again.
+            unsafe { fg_redis_answers_free(answers) };
+            free(handles);
+        }
+
+        #[test]
+        fn a_queue_freed_with_calls_in_flight_drops_their_answers() {
+            let server = redis_common::RedisServer::shared();
+            let handles = limiter(&server.url(), 20);
+            let (answers, socket) = answer_queue();
+            for ticket in 0..16 {
+                // SAFETY: live handles, readable key.
+                let status = unsafe {
+                    fg_redis_limiter_check_queued(handles.1, b"k".as_ptr(), 1, 1, ticket, answers)
+                };
+                assert_eq!(status, FgStatus::Ok);
+            }
+            // The caller's end closed first, then the queue: the answers
+            // still coming are dropped, and no SIGPIPE ends the process.
+            drop(socket);
+            // SAFETY: a live handle, not used again.
+            unsafe { fg_redis_answers_free(answers) };
+            let give_up = Instant::now() + Duration::from_secs(120);
+            while counters(handles.1).exact < 16 {
+                assert!(Instant::now() < give_up, "the calls never ended");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            free(handles);
+        }
+
+        #[test]
+        fn queued_calls_with_bad_arguments_start_nothing() {
+            let handles = limiter("redis://127.0.0.1:1/", 3);
+            let (answers, _socket) = answer_queue();
+            // SAFETY: a live limiter; NULL or readable keys; NULL or live queues.
+            let statuses = unsafe {
+                [
+                    fg_redis_limiter_check_queued(handles.1, b"k".as_ptr(), 1, 1, 0, ptr::null()),
+                    fg_redis_limiter_check_queued(handles.1, b"k".as_ptr(), 0, 1, 0, answers),
+                    fg_redis_limiter_peek_queued(ptr::null(), b"k".as_ptr(), 1, 0, answers),
+                    fg_redis_answers_take(answers, ptr::null_mut(), 1, &mut 0),
+                    fg_redis_answers_new(ptr::null_mut(), &mut ptr::null_mut()),
+                ]
+            };
+            assert_eq!(
+                statuses,
+                [
+                    FgStatus::NullPointer,
+                    FgStatus::EmptyKey,
+                    FgStatus::NullPointer,
+                    FgStatus::NullPointer,
+                    FgStatus::NullPointer
+                ]
+            );
+            assert_eq!(counters(handles.1).failed_closed, 0);
+            // SAFETY: nothing started on it; not used again.
+            unsafe { fg_redis_answers_free(answers) };
             free(handles);
         }
     }

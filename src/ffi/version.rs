@@ -35,8 +35,11 @@
 /// asynchronous Redis checks (`fg_redis_limiter_check_async`, `fg_redis_done`),
 /// and
 /// leased limits checked locally (`fg_leased_limiter`, `fg_leased_layers`,
-/// `fg_lease_config`, `fg_lease_counters`).
-pub const FG_ABI_VERSION: u32 = 0x0001_000A;
+/// `fg_lease_config`, `fg_lease_counters`); 1.11 added answer queues for
+/// asynchronous Redis checks, watched by an event loop on a socket
+/// (`fg_redis_answers`, `fg_redis_limiter_check_queued` and its peek and
+/// refund).
+pub const FG_ABI_VERSION: u32 = 0x0001_000B;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 10; // 1.10: failing local, Redis Cluster, windows and in-flight caps kept in Redis, leased limits (1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
+const ABI_MINOR = 11; // 1.11: answer queues for Redis checks (1.10: failing local, Redis Cluster, windows and in-flight caps kept in Redis, leased limits; 1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -333,8 +333,6 @@ const fn = (name, result, params) => library.func(name, result, params);
 const H = 'void *'; // a handle, or caller-owned bytes
 const U64 = 'uint64_t';
 const S = 'int32_t'; // fg_status
-/** fg_redis_done: (const fg_redis_answer *answers, size_t count), called from a library thread. */
-const RedisDone = koffi.proto('void fg_redis_done(void *answers, size_t count)');
 const ffi = {
   lastErrorMessage: fn('fg_last_error_message', 'const char *', []),
   scopeName: fn('fg_scope_name', S, ['uint32_t', koffi.out(koffi.pointer('const char *'))]),
@@ -506,8 +504,8 @@ const ffi = {
   bodyFree: fn('fg_error_body_free', 'void', [H]),
   bodyRender: fn('fg_error_body_render', S, [H, H, H, 'size_t', H, 'size_t', H, 'size_t', H]),
 
-  // ABI 1.9. RedisLimiter's checks are the `_async` calls, which return at once and
-  // answer through an fg_redis_done (registerRedisDone) from a library thread.
+  // ABI 1.9. RedisLimiter's checks are the `_queued` calls below, which return at
+  // once and answer into the thread's answer queue (lib/redis.js).
   redisStoreOpen: fn('fg_redis_store_open', S, ['const char *', 'size_t', koffi.out(koffi.pointer(H))]),
   redisStoreOpenCluster: fn('fg_redis_store_open_cluster', S, [koffi.pointer('const char *'), 'size_t', koffi.out(koffi.pointer(H))]), // ABI 1.10
   redisStoreFree: fn('fg_redis_store_free', 'void', [H]),
@@ -541,10 +539,14 @@ const ffi = {
     koffi.inout(koffi.pointer(StoreCountersStruct)),
     koffi.inout(koffi.pointer(LeaseCountersStruct)),
   ]),
-  // ABI 1.10: a Redis check answered through fg_redis_done (lib/redis.js), no pool thread held.
-  redisLimiterCheckAsync: fn('fg_redis_limiter_check_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
-  redisLimiterPeekAsync: fn('fg_redis_limiter_peek_async', S, [H, H, 'size_t', U64, koffi.pointer(RedisDone)]),
-  redisLimiterRefundAsync: fn('fg_redis_limiter_refund_async', S, [H, H, 'size_t', U64, U64, koffi.pointer(RedisDone)]),
+  // ABI 1.11: a Redis check answered into an answer queue whose socket the
+  // event loop watches (lib/redis.js): no thread is held, and none calls back.
+  redisAnswersNew: fn('fg_redis_answers_new', S, [koffi.out(koffi.pointer('int')), koffi.out(koffi.pointer(H))]),
+  redisAnswersTake: fn('fg_redis_answers_take', S, [H, H, 'size_t', koffi.out(koffi.pointer('size_t'))]),
+  redisAnswersFree: fn('fg_redis_answers_free', 'void', [H]),
+  redisLimiterCheckQueued: fn('fg_redis_limiter_check_queued', S, [H, H, 'size_t', U64, U64, H]),
+  redisLimiterPeekQueued: fn('fg_redis_limiter_peek_queued', S, [H, H, 'size_t', U64, H]),
+  redisLimiterRefundQueued: fn('fg_redis_limiter_refund_queued', S, [H, H, 'size_t', U64, U64, H]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
@@ -598,17 +600,4 @@ function nativeFunction(name) {
   return found;
 }
 
-/**
- * `callback` registered once as the process's fg_redis_done: koffi runs it
- * on the JS thread while the library's notifier thread waits for it.
- */
-function registerRedisDone(callback) {
-  return koffi.register(callback, koffi.pointer(RedisDone));
-}
-
-/** The bytes of `count` fg_redis_answers the library lent fg_redis_done, readable only until it returns. */
-function lentAnswers(pointer, count) {
-  return new Uint8Array(koffi.view(pointer, count * layout.redisAnswer.size));
-}
-
-module.exports = { addressArg, ffi, hot, jitters, layout, lentAnswers, limits, nativeFunction, nativeScratch, registerRedisDone, retryConstants, setStructSize, sizes: layout.sizes, version };
+module.exports = { addressArg, ffi, hot, jitters, layout, limits, nativeFunction, nativeScratch, retryConstants, setStructSize, sizes: layout.sizes, version };

@@ -6,11 +6,13 @@
 // limit enforces one limit. A call waits for Redis (up to its deadline) and
 // answers with a Promise: the event loop never blocks on the network.
 // RedisLimiter's calls hold no thread: the library sends them from its
-// runtime and answers through one callback (fg_redis_done), which settles
-// every call answered since its last run, so any number are in flight. The
-// other kinds have no such C calls: theirs run on koffi's worker threads.
+// runtime and queues their answers (fg_redis_answers), writing a byte to a
+// socket the event loop watches; the loop then settles every call answered,
+// so any number are in flight. The other kinds have no such C calls: theirs
+// run on koffi's worker threads.
 
-const { ffi, layout, lentAnswers, registerRedisDone, sizes } = require('./native.js');
+const net = require('node:net');
+const { ffi, layout, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options, u64 } = require('./args.js');
 const { FloodgateError, STATUS, closedError, statusError } = require('./errors.js');
 const { decisionIn } = require('./decision.js');
@@ -107,41 +109,52 @@ function redisConfig(opts) {
 }
 
 /**
- * The process's calls in flight through fg_redis_done, by ticket: each
- * answer settles one. The callback is registered on the first call and kept
- * for the life of the thread (the library may call it until the last call
- * is answered).
+ * The thread's calls in flight through its answer queue, by ticket: each
+ * answer settles one. The queue (fg_redis_answers) is made on the first call
+ * and kept for the life of the thread; the library writes a byte to its
+ * socket when answers wait, and the event loop, reading it like any socket,
+ * takes them all. The socket keeps the loop alive only while calls are in flight.
  */
 const tickets = new Map();
 let nextTicket = 0;
-let done = null;
-/** A timer that keeps the event loop alive while any call is in flight (nothing else does). */
-let keepAlive = null;
+let queue = null;
+/** Room for the answers one take moves. */
+const TAKE = 256;
 
-function doneCallback() {
-  if (done === null) {
-    done = registerRedisDone(answered);
-    keepAlive = setInterval(() => {}, 0x7fffffff);
-    keepAlive.unref();
+function answerQueue() {
+  if (queue === null) {
+    const fd = [0];
+    const handle = [null];
+    const status = ffi.redisAnswersNew(fd, handle);
+    if (status !== 0) throw statusError(status);
+    const socket = new net.Socket({ fd: fd[0], readable: true, writable: false });
+    socket.on('data', takeAnswers);
+    socket.unref();
+    queue = { handle: handle[0], socket, room: Buffer.alloc(TAKE * layout.redisAnswer.size) };
   }
-  return done;
+  return queue;
 }
 
-/** fg_redis_done: runs on the JS thread; the answers are read before it returns. */
-function answered(pointer, count) {
+/** Settles every call whose answer waits (the socket's bytes are read already). */
+function takeAnswers() {
+  const { handle, room } = queue;
   const at = layout.redisAnswer;
-  const bytes = lentAnswers(pointer, Number(count));
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let base = 0; base < bytes.length; base += at.size) {
-    const ticket = Number(view.getBigUint64(base + at.ticket, layout.littleEndian));
-    const status = view.getInt32(base + at.status, layout.littleEndian);
-    const settle = tickets.get(ticket);
-    if (settle === undefined) continue;
-    tickets.delete(ticket);
-    const decision = base + at.decision;
-    settle(status, status === 0 ? decisionIn(bytes.subarray(decision, decision + layout.decision.size)) : null);
-  }
-  if (tickets.size === 0) keepAlive.unref();
+  const view = new DataView(room.buffer, room.byteOffset, room.byteLength);
+  const count = [0];
+  do {
+    const status = ffi.redisAnswersTake(handle, room, TAKE, count);
+    if (status !== 0) throw statusError(status);
+    for (let base = 0; base < Number(count[0]) * at.size; base += at.size) {
+      const ticket = Number(view.getBigUint64(base + at.ticket, layout.littleEndian));
+      const status = view.getInt32(base + at.status, layout.littleEndian);
+      const settle = tickets.get(ticket);
+      if (settle === undefined) continue;
+      tickets.delete(ticket);
+      const decision = base + at.decision;
+      settle(status, status === 0 ? decisionIn(room.subarray(decision, decision + layout.decision.size)) : null);
+    }
+  } while (Number(count[0]) === TAKE);
+  if (tickets.size === 0) queue.socket.unref();
 }
 
 /** An fg_store_counters as the counters a limit kept in Redis reports. */
@@ -162,7 +175,7 @@ function storeCounters(out) {
 
 /** How a subclass runs a call on its handle on a worker thread (see RedisHandle). */
 const RUN = Symbol('floodgate.redis.run');
-/** How a subclass runs a call on its handle answered through fg_redis_done (see RedisHandle). */
+/** How a subclass runs a call on its handle answered through the answer queue (see RedisHandle). */
 const SEND = Symbol('floodgate.redis.send');
 /** How a kind answering Decisions runs its calls (see RedisDecisions). */
 const DECIDE = Symbol('floodgate.redis.decide');
@@ -249,8 +262,8 @@ class RedisHandle {
   }
 
   /**
-   * `native(handle, key, keyLength, ...args, ticket, done)`, answered
-   * through fg_redis_done: a Promise of the Decision it answered. Bad
+   * `native(handle, key, keyLength, ...args, ticket, answers)`, answered
+   * through the thread's answer queue: a Promise of the Decision it answered. Bad
    * arguments throw here, synchronously, before anything is sent; the
    * Promise rejects only for a failure of the call itself.
    */
@@ -258,8 +271,9 @@ class RedisHandle {
     const { handle, bytes, answered } = this.#start(key);
     const ticket = nextTicket;
     nextTicket += 1;
+    const answers = answerQueue();
     return new Promise((resolve, reject) => {
-      const status = native(handle, bytes, bytes.length, ...args, ticket, doneCallback());
+      const status = native(handle, bytes, bytes.length, ...args, ticket, answers.handle);
       if (status !== 0) {
         // Nothing started: no answer will come.
         answered();
@@ -272,7 +286,7 @@ class RedisHandle {
         if (status !== 0) reject(redisError(status));
         else resolve(decision);
       });
-      if (tickets.size === 1) keepAlive.ref();
+      if (tickets.size === 1) answers.socket.ref();
     });
   }
 
@@ -350,7 +364,7 @@ class RedisLimiter extends RedisDecisions {
     return decodeQuota(this.#quota);
   }
 
-  /** `native` answered through fg_redis_done: no thread is held while Redis is waited for. */
+  /** `native` answered through the answer queue: no thread is held while Redis is waited for. */
   [DECIDE](native, key, args) {
     return this[SEND](native, key, args);
   }
@@ -358,9 +372,9 @@ class RedisLimiter extends RedisDecisions {
 
 const LIMITER = Object.freeze({
   free: ffi.redisLimiterFree,
-  check: ffi.redisLimiterCheckAsync,
-  peek: ffi.redisLimiterPeekAsync,
-  refund: ffi.redisLimiterRefundAsync,
+  check: ffi.redisLimiterCheckQueued,
+  peek: ffi.redisLimiterPeekQueued,
+  refund: ffi.redisLimiterRefundQueued,
   counters: ffi.redisLimiterCounters,
 });
 
