@@ -17,7 +17,7 @@
 use super::handle::{boxed, create, free, unbox};
 use super::status::{guard, Failure, FgStatus};
 use super::store::FgRedisLimiter;
-use super::store_async::{start_queued, Call, FgRedisAnswer};
+use super::store_async::{begin, AnswerTo, Call, FgRedisAnswer};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
@@ -204,16 +204,16 @@ pub unsafe extern "C" fn fg_redis_limiter_check_queued(
     ticket: u64,
     answers: *const FgRedisAnswers,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `start_queued`'s.
+    // SAFETY: this function's contract is `begin`'s.
     unsafe {
-        start_queued(
+        begin(
             "fg_redis_limiter_check_queued",
             limiter,
             key,
             key_len,
             Call::Check(cost),
             ticket,
-            answers,
+            AnswerTo::Queue(answers),
         )
     }
 }
@@ -232,16 +232,16 @@ pub unsafe extern "C" fn fg_redis_limiter_peek_queued(
     ticket: u64,
     answers: *const FgRedisAnswers,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `start_queued`'s.
+    // SAFETY: this function's contract is `begin`'s.
     unsafe {
-        start_queued(
+        begin(
             "fg_redis_limiter_peek_queued",
             limiter,
             key,
             key_len,
             Call::Peek,
             ticket,
-            answers,
+            AnswerTo::Queue(answers),
         )
     }
 }
@@ -261,16 +261,16 @@ pub unsafe extern "C" fn fg_redis_limiter_refund_queued(
     ticket: u64,
     answers: *const FgRedisAnswers,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `start_queued`'s.
+    // SAFETY: this function's contract is `begin`'s.
     unsafe {
-        start_queued(
+        begin(
             "fg_redis_limiter_refund_queued",
             limiter,
             key,
             key_len,
             Call::Refund(amount),
             ticket,
-            answers,
+            AnswerTo::Queue(answers),
         )
     }
 }

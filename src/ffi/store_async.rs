@@ -60,49 +60,12 @@ pub(super) enum Call {
     Refund(u64),
 }
 
-/// The body of every `_async` export: checks every argument before
-/// anything is started, copies the key, then `launch` sends the call.
-///
-/// # Safety
-/// `limiter` NULL or live until `done` is called; `key` NULL or readable
-/// for `key_len` bytes.
-unsafe fn start(
-    function: &'static str,
-    limiter: *const FgRedisLimiter,
-    key: *const u8,
-    key_len: usize,
-    call: Call,
-    ticket: u64,
-    done: FgRedisDone,
-) -> FgStatus {
-    let to = || {
-        done.map(To::Done)
-            .ok_or_else(|| Failure::new(FgStatus::NullPointer, "`done` is NULL".to_string()))
-    };
-    // SAFETY: this function's contract is `begin`'s.
-    unsafe { begin(function, limiter, key, key_len, call, ticket, to) }
-}
-
-/// The body of every `_queued` export: as [`start`], answered into `answers`.
-///
-/// # Safety
-/// As [`start`]; `answers` NULL or a live handle.
-pub(super) unsafe fn start_queued(
-    function: &'static str,
-    limiter: *const FgRedisLimiter,
-    key: *const u8,
-    key_len: usize,
-    call: Call,
-    ticket: u64,
-    answers: *const FgRedisAnswers,
-) -> FgStatus {
-    let to = || {
-        // SAFETY: a live handle is a boxed FgRedisAnswers (fg_redis_answers_new).
-        let answers = unsafe { args::handle(answers, "answers") }?;
-        Ok(To::Queue(answers.queue()))
-    };
-    // SAFETY: this function's contract is `begin`'s.
-    unsafe { begin(function, limiter, key, key_len, call, ticket, to) }
+/// Where a call's answer is to go, as the caller gave it (checked by [`begin`]).
+pub(super) enum AnswerTo {
+    /// An `_async` call's `done`.
+    Done(FgRedisDone),
+    /// A `_queued` call's queue.
+    Queue(*const FgRedisAnswers),
 }
 
 /// Where a started call's answer goes.
@@ -115,20 +78,20 @@ enum To {
     Queue(Arc<AnswerQueue>),
 }
 
-/// Checks every argument before anything is started (`to` last, as it
-/// may start a notifier), copies the key, then `launch` sends the call.
+/// The body of every `_async` and `_queued` export: checks every argument
+/// before anything is started, copies the key, then `launch` sends the call.
 ///
 /// # Safety
 /// `limiter` NULL or live until the call is answered; `key` NULL or
-/// readable for `key_len` bytes.
-unsafe fn begin(
+/// readable for `key_len` bytes; a queue NULL or a live handle.
+pub(super) unsafe fn begin(
     function: &'static str,
     limiter: *const FgRedisLimiter,
     key: *const u8,
     key_len: usize,
     call: Call,
     ticket: u64,
-    to: impl FnOnce() -> Result<To, Failure>,
+    answer_to: AnswerTo,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: a live handle is a boxed RedisLimiter (fg_redis_limiter_new).
@@ -136,7 +99,17 @@ unsafe fn begin(
         // SAFETY: readable for key_len bytes, by the contract.
         let key = unsafe { args::bytes(key, key_len, "key") }?;
         check_key_len(key)?;
-        launch(limiter, key.to_vec(), call, ticket, to()?)
+        let to = match answer_to {
+            AnswerTo::Done(done) => To::Done(done.ok_or_else(|| {
+                Failure::new(FgStatus::NullPointer, "`done` is NULL".to_string())
+            })?),
+            AnswerTo::Queue(answers) => {
+                // SAFETY: a live handle is a boxed FgRedisAnswers (fg_redis_answers_new).
+                let answers = unsafe { args::handle(answers, "answers") }?;
+                To::Queue(answers.queue())
+            }
+        };
+        launch(limiter, key.to_vec(), call, ticket, to)
     })
 }
 
@@ -166,16 +139,16 @@ pub unsafe extern "C" fn fg_redis_limiter_check_async(
     ticket: u64,
     done: FgRedisDone,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `start`'s.
+    // SAFETY: this function's contract is `begin`'s.
     unsafe {
-        start(
+        begin(
             "fg_redis_limiter_check_async",
             limiter,
             key,
             key_len,
             Call::Check(cost),
             ticket,
-            done,
+            AnswerTo::Done(done),
         )
     }
 }
@@ -195,16 +168,16 @@ pub unsafe extern "C" fn fg_redis_limiter_peek_async(
     ticket: u64,
     done: FgRedisDone,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `start`'s.
+    // SAFETY: this function's contract is `begin`'s.
     unsafe {
-        start(
+        begin(
             "fg_redis_limiter_peek_async",
             limiter,
             key,
             key_len,
             Call::Peek,
             ticket,
-            done,
+            AnswerTo::Done(done),
         )
     }
 }
@@ -225,16 +198,16 @@ pub unsafe extern "C" fn fg_redis_limiter_refund_async(
     ticket: u64,
     done: FgRedisDone,
 ) -> FgStatus {
-    // SAFETY: this function's contract is `start`'s.
+    // SAFETY: this function's contract is `begin`'s.
     unsafe {
-        start(
+        begin(
             "fg_redis_limiter_refund_async",
             limiter,
             key,
             key_len,
             Call::Refund(amount),
             ticket,
-            done,
+            AnswerTo::Done(done),
         )
     }
 }
