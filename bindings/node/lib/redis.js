@@ -127,8 +127,14 @@ function answerQueue() {
     const handle = [null];
     const status = ffi.redisAnswersNew(fd, handle);
     if (status !== 0) throw statusError(status);
-    const socket = new net.Socket({ fd: fd[0], readable: true, writable: false });
-    socket.on('data', takeAnswers);
+    // `onread` reads the signal bytes into one small buffer, kept: a 'data'
+    // listener would have Node allocate 64 KiB for every wake-up.
+    const socket = new net.Socket({
+      fd: fd[0],
+      readable: true,
+      writable: false,
+      onread: { buffer: Buffer.alloc(64), callback: takeAnswers },
+    });
     socket.unref();
     queue = { handle: handle[0], socket, room: Buffer.alloc(TAKE * layout.redisAnswer.size) };
   }
