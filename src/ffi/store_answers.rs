@@ -84,7 +84,8 @@ impl FgRedisAnswers {
     }
 }
 
-/// A socket pair, both ends close-on-exec, the library's non-blocking.
+/// A connected pair of stream sockets, both close-on-exec (the library's
+/// end is written with MSG_DONTWAIT, never waiting).
 fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut ends = [0; 2];
     // SAFETY: `ends` is writable for the two descriptors socketpair returns.

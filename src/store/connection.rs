@@ -44,9 +44,9 @@ const TOPOLOGY_REFRESH: Duration = Duration::from_secs(1);
 /// (cloning shares them too). A blocking call made while no other call is
 /// in flight writes and reads a synchronous connection of the store's on
 /// its own thread instead, sparing two thread hand-offs (a standalone
-/// server's; a cluster's calls all go through the cluster client). Nothing connects until the first call, so
-/// building never waits on the server; a server that is away is the
-/// limiters' failure policy's business.
+/// server's; a cluster's calls all go through the cluster client). Nothing
+/// connects until the first call, so building never waits on the server;
+/// a server that is away is the limiters' failure policy's business.
 ///
 /// On Redis Cluster ([`cluster`](Self::cluster)) the connection is the
 /// `redis` crate's cluster client: one multiplexed connection per node,
