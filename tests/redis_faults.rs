@@ -129,13 +129,8 @@ fn a_paused_server_is_answered_by_the_policy_until_the_pause_ends() {
     let closed = limiter(&store, OnFailure::Closed);
     recovery(&closed, Instant::now());
     let before = closed.counters();
-    let mut client = server.client();
     let pause = Duration::from_millis(1_500);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(pause.as_millis() as u64)
-        .query(&mut client)
-        .unwrap();
+    server.pause(pause);
     let paused = Instant::now();
     let decision = closed.check("k", 1).unwrap();
     // Only the pause's doing if the pause outlasted the call (it does
@@ -189,13 +184,8 @@ fn a_lone_blocking_call_makes_its_own_round_trip_and_one_arriving_meanwhile_shar
         .on_failure(OnFailure::Closed)
         .build()
         .unwrap();
-    let mut admin = server.client();
     let pause = Duration::from_millis(1_500);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(pause.as_millis() as u64)
-        .query(&mut admin)
-        .unwrap();
+    server.pause(pause);
     // The first call waits out the pause alone, on the store's own
     // synchronous connection; the second, begun while it waits, goes on
     // the multiplexed connection. Whichever boards first is the lone one.
@@ -207,7 +197,10 @@ fn a_lone_blocking_call_makes_its_own_round_trip_and_one_arriving_meanwhile_shar
     });
     assert!(decisions.iter().all(Decision::is_admitted));
     assert_eq!(limiter.counters().exact, 2);
-    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut server.client())
+        .unwrap();
     let scripted = clients
         .lines()
         .filter(|client| client.contains(" cmd=eval"))

@@ -199,6 +199,15 @@ impl RedisServer {
         assert!(timeouts.iter().all(Result::is_ok), "socket timeouts");
         connection
     }
+
+    /// Holds every client's commands for `pause` (`CLIENT PAUSE`), from now.
+    pub fn pause(&self, pause: Duration) {
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(pause.as_millis() as u64)
+            .query(&mut self.client())
+            .unwrap();
+    }
 }
 
 impl Drop for RedisServer {
