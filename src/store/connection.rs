@@ -366,7 +366,7 @@ impl RedisStore {
         deadline: Duration,
     ) -> Result<T, Failure> {
         let flight = self.inner.solo.board();
-        if let Some(line) = flight.line() {
+        if let Some(line) = flight.line(self.handle()) {
             return line.run(deadline, |connection| lua.invoke_blocking(connection, call));
         }
         self.within(deadline, async {

@@ -11,24 +11,45 @@
 //! one synchronous connection itself, as `redis-benchmark` does. The next
 //! caller to arrive while it waits finds a call in flight and pipelines on
 //! the multiplexed connection as before.
+//!
+//! The synchronous connection is opened in the background, on the
+//! runtime's blocking pool, the first time a lone call finds none (that
+//! call and the others until it is open go the multiplexed way): no call's
+//! deadline pays for a connect, and a connect slower than a deadline is
+//! not thrown away.
 
 use crate::store::connection::Failure;
 use crate::sync::{AtomicU64, Ordering};
-use redis::{Client, Connection, RedisError, RedisResult};
+use redis::{Client, Connection, RedisResult};
 use std::cell::Cell;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+/// How long a background connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The least time between two connects that failed.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// What a store keeps for its solo round trips.
 pub(crate) struct Solo {
     /// The server's client; `None` on a cluster, whose calls are routed by
     /// the cluster client alone.
     client: Option<Client>,
-    /// The synchronous connection once open, with the read and write
-    /// timeout last set on its socket.
-    line: Mutex<Option<(Connection, Duration)>>,
+    /// The synchronous connection, as far as it got.
+    line: Arc<Mutex<Line>>,
     /// Calls of the store in flight, by either path.
     in_flight: AtomicU64,
+}
+
+/// The synchronous connection's state.
+enum Line {
+    /// None open; a connect that failed, when.
+    Closed(Option<Instant>),
+    /// A connect is under way in the background.
+    Opening,
+    /// Open, with the read and write timeout last set on its socket.
+    Open(Connection, Duration),
 }
 
 /// One call, counted in flight until dropped.
@@ -38,17 +59,16 @@ pub(crate) struct Flight<'a> {
     alone: bool,
 }
 
-/// The store's synchronous connection, lent to one call.
-pub(crate) struct Line<'a> {
-    held: MutexGuard<'a, Option<(Connection, Duration)>>,
-    client: &'a Client,
+/// The store's open synchronous connection, lent to one call.
+pub(crate) struct Lent<'a> {
+    held: MutexGuard<'a, Line>,
 }
 
 impl Solo {
     pub(crate) fn new(client: Option<Client>) -> Self {
         Self {
             client,
-            line: Mutex::new(None),
+            line: Arc::new(Mutex::new(Line::Closed(None))),
             in_flight: AtomicU64::new(0),
         }
     }
@@ -76,39 +96,52 @@ impl Drop for Flight<'_> {
 impl Flight<'_> {
     /// The synchronous connection, if this call may make its own round
     /// trip: made through the blocking API, to a standalone server, with
-    /// no other call in flight when it began, and no other call holding
-    /// the connection (never waited for).
-    pub(crate) fn line(&self) -> Option<Line<'_>> {
+    /// no other call in flight when it began, the connection open and no
+    /// other call holding it (never waited for). A lone blocking call that
+    /// finds it closed starts opening it on `runtime`'s blocking pool.
+    pub(crate) fn line(&self, runtime: &Handle) -> Option<Lent<'_>> {
         let client = self.solo.client.as_ref()?;
         if !self.alone || !Caller::is_blocking() {
             return None;
         }
-        let held = self.solo.line.try_lock().ok()?;
-        Some(Line { held, client })
+        let mut held = self.solo.line.try_lock().ok()?;
+        match *held {
+            Line::Open(..) => return Some(Lent { held }),
+            Line::Closed(failed) if failed.is_none_or(|at| at.elapsed() >= RECONNECT_AFTER) => {
+                *held = Line::Opening;
+                let (client, line) = (client.clone(), Arc::clone(&self.solo.line));
+                drop(runtime.spawn_blocking(move || {
+                    let opened = client.get_connection_with_timeout(CONNECT_TIMEOUT);
+                    *line.lock().unwrap_or_else(PoisonError::into_inner) = match opened {
+                        // No timeout set yet: the first call sets its own.
+                        Ok(connection) => Line::Open(connection, Duration::ZERO),
+                        Err(_) => Line::Closed(Some(Instant::now())),
+                    };
+                }));
+            }
+            Line::Closed(_) | Line::Opening => {}
+        }
+        None
     }
 }
 
-impl Line<'_> {
-    /// Runs `exchange` on the connection within `deadline`, opening the
-    /// connection first if there is none. A connection that failed in any
-    /// way is closed: a reply that comes after its deadline would
-    /// otherwise be read as the next call's.
+impl Lent<'_> {
+    /// Runs `exchange` on the connection, each read and write bounded by
+    /// `deadline`. A connection that failed in any way is
+    /// closed (the next lone call opens another): a reply that comes after
+    /// its deadline would otherwise be read as the next call's.
     pub(crate) fn run<T>(
         mut self,
         deadline: Duration,
         exchange: impl FnOnce(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, Failure> {
-        let start = Instant::now();
-        let outcome = self.timed(deadline).and_then(|connection| {
-            let left = deadline.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return Err(timed_out());
-            }
-            set_timeouts(connection, left)?;
-            exchange(&mut connection.0)
-        });
+        let Line::Open(connection, timeout) = &mut *self.held else {
+            unreachable!("lent only while open");
+        };
+        let outcome =
+            set_timeouts(connection, timeout, deadline).and_then(|()| exchange(connection));
         outcome.map_err(|error| {
-            *self.held = None;
+            *self.held = Line::Closed(None);
             if error.is_timeout() {
                 Failure::Timeout
             } else {
@@ -116,34 +149,21 @@ impl Line<'_> {
             }
         })
     }
-
-    /// The open connection, or a new one opened within `deadline`.
-    fn timed(&mut self, deadline: Duration) -> RedisResult<&mut (Connection, Duration)> {
-        if self.held.is_none() {
-            let connection = self.client.get_connection_with_timeout(deadline)?;
-            // No timeout set yet: the first call sets its own.
-            *self.held = Some((connection, Duration::ZERO));
-        }
-        Ok(self.held.as_mut().expect("opened above"))
-    }
 }
 
-/// Sets the socket's read and write timeouts to `left`, unless they are
-/// already (two system calls saved on most calls).
-fn set_timeouts(line: &mut (Connection, Duration), left: Duration) -> RedisResult<()> {
-    let (connection, set) = line;
-    // Within a millisecond is close enough: the deadline bounds each
-    // read and write, not the call as a whole, either way.
-    if set.abs_diff(left) > Duration::from_millis(1) || set.is_zero() {
-        connection.set_read_timeout(Some(left))?;
-        connection.set_write_timeout(Some(left))?;
-        *set = left;
+/// Sets the socket's read and write timeouts to `deadline`, unless they
+/// are already (two system calls saved on nearly every call).
+fn set_timeouts(
+    connection: &mut Connection,
+    set: &mut Duration,
+    deadline: Duration,
+) -> RedisResult<()> {
+    if *set != deadline {
+        connection.set_read_timeout(Some(deadline))?;
+        connection.set_write_timeout(Some(deadline))?;
+        *set = deadline;
     }
     Ok(())
-}
-
-fn timed_out() -> RedisError {
-    RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
 }
 
 /// Whether this thread is waiting in the store's blocking API: only such
