@@ -526,7 +526,9 @@ enum fg_status
    */
   FG_STATUS_INVALID_STORE_URL = -80,
   /**
-   * A Redis store's runtime thread could not be started.
+   * A Redis store's runtime thread, an `_async` call's notifier thread or
+   * an answer queue's socket pair could not be made (the process is out
+   * of threads or descriptors).
    */
   FG_STATUS_STORE_THREAD = -81,
   /**

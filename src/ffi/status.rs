@@ -125,7 +125,9 @@ pub enum FgStatus {
     /// A Redis store's URL did not parse: `redis://host:port/db` and
     /// `redis+unix:///path` are the forms.
     InvalidStoreUrl = -80,
-    /// A Redis store's runtime thread could not be started.
+    /// A Redis store's runtime thread, an `_async` call's notifier thread or
+    /// an answer queue's socket pair could not be made (the process is out
+    /// of threads or descriptors).
     StoreThread = -81,
     /// This library was built without Redis support (the cargo feature
     /// `redis`): `fg_redis_store_open` refuses, so no Redis handle exists.
