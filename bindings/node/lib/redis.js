@@ -135,10 +135,20 @@ function answerQueue() {
       writable: false,
       onread: { buffer: Buffer.alloc(64), callback: takeAnswers },
     });
+    socket.on('error', () => failWaiting(STATUS.PANIC));
     socket.unref();
     queue = { handle: handle[0], socket, room: Buffer.alloc(TAKE * layout.redisAnswer.size) };
   }
   return queue;
+}
+
+/**
+ * Fails every call waiting: what a failed take or socket does (only a
+ * floodgate bug could), instead of throwing into the event loop.
+ */
+function failWaiting(status) {
+  for (const settle of tickets.values()) settle(status, null);
+  tickets.clear();
 }
 
 /** Settles every call whose answer waits (the socket's bytes are read already). */
@@ -149,7 +159,10 @@ function takeAnswers() {
   const count = [0];
   do {
     const status = ffi.redisAnswersTake(handle, room, TAKE, count);
-    if (status !== 0) throw statusError(status);
+    if (status !== 0) {
+      failWaiting(status);
+      break;
+    }
     for (let base = 0; base < Number(count[0]) * at.size; base += at.size) {
       const ticket = Number(view.getBigUint64(base + at.ticket, layout.littleEndian));
       const status = view.getInt32(base + at.status, layout.littleEndian);
@@ -274,10 +287,10 @@ class RedisHandle {
    * Promise rejects only for a failure of the call itself.
    */
   [SEND](native, key, args) {
+    const answers = answerQueue();
     const { handle, bytes, answered } = this.#start(key);
     const ticket = nextTicket;
     nextTicket += 1;
-    const answers = answerQueue();
     return new Promise((resolve, reject) => {
       const status = native(handle, bytes, bytes.length, ...args, ticket, answers.handle);
       if (status !== 0) {
