@@ -209,15 +209,7 @@ fn a_limiter_and_layers_decide_in_a_real_redis() {
     let status =
         unsafe { fg_redis_limiter_new(store, &quota(3), &config(prefix.as_bytes()), &mut limiter) };
     assert_eq!(status, FgStatus::Ok);
-    let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
-    let mut check = |cost| {
-        let out = decision.as_mut_ptr();
-        // SAFETY: live handle, readable key, writable out.
-        let status = unsafe { fg_redis_limiter_check(limiter, b"k".as_ptr(), 1, cost, out) };
-        assert_eq!(status, FgStatus::Ok);
-        // SAFETY: written by the successful call.
-        unsafe { decision.assume_init() }
-    };
+    let check = |cost| limiter_check(limiter, b"k", cost);
     let admitted: Vec<_> = (0..4)
         .map(|_| check(1))
         .map(|d| (d.admitted, d.remaining))
@@ -336,15 +328,7 @@ fn failing_local_admits_this_process_share_and_counts_it() {
     let status = unsafe { fg_redis_limiter_new(store, &quota(3), &local, &mut limiter) };
     assert_eq!(status, FgStatus::Ok);
     let admitted: Vec<bool> = (0..4)
-        .map(|_| {
-            let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
-            let out = decision.as_mut_ptr();
-            // SAFETY: live handle, readable key, writable out.
-            let status = unsafe { fg_redis_limiter_check(limiter, b"k".as_ptr(), 1, 1, out) };
-            assert_eq!(status, FgStatus::Ok);
-            // SAFETY: written by the successful call.
-            unsafe { decision.assume_init() }.admitted
-        })
+        .map(|_| limiter_check(limiter, b"k", 1).admitted)
         .collect();
     assert_eq!(admitted, [true, true, true, false]);
     let whole = counters(limiter, std::mem::size_of::<FgStoreCounters>());
@@ -490,7 +474,7 @@ fn a_limiter_decides_on_a_real_cluster() {
                 std::time::Instant::now() < give_up,
                 "master {master} never decided"
             );
-            cluster_check(limiter, &key);
+            limiter_check(limiter, key.as_bytes(), 1);
         }
     }
     // Keys spread over the masters, each decided by its slot's master: all
@@ -502,7 +486,9 @@ fn a_limiter_decides_on_a_real_cluster() {
         let clean = (0..5).find_map(|round| {
             let key = format!("{key}{round}");
             let before = counters(limiter, size);
-            let admitted: Vec<bool> = (0..3).map(|_| cluster_check(limiter, &key)).collect();
+            let admitted: Vec<bool> = (0..3)
+                .map(|_| limiter_check(limiter, key.as_bytes(), 1).admitted)
+                .collect();
             let after = counters(limiter, size);
             let failed = after.errors + after.timeouts > before.errors + before.timeouts;
             (!failed).then(|| (admitted, after.exact - before.exact))
@@ -516,17 +502,23 @@ fn a_limiter_decides_on_a_real_cluster() {
     }
 }
 
-/// Whether one check of `key` was admitted.
+/// One check of `cost` for `key`, which must answer `FG_STATUS_OK`.
 #[cfg(feature = "redis")]
-fn cluster_check(limiter: *const FgRedisLimiter, key: &str) -> bool {
+fn limiter_check(limiter: *const FgRedisLimiter, key: &[u8], cost: u64) -> FgDecision {
     let mut decision = std::mem::MaybeUninit::<FgDecision>::zeroed();
     // SAFETY: live handle, readable key, writable out.
     let status = unsafe {
-        fg_redis_limiter_check(limiter, key.as_ptr(), key.len(), 1, decision.as_mut_ptr())
+        fg_redis_limiter_check(
+            limiter,
+            key.as_ptr(),
+            key.len(),
+            cost,
+            decision.as_mut_ptr(),
+        )
     };
     assert_eq!(status, FgStatus::Ok);
     // SAFETY: written by the successful call.
-    unsafe { decision.assume_init() }.admitted
+    unsafe { decision.assume_init() }
 }
 
 #[cfg(feature = "redis")]
