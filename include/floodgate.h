@@ -668,7 +668,7 @@ typedef struct fg_policy fg_policy;
 /**
  * A queue of answers to `_queued` calls and the socket that tells of them.
  */
-typedef struct FgRedisAnswers FgRedisAnswers;
+typedef struct fg_redis_answers fg_redis_answers;
 
 /**
  * A cap on the requests per byte key in flight at once, kept in Redis: no
@@ -4231,7 +4231,7 @@ fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
  * # Safety
  * `out_fd` and `out` must be NULL or writable.
  */
-fg_status fg_redis_answers_new(int *out_fd, struct FgRedisAnswers **out);
+fg_status fg_redis_answers_new(int *out_fd, struct fg_redis_answers **out);
 
 /**
  * Moves up to `capacity` waiting answers, oldest first, to `out`, and
@@ -4244,7 +4244,7 @@ fg_status fg_redis_answers_new(int *out_fd, struct FgRedisAnswers **out);
  * `answers` NULL or a live handle; `out` NULL or writable for `capacity`
  * answers; `out_count` NULL or writable.
  */
-fg_status fg_redis_answers_take(const struct FgRedisAnswers *answers,
+fg_status fg_redis_answers_take(const struct fg_redis_answers *answers,
                                 struct fg_redis_answer *out,
                                 size_t capacity,
                                 size_t *out_count);
@@ -4256,7 +4256,7 @@ fg_status fg_redis_answers_take(const struct FgRedisAnswers *answers,
  * # Safety
  * `answers` NULL or a live handle, not used again.
  */
-void fg_redis_answers_free(struct FgRedisAnswers *answers);
+void fg_redis_answers_free(struct fg_redis_answers *answers);
 
 /**
  * `fg_redis_limiter_check_async` answered into `answers` instead of
@@ -4275,7 +4275,7 @@ fg_status fg_redis_limiter_check_queued(const struct fg_redis_limiter *limiter,
                                         size_t key_len,
                                         uint64_t cost,
                                         uint64_t ticket,
-                                        const struct FgRedisAnswers *answers);
+                                        const struct fg_redis_answers *answers);
 
 /**
  * `fg_redis_limiter_peek_async` answered into `answers`.
@@ -4289,7 +4289,7 @@ fg_status fg_redis_limiter_peek_queued(const struct fg_redis_limiter *limiter,
                                        const uint8_t *key,
                                        size_t key_len,
                                        uint64_t ticket,
-                                       const struct FgRedisAnswers *answers);
+                                       const struct fg_redis_answers *answers);
 
 /**
  * `fg_redis_limiter_refund_async` answered into `answers`.
@@ -4304,7 +4304,7 @@ fg_status fg_redis_limiter_refund_queued(const struct fg_redis_limiter *limiter,
                                          size_t key_len,
                                          uint64_t amount,
                                          uint64_t ticket,
-                                         const struct FgRedisAnswers *answers);
+                                         const struct fg_redis_answers *answers);
 
 /**
  * Starts deciding a request of `cost` units for `key` (1 to

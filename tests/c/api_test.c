@@ -3,9 +3,11 @@
  * Built by tests/c_abi.rs against the static and the shared library, and run
  * natively and under valgrind memcheck.
  */
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -2034,6 +2036,58 @@ static void test_parse_retry_after(void) {
     CHECK_U64(wait_ns, 77);
 }
 
+/*
+ * ABI 1.11: an answer queue for the `_queued` Redis calls. This library is
+ * built without Redis, so no limiter exists to start a call on: what is
+ * tested is the queue itself, its socket, and every refusal.
+ */
+static void test_redis_answer_queue(void) {
+    fg_redis_answers *answers = NULL;
+    fg_redis_answer room[4];
+    size_t count = 99;
+    int fd = -1;
+    struct pollfd readable = {0};
+
+    CHECK_STATUS(fg_redis_answers_new(&fd, &answers), FG_STATUS_OK);
+    CHECK(answers != NULL);
+    CHECK(fd >= 0);
+    /* Nothing waits: a take moves none, and the socket has no byte. */
+    CHECK_STATUS(fg_redis_answers_take(answers, room, 4, &count), FG_STATUS_OK);
+    CHECK_U64(count, 0);
+    CHECK_STATUS(fg_redis_answers_take(answers, room, 0, &count), FG_STATUS_OK);
+    CHECK_U64(count, 0);
+    readable.fd = fd;
+    readable.events = POLLIN;
+    CHECK(poll(&readable, 1, 0) == 0);
+
+    /* Bad arguments: statuses, and nothing made or moved. */
+    fg_redis_answers *untouched = (fg_redis_answers *)&count;
+    CHECK_STATUS(fg_redis_answers_new(NULL, &untouched), FG_STATUS_NULL_POINTER);
+    CHECK(untouched == NULL);
+    CHECK_MESSAGE("out_fd");
+    CHECK_STATUS(fg_redis_answers_new(&fd, NULL), FG_STATUS_NULL_POINTER);
+    count = 99;
+    CHECK_STATUS(fg_redis_answers_take(NULL, room, 4, &count), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_answers_take(answers, NULL, 4, &count), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_answers_take(answers, room, 4, NULL), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_answers_take((const fg_redis_answers *)((const char *)answers + 1), room, 4,
+                                       &count),
+                 FG_STATUS_MISALIGNED_POINTER);
+    CHECK_U64(count, 99);
+    CHECK_STATUS(fg_redis_limiter_check_queued(NULL, (const uint8_t *)"k", 1, 1, 0, answers),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_MESSAGE("limiter");
+    CHECK_STATUS(fg_redis_limiter_peek_queued(NULL, (const uint8_t *)"k", 1, 0, answers),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_limiter_refund_queued(NULL, (const uint8_t *)"k", 1, 1, 0, NULL),
+                 FG_STATUS_NULL_POINTER);
+
+    fg_redis_answers_free(NULL);
+    fg_redis_answers_free(answers);
+    /* The caller owns its end of the socket, and closes it. */
+    CHECK(close(fd) == 0);
+}
+
 int main(void) {
     test_version();
     test_last_error_starts_empty();
@@ -2065,6 +2119,7 @@ int main(void) {
     test_scope_names_and_warning_zone();
     test_retry();
     test_parse_retry_after();
+    test_redis_answer_queue();
     puts("api_test (C): ok");
     return 0;
 }

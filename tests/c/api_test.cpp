@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "check.h"
 
 namespace {
@@ -35,6 +37,7 @@ using KeyedWindow = Owned<fg_keyed_window, fg_keyed_window_free>;
 using Suspensions = Owned<fg_suspensions, fg_suspensions_free>;
 using KeyedCap = Owned<fg_keyed_inflight, fg_keyed_inflight_free>;
 using PlanTable = Owned<fg_plans, fg_plans_free>;
+using Answers = Owned<fg_redis_answers, fg_redis_answers_free>;
 
 fg_quota make_quota(uint64_t count, uint64_t period_ns, uint64_t burst) {
     fg_quota quota{};
@@ -484,6 +487,23 @@ void abi_1_3() {
     }
 }
 
+// ABI 1.11: an answer queue owned by RAII; the caller's end of its socket
+// is the caller's to close. (This library has no Redis: nothing answers.)
+void abi_1_11() {
+    int fd = -1;
+    fg_redis_answers *raw = nullptr;
+    CHECK_STATUS(fg_redis_answers_new(&fd, &raw), FG_STATUS_OK);
+    const Answers answers(raw);
+    CHECK(fd >= 0);
+    std::vector<fg_redis_answer> room(8);
+    size_t count = 99;
+    CHECK_STATUS(fg_redis_answers_take(answers.get(), room.data(), room.size(), &count), FG_STATUS_OK);
+    CHECK_U64(count, 0);
+    CHECK_STATUS(fg_redis_limiter_check_queued(nullptr, nullptr, 0, 1, 7, answers.get()),
+                 FG_STATUS_NULL_POINTER);
+    CHECK(close(fd) == 0);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -495,6 +515,7 @@ int main(int argc, char **argv) {
     abi_1_1();
     abi_1_2();
     abi_1_3();
+    abi_1_11();
     keyed_threads_stay_within_the_quota(scale);
     std::printf("api_test (C++17): ok\n");
     return 0;
