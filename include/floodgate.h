@@ -262,6 +262,24 @@
 #define FG_MAX_CLUSTER_URLS 1024
 
 /**
+ * `out_flags` bit: answers wait for `fg_redis_wire_take`.
+ */
+#define FG_WIRE_ANSWERS 1
+
+/**
+ * `out_flags` bit: bytes wait for `fg_redis_wire_write`.
+ */
+#define FG_WIRE_OUTPUT 2
+
+/**
+ * `out_flags` bit: the connection is of no more use (a call's deadline
+ * passed with its reply unread, a reply was not RESP2 or came for no
+ * call): close the socket, connect another, then `fg_redis_wire_open`.
+ * Every call that waited on it was answered by its failure policy.
+ */
+#define FG_WIRE_BROKEN 4
+
+/**
  * `fg_suspensions_suspend_until_*` flag: suspend with no end (`until_ns`
  * is ignored) until lifted.
  */
@@ -306,9 +324,11 @@
  * `fg_lease_config`, `fg_lease_counters`); 1.11 added answer queues for
  * asynchronous Redis checks, watched by an event loop on a socket
  * (`fg_redis_answers`, `fg_redis_limiter_check_queued` and its peek and
- * refund).
+ * refund); 1.12 added connections to a store's server whose socket the
+ * caller drives (`fg_redis_wire`, `FG_WIRE_*`,
+ * `fg_redis_limiter_check_wire` and its peek and refund).
  */
-#define FG_ABI_VERSION 65547
+#define FG_ABI_VERSION 65548
 
 /**
  * The largest limit a sliding window takes (its counts have 21 bits).
@@ -722,6 +742,14 @@ typedef struct fg_redis_store fg_redis_store;
  * `fg_redis_window_new`, release with `fg_redis_window_free`.
  */
 typedef struct fg_redis_window fg_redis_window;
+
+/**
+ * A connection to a standalone Redis server that the caller drives: its
+ * socket is the caller's, the protocol the library's. Create with
+ * `fg_redis_wire_new`, release with `fg_redis_wire_free`. Calls on one
+ * wire are serialised (it is meant for one event loop's thread).
+ */
+typedef struct fg_redis_wire fg_redis_wire;
 
 /**
  * An opaque handle to a set of suspended keys. Create with
@@ -4216,6 +4244,201 @@ fg_status fg_redis_window_refund(const struct fg_redis_window *windows,
  */
 fg_status fg_redis_window_counters(const struct fg_redis_window *windows,
                                    struct fg_store_counters *out);
+
+/**
+ * Makes a wire to `store`'s server, not yet open: connect a socket to
+ * `fg_redis_wire_endpoint`, then call `fg_redis_wire_open`.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_ARGUMENT` (the store is a cluster's, or its URL asks
+ * for TLS or RESP3: only its own connections speak those),
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `store` NULL or a live handle; `out` NULL or writable.
+ */
+fg_status fg_redis_wire_new(const struct fg_redis_store *store, struct fg_redis_wire **out);
+
+/**
+ * Where the wire's socket connects: a TCP host (NUL-terminated in
+ * `buffer`) and `*out_port`, or a Unix socket's path in `buffer` and a
+ * port of 0. `*out_len` gets the text's length; when it does not fit,
+ * `FG_STATUS_BUFFER_TOO_SMALL` and the length needed.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_BUFFER_TOO_SMALL`, `FG_STATUS_INVALID_UTF8` (a path that is
+ * not UTF-8), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `wire` NULL or a live handle; `buffer` NULL (with `capacity` 0) or
+ * writable for `capacity` bytes; `out_len` and `out_port` NULL or writable.
+ */
+fg_status fg_redis_wire_endpoint(const struct fg_redis_wire *wire,
+                                 char *buffer,
+                                 size_t capacity,
+                                 size_t *out_len,
+                                 uint16_t *out_port);
+
+/**
+ * Tells the wire that its socket is connected (again): the handshake the
+ * store's URL asks for (`AUTH`, `SELECT`) waits to be written, and calls
+ * that waited on an earlier socket are answered by their failure policy.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `wire` NULL or a live handle; `out_flags` NULL or writable.
+ */
+fg_status fg_redis_wire_open(struct fg_redis_wire *wire, uint32_t *out_flags);
+
+/**
+ * Tells the wire that its socket is closed: every call waiting on it is
+ * answered by its failure policy, and calls made until the next
+ * `fg_redis_wire_open` are too.
+ *
+ * Errors: as `fg_redis_wire_open`.
+ *
+ * # Safety
+ * As `fg_redis_wire_open`.
+ */
+fg_status fg_redis_wire_close(struct fg_redis_wire *wire, uint32_t *out_flags);
+
+/**
+ * Moves up to `capacity` bytes to send into `room`, and their count to
+ * `*out_len`; call again while it fills the room.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `wire` NULL or a live handle; `room` NULL (with `capacity` 0) or
+ * writable for `capacity` bytes; `out_len` NULL or writable.
+ */
+fg_status fg_redis_wire_write(struct fg_redis_wire *wire,
+                              uint8_t *room,
+                              size_t capacity,
+                              size_t *out_len);
+
+/**
+ * Passes the wire `len` bytes read from its socket: each whole reply
+ * answers its call (take the answers with `fg_redis_wire_take`).
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `wire` NULL or a live handle; `bytes` NULL (with `len` 0) or readable
+ * for `len` bytes; `out_flags` NULL or writable. The limiters of the calls
+ * waiting live (see `fg_redis_limiter_check_wire`).
+ */
+fg_status fg_redis_wire_read(struct fg_redis_wire *wire,
+                             const uint8_t *bytes,
+                             size_t len,
+                             uint32_t *out_flags);
+
+/**
+ * Answers the calls whose deadline has passed, which breaks the wire
+ * (`FG_WIRE_BROKEN`: every later reply was behind theirs); otherwise
+ * stores in `*out_next_ns` the nanoseconds until the next call's deadline
+ * (`UINT64_MAX` when none waits), when to call again.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `wire` NULL or a live handle; `out_next_ns` and `out_flags` NULL or
+ * writable. The limiters of the calls waiting live.
+ */
+fg_status fg_redis_wire_expire(struct fg_redis_wire *wire,
+                               uint64_t *out_next_ns,
+                               uint32_t *out_flags);
+
+/**
+ * Moves up to `capacity` answers, oldest first, to `out`, and their
+ * number to `*out_count`: each call's once, with its ticket.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `wire` NULL or a live handle; `out` NULL or writable for `capacity`
+ * answers; `out_count` NULL or writable.
+ */
+fg_status fg_redis_wire_take(struct fg_redis_wire *wire,
+                             struct fg_redis_answer *out,
+                             size_t capacity,
+                             size_t *out_count);
+
+/**
+ * Frees a wire; NULL is a no-op. Calls still waiting get no answer.
+ *
+ * # Safety
+ * `wire` NULL or a live handle, not used again.
+ */
+void fg_redis_wire_free(struct fg_redis_wire *wire);
+
+/**
+ * Starts deciding a request of `cost` units for `key` (1 to
+ * `FG_MAX_KEY_LEN` bytes) on `wire`, as `fg_redis_limiter_check` would
+ * (deadline, deny cache, breaker and `on_failure` alike), and returns
+ * without waiting: the answer, with `ticket`, comes from
+ * `fg_redis_wire_take` once `fg_redis_wire_read` got its reply (or at
+ * once, with no call sent, for a cached denial or an open breaker; or
+ * when the wire breaks or closes). `*out_flags` says what the wire asks
+ * next (`FG_WIRE_OUTPUT`: write the call). On a wire not open the call is
+ * answered by the failure policy. A call that returns an error started
+ * nothing. The key is copied.
+ *
+ * Errors: `FG_STATUS_NULL_POINTER`, `FG_STATUS_MISALIGNED_POINTER`,
+ * `FG_STATUS_INVALID_LENGTH`, `FG_STATUS_EMPTY_KEY`,
+ * `FG_STATUS_KEY_TOO_LONG`, `FG_STATUS_INVALID_ARGUMENT` (the limiter's
+ * store is not the wire's), `FG_STATUS_PANIC`.
+ *
+ * # Safety
+ * `limiter` NULL or a live handle, live until this call is answered (its
+ * answer waits for `fg_redis_wire_take`) or the wire is freed; `wire` NULL
+ * or a live handle; `key` NULL or readable for `key_len` bytes (only
+ * during the call); `out_flags` NULL or writable.
+ */
+fg_status fg_redis_limiter_check_wire(const struct fg_redis_limiter *limiter,
+                                      struct fg_redis_wire *wire,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      uint64_t cost,
+                                      uint64_t ticket,
+                                      uint32_t *out_flags);
+
+/**
+ * `fg_redis_limiter_peek` on `wire`, as `fg_redis_limiter_check_wire`.
+ *
+ * Errors: as `fg_redis_limiter_check_wire`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_wire`.
+ */
+fg_status fg_redis_limiter_peek_wire(const struct fg_redis_limiter *limiter,
+                                     struct fg_redis_wire *wire,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     uint64_t ticket,
+                                     uint32_t *out_flags);
+
+/**
+ * `fg_redis_limiter_refund` on `wire`, as `fg_redis_limiter_check_wire`.
+ *
+ * Errors: as `fg_redis_limiter_check_wire`.
+ *
+ * # Safety
+ * As `fg_redis_limiter_check_wire`.
+ */
+fg_status fg_redis_limiter_refund_wire(const struct fg_redis_limiter *limiter,
+                                       struct fg_redis_wire *wire,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t amount,
+                                       uint64_t ticket,
+                                       uint32_t *out_flags);
 
 /**
  * Makes an answer queue for the `_queued` calls: `*out` gets its handle

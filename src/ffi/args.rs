@@ -247,6 +247,32 @@ pub(crate) unsafe fn bytes<'a>(
     Ok(unsafe { std::slice::from_raw_parts(bytes, len) })
 }
 
+/// A caller's buffer of `capacity` bytes to write into, checked as
+/// [`bytes`] checks what it reads: NULL only with a capacity of 0.
+///
+/// # Safety
+/// A non-NULL `room` must be writable for `capacity` bytes, and no other
+/// reference to them used, while the slice lives.
+pub(crate) unsafe fn bytes_mut<'a>(
+    room: *mut u8,
+    capacity: usize,
+    name: &'static str,
+) -> Result<&'a mut [u8], Failure> {
+    if room.is_null() {
+        return if capacity == 0 {
+            Ok(&mut [])
+        } else {
+            Err(null(name))
+        };
+    }
+    if capacity > isize::MAX as usize {
+        return Err(too_long(name, capacity));
+    }
+    // SAFETY: non-NULL, at most isize::MAX bytes, writable and not aliased
+    // by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(room, capacity) })
+}
+
 #[cold]
 #[inline(never)]
 fn too_long(name: &'static str, len: usize) -> Failure {

@@ -39,6 +39,37 @@ pub struct FgRedisAnswer {
     pub decision: FgDecision,
 }
 
+impl FgRedisAnswer {
+    /// The answer to the call of `ticket`: its decision, or why it has none.
+    // Made only where a limiter can exist: with `redis`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn new(ticket: u64, answer: Result<FgDecision, FgStatus>) -> Self {
+        match answer {
+            Ok(decision) => Self {
+                ticket,
+                status: FgStatus::Ok,
+                decision,
+            },
+            Err(status) => Self {
+                ticket,
+                status,
+                decision: NO_DECISION,
+            },
+        }
+    }
+}
+
+/// An answer's decision when it has none: all zero.
+const NO_DECISION: FgDecision = FgDecision {
+    admitted: false,
+    outcome: super::decision::FgOutcome::Admitted,
+    limit: 0,
+    remaining: 0,
+    reset_after_ns: 0,
+    retry_after_ns: 0,
+    scope: 0,
+};
+
 /// Receives the answers to calls the `_async` functions started: `count`
 /// (at least 1) answers at `answers`, readable until `done` returns, each
 /// call's exactly once. It is called on a thread the library keeps for
@@ -215,23 +246,12 @@ pub unsafe extern "C" fn fg_redis_limiter_refund_async(
 /// How a call runs: on the store's runtime, answered by `done`'s notifier.
 #[cfg(feature = "redis")]
 mod present {
-    use super::super::decision::{FgOutcome, FG_SCOPE_SINGLE};
+    use super::super::decision::FG_SCOPE_SINGLE;
     use super::{AnswerQueue, Arc, Call, Done, Failure, FgDecision, FgRedisAnswer, FgStatus, To};
     use crate::store::RedisLimiter;
     use std::collections::HashMap;
     use std::sync::mpsc::{self, Receiver, Sender};
     use std::sync::Mutex;
-
-    /// An answer's decision when it has none: all zero.
-    pub(super) const NO_DECISION: FgDecision = FgDecision {
-        admitted: false,
-        outcome: FgOutcome::Admitted,
-        limit: 0,
-        remaining: 0,
-        reset_after_ns: 0,
-        retry_after_ns: 0,
-        scope: 0,
-    };
 
     /// The most answers one call of `done` gets: an event loop settling
     /// them all in one turn is then still short.
@@ -304,15 +324,8 @@ mod present {
 
     impl Reply {
         fn send(mut self, answer: Result<FgDecision, FgStatus>) {
-            if let Some(mut completion) = self.completion.take() {
-                match answer {
-                    Ok(decision) => {
-                        completion.status = FgStatus::Ok;
-                        completion.decision = decision;
-                    }
-                    Err(status) => completion.status = status,
-                }
-                self.deliver(completion);
+            if let Some(completion) = self.completion.take() {
+                self.deliver(FgRedisAnswer::new(completion.ticket, answer));
             }
         }
 
@@ -365,11 +378,7 @@ mod present {
                 To::Done(done) => Destination::Notifier(notifier(done)?),
                 To::Queue(queue) => Destination::Queue(queue),
             },
-            completion: Some(FgRedisAnswer {
-                ticket,
-                status: FgStatus::Panic,
-                decision: NO_DECISION,
-            }),
+            completion: Some(FgRedisAnswer::new(ticket, Err(FgStatus::Panic))),
         };
         let shared = Shared(limiter);
         limiter.store().spawn(async move {
@@ -687,7 +696,7 @@ mod tests {
             FgRedisAnswer {
                 ticket: u64::MAX,
                 status: FgStatus::Panic,
-                decision: super::super::present::NO_DECISION,
+                decision: super::super::NO_DECISION,
             }
         }
 

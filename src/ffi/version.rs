@@ -38,8 +38,10 @@
 /// `fg_lease_config`, `fg_lease_counters`); 1.11 added answer queues for
 /// asynchronous Redis checks, watched by an event loop on a socket
 /// (`fg_redis_answers`, `fg_redis_limiter_check_queued` and its peek and
-/// refund).
-pub const FG_ABI_VERSION: u32 = 0x0001_000B;
+/// refund); 1.12 added connections to a store's server whose socket the
+/// caller drives (`fg_redis_wire`, `FG_WIRE_*`,
+/// `fg_redis_limiter_check_wire` and its peek and refund).
+pub const FG_ABI_VERSION: u32 = 0x0001_000C;
 
 /// The ABI version of the loaded library, encoded as `FG_ABI_VERSION` is.
 ///

@@ -229,6 +229,27 @@ impl RedisStore {
             .expect("the runtime lives as long as the store")
     }
 
+    /// The standalone server's address and settings; `None` on a cluster.
+    #[cfg(feature = "capi")]
+    pub(crate) fn server(&self) -> Option<&redis::ConnectionInfo> {
+        match &self.inner.target {
+            Target::Server(client) => Some(client.get_connection_info()),
+            Target::Cluster(_) => None,
+        }
+    }
+
+    /// The GCRA script every limiter of the store sends.
+    #[cfg(feature = "capi")]
+    pub(crate) fn gcra(&self) -> &Lua {
+        &self.inner.gcra
+    }
+
+    /// Whether `other` is this store (or a clone of it).
+    #[cfg(feature = "capi")]
+    pub(crate) fn is(&self, other: &RedisStore) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The fleets this store joined (see `fleet.rs`).
     pub(crate) fn fleets(&self) -> &Mutex<HashMap<String, Weak<Member>>> {
         &self.inner.fleets

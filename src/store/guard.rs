@@ -15,6 +15,7 @@ use crate::store::topology::UNKNOWN;
 use crate::store::units::ScriptQuota;
 use redis::FromRedisValue;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The deadline of a call when the builder sets none: a few round trips on
@@ -130,15 +131,16 @@ enum Fallback<S> {
     Local(Box<Local<S>>),
 }
 
-/// A call let through the breaker: if its future is dropped before it
-/// ends, a probe hands its turn on.
-struct Attempt<'a> {
-    breaker: &'a Breaker,
+/// A call let through the breaker, until [`Guard::end`] is told how it
+/// went: dropped before that (a future dropped, a connection freed with the
+/// call unanswered), a probe hands its turn on.
+pub(crate) struct Attempt {
+    breaker: Arc<Breaker>,
     pass: Pass,
     ended: bool,
 }
 
-impl Drop for Attempt<'_> {
+impl Drop for Attempt {
     fn drop(&mut self) {
         if !self.ended {
             self.breaker.abandon(self.pass);
@@ -189,21 +191,37 @@ impl<S: Shares> Guard<S> {
         first: Option<&[u8]>,
         call: impl Future<Output = std::result::Result<T, Failure>>,
     ) -> Option<T> {
+        let attempt = self.begin(first)?;
+        let result = call.await;
+        self.end(attempt, result)
+    }
+
+    /// The breaker's leave for a call routed by the key `first`, or `None`
+    /// (counted as skipped) when that key's master's breaker is open.
+    pub(crate) fn begin(&self, first: Option<&[u8]>) -> Option<Attempt> {
         let domain = first.map_or(UNKNOWN, |key| self.store.domain(key));
         let breaker = self.breakers.get(domain);
-        let breaker = breaker.as_ref();
         let pass = breaker.pass();
         if pass == Pass::Skip {
             self.counters.skipped.add(1);
             return None;
         }
-        let mut attempt = Attempt {
+        Some(Attempt {
             breaker,
             pass,
             ended: false,
-        };
-        let result = call.await;
+        })
+    }
+
+    /// The reply of a call [`begin`](Self::begin) let through, or `None`
+    /// when Redis gave none: counted, and the breaker told how it went.
+    pub(crate) fn end<T>(
+        &self,
+        mut attempt: Attempt,
+        result: std::result::Result<T, Failure>,
+    ) -> Option<T> {
         attempt.ended = true;
+        let (breaker, pass) = (&attempt.breaker, attempt.pass);
         match result {
             Ok(reply) => {
                 breaker.record(pass, true);

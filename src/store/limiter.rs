@@ -14,6 +14,12 @@ use crate::store::fleet::Fleet;
 use crate::store::guard::{failure_setters, Failures, Guard};
 use crate::store::script::{At, Op};
 use crate::store::units::{ScriptQuota, NANOS_PER_MICRO};
+#[cfg(feature = "capi")]
+use crate::store::{
+    connection::Failure,
+    guard::Attempt,
+    script::{self, Call},
+};
 
 /// The prefix of every bucket's Redis key when the builder sets none.
 const DEFAULT_PREFIX: &[u8] = b"floodgate:";
@@ -291,11 +297,34 @@ impl<C: Clock> RedisLimiter<C> {
     /// Redis's decision, or the failure policy's. `local_ns` is the deny
     /// cache's time, read before sending.
     async fn remote(&self, key: &[u8], op: Op, at: At, local_ns: u64) -> Result<Decision> {
+        let redis_key = self.redis_key(key);
+        let decided = self.guard.run(&[(&redis_key, &self.quota)], op, at).await;
+        self.conclude(
+            key,
+            op,
+            local_ns,
+            decided.and_then(|decisions| decisions.first().copied()),
+        )
+    }
+
+    /// The bucket's Redis key: the prefix, then `key`.
+    fn redis_key(&self, key: &[u8]) -> Vec<u8> {
         let mut redis_key = Vec::with_capacity(self.prefix.len() + key.len());
         redis_key.extend_from_slice(&self.prefix);
         redis_key.extend_from_slice(key);
-        let decided = self.guard.run(&[(&redis_key, &self.quota)], op, at).await;
-        let Some(decision) = decided.and_then(|decisions| decisions.first().copied()) else {
+        redis_key
+    }
+
+    /// The answer to `op` for `key` once Redis `decided` (`None`: it gave
+    /// no decision, and the failure policy answers), the deny cache told.
+    fn conclude(
+        &self,
+        key: &[u8],
+        op: Op,
+        local_ns: u64,
+        decided: Option<Decision>,
+    ) -> Result<Decision> {
+        let Some(decision) = decided else {
             let (decision, _) = self
                 .guard
                 .degraded(0, &self.quota, &[key], op, Some(local_ns))?;
@@ -309,4 +338,68 @@ impl<C: Clock> RedisLimiter<C> {
         }
         Ok(decision)
     }
+
+    /// Begins `op` for `key` on a connection the caller drives (`wire.rs`):
+    /// the deny cache's or the failure policy's answer when no call is to
+    /// be sent (a cached denial, the breaker open), else the script call
+    /// to send and what [`finish`](Self::finish) needs of it.
+    #[cfg(feature = "capi")]
+    pub(crate) fn start(&self, key: &[u8], op: Op) -> Result<Started> {
+        let local_ns = self.clock.now_ns();
+        if let Some(denial) = self.cached(key, op, local_ns)? {
+            return Ok(Started::Answered(denial));
+        }
+        let redis_key = self.redis_key(key);
+        let Some(attempt) = self.guard.begin(Some(&redis_key)) else {
+            return self
+                .conclude(key, op, local_ns, None)
+                .map(Started::Answered);
+        };
+        Ok(Started::Sent {
+            call: script::call(&[(&redis_key, &self.quota)], op, None),
+            deadline: self.guard.deadline,
+            sent: Sent { local_ns, attempt },
+        })
+    }
+
+    /// The answer to a call [`start`](Self::start) sent, from its `reply`.
+    #[cfg(feature = "capi")]
+    pub(crate) fn finish(
+        &self,
+        key: &[u8],
+        op: Op,
+        sent: Sent,
+        reply: std::result::Result<redis::Value, Failure>,
+    ) -> Result<Decision> {
+        let figures = reply.and_then(|value| {
+            <Vec<u64> as redis::FromRedisValue>::from_redis_value(value).map_err(|_| Failure::Redis)
+        });
+        let decided = self.guard.end(sent.attempt, figures).and_then(|figures| {
+            script::decisions(&figures, &[(key, &self.quota)])
+                .first()
+                .copied()
+        });
+        self.conclude(key, op, sent.local_ns, decided)
+    }
+}
+
+/// How [`RedisLimiter::start`] began a call.
+#[cfg(feature = "capi")]
+pub(crate) enum Started {
+    /// Answered with no call sent.
+    Answered(Decision),
+    /// `call` is to be sent, and its reply awaited for at most `deadline`.
+    Sent {
+        call: Call,
+        deadline: std::time::Duration,
+        sent: Sent,
+    },
+}
+
+/// What [`RedisLimiter::finish`] needs of a call sent.
+#[cfg(feature = "capi")]
+pub(crate) struct Sent {
+    /// The deny cache's time, read before sending.
+    local_ns: u64,
+    attempt: Attempt,
 }

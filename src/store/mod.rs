@@ -5,6 +5,9 @@
 //! * [`RedisStore`]: the server (or a Redis Cluster), one multiplexed
 //!   connection (per node) and the runtime thread driving it, shared by the
 //!   limiters built on it; a lone blocking call makes its own round trip.
+//!   Through the C ABI an event loop can also own a socket to a standalone
+//!   server whose protocol the library speaks (`fg_redis_wire`: see
+//!   `wire.rs`), so that its checks make their round trips on its thread.
 //! * [`RedisLimiter`]: a token bucket per key; [`RedisLayers`]: several
 //!   buckets checked for one request in one script (one per cluster slot),
 //!   all charged or none.
@@ -159,6 +162,8 @@ mod solo;
 mod topology;
 mod units;
 mod window;
+#[cfg(feature = "capi")]
+pub(crate) mod wire;
 
 pub use breaker::{OnFailure, StoreCounters};
 pub use connection::RedisStore;
@@ -171,3 +176,9 @@ pub use lease::{
 };
 pub use limiter::{RedisLimiter, RedisLimiterBuilder};
 pub use window::{RedisWindow, RedisWindowBuilder};
+#[cfg(feature = "capi")]
+pub(crate) use {
+    connection::Failure,
+    limiter::{Sent, Started},
+    script::Op,
+};

@@ -105,14 +105,16 @@ impl Lua {
         }
     }
 
-    fn by_hash(&self, call: &Call) -> Cmd {
+    /// `EVALSHA` of the script with `call`.
+    pub(crate) fn by_hash(&self, call: &Call) -> Cmd {
         let mut command = redis::cmd("EVALSHA");
         command.arg(self.hash.get_hash());
         call.append_to(&mut command);
         command
     }
 
-    fn by_source(&self, call: &Call) -> Cmd {
+    /// `EVAL` of the script's source with `call`.
+    pub(crate) fn by_source(&self, call: &Call) -> Cmd {
         let mut command = redis::cmd("EVAL");
         command.arg(self.source);
         call.append_to(&mut command);

@@ -2088,6 +2088,49 @@ static void test_redis_answer_queue(void) {
     CHECK(close(fd) == 0);
 }
 
+/*
+ * ABI 1.12: a wire, a connection whose socket the caller drives. This
+ * library is built without Redis, so no store exists to make one on: what
+ * is tested is that every function refuses what it must, by status.
+ */
+static void test_redis_wire_refusals(void) {
+    fg_redis_wire *wire = (fg_redis_wire *)&wire;
+    fg_redis_answer room[2];
+    uint8_t bytes[8] = {0};
+    char host[16];
+    size_t len = 99;
+    uint16_t port = 7;
+    uint64_t next_ns = 5;
+    uint32_t flags = 3;
+
+    CHECK_U64(FG_WIRE_ANSWERS, 1);
+    CHECK_U64(FG_WIRE_OUTPUT, 2);
+    CHECK_U64(FG_WIRE_BROKEN, 4);
+    CHECK_STATUS(fg_redis_wire_new(NULL, &wire), FG_STATUS_NULL_POINTER);
+    CHECK(wire == NULL);
+    CHECK_MESSAGE("store");
+    CHECK_STATUS(fg_redis_wire_endpoint(NULL, host, sizeof host, &len, &port), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_wire_open(NULL, &flags), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_wire_close(NULL, &flags), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_wire_write(NULL, bytes, sizeof bytes, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_wire_read(NULL, bytes, sizeof bytes, &flags), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_wire_expire(NULL, &next_ns, &flags), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_wire_take(NULL, room, 2, &len), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_limiter_check_wire(NULL, NULL, (const uint8_t *)"k", 1, 1, 0, &flags),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_MESSAGE("wire");
+    CHECK_STATUS(fg_redis_limiter_peek_wire(NULL, NULL, (const uint8_t *)"k", 1, 0, &flags),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_limiter_refund_wire(NULL, NULL, (const uint8_t *)"k", 1, 1, 0, &flags),
+                 FG_STATUS_NULL_POINTER);
+    /* Nothing was written on the way. */
+    CHECK_U64(len, 99);
+    CHECK_U64(port, 7);
+    CHECK_U64(next_ns, 5);
+    CHECK_U64(flags, 3);
+    fg_redis_wire_free(NULL);
+}
+
 int main(void) {
     test_version();
     test_last_error_starts_empty();
@@ -2120,6 +2163,7 @@ int main(void) {
     test_retry();
     test_parse_retry_after();
     test_redis_answer_queue();
+    test_redis_wire_refusals();
     puts("api_test (C): ok");
     return 0;
 }

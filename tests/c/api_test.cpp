@@ -504,6 +504,20 @@ void abi_1_11() {
     CHECK(close(fd) == 0);
 }
 
+// ABI 1.12: a wire's functions, seen from C++ (this library has no Redis,
+// so no store exists to make one on: each refuses a NULL handle).
+void abi_1_12() {
+    fg_redis_wire *wire = nullptr;
+    uint32_t flags = 0;
+    CHECK_STATUS(fg_redis_wire_new(nullptr, &wire), FG_STATUS_NULL_POINTER);
+    CHECK(wire == nullptr);
+    CHECK_STATUS(fg_redis_wire_open(wire, &flags), FG_STATUS_NULL_POINTER);
+    CHECK_STATUS(fg_redis_limiter_check_wire(nullptr, wire, nullptr, 0, 1, 7, &flags),
+                 FG_STATUS_NULL_POINTER);
+    CHECK_U64(flags, 0);
+    fg_redis_wire_free(wire);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -516,6 +530,7 @@ int main(int argc, char **argv) {
     abi_1_2();
     abi_1_3();
     abi_1_11();
+    abi_1_12();
     keyed_threads_stay_within_the_quota(scale);
     std::printf("api_test (C++17): ok\n");
     return 0;

@@ -573,11 +573,13 @@ mod inflight;
 mod layers;
 mod limiter;
 mod window;
+mod wire;
 
 pub use inflight::*;
 pub use layers::*;
 pub use limiter::*;
 pub use window::*;
+pub use wire::*;
 
 /// The tests' own redis-server (as the Redis store's integration tests start it).
 #[cfg(all(test, feature = "redis"))]
