@@ -105,11 +105,15 @@ function readDecision(delayNs = 0, scope = null, layer = null) {
  * asynchronous call needs: the shared buffer is the next call's by then).
  */
 function decisionIn(target) {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
-  const field = (offset) => Number(view.getBigUint64(offset, littleEndian));
-  const outcome = view.getInt32(at.outcome, littleEndian);
+  return decisionAt(new DataView(target.buffer, target.byteOffset, target.byteLength), 0);
+}
+
+/** The fg_decision at byte `base` of `view`. */
+function decisionAt(view, base) {
+  const field = (offset) => Number(view.getBigUint64(base + offset, littleEndian));
+  const outcome = view.getInt32(base + at.outcome, littleEndian);
   return new Decision(
-    view.getUint8(at.admitted) !== 0,
+    view.getUint8(base + at.admitted) !== 0,
     OUTCOMES[outcome] ?? `unknown(${outcome})`,
     field(at.limit),
     field(at.remaining),
@@ -178,6 +182,7 @@ module.exports = {
   countsBuffer: counts,
   decide,
   decisionAddress,
+  decisionAt,
   decisionIn,
   decisionBuffer: bytes,
   encodeDecision,

@@ -23,7 +23,7 @@ function requireKoffi() {
 
 /** The ABI major this package speaks and the least minor it needs. */
 const ABI_MAJOR = 1;
-const ABI_MINOR = 11; // 1.11: answer queues for Redis checks (1.10: failing local, Redis Cluster, windows and in-flight caps kept in Redis, leased limits; 1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
+const ABI_MINOR = 12; // 1.12: connections the event loop drives (1.11: answer queues for Redis checks; 1.10: failing local, Redis Cluster, windows and in-flight caps kept in Redis, leased limits; 1.9: limits kept in Redis; 1.8: fg_machine_now_ns)
 
 function loadLibrary() {
   const file = libraryPath();
@@ -547,6 +547,14 @@ const ffi = {
   redisLimiterCheckQueued: fn('fg_redis_limiter_check_queued', S, [H, H, 'size_t', U64, U64, H]),
   redisLimiterPeekQueued: fn('fg_redis_limiter_peek_queued', S, [H, H, 'size_t', U64, H]),
   redisLimiterRefundQueued: fn('fg_redis_limiter_refund_queued', S, [H, H, 'size_t', U64, U64, H]),
+  // ABI 1.12: a connection to the store's server whose socket the event loop
+  // owns (lib/wire.js); the calls made per check are in `hot`.
+  redisWireNew: fn('fg_redis_wire_new', S, [H, koffi.out(koffi.pointer(H))]),
+  redisWireFree: fn('fg_redis_wire_free', 'void', [H]),
+  redisWireEndpoint: fn('fg_redis_wire_endpoint', S, [H, H, 'size_t', H, H]),
+  redisWireOpen: fn('fg_redis_wire_open', S, [H, H]),
+  redisWireClose: fn('fg_redis_wire_close', S, [H, H]),
+  redisWireExpire: fn('fg_redis_wire_expire', S, [H, H, H]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
@@ -564,6 +572,14 @@ const hot = {
   limiterCheck: fn('fg_limiter_check', S, [A, U64, A]),
   keyedCheckU64: fn('fg_keyed_limiter_check_u64', S, [A, U64, U64, A]),
   keyedCheckCstr: fn('fg_keyed_limiter_check_cstr', S, [A, 'str', U64, A]), // ABI 1.5
+  // ABI 1.12 (lib/wire.js): every buffer is native memory passed by address,
+  // so koffi neither converts nor copies it.
+  redisWireWrite: fn('fg_redis_wire_write', S, [A, A, 'size_t', A]),
+  redisWireRead: fn('fg_redis_wire_read', S, [A, A, 'size_t', A]),
+  redisWireTake: fn('fg_redis_wire_take', S, [A, A, 'size_t', A]),
+  redisLimiterCheckWire: fn('fg_redis_limiter_check_wire', S, [A, A, A, 'size_t', U64, U64, A]),
+  redisLimiterPeekWire: fn('fg_redis_limiter_peek_wire', S, [A, A, A, 'size_t', U64, A]),
+  redisLimiterRefundWire: fn('fg_redis_limiter_refund_wire', S, [A, A, A, 'size_t', U64, U64, A]),
 };
 
 /**

@@ -5,20 +5,25 @@
 // (fg_redis_inflight): every process and host using one server, prefix and
 // limit enforces one limit. A call waits for Redis (up to its deadline) and
 // answers with a Promise: the event loop never blocks on the network.
-// RedisLimiter's calls hold no thread: the library sends them from its
+// RedisLimiter's calls hold no thread: on a standalone server they go on
+// the store's wire (lib/wire.js), a socket of the event loop's own whose
+// protocol the library speaks, so a check is one round trip made from
+// this thread. While the wire is not open (connecting, or a second after
+// it failed) and on a Redis Cluster, the library sends them from its
 // runtime and queues their answers (fg_redis_answers), writing a byte to a
 // socket the event loop watches; the loop then settles every call answered,
 // so any number are in flight. The other kinds have no such C calls: theirs
 // run on koffi's worker threads.
 
 const net = require('node:net');
-const { ffi, layout, sizes } = require('./native.js');
+const { addressArg, ffi, hot, layout, sizes } = require('./native.js');
 const { cost, describe, msAsNs, options, u64 } = require('./args.js');
 const { FloodgateError, STATUS, closedError, statusError } = require('./errors.js');
-const { decisionIn } = require('./decision.js');
+const { decisionAt, decisionIn } = require('./decision.js');
 const { decodeQuota, encodeQuota, ensureQuota } = require('./quota.js');
 const { checkBytesKey, checkStringKey } = require('./keys.js');
 const { adopt, create, release } = require('./handle.js');
+const { Wire } = require('./wire.js');
 
 /** fg_redis_config.on_failure by name (FG_ON_FAILURE_*). */
 const ON_FAILURE = Object.freeze({ open: 0, closed: 1, local: 2 });
@@ -66,17 +71,17 @@ function onFailureCode(value) {
   return code;
 }
 
+/** Checks a key of a limit kept in Redis: a string or Buffer/Uint8Array, non-empty, at most maxKeyLen bytes. */
+function checkRedisKey(key) {
+  if (typeof key === 'string') checkStringKey(key);
+  else if (key instanceof Uint8Array) checkBytesKey(key);
+  else throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
+}
+
 /** A key as the bytes Redis keys it by, checked: a string as UTF-8, a Buffer/Uint8Array as it is. */
 function redisKey(key) {
-  if (typeof key === 'string') {
-    checkStringKey(key);
-    return Buffer.from(key, 'utf8');
-  }
-  if (key instanceof Uint8Array) {
-    checkBytesKey(key);
-    return key;
-  }
-  throw new TypeError(`a limit kept in Redis takes string or Buffer keys, got ${describe(key)}`);
+  checkRedisKey(key);
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
 }
 
 /** redisKey(key), a Buffer/Uint8Array copied: the call reads it after this turn, when the caller may have changed it. */
@@ -137,7 +142,8 @@ function answerQueue() {
     });
     socket.on('error', () => failWaiting(STATUS.PANIC));
     socket.unref();
-    queue = { handle: handle[0], socket, room: Buffer.alloc(TAKE * layout.redisAnswer.size) };
+    const room = Buffer.alloc(TAKE * layout.redisAnswer.size);
+    queue = { handle: handle[0], socket, room, view: new DataView(room.buffer, room.byteOffset, room.byteLength), waiting: 0 };
   }
   return queue;
 }
@@ -149,13 +155,15 @@ function answerQueue() {
 function failWaiting(status) {
   for (const settle of tickets.values()) settle(status, null);
   tickets.clear();
+  if (queue !== null) {
+    queue.waiting = 0;
+    queue.socket.unref();
+  }
 }
 
 /** Settles every call whose answer waits (the socket's bytes are read already). */
 function takeAnswers() {
-  const { handle, room } = queue;
-  const at = layout.redisAnswer;
-  const view = new DataView(room.buffer, room.byteOffset, room.byteLength);
+  const { handle, room, view } = queue;
   const count = [0];
   do {
     const status = ffi.redisAnswersTake(handle, room, TAKE, count);
@@ -163,17 +171,41 @@ function takeAnswers() {
       failWaiting(status);
       break;
     }
-    for (let base = 0; base < Number(count[0]) * at.size; base += at.size) {
-      const ticket = Number(view.getBigUint64(base + at.ticket, layout.littleEndian));
-      const status = view.getInt32(base + at.status, layout.littleEndian);
-      const settle = tickets.get(ticket);
-      if (settle === undefined) continue;
-      tickets.delete(ticket);
-      const decision = base + at.decision;
-      settle(status, status === 0 ? decisionIn(room.subarray(decision, decision + layout.decision.size)) : null);
-    }
+    queue.waiting -= Number(count[0]);
+    settleAnswers(view, Number(count[0]));
   } while (Number(count[0]) === TAKE);
-  if (tickets.size === 0) queue.socket.unref();
+  if (queue.waiting === 0) queue.socket.unref();
+}
+
+/** Settles the calls of the `count` fg_redis_answer records at the start of `view` (a DataView). */
+function settleAnswers(view, count) {
+  const at = layout.redisAnswer;
+  for (let base = 0; base < count * at.size; base += at.size) {
+    // Tickets stay below 2^53: read as two halves, no BigInt.
+    const ticket = view.getUint32(base + at.ticket + (layout.littleEndian ? 0 : 4), layout.littleEndian)
+      + view.getUint32(base + at.ticket + (layout.littleEndian ? 4 : 0), layout.littleEndian) * 2 ** 32;
+    const status = view.getInt32(base + at.status, layout.littleEndian);
+    const settle = tickets.get(ticket);
+    if (settle === undefined) continue;
+    tickets.delete(ticket);
+    settle(status, status === 0 ? decisionAt(view, base + at.decision) : null);
+  }
+}
+
+/**
+ * The wire of each store (lib/wire.js), or null for a store whose server
+ * only its own connections reach: kept, like the stores, for the life of
+ * the thread.
+ */
+const wires = new Map();
+
+function wireOf(storeHandle) {
+  let wire = wires.get(storeHandle);
+  if (wire === undefined) {
+    wire = Wire.of(storeHandle, settleAnswers, failWaiting);
+    wires.set(storeHandle, wire);
+  }
+  return wire;
 }
 
 /** An fg_store_counters as the counters a limit kept in Redis reports. */
@@ -207,6 +239,8 @@ const NATIVES = Symbol('floodgate.redis.natives');
  */
 class RedisHandle {
   #handle;
+  /** #handle as addressArg gives it, for the `hot` calls. */
+  #address;
   #name;
   #natives;
   /** Calls not yet answered: the handle is freed only once none is. */
@@ -218,6 +252,7 @@ class RedisHandle {
     this.#name = name;
     this.#natives = natives;
     this.#handle = create(make);
+    this.#address = addressArg(this.#handle);
     adopt(this, this.#handle, natives.free);
   }
 
@@ -267,7 +302,8 @@ class RedisHandle {
    * for a failure of the call itself.
    */
   [RUN](native, key, args) {
-    const { handle, bytes, answered } = this.#start(key);
+    const { handle, answered } = this.#start(key);
+    const bytes = keyBytes(key);
     return new Promise((resolve, reject) => {
       // `this` stays reachable until the callback, so no finalizer frees the handle meanwhile.
       native.async(handle, bytes, bytes.length, ...args, (error, status) => {
@@ -281,42 +317,40 @@ class RedisHandle {
   }
 
   /**
-   * `native(handle, key, keyLength, ...args, ticket, answers)`, answered
-   * through the thread's answer queue: a Promise of the Decision it answered. Bad
-   * arguments throw here, synchronously, before anything is sent; the
-   * Promise rejects only for a failure of the call itself.
+   * A call that `start(handle, address, key, ticket)` begins and that answers
+   * through an answer queue or a wire: a Promise of the Decision it
+   * answered. Bad arguments throw here, synchronously, before anything is
+   * sent; the Promise rejects only for a failure of the call itself.
    */
-  [SEND](native, key, args) {
-    const answers = answerQueue();
-    const { handle, bytes, answered } = this.#start(key);
+  [SEND](key, start) {
+    const { handle, address, answered } = this.#start(key);
     const ticket = nextTicket;
     nextTicket += 1;
     return new Promise((resolve, reject) => {
-      const status = native(handle, bytes, bytes.length, ...args, ticket, answers.handle);
+      const status = start(handle, address, key, ticket);
       if (status !== 0) {
         // Nothing started: no answer will come.
         answered();
         return reject(statusError(status));
       }
-      // The answer runs on a later turn of the event loop, so after this entry is set.
+      // The answer is settled on a later microtask or turn, so after this entry is set.
       // `this` stays reachable from it until then, so no finalizer frees the handle meanwhile.
       tickets.set(ticket, (status, decision) => {
         answered();
         if (status !== 0) reject(redisError(status));
         else resolve(decision);
       });
-      if (tickets.size === 1) answers.socket.ref();
     });
   }
 
-  /** One call more in flight on the handle, its key's bytes, and what to run once it is answered. */
+  /** One call more in flight on the handle (its key checked), and what to run once it is answered. */
   #start(key) {
     if (this.#handle === null || this.#closing) throw closedError(this.#name);
-    const bytes = keyBytes(key);
+    checkRedisKey(key);
     this.#pending += 1;
     return {
       handle: this.#handle,
-      bytes,
+      address: this.#address,
       answered: () => {
         this.#pending -= 1;
         if (this.#closing && this.#pending === 0) this.#free();
@@ -358,6 +392,8 @@ class RedisDecisions extends RedisHandle {
 
 class RedisLimiter extends RedisDecisions {
   #quota;
+  #wire;
+  #deadlineMs;
 
   /**
    * Buckets of `quota` per key in the Redis server at `store` (a URL:
@@ -376,6 +412,8 @@ class RedisLimiter extends RedisDecisions {
     const encoded = encodeQuota(quota, new Uint8Array(layout.quota.size));
     super('RedisLimiter', LIMITER, (out) => ffi.redisLimiterNew(storeHandle, encoded, config, out));
     this.#quota = encoded;
+    this.#wire = wireOf(storeHandle);
+    this.#deadlineMs = config.deadline_ns === 0n ? DEFAULT_DEADLINE_MS : Number(config.deadline_ns) / 1e6;
   }
 
   /** The quota every key gets. */
@@ -383,17 +421,37 @@ class RedisLimiter extends RedisDecisions {
     return decodeQuota(this.#quota);
   }
 
-  /** `native` answered through the answer queue: no thread is held while Redis is waited for. */
+  /**
+   * `native` (a { wire, queued } pair): on the store's wire while it is
+   * open, else answered through the answer queue. Either way no thread is
+   * held while Redis is waited for.
+   */
   [DECIDE](native, key, args) {
-    return this[SEND](native, key, args);
+    const wire = this.#wire;
+    if (wire !== null && wire.ready) {
+      return this[SEND](key, (handle, address, key, ticket) => wire.start(native.wire, address, key, args, ticket, this.#deadlineMs));
+    }
+    const answers = answerQueue();
+    return this[SEND](key, (handle, address, key, ticket) => {
+      const bytes = keyBytes(key);
+      const status = native.queued(handle, bytes, bytes.length, ...args, ticket, answers.handle);
+      if (status === 0) {
+        answers.waiting += 1;
+        if (answers.waiting === 1) answers.socket.ref();
+      }
+      return status;
+    });
   }
 }
 
+/** A RedisLimiter's deadline when `deadlineMs` is not given (the library's default). */
+const DEFAULT_DEADLINE_MS = 5;
+
 const LIMITER = Object.freeze({
   free: ffi.redisLimiterFree,
-  check: ffi.redisLimiterCheckQueued,
-  peek: ffi.redisLimiterPeekQueued,
-  refund: ffi.redisLimiterRefundQueued,
+  check: { wire: hot.redisLimiterCheckWire, queued: ffi.redisLimiterCheckQueued },
+  peek: { wire: hot.redisLimiterPeekWire, queued: ffi.redisLimiterPeekQueued },
+  refund: { wire: hot.redisLimiterRefundWire, queued: ffi.redisLimiterRefundQueued },
   counters: ffi.redisLimiterCounters,
 });
 

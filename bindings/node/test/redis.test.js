@@ -118,9 +118,14 @@ test('a check in flight keeps the process alive until it is answered', () => {
 
 test('a check is a Promise: the event loop runs while Redis is waited for', async (t) => {
   // A listener that accepts and never answers: the check waits its whole deadline.
-  const silent = net.createServer(() => {});
+  const accepted = new Set();
+  const silent = net.createServer((socket) => accepted.add(socket));
   await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.after(() => silent.close());
+  // Its connections too (the store's wire stays connected, waiting for checks).
+  t.after(() => {
+    for (const socket of accepted) socket.destroy();
+    silent.close();
+  });
   const limiter = new RedisLimiter(Quota.perSecond(30), {
     store: `redis://127.0.0.1:${silent.address().port}/`,
     deadlineMs: 300,
