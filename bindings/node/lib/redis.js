@@ -9,10 +9,10 @@
 // the store's wire (lib/wire.js), a socket of the event loop's own whose
 // protocol the library speaks, so a check is one round trip made from
 // this thread. While the wire is not open (connecting, or a second after
-// it failed) and on a Redis Cluster, the library sends them from its
-// runtime and queues their answers (fg_redis_answers), writing a byte to a
-// socket the event loop watches; the loop then settles every call answered,
-// so any number are in flight. The other kinds have no such C calls: theirs
+// it failed), past 32 checks waiting on it, and on a Redis Cluster, the
+// library sends them from its runtime and queues their answers
+// (fg_redis_answers), writing a byte to a socket the event loop watches;
+// the loop then settles every call answered, so any number are in flight. The other kinds have no such C calls: theirs
 // run on koffi's worker threads.
 
 const net = require('node:net');

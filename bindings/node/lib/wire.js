@@ -29,6 +29,13 @@ const TAKE = 256;
 const WRITE = 16 * 1024;
 /** The socket's read buffer, kept: a 'data' listener would have Node allocate one per read. */
 const READ = 64 * 1024;
+/**
+ * Checks waiting on the wire past which new ones go the runtime's way: the
+ * loop's thread then shares the work with the library's (64 callers on one
+ * local server: 63-64k checks/s against 55k with every check on the wire;
+ * BENCHMARKS.md).
+ */
+const OVERFLOW = 32;
 
 class Wire {
   #handle;
@@ -91,9 +98,13 @@ class Wire {
     this.#endpoint = port[0] === 0 ? { path: where } : { host: where, port: port[0] };
   }
 
-  /** Whether a call may go on the wire now; a wire not connected starts connecting, unless it failed within a second. */
+  /**
+   * Whether a call may go on the wire now (open, with fewer than OVERFLOW
+   * waiting); a wire not connected starts connecting, unless it failed
+   * within a second.
+   */
   get ready() {
-    if (this.#open) return true;
+    if (this.#open) return this.#waiting < OVERFLOW;
     if (this.#socket === null && performance.now() >= this.#retryAt) this.#connect();
     return false;
   }
