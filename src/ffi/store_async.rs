@@ -448,8 +448,8 @@ mod tests {
     mod redis {
         use super::super::super::store::tests::{config, open, quota};
         use super::super::super::store::{
-            fg_redis_limiter_counters, fg_redis_limiter_free, fg_redis_limiter_new,
-            fg_redis_store_free, redis_common, FgRedisStore, FgStoreCounters,
+            fg_redis_limiter_free, fg_redis_limiter_new, fg_redis_store_free, redis_common,
+            FgRedisStore, FgStoreCounters,
         };
         use super::super::super::store_answers::*;
         use super::super::*;
@@ -557,14 +557,7 @@ mod tests {
         }
 
         fn counters(limiter: *const FgRedisLimiter) -> FgStoreCounters {
-            let mut counters = FgStoreCounters {
-                struct_size: std::mem::size_of::<FgStoreCounters>(),
-                ..FgStoreCounters::default()
-            };
-            // SAFETY: live handle, writable struct.
-            let status = unsafe { fg_redis_limiter_counters(limiter, &mut counters) };
-            assert_eq!(status, FgStatus::Ok);
-            counters
+            crate::ffi::store::tests::counters(limiter, std::mem::size_of::<FgStoreCounters>())
         }
 
         /// Frees a limiter and its store once no call on them is running.

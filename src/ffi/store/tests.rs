@@ -299,8 +299,12 @@ fn a_limiter_and_layers_decide_in_a_real_redis() {
     }
 }
 
+/// A limiter's counters, read into a struct of `struct_size` bytes.
 #[cfg(feature = "redis")]
-fn counters(limiter: *const FgRedisLimiter, struct_size: usize) -> FgStoreCounters {
+pub(in crate::ffi) fn counters(
+    limiter: *const FgRedisLimiter,
+    struct_size: usize,
+) -> FgStoreCounters {
     let mut counters = FgStoreCounters {
         struct_size,
         ..FgStoreCounters::default()

@@ -3,8 +3,8 @@
 
 use super::super::tests::{config, open, quota};
 use super::super::{
-    fg_redis_limiter_counters, fg_redis_limiter_free, fg_redis_limiter_new, fg_redis_store_free,
-    FgRedisConfig, FgStoreCounters, FG_ON_FAILURE_CLOSED,
+    fg_redis_limiter_free, fg_redis_limiter_new, fg_redis_store_free, FgRedisConfig,
+    FgStoreCounters, FG_ON_FAILURE_CLOSED,
 };
 use super::*;
 use std::io::{Read, Write};
@@ -155,15 +155,9 @@ fn limiter_on(
     limiter
 }
 
+/// Its counters, whole.
 fn counters(limiter: *const FgRedisLimiter) -> FgStoreCounters {
-    let mut counters = FgStoreCounters {
-        struct_size: std::mem::size_of::<FgStoreCounters>(),
-        ..FgStoreCounters::default()
-    };
-    // SAFETY: live handle, writable struct.
-    let status = unsafe { fg_redis_limiter_counters(limiter, &mut counters) };
-    assert_eq!(status, FgStatus::Ok);
-    counters
+    super::super::tests::counters(limiter, std::mem::size_of::<FgStoreCounters>())
 }
 
 fn summary(answers: &[FgRedisAnswer]) -> Vec<(u64, FgStatus, bool, u64)> {
