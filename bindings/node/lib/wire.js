@@ -63,12 +63,12 @@ class Wire {
   #input = nativeScratch(READ);
   #answers = nativeScratch(TAKE * layout.redisAnswer.size);
   #answersView = new DataView(this.#answers.buffer.buffer, this.#answers.buffer.byteOffset, this.#answers.buffer.byteLength);
-  /** The same, as numbers. */
-  #address;
+  /** Their addresses, and the handle's, as the `hot` calls take them. */
   #outputAt = addressArg(this.#output.address);
   #inputAt = addressArg(this.#input.address);
   #answersAt = addressArg(this.#answers.address);
-  /** The handle's flags and count outs, for the calls that are not `hot`. */
+  #address;
+  /** The outs of the calls that are not `hot` (open, close, expire). */
   #flags = new Uint32Array(1);
   #next = new BigUint64Array(1);
 
@@ -112,7 +112,7 @@ class Wire {
   /**
    * Starts `native(limiter, wire, key, length, ...args, ticket, flags)`
    * (an fg_redis_limiter_*_wire call, `limiter` an address) for `key` (a
-   * string or Uint8Array, checked here) whose deadline is `deadlineMs`: its
+   * string or Uint8Array, checked) whose deadline is `deadlineMs`: its
    * status. Its answer is settled on a later microtask or turn.
    */
   start(native, limiter, key, args, ticket, deadlineMs) {
