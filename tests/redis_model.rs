@@ -111,7 +111,9 @@ fn a_key_expires_when_its_bucket_is_full_again() {
 #[test]
 fn the_script_reloads_itself_after_script_flush() {
     let store = shared_store();
-    let redis = limiter(&store, Quota::per_second(10).unwrap(), 0);
+    // 10 a minute: no token comes back between the two checks, however
+    // slowly the test runs (memcheck).
+    let redis = limiter(&store, Quota::per_minute(10).unwrap(), 0);
     assert!(redis.check("flush", 1).unwrap().is_admitted());
     let mut client = server().client();
     let _: () = redis::cmd("SCRIPT")
@@ -245,9 +247,10 @@ fn layered_checks_from_many_threads_never_overcharge() {
 #[test]
 fn the_async_api_decides_alike() {
     let store = shared_store();
+    // 10 a minute: the third check is denied however slowly the test runs.
     let redis = limiter(
         &store,
-        Quota::per_second(10).unwrap().with_burst(2).unwrap(),
+        Quota::per_minute(10).unwrap().with_burst(2).unwrap(),
         0,
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
