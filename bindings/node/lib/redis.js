@@ -12,8 +12,9 @@
 // it failed), past 32 checks waiting on it, and on a Redis Cluster, the
 // library sends them from its runtime and queues their answers
 // (fg_redis_answers), writing a byte to a socket the event loop watches;
-// the loop then settles every call answered, so any number are in flight. The other kinds have no such C calls: theirs
-// run on koffi's worker threads.
+// the loop then settles every call answered, so any number are in flight.
+// The other kinds have no such C calls: theirs run on koffi's worker
+// threads.
 
 const net = require('node:net');
 const { addressArg, ffi, hot, layout, sizes } = require('./native.js');
