@@ -161,18 +161,37 @@ pub unsafe extern "C" fn fg_redis_answers_take(
     guard("fg_redis_answers_take", || {
         // SAFETY: a live handle is a boxed FgRedisAnswers (fg_redis_answers_new).
         let answers = unsafe { super::args::handle(answers, "answers") }?;
-        let out_count = super::args::Out::new(out_count, "out_count")?;
-        let out = super::args::Out::new(out, "out")?;
-        let taken = answers.queue.take(capacity);
-        for (index, answer) in taken.iter().enumerate() {
-            // SAFETY: index < capacity, and `out` is writable for
-            // `capacity` answers (checked non-NULL and aligned above).
-            unsafe { out.at(index).write(*answer) };
-        }
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out_count.write(taken.len()) };
-        Ok(())
+        // SAFETY: `out` and `out_count` as the contract says.
+        unsafe { hand_over(out, capacity, out_count, |room| answers.queue.take(room)) }
     })
+}
+
+/// The body of every export that hands answers over (`fg_redis_answers_take`,
+/// `fg_redis_wire_take`): checks `out` and `out_count`, then moves what
+/// `take(capacity)` gives (at most `capacity` answers are written) into
+/// `out` and their number into `*out_count`. Nothing is taken when an
+/// argument is refused.
+///
+/// # Safety
+/// `out` NULL or writable for `capacity` answers; `out_count` NULL or writable.
+pub(crate) unsafe fn hand_over<I: IntoIterator<Item = FgRedisAnswer>>(
+    out: *mut FgRedisAnswer,
+    capacity: usize,
+    out_count: *mut usize,
+    take: impl FnOnce(usize) -> I,
+) -> Result<(), Failure> {
+    let out_count = super::args::Out::new(out_count, "out_count")?;
+    let out = super::args::Out::new(out, "out")?;
+    let mut taken = 0;
+    for answer in take(capacity).into_iter().take(capacity) {
+        // SAFETY: taken < capacity, and `out` is writable for `capacity`
+        // answers (checked non-NULL and aligned above).
+        unsafe { out.at(taken).write(answer) };
+        taken += 1;
+    }
+    // SAFETY: checked non-NULL and aligned; writable by the contract.
+    unsafe { out_count.write(taken) };
+    Ok(())
 }
 
 /// Frees an answer queue; NULL is a no-op. Calls still running answer

@@ -14,6 +14,7 @@
 use super::super::args::{self, Out};
 use super::super::handle::{boxed, create, free, unbox};
 use super::super::status::{guard, Failure, FgStatus};
+use super::super::store_answers::hand_over;
 use super::super::store_async::FgRedisAnswer;
 use super::{FgRedisLimiter, FgRedisStore, RedisLimiter, RedisStore};
 use crate::keyed::check_key_len;
@@ -303,19 +304,9 @@ pub unsafe extern "C" fn fg_redis_wire_take(
     guard("fg_redis_wire_take", || {
         // SAFETY: a live handle is a boxed FgRedisWire (fg_redis_wire_new).
         let wire = unsafe { args::handle(wire, "wire") }?;
-        let out_count = Out::new(out_count, "out_count")?;
-        let out = Out::new(out, "out")?;
         let mut wire = wire.lock();
-        let mut taken = 0;
-        for answer in wire.take(capacity) {
-            // SAFETY: taken < capacity, and `out` is writable for
-            // `capacity` answers (checked non-NULL and aligned above).
-            unsafe { out.at(taken).write(answer) };
-            taken += 1;
-        }
-        // SAFETY: checked non-NULL and aligned; writable by the contract.
-        unsafe { out_count.write(taken) };
-        Ok(())
+        // SAFETY: `out` and `out_count` as the contract says.
+        unsafe { hand_over(out, capacity, out_count, |room| wire.take(room)) }
     })
 }
 
