@@ -232,15 +232,11 @@ impl RedisLimiterBuilder<'_> {
 }
 
 /// A wire: none exists, since `fg_redis_wire_new` needs a store.
-pub(super) enum Wire {}
+pub(super) enum LimiterWire {}
 
-impl Wire {
+impl LimiterWire {
     pub(super) fn new(store: &RedisStore) -> Option<Self> {
         match *store {}
-    }
-
-    pub(super) fn endpoint(&self) -> std::result::Result<(String, u16), Failure> {
-        match *self {}
     }
 
     pub(super) fn open(&mut self) {
@@ -280,9 +276,13 @@ impl Wire {
     }
 }
 
+pub(super) fn endpoint_of(wire: &LimiterWire) -> std::result::Result<(String, u16), Failure> {
+    match *wire {}
+}
+
 pub(super) fn start_on(
     limiter: &RedisLimiter,
-    _wire: &mut Wire,
+    _wire: &mut LimiterWire,
     _key: &[u8],
     _asked: super::wire::Asked,
     _ticket: u64,

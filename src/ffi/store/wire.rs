@@ -22,9 +22,9 @@ use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 #[cfg(not(feature = "redis"))]
-use super::absent::{start_on, Wire};
+use super::absent::{endpoint_of, start_on, LimiterWire};
 #[cfg(feature = "redis")]
-use present::{start_on, Wire};
+use present::{endpoint_of, start_on, LimiterWire};
 
 /// `out_flags` bit: answers wait for `fg_redis_wire_take`.
 pub const FG_WIRE_ANSWERS: u32 = 1;
@@ -41,11 +41,11 @@ pub const FG_WIRE_BROKEN: u32 = 4;
 /// `fg_redis_wire_new`, release with `fg_redis_wire_free`. Calls on one
 /// wire are serialised (it is meant for one event loop's thread).
 pub struct FgRedisWire {
-    wire: Mutex<Wire>,
+    wire: Mutex<LimiterWire>,
 }
 
 impl FgRedisWire {
-    fn lock(&self) -> MutexGuard<'_, Wire> {
+    fn lock(&self) -> MutexGuard<'_, LimiterWire> {
         // A call that panicked left the wire whole: each method completes
         // its change before anything that can panic.
         self.wire.lock().unwrap_or_else(PoisonError::into_inner)
@@ -53,7 +53,7 @@ impl FgRedisWire {
 }
 
 /// What `wire` asks of its caller: `FG_WIRE_*` bits.
-fn flags_of(wire: &Wire) -> u32 {
+fn flags_of(wire: &LimiterWire) -> u32 {
     let mut flags = 0;
     if wire.has_answers() {
         flags |= FG_WIRE_ANSWERS;
@@ -76,7 +76,7 @@ unsafe fn with_flags(
     function: &'static str,
     wire: *const FgRedisWire,
     out_flags: *mut u32,
-    act: impl FnOnce(&mut Wire) -> Result<(), Failure>,
+    act: impl FnOnce(&mut LimiterWire) -> Result<(), Failure>,
 ) -> FgStatus {
     guard(function, || {
         // SAFETY: a live handle is a boxed FgRedisWire (fg_redis_wire_new).
@@ -108,7 +108,7 @@ pub unsafe extern "C" fn fg_redis_wire_new(
     let make = || {
         // SAFETY: a live handle is a boxed RedisStore (fg_redis_store_open).
         let store = unsafe { args::handle(store.cast::<RedisStore>(), "store") }?;
-        let wire = Wire::new(store).ok_or_else(|| {
+        let wire = LimiterWire::new(store).ok_or_else(|| {
             Failure::new(
                 FgStatus::InvalidArgument,
                 "a wire needs a standalone server reached by TCP or a Unix socket, speaking RESP2"
@@ -147,7 +147,7 @@ pub unsafe extern "C" fn fg_redis_wire_endpoint(
         // SAFETY: a live handle is a boxed FgRedisWire (fg_redis_wire_new).
         let wire = unsafe { args::handle(wire, "wire") }?;
         let out_port = Out::new(out_port, "out_port")?;
-        let (place, port) = wire.lock().endpoint()?;
+        let (place, port) = endpoint_of(&wire.lock())?;
         // SAFETY: `buffer` and `out_len` as the contract says.
         unsafe { args::write_text(&place, buffer.cast(), capacity, out_len) }?;
         // SAFETY: checked non-NULL and aligned; writable by the contract.
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn fg_redis_wire_open(
     wire: *mut FgRedisWire,
     out_flags: *mut u32,
 ) -> FgStatus {
-    let open = |wire: &mut Wire| {
+    let open = |wire: &mut LimiterWire| {
         wire.open();
         Ok(())
     };
@@ -191,7 +191,7 @@ pub unsafe extern "C" fn fg_redis_wire_close(
     wire: *mut FgRedisWire,
     out_flags: *mut u32,
 ) -> FgStatus {
-    let close = |wire: &mut Wire| {
+    let close = |wire: &mut LimiterWire| {
         wire.close();
         Ok(())
     };
@@ -245,7 +245,7 @@ pub unsafe extern "C" fn fg_redis_wire_read(
     len: usize,
     out_flags: *mut u32,
 ) -> FgStatus {
-    let read = |wire: &mut Wire| {
+    let read = |wire: &mut LimiterWire| {
         // SAFETY: readable for `len` bytes, by the contract.
         let bytes = unsafe { args::bytes(bytes, len, "bytes") }?;
         wire.read(bytes);
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn fg_redis_wire_expire(
     out_next_ns: *mut u64,
     out_flags: *mut u32,
 ) -> FgStatus {
-    let expire = |wire: &mut Wire| {
+    let expire = |wire: &mut LimiterWire| {
         let out_next_ns = Out::new(out_next_ns, "out_next_ns")?;
         let next = wire.expire().map_or(u64::MAX, |left| {
             u64::try_from(left.as_nanos()).unwrap_or(u64::MAX)
@@ -344,7 +344,7 @@ unsafe fn begin(
     ticket: u64,
     out_flags: *mut u32,
 ) -> FgStatus {
-    let start = |wire: &mut Wire| {
+    let start = |wire: &mut LimiterWire| {
         // SAFETY: a live handle is a boxed RedisLimiter (fg_redis_limiter_new).
         let limiter = unsafe { args::handle(limiter.cast::<RedisLimiter>(), "limiter") }?;
         // SAFETY: readable for key_len bytes, by the contract.
@@ -470,8 +470,8 @@ mod present {
     use crate::store::wire::{self, Endpoint, Waiter};
     use crate::store::{Op, RedisLimiter, Sent, Started};
 
-    /// The wire as the exports see it.
-    pub(in crate::ffi) struct Wire(wire::Wire<LimiterCall>);
+    /// The wire as the exports see it: its calls are limiters' calls.
+    pub(in crate::ffi) type LimiterWire = wire::Wire<LimiterCall>;
 
     /// A limiter's call waiting on a wire.
     pub(in crate::ffi) struct LimiterCall {
@@ -501,73 +501,33 @@ mod present {
         }
     }
 
-    impl Wire {
-        pub(super) fn new(store: &crate::store::RedisStore) -> Option<Self> {
-            wire::Wire::new(store).map(Self)
-        }
-
-        pub(super) fn endpoint(&self) -> Result<(String, u16), Failure> {
-            match self.0.endpoint() {
-                Endpoint::Tcp(host, port) => Ok((host.clone(), *port)),
-                Endpoint::Unix(path) => {
-                    path.to_str()
-                        .map(|path| (path.to_string(), 0))
-                        .ok_or_else(|| {
-                            Failure::new(
-                                FgStatus::InvalidUtf8,
-                                "the store's Unix socket path is not UTF-8".to_string(),
-                            )
-                        })
-                }
+    /// Where `wire`'s socket connects, as text and a port (0 for a Unix
+    /// socket's path).
+    pub(super) fn endpoint_of(wire: &LimiterWire) -> Result<(String, u16), Failure> {
+        match wire.endpoint() {
+            Endpoint::Tcp(host, port) => Ok((host.clone(), *port)),
+            Endpoint::Unix(path) => {
+                path.to_str()
+                    .map(|path| (path.to_string(), 0))
+                    .ok_or_else(|| {
+                        Failure::new(
+                            FgStatus::InvalidUtf8,
+                            "the store's Unix socket path is not UTF-8".to_string(),
+                        )
+                    })
             }
-        }
-
-        pub(super) fn open(&mut self) {
-            self.0.open();
-        }
-
-        pub(super) fn close(&mut self) {
-            self.0.close();
-        }
-
-        pub(super) fn write(&mut self, room: &mut [u8]) -> usize {
-            self.0.write(room)
-        }
-
-        pub(super) fn read(&mut self, bytes: &[u8]) {
-            self.0.read(bytes);
-        }
-
-        pub(super) fn expire(&mut self) -> Option<std::time::Duration> {
-            self.0.expire()
-        }
-
-        pub(super) fn take(&mut self, capacity: usize) -> impl Iterator<Item = FgRedisAnswer> + '_ {
-            self.0.take(capacity)
-        }
-
-        pub(super) fn has_answers(&self) -> bool {
-            self.0.has_answers()
-        }
-
-        pub(super) fn has_output(&self) -> bool {
-            self.0.has_output()
-        }
-
-        pub(super) fn is_broken(&self) -> bool {
-            self.0.is_broken()
         }
     }
 
     /// Starts `asked` of `limiter` for `key` on `wire`.
     pub(super) fn start_on(
         limiter: &RedisLimiter,
-        wire: &mut Wire,
+        wire: &mut LimiterWire,
         key: &[u8],
         asked: Asked,
         ticket: u64,
     ) -> Result<(), Failure> {
-        if !wire.0.serves(limiter.store()) {
+        if !wire.serves(limiter.store()) {
             return Err(Failure::new(
                 FgStatus::InvalidArgument,
                 "the limiter's store is not the wire's".to_string(),
@@ -579,7 +539,7 @@ mod present {
             Asked::Refund(amount) => Op::Refund(amount),
         };
         match limiter.start(key, op)? {
-            Started::Answered(decision) => wire.0.answered(FgRedisAnswer::new(
+            Started::Answered(decision) => wire.answered(FgRedisAnswer::new(
                 ticket,
                 Ok(FgDecision::new(&decision, FG_SCOPE_SINGLE)),
             )),
@@ -587,7 +547,7 @@ mod present {
                 call,
                 deadline,
                 sent,
-            } => wire.0.send(
+            } => wire.send(
                 call,
                 deadline,
                 LimiterCall {
