@@ -199,7 +199,12 @@ impl<W: Waiter> Wire<W> {
         }
         self.input.extend_from_slice(bytes);
         let mut at = 0;
-        while let Ok(Some(end)) = reply_len(&self.input[at..]) {
+        loop {
+            let end = match reply_len(&self.input[at..]) {
+                Ok(Some(end)) => end,
+                Ok(None) if self.input.len() - at <= MAX_PARTIAL_REPLY => break,
+                Ok(None) | Err(()) => return self.fail(),
+            };
             let reply = decode(&self.input[at..at + end]);
             at += end;
             let (Ok(reply), Some(awaited)) = (reply, self.awaited.pop_front()) else {
@@ -208,9 +213,6 @@ impl<W: Waiter> Wire<W> {
             if !self.answer(awaited, reply) {
                 return self.fail();
             }
-        }
-        if reply_len(&self.input[at..]).is_err() || self.input.len() - at > MAX_PARTIAL_REPLY {
-            return self.fail();
         }
         self.input.drain(..at);
     }
