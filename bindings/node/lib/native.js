@@ -548,13 +548,10 @@ const ffi = {
   redisLimiterPeekQueued: fn('fg_redis_limiter_peek_queued', S, [H, H, 'size_t', U64, H]),
   redisLimiterRefundQueued: fn('fg_redis_limiter_refund_queued', S, [H, H, 'size_t', U64, U64, H]),
   // ABI 1.12: a connection to the store's server whose socket the event loop
-  // owns (lib/wire.js); the calls made per check are in `hot`.
+  // owns (lib/wire.js); the calls on a wire are in `hot`.
   redisWireNew: fn('fg_redis_wire_new', S, [H, koffi.out(koffi.pointer(H))]),
   redisWireFree: fn('fg_redis_wire_free', 'void', [H]),
   redisWireEndpoint: fn('fg_redis_wire_endpoint', S, [H, H, 'size_t', H, H]),
-  redisWireOpen: fn('fg_redis_wire_open', S, [H, H]),
-  redisWireClose: fn('fg_redis_wire_close', S, [H, H]),
-  redisWireExpire: fn('fg_redis_wire_expire', S, [H, H, H]),
 
   retryConfigPreset: fn('fg_retry_config_preset', S, ['uint32_t', H]),
   retryDelay: fn('fg_retry_delay', S, [H, 'uint32_t', U64, H, H]),
@@ -573,7 +570,11 @@ const hot = {
   keyedCheckU64: fn('fg_keyed_limiter_check_u64', S, [A, U64, U64, A]),
   keyedCheckCstr: fn('fg_keyed_limiter_check_cstr', S, [A, 'str', U64, A]), // ABI 1.5
   // ABI 1.12 (lib/wire.js): every buffer is native memory passed by address,
-  // so koffi neither converts nor copies it.
+  // so koffi neither converts nor copies it; the calls made only on a
+  // connect, a close or a deadline take the same outs as the others.
+  redisWireOpen: fn('fg_redis_wire_open', S, [A, A]),
+  redisWireClose: fn('fg_redis_wire_close', S, [A, A]),
+  redisWireExpire: fn('fg_redis_wire_expire', S, [A, A, A]),
   redisWireWrite: fn('fg_redis_wire_write', S, [A, A, 'size_t', A]),
   redisWireRead: fn('fg_redis_wire_read', S, [A, A, 'size_t', A]),
   redisWireTake: fn('fg_redis_wire_take', S, [A, A, 'size_t', A]),

@@ -38,7 +38,6 @@ const READ = 64 * 1024;
 const OVERFLOW = 32;
 
 class Wire {
-  #handle;
   #endpoint;
   /** `(view, count)`: settles the calls of the `count` answers at the start of `view`; `(status)`: fails every call waiting. */
   #settle;
@@ -54,7 +53,7 @@ class Wire {
   #due = 0;
   #timer = null;
   #timerDue = Infinity;
-  /** Native memory the calls read and write, passed by address (see `hot` in native.js). */
+  /** Native memory the calls read and write, passed by address (see `hot` in native.js): #outs holds the flags every call leaves (at 0) and a count or deadline (at 8). */
   #outs = nativeScratch(16);
   #outsView = new DataView(this.#outs.buffer.buffer, this.#outs.buffer.byteOffset, 16);
   #flagsAt = addressArg(this.#outs.address);
@@ -68,9 +67,6 @@ class Wire {
   #inputAt = addressArg(this.#input.address);
   #answersAt = addressArg(this.#answers.address);
   #address;
-  /** The outs of the calls that are not `hot` (open, close, expire). */
-  #flags = new Uint32Array(1);
-  #next = new BigUint64Array(1);
 
   /**
    * The wire of the store `storeHandle`, or null when its server is reached
@@ -85,7 +81,6 @@ class Wire {
   }
 
   constructor(handle, settle, fail) {
-    this.#handle = handle;
     this.#address = addressArg(handle);
     this.#settle = settle;
     this.#fail = fail;
@@ -156,7 +151,7 @@ class Wire {
     socket.unref();
     socket.on('connect', () => {
       this.#open = true;
-      this.#call(ffi.redisWireOpen(this.#handle, this.#flags));
+      this.#call(hot.redisWireOpen(this.#address, this.#flagsAt));
     });
     // 'close' follows.
     socket.on('error', () => {});
@@ -169,20 +164,18 @@ class Wire {
     this.#open = false;
     this.#socket = null;
     this.#retryAt = performance.now() + RECONNECT_MS;
-    this.#call(ffi.redisWireClose(this.#handle, this.#flags));
+    this.#call(hot.redisWireClose(this.#address, this.#flagsAt));
   }
 
   #read(read) {
-    const status = hot.redisWireRead(this.#address, this.#inputAt, read, this.#flagsAt);
-    if (status !== 0) return this.#failed(status);
-    this.#serve(this.#outsView.getUint32(0, layout.littleEndian));
+    this.#call(hot.redisWireRead(this.#address, this.#inputAt, read, this.#flagsAt));
   }
 
   #expire = () => {
     this.#timer = null;
     this.#timerDue = Infinity;
-    this.#call(ffi.redisWireExpire(this.#handle, this.#next, this.#flags));
-    const next = this.#next[0];
+    this.#call(hot.redisWireExpire(this.#address, this.#countAt, this.#flagsAt));
+    const next = this.#outsView.getBigUint64(8, layout.littleEndian);
     if (next !== NO_DEADLINE) this.#arm(Math.ceil(Number(next) / 1e6));
   };
 
@@ -199,7 +192,7 @@ class Wire {
   /** After a call on the wire that returned `status`: what its flags ask. */
   #call(status) {
     if (status !== 0) return this.#failed(status);
-    this.#serve(this.#flags[0]);
+    this.#serve(this.#outsView.getUint32(0, layout.littleEndian));
   }
 
   #serve(flags) {
