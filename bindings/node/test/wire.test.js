@@ -103,17 +103,22 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The connection the wire opened: the one whose first command is not the redis crate's CLIENT SETINFO. */
 const wireOf = (state) => state.connections.filter((c) => c.commands.length > 0 && c.commands[0].name !== 'CLIENT');
 
+/** Checks with `limiter` (10 ms apart, at most 100) until one reaches the server on the wire: that connection, or undefined. */
+async function wireOnceOpen(limiter, state) {
+  for (let i = 0; i < 100 && wireOf(state).length === 0; i += 1) {
+    await limiter.check('warm');
+    await sleep(10);
+  }
+  return wireOf(state)[0];
+}
+
 test('a check goes on the wire once it is open: pipelined, NOSCRIPT sent again as EVAL, replies read in pieces', async (t) => {
   const server = await scriptedServer();
   t.after(() => server.close());
   const limiter = new RedisLimiter(Quota.perSecond(1000), { store: server.url, deadlineMs: 1_000, onFailure: 'closed' });
   // The first check starts the wire connecting and goes the runtime's way.
   assert.equal((await limiter.check('warm')).admitted, true);
-  for (let i = 0; i < 100 && wireOf(server.state).length === 0; i += 1) {
-    await limiter.check('warm');
-    await sleep(10);
-  }
-  const [wire] = wireOf(server.state);
+  const wire = await wireOnceOpen(limiter, server.state);
   assert.ok(wire, 'the wire connected and was sent a check');
   server.state.noscriptSent = false;
   const before = wire.commands.length;
@@ -137,11 +142,7 @@ test('a reply that does not come within the deadline breaks the wire; checks go 
   const server = await scriptedServer();
   t.after(() => server.close());
   const limiter = new RedisLimiter(Quota.perSecond(1000), { store: server.url, deadlineMs: 200, onFailure: 'closed' });
-  for (let i = 0; i < 100 && wireOf(server.state).length === 0; i += 1) {
-    await limiter.check('warm');
-    await sleep(10);
-  }
-  const [wire] = wireOf(server.state);
+  const wire = await wireOnceOpen(limiter, server.state);
   assert.ok(wire, 'the wire connected');
   server.state.hold = true;
   const held = await Promise.all([limiter.check('a'), limiter.check('b')]);
