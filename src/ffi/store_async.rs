@@ -446,10 +446,10 @@ mod tests {
 
     #[cfg(feature = "redis")]
     mod redis {
-        use super::super::super::store::tests::{config, open, quota};
+        use super::super::super::store::tests::{config, open, quota, whole_counters as counters};
         use super::super::super::store::{
             fg_redis_limiter_free, fg_redis_limiter_new, fg_redis_store_free, redis_common,
-            FgRedisStore, FgStoreCounters,
+            FgRedisStore,
         };
         use super::super::super::store_answers::*;
         use super::super::*;
@@ -554,10 +554,6 @@ mod tests {
             };
             assert_eq!(status, FgStatus::Ok);
             (store, limiter)
-        }
-
-        fn counters(limiter: *const FgRedisLimiter) -> FgStoreCounters {
-            crate::ffi::store::tests::counters(limiter, std::mem::size_of::<FgStoreCounters>())
         }
 
         /// Frees a limiter and its store once no call on them is running.

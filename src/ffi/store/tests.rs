@@ -299,6 +299,12 @@ fn a_limiter_and_layers_decide_in_a_real_redis() {
     }
 }
 
+/// A limiter's counters, read into the whole struct.
+#[cfg(feature = "redis")]
+pub(in crate::ffi) fn whole_counters(limiter: *const FgRedisLimiter) -> FgStoreCounters {
+    counters(limiter, std::mem::size_of::<FgStoreCounters>())
+}
+
 /// A limiter's counters, read into a struct of `struct_size` bytes.
 #[cfg(feature = "redis")]
 pub(in crate::ffi) fn counters(
@@ -335,7 +341,7 @@ fn failing_local_admits_this_process_share_and_counts_it() {
         .map(|_| limiter_check(limiter, b"k", 1).admitted)
         .collect();
     assert_eq!(admitted, [true, true, true, false]);
-    let whole = counters(limiter, std::mem::size_of::<FgStoreCounters>());
+    let whole = whole_counters(limiter);
     assert_eq!((whole.local_admitted, whole.local_denied), (3, 1));
     assert_eq!(
         (whole.failed_open, whole.failed_closed, whole.exact),

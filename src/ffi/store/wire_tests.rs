@@ -1,10 +1,10 @@
 //! A wire driven as an event loop drives it, over a socket of the test's
 //! own, against the tests' redis-server.
 
-use super::super::tests::{config, open, quota};
+use super::super::tests::{config, open, quota, whole_counters as counters};
 use super::super::{
     fg_redis_limiter_free, fg_redis_limiter_new, fg_redis_store_free, FgRedisConfig,
-    FgStoreCounters, FG_ON_FAILURE_CLOSED,
+    FG_ON_FAILURE_CLOSED,
 };
 use super::*;
 use crate::ffi::quota::FgQuota;
@@ -155,11 +155,6 @@ fn limiter_on(
     let status = unsafe { fg_redis_limiter_new(store, quota, config, &mut limiter) };
     assert_eq!(status, FgStatus::Ok);
     limiter
-}
-
-/// Its counters, whole.
-fn counters(limiter: *const FgRedisLimiter) -> FgStoreCounters {
-    super::super::tests::counters(limiter, std::mem::size_of::<FgStoreCounters>())
 }
 
 fn summary(answers: &[FgRedisAnswer]) -> Vec<(u64, FgStatus, bool, u64)> {
