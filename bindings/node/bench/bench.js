@@ -122,6 +122,9 @@ const layers = {
   'fg_keyed_limiter_check_cstr: the string as a koffi str argument + call (hot.keyedCheckCstr)': () => {
     for (let i = 0; i < BATCH; i += 1) sink += hot.keyedCheckCstr(keyedBytesAddress, 'key-42', 1, decisionAddress);
   },
+  'fg_keyed_limiter_check_cstr over the 10k keys (the 10k-key workload without the JS around the call)': () => {
+    for (let i = 0; i < BATCH; i += 1) sink += hot.keyedCheckCstr(keyedBytesAddress, nextKey(), 1, decisionAddress);
+  },
   'fg_keyed_limiter_check_u64, numbers only (hot.keyedCheckU64)': () => {
     for (let i = 0; i < BATCH; i += 1) sink += hot.keyedCheckU64(keyedIdsAddress, 42, 1, decisionAddress);
   },
