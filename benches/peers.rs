@@ -21,7 +21,14 @@
 //! least disturbed by other work) and its median, in ns per check. Ratios
 //! are of the fastest rounds of one run; a contender's median shows how
 //! noisy the run was.
-//! Many-key floodgate tables are built for 1.25x their keys.
+//! Many-key floodgate tables are built for 1.25x their keys. The two-thread
+//! rows hold their threads to CPUs 0 and 1 (`rounds::two_threads`).
+//!
+//! The `floors` rows time what a check cannot do without: a load and CAS of
+//! an 8- and a 16-byte word, each library's clock read, one dependent load
+//! from a working set the size of each many-key table, and on two threads a
+//! CAS of one shared word and a clock read, beside a loop of plain
+//! arithmetic that shows how two threads scale on the machine at all.
 //!
 //! `cargo bench --bench peers` (a row filter may follow `--`)
 
@@ -35,9 +42,10 @@ mod rounds;
 use rounds::{repeat, Contender, Walk};
 
 use floodgate::{
-    KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, Plans, Policy, Quota, Scope, TierId,
+    Clock, KeyedLimiter, KeyedWindows, LayerKey, Limiter, ManualClock, MonotonicClock, Plans,
+    Policy, Quota, Scope, TierId,
 };
-use governor::clock::{Clock as GovernorClock, DefaultClock};
+use governor::clock::{Clock as GovernorClock, DefaultClock, Reference};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
@@ -48,7 +56,6 @@ use std::hash::Hash;
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
 const U64_KEYS: usize = 1_000_000;
@@ -131,13 +138,10 @@ type GovernorDirect<C> =
 
 /// `repeat` on two threads sharing the work: wall time.
 fn repeat_two_threads(iters: u64, check: impl Fn() -> bool + Sync) -> Duration {
-    let began = Instant::now();
-    thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| repeat(iters / 2, &check));
-        }
-    });
-    began.elapsed()
+    let half = || {
+        repeat(iters / 2, &check);
+    };
+    rounds::two_threads(half, half)
 }
 
 fn direct(filter: &Option<String>, case: Case) {
@@ -243,14 +247,16 @@ fn walk_two_threads<K: Sync>(
     iters: u64,
     check: impl Fn(&K) -> bool + Sync,
 ) -> Duration {
-    let began = Instant::now();
-    thread::scope(|scope| {
-        for half in halves.iter_mut() {
-            let check = &check;
-            scope.spawn(move || half.run(iters / 2, check));
-        }
-    });
-    began.elapsed()
+    let [first, second] = halves.each_mut();
+    let check = &check;
+    rounds::two_threads(
+        move || {
+            first.run(iters / 2, check);
+        },
+        move || {
+            second.run(iters / 2, check);
+        },
+    )
 }
 
 fn keyed(filter: &Option<String>, case: Case) {
@@ -568,25 +574,20 @@ fn plan_tier_checks<'a>(
 fn floors(filter: &Option<String>) {
     let word = AtomicU64::new(0);
     let slot: [AtomicU64; 8] = std::array::from_fn(|_| AtomicU64::new(2));
+    let pair = portable_atomic::AtomicU128::new(0);
+    let load_and_cas = || {
+        let current = word.load(Ordering::Acquire);
+        word.compare_exchange_weak(current, current + 1, Ordering::Relaxed, Ordering::Acquire)
+            .is_ok()
+    };
+    let clock = MonotonicClock::new();
+    let governor_clock = DefaultClock::default();
+    let governor_origin = governor_clock.now();
     race(
         filter,
         "floors",
         vec![
-            (
-                "load + CAS",
-                Box::new(|n| {
-                    repeat(n, || {
-                        let current = word.load(Ordering::Acquire);
-                        word.compare_exchange_weak(
-                            current,
-                            current + 1,
-                            Ordering::Relaxed,
-                            Ordering::Acquire,
-                        )
-                        .is_ok()
-                    })
-                }),
-            ),
+            ("load + CAS", Box::new(|n| repeat(n, load_and_cas))),
             (
                 "load + seqlock read",
                 Box::new(|n| {
@@ -599,8 +600,158 @@ fn floors(filter: &Option<String>) {
                     })
                 }),
             ),
+            (
+                // What a keyed slot's admission costs: its 16-byte word pair
+                // is loaded and swapped whole.
+                "16-byte load + CAS",
+                Box::new(|n| {
+                    repeat(n, || {
+                        let current = pair.load(Ordering::Acquire);
+                        pair.compare_exchange_weak(
+                            current,
+                            current + 1,
+                            Ordering::Relaxed,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                    })
+                }),
+            ),
+            (
+                "floodgate's clock read",
+                Box::new(|n| repeat(n, || clock.now_ns() & 1 == 0)),
+            ),
+            (
+                "governor's clock read",
+                Box::new(|n| {
+                    repeat(n, || {
+                        governor_clock
+                            .now()
+                            .duration_since(governor_origin)
+                            .as_u64()
+                            & 1
+                            == 0
+                    })
+                }),
+            ),
         ],
     );
+    // A many-key check waits for at least one line of its table (the slot
+    // its hints name arrives with them when prefetched): the latency of one
+    // dependent load from a working set the size of each many-key row's table.
+    let (strings, ids) = (
+        Chase::new(STRING_TABLE_BYTES, 1),
+        Chase::new(U64_TABLE_BYTES, 2),
+    );
+    let (mut at_strings, mut at_ids) = (0, 0);
+    race(
+        filter,
+        "floors: memory",
+        vec![
+            (
+                "dependent load, 3 MB working set (100k string keys' table)",
+                Box::new(|n| {
+                    repeat(n, || {
+                        at_strings = strings.next(at_strings);
+                        at_strings & 1 == 0
+                    })
+                }),
+            ),
+            (
+                "dependent load, 20 MB working set (1M u64 keys' table)",
+                Box::new(|n| {
+                    repeat(n, || {
+                        at_ids = ids.next(at_ids);
+                        at_ids & 1 == 0
+                    })
+                }),
+            ),
+        ],
+    );
+    // What this machine's two cores give two threads at all: a loop that
+    // waits on nothing but its own arithmetic, once on one thread and once
+    // on each; and the two-thread rows' own floors, a load + CAS of one
+    // shared word and a clock read.
+    race(
+        filter,
+        "floors: two threads",
+        vec![
+            (
+                "arithmetic loop, 1 thread",
+                Box::new(|n| {
+                    let began = Instant::now();
+                    arithmetic(n);
+                    began.elapsed()
+                }),
+            ),
+            (
+                "arithmetic loop, 2 threads (wall time per step)",
+                Box::new(|n| rounds::two_threads(|| arithmetic(n / 2), || arithmetic(n / 2))),
+            ),
+            (
+                "load + CAS of one shared word, 2 threads (wall time per CAS)",
+                Box::new(|n| {
+                    let half = || {
+                        repeat(n / 2, load_and_cas);
+                    };
+                    rounds::two_threads(half, half)
+                }),
+            ),
+            (
+                "floodgate's clock read, 2 threads (wall time per read)",
+                Box::new(|n| {
+                    let half = || {
+                        repeat(n / 2, || clock.now_ns() & 1 == 0);
+                    };
+                    rounds::two_threads(half, half)
+                }),
+            ),
+        ],
+    );
+}
+
+/// `steps` steps of a xorshift chain: work that waits on nothing but itself
+/// (and that the compiler cannot fold into a closed form).
+fn arithmetic(steps: u64) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..steps {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+    }
+    black_box(state);
+}
+
+/// The strings row's table: 100k keys at 1.25 slots per key, 25 bytes a slot.
+const STRING_TABLE_BYTES: usize = STRING_KEYS * 5 / 4 * 25;
+/// The 1M-key table: 1.25M slots of 16 bytes.
+const U64_TABLE_BYTES: usize = U64_KEYS * 5 / 4 * 16;
+
+/// A random cycle through the lines of a buffer: each load's address is the
+/// previous load's value, so loads cannot overlap.
+struct Chase {
+    next: Vec<usize>,
+}
+
+impl Chase {
+    const LINE_WORDS: usize = 64 / size_of::<usize>();
+
+    fn new(bytes: usize, seed: u64) -> Self {
+        let lines = bytes / 64;
+        let order: Vec<u64> = keys::random_words(lines, seed);
+        let mut visit: Vec<usize> = (0..lines).collect();
+        visit.sort_by_key(|&line| order[line]);
+        let mut next = vec![0; lines * Self::LINE_WORDS];
+        for (i, &line) in visit.iter().enumerate() {
+            next[line * Self::LINE_WORDS] = visit[(i + 1) % lines] * Self::LINE_WORDS;
+        }
+        Self { next }
+    }
+
+    /// The load after the one at `at`.
+    fn next(&self, at: usize) -> usize {
+        self.next[at]
+    }
 }
 
 fn main() {
