@@ -15,19 +15,22 @@
 //! a round see the same load. It reports the medians over rounds of each
 //! side's time per call and of their difference, with the 10th to 90th
 //! percentile of the difference: the C ABI's overhead and how much it moved.
-//! The keyed workload adds one more pair, Rust reading only the verdict
-//! against Rust reading every figure: the part of the C ABI's cost that is
+//! The keyed workload adds two more pairs: Rust reading only the verdict
+//! against Rust reading every figure (the part of the C ABI's cost that is
 //! computing the figures `fg_decision` returns, whether the caller reads
-//! them or not.
+//! them or not), and Rust against the C ABI on one table, both opening the
+//! same shared segment: two keyed limiters draw different hash secrets,
+//! and two tables' speeds differ by instance.
 #![allow(missing_docs)] // criterion_group! generates undocumented public functions
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use floodgate::ffi::{
-    fg_keyed_limiter_check_u64_at, fg_keyed_limiter_free, fg_keyed_limiter_new, fg_limiter_check,
-    fg_limiter_check_at, fg_limiter_free, fg_limiter_new, FgDecision, FgKeyedConfig,
-    FgKeyedLimiter, FgLimiter, FgOutcome, FgQuota, FgStatus, FG_KEY_U64,
+    fg_keyed_limiter_check_u64_at, fg_keyed_limiter_free, fg_keyed_limiter_new,
+    fg_keyed_limiter_new_shared, fg_limiter_check, fg_limiter_check_at, fg_limiter_free,
+    fg_limiter_new, FgDecision, FgKeyedConfig, FgKeyedLimiter, FgLimiter, FgOutcome, FgQuota,
+    FgSharedMemory, FgStatus, FG_KEY_U64,
 };
-use floodgate::{Decision, KeyedLimiter, Limiter, Quota};
+use floodgate::{Decision, KeyedLimiter, Limiter, Quota, SharedMemory};
 use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
@@ -68,7 +71,26 @@ impl Drop for CLimiter {
 struct CKeyed(*mut FgKeyedLimiter);
 
 impl CKeyed {
+    /// On the heap.
     fn new(count: u64, burst: u64, capacity: u64) -> Self {
+        Self::placed(count, burst, capacity, None)
+    }
+
+    /// In the shared segment at `path` (see `fg_keyed_limiter_new_shared`).
+    fn shared(count: u64, burst: u64, capacity: u64, path: &std::path::Path) -> Self {
+        let path = path.to_str().expect("a UTF-8 temporary path");
+        let shared = FgSharedMemory {
+            struct_size: std::mem::size_of::<FgSharedMemory>(),
+            name: std::ptr::null(),
+            name_len: 0,
+            path: path.as_ptr().cast(),
+            path_len: path.len(),
+            wait_ms: 0,
+        };
+        Self::placed(count, burst, capacity, Some(&shared))
+    }
+
+    fn placed(count: u64, burst: u64, capacity: u64, shared: Option<&FgSharedMemory>) -> Self {
         let config = FgKeyedConfig {
             struct_size: std::mem::size_of::<FgKeyedConfig>(),
             key_kind: FG_KEY_U64,
@@ -84,8 +106,14 @@ impl CKeyed {
             lockout_ns: 0,
         };
         let mut handle = std::ptr::null_mut();
-        // SAFETY: all three pointers are to live locals of the right types.
-        let status = unsafe { fg_keyed_limiter_new(&config, &quota, &mut handle) };
+        // SAFETY: every pointer is to a live local of the right type, and
+        // `shared`'s path to a live string of `path_len` bytes.
+        let status = unsafe {
+            match shared {
+                None => fg_keyed_limiter_new(&config, &quota, &mut handle),
+                Some(shared) => fg_keyed_limiter_new_shared(&config, &quota, shared, &mut handle),
+            }
+        };
         assert_eq!(status, FgStatus::Ok);
         Self(handle)
     }
@@ -349,6 +377,47 @@ fn keyed_u64_check_at(c: &mut Criterion) {
             )));
         },
     );
+    // Each keyed limiter draws its own hash secret, and two tables' speeds
+    // differ by instance (the pair above differs by as much as the ABI's
+    // overhead): the ABI's overhead on one table, both sides opening the
+    // same shared segment, so the same keys in the same slots.
+    let segment = SharedMemory::at(
+        std::env::temp_dir().join(format!("floodgate-ffi-bench-{}", std::process::id())),
+    );
+    let rust = KeyedLimiter::<u64>::builder(quota)
+        .capacity(4_096)
+        .shared(segment.clone())
+        .build()
+        .unwrap();
+    let c_keyed = CKeyed::shared(FAST_COUNT, FAST_BURST, 4_096, segment.path());
+    let (mut rust_now, mut c_now) = (0u64, 0u64);
+    paired(
+        "keyed u64 check_at admitted, one table",
+        ["Rust", "C ABI"],
+        || {
+            rust_now += 1;
+            black_box(read_all(rust.check_at(
+                &(rust_now % KEYS),
+                black_box(1),
+                rust_now,
+            )));
+        },
+        || {
+            c_now += 1;
+            // SAFETY: a live handle and a writable decision.
+            let status = unsafe {
+                fg_keyed_limiter_check_u64_at(
+                    c_keyed.0,
+                    c_now % KEYS,
+                    black_box(1),
+                    c_now,
+                    decision.as_mut_ptr(),
+                )
+            };
+            black_box((status, &decision));
+        },
+    );
+    segment.remove().unwrap();
 }
 
 criterion_group! {
