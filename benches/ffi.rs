@@ -301,10 +301,12 @@ fn check_with_clock(c: &mut Criterion) {
     );
 }
 
+/// Ids the keyed workload cycles through.
+const KEYS: u64 = 64;
+
 /// A check by `u64` key over 64 keys (ids cycling), each admitted: the
 /// keyed hot path through the ABI and through `KeyedLimiter<u64>`.
 fn keyed_u64_check_at(c: &mut Criterion) {
-    const KEYS: u64 = 64;
     let quota = Quota::per_second(FAST_COUNT)
         .unwrap()
         .with_burst(FAST_BURST)
@@ -315,37 +317,13 @@ fn keyed_u64_check_at(c: &mut Criterion) {
         .unwrap();
     let c_keyed = CKeyed::new(FAST_COUNT, FAST_BURST, 4_096);
     let mut decision = MaybeUninit::<FgDecision>::uninit();
-    let (mut rust_now, mut c_now) = (0u64, 0u64);
-    compare(
-        c,
-        "keyed u64 check_at admitted",
-        || {
-            rust_now += 1;
-            black_box(read_all(rust.check_at(
-                &(rust_now % KEYS),
-                black_box(1),
-                rust_now,
-            )));
-        },
-        || {
-            c_now += 1;
-            // SAFETY: a live handle and a writable decision.
-            let status = unsafe {
-                fg_keyed_limiter_check_u64_at(
-                    c_keyed.0,
-                    c_now % KEYS,
-                    black_box(1),
-                    c_now,
-                    decision.as_mut_ptr(),
-                )
-            };
-            black_box((status, &decision));
-        },
-    );
-    // The workload is what it says: every key's bucket keeps room.
+    let (rust_side, c_side) = keyed_sides(&rust, &c_keyed, &mut decision);
+    compare(c, "keyed u64 check_at admitted", rust_side, c_side);
+    // The workload is what it says: every key's bucket keeps room (checked
+    // at 2^40 ns, after every check made, when it can only have more).
     // SAFETY: a live handle and a writable decision, initialised by the call.
     let admitted = unsafe {
-        fg_keyed_limiter_check_u64_at(c_keyed.0, 7, 1, c_now + 1, decision.as_mut_ptr());
+        fg_keyed_limiter_check_u64_at(c_keyed.0, 7, 1, 1 << 40, decision.as_mut_ptr());
         decision.assume_init()
     };
     assert_eq!(admitted.outcome, FgOutcome::Admitted);
@@ -390,34 +368,48 @@ fn keyed_u64_check_at(c: &mut Criterion) {
         .build()
         .unwrap();
     let c_keyed = CKeyed::shared(FAST_COUNT, FAST_BURST, 4_096, segment.path());
-    let (mut rust_now, mut c_now) = (0u64, 0u64);
+    let (rust_side, c_side) = keyed_sides(&rust, &c_keyed, &mut decision);
     paired(
         "keyed u64 check_at admitted, one table",
         ["Rust", "C ABI"],
-        || {
-            rust_now += 1;
-            black_box(read_all(rust.check_at(
-                &(rust_now % KEYS),
-                black_box(1),
-                rust_now,
-            )));
-        },
-        || {
-            c_now += 1;
-            // SAFETY: a live handle and a writable decision.
-            let status = unsafe {
-                fg_keyed_limiter_check_u64_at(
-                    c_keyed.0,
-                    c_now % KEYS,
-                    black_box(1),
-                    c_now,
-                    decision.as_mut_ptr(),
-                )
-            };
-            black_box((status, &decision));
-        },
+        rust_side,
+        c_side,
     );
     segment.remove().unwrap();
+}
+
+/// The keyed workload's two sides: each call checks the next of [`KEYS`]
+/// ids, a nanosecond after its side's previous call, through `rust` and
+/// through `c_keyed` (its decision written to `decision`).
+fn keyed_sides<'a>(
+    rust: &'a KeyedLimiter<u64>,
+    c_keyed: &'a CKeyed,
+    decision: &'a mut MaybeUninit<FgDecision>,
+) -> (impl FnMut() + 'a, impl FnMut() + 'a) {
+    let (mut rust_now, mut c_now) = (0u64, 0u64);
+    let rust_side = move || {
+        rust_now += 1;
+        black_box(read_all(rust.check_at(
+            &(rust_now % KEYS),
+            black_box(1),
+            rust_now,
+        )));
+    };
+    let c_side = move || {
+        c_now += 1;
+        // SAFETY: a live handle and a writable decision.
+        let status = unsafe {
+            fg_keyed_limiter_check_u64_at(
+                c_keyed.0,
+                c_now % KEYS,
+                black_box(1),
+                c_now,
+                decision.as_mut_ptr(),
+            )
+        };
+        black_box((status, &*decision));
+    };
+    (rust_side, c_side)
 }
 
 criterion_group! {
