@@ -6,7 +6,6 @@ use floodgate::presets::genieos::WARNING_ZONE_PERCENT;
 use floodgate::{Decision, Outcome};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use std::hash::Hash;
 
 /// The verdict of one check.
 #[pyclass(frozen, eq, eq_int, hash, name = "Outcome", module = "floodgate")]
@@ -57,7 +56,7 @@ impl PyOutcome {
 ///
 /// One is made per check, from Python's own allocator: PyO3 0.30's
 /// `freelist` guards its list with a mutex locked on every allocation and
-/// every release, which cost each check 16 ns more (BENCHMARKS.md, "Python").
+/// every release, which cost a str-key check 16 ns (BENCHMARKS.md, "Python").
 #[pyclass(frozen, eq, hash, name = "Decision", module = "floodgate")]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct PyDecision(pub(crate) Decision);
