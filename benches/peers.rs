@@ -26,8 +26,8 @@
 //!
 //! The `floors` rows time what a check cannot do without: a load and CAS of
 //! an 8- and a 16-byte word, each library's clock read, one dependent load
-//! from a working set the size of the strings row's table, and on two threads a
-//! CAS of one shared word and a clock read, beside a loop of plain
+//! from a working set the size of the strings row's table, and on two
+//! threads a CAS of one shared word and a clock read, beside a loop of plain
 //! arithmetic that shows how two threads scale on the machine at all.
 //!
 //! `cargo bench --bench peers` (a row filter may follow `--`)
@@ -641,7 +641,7 @@ fn floors(filter: &Option<String>) {
     // one dependent load from a working set that size. (The 1M-key table
     // sits in 2 MB pages, which a plain allocation does not get here, so
     // a chase over one that size would time page walks the check does not do.)
-    let strings = Chase::new(STRING_TABLE_BYTES, 1);
+    let strings = Chase::new(STRING_TABLE_BYTES);
     let mut at = 0;
     race(
         filter,
@@ -722,9 +722,9 @@ struct Chase {
 impl Chase {
     const LINE_WORDS: usize = 64 / size_of::<usize>();
 
-    fn new(bytes: usize, seed: u64) -> Self {
+    fn new(bytes: usize) -> Self {
         let lines = bytes / 64;
-        let order: Vec<u64> = keys::random_words(lines, seed);
+        let order: Vec<u64> = keys::random_words(lines, 1);
         let mut visit: Vec<usize> = (0..lines).collect();
         visit.sort_by_key(|&line| order[line]);
         let mut next = vec![0; lines * Self::LINE_WORDS];
