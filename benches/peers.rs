@@ -25,10 +25,11 @@
 //! rows hold their threads to CPUs 0 and 1 (`rounds::two_threads`).
 //!
 //! The `floors` rows time what a check cannot do without: a load and CAS of
-//! an 8- and a 16-byte word, each library's clock read, one dependent load
-//! from a working set the size of the strings row's table, and on two
-//! threads a CAS of one shared word and a clock read, beside a loop of plain
-//! arithmetic that shows how two threads scale on the machine at all.
+//! an 8- and a 16-byte word, each library's clock read, one slot's admission
+//! done as plainly as a 16-byte slot allows, one dependent load from a
+//! working set the size of the strings row's table, and on two threads a CAS
+//! of one shared word and a clock read, beside a loop of plain arithmetic
+//! that shows how two threads scale on the machine at all.
 //!
 //! `cargo bench --bench peers` (a row filter may follow `--`)
 
@@ -635,6 +636,47 @@ fn floors(filter: &Option<String>) {
                 }),
             ),
         ],
+    );
+    // The idle one-key row's floor: one slot's admission done as plainly as
+    // a 16-byte slot allows (the clock read, the key folded onto one of
+    // 1,024 slots, the slot's (key, time) pair loaded and its key compared,
+    // the GCRA step at 1 ns a unit with a burst of 1,000, the pair swapped).
+    let slots: Vec<portable_atomic::AtomicU128> = (0..1_024)
+        .map(|_| portable_atomic::AtomicU128::new(0))
+        .collect();
+    let slot_of = |key: u64| {
+        let folded = u128::from(key ^ 0x243f_6a88_85a3_08d3) * 0x9e37_79b9_7f4a_7c15;
+        &slots[((folded >> 64) as u64 ^ folded as u64) as usize & 1_023]
+    };
+    const ONE_KEY: u64 = 42;
+    slot_of(ONE_KEY).store(u128::from(ONE_KEY) << 64, Ordering::Relaxed);
+    race(
+        filter,
+        "floors: 1 key",
+        vec![(
+            "one slot's admission: clock, key fold, 16-byte load, GCRA step, 16-byte CAS",
+            Box::new(|n| {
+                repeat(n, || {
+                    let now = clock.now_ns();
+                    let key = black_box(ONE_KEY);
+                    let slot = slot_of(key);
+                    let current = slot.load(Ordering::Acquire);
+                    if (current >> 64) as u64 != key {
+                        return false;
+                    }
+                    let arrival = (current as u64).max(now) + 1;
+                    arrival - now <= 1_000
+                        && slot
+                            .compare_exchange_weak(
+                                current,
+                                u128::from(key) << 64 | u128::from(arrival),
+                                Ordering::Relaxed,
+                                Ordering::Acquire,
+                            )
+                            .is_ok()
+                })
+            }),
+        )],
     );
     // A check on the strings row's table waits for at least one of its
     // lines (the slot its hints name arrives with them when prefetched):
