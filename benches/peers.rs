@@ -582,6 +582,7 @@ fn floors(filter: &Option<String>) {
             .is_ok()
     };
     let clock = MonotonicClock::new();
+    let read_clock = || clock.now_ns() & 1 == 0;
     let governor_clock = DefaultClock::default();
     let governor_origin = governor_clock.now();
     race(
@@ -620,7 +621,7 @@ fn floors(filter: &Option<String>) {
             ),
             (
                 "floodgate's clock read",
-                Box::new(|n| repeat(n, || clock.now_ns() & 1 == 0)),
+                Box::new(|n| repeat(n, read_clock)),
             ),
             (
                 "governor's clock read",
@@ -731,7 +732,7 @@ fn floors(filter: &Option<String>) {
                 "floodgate's clock read, 2 threads (wall time per read)",
                 Box::new(|n| {
                     let half = || {
-                        repeat(n / 2, || clock.now_ns() & 1 == 0);
+                        repeat(n / 2, read_clock);
                     };
                     rounds::two_threads(half, half)
                 }),
